@@ -1,0 +1,51 @@
+# pg-retention. Every target provides its own Node.js >= 22: the system's when it is
+# new enough, else Node 24 from the npm registry's `node` package in .tools/ (git-ignored).
+SHELL := /bin/bash
+NODE_MIN_MAJOR := 22
+TOOLS := $(CURDIR)/.tools
+SYS_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell [ $(SYS_NODE_MAJOR) -ge $(NODE_MIN_MAJOR) ] && echo ok),ok)
+NODE_STAMP :=
+else
+NODE_STAMP := $(TOOLS)/node/node_modules/node/bin/node
+export PATH := $(TOOLS)/node/node_modules/node/bin:$(PATH)
+endif
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+DEPS := node_modules/.install-stamp
+
+.PHONY: all demo test lint typecheck migrate bench clean help
+all: help
+
+help:
+	@echo "make demo       run the demo on the embedded PostgreSQL (the main job)"
+	@echo "make test       run the test suite on real PostgreSQL"
+	@echo "make lint       eslint"
+	@echo "make typecheck  tsc --noEmit"
+	@echo "make migrate    apply the schema to DATABASE_URL"
+
+$(TOOLS)/node/node_modules/node/bin/node:
+	@echo "system Node is $(SYS_NODE_MAJOR); installing Node 24 into .tools/node"
+	npm install --prefix $(TOOLS)/node --no-save --no-package-lock --loglevel=error node@24
+	@$@ --version
+
+$(DEPS): package.json package-lock.json $(NODE_STAMP)
+	npm ci --loglevel=error
+	@touch $@
+
+demo: $(DEPS)
+	node examples/demo.ts
+
+test: $(DEPS)
+	vitest run
+
+lint: $(DEPS)
+	eslint .
+
+typecheck: $(DEPS)
+	tsc -p tsconfig.json
+
+migrate: $(DEPS)
+	node runner/cli.ts migrate
+
+clean:
+	rm -rf node_modules .tools .demo-data .test-data

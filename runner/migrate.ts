@@ -1,0 +1,95 @@
+// Applies migrations/ (append-only DDL, via node-pg-migrate) and then re-applies sql/
+// (routines and views, CREATE OR REPLACE) under one advisory lock, so that two
+// concurrent migrates are safe and the second one finds nothing left to do.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const migrationsDir = path.join(root, 'migrations');
+export const sqlDir = path.join(root, 'sql');
+const MIGRATE_LOCK = 727_001; // pg_advisory_lock key shared by every pg-retention migrate
+
+export class SchemaTooNewError extends Error {
+  constructor(unknown: string[]) {
+    super(
+      `the database holds a newer retention schema than this pg-retention: ` +
+        `migration(s) ${unknown.join(', ')} are applied but not known to this version.\n` +
+        `hint: upgrade pg-retention to the version that applied them; never migrate down a live schema.`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+export interface MigrateResult {
+  applied: string[];
+  routines: number;
+}
+
+async function migrationNames(): Promise<string[]> {
+  const files = await readdir(migrationsDir);
+  return files.filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
+}
+
+export async function appliedMigrations(client: pg.ClientBase): Promise<string[]> {
+  const exists = await client.query<{ ok: boolean }>(
+    `select to_regclass('retention.schema_migrations') is not null as ok`,
+  );
+  if (!exists.rows[0]?.ok) return [];
+  const res = await client.query<{ name: string }>(
+    'select name from retention.schema_migrations order by run_on, id',
+  );
+  return res.rows.map((r) => r.name);
+}
+
+export async function migrate(
+  databaseUrl: string,
+  log: (line: string) => void = () => {},
+): Promise<MigrateResult> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATE_LOCK]);
+    const known = new Set(await migrationNames());
+    const unknown = (await appliedMigrations(client)).filter((n) => !known.has(n));
+    if (unknown.length > 0) throw new SchemaTooNewError(unknown);
+
+    const applied = await runner({
+      dbClient: client,
+      dir: migrationsDir,
+      direction: 'up',
+      migrationsSchema: 'retention',
+      createMigrationsSchema: true,
+      migrationsTable: 'schema_migrations',
+      checkOrder: true,
+      singleTransaction: true,
+      noLock: true,
+      log: () => {},
+    });
+    for (const m of applied) log(`applied migration ${m.name}`);
+
+    const files = (await readdir(sqlDir)).filter((f) => f.endsWith('.sql')).sort();
+    await client.query('begin');
+    try {
+      for (const f of files) {
+        const text = await readFile(path.join(sqlDir, f), 'utf8');
+        try {
+          await client.query(text);
+        } catch (err) {
+          throw new Error(`sql/${f}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback');
+      throw err;
+    }
+    log(`re-applied ${files.length} routine and view files from sql/`);
+    return { applied: applied.map((m) => m.name), routines: files.length };
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => {});
+    await client.end();
+  }
+}

@@ -1,0 +1,43 @@
+-- The only way into the audit log. SECURITY DEFINER with a pinned search_path so that
+-- the admin and runner roles can append without holding INSERT on the table. Appends
+-- serialise on the audit_chain row (FOR UPDATE), so the chain has no forks even under
+-- concurrent writers; under REPEATABLE READ a concurrent append fails with a
+-- serialization error rather than forking the chain.
+create or replace function retention._append_audit(
+  p_action      text,
+  p_object_type text,
+  p_object_name text,
+  p_details     jsonb default '{}'
+)
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_prev_id   bigint;
+  v_prev_hash bytea;
+  v_id        bigint;
+  v_at        timestamptz := clock_timestamp();
+  v_actor     text := retention._actor();
+  v_hash      bytea;
+begin
+  select last_id, last_hash into v_prev_id, v_prev_hash
+    from retention.audit_chain
+   for update;
+  v_id := v_prev_id + 1;
+  v_hash := retention._audit_hash(v_prev_hash, v_id, v_at, v_actor, session_user::text,
+                                  p_action, p_object_type, p_object_name,
+                                  coalesce(p_details, '{}'));
+  insert into retention.audit_log
+    (audit_id, occurred_at, actor, db_user, action, object_type, object_name,
+     details, prev_hash, row_hash)
+  values
+    (v_id, v_at, v_actor, session_user::text, p_action, p_object_type, p_object_name,
+     coalesce(p_details, '{}'), v_prev_hash, v_hash);
+  update retention.audit_chain set last_id = v_id, last_hash = v_hash;
+  return v_id;
+end
+$$;
+comment on function retention._append_audit(text, text, text, jsonb) is
+  'Internal. Appends one hash-chained row to retention.audit_log; the only write path into it.';

@@ -1,0 +1,15 @@
+-- The declared type of a live column, or NULL when the table has no such column.
+create or replace function retention._column_type(p_rel regclass, p_column text)
+returns regtype
+language sql
+stable
+as $$
+  select a.atttypid::regtype
+    from pg_catalog.pg_attribute a
+   where a.attrelid = p_rel
+     and a.attname = p_column
+     and a.attnum > 0
+     and not a.attisdropped
+$$;
+comment on function retention._column_type(regclass, text) is
+  'Internal. Type of a column of a table, NULL if the column does not exist.';

@@ -1,0 +1,45 @@
+-- Sets or clears an inherited retention period: p_scope is 'global' or the name of a
+-- schema; p_retain NULL removes the default so the next level of the hierarchy applies.
+create or replace function retention.set_default(p_scope text, p_retain interval)
+returns void
+language plpgsql
+as $$
+declare
+  v_key text;
+  v_old interval;
+begin
+  if p_scope is null or btrim(p_scope) = '' then
+    raise exception 'scope must be ''global'' or a schema name'
+      using errcode = 'RT015', hint = 'E.g. SELECT retention.set_default(''global'', ''1 year'') or retention.set_default(''app'', ''90 days'').';
+  end if;
+  if p_scope = 'global' then
+    v_key := 'global';
+  elsif exists (select from pg_catalog.pg_namespace where nspname = p_scope) then
+    v_key := 'schema:' || p_scope;
+  else
+    raise exception 'schema "%" does not exist', p_scope
+      using errcode = 'RT015', hint = 'Use ''global'' or the name of an existing schema (\dn lists them).';
+  end if;
+  if p_retain is not null and p_retain <= interval '0' then
+    raise exception 'retention period must be positive, got %', p_retain
+      using errcode = 'RT004', hint = 'Give a positive interval such as ''90 days'', or NULL to remove the default.';
+  end if;
+
+  select retain into v_old from retention.defaults where scope = v_key;
+  if p_retain is null then
+    delete from retention.defaults where scope = v_key;
+  else
+    insert into retention.defaults as d (scope, retain, updated_by)
+    values (v_key, p_retain, retention._actor())
+    on conflict (scope) do update
+      set retain = excluded.retain, updated_at = now(), updated_by = excluded.updated_by;
+  end if;
+  perform retention._append_audit(
+    case when p_retain is null then 'default.removed' else 'default.set' end,
+    'default', v_key,
+    jsonb_build_object('old', v_old::text, 'new', p_retain::text));
+  raise notice 'default retention for % is now %', v_key, coalesce(p_retain::text, 'inherited');
+end
+$$;
+comment on function retention.set_default(text, interval) is
+  'Sets the inherited retention period for ''global'' or a schema; NULL removes it. Policies without their own period use it. Audit-logged.';

@@ -1,0 +1,179 @@
+-- Creates or replaces a policy (declarative: arguments not given take their defaults).
+-- Everything is validated before anything is written, each failure with its own
+-- SQLSTATE and a hint; the change is audit-logged with the fields that changed.
+create or replace function retention.set_policy(
+  p_name              text,
+  p_target            text,
+  p_action            text,
+  p_age_column        text,
+  p_retain            interval default null,
+  p_predicate         text     default null,
+  p_subject_column    text     default null,
+  p_deleted_at_column text     default null,
+  p_batch_size        integer  default 1000,
+  p_max_rows_per_run  bigint   default 10000,
+  p_time_budget       interval default '10 minutes',
+  p_lock_timeout      interval default '2 seconds',
+  p_schedule          text     default null,
+  p_time_zone         text     default 'UTC',
+  p_enabled           boolean  default true,
+  p_description       text     default null
+)
+returns retention.policies
+language plpgsql
+as $$
+declare
+  v_target   regclass;
+  v_relkind  "char";
+  v_schema   text;
+  v_type     regtype;
+  v_old      retention.policies;
+  v_new      retention.policies;
+  v_changes  jsonb;
+begin
+  if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
+    raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
+      using errcode = 'RT009',
+            hint = 'Use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. sessions.expired.';
+  end if;
+
+  begin
+    v_target := to_regclass(p_target);
+  exception when others then
+    v_target := null;  -- a malformed name is reported as unknown, below
+  end;
+  if v_target is null then
+    raise exception 'table % does not exist', coalesce(quote_literal(p_target), 'NULL')
+      using errcode = 'RT001',
+            hint = 'Give an existing table, schema-qualified, e.g. app.sessions (\dt *.* lists them).';
+  end if;
+  select c.relkind, n.nspname into v_relkind, v_schema
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.oid = v_target;
+  if v_relkind <> 'r' or v_schema in ('retention', 'pg_catalog', 'information_schema') then
+    raise exception '% is not an ordinary application table', v_target
+      using errcode = 'RT013',
+            hint = case when v_relkind = 'p'
+                        then 'Partitioned tables are not purged row by row yet: declare a policy per partition.'
+                        else 'Policies apply to ordinary tables outside the retention and system schemas.' end;
+  end if;
+
+  if p_action is null or p_action not in ('delete', 'soft_delete', 'purge_soft_deleted') then
+    raise exception 'unknown action %', coalesce(quote_literal(p_action), 'NULL')
+      using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted.';
+  end if;
+
+  v_type := retention._column_type(v_target, p_age_column);
+  if v_type is null then
+    raise exception 'column % does not exist in %', coalesce(quote_literal(p_age_column), 'NULL'), v_target
+      using errcode = 'RT002', hint = 'Name the timestamp column that ages rows (\d ' || v_target::text || ' lists the columns).';
+  end if;
+  if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
+    raise exception 'column %.% is of type %, not a timestamp', v_target, p_age_column, v_type
+      using errcode = 'RT003', hint = 'The age column must be timestamptz, timestamp or date.';
+  end if;
+
+  if p_subject_column is not null and retention._column_type(v_target, p_subject_column) is null then
+    raise exception 'subject column % does not exist in %', quote_literal(p_subject_column), v_target
+      using errcode = 'RT002', hint = 'Name the column that identifies the data subject (e.g. user_id), or leave it NULL.';
+  end if;
+
+  if p_action = 'soft_delete' then
+    if p_deleted_at_column is null then
+      raise exception 'action soft_delete needs p_deleted_at_column'
+        using errcode = 'RT007', hint = 'Name the column that marks a row deleted, e.g. p_deleted_at_column => ''deleted_at''.';
+    end if;
+    v_type := retention._column_type(v_target, p_deleted_at_column);
+    if v_type is null then
+      raise exception 'column % does not exist in %', quote_literal(p_deleted_at_column), v_target
+        using errcode = 'RT002', hint = 'Name the column that marks a row deleted, e.g. deleted_at.';
+    end if;
+    if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
+      raise exception 'column %.% is of type %, not a timestamp', v_target, p_deleted_at_column, v_type
+        using errcode = 'RT003', hint = 'The deleted-at column must be timestamptz, timestamp or date.';
+    end if;
+    if p_deleted_at_column = p_age_column then
+      raise exception 'the deleted-at column cannot also be the age column'
+        using errcode = 'RT007', hint = 'soft_delete ages rows by one column (e.g. last_seen_at) and marks them in another (deleted_at).';
+    end if;
+  elsif p_deleted_at_column is not null then
+    raise exception 'p_deleted_at_column is only used by soft_delete'
+      using errcode = 'RT007',
+            hint = 'For purge_soft_deleted, name the deleted-at column as p_age_column: rows soft-deleted longer than the period are removed.';
+  end if;
+
+  if p_retain is not null and p_retain <= interval '0' then
+    raise exception 'retention period must be positive, got %', p_retain
+      using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';
+  end if;
+  if p_batch_size is null or p_batch_size not between 1 and 50000 then
+    raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
+      using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
+  end if;
+  if p_max_rows_per_run is null or p_max_rows_per_run not between 1 and 1000000000 then
+    raise exception 'max rows per run must be between 1 and 1000000000, got %', p_max_rows_per_run
+      using errcode = 'RT006', hint = 'The ceiling stops a run that would affect more rows than expected; the default is 10000.';
+  end if;
+  if p_time_budget is null or p_time_budget <= interval '0' or p_time_budget > interval '24 hours' then
+    raise exception 'time budget must be between 0 and 24 hours, got %', p_time_budget
+      using errcode = 'RT006', hint = 'E.g. ''10 minutes''. A run stops between batches when its budget is spent.';
+  end if;
+  if p_lock_timeout is null or p_lock_timeout <= interval '0' or p_lock_timeout > interval '1 minute' then
+    raise exception 'lock timeout must be between 0 and 1 minute, got %', p_lock_timeout
+      using errcode = 'RT006', hint = 'E.g. ''2 seconds''. A batch that cannot get its locks in time stops the run; the next run carries on.';
+  end if;
+  if p_schedule is not null
+     and array_length(regexp_split_to_array(btrim(p_schedule), '\s+'), 1) not between 5 and 6
+     or p_schedule ~ '[^0-9A-Za-z*/,?#\s-]' then
+    raise exception 'schedule % is not a cron expression', quote_literal(p_schedule)
+      using errcode = 'RT016', hint = 'Use five cron fields, e.g. ''0 2 * * *'' for 02:00 daily.';
+  end if;
+  if p_time_zone is null or not exists (select from pg_catalog.pg_timezone_names where name = p_time_zone) then
+    raise exception 'unknown time zone %', coalesce(quote_literal(p_time_zone), 'NULL')
+      using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
+  end if;
+
+  perform retention._validate_predicate(v_target, p_predicate);
+
+  select * into v_old from retention.policies where name = p_name for update;
+  insert into retention.policies as p
+    (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
+     batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
+     description, created_by, updated_by)
+  values
+    (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
+     p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
+     p_schedule, p_time_zone, p_enabled, p_description, retention._actor(), retention._actor())
+  on conflict (name) do update set
+     target = excluded.target, action = excluded.action, age_column = excluded.age_column,
+     retain = excluded.retain, predicate = excluded.predicate,
+     subject_column = excluded.subject_column, deleted_at_column = excluded.deleted_at_column,
+     batch_size = excluded.batch_size, max_rows_per_run = excluded.max_rows_per_run,
+     time_budget = excluded.time_budget, lock_timeout = excluded.lock_timeout,
+     schedule = excluded.schedule, time_zone = excluded.time_zone, enabled = excluded.enabled,
+     description = excluded.description, updated_at = now(), updated_by = excluded.updated_by
+  returning * into v_new;
+
+  if v_old.policy_id is null then
+    perform retention._append_audit('policy.created', 'policy', p_name,
+      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by']));
+    raise notice 'policy % created', p_name;
+  else
+    select jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
+      into v_changes
+      from jsonb_each(to_jsonb(v_new)) n
+      join jsonb_each(to_jsonb(v_old)) o using (key)
+     where n.value is distinct from o.value
+       and n.key not in ('updated_at', 'updated_by');
+    if v_changes is not null then
+      perform retention._append_audit('policy.updated', 'policy', p_name, v_changes);
+      raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
+    else
+      raise notice 'policy % unchanged', p_name;
+    end if;
+  end if;
+  return v_new;
+end
+$$;
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text) is
+  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule and predicate (RT001-RT016). Audit-logged with the changed fields.';

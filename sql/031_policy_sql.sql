@@ -1,0 +1,45 @@
+-- The SQL fragments that define which rows of a policy's table are eligible and which of
+-- those are held, built in this one place for preview, dry runs and live batches alike.
+-- Conventions of the statements built from them: alias t for the target table and the
+-- bind parameters $1 cutoff, $2 as_of, $3 policy name, $4 target oid.
+create or replace function retention._policy_sql(
+  p_policy retention.policies,
+  out tbl text,
+  out age_expr text,
+  out eligible text,
+  out held text
+)
+language plpgsql
+stable
+as $$
+declare
+  v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  v_open_hold constant text :=
+    'h.released_at is null and (h.expires_at is null or h.expires_at > $2)';
+begin
+  tbl := retention._qualified_name(p_policy.target);
+  if tbl is null or v_age_type is null then
+    raise exception 'policy %: table or column % no longer exists', p_policy.name, p_policy.age_column
+      using errcode = 'RT001', hint = 'The table was dropped or altered after the policy was saved: fix or drop the policy.';
+  end if;
+  age_expr := format('t.%I', p_policy.age_column);
+  eligible := format('%s < $1::%s', age_expr, v_age_type);
+  if p_policy.action = 'soft_delete' then
+    eligible := eligible || format(' and t.%I is null', p_policy.deleted_at_column);
+  end if;
+  if p_policy.predicate is not null then
+    eligible := eligible || format(' and (%s)', p_policy.predicate);
+  end if;
+  held := format(
+    'exists (select from retention.legal_holds h where %s and '
+    '((h.scope = ''table'' and h.target = $4::oid) or (h.scope = ''policy'' and h.policy_name = $3)))',
+    v_open_hold);
+  if p_policy.subject_column is not null then
+    held := held || format(
+      ' or exists (select from retention.legal_holds h where h.scope = ''subject'' and %s and h.subject_id = t.%I::text)',
+      v_open_hold, p_policy.subject_column);
+  end if;
+end
+$$;
+comment on function retention._policy_sql(retention.policies) is
+  'Internal. Eligibility and hold conditions of a policy as SQL over alias t with $1 cutoff, $2 as_of, $3 policy name, $4 target oid.';

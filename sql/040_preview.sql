@@ -1,0 +1,57 @@
+-- What a run would do, per policy, without writing anything (the function is STABLE,
+-- so PostgreSQL itself rejects any write from it). eligible counts rows past the cutoff
+-- that match the policy; held_back counts those protected by a legal hold;
+-- would_affect = eligible - held_back is what a live run at the same time would touch.
+create or replace function retention.preview(
+  p_policy text default null,
+  p_as_of  timestamptz default now()
+)
+returns table (
+  policy          text,
+  target          text,
+  action          text,
+  retain          interval,
+  retain_source   text,
+  cutoff          timestamptz,
+  eligible        bigint,
+  held_back       bigint,
+  would_affect    bigint,
+  oldest_eligible timestamptz,
+  max_rows_per_run bigint,
+  exceeds_ceiling boolean,
+  enabled         boolean
+)
+language plpgsql
+stable
+as $$
+declare
+  p   retention.policies;
+  s   record;
+  e   record;
+begin
+  if p_policy is not null then
+    perform retention._get_policy(p_policy);
+  end if;
+  for p in select * from retention.policies
+            where p_policy is null or name = p_policy
+            order by name loop
+    e := retention._effective_retain(p);
+    s := retention._policy_sql(p);
+    policy := p.name; target := s.tbl; action := p.action;
+    retain := e.retain; retain_source := e.source; enabled := p.enabled;
+    cutoff := p_as_of - e.retain;
+    max_rows_per_run := p.max_rows_per_run;
+    execute format(
+      'select count(*), count(*) filter (where held), min(age)::timestamptz
+         from (select %s as age, (%s) as held from only %s t where %s) x',
+      s.age_expr, s.held, s.tbl, s.eligible)
+      into eligible, held_back, oldest_eligible
+      using cutoff, p_as_of, p.name, p.target::oid;
+    would_affect := eligible - held_back;
+    exceeds_ceiling := would_affect > p.max_rows_per_run;
+    return next;
+  end loop;
+end
+$$;
+comment on function retention.preview(text, timestamptz) is
+  'Read-only forecast per policy (or one policy): cutoff, rows eligible, rows held back by legal holds, rows a run would affect, oldest eligible timestamp, and whether the ceiling would refuse the run.';

@@ -1,0 +1,38 @@
+-- Releases a legal hold: it stays on record with who released it, when and why.
+create or replace function retention.release_hold(
+  p_hold_id     bigint,
+  p_reason      text,
+  p_released_by text default null
+)
+returns retention.legal_holds
+language plpgsql
+as $$
+declare
+  v_hold retention.legal_holds;
+begin
+  if p_reason is null or btrim(p_reason) = '' then
+    raise exception 'releasing a legal hold needs a reason'
+      using errcode = 'RT010', hint = 'Say why, e.g. ''Case closed, counsel approval 2026-11-02''.';
+  end if;
+  select * into v_hold from retention.legal_holds where hold_id = p_hold_id for update;
+  if not found then
+    raise exception 'legal hold % does not exist', p_hold_id
+      using errcode = 'RT011', hint = 'SELECT * FROM retention.active_holds lists the holds in force.';
+  end if;
+  if v_hold.released_at is not null then
+    raise exception 'legal hold % was already released at % by %', p_hold_id, v_hold.released_at, v_hold.released_by
+      using errcode = 'RT011', hint = 'SELECT * FROM retention.active_holds lists the holds in force.';
+  end if;
+  update retention.legal_holds
+     set released_at = now(), released_by = coalesce(p_released_by, retention._actor()),
+         release_reason = p_reason
+   where hold_id = p_hold_id
+  returning * into v_hold;
+  perform retention._append_audit('hold.released', 'legal_hold', p_hold_id::text,
+    jsonb_build_object('reason', p_reason, 'released_by', v_hold.released_by));
+  raise notice 'legal hold % released', p_hold_id;
+  return v_hold;
+end
+$$;
+comment on function retention.release_hold(bigint, text, text) is
+  'Releases a legal hold with a reason (RT011 if unknown or already released). The hold stays on record. Audit-logged.';

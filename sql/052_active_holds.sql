@@ -1,0 +1,14 @@
+create or replace view retention.active_holds as
+select h.hold_id,
+       h.scope,
+       coalesce(h.target::text, h.subject_id, h.policy_name) as covers,
+       h.reason,
+       h.case_reference,
+       h.placed_at,
+       h.placed_by,
+       h.expires_at
+  from retention.legal_holds h
+ where h.released_at is null
+   and (h.expires_at is null or h.expires_at > now());
+comment on view retention.active_holds is
+  'Legal holds in force now: not released and not expired.';

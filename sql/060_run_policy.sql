@@ -1,0 +1,214 @@
+-- The batch engine behind run() and run_all(). One run of one policy:
+--  * one run per policy at a time (session advisory lock; a second caller records
+--    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
+--  * eligible rows are counted at the start; a run that would exceed the policy's ceiling
+--    is refused unless forced;
+--  * each batch is its own transaction: it takes the holds lock shared, sets lock_timeout,
+--    picks up to batch_size rows through the age index from where the previous batch
+--    stopped (keyset, no rescans), skips locked rows, re-checks holds in the same
+--    statement, and commits together with its ledger row;
+--  * it stops between batches when the time budget or p_max_rows is spent, or a stop was
+--    requested; the next run carries on.
+-- Errors are recorded in the ledger and re-raised when p_raise (run_all passes false).
+create or replace procedure retention._run_policy(
+  p_policy      text,
+  p_dry_run     boolean,
+  p_as_of       timestamptz,
+  p_max_rows    bigint,
+  p_time_budget interval,
+  p_force       boolean,
+  p_raise       boolean,
+  inout p_run_id bigint default null
+)
+language plpgsql
+as $$
+declare
+  v_pol       retention.policies;
+  v_sql       record;
+  v_ret       record;
+  v_as_of     timestamptz := coalesce(p_as_of, now());
+  v_cutoff    timestamptz;
+  v_eligible  bigint;
+  v_held      bigint;
+  v_budget    interval;
+  v_started   timestamptz := clock_timestamp();
+  v_floor     timestamptz := '-infinity';
+  v_stmt      text;
+  v_status    text := 'running';
+  v_code      text;
+  v_err       text;
+  v_hint      text;
+  v_affected  bigint := 0;
+  v_batches   int := 0;
+  v_rows      int;
+  v_oldest    timestamptz;
+  v_newest    timestamptz;
+  v_b_start   timestamptz;
+  v_limit     bigint;
+  v_actor     text := retention._actor();
+begin
+  v_pol := retention._get_policy(p_policy);
+
+  if not pg_try_advisory_lock(20250101, v_pol.policy_id::int) then
+    insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
+                                retain, retain_source, started_by, finished_at)
+    select v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
+           'already_running', v_pol.action, v_as_of, v_as_of, r.retain, r.source, v_actor,
+           clock_timestamp()
+      from retention._effective_retain(v_pol) r
+    returning run_id into p_run_id;
+    commit;
+    raise notice 'policy %: another run is in progress, nothing done', p_policy;
+    return;
+  end if;
+
+  -- Set-up: mark dead runs, count, record the run. Any error is recorded, not lost.
+  begin
+    update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
+           error = 'the session running it ended before the run finished'
+     where policy_id = v_pol.policy_id and status = 'running';
+    v_ret := retention._effective_retain(v_pol);
+    v_cutoff := v_as_of - v_ret.retain;
+    v_sql := retention._policy_sql(v_pol);
+    v_budget := coalesce(p_time_budget, v_pol.time_budget);
+    execute format(
+      'select count(*), count(*) filter (where held)
+         from (select (%s) as held from only %s t where %s) x',
+      v_sql.held, v_sql.tbl, v_sql.eligible)
+      into v_eligible, v_held
+      using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid;
+    v_limit := least(v_eligible - v_held, coalesce(p_max_rows, v_eligible - v_held));
+    if p_dry_run then
+      v_status := 'completed';
+      v_affected := v_limit;
+    elsif v_limit > v_pol.max_rows_per_run and not coalesce(p_force, false) then
+      v_status := 'refused';
+      v_code := 'RT012';
+      v_err := format('run would affect %s rows, more than the policy''s ceiling of %s',
+                      v_limit, v_pol.max_rows_per_run);
+      v_hint := 'Check the preview; then run with p_force => true, cap it with p_max_rows, or raise max_rows_per_run.';
+    end if;
+    insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
+                                retain, retain_source, eligible, held_back, affected, max_rows,
+                                forced, error_code, error, started_by, job_id, started_at,
+                                finished_at)
+    values (v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
+            v_status, v_pol.action, v_as_of, v_cutoff, v_ret.retain, v_ret.source,
+            v_eligible, v_held, v_affected, p_max_rows, coalesce(p_force, false), v_code, v_err,
+            v_actor, nullif(current_setting('retention.job_id', true), ''), v_started,
+            case when v_status <> 'running' then clock_timestamp() end)
+    returning run_id into p_run_id;
+    if v_status <> 'running' then
+      perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
+        jsonb_build_object('run_id', p_run_id, 'mode', case when p_dry_run then 'dry_run' else 'live' end,
+                           'cutoff', v_cutoff, 'eligible', v_eligible, 'held_back', v_held,
+                           'affected', v_affected, 'error', v_err));
+    end if;
+  exception when others then
+    get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+    v_status := 'failed';
+  end;
+  if v_status = 'failed' and p_run_id is null then
+    insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
+                                retain, retain_source, error_code, error, started_by, finished_at)
+    values (v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
+            'failed', v_pol.action, v_as_of, v_as_of, coalesce(v_ret.retain, interval '0'),
+            coalesce(v_ret.source, 'unknown'), v_code, v_err, v_actor, clock_timestamp())
+    returning run_id into p_run_id;
+  end if;
+  commit;
+  raise notice 'policy %: run % %, cutoff %, eligible %, held back %',
+    p_policy, p_run_id, case when p_dry_run then '(dry run)' else 'started' end,
+    v_cutoff, v_eligible, v_held;
+
+  if v_status = 'running' then
+    if v_pol.action = 'soft_delete' then
+      v_stmt := format(
+        'with picked as (select t.ctid as tid from only %1$s t where %2$s and %3$s >= $5::%7$s and not (%4$s)
+                          order by %3$s limit $6 for update of t skip locked),
+              done as (update only %1$s t set %6$I = $2::%8$s where t.ctid = any (array(select tid from picked))
+                       returning %3$s as age)
+         select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+        v_sql.tbl, v_sql.eligible, v_sql.age_expr, v_sql.held, null, v_pol.deleted_at_column,
+        format_type(retention._column_type(v_pol.target, v_pol.age_column), null),
+        format_type(retention._column_type(v_pol.target, v_pol.deleted_at_column), null));
+    else
+      v_stmt := format(
+        'with picked as (select t.ctid as tid from only %1$s t where %2$s and %3$s >= $5::%5$s and not (%4$s)
+                          order by %3$s limit $6 for update of t skip locked),
+              done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
+                       returning %3$s as age)
+         select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+        v_sql.tbl, v_sql.eligible, v_sql.age_expr, v_sql.held,
+        format_type(retention._column_type(v_pol.target, v_pol.age_column), null));
+    end if;
+
+    loop
+      if v_batches > 0 and clock_timestamp() - v_started >= v_budget then
+        v_status := 'stopped_time_budget'; exit;
+      end if;
+      if v_affected >= v_limit then
+        v_status := case when v_limit < v_eligible - v_held then 'stopped_max_rows' else 'completed' end;
+        exit;
+      end if;
+      if exists (select from retention.runs where run_id = p_run_id and stop_requested_at is not null) then
+        v_status := 'stopped_requested'; exit;
+      end if;
+      v_b_start := clock_timestamp();
+      begin
+        perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+        perform retention._lock_holds_shared();
+        execute v_stmt into v_rows, v_oldest, v_newest
+          using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid, v_floor,
+                least(v_pol.batch_size, v_limit - v_affected);
+        if v_rows > 0 then
+          v_batches := v_batches + 1;
+          v_affected := v_affected + v_rows;
+          v_floor := v_newest;
+          insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
+                                             duration_ms, oldest_at, newest_at)
+          values (p_run_id, v_batches, v_rows, v_b_start, clock_timestamp(),
+                  extract(epoch from clock_timestamp() - v_b_start) * 1000, v_oldest, v_newest);
+          update retention.runs set affected = v_affected, batches = v_batches where run_id = p_run_id;
+        end if;
+      exception
+        when lock_not_available then
+          get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
+          v_status := 'stopped_lock_timeout';
+        when others then
+          get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+          v_status := 'failed';
+      end;
+      commit;
+      exit when v_status <> 'running';
+      raise notice 'policy %: batch % % rows in % ms (% of % done)', p_policy, v_batches, v_rows,
+        round(extract(epoch from clock_timestamp() - v_b_start) * 1000, 1), v_affected, v_limit;
+      if v_rows = 0 then
+        v_status := 'completed'; exit;
+      end if;
+    end loop;
+
+    update retention.runs
+       set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
+     where run_id = p_run_id;
+    perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
+      jsonb_build_object('run_id', p_run_id, 'mode', 'live', 'cutoff', v_cutoff,
+                         'eligible', v_eligible, 'held_back', v_held, 'affected', v_affected,
+                         'batches', v_batches, 'error', v_err));
+    commit;
+  end if;
+
+  perform pg_advisory_unlock(20250101, v_pol.policy_id::int);
+  raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_status,
+    v_affected, case when p_dry_run then 'would be affected' else 'affected' end, v_batches;
+  if p_raise and v_status in ('refused', 'failed') then
+    if v_code = 'RT012' then
+      raise exception '%', v_err using errcode = 'RT012', hint = v_hint;
+    end if;
+    raise exception 'policy %: run % failed: %', p_policy, p_run_id, v_err
+      using errcode = coalesce(v_code, 'XX000'), hint = coalesce(v_hint, 'See retention.runs for the run.');
+  end if;
+end
+$$;
+comment on procedure retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint) is
+  'Internal. The batch engine: one run of one policy, recorded in the ledger. Use retention.run or retention.run_all.';

@@ -1,0 +1,46 @@
+-- Setup checks for DBAs: what would make purges slow or fail.
+create or replace function retention.check_setup()
+returns table (policy text, problem text, fix text)
+language plpgsql
+stable
+as $$
+declare
+  p retention.policies;
+  v_tbl text;
+  v_priv text;
+begin
+  for p in select * from retention.policies order by name loop
+    v_tbl := retention._qualified_name(p.target);
+    policy := p.name;
+    if v_tbl is null then
+      problem := 'the policy''s table no longer exists';
+      fix := format('SELECT retention.drop_policy(%L);', p.name);
+      return next; continue;
+    end if;
+    if retention._column_type(p.target, p.age_column) is null then
+      problem := format('column %s no longer exists', p.age_column);
+      fix := format('SELECT retention.drop_policy(%L); -- or set_policy with the new column', p.name);
+      return next; continue;
+    end if;
+    if not exists (
+      select from pg_catalog.pg_index i
+       where i.indrelid = p.target and i.indisvalid
+         and i.indkey[0] = (select attnum from pg_catalog.pg_attribute
+                             where attrelid = p.target and attname = p.age_column)) then
+      problem := format('no index leads with the age column %s: every batch scans the table', p.age_column);
+      fix := format('CREATE INDEX CONCURRENTLY ON %s (%I)%s;', v_tbl, p.age_column,
+                    case when p.action = 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column) else '' end);
+      return next;
+    end if;
+    v_priv := case when p.action = 'soft_delete' then 'UPDATE' else 'DELETE' end;
+    if not has_table_privilege('retention_runner', p.target, 'SELECT')
+       or not has_table_privilege('retention_runner', p.target, v_priv) then
+      problem := format('role retention_runner lacks SELECT or %s on %s', v_priv, v_tbl);
+      fix := format('GRANT SELECT, %s ON %s TO retention_runner;', v_priv, v_tbl);
+      return next;
+    end if;
+  end loop;
+end
+$$;
+comment on function retention.check_setup() is
+  'Lists setup problems per policy with the statement that fixes each: missing age-column index, missing runner privileges, dropped tables or columns.';

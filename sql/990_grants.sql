@@ -1,0 +1,34 @@
+-- Routine privileges, re-applied after every migrate (a new routine is executable by
+-- PUBLIC until revoked). Routines run as the caller (SECURITY INVOKER), so these grants
+-- only open the door; table privileges decide the rest. The audit append is the one
+-- SECURITY DEFINER routine and only the admin and runner roles may call it.
+revoke all on all functions in schema retention from public;
+revoke all on all procedures in schema retention from public;
+
+grant execute on all functions in schema retention to retention_admin;
+grant execute on all procedures in schema retention to retention_admin;
+
+grant execute on function
+  retention._actor(), retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb),
+  retention._qualified_name(regclass), retention._column_type(regclass, text),
+  retention._effective_retain(retention.policies), retention._get_policy(text),
+  retention._policy_sql(retention.policies), retention._lock_holds_shared(),
+  retention._append_audit(text, text, text, jsonb),
+  retention.preview(text, timestamptz), retention.request_stop(bigint),
+  retention.check_setup(), retention.verify_audit_log()
+  to retention_runner;
+grant execute on procedure
+  retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint),
+  retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
+  retention.run_all(boolean, timestamptz)
+  to retention_runner;
+
+grant execute on function
+  retention._actor(), retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb),
+  retention._qualified_name(regclass), retention._effective_retain(retention.policies),
+  retention.verify_audit_log()
+  to retention_auditor;
+
+grant select on all tables in schema retention to retention_admin, retention_auditor;
+grant select on retention.effective_policies, retention.active_holds, retention.run_ledger
+  to retention_runner;

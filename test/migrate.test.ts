@@ -1,0 +1,56 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { migrate, SchemaTooNewError } from '../runner/migrate.ts';
+import { useTestDatabase } from './support/db.ts';
+
+const db = useTestDatabase();
+
+describe('migrate', () => {
+  it('is idempotent: a second migrate applies nothing and leaves the routines working', async () => {
+    const res = await migrate(db.url);
+    expect(res.applied).toEqual([]);
+    expect(res.routines).toBeGreaterThan(10);
+    const [row] = await db.q<{ ok: boolean }>('select ok from retention.verify_audit_log()');
+    expect(row?.ok).toBe(true);
+  });
+
+  it('two migrates at once both succeed and the schema is installed once', async () => {
+    const results = await Promise.all([migrate(db.url), migrate(db.url)]);
+    expect(results.map((r) => r.applied)).toEqual([[], []]);
+    const rows = await db.q<{ n: string }>('select count(*) as n from retention.schema_migrations');
+    expect(Number(rows[0]?.n)).toBe(1);
+  });
+
+  it('refuses when the database holds a migration this code does not know', async () => {
+    await db.q(`insert into retention.schema_migrations (name, run_on) values ('9999999999999_from-the-future', now())`);
+    try {
+      await expect(migrate(db.url)).rejects.toBeInstanceOf(SchemaTooNewError);
+      await expect(migrate(db.url)).rejects.toThrow(/newer retention schema/);
+    } finally {
+      await db.q(`delete from retention.schema_migrations where name = '9999999999999_from-the-future'`);
+    }
+  });
+
+  it('installs on an empty database from the command line', async () => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('create database retention_cli_probe_' + process.pid);
+    await c.end();
+    const u = new URL(db.url);
+    u.pathname = '/retention_cli_probe_' + process.pid;
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(process.execPath, ['runner/cli.ts', 'migrate', '--database-url', u.toString()], {
+      encoding: 'utf8',
+    });
+    expect(out).toMatch(/applied 1 migration/);
+    const c2 = new pg.Client({ connectionString: u.toString() });
+    await c2.connect();
+    const r = await c2.query(`select count(*)::int as n from pg_proc where pronamespace = 'retention'::regnamespace`);
+    expect(r.rows[0].n).toBeGreaterThan(15);
+    await c2.end();
+    const c3 = new pg.Client({ connectionString: db.url });
+    await c3.connect();
+    await c3.query('drop database retention_cli_probe_' + process.pid + ' with (force)');
+    await c3.end();
+  });
+});

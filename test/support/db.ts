@@ -1,0 +1,63 @@
+// Per-test-file database: a clone of the migrated template, dropped afterwards unless
+// RETENTION_TEST_KEEP=1 (then its name is printed so a failure can be inspected).
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { withDatabase } from './global-setup.ts';
+
+export interface TestDb {
+  url: string;
+  name: string;
+  pool: pg.Pool;
+  /** One-off query on the shared pool. */
+  q: <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<R[]>;
+  /** A dedicated connection (e.g. to CALL a procedure or to hold locks). */
+  connect: () => Promise<pg.Client>;
+}
+
+export function useTestDatabase(): TestDb {
+  const adminUrl = inject('adminUrl');
+  const template = inject('templateDb');
+  const name = `retention_t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const url = withDatabase(adminUrl, name);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const db: TestDb = {
+    url,
+    name,
+    pool,
+    q: async (text, values) => (await pool.query(text, values)).rows,
+    connect: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    },
+  };
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`create database ${name} template ${template}`);
+    await admin.end();
+  });
+  afterAll(async () => {
+    await pool.end();
+    if (process.env.RETENTION_TEST_KEEP === '1') {
+      console.log(`[tests] kept database ${name}: ${url}`);
+      return;
+    }
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+  return db;
+}
+
+/** The SQLSTATE a promise rejects with (fails the test if it resolves). */
+export async function sqlState(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as { code?: string }).code ?? `no code: ${(err as Error).message}`;
+  }
+  throw new Error('expected the statement to fail, but it succeeded');
+}
