@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/db.ts';
+import { AS_OF, count, makeEvents } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+async function call(sql: string, values?: unknown[]) {
+  const c = await db.connect();
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(n.message ?? ''));
+  try {
+    const res = await c.query(sql, values);
+    return { rows: res.rows, notices };
+  } finally {
+    await c.end();
+  }
+}
+
+async function lastRun(policy: string) {
+  const rows = await db.q(`select * from retention.runs where policy_name = $1 order by run_id desc limit 1`, [policy]);
+  return rows[0]!;
+}
+
+describe('the delete action', () => {
+  it('deletes exactly the rows older than the period, in batches, and the ledger counts them', async () => {
+    await makeEvents(db, 'app.events', 5000, 100);
+    await db.q(`select retention.set_policy('events.old', 'app.events', 'delete', 'created_at',
+                  p_retain => '30 days', p_batch_size => 500)`);
+    const [pv] = await db.q(`select * from retention.preview('events.old', $1)`, [AS_OF]);
+    const expected = await count(db, `app.events where created_at < $1::timestamptz - interval '30 days'`, [AS_OF]);
+    expect(Number(pv!.eligible)).toBe(expected);
+    expect(Number(pv!.would_affect)).toBe(expected);
+
+    const { rows, notices } = await call(`call retention.run('events.old', p_as_of => $1)`, [AS_OF]);
+    const runId = rows[0].p_run_id;
+    expect(notices.some((n) => /batch 1 500 rows/.test(n))).toBe(true);
+
+    expect(await count(db, `app.events where created_at < $1::timestamptz - interval '30 days'`, [AS_OF])).toBe(0);
+    expect(await count(db, 'app.events')).toBe(5000 - expected);
+    const run = await lastRun('events.old');
+    expect(run.run_id).toBe(runId);
+    expect(run.status).toBe('completed');
+    expect(Number(run.affected)).toBe(expected);
+    expect(run.batches).toBe(Math.ceil(expected / 500));
+    const [b] = await db.q(`select sum(rows)::int as rows, count(*)::int as n from retention.run_batches where run_id = $1`, [runId]);
+    expect(b!.rows).toBe(expected);
+    const audit = await db.q(`select action from retention.audit_log where object_name = 'events.old' order by audit_id`);
+    expect(audit.map((a) => a.action)).toEqual(['policy.created', 'run.completed']);
+  });
+
+  it('a predicate limits what is deleted', async () => {
+    await makeEvents(db, 'app.hooks', 1000, 100);
+    await db.q(`select retention.set_policy('hooks.failed', 'app.hooks', 'delete', 'created_at',
+                  p_retain => '10 days', p_predicate => $$status = 'failed'$$)`);
+    const before = await count(db, `app.hooks where status = 'processed'`);
+    await call(`call retention.run('hooks.failed', p_as_of => $1)`, [AS_OF]);
+    expect(await count(db, `app.hooks where status = 'failed' and created_at < $1::timestamptz - interval '10 days'`, [AS_OF])).toBe(0);
+    expect(await count(db, `app.hooks where status = 'failed'`)).toBeGreaterThan(0);
+    expect(await count(db, `app.hooks where status = 'processed'`)).toBe(before);
+  });
+
+  it('foreign-key cascades delete child rows as the schema declares', async () => {
+    await db.q(`create table app.meetings (id bigint primary key, user_id bigint, created_at timestamptz not null)`);
+    await db.q(`create table app.recordings (id bigint primary key, meeting_id bigint not null references app.meetings on delete cascade)`);
+    await db.q(`insert into app.meetings select i, case when i % 2 = 0 then null else i end, $1::timestamptz - make_interval(days => i) from generate_series(1, 20) i`, [AS_OF]);
+    await db.q(`insert into app.recordings select i, i from generate_series(1, 20) i`);
+    await db.q(`create index on app.meetings (created_at)`);
+    await db.q(`select retention.set_policy('meetings.anonymous', 'app.meetings', 'delete', 'created_at',
+                  p_retain => '7 days', p_predicate => 'user_id is null')`);
+    await call(`call retention.run('meetings.anonymous', p_as_of => $1)`, [AS_OF]);
+    // even ids 8..20 are anonymous and older than 7 days: 7 meetings and their recordings go
+    expect(await count(db, 'app.meetings')).toBe(13);
+    expect(await count(db, 'app.recordings')).toBe(13);
+    expect(await count(db, 'app.recordings r where not exists (select from app.meetings m where m.id = r.meeting_id)')).toBe(0);
+  });
+});
+
+describe('soft delete and purge of soft-deleted rows', () => {
+  it('soft_delete marks old rows with the run time, purge_soft_deleted removes them after their period', async () => {
+    await makeEvents(db, 'app.leases', 300, 300);
+    await db.q(`select retention.set_policy('leases.soft', 'app.leases', 'soft_delete', 'created_at',
+                  p_retain => '100 days', p_deleted_at_column => 'deleted_at')`);
+    await call(`call retention.run('leases.soft', p_as_of => $1)`, [AS_OF]);
+    const old = await count(db, `app.leases where created_at < $1::timestamptz - interval '100 days'`, [AS_OF]);
+    expect(await count(db, `app.leases where deleted_at = $1::timestamptz`, [AS_OF])).toBe(old);
+    expect(await count(db, `app.leases where deleted_at is null`)).toBe(300 - old);
+    expect(await count(db, 'app.leases')).toBe(300);
+
+    // A second soft_delete run finds nothing new: marked rows are not marked again.
+    await call(`call retention.run('leases.soft', p_as_of => $1)`, [AS_OF]);
+    expect(Number((await lastRun('leases.soft')).affected)).toBe(0);
+
+    await db.q(`select retention.set_policy('leases.purge', 'app.leases', 'purge_soft_deleted', 'deleted_at',
+                  p_retain => '7 years')`);
+    await call(`call retention.run('leases.purge', p_as_of => '2030-01-01Z')`);
+    expect(await count(db, 'app.leases')).toBe(300);
+    await call(`call retention.run('leases.purge', p_as_of => '2033-01-02Z')`);
+    expect(await count(db, 'app.leases')).toBe(300 - old);
+    expect(await count(db, 'app.leases where deleted_at is not null')).toBe(0);
+  });
+});
+
+describe('the period hierarchy', () => {
+  it('resolves policy, then schema, then global, then the 30-day system default, and says which', async () => {
+    await makeEvents(db, 'app.hier', 10, 10);
+    await db.q(`create schema if not exists other`);
+    await db.q(`create table other.hier (created_at timestamptz)`);
+    await db.q(`select retention.set_policy('h.app', 'app.hier', 'delete', 'created_at')`);
+    await db.q(`select retention.set_policy('h.other', 'other.hier', 'delete', 'created_at')`);
+    await db.q(`select retention.set_policy('h.own', 'app.hier', 'delete', 'created_at', p_retain => '5 days')`);
+    const src = async () =>
+      Object.fromEntries(
+        (await db.q(`select name, retain::text, retain_source from retention.effective_policies where name like 'h.%'`)).map(
+          (r) => [r.name, `${r.retain} ${r.retain_source}`],
+        ),
+      );
+    expect(await src()).toEqual({ 'h.app': '30 days system', 'h.other': '30 days system', 'h.own': '5 days policy' });
+    await db.q(`select retention.set_default('global', '1 year')`);
+    expect(await src()).toMatchObject({ 'h.app': '1 year global', 'h.other': '1 year global' });
+    await db.q(`select retention.set_default('app', '90 days')`);
+    expect(await src()).toEqual({ 'h.app': '90 days schema', 'h.other': '1 year global', 'h.own': '5 days policy' });
+    await db.q(`select retention.set_default('global', null)`);
+    await db.q(`select retention.set_default('app', null)`);
+    expect(await src()).toMatchObject({ 'h.app': '30 days system' });
+    const [pv] = await db.q(`select cutoff, retain_source from retention.preview('h.app', $1)`, [AS_OF]);
+    expect(pv!.retain_source).toBe('system');
+    expect(new Date(pv!.cutoff).toISOString()).toBe('2025-12-02T00:00:00.000Z');
+    const audit = await db.q(`select action from retention.audit_log where object_type = 'default' order by audit_id`);
+    expect(audit.map((a) => a.action)).toEqual(['default.set', 'default.set', 'default.removed', 'default.removed']);
+  });
+});
+
+describe('safety rules', () => {
+  it('a run above the ceiling is refused and deletes nothing; forced or capped it runs', async () => {
+    await makeEvents(db, 'app.ceil', 2000, 100);
+    await db.q(`select retention.set_policy('ceil', 'app.ceil', 'delete', 'created_at', p_retain => '10 days', p_max_rows_per_run => 100)`);
+    const err = await call(`call retention.run('ceil', p_as_of => $1)`, [AS_OF]).catch((e) => e);
+    expect(err.code).toBe('RT012');
+    expect(err.hint).toMatch(/p_force/);
+    expect(await count(db, 'app.ceil')).toBe(2000);
+    const refused = await lastRun('ceil');
+    expect(refused.status).toBe('refused');
+    expect(Number(refused.affected)).toBe(0);
+
+    await call(`call retention.run('ceil', p_as_of => $1, p_max_rows => 100)`, [AS_OF]);
+    expect(await count(db, 'app.ceil')).toBe(1900);
+    expect((await lastRun('ceil')).status).toBe('stopped_max_rows');
+
+    await call(`call retention.run('ceil', p_as_of => $1, p_force => true)`, [AS_OF]);
+    expect(await count(db, `app.ceil where created_at < $1::timestamptz - interval '10 days'`, [AS_OF])).toBe(0);
+    const forced = await lastRun('ceil');
+    expect(forced.status).toBe('completed');
+    expect(forced.forced).toBe(true);
+  });
+
+  it('a dry run changes nothing and records what it would do', async () => {
+    await makeEvents(db, 'app.dry', 500, 100);
+    await db.q(`select retention.set_policy('dry', 'app.dry', 'delete', 'created_at', p_retain => '50 days')`);
+    await call(`call retention.run('dry', p_dry_run => true, p_as_of => $1)`, [AS_OF]);
+    expect(await count(db, 'app.dry')).toBe(500);
+    const run = await lastRun('dry');
+    expect(run.mode).toBe('dry_run');
+    expect(Number(run.affected)).toBe(await count(db, `app.dry where created_at < $1::timestamptz - interval '50 days'`, [AS_OF]));
+  });
+
+  it('a run stops between batches when its time budget is spent, and the next run carries on', async () => {
+    await makeEvents(db, 'app.slow', 400, 100);
+    await db.q(`select retention.set_policy('slow', 'app.slow', 'delete', 'created_at', p_retain => '1 day',
+                  p_batch_size => 50, p_predicate => 'pg_sleep(0.002) is not null')`);
+    await call(`call retention.run('slow', p_as_of => $1, p_time_budget => '50 milliseconds')`, [AS_OF]);
+    const first = await lastRun('slow');
+    expect(first.status).toBe('stopped_time_budget');
+    expect(first.batches).toBeGreaterThanOrEqual(1);
+    expect(await count(db, 'app.slow')).toBe(400 - Number(first.affected));
+    expect(await count(db, 'app.slow')).toBeGreaterThan(0);
+    await call(`call retention.run('slow', p_as_of => $1)`, [AS_OF]);
+    expect((await lastRun('slow')).status).toBe('completed');
+    expect(await count(db, `app.slow where created_at < $1::timestamptz - interval '1 day'`, [AS_OF])).toBe(0);
+  });
+
+  it('run_all isolates failures: a refused policy does not stop the others', async () => {
+    await makeEvents(db, 'app.all_a', 300, 100);
+    await makeEvents(db, 'app.all_b', 300, 100);
+    await db.q(`update retention.policies set enabled = false`);
+    await db.q(`select retention.set_policy('all.a', 'app.all_a', 'delete', 'created_at', p_retain => '10 days', p_max_rows_per_run => 5)`);
+    await db.q(`select retention.set_policy('all.b', 'app.all_b', 'delete', 'created_at', p_retain => '10 days')`);
+    await call(`call retention.run_all(p_as_of => $1)`, [AS_OF]);
+    expect((await lastRun('all.a')).status).toBe('refused');
+    expect((await lastRun('all.b')).status).toBe('completed');
+    expect(await count(db, 'app.all_a')).toBe(300);
+    expect(await count(db, 'app.all_b')).toBe(30);
+  });
+});

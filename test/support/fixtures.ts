@@ -1,0 +1,31 @@
+import type { TestDb } from './db.ts';
+
+/** An application table with n rows whose created_at ages are spread over `days` days
+ * before as_of (row i is i*days/n days old), a user_id cycling 1..10, and a status. */
+export async function makeEvents(db: TestDb, table: string, n: number, days = 100): Promise<void> {
+  await db.q(`create schema if not exists app`);
+  await db.q(`drop table if exists ${table} cascade`);
+  await db.q(`create table ${table} (
+      id bigint generated always as identity primary key,
+      user_id bigint,
+      status text not null default 'processed',
+      created_at timestamptz not null,
+      deleted_at timestamptz,
+      payload text)`);
+  await db.q(`create index on ${table} (created_at)`);
+  await db.q(
+    `insert into ${table} (user_id, status, created_at, payload)
+     select 1 + i % 10, case when i % 4 = 0 then 'failed' else 'processed' end,
+            timestamptz '2026-01-01 00:00Z' - make_interval(secs => (i::float8 * $2 / $1) * 86400),
+            md5(i::text)
+       from generate_series(1, $1) i`,
+    [n, days],
+  );
+}
+
+export const AS_OF = '2026-01-01 00:00Z';
+
+export async function count(db: TestDb, sql: string, values?: unknown[]): Promise<number> {
+  const rows = await db.q<{ n: string }>(`select count(*) as n from ${sql}`, values);
+  return Number(rows[0]?.n);
+}
