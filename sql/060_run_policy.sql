@@ -157,6 +157,11 @@ begin
       v_b_start := clock_timestamp();
       begin
         perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+        -- Walk the age index from the keyset floor; a sequential scan with a sort would
+        -- re-read the whole table for every batch. Without an index these are no-ops.
+        perform set_config('enable_seqscan', 'off', true);
+        perform set_config('enable_bitmapscan', 'off', true);
+        perform set_config('enable_sort', 'off', true);
         perform retention._lock_holds_shared();
         execute v_stmt into v_rows, v_oldest, v_newest
           using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid, v_floor,

@@ -4,17 +4,7 @@ import { AS_OF, count, makeEvents } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 
-async function call(sql: string, values?: unknown[]) {
-  const c = await db.connect();
-  const notices: string[] = [];
-  c.on('notice', (n) => notices.push(n.message ?? ''));
-  try {
-    const res = await c.query(sql, values);
-    return { rows: res.rows, notices };
-  } finally {
-    await c.end();
-  }
-}
+const call = db.call;
 
 async function lastRun(policy: string) {
   const rows = await db.q(`select * from retention.runs where policy_name = $1 order by run_id desc limit 1`, [policy]);

@@ -11,8 +11,11 @@ export interface TestDb {
   pool: pg.Pool;
   /** One-off query on the shared pool. */
   q: <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<R[]>;
-  /** A dedicated connection (e.g. to CALL a procedure or to hold locks). */
+  /** A dedicated connection (e.g. to hold locks); terminations of it are expected. */
   connect: () => Promise<pg.Client>;
+  /** Runs one statement on a fresh connection (CALL needs one outside any transaction)
+   * and returns its rows and the notices it raised. */
+  call: (text: string, values?: unknown[]) => Promise<{ rows: pg.QueryResultRow[]; notices: string[] }>;
 }
 
 export function useTestDatabase(): TestDb {
@@ -28,8 +31,19 @@ export function useTestDatabase(): TestDb {
     q: async (text, values) => (await pool.query(text, values)).rows,
     connect: async () => {
       const c = new pg.Client({ connectionString: url });
+      c.on('error', () => {});
       await c.connect();
       return c;
+    },
+    call: async (text, values) => {
+      const c = await db.connect();
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      try {
+        return { rows: (await c.query(text, values)).rows, notices };
+      } finally {
+        await c.end();
+      }
     },
   };
   beforeAll(async () => {
