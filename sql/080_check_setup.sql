@@ -32,11 +32,18 @@ begin
                     case when p.action = 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column) else '' end);
       return next;
     end if;
-    v_priv := case when p.action = 'soft_delete' then 'UPDATE' else 'DELETE' end;
+    -- DELETE (or UPDATE for soft_delete) to act; SELECT to find rows; and because batches
+    -- lock rows with FOR UPDATE SKIP LOCKED, PostgreSQL also asks for UPDATE on at least
+    -- one column: the age column is granted for that (it is never written).
+    v_priv := case when p.action = 'soft_delete'
+                   then format('SELECT, UPDATE (%I, %I)', p.age_column, p.deleted_at_column)
+                   else format('SELECT, DELETE, UPDATE (%I)', p.age_column) end;
     if not has_table_privilege('retention_runner', p.target, 'SELECT')
-       or not has_table_privilege('retention_runner', p.target, v_priv) then
-      problem := format('role retention_runner lacks SELECT or %s on %s', v_priv, v_tbl);
-      fix := format('GRANT SELECT, %s ON %s TO retention_runner;', v_priv, v_tbl);
+       or not has_column_privilege('retention_runner', p.target, p.age_column, 'UPDATE')
+       or (p.action = 'soft_delete' and not has_column_privilege('retention_runner', p.target, p.deleted_at_column, 'UPDATE'))
+       or (p.action <> 'soft_delete' and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
+      problem := format('role retention_runner lacks privileges on %s', v_tbl);
+      fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
       return next;
     end if;
   end loop;

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { AS_OF, count, makeEvents } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+describe('the audit log', () => {
+  it('rejects UPDATE, DELETE and TRUNCATE even for its owner', async () => {
+    await db.q(`select retention.set_default('global', '1 year')`);
+    expect(await sqlState(db.q(`update retention.audit_log set actor = 'mallory'`))).toBe('RT014');
+    expect(await sqlState(db.q(`delete from retention.audit_log`))).toBe('RT014');
+    expect(await sqlState(db.q(`truncate retention.audit_log`))).toBe('RT014');
+    const [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v!.ok).toBe(true);
+  });
+
+  it('records the actor from retention.actor and chains every row', async () => {
+    const c = await db.connect();
+    await c.query(`set retention.actor = 'dpo@example.com'`);
+    await c.query(`select retention.set_default('global', '2 years')`);
+    await c.end();
+    const [last] = await db.q(`select actor, db_user from retention.audit_log order by audit_id desc limit 1`);
+    expect(last!.actor).toBe('dpo@example.com');
+    expect(last!.db_user).toBe('postgres');
+  });
+
+  it('verify_audit_log names the first row changed behind the trigger\'s back', async () => {
+    for (const p of ['1 day', '2 days', '3 days']) await db.q(`select retention.set_default('global', $1)`, [p]);
+    const [{ id }] = await db.q(`select max(audit_id) - 1 as id from retention.audit_log`);
+    const c = await db.connect();
+    await c.query('begin');
+    await c.query('alter table retention.audit_log disable trigger audit_log_append_only');
+    await c.query(`update retention.audit_log set details = '{"new": "1 hour"}' where audit_id = $1`, [id]);
+    await c.query('alter table retention.audit_log enable trigger audit_log_append_only');
+    await c.query('commit');
+    const [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v!.ok).toBe(false);
+    expect(String(v!.first_bad_audit_id)).toBe(String(id));
+    expect(v!.problem).toMatch(/changed/);
+
+  });
+});
+
+describe('roles and least privilege', () => {
+  it('a role without grants can neither run, change policies nor touch the audit log', async () => {
+    await makeEvents(db, 'app.r', 100, 100);
+    await db.q(`select retention.set_policy('r', 'app.r', 'delete', 'created_at', p_retain => '10 days')`);
+    const role = `nobody_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${role} login password 'pw'`);
+    await db.q(`grant select, delete on app.r to ${role}`);
+    await db.q(`grant usage on schema app to ${role}`);
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    const c = new pg.Client({ connectionString: u.toString() });
+    c.on('error', () => {});
+    await c.connect();
+    const auditBefore = await count(db, 'retention.audit_log');
+    expect(await sqlState(c.query(`call retention.run('r', p_as_of => $1)`, [AS_OF]))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.set_policy('x', 'app.r', 'delete', 'created_at')`))).toBe('42501');
+    expect(await sqlState(c.query(`update retention.policies set retain = '1 day'`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention._append_audit('forged', 'policy', 'r')`))).toBe('42501');
+    expect(await sqlState(c.query(`insert into retention.audit_log select * from retention.audit_log limit 1`))).toBe('42501');
+    expect(await sqlState(c.query(`select * from retention.audit_log`))).toBe('42501');
+    await c.end();
+    expect(await count(db, 'app.r')).toBe(100);
+    expect(await count(db, 'retention.audit_log')).toBe(auditBefore);
+    expect(await count(db, 'retention.runs')).toBe(0);
+  });
+
+  it('the runner role runs policies on tables it was granted, and only those', async () => {
+    await makeEvents(db, 'app.r2', 100, 100);
+    await db.q(`select retention.set_policy('r2', 'app.r2', 'delete', 'created_at', p_retain => '10 days')`);
+    const [missing] = await db.q(`select * from retention.check_setup() where policy = 'r2'`);
+    expect(missing!.fix).toBe('GRANT SELECT, DELETE, UPDATE (created_at) ON app.r2 TO retention_runner;');
+    const role = `runner_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${role} login password 'pw' in role retention_runner`);
+    await db.q(`grant usage on schema app to retention_runner`);
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    const c = new pg.Client({ connectionString: u.toString() });
+    c.on('error', () => {});
+    await c.connect();
+    await expect(c.query(`call retention.run('r2', p_as_of => $1)`, [AS_OF])).rejects.toMatchObject({ code: '42501' });
+    expect(await count(db, 'app.r2')).toBe(100);
+    expect(await sqlState(c.query(`select retention.set_policy('y', 'app.r2', 'delete', 'created_at')`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.place_hold('subject', '1', 'r')`))).toBe('42501');
+
+    await db.q(missing!.fix);
+    expect(await count(db, `retention.check_setup() where policy = 'r2'`)).toBe(0);
+    await c.query(`call retention.run('r2', p_as_of => $1)`, [AS_OF]);
+    expect(await count(db, 'app.r2')).toBe(10);
+    const [run] = await db.q(`select status, db_user from retention.runs where policy_name = 'r2' order by run_id desc limit 1`);
+    expect(run).toEqual({ status: 'completed', db_user: role });
+    await c.end();
+  });
+
+  it('check_setup recommends an index when the age column has none', async () => {
+    await db.q(`create table app.noidx (created_at timestamptz not null)`);
+    await db.q(`grant select, delete, update (created_at) on app.noidx to retention_runner`);
+    await db.q(`select retention.set_policy('noidx', 'app.noidx', 'delete', 'created_at')`);
+    const rows = await db.q(`select fix from retention.check_setup() where policy = 'noidx'`);
+    expect(rows.map((r) => r.fix)).toEqual(['CREATE INDEX CONCURRENTLY ON app.noidx (created_at);']);
+  });
+});
