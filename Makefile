@@ -13,7 +13,7 @@ endif
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.install-stamp
 
-.PHONY: all demo test lint typecheck migrate bench clean help
+.PHONY: all demo demo-stop test lint typecheck migrate bench clean help
 all: help
 
 help:
@@ -49,3 +49,6 @@ migrate: $(DEPS)
 
 clean:
 	rm -rf node_modules .tools .demo-data .test-data
+
+demo-stop: $(DEPS)
+	node -e "import('./runner/embedded.ts').then(m => m.pgCtl('$(CURDIR)/.demo-data/pg', ['stop', '-m', 'fast'])).then(r => console.log(r.output.trim()))"

