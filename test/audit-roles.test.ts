@@ -28,7 +28,7 @@ describe('the audit log', () => {
 
   it('verify_audit_log names the first row changed behind the trigger\'s back', async () => {
     for (const p of ['1 day', '2 days', '3 days']) await db.q(`select retention.set_default('global', $1)`, [p]);
-    const [{ id }] = await db.q(`select max(audit_id) - 1 as id from retention.audit_log`);
+    const id = (await db.q(`select max(audit_id) - 1 as id from retention.audit_log`))[0]!.id;
     const c = await db.connect();
     await c.query('begin');
     await c.query('alter table retention.audit_log disable trigger audit_log_append_only');

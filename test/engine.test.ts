@@ -22,7 +22,7 @@ describe('the delete action', () => {
     expect(Number(pv!.would_affect)).toBe(expected);
 
     const { rows, notices } = await call(`call retention.run('events.old', p_as_of => $1)`, [AS_OF]);
-    const runId = rows[0].p_run_id;
+    const runId = rows[0]!.p_run_id;
     expect(notices.some((n) => /batch 1 500 rows/.test(n))).toBe(true);
 
     expect(await count(db, `app.events where created_at < $1::timestamptz - interval '30 days'`, [AS_OF])).toBe(0);

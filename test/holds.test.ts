@@ -107,7 +107,7 @@ describe('faults', () => {
     expect(b!.rows).toBe(deleted);
     expect(r!.status).toBe('running');
     // The oldest rows went first; everything younger than the last committed batch is still there.
-    const [{ newest }] = await db.q(`select max(newest_at) as newest from retention.run_batches where run_id = $1`, [r!.run_id]);
+    const newest = (await db.q(`select max(newest_at) as newest from retention.run_batches where run_id = $1`, [r!.run_id]))[0]!.newest;
     expect(await count(db, 'app.f1 where created_at <= $1', [newest])).toBe(0);
 
     await db.call(`call retention.run('f1', p_as_of => $1)`, [AS_OF]);
