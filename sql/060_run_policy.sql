@@ -122,26 +122,7 @@ begin
     v_cutoff, v_eligible, v_held;
 
   if v_status = 'running' then
-    if v_pol.action = 'soft_delete' then
-      v_stmt := format(
-        'with picked as (select t.ctid as tid from only %1$s t where %2$s and %3$s >= $5::%7$s and not (%4$s)
-                          order by %3$s limit $6 for update of t skip locked),
-              done as (update only %1$s t set %6$I = $2::%8$s where t.ctid = any (array(select tid from picked))
-                       returning %3$s as age)
-         select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
-        v_sql.tbl, v_sql.eligible, v_sql.age_expr, v_sql.held, null, v_pol.deleted_at_column,
-        format_type(retention._column_type(v_pol.target, v_pol.age_column), null),
-        format_type(retention._column_type(v_pol.target, v_pol.deleted_at_column), null));
-    else
-      v_stmt := format(
-        'with picked as (select t.ctid as tid from only %1$s t where %2$s and %3$s >= $5::%5$s and not (%4$s)
-                          order by %3$s limit $6 for update of t skip locked),
-              done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
-                       returning %3$s as age)
-         select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
-        v_sql.tbl, v_sql.eligible, v_sql.age_expr, v_sql.held,
-        format_type(retention._column_type(v_pol.target, v_pol.age_column), null));
-    end if;
+    v_stmt := retention._batch_sql(v_pol);
 
     loop
       if v_batches > 0 and clock_timestamp() - v_started >= v_budget then
@@ -157,11 +138,7 @@ begin
       v_b_start := clock_timestamp();
       begin
         perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-        -- Walk the age index from the keyset floor; a sequential scan with a sort would
-        -- re-read the whole table for every batch. Without an index these are no-ops.
-        perform set_config('enable_seqscan', 'off', true);
-        perform set_config('enable_bitmapscan', 'off', true);
-        perform set_config('enable_sort', 'off', true);
+        perform retention._batch_plan_settings();
         perform retention._lock_holds_shared();
         execute v_stmt into v_rows, v_oldest, v_newest
           using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid, v_floor,

@@ -181,3 +181,42 @@ describe('safety rules', () => {
     expect(await count(db, 'app.all_b')).toBe(30);
   });
 });
+
+describe('batch plans', () => {
+  it('a batch walks the age-column index even when most rows are eligible', async () => {
+    await makeEvents(db, 'app.plan', 20000, 100);
+    await db.q('analyze app.plan');
+    await db.q(`select retention.set_policy('plan', 'app.plan', 'delete', 'created_at', p_retain => '1 day')`);
+    const plan = (await db.q(`select * from retention.explain_batch('plan', $1)`, [AS_OF])).map((r) => r.explain_batch).join('\n');
+    expect(plan).toMatch(/Index Scan using plan_created_at_idx on plan t/);
+    expect(plan).toMatch(/Tid Scan on plan t/);
+    expect(plan).not.toMatch(/Seq Scan|Sort/);
+  });
+
+  it('a batch for a soft_delete policy updates through the same index walk', async () => {
+    await makeEvents(db, 'app.plan_soft', 2000, 100);
+    await db.q(`select retention.set_policy('plan.soft', 'app.plan_soft', 'soft_delete', 'created_at', p_retain => '1 day', p_deleted_at_column => 'deleted_at')`);
+    const plan = (await db.q(`select * from retention.explain_batch('plan.soft', $1)`, [AS_OF])).map((r) => r.explain_batch).join('\n');
+    expect(plan).toMatch(/Update on plan_soft/);
+    expect(plan).toMatch(/Index Scan using plan_soft_created_at_idx/);
+  });
+});
+
+describe('run_all', () => {
+  it('a policy whose table was dropped fails on its own and the others still run', async () => {
+    await makeEvents(db, 'app.gone', 50, 100);
+    await makeEvents(db, 'app.stays', 50, 100);
+    await db.q(`update retention.policies set enabled = false`);
+    await db.q(`select retention.set_policy('gone', 'app.gone', 'delete', 'created_at', p_retain => '10 days')`);
+    await db.q(`select retention.set_policy('stays', 'app.stays', 'delete', 'created_at', p_retain => '10 days')`);
+    await db.q('drop table app.gone');
+    await call(`call retention.run_all(p_as_of => $1)`, [AS_OF]);
+    const gone = await lastRun('gone');
+    expect(gone.status).toBe('failed');
+    expect(gone.error_code).toBe('RT001');
+    expect((await lastRun('stays')).status).toBe('completed');
+    expect(await count(db, 'app.stays')).toBe(5);
+    const problems = await db.q(`select problem from retention.check_setup() where policy = 'gone'`);
+    expect(problems.map((p) => p.problem)).toEqual(['the policy\'s table no longer exists']);
+  });
+});

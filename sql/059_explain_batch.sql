@@ -1,0 +1,30 @@
+-- The plan of one batch of a policy, as a run would execute it now (EXPLAIN without
+-- ANALYZE: nothing is executed or locked). For checking that batches use an index.
+create or replace function retention.explain_batch(
+  p_policy text,
+  p_as_of  timestamptz default now()
+)
+returns setof text
+language plpgsql
+as $$
+declare
+  v_pol  retention.policies := retention._get_policy(p_policy);
+  v_ret  record := retention._effective_retain(v_pol);
+  v_old  text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
+                         current_setting('enable_sort')];
+  v_line text;
+begin
+  perform retention._batch_plan_settings();
+  for v_line in execute 'explain ' || retention._batch_sql(v_pol)
+    using p_as_of - v_ret.retain, p_as_of, v_pol.name, v_pol.target::oid,
+          '-infinity'::timestamptz, v_pol.batch_size::bigint
+  loop
+    return next v_line;
+  end loop;
+  perform set_config('enable_seqscan', v_old[1], true),
+          set_config('enable_bitmapscan', v_old[2], true),
+          set_config('enable_sort', v_old[3], true);
+end
+$$;
+comment on function retention.explain_batch(text, timestamptz) is
+  'EXPLAIN of one purge batch of a policy as a run would execute it (nothing executed or locked): shows whether batches walk the age-column index.';
