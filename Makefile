@@ -13,7 +13,7 @@ endif
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.install-stamp
 
-.PHONY: all demo demo-stop test lint typecheck migrate bench clean help
+.PHONY: all demo demo-stop bench test lint typecheck migrate bench clean help
 all: help
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make lint       eslint"
 	@echo "make typecheck  tsc --noEmit"
 	@echo "make migrate    apply the schema to DATABASE_URL"
+	@echo "make bench      batch cost over a 1M-row run (BENCH_ROWS to change)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
 	@echo "system Node is $(SYS_NODE_MAJOR); installing Node 24 into .tools/node"
@@ -52,3 +53,6 @@ clean:
 
 demo-stop: $(DEPS)
 	node -e "import('./runner/embedded.ts').then(m => m.pgCtl('$(CURDIR)/.demo-data/pg', ['stop', '-m', 'fast'])).then(r => console.log(r.output.trim()))"
+
+bench: $(DEPS)
+	node bench/batch-cost.ts
