@@ -26,20 +26,47 @@ describe('the audit log', () => {
     expect(last!.db_user).toBe('postgres');
   });
 
-  it('verify_audit_log names the first row changed behind the trigger\'s back', async () => {
-    for (const p of ['1 day', '2 days', '3 days']) await db.q(`select retention.set_default('global', $1)`, [p]);
-    const id = (await db.q(`select max(audit_id) - 1 as id from retention.audit_log`))[0]!.id;
+  /** Runs fn with the append-only trigger disabled, as an owner bent on tampering could. */
+  async function behindTheTriggersBack(fn: (c: import('pg').Client) => Promise<void>) {
     const c = await db.connect();
     await c.query('begin');
     await c.query('alter table retention.audit_log disable trigger audit_log_append_only');
-    await c.query(`update retention.audit_log set details = '{"new": "1 hour"}' where audit_id = $1`, [id]);
+    await fn(c);
     await c.query('alter table retention.audit_log enable trigger audit_log_append_only');
     await c.query('commit');
-    const [v] = await db.q(`select * from retention.verify_audit_log()`);
-    expect(v!.ok).toBe(false);
-    expect(String(v!.first_bad_audit_id)).toBe(String(id));
+    await c.end();
+  }
+
+  it('verify_audit_log names the first row changed, deleted from the middle, or cut from the end', async () => {
+    for (const p of ['1 day', '2 days', '3 days', '4 days']) await db.q(`select retention.set_default('global', $1)`, [p]);
+    const id = Number((await db.q(`select max(audit_id) - 2 as id from retention.audit_log`))[0]!.id);
+    const [orig] = await db.q(`select details from retention.audit_log where audit_id = $1`, [id]);
+
+    await behindTheTriggersBack((c) => c.query(`update retention.audit_log set details = '{"new": "1 hour"}' where audit_id = $1`, [id]).then(() => {}));
+    let [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v).toMatchObject({ ok: false, first_bad_audit_id: String(id) });
     expect(v!.problem).toMatch(/changed/);
 
+    // Put it back: the chain verifies again, so the check is about content, not history.
+    await behindTheTriggersBack((c) => c.query(`update retention.audit_log set details = $2 where audit_id = $1`, [id, orig!.details]).then(() => {}));
+    [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v!.ok).toBe(true);
+
+    await db.q(`create table public.audit_copy as select * from retention.audit_log where audit_id = $1`, [id]);
+    await behindTheTriggersBack((c) => c.query(`delete from retention.audit_log where audit_id = $1`, [id]).then(() => {}));
+    [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v).toMatchObject({ ok: false, first_bad_audit_id: String(id + 1) });
+    expect(v!.problem).toMatch(/missing/);
+    await behindTheTriggersBack((c) =>
+      c.query(`insert into retention.audit_log select * from public.audit_copy`).then(() => {}));
+    [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v!.ok).toBe(true);
+
+    const last = Number((await db.q(`select max(audit_id) as id from retention.audit_log`))[0]!.id);
+    await behindTheTriggersBack((c) => c.query(`delete from retention.audit_log where audit_id = $1`, [last]).then(() => {}));
+    [v] = await db.q(`select * from retention.verify_audit_log()`);
+    expect(v!.ok).toBe(false);
+    expect(v!.problem).toMatch(/newest rows were removed/);
   });
 });
 

@@ -31,6 +31,8 @@ describe('bad input gets its own error code and changes nothing', () => {
     ['predicate reading another schema', `'p', 'app.v', 'delete', 'created_at', p_predicate => 'exists (select from retention.legal_holds)'`, 'RT005'],
     ['batch size out of bounds', `'p', 'app.v', 'delete', 'created_at', p_batch_size => 0`, 'RT006'],
     ['negative ceiling', `'p', 'app.v', 'delete', 'created_at', p_max_rows_per_run => -5`, 'RT006'],
+    ['time budget out of bounds', `'p', 'app.v', 'delete', 'created_at', p_time_budget => '2 days'`, 'RT006'],
+    ['lock timeout out of bounds', `'p', 'app.v', 'delete', 'created_at', p_lock_timeout => '0'`, 'RT006'],
     ['unknown action', `'p', 'app.v', 'shred', 'created_at'`, 'RT007'],
     ['soft_delete without its column', `'p', 'app.v', 'soft_delete', 'created_at'`, 'RT007'],
     ['soft_delete with an unknown deleted-at column', `'p', 'app.v', 'soft_delete', 'created_at', p_deleted_at_column => 'gone_at'`, 'RT002'],
