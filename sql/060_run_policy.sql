@@ -163,11 +163,11 @@ begin
       end;
       commit;
       exit when v_status <> 'running';
-      raise notice 'policy %: batch % % rows in % ms (% of % done)', p_policy, v_batches, v_rows,
-        round(extract(epoch from clock_timestamp() - v_b_start) * 1000, 1), v_affected, v_limit;
       if v_rows = 0 then
         v_status := 'completed'; exit;
       end if;
+      raise notice 'policy %: batch % % rows in % ms (% of % done)', p_policy, v_batches, v_rows,
+        round(extract(epoch from clock_timestamp() - v_b_start) * 1000, 1), v_affected, v_limit;
     end loop;
 
     update retention.runs
