@@ -1,6 +1,10 @@
 # pg-retention. Every target provides its own Node.js >= 22: the system's when it is
 # new enough, else Node 24 from the npm registry's `node` package in .tools/ (git-ignored).
 SHELL := /bin/bash
+# npm and Node trust the system's CA bundle (the registry may be reached through a TLS proxy).
+ifneq ($(wildcard /etc/ssl/certs/ca-certificates.crt),)
+export NODE_EXTRA_CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+endif
 NODE_MIN_MAJOR := 22
 TOOLS := $(CURDIR)/.tools
 SYS_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
