@@ -70,6 +70,17 @@ describe('the audit log', () => {
   });
 });
 
+/** A connection as a freshly created login role (password 'pw'). */
+async function connectAs(role: string): Promise<pg.Client> {
+  const u = new URL(db.url);
+  u.username = role;
+  u.password = 'pw';
+  const c = new pg.Client({ connectionString: u.toString() });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
 describe('roles and least privilege', () => {
   it('a role without grants can neither run, change policies nor touch the audit log', async () => {
     await makeEvents(db, 'app.r', 100, 100);
@@ -78,12 +89,7 @@ describe('roles and least privilege', () => {
     await db.q(`create role ${role} login password 'pw'`);
     await db.q(`grant select, delete on app.r to ${role}`);
     await db.q(`grant usage on schema app to ${role}`);
-    const u = new URL(db.url);
-    u.username = role;
-    u.password = 'pw';
-    const c = new pg.Client({ connectionString: u.toString() });
-    c.on('error', () => {});
-    await c.connect();
+    const c = await connectAs(role);
     const auditBefore = await count(db, 'retention.audit_log');
     expect(await sqlState(c.query(`call retention.run('r', p_as_of => $1)`, [AS_OF]))).toBe('42501');
     expect(await sqlState(c.query(`select retention.set_policy('x', 'app.r', 'delete', 'created_at')`))).toBe('42501');
@@ -105,12 +111,7 @@ describe('roles and least privilege', () => {
     const role = `runner_${randomBytes(3).toString('hex')}`;
     await db.q(`create role ${role} login password 'pw' in role retention_runner`);
     await db.q(`grant usage on schema app to retention_runner`);
-    const u = new URL(db.url);
-    u.username = role;
-    u.password = 'pw';
-    const c = new pg.Client({ connectionString: u.toString() });
-    c.on('error', () => {});
-    await c.connect();
+    const c = await connectAs(role);
     await expect(c.query(`call retention.run('r2', p_as_of => $1)`, [AS_OF])).rejects.toMatchObject({ code: '42501' });
     expect(await count(db, 'app.r2')).toBe(100);
     expect(await sqlState(c.query(`select retention.set_policy('y', 'app.r2', 'delete', 'created_at')`))).toBe('42501');
