@@ -1,74 +1,73 @@
 #!/usr/bin/env node
 // pg-retention command line. Thin: parse, call one routine, report.
 import { parseArgs } from 'node:util';
-import { migrate } from './migrate.ts';
+import { audit, doctor, preview, runs } from './commands/read.ts';
+import { holds } from './commands/holds.ts';
+import { migrate } from './commands/migrate.ts';
+import { run } from './commands/run.ts';
+import type { Command } from './commands/types.ts';
+import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 
-const HELP = `pg-retention — database-native data retention for PostgreSQL
+const commands: Command[] = [migrate, preview, run, holds, runs, audit, doctor];
+
+const COMMON = `Common options:
+  --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)
+  --json               machine-readable output (read commands)
+  --verbose            show the underlying error on failure
+  -h, --help           help for the command
+
+Exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 refused by a safety rule,
+130 stopped by Ctrl-C.`;
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `pg-retention — database-native data retention for PostgreSQL
 
 Usage: pg-retention <command> [options]
 
 Commands:
-  migrate     apply migrations/ and re-apply sql/ to the database
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Connection: --database-url URL, else DATABASE_URL, else the libpq PG* variables.
-Run 'pg-retention <command> --help' for a command's options.`;
-
-const MIGRATE_HELP = `pg-retention migrate — install or upgrade the retention schema
-
-Applies the append-only migrations in migrations/, then re-applies every routine and
-view in sql/. Idempotent; two at once are safe (the second waits, then finds nothing to
-do). Refuses when the database holds a newer schema than this version.
-
-Options:
-  --database-url URL   connection string (default: DATABASE_URL, then PG* variables)
-  -h, --help           this help
-
-Example:
-  DATABASE_URL=postgres://admin@db/app pg-retention migrate`;
-
-function databaseUrl(flag: string | undefined): string {
-  const url = flag ?? process.env.DATABASE_URL;
-  if (url) return url;
-  const host = process.env.PGHOST ?? 'localhost';
-  const port = process.env.PGPORT ?? '5432';
-  const user = encodeURIComponent(process.env.PGUSER ?? process.env.USER ?? 'postgres');
-  const db = encodeURIComponent(process.env.PGDATABASE ?? process.env.PGUSER ?? 'postgres');
-  return `postgres://${user}@${host}:${port}/${db}`;
+${COMMON}
+Run 'pg-retention <command> --help' for a command's options and an example.`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    console.log(HELP);
-    return command ? 0 : 2;
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    console.log(mainHelp());
+    return name ? EXIT.ok : EXIT.usage;
   }
-  if (command === 'migrate') {
-    const { values } = parseArgs({
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command '${name}'`, "'pg-retention --help' lists the commands");
+  let parsed;
+  try {
+    parsed = parseArgs({
       args: rest,
-      options: { 'database-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      options: {
+        ...command.options,
+        'database-url': { type: 'string' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
-    if (values.help) {
-      console.log(MIGRATE_HELP);
-      return 0;
-    }
-    const res = await migrate(databaseUrl(values['database-url']), (l) => console.log(l));
-    console.log(
-      res.applied.length === 0
-        ? `schema up to date; ${res.routines} routine files re-applied`
-        : `applied ${res.applied.length} migration(s); ${res.routines} routine files re-applied`,
-    );
-    return 0;
+  } catch (err) {
+    throw new UsageError((err as Error).message, `pg-retention ${name} --help`);
   }
-  console.error(`pg-retention: unknown command '${command}'\nhint: pg-retention --help lists the commands`);
-  return 2;
+  if (parsed.values.help) {
+    console.log(`Usage: ${command.usage}\n\n${command.help}\n\n${COMMON}`);
+    return EXIT.ok;
+  }
+  return command.run(parsed.values, parsed.positionals);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const e = err as Error;
-    console.error(`pg-retention: ${e.message}`);
-    if (process.env.PG_RETENTION_VERBOSE) console.error(e.cause ?? e.stack);
-    process.exit(1);
+    console.error(`pg-retention: ${describe(err)}`);
+    if (process.argv.includes('--verbose')) console.error((err as Error).stack);
+    process.exit(exitCodeFor(err));
   },
 );

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/db.ts';
+import { AS_OF, count, makeEvents } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+interface Result { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], opts: { onSpawn?: (p: ReturnType<typeof spawn>) => void; env?: Record<string, string> } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['runner/cli.ts', ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    opts.onSpawn?.(p);
+  });
+}
+
+describe('pg-retention CLI', () => {
+  it('every command has --help with an example', async () => {
+    const main = await cli(['--help']);
+    expect(main.code).toBe(0);
+    const names = [...main.stdout.matchAll(/^ {2}(\w+) {2}/gm)].map((m) => m[1]!);
+    expect(names).toEqual(['migrate', 'preview', 'run', 'holds', 'runs', 'audit', 'doctor']);
+    for (const name of names) {
+      const r = await cli([name, '--help']);
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).toMatch(/Example/);
+    }
+  });
+
+  it('run is a dry run by default; --execute deletes; both are in the ledger with the actor', async () => {
+    await makeEvents(db, 'app.c1', 3000, 100);
+    await db.q(`select retention.set_policy('c1', 'app.c1', 'delete', 'created_at', p_retain => '10 days', p_batch_size => 500)`);
+    const dry = await cli(['run', 'c1', '--as-of', AS_OF]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/dry run: nothing was deleted/);
+    expect(await count(db, 'app.c1')).toBe(3000);
+    const live = await cli(['run', 'c1', '--execute', '--as-of', AS_OF], { env: { PG_RETENTION_PROGRESS_MS: '0' } });
+    expect(live.code).toBe(0);
+    expect(await count(db, 'app.c1')).toBe(300);
+    expect(live.stderr).toMatch(/progress: 500\/2700 rows/);
+    expect(live.stderr).toMatch(/progress: 2700\/2700 rows, \d+ rows\/s, ETA 0s, 6 batches/);
+    const runs = await db.q(`select mode, affected::int, started_by from retention.runs where policy_name = 'c1' order by run_id`);
+    expect(runs).toEqual([
+      { mode: 'dry_run', affected: 2700, started_by: 'ci-test' },
+      { mode: 'live', affected: 2700, started_by: 'ci-test' },
+    ]);
+  });
+
+  it('exit codes: 2 for bad input, 3 for a refusal, and no stack trace', async () => {
+    await makeEvents(db, 'app.c2', 500, 100);
+    await db.q(`select retention.set_policy('c2', 'app.c2', 'delete', 'created_at', p_retain => '10 days', p_max_rows_per_run => 10)`);
+    const unknown = await cli(['run', 'nope', '--execute']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/policy 'nope' does not exist \[RT008\]\nhint: /);
+    expect(unknown.stderr).not.toMatch(/at .*\.ts:\d+/);
+    expect((await cli(['run'])).code).toBe(2);
+    expect((await cli(['run', 'c2', '--max-rows', 'lots'])).code).toBe(2);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    const refused = await cli(['run', 'c2', '--execute', '--as-of', AS_OF]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/ceiling of 10 \[RT012\]/);
+    expect(await count(db, 'app.c2')).toBe(500);
+    const capped = await cli(['run', 'c2', '--execute', '--max-rows', '10', '--as-of', AS_OF]);
+    expect(capped.code).toBe(0);
+    expect(await count(db, 'app.c2')).toBe(490);
+  });
+
+  it('--json output of preview and runs agrees with the database', async () => {
+    await makeEvents(db, 'app.c3', 100, 100);
+    await db.q(`select retention.set_policy('c3', 'app.c3', 'delete', 'created_at', p_retain => '50 days')`);
+    const r = await cli(['preview', 'c3', '--as-of', AS_OF, '--json']);
+    expect(r.code).toBe(0);
+    const [row] = JSON.parse(r.stdout);
+    expect(row.eligible).toBe(String(await count(db, `app.c3 where created_at < $1::timestamptz - interval '50 days'`, [AS_OF])));
+    await cli(['run', 'c3', '--execute', '--as-of', AS_OF]);
+    const runs = JSON.parse((await cli(['runs', '--policy', 'c3', '--json'])).stdout);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ policy: 'c3', mode: 'live', status: 'completed', affected: row.would_affect });
+  });
+
+  it('holds place, list and release, audited with the actor', async () => {
+    const placed = await cli(['holds', 'place', 'subject', '77', '--reason', 'Litigation', '--case', 'C-1', '--json']);
+    expect(placed.code).toBe(0);
+    const [hold] = JSON.parse(placed.stdout);
+    const list = JSON.parse((await cli(['holds', 'list', '--json'])).stdout);
+    expect(list.map((h: { hold_id: string }) => h.hold_id)).toContain(hold.hold_id);
+    const noReason = await cli(['holds', 'release', String(hold.hold_id)]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/RT010/);
+    expect((await cli(['holds', 'release', String(hold.hold_id), '--reason', 'Settled'])).code).toBe(0);
+    const audit = await db.q(`select action, actor from retention.audit_log where object_name = $1 order by audit_id`, [String(hold.hold_id)]);
+    expect(audit).toEqual([
+      { action: 'hold.placed', actor: 'ci-test' },
+      { action: 'hold.released', actor: 'ci-test' },
+    ]);
+    expect((await cli(['audit', 'verify'])).stdout).toMatch(/audit log intact/);
+  });
+
+  it('Ctrl-C stops after the current batch: exit 130, every deleted row counted', async () => {
+    await makeEvents(db, 'app.c4', 4000, 100);
+    await db.q(`select retention.set_policy('c4', 'app.c4', 'delete', 'created_at', p_retain => '1 day',
+                  p_batch_size => 100, p_max_rows_per_run => 100000, p_predicate => 'pg_sleep(0.0005) is not null')`);
+    const r = await cli(['run', 'c4', '--execute', '--as-of', AS_OF], {
+      onSpawn: (p) => {
+        void (async () => {
+          for (let i = 0; i < 1500; i++) {
+            const [b] = await db.q(`select count(*)::int as n from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'c4'`);
+            if (b!.n >= 2) break;
+            await sleep(20);
+          }
+          p.kill('SIGINT');
+        })();
+      },
+    });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/stopping run \d+ after its current batch/);
+    const [run] = await db.q(`select * from retention.runs where policy_name = 'c4'`);
+    expect(run!.status).toBe('stopped_requested');
+    const deleted = 4000 - (await count(db, 'app.c4'));
+    expect(deleted).toBeGreaterThan(0);
+    expect(deleted).toBeLessThan(3960);
+    expect(Number(run!.affected)).toBe(deleted);
+  });
+});
