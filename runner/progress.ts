@@ -4,7 +4,7 @@
 const BATCH = /batch (\d+) (\d+) rows in ([\d.]+) ms \((\d+) of (\d+) done\)/;
 
 export class Progress {
-  private readonly started = Date.now();
+  private started = Date.now();
   private lastPrint = 0;
   private pending: string | null = null;
   private readonly tty: boolean;
@@ -21,6 +21,7 @@ export class Progress {
   notice(text: string): number | undefined {
     const started = /run (\d+) (started|\(dry run\))/.exec(text);
     const m = BATCH.exec(text);
+    if (started) this.started = Date.now(); // rates count from the first batch, not the count phase
     if (!m) {
       if (this.tty) this.stream.write('\r\x1b[2K');
       this.flush();
