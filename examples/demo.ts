@@ -1,7 +1,7 @@
 // make demo: the whole product on the built-in PostgreSQL in well under a minute.
 // Starts embedded PostgreSQL (data in .demo-data/, reused across runs; the demo database
 // is recreated each time), migrates, creates the example application with ~100k rows,
-// declares the retention schedule, places a legal hold on one user, previews, runs every
+// declares the retention schedule from examples/retention.yaml, places a legal hold on one user, previews, runs every
 // policy and prints what happened. The database is left running for the psql tour.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pgCtl, startEmbedded } from '../runner/embedded.ts';
 import { migrate } from '../runner/migrate.ts';
+import { formatPlan, planOrApply } from '../runner/plan.ts';
+import { loadPolicyFile } from '../runner/policy-file.ts';
 import { formatTable } from '../runner/table.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,8 +49,9 @@ async function main() {
   const total = await db.query(`select sum(n_live_tup)::int as n from pg_stat_user_tables where schemaname in ('auth','ops','meet','realty')`);
   console.log(`${total.rows[0].n} rows in 19 tables`);
 
-  step('Declaring the retention schedule (examples/policies.sql)');
-  await db.query(await sql('policies.sql'));
+  step('Declaring the retention schedule: pg-retention apply -f examples/retention.yaml');
+  const changes = await planOrApply(db, await loadPolicyFile(path.join(root, 'examples', 'retention.yaml')), { apply: true, prune: true });
+  console.log(formatPlan(changes, true).split('\n').at(-1));
   console.log(formatTable((await db.query(
     `select name, action, age_column, retain::text, retain_source from retention.effective_policies order by name`)).rows));
 

@@ -4,11 +4,13 @@ import { parseArgs } from 'node:util';
 import { audit, doctor, preview, runs } from './commands/read.ts';
 import { holds } from './commands/holds.ts';
 import { migrate } from './commands/migrate.ts';
+import { apply, plan } from './commands/plan.ts';
 import { run } from './commands/run.ts';
 import type { Command } from './commands/types.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
+import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, preview, run, holds, runs, audit, doctor];
+const commands: Command[] = [migrate, plan, apply, preview, run, holds, runs, audit, doctor];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)
@@ -66,6 +68,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof PolicyFileError) {
+      console.error(`pg-retention: the policy file is not valid:\n${err.problems.map((p) => `  ${p}`).join('\n')}`);
+      process.exit(EXIT.usage);
+    }
     console.error(`pg-retention: ${describe(err)}`);
     if (process.argv.includes('--verbose')) console.error((err as Error).stack);
     process.exit(exitCodeFor(err));

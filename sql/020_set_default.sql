@@ -26,6 +26,10 @@ begin
   end if;
 
   select retain into v_old from retention.defaults where scope = v_key;
+  if v_old is not distinct from p_retain then
+    raise notice 'default retention for % unchanged', v_key;
+    return;
+  end if;
   if p_retain is null then
     delete from retention.defaults where scope = v_key;
   else

@@ -152,7 +152,20 @@ begin
      time_budget = excluded.time_budget, lock_timeout = excluded.lock_timeout,
      schedule = excluded.schedule, time_zone = excluded.time_zone, enabled = excluded.enabled,
      description = excluded.description, updated_at = now(), updated_by = excluded.updated_by
+  where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
+         p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
+         p.schedule, p.time_zone, p.enabled, p.description)
+        is distinct from
+        (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
+         excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
+         excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
+         excluded.time_zone, excluded.enabled, excluded.description)
   returning * into v_new;
+  if v_new.policy_id is null then
+    -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
+    raise notice 'policy % unchanged', p_name;
+    return v_old;
+  end if;
 
   if v_old.policy_id is null then
     perform retention._append_audit('policy.created', 'policy', p_name,
@@ -165,12 +178,8 @@ begin
       join jsonb_each(to_jsonb(v_old)) o using (key)
      where n.value is distinct from o.value
        and n.key not in ('updated_at', 'updated_by');
-    if v_changes is not null then
-      perform retention._append_audit('policy.updated', 'policy', p_name, v_changes);
-      raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
-    else
-      raise notice 'policy % unchanged', p_name;
-    end if;
+    perform retention._append_audit('policy.updated', 'policy', p_name, v_changes);
+    raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
   end if;
   return v_new;
 end
