@@ -130,4 +130,36 @@ describe('pg-retention CLI', () => {
     expect(deleted).toBeLessThan(3960);
     expect(Number(run!.affected)).toBe(deleted);
   });
+
+  it('doctor lists missing indexes, grants, dropped tables and never-run policies with their fixes', async () => {
+    await db.q('create table app.d1 (created_at timestamptz)');
+    await db.q('create table app.d2 (created_at timestamptz)');
+    await db.q(`select retention.set_policy('d1', 'app.d1', 'delete', 'created_at')`);
+    await db.q(`select retention.set_policy('d2', 'app.d2', 'delete', 'created_at', p_enabled => false)`);
+    await db.q('drop table app.d2');
+    const r = await cli(['doctor', '--json']);
+    expect(r.code).toBe(1);
+    const problems = JSON.parse(r.stdout).filter((p: { policy: string }) => p.policy.startsWith('d'));
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.objectContaining({ policy: 'd1', fix: 'CREATE INDEX CONCURRENTLY ON app.d1 (created_at);' }),
+      expect.objectContaining({ policy: 'd1', fix: 'GRANT SELECT, DELETE, UPDATE (created_at) ON app.d1 TO retention_runner;' }),
+      expect.objectContaining({ policy: 'd1', problem: 'policy has never run' }),
+      expect.objectContaining({ policy: 'd2', problem: "the policy's table no longer exists" }),
+      expect.objectContaining({ policy: 'd2', problem: 'policy is disabled' }),
+    ]));
+  });
+
+  it('audit verify exits 1 and names the row when the log was tampered with', async () => {
+    await db.q(`select retention.set_default('global', '3 years')`);
+    const c = await db.connect();
+    await c.query('begin');
+    await c.query('alter table retention.audit_log disable trigger audit_log_append_only');
+    await c.query(`update retention.audit_log set actor = 'mallory' where audit_id = 1`);
+    await c.query('alter table retention.audit_log enable trigger audit_log_append_only');
+    await c.query('commit');
+    await c.end();
+    const r = await cli(['audit', 'verify']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/audit log TAMPERED at audit_id 1/);
+  });
 });
