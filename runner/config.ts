@@ -1,0 +1,96 @@
+// The worker's configuration, from the environment only, validated with zod. A bad value
+// stops start-up with a message that names the variable and what is expected.
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+const duration = (example: string) =>
+  z.string().transform((s, ctx) => {
+    const m = DURATION.exec(s.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as ${example} (units ms, s, m, h), got ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  });
+
+const int = (min: number, max: number, what: string) =>
+  z.string().transform((s, ctx) => {
+    const n = Number(s);
+    if (!/^\d+$/.test(s.trim()) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what} from ${min} to ${max}, got ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const url = (protocols: string[], example: string) =>
+  z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, { error: (i) => `expected a URL such as ${example}, got ${JSON.stringify(i.input)}` });
+
+const envSchema = z
+  .object({
+    DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://retention_worker@db:5432/app'),
+    PG_RETENTION_HTTP_PORT: int(0, 65535, 'a port number').default(9187),
+    PG_RETENTION_CONCURRENCY: int(1, 32, 'a number of policies run at once').default(2),
+    PG_RETENTION_SHUTDOWN_GRACE: duration('30s').default(30_000),
+    PG_RETENTION_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], {
+      error: (i) => `expected one of trace, debug, info, warn, error, fatal, got ${JSON.stringify(i.input)}`,
+    }).default('info'),
+    PG_RETENTION_WEBHOOK_URL: url(['http:', 'https:'], 'https://hooks.example.com/retention').optional(),
+    PG_RETENTION_WEBHOOK_SECRET: z.string().min(16, { error: 'expected a secret of at least 16 characters (used for the HMAC-SHA256 signature)' }).optional(),
+    PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: int(1, 100, 'a number of delivery attempts').default(8),
+  })
+  .superRefine((env, ctx) => {
+    if (env.PG_RETENTION_WEBHOOK_URL && !env.PG_RETENTION_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['PG_RETENTION_WEBHOOK_SECRET'], message: 'required when PG_RETENTION_WEBHOOK_URL is set: deliveries are signed with it' });
+    }
+  });
+
+export interface WorkerConfig {
+  databaseUrl: string;
+  httpPort: number;
+  concurrency: number;
+  shutdownGraceMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  webhook: { url: string; secret: string; maxAttempts: number } | null;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads the worker's configuration; empty variables count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      const message = i.code === 'invalid_type' && present[name] === undefined ? 'is not set' : i.message;
+      return `${name}: ${message}`;
+    }));
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.DATABASE_URL,
+    httpPort: c.PG_RETENTION_HTTP_PORT,
+    concurrency: c.PG_RETENTION_CONCURRENCY,
+    shutdownGraceMs: c.PG_RETENTION_SHUTDOWN_GRACE,
+    logLevel: c.PG_RETENTION_LOG_LEVEL,
+    webhook: c.PG_RETENTION_WEBHOOK_URL
+      ? { url: c.PG_RETENTION_WEBHOOK_URL, secret: c.PG_RETENTION_WEBHOOK_SECRET!, maxAttempts: c.PG_RETENTION_WEBHOOK_MAX_ATTEMPTS }
+      : null,
+  };
+}
