@@ -162,4 +162,20 @@ describe('pg-retention CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/audit log TAMPERED at audit_id 1/);
   });
+
+  it('connects from the libpq PG* variables when DATABASE_URL is not set, or from --database-url', async () => {
+    const u = new URL(db.url);
+    const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username),
+                  PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1) };
+    delete env.DATABASE_URL;
+    const { spawnSync } = await import('node:child_process');
+    const viaPg = spawnSync(process.execPath, ['runner/cli.ts', 'audit', 'verify', '--json'], { env, encoding: 'utf8' });
+    expect(viaPg.status, viaPg.stderr).toBe(1); // the previous test tampered with this database's log
+    expect(JSON.parse(viaPg.stdout).first_bad_audit_id).toBe('1');
+    const viaFlag = await cli(['runs', '--json', '--database-url', db.url], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
+    expect(viaFlag.code, viaFlag.stderr).toBe(0);
+    const refused = await cli(['runs'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ECONNREFUSED[\s\S]*hint: is PostgreSQL running\?/);
+  });
 });
