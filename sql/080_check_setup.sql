@@ -1,4 +1,5 @@
--- Setup checks for DBAs: what would make purges slow or fail.
+-- Setup checks for DBAs: what would make purges slow or fail, and policies that are
+-- declared but not enforced (disabled, or never run).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -46,8 +47,17 @@ begin
       fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
       return next;
     end if;
+    if not p.enabled then
+      problem := 'policy is disabled';
+      fix := format('SELECT retention.set_policy(...) for %L with p_enabled => true, or drop it', p.name);
+      return next;
+    elsif not exists (select from retention.runs r where r.policy_id = p.policy_id) then
+      problem := 'policy has never run';
+      fix := format('CALL retention.run(%L, p_dry_run => true); -- then without p_dry_run', p.name);
+      return next;
+    end if;
   end loop;
 end
 $$;
 comment on function retention.check_setup() is
-  'Lists setup problems per policy with the statement that fixes each: missing age-column index, missing runner privileges, dropped tables or columns.';
+  'Lists setup problems per policy with the statement that fixes each: missing age-column index, missing runner privileges, dropped tables or columns, disabled or never-run policies.';

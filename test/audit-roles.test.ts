@@ -118,7 +118,7 @@ describe('roles and least privilege', () => {
     expect(await sqlState(c.query(`select retention.place_hold('subject', '1', 'r')`))).toBe('42501');
 
     await db.q(missing!.fix);
-    expect(await count(db, `retention.check_setup() where policy = 'r2'`)).toBe(0);
+    expect(await count(db, `retention.check_setup() where policy = 'r2' and problem like '%privileges%'`)).toBe(0);
     await c.query(`call retention.run('r2', p_as_of => $1)`, [AS_OF]);
     expect(await count(db, 'app.r2')).toBe(10);
     const [run] = await db.q(`select status, db_user from retention.runs where policy_name = 'r2' order by run_id desc limit 1`);
@@ -130,7 +130,8 @@ describe('roles and least privilege', () => {
     await db.q(`create table app.noidx (created_at timestamptz not null)`);
     await db.q(`grant select, delete, update (created_at) on app.noidx to retention_runner`);
     await db.q(`select retention.set_policy('noidx', 'app.noidx', 'delete', 'created_at')`);
-    const rows = await db.q(`select fix from retention.check_setup() where policy = 'noidx'`);
-    expect(rows.map((r) => r.fix)).toEqual(['CREATE INDEX CONCURRENTLY ON app.noidx (created_at);']);
+    const rows = await db.q(`select problem, fix from retention.check_setup() where policy = 'noidx'`);
+    expect(rows.map((r) => r.fix)).toEqual(['CREATE INDEX CONCURRENTLY ON app.noidx (created_at);', `CALL retention.run('noidx', p_dry_run => true); -- then without p_dry_run`]);
+    expect(rows[1]!.problem).toBe('policy has never run');
   });
 });

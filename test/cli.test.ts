@@ -134,6 +134,9 @@ describe('pg-retention CLI', () => {
   it('doctor lists missing indexes, grants, dropped tables and never-run policies with their fixes', async () => {
     await db.q('create table app.d1 (created_at timestamptz)');
     await db.q('create table app.d2 (created_at timestamptz)');
+    await db.q('create table app.d3 (created_at timestamptz primary key)');
+    await db.q(`grant select, delete, update (created_at) on app.d3 to retention_runner`);
+    await db.q(`select retention.set_policy('d3', 'app.d3', 'delete', 'created_at', p_enabled => false)`);
     await db.q(`select retention.set_policy('d1', 'app.d1', 'delete', 'created_at')`);
     await db.q(`select retention.set_policy('d2', 'app.d2', 'delete', 'created_at', p_enabled => false)`);
     await db.q('drop table app.d2');
@@ -145,7 +148,7 @@ describe('pg-retention CLI', () => {
       expect.objectContaining({ policy: 'd1', fix: 'GRANT SELECT, DELETE, UPDATE (created_at) ON app.d1 TO retention_runner;' }),
       expect.objectContaining({ policy: 'd1', problem: 'policy has never run' }),
       expect.objectContaining({ policy: 'd2', problem: "the policy's table no longer exists" }),
-      expect.objectContaining({ policy: 'd2', problem: 'policy is disabled' }),
+      expect.objectContaining({ policy: 'd3', problem: 'policy is disabled' }),
     ]));
   });
 

@@ -1,10 +1,10 @@
 // Read-only commands: preview, runs, audit verify, doctor. Each calls one routine or view.
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, output, str, type Values } from './types.ts';
 
-async function query(values: Record<string, unknown>, text: string, params: unknown[] = []) {
-  const db = await connect(str(values['database-url'] as string | undefined));
+async function query(values: Values, text: string, params: unknown[] = []) {
+  const db = await connect(str(values['database-url']));
   try {
     return (await db.query(text, params)).rows;
   } finally {
@@ -83,14 +83,7 @@ export const doctor: Command = {
 Example:
   pg-retention doctor`,
   run: async (values) => {
-    const rows = await query(values,
-      `select policy, problem, fix from retention.check_setup()
-       union all
-       select name, 'policy is disabled', format('SELECT retention.set_policy(...) with p_enabled => true for %s', name)
-         from retention.policies where not enabled
-       union all
-       select p.name, 'policy has never run', format('pg-retention run %s', p.name)
-         from retention.policies p where p.enabled and not exists (select from retention.runs r where r.policy_id = p.policy_id)`);
+    const rows = await query(values, 'select policy, problem, fix from retention.check_setup()');
     if (rows.length === 0 && !values.json) console.log('no problems found');
     else await output(values, rows);
     return rows.length === 0 ? 0 : 1;

@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import { formatTable } from '../table.ts';
 
 export type Values = Record<string, string | boolean | undefined>;
 
@@ -17,7 +18,6 @@ export async function output(values: Values, rows: Record<string, unknown>[], co
     console.log(JSON.stringify(rows, null, 2));
     return;
   }
-  const { formatTable } = await import('../table.ts');
   console.log(formatTable(rows, columns));
 }
 
