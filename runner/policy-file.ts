@@ -37,6 +37,10 @@ export const policySchema = z.strictObject({
   time_zone: z.string().optional(),
   enabled: z.boolean().optional(),
   description: z.string().optional(),
+  category: z.enum(['tokens', 'logs', 'accounts', 'audit', 'metrics'], {
+    error: (i) => `${JSON.stringify(i.input)} is not a category — use tokens, logs, accounts, audit or metrics (it picks the default schedule)`,
+  }).optional(),
+  notify_over_rows: z.number().int().min(1, { error: 'must be at least 1 (a run affecting this many rows is announced)' }).optional(),
 });
 
 export const fileSchema = z.strictObject({

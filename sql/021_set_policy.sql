@@ -17,7 +17,9 @@ create or replace function retention.set_policy(
   p_schedule          text     default null,
   p_time_zone         text     default 'UTC',
   p_enabled           boolean  default true,
-  p_description       text     default null
+  p_description       text     default null,
+  p_category          text     default null,
+  p_notify_over_rows  bigint   default null
 )
 returns retention.policies
 language plpgsql
@@ -128,6 +130,15 @@ begin
     raise exception 'schedule % is not a cron expression', quote_literal(p_schedule)
       using errcode = 'RT016', hint = 'Use five cron fields, e.g. ''0 2 * * *'' for 02:00 daily.';
   end if;
+  if p_category is not null and p_category not in ('tokens', 'logs', 'accounts', 'audit', 'metrics') then
+    raise exception 'unknown category %', quote_literal(p_category)
+      using errcode = 'RT016',
+            hint = 'Categories pick a default schedule: tokens and logs daily 02:00, accounts Sundays 03:00, audit and metrics on the 1st at 04:00. Or give p_schedule.';
+  end if;
+  if p_notify_over_rows is not null and p_notify_over_rows < 1 then
+    raise exception 'notify_over_rows must be at least 1, got %', p_notify_over_rows
+      using errcode = 'RT006', hint = 'A run affecting at least this many rows is announced as a large deletion; NULL means 100000.';
+  end if;
   if p_time_zone is null or not exists (select from pg_catalog.pg_timezone_names where name = p_time_zone) then
     raise exception 'unknown time zone %', coalesce(quote_literal(p_time_zone), 'NULL')
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
@@ -139,11 +150,12 @@ begin
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
-     description, created_by, updated_by)
+     description, category, notify_over_rows, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
-     p_schedule, p_time_zone, p_enabled, p_description, retention._actor(), retention._actor())
+     p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
+     retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -151,15 +163,17 @@ begin
      batch_size = excluded.batch_size, max_rows_per_run = excluded.max_rows_per_run,
      time_budget = excluded.time_budget, lock_timeout = excluded.lock_timeout,
      schedule = excluded.schedule, time_zone = excluded.time_zone, enabled = excluded.enabled,
-     description = excluded.description, updated_at = now(), updated_by = excluded.updated_by
+     description = excluded.description, category = excluded.category,
+     notify_over_rows = excluded.notify_over_rows, updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
-         p.schedule, p.time_zone, p.enabled, p.description)
+         p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
-         excluded.time_zone, excluded.enabled, excluded.description)
+         excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
+         excluded.notify_over_rows)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -184,5 +198,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text) is
-  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule and predicate (RT001-RT016). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint) is
+  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category and predicate (RT001-RT016). Audit-logged with the changed fields.';

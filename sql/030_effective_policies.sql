@@ -18,8 +18,13 @@ select p.name,
        p.enabled,
        retention._qualified_name(p.target) is null as target_missing,
        p.description,
-       p.policy_id
+       p.policy_id,
+       p.category,
+       s.schedule as effective_schedule,
+       s.source as schedule_source,
+       coalesce(p.notify_over_rows, 100000) as notify_over_rows
   from retention.policies p
-  cross join lateral retention._effective_retain(p) e;
+  cross join lateral retention._effective_retain(p) e
+  cross join lateral retention._effective_schedule(p) s;
 comment on view retention.effective_policies is
-  'Each policy with its effective retention period and its source (policy, schema, global or system default).';
+  'Each policy with its effective retention period and schedule and where each came from (retain: policy, schema, global or system default; schedule: policy, category or system default).';

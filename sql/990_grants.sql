@@ -17,7 +17,11 @@ grant execute on function
   retention.explain_batch(text, timestamptz),
   retention._append_audit(text, text, text, jsonb),
   retention.preview(text, timestamptz), retention.request_stop(bigint),
-  retention.check_setup(), retention.verify_audit_log()
+  retention.check_setup(), retention.verify_audit_log(),
+  retention._effective_schedule(retention.policies), retention._notify_run(),
+  retention.note_overdue(text, timestamptz, timestamptz),
+  retention.claim_notifications(text, integer, interval),
+  retention.settle_notification(bigint, text, boolean, text, integer, interval)
   to retention_runner;
 grant execute on procedure
   retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint),
@@ -28,7 +32,7 @@ grant execute on procedure
 grant execute on function
   retention._actor(), retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb),
   retention._qualified_name(regclass), retention._effective_retain(retention.policies),
-  retention.verify_audit_log()
+  retention._effective_schedule(retention.policies), retention.verify_audit_log()
   to retention_auditor;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;

@@ -1,0 +1,80 @@
+-- Delivery of the outbox. A worker claims due notifications with a lease
+-- (FOR UPDATE SKIP LOCKED: two workers never hold the same one), posts them, and
+-- settles each. A failure is retried with exponential backoff (p_retry_base doubled per
+-- attempt, at most one hour); after p_max_attempts it is dead-lettered (status 'dead').
+-- A settle from a worker whose lease was taken over is ignored, so one notification is
+-- settled once. If a worker dies holding a lease, the notification is due again when the
+-- lease ends.
+create or replace function retention.claim_notifications(
+  p_claimer text,
+  p_limit   integer default 10,
+  p_lease   interval default '1 minute'
+)
+returns setof retention.notifications
+language sql
+as $$
+  update retention.notifications n
+     set claimed_by = p_claimer, claimed_until = clock_timestamp() + p_lease,
+         attempts = n.attempts + 1
+   where n.notification_id in (
+           select notification_id from retention.notifications
+            where status = 'pending' and next_attempt_at <= clock_timestamp()
+              and (claimed_until is null or claimed_until < clock_timestamp())
+            order by notification_id
+            limit p_limit
+              for update skip locked)
+  returning n.*
+$$;
+comment on function retention.claim_notifications(text, integer, interval) is
+  'Claims up to p_limit due notifications for p_claimer for p_lease (skipping any another worker holds) and counts the attempt.';
+
+create or replace function retention.settle_notification(
+  p_notification_id bigint,
+  p_claimer         text,
+  p_delivered       boolean,
+  p_error           text default null,
+  p_max_attempts    integer default 8,
+  p_retry_base      interval default '30 seconds'
+)
+returns text
+language plpgsql
+as $$
+declare
+  v_status text;
+begin
+  update retention.notifications n
+     set status = case when p_delivered then 'delivered'
+                       when n.attempts >= p_max_attempts then 'dead'
+                       else 'pending' end,
+         delivered_at = case when p_delivered then clock_timestamp() end,
+         last_error = case when p_delivered then n.last_error else p_error end,
+         next_attempt_at = case when p_delivered then n.next_attempt_at
+                                else clock_timestamp()
+                                     + least(p_retry_base * power(2, n.attempts - 1), interval '1 hour') end,
+         claimed_by = null, claimed_until = null
+   where n.notification_id = p_notification_id and n.claimed_by = p_claimer
+     and n.status = 'pending'
+  returning n.status into v_status;
+  return v_status;  -- NULL: the lease was lost, nothing changed
+end
+$$;
+comment on function retention.settle_notification(bigint, text, boolean, text, integer, interval) is
+  'Records one delivery attempt of a claimed notification: delivered, retried later with backoff, or dead after p_max_attempts. Returns the new status, or NULL if p_claimer no longer holds it.';
+
+create or replace function retention.requeue_notification(p_notification_id bigint)
+returns boolean
+language plpgsql
+as $$
+begin
+  update retention.notifications
+     set status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(),
+         claimed_by = null, claimed_until = null
+   where notification_id = p_notification_id and status = 'dead';
+  if found then
+    perform retention._append_audit('notification.requeued', 'notification', p_notification_id::text, '{}');
+  end if;
+  return found;
+end
+$$;
+comment on function retention.requeue_notification(bigint) is
+  'Puts a dead-lettered notification back in the outbox (e.g. after fixing the webhook); audit-logged.';
