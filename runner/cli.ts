@@ -7,10 +7,11 @@ import { migrate } from './commands/migrate.ts';
 import { apply, plan } from './commands/plan.ts';
 import { run } from './commands/run.ts';
 import type { Command } from './commands/types.ts';
+import { worker } from './commands/worker.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, preview, run, holds, runs, audit, doctor];
+const commands: Command[] = [migrate, plan, apply, preview, run, holds, runs, audit, doctor, worker];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)

@@ -46,8 +46,25 @@ const envSchema = z
     PG_RETENTION_WEBHOOK_URL: url(['http:', 'https:'], 'https://hooks.example.com/retention').optional(),
     PG_RETENTION_WEBHOOK_SECRET: z.string().min(16, { error: 'expected a secret of at least 16 characters (used for the HMAC-SHA256 signature)' }).optional(),
     PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: int(1, 100, 'a number of delivery attempts').default(8),
+    PG_RETENTION_WEBHOOK_BACKOFF: duration('30s').default(30_000),
+    PG_RETENTION_WEBHOOK_TIMEOUT: duration('10s').default(10_000),
+    PG_RETENTION_JOB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+      error: (i) => `expected a lowercase schema name such as retention_jobs, got ${JSON.stringify(i.input)}`,
+    }).default('retention_jobs'),
+    PG_RETENTION_SYNC_INTERVAL: duration('30s').default(30_000),
+    PG_RETENTION_HEARTBEAT: duration('30s').default(30_000),
+    PG_RETENTION_OVERDUE_AFTER: duration('1h').default(3_600_000),
+    PG_RETENTION_BACKLOG_INTERVAL: duration('5m').default(300_000),
+    PG_RETENTION_RETRY_LIMIT: int(0, 100, 'a number of retries').default(5),
+    PG_RETENTION_RETRY_DELAY: duration('30s').default(30_000),
   })
   .superRefine((env, ctx) => {
+    if (env.PG_RETENTION_HEARTBEAT < 10_000) {
+      ctx.addIssue({ code: 'custom', path: ['PG_RETENTION_HEARTBEAT'], message: 'expected at least 10s (pg-boss checks heartbeats no more often)' });
+    }
+    if (env.PG_RETENTION_SYNC_INTERVAL < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['PG_RETENTION_SYNC_INTERVAL'], message: 'expected at least 1s' });
+    }
     if (env.PG_RETENTION_WEBHOOK_URL && !env.PG_RETENTION_WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['PG_RETENTION_WEBHOOK_SECRET'], message: 'required when PG_RETENTION_WEBHOOK_URL is set: deliveries are signed with it' });
     }
@@ -59,7 +76,19 @@ export interface WorkerConfig {
   concurrency: number;
   shutdownGraceMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-  webhook: { url: string; secret: string; maxAttempts: number } | null;
+  webhook: { url: string; secret: string; maxAttempts: number; backoffMs: number; timeoutMs: number } | null;
+  /** Schema pg-boss keeps its queues, jobs and schedules in. */
+  jobSchema: string;
+  /** How often schedules are brought in step with the policies and overdue policies checked. */
+  syncIntervalMs: number;
+  /** A running job's heartbeat: a worker silent this long is presumed dead and its job retried. */
+  heartbeatMs: number;
+  /** How long after a missed schedule occurrence a policy counts as overdue. */
+  overdueAfterMs: number;
+  /** How often the eligible backlog is measured (retention.preview) for /metrics. */
+  backlogIntervalMs: number;
+  retryLimit: number;
+  retryDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -90,7 +119,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     shutdownGraceMs: c.PG_RETENTION_SHUTDOWN_GRACE,
     logLevel: c.PG_RETENTION_LOG_LEVEL,
     webhook: c.PG_RETENTION_WEBHOOK_URL
-      ? { url: c.PG_RETENTION_WEBHOOK_URL, secret: c.PG_RETENTION_WEBHOOK_SECRET!, maxAttempts: c.PG_RETENTION_WEBHOOK_MAX_ATTEMPTS }
+      ? {
+          url: c.PG_RETENTION_WEBHOOK_URL, secret: c.PG_RETENTION_WEBHOOK_SECRET!, maxAttempts: c.PG_RETENTION_WEBHOOK_MAX_ATTEMPTS,
+          backoffMs: c.PG_RETENTION_WEBHOOK_BACKOFF, timeoutMs: c.PG_RETENTION_WEBHOOK_TIMEOUT,
+        }
       : null,
+    jobSchema: c.PG_RETENTION_JOB_SCHEMA,
+    syncIntervalMs: c.PG_RETENTION_SYNC_INTERVAL,
+    heartbeatMs: c.PG_RETENTION_HEARTBEAT,
+    overdueAfterMs: c.PG_RETENTION_OVERDUE_AFTER,
+    backlogIntervalMs: c.PG_RETENTION_BACKLOG_INTERVAL,
+    retryLimit: c.PG_RETENTION_RETRY_LIMIT,
+    retryDelayMs: c.PG_RETENTION_RETRY_DELAY,
   };
 }

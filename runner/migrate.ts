@@ -93,3 +93,15 @@ export async function migrate(
     await client.end();
   }
 }
+
+/** Whether the database's retention schema is the one this code was built for: every
+ * known migration applied and none unknown. The worker is ready only when it is. */
+export async function schemaProblem(client: pg.ClientBase): Promise<string | null> {
+  const known = await migrationNames();
+  const applied = await appliedMigrations(client);
+  const unknown = applied.filter((n) => !known.includes(n));
+  if (unknown.length > 0) return `the database has migrations this version does not know: ${unknown.join(', ')} (upgrade pg-retention)`;
+  const missing = known.filter((n) => !applied.includes(n));
+  if (missing.length > 0) return `migrations not applied yet: ${missing.join(', ')} (run pg-retention migrate)`;
+  return null;
+}

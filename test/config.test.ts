@@ -18,6 +18,8 @@ describe('worker configuration', () => {
   it('applies documented defaults', () => {
     expect(loadConfig(BASE)).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 9187, concurrency: 2, shutdownGraceMs: 30_000, logLevel: 'info', webhook: null,
+      jobSchema: 'retention_jobs', syncIntervalMs: 30_000, heartbeatMs: 30_000, overdueAfterMs: 3_600_000,
+      backlogIntervalMs: 300_000, retryLimit: 5, retryDelayMs: 30_000,
     });
   });
 
@@ -26,9 +28,14 @@ describe('worker configuration', () => {
       ...BASE, PG_RETENTION_HTTP_PORT: '8080', PG_RETENTION_CONCURRENCY: '4', PG_RETENTION_SHUTDOWN_GRACE: '2m',
       PG_RETENTION_LOG_LEVEL: 'debug', PG_RETENTION_WEBHOOK_URL: 'https://hooks.example.com/r',
       PG_RETENTION_WEBHOOK_SECRET: '0123456789abcdef', PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '3',
+      PG_RETENTION_WEBHOOK_BACKOFF: '5s', PG_RETENTION_WEBHOOK_TIMEOUT: '2s', PG_RETENTION_JOB_SCHEMA: 'jobs',
+      PG_RETENTION_SYNC_INTERVAL: '2s', PG_RETENTION_HEARTBEAT: '10s', PG_RETENTION_OVERDUE_AFTER: '30m',
+      PG_RETENTION_BACKLOG_INTERVAL: '1m', PG_RETENTION_RETRY_LIMIT: '0', PG_RETENTION_RETRY_DELAY: '1s',
     })).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 8080, concurrency: 4, shutdownGraceMs: 120_000, logLevel: 'debug',
-      webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3 },
+      webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3, backoffMs: 5000, timeoutMs: 2000 },
+      jobSchema: 'jobs', syncIntervalMs: 2000, heartbeatMs: 10_000, overdueAfterMs: 1_800_000,
+      backlogIntervalMs: 60_000, retryLimit: 0, retryDelayMs: 1000,
     });
   });
 
@@ -44,6 +51,15 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://h.example.com' }, 'PG_RETENTION_WEBHOOK_SECRET: required when PG_RETENTION_WEBHOOK_URL is set'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://h.example.com', PG_RETENTION_WEBHOOK_SECRET: 'short' }, 'PG_RETENTION_WEBHOOK_SECRET: expected a secret of at least 16 characters'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '-1' }, 'PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: expected a number of delivery attempts from 1 to 100'],
+    [{ ...BASE, PG_RETENTION_WEBHOOK_BACKOFF: 'soon' }, 'PG_RETENTION_WEBHOOK_BACKOFF: expected a duration such as 30s'],
+    [{ ...BASE, PG_RETENTION_WEBHOOK_TIMEOUT: '10' }, 'PG_RETENTION_WEBHOOK_TIMEOUT: expected a duration such as 10s'],
+    [{ ...BASE, PG_RETENTION_JOB_SCHEMA: 'Jobs; drop' }, 'PG_RETENTION_JOB_SCHEMA: expected a lowercase schema name such as retention_jobs'],
+    [{ ...BASE, PG_RETENTION_SYNC_INTERVAL: '10ms' }, 'PG_RETENTION_SYNC_INTERVAL: expected at least 1s'],
+    [{ ...BASE, PG_RETENTION_HEARTBEAT: '5s' }, 'PG_RETENTION_HEARTBEAT: expected at least 10s'],
+    [{ ...BASE, PG_RETENTION_OVERDUE_AFTER: '1 hour' }, 'PG_RETENTION_OVERDUE_AFTER: expected a duration such as 1h'],
+    [{ ...BASE, PG_RETENTION_BACKLOG_INTERVAL: '-5m' }, 'PG_RETENTION_BACKLOG_INTERVAL: expected a duration such as 5m'],
+    [{ ...BASE, PG_RETENTION_RETRY_LIMIT: '1000' }, 'PG_RETENTION_RETRY_LIMIT: expected a number of retries from 0 to 100'],
+    [{ ...BASE, PG_RETENTION_RETRY_DELAY: 'x' }, 'PG_RETENTION_RETRY_DELAY: expected a duration such as 30s'],
   ])('refuses %j naming the variable', (env, expected) => {
     const p = problems(env as Record<string, string>);
     expect(p.some((line) => line.startsWith(expected)), p.join('\n')).toBe(true);

@@ -1,0 +1,151 @@
+// The handler of the run queue: one pg-boss job = one CALL retention.run on a dedicated
+// connection (its advisory lock, retention.job_id and retention.actor are session state,
+// and a pool would hand them to the next user). The database does the work and keeps the
+// ledger; this decides what the job's outcome means for pg-boss:
+//  * completed, stopped by budget or cap, already running elsewhere -> job completed;
+//  * transient (lost connection, lock timeout, serialization failure, deadlock, server
+//    shutting down) -> job failed, pg-boss retries it with backoff;
+//  * refused by the ceiling, invalid or failed for another reason -> dead-lettered: a retry
+//    would meet the same answer; the ledger and the outbox report it.
+import os from 'node:os';
+import pg from 'pg';
+import type { Job, JobResult, PgBoss } from 'pg-boss';
+import type { WorkerConfig } from './config.ts';
+import { errFields, type Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { RUN_QUEUE, type RunJobData } from './scheduler.ts';
+
+const TRANSIENT = /^(08...|40001|40P01|55P03|57P01|57P02|57P03|53300|53400|57014)$/;
+const NODE_NET = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
+
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return TRANSIENT.test(code) || NODE_NET.test(code) || /Connection terminated/i.test((err as Error).message ?? '');
+}
+
+interface RunRow {
+  run_id: string; status: string; action: string; eligible: string | null; held_back: string | null;
+  affected: string; batches: number; error_code: string | null; error: string | null; seconds: number;
+}
+
+interface Active { policy: string; jobId: string; client: pg.Client; pid: number | null; done: Promise<unknown> }
+
+export class RunHandler {
+  private readonly active = new Map<string, Active>();
+  private stopping = false;
+  readonly actor: string;
+  private readonly cfg: WorkerConfig;
+  private readonly pool: pg.Pool;
+  private readonly boss: PgBoss;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+
+  constructor(cfg: WorkerConfig, pool: pg.Pool, boss: PgBoss, metrics: Metrics, log: Logger) {
+    this.cfg = cfg;
+    this.pool = pool;
+    this.boss = boss;
+    this.metrics = metrics;
+    this.log = log;
+    this.actor = process.env.PG_RETENTION_ACTOR ?? `worker@${os.hostname()}`;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  async handle(job: Job<RunJobData>): Promise<JobResult> {
+    const { policy } = job.data;
+    const started = Date.now();
+    const client = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: `pg-retention worker: ${policy}` });
+    client.on('error', (err) => this.log.warn({ policy, job_id: job.id, ...errFields(err) }, 'run connection error'));
+    let runId: string | null = null;
+    let error: unknown = null;
+    try {
+      await client.connect();
+      const { rows: [me] } = await client.query<{ pid: number }>(
+        `select pg_backend_pid() as pid, set_config('retention.actor', $1, false), set_config('retention.job_id', $2, false)`,
+        [this.actor, job.id]);
+      const call = client.query<{ p_run_id: string }>('call retention.run($1)', [policy]);
+      this.active.set(job.id, { policy, jobId: job.id, client, pid: me!.pid, done: call.catch(() => {}) });
+      if (this.stopping) void this.stopOne(job.id);
+      runId = (await call).rows[0]?.p_run_id ?? null;
+    } catch (err) {
+      error = err;
+    } finally {
+      this.active.delete(job.id);
+      await client.end().catch(() => {});
+    }
+
+    const run = await this.readRun(runId, job.id).catch(() => null);
+    const fields = {
+      policy, job_id: job.id, retry: job.retryCount, run_id: run?.run_id ?? null, status: run?.status ?? 'failed',
+      eligible: num(run?.eligible), held_back: num(run?.held_back), affected: num(run?.affected) ?? 0,
+      batches: run?.batches ?? 0, duration_ms: Date.now() - started,
+    };
+    if (run) {
+      this.metrics.runs.inc({ policy, status: run.status });
+      this.metrics.rowsAffected.inc({ policy, action: run.action }, Number(run.affected));
+      this.metrics.runDuration.observe({ policy }, run.seconds);
+    }
+
+    if (error) {
+      const transient = isTransient(error);
+      this.log[transient ? 'warn' : 'error']({ ...fields, ...errFields(error), will_retry: transient && job.retryCount < this.cfg.retryLimit },
+        (error as { code?: string }).code === 'RT012' ? 'run refused' : 'run failed');
+      return { id: job.id, status: transient ? 'failed' : 'deadletter', output: { ...fields, ...errFields(error) } };
+    }
+    if (run?.status === 'stopped_lock_timeout') {
+      this.log.warn({ ...fields, error: run.error, will_retry: job.retryCount < this.cfg.retryLimit }, 'run stopped on a lock timeout');
+      return { id: job.id, status: 'failed', output: fields };
+    }
+    if (run?.status === 'stopped_requested' && this.stopping) {
+      // Shutting down mid-run: queue the rest so another replica carries on.
+      const next = await this.boss.send(RUN_QUEUE, { policy, continues: job.id } satisfies RunJobData,
+        { singletonKey: policy, startAfter: 1 }).catch(() => null);
+      this.log.info({ ...fields, continuation_job_id: next }, 'run stopped for shutdown');
+      return { id: job.id, status: 'completed', output: { ...fields, continuation_job_id: next } };
+    }
+    this.log.info(fields, 'run finished');
+    return { id: job.id, status: 'completed', output: fields };
+  }
+
+  private async readRun(runId: string | null, jobId: string): Promise<RunRow | null> {
+    const { rows } = await this.pool.query<RunRow>(
+      `select run_id, status, action, eligible, held_back, affected, batches, error_code, error,
+              extract(epoch from coalesce(finished_at, clock_timestamp()) - started_at)::float8 as seconds
+         from retention.runs
+        where case when $1::bigint is not null then run_id = $1::bigint else job_id = $2 end
+        order by run_id desc limit 1`, [runId, jobId]);
+    return rows[0] ?? null;
+  }
+
+  /** Asks every run in progress to stop after its current batch (again every 250 ms, so
+   * a run still setting up when the signal came is caught too). Resolves when all ended. */
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.active.keys()].map((id) => this.stopOne(id)));
+  }
+
+  private async stopOne(jobId: string): Promise<void> {
+    const a = this.active.get(jobId);
+    if (!a) return;
+    let ended = false;
+    void a.done.then(() => (ended = true));
+    while (!ended) {
+      await this.pool.query(
+        `select retention.request_stop(run_id) from retention.runs where job_id = $1 and status = 'running'`, [jobId])
+        .catch((err) => this.log.warn({ job_id: jobId, ...errFields(err) }, 'cannot request stop'));
+      await Promise.race([a.done, new Promise((r) => setTimeout(r, 250))]);
+    }
+  }
+
+  /** Past the grace period: cancel the statements still running (their open batch rolls back). */
+  async cancelAll(): Promise<number> {
+    const pids = [...this.active.values()].map((a) => a.pid).filter((p): p is number => p !== null);
+    for (const pid of pids) await this.pool.query('select pg_cancel_backend($1)', [pid]).catch(() => {});
+    await Promise.all([...this.active.values()].map((a) => a.done));
+    return pids.length;
+  }
+}
+
+const num = (v: string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));

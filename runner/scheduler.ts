@@ -1,0 +1,120 @@
+// Keeps pg-boss in step with the policies: one schedule per enabled policy on the run
+// queue (cron and time zone from retention.effective_policies, keyed by policy name),
+// removed when the policy is disabled or dropped. Every replica runs the same sync;
+// schedule() is an upsert, so they agree without coordination. Also checks, from the
+// same calendar, which policies missed a scheduled occurrence (retention.note_overdue).
+import { CronExpressionParser } from 'cron-parser';
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import type { WorkerConfig } from './config.ts';
+import { errFields, type Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+export const RUN_QUEUE = 'retention-run';
+
+export interface RunJobData { policy: string; continues?: string }
+
+interface PolicyRow { name: string; schedule: string; time_zone: string; budget_s: number }
+
+/** pg-boss's maximum job expiry. */
+const MAX_EXPIRE_S = 24 * 3600;
+
+/** The run queue: at most one active and one waiting job per policy (policy 'stately'
+ * with the policy name as singleton key), retries with exponential backoff, and a
+ * heartbeat so the job of a worker that died is retried by another. */
+export async function ensureQueue(boss: PgBoss, cfg: WorkerConfig): Promise<void> {
+  const options = {
+    retryLimit: cfg.retryLimit,
+    retryDelay: Math.max(1, Math.round(cfg.retryDelayMs / 1000)),
+    retryBackoff: true,
+    retryDelayMax: 3600,
+    heartbeatSeconds: Math.round(cfg.heartbeatMs / 1000),
+    deleteAfterSeconds: 30 * 24 * 3600,
+  };
+  const existing = await boss.getQueue(RUN_QUEUE);
+  if (!existing) {
+    await boss.createQueue(RUN_QUEUE, { policy: 'stately', ...options });
+  } else {
+    await boss.updateQueue(RUN_QUEUE, options); // a queue's policy is fixed at creation
+  }
+}
+
+function jobOptions(p: PolicyRow, cfg: WorkerConfig) {
+  return {
+    key: p.name,
+    tz: p.time_zone,
+    singletonKey: p.name,
+    // A run ends by its time budget; the job may take that long plus the shutdown grace.
+    expireInSeconds: Math.min(MAX_EXPIRE_S, p.budget_s + Math.round(cfg.shutdownGraceMs / 1000) + 300),
+    // After downtime, one catch-up run for the most recent missed occurrence.
+    missed: 'once' as const,
+  };
+}
+
+export interface SyncResult { scheduled: string[]; removed: string[]; overdue: string[] }
+
+export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConfig, metrics: Metrics, log: Logger): Promise<SyncResult> {
+  const { rows } = await pool.query<PolicyRow>(
+    `select name, effective_schedule as schedule, time_zone,
+            extract(epoch from time_budget)::int as budget_s
+       from retention.effective_policies
+      where enabled and not target_missing
+      order by name`);
+  const current = new Map((await boss.getSchedules(RUN_QUEUE)).map((s) => [s.key, s]));
+  const result: SyncResult = { scheduled: [], removed: [], overdue: [] };
+  for (const p of rows) {
+    const want = jobOptions(p, cfg);
+    const have = current.get(p.name);
+    current.delete(p.name);
+    if (have && have.cron === p.schedule && have.timezone === p.time_zone
+        && have.options?.expireInSeconds === want.expireInSeconds) continue;
+    try {
+      await boss.schedule(RUN_QUEUE, p.schedule, { policy: p.name } satisfies RunJobData, want);
+      result.scheduled.push(p.name);
+      log.info({ policy: p.name, schedule: p.schedule, time_zone: p.time_zone }, have ? 'schedule changed' : 'schedule added');
+    } catch (err) {
+      log.error({ policy: p.name, schedule: p.schedule, ...errFields(err) }, 'cannot schedule policy');
+    }
+  }
+  for (const key of current.keys()) {
+    await boss.unschedule(RUN_QUEUE, key);
+    result.removed.push(key);
+    metrics.overdue.remove({ policy: key });
+    metrics.backlog.remove({ policy: key });
+    log.info({ policy: key }, 'schedule removed (policy disabled or dropped)');
+  }
+  result.overdue = await checkOverdue(pool, rows, cfg, metrics, log);
+  return result;
+}
+
+/** For each scheduled policy: the latest occurrence at least PG_RETENTION_OVERDUE_AFTER
+ * ago (by the database clock) must have been followed by a successful run. */
+async function checkOverdue(pool: pg.Pool, rows: PolicyRow[], cfg: WorkerConfig, metrics: Metrics, log: Logger): Promise<string[]> {
+  const { rows: [clock] } = await pool.query<{ now: Date }>('select now()');
+  const horizon = new Date(clock!.now.getTime() - cfg.overdueAfterMs);
+  const overdue: string[] = [];
+  for (const p of rows) {
+    let due: Date;
+    try {
+      due = CronExpressionParser.parse(p.schedule, { tz: p.time_zone, currentDate: horizon }).prev().toDate();
+    } catch {
+      continue; // set_policy validated the shape; pg-boss reports an expression it cannot use
+    }
+    const { rows: [r] } = await pool.query<{ overdue: boolean }>(
+      'select retention.note_overdue($1, $2, $3) as overdue', [p.name, due, clock!.now]);
+    metrics.overdue.set({ policy: p.name }, r!.overdue ? 1 : 0);
+    if (r!.overdue) {
+      overdue.push(p.name);
+      log.warn({ policy: p.name, due_at: due.toISOString() }, 'policy is overdue: no successful run since a scheduled occurrence');
+    }
+  }
+  return overdue;
+}
+
+/** The eligible backlog per enabled policy, from retention.preview (one count per policy). */
+export async function measureBacklog(pool: pg.Pool, metrics: Metrics): Promise<void> {
+  const { rows } = await pool.query<{ policy: string; would_affect: string }>(
+    `select policy, would_affect from retention.preview() where enabled`);
+  metrics.backlog.reset();
+  for (const r of rows) metrics.backlog.set({ policy: r.policy }, Number(r.would_affect));
+}

@@ -1,0 +1,194 @@
+// pg-retention worker: runs every enabled policy on its schedule through pg-boss.
+//   start: HTTP up first (/healthz answers, /readyz says why not yet), wait for the
+//   database and a compatible schema, start pg-boss in its own schema, create the run
+//   queue, sync schedules, work the queue, deliver notifications;
+//   SIGTERM/SIGINT: take no new jobs, ask running runs to stop after their batch, wait
+//   for them within the grace period (then cancel what is left), stop, exit.
+// Exit codes: 0 clean stop, 1 a failure or runs cancelled at the end of the grace period,
+// 2 bad configuration.
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { PgBoss } from 'pg-boss';
+import { ConfigError, loadConfig, type WorkerConfig } from './config.ts';
+import { serve } from './http.ts';
+import { RunHandler } from './jobs.ts';
+import { createLogger, errFields, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { schemaProblem } from './migrate.ts';
+import { Notifier } from './notifier.ts';
+import { ensureQueue, measureBacklog, RUN_QUEUE, type RunJobData, syncSchedules } from './scheduler.ts';
+
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let cfg: WorkerConfig;
+  try {
+    cfg = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`pg-retention worker: ${err.message}\nhint: see docs/operator-guide.md, "Worker configuration".`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(cfg.logLevel);
+  return new Worker(cfg, log).run();
+}
+
+class Worker {
+  private readonly pool: pg.Pool;
+  private readonly metrics: Metrics;
+  private readonly workerId = `${os.hostname()}:${process.pid}`;
+  private boss: PgBoss | null = null;
+  private handler: RunHandler | null = null;
+  private notifier: Notifier | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private stopped: Promise<number> | null = null;
+  private resolveExit!: (code: number) => void;
+
+  private readonly cfg: WorkerConfig;
+  private readonly log: Logger;
+
+  constructor(cfg: WorkerConfig, log: Logger) {
+    this.cfg = cfg;
+    this.log = log;
+    this.pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4, application_name: 'pg-retention worker' });
+    this.pool.on('error', (err) => log.warn(errFields(err), 'idle database connection lost'));
+    this.metrics = new Metrics(this.pool);
+  }
+
+  async run(): Promise<number> {
+    const exit = new Promise<number>((resolve) => (this.resolveExit = resolve));
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => void this.shutdown(signal));
+    }
+    const server = await serve(this.cfg.httpPort, this.metrics, { ready: () => this.readiness() });
+    const address = server.address();
+    this.log.info({ port: typeof address === 'object' && address ? address.port : this.cfg.httpPort, worker: this.workerId,
+      concurrency: this.cfg.concurrency, job_schema: this.cfg.jobSchema }, 'worker starting');
+    try {
+      await this.waitForDatabase();
+      if (!this.stopping) await this.startJobs();
+    } catch (err) {
+      this.log.fatal(errFields(err), 'worker cannot start');
+      await this.shutdown('startup failure', 1);
+    }
+    const code = await exit;
+    await new Promise((r) => server.close(r));
+    return code;
+  }
+
+  private async readiness(): Promise<string | null> {
+    if (this.stopping) return 'shutting down';
+    const client = await this.pool.connect();
+    try {
+      const problem = await schemaProblem(client);
+      if (problem) return problem;
+    } finally {
+      client.release();
+    }
+    return this.boss ? null : 'job system not started yet';
+  }
+
+  /** Until the database answers with a compatible schema (retrying, so that a worker
+   * started before its database or before `migrate` comes up by itself). */
+  private async waitForDatabase(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const client = await this.pool.connect();
+        try {
+          const problem = await schemaProblem(client);
+          if (!problem) return;
+          this.log.warn({ attempt, reason: problem }, 'retention schema not ready; waiting');
+        } finally {
+          client.release();
+        }
+      } catch (err) {
+        this.log.warn({ attempt, ...errFields(err) }, 'database not reachable; waiting');
+      }
+      await sleep(Math.min(30_000, 1000 * attempt));
+    }
+  }
+
+  private async startJobs(): Promise<void> {
+    const cfg = this.cfg;
+    const tick = Math.max(1, Math.min(30, Math.round(cfg.syncIntervalMs / 1000)));
+    const boss = new PgBoss({
+      connectionString: cfg.databaseUrl,
+      schema: cfg.jobSchema,
+      application_name: 'pg-retention worker (pg-boss)',
+      max: 4,
+      cronMonitorIntervalSeconds: tick,
+      cronWorkerIntervalSeconds: tick,
+      superviseIntervalSeconds: Math.max(1, Math.round(cfg.heartbeatMs / 2000)),
+    });
+    boss.on('error', (err) => this.log.error(errFields(err), 'job system error'));
+    await boss.start();
+    this.boss = boss;
+    await ensureQueue(boss, cfg);
+    this.handler = new RunHandler(cfg, this.pool, boss, this.metrics, this.log);
+    await this.sync();
+    await boss.work<RunJobData>(
+      RUN_QUEUE,
+      { perJobResults: true, localConcurrency: cfg.concurrency, batchSize: 1, pollingIntervalSeconds: 1 },
+      async (jobs) => Promise.all(jobs.map((job) => this.handler!.handle(job))),
+    );
+    this.every(cfg.syncIntervalMs, () => this.sync());
+    this.every(cfg.backlogIntervalMs, () => measureBacklog(this.pool, this.metrics), true);
+    if (cfg.webhook) {
+      this.notifier = new Notifier(cfg.webhook, this.pool, this.workerId, this.metrics, this.log);
+      this.notifier.start();
+    } else {
+      this.log.info('no PG_RETENTION_WEBHOOK_URL: notifications stay in retention.notifications');
+    }
+    this.log.info({ queue: RUN_QUEUE }, 'worker ready');
+  }
+
+  private async sync(): Promise<void> {
+    if (!this.boss || this.stopping) return;
+    const r = await syncSchedules(this.boss, this.pool, this.cfg, this.metrics, this.log);
+    if (r.scheduled.length || r.removed.length) this.log.debug(r, 'schedules in step');
+  }
+
+  /** Runs fn every ms, one at a time; errors are logged, never fatal. */
+  private every(ms: number, fn: () => Promise<void>, now = false): void {
+    const loop = async () => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn(errFields(err), 'periodic task failed');
+      }
+      if (!this.stopping) this.timers.push(setTimeout(loop, ms));
+    };
+    this.timers.push(setTimeout(loop, now ? 0 : ms));
+  }
+
+  private shutdown(reason: string, code = 0): Promise<number> {
+    if (this.stopped) return this.stopped;
+    this.stopping = true;
+    this.stopped = (async () => {
+      const deadline = Date.now() + this.cfg.shutdownGraceMs;
+      this.log.info({ reason, active_runs: this.handler?.activeCount ?? 0, grace_ms: this.cfg.shutdownGraceMs }, 'stopping: no new jobs; running runs stop after their current batch');
+      for (const t of this.timers) clearTimeout(t);
+      let exitCode = code;
+      const boss = this.boss;
+      if (boss && this.handler) {
+        const drained = Promise.all([boss.offWork(RUN_QUEUE, { wait: true }), this.handler.stopAll()]);
+        const inTime = await Promise.race([drained.then(() => true), sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+        if (!inTime) {
+          const n = await this.handler.cancelAll();
+          this.log.error({ cancelled: n }, 'grace period over: cancelled the batches still running (rolled back, the jobs will be retried)');
+          await Promise.race([drained, sleep(5000)]);
+          exitCode = 1;
+        }
+      }
+      await this.notifier?.stop();
+      await boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch((err) => this.log.warn(errFields(err), 'job system stop failed'));
+      await this.pool.end().catch(() => {});
+      this.log.info({ exit_code: exitCode }, 'worker stopped');
+      this.resolveExit(exitCode);
+      return exitCode;
+    })();
+    return this.stopped;
+  }
+}
