@@ -62,8 +62,12 @@ export class RunHandler {
     let error: unknown = null;
     try {
       await client.connect();
+      // client_connection_check_interval: if this process dies mid-run, the server notices
+      // the lost client within a second and aborts the run (the open batch rolls back and
+      // the advisory lock is freed) instead of carrying on unwatched. PostgreSQL 14+.
       const { rows: [me] } = await client.query<{ pid: number }>(
-        `select pg_backend_pid() as pid, set_config('retention.actor', $1, false), set_config('retention.job_id', $2, false)`,
+        `select pg_backend_pid() as pid, set_config('retention.actor', $1, false), set_config('retention.job_id', $2, false),
+                set_config('client_connection_check_interval', '1000', false)`,
         [this.actor, job.id]);
       const call = client.query<{ p_run_id: string }>('call retention.run($1)', [policy]);
       this.active.set(job.id, { policy, jobId: job.id, client, pid: me!.pid, done: call.catch(() => {}) });

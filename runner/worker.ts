@@ -120,7 +120,10 @@ class Worker {
       max: 4,
       cronMonitorIntervalSeconds: tick,
       cronWorkerIntervalSeconds: tick,
+      // Jobs of a dead worker are failed (and retried) by the monitor pass once their
+      // heartbeat is stale: run it at half the heartbeat so that takes at most 1.5x it.
       superviseIntervalSeconds: Math.max(1, Math.round(cfg.heartbeatMs / 2000)),
+      monitorIntervalSeconds: Math.max(1, Math.round(cfg.heartbeatMs / 2000)),
     });
     boss.on('error', (err) => this.log.error(errFields(err), 'job system error'));
     await boss.start();

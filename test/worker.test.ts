@@ -1,0 +1,241 @@
+// The worker as operators run it: real `pg-retention worker` processes against real
+// PostgreSQL, started, signalled and killed. Outcomes are read from the ledger, the
+// tables and pg-boss's own job records.
+import { PgBoss } from 'pg-boss';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/db.ts';
+import { count, makeEvents } from './support/fixtures.ts';
+import { parseMetrics, startWorker, type WorkerProcess } from './support/worker.ts';
+
+const db = useTestDatabase();
+const QUEUE = 'retention-run';
+let boss: PgBoss;
+const workers: WorkerProcess[] = [];
+
+function worker(env: Record<string, string> = {}): WorkerProcess {
+  const w = startWorker({ DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'test-worker', ...env });
+  workers.push(w);
+  return w;
+}
+
+async function stop(w: WorkerProcess): Promise<number | null> {
+  if (w.proc.exitCode === null) w.proc.kill('SIGTERM');
+  return w.exited;
+}
+
+/** A table whose deletes take ~msPerRow each (a row trigger sleeps), so runs last long
+ * enough to be interrupted. `eligible` rows are 1-100 days old (all past a 0-day cutoff
+ * with p_retain => '1 day' since the fixtures date from 2026-01-01). */
+async function slowTable(table: string, rows: number, msPerRow: number): Promise<void> {
+  await makeEvents(db, table, rows, 100);
+  await db.q(`create or replace function app.slow_delete() returns trigger language plpgsql as $$
+                begin perform pg_sleep(tg_argv[0]::float8 / 1000); return old; end $$`);
+  await db.q(`create trigger slow before delete on ${table} for each row execute function app.slow_delete('${msPerRow}')`);
+}
+
+interface RunRow { run_id: string; status: string; affected: string; batches: number; job_id: string | null; started_at: Date; finished_at: Date | null; started_by: string }
+const runsOf = (policy: string) =>
+  db.q<RunRow>(`select run_id, status, affected, batches, job_id, started_at, finished_at, started_by
+                  from retention.runs where policy_name = $1 and mode = 'live' order by run_id`, [policy]);
+
+beforeAll(async () => {
+  // The worker installs pg-boss in its schema; the test talks to the same queue.
+  boss = new PgBoss({ connectionString: db.url, schema: 'retention_jobs', schedule: false, supervise: false });
+  boss.on('error', () => {});
+  await boss.start();
+});
+
+// A failed test must not leave its workers taking the next test's jobs.
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => (w.proc.exitCode === null ? (w.proc.kill('SIGKILL'), w.exited) : null)));
+});
+
+afterAll(async () => {
+  await boss.stop({ graceful: false, close: true }).catch(() => {});
+});
+
+describe('pg-retention worker', () => {
+  it('a schedule fires and the ledger shows the run with its pg-boss job id; disabling the policy removes the schedule', async () => {
+    await makeEvents(db, 'app.w1', 400, 100);
+    await db.q(`select retention.set_policy('w1', 'app.w1', 'delete', 'created_at', p_retain => '1 day',
+                  p_predicate => 'status = ''failed''', p_schedule => '* * * * *')`);
+    const w = worker();
+    await w.waitFor((l) => l.msg === 'schedule added' && l.policy === 'w1');
+    // Fires at the next minute boundary.
+    const line = await w.waitFor((l) => l.msg === 'run finished' && l.policy === 'w1', 80_000);
+    const [run] = await runsOf('w1');
+    expect(run).toMatchObject({ status: 'completed', affected: '100', job_id: line.job_id, started_by: 'test-worker' });
+    expect(line).toMatchObject({ status: 'completed', affected: 100, run_id: run!.run_id });
+    expect(await count(db, 'app.w1')).toBe(300);
+    const job = await boss.getJobById(QUEUE, String(run!.job_id));
+    expect(job).toMatchObject({ state: 'completed', singletonKey: 'w1', data: { policy: 'w1' } });
+
+    await db.q(`select retention.set_policy('w1', 'app.w1', 'delete', 'created_at', p_retain => '1 day',
+                  p_predicate => 'status = ''failed''', p_schedule => '* * * * *', p_enabled => false)`);
+    await w.waitFor((l) => l.msg.startsWith('schedule removed') && l.policy === 'w1');
+    expect((await boss.getSchedules(QUEUE)).map((s) => s.key)).not.toContain('w1');
+    expect(await stop(w)).toBe(0);
+  }, 120_000);
+
+  it('two workers never run one policy at once, over many jobs (pg-boss singleton and the database lock)', async () => {
+    // Each run stops at its 300 ms time budget, so the table takes many runs to empty.
+    await slowTable('app.w2', 3000, 1);
+    await db.q(`select retention.set_policy('w2', 'app.w2', 'delete', 'created_at', p_retain => '1 day', p_batch_size => 50, p_time_budget => '300 milliseconds')`);
+    const a = worker({ PG_RETENTION_CONCURRENCY: '3' });
+    const b = worker({ PG_RETENTION_CONCURRENCY: '3' });
+    await Promise.all([a.waitFor((l) => l.msg === 'worker ready'), b.waitFor((l) => l.msg === 'worker ready')]);
+    // The worker's own path (one singleton key per policy) and, to test the database's
+    // guard too, jobs under other keys that pg-boss would happily run side by side.
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = await boss.send(QUEUE, { policy: 'w2' }, { singletonKey: i % 2 ? 'w2' : `w2-extra-${i}` });
+      if (id) sent.push(id);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sent.length).toBeGreaterThanOrEqual(20);
+    // Every job settles.
+    for (const id of sent) {
+      await expect.poll(async () => (await boss.getJobById(QUEUE, id))?.state, { timeout: 60_000, interval: 200 }).toBe('completed');
+    }
+    const runs = await runsOf('w2');
+    const real = runs.filter((r) => r.status !== 'already_running');
+    expect(runs.length).toBe(sent.length);
+    expect(real.length).toBeGreaterThanOrEqual(5);
+    expect(runs.some((r) => r.status === 'already_running')).toBe(true);
+    const ordered = [...real].sort((x, y) => x.started_at.getTime() - y.started_at.getTime());
+    for (let i = 1; i < ordered.length; i++) {
+      expect(ordered[i]!.started_at.getTime(), `run ${ordered[i]!.run_id} started before run ${ordered[i - 1]!.run_id} finished`)
+        .toBeGreaterThanOrEqual(ordered[i - 1]!.finished_at!.getTime());
+    }
+    // Both workers took jobs.
+    const byWorker = [a, b].map((w) => w.lines.filter((l) => l.msg === 'run finished' && l.policy === 'w2').length);
+    expect(byWorker.every((n) => n > 0), `runs per worker: ${byWorker}`).toBe(true);
+    // Nothing deleted that the ledger does not count.
+    const affected = runs.reduce((s, r) => s + Number(r.affected), 0);
+    expect(await count(db, 'app.w2')).toBe(3000 - affected);
+    expect(await stop(a)).toBe(0);
+    expect(await stop(b)).toBe(0);
+  }, 120_000);
+
+  it('SIGKILL mid-run: a new worker takes the job over and completes the policy, every deleted row counted', async () => {
+    await slowTable('app.w3', 2000, 2);
+    await db.q(`select retention.set_policy('w3', 'app.w3', 'delete', 'created_at', p_retain => '1 day', p_batch_size => 100)`);
+    const a = worker();
+    await a.waitFor((l) => l.msg === 'worker ready');
+    const jobId = await boss.send(QUEUE, { policy: 'w3' }, { singletonKey: 'w3' });
+    await expect.poll(async () => Number((await runsOf('w3'))[0]?.batches ?? 0), { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(2);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const [killed] = await runsOf('w3');
+    expect(killed!.status).toBe('running');
+
+    const b = worker();
+    // pg-boss notices the silent heartbeat, retries the job; b runs it to the end.
+    await expect.poll(async () => (await boss.getJobById(QUEUE, jobId!))?.state, { timeout: 60_000, interval: 250 }).toBe('completed');
+    const runs = await runsOf('w3');
+    expect(runs.map((r) => r.status)).toEqual(['interrupted', 'completed']);
+    expect(runs.every((r) => r.job_id === jobId)).toBe(true);
+    const [job] = [await boss.getJobById(QUEUE, jobId!)];
+    expect(job!.retryCount).toBeGreaterThanOrEqual(1);
+    // Rows deleted by committed batches of the killed run are in its ledger row; the
+    // batch in flight was rolled back. Together they account for every row.
+    const affected = runs.reduce((s, r) => s + Number(r.affected), 0);
+    expect(affected).toBe(2000);
+    expect(await count(db, 'app.w3')).toBe(0);
+    const batchRows = await db.q<{ n: string }>(`select sum(rows) as n from retention.run_batches where run_id = any($1::bigint[])`, [runs.map((r) => r.run_id)]);
+    expect(Number(batchRows[0]!.n)).toBe(2000);
+    expect(await stop(b)).toBe(0);
+  }, 120_000);
+
+  it('SIGTERM mid-run: the batch finishes, the run is recorded as stopped, the rest is queued, exit 0', async () => {
+    await slowTable('app.w4', 2000, 2);
+    await db.q(`select retention.set_policy('w4', 'app.w4', 'delete', 'created_at', p_retain => '1 day', p_batch_size => 100)`);
+    const a = worker({ PG_RETENTION_SHUTDOWN_GRACE: '20s' });
+    await a.waitFor((l) => l.msg === 'worker ready');
+    const jobId = await boss.send(QUEUE, { policy: 'w4' }, { singletonKey: 'w4' });
+    await expect.poll(async () => Number((await runsOf('w4'))[0]?.batches ?? 0), { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(2);
+    a.proc.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    const [run] = await runsOf('w4');
+    expect(run!.status).toBe('stopped_requested');
+    expect(Number(run!.affected)).toBeGreaterThan(0);
+    expect(Number(run!.affected)).toBeLessThan(2000);
+    expect(Number(run!.affected) % 100).toBe(0); // whole batches only
+    expect(await count(db, 'app.w4')).toBe(2000 - Number(run!.affected));
+    expect((await boss.getJobById(QUEUE, jobId!))?.state).toBe('completed');
+    const stopped = await a.waitFor((l) => l.msg === 'run stopped for shutdown');
+    expect(stopped.continuation_job_id).toEqual(expect.any(String));
+    // Another worker carries on from the continuation job.
+    const b = worker();
+    await expect.poll(async () => (await boss.getJobById(QUEUE, String(stopped.continuation_job_id)))?.state, { timeout: 60_000, interval: 250 }).toBe('completed');
+    expect(await count(db, 'app.w4')).toBe(0);
+    expect((await runsOf('w4')).map((r) => r.status)).toEqual(['stopped_requested', 'completed']);
+    expect(await stop(b)).toBe(0);
+  }, 120_000);
+
+  it('/metrics counters agree with the ledger; /healthz and /readyz answer', async () => {
+    await makeEvents(db, 'app.w5', 600, 100);
+    await db.q(`select retention.set_policy('w5', 'app.w5', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id', p_max_rows_per_run => 250, p_batch_size => 100)`);
+    await db.q(`select retention.place_hold('subject', '3', 'litigation', p_placed_by => 'legal@example.com')`);
+    const w = worker();
+    await w.waitFor((l) => l.msg === 'worker ready');
+    expect(await w.get('/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
+    expect(await w.get('/readyz')).toEqual({ status: 200, body: '{"status":"ready"}' });
+    // One run refused by its ceiling (540 > 250), one completed after the ceiling is raised.
+    const refused = await boss.send(QUEUE, { policy: 'w5' }, { singletonKey: 'w5' });
+    await expect.poll(async () => (await boss.getJobById(QUEUE, refused!))?.state, { timeout: 30_000 }).toBe('failed');
+    await db.q(`select retention.set_policy('w5', 'app.w5', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id', p_max_rows_per_run => 1000, p_batch_size => 100)`);
+    const ok = await boss.send(QUEUE, { policy: 'w5' }, { singletonKey: 'w5' });
+    await expect.poll(async () => (await boss.getJobById(QUEUE, ok!))?.state, { timeout: 30_000 }).toBe('completed');
+    await w.waitFor((l) => l.msg === 'run finished' && l.policy === 'w5');
+
+    const m = parseMetrics((await w.get('/metrics')).body);
+    const ledger = await db.q<{ status: string; n: number; affected: string; secs: number }>(
+      `select status, count(*)::int as n, sum(affected) as affected from retention.runs
+        where policy_name = 'w5' and job_id is not null group by status order by status`);
+    expect(ledger.map((r) => r.status)).toEqual(['completed', 'refused']);
+    for (const r of ledger) expect(m.get(`pg_retention_runs_total{policy="w5",status="${r.status}"}`)).toBe(r.n);
+    expect(m.get('pg_retention_rows_affected_total{policy="w5",action="delete"}')).toBe(540); // 600 minus user 3's 60 held
+    expect(Number(ledger.find((r) => r.status === 'completed')!.affected)).toBe(540);
+    expect(m.get('pg_retention_run_duration_seconds_count{policy="w5"}')).toBe(2);
+    expect(m.get('pg_retention_legal_holds_active{scope="subject"}')).toBe(1);
+    const [last] = await db.q<{ t: number }>(`select extract(epoch from max(finished_at))::float8 as t from retention.runs where policy_name = 'w5' and status = 'completed'`);
+    expect(m.get('pg_retention_last_success_timestamp_seconds{policy="w5"}')).toBeCloseTo(last!.t, 3);
+    // The backlog is measured every second: 60 held rows remain, none would be affected.
+    await expect.poll(async () => parseMetrics((await w.get('/metrics')).body).get('pg_retention_eligible_rows{policy="w5"}'), { timeout: 10_000 }).toBe(0);
+    expect(m.get('pg_retention_notifications{status="pending"}')).toBeGreaterThanOrEqual(1); // the refusal
+    expect(m.has('pg_retention_worker_process_resident_memory_bytes')).toBe(true);
+    expect((await w.get('/nope')).status).toBe(404);
+    expect(await stop(w)).toBe(0);
+  }, 120_000);
+
+  it('refuses to start on a bad environment variable, naming it (exit 2)', async () => {
+    const w = worker({ PG_RETENTION_CONCURRENCY: 'many', PG_RETENTION_SHUTDOWN_GRACE: '30' });
+    expect(await w.exited).toBe(2);
+    expect(w.stderr()).toMatch(/PG_RETENTION_CONCURRENCY: expected a number of policies run at once from 1 to 32, got "many"/);
+    expect(w.stderr()).toMatch(/PG_RETENTION_SHUTDOWN_GRACE: expected a duration such as 30s/);
+    expect(w.stderr()).toMatch(/hint: see docs\/operator-guide.md/);
+    expect(w.lines).toEqual([]);
+    const w2 = worker({ PG_RETENTION_WEBHOOK_URL: 'https://hooks.example.com/x' });
+    expect(await w2.exited).toBe(2);
+    expect(w2.stderr()).toMatch(/PG_RETENTION_WEBHOOK_SECRET: required when PG_RETENTION_WEBHOOK_URL is set/);
+  });
+
+  it('is not ready on a database without the retention schema, and says why', async () => {
+    const url = new URL(db.url);
+    const empty = `${db.name}_empty`;
+    await db.q(`create database ${empty}`);
+    try {
+      url.pathname = `/${empty}`;
+      const w = worker({ DATABASE_URL: url.toString() });
+      await w.waitFor((l) => l.msg === 'retention schema not ready; waiting');
+      expect(await w.get('/healthz')).toMatchObject({ status: 200 });
+      const ready = await w.get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body).reason).toMatch(/migrations not applied yet: .*run pg-retention migrate/);
+      expect(await stop(w)).toBe(0);
+    } finally {
+      await db.q(`drop database ${empty} with (force)`);
+    }
+  });
+});
