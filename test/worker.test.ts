@@ -209,6 +209,23 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   }, 120_000);
 
+  it('a policy that missed its schedule is reported overdue: metric, warning and one notification', async () => {
+    await makeEvents(db, 'app.w6', 10);
+    await db.q(`select retention.set_policy('w6', 'app.w6', 'delete', 'created_at', p_schedule => '0 0 1 1 *', p_time_zone => 'Europe/Berlin')`);
+    await db.q(`update retention.policies set created_at = now() - interval '2 years' where name = 'w6'`);
+    const w = worker({ PG_RETENTION_OVERDUE_AFTER: '1s' });
+    const warn = await w.waitFor((l) => l.msg.startsWith('policy is overdue') && l.policy === 'w6');
+    const lastNewYear = `${new Date().getUTCFullYear() - 1}-12-31T23:00:00.000Z`; // midnight in Berlin
+    expect(warn.due_at).toBe(lastNewYear);
+    await expect.poll(async () => parseMetrics((await w.get('/metrics')).body).get('pg_retention_policy_overdue{policy="w6"}')).toBe(1);
+    await w.waitFor((l) => l.msg === 'worker ready');
+    await new Promise((r) => setTimeout(r, 1500)); // more sync passes: still one notification
+    const notes = await db.q<{ kind: string; payload: { due_at: string } }>(`select kind, payload from retention.notifications where policy_name = 'w6'`);
+    expect(notes.map((n) => n.kind)).toEqual(['policy_overdue']);
+    expect(new Date(notes[0]!.payload.due_at).toISOString()).toBe(lastNewYear);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('refuses to start on a bad environment variable, naming it (exit 2)', async () => {
     const w = worker({ PG_RETENTION_CONCURRENCY: 'many', PG_RETENTION_SHUTDOWN_GRACE: '30' });
     expect(await w.exited).toBe(2);

@@ -1,0 +1,131 @@
+// Webhook delivery of the outbox by real worker processes to a local HTTP server:
+// signatures verified, retries after 500s, dead letters, and no double delivery with two
+// workers.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/db.ts';
+import { makeEvents } from './support/fixtures.ts';
+import { startWorker, type WorkerProcess } from './support/worker.ts';
+
+const db = useTestDatabase();
+const SECRET = 'test-webhook-secret-0123456789';
+
+interface Received { id: string; body: Record<string, unknown>; signatureOk: boolean; answered: number }
+const received: Received[] = [];
+/** Per policy: how many times to answer 500 before 200 (Infinity: always 500). */
+const failures = new Map<string, number>();
+let server: http.Server;
+let hookUrl: string;
+const workers: WorkerProcess[] = [];
+
+function verify(headers: http.IncomingHttpHeaders, raw: string): boolean {
+  const ts = String(headers['x-pg-retention-timestamp']);
+  const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex')}`);
+  const got = Buffer.from(String(headers['x-pg-retention-signature']));
+  return got.length === expected.length && timingSafeEqual(got, expected) && Math.abs(Date.now() / 1000 - Number(ts)) < 300;
+}
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      const policy = String(body.policy);
+      const left = failures.get(policy) ?? 0;
+      const status = left > 0 ? 500 : 200;
+      if (left > 0) failures.set(policy, left - 1);
+      received.push({ id: String(req.headers['x-pg-retention-id']), body, signatureOk: verify(req.headers, raw), answered: status });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+});
+
+afterEach(async () => {
+  for (const w of workers.splice(0)) {
+    if (w.proc.exitCode === null) w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+});
+
+function worker(): WorkerProcess {
+  const w = startWorker({
+    DATABASE_URL: db.url, PG_RETENTION_WEBHOOK_URL: hookUrl, PG_RETENTION_WEBHOOK_SECRET: SECRET,
+    PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '3', PG_RETENTION_WEBHOOK_BACKOFF: '100ms', PG_RETENTION_WEBHOOK_TIMEOUT: '2s',
+    // The worker's own overdue check stays out of the way: the test files its own.
+    PG_RETENTION_OVERDUE_AFTER: '1000h',
+  });
+  workers.push(w);
+  return w;
+}
+
+/** A policy that existed a day ago, so note_overdue can report missed occurrences. */
+async function policy(name: string): Promise<void> {
+  await makeEvents(db, `app.${name.replace('-', '_')}`, 10);
+  await db.q(`select retention.set_policy($1, $2, 'delete', 'created_at')`, [name, `app.${name.replace('-', '_')}`]);
+  await db.q(`update retention.policies set created_at = now() - interval '1 day' where name = $1`, [name]);
+}
+
+const outbox = (policyName: string) =>
+  db.q<{ notification_id: string; status: string; attempts: number; last_error: string | null }>(
+    `select notification_id, status, attempts, last_error from retention.notifications where policy_name = $1 order by notification_id`, [policyName]);
+
+describe('webhook delivery', () => {
+  it('signs each delivery, retries after 500 responses, and dead-letters after the configured attempts', async () => {
+    await policy('h-retry');
+    await policy('h-dead');
+    failures.set('h-retry', 2);
+    failures.set('h-dead', Infinity);
+    // A refused run and an overdue policy: both put there by the database.
+    await db.q(`select retention.set_policy('h-retry', 'app.h_retry', 'delete', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1)`);
+    await db.call(`call retention.run('h-retry')`).catch(() => {});
+    await db.q(`select retention.note_overdue('h-dead', now() - interval '1 hour')`);
+    const w = worker();
+    await expect.poll(async () => (await outbox('h-retry'))[0]?.status, { timeout: 30_000 }).toBe('delivered');
+    await expect.poll(async () => (await outbox('h-dead'))[0]?.status, { timeout: 30_000 }).toBe('dead');
+
+    const [retry] = await outbox('h-retry');
+    expect(retry).toMatchObject({ status: 'delivered', attempts: 3 });
+    const got = received.filter((r) => r.body.policy === 'h-retry');
+    expect(got.map((r) => r.answered)).toEqual([500, 500, 200]);
+    expect(got.every((r) => r.signatureOk && r.id === retry!.notification_id)).toBe(true);
+    expect(got[2]!.body).toMatchObject({ kind: 'run_refused', policy: 'h-retry', table: 'app.h_retry', status: 'refused', error_code: 'RT012', attempt: 3 });
+
+    const [dead] = await outbox('h-dead');
+    expect(dead).toMatchObject({ status: 'dead', attempts: 3, last_error: 'HTTP 500 Internal Server Error' });
+    expect(received.filter((r) => r.body.policy === 'h-dead').map((r) => r.answered)).toEqual([500, 500, 500]);
+    expect(received.find((r) => r.body.policy === 'h-dead')!.body).toMatchObject({ kind: 'policy_overdue' });
+    await w.waitFor((l) => l.msg === 'notification dead-lettered' && l.policy === 'h-dead');
+    // Nothing more is sent for a dead letter.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(received.filter((r) => r.body.policy === 'h-dead').length).toBe(3);
+    // A tampered body does not verify against its signature.
+    expect(verify({ 'x-pg-retention-timestamp': String(Math.floor(Date.now() / 1000)), 'x-pg-retention-signature': 'sha256=00' }, '{}')).toBe(false);
+  });
+
+  it('two workers deliver every notification exactly once', async () => {
+    await policy('h-many');
+    for (let i = 1; i <= 40; i++) {
+      await db.q(`select retention.note_overdue('h-many', now() - make_interval(mins => $1))`, [i]);
+    }
+    const ids = (await outbox('h-many')).map((n) => n.notification_id);
+    expect(ids.length).toBe(40);
+    worker();
+    worker();
+    await expect.poll(async () => (await outbox('h-many')).every((n) => n.status === 'delivered'), { timeout: 30_000 }).toBe(true);
+    const got = received.filter((r) => r.body.policy === 'h-many');
+    expect(got.length).toBe(40);
+    expect(new Set(got.map((r) => r.id))).toEqual(new Set(ids));
+    // Each delivery is logged once, by the worker that made it.
+    const by = workers.map((w) => w.lines.filter((l) => l.msg === 'notification delivered' && l.policy === 'h-many').length);
+    expect(by.reduce((a, b) => a + b, 0)).toBe(40);
+  });
+});
