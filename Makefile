@@ -26,7 +26,7 @@ help:
 	@echo "make lint       eslint"
 	@echo "make typecheck  tsc --noEmit"
 	@echo "make migrate    apply the schema to DATABASE_URL"
-	@echo "make bench      batch cost over a 1M-row run (BENCH_ROWS to change)"
+	@echo "make bench      batch cost and worker memory over 1M-row runs (BENCH_ROWS to change)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
 	@echo "system Node is $(SYS_NODE_MAJOR); installing Node 24 into .tools/node"
@@ -60,3 +60,4 @@ demo-stop: $(DEPS)
 
 bench: $(DEPS)
 	node bench/batch-cost.ts
+	node bench/worker-rss.ts

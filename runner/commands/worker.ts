@@ -1,5 +1,5 @@
-// pg-retention worker: the long-running scheduler (see runner/worker.ts).
-import { runWorker } from '../worker.ts';
+// pg-retention worker: the long-running scheduler (see runner/worker.ts), loaded only when
+// asked for, so that the other commands do not pay for pg-boss, pino and prom-client.
 import type { Command } from './types.ts';
 
 export const worker: Command = {
@@ -43,6 +43,7 @@ Example:
   PG_RETENTION_WEBHOOK_SECRET=$(cat /run/secrets/webhook) pg-retention worker`,
   run: async (values) => {
     if (values['database-url']) process.env.DATABASE_URL = String(values['database-url']);
+    const { runWorker } = await import('../worker.ts');
     return runWorker(process.env);
   },
 };

@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# The pg-retention worker (and CLI) image: Node 24 runs the TypeScript sources directly
+# (type stripping), so there is no build step, only production dependencies.
+#   docker build -t pg-retention .
+#   docker run -e DATABASE_URL=postgres://... -p 9187:9187 pg-retention            # worker
+#   docker run -e DATABASE_URL=postgres://... pg-retention migrate                 # any command
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: only the embedded PostgreSQL of the tests has one, and it is a
+# development dependency.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim
+ENV NODE_ENV=production \
+    PG_RETENTION_HTTP_PORT=9187
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY runner ./runner
+COPY sql ./sql
+COPY migrations ./migrations
+USER node
+EXPOSE 9187
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PG_RETENTION_HTTP_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "runner/cli.ts"]
+CMD ["worker"]
