@@ -41,7 +41,8 @@ class Worker {
   private boss: PgBoss | null = null;
   private handler: RunHandler | null = null;
   private notifier: Notifier | null = null;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private ready = false;
   private stopping = false;
   private stopped: Promise<number> | null = null;
   private resolveExit!: (code: number) => void;
@@ -87,7 +88,7 @@ class Worker {
     } finally {
       client.release();
     }
-    return this.boss ? null : 'job system not started yet';
+    return this.ready ? null : 'job system not started yet';
   }
 
   /** Until the database answers with a compatible schema (retrying, so that a worker
@@ -144,6 +145,7 @@ class Worker {
     } else {
       this.log.info('no PG_RETENTION_WEBHOOK_URL: notifications stay in retention.notifications');
     }
+    this.ready = true;
     this.log.info({ queue: RUN_QUEUE }, 'worker ready');
   }
 
@@ -155,15 +157,19 @@ class Worker {
 
   /** Runs fn every ms, one at a time; errors are logged, never fatal. */
   private every(ms: number, fn: () => Promise<void>, now = false): void {
-    const loop = async () => {
-      try {
-        await fn();
-      } catch (err) {
-        this.log.warn(errFields(err), 'periodic task failed');
-      }
-      if (!this.stopping) this.timers.push(setTimeout(loop, ms));
+    const schedule = (delay: number) => {
+      const t = setTimeout(async () => {
+        this.timers.delete(t);
+        try {
+          await fn();
+        } catch (err) {
+          this.log.warn(errFields(err), 'periodic task failed');
+        }
+        if (!this.stopping) schedule(ms);
+      }, delay);
+      this.timers.add(t);
     };
-    this.timers.push(setTimeout(loop, now ? 0 : ms));
+    schedule(now ? 0 : ms);
   }
 
   private shutdown(reason: string, code = 0): Promise<number> {
