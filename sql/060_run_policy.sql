@@ -1,8 +1,8 @@
 -- The batch engine behind run() and run_all(). One run of one policy:
 --  * one run per policy at a time (session advisory lock; a second caller records
 --    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
---  * eligible rows are counted at the start; a run that would exceed the policy's ceiling
---    is refused unless forced;
+--  * eligible rows are counted at the start (waiting for table locks no longer than
+--    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
 --  * each batch is its own transaction: it takes the holds lock shared, sets lock_timeout,
 --    picks up to batch_size rows through the age index from where the previous batch
 --    stopped (keyset, no rescans), skips locked rows, re-checks holds in the same
@@ -51,10 +51,10 @@ begin
 
   if not pg_try_advisory_lock(20250101, v_pol.policy_id::int) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
-                                retain, retain_source, started_by, finished_at)
+                                retain, retain_source, started_by, job_id, finished_at)
     select v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
            'already_running', v_pol.action, v_as_of, v_as_of, r.retain, r.source, v_actor,
-           clock_timestamp()
+           nullif(current_setting('retention.job_id', true), ''), clock_timestamp()
       from retention._effective_retain(v_pol) r
     returning run_id into p_run_id;
     commit;
@@ -71,6 +71,8 @@ begin
     v_cutoff := v_as_of - v_ret.retain;
     v_sql := retention._policy_sql(v_pol);
     v_budget := coalesce(p_time_budget, v_pol.time_budget);
+    -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
+    perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
     execute format(
       'select count(*), count(*) filter (where held)
          from (select (%s) as held from only %s t where %s) x',
@@ -104,16 +106,22 @@ begin
                            'cutoff', v_cutoff, 'eligible', v_eligible, 'held_back', v_held,
                            'affected', v_affected, 'error', v_err));
     end if;
-  exception when others then
-    get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
-    v_status := 'failed';
+  exception
+    when lock_not_available then
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
+      v_status := 'stopped_lock_timeout';
+    when others then
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+      v_status := 'failed';
   end;
-  if v_status = 'failed' and p_run_id is null then
+  if v_status in ('failed', 'stopped_lock_timeout') and p_run_id is null then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
-                                retain, retain_source, error_code, error, started_by, finished_at)
+                                retain, retain_source, error_code, error, started_by, job_id,
+                                finished_at)
     values (v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
-            'failed', v_pol.action, v_as_of, v_as_of, coalesce(v_ret.retain, interval '0'),
-            coalesce(v_ret.source, 'unknown'), v_code, v_err, v_actor, clock_timestamp())
+            v_status, v_pol.action, v_as_of, v_as_of, coalesce(v_ret.retain, interval '0'),
+            coalesce(v_ret.source, 'unknown'), v_code, v_err, v_actor,
+            nullif(current_setting('retention.job_id', true), ''), clock_timestamp())
     returning run_id into p_run_id;
   end if;
   commit;

@@ -219,4 +219,21 @@ describe('run_all', () => {
     const problems = await db.q(`select problem from retention.check_setup() where policy = 'gone'`);
     expect(problems.map((p) => p.problem)).toEqual(['the policy\'s table no longer exists']);
   });
+
+  it('a run behind an ACCESS EXCLUSIVE lock waits at most lock_timeout while counting, and records stopped_lock_timeout', async () => {
+    await makeEvents(db, 'app.lt1', 100, 100);
+    await db.q(`select retention.set_policy('lt1', 'app.lt1', 'delete', 'created_at', p_retain => '10 days', p_lock_timeout => '100 milliseconds')`);
+    const blocker = await db.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table app.lt1 in access exclusive mode');
+    try {
+      await db.call(`call retention.run('lt1', p_as_of => $1)`, [AS_OF]);
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    const runs = await db.q(`select status, error_code, affected::int, finished_at is not null as finished from retention.runs where policy_name = 'lt1'`);
+    expect(runs).toEqual([{ status: 'stopped_lock_timeout', error_code: '55P03', affected: 0, finished: true }]);
+    expect(await count(db, 'app.lt1')).toBe(100);
+  });
 });

@@ -173,6 +173,28 @@ describe('pg-retention worker', () => {
     expect(await stop(b)).toBe(0);
   }, 120_000);
 
+  it('a lock timeout is transient: the job is retried with backoff and completes once the lock is gone', async () => {
+    await makeEvents(db, 'app.w7', 300, 100);
+    await db.q(`select retention.set_policy('w7', 'app.w7', 'delete', 'created_at', p_retain => '1 day', p_lock_timeout => '200 milliseconds')`);
+    const blocker = await db.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table app.w7 in share mode'); // blocks DELETE, not the count
+    const w = worker();
+    await w.waitFor((l) => l.msg === 'worker ready');
+    const jobId = await boss.send(QUEUE, { policy: 'w7' }, { singletonKey: 'w7' });
+    const first = await w.waitFor((l) => l.msg === 'run stopped on a lock timeout' && l.policy === 'w7');
+    expect(first).toMatchObject({ job_id: jobId, status: 'stopped_lock_timeout', affected: 0, will_retry: true });
+    await blocker.query('rollback');
+    await blocker.end();
+    await expect.poll(async () => (await boss.getJobById(QUEUE, jobId!))?.state, { timeout: 30_000, interval: 250 }).toBe('completed');
+    const runs = await runsOf('w7');
+    expect(runs.at(-1)).toMatchObject({ status: 'completed', affected: '300', job_id: jobId });
+    expect(runs.slice(0, -1).every((r) => r.status === 'stopped_lock_timeout' && r.job_id === jobId)).toBe(true);
+    expect((await boss.getJobById(QUEUE, jobId!))!.retryCount).toBe(runs.length - 1);
+    expect(await count(db, 'app.w7')).toBe(0);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('/metrics counters agree with the ledger; /healthz and /readyz answer', async () => {
     await makeEvents(db, 'app.w5', 600, 100);
     await db.q(`select retention.set_policy('w5', 'app.w5', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id', p_max_rows_per_run => 250, p_batch_size => 100)`);
