@@ -108,8 +108,8 @@ describe('pg-retention worker', () => {
         .toBeGreaterThanOrEqual(ordered[i - 1]!.finished_at!.getTime());
     }
     // Both workers took jobs.
-    const byWorker = [a, b].map((w) => w.lines.filter((l) => l.msg === 'run finished' && l.policy === 'w2').length);
-    expect(byWorker.every((n) => n > 0), `runs per worker: ${byWorker}`).toBe(true);
+    const byWorker = () => [a, b].map((w) => w.lines.filter((l) => l.msg === 'run finished' && l.policy === 'w2').length);
+    await expect.poll(() => byWorker().every((n) => n > 0), { timeout: 5000 }).toBe(true);
     // Nothing deleted that the ledger does not count.
     const affected = runs.reduce((s, r) => s + Number(r.affected), 0);
     expect(await count(db, 'app.w2')).toBe(3000 - affected);

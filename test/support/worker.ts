@@ -48,13 +48,18 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
     }
   });
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then every line the process wrote has been read.
+  let closed = false;
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => {
+    closed = true;
+    resolve(code);
+  }));
   const waitFor = async (pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> => {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const hit = lines.find(pred);
       if (hit) return hit;
-      if (proc.exitCode !== null || Date.now() > until) {
+      if (closed || Date.now() > until) {
         throw new Error(`no matching worker log line within ${timeoutMs} ms (exit ${proc.exitCode}).\nstderr: ${err}\nlog:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
       }
       await sleep(50);
