@@ -58,35 +58,32 @@ export class Metrics {
         for (const r of rows) this.set({ policy: r.policy }, r.t);
       },
     });
-    new Gauge({
-      name: 'pg_retention_legal_holds_active', help: 'Legal holds in force, by scope.',
-      labelNames: ['scope'], registers,
-      async collect() {
-        const rows = await scrapeQuery<{ scope: string; n: number }>(pool,
-          `select s.scope, count(h.hold_id)::int as n
-             from unnest(array['table', 'subject', 'policy']) s(scope)
-             left join retention.active_holds h using (scope) group by s.scope`);
-        for (const r of rows) this.set({ scope: r.scope }, r.n);
-      },
-    });
-    new Gauge({
-      name: 'pg_retention_notifications', help: 'Notifications in the outbox, by status (dead = dead-lettered).',
-      labelNames: ['status'], registers,
-      async collect() {
-        const rows = await scrapeQuery<{ status: string; n: number }>(pool,
-          `select s.status, count(n.notification_id)::int as n
-             from unnest(array['pending', 'delivered', 'dead']) s(status)
-             left join retention.notifications n using (status) group by s.status`);
-        for (const r of rows) this.set({ status: r.status }, r.n);
-      },
-    });
+    countsBy(pool, registers, 'pg_retention_legal_holds_active', 'Legal holds in force, by scope.',
+      'scope', ['table', 'subject', 'policy'], 'retention.active_holds');
+    countsBy(pool, registers, 'pg_retention_notifications', 'Notifications in the outbox, by status (dead = dead-lettered).',
+      'status', ['pending', 'delivered', 'dead'], 'retention.notifications');
   }
 }
 
+/** A gauge of row counts per value of one column, every value present (0 when none).
+ * Column and relation are fixed names from this file; values are bound. */
+function countsBy(pool: pg.Pool, registers: Registry[], name: string, help: string,
+  label: 'scope' | 'status', values: string[], relation: 'retention.active_holds' | 'retention.notifications'): void {
+  new Gauge({
+    name, help, labelNames: [label], registers,
+    async collect() {
+      const rows = await scrapeQuery<{ v: string; n: number }>(pool,
+        `select v.v, count(r.${label})::int as n from unnest($1::text[]) v(v)
+           left join ${relation} r on r.${label} = v.v group by v.v`, [values]);
+      for (const r of rows) this.set({ [label]: r.v }, r.n);
+    },
+  });
+}
+
 /** A scrape must not fail because the database is briefly away: such gauges are left out. */
-async function scrapeQuery<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string): Promise<R[]> {
+async function scrapeQuery<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, values?: unknown[]): Promise<R[]> {
   try {
-    return (await pool.query<R>(sql)).rows;
+    return (await pool.query<R>(sql, values)).rows;
   } catch {
     return [];
   }
