@@ -19,7 +19,8 @@ create or replace function retention.set_policy(
   p_enabled           boolean  default true,
   p_description       text     default null,
   p_category          text     default null,
-  p_notify_over_rows  bigint   default null
+  p_notify_over_rows  bigint   default null,
+  p_archive_schema    text     default null
 )
 returns retention.policies
 language plpgsql
@@ -32,6 +33,8 @@ declare
   v_old      retention.policies;
   v_new      retention.policies;
   v_changes  jsonb;
+  v_strat    "char";
+  v_keys     int2vector;
 begin
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
@@ -52,17 +55,26 @@ begin
   select c.relkind, n.nspname into v_relkind, v_schema
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = v_target;
-  if v_relkind <> 'r' or v_schema in ('retention', 'pg_catalog', 'information_schema') then
-    raise exception '% is not an ordinary application table', v_target
+  if v_schema in ('retention', 'pg_catalog', 'information_schema')
+     or v_relkind not in ('r', 'p')
+     or (v_relkind = 'p') <> (p_action is not distinct from 'drop_partitions') then
+    raise exception '% is not %', v_target,
+          case when v_relkind = 'p' then 'an ordinary application table'
+               when p_action = 'drop_partitions' then 'a partitioned table'
+               else 'an ordinary application table' end
       using errcode = 'RT013',
-            hint = case when v_relkind = 'p'
-                        then 'Partitioned tables are not purged row by row yet: declare a policy per partition.'
-                        else 'Policies apply to ordinary tables outside the retention and system schemas.' end;
+            hint = case when v_schema in ('retention', 'pg_catalog', 'information_schema')
+                        then 'Policies apply to tables outside the retention and system schemas.'
+                        when v_relkind = 'p'
+                        then 'For a range-partitioned table use action drop_partitions (whole partitions go), or declare a row policy per partition.'
+                        when p_action = 'drop_partitions'
+                        then 'drop_partitions needs a table partitioned by range on its age column; use delete for an ordinary table.'
+                        else 'Policies apply to ordinary and partitioned tables, not views or foreign tables.' end;
   end if;
 
-  if p_action is null or p_action not in ('delete', 'soft_delete', 'purge_soft_deleted') then
+  if p_action is null or p_action not in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions') then
     raise exception 'unknown action %', coalesce(quote_literal(p_action), 'NULL')
-      using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted.';
+      using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted, drop_partitions.';
   end if;
 
   v_type := retention._column_type(v_target, p_age_column);
@@ -73,6 +85,36 @@ begin
   if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
     raise exception 'column %.% is of type %, not a timestamp', v_target, p_age_column, v_type
       using errcode = 'RT003', hint = 'The age column must be timestamptz, timestamp or date.';
+  end if;
+
+  if p_action = 'drop_partitions' then
+    select pt.partstrat, pt.partattrs into v_strat, v_keys
+      from pg_catalog.pg_partitioned_table pt where pt.partrelid = v_target;
+    if v_strat <> 'r' or array_length(v_keys::int2[], 1) <> 1
+       or v_keys[0] <> (select attnum from pg_catalog.pg_attribute
+                         where attrelid = v_target and attname = p_age_column) then
+      raise exception '% is not partitioned by range on %', v_target, quote_ident(p_age_column)
+        using errcode = 'RT013',
+              hint = format('drop_partitions needs PARTITION BY RANGE (%I): the partition bounds say how old each partition''s rows are. Its key is: %s.',
+                            p_age_column, pg_catalog.pg_get_partkeydef(v_target));
+    end if;
+    if p_predicate is not null then
+      raise exception 'drop_partitions takes no predicate'
+        using errcode = 'RT007', hint = 'Whole partitions go; to filter rows use a delete policy per partition instead.';
+    end if;
+  end if;
+  if p_archive_schema is not null then
+    if p_action is distinct from 'drop_partitions' then
+      raise exception 'p_archive_schema is only used by drop_partitions'
+        using errcode = 'RT007', hint = 'Leave it NULL for this action.';
+    end if;
+    if not exists (select from pg_catalog.pg_namespace where nspname = p_archive_schema)
+       or p_archive_schema in ('retention', 'pg_catalog', 'information_schema', v_schema) then
+      raise exception 'archive schema % %', quote_literal(p_archive_schema),
+            case when p_archive_schema = v_schema then 'is the table''s own schema' else 'is not usable' end
+        using errcode = 'RT018',
+              hint = 'Create a schema for detached partitions first (CREATE SCHEMA archive;), other than the table''s own and the system schemas.';
+    end if;
   end if;
 
   if p_subject_column is not null and retention._column_type(v_target, p_subject_column) is null then
@@ -150,12 +192,12 @@ begin
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
-     description, category, notify_over_rows, created_by, updated_by)
+     description, category, notify_over_rows, archive_schema, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
-     retention._actor(), retention._actor())
+     p_archive_schema, retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -164,16 +206,18 @@ begin
      time_budget = excluded.time_budget, lock_timeout = excluded.lock_timeout,
      schedule = excluded.schedule, time_zone = excluded.time_zone, enabled = excluded.enabled,
      description = excluded.description, category = excluded.category,
-     notify_over_rows = excluded.notify_over_rows, updated_at = now(), updated_by = excluded.updated_by
+     notify_over_rows = excluded.notify_over_rows, archive_schema = excluded.archive_schema,
+     updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
-         p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows)
+         p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
+         p.archive_schema)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
-         excluded.notify_over_rows)
+         excluded.notify_over_rows, excluded.archive_schema)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -198,5 +242,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint) is
-  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category and predicate (RT001-RT016). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text) is
+  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate and partitioning (RT001-RT018). Audit-logged with the changed fields.';

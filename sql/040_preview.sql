@@ -2,6 +2,8 @@
 -- so PostgreSQL itself rejects any write from it). eligible counts rows past the cutoff
 -- that match the policy; held_back counts those protected by a legal hold;
 -- would_affect = eligible - held_back is what a live run at the same time would touch.
+-- For drop_partitions the rows are those of the partitions past the cutoff that a run
+-- would drop or keep for a hold; retention.partitions() lists them one by one.
 create or replace function retention.preview(
   p_policy text default null,
   p_as_of  timestamptz default now()
@@ -41,12 +43,20 @@ begin
     retain := e.retain; retain_source := e.source; enabled := p.enabled;
     cutoff := p_as_of - e.retain;
     max_rows_per_run := p.max_rows_per_run;
-    execute format(
-      'select count(*), count(*) filter (where held), min(age)::timestamptz
-         from (select %s as age, (%s) as held from only %s t where %s) x',
-      s.age_expr, s.held, s.tbl, s.eligible)
-      into eligible, held_back, oldest_eligible
-      using cutoff, p_as_of, p.name, p.target::oid;
+    if p.action = 'drop_partitions' then
+      -- Rows of the partitions that would go or stay for a hold (see partitions()).
+      select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0), min(x.oldest_at)
+        into eligible, held_back, oldest_eligible
+        from retention._partition_plan(p, p_as_of, cutoff) x
+       where x.disposition in ('drop', 'archive', 'rows', 'held');
+    else
+      execute format(
+        'select count(*), count(*) filter (where held), min(age)::timestamptz
+           from (select %s as age, (%s) as held from only %s t where %s) x',
+        s.age_expr, s.held, s.tbl, s.eligible)
+        into eligible, held_back, oldest_eligible
+        using cutoff, p_as_of, p.name, p.target::oid;
+    end if;
     would_affect := eligible - held_back;
     exceeds_ceiling := would_affect > p.max_rows_per_run;
     return next;

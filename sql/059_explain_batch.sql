@@ -14,6 +14,10 @@ declare
                          current_setting('enable_sort')];
   v_line text;
 begin
+  if v_pol.action = 'drop_partitions' then
+    raise exception 'policy % drops whole partitions; it has no row batches to explain', p_policy
+      using errcode = 'RT007', hint = format('SELECT * FROM retention.partitions(%L) shows what it would drop.', p_policy);
+  end if;
   perform retention._batch_plan_settings();
   for v_line in execute 'explain ' || retention._batch_sql(v_pol)
     using p_as_of - v_ret.retain, p_as_of, v_pol.name, v_pol.target::oid,

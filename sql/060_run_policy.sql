@@ -1,12 +1,12 @@
--- The batch engine behind run() and run_all(). One run of one policy:
+-- The engine behind run() and run_all(). One run of one policy:
 --  * one run per policy at a time (session advisory lock; a second caller records
 --    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
 --  * eligible rows are counted at the start (waiting for table locks no longer than
 --    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
---  * each batch is its own transaction: it takes the holds lock shared, sets lock_timeout,
---    picks up to batch_size rows through the age index from where the previous batch
---    stopped (keyset, no rescans), skips locked rows, re-checks holds in the same
---    statement, and commits together with its ledger row;
+--  * row actions then go through the batch loop (_batch_loop: one transaction per batch,
+--    keyset over the age index, holds re-checked in the deleting statement);
+--    drop_partitions through _drop_partitions (which counts under its own locks, so a
+--    live run counts once);
 --  * it stops between batches when the time budget or p_max_rows is spent, or a stop was
 --    requested; the next run carries on.
 -- Errors are recorded in the ledger and re-raised when p_raise (run_all passes false).
@@ -32,20 +32,15 @@ declare
   v_held      bigint;
   v_budget    interval;
   v_started   timestamptz := clock_timestamp();
-  v_floor     timestamptz := '-infinity';
-  v_stmt      text;
   v_status    text := 'running';
   v_code      text;
   v_err       text;
   v_hint      text;
   v_affected  bigint := 0;
   v_batches   int := 0;
-  v_rows      int;
-  v_oldest    timestamptz;
-  v_newest    timestamptz;
-  v_b_start   timestamptz;
   v_limit     bigint;
   v_actor     text := retention._actor();
+  v_run_open  boolean;
 begin
   v_pol := retention._get_policy(p_policy);
 
@@ -73,12 +68,18 @@ begin
     v_budget := coalesce(p_time_budget, v_pol.time_budget);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-    execute format(
-      'select count(*), count(*) filter (where held)
-         from (select (%s) as held from only %s t where %s) x',
-      v_sql.held, v_sql.tbl, v_sql.eligible)
-      into v_eligible, v_held
-      using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid;
+    if v_pol.action <> 'drop_partitions' then
+      execute format(
+        'select count(*), count(*) filter (where held)
+           from (select (%s) as held from only %s t where %s) x',
+        v_sql.held, v_sql.tbl, v_sql.eligible)
+        into v_eligible, v_held
+        using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid;
+    elsif p_dry_run then
+      select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0) into v_eligible, v_held
+        from retention._partition_plan(v_pol, v_as_of, v_cutoff) x
+       where x.disposition in ('drop', 'archive', 'rows', 'held');
+    end if;
     v_limit := least(v_eligible - v_held, coalesce(p_max_rows, v_eligible - v_held));
     if p_dry_run then
       v_status := 'completed';
@@ -128,56 +129,22 @@ begin
   raise notice 'policy %: run % %, cutoff %, eligible %, held back %',
     p_policy, p_run_id, case when p_dry_run then '(dry run)' else 'started' end,
     v_cutoff, v_eligible, v_held;
+  v_run_open := v_status = 'running';
 
-  if v_status = 'running' then
-    v_stmt := retention._batch_sql(v_pol);
-
-    loop
-      if v_batches > 0 and clock_timestamp() - v_started >= v_budget then
-        v_status := 'stopped_time_budget'; exit;
-      end if;
-      if v_affected >= v_limit then
-        v_status := case when v_limit < v_eligible - v_held then 'stopped_max_rows' else 'completed' end;
-        exit;
-      end if;
-      if exists (select from retention.runs where run_id = p_run_id and stop_requested_at is not null) then
-        v_status := 'stopped_requested'; exit;
-      end if;
-      v_b_start := clock_timestamp();
-      begin
-        perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-        perform retention._batch_plan_settings();
-        perform retention._lock_holds_shared();
-        execute v_stmt into v_rows, v_oldest, v_newest
-          using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid, v_floor,
-                least(v_pol.batch_size, v_limit - v_affected);
-        if v_rows > 0 then
-          v_batches := v_batches + 1;
-          v_affected := v_affected + v_rows;
-          v_floor := v_newest;
-          insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
-                                             duration_ms, oldest_at, newest_at)
-          values (p_run_id, v_batches, v_rows, v_b_start, clock_timestamp(),
-                  extract(epoch from clock_timestamp() - v_b_start) * 1000, v_oldest, v_newest);
-          update retention.runs set affected = v_affected, batches = v_batches where run_id = p_run_id;
-        end if;
-      exception
-        when lock_not_available then
-          get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
-          v_status := 'stopped_lock_timeout';
-        when others then
-          get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
-          v_status := 'failed';
-      end;
-      commit;
-      exit when v_status <> 'running';
-      if v_rows = 0 then
-        v_status := 'completed'; exit;
-      end if;
-      raise notice 'policy %: batch % % rows in % ms (% of % done)', p_policy, v_batches, v_rows,
-        round(extract(epoch from clock_timestamp() - v_b_start) * 1000, 1), v_affected, v_limit;
-    end loop;
-
+  if v_status = 'running' and v_pol.action = 'drop_partitions' then
+    call retention._drop_partitions(v_pol, p_run_id, v_cutoff, v_as_of, p_max_rows, p_force,
+                                    v_budget, v_started, v_eligible, v_held, v_affected,
+                                    v_batches, v_status, v_code, v_err, v_hint);
+  elsif v_status = 'running' then
+    call retention._batch_loop(v_pol, p_run_id, v_pol.target::oid, v_cutoff, v_as_of, v_limit,
+                               v_budget, v_started, null, v_affected, v_batches, v_status,
+                               v_code, v_err, v_hint);
+    if v_status = 'running' then
+      v_status := case when v_affected >= v_limit and v_limit < v_eligible - v_held
+                       then 'stopped_max_rows' else 'completed' end;
+    end if;
+  end if;
+  if v_run_open then
     update retention.runs
        set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
      where run_id = p_run_id;

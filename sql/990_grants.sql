@@ -21,10 +21,19 @@ grant execute on function
   retention._effective_schedule(retention.policies), retention._notify_run(),
   retention.note_overdue(text, timestamptz, timestamptz),
   retention.claim_notifications(text, integer, interval),
-  retention.settle_notification(bigint, text, boolean, text, integer, interval)
+  retention.settle_notification(bigint, text, boolean, text, integer, interval),
+  retention._partition_bounds(regclass, regtype),
+  retention._partitions_of(retention.policies, timestamptz),
+  retention._partition_plan(retention.policies, timestamptz, timestamptz),
+  retention.partitions(text, timestamptz)
   to retention_runner;
 grant execute on procedure
   retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint),
+  retention._batch_loop(retention.policies, bigint, oid, timestamptz, timestamptz, bigint, interval,
+                        timestamptz, text, bigint, integer, text, text, text, text),
+  retention._drop_partitions(retention.policies, bigint, timestamptz, timestamptz, bigint, boolean,
+                             interval, timestamptz, bigint, bigint, bigint, integer, text, text,
+                             text, text),
   retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
   retention.run_all(boolean, timestamptz)
   to retention_runner;

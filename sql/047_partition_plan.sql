@@ -1,0 +1,68 @@
+-- What a drop_partitions run does with each partition, counting the rows of those past
+-- the cutoff (exact: each is scanned once). Dispositions:
+--   drop / archive  the partition goes (detached, then dropped or moved to archive_schema);
+--   rows            a legal hold covers some of its rows: the partition stays and its
+--                   unheld rows are deleted by the batch engine;
+--   held            a hold covers the table, the partition, the policy or all its rows;
+--   last            expired, but the newest partition: kept so the table keeps one;
+--   default         the default partition, never dropped;
+--   current         not past the cutoff yet.
+-- Rows are counted for expired partitions only (NULL otherwise). Reads only; a live run
+-- calls it with the expired partitions locked in SHARE mode so the counts stay exact.
+create or replace function retention._partition_plan(
+  p_policy retention.policies,
+  p_as_of  timestamptz,
+  p_cutoff timestamptz
+)
+returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
+               rows bigint, held_rows bigint, oldest_at timestamptz, disposition text)
+language plpgsql
+stable
+as $$
+declare
+  v_p        record;
+  v_tbl      text;
+  v_subjects text[];
+  v_whole    boolean;
+begin
+  if p_policy.subject_column is not null then
+    v_subjects := array(select h.subject_id from retention.legal_holds h
+                         where h.scope = 'subject' and h.released_at is null
+                           and (h.expires_at is null or h.expires_at > p_as_of));
+  end if;
+  for v_p in select * from retention._partitions_of(p_policy, p_cutoff) loop
+    part := v_p.part; lower_bound := v_p.lower_bound; upper_bound := v_p.upper_bound;
+    rows := null; held_rows := null; oldest_at := null;
+    if v_p.is_default or not v_p.expired then
+      disposition := case when v_p.is_default then 'default' else 'current' end;
+      return next;
+      continue;
+    end if;
+    v_tbl := retention._qualified_name(v_p.part);
+    execute format(
+      'select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
+      case when cardinality(v_subjects) > 0
+           then format('t.%I::text = any ($1)', p_policy.subject_column) else 'false' end,
+      p_policy.age_column, v_tbl)
+      into rows, held_rows, oldest_at
+      using v_subjects;
+    v_whole := exists (
+      select from retention.legal_holds h
+       where h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)
+         and ((h.scope = 'table' and h.target in (p_policy.target, v_p.part))
+              or (h.scope = 'policy' and h.policy_name = p_policy.name)));
+    if v_whole then
+      held_rows := rows;
+    end if;
+    disposition := case
+      when v_p.keep_last then 'last'
+      when held_rows > 0 and held_rows = rows then 'held'
+      when held_rows > 0 then 'rows'
+      when p_policy.archive_schema is not null then 'archive'
+      else 'drop' end;
+    return next;
+  end loop;
+end
+$$;
+comment on function retention._partition_plan(retention.policies, timestamptz, timestamptz) is
+  'Internal. Per partition of a drop_partitions policy: bounds, exact rows and held rows of expired partitions, and the disposition (drop, archive, rows, held, last, default, current).';

@@ -1,0 +1,40 @@
+-- The partition-level preview of a drop_partitions policy: every partition of its table
+-- with its bounds, and for those past the cutoff the exact row count, the rows under a
+-- legal hold and what a run at p_as_of would do. Read-only.
+create or replace function retention.partitions(
+  p_policy text,
+  p_as_of  timestamptz default now()
+)
+returns table (
+  partition   text,
+  lower_bound timestamptz,
+  upper_bound timestamptz,
+  rows        bigint,
+  held_rows   bigint,
+  action      text
+)
+language plpgsql
+stable
+as $$
+declare
+  v_pol retention.policies := retention._get_policy(p_policy);
+begin
+  if v_pol.action <> 'drop_partitions' then
+    raise exception 'policy % deletes rows (action %), it does not drop partitions', p_policy, v_pol.action
+      using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);
+  end if;
+  return query
+    select retention._qualified_name(x.part), x.lower_bound, x.upper_bound, x.rows, x.held_rows,
+           case x.disposition
+             when 'drop' then 'drop'
+             when 'archive' then format('archive to %I', v_pol.archive_schema)
+             when 'rows' then 'keep (legal hold): delete its unheld rows'
+             when 'held' then 'keep: legal hold'
+             when 'last' then 'keep: last partition'
+             when 'default' then 'keep: default partition'
+             else 'keep: not past the cutoff' end
+      from retention._partition_plan(v_pol, p_as_of, p_as_of - (retention._effective_retain(v_pol)).retain) x;
+end
+$$;
+comment on function retention.partitions(text, timestamptz) is
+  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, default partition, not past the cutoff).';

@@ -1,0 +1,84 @@
+-- The batch loop of a run: batches of p_pol's table until p_limit rows are affected
+-- (counted from p_affected on), no eligible row is left, the time budget since p_started
+-- is spent, a stop is requested, or a batch fails. Each batch is its own transaction:
+-- it takes the holds lock shared, sets lock_timeout, picks rows through the age index
+-- from where the previous batch stopped (keyset, no rescans), skips locked rows, re-checks
+-- holds in the same statement (table holds on p_hold_target), and commits together with
+-- its ledger row. p_status stays 'running' when the loop ran out of rows or reached the
+-- limit; otherwise it says why it stopped. p_partition names the partition a
+-- drop_partitions run deletes rows from instead of dropping it (NULL otherwise).
+create or replace procedure retention._batch_loop(
+  p_pol         retention.policies,
+  p_run_id      bigint,
+  p_hold_target oid,
+  p_cutoff      timestamptz,
+  p_as_of       timestamptz,
+  p_limit       bigint,
+  p_budget      interval,
+  p_started     timestamptz,
+  p_partition   text,
+  inout p_affected bigint,
+  inout p_batches  integer,
+  inout p_status   text,
+  inout p_code     text,
+  inout p_err      text,
+  inout p_hint     text
+)
+language plpgsql
+as $$
+declare
+  v_stmt    text := retention._batch_sql(p_pol);
+  v_floor   timestamptz := '-infinity';
+  v_rows    int;
+  v_oldest  timestamptz;
+  v_newest  timestamptz;
+  v_b_start timestamptz;
+begin
+  loop
+    if p_batches > 0 and clock_timestamp() - p_started >= p_budget then
+      p_status := 'stopped_time_budget'; exit;
+    end if;
+    exit when p_affected >= p_limit;
+    if exists (select from retention.runs where run_id = p_run_id and stop_requested_at is not null) then
+      p_status := 'stopped_requested'; exit;
+    end if;
+    v_b_start := clock_timestamp();
+    begin
+      perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+      perform retention._batch_plan_settings();
+      perform retention._lock_holds_shared();
+      execute v_stmt into v_rows, v_oldest, v_newest
+        using p_cutoff, p_as_of, p_pol.name, p_hold_target, v_floor,
+              least(p_pol.batch_size, p_limit - p_affected);
+      if v_rows > 0 then
+        insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
+                                           duration_ms, oldest_at, newest_at, partition_name,
+                                           disposition)
+        values (p_run_id, p_batches + 1, v_rows, v_b_start, clock_timestamp(),
+                extract(epoch from clock_timestamp() - v_b_start) * 1000, v_oldest, v_newest,
+                p_partition, case when p_partition is not null then 'rows_deleted' end);
+        update retention.runs set affected = p_affected + v_rows, batches = p_batches + 1
+         where run_id = p_run_id;
+      end if;
+    exception
+      when lock_not_available then
+        get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
+        p_status := 'stopped_lock_timeout';
+      when others then
+        get stacked diagnostics p_code = returned_sqlstate, p_err = message_text, p_hint = pg_exception_hint;
+        p_status := 'failed';
+    end;
+    commit;
+    exit when p_status <> 'running';
+    exit when v_rows = 0;
+    -- Counted only now that the batch has committed.
+    p_batches := p_batches + 1;
+    p_affected := p_affected + v_rows;
+    v_floor := v_newest;
+    raise notice 'policy %: batch % % rows in % ms (% of % done)', p_pol.name, p_batches, v_rows,
+      round(extract(epoch from clock_timestamp() - v_b_start) * 1000, 1), p_affected, p_limit;
+  end loop;
+end
+$$;
+comment on procedure retention._batch_loop(retention.policies, bigint, oid, timestamptz, timestamptz, bigint, interval, timestamptz, text, bigint, integer, text, text, text, text) is
+  'Internal. The batch loop of a run: one transaction per batch, keyset over the age index, holds re-checked per statement, stops at the limit, time budget, stop request or an error.';
