@@ -1,15 +1,32 @@
 -- Setup checks for DBAs: what would make purges slow or fail, and policies that are
--- declared but not enforced (disabled, or never run).
+-- declared but not enforced (disabled, or never run). Each problem comes with the exact
+-- statement that fixes it:
+--  * the index a policy's batches walk: its age column, partial where only some rows can
+--    ever be eligible (soft_delete: not yet deleted; purge_soft_deleted: deleted);
+--  * an index on the referencing columns of every foreign key into the table, without
+--    which each deleted row scans the referencing table;
+--  * the runner's privileges (for drop_partitions: membership in the table owner's role,
+--    which DETACH and DROP require, and CREATE on the archive schema);
+--  * pg_partman retention configured on the same table (two tools would drop partitions).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
 stable
 as $$
 declare
-  p retention.policies;
-  v_tbl text;
-  v_priv text;
+  p        retention.policies;
+  v_tbl    text;
+  v_priv   text;
+  v_where  text;
+  v_fk     record;
+  v_owner  name;
+  v_partman text;
+  v_retention text;
+  v_pm_name text;
 begin
+  select n.nspname into v_partman
+    from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+   where e.extname = 'pg_partman';
   for p in select * from retention.policies order by name loop
     v_tbl := retention._qualified_name(p.target);
     policy := p.name;
@@ -23,29 +40,88 @@ begin
       fix := format('SELECT retention.drop_policy(%L); -- or set_policy with the new column', p.name);
       return next; continue;
     end if;
+    v_where := case p.action
+                 when 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column)
+                 when 'purge_soft_deleted' then format(' WHERE %I IS NOT NULL', p.age_column)
+                 else '' end;
     if not exists (
       select from pg_catalog.pg_index i
        where i.indrelid = p.target and i.indisvalid
          and i.indkey[0] = (select attnum from pg_catalog.pg_attribute
                              where attrelid = p.target and attname = p.age_column)) then
       problem := format('no index leads with the age column %s: every batch scans the table', p.age_column);
-      fix := format('CREATE INDEX CONCURRENTLY ON %s (%I)%s;', v_tbl, p.age_column,
-                    case when p.action = 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column) else '' end);
+      -- A partitioned table's index cannot be built CONCURRENTLY in one statement.
+      fix := case when p.action = 'drop_partitions'
+                  then format('CREATE INDEX ON %s (%I); -- only needed for rows kept by a subject hold', v_tbl, p.age_column)
+                  else format('CREATE INDEX CONCURRENTLY ON %s (%I)%s;', v_tbl, p.age_column, v_where) end;
       return next;
     end if;
-    -- DELETE (or UPDATE for soft_delete) to act; SELECT to find rows; and because batches
-    -- lock rows with FOR UPDATE SKIP LOCKED, PostgreSQL also asks for UPDATE on at least
-    -- one column: the age column is granted for that (it is never written).
-    v_priv := case when p.action = 'soft_delete'
-                   then format('SELECT, UPDATE (%I, %I)', p.age_column, p.deleted_at_column)
-                   else format('SELECT, DELETE, UPDATE (%I)', p.age_column) end;
-    if not has_table_privilege('retention_runner', p.target, 'SELECT')
-       or not has_column_privilege('retention_runner', p.target, p.age_column, 'UPDATE')
-       or (p.action = 'soft_delete' and not has_column_privilege('retention_runner', p.target, p.deleted_at_column, 'UPDATE'))
-       or (p.action <> 'soft_delete' and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
-      problem := format('role retention_runner lacks privileges on %s', v_tbl);
-      fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
-      return next;
+    if p.action in ('delete', 'purge_soft_deleted') then
+      for v_fk in
+        select c.conname, c.conrelid::regclass as rel,
+               string_agg(quote_ident(a.attname), ', ' order by k.ord) as cols
+          from pg_catalog.pg_constraint c
+          cross join lateral unnest(c.conkey) with ordinality k(attnum, ord)
+          join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+         where c.contype = 'f' and c.confrelid = p.target and c.conparentid = 0
+           and not exists (
+             select from pg_catalog.pg_index i
+              where i.indrelid = c.conrelid and i.indisvalid and i.indpred is null
+                and array(select u.k from unnest(i.indkey::int2[]) with ordinality u(k, n)
+                           where u.n <= cardinality(c.conkey) order by u.n) = c.conkey)
+         group by c.conname, c.conrelid
+         order by 2, 1
+      loop
+        problem := format('no index on %s (%s) for foreign key %I: each deleted row scans %s',
+                          retention._qualified_name(v_fk.rel), v_fk.cols, v_fk.conname,
+                          retention._qualified_name(v_fk.rel));
+        fix := format('CREATE INDEX CONCURRENTLY ON %s (%s);', retention._qualified_name(v_fk.rel), v_fk.cols);
+        return next;
+      end loop;
+    end if;
+    if p.action = 'drop_partitions' then
+      select c.relowner::regrole::name into v_owner from pg_catalog.pg_class c where c.oid = p.target;
+      if not pg_has_role('retention_runner', v_owner, 'MEMBER') then
+        problem := format('role retention_runner cannot detach or drop partitions of %s: only its owner %I can', v_tbl, v_owner);
+        fix := case when (select rolsuper from pg_catalog.pg_roles where rolname = v_owner)
+                    then format('ALTER TABLE %s OWNER TO app_owner; GRANT app_owner TO retention_runner; -- an application role that owns the table; never grant the superuser %I', v_tbl, v_owner)
+                    else format('GRANT %I TO retention_runner;', v_owner) end;
+        return next;
+      end if;
+      if p.archive_schema is not null and not has_schema_privilege('retention_runner', p.archive_schema, 'CREATE') then
+        problem := format('role retention_runner cannot move partitions into schema %I', p.archive_schema);
+        fix := format('GRANT CREATE ON SCHEMA %I TO retention_runner;', p.archive_schema);
+        return next;
+      end if;
+      if v_partman is not null then
+        -- pg_partman names its parent tables schema.table, unquoted.
+        select n.nspname || '.' || c.relname into v_pm_name
+          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+         where c.oid = p.target;
+        execute format('select retention::text from %I.part_config where parent_table = $1', v_partman)
+          into v_retention using v_pm_name;
+        if v_retention is not null then
+          problem := format('pg_partman also drops partitions of %s (part_config.retention = %s)', v_tbl, v_retention);
+          fix := format('UPDATE %I.part_config SET retention = NULL WHERE parent_table = %L; -- let one tool own retention',
+                        v_partman, v_pm_name);
+          return next;
+        end if;
+      end if;
+    else
+      -- DELETE (or UPDATE for soft_delete) to act; SELECT to find rows; and because batches
+      -- lock rows with FOR UPDATE SKIP LOCKED, PostgreSQL also asks for UPDATE on at least
+      -- one column: the age column is granted for that (it is never written).
+      v_priv := case when p.action = 'soft_delete'
+                     then format('SELECT, UPDATE (%I, %I)', p.age_column, p.deleted_at_column)
+                     else format('SELECT, DELETE, UPDATE (%I)', p.age_column) end;
+      if not has_table_privilege('retention_runner', p.target, 'SELECT')
+         or not has_column_privilege('retention_runner', p.target, p.age_column, 'UPDATE')
+         or (p.action = 'soft_delete' and not has_column_privilege('retention_runner', p.target, p.deleted_at_column, 'UPDATE'))
+         or (p.action <> 'soft_delete' and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
+        problem := format('role retention_runner lacks privileges on %s', v_tbl);
+        fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
+        return next;
+      end if;
     end if;
     if not p.enabled then
       problem := 'policy is disabled';
@@ -60,4 +136,4 @@ begin
 end
 $$;
 comment on function retention.check_setup() is
-  'Lists setup problems per policy with the statement that fixes each: missing age-column index, missing runner privileges, dropped tables or columns, disabled or never-run policies.';
+  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, dropped tables or columns, disabled or never-run policies.';

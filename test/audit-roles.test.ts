@@ -134,4 +134,26 @@ describe('roles and least privilege', () => {
     expect(rows.map((r) => r.fix)).toEqual(['CREATE INDEX CONCURRENTLY ON app.noidx (created_at);', `CALL retention.run('noidx', p_dry_run => true); -- then without p_dry_run`]);
     expect(rows[1]!.problem).toBe('policy has never run');
   });
+
+  it('check_setup names the exact index: partial for soft deletes, and behind every foreign key into the table', async () => {
+    await db.q(`create table app.acc (id bigint primary key, seen_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`create table app.acc_log (id bigint primary key, acc_id bigint references app.acc on delete cascade, at timestamptz)`);
+    await db.q(`create table app.acc_tag (acc_id bigint, tag text, foreign key (acc_id) references app.acc (id) on delete cascade)`);
+    await db.q(`create index on app.acc_tag (tag, acc_id)`); // does not lead with acc_id: no help
+    await db.q(`grant select, delete, update on app.acc to retention_runner`);
+    await db.q(`select retention.set_policy('acc.soft', 'app.acc', 'soft_delete', 'seen_at', p_deleted_at_column => 'deleted_at')`);
+    await db.q(`select retention.set_policy('acc.purge', 'app.acc', 'purge_soft_deleted', 'deleted_at')`);
+    const fixes = async () => (await db.q(`select policy, fix from retention.check_setup() where policy like 'acc.%' and fix like 'CREATE%'`))
+      .map((r) => `${r.policy}: ${r.fix}`);
+    expect(await fixes()).toEqual([
+      'acc.purge: CREATE INDEX CONCURRENTLY ON app.acc (deleted_at) WHERE deleted_at IS NOT NULL;',
+      'acc.purge: CREATE INDEX CONCURRENTLY ON app.acc_log (acc_id);',
+      'acc.purge: CREATE INDEX CONCURRENTLY ON app.acc_tag (acc_id);',
+      'acc.soft: CREATE INDEX CONCURRENTLY ON app.acc (seen_at) WHERE deleted_at IS NULL;',
+    ]);
+    const [fk] = await db.q(`select problem from retention.check_setup() where fix = 'CREATE INDEX CONCURRENTLY ON app.acc_log (acc_id);'`);
+    expect(fk!.problem).toBe('no index on app.acc_log (acc_id) for foreign key acc_log_acc_id_fkey: each deleted row scans app.acc_log');
+    for (const f of await fixes()) await db.q(f.slice(f.indexOf(': ') + 2));
+    expect(await fixes()).toEqual([]);
+  });
 });

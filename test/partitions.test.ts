@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { count } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+/**
+ * A table range-partitioned by month on created_at: one partition per month from
+ * 2025-01 for `months` months (named like pg_partman 5 does, <table>_pYYYYMMDD, when
+ * `partman`), optionally a default partition, and `perDay` rows per day in each month,
+ * user_id cycling 1..10.
+ */
+async function makePartitioned(
+  table: string,
+  opts: { months?: number; perDay?: number; withDefault?: boolean; partman?: boolean; keyType?: string } = {},
+): Promise<void> {
+  const { months = 4, perDay = 10, withDefault = true, partman = false, keyType = 'timestamptz' } = opts;
+  const [schema, name] = table.split('.') as [string, string];
+  await db.q(`create schema if not exists ${schema}`);
+  await db.q(`drop table if exists ${table} cascade`);
+  await db.q(`create table ${table} (
+      id bigint generated always as identity,
+      user_id bigint not null,
+      created_at ${keyType} not null,
+      payload text,
+      primary key (id, created_at)) partition by range (created_at)`);
+  for (let m = 0; m < months; m++) {
+    const from = new Date(Date.UTC(2025, m, 1)).toISOString().slice(0, 10);
+    const to = new Date(Date.UTC(2025, m + 1, 1)).toISOString().slice(0, 10);
+    const part = partman ? `${name}_p${from.replaceAll('-', '')}` : `${name}_${from.slice(0, 7).replace('-', '_')}`;
+    await db.q(`create table ${schema}.${part} partition of ${table} for values from ('${from}') to ('${to}')`);
+  }
+  if (withDefault) await db.q(`create table ${table}_default partition of ${table} default`);
+  await db.q(`create index on ${table} (created_at)`);
+  await db.q(
+    `insert into ${table} (user_id, created_at, payload)
+     select 1 + i % 10, timestamptz '2025-01-01 00:00Z' + make_interval(secs => i * 86400.0 / $2), md5(i::text)
+       from generate_series(0, $1 - 1) i
+      where timestamptz '2025-01-01 00:00Z' + make_interval(secs => i * 86400.0 / $2) < timestamptz '2025-01-01Z' + make_interval(months => $3)`,
+    [Math.ceil(perDay * 31 * months), perDay, months],
+  );
+}
+
+async function partitionsOf(table: string): Promise<string[]> {
+  const rows = await db.q<{ p: string }>(
+    `select c.relname::text as p from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = $1::regclass order by 1`, [table]);
+  return rows.map((r) => r.p);
+}
+
+async function lastRun(policy: string) {
+  const [run] = await db.q(`select * from retention.runs where policy_name = $1 order by run_id desc limit 1`, [policy]);
+  return run!;
+}
+
+async function batches(runId: unknown) {
+  return db.q(`select rows, partition_name, disposition from retention.run_batches where run_id = $1 order by batch_no`, [runId]);
+}
+
+describe('drop_partitions', () => {
+  it('drops exactly the partitions whose upper bound is at or before the cutoff, counting their rows', async () => {
+    await makePartitioned('app.p1', { months: 4 });
+    await db.q(`insert into app.p1 (user_id, created_at) values (1, '2025-02-28 23:59:59.999999Z'), (1, '2025-03-01 00:00Z')`);
+    const jan = await count(db, `app.p1_2025_01`);
+    const feb = await count(db, `app.p1_2025_02`);
+    const total = await count(db, `app.p1`);
+    const atCutoff = await count(db, `app.p1 where created_at = '2025-03-01 00:00Z'`);
+    // Retain 31 days as of 2025-04-01: the cutoff is exactly 2025-03-01, February's upper bound.
+    await db.q(`select retention.set_policy('p1', 'app.p1', 'drop_partitions', 'created_at', p_retain => '31 days', p_max_rows_per_run => 1000000)`);
+
+    // One microsecond earlier and February's bound is past the cutoff: only January goes.
+    await db.call(`call retention.run('p1', p_as_of => '2025-04-01 00:00Z'::timestamptz - interval '1 microsecond')`);
+    expect(await partitionsOf('app.p1')).toEqual(['p1_2025_02', 'p1_2025_03', 'p1_2025_04', 'p1_default']);
+    let run = await lastRun('p1');
+    expect(run.status).toBe('completed');
+    expect(Number(run.affected)).toBe(jan);
+    expect(await batches(run.run_id)).toEqual([{ rows: jan, partition_name: 'app.p1_2025_01', disposition: 'dropped' }]);
+
+    await db.call(`call retention.run('p1', p_as_of => '2025-04-01 00:00Z')`);
+    expect(await partitionsOf('app.p1')).toEqual(['p1_2025_03', 'p1_2025_04', 'p1_default']);
+    run = await lastRun('p1');
+    expect([run.status, Number(run.eligible), Number(run.affected), run.batches]).toEqual(['completed', feb, feb, 1]);
+    expect(await count(db, `app.p1 where created_at = '2025-02-28 23:59:59.999999Z'`)).toBe(0);
+    expect(await count(db, `app.p1 where created_at = '2025-03-01 00:00Z'`)).toBe(atCutoff);
+    expect(atCutoff).toBeGreaterThan(0);
+    expect(await count(db, `app.p1`)).toBe(total - jan - feb);
+    expect(await count(db, `to_regclass('app.p1_2025_02') x where x is not null`)).toBe(0);
+    const audit = await db.q(`select details from retention.audit_log where action = 'run.completed' order by audit_id`);
+    expect(audit.map((a) => Number(a.details.affected))).toEqual([jan, feb]);
+  });
+
+  it('never drops the default partition or the last remaining one', async () => {
+    await makePartitioned('app.p2', { months: 2 });
+    await db.q(`insert into app.p2 (user_id, created_at) values (1, '2020-01-01Z'), (2, '2020-06-01Z')`);
+    await db.q(`select retention.set_policy('p2', 'app.p2', 'drop_partitions', 'created_at', p_retain => '30 days', p_max_rows_per_run => 1000000)`);
+    const list = await db.q(`select partition, rows, action from retention.partitions('p2', '2026-01-01Z')`);
+    expect(list.map((p) => [p.partition, p.action])).toEqual([
+      ['app.p2_2025_01', 'drop'],
+      ['app.p2_2025_02', 'keep: last partition'],
+      ['app.p2_default', 'keep: default partition'],
+    ]);
+    const feb = await count(db, `app.p2_2025_02`);
+    await db.call(`call retention.run('p2', p_as_of => '2026-01-01Z')`);
+    expect(await partitionsOf('app.p2')).toEqual(['p2_2025_02', 'p2_default']);
+    await db.call(`call retention.run('p2', p_as_of => '2027-01-01Z')`);
+    expect(await partitionsOf('app.p2')).toEqual(['p2_2025_02', 'p2_default']);
+    expect(await count(db, `app.p2_2025_02`)).toBe(feb);
+    expect(await count(db, `app.p2_default`)).toBe(2);
+    const run = await lastRun('p2');
+    expect([run.status, Number(run.eligible), Number(run.affected)]).toEqual(['completed', 0, 0]);
+  });
+
+  it('a subject hold keeps its partition: the unheld rows are deleted in batches, the partition goes once the hold is released', async () => {
+    await makePartitioned('app.p3', { months: 3 });
+    await db.q(`select retention.set_policy('p3', 'app.p3', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000, p_batch_size => 100)`);
+    const janHeld = await count(db, `app.p3_2025_01 where user_id = 4`);
+    const jan = await count(db, `app.p3_2025_01`);
+    const feb = await count(db, `app.p3_2025_02`);
+    const [hold] = await db.q(`select * from retention.place_hold('subject', '4', 'Litigation Smith v. Acme')`);
+    const list = await db.q(`select partition, rows::int, held_rows::int, action from retention.partitions('p3', '2025-03-15Z')`);
+    expect(list[0]).toEqual({ partition: 'app.p3_2025_01', rows: jan, held_rows: janHeld, action: 'keep (legal hold): delete its unheld rows' });
+    expect(list[1]!.action).toBe('keep (legal hold): delete its unheld rows');
+
+    await db.call(`call retention.run('p3', p_as_of => '2025-03-15Z')`);
+    let run = await lastRun('p3');
+    const febHeld = await count(db, `app.p3_2025_02`);
+    expect(run.status).toBe('completed');
+    expect(Number(run.held_back)).toBe(janHeld + febHeld);
+    expect(Number(run.affected)).toBe(jan - janHeld + feb - febHeld);
+    expect(await partitionsOf('app.p3')).toEqual(['p3_2025_01', 'p3_2025_02', 'p3_2025_03', 'p3_default']);
+    expect(await count(db, `app.p3_2025_01 where user_id <> 4`)).toBe(0);
+    expect(await count(db, `app.p3_2025_01 where user_id = 4`)).toBe(janHeld);
+    const rowBatches = await batches(run.run_id);
+    expect(rowBatches.every((b) => b.disposition === 'rows_deleted' && b.rows <= 100)).toBe(true);
+    expect(new Set(rowBatches.map((b) => b.partition_name))).toEqual(new Set(['app.p3_2025_01', 'app.p3_2025_02']));
+    expect(rowBatches.reduce((s, b) => s + b.rows, 0)).toBe(Number(run.affected));
+
+    await db.q(`select retention.release_hold($1, 'Case closed')`, [hold!.hold_id]);
+    await db.call(`call retention.run('p3', p_as_of => '2025-03-15Z')`);
+    run = await lastRun('p3');
+    expect(await partitionsOf('app.p3')).toEqual(['p3_2025_03', 'p3_default']);
+    expect(await batches(run.run_id)).toEqual([
+      { rows: janHeld, partition_name: 'app.p3_2025_01', disposition: 'dropped' },
+      { rows: febHeld, partition_name: 'app.p3_2025_02', disposition: 'dropped' },
+    ]);
+  });
+
+  it('a table or policy hold keeps every partition whole', async () => {
+    await makePartitioned('app.p4', { months: 3 });
+    await db.q(`select retention.set_policy('p4', 'app.p4', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const before = await count(db, `app.p4`);
+    const expired = await count(db, `app.p4 where created_at < '2025-03-01Z'`);
+    for (const [scope, value] of [['table', 'app.p4'], ['policy', 'p4']] as const) {
+      const [hold] = await db.q(`select * from retention.place_hold($1, $2, 'Regulator inquiry')`, [scope, value]);
+      await db.call(`call retention.run('p4', p_as_of => '2025-03-15Z')`);
+      const run = await lastRun('p4');
+      expect([scope, run.status, Number(run.eligible), Number(run.held_back), Number(run.affected)]).toEqual([scope, 'completed', expired, expired, 0]);
+      expect(await count(db, `app.p4`)).toBe(before);
+      await db.q(`select retention.release_hold($1, 'lifted')`, [hold!.hold_id]);
+    }
+    // A table hold on one partition keeps that partition only.
+    await db.q(`select retention.place_hold('table', 'app.p4_2025_01', 'Audit of January')`);
+    await db.call(`call retention.run('p4', p_as_of => '2025-03-15Z')`);
+    expect(await partitionsOf('app.p4')).toEqual(['p4_2025_01', 'p4_2025_03', 'p4_default']);
+    expect(await count(db, `app.p4_2025_01`)).toBe(await count(db, `app.p4 where created_at < '2025-02-01Z'`));
+  });
+
+  it('archive mode moves expired partitions into the archive schema with their rows', async () => {
+    await makePartitioned('app.p5', { months: 3 });
+    await db.q(`create schema archive`);
+    expect(await sqlState(db.q(`select retention.set_policy('p5', 'app.p5', 'drop_partitions', 'created_at', p_archive_schema => 'no_such_schema')`))).toBe('RT018');
+    expect(await sqlState(db.q(`select retention.set_policy('p5', 'app.p5', 'drop_partitions', 'created_at', p_archive_schema => 'app')`))).toBe('RT018');
+    await db.q(`select retention.set_policy('p5', 'app.p5', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_archive_schema => 'archive', p_max_rows_per_run => 1000000)`);
+    const jan = await count(db, `app.p5_2025_01`);
+    expect((await db.q(`select action from retention.partitions('p5', '2025-02-15Z')`))[0]!.action).toBe('archive to archive');
+    await db.call(`call retention.run('p5', p_as_of => '2025-02-15Z')`);
+    expect(await partitionsOf('app.p5')).toEqual(['p5_2025_02', 'p5_2025_03', 'p5_default']);
+    expect(await count(db, `archive.p5_2025_01`)).toBe(jan);
+    expect(await count(db, `pg_inherits where inhrelid = 'archive.p5_2025_01'::regclass`)).toBe(0);
+    const run = await lastRun('p5');
+    expect(await batches(run.run_id)).toEqual([{ rows: jan, partition_name: 'app.p5_2025_01', disposition: 'archived' }]);
+  });
+
+  it('handles pg_partman-style partition sets: pYYYYMMDD names, a default partition, a template table, a date key', async () => {
+    await makePartitioned('app.p6', { months: 4, partman: true, keyType: 'date' });
+    await db.q(`create schema if not exists partman`);
+    await db.q(`create table partman.template_app_p6 (like app.p6)`);
+    await db.q(`insert into app.p6 (user_id, created_at) values (1, '2019-05-05')`);
+    await db.q(`select retention.set_policy('p6', 'app.p6', 'drop_partitions', 'created_at', p_retain => '45 days', p_max_rows_per_run => 1000000)`);
+    // As of 2025-04-15 minus 45 days = 2025-03-01 (a date key compares by day).
+    const plan = await db.q(`select partition, action from retention.partitions('p6', '2025-04-15 12:00Z')`);
+    expect(plan.map((p) => [p.partition, p.action])).toEqual([
+      ['app.p6_p20250101', 'drop'], ['app.p6_p20250201', 'drop'],
+      ['app.p6_p20250301', 'keep: not past the cutoff'], ['app.p6_p20250401', 'keep: not past the cutoff'],
+      ['app.p6_default', 'keep: default partition'],
+    ]);
+    const gone = await count(db, `app.p6 where created_at >= '2025-01-01' and created_at < '2025-03-01'`);
+    await db.call(`call retention.run('p6', p_as_of => '2025-04-15 12:00Z')`);
+    expect(await partitionsOf('app.p6')).toEqual(['p6_default', 'p6_p20250301', 'p6_p20250401']);
+    expect(Number((await lastRun('p6')).affected)).toBe(gone);
+    expect(await count(db, `app.p6_default`)).toBe(1);
+    expect(await count(db, `partman.template_app_p6`)).toBe(0);
+  });
+
+  it('preview and dry runs list and count the partitions that would go without touching them', async () => {
+    await makePartitioned('app.p7', { months: 3 });
+    await db.q(`select retention.set_policy('p7', 'app.p7', 'drop_partitions', 'created_at', p_retain => '10 days', p_max_rows_per_run => 100)`);
+    const jan = await count(db, `app.p7_2025_01`);
+    const [pv] = await db.q(`select * from retention.preview('p7', '2025-02-15Z')`);
+    expect([Number(pv!.eligible), Number(pv!.held_back), Number(pv!.would_affect), pv!.exceeds_ceiling]).toEqual([jan, 0, jan, true]);
+    expect(pv!.oldest_eligible.toISOString()).toBe('2025-01-01T00:00:00.000Z');
+    const list = await db.q(`select partition, lower_bound, upper_bound, rows::int from retention.partitions('p7', '2025-02-15Z') where action = 'drop'`);
+    expect(list).toEqual([{ partition: 'app.p7_2025_01', lower_bound: new Date('2025-01-01Z'), upper_bound: new Date('2025-02-01Z'), rows: jan }]);
+    await db.call(`call retention.run('p7', p_as_of => '2025-02-15Z', p_dry_run => true)`);
+    const run = await lastRun('p7');
+    expect([run.mode, run.status, Number(run.affected)]).toEqual(['dry_run', 'completed', jan]);
+    expect(await partitionsOf('app.p7')).toHaveLength(4);
+    // Over the ceiling (100 rows): refused, nothing dropped; forced, it goes.
+    expect(await sqlState(db.call(`call retention.run('p7', p_as_of => '2025-02-15Z')`))).toBe('RT012');
+    expect([(await lastRun('p7')).status, Number((await lastRun('p7')).eligible)]).toEqual(['refused', jan]);
+    expect(await partitionsOf('app.p7')).toHaveLength(4);
+    // p_max_rows caps whole partitions: January alone is more than 10 rows, so nothing goes.
+    await db.call(`call retention.run('p7', p_as_of => '2025-02-15Z', p_max_rows => 10)`);
+    expect((await lastRun('p7')).status).toBe('stopped_max_rows');
+    expect(await partitionsOf('app.p7')).toHaveLength(4);
+    await db.call(`call retention.run('p7', p_as_of => '2025-02-15Z', p_force => true)`);
+    expect(await partitionsOf('app.p7')).toHaveLength(3);
+  });
+
+  it('a lock it cannot get within lock_timeout leaves everything as it was, and the next run drops', async () => {
+    await makePartitioned('app.p8', { months: 3 });
+    await db.q(`select retention.set_policy('p8', 'app.p8', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_lock_timeout => '200 milliseconds', p_max_rows_per_run => 1000000)`);
+    const before = await count(db, `app.p8`);
+    for (const blocker of [
+      `insert into app.p8 (user_id, created_at) values (1, '2025-01-05Z')`, // a late write into an old partition
+      `select count(*) from app.p8`, // a long read of the table: the detach waits for it
+    ]) {
+      const other = await db.connect();
+      await other.query('begin');
+      await other.query(blocker);
+      const { notices } = await db.call(`call retention.run('p8', p_as_of => '2025-03-15Z')`);
+      const run = await lastRun('p8');
+      expect([run.status, run.error_code, Number(run.affected), run.batches]).toEqual(['stopped_lock_timeout', '55P03', 0, 0]);
+      expect(notices.join('\n')).toContain('stopped_lock_timeout');
+      expect(await partitionsOf('app.p8')).toHaveLength(4);
+      expect(await count(db, `retention.run_batches where run_id = $1`, [run.run_id])).toBe(0);
+      await other.query('rollback');
+      await other.end();
+    }
+    expect(await count(db, `app.p8`)).toBe(before);
+    await db.call(`call retention.run('p8', p_as_of => '2025-03-15Z')`);
+    expect((await lastRun('p8')).status).toBe('completed');
+    expect(await partitionsOf('app.p8')).toEqual(['p8_2025_03', 'p8_default']);
+  });
+
+  it('a partition other rows still reference is not detached: the run fails with a hint and nothing is dropped', async () => {
+    await makePartitioned('app.p9', { months: 2 });
+    await db.q(`create table app.p9_refs (id bigint primary key, ev_id bigint, ev_at timestamptz,
+                  foreign key (ev_id, ev_at) references app.p9 (id, created_at) on delete cascade)`);
+    await db.q(`insert into app.p9_refs select 1, id, created_at from app.p9 where created_at < '2025-01-02Z' limit 1`);
+    await db.q(`select retention.set_policy('p9', 'app.p9', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const err = await db.call(`call retention.run('p9', p_as_of => '2025-02-15Z')`).catch((e: { code: string; hint: string }) => e);
+    expect((err as { code: string }).code).toBe('23503');
+    expect((err as { hint: string }).hint).toContain('drop that table');
+    expect((await lastRun('p9')).status).toBe('failed');
+    expect(await partitionsOf('app.p9')).toHaveLength(3);
+    await db.q(`delete from app.p9_refs`);
+    await db.call(`call retention.run('p9', p_as_of => '2025-02-15Z')`);
+    expect(await partitionsOf('app.p9')).toEqual(['p9_2025_02', 'p9_default']);
+  });
+
+  it('refuses what it cannot do, with a hint, and saves nothing', async () => {
+    await makePartitioned('app.pa', { months: 2 });
+    await db.q(`create table app.plain (id int, created_at timestamptz)`);
+    await db.q(`create table app.listed (id int, created_at timestamptz, region text) partition by list (region)`);
+    await db.q(`create table app.by_id (id int, created_at timestamptz) partition by range (id)`);
+    await db.q(`create table app.by_two (id int, created_at timestamptz) partition by range (created_at, id)`);
+    const cases: [string, string][] = [
+      [`select retention.set_policy('x', 'app.plain', 'drop_partitions', 'created_at')`, 'RT013'],
+      [`select retention.set_policy('x', 'app.listed', 'drop_partitions', 'created_at')`, 'RT013'],
+      [`select retention.set_policy('x', 'app.by_id', 'drop_partitions', 'created_at')`, 'RT013'],
+      [`select retention.set_policy('x', 'app.by_two', 'drop_partitions', 'created_at')`, 'RT013'],
+      [`select retention.set_policy('x', 'app.pa', 'delete', 'created_at')`, 'RT013'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_predicate => 'user_id = 1')`, 'RT007'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'payload')`, 'RT003'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_retain => '-1 day')`, 'RT004'],
+      [`select retention.set_policy('x', 'app.plain', 'delete', 'created_at', p_archive_schema => 'app')`, 'RT007'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_archive_schema => 'pg_catalog')`, 'RT018'],
+    ];
+    for (const [sql, code] of cases) expect([sql, await sqlState(db.q(sql))]).toEqual([sql, code]);
+    const hint = await db.q(`select retention.set_policy('x', 'app.pa', 'delete', 'created_at')`).catch((e: { hint: string }) => e.hint);
+    expect(hint).toContain('drop_partitions');
+    expect(await count(db, `retention.policies where name = 'x'`)).toBe(0);
+    await db.q(`select retention.set_policy('rows', 'app.plain', 'delete', 'created_at')`);
+    expect(await sqlState(db.q(`select * from retention.partitions('rows')`))).toBe('RT007');
+    expect(await sqlState(db.q(`select * from retention.partitions('no.such')`))).toBe('RT008');
+  });
+
+  it('check_setup asks for the table owner\'s role and the archive schema; with them the runner role drops partitions', async () => {
+    await makePartitioned('app.pb', { months: 2 });
+    await db.q(`create schema if not exists archive`);
+    const owner = `app_owner_${randomBytes(3).toString('hex')}`;
+    const runner = `runner_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${owner} nologin`);
+    await db.q(`alter table app.pb owner to ${owner}`);
+    for (const part of await partitionsOf('app.pb')) await db.q(`alter table app.${part} owner to ${owner}`);
+    await db.q(`create role ${runner} login password 'pw' in role retention_runner`);
+    await db.q(`grant usage on schema app, archive to retention_runner`);
+    await db.q(`select retention.set_policy('pb', 'app.pb', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_archive_schema => 'archive', p_max_rows_per_run => 1000000)`);
+    const problems = await db.q(`select problem, fix from retention.check_setup() where policy = 'pb' and fix not like 'CALL%'`);
+    expect(problems.map((p) => p.fix)).toEqual([`GRANT ${owner} TO retention_runner;`, 'GRANT CREATE ON SCHEMA archive TO retention_runner;']);
+
+    const u = new URL(db.url);
+    u.username = runner;
+    u.password = 'pw';
+    const c = new pg.Client({ connectionString: u.toString() });
+    await c.connect();
+    await expect(c.query(`call retention.run('pb', p_as_of => '2025-02-15Z')`)).rejects.toMatchObject({ code: '42501' });
+    expect(await partitionsOf('app.pb')).toHaveLength(3);
+    for (const p of problems) await db.q(p.fix);
+    expect(await count(db, `retention.check_setup() where policy = 'pb' and fix not like 'CALL%'`)).toBe(0);
+    await c.query(`call retention.run('pb', p_as_of => '2025-02-15Z')`);
+    await c.end();
+    expect(await partitionsOf('app.pb')).toEqual(['pb_2025_02', 'pb_default']);
+    expect(await count(db, `archive.pb_2025_01`)).toBeGreaterThan(0);
+    const [run] = await db.q(`select status, db_user from retention.runs where policy_name = 'pb' order by run_id desc limit 1`);
+    expect(run).toEqual({ status: 'completed', db_user: runner });
+  });
+
+  // Runs where the pg_partman extension is installed (CI's PostgreSQL 15 leg installs it).
+  it('works with pg_partman itself, and check_setup flags pg_partman retention on the same table', async (ctx) => {
+    const [ext] = await db.q(`select default_version from pg_available_extensions where name = 'pg_partman'`);
+    if (!ext) ctx.skip();
+    await db.q(`create schema if not exists partman`);
+    await db.q(`create extension if not exists pg_partman schema partman`);
+    await db.q(`create table app.pm (id bigint generated always as identity, created_at timestamptz not null, note text) partition by range (created_at)`);
+    const native = String(ext!.default_version).startsWith('4.');
+    await db.q(
+      `select partman.create_parent(p_parent_table => 'app.pm', p_control => 'created_at', p_interval => ${native ? `'monthly', p_type => 'native'` : `'1 month'`},
+                                    p_premake => 1, p_start_partition => '2025-01-01')`);
+    await db.q(`insert into app.pm (created_at) select timestamptz '2025-01-01Z' + make_interval(hours => i) from generate_series(0, 24 * 59) i`);
+    await db.q(`insert into app.pm (created_at) values ('2019-01-01Z')`);
+    await db.q(`select retention.set_policy('pm', 'app.pm', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const plan = await db.q(`select partition, action from retention.partitions('pm', '2025-03-15Z')`);
+    expect(plan.filter((p) => p.action === 'drop').map((p) => p.partition)).toEqual(['app.pm_p2025_01', 'app.pm_p2025_02'].map((n) => native ? n : n.replace(/_(\d\d)$/, '$1') + '01'));
+    expect(plan.at(-1)).toEqual({ partition: 'app.pm_default', action: 'keep: default partition' });
+    const jan = await count(db, `app.pm where created_at < '2025-03-01Z' and created_at >= '2025-01-01Z'`);
+    await db.call(`call retention.run('pm', p_as_of => '2025-03-15Z')`);
+    expect(Number((await lastRun('pm')).affected)).toBe(jan);
+    expect(await count(db, `app.pm where created_at < '2025-03-01Z'`)).toBe(1); // the default partition's row
+    await db.q(`call partman.run_maintenance_proc()`);
+    await db.q(`update partman.part_config set retention = '3 months' where parent_table = 'app.pm'`);
+    const [flag] = await db.q(`select problem, fix from retention.check_setup() where policy = 'pm' and problem like 'pg_partman%'`);
+    expect(flag!.fix).toBe(`UPDATE partman.part_config SET retention = NULL WHERE parent_table = 'app.pm'; -- let one tool own retention`);
+  });
+});
