@@ -21,8 +21,8 @@ export const policySchema = z.strictObject({
     error: 'must be 1-63 lowercase letters, digits, ".", "_" or "-", e.g. sessions.expired',
   }),
   table: z.string().min(1, { error: 'name the table, e.g. app.sessions' }),
-  action: z.enum(['delete', 'soft_delete', 'purge_soft_deleted'], {
-    error: (i) => `${JSON.stringify(i.input)} is not an action — use delete, soft_delete or purge_soft_deleted`,
+  action: z.enum(['delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'], {
+    error: (i) => `${JSON.stringify(i.input)} is not an action — use delete, soft_delete, purge_soft_deleted or drop_partitions`,
   }),
   age_column: identifier,
   retain: duration.optional(),
@@ -41,6 +41,7 @@ export const policySchema = z.strictObject({
     error: (i) => `${JSON.stringify(i.input)} is not a category — use tokens, logs, accounts, audit or metrics (it picks the default schedule)`,
   }).optional(),
   notify_over_rows: z.number().int().min(1, { error: 'must be at least 1 (a run affecting this many rows is announced)' }).optional(),
+  archive_schema: z.string().min(1, { error: 'name the schema detached partitions move to, e.g. archive' }).optional(),
 });
 
 export const fileSchema = z.strictObject({

@@ -74,6 +74,22 @@ describe('pg-retention CLI', () => {
     expect(await count(db, 'app.c2')).toBe(490);
   });
 
+  it('preview --partitions lists what a drop_partitions policy would do with each partition', async () => {
+    await db.q(`create table app.cp (id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    await db.q(`create table app.cp_2025_01 partition of app.cp for values from ('2025-01-01') to ('2025-02-01')`);
+    await db.q(`create table app.cp_2025_02 partition of app.cp for values from ('2025-02-01') to ('2025-03-01')`);
+    await db.q(`insert into app.cp select i, timestamptz '2025-01-01Z' + make_interval(hours => i) from generate_series(0, 1000) i`);
+    await db.q(`select retention.set_policy('cp', 'app.cp', 'drop_partitions', 'created_at', p_retain => '1 day')`);
+    const r = await cli(['preview', 'cp', '--partitions', '--as-of', '2025-02-20Z', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).map((p: { partition: string; rows: string | null; action: string }) => [p.partition, p.rows, p.action]))
+      .toEqual([['app.cp_2025_01', '744', 'drop'], ['app.cp_2025_02', null, 'keep: not past the cutoff']]);
+    const text = await cli(['preview', 'cp', '--partitions', '--as-of', '2025-02-20Z']);
+    expect(text.stdout).toMatch(/app\.cp_2025_01 .* 744 .* drop/);
+    const usage = await cli(['preview', '--partitions']);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/--partitions needs a policy name/)]);
+  });
+
   it('--json output of preview and runs agrees with the database', async () => {
     await makeEvents(db, 'app.c3', 100, 100);
     await db.q(`select retention.set_policy('c3', 'app.c3', 'delete', 'created_at', p_retain => '50 days')`);

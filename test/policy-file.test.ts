@@ -85,6 +85,27 @@ describe('policy file: plan and apply', () => {
     expect((await dbState()).map((p) => `${p.name} ${p.retain}`)).toEqual(['ev.old 60 days']);
   });
 
+  it('a drop_partitions policy with an archive schema applies from the file; an unknown archive schema names its line', async () => {
+    await db.q(`create schema if not exists archive`);
+    await db.q(`create table app.pev (id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    await db.q(`create table app.pev_2025_01 partition of app.pev for values from ('2025-01-01') to ('2025-02-01')`);
+    const text = `policies:
+  - name: pev.partitions
+    table: app.pev
+    action: drop_partitions
+    age_column: created_at
+    retain: 13 months
+    archive_schema: archive
+`;
+    expect(cli(['apply', '-f', file('parts.yaml', text)]).code).toBe(0);
+    expect(await db.q(`select action, archive_schema from retention.policies where name = 'pev.partitions'`))
+      .toEqual([{ action: 'drop_partitions', archive_schema: 'archive' }]);
+    const bad = cli(['apply', '-f', file('parts-bad.yaml', text.replace('archive_schema: archive', 'archive_schema: archiv'))]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/:7: policies\[0\]\.archive_schema: archive schema 'archiv' is not usable/);
+    expect(await db.q(`select archive_schema from retention.policies where name = 'pev.partitions'`)).toEqual([{ archive_schema: 'archive' }]);
+  });
+
   const BAD: [string, string, RegExp][] = [
     ['bad duration', GOOD.replace('retain: 30 days', 'retain: 30 dayz'), /:8: policies\[0\]\.retain: "30 dayz" is not a positive duration — use e\.g\. "30 days"/],
     ['unknown table', GOOD.replace('table: app.ev\n    action: delete\n    age_column: created_at\n    retain: 30 days', 'table: app.nope\n    action: delete\n    age_column: created_at\n    retain: 30 days'), /:5: policies\[0\]\.table: table 'app\.nope' does not exist/],

@@ -15,20 +15,31 @@ async function query(values: Values, text: string, params: unknown[] = []) {
 export const preview: Command = {
   name: 'preview',
   summary: 'what each policy would delete now (writes nothing)',
-  usage: 'pg-retention preview [policy] [--as-of TIMESTAMP] [--json]',
+  usage: 'pg-retention preview [policy] [--partitions] [--as-of TIMESTAMP] [--json]',
   help: `Per policy: the cutoff, rows eligible, rows held back by legal holds, rows a run would
 affect, and whether the policy's ceiling would refuse the run.
+With --partitions and a drop_partitions policy: each partition of its table with its
+bounds, rows, held rows and what a run would do with it (drop, archive, keep and why).
 
 Example:
   pg-retention preview
-  pg-retention preview auth.sessions --as-of '2026-12-01 00:00Z' --json`,
-  options: { 'as-of': { type: 'string' } },
+  pg-retention preview auth.sessions --as-of '2026-12-01 00:00Z' --json
+  pg-retention preview events.partitions --partitions`,
+  options: { 'as-of': { type: 'string' }, partitions: { type: 'boolean' } },
   run: async (values, [policy]) => {
+    const asOf = str(values['as-of']) ?? null;
+    if (values.partitions) {
+      if (!policy) throw new UsageError('--partitions needs a policy name', 'pg-retention preview <policy> --partitions');
+      await output(values, await query(values,
+        `select partition, lower_bound, upper_bound, rows::text as rows, held_rows::text as held_rows, action
+           from retention.partitions($1, coalesce($2::timestamptz, now()))`, [policy, asOf]));
+      return 0;
+    }
     const rows = await query(values,
       `select policy, action, retain::text as retain, retain_source, cutoff, eligible::bigint::text as eligible,
               held_back::text as held_back, would_affect::text as would_affect, exceeds_ceiling
          from retention.preview($1, coalesce($2::timestamptz, now()))`,
-      [policy ?? null, str(values['as-of']) ?? null]);
+      [policy ?? null, asOf]);
     await output(values, rows);
     return 0;
   },
