@@ -1,9 +1,10 @@
 -- Up Migration
 -- Partition-drop retention: the drop_partitions action detaches and drops (or moves into
 -- policies.archive_schema) whole range partitions whose upper bound is at or before the
--- cutoff. The ledger records each partition it dropped or archived in run_batches
--- (partition_name, disposition); row batches that stand in for a partition kept by a
--- legal hold record 'rows_deleted'. set_policy gains p_archive_schema, so its old
+-- cutoff. The ledger records each partition in run_batches (partition_name, disposition):
+-- 'detached' when it has left the table, then 'dropped' or 'archived' with its row count
+-- once it is gone; row batches that stand in for a partition kept by a legal hold record
+-- 'rows_deleted'. set_policy gains p_archive_schema, so its old
 -- signature is dropped here; its new text is in sql/021_set_policy.sql.
 
 alter table retention.policies
@@ -17,7 +18,7 @@ alter table retention.policies
 alter table retention.run_batches
   add column partition_name text,
   add column disposition text
-      check (disposition in ('dropped', 'archived', 'rows_deleted')),
+      check (disposition in ('detached', 'dropped', 'archived', 'rows_deleted')),
   add check ((disposition is null) = (partition_name is null));
 
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,

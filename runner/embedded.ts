@@ -26,10 +26,11 @@ async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);
 }
 
-/** Starts PostgreSQL in dataDir (initialising it when empty) on a free port. */
+/** Starts PostgreSQL in dataDir (initialising it when empty) on a free port. fsync is off
+ * (tests and the demo need no durability) unless `durable`, as benchmarks are. */
 export async function startEmbedded(
   dataDir: string,
-  opts: { persistent: boolean; port?: number },
+  opts: { persistent: boolean; port?: number; durable?: boolean; settings?: string[] },
 ): Promise<Embedded> {
   const port = opts.port ?? (await freePort());
   const initialised = await exists(`${dataDir}/PG_VERSION`);
@@ -45,7 +46,11 @@ export async function startEmbedded(
     persistent: opts.persistent,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB'],
+    postgresFlags: [
+      ...(opts.durable ? [] : ['-c', 'fsync=off']),
+      '-c', 'max_connections=200', '-c', 'shared_buffers=256MB',
+      ...(opts.settings ?? []).flatMap((s) => ['-c', s]),
+    ],
     onLog: () => {},
     onError: () => {},
   });

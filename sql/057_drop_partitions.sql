@@ -1,24 +1,28 @@
--- The drop_partitions action, for one run already recorded as running by _run_policy.
--- One transaction, all or nothing, waiting for no lock longer than the policy's
--- lock_timeout: it takes the holds lock shared (a hold placed meanwhile waits for it),
--- locks the expired partitions in SHARE mode (reads go on, writes to those old partitions
--- wait) so their counts are exact, counts them, applies the ceiling, then detaches each
--- partition that may go, oldest first, and drops it or moves it into the archive schema,
--- recording it with its row count in run_batches. A lock timeout or any error rolls all
--- of it back: nothing is dropped and the next run tries again.
--- Then partitions kept because a legal hold covers some of their rows have their other
--- rows deleted by the batch engine, leaf by leaf.
+-- The drop_partitions action, for one run that _run_policy has counted (p_plan: the
+-- partitions past the cutoff with their rows and dispositions, from _partition_plan) and
+-- recorded as running. Three steps, none waiting for a lock longer than lock_timeout:
+--  1. detach, in one transaction: take the holds lock shared (a hold being placed waits),
+--     lock the table ACCESS EXCLUSIVE first (never a partition before its parent, so no
+--     lock-order deadlock with the application's statements), re-check holds, and detach
+--     the partitions that may go, oldest first, up to p_limit rows; each is recorded in
+--     run_batches as 'detached'. All or nothing: on a lock timeout or an error nothing is
+--     detached and the next run tries again. The table is locked only for these catalog
+--     changes (and the foreign-key check PostgreSQL makes when other tables reference it);
+--  2. finish each detached partition in its own transaction: count its rows exactly (no
+--     one writes to it any more), drop it or move it into the archive schema, and record
+--     'dropped' or 'archived' with the count, so the ledger counts what went. Partitions a
+--     dead run detached but never finished are finished here too;
+--  3. partitions kept because a legal hold covers some of their rows have their other
+--     rows deleted by the batch loop, leaf by leaf.
 create or replace procedure retention._drop_partitions(
   p_pol      retention.policies,
   p_run_id   bigint,
   p_cutoff   timestamptz,
   p_as_of    timestamptz,
-  p_max_rows bigint,
-  p_force    boolean,
+  p_plan     jsonb,
+  p_limit    bigint,
   p_budget   interval,
   p_started  timestamptz,
-  inout p_eligible bigint,
-  inout p_held     bigint,
   inout p_affected bigint,
   inout p_batches  integer,
   inout p_status   text,
@@ -29,116 +33,176 @@ create or replace procedure retention._drop_partitions(
 language plpgsql
 as $$
 declare
-  v_parent  text := retention._qualified_name(p_pol.target);
-  v_plan    jsonb;
-  v_p       record;
-  v_leaf    retention.policies;
-  v_leaf_id regclass;
-  v_limit   bigint;
-  v_capped  boolean := false;
-  v_start   timestamptz;
-  v_done    bigint := 0;
-  v_count   int := 0;
+  v_parent    text := retention._qualified_name(p_pol.target);
+  v_lock_ms   text := (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text;
+  v_subj_type text;
+  v_subjects  text[];
+  v_p         record;
+  v_e         jsonb;
+  v_name      text;
+  v_start     timestamptz;
+  v_planned   bigint := 0;
+  v_detached  int := 0;
+  v_capped    boolean := false;
+  v_rows_left text[] := '{}';
+  v_count     bigint;
+  v_held      boolean := false;
+  v_oldest    timestamptz;
+  v_leaf      retention.policies;
+  v_leaf_id   regclass;
 begin
+  if p_pol.subject_column is not null then
+    v_subj_type := format_type(retention._column_type(p_pol.target, p_pol.subject_column), null);
+  end if;
+
+  -- 1. Detach.
   begin
-    perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+    perform set_config('lock_timeout', v_lock_ms, true);
     perform retention._lock_holds_shared();
-    for v_p in select x.part from retention._partitions_of(p_pol, p_cutoff) x
+    execute format('lock table %s in access exclusive mode', v_parent);
+    v_subjects := array(select h.subject_id from retention.legal_holds h
+                         where p_pol.subject_column is not null and h.scope = 'subject'
+                           and h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of));
+    for v_p in select x.part, x.lower_bound, x.upper_bound from retention._partitions_of(p_pol, p_cutoff) x
                 where x.expired and not x.keep_last order by x.upper_bound loop
-      execute format('lock table %s in share mode', retention._qualified_name(v_p.part));
+      v_e := p_plan -> (v_p.part::oid::text);
+      continue when v_e is null;  -- attached since the run counted: the next run sees it
+      v_name := retention._qualified_name(v_p.part);
+      if v_e->>'disposition' = 'rows' then
+        v_rows_left := v_rows_left || v_name;
+        continue;
+      end if;
+      continue when v_e->>'disposition' not in ('drop', 'archive');
+      continue when exists (
+        select from retention.legal_holds h
+         where h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)
+           and ((h.scope = 'table' and h.target in (p_pol.target, v_p.part))
+                or (h.scope = 'policy' and h.policy_name = p_pol.name)));
+      if cardinality(v_subjects) > 0 then
+        execute format('select exists (select from %s t where t.%I = any ($1::%s[]))',
+                       v_name, p_pol.subject_column, v_subj_type)
+          into v_held using v_subjects;
+      end if;
+      if v_held then
+        v_rows_left := v_rows_left || v_name;  -- a hold placed since the count: delete rows instead
+        continue;
+      end if;
+      if v_planned + (v_e->>'rows')::bigint > p_limit then
+        v_capped := true;
+        exit;
+      end if;
+      v_start := clock_timestamp();
+      execute format('alter table %s detach partition %s', v_parent, v_name);
+      v_detached := v_detached + 1;
+      v_planned := v_planned + (v_e->>'rows')::bigint;
+      insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
+                                         duration_ms, oldest_at, newest_at, partition_name,
+                                         disposition)
+      values (p_run_id, p_batches + v_detached, 0, v_start, clock_timestamp(),
+              extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
+              v_p.upper_bound, v_name, 'detached');
     end loop;
-    select coalesce(jsonb_agg(jsonb_build_object(
-             'part', x.part::oid, 'name', retention._qualified_name(x.part),
-             'lower_bound', x.lower_bound, 'upper_bound', x.upper_bound, 'rows', x.rows,
-             'held_rows', x.held_rows, 'oldest_at', x.oldest_at, 'disposition', x.disposition)
-             order by x.upper_bound), '[]')
-      into v_plan
-      from retention._partition_plan(p_pol, p_as_of, p_cutoff) x
-     where x.disposition in ('drop', 'archive', 'rows', 'held');
-    select coalesce(sum((e->>'rows')::bigint), 0), coalesce(sum((e->>'held_rows')::bigint), 0)
-      into p_eligible, p_held
-      from jsonb_array_elements(v_plan) e;
-    v_limit := least(p_eligible - p_held, coalesce(p_max_rows, p_eligible - p_held));
-    if v_limit > p_pol.max_rows_per_run and not coalesce(p_force, false) then
-      p_status := 'refused';
-      p_code := 'RT012';
-      p_err := format('run would affect %s rows, more than the policy''s ceiling of %s',
-                      v_limit, p_pol.max_rows_per_run);
-      p_hint := 'Check SELECT * FROM retention.partitions(policy); then run with p_force => true, cap it with p_max_rows, or raise max_rows_per_run.';
-    else
-      for v_p in select * from jsonb_to_recordset(v_plan) as e(part oid, name text, rows bigint,
-                          lower_bound timestamptz, upper_bound timestamptz, oldest_at timestamptz,
-                          disposition text)
-                  where e.disposition in ('drop', 'archive') order by e.upper_bound loop
-        if v_done + v_p.rows > v_limit then
-          v_capped := true;
-          exit;
-        end if;
-        v_start := clock_timestamp();
-        execute format('alter table %s detach partition %s', v_parent, v_p.name);
-        if v_p.disposition = 'archive' then
-          execute format('alter table %s set schema %I', v_p.name, p_pol.archive_schema);
-        else
-          execute format('drop table %s', v_p.name);
-        end if;
-        v_count := v_count + 1;
-        v_done := v_done + v_p.rows;
-        insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
-                                           duration_ms, oldest_at, newest_at, partition_name,
-                                           disposition)
-        values (p_run_id, p_batches + v_count, v_p.rows, v_start, clock_timestamp(),
-                extract(epoch from clock_timestamp() - v_start) * 1000,
-                coalesce(v_p.oldest_at, v_p.lower_bound), v_p.upper_bound, v_p.name,
-                case when v_p.disposition = 'archive' then 'archived' else 'dropped' end);
-        raise notice 'policy %: partition % % (% rows, up to %)', p_pol.name, v_p.name,
-          case when v_p.disposition = 'archive' then 'moved to ' || quote_ident(p_pol.archive_schema) else 'dropped' end,
-          v_p.rows, v_p.upper_bound;
-      end loop;
-    end if;
-    update retention.runs
-       set eligible = p_eligible, held_back = p_held, affected = p_affected + v_done,
-           batches = p_batches + v_count
-     where run_id = p_run_id;
+    update retention.runs set batches = p_batches + v_detached where run_id = p_run_id;
   exception
     when lock_not_available then
       get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
       p_status := 'stopped_lock_timeout';
-      v_done := 0; v_count := 0; v_plan := '[]';
     when foreign_key_violation then
       get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
       p_hint := 'Rows of another table reference this partition: drop that table''s partitions first (a drop_partitions policy on it that runs before this one) or delete those rows.';
       p_status := 'failed';
-      v_done := 0; v_count := 0; v_plan := '[]';
     when others then
       get stacked diagnostics p_code = returned_sqlstate, p_err = message_text, p_hint = pg_exception_hint;
       p_status := 'failed';
-      v_done := 0; v_count := 0; v_plan := '[]';
   end;
   commit;
-  p_affected := p_affected + v_done;
-  p_batches := p_batches + v_count;
+  if p_status <> 'running' then
+    return;
+  end if;
+  p_batches := p_batches + v_detached;
+  raise notice 'policy %: % partition(s) detached from %', p_pol.name, v_detached, v_parent;
 
-  -- Partitions kept for a hold on some of their rows: the batch engine deletes the others.
-  if p_status = 'running' and not v_capped then
-    for v_p in select e.name from jsonb_to_recordset(v_plan) as e(name text, upper_bound timestamptz, disposition text)
-                where e.disposition = 'rows' order by e.upper_bound loop
-      for v_leaf_id in select t.relid from pg_catalog.pg_partition_tree(v_p.name::regclass) t where t.isleaf loop
+  -- 2. Finish every detached partition of this policy: this run's and those of dead runs.
+  for v_p in select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at
+               from retention.run_batches b
+               join retention.runs r on r.run_id = b.run_id
+               join pg_catalog.pg_class c on c.oid = to_regclass(b.partition_name)
+              where r.policy_id = p_pol.policy_id and b.disposition = 'detached'
+                and not c.relispartition
+                and not exists (select from retention.run_batches f
+                                 where f.partition_name = b.partition_name
+                                   and f.disposition in ('dropped', 'archived')
+                                   and f.run_id > b.run_id)
+              order by b.newest_at loop
+    v_start := clock_timestamp();
+    begin
+      perform set_config('lock_timeout', v_lock_ms, true);
+      execute format('lock table %s in access exclusive mode', v_p.partition_name);
+      execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
+        into v_count, v_oldest;
+      if p_pol.archive_schema is not null then
+        execute format('alter table %s set schema %I', v_p.partition_name, p_pol.archive_schema);
+      else
+        execute format('drop table %s', v_p.partition_name);
+      end if;
+      if v_p.run_id = p_run_id then
+        update retention.run_batches
+           set rows = v_count, disposition = case when p_pol.archive_schema is not null then 'archived' else 'dropped' end,
+               oldest_at = coalesce(v_oldest, oldest_at), finished_at = clock_timestamp(),
+               duration_ms = duration_ms + extract(epoch from clock_timestamp() - v_start) * 1000
+         where run_id = v_p.run_id and batch_no = v_p.batch_no;
+      else
+        -- Detached by a run that died before finishing it: this run drops and counts it.
+        p_batches := p_batches + 1;
+        insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
+                                           duration_ms, oldest_at, newest_at, partition_name,
+                                           disposition)
+        values (p_run_id, p_batches, v_count, v_start, clock_timestamp(),
+                extract(epoch from clock_timestamp() - v_start) * 1000,
+                coalesce(v_oldest, v_p.oldest_at), v_p.newest_at, v_p.partition_name,
+                case when p_pol.archive_schema is not null then 'archived' else 'dropped' end);
+      end if;
+      update retention.runs set affected = p_affected + v_count, batches = p_batches where run_id = p_run_id;
+    exception
+      when lock_not_available then
+        get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
+        p_status := 'stopped_lock_timeout';
+      when others then
+        get stacked diagnostics p_code = returned_sqlstate, p_err = message_text, p_hint = pg_exception_hint;
+        p_status := 'failed';
+    end;
+    commit;
+    if p_status <> 'running' then
+      if v_p.run_id <> p_run_id then
+        p_batches := p_batches - 1;
+      end if;
+      return;
+    end if;
+    p_affected := p_affected + v_count;
+    raise notice 'policy %: partition % % (% rows, up to %)', p_pol.name, v_p.partition_name,
+      case when p_pol.archive_schema is not null then 'moved to ' || quote_ident(p_pol.archive_schema) else 'dropped' end,
+      v_count, v_p.newest_at;
+  end loop;
+
+  -- 3. Partitions kept for a hold on some of their rows: the batch loop deletes the others.
+  if not v_capped then
+    foreach v_name in array v_rows_left loop
+      for v_leaf_id in select t.relid from pg_catalog.pg_partition_tree(v_name::regclass) t where t.isleaf loop
         v_leaf := p_pol;
         v_leaf.target := v_leaf_id;
         v_leaf.action := 'delete';
-        call retention._batch_loop(v_leaf, p_run_id, p_pol.target::oid, p_cutoff, p_as_of, v_limit,
+        call retention._batch_loop(v_leaf, p_run_id, p_pol.target::oid, p_cutoff, p_as_of, p_limit,
                                    p_budget, p_started, retention._qualified_name(v_leaf_id),
                                    p_affected, p_batches, p_status, p_code, p_err, p_hint);
-        exit when p_status <> 'running' or p_affected >= v_limit;
+        exit when p_status <> 'running' or p_affected >= p_limit;
       end loop;
-      exit when p_status <> 'running' or p_affected >= v_limit;
+      exit when p_status <> 'running' or p_affected >= p_limit;
     end loop;
   end if;
-  if p_status = 'running' then
-    p_status := case when v_capped or (p_affected >= v_limit and v_limit < p_eligible - p_held)
-                     then 'stopped_max_rows' else 'completed' end;
+  if p_status = 'running' and v_capped then
+    p_status := 'stopped_max_rows';
   end if;
 end
 $$;
-comment on procedure retention._drop_partitions(retention.policies, bigint, timestamptz, timestamptz, bigint, boolean, interval, timestamptz, bigint, bigint, bigint, integer, text, text, text, text) is
-  'Internal. The drop_partitions action of one run: locks, counts, applies the ceiling and detaches and drops (or archives) expired partitions in one transaction, then deletes the unheld rows of partitions a hold keeps.';
+comment on procedure retention._drop_partitions(retention.policies, bigint, timestamptz, timestamptz, jsonb, bigint, interval, timestamptz, bigint, integer, text, text, text, text) is
+  'Internal. The drop_partitions action of one run: detaches expired partitions under the table''s lock in one transaction, then counts and drops (or archives) each in its own, then deletes the unheld rows of partitions a hold keeps.';

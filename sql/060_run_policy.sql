@@ -5,8 +5,8 @@
 --    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
 --  * row actions then go through the batch loop (_batch_loop: one transaction per batch,
 --    keyset over the age index, holds re-checked in the deleting statement);
---    drop_partitions through _drop_partitions (which counts under its own locks, so a
---    live run counts once);
+--    drop_partitions through _drop_partitions (detach under the table's lock, then count
+--    and drop each partition);
 --  * it stops between batches when the time budget or p_max_rows is spent, or a stop was
 --    requested; the next run carries on.
 -- Errors are recorded in the ledger and re-raised when p_raise (run_all passes false).
@@ -41,6 +41,7 @@ declare
   v_limit     bigint;
   v_actor     text := retention._actor();
   v_run_open  boolean;
+  v_plan      jsonb;
 begin
   v_pol := retention._get_policy(p_policy);
 
@@ -75,8 +76,11 @@ begin
         v_sql.held, v_sql.tbl, v_sql.eligible)
         into v_eligible, v_held
         using v_cutoff, v_as_of, v_pol.name, v_pol.target::oid;
-    elsif p_dry_run then
-      select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0) into v_eligible, v_held
+    else
+      select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0),
+             coalesce(jsonb_object_agg(x.part::oid::text, jsonb_build_object(
+               'rows', x.rows, 'held_rows', x.held_rows, 'disposition', x.disposition)), '{}')
+        into v_eligible, v_held, v_plan
         from retention._partition_plan(v_pol, v_as_of, v_cutoff) x
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     end if;
@@ -131,14 +135,16 @@ begin
     v_cutoff, v_eligible, v_held;
   v_run_open := v_status = 'running';
 
-  if v_status = 'running' and v_pol.action = 'drop_partitions' then
-    call retention._drop_partitions(v_pol, p_run_id, v_cutoff, v_as_of, p_max_rows, p_force,
-                                    v_budget, v_started, v_eligible, v_held, v_affected,
-                                    v_batches, v_status, v_code, v_err, v_hint);
-  elsif v_status = 'running' then
-    call retention._batch_loop(v_pol, p_run_id, v_pol.target::oid, v_cutoff, v_as_of, v_limit,
-                               v_budget, v_started, null, v_affected, v_batches, v_status,
-                               v_code, v_err, v_hint);
+  if v_status = 'running' then
+    if v_pol.action = 'drop_partitions' then
+      call retention._drop_partitions(v_pol, p_run_id, v_cutoff, v_as_of, v_plan, v_limit, v_budget,
+                                      v_started, v_affected, v_batches, v_status, v_code, v_err,
+                                      v_hint);
+    else
+      call retention._batch_loop(v_pol, p_run_id, v_pol.target::oid, v_cutoff, v_as_of, v_limit,
+                                 v_budget, v_started, null, v_affected, v_batches, v_status,
+                                 v_code, v_err, v_hint);
+    end if;
     if v_status = 'running' then
       v_status := case when v_affected >= v_limit and v_limit < v_eligible - v_held
                        then 'stopped_max_rows' else 'completed' end;

@@ -31,9 +31,8 @@ grant execute on procedure
   retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint),
   retention._batch_loop(retention.policies, bigint, oid, timestamptz, timestamptz, bigint, interval,
                         timestamptz, text, bigint, integer, text, text, text, text),
-  retention._drop_partitions(retention.policies, bigint, timestamptz, timestamptz, bigint, boolean,
-                             interval, timestamptz, bigint, bigint, bigint, integer, text, text,
-                             text, text),
+  retention._drop_partitions(retention.policies, bigint, timestamptz, timestamptz, jsonb, bigint,
+                             interval, timestamptz, bigint, integer, text, text, text, text),
   retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
   retention.run_all(boolean, timestamptz)
   to retention_runner;

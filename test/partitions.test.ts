@@ -274,6 +274,37 @@ describe('drop_partitions', () => {
     expect(await partitionsOf('app.p9')).toEqual(['p9_2025_02', 'p9_default']);
   });
 
+  it('partitions detached but not dropped (a view depends on one) are not counted until a later run drops them', async () => {
+    await makePartitioned('app.pc', { months: 3 });
+    await db.q(`create view app.pc_january as select * from app.pc_2025_01`);
+    await db.q(`select retention.set_policy('pc', 'app.pc', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const jan = await count(db, `app.pc_2025_01`);
+    const feb = await count(db, `app.pc_2025_02`);
+    const err = await db.call(`call retention.run('pc', p_as_of => '2025-03-15Z')`).catch((e: { code: string }) => e);
+    expect((err as { code: string }).code).toBe('2BP01'); // dependent objects still exist
+    let run = await lastRun('pc');
+    // Both left the table; dropping stopped at January, so nothing is counted as gone yet.
+    expect([run.status, Number(run.affected)]).toEqual(['failed', 0]);
+    expect(await batches(run.run_id)).toEqual([
+      { rows: 0, partition_name: 'app.pc_2025_01', disposition: 'detached' },
+      { rows: 0, partition_name: 'app.pc_2025_02', disposition: 'detached' },
+    ]);
+    expect(await partitionsOf('app.pc')).toEqual(['pc_2025_03', 'pc_default']);
+    expect(await count(db, `app.pc_2025_01`)).toBe(jan);
+
+    await db.q(`drop view app.pc_january`);
+    await db.call(`call retention.run('pc', p_as_of => '2025-03-15Z')`);
+    run = await lastRun('pc');
+    expect([run.status, Number(run.affected)]).toEqual(['completed', jan + feb]);
+    expect(await batches(run.run_id)).toEqual([
+      { rows: jan, partition_name: 'app.pc_2025_01', disposition: 'dropped' },
+      { rows: feb, partition_name: 'app.pc_2025_02', disposition: 'dropped' },
+    ]);
+    expect(await count(db, `to_regclass('app.pc_2025_01') x where x is not null`)).toBe(0);
+    const [total] = await db.q(`select sum(rows)::int as n from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'pc'`);
+    expect(total!.n).toBe(jan + feb);
+  });
+
   it('refuses what it cannot do, with a hint, and saves nothing', async () => {
     await makePartitioned('app.pa', { months: 2 });
     await db.q(`create table app.plain (id int, created_at timestamptz)`);
