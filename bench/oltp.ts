@@ -43,6 +43,6 @@ process.on('SIGTERM', () => {
   });
 });
 running.catch((err: unknown) => {
-  console.error(`oltp workload failed: ${(err as Error).message}`);
+  console.error(`oltp workload failed: ${(err as Error).message} ${(err as { detail?: string }).detail ?? ""}`);
   process.exit(1);
 });

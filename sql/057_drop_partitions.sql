@@ -2,13 +2,15 @@
 -- partitions past the cutoff with their rows and dispositions, from _partition_plan) and
 -- recorded as running. Three steps, none waiting for a lock longer than lock_timeout:
 --  1. detach, in one transaction: take the holds lock shared (a hold being placed waits),
---     lock the table ACCESS EXCLUSIVE first (never a partition before its parent, so no
---     lock-order deadlock with the application's statements), re-check holds, and detach
+--     lock the table and its foreign-key neighbours ACCESS EXCLUSIVE up front, parents
+--     before partitions, in attempts short enough that a deadlock with the application
+--     always resolves against this run (_lock_for_ddl), re-check holds, and detach
 --     the partitions that may go, oldest first, up to p_limit rows; each is recorded in
 --     run_batches as 'detached'. All or nothing: on a lock timeout or an error nothing is
 --     detached and the next run tries again. The table is locked only for these catalog
 --     changes (and the foreign-key check PostgreSQL makes when other tables reference it);
---  2. finish each detached partition in its own transaction: count its rows exactly (no
+--  2. finish each detached partition in its own transaction (locked the same way: dropping
+--     a table with foreign keys locks the tables they reference): count its rows exactly (no
 --     one writes to it any more), drop it or move it into the archive schema, and record
 --     'dropped' or 'archived' with the count, so the ledger counts what went. Partitions a
 --     dead run detached but never finished are finished here too;
@@ -59,7 +61,8 @@ begin
   begin
     perform set_config('lock_timeout', v_lock_ms, true);
     perform retention._lock_holds_shared();
-    execute format('lock table %s in access exclusive mode', v_parent);
+    perform retention._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
+    perform set_config('lock_timeout', v_lock_ms, true);
     v_subjects := array(select h.subject_id from retention.legal_holds h
                          where p_pol.subject_column is not null and h.scope = 'subject'
                            and h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of));
@@ -136,8 +139,8 @@ begin
               order by b.newest_at loop
     v_start := clock_timestamp();
     begin
+      perform retention._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
       perform set_config('lock_timeout', v_lock_ms, true);
-      execute format('lock table %s in access exclusive mode', v_p.partition_name);
       execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
         into v_count, v_oldest;
       if p_pol.archive_schema is not null then
