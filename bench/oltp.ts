@@ -38,8 +38,8 @@ const running = Promise.all(Array.from({ length: CONNECTIONS }, client));
 process.on('SIGTERM', () => {
   stopping = true;
   void running.then(() => {
-    process.stdout.write(JSON.stringify(samples));
-    process.exit(0);
+    // A pipe is written asynchronously: exit only once all of it is out.
+    process.stdout.write(JSON.stringify(samples), () => process.exit(0));
   });
 });
 running.catch((err: unknown) => {
