@@ -26,7 +26,7 @@ help:
 	@echo "make lint       eslint"
 	@echo "make typecheck  tsc --noEmit"
 	@echo "make migrate    apply the schema to DATABASE_URL"
-	@echo "make bench      batch cost and worker memory over 1M-row runs (BENCH_ROWS to change)"
+	@echo "make bench      pg-retention vs one DELETE, app-side batches, partition drops (BENCH_ROWS, default 2M)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
 	@echo "system Node is $(SYS_NODE_MAJOR); installing Node 24 into .tools/node"
@@ -59,5 +59,4 @@ demo-stop: $(DEPS)
 	node -e "import('./runner/embedded.ts').then(m => m.pgCtl('$(CURDIR)/.demo-data/pg', ['stop', '-m', 'fast'])).then(r => console.log(r.output.trim()))"
 
 bench: $(DEPS)
-	node bench/batch-cost.ts
-	node bench/worker-rss.ts
+	node bench/compare.ts

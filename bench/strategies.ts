@@ -5,6 +5,7 @@
 //      them by id, repeat, each statement its own transaction (from Node with pg);
 //   c  retention.run with the default settings, run by a real `pg-retention worker`
 //      (its resident memory sampled throughout);
+//   c5 the same with batch_size 5000, to show what the batch size buys;
 //   d  drop_partitions over the range-partitioned copy (items first, then events).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'd';
+export type StrategyName = 'a' | 'b' | 'c' | 'c5' | 'd';
 
 export interface StrategyResult {
   seconds: number;
@@ -30,6 +31,7 @@ export const LABELS: Record<StrategyName, string> = {
   a: 'a. one DELETE',
   b: 'b. app-side batches of 1,000 ids',
   c: 'c. retention.run (worker)',
+  c5: 'c. with batch_size 5000',
   d: 'd. drop_partitions',
 };
 
@@ -73,11 +75,12 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-export async function workerRun(url: string, root: string): Promise<StrategyResult> {
+export async function workerRun(url: string, root: string, batchSize = 1000): Promise<StrategyResult> {
   const db = await connect(url);
   // Disabled: the worker must not schedule it; the job below is the only run.
   await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',
-                    p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false)`);
+                    p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false,
+                    p_batch_size => $1)`, [batchSize]);
   const worker = spawn(process.execPath, ['runner/cli.ts', 'worker'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url, PG_RETENTION_HTTP_PORT: '0', PG_RETENTION_LOG_LEVEL: 'warn' },
