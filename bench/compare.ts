@@ -1,5 +1,5 @@
 // make bench: pg-retention against what users would otherwise pick, on identical copies
-// of one dataset (bench/dataset.ts), BENCH_REPEATS times (default 2) with the order of the
+// of one dataset (bench/dataset.ts), BENCH_REPEATS times (default 3) with the order of the
 // strategies reversed on every other repeat, each strategy beside a light OLTP workload
 // (bench/oltp.ts) whose latency is measured for BENCH_IDLE_SECONDS before (idle) and
 // during the strategy. Prints a table and writes bench/results/compare-<rows>.{json,md}.
@@ -20,7 +20,7 @@ import { appBatches, dropPartitions, LABELS, singleDelete, type StrategyName, ty
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 2);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const ORDER: StrategyName[] = ['a', 'b', 'c', 'c5', 'd'];
 
@@ -37,7 +37,11 @@ function quantile(values: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
 }
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-const median = (v: number[]) => quantile(v, 0.5);
+function median(v: number[]): number {
+  const s = [...v].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 const latency = (v: number[]) => ({ n: v.length, p50: quantile(v, 0.5), p99: quantile(v, 0.99) });
 
 function withDb(url: string, name: string): string {
