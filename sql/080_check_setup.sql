@@ -7,7 +7,8 @@
 --    which each deleted row scans the referencing table;
 --  * the runner's privileges (for drop_partitions: membership in the table owner's role,
 --    which DETACH and DROP require, and CREATE on the archive schema);
---  * pg_partman retention configured on the same table (two tools would drop partitions).
+--  * pg_partman retention configured on the same table (two tools would drop partitions);
+--  * partitions a drop_partitions run detached but could not drop yet.
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -19,6 +20,7 @@ declare
   v_priv   text;
   v_where  text;
   v_fk     record;
+  v_left   record;
   v_owner  name;
   v_partman text;
   v_retention text;
@@ -93,6 +95,21 @@ begin
         fix := format('GRANT CREATE ON SCHEMA %I TO retention_runner;', p.archive_schema);
         return next;
       end if;
+      for v_left in
+        select b.partition_name, b.run_id from retention.run_batches b
+          join retention.runs r on r.run_id = b.run_id
+         where r.policy_id = p.policy_id and b.disposition = 'detached'
+           and to_regclass(b.partition_name) is not null
+           and not exists (select from retention.run_batches f
+                            where f.partition_name = b.partition_name
+                              and f.disposition in ('dropped', 'archived') and f.run_id > b.run_id)
+         order by b.run_id, b.batch_no
+      loop
+        problem := format('partition %s was detached by run %s but not dropped yet: its rows are out of the table and not yet counted',
+                          v_left.partition_name, v_left.run_id);
+        fix := format('CALL retention.run(%L); -- finishes it (retention.runs says why run %s stopped)', p.name, v_left.run_id);
+        return next;
+      end loop;
       if v_partman is not null then
         -- pg_partman names its parent tables schema.table, unquoted.
         select n.nspname || '.' || c.relname into v_pm_name
@@ -136,4 +153,4 @@ begin
 end
 $$;
 comment on function retention.check_setup() is
-  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, dropped tables or columns, disabled or never-run policies.';
+  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, disabled or never-run policies.';

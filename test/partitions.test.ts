@@ -291,6 +291,11 @@ describe('drop_partitions', () => {
     ]);
     expect(await partitionsOf('app.pc')).toEqual(['pc_2025_03', 'pc_default']);
     expect(await count(db, `app.pc_2025_01`)).toBe(jan);
+    const flagged = await db.q(`select problem, fix from retention.check_setup() where policy = 'pc' and problem like 'partition%'`);
+    expect(flagged.map((f) => f.problem)).toEqual([
+      `partition app.pc_2025_01 was detached by run ${run.run_id} but not dropped yet: its rows are out of the table and not yet counted`,
+      `partition app.pc_2025_02 was detached by run ${run.run_id} but not dropped yet: its rows are out of the table and not yet counted`,
+    ]);
 
     await db.q(`drop view app.pc_january`);
     await db.call(`call retention.run('pc', p_as_of => '2025-03-15Z')`);
@@ -301,6 +306,7 @@ describe('drop_partitions', () => {
       { rows: feb, partition_name: 'app.pc_2025_02', disposition: 'dropped' },
     ]);
     expect(await count(db, `to_regclass('app.pc_2025_01') x where x is not null`)).toBe(0);
+    expect(await count(db, `retention.check_setup() where policy = 'pc' and problem like 'partition%'`)).toBe(0);
     const [total] = await db.q(`select sum(rows)::int as n from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'pc'`);
     expect(total!.n).toBe(jan + feb);
   });
