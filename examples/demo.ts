@@ -46,8 +46,10 @@ async function main() {
   for (const stmt of (await sql('seed.sql')).split(/;\s*\n/).filter((s) => s.trim())) {
     await db.query(stmt, stmt.includes('$1') ? [asOf] : []);
   }
-  const total = await db.query(`select sum(n_live_tup)::int as n from pg_stat_user_tables where schemaname in ('auth','ops','meet','realty')`);
-  console.log(`${total.rows[0].n} rows in 19 tables`);
+  const total = await db.query(`select (select sum(n_live_tup)::int from pg_stat_user_tables where schemaname in ('auth','ops','meet','realty')) as n,
+      (select count(*)::int from pg_class c join pg_namespace s on s.oid = c.relnamespace
+        where s.nspname in ('auth','ops','meet','realty') and c.relkind in ('r', 'p') and not c.relispartition) as tables`);
+  console.log(`${total.rows[0].n} rows in ${total.rows[0].tables} tables (ops.request_logs partitioned by month)`);
 
   step('Declaring the retention schedule: pg-retention apply -f examples/retention.yaml');
   const changes = await planOrApply(db, await loadPolicyFile(path.join(root, 'examples', 'retention.yaml')), { apply: true, prune: true });
@@ -62,12 +64,18 @@ async function main() {
       (select count(*) from auth.sessions where user_id = 42)
     + (select count(*) from auth.refresh_tokens where user_id = 42)
     + (select count(*) from auth.login_history where user_id = 42)
-    + (select count(*) from ops.app_logs where user_id = 42)::int as n`)).rows[0].n;
+    + (select count(*) from ops.app_logs where user_id = 42)
+    + (select count(*) from ops.request_logs where user_id = 42)::int as n`)).rows[0].n;
   const before42 = await user42();
 
   step('SELECT * FROM retention.preview()');
   console.log(formatTable((await db.query(
     `select policy, retain::text, to_char(cutoff, 'YYYY-MM-DD HH24:MI') as cutoff, eligible, held_back, would_affect, to_char(oldest_eligible, 'YYYY-MM-DD') as oldest_eligible from retention.preview()`)).rows));
+
+  step("SELECT * FROM retention.partitions('ops.request-logs')");
+  console.log(formatTable((await db.query(
+    `select partition, to_char(lower_bound, 'YYYY-MM-DD') as lower_bound, to_char(upper_bound, 'YYYY-MM-DD') as upper_bound, rows, held_rows, action
+       from retention.partitions('ops.request-logs')`)).rows));
 
   step('CALL retention.run_all()');
   const meetBefore = await db.query(`select (select count(*) from meet.meetings)::int m, (select count(*) from meet.recordings)::int r`);
@@ -75,7 +83,7 @@ async function main() {
   await db.query('call retention.run_all()');
   console.log(`all policies ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  step('What was deleted, per policy (retention.run_ledger)');
+  step('What was deleted, per policy (retention.run_ledger; drop_partitions counts the rows of the partitions it dropped)');
   console.log(formatTable((await db.query(
     `select policy, status, eligible, held_back, affected, batches, max_batch_ms, round(extract(epoch from duration) * 1000)::int as duration_ms
        from retention.run_ledger order by run_id`)).rows));

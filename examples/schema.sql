@@ -54,6 +54,22 @@ create table ops.error_logs (
 create table ops.audit_logs (
   id bigint generated always as identity primary key,
   user_id bigint, event text, logged_at timestamptz not null);
+-- HTTP request logs, partitioned by month (as pg_partman would): retention drops whole
+-- partitions. Monthly partitions from six months back to next month, and a default one.
+create table ops.request_logs (
+  id bigint generated always as identity, user_id bigint, path text, status int,
+  requested_at timestamptz not null, primary key (id, requested_at)) partition by range (requested_at);
+create index on ops.request_logs (requested_at);
+do $$
+declare m timestamptz;
+begin
+  for m in select generate_series(date_trunc('month', now() - interval '6 months'),
+                                  date_trunc('month', now() + interval '1 month'), interval '1 month') loop
+    execute format('create table ops.%I partition of ops.request_logs for values from (%L) to (%L)',
+                   'request_logs_p' || to_char(m, 'YYYYMMDD'), m, m + interval '1 month');
+  end loop;
+end $$;
+create table ops.request_logs_default partition of ops.request_logs default;
 
 -- Transcripts of anonymous users (no user id) go after 7 days, and with them their
 -- meetings and recordings, through the application's ON DELETE CASCADE keys.

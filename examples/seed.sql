@@ -33,6 +33,12 @@ select 1 + (i % 2000), 'GET /api/v1/things 200', $1::timestamptz - make_interval
 insert into ops.error_logs (user_id, message, logged_at)
 select 1 + (i % 2000), 'TypeError: cannot read properties of undefined', $1::timestamptz - make_interval(secs => random() * 90 * 86400)
   from generate_series(1, 3000) i;
+insert into ops.request_logs (user_id, path, status, requested_at)
+select 100 + (i % 2000), '/api/v1/things', 200, $1::timestamptz - make_interval(secs => random() * 180 * 86400)
+  from generate_series(1, 20000) i;
+insert into ops.request_logs (user_id, path, status, requested_at)
+select 42, '/api/v1/account', 200, $1::timestamptz - make_interval(days => 150 + i)
+  from generate_series(1, 3) i;
 insert into ops.audit_logs (user_id, event, logged_at)
 select 1 + (i % 2000), 'settings.changed', $1::timestamptz - make_interval(secs => random() * 365 * 86400)
   from generate_series(1, 6000) i;
