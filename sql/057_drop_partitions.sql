@@ -38,7 +38,7 @@ declare
   v_parent    text := retention._qualified_name(p_pol.target);
   v_lock_ms   text := (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text;
   v_subj_type text;
-  v_subjects  text[];
+  v_subjects  text[] := '{}';
   v_p         record;
   v_e         jsonb;
   v_name      text;
@@ -63,9 +63,18 @@ begin
     perform retention._lock_holds_shared();
     perform retention._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
     perform set_config('lock_timeout', v_lock_ms, true);
-    v_subjects := array(select h.subject_id from retention.legal_holds h
-                         where p_pol.subject_column is not null and h.scope = 'subject'
-                           and h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of));
+    -- Held subjects as values of the subject column's type, so the re-check under the lock
+    -- can use an index on it; ids that are not values of that type cannot match a row.
+    foreach v_name in array array(select h.subject_id from retention.legal_holds h
+                                   where p_pol.subject_column is not null and h.scope = 'subject'
+                                     and h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)) loop
+      begin
+        execute format('select %L::%s', v_name, v_subj_type);
+        v_subjects := v_subjects || v_name;
+      exception when data_exception then
+        null;  -- e.g. 'abc' for a bigint column
+      end;
+    end loop;
     for v_p in select x.part, x.lower_bound, x.upper_bound from retention._partitions_of(p_pol, p_cutoff) x
                 where x.expired and not x.keep_last order by x.upper_bound loop
       v_e := p_plan -> (v_p.part::oid::text);
@@ -81,6 +90,7 @@ begin
          where h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)
            and ((h.scope = 'table' and h.target in (p_pol.target, v_p.part))
                 or (h.scope = 'policy' and h.policy_name = p_pol.name)));
+      v_held := false;
       if cardinality(v_subjects) > 0 then
         execute format('select exists (select from %s t where t.%I = any ($1::%s[]))',
                        v_name, p_pol.subject_column, v_subj_type)

@@ -120,6 +120,7 @@ describe('drop_partitions', () => {
     const jan = await count(db, `app.p3_2025_01`);
     const feb = await count(db, `app.p3_2025_02`);
     const [hold] = await db.q(`select * from retention.place_hold('subject', '4', 'Litigation Smith v. Acme')`);
+    await db.q(`select retention.place_hold('subject', 'not-a-number', 'A subject id of another system')`);
     const list = await db.q(`select partition, rows::int, held_rows::int, action from retention.partitions('p3', '2025-03-15Z')`);
     expect(list[0]).toEqual({ partition: 'app.p3_2025_01', rows: jan, held_rows: janHeld, action: 'keep (legal hold): delete its unheld rows' });
     expect(list[1]!.action).toBe('keep (legal hold): delete its unheld rows');
@@ -145,6 +146,24 @@ describe('drop_partitions', () => {
     expect(await batches(run.run_id)).toEqual([
       { rows: janHeld, partition_name: 'app.p3_2025_01', disposition: 'dropped' },
       { rows: febHeld, partition_name: 'app.p3_2025_02', disposition: 'dropped' },
+    ]);
+  });
+
+  it('a subject hold keeps only the partitions that hold that subject\'s rows', async () => {
+    await makePartitioned('app.pd', { months: 3 });
+    await db.q(`insert into app.pd (user_id, created_at) values (99, '2025-01-20Z')`);
+    await db.q(`select retention.set_policy('pd', 'app.pd', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000)`);
+    await db.q(`select retention.place_hold('subject', '99', 'Complaint 2025-17')`);
+    const jan = await count(db, `app.pd_2025_01`);
+    const feb = await count(db, `app.pd_2025_02`);
+    await db.call(`call retention.run('pd', p_as_of => '2025-03-15Z')`);
+    expect(await partitionsOf('app.pd')).toEqual(['pd_2025_01', 'pd_2025_03', 'pd_default']);
+    expect(await db.q(`select user_id::int, count(*)::int as n from app.pd_2025_01 group by 1`)).toEqual([{ user_id: 99, n: 1 }]);
+    const run = await lastRun('pd');
+    expect([run.status, Number(run.held_back), Number(run.affected)]).toEqual(['completed', 1, jan - 1 + feb]);
+    expect((await batches(run.run_id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual([
+      'app.pd_2025_02 dropped', 'app.pd_2025_01 rows_deleted',
     ]);
   });
 
