@@ -225,6 +225,30 @@ describe('drop_partitions', () => {
     expect(await count(db, `partman.template_app_p6`)).toBe(0);
   });
 
+  it('handles a timestamp (without time zone) key and a partition that is itself partitioned', async () => {
+    await makePartitioned('app.pe', { months: 3, keyType: 'timestamp' });
+    // January split in two by id: dropping it drops both halves; its rows are counted through it.
+    const jan = await count(db, `app.pe_2025_01`);
+    const [{ max }] = await db.q(`select max(id)::int as max from app.pe`) as [{ max: number }];
+    await db.q(`create table app.pe_jan_tmp as select * from app.pe_2025_01`);
+    await db.q(`drop table app.pe_2025_01`);
+    await db.q(`create table app.pe_2025_01 partition of app.pe for values from ('2025-01-01') to ('2025-02-01') partition by range (id)`);
+    await db.q(`create table app.pe_2025_01_low partition of app.pe_2025_01 for values from (minvalue) to (${max + Math.floor(jan / 2)})`);
+    await db.q(`create table app.pe_2025_01_high partition of app.pe_2025_01 default`);
+    await db.q(`insert into app.pe (user_id, created_at, payload) select user_id, created_at, payload from app.pe_jan_tmp`);
+    expect(await count(db, `app.pe_2025_01_low`)).toBeGreaterThan(0);
+    expect(await count(db, `app.pe_2025_01_high`)).toBeGreaterThan(0);
+    await db.q(`select retention.set_policy('pe', 'app.pe', 'drop_partitions', 'created_at', p_retain => '14 days', p_max_rows_per_run => 1000000)`);
+    const plan = await db.q(`select partition, upper_bound, rows::int, action from retention.partitions('pe', '2025-02-15Z')`);
+    expect(plan[0]).toEqual({ partition: 'app.pe_2025_01', upper_bound: new Date('2025-02-01Z'), rows: jan, action: 'drop' });
+    expect(plan[1]!.action).toBe('keep: not past the cutoff');
+    await db.call(`call retention.run('pe', p_as_of => '2025-02-15Z')`);
+    expect(await partitionsOf('app.pe')).toEqual(['pe_2025_02', 'pe_2025_03', 'pe_default']);
+    expect(await count(db, `pg_class where relname like 'pe_2025_01%'`)).toBe(0);
+    expect(await count(db, `app.pe_jan_tmp`)).toBe(jan);
+    expect(Number((await lastRun('pe')).affected)).toBe(jan);
+  });
+
   it('preview and dry runs list and count the partitions that would go without touching them', async () => {
     await makePartitioned('app.p7', { months: 3 });
     await db.q(`select retention.set_policy('p7', 'app.p7', 'drop_partitions', 'created_at', p_retain => '10 days', p_max_rows_per_run => 100)`);
