@@ -21,8 +21,8 @@ export const policySchema = z.strictObject({
     error: 'must be 1-63 lowercase letters, digits, ".", "_" or "-", e.g. sessions.expired',
   }),
   table: z.string().min(1, { error: 'name the table, e.g. app.sessions' }),
-  action: z.enum(['delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'], {
-    error: (i) => `${JSON.stringify(i.input)} is not an action — use delete, soft_delete, purge_soft_deleted or drop_partitions`,
+  action: z.enum(['delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions', 'scrub'], {
+    error: (i) => `${JSON.stringify(i.input)} is not an action — use delete, soft_delete, purge_soft_deleted, drop_partitions or scrub`,
   }),
   age_column: identifier,
   retain: duration.optional(),
@@ -42,6 +42,13 @@ export const policySchema = z.strictObject({
   }).optional(),
   notify_over_rows: z.number().int().min(1, { error: 'must be at least 1 (a run affecting this many rows is announced)' }).optional(),
   archive_schema: z.string().min(1, { error: 'name the schema detached partitions move to, e.g. archive' }).optional(),
+  // YAML's null (name: null) means the "null" strategy.
+  scrub: z.record(identifier, z.union([
+    z.null().transform(() => 'null' as const),
+    z.enum(['null', 'sha256', 'empty_json']),
+    z.strictObject({ constant: z.string() }),
+  ], { error: 'must be null, sha256, empty_json or {constant: "..."}' })).optional(),
+  scrubbed_at_column: identifier.optional(),
 });
 
 export const fileSchema = z.strictObject({

@@ -20,7 +20,9 @@ create or replace function retention.set_policy(
   p_description       text     default null,
   p_category          text     default null,
   p_notify_over_rows  bigint   default null,
-  p_archive_schema    text     default null
+  p_archive_schema    text     default null,
+  p_scrub             jsonb    default null,
+  p_scrubbed_at_column text    default null
 )
 returns retention.policies
 language plpgsql
@@ -35,6 +37,7 @@ declare
   v_changes  jsonb;
   v_strat    "char";
   v_keys     int2vector;
+  v_scrub    jsonb;
 begin
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
@@ -72,9 +75,9 @@ begin
                         else 'Policies apply to ordinary and partitioned tables, not views or foreign tables.' end;
   end if;
 
-  if p_action is null or p_action not in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions') then
+  if p_action is null or p_action not in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions', 'scrub') then
     raise exception 'unknown action %', coalesce(quote_literal(p_action), 'NULL')
-      using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted, drop_partitions.';
+      using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted, drop_partitions, scrub.';
   end if;
 
   v_type := retention._column_type(v_target, p_age_column);
@@ -186,18 +189,41 @@ begin
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
   end if;
 
+  if p_action = 'scrub' then
+    v_scrub := retention._validate_scrub(v_target, p_scrub, p_age_column, p_subject_column);
+    if p_scrubbed_at_column is not null then
+      v_type := retention._column_type(v_target, p_scrubbed_at_column);
+      if v_type is null then
+        raise exception 'column % does not exist in %', quote_literal(p_scrubbed_at_column), v_target
+          using errcode = 'RT002', hint = 'Name the column that records when a row was scrubbed, e.g. scrubbed_at, or leave it NULL.';
+      end if;
+      if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
+        raise exception 'column %.% is of type %, not a timestamp', v_target, p_scrubbed_at_column, v_type
+          using errcode = 'RT003', hint = 'The scrubbed-at column must be timestamptz, timestamp or date.';
+      end if;
+      if v_scrub ? p_scrubbed_at_column or p_scrubbed_at_column = p_age_column then
+        raise exception 'the scrubbed-at column % cannot also be scrubbed or age rows', quote_ident(p_scrubbed_at_column)
+          using errcode = 'RT019', hint = 'It marks scrubbed rows; name a column of its own.';
+      end if;
+    end if;
+  elsif p_scrub is not null or p_scrubbed_at_column is not null then
+    raise exception 'p_scrub and p_scrubbed_at_column are only used by scrub'
+      using errcode = 'RT007', hint = 'Leave them NULL for this action.';
+  end if;
+
   perform retention._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
-     description, category, notify_over_rows, archive_schema, created_by, updated_by)
+     description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
+     created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
-     p_archive_schema, retention._actor(), retention._actor())
+     p_archive_schema, v_scrub, p_scrubbed_at_column, retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -207,17 +233,19 @@ begin
      schedule = excluded.schedule, time_zone = excluded.time_zone, enabled = excluded.enabled,
      description = excluded.description, category = excluded.category,
      notify_over_rows = excluded.notify_over_rows, archive_schema = excluded.archive_schema,
+     scrub_columns = excluded.scrub_columns, scrubbed_at_column = excluded.scrubbed_at_column,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
-         p.archive_schema)
+         p.archive_schema, p.scrub_columns, p.scrubbed_at_column)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
-         excluded.notify_over_rows, excluded.archive_schema)
+         excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
+         excluded.scrubbed_at_column)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -242,5 +270,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text) is
-  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate and partitioning (RT001-RT018). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text) is
+  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning and scrub columns (RT001-RT019). Audit-logged with the changed fields.';

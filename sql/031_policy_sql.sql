@@ -26,6 +26,12 @@ begin
   eligible := format('%s < $1::%s', age_expr, v_age_type);
   if p_policy.action = 'soft_delete' then
     eligible := eligible || format(' and t.%I is null', p_policy.deleted_at_column);
+  elsif p_policy.action = 'scrub' then
+    -- Rows already scrubbed are not eligible again: the marker says so when there is one,
+    -- else every scrubbed column already holds its scrubbed value.
+    eligible := eligible || case when p_policy.scrubbed_at_column is not null
+                                 then format(' and t.%I is null', p_policy.scrubbed_at_column)
+                                 else format(' and not (%s)', (retention._scrub_sql(p_policy)).scrubbed) end;
   end if;
   if p_policy.predicate is not null then
     eligible := eligible || format(' and (%s)', p_policy.predicate);

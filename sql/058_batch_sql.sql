@@ -1,7 +1,7 @@
 -- The statement one batch runs, with the same bind parameters as _policy_sql plus
 -- $5 keyset floor (the newest age the previous batch reached) and $6 row limit.
 -- It picks the oldest eligible, unheld, unlocked rows from the floor on, in index order,
--- locks them (SKIP LOCKED), and deletes or soft-deletes exactly those rows by ctid.
+-- locks them (SKIP LOCKED), and deletes, soft-deletes or scrubs exactly those rows by ctid.
 -- It returns the row count and the oldest and newest age it touched.
 create or replace function retention._batch_sql(p_policy retention.policies)
 returns text
@@ -18,6 +18,19 @@ begin
                       where %2$s and %3$s >= $5::%4$s and not (%5$s)
                       order by %3$s limit $6 for update of t skip locked)',
     s.tbl, s.eligible, s.age_expr, v_age_type, s.held);
+  if p_policy.action = 'scrub' then
+    return v_pick || format(
+      ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
+                  returning %3$s as age)
+       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+      s.tbl,
+      (retention._scrub_sql(p_policy)).set_list
+        || case when p_policy.scrubbed_at_column is not null
+                then format(', %I = $2::%s', p_policy.scrubbed_at_column,
+                            format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
+                else '' end,
+      s.age_expr);
+  end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
       ', done as (update only %1$s t set %2$I = $2::%3$s where t.ctid = any (array(select tid from picked))

@@ -45,6 +45,8 @@ begin
     v_where := case p.action
                  when 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column)
                  when 'purge_soft_deleted' then format(' WHERE %I IS NOT NULL', p.age_column)
+                 when 'scrub' then case when p.scrubbed_at_column is not null
+                                        then format(' WHERE %I IS NULL', p.scrubbed_at_column) else '' end
                  else '' end;
     if not exists (
       select from pg_catalog.pg_index i
@@ -130,11 +132,21 @@ begin
       -- one column: the age column is granted for that (it is never written).
       v_priv := case when p.action = 'soft_delete'
                      then format('SELECT, UPDATE (%I, %I)', p.age_column, p.deleted_at_column)
+                     when p.action = 'scrub'
+                     then format('SELECT, UPDATE (%s)', (select string_agg(quote_ident(c), ', ' order by o)
+                                   from unnest(array[p.age_column::text]
+                                               || array(select k from jsonb_object_keys(p.scrub_columns) k order by k)
+                                               || p.scrubbed_at_column::text) with ordinality u(c, o) where c is not null))
                      else format('SELECT, DELETE, UPDATE (%I)', p.age_column) end;
       if not has_table_privilege('retention_runner', p.target, 'SELECT')
          or not has_column_privilege('retention_runner', p.target, p.age_column, 'UPDATE')
          or (p.action = 'soft_delete' and not has_column_privilege('retention_runner', p.target, p.deleted_at_column, 'UPDATE'))
-         or (p.action <> 'soft_delete' and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
+         or (p.action = 'scrub' and exists (
+               select from jsonb_object_keys(p.scrub_columns) c
+                where not has_column_privilege('retention_runner', p.target, c, 'UPDATE')))
+         or (p.action = 'scrub' and p.scrubbed_at_column is not null
+             and not has_column_privilege('retention_runner', p.target, p.scrubbed_at_column, 'UPDATE'))
+         or (p.action not in ('soft_delete', 'scrub') and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
         problem := format('role retention_runner lacks privileges on %s', v_tbl);
         fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
         return next;

@@ -106,6 +106,29 @@ describe('policy file: plan and apply', () => {
     expect(await db.q(`select archive_schema from retention.policies where name = 'pev.partitions'`)).toEqual([{ archive_schema: 'archive' }]);
   });
 
+  it('a scrub policy applies from the file (YAML null is the null strategy); an unsuitable strategy names its line', async () => {
+    await db.q(`create table app.people (id bigint primary key, email text unique, name text, left_at timestamptz not null, scrubbed_at timestamptz)`);
+    const text = `policies:
+  - name: people.scrub
+    table: app.people
+    action: scrub
+    age_column: left_at
+    retain: 30 days
+    scrub:
+      email: sha256
+      name: null
+    scrubbed_at_column: scrubbed_at
+`;
+    expect(cli(['apply', '-f', file('scrub.yaml', text)]).code).toBe(0);
+    expect(await db.q(`select scrub_columns, scrubbed_at_column from retention.policies where name = 'people.scrub'`))
+      .toEqual([{ scrub_columns: { email: 'sha256', name: 'null' }, scrubbed_at_column: 'scrubbed_at' }]);
+    const bad = cli(['apply', '-f', file('scrub-bad.yaml', text.replace('email: sha256', 'email: {constant: gone@example.com}'))]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/:8: policies\[0\]\.scrub: column email has a unique index/);
+    const shape = cli(['apply', '-f', file('scrub-shape.yaml', text.replace('email: sha256', 'email: shred'))]);
+    expect(shape.stderr).toMatch(/:8: policies\[0\]\.scrub\.email: must be null, sha256, empty_json or \{constant: "\.\.\."\}/);
+  });
+
   const BAD: [string, string, RegExp][] = [
     ['bad duration', GOOD.replace('retain: 30 days', 'retain: 30 dayz'), /:8: policies\[0\]\.retain: "30 dayz" is not a positive duration — use e\.g\. "30 days"/],
     ['unknown table', GOOD.replace('table: app.ev\n    action: delete\n    age_column: created_at\n    retain: 30 days', 'table: app.nope\n    action: delete\n    age_column: created_at\n    retain: 30 days'), /:5: policies\[0\]\.table: table 'app\.nope' does not exist/],

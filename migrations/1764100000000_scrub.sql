@@ -1,0 +1,30 @@
+-- Up Migration
+-- The scrub action: personal data in chosen columns is replaced (NULL, a constant, a
+-- sha256 of the value, an empty JSON object) while the row and its key stay.
+-- policies.scrub_columns maps each column to its strategy; scrubbed_at_column names a
+-- timestamp column set when a row is scrubbed. set_policy gains both parameters, so its
+-- old signature is dropped here; its new text is in sql/021_set_policy.sql.
+
+alter table retention.policies
+  drop constraint policies_action_check,
+  add constraint policies_action_check
+      check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions', 'scrub')),
+  add column scrub_columns jsonb,
+  add column scrubbed_at_column name,
+  add constraint policies_scrub_check
+      check ((action = 'scrub') = (scrub_columns is not null)
+             and (scrubbed_at_column is null or action = 'scrub'));
+
+drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
+                                   integer, bigint, interval, interval, text, text, boolean, text,
+                                   text, bigint, text);
+
+-- Down Migration
+delete from retention.policies where action = 'scrub';
+alter table retention.policies
+  drop constraint policies_scrub_check,
+  drop column scrub_columns,
+  drop column scrubbed_at_column,
+  drop constraint policies_action_check,
+  add constraint policies_action_check
+      check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'));

@@ -1,0 +1,41 @@
+-- The SQL fragments of a scrub policy over alias t, built from its normalised column map:
+--  scrubbed: true when every scrubbed column already holds its scrubbed value, so the row
+--            is skipped and repeating a run changes nothing;
+--  set_list: the SET list of the UPDATE that scrubs a row. sha256 writes 'sha256:' and the
+--            hex digest of the value's UTF-8 text, so equal values stay equal (unique
+--            indexes hold) and an investigator holding the original can recompute it; a
+--            value already starting with 'sha256:' is left as it is.
+create or replace function retention._scrub_sql(
+  p_policy retention.policies,
+  out scrubbed text,
+  out set_list text
+)
+language sql
+stable
+as $$
+  select string_agg(
+           case r.kind
+             when 'null' then format('t.%I is null', r.col)
+             when 'sha256' then format('(t.%1$I is null or left(t.%1$I::text, 7) = ''sha256:'')', r.col)
+             when 'empty_json' then format('(t.%1$I is null or t.%1$I::text = ''{}'')', r.col)
+             else format('t.%I is not distinct from %L::%s', r.col, r.constant, r.type) end,
+           ' and ' order by r.col),
+         string_agg(
+           case r.kind
+             when 'null' then format('%I = null', r.col)
+             when 'sha256' then format(
+               '%1$I = case when t.%1$I is null or left(t.%1$I::text, 7) = ''sha256:'' then t.%1$I
+                            else (''sha256:'' || encode(sha256(convert_to(t.%1$I::text, ''UTF8'')), ''hex''))::%2$s end',
+               r.col, r.type)
+             when 'empty_json' then format('%1$I = case when t.%1$I is null then null else ''{}''::%2$s end', r.col, r.type)
+             else format('%I = %L::%s', r.col, r.constant, r.type) end,
+           ', ' order by r.col)
+    from (select e.key as col,
+                 case when jsonb_typeof(e.value) = 'object' then 'constant' else e.value #>> '{}' end as kind,
+                 e.value ->> 'constant' as constant,
+                 format_type(a.atttypid, a.atttypmod) as type
+            from jsonb_each(p_policy.scrub_columns) e
+            join pg_catalog.pg_attribute a on a.attrelid = p_policy.target and a.attname = e.key) r
+$$;
+comment on function retention._scrub_sql(retention.policies) is
+  'Internal. A scrub policy as SQL over alias t: the already-scrubbed condition and the SET list that scrubs a row.';

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { AS_OF, count } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
+
+/** n accounts, deactivated i days before AS_OF (account i), users cycling 1..5, two
+ * identity providers whose subject ids repeat across providers. */
+async function makeAccounts(table: string, n: number, withMarker = true): Promise<void> {
+  await db.q(`create schema if not exists app`);
+  await db.q(`drop table if exists ${table}`);
+  await db.q(`create table ${table} (
+      id bigint primary key,
+      user_id bigint not null,
+      email text not null unique,
+      name text,
+      phone varchar(20),
+      profile jsonb,
+      idp text not null,
+      idp_subject text not null,
+      deactivated_at timestamptz not null,
+      ${withMarker ? 'scrubbed_at timestamptz,' : ''}
+      unique (idp, idp_subject))`);
+  await db.q(`create index on ${table} (deactivated_at)`);
+  await db.q(`insert into ${table} (id, user_id, email, name, phone, profile, idp, idp_subject, deactivated_at)
+              select i, 1 + i % 5, 'user' || i || '@example.com', 'Name ' || i, '+49 30 ' || i,
+                     jsonb_build_object('city', 'Berlin', 'i', i), (array['google', 'github'])[1 + i % 2], 'sub-' || (i / 2),
+                     $2::timestamptz - make_interval(days => i)
+                from generate_series(1, $1) i`, [n, AS_OF]);
+}
+
+const SCRUB = { email: 'sha256', name: 'null', phone: { constant: '[purged]' }, profile: 'empty_json', idp_subject: 'sha256' };
+
+describe('scrub', () => {
+  it('scrubs each column by its strategy, keeps key and unique constraints, sets the marker', async () => {
+    await makeAccounts('app.s1', 100);
+    const before = await db.q(`select * from app.s1 order by id`);
+    await db.q(`select retention.set_policy('s1', 'app.s1', 'scrub', 'deactivated_at', p_retain => '30 days',
+                  p_scrub => $1, p_scrubbed_at_column => 'scrubbed_at')`, [SCRUB]);
+    const [pv] = await db.q(`select eligible::int, would_affect::int from retention.preview('s1', $1)`, [AS_OF]);
+    expect(pv).toEqual({ eligible: 70, would_affect: 70 });
+    await db.call(`call retention.run('s1', p_as_of => $1)`, [AS_OF]);
+    const after = await db.q(`select * from app.s1 order by id`);
+    expect(after).toHaveLength(100);
+    for (const [i, row] of after.entries()) {
+      const old = before[i]!;
+      expect(row.id).toBe(old.id);
+      if (Number(row.id) <= 30) {
+        expect(row).toEqual({ ...old, scrubbed_at: null });
+        continue;
+      }
+      // Two accounts with the same subject id at two providers stay distinct, as unique (idp, idp_subject) requires.
+      expect(row).toEqual({
+        ...old, email: sha(old.email), name: null, phone: '[purged]', profile: {}, idp_subject: sha(old.idp_subject),
+        scrubbed_at: new Date(AS_OF),
+      });
+    }
+    const [run] = await db.q(`select status, affected::int, batches from retention.runs where policy_name = 's1'`);
+    expect(run).toEqual({ status: 'completed', affected: 70, batches: 1 });
+    expect(await count(db, `app.s1 where idp_subject like 'sha256:%'`)).toBe(70);
+    expect(await db.q(`select count(*)::int as n from (select idp_subject from app.s1 where idp_subject like 'sha256:%' group by 1 having count(*) > 1) d`))
+      .toEqual([{ n: 34 }]); // the same subject id at both providers hashes alike; (idp, idp_subject) still unique
+  });
+
+  it('repeating a run changes nothing, with the marker and without it', async () => {
+    for (const [table, marker] of [['app.s2', true], ['app.s3', false]] as const) {
+      await makeAccounts(table, 50, marker);
+      const name = table.replace('app.', '');
+      await db.q(`select retention.set_policy($1, $2, 'scrub', 'deactivated_at', p_retain => '10 days', p_scrub => $3, p_scrubbed_at_column => $4)`,
+        [name, table, SCRUB, marker ? 'scrubbed_at' : null]);
+      await db.call(`call retention.run($1, p_as_of => $2)`, [name, AS_OF]);
+      const once = await db.q(`select * from ${table} order by id`);
+      await db.call(`call retention.run($1, p_as_of => $2)`, [name, AS_OF]);
+      await db.call(`call retention.run($1, p_as_of => $2::timestamptz + interval '1 day')`, [name, AS_OF]);
+      expect(await db.q(`select * from ${table} order by id`)).toEqual(
+        once.map((r) => (Number(r.id) === 10 ? { ...r, email: sha(r.email), name: null, phone: '[purged]', profile: {}, idp_subject: sha(r.idp_subject), ...(marker ? { scrubbed_at: new Date(Date.parse(AS_OF) + 86400_000) } : {}) } : r)));
+      const runs = await db.q(`select affected::int from retention.runs where policy_name = $1 order by run_id`, [name]);
+      expect([table, runs.map((r) => r.affected)]).toEqual([table, [40, 0, 1]]);
+    }
+  });
+
+  it('a subject hold keeps that subject\'s rows unscrubbed', async () => {
+    await makeAccounts('app.s4', 100);
+    await db.q(`select retention.set_policy('s4', 'app.s4', 'scrub', 'deactivated_at', p_retain => '30 days',
+                  p_scrub => $1, p_scrubbed_at_column => 'scrubbed_at', p_subject_column => 'user_id')`, [SCRUB]);
+    await db.q(`select retention.place_hold('subject', '3', 'Fraud investigation 2026-4')`);
+    const held = await count(db, `app.s4 where user_id = 3 and deactivated_at < $1::timestamptz - interval '30 days'`, [AS_OF]);
+    await db.call(`call retention.run('s4', p_as_of => $1)`, [AS_OF]);
+    expect(await count(db, `app.s4 where user_id = 3 and email like 'sha256:%'`)).toBe(0);
+    expect(await count(db, `app.s4 where user_id <> 3 and email like 'sha256:%'`)).toBe(70 - held);
+    const [run] = await db.q(`select held_back::int, affected::int from retention.runs where policy_name = 's4'`);
+    expect(run).toEqual({ held_back: held, affected: 70 - held });
+  });
+
+  it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
+    await makeAccounts('app.s5', 10);
+    await db.q(`drop index app.s5_deactivated_at_idx`);
+    await db.q(`select retention.set_policy('s5', 'app.s5', 'scrub', 'deactivated_at', p_scrub => '{"email": "sha256", "name": null}', p_scrubbed_at_column => 'scrubbed_at')`);
+    const fixes = (await db.q(`select fix from retention.check_setup() where policy = 's5'`)).map((r) => r.fix);
+    expect(fixes).toEqual([
+      'CREATE INDEX CONCURRENTLY ON app.s5 (deactivated_at) WHERE scrubbed_at IS NULL;',
+      'GRANT SELECT, UPDATE (deactivated_at, email, name, scrubbed_at) ON app.s5 TO retention_runner;',
+      `CALL retention.run('s5', p_dry_run => true); -- then without p_dry_run`,
+    ]);
+    await db.q(fixes[1]!);
+    expect(await count(db, `retention.check_setup() where policy = 's5' and fix like 'GRANT%'`)).toBe(0);
+  });
+
+  it('refuses a scrub it cannot do, with a hint, and saves nothing', async () => {
+    await makeAccounts('app.s6', 5);
+    await db.q(`alter table app.s6 add column age int, add column note text not null default ''`);
+    const bad: [unknown, string][] = [
+      [{}, 'RT019'],
+      [['email'], 'RT019'],
+      [{ nope: 'null' }, 'RT002'],
+      [{ id: 'sha256' }, 'RT019'],
+      [{ deactivated_at: 'null' }, 'RT019'],
+      [{ note: 'null' }, 'RT019'],
+      [{ age: 'sha256' }, 'RT019'],
+      [{ phone: 'sha256' }, 'RT019'], // varchar(20) is too short for a digest
+      [{ name: 'empty_json' }, 'RT019'],
+      [{ age: { constant: 'abc' } }, 'RT019'],
+      [{ email: { constant: 'purged@redacted.local' } }, 'RT019'], // unique: would collide
+      [{ name: 'shred' }, 'RT019'],
+      [{ name: { constant: 'x', extra: 1 } }, 'RT019'],
+      [{ name: "null'); drop table app.s6; --" }, 'RT019'],
+    ];
+    for (const [scrub, code] of bad) {
+      expect([scrub, await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => $1)`, [JSON.stringify(scrub)]))]).toEqual([scrub, code]);
+    }
+    expect(await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at')`))).toBe('RT019');
+    expect(await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'delete', 'deactivated_at', p_scrub => '{"name": "null"}')`))).toBe('RT007');
+    expect(await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"name": "null"}', p_scrubbed_at_column => 'note')`))).toBe('RT003');
+    expect(await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"name": "null"}', p_scrubbed_at_column => 'nope')`))).toBe('RT002');
+    const hint = await db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"email": {"constant": "a@b.c"}}')`).catch((e: { hint: string }) => e.hint);
+    expect(hint).toContain('Use sha256');
+    expect(await count(db, `retention.policies where name = 'x'`)).toBe(0);
+    expect(await count(db, `app.s6 where email like 'user%'`)).toBe(5);
+  });
+});
