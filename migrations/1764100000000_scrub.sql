@@ -2,8 +2,10 @@
 -- The scrub action: personal data in chosen columns is replaced (NULL, a constant, a
 -- sha256 of the value, an empty JSON object) while the row and its key stay.
 -- policies.scrub_columns maps each column to its strategy; scrubbed_at_column names a
--- timestamp column set when a row is scrubbed. set_policy gains both parameters, so its
--- old signature is dropped here; its new text is in sql/021_set_policy.sql.
+-- timestamp column set when a row is scrubbed; revoke_tables lists tables whose rows
+-- referencing a scrubbed row (sessions, tokens) are deleted in the same transaction,
+-- counted per batch in run_batches.related_rows. set_policy gains these parameters, so
+-- its old signature is dropped here; its new text is in sql/021_set_policy.sql.
 
 alter table retention.policies
   drop constraint policies_action_check,
@@ -11,20 +13,30 @@ alter table retention.policies
       check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions', 'scrub')),
   add column scrub_columns jsonb,
   add column scrubbed_at_column name,
+  add column revoke_tables regclass[],
   add constraint policies_scrub_check
       check ((action = 'scrub') = (scrub_columns is not null)
-             and (scrubbed_at_column is null or action = 'scrub'));
+             and (scrubbed_at_column is null or action = 'scrub')
+             and (revoke_tables is null or action = 'scrub'));
+
+alter table retention.run_batches add column related_rows integer not null default 0;
 
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
                                    integer, bigint, interval, interval, text, text, boolean, text,
                                    text, bigint, text);
+-- (and the 21-argument form a development build of this migration had)
+drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
+                                   integer, bigint, interval, interval, text, text, boolean, text,
+                                   text, bigint, text, jsonb, text);
 
 -- Down Migration
+alter table retention.run_batches drop column related_rows;
 delete from retention.policies where action = 'scrub';
 alter table retention.policies
   drop constraint policies_scrub_check,
   drop column scrub_columns,
   drop column scrubbed_at_column,
+  drop column revoke_tables,
   drop constraint policies_action_check,
   add constraint policies_action_check
       check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'));

@@ -22,7 +22,8 @@ create or replace function retention.set_policy(
   p_notify_over_rows  bigint   default null,
   p_archive_schema    text     default null,
   p_scrub             jsonb    default null,
-  p_scrubbed_at_column text    default null
+  p_scrubbed_at_column text    default null,
+  p_revoke            text[]   default null
 )
 returns retention.policies
 language plpgsql
@@ -38,6 +39,9 @@ declare
   v_strat    "char";
   v_keys     int2vector;
   v_scrub    jsonb;
+  v_revoke   regclass[];
+  v_rel      regclass;
+  v_name     text;
 begin
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
@@ -206,8 +210,27 @@ begin
           using errcode = 'RT019', hint = 'It marks scrubbed rows; name a column of its own.';
       end if;
     end if;
-  elsif p_scrub is not null or p_scrubbed_at_column is not null then
-    raise exception 'p_scrub and p_scrubbed_at_column are only used by scrub'
+    -- Tables whose rows pointing at a scrubbed row go with it (sessions, tokens): each
+    -- must reference the policy's table through exactly one foreign key.
+    foreach v_name in array coalesce(p_revoke, '{}') loop
+      begin
+        v_rel := to_regclass(v_name);
+      exception when others then
+        v_rel := null;  -- a malformed name is reported as unknown, below
+      end;
+      if v_rel is null then
+        raise exception 'table % does not exist', quote_literal(v_name)
+          using errcode = 'RT001', hint = 'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.';
+      end if;
+      if (select count(*) from pg_catalog.pg_constraint c
+           where c.contype = 'f' and c.conrelid = v_rel and c.confrelid = v_target) <> 1 then
+        raise exception '% does not reference % through exactly one foreign key', v_rel, v_target
+          using errcode = 'RT019', hint = 'Revoked rows are found through their foreign key to the scrubbed table; add one (or name another table).';
+      end if;
+      v_revoke := v_revoke || v_rel;
+    end loop;
+  elsif p_scrub is not null or p_scrubbed_at_column is not null or p_revoke is not null then
+    raise exception 'p_scrub, p_scrubbed_at_column and p_revoke are only used by scrub'
       using errcode = 'RT007', hint = 'Leave them NULL for this action.';
   end if;
 
@@ -218,12 +241,12 @@ begin
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
-     created_by, updated_by)
+     revoke_tables, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
-     p_archive_schema, v_scrub, p_scrubbed_at_column, retention._actor(), retention._actor())
+     p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -234,18 +257,19 @@ begin
      description = excluded.description, category = excluded.category,
      notify_over_rows = excluded.notify_over_rows, archive_schema = excluded.archive_schema,
      scrub_columns = excluded.scrub_columns, scrubbed_at_column = excluded.scrubbed_at_column,
+     revoke_tables = excluded.revoke_tables,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
-         p.archive_schema, p.scrub_columns, p.scrubbed_at_column)
+         p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
-         excluded.scrubbed_at_column)
+         excluded.scrubbed_at_column, excluded.revoke_tables)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -270,5 +294,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text) is
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[]) is
   'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning and scrub columns (RT001-RT019). Audit-logged with the changed fields.';

@@ -30,6 +30,7 @@ declare
   v_stmt    text := retention._batch_sql(p_pol);
   v_floor   timestamptz := '-infinity';
   v_rows    int;
+  v_related int;
   v_oldest  timestamptz;
   v_newest  timestamptz;
   v_b_start timestamptz;
@@ -47,16 +48,16 @@ begin
       perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
       perform retention._batch_plan_settings();
       perform retention._lock_holds_shared();
-      execute v_stmt into v_rows, v_oldest, v_newest
+      execute v_stmt into v_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_hold_target, v_floor,
               least(p_pol.batch_size, p_limit - p_affected);
       if v_rows > 0 then
         insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                            duration_ms, oldest_at, newest_at, partition_name,
-                                           disposition)
+                                           disposition, related_rows)
         values (p_run_id, p_batches + 1, v_rows, v_b_start, clock_timestamp(),
                 extract(epoch from clock_timestamp() - v_b_start) * 1000, v_oldest, v_newest,
-                p_partition, case when p_partition is not null then 'rows_deleted' end);
+                p_partition, case when p_partition is not null then 'rows_deleted' end, v_related);
         update retention.runs set affected = p_affected + v_rows, batches = p_batches + 1
          where run_id = p_run_id;
       end if;

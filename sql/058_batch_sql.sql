@@ -2,7 +2,8 @@
 -- $5 keyset floor (the newest age the previous batch reached) and $6 row limit.
 -- It picks the oldest eligible, unheld, unlocked rows from the floor on, in index order,
 -- locks them (SKIP LOCKED), and deletes, soft-deletes or scrubs exactly those rows by ctid.
--- It returns the row count and the oldest and newest age it touched.
+-- It returns the row count, the oldest and newest age it touched, and the rows of other
+-- tables it deleted with them (a scrub policy's revoke tables; 0 otherwise).
 create or replace function retention._batch_sql(p_policy retention.policies)
 returns text
 language plpgsql
@@ -12,6 +13,9 @@ declare
   s          record := retention._policy_sql(p_policy);
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
   v_pick     text;
+  v_revoke   text;
+  v_related  text;
+  v_keys     text;
 begin
   v_pick := format(
     'with picked as (select t.ctid as tid from only %1$s t
@@ -19,30 +23,52 @@ begin
                       order by %3$s limit $6 for update of t skip locked)',
     s.tbl, s.eligible, s.age_expr, v_age_type, s.held);
   if p_policy.action = 'scrub' then
+    -- Rows of the revoke tables that reference a scrubbed row are deleted in the same
+    -- statement, found through their foreign key; the fourth column counts them.
+    select coalesce(string_agg(format(
+             ', r%s as (delete from %s r using done d where (%s) = (%s) returning 1)',
+             x.n, retention._qualified_name(x.rel),
+             (select string_agg(format('r.%I', a.attname), ', ' order by k.o)
+                from unnest(c.conkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.att),
+             (select string_agg(format('d.%I', a.attname), ', ' order by k.o)
+                from unnest(c.confkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att)), '' order by x.n), ''),
+           coalesce(string_agg(format('(select count(*) from r%s)', x.n), ' + ' order by x.n), '0')
+      into v_revoke, v_related
+      from unnest(p_policy.revoke_tables) with ordinality x(rel, n)
+      join pg_catalog.pg_constraint c on c.contype = 'f' and c.conrelid = x.rel and c.confrelid = p_policy.target;
+    -- The scrubbed rows' referenced key columns, returned for the revoking deletes.
+    select coalesce(string_agg(distinct format('t.%I', a.attname), ', '), '')
+      into v_keys
+      from unnest(p_policy.revoke_tables) x(rel)
+      join pg_catalog.pg_constraint c on c.contype = 'f' and c.conrelid = x.rel and c.confrelid = p_policy.target
+      cross join unnest(c.confkey) k(att)
+      join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att;
     return v_pick || format(
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
-                  returning %3$s as age)
-       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+                  returning %3$s as age%4$s)%5$s
+       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, (%6$s)::int from done',
       s.tbl,
       (retention._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
                 then format(', %I = $2::%s', p_policy.scrubbed_at_column,
                             format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
                 else '' end,
-      s.age_expr);
+      s.age_expr, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related);
   end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
       ', done as (update only %1$s t set %2$I = $2::%3$s where t.ctid = any (array(select tid from picked))
                   returning %4$s as age)
-       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, 0 from done',
       s.tbl, p_policy.deleted_at_column,
       format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), s.age_expr);
   end if;
   return v_pick || format(
     ', done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
                 returning %2$s as age)
-     select count(*)::int, min(age)::timestamptz, max(age)::timestamptz from done',
+     select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, 0 from done',
     s.tbl, s.age_expr);
 end
 $$;

@@ -60,7 +60,7 @@ begin
                   else format('CREATE INDEX CONCURRENTLY ON %s (%I)%s;', v_tbl, p.age_column, v_where) end;
       return next;
     end if;
-    if p.action in ('delete', 'purge_soft_deleted') then
+    if p.action in ('delete', 'purge_soft_deleted', 'scrub') then
       for v_fk in
         select c.conname, c.conrelid::regclass as rel,
                string_agg(quote_ident(a.attname), ', ' order by k.ord) as cols
@@ -68,6 +68,7 @@ begin
           cross join lateral unnest(c.conkey) with ordinality k(attnum, ord)
           join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
          where c.contype = 'f' and c.confrelid = p.target and c.conparentid = 0
+           and (p.action <> 'scrub' or c.conrelid = any (p.revoke_tables))
            and not exists (
              select from pg_catalog.pg_index i
               where i.indrelid = c.conrelid and i.indisvalid and i.indpred is null
@@ -76,8 +77,9 @@ begin
          group by c.conname, c.conrelid
          order by 2, 1
       loop
-        problem := format('no index on %s (%s) for foreign key %I: each deleted row scans %s',
+        problem := format('no index on %s (%s) for foreign key %I: each %s row scans %s',
                           retention._qualified_name(v_fk.rel), v_fk.cols, v_fk.conname,
+                          case when p.action = 'scrub' then 'scrubbed' else 'deleted' end,
                           retention._qualified_name(v_fk.rel));
         fix := format('CREATE INDEX CONCURRENTLY ON %s (%s);', retention._qualified_name(v_fk.rel), v_fk.cols);
         return next;
@@ -152,6 +154,13 @@ begin
         return next;
       end if;
     end if;
+    for v_left in select x.rel from unnest(p.revoke_tables) x(rel)
+                   where not has_table_privilege('retention_runner', x.rel, 'SELECT')
+                      or not has_table_privilege('retention_runner', x.rel, 'DELETE') loop
+      problem := format('role retention_runner cannot revoke rows of %s', retention._qualified_name(v_left.rel));
+      fix := format('GRANT SELECT, DELETE ON %s TO retention_runner;', retention._qualified_name(v_left.rel));
+      return next;
+    end loop;
     if not p.enabled then
       problem := 'policy is disabled';
       fix := format('SELECT retention.set_policy(...) for %L with p_enabled => true, or drop it', p.name);

@@ -95,6 +95,43 @@ describe('scrub', () => {
     expect(run).toEqual({ held_back: held, affected: 70 - held });
   });
 
+  it('scrubbing a deactivated account revokes its sessions and tokens in the same transaction', async () => {
+    await makeAccounts('app.s7', 60);
+    await db.q(`create table app.s7_sessions (id bigint generated always as identity primary key,
+                  account_id bigint not null references app.s7 (id), token text)`);
+    await db.q(`create table app.s7_tokens (id bigint generated always as identity primary key,
+                  owner bigint references app.s7 (id) on delete cascade, secret text)`);
+    await db.q(`insert into app.s7_sessions (account_id, token) select 1 + i % 60, md5(i::text) from generate_series(0, 179) i`);
+    await db.q(`insert into app.s7_tokens (owner, secret) select 1 + i % 60, md5(i::text) from generate_series(0, 59) i`);
+    await db.q(`select retention.set_policy('s7', 'app.s7', 'scrub', 'deactivated_at', p_retain => '30 days', p_batch_size => 10,
+                  p_subject_column => 'user_id', p_scrub => '{"email": "sha256", "name": null}', p_scrubbed_at_column => 'scrubbed_at',
+                  p_revoke => '{app.s7_sessions,app.s7_tokens}')`);
+    await db.q(`select retention.place_hold('subject', '2', 'Chargeback dispute')`);
+    // (user 3 is held too, since an earlier test in this database)
+    const scrubbed = await count(db, `app.s7 where id > 30 and user_id::text not in
+      (select subject_id from retention.legal_holds where scope = 'subject' and released_at is null)`);
+    expect(scrubbed).toBe(18);
+    await db.call(`call retention.run('s7', p_as_of => $1)`, [AS_OF]);
+    // Accounts 31..60 are past 30 days; held users' accounts keep their data, sessions and tokens.
+    expect(await count(db, `app.s7_sessions s join app.s7 a on a.id = s.account_id where a.scrubbed_at is not null`)).toBe(0);
+    expect(await count(db, `app.s7_tokens t join app.s7 a on a.id = t.owner where a.scrubbed_at is not null`)).toBe(0);
+    expect(await count(db, `app.s7_sessions s join app.s7 a on a.id = s.account_id where a.scrubbed_at is null`)).toBe(180 - 3 * scrubbed);
+    expect(await count(db, `app.s7_tokens`)).toBe(60 - scrubbed);
+    expect(await count(db, `app.s7 where scrubbed_at is not null`)).toBe(scrubbed);
+    const [ledger] = await db.q(`select sum(rows)::int as rows, sum(related_rows)::int as related, count(*)::int as batches
+                                   from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 's7'`);
+    expect(ledger).toEqual({ rows: scrubbed, related: 4 * scrubbed, batches: Math.ceil(scrubbed / 10) });
+
+    await db.q(`create table app.s7_loose (account_id bigint)`);
+    expect(await sqlState(db.q(`select retention.set_policy('s7', 'app.s7', 'scrub', 'deactivated_at', p_scrub => '{"name": null}', p_revoke => '{app.s7_loose}')`))).toBe('RT019');
+    expect(await sqlState(db.q(`select retention.set_policy('s7', 'app.s7', 'scrub', 'deactivated_at', p_scrub => '{"name": null}', p_revoke => '{app.nope}')`))).toBe('RT001');
+    expect(await sqlState(db.q(`select retention.set_policy('s7', 'app.s7', 'delete', 'deactivated_at', p_revoke => '{app.s7_sessions}')`))).toBe('RT007');
+    expect((await db.q(`select revoke_tables::text[] as r from retention.policies where name = 's7'`))[0]!.r).toEqual(['app.s7_sessions', 'app.s7_tokens']);
+    const fixes = (await db.q(`select fix from retention.check_setup() where policy = 's7'`)).map((r) => r.fix);
+    expect(fixes).toContain('CREATE INDEX CONCURRENTLY ON app.s7_sessions (account_id);');
+    expect(fixes).toContain('GRANT SELECT, DELETE ON app.s7_tokens TO retention_runner;');
+  });
+
   it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
     await makeAccounts('app.s5', 10);
     await db.q(`drop index app.s5_deactivated_at_idx`);
