@@ -21,6 +21,22 @@ alter table retention.policies
 
 alter table retention.run_batches add column related_rows integer not null default 0;
 
+-- Rows a batch could not act on (a trigger refused, a constraint failed): the batch is
+-- redone row by row, the others go, and each failure is recorded here by the row's key,
+-- so one bad row neither stops a run nor hides among the rest.
+alter table retention.runs add column failed_rows bigint not null default 0;
+create table retention.run_row_failures (
+  run_id      bigint not null references retention.runs (run_id) on delete restrict,
+  batch_no    integer not null,
+  row_key     jsonb not null,
+  error_code  text not null,
+  error       text not null,
+  failed_at   timestamptz not null default clock_timestamp()
+);
+create index run_row_failures_run_idx on retention.run_row_failures (run_id);
+grant select on retention.run_row_failures to retention_admin, retention_auditor, retention_runner;
+grant insert on retention.run_row_failures to retention_admin, retention_runner;
+
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
                                    integer, bigint, interval, interval, text, text, boolean, text,
                                    text, bigint, text);
@@ -30,6 +46,8 @@ drop function if exists retention.set_policy(text, text, text, text, interval, t
                                    text, bigint, text, jsonb, text);
 
 -- Down Migration
+drop table retention.run_row_failures;
+alter table retention.runs drop column failed_rows;
 alter table retention.run_batches drop column related_rows;
 delete from retention.policies where action = 'scrub';
 alter table retention.policies

@@ -1,5 +1,6 @@
 -- The statement one batch runs, with the same bind parameters as _policy_sql plus
--- $5 keyset floor (the newest age the previous batch reached) and $6 row limit.
+-- $5 keyset floor (the newest age the previous batch reached), $6 row limit, $7 rows to
+-- leave out (tids that failed earlier in the run) and $8 one row only (a tid, or NULL).
 -- It picks the oldest eligible, unheld, unlocked rows from the floor on, in index order,
 -- locks them (SKIP LOCKED), and deletes, soft-deletes or scrubs exactly those rows by ctid.
 -- It returns the row count, the oldest and newest age it touched, and the rows of other
@@ -20,6 +21,7 @@ begin
   v_pick := format(
     'with picked as (select t.ctid as tid from only %1$s t
                       where %2$s and %3$s >= $5::%4$s and not (%5$s)
+                        and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
                       order by %3$s limit $6 for update of t skip locked)',
     s.tbl, s.eligible, s.age_expr, v_age_type, s.held);
   if p_policy.action = 'scrub' then
@@ -48,7 +50,8 @@ begin
     return v_pick || format(
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
                   returning %3$s as age%4$s)%5$s
-       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, (%6$s)::int from done',
+       select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
+              (%6$s)::int as related from done',
       s.tbl,
       (retention._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
@@ -61,19 +64,19 @@ begin
     return v_pick || format(
       ', done as (update only %1$s t set %2$I = $2::%3$s where t.ctid = any (array(select tid from picked))
                   returning %4$s as age)
-       select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, 0 from done',
+       select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
       s.tbl, p_policy.deleted_at_column,
       format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), s.age_expr);
   end if;
   return v_pick || format(
     ', done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
                 returning %2$s as age)
-     select count(*)::int, min(age)::timestamptz, max(age)::timestamptz, 0 from done',
+     select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
     s.tbl, s.age_expr);
 end
 $$;
 comment on function retention._batch_sql(retention.policies) is
-  'Internal. The SQL of one purge batch of a policy (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit).';
+  'Internal. The SQL of one purge batch of a policy (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit, $7 tids to skip, $8 one tid or NULL).';
 
 -- Settings for a batch, local to its transaction. Planner: walk the age index from the
 -- keyset floor; a sequential scan plus sort would re-read the whole table for every

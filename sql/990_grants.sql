@@ -23,7 +23,7 @@ grant execute on function
   retention.claim_notifications(text, integer, interval),
   retention.settle_notification(bigint, text, boolean, text, integer, interval),
   retention._partition_bounds(regclass, regtype), retention._lock_for_ddl(regclass, interval),
-  retention._scrub_sql(retention.policies),
+  retention._scrub_sql(retention.policies), retention._row_key_sql(regclass),
   retention._partitions_of(retention.policies, timestamptz),
   retention._partition_plan(retention.policies, timestamptz, timestamptz),
   retention.partitions(text, timestamptz)

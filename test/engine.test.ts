@@ -63,6 +63,23 @@ describe('the delete action', () => {
     expect(await count(db, 'app.recordings')).toBe(13);
     expect(await count(db, 'app.recordings r where not exists (select from app.meetings m where m.id = r.meeting_id)')).toBe(0);
   });
+
+  it('rows a foreign key still needs are recorded by their key and skipped; the rest of the batch goes', async () => {
+    await db.q(`create table app.invoices (id bigint primary key, created_at timestamptz not null)`);
+    await db.q(`create table app.payments (id bigint primary key, invoice_id bigint references app.invoices)`); // no cascade
+    await db.q(`insert into app.invoices select i, $1::timestamptz - make_interval(days => i) from generate_series(1, 30) i`, [AS_OF]);
+    await db.q(`insert into app.payments values (1, 12), (2, 25)`);
+    await db.q(`create index on app.invoices (created_at)`);
+    await db.q(`select retention.set_policy('invoices', 'app.invoices', 'delete', 'created_at', p_retain => '10 days', p_batch_size => 5)`);
+    await call(`call retention.run('invoices', p_as_of => $1)`, [AS_OF]);
+    expect(await db.q(`select id::int from app.invoices where id > 10 order by id`)).toEqual([{ id: 12 }, { id: 25 }]);
+    const run = await lastRun('invoices');
+    expect([run.status, Number(run.affected), Number(run.failed_rows)]).toEqual(['completed', 18, 2]);
+    const failures = await db.q(`select f.batch_no, f.row_key, f.error_code from retention.run_row_failures f where run_id = $1 order by f.row_key->>'id'`, [run.run_id]);
+    expect(failures.map((f) => [f.row_key, f.error_code])).toEqual([[{ id: 12 }, '23503'], [{ id: 25 }, '23503']]);
+    const [ledger] = await db.q(`select sum(rows)::int as rows from retention.run_batches where run_id = $1`, [run.run_id]);
+    expect(ledger!.rows).toBe(18);
+  });
 });
 
 describe('soft delete and purge of soft-deleted rows', () => {

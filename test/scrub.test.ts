@@ -132,6 +132,30 @@ describe('scrub', () => {
     expect(fixes).toContain('GRANT SELECT, DELETE ON app.s7_tokens TO retention_runner;');
   });
 
+  it('an account that cannot be scrubbed is recorded by its key and the others are scrubbed', async () => {
+    await makeAccounts('app.s8', 40);
+    await db.q(`create function app.s8_guard() returns trigger language plpgsql as $$
+                  begin
+                    if old.id in (33, 37) then raise exception 'account % is under manual review', old.id; end if;
+                    return new;
+                  end $$`);
+    await db.q(`create trigger s8_guard before update on app.s8 for each row execute function app.s8_guard()`);
+    await db.q(`select retention.set_policy('s8', 'app.s8', 'scrub', 'deactivated_at', p_retain => '30 days', p_batch_size => 4,
+                  p_scrub => '{"email": "sha256", "name": null}', p_scrubbed_at_column => 'scrubbed_at')`);
+    const { notices } = await db.call(`call retention.run('s8', p_as_of => $1)`, [AS_OF]);
+    expect(await db.q(`select id::int from app.s8 where id > 30 and scrubbed_at is null order by id`)).toEqual([{ id: 33 }, { id: 37 }]);
+    expect(await count(db, `app.s8 where id > 30 and scrubbed_at is not null and email like 'sha256:%' and name is null`)).toBe(8);
+    const [run] = await db.q(`select status, affected::int, failed_rows::int from retention.runs where policy_name = 's8'`);
+    expect(run).toEqual({ status: 'completed', affected: 8, failed_rows: 2 });
+    const failures = await db.q(`select row_key, error_code, error from retention.run_row_failures order by row_key->>'id'`);
+    expect(failures).toEqual([
+      { row_key: { id: 33 }, error_code: 'P0001', error: 'account 33 is under manual review' },
+      { row_key: { id: 37 }, error_code: 'P0001', error: 'account 37 is under manual review' },
+    ]);
+    expect(JSON.stringify(failures)).not.toContain('example.com'); // keys only, no personal data
+    expect(notices.join('\n')).toMatch(/could not act on/);
+  });
+
   it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
     await makeAccounts('app.s5', 10);
     await db.q(`drop index app.s5_deactivated_at_idx`);
