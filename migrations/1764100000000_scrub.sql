@@ -36,6 +36,10 @@ create table retention.run_row_failures (
 create index run_row_failures_run_idx on retention.run_row_failures (run_id);
 grant select on retention.run_row_failures to retention_admin, retention_auditor, retention_runner;
 grant insert on retention.run_row_failures to retention_admin, retention_runner;
+alter table retention.notifications
+  drop constraint notifications_kind_check,
+  add constraint notifications_kind_check
+      check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue', 'rows_failed'));
 
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
                                    integer, bigint, interval, interval, text, text, boolean, text,
@@ -46,6 +50,11 @@ drop function if exists retention.set_policy(text, text, text, text, interval, t
                                    text, bigint, text, jsonb, text);
 
 -- Down Migration
+delete from retention.notifications where kind = 'rows_failed';
+alter table retention.notifications
+  drop constraint notifications_kind_check,
+  add constraint notifications_kind_check
+      check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue'));
 drop table retention.run_row_failures;
 alter table retention.runs drop column failed_rows;
 alter table retention.run_batches drop column related_rows;

@@ -1,6 +1,7 @@
 -- The database, not the worker, decides what is worth telling someone: every live run
--- that ends failed, is refused by its ceiling, or affects at least its policy's
--- notify_over_rows (100000 unless set) puts one notification in the outbox, in the same
+-- that ends failed, is refused by its ceiling, left rows it could not act on
+-- (failed_rows, their keys in run_row_failures), or affects at least its policy's
+-- notify_over_rows (100000 unless set) puts a notification in the outbox, in the same
 -- transaction that records the outcome, whoever started the run (worker, CLI or psql).
 -- Payloads carry counts, codes and names only: never row contents.
 create or replace function retention._notify_run()
@@ -9,6 +10,7 @@ language plpgsql
 as $$
 declare
   v_kind      text;
+  v_kinds     text[];
   v_threshold bigint;
   v_target    text;
 begin
@@ -19,31 +21,32 @@ begin
   select coalesce(p.notify_over_rows, 100000), retention._qualified_name(p.target)
     into v_threshold, v_target
     from retention.policies p where p.policy_id = new.policy_id;
-  v_kind := case
-    when new.status = 'failed' then 'run_failed'
-    when new.status = 'refused' then 'run_refused'
-    when new.affected >= coalesce(v_threshold, 100000) then 'large_deletion'
+  v_kinds := case
+    when new.status = 'failed' then array['run_failed']
+    when new.status = 'refused' then array['run_refused']
+    else array_remove(array[
+           case when new.failed_rows > 0 then 'rows_failed' end,
+           case when new.affected >= coalesce(v_threshold, 100000) then 'large_deletion' end], null)
   end;
-  if v_kind is null then
-    return null;
-  end if;
-  insert into retention.notifications (kind, policy_name, run_id, dedupe_key, payload)
-  values (v_kind, new.policy_name, new.run_id, v_kind || ':run:' || new.run_id,
-          jsonb_build_object(
-            'kind', v_kind, 'policy', new.policy_name, 'table', v_target,
-            'run_id', new.run_id, 'status', new.status, 'action', new.action,
-            'cutoff', new.cutoff, 'eligible', new.eligible, 'held_back', new.held_back,
-            'affected', new.affected, 'batches', new.batches, 'threshold',
-            case when v_kind = 'large_deletion' then v_threshold end,
-            'error_code', new.error_code, 'error', new.error,
-            'started_by', new.started_by, 'job_id', new.job_id,
-            'started_at', new.started_at, 'finished_at', new.finished_at))
-  on conflict (dedupe_key) do nothing;
+  foreach v_kind in array v_kinds loop
+    insert into retention.notifications (kind, policy_name, run_id, dedupe_key, payload)
+    values (v_kind, new.policy_name, new.run_id, v_kind || ':run:' || new.run_id,
+            jsonb_build_object(
+              'kind', v_kind, 'policy', new.policy_name, 'table', v_target,
+              'run_id', new.run_id, 'status', new.status, 'action', new.action,
+              'cutoff', new.cutoff, 'eligible', new.eligible, 'held_back', new.held_back,
+              'affected', new.affected, 'batches', new.batches, 'failed_rows', new.failed_rows,
+              'threshold', case when v_kind = 'large_deletion' then v_threshold end,
+              'error_code', new.error_code, 'error', new.error,
+              'started_by', new.started_by, 'job_id', new.job_id,
+              'started_at', new.started_at, 'finished_at', new.finished_at))
+    on conflict (dedupe_key) do nothing;
+  end loop;
   return null;
 end
 $$;
 comment on function retention._notify_run() is
-  'Internal. Trigger on retention.runs: queues a notification when a live run fails, is refused by its ceiling, or affects at least notify_over_rows rows.';
+  'Internal. Trigger on retention.runs: queues a notification when a live run fails, is refused by its ceiling, leaves rows it could not act on, or affects at least notify_over_rows rows.';
 
 create or replace trigger runs_notify
   after insert or update of status on retention.runs

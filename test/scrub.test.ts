@@ -154,6 +154,8 @@ describe('scrub', () => {
     ]);
     expect(JSON.stringify(failures)).not.toContain('example.com'); // keys only, no personal data
     expect(notices.join('\n')).toMatch(/could not act on/);
+    const [note] = await db.q(`select kind, payload from retention.notifications where policy_name = 's8'`);
+    expect(note).toMatchObject({ kind: 'rows_failed', payload: { status: 'completed', affected: 8, failed_rows: 2 } });
   });
 
   it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
