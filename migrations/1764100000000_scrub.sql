@@ -4,7 +4,8 @@
 -- policies.scrub_columns maps each column to its strategy; scrubbed_at_column names a
 -- timestamp column set when a row is scrubbed; revoke_tables lists tables whose rows
 -- referencing a scrubbed row (sessions, tokens) are deleted in the same transaction,
--- counted per batch in run_batches.related_rows. set_policy gains these parameters, so
+-- counted per batch in run_batches.related_rows; run_cap caps the rows of one run (any
+-- action). set_policy gains these parameters, so
 -- its old signature is dropped here; its new text is in sql/021_set_policy.sql.
 
 alter table retention.policies
@@ -14,6 +15,9 @@ alter table retention.policies
   add column scrub_columns jsonb,
   add column scrubbed_at_column name,
   add column revoke_tables regclass[],
+  -- At most this many rows per run; the rest waits for the next run (the ceiling, by
+  -- contrast, refuses a run that would exceed it).
+  add column run_cap bigint check (run_cap between 1 and 1000000000),
   add constraint policies_scrub_check
       check ((action = 'scrub') = (scrub_columns is not null)
              and (scrubbed_at_column is null or action = 'scrub')
@@ -44,10 +48,13 @@ alter table retention.notifications
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
                                    integer, bigint, interval, interval, text, text, boolean, text,
                                    text, bigint, text);
--- (and the 21-argument form a development build of this migration had)
+-- (and the 21- and 22-argument forms development builds of this migration had)
 drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
                                    integer, bigint, interval, interval, text, text, boolean, text,
                                    text, bigint, text, jsonb, text);
+drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text,
+                                   integer, bigint, interval, interval, text, text, boolean, text,
+                                   text, bigint, text, jsonb, text, text[]);
 
 -- Down Migration
 delete from retention.notifications where kind = 'rows_failed';
@@ -64,6 +71,7 @@ alter table retention.policies
   drop column scrub_columns,
   drop column scrubbed_at_column,
   drop column revoke_tables,
+  drop column run_cap,
   drop constraint policies_action_check,
   add constraint policies_action_check
       check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'));

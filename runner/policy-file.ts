@@ -49,6 +49,7 @@ export const policySchema = z.strictObject({
     z.strictObject({ constant: z.string() }),
   ], { error: 'must be null, sha256, empty_json or {constant: "..."}' })).optional(),
   scrubbed_at_column: identifier.optional(),
+  run_cap: z.number().int().min(1, { error: 'must be at least 1 (the most rows one run affects; the rest waits for the next run)' }).optional(),
   revoke: z.array(z.string().min(1), { error: 'list the tables whose rows referencing a scrubbed row go with it, e.g. [auth.sessions]' }).optional(),
 });
 

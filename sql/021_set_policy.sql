@@ -23,7 +23,8 @@ create or replace function retention.set_policy(
   p_archive_schema    text     default null,
   p_scrub             jsonb    default null,
   p_scrubbed_at_column text    default null,
-  p_revoke            text[]   default null
+  p_revoke            text[]   default null,
+  p_run_cap           bigint   default null
 )
 returns retention.policies
 language plpgsql
@@ -184,6 +185,10 @@ begin
       using errcode = 'RT016',
             hint = 'Categories pick a default schedule: tokens and logs daily 02:00, accounts Sundays 03:00, audit and metrics on the 1st at 04:00. Or give p_schedule.';
   end if;
+  if p_run_cap is not null and p_run_cap not between 1 and p_max_rows_per_run then
+    raise exception 'run cap must be between 1 and the ceiling (%), got %', p_max_rows_per_run, p_run_cap
+      using errcode = 'RT006', hint = 'A run stops after p_run_cap rows and the next run carries on; above the ceiling every run would be refused.';
+  end if;
   if p_notify_over_rows is not null and p_notify_over_rows < 1 then
     raise exception 'notify_over_rows must be at least 1, got %', p_notify_over_rows
       using errcode = 'RT006', hint = 'A run affecting at least this many rows is announced as a large deletion; NULL means 100000.';
@@ -241,12 +246,13 @@ begin
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
-     revoke_tables, created_by, updated_by)
+     revoke_tables, run_cap, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
-     p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, retention._actor(), retention._actor())
+     p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, retention._actor(),
+     retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -257,19 +263,19 @@ begin
      description = excluded.description, category = excluded.category,
      notify_over_rows = excluded.notify_over_rows, archive_schema = excluded.archive_schema,
      scrub_columns = excluded.scrub_columns, scrubbed_at_column = excluded.scrubbed_at_column,
-     revoke_tables = excluded.revoke_tables,
+     revoke_tables = excluded.revoke_tables, run_cap = excluded.run_cap,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
-         p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables)
+         p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
-         excluded.scrubbed_at_column, excluded.revoke_tables)
+         excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -294,5 +300,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[]) is
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint) is
   'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning and scrub columns (RT001-RT019). Audit-logged with the changed fields.';

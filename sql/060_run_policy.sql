@@ -84,7 +84,8 @@ begin
         from retention._partition_plan(v_pol, v_as_of, v_cutoff) x
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     end if;
-    v_limit := least(v_eligible - v_held, coalesce(p_max_rows, v_eligible - v_held));
+    v_limit := least(v_eligible - v_held, coalesce(p_max_rows, v_eligible - v_held),
+                     coalesce(v_pol.run_cap, v_eligible - v_held));
     if p_dry_run then
       v_status := 'completed';
       v_affected := v_limit;

@@ -158,6 +158,21 @@ describe('scrub', () => {
     expect(note).toMatchObject({ kind: 'rows_failed', payload: { status: 'completed', affected: 8, failed_rows: 2 } });
   });
 
+  it('a run cap scrubs at most that many accounts per run; the rest wait for the next run, none is refused', async () => {
+    await makeAccounts('app.s9', 100);
+    expect(await sqlState(db.q(`select retention.set_policy('s9', 'app.s9', 'scrub', 'deactivated_at', p_retain => '30 days',
+                  p_scrub => '{"name": null}', p_max_rows_per_run => 50, p_run_cap => 51)`))).toBe('RT006');
+    await db.q(`select retention.set_policy('s9', 'app.s9', 'scrub', 'deactivated_at', p_retain => '30 days',
+                  p_scrub => '{"name": null}', p_scrubbed_at_column => 'scrubbed_at', p_max_rows_per_run => 50, p_run_cap => 30)`);
+    for (let i = 0; i < 4; i++) await db.call(`call retention.run('s9', p_as_of => $1)`, [AS_OF]);
+    const runs = await db.q(`select status, affected::int from retention.runs where policy_name = 's9' order by run_id`);
+    expect(runs).toEqual([
+      { status: 'stopped_max_rows', affected: 30 }, { status: 'stopped_max_rows', affected: 30 },
+      { status: 'completed', affected: 10 }, { status: 'completed', affected: 0 },
+    ]);
+    expect(await count(db, `app.s9 where scrubbed_at is not null`)).toBe(70);
+  });
+
   it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
     await makeAccounts('app.s5', 10);
     await db.q(`drop index app.s5_deactivated_at_idx`);
