@@ -1,0 +1,71 @@
+-- Files an erasure request for the data subject whose row in p_subject_table has primary
+-- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit
+-- log, which is kept for good, records the request by the sha256 of '<table>:<key>'
+-- only, never the key itself.
+create or replace function retention.request_erasure(
+  p_subject_table text,
+  p_subject_id    text,
+  p_requested_by  text,
+  p_due_at        timestamptz default null
+)
+returns retention.erasure_requests
+language plpgsql
+as $$
+declare
+  v_table regclass;
+  v_pk    text;
+  v_type  text;
+  v_found boolean;
+  v_req   retention.erasure_requests;
+begin
+  begin
+    v_table := to_regclass(p_subject_table);
+  exception when others then
+    v_table := null;
+  end;
+  if v_table is null then
+    raise exception 'table % does not exist', coalesce(quote_literal(p_subject_table), 'NULL')
+      using errcode = 'RT001', hint = 'Name the table whose row is the data subject, e.g. auth.users.';
+  end if;
+  select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
+    from pg_catalog.pg_index i
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+   where i.indrelid = v_table and i.indisprimary and i.indnkeyatts = 1;
+  if v_pk is null then
+    raise exception '% has no single-column primary key', v_table
+      using errcode = 'RT020', hint = 'The subject is named by its primary key; give the table that holds the people (e.g. auth.users).';
+  end if;
+  if p_requested_by is null or btrim(p_requested_by) = '' then
+    raise exception 'an erasure request needs who asked for it'
+      using errcode = 'RT020', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
+  end if;
+  if p_due_at is not null and p_due_at <= now() then
+    raise exception 'due date % is not in the future', p_due_at
+      using errcode = 'RT020', hint = 'Leave it NULL for the default of 30 days.';
+  end if;
+  begin
+    execute format('select exists (select from only %s t where t.%I = $1::%s)',
+                   retention._qualified_name(v_table), v_pk, v_type)
+      into v_found using p_subject_id;
+  exception when data_exception then
+    v_found := false;
+  end;
+  if not coalesce(v_found, false) then
+    raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
+      using errcode = 'RT020', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
+  end if;
+
+  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at)
+  values (v_table, p_subject_id,
+          encode(sha256(convert_to(retention._qualified_name(v_table) || ':' || p_subject_id, 'UTF8')), 'hex'),
+          p_requested_by, coalesce(p_due_at, now() + interval '30 days'))
+  returning * into v_req;
+  perform retention._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
+    jsonb_build_object('subject_table', retention._qualified_name(v_table), 'subject_hash', v_req.subject_hash,
+                       'requested_by', p_requested_by, 'due_at', v_req.due_at));
+  raise notice 'erasure request % filed, due %', v_req.request_id, v_req.due_at;
+  return v_req;
+end
+$$;
+comment on function retention.request_erasure(text, text, text, timestamptz) is
+  'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given; audit-logged by the subject''s sha256 only.';

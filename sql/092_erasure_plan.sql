@@ -1,0 +1,96 @@
+-- What an erasure request would do, derived from the foreign-key graph: the subject's own
+-- row (depth 0), then the rows of every table that references it, then the rows that
+-- reference those, and so on (breadth first, each table once, at most 10 levels). Each
+-- table's rule comes from erasure_rules (the table's, else the default, else 'delete'),
+-- with where it came from. The walk does not go past a table whose rows are kept: rows
+-- referencing kept rows stay with them. Rows are counted now; nothing is changed.
+create or replace function retention.erasure_plan(p_request bigint)
+returns table (
+  step        integer,
+  depth       integer,
+  target      text,
+  via         text,
+  rule        text,
+  rule_source text,
+  reason      text,
+  scrub       jsonb,
+  rows        bigint
+)
+language plpgsql
+stable
+as $$
+declare
+  v_req     retention.erasure_requests;
+  v_pk      text;
+  v_type    text;
+  v_queue   jsonb;
+  v_item    jsonb;
+  v_seen    oid[];
+  v_rel     regclass;
+  v_cond    text;
+  v_rule    retention.erasure_rules;
+  v_child   record;
+  v_i       int := 0;
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if not found then
+    raise exception 'erasure request % does not exist', p_request
+      using errcode = 'RT020', hint = 'SELECT request_id, status FROM retention.erasure_requests lists them.';
+  end if;
+  if v_req.subject_id is null then
+    raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
+      using errcode = 'RT020', hint = 'A completed request keeps only the subject''s sha256; its evidence says what was done.';
+  end if;
+  select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
+    from pg_catalog.pg_index i
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+   where i.indrelid = v_req.subject_table and i.indisprimary and i.indnkeyatts = 1;
+  v_queue := jsonb_build_array(jsonb_build_object(
+    'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
+    'cond', format('t.%I = %L::%s', v_pk, v_req.subject_id, v_type)));
+  v_seen := array[v_req.subject_table::oid];
+  while v_i < jsonb_array_length(v_queue) loop
+    v_item := v_queue -> v_i;
+    v_i := v_i + 1;
+    v_rel := (v_item ->> 'rel')::oid::regclass;
+    v_cond := v_item ->> 'cond';
+    select * into v_rule from retention.erasure_rules r where r.target = v_rel;
+    rule_source := 'table';
+    if not found then
+      select * into v_rule from retention.erasure_rules r where r.target is null;
+      rule_source := case when found then 'default' else 'system' end;
+    end if;
+    step := v_i; depth := (v_item ->> 'depth')::int; target := retention._qualified_name(v_rel);
+    via := v_item ->> 'via';
+    rule := coalesce(v_rule.rule, 'delete'); reason := v_rule.reason; scrub := v_rule.scrub_columns;
+    execute format('select count(*) from only %s t where %s', target, v_cond) into rows;
+    return next;
+    v_rule := null;
+    continue when rule = 'keep' or depth >= 10;
+    -- Tables referencing this one (not seen yet): rows whose foreign key points at the rows above.
+    for v_child in
+      select c.conrelid::regclass as rel,
+             string_agg(format('(%s) in (select %s from only %s t where %s)',
+                               (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                                  from unnest(c.conkey) with ordinality k(att, o)
+                                  join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.att),
+                               (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                                  from unnest(c.confkey) with ordinality k(att, o)
+                                  join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att),
+                               target, v_cond), ' or ' order by c.conname) as cond,
+             string_agg(c.conname::text, ', ' order by c.conname) as via
+        from pg_catalog.pg_constraint c
+       where c.contype = 'f' and c.confrelid = v_rel and c.conparentid = 0
+         and c.conrelid <> all (v_seen)
+       group by c.conrelid
+       order by c.conrelid::regclass::text
+    loop
+      v_seen := v_seen || v_child.rel::oid;
+      v_queue := v_queue || jsonb_build_object('depth', depth + 1, 'rel', v_child.rel::oid,
+                                               'via', v_child.via, 'cond', v_child.cond);
+    end loop;
+  end loop;
+end
+$$;
+comment on function retention.erasure_plan(bigint) is
+  'What an erasure request would do, per table reached through the foreign-key graph from the subject''s row: depth, foreign key, rule (delete, scrub, keep with reason) and where it came from, and the rows it concerns now. Read-only.';

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { count } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+async function shop(): Promise<void> {
+  await db.q(`drop schema if exists shop cascade`);
+  await db.q(`create schema shop`);
+  await db.q(`create table shop.customers (id text primary key, email text unique, name text)`);
+  await db.q(`create table shop.orders (id bigint primary key, customer_id text references shop.customers, total numeric, ship_to text)`);
+  await db.q(`create table shop.order_lines (id bigint primary key, order_id bigint references shop.orders, sku text)`);
+  await db.q(`create table shop.invoices (id bigint primary key, order_id bigint references shop.orders, buyer_name text)`);
+  await db.q(`create table shop.profiles (customer_id text primary key references shop.customers, bio text)`);
+  await db.q(`create table shop.messages (id bigint primary key, sender text references shop.customers, recipient text references shop.customers, body text)`);
+  await db.q(`create table shop.notes (body text)`); // no key
+  await db.q(`insert into shop.customers values ('cust-7731', 'ann@example.com', 'Ann Example'), ('cust-8842', 'bob@example.com', 'Bob')`);
+  await db.q(`insert into shop.orders values (10, 'cust-7731', 5, 'Ann, Main St 1'), (11, 'cust-7731', 7, 'Ann, Main St 1'), (12, 'cust-8842', 1, 'Bob')`);
+  await db.q(`insert into shop.order_lines values (100, 10, 'x'), (101, 10, 'y'), (102, 11, 'z'), (103, 12, 'w')`);
+  await db.q(`insert into shop.invoices values (1000, 10, 'Ann Example'), (1001, 12, 'Bob')`);
+  await db.q(`insert into shop.profiles values ('cust-7731', 'hi'), ('cust-8842', 'yo')`);
+  await db.q(`insert into shop.messages values (1, 'cust-7731', 'cust-8842', 'm'), (2, 'cust-8842', 'cust-7731', 'n'), (3, 'cust-8842', 'cust-8842', 'o')`);
+}
+
+describe('erasure requests', () => {
+  it('the plan follows the foreign-key graph three levels deep with each table\'s rule and where it came from', async () => {
+    await shop();
+    await db.q(`select retention.set_erasure_rule('shop.invoices', 'keep', p_reason => 'Invoices: 10 years, HGB § 257')`);
+    await db.q(`select retention.set_erasure_rule('shop.orders', 'scrub', p_scrub => '{"ship_to": "null"}')`);
+    const [req] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-7731', 'support ticket 4711')`);
+    expect(req!.status).toBe('pending');
+    expect(req!.subject_hash).toBe(createHash('sha256').update('shop.customers:cust-7731').digest('hex'));
+    expect(req!.due_at.getTime() - req!.requested_at.getTime()).toBe(30 * 86400_000);
+
+    const plan = await db.q(`select step, depth, target, via, rule, rule_source, reason, scrub, rows::int from retention.erasure_plan($1)`, [req!.request_id]);
+    expect(plan).toEqual([
+      { step: 1, depth: 0, target: 'shop.customers', via: null, rule: 'delete', rule_source: 'system', reason: null, scrub: null, rows: 1 },
+      { step: 2, depth: 1, target: 'shop.messages', via: 'messages_recipient_fkey, messages_sender_fkey', rule: 'delete', rule_source: 'system', reason: null, scrub: null, rows: 2 },
+      { step: 3, depth: 1, target: 'shop.orders', via: 'orders_customer_id_fkey', rule: 'scrub', rule_source: 'table', reason: null, scrub: { ship_to: 'null' }, rows: 2 },
+      { step: 4, depth: 1, target: 'shop.profiles', via: 'profiles_customer_id_fkey', rule: 'delete', rule_source: 'system', reason: null, scrub: null, rows: 1 },
+      { step: 5, depth: 2, target: 'shop.invoices', via: 'invoices_order_id_fkey', rule: 'keep', rule_source: 'table', reason: 'Invoices: 10 years, HGB § 257', scrub: null, rows: 1 },
+      { step: 6, depth: 2, target: 'shop.order_lines', via: 'order_lines_order_id_fkey', rule: 'delete', rule_source: 'system', reason: null, scrub: null, rows: 3 },
+    ]);
+
+    // A default rule applies to tables no rule names; a table's own rule still wins.
+    await db.q(`select retention.set_erasure_rule(null, 'keep', p_reason => 'Review by the DPO first')`);
+    const withDefault = await db.q(`select target, rule, rule_source from retention.erasure_plan($1)`, [req!.request_id]);
+    expect(withDefault.map((p) => `${p.target} ${p.rule} ${p.rule_source}`)).toEqual(['shop.customers keep default']);
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'delete')`);
+    expect((await db.q(`select target, rule_source from retention.erasure_plan($1)`, [req!.request_id])).map((p) => `${p.target} ${p.rule_source}`))
+      .toEqual(['shop.customers table', 'shop.messages default', 'shop.orders table', 'shop.profiles default', 'shop.invoices table', 'shop.order_lines default']);
+    // The plan changes nothing.
+    expect(await count(db, `shop.order_lines`)).toBe(4);
+  });
+
+  it('the audit log records requests by the subject\'s sha256, never its key', async () => {
+    await shop();
+    await db.q(`select retention.request_erasure('shop.customers', 'cust-8842', 'privacy@example.org', now() + interval '7 days')`);
+    const hash = createHash('sha256').update('shop.customers:cust-8842').digest('hex');
+    const audit = await db.q(`select details::text as details from retention.audit_log where action = 'erasure.requested' and details->>'subject_hash' = $1`, [hash]);
+    expect(audit).toHaveLength(1);
+    expect(await count(db, `retention.audit_log where details::text like '%cust-%'`)).toBe(0);
+  });
+
+  it('bad requests and rules get a clear error and change nothing', async () => {
+    await shop();
+    const before = await db.q(`select (select count(*) from retention.erasure_requests)::int as r, (select count(*) from retention.erasure_rules)::int as x,
+                                      (select count(*) from retention.audit_log)::int as a`);
+    const cases: [string, unknown[], string][] = [
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.nope', '1', 'x'], 'RT001'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.notes', '1', 'x'], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-0000', 'x'], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', `cust-7731' or '1'='1`, 'x'], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.orders', 'ten', 'x'], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-7731', ' '], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3, now() - interval '1 day')`, ['shop.customers', 'cust-7731', 'x'], 'RT020'],
+      [`select * from retention.erasure_plan($1)`, [999], 'RT020'],
+      [`select retention.set_erasure_rule($1, $2)`, ['shop.nope', 'delete'], 'RT001'],
+      [`select retention.set_erasure_rule($1, $2)`, ['shop.orders', 'shred'], 'RT020'],
+      [`select retention.set_erasure_rule($1, $2)`, ['shop.invoices', 'keep'], 'RT020'],
+      [`select retention.set_erasure_rule($1, $2, $3)`, [null, 'scrub', '{"name": "null"}'], 'RT020'],
+      [`select retention.set_erasure_rule($1, $2, $3)`, ['shop.orders', 'scrub', '{"nope": "null"}'], 'RT002'],
+      [`select retention.set_erasure_rule($1, $2, $3)`, ['shop.orders', 'scrub', '{"id": "null"}'], 'RT019'],
+      [`select retention.set_erasure_rule($1, $2, $3)`, ['shop.orders', 'delete', '{"ship_to": "null"}'], 'RT020'],
+    ];
+    for (const [sql, values, code] of cases) expect([sql, values, await sqlState(db.q(sql, values))]).toEqual([sql, values, code]);
+    expect(await db.q(`select (select count(*) from retention.erasure_requests)::int as r, (select count(*) from retention.erasure_rules)::int as x,
+                              (select count(*) from retention.audit_log)::int as a`)).toEqual(before);
+    expect(await count(db, `shop.customers`)).toBe(2);
+  });
+});
