@@ -2,6 +2,7 @@
 // pg-retention command line. Thin: parse, call one routine, report.
 import { parseArgs } from 'node:util';
 import { audit, doctor, preview, runs } from './commands/read.ts';
+import { erasure } from './commands/erasure.ts';
 import { holds } from './commands/holds.ts';
 import { migrate } from './commands/migrate.ts';
 import { apply, plan } from './commands/plan.ts';
@@ -11,7 +12,7 @@ import { worker } from './commands/worker.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, preview, run, holds, runs, audit, doctor, worker];
+const commands: Command[] = [migrate, plan, apply, preview, run, holds, erasure, runs, audit, doctor, worker];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)

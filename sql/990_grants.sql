@@ -45,5 +45,6 @@ grant execute on function
   to retention_auditor;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;
-grant select on retention.effective_policies, retention.active_holds, retention.run_ledger
-  to retention_runner;
+grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
+  retention.erasure_overview to retention_runner;
+grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;

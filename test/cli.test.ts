@@ -28,7 +28,7 @@ describe('pg-retention CLI', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     const names = [...main.stdout.matchAll(/^ {2}(\w+) {2}/gm)].map((m) => m[1]!);
-    expect(names).toEqual(['migrate', 'plan', 'apply', 'preview', 'run', 'holds', 'runs', 'audit', 'doctor', 'worker']);
+    expect(names).toEqual(['migrate', 'plan', 'apply', 'preview', 'run', 'holds', 'erasure', 'runs', 'audit', 'doctor', 'worker']);
     for (const name of names) {
       const r = await cli([name, '--help']);
       expect(r.code, name).toBe(0);
@@ -90,6 +90,28 @@ describe('pg-retention CLI', () => {
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/--partitions needs a policy name/)]);
   });
 
+  it('erasure request, plan and list: deadlines and the overdue flag follow --as-of', async () => {
+    await db.q(`create table app.people (id text primary key, email text)`);
+    await db.q(`create table app.visits (id bigint primary key, person text references app.people)`);
+    await db.q(`insert into app.people values ('p-1', 'p1@example.com'), ('p-2', 'p2@example.com')`);
+    await db.q(`insert into app.visits values (1, 'p-1'), (2, 'p-1'), (3, 'p-2')`);
+    const req = await cli(['erasure', 'request', 'app.people', 'p-1', '--requested-by', 'ticket 9', '--json']);
+    expect(req.code).toBe(0);
+    const [filed] = JSON.parse(req.stdout);
+    expect(filed).toMatchObject({ subject_table: 'app.people', requested_by: 'ticket 9', status: 'pending' });
+    const plan = JSON.parse((await cli(['erasure', 'plan', String(filed.request_id), '--json'])).stdout);
+    expect(plan.map((p: { target: string; rule: string; rows: string }) => `${p.target} ${p.rule} ${p.rows}`))
+      .toEqual(['app.people delete 1', 'app.visits delete 2']);
+    const due = new Date(filed.due_at);
+    const list = async (asOf: Date) => JSON.parse((await cli(['erasure', 'list', '--as-of', asOf.toISOString(), '--json'])).stdout)
+      .find((r: { request_id: string }) => r.request_id === filed.request_id);
+    expect(await list(new Date(due.getTime() - 86400_000 * 2.5))).toMatchObject({ overdue: false, days_left: 2 });
+    expect(await list(new Date(due.getTime() + 1000))).toMatchObject({ overdue: true, days_left: -1 });
+    const bad = await cli(['erasure', 'request', 'app.people', 'p-9', '--requested-by', 'x']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no subject 'p-9' in app\.people/)]);
+    expect(await count(db, `retention.erasure_requests`)).toBe(1);
+  });
+
   it('--json output of preview and runs agrees with the database', async () => {
     await makeEvents(db, 'app.c3', 100, 100);
     await db.q(`select retention.set_policy('c3', 'app.c3', 'delete', 'created_at', p_retain => '50 days')`);
@@ -113,7 +135,7 @@ describe('pg-retention CLI', () => {
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/RT010/);
     expect((await cli(['holds', 'release', String(hold.hold_id), '--reason', 'Settled'])).code).toBe(0);
-    const audit = await db.q(`select action, actor from retention.audit_log where object_name = $1 order by audit_id`, [String(hold.hold_id)]);
+    const audit = await db.q(`select action, actor from retention.audit_log where object_type = 'legal_hold' and object_name = $1 order by audit_id`, [String(hold.hold_id)]);
     expect(audit).toEqual([
       { action: 'hold.placed', actor: 'ci-test' },
       { action: 'hold.released', actor: 'ci-test' },

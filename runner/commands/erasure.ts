@@ -1,0 +1,58 @@
+// pg-retention erasure request | plan | list: erasure requests (GDPR Art. 17, CCPA) from
+// the command line. Each subcommand calls one routine.
+import { connect } from '../db.ts';
+import { UsageError } from '../errors.ts';
+import { type Command, output, str } from './types.ts';
+
+export const erasure: Command = {
+  name: 'erasure',
+  summary: 'erasure requests: file one, show its plan, list them with deadlines',
+  usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T]
+       pg-retention erasure plan <request-id> [--json]
+       pg-retention erasure list [--as-of T] [--json]`,
+  help: `A person's data is erased on request within a deadline (30 days unless --due).
+'request' files it for the row of <subject-table> whose primary key is <subject-id>;
+'plan' shows what erasing it does to each table reached through foreign keys (delete,
+scrub or keep with the legal reason, from retention.set_erasure_rule); 'list' shows
+every request with its due date and whether it is overdue.
+
+Examples:
+  pg-retention erasure request shop.customers cust-7731 --requested-by 'support ticket 4711'
+  pg-retention erasure plan 12
+  pg-retention erasure list --as-of 2027-01-15`,
+  options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, 'as-of': { type: 'string' } },
+  run: async (values, [sub, ...args]) => {
+    const db = await connect(str(values['database-url']));
+    try {
+      if (sub === 'request') {
+        const [table, id] = args;
+        if (!table || !id) throw new UsageError('erasure request needs the subject table and id', "pg-retention erasure request shop.customers cust-7731 --requested-by '...'");
+        const { rows } = await db.query(
+          `select request_id, subject_table::text, subject_hash, requested_by, due_at, status
+             from retention.request_erasure($1, $2, $3, $4::timestamptz)`,
+          [table, id, str(values['requested-by']) ?? null, str(values.due) ?? null]);
+        await output(values, rows);
+        return 0;
+      }
+      if (sub === 'plan') {
+        const id = args[0];
+        if (!id || !/^\d+$/.test(id)) throw new UsageError('erasure plan needs the numeric request id', 'pg-retention erasure plan 12');
+        const { rows } = await db.query(
+          `select step, depth, target, via, rule, rule_source, reason, scrub, rows::text as rows
+             from retention.erasure_plan($1)`, [id]);
+        await output(values, rows);
+        return 0;
+      }
+      if (sub === 'list') {
+        const { rows } = await db.query(
+          `select request_id, subject_table, requested_by, requested_at, due_at, status, overdue, days_left
+             from retention.erasure_requests_as_of(coalesce($1::timestamptz, now()))`, [str(values['as-of']) ?? null]);
+        await output(values, rows);
+        return 0;
+      }
+      throw new UsageError(`unknown erasure command '${sub ?? ''}'`, 'use erasure request, erasure plan or erasure list');
+    } finally {
+      await db.end();
+    }
+  },
+};

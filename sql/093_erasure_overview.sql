@@ -1,0 +1,34 @@
+-- Every erasure request with its deadline as of p_as_of (injectable, as every routine
+-- that ages data): overdue when it is not completed and its due date has passed.
+-- The view retention.erasure_overview is the same as of now().
+create or replace function retention.erasure_requests_as_of(p_as_of timestamptz default now())
+returns table (
+  request_id    bigint,
+  subject_table text,
+  subject_hash  text,
+  requested_by  text,
+  requested_at  timestamptz,
+  due_at        timestamptz,
+  status        text,
+  status_reason text,
+  completed_at  timestamptz,
+  overdue       boolean,
+  days_left     integer
+)
+language sql
+stable
+as $$
+  select r.request_id, retention._qualified_name(r.subject_table), r.subject_hash, r.requested_by,
+         r.requested_at, r.due_at, r.status, r.status_reason, r.completed_at,
+         r.status <> 'completed' and r.due_at < p_as_of,
+         case when r.status <> 'completed' then floor(extract(epoch from r.due_at - p_as_of) / 86400)::int end
+    from retention.erasure_requests r
+   order by r.request_id
+$$;
+comment on function retention.erasure_requests_as_of(timestamptz) is
+  'Every erasure request with its due date, an overdue flag and the whole days left, as of p_as_of.';
+
+create or replace view retention.erasure_overview as
+select * from retention.erasure_requests_as_of(now());
+comment on view retention.erasure_overview is
+  'Every erasure request with its due date, whether it is overdue and the days left (as of now).';
