@@ -50,16 +50,8 @@ begin
             hint = 'Use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. sessions.expired.';
   end if;
 
-  begin
-    v_target := to_regclass(p_target);
-  exception when others then
-    v_target := null;  -- a malformed name is reported as unknown, below
-  end;
-  if v_target is null then
-    raise exception 'table % does not exist', coalesce(quote_literal(p_target), 'NULL')
-      using errcode = 'RT001',
-            hint = 'Give an existing table, schema-qualified, e.g. app.sessions (\dt *.* lists them).';
-  end if;
+  v_target := retention._resolve_table(p_target,
+    'Give an existing table, schema-qualified, e.g. app.sessions (\dt *.* lists them).');
   select c.relkind, n.nspname into v_relkind, v_schema
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = v_target;
@@ -218,15 +210,8 @@ begin
     -- Tables whose rows pointing at a scrubbed row go with it (sessions, tokens): each
     -- must reference the policy's table through exactly one foreign key.
     foreach v_name in array coalesce(p_revoke, '{}') loop
-      begin
-        v_rel := to_regclass(v_name);
-      exception when others then
-        v_rel := null;  -- a malformed name is reported as unknown, below
-      end;
-      if v_rel is null then
-        raise exception 'table % does not exist', quote_literal(v_name)
-          using errcode = 'RT001', hint = 'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.';
-      end if;
+      v_rel := retention._resolve_table(v_name,
+        'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.');
       if (select count(*) from pg_catalog.pg_constraint c
            where c.contype = 'f' and c.conrelid = v_rel and c.confrelid = v_target) <> 1 then
         raise exception '% does not reference % through exactly one foreign key', v_rel, v_target

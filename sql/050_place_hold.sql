@@ -35,15 +35,7 @@ begin
       using errcode = 'RT010', hint = 'Give a future timestamp, or NULL for a hold that lasts until released.';
   end if;
   if p_scope = 'table' then
-    begin
-      v_target := to_regclass(p_value);
-    exception when others then
-      v_target := null;
-    end;
-    if v_target is null then
-      raise exception 'table % does not exist', quote_literal(p_value)
-        using errcode = 'RT001', hint = 'Give an existing table, schema-qualified, e.g. app.users.';
-    end if;
+    v_target := retention._resolve_table(p_value, 'Give an existing table, schema-qualified, e.g. app.users.');
   elsif p_scope = 'policy' then
     perform retention._get_policy(p_value);
   end if;

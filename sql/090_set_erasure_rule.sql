@@ -17,15 +17,8 @@ declare
   v_row    retention.erasure_rules;
 begin
   if p_table is not null then
-    begin
-      v_target := to_regclass(p_table);
-    exception when others then
-      v_target := null;  -- a malformed name is reported as unknown, below
-    end;
-    if v_target is null then
-      raise exception 'table % does not exist', quote_literal(p_table)
-        using errcode = 'RT001', hint = 'Give an existing table, schema-qualified, or NULL for the default rule.';
-    end if;
+    v_target := retention._resolve_table(p_table,
+      'Give an existing table, schema-qualified, or NULL for the default rule.');
   end if;
   if p_rule is null or p_rule not in ('delete', 'scrub', 'keep') then
     raise exception 'unknown erasure rule %', coalesce(quote_literal(p_rule), 'NULL')

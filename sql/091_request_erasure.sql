@@ -18,15 +18,8 @@ declare
   v_found boolean;
   v_req   retention.erasure_requests;
 begin
-  begin
-    v_table := to_regclass(p_subject_table);
-  exception when others then
-    v_table := null;
-  end;
-  if v_table is null then
-    raise exception 'table % does not exist', coalesce(quote_literal(p_subject_table), 'NULL')
-      using errcode = 'RT001', hint = 'Name the table whose row is the data subject, e.g. auth.users.';
-  end if;
+  v_table := retention._resolve_table(p_subject_table,
+    'Name the table whose row is the data subject, e.g. auth.users.');
   select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
     from pg_catalog.pg_index i
     join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]

@@ -24,6 +24,7 @@ grant execute on function
   retention.settle_notification(bigint, text, boolean, text, integer, interval),
   retention._partition_bounds(regclass, regtype), retention._lock_for_ddl(regclass, interval),
   retention._scrub_sql(retention.policies), retention._row_key_sql(regclass),
+  retention._resolve_table(text, text),
   retention._partitions_of(retention.policies, timestamptz),
   retention._partition_plan(retention.policies, timestamptz, timestamptz),
   retention.partitions(text, timestamptz)
