@@ -33,7 +33,6 @@ declare
   v_target   regclass;
   v_relkind  "char";
   v_schema   text;
-  v_type     regtype;
   v_old      retention.policies;
   v_new      retention.policies;
   v_changes  jsonb;
@@ -77,15 +76,8 @@ begin
       using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted, drop_partitions, scrub.';
   end if;
 
-  v_type := retention._column_type(v_target, p_age_column);
-  if v_type is null then
-    raise exception 'column % does not exist in %', coalesce(quote_literal(p_age_column), 'NULL'), v_target
-      using errcode = 'RT002', hint = 'Name the timestamp column that ages rows (\d ' || v_target::text || ' lists the columns).';
-  end if;
-  if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
-    raise exception 'column %.% is of type %, not a timestamp', v_target, p_age_column, v_type
-      using errcode = 'RT003', hint = 'The age column must be timestamptz, timestamp or date.';
-  end if;
+  perform retention._check_timestamp_column(v_target, p_age_column, 'age',
+    'Name the timestamp column that ages rows (\d ' || v_target::text || ' lists the columns).');
 
   if p_action = 'drop_partitions' then
     select pt.partstrat, pt.partattrs into v_strat, v_keys
@@ -127,15 +119,8 @@ begin
       raise exception 'action soft_delete needs p_deleted_at_column'
         using errcode = 'RT007', hint = 'Name the column that marks a row deleted, e.g. p_deleted_at_column => ''deleted_at''.';
     end if;
-    v_type := retention._column_type(v_target, p_deleted_at_column);
-    if v_type is null then
-      raise exception 'column % does not exist in %', quote_literal(p_deleted_at_column), v_target
-        using errcode = 'RT002', hint = 'Name the column that marks a row deleted, e.g. deleted_at.';
-    end if;
-    if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
-      raise exception 'column %.% is of type %, not a timestamp', v_target, p_deleted_at_column, v_type
-        using errcode = 'RT003', hint = 'The deleted-at column must be timestamptz, timestamp or date.';
-    end if;
+    perform retention._check_timestamp_column(v_target, p_deleted_at_column, 'deleted-at',
+      'Name the column that marks a row deleted, e.g. deleted_at.');
     if p_deleted_at_column = p_age_column then
       raise exception 'the deleted-at column cannot also be the age column'
         using errcode = 'RT007', hint = 'soft_delete ages rows by one column (e.g. last_seen_at) and marks them in another (deleted_at).';
@@ -193,15 +178,8 @@ begin
   if p_action = 'scrub' then
     v_scrub := retention._validate_scrub(v_target, p_scrub, p_age_column, p_subject_column);
     if p_scrubbed_at_column is not null then
-      v_type := retention._column_type(v_target, p_scrubbed_at_column);
-      if v_type is null then
-        raise exception 'column % does not exist in %', quote_literal(p_scrubbed_at_column), v_target
-          using errcode = 'RT002', hint = 'Name the column that records when a row was scrubbed, e.g. scrubbed_at, or leave it NULL.';
-      end if;
-      if v_type not in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) then
-        raise exception 'column %.% is of type %, not a timestamp', v_target, p_scrubbed_at_column, v_type
-          using errcode = 'RT003', hint = 'The scrubbed-at column must be timestamptz, timestamp or date.';
-      end if;
+      perform retention._check_timestamp_column(v_target, p_scrubbed_at_column, 'scrubbed-at',
+        'Name the column that records when a row was scrubbed, e.g. scrubbed_at, or leave it NULL.');
       if v_scrub ? p_scrubbed_at_column or p_scrubbed_at_column = p_age_column then
         raise exception 'the scrubbed-at column % cannot also be scrubbed or age rows', quote_ident(p_scrubbed_at_column)
           using errcode = 'RT019', hint = 'It marks scrubbed rows; name a column of its own.';
