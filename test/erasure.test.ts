@@ -89,4 +89,70 @@ describe('erasure requests', () => {
                               (select count(*) from retention.audit_log)::int as a`)).toEqual(before);
     expect(await count(db, `shop.customers`)).toBe(2);
   });
+
+  it('processing erases across the graph by the rules, keeps evidence without personal data, and confirms through the outbox', async () => {
+    await shop();
+    await db.q(`delete from retention.erasure_rules`);
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
+    await db.q(`select retention.set_erasure_rule('shop.orders', 'scrub', p_scrub => '{"ship_to": null}')`);
+    await db.q(`select retention.set_erasure_rule('shop.invoices', 'keep', p_reason => 'Invoices: 10 years, HGB § 257')`);
+    const [req] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-7731', 'support ticket 4711')`);
+    const { notices } = await db.call(`call retention.process_erasure($1, p_batch_size => 1)`, [req!.request_id]);
+    expect(notices.at(-1)).toBe(`erasure request ${req!.request_id} completed`);
+
+    expect(await db.q(`select id, email, name from shop.customers order by id`)).toEqual([
+      { id: 'cust-7731', email: `sha256:${createHash('sha256').update('ann@example.com').digest('hex')}`, name: null },
+      { id: 'cust-8842', email: 'bob@example.com', name: 'Bob' },
+    ]);
+    expect(await db.q(`select id::int from shop.messages order by id`)).toEqual([{ id: 3 }]);
+    expect(await db.q(`select customer_id from shop.profiles`)).toEqual([{ customer_id: 'cust-8842' }]);
+    expect(await db.q(`select id::int, ship_to from shop.orders order by id`)).toEqual([
+      { id: 10, ship_to: null }, { id: 11, ship_to: null }, { id: 12, ship_to: 'Bob' }]);
+    expect(await db.q(`select id::int from shop.order_lines order by id`)).toEqual([{ id: 103 }]);
+    expect(await count(db, `shop.invoices`)).toBe(2);
+
+    const evidence = await db.q(`select target, rule, reason, rows::int from retention.erasure_evidence where request_id = $1 order by step`, [req!.request_id]);
+    expect(evidence).toEqual([
+      { target: 'shop.customers', rule: 'scrub', reason: null, rows: 1 },
+      { target: 'shop.messages', rule: 'delete', reason: null, rows: 2 },
+      { target: 'shop.orders', rule: 'scrub', reason: null, rows: 2 },
+      { target: 'shop.profiles', rule: 'delete', reason: null, rows: 1 },
+      { target: 'shop.invoices', rule: 'keep', reason: 'Invoices: 10 years, HGB § 257', rows: 1 },
+      { target: 'shop.order_lines', rule: 'delete', reason: null, rows: 3 },
+    ]);
+    const [done] = await db.q(`select status, subject_id, subject_hash, completed_at is not null as completed from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(done).toEqual({ status: 'completed', subject_id: null, subject_hash: req!.subject_hash, completed: true });
+    const [note] = await db.q(`select kind, payload from retention.notifications where kind = 'erasure_completed'`);
+    expect(note!.payload).toMatchObject({ request_id: Number(req!.request_id), subject_hash: req!.subject_hash, requested_by: 'support ticket 4711' });
+    // Nothing the erasure left behind names the person.
+    // (An earlier test's request for the same person is still open, so requests are read for this one.)
+    const traces = await db.q(`select (select string_agg(t::text, '') from retention.erasure_evidence t) ||
+                                      (select string_agg(t::text, '') from retention.erasure_requests t where request_id = $1) ||
+                                      (select string_agg(t::text, '') from retention.audit_log t) ||
+                                      (select string_agg(t::text, '') from retention.notifications t) as all`, [req!.request_id]);
+    for (const pii of ['cust-7731', 'ann@example.com', 'Ann Example', 'Main St']) expect([pii, traces[0]!.all.includes(pii)]).toEqual([pii, false]);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+  });
+
+  it('a legal hold on the subject blocks processing with the hold\'s reason; released, it goes through', async () => {
+    await shop();
+    const [req] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-8842', 'privacy@example.org')`);
+    const [hold] = await db.q(`select * from retention.place_hold('subject', 'cust-8842', 'Fraud case 2026-31')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    const [blocked] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(blocked).toEqual({ status: 'blocked_by_hold', status_reason: `legal hold ${hold!.hold_id} (subject): Fraud case 2026-31` });
+    expect(await count(db, `shop.messages`)).toBe(3);
+    await db.q(`select retention.release_hold($1, 'closed')`, [hold!.hold_id]);
+    // The customers row still has orders that stay: deleting it fails, and the request says why.
+    await db.q(`delete from retention.erasure_rules`);
+    await db.q(`select retention.set_erasure_rule('shop.orders', 'scrub', p_scrub => '{"ship_to": null}')`);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('23503');
+    const [failed] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(failed!.status).toBe('failed');
+    expect(failed!.status_reason).toMatch(/^shop\.customers: .*foreign key/);
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"name": null}')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('completed');
+    expect(await db.q(`select name from shop.customers where id = 'cust-8842'`)).toEqual([{ name: null }]);
+  });
 });

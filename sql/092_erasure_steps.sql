@@ -4,7 +4,7 @@
 -- table's rule comes from erasure_rules (the table's, else the default, else 'delete'),
 -- with where it came from. The walk does not go past a table whose rows are kept: rows
 -- referencing kept rows stay with them. Rows are counted now; nothing is changed.
-create or replace function retention.erasure_plan(p_request bigint)
+create or replace function retention._erasure_steps(p_request bigint)
 returns table (
   step        integer,
   depth       integer,
@@ -14,7 +14,8 @@ returns table (
   rule_source text,
   reason      text,
   scrub       jsonb,
-  rows        bigint
+  rows        bigint,
+  cond        text
 )
 language plpgsql
 stable
@@ -64,6 +65,7 @@ begin
     via := v_item ->> 'via';
     rule := coalesce(v_rule.rule, 'delete'); reason := v_rule.reason; scrub := v_rule.scrub_columns;
     execute format('select count(*) from only %s t where %s', target, v_cond) into rows;
+    cond := v_cond;
     return next;
     v_rule := null;
     continue when rule = 'keep' or depth >= 10;
@@ -92,5 +94,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention.erasure_plan(bigint) is
-  'What an erasure request would do, per table reached through the foreign-key graph from the subject''s row: depth, foreign key, rule (delete, scrub, keep with reason) and where it came from, and the rows it concerns now. Read-only.';
+comment on function retention._erasure_steps(bigint) is
+  'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';

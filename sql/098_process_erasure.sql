@@ -1,0 +1,127 @@
+-- Carries out an erasure request: its plan (_erasure_steps) deepest tables first, each
+-- step in batches of p_batch_size rows that commit one by one (delete the rows, or scrub
+-- them with the table's column map; kept rows are counted and left), then records the
+-- evidence per table — table, rule, legal reason, rows — and completes the request: the
+-- subject's key is replaced by its sha256 (subject_hash), the audit log and the outbox
+-- (erasure_completed: the confirmation to send the person) say so without naming them.
+-- A legal hold on the subject, or on a table of the plan that holds their rows, blocks
+-- it: status blocked_by_hold with the hold's reason, nothing changed. A step that fails
+-- (e.g. a foreign key that still needs a row) leaves the request failed with the error;
+-- the steps done so far stay done and processing it again carries on.
+create or replace procedure retention.process_erasure(
+  p_request    bigint,
+  p_batch_size integer default 1000
+)
+language plpgsql
+as $$
+declare
+  v_req    retention.erasure_requests;
+  v_hold   retention.legal_holds;
+  v_step   record;
+  v_pol    retention.policies;
+  v_sql    text;
+  v_n      bigint;
+  v_total  bigint;
+  v_code   text;
+  v_err    text;
+  v_steps  jsonb := '[]';
+  v_tables text[];
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request for update;
+  if not found then
+    raise exception 'erasure request % does not exist', p_request
+      using errcode = 'RT020', hint = 'SELECT * FROM retention.erasure_overview lists them.';
+  end if;
+  if v_req.status = 'completed' then
+    raise exception 'erasure request % is already completed', p_request
+      using errcode = 'RT020', hint = 'Its evidence is in retention.erasure_evidence.';
+  end if;
+  if p_batch_size is null or p_batch_size not between 1 and 50000 then
+    raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
+      using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
+  end if;
+
+  -- Holds: the subject, or a table where the plan finds their rows.
+  perform retention._lock_holds_shared();
+  v_tables := array(select s.target from retention._erasure_steps(p_request) s where s.rows > 0 and s.rule <> 'keep');
+  v_hold := retention._erasure_hold(v_req.subject_id, v_tables);
+  if v_hold.hold_id is not null then
+    call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
+    return;
+  end if;
+  update retention.erasure_requests set status = 'in_progress', status_reason = null where request_id = p_request;
+  commit;
+
+  -- The steps, deepest first: rows that reference others go before the rows they reference.
+  for v_step in select * from retention._erasure_steps(p_request) order by depth desc, step desc loop
+    v_total := 0;
+    if v_step.rule = 'delete' then
+      v_sql := format('delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where %2$s limit $1))',
+                      v_step.target, v_step.cond);
+    elsif v_step.rule = 'scrub' then
+      v_pol.target := to_regclass(v_step.target);
+      v_pol.scrub_columns := v_step.scrub;
+      v_sql := format('update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where %2$s and not (%4$s) limit $1))',
+                      v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed);
+    end if;
+    loop
+      exit when v_step.rule = 'keep';
+      -- Each batch takes the holds lock and looks again: a hold placed meanwhile stops it.
+      perform retention._lock_holds_shared();
+      v_hold := retention._erasure_hold(v_req.subject_id, v_tables);
+      if v_hold.hold_id is not null then
+        call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
+        return;
+      end if;
+      begin
+        execute v_sql using p_batch_size;
+        get diagnostics v_n = row_count;
+      exception when others then
+        get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
+      end;
+      exit when v_code is not null or v_n = 0;
+      v_total := v_total + v_n;
+      commit;
+    end loop;
+    if v_code is not null then
+      update retention.erasure_requests
+         set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, v_err, v_code)
+       where request_id = p_request;
+      perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+        jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', v_code));
+      commit;
+      raise exception 'erasure request %: % failed: %', p_request, v_step.target, v_err
+        using errcode = v_code,
+              hint = 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+    end if;
+    insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
+    values (p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason,
+            case when v_step.rule = 'keep' then v_step.rows else v_total end)
+    on conflict (request_id, step) do update set rows = erasure_evidence.rows + excluded.rows, done_at = excluded.done_at;
+    v_steps := v_steps || jsonb_build_object('table', v_step.target, 'rule', v_step.rule,
+                                             'rows', case when v_step.rule = 'keep' then v_step.rows else v_total end);
+    commit;
+    raise notice 'erasure request %: % % rows of %', p_request,
+      case v_step.rule when 'delete' then 'deleted' when 'scrub' then 'scrubbed' else 'kept' end,
+      case when v_step.rule = 'keep' then v_step.rows else v_total end, v_step.target;
+  end loop;
+
+  update retention.erasure_requests
+     set status = 'completed', status_reason = null, completed_at = clock_timestamp(), subject_id = null
+   where request_id = p_request;
+  perform retention._append_audit('erasure.completed', 'erasure_request', p_request::text,
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps));
+  insert into retention.notifications (kind, dedupe_key, payload)
+  values ('erasure_completed', 'erasure_completed:' || p_request,
+          jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,
+                             'subject_table', retention._qualified_name(v_req.subject_table),
+                             'subject_hash', v_req.subject_hash, 'requested_by', v_req.requested_by,
+                             'requested_at', v_req.requested_at, 'due_at', v_req.due_at,
+                             'completed_at', clock_timestamp(), 'steps', v_steps))
+  on conflict (dedupe_key) do nothing;
+  commit;
+  raise notice 'erasure request % completed', p_request;
+end
+$$;
+comment on procedure retention.process_erasure(bigint, integer) is
+  'Carries out an erasure request in committed batches (deepest tables first: delete, scrub, keep), records evidence per table without personal data, completes it (subject key replaced by its sha256), audit-logs it and queues erasure_completed. A legal hold blocks it (blocked_by_hold).';
