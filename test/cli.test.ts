@@ -107,9 +107,19 @@ describe('pg-retention CLI', () => {
       .find((r: { request_id: string }) => r.request_id === filed.request_id);
     expect(await list(new Date(due.getTime() - 86400_000 * 2.5))).toMatchObject({ overdue: false, days_left: 2 });
     expect(await list(new Date(due.getTime() + 1000))).toMatchObject({ overdue: true, days_left: -1 });
+    // A request on hold is not processed: exit 3, the reason shown.
+    await db.q(`select retention.place_hold('subject', 'p-2', 'Subpoena 77')`);
+    const held = JSON.parse((await cli(['erasure', 'request', 'app.people', 'p-2', '--requested-by', 'y', '--json'])).stdout)[0];
+    const blocked = await cli(['erasure', 'process', String(held.request_id)]);
+    expect([blocked.code, blocked.stdout]).toEqual([3, expect.stringMatching(/blocked_by_hold — legal hold \d+ \(subject\): Subpoena 77/)]);
+    const processed = await cli(['erasure', 'process', String(filed.request_id), '--json']);
+    expect(processed.code).toBe(0);
+    expect(JSON.parse(processed.stdout)).toMatchObject({ status: 'completed', evidence: [
+      { target: 'app.people', rule: 'delete', rows: '1' }, { target: 'app.visits', rule: 'delete', rows: '2' }] });
+    expect(await db.q(`select id from app.people`)).toEqual([{ id: 'p-2' }]);
     const bad = await cli(['erasure', 'request', 'app.people', 'p-9', '--requested-by', 'x']);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no subject 'p-9' in app\.people/)]);
-    expect(await count(db, `retention.erasure_requests`)).toBe(1);
+    expect(await count(db, `retention.erasure_requests`)).toBe(2);
   });
 
   it('--json output of preview and runs agrees with the database', async () => {

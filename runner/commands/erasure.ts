@@ -1,24 +1,27 @@
 // pg-retention erasure request | plan | list: erasure requests (GDPR Art. 17, CCPA) from
 // the command line. Each subcommand calls one routine.
 import { connect } from '../db.ts';
-import { UsageError } from '../errors.ts';
+import { EXIT, UsageError } from '../errors.ts';
 import { type Command, output, str } from './types.ts';
 
 export const erasure: Command = {
   name: 'erasure',
-  summary: 'erasure requests: file one, show its plan, list them with deadlines',
+  summary: 'erasure requests: file, plan, process, list with deadlines',
   usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T]
        pg-retention erasure plan <request-id> [--json]
+       pg-retention erasure process <request-id> [--json]
        pg-retention erasure list [--as-of T] [--json]`,
   help: `A person's data is erased on request within a deadline (30 days unless --due).
 'request' files it for the row of <subject-table> whose primary key is <subject-id>;
 'plan' shows what erasing it does to each table reached through foreign keys (delete,
-scrub or keep with the legal reason, from retention.set_erasure_rule); 'list' shows
-every request with its due date and whether it is overdue.
+scrub or keep with the legal reason, from retention.set_erasure_rule); 'process' carries
+it out and prints the evidence per table (a legal hold on the person blocks it: exit 3);
+'list' shows every request with its due date and whether it is overdue.
 
 Examples:
   pg-retention erasure request shop.customers cust-7731 --requested-by 'support ticket 4711'
   pg-retention erasure plan 12
+  pg-retention erasure process 12
   pg-retention erasure list --as-of 2027-01-15`,
   options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, 'as-of': { type: 'string' } },
   run: async (values, [sub, ...args]) => {
@@ -42,6 +45,20 @@ Examples:
              from retention.erasure_plan($1)`, [id]);
         await output(values, rows);
         return 0;
+      }
+      if (sub === 'process') {
+        const id = args[0];
+        if (!id || !/^\d+$/.test(id)) throw new UsageError('erasure process needs the numeric request id', 'pg-retention erasure process 12');
+        await db.query('call retention.process_erasure($1)', [id]);
+        const [req] = (await db.query('select status, status_reason from retention.erasure_requests where request_id = $1', [id])).rows;
+        const evidence = (await db.query(
+          'select target, rule, reason, rows::text as rows from retention.erasure_evidence where request_id = $1 order by step', [id])).rows;
+        if (values.json) console.log(JSON.stringify({ ...req, evidence }, null, 2));
+        else {
+          console.log(`erasure request ${id}: ${req?.status}${req?.status_reason ? ` — ${req.status_reason}` : ''}`);
+          if (evidence.length > 0) await output(values, evidence);
+        }
+        return req?.status === 'completed' ? 0 : EXIT.refused;
       }
       if (sub === 'list') {
         const { rows } = await db.query(
