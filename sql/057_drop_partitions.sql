@@ -141,11 +141,7 @@ begin
                join retention.runs r on r.run_id = b.run_id
                join pg_catalog.pg_class c on c.oid = to_regclass(b.partition_name)
               where r.policy_id = p_pol.policy_id and b.disposition = 'detached'
-                and not c.relispartition
-                and not exists (select from retention.run_batches f
-                                 where f.partition_name = b.partition_name
-                                   and f.disposition in ('dropped', 'archived')
-                                   and f.run_id > b.run_id)
+                and not c.relispartition  -- still there (dropped or archived, its name is gone), not re-attached
               order by b.newest_at loop
     v_start := clock_timestamp();
     begin
@@ -166,16 +162,18 @@ begin
          where run_id = v_p.run_id and batch_no = v_p.batch_no;
       else
         -- Detached by a run that died before finishing it: this run drops and counts it.
-        p_batches := p_batches + 1;
         insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                            duration_ms, oldest_at, newest_at, partition_name,
                                            disposition)
-        values (p_run_id, p_batches, v_count, v_start, clock_timestamp(),
+        values (p_run_id, p_batches + 1, v_count, v_start, clock_timestamp(),
                 extract(epoch from clock_timestamp() - v_start) * 1000,
                 coalesce(v_oldest, v_p.oldest_at), v_p.newest_at, v_p.partition_name,
                 case when p_pol.archive_schema is not null then 'archived' else 'dropped' end);
       end if;
-      update retention.runs set affected = p_affected + v_count, batches = p_batches where run_id = p_run_id;
+      update retention.runs
+         set affected = p_affected + v_count,
+             batches = p_batches + case when v_p.run_id <> p_run_id then 1 else 0 end
+       where run_id = p_run_id;
     exception
       when lock_not_available then
         get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
@@ -186,12 +184,12 @@ begin
     end;
     commit;
     if p_status <> 'running' then
-      if v_p.run_id <> p_run_id then
-        p_batches := p_batches - 1;
-      end if;
       return;
     end if;
     p_affected := p_affected + v_count;
+    if v_p.run_id <> p_run_id then
+      p_batches := p_batches + 1;
+    end if;
     raise notice 'policy %: partition % % (% rows, up to %)', p_pol.name, v_p.partition_name,
       case when p_pol.archive_schema is not null then 'moved to ' || quote_ident(p_pol.archive_schema) else 'dropped' end,
       v_count, v_p.newest_at;

@@ -103,10 +103,8 @@ begin
         select b.partition_name, b.run_id from retention.run_batches b
           join retention.runs r on r.run_id = b.run_id
          where r.policy_id = p.policy_id and b.disposition = 'detached'
-           and to_regclass(b.partition_name) is not null
-           and not exists (select from retention.run_batches f
-                            where f.partition_name = b.partition_name
-                              and f.disposition in ('dropped', 'archived') and f.run_id > b.run_id)
+           and not (select c.relispartition from pg_catalog.pg_class c
+                     where c.oid = to_regclass(b.partition_name))
          order by b.run_id, b.batch_no
       loop
         problem := format('partition %s was detached by run %s but not dropped yet: its rows are out of the table and not yet counted',

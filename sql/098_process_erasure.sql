@@ -26,6 +26,7 @@ declare
   v_err    text;
   v_steps  jsonb := '[]';
   v_tables text[];
+  v_plan   jsonb;
 begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request for update;
   if not found then
@@ -43,7 +44,10 @@ begin
 
   -- Holds: the subject, or a table where the plan finds their rows.
   perform retention._lock_holds_shared();
-  v_tables := array(select s.target from retention._erasure_steps(p_request) s where s.rows > 0 and s.rule <> 'keep');
+  select jsonb_agg(to_jsonb(s) order by s.depth desc, s.step desc) into v_plan
+    from retention._erasure_steps(p_request) s;
+  v_tables := array(select e->>'target' from jsonb_array_elements(v_plan) e
+                     where (e->>'rows')::bigint > 0 and e->>'rule' <> 'keep');
   v_hold := retention._erasure_hold(v_req.subject_id, v_tables);
   if v_hold.hold_id is not null then
     call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
@@ -53,7 +57,8 @@ begin
   commit;
 
   -- The steps, deepest first: rows that reference others go before the rows they reference.
-  for v_step in select * from retention._erasure_steps(p_request) order by depth desc, step desc loop
+  for v_step in select * from jsonb_to_recordset(v_plan) as x(step int, depth int, target text, rule text,
+                                                               reason text, scrub jsonb, rows bigint, cond text) loop
     v_total := 0;
     if v_step.rule = 'delete' then
       v_sql := format('delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where %2$s limit $1))',

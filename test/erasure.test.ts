@@ -65,6 +65,7 @@ describe('erasure requests', () => {
 
   it('bad requests and rules get a clear error and change nothing', async () => {
     await shop();
+    const [open] = await db.q(`select request_id from retention.request_erasure('shop.customers', 'cust-8842', 'x')`);
     const before = await db.q(`select (select count(*) from retention.erasure_requests)::int as r, (select count(*) from retention.erasure_rules)::int as x,
                                       (select count(*) from retention.audit_log)::int as a`);
     const cases: [string, unknown[], string][] = [
@@ -76,6 +77,8 @@ describe('erasure requests', () => {
       [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-7731', ' '], 'RT020'],
       [`select retention.request_erasure($1, $2, $3, now() - interval '1 day')`, ['shop.customers', 'cust-7731', 'x'], 'RT020'],
       [`select * from retention.erasure_plan($1)`, [999], 'RT020'],
+      [`call retention.process_erasure($1)`, [999], 'RT020'],
+      [`call retention.process_erasure($1, p_batch_size => 0)`, [open!.request_id], 'RT006'],
       [`select retention.set_erasure_rule($1, $2)`, ['shop.nope', 'delete'], 'RT001'],
       [`select retention.set_erasure_rule($1, $2)`, ['shop.orders', 'shred'], 'RT020'],
       [`select retention.set_erasure_rule($1, $2)`, ['shop.invoices', 'keep'], 'RT020'],
@@ -88,6 +91,7 @@ describe('erasure requests', () => {
     expect(await db.q(`select (select count(*) from retention.erasure_requests)::int as r, (select count(*) from retention.erasure_rules)::int as x,
                               (select count(*) from retention.audit_log)::int as a`)).toEqual(before);
     expect(await count(db, `shop.customers`)).toBe(2);
+    expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [open!.request_id])).toEqual([{ status: 'pending' }]);
   });
 
   it('processing erases across the graph by the rules, keeps evidence without personal data, and confirms through the outbox', async () => {
@@ -132,6 +136,7 @@ describe('erasure requests', () => {
                                       (select string_agg(t::text, '') from retention.notifications t) as all`, [req!.request_id]);
     for (const pii of ['cust-7731', 'ann@example.com', 'Ann Example', 'Main St']) expect([pii, traces[0]!.all.includes(pii)]).toEqual([pii, false]);
     expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await sqlState(db.q(`select * from retention.erasure_plan($1)`, [req!.request_id]))).toBe('RT020');
   });
 
   it('a legal hold on the subject blocks processing with the hold\'s reason; released, it goes through', async () => {
