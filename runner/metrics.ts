@@ -58,6 +58,15 @@ export class Metrics {
         for (const r of rows) this.set({ policy: r.policy }, r.t);
       },
     });
+    new Gauge({
+      name: 'pg_retention_erasure_requests_overdue', help: 'Erasure requests past their due date and not completed.',
+      registers,
+      async collect() {
+        const rows = await scrapeQuery<{ n: number }>(pool,
+          'select count(*)::int as n from retention.erasure_overview where overdue');
+        if (rows[0]) this.set(rows[0].n);
+      },
+    });
     countsBy(pool, registers, 'pg_retention_legal_holds_active', 'Legal holds in force, by scope.',
       'scope', ['table', 'subject', 'policy'], 'retention.active_holds');
     countsBy(pool, registers, 'pg_retention_notifications', 'Notifications in the outbox, by status (dead = dead-lettered).',

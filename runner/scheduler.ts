@@ -2,7 +2,8 @@
 // queue (cron and time zone from retention.effective_policies, keyed by policy name),
 // removed when the policy is disabled or dropped. Every replica runs the same sync;
 // schedule() is an upsert, so they agree without coordination. Also checks, from the
-// same calendar, which policies missed a scheduled occurrence (retention.note_overdue).
+// same calendar, which policies missed a scheduled occurrence (retention.note_overdue),
+// and which erasure requests are past their due date (retention.note_overdue_erasures).
 import { CronExpressionParser } from 'cron-parser';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
@@ -51,7 +52,7 @@ function jobOptions(p: PolicyRow, cfg: WorkerConfig) {
   };
 }
 
-export interface SyncResult { scheduled: string[]; removed: string[]; overdue: string[] }
+export interface SyncResult { scheduled: string[]; removed: string[]; overdue: string[]; overdueErasures: number[] }
 
 export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConfig, metrics: Metrics, log: Logger): Promise<SyncResult> {
   const { rows } = await pool.query<PolicyRow>(
@@ -61,7 +62,7 @@ export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConf
       where enabled and not target_missing
       order by name`);
   const current = new Map((await boss.getSchedules(RUN_QUEUE)).map((s) => [s.key, s]));
-  const result: SyncResult = { scheduled: [], removed: [], overdue: [] };
+  const result: SyncResult = { scheduled: [], removed: [], overdue: [], overdueErasures: [] };
   for (const p of rows) {
     const want = jobOptions(p, cfg);
     const have = current.get(p.name);
@@ -84,7 +85,20 @@ export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConf
     log.info({ policy: key }, 'schedule removed (policy disabled or dropped)');
   }
   result.overdue = await checkOverdue(pool, rows, cfg, metrics, log);
+  result.overdueErasures = await checkOverdueErasures(pool, log);
   return result;
+}
+
+/** Erasure requests past their due date: each is announced once (erasure_overdue in the
+ * outbox, queued by the database); every sync logs the ones newly found. */
+async function checkOverdueErasures(pool: pg.Pool, log: Logger): Promise<number[]> {
+  const { rows } = await pool.query<{ request_id: string; due_at: Date; status: string; newly_noted: boolean }>(
+    'select request_id, due_at, status, newly_noted from retention.note_overdue_erasures()');
+  for (const r of rows.filter((x) => x.newly_noted)) {
+    log.warn({ request_id: Number(r.request_id), due_at: r.due_at.toISOString(), status: r.status },
+      'erasure request is overdue');
+  }
+  return rows.map((r) => Number(r.request_id));
 }
 
 /** For each scheduled policy: the latest occurrence at least PG_RETENTION_OVERDUE_AFTER

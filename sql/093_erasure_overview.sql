@@ -1,5 +1,6 @@
 -- Every erasure request with its deadline as of p_as_of (injectable, as every routine
--- that ages data): overdue when it is not completed and its due date has passed.
+-- that ages data): overdue when it is not completed and its due date has passed; days_left
+-- counts whole days toward zero (negative once overdue).
 -- The view retention.erasure_overview is the same as of now().
 create or replace function retention.erasure_requests_as_of(p_as_of timestamptz default now())
 returns table (
@@ -21,7 +22,7 @@ as $$
   select r.request_id, retention._qualified_name(r.subject_table), r.subject_hash, r.requested_by,
          r.requested_at, r.due_at, r.status, r.status_reason, r.completed_at,
          r.status <> 'completed' and r.due_at < p_as_of,
-         case when r.status <> 'completed' then floor(extract(epoch from r.due_at - p_as_of) / 86400)::int end
+         case when r.status <> 'completed' then trunc(extract(epoch from r.due_at - p_as_of) / 86400)::int end
     from retention.erasure_requests r
    order by r.request_id
 $$;

@@ -49,3 +49,4 @@ grant select on all tables in schema retention to retention_admin, retention_aud
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
   retention.erasure_overview to retention_runner;
 grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;
+grant execute on function retention.note_overdue_erasures(timestamptz) to retention_runner;

@@ -106,7 +106,7 @@ describe('pg-retention CLI', () => {
     const list = async (asOf: Date) => JSON.parse((await cli(['erasure', 'list', '--as-of', asOf.toISOString(), '--json'])).stdout)
       .find((r: { request_id: string }) => r.request_id === filed.request_id);
     expect(await list(new Date(due.getTime() - 86400_000 * 2.5))).toMatchObject({ overdue: false, days_left: 2 });
-    expect(await list(new Date(due.getTime() + 1000))).toMatchObject({ overdue: true, days_left: -1 });
+    expect(await list(new Date(due.getTime() + 86400_000 * 1.5))).toMatchObject({ overdue: true, days_left: -1 });
     // A request on hold is not processed: exit 3, the reason shown.
     await db.q(`select retention.place_hold('subject', 'p-2', 'Subpoena 77')`);
     const held = JSON.parse((await cli(['erasure', 'request', 'app.people', 'p-2', '--requested-by', 'y', '--json'])).stdout)[0];

@@ -160,4 +160,32 @@ describe('erasure requests', () => {
     expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('completed');
     expect(await db.q(`select name from shop.customers where id = 'cust-8842'`)).toEqual([{ name: null }]);
   });
+
+  it('a request past its due date is overdue as of the injected clock and announced once, without the subject\'s key', async () => {
+    await shop();
+    const [req] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-7731', 'dsar@example.org', now() + interval '10 days')`);
+    const [done] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-8842', 'dsar@example.org', now() + interval '5 days')`);
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
+    await db.call(`call retention.process_erasure($1)`, [done!.request_id]);
+
+    const at = (days: number) => db.q(`select request_id::int, overdue, days_left from retention.erasure_requests_as_of(now() + $1 * interval '1 day')
+                                                 where request_id in ($2, $3) order by request_id`, [days, req!.request_id, done!.request_id]);
+    expect(await at(8)).toEqual([{ request_id: Number(req!.request_id), overdue: false, days_left: 1 }, { request_id: Number(done!.request_id), overdue: false, days_left: null }]);
+    expect(await at(11)).toEqual([{ request_id: Number(req!.request_id), overdue: true, days_left: -1 }, { request_id: Number(done!.request_id), overdue: false, days_left: null }]);
+
+    // Before the due date nothing is noted; after it, one notification however often asked.
+    // (Requests of earlier tests are due sooner; only these two are looked at.)
+    const overdue = (days: number) => db.q(`select request_id::int, status, newly_noted from retention.note_overdue_erasures(now() + $1 * interval '1 day')
+                                             where request_id in ($2, $3)`, [days, req!.request_id, done!.request_id]);
+    expect(await overdue(9)).toEqual([]);
+    expect(await overdue(12)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: true }]);
+    expect(await overdue(13)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: false }]);
+    const notes = await db.q<{ payload: Record<string, unknown> }>(`select payload from retention.notifications
+                                                                     where kind = 'erasure_overdue' and payload->>'subject_table' = 'shop.customers' and (payload->>'request_id')::bigint in ($1, $2)`, [req!.request_id, done!.request_id]);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.payload).toMatchObject({ kind: 'erasure_overdue', request_id: Number(req!.request_id), subject_table: 'shop.customers',
+      subject_hash: createHash('sha256').update('shop.customers:cust-7731').digest('hex'), status: 'pending', days_overdue: 2 });
+    expect(JSON.stringify(notes[0]!.payload)).not.toContain('cust-7731');
+    expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT020');
+  });
 });

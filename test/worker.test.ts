@@ -248,6 +248,22 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   });
 
+  it('an erasure request past its due date is reported overdue: warning, metric and one notification', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.w7_people (id text primary key)`);
+    await db.q(`insert into app.w7_people values ('p-1')`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('app.w7_people', 'p-1', 'ticket 12')`);
+    await db.q(`update retention.erasure_requests set requested_at = now() - interval '40 days', due_at = now() - interval '10 days' where request_id = $1`, [req!.request_id]);
+    const w = worker({});
+    const warn = await w.waitFor((l) => l.msg === 'erasure request is overdue');
+    expect(warn.request_id).toBe(Number(req!.request_id));
+    await expect.poll(async () => parseMetrics((await w.get('/metrics')).body).get('pg_retention_erasure_requests_overdue')).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500)); // more sync passes: still one notification
+    const notes = await db.q(`select payload->>'request_id' as id from retention.notifications where kind = 'erasure_overdue'`);
+    expect(notes).toEqual([{ id: String(req!.request_id) }]);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('refuses to start on a bad environment variable, naming it (exit 2)', async () => {
     const w = worker({ PG_RETENTION_CONCURRENCY: 'many', PG_RETENTION_SHUTDOWN_GRACE: '30' });
     expect(await w.exited).toBe(2);

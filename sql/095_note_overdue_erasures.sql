@@ -1,0 +1,39 @@
+-- Erasure requests past their due date. The worker calls this on every schedule sync (and
+-- anyone may, with an injected clock): each open request (pending, in progress, blocked
+-- by a hold, failed) whose due date is before p_as_of queues one erasure_overdue
+-- notification, once per request however often it is asked. The payload names the
+-- request, its table and the subject's sha256, never the subject's key.
+create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
+returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
+language plpgsql
+as $$
+begin
+  if p_as_of is null then
+    raise exception 'p_as_of must not be NULL'
+      using errcode = 'RT020', hint = 'Leave it out to check as of now, or pass the moment to check at.';
+  end if;
+  return query
+  with overdue as (
+    select r.* from retention.erasure_requests r
+     where r.status <> 'completed' and r.due_at < p_as_of
+  ), noted as (
+    insert into retention.notifications (kind, dedupe_key, payload)
+    select 'erasure_overdue', 'erasure_overdue:' || o.request_id,
+           jsonb_build_object('kind', 'erasure_overdue', 'request_id', o.request_id,
+                              'subject_table', retention._qualified_name(o.subject_table),
+                              'subject_hash', o.subject_hash, 'requested_by', o.requested_by,
+                              'requested_at', o.requested_at, 'due_at', o.due_at,
+                              'status', o.status, 'status_reason', o.status_reason,
+                              'days_overdue', floor(extract(epoch from p_as_of - o.due_at) / 86400)::int,
+                              'checked_at', p_as_of)
+      from overdue o
+    on conflict (dedupe_key) do nothing
+    returning (payload->>'request_id')::bigint as request_id
+  )
+  select o.request_id, o.due_at, o.status, n.request_id is not null
+    from overdue o left join noted n on n.request_id = o.request_id
+   order by o.due_at, o.request_id;
+end
+$$;
+comment on function retention.note_overdue_erasures(timestamptz) is
+  'Lists the open erasure requests past their due date as of p_as_of and queues one erasure_overdue notification per request the first time it is found overdue (newly_noted).';
