@@ -26,15 +26,16 @@ const PARAMS: Record<keyof PolicySpec, [string, string]> = {
   description: ['p_description', 'text'], category: ['p_category', 'text'],
   notify_over_rows: ['p_notify_over_rows', 'bigint'], archive_schema: ['p_archive_schema', 'text'],
   scrub: ['p_scrub', 'jsonb'], scrubbed_at_column: ['p_scrubbed_at_column', 'text'], revoke: ['p_revoke', 'text[]'],
-  run_cap: ['p_run_cap', 'bigint'],
+  run_cap: ['p_run_cap', 'bigint'], notice_period: ['p_notice_period', 'interval'], tenant_column: ['p_tenant_column', 'text'],
 };
 
 // Which file field an error code is about, to point at its line.
 const FIELD_OF_CODE: Record<string, (keyof PolicySpec)[]> = {
-  RT001: ['table', 'revoke'], RT013: ['table'], RT002: ['subject_column', 'deleted_at_column', 'scrubbed_at_column', 'scrub', 'age_column'],
-  RT003: ['deleted_at_column', 'scrubbed_at_column', 'age_column'], RT004: ['retain'], RT005: ['predicate'],
-  RT006: ['batch_size', 'max_rows_per_run', 'run_cap', 'time_budget', 'lock_timeout', 'notify_over_rows'], RT007: ['action', 'deleted_at_column', 'predicate', 'archive_schema', 'scrub', 'scrubbed_at_column'],
+  RT001: ['table', 'revoke'], RT013: ['table'], RT002: ['subject_column', 'deleted_at_column', 'scrubbed_at_column', 'scrub', 'tenant_column', 'age_column'],
+  RT003: ['deleted_at_column', 'scrubbed_at_column', 'age_column'], RT004: ['retain', 'notice_period'], RT005: ['predicate'],
+  RT006: ['batch_size', 'max_rows_per_run', 'run_cap', 'time_budget', 'lock_timeout', 'notify_over_rows'], RT007: ['action', 'deleted_at_column', 'predicate', 'archive_schema', 'scrub', 'scrubbed_at_column', 'notice_period', 'tenant_column'],
   RT009: ['name'], RT016: ['schedule', 'time_zone', 'category'], RT018: ['archive_schema'], RT019: ['scrub', 'scrubbed_at_column', 'revoke'],
+  RT021: ['notice_period'],
 };
 
 const STATE = `select name, to_jsonb(p) - array['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by'] as row

@@ -51,6 +51,9 @@ export const policySchema = z.strictObject({
   scrubbed_at_column: identifier.optional(),
   run_cap: z.number().int().min(1, { error: 'must be at least 1 (the most rows one run affects; the rest waits for the next run)' }).optional(),
   revoke: z.array(z.string().min(1), { error: 'list the tables whose rows referencing a scrubbed row go with it, e.g. [auth.sessions]' }).optional(),
+  // Rows are flagged and announced this long before the action touches them (inactive accounts).
+  notice_period: duration.optional(),
+  tenant_column: identifier.optional(),
 });
 
 export const fileSchema = z.strictObject({

@@ -24,7 +24,9 @@ create or replace function retention.set_policy(
   p_scrub             jsonb    default null,
   p_scrubbed_at_column text    default null,
   p_revoke            text[]   default null,
-  p_run_cap           bigint   default null
+  p_run_cap           bigint   default null,
+  p_notice_period     interval default null,
+  p_tenant_column     text     default null
 )
 returns retention.policies
 language plpgsql
@@ -202,6 +204,32 @@ begin
       using errcode = 'RT007', hint = 'Leave them NULL for this action.';
   end if;
 
+  if p_notice_period is not null then
+    if p_notice_period <= interval '0' then
+      raise exception 'notice period must be positive, got %', p_notice_period
+        using errcode = 'RT004', hint = 'E.g. ''30 days'': rows are flagged and announced this long before the action touches them.';
+    end if;
+    if p_action not in ('delete', 'soft_delete', 'scrub') then
+      raise exception 'a notice period applies to delete, soft_delete and scrub, not %', p_action
+        using errcode = 'RT007', hint = 'Leave p_notice_period NULL for this action.';
+    end if;
+    if (select count(*) from pg_catalog.pg_index i, unnest(i.indkey::int2[]) k
+         where i.indrelid = v_target and i.indisprimary) <> 1 then
+      raise exception '% has no single-column primary key', v_target
+        using errcode = 'RT021', hint = 'Flagged rows are remembered by their key (e.g. accounts.id); add a primary key of one column.';
+    end if;
+  end if;
+  if p_tenant_column is not null then
+    if p_notice_period is null then
+      raise exception 'p_tenant_column is only used with p_notice_period'
+        using errcode = 'RT007', hint = 'It groups the notifications of flagged rows per tenant; give p_notice_period too, or leave it NULL.';
+    end if;
+    if retention._column_type(v_target, p_tenant_column) is null then
+      raise exception 'tenant column % does not exist in %', quote_literal(p_tenant_column), v_target
+        using errcode = 'RT002', hint = 'Name the column that says which tenant a row belongs to (e.g. org_id), or leave it NULL for one notification per run.';
+    end if;
+  end if;
+
   perform retention._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
@@ -209,13 +237,13 @@ begin
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
-     revoke_tables, run_cap, created_by, updated_by)
+     revoke_tables, run_cap, notice_period, tenant_column, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
-     p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, retention._actor(),
-     retention._actor())
+     p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
+     p_tenant_column, retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -227,18 +255,21 @@ begin
      notify_over_rows = excluded.notify_over_rows, archive_schema = excluded.archive_schema,
      scrub_columns = excluded.scrub_columns, scrubbed_at_column = excluded.scrubbed_at_column,
      revoke_tables = excluded.revoke_tables, run_cap = excluded.run_cap,
+     notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
-         p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap)
+         p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
+         p.notice_period, p.tenant_column)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
          excluded.max_rows_per_run, excluded.time_budget, excluded.lock_timeout, excluded.schedule,
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
-         excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap)
+         excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
+         excluded.notice_period, excluded.tenant_column)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -263,5 +294,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint) is
-  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning and scrub columns (RT001-RT019). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text) is
+  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period (RT001-RT021). Audit-logged with the changed fields.';

@@ -36,6 +36,12 @@ begin
   if p_policy.predicate is not null then
     eligible := eligible || format(' and (%s)', p_policy.predicate);
   end if;
+  if p_policy.notice_period is not null then
+    -- Only rows flagged (and announced) at least the notice period ago, unchanged since
+    -- and not exempted; _flag_rows flags them. Without the period, eligible as above.
+    select eligible || format(' and %s and not %s', n.due, n.exempted) into eligible
+      from retention._notice_sql(p_policy) n;
+  end if;
   held := format(
     'exists (select from retention.legal_holds h where %s and '
     '((h.scope = ''table'' and h.target = $4::oid) or (h.scope = ''policy'' and h.policy_name = $3)))',

@@ -62,6 +62,7 @@ begin
     begin
       perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
       perform retention._batch_plan_settings();
+      perform set_config('retention.run_id', p_run_id::text, true);
       perform retention._lock_holds_shared();
       begin
         execute v_stmt into v_rows, v_oldest, v_newest, v_related

@@ -17,7 +17,22 @@ declare
   v_revoke   text;
   v_related  text;
   v_keys     text;
+  v_flag_key text := '';
+  v_close    text := '';
 begin
+  if p_policy.notice_period is not null then
+    -- The rows acted on close their flags in the same statement ('acted', with the run
+    -- from the batch transaction's retention.run_id setting).
+    select format(', t.%I::text as flag_key', n.key_column),
+           format(', closed as (update retention.flagged_rows f
+                                   set status = ''acted'', closed_at = $2, close_reason = %L,
+                                       close_run_id = nullif(current_setting(''retention.run_id'', true), '''')::bigint
+                                  from done d
+                                 where f.policy_id = %s and f.status = ''flagged'' and f.row_key = d.flag_key)',
+                  p_policy.action, p_policy.policy_id)
+      into v_flag_key, v_close
+      from retention._notice_sql(p_policy) n;
+  end if;
   v_pick := format(
     'with picked as (select t.ctid as tid from only %1$s t
                       where %2$s and %3$s >= $5::%4$s and not (%5$s)
@@ -49,7 +64,7 @@ begin
       join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att;
     return v_pick || format(
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
-                  returning %3$s as age%4$s)%5$s
+                  returning %3$s as age%4$s%7$s)%5$s%8$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
               (%6$s)::int as related from done',
       s.tbl,
@@ -58,21 +73,23 @@ begin
                 then format(', %I = $2::%s', p_policy.scrubbed_at_column,
                             format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
                 else '' end,
-      s.age_expr, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related);
+      s.age_expr, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
+      v_flag_key, v_close);
   end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
       ', done as (update only %1$s t set %2$I = $2::%3$s where t.ctid = any (array(select tid from picked))
-                  returning %4$s as age)
+                  returning %4$s as age%5$s)%6$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
       s.tbl, p_policy.deleted_at_column,
-      format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), s.age_expr);
+      format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), s.age_expr,
+      v_flag_key, v_close);
   end if;
   return v_pick || format(
     ', done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
-                returning %2$s as age)
+                returning %2$s as age%3$s)%4$s
      select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
-    s.tbl, s.age_expr);
+    s.tbl, s.age_expr, v_flag_key, v_close);
 end
 $$;
 comment on function retention._batch_sql(retention.policies) is

@@ -3,6 +3,9 @@
 --    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
 --  * eligible rows are counted at the start (waiting for table locks no longer than
 --    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
+--  * a policy with a notice period flags newly eligible rows and cancels flags of rows
+--    no longer eligible (_flag_rows) in the same transaction; its batches act only on
+--    rows flagged at least the notice period ago;
 --  * row actions then go through the batch loop (_batch_loop: one transaction per batch,
 --    keyset over the age index, holds re-checked in the deleting statement);
 --    drop_partitions through _drop_partitions (detach under the table's lock, then count
@@ -106,6 +109,9 @@ begin
             v_actor, nullif(current_setting('retention.job_id', true), ''), v_started,
             case when v_status <> 'running' then clock_timestamp() end)
     returning run_id into p_run_id;
+    if v_status = 'running' and v_pol.notice_period is not null then
+      perform retention._flag_rows(v_pol, p_run_id, v_cutoff, v_as_of);
+    end if;
     if v_status <> 'running' then
       perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
         jsonb_build_object('run_id', p_run_id, 'mode', case when p_dry_run then 'dry_run' else 'live' end,

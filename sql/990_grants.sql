@@ -27,7 +27,10 @@ grant execute on function
   retention._resolve_table(text, text),
   retention._partitions_of(retention.policies, timestamptz),
   retention._partition_plan(retention.policies, timestamptz, timestamptz),
-  retention.partitions(text, timestamptz)
+  retention.partitions(text, timestamptz),
+  retention._notice_sql(retention.policies),
+  retention._flag_rows(retention.policies, bigint, timestamptz, timestamptz),
+  retention.flags(text, timestamptz, boolean)
   to retention_runner;
 grant execute on procedure
   retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint),
@@ -50,3 +53,4 @@ grant select on retention.effective_policies, retention.active_holds, retention.
   retention.erasure_overview to retention_runner;
 grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;
 grant execute on function retention.note_overdue_erasures(timestamptz) to retention_runner;
+grant execute on function retention.flags(text, timestamptz, boolean) to retention_auditor;

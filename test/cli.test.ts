@@ -28,7 +28,7 @@ describe('pg-retention CLI', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     const names = [...main.stdout.matchAll(/^ {2}(\w+) {2}/gm)].map((m) => m[1]!);
-    expect(names).toEqual(['migrate', 'plan', 'apply', 'preview', 'run', 'holds', 'erasure', 'runs', 'audit', 'doctor', 'worker']);
+    expect(names).toEqual(['migrate', 'plan', 'apply', 'preview', 'run', 'holds', 'erasure', 'accounts', 'runs', 'audit', 'doctor', 'worker']);
     for (const name of names) {
       const r = await cli([name, '--help']);
       expect(r.code, name).toBe(0);
@@ -120,6 +120,32 @@ describe('pg-retention CLI', () => {
     const bad = await cli(['erasure', 'request', 'app.people', 'p-9', '--requested-by', 'x']);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/no subject 'p-9' in app\.people/)]);
     expect(await count(db, `retention.erasure_requests`)).toBe(2);
+  });
+
+  it('accounts inactive lists flagged accounts with days left as of --as-of; exempt closes a flag, audited with the actor', async () => {
+    await db.q(`create table app.users (id bigint primary key, org_id text, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`insert into app.users values (1, 'acme', $1::timestamptz - interval '3 years'), (2, 'acme', $1::timestamptz - interval '2 years 1 month'),
+                (3, 'globex', $1::timestamptz - interval '1 year')`, [AS_OF]);
+    await db.q(`select retention.set_inactive_accounts_policy('users.inactive', 'app.users', p_tenant_column => 'org_id')`);
+    await db.call(`call retention.run('users.inactive', p_as_of => $1)`, [AS_OF]);
+    const list = async (...extra: string[]) => JSON.parse((await cli(['accounts', 'inactive', '--policy', 'users.inactive', '--json', ...extra])).stdout);
+    const open = await list('--as-of', '2026-01-11T00:00Z');
+    expect(open.map((r: { account: string; tenant: string; days_left: number; status: string }) => `${r.account} ${r.tenant} ${r.days_left} ${r.status}`))
+      .toEqual(['1 acme 20 flagged', '2 acme 20 flagged']);
+    const ex = await cli(['accounts', 'exempt', 'users.inactive', '2', '--reason', 'service account']);
+    expect(ex.code).toBe(0);
+    expect(ex.stdout).toMatch(/service account/);
+    expect((await list()).map((r: { account: string }) => r.account)).toEqual(['1']);
+    expect((await list('--all')).map((r: { account: string; status: string }) => `${r.account} ${r.status}`)).toEqual(['1 flagged', '2 exempted']);
+    const [audit] = await db.q(`select actor, details->>'key' as key from retention.audit_log where action = 'row.exempted' order by audit_id desc limit 1`);
+    expect(audit).toEqual({ actor: 'ci-test', key: '2' });
+    const bad = await cli(['accounts', 'exempt', 'users.inactive', '999', '--reason', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/app\.users has no row with id = '999'/);
+    expect((await cli(['accounts', 'exempt', 'users.inactive'])).code).toBe(2);
+    expect((await cli(['accounts', 'shred'])).code).toBe(2);
+    const un = await cli(['accounts', 'unexempt', 'users.inactive', '2', '--reason', 'integration retired']);
+    expect(un.code).toBe(0);
   });
 
   it('--json output of preview and runs agrees with the database', async () => {

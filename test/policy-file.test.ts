@@ -129,6 +129,29 @@ describe('policy file: plan and apply', () => {
     expect(shape.stderr).toMatch(/:8: policies\[0\]\.scrub\.email: must be null, sha256, empty_json or \{constant: "\.\.\."\}/);
   });
 
+  it('an inactive-accounts policy (notice period, tenant column) applies from the file; a table without a one-column key names its line', async () => {
+    await db.q(`create table app.members (id bigint primary key, org_id text, last_login_at timestamptz, deleted_at timestamptz)`);
+    await db.q(`create table app.members_nokey (org_id text, last_login_at timestamptz, deleted_at timestamptz)`);
+    const text = `policies:
+  - name: members.inactive
+    table: app.members
+    action: soft_delete
+    age_column: last_login_at
+    deleted_at_column: deleted_at
+    retain: 2 years
+    notice_period: 30 days
+    tenant_column: org_id
+`;
+    expect(cli(['apply', '-f', file('members.yaml', text)]).code).toBe(0);
+    expect(await db.q(`select notice_period::text, tenant_column from retention.policies where name = 'members.inactive'`))
+      .toEqual([{ notice_period: '30 days', tenant_column: 'org_id' }]);
+    const bad = cli(['apply', '-f', file('members-bad.yaml', text.replace('table: app.members', 'table: app.members_nokey'))]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/:8: policies\[0\].notice_period: app\.members_nokey has no single-column primary key/);
+    const neg = cli(['apply', '-f', file('members-neg.yaml', text.replace('notice_period: 30 days', 'notice_period: -3 days'))]);
+    expect(neg.stderr).toMatch(/:8: policies\[0\].notice_period: "-3 days" is not a positive duration/);
+  });
+
   const BAD: [string, string, RegExp][] = [
     ['bad duration', GOOD.replace('retain: 30 days', 'retain: 30 dayz'), /:8: policies\[0\]\.retain: "30 dayz" is not a positive duration — use e\.g\. "30 days"/],
     ['unknown table', GOOD.replace('table: app.ev\n    action: delete\n    age_column: created_at\n    retain: 30 days', 'table: app.nope\n    action: delete\n    age_column: created_at\n    retain: 30 days'), /:5: policies\[0\]\.table: table 'app\.nope' does not exist/],

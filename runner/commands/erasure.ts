@@ -67,7 +67,7 @@ Examples:
         await output(values, rows);
         return 0;
       }
-      throw new UsageError(`unknown erasure command '${sub ?? ''}'`, 'use erasure request, erasure plan or erasure list');
+      throw new UsageError(`unknown erasure command '${sub ?? ''}'`, 'use erasure request, plan, process or list');
     } finally {
       await db.end();
     }

@@ -1,0 +1,107 @@
+-- Exemptions from a notice policy (e.g. an admin keeps an inactive account: a service
+-- account, a tenant's owner). An exempted row is not flagged, and its open flag is closed
+-- 'exempted' with the reason. Takes the holds lock exclusively like place_hold, so a batch
+-- in flight commits first and every later batch sees the exemption. Until p_expires_at
+-- when given; revoke_exemption ends it (the next run may flag the row again).
+create or replace function retention.exempt_row(
+  p_policy      text,
+  p_key         text,
+  p_reason      text,
+  p_expires_at  timestamptz default null,
+  p_exempted_by text default null
+)
+returns retention.row_exemptions
+language plpgsql
+as $$
+declare
+  v_pol  retention.policies := retention._get_policy(p_policy);
+  n      record;
+  v_ex   retention.row_exemptions;
+  v_hit  boolean;
+  v_flag bigint;
+begin
+  if v_pol.notice_period is null then
+    raise exception 'policy % has no notice period: there is nothing to exempt a row from', p_policy
+      using errcode = 'RT021', hint = 'Exemptions apply to policies with p_notice_period (e.g. inactive accounts); for others use a legal hold (retention.place_hold).';
+  end if;
+  if p_reason is null or btrim(p_reason) = '' then
+    raise exception 'an exemption needs a reason'
+      using errcode = 'RT021', hint = 'Say why the row stays, e.g. ''service account of the billing integration''.';
+  end if;
+  if p_expires_at is not null and p_expires_at <= now() then
+    raise exception 'exemption expiry % is not in the future', p_expires_at
+      using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
+  end if;
+  n := retention._notice_sql(v_pol);
+  begin
+    execute format('select exists (select from only %s t where t.%I = $1::%s)',
+                   retention._qualified_name(v_pol.target), n.key_column, n.key_type)
+      into v_hit using p_key;
+  exception when data_exception then
+    v_hit := false;
+  end;
+  if not coalesce(v_hit, false) then
+    raise exception '% has no row with % = %', retention._qualified_name(v_pol.target), n.key_column,
+          coalesce(quote_literal(p_key), 'NULL')
+      using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
+  end if;
+  if exists (select from retention.row_exemptions
+              where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null) then
+    raise exception 'row % of policy % is already exempted', quote_literal(p_key), p_policy
+      using errcode = 'RT021', hint = 'Revoke the exemption first (retention.revoke_exemption) to change it.';
+  end if;
+
+  perform retention._lock_holds_exclusive();
+  insert into retention.row_exemptions (policy_id, row_key, reason, exempted_by, expires_at)
+  values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention._actor()), p_expires_at)
+  returning * into v_ex;
+  update retention.flagged_rows
+     set status = 'exempted', closed_at = now(), close_reason = p_reason
+   where policy_id = v_pol.policy_id and row_key = p_key and status = 'flagged'
+  returning flag_id into v_flag;
+  perform retention._append_audit('row.exempted', 'policy', v_pol.name,
+    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key', p_key,
+      'reason', p_reason, 'expires_at', p_expires_at, 'exempted_by', v_ex.exempted_by,
+      'closed_flag', v_flag)));
+  raise notice 'row % of policy % exempted%', p_key, p_policy,
+    case when v_flag is not null then ' (its flag is closed)' else '' end;
+  return v_ex;
+end
+$$;
+comment on function retention.exempt_row(text, text, text, timestamptz, text) is
+  'Exempts a row (by primary key) from a notice policy, e.g. an inactive account an admin keeps: it is not flagged and its open flag closes. Waits for in-flight batches. Audit-logged.';
+
+create or replace function retention.revoke_exemption(
+  p_policy     text,
+  p_key        text,
+  p_reason     text,
+  p_revoked_by text default null
+)
+returns retention.row_exemptions
+language plpgsql
+as $$
+declare
+  v_pol retention.policies := retention._get_policy(p_policy);
+  v_ex  retention.row_exemptions;
+begin
+  if p_reason is null or btrim(p_reason) = '' then
+    raise exception 'revoking an exemption needs a reason'
+      using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';
+  end if;
+  update retention.row_exemptions
+     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention._actor())
+   where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null
+  returning * into v_ex;
+  if not found then
+    raise exception 'row % of policy % is not exempted', coalesce(quote_literal(p_key), 'NULL'), p_policy
+      using errcode = 'RT021', hint = 'SELECT * FROM retention.row_exemptions WHERE revoked_at IS NULL lists the exemptions in force.';
+  end if;
+  perform retention._append_audit('row.exemption_revoked', 'policy', v_pol.name,
+    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key', p_key, 'reason', p_reason,
+                       'revoked_by', v_ex.revoked_by));
+  raise notice 'exemption of row % from policy % revoked; the next run may flag it again', p_key, p_policy;
+  return v_ex;
+end
+$$;
+comment on function retention.revoke_exemption(text, text, text, text) is
+  'Ends an exemption from a notice policy; the next run may flag the row again. Audit-logged.';
