@@ -26,6 +26,7 @@ export function isTransient(err: unknown): boolean {
 interface RunRow {
   run_id: string; status: string; action: string; eligible: string | null; held_back: string | null;
   affected: string; batches: number; error_code: string | null; error: string | null; seconds: number;
+  flagged: string | null; flags_cancelled: string | null;
 }
 
 interface Active { policy: string; jobId: string; client: pg.Client; pid: number | null; done: Promise<unknown> }
@@ -85,6 +86,8 @@ export class RunHandler {
       policy, job_id: job.id, retry: job.retryCount, run_id: run?.run_id ?? null, status: run?.status ?? 'failed',
       eligible: num(run?.eligible), held_back: num(run?.held_back), affected: num(run?.affected) ?? 0,
       batches: run?.batches ?? 0, duration_ms: Date.now() - started,
+      // Notice policies (inactive accounts): rows flagged and flags cancelled by this run.
+      ...(run?.flagged != null ? { flagged: num(run.flagged), flags_cancelled: num(run.flags_cancelled) } : {}),
     };
     if (run) {
       this.metrics.runs.inc({ policy, status: run.status });
@@ -116,6 +119,7 @@ export class RunHandler {
   private async readRun(runId: string | null, jobId: string): Promise<RunRow | null> {
     const { rows } = await this.pool.query<RunRow>(
       `select run_id, status, action, eligible, held_back, affected, batches, error_code, error,
+              flagged, flags_cancelled,
               extract(epoch from coalesce(finished_at, clock_timestamp()) - started_at)::float8 as seconds
          from retention.runs
         where case when $1::bigint is not null then run_id = $1::bigint else job_id = $2 end

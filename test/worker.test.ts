@@ -248,6 +248,21 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   });
 
+  it('a run of an inactive-accounts policy from the queue logs the accounts it flagged', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.w8_users (id bigint primary key, org_id text, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`insert into app.w8_users select i, 'org-' || i % 2, now() - interval '3 years', null from generate_series(1, 5) i`);
+    await db.q(`select retention.set_inactive_accounts_policy('w8', 'app.w8_users', p_tenant_column => 'org_id')`);
+    const w = worker({});
+    await w.waitFor((l) => l.msg === 'worker ready');
+    await boss.send(QUEUE, { policy: 'w8' }, { singletonKey: 'w8' });
+    const line = await w.waitFor((l) => l.msg === 'run finished' && l.policy === 'w8');
+    expect(line).toMatchObject({ status: 'completed', affected: 0, flagged: 5, flags_cancelled: 0 });
+    expect(await count(db, `retention.notifications where kind = 'rows_flagged' and policy_name = 'w8'`)).toBe(2);
+    expect(await count(db, `app.w8_users where deleted_at is null`)).toBe(5);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('an erasure request past its due date is reported overdue: warning, metric and one notification', async () => {
     await db.q(`create schema if not exists app`);
     await db.q(`create table app.w7_people (id text primary key)`);
