@@ -54,3 +54,13 @@ grant select on retention.effective_policies, retention.active_holds, retention.
 grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;
 grant execute on function retention.note_overdue_erasures(timestamptz) to retention_runner;
 grant execute on function retention.flags(text, timestamptz, boolean) to retention_auditor;
+
+-- The application files erasure requests and follows their deadlines (retention_requester).
+grant execute on function
+  retention.request_erasure(text, text, text, timestamptz),
+  retention.erasure_requests_as_of(timestamptz),
+  retention._resolve_table(text, text), retention._qualified_name(regclass),
+  retention._actor(), retention._append_audit(text, text, text, jsonb),
+  retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb)
+  to retention_requester;
+grant select on retention.erasure_overview to retention_requester;

@@ -126,6 +126,33 @@ describe('roles and least privilege', () => {
     await c.end();
   });
 
+  it('the requester role files erasure requests and follows them, and can do nothing else', async () => {
+    await db.q(`create table app.rq_people (id text primary key, email text)`);
+    await db.q(`insert into app.rq_people values ('p-1', 'ann@example.com'), ('p-2', 'bob@example.com')`);
+    const role = `requester_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${role} login password 'pw' in role retention_requester`);
+    await db.q(`grant usage on schema app to ${role}`);
+    const c = await connectAs(role);
+    // Without SELECT on the subject table it cannot even check that the subject exists.
+    expect(await sqlState(c.query(`select retention.request_erasure('app.rq_people', 'p-1', 'privacy form')`))).toBe('42501');
+    await db.q(`grant select on app.rq_people to ${role}`);
+    const { rows: [req] } = await c.query(`select request_id, status from retention.request_erasure('app.rq_people', 'p-1', 'privacy form')`);
+    expect(req!.status).toBe('pending');
+    const { rows: overview } = await c.query(`select request_id, overdue from retention.erasure_overview where request_id = $1`, [req!.request_id]);
+    expect(overview).toEqual([{ request_id: req!.request_id, overdue: false }]);
+    expect(await sqlState(c.query(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.set_erasure_rule('app.rq_people', 'keep', p_reason => 'x')`))).toBe('42501');
+    expect(await sqlState(c.query(`update retention.erasure_requests set status = 'completed'`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.place_hold('subject', 'p-2', 'x')`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.set_policy('x', 'app.rq_people', 'delete', 'created_at')`))).toBe('42501');
+    expect(await sqlState(c.query(`select * from retention.audit_log`))).toBe('42501');
+    expect(await sqlState(c.query(`delete from app.rq_people`))).toBe('42501');
+    await c.end();
+    const [audit] = await db.q(`select db_user, details->>'requested_by' as by from retention.audit_log where action = 'erasure.requested' order by audit_id desc limit 1`);
+    expect(audit).toEqual({ db_user: role, by: 'privacy form' });
+    expect(await count(db, 'app.rq_people')).toBe(2);
+  });
+
   it('check_setup recommends an index when the age column has none', async () => {
     await db.q(`create table app.noidx (created_at timestamptz not null)`);
     await db.q(`grant select, delete, update (created_at) on app.noidx to retention_runner`);
