@@ -5,9 +5,11 @@
 -- subject's key is replaced by its sha256 (subject_hash), the audit log and the outbox
 -- (erasure_completed: the confirmation to send the person) say so without naming them.
 -- A legal hold on the subject, or on a table of the plan that holds their rows, blocks
--- it: status blocked_by_hold with the hold's reason, nothing changed. A step that fails
--- (e.g. a foreign key that still needs a row) leaves the request failed with the error;
--- the steps done so far stay done and processing it again carries on.
+-- it: status blocked_by_hold with the hold's reason, nothing changed. A delete that a
+-- foreign key would refuse (_erasure_conflicts) stops it too: status failed with the
+-- conflict, nothing changed. A step that fails anyway (a trigger, a lock timeout) leaves
+-- the request failed with the error; the steps done so far stay done and processing it
+-- again carries on.
 create or replace procedure retention.process_erasure(
   p_request    bigint,
   p_batch_size integer default 1000
@@ -52,6 +54,20 @@ begin
   if v_hold.hold_id is not null then
     call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
     return;
+  end if;
+  -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
+  -- anything changes: the rules must say what happens to those rows first.
+  select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
+    from retention._erasure_conflicts(v_plan) w
+    join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
+  if v_err is not null then
+    update retention.erasure_requests set status = 'failed', status_reason = v_err where request_id = p_request;
+    perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+      jsonb_build_object('subject_hash', v_req.subject_hash, 'conflict', v_err));
+    commit;
+    raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_err
+      using errcode = 'RT020',
+            hint = format('Nothing was changed. Scrub the referenced table instead of deleting it, or delete the referencing rows too (retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
   end if;
   update retention.erasure_requests set status = 'in_progress', status_reason = null where request_id = p_request;
   commit;

@@ -148,14 +148,32 @@ describe('erasure requests', () => {
     expect(blocked).toEqual({ status: 'blocked_by_hold', status_reason: `legal hold ${hold!.hold_id} (subject): Fraud case 2026-31` });
     expect(await count(db, `shop.messages`)).toBe(3);
     await db.q(`select retention.release_hold($1, 'closed')`, [hold!.hold_id]);
-    // The customers row still has orders that stay: deleting it fails, and the request says why.
+    // The customer's row is still referenced by orders that stay (scrubbed): the plan warns,
+    // and processing stops before changing anything, saying why.
     await db.q(`delete from retention.erasure_rules`);
     await db.q(`select retention.set_erasure_rule('shop.orders', 'scrub', p_scrub => '{"ship_to": null}')`);
-    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('23503');
+    expect(await db.q(`select target, warning from retention.erasure_plan($1) where warning is not null`, [req!.request_id])).toEqual([{
+      target: 'shop.customers',
+      warning: '1 row(s) of shop.orders that are scrubbed still reference these rows through orders_customer_id_fkey: the delete would fail',
+    }]);
+    const snapshot = () => db.q(`select (select count(*) from shop.order_lines)::int as lines, (select count(*) from shop.messages)::int as messages,
+                                        (select count(*) from shop.invoices)::int as invoices, (select count(*) from shop.profiles)::int as profiles,
+                                        (select count(*) from shop.orders where ship_to is null)::int as scrubbed`);
+    const before = await snapshot();
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
     const [failed] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(failed!.status).toBe('failed');
-    expect(failed!.status_reason).toMatch(/^shop\.customers: .*foreign key/);
+    expect(failed!.status_reason).toMatch(/^shop\.customers: 1 row\(s\) of shop\.orders that are scrubbed/);
+    expect(await snapshot()).toEqual(before);
+    // A step that fails anyway (a trigger refuses) leaves it failed with the cause; what was
+    // done stays done, and processing again after the fix carries on.
     await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"name": null}')`);
+    await db.q(`create function shop.no_delete() returns trigger language plpgsql as $$ begin raise exception 'profiles are archived first'; end $$`);
+    await db.q(`create trigger no_delete before delete on shop.profiles for each row execute function shop.no_delete()`);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('P0001');
+    const [stuck] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(stuck).toEqual({ status: 'failed', status_reason: 'shop.profiles: profiles are archived first (P0001)' });
+    await db.q(`drop trigger no_delete on shop.profiles`);
     await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
     expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('completed');
     expect(await db.q(`select name from shop.customers where id = 'cust-8842'`)).toEqual([{ name: null }]);
@@ -187,5 +205,42 @@ describe('erasure requests', () => {
       subject_hash: createHash('sha256').update('shop.customers:cust-7731').digest('hex'), status: 'pending', days_overdue: 2 });
     expect(JSON.stringify(notes[0]!.payload)).not.toContain('cust-7731');
     expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT020');
+  });
+
+  it('the plan warns where a delete would cascade into kept rows or leave rows a second path does not reach', async () => {
+    await db.q(`drop schema if exists cx cascade`);
+    await db.q(`create schema cx`);
+    await db.q(`create table cx.people (id text primary key, name text)`);
+    await db.q(`create table cx.ledger (id bigint primary key, person_id text references cx.people on delete cascade, amount numeric)`);
+    await db.q(`create table cx.accounts (id bigint primary key, person_id text references cx.people)`);
+    // Reached from people directly and from accounts: the plan deletes its rows of the person.
+    await db.q(`create table cx.cards (id bigint primary key, person_id text references cx.people, account_id bigint references cx.accounts)`);
+    await db.q(`create table cx.tags (id bigint primary key, person_id text references cx.people on delete set null)`);
+    await db.q(`insert into cx.people values ('p1', 'Pat'), ('p2', 'Sam')`);
+    await db.q(`insert into cx.ledger values (1, 'p1', 10)`);
+    await db.q(`insert into cx.accounts values (1, 'p1'), (2, 'p2')`);
+    // Card 11 is on Pat's account but carries no person: a second path the walk does not follow.
+    await db.q(`insert into cx.cards values (10, 'p1', 1), (11, null, 1), (12, 'p2', 2)`);
+    await db.q(`insert into cx.tags values (1, 'p1')`);
+    await db.q(`select retention.set_erasure_rule('cx.ledger', 'keep', p_reason => 'Bookkeeping, 10 years')`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('cx.people', 'p1', 'ticket 5')`);
+    const plan = await db.q(`select target, rule, rows::int, warning from retention.erasure_plan($1) order by step`, [req!.request_id]);
+    expect(plan).toEqual([
+      { target: 'cx.people', rule: 'delete', rows: 1, warning: 'deleting these rows would cascade to 1 row(s) of cx.ledger, which the plan keeps (ledger_person_id_fkey)' },
+      { target: 'cx.accounts', rule: 'delete', rows: 1, warning: '1 row(s) of cx.cards outside the plan\'s condition for that table still reference these rows through cards_account_id_fkey: the delete would fail' },
+      { target: 'cx.cards', rule: 'delete', rows: 1, warning: null },
+      { target: 'cx.ledger', rule: 'keep', rows: 1, warning: null },
+      { target: 'cx.tags', rule: 'delete', rows: 1, warning: null },
+    ]);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await count(db, 'cx.ledger')).toBe(1);
+    expect(await count(db, 'cx.cards')).toBe(3);
+    // Rules that say what happens to those rows clear the warnings.
+    await db.q(`select retention.set_erasure_rule('cx.people', 'scrub', p_scrub => '{"name": null}')`);
+    await db.q(`select retention.set_erasure_rule('cx.accounts', 'keep', p_reason => 'Account history, 6 years')`);
+    expect(await count(db, `retention.erasure_plan($1) where warning is not null`, [req!.request_id])).toBe(0);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select id, name from cx.people order by id`)).toEqual([{ id: 'p1', name: null }, { id: 'p2', name: 'Sam' }]);
+    expect(await count(db, 'cx.ledger')).toBe(1);
   });
 });

@@ -41,7 +41,7 @@ Examples:
         const id = args[0];
         if (!id || !/^\d+$/.test(id)) throw new UsageError('erasure plan needs the numeric request id', 'pg-retention erasure plan 12');
         const { rows } = await db.query(
-          `select step, depth, target, via, rule, rule_source, reason, scrub, rows::text as rows
+          `select step, depth, target, via, rule, rule_source, reason, scrub, rows::text as rows, warning
              from retention.erasure_plan($1)`, [id]);
         await output(values, rows);
         return 0;

@@ -1,0 +1,68 @@
+-- Where an erasure plan would collide with a foreign key, found before anything changes.
+-- For each step that deletes rows, every foreign key into its table is looked at:
+--  * NO ACTION / RESTRICT: rows of the referencing table that point at the rows to be
+--    deleted and that stay — their table is kept or scrubbed, is not in the plan, or is
+--    deleted under another condition (a second path through the graph) — would make the
+--    delete fail;
+--  * CASCADE: rows of a table the plan keeps or scrubs would be deleted with them;
+--  * SET NULL / SET DEFAULT: the database handles it, no warning.
+-- p_plan is _erasure_steps as a jsonb array (step, target, rule, cond). Counts are exact.
+create or replace function retention._erasure_conflicts(p_plan jsonb)
+returns table (step integer, warning text)
+language plpgsql
+stable
+as $$
+declare
+  s       record;
+  c       record;
+  v_child record;
+  v_n     bigint;
+  v_msg   text;
+begin
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, target text, rule text, cond text)
+            where x.rule = 'delete' order by x.step loop
+    v_msg := null;
+    for c in
+      select con.conname, con.conrelid::regclass as rel, con.confdeltype,
+             (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                from unnest(con.conkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.att) as fk,
+             (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                from unnest(con.confkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk
+        from pg_catalog.pg_constraint con
+       where con.contype = 'f' and con.confrelid = to_regclass(s.target) and con.conparentid = 0
+         and con.confdeltype in ('a', 'r', 'c')
+       order by con.conrelid::regclass::text, con.conname
+    loop
+      select x.rule, x.cond into v_child
+        from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
+       where x.target = retention._qualified_name(c.rel);
+      continue when c.confdeltype = 'c' and coalesce(v_child.rule, 'delete') = 'delete';
+      execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s)%s',
+                     retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond,
+                     case when c.confdeltype <> 'c' and v_child.rule = 'delete'
+                          then format(' and not coalesce((%s), false)', v_child.cond) else '' end)
+        into v_n;
+      continue when v_n = 0;
+      v_msg := concat_ws('; ', v_msg, case
+        when c.confdeltype = 'c' then
+          format('deleting these rows would cascade to %s row(s) of %s, which the plan %s (%s)',
+                 v_n, retention._qualified_name(c.rel), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
+        else
+          format('%s row(s) of %s %s still reference these rows through %s: the delete would fail',
+                 v_n, retention._qualified_name(c.rel),
+                 case v_child.rule when 'keep' then 'that are kept' when 'scrub' then 'that are scrubbed'
+                                   when 'delete' then 'outside the plan''s condition for that table'
+                                   else 'not in the plan' end, c.conname) end);
+      v_child := null;
+    end loop;
+    if v_msg is not null then
+      step := s.step; warning := v_msg;
+      return next;
+    end if;
+  end loop;
+end
+$$;
+comment on function retention._erasure_conflicts(jsonb) is
+  'Internal. The steps of an erasure plan (jsonb of _erasure_steps) whose deletes a foreign key would refuse or cascade into kept or scrubbed rows, with the reason.';
