@@ -21,6 +21,7 @@ declare
   v_kind   text;
   v_type   regtype;
   v_att    record;
+  v_ref    text;
   v_out    jsonb := '{}';
   v_hint   constant text := 'Map each column to "null", "sha256", "empty_json" or {"constant": "..."}, e.g. {"email": "sha256", "name": "null"}.';
 begin
@@ -44,6 +45,16 @@ begin
             case when v_col = p_age_column then 'age column'
                  when v_col = p_subject_column then 'subject column' else 'primary key' end
         using errcode = 'RT019', hint = 'A scrubbed row keeps its key, its age and its legal holds; scrub the personal columns only.';
+    end if;
+    -- A column other rows point at (email as a foreign key target): rewriting it would
+    -- break their references, or rewrite them too through ON UPDATE CASCADE.
+    select c.conrelid::regclass::text || ' (' || c.conname || ')' into v_ref
+      from pg_catalog.pg_constraint c
+     where c.contype = 'f' and c.confrelid = p_target and v_att.attnum = any (c.confkey)
+     order by 1 limit 1;
+    if v_ref is not null then
+      raise exception 'column % cannot be scrubbed: % references it by foreign key', quote_ident(v_col), v_ref
+        using errcode = 'RT019', hint = 'Rows elsewhere would lose (or, with ON UPDATE CASCADE, rewrite) their reference; point the foreign key at the primary key instead, or scrub the column in the referencing table too.';
     end if;
     v_kind := case when jsonb_typeof(v_rule) = 'string' then v_rule #>> '{}'
                    when jsonb_typeof(v_rule) = 'null' then 'null'
@@ -85,4 +96,4 @@ begin
 end
 $$;
 comment on function retention._validate_scrub(regclass, jsonb, text, text) is
-  'Internal. Checks a scrub policy''s column map against the table (columns, strategies, types, NOT NULL, unique indexes, key/age/subject columns) and returns it normalised.';
+  'Internal. Checks a scrub policy''s column map against the table (columns, strategies, types, NOT NULL, unique indexes, key/age/subject columns, foreign-key targets) and returns it normalised.';

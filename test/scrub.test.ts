@@ -215,6 +215,10 @@ describe('scrub', () => {
     expect(await sqlState(db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"name": "null"}', p_scrubbed_at_column => 'nope')`))).toBe('RT002');
     const hint = await db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"email": {"constant": "a@b.c"}}')`).catch((e: { hint: string }) => e.hint);
     expect(hint).toContain('Use sha256');
+    // A column other rows reference by foreign key keeps its values.
+    await db.q(`create table app.s6_mail (id bigint primary key, to_email text references app.s6 (email))`);
+    const fkHint = await db.q(`select retention.set_policy('x', 'app.s6', 'scrub', 'deactivated_at', p_scrub => '{"email": "sha256"}')`).catch((e: { message: string; hint: string }) => `${e.message} / ${e.hint}`);
+    expect(fkHint).toMatch(/^column email cannot be scrubbed: app\.s6_mail \(s6_mail_to_email_fkey\) references it by foreign key \/ Rows elsewhere/);
     expect(await count(db, `retention.policies where name = 'x'`)).toBe(0);
     expect(await count(db, `app.s6 where email like 'user%'`)).toBe(5);
   });
