@@ -2,7 +2,8 @@
 // Starts embedded PostgreSQL (data in .demo-data/, reused across runs; the demo database
 // is recreated each time), migrates, creates the example application with ~100k rows,
 // declares the retention schedule from examples/retention.yaml, places a legal hold on one user, previews, runs every
-// policy and prints what happened. The database is left running for the psql tour.
+// policy and prints what happened; then the inactive-accounts lifecycle a month on, and one
+// erasure request. The database is left running for the psql tour.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +95,31 @@ async function main() {
   const after42 = await user42();
   const held = await db.query(`select sum(held_back)::int as n from retention.runs`);
   console.log(`user 42: ${before42} rows before, ${after42} after; ${held.rows[0].n} eligible rows held back across all policies`);
+
+  step("Inactive accounts: flagged by auth.inactive-users, announced to each organisation (retention.flags())");
+  console.log(formatTable((await db.query(
+    `select f.tenant as organisation, count(*)::int as flagged, to_char(min(f.act_after), 'YYYY-MM-DD') as soft_deleted_after,
+            (select count(*)::int from retention.notifications n where n.kind = 'rows_flagged' and n.payload->>'tenant' = f.tenant) as notifications
+       from retention.flags('auth.inactive-users') f group by f.tenant order by f.tenant`)).rows));
+  const [first, second] = (await db.query(`select row_key from retention.flags('auth.inactive-users') order by row_key::int limit 2`)).rows.map((r) => r.row_key as string);
+  await db.query(`update auth.users set last_login_at = now() + interval '3 days' where id = $1`, [first]);
+  await db.query(`select retention.exempt_row('auth.inactive-users', $1, 'Service account of the billing integration')`, [second]);
+  console.log(`user ${first} logs in during the notice period; an admin exempts user ${second}. 31 days later:`);
+  await db.query(`call retention.run('auth.inactive-users', p_as_of => now() + interval '31 days')`);
+  console.log(formatTable((await db.query(
+    `select status, close_reason, count(*)::int as accounts from retention.flags('auth.inactive-users', p_all => true)
+      group by 1, 2 order by 1, 2`)).rows));
+  console.log('(acted: soft-deleted after the notice; flagged: accounts that crossed two years during the month, announced now)');
+
+  step('An erasure request for user 7 (GDPR Art. 17): plan over the foreign keys, process, evidence');
+  await db.query(`select retention.set_erasure_rule('auth.users', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
+  const req = (await db.query(`select request_id from retention.request_erasure('auth.users', '7', 'privacy form, ticket 4711')`)).rows[0].request_id;
+  console.log(formatTable((await db.query(`select step, target, via, rule, rows, warning from retention.erasure_plan($1)`, [req])).rows));
+  await db.query(`call retention.process_erasure($1)`, [req]);
+  const done = (await db.query(`select status, subject_id, subject_hash from retention.erasure_requests where request_id = $1`, [req])).rows[0];
+  console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, kept only as sha256 ${done.subject_hash.slice(0, 16)}…; evidence:`);
+  console.log(formatTable((await db.query(
+    `select target, rule, rows from retention.erasure_evidence where request_id = $1 order by step`, [req])).rows));
 
   step('Audit log');
   console.log(formatTable((await db.query(

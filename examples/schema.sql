@@ -7,10 +7,15 @@ create schema meet;
 create schema realty;
 
 create table auth.users (
-  id         bigint primary key,
-  email      text not null unique,
-  created_at timestamptz not null
+  id            bigint primary key,
+  org_id        text not null,
+  email         text not null unique,
+  name          text,
+  created_at    timestamptz not null,
+  last_login_at timestamptz not null,
+  deleted_at    timestamptz
 );
+create index on auth.users (last_login_at) where deleted_at is null;
 create table auth.sessions (
   id         bigint generated always as identity primary key,
   user_id    bigint not null references auth.users on delete cascade,

@@ -2,9 +2,11 @@
 -- random() is seeded so every demo run has the same data.
 select setseed(0.42);
 
-insert into auth.users
-select i, format('user%s@example.com', i), $1::timestamptz - make_interval(days => (random() * 900)::int)
-  from generate_series(1, 2000) i;
+insert into auth.users (id, org_id, email, name, created_at, last_login_at)
+select i, 'org-' || (1 + i % 5), format('user%s@example.com', i), format('User %s', i), c,
+       greatest(c, $1::timestamptz - make_interval(days => (i * 37) % 1200))
+  from (select i, $1::timestamptz - make_interval(days => (random() * 900)::int) as c
+          from generate_series(1, 2000) i) u;
 
 insert into auth.sessions (user_id, token_hash, expires_at)
 select 1 + (i % 2000), md5(i::text), $1::timestamptz - make_interval(secs => (random() * 120 - 20) * 86400)
