@@ -1,6 +1,7 @@
 -- What an erasure request would do, derived from the foreign-key graph: the subject's own
 -- row (depth 0), then the rows of every table that references it, then the rows that
--- reference those, and so on (breadth first, each table once, at most 10 levels). Each
+-- reference those, and so on (breadth first, each table once, at most 10 levels; a table
+-- reached by several paths before its turn takes the rows of all of them). Each
 -- table's rule comes from erasure_rules (the table's, else the default, else 'delete'),
 -- with where it came from. The walk does not go past a table whose rows are kept: rows
 -- referencing kept rows stay with them. Rows are counted now; nothing is changed.
@@ -32,6 +33,7 @@ declare
   v_rule    retention.erasure_rules;
   v_child   record;
   v_i       int := 0;
+  v_j       int;
 begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
@@ -72,24 +74,39 @@ begin
     -- Tables referencing this one (not seen yet): rows whose foreign key points at the rows above.
     for v_child in
       select c.conrelid::regclass as rel,
-             string_agg(format('(%s) in (select %s from only %s t where %s)',
+             '(' || string_agg(format('(%s) in (select %s from only %s t where %s)',
                                (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
                                   from unnest(c.conkey) with ordinality k(att, o)
                                   join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.att),
                                (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
                                   from unnest(c.confkey) with ordinality k(att, o)
                                   join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att),
-                               target, v_cond), ' or ' order by c.conname) as cond,
+                               target, v_cond), ' or ' order by c.conname) || ')' as cond,
              string_agg(c.conname::text, ', ' order by c.conname) as via
         from pg_catalog.pg_constraint c
-       where c.contype = 'f' and c.confrelid = v_rel and c.conparentid = 0
-         and c.conrelid <> all (v_seen)
+       where c.contype = 'f' and c.confrelid = v_rel and c.conparentid = 0 and c.conrelid <> v_rel
        group by c.conrelid
        order by c.conrelid::regclass::text
     loop
-      v_seen := v_seen || v_child.rel::oid;
-      v_queue := v_queue || jsonb_build_object('depth', depth + 1, 'rel', v_child.rel::oid,
-                                               'via', v_child.via, 'cond', v_child.cond);
+      if v_child.rel::oid <> all (v_seen) then
+        v_seen := v_seen || v_child.rel::oid;
+        v_queue := v_queue || jsonb_build_object('depth', depth + 1, 'rel', v_child.rel::oid,
+                                                 'via', v_child.via, 'cond', v_child.cond);
+        continue;
+      end if;
+      -- A second path to a table still waiting in the queue (a diamond: invoices reached
+      -- from orders and from payments): its rows through either path belong to the plan.
+      -- A table already done is not revisited; _erasure_conflicts warns about rows left.
+      select e.o - 1 into v_j
+        from jsonb_array_elements(v_queue) with ordinality e(x, o)
+       where (e.x ->> 'rel')::oid = v_child.rel::oid and e.o - 1 >= v_i;
+      if v_j is not null then
+        v_queue := jsonb_set(jsonb_set(v_queue, array[v_j::text, 'cond'],
+                               to_jsonb(format('(%s or %s)', v_queue -> v_j ->> 'cond', v_child.cond))),
+                             array[v_j::text, 'via'],
+                             to_jsonb(concat_ws(', ', v_queue -> v_j ->> 'via', v_child.via)));
+      end if;
+      v_j := null;
     end loop;
   end loop;
 end

@@ -77,12 +77,12 @@ begin
                                                                reason text, scrub jsonb, rows bigint, cond text) loop
     v_total := 0;
     if v_step.rule = 'delete' then
-      v_sql := format('delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where %2$s limit $1))',
+      v_sql := format('delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) limit $1))',
                       v_step.target, v_step.cond);
     elsif v_step.rule = 'scrub' then
       v_pol.target := to_regclass(v_step.target);
       v_pol.scrub_columns := v_step.scrub;
-      v_sql := format('update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where %2$s and not (%4$s) limit $1))',
+      v_sql := format('update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) limit $1))',
                       v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed);
     end if;
     loop

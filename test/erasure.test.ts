@@ -207,30 +207,38 @@ describe('erasure requests', () => {
     expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT020');
   });
 
-  it('the plan warns where a delete would cascade into kept rows or leave rows a second path does not reach', async () => {
+  it('the plan follows every path to a table still to come, and warns where a delete would cascade into kept rows or leave rows a later path reaches', async () => {
     await db.q(`drop schema if exists cx cascade`);
     await db.q(`create schema cx`);
     await db.q(`create table cx.people (id text primary key, name text)`);
     await db.q(`create table cx.ledger (id bigint primary key, person_id text references cx.people on delete cascade, amount numeric)`);
     await db.q(`create table cx.accounts (id bigint primary key, person_id text references cx.people)`);
-    // Reached from people directly and from accounts: the plan deletes its rows of the person.
+    // A diamond: cards are reached from people and from accounts before their turn.
     await db.q(`create table cx.cards (id bigint primary key, person_id text references cx.people, account_id bigint references cx.accounts)`);
+    await db.q(`create table cx.statements (id bigint primary key, account_id bigint references cx.accounts)`);
+    // Notes are reached from people (depth 1) before statements (depth 2) point at them.
+    await db.q(`create table cx.notes (id bigint primary key, person_id text references cx.people, statement_id bigint references cx.statements)`);
     await db.q(`create table cx.tags (id bigint primary key, person_id text references cx.people on delete set null)`);
     await db.q(`insert into cx.people values ('p1', 'Pat'), ('p2', 'Sam')`);
     await db.q(`insert into cx.ledger values (1, 'p1', 10)`);
     await db.q(`insert into cx.accounts values (1, 'p1'), (2, 'p2')`);
-    // Card 11 is on Pat's account but carries no person: a second path the walk does not follow.
+    // Card 11 is on Pat's account but carries no person id: only the path through accounts finds it.
     await db.q(`insert into cx.cards values (10, 'p1', 1), (11, null, 1), (12, 'p2', 2)`);
+    await db.q(`insert into cx.statements values (100, 1), (101, 2)`);
+    await db.q(`insert into cx.notes values (1000, 'p1', null), (1001, null, 100)`);
     await db.q(`insert into cx.tags values (1, 'p1')`);
     await db.q(`select retention.set_erasure_rule('cx.ledger', 'keep', p_reason => 'Bookkeeping, 10 years')`);
     const [req] = await db.q(`select request_id from retention.request_erasure('cx.people', 'p1', 'ticket 5')`);
-    const plan = await db.q(`select target, rule, rows::int, warning from retention.erasure_plan($1) order by step`, [req!.request_id]);
+    const plan = await db.q(`select target, via, rule, rows::int, warning from retention.erasure_plan($1) order by step`, [req!.request_id]);
     expect(plan).toEqual([
-      { target: 'cx.people', rule: 'delete', rows: 1, warning: 'deleting these rows would cascade to 1 row(s) of cx.ledger, which the plan keeps (ledger_person_id_fkey)' },
-      { target: 'cx.accounts', rule: 'delete', rows: 1, warning: '1 row(s) of cx.cards outside the plan\'s condition for that table still reference these rows through cards_account_id_fkey: the delete would fail' },
-      { target: 'cx.cards', rule: 'delete', rows: 1, warning: null },
-      { target: 'cx.ledger', rule: 'keep', rows: 1, warning: null },
-      { target: 'cx.tags', rule: 'delete', rows: 1, warning: null },
+      { target: 'cx.people', via: null, rule: 'delete', rows: 1, warning: 'deleting these rows would cascade to 1 row(s) of cx.ledger, which the plan keeps (ledger_person_id_fkey)' },
+      { target: 'cx.accounts', via: 'accounts_person_id_fkey', rule: 'delete', rows: 1, warning: null },
+      { target: 'cx.cards', via: 'cards_person_id_fkey, cards_account_id_fkey', rule: 'delete', rows: 2, warning: null },
+      { target: 'cx.ledger', via: 'ledger_person_id_fkey', rule: 'keep', rows: 1, warning: null },
+      { target: 'cx.notes', via: 'notes_person_id_fkey', rule: 'delete', rows: 1, warning: null },
+      { target: 'cx.tags', via: 'tags_person_id_fkey', rule: 'delete', rows: 1, warning: null },
+      { target: 'cx.statements', via: 'statements_account_id_fkey', rule: 'delete', rows: 1,
+        warning: '1 row(s) of cx.notes outside the plan\'s condition for that table still reference these rows through notes_statement_id_fkey: the delete would fail' },
     ]);
     expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
     expect(await count(db, 'cx.ledger')).toBe(1);
@@ -241,6 +249,17 @@ describe('erasure requests', () => {
     expect(await count(db, `retention.erasure_plan($1) where warning is not null`, [req!.request_id])).toBe(0);
     await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
     expect(await db.q(`select id, name from cx.people order by id`)).toEqual([{ id: 'p1', name: null }, { id: 'p2', name: 'Sam' }]);
+    expect(await db.q(`select id from cx.cards order by id`)).toEqual([{ id: '11' }, { id: '12' }]);
     expect(await count(db, 'cx.ledger')).toBe(1);
+  });
+
+  it('scrubbing a table reached through two foreign keys scrubs the rows of both and ends', async () => {
+    await shop();
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"name": null, "email": "sha256"}')`);
+    await db.q(`select retention.set_erasure_rule('shop.messages', 'scrub', p_scrub => '{"body": null}')`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('shop.customers', 'cust-7731', 'ticket 6')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select id::int, body from shop.messages order by id`)).toEqual([{ id: 1, body: null }, { id: 2, body: null }, { id: 3, body: 'o' }]);
+    expect(await db.q(`select rows::int from retention.erasure_evidence where request_id = $1 and target = 'shop.messages'`, [req!.request_id])).toEqual([{ rows: 2 }]);
   });
 });
