@@ -251,7 +251,8 @@ describe('pg-retention worker', () => {
   it('a run of an inactive-accounts policy from the queue logs the accounts it flagged', async () => {
     await db.q(`create schema if not exists app`);
     await db.q(`create table app.w8_users (id bigint primary key, org_id text, last_login_at timestamptz not null, deleted_at timestamptz)`);
-    await db.q(`insert into app.w8_users select i, 'org-' || i % 2, now() - interval '3 years', null from generate_series(1, 5) i`);
+    // Ids no other test of this file holds (subject holds match every policy's subject column).
+    await db.q(`insert into app.w8_users select i, 'org-' || i % 2, now() - interval '3 years', null from generate_series(8001, 8005) i`);
     await db.q(`select retention.set_inactive_accounts_policy('w8', 'app.w8_users', p_tenant_column => 'org_id')`);
     const w = worker({});
     await w.waitFor((l) => l.msg === 'worker ready');
