@@ -122,9 +122,11 @@ begin
     when lock_not_available then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
       v_status := 'stopped_lock_timeout';
+      p_run_id := null;  -- the block's run row (if any) was rolled back with it
     when others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
       v_status := 'failed';
+      p_run_id := null;
   end;
   if v_status in ('failed', 'stopped_lock_timeout') and p_run_id is null then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,

@@ -152,4 +152,15 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
     expect(await count(db, 'app.a3')).toBe(7);
     expect(await count(db, `retention.row_exemptions where revoked_at is null and row_key = '1'`)).toBe(1);
   });
+
+  it('a run whose notice work fails is in the ledger as failed, and nothing is flagged', async () => {
+    await makeAccounts('app.a4');
+    await db.q(`select retention.set_inactive_accounts_policy('a4.inactive', 'app.a4', p_tenant_column => 'org_id')`);
+    await db.q(`alter table app.a4 drop column org_id`); // the tenant column is gone
+    expect(await sqlState(run('a4.inactive', 0))).toBe('42703');
+    const runs = await db.q(`select status, error_code, error from retention.runs where policy_name = 'a4.inactive'`);
+    expect(runs).toEqual([{ status: 'failed', error_code: '42703', error: expect.stringContaining('org_id') }]);
+    expect(await count(db, `retention.flagged_rows where policy_name = 'a4.inactive'`)).toBe(0);
+    expect(await count(db, `retention.notifications where kind = 'rows_flagged' and policy_name = 'a4.inactive'`)).toBe(0);
+  });
 });
