@@ -53,7 +53,8 @@ grant select on retention.effective_policies, retention.active_holds, retention.
   retention.erasure_overview to retention_runner;
 grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;
 grant execute on function retention.note_overdue_erasures(timestamptz) to retention_runner;
-grant execute on function retention.flags(text, timestamptz, boolean) to retention_auditor;
+grant execute on function retention.flags(text, timestamptz, boolean), retention._get_policy(text)
+  to retention_auditor;
 
 -- The application files erasure requests and follows their deadlines (retention_requester).
 grant execute on function

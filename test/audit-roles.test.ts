@@ -127,6 +127,7 @@ describe('roles and least privilege', () => {
   });
 
   it('the requester role files erasure requests and follows them, and can do nothing else', async () => {
+    await db.q(`create schema if not exists app`);
     await db.q(`create table app.rq_people (id text primary key, email text)`);
     await db.q(`insert into app.rq_people values ('p-1', 'ann@example.com'), ('p-2', 'bob@example.com')`);
     const role = `requester_${randomBytes(3).toString('hex')}`;
@@ -151,6 +152,35 @@ describe('roles and least privilege', () => {
     const [audit] = await db.q(`select db_user, details->>'requested_by' as by from retention.audit_log where action = 'erasure.requested' order by audit_id desc limit 1`);
     expect(audit).toEqual({ db_user: role, by: 'privacy form' });
     expect(await count(db, 'app.rq_people')).toBe(2);
+  });
+
+  it('the auditor role reads the evidence the compliance guide names and verifies the log, and changes nothing', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.au_users (id bigint primary key, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`insert into app.au_users values (1, $1::timestamptz - interval '3 years')`, [AS_OF]);
+    await db.q(`select retention.set_inactive_accounts_policy('au.inactive', 'app.au_users')`);
+    await db.call(`call retention.run('au.inactive', p_as_of => $1)`, [AS_OF]);
+    const role = `auditor_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${role} login password 'pw' in role retention_auditor`);
+    const c = await connectAs(role);
+    const reads = [
+      `select name, target, action, retain, retain_source, effective_schedule, description from retention.effective_policies`,
+      `select occurred_at, actor, action, object_name, details from retention.audit_log where object_type in ('policy', 'default')`,
+      `select run_id, status, cutoff, eligible, held_back, affected, flagged from retention.run_ledger`,
+      `select * from retention.run_batches`, `select * from retention.run_row_failures`, `select * from retention.legal_holds`,
+      `select * from retention.erasure_requests_as_of(now())`, `select * from retention.erasure_evidence`, `select * from retention.erasure_rules`,
+      `select * from retention.flags('au.inactive', now(), true)`, `select * from retention.flagged_rows`, `select * from retention.row_exemptions`,
+      `select * from retention.notifications`, `select last_id, encode(last_hash, 'hex') from retention.audit_chain`,
+    ];
+    for (const sql of reads) await c.query(sql);
+    const { rows: [flag] } = await c.query(`select row_key, status from retention.flags('au.inactive')`);
+    expect(flag).toEqual({ row_key: '1', status: 'flagged' });
+    expect((await c.query(`select ok from retention.verify_audit_log()`)).rows[0]!.ok).toBe(true);
+    expect(await sqlState(c.query(`select * from app.au_users`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention.exempt_row('au.inactive', '1', 'x')`))).toBe('42501');
+    expect(await sqlState(c.query(`update retention.flagged_rows set status = 'acted'`))).toBe('42501');
+    expect(await sqlState(c.query(`call retention.run('au.inactive')`))).toBe('42501');
+    await c.end();
   });
 
   it('check_setup recommends an index when the age column has none', async () => {
