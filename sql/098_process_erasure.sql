@@ -23,6 +23,7 @@ declare
   v_pol    retention.policies;
   v_sql    text;
   v_n      bigint;
+  v_bad    bigint;
   v_total  bigint;
   v_code   text;
   v_err    text;
@@ -77,12 +78,17 @@ begin
                                                                reason text, scrub jsonb, rows bigint, cond text) loop
     v_total := 0;
     if v_step.rule = 'delete' then
-      v_sql := format('delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) limit $1))',
+      v_sql := format('with u as (delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) limit $1)) returning 1)
+                       select count(*), 0::bigint from u',
                       v_step.target, v_step.cond);
     elsif v_step.rule = 'scrub' then
       v_pol.target := to_regclass(v_step.target);
       v_pol.scrub_columns := v_step.scrub;
-      v_sql := format('update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) limit $1))',
+      -- Each updated row must read as scrubbed afterwards (else a trigger or rule put values
+      -- back, and the step would pick the same rows forever): such a batch fails the step.
+      v_sql := format('with u as (update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) limit $1))
+                                 returning (%4$s) as ok)
+                       select count(*), count(*) filter (where not coalesce(ok, false)) from u',
                       v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed);
     end if;
     loop
@@ -95,8 +101,11 @@ begin
         return;
       end if;
       begin
-        execute v_sql using p_batch_size;
-        get diagnostics v_n = row_count;
+        execute v_sql into v_n, v_bad using p_batch_size;
+        if v_bad > 0 then
+          raise exception '% of % scrubbed rows still hold the old values after the update (a trigger or rule on the table?)', v_bad, v_n
+            using errcode = 'RT020';
+        end if;
       exception when others then
         get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
       end;

@@ -262,4 +262,16 @@ describe('erasure requests', () => {
     expect(await db.q(`select id::int, body from shop.messages order by id`)).toEqual([{ id: 1, body: null }, { id: 2, body: null }, { id: 3, body: 'o' }]);
     expect(await db.q(`select rows::int from retention.erasure_evidence where request_id = $1 and target = 'shop.messages'`, [req!.request_id])).toEqual([{ rows: 2 }]);
   });
+
+  it('a scrub that does not take (a trigger puts the values back) fails the request instead of looping', async () => {
+    await shop();
+    await db.q(`select retention.set_erasure_rule('shop.customers', 'scrub', p_scrub => '{"name": null, "email": "sha256"}')`);
+    await db.q(`create function shop.keep_name() returns trigger language plpgsql as $$ begin new.name := old.name; return new; end $$`);
+    await db.q(`create trigger keep_name before update on shop.customers for each row execute function shop.keep_name()`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('shop.customers', 'cust-8842', 'ticket 7')`);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    const [r] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r).toEqual({ status: 'failed', status_reason: 'shop.customers: 1 of 1 scrubbed rows still hold the old values after the update (a trigger or rule on the table?) (RT020)' });
+    expect(await db.q(`select name, email from shop.customers where id = 'cust-8842'`)).toEqual([{ name: 'Bob', email: 'bob@example.com' }]);
+  });
 });
