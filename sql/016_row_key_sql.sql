@@ -17,3 +17,44 @@ as $$
 $$;
 comment on function retention._row_key_sql(regclass) is
   'Internal. A jsonb expression over alias t naming a row by its primary key (else its ctid).';
+
+-- A table's single-column primary key (column and type), both NULL when its primary key
+-- has several columns or it has none. Erasure requests, notice policies and exemptions
+-- name rows by it.
+create or replace function retention._single_key(p_rel regclass, out key_column name, out key_type text)
+language sql
+stable
+as $$
+  select a.attname, format_type(a.atttypid, a.atttypmod)
+    from pg_catalog.pg_index i
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+   where i.indrelid = p_rel and i.indisprimary and i.indnkeyatts = 1
+$$;
+comment on function retention._single_key(regclass) is
+  'Internal. The single-column primary key of a table (column, type), or NULLs.';
+
+-- Whether the table has a row whose single-column primary key is p_key (given as text,
+-- bound and cast to the key's type, never spliced into SQL). A value that is not of the
+-- key's type (e.g. '1; drop table ...' for a bigint) is simply not there.
+create or replace function retention._key_exists(p_rel regclass, p_key text)
+returns boolean
+language plpgsql
+stable
+as $$
+declare
+  k       record := retention._single_key(p_rel);
+  v_found boolean;
+begin
+  if k.key_column is null or p_key is null then
+    return false;
+  end if;
+  execute format('select exists (select from only %s t where t.%I = $1::%s)',
+                 retention._qualified_name(p_rel), k.key_column, k.key_type)
+    into v_found using p_key;
+  return v_found;
+exception when data_exception then
+  return false;
+end
+$$;
+comment on function retention._key_exists(regclass, text) is
+  'Internal. True when the table has a row with that single-column primary key value (bound, cast to the key''s type).';

@@ -12,10 +12,7 @@ language plpgsql
 stable
 as $$
 begin
-  select a.attname, format_type(a.atttypid, a.atttypmod) into key_column, key_type
-    from pg_catalog.pg_index i
-    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-   where i.indrelid = p_policy.target and i.indisprimary and i.indnatts = 1;
+  select k.key_column, k.key_type into key_column, key_type from retention._single_key(p_policy.target) k;
   if key_column is null then
     raise exception 'policy %: % has no single-column primary key', p_policy.name, p_policy.target
       using errcode = 'RT021', hint = 'A notice period remembers flagged rows by their key; add a primary key of one column.';

@@ -213,8 +213,7 @@ begin
       raise exception 'a notice period applies to delete, soft_delete and scrub, not %', p_action
         using errcode = 'RT007', hint = 'Leave p_notice_period NULL for this action.';
     end if;
-    if (select count(*) from pg_catalog.pg_index i, unnest(i.indkey::int2[]) k
-         where i.indrelid = v_target and i.indisprimary) <> 1 then
+    if (retention._single_key(v_target)).key_column is null then
       raise exception '% has no single-column primary key', v_target
         using errcode = 'RT021', hint = 'Flagged rows are remembered by their key (e.g. accounts.id); add a primary key of one column.';
     end if;

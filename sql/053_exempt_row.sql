@@ -15,9 +15,7 @@ language plpgsql
 as $$
 declare
   v_pol  retention.policies := retention._get_policy(p_policy);
-  n      record;
   v_ex   retention.row_exemptions;
-  v_hit  boolean;
   v_flag bigint;
 begin
   if v_pol.notice_period is null then
@@ -32,16 +30,9 @@ begin
     raise exception 'exemption expiry % is not in the future', p_expires_at
       using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
   end if;
-  n := retention._notice_sql(v_pol);
-  begin
-    execute format('select exists (select from only %s t where t.%I = $1::%s)',
-                   retention._qualified_name(v_pol.target), n.key_column, n.key_type)
-      into v_hit using p_key;
-  exception when data_exception then
-    v_hit := false;
-  end;
-  if not coalesce(v_hit, false) then
-    raise exception '% has no row with % = %', retention._qualified_name(v_pol.target), n.key_column,
+  if not retention._key_exists(v_pol.target, p_key) then
+    raise exception '% has no row with % = %', retention._qualified_name(v_pol.target),
+          (retention._single_key(v_pol.target)).key_column,
           coalesce(quote_literal(p_key), 'NULL')
       using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
   end if;

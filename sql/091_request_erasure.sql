@@ -15,15 +15,11 @@ declare
   v_table regclass;
   v_pk    text;
   v_type  text;
-  v_found boolean;
   v_req   retention.erasure_requests;
 begin
   v_table := retention._resolve_table(p_subject_table,
     'Name the table whose row is the data subject, e.g. auth.users.');
-  select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
-    from pg_catalog.pg_index i
-    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-   where i.indrelid = v_table and i.indisprimary and i.indnkeyatts = 1;
+  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
   if v_pk is null then
     raise exception '% has no single-column primary key', v_table
       using errcode = 'RT020', hint = 'The subject is named by its primary key; give the table that holds the people (e.g. auth.users).';
@@ -36,14 +32,7 @@ begin
     raise exception 'due date % is not in the future', p_due_at
       using errcode = 'RT020', hint = 'Leave it NULL for the default of 30 days.';
   end if;
-  begin
-    execute format('select exists (select from only %s t where t.%I = $1::%s)',
-                   retention._qualified_name(v_table), v_pk, v_type)
-      into v_found using p_subject_id;
-  exception when data_exception then
-    v_found := false;
-  end;
-  if not coalesce(v_found, false) then
+  if not retention._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT020', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;

@@ -44,10 +44,7 @@ begin
     raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
       using errcode = 'RT020', hint = 'A completed request keeps only the subject''s sha256; its evidence says what was done.';
   end if;
-  select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
-    from pg_catalog.pg_index i
-    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-   where i.indrelid = v_req.subject_table and i.indisprimary and i.indnkeyatts = 1;
+  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
   v_queue := jsonb_build_array(jsonb_build_object(
     'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
     'cond', format('t.%I = %L::%s', v_pk, v_req.subject_id, v_type)));

@@ -28,7 +28,7 @@ grant execute on function
   retention._partitions_of(retention.policies, timestamptz),
   retention._partition_plan(retention.policies, timestamptz, timestamptz),
   retention.partitions(text, timestamptz),
-  retention._notice_sql(retention.policies),
+  retention._notice_sql(retention.policies), retention._single_key(regclass),
   retention._flag_rows(retention.policies, bigint, timestamptz, timestamptz),
   retention.flags(text, timestamptz, boolean)
   to retention_runner;
@@ -60,6 +60,7 @@ grant execute on function retention.flags(text, timestamptz, boolean), retention
 grant execute on function
   retention.request_erasure(text, text, text, timestamptz),
   retention.erasure_requests_as_of(timestamptz),
+  retention._single_key(regclass), retention._key_exists(regclass, text),
   retention._resolve_table(text, text), retention._qualified_name(regclass),
   retention._actor(), retention._append_audit(text, text, text, jsonb),
   retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb)
