@@ -102,10 +102,16 @@ async function main() {
             (select count(*)::int from retention.notifications n where n.kind = 'rows_flagged' and n.payload->>'tenant' = f.tenant) as notifications
        from retention.flags('auth.inactive-users') f group by f.tenant order by f.tenant`)).rows));
   const [first, second] = (await db.query(`select row_key from retention.flags('auth.inactive-users') order by row_key::int limit 2`)).rows.map((r) => r.row_key as string);
-  await db.query(`update auth.users set last_login_at = now() + interval '3 days' where id = $1`, [first]);
+  await db.query(`update auth.users set last_login_at = now() where id = $1`, [first]);
   await db.query(`select retention.exempt_row('auth.inactive-users', $1, 'Service account of the billing integration')`, [second]);
   console.log(`user ${first} logs in during the notice period; an admin exempts user ${second}. 31 days later:`);
-  await db.query(`call retention.run('auth.inactive-users', p_as_of => now() + interval '31 days')`);
+  // A live run acts on the real clock, so the demo lets a month pass the way tests do: the
+  // accounts' last logins and the open flags all move 31 days back.
+  await db.query(`update auth.users set last_login_at = last_login_at - interval '31 days' where id <> $1`, [first]);
+  await db.query(`update retention.flagged_rows set flagged_at = flagged_at - interval '31 days', act_after = act_after - interval '31 days',
+                         last_activity_at = last_activity_at - interval '31 days'
+                   where policy_name = 'auth.inactive-users' and status = 'flagged' and row_key <> $1`, [first]);
+  await db.query(`call retention.run('auth.inactive-users')`);
   console.log(formatTable((await db.query(
     `select status, close_reason, count(*)::int as accounts from retention.flags('auth.inactive-users', p_all => true)
       group by 1, 2 order by 1, 2`)).rows));

@@ -15,7 +15,7 @@ as $$
 declare
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
   v_open_hold constant text :=
-    'h.released_at is null and (h.expires_at is null or h.expires_at > $2)';
+    'h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())';
 begin
   tbl := retention._qualified_name(p_policy.target);
   if tbl is null or v_age_type is null then

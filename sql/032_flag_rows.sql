@@ -4,7 +4,8 @@
 --     longer eligible are closed 'cancelled' with that reason;
 --  2. rows eligible by age, deleted-at and predicate, not held, not exempted and not
 --     flagged yet are flagged, oldest first, at most the policy's max_rows_per_run: their
---     notice runs out at as_of + notice_period;
+--     notice runs out at now() + notice_period (the real clock, whatever the run's as_of:
+--     an earlier as_of must not make a notice look served already);
 --  3. one rows_flagged notification per tenant (tenant_column's value; one for all rows
 --     without it) lists the flagged rows by key with their last activity;
 --  4. the run's ledger row counts both (runs.flagged, runs.flags_cancelled) and the audit
@@ -44,7 +45,7 @@ begin
          and not coalesce(r.ok and r.age is not distinct from f.last_activity_at, false)),
     closed as (
       update retention.flagged_rows f
-         set status = 'cancelled', closed_at = $2, close_run_id = $5, close_reason = x.why
+         set status = 'cancelled', closed_at = pg_catalog.now(), close_run_id = $5, close_reason = x.why
         from x where f.flag_id = x.flag_id
       returning 1)
     select count(*) from closed$q$,
@@ -56,7 +57,7 @@ begin
     with new as (
       insert into retention.flagged_rows (policy_id, policy_name, row_key, tenant, last_activity_at,
                                           flagged_at, flag_run_id, act_after)
-      select %1$s, $3, t.%2$I::text, %3$s, %4$s::timestamptz, $2, $5, $2 + %5$L::interval
+      select %1$s, $3, t.%2$I::text, %3$s, %4$s::timestamptz, pg_catalog.now(), $5, pg_catalog.now() + %5$L::interval
         from only %6$s t
        where %7$s and not (%8$s) and not %9$s
          and not exists (select from retention.flagged_rows f
@@ -69,7 +70,7 @@ begin
       select 'rows_flagged', $3, 'rows_flagged:' || $5 || ':' || coalesce(tenant, ''),
              jsonb_build_object('kind', 'rows_flagged', 'policy', $3, 'table', %10$L,
                                 'action', %11$L, 'tenant_column', %12$L, 'tenant', tenant,
-                                'flagged_at', $2, 'act_after', min(act_after),
+                                'flagged_at', pg_catalog.now(), 'act_after', min(act_after),
                                 'notice_period', %5$L, 'run_id', $5, 'count', count(*),
                                 'rows', jsonb_agg(jsonb_build_object('key', row_key, 'last_activity_at', last_activity_at)
                                                   order by last_activity_at, row_key))
@@ -89,10 +90,10 @@ begin
   if flagged > 0 or cancelled > 0 then
     perform retention._append_audit('rows.flagged', 'policy', p_pol.name,
       jsonb_build_object('run_id', p_run_id, 'flagged', flagged, 'cancelled', cancelled,
-                         'act_after', p_as_of + p_pol.notice_period, 'per_tenant', v_tenants));
+                         'act_after', now() + p_pol.notice_period, 'per_tenant', v_tenants));
   end if;
   raise notice 'policy %: % row(s) flagged (action after %), % flag(s) cancelled',
-    p_pol.name, flagged, p_as_of + p_pol.notice_period, cancelled;
+    p_pol.name, flagged, now() + p_pol.notice_period, cancelled;
 end
 $$;
 comment on function retention._flag_rows(retention.policies, bigint, timestamptz, timestamptz) is

@@ -28,7 +28,7 @@ begin
   if p_policy.subject_column is not null then
     v_subjects := array(select h.subject_id from retention.legal_holds h
                          where h.scope = 'subject' and h.released_at is null
-                           and (h.expires_at is null or h.expires_at > p_as_of));
+                           and (h.expires_at is null or h.expires_at > pg_catalog.now()));
   end if;
   for v_p in select * from retention._partitions_of(p_policy, p_cutoff) loop
     part := v_p.part; lower_bound := v_p.lower_bound; upper_bound := v_p.upper_bound;
@@ -48,7 +48,7 @@ begin
       using v_subjects;
     v_whole := exists (
       select from retention.legal_holds h
-       where h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)
+       where h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())
          and ((h.scope = 'table' and h.target in (p_policy.target, v_p.part))
               or (h.scope = 'policy' and h.policy_name = p_policy.name)));
     if v_whole then

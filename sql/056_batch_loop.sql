@@ -118,6 +118,11 @@ begin
       when lock_not_available then
         get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
         p_status := 'stopped_lock_timeout';
+      when query_canceled then
+        -- statement_timeout or pg_cancel_backend: the batch rolls back; _run_policy records
+        -- the run 'interrupted', releases its lock and raises the cancel again.
+        get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
+        p_status := 'interrupted';
       when others then
         get stacked diagnostics p_code = returned_sqlstate, p_err = message_text, p_hint = pg_exception_hint;
         p_status := 'failed';

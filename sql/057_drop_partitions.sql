@@ -67,7 +67,7 @@ begin
     -- can use an index on it; ids that are not values of that type cannot match a row.
     foreach v_name in array array(select h.subject_id from retention.legal_holds h
                                    where p_pol.subject_column is not null and h.scope = 'subject'
-                                     and h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)) loop
+                                     and h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())) loop
       begin
         execute format('select %L::%s', v_name, v_subj_type);
         v_subjects := v_subjects || v_name;
@@ -87,7 +87,7 @@ begin
       continue when v_e->>'disposition' not in ('drop', 'archive');
       continue when exists (
         select from retention.legal_holds h
-         where h.released_at is null and (h.expires_at is null or h.expires_at > p_as_of)
+         where h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())
            and ((h.scope = 'table' and h.target in (p_pol.target, v_p.part))
                 or (h.scope = 'policy' and h.policy_name = p_pol.name)));
       v_held := false;

@@ -3,6 +3,7 @@
 -- leave out (tids that failed earlier in the run) and $8 one row only (a tid, or NULL).
 -- It picks the oldest eligible, unheld, unlocked rows from the floor on, in index order,
 -- locks them (SKIP LOCKED), and deletes, soft-deletes or scrubs exactly those rows by ctid.
+-- What it stamps (deleted-at, scrubbed-at, a flag's closing) is the real time, never $2.
 -- It returns the row count, the oldest and newest age it touched, and the rows of other
 -- tables it deleted with them (a scrub policy's revoke tables; 0 otherwise).
 create or replace function retention._batch_sql(p_policy retention.policies)
@@ -25,7 +26,7 @@ begin
     -- from the batch transaction's retention.run_id setting).
     select format(', t.%I::text as flag_key', n.key_column),
            format(', closed as (update retention.flagged_rows f
-                                   set status = ''acted'', closed_at = $2, close_reason = %L,
+                                   set status = ''acted'', closed_at = pg_catalog.now(), close_reason = %L,
                                        close_run_id = nullif(current_setting(''retention.run_id'', true), '''')::bigint
                                   from done d
                                  where f.policy_id = %s and f.status = ''flagged'' and f.row_key = d.flag_key)',
@@ -70,7 +71,7 @@ begin
       s.tbl,
       (retention._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
-                then format(', %I = $2::%s', p_policy.scrubbed_at_column,
+                then format(', %I = pg_catalog.now()::%s', p_policy.scrubbed_at_column,
                             format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
                 else '' end,
       s.age_expr, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
@@ -78,7 +79,7 @@ begin
   end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
-      ', done as (update only %1$s t set %2$I = $2::%3$s where t.ctid = any (array(select tid from picked))
+      ', done as (update only %1$s t set %2$I = pg_catalog.now()::%3$s where t.ctid = any (array(select tid from picked))
                   returning %4$s as age%5$s)%6$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
       s.tbl, p_policy.deleted_at_column,

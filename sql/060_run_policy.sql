@@ -1,6 +1,11 @@
 -- The engine behind run() and run_all(). One run of one policy:
+--  * time (_check_run_time): a live run acts on the real clock; p_as_of may only move its
+--    cutoff back (a future one is refused, RT022); what it stamps (flags, deleted-at,
+--    scrubbed-at) carries the real time, and holds are judged at now() whatever p_as_of;
 --  * one run per policy at a time (session advisory lock; a second caller records
 --    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
+--    a run cancelled mid-way (statement_timeout, pg_cancel_backend) is recorded
+--    'interrupted', lets go of its lock and re-raises the cancel;
 --  * eligible rows are counted at the start (waiting for table locks no longer than
 --    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
 --  * a policy with a notice period flags newly eligible rows and cancels flags of rows
@@ -46,9 +51,10 @@ declare
   v_run_open  boolean;
   v_plan      jsonb;
 begin
+  perform retention._check_run_time(p_dry_run, p_as_of);
   v_pol := retention._get_policy(p_policy);
 
-  if not pg_try_advisory_lock(20250101, v_pol.policy_id::int) then
+  if not retention._try_lock_run(v_pol.policy_id) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at)
     select v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
@@ -123,12 +129,16 @@ begin
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
       v_status := 'stopped_lock_timeout';
       p_run_id := null;  -- the block's run row (if any) was rolled back with it
+    when query_canceled then
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
+      v_status := 'interrupted';
+      p_run_id := null;
     when others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
       v_status := 'failed';
       p_run_id := null;
   end;
-  if v_status in ('failed', 'stopped_lock_timeout') and p_run_id is null then
+  if v_status in ('failed', 'stopped_lock_timeout', 'interrupted') and p_run_id is null then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, error_code, error, started_by, job_id,
                                 finished_at)
@@ -170,7 +180,14 @@ begin
     commit;
   end if;
 
-  perform pg_advisory_unlock(20250101, v_pol.policy_id::int);
+  perform retention._unlock_run(v_pol.policy_id);
+  if v_status = 'interrupted' then
+    -- Cancelled (statement_timeout, pg_cancel_backend): recorded and unlocked above; the
+    -- caller still gets the cancel, and run_all stops too.
+    raise exception 'policy %: run % interrupted: %', p_policy, p_run_id, v_err
+      using errcode = 'query_canceled',
+            hint = 'The batches committed before the cancel are counted in the ledger; the next run carries on.';
+  end if;
   raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_status,
     v_affected, case when p_dry_run then 'would be affected' else 'affected' end, v_batches;
   if p_raise and v_status in ('refused', 'failed') then

@@ -10,6 +10,7 @@ declare
   v_name   text;
   v_run_id bigint;
 begin
+  perform retention._check_run_time(p_dry_run, p_as_of);
   for v_name in select name from retention.policies where enabled order by name loop
     v_run_id := null;
     call retention._run_policy(v_name, p_dry_run, p_as_of, null, null, false, false, v_run_id);

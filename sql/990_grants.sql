@@ -13,6 +13,8 @@ grant execute on function
   retention._qualified_name(regclass), retention._column_type(regclass, text),
   retention._effective_retain(retention.policies), retention._get_policy(text),
   retention._policy_sql(retention.policies), retention._lock_holds_shared(),
+  retention._try_lock_run(bigint), retention._unlock_run(bigint),
+  retention._check_run_time(boolean, timestamptz),
   retention._batch_sql(retention.policies), retention._batch_plan_settings(),
   retention.explain_batch(text, timestamptz),
   retention._append_audit(text, text, text, jsonb),

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from './support/db.ts';
-import { AS_OF, count } from './support/fixtures.ts';
+import { count } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 
-/** Accounts of two tenants; last logins relative to AS_OF (the injected clock). */
+/** Accounts of two tenants; last logins relative to the real clock. */
 async function makeAccounts(table: string): Promise<void> {
   await db.q(`create schema if not exists app`);
   await db.q(`drop table if exists ${table}`);
@@ -19,12 +19,16 @@ async function makeAccounts(table: string): Promise<void> {
       (4, 'globex', 'dee@globex.example',  $1::timestamptz - interval '1 year',            null),
       (5, 'globex', 'eve@globex.example',  $1::timestamptz - interval '4 years',           null),
       (6, 'globex', 'fay@globex.example',  $1::timestamptz - interval '6 years',           $1::timestamptz - interval '1 year'),
-      (7, 'initech', 'gus@initech.example', $1::timestamptz - interval '3 years',          null)`, [AS_OF]);
+      (7, 'initech', 'gus@initech.example', $1::timestamptz - interval '3 years',          null)`, [new Date()]);
 }
 
-/** The injected clock: AS_OF plus some days. */
-const at = (days: number) => new Date(Date.parse(AS_OF) + days * 86400_000).toISOString();
-const run = (policy: string, days: number) => db.call(`call retention.run($1, p_as_of => $2)`, [policy, at(days)]);
+/** A live run acts on the real clock. */
+const run = (policy: string) => db.call(`call retention.run($1)`, [policy]);
+/** Days pass for a notice policy: its open flags were raised that much earlier (tests move
+ * data back in time; a live run never takes a future clock). */
+const passDays = (policy: string, days: number) => db.q(
+  `update retention.flagged_rows set flagged_at = flagged_at - make_interval(days => $2), act_after = act_after - make_interval(days => $2)
+    where policy_name = $1 and status = 'flagged'`, [policy, days]);
 const flags = (policy: string) => db.q<{ row_key: string; tenant: string; status: string; close_reason: string | null; flag_run_id: string; close_run_id: string | null }>(
   `select row_key, tenant, status, close_reason, flag_run_id, close_run_id from retention.flags($1, p_all => true) order by row_key::int, flagged_at`, [policy]);
 const deleted = (table: string) => db.q<{ id: string }>(`select id from ${table} where deleted_at is not null order by id`).then((r) => r.map((x) => Number(x.id)));
@@ -39,40 +43,44 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
 
     // Day 0: flag. Nothing is deleted; 1, 2 (acme), 3, 5 (globex) are flagged; 4 logged in a
     // year ago, 6 is already deleted, 7 is held.
-    await run('a1.inactive', 0);
+    await run('a1.inactive');
     expect(await deleted('app.a1')).toEqual([6]);
     const [r1] = await db.q(`select run_id, status, eligible::int, affected::int, flagged::int, flags_cancelled::int from retention.run_ledger where policy = 'a1.inactive'`);
     expect(r1).toMatchObject({ status: 'completed', eligible: 0, affected: 0, flagged: 4, flags_cancelled: 0 });
     expect((await flags('a1.inactive')).map((f) => `${f.row_key} ${f.tenant} ${f.status}`)).toEqual(['1 acme flagged', '2 acme flagged', '3 globex flagged', '5 globex flagged']);
-    const [open] = await db.q(`select act_after, days_left from retention.flags('a1.inactive', $1) where row_key = '1'`, [at(10)]);
-    expect(open).toEqual({ act_after: new Date(Date.parse(at(30))), days_left: 20 });
+    const [open] = await db.q(`select act_after, act_after - flagged_at as notice, days_left
+                                  from retention.flags('a1.inactive', now() + interval '10 days') where row_key = '1'`);
+    expect(open).toMatchObject({ notice: { days: 30 }, days_left: 20 });
 
     // One notification per tenant, listing its accounts by key (no e-mail), oldest login first.
     const notes = await db.q<{ policy_name: string; payload: { tenant: string; count: number; rows: { key: string }[]; act_after: string; run_id: number } }>(
       `select policy_name, payload from retention.notifications where kind = 'rows_flagged' and policy_name = 'a1.inactive' order by payload->>'tenant'`);
     expect(notes.map((n) => [n.payload.tenant, n.payload.count, n.payload.rows.map((r) => r.key)])).toEqual([['acme', 2, ['1', '2']], ['globex', 2, ['3', '5']]]);
     expect(notes[0]!.payload).toMatchObject({ kind: 'rows_flagged', table: 'app.a1', action: 'soft_delete', tenant_column: 'org_id', run_id: Number(r1!.run_id) });
-    expect(new Date(notes[0]!.payload.act_after).toISOString()).toBe(new Date(Date.parse(at(30))).toISOString());
+    expect(new Date(notes[0]!.payload.act_after).toISOString()).toBe((open!.act_after as Date).toISOString());
     expect(JSON.stringify(notes)).not.toContain('@');
     const [audit] = await db.q(`select details from retention.audit_log where action = 'rows.flagged' and object_name = 'a1.inactive'`);
     expect(audit!.details).toMatchObject({ run_id: Number(r1!.run_id), flagged: 4, cancelled: 0, per_tenant: { acme: 2, globex: 2 } });
 
     // Day 5: bob logs in; an admin exempts cy (its flag closes at once).
-    await db.q(`update app.a1 set last_login_at = $1::timestamptz + interval '5 days' where id = 2`, [AS_OF]);
+    await passDays('a1.inactive', 5);
+    await db.q(`update app.a1 set last_login_at = now() where id = 2`);
     const [ex] = await db.q(`select * from retention.exempt_row('a1.inactive', '3', 'Owner of the globex tenant')`);
     expect(ex).toMatchObject({ row_key: '3', reason: 'Owner of the globex tenant', revoked_at: null });
     expect((await flags('a1.inactive')).find((f) => f.row_key === '3')).toMatchObject({ status: 'exempted', close_reason: 'Owner of the globex tenant' });
 
     // Day 10, inside the grace period: no deletion, no new flags, no second notification;
     // bob's flag is cancelled by his login.
-    await run('a1.inactive', 10);
+    await passDays('a1.inactive', 5);
+    await run('a1.inactive');
     expect(await deleted('app.a1')).toEqual([6]);
     expect((await flags('a1.inactive')).map((f) => `${f.row_key} ${f.status} ${f.close_reason ?? ''}`.trim()))
       .toEqual(['1 flagged', '2 cancelled activity', '3 exempted Owner of the globex tenant', '5 flagged']);
     expect(await count(db, `retention.notifications where kind = 'rows_flagged' and policy_name = 'a1.inactive'`)).toBe(2);
 
     // Day 31: the grace period is over: ann and eve are soft-deleted, nobody else.
-    await run('a1.inactive', 31);
+    await passDays('a1.inactive', 21);
+    await run('a1.inactive');
     expect(await deleted('app.a1')).toEqual([1, 5, 6]);
     const runs = await db.q(`select run_id, status, eligible::int, affected::int, flagged::int, flags_cancelled::int from retention.run_ledger where policy = 'a1.inactive' order by run_id`);
     expect(runs.map((r) => [r.status, r.eligible, r.affected, r.flagged, r.flags_cancelled])).toEqual([
@@ -82,7 +90,8 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
       ['1', 'soft_delete', runs[2]!.run_id], ['5', 'soft_delete', runs[2]!.run_id]]);
     expect(await count(db, `retention.run_batches where run_id = $1`, [runs[2]!.run_id])).toBe(1);
     // The exempted and the held account stay; later runs leave everything as it is.
-    await run('a1.inactive', 60);
+    await passDays('a1.inactive', 29);
+    await run('a1.inactive');
     expect(await deleted('app.a1')).toEqual([1, 5, 6]);
     expect((await flags('a1.inactive')).filter((x) => x.status === 'flagged')).toEqual([]);
     const trail = await db.q(`select action from retention.audit_log where object_name = 'a1.inactive' order by audit_id`);
@@ -91,7 +100,7 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
 
     // Revoking the exemption: the next run flags cy again, with a fresh notice.
     await db.q(`select retention.revoke_exemption('a1.inactive', '3', 'Tenant owner changed')`);
-    await run('a1.inactive', 61);
+    await run('a1.inactive');
     expect((await flags('a1.inactive')).filter((x) => x.status === 'flagged').map((x) => x.row_key)).toEqual(['3']);
     expect(await deleted('app.a1')).toEqual([1, 5, 6]);
   });
@@ -99,20 +108,21 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
   it('a login at any time before the action cancels, even after the notice ran out', async () => {
     await makeAccounts('app.a2');
     await db.q(`select retention.set_inactive_accounts_policy('a2.inactive', 'app.a2', p_grace => '7 days')`);
-    await run('a2.inactive', 0);
+    await run('a2.inactive');
     // 1, 2, 3, 5 (7 is still under the first test's subject hold, which covers every policy).
     expect(await count(db, `retention.flagged_rows where policy_name = 'a2.inactive' and status = 'flagged'`)).toBe(4);
     // Without a tenant column: one notification for the run.
     expect(await db.q(`select payload->>'tenant' as tenant, (payload->>'count')::int as n from retention.notifications where policy_name = 'a2.inactive'`))
       .toEqual([{ tenant: null, n: 4 }]);
     // Ann logs in on day 9, after her notice ran out but before the next run: she stays.
-    await db.q(`update app.a2 set last_login_at = $1::timestamptz + interval '9 days' where id = 1`, [AS_OF]);
-    await run('a2.inactive', 9);
+    await passDays('a2.inactive', 9);
+    await db.q(`update app.a2 set last_login_at = now() where id = 1`);
+    await run('a2.inactive');
     expect(await deleted('app.a2')).toEqual([2, 3, 5, 6]);
     expect((await flags('a2.inactive')).find((f) => f.row_key === '1')).toMatchObject({ status: 'cancelled', close_reason: 'activity' });
     // Dry runs flag nothing and change nothing.
-    await db.q(`update app.a2 set last_login_at = $1::timestamptz - interval '3 years' where id = 1`, [AS_OF]);
-    await db.call(`call retention.run('a2.inactive', p_dry_run => true, p_as_of => $1)`, [at(20)]);
+    await db.q(`update app.a2 set last_login_at = now() - interval '3 years' where id = 1`);
+    await db.call(`call retention.run('a2.inactive', p_dry_run => true, p_as_of => now() + interval '20 days')`);
     expect(await count(db, `retention.flagged_rows where policy_name = 'a2.inactive' and status = 'flagged'`)).toBe(0);
   });
 
@@ -157,7 +167,7 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
     await makeAccounts('app.a4');
     await db.q(`select retention.set_inactive_accounts_policy('a4.inactive', 'app.a4', p_tenant_column => 'org_id')`);
     await db.q(`alter table app.a4 drop column org_id`); // the tenant column is gone
-    expect(await sqlState(run('a4.inactive', 0))).toBe('42703');
+    expect(await sqlState(run('a4.inactive'))).toBe('42703');
     const runs = await db.q(`select status, error_code, error from retention.runs where policy_name = 'a4.inactive'`);
     expect(runs).toEqual([{ status: 'failed', error_code: '42703', error: expect.stringContaining('org_id') }]);
     expect(await count(db, `retention.flagged_rows where policy_name = 'a4.inactive'`)).toBe(0);

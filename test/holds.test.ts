@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from './support/db.ts';
-import { AS_OF, count, makeEvents } from './support/fixtures.ts';
+import { AS_OF, count, makeEvents, slowRows } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 
@@ -60,19 +60,20 @@ describe('legal holds', () => {
     await db.call(`call retention.run('h2', p_as_of => $1)`, [AS_OF]);
     expect(await count(db, 'app.h2')).toBe(200);
     await db.q(`select retention.release_hold($1, 'done')`, [t!.hold_id]);
-    await db.q(`select retention.place_hold('policy', 'h2', 'Audit in progress', p_expires_at => now() + interval '1 hour')`);
+    await db.q(`select retention.place_hold('policy', 'h2', 'Audit in progress', p_expires_at => clock_timestamp() + interval '1 second')`);
     await db.call(`call retention.run('h2', p_as_of => now())`);
     expect(await count(db, 'app.h2')).toBe(200);
-    // Two hours later (injected clock) the policy hold has expired.
-    await db.call(`call retention.run('h2', p_as_of => now() + interval '2 hours')`);
+    // Holds are judged on the real clock: once the policy hold has expired, it no longer applies.
+    await sleep(1100);
+    await db.call(`call retention.run('h2', p_as_of => now())`);
     expect(await count(db, 'app.h2')).toBeLessThan(200);
   });
 
   it('a hold placed from another session mid-run protects the rows the run has not reached yet', async () => {
     await makeEvents(db, 'app.h3', 3000, 100);
+    await slowRows(db, 'app.h3', 0.5);
     await db.q(`select retention.set_policy('h3', 'app.h3', 'delete', 'created_at', p_retain => '1 day',
-                  p_subject_column => 'user_id', p_batch_size => 100, p_max_rows_per_run => 100000,
-                  p_predicate => 'pg_sleep(0.0005) is not null')`);
+                  p_subject_column => 'user_id', p_batch_size => 100, p_max_rows_per_run => 100000)`);
     const run = await startSlowRun('h3');
     await waitFor(async () => (await batchesOf('h3')) >= 2, 'two batches');
     await db.q(`select retention.place_hold('subject', '7', 'Subject access dispute')`);
@@ -90,8 +91,9 @@ describe('legal holds', () => {
 describe('faults', () => {
   it('terminating the backend mid-run keeps committed batches counted and leaves the rest untouched', async () => {
     await makeEvents(db, 'app.f1', 3000, 100);
+    await slowRows(db, 'app.f1', 0.5);
     await db.q(`select retention.set_policy('f1', 'app.f1', 'delete', 'created_at', p_retain => '1 day',
-                  p_batch_size => 100, p_max_rows_per_run => 100000, p_predicate => 'pg_sleep(0.0005) is not null')`);
+                  p_batch_size => 100, p_max_rows_per_run => 100000)`);
     const run = await startSlowRun('f1');
     await waitFor(async () => (await batchesOf('f1')) >= 3, 'three batches');
     await db.q('select pg_terminate_backend($1)', [run.pid]);
@@ -120,8 +122,9 @@ describe('faults', () => {
 
   it('a second run of the same policy while one is in progress is recorded as already_running', async () => {
     await makeEvents(db, 'app.f2', 2000, 100);
+    await slowRows(db, 'app.f2', 0.5);
     await db.q(`select retention.set_policy('f2', 'app.f2', 'delete', 'created_at', p_retain => '1 day',
-                  p_batch_size => 100, p_max_rows_per_run => 100000, p_predicate => 'pg_sleep(0.0005) is not null')`);
+                  p_batch_size => 100, p_max_rows_per_run => 100000)`);
     const run = await startSlowRun('f2');
     await waitFor(async () => (await batchesOf('f2')) >= 1, 'a batch');
     await db.call(`call retention.run('f2', p_as_of => $1)`, [AS_OF]);

@@ -42,8 +42,11 @@ describe('scrub', () => {
                   p_scrub => $1, p_scrubbed_at_column => 'scrubbed_at')`, [SCRUB]);
     const [pv] = await db.q(`select eligible::int, would_affect::int from retention.preview('s1', $1)`, [AS_OF]);
     expect(pv).toEqual({ eligible: 70, would_affect: 70 });
+    const t0 = (await db.q(`select now() as t0`))[0]!.t0 as Date;
     await db.call(`call retention.run('s1', p_as_of => $1)`, [AS_OF]);
     const after = await db.q(`select * from app.s1 order by id`);
+    // The marker is the real time of the run, not its p_as_of.
+    expect(await count(db, `app.s1 where scrubbed_at between $1 and now()`, [t0])).toBe(70);
     expect(after).toHaveLength(100);
     for (const [i, row] of after.entries()) {
       const old = before[i]!;
@@ -55,7 +58,7 @@ describe('scrub', () => {
       // Two accounts with the same subject id at two providers stay distinct, as unique (idp, idp_subject) requires.
       expect(row).toEqual({
         ...old, email: sha(old.email), name: null, phone: '[purged]', profile: {}, idp_subject: sha(old.idp_subject),
-        scrubbed_at: new Date(AS_OF),
+        scrubbed_at: expect.any(Date),
       });
     }
     const [run] = await db.q(`select status, affected::int, batches from retention.runs where policy_name = 's1'`);
@@ -74,9 +77,15 @@ describe('scrub', () => {
       await db.call(`call retention.run($1, p_as_of => $2)`, [name, AS_OF]);
       const once = await db.q(`select * from ${table} order by id`);
       await db.call(`call retention.run($1, p_as_of => $2)`, [name, AS_OF]);
-      await db.call(`call retention.run($1, p_as_of => $2::timestamptz + interval '1 day')`, [name, AS_OF]);
+      // A day later (the data one day older), one more row is due; its marker is the real time.
+      await db.q(`update ${table} set deactivated_at = deactivated_at - interval '1 day'`);
+      const before = (await db.q(`select now() as before`))[0]!.before as Date;
+      await db.call(`call retention.run($1, p_as_of => $2)`, [name, AS_OF]);
+      const after = (await db.q(`select now() as after`))[0]!.after as Date;
       expect(await db.q(`select * from ${table} order by id`)).toEqual(
-        once.map((r) => (Number(r.id) === 10 ? { ...r, email: sha(r.email), name: null, phone: '[purged]', profile: {}, idp_subject: sha(r.idp_subject), ...(marker ? { scrubbed_at: new Date(Date.parse(AS_OF) + 86400_000) } : {}) } : r)));
+        once.map((r): Record<string, unknown> => ({ ...r, deactivated_at: new Date((r.deactivated_at as Date).getTime() - 86400_000) }))
+          .map((r) => (Number(r.id) === 10 ? { ...r, email: sha(r.email as string), name: null, phone: '[purged]', profile: {}, idp_subject: sha(r.idp_subject as string), ...(marker ? { scrubbed_at: expect.any(Date) } : {}) } : r)));
+      if (marker) expect(await count(db, `${table} where scrubbed_at between $1 and $2`, [before, after])).toBe(1);
       const runs = await db.q(`select affected::int from retention.runs where policy_name = $1 order by run_id`, [name]);
       expect([table, runs.map((r) => r.affected)]).toEqual([table, [40, 0, 1]]);
     }

@@ -13,8 +13,11 @@ export const run: Command = {
 would affect. With --execute, rows go in batches that each commit. A run that would
 exceed the policy's ceiling is refused (exit 3) unless --force or --max-rows caps it.
 Ctrl-C stops after the current batch and prints what was done (exit 130).
+--as-of looks at another time in a dry run; with --execute it may only lie in the
+past (the run acts on the database's clock; a future time is refused, exit 2).
 
 Examples:
+  pg-retention run auth.sessions --as-of 2027-01-01   # what would go on New Year's Day
   pg-retention run auth.sessions                 # dry run
   pg-retention run auth.sessions --execute
   pg-retention run ops.app-logs --execute --max-rows 50000 --time-budget '5 minutes'

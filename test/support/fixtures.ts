@@ -29,3 +29,21 @@ export async function count(db: TestDb, sql: string, values?: unknown[]): Promis
   const rows = await db.q<{ n: string }>(`select count(*) as n from ${sql}`, values);
   return Number(rows[0]?.n);
 }
+
+/** Makes every row a statement deletes, updates or both on `table` cost about `ms`
+ * milliseconds (a row trigger that sleeps), so a run takes long enough to act on mid-way. */
+export async function slowRows(db: TestDb, table: string, ms: number): Promise<void> {
+  await db.q(`create or replace function app.slow_row() returns trigger language plpgsql as $$
+                begin perform pg_sleep(tg_argv[0]::float8 / 1000); return coalesce(new, old); end $$`);
+  await db.q(`create trigger slow_row before delete or update on ${table} for each row execute function app.slow_row('${ms}')`);
+}
+
+/** Polls `check` until it holds (fails the test after `ms`). */
+export async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -1,0 +1,55 @@
+-- Advisory locks, one key namespace (the first of the two int4 keys) per purpose, so a lock
+-- of one purpose can never block or be mistaken for another's:
+--   x'52540001'  the holds lock (second key 0): shared by every batch for its transaction,
+--                exclusive for place_hold, so a hold waits for the batches in flight to
+--                commit and every later batch reads it in the statement that changes rows;
+--   x'52540002'  one run per policy (second key: the policy id), held by the session for
+--                the length of the run (it spans the run's many transactions).
+-- The migrate lock is a single bigint key (runner/migrate.ts), a key space of its own.
+create or replace function retention._lock_holds_shared()
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+as $$ select pg_catalog.pg_advisory_xact_lock_shared(x'52540001'::int, 0) $$;
+comment on function retention._lock_holds_shared() is
+  'Internal. Taken by each batch: serialises batches with place_hold.';
+
+create or replace function retention._lock_holds_exclusive()
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+as $$ select pg_catalog.pg_advisory_xact_lock(x'52540001'::int, 0) $$;
+comment on function retention._lock_holds_exclusive() is
+  'Internal. Taken by place_hold: waits for in-flight batches to commit.';
+
+-- Claims the run lock of a policy for this session. A lock this session still holds from
+-- an earlier run of it is stale (a session runs one statement at a time, so that run is
+-- over: it was cancelled before it could let go) and is released first.
+create or replace function retention._try_lock_run(p_policy_id bigint)
+returns boolean
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_held int;
+begin
+  select count(*) into v_held
+    from pg_catalog.pg_locks l
+   where l.locktype = 'advisory' and l.pid = pg_catalog.pg_backend_pid() and l.granted
+     and l.classid = x'52540002'::int::oid and l.objid = p_policy_id::int::oid and l.objsubid = 2;
+  for i in 1 .. v_held loop
+    perform pg_catalog.pg_advisory_unlock(x'52540002'::int, p_policy_id::int);
+  end loop;
+  return pg_catalog.pg_try_advisory_lock(x'52540002'::int, p_policy_id::int);
+end
+$$;
+comment on function retention._try_lock_run(bigint) is
+  'Internal. Claims the one-run-per-policy session lock (after releasing a stale one of this session); false when another session runs the policy.';
+
+create or replace function retention._unlock_run(p_policy_id bigint)
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, p_policy_id::int) $$;
+comment on function retention._unlock_run(bigint) is
+  'Internal. Releases the run lock of a policy taken by _try_lock_run.';
