@@ -1,88 +1,118 @@
--- A policy's extra predicate must be one boolean expression over the target table.
--- It is pasted into the purge statements inside parentheses, so this check makes sure
--- it cannot leave them: no statement separators or comments, balanced parentheses
--- outside string literals, no dollar quoting. Then the planner (EXPLAIN, nothing is
--- executed) checks that it parses, names real columns and is boolean, and the plan may
--- read only the target's own schema.
+-- A policy's extra predicate, parsed by PostgreSQL itself and returned in PostgreSQL's own
+-- deparsed form, which is what the policy stores and the engine pastes (inside
+-- parentheses) into its statements. The text is never inspected by hand:
+--  1. one statement: it is placed in EXPLAIN SELECT (...) opened as a cursor and never
+--     fetched, which PostgreSQL refuses for more than one statement without planning or
+--     running anything (no ';' can hide in the text below);
+--  2. one boolean expression over the table's own columns: it becomes a NOT VALID CHECK
+--     constraint of an empty temporary copy of the table (parsed and stored, never
+--     evaluated), which PostgreSQL accepts only for a boolean expression without
+--     subqueries, aggregates, window or set-returning functions and system columns;
+--  3. what it calls: every function, operator and domain in the stored expression must be in pg_catalog or a schema an admin trusted
+--     (retention.trusted_schemas), and functions (operators' too) must not be volatile
+--     nor among pg_catalog's few that run SQL of their own (table_to_xml and kin);
+--  4. the deparsed text of that one constraint is the result.
+-- All of it runs in a subtransaction that is always rolled back: the temporary table
+-- never outlives the call. Any refusal is RT005 with the reason.
 create or replace function retention._validate_predicate(p_target regclass, p_predicate text)
-returns void
+returns text
 language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_depth   int := 0;
-  v_in_str  boolean := false;
-  v_ch      text;
-  v_plan    jsonb;
-  v_schema  text;
-  v_other   text;
-  v_hint    constant text :=
-    'Give one boolean expression over the table''s columns, e.g. status = ''processed'' or user_id IS NULL.';
+  v_hint constant text :=
+    'Give one boolean expression over the table''s columns using built-in functions, e.g. status = ''processed'' or user_id IS NULL.';
+  v_tmp    text := format('retention_predicate_%s', pg_catalog.pg_backend_pid());
+  v_cur    refcursor;
+  v_norm   text;
+  v_tree   text;
+  v_bad    text;
+  v_n      int;
+  v_state  text;
+  v_msg    text;
 begin
   if p_predicate is null then
-    return;
+    return null;
   end if;
-  if btrim(p_predicate) = '' then
+  if pg_catalog.btrim(p_predicate) = '' then
     raise exception 'predicate is empty' using errcode = 'RT005', hint = v_hint;
   end if;
-  if strpos(p_predicate, ';') > 0 then
-    raise exception 'predicate must not contain a statement separator (;)'
-      using errcode = 'RT005', hint = v_hint;
-  end if;
-  if strpos(p_predicate, '--') > 0 or strpos(p_predicate, '/*') > 0 then
-    raise exception 'predicate must not contain comments (-- or /*)'
-      using errcode = 'RT005', hint = v_hint;
-  end if;
-  if strpos(p_predicate, '$') > 0 then
-    raise exception 'predicate must not contain $ (dollar quoting or parameters)'
-      using errcode = 'RT005', hint = v_hint;
-  end if;
-  for i in 1 .. length(p_predicate) loop
-    v_ch := substr(p_predicate, i, 1);
-    if v_ch = '''' then
-      v_in_str := not v_in_str;
-    elsif not v_in_str and v_ch = '(' then
-      v_depth := v_depth + 1;
-    elsif not v_in_str and v_ch = ')' then
-      v_depth := v_depth - 1;
-      if v_depth < 0 then
-        raise exception 'predicate has a closing parenthesis without an opening one'
-          using errcode = 'RT005', hint = v_hint;
-      end if;
-    end if;
-  end loop;
-  if v_in_str or v_depth <> 0 then
-    raise exception 'predicate has an unterminated string literal or unbalanced parentheses'
-      using errcode = 'RT005', hint = v_hint;
-  end if;
-
   begin
-    execute format('explain (verbose, format json) select 1 from only %s t where (%s)',
-                   retention._qualified_name(p_target), p_predicate)
-      into v_plan;
+    execute format('create temporary table %I (like %I.%I)', v_tmp,
+                   (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = p_target),
+                   (select c.relname from pg_catalog.pg_class c where c.oid = p_target));
+    open v_cur for execute format('explain select (%s) from pg_temp.%I t', p_predicate, v_tmp);
+    close v_cur;
+    execute format('alter table pg_temp.%I add constraint retention_predicate check (%s) not valid', v_tmp, p_predicate);
+    select count(*), min(pg_catalog.pg_get_expr(c.conbin, c.conrelid)), min(c.conbin::text)
+      into v_n, v_norm, v_tree
+      from pg_catalog.pg_constraint c
+     where c.conrelid = format('pg_temp.%I', v_tmp)::regclass and c.contype = 'c';
+    if v_n <> 1 or v_norm is null then
+      v_bad := 'it is not one expression';
+    end if;
+    -- What the expression calls, read from PostgreSQL's own serialised tree of it
+    -- (pg_depend does not list built-in objects): functions, operators (and the functions
+    -- behind them) and types (domains run their own checks). Text the user wrote appears
+    -- in that tree only escaped, so it cannot hide a reference; at worst it adds one.
+    with refs as (
+      select m[1] as kind, m[2]::oid as id
+        from pg_catalog.regexp_matches(v_tree, ' :(funcid|opno|resulttype|consttype|hashfuncid|negfuncid) ([0-9]+)', 'g') m
+      union all
+      select 'opno', pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.btrim(m[1]), ' '))::oid
+        from pg_catalog.regexp_matches(v_tree, ' :opnos \(o ([0-9 ]+)\)', 'g') m),
+    funcs as (
+      select r.id from refs r where r.kind in ('funcid', 'hashfuncid', 'negfuncid') and r.id <> 0
+      union
+      select o.oprcode::oid from refs r join pg_catalog.pg_operator o on o.oid = r.id where r.kind = 'opno'),
+    trusted as (
+      select 'pg_catalog'::regnamespace::oid as nsp
+      union
+      select n.oid from retention.trusted_schemas s join pg_catalog.pg_namespace n on n.nspname = s.schema_name)
+    select pg_catalog.string_agg(x.what, ', ' order by x.what) into v_msg
+      from (
+        select format('function %s (%s)', p.oid::regprocedure,
+                      case when p.provolatile = 'v' then 'volatile'
+                           when p.pronamespace not in (select nsp from trusted) then 'not built in'
+                           else 'runs SQL of its own' end) as what
+          from funcs f join pg_catalog.pg_proc p on p.oid = f.id
+         where p.provolatile = 'v'
+            or p.pronamespace not in (select nsp from trusted)
+            or (p.pronamespace = 'pg_catalog'::regnamespace
+                and (p.proname ~ '_to_xml' or p.proname in ('ts_rewrite', 'ts_stat')))
+        union
+        select format('operator %s (not built in)', o.oid::regoperator)
+          from refs r join pg_catalog.pg_operator o on o.oid = r.id
+         where r.kind = 'opno' and o.oprnamespace not in (select nsp from trusted)
+        union
+        select format('domain %s (not built in)', t.oid::regtype)
+          from refs r join pg_catalog.pg_type t on t.oid = r.id
+         where r.kind in ('resulttype', 'consttype') and t.typtype = 'd'
+           and t.typnamespace not in (select nsp from trusted)) x;
+    if v_msg is not null then
+      v_bad := coalesce(v_bad || '; ', '') || 'it calls ' || v_msg;
+    end if;
+    -- Always roll back: the temporary table (and anything else) goes.
+    raise exception using errcode = 'RTZ00';
   exception
-    when syntax_error or undefined_column or undefined_function or undefined_table
-      or datatype_mismatch or invalid_text_representation or undefined_object
-      or ambiguous_column or grouping_error or wrong_object_type
-      or insufficient_privilege or feature_not_supported then
-      raise exception 'predicate is not a valid condition on %: %', p_target, sqlerrm
-        using errcode = 'RT005', hint = v_hint, detail = 'SQLSTATE ' || sqlstate;
+    when sqlstate 'RTZ00' then
+      null;
+    when insufficient_privilege then
+      raise;  -- e.g. no TEMP privilege on the database: not the predicate's fault
+    when syntax_error_or_access_rule_violation or data_exception or feature_not_supported
+      or invalid_cursor_definition then
+      get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+      raise exception 'predicate is not a valid condition on %: %', p_target, v_msg
+        using errcode = 'RT005', hint = v_hint, detail = 'SQLSTATE ' || v_state;
   end;
-
-  select n.nspname into v_schema
-    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-   where c.oid = p_target;
-  select string_agg(distinct node ->> 'Schema' || '.' || (node ->> 'Relation Name'), ', ')
-    into v_other
-    from jsonb_path_query(v_plan, 'strict $.**') as node
-   where jsonb_typeof(node) = 'object'
-     and node ? 'Relation Name'
-     and node ->> 'Schema' is distinct from v_schema;
-  if v_other is not null then
-    raise exception 'predicate reads tables outside schema %: %', v_schema, v_other
+  if v_bad is not null then
+    raise exception 'predicate refused on %: %', p_target, v_bad
       using errcode = 'RT005',
-            hint = 'A predicate may refer to the target table and tables of its own schema only.';
+            hint = 'A predicate may call built-in functions that are not volatile (no subqueries, aggregates, random(), now() is fine); an admin can trust a schema of the application''s own functions with retention.trust_schema.';
   end if;
+  return v_norm;
 end
 $$;
 comment on function retention._validate_predicate(regclass, text) is
-  'Internal. Raises RT005 unless the text is one boolean expression over the table that reads only its schema.';
+  'Internal. Parses a policy predicate with PostgreSQL (one boolean expression over the table''s columns; built-in, non-volatile functions or trusted schemas) and returns its deparsed form; RT005 otherwise.';

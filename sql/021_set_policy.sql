@@ -44,6 +44,7 @@ declare
   v_revoke   regclass[];
   v_rel      regclass;
   v_name     text;
+  v_predicate text;
 begin
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
@@ -229,7 +230,8 @@ begin
     end if;
   end if;
 
-  perform retention._validate_predicate(v_target, p_predicate);
+  -- Stored as PostgreSQL parsed and deparsed it (the trigger on policies does so too).
+  v_predicate := retention._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
   insert into retention.policies as p
@@ -238,7 +240,7 @@ begin
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
      revoke_tables, run_cap, notice_period, tenant_column, created_by, updated_by)
   values
-    (p_name, v_target, p_action, p_age_column, p_retain, p_predicate, p_subject_column,
+    (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,

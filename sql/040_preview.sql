@@ -25,6 +25,7 @@ returns table (
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   p   retention.policies;

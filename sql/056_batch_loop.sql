@@ -61,6 +61,9 @@ begin
     v_failed := 0;
     begin
       perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+      -- Names in the statement (a predicate's functions among them) resolve as they did
+      -- when it was checked: pg_catalog first, whatever the caller's search_path.
+      perform set_config('search_path', 'pg_catalog, pg_temp', true);
       perform retention._batch_plan_settings();
       perform set_config('retention.run_id', p_run_id::text, true);
       perform retention._lock_holds_shared();

@@ -78,6 +78,7 @@ begin
     v_budget := coalesce(p_time_budget, v_pol.time_budget);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+    perform set_config('search_path', 'pg_catalog, pg_temp', true);
     if v_pol.action <> 'drop_partitions' then
       execute format(
         'select count(*), count(*) filter (where held)

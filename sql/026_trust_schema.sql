@@ -1,0 +1,57 @@
+-- Schemas whose functions, operators and domains policy predicates may use besides
+-- pg_catalog. Trusting a schema says: whoever can create functions there is trusted to
+-- write ones that only read and do not change data (they run inside every batch, as the
+-- role that runs the policy). Both changes are audit-logged; distrusting does not touch
+-- policies already saved (set_policy them again to have them checked).
+create or replace function retention.trust_schema(p_schema text, p_reason text)
+returns retention.trusted_schemas
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_row retention.trusted_schemas;
+begin
+  if p_schema is null or pg_catalog.to_regnamespace(pg_catalog.quote_ident(p_schema)) is null then
+    raise exception 'schema % does not exist', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
+      using errcode = 'RT005', hint = 'Name an existing schema that holds the functions your predicates call (\dn lists them).';
+  end if;
+  if p_schema in ('retention', 'pg_toast', 'information_schema') or p_schema ~ '^pg_' then
+    raise exception 'schema % cannot be trusted for predicates', p_schema
+      using errcode = 'RT005', hint = 'Trust a schema of the application''s own functions; pg_catalog is always trusted.';
+  end if;
+  if p_reason is null or pg_catalog.btrim(p_reason) = '' then
+    raise exception 'trusting a schema needs a reason'
+      using errcode = 'RT005', hint = 'Say whose functions they are and why predicates need them.';
+  end if;
+  insert into retention.trusted_schemas (schema_name, reason, trusted_by)
+  values (p_schema, p_reason, retention._actor())
+  on conflict (schema_name) do update set reason = excluded.reason, trusted_at = now(), trusted_by = excluded.trusted_by
+  returning * into v_row;
+  perform retention._append_audit('schema.trusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
+  raise notice 'predicates may now call functions of schema %', p_schema;
+  return v_row;
+end
+$$;
+comment on function retention.trust_schema(text, text) is
+  'Lets policy predicates call functions, operators and domains of a schema besides pg_catalog (non-volatile functions only). Audit-logged.';
+
+create or replace function retention.distrust_schema(p_schema text, p_reason text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_reason is null or pg_catalog.btrim(p_reason) = '' then
+    raise exception 'distrusting a schema needs a reason'
+      using errcode = 'RT005', hint = 'Say why its functions may no longer be used.';
+  end if;
+  delete from retention.trusted_schemas where schema_name = p_schema;
+  if not found then
+    raise exception 'schema % is not trusted', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
+      using errcode = 'RT005', hint = 'SELECT * FROM retention.trusted_schemas lists the trusted ones.';
+  end if;
+  perform retention._append_audit('schema.distrusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
+end
+$$;
+comment on function retention.distrust_schema(text, text) is
+  'Stops policy predicates from calling functions of a schema (policies saved earlier keep theirs until set again). Audit-logged.';
