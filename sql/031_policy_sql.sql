@@ -1,7 +1,8 @@
 -- The SQL fragments that define which rows of a policy's table are eligible and which of
 -- those are held, built in this one place for preview, dry runs and live batches alike.
 -- Conventions of the statements built from them: alias t for the target table and the
--- bind parameters $1 cutoff, $2 as_of, $3 policy name, $4 target oid.
+-- bind parameters $1 cutoff, $2 as_of, $3 policy name, $4 target oid (the hold condition
+-- takes none: it is judged at now(), with the table and policy spelt out).
 create or replace function retention._policy_sql(
   p_policy retention.policies,
   out tbl text,
@@ -14,8 +15,6 @@ stable
 as $$
 declare
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
-  v_open_hold constant text :=
-    'h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())';
 begin
   tbl := retention._qualified_name(p_policy.target);
   if tbl is null or v_age_type is null then
@@ -42,14 +41,17 @@ begin
     select eligible || format(' and %s and not %s', n.due, n.exempted) into eligible
       from retention._notice_sql(p_policy) n;
   end if;
-  held := format(
-    'exists (select from retention.legal_holds h where %s and '
-    '((h.scope = ''table'' and h.target = $4::oid) or (h.scope = ''policy'' and h.policy_name = $3)))',
-    v_open_hold);
-  if p_policy.subject_column is not null then
-    held := held || format(
-      ' or exists (select from retention.legal_holds h where h.scope = ''subject'' and %s and h.subject_id = t.%I::text)',
-      v_open_hold, p_policy.subject_column);
+  -- Held: _held_sql, the one rule. A delete removes the row (so what its foreign keys
+  -- cascade into counts); soft-delete and scrub change it in place, but a scrub deletes the
+  -- rows of its revoke tables that reference it, so those (and what they reach) count.
+  held := retention._held_sql(p_policy.target, 't', p_policy.name,
+                              p_policy.action in ('delete', 'purge_soft_deleted', 'drop_partitions'));
+  if p_policy.action = 'scrub' and cardinality(p_policy.revoke_tables) > 0 then
+    select format('(%s or (exists (select from retention._open_holds) and (%s)))', held,
+                  string_agg(retention._held_refs_sql(c.oid, 't', 1, array[p_policy.target::oid]), ' or ' order by c.conname))
+      into held
+      from unnest(p_policy.revoke_tables) x(rel)
+      join pg_catalog.pg_constraint c on c.contype = 'f' and c.conrelid = x.rel and c.confrelid = p_policy.target;
   end if;
 end
 $$;

@@ -7,7 +7,8 @@
 --   last            expired, but the newest partition: kept so the table keeps one;
 --   default         the default partition, never dropped;
 --   current         not past the cutoff yet.
--- Rows are counted for expired partitions only (NULL otherwise). Reads only; a live run
+-- Rows are counted for expired partitions only (NULL otherwise); holds are judged at now()
+-- by the one hold rule, whatever p_as_of. Reads only; a live run
 -- calls it with the expired partitions locked in SHARE mode so the counts stay exact.
 create or replace function retention._partition_plan(
   p_policy retention.policies,
@@ -22,14 +23,8 @@ as $$
 declare
   v_p        record;
   v_tbl      text;
-  v_subjects text[];
   v_whole    boolean;
 begin
-  if p_policy.subject_column is not null then
-    v_subjects := array(select h.subject_id from retention.legal_holds h
-                         where h.scope = 'subject' and h.released_at is null
-                           and (h.expires_at is null or h.expires_at > pg_catalog.now()));
-  end if;
   for v_p in select * from retention._partitions_of(p_policy, p_cutoff) loop
     part := v_p.part; lower_bound := v_p.lower_bound; upper_bound := v_p.upper_bound;
     rows := null; held_rows := null; oldest_at := null;
@@ -39,24 +34,18 @@ begin
       continue;
     end if;
     v_tbl := retention._qualified_name(v_p.part);
-    execute format(
-      'select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
-      case when cardinality(v_subjects) > 0
-           then format('t.%I::text = any ($1)', p_policy.subject_column) else 'false' end,
-      p_policy.age_column, v_tbl)
-      into rows, held_rows, oldest_at
-      using v_subjects;
-    v_whole := exists (
-      select from retention.legal_holds h
-       where h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())
-         and ((h.scope = 'table' and h.target in (p_policy.target, v_p.part))
-              or (h.scope = 'policy' and h.policy_name = p_policy.name)));
+    -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
+    -- on the table, a parent, the partition or the policy keeps the partition whole.
+    execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
+                   retention._held_sql(v_p.part, 't', p_policy.name, true), p_policy.age_column, v_tbl)
+      into rows, held_rows, oldest_at;
+    execute 'select ' || retention._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
     if v_whole then
       held_rows := rows;
     end if;
     disposition := case
       when v_p.keep_last then 'last'
-      when held_rows > 0 and held_rows = rows then 'held'
+      when v_whole or (held_rows > 0 and held_rows = rows) then 'held'
       when held_rows > 0 then 'rows'
       when p_policy.archive_schema is not null then 'archive'
       else 'drop' end;

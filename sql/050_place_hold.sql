@@ -1,5 +1,6 @@
 -- Places a legal hold. p_scope 'table' (p_value = table name), 'subject' (p_value = the
--- subject's id as text, matched against every policy's subject column) or 'policy'
+-- subject's id, trimmed; compared with every subject column in that column's type, so
+-- '042' holds 42; a warning says when no row of any subject column has it) or 'policy'
 -- (p_value = policy name). Takes the holds lock exclusively, which waits for batches in
 -- flight (they hold it shared) and makes later batches see the hold: once this function's
 -- transaction has committed, no run deletes a row the hold covers.
@@ -17,6 +18,10 @@ as $$
 declare
   v_target regclass;
   v_hold   retention.legal_holds;
+  v_value  text := pg_catalog.btrim(p_value);
+  v_col    record;
+  v_found  boolean := false;
+  v_seen   int := 0;
 begin
   if p_scope is null or p_scope not in ('table', 'subject', 'policy') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')
@@ -46,15 +51,36 @@ begin
   values
     (p_scope, v_target,
      case when p_scope = 'policy' then p_value end,
-     case when p_scope = 'subject' then p_value end,
+     case when p_scope = 'subject' then v_value end,
      p_reason, p_case_reference, coalesce(p_placed_by, retention._actor()), p_expires_at)
   returning * into v_hold;
   perform retention._append_audit('hold.placed', 'legal_hold', v_hold.hold_id::text,
     jsonb_strip_nulls(jsonb_build_object(
-      'scope', p_scope, 'value', p_value, 'reason', p_reason,
+      'scope', p_scope, 'value', v_value, 'reason', p_reason,
       'case_reference', p_case_reference, 'expires_at', p_expires_at,
       'placed_by', v_hold.placed_by)));
-  raise notice 'legal hold % placed on % %', v_hold.hold_id, p_scope, p_value;
+  if p_scope = 'subject' then
+    -- Does any row carry this subject? Every subject column (policies', erasure subject
+    -- tables' keys), compared in its own type.
+    for v_col in
+      select distinct t.rel, c.col, a.atttypid::regtype as typ
+        from (select p.target as rel from retention.policies p where p.subject_column is not null
+              union select r.subject_table from retention.erasure_requests r) t
+        cross join unnest(retention._subject_columns(t.rel)) c(col)
+        join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attname = c.col
+    loop
+      v_seen := v_seen + 1;
+      continue when retention._subject_value(v_value, v_col.typ) is null;
+      execute format('select exists (select from %s t where t.%I = $1::%s)', retention._qualified_name(v_col.rel), v_col.col, v_col.typ)
+        into v_found using retention._subject_value(v_value, v_col.typ);
+      exit when v_found;
+    end loop;
+    if not v_found then
+      raise warning 'subject hold %: no row of any subject column (% checked) holds %', v_hold.hold_id, v_seen, pg_catalog.quote_literal(v_value)
+        using hint = 'The hold is in force all the same; check the id (a typo holds nobody), or give the policy on that person''s table a subject column.';
+    end if;
+  end if;
+  raise notice 'legal hold % placed on % %', v_hold.hold_id, p_scope, coalesce(v_value, p_value);
   return v_hold;
 end
 $$;

@@ -7,8 +7,6 @@ select h.hold_id,
        h.placed_at,
        h.placed_by,
        h.expires_at
-  from retention.legal_holds h
- where h.released_at is null
-   and (h.expires_at is null or h.expires_at > now());
+  from retention._open_holds h;
 comment on view retention.active_holds is
   'Legal holds in force now: not released and not expired.';

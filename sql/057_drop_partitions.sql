@@ -37,8 +37,6 @@ as $$
 declare
   v_parent    text := retention._qualified_name(p_pol.target);
   v_lock_ms   text := (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text;
-  v_subj_type text;
-  v_subjects  text[] := '{}';
   v_p         record;
   v_e         jsonb;
   v_name      text;
@@ -53,28 +51,12 @@ declare
   v_leaf      retention.policies;
   v_leaf_id   regclass;
 begin
-  if p_pol.subject_column is not null then
-    v_subj_type := format_type(retention._column_type(p_pol.target, p_pol.subject_column), null);
-  end if;
-
   -- 1. Detach.
   begin
     perform set_config('lock_timeout', v_lock_ms, true);
     perform retention._lock_holds_shared();
     perform retention._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
     perform set_config('lock_timeout', v_lock_ms, true);
-    -- Held subjects as values of the subject column's type, so the re-check under the lock
-    -- can use an index on it; ids that are not values of that type cannot match a row.
-    foreach v_name in array array(select h.subject_id from retention.legal_holds h
-                                   where p_pol.subject_column is not null and h.scope = 'subject'
-                                     and h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())) loop
-      begin
-        execute format('select %L::%s', v_name, v_subj_type);
-        v_subjects := v_subjects || v_name;
-      exception when data_exception then
-        null;  -- e.g. 'abc' for a bigint column
-      end;
-    end loop;
     for v_p in select x.part, x.lower_bound, x.upper_bound from retention._partitions_of(p_pol, p_cutoff) x
                 where x.expired and not x.keep_last order by x.upper_bound loop
       v_e := p_plan -> (v_p.part::oid::text);
@@ -85,17 +67,13 @@ begin
         continue;
       end if;
       continue when v_e->>'disposition' not in ('drop', 'archive');
-      continue when exists (
-        select from retention.legal_holds h
-         where h.released_at is null and (h.expires_at is null or h.expires_at > pg_catalog.now())
-           and ((h.scope = 'table' and h.target in (p_pol.target, v_p.part))
-                or (h.scope = 'policy' and h.policy_name = p_pol.name)));
-      v_held := false;
-      if cardinality(v_subjects) > 0 then
-        execute format('select exists (select from %s t where t.%I = any ($1::%s[]))',
-                       v_name, p_pol.subject_column, v_subj_type)
-          into v_held using v_subjects;
-      end if;
+      -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
+      -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
+      -- they reach) turns it into a row-by-row partition.
+      execute 'select ' || retention._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
+      continue when v_held;
+      execute format('select exists (select from %s t where %s)', v_name, retention._held_sql(v_p.part, 't', p_pol.name, true))
+        into v_held;
       if v_held then
         v_rows_left := v_rows_left || v_name;  -- a hold placed since the count: delete rows instead
         continue;

@@ -4,7 +4,8 @@
 --    deleted and that stay — their table is kept or scrubbed, is not in the plan, or is
 --    deleted under another condition (a second path through the graph) — would make the
 --    delete fail;
---  * CASCADE: rows of a table the plan keeps or scrubs would be deleted with them;
+--  * CASCADE: rows of a table the plan keeps or scrubs would be deleted with them, or rows
+--    outside the plan's condition for that table (a self-reference, a cycle: other people);
 --  * SET NULL / SET DEFAULT: the database handles it, no warning.
 -- p_plan is _erasure_steps as a jsonb array (step, target, rule, cond). Counts are exact.
 create or replace function retention._erasure_conflicts(p_plan jsonb)
@@ -38,7 +39,21 @@ begin
       select x.rule, x.cond into v_child
         from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
        where x.target = retention._qualified_name(c.rel);
-      continue when c.confdeltype = 'c' and coalesce(v_child.rule, 'delete') = 'delete';
+      if c.confdeltype = 'c' and coalesce(v_child.rule, 'delete') = 'delete' then
+        -- Rows the cascade reaches outside that table's own step (a self-reference such as
+        -- a manager's reports, or a cycle): other people's rows, which an erasure never
+        -- takes along. The plan says so and processing refuses.
+        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+          into v_n;
+        if v_n > 0 then
+          v_msg := concat_ws('; ', v_msg, format(
+            'deleting these rows would cascade through %s to %s other row(s) of %s outside the plan, and on to the rows those reach (a self-reference or a cycle reaches other people''s rows)',
+            c.conname, v_n, retention._qualified_name(c.rel)));
+        end if;
+        v_child := null;
+        continue;
+      end if;
       execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s)%s',
                      retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond,
                      case when c.confdeltype <> 'c' and v_child.rule = 'delete'

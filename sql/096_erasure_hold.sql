@@ -1,17 +1,43 @@
--- The legal hold that blocks an erasure, if any: one on the subject, or a table hold on a
--- table where the erasure would delete or scrub rows. (Held rows are never touched.)
-create or replace function retention._erasure_hold(p_subject_id text, p_tables text[])
-returns retention.legal_holds
-language sql
+-- What keeps an erasure from completing: the first step of its plan (p_plan, _erasure_steps
+-- as jsonb) with rows the one hold rule (_held_sql) holds — the subject's own rows under a
+-- subject hold, rows of a table under a table hold, another person's rows under their
+-- subject hold, or rows a delete would cascade into that are held — with the number of
+-- such rows and the hold to name: one on the request's subject or on that table when
+-- there is one (hold_id NULL otherwise). No row when nothing is held.
+create or replace function retention._erasure_hold(p_plan jsonb, p_subject_table regclass, p_subject_id text)
+returns table (hold_id bigint, reason text, target text, held bigint)
+language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
 as $$
-  select h.*
-    from retention.legal_holds h
-   where h.released_at is null and (h.expires_at is null or h.expires_at > now())
-     and ((h.scope = 'subject' and h.subject_id = p_subject_id)
-          or (h.scope = 'table' and h.target in (select to_regclass(t) from unnest(p_tables) t)))
-   order by h.hold_id
-   limit 1
+declare
+  s      record;
+  v_type regtype := (select k.key_type::regtype from retention._single_key(p_subject_table) k);
+begin
+  -- Deepest first: the held rows themselves before the rows whose delete would reach them.
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, depth int, target text, rule text, cond text)
+            where x.rule <> 'keep' order by x.depth desc nulls last, x.step loop
+    execute format('select count(*) from only %s t where (%s) and %s', s.target, s.cond,
+                   retention._held_sql(s.target::regclass, 't', null, s.rule = 'delete'))
+      into held;
+    continue when held = 0;
+    target := s.target;
+    select h.hold_id, format('legal hold %s (%s): %s', h.hold_id, h.scope, h.reason)
+      into hold_id, reason
+      from retention._open_holds h
+     where (h.scope = 'subject'
+            and retention._subject_value(h.subject_id, v_type) = retention._subject_value(p_subject_id, v_type))
+        or (h.scope = 'table' and h.target = any (retention._rel_and_ancestors(s.target::regclass)))
+     order by h.scope = 'subject' desc, h.hold_id
+     limit 1;
+    if hold_id is null then
+      reason := format('legal holds cover %s row(s) of %s (another person''s rows, or rows a delete would cascade into)',
+                       held, s.target);
+    end if;
+    return next;
+    return;
+  end loop;
+end
 $$;
-comment on function retention._erasure_hold(text, text[]) is
-  'Internal. The first open legal hold that blocks an erasure: on the subject, or on a table it would change.';
+comment on function retention._erasure_hold(jsonb, regclass, text) is
+  'Internal. The first step of an erasure plan with held rows (by _held_sql), their count and the hold to name, or no row.';

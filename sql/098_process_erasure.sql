@@ -18,17 +18,17 @@ language plpgsql
 as $$
 declare
   v_req    retention.erasure_requests;
-  v_hold   retention.legal_holds;
+  v_hold   record;
   v_step   record;
   v_pol    retention.policies;
   v_sql    text;
+  v_held   text;
   v_n      bigint;
   v_bad    bigint;
   v_total  bigint;
   v_code   text;
   v_err    text;
   v_steps  jsonb := '[]';
-  v_tables text[];
   v_plan   jsonb;
 begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request for update;
@@ -49,11 +49,9 @@ begin
   perform retention._lock_holds_shared();
   select jsonb_agg(to_jsonb(s) order by s.depth desc, s.step desc) into v_plan
     from retention._erasure_steps(p_request) s;
-  v_tables := array(select e->>'target' from jsonb_array_elements(v_plan) e
-                     where (e->>'rows')::bigint > 0 and e->>'rule' <> 'keep');
-  v_hold := retention._erasure_hold(v_req.subject_id, v_tables);
-  if v_hold.hold_id is not null then
-    call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
+  select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
+  if v_hold.held is not null then
+    call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
     return;
   end if;
   -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
@@ -77,29 +75,27 @@ begin
   for v_step in select * from jsonb_to_recordset(v_plan) as x(step int, depth int, target text, rule text,
                                                                reason text, scrub jsonb, rows bigint, cond text) loop
     v_total := 0;
+    -- Every statement leaves held rows alone (_held_sql, checked in the statement under the
+    -- holds lock): a hold placed while the erasure runs protects what it covers.
+    v_held := retention._held_sql(v_step.target::regclass, 't', null, v_step.rule = 'delete');
     if v_step.rule = 'delete' then
-      v_sql := format('with u as (delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) limit $1)) returning 1)
+      v_sql := format('with u as (delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not %3$s limit $1)) returning 1)
                        select count(*), 0::bigint from u',
-                      v_step.target, v_step.cond);
+                      v_step.target, v_step.cond, v_held);
     elsif v_step.rule = 'scrub' then
       v_pol.target := to_regclass(v_step.target);
       v_pol.scrub_columns := v_step.scrub;
       -- Each updated row must read as scrubbed afterwards (else a trigger or rule put values
       -- back, and the step would pick the same rows forever): such a batch fails the step.
-      v_sql := format('with u as (update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) limit $1))
+      v_sql := format('with u as (update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) and not %5$s limit $1))
                                  returning (%4$s) as ok)
                        select count(*), count(*) filter (where not coalesce(ok, false)) from u',
-                      v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed);
+                      v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed, v_held);
     end if;
     loop
       exit when v_step.rule = 'keep';
-      -- Each batch takes the holds lock and looks again: a hold placed meanwhile stops it.
+      -- Each batch takes the holds lock: a hold placed meanwhile is read by its statement.
       perform retention._lock_holds_shared();
-      v_hold := retention._erasure_hold(v_req.subject_id, v_tables);
-      if v_hold.hold_id is not null then
-        call retention._block_erasure(p_request, v_req.subject_hash, v_hold);
-        return;
-      end if;
       begin
         execute v_sql into v_n, v_bad using p_batch_size;
         if v_bad > 0 then
@@ -113,6 +109,18 @@ begin
       v_total := v_total + v_n;
       commit;
     end loop;
+    if v_code is null and v_step.rule <> 'keep' then
+      -- Rows left because a hold placed while the erasure ran covers them: blocked, and
+      -- processing it again once the hold is released carries on.
+      perform retention._lock_holds_shared();
+      select * into v_hold from retention._erasure_hold(
+        jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule, 'cond', v_step.cond)),
+        v_req.subject_table, v_req.subject_id);
+      if v_hold.held is not null then
+        call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+        return;
+      end if;
+    end if;
     if v_code is not null then
       update retention.erasure_requests
          set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, v_err, v_code)

@@ -15,6 +15,10 @@ grant execute on function
   retention._policy_sql(retention.policies), retention._lock_holds_shared(),
   retention._try_lock_run(bigint), retention._unlock_run(bigint),
   retention._check_run_time(boolean, timestamptz),
+  retention._rel_and_ancestors(regclass), retention._subject_value(text, regtype),
+  retention._subject_columns(regclass), retention._column_list(text, name[]),
+  retention._held_sql(regclass, text, text, boolean, integer, oid[], oid),
+  retention._held_refs_sql(oid, text, integer, oid[]), retention._hold_scope_sql(regclass, text, text),
   retention._batch_sql(retention.policies), retention._batch_plan_settings(),
   retention.explain_batch(text, timestamptz),
   retention._append_audit(text, text, text, jsonb),
@@ -51,6 +55,8 @@ grant execute on function
   to retention_auditor;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;
+-- Every hold check reads the open holds; the view reads legal_holds as its owner.
+grant select on retention._open_holds to retention_runner;
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
   retention.erasure_overview to retention_runner;
 grant execute on function retention.erasure_requests_as_of(timestamptz) to retention_runner, retention_auditor;

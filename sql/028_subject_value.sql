@@ -1,0 +1,45 @@
+-- A subject hold's id as a value of a subject column's type, in that type's canonical text
+-- ('042' is 42 for an integer column, an upper-case UUID its lower-case form), or NULL
+-- when it is no value of that type ('abc' for a bigint column cannot match any row).
+-- Holds are compared with rows in the column's type, never as text.
+create or replace function retention._subject_value(p_value text, p_type regtype)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v text;
+begin
+  execute format('select %L::%s::text', p_value, p_type) into v;
+  return v;
+exception when data_exception or invalid_text_representation then
+  return null;
+end
+$$;
+comment on function retention._subject_value(text, regtype) is
+  'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type).';
+
+-- The columns of a table that name a data subject, so a subject hold covers its rows:
+-- the subject column of every policy on the table or on a partitioned table it belongs
+-- to, and the key of a table people are erased from (erasure requests' subject tables).
+create or replace function retention._subject_columns(p_rel regclass)
+returns name[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(array_agg(distinct x.col order by x.col), '{}')
+    from (select p.subject_column as col
+            from retention.policies p
+           where p.subject_column is not null
+             and p.target = any (retention._rel_and_ancestors(p_rel))
+          union
+          select k.key_column
+            from retention._single_key(p_rel) k
+           where exists (select from retention.erasure_requests r where r.subject_table = p_rel)) x
+   where exists (select from pg_catalog.pg_attribute a
+                  where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped)
+$$;
+comment on function retention._subject_columns(regclass) is
+  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents'') and the key of erasure subject tables.';

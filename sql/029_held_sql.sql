@@ -1,0 +1,168 @@
+-- The one definition of "the open holds covering this row", as SQL over a row alias, for
+-- every statement that removes or changes rows (batches, counts, previews, partition
+-- drops, erasure steps). A row is held when an open hold (_open_holds) covers
+--  * its table, or a partitioned table it belongs to (a hold on the parent covers every
+--    partition; a hold on a partition covers the rows in it), or the policy acting;
+--  * a subject named by one of its subject columns (_subject_columns), compared in the
+--    column's type (_subject_value);
+--  * when the statement removes the row (p_removes): any row the removal reaches through
+--    (p_skip_con: a self-reference the caller follows itself)
+--    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth —
+--    those rows are removed or changed by the same statement, so a held one keeps the row
+--    that reaches it (_held_refs_sql).
+-- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
+-- once per statement: without holds it costs nothing per row.
+create or replace function retention._held_sql(
+  p_rel      regclass,
+  p_alias    text,
+  p_policy   text,
+  p_removes  boolean,
+  p_depth    integer default 0,
+  p_path     oid[] default '{}',
+  p_skip_con oid default null
+)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_parts  text[];
+  v_col    name;
+  v_type   regtype;
+  v_typmod text;
+  v_con    oid;
+  v_sql    text;
+begin
+  -- Holds on the table, a partitioned table above it, a partition its row lies in, the policy.
+  v_parts := array[retention._hold_scope_sql(p_rel, p_alias, p_policy)];
+  -- Holds on a subject its subject columns name, in the column's type.
+  foreach v_col in array retention._subject_columns(p_rel) loop
+    select a.atttypid::regtype, format_type(a.atttypid, a.atttypmod) into v_type, v_typmod
+      from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
+    v_parts := v_parts || format(
+      'coalesce(%1$s.%2$I = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%4$s as v
+                                                        from retention._open_holds h where h.scope = ''subject'') s
+                                        where v is not null)), false)',
+      p_alias, v_col, v_type::text, v_typmod);
+  end loop;
+  -- Rows its removal reaches through foreign keys.
+  if p_removes then
+    for v_con in
+      select c.oid from pg_catalog.pg_constraint c
+       where c.contype = 'f' and c.conparentid = 0 and c.confdeltype in ('c', 'n', 'd')
+         and c.confrelid = any (retention._rel_and_ancestors(p_rel))
+         and c.oid is distinct from p_skip_con
+       order by c.conname
+    loop
+      v_sql := retention._held_refs_sql(v_con, p_alias, p_depth + 1, p_path || p_rel::oid);
+      if v_sql <> 'false' then
+        v_parts := v_parts || v_sql;
+      end if;
+    end loop;
+  end if;
+  v_sql := '(' || array_to_string(v_parts, ' or ') || ')';
+  if p_depth = 0 then
+    v_sql := '(exists (select from retention._open_holds) and ' || v_sql || ')';
+  end if;
+  return v_sql;
+end
+$$;
+comment on function retention._held_sql(regclass, text, text, boolean, integer, oid[], oid) is
+  'Internal. SQL over a row alias: true when an open hold covers the row (its table or partitions, the policy, a subject in its subject columns) or, for a removal, a row it reaches through ON DELETE CASCADE / SET NULL / SET DEFAULT.';
+
+-- Whether a row (p_alias) reaches a held row through one foreign key (p_con) that
+-- references its table: the referencing rows, held by _held_sql (and, for CASCADE, by
+-- what their own removal reaches). A self-reference with CASCADE (a manager's reports, a
+-- thread's replies) is followed to any depth by a recursive query over the rows it
+-- reaches. A longer cycle of tables, or a chain deeper than 8, is judged conservatively:
+-- the row is held when any row references it while any hold is open.
+create or replace function retention._held_refs_sql(
+  p_con    oid,
+  p_alias  text,
+  p_depth  integer,
+  p_path   oid[]
+)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  c        record;
+  v_tbl    text;
+  v_a      text := 'c' || p_depth;
+  v_fk     name[];
+  v_ref    name[];
+begin
+  select x.conrelid::regclass as child, x.confrelid, x.confdeltype = 'c' as removes, x.conrelid = x.confrelid as self
+    into c from pg_catalog.pg_constraint x where x.oid = p_con;
+  v_tbl := format('%I.%I', (select n.nspname from pg_catalog.pg_class r join pg_catalog.pg_namespace n on n.oid = r.relnamespace where r.oid = c.child),
+                  (select r.relname from pg_catalog.pg_class r where r.oid = c.child));
+  -- Columns by name: the referencing table's, and the referenced one's (p_alias may be a
+  -- partition of the referenced table, with other attribute numbers).
+  select array_agg(a.attname order by k.o) into v_fk
+    from pg_catalog.pg_constraint x cross join unnest(x.conkey) with ordinality k(att, o)
+    join pg_catalog.pg_attribute a on a.attrelid = x.conrelid and a.attnum = k.att
+   where x.oid = p_con;
+  select array_agg(a.attname order by k.o) into v_ref
+    from pg_catalog.pg_constraint x cross join unnest(x.confkey) with ordinality k(att, o)
+    join pg_catalog.pg_attribute a on a.attrelid = x.confrelid and a.attnum = k.att
+   where x.oid = p_con;
+
+  if c.self and c.removes then
+    -- Every row the self-reference reaches, to any depth; then whether any of them is
+    -- held (their other references included, this one excepted: the recursion has it).
+    return format(
+      'exists (with recursive r%1$s(tbl, tid) as (
+                 select x.tableoid, x.ctid from %2$s x where (%3$s) = (%4$s)
+                 union
+                 select x.tableoid, x.ctid from r%1$s join %2$s y on y.tableoid = r%1$s.tbl and y.ctid = r%1$s.tid
+                   join %2$s x on (%3$s) = (%5$s))
+               select from r%1$s join %2$s %6$s on %6$s.tableoid = r%1$s.tbl and %6$s.ctid = r%1$s.tid where %7$s)',
+      p_depth, v_tbl, retention._column_list('x', v_fk), retention._column_list(p_alias, v_ref),
+      retention._column_list('y', v_ref), v_a,
+      retention._held_sql(c.child, v_a, null, true, p_depth, p_path || c.child::oid, p_con));
+  end if;
+  if not c.self and (c.child::oid = any (p_path) or p_depth > 8) then
+    -- A cycle through other tables, or too deep to spell out: held if anything is reached.
+    return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
+                  retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref));
+  end if;
+  return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
+                retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref),
+                retention._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path));
+end
+$$;
+comment on function retention._held_refs_sql(oid, text, integer, oid[]) is
+  'Internal. SQL: whether rows referencing p_alias through one foreign key are held (or reach held rows), self-references followed recursively.';
+
+-- The part of the hold rule that covers whole relations: an open hold on the table or a
+-- partitioned table above it, on the partition a row of p_alias lies in (when p_rel is
+-- partitioned and an alias is given), or on the policy. SQL, true or false.
+create or replace function retention._hold_scope_sql(p_rel regclass, p_alias text, p_policy text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select format(
+    'exists (select from retention._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
+    retention._rel_and_ancestors(p_rel),
+    case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
+         then format(' or h.target in (select a.relid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
+         else '' end,
+    case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end)
+$$;
+comment on function retention._hold_scope_sql(regclass, text, text) is
+  'Internal. SQL: whether an open hold covers a relation as a whole (the table, a partitioned table above it, the row''s partition, or the policy).';
+
+-- "a.x, a.y" for columns x, y of alias a, quoted as identifiers.
+create or replace function retention._column_list(p_alias text, p_columns name[])
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$ select string_agg(format('%s.%I', p_alias, c), ', ' order by o) from unnest(p_columns) with ordinality u(c, o) $$;
+comment on function retention._column_list(text, name[]) is
+  'Internal. A quoted column list over an alias, for dynamic SQL.';
