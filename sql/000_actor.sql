@@ -5,6 +5,8 @@ create or replace function retention._actor()
 returns text
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select coalesce(nullif(current_setting('retention.actor', true), ''), session_user::text)
 $$;

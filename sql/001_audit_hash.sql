@@ -15,6 +15,8 @@ returns bytea
 language sql
 immutable
 parallel safe
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select sha256(
     p_prev_hash

@@ -4,6 +4,8 @@
 create or replace function retention._reject_audit_change()
 returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   raise exception 'retention.audit_log is append-only: % is not allowed', tg_op

@@ -9,6 +9,8 @@ create or replace function retention.verify_audit_log(
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   r           record;

@@ -4,6 +4,8 @@ create or replace function retention._qualified_name(p_rel regclass)
 returns text
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select format('%I.%I', n.nspname, c.relname)
     from pg_catalog.pg_class c

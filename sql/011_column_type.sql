@@ -3,6 +3,8 @@ create or replace function retention._column_type(p_rel regclass, p_column text)
 returns regtype
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select a.atttypid::regtype
     from pg_catalog.pg_attribute a

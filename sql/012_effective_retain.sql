@@ -7,6 +7,8 @@ create or replace function retention._effective_retain(
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_schema text;

@@ -19,6 +19,7 @@ returns text
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_hint constant text :=
@@ -31,6 +32,8 @@ declare
   v_n      int;
   v_state  text;
   v_msg    text;
+  v_trust  oid[];
+  v_parsing boolean := false;
 begin
   if p_predicate is null then
     return null;
@@ -38,10 +41,17 @@ begin
   if pg_catalog.btrim(p_predicate) = '' then
     raise exception 'predicate is empty' using errcode = 'RT005', hint = v_hint;
   end if;
+  -- Read while still the caller: the checker role cannot read the retention schema.
+  v_trust := array(select n.oid from retention.trusted_schemas s join pg_catalog.pg_namespace n on n.nspname = s.schema_name)
+             || 'pg_catalog'::regnamespace::oid;
   begin
     execute format('create temporary table %I (like %I.%I)', v_tmp,
                    (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = p_target),
                    (select c.relname from pg_catalog.pg_class c where c.oid = p_target));
+    perform retention._checker_usage(p_target);
+    execute format('alter table pg_temp.%I owner to retention_predicate_checker', v_tmp);
+    set local role retention_predicate_checker;
+    v_parsing := true;
     open v_cur for execute format('explain select (%s) from pg_temp.%I t', p_predicate, v_tmp);
     close v_cur;
     execute format('alter table pg_temp.%I add constraint retention_predicate check (%s) not valid', v_tmp, p_predicate);
@@ -58,7 +68,7 @@ begin
     -- in that tree only escaped, so it cannot hide a reference; at worst it adds one.
     with refs as (
       select m[1] as kind, m[2]::oid as id
-        from pg_catalog.regexp_matches(v_tree, ' :(funcid|opno|resulttype|consttype|hashfuncid|negfuncid) ([0-9]+)', 'g') m
+        from pg_catalog.regexp_matches(v_tree, ' :([a-z_]*type[a-z_]*|typeId|funcid|opno|hashfuncid|negfuncid) ([0-9]+)', 'g') m
       union all
       select 'opno', pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.btrim(m[1]), ' '))::oid
         from pg_catalog.regexp_matches(v_tree, ' :opnos \(o ([0-9 ]+)\)', 'g') m),
@@ -66,30 +76,39 @@ begin
       select r.id from refs r where r.kind in ('funcid', 'hashfuncid', 'negfuncid') and r.id <> 0
       union
       select o.oprcode::oid from refs r join pg_catalog.pg_operator o on o.oid = r.id where r.kind = 'opno'),
-    trusted as (
-      select 'pg_catalog'::regnamespace::oid as nsp
-      union
-      select n.oid from retention.trusted_schemas s join pg_catalog.pg_namespace n on n.nspname = s.schema_name)
+    types as (
+      -- Every type the expression produces or converts to (a column's own type is the
+      -- table's business: kind vartype is left out), with what it is made of.
+      select distinct t.oid, t.typnamespace, t.typtype, e.typtype as elemtype, e.typnamespace as elemnsp
+        from refs r
+        join pg_catalog.pg_type t on t.oid = r.id
+        left join pg_catalog.pg_type e on e.oid = t.typelem and t.typelem <> 0
+       where r.kind not in ('funcid', 'opno', 'hashfuncid', 'negfuncid', 'vartype'))
     select pg_catalog.string_agg(x.what, ', ' order by x.what) into v_msg
       from (
         select format('function %s (%s)', p.oid::regprocedure,
                       case when p.provolatile = 'v' then 'volatile'
-                           when p.pronamespace not in (select nsp from trusted) then 'not built in'
-                           else 'runs SQL of its own' end) as what
+                           when p.pronamespace <> all (v_trust) then 'not built in'
+                           else 'runs SQL or a type''s code of its own' end) as what
           from funcs f join pg_catalog.pg_proc p on p.oid = f.id
          where p.provolatile = 'v'
-            or p.pronamespace not in (select nsp from trusted)
+            or p.pronamespace <> all (v_trust)
+            or 'cstring'::regtype::oid = any (p.proargtypes::oid[])
+            or 'internal'::regtype::oid = any (p.proargtypes::oid[])
             or (p.pronamespace = 'pg_catalog'::regnamespace
-                and (p.proname ~ '_to_xml' or p.proname in ('ts_rewrite', 'ts_stat')))
+                and (p.proname ~ '_to_xml' or p.proname ~ '^pg_input_' or p.proname in ('ts_rewrite', 'ts_stat')))
         union
         select format('operator %s (not built in)', o.oid::regoperator)
           from refs r join pg_catalog.pg_operator o on o.oid = r.id
-         where r.kind = 'opno' and o.oprnamespace not in (select nsp from trusted)
+         where r.kind = 'opno' and o.oprnamespace <> all (v_trust)
         union
-        select format('domain %s (not built in)', t.oid::regtype)
-          from refs r join pg_catalog.pg_type t on t.oid = r.id
-         where r.kind in ('resulttype', 'consttype') and t.typtype = 'd'
-           and t.typnamespace not in (select nsp from trusted)) x;
+        select format('type %s (not built in)', t.oid::regtype)
+          from types t
+         where not (t.typnamespace = any (v_trust) and coalesce(t.elemnsp = any (v_trust), true))
+           and not (t.typtype = 'e' or t.elemtype = 'e')
+        union
+        select 'the whole row (use its columns)'
+         where v_tree ~ ' :varattno 0 ') x;
     if v_msg is not null then
       v_bad := coalesce(v_bad || '; ', '') || 'it calls ' || v_msg;
     end if;
@@ -99,7 +118,13 @@ begin
     when sqlstate 'RTZ00' then
       null;
     when insufficient_privilege then
-      raise;  -- e.g. no TEMP privilege on the database: not the predicate's fault
+      if not v_parsing then
+        raise;  -- the caller's own rights (TEMP on the database, SELECT on the table)
+      end if;
+      get stacked diagnostics v_msg = message_text;
+      raise exception 'predicate refers to something it may not use on %: %', p_target, v_msg
+        using errcode = 'RT005', hint = 'A predicate may use the table''s columns, built-in functions and those of trusted schemas (retention.trust_schema).',
+              detail = 'SQLSTATE 42501';
     when syntax_error_or_access_rule_violation or data_exception or feature_not_supported
       or invalid_cursor_definition then
       get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;

@@ -5,6 +5,7 @@ create or replace function retention._policy_predicate_check()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   new.predicate := retention._validate_predicate(new.target, new.predicate);

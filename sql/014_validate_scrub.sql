@@ -14,6 +14,8 @@ create or replace function retention._validate_scrub(
 )
 returns jsonb
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_col    text;

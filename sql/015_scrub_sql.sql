@@ -12,6 +12,8 @@ create or replace function retention._scrub_sql(
 )
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select string_agg(
            case r.kind

@@ -5,6 +5,8 @@ create or replace function retention._row_key_sql(p_rel regclass)
 returns text
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select coalesce(
     (select format('jsonb_build_object(%s)',
@@ -24,6 +26,8 @@ comment on function retention._row_key_sql(regclass) is
 create or replace function retention._single_key(p_rel regclass, out key_column name, out key_type text)
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select a.attname, format_type(a.atttypid, a.atttypmod)
     from pg_catalog.pg_index i
@@ -40,6 +44,8 @@ create or replace function retention._key_exists(p_rel regclass, p_key text)
 returns boolean
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   k       record := retention._single_key(p_rel);

@@ -4,6 +4,8 @@ create or replace function retention._resolve_table(p_name text, p_hint text)
 returns regclass
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_rel regclass;

@@ -10,6 +10,8 @@ create or replace function retention._check_timestamp_column(
 returns void
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_type regtype := retention._column_type(p_rel, p_column);

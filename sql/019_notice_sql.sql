@@ -10,6 +10,8 @@ create or replace function retention._notice_sql(
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   select k.key_column, k.key_type into key_column, key_type from retention._single_key(p_policy.target) k;

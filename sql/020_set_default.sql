@@ -3,6 +3,8 @@
 create or replace function retention.set_default(p_scope text, p_retain interval)
 returns void
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_key text;
@@ -20,7 +22,7 @@ begin
     raise exception 'schema "%" does not exist', p_scope
       using errcode = 'RT015', hint = 'Use ''global'' or the name of an existing schema (\dn lists them).';
   end if;
-  if p_retain is not null and p_retain <= interval '0' then
+  if p_retain is not null and not retention._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''90 days'', or NULL to remove the default.';
   end if;

@@ -30,6 +30,8 @@ create or replace function retention.set_policy(
 )
 returns retention.policies
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_target   regclass;
@@ -134,7 +136,7 @@ begin
             hint = 'For purge_soft_deleted, name the deleted-at column as p_age_column: rows soft-deleted longer than the period are removed.';
   end if;
 
-  if p_retain is not null and p_retain <= interval '0' then
+  if p_retain is not null and not retention._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';
   end if;
@@ -206,7 +208,7 @@ begin
   end if;
 
   if p_notice_period is not null then
-    if p_notice_period <= interval '0' then
+    if not retention._period_positive(p_notice_period) then
       raise exception 'notice period must be positive, got %', p_notice_period
         using errcode = 'RT004', hint = 'E.g. ''30 days'': rows are flagged and announced this long before the action touches them.';
     end if;

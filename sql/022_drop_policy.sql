@@ -3,15 +3,20 @@
 create or replace function retention.drop_policy(p_name text)
 returns void
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_old retention.policies;
 begin
-  delete from retention.policies where name = p_name returning * into v_old;
-  if not found then
-    raise exception 'policy % does not exist', coalesce(quote_literal(p_name), 'NULL')
-      using errcode = 'RT008', hint = 'SELECT name FROM retention.effective_policies lists the policies.';
+  perform retention._get_policy(p_name);
+  -- Not while it runs: a policy of the same name created meanwhile would run beside it.
+  if not retention._try_lock_run(p_name) then
+    raise exception 'policy % is running', p_name
+      using errcode = '55006', hint = 'Wait for the run to finish, or stop it with retention.request_stop(run_id), then drop the policy.';
   end if;
+  delete from retention.policies where name = p_name returning * into v_old;
+  perform retention._unlock_run(p_name);
   perform retention._append_audit('policy.dropped', 'policy', p_name,
     jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at']));
   raise notice 'policy % dropped', p_name;

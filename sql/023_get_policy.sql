@@ -3,6 +3,8 @@ create or replace function retention._get_policy(p_name text)
 returns retention.policies
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v retention.policies;

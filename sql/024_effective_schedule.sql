@@ -6,6 +6,8 @@ create or replace function retention._effective_schedule(p_policy retention.poli
 returns table (schedule text, source text)
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select coalesce(p_policy.schedule,
                   case p_policy.category

@@ -21,6 +21,8 @@ create or replace function retention.set_inactive_accounts_policy(
 )
 returns retention.policies
 language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select retention.set_policy(
     p_name, p_table, 'soft_delete', p_last_login_column,

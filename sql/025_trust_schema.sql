@@ -7,6 +7,7 @@ create or replace function retention.trust_schema(p_schema text, p_reason text)
 returns retention.trusted_schemas
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_row retention.trusted_schemas;
@@ -23,6 +24,14 @@ begin
     raise exception 'trusting a schema needs a reason'
       using errcode = 'RT005', hint = 'Say whose functions they are and why predicates need them.';
   end if;
+  -- Predicates are parsed as retention_predicate_checker (see _validate_predicate): it may
+  -- now find the schema's functions. Needs the right to grant USAGE on the schema.
+  begin
+    execute format('grant usage on schema %I to retention_predicate_checker', p_schema);
+  exception when insufficient_privilege then
+    raise exception 'cannot trust schema %: % may not grant USAGE on it', p_schema, current_user
+      using errcode = '42501', hint = format('Its owner (or a superuser) runs this, or first: GRANT USAGE ON SCHEMA %I TO %I WITH GRANT OPTION.', p_schema, current_user);
+  end;
   insert into retention.trusted_schemas (schema_name, reason, trusted_by)
   values (p_schema, p_reason, retention._actor())
   on conflict (schema_name) do update set reason = excluded.reason, trusted_at = now(), trusted_by = excluded.trusted_by
@@ -39,6 +48,7 @@ create or replace function retention.distrust_schema(p_schema text, p_reason tex
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   if p_reason is null or pg_catalog.btrim(p_reason) = '' then
@@ -50,6 +60,11 @@ begin
     raise exception 'schema % is not trusted', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
       using errcode = 'RT005', hint = 'SELECT * FROM retention.trusted_schemas lists the trusted ones.';
   end if;
+  begin
+    execute format('revoke usage on schema %I from retention_predicate_checker', p_schema);
+  exception when insufficient_privilege or invalid_schema_name then
+    null;  -- the schema is gone, or its USAGE was granted by someone else: the row is what counts
+  end;
   perform retention._append_audit('schema.distrusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
 end
 $$;

@@ -5,6 +5,7 @@ returns regclass[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select array[p_rel] || coalesce(array(select a.relid from pg_catalog.pg_partition_ancestors(p_rel) a
                                           where a.relid <> p_rel), '{}')

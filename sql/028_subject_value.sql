@@ -7,6 +7,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v text;
@@ -28,6 +29,7 @@ returns name[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select coalesce(array_agg(distinct x.col order by x.col), '{}')
     from (select p.subject_column as col

@@ -25,6 +25,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_parts  text[];
@@ -87,6 +88,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   c        record;
@@ -145,6 +147,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select format(
     'exists (select from retention._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
@@ -163,6 +166,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$ select string_agg(format('%s.%I', p_alias, c), ', ' order by o) from unnest(p_columns) with ordinality u(c, o) $$;
 comment on function retention._column_list(text, name[]) is
   'Internal. A quoted column list over an alias, for dynamic SQL.';

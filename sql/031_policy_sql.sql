@@ -12,6 +12,8 @@ create or replace function retention._policy_sql(
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);

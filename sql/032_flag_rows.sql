@@ -21,6 +21,8 @@ create or replace function retention._flag_rows(
   out cancelled bigint
 )
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_base    retention.policies := p_pol;

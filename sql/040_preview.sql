@@ -26,6 +26,7 @@ returns table (
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   p   retention.policies;

@@ -11,6 +11,8 @@ create or replace function retention._partition_bounds(
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_bound  text;

@@ -8,6 +8,8 @@ returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
                is_default boolean, expired boolean, keep_last boolean)
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   with b as (
     select i.inhrelid::regclass as part, x.lower_bound, x.upper_bound, x.is_default

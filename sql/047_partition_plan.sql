@@ -19,6 +19,8 @@ returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
                rows bigint, held_rows bigint, oldest_at timestamptz, disposition text)
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_p        record;

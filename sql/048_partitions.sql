@@ -15,6 +15,8 @@ returns table (
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol retention.policies := retention._get_policy(p_policy);

@@ -3,13 +3,15 @@
 --   x'52540001'  the holds lock (second key 0): shared by every batch for its transaction,
 --                exclusive for place_hold, so a hold waits for the batches in flight to
 --                commit and every later batch reads it in the statement that changes rows;
---   x'52540002'  one run per policy (second key: the policy id), held by the session for
---                the length of the run (it spans the run's many transactions).
+--   x'52540002'  one run per policy (second key: a hash of the policy's name, so a policy
+--                dropped and created again mid-run is still the same policy), held by the
+--                session for the length of the run (it spans the run's many transactions).
 -- The migrate lock is a single bigint key (runner/migrate.ts), a key space of its own.
 create or replace function retention._lock_holds_shared()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock_shared(x'52540001'::int, 0) $$;
 comment on function retention._lock_holds_shared() is
   'Internal. Taken by each batch: serialises batches with place_hold.';
@@ -18,6 +20,7 @@ create or replace function retention._lock_holds_exclusive()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock(x'52540001'::int, 0) $$;
 comment on function retention._lock_holds_exclusive() is
   'Internal. Taken by place_hold: waits for in-flight batches to commit.';
@@ -25,10 +28,11 @@ comment on function retention._lock_holds_exclusive() is
 -- Claims the run lock of a policy for this session. A lock this session still holds from
 -- an earlier run of it is stale (a session runs one statement at a time, so that run is
 -- over: it was cancelled before it could let go) and is released first.
-create or replace function retention._try_lock_run(p_policy_id bigint)
+create or replace function retention._try_lock_run(p_policy text)
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_held int;
@@ -36,20 +40,21 @@ begin
   select count(*) into v_held
     from pg_catalog.pg_locks l
    where l.locktype = 'advisory' and l.pid = pg_catalog.pg_backend_pid() and l.granted
-     and l.classid = x'52540002'::int::oid and l.objid = p_policy_id::int::oid and l.objsubid = 2;
+     and l.classid = x'52540002'::int::oid and l.objid = pg_catalog.hashtext(p_policy)::oid and l.objsubid = 2;
   for i in 1 .. v_held loop
-    perform pg_catalog.pg_advisory_unlock(x'52540002'::int, p_policy_id::int);
+    perform pg_catalog.pg_advisory_unlock(x'52540002'::int, pg_catalog.hashtext(p_policy));
   end loop;
-  return pg_catalog.pg_try_advisory_lock(x'52540002'::int, p_policy_id::int);
+  return pg_catalog.pg_try_advisory_lock(x'52540002'::int, pg_catalog.hashtext(p_policy));
 end
 $$;
-comment on function retention._try_lock_run(bigint) is
+comment on function retention._try_lock_run(text) is
   'Internal. Claims the one-run-per-policy session lock (after releasing a stale one of this session); false when another session runs the policy.';
 
-create or replace function retention._unlock_run(p_policy_id bigint)
+create or replace function retention._unlock_run(p_policy text)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
-as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, p_policy_id::int) $$;
-comment on function retention._unlock_run(bigint) is
+set timezone = 'UTC'
+as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, pg_catalog.hashtext(p_policy)) $$;
+comment on function retention._unlock_run(text) is
   'Internal. Releases the run lock of a policy taken by _try_lock_run.';

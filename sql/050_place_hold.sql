@@ -14,6 +14,8 @@ create or replace function retention.place_hold(
 )
 returns retention.legal_holds
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_target regclass;

@@ -6,6 +6,8 @@ create or replace function retention.release_hold(
 )
 returns retention.legal_holds
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_hold retention.legal_holds;

@@ -12,6 +12,8 @@ create or replace function retention.exempt_row(
 )
 returns retention.row_exemptions
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol  retention.policies := retention._get_policy(p_policy);
@@ -70,6 +72,8 @@ create or replace function retention.revoke_exemption(
 )
 returns retention.row_exemptions
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol retention.policies := retention._get_policy(p_policy);

@@ -22,6 +22,8 @@ returns table (
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   if p_policy is not null then

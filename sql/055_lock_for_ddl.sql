@@ -9,6 +9,8 @@
 create or replace function retention._lock_for_ddl(p_table regclass, p_timeout interval)
 returns void
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_tables   text[];

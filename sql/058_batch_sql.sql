@@ -10,6 +10,8 @@ create or replace function retention._batch_sql(p_policy retention.policies)
 returns text
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   s          record := retention._policy_sql(p_policy);
@@ -107,6 +109,8 @@ comment on function retention._batch_sql(retention.policies) is
 create or replace function retention._batch_plan_settings()
 returns void
 language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select set_config('enable_seqscan', 'off', true),
          set_config('enable_bitmapscan', 'off', true),

@@ -6,6 +6,8 @@ create or replace function retention.explain_batch(
 )
 returns setof text
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol  retention.policies := retention._get_policy(p_policy);

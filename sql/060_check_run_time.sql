@@ -8,6 +8,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   if p_dry_run is null then

@@ -50,11 +50,12 @@ declare
   v_actor     text := retention._actor();
   v_run_open  boolean;
   v_plan      jsonb;
+  v_dead      record;
 begin
   perform retention._check_run_time(p_dry_run, p_as_of);
   v_pol := retention._get_policy(p_policy);
 
-  if not retention._try_lock_run(v_pol.policy_id) then
+  if not retention._try_lock_run(v_pol.name) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at)
     select v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
@@ -69,11 +70,24 @@ begin
 
   -- Set-up: mark dead runs, count, record the run. Any error is recorded, not lost.
   begin
-    update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
-           error = 'the session running it ended before the run finished'
-     where policy_id = v_pol.policy_id and status = 'running';
+    -- Runs of this policy (by name: it may have been dropped and created again) left
+    -- 'running' by a session that ended: interrupted, each with its audit entry.
+    for v_dead in
+      update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
+             error = 'the session running it ended before the run finished'
+       where policy_name = v_pol.name and status = 'running'
+      returning run_id, affected, batches
+    loop
+      perform retention._append_audit('run.interrupted', 'policy', v_pol.name,
+        jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
+                           'error', 'the session running it ended before the run finished'));
+    end loop;
     v_ret := retention._effective_retain(v_pol);
     v_cutoff := v_as_of - v_ret.retain;
+    if not retention._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
+      raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
+        using errcode = 'RT004', hint = 'Give the policy (or its default) a period with no negative part, e.g. ''90 days''.';
+    end if;
     v_sql := retention._policy_sql(v_pol);
     v_budget := coalesce(p_time_budget, v_pol.time_budget);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
@@ -171,17 +185,30 @@ begin
     end if;
   end if;
   if v_run_open then
-    update retention.runs
-       set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
-     where run_id = p_run_id;
-    perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
-      jsonb_build_object('run_id', p_run_id, 'mode', 'live', 'cutoff', v_cutoff,
-                         'eligible', v_eligible, 'held_back', v_held, 'affected', v_affected,
-                         'batches', v_batches, 'error', v_err));
+    begin
+      update retention.runs
+         set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
+       where run_id = p_run_id;
+      perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
+        jsonb_build_object('run_id', p_run_id, 'mode', 'live', 'cutoff', v_cutoff,
+                           'eligible', v_eligible, 'held_back', v_held, 'affected', v_affected,
+                           'batches', v_batches, 'error', v_err));
+    exception when query_canceled then
+      -- Cancelled while closing the run (e.g. waiting for the audit chain): the run is still
+      -- recorded as interrupted; its audit entry comes from the next run (see set-up).
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
+      v_status := 'interrupted';
+      update retention.runs
+         set status = 'interrupted', finished_at = clock_timestamp(), error_code = v_code, error = v_err
+       where run_id = p_run_id;
+    end;
     commit;
   end if;
 
-  perform retention._unlock_run(v_pol.policy_id);
+  perform retention._unlock_run(v_pol.name);
+  if v_status = 'interrupted' or (p_raise and v_status in ('refused', 'failed')) then
+    perform retention._unpin_session();  -- the caller's settings back before the error (see _pin_session)
+  end if;
   if v_status = 'interrupted' then
     -- Cancelled (statement_timeout, pg_cancel_backend): recorded and unlocked above; the
     -- caller still gets the cancel, and run_all stops too.

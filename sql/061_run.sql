@@ -12,8 +12,13 @@ create or replace procedure retention.run(
 language plpgsql
 as $$
 begin
+  -- Bad arguments are refused before the session is pinned (see _pin_session).
+  perform retention._check_run_time(p_dry_run, p_as_of);
+  perform retention._get_policy(p_policy);
+  perform retention._pin_session();
   call retention._run_policy(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget,
                              p_force, true, p_run_id);
+  perform retention._unpin_session();
 end
 $$;
 comment on procedure retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint) is

@@ -1,6 +1,8 @@
 create or replace function retention.request_stop(p_run_id bigint)
 returns boolean
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   update retention.runs set stop_requested_at = clock_timestamp()

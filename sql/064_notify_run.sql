@@ -7,6 +7,8 @@
 create or replace function retention._notify_run()
 returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_kind      text;

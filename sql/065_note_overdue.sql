@@ -11,6 +11,8 @@ create or replace function retention.note_overdue(
 )
 returns boolean
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol      retention.policies;

@@ -12,6 +12,8 @@ create or replace function retention.claim_notifications(
 )
 returns setof retention.notifications
 language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   update retention.notifications n
      set claimed_by = p_claimer, claimed_until = clock_timestamp() + p_lease,
@@ -38,6 +40,8 @@ create or replace function retention.settle_notification(
 )
 returns text
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_status text;
@@ -64,6 +68,8 @@ comment on function retention.settle_notification(bigint, text, boolean, text, i
 create or replace function retention.requeue_notification(p_notification_id bigint)
 returns boolean
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   update retention.notifications

@@ -13,6 +13,8 @@ create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   p        retention.policies;

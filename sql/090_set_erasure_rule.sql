@@ -10,6 +10,8 @@ create or replace function retention.set_erasure_rule(
 )
 returns retention.erasure_rules
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_target regclass;

@@ -10,6 +10,8 @@ create or replace function retention.request_erasure(
 )
 returns retention.erasure_requests
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_table regclass;

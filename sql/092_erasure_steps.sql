@@ -20,6 +20,8 @@ returns table (
 )
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_req     retention.erasure_requests;

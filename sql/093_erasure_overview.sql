@@ -18,6 +18,8 @@ returns table (
 )
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   select r.request_id, retention._qualified_name(r.subject_table), r.subject_hash, r.requested_by,
          r.requested_at, r.due_at, r.status, r.status_reason, r.completed_at,

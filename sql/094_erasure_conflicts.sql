@@ -12,6 +12,8 @@ create or replace function retention._erasure_conflicts(p_plan jsonb)
 returns table (step integer, warning text)
 language plpgsql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   s       record;

@@ -16,6 +16,8 @@ returns table (
 )
 language sql
 stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
   with s as materialized (select * from retention._erasure_steps(p_request))
   select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows, w.warning

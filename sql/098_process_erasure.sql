@@ -31,16 +31,20 @@ declare
   v_steps  jsonb := '[]';
   v_plan   jsonb;
 begin
+  perform retention._pin_session();  -- names and time zone as checked (see _pin_session)
   select * into v_req from retention.erasure_requests r where r.request_id = p_request for update;
   if not found then
+    perform retention._unpin_session();
     raise exception 'erasure request % does not exist', p_request
       using errcode = 'RT020', hint = 'SELECT * FROM retention.erasure_overview lists them.';
   end if;
   if v_req.status = 'completed' then
+    perform retention._unpin_session();
     raise exception 'erasure request % is already completed', p_request
       using errcode = 'RT020', hint = 'Its evidence is in retention.erasure_evidence.';
   end if;
   if p_batch_size is null or p_batch_size not between 1 and 50000 then
+    perform retention._unpin_session();
     raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
       using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
   end if;
@@ -52,6 +56,7 @@ begin
   select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
   if v_hold.held is not null then
     call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+    perform retention._unpin_session();
     return;
   end if;
   -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
@@ -64,6 +69,7 @@ begin
     perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
       jsonb_build_object('subject_hash', v_req.subject_hash, 'conflict', v_err));
     commit;
+    perform retention._unpin_session();
     raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_err
       using errcode = 'RT020',
             hint = format('Nothing was changed. Scrub the referenced table instead of deleting it, or delete the referencing rows too (retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
@@ -118,6 +124,7 @@ begin
         v_req.subject_table, v_req.subject_id);
       if v_hold.held is not null then
         call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+        perform retention._unpin_session();
         return;
       end if;
     end if;
@@ -128,6 +135,7 @@ begin
       perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
         jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', v_code));
       commit;
+      perform retention._unpin_session();
       raise exception 'erasure request %: % failed: %', p_request, v_step.target, v_err
         using errcode = v_code,
               hint = 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
@@ -159,6 +167,7 @@ begin
   on conflict (dedupe_key) do nothing;
   commit;
   raise notice 'erasure request % completed', p_request;
+  perform retention._unpin_session();
 end
 $$;
 comment on procedure retention.process_erasure(bigint, integer) is

@@ -6,6 +6,8 @@
 create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
 returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
 language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 begin
   if p_as_of is null then

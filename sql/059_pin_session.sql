@@ -1,0 +1,36 @@
+-- Procedures that commit cannot carry a SET clause, and every statement after a COMMIT
+-- would otherwise resolve names (functions, operators) through the caller's search_path
+-- and read timestamps in the caller's TimeZone. So the public procedures (run, run_all,
+-- process_erasure) pin the session itself for their length: search_path pg_catalog,
+-- pg_temp and TimeZone UTC, saving the caller's values in retention.caller_* settings and
+-- putting them back when they finish or raise a known error (_unpin_session). A run
+-- cancelled mid-statement leaves the session pinned; reconnect or SET them again.
+-- Neither routine may have a SET clause (it would undo what they set) nor use an
+-- operator: every name in them is qualified.
+create or replace function retention._pin_session()
+returns void
+language plpgsql
+as $$
+begin
+  perform pg_catalog.set_config('retention.caller_search_path', pg_catalog.current_setting('search_path'), false);
+  perform pg_catalog.set_config('retention.caller_timezone', pg_catalog.current_setting('TimeZone'), false);
+  perform pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
+  perform pg_catalog.set_config('TimeZone', 'UTC', false);
+end
+$$;
+comment on function retention._pin_session() is
+  'Internal. Pins search_path (pg_catalog, pg_temp) and TimeZone (UTC) for the session, saving the caller''s values.';
+
+create or replace function retention._unpin_session()
+returns void
+language plpgsql
+as $$
+begin
+  perform pg_catalog.set_config('search_path',
+    coalesce(pg_catalog.current_setting('retention.caller_search_path', true), 'pg_catalog, pg_temp'), false);
+  perform pg_catalog.set_config('TimeZone',
+    coalesce(pg_catalog.current_setting('retention.caller_timezone', true), 'UTC'), false);
+end
+$$;
+comment on function retention._unpin_session() is
+  'Internal. Puts back the search_path and TimeZone _pin_session saved.';

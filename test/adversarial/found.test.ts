@@ -1,0 +1,202 @@
+// Attacks an independent tester found against the first version of the fixes (each broke
+// a guarantee then): code in a predicate's types, functions shadowing built-ins on the
+// caller's search_path, the caller's TimeZone, periods negative in one part, a cancel
+// while a run closes, a policy dropped and created again mid-run.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from '../support/db.ts';
+import { count, slowRows, waitFor } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+/** app.<name>: 100 rows, row i is i - 0.5 days old (timestamptz at, UTC wall clock ts, date d), user_id i. */
+async function table(name: string): Promise<void> {
+  await q(`create schema if not exists app`);
+  await q(`create table app.${name} (id int primary key, at timestamptz not null, ts timestamp not null, d date not null,
+             user_id int, deleted_at timestamp)`);
+  await q(`insert into app.${name} select i, now() - make_interval(days => i) + interval '12 hours',
+             (now() at time zone 'UTC') - make_interval(days => i) + interval '12 hours',
+             ((now() at time zone 'UTC') - make_interval(days => i) + interval '12 hours')::date, i, null
+             from generate_series(1, 100) i`);
+}
+
+async function login(role: string, ...memberOf: string[]): Promise<pg.Client> {
+  await q(`create role ${role} login password 'pw' ${memberOf.length ? 'in role ' + memberOf.join(', ') : ''}`);
+  const u = new URL(db.url);
+  u.username = role;
+  u.password = 'pw';
+  const c = new pg.Client({ connectionString: u.toString() });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+describe('code hidden in a predicate\'s types', () => {
+  it('an array or record literal of a domain whose check calls the admin\'s function is refused, and the function never runs as anyone', async () => {
+    await table('f1');
+    const role = `atk_${randomBytes(3).toString('hex')}`;
+    const adm = await login(role, 'retention_admin');
+    await q(`grant usage on schema app to ${role}`);
+    await q(`grant select on app.f1 to ${role}`);
+    await q(`create schema ${role}_s authorization ${role}`);
+    await q(`create sequence public.${role}_calls`);
+    await q(`grant usage, update on sequence public.${role}_calls to public`);
+    // Sequences are not rolled back: they count every call, whoever made it.
+    await adm.query(`create function ${role}_s.evil(int) returns boolean language plpgsql as $$
+                       begin perform nextval('public.${role}_calls'); return true; end $$`);
+    await adm.query(`create domain ${role}_s.d as int check (${role}_s.evil(value))`);
+    await adm.query(`create type ${role}_s.ct as (x ${role}_s.d)`);
+    for (const predicate of [
+      `'{1}'::${role}_s.d[] is not null`,
+      `'(1)'::${role}_s.ct is not null`,
+      `(('{' || id || '}'))::${role}_s.d[] is not null`,
+      `array_in('{1}', '${role}_s.d'::regtype, -1) is not null`,
+      `record_in('(1)', '${role}_s.ct'::regtype, -1) is not null`,
+      `pg_input_is_valid('1', '${role}_s.d')`,
+    ]) {
+      expect(await sqlState(adm.query(`select retention.set_policy('f1', 'app.f1', 'delete', 'at', p_retain => '30 days', p_predicate => $1)`, [predicate])), predicate).toBe('RT005');
+      expect(await sqlState(q(`select retention.set_policy('f1', 'app.f1', 'delete', 'at', p_retain => '30 days', p_predicate => $1)`, [predicate])), predicate).toBe('RT005');
+    }
+    await adm.end();
+    const [s] = await q(`select is_called from public.${role}_calls`);
+    expect(s!.is_called).toBe(false);
+    expect(await count(db, `retention.policies where name = 'f1'`)).toBe(0);
+    expect(await count(db, `pg_roles where rolname = $1 and rolsuper`, [role])).toBe(0);
+    expect(await count(db, 'app.f1')).toBe(100);
+  });
+
+  it('enum literals and the table\'s own column types stay usable', async () => {
+    await q(`create type app.state as enum ('open', 'closed')`);
+    await q(`create table app.f2 (id int primary key, state app.state, at timestamptz not null)`);
+    // Literals take the column's type without naming it (a cast naming app.state would need
+    // a schema the checking role may not look into).
+    const [p] = await q(`select (retention.set_policy('f2', 'app.f2', 'delete', 'at', p_predicate => $1)).predicate`, [`state = 'closed' and state <> all ('{open}')`]);
+    expect(p!.predicate).toMatch(/'closed'::app\.state/);
+  });
+});
+
+describe('the caller\'s session cannot steer a run', () => {
+  it('functions shadowing format_type and now() on the caller\'s search_path change nothing a run deletes or stamps', async () => {
+    await table('f3');
+    await q(`select retention.set_policy('f3', 'app.f3', 'delete', 'at', p_retain => '30 days', p_subject_column => 'user_id')`);
+    await q(`select retention.place_hold('subject', '50', 'Litigation')`);
+    await q(`create schema shadow`);
+    await q(`create function shadow.format_type(regtype, integer) returns text language sql as $$ select 'timestamptz or true or null::timestamptz is null' $$`);
+    await q(`create function shadow.now() returns timestamptz language sql stable as $$ select pg_catalog.now() + interval '1 year' $$`);
+    const c = await db.connect();
+    await c.query(`set search_path = shadow, pg_catalog, public`);
+    await c.query(`call retention.run('f3')`);
+    // The caller's settings are back afterwards.
+    expect((await c.query(`show search_path`)).rows[0].search_path).toBe('shadow, pg_catalog, public');
+    await c.end();
+    expect(await count(db, 'app.f3')).toBe(31);
+    expect(await count(db, 'app.f3 where id = 50')).toBe(1);
+    const [r] = await q(`select as_of > now() - interval '1 minute' and as_of <= now() as real_clock, affected::int from retention.runs where policy_name = 'f3'`);
+    expect(r).toEqual({ real_clock: true, affected: 69 });
+  });
+
+  it('a notice cannot be skipped with a shadowed now()', async () => {
+    await q(`create table app.f4 (id int primary key, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await q(`insert into app.f4 select 1000 + i, now() - make_interval(days => 90 + i), null from generate_series(1, 10) i`);
+    await q(`select retention.set_inactive_accounts_policy('f4', 'app.f4', p_inactive_after => '60 days', p_grace => '30 days')`);
+    const c = await db.connect();
+    await c.query(`set search_path = shadow, pg_catalog`);
+    await c.query(`call retention.run('f4')`);
+    await c.query(`call retention.run('f4')`);
+    await c.end();
+    expect(await count(db, 'app.f4 where deleted_at is not null')).toBe(0);
+    expect(await count(db, `retention.flagged_rows where policy_name = 'f4' and act_after > now() + interval '29 days'`)).toBe(10);
+  });
+
+  for (const col of ['ts', 'd'] as const) {
+    it(`a ${col === 'ts' ? 'timestamp' : 'date'} age column is read as UTC whatever the caller's TimeZone (+167 hours)`, async () => {
+      const name = `f5${col}`;
+      await table(name);
+      await q(`select retention.set_policy($1, $2, 'delete', $3, p_retain => '30 days')`, [name, `app.${name}`, col]);
+      const [pv] = await q(`select eligible::int from retention.preview($1)`, [name]);
+      const c = await db.connect();
+      await c.query(`set timezone = 'XXX-167'`);
+      const [pv2] = (await c.query(`select eligible::int from retention.preview($1)`, [name])).rows;
+      await c.query(`call retention.run($1)`, [name]);
+      expect((await c.query(`show timezone`)).rows[0].TimeZone).toBe('XXX-167');
+      await c.end();
+      expect(pv2).toEqual(pv);
+      expect(await count(db, `app.${name}`)).toBe(100 - pv!.eligible);
+      // Exactly the rows before the cutoff in UTC went.
+      const cutoff = col === 'ts' ? `(now() at time zone 'UTC') - interval '30 days'` : `((now() at time zone 'UTC') - interval '30 days')::date`;
+      expect(await count(db, `app.${name} where ${col} < ${cutoff}`)).toBe(0);
+      expect(await count(db, `app.${name}`)).toBe(await count(db, `generate_series(1, 100) i where (${col === 'ts' ? `(now() at time zone 'UTC') - make_interval(days => i) + interval '12 hours'` : `((now() at time zone 'UTC') - make_interval(days => i) + interval '12 hours')::date`}) >= ${cutoff}`));
+    });
+  }
+
+  it('a soft-delete mark in a timestamp column is UTC whatever the caller\'s TimeZone, so the purge waits its period', async () => {
+    await table('f6');
+    await q(`select retention.set_policy('f6-soft', 'app.f6', 'soft_delete', 'ts', p_retain => '90 days', p_deleted_at_column => 'deleted_at')`);
+    await q(`select retention.set_policy('f6-purge', 'app.f6', 'purge_soft_deleted', 'deleted_at', p_retain => '6 days')`);
+    const c = await db.connect();
+    await c.query(`set timezone = 'XXX+167'`);
+    await c.query(`call retention.run('f6-soft')`);
+    await c.end();
+    expect(await count(db, `app.f6 where deleted_at between (now() at time zone 'UTC') - interval '1 minute' and (now() at time zone 'UTC')`)).toBe(10);
+    await db.call(`call retention.run('f6-purge')`);
+    expect(await count(db, 'app.f6')).toBe(100);
+  });
+});
+
+describe('periods', () => {
+  it('a period negative in one part (\'-100 years +36001 days\') is refused, as a default too, and changes nothing', async () => {
+    await table('f7');
+    const audit = await count(db, 'retention.audit_log');
+    for (const period of ['-100 years +36001 days', '1 month -31 days', '1 day -25 hours', '-1 mon +40 days']) {
+      expect(await sqlState(q(`select retention.set_policy('f7', 'app.f7', 'delete', 'at', p_retain => $1)`, [period])), period).toBe('RT004');
+      expect(await sqlState(q(`select retention.set_default('global', $1)`, [period])), period).toBe('RT004');
+      expect(await sqlState(q(`select retention.set_inactive_accounts_policy('f7', 'app.f7', p_last_login_column => 'at', p_grace => $1)`, [period])), period).toBe('RT004');
+    }
+    expect(await count(db, 'retention.audit_log')).toBe(audit);
+    // One stored by an older version is refused at run time, before anything is deleted.
+    await q(`select retention.set_policy('f7', 'app.f7', 'delete', 'at', p_retain => '30 days')`);
+    await q(`update retention.policies set retain = '-100 years +36001 days' where name = 'f7'`);
+    expect(await sqlState(db.call(`call retention.run('f7')`))).toBe('RT004');
+    expect(await count(db, 'app.f7')).toBe(100);
+  });
+});
+
+describe('run locks', () => {
+  it('a run cancelled while it closes (waiting for the audit chain) is recorded interrupted and lets go of its lock', async () => {
+    await table('f8');
+    await q(`select retention.set_policy('f8', 'app.f8', 'delete', 'at', p_retain => '30 days')`);
+    const blocker = await db.connect();
+    await blocker.query('begin');
+    await blocker.query(`select retention.set_default('global', '1 year')`);  // holds the audit chain
+    const c = await db.connect();
+    await c.query(`set statement_timeout = '1s'`);
+    expect(await sqlState(c.query(`call retention.run('f8')`))).toBe('57014');
+    await blocker.query('rollback');
+    await blocker.end();
+    const [r] = await q(`select status from retention.runs where policy_name = 'f8'`);
+    expect(r!.status).toBe('interrupted');
+    expect(await count(db, 'app.f8')).toBe(30);
+    // Another session runs it now; the cancelled session is still open.
+    await db.call(`call retention.run('f8')`);
+    expect((await q(`select status from retention.runs where policy_name = 'f8' order by run_id desc limit 1`))[0]!.status).toBe('completed');
+    await c.end();
+  });
+
+  it('a policy cannot be dropped while it runs, so a new one of the same name never runs beside it', async () => {
+    await table('f9');
+    await slowRows(db, 'app.f9', 20);
+    await q(`select retention.set_policy('f9', 'app.f9', 'delete', 'at', p_retain => '30 days', p_batch_size => 5)`);
+    const c = await db.connect();
+    const done = c.query(`call retention.run('f9')`).catch(() => {});
+    await waitFor(async () => (await count(db, `retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'f9'`)) >= 1, 'a batch');
+    expect(await sqlState(q(`select retention.drop_policy('f9')`))).toBe('55006');
+    expect(await count(db, `retention.policies where name = 'f9'`)).toBe(1);
+    await q(`select retention.request_stop(run_id) from retention.runs where policy_name = 'f9' and status = 'running'`);
+    await done;
+    await c.end();
+    await q(`select retention.drop_policy('f9')`);
+    expect(await count(db, `retention.policies where name = 'f9'`)).toBe(0);
+  });
+});
