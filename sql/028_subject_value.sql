@@ -1,8 +1,9 @@
 -- A subject hold's id as a value of a subject column's type, in that type's canonical text
 -- ('042' is 42 for an integer column, an upper-case UUID its lower-case form), or NULL
 -- when it is no value of that type ('abc' for a bigint column cannot match any row).
--- Holds are compared with rows in the column's type, never as text.
-create or replace function retention._subject_value(p_value text, p_type regtype)
+-- Holds are compared with rows in the column's type, never as text. p_type is the
+-- column's full type as format_type gives it, modifier included (char(4), not char(1)).
+create or replace function retention._subject_value(p_value text, p_type text)
 returns text
 language plpgsql
 stable
@@ -18,7 +19,7 @@ exception when data_exception or invalid_text_representation then
   return null;
 end
 $$;
-comment on function retention._subject_value(text, regtype) is
+comment on function retention._subject_value(text, text) is
   'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type).';
 
 -- The columns of a table that name a data subject, so a subject hold covers its rows:

@@ -6,10 +6,13 @@
 --  * a subject named by one of its subject columns (_subject_columns), compared in the
 --    column's type (_subject_value);
 --  * when the statement removes the row (p_removes): any row the removal reaches through
---    (p_skip_con: a self-reference the caller follows itself)
 --    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth —
 --    those rows are removed or changed by the same statement, so a held one keeps the row
---    that reaches it (_held_refs_sql).
+--    that reaches it (_held_refs_sql);
+--  * when it changes columns of the row (p_changes: a scrub's columns; the key columns a
+--    SET NULL sets): any row reached through foreign keys on those columns declared ON
+--    UPDATE CASCADE, SET NULL or SET DEFAULT, at any depth.
+-- p_skip_con: a self-reference the caller follows itself.
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
 create or replace function retention._held_sql(
@@ -19,7 +22,8 @@ create or replace function retention._held_sql(
   p_removes  boolean,
   p_depth    integer default 0,
   p_path     oid[] default '{}',
-  p_skip_con oid default null
+  p_skip_con oid default null,
+  p_changes  name[] default null
 )
 returns text
 language plpgsql
@@ -30,7 +34,6 @@ as $$
 declare
   v_parts  text[];
   v_col    name;
-  v_type   regtype;
   v_typmod text;
   v_con    oid;
   v_sql    text;
@@ -39,29 +42,33 @@ begin
   v_parts := array[retention._hold_scope_sql(p_rel, p_alias, p_policy)];
   -- Holds on a subject its subject columns name, in the column's type.
   foreach v_col in array retention._subject_columns(p_rel) loop
-    select a.atttypid::regtype, format_type(a.atttypid, a.atttypmod) into v_type, v_typmod
+    select format_type(a.atttypid, a.atttypmod) into v_typmod
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%4$s as v
+      'coalesce(%1$s.%2$I = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%3$s as v
                                                         from retention._open_holds h where h.scope = ''subject'') s
                                         where v is not null)), false)',
-      p_alias, v_col, v_type::text, v_typmod);
+      p_alias, v_col, v_typmod);
   end loop;
-  -- Rows its removal reaches through foreign keys.
-  if p_removes then
-    for v_con in
-      select c.oid from pg_catalog.pg_constraint c
-       where c.contype = 'f' and c.conparentid = 0 and c.confdeltype in ('c', 'n', 'd')
-         and c.confrelid = any (retention._rel_and_ancestors(p_rel))
-         and c.oid is distinct from p_skip_con
-       order by c.conname
-    loop
-      v_sql := retention._held_refs_sql(v_con, p_alias, p_depth + 1, p_path || p_rel::oid);
-      if v_sql <> 'false' then
-        v_parts := v_parts || v_sql;
-      end if;
-    end loop;
-  end if;
+  -- Rows its removal, or the change of its columns, reaches through foreign keys.
+  for v_con in
+    select c.oid from pg_catalog.pg_constraint c
+     where c.contype = 'f' and c.conparentid = 0
+       and c.confrelid = any (retention._rel_and_ancestors(p_rel))
+       and c.oid is distinct from p_skip_con
+       and ((p_removes and c.confdeltype in ('c', 'n', 'd'))
+            or (not p_removes and c.confupdtype in ('c', 'n', 'd')
+                and exists (select from unnest(c.confkey) k(att)
+                              join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att
+                             where a.attname = any (coalesce(p_changes, '{}')))))
+     order by c.conname
+  loop
+    v_sql := retention._held_refs_sql(v_con, p_alias, p_depth + 1, p_path || p_rel::oid,
+                                      case when p_removes then 'delete' else 'update' end);
+    if v_sql <> 'false' then
+      v_parts := v_parts || v_sql;
+    end if;
+  end loop;
   v_sql := '(' || array_to_string(v_parts, ' or ') || ')';
   if p_depth = 0 then
     v_sql := '(exists (select from retention._open_holds) and ' || v_sql || ')';
@@ -69,8 +76,8 @@ begin
   return v_sql;
 end
 $$;
-comment on function retention._held_sql(regclass, text, text, boolean, integer, oid[], oid) is
-  'Internal. SQL over a row alias: true when an open hold covers the row (its table or partitions, the policy, a subject in its subject columns) or, for a removal, a row it reaches through ON DELETE CASCADE / SET NULL / SET DEFAULT.';
+comment on function retention._held_sql(regclass, text, text, boolean, integer, oid[], oid, name[]) is
+  'Internal. SQL over a row alias: true when an open hold covers the row (its table or partitions, the policy, a subject in its subject columns) or a row its removal (ON DELETE) or the change of its columns (ON UPDATE) reaches through CASCADE / SET NULL / SET DEFAULT.';
 
 -- Whether a row (p_alias) reaches a held row through one foreign key (p_con) that
 -- references its table: the referencing rows, held by _held_sql (and, for CASCADE, by
@@ -82,7 +89,8 @@ create or replace function retention._held_refs_sql(
   p_con    oid,
   p_alias  text,
   p_depth  integer,
-  p_path   oid[]
+  p_path   oid[],
+  p_action text default 'delete'
 )
 returns text
 language plpgsql
@@ -97,7 +105,11 @@ declare
   v_fk     name[];
   v_ref    name[];
 begin
-  select x.conrelid::regclass as child, x.confrelid, x.confdeltype = 'c' as removes, x.conrelid = x.confrelid as self
+  -- What the statement does to the referencing rows: 'delete' follows ON DELETE, 'update'
+  -- ON UPDATE, 'remove' says they are deleted outright (a scrub's revoke tables). CASCADE
+  -- on delete removes them; anything else changes their key columns.
+  select x.conrelid::regclass as child, x.confrelid, x.conrelid = x.confrelid as self,
+         case p_action when 'remove' then true when 'delete' then x.confdeltype = 'c' else false end as removes
     into c from pg_catalog.pg_constraint x where x.oid = p_con;
   v_tbl := format('%I.%I', (select n.nspname from pg_catalog.pg_class r join pg_catalog.pg_namespace n on n.oid = r.relnamespace where r.oid = c.child),
                   (select r.relname from pg_catalog.pg_class r where r.oid = c.child));
@@ -126,6 +138,12 @@ begin
       retention._column_list('y', v_ref), v_a,
       retention._held_sql(c.child, v_a, null, true, p_depth, p_path || c.child::oid, p_con));
   end if;
+  if c.self and not c.removes and v_fk && v_ref then
+    -- A self-reference whose changed key is also what it references: changes chain on
+    -- through the table; judged conservatively.
+    return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
+                  retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref));
+  end if;
   if not c.self and (c.child::oid = any (p_path) or p_depth > 8) then
     -- A cycle through other tables, or too deep to spell out: held if anything is reached.
     return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
@@ -133,10 +151,11 @@ begin
   end if;
   return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
                 retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref),
-                retention._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path));
+                retention._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
+                                    null, case when not c.removes then v_fk end));
 end
 $$;
-comment on function retention._held_refs_sql(oid, text, integer, oid[]) is
+comment on function retention._held_refs_sql(oid, text, integer, oid[], text) is
   'Internal. SQL: whether rows referencing p_alias through one foreign key are held (or reach held rows), self-references followed recursively.';
 
 -- The part of the hold rule that covers whole relations: an open hold on the table or a

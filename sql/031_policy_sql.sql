@@ -44,13 +44,18 @@ begin
       from retention._notice_sql(p_policy) n;
   end if;
   -- Held: _held_sql, the one rule. A delete removes the row (so what its foreign keys
-  -- cascade into counts); soft-delete and scrub change it in place, but a scrub deletes the
-  -- rows of its revoke tables that reference it, so those (and what they reach) count.
+  -- cascade into counts); soft-delete and scrub change columns in place (so what those
+  -- columns' ON UPDATE actions reach counts), and a scrub deletes the rows of its revoke
+  -- tables that reference it, so those (and what they reach) count.
   held := retention._held_sql(p_policy.target, 't', p_policy.name,
-                              p_policy.action in ('delete', 'purge_soft_deleted', 'drop_partitions'));
+                              p_policy.action in ('delete', 'purge_soft_deleted', 'drop_partitions'),
+                              p_changes => case p_policy.action
+                                when 'scrub' then array(select k::name from jsonb_object_keys(p_policy.scrub_columns) k)
+                                                  || p_policy.scrubbed_at_column
+                                when 'soft_delete' then array[p_policy.deleted_at_column] end);
   if p_policy.action = 'scrub' and cardinality(p_policy.revoke_tables) > 0 then
     select format('(%s or (exists (select from retention._open_holds) and (%s)))', held,
-                  string_agg(retention._held_refs_sql(c.oid, 't', 1, array[p_policy.target::oid]), ' or ' order by c.conname))
+                  string_agg(retention._held_refs_sql(c.oid, 't', 1, array[p_policy.target::oid], 'remove'), ' or ' order by c.conname))
       into held
       from unnest(p_policy.revoke_tables) x(rel)
       join pg_catalog.pg_constraint c on c.contype = 'f' and c.conrelid = x.rel and c.confrelid = p_policy.target;

@@ -1,5 +1,5 @@
 -- Places a legal hold. p_scope 'table' (p_value = table name), 'subject' (p_value = the
--- subject's id, trimmed; compared with every subject column in that column's type, so
+-- subject's id as given; compared with every subject column in that column's type, so
 -- '042' holds 42; a warning says when no row of any subject column has it) or 'policy'
 -- (p_value = policy name). Takes the holds lock exclusively, which waits for batches in
 -- flight (they hold it shared) and makes later batches see the hold: once this function's
@@ -20,7 +20,7 @@ as $$
 declare
   v_target regclass;
   v_hold   retention.legal_holds;
-  v_value  text := pg_catalog.btrim(p_value);
+  v_value  text := p_value;
   v_col    record;
   v_found  boolean := false;
   v_seen   int := 0;
@@ -65,7 +65,7 @@ begin
     -- Does any row carry this subject? Every subject column (policies', erasure subject
     -- tables' keys), compared in its own type.
     for v_col in
-      select distinct t.rel, c.col, a.atttypid::regtype as typ
+      select distinct t.rel, c.col, format_type(a.atttypid, a.atttypmod) as typ
         from (select p.target as rel from retention.policies p where p.subject_column is not null
               union select r.subject_table from retention.erasure_requests r) t
         cross join unnest(retention._subject_columns(t.rel)) c(col)

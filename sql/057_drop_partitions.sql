@@ -125,6 +125,22 @@ begin
     begin
       perform retention._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
       perform set_config('lock_timeout', v_lock_ms, true);
+      -- Holds once more (a hold may have come since the detach, or a dead run detached it):
+      -- the detached table is no partition any more, so the parent's rule is applied to
+      -- its rows, and a hold on the table itself counts too. Held: attached again.
+      perform retention._lock_holds_shared();
+      execute format('select %s or %s or exists (select from %s t where %s)',
+                     retention._hold_scope_sql(p_pol.target, null, p_pol.name),
+                     retention._hold_scope_sql(v_p.partition_name::regclass, null, null),
+                     v_p.partition_name, retention._held_sql(p_pol.target, 't', p_pol.name, true))
+        into v_held;
+      if v_held then
+        execute format('alter table %s attach partition %s for values from (%L) to (%L)',
+                       v_parent, v_p.partition_name, v_p.oldest_at, v_p.newest_at);
+        update retention.run_batches set disposition = 'reattached', finished_at = clock_timestamp()
+         where run_id = v_p.run_id and batch_no = v_p.batch_no;
+        raise notice 'policy %: partition % is under a legal hold: attached again', p_pol.name, v_p.partition_name;
+      else
       execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
         into v_count, v_oldest;
       if p_pol.archive_schema is not null then
@@ -152,6 +168,7 @@ begin
          set affected = p_affected + v_count,
              batches = p_batches + case when v_p.run_id <> p_run_id then 1 else 0 end
        where run_id = p_run_id;
+      end if;
     exception
       when lock_not_available then
         get stacked diagnostics p_code = returned_sqlstate, p_err = message_text;
@@ -164,6 +181,7 @@ begin
     if p_status <> 'running' then
       return;
     end if;
+    continue when v_held;
     p_affected := p_affected + v_count;
     if v_p.run_id <> p_run_id then
       p_batches := p_batches + 1;

@@ -46,7 +46,7 @@ begin
     -- Rows of the revoke tables that reference a scrubbed row are deleted in the same
     -- statement, found through their foreign key; the fourth column counts them.
     select coalesce(string_agg(format(
-             ', r%s as (delete from %s r using done d where (%s) = (%s) returning 1)',
+             ', r%s as (delete from only %s r using done d where (%s) = (%s) returning 1)',
              x.n, retention._qualified_name(x.rel),
              (select string_agg(format('r.%I', a.attname), ', ' order by k.o)
                 from unnest(c.conkey) with ordinality k(att, o)

@@ -2,7 +2,9 @@
 -- would otherwise resolve names (functions, operators) through the caller's search_path
 -- and read timestamps in the caller's TimeZone. So the public procedures (run, run_all,
 -- process_erasure) pin the session itself for their length: search_path pg_catalog,
--- pg_temp and TimeZone UTC, saving the caller's values in retention.caller_* settings and
+-- pg_temp, TimeZone UTC and default_transaction_isolation read committed (every batch
+-- after the first commit must read holds committed while it waited for the holds lock:
+-- a repeatable-read snapshot taken before would not see them), saving the caller's values in retention.caller_* settings and
 -- putting them back when they finish or raise a known error (_unpin_session). A run
 -- cancelled mid-statement leaves the session pinned; reconnect or SET them again.
 -- Neither routine may have a SET clause (it would undo what they set) nor use an
@@ -14,8 +16,10 @@ as $$
 begin
   perform pg_catalog.set_config('retention.caller_search_path', pg_catalog.current_setting('search_path'), false);
   perform pg_catalog.set_config('retention.caller_timezone', pg_catalog.current_setting('TimeZone'), false);
+  perform pg_catalog.set_config('retention.caller_isolation', pg_catalog.current_setting('default_transaction_isolation'), false);
   perform pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
   perform pg_catalog.set_config('TimeZone', 'UTC', false);
+  perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
 end
 $$;
 comment on function retention._pin_session() is
@@ -30,6 +34,8 @@ begin
     coalesce(pg_catalog.current_setting('retention.caller_search_path', true), 'pg_catalog, pg_temp'), false);
   perform pg_catalog.set_config('TimeZone',
     coalesce(pg_catalog.current_setting('retention.caller_timezone', true), 'UTC'), false);
+  perform pg_catalog.set_config('default_transaction_isolation',
+    coalesce(pg_catalog.current_setting('retention.caller_isolation', true), 'read committed'), false);
 end
 $$;
 comment on function retention._unpin_session() is

@@ -13,13 +13,14 @@ set timezone = 'UTC'
 as $$
 declare
   s      record;
-  v_type regtype := (select k.key_type::regtype from retention._single_key(p_subject_table) k);
+  v_type text := (select k.key_type from retention._single_key(p_subject_table) k);
 begin
   -- Deepest first: the held rows themselves before the rows whose delete would reach them.
-  for s in select * from jsonb_to_recordset(p_plan) as x(step int, depth int, target text, rule text, cond text)
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, depth int, target text, rule text, cond text, scrub jsonb)
             where x.rule <> 'keep' order by x.depth desc nulls last, x.step loop
     execute format('select count(*) from only %s t where (%s) and %s', s.target, s.cond,
-                   retention._held_sql(s.target::regclass, 't', null, s.rule = 'delete'))
+                   retention._held_sql(s.target::regclass, 't', null, s.rule = 'delete',
+                                       p_changes => array(select k::name from jsonb_object_keys(coalesce(s.scrub, '{}')) k)))
       into held;
     continue when held = 0;
     target := s.target;

@@ -83,7 +83,8 @@ begin
     v_total := 0;
     -- Every statement leaves held rows alone (_held_sql, checked in the statement under the
     -- holds lock): a hold placed while the erasure runs protects what it covers.
-    v_held := retention._held_sql(v_step.target::regclass, 't', null, v_step.rule = 'delete');
+    v_held := retention._held_sql(v_step.target::regclass, 't', null, v_step.rule = 'delete',
+                                  p_changes => array(select k::name from jsonb_object_keys(coalesce(v_step.scrub, '{}')) k));
     if v_step.rule = 'delete' then
       v_sql := format('with u as (delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not %3$s limit $1)) returning 1)
                        select count(*), 0::bigint from u',
@@ -120,7 +121,8 @@ begin
       -- processing it again once the hold is released carries on.
       perform retention._lock_holds_shared();
       select * into v_hold from retention._erasure_hold(
-        jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule, 'cond', v_step.cond)),
+        jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule,
+                                             'cond', v_step.cond, 'scrub', v_step.scrub)),
         v_req.subject_table, v_req.subject_id);
       if v_hold.held is not null then
         call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);

@@ -200,3 +200,109 @@ describe('run locks', () => {
     expect(await count(db, `retention.policies where name = 'f9'`)).toBe(0);
   });
 });
+
+// Found by a second tester, against the one hold rule.
+describe('holds the rule first missed', () => {
+  it('a run in a repeatable-read session still reads a hold committed while it waits for a batch', async () => {
+    await q(`create table app.g1 (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into app.g1 select i, now() - interval '1 year' + make_interval(secs => i) from generate_series(1, 5) i`);
+    await slowRows(db, 'app.g1', 400);
+    await q(`select retention.set_policy('g1', 'app.g1', 'delete', 'created_at', p_retain => '30 days', p_batch_size => 1)`);
+    const c = await db.connect();
+    await c.query(`set default_transaction_isolation = 'repeatable read'`);
+    const done = c.query(`call retention.run('g1')`);
+    await waitFor(async () => (await count(db, 'app.g1')) < 5, 'a batch');
+    await q(`select retention.place_hold('table', 'app.g1', 'Inquiry')`);
+    const left = await count(db, 'app.g1');
+    await done;
+    expect((await c.query(`show default_transaction_isolation`)).rows[0].default_transaction_isolation).toBe('repeatable read');
+    await c.end();
+    expect(await count(db, 'app.g1')).toBe(left);
+  });
+
+  it('a partition detached by a failed run is attached again, not dropped, once a hold covers it', async () => {
+    await q(`create table app.g2 (id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table app.g2_2020 partition of app.g2 for values from ('2020-01-01') to ('2021-01-01')`);
+    await q(`create table app.g2_now partition of app.g2 for values from ('2021-01-01') to ('2100-01-01')`);
+    await q(`insert into app.g2 values (1, '2020-06-01'), (2, now())`);
+    await q(`select retention.set_policy('g2', 'app.g2', 'drop_partitions', 'created_at', p_retain => '1 year')`);
+    await q(`create view app.g2_v as select * from app.g2_2020`);  // the drop fails after the detach
+    await db.call(`call retention.run('g2')`).catch(() => {});
+    expect(await count(db, `pg_class where oid = 'app.g2_2020'::regclass and not relispartition`)).toBe(1);
+    await q(`select retention.place_hold('table', 'app.g2_2020', 'Held while detached')`);
+    await q(`drop view app.g2_v`);
+    await db.call(`call retention.run('g2')`);
+    expect(await count(db, `pg_class where oid = 'app.g2_2020'::regclass and relispartition`)).toBe(1);
+    expect(await count(db, 'app.g2')).toBe(2);
+    expect(await count(db, `retention.run_batches where partition_name = 'app.g2_2020' and disposition = 'reattached'`)).toBe(1);
+  });
+
+  it('ON DELETE SET NULL into a key that ON UPDATE CASCADE carries into a held table keeps the parent', async () => {
+    await q(`create table app.g3p (id int primary key, created_at timestamptz not null)`);
+    await q(`create table app.g3c (id int primary key, parent_id int unique references app.g3p on delete set null)`);
+    await q(`create table app.g3g (id int primary key, child_parent_id int references app.g3c (parent_id) on update cascade)`);
+    await q(`insert into app.g3p values (1, now() - interval '1 year'), (2, now() - interval '1 year')`);
+    await q(`insert into app.g3c values (10, 1), (20, 2)`);
+    await q(`insert into app.g3g values (100, 1)`);
+    await q(`select retention.set_policy('g3', 'app.g3p', 'delete', 'created_at', p_retain => '30 days')`);
+    await q(`select retention.place_hold('table', 'app.g3g', 'Held grandchild')`);
+    await db.call(`call retention.run('g3')`);
+    expect((await q(`select id from app.g3p`)).map((r) => r.id)).toEqual([1]);
+    expect((await q(`select child_parent_id from app.g3g`))[0]!.child_parent_id).toBe(1);
+  });
+
+  it('a subject hold on a char(4) subject column holds \'AB12\', not \'A\'; an erasure of \'AB12\' is blocked', async () => {
+    await q(`create table app.g4 (id int primary key, code char(4), at timestamptz not null)`);
+    await q(`insert into app.g4 values (1, 'AB12', now() - interval '1 year'), (2, 'A', now() - interval '1 year')`);
+    await q(`select retention.set_policy('g4', 'app.g4', 'delete', 'at', p_retain => '30 days', p_subject_column => 'code')`);
+    await q(`select retention.place_hold('subject', 'AB12', 'Char key')`);
+    await db.call(`call retention.run('g4')`);
+    expect((await q(`select id from app.g4`)).map((r) => r.id)).toEqual([1]);
+    await q(`create table app.g4c (code char(4) primary key)`);
+    await q(`insert into app.g4c values ('AB12')`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.g4c', 'AB12', 'ticket')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect((await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('blocked_by_hold');
+    expect(await count(db, 'app.g4c')).toBe(1);
+  });
+
+  it('a scrub does not rewrite held rows through an ON UPDATE CASCADE key added after the policy was saved', async () => {
+    await q(`create table app.g5u (id int primary key, email text unique, closed_at timestamptz not null)`);
+    await q(`insert into app.g5u values (1, 'a@x.example', now() - interval '1 year'), (2, 'b@x.example', now() - interval '1 year')`);
+    await q(`select retention.set_policy('g5', 'app.g5u', 'scrub', 'closed_at', p_retain => '30 days', p_scrub => '{"email": "sha256"}')`);
+    await q(`create table app.g5log (id int primary key, email text references app.g5u (email) on update cascade)`);
+    await q(`insert into app.g5log values (1, 'a@x.example')`);
+    await q(`select retention.place_hold('table', 'app.g5log', 'Mail evidence')`);
+    await db.call(`call retention.run('g5')`).catch(() => {});
+    expect((await q(`select email from app.g5log`))[0]!.email).toBe('a@x.example');
+    expect((await q(`select email from app.g5u where id = 1`))[0]!.email).toBe('a@x.example');
+  });
+
+  it('a scrub\'s revoke delete takes neither inheritance children of the revoke table nor held rows its cascades reach', async () => {
+    await q(`create table app.g6u (id int primary key, email text, closed_at timestamptz not null)`);
+    await q(`create table app.g6s (id int primary key, user_id int references app.g6u)`);
+    await q(`create table app.g6s_archive () inherits (app.g6s)`);
+    await q(`create table app.g6e (id int primary key, session_id int references app.g6s on delete cascade)`);
+    await q(`insert into app.g6u values (1, 'a@x.example', now() - interval '1 year'), (2, 'b@x.example', now() - interval '1 year')`);
+    await q(`insert into app.g6s values (10, 1), (20, 2)`);
+    await q(`insert into app.g6s_archive values (11, 1)`);
+    await q(`insert into app.g6e values (100, 20)`);
+    await q(`select retention.set_policy('g6', 'app.g6u', 'scrub', 'closed_at', p_retain => '30 days', p_scrub => '{"email": "null"}', p_revoke => array['app.g6s'])`);
+    await q(`select retention.place_hold('table', 'app.g6s_archive', 'Archive held')`);
+    await q(`select retention.place_hold('table', 'app.g6e', 'Events held')`);
+    await db.call(`call retention.run('g6')`);
+    expect(await count(db, 'only app.g6s_archive')).toBe(1);
+    expect(await count(db, 'app.g6e')).toBe(1);
+    expect((await q(`select id from app.g6s order by id`)).map((r) => r.id)).toEqual([11, 20]);
+    expect((await q(`select id from app.g6u where email is null`)).map((r) => r.id)).toEqual([1]);
+  });
+
+  it('a text subject id is taken as given: \' bob\' holds \' bob\'', async () => {
+    await q(`create table app.g7 (id int primary key, name text, at timestamptz not null)`);
+    await q(`insert into app.g7 values (1, ' bob', now() - interval '1 year'), (2, 'bob', now() - interval '1 year')`);
+    await q(`select retention.set_policy('g7', 'app.g7', 'delete', 'at', p_retain => '30 days', p_subject_column => 'name')`);
+    await q(`select retention.place_hold('subject', ' bob', 'Leading space')`);
+    await db.call(`call retention.run('g7')`);
+    expect((await q(`select id from app.g7`)).map((r) => r.id)).toEqual([1]);
+  });
+});
