@@ -3,9 +3,8 @@
 // caller's search_path, the caller's TimeZone, periods negative in one part, a cancel
 // while a run closes, a policy dropped and created again mid-run.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { sqlState, useTestDatabase } from '../support/db.ts';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
 import { count, slowRows, waitFor } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -22,22 +21,11 @@ async function table(name: string): Promise<void> {
              from generate_series(1, 100) i`);
 }
 
-async function login(role: string, ...memberOf: string[]): Promise<pg.Client> {
-  await q(`create role ${role} login password 'pw' ${memberOf.length ? 'in role ' + memberOf.join(', ') : ''}`);
-  const u = new URL(db.url);
-  u.username = role;
-  u.password = 'pw';
-  const c = new pg.Client({ connectionString: u.toString() });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
 describe('code hidden in a predicate\'s types', () => {
   it('an array or record literal of a domain whose check calls the admin\'s function is refused, and the function never runs as anyone', async () => {
     await table('f1');
     const role = `atk_${randomBytes(3).toString('hex')}`;
-    const adm = await login(role, 'retention_admin');
+    const adm = await loginAs(db, role, 'retention_admin');
     await q(`grant usage on schema app to ${role}`);
     await q(`grant select on app.f1 to ${role}`);
     await q(`create schema ${role}_s authorization ${role}`);

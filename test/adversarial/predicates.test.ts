@@ -3,10 +3,9 @@
 // parsed by PostgreSQL (never by hand) and calling only built-in, non-volatile functions.
 // Every refusal is RT005 and changes nothing: no policy, no audit entry, no row.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate } from '../../runner/migrate.ts';
-import { sqlState, useTestDatabase } from '../support/db.ts';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -104,14 +103,9 @@ describe('predicates are parsed by PostgreSQL', () => {
     expect(await sqlState(db.q(`update retention.policies set predicate = 'true) or (true' where name = 'pd'`))).toBe('RT005');
     expect(await sqlState(db.q(`update retention.policies set predicate = 'random() < 1' where name = 'pd'`))).toBe('RT005');
     const role = `adm_${randomBytes(3).toString('hex')}`;
-    await db.q(`create role ${role} login password 'pw' in role retention_admin`);
+    const c = await loginAs(db, role, 'retention_admin');
     await db.q(`grant usage on schema app to ${role}`);
     await db.q(`grant select on app.pd to ${role}`);
-    const u = new URL(db.url);
-    u.username = role;
-    u.password = 'pw';
-    const c = new pg.Client({ connectionString: u.toString() });
-    await c.connect();
     expect(await sqlState(c.query(`update retention.policies set predicate = $1 where name = 'pd'`, [`note <> E'\\'' ) or true or ( note <> E'\\''`]))).toBe('RT005');
     await c.query(`update retention.policies set predicate = 'user_id in (1, 2)' where name = 'pd'`);
     await c.end();

@@ -75,3 +75,15 @@ export async function sqlState(p: Promise<unknown>): Promise<string> {
   }
   throw new Error('expected the statement to fail, but it succeeded');
 }
+
+/** Creates a login role (password 'pw'), member of `memberOf`, and connects as it. */
+export async function loginAs(db: TestDb, role: string, ...memberOf: string[]): Promise<pg.Client> {
+  await db.q(`create role ${role} login password 'pw' ${memberOf.length ? 'in role ' + memberOf.join(', ') : ''}`);
+  const u = new URL(db.url);
+  u.username = role;
+  u.password = 'pw';
+  const c = new pg.Client({ connectionString: u.toString() });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
