@@ -39,7 +39,7 @@ declare
   v_eligible  bigint;
   v_held      bigint;
   v_budget    interval;
-  v_started   timestamptz := clock_timestamp();
+  v_started   timestamptz;
   v_status    text := 'running';
   v_code      text;
   v_err       text;
@@ -68,6 +68,7 @@ begin
     return;
   end if;
 
+  v_started := clock_timestamp();  -- the run begins once it holds the lock
   -- Set-up: mark dead runs, count, record the run. Any error is recorded, not lost.
   begin
     -- Runs of this policy (by name: it may have been dropped and created again) left
