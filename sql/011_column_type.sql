@@ -1,4 +1,5 @@
--- The declared type of a live column, or NULL when the table has no such column.
+-- The type of a live column with domains resolved to their base type (see _base_type:
+-- casting to a domain would run its owner's code), or NULL when there is no such column.
 create or replace function retention._column_type(p_rel regclass, p_column text)
 returns regtype
 language sql
@@ -6,7 +7,7 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select a.atttypid::regtype
+  select retention._base_type(a.atttypid, -1)::regtype
     from pg_catalog.pg_attribute a
    where a.attrelid = p_rel
      and a.attname = p_column

@@ -1,6 +1,10 @@
 -- A policy's extra predicate, parsed by PostgreSQL itself and returned in PostgreSQL's own
 -- deparsed form, which is what the policy stores and the engine pastes (inside
--- parentheses) into its statements. The text is never inspected by hand:
+-- parentheses) into its statements. The text is never inspected by hand, and it is parsed
+-- as retention_predicate_checker, a role with no privileges: parsing can run user code (a
+-- literal of an array or record type runs its element type's input, a domain its check),
+-- which then can harm nothing, and names in schemas the role may not use (all but
+-- pg_catalog, trusted schemas and those of the table's own column types) are not found.
 --  1. one statement: it is placed in EXPLAIN SELECT (...) opened as a cursor and never
 --     fetched, which PostgreSQL refuses for more than one statement without planning or
 --     running anything (no ';' can hide in the text below);
@@ -8,12 +12,15 @@
 --     constraint of an empty temporary copy of the table (parsed and stored, never
 --     evaluated), which PostgreSQL accepts only for a boolean expression without
 --     subqueries, aggregates, window or set-returning functions and system columns;
---  3. what it calls: every function, operator and domain in the stored expression must be in pg_catalog or a schema an admin trusted
---     (retention.trusted_schemas), and functions (operators' too) must not be volatile
---     nor among pg_catalog's few that run SQL of their own (table_to_xml and kin);
+--  3. what it calls, read from the stored expression: functions and operators must be in
+--     pg_catalog or a schema an admin trusted (retention.trusted_schemas) and not volatile,
+--     nor take cstring or internal (type input functions such as array_in and record_in
+--     would run a type's code at run time), nor be among pg_catalog's few that run SQL or
+--     a type's input of their own (table_to_xml and kin, pg_input_is_valid); types must be
+--     built in, trusted, or enums; the whole row may not be used;
 --  4. the deparsed text of that one constraint is the result.
--- All of it runs in a subtransaction that is always rolled back: the temporary table
--- never outlives the call. Any refusal is RT005 with the reason.
+-- All of it runs in a subtransaction that is always rolled back: the temporary table and
+-- the role switch never outlive the call. Any refusal is RT005 with the reason.
 create or replace function retention._validate_predicate(p_target regclass, p_predicate text)
 returns text
 language plpgsql

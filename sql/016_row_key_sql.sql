@@ -20,7 +20,8 @@ $$;
 comment on function retention._row_key_sql(regclass) is
   'Internal. A jsonb expression over alias t naming a row by its primary key (else its ctid).';
 
--- A table's single-column primary key (column and type), both NULL when its primary key
+-- A table's single-column primary key (column and type, domains resolved: _base_type),
+-- both NULL when its primary key
 -- has several columns or it has none. Erasure requests, notice policies and exemptions
 -- name rows by it.
 create or replace function retention._single_key(p_rel regclass, out key_column name, out key_type text)
@@ -29,7 +30,7 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select a.attname, format_type(a.atttypid, a.atttypmod)
+  select a.attname, retention._base_type(a.atttypid, a.atttypmod)
     from pg_catalog.pg_index i
     join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
    where i.indrelid = p_rel and i.indisprimary and i.indnkeyatts = 1

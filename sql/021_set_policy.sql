@@ -236,6 +236,7 @@ begin
   v_predicate := retention._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
+  perform retention._keep_subject_coverage(v_old, v_target, p_subject_column);
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,

@@ -15,6 +15,7 @@ begin
     raise exception 'policy % is running', p_name
       using errcode = '55006', hint = 'Wait for the run to finish, or stop it with retention.request_stop(run_id), then drop the policy.';
   end if;
+  perform retention._keep_subject_coverage(retention._get_policy(p_name), null, null);
   delete from retention.policies where name = p_name returning * into v_old;
   perform retention._unlock_run(p_name);
   perform retention._append_audit('policy.dropped', 'policy', p_name,

@@ -40,9 +40,14 @@ declare
 begin
   -- Holds on the table, a partitioned table above it, a partition its row lies in, the policy.
   v_parts := array[retention._hold_scope_sql(p_rel, p_alias, p_policy)];
+  -- Stored generated columns may be computed from changed ones: count them as changed.
+  if not p_removes and cardinality(p_changes) > 0 then
+    p_changes := p_changes || array(select a.attname from pg_catalog.pg_attribute a
+                                     where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
+  end if;
   -- Holds on a subject its subject columns name, in the column's type.
   foreach v_col in array retention._subject_columns(p_rel) loop
-    select format_type(a.atttypid, a.atttypmod) into v_typmod
+    select retention._base_type(a.atttypid, a.atttypmod) into v_typmod
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
       'coalesce(%1$s.%2$I = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%3$s as v
@@ -113,6 +118,13 @@ begin
     into c from pg_catalog.pg_constraint x where x.oid = p_con;
   v_tbl := format('%I.%I', (select n.nspname from pg_catalog.pg_class r join pg_catalog.pg_namespace n on n.oid = r.relnamespace where r.oid = c.child),
                   (select r.relname from pg_catalog.pg_class r where r.oid = c.child));
+  -- Row-level security would hide rows of that table from this check while the foreign
+  -- key's action, run as its owner, still reaches them: refuse rather than guess.
+  if pg_catalog.row_security_active(c.child) then
+    raise exception 'the hold check cannot see every row of % (row-level security applies to %)', v_tbl, current_user
+      using errcode = 'RT023',
+            hint = format('Rows of %s are deleted or changed through a foreign key when rows of the policy''s table go: run the policy as a role that bypasses its row security (BYPASSRLS, or its owner without FORCE ROW LEVEL SECURITY).', v_tbl);
+  end if;
   -- Columns by name: the referencing table's, and the referenced one's (p_alias may be a
   -- partition of the referenced table, with other attribute numbers).
   select array_agg(a.attname order by k.o) into v_fk

@@ -65,7 +65,7 @@ begin
     -- Does any row carry this subject? Every subject column (policies', erasure subject
     -- tables' keys), compared in its own type.
     for v_col in
-      select distinct t.rel, c.col, format_type(a.atttypid, a.atttypmod) as typ
+      select distinct t.rel, c.col, retention._base_type(a.atttypid, a.atttypmod) as typ
         from (select p.target as rel from retention.policies p where p.subject_column is not null
               union select r.subject_table from retention.erasure_requests r) t
         cross join unnest(retention._subject_columns(t.rel)) c(col)

@@ -38,6 +38,8 @@ begin
           coalesce(quote_literal(p_key), 'NULL')
       using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
   end if;
+  -- The key as the row's own key reads ('042' is 42), as flags and batches compare it.
+  p_key := retention._subject_value(p_key, (retention._single_key(v_pol.target)).key_type);
   if exists (select from retention.row_exemptions
               where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null) then
     raise exception 'row % of policy % is already exempted', quote_literal(p_key), p_policy
@@ -83,6 +85,7 @@ begin
     raise exception 'revoking an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';
   end if;
+  p_key := coalesce(retention._subject_value(p_key, (retention._single_key(v_pol.target)).key_type), p_key);
   update retention.row_exemptions
      set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention._actor())
    where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null

@@ -15,6 +15,14 @@ begin
   -- Bad arguments are refused before the session is pinned (see _pin_session).
   perform retention._check_run_time(p_dry_run, p_as_of);
   perform retention._get_policy(p_policy);
+  if p_max_rows is not null and p_max_rows < 1 then
+    raise exception 'p_max_rows must be at least 1, got %', p_max_rows
+      using errcode = 'RT006', hint = 'Leave it out for no cap beyond the policy''s ceiling, or give a positive number of rows.';
+  end if;
+  if p_time_budget is not null and (p_time_budget <= interval '0' or p_time_budget > interval '24 hours') then
+    raise exception 'p_time_budget must be more than 0 and at most 24 hours, got %', p_time_budget
+      using errcode = 'RT006', hint = 'E.g. ''5 minutes''; leave it out for the policy''s time budget.';
+  end if;
   perform retention._pin_session();
   call retention._run_policy(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget,
                              p_force, true, p_run_id);

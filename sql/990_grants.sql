@@ -16,7 +16,7 @@ grant execute on function
   retention._try_lock_run(text), retention._unlock_run(text),
   retention._check_run_time(boolean, timestamptz),
   retention._pin_session(), retention._unpin_session(), retention._period_positive(interval),
-  retention._rel_and_ancestors(regclass), retention._subject_value(text, text),
+  retention._rel_and_ancestors(regclass), retention._base_type(oid, integer), retention._subject_value(text, text),
   retention._subject_columns(regclass), retention._column_list(text, name[]),
   retention._held_sql(regclass, text, text, boolean, integer, oid[], oid, name[]),
   retention._held_refs_sql(oid, text, integer, oid[], text), retention._hold_scope_sql(regclass, text, text),
@@ -70,6 +70,7 @@ grant execute on function
   retention.request_erasure(text, text, text, timestamptz),
   retention.erasure_requests_as_of(timestamptz),
   retention._single_key(regclass), retention._key_exists(regclass, text),
+  retention._base_type(oid, integer),
   retention._resolve_table(text, text), retention._qualified_name(regclass),
   retention._actor(), retention._append_audit(text, text, text, jsonb),
   retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb)

@@ -294,3 +294,105 @@ describe('holds the rule first missed', () => {
     expect((await q(`select id from app.g7`)).map((r) => r.id)).toEqual([1]);
   });
 });
+
+// Found by a third tester.
+describe('what the third tester found', () => {
+  it('a domain on the subject or age column never runs its owner\'s check in the session of place_hold, preview or run', async () => {
+    await q(`create sequence public.g8_calls`);
+    await q(`grant usage, update on sequence public.g8_calls to public`);
+    await q(`create function app.g8_spy(int) returns boolean language plpgsql as $$ begin perform nextval('public.g8_calls'); return true; end $$`);
+    await q(`create function app.g8_spy_ts(timestamptz) returns boolean language plpgsql as $$ begin perform nextval('public.g8_calls'); return true; end $$`);
+    await q(`create table app.g8 (id int primary key, user_id int not null, at timestamptz not null)`);
+    await q(`insert into app.g8 values (1, 5, now() - interval '3 years'), (2, 6, now() - interval '3 years')`);
+    await q(`select retention.set_policy('g8', 'app.g8', 'delete', 'at', p_retain => '2 years', p_subject_column => 'user_id')`);
+    await q(`create domain app.g8_uid as int check (app.g8_spy(value))`);
+    await q(`create domain app.g8_ts as timestamptz check (app.g8_spy_ts(value))`);
+    await q(`alter table app.g8 alter column user_id type app.g8_uid, alter column at type app.g8_ts`);
+    const before = Number((await q(`select last_value from public.g8_calls`))[0]!.last_value);
+    await q(`select retention.place_hold('subject', '5', 'Litigation')`);
+    await q(`select * from retention.preview('g8')`);
+    await db.call(`call retention.run('g8', p_dry_run => true)`);
+    // (Changing the column types checked the existing rows once; nothing since.)
+    expect(Number((await q(`select last_value from public.g8_calls`))[0]!.last_value)).toBe(before);
+    await db.call(`call retention.run('g8')`);
+    expect((await q(`select id from app.g8`)).map((r) => r.id)).toEqual([1]);
+  });
+
+  it('row-level security on a cascade child refuses the run (RT023) instead of missing held rows behind it', async () => {
+    await q(`create table app.g9u (id int primary key, last_seen timestamptz not null)`);
+    await q(`create table app.g9d (id int primary key, user_id int references app.g9u on delete cascade, body text)`);
+    await q(`insert into app.g9u values (1, now() - interval '3 years'), (2, now() - interval '3 years')`);
+    await q(`insert into app.g9d values (10, 1, 'evidence'), (20, 2, 'other')`);
+    await q(`alter table app.g9d enable row level security`);
+    await q(`create policy g9_tenant on app.g9d using (body = current_setting('app.tenant', true))`);
+    await q(`select retention.set_policy('g9', 'app.g9u', 'delete', 'last_seen', p_retain => '1 year')`);
+    await q(`select retention.place_hold('table', 'app.g9d', 'Keep the docs')`);
+    const role = `rls_${randomBytes(3).toString('hex')}`;
+    const c = await loginAs(db, role, 'retention_runner');
+    await q(`grant usage on schema app to ${role}`);
+    await q(`grant select, delete, update (last_seen) on app.g9u to ${role}`);
+    await q(`grant select on app.g9d to ${role}`);
+    expect(await sqlState(c.query(`call retention.run('g9')`))).toBe('RT023');
+    await c.end();
+    expect(await count(db, 'app.g9d')).toBe(2);
+    expect(await count(db, 'app.g9u')).toBe(2);
+  });
+
+  it('a scrub counts stored generated columns computed from the scrubbed ones (a key ON UPDATE CASCADE carries)', async () => {
+    await q(`create table app.g10p (id int primary key, email text, created_at timestamptz not null,
+               email_key text generated always as (coalesce(lower(email), 'scrubbed-' || id)) stored unique)`);
+    await q(`create table app.g10m (id int primary key, email_key text references app.g10p (email_key) on update cascade)`);
+    await q(`insert into app.g10p (id, email, created_at) values (1, 'alice@x.example', now() - interval '3 years'), (2, 'bob@x.example', now() - interval '3 years')`);
+    await q(`insert into app.g10m values (100, 'alice@x.example')`);
+    await q(`select retention.set_policy('g10', 'app.g10p', 'scrub', 'created_at', p_retain => '1 year', p_scrub => '{"email": "null"}')`);
+    await q(`select retention.place_hold('table', 'app.g10m', 'Mail evidence')`);
+    await db.call(`call retention.run('g10')`);
+    expect((await q(`select email_key from app.g10m`))[0]!.email_key).toBe('alice@x.example');
+    expect((await q(`select id from app.g10p where email is null`)).map((r) => r.id)).toEqual([2]);
+  });
+
+  it('a policy change or drop that would take a subject column away from open subject holds is refused (RT024)', async () => {
+    await q(`create table app.g11 (id int primary key, customer_id int not null, created_at timestamptz not null)`);
+    await q(`insert into app.g11 values (1, 7, now() - interval '3 years'), (2, 8, now() - interval '3 years')`);
+    await q(`select retention.set_policy('g11', 'app.g11', 'delete', 'created_at', p_retain => '2 years', p_subject_column => 'customer_id')`);
+    await q(`select retention.place_hold('subject', '7', 'Customer 7 litigation')`);
+    expect(await sqlState(q(`select retention.set_policy('g11', 'app.g11', 'delete', 'created_at', p_retain => '1 year')`))).toBe('RT024');
+    expect(await sqlState(q(`select retention.drop_policy('g11')`))).toBe('RT024');
+    await db.call(`call retention.run('g11')`);
+    expect((await q(`select id from app.g11`)).map((r) => r.id)).toEqual([1]);
+    // Kept, the change goes through.
+    await q(`select retention.set_policy('g11', 'app.g11', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'customer_id')`);
+  });
+
+  it('an exemption given as \'042\' holds row 42', async () => {
+    await q(`create table app.g12 (id int primary key, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await q(`insert into app.g12 values (42, now() - interval '3 years', null)`);
+    await q(`select retention.set_inactive_accounts_policy('g12', 'app.g12', p_grace => '1 day')`);
+    await db.call(`call retention.run('g12')`);
+    await q(`select retention.exempt_row('g12', '042', 'Service account')`);
+    await q(`update retention.flagged_rows set flagged_at = flagged_at - interval '2 days', act_after = act_after - interval '2 days' where policy_name = 'g12'`);
+    await db.call(`call retention.run('g12')`);
+    expect(await count(db, 'app.g12 where deleted_at is null')).toBe(1);
+    await q(`select retention.revoke_exemption('g12', ' 42', 'Reviewed')`);
+  });
+
+  it('a hold on an inheritance parent covers a policy on the child table', async () => {
+    await q(`create table app.g13 (id int primary key, at timestamptz not null)`);
+    await q(`create table app.g13_2023 () inherits (app.g13)`);
+    await q(`insert into app.g13_2023 values (1, now() - interval '3 years')`);
+    await q(`select retention.place_hold('table', 'app.g13', 'Keep all events')`);
+    await q(`select retention.set_policy('g13', 'app.g13_2023', 'delete', 'at', p_retain => '1 year')`);
+    await db.call(`call retention.run('g13')`);
+    expect(await count(db, 'app.g13')).toBe(1);
+  });
+
+  it('a zero or negative time budget or row cap is refused (RT006) and deletes nothing', async () => {
+    await table('g14');
+    await q(`select retention.set_policy('g14', 'app.g14', 'delete', 'at', p_retain => '30 days')`);
+    for (const args of [`p_time_budget => '-1 hour'`, `p_time_budget => '0'`, `p_time_budget => '25 hours'`, `p_max_rows => -1`, `p_max_rows => 0`]) {
+      expect(await sqlState(db.call(`call retention.run('g14', ${args})`)), args).toBe('RT006');
+    }
+    expect(await count(db, 'app.g14')).toBe(100);
+    expect(await count(db, `retention.runs where policy_name = 'g14'`)).toBe(0);
+  });
+});

@@ -1,0 +1,27 @@
+-- The type a value of a column is cast to in the engine's statements: the column's type
+-- with every domain resolved to its base type (an array of a domain to an array of the
+-- base type), modifier kept. Casting to a domain runs its CHECK — the table owner's
+-- code — in the session of whoever previews, places a hold or runs; comparing with the
+-- base type needs no cast to the domain at all.
+create or replace function retention._base_type(p_type oid, p_typmod integer)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive d(oid, typmod, depth) as (
+    select case when t.typcategory = 'A' and t.typelem <> 0 then t.typelem else t.oid end,
+           p_typmod, 0
+      from pg_catalog.pg_type t where t.oid = p_type
+    union all
+    select b.typbasetype, b.typtypmod, d.depth + 1
+      from d join pg_catalog.pg_type b on b.oid = d.oid
+     where b.typtype = 'd' and d.depth < 32)
+  select case when (select t.typcategory = 'A' and t.typelem <> 0 from pg_catalog.pg_type t where t.oid = p_type)
+              then format_type((select e.typarray from pg_catalog.pg_type e where e.oid = x.oid), x.typmod)
+              else format_type(x.oid, x.typmod) end
+    from (select d.oid, d.typmod from d order by d.depth desc limit 1) x
+$$;
+comment on function retention._base_type(oid, integer) is
+  'Internal. A column type with domains resolved to their base type (arrays of domains too), modifier kept: what the engine casts values to.';
