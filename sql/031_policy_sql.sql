@@ -5,6 +5,7 @@
 -- takes none: it is judged at now(), with the table and policy spelt out).
 create or replace function retention._policy_sql(
   p_policy retention.policies,
+  p_cond   text default null,
   out tbl text,
   out age_expr text,
   out eligible text,
@@ -18,6 +19,18 @@ as $$
 declare
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
 begin
+  if p_cond is not null then
+    -- A work condition instead of a policy's eligibility (an erasure step: the rows its plan
+    -- found, SQL over alias t built by _erasure_steps): no age, no keyset, no policy hold.
+    tbl := retention._qualified_name(p_policy.target);
+    eligible := '(' || p_cond || ')';
+    if p_policy.action = 'scrub' then
+      eligible := eligible || format(' and not (%s)', (retention._scrub_sql(p_policy)).scrubbed);
+    end if;
+    held := retention._held_sql(p_policy.target, 't', null, p_policy.action = 'delete',
+                                p_changes => array(select k::name from jsonb_object_keys(coalesce(p_policy.scrub_columns, '{}')) k));
+    return;
+  end if;
   tbl := retention._qualified_name(p_policy.target);
   if tbl is null or v_age_type is null then
     raise exception 'policy %: table or column % no longer exists', p_policy.name, p_policy.age_column
@@ -62,5 +75,5 @@ begin
   end if;
 end
 $$;
-comment on function retention._policy_sql(retention.policies) is
-  'Internal. Eligibility and hold conditions of a policy as SQL over alias t with $1 cutoff, $2 as_of, $3 policy name, $4 target oid.';
+comment on function retention._policy_sql(retention.policies, text) is
+  'Internal. Eligibility and hold conditions of a policy (or of a work condition p_cond: an erasure step) as SQL over alias t with $1 cutoff, $2 as_of, $3 policy name, $4 target oid; age_expr is NULL for a work condition.';

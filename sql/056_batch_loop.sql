@@ -1,3 +1,6 @@
+-- The executor: every action that removes or changes rows goes through it — a policy's
+-- run (p_pol), or a work condition (p_cond, SQL over alias t: an erasure step, with p_pol
+-- carrying its table, action, scrub columns, batch size and lock timeout).
 -- The batch loop of a run: batches of p_pol's table until p_limit rows are affected
 -- (counted from p_affected on), no eligible row is left, the time budget since p_started
 -- is spent, a stop is requested, or a batch fails. Each batch is its own transaction:
@@ -26,13 +29,14 @@ create or replace procedure retention._batch_loop(
   inout p_status   text,
   inout p_code     text,
   inout p_err      text,
-  inout p_hint     text
+  inout p_hint     text,
+  p_cond           text default null
 )
 language plpgsql
 as $$
 declare
-  v_stmt    text := retention._batch_sql(p_pol);
-  v_sql     record := retention._policy_sql(p_pol);
+  v_stmt    text := retention._batch_sql(p_pol, p_cond);
+  v_sql     record := retention._policy_sql(p_pol, p_cond);
   v_key     text := retention._row_key_sql(p_pol.target);
   v_floor   timestamptz := '-infinity';
   v_skip    tid[] := '{}';
@@ -73,9 +77,12 @@ begin
                 least(p_pol.batch_size, p_limit - p_affected), v_skip, null::tid;
       exception when data_exception or integrity_constraint_violation or plpgsql_error then
         -- Row by row: the rows this batch would have taken, each in its own subtransaction.
-        execute format('select array(select t.ctid from only %s t where %s and %s >= $5 and not (%s)
-                                       and t.ctid <> all ($7) order by %s limit $6)',
-                       v_sql.tbl, v_sql.eligible, v_sql.age_expr, v_sql.held, v_sql.age_expr)
+        execute format('select array(select t.ctid from only %s t where %s%s and not (%s)
+                                       and t.ctid <> all ($7)%s limit $6)',
+                       v_sql.tbl, v_sql.eligible,
+                       case when v_sql.age_expr is not null then format(' and %s >= $5', v_sql.age_expr) else '' end,
+                       v_sql.held,
+                       case when v_sql.age_expr is not null then ' order by ' || v_sql.age_expr else '' end)
           into v_tids
           using p_cutoff, p_as_of, p_pol.name, p_hold_target, v_floor,
                 least(p_pol.batch_size, p_limit - p_affected), v_skip;
@@ -146,5 +153,5 @@ begin
   end loop;
 end
 $$;
-comment on procedure retention._batch_loop(retention.policies, bigint, oid, timestamptz, timestamptz, bigint, interval, timestamptz, text, bigint, integer, text, text, text, text) is
+comment on procedure retention._batch_loop(retention.policies, bigint, oid, timestamptz, timestamptz, bigint, interval, timestamptz, text, bigint, integer, text, text, text, text, text) is
   'Internal. The batch loop of a run: one transaction per batch, keyset over the age index, holds re-checked per statement; a batch failing on a row is redone row by row, failures recorded in run_row_failures; stops at the limit, time budget, stop request or an error.';

@@ -6,7 +6,7 @@
 -- What it stamps (deleted-at, scrubbed-at, a flag's closing) is the real time, never $2.
 -- It returns the row count, the oldest and newest age it touched, and the rows of other
 -- tables it deleted with them (a scrub policy's revoke tables; 0 otherwise).
-create or replace function retention._batch_sql(p_policy retention.policies)
+create or replace function retention._batch_sql(p_policy retention.policies, p_cond text default null)
 returns text
 language plpgsql
 stable
@@ -14,8 +14,9 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  s          record := retention._policy_sql(p_policy);
+  s          record := retention._policy_sql(p_policy, p_cond);
   v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  v_age      text := coalesce(s.age_expr, 'null::timestamptz');
   v_pick     text;
   v_revoke   text;
   v_related  text;
@@ -36,12 +37,22 @@ begin
       into v_flag_key, v_close
       from retention._notice_sql(p_policy) n;
   end if;
-  v_pick := format(
-    'with picked as (select t.ctid as tid from only %1$s t
-                      where %2$s and %3$s >= $5::%4$s and not (%5$s)
-                        and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
-                      order by %3$s limit $6 for update of t skip locked)',
-    s.tbl, s.eligible, s.age_expr, v_age_type, s.held);
+  if s.age_expr is null then
+    -- A work condition (an erasure step): no keyset over an age, the rows as they come.
+    v_pick := format(
+      'with picked as (select t.ctid as tid from only %1$s t
+                        where %2$s and not (%3$s)
+                          and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                        limit $6 for update of t skip locked)',
+      s.tbl, s.eligible, s.held);
+  else
+    v_pick := format(
+      'with picked as (select t.ctid as tid from only %1$s t
+                        where %2$s and %3$s >= $5::%4$s and not (%5$s)
+                          and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                        order by %3$s limit $6 for update of t skip locked)',
+      s.tbl, s.eligible, s.age_expr, v_age_type, s.held);
+  end if;
   if p_policy.action = 'scrub' then
     -- Rows of the revoke tables that reference a scrubbed row are deleted in the same
     -- statement, found through their foreign key; the fourth column counts them.
@@ -65,19 +76,23 @@ begin
       join pg_catalog.pg_constraint c on c.contype = 'f' and c.conrelid = x.rel and c.confrelid = p_policy.target
       cross join unnest(c.confkey) k(att)
       join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att;
+    -- Each scrubbed row must read as scrubbed afterwards, else a trigger or rule put values
+    -- back and a work condition would pick the same rows forever: such a batch fails.
     return v_pick || format(
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
-                  returning %3$s as age%4$s%7$s)%5$s%8$s
+                  returning %3$s as age, (%9$s) as scrubbed_ok%4$s%7$s)%5$s%8$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
-              (%6$s)::int as related from done',
+              (%6$s)::int + retention._fail_unscrubbed((select count(*) from done where not coalesce(scrubbed_ok, false))) as related
+         from done',
       s.tbl,
       (retention._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
                 then format(', %I = pg_catalog.now()::%s', p_policy.scrubbed_at_column,
                             format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
                 else '' end,
-      s.age_expr, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
-      v_flag_key, v_close);
+      v_age, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
+      v_flag_key, v_close,
+      case when p_cond is not null then (retention._scrub_sql(p_policy)).scrubbed else 'true' end);
   end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
@@ -85,18 +100,37 @@ begin
                   returning %4$s as age%5$s)%6$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
       s.tbl, p_policy.deleted_at_column,
-      format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), s.age_expr,
+      format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), v_age,
       v_flag_key, v_close);
   end if;
   return v_pick || format(
     ', done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
                 returning %2$s as age%3$s)%4$s
      select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
-    s.tbl, s.age_expr, v_flag_key, v_close);
+    s.tbl, v_age, v_flag_key, v_close);
 end
 $$;
-comment on function retention._batch_sql(retention.policies) is
-  'Internal. The SQL of one purge batch of a policy (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit, $7 tids to skip, $8 one tid or NULL).';
+comment on function retention._batch_sql(retention.policies, text) is
+  'Internal. The SQL of one batch of a policy, or of a work condition p_cond (an erasure step) (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit, $7 tids to skip, $8 one tid or NULL).';
+
+-- Fails a batch whose scrubbed rows do not read as scrubbed afterwards (a trigger or rule
+-- put values back); returns 0 otherwise, to be added to a count.
+create or replace function retention._fail_unscrubbed(p_bad bigint)
+returns integer
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  if p_bad > 0 then
+    raise exception '% scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?)', p_bad
+      using errcode = 'RT020', hint = 'Find what writes the values back (triggers, rules) and stop it for these rows; then process the request again.';
+  end if;
+  return 0;
+end
+$$;
+comment on function retention._fail_unscrubbed(bigint) is
+  'Internal. Raises RT020 when a scrub batch left rows unscrubbed; 0 otherwise.';
 
 -- Settings for a batch, local to its transaction. Planner: walk the age index from the
 -- keyset floor; a sequential scan plus sort would re-read the whole table for every

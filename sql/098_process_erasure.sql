@@ -1,7 +1,9 @@
 -- Carries out an erasure request: its plan (_erasure_steps) deepest tables first, each
--- step in batches of p_batch_size rows that commit one by one (delete the rows, or scrub
--- them with the table's column map; kept rows are counted and left), then records the
--- evidence per table — table, rule, legal reason, rows — and completes the request: the
+-- step a run of the one executor (_batch_loop; in the ledger as kind 'erasure' with the
+-- request and step) in batches of p_batch_size rows that commit one by one (delete the
+-- rows, or scrub them with the table's column map; kept rows are counted and left), then
+-- records the evidence per table from the ledger — table, rule, legal reason, rows — and
+-- completes the request: the
 -- subject's key is replaced by its sha256 (subject_hash), the audit log and the outbox
 -- (erasure_completed: the confirmation to send the person) say so without naming them.
 -- A legal hold on the subject, or on a table of the plan that holds their rows, blocks
@@ -21,13 +23,15 @@ declare
   v_hold   record;
   v_step   record;
   v_pol    retention.policies;
-  v_sql    text;
-  v_held   text;
   v_n      bigint;
-  v_bad    bigint;
   v_total  bigint;
   v_code   text;
   v_err    text;
+  v_hint   text;
+  v_run    bigint;
+  v_affected bigint;
+  v_batches  integer;
+  v_status   text;
   v_steps  jsonb := '[]';
   v_plan   jsonb;
 begin
@@ -49,6 +53,17 @@ begin
       using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
   end if;
 
+  -- One processing of a request at a time (the run lock's namespace; a policy name cannot
+  -- hold ':'); steps a dead session left running are interrupted.
+  if not retention._try_lock_run(format('erasure:%s', p_request)) then
+    perform retention._unpin_session();
+    raise exception 'erasure request % is being processed by another session', p_request
+      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...).';
+  end if;
+  update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
+         error = 'the session running it ended before the run finished'
+   where request_id = p_request and status = 'running';
+
   -- Holds: the subject, or a table where the plan finds their rows.
   perform retention._lock_holds_shared();
   select jsonb_agg(to_jsonb(s) order by s.depth desc, s.step desc) into v_plan
@@ -56,6 +71,7 @@ begin
   select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
   if v_hold.held is not null then
     call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+    perform retention._unlock_run(format('erasure:%s', p_request));
     perform retention._unpin_session();
     return;
   end if;
@@ -69,6 +85,7 @@ begin
     perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
       jsonb_build_object('subject_hash', v_req.subject_hash, 'conflict', v_err));
     commit;
+    perform retention._unlock_run(format('erasure:%s', p_request));
     perform retention._unpin_session();
     raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_err
       using errcode = 'RT020',
@@ -78,80 +95,111 @@ begin
   commit;
 
   -- The steps, deepest first: rows that reference others go before the rows they reference.
+  -- Each is a run of the one executor (_batch_loop, kind 'erasure' in the ledger): batches
+  -- that commit one by one, the holds lock and the hold rule in every statement,
+  -- lock_timeout, stop requests (retention.request_stop(run_id)), bad rows recorded in
+  -- run_row_failures. Its evidence is the ledger's count.
   for v_step in select * from jsonb_to_recordset(v_plan) as x(step int, depth int, target text, rule text,
                                                                reason text, scrub jsonb, rows bigint, cond text) loop
-    v_total := 0;
-    -- Every statement leaves held rows alone (_held_sql, checked in the statement under the
-    -- holds lock): a hold placed while the erasure runs protects what it covers.
-    v_held := retention._held_sql(v_step.target::regclass, 't', null, v_step.rule = 'delete',
-                                  p_changes => array(select k::name from jsonb_object_keys(coalesce(v_step.scrub, '{}')) k));
-    if v_step.rule = 'delete' then
-      v_sql := format('with u as (delete from only %1$s t where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not %3$s limit $1)) returning 1)
-                       select count(*), 0::bigint from u',
-                      v_step.target, v_step.cond, v_held);
-    elsif v_step.rule = 'scrub' then
-      v_pol.target := to_regclass(v_step.target);
+    v_total := v_step.rows;
+    if v_step.rule <> 'keep' then
+      v_pol := null;
+      v_pol.name := format('erasure-%s', p_request);
+      v_pol.target := v_step.target::regclass;
+      v_pol.action := v_step.rule;
       v_pol.scrub_columns := v_step.scrub;
-      -- Each updated row must read as scrubbed afterwards (else a trigger or rule put values
-      -- back, and the step would pick the same rows forever): such a batch fails the step.
-      v_sql := format('with u as (update only %1$s t set %3$s where t.ctid = any (array(select t.ctid from only %1$s t where (%2$s) and not (%4$s) and not %5$s limit $1))
-                                 returning (%4$s) as ok)
-                       select count(*), count(*) filter (where not coalesce(ok, false)) from u',
-                      v_step.target, v_step.cond, (retention._scrub_sql(v_pol)).set_list, (retention._scrub_sql(v_pol)).scrubbed, v_held);
-    end if;
-    loop
-      exit when v_step.rule = 'keep';
-      -- Each batch takes the holds lock: a hold placed meanwhile is read by its statement.
-      perform retention._lock_holds_shared();
-      begin
-        execute v_sql into v_n, v_bad using p_batch_size;
-        if v_bad > 0 then
-          raise exception '% of % scrubbed rows still hold the old values after the update (a trigger or rule on the table?)', v_bad, v_n
-            using errcode = 'RT020';
-        end if;
-      exception when others then
-        get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
-      end;
-      exit when v_code is not null or v_n = 0;
-      v_total := v_total + v_n;
+      v_pol.batch_size := p_batch_size;
+      v_pol.lock_timeout := interval '2 seconds';
+      insert into retention.runs (kind, request_id, erasure_step, policy_name, mode, status, action, as_of,
+                                  cutoff, retain, retain_source, eligible, started_by, job_id)
+      values ('erasure', p_request, v_step.step, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
+              interval '0', 'erasure', v_step.rows, retention._actor(),
+              nullif(current_setting('retention.job_id', true), ''))
+      returning run_id into v_run;
       commit;
-    end loop;
-    if v_code is null and v_step.rule <> 'keep' then
-      -- Rows left because a hold placed while the erasure ran covers them: blocked, and
-      -- processing it again once the hold is released carries on.
-      perform retention._lock_holds_shared();
-      select * into v_hold from retention._erasure_hold(
-        jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule,
-                                             'cond', v_step.cond, 'scrub', v_step.scrub)),
-        v_req.subject_table, v_req.subject_id);
-      if v_hold.held is not null then
-        call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+      v_affected := 0; v_batches := 0; v_status := 'running'; v_code := null; v_err := null; v_hint := null;
+      call retention._batch_loop(v_pol, v_run, v_pol.target::oid, now(), now(), 9223372036854775807,
+                                 interval '24 hours', clock_timestamp(), null, v_affected, v_batches,
+                                 v_status, v_code, v_err, v_hint, v_step.cond);
+      if v_status = 'running' then
+        v_status := 'completed';
+      end if;
+      update retention.runs
+         set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
+       where run_id = v_run;
+      commit;
+      if v_status = 'interrupted' then
+        perform retention._unlock_run(format('erasure:%s', p_request));
+        perform retention._unpin_session();
+        raise exception 'erasure request %: run % of step % interrupted: %', p_request, v_run, v_step.step, v_err
+          using errcode = 'query_canceled', hint = 'Its committed batches are counted in the ledger; process the request again to carry on.';
+      end if;
+      if v_status in ('stopped_requested', 'stopped_lock_timeout') then
+        update retention.erasure_requests
+           set status_reason = format('%s at %s (run %s); process it again to carry on',
+                                      case v_status when 'stopped_requested' then 'stopped on request' else 'stopped on a lock timeout' end,
+                                      v_step.target, v_run)
+         where request_id = p_request;
+        commit;
+        raise notice 'erasure request %: % at %, run %', p_request, v_status, v_step.target, v_run;
+        perform retention._unlock_run(format('erasure:%s', p_request));
         perform retention._unpin_session();
         return;
       end if;
-    end if;
-    if v_code is not null then
-      update retention.erasure_requests
-         set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, v_err, v_code)
-       where request_id = p_request;
-      perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
-        jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', v_code));
-      commit;
-      perform retention._unpin_session();
-      raise exception 'erasure request %: % failed: %', p_request, v_step.target, v_err
-        using errcode = v_code,
-              hint = 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+      if v_status = 'completed' then
+        -- Rows left because a hold placed while the erasure ran covers them: blocked, and
+        -- processing it again once the hold is released carries on.
+        perform retention._lock_holds_shared();
+        select * into v_hold from retention._erasure_hold(
+          jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule,
+                                               'cond', v_step.cond, 'scrub', v_step.scrub)),
+          v_req.subject_table, v_req.subject_id);
+        if v_hold.held is not null then
+          call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+          perform retention._unlock_run(format('erasure:%s', p_request));
+          perform retention._unpin_session();
+          return;
+        end if;
+        -- Rows the executor could not act on (run_row_failures): the step is not done.
+        execute format('select count(*) from only %s t where %s', v_step.target,
+                       (retention._policy_sql(v_pol, v_step.cond)).eligible)
+          into v_n;
+        if v_n > 0 then
+          v_status := 'failed';
+          select f.error_code, f.error into v_code, v_hint
+            from retention.run_row_failures f where f.run_id = v_run order by f.batch_no limit 1;
+          v_code := coalesce(v_code, 'RT020');
+          v_err := format('%s row(s) could not be %s: %s (see retention.run_row_failures for run %s)', v_n,
+                          case v_step.rule when 'delete' then 'deleted' else 'scrubbed' end,
+                          coalesce(v_hint, 'locked or changed meanwhile'), v_run);
+        end if;
+      end if;
+      if v_status <> 'completed' then
+        update retention.erasure_requests
+           set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, v_err, v_code)
+         where request_id = p_request;
+        perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+          jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', v_code,
+                             'run_id', v_run));
+        commit;
+        perform retention._unlock_run(format('erasure:%s', p_request));
+        perform retention._unpin_session();
+        raise exception 'erasure request %: % failed: %', p_request, v_step.target, v_err
+          using errcode = coalesce(v_code, 'RT020'),
+                hint = 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+      end if;
+      -- The evidence counts what the ledger counts for this step, over every run of it.
+      select coalesce(sum(r.affected), 0) into v_total
+        from retention.runs r where r.request_id = p_request and r.erasure_step = v_step.step and r.kind = 'erasure';
     end if;
     insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
-    values (p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason,
-            case when v_step.rule = 'keep' then v_step.rows else v_total end)
-    on conflict (request_id, step) do update set rows = erasure_evidence.rows + excluded.rows, done_at = excluded.done_at;
-    v_steps := v_steps || jsonb_build_object('table', v_step.target, 'rule', v_step.rule,
-                                             'rows', case when v_step.rule = 'keep' then v_step.rows else v_total end);
+    values (p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total)
+    on conflict (request_id, step) do update set rows = excluded.rows, done_at = excluded.done_at;
+    v_steps := v_steps || jsonb_build_object('table', v_step.target, 'rule', v_step.rule, 'rows', v_total);
     commit;
     raise notice 'erasure request %: % % rows of %', p_request,
       case v_step.rule when 'delete' then 'deleted' when 'scrub' then 'scrubbed' else 'kept' end,
-      case when v_step.rule = 'keep' then v_step.rows else v_total end, v_step.target;
+      v_total, v_step.target;
   end loop;
 
   update retention.erasure_requests
@@ -169,6 +217,7 @@ begin
   on conflict (dedupe_key) do nothing;
   commit;
   raise notice 'erasure request % completed', p_request;
+  perform retention._unlock_run(format('erasure:%s', p_request));
   perform retention._unpin_session();
 end
 $$;

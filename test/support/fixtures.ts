@@ -33,6 +33,7 @@ export async function count(db: TestDb, sql: string, values?: unknown[]): Promis
 /** Makes every row a statement deletes, updates or both on `table` cost about `ms`
  * milliseconds (a row trigger that sleeps), so a run takes long enough to act on mid-way. */
 export async function slowRows(db: TestDb, table: string, ms: number): Promise<void> {
+  await db.q(`create schema if not exists app`);
   await db.q(`create or replace function app.slow_row() returns trigger language plpgsql as $$
                 begin perform pg_sleep(tg_argv[0]::float8 / 1000); return coalesce(new, old); end $$`);
   await db.q(`create trigger slow_row before delete or update on ${table} for each row execute function app.slow_row('${ms}')`);
