@@ -22,6 +22,30 @@ declare
   v_n     bigint;
   v_msg   text;
 begin
+  -- Steps a plan cannot carry out faithfully yet, whatever their rule: a partitioned table
+  -- (its rows are in its partitions, which the steps do not reach; issue 16), and a scrub
+  -- of a column another table's foreign key references (its rows would change or break).
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, target text, rule text, cond text, scrub jsonb)
+            order by x.step loop
+    v_msg := null;
+    if (select pc.relkind from pg_catalog.pg_class pc where pc.oid = s.target::regclass) = 'p' then
+      v_msg := 'a partitioned table: erasure steps do not reach into its partitions yet, so the plan would miss or miscount its rows';
+    end if;
+    if s.rule = 'scrub' then
+      select concat_ws('; ', v_msg, string_agg(format('scrubbing %s would change rows of %s through %s', a.attname,
+                                                       fk.conrelid::regclass, fk.conname), '; ' order by fk.conname))
+        into v_msg
+        from pg_catalog.pg_constraint fk
+        cross join unnest(fk.confkey) k(att)
+        join pg_catalog.pg_attribute a on a.attrelid = fk.confrelid and a.attnum = k.att
+       where fk.contype = 'f' and fk.confrelid = s.target::regclass and fk.conparentid = 0
+         and a.attname in (select jsonb_object_keys(coalesce(s.scrub, '{}')));
+    end if;
+    if v_msg is not null and v_msg <> '' then
+      step := s.step; warning := v_msg;
+      return next;
+    end if;
+  end loop;
   for s in select * from jsonb_to_recordset(p_plan) as x(step int, target text, rule text, cond text)
             where x.rule = 'delete' order by x.step loop
     v_msg := null;
@@ -35,12 +59,26 @@ begin
                 join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk
         from pg_catalog.pg_constraint con
        where con.contype = 'f' and con.confrelid = to_regclass(s.target) and con.conparentid = 0
-         and con.confdeltype in ('a', 'r', 'c')
+         and con.confdeltype in ('a', 'r', 'c', 'n', 'd')
        order by con.conrelid::regclass::text, con.conname
     loop
       select x.rule, x.cond into v_child
         from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
        where x.target = retention._qualified_name(c.rel);
+      if c.confdeltype in ('n', 'd') then
+        -- SET NULL / SET DEFAULT: rows outside that table's own step (a manager's reports,
+        -- through a self-reference) would be changed: other people's rows.
+        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+          into v_n;
+        if v_n > 0 then
+          v_msg := concat_ws('; ', v_msg, format(
+            'deleting these rows would set %s in %s other row(s) of %s outside the plan (%s)',
+            replace(c.fk, 't.', ''), v_n, retention._qualified_name(c.rel), c.conname));
+        end if;
+        v_child := null;
+        continue;
+      end if;
       if c.confdeltype = 'c' and coalesce(v_child.rule, 'delete') = 'delete' then
         -- Rows the cascade reaches outside that table's own step (a self-reference such as
         -- a manager's reports, or a cycle): other people's rows, which an erasure never

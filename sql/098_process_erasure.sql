@@ -64,22 +64,33 @@ begin
          error = 'the session running it ended before the run finished'
    where request_id = p_request and status = 'running';
 
-  -- Holds: the subject, or a table where the plan finds their rows.
-  perform retention._lock_holds_shared();
-  select jsonb_agg(to_jsonb(s) order by s.depth desc, s.step desc) into v_plan
-    from retention._erasure_steps(p_request) s;
-  select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
+  -- The plan in running order, its holds and its conflicts. An error or a cancel here
+  -- lets go of the request's lock before it is raised.
+  begin
+    perform retention._lock_holds_shared();
+    if retention._qualified_name(v_req.subject_table) is null then
+      raise exception 'erasure request %: its subject table no longer exists', p_request
+        using errcode = 'RT020', hint = 'The table was dropped after the request was filed.';
+    end if;
+    select retention._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
+      from retention._erasure_steps(p_request) s;
+    select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
+    -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
+    -- anything changes: the rules must say what happens to those rows first.
+    select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
+      from retention._erasure_conflicts(v_plan) w
+      join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
+  exception when query_canceled or others then
+    perform retention._unlock_run(format('erasure:%s', p_request));
+    perform retention._unpin_session();
+    raise;
+  end;
   if v_hold.held is not null then
     call retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
     perform retention._unlock_run(format('erasure:%s', p_request));
     perform retention._unpin_session();
     return;
   end if;
-  -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
-  -- anything changes: the rules must say what happens to those rows first.
-  select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
-    from retention._erasure_conflicts(v_plan) w
-    join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
   if v_err is not null then
     update retention.erasure_requests set status = 'failed', status_reason = v_err where request_id = p_request;
     perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
@@ -94,7 +105,7 @@ begin
   update retention.erasure_requests set status = 'in_progress', status_reason = null where request_id = p_request;
   commit;
 
-  -- The steps, deepest first: rows that reference others go before the rows they reference.
+  -- The steps in running order: rows that reference others go before the rows they reference.
   -- Each is a run of the one executor (_batch_loop, kind 'erasure' in the ledger): batches
   -- that commit one by one, the holds lock and the hold rule in every statement,
   -- lock_timeout, stop requests (retention.request_stop(run_id)), bad rows recorded in
@@ -110,9 +121,9 @@ begin
       v_pol.scrub_columns := v_step.scrub;
       v_pol.batch_size := p_batch_size;
       v_pol.lock_timeout := interval '2 seconds';
-      insert into retention.runs (kind, request_id, erasure_step, policy_name, mode, status, action, as_of,
+      insert into retention.runs (kind, request_id, erasure_step, erasure_table, policy_name, mode, status, action, as_of,
                                   cutoff, retain, retain_source, eligible, started_by, job_id)
-      values ('erasure', p_request, v_step.step, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
+      values ('erasure', p_request, v_step.step, v_step.target, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
               interval '0', 'erasure', v_step.rows, retention._actor(),
               nullif(current_setting('retention.job_id', true), ''))
       returning run_id into v_run;
@@ -188,13 +199,16 @@ begin
           using errcode = coalesce(v_code, 'RT020'),
                 hint = 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
       end if;
-      -- The evidence counts what the ledger counts for this step, over every run of it.
+      -- The evidence counts what the ledger counts for this table, over every run of it
+      -- (step numbers change when the plan does between two processings).
       select coalesce(sum(r.affected), 0) into v_total
-        from retention.runs r where r.request_id = p_request and r.erasure_step = v_step.step and r.kind = 'erasure';
+        from retention.runs r where r.request_id = p_request and r.erasure_table = v_step.target and r.kind = 'erasure';
     end if;
     insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
     values (p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total)
-    on conflict (request_id, step) do update set rows = excluded.rows, done_at = excluded.done_at;
+    on conflict (request_id, step) do update
+      set depth = excluded.depth, target = excluded.target, rule = excluded.rule, reason = excluded.reason,
+          rows = excluded.rows, done_at = excluded.done_at;
     v_steps := v_steps || jsonb_build_object('table', v_step.target, 'rule', v_step.rule, 'rows', v_total);
     commit;
     raise notice 'erasure request %: % % rows of %', p_request,
@@ -202,6 +216,29 @@ begin
       v_total, v_step.target;
   end loop;
 
+  -- Tables an earlier processing changed that the plan no longer has (dropped since): their
+  -- rows were changed all the same, and the evidence says so.
+  for v_step in
+    select r.erasure_table as target, r.action as rule, sum(r.affected) as rows
+      from retention.runs r
+     where r.request_id = p_request and r.kind = 'erasure' and r.affected > 0
+       and r.erasure_table not in (select x->>'target' from jsonb_array_elements(v_plan) x)
+     group by r.erasure_table, r.action
+  loop
+    select greatest(coalesce(max(e.step), 0), jsonb_array_length(v_plan)) + 1 into v_n
+      from retention.erasure_evidence e where e.request_id = p_request;
+    insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
+    values (p_request, v_n, 0, v_step.target, v_step.rule, 'changed by an earlier processing; no longer in the plan', v_step.rows)
+    on conflict (request_id, step) do update
+      set depth = excluded.depth, target = excluded.target, rule = excluded.rule, reason = excluded.reason,
+          rows = excluded.rows, done_at = now();
+    v_steps := v_steps || jsonb_build_object('table', v_step.target, 'rule', v_step.rule, 'rows', v_step.rows);
+  end loop;
+  -- Rows that failed in this request's runs were named by their key, and their error may
+  -- quote them: neither stays once the person is erased.
+  update retention.run_row_failures f
+     set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
+   where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
   update retention.erasure_requests
      set status = 'completed', status_reason = null, completed_at = clock_timestamp(), subject_id = null
    where request_id = p_request;
