@@ -2,7 +2,9 @@
 -- with every domain resolved to its base type (an array of a domain to an array of the
 -- base type), modifier kept. Casting to a domain runs its CHECK — the table owner's
 -- code — in the session of whoever previews, places a hold or runs; comparing with the
--- base type needs no cast to the domain at all.
+-- base type needs no cast to the domain at all. A composite, range or multirange type (or
+-- an array of one) may hold domains inside, whose checks its input would run: values of
+-- such columns are compared as text (output runs no check), so this returns text.
 create or replace function retention._base_type(p_type oid, p_typmod integer)
 returns text
 language sql
@@ -18,7 +20,10 @@ as $$
     select b.typbasetype, b.typtypmod, d.depth + 1
       from d join pg_catalog.pg_type b on b.oid = d.oid
      where b.typtype = 'd' and d.depth < 32)
-  select case when (select t.typcategory = 'A' and t.typelem <> 0 from pg_catalog.pg_type t where t.oid = p_type)
+  select case when (select b.typtype in ('c', 'r', 'm') from pg_catalog.pg_type b where b.oid = x.oid)
+                   or (select t.typtype in ('c', 'r', 'm') from pg_catalog.pg_type t where t.oid = p_type)
+              then 'text'
+              when (select t.typcategory = 'A' and t.typelem <> 0 from pg_catalog.pg_type t where t.oid = p_type)
               then format_type((select e.typarray from pg_catalog.pg_type e where e.oid = x.oid), x.typmod)
               else format_type(x.oid, x.typmod) end
     from (select d.oid, d.typmod from d order by d.depth desc limit 1) x

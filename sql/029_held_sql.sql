@@ -50,7 +50,7 @@ begin
     select retention._base_type(a.atttypid, a.atttypmod) into v_typmod
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%3$s as v
+      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%3$s as v
                                                         from retention._open_holds h where h.scope = ''subject'') s
                                         where v is not null)), false)',
       p_alias, v_col, v_typmod);

@@ -24,6 +24,7 @@ declare
   v_col    record;
   v_found  boolean := false;
   v_seen   int := 0;
+  v_msg    text;
 begin
   if p_scope is null or p_scope not in ('table', 'subject', 'policy') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')
@@ -64,19 +65,27 @@ begin
   if p_scope = 'subject' then
     -- Does any row carry this subject? Every subject column (policies', erasure subject
     -- tables' keys), compared in its own type.
-    for v_col in
-      select distinct t.rel, c.col, retention._base_type(a.atttypid, a.atttypmod) as typ
-        from (select p.target as rel from retention.policies p where p.subject_column is not null
-              union select r.subject_table from retention.erasure_requests r) t
-        cross join unnest(retention._subject_columns(t.rel)) c(col)
-        join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attname = c.col
-    loop
-      v_seen := v_seen + 1;
-      continue when retention._subject_value(v_value, v_col.typ) is null;
-      execute format('select exists (select from %s t where t.%I = $1::%s)', retention._qualified_name(v_col.rel), v_col.col, v_col.typ)
-        into v_found using retention._subject_value(v_value, v_col.typ);
-      exit when v_found;
-    end loop;
+    begin
+      for v_col in
+        select distinct t.rel, c.col, retention._base_type(a.atttypid, a.atttypmod) as typ
+          from (select p.target as rel from retention.policies p where p.subject_column is not null
+                union select r.subject_table from retention.erasure_requests r) t
+          cross join unnest(retention._subject_columns(t.rel)) c(col)
+          join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attname = c.col
+      loop
+        v_seen := v_seen + 1;
+        continue when retention._subject_value(v_value, v_col.typ) is null;
+        execute format('select exists (select from %s t where t.%I::%s = $1::%s)', retention._qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
+          into v_found using retention._subject_value(v_value, v_col.typ);
+        exit when v_found;
+      end loop;
+    exception when sqlstate 'RT002' then
+      -- A policy whose subject column is gone: the hold is placed all the same (its runs
+      -- fail until the policy is fixed); the scan just cannot say more.
+      get stacked diagnostics v_msg = message_text;
+      raise warning 'subject hold %: %', v_hold.hold_id, v_msg;
+      v_found := true;
+    end;
     if not v_found then
       raise warning 'subject hold %: no row of any subject column (% checked) holds %', v_hold.hold_id, v_seen, pg_catalog.quote_literal(v_value)
         using hint = 'The hold is in force all the same; check the id (a typo holds nobody), or give the policy on that person''s table a subject column.';

@@ -49,7 +49,7 @@ begin
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
   v_queue := jsonb_build_array(jsonb_build_object(
     'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
-    'cond', format('t.%I = %L::%s', v_pk, v_req.subject_id, v_type)));
+    'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type)));
   v_seen := array[v_req.subject_table::oid];
   while v_i < jsonb_array_length(v_queue) loop
     v_item := v_queue -> v_i;

@@ -396,3 +396,37 @@ describe('what the third tester found', () => {
     expect(await count(db, `retention.runs where policy_name = 'g14'`)).toBe(0);
   });
 });
+
+// Found by a fifth tester.
+describe('what the fifth tester found', () => {
+  it('a subject column renamed after the policy was saved fails the run (RT002) instead of dropping subject holds; holds can still be placed', async () => {
+    await q(`create table app.g15 (id int primary key, user_id int, created_at timestamptz not null)`);
+    await q(`insert into app.g15 select i, i, now() - interval '100 days' from generate_series(1, 5) i`);
+    await q(`select retention.set_policy('g15', 'app.g15', 'delete', 'created_at', p_retain => '30 days', p_subject_column => 'user_id')`);
+    await q(`select retention.place_hold('subject', '3', 'Litigation')`);
+    await q(`alter table app.g15 rename column user_id to uid`);
+    expect(await sqlState(db.call(`call retention.run('g15')`))).toBe('RT002');
+    expect(await count(db, 'app.g15')).toBe(5);
+    const { notices } = await db.call(`select retention.place_hold('subject', '4', 'Another')`);
+    expect(notices.join('\n')).toMatch(/subject column user_id no longer exists/);
+    await q(`select retention.release_hold(hold_id, 'test over') from retention.legal_holds where reason in ('Litigation', 'Another')`);
+    await q(`alter table app.g15 rename column uid to user_id`);
+  });
+
+  it('a composite subject column holding a domain is compared as text: no check runs in preview or place_hold, and the hold still covers its row', async () => {
+    await q(`create sequence public.g16_calls`);
+    await q(`grant usage, update on sequence public.g16_calls to public`);
+    await q(`create function app.g16_spy(int) returns boolean language plpgsql as $$ begin perform nextval('public.g16_calls'); return true; end $$`);
+    await q(`create domain app.g16_d as int check (app.g16_spy(value))`);
+    await q(`create type app.g16_subj as (uid app.g16_d)`);
+    await q(`create table app.g16 (id int primary key, s app.g16_subj, created_at timestamptz not null)`);
+    await q(`insert into app.g16 values (1, row(3)::app.g16_subj, now() - interval '100 days'), (2, row(4)::app.g16_subj, now() - interval '100 days')`);
+    await q(`select retention.set_policy('g16', 'app.g16', 'delete', 'created_at', p_retain => '30 days', p_subject_column => 's')`);
+    const before = (await q(`select last_value, is_called from public.g16_calls`))[0]!;
+    await q(`select retention.place_hold('subject', '(3)', 'Composite subject')`);
+    await q(`select * from retention.preview('g16')`);
+    expect((await q(`select last_value, is_called from public.g16_calls`))[0]).toEqual(before);
+    await db.call(`call retention.run('g16')`);
+    expect((await q(`select id from app.g16`)).map((r) => r.id)).toEqual([1]);
+  });
+});
