@@ -125,10 +125,11 @@ describe('stamps carry the real time', () => {
   it('soft_delete with a past p_as_of marks rows with the real time, so a purge policy waits its full period', async () => {
     await table('t_soft');
     await db.q(`select retention.set_policy('t-soft', 'app.t_soft', 'soft_delete', 'created_at', p_retain => '50 days', p_deleted_at_column => 'deleted_at')`);
-    await db.q(`select retention.set_policy('t-purge', 'app.t_soft', 'purge_soft_deleted', 'deleted_at', p_retain => '30 days')`);
-    await db.call(`call retention.run('t-soft', p_as_of => now() - interval '1 year')`);
-    await db.call(`call retention.run('t-soft')`);
-    expect(await count(db, `app.t_soft where deleted_at >= now() - interval '1 minute'`)).toBe(50);
+    await db.q(`select retention.set_policy('t-purge', 'app.t_soft', 'purge_soft_deleted', 'deleted_at', p_retain => '5 days')`);
+    // Cutoff 60 days back: rows 61..100 days old are marked — with the real time, not the
+    // p_as_of of ten days ago, which would make them look deleted ten days already.
+    await db.call(`call retention.run('t-soft', p_as_of => now() - interval '10 days')`);
+    expect(await count(db, `app.t_soft where deleted_at >= now() - interval '1 minute'`)).toBe(40);
     await db.call(`call retention.run('t-purge')`);
     expect(await count(db, 'app.t_soft')).toBe(100);
   });
