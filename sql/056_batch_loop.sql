@@ -6,8 +6,9 @@
 -- is spent, a stop is requested, or a batch fails. Each batch is its own transaction:
 -- it takes the holds lock shared, sets lock_timeout, picks rows through the age index
 -- from where the previous batch stopped (keyset, no rescans), skips locked rows, re-checks
--- holds in the same statement (table holds on p_hold_target), and commits together with
--- its ledger row. A batch that fails on a row (a constraint, a trigger's exception, bad
+-- holds in the same statement (the one hold rule, _held_sql: it names the tables itself;
+-- p_hold_target is only bound as $4 for the statement's parameter list), and commits
+-- together with its ledger row. A batch that fails on a row (a constraint, a trigger's exception, bad
 -- data: SQLSTATE classes 22, 23 and P0) is redone row by row in the same transaction: the
 -- other rows go, each failing row is recorded in run_row_failures by its key and left
 -- out for the rest of the run. When every row of a batch (more than one) fails, the
