@@ -21,7 +21,8 @@ COPY package.json ./
 COPY runner ./runner
 COPY sql ./sql
 COPY migrations ./migrations
-USER node
+# Numeric, so a kubelet can check runAsNonRoot (the node user of the node image is 1000).
+USER 1000:1000
 EXPOSE 9187
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PG_RETENTION_HTTP_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
