@@ -8,6 +8,7 @@ create or replace function retention.verify_audit_log(
   out problem text
 )
 language plpgsql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'

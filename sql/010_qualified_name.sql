@@ -1,6 +1,6 @@
 -- A relation's schema-qualified, quoted name, independent of the caller's search_path,
 -- for use in dynamic SQL. NULL when the relation no longer exists.
-create or replace function retention._qualified_name(p_rel regclass)
+create or replace function retention.qualified_name(p_rel regclass)
 returns text
 language sql
 stable
@@ -12,5 +12,5 @@ as $$
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = p_rel
 $$;
-comment on function retention._qualified_name(regclass) is
-  'Internal. Schema-qualified, quoted name of a relation for dynamic SQL; NULL if it is gone.';
+comment on function retention.qualified_name(regclass) is
+  'Schema-qualified, quoted name of a relation (NULL if it is gone); used by the views. Reads the catalog only.';

@@ -1,6 +1,6 @@
 -- The period hierarchy: the policy's own period, else its table's schema default, else
 -- the global default, else the system default of 30 days. Returns where it came from.
-create or replace function retention._effective_retain(
+create or replace function retention.effective_retain(
   p_policy retention.policies,
   out retain interval,
   out source text
@@ -27,5 +27,5 @@ begin
   retain := interval '30 days'; source := 'system';
 end
 $$;
-comment on function retention._effective_retain(retention.policies) is
-  'Internal. A policy''s effective retention period and its source: policy, schema, global or system (30 days).';
+comment on function retention.effective_retain(retention.policies) is
+  'A policy''s effective retention period and its source: policy, schema, global or system (30 days); used by effective_policies. Reads only.';

@@ -20,7 +20,30 @@
 --     built in, trusted, or enums; the whole row may not be used;
 --  4. the deparsed text of that one constraint is the result.
 -- All of it runs in a subtransaction that is always rolled back: the temporary table and
--- the role switch never outlive the call. Any refusal is RT005 with the reason.
+-- whatever parsing did never outlive the call. Any refusal is RT005 with the reason.
+-- Parsing runs in _parse_as_checker, a SECURITY DEFINER function owned by
+-- retention_predicate_checker: the only way to act as another role inside the SECURITY
+-- DEFINER routines that save policies (SET ROLE is refused there).
+create or replace function retention._parse_as_checker(p_tmp text, p_predicate text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_cur refcursor;
+begin
+  open v_cur for execute format('explain select (%s) from pg_temp.%I t', p_predicate, p_tmp);
+  close v_cur;
+  execute format('alter table pg_temp.%I add constraint retention_predicate check (%s) not valid', p_tmp, p_predicate);
+end
+$$;
+comment on function retention._parse_as_checker(text, text) is
+  'Internal. Parses a predicate as retention_predicate_checker (it owns this function): EXPLAIN of it, and a NOT VALID CHECK on the temporary copy of the table.';
+revoke all on function retention._parse_as_checker(text, text) from public;
+alter function retention._parse_as_checker(text, text) owner to retention_predicate_checker;
+
 create or replace function retention._validate_predicate(p_target regclass, p_predicate text)
 returns text
 language plpgsql
@@ -32,7 +55,6 @@ declare
   v_hint constant text :=
     'Give one boolean expression over the table''s columns using built-in functions, e.g. status = ''processed'' or user_id IS NULL.';
   v_tmp    text := format('retention_predicate_%s', pg_catalog.pg_backend_pid());
-  v_cur    refcursor;
   v_norm   text;
   v_tree   text;
   v_bad    text;
@@ -57,11 +79,8 @@ begin
                    (select c.relname from pg_catalog.pg_class c where c.oid = p_target));
     perform retention._checker_usage(p_target);
     execute format('alter table pg_temp.%I owner to retention_predicate_checker', v_tmp);
-    set local role retention_predicate_checker;
     v_parsing := true;
-    open v_cur for execute format('explain select (%s) from pg_temp.%I t', p_predicate, v_tmp);
-    close v_cur;
-    execute format('alter table pg_temp.%I add constraint retention_predicate check (%s) not valid', v_tmp, p_predicate);
+    perform retention._parse_as_checker(v_tmp, p_predicate);
     select count(*), min(pg_catalog.pg_get_expr(c.conbin, c.conrelid)), min(c.conbin::text)
       into v_n, v_norm, v_tree
       from pg_catalog.pg_constraint c

@@ -56,7 +56,7 @@ begin
     return false;
   end if;
   execute format('select exists (select from only %s t where t.%I::%s = $1::%s)',
-                 retention._qualified_name(p_rel), k.key_column, k.key_type, k.key_type)
+                 retention.qualified_name(p_rel), k.key_column, k.key_type, k.key_type)
     into v_found using p_key;
   return v_found;
 exception when data_exception then

@@ -3,6 +3,7 @@
 create or replace function retention.set_default(p_scope text, p_retain interval)
 returns void
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

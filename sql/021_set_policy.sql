@@ -30,6 +30,7 @@ create or replace function retention.set_policy(
 )
 returns retention.policies
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -3,6 +3,7 @@
 create or replace function retention.drop_policy(p_name text)
 returns void
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

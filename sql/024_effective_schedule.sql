@@ -2,7 +2,7 @@
 -- category, else daily at 02:00. Always read in the policy's time zone. The worker
 -- turns this into pg-boss schedules; keeping the rule here lets DBAs see it in
 -- effective_policies and keeps every replica of the worker in agreement.
-create or replace function retention._effective_schedule(p_policy retention.policies)
+create or replace function retention.effective_schedule(p_policy retention.policies)
 returns table (schedule text, source text)
 language sql
 stable
@@ -20,5 +20,5 @@ as $$
               when p_policy.category is not null then 'category:' || p_policy.category
               else 'system' end
 $$;
-comment on function retention._effective_schedule(retention.policies) is
-  'Internal. A policy''s cron schedule and where it came from (policy, category:<name>, system).';
+comment on function retention.effective_schedule(retention.policies) is
+  'A policy''s cron schedule and where it came from (policy, category:<name>, system); used by effective_policies. Reads only.';

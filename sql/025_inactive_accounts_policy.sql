@@ -21,6 +21,7 @@ create or replace function retention.set_inactive_accounts_policy(
 )
 returns retention.policies
 language sql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -6,6 +6,7 @@
 create or replace function retention.trust_schema(p_schema text, p_reason text)
 returns retention.trusted_schemas
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -47,6 +48,7 @@ comment on function retention.trust_schema(text, text) is
 create or replace function retention.distrust_schema(p_schema text, p_reason text)
 returns void
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

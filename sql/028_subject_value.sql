@@ -46,7 +46,7 @@ begin
    limit 1;
   if found then
     raise exception 'policy %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
-          retention._qualified_name(p_rel)
+          retention.qualified_name(p_rel)
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on.';
   end if;

@@ -31,7 +31,7 @@ begin
     return;  -- still covered by another policy, or as the key of an erasure subject table
   end if;
   raise exception 'policy %: open subject holds rely on its subject column % of %', p_old.name,
-        p_old.subject_column, retention._qualified_name(p_old.target)
+        p_old.subject_column, retention.qualified_name(p_old.target)
     using errcode = 'RT024',
           hint = format('Keep p_subject_column => %L (set_policy declares the whole policy), or release the subject holds first (SELECT * FROM retention.active_holds WHERE scope = ''subject'').', p_old.subject_column);
 end

@@ -16,7 +16,7 @@ select p.name,
        p.schedule,
        p.time_zone,
        p.enabled,
-       retention._qualified_name(p.target) is null as target_missing,
+       retention.qualified_name(p.target) is null as target_missing,
        p.description,
        p.policy_id,
        p.category,
@@ -24,7 +24,7 @@ select p.name,
        s.source as schedule_source,
        coalesce(p.notify_over_rows, 100000) as notify_over_rows
   from retention.policies p
-  cross join lateral retention._effective_retain(p) e
-  cross join lateral retention._effective_schedule(p) s;
+  cross join lateral retention.effective_retain(p) e
+  cross join lateral retention.effective_schedule(p) s;
 comment on view retention.effective_policies is
   'Each policy with its effective retention period and schedule and where each came from (retain: policy, schema, global or system default; schedule: policy, category or system default).';

@@ -22,7 +22,7 @@ begin
   if p_cond is not null then
     -- A work condition instead of a policy's eligibility (an erasure step: the rows its plan
     -- found, SQL over alias t built by _erasure_steps): no age, no keyset, no policy hold.
-    tbl := retention._qualified_name(p_policy.target);
+    tbl := retention.qualified_name(p_policy.target);
     eligible := '(' || p_cond || ')';
     if p_policy.action = 'scrub' then
       eligible := eligible || format(' and not (%s)', (retention._scrub_sql(p_policy)).scrubbed);
@@ -31,7 +31,7 @@ begin
                                 p_changes => array(select k::name from jsonb_object_keys(coalesce(p_policy.scrub_columns, '{}')) k));
     return;
   end if;
-  tbl := retention._qualified_name(p_policy.target);
+  tbl := retention.qualified_name(p_policy.target);
   if tbl is null or v_age_type is null then
     raise exception 'policy %: table or column % no longer exists', p_policy.name, p_policy.age_column
       using errcode = 'RT001', hint = 'The table was dropped or altered after the policy was saved: fix or drop the policy.';

@@ -24,6 +24,7 @@ returns table (
   enabled         boolean
 )
 language plpgsql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
@@ -39,7 +40,7 @@ begin
   for p in select * from retention.policies
             where p_policy is null or name = p_policy
             order by name loop
-    e := retention._effective_retain(p);
+    e := retention.effective_retain(p);
     s := retention._policy_sql(p);
     policy := p.name; target := s.tbl; action := p.action;
     retain := e.retain; retain_source := e.source; enabled := p.enabled;

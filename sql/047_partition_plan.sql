@@ -35,7 +35,7 @@ begin
       return next;
       continue;
     end if;
-    v_tbl := retention._qualified_name(v_p.part);
+    v_tbl := retention.qualified_name(v_p.part);
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
     execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',

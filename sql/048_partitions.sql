@@ -14,6 +14,7 @@ returns table (
   action      text
 )
 language plpgsql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
@@ -26,7 +27,7 @@ begin
       using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);
   end if;
   return query
-    select retention._qualified_name(x.part), x.lower_bound, x.upper_bound, x.rows, x.held_rows,
+    select retention.qualified_name(x.part), x.lower_bound, x.upper_bound, x.rows, x.held_rows,
            case x.disposition
              when 'drop' then 'drop'
              when 'archive' then format('archive to %I', v_pol.archive_schema)
@@ -35,7 +36,7 @@ begin
              when 'last' then 'keep: last partition'
              when 'default' then 'keep: default partition'
              else 'keep: not past the cutoff' end
-      from retention._partition_plan(v_pol, p_as_of, p_as_of - (retention._effective_retain(v_pol)).retain) x;
+      from retention._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x;
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is

@@ -58,3 +58,18 @@ set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, pg_catalog.hashtext(p_policy)) $$;
 comment on function retention._unlock_run(text) is
   'Internal. Releases the run lock of a policy taken by _try_lock_run.';
+
+create or replace function retention._holds_run_lock(p_policy text)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (select from pg_catalog.pg_locks l
+                  where l.locktype = 'advisory' and l.pid = pg_catalog.pg_backend_pid() and l.granted
+                    and l.classid = x'52540002'::int::oid and l.objid = pg_catalog.hashtext(p_policy)::oid
+                    and l.objsubid = 2)
+$$;
+comment on function retention._holds_run_lock(text) is
+  'Internal. Whether this session holds the run lock of that policy (or erasure request).';

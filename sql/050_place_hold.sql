@@ -14,6 +14,7 @@ create or replace function retention.place_hold(
 )
 returns retention.legal_holds
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -75,7 +76,7 @@ begin
       loop
         v_seen := v_seen + 1;
         continue when retention._subject_value(v_value, v_col.typ) is null;
-        execute format('select exists (select from %s t where t.%I::%s = $1::%s)', retention._qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
+        execute format('select exists (select from %s t where t.%I::%s = $1::%s)', retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
           into v_found using retention._subject_value(v_value, v_col.typ);
         exit when v_found;
       end loop;

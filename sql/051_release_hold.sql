@@ -6,6 +6,7 @@ create or replace function retention.release_hold(
 )
 returns retention.legal_holds
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -12,6 +12,7 @@ create or replace function retention.exempt_row(
 )
 returns retention.row_exemptions
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -33,7 +34,7 @@ begin
       using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
   end if;
   if not retention._key_exists(v_pol.target, p_key) then
-    raise exception '% has no row with % = %', retention._qualified_name(v_pol.target),
+    raise exception '% has no row with % = %', retention.qualified_name(v_pol.target),
           (retention._single_key(v_pol.target)).key_column,
           coalesce(quote_literal(p_key), 'NULL')
       using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
@@ -74,6 +75,7 @@ create or replace function retention.revoke_exemption(
 )
 returns retention.row_exemptions
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -21,6 +21,7 @@ returns table (
   close_run_id      bigint
 )
 language plpgsql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'

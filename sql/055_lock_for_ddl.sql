@@ -19,7 +19,7 @@ declare
   v_t        text;
 begin
   v_tables := array(
-    select retention._qualified_name(x.rel)
+    select retention.qualified_name(x.rel)
       from (select c.confrelid::regclass as rel from pg_catalog.pg_constraint c
              where c.contype = 'f' and c.conrelid = p_table and c.conparentid = 0
             union
@@ -27,7 +27,7 @@ begin
              where c.contype = 'f' and c.confrelid = p_table and c.conparentid = 0) x
      where x.rel <> p_table
      order by x.rel::oid)
-    || retention._qualified_name(p_table);
+    || retention.qualified_name(p_table);
   v_attempt := greatest(1, least(100, extract(epoch from p_timeout) * 1000,
                                  extract(epoch from pg_catalog.current_setting('deadlock_timeout')::interval) * 1000 / 2))::int;
   loop

@@ -58,7 +58,7 @@ begin
     -- statement, found through their foreign key; the fourth column counts them.
     select coalesce(string_agg(format(
              ', r%s as (delete from only %s r using done d where (%s) = (%s) returning 1)',
-             x.n, retention._qualified_name(x.rel),
+             x.n, retention.qualified_name(x.rel),
              (select string_agg(format('r.%I', a.attname), ', ' order by k.o)
                 from unnest(c.conkey) with ordinality k(att, o)
                 join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.att),

@@ -6,12 +6,13 @@ create or replace function retention.explain_batch(
 )
 returns setof text
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
   v_pol  retention.policies := retention._get_policy(p_policy);
-  v_ret  record := retention._effective_retain(v_pol);
+  v_ret  record := retention.effective_retain(v_pol);
   v_old  text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
                          current_setting('enable_sort')];
   v_line text;

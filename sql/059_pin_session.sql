@@ -5,11 +5,11 @@
 -- pg_temp, TimeZone UTC and default_transaction_isolation read committed (every batch
 -- after the first commit must read holds committed while it waited for the holds lock:
 -- a repeatable-read snapshot taken before would not see them), saving the caller's values in retention.caller_* settings and
--- putting them back when they finish or raise a known error (_unpin_session). A run
+-- putting them back when they finish or raise a known error (unpin_session). A run
 -- cancelled mid-statement leaves the session pinned; reconnect or SET them again.
 -- Neither routine may have a SET clause (it would undo what they set) nor use an
 -- operator: every name in them is qualified.
-create or replace function retention._pin_session()
+create or replace function retention.pin_session()
 returns void
 language plpgsql
 as $$
@@ -22,10 +22,10 @@ begin
   perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
 end
 $$;
-comment on function retention._pin_session() is
-  'Internal. Pins search_path (pg_catalog, pg_temp) and TimeZone (UTC) for the session, saving the caller''s values.';
+comment on function retention.pin_session() is
+  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC) and default isolation (read committed), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
 
-create or replace function retention._unpin_session()
+create or replace function retention.unpin_session()
 returns void
 language plpgsql
 as $$
@@ -38,5 +38,5 @@ begin
     coalesce(pg_catalog.current_setting('retention.caller_isolation', true), 'read committed'), false);
 end
 $$;
-comment on function retention._unpin_session() is
-  'Internal. Puts back the search_path and TimeZone _pin_session saved.';
+comment on function retention.unpin_session() is
+  'Puts back the search_path, TimeZone and isolation pin_session saved. Changes nothing but this session''s settings.';

@@ -1,34 +1,37 @@
--- The engine behind run() and run_all(). One run of one policy:
---  * time (_check_run_time): a live run acts on the real clock; p_as_of may only move its
---    cutoff back (a future one is refused, RT022); what it stamps (flags, deleted-at,
---    scrubbed-at) carries the real time, and holds are judged at now() whatever p_as_of;
---  * one run per policy at a time (session advisory lock; a second caller records
---    'already_running'); earlier runs left 'running' by a dead session become 'interrupted';
---    a run cancelled mid-way (statement_timeout, pg_cancel_backend) is recorded
---    'interrupted', lets go of its lock and re-raises the cancel;
---  * eligible rows are counted at the start (waiting for table locks no longer than
---    lock_timeout); a run that would exceed the policy's ceiling is refused unless forced;
---  * a policy with a notice period flags newly eligible rows and cancels flags of rows
---    no longer eligible (_flag_rows) in the same transaction; its batches act only on
---    rows flagged at least the notice period ago;
---  * row actions then go through the batch loop (_batch_loop: one transaction per batch,
---    keyset over the age index, holds re-checked in the deleting statement);
---    drop_partitions through _drop_partitions (detach under the table's lock, then count
---    and drop each partition);
---  * it stops between batches when the time budget or p_max_rows is spent, or a stop was
---    requested; the next run carries on.
--- Errors are recorded in the ledger and re-raised when p_raise (run_all passes false).
-create or replace procedure retention._run_policy(
+-- Opens one run of one policy: the first step of run() and run_all(), a SECURITY DEFINER
+-- function, so the ledger says what happened whoever calls it. It
+--  * refuses bad arguments before anything changes: an unknown policy (RT008), a future
+--    p_as_of or a NULL p_dry_run (RT022, _check_run_time), p_max_rows below 1 and a time
+--    budget outside (0, 24 hours] (RT006);
+--  * acts only where the session's login may (42501 with the GRANT, _privilege_gap): the
+--    run acts as the schema's owner, and the DBA's grants still decide which tables a
+--    login may clean;
+--  * one run per policy at a time (a session advisory lock; a second caller records
+--    'already_running'); runs of the policy left 'running' by a session that ended (or
+--    cancelled in this one) become 'interrupted', each with its audit entry;
+--  * counts the eligible and held rows (waiting for table locks no longer than
+--    lock_timeout), refuses a live run over the policy's ceiling unless forced (RT012),
+--    flags newly eligible rows of a policy with a notice period (_flag_rows);
+--  * records the run with what its steps need (spec: the policy as it is now, the row
+--    limit and time budget; state: where the batches are; the session, backend_pid) and
+--    audits its start (run.started) or its outcome. The caller commits, so the start is
+--    in the audit log before the first batch.
+-- Time: a live run acts on the real clock; p_as_of may only move its cutoff back; what it
+-- stamps carries the real time; holds are judged at now().
+-- Returns the run's id; run_step does the rest, one committed step at a time.
+create or replace function retention.open_run(
   p_policy      text,
-  p_dry_run     boolean,
-  p_as_of       timestamptz,
-  p_max_rows    bigint,
-  p_time_budget interval,
-  p_force       boolean,
-  p_raise       boolean,
-  inout p_run_id bigint default null
+  p_dry_run     boolean default false,
+  p_as_of       timestamptz default null,
+  p_max_rows    bigint default null,
+  p_time_budget interval default null,
+  p_force       boolean default false
 )
+returns bigint
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_pol       retention.policies;
@@ -38,62 +41,71 @@ declare
   v_cutoff    timestamptz;
   v_eligible  bigint;
   v_held      bigint;
-  v_budget    interval;
-  v_started   timestamptz;
   v_status    text := 'running';
   v_code      text;
   v_err       text;
   v_hint      text;
   v_affected  bigint := 0;
-  v_batches   int := 0;
   v_limit     bigint;
   v_actor     text := retention._actor();
-  v_run_open  boolean;
   v_plan      jsonb;
   v_dead      record;
+  v_gap       text;
+  v_mode      text := case when p_dry_run then 'dry_run' else 'live' end;
+  v_job       text := nullif(current_setting('retention.job_id', true), '');
+  v_run_id    bigint;
 begin
   perform retention._check_run_time(p_dry_run, p_as_of);
   v_pol := retention._get_policy(p_policy);
+  if p_max_rows is not null and p_max_rows < 1 then
+    raise exception 'p_max_rows must be at least 1, got %', p_max_rows
+      using errcode = 'RT006', hint = 'Leave it out for no cap beyond the policy''s ceiling, or give a positive number of rows.';
+  end if;
+  if p_time_budget is not null and (p_time_budget <= interval '0' or p_time_budget > interval '24 hours') then
+    raise exception 'p_time_budget must be more than 0 and at most 24 hours, got %', p_time_budget
+      using errcode = 'RT006', hint = 'E.g. ''5 minutes''; leave it out for the policy''s time budget.';
+  end if;
+  v_gap := retention._privilege_gap(v_pol, session_user);
+  if v_gap is not null then
+    raise exception 'role % may not run policy %: it lacks privileges on %', session_user, v_pol.name,
+      coalesce(retention.qualified_name(v_pol.target), 'its table')
+      using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
+  end if;
 
   if not retention._try_lock_run(v_pol.name) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at)
-    select v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
-           'already_running', v_pol.action, v_as_of, v_as_of, r.retain, r.source, v_actor,
-           nullif(current_setting('retention.job_id', true), ''), clock_timestamp()
-      from retention._effective_retain(v_pol) r
-    returning run_id into p_run_id;
-    commit;
+    select v_pol.policy_id, v_pol.name, v_mode, 'already_running', v_pol.action, v_as_of, v_as_of,
+           r.retain, r.source, v_actor, v_job, clock_timestamp()
+      from retention.effective_retain(v_pol) r
+    returning run_id into v_run_id;
     raise notice 'policy %: another run is in progress, nothing done', p_policy;
-    return;
+    return v_run_id;
   end if;
 
-  v_started := clock_timestamp();  -- the run begins once it holds the lock
   -- Set-up: mark dead runs, count, record the run. Any error is recorded, not lost.
   begin
-    -- Runs of this policy (by name: it may have been dropped and created again) left
-    -- 'running' by a session that ended: interrupted, each with its audit entry.
+    -- Runs of this policy (by name: it may have been dropped and created again) still
+    -- 'running': this session holds the policy's lock, so whoever ran them is gone.
     for v_dead in
       update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
              error = 'the session running it ended before the run finished'
-       where policy_name = v_pol.name and status = 'running'
+       where policy_name = v_pol.name and status = 'running' and kind = 'policy'
       returning run_id, affected, batches
     loop
       perform retention._append_audit('run.interrupted', 'policy', v_pol.name,
         jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
                            'error', 'the session running it ended before the run finished'));
     end loop;
-    v_ret := retention._effective_retain(v_pol);
+    v_ret := retention.effective_retain(v_pol);
     v_cutoff := v_as_of - v_ret.retain;
     if not retention._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
       raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
         using errcode = 'RT004', hint = 'Give the policy (or its default) a period with no negative part, e.g. ''90 days''.';
     end if;
     v_sql := retention._policy_sql(v_pol);
-    v_budget := coalesce(p_time_budget, v_pol.time_budget);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-    perform set_config('search_path', 'pg_catalog, pg_temp', true);
     if v_pol.action <> 'drop_partitions' then
       execute format(
         'select count(*), count(*) filter (where held)
@@ -123,110 +135,54 @@ begin
     end if;
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, eligible, held_back, affected, max_rows,
-                                forced, error_code, error, started_by, job_id, started_at,
-                                finished_at)
-    values (v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
-            v_status, v_pol.action, v_as_of, v_cutoff, v_ret.retain, v_ret.source,
-            v_eligible, v_held, v_affected, p_max_rows, coalesce(p_force, false), v_code, v_err,
-            v_actor, nullif(current_setting('retention.job_id', true), ''), v_started,
-            case when v_status <> 'running' then clock_timestamp() end)
-    returning run_id into p_run_id;
+                                forced, error_code, error, error_hint, started_by, job_id,
+                                finished_at, spec, state, backend_pid)
+    values (v_pol.policy_id, v_pol.name, v_mode, v_status, v_pol.action, v_as_of, v_cutoff,
+            v_ret.retain, v_ret.source, v_eligible, v_held, v_affected, p_max_rows,
+            coalesce(p_force, false), v_code, v_err, v_hint, v_actor, v_job,
+            case when v_status <> 'running' then clock_timestamp() end,
+            jsonb_build_object('policy', to_jsonb(v_pol), 'limit', v_limit,
+                               'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan),
+            jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
+                               'floor', '-infinity', 'skip', '{}'),
+            pg_backend_pid())
+    returning run_id into v_run_id;
     if v_status = 'running' and v_pol.notice_period is not null then
-      perform retention._flag_rows(v_pol, p_run_id, v_cutoff, v_as_of);
+      perform retention._flag_rows(v_pol, v_run_id, v_cutoff, v_as_of);
     end if;
-    if v_status <> 'running' then
-      perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
-        jsonb_build_object('run_id', p_run_id, 'mode', case when p_dry_run then 'dry_run' else 'live' end,
-                           'cutoff', v_cutoff, 'eligible', v_eligible, 'held_back', v_held,
-                           'affected', v_affected, 'error', v_err));
-    end if;
+    perform retention._append_audit(case when v_status = 'running' then 'run.started' else 'run.' || v_status end,
+      'policy', v_pol.name,
+      jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'cutoff', v_cutoff, 'eligible', v_eligible,
+                         'held_back', v_held, 'affected', v_affected, 'limit', v_limit, 'error', v_err));
   exception
-    when lock_not_available then
-      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
-      v_status := 'stopped_lock_timeout';
-      p_run_id := null;  -- the block's run row (if any) was rolled back with it
-    when query_canceled then
-      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
-      v_status := 'interrupted';
-      p_run_id := null;
-    when others then
+    when lock_not_available or query_canceled or others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
-      v_status := 'failed';
-      p_run_id := null;
+      v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
+      insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
+                                  retain, retain_source, error_code, error, error_hint, started_by, job_id,
+                                  finished_at)
+      values (v_pol.policy_id, v_pol.name, v_mode, v_status, v_pol.action, v_as_of, v_as_of,
+              coalesce(v_ret.retain, interval '0'), coalesce(v_ret.source, 'unknown'), v_code, v_err,
+              nullif(v_hint, ''), v_actor, v_job, clock_timestamp())
+      returning run_id into v_run_id;
+      -- Audited, unless the audit chain itself is what the run waited for when it was
+      -- cancelled (a cancel comes once: this must not wait without end).
+      begin
+        perform set_config('lock_timeout', '1000', true);
+        perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
+          jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'error_code', v_code, 'error', v_err));
+      exception when lock_not_available then
+        null;
+      end;
   end;
-  if v_status in ('failed', 'stopped_lock_timeout', 'interrupted') and p_run_id is null then
-    insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
-                                retain, retain_source, error_code, error, started_by, job_id,
-                                finished_at)
-    values (v_pol.policy_id, v_pol.name, case when p_dry_run then 'dry_run' else 'live' end,
-            v_status, v_pol.action, v_as_of, v_as_of, coalesce(v_ret.retain, interval '0'),
-            coalesce(v_ret.source, 'unknown'), v_code, v_err, v_actor,
-            nullif(current_setting('retention.job_id', true), ''), clock_timestamp())
-    returning run_id into p_run_id;
+  if v_status <> 'running' then
+    perform retention._unlock_run(v_pol.name);
   end if;
-  commit;
   raise notice 'policy %: run % %, cutoff %, eligible %, held back %',
-    p_policy, p_run_id, case when p_dry_run then '(dry run)' else 'started' end,
+    p_policy, v_run_id, case when p_dry_run then '(dry run)' else 'started' end,
     v_cutoff, v_eligible, v_held;
-  v_run_open := v_status = 'running';
-
-  if v_status = 'running' then
-    if v_pol.action = 'drop_partitions' then
-      call retention._drop_partitions(v_pol, p_run_id, v_cutoff, v_as_of, v_plan, v_limit, v_budget,
-                                      v_started, v_affected, v_batches, v_status, v_code, v_err,
-                                      v_hint);
-    else
-      call retention._batch_loop(v_pol, p_run_id, v_pol.target::oid, v_cutoff, v_as_of, v_limit,
-                                 v_budget, v_started, null, v_affected, v_batches, v_status,
-                                 v_code, v_err, v_hint);
-    end if;
-    if v_status = 'running' then
-      v_status := case when v_affected >= v_limit and v_limit < v_eligible - v_held
-                       then 'stopped_max_rows' else 'completed' end;
-    end if;
-  end if;
-  if v_run_open then
-    begin
-      update retention.runs
-         set status = v_status, finished_at = clock_timestamp(), error_code = v_code, error = v_err
-       where run_id = p_run_id;
-      perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
-        jsonb_build_object('run_id', p_run_id, 'mode', 'live', 'cutoff', v_cutoff,
-                           'eligible', v_eligible, 'held_back', v_held, 'affected', v_affected,
-                           'batches', v_batches, 'error', v_err));
-    exception when query_canceled then
-      -- Cancelled while closing the run (e.g. waiting for the audit chain): the run is still
-      -- recorded as interrupted; its audit entry comes from the next run (see set-up).
-      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text;
-      v_status := 'interrupted';
-      update retention.runs
-         set status = 'interrupted', finished_at = clock_timestamp(), error_code = v_code, error = v_err
-       where run_id = p_run_id;
-    end;
-    commit;
-  end if;
-
-  perform retention._unlock_run(v_pol.name);
-  if v_status = 'interrupted' or (p_raise and v_status in ('refused', 'failed')) then
-    perform retention._unpin_session();  -- the caller's settings back before the error (see _pin_session)
-  end if;
-  if v_status = 'interrupted' then
-    -- Cancelled (statement_timeout, pg_cancel_backend): recorded and unlocked above; the
-    -- caller still gets the cancel, and run_all stops too.
-    raise exception 'policy %: run % interrupted: %', p_policy, p_run_id, v_err
-      using errcode = 'query_canceled',
-            hint = 'The batches committed before the cancel are counted in the ledger; the next run carries on.';
-  end if;
-  raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_status,
-    v_affected, case when p_dry_run then 'would be affected' else 'affected' end, v_batches;
-  if p_raise and v_status in ('refused', 'failed') then
-    if v_code = 'RT012' then
-      raise exception '%', v_err using errcode = 'RT012', hint = v_hint;
-    end if;
-    raise exception 'policy %: run % failed: %', p_policy, p_run_id, v_err
-      using errcode = coalesce(v_code, 'XX000'), hint = coalesce(v_hint, 'See retention.runs for the run.');
-  end if;
+  return v_run_id;
 end
 $$;
-comment on procedure retention._run_policy(text, boolean, timestamptz, bigint, interval, boolean, boolean, bigint) is
-  'Internal. The batch engine: one run of one policy, recorded in the ledger. Use retention.run or retention.run_all.';
+comment on function retention.open_run(text, boolean, timestamptz, bigint, interval, boolean) is
+  'Executor step: opens one run of a policy (checks arguments and the login''s privileges on the table, takes the policy''s run lock, counts, applies the ceiling, records and audits the start) and returns its id; run_step does its batches. CALL retention.run(...) does both.';

@@ -1,5 +1,10 @@
--- Runs one policy now (see _run_policy for the guarantees). CALL it outside a transaction
--- block: each batch commits on its own. Returns the run's id; read it in retention.run_ledger.
+-- Runs one policy now: open_run (checks, counts, records and audits the start), then
+-- run_step until the run ends, committing after each step so every batch is its own
+-- transaction (see those two for the guarantees). CALL it outside a transaction block.
+-- Returns the run's id; read it in retention.run_ledger. A refused (RT012) or failed run
+-- raises its error after it is recorded; an interrupted one (statement_timeout,
+-- pg_cancel_backend) raises the cancel again. Every name here is qualified: after a
+-- COMMIT the caller's search_path would resolve unqualified ones (pin_session pins it too).
 create or replace procedure retention.run(
   p_policy      text,
   p_dry_run     boolean default false,
@@ -11,22 +16,41 @@ create or replace procedure retention.run(
 )
 language plpgsql
 as $$
+declare
+  v_status text;
+  v_run    record;
 begin
-  -- Bad arguments are refused before the session is pinned (see _pin_session).
-  perform retention._check_run_time(p_dry_run, p_as_of);
-  perform retention._get_policy(p_policy);
-  if p_max_rows is not null and p_max_rows < 1 then
-    raise exception 'p_max_rows must be at least 1, got %', p_max_rows
-      using errcode = 'RT006', hint = 'Leave it out for no cap beyond the policy''s ceiling, or give a positive number of rows.';
+  perform retention.pin_session();
+  begin
+    p_run_id := retention.open_run(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget, p_force);
+  exception when others then
+    perform retention.unpin_session();  -- bad arguments: the caller's settings back, then the error
+    raise;
+  end;
+  commit;
+  loop
+    v_status := retention.run_step(p_run_id);
+    commit;
+    exit when pg_catalog.textne(v_status, 'running');
+  end loop;
+  select r.status, r.error_code, r.error, r.error_hint, r.affected, r.batches, r.mode into v_run
+    from retention.runs r where r.run_id operator(pg_catalog.=) p_run_id;
+  perform retention.unpin_session();
+  if pg_catalog.texteq(v_run.status, 'interrupted') then
+    raise exception 'policy %: run % interrupted: %', p_policy, p_run_id, v_run.error
+      using errcode = 'query_canceled',
+            hint = 'The batches committed before the cancel are counted in the ledger; the next run carries on.';
   end if;
-  if p_time_budget is not null and (p_time_budget <= interval '0' or p_time_budget > interval '24 hours') then
-    raise exception 'p_time_budget must be more than 0 and at most 24 hours, got %', p_time_budget
-      using errcode = 'RT006', hint = 'E.g. ''5 minutes''; leave it out for the policy''s time budget.';
+  raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_run.status, v_run.affected,
+    case when pg_catalog.texteq(v_run.mode, 'dry_run') then 'would be affected' else 'affected' end, v_run.batches;
+  if pg_catalog.texteq(v_run.status, 'refused') or pg_catalog.texteq(v_run.status, 'failed') then
+    if pg_catalog.texteq(v_run.error_code, 'RT012') then
+      raise exception '%', v_run.error using errcode = 'RT012', hint = v_run.error_hint;
+    end if;
+    raise exception 'policy %: run % failed: %', p_policy, p_run_id, v_run.error
+      using errcode = coalesce(v_run.error_code, 'XX000'),
+            hint = coalesce(v_run.error_hint, 'See retention.runs for the run.');
   end if;
-  perform retention._pin_session();
-  call retention._run_policy(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget,
-                             p_force, true, p_run_id);
-  perform retention._unpin_session();
 end
 $$;
 comment on procedure retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint) is

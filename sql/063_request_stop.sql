@@ -1,6 +1,7 @@
 create or replace function retention.request_stop(p_run_id bigint)
 returns boolean
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -20,7 +20,7 @@ begin
      or (tg_op = 'UPDATE' and old.status is not distinct from new.status) then
     return null;
   end if;
-  select coalesce(p.notify_over_rows, 100000), retention._qualified_name(p.target)
+  select coalesce(p.notify_over_rows, 100000), retention.qualified_name(p.target)
     into v_threshold, v_target
     from retention.policies p where p.policy_id = new.policy_id;
   v_kinds := case

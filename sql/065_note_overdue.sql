@@ -11,6 +11,7 @@ create or replace function retention.note_overdue(
 )
 returns boolean
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -36,7 +37,7 @@ begin
   insert into retention.notifications (kind, policy_name, dedupe_key, payload)
   values ('policy_overdue', v_pol.name, 'policy_overdue:' || v_pol.name || ':' || p_due_at,
           jsonb_build_object('kind', 'policy_overdue', 'policy', v_pol.name,
-                             'table', retention._qualified_name(v_pol.target),
+                             'table', retention.qualified_name(v_pol.target),
                              'due_at', p_due_at, 'last_successful_run_at', v_last_ok,
                              'checked_at', p_as_of))
   on conflict (dedupe_key) do nothing;

@@ -12,6 +12,7 @@ create or replace function retention.claim_notifications(
 )
 returns setof retention.notifications
 language sql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -40,6 +41,7 @@ create or replace function retention.settle_notification(
 )
 returns text
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -68,6 +70,7 @@ comment on function retention.settle_notification(bigint, text, boolean, text, i
 create or replace function retention.requeue_notification(p_notification_id bigint)
 returns boolean
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$

@@ -12,6 +12,7 @@
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
@@ -19,11 +20,10 @@ as $$
 declare
   p        retention.policies;
   v_tbl    text;
-  v_priv   text;
+  v_fix    text;
   v_where  text;
   v_fk     record;
   v_left   record;
-  v_owner  name;
   v_partman text;
   v_retention text;
   v_pm_name text;
@@ -32,7 +32,7 @@ begin
     from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
    where e.extname = 'pg_partman';
   for p in select * from retention.policies order by name loop
-    v_tbl := retention._qualified_name(p.target);
+    v_tbl := retention.qualified_name(p.target);
     policy := p.name;
     if v_tbl is null then
       problem := 'the policy''s table no longer exists';
@@ -80,27 +80,26 @@ begin
          order by 2, 1
       loop
         problem := format('no index on %s (%s) for foreign key %I: each %s row scans %s',
-                          retention._qualified_name(v_fk.rel), v_fk.cols, v_fk.conname,
+                          retention.qualified_name(v_fk.rel), v_fk.cols, v_fk.conname,
                           case when p.action = 'scrub' then 'scrubbed' else 'deleted' end,
-                          retention._qualified_name(v_fk.rel));
-        fix := format('CREATE INDEX CONCURRENTLY ON %s (%s);', retention._qualified_name(v_fk.rel), v_fk.cols);
+                          retention.qualified_name(v_fk.rel));
+        fix := format('CREATE INDEX CONCURRENTLY ON %s (%s);', retention.qualified_name(v_fk.rel), v_fk.cols);
         return next;
       end loop;
     end if;
+    foreach v_fix in array coalesce(string_to_array(retention._privilege_gap(p, 'retention_runner'), E'\n'), '{}') loop
+      problem := case when p.action = 'drop_partitions' and v_fix like 'GRANT CREATE%'
+                      then format('role retention_runner cannot move partitions into schema %I', p.archive_schema)
+                      when p.action = 'drop_partitions'
+                      then format('role retention_runner cannot detach or drop partitions of %s: only its owner %I can', v_tbl,
+                                  (select c.relowner::regrole::name from pg_catalog.pg_class c where c.oid = p.target))
+                      when v_fix like 'GRANT SELECT, DELETE ON%' and p.action = 'scrub'
+                      then format('role retention_runner cannot revoke rows of %s', split_part(split_part(v_fix, ' ON ', 2), ' TO ', 1))
+                      else format('role retention_runner lacks privileges on %s', v_tbl) end;
+      fix := v_fix;
+      return next;
+    end loop;
     if p.action = 'drop_partitions' then
-      select c.relowner::regrole::name into v_owner from pg_catalog.pg_class c where c.oid = p.target;
-      if not pg_has_role('retention_runner', v_owner, 'MEMBER') then
-        problem := format('role retention_runner cannot detach or drop partitions of %s: only its owner %I can', v_tbl, v_owner);
-        fix := case when (select rolsuper from pg_catalog.pg_roles where rolname = v_owner)
-                    then format('ALTER TABLE %s OWNER TO app_owner; GRANT app_owner TO retention_runner; -- an application role that owns the table; never grant the superuser %I', v_tbl, v_owner)
-                    else format('GRANT %I TO retention_runner;', v_owner) end;
-        return next;
-      end if;
-      if p.archive_schema is not null and not has_schema_privilege('retention_runner', p.archive_schema, 'CREATE') then
-        problem := format('role retention_runner cannot move partitions into schema %I', p.archive_schema);
-        fix := format('GRANT CREATE ON SCHEMA %I TO retention_runner;', p.archive_schema);
-        return next;
-      end if;
       for v_left in
         select b.partition_name, b.run_id from retention.run_batches b
           join retention.runs r on r.run_id = b.run_id
@@ -128,39 +127,7 @@ begin
           return next;
         end if;
       end if;
-    else
-      -- DELETE (or UPDATE for soft_delete) to act; SELECT to find rows; and because batches
-      -- lock rows with FOR UPDATE SKIP LOCKED, PostgreSQL also asks for UPDATE on at least
-      -- one column: the age column is granted for that (it is never written).
-      v_priv := case when p.action = 'soft_delete'
-                     then format('SELECT, UPDATE (%I, %I)', p.age_column, p.deleted_at_column)
-                     when p.action = 'scrub'
-                     then format('SELECT, UPDATE (%s)', (select string_agg(quote_ident(c), ', ' order by o)
-                                   from unnest(array[p.age_column::text]
-                                               || array(select k from jsonb_object_keys(p.scrub_columns) k order by k)
-                                               || p.scrubbed_at_column::text) with ordinality u(c, o) where c is not null))
-                     else format('SELECT, DELETE, UPDATE (%I)', p.age_column) end;
-      if not has_table_privilege('retention_runner', p.target, 'SELECT')
-         or not has_column_privilege('retention_runner', p.target, p.age_column, 'UPDATE')
-         or (p.action = 'soft_delete' and not has_column_privilege('retention_runner', p.target, p.deleted_at_column, 'UPDATE'))
-         or (p.action = 'scrub' and exists (
-               select from jsonb_object_keys(p.scrub_columns) c
-                where not has_column_privilege('retention_runner', p.target, c, 'UPDATE')))
-         or (p.action = 'scrub' and p.scrubbed_at_column is not null
-             and not has_column_privilege('retention_runner', p.target, p.scrubbed_at_column, 'UPDATE'))
-         or (p.action not in ('soft_delete', 'scrub') and not has_table_privilege('retention_runner', p.target, 'DELETE')) then
-        problem := format('role retention_runner lacks privileges on %s', v_tbl);
-        fix := format('GRANT %s ON %s TO retention_runner;', v_priv, v_tbl);
-        return next;
-      end if;
     end if;
-    for v_left in select x.rel from unnest(p.revoke_tables) x(rel)
-                   where not has_table_privilege('retention_runner', x.rel, 'SELECT')
-                      or not has_table_privilege('retention_runner', x.rel, 'DELETE') loop
-      problem := format('role retention_runner cannot revoke rows of %s', retention._qualified_name(v_left.rel));
-      fix := format('GRANT SELECT, DELETE ON %s TO retention_runner;', retention._qualified_name(v_left.rel));
-      return next;
-    end loop;
     if not p.enabled then
       problem := 'policy is disabled';
       fix := format('SELECT retention.set_policy(...) for %L with p_enabled => true, or drop it', p.name);

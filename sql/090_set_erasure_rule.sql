@@ -10,6 +10,7 @@ create or replace function retention.set_erasure_rule(
 )
 returns retention.erasure_rules
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -46,7 +47,7 @@ begin
   values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention._actor())
   returning * into v_row;
   perform retention._append_audit('erasure_rule.set', 'erasure_rule',
-    coalesce(retention._qualified_name(v_target), '(default)'),
+    coalesce(retention.qualified_name(v_target), '(default)'),
     jsonb_strip_nulls(jsonb_build_object('rule', p_rule, 'scrub', v_scrub, 'reason', v_row.reason)));
   return v_row;
 end

@@ -10,6 +10,7 @@ create or replace function retention.request_erasure(
 )
 returns retention.erasure_requests
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -21,6 +22,12 @@ declare
 begin
   v_table := retention._resolve_table(p_subject_table,
     'Name the table whose row is the data subject, e.g. auth.users.');
+  -- The request runs as the schema's owner: the requesting login must itself be able to
+  -- read the subject table (a person it cannot see is not its to have erased).
+  if not has_table_privilege(session_user, v_table, 'SELECT') then
+    raise exception 'permission denied for table %: role % cannot read it', v_table, session_user
+      using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', v_table, session_user);
+  end if;
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
   if v_pk is null then
     raise exception '% has no single-column primary key', v_table
@@ -41,11 +48,11 @@ begin
 
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at)
   values (v_table, p_subject_id,
-          encode(sha256(convert_to(retention._qualified_name(v_table) || ':' || p_subject_id, 'UTF8')), 'hex'),
+          encode(sha256(convert_to(retention.qualified_name(v_table) || ':' || p_subject_id, 'UTF8')), 'hex'),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'))
   returning * into v_req;
   perform retention._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
-    jsonb_build_object('subject_table', retention._qualified_name(v_table), 'subject_hash', v_req.subject_hash,
+    jsonb_build_object('subject_table', retention.qualified_name(v_table), 'subject_hash', v_req.subject_hash,
                        'requested_by', p_requested_by, 'due_at', v_req.due_at));
   raise notice 'erasure request % filed, due %', v_req.request_id, v_req.due_at;
   return v_req;

@@ -62,7 +62,7 @@ begin
       select * into v_rule from retention.erasure_rules r where r.target is null;
       rule_source := case when found then 'default' else 'system' end;
     end if;
-    step := v_i; depth := (v_item ->> 'depth')::int; target := retention._qualified_name(v_rel);
+    step := v_i; depth := (v_item ->> 'depth')::int; target := retention.qualified_name(v_rel);
     via := v_item ->> 'via';
     rule := coalesce(v_rule.rule, 'delete'); reason := v_rule.reason; scrub := v_rule.scrub_columns;
     execute format('select count(*) from only %s t where %s', target, v_cond) into rows;

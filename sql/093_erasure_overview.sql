@@ -17,11 +17,12 @@ returns table (
   days_left     integer
 )
 language sql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select r.request_id, retention._qualified_name(r.subject_table), r.subject_hash, r.requested_by,
+  select r.request_id, retention.qualified_name(r.subject_table), r.subject_hash, r.requested_by,
          r.requested_at, r.due_at, r.status, r.status_reason, r.completed_at,
          r.status <> 'completed' and r.due_at < p_as_of,
          case when r.status <> 'completed' then trunc(extract(epoch from r.due_at - p_as_of) / 86400)::int end

@@ -64,17 +64,17 @@ begin
     loop
       select x.rule, x.cond into v_child
         from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
-       where x.target = retention._qualified_name(c.rel);
+       where x.target = retention.qualified_name(c.rel);
       if c.confdeltype in ('n', 'd') then
         -- SET NULL / SET DEFAULT: rows outside that table's own step (a manager's reports,
         -- through a self-reference) would be changed: other people's rows.
         execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+                       retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
             'deleting these rows would set %s in %s other row(s) of %s outside the plan (%s)',
-            replace(c.fk, 't.', ''), v_n, retention._qualified_name(c.rel), c.conname));
+            replace(c.fk, 't.', ''), v_n, retention.qualified_name(c.rel), c.conname));
         end if;
         v_child := null;
         continue;
@@ -84,18 +84,18 @@ begin
         -- a manager's reports, or a cycle): other people's rows, which an erasure never
         -- takes along. The plan says so and processing refuses.
         execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+                       retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
             'deleting these rows would cascade through %s to %s other row(s) of %s outside the plan, and on to the rows those reach (a self-reference or a cycle reaches other people''s rows)',
-            c.conname, v_n, retention._qualified_name(c.rel)));
+            c.conname, v_n, retention.qualified_name(c.rel)));
         end if;
         v_child := null;
         continue;
       end if;
       execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s)%s',
-                     retention._qualified_name(c.rel), c.fk, c.pk, s.target, s.cond,
+                     retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond,
                      case when c.confdeltype <> 'c' and v_child.rule = 'delete'
                           then format(' and not coalesce((%s), false)', v_child.cond) else '' end)
         into v_n;
@@ -103,10 +103,10 @@ begin
       v_msg := concat_ws('; ', v_msg, case
         when c.confdeltype = 'c' then
           format('deleting these rows would cascade to %s row(s) of %s, which the plan %s (%s)',
-                 v_n, retention._qualified_name(c.rel), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
+                 v_n, retention.qualified_name(c.rel), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
         else
           format('%s row(s) of %s %s still reference these rows through %s: the delete would fail',
-                 v_n, retention._qualified_name(c.rel),
+                 v_n, retention.qualified_name(c.rel),
                  case v_child.rule when 'keep' then 'that are kept' when 'scrub' then 'that are scrubbed'
                                    when 'delete' then 'outside the plan''s condition for that table'
                                    else 'not in the plan' end, c.conname) end);

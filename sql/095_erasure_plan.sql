@@ -15,6 +15,7 @@ returns table (
   warning     text
 )
 language sql
+security definer
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'

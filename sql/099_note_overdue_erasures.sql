@@ -6,6 +6,7 @@
 create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
 returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
@@ -22,7 +23,7 @@ begin
     insert into retention.notifications (kind, dedupe_key, payload)
     select 'erasure_overdue', 'erasure_overdue:' || o.request_id,
            jsonb_build_object('kind', 'erasure_overdue', 'request_id', o.request_id,
-                              'subject_table', retention._qualified_name(o.subject_table),
+                              'subject_table', retention.qualified_name(o.subject_table),
                               'subject_hash', o.subject_hash, 'requested_by', o.requested_by,
                               'requested_at', o.requested_at, 'due_at', o.due_at,
                               'status', o.status, 'status_reason', o.status_reason,

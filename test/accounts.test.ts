@@ -95,8 +95,8 @@ describe('inactive accounts (a soft_delete policy with a notice period)', () => 
     expect(await deleted('app.a1')).toEqual([1, 5, 6]);
     expect((await flags('a1.inactive')).filter((x) => x.status === 'flagged')).toEqual([]);
     const trail = await db.q(`select action from retention.audit_log where object_name = 'a1.inactive' order by audit_id`);
-    expect(trail.map((a) => a.action)).toEqual(['policy.created', 'rows.flagged', 'run.completed', 'row.exempted',
-      'rows.flagged', 'run.completed', 'run.completed', 'run.completed']);
+    expect(trail.map((a) => a.action)).toEqual(['policy.created', 'rows.flagged', 'run.started', 'run.completed', 'row.exempted',
+      'rows.flagged', 'run.started', 'run.completed', 'run.started', 'run.completed', 'run.started', 'run.completed']);
 
     // Revoking the exemption: the next run flags cy again, with a fresh notice.
     await db.q(`select retention.revoke_exemption('a1.inactive', '3', 'Tenant owner changed')`);

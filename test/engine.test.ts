@@ -35,7 +35,7 @@ describe('the delete action', () => {
     const [b] = await db.q(`select sum(rows)::int as rows, count(*)::int as n from retention.run_batches where run_id = $1`, [runId]);
     expect(b!.rows).toBe(expected);
     const audit = await db.q(`select action from retention.audit_log where object_name = 'events.old' order by audit_id`);
-    expect(audit.map((a) => a.action)).toEqual(['policy.created', 'run.completed']);
+    expect(audit.map((a) => a.action)).toEqual(['policy.created', 'run.started', 'run.completed']);
   });
 
   it('a predicate limits what is deleted', async () => {

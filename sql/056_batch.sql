@@ -1,0 +1,110 @@
+-- One batch of a run, in the caller's transaction (run_step commits it): the executor's
+-- unit of work for every action that removes or changes rows — a policy's run, or a work
+-- condition (p_cond, SQL over alias t: an erasure step, with p_pol carrying its table,
+-- action, scrub columns, batch size and lock timeout). It takes the holds lock shared,
+-- sets lock_timeout, picks up to p_size rows through the age index from p_floor on
+-- (keyset, no rescans), skips locked rows and the rows in p_skip, re-checks holds in the
+-- same statement (the one hold rule, _held_sql), and writes its ledger row (run_batches,
+-- runs.affected) in the same transaction: nothing is removed that the ledger does not
+-- count. A batch that fails on a row (a constraint, a trigger's exception, bad data:
+-- SQLSTATE classes 22, 23 and P0) is redone row by row: the other rows go, each failing
+-- row is recorded in run_row_failures by its key and added to p_skip for the rest of the
+-- run. When every row of a batch (more than one) fails, the batch fails as a whole.
+-- p_partition names the partition a drop_partitions run deletes rows from (NULL otherwise).
+-- Errors are the caller's to record.
+create or replace function retention._batch(
+  p_pol       retention.policies,
+  p_run_id    bigint,
+  p_cutoff    timestamptz,
+  p_as_of     timestamptz,
+  p_size      bigint,
+  p_batch_no  integer,
+  p_partition text,
+  p_cond      text,
+  inout p_floor timestamptz,
+  inout p_skip  tid[],
+  out o_rows   integer,
+  out o_failed integer,
+  out o_ms     numeric
+)
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_stmt    text := retention._batch_sql(p_pol, p_cond);
+  v_sql     record := retention._policy_sql(p_pol, p_cond);
+  v_key     text := retention._row_key_sql(p_pol.target);
+  v_tids    tid[];
+  v_tid     tid;
+  v_related int;
+  v_one     record;
+  v_oldest  timestamptz;
+  v_newest  timestamptz;
+  v_start   timestamptz := clock_timestamp();
+  v_state   text;
+  v_msg     text;
+  v_row_key jsonb;
+begin
+  o_failed := 0;
+  perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+  perform retention._batch_plan_settings();
+  perform set_config('retention.run_id', p_run_id::text, true);
+  perform retention._lock_holds_shared();
+  begin
+    execute v_stmt into o_rows, v_oldest, v_newest, v_related
+      using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+  exception when data_exception or integrity_constraint_violation or plpgsql_error then
+    -- Row by row: the rows this batch would have taken, each in its own subtransaction.
+    execute format('select array(select t.ctid from only %s t where %s%s and not (%s)
+                                   and t.ctid <> all ($7)%s limit $6)',
+                   v_sql.tbl, v_sql.eligible,
+                   case when v_sql.age_expr is not null then format(' and %s >= $5', v_sql.age_expr) else '' end,
+                   v_sql.held,
+                   case when v_sql.age_expr is not null then ' order by ' || v_sql.age_expr else '' end)
+      into v_tids
+      using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip;
+    o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
+    foreach v_tid in array v_tids loop
+      begin
+        execute v_stmt into v_one
+          using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+        o_rows := o_rows + v_one.n;
+        v_related := v_related + v_one.related;
+        v_oldest := least(v_oldest, v_one.oldest);
+        v_newest := greatest(v_newest, v_one.newest);
+      exception when data_exception or integrity_constraint_violation or plpgsql_error then
+        get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+        p_skip := p_skip || v_tid;
+        o_failed := o_failed + 1;
+        execute format('select %s from only %s t where t.ctid = $1', v_key, v_sql.tbl)
+          into v_row_key using v_tid;
+        insert into retention.run_row_failures (run_id, batch_no, row_key, error_code, error)
+        values (p_run_id, p_batch_no, coalesce(v_row_key, jsonb_build_object('ctid', v_tid::text)),
+                v_state, v_msg);
+      end;
+    end loop;
+    if o_failed > 1 and o_failed = cardinality(v_tids) then
+      -- Every row failed: not a bad row but a refusal of them all (a trigger, a missing
+      -- privilege on a referencing table). The batch fails as a whole.
+      raise exception '%', v_msg using errcode = v_state,
+            hint = 'Every row of the batch failed this way; see the error, fix the cause, run again.';
+    end if;
+  end;
+  o_ms := round((extract(epoch from clock_timestamp() - v_start) * 1000)::numeric, 1);
+  if o_rows > 0 or o_failed > 0 then
+    insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
+                                       duration_ms, oldest_at, newest_at, partition_name,
+                                       disposition, related_rows)
+    values (p_run_id, p_batch_no, o_rows, v_start, clock_timestamp(),
+            extract(epoch from clock_timestamp() - v_start) * 1000, v_oldest, v_newest,
+            p_partition, case when p_partition is not null then 'rows_deleted' end, v_related);
+    update retention.runs
+       set affected = affected + o_rows, batches = batches + 1, failed_rows = failed_rows + o_failed
+     where run_id = p_run_id;
+  end if;
+  p_floor := coalesce(v_newest, p_floor);
+end
+$$;
+comment on function retention._batch(retention.policies, bigint, timestamptz, timestamptz, bigint, integer, text, text, timestamptz, tid[]) is
+  'Internal. One batch of a run in the caller''s transaction: rows picked through the age index from the floor on, holds re-checked in the statement, failing rows redone one by one and recorded, the ledger row written with it.';

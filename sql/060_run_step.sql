@@ -1,0 +1,190 @@
+-- Does the next step of a run this session opened (open_run, or an erasure step opened by
+-- process_erasure) and returns the run's status: 'running' while there is more to do.
+-- The caller commits after each step, so each batch is its own transaction. A SECURITY
+-- DEFINER function: the step reads what to do from the run's own row (spec and state,
+-- which only these routines write), does it and writes its ledger row in the same
+-- transaction, so the ledger tells the truth whoever calls it; only the session that
+-- opened the run may step it. One step is
+--  * between steps: the run stops at its time budget (after at least one batch), its row
+--    limit, or a stop request (request_stop);
+--  * a batch of rows (_batch; for drop_partitions, of the leaves of partitions a hold
+--    keeps), or for drop_partitions the detach (_detach_partitions) and then one
+--    detached partition finished (_finish_partition);
+--  * when no row is left, or on a lock timeout, an error or a cancel, the run is closed
+--    (_close_run: status, error, audit entry, run lock released): 'completed',
+--    'stopped_max_rows', 'stopped_time_budget', 'stopped_requested',
+--    'stopped_lock_timeout', 'failed' or 'interrupted' (statement_timeout,
+--    pg_cancel_backend: the caller raises the cancel again).
+create or replace function retention.run_step(p_run_id bigint)
+returns text
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  r        retention.runs;
+  v_pol    retention.policies;
+  v_leaf   retention.policies;
+  v_limit  bigint;
+  v_budget interval;
+  v_state  jsonb;
+  v_phase  text;
+  v_b      record;
+  v_det    record;
+  v_leaves text[];
+  v_i      int;
+  v_part   text;
+  v_code   text;
+  v_err    text;
+  v_hint   text;
+  v_status text;
+begin
+  select * into r from retention.runs where run_id = p_run_id;
+  if not found then
+    raise exception 'run % does not exist', p_run_id
+      using errcode = 'RT008', hint = 'CALL retention.run(policy) opens and steps a run; SELECT * FROM retention.run_ledger lists them.';
+  end if;
+  if r.status <> 'running' then
+    return r.status;  -- ended (or never began: refused, already_running, failed at the start)
+  end if;
+  if r.spec is null then
+    raise exception 'run % was not opened by open_run or process_erasure', p_run_id
+      using errcode = 'RT008', hint = 'A run left running by an earlier version is closed by the next run of its policy.';
+  end if;
+  if r.backend_pid is distinct from pg_backend_pid()
+     or not retention._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
+    raise exception 'run % belongs to another session', p_run_id
+      using errcode = '55000', hint = 'Only the session that opened a run steps it; retention.request_stop(run_id) asks it to stop.';
+  end if;
+  v_pol := jsonb_populate_record(null::retention.policies, r.spec -> 'policy');
+  v_limit := (r.spec ->> 'limit')::bigint;
+  v_budget := (r.spec ->> 'budget')::interval;
+  v_state := r.state;
+  v_phase := v_state ->> 'phase';
+
+  if r.batches > 0 and clock_timestamp() - r.started_at >= v_budget then
+    return retention._close_run(r, 'stopped_time_budget');
+  end if;
+  -- The row limit ends row phases; partitions detached earlier are always finished first.
+  if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
+    return retention._close_run(r, retention._run_end_status(r));
+  end if;
+  if r.stop_requested_at is not null then
+    return retention._close_run(r, 'stopped_requested');
+  end if;
+
+  begin
+    if v_phase = 'detach' then
+      v_det := retention._detach_partitions(r, v_pol);
+      v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),
+                                               'leaf', 1, 'capped', v_det.capped);
+    elsif v_phase = 'finish' then
+      if not retention._finish_partition(r, v_pol) then
+        v_state := v_state || jsonb_build_object('phase', 'leaves');
+      end if;
+    else
+      -- A batch of rows: of the policy's table, or of the current leaf of a kept partition.
+      if v_phase = 'leaves' then
+        select array(select jsonb_array_elements_text(v_state -> 'leaves')) into v_leaves;
+        v_i := (v_state ->> 'leaf')::int;
+        if v_i > coalesce(cardinality(v_leaves), 0) then
+          return retention._close_run(r, retention._run_end_status(r));
+        end if;
+        v_part := v_leaves[v_i];
+        v_leaf := v_pol;
+        v_leaf.target := v_part::regclass;
+        v_leaf.action := 'delete';
+        v_pol := v_leaf;
+      end if;
+      v_b := retention._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
+                              r.batches + 1, v_part, r.spec ->> 'cond',
+                              (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
+      if v_b.o_rows = 0 and v_b.o_failed = 0 then
+        if v_phase <> 'leaves' then
+          return retention._close_run(r, retention._run_end_status(r));
+        end if;
+        v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
+      else
+        v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text);
+        if v_b.o_failed > 0 then
+          raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
+            r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;
+        end if;
+        raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
+          v_b.o_ms, r.affected + v_b.o_rows, v_limit;
+      end if;
+    end if;
+    update retention.runs set state = v_state where run_id = r.run_id;
+    return 'running';
+  exception
+    when lock_not_available or query_canceled or others then
+      -- The step rolls back; the run ends with what the committed steps did.
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+      select * into r from retention.runs where run_id = p_run_id;
+      v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
+      return retention._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));
+  end;
+end
+$$;
+comment on function retention.run_step(bigint) is
+  'Executor step: does the next step of a run this session opened (a batch that commits with its ledger row, a partition detach or drop) and returns the run''s status (''running'' while there is more). CALL retention.run(...) loops over it.';
+
+-- The status of a run that has done all it will: completed, or stopped_max_rows when a cap
+-- (p_max_rows, run_cap, or the partitions' row limit) left eligible rows behind.
+create or replace function retention._run_end_status(r retention.runs)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select case when r.kind = 'policy' and coalesce((r.state ->> 'capped')::boolean, false)
+                or (r.kind = 'policy' and r.affected >= (r.spec ->> 'limit')::bigint
+                    and (r.spec ->> 'limit')::bigint < r.eligible - r.held_back)
+              then 'stopped_max_rows' else 'completed' end
+$$;
+comment on function retention._run_end_status(retention.runs) is
+  'Internal. completed, or stopped_max_rows when a cap left eligible rows behind.';
+
+-- Ends a run: its status and error, its audit entry (the policy's, or the erasure
+-- request's for an erasure step), and a policy run lets go of its run lock. A cancel
+-- while closing (waiting for the audit chain) still records the run interrupted; its
+-- audit entry then comes from the next run of the policy (open_run).
+create or replace function retention._close_run(r retention.runs, p_status text, p_code text default null,
+                                                p_err text default null, p_hint text default null)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  begin
+    update retention.runs
+       set status = p_status, finished_at = clock_timestamp(), error_code = p_code, error = p_err, error_hint = p_hint
+     where run_id = r.run_id;
+    -- The audit chain is locked for the length of each append; a transaction that holds it
+    -- idle must not keep a run from ending (a cancel comes only once).
+    perform set_config('lock_timeout', '5000', true);
+    perform retention._append_audit('run.' || p_status,
+      case r.kind when 'policy' then 'policy' else 'erasure_request' end,
+      case r.kind when 'policy' then r.policy_name else r.request_id::text end,
+      jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
+        'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
+        'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code, 'error', p_err)));
+  exception when query_canceled or lock_not_available then
+    update retention.runs
+       set status = case when p_status = 'interrupted' or sqlstate = '57014' then 'interrupted' else p_status end,
+           finished_at = clock_timestamp(), error_code = coalesce(p_code, sqlstate),
+           error = coalesce(p_err, case when sqlstate = '57014' then 'cancelled while the run was being closed'
+                                        else 'closed without its audit entry: the audit chain stayed locked' end)
+     where run_id = r.run_id;
+  end;
+  if r.kind = 'policy' then
+    perform retention._unlock_run(r.policy_name);
+  end if;
+  return (select status from retention.runs where run_id = r.run_id);
+end
+$$;
+comment on function retention._close_run(retention.runs, text, text, text, text) is
+  'Internal. Ends a run: status, error, audit entry; a policy run releases its run lock.';

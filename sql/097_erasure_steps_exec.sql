@@ -1,0 +1,361 @@
+-- The steps of processing an erasure request (process_erasure loops over them, committing
+-- after each). Both are SECURITY DEFINER: the request's plan, progress and evidence are
+-- written only here, so they say what happened whoever calls them.
+
+-- Records that a legal hold blocks an erasure request (status blocked_by_hold, with the
+-- reason), audit-logged without naming the subject.
+create or replace function retention._block_erasure(p_request bigint, p_subject_hash text, p_hold_id bigint, p_reason text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  update retention.erasure_requests
+     set status = 'blocked_by_hold', status_reason = p_reason, step_run = null
+   where request_id = p_request;
+  perform retention._append_audit('erasure.blocked', 'erasure_request', p_request::text,
+    jsonb_strip_nulls(jsonb_build_object('subject_hash', p_subject_hash, 'hold_id', p_hold_id)));
+  perform retention._unlock_run(format('erasure:%s', p_request));
+  raise notice 'erasure request % blocked: %', p_request, p_reason;
+end
+$$;
+comment on function retention._block_erasure(bigint, text, bigint, text) is
+  'Internal. Records that a legal hold blocks an erasure request (status blocked_by_hold, with the reason) and releases its lock.';
+
+-- Begins a processing of an erasure request: checks it (RT020 unknown or completed,
+-- RT006 batch size), takes its lock (55006 while another session processes it), marks
+-- step runs a dead session left running interrupted, works out the plan in running order
+-- (_erasure_steps, _erasure_order), checks that the session's login may change every
+-- table of it (42501), and then:
+--  * a legal hold on the subject, or on a table of the plan that holds their rows: status
+--    blocked_by_hold with the hold's reason, nothing changed;
+--  * a delete a foreign key would refuse (or cascade into rows that stay,
+--    _erasure_conflicts): status failed with the conflict, nothing changed;
+--  * otherwise status in_progress with the plan fixed in the request (audited).
+-- Returns the request's status; the lock is kept only while in_progress.
+create or replace function retention.open_erasure(p_request bigint, p_batch_size integer default 1000)
+returns text
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_req  retention.erasure_requests;
+  v_hold record;
+  v_plan jsonb;
+  v_err  text;
+  v_s    record;
+  v_dead record;
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if not found then
+    raise exception 'erasure request % does not exist', p_request
+      using errcode = 'RT020', hint = 'SELECT * FROM retention.erasure_overview lists them.';
+  end if;
+  if v_req.status = 'completed' then
+    raise exception 'erasure request % is already completed', p_request
+      using errcode = 'RT020', hint = 'Its evidence is in retention.erasure_evidence.';
+  end if;
+  if p_batch_size is null or p_batch_size not between 1 and 50000 then
+    raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
+      using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
+  end if;
+  -- One processing of a request at a time (the run lock's namespace; a policy name cannot
+  -- hold ':'); steps a dead session left running are interrupted.
+  if not retention._try_lock_run(format('erasure:%s', p_request)) then
+    raise exception 'erasure request % is being processed by another session', p_request
+      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...).';
+  end if;
+  begin
+    for v_dead in
+      update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
+             error = 'the session running it ended before the run finished'
+       where request_id = p_request and status = 'running'
+      returning run_id, affected, erasure_table
+    loop
+      perform retention._append_audit('run.interrupted', 'erasure_request', p_request::text,
+        jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'table', v_dead.erasure_table,
+                           'error', 'the session running it ended before the run finished'));
+    end loop;
+    perform retention._lock_holds_shared();
+    if retention.qualified_name(v_req.subject_table) is null then
+      raise exception 'erasure request %: its subject table no longer exists', p_request
+        using errcode = 'RT020', hint = 'The table was dropped after the request was filed.';
+    end if;
+    select retention._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
+      from retention._erasure_steps(p_request) s;
+    for v_s in select x.target, x.rule, x.scrub
+                 from jsonb_to_recordset(v_plan) as x(target text, rule text, scrub jsonb) where x.rule <> 'keep' loop
+      if not has_table_privilege(session_user, v_s.target, 'SELECT')
+         or (v_s.rule = 'delete' and not has_table_privilege(session_user, v_s.target, 'DELETE'))
+         or (v_s.rule = 'scrub' and exists (select from jsonb_object_keys(coalesce(v_s.scrub, '{}')) c
+                                             where not has_column_privilege(session_user, v_s.target, c, 'UPDATE'))) then
+        raise exception 'role % may not % rows of %', session_user, v_s.rule, v_s.target
+          using errcode = '42501',
+                hint = format('A DBA grants it: GRANT SELECT, %s ON %s TO %I;',
+                              case v_s.rule when 'delete' then 'DELETE'
+                                   else format('UPDATE (%s)', (select string_agg(quote_ident(c), ', ' order by c)
+                                                                from jsonb_object_keys(v_s.scrub) c)) end,
+                              v_s.target, session_user);
+      end if;
+    end loop;
+    select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
+    -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
+    -- anything changes: the rules must say what happens to those rows first.
+    select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
+      from retention._erasure_conflicts(v_plan) w
+      join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
+  exception when query_canceled or others then
+    perform retention._unlock_run(format('erasure:%s', p_request));
+    raise;
+  end;
+  if v_hold.held is not null then
+    perform retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+    return 'blocked_by_hold';
+  end if;
+  if v_err is not null then
+    update retention.erasure_requests set status = 'failed', status_reason = v_err, step_run = null
+     where request_id = p_request;
+    perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+      jsonb_build_object('subject_hash', v_req.subject_hash, 'conflict', v_err));
+    perform retention._unlock_run(format('erasure:%s', p_request));
+    return 'failed';
+  end if;
+  update retention.erasure_requests
+     set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
+         plan_batch_size = p_batch_size
+   where request_id = p_request;
+  perform retention._append_audit('erasure.processing', 'erasure_request', p_request::text,
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
+  return 'in_progress';
+end
+$$;
+comment on function retention.open_erasure(bigint, integer) is
+  'Executor step of process_erasure: checks a request, takes its lock, fixes its plan (or records it blocked by a hold, or failed on a foreign-key conflict) and returns its status. Changes nothing in the subject''s tables.';
+
+-- The next step of an erasure request this session is processing (open_erasure): first
+-- the outcome of the step whose run just ended (its rows re-checked for holds placed
+-- meanwhile, and for rows the run could not act on; its evidence from the ledger), then
+-- kept tables' evidence, and then either the run of the next delete or scrub step (its
+-- id returned: run_step does its batches) or, when the plan is done, completion: the
+-- evidence of tables an earlier processing changed that the plan no longer has, keys
+-- and messages of failed rows removed, the subject's key dropped (only subject_hash
+-- stays), the audit entry and the erasure_completed notification, none naming the person.
+-- Returns the run to step (NULL when there is none) and the request's status with the
+-- message, code and hint of a failure or stop.
+create or replace function retention.erasure_step(
+  p_request bigint,
+  out run_id  bigint,
+  out status  text,
+  out message text,
+  out code    text,
+  out hint    text
+)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_req   retention.erasure_requests;
+  v_r     retention.runs;
+  v_pol   retention.policies;
+  v_step  record;
+  v_hold  record;
+  v_n     bigint;
+  v_total bigint;
+  v_steps jsonb;
+  v_lock  text := format('erasure:%s', p_request);
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if not found or v_req.status <> 'in_progress' or not retention._holds_run_lock(v_lock) then
+    raise exception 'erasure request % is not being processed by this session', p_request
+      using errcode = '55000', hint = 'CALL retention.process_erasure(request_id) processes it.';
+  end if;
+  loop
+    v_step := null;
+    if v_req.plan_step < jsonb_array_length(v_req.plan) then
+      select * into v_step from jsonb_to_record(v_req.plan -> v_req.plan_step)
+        as x(step int, depth int, target text, rule text, reason text, scrub jsonb, rows bigint, cond text);
+    end if;
+    if v_req.step_run is not null then
+      -- The run of the current step has ended: its outcome.
+      select * into v_r from retention.runs r where r.run_id = v_req.step_run;
+      if v_r.status = 'running' then
+        raise exception 'erasure request %: run % of step % has not ended', p_request, v_r.run_id, v_step.step
+          using errcode = '55000', hint = 'Step it with retention.run_step(run_id) until it ends.';
+      end if;
+      run_id := null; code := v_r.error_code;
+      if v_r.status = 'interrupted' then
+        update retention.erasure_requests set step_run = null where request_id = p_request;
+        perform retention._unlock_run(v_lock);
+        status := 'interrupted';
+        message := format('erasure request %s: run %s of step %s interrupted: %s', p_request, v_r.run_id, v_step.step, v_r.error);
+        hint := 'Its committed batches are counted in the ledger; process the request again to carry on.';
+        return;
+      end if;
+      if v_r.status in ('stopped_requested', 'stopped_lock_timeout') then
+        update retention.erasure_requests
+           set step_run = null,
+               status_reason = format('%s at %s (run %s); process it again to carry on',
+                                      case v_r.status when 'stopped_requested' then 'stopped on request' else 'stopped on a lock timeout' end,
+                                      v_step.target, v_r.run_id)
+         where request_id = p_request;
+        perform retention._unlock_run(v_lock);
+        status := v_r.status;
+        message := format('erasure request %s: %s at %s, run %s', p_request, v_r.status, v_step.target, v_r.run_id);
+        return;
+      end if;
+      message := v_r.error;
+      v_pol := jsonb_populate_record(null::retention.policies, v_r.spec -> 'policy');
+      if v_r.status = 'completed' then
+        -- Rows left because a hold placed while the erasure ran covers them: blocked, and
+        -- processing it again once the hold is released carries on.
+        perform retention._lock_holds_shared();
+        select * into v_hold from retention._erasure_hold(
+          jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule,
+                                               'cond', v_step.cond, 'scrub', v_step.scrub)),
+          v_req.subject_table, v_req.subject_id);
+        if v_hold.held is not null then
+          perform retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+          status := 'blocked_by_hold';
+          message := v_hold.reason;
+          return;
+        end if;
+        -- Rows the executor could not act on (run_row_failures): the step is not done.
+        execute format('select count(*) from only %s t where %s', v_step.target,
+                       (retention._policy_sql(v_pol, v_step.cond)).eligible)
+          into v_n;
+        if v_n > 0 then
+          select f.error_code, f.error into code, hint
+            from retention.run_row_failures f where f.run_id = v_r.run_id order by f.batch_no limit 1;
+          code := coalesce(code, 'RT020');
+          message := format('%s row(s) could not be %s: %s (see retention.run_row_failures for run %s)', v_n,
+                            case v_step.rule when 'delete' then 'deleted' else 'scrubbed' end,
+                            coalesce(hint, 'locked or changed meanwhile'), v_r.run_id);
+          v_r.status := 'failed';
+        end if;
+      end if;
+      if v_r.status <> 'completed' then
+        update retention.erasure_requests
+           set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, message, code), step_run = null
+         where request_id = p_request;
+        perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+          jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', code,
+                             'run_id', v_r.run_id));
+        perform retention._unlock_run(v_lock);
+        status := 'failed';
+        message := format('erasure request %s: %s failed: %s', p_request, v_step.target, message);
+        hint := 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+        return;
+      end if;
+      -- The evidence counts what the ledger counts for this table, over every run of it
+      -- (step numbers change when the plan does between two processings).
+      select coalesce(sum(r.affected), 0) into v_total
+        from retention.runs r where r.request_id = p_request and r.erasure_table = v_step.target and r.kind = 'erasure';
+      perform retention._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total);
+      v_req.plan_step := v_req.plan_step + 1;
+      v_req.step_run := null;
+      update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;
+      continue;
+    end if;
+    exit when v_step is null;
+    if v_step.rule = 'keep' then
+      perform retention._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_step.rows);
+      v_req.plan_step := v_req.plan_step + 1;
+      update retention.erasure_requests set plan_step = v_req.plan_step where request_id = p_request;
+      continue;
+    end if;
+    -- A run of the one executor for this step (kind 'erasure' in the ledger): batches that
+    -- commit one by one, the holds lock and the hold rule in every statement, lock_timeout,
+    -- stop requests, bad rows recorded in run_row_failures.
+    v_pol := null;
+    v_pol.name := format('erasure-%s', p_request);
+    v_pol.target := v_step.target::regclass;
+    v_pol.action := v_step.rule;
+    v_pol.scrub_columns := v_step.scrub;
+    v_pol.batch_size := v_req.plan_batch_size;
+    v_pol.lock_timeout := interval '2 seconds';
+    insert into retention.runs (kind, request_id, erasure_step, erasure_table, policy_name, mode, status, action, as_of,
+                                cutoff, retain, retain_source, eligible, held_back, started_by, job_id, spec, state, backend_pid)
+    values ('erasure', p_request, v_step.step, v_step.target, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
+            interval '0', 'erasure', v_step.rows, 0, retention._actor(),
+            nullif(current_setting('retention.job_id', true), ''),
+            jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', 9223372036854775807,
+                               'budget', interval '24 hours'),
+            jsonb_build_object('phase', 'rows', 'floor', '-infinity', 'skip', '{}'), pg_backend_pid())
+    returning runs.run_id into run_id;
+    update retention.erasure_requests set step_run = run_id where request_id = p_request;
+    perform retention._append_audit('run.started', 'erasure_request', p_request::text,
+      jsonb_build_object('run_id', run_id, 'table', v_step.target, 'step', v_step.step, 'rule', v_step.rule,
+                         'eligible', v_step.rows));
+    status := 'in_progress';
+    return;
+  end loop;
+
+  -- The plan is done. Tables an earlier processing changed that the plan no longer has
+  -- (dropped since): their rows were changed all the same, and the evidence says so.
+  for v_step in
+    select r.erasure_table as target, r.action as rule, sum(r.affected) as rows
+      from retention.runs r
+     where r.request_id = p_request and r.kind = 'erasure' and r.affected > 0
+       and r.erasure_table not in (select x->>'target' from jsonb_array_elements(v_req.plan) x)
+     group by r.erasure_table, r.action
+  loop
+    select greatest(coalesce(max(e.step), 0), jsonb_array_length(v_req.plan)) + 1 into v_n
+      from retention.erasure_evidence e where e.request_id = p_request;
+    perform retention._erasure_evidence(p_request, v_n::int, 0, v_step.target, v_step.rule,
+      'changed by an earlier processing; no longer in the plan', v_step.rows);
+  end loop;
+  select coalesce(jsonb_agg(jsonb_build_object('table', e.target, 'rule', e.rule, 'rows', e.rows) order by e.step), '[]')
+    into v_steps
+    from retention.erasure_evidence e
+   where e.request_id = p_request
+     and (e.step <= jsonb_array_length(v_req.plan) or e.reason = 'changed by an earlier processing; no longer in the plan');
+  -- Rows that failed in this request's runs were named by their key, and their error may
+  -- quote them: neither stays once the person is erased.
+  update retention.run_row_failures f
+     set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
+   where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
+  -- The plan's and the runs' work conditions name the subject's key: they go too (the plan
+  -- is kept without them).
+  update retention.erasure_requests
+     set status = 'completed', status_reason = null, completed_at = clock_timestamp(), subject_id = null, step_run = null,
+         plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
+   where request_id = p_request;
+  update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
+  perform retention._append_audit('erasure.completed', 'erasure_request', p_request::text,
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps));
+  insert into retention.notifications (kind, dedupe_key, payload)
+  values ('erasure_completed', 'erasure_completed:' || p_request,
+          jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,
+                             'subject_table', retention.qualified_name(v_req.subject_table),
+                             'subject_hash', v_req.subject_hash, 'requested_by', v_req.requested_by,
+                             'requested_at', v_req.requested_at, 'due_at', v_req.due_at,
+                             'completed_at', clock_timestamp(), 'steps', v_steps))
+  on conflict (dedupe_key) do nothing;
+  perform retention._unlock_run(v_lock);
+  run_id := null;
+  status := 'completed';
+end
+$$;
+comment on function retention.erasure_step(bigint) is
+  'Executor step of process_erasure: records the outcome and evidence of the step whose run ended, then opens the run of the next delete or scrub step (returned; run_step does its batches) or completes the request. Only the session processing the request may call it.';
+
+create or replace function retention._erasure_evidence(p_request bigint, p_step integer, p_depth integer, p_target text,
+                                                       p_rule text, p_reason text, p_rows bigint)
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
+  values (p_request, p_step, p_depth, p_target, p_rule, p_reason, p_rows)
+  on conflict (request_id, step) do update
+    set depth = excluded.depth, target = excluded.target, rule = excluded.rule, reason = excluded.reason,
+        rows = excluded.rows, done_at = now();
+$$;
+comment on function retention._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
+  'Internal. Records (or updates) the evidence of one step of an erasure request.';
