@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1763800000000_retention-schema') then
+    raise exception 'migration 1763800000000_retention-schema is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- The retention schema's state: policies, defaults, legal holds, the run ledger and the
 -- hash-chained audit log, with the three roles and their table privileges.
 -- Routines and views live in sql/ and are re-applied after every migrate.
@@ -167,4 +178,10 @@ grant select, insert, update on retention.runs, retention.run_batches
 -- Nobody writes audit_log or audit_chain directly: the SECURITY DEFINER append routine does.
 
 -- Down Migration
-drop schema retention cascade;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1763900000000_worker-schedules-and-outbox') then
+    raise exception 'migration 1763900000000_worker-schedules-and-outbox is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- What the scheduled worker needs from the database:
 --  * policies.category picks a default schedule when a policy names none
 --    (tokens/logs daily, accounts weekly, audit/metrics monthly), and
@@ -47,5 +58,10 @@ grant select on retention.notifications to retention_admin, retention_auditor, r
 grant insert, update on retention.notifications to retention_admin, retention_runner;
 
 -- Down Migration
-drop table retention.notifications;
-alter table retention.policies drop column category, drop column notify_over_rows;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

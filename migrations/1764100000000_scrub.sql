@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1764100000000_scrub') then
+    raise exception 'migration 1764100000000_scrub is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- The scrub action: personal data in chosen columns is replaced (NULL, a constant, a
 -- sha256 of the value, an empty JSON object) while the row and its key stay.
 -- policies.scrub_columns maps each column to its strategy; scrubbed_at_column names a
@@ -57,21 +68,10 @@ drop function if exists retention.set_policy(text, text, text, text, interval, t
                                    text, bigint, text, jsonb, text, text[]);
 
 -- Down Migration
-delete from retention.notifications where kind = 'rows_failed';
-alter table retention.notifications
-  drop constraint notifications_kind_check,
-  add constraint notifications_kind_check
-      check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue'));
-drop table retention.run_row_failures;
-alter table retention.runs drop column failed_rows;
-alter table retention.run_batches drop column related_rows;
-delete from retention.policies where action = 'scrub';
-alter table retention.policies
-  drop constraint policies_scrub_check,
-  drop column scrub_columns,
-  drop column scrubbed_at_column,
-  drop column revoke_tables,
-  drop column run_cap,
-  drop constraint policies_action_check,
-  add constraint policies_action_check
-      check (action in ('delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions'));
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

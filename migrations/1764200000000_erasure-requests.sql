@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1764200000000_erasure-requests') then
+    raise exception 'migration 1764200000000_erasure-requests is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- Erasure requests (GDPR Art. 17, CCPA deletion): a data subject named by a row of a
 -- table, a due date, and a plan derived from the foreign-key graph around that table.
 -- retention.erasure_rules says per table what an erasure does to the subject's rows
@@ -46,5 +57,10 @@ grant insert, update, delete on retention.erasure_rules to retention_admin;
 grant insert, update on retention.erasure_requests to retention_admin, retention_runner;
 
 -- Down Migration
-drop table retention.erasure_requests;
-drop table retention.erasure_rules;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1764300000000_erasure-evidence') then
+    raise exception 'migration 1764300000000_erasure-evidence is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- What processing an erasure request did, per table of its plan, without personal data:
 -- the table, the rule, the legal reason for kept rows and how many rows were deleted,
 -- scrubbed or kept. The request itself keeps only the subject's sha256 once completed.
@@ -26,9 +37,10 @@ alter table retention.notifications
                       'erasure_completed', 'erasure_overdue'));
 
 -- Down Migration
-delete from retention.notifications where kind in ('erasure_completed', 'erasure_overdue');
-alter table retention.notifications
-  drop constraint notifications_kind_check,
-  add constraint notifications_kind_check
-      check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue', 'rows_failed'));
-drop table retention.erasure_evidence;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1764400000000_notice-period') then
+    raise exception 'migration 1764400000000_notice-period is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- Notice before acting (the inactive-accounts lifecycle): a row policy with a
 -- notice_period first flags the rows it finds eligible (retention.flagged_rows), announces
 -- them through the outbox (rows_flagged: one notification per tenant_column value,
@@ -77,14 +88,10 @@ drop function if exists retention.set_policy(text, text, text, text, interval, t
                                    text, bigint, text, jsonb, text, text[], bigint);
 
 -- Down Migration
-delete from retention.notifications where kind = 'rows_flagged';
-alter table retention.notifications
-  drop constraint notifications_kind_check,
-  add constraint notifications_kind_check
-      check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue', 'rows_failed',
-                      'erasure_completed', 'erasure_overdue'));
-drop table retention.row_exemptions;
-drop table retention.flagged_rows;
-alter table retention.runs drop column flagged, drop column flags_cancelled;
-alter table retention.policies drop constraint policies_notice_check,
-  drop column notice_period, drop column tenant_column;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1765000000000_erasure-runs') then
+    raise exception 'migration 1765000000000_erasure-runs is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- Erasure steps run through the one executor (_batch_loop) and are runs in the ledger:
 -- kind 'erasure', the request and the plan step. Erasure evidence reads its counts from
 -- them. The executor's building blocks take a work condition for that (a new trailing
@@ -22,8 +33,10 @@ drop procedure if exists retention._batch_loop(retention.policies, bigint, oid, 
   interval, timestamptz, text, bigint, integer, text, text, text, text);
 
 -- Down Migration
-drop index if exists retention.runs_request_idx;
-alter table retention.runs drop constraint runs_erasure_check,
-  drop column erasure_table, drop column erasure_step, drop column request_id, drop column kind;
-revoke update on retention.erasure_evidence from retention_admin;
-revoke update (row_key, error) on retention.run_row_failures from retention_admin;
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

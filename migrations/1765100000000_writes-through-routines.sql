@@ -1,4 +1,15 @@
 -- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1765100000000_writes-through-routines') then
+    raise exception 'migration 1765100000000_writes-through-routines is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
 -- Writes only through routines. No role but the owner writes a retention table: every
 -- change is made by a SECURITY DEFINER routine (pinned search_path) that checks it and
 -- audits it. A run keeps what its steps need in its own row, where nobody else can
@@ -55,6 +66,9 @@ drop function if exists retention._pin_session();
 drop function if exists retention._unpin_session();
 
 -- Down Migration
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
 do $$ begin
   raise exception 'pg-retention does not migrate down'
     using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';

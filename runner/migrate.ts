@@ -1,6 +1,8 @@
 // Applies migrations/ (append-only DDL, via node-pg-migrate) and then re-applies sql/
-// (routines and views, CREATE OR REPLACE) under one advisory lock, so that two
-// concurrent migrates are safe and the second one finds nothing left to do.
+// (routines and views, CREATE OR REPLACE) in one transaction, so both commit together or
+// not at all (a routine that fails to install leaves the migrations unapplied too), under
+// one advisory lock, so that two concurrent migrates are safe and the second one finds
+// nothing left to do.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,9 +46,27 @@ export async function appliedMigrations(client: pg.ClientBase): Promise<string[]
   return res.rows.map((r) => r.name);
 }
 
+/** The client as node-pg-migrate sees it: its BEGIN, COMMIT and ROLLBACK are left to
+ * migrate(), which holds one transaction around the migrations and sql/ together. */
+function withinOurTransaction(client: pg.Client): pg.Client {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'query') {
+        return (text: unknown, ...rest: unknown[]) =>
+          typeof text === 'string' && /^\s*(begin|commit|rollback);?\s*$/i.test(text)
+            ? Promise.resolve({ rows: [], rowCount: 0 })
+            : (target.query as (...a: unknown[]) => unknown)(text, ...rest);
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 export async function migrate(
   databaseUrl: string,
   log: (line: string) => void = () => {},
+  dirs: { migrations?: string; sql?: string } = {},
 ): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -56,25 +76,24 @@ export async function migrate(
     const unknown = (await appliedMigrations(client)).filter((n) => !known.has(n));
     if (unknown.length > 0) throw new SchemaTooNewError(unknown);
 
-    const applied = await runner({
-      dbClient: client,
-      dir: migrationsDir,
-      direction: 'up',
-      migrationsSchema: 'retention',
-      createMigrationsSchema: true,
-      migrationsTable: 'schema_migrations',
-      checkOrder: true,
-      singleTransaction: true,
-      noLock: true,
-      log: () => {},
-    });
-    for (const m of applied) log(`applied migration ${m.name}`);
-
-    const files = (await readdir(sqlDir)).filter((f) => f.endsWith('.sql')).sort();
     await client.query('begin');
     try {
+      const applied = await runner({
+        dbClient: withinOurTransaction(client),
+        dir: dirs.migrations ?? migrationsDir,
+        direction: 'up',
+        migrationsSchema: 'retention',
+        createMigrationsSchema: true,
+        migrationsTable: 'schema_migrations',
+        checkOrder: true,
+        singleTransaction: true,
+        noLock: true,
+        log: () => {},
+      });
+      const sql = dirs.sql ?? sqlDir;
+      const files = (await readdir(sql)).filter((f) => f.endsWith('.sql')).sort();
       for (const f of files) {
-        const text = await readFile(path.join(sqlDir, f), 'utf8');
+        const text = await readFile(path.join(sql, f), 'utf8');
         try {
           await client.query(text);
         } catch (err) {
@@ -82,12 +101,13 @@ export async function migrate(
         }
       }
       await client.query('commit');
+      for (const m of applied) log(`applied migration ${m.name}`);
+      log(`re-applied ${files.length} routine and view files from sql/`);
+      return { applied: applied.map((m) => m.name), routines: files.length };
     } catch (err) {
       await client.query('rollback');
       throw err;
     }
-    log(`re-applied ${files.length} routine and view files from sql/`);
-    return { applied: applied.map((m) => m.name), routines: files.length };
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => {});
     await client.end();

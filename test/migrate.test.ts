@@ -1,4 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../runner/migrate.ts';
@@ -54,5 +57,48 @@ describe('migrate', () => {
     await c3.connect();
     await c3.query('drop database retention_cli_probe_' + process.pid + ' with (force)');
     await c3.end();
+  });
+
+  it('a migration file run by hand (psql -f) on an installed database changes nothing', async () => {
+    const psql = spawnSync('psql', ['--version']);
+    expect(psql.status, 'psql is installed (Debian postgresql-client)').toBe(0);
+    await db.q(`select retention.set_default('global', '3 years')`);
+    const state = async () => ({
+      audit: (await db.q(`select count(*)::int as n from retention.audit_log`))[0]!.n,
+      tables: (await db.q(`select count(*)::int as n from pg_class where relnamespace = 'retention'::regnamespace`))[0]!.n,
+      routines: (await db.q(`select count(*)::int as n from pg_proc where pronamespace = 'retention'::regnamespace`))[0]!.n,
+      writes: (await db.q(`select count(*)::int as n from pg_class c, unnest(array['retention_admin', 'retention_runner']) r
+                            where c.relnamespace = 'retention'::regnamespace and c.relkind = 'r'
+                              and has_table_privilege(r, c.oid, 'INSERT, UPDATE, DELETE')`))[0]!.n,
+      ok: (await db.q(`select ok from retention.verify_audit_log()`))[0]!.ok,
+    });
+    const before = await state();
+    expect(before.writes).toBe(0);
+    for (const f of readdirSync('migrations').filter((x) => x.endsWith('.sql')).sort()) {
+      const out = spawnSync('psql', ['-X', '-q', '-d', db.url, '-f', path.join('migrations', f)], { encoding: 'utf8' });
+      expect(out.stderr, f).toContain('is already applied');
+    }
+    expect(await state()).toEqual(before);
+  });
+
+  it('migrations and the sql/ routines commit together or not at all', async () => {
+    const name = `retention_atomic_${process.pid}`;
+    await db.q(`create database ${name}`);
+    const u = new URL(db.url);
+    u.pathname = '/' + name;
+    try {
+      const broken = mkdtempSync(path.join(tmpdir(), 'retention-sql-'));
+      cpSync('sql', broken, { recursive: true });
+      writeFileSync(path.join(broken, '500_broken.sql'), 'select 1 / 0;');
+      await expect(migrate(u.toString(), () => {}, { sql: broken })).rejects.toThrow(/500_broken.sql: division by zero/);
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      const r = await c.query(`select to_regnamespace('retention') as nsp`);
+      await c.end();
+      expect(r.rows[0].nsp).toBeNull();  // not even the migrations' schema stayed
+      expect((await migrate(u.toString())).applied).toHaveLength(MIGRATIONS);
+    } finally {
+      await db.q(`drop database ${name} with (force)`);
+    }
   });
 });
