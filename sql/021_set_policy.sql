@@ -57,6 +57,9 @@ begin
 
   v_target := retention._resolve_table(p_target,
     'Give an existing table, schema-qualified, e.g. app.sessions (\dt *.* lists them).');
+  -- This runs as the owner: the login must be able to read the table itself (a policy's
+  -- preview would otherwise tell it about rows it cannot see).
+  perform retention._check_can_read(v_target);
   select c.relkind, n.nspname into v_relkind, v_schema
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = v_target;

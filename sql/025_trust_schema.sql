@@ -26,7 +26,13 @@ begin
       using errcode = 'RT005', hint = 'Say whose functions they are and why predicates need them.';
   end if;
   -- Predicates are parsed as retention_predicate_checker (see _validate_predicate): it may
-  -- now find the schema's functions. Needs the right to grant USAGE on the schema.
+  -- now find the schema's functions. The login must itself be able to grant USAGE on the
+  -- schema (this routine runs as the owner, who often could).
+  if not has_schema_privilege(session_user, p_schema, 'USAGE WITH GRANT OPTION')
+     and not pg_has_role(session_user, (select n.nspowner from pg_catalog.pg_namespace n where n.nspname = p_schema), 'MEMBER') then
+    raise exception 'cannot trust schema %: % may not grant USAGE on it', p_schema, session_user
+      using errcode = '42501', hint = format('Its owner (or a superuser) runs this, or first: GRANT USAGE ON SCHEMA %I TO %I WITH GRANT OPTION.', p_schema, session_user);
+  end if;
   begin
     execute format('grant usage on schema %I to retention_predicate_checker', p_schema);
   exception when insufficient_privilege then

@@ -35,11 +35,13 @@ declare
   e   record;
 begin
   if p_policy is not null then
-    perform retention._get_policy(p_policy);
+    perform retention._check_can_read((retention._get_policy(p_policy)).target);
   end if;
-  for p in select * from retention.policies
-            where p_policy is null or name = p_policy
-            order by name loop
+  -- Only tables the login can read itself (this runs as the owner); a dropped one is listed.
+  for p in select * from retention.policies x
+            where (p_policy is null or x.name = p_policy)
+              and coalesce(has_table_privilege(session_user, x.target::oid, 'SELECT'), true)
+            order by x.name loop
     e := retention.effective_retain(p);
     s := retention._policy_sql(p);
     policy := p.name; target := s.tbl; action := p.action;

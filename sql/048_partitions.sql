@@ -22,6 +22,7 @@ as $$
 declare
   v_pol retention.policies := retention._get_policy(p_policy);
 begin
+  perform retention._check_can_read(v_pol.target);
   if v_pol.action <> 'drop_partitions' then
     raise exception 'policy % deletes rows (action %), it does not drop partitions', p_policy, v_pol.action
       using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);

@@ -38,7 +38,10 @@ declare
   v_tids    tid[];
   v_tid     tid;
   v_related int;
-  v_one     record;
+  v_n1      integer;
+  v_old1    timestamptz;
+  v_new1    timestamptz;
+  v_rel1    integer;
   v_oldest  timestamptz;
   v_newest  timestamptz;
   v_start   timestamptz := clock_timestamp();
@@ -51,6 +54,8 @@ begin
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();
+  -- Checked again in every batch: a trigger may have been added since the last one.
+  perform retention._check_foreign_code(p_pol);
   begin
     execute v_stmt into o_rows, v_oldest, v_newest, v_related
       using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
@@ -67,12 +72,12 @@ begin
     o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
     foreach v_tid in array v_tids loop
       begin
-        execute v_stmt into v_one
+        execute v_stmt into v_n1, v_old1, v_new1, v_rel1
           using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
-        o_rows := o_rows + v_one.n;
-        v_related := v_related + v_one.related;
-        v_oldest := least(v_oldest, v_one.oldest);
-        v_newest := greatest(v_newest, v_one.newest);
+        o_rows := o_rows + v_n1;
+        v_related := v_related + v_rel1;
+        v_oldest := least(v_oldest, v_old1);
+        v_newest := greatest(v_newest, v_new1);
       exception when data_exception or integrity_constraint_violation or plpgsql_error then
         get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
         p_skip := p_skip || v_tid;

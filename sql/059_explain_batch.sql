@@ -17,6 +17,7 @@ declare
                          current_setting('enable_sort')];
   v_line text;
 begin
+  perform retention._check_can_read(v_pol.target);
   if v_pol.action = 'drop_partitions' then
     raise exception 'policy % drops whole partitions; it has no row batches to explain', p_policy
       using errcode = 'RT007', hint = format('SELECT * FROM retention.partitions(%L) shows what it would drop.', p_policy);

@@ -72,6 +72,11 @@ begin
       using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
   end if;
 
+  if v_pol.action <> 'drop_partitions' and retention.qualified_name(v_pol.target) is not null then
+    perform retention._check_foreign_code(v_pol);
+    perform retention._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
+  end if;
+
   if not retention._try_lock_run(v_pol.name) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at)

@@ -17,7 +17,7 @@ create or replace procedure retention.run(
 language plpgsql
 as $$
 declare
-  v_status text;
+  v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
   v_run    record;
 begin
   perform retention.pin_session();

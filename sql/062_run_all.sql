@@ -8,9 +8,9 @@ create or replace procedure retention.run_all(
 language plpgsql
 as $$
 declare
-  v_name   text;
-  v_run_id bigint;
-  v_status text;
+  v_name   pg_catalog.text;
+  v_run_id pg_catalog.int8;
+  v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
 begin
   perform retention.pin_session();
   for v_name in select p.name from retention.policies p where p.enabled order by p.name loop

@@ -22,6 +22,7 @@ begin
   if p_table is not null then
     v_target := retention._resolve_table(p_table,
       'Give an existing table, schema-qualified, or NULL for the default rule.');
+    perform retention._check_can_read(v_target);
   end if;
   if p_rule is null or p_rule not in ('delete', 'scrub', 'keep') then
     raise exception 'unknown erasure rule %', coalesce(quote_literal(p_rule), 'NULL')

@@ -24,9 +24,13 @@ begin
     'Name the table whose row is the data subject, e.g. auth.users.');
   -- The request runs as the schema's owner: the requesting login must itself be able to
   -- read the subject table (a person it cannot see is not its to have erased).
-  if not has_table_privilege(session_user, v_table, 'SELECT') then
-    raise exception 'permission denied for table %: role % cannot read it', v_table, session_user
-      using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', v_table, session_user);
+  perform retention._check_can_read(v_table);
+  -- Nor a person row-level security hides from it (the check below runs as the owner).
+  if exists (select from pg_catalog.pg_class c join pg_catalog.pg_roles s on s.rolname = session_user
+              where c.oid = v_table and c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
+                and (c.relforcerowsecurity or not pg_has_role(session_user, c.relowner, 'MEMBER'))) then
+    raise exception 'row-level security on % applies to %: it cannot file requests for people it may not see', v_table, session_user
+      using errcode = 'RT023', hint = 'File requests for this table as a login that bypasses its row-level security.';
   end if;
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
   if v_pk is null then

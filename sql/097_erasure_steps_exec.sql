@@ -48,6 +48,7 @@ declare
   v_err  text;
   v_s    record;
   v_dead record;
+  v_pol  retention.policies;
 begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
@@ -100,6 +101,13 @@ begin
                                                                 from jsonb_object_keys(v_s.scrub) c)) end,
                               v_s.target, session_user);
       end if;
+    end loop;
+    for v_s in select x.target, x.rule from jsonb_to_recordset(v_plan) as x(target text, rule text) where x.rule <> 'keep' loop
+      v_pol := null;
+      v_pol.target := v_s.target::regclass;
+      v_pol.action := v_s.rule;
+      perform retention._check_foreign_code(v_pol);
+      perform retention._check_rls(v_pol.target, v_pol.action = 'scrub');
     end loop;
     select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
     -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
@@ -298,7 +306,7 @@ begin
   -- The plan is done. Tables an earlier processing changed that the plan no longer has
   -- (dropped since): their rows were changed all the same, and the evidence says so.
   for v_step in
-    select r.erasure_table as target, r.action as rule, sum(r.affected) as rows
+    select r.erasure_table as target, r.action as rule, sum(r.affected)::bigint as rows
       from retention.runs r
      where r.request_id = p_request and r.kind = 'erasure' and r.affected > 0
        and r.erasure_table not in (select x->>'target' from jsonb_array_elements(v_req.plan) x)

@@ -19,7 +19,7 @@ create or replace procedure retention.process_erasure(
 language plpgsql
 as $$
 declare
-  v_status text;
+  v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
   v_req    record;
   v_step   record;
 begin

@@ -131,6 +131,50 @@ describe('the ledger and the audit log tell the truth', () => {
   });
 });
 
+describe('an application role\'s code never runs with the owner\'s rights', () => {
+  it('a trigger, domain or generated column of the table\'s owner refuses the run (RT025) and never runs; SECURITY DEFINER runs as its owner', async () => {
+    const role = `appown_${randomBytes(3).toString('hex')}`;
+    const app = await loginAs(db, role);
+    await q(`create schema ${role} authorization ${role}`);
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null, email text)`);
+    await app.query(`create table ${role}.child (id int primary key, t_id int references ${role}.t on delete cascade)`);
+    await app.query(`insert into ${role}.t select i, now() - make_interval(days => i), 'x' from generate_series(1, 50) i`);
+    await app.query(`insert into ${role}.child select i, i from generate_series(1, 50) i`);
+    await app.query(`create table ${role}.log (who text, super boolean)`);
+    // Would make its owner superuser if it ran as one.
+    await app.query(`create function ${role}.grab() returns trigger language plpgsql as $$
+                       begin insert into ${role}.log values (current_user, (select rolsuper from pg_roles where rolname = current_user));
+                             begin execute 'alter role ${role} superuser'; exception when others then null; end;
+                             return old; end $$`);
+    await app.query(`create trigger grab before delete on ${role}.child for each row execute function ${role}.grab()`);
+    await q(`select retention.set_policy('own1', '${role}.t', 'delete', 'at', p_retain => '30 days')`);
+    await q(`select retention.set_policy('own2', '${role}.t', 'scrub', 'at', p_retain => '30 days', p_scrub => '{"email": "null"}')`);
+    expect(await sqlState(db.call(`call retention.run('own1')`))).toBe('RT025');
+    expect(await count(db, `${role}.t`)).toBe(50);
+    // A domain on a scrubbed table's column, with the owner's function in its check.
+    await app.query(`drop trigger grab on ${role}.child`);
+    await app.query(`create function ${role}.ok(text) returns boolean language plpgsql as $$
+                       begin insert into ${role}.log values (current_user, null); return true; end $$`);
+    await app.query(`create domain ${role}.em as text check (${role}.ok(value))`);
+    await app.query(`alter table ${role}.t alter column email type ${role}.em`);
+    await app.query(`delete from ${role}.log`);
+    expect(await sqlState(db.call(`call retention.run('own2')`))).toBe('RT025');
+    expect(await count(db, `${role}.t where email is null`)).toBe(0);
+    // A delete evaluates no domain check: it runs.
+    await db.call(`call retention.run('own1')`);
+    expect(await count(db, `${role}.t`)).toBe(29);
+    expect(await q(`select * from ${role}.log`)).toEqual([]);
+    // SECURITY DEFINER: it runs, as its owner.
+    await app.query(`alter function ${role}.grab() security definer`);
+    await app.query(`create trigger grab before delete on ${role}.child for each row execute function ${role}.grab()`);
+    await q(`update ${role}.t set at = now() - interval '1 year' where id <= 5`);
+    await db.call(`call retention.run('own1')`);
+    expect(await q(`select distinct who, super from ${role}.log`)).toEqual([{ who: role, super: false }]);
+    expect((await q(`select rolsuper from pg_roles where rolname = $1`, [role]))[0]!.rolsuper).toBe(false);
+    await app.end();
+  });
+});
+
 describe('a shadowing search_path', () => {
   it('no function or operator on the caller\'s path runs inside any public routine, whoever calls it', async () => {
     await table('e6');
@@ -155,6 +199,11 @@ describe('a shadowing search_path', () => {
       await q(`create function evil.${name}(${params}) returns ${ret} language plpgsql as $$
                  begin insert into evil.calls (what) values ('${name}'); return null; end $$`);
     }
+    // Types too: a DECLARE in a procedure resolves its types with the caller's path.
+    await q(`create function evil.spy_t(pg_catalog.text) returns boolean language plpgsql as $$
+               begin insert into evil.calls (what) values ('type'); return true; end $$`);
+    await q(`create domain evil.text as pg_catalog.text check (evil.spy_t(value))`);
+    await q(`create domain evil.bigint as pg_catalog.int8 check (evil.spy_t(value::pg_catalog.text))`);
     await q(`grant execute on all functions in schema evil to public`);
     for (const [op, t] of [['=', 'text'], ['<>', 'text'], ['=', 'bigint'], ['>=', 'bigint'], ['=', 'integer'], ['<', 'timestamptz']] as const) {
       const fn = `op_${randomBytes(3).toString('hex')}`;
@@ -211,5 +260,63 @@ describe('a shadowing search_path', () => {
     }
     expect(failed).toEqual([]);
     expect(await q(`select * from evil.calls`)).toEqual([]);
+  });
+});
+
+describe('what an attacker of the owner-run executor found', () => {
+  it('row-level security that hides rows from the running login refuses the run (RT023): it never deletes rows the login cannot see', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.rl (id int primary key, tenant int, at timestamptz not null)`);
+    await q(`insert into app.rl select i, i % 2, now() - interval '1 year' from generate_series(1, 10) i`);
+    await q(`alter table app.rl enable row level security`);
+    await q(`alter table app.rl force row level security`);
+    await q(`create policy rl_tenant on app.rl using (tenant = 1)`);
+    await q(`select retention.set_policy('rl', 'app.rl', 'delete', 'at', p_retain => '30 days')`);
+    const c = await runner('rl', 'app.rl');
+    expect(await sqlState(c.query(`call retention.run('rl')`))).toBe('RT023');
+    await c.end();
+    expect(await count(db, 'app.rl')).toBe(10);
+  });
+
+  it('a login cannot learn about a table it may not read through set_policy, preview, explain_batch or set_erasure_rule', async () => {
+    await q(`create schema if not exists secret`);
+    await q(`create table secret.s (id int primary key, v text, created_at timestamptz not null)`);
+    await q(`insert into secret.s values (1, 'salary 100', now() - interval '1 year'), (2, 'salary 200', now() - interval '1 year')`);
+    const role = `rd_${randomBytes(3).toString('hex')}`;
+    const adm = await loginAs(db, role, 'retention_admin');
+    expect(await sqlState(adm.query(`select retention.set_policy('s1', 'secret.s', 'delete', 'created_at', p_predicate => 'id = 2', p_enabled => false)`))).toBe('42501');
+    expect(await sqlState(adm.query(`select retention.set_erasure_rule('secret.s', 'keep', p_reason => 'x')`))).toBe('42501');
+    // A policy the owner made: the admin may not look through it either.
+    await q(`select retention.set_policy('s2', 'secret.s', 'delete', 'created_at', p_retain => '30 days', p_enabled => false)`);
+    expect(await sqlState(adm.query(`select * from retention.preview('s2')`))).toBe('42501');
+    expect(await sqlState(adm.query(`select * from retention.explain_batch('s2')`))).toBe('42501');
+    expect((await adm.query(`select policy from retention.preview() where policy = 's2'`)).rows).toEqual([]);
+    await adm.end();
+    expect(await count(db, `retention.policies where name = 's1'`)).toBe(0);
+  });
+
+  it('a requester cannot file a request for a person row-level security hides from it (RT023)', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.rp (id int primary key, tenant int)`);
+    await q(`insert into app.rp values (1, 1), (2, 2)`);
+    await q(`alter table app.rp enable row level security`);
+    await q(`create policy rp_tenant on app.rp using (tenant = 1)`);
+    const role = `rq_${randomBytes(3).toString('hex')}`;
+    const c = await loginAs(db, role, 'retention_requester');
+    await q(`grant usage on schema app to ${role}`);
+    await q(`grant select on app.rp to ${role}`);
+    expect(await sqlState(c.query(`select retention.request_erasure('app.rp', '2', 'ticket')`))).toBe('RT023');
+    await c.end();
+    expect(await count(db, 'retention.erasure_requests')).toBe(await count(db, `retention.erasure_requests where subject_table <> 'app.rp'::regclass`));
+  });
+
+  it('an admin cannot trust a schema it may not grant USAGE on', async () => {
+    await q(`create schema if not exists hidden_fns`);
+    const role = `tr_${randomBytes(3).toString('hex')}`;
+    const adm = await loginAs(db, role, 'retention_admin');
+    expect(await sqlState(adm.query(`select retention.trust_schema('hidden_fns', 'their functions')`))).toBe('42501');
+    await adm.end();
+    expect(await count(db, `retention.trusted_schemas where schema_name = 'hidden_fns'`)).toBe(0);
+    expect((await q(`select has_schema_privilege('retention_predicate_checker', 'hidden_fns', 'USAGE') as u`))[0]!.u).toBe(false);
   });
 });

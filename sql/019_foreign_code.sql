@@ -1,0 +1,175 @@
+-- Code of other roles a run would execute. Runs act as the retention schema's owner, and
+-- PostgreSQL runs a table's triggers, rules, the functions of its row-level security
+-- policies and, for rows it updates, of its check constraints, defaults and generated
+-- columns, index expressions and its columns' domain checks, as the role that changes the
+-- row. An application role that owns a table could otherwise have its function run with
+-- the owner's rights (a superuser's, often) the moment a run deletes a row. So before a
+-- run acts on a table (open_run, every batch, every erasure step) this lists such code on
+-- the table and every table a change reaches through a foreign key's action (ON DELETE
+-- CASCADE deletes, SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates), and their
+-- partitions: a function (or the function behind an operator) that is not built in, not
+-- SECURITY DEFINER (which runs as its own owner anyway) and owned by a role that is
+-- neither a superuser nor the retention schema's owner. Returns one line naming the first
+-- few, or NULL when there is none.
+-- The tables a change of rows of p_rel reaches: itself, the tables whose foreign keys'
+-- actions a delete (or, with p_update, an update) sets off (ON DELETE CASCADE deletes,
+-- SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates), recursively, and the
+-- partitions of each; upd says whether rows of it are updated (else deleted).
+create or replace function retention._reach(p_rel regclass, p_update boolean)
+returns table (rel oid, upd boolean)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive reach(rel, upd) as (
+    select p_rel::oid, p_update
+    union
+    select c.conrelid, c.confdeltype in ('n', 'd') or r.upd
+      from reach r
+      join pg_catalog.pg_constraint c on c.contype = 'f'
+       and (c.confrelid = r.rel or c.confrelid in (select t.relid from pg_catalog.pg_partition_ancestors(r.rel) t))
+     where (not r.upd and c.confdeltype in ('c', 'n', 'd')) or (r.upd and c.confupdtype in ('c', 'n', 'd'))
+  )
+  select r.rel, r.upd from reach r
+  union
+  select t.relid, r.upd from reach r cross join lateral pg_catalog.pg_partition_tree(r.rel) t
+$$;
+comment on function retention._reach(regclass, boolean) is
+  'Internal. The tables a delete (or update) of rows of the table reaches through foreign-key actions, with their partitions.';
+
+create or replace function retention._foreign_code(p_rel regclass, p_update boolean)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with tables(rel, upd) as (select r.rel, r.upd from retention._reach(p_rel, p_update) r),
+  objs(cls, id, what) as (
+    select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass)
+      from tables x join pg_catalog.pg_trigger g on g.tgrelid = x.rel
+     where not g.tgisinternal and g.tgenabled <> 'D'
+    union all
+    select 'pg_catalog.pg_rewrite'::regclass, w.oid, format('rule %I on %s', w.rulename, w.ev_class::regclass)
+      from tables x join pg_catalog.pg_rewrite w on w.ev_class = x.rel where w.rulename <> '_RETURN'
+    union all
+    select 'pg_catalog.pg_policy'::regclass, p.oid, format('row-level security policy %I on %s', p.polname, p.polrelid::regclass)
+      from tables x join pg_catalog.pg_policy p on p.polrelid = x.rel
+     where pg_catalog.row_security_active(x.rel)
+    union all
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass)
+      from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel where x.upd and c.contype in ('c', 'x')
+    union all
+    select 'pg_catalog.pg_attrdef'::regclass, d.oid, format('default or generated column of %s', d.adrelid::regclass)
+      from tables x join pg_catalog.pg_attrdef d on d.adrelid = x.rel where x.upd
+    union all
+    select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass)
+      from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
+     where x.upd and (i.indexprs is not null or i.indpred is not null)
+    union all
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, x.rel::regclass)
+      from tables x
+      join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
+      join pg_catalog.pg_constraint c on c.contypid = a.atttypid
+     where x.upd
+  ),
+  funcs(what, fn) as (
+    select o.what, case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                        else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+      from objs o
+      join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
+     where d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+  )
+  select pg_catalog.string_agg(x.line, '; ') from (
+    select format('%s calls %s, owned by %I', f.what, p.oid::regprocedure, p.proowner::regrole::text) as line
+      from funcs f
+      join pg_catalog.pg_proc p on p.oid = f.fn
+      join pg_catalog.pg_roles o on o.oid = p.proowner
+     where p.pronamespace <> 'pg_catalog'::regnamespace
+       and not p.prosecdef
+       and not o.rolsuper
+       and o.rolname <> current_user
+     group by f.what, p.oid
+     order by 1
+     limit 3) x
+$$;
+comment on function retention._foreign_code(regclass, boolean) is
+  'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions and domains), on it and the tables its foreign keys'' actions reach; NULL when none.';
+
+-- Raises RT025 when acting on a policy's table (or a scrub's revoke tables) would run
+-- another role's code (_foreign_code). p carries the table and action (an erasure step too).
+create or replace function retention._check_foreign_code(p retention.policies)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_found text := retention._foreign_code(p.target, p.action in ('soft_delete', 'scrub'));
+  v_rel   regclass;
+begin
+  foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
+    v_found := coalesce(v_found, retention._foreign_code(v_rel, false));
+  end loop;
+  if v_found is not null then
+    raise exception 'acting on % would run code of another role with the rights of the retention schema''s owner: %', p.target, v_found
+      using errcode = 'RT025',
+            hint = 'Runs act as the retention owner. Make that function SECURITY DEFINER (it then runs as its own owner), have the owner (or a superuser) own it, or disable the trigger; then run again.';
+  end if;
+end
+$$;
+comment on function retention._check_foreign_code(retention.policies) is
+  'Internal. RT025 when acting on the policy''s table (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
+
+-- Rows a login could not see must not be changed on its behalf: runs act as the owner,
+-- whom row-level security may not restrict. RT023 when a table the change reaches has
+-- row-level security that would apply to the session's login (not a superuser, not
+-- BYPASSRLS, not the table's owner unless it is forced).
+create or replace function retention._check_rls(p_rel regclass, p_update boolean)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel oid;
+begin
+  select r.rel into v_rel
+    from retention._reach(p_rel, p_update) r
+    join pg_catalog.pg_class c on c.oid = r.rel
+    join pg_catalog.pg_roles s on s.rolname = session_user
+   where c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
+     and (c.relforcerowsecurity or not pg_has_role(session_user, c.relowner, 'MEMBER'))
+   limit 1;
+  if v_rel is not null then
+    raise exception 'row-level security on % applies to %: a run would change rows it cannot see', v_rel::regclass, session_user
+      using errcode = 'RT023',
+            hint = 'Run the policy as a login that bypasses row-level security on that table (BYPASSRLS, or its owner), or disable it there.';
+  end if;
+end
+$$;
+comment on function retention._check_rls(regclass, boolean) is
+  'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login.';
+
+-- A login may only look, through a routine that runs as the owner, at a table it can read
+-- itself (previews, plans, counts): 42501 otherwise.
+create or replace function retention._check_can_read(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  if p_rel is not null and retention.qualified_name(p_rel) is not null
+     and not has_table_privilege(session_user, p_rel, 'SELECT') then
+    raise exception 'permission denied for table %: role % cannot read it', p_rel, session_user
+      using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', p_rel, session_user);
+  end if;
+end
+$$;
+comment on function retention._check_can_read(regclass) is
+  'Internal. 42501 unless the session''s login may SELECT from the table.';
