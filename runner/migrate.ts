@@ -8,6 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
+import { PgBoss } from 'pg-boss';
+import type { WorkerConfig } from './config.ts';
+import { ensureQueue } from './scheduler.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const migrationsDir = path.join(root, 'migrations');
@@ -124,4 +127,34 @@ export async function schemaProblem(client: pg.ClientBase): Promise<string | nul
   const missing = known.filter((n) => !applied.includes(n));
   if (missing.length > 0) return `migrations not applied yet: ${missing.join(', ')} (run pg-retention migrate)`;
   return null;
+}
+
+/** Installs (or upgrades) pg-boss's schema for the worker's jobs and creates its run queue,
+ * as the role that migrates, and lets retention_runner use them: the worker then needs
+ * no CREATE on the database or the schema, only membership in retention_runner. */
+export async function installJobSchema(
+  databaseUrl: string,
+  cfg: WorkerConfig,
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  const boss = new PgBoss({ connectionString: databaseUrl, schema: cfg.jobSchema, supervise: false, schedule: false, max: 2 });
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    await ensureQueue(boss, cfg);
+  } finally {
+    await boss.stop({ graceful: false });
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const s = pg.escapeIdentifier(cfg.jobSchema);
+    await client.query(`grant usage on schema ${s} to retention_runner;
+      grant select, insert, update, delete on all tables in schema ${s} to retention_runner;
+      grant usage, select, update on all sequences in schema ${s} to retention_runner;
+      grant execute on all functions in schema ${s} to retention_runner`);
+  } finally {
+    await client.end();
+  }
+  log(`installed the job schema ${cfg.jobSchema} for retention_runner`);
 }

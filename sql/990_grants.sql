@@ -63,4 +63,6 @@ grant select on all tables in schema retention to retention_admin, retention_aud
 revoke all on retention._open_holds from retention_runner;
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
   retention.erasure_overview to retention_runner;
+-- The worker checks that the schema is the one it was built for (its readiness).
+grant select on retention.schema_migrations to retention_runner;
 grant select on retention.erasure_overview to retention_requester;

@@ -1,8 +1,11 @@
 // The worker as operators run it: real `pg-retention worker` processes against real
-// PostgreSQL, started, signalled and killed. Outcomes are read from the ledger, the
-// tables and pg-boss's own job records.
+// PostgreSQL, started, signalled and killed, logged in as a member of retention_runner
+// and nothing else (no CREATE on the database: `migrate`, as the owner, installed the job
+// schema). Outcomes are read from the ledger, the tables and pg-boss's own job records.
 import { PgBoss } from 'pg-boss';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema } from '../runner/migrate.ts';
 import { useTestDatabase } from './support/db.ts';
 import { count, makeEvents } from './support/fixtures.ts';
 import { parseMetrics, startWorker, type WorkerProcess } from './support/worker.ts';
@@ -12,8 +15,11 @@ const QUEUE = 'retention-run';
 let boss: PgBoss;
 const workers: WorkerProcess[] = [];
 
+const WORKER_LOGIN = `worker_${process.pid}`;
+let workerUrl = '';
+
 function worker(env: Record<string, string> = {}): WorkerProcess {
-  const w = startWorker({ DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'test-worker', ...env });
+  const w = startWorker({ DATABASE_URL: workerUrl, PG_RETENTION_ACTOR: 'test-worker', ...env });
   workers.push(w);
   return w;
 }
@@ -39,7 +45,19 @@ const runsOf = (policy: string) =>
                   from retention.runs where policy_name = $1 and mode = 'live' order by run_id`, [policy]);
 
 beforeAll(async () => {
-  // The worker installs pg-boss in its schema; the test talks to the same queue.
+  // As `pg-retention migrate` does: the job schema, installed by the owner.
+  await installJobSchema(db.url, loadConfig({ DATABASE_URL: db.url }));
+  await db.q(`drop role if exists ${WORKER_LOGIN}`);
+  await db.q(`create role ${WORKER_LOGIN} login password 'pw' in role retention_runner`);
+  // The DBA's grants on the application's tables (check_setup's GRANTs, for every table).
+  await db.q(`create schema if not exists app`);
+  await db.q(`grant usage on schema app to retention_runner`);
+  await db.q(`alter default privileges in schema app grant select, update, delete on tables to retention_runner`);
+  const u = new URL(db.url);
+  u.username = WORKER_LOGIN;
+  u.password = 'pw';
+  workerUrl = u.toString();
+  // The test talks to the same queue.
   boss = new PgBoss({ connectionString: db.url, schema: 'retention_jobs', schedule: false, supervise: false });
   boss.on('error', () => {});
   await boss.start();
@@ -52,6 +70,16 @@ afterEach(async () => {
 
 afterAll(async () => {
   await boss.stop({ graceful: false, close: true }).catch(() => {});
+});
+
+describe('the worker\'s login', () => {
+  it('is a member of retention_runner only, with no CREATE on the database or any schema', async () => {
+    const [r] = await db.q(`select r.rolsuper, r.rolcreaterole, r.rolcreatedb, has_database_privilege($1, current_database(), 'CREATE') as db_create,
+                                   (select array_agg(b.rolname::text order by b.rolname) from pg_auth_members m join pg_roles b on b.oid = m.roleid where m.member = r.oid) as member_of,
+                                   (select count(*)::int from pg_namespace n where has_schema_privilege($1, n.oid, 'CREATE')) as schemas_create
+                              from pg_roles r where r.rolname = $1`, [WORKER_LOGIN]);
+    expect(r).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, db_create: false, member_of: ['retention_runner'], schemas_create: 0 });
+  });
 });
 
 describe('pg-retention worker', () => {

@@ -1,5 +1,6 @@
+import { loadConfig } from '../config.ts';
 import { connectionConfig } from '../db.ts';
-import { migrate as migrateSchema } from '../migrate.ts';
+import { installJobSchema, migrate as migrateSchema } from '../migrate.ts';
 import { type Command, str } from './types.ts';
 
 export const migrate: Command = {
@@ -7,14 +8,19 @@ export const migrate: Command = {
   summary: 'install or upgrade the retention schema',
   usage: 'pg-retention migrate [--database-url URL]',
   help: `Applies the append-only migrations in migrations/, then re-applies every routine and
-view in sql/. Idempotent; two at once are safe (the second waits, then finds nothing to
-do). Refuses when the database holds a newer schema than this version.
+view in sql/, in one transaction. Idempotent; two at once are safe (the second waits, then
+finds nothing to do). Refuses when the database holds a newer schema than this version.
+Then installs (or upgrades) the worker's job schema (PG_RETENTION_JOB_SCHEMA, default
+retention_jobs) with its run queue and lets retention_runner use it, so the worker needs
+nothing but a login in retention_runner. Run it as the schema's owner.
 
 Example:
   DATABASE_URL=postgres://admin@db/app pg-retention migrate`,
   run: async (values) => {
     const config = connectionConfig(str(values['database-url']));
-    const res = await migrateSchema(config.connectionString ?? '', (l) => console.log(l));
+    const url = config.connectionString ?? '';
+    const res = await migrateSchema(url, (l) => console.log(l));
+    await installJobSchema(url, loadConfig({ ...process.env, DATABASE_URL: url }), (l) => console.log(l));
     console.log(
       res.applied.length === 0
         ? `schema up to date; ${res.routines} routine files re-applied`
