@@ -50,12 +50,12 @@ declare
   v_row_key jsonb;
 begin
   o_failed := 0;
+  -- Checked again in every batch: a trigger may have been added since the last one.
+  perform retention._check_foreign_code(p_pol);
   perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();
-  -- Checked again in every batch: a trigger may have been added since the last one.
-  perform retention._check_foreign_code(p_pol);
   begin
     execute v_stmt into o_rows, v_oldest, v_newest, v_related
       using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;

@@ -146,9 +146,13 @@ language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+  -- jit off: a plan made to avoid sequential scans carries their disable cost, which
+  -- would make every later query of the batch (catalog reads, triggers) look worth
+  -- compiling; on a server built with LLVM that cost a second per batch.
   select set_config('enable_seqscan', 'off', true),
          set_config('enable_bitmapscan', 'off', true),
          set_config('enable_sort', 'off', true),
+         set_config('jit', 'off', true),
          set_config('synchronous_commit', 'off', true);
 $$;
 comment on function retention._batch_plan_settings() is
