@@ -57,6 +57,9 @@ const envSchema = z
     PG_RETENTION_BACKLOG_INTERVAL: duration('5m').default(300_000),
     PG_RETENTION_RETRY_LIMIT: int(0, 100, 'a number of retries').default(5),
     PG_RETENTION_RETRY_DELAY: duration('30s').default(30_000),
+    PG_RETENTION_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    PG_RETENTION_CHECKPOINT_INTERVAL: duration('1h').default(3_600_000),
+    PG_RETENTION_CHECKPOINT_DIR: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.PG_RETENTION_HEARTBEAT < 10_000) {
@@ -89,6 +92,10 @@ export interface WorkerConfig {
   backlogIntervalMs: number;
   retryLimit: number;
   retryDelayMs: number;
+  /** Ed25519 private key (PEM) that signs the audit chain's head; none: no checkpoints. */
+  signingKeyFile: string | null;
+  checkpointIntervalMs: number;
+  checkpointDir: string | null;
 }
 
 export class ConfigError extends Error {
@@ -131,5 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     backlogIntervalMs: c.PG_RETENTION_BACKLOG_INTERVAL,
     retryLimit: c.PG_RETENTION_RETRY_LIMIT,
     retryDelayMs: c.PG_RETENTION_RETRY_DELAY,
+    signingKeyFile: c.PG_RETENTION_SIGNING_KEY_FILE ?? null,
+    checkpointIntervalMs: c.PG_RETENTION_CHECKPOINT_INTERVAL,
+    checkpointDir: c.PG_RETENTION_CHECKPOINT_DIR ?? null,
   };
 }

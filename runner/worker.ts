@@ -6,10 +6,13 @@
 //   for them within the grace period (then cancel what is left), stop, exit.
 // Exit codes: 0 clean stop, 1 a failure or runs cancelled at the end of the grace period,
 // 2 bad configuration.
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { signCheckpoint } from './checkpoint.ts';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.ts';
 import { serve } from './http.ts';
 import { RunHandler } from './jobs.ts';
@@ -30,8 +33,19 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<n
     }
     throw err;
   }
+  let key: KeyObject | null = null;
+  if (cfg.signingKeyFile) {
+    try {
+      key = createPrivateKey(await readFile(cfg.signingKeyFile));
+      if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key, not Ed25519`);
+    } catch (err) {
+      console.error(`pg-retention worker: PG_RETENTION_SIGNING_KEY_FILE: cannot use ${cfg.signingKeyFile}: ${(err as Error).message}\n` +
+        'hint: an Ed25519 private key in PEM: openssl genpkey -algorithm ed25519 -out audit.key');
+      return 2;
+    }
+  }
   const log = createLogger(cfg.logLevel);
-  return new Worker(cfg, log).run();
+  return new Worker(cfg, log, key).run();
 }
 
 class Worker {
@@ -50,8 +64,11 @@ class Worker {
   private readonly cfg: WorkerConfig;
   private readonly log: Logger;
 
-  constructor(cfg: WorkerConfig, log: Logger) {
+  private readonly signingKey: KeyObject | null;
+
+  constructor(cfg: WorkerConfig, log: Logger, signingKey: KeyObject | null = null) {
     this.cfg = cfg;
+    this.signingKey = signingKey;
     this.log = log;
     this.pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4, application_name: 'pg-retention worker' });
     this.pool.on('error', (err) => log.warn(errFields(err), 'idle database connection lost'));
@@ -139,6 +156,13 @@ class Worker {
     );
     this.every(cfg.syncIntervalMs, () => this.sync());
     this.every(cfg.backlogIntervalMs, () => measureBacklog(this.pool, this.metrics), true);
+    const key = this.signingKey;
+    if (key) {
+      this.every(cfg.checkpointIntervalMs, async () => {
+        const cp = await signCheckpoint(this.pool, key, cfg.checkpointDir);
+        if (cp) this.log.info({ checkpoint_id: cp.checkpoint_id, audit_id: cp.audit_id, key_id: cp.key_id }, 'audit checkpoint signed');
+      }, true);
+    }
     if (cfg.webhook) {
       this.notifier = new Notifier(cfg.webhook, this.pool, this.workerId, this.metrics, this.log);
       this.notifier.start();

@@ -36,7 +36,9 @@ grant execute on function
   retention.claim_notifications(text, integer, interval),
   retention.settle_notification(bigint, text, boolean, text, integer, interval),
   retention.partitions(text, timestamptz), retention.flags(text, timestamptz, boolean),
-  retention.erasure_requests_as_of(timestamptz)
+  retention.erasure_requests_as_of(timestamptz),
+  retention.audit_head(), retention.checkpoint_message(bigint, bytea, timestamptz),
+  retention.record_checkpoint(bigint, bytea, timestamptz, text, bytea), retention.audit_hashes(bigint)
   to retention_runner;
 grant execute on procedure
   retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
@@ -46,7 +48,8 @@ grant execute on procedure
 -- The auditor reads: the ledger, the audit log and its verification, flags, requests.
 grant execute on function
   retention.verify_audit_log(), retention.flags(text, timestamptz, boolean),
-  retention.erasure_requests_as_of(timestamptz)
+  retention.erasure_requests_as_of(timestamptz),
+  retention.audit_head(), retention.checkpoint_message(bigint, bytea, timestamptz), retention.audit_hashes(bigint)
   to retention_auditor;
 
 -- The application files erasure requests and follows their deadlines.

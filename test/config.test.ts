@@ -20,6 +20,7 @@ describe('worker configuration', () => {
       databaseUrl: BASE.DATABASE_URL, httpPort: 9187, concurrency: 2, shutdownGraceMs: 30_000, logLevel: 'info', webhook: null,
       jobSchema: 'retention_jobs', syncIntervalMs: 30_000, heartbeatMs: 30_000, overdueAfterMs: 3_600_000,
       backlogIntervalMs: 300_000, retryLimit: 5, retryDelayMs: 30_000,
+      signingKeyFile: null, checkpointIntervalMs: 3_600_000, checkpointDir: null,
     });
   });
 
@@ -31,11 +32,14 @@ describe('worker configuration', () => {
       PG_RETENTION_WEBHOOK_BACKOFF: '5s', PG_RETENTION_WEBHOOK_TIMEOUT: '2s', PG_RETENTION_JOB_SCHEMA: 'jobs',
       PG_RETENTION_SYNC_INTERVAL: '2s', PG_RETENTION_HEARTBEAT: '10s', PG_RETENTION_OVERDUE_AFTER: '30m',
       PG_RETENTION_BACKLOG_INTERVAL: '1m', PG_RETENTION_RETRY_LIMIT: '0', PG_RETENTION_RETRY_DELAY: '1s',
+      PG_RETENTION_SIGNING_KEY_FILE: '/keys/audit.key', PG_RETENTION_CHECKPOINT_INTERVAL: '15m',
+      PG_RETENTION_CHECKPOINT_DIR: '/evidence',
     })).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 8080, concurrency: 4, shutdownGraceMs: 120_000, logLevel: 'debug',
       webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3, backoffMs: 5000, timeoutMs: 2000 },
       jobSchema: 'jobs', syncIntervalMs: 2000, heartbeatMs: 10_000, overdueAfterMs: 1_800_000,
       backlogIntervalMs: 60_000, retryLimit: 0, retryDelayMs: 1000,
+      signingKeyFile: '/keys/audit.key', checkpointIntervalMs: 900_000, checkpointDir: '/evidence',
     });
   });
 
@@ -46,6 +50,7 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_HTTP_PORT: '70000' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535'],
     [{ ...BASE, PG_RETENTION_CONCURRENCY: '0' }, 'PG_RETENTION_CONCURRENCY: expected a number of policies run at once from 1 to 32'],
     [{ ...BASE, PG_RETENTION_SHUTDOWN_GRACE: '30 seconds' }, 'PG_RETENTION_SHUTDOWN_GRACE: expected a duration such as 30s'],
+    [{ ...BASE, PG_RETENTION_CHECKPOINT_INTERVAL: 'hourly' }, 'PG_RETENTION_CHECKPOINT_INTERVAL: expected a duration such as 1h'],
     [{ ...BASE, PG_RETENTION_LOG_LEVEL: 'loud' }, 'PG_RETENTION_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, got "loud"'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'ftp://x' }, 'PG_RETENTION_WEBHOOK_URL: expected a URL such as https://'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://h.example.com' }, 'PG_RETENTION_WEBHOOK_SECRET: required when PG_RETENTION_WEBHOOK_URL is set'],

@@ -1,4 +1,7 @@
-// Read-only commands: preview, runs, audit verify, doctor. Each calls one routine or view.
+// Read-only commands (and signing the audit chain's head): preview, runs, audit verify | checkpoint, doctor. Each calls one routine or view.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { type CheckpointProblem, readCheckpoints, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, output, str, type Values } from './types.ts';
@@ -68,20 +71,75 @@ export const runs: Command = {
 
 export const audit: Command = {
   name: 'audit',
-  summary: 'audit verify: check the audit log\'s hash chain',
-  usage: 'pg-retention audit verify [--json]',
-  help: `Recomputes every audit row's hash. Exit 0 when intact, 1 when a row was changed,
-removed or the log was cut short (the output names the first bad row).
+  summary: 'audit verify | checkpoint: check the audit log (and its signed checkpoints); sign its head',
+  usage: 'pg-retention audit verify [--checkpoints FILE --public-key FILE] [--json] | audit checkpoint --signing-key-file FILE [--checkpoint-dir DIR]',
+  help: `audit verify recomputes every audit row's hash. Exit 0 when intact, 1 when a row was
+changed, removed or the log was cut short (the output names the first bad row). With
+--checkpoints (a checkpoints.jsonl the worker wrote) and --public-key (the signing key's
+public half, PEM): also checks each checkpoint's signature and that the audit row it names
+still has the hash it signed, which catches an owner who rewrote a row and re-chained every
+hash after it (the chain alone cannot).
+
+audit checkpoint signs the chain's head now with an Ed25519 private key (PEM) and records
+it (the worker does this every PG_RETENTION_CHECKPOINT_INTERVAL when
+PG_RETENTION_SIGNING_KEY_FILE is set); with --checkpoint-dir it also appends it to
+DIR/checkpoints.jsonl. Keep the key and the file outside the database's reach.
 
 Example:
-  pg-retention audit verify`,
+  pg-retention audit verify
+  pg-retention audit verify --checkpoints /evidence/checkpoints.jsonl --public-key /keys/audit.pub
+  openssl genpkey -algorithm ed25519 -out audit.key && openssl pkey -in audit.key -pubout -out audit.pub
+  pg-retention audit checkpoint --signing-key-file audit.key --checkpoint-dir /evidence`,
+  options: {
+    checkpoints: { type: 'string' }, 'public-key': { type: 'string' },
+    'signing-key-file': { type: 'string' }, 'checkpoint-dir': { type: 'string' },
+  },
   run: async (values, [sub]) => {
-    if (sub !== 'verify') throw new UsageError(`unknown audit command '${sub ?? ''}'`, 'pg-retention audit verify');
-    const [row] = await query(values, 'select * from retention.verify_audit_log()');
-    if (values.json) console.log(JSON.stringify(row, null, 2));
-    else if (row?.ok) console.log(`audit log intact: ${row.rows_checked} rows verified`);
-    else console.log(`audit log TAMPERED at audit_id ${row?.first_bad_audit_id}: ${row?.problem}`);
-    return row?.ok ? 0 : 1;
+    const usage = 'pg-retention audit verify [--checkpoints FILE --public-key FILE] | audit checkpoint --signing-key-file FILE';
+    if (sub === 'checkpoint') {
+      const keyFile = str(values['signing-key-file']);
+      if (!keyFile) throw new UsageError('audit checkpoint needs --signing-key-file (an Ed25519 private key, PEM)', usage);
+      const key = createPrivateKey(await readFile(keyFile));
+      if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`${keyFile} is not an Ed25519 private key`, usage);
+      const db = await connect(str(values['database-url']));
+      try {
+        const cp = await signCheckpoint(db, key, str(values['checkpoint-dir']) ?? null);
+        if (values.json) console.log(JSON.stringify(cp, null, 2));
+        else console.log(cp ? `checkpoint ${cp.checkpoint_id}: audit row ${cp.audit_id} signed by key ${cp.key_id}` : 'nothing logged since the last checkpoint: the newest checkpoint already covers the head');
+        return 0;
+      } finally {
+        await db.end();
+      }
+    }
+    if (sub !== 'verify') throw new UsageError(`unknown audit command '${sub ?? ''}'`, usage);
+    const cpFile = str(values.checkpoints);
+    const pubFile = str(values['public-key']);
+    if (Boolean(cpFile) !== Boolean(pubFile)) throw new UsageError('--checkpoints and --public-key go together', usage);
+    const db = await connect(str(values['database-url']));
+    try {
+      const { rows: [row] } = await db.query('select * from retention.verify_audit_log()');
+      let problems: CheckpointProblem[] = [];
+      let checked = 0;
+      if (cpFile && pubFile) {
+        const pub = createPublicKey(await readFile(pubFile));
+        const cps = await readCheckpoints(cpFile);
+        checked = cps.length;
+        problems = await verifyCheckpoints(db, cps, pub);
+      }
+      const ok = Boolean(row?.ok) && problems.length === 0;
+      if (values.json) console.log(JSON.stringify({ ...row, checkpoints_checked: checked, checkpoint_problems: problems, ok }, null, 2));
+      else {
+        console.log(row?.ok ? `audit log intact: ${row.rows_checked} rows verified`
+          : `audit log TAMPERED at audit_id ${row?.first_bad_audit_id}: ${row?.problem}`);
+        if (cpFile) {
+          if (problems.length === 0) console.log(`${checked} signed checkpoint(s) match the log`);
+          for (const p of problems) console.log(`checkpoint of audit row ${p.audit_id} signed ${p.signed_at}: ${p.problem}`);
+        }
+      }
+      return ok ? 0 : 1;
+    } finally {
+      await db.end();
+    }
   },
 };
 

@@ -1,0 +1,84 @@
+-- The audit chain's head, for signing: the newest row's id, hash, time and action (a head
+-- that is a checkpoint's own audit entry has nothing new to sign).
+create or replace function retention.audit_head(out audit_id bigint, out row_hash bytea, out occurred_at timestamptz,
+                                                out action text)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select c.last_id, c.last_hash, a.occurred_at, a.action
+    from retention.audit_chain c left join retention.audit_log a on a.audit_id = c.last_id
+$$;
+comment on function retention.audit_head() is
+  'The audit chain''s head (newest audit_id, its row_hash, time and action), which the worker signs into checkpoints.';
+
+-- The text a checkpoint's Ed25519 signature covers. Fixed: verifiers outside the database
+-- rebuild it byte for byte (runner/checkpoint.ts).
+create or replace function retention.checkpoint_message(p_audit_id bigint, p_row_hash bytea, p_signed_at timestamptz)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format(E'pg-retention audit checkpoint v1\n%s\n%s\n%s', p_audit_id, encode(p_row_hash, 'hex'),
+                to_char(p_signed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+$$;
+comment on function retention.checkpoint_message(bigint, bytea, timestamptz) is
+  'The exact text an audit checkpoint''s Ed25519 signature covers.';
+
+-- Records a signed checkpoint: the hash must be that of the audit row it names (so nobody
+-- records a checkpoint of a chain that is not this one), the signature 64 bytes (Ed25519;
+-- verified outside the database, where the public key is). Audited, and queued in the
+-- outbox (audit_checkpoint) so a copy leaves the database.
+create or replace function retention.record_checkpoint(p_audit_id bigint, p_row_hash bytea, p_signed_at timestamptz,
+                                                       p_key_id text, p_signature bytea)
+returns retention.audit_checkpoints
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_row retention.audit_checkpoints;
+begin
+  if not exists (select from retention.audit_log a where a.audit_id = p_audit_id and a.row_hash = p_row_hash) then
+    raise exception 'audit row % does not have that hash', p_audit_id
+      using errcode = 'RT026', hint = 'Sign the head that retention.audit_head() returns.';
+  end if;
+  if p_signature is null or length(p_signature) <> 64 or p_key_id is null or btrim(p_key_id) = ''
+     or p_signed_at is null or p_signed_at > now() + interval '5 minutes' then
+    raise exception 'a checkpoint needs a key id, a 64-byte Ed25519 signature and a signing time not in the future'
+      using errcode = 'RT026', hint = 'The worker signs checkpoints with PG_RETENTION_SIGNING_KEY_FILE.';
+  end if;
+  insert into retention.audit_checkpoints (audit_id, row_hash, signed_at, key_id, signature)
+  values (p_audit_id, p_row_hash, p_signed_at, p_key_id, p_signature)
+  returning * into v_row;
+  perform retention._append_audit('audit.checkpoint', 'audit_log', p_audit_id::text,
+    jsonb_build_object('checkpoint_id', v_row.checkpoint_id, 'row_hash', encode(p_row_hash, 'hex'), 'key_id', p_key_id));
+  insert into retention.notifications (kind, dedupe_key, payload)
+  values ('audit_checkpoint', 'audit_checkpoint:' || v_row.checkpoint_id,
+          jsonb_build_object('kind', 'audit_checkpoint', 'checkpoint_id', v_row.checkpoint_id, 'audit_id', p_audit_id,
+                             'row_hash', encode(p_row_hash, 'hex'), 'signed_at', p_signed_at, 'key_id', p_key_id,
+                             'signature', encode(p_signature, 'base64')));
+  return v_row;
+end
+$$;
+comment on function retention.record_checkpoint(bigint, bytea, timestamptz, text, bytea) is
+  'Records a signed checkpoint of the audit chain (the hash must be the named row''s), audits it and queues audit_checkpoint in the outbox.';
+
+-- Every audit row's id and hash, for verifiers outside the database.
+create or replace function retention.audit_hashes(p_from bigint default 1)
+returns table (audit_id bigint, row_hash bytea)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select a.audit_id, a.row_hash from retention.audit_log a where a.audit_id >= p_from order by a.audit_id
+$$;
+comment on function retention.audit_hashes(bigint) is
+  'Every audit row''s id and hash from p_from on: what audit verify compares with signed checkpoints.';
