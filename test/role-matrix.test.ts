@@ -5,6 +5,7 @@
 //     catalog and by trying: every role x every table x INSERT, UPDATE, DELETE, TRUNCATE
 //     as a real login, and calls of internal routines that forge evidence.
 //  3. Reading: every role x every table and view, tried, matches the matrix.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +46,10 @@ async function docTable(heading: string): Promise<Map<string, Record<string, str
 const logins = new Map<Role, pg.Client>();
 let nobody: pg.Client;
 beforeAll(async () => {
-  for (const role of ROLES) logins.set(role, await loginAs(db, `m_${SHORT[role]}`, role));
-  nobody = await loginAs(db, 'm_nobody');  // a login in none of the roles
+  // Logins are cluster-wide: a suffix of their own per run (a shared server keeps them).
+  const suffix = randomBytes(3).toString('hex');
+  for (const role of ROLES) logins.set(role, await loginAs(db, `m_${SHORT[role]}_${suffix}`, role));
+  nobody = await loginAs(db, `m_nobody_${suffix}`);  // a login in none of the roles
 });
 afterAll(async () => {
   for (const c of logins.values()) await c.end();
