@@ -50,10 +50,10 @@ begin
       using errcode = 'RT020', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
 
-  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at)
+  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by)
   values (v_table, p_subject_id,
           encode(sha256(convert_to(retention.qualified_name(v_table) || ':' || p_subject_id, 'UTF8')), 'hex'),
-          p_requested_by, coalesce(p_due_at, now() + interval '30 days'))
+          p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user)
   returning * into v_req;
   perform retention._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
     jsonb_build_object('subject_table', retention.qualified_name(v_table), 'subject_hash', v_req.subject_hash,

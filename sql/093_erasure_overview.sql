@@ -22,17 +22,25 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+  -- Admins, runners and auditors see every request; any other login (the application, as
+  -- retention_requester) only the requests it filed, and a blocking hold only as such.
+  with v as (select pg_has_role(session_user, 'retention_admin', 'USAGE')
+                    or pg_has_role(session_user, 'retention_runner', 'USAGE')
+                    or pg_has_role(session_user, 'retention_auditor', 'USAGE') as all_requests)
   select r.request_id, retention.qualified_name(r.subject_table), r.subject_hash, r.requested_by,
-         r.requested_at, r.due_at, r.status, r.status_reason, r.completed_at,
+         r.requested_at, r.due_at, r.status,
+         case when v.all_requests or r.status <> 'blocked_by_hold' then r.status_reason else 'blocked by a legal hold' end,
+         r.completed_at,
          r.status <> 'completed' and r.due_at < p_as_of,
          case when r.status <> 'completed' then trunc(extract(epoch from r.due_at - p_as_of) / 86400)::int end
-    from retention.erasure_requests r
+    from retention.erasure_requests r, v
+   where v.all_requests or r.filed_by = session_user
    order by r.request_id
 $$;
 comment on function retention.erasure_requests_as_of(timestamptz) is
-  'Every erasure request with its due date, an overdue flag and the whole days left, as of p_as_of.';
+  'Erasure requests with their due date, an overdue flag and the whole days left, as of p_as_of: all of them for admins, runners and auditors; for any other login only those it filed, a blocking hold without its reason.';
 
 create or replace view retention.erasure_overview as
 select * from retention.erasure_requests_as_of(now());
 comment on view retention.erasure_overview is
-  'Every erasure request with its due date, whether it is overdue and the days left (as of now).';
+  'Erasure requests with their due date, whether they are overdue and the days left (as of now); a requester sees only those it filed.';

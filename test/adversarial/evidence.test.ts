@@ -320,3 +320,34 @@ describe('what an attacker of the owner-run executor found', () => {
     expect((await q(`select has_schema_privilege('retention_predicate_checker', 'hidden_fns', 'USAGE') as u`))[0]!.u).toBe(false);
   });
 });
+
+describe('the application sees only its own requests', () => {
+  it('a requester reads only the requests it filed, and a blocking hold without its reason', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.own_people (id int primary key, name text)`);
+    await q(`insert into app.own_people values (1, 'Ann'), (2, 'Bob')`);
+    const mk = async (name: string) => {
+      const role = `${name}_${randomBytes(3).toString('hex')}`;
+      const c = await loginAs(db, role, 'retention_requester');
+      await q(`grant usage on schema app to ${role}`);
+      await q(`grant select on app.own_people to ${role}`);
+      return c;
+    };
+    const shop = await mk('shop');
+    const hr = await mk('hr');
+    const [a] = (await shop.query(`select request_id from retention.request_erasure('app.own_people', '1', 'shop ticket 1')`)).rows;
+    const [b] = (await hr.query(`select request_id from retention.request_erasure('app.own_people', '2', 'hr case 2')`)).rows;
+    await q(`select retention.place_hold('subject', '2', 'Internal investigation HR-2291')`);
+    await db.call(`call retention.process_erasure($1)`, [b!.request_id]);
+    const ids = async (c: typeof shop) => (await c.query(`select request_id, status, status_reason from retention.erasure_overview`)).rows;
+    expect(await ids(shop)).toEqual([{ request_id: a!.request_id, status: 'pending', status_reason: null }]);
+    expect(await ids(hr)).toEqual([{ request_id: b!.request_id, status: 'blocked_by_hold', status_reason: 'blocked by a legal hold' }]);
+    expect((await hr.query(`select count(*)::int as n from retention.erasure_requests_as_of(pg_catalog.now())`)).rows[0].n).toBe(1);
+    await shop.end();
+    await hr.end();
+    // The admin (and the auditor) see both, with the hold's reason.
+    const all = await q(`select request_id, status_reason from retention.erasure_overview where request_id in ($1, $2) order by 1`,
+      [a!.request_id, b!.request_id]);
+    expect(all[1]!.status_reason).toMatch(/Internal investigation HR-2291/);
+  });
+});
