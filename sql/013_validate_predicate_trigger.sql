@@ -28,6 +28,7 @@ declare
   v_norm text;
   v_err  text;
 begin
+  perform retention._routine_write();  -- a refused predicate is audited below
   for v_pol in select policy_id, name, target, predicate from retention.policies where predicate is not null loop
     begin
       v_norm := retention._validate_predicate(v_pol.target, v_pol.predicate);

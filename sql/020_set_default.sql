@@ -11,6 +11,7 @@ declare
   v_key text;
   v_old interval;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   if p_scope is null or btrim(p_scope) = '' then
     raise exception 'scope must be ''global'' or a schema name'
       using errcode = 'RT015', hint = 'E.g. SELECT retention.set_default(''global'', ''1 year'') or retention.set_default(''app'', ''90 days'').';

@@ -10,6 +10,7 @@ as $$
 declare
   v_old retention.policies;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   perform retention._get_policy(p_name);
   -- Not while it runs: a policy of the same name created meanwhile would run beside it.
   if not retention._try_lock_run(p_name) then

@@ -27,6 +27,7 @@ declare
   v_seen   int := 0;
   v_msg    text;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   if p_scope is null or p_scope not in ('table', 'subject', 'policy') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')
       using errcode = 'RT010', hint = 'Scopes: table (value = table name), subject (value = subject id), policy (value = policy name).';

@@ -13,6 +13,7 @@ as $$
 declare
   v_hold retention.legal_holds;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'releasing a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Case closed, counsel approval 2026-11-02''.';

@@ -19,6 +19,7 @@ declare
   v_scrub  jsonb;
   v_row    retention.erasure_rules;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   if p_table is not null then
     v_target := retention._resolve_table(p_table,
       'Give an existing table, schema-qualified, or NULL for the default rule.');

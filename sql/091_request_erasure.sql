@@ -20,6 +20,7 @@ declare
   v_type  text;
   v_req   retention.erasure_requests;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   v_table := retention._resolve_table(p_subject_table,
     'Name the table whose row is the data subject, e.g. auth.users.');
   -- The request runs as the schema's owner: the requesting login must itself be able to

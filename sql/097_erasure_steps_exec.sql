@@ -11,6 +11,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   update retention.erasure_requests
      set status = 'blocked_by_hold', status_reason = p_reason, step_run = null
    where request_id = p_request;
@@ -50,6 +51,7 @@ declare
   v_dead record;
   v_pol  retention.policies;
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
     raise exception 'erasure request % does not exist', p_request
@@ -177,6 +179,7 @@ declare
   v_steps jsonb;
   v_lock  text := format('erasure:%s', p_request);
 begin
+  perform retention._routine_write();  -- audited below, not as a direct write
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found or v_req.status <> 'in_progress' or not retention._holds_run_lock(v_lock) then
     raise exception 'erasure request % is not being processed by this session', p_request

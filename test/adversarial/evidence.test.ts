@@ -351,3 +351,28 @@ describe('the application sees only its own requests', () => {
     expect(all[1]!.status_reason).toMatch(/Internal investigation HR-2291/);
   });
 });
+
+describe('direct changes by the owner', () => {
+  it('an insert, update or delete of policies, holds, rules or requests not made through a routine is audited, by key and column names only', async () => {
+    await table('e9');
+    await q(`select retention.set_policy('e9', 'app.e9', 'delete', 'at', p_retain => '30 days')`);
+    const [h] = await q(`select hold_id from retention.place_hold('subject', 'ann@example.com', 'Case 9')`);
+    const before = Number((await q(`select max(audit_id) as id from retention.audit_log`))[0]!.id);
+    await q(`update retention.policies set retain = '1 day' where name = 'e9'`);
+    await q(`delete from retention.legal_holds where hold_id = $1`, [h!.hold_id]);
+    await q(`insert into retention.defaults (scope, retain) values ('global', '1 day') on conflict (scope) do update set retain = excluded.retain`);
+    const trail = await q(`select action, object_type, object_name, details from retention.audit_log where audit_id > $1 order by audit_id`, [before]);
+    expect(trail.map((t) => [t.action, t.object_type, t.object_name])).toEqual([
+      ['direct.update', 'policies', 'e9'], ['direct.delete', 'legal_holds', String(h!.hold_id)], ['direct.insert', 'defaults', 'global'],
+    ]);
+    expect(trail[0]!.details.columns).toEqual(['retain']);
+    expect(JSON.stringify(trail)).not.toContain('ann@example.com');
+    // Through the routines: their own entries only.
+    const mid = Number((await q(`select max(audit_id) as id from retention.audit_log`))[0]!.id);
+    await q(`select retention.set_policy('e9', 'app.e9', 'delete', 'at', p_retain => '60 days')`);
+    await q(`select retention.place_hold('table', 'app.e9', 'Case 10')`);
+    expect((await q(`select action from retention.audit_log where audit_id > $1 order by audit_id`, [mid])).map((r) => r.action))
+      .toEqual(['policy.updated', 'hold.placed']);
+    expect((await q(`select ok from retention.verify_audit_log()`))[0]!.ok).toBe(true);
+  });
+});

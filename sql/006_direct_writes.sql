@@ -1,0 +1,51 @@
+-- Direct changes to the tables that say what may be deleted — policies, defaults, legal
+-- holds, erasure rules and requests — are audited even when the owner makes them (nobody
+-- else may). The routines that write them mark their transaction (_routine_write) and are
+-- audited by their own, more telling entries; any other insert, update or delete gets a
+-- direct.<op> entry naming the table, the row's key and the columns changed (names only:
+-- the values may be personal data, and the audit log is kept for good).
+create or replace function retention._routine_write()
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$ select pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true) $$;
+comment on function retention._routine_write() is
+  'Internal. Marks the transaction as writing through a routine, which audits the change itself.';
+
+create or replace function retention._audit_direct_write()
+returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_old  jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new  jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row  jsonb := coalesce(v_new, v_old);
+  v_key  text := coalesce(v_row ->> 'name', v_row ->> 'hold_id', v_row ->> 'request_id', v_row ->> 'rule_id', v_row ->> 'scope');
+begin
+  if coalesce(current_setting('retention.routine_write', true), '') = pg_current_xact_id()::text then
+    return null;
+  end if;
+  perform retention._append_audit('direct.' || lower(tg_op), tg_table_name, v_key,
+    jsonb_build_object('table', tg_table_name, 'db_user', current_user,
+      'columns', (select coalesce(jsonb_agg(k order by k), '[]')
+                    from jsonb_object_keys(coalesce(v_new, v_old)) k
+                   where tg_op <> 'UPDATE' or (v_old -> k) is distinct from (v_new -> k))));
+  return null;
+end
+$$;
+comment on function retention._audit_direct_write() is
+  'Internal. Trigger function: audits an insert, update or delete of policies, defaults, holds, erasure rules or requests not made through a routine.';
+
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['policies', 'defaults', 'legal_holds', 'erasure_rules', 'erasure_requests'] loop
+    execute format('create or replace trigger %I after insert or update or delete on retention.%I
+                      for each row execute function retention._audit_direct_write()', t || '_direct_write', t);
+  end loop;
+end
+$$;
