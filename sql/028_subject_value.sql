@@ -50,18 +50,43 @@ begin
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on.';
   end if;
+  -- Its own subject columns, and every column of a single-column foreign key to a subject
+  -- column of another table (a message's recipient points at a person: a hold on that
+  -- person covers the message, whoever else's erasure or policy would remove it).
   return (select coalesce(array_agg(distinct x.col order by x.col), '{}')
-    from (select p.subject_column as col
-            from retention.policies p
-           where p.subject_column is not null
-             and p.target = any (retention._rel_and_ancestors(p_rel))
+    from (select c.col from retention._own_subject_columns(p_rel) c
           union
-          select k.key_column
-            from retention._single_key(p_rel) k
-           where exists (select from retention.erasure_requests r where r.subject_table = p_rel)) x
+          select a.attname
+            from pg_catalog.pg_constraint k
+            join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+            join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = k.confkey[1]
+           where k.contype = 'f' and cardinality(k.conkey) = 1
+             and k.conrelid = any (retention._rel_and_ancestors(p_rel))
+             and r.attname in (select o.col from retention._own_subject_columns(k.confrelid) o)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end
 $$;
 comment on function retention._subject_columns(regclass) is
-  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents'') and the key of erasure subject tables.';
+  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and columns of single-column foreign keys to such a column of another table.';
+
+-- A table's own subject columns: the subject columns of policies on it (or a parent) and
+-- the key of a table erasure requests were filed against.
+create or replace function retention._own_subject_columns(p_rel regclass)
+returns table (col name)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select p.subject_column
+    from retention.policies p
+   where p.subject_column is not null
+     and p.target = any (retention._rel_and_ancestors(p_rel))
+  union
+  select k.key_column
+    from retention._single_key(p_rel) k
+   where exists (select from retention.erasure_requests r where r.subject_table = p_rel)
+$$;
+comment on function retention._own_subject_columns(regclass) is
+  'Internal. The subject columns a table has of its own: policies'' subject columns (its and its parents'') and the key of erasure subject tables.';

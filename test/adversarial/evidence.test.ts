@@ -376,3 +376,25 @@ describe('direct changes by the owner', () => {
     expect((await q(`select ok from retention.verify_audit_log()`))[0]!.ok).toBe(true);
   });
 });
+
+describe('another person\'s rows reached through a foreign key', () => {
+  it('a subject hold covers rows whose foreign key points at the held person: another person\'s erasure stops at them', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.users11 (id int primary key, name text)`);
+    await q(`create table app.msgs11 (id int primary key, sender int references app.users11 on delete cascade,
+               recipient int references app.users11 on delete cascade, body text)`);
+    await q(`insert into app.users11 values (42, 'p42'), (43, 'p43')`);
+    await q(`insert into app.msgs11 values (1, 42, 43, '42 to 43'), (2, 43, 42, '43 to 42'), (3, 43, 43, 'note')`);
+    await q(`select retention.place_hold('subject', '43', 'Litigation against 43: keep all of their data')`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.users11', '42', 'ticket 1')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    const [r] = await q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r!.status).toBe('blocked_by_hold');
+    expect((await q(`select id from app.msgs11 order by id`)).map((m) => m.id)).toEqual([1, 2, 3]);
+    expect(await count(db, 'app.users11')).toBe(2);
+    // Released, the erasure goes through: 42's messages go with them.
+    await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where subject_id = '43' and released_at is null`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect((await q(`select id from app.msgs11 order by id`)).map((m) => m.id)).toEqual([3]);
+  });
+});
