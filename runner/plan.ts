@@ -54,9 +54,16 @@ function fieldFor(err: { code?: string; message: string }, spec: PolicySpec): ke
   return candidates.find((f) => spec[f] !== undefined && err.message.includes(String(spec[f]))) ?? candidates.find((f) => spec[f] !== undefined);
 }
 
+async function wouldAffect(db: pg.ClientBase, name: string): Promise<string | null> {
+  return (await db.query<{ n: string }>('select would_affect::text as n from retention.preview($1)', [name])).rows[0]?.n ?? null;
+}
+
 export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: { apply: boolean; prune: boolean }): Promise<Change[]> {
   const { spec } = file;
   await db.query('begin');
+  // A plan's transaction can never commit and appends nothing to the audit log, so it
+  // holds no lock on the chain while it counts (holds and runs go on meanwhile).
+  if (!opts.apply) await db.query('select retention.begin_plan()');
   try {
     const before = await state(db);
     const problems: string[] = [];
@@ -108,12 +115,14 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: { a
       if (fields.length === 0) continue;
       const kind = !o ? 'added' : !n ? 'removed' : 'changed';
       const change: Change = { kind, object, name, fields };
-      if (object === 'policy' && n) {
-        change.would_affect = (await db.query<{ n: string }>('select would_affect::text as n from retention.preview($1)', [name])).rows[0]?.n ?? null;
-      }
+      if (object === 'policy' && n && !opts.apply) change.would_affect = await wouldAffect(db, name);
       changes.push(change);
     }
     await db.query(opts.apply ? 'commit' : 'rollback');
+    // Applied: counted after the commit, so the audit chain is not held while counting.
+    if (opts.apply) {
+      for (const c of changes) if (c.object === 'policy' && c.kind !== 'removed') c.would_affect = await wouldAffect(db, c.name);
+    }
     return changes.sort((a, b) => a.object.localeCompare(b.object) || a.name.localeCompare(b.name));
   } catch (err) {
     await db.query('rollback').catch(() => {});

@@ -2,7 +2,8 @@
 -- the admin and runner roles can append without holding INSERT on the table. Appends
 -- serialise on the audit_chain row (FOR UPDATE), so the chain has no forks even under
 -- concurrent writers; under REPEATABLE READ a concurrent append fails with a
--- serialization error rather than forking the chain.
+-- serialization error rather than forking the chain. A transaction begin_plan marked
+-- (it can never commit) appends nothing.
 create or replace function retention._append_audit(
   p_action      text,
   p_object_type text,
@@ -23,6 +24,10 @@ declare
   v_actor     text := retention._actor();
   v_hash      bytea;
 begin
+  -- A plan never commits (begin_plan): nothing to record, and no lock on the chain.
+  if retention._in_plan() then
+    return null;
+  end if;
   select last_id, last_hash into v_prev_id, v_prev_hash
     from retention.audit_chain
    for update;

@@ -398,3 +398,24 @@ describe('another person\'s rows reached through a foreign key', () => {
     expect((await q(`select id from app.msgs11 order by id`)).map((m) => m.id)).toEqual([3]);
   });
 });
+
+describe('plans', () => {
+  it('a plan holds no lock on the audit chain while it counts, and can never be committed (RT027)', async () => {
+    await table('e10');
+    const a = await db.connect();
+    await a.query('begin');
+    await a.query('select retention.begin_plan()');
+    await a.query(`select retention.set_policy('e10', 'app.e10', 'delete', 'at', p_retain => '30 days')`);
+    expect((await a.query(`select would_affect::int as n from retention.preview('e10')`)).rows[0].n).toBe(71);
+    // Meanwhile a hold is placed at once (it appends to the audit log).
+    const b = await db.connect();
+    await b.query(`set lock_timeout = '1s'`);
+    await b.query(`select retention.place_hold('table', 'app.e10', 'Case 11')`);
+    await b.end();
+    expect(await sqlState(a.query('commit'))).toBe('RT027');
+    await a.end();
+    expect(await count(db, `retention.policies where name = 'e10'`)).toBe(0);
+    expect(await count(db, `retention.audit_log where object_name = 'e10'`)).toBe(0);
+    expect((await q(`select ok from retention.verify_audit_log()`))[0]!.ok).toBe(true);
+  });
+});
