@@ -291,6 +291,9 @@ describe('what an attacker of the owner-run executor found', () => {
     expect(await sqlState(adm.query(`select * from retention.preview('s2')`))).toBe('42501');
     expect(await sqlState(adm.query(`select * from retention.explain_batch('s2')`))).toBe('42501');
     expect((await adm.query(`select policy from retention.preview() where policy = 's2'`)).rows).toEqual([]);
+    // Nor through an erasure plan's row counts.
+    const [req] = await q(`select request_id from retention.request_erasure('secret.s', '2', 'ticket')`);
+    expect(await sqlState(adm.query(`select * from retention.erasure_plan($1)`, [req!.request_id]))).toBe('42501');
     await adm.end();
     expect(await count(db, `retention.policies where name = 's1'`)).toBe(0);
   });
