@@ -20,6 +20,10 @@ create table retention.plan_marks (
 );
 comment on table retention.plan_marks is 'Transactions begin_plan marked as plans: they never commit (a deferred trigger refuses) and append nothing to the audit log.';
 
+-- The session processing an erasure request: only it may step the request (erasure_step).
+alter table retention.erasure_requests add column processing_pid integer;
+comment on column retention.erasure_requests.processing_pid is 'The session that began the current processing (open_erasure); erasure_step refuses any other.';
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

@@ -42,8 +42,19 @@ function isoMicros(d: Date): string {
 export async function signCheckpoint(db: pg.ClientBase | pg.Pool, key: KeyObject, dir: string | null): Promise<Checkpoint | null> {
   const { rows: [head] } = await db.query<{ audit_id: string; row_hash: Buffer; action: string | null }>(
     'select audit_id::text, row_hash, action from retention.audit_head()');
-  // Nothing logged yet, or nothing since the last checkpoint (whose own entry is the head).
-  if (!head || head.audit_id === '0' || head.action === 'audit.checkpoint') return null;
+  if (!head || head.audit_id === '0') return null;
+  // Nothing logged since our last checkpoint (whose own audit entry is the head): only when
+  // that checkpoint is one this key signed — another role may record checkpoints too.
+  if (head.action === 'audit.checkpoint') {
+    const { rows: [last] } = await db.query<{ audit_id: string; row_hash: Buffer; signed_at: Date; key_id: string; signature: Buffer }>(
+      `select audit_id::text, row_hash, signed_at, key_id, signature from retention.audit_checkpoints
+        order by checkpoint_id desc limit 1`);
+    const pub = createPublicKey(key);
+    if (last && BigInt(last.audit_id) === BigInt(head.audit_id) - 1n && last.key_id === keyId(key)
+        && verify(null, Buffer.from(checkpointMessage(last.audit_id, last.row_hash.toString('hex'), isoMicros(last.signed_at))), pub, last.signature)) {
+      return null;
+    }
+  }
   const signedAt = isoMicros(new Date());
   const hex = head.row_hash.toString('hex');
   const signature = sign(null, Buffer.from(checkpointMessage(head.audit_id, hex, signedAt)), key);
@@ -73,13 +84,42 @@ export async function readCheckpoints(file: string): Promise<Checkpoint[]> {
 
 export interface CheckpointProblem { audit_id: string; signed_at: string; problem: string }
 
+/** Every audit row's hash, recomputed here from the rows themselves (as _audit_hash does:
+ * sha256 of the previous hash and the fields joined by \x1f), not taken from any routine
+ * of the schema, which its owner could replace. A row whose stored hash or link differs
+ * from the recomputed one is reported; the map holds the recomputed hashes. */
+export async function recomputeChain(db: pg.ClientBase | pg.Pool): Promise<{ hashes: Map<string, string>; problem: string | null }> {
+  const { rows } = await db.query<{ audit_id: string; at: string; actor: string; db_user: string; action: string;
+    object_type: string; object_name: string | null; details: string; prev_hash: Buffer; row_hash: Buffer }>(
+    `select a.audit_id::text, pg_catalog.to_char(a.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
+            a.actor, a.db_user, a.action, a.object_type, a.object_name, a.details::text as details, a.prev_hash, a.row_hash
+       from retention.audit_log a order by a.audit_id`);
+  const hashes = new Map<string, string>();
+  let prev = Buffer.alloc(32);
+  let expect = 1n;
+  for (const r of rows) {
+    if (BigInt(r.audit_id) !== expect) return { hashes, problem: `audit rows ${expect} to ${BigInt(r.audit_id) - 1n} are missing` };
+    const fields = [r.audit_id, r.at, r.actor, r.db_user, r.action, r.object_type, r.object_name ?? '\x1e', r.details];
+    const h = createHash('sha256').update(prev).update(Buffer.from(fields.join('\x1f'), 'utf8')).digest();
+    // The append never writes a separator into a field: one there shifted fields around it.
+    const text = [r.actor, r.db_user, r.action, r.object_type, r.object_name ?? ''].join('');
+    const separator = text.includes('\x1e') || text.includes('\x1f');
+    if (!r.prev_hash.equals(prev) || !r.row_hash.equals(h) || separator) {
+      return { hashes, problem: `audit row ${r.audit_id} does not match its hash: it was changed after it was written` };
+    }
+    hashes.set(r.audit_id, h.toString('hex'));
+    prev = h;
+    expect += 1n;
+  }
+  return { hashes, problem: null };
+}
+
 /** Each checkpoint's signature under the public key, and the audit row it names still
- * carrying the hash it signed. */
+ * carrying the hash it signed (recomputed from the rows, recomputeChain). */
 export async function verifyCheckpoints(db: pg.ClientBase, checkpoints: Checkpoint[], publicKey: KeyObject): Promise<CheckpointProblem[]> {
   const problems: CheckpointProblem[] = [];
   const id = keyId(publicKey);
-  const { rows } = await db.query<{ audit_id: string; row_hash: Buffer }>('select audit_id::text, row_hash from retention.audit_hashes(1)');
-  const hashes = new Map(rows.map((r) => [r.audit_id, r.row_hash.toString('hex')]));
+  const { hashes } = await recomputeChain(db);
   for (const cp of checkpoints) {
     const ok = cp.key_id === id && verify(null, Buffer.from(checkpointMessage(cp.audit_id, cp.row_hash, cp.signed_at)),
       publicKey, Buffer.from(cp.signature, 'base64'));

@@ -8,7 +8,9 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select coalesce(nullif(current_setting('retention.actor', true), ''), session_user::text)
+  -- Control characters are dropped: the audit hash separates its fields with \x1e and \x1f.
+  select coalesce(nullif(pg_catalog.regexp_replace(current_setting('retention.actor', true), '[[:cntrl:]]', '', 'g'), ''),
+                  session_user::text)
 $$;
 comment on function retention._actor() is
   'Internal. The acting person or system: setting retention.actor if set, else session_user.';

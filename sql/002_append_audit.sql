@@ -28,6 +28,12 @@ begin
   if retention._in_plan() then
     return null;
   end if;
+  -- The hash joins the fields with \x1f (and writes a NULL name as \x1e): no field may hold
+  -- either, or two different rows could hash alike.
+  if concat(session_user::text, p_action, p_object_type, p_object_name) ~ '[\x1e\x1f]' then
+    raise exception 'an audit entry''s action, object or name may not contain the characters \x1e or \x1f'
+      using errcode = 'RT014', hint = 'They separate the fields of the audit hash.';
+  end if;
   select last_id, last_hash into v_prev_id, v_prev_hash
     from retention.audit_chain
    for update;

@@ -12,7 +12,11 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  with recursive d(oid, typmod, depth) as (
+  with recursive guard as (
+    -- Values of the type are turned into text: no cast of another role's may run for it.
+    select retention._refuse_foreign_cast(p_type) as ok
+  ),
+  d(oid, typmod, depth) as (
     select case when t.typcategory = 'A' and t.typelem <> 0 then t.typelem else t.oid end,
            p_typmod, 0
       from pg_catalog.pg_type t where t.oid = p_type
@@ -26,7 +30,9 @@ as $$
               when (select t.typcategory = 'A' and t.typelem <> 0 from pg_catalog.pg_type t where t.oid = p_type)
               then format_type((select e.typarray from pg_catalog.pg_type e where e.oid = x.oid), x.typmod)
               else format_type(x.oid, x.typmod) end
-    from (select d.oid, d.typmod from d order by d.depth desc limit 1) x
+    from (select d.oid, d.typmod from d order by d.depth desc limit 1) x, guard g
+   where g.ok
 $$;
 comment on function retention._base_type(oid, integer) is
   'Internal. A column type with domains resolved to their base type (arrays of domains too), modifier kept: what the engine casts values to.';
+

@@ -82,6 +82,14 @@ as $$
      where d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
   )
   select pg_catalog.string_agg(x.line, '; ') from (
+    -- Casts of other roles from a column's type to text or json (keys and subject values
+    -- are turned into text and json); only types created after initdb can have them.
+    select c.line
+      from tables x
+      join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
+      cross join lateral (select retention._foreign_cast(a.atttypid) as line) c
+     where a.atttypid >= 16384 and c.line is not null
+    union all
     select format('%s calls %s, owned by %I', f.what, p.oid::regprocedure, p.proowner::regrole::text) as line
       from funcs f
       join pg_catalog.pg_proc p on p.oid = f.fn

@@ -40,6 +40,12 @@ declare
   v_hint   text;
   v_status text;
 begin
+  -- Each step must read holds committed before it (an old snapshot would miss a hold
+  -- placed since): read committed only, as run() and process_erasure pin it.
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'run_step runs at read committed, not %', current_setting('transaction_isolation')
+      using errcode = '25001', hint = 'CALL retention.run(...) steps a run; outside it, step in a read committed transaction.';
+  end if;
   select * into r from retention.runs where run_id = p_run_id;
   if not found then
     raise exception 'run % does not exist', p_run_id

@@ -135,7 +135,7 @@ begin
   end if;
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
-         plan_batch_size = p_batch_size
+         plan_batch_size = p_batch_size, processing_pid = pg_backend_pid()
    where request_id = p_request;
   perform retention._append_audit('erasure.processing', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
@@ -180,8 +180,13 @@ declare
   v_lock  text := format('erasure:%s', p_request);
 begin
   perform retention._routine_write();  -- audited below, not as a direct write
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'erasure_step runs at read committed, not %', current_setting('transaction_isolation')
+      using errcode = '25001', hint = 'CALL retention.process_erasure(request_id) processes it.';
+  end if;
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
-  if not found or v_req.status <> 'in_progress' or not retention._holds_run_lock(v_lock) then
+  if not found or v_req.status <> 'in_progress' or not retention._holds_run_lock(v_lock)
+     or v_req.processing_pid is distinct from pg_backend_pid() then
     raise exception 'erasure request % is not being processed by this session', p_request
       using errcode = '55000', hint = 'CALL retention.process_erasure(request_id) processes it.';
   end if;

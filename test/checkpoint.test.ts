@@ -134,3 +134,35 @@ describe('signed audit checkpoints', () => {
     expect(bad.stderr()).toMatch(/PG_RETENTION_SIGNING_KEY_FILE: .* not Ed25519/);
   }, 60_000);
 });
+
+describe('what a second attacker found against the checkpoints', () => {
+  it('verify recomputes the chain itself: an owner who replaces audit_hashes() or shifts fields across a separator is caught', async () => {
+    await db.q(`select retention.set_default('global', '7 years')`);
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'retention-cp2-'));
+    expect(cli('audit', 'checkpoint', '--signing-key-file', keyFile, '--checkpoint-dir', dir2).code).toBe(0);
+    const file = path.join(dir2, 'checkpoints.jsonl');
+    const [cp] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audit_id: string; row_hash: string });
+    // The owner rewrites the row, re-chains, and serves the old hashes from audit_hashes().
+    await rechain(Number(cp!.audit_id), '{"forged": true}');
+    await db.q(`create or replace function retention.audit_hashes(p_from bigint default 1) returns table (audit_id bigint, row_hash bytea)
+                  language sql stable as $$ select ${cp!.audit_id}::bigint, decode('${cp!.row_hash}', 'hex') $$`);
+    const r = cli('audit', 'verify', '--checkpoints', file, '--public-key', pubFile);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(/no longer has the hash signed then/);
+    // A separator written into a field by hand (the append refuses it; the actor drops it).
+    const c = await db.connect();
+    await c.query(`set retention.actor = E'alice\\x1fbob'`);
+    await c.query(`select retention.set_default('global', '8 years')`);
+    await c.end();
+    expect((await db.q(`select actor from retention.audit_log order by audit_id desc limit 1`))[0]!.actor).toBe('alicebob');
+  });
+
+  it('the worker signs again after a checkpoint someone else recorded (a runner cannot freeze signing)', async () => {
+    await db.q(`select retention.set_default('global', '9 years')`);
+    const [head] = await db.q(`select audit_id, row_hash from retention.audit_head()`);
+    const [k] = await db.q(`select key_id from retention.audit_checkpoints order by checkpoint_id desc limit 1`);
+    await db.q(`select retention.record_checkpoint($1, $2, now(), $3, $4)`, [head!.audit_id, head!.row_hash, k!.key_id, Buffer.alloc(64)]);
+    const r = cli('audit', 'checkpoint', '--signing-key-file', keyFile);
+    expect(r.out).toMatch(/checkpoint \d+: audit row \d+ signed/);
+  });
+});

@@ -1,7 +1,7 @@
 // Read-only commands (and signing the audit chain's head): preview, runs, audit verify | checkpoint, doctor. Each calls one routine or view.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type CheckpointProblem, readCheckpoints, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
+import { type CheckpointProblem, readCheckpoints, recomputeChain, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, output, str, type Values } from './types.ts';
@@ -118,13 +118,16 @@ Example:
     const db = await connect(str(values['database-url']));
     try {
       const { rows: [row] } = await db.query('select * from retention.verify_audit_log()');
-      let problems: CheckpointProblem[] = [];
+      const problems: CheckpointProblem[] = [];
       let checked = 0;
       if (cpFile && pubFile) {
         const pub = createPublicKey(await readFile(pubFile));
         const cps = await readCheckpoints(cpFile);
         checked = cps.length;
-        problems = await verifyCheckpoints(db, cps, pub);
+        // The chain recomputed here, from the rows: no routine of the schema is trusted.
+        const chain = await recomputeChain(db);
+        if (chain.problem) problems.push({ audit_id: '', signed_at: '', problem: `recomputed here: ${chain.problem}` });
+        problems.push(...await verifyCheckpoints(db, cps, pub));
       }
       const ok = Boolean(row?.ok) && problems.length === 0;
       if (values.json) console.log(JSON.stringify({ ...row, checkpoints_checked: checked, checkpoint_problems: problems, ok }, null, 2));
@@ -133,7 +136,7 @@ Example:
           : `audit log TAMPERED at audit_id ${row?.first_bad_audit_id}: ${row?.problem}`);
         if (cpFile) {
           if (problems.length === 0) console.log(`${checked} signed checkpoint(s) match the log`);
-          for (const p of problems) console.log(`checkpoint of audit row ${p.audit_id} signed ${p.signed_at}: ${p.problem}`);
+          for (const p of problems) console.log(p.audit_id ? `checkpoint of audit row ${p.audit_id} signed ${p.signed_at}: ${p.problem}` : p.problem);
         }
       }
       return ok ? 0 : 1;

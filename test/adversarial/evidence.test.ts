@@ -422,3 +422,30 @@ describe('plans', () => {
     expect((await q(`select ok from retention.verify_audit_log()`))[0]!.ok).toBe(true);
   });
 });
+
+describe('casts of another role', () => {
+  it('a cast to text an application defined on its key type never runs as the owner: request_erasure, place_hold and runs refuse it (RT025)', async () => {
+    const role = `castown_${randomBytes(3).toString('hex')}`;
+    const app = await loginAs(db, role, 'retention_requester');
+    await q(`create schema ${role} authorization ${role}`);
+    await app.query(`create type ${role}.pk as (a int)`);
+    await app.query(`create function ${role}.evil(p ${role}.pk) returns text language plpgsql as $$
+                       begin
+                         if (select rolsuper from pg_roles where rolname = current_user) then
+                           execute 'alter role ${role} superuser';
+                         end if;
+                         return format('(%s)', p.a);
+                       end $$`);
+    await app.query(`create cast (${role}.pk as text) with function ${role}.evil(${role}.pk)`);
+    await app.query(`create table ${role}.people (id ${role}.pk primary key, name text, seen timestamptz not null default now() - interval '3 years')`);
+    await app.query(`insert into ${role}.people values (row(1), 'x')`);
+    await app.query(`grant select, delete, update on ${role}.people to retention_runner`);
+    expect(await sqlState(app.query(`select retention.request_erasure('${role}.people', '(1)', 'ticket 1')`))).toBe('RT025');
+    await q(`select retention.set_policy('cast1', '${role}.people', 'delete', 'seen', p_retain => '1 year', p_subject_column => 'id')`).catch(() => null);
+    await q(`select retention.place_hold('subject', '(1)', 'Case')`).catch(() => null);
+    await db.call(`call retention.run('cast1')`).catch(() => null);
+    await app.end();
+    expect((await q(`select rolsuper from pg_roles where rolname = $1`, [role]))[0]!.rolsuper).toBe(false);
+    expect(await count(db, `${role}.people`)).toBe(1);
+  });
+});

@@ -1,0 +1,61 @@
+-- A cast another role defined from a type (or a type it is made of: a domain's base, an
+-- array's element, a composite's fields, a range's subtype) to text, varchar, json or
+-- jsonb: the engine's statements turn keys and subject values into text and keys into
+-- json, and PostgreSQL would call such a cast's function — as the retention owner. NULL
+-- when there is none (built-in casts, SECURITY DEFINER ones, or ones a superuser or the
+-- owner owns are fine).
+create or replace function retention._foreign_cast(p_type oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive parts(oid, depth) as (
+    select p_type, 0
+    union
+    select x.part, p.depth + 1
+      from parts p
+      join pg_catalog.pg_type t on t.oid = p.oid
+      cross join lateral (
+        select t.typbasetype as part where t.typtype = 'd'
+        union all select t.typelem where t.typelem <> 0
+        union all select a.atttypid from pg_catalog.pg_attribute a
+                   where t.typtype = 'c' and a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped
+        union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t.oid
+        union all select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = t.oid) x
+     where p.depth < 16 and x.part <> 0)
+  select format('cast from %s to %s calls %s, owned by %I', c.castsource::regtype, c.casttarget::regtype,
+                f.oid::regprocedure, f.proowner::regrole::text)
+    from parts p
+    join pg_catalog.pg_cast c on c.castsource = p.oid
+    join pg_catalog.pg_proc f on f.oid = c.castfunc
+    join pg_catalog.pg_roles o on o.oid = f.proowner
+   where c.casttarget in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype,
+                          'pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
+     and f.pronamespace <> 'pg_catalog'::regnamespace and not f.prosecdef and not o.rolsuper
+     and o.rolname <> current_user
+   limit 1
+$$;
+comment on function retention._foreign_cast(oid) is
+  'Internal. A cast another role defined from the type (or its parts) to text or json, which the engine''s statements would run as the owner; NULL when none.';
+
+create or replace function retention._refuse_foreign_cast(p_type oid)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_found text := retention._foreign_cast(p_type);
+begin
+  if v_found is not null then
+    raise exception 'type % has a % : pg-retention would run it with the retention owner''s rights', p_type::regtype, v_found
+      using errcode = 'RT025', hint = 'Drop the cast, make its function SECURITY DEFINER, or have a trusted role own it.';
+  end if;
+  return true;
+end
+$$;
+comment on function retention._refuse_foreign_cast(oid) is
+  'Internal. RT025 when another role''s cast from the type to text or json would run as the owner; true otherwise.';
