@@ -181,3 +181,29 @@ end
 $$;
 comment on function retention._check_can_read(regclass) is
   'Internal. 42501 unless the session''s login may SELECT from the table.';
+
+-- Locks every table a change of the policy's table (and of its revoke tables) reaches in
+-- ROW EXCLUSIVE mode, for the rest of the transaction: what the change itself would take,
+-- taken before the check of other roles' code so that none can be added in between.
+create or replace function retention._lock_reach(p retention.policies)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel oid;
+begin
+  for v_rel in
+    select distinct r.rel
+      from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
+            union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
+      cross join lateral retention._reach(s.t, s.upd) r
+     order by r.rel
+  loop
+    execute format('lock table only %s in row exclusive mode', v_rel::regclass);
+  end loop;
+end
+$$;
+comment on function retention._lock_reach(retention.policies) is
+  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked.';

@@ -50,9 +50,13 @@ declare
   v_row_key jsonb;
 begin
   o_failed := 0;
-  -- Checked again in every batch: a trigger may have been added since the last one.
-  perform retention._check_foreign_code(p_pol);
   perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+  -- Checked again in every batch: a trigger may have been added since the last one. The
+  -- tables the statement reaches are locked first (ROW EXCLUSIVE, which DML takes anyway
+  -- and which CREATE TRIGGER, RULE or POLICY must wait for), so none can be added between
+  -- the check and the statement.
+  perform retention._lock_reach(p_pol);
+  perform retention._check_foreign_code(p_pol);
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();

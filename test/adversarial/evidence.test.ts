@@ -449,3 +449,72 @@ describe('casts of another role', () => {
     expect(await count(db, `${role}.people`)).toBe(1);
   });
 });
+
+describe('steps outside their session or snapshot', () => {
+  it('run_step refuses an old snapshot (25001): a hold placed since is never missed', async () => {
+    await table('e11');
+    await q(`select retention.set_policy('e11', 'app.e11', 'delete', 'at', p_retain => '30 days', p_subject_column => 'user_id')`);
+    const c = await runner('rr', 'app.e11');
+    const [{ id }] = (await c.query(`select retention.open_run('e11') as id`)).rows;
+    await c.query('begin isolation level repeatable read');
+    await c.query('select 1');
+    await q(`select retention.place_hold('subject', '40', 'Case 40')`);
+    expect(await sqlState(c.query(`select retention.run_step($1)`, [id]))).toBe('25001');
+    await c.query('rollback');
+    let status = 'running';
+    while (status === 'running') status = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+    await c.end();
+    expect(await count(db, 'app.e11 where user_id = 40')).toBe(1);
+  });
+
+  it('erasure_step refuses any session but the one that began the processing, even holding its lock', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.e12 (id int primary key, name text)`);
+    await q(`insert into app.e12 values (1, 'Ann'), (2, 'Bob')`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.e12', '1', 'ticket')`);
+    const a = await db.connect();
+    expect((await a.query(`select retention.open_erasure($1) as s`, [req!.request_id])).rows[0].s).toBe('in_progress');
+    await a.end();  // its session lock goes with it
+    const b = await db.connect();
+    await b.query(`select pg_advisory_lock(x'52540002'::int, hashtext($1))`, [`erasure:${req!.request_id}`]);
+    expect(await sqlState(b.query(`select * from retention.erasure_step($1)`, [req!.request_id]))).toBe('55000');
+    await b.end();
+    expect(await count(db, 'app.e12')).toBe(2);
+  });
+});
+
+describe('a trigger slipped in between the check and the statement', () => {
+  it('cannot be: the batch locks the tables it reaches before it checks them', async () => {
+    const role = `tt_${randomBytes(3).toString('hex')}`;
+    const app = await loginAs(db, role);
+    await q(`create schema ${role} authorization ${role}`);
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null)`);
+    await app.query(`create index on ${role}.t (at)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '1 year' from generate_series(1, 20) i`);
+    await app.query(`create table ${role}.log (who text)`);
+    await app.query(`grant insert on ${role}.log to public`);
+    await app.query(`grant usage on schema ${role} to public`);
+    await app.query(`create function ${role}.spy() returns trigger language plpgsql as $$
+                       begin insert into ${role}.log values (current_user); return old; end $$`);
+    await q(`select retention.set_policy('tt', '${role}.t', 'delete', 'at', p_retain => '30 days', p_lock_timeout => '5 seconds')`);
+    // The application holds the holds lock, so the batch waits after its check...
+    await app.query(`select pg_advisory_lock(x'52540001'::int, 0)`);
+    const run = db.call(`call retention.run('tt')`).catch((e: { code?: string }) => e.code);
+    await waitFor(async () => (await q(`select 1 from pg_locks where locktype = 'advisory' and not granted
+                                          and classid = x'52540001'::int::oid and objid = 0`)).length > 0, 'the batch waiting for the holds lock');
+    // ... and tries to add its trigger meanwhile: it has to wait for the batch's table lock.
+    await app.query(`set lock_timeout = '1s'`);
+    const created = await app.query(`create trigger spy before delete on ${role}.t for each row execute function ${role}.spy()`)
+      .then(() => 'created', (e: { code?: string }) => e.code);
+    await app.query(`select pg_advisory_unlock(x'52540001'::int, 0)`);
+    await run;
+    // Either the trigger waited out its lock_timeout, or the two waits were a deadlock and
+    // PostgreSQL ended the batch: never did the trigger fire inside it.
+    expect(await q(`select * from ${role}.log`)).toEqual([]);
+    if (created === 'created') expect(await sqlState(db.call(`call retention.run('tt')`))).toBe('RT025');
+    else expect(created).toBe('55P03');
+    expect(await q(`select * from ${role}.log`)).toEqual([]);
+    expect(await count(db, `${role}.t`)).toBe(20);
+    await app.end();
+  });
+});
