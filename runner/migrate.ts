@@ -93,6 +93,9 @@ export async function migrate(
         noLock: true,
         log: () => {},
       });
+      // Views and SQL function bodies bind their names when created: with pg_catalog first
+      // and nothing of the migrating role's search_path (every retention name is qualified).
+      await client.query(`set local search_path = pg_catalog, pg_temp`);
       const sql = dirs.sql ?? sqlDir;
       const files = (await readdir(sql)).filter((f) => f.endsWith('.sql')).sort();
       for (const f of files) {

@@ -131,6 +131,22 @@ $$;
 comment on function retention._check_foreign_code(retention.policies) is
   'Internal. RT025 when acting on the policy''s table (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
 
+-- Whether row-level security on the table applies to the session's login: not a
+-- superuser, not BYPASSRLS, not the table's owner unless it is forced.
+create or replace function retention._rls_hides(p_rel regclass)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (select from pg_catalog.pg_class c join pg_catalog.pg_roles s on s.rolname = session_user
+                  where c.oid = p_rel and c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
+                    and (c.relforcerowsecurity or not pg_catalog.pg_has_role(session_user, c.relowner, 'MEMBER')))
+$$;
+comment on function retention._rls_hides(regclass) is
+  'Internal. Whether row-level security on the table applies to the session''s login.';
+
 -- Rows a login could not see must not be changed on its behalf: runs act as the owner,
 -- whom row-level security may not restrict. RT023 when a table the change reaches has
 -- row-level security that would apply to the session's login (not a superuser, not
@@ -147,10 +163,7 @@ declare
 begin
   select r.rel into v_rel
     from retention._reach(p_rel, p_update) r
-    join pg_catalog.pg_class c on c.oid = r.rel
-    join pg_catalog.pg_roles s on s.rolname = session_user
-   where c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
-     and (c.relforcerowsecurity or not pg_has_role(session_user, c.relowner, 'MEMBER'))
+   where retention._rls_hides(r.rel::regclass)
    limit 1;
   if v_rel is not null then
     raise exception 'row-level security on % applies to %: a run would change rows it cannot see', v_rel::regclass, session_user

@@ -27,9 +27,7 @@ begin
   -- read the subject table (a person it cannot see is not its to have erased).
   perform retention._check_can_read(v_table);
   -- Nor a person row-level security hides from it (the check below runs as the owner).
-  if exists (select from pg_catalog.pg_class c join pg_catalog.pg_roles s on s.rolname = session_user
-              where c.oid = v_table and c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
-                and (c.relforcerowsecurity or not pg_has_role(session_user, c.relowner, 'MEMBER'))) then
+  if retention._rls_hides(v_table) then
     raise exception 'row-level security on % applies to %: it cannot file requests for people it may not see', v_table, session_user
       using errcode = 'RT023', hint = 'File requests for this table as a login that bypasses its row-level security.';
   end if;

@@ -166,3 +166,30 @@ describe('what a second attacker found against the checkpoints', () => {
     expect(r.out).toMatch(/checkpoint \d+: audit row \d+ signed/);
   });
 });
+
+describe('bad input to audit checkpoint and verify', () => {
+  it('a missing or non-Ed25519 key, a lone --checkpoints and a malformed file are refused, naming the problem, and record nothing', async () => {
+    const before = (await db.q(`select count(*)::int as n from retention.audit_checkpoints`))[0]!.n;
+    let r = cli('audit', 'checkpoint');
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/needs --signing-key-file/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const rsaFile = path.join(dir, 'rsa-cli.key');
+    writeFileSync(rsaFile, rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    r = cli('audit', 'checkpoint', '--signing-key-file', rsaFile);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/not an Ed25519 private key/);
+    r = cli('audit', 'verify', '--checkpoints', cpFile);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/--checkpoints and --public-key go together/);
+    const bad = path.join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"audit_id": "1"\n');
+    r = cli('audit', 'verify', '--checkpoints', bad, '--public-key', pubFile);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/bad\.jsonl:1: not a checkpoint/);
+    r = cli('audit', 'sign');
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/unknown audit command 'sign'/);
+    expect((await db.q(`select count(*)::int as n from retention.audit_checkpoints`))[0]!.n).toBe(before);
+  });
+});
