@@ -33,7 +33,9 @@ begin
    where hold_id = p_hold_id
   returning * into v_hold;
   perform retention._append_audit('hold.released', 'legal_hold', p_hold_id::text,
-    jsonb_build_object('reason', p_reason, 'released_by', v_hold.released_by));
+    jsonb_strip_nulls(jsonb_build_object(
+      'reason', case when v_hold.scope = 'subject' then null else p_reason end,  -- kept in legal_holds
+      'subject_token', v_hold.subject_token, 'released_by', v_hold.released_by)));
   raise notice 'legal hold % released', p_hold_id;
   return v_hold;
 end

@@ -56,8 +56,8 @@ begin
    where policy_id = v_pol.policy_id and row_key = p_key and status = 'flagged'
   returning flag_id into v_flag;
   perform retention._append_audit('row.exempted', 'policy', v_pol.name,
-    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key', p_key,
-      'reason', p_reason, 'expires_at', p_expires_at, 'exempted_by', v_ex.exempted_by,
+    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(p_key),
+      'expires_at', p_expires_at, 'exempted_by', v_ex.exempted_by,
       'closed_flag', v_flag)));
   raise notice 'row % of policy % exempted%', p_key, p_policy,
     case when v_flag is not null then ' (its flag is closed)' else '' end;
@@ -89,7 +89,7 @@ begin
   end if;
   p_key := coalesce(retention._subject_value(p_key, (retention._single_key(v_pol.target)).key_type), p_key);
   update retention.row_exemptions
-     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention._actor())
+     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention._actor()), revoke_reason = p_reason
    where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null
   returning * into v_ex;
   if not found then
@@ -97,7 +97,7 @@ begin
       using errcode = 'RT021', hint = 'SELECT * FROM retention.row_exemptions WHERE revoked_at IS NULL lists the exemptions in force.';
   end if;
   perform retention._append_audit('row.exemption_revoked', 'policy', v_pol.name,
-    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key', p_key, 'reason', p_reason,
+    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(p_key),
                        'revoked_by', v_ex.revoked_by));
   raise notice 'exemption of row % from policy % revoked; the next run may flag it again', p_key, p_policy;
   return v_ex;

@@ -1,7 +1,7 @@
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit
--- log, which is kept for good, records the request by the sha256 of '<table>:<key>'
--- only, never the key itself.
+-- log, which is kept for good, records the request by the subject's random token only
+-- (subject_hash), never the key or who asked; the erasure unlinks the token.
 create or replace function retention.request_erasure(
   p_subject_table text,
   p_subject_id    text,
@@ -49,17 +49,20 @@ begin
       using errcode = 'RT020', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
 
+  -- The key as the column reads it ('042' is 42), named everywhere but here by its token.
+  p_subject_id := retention._subject_value(p_subject_id, v_type);
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by)
-  values (v_table, p_subject_id,
-          encode(sha256(convert_to(retention.qualified_name(v_table) || ':' || p_subject_id, 'UTF8')), 'hex'),
+  values (v_table, p_subject_id, retention._subject_token(p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user)
   returning * into v_req;
+  -- requested_by may be the person (an e-mail address): it stays in the request until the
+  -- erasure completes, and never enters the audit log.
   perform retention._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
     jsonb_build_object('subject_table', retention.qualified_name(v_table), 'subject_hash', v_req.subject_hash,
-                       'requested_by', p_requested_by, 'due_at', v_req.due_at));
+                       'filed_by', session_user, 'due_at', v_req.due_at));
   raise notice 'erasure request % filed, due %', v_req.request_id, v_req.due_at;
   return v_req;
 end
 $$;
 comment on function retention.request_erasure(text, text, text, timestamptz) is
-  'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given; audit-logged by the subject''s sha256 only.';
+  'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given; audit-logged by the subject''s random token only (subject_hash), which the completed erasure makes unlinkable.';

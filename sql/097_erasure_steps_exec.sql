@@ -177,6 +177,7 @@ declare
   v_n     bigint;
   v_total bigint;
   v_steps jsonb;
+  v_forgot jsonb;
   v_lock  text := format('erasure:%s', p_request);
 begin
   perform retention._routine_write();  -- audited below, not as a direct write
@@ -335,6 +336,8 @@ begin
   update retention.run_row_failures f
      set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
    where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
+  -- What the retention schema itself knew of the person goes, and their tokens name nobody.
+  v_forgot := retention._forget_subject(p_request);
   -- The plan's and the runs' work conditions name the subject's key: they go too (the plan
   -- is kept without them).
   update retention.erasure_requests
@@ -343,12 +346,12 @@ begin
    where request_id = p_request;
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
   perform retention._append_audit('erasure.completed', 'erasure_request', p_request::text,
-    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps));
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot));
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
           jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,
                              'subject_table', retention.qualified_name(v_req.subject_table),
-                             'subject_hash', v_req.subject_hash, 'requested_by', v_req.requested_by,
+                             'subject_hash', v_req.subject_hash,
                              'requested_at', v_req.requested_at, 'due_at', v_req.due_at,
                              'completed_at', clock_timestamp(), 'steps', v_steps))
   on conflict (dedupe_key) do nothing;

@@ -3,9 +3,11 @@
 -- request and step) in batches of p_batch_size rows that commit one by one (delete the
 -- rows, or scrub them with the table's column map; kept rows are counted and left), then
 -- records the evidence per table from the ledger — table, rule, legal reason, rows — and
--- completes the request: the
--- subject's key is replaced by its sha256 (subject_hash), the audit log and the outbox
--- (erasure_completed: the confirmation to send the person) say so without naming them.
+-- completes the request: the subject's key and who asked are removed from it, and what
+-- the retention schema knew of the person (released holds, exemptions, flags,
+-- notifications, failed rows: _forget_subject) goes; the audit log and the outbox
+-- (erasure_completed: the confirmation to send the person) say so by the subject's token,
+-- whose link back to the person is deleted.
 -- A legal hold on the subject, or on a table of the plan that holds their rows, blocks
 -- it: status blocked_by_hold with the hold's reason, nothing changed. A delete that a
 -- foreign key would refuse (_erasure_conflicts) stops it too: status failed with the
@@ -71,4 +73,4 @@ begin
 end
 $$;
 comment on procedure retention.process_erasure(bigint, integer) is
-  'Carries out an erasure request in committed batches (deepest tables first: delete, scrub, keep), records evidence per table without personal data, completes it (subject key replaced by its sha256), audit-logs it and queues erasure_completed. A legal hold blocks it (blocked_by_hold).';
+  'Carries out an erasure request in committed batches (deepest tables first: delete, scrub, keep), records evidence per table without personal data, completes it (the subject''s key, who asked and what holds, exemptions, flags, notifications and failed rows said of them removed; their token, subject_hash, unlinked), audit-logs it and queues erasure_completed. A legal hold blocks it (blocked_by_hold).';

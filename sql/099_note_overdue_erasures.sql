@@ -2,7 +2,7 @@
 -- anyone may, with an injected clock): each open request (pending, in progress, blocked
 -- by a hold, failed) whose due date is before p_as_of queues one erasure_overdue
 -- notification, once per request however often it is asked. The payload names the
--- request, its table and the subject's sha256, never the subject's key.
+-- request, its table and the subject's token, never the subject's key or who asked.
 create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
 returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
 language plpgsql
@@ -24,7 +24,7 @@ begin
     select 'erasure_overdue', 'erasure_overdue:' || o.request_id,
            jsonb_build_object('kind', 'erasure_overdue', 'request_id', o.request_id,
                               'subject_table', retention.qualified_name(o.subject_table),
-                              'subject_hash', o.subject_hash, 'requested_by', o.requested_by,
+                              'subject_hash', o.subject_hash,
                               'requested_at', o.requested_at, 'due_at', o.due_at,
                               'status', o.status, 'status_reason', o.status_reason,
                               'days_overdue', floor(extract(epoch from p_as_of - o.due_at) / 86400)::int,

@@ -149,8 +149,9 @@ describe('roles and least privilege', () => {
     expect(await sqlState(c.query(`select * from retention.audit_log`))).toBe('42501');
     expect(await sqlState(c.query(`delete from app.rq_people`))).toBe('42501');
     await c.end();
-    const [audit] = await db.q(`select db_user, details->>'requested_by' as by from retention.audit_log where action = 'erasure.requested' order by audit_id desc limit 1`);
-    expect(audit).toEqual({ db_user: role, by: 'privacy form' });
+    const [audit] = await db.q(`select db_user, details->>'filed_by' as by, details::text like '%privacy form%' as named
+                                  from retention.audit_log where action = 'erasure.requested' order by audit_id desc limit 1`);
+    expect(audit).toEqual({ db_user: role, by: role, named: false });
     expect(await count(db, 'app.rq_people')).toBe(2);
   });
 

@@ -137,7 +137,10 @@ describe('pg-retention CLI', () => {
     expect(ex.stdout).toMatch(/service account/);
     expect((await list()).map((r: { account: string }) => r.account)).toEqual(['1']);
     expect((await list('--all')).map((r: { account: string; status: string }) => `${r.account} ${r.status}`)).toEqual(['1 flagged', '2 exempted']);
-    const [audit] = await db.q(`select actor, details->>'key' as key from retention.audit_log where action = 'row.exempted' order by audit_id desc limit 1`);
+    // Audited with the actor; the row by its token (the link in subject_tokens), not its key.
+    const [audit] = await db.q(`select a.actor, t.subject as key from retention.audit_log a
+                                  left join retention.subject_tokens t on t.token = a.details->>'key_token'
+                                 where a.action = 'row.exempted' order by a.audit_id desc limit 1`);
     expect(audit).toEqual({ actor: 'ci-test', key: '2' });
     const bad = await cli(['accounts', 'exempt', 'users.inactive', '999', '--reason', 'x']);
     expect(bad.code).toBe(2);

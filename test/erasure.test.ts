@@ -30,7 +30,9 @@ describe('erasure requests', () => {
     await db.q(`select retention.set_erasure_rule('shop.orders', 'scrub', p_scrub => '{"ship_to": "null"}')`);
     const [req] = await db.q(`select * from retention.request_erasure('shop.customers', 'cust-7731', 'support ticket 4711')`);
     expect(req!.status).toBe('pending');
-    expect(req!.subject_hash).toBe(createHash('sha256').update('shop.customers:cust-7731').digest('hex'));
+    // The subject is named by a random token, not a hash one could reverse by trying keys.
+    expect(req!.subject_hash).toMatch(/^subj_[0-9a-f]{32}$/);
+    expect(req!.subject_hash).not.toBe(createHash('sha256').update('shop.customers:cust-7731').digest('hex'));
     expect(req!.due_at.getTime() - req!.requested_at.getTime()).toBe(30 * 86400_000);
 
     const plan = await db.q(`select step, depth, target, via, rule, rule_source, reason, scrub, rows::int from retention.erasure_plan($1)`, [req!.request_id]);
@@ -54,13 +56,15 @@ describe('erasure requests', () => {
     expect(await count(db, `shop.order_lines`)).toBe(4);
   });
 
-  it('the audit log records requests by the subject\'s sha256, never its key', async () => {
+  it('the audit log records requests by the subject\'s token, never its key or who asked', async () => {
     await shop();
-    await db.q(`select retention.request_erasure('shop.customers', 'cust-8842', 'privacy@example.org', now() + interval '7 days')`);
-    const hash = createHash('sha256').update('shop.customers:cust-8842').digest('hex');
-    const audit = await db.q(`select details::text as details from retention.audit_log where action = 'erasure.requested' and details->>'subject_hash' = $1`, [hash]);
-    expect(audit).toHaveLength(1);
-    expect(await count(db, `retention.audit_log where details::text like '%cust-%'`)).toBe(0);
+    const [req] = await db.q(`select subject_hash from retention.request_erasure('shop.customers', 'cust-8842', 'privacy@example.org', now() + interval '7 days')`);
+    const audit = await db.q(`select details->>'filed_by' as filed_by from retention.audit_log where action = 'erasure.requested' and details->>'subject_hash' = $1`, [req!.subject_hash]);
+    expect(audit).toEqual([{ filed_by: 'postgres' }]);
+    expect(await count(db, `retention.audit_log where details::text like '%cust-%' or details::text like '%privacy@%'`)).toBe(0);
+    // The same subject has the same token while it is known (a second request, a hold).
+    const [again] = await db.q(`select subject_hash from retention.request_erasure('shop.customers', 'cust-8842', 'privacy@example.org')`);
+    expect(again!.subject_hash).toBe(req!.subject_hash);
   });
 
   it('bad requests and rules get a clear error and change nothing', async () => {
@@ -127,7 +131,12 @@ describe('erasure requests', () => {
     const [done] = await db.q(`select status, subject_id, subject_hash, completed_at is not null as completed from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(done).toEqual({ status: 'completed', subject_id: null, subject_hash: req!.subject_hash, completed: true });
     const [note] = await db.q(`select kind, payload from retention.notifications where kind = 'erasure_completed'`);
-    expect(note!.payload).toMatchObject({ request_id: Number(req!.request_id), subject_hash: req!.subject_hash, requested_by: 'support ticket 4711' });
+    expect(note!.payload).toMatchObject({ request_id: Number(req!.request_id), subject_hash: req!.subject_hash });
+    expect(note!.payload).not.toHaveProperty('requested_by');
+    // Who asked goes with the request; the token no longer leads back to the person.
+    expect(await db.q(`select requested_by from retention.erasure_requests where request_id = $1`, [req!.request_id]))
+      .toEqual([{ requested_by: `(erased with erasure request ${req!.request_id})` }]);
+    expect(await count(db, `retention.subject_tokens where token = '${req!.subject_hash}' or subject = 'cust-7731'`)).toBe(0);
     // Nothing the erasure left behind names the person.
     // (An earlier test's request for the same person is still open, so requests are read for this one.)
     const traces = await db.q(`select (select string_agg(t::text, '') from retention.erasure_evidence t) ||
@@ -203,8 +212,9 @@ describe('erasure requests', () => {
                                                                      where kind = 'erasure_overdue' and payload->>'subject_table' = 'shop.customers' and (payload->>'request_id')::bigint in ($1, $2)`, [req!.request_id, done!.request_id]);
     expect(notes).toHaveLength(1);
     expect(notes[0]!.payload).toMatchObject({ kind: 'erasure_overdue', request_id: Number(req!.request_id), subject_table: 'shop.customers',
-      subject_hash: createHash('sha256').update('shop.customers:cust-7731').digest('hex'), status: 'pending', days_overdue: 2 });
+      subject_hash: req!.subject_hash, status: 'pending', days_overdue: 2 });
     expect(JSON.stringify(notes[0]!.payload)).not.toContain('cust-7731');
+    expect(JSON.stringify(notes[0]!.payload)).not.toContain('dsar@');
     expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT020');
   });
 

@@ -1,0 +1,97 @@
+-- Subject tokens. The audit log is kept for good and notifications leave the database, so
+-- neither names a data subject or a row key by its value: they name it by a random token
+-- (retention.subject_tokens holds the link, readable by the owner only). The erasure of
+-- the subject deletes the link (_forget_subject), and the token then names nobody. A hash
+-- would not do: the sha256 of an integer key is reversed by trying every id.
+create or replace function retention._subject_token(p_subject text)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_token text;
+begin
+  if p_subject is null then
+    return null;
+  end if;
+  insert into retention.subject_tokens (subject, token)
+  values (p_subject, 'subj_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''))
+  on conflict (subject) do nothing
+  returning token into v_token;
+  if v_token is null then
+    select t.token into strict v_token from retention.subject_tokens t where t.subject = p_subject;
+  end if;
+  return v_token;
+end
+$$;
+comment on function retention._subject_token(text) is
+  'Internal. The random token that names a subject id or row key in the audit log and notifications (made on first use).';
+
+-- A text with every quoted occurrence of the values — 'v', "v", (v), as PostgreSQL's and
+-- our messages quote them — replaced by the token. Bare occurrences stay: a key such as 7
+-- is also a batch number.
+create or replace function retention._redact_text(p_text text, p_values text[], p_token text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v text;
+  r text := p_text;
+begin
+  if r is null then
+    return null;
+  end if;
+  foreach v in array coalesce(p_values, '{}') loop
+    continue when v is null or v = '';
+    r := pg_catalog.replace(r, '''' || pg_catalog.replace(v, '''', '''''') || '''', '''' || p_token || '''');
+    r := pg_catalog.replace(r, '''' || v || '''', '''' || p_token || '''');
+    r := pg_catalog.replace(r, '"' || v || '"', '"' || p_token || '"');
+    r := pg_catalog.replace(r, '(' || v || ')', '(' || p_token || ')');
+  end loop;
+  return r;
+end
+$$;
+comment on function retention._redact_text(text, text[], text) is
+  'Internal. Replaces the quoted occurrences (''v'', "v", (v)) of values in a message by a token.';
+
+-- A JSON document with every string or number equal to one of p_exact replaced by the token
+-- (a key, a requester), and the quoted occurrences of p_quoted inside other strings (an
+-- error message) too.
+create or replace function retention._redact_jsonb(p_doc jsonb, p_exact text[], p_quoted text[], p_token text)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  r jsonb;
+begin
+  case pg_catalog.jsonb_typeof(p_doc)
+    when 'object' then
+      select coalesce(pg_catalog.jsonb_object_agg(e.key, retention._redact_jsonb(e.value, p_exact, p_quoted, p_token)), '{}')
+        into r from pg_catalog.jsonb_each(p_doc) e;
+      return r;
+    when 'array' then
+      select coalesce(pg_catalog.jsonb_agg(retention._redact_jsonb(e.value, p_exact, p_quoted, p_token) order by e.n), '[]')
+        into r from pg_catalog.jsonb_array_elements(p_doc) with ordinality e(value, n);
+      return r;
+    when 'string' then
+      if (p_doc #>> '{}') = any (p_exact) then
+        return pg_catalog.to_jsonb(p_token);
+      end if;
+      return pg_catalog.to_jsonb(retention._redact_text(p_doc #>> '{}', p_quoted, p_token));
+    when 'number' then
+      if (p_doc #>> '{}') = any (p_exact) then
+        return pg_catalog.to_jsonb(p_token);
+      end if;
+      return p_doc;
+    else
+      return p_doc;
+  end case;
+end
+$$;
+comment on function retention._redact_jsonb(jsonb, text[], text[], text) is
+  'Internal. Replaces strings and numbers equal to a value, and quoted occurrences of others inside strings, by a token, throughout a JSON document.';
