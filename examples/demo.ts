@@ -123,7 +123,7 @@ async function main() {
   console.log(formatTable((await db.query(`select step, target, via, rule, rows, warning from retention.erasure_plan($1)`, [req])).rows));
   await db.query(`call retention.process_erasure($1)`, [req]);
   const done = (await db.query(`select status, subject_id, subject_hash from retention.erasure_requests where request_id = $1`, [req])).rows[0];
-  console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, kept only as sha256 ${done.subject_hash.slice(0, 16)}…; evidence:`);
+  console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, named only by the token ${done.subject_hash}, which now leads nowhere; evidence:`);
   console.log(formatTable((await db.query(
     `select target, rule, rows from retention.erasure_evidence where request_id = $1 order by step`, [req])).rows));
 

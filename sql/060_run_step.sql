@@ -177,7 +177,10 @@ begin
       case r.kind when 'policy' then r.policy_name else r.request_id::text end,
       jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
         'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
-        'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code, 'error', p_err)));
+        'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code,
+        -- An erasure step works on one person's rows, and its error may quote them: the
+        -- audit log (kept for good) has its code; runs.error the message, until completion.
+        'error', case when r.kind = 'policy' then p_err end)));
   exception when query_canceled or lock_not_available then
     update retention.runs
        set status = case when p_status = 'interrupted' or sqlstate = '57014' then 'interrupted' else p_status end,

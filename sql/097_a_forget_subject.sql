@@ -38,6 +38,7 @@ declare
   n_notes    bigint;
   n_fail     bigint;
   n_runs     bigint;
+  v_n        bigint;
 begin
   select * into strict v_req from retention.erasure_requests r where r.request_id = p_request;
   v_type := (select k.key_type from retention._single_key(v_req.subject_table) k);
@@ -117,6 +118,12 @@ begin
      set error = retention._redact_text(f.error, v_values, v_token)
    where f.error like any (array(select '%' || v || '%' from unnest(v_values) v))
      and f.error is distinct from retention._redact_text(f.error, v_values, v_token);
+  -- The request's own runs worked on the person's rows only: their messages go.
+  update retention.runs r
+     set error = case when r.error is not null then 'removed when the erasure completed' end,
+         error_hint = null
+   where r.request_id = p_request and (r.error is not null or r.error_hint is not null);
+  get diagnostics n_runs = row_count;
   update retention.runs r
      set error = retention._redact_text(r.error, v_values, v_token),
          error_hint = retention._redact_text(r.error_hint, v_values, v_token)
@@ -124,7 +131,8 @@ begin
           or r.error_hint like any (array(select '%' || v || '%' from unnest(v_values) v)))
      and (r.error, r.error_hint) is distinct from
          (retention._redact_text(r.error, v_values, v_token), retention._redact_text(r.error_hint, v_values, v_token));
-  get diagnostics n_runs = row_count;
+  get diagnostics v_n = row_count;
+  n_runs := n_runs + v_n;
 
   update retention.erasure_requests set requested_by = '(' || v_erased || ')' where request_id = p_request;
   delete from retention.subject_tokens t where t.subject = any (v_values);

@@ -3,7 +3,8 @@
 // (a rows_flagged notification lists their key), an exemption granted and revoked, a subject
 // hold placed and released, a policy run that holds their rows back, a scrub that fails on
 // their row (its error quotes their e-mail), an erasure request filed by their own e-mail
-// address and announced overdue — and then their erasure completes. Afterwards no column of
+// address, announced overdue and failing once on a trigger that quotes their address — and
+// then their erasure completes. Afterwards no column of
 // any retention table, no notification payload and no pg_dump of the schema holds any of
 // their values; before it, each value was there (so the sweep can fail).
 import { createHash } from 'node:crypto';
@@ -101,6 +102,18 @@ describe('no personal data after an erasure (the PII sweep)', () => {
     expect(hits(before, ID).length).toBeGreaterThan(3);
     for (const v of [EMAIL, NAME]) expect([v, hits(before, v).length > 0]).toEqual([v, true]);
 
+    // A first processing fails on a trigger whose message quotes their address; the
+    // audit log gets the error's code only, the request and its failed row the message.
+    await db.q(`create function px.refuse_scrub() returns trigger language plpgsql as $$
+                begin raise exception 'order to % refused', old.ship_to; end $$`);
+    await db.q(`create trigger refuse_scrub before update on px.orders for each row execute function px.refuse_scrub()`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]).catch(() => undefined);
+    expect(await db.q(`select status, status_reason like '%' || $2 || '%' as quoted from retention.erasure_requests where request_id = $1`,
+      [req!.request_id, STREET])).toEqual([{ status: 'failed', quoted: true }]);
+    expect(await count(db, `retention.audit_log where action = 'erasure.failed' and details->>'error_code' = 'P0001'
+                                                   and details::text not like '%Marmalade%'`)).toBe(1);
+    await db.q(`drop trigger refuse_scrub on px.orders`);
+
     await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
     expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))
       .toEqual([{ status: 'completed' }]);
@@ -124,7 +137,8 @@ describe('no personal data after an erasure (the PII sweep)', () => {
     // without naming them, and the token leads nowhere.
     const story = await db.q(`select action from retention.audit_log
                                where details->>'subject_hash' = $1 or details->>'subject_token' = $1 order by audit_id`, [req!.subject_hash]);
-    expect(story.map((s) => s.action)).toEqual(['hold.placed', 'hold.released', 'erasure.requested', 'erasure.processing', 'erasure.completed']);
+    expect(story.map((s) => s.action)).toEqual(['hold.placed', 'hold.released', 'erasure.requested', 'erasure.processing', 'erasure.failed',
+                                              'erasure.processing', 'erasure.completed']);
     expect(await count(db, `retention.subject_tokens where token = $1`, [req!.subject_hash])).toBe(0);
     expect(await db.q(`select scope, subject_id, subject_token, reason, release_reason, case_reference from retention.legal_holds where hold_id = $1`, [hold!.hold_id]))
       .toEqual([{ scope: 'subject', subject_id: null, subject_token: req!.subject_hash,
