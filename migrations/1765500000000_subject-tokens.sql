@@ -21,7 +21,7 @@ create table retention.subject_tokens (
 );
 comment on table retention.subject_tokens is
   'The link from a subject id or row key to the random token the audit log and notifications use instead An erasure deletes its subject''s link: the token then names nobody. Admins and auditors may read it, as they may read the holds.';
-comment on column retention.subject_tokens.subject is 'The value as given (a subject hold''s id) or as the key column reads it (a request''s subject, an exempted row).';
+comment on column retention.subject_tokens.subject is 'What the token names: ''subject:<id>'' (a request''s subject as its key column reads it, a subject hold''s id as given) or ''<schema.table>:<key>'' (an exempted row).';
 comment on column retention.subject_tokens.token is '''subj_'' and 32 random hex digits.';
 
 -- A subject hold keeps its id while it can be in force; once its subject is erased, a

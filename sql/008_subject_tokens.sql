@@ -2,7 +2,10 @@
 -- neither names a data subject or a row key by its value: they name it by a random token
 -- (retention.subject_tokens holds the link, readable by the owner only). The erasure of
 -- the subject deletes the link (_forget_subject), and the token then names nobody. A hash
--- would not do: the sha256 of an integer key is reversed by trying every id.
+-- would not do: the sha256 of an integer key is reversed by trying every id. A token is
+-- made per scope and value: 'subject:<id>' for a data subject (requests and subject holds,
+-- which match the id in every table), '<schema.table>:<key>' for a row (exemptions), so a
+-- row of another table with the same key never shares the person's token.
 create or replace function retention._subject_token(p_subject text)
 returns text
 language plpgsql
@@ -95,3 +98,58 @@ end
 $$;
 comment on function retention._redact_jsonb(jsonb, text[], text[], text) is
   'Internal. Replaces strings and numbers equal to a value, and quoted occurrences of others inside strings, by a token, throughout a JSON document.';
+
+-- A LIKE pattern matching text that contains the value (as JSON text when p_json: a quote
+-- or backslash in the value is escaped there).
+create or replace function retention._like_pattern(p_value text, p_json boolean)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select '%' || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+           case when p_json then pg_catalog.substr(pg_catalog.to_jsonb(p_value)::text, 2,
+                                                   pg_catalog.length(pg_catalog.to_jsonb(p_value)::text) - 2)
+                else p_value end,
+           '\', '\\'), '%', '\%'), '_', '\_') || '%'
+$$;
+comment on function retention._like_pattern(text, boolean) is
+  'Internal. A LIKE pattern for text (or JSON text) containing a value.';
+
+-- A message with every occurrence of the values replaced by '[erased]' (values of a
+-- person's rows: strings of four characters or more, so that no short number is hit).
+create or replace function retention._erase_values(p_text text, p_values text[])
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v text;
+  r text := p_text;
+begin
+  foreach v in array coalesce(p_values, '{}') loop
+    continue when v is null or pg_catalog.length(v) < 4;
+    r := pg_catalog.replace(r, v, '[erased]');
+  end loop;
+  return r;
+end
+$$;
+comment on function retention._erase_values(text, text[]) is
+  'Internal. Replaces every occurrence of the values (four characters or more) in a message by [erased].';
+
+-- The message of an error as the audit log (kept for good) may keep it: pg-retention's own
+-- (RT*), which name objects, never values. Any other — a trigger's RAISE under any code, a
+-- data exception ('invalid input syntax … "value"') — may quote a person's data: the audit
+-- log has its code, and the message stays in runs.error and the notification, where the
+-- person's erasure removes their values.
+create or replace function retention._loggable_error(p_code text, p_message text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_code like 'RT%' then p_message end
+$$;
+comment on function retention._loggable_error(text, text) is
+  'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), else NULL.';

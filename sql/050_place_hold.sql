@@ -57,19 +57,20 @@ begin
     (p_scope, v_target,
      case when p_scope = 'policy' then p_value end,
      case when p_scope = 'subject' then v_value end,
-     case when p_scope = 'subject' then retention._subject_token(v_value) end,
+     case when p_scope = 'subject' then retention._subject_token('subject:' || v_value) end,
      p_reason, p_case_reference, coalesce(p_placed_by, retention._actor()), p_expires_at)
   returning * into v_hold;
   -- The audit log is kept for good: a subject hold is in it by its subject's token, and
-  -- its reason (which may name the person) only in legal_holds, where the subject's
-  -- erasure removes it.
+  -- its reason and case reference (which may name the person) only in legal_holds, where
+  -- the subject's erasure removes them.
   perform retention._append_audit('hold.placed', 'legal_hold', v_hold.hold_id::text,
     jsonb_strip_nulls(jsonb_build_object(
       'scope', p_scope,
       'value', case when p_scope = 'subject' then null else v_value end,
       'subject_token', v_hold.subject_token,
       'reason', case when p_scope = 'subject' then null else p_reason end,
-      'case_reference', p_case_reference, 'expires_at', p_expires_at,
+      'case_reference', case when p_scope = 'subject' then null else p_case_reference end,
+      'expires_at', p_expires_at,
       'placed_by', v_hold.placed_by)));
   if p_scope = 'subject' then
     -- Does any row carry this subject? Every subject column (policies', erasure subject

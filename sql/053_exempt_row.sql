@@ -56,7 +56,7 @@ begin
    where policy_id = v_pol.policy_id and row_key = p_key and status = 'flagged'
   returning flag_id into v_flag;
   perform retention._append_audit('row.exempted', 'policy', v_pol.name,
-    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(p_key),
+    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
       'expires_at', p_expires_at, 'exempted_by', v_ex.exempted_by,
       'closed_flag', v_flag)));
   raise notice 'row % of policy % exempted%', p_key, p_policy,
@@ -97,7 +97,7 @@ begin
       using errcode = 'RT021', hint = 'SELECT * FROM retention.row_exemptions WHERE revoked_at IS NULL lists the exemptions in force.';
   end if;
   perform retention._append_audit('row.exemption_revoked', 'policy', v_pol.name,
-    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(p_key),
+    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
                        'revoked_by', v_ex.revoked_by));
   raise notice 'exemption of row % from policy % revoked; the next run may flag it again', p_key, p_policy;
   return v_ex;

@@ -158,7 +158,8 @@ begin
     perform retention._append_audit(case when v_status = 'running' then 'run.started' else 'run.' || v_status end,
       'policy', v_pol.name,
       jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'cutoff', v_cutoff, 'eligible', v_eligible,
-                         'held_back', v_held, 'affected', v_affected, 'limit', v_limit, 'error', v_err));
+                         'held_back', v_held, 'affected', v_affected, 'limit', v_limit,
+                         'error', retention._loggable_error(v_code, v_err)));
   exception
     when lock_not_available or query_canceled or others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
@@ -175,7 +176,8 @@ begin
       begin
         perform set_config('lock_timeout', '1000', true);
         perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
-          jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'error_code', v_code, 'error', v_err));
+          jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'error_code', v_code,
+                             'error', retention._loggable_error(v_code, v_err)));
       exception when lock_not_available then
         null;
       end;

@@ -178,9 +178,10 @@ begin
       jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
         'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
         'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code,
-        -- An erasure step works on one person's rows, and its error may quote them: the
-        -- audit log (kept for good) has its code; runs.error the message, until completion.
-        'error', case when r.kind = 'policy' then p_err end)));
+        -- The audit log is kept for good: an error that may quote a row's values (a trigger's,
+        -- a data exception) is there by its code, and an erasure step's, which works on one
+        -- person's rows, always; runs.error has the message (an erasure removes it).
+        'error', case when r.kind = 'policy' then retention._loggable_error(p_code, p_err) end)));
   exception when query_canceled or lock_not_available then
     update retention.runs
        set status = case when p_status = 'interrupted' or sqlstate = '57014' then 'interrupted' else p_status end,

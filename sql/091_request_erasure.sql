@@ -52,7 +52,7 @@ begin
   -- The key as the column reads it ('042' is 42), named everywhere but here by its token.
   p_subject_id := retention._subject_value(p_subject_id, v_type);
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by)
-  values (v_table, p_subject_id, retention._subject_token(p_subject_id),
+  values (v_table, p_subject_id, retention._subject_token('subject:' || p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user)
   returning * into v_req;
   -- requested_by may be the person (an e-mail address): it stays in the request until the

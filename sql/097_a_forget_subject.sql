@@ -2,19 +2,23 @@
 -- completes (erasure_step calls this last, in the transaction that completes the request).
 -- The audit log never held their values, only tokens (_subject_token); this removes the
 -- rest and deletes the links from the tokens back to them:
---   * released or expired subject holds on them: the id goes (subject_token stays, so the
---     hold still matches its audit entries), reason and release reason too;
---   * exemptions and flags of their row (policies on the subject table): the key becomes
---     the token, the reasons go, an exemption in force is revoked and an open flag closed
---     ('erased');
+--   * released or expired subject holds on their id: the id goes (subject_token stays, so
+--     the hold still matches its audit entries), reasons and case reference too (holds on
+--     other values of their rows, an e-mail address in a subject column, went as each step
+--     began: _forget_rows);
+--   * exemptions and flags of their row (policies on the subject table, dropped ones too):
+--     the key becomes the token, the reasons and the tenant go, an exemption in force is
+--     revoked and an open flag closed ('erased');
 --   * notifications: their key in rows_flagged lists, who asked and why the request waited
 --     in the request's own notifications, and quoted occurrences in any message;
 --   * failed rows of their row (runs on their table): key and error; quoted occurrences of
 --     their key in any other error;
 --   * who asked, in the request;
+--   * other open requests for the same person: completed as carried out by this one;
 --   * the token links of their key and of every hold id that named them.
--- Holds still in force are left as they are (the erasure was not blocked by them, so they
--- were placed after its last step). Returns what it changed, for the audit entry.
+-- Holds still in force are left as they are: in force, a hold must name whom it holds, and
+-- it blocked nothing this erasure changed (a hold placed after its last step, or on rows a
+-- keep rule kept). Returns what it changed, for the audit entry.
 create or replace function retention._forget_subject(p_request bigint)
 returns jsonb
 language plpgsql
@@ -32,13 +36,17 @@ declare
   v_rels     regclass[];
   v_policies bigint[];
   v_names    text[];
+  v_tables   text[];
+  v_runs     bigint[];
   n_holds    bigint;
   n_ex       bigint;
   n_flags    bigint;
   n_notes    bigint;
   n_fail     bigint;
   n_runs     bigint;
+  n_dups     bigint := 0;
   v_n        bigint;
+  v_dup      retention.erasure_requests;
 begin
   select * into strict v_req from retention.erasure_requests r where r.request_id = p_request;
   v_type := (select k.key_type from retention._single_key(v_req.subject_table) k);
@@ -48,10 +56,11 @@ begin
   end if;
   -- Requests filed before tokens have a sha256 there: their subject gets a token now.
   v_token := case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
-                  else retention._subject_token(v_value) end;
+                  else retention._subject_token('subject:' || v_value) end;
 
   -- Subject holds that named them, in whatever spelling ('042' for 42).
-  select coalesce(array_agg(distinct h.subject_id), '{}'), coalesce(array_agg(distinct h.reason), '{}')
+  select coalesce(array_agg(distinct h.subject_id), '{}'),
+         coalesce(array_agg(distinct h.reason) || array_agg(distinct h.case_reference), '{}')
     into v_values, v_reasons
     from retention.legal_holds h
    where h.scope = 'subject' and h.subject_id is not null
@@ -59,7 +68,7 @@ begin
   v_values := array(select distinct v from unnest(v_values || v_value) v);
   update retention.legal_holds h
      set subject_token = coalesce(h.subject_token, v_token), subject_id = null, reason = v_erased,
-         release_reason = case when h.release_reason is not null then v_erased end
+         release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
    where h.scope = 'subject' and h.subject_id = any (v_values)
      and not exists (select from retention._open_holds o where o.hold_id = h.hold_id);
   get diagnostics n_holds = row_count;
@@ -69,8 +78,11 @@ begin
   v_rels := array(select t.relid from pg_catalog.pg_partition_tree(
                     coalesce(pg_catalog.pg_partition_root(v_req.subject_table), v_req.subject_table)) t)
             || v_req.subject_table;
+  v_tables := array(select retention.qualified_name(r) from unnest(v_rels) r);
   select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into v_policies, v_names
     from retention.policies p where p.target = any (v_rels);
+  v_runs := array(select r.run_id from retention.runs r
+                   where r.policy_name = any (v_names) or to_regclass(r.spec #>> '{policy,target}') = any (v_rels));
   select v_reasons || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_reasons
     from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key = v_value;
   update retention.row_exemptions e
@@ -81,11 +93,11 @@ begin
    where e.policy_id = any (v_policies) and e.row_key = v_value;
   get diagnostics n_ex = row_count;
   update retention.flagged_rows f
-     set row_key = v_token,
+     set row_key = v_token, tenant = null,
          status = case when f.status = 'flagged' then 'erased' else f.status end,
          closed_at = coalesce(f.closed_at, now()),
          close_reason = case when f.status = 'flagged' or f.close_reason is not null then v_erased end
-   where f.policy_id = any (v_policies) and f.row_key = v_value;
+   where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = v_value;
   get diagnostics n_flags = row_count;
   v_reasons := array(select distinct r from unnest(v_reasons) r where r is not null and btrim(r) <> '');
 
@@ -96,12 +108,13 @@ begin
            case when n.payload ->> 'request_id' = p_request::text
                 then n.payload - 'requested_by' - 'status_reason' else n.payload end,
            case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
-                when n.kind = 'rows_flagged' and n.policy_name = any (v_names) then v_values
+                when n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+                then v_values
                 else '{}' end,
            v_values, v_token)
    where n.payload ->> 'request_id' = p_request::text
-      or (n.kind = 'rows_flagged' and n.policy_name = any (v_names))
-      or n.payload::text like any (array(select '%' || v || '%' from unnest(v_values) v));
+      or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables)))
+      or n.payload::text like any (array(select retention._like_pattern(v, true) from unnest(v_values) v));
   get diagnostics n_notes = row_count;
 
   -- Failed rows of their row, in runs on their table (policies dropped since too): the key
@@ -110,13 +123,12 @@ begin
   update retention.run_row_failures f
      set row_key = retention._redact_jsonb(f.row_key, v_values, '{}', v_token),
          error = 'removed when the erasure completed'
-   where f.run_id in (select r.run_id from retention.runs r
-                       where r.policy_name = any (v_names) or to_regclass(r.spec #>> '{policy,target}') = any (v_rels))
+   where f.run_id = any (v_runs)
      and exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_values));
   get diagnostics n_fail = row_count;
   update retention.run_row_failures f
      set error = retention._redact_text(f.error, v_values, v_token)
-   where f.error like any (array(select '%' || v || '%' from unnest(v_values) v))
+   where f.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
      and f.error is distinct from retention._redact_text(f.error, v_values, v_token);
   -- The request's own runs worked on the person's rows only: their messages go.
   update retention.runs r
@@ -127,18 +139,209 @@ begin
   update retention.runs r
      set error = retention._redact_text(r.error, v_values, v_token),
          error_hint = retention._redact_text(r.error_hint, v_values, v_token)
-   where (r.error like any (array(select '%' || v || '%' from unnest(v_values) v))
-          or r.error_hint like any (array(select '%' || v || '%' from unnest(v_values) v)))
+   where (r.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
+          or r.error_hint like any (array(select retention._like_pattern(v, false) from unnest(v_values) v)))
      and (r.error, r.error_hint) is distinct from
          (retention._redact_text(r.error, v_values, v_token), retention._redact_text(r.error_hint, v_values, v_token));
   get diagnostics v_n = row_count;
   n_runs := n_runs + v_n;
 
   update retention.erasure_requests set requested_by = '(' || v_erased || ')' where request_id = p_request;
-  delete from retention.subject_tokens t where t.subject = any (v_values);
+
+  -- Other open requests for the same person (filed twice, or a failed one filed again) are
+  -- carried out by this one: completed with a pointer to it, so none keeps their id.
+  for v_dup in
+    select r.* from retention.erasure_requests r
+     where r.request_id <> p_request and r.subject_table = v_req.subject_table
+       and r.status in ('pending', 'blocked_by_hold', 'failed')
+       and coalesce(retention._subject_value(r.subject_id, v_type), r.subject_id) = v_value
+     order by r.request_id
+  loop
+    update retention.erasure_requests
+       set status = 'completed', completed_at = clock_timestamp(), subject_id = null, subject_hash = v_token,
+           requested_by = '(' || v_erased || ')', status_reason = format('carried out by erasure request %s', p_request),
+           step_run = null, processing_pid = null,
+           plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
+     where request_id = v_dup.request_id;
+    update retention.notifications n
+       set payload = retention._redact_jsonb(n.payload - 'requested_by' - 'status_reason',
+                                             v_values || v_dup.requested_by, v_values, v_token)
+     where n.payload ->> 'request_id' = v_dup.request_id::text;
+    perform retention._append_audit('erasure.completed', 'erasure_request', v_dup.request_id::text,
+      jsonb_build_object('subject_hash', v_token, 'by_request', p_request));
+    insert into retention.notifications (kind, dedupe_key, payload)
+    values ('erasure_completed', 'erasure_completed:' || v_dup.request_id,
+            jsonb_build_object('kind', 'erasure_completed', 'request_id', v_dup.request_id, 'by_request', p_request,
+                               'subject_table', retention.qualified_name(v_req.subject_table), 'subject_hash', v_token,
+                               'requested_at', v_dup.requested_at, 'due_at', v_dup.due_at, 'completed_at', clock_timestamp()))
+    on conflict (dedupe_key) do nothing;
+    n_dups := n_dups + 1;
+  end loop;
+
+  delete from retention.subject_tokens t
+   where t.subject = any (array(select 'subject:' || v from unnest(v_values) v))
+      or t.subject = any (array(select q || ':' || v from unnest(v_tables) q cross join unnest(v_values) v));
+  -- What now names the person by token only (some of it done by _forget_rows as each
+  -- delete step began).
+  select count(*) into n_holds from retention.legal_holds h where h.reason = v_erased;
+  select count(*) into n_ex from retention.row_exemptions e where e.row_key = v_token or e.reason = v_erased;
+  select count(*) into n_flags from retention.flagged_rows f where f.row_key = v_token or f.close_reason = v_erased;
+  select count(*) into n_fail from retention.run_row_failures f where f.row_key::text like '%' || v_token || '%';
   return jsonb_build_object('holds', n_holds, 'exemptions', n_ex, 'flags', n_flags, 'notifications', n_notes,
-                            'failed_rows', n_fail, 'run_errors', n_runs);
+                            'failed_rows', n_fail, 'run_errors', n_runs, 'other_requests', n_dups);
 end
 $$;
 comment on function retention._forget_subject(bigint) is
   'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
+
+
+-- As each step of an erasure begins, while the person's rows of its table can still be
+-- found (p_cond over alias t picks them): what the retention schema says about those rows.
+--   * subject holds, released or expired, on a value in one of the table's subject
+--     columns of their rows (their e-mail address where a policy names that column): the
+--     id, reasons and case reference go, and the id's token link;
+--   * exemptions and flags of those rows (policies on the table, its partitions and
+--     parents, dropped ones too): reasons go; where the step deletes, the key becomes the
+--     request's token, the tenant goes, an exemption in force is revoked, an open flag
+--     closed 'erased', rows_flagged notifications name the rows by the token, and the key
+--     tokens' links are deleted;
+--   * failed rows of those rows in any run on the table: the message goes (and the key,
+--     where the step deletes);
+--   * messages anywhere (runs, failed rows, notifications' error and status_reason,
+--     requests' status_reason) lose every value of those rows of four characters or more.
+-- A keep step keeps the rows and their keys; it still removes reasons and messages.
+create or replace function retention._forget_rows(p_request bigint, p_target regclass, p_cond text, p_token text,
+                                                  p_rule text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_erased   text := format('erased with erasure request %s', p_request);
+  v_delete   boolean := p_rule = 'delete';
+  v_tbl      text := retention.qualified_name(p_target);
+  v_key      name := (retention._single_key(p_target)).key_column;
+  v_rowkey   text := retention._row_key_sql(p_target);
+  v_rels     regclass[];
+  v_tables   text[];
+  v_policies bigint[];
+  v_names    text[];
+  v_runs     bigint[];
+  v_ids      text[] := '{}';
+  v_vals     text[];
+  v_holds    text[] := '{}';
+  v_more     text[];
+  v_pats     text[];
+  c          record;
+begin
+  v_rels := array(select t.relid from pg_catalog.pg_partition_tree(
+                    coalesce(pg_catalog.pg_partition_root(p_target), p_target)) t) || p_target;
+  v_tables := array(select retention.qualified_name(r) from unnest(v_rels) r);
+  select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into v_policies, v_names
+    from retention.policies p where p.target = any (v_rels);
+  v_runs := array(select r.run_id from retention.runs r
+                   where r.policy_name = any (v_names) or to_regclass(r.spec #>> '{policy,target}') = any (v_rels));
+  if v_key is not null then
+    execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
+      into v_ids;
+  end if;
+  -- Their rows' strings (the first 10,000 rows' are plenty to find them in messages).
+  execute format('select coalesce(array_agg(distinct e.value #>> ''{}''), ''{}'')
+                    from (select t.* from %s t where (%s) limit 10000) t
+                   cross join lateral jsonb_each(to_jsonb(t)) e
+                   where jsonb_typeof(e.value) = ''string'' and length(e.value #>> ''{}'') >= 4', v_tbl, p_cond)
+    into v_vals;
+  v_vals := v_vals || array(select i from unnest(v_ids) i where length(i) >= 4);
+
+  -- Subject holds on values of their rows' subject columns.
+  for c in
+    select col.col, retention._base_type(a.atttypid, a.atttypmod) as typ
+      from unnest(retention._subject_columns(p_target)) col(col)
+      join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = col.col
+  loop
+    execute format(
+      'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
+        where h.scope = ''subject'' and h.subject_id is not null
+          and not exists (select from retention._open_holds o where o.hold_id = h.hold_id)
+          and exists (select from %s t where (%s) and t.%I::%s = retention._subject_value(h.subject_id, %L)::%s)',
+      v_tbl, p_cond, c.col, c.typ, c.typ, c.typ)
+      into v_more;
+    v_holds := v_holds || v_more;
+  end loop;
+  if v_holds <> '{}' then
+    select v_vals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
+      into v_vals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);
+    update retention.legal_holds h
+       set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
+           release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
+     where h.scope = 'subject' and h.subject_id = any (v_holds)
+       and not exists (select from retention._open_holds o where o.hold_id = h.hold_id);
+    delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(v_holds) x));
+  end if;
+
+  -- Exemptions and flags of their rows.
+  if v_ids <> '{}' then
+    select v_vals || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_vals
+      from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key = any (v_ids);
+    select v_vals || coalesce(array_agg(f.close_reason), '{}') into v_vals
+      from retention.flagged_rows f
+     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = any (v_ids);
+    update retention.row_exemptions e
+       set row_key = case when v_delete then p_token else e.row_key end,
+           reason = v_erased,
+           revoke_reason = case when e.revoke_reason is not null or (v_delete and e.revoked_at is null) then v_erased end,
+           revoked_by = case when v_delete then coalesce(e.revoked_by, format('erasure request %s', p_request)) else e.revoked_by end,
+           revoked_at = case when v_delete then coalesce(e.revoked_at, now()) else e.revoked_at end
+     where e.policy_id = any (v_policies) and e.row_key = any (v_ids);
+    update retention.flagged_rows f
+       set row_key = case when v_delete then p_token else f.row_key end,
+           tenant = case when v_delete then null else f.tenant end,
+           status = case when v_delete and f.status = 'flagged' then 'erased' else f.status end,
+           closed_at = case when v_delete then coalesce(f.closed_at, now()) else f.closed_at end,
+           close_reason = case when f.close_reason is not null or (v_delete and f.status = 'flagged') then v_erased end
+     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = any (v_ids);
+    if v_delete then
+      update retention.notifications n
+         set payload = retention._redact_jsonb(n.payload, v_ids, '{}', p_token)
+       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+         and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (v_ids));
+      delete from retention.subject_tokens t
+       where t.subject in (select q || ':' || i from unnest(v_tables) q cross join unnest(v_ids) i);
+    end if;
+  end if;
+
+  -- Failed rows of their rows.
+  execute format(
+    'update retention.run_row_failures f
+        set row_key = case when $3 then jsonb_build_object(''erased'', $2) else f.row_key end,
+            error = ''removed when the erasure completed''
+      where f.run_id = any ($1) and exists (select from %s t where (%s) and %s = f.row_key)',
+    v_tbl, p_cond, v_rowkey)
+    using v_runs, p_token, v_delete;
+
+  -- Messages that quote their values.
+  v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
+  if v_vals <> '{}' then
+    v_pats := array(select retention._like_pattern(v, false) from unnest(v_vals) v);
+    update retention.runs r
+       set error = retention._erase_values(r.error, v_vals), error_hint = retention._erase_values(r.error_hint, v_vals)
+     where r.error like any (v_pats) or r.error_hint like any (v_pats);
+    update retention.run_row_failures f
+       set error = retention._erase_values(f.error, v_vals)
+     where f.error like any (v_pats);
+    update retention.erasure_requests q
+       set status_reason = retention._erase_values(q.status_reason, v_vals)
+     where q.status_reason like any (v_pats);
+    update retention.notifications n
+       set payload = n.payload
+                     || case when n.payload ? 'error'
+                             then jsonb_build_object('error', retention._erase_values(n.payload ->> 'error', v_vals)) else '{}' end
+                     || case when n.payload ? 'status_reason'
+                             then jsonb_build_object('status_reason', retention._erase_values(n.payload ->> 'status_reason', v_vals)) else '{}' end
+     where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
+  end if;
+end
+$$;
+comment on function retention._forget_rows(bigint, regclass, text, text, text) is
+  'Internal. As an erasure step begins: removes what holds, exemptions, flags, rows_flagged notifications, failed rows and messages say of the person''s rows of its table (keys become the request''s token where the step deletes).';

@@ -279,6 +279,11 @@ begin
       continue;
     end if;
     exit when v_step is null;
+    -- What the retention schema says of the person's rows of this table goes first, while
+    -- the rows can still be found.
+    perform retention._forget_rows(p_request, v_step.target::regclass, v_step.cond,
+      case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
+           else retention._subject_token('subject:' || v_req.subject_id) end, v_step.rule);
     if v_step.rule = 'keep' then
       perform retention._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_step.rows);
       v_req.plan_step := v_req.plan_step + 1;

@@ -141,7 +141,7 @@ describe('pg-retention CLI', () => {
     const [audit] = await db.q(`select a.actor, t.subject as key from retention.audit_log a
                                   left join retention.subject_tokens t on t.token = a.details->>'key_token'
                                  where a.action = 'row.exempted' order by a.audit_id desc limit 1`);
-    expect(audit).toEqual({ actor: 'ci-test', key: '2' });
+    expect(audit).toEqual({ actor: 'ci-test', key: 'app.users:2' });
     const bad = await cli(['accounts', 'exempt', 'users.inactive', '999', '--reason', 'x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/app\.users has no row with id = '999'/);

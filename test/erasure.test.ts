@@ -136,7 +136,7 @@ describe('erasure requests', () => {
     // Who asked goes with the request; the token no longer leads back to the person.
     expect(await db.q(`select requested_by from retention.erasure_requests where request_id = $1`, [req!.request_id]))
       .toEqual([{ requested_by: `(erased with erasure request ${req!.request_id})` }]);
-    expect(await count(db, `retention.subject_tokens where token = '${req!.subject_hash}' or subject = 'cust-7731'`)).toBe(0);
+    expect(await count(db, `retention.subject_tokens where token = '${req!.subject_hash}' or subject = 'subject:cust-7731'`)).toBe(0);
     // Nothing the erasure left behind names the person.
     // (An earlier test's request for the same person is still open, so requests are read for this one.)
     const traces = await db.q(`select (select string_agg(t::text, '') from retention.erasure_evidence t) ||
