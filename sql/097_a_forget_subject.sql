@@ -1,3 +1,26 @@
+-- A table as the retention schema knows it: itself, its partitions and the tables it is a
+-- partition of (their qualified names), the policies on any of them and every run on any
+-- of them (dropped policies' too: a run's spec names its table).
+create or replace function retention._table_family(p_rel regclass, out rels regclass[], out tables text[],
+                                                   out policies bigint[], out names text[], out runs bigint[])
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  rels := array(select t.relid from pg_catalog.pg_partition_tree(
+                  coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t) || p_rel;
+  tables := array(select retention.qualified_name(r) from unnest(rels) r);
+  select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into policies, names
+    from retention.policies p where p.target = any (rels);
+  runs := array(select r.run_id from retention.runs r
+                 where r.policy_name = any (names) or to_regclass(r.spec #>> '{policy,target}') = any (rels));
+end
+$$;
+comment on function retention._table_family(regclass) is
+  'Internal. A table with its partitions and parents, the policies on them and every run on them (dropped policies'' too).';
+
 -- What the retention schema itself knows of a person, forgotten when their erasure
 -- completes (erasure_step calls this last, in the transaction that completes the request).
 -- The audit log never held their values, only tokens (_subject_token); this removes the
@@ -75,14 +98,8 @@ begin
 
   -- Their row's exemptions and flags: policies on the subject table, its partitions and
   -- the tables it is a partition of.
-  v_rels := array(select t.relid from pg_catalog.pg_partition_tree(
-                    coalesce(pg_catalog.pg_partition_root(v_req.subject_table), v_req.subject_table)) t)
-            || v_req.subject_table;
-  v_tables := array(select retention.qualified_name(r) from unnest(v_rels) r);
-  select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into v_policies, v_names
-    from retention.policies p where p.target = any (v_rels);
-  v_runs := array(select r.run_id from retention.runs r
-                   where r.policy_name = any (v_names) or to_regclass(r.spec #>> '{policy,target}') = any (v_rels));
+  select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
+    from retention._table_family(v_req.subject_table) f;
   select v_reasons || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_reasons
     from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key = v_value;
   update retention.row_exemptions e
@@ -235,13 +252,8 @@ declare
   v_pats     text[];
   c          record;
 begin
-  v_rels := array(select t.relid from pg_catalog.pg_partition_tree(
-                    coalesce(pg_catalog.pg_partition_root(p_target), p_target)) t) || p_target;
-  v_tables := array(select retention.qualified_name(r) from unnest(v_rels) r);
-  select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into v_policies, v_names
-    from retention.policies p where p.target = any (v_rels);
-  v_runs := array(select r.run_id from retention.runs r
-                   where r.policy_name = any (v_names) or to_regclass(r.spec #>> '{policy,target}') = any (v_rels));
+  select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
+    from retention._table_family(p_target) f;
   if v_key is not null then
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
