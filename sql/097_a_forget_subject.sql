@@ -250,6 +250,7 @@ declare
   v_holds    text[] := '{}';
   v_more     text[];
   v_pats     text[];
+  v_exprs    text;
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -258,13 +259,27 @@ begin
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
   end if;
-  -- Their rows' strings (the first 10,000 rows' are plenty to find them in messages).
-  execute format('select coalesce(array_agg(distinct e.value #>> ''{}''), ''{}'')
-                    from (select t.* from %s t where (%s) limit 10000) t
-                   cross join lateral jsonb_each(to_jsonb(t)) e
-                   where jsonb_typeof(e.value) = ''string'' and length(e.value #>> ''{}'') >= 4', v_tbl, p_cond)
-    into v_vals;
-  v_vals := v_vals || array(select i from unnest(v_ids) i where length(i) >= 4);
+  -- Their rows' strings (the first 10,000 rows' are plenty to find them in messages): the
+  -- columns of built-in string types, and the strings inside json columns (domains over
+  -- them too). Only built-in casts run: to_jsonb of a whole row would call a cast to json
+  -- that another role defined on a column's type, as the owner.
+  select string_agg(case when b.typ in ('json'::regtype, 'jsonb'::regtype)
+                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string")'') x)', a.attname)
+                         else format('array[t.%I::text]', a.attname) end, ' || ')
+    into v_exprs
+    from pg_catalog.pg_attribute a
+    cross join lateral (select coalesce((select d.typbasetype from pg_catalog.pg_type d
+                                          where d.oid = a.atttypid and d.typtype = 'd'), a.atttypid)::regtype as typ) b
+   where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
+     and b.typ in ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'json'::regtype, 'jsonb'::regtype);
+  if v_exprs is not null then
+    execute format('select coalesce(array_agg(distinct v), ''{}'')
+                      from (select %s as vs from %s t where (%s) limit 10000) t
+                     cross join lateral unnest(t.vs) v
+                     where length(v) >= 4', v_exprs, v_tbl, p_cond)
+      into v_vals;
+  end if;
+  v_vals := coalesce(v_vals, '{}') || array(select i from unnest(v_ids) i where length(i) >= 4);
 
   -- Subject holds on values of their rows' subject columns.
   for c in
