@@ -153,3 +153,28 @@ as $$
 $$;
 comment on function retention._loggable_error(text, text) is
   'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), else NULL.';
+
+-- A message with every whole-word occurrence of the values (letters, digits and _ only)
+-- replaced by '[erased]': for short values (a key such as 42) in messages about their rows.
+create or replace function retention._erase_words(p_text text, p_values text[])
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v text;
+  r text := p_text;
+begin
+  if r is null then
+    return null;
+  end if;
+  foreach v in array coalesce(p_values, '{}') loop
+    continue when v is null or v !~ '^\w+$';
+    r := pg_catalog.regexp_replace(r, '\m' || v || '\M', '[erased]', 'g');
+  end loop;
+  return r;
+end
+$$;
+comment on function retention._erase_words(text, text[]) is
+  'Internal. Replaces every whole-word occurrence of the values (letters, digits, _) in a message by [erased].';

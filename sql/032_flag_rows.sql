@@ -92,7 +92,11 @@ begin
   if flagged > 0 or cancelled > 0 then
     perform retention._append_audit('rows.flagged', 'policy', p_pol.name,
       jsonb_build_object('run_id', p_run_id, 'flagged', flagged, 'cancelled', cancelled,
-                         'act_after', now() + p_pol.notice_period, 'per_tenant', v_tenants));
+                         -- How many tenants were told, not which: a tenant value may be one
+                         -- person's (a sole trader), and the audit log is kept for good. The
+                         -- rows_flagged notifications and flagged_rows say which.
+                         'act_after', now() + p_pol.notice_period,
+                         'tenants', (select count(*) from jsonb_object_keys(coalesce(v_tenants, '{}')))));
   end if;
   raise notice 'policy %: % row(s) flagged (action after %), % flag(s) cancelled',
     p_pol.name, flagged, now() + p_pol.notice_period, cancelled;

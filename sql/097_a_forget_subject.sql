@@ -147,7 +147,12 @@ begin
      set error = retention._redact_text(f.error, v_values, v_token)
    where f.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
      and f.error is distinct from retention._redact_text(f.error, v_values, v_token);
-  -- The request's own runs worked on the person's rows only: their messages go.
+  -- The request's own runs worked on the person's rows only: their messages go, and the
+  -- notifications of those runs' failures with them.
+  update retention.notifications n
+     set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
+   where n.run_id in (select r.run_id from retention.runs r where r.request_id = p_request)
+     and n.payload ->> 'error' is not null;
   update retention.runs r
      set error = case when r.error is not null then 'removed when the erasure completed' end,
          error_hint = null
@@ -251,6 +256,7 @@ declare
   v_more     text[];
   v_pats     text[];
   v_exprs    text;
+  v_words    text[];
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -259,10 +265,10 @@ begin
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
   end if;
-  -- Their rows' strings (the first 10,000 rows' are plenty to find them in messages): the
-  -- columns of built-in string types, and the strings inside json columns (domains over
-  -- them too). Only built-in casts run: to_jsonb of a whole row would call a cast to json
-  -- that another role defined on a column's type, as the owner.
+  -- Their rows' values (the first 10,000 rows' are plenty to find them in messages): the
+  -- columns of built-in string and integer/numeric types, and the strings inside json
+  -- columns (domains over them too). Only built-in casts run: to_jsonb of a whole row would
+  -- call a cast to json that another role defined on a column's type, as the owner.
   select string_agg(case when b.typ in ('json'::regtype, 'jsonb'::regtype)
                          then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string")'') x)', a.attname)
                          else format('array[t.%I::text]', a.attname) end, ' || ')
@@ -271,15 +277,19 @@ begin
     cross join lateral (select coalesce((select d.typbasetype from pg_catalog.pg_type d
                                           where d.oid = a.atttypid and d.typtype = 'd'), a.atttypid)::regtype as typ) b
    where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
-     and b.typ in ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'json'::regtype, 'jsonb'::regtype);
+     and b.typ in ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'json'::regtype, 'jsonb'::regtype,
+                   'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype);
   if v_exprs is not null then
     execute format('select coalesce(array_agg(distinct v), ''{}'')
                       from (select %s as vs from %s t where (%s) limit 10000) t
                      cross join lateral unnest(t.vs) v
-                     where length(v) >= 4', v_exprs, v_tbl, p_cond)
+                     where v is not null', v_exprs, v_tbl, p_cond)
       into v_vals;
   end if;
-  v_vals := coalesce(v_vals, '{}') || array(select i from unnest(v_ids) i where length(i) >= 4);
+  v_vals := coalesce(v_vals, '{}') || v_ids;
+  -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
+  -- whole words only from the messages of runs on this table, which are about its rows.
+  v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
 
   -- Subject holds on values of their rows' subject columns.
   for c in
@@ -333,6 +343,13 @@ begin
          set payload = retention._redact_jsonb(n.payload, v_ids, '{}', p_token)
        where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
          and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (v_ids));
+      -- A notice that listed only their rows went to their tenant alone: the tenant goes too.
+      update retention.notifications n
+         set payload = n.payload || jsonb_build_object('tenant', null),
+             dedupe_key = format('rows_flagged:%s:erased:%s', n.payload ->> 'run_id', n.notification_id)
+       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+         and n.payload ->> 'tenant' is not null
+         and not exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' is distinct from p_token);
       delete from retention.subject_tokens t
        where t.subject in (select q || ':' || i from unnest(v_tables) q cross join unnest(v_ids) i);
     end if;
@@ -347,7 +364,20 @@ begin
     v_tbl, p_cond, v_rowkey)
     using v_runs, p_token, v_delete;
 
-  -- Messages that quote their values.
+  -- Messages of runs on this table: their values as whole words, however short.
+  if v_words <> '{}' and v_runs <> '{}' then
+    update retention.runs r
+       set error = retention._erase_words(r.error, v_words), error_hint = retention._erase_words(r.error_hint, v_words)
+     where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)
+       and (r.error, r.error_hint) is distinct from (retention._erase_words(r.error, v_words), retention._erase_words(r.error_hint, v_words));
+    update retention.run_row_failures f
+       set error = retention._erase_words(f.error, v_words)
+     where f.run_id = any (v_runs) and f.error is distinct from retention._erase_words(f.error, v_words);
+    update retention.notifications n
+       set payload = n.payload || jsonb_build_object('error', retention._erase_words(n.payload ->> 'error', v_words))
+     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention._erase_words(n.payload ->> 'error', v_words);
+  end if;
+  -- Messages anywhere that quote their values of four characters or more.
   v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
   if v_vals <> '{}' then
     v_pats := array(select retention._like_pattern(v, false) from unnest(v_vals) v);

@@ -258,6 +258,45 @@ describe('no personal data after an erasure: what an attacker found', () => {
       .toEqual([{ row_key: '61111', reason: `erased with erasure request ${req.request_id}`, in_force: true }]);
   });
 
+  it('a failed run\'s message quoting a number column and a short key, the erasure\'s own run_failed notice, and a tenant notice of one person', async () => {
+    await db.q(`create schema b7`);
+    await db.q(`create table b7.users (id bigint primary key, email text, phone bigint, org text, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`create table b7.orders (id bigint primary key, user_id bigint references b7.users, created_at timestamptz not null)`);
+    await db.q(`insert into b7.users values (42, 'alice.b7@example.com', 4915112345678, 'Solo Seven Consulting', now() - interval '5 years'),
+                                           (43, 'bob.b7@example.com', 4915199999999, 'acme', now())`);
+    await db.q(`insert into b7.orders values (9001, 42, now() - interval '5 years'), (9003, 42, now() - interval '4 years'), (9002, 43, now())`);
+    await db.q(`create function b7.block() returns trigger language plpgsql as $$
+                begin
+                  if coalesce(current_setting('b7.block', true), '') = 'on' then
+                    raise exception 'order % of customer % (phone %) is under dispute', old.id, old.user_id,
+                      (select phone from b7.users where id = old.user_id);
+                  end if;
+                  return old;
+                end $$`);
+    await db.q(`create trigger block before delete on b7.orders for each row execute function b7.block()`);
+    await db.q(`alter database ${db.name} set b7.block = 'on'`);
+    await db.q(`select retention.set_policy('b7-orders', 'b7.orders', 'delete', 'created_at', interval '1 year')`);
+    await db.q(`select retention.set_inactive_accounts_policy('b7-inactive', 'b7.users', p_tenant_column => 'org')`);
+    await db.call(`call retention.run('b7-inactive')`);
+    await db.call(`call retention.run('b7-orders')`).catch(() => undefined);
+    const [req] = await db.q(`select request_id, subject_hash from retention.request_erasure('b7.users', '42', 'ticket')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]).catch(() => undefined);
+    expect(await count(db, `retention.notifications where kind = 'run_failed' and payload->>'error' like '%4915112345678%'`)).toBe(2);
+    await db.q(`alter database ${db.name} reset b7.block`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id])).toEqual([{ status: 'completed' }]);
+    expect(await left('4915112345678', 'Solo Seven', 'alice.b7')).toEqual([['4915112345678', []], ['Solo Seven', []], ['alice.b7', []]]);
+    // The short key is gone from the messages about orders as a word; the other person's is not touched.
+    const msgs = await db.q<{ m: string }>(`select coalesce(r.error, '') || ' ' || coalesce(n.payload->>'error', '') as m
+                                              from retention.runs r left join retention.notifications n using (run_id)
+                                             where r.policy_name = 'b7-orders'`);
+    expect(msgs.map((x) => /\b42\b/.test(x.m))).toEqual(msgs.map(() => false));
+    // The notice that listed only them went to their tenant alone: it names neither now.
+    expect(await db.q(`select payload->'tenant' as tenant, payload->'rows'->0->>'key' as key from retention.notifications
+                        where kind = 'rows_flagged' and payload->>'policy' = 'b7-inactive'`))
+      .toEqual([{ tenant: null, key: req!.subject_hash }]);
+  });
+
   it('a row of another table with the same key has its own token: the audit log cannot link the erased person back through it', async () => {
     await db.q(`create schema b6`);
     await db.q(`create table b6.users (id int primary key, email text)`);
