@@ -1,4 +1,5 @@
--- Creates or replaces a policy (declarative: arguments not given take their defaults).
+-- Creates or replaces a policy (declarative: arguments not given take their defaults;
+-- retention.alter_policy changes only the settings it is given).
 -- Everything is validated before anything is written, each failure with its own
 -- SQLSTATE and a hint; the change is audit-logged with the fields that changed.
 create or replace function retention.set_policy(
@@ -304,4 +305,4 @@ begin
 end
 $$;
 comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text) is
-  'Creates or replaces a retention policy after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period (RT001-RT021). Audit-logged with the changed fields.';
+  'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period (RT001-RT021). Audit-logged with the changed fields.';

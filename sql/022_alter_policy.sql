@@ -1,0 +1,125 @@
+-- Changes the settings of a policy that are given and keeps every other one (set_policy is
+-- declarative: it takes the whole policy, as a file gives it, and resets what is left
+-- out). A NULL argument means "not given"; p_reset names settings to return to
+-- set_policy's default (retain: inherit the schema's or category's default period;
+-- subject_column, schedule, predicate, …: none). The merged policy goes through
+-- set_policy, so it is validated and audited exactly as a new one would be, and each
+-- setting's default lives in set_policy's signature alone.
+create or replace function retention.alter_policy(
+  p_name               text,
+  p_target             text     default null,
+  p_action             text     default null,
+  p_age_column         text     default null,
+  p_retain             interval default null,
+  p_predicate          text     default null,
+  p_subject_column     text     default null,
+  p_deleted_at_column  text     default null,
+  p_batch_size         integer  default null,
+  p_max_rows_per_run   bigint   default null,
+  p_time_budget        interval default null,
+  p_lock_timeout       interval default null,
+  p_schedule           text     default null,
+  p_time_zone          text     default null,
+  p_enabled            boolean  default null,
+  p_description        text     default null,
+  p_category           text     default null,
+  p_notify_over_rows   bigint   default null,
+  p_archive_schema     text     default null,
+  p_scrub              jsonb    default null,
+  p_scrubbed_at_column text     default null,
+  p_revoke             text[]   default null,
+  p_run_cap            bigint   default null,
+  p_notice_period      interval default null,
+  p_tenant_column      text     default null,
+  p_reset              text[]   default null
+)
+returns retention.policies
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_old      retention.policies := retention._get_policy(p_name);
+  v_new      retention.policies;
+  v_current  jsonb;
+  v_given    jsonb;
+  v_merged   jsonb;
+  v_settable text[];
+  v_bad      text;
+  v_args     text;
+begin
+  -- Locked until commit: two alters at once would each keep the other's old values.
+  select * into v_old from retention.policies p where p.policy_id = v_old.policy_id for update;
+  -- The policy as set_policy's arguments (their names without p_).
+  v_current := jsonb_build_object(
+    'target', retention.qualified_name(v_old.target), 'action', v_old.action, 'age_column', v_old.age_column,
+    'retain', v_old.retain, 'predicate', v_old.predicate, 'subject_column', v_old.subject_column,
+    'deleted_at_column', v_old.deleted_at_column, 'batch_size', v_old.batch_size,
+    'max_rows_per_run', v_old.max_rows_per_run, 'time_budget', v_old.time_budget,
+    'lock_timeout', v_old.lock_timeout, 'schedule', v_old.schedule, 'time_zone', v_old.time_zone,
+    'enabled', v_old.enabled, 'description', v_old.description, 'category', v_old.category,
+    'notify_over_rows', v_old.notify_over_rows, 'archive_schema', v_old.archive_schema,
+    'scrub', v_old.scrub_columns, 'scrubbed_at_column', v_old.scrubbed_at_column,
+    'revoke', (select jsonb_agg(retention.qualified_name(r) order by o)
+                 from unnest(v_old.revoke_tables) with ordinality x(r, o)),
+    'run_cap', v_old.run_cap, 'notice_period', v_old.notice_period, 'tenant_column', v_old.tenant_column);
+  v_given := jsonb_strip_nulls(jsonb_build_object(
+    'target', p_target, 'action', p_action, 'age_column', p_age_column, 'retain', p_retain,
+    'predicate', p_predicate, 'subject_column', p_subject_column, 'deleted_at_column', p_deleted_at_column,
+    'batch_size', p_batch_size, 'max_rows_per_run', p_max_rows_per_run, 'time_budget', p_time_budget,
+    'lock_timeout', p_lock_timeout, 'schedule', p_schedule, 'time_zone', p_time_zone, 'enabled', p_enabled,
+    'description', p_description, 'category', p_category, 'notify_over_rows', p_notify_over_rows,
+    'archive_schema', p_archive_schema, 'scrub', p_scrub, 'scrubbed_at_column', p_scrubbed_at_column,
+    'revoke', to_jsonb(p_revoke), 'run_cap', p_run_cap, 'notice_period', p_notice_period,
+    'tenant_column', p_tenant_column));
+
+  -- What may be reset: every setting set_policy has a default for.
+  select array_agg(substr(a.name, 3) order by a.n) into v_settable
+    from pg_catalog.pg_proc p
+   cross join lateral unnest(p.proargnames) with ordinality a(name, n)
+   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text)'::regprocedure
+     and a.n > p.pronargs - p.pronargdefaults;
+  select string_agg(coalesce(quote_literal(r), 'NULL'), ', ') into v_bad
+    from unnest(coalesce(p_reset, '{}')) r where r is null or not (r = any (v_settable));
+  if v_bad is not null then
+    raise exception 'alter_policy: cannot reset %', v_bad
+      using errcode = 'RT028',
+            hint = format('Settings that can be reset to their default: %s. target, action and age_column have none: give a new value instead.',
+                          array_to_string(v_settable, ', '));
+  end if;
+  select string_agg(r, ', ') into v_bad from unnest(coalesce(p_reset, '{}')) r where v_given ? r;
+  if v_bad is not null then
+    raise exception 'alter_policy: % both given and reset', v_bad
+      using errcode = 'RT028', hint = 'Give a new value, or reset the setting to its default; not both.';
+  end if;
+  if v_given = '{}' and coalesce(cardinality(p_reset), 0) = 0 then
+    raise exception 'alter_policy: no setting given for policy %', p_name
+      using errcode = 'RT028', hint = 'Name the settings to change, e.g. retention.alter_policy(''' || p_name || ''', p_retain => ''90 days''), or p_reset => array[''schedule''].';
+  end if;
+
+  v_merged := jsonb_strip_nulls(v_current || v_given) - coalesce(p_reset, '{}');
+  if v_old.subject_column is not null and (v_merged ->> 'subject_column') is distinct from v_old.subject_column::text then
+    raise warning 'policy %: subject holds no longer protect rows of % through its column %', p_name,
+          retention.qualified_name(v_old.target), quote_ident(v_old.subject_column)
+      using hint = 'A legal hold on a person then keeps their rows of this table only through another policy''s subject column or a table hold.';
+  end if;
+
+  -- set_policy with the merged settings, each cast to its parameter's type.
+  select string_agg(format('%I => %L::%s', a.name, case when jsonb_typeof(v_merged -> substr(a.name, 3)) = 'array'
+                                                         and t.typ = 'text[]'::regtype
+                                                        then array(select jsonb_array_elements_text(v_merged -> substr(a.name, 3)))::text
+                                                        when t.typ = 'jsonb'::regtype then (v_merged -> substr(a.name, 3))::text
+                                                        else v_merged ->> substr(a.name, 3) end, t.typ), ', ' order by a.n)
+    into v_args
+    from pg_catalog.pg_proc p
+   cross join lateral unnest(p.proargnames, p.proargtypes::oid[]) with ordinality a(name, typ, n)
+   cross join lateral (select a.typ::regtype as typ) t
+   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text)'::regprocedure
+     and a.name <> 'p_name' and v_merged ? substr(a.name, 3);
+  execute format('select * from retention.set_policy(p_name => %L, %s)', p_name, v_args) into v_new;
+  return v_new;
+end
+$$;
+comment on function retention.alter_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text[]) is
+  'Changes only the settings given (NULL = not given; p_reset returns settings to their defaults) and keeps every other one; validated and audit-logged by set_policy. RT028 for a setting that cannot be reset, one both given and reset, or nothing given. Warns when the subject column goes (subject holds no longer cover the table through it).';
