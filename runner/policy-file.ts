@@ -3,17 +3,20 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
+import { cronError, timeZoneError } from './cron.ts';
 
 const UNITS = 'microseconds?|milliseconds?|seconds?|minutes?|hours?|days?|weeks?|months?|years?';
 const DURATION = new RegExp(`^\\s*(\\d+\\s*(${UNITS})\\s*)+$`, 'i');
 const duration = z.string().refine((s) => DURATION.test(s) && !/^\s*0+\s*\D/.test(s), {
   error: (i) => `${JSON.stringify(i.input)} is not a positive duration — use e.g. "30 days", "6 months" or "1 year"`,
 });
-const CRON_FIELD = /^[0-9A-Za-z*/,?#-]+$/;
-const cron = z.string().refine((s) => {
-  const f = s.trim().split(/\s+/);
-  return f.length >= 5 && f.length <= 6 && f.every((x) => CRON_FIELD.test(x));
-}, { error: (i) => `${JSON.stringify(i.input)} is not a cron expression — use five fields, e.g. "0 2 * * *" for 02:00 daily` });
+const cron = z.string().check((ctx) => {
+  const problem = cronError(ctx.value);
+  if (problem !== null) {
+    ctx.issues.push({ code: 'custom', input: ctx.value,
+      message: `${JSON.stringify(ctx.value)} is not a cron expression (${problem}) — use five fields, e.g. "0 2 * * *" for 02:00 daily, or @daily, @weekly, @monthly` });
+  }
+});
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, { error: 'must be a column name, e.g. created_at' });
 
 export const policySchema = z.strictObject({
@@ -34,7 +37,10 @@ export const policySchema = z.strictObject({
   time_budget: duration.optional(),
   lock_timeout: duration.optional(),
   schedule: cron.optional(),
-  time_zone: z.string().optional(),
+  time_zone: z.string().check((ctx) => {
+    const problem = timeZoneError(ctx.value);
+    if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${problem}, e.g. UTC or Europe/Berlin` });
+  }).optional(),
   enabled: z.boolean().optional(),
   description: z.string().optional(),
   category: z.enum(['tokens', 'logs', 'accounts', 'audit', 'metrics'], {

@@ -162,11 +162,9 @@ begin
     raise exception 'lock timeout must be between 0 and 1 minute, got %', p_lock_timeout
       using errcode = 'RT006', hint = 'E.g. ''2 seconds''. A batch that cannot get its locks in time stops the run; the next run carries on.';
   end if;
-  if p_schedule is not null
-     and array_length(regexp_split_to_array(btrim(p_schedule), '\s+'), 1) not between 5 and 6
-     or p_schedule ~ '[^0-9A-Za-z*/,?#\s-]' then
-    raise exception 'schedule % is not a cron expression', quote_literal(p_schedule)
-      using errcode = 'RT016', hint = 'Use five cron fields, e.g. ''0 2 * * *'' for 02:00 daily.';
+  if retention._cron_error(p_schedule) is not null then
+    raise exception 'schedule % is not a cron expression: %', quote_literal(p_schedule), retention._cron_error(p_schedule)
+      using errcode = 'RT016', hint = 'Use five cron fields (minute hour day-of-month month day-of-week), e.g. ''0 2 * * *'' for 02:00 daily, or @daily, @weekly, @monthly.';
   end if;
   if p_category is not null and p_category not in ('tokens', 'logs', 'accounts', 'audit', 'metrics') then
     raise exception 'unknown category %', quote_literal(p_category)
@@ -181,9 +179,9 @@ begin
     raise exception 'notify_over_rows must be at least 1, got %', p_notify_over_rows
       using errcode = 'RT006', hint = 'A run affecting at least this many rows is announced as a large deletion; NULL means 100000.';
   end if;
-  if p_time_zone is null or not exists (select from pg_catalog.pg_timezone_names where name = p_time_zone) then
+  if not retention._time_zone_ok(p_time_zone) then
     raise exception 'unknown time zone %', coalesce(quote_literal(p_time_zone), 'NULL')
-      using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
+      using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies).';
   end if;
 
   if p_action = 'scrub' then

@@ -1,0 +1,39 @@
+// Schedules as the worker reads them. pg-boss and the overdue check evaluate cron with
+// cron-parser; a schedule is good when cron-parser parses it and finds a next time, and it
+// has the shape retention._cron_error accepts in SQL: five fields (minute hour
+// day-of-month month day-of-week) or a macro. cron-parser also takes a sixth field
+// (seconds first: '0 2 * * * *' is minute 2 of every hour), an empty string (every minute)
+// and H; both refuse those. test/cron.test.ts holds SQL and this to one corpus.
+import { CronExpressionParser } from 'cron-parser';
+
+export const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly'] as const;
+
+/** What is wrong with a schedule, or null when the worker can run it. */
+export function cronError(expr: string): string | null {
+  const s = expr.trim();
+  if (s.startsWith('@')) {
+    return (CRON_MACROS as readonly string[]).includes(s) ? null : `${s} is not a macro: use ${CRON_MACROS.join(', ')}`;
+  }
+  const fields = s === '' ? [] : s.split(/\s+/);
+  if (fields.length !== 5) return `${fields.length} field(s), not five (minute hour day-of-month month day-of-week)`;
+  if (fields.some((f) => /[HhWw]/.test(f.replace(/wed/gi, '').replace(/thu/gi, '')))) return 'H and W are not supported';
+  try {
+    CronExpressionParser.parse(s, { tz: 'UTC', strict: false, currentDate: new Date() }).next();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return null;
+}
+
+/** What is wrong with a time zone for the worker's schedules, or null (the rule of retention._time_zone_ok). */
+export function timeZoneError(zone: string): string | null {
+  if (/^(posix|right)\//.test(zone) || ['Factory', 'localtime', 'posixrules'].includes(zone)) {
+    return `${zone} is a copy or alias the worker cannot schedule in; use the IANA name`;
+  }
+  try {
+    CronExpressionParser.parse('0 0 * * *', { tz: zone, strict: false, currentDate: new Date() }).next();
+  } catch {
+    return `${zone} is not a time zone the worker knows`;
+  }
+  return null;
+}
