@@ -53,7 +53,7 @@ async function main() {
   console.log(`${total.rows[0].n} rows in ${total.rows[0].tables} tables (ops.request_logs partitioned by month)`);
 
   step('Declaring the retention schedule: pg-retention apply -f examples/retention.yaml');
-  const changes = await planOrApply(db, await loadPolicyFile(path.join(root, 'examples', 'retention.yaml')), { apply: true, prune: true });
+  const { changes } = await planOrApply(db, await loadPolicyFile(path.join(root, 'examples', 'retention.yaml')), { apply: true, prune: true });
   console.log(formatPlan(changes, true).split('\n').at(-1));
   console.log(formatTable((await db.query(
     `select name, action, age_column, retain::text, retain_source from retention.effective_policies order by name`)).rows));

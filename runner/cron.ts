@@ -37,3 +37,27 @@ export function timeZoneError(zone: string): string | null {
   }
   return null;
 }
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const MONTHS = ['', 'January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MACROS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0', '@daily': '0 0 * * *', '@hourly': '0 * * * *',
+};
+
+/** A schedule in words for plan output ("daily at 02:00 UTC"); the expression itself where its shape is not a common one. */
+export function describeSchedule(expr: string, zone = 'UTC'): string {
+  const s = MACROS[expr.trim()] ?? expr.trim();
+  const [min, hour, dom, mon, dow] = s.split(/\s+/);
+  const num = (x: string | undefined) => x !== undefined && /^\d+$/.test(x);
+  const at = num(min) && num(hour) ? `at ${hour!.padStart(2, '0')}:${min!.padStart(2, '0')} ${zone}` : null;
+  if (num(min) && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `hourly at minute ${min}`;
+  const step = /^\*\/(\d+)$/.exec(min ?? '');
+  if (step && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `every ${step[1]} minutes`;
+  if (at && dom === '*' && mon === '*' && dow === '*') return `daily ${at}`;
+  if (at && dom === '*' && mon === '*' && num(dow)) return `on ${DAYS[Number(dow)]}s ${at}`;
+  if (at && dom === '*' && mon === '*' && dow === '1-5') return `on weekdays ${at}`;
+  if (at && num(dom) && mon === '*' && dow === '*') return `on day ${dom} of every month ${at}`;
+  if (at && dom === 'L' && mon === '*' && dow === '*') return `on the last day of every month ${at}`;
+  if (at && num(dom) && num(mon) && dow === '*') return `on ${MONTHS[Number(mon)]} ${dom} ${at}`;
+  return `on cron "${expr.trim()}" (${zone})`;
+}

@@ -3,17 +3,49 @@
 // set_policy (so every database-side check runs: tables, columns, types, predicates),
 // the policies are read back and compared with what was there before; then the
 // transaction is rolled back (plan) or committed (apply).
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { describeSchedule } from './cron.ts';
 import { type LoadedFile, PolicyFileError, type PolicySpec } from './policy-file.ts';
 
 export interface FieldChange { field: string; old: unknown; new: unknown }
 export interface Change {
-  kind: 'added' | 'changed' | 'removed';
+  /** added/changed/removed: what apply does; inherited: a changed default gives the policy
+   * a new period; database_only: in the database, not in the file (removed only with --prune). */
+  kind: 'added' | 'changed' | 'removed' | 'inherited' | 'database_only';
   object: 'policy' | 'default';
   name: string;
+  /** Named as in the file (table, scrub, revoke). */
   fields: FieldChange[];
+  /** Rows a run would take now, after the change (and before it, for an inherited period). */
   would_affect?: string | null;
+  would_affect_before?: string | null;
+  /** The schedule the policy runs on after the change, in words. */
+  schedule?: string;
+  warnings: string[];
 }
+
+/** What `plan --out` saves and `apply --plan` applies: the file as planned and the state it was planned against. */
+export interface SavedPlan {
+  version: 1;
+  file: string;
+  text: string;
+  fingerprint: string;
+  /** Planned with --prune: applying it removes what the file lacks. */
+  prune: boolean;
+  planned_at: string;
+  changes: Change[];
+}
+
+export class StalePlanError extends Error {
+  constructor(file: string) {
+    super(`the database changed since the plan in ${file} was made: policies or defaults differ from what it was planned against`);
+    this.name = 'StalePlanError';
+  }
+}
+
+/** Changes that apply would make (database-only policies are reported, not changed). */
+export const isChange = (c: Change): boolean => c.kind !== 'database_only';
 
 // File key -> set_policy parameter. The only names that reach SQL text; values are bound.
 const PARAMS: Record<keyof PolicySpec, [string, string]> = {
@@ -38,15 +70,33 @@ const FIELD_OF_CODE: Record<string, (keyof PolicySpec)[]> = {
   RT021: ['notice_period'],
 };
 
-const STATE = `select name, to_jsonb(p) - array['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by'] as row
-                 from retention.policies p`;
+// The policies as the file names their fields, with what they inherit.
+const STATE = `select p.name, to_jsonb(p) - array['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by',
+                                                'target', 'scrub_columns', 'revoke_tables']
+                        || jsonb_build_object('table', retention.qualified_name(p.target), 'scrub', p.scrub_columns,
+                                              'revoke', (select jsonb_agg(retention.qualified_name(r)) from unnest(p.revoke_tables) r)) as row,
+                      jsonb_build_object('retain', e.retain::text, 'retain_source', e.retain_source,
+                                         'schedule', e.effective_schedule, 'schedule_source', e.schedule_source,
+                                         'time_zone', e.time_zone) as effective
+                 from retention.policies p join retention.effective_policies e using (policy_id)`;
 
-async function state(db: pg.ClientBase): Promise<Map<string, Record<string, unknown>>> {
-  const rows = (await db.query<{ name: string; row: Record<string, unknown> }>(STATE)).rows;
+interface State {
+  objects: Map<string, Record<string, unknown>>;
+  effective: Map<string, { retain: string | null; retain_source: string; schedule: string; schedule_source: string; time_zone: string }>;
+}
+
+async function state(db: pg.ClientBase): Promise<State> {
+  const rows = (await db.query<{ name: string; row: Record<string, unknown>; effective: State['effective'] extends Map<string, infer V> ? V : never }>(STATE)).rows;
   const defaults = (await db.query<{ scope: string; retain: string }>('select scope, retain::text from retention.defaults')).rows;
-  const m = new Map(rows.map((r) => [`policy:${r.name}`, r.row]));
-  for (const d of defaults) m.set(`default:${d.scope}`, { retain: d.retain });
-  return m;
+  const objects = new Map(rows.map((r) => [`policy:${r.name}`, r.row]));
+  for (const d of defaults) objects.set(`default:${d.scope}`, { retain: d.retain });
+  return { objects, effective: new Map(rows.map((r) => [r.name, r.effective])) };
+}
+
+/** A fingerprint of the policies and defaults, to tell whether a saved plan still fits. */
+function fingerprint(st: State): string {
+  const sorted = [...st.objects.entries()].sort(([a], [b]) => a.localeCompare(b));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
 function fieldFor(err: { code?: string; message: string }, spec: PolicySpec): keyof PolicySpec | undefined {
@@ -58,7 +108,17 @@ async function wouldAffect(db: pg.ClientBase, name: string): Promise<string | nu
   return (await db.query<{ n: string }>('select would_affect::text as n from retention.preview($1)', [name])).rows[0]?.n ?? null;
 }
 
-export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: { apply: boolean; prune: boolean }): Promise<Change[]> {
+export interface PlanOptions {
+  apply: boolean;
+  prune: boolean;
+  /** apply --plan: refuse unless the database is in the state the plan was made against. */
+  fingerprint?: string;
+  planFile?: string;
+}
+
+export interface PlanResult { changes: Change[]; fingerprint: string }
+
+export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: PlanOptions): Promise<PlanResult> {
   const { spec } = file;
   await db.query('begin');
   // A plan's transaction can never commit and appends nothing to the audit log, so it
@@ -66,6 +126,9 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: { a
   if (!opts.apply) await db.query('select retention.begin_plan()');
   try {
     const before = await state(db);
+    const print = fingerprint(before);
+    if (opts.fingerprint !== undefined && opts.fingerprint !== print) throw new StalePlanError(opts.planFile ?? 'the saved plan');
+    await db.query('savepoint start');
     const problems: string[] = [];
     const defaults = spec.defaults ?? {};
     const wanted = new Map<string, string | undefined>();
@@ -96,51 +159,141 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: { a
       }
     }
     if (problems.length > 0) throw new PolicyFileError(problems);
+    const inFile = new Set(spec.policies.map((p) => p.name));
     if (opts.prune) {
-      const keep = spec.policies.map((p) => p.name);
-      await db.query(`select retention.drop_policy(name) from retention.policies where not (name = any($1::text[]))`, [keep]);
+      await db.query(`select retention.drop_policy(name) from retention.policies where not (name = any($1::text[]))`, [[...inFile]]);
       const scopes = [...wanted.keys()].map((s) => (s === 'global' ? 'global' : `schema:${s}`));
       await db.query(`select retention.set_default(case when scope = 'global' then 'global' else substr(scope, 8) end, null)
                         from retention.defaults where not (scope = any($1::text[]))`, [scopes]);
     }
     const after = await state(db);
     const changes: Change[] = [];
-    for (const key of new Set([...before.keys(), ...after.keys()])) {
+    for (const key of new Set([...before.objects.keys(), ...after.objects.keys()])) {
       const [object, name] = [key.slice(0, key.indexOf(':')) as 'policy' | 'default', key.slice(key.indexOf(':') + 1)];
-      const o = before.get(key);
-      const n = after.get(key);
+      const o = before.objects.get(key);
+      const n = after.objects.get(key);
       const fields = Object.keys({ ...o, ...n })
         .filter((f) => JSON.stringify(o?.[f] ?? null) !== JSON.stringify(n?.[f] ?? null))
         .map((f) => ({ field: f, old: o?.[f] ?? null, new: n?.[f] ?? null }));
-      if (fields.length === 0) continue;
+      const eb = before.effective.get(name);
+      const ea = after.effective.get(name);
+      if (fields.length === 0) {
+        if (object === 'policy' && eb && ea && eb.retain !== ea.retain) {
+          // Unchanged itself, but it inherits a period a default change moves.
+          changes.push({ kind: 'inherited', object, name, warnings: [],
+            fields: [{ field: 'retain', old: `${eb.retain ?? '(none)'} (${eb.retain_source})`, new: `${ea.retain ?? '(none)'} (${ea.retain_source})` }] });
+        } else if (object === 'policy' && !opts.prune && !inFile.has(name)) {
+          changes.push({ kind: 'database_only', object, name, fields: [], warnings: [] });
+        }
+        continue;
+      }
       const kind = !o ? 'added' : !n ? 'removed' : 'changed';
-      const change: Change = { kind, object, name, fields };
-      if (object === 'policy' && n && !opts.apply) change.would_affect = await wouldAffect(db, name);
+      const change: Change = { kind, object, name, fields, warnings: [] };
+      if (object === 'policy' && o && n) {
+        if (o.subject_column !== null && o.subject_column !== n.subject_column) {
+          change.warnings.push(`subject holds no longer protect rows of ${String(n.table)} through its column ${String(o.subject_column)}`);
+        }
+        if (o.schedule !== null && n.schedule === null && ea) {
+          change.warnings.push(`its schedule ${String(o.schedule)} goes: it runs ${describeSchedule(ea.schedule)} (${ea.schedule_source} default)`);
+        }
+        if (o.enabled === true && n.enabled === false) change.warnings.push('it is disabled: no run deletes anything until it is enabled again');
+      }
       changes.push(change);
+    }
+    for (const c of changes) {
+      const ea = after.effective.get(c.name);
+      if (c.object !== 'policy' || !ea || c.kind === 'removed' || c.kind === 'database_only') continue;
+      c.schedule = describeSchedule(ea.schedule, ea.time_zone);
+      if (!opts.apply) {
+        c.would_affect = await wouldAffect(db, c.name);
+        const ceiling = Number(after.objects.get(`policy:${c.name}`)?.max_rows_per_run ?? 0);
+        if (c.would_affect !== null && ceiling > 0 && Number(c.would_affect) > ceiling) {
+          c.warnings.push(`the next run will be refused: it would affect ${c.would_affect} rows, over its ceiling of ${ceiling} (max_rows_per_run)`);
+        }
+      }
+    }
+    // An inherited period: the count before the change too (the plan is rolled back anyway).
+    const inherited = changes.filter((c) => c.kind === 'inherited');
+    if (!opts.apply && inherited.length > 0) {
+      await db.query('rollback to savepoint start');
+      for (const c of inherited) c.would_affect_before = await wouldAffect(db, c.name);
     }
     await db.query(opts.apply ? 'commit' : 'rollback');
     // Applied: counted after the commit, so the audit chain is not held while counting.
     if (opts.apply) {
-      for (const c of changes) if (c.object === 'policy' && c.kind !== 'removed') c.would_affect = await wouldAffect(db, c.name);
+      for (const c of changes) if (c.object === 'policy' && isChange(c) && c.kind !== 'removed') c.would_affect = await wouldAffect(db, c.name);
     }
-    return changes.sort((a, b) => a.object.localeCompare(b.object) || a.name.localeCompare(b.name));
+    const order = { default: 0, policy: 1 } as const;
+    changes.sort((a, b) => order[a.object] - order[b.object] || a.name.localeCompare(b.name));
+    return { changes, fingerprint: print };
   } catch (err) {
     await db.query('rollback').catch(() => {});
     throw err;
   }
 }
 
-export function formatPlan(changes: Change[], applied: boolean): string {
-  if (changes.length === 0) return 'No changes: the database matches the file.';
-  const sign = { added: '+', changed: '~', removed: '-' } as const;
-  const show = (v: unknown) => (v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+const SIGN = { added: '+', changed: '~', removed: '-', inherited: '~', database_only: '!' } as const;
+const show = (v: unknown): string => (v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+
+function headline(c: Change): string {
+  switch (c.kind) {
+    case 'inherited': return `${c.object} ${c.name}: a changed default gives it a new period`;
+    case 'database_only': return `${c.object} ${c.name} is in the database but not in the file (kept; --prune removes it)`;
+    default: return `${c.object} ${c.name} ${c.kind}`;
+  }
+}
+
+function counts(c: Change): string {
+  if (c.would_affect_before !== undefined && c.would_affect_before !== null) {
+    return `would affect ${c.would_affect_before} -> ${c.would_affect ?? '?'} rows now`;
+  }
+  return c.would_affect != null ? `would affect ${c.would_affect} rows now` : '';
+}
+
+function summary(changes: Change[], applied: boolean): string {
+  const n = (k: Change['kind']) => changes.filter((c) => c.kind === k).length;
+  const dbOnly = n('database_only');
+  return `${applied ? 'Applied' : 'Plan'}: ${n('added')} to add, ${n('changed') + n('inherited')} to change, ${n('removed')} to remove.` +
+    (dbOnly > 0 ? ` ${dbOnly} in the database only (kept).` : '');
+}
+
+export function formatPlan(changes: Change[], applied: boolean, format: 'text' | 'markdown' = 'text'): string {
+  if (!changes.some(isChange) && format === 'text') {
+    return changes.length === 0 ? 'No changes: the database matches the file.'
+      : [...changes.map((c) => `${SIGN[c.kind]} ${headline(c)}`), 'No changes: the database matches the file for every policy it names.'].join('\n');
+  }
+  if (format === 'markdown') return markdown(changes, applied);
   const out: string[] = [];
   for (const c of changes) {
-    const affect = c.would_affect != null ? `  (would affect ${c.would_affect} rows now)` : '';
-    out.push(`${sign[c.kind]} ${c.object} ${c.name} ${c.kind}${affect}`);
-    if (c.kind === 'changed') for (const f of c.fields) out.push(`    ${f.field}: ${show(f.old)} -> ${show(f.new)}`);
+    const extra = [counts(c), c.schedule ? `runs ${c.schedule}` : ''].filter(Boolean).join('; ');
+    out.push(`${SIGN[c.kind]} ${headline(c)}${extra ? `  (${extra})` : ''}`);
+    const width = Math.max(0, ...c.fields.map((f) => f.field.length));
+    for (const f of c.fields) {
+      out.push(c.kind === 'added' ? `    ${f.field.padEnd(width)}  ${show(f.new)}`
+        : c.kind === 'removed' ? `    ${f.field.padEnd(width)}  ${show(f.old)}`
+          : `    ${f.field}: ${show(f.old)} -> ${show(f.new)}`);
+    }
+    for (const w of c.warnings) out.push(`    warning: ${w}`);
   }
-  const n = (k: Change['kind']) => changes.filter((c) => c.kind === k).length;
-  out.push(`${applied ? 'Applied' : 'Plan'}: ${n('added')} to add, ${n('changed')} to change, ${n('removed')} to remove.`);
+  out.push(summary(changes, applied));
+  return out.join('\n');
+}
+
+const cell = (v: unknown): string => show(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function markdown(changes: Change[], applied: boolean): string {
+  const out = [`### pg-retention ${applied ? 'apply' : 'plan'}`, '', `**${summary(changes, applied)}**`, ''];
+  if (changes.length === 0) return [...out, 'No changes: the database matches the file.'].join('\n');
+  const warnings = changes.flatMap((c) => c.warnings.map((w) => `- :warning: \`${c.name}\`: ${w}`));
+  if (warnings.length > 0) out.push(...warnings, '');
+  out.push('| | object | what | rows now | schedule |', '|---|---|---|---|---|');
+  for (const c of changes) {
+    out.push(`| ${SIGN[c.kind]} | ${c.object} \`${cell(c.name)}\` | ${cell(c.kind.replace('_', ' '))} | ${cell(counts(c).replace(/^would affect | rows now$/g, '') || '')} | ${cell(c.schedule ?? '')} |`);
+  }
+  for (const c of changes.filter((x) => x.fields.length > 0)) {
+    out.push('', `<details><summary>${SIGN[c.kind]} ${c.object} <code>${c.name}</code> ${c.kind}</summary>`, '', '| field | old | new |', '|---|---|---|');
+    for (const f of c.fields) out.push(`| ${cell(f.field)} | ${cell(f.old)} | ${cell(f.new)} |`);
+    out.push('', '</details>');
+  }
   return out.join('\n');
 }

@@ -84,6 +84,8 @@ export class PolicyFileError extends Error {
 
 export interface LoadedFile {
   path: string;
+  /** The file as read (a saved plan keeps it, so apply --plan applies what was planned). */
+  text: string;
   spec: PolicyFile;
   /** The line of a field path (e.g. ['policies', 3, 'retain']), for errors found later. */
   lineOf: (path: (string | number)[]) => number;
@@ -100,6 +102,11 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
   } catch (err) {
     throw new PolicyFileError([`${path}: cannot read the file: ${(err as Error).message}`]);
   }
+  return parsePolicyFile(text, path);
+}
+
+/** A policy file's text, checked as loadPolicyFile checks it (path names it in errors). */
+export function parsePolicyFile(text: string, path: string): LoadedFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -144,5 +151,5 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
     } else seen.set(pol.name, i);
   });
   if (problems.length > 0) throw new PolicyFileError(problems);
-  return { path, spec: parsed.data, lineOf };
+  return { path, text, spec: parsed.data, lineOf };
 }

@@ -50,7 +50,10 @@ describe('policy file: plan and apply', () => {
     const f = file('good.yaml', GOOD);
     const plan = cli(['plan', '-f', f]);
     expect(plan.code).toBe(2);
-    expect(plan.stdout).toMatch(/\+ policy ev\.old added {2}\(would affect \d+ rows now\)/);
+    expect(plan.stdout).toMatch(/\+ policy ev\.old added {2}\(would affect \d+ rows now; runs daily at 02:00 UTC\)/);
+    // Every field of an added policy, named as in the file.
+    expect(plan.stdout).toMatch(/\n {4}table +app\.ev\n/);
+    expect(plan.stdout).toMatch(/\n {4}subject_column +user_id\n/);
     expect(plan.stdout).toMatch(/Plan: 3 to add, 0 to change, 0 to remove\./);
     expect(await dbState()).toEqual([]);
 
@@ -77,8 +80,10 @@ describe('policy file: plan and apply', () => {
     expect(plan.code).toBe(2);
     const changes = JSON.parse(plan.stdout);
     expect(changes).toEqual([
+      expect.objectContaining({ kind: 'database_only', name: 'ev.failed', fields: [] }),
       expect.objectContaining({ kind: 'changed', name: 'ev.old', fields: [{ field: 'retain', old: '30 days', new: '60 days' }] }),
     ]);
+    expect(cli(['plan', '-f', f]).stdout).toMatch(/! policy ev\.failed is in the database but not in the file \(kept; --prune removes it\)/);
     const pruned = cli(['plan', '-f', f, '--prune']);
     expect(pruned.stdout).toMatch(/- policy ev\.failed removed/);
     expect(cli(['apply', '-f', f, '--prune']).code).toBe(0);
@@ -101,7 +106,7 @@ describe('policy file: plan and apply', () => {
     expect(await db.q(`select action, archive_schema from retention.policies where name = 'pev.partitions'`))
       .toEqual([{ action: 'drop_partitions', archive_schema: 'archive' }]);
     const bad = cli(['apply', '-f', file('parts-bad.yaml', text.replace('archive_schema: archive', 'archive_schema: archiv'))]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/:7: policies\[0\]\.archive_schema: archive schema 'archiv' is not usable/);
     expect(await db.q(`select archive_schema from retention.policies where name = 'pev.partitions'`)).toEqual([{ archive_schema: 'archive' }]);
   });
@@ -123,7 +128,7 @@ describe('policy file: plan and apply', () => {
     expect(await db.q(`select scrub_columns, scrubbed_at_column from retention.policies where name = 'people.scrub'`))
       .toEqual([{ scrub_columns: { email: 'sha256', name: 'null' }, scrubbed_at_column: 'scrubbed_at' }]);
     const bad = cli(['apply', '-f', file('scrub-bad.yaml', text.replace('email: sha256', 'email: {constant: gone@example.com}'))]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/:8: policies\[0\]\.scrub: column email has a unique index/);
     const shape = cli(['apply', '-f', file('scrub-shape.yaml', text.replace('email: sha256', 'email: shred'))]);
     expect(shape.stderr).toMatch(/:8: policies\[0\]\.scrub\.email: must be null, sha256, empty_json or \{constant: "\.\.\."\}/);
@@ -146,7 +151,7 @@ describe('policy file: plan and apply', () => {
     expect(await db.q(`select notice_period::text, tenant_column from retention.policies where name = 'members.inactive'`))
       .toEqual([{ notice_period: '30 days', tenant_column: 'org_id' }]);
     const bad = cli(['apply', '-f', file('members-bad.yaml', text.replace('table: app.members', 'table: app.members_nokey'))]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/:8: policies\[0\].notice_period: app\.members_nokey has no single-column primary key/);
     const neg = cli(['apply', '-f', file('members-neg.yaml', text.replace('notice_period: 30 days', 'notice_period: -3 days'))]);
     expect(neg.stderr).toMatch(/:8: policies\[0\].notice_period: "-3 days" is not a positive duration/);
@@ -167,14 +172,77 @@ describe('policy file: plan and apply', () => {
     ['negative period', GOOD.replace('global: 1 year', 'global: -1 year'), /:2: defaults\.global: "-1 year" is not a positive duration/],
   ];
 
-  it.each(BAD)('a file with %s exits 2 naming line and field, and changes nothing', async (_what, text, message) => {
+  it.each(BAD)('a file with %s exits 1 from plan and apply naming line and field, and changes nothing', async (_what, text, message) => {
     await makeEvents(db, 'app.ev', 20, 100);
     const before = await db.q(`select (select count(*) from retention.audit_log)::int as audit, (select count(*) from retention.policies)::int as policies`);
-    const r = cli(['apply', '-f', file('bad.yaml', text)]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/the policy file is not valid/);
-    expect(r.stderr).toMatch(message);
+    for (const command of ['plan', 'apply']) {
+      const r = cli([command, '-f', file('bad.yaml', text)]);
+      expect([command, r.code]).toEqual([command, 1]);
+      expect(r.stderr).toMatch(/the policy file is not valid/);
+      expect(r.stderr).toMatch(message);
+    }
     expect(await db.q(`select (select count(*) from retention.audit_log)::int as audit, (select count(*) from retention.policies)::int as policies`)).toEqual(before);
+  });
+
+  it('plan lists the policies a changed default gives a new period, with old and new period and count', async () => {
+    await makeEvents(db, 'app.ih', 200, 400);
+    const text = (global: string) => `defaults:\n  global: ${global}\npolicies:\n  - name: ih.inherits\n    table: app.ih\n    action: delete\n    age_column: created_at\n  - name: ih.own\n    table: app.ih\n    action: delete\n    age_column: created_at\n    retain: 30 days\n`;
+    expect(cli(['apply', '-f', file('ih.yaml', text('1 year')), '--prune']).code).toBe(0);
+    const r = cli(['plan', '-f', file('ih2.yaml', text('90 days')), '--json']);
+    expect(r.code).toBe(2);
+    const changes = JSON.parse(r.stdout) as { kind: string; name: string; fields: unknown[]; would_affect: string; would_affect_before: string }[];
+    expect(changes.map((c) => `${c.kind} ${c.name}`)).toEqual(['changed global', 'inherited ih.inherits']);
+    const inh = changes.find((c) => c.kind === 'inherited')!;
+    expect(inh.fields).toEqual([{ field: 'retain', old: '1 year (global)', new: '90 days (global)' }]);
+    expect(Number(inh.would_affect_before)).toBeLessThan(Number(inh.would_affect));
+    expect(Number(inh.would_affect)).toBe(await db.q(`select count(*)::int as n from app.ih where created_at < now() - interval '90 days'`).then((x) => x[0]!.n));
+    expect(cli(['plan', '-f', file('ih2.yaml', text('90 days'))]).stdout)
+      .toMatch(/~ policy ih\.inherits: a changed default gives it a new period {2}\(would affect \d+ -> \d+ rows now; runs daily at 02:00 UTC\)\n {4}retain: 1 year \(global\) -> 90 days \(global\)/);
+  });
+
+  it('plan warns of a next run its ceiling will refuse, a subject column that goes, a schedule that goes', async () => {
+    await makeEvents(db, 'app.wr', 300, 100);
+    const base = `policies:\n  - name: wr.events\n    table: app.wr\n    action: delete\n    age_column: created_at\n    retain: 30 days\n    subject_column: user_id\n    schedule: "0 4 1 * *"\n`;
+    expect(cli(['apply', '-f', file('wr.yaml', base), '--prune']).code).toBe(0);
+    const changed = base.replace('    subject_column: user_id\n', '').replace('    schedule: "0 4 1 * *"\n', '    max_rows_per_run: 10\n');
+    const r = cli(['plan', '-f', file('wr2.yaml', changed)]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/warning: subject holds no longer protect rows of app\.wr through its column user_id/);
+    expect(r.stdout).toMatch(/warning: its schedule 0 4 1 \* \* goes: it runs daily at 02:00 UTC \(system default\)/);
+    expect(r.stdout).toMatch(/warning: the next run will be refused: it would affect \d+ rows, over its ceiling of 10 \(max_rows_per_run\)/);
+    // Markdown for a pull-request comment: the summary, the warnings, a table and the fields.
+    const md = cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'markdown']);
+    expect(md.code).toBe(2);
+    expect(md.stdout).toMatch(/^### pg-retention plan\n\n\*\*Plan: 0 to add, 1 to change, 0 to remove\.\*\*/);
+    expect(md.stdout).toMatch(/- :warning: `wr\.events`: the next run will be refused/);
+    expect(md.stdout).toMatch(/\| ~ \| policy `wr\.events` \| changed \| \d+ \| daily at 02:00 UTC \|/);
+    expect(md.stdout).toMatch(/\| max_rows_per_run \| 10000 \| 10 \|/);
+    expect(cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'yaml']).code).toBe(2);
+    expect(cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'yaml']).stderr).toMatch(/unknown --format yaml/);
+  });
+
+  it('a saved plan applies while the database is as planned, and is refused (exit 3) once it changed', async () => {
+    await makeEvents(db, 'app.sp', 50, 100);
+    const text = `policies:\n  - name: sp.events\n    table: app.sp\n    action: delete\n    age_column: created_at\n    retain: 30 days\n`;
+    const planFile = path.join(dir, 'plan.json');
+    const made = cli(['plan', '-f', file('sp.yaml', text), '--prune', '--out', planFile]);
+    expect(made.code).toBe(2);
+    expect(JSON.parse(readFileSync(planFile, 'utf8'))).toMatchObject({ version: 1, text, changes: expect.any(Array) });
+    // The database changes after the plan: the saved plan is refused and nothing is applied.
+    await db.q(`select retention.set_policy('sp.other', 'app.sp', 'delete', 'created_at', interval '1 year')`);
+    const stale = cli(['apply', '--plan', planFile]);
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toMatch(/the database changed since the plan in .*plan\.json was made/);
+    expect(await db.q(`select name from retention.policies where name like 'sp.%' order by name`)).toEqual([{ name: 'sp.other' }]);
+    // Planned again, it applies (pruning what the plan removes), and only once.
+    expect(cli(['plan', '-f', file('sp.yaml', text), '--prune', '--out', planFile]).code).toBe(2);
+    const applied = cli(['apply', '--plan', planFile]);
+    expect(applied.code).toBe(0);
+    expect(await db.q(`select name from retention.policies where name like 'sp.%' order by name`)).toEqual([{ name: 'sp.events' }]);
+    expect(cli(['apply', '--plan', planFile]).code).toBe(3);
+    // Not a plan, or both a file and a plan: usage errors.
+    expect(cli(['apply', '--plan', file('notaplan.json', '{"x": 1}')]).code).toBe(2);
+    expect(cli(['apply', '--plan', planFile, '-f', file('sp.yaml', text)]).code).toBe(2);
   });
 
   it('the committed JSON Schema matches the zod schema (run node runner/json-schema.ts)', () => {
