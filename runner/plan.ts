@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { describeSchedule } from './cron.ts';
+import { type Setting, SETTINGS } from './settings.ts';
 import { type LoadedFile, PolicyFileError, type PolicySpec } from './policy-file.ts';
 
 export interface FieldChange { field: string; old: unknown; new: unknown }
@@ -47,28 +48,11 @@ export class StalePlanError extends Error {
 /** Changes that apply would make (database-only policies are reported, not changed). */
 export const isChange = (c: Change): boolean => c.kind !== 'database_only';
 
-// File key -> set_policy parameter. The only names that reach SQL text; values are bound.
-const PARAMS: Record<keyof PolicySpec, [string, string]> = {
-  name: ['p_name', 'text'], table: ['p_target', 'text'], action: ['p_action', 'text'],
-  age_column: ['p_age_column', 'text'], retain: ['p_retain', 'interval'], predicate: ['p_predicate', 'text'],
-  subject_column: ['p_subject_column', 'text'], deleted_at_column: ['p_deleted_at_column', 'text'],
-  batch_size: ['p_batch_size', 'integer'], max_rows_per_run: ['p_max_rows_per_run', 'bigint'],
-  time_budget: ['p_time_budget', 'interval'], lock_timeout: ['p_lock_timeout', 'interval'],
-  schedule: ['p_schedule', 'text'], time_zone: ['p_time_zone', 'text'], enabled: ['p_enabled', 'boolean'],
-  description: ['p_description', 'text'], category: ['p_category', 'text'],
-  notify_over_rows: ['p_notify_over_rows', 'bigint'], archive_schema: ['p_archive_schema', 'text'],
-  scrub: ['p_scrub', 'jsonb'], scrubbed_at_column: ['p_scrubbed_at_column', 'text'], revoke: ['p_revoke', 'text[]'],
-  run_cap: ['p_run_cap', 'bigint'], notice_period: ['p_notice_period', 'interval'], tenant_column: ['p_tenant_column', 'text'],
-};
-
-// Which file field an error code is about, to point at its line.
-const FIELD_OF_CODE: Record<string, (keyof PolicySpec)[]> = {
-  RT001: ['table', 'revoke'], RT013: ['table'], RT002: ['subject_column', 'deleted_at_column', 'scrubbed_at_column', 'scrub', 'tenant_column', 'age_column'],
-  RT003: ['deleted_at_column', 'scrubbed_at_column', 'age_column'], RT004: ['retain', 'notice_period'], RT005: ['predicate'],
-  RT006: ['batch_size', 'max_rows_per_run', 'run_cap', 'time_budget', 'lock_timeout', 'notify_over_rows'], RT007: ['action', 'deleted_at_column', 'predicate', 'archive_schema', 'scrub', 'scrubbed_at_column', 'notice_period', 'tenant_column'],
-  RT009: ['name'], RT016: ['schedule', 'time_zone', 'category'], RT018: ['archive_schema'], RT019: ['scrub', 'scrubbed_at_column', 'revoke'],
-  RT021: ['notice_period'],
-};
+// File key -> set_policy parameter, and the fields an error code is about (to point at a
+// line), from the settings' definitions. Only parameter names reach SQL text; values are bound.
+const PARAMS = Object.fromEntries(Object.entries(SETTINGS).map(([k, d]) => [k, [d.param, d.sqlType]])) as Record<keyof PolicySpec, [string, string]>;
+const FIELD_OF_CODE: Record<string, (keyof PolicySpec)[]> = {};
+for (const [k, d] of Object.entries(SETTINGS) as [keyof PolicySpec, Setting][]) for (const c of d.codes) (FIELD_OF_CODE[c] ??= []).push(k);
 
 // The policies as the file names their fields, with what they inherit.
 const STATE = `select p.name, to_jsonb(p) - array['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by',

@@ -3,63 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
-import { cronError, timeZoneError } from './cron.ts';
+import { actionIssues, duration, policyShape } from './settings.ts';
 
-const UNITS = 'microseconds?|milliseconds?|seconds?|minutes?|hours?|days?|weeks?|months?|years?';
-const DURATION = new RegExp(`^\\s*(\\d+\\s*(${UNITS})\\s*)+$`, 'i');
-const duration = z.string().refine((s) => DURATION.test(s) && !/^\s*0+\s*\D/.test(s), {
-  error: (i) => `${JSON.stringify(i.input)} is not a positive duration — use e.g. "30 days", "6 months" or "1 year"`,
-});
-const cron = z.string().check((ctx) => {
-  const problem = cronError(ctx.value);
-  if (problem !== null) {
-    ctx.issues.push({ code: 'custom', input: ctx.value,
-      message: `${JSON.stringify(ctx.value)} is not a cron expression (${problem}) — use five fields, e.g. "0 2 * * *" for 02:00 daily, or @daily, @weekly, @monthly` });
-  }
-});
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, { error: 'must be a column name, e.g. created_at' });
-
-export const policySchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, {
-    error: 'must be 1-63 lowercase letters, digits, ".", "_" or "-", e.g. sessions.expired',
-  }),
-  table: z.string().min(1, { error: 'name the table, e.g. app.sessions' }),
-  action: z.enum(['delete', 'soft_delete', 'purge_soft_deleted', 'drop_partitions', 'scrub'], {
-    error: (i) => `${JSON.stringify(i.input)} is not an action — use delete, soft_delete, purge_soft_deleted, drop_partitions or scrub`,
-  }),
-  age_column: identifier,
-  retain: duration.optional(),
-  predicate: z.string().min(1).optional(),
-  subject_column: identifier.optional(),
-  deleted_at_column: identifier.optional(),
-  batch_size: z.number().int().min(1).max(50_000).optional(),
-  max_rows_per_run: z.number().int().min(1, { error: 'must be at least 1 (the ceiling of rows one run may affect)' }).max(1_000_000_000).optional(),
-  time_budget: duration.optional(),
-  lock_timeout: duration.optional(),
-  schedule: cron.optional(),
-  time_zone: z.string().check((ctx) => {
-    const problem = timeZoneError(ctx.value);
-    if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${problem}, e.g. UTC or Europe/Berlin` });
-  }).optional(),
-  enabled: z.boolean().optional(),
-  description: z.string().optional(),
-  category: z.enum(['tokens', 'logs', 'accounts', 'audit', 'metrics'], {
-    error: (i) => `${JSON.stringify(i.input)} is not a category — use tokens, logs, accounts, audit or metrics (it picks the default schedule)`,
-  }).optional(),
-  notify_over_rows: z.number().int().min(1, { error: 'must be at least 1 (a run affecting this many rows is announced)' }).optional(),
-  archive_schema: z.string().min(1, { error: 'name the schema detached partitions move to, e.g. archive' }).optional(),
-  // YAML's null (name: null) means the "null" strategy.
-  scrub: z.record(identifier, z.union([
-    z.null().transform(() => 'null' as const),
-    z.enum(['null', 'sha256', 'empty_json']),
-    z.strictObject({ constant: z.string() }),
-  ], { error: 'must be null, sha256, empty_json or {constant: "..."}' })).optional(),
-  scrubbed_at_column: identifier.optional(),
-  run_cap: z.number().int().min(1, { error: 'must be at least 1 (the most rows one run affects; the rest waits for the next run)' }).optional(),
-  revoke: z.array(z.string().min(1), { error: 'list the tables whose rows referencing a scrubbed row go with it, e.g. [auth.sessions]' }).optional(),
-  // Rows are flagged and announced this long before the action touches them (inactive accounts).
-  notice_period: duration.optional(),
-  tenant_column: identifier.optional(),
+// One policy: built from the settings' definitions (runner/settings.ts).
+export const policySchema = z.strictObject(policyShape()).check((ctx) => {
+  for (const i of actionIssues(ctx.value)) ctx.issues.push({ code: 'custom', input: ctx.value[i.key as keyof typeof ctx.value], path: [i.key], message: i.message });
 });
 
 export const fileSchema = z.strictObject({

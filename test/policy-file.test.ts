@@ -170,6 +170,8 @@ describe('policy file: plan and apply', () => {
     ['unknown key', GOOD.replace('retain: 7 days', 'retain: 7 days\n    retian: 8 days'), /:15: policies\[1\]\.retian: unknown key/],
     ['malformed YAML', GOOD.replace('  - name: ev.failed', '  - name: [ev.failed'), /:\d+: /],
     ['negative period', GOOD.replace('global: 1 year', 'global: -1 year'), /:2: defaults\.global: "-1 year" is not a positive duration/],
+    ['a setting of another action', GOOD.replace('subject_column: user_id', 'subject_column: user_id\n    scrubbed_at_column: created_at'),
+      /:10: policies\[0\]\.scrubbed_at_column: scrubbed_at_column applies to scrub only, not delete/],
   ];
 
   it.each(BAD)('a file with %s exits 1 from plan and apply naming line and field, and changes nothing', async (_what, text, message) => {

@@ -1,0 +1,90 @@
+// One definition of a policy's settings (runner/settings.ts), and every layer held to it:
+// set_policy's parameters and types, alter_policy's, the retention.policies columns, the
+// policy file's schema, the committed JSON Schema, the DBA guide (each parameter) and the
+// operator guide (each file key). drift() names each layer that disagrees; a throwaway
+// setting added to the definition alone shows which layers still need it.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { schemaPath } from '../runner/json-schema.ts';
+import { policySchema } from '../runner/policy-file.ts';
+import { policyShape, type Setting, SETTINGS } from '../runner/settings.ts';
+import { type TestDb, useTestDatabase } from './support/db.ts';
+
+const db = useTestDatabase();
+
+async function drift(d: TestDb, settings: Record<string, Setting>): Promise<string[]> {
+  const problems: string[] = [];
+  const args = async (fn: string) => (await d.q<{ name: string; type: string }>(
+    `select a.name, format_type(a.typ, null) as type
+       from pg_proc p cross join lateral unnest(p.proargnames, p.proargtypes::oid[]) a(name, typ)
+      where p.oid = (select max(oid) from pg_proc where proname = $1 and pronamespace = 'retention'::regnamespace)`, [fn]));
+  const setPolicy = new Map((await args('set_policy')).map((a) => [a.name, a.type]));
+  const alterPolicy = new Map((await args('alter_policy')).map((a) => [a.name, a.type]));
+  const columns = new Set((await d.q<{ c: string }>(
+    `select attname as c from pg_attribute where attrelid = 'retention.policies'::regclass and attnum > 0 and not attisdropped`)).map((r) => r.c));
+  const json = JSON.parse(readFileSync(schemaPath, 'utf8')) as { properties: { policies: { items: { properties: Record<string, unknown> } } } };
+  const jsonKeys = new Set(Object.keys(json.properties.policies.items.properties));
+  const fileKeys = new Set(Object.keys(policySchema.shape));
+  const dba = readFileSync('docs/dba-guide.md', 'utf8');
+  const ops = readFileSync('docs/operator-guide.md', 'utf8');
+
+  for (const [key, s] of Object.entries(settings)) {
+    if (setPolicy.get(s.param) !== s.sqlType) problems.push(`set_policy: ${s.param} ${setPolicy.get(s.param) ?? 'missing'}, the definition says ${s.sqlType} (${key})`);
+    if (key !== 'name' && alterPolicy.get(s.param) !== s.sqlType) problems.push(`alter_policy: ${s.param} ${alterPolicy.get(s.param) ?? 'missing'} (${key})`);
+    if (!columns.has(s.column)) problems.push(`retention.policies: no column ${s.column} (${key})`);
+    if (!fileKeys.has(key)) problems.push(`policy file schema: no key ${key}`);
+    if (!jsonKeys.has(key)) problems.push(`retention.schema.json: no key ${key} (run node runner/json-schema.ts)`);
+    if (!dba.includes(`\`${s.param}\``)) problems.push(`docs/dba-guide.md: ${s.param} not documented (${key})`);
+    if (!new RegExp(`^\\s*(- )?${key}:`, 'm').test(ops)) problems.push(`docs/operator-guide.md: file key ${key} not in the policy file example`);
+  }
+  // And nothing in a layer that the definition lacks.
+  const params = new Set(Object.values(settings).map((s) => s.param));
+  for (const p of setPolicy.keys()) if (!params.has(p)) problems.push(`set_policy: ${p} is not in the definition`);
+  for (const p of alterPolicy.keys()) if (!params.has(p) && p !== 'p_reset') problems.push(`alter_policy: ${p} is not in the definition`);
+  const bookkeeping = new Set(['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by']);
+  const cols = new Set(Object.values(settings).map((s) => s.column));
+  for (const c of columns) if (!cols.has(c) && !bookkeeping.has(c)) problems.push(`retention.policies: column ${c} is not in the definition`);
+  for (const k of jsonKeys) if (!(k in settings)) problems.push(`retention.schema.json: key ${k} is not in the definition`);
+  return problems;
+}
+
+describe('one definition of the policy settings', () => {
+  it('every layer agrees with it: SQL, the file schema, the JSON Schema and both guides', async () => {
+    expect(await drift(db, SETTINGS)).toEqual([]);
+    expect(Object.keys(SETTINGS).length).toBe(25);
+  });
+
+  it('a setting added to the definition alone: the file schema has it, and the drift test names every other layer', async () => {
+    const throwaway: Setting = {
+      column: 'throwaway', param: 'p_throwaway', sqlType: 'integer', actions: 'all', codes: [],
+      schema: z.number().int().min(1), doc: 'a setting for this test only',
+    };
+    const extended = { ...SETTINGS, throwaway };
+    // The file's schema follows from the definition: the key is known and validated.
+    const schema = z.strictObject(policyShape(extended));
+    const policy = { name: 'x', table: 'app.x', action: 'delete', age_column: 'created_at' };
+    expect(schema.safeParse({ ...policy, throwaway: 3 }).success).toBe(true);
+    expect(schema.safeParse({ ...policy, throwaway: 0 }).success).toBe(false);
+    expect(policySchema.safeParse({ ...policy, throwaway: 3 }).success).toBe(false);
+    expect(await drift(db, extended)).toEqual([
+      'set_policy: p_throwaway missing, the definition says integer (throwaway)',
+      'alter_policy: p_throwaway missing (throwaway)',
+      'retention.policies: no column throwaway (throwaway)',
+      'policy file schema: no key throwaway',
+      'retention.schema.json: no key throwaway (run node runner/json-schema.ts)',
+      'docs/dba-guide.md: p_throwaway not documented (throwaway)',
+      'docs/operator-guide.md: file key throwaway not in the policy file example',
+    ]);
+  });
+
+  it('a column or parameter the definition lacks is named too', async () => {
+    const fewer: Record<string, Setting> = Object.fromEntries(Object.entries(SETTINGS).filter(([k]) => k !== 'tenant_column'));
+    expect(await drift(db, fewer)).toEqual([
+      'set_policy: p_tenant_column is not in the definition',
+      'alter_policy: p_tenant_column is not in the definition',
+      'retention.policies: column tenant_column is not in the definition',
+      'retention.schema.json: key tenant_column is not in the definition',
+    ]);
+  });
+});
