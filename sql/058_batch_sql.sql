@@ -124,13 +124,13 @@ as $$
 begin
   if p_bad > 0 then
     raise exception '% scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?)', p_bad
-      using errcode = 'RT020', hint = 'Find what writes the values back (triggers, rules) and stop it for these rows; then process the request again.';
+      using errcode = 'RT032', hint = 'Find what writes the values back (triggers, rules) and stop it for these rows; then process the request again.';
   end if;
   return 0;
 end
 $$;
 comment on function retention._fail_unscrubbed(bigint) is
-  'Internal. Raises RT020 when a scrub batch left rows unscrubbed; 0 otherwise.';
+  'Internal. Raises RT032 when a scrub batch left rows unscrubbed; 0 otherwise.';
 
 -- Settings for a batch, local to its transaction. Planner: walk the age index from the
 -- keyset floor; a sequential scan plus sort would re-read the whole table for every

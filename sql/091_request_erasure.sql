@@ -34,19 +34,19 @@ begin
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
   if v_pk is null then
     raise exception '% has no single-column primary key', v_table
-      using errcode = 'RT020', hint = 'The subject is named by its primary key; give the table that holds the people (e.g. auth.users).';
+      using errcode = 'RT029', hint = 'The subject is named by its primary key; give the table that holds the people (e.g. auth.users).';
   end if;
   if p_requested_by is null or btrim(p_requested_by) = '' then
     raise exception 'an erasure request needs who asked for it'
-      using errcode = 'RT020', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
+      using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
   end if;
   if p_due_at is not null and p_due_at <= now() then
     raise exception 'due date % is not in the future', p_due_at
-      using errcode = 'RT020', hint = 'Leave it NULL for the default of 30 days.';
+      using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
   end if;
   if not retention._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
-      using errcode = 'RT020', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
+      using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
 
   -- The key as the column reads it ('042' is 42), named everywhere but here by its token.

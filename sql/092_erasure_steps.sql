@@ -40,11 +40,11 @@ begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
     raise exception 'erasure request % does not exist', p_request
-      using errcode = 'RT020', hint = 'SELECT request_id, status FROM retention.erasure_requests lists them.';
+      using errcode = 'RT031', hint = 'SELECT request_id, status FROM retention.erasure_requests lists them.';
   end if;
   if v_req.subject_id is null then
     raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
-      using errcode = 'RT020', hint = 'A completed request keeps only the subject''s token (subject_hash), which names nobody any more; its evidence says what was done.';
+      using errcode = 'RT031', hint = 'A completed request keeps only the subject''s token (subject_hash), which names nobody any more; its evidence says what was done.';
   end if;
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
   v_queue := jsonb_build_array(jsonb_build_object(

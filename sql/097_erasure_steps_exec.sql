@@ -24,7 +24,7 @@ $$;
 comment on function retention._block_erasure(bigint, text, bigint, text) is
   'Internal. Records that a legal hold blocks an erasure request (status blocked_by_hold, with the reason) and releases its lock.';
 
--- Begins a processing of an erasure request: checks it (RT020 unknown or completed,
+-- Begins a processing of an erasure request: checks it (RT031 unknown or completed,
 -- RT006 batch size), takes its lock (55006 while another session processes it), marks
 -- step runs a dead session left running interrupted, works out the plan in running order
 -- (_erasure_steps, _erasure_order), checks that the session's login may change every
@@ -55,11 +55,11 @@ begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
     raise exception 'erasure request % does not exist', p_request
-      using errcode = 'RT020', hint = 'SELECT * FROM retention.erasure_overview lists them.';
+      using errcode = 'RT031', hint = 'SELECT * FROM retention.erasure_overview lists them.';
   end if;
   if v_req.status = 'completed' then
     raise exception 'erasure request % is already completed', p_request
-      using errcode = 'RT020', hint = 'Its evidence is in retention.erasure_evidence.';
+      using errcode = 'RT031', hint = 'Its evidence is in retention.erasure_evidence.';
   end if;
   if p_batch_size is null or p_batch_size not between 1 and 50000 then
     raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
@@ -85,7 +85,7 @@ begin
     perform retention._lock_holds_shared();
     if retention.qualified_name(v_req.subject_table) is null then
       raise exception 'erasure request %: its subject table no longer exists', p_request
-        using errcode = 'RT020', hint = 'The table was dropped after the request was filed.';
+        using errcode = 'RT031', hint = 'The table was dropped after the request was filed.';
     end if;
     select retention._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
       from retention._erasure_steps(p_request) s;
@@ -248,7 +248,7 @@ begin
         if v_n > 0 then
           select f.error_code, f.error into code, hint
             from retention.run_row_failures f where f.run_id = v_r.run_id order by f.batch_no limit 1;
-          code := coalesce(code, 'RT020');
+          code := coalesce(code, 'RT032');
           message := format('%s row(s) could not be %s: %s (see retention.run_row_failures for run %s)', v_n,
                             case v_step.rule when 'delete' then 'deleted' else 'scrubbed' end,
                             coalesce(hint, 'locked or changed meanwhile'), v_r.run_id);

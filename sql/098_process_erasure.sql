@@ -40,7 +40,7 @@ begin
     select r.status_reason into v_req from retention.erasure_requests r where r.request_id operator(pg_catalog.=) p_request;
     perform retention.unpin_session();
     raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_req.status_reason
-      using errcode = 'RT020',
+      using errcode = 'RT032',
             hint = pg_catalog.format('Nothing was changed. Scrub the referenced table instead of deleting it, or delete the referencing rows too (retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
   end if;
   if pg_catalog.textne(v_status, 'in_progress') then
@@ -63,7 +63,7 @@ begin
   end if;
   if pg_catalog.texteq(v_step.status, 'failed') then
     raise exception '%', v_step.message
-      using errcode = coalesce(v_step.code, 'RT020'), hint = v_step.hint;
+      using errcode = coalesce(v_step.code, 'RT032'), hint = v_step.hint;
   end if;
   if pg_catalog.texteq(v_step.status, 'completed') then
     raise notice 'erasure request % completed', p_request;

@@ -13,7 +13,7 @@ as $$
 begin
   if p_as_of is null then
     raise exception 'p_as_of must not be NULL'
-      using errcode = 'RT020', hint = 'Leave it out to check as of now, or pass the moment to check at.';
+      using errcode = 'RT029', hint = 'Leave it out to check as of now, or pass the moment to check at.';
   end if;
   return query
   with overdue as (

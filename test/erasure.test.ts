@@ -74,14 +74,14 @@ describe('erasure requests', () => {
                                       (select count(*) from retention.audit_log)::int as a`);
     const cases: [string, unknown[], string][] = [
       [`select retention.request_erasure($1, $2, $3)`, ['shop.nope', '1', 'x'], 'RT001'],
-      [`select retention.request_erasure($1, $2, $3)`, ['shop.notes', '1', 'x'], 'RT020'],
-      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-0000', 'x'], 'RT020'],
-      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', `cust-7731' or '1'='1`, 'x'], 'RT020'],
-      [`select retention.request_erasure($1, $2, $3)`, ['shop.orders', 'ten', 'x'], 'RT020'],
-      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-7731', ' '], 'RT020'],
-      [`select retention.request_erasure($1, $2, $3, now() - interval '1 day')`, ['shop.customers', 'cust-7731', 'x'], 'RT020'],
-      [`select * from retention.erasure_plan($1)`, [999], 'RT020'],
-      [`call retention.process_erasure($1)`, [999], 'RT020'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.notes', '1', 'x'], 'RT029'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-0000', 'x'], 'RT030'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', `cust-7731' or '1'='1`, 'x'], 'RT030'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.orders', 'ten', 'x'], 'RT030'],
+      [`select retention.request_erasure($1, $2, $3)`, ['shop.customers', 'cust-7731', ' '], 'RT029'],
+      [`select retention.request_erasure($1, $2, $3, now() - interval '1 day')`, ['shop.customers', 'cust-7731', 'x'], 'RT029'],
+      [`select * from retention.erasure_plan($1)`, [999], 'RT031'],
+      [`call retention.process_erasure($1)`, [999], 'RT031'],
       [`call retention.process_erasure($1, p_batch_size => 0)`, [open!.request_id], 'RT006'],
       [`select retention.set_erasure_rule($1, $2)`, ['shop.nope', 'delete'], 'RT001'],
       [`select retention.set_erasure_rule($1, $2)`, ['shop.orders', 'shred'], 'RT020'],
@@ -144,8 +144,8 @@ describe('erasure requests', () => {
                                       (select string_agg(t::text, '') from retention.audit_log t) ||
                                       (select string_agg(t::text, '') from retention.notifications t) as all`, [req!.request_id]);
     for (const pii of ['cust-7731', 'ann@example.com', 'Ann Example', 'Main St']) expect([pii, traces[0]!.all.includes(pii)]).toEqual([pii, false]);
-    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
-    expect(await sqlState(db.q(`select * from retention.erasure_plan($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT031');
+    expect(await sqlState(db.q(`select * from retention.erasure_plan($1)`, [req!.request_id]))).toBe('RT031');
   });
 
   it('a legal hold on the subject blocks processing with the hold\'s reason; released, it goes through', async () => {
@@ -169,7 +169,7 @@ describe('erasure requests', () => {
                                         (select count(*) from shop.invoices)::int as invoices, (select count(*) from shop.profiles)::int as profiles,
                                         (select count(*) from shop.orders where ship_to is null)::int as scrubbed`);
     const before = await snapshot();
-    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT032');
     const [failed] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(failed!.status).toBe('failed');
     expect(failed!.status_reason).toMatch(/^shop\.customers: 1 row\(s\) of shop\.orders that are scrubbed/);
@@ -215,7 +215,7 @@ describe('erasure requests', () => {
       subject_hash: req!.subject_hash, status: 'pending', days_overdue: 2 });
     expect(JSON.stringify(notes[0]!.payload)).not.toContain('cust-7731');
     expect(JSON.stringify(notes[0]!.payload)).not.toContain('dsar@');
-    expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT020');
+    expect(await sqlState(db.q(`select * from retention.note_overdue_erasures(null)`))).toBe('RT029');
   });
 
   it('the plan follows every path to a table still to come, and warns where a delete would cascade into kept rows or leave rows a later path reaches', async () => {
@@ -251,7 +251,7 @@ describe('erasure requests', () => {
       { target: 'cx.statements', via: 'statements_account_id_fkey', rule: 'delete', rows: 1,
         warning: '1 row(s) of cx.notes outside the plan\'s condition for that table still reference these rows through notes_statement_id_fkey: the delete would fail' },
     ]);
-    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT032');
     expect(await count(db, 'cx.ledger')).toBe(1);
     expect(await count(db, 'cx.cards')).toBe(3);
     // Rules that say what happens to those rows clear the warnings.
@@ -280,9 +280,9 @@ describe('erasure requests', () => {
     await db.q(`create function shop.keep_name() returns trigger language plpgsql as $$ begin new.name := old.name; return new; end $$`);
     await db.q(`create trigger keep_name before update on shop.customers for each row execute function shop.keep_name()`);
     const [req] = await db.q(`select request_id from retention.request_erasure('shop.customers', 'cust-8842', 'ticket 7')`);
-    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT020');
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT032');
     const [r] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
-    expect(r).toEqual({ status: 'failed', status_reason: 'shop.customers: 1 scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?) (RT020)' });
+    expect(r).toEqual({ status: 'failed', status_reason: 'shop.customers: 1 scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?) (RT032)' });
     expect(await db.q(`select name, email from shop.customers where id = 'cust-8842'`)).toEqual([{ name: 'Bob', email: 'bob@example.com' }]);
   });
 });
