@@ -52,18 +52,7 @@ begin
   -- Locked until commit: two alters at once would each keep the other's old values.
   select * into v_old from retention.policies p where p.policy_id = v_old.policy_id for update;
   -- The policy as set_policy's arguments (their names without p_).
-  v_current := jsonb_build_object(
-    'target', retention.qualified_name(v_old.target), 'action', v_old.action, 'age_column', v_old.age_column,
-    'retain', v_old.retain, 'predicate', v_old.predicate, 'subject_column', v_old.subject_column,
-    'deleted_at_column', v_old.deleted_at_column, 'batch_size', v_old.batch_size,
-    'max_rows_per_run', v_old.max_rows_per_run, 'time_budget', v_old.time_budget,
-    'lock_timeout', v_old.lock_timeout, 'schedule', v_old.schedule, 'time_zone', v_old.time_zone,
-    'enabled', v_old.enabled, 'description', v_old.description, 'category', v_old.category,
-    'notify_over_rows', v_old.notify_over_rows, 'archive_schema', v_old.archive_schema,
-    'scrub', v_old.scrub_columns, 'scrubbed_at_column', v_old.scrubbed_at_column,
-    'revoke', (select jsonb_agg(retention.qualified_name(r) order by o)
-                 from unnest(v_old.revoke_tables) with ordinality x(r, o)),
-    'run_cap', v_old.run_cap, 'notice_period', v_old.notice_period, 'tenant_column', v_old.tenant_column);
+  v_current := retention._policy_args(v_old);
   v_given := jsonb_strip_nulls(jsonb_build_object(
     'target', p_target, 'action', p_action, 'age_column', p_age_column, 'retain', p_retain,
     'predicate', p_predicate, 'subject_column', p_subject_column, 'deleted_at_column', p_deleted_at_column,

@@ -61,6 +61,9 @@ grant execute on function
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),
   retention.effective_schedule(retention.policies)
   to retention_runner, retention_auditor, retention_requester;
+-- policies_overview calls policy_settings (with the reader's rights, as views do).
+grant execute on function retention.policy_settings(text) to retention_runner, retention_auditor;
+grant select on retention.policies_overview to retention_runner;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;
 revoke all on retention._open_holds from retention_runner;

@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type CheckpointProblem, readCheckpoints, recomputeChain, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
+import { describeSchedule } from '../cron.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, output, str, type Values } from './types.ts';
@@ -44,6 +45,37 @@ Example:
          from retention.preview($1, coalesce($2::timestamptz, now()))`,
       [policy ?? null, asOf]);
     await output(values, rows);
+    return 0;
+  },
+};
+
+export const policies: Command = {
+  name: 'policies',
+  summary: 'every policy with its effective settings and where each comes from',
+  usage: 'pg-retention policies [policy] [--json]',
+  help: `Without a name: one line per policy — table, action, the period and the schedule (in
+words) it runs with and where each comes from, enabled. With a name: every setting of
+that policy, its effective value and its source: policy (set on it), default
+(set_policy's), schema / global / system for an inherited period, category:<name> /
+system for a schedule. The same as SELECT * FROM retention.policies_overview.
+
+Example:
+  pg-retention policies
+  pg-retention policies auth.sessions --json`,
+  run: async (values, [policy]) => {
+    const rows = await query(values, 'select policy, setting, value, source from retention.policy_settings($1)', [policy ?? null]);
+    if (policy) {
+      await output(values, rows, ['setting', 'value', 'source']);
+      return 0;
+    }
+    const by = new Map<string, Record<string, { value: string | null; source: string }>>();
+    for (const r of rows) (by.get(r.policy) ?? by.set(r.policy, {}).get(r.policy)!)[r.setting] = { value: r.value, source: r.source };
+    await output(values, [...by].map(([name, s]) => ({
+      policy: name, table: s.table!.value, action: s.action!.value,
+      retain: `${s.retain!.value ?? ''} (${s.retain!.source})`,
+      schedule: `${describeSchedule(s.schedule!.value ?? '', s.time_zone!.value ?? 'UTC')} (${s.schedule!.source})`,
+      enabled: s.enabled!.value,
+    })));
     return 0;
   },
 };

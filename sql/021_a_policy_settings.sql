@@ -1,0 +1,110 @@
+-- A policy's settings as set_policy's arguments (their names without p_; the file keys):
+-- what alter_policy merges into and policy_settings lists.
+create or replace function retention._policy_args(p retention.policies)
+returns jsonb
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select pg_catalog.jsonb_build_object(
+    'target', retention.qualified_name(p.target), 'action', p.action, 'age_column', p.age_column,
+    'retain', p.retain, 'predicate', p.predicate, 'subject_column', p.subject_column,
+    'deleted_at_column', p.deleted_at_column, 'batch_size', p.batch_size,
+    'max_rows_per_run', p.max_rows_per_run, 'time_budget', p.time_budget,
+    'lock_timeout', p.lock_timeout, 'schedule', p.schedule, 'time_zone', p.time_zone,
+    'enabled', p.enabled, 'description', p.description, 'category', p.category,
+    'notify_over_rows', p.notify_over_rows, 'archive_schema', p.archive_schema,
+    'scrub', p.scrub_columns, 'scrubbed_at_column', p.scrubbed_at_column,
+    'revoke', (select pg_catalog.jsonb_agg(retention.qualified_name(r) order by o)
+                 from pg_catalog.unnest(p.revoke_tables) with ordinality x(r, o)),
+    'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column)
+$$;
+comment on function retention._policy_args(retention.policies) is
+  'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
+
+-- set_policy's defaults, read from its signature (the one place they are written), as
+-- JSON values comparable with _policy_args.
+create or replace function retention._set_policy_defaults()
+returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_args text := pg_catalog.pg_get_function_arguments(
+    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text)'::regprocedure);
+  a      text;
+  i      int;
+  v      jsonb;
+  r      jsonb := '{}';
+begin
+  -- "p_name text, …, p_retain interval DEFAULT NULL::interval, …": no default holds ", p_".
+  foreach a in array pg_catalog.string_to_array(v_args, ', p_') loop
+    i := pg_catalog.strpos(a, ' DEFAULT ');
+    continue when i = 0;
+    execute format('select pg_catalog.to_jsonb(%s)', pg_catalog.substr(a, i + 9)) into v;
+    r := r || pg_catalog.jsonb_build_object(pg_catalog.split_part(pg_catalog.regexp_replace(a, '^p_', ''), ' ', 1), v);
+  end loop;
+  return r;
+end
+$$;
+comment on function retention._set_policy_defaults() is
+  'Internal. set_policy''s default for each setting, from its signature.';
+
+-- Every setting of every policy (or one), its effective value and where it comes from:
+-- policy (set on the policy), default (set_policy's default), the inherited period's
+-- source (schema, global, system) and the schedule's (category:<name>, system).
+create or replace function retention.policy_settings(p_policy text default null)
+returns table (policy text, setting text, value text, source text)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_defaults jsonb := retention._set_policy_defaults();
+  p          retention.policies;
+  v_args     jsonb;
+  k          text;
+begin
+  if p_policy is not null then
+    perform retention._get_policy(p_policy);
+  end if;
+  for p in select * from retention.policies x where p_policy is null or x.name = p_policy order by x.name loop
+    v_args := retention._policy_args(p);
+    for k in select a.key from jsonb_each(v_args) with ordinality a(key, value, n) order by
+               array_position(array['target', 'action', 'age_column', 'retain', 'predicate', 'subject_column',
+                                    'deleted_at_column', 'batch_size', 'max_rows_per_run', 'time_budget',
+                                    'lock_timeout', 'schedule', 'time_zone', 'enabled', 'description',
+                                    'category', 'notify_over_rows', 'archive_schema', 'scrub',
+                                    'scrubbed_at_column', 'revoke', 'run_cap', 'notice_period',
+                                    'tenant_column'], a.key) loop
+      policy := p.name;
+      setting := case k when 'target' then 'table' else k end;
+      if k = 'retain' then
+        select e.retain::text, case e.source when 'policy' then 'policy' else e.source end
+          into value, source from retention.effective_retain(p) e;
+      elsif k = 'schedule' then
+        select e.schedule, e.source into value, source from retention.effective_schedule(p) e;
+      else
+        value := case jsonb_typeof(v_args -> k) when 'null' then null
+                   when 'string' then v_args ->> k else (v_args -> k)::text end;
+        source := case when not v_defaults ? k then 'policy'
+                       when (v_args -> k) is not distinct from (v_defaults -> k) then 'default'
+                       else 'policy' end;
+      end if;
+      return next;
+    end loop;
+  end loop;
+end
+$$;
+comment on function retention.policy_settings(text) is
+  'Every setting of every policy (or of p_policy; RT008 if unknown) with its effective value and where it comes from: policy, default (set_policy''s), schema/global/system for an inherited period, category:<name>/system for a schedule. Reads only.';
+
+create or replace view retention.policies_overview as
+  select * from retention.policy_settings();
+comment on view retention.policies_overview is
+  'Every setting of every policy, its effective value and where it comes from (policy, default, schema, global, system, category:<name>): retention.policy_settings() for all policies.';
