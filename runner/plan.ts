@@ -39,8 +39,8 @@ export interface SavedPlan {
 }
 
 export class StalePlanError extends Error {
-  constructor(file: string) {
-    super(`the database changed since the plan in ${file} was made: policies or defaults differ from what it was planned against`);
+  constructor(file: string, why = 'policies or defaults differ from what it was planned against') {
+    super(`the database changed since the plan in ${file} was made: ${why}`);
     this.name = 'StalePlanError';
   }
 }
@@ -98,6 +98,14 @@ export interface PlanOptions {
   /** apply --plan: refuse unless the database is in the state the plan was made against. */
   fingerprint?: string;
   planFile?: string;
+  /** apply --plan: refuse unless applying gives exactly the saved plan's changes. */
+  expect?: Change[];
+}
+
+/** What a plan changes, without counts or words: what apply --plan compares. */
+function essence(changes: Change[]): string {
+  return JSON.stringify(changes.filter(isChange).map((c) => [c.kind, c.object, c.name, c.fields])
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))));
 }
 
 export interface PlanResult { changes: Change[]; fingerprint: string }
@@ -195,6 +203,9 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: Pla
           c.warnings.push(`the next run will be refused: it would affect ${c.would_affect} rows, over its ceiling of ${ceiling} (max_rows_per_run)`);
         }
       }
+    }
+    if (opts.expect !== undefined && essence(opts.expect) !== essence(changes)) {
+      throw new StalePlanError(opts.planFile ?? 'the saved plan', 'applying it now would make other changes than it shows');
     }
     // An inherited period: the count before the change too (the plan is rolled back anyway).
     const inherited = changes.filter((c) => c.kind === 'inherited');

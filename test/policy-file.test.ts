@@ -242,6 +242,14 @@ describe('policy file: plan and apply', () => {
     expect(applied.code).toBe(0);
     expect(await db.q(`select name from retention.policies where name like 'sp.%' order by name`)).toEqual([{ name: 'sp.events' }]);
     expect(cli(['apply', '--plan', planFile]).code).toBe(3);
+    // A plan whose file was edited after it was made applies nothing: its changes are not the ones shown.
+    expect(cli(['plan', '-f', file('sp.yaml', text.replace('30 days', '40 days')), '--prune', '--out', planFile]).code).toBe(2);
+    const edited = JSON.parse(readFileSync(planFile, 'utf8'));
+    writeFileSync(planFile, JSON.stringify({ ...edited, text: edited.text.replace('40 days', '1 day') }));
+    const tampered = cli(['apply', '--plan', planFile]);
+    expect(tampered.code).toBe(3);
+    expect(tampered.stderr).toMatch(/applying it now would make other changes than it shows/);
+    expect(await db.q(`select retain::text from retention.policies where name = 'sp.events'`)).toEqual([{ retain: '30 days' }]);
     // Not a plan, or both a file and a plan: usage errors.
     expect(cli(['apply', '--plan', file('notaplan.json', '{"x": 1}')]).code).toBe(2);
     expect(cli(['apply', '--plan', planFile, '-f', file('sp.yaml', text)]).code).toBe(2);

@@ -56,7 +56,7 @@ async function planCommand(values: Values, apply: boolean): Promise<number> {
   try {
     const result = await planOrApply(db, file, {
       apply, prune: saved ? saved.prune === true : Boolean(values.prune),
-      fingerprint: saved?.fingerprint, planFile: planPath,
+      fingerprint: saved?.fingerprint, planFile: planPath, expect: saved?.changes,
     });
     if (values.json || format === 'json') console.log(JSON.stringify(result.changes, null, 2));
     else console.log(formatPlan(result.changes, apply, format as 'text' | 'markdown'));
