@@ -42,11 +42,8 @@ declare
   v_old      retention.policies;
   v_new      retention.policies;
   v_changes  jsonb;
-  v_strat    "char";
-  v_keys     int2vector;
   v_scrub    jsonb;
   v_revoke   regclass[];
-  v_rel      regclass;
   v_name     text;
   v_predicate text;
 begin
@@ -90,57 +87,43 @@ begin
   perform retention._check_timestamp_column(v_target, p_age_column, 'age',
     'Name the timestamp column that ages rows (\d ' || v_target::text || ' lists the columns).');
 
-  if p_action = 'drop_partitions' then
-    select pt.partstrat, pt.partattrs into v_strat, v_keys
-      from pg_catalog.pg_partitioned_table pt where pt.partrelid = v_target;
-    if v_strat <> 'r' or array_length(v_keys::int2[], 1) <> 1
-       or v_keys[0] <> (select attnum from pg_catalog.pg_attribute
-                         where attrelid = v_target and attname = p_age_column) then
-      raise exception '% is not partitioned by range on %', v_target, quote_ident(p_age_column)
-        using errcode = 'RT013',
-              hint = format('drop_partitions needs PARTITION BY RANGE (%I): the partition bounds say how old each partition''s rows are. Its key is: %s.',
-                            p_age_column, pg_catalog.pg_get_partkeydef(v_target));
-    end if;
-    if p_predicate is not null then
-      raise exception 'drop_partitions takes no predicate'
-        using errcode = 'RT007', hint = 'Whole partitions go; to filter rows use a delete policy per partition instead.';
-    end if;
+  -- Settings of some actions only (retention._setting_actions; runner/settings.ts agrees).
+  select string_agg(format('p_%s is only used by %s', k.key,
+                           (select string_agg(x, ', ') from jsonb_array_elements_text(k.value) x)), '; ')
+    into v_name
+    from jsonb_each(retention._setting_actions()) k
+   where jsonb_strip_nulls(jsonb_build_object(
+           'deleted_at_column', p_deleted_at_column, 'archive_schema', p_archive_schema, 'scrub', p_scrub,
+           'scrubbed_at_column', p_scrubbed_at_column, 'revoke', p_revoke, 'notice_period', p_notice_period,
+           'tenant_column', p_tenant_column)) ? k.key
+     and not (k.value ? p_action);
+  if v_name is not null then
+    raise exception '%', v_name
+      using errcode = 'RT007',
+            hint = case when p_action = 'purge_soft_deleted' and p_deleted_at_column is not null
+                        then 'For purge_soft_deleted, name the deleted-at column as p_age_column: rows soft-deleted longer than the period are removed.'
+                        else format('Leave them NULL for %s.', p_action) end;
   end if;
-  if p_archive_schema is not null then
-    if p_action is distinct from 'drop_partitions' then
-      raise exception 'p_archive_schema is only used by drop_partitions'
-        using errcode = 'RT007', hint = 'Leave it NULL for this action.';
-    end if;
-    if not exists (select from pg_catalog.pg_namespace where nspname = p_archive_schema)
-       or p_archive_schema in ('retention', 'pg_catalog', 'information_schema', v_schema) then
-      raise exception 'archive schema % %', quote_literal(p_archive_schema),
-            case when p_archive_schema = v_schema then 'is the table''s own schema' else 'is not usable' end
-        using errcode = 'RT018',
-              hint = 'Create a schema for detached partitions first (CREATE SCHEMA archive;), other than the table''s own and the system schemas.';
-    end if;
-  end if;
+  v_name := null;
+
 
   if p_subject_column is not null and retention._column_type(v_target, p_subject_column) is null then
     raise exception 'subject column % does not exist in %', quote_literal(p_subject_column), v_target
       using errcode = 'RT002', hint = 'Name the column that identifies the data subject (e.g. user_id), or leave it NULL.';
   end if;
 
-  if p_action = 'soft_delete' then
-    if p_deleted_at_column is null then
-      raise exception 'action soft_delete needs p_deleted_at_column'
-        using errcode = 'RT007', hint = 'Name the column that marks a row deleted, e.g. p_deleted_at_column => ''deleted_at''.';
-    end if;
-    perform retention._check_timestamp_column(v_target, p_deleted_at_column, 'deleted-at',
-      'Name the column that marks a row deleted, e.g. deleted_at.');
-    if p_deleted_at_column = p_age_column then
-      raise exception 'the deleted-at column cannot also be the age column'
-        using errcode = 'RT007', hint = 'soft_delete ages rows by one column (e.g. last_seen_at) and marks them in another (deleted_at).';
-    end if;
-  elsif p_deleted_at_column is not null then
-    raise exception 'p_deleted_at_column is only used by soft_delete'
-      using errcode = 'RT007',
-            hint = 'For purge_soft_deleted, name the deleted-at column as p_age_column: rows soft-deleted longer than the period are removed.';
-  end if;
+  -- What each action needs of its own, in its own routine.
+  case p_action
+    when 'drop_partitions' then
+      perform retention._validate_drop_partitions(v_target, p_age_column, p_predicate, p_archive_schema);
+    when 'soft_delete' then
+      perform retention._validate_soft_delete(v_target, p_age_column, p_deleted_at_column);
+    when 'scrub' then
+      select x.scrub, x.revoke into v_scrub, v_revoke
+        from retention._validate_scrub_policy(v_target, p_age_column, p_subject_column, p_scrub, p_scrubbed_at_column, p_revoke) x;
+    else
+      null;  -- delete, purge_soft_deleted: nothing of their own
+  end case;
 
   if p_retain is not null and not retention._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
@@ -184,41 +167,10 @@ begin
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies).';
   end if;
 
-  if p_action = 'scrub' then
-    v_scrub := retention._validate_scrub(v_target, p_scrub, p_age_column, p_subject_column);
-    if p_scrubbed_at_column is not null then
-      perform retention._check_timestamp_column(v_target, p_scrubbed_at_column, 'scrubbed-at',
-        'Name the column that records when a row was scrubbed, e.g. scrubbed_at, or leave it NULL.');
-      if v_scrub ? p_scrubbed_at_column or p_scrubbed_at_column = p_age_column then
-        raise exception 'the scrubbed-at column % cannot also be scrubbed or age rows', quote_ident(p_scrubbed_at_column)
-          using errcode = 'RT019', hint = 'It marks scrubbed rows; name a column of its own.';
-      end if;
-    end if;
-    -- Tables whose rows pointing at a scrubbed row go with it (sessions, tokens): each
-    -- must reference the policy's table through exactly one foreign key.
-    foreach v_name in array coalesce(p_revoke, '{}') loop
-      v_rel := retention._resolve_table(v_name,
-        'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.');
-      if (select count(*) from pg_catalog.pg_constraint c
-           where c.contype = 'f' and c.conrelid = v_rel and c.confrelid = v_target) <> 1 then
-        raise exception '% does not reference % through exactly one foreign key', v_rel, v_target
-          using errcode = 'RT019', hint = 'Revoked rows are found through their foreign key to the scrubbed table; add one (or name another table).';
-      end if;
-      v_revoke := v_revoke || v_rel;
-    end loop;
-  elsif p_scrub is not null or p_scrubbed_at_column is not null or p_revoke is not null then
-    raise exception 'p_scrub, p_scrubbed_at_column and p_revoke are only used by scrub'
-      using errcode = 'RT007', hint = 'Leave them NULL for this action.';
-  end if;
-
   if p_notice_period is not null then
     if not retention._period_positive(p_notice_period) then
       raise exception 'notice period must be positive, got %', p_notice_period
         using errcode = 'RT004', hint = 'E.g. ''30 days'': rows are flagged and announced this long before the action touches them.';
-    end if;
-    if p_action not in ('delete', 'soft_delete', 'scrub') then
-      raise exception 'a notice period applies to delete, soft_delete and scrub, not %', p_action
-        using errcode = 'RT007', hint = 'Leave p_notice_period NULL for this action.';
     end if;
     if (retention._single_key(v_target)).key_column is null then
       raise exception '% has no single-column primary key', v_target

@@ -38,6 +38,13 @@ async function drift(d: TestDb, settings: Record<string, Setting>): Promise<stri
     if (!dba.includes(`\`${s.param}\``)) problems.push(`docs/dba-guide.md: ${s.param} not documented (${key})`);
     if (!new RegExp(`^\\s*(- )?${key}:`, 'm').test(ops)) problems.push(`docs/operator-guide.md: file key ${key} not in the policy file example`);
   }
+  // The actions a setting applies to: set_policy refuses it for the others (retention._setting_actions).
+  const sqlActions = (await d.q<{ a: Record<string, string[]> }>(`select retention._setting_actions() as a`))[0]!.a;
+  for (const [key, s] of Object.entries(settings)) {
+    const sql = sqlActions[key] ? [...sqlActions[key]].sort().join(',') : 'all';
+    const def = s.actions === 'all' ? 'all' : [...s.actions].sort().join(',');
+    if (sql !== def) problems.push(`set_policy: ${key} applies to ${sql} in SQL, to ${def} in the definition`);
+  }
   // And nothing in a layer that the definition lacks.
   const params = new Set(Object.values(settings).map((s) => s.param));
   for (const p of setPolicy.keys()) if (!params.has(p)) problems.push(`set_policy: ${p} is not in the definition`);
@@ -76,6 +83,23 @@ describe('one definition of the policy settings', () => {
       'docs/dba-guide.md: p_throwaway not documented (throwaway)',
       'docs/operator-guide.md: file key throwaway not in the policy file example',
     ]);
+  });
+
+  it('set_policy refuses each setting given to an action it does not apply to (RT007), naming it, and saves nothing', async () => {
+    await db.q(`create schema st`);
+    await db.q(`create table st.t (id bigint primary key, org text, email text, created_at timestamptz not null, deleted_at timestamptz)`);
+    const values: Record<string, string> = {
+      deleted_at_column: `'deleted_at'`, archive_schema: `'public'`, scrub: `'{"email": "null"}'::jsonb`, scrubbed_at_column: `'deleted_at'`,
+      revoke: `array['st.t']`, notice_period: `interval '30 days'`, tenant_column: `'org'`,
+    };
+    const limited = Object.entries(SETTINGS as Record<string, Setting>).filter(([, s]) => s.actions !== 'all');
+    expect(limited.map(([k]) => k).sort()).toEqual(Object.keys(values).sort());
+    for (const [key, s] of limited) {
+      const sql = `select retention.set_policy('st.t', 'st.t', 'purge_soft_deleted', 'deleted_at', interval '1 day', ${s.param} => ${values[key]})`;
+      const err = await db.q(sql).then(() => null, (e: { code: string; message: string }) => `${e.code} ${e.message}`);
+      expect([key, err]).toEqual([key, `RT007 p_${key} is only used by ${(s.actions as readonly string[]).join(', ')}`]);
+    }
+    expect(await db.q(`select count(*)::int as n from retention.policies where name = 'st.t'`)).toEqual([{ n: 0 }]);
   });
 
   it('a column or parameter the definition lacks is named too', async () => {
