@@ -10,17 +10,37 @@ export const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@dai
 
 /** What is wrong with a schedule, or null when the worker can run it. */
 export function cronError(expr: string): string | null {
-  const s = expr.trim();
-  if (s.startsWith('@')) {
-    return (CRON_MACROS as readonly string[]).includes(s) ? null : `${s} is not a macro: use ${CRON_MACROS.join(', ')}`;
-  }
-  const fields = s === '' ? [] : s.split(/\s+/);
+  // As retention._cron_error reads it: a macro exactly (cron-parser knows '@daily', not
+  // '@daily '), else five fields of digits, names, * / , ? # L - separated by spaces.
+  if ((CRON_MACROS as readonly string[]).includes(expr)) return null;
+  if (expr.includes('@')) return `${expr} is not a macro: use ${CRON_MACROS.join(', ')}, exactly`;
+  if (/[^0-9A-Za-z*/,?#L -]/.test(expr)) return 'only digits, names, * / , ? # L - and spaces may appear';
+  const s = expr.replace(/^ +| +$/g, '');
+  const fields = s === '' ? [] : s.split(/ +/);
   if (fields.length !== 5) return `${fields.length} field(s), not five (minute hour day-of-month month day-of-week)`;
   if (fields.some((f) => /[HhWw]/.test(f.replace(/wed/gi, '').replace(/thu/gi, '')))) return 'H and W are not supported';
+  const problem = fields.map((f, i) => shapeError(f, i)).find((p) => p !== null);
+  if (problem) return problem;
   try {
     CronExpressionParser.parse(s, { tz: 'UTC', strict: false, currentDate: new Date() }).next();
   } catch (err) {
     return (err as Error).message;
+  }
+  return null;
+}
+
+const NAMES = [/JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC/gi, /SUN|MON|TUE|WED|THU|FRI|SAT/gi];
+const FIELD_NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'];
+
+/** The item grammar retention._cron_error accepts (cron-parser also takes ?/2, ? in the minute, 007, steps of 5 digits). */
+function shapeError(field: string, i: number): string | null {
+  if (i === 4 && /l/.test(field)) return `${FIELD_NAMES[i]}: ${field} is not a value, range or step`;
+  const f = i === 3 ? field.replace(NAMES[0]!, '1') : i === 4 ? field.replace(NAMES[1]!, '1') : field;
+  for (const item of f.split(',')) {
+    if (i === 2 && item === 'L') continue;
+    if (i === 4 && (/^[0-7]L$/i.test(item) || /^[0-7]#[1-5]$/.test(item))) continue;
+    if ((i === 2 || i === 4) && item === '?') continue;
+    if (!/^(\*|\d{1,2}|\d{1,2}-\d{1,2})(\/\d{1,4})?$/.test(item)) return `${FIELD_NAMES[i]}: ${field} is not a value, range or step`;
   }
   return null;
 }

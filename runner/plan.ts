@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { describeSchedule } from './cron.ts';
+import { printable } from './table.ts';
 import { type Setting, SETTINGS } from './settings.ts';
 import { type LoadedFile, PolicyFileError, type PolicySpec } from './policy-file.ts';
 
@@ -228,7 +229,7 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: Pla
 }
 
 const SIGN = { added: '+', changed: '~', removed: '-', inherited: '~', database_only: '!' } as const;
-const show = (v: unknown): string => (v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+const show = (v: unknown): string => printable(v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 
 function headline(c: Change): string {
   switch (c.kind) {
@@ -268,25 +269,31 @@ export function formatPlan(changes: Change[], applied: boolean, format: 'text' |
         : c.kind === 'removed' ? `    ${f.field.padEnd(width)}  ${show(f.old)}`
           : `    ${f.field}: ${show(f.old)} -> ${show(f.new)}`);
     }
-    for (const w of c.warnings) out.push(`    warning: ${w}`);
+    for (const w of c.warnings) out.push(`    warning: ${printable(w)}`);
   }
   out.push(summary(changes, applied));
   return out.join('\n');
 }
 
-const cell = (v: unknown): string => show(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+// Markdown that no value can break out of: line breaks (\r too) become spaces, HTML and the
+// characters that make tables, links, code and emphasis are escaped.
+const md = (s: string): string => s.replace(/[\r\n\u2028\u2029]+/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  .replace(/[\\`*_[\]|#~!]/g, (c) => `\\${c}`);
+const cell = (v: unknown): string => md(show(v));
+const code = (name: string): string => `\`${printable(name).replace(/[`\r\n|]/g, '')}\``;
+const html = (s: string): string => printable(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function markdown(changes: Change[], applied: boolean): string {
   const out = [`### pg-retention ${applied ? 'apply' : 'plan'}`, '', `**${summary(changes, applied)}**`, ''];
   if (changes.length === 0) return [...out, 'No changes: the database matches the file.'].join('\n');
-  const warnings = changes.flatMap((c) => c.warnings.map((w) => `- :warning: \`${c.name}\`: ${w}`));
+  const warnings = changes.flatMap((c) => c.warnings.map((w) => `- :warning: ${code(c.name)}: ${md(printable(w))}`));
   if (warnings.length > 0) out.push(...warnings, '');
   out.push('| | object | what | rows now | schedule |', '|---|---|---|---|---|');
   for (const c of changes) {
-    out.push(`| ${SIGN[c.kind]} | ${c.object} \`${cell(c.name)}\` | ${cell(c.kind.replace('_', ' '))} | ${cell(counts(c).replace(/^would affect | rows now$/g, '') || '')} | ${cell(c.schedule ?? '')} |`);
+    out.push(`| ${SIGN[c.kind]} | ${c.object} ${code(c.name)} | ${cell(c.kind.replace('_', ' '))} | ${cell(counts(c).replace(/^would affect | rows now$/g, '') || '')} | ${cell(c.schedule ?? '')} |`);
   }
   for (const c of changes.filter((x) => x.fields.length > 0)) {
-    out.push('', `<details><summary>${SIGN[c.kind]} ${c.object} <code>${c.name}</code> ${c.kind}</summary>`, '', '| field | old | new |', '|---|---|---|');
+    out.push('', `<details><summary>${SIGN[c.kind]} ${c.object} <code>${html(c.name)}</code> ${c.kind}</summary>`, '', '| field | old | new |', '|---|---|---|');
     for (const f of c.fields) out.push(`| ${cell(f.field)} | ${cell(f.old)} | ${cell(f.new)} |`);
     out.push('', '</details>');
   }

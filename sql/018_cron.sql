@@ -40,11 +40,16 @@ begin
   if p_expr is null then
     return null;
   end if;
-  if btrim(p_expr) in ('@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly') then
+  -- cron-parser knows a macro only as exactly that text ('@daily ' is no macro to it).
+  if p_expr in ('@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly') then
     return null;
   end if;
-  if btrim(p_expr) like '@%' then
-    return format('%s is not a macro: use @yearly, @annually, @monthly, @weekly, @daily or @hourly', btrim(p_expr));
+  if p_expr like '%@%' then
+    return format('%s is not a macro: use @yearly, @annually, @monthly, @weekly, @daily or @hourly, exactly', p_expr);
+  end if;
+  -- Plain spaces between fields; no tabs, newlines or other characters.
+  if p_expr ~ '[^0-9A-Za-z*/,?#L -]' then
+    return 'only digits, names, * / , ? # L - and spaces may appear';
   end if;
   v_fields := regexp_split_to_array(btrim(p_expr), '\s+');
   if btrim(p_expr) = '' or cardinality(v_fields) <> 5 then

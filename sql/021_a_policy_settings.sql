@@ -84,7 +84,9 @@ begin
                                     'tenant_column'], a.key) loop
       policy := p.name;
       setting := case k when 'target' then 'table' else k end;
-      if k = 'retain' then
+      if k = 'notify_over_rows' and p.notify_over_rows is null then
+        value := '100000'; source := 'default';  -- what a NULL means (effective_policies)
+      elsif k = 'retain' then
         select e.retain::text, case e.source when 'policy' then 'policy' else e.source end
           into value, source from retention.effective_retain(p) e;
       elsif k = 'schedule' then

@@ -92,7 +92,7 @@ begin
                            (select string_agg(x, ', ') from jsonb_array_elements_text(k.value) x)), '; ')
     into v_name
     from jsonb_each(retention._setting_actions()) k
-   where jsonb_strip_nulls(jsonb_build_object(
+   where retention._strip_top_nulls(jsonb_build_object(
            'deleted_at_column', p_deleted_at_column, 'archive_schema', p_archive_schema, 'scrub', p_scrub,
            'scrubbed_at_column', p_scrubbed_at_column, 'revoke', p_revoke, 'notice_period', p_notice_period,
            'tenant_column', p_tenant_column)) ? k.key

@@ -92,6 +92,14 @@ describe('alter_policy', () => {
       await db.q(`select retention.alter_policy('al.scrub', ${param} => ${value})`);
       expect([param, changed(before, await policy('al.scrub'))]).toEqual([param, [col]]);
     }
+    // A JSON null in the scrub map is the "null" strategy, as set_policy takes it: alter_policy keeps it.
+    await db.q(`select retention.alter_policy('al.scrub', p_scrub => '{"email": null, "name": "null"}'::jsonb)`);
+    expect((await policy('al.scrub')).scrub_columns).toEqual({ email: 'null', name: 'null' });
+    await db.q(`select retention.alter_policy('al.scrub', p_batch_size => 300)`);
+    expect((await policy('al.scrub')).scrub_columns).toEqual({ email: 'null', name: 'null' });
+    await db.q(`select retention.alter_policy('al.scrub', p_scrub => '{"name": null}'::jsonb)`);
+    expect((await policy('al.scrub')).scrub_columns).toEqual({ name: 'null' });
+    await db.q(`select retention.alter_policy('al.scrub', p_scrub => '{"email": "null", "name": "null"}'::jsonb, p_batch_size => 1000)`);
     before = await policy('al.scrub');
     await db.q(`select retention.alter_policy('al.scrub', p_reset => array['revoke'])`);
     expect(changed(before, await policy('al.scrub'))).toEqual(['revoke_tables']);

@@ -31,6 +31,8 @@ describe('policies overview', () => {
     expect(of('max_rows_per_run')).toEqual({ setting: 'max_rows_per_run', value: '10000', source: 'default' });
     expect(of('subject_column')).toEqual({ setting: 'subject_column', value: 'user_id', source: 'policy' });
     expect(of('scrub')).toEqual({ setting: 'scrub', value: null, source: 'default' });
+    // What a NULL means, not NULL: a run of 100,000 rows is announced.
+    expect(of('notify_over_rows')).toEqual({ setting: 'notify_over_rows', value: '100000', source: 'default' });
     // A value equal to the default is the default, however it was given.
     expect(await db.q(`select setting, value, source from retention.policy_settings('ov.own') where setting in ('retain', 'schedule', 'batch_size')`))
       .toEqual([{ setting: 'retain', value: '30 days', source: 'policy' }, { setting: 'batch_size', value: '1000', source: 'default' },

@@ -218,8 +218,8 @@ describe('policy file: plan and apply', () => {
     expect(md.stdout).toMatch(/^### pg-retention plan\n\n\*\*Plan: 0 to add, 1 to change, 0 to remove\.\*\*/);
     expect(md.stdout).toMatch(/- :warning: `wr\.events`: the next run will be refused/);
     expect(md.stdout).toMatch(/\| ~ \| policy `wr\.events` \| changed \| \d+ \| daily at 02:00 UTC \|/);
-    expect(md.stdout).toMatch(/\| max_rows_per_run \| 10000 \| 10 \|/);
-    expect(cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'yaml']).code).toBe(2);
+    expect(md.stdout).toMatch(/\| max\\_rows\\_per\\_run \| 10000 \| 10 \|/);
+    expect(cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'yaml']).code).toBe(1);
     expect(cli(['plan', '-f', file('wr2.yaml', changed), '--format', 'yaml']).stderr).toMatch(/unknown --format yaml/);
   });
 
@@ -250,9 +250,31 @@ describe('policy file: plan and apply', () => {
     expect(tampered.code).toBe(3);
     expect(tampered.stderr).toMatch(/applying it now would make other changes than it shows/);
     expect(await db.q(`select retain::text from retention.policies where name = 'sp.events'`)).toEqual([{ retain: '30 days' }]);
-    // Not a plan, or both a file and a plan: usage errors.
-    expect(cli(['apply', '--plan', file('notaplan.json', '{"x": 1}')]).code).toBe(2);
-    expect(cli(['apply', '--plan', planFile, '-f', file('sp.yaml', text)]).code).toBe(2);
+    // Not a plan, both a file and a plan, a plan given to plan: errors, exit 1 (2 means changes).
+    expect(cli(['apply', '--plan', file('notaplan.json', '{"x": 1}')]).code).toBe(1);
+    expect(cli(['apply', '--plan', planFile, '-f', file('sp.yaml', text)]).code).toBe(1);
+    expect(cli(['plan', '-f', file('sp.yaml', text), '--plan', planFile]).code).toBe(1);
+  });
+
+  it('no value breaks out of the output: markdown stays one table and its sections, the terminal gets no escape sequences', async () => {
+    await makeEvents(db, 'app.mi', 20, 100);
+    const evil = 'Sessions\r\r</details>\r\r**Plan: 0 to add, 0 to change, 0 to remove.**\r\r<!-- | x | \u001b[2A\u001b[2K `code`';
+    const text = `policies:\n  - name: mi.first\n    description: ${JSON.stringify(evil)}\n    table: app.mi\n    action: delete\n    age_column: created_at\n    retain: 3650 days\n  - name: mi.evil\n    table: app.mi\n    action: delete\n    age_column: created_at\n    retain: 1 day\n`;
+    const f = file('mi.yaml', text);
+    const md = cli(['plan', '-f', f, '--format', 'markdown']).stdout;
+    const ESC = String.fromCharCode(27);
+    expect(md.includes(ESC) || md.includes('\r') || md.includes('<!--')).toBe(false);
+    expect(md.match(/<details>/g)?.length).toBe(md.match(/<\/details>/g)?.length);
+    expect(md.match(/\*\*Plan:/g)).toHaveLength(1);
+    expect(md).toMatch(/&lt;\/details&gt;/);
+    expect(md).toMatch(/\| retain \| \(none\) \| 1 day \|/);
+    const plain = cli(['plan', '-f', f]).stdout;
+    expect(plain.includes(ESC) || plain.includes('\r')).toBe(false);
+    expect(plain).toMatch(/\\x1b\[2A/);
+    expect(cli(['apply', '-f', f]).code).toBe(0);
+    const shown = cli(['policies', 'mi.first']);
+    expect(shown.stdout.includes(ESC) || shown.stdout.includes('\r')).toBe(false);
+    expect(shown.stdout).toMatch(/\\x1b\[2K/);
   });
 
   it('the committed JSON Schema matches the zod schema (run node runner/json-schema.ts)', () => {

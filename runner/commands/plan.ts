@@ -1,7 +1,7 @@
 // pg-retention plan / apply: policies as code.
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from '../db.ts';
-import { EXIT, UsageError } from '../errors.ts';
+import { describe, EXIT, UsageError } from '../errors.ts';
 import { formatPlan, isChange, planOrApply, type SavedPlan, StalePlanError } from '../plan.ts';
 import { loadPolicyFile, type LoadedFile, parsePolicyFile, PolicyFileError } from '../policy-file.ts';
 import { type Command, str, type Values } from './types.ts';
@@ -25,7 +25,20 @@ async function readPlan(path: string): Promise<SavedPlan> {
   return saved;
 }
 
+// plan's exit code 2 means "there are changes" (terraform plan -detailed-exitcode), so every
+// failure of plan or apply — a usage error, an invalid file, a database error — is 1 (a
+// stale saved plan is 3), never the CLI's general 2 for usage errors.
 async function planCommand(values: Values, apply: boolean): Promise<number> {
+  try {
+    return await planOrFail(values, apply);
+  } catch (err) {
+    console.error(`pg-retention: ${describe(err)}`);
+    if (values.verbose) console.error((err as Error).stack);
+    return EXIT.failure;
+  }
+}
+
+async function planOrFail(values: Values, apply: boolean): Promise<number> {
   const path = str(values.file);
   const planPath = str(values.plan);
   const format = str(values.format) ?? 'text';
@@ -105,8 +118,8 @@ words, and warnings: a next run that its ceiling will refuse, a subject column t
 disabled. --format markdown is for a pull-request comment; --out saves the plan for
 'apply --plan', which applies it only while the database is as it was planned against.
 
-Exit codes: 0 no changes, 2 changes, 1 an invalid file or an error (like
-terraform plan -detailed-exitcode).
+Exit codes: 0 no changes, 2 changes, 1 an invalid file, a usage error or a database
+error (like terraform plan -detailed-exitcode).
 
 Example:
   pg-retention plan -f examples/retention.yaml --format markdown --out plan.json`,
@@ -124,7 +137,8 @@ Applies exactly what 'plan' shows, in one transaction; applying again changes no
 With --plan, applies a plan saved by 'plan --out' (the file as it was then), and refuses
 with exit 3 if the policies or defaults changed since it was made.
 
-Exit codes: 0 applied, 1 an invalid file or an error, 3 a saved plan that is stale.
+Exit codes: 0 applied, 1 an invalid file, a usage error or a database error, 3 a saved
+plan that is stale.
 
 Example:
   PG_RETENTION_ACTOR=ci:deploy#42 pg-retention apply -f examples/retention.yaml --prune
