@@ -111,8 +111,14 @@ async function checkOverdue(pool: pg.Pool, rows: PolicyRow[], cfg: WorkerConfig,
     let due: Date;
     try {
       due = CronExpressionParser.parse(p.schedule, { tz: p.time_zone, currentDate: horizon }).prev().toDate();
-    } catch {
-      continue; // set_policy validated the shape; pg-boss reports an expression it cannot use
+    } catch (err) {
+      // set_policy refuses such a schedule; one stored before it did (or written by hand)
+      // never runs, so it counts as overdue rather than going unnoticed.
+      log.error({ policy: p.name, schedule: p.schedule, time_zone: p.time_zone, ...errFields(err) },
+        'policy has a schedule the worker cannot read: it never runs');
+      metrics.overdue.set({ policy: p.name }, 1);
+      overdue.push(p.name);
+      continue;
     }
     const { rows: [r] } = await pool.query<{ overdue: boolean }>(
       'select retention.note_overdue($1, $2, $3) as overdue', [p.name, due, clock!.now]);

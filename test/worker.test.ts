@@ -276,6 +276,18 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   });
 
+  it('a stored schedule the worker cannot read (written before set_policy refused it) is an error and counts as overdue', async () => {
+    await makeEvents(db, 'app.w9', 10);
+    await db.q(`select retention.set_policy('w9', 'app.w9', 'delete', 'created_at', p_schedule => '0 3 * * *')`);
+    await db.q(`update retention.policies set schedule = '@daily ' where name = 'w9'`);  // audited as a direct write
+    const w = worker({});
+    const line = await w.waitFor((l) => l.msg.startsWith('policy has a schedule the worker cannot read') && l.policy === 'w9');
+    expect(line).toMatchObject({ level: 'error', schedule: '@daily ' });
+    await expect.poll(async () => parseMetrics((await w.get('/metrics')).body).get('pg_retention_policy_overdue{policy="w9"}')).toBe(1);
+    await db.q(`select retention.drop_policy('w9')`);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('a run of an inactive-accounts policy from the queue logs the accounts it flagged', async () => {
     await db.q(`create schema if not exists app`);
     await db.q(`create table app.w8_users (id bigint primary key, org_id text, last_login_at timestamptz not null, deleted_at timestamptz)`);
