@@ -232,6 +232,7 @@ const SIGN = { added: '+', changed: '~', removed: '-', inherited: '~', database_
 const show = (v: unknown): string => printable(v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 
 function headline(c: Change): string {
+  c = { ...c, name: printable(c.name) };
   switch (c.kind) {
     case 'inherited': return `${c.object} ${c.name}: a changed default gives it a new period`;
     case 'database_only': return `${c.object} ${c.name} is in the database but not in the file (kept; --prune removes it)`;
