@@ -257,6 +257,7 @@ declare
   v_pats     text[];
   v_exprs    text;
   v_words    text[];
+  v_words_all text[];
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -290,6 +291,7 @@ begin
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
   -- whole words only from the messages of runs on this table, which are about its rows.
   v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
+  v_words_all := v_words;
 
   -- Subject holds on values of their rows' subject columns.
   for c in
@@ -320,29 +322,29 @@ begin
   -- Exemptions and flags of their rows.
   if v_ids <> '{}' then
     select v_vals || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_vals
-      from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key = any (v_ids);
+      from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key in (select unnest(v_ids));
     select v_vals || coalesce(array_agg(f.close_reason), '{}') into v_vals
       from retention.flagged_rows f
-     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = any (v_ids);
+     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key in (select unnest(v_ids));
     update retention.row_exemptions e
        set row_key = case when v_delete then p_token else e.row_key end,
            reason = v_erased,
            revoke_reason = case when e.revoke_reason is not null or (v_delete and e.revoked_at is null) then v_erased end,
            revoked_by = case when v_delete then coalesce(e.revoked_by, format('erasure request %s', p_request)) else e.revoked_by end,
            revoked_at = case when v_delete then coalesce(e.revoked_at, now()) else e.revoked_at end
-     where e.policy_id = any (v_policies) and e.row_key = any (v_ids);
+     where e.policy_id = any (v_policies) and e.row_key in (select unnest(v_ids));
     update retention.flagged_rows f
        set row_key = case when v_delete then p_token else f.row_key end,
            tenant = case when v_delete then null else f.tenant end,
            status = case when v_delete and f.status = 'flagged' then 'erased' else f.status end,
            closed_at = case when v_delete then coalesce(f.closed_at, now()) else f.closed_at end,
            close_reason = case when f.close_reason is not null or (v_delete and f.status = 'flagged') then v_erased end
-     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = any (v_ids);
+     where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key in (select unnest(v_ids));
     if v_delete then
       update retention.notifications n
          set payload = retention._redact_jsonb(n.payload, v_ids, '{}', p_token)
        where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
-         and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (v_ids));
+         and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
       -- A notice that listed only their rows went to their tenant alone: the tenant goes too.
       update retention.notifications n
          set payload = n.payload || jsonb_build_object('tenant', null),
@@ -351,7 +353,9 @@ begin
          and n.payload ->> 'tenant' is not null
          and not exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' is distinct from p_token);
       delete from retention.subject_tokens t
-       where t.subject in (select q || ':' || i from unnest(v_tables) q cross join unnest(v_ids) i);
+       using unnest(v_tables) q
+       where pg_catalog.left(t.subject, length(q) + 1) = q || ':'
+         and substr(t.subject, length(q) + 2) in (select unnest(v_ids));
     end if;
   end if;
 
@@ -365,6 +369,18 @@ begin
     using v_runs, p_token, v_delete;
 
   -- Messages of runs on this table: their values as whole words, however short.
+  -- Only the words that occur in those messages (a person may have many rows).
+  if v_words <> '{}' and v_runs <> '{}' then
+    select array(select w from unnest(v_words) w
+                  where strpos(coalesce(m.text, ''), w) > 0) into v_words
+      from (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') as text from retention.runs r
+             where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)) m;
+    select v_words || array(select w from unnest(v_words_all) w
+                             where strpos(coalesce(m.text, ''), w) > 0 and not (w = any (v_words))) into v_words
+      from (select string_agg(f.error, ' ') || ' ' || coalesce((select string_agg(n.payload ->> 'error', ' ') from retention.notifications n
+                                                                 where n.run_id = any (v_runs)), '') as text
+              from retention.run_row_failures f where f.run_id = any (v_runs)) m;
+  end if;
   if v_words <> '{}' and v_runs <> '{}' then
     update retention.runs r
        set error = retention._erase_words(r.error, v_words), error_hint = retention._erase_words(r.error_hint, v_words)
