@@ -31,10 +31,12 @@ $$;
 comment on function retention._subject_token(text) is
   'Internal. The random token that names a subject id or row key in the audit log and notifications (made on first use).';
 
--- A text with every quoted occurrence of the values — 'v', "v", (v), as PostgreSQL's and
--- our messages quote them — replaced by the token. Bare occurrences stay: a key such as 7
--- is also a batch number.
-create or replace function retention._redact_text(p_text text, p_values text[], p_token text)
+-- A message with the values erased: p_how 'quoted' replaces their quoted occurrences
+-- ('v', "v", (v), as PostgreSQL's and our messages quote them: a bare 7 is also a batch
+-- number); 'bare' every occurrence of values of four characters or more; 'word' their
+-- whole-word occurrences (letters, digits, _ only: for short values in messages about the
+-- person's rows). Each is replaced by p_with.
+create or replace function retention._erase_in(p_text text, p_values text[], p_with text, p_how text)
 returns text
 language plpgsql
 immutable
@@ -49,16 +51,25 @@ begin
   end if;
   foreach v in array coalesce(p_values, '{}') loop
     continue when v is null or v = '';
-    r := pg_catalog.replace(r, '''' || pg_catalog.replace(v, '''', '''''') || '''', '''' || p_token || '''');
-    r := pg_catalog.replace(r, '''' || v || '''', '''' || p_token || '''');
-    r := pg_catalog.replace(r, '"' || v || '"', '"' || p_token || '"');
-    r := pg_catalog.replace(r, '(' || v || ')', '(' || p_token || ')');
+    case p_how
+      when 'quoted' then
+        r := pg_catalog.replace(r, '''' || pg_catalog.replace(v, '''', '''''') || '''', '''' || p_with || '''');
+        r := pg_catalog.replace(r, '''' || v || '''', '''' || p_with || '''');
+        r := pg_catalog.replace(r, '"' || v || '"', '"' || p_with || '"');
+        r := pg_catalog.replace(r, '(' || v || ')', '(' || p_with || ')');
+      when 'bare' then
+        continue when pg_catalog.length(v) < 4;
+        r := pg_catalog.replace(r, v, p_with);
+      when 'word' then
+        continue when v !~ '^\w+$';
+        r := pg_catalog.regexp_replace(r, '\m' || v || '\M', p_with, 'g');
+    end case;
   end loop;
   return r;
 end
 $$;
-comment on function retention._redact_text(text, text[], text) is
-  'Internal. Replaces the quoted occurrences (''v'', "v", (v)) of values in a message by a token.';
+comment on function retention._erase_in(text, text[], text, text) is
+  'Internal. A message with the values replaced: quoted occurrences (quoted), every occurrence of 4+ characters (bare) or whole words (word).';
 
 -- A JSON document with every string or number equal to one of p_exact replaced by the token
 -- (a key, a requester), and the quoted occurrences of p_quoted inside other strings (an
@@ -85,7 +96,7 @@ begin
       if (p_doc #>> '{}') = any (p_exact) then
         return pg_catalog.to_jsonb(p_token);
       end if;
-      return pg_catalog.to_jsonb(retention._redact_text(p_doc #>> '{}', p_quoted, p_token));
+      return pg_catalog.to_jsonb(retention._erase_in(p_doc #>> '{}', p_quoted, p_token, 'quoted'));
     when 'number' then
       if (p_doc #>> '{}') = any (p_exact) then
         return pg_catalog.to_jsonb(p_token);
@@ -116,28 +127,6 @@ $$;
 comment on function retention._like_pattern(text, boolean) is
   'Internal. A LIKE pattern for text (or JSON text) containing a value.';
 
--- A message with every occurrence of the values replaced by '[erased]' (values of a
--- person's rows: strings of four characters or more, so that no short number is hit).
-create or replace function retention._erase_values(p_text text, p_values text[])
-returns text
-language plpgsql
-immutable
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  v text;
-  r text := p_text;
-begin
-  foreach v in array coalesce(p_values, '{}') loop
-    continue when v is null or pg_catalog.length(v) < 4;
-    r := pg_catalog.replace(r, v, '[erased]');
-  end loop;
-  return r;
-end
-$$;
-comment on function retention._erase_values(text, text[]) is
-  'Internal. Replaces every occurrence of the values (four characters or more) in a message by [erased].';
-
 -- The message of an error as the audit log (kept for good) may keep it: pg-retention's own
 -- (RT*), which name objects, never values. Any other — a trigger's RAISE under any code, a
 -- data exception ('invalid input syntax … "value"') — may quote a person's data: the audit
@@ -154,27 +143,3 @@ $$;
 comment on function retention._loggable_error(text, text) is
   'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), else NULL.';
 
--- A message with every whole-word occurrence of the values (letters, digits and _ only)
--- replaced by '[erased]': for short values (a key such as 42) in messages about their rows.
-create or replace function retention._erase_words(p_text text, p_values text[])
-returns text
-language plpgsql
-immutable
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  v text;
-  r text := p_text;
-begin
-  if r is null then
-    return null;
-  end if;
-  foreach v in array coalesce(p_values, '{}') loop
-    continue when v is null or v !~ '^\w+$';
-    r := pg_catalog.regexp_replace(r, '\m' || v || '\M', '[erased]', 'g');
-  end loop;
-  return r;
-end
-$$;
-comment on function retention._erase_words(text, text[]) is
-  'Internal. Replaces every whole-word occurrence of the values (letters, digits, _) in a message by [erased].';

@@ -144,9 +144,9 @@ begin
      and exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_values));
   get diagnostics n_fail = row_count;
   update retention.run_row_failures f
-     set error = retention._redact_text(f.error, v_values, v_token)
+     set error = retention._erase_in(f.error, v_values, v_token, 'quoted')
    where f.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
-     and f.error is distinct from retention._redact_text(f.error, v_values, v_token);
+     and f.error is distinct from retention._erase_in(f.error, v_values, v_token, 'quoted');
   -- The request's own runs worked on the person's rows only: their messages go, and the
   -- notifications of those runs' failures with them.
   update retention.notifications n
@@ -159,12 +159,12 @@ begin
    where r.request_id = p_request and (r.error is not null or r.error_hint is not null);
   get diagnostics n_runs = row_count;
   update retention.runs r
-     set error = retention._redact_text(r.error, v_values, v_token),
-         error_hint = retention._redact_text(r.error_hint, v_values, v_token)
+     set error = retention._erase_in(r.error, v_values, v_token, 'quoted'),
+         error_hint = retention._erase_in(r.error_hint, v_values, v_token, 'quoted')
    where (r.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
           or r.error_hint like any (array(select retention._like_pattern(v, false) from unnest(v_values) v)))
      and (r.error, r.error_hint) is distinct from
-         (retention._redact_text(r.error, v_values, v_token), retention._redact_text(r.error_hint, v_values, v_token));
+         (retention._erase_in(r.error, v_values, v_token, 'quoted'), retention._erase_in(r.error_hint, v_values, v_token, 'quoted'));
   get diagnostics v_n = row_count;
   n_runs := n_runs + v_n;
 
@@ -257,7 +257,6 @@ declare
   v_pats     text[];
   v_exprs    text;
   v_words    text[];
-  v_words_all text[];
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -291,7 +290,6 @@ begin
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
   -- whole words only from the messages of runs on this table, which are about its rows.
   v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
-  v_words_all := v_words;
 
   -- Subject holds on values of their rows' subject columns.
   for c in
@@ -371,47 +369,43 @@ begin
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then
-    select array(select w from unnest(v_words) w
-                  where strpos(coalesce(m.text, ''), w) > 0) into v_words
-      from (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') as text from retention.runs r
-             where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)) m;
-    select v_words || array(select w from unnest(v_words_all) w
-                             where strpos(coalesce(m.text, ''), w) > 0 and not (w = any (v_words))) into v_words
-      from (select string_agg(f.error, ' ') || ' ' || coalesce((select string_agg(n.payload ->> 'error', ' ') from retention.notifications n
-                                                                 where n.run_id = any (v_runs)), '') as text
-              from retention.run_row_failures f where f.run_id = any (v_runs)) m;
+    select array(select w from unnest(v_words) w where strpos(m.text, w) > 0) into v_words
+      from (select concat_ws(' ',
+              (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r where r.run_id = any (v_runs)),
+              (select string_agg(f.error, ' ') from retention.run_row_failures f where f.run_id = any (v_runs)),
+              (select string_agg(n.payload ->> 'error', ' ') from retention.notifications n where n.run_id = any (v_runs))) as text) m;
   end if;
   if v_words <> '{}' and v_runs <> '{}' then
     update retention.runs r
-       set error = retention._erase_words(r.error, v_words), error_hint = retention._erase_words(r.error_hint, v_words)
+       set error = retention._erase_in(r.error, v_words, '[erased]', 'word'), error_hint = retention._erase_in(r.error_hint, v_words, '[erased]', 'word')
      where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)
-       and (r.error, r.error_hint) is distinct from (retention._erase_words(r.error, v_words), retention._erase_words(r.error_hint, v_words));
+       and (r.error, r.error_hint) is distinct from (retention._erase_in(r.error, v_words, '[erased]', 'word'), retention._erase_in(r.error_hint, v_words, '[erased]', 'word'));
     update retention.run_row_failures f
-       set error = retention._erase_words(f.error, v_words)
-     where f.run_id = any (v_runs) and f.error is distinct from retention._erase_words(f.error, v_words);
+       set error = retention._erase_in(f.error, v_words, '[erased]', 'word')
+     where f.run_id = any (v_runs) and f.error is distinct from retention._erase_in(f.error, v_words, '[erased]', 'word');
     update retention.notifications n
-       set payload = n.payload || jsonb_build_object('error', retention._erase_words(n.payload ->> 'error', v_words))
-     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention._erase_words(n.payload ->> 'error', v_words);
+       set payload = n.payload || jsonb_build_object('error', retention._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
+     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word');
   end if;
   -- Messages anywhere that quote their values of four characters or more.
   v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
   if v_vals <> '{}' then
     v_pats := array(select retention._like_pattern(v, false) from unnest(v_vals) v);
     update retention.runs r
-       set error = retention._erase_values(r.error, v_vals), error_hint = retention._erase_values(r.error_hint, v_vals)
+       set error = retention._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
      where r.error like any (v_pats) or r.error_hint like any (v_pats);
     update retention.run_row_failures f
-       set error = retention._erase_values(f.error, v_vals)
+       set error = retention._erase_in(f.error, v_vals, '[erased]', 'bare')
      where f.error like any (v_pats);
     update retention.erasure_requests q
-       set status_reason = retention._erase_values(q.status_reason, v_vals)
+       set status_reason = retention._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
      where q.status_reason like any (v_pats);
     update retention.notifications n
        set payload = n.payload
                      || case when n.payload ? 'error'
-                             then jsonb_build_object('error', retention._erase_values(n.payload ->> 'error', v_vals)) else '{}' end
+                             then jsonb_build_object('error', retention._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
                      || case when n.payload ? 'status_reason'
-                             then jsonb_build_object('status_reason', retention._erase_values(n.payload ->> 'status_reason', v_vals)) else '{}' end
+                             then jsonb_build_object('status_reason', retention._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
      where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
   end if;
 end
