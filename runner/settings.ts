@@ -161,6 +161,22 @@ export const SETTINGS = {
     column: 'tenant_column', param: 'p_tenant_column', sqlType: 'text', actions: ['delete', 'soft_delete', 'scrub'], codes: ['RT002', 'RT007'],
     schema: identifier, doc: 'one notification per value of this column',
   },
+  approval: {
+    column: 'approval', param: 'p_approval', sqlType: 'text', actions: ['delete', 'purge_soft_deleted', 'soft_delete', 'scrub'],
+    codes: ['RT007', 'RT034', 'RT035'],
+    schema: z.enum(['none', 'required'], { error: (i) => `${JSON.stringify(i.input)} is not an approval mode — use required (a second person approves each purge) or none` }),
+    doc: 'required: runs remove only the rows of a proposal a second person approved',
+  },
+  archive: {
+    column: 'archive', param: 'p_archive', sqlType: 'boolean', actions: ['delete', 'purge_soft_deleted', 'drop_partitions'],
+    codes: ['RT007', 'RT033', 'RT025'],
+    schema: z.boolean(), doc: 'copy every removed row (and its cascade) to the archive first; default: on with approval',
+  },
+  archive_retain: {
+    column: 'archive_retain', param: 'p_archive_retain', sqlType: 'interval', actions: ['delete', 'purge_soft_deleted', 'drop_partitions'],
+    codes: ['RT004', 'RT007'],
+    schema: duration, doc: 'how long archive objects are kept; left out, until removed by hand',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

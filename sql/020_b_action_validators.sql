@@ -13,7 +13,10 @@ as $$
            "archive_schema": ["drop_partitions"],
            "scrub": ["scrub"], "scrubbed_at_column": ["scrub"], "revoke": ["scrub"],
            "notice_period": ["delete", "soft_delete", "scrub"],
-           "tenant_column": ["delete", "soft_delete", "scrub"]}'::jsonb
+           "tenant_column": ["delete", "soft_delete", "scrub"],
+           "approval": ["delete", "purge_soft_deleted", "soft_delete", "scrub"],
+           "archive": ["delete", "purge_soft_deleted", "drop_partitions"],
+           "archive_retain": ["delete", "purge_soft_deleted", "drop_partitions"]}'::jsonb
 $$;
 comment on function retention._setting_actions() is
   'Internal. The settings only some actions take, and which (every other setting applies to every action).';

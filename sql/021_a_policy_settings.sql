@@ -18,7 +18,8 @@ as $$
     'scrub', p.scrub_columns, 'scrubbed_at_column', p.scrubbed_at_column,
     'revoke', (select pg_catalog.jsonb_agg(retention.qualified_name(r) order by o)
                  from pg_catalog.unnest(p.revoke_tables) with ordinality x(r, o)),
-    'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column)
+    'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column,
+    'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain)
 $$;
 comment on function retention._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
@@ -34,7 +35,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_args text := pg_catalog.pg_get_function_arguments(
-    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text)'::regprocedure);
+    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval)'::regprocedure);
   a      text;
   i      int;
   v      jsonb;
@@ -81,11 +82,13 @@ begin
                                     'lock_timeout', 'schedule', 'time_zone', 'enabled', 'description',
                                     'category', 'notify_over_rows', 'archive_schema', 'scrub',
                                     'scrubbed_at_column', 'revoke', 'run_cap', 'notice_period',
-                                    'tenant_column'], a.key) loop
+                                    'tenant_column', 'approval', 'archive', 'archive_retain'], a.key) loop
       policy := p.name;
       setting := case k when 'target' then 'table' else k end;
       if k = 'notify_over_rows' and p.notify_over_rows is null then
         value := '100000'; source := 'default';  -- what a NULL means (effective_policies)
+      elsif k = 'archive' and p.archive is null then
+        value := retention._archives(p)::text; source := 'default';  -- NULL: on when approval is required
       elsif k = 'retain' then
         select e.retain::text, case e.source when 'policy' then 'policy' else e.source end
           into value, source from retention.effective_retain(p) e;

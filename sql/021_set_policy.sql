@@ -27,7 +27,10 @@ create or replace function retention.set_policy(
   p_revoke            text[]   default null,
   p_run_cap           bigint   default null,
   p_notice_period     interval default null,
-  p_tenant_column     text     default null
+  p_tenant_column     text     default null,
+  p_approval          text     default 'none',
+  p_archive           boolean  default null,
+  p_archive_retain    interval default null
 )
 returns retention.policies
 language plpgsql
@@ -95,7 +98,8 @@ begin
    where retention._strip_top_nulls(jsonb_build_object(
            'deleted_at_column', p_deleted_at_column, 'archive_schema', p_archive_schema, 'scrub', p_scrub,
            'scrubbed_at_column', p_scrubbed_at_column, 'revoke', p_revoke, 'notice_period', p_notice_period,
-           'tenant_column', p_tenant_column)) ? k.key
+           'tenant_column', p_tenant_column, 'approval', nullif(p_approval, 'none'),
+           'archive', case when p_archive then true end, 'archive_retain', p_archive_retain)) ? k.key
      and not (k.value ? p_action);
   if v_name is not null then
     raise exception '%', v_name
@@ -188,6 +192,27 @@ begin
     end if;
   end if;
 
+  if p_approval is null or p_approval not in ('none', 'required') then
+    raise exception 'approval must be none or required, got %', coalesce(quote_literal(p_approval), 'NULL')
+      using errcode = 'RT007', hint = '''required'': runs remove only the rows of a proposal a second person approved (retention.propose, retention.approve_proposal).';
+  end if;
+  if p_archive_retain is not null and not retention._period_positive(p_archive_retain) then
+    raise exception 'archive_retain must be positive, got %', p_archive_retain
+      using errcode = 'RT004', hint = 'E.g. ''10 years'': archive objects are deleted this long after they were written, unless a hold keeps them.';
+  end if;
+  if p_archive_retain is not null and p_archive is false then
+    raise exception 'archive_retain is only used when the policy archives'
+      using errcode = 'RT007', hint = 'Leave p_archive NULL or true, or leave p_archive_retain NULL.';
+  end if;
+  if coalesce(p_archive, p_approval = 'required' and p_action in ('delete', 'purge_soft_deleted')) then
+    -- Archiving copies whole rows (as JSON) of the table and of every table its delete cascades into.
+    perform retention._check_archivable(v_target, p_action = 'drop_partitions');
+    if p_archive_schema is not null then
+      raise exception 'p_archive and p_archive_schema both say where dropped partitions go'
+        using errcode = 'RT007', hint = 'Archive (rows to cold storage, then the partition is dropped) or move partitions to p_archive_schema; not both.';
+    end if;
+  end if;
+
   -- Stored as PostgreSQL parsed and deparsed it (the trigger on policies does so too).
   v_predicate := retention._validate_predicate(v_target, p_predicate);
 
@@ -197,13 +222,14 @@ begin
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
-     revoke_tables, run_cap, notice_period, tenant_column, created_by, updated_by)
+     revoke_tables, run_cap, notice_period, tenant_column, approval, archive, archive_retain,
+     created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
-     p_tenant_column, retention._actor(), retention._actor())
+     p_tenant_column, p_approval, p_archive, p_archive_retain, retention._actor(), retention._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -216,12 +242,13 @@ begin
      scrub_columns = excluded.scrub_columns, scrubbed_at_column = excluded.scrubbed_at_column,
      revoke_tables = excluded.revoke_tables, run_cap = excluded.run_cap,
      notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
+     approval = excluded.approval, archive = excluded.archive, archive_retain = excluded.archive_retain,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
          p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
-         p.notice_period, p.tenant_column)
+         p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
@@ -229,7 +256,8 @@ begin
          excluded.time_zone, excluded.enabled, excluded.description, excluded.category,
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
          excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
-         excluded.notice_period, excluded.tenant_column)
+         excluded.notice_period, excluded.tenant_column, excluded.approval, excluded.archive,
+         excluded.archive_retain)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -254,5 +282,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text) is
-  'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period (RT001-RT021). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval) is
+  'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive (RT001-RT021). Audit-logged with the changed fields.';

@@ -10,6 +10,9 @@
 -- SQLSTATE classes 22, 23 and P0) is redone row by row: the other rows go, each failing
 -- row is recorded in run_row_failures by its key and added to p_skip for the rest of the
 -- run. When every row of a batch (more than one) fails, the batch fails as a whole.
+-- A policy that archives (_archives) copies every row it removes, with the rows its
+-- cascade removes, to retention.archived_rows in the same transaction (_archive_lock_sql,
+-- _archive_batch_sql): no row goes without its copy.
 -- p_partition names the partition a drop_partitions run deletes rows from (NULL otherwise).
 -- Errors are the caller's to record.
 create or replace function retention._batch(
@@ -32,7 +35,12 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_stmt    text := retention._batch_sql(p_pol, p_cond);
+  -- An archiving policy's batch copies every row it removes (_archive_batch_sql); an
+  -- erasure step (p_cond) never archives: it removes a person's data.
+  v_archive boolean := p_cond is null and retention._archives(p_pol);
+  v_lock    text := case when v_archive then retention._archive_lock_sql(p_pol) end;
+  v_stmt    text := case when v_archive then retention._archive_batch_sql(p_pol) else retention._batch_sql(p_pol, p_cond) end;
+  v_one     tid[];
   v_sql     record := retention._policy_sql(p_pol, p_cond);
   v_key     text := retention._row_key_sql(p_pol.target);
   v_tids    tid[];
@@ -61,8 +69,15 @@ begin
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();
   begin
-    execute v_stmt into o_rows, v_oldest, v_newest, v_related
-      using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+    if v_archive then
+      execute v_lock into v_tids
+        using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+      execute v_stmt into o_rows, v_oldest, v_newest, v_related
+        using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
+    else
+      execute v_stmt into o_rows, v_oldest, v_newest, v_related
+        using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+    end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
     execute format('select array(select t.ctid from only %s t where %s%s and not (%s)
@@ -76,8 +91,17 @@ begin
     o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
     foreach v_tid in array v_tids loop
       begin
-        execute v_stmt into v_n1, v_old1, v_new1, v_rel1
-          using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+        if v_archive then
+          -- The row and what it cascades into locked again (the failed statement's locks
+          -- went with it), then deleted with its copies.
+          execute v_lock into v_one
+            using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+          execute v_stmt into v_n1, v_old1, v_new1, v_rel1
+            using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_one;
+        else
+          execute v_stmt into v_n1, v_old1, v_new1, v_rel1
+            using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+        end if;
         o_rows := o_rows + v_n1;
         v_related := v_related + v_rel1;
         v_oldest := least(v_oldest, v_old1);

@@ -92,7 +92,8 @@ comment on function retention._detach_partitions(retention.runs, retention.polic
 -- (a hold may have come since the detach): the detached table is no partition any more,
 -- so the parent's rule is applied to its rows, and a hold on the table itself counts
 -- too; held, it is attached again ('reattached'). Otherwise its rows are counted exactly
--- (no one writes to it any more), it is dropped or moved into the archive schema, and
+-- (no one writes to it any more), copied to retention.archived_rows when the policy
+-- archives (_archives), dropped or moved into the archive schema, and
 -- the ledger records 'dropped' or 'archived' with the count. Returns false when no
 -- detached partition is left.
 create or replace function retention._finish_partition(p_run retention.runs, p_pol retention.policies)
@@ -139,6 +140,13 @@ begin
   end if;
   execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
     into v_count, v_oldest;
+  if retention._archives(p_pol) then
+    -- Its rows copied to the archive in this transaction, before it is dropped.
+    execute format('insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
+                    select $1, $2, $3, $4, $5, 0, pg_catalog.to_jsonb(t) from %s t', v_p.partition_name)
+      using p_run.run_id, case when v_p.run_id = p_run.run_id then v_p.batch_no else p_run.batches + 1 end,
+            p_pol.name, p_pol.target::oid, v_parent;
+  end if;
   if p_pol.archive_schema is not null then
     execute format('alter table %s set schema %I', v_p.partition_name, p_pol.archive_schema);
   else

@@ -24,19 +24,7 @@ declare
   v_flag_key text := '';
   v_close    text := '';
 begin
-  if p_policy.notice_period is not null then
-    -- The rows acted on close their flags in the same statement ('acted', with the run
-    -- from the batch transaction's retention.run_id setting).
-    select format(', t.%I::text as flag_key', n.key_column),
-           format(', closed as (update retention.flagged_rows f
-                                   set status = ''acted'', closed_at = pg_catalog.now(), close_reason = %L,
-                                       close_run_id = nullif(current_setting(''retention.run_id'', true), '''')::bigint
-                                  from done d
-                                 where f.policy_id = %s and f.status = ''flagged'' and f.row_key = d.flag_key)',
-                  p_policy.action, p_policy.policy_id)
-      into v_flag_key, v_close
-      from retention._notice_sql(p_policy) n;
-  end if;
+  select f.flag_key, f.close_cte into v_flag_key, v_close from retention._flag_close_sql(p_policy) f;
   if s.age_expr is null then
     -- A work condition (an erasure step): no keyset over an age, the rows as they come.
     v_pick := format(

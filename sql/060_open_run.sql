@@ -9,6 +9,10 @@
 --  * one run per policy at a time (a session advisory lock; a second caller records
 --    'already_running'); runs of the policy left 'running' by a session that ended (or
 --    cancelled in this one) become 'interrupted', each with its audit entry;
+--  * an approval-gated policy's live run is refused without an approved proposal of the
+--    policy as it is now (RT034, RT035: _proposal_gate) or when the proposal's rows
+--    drifted past its max_drift (RT035); otherwise it acts only on the proposal's rows
+--    still eligible and unchanged (no ceiling: the approval stands for them);
 --  * counts the eligible and held rows (waiting for table locks no longer than
 --    lock_timeout), refuses a live run over the policy's ceiling unless forced (RT012),
 --    flags newly eligible rows of a policy with a notice period (_flag_rows);
@@ -54,6 +58,8 @@ declare
   v_mode      text := case when p_dry_run then 'dry_run' else 'live' end;
   v_job       text := nullif(current_setting('retention.job_id', true), '');
   v_run_id    bigint;
+  v_gate      record;
+  v_prop      retention.proposals;
 begin
   perform retention._check_run_time(p_dry_run, p_as_of);
   v_pol := retention._get_policy(p_policy);
@@ -108,6 +114,19 @@ begin
       raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
         using errcode = 'RT004', hint = 'Give the policy (or its default) a period with no negative part, e.g. ''90 days''.';
     end if;
+    -- An approval-gated policy's live run acts only on the rows of its approved proposal
+    -- that are still eligible and unchanged (their condition joins the predicate).
+    if v_pol.approval = 'required' and not p_dry_run then
+      select * into v_gate from retention._proposal_gate(v_pol);
+      if v_gate.code is not null then
+        v_status := 'refused';
+        v_code := v_gate.code; v_err := v_gate.err; v_hint := v_gate.hint;
+      else
+        v_prop := v_gate.proposal;
+        v_pol.predicate := concat_ws(' and ', '(' || v_pol.predicate || ')',
+                                     retention._proposal_cond(v_prop.proposal_id, v_pol.target));
+      end if;
+    end if;
     v_sql := retention._policy_sql(v_pol);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
@@ -131,6 +150,27 @@ begin
     if p_dry_run then
       v_status := 'completed';
       v_affected := v_limit;
+    elsif v_status = 'refused' then
+      null;  -- no approved proposal
+    elsif v_prop.proposal_id is not null then
+      -- The approval stands for its rows, whatever the ceiling. Rows of the proposal that
+      -- changed or went (deleted, updated, no longer eligible) count as drift; past the
+      -- proposal's max_drift the run stops and a new proposal is needed.
+      if v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible > v_prop.max_drift * v_prop.rows then
+        update retention.proposals set status = 'stale', closed_at = clock_timestamp(),
+               closed_reason = format('%s of its %s rows changed or left the eligible set',
+                                      v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible, v_prop.rows)
+         where proposal_id = v_prop.proposal_id;
+        perform retention._append_audit('proposal.stale', 'policy', v_pol.name,
+          jsonb_build_object('proposal_id', v_prop.proposal_id, 'reason', 'drift',
+                             'gone', v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible, 'rows', v_prop.rows));
+        v_status := 'refused';
+        v_code := 'RT035';
+        v_err := format('%s of the %s rows of proposal %s changed or left the eligible set, more than its max_drift of %s',
+                        v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible, v_prop.rows,
+                        v_prop.proposal_id, v_prop.max_drift);
+        v_hint := format('The data moved on since the approval: propose again (SELECT retention.propose(%L)) and have it approved.', v_pol.name);
+      end if;
     elsif v_limit > v_pol.max_rows_per_run and not coalesce(p_force, false) then
       v_status := 'refused';
       v_code := 'RT012';
@@ -147,7 +187,8 @@ begin
             coalesce(p_force, false), v_code, v_err, v_hint, v_actor, v_job,
             case when v_status <> 'running' then clock_timestamp() end,
             jsonb_build_object('policy', to_jsonb(v_pol), 'limit', v_limit,
-                               'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan),
+                               'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan)
+              || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
             jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
                                'floor', '-infinity', 'skip', '{}'),
             pg_backend_pid())
@@ -159,6 +200,7 @@ begin
       'policy', v_pol.name,
       jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'cutoff', v_cutoff, 'eligible', v_eligible,
                          'held_back', v_held, 'affected', v_affected, 'limit', v_limit,
+                         'proposal', v_prop.proposal_id,
                          'error', retention._loggable_error(v_code, v_err)));
   exception
     when lock_not_available or query_canceled or others then

@@ -190,6 +190,9 @@ begin
                                         else 'closed without its audit entry: the audit chain stayed locked' end)
      where run_id = r.run_id;
   end;
+  if r.spec ? 'proposal' then
+    perform retention._proposal_run_closed(r, p_status);
+  end if;
   if r.kind = 'policy' then
     perform retention._unlock_run(r.policy_name);
   end if;

@@ -1,7 +1,8 @@
 -- Runs one policy now: open_run (checks, counts, records and audits the start), then
 -- run_step until the run ends, committing after each step so every batch is its own
 -- transaction (see those two for the guarantees). CALL it outside a transaction block.
--- Returns the run's id; read it in retention.run_ledger. A refused (RT012) or failed run
+-- Returns the run's id; read it in retention.run_ledger. A refused (RT012 over the
+-- ceiling, RT034/RT035 without an approved proposal) or failed run
 -- raises its error after it is recorded; an interrupted one (statement_timeout,
 -- pg_cancel_backend) raises the cancel again. Every name here is qualified: after a
 -- COMMIT the caller's search_path would resolve unqualified ones (pin_session pins it too).
@@ -44,8 +45,8 @@ begin
   raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_run.status, v_run.affected,
     case when pg_catalog.texteq(v_run.mode, 'dry_run') then 'would be affected' else 'affected' end, v_run.batches;
   if pg_catalog.texteq(v_run.status, 'refused') or pg_catalog.texteq(v_run.status, 'failed') then
-    if pg_catalog.texteq(v_run.error_code, 'RT012') then
-      raise exception '%', v_run.error using errcode = 'RT012', hint = v_run.error_hint;
+    if pg_catalog.texteq(v_run.status, 'refused') then
+      raise exception '%', v_run.error using errcode = v_run.error_code, hint = v_run.error_hint;
     end if;
     raise exception 'policy %: run % failed: %', p_policy, p_run_id, v_run.error
       using errcode = coalesce(v_run.error_code, 'XX000'),
@@ -54,4 +55,4 @@ begin
 end
 $$;
 comment on procedure retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint) is
-  'Runs one policy in batches that commit one by one (dry run with p_dry_run). Refuses (RT012) when the rows exceed the policy''s ceiling unless p_force or capped by p_max_rows. Stops between batches at the time budget. Returns the run id.';
+  'Runs one policy in batches that commit one by one (dry run with p_dry_run). Refuses (RT012) when the rows exceed the policy''s ceiling unless p_force or capped by p_max_rows, and a live run of an approval-gated policy without an approved proposal (RT034, RT035). Stops between batches at the time budget. Returns the run id.';

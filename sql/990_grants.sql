@@ -7,9 +7,9 @@
 revoke all on all functions in schema retention from public;
 revoke all on all procedures in schema retention from public;
 revoke all on all functions in schema retention from retention_admin, retention_runner, retention_auditor,
-  retention_requester;
+  retention_requester, retention_approver;
 revoke all on all procedures in schema retention from retention_admin, retention_runner, retention_auditor,
-  retention_requester;
+  retention_requester, retention_approver;
 
 -- The admin: every public routine.
 do $$
@@ -57,6 +57,15 @@ grant execute on function
   retention.request_erasure(text, text, text, timestamptz), retention.erasure_requests_as_of(timestamptz)
   to retention_requester;
 
+-- The approver decides proposals and reads them (and the policies they are for).
+grant execute on function
+  retention.approve_proposal(bigint, text), retention.reject_proposal(bigint, text)
+  to retention_approver;
+grant select on retention.proposals, retention.proposal_rows, retention.policies to retention_approver;
+-- The worker proposes the purges of approval-gated policies on their schedule.
+grant execute on function retention.propose(text, interval, numeric, text) to retention_runner;
+grant select on retention.proposals to retention_runner;
+
 -- What the views call (with the reader's rights): read-only helpers.
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),
   retention.effective_schedule(retention.policies)
@@ -67,6 +76,9 @@ grant select on retention.policies_overview to retention_runner;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;
 revoke all on retention._open_holds from retention_runner;
+-- Archived rows are whole rows of application tables: personal data, for the owner and
+-- the admin (restore, export) only.
+revoke all on retention.archived_rows from retention_auditor;
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
   retention.erasure_overview to retention_runner;
 -- The worker checks that the schema is the one it was built for (its readiness).

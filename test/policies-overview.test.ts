@@ -23,7 +23,7 @@ describe('policies overview', () => {
                                             p_batch_size => 1000)`);
     const rows = await db.q(`select setting, value, source from retention.policies_overview where policy = 'ov.logs'`);
     const of = (k: string) => rows.find((r) => r.setting === k);
-    expect(rows).toHaveLength(24);
+    expect(rows).toHaveLength(27);
     expect(of('table')).toEqual({ setting: 'table', value: 'ov.logs', source: 'policy' });
     expect(of('retain')).toEqual({ setting: 'retain', value: '400 days', source: 'schema' });
     expect(of('schedule')).toEqual({ setting: 'schedule', value: '0 4 1 * *', source: 'category:audit' });
@@ -31,6 +31,9 @@ describe('policies overview', () => {
     expect(of('max_rows_per_run')).toEqual({ setting: 'max_rows_per_run', value: '10000', source: 'default' });
     expect(of('subject_column')).toEqual({ setting: 'subject_column', value: 'user_id', source: 'policy' });
     expect(of('scrub')).toEqual({ setting: 'scrub', value: null, source: 'default' });
+    // archive left NULL: what it means for this policy (no approval: off).
+    expect(of('archive')).toEqual({ setting: 'archive', value: 'false', source: 'default' });
+    expect(of('approval')).toEqual({ setting: 'approval', value: 'none', source: 'default' });
     // What a NULL means, not NULL: a run of 100,000 rows is announced.
     expect(of('notify_over_rows')).toEqual({ setting: 'notify_over_rows', value: '100000', source: 'default' });
     // A value equal to the default is the default, however it was given.
@@ -51,7 +54,7 @@ describe('policies overview', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/policy 'ov.nope' does not exist \[RT008\]/);
     const c = await loginAs(db, `auditor_${randomBytes(3).toString('hex')}`, 'retention_auditor');
-    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(48);
+    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(54);
     await c.end();
   });
 });

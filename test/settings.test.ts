@@ -59,7 +59,7 @@ async function drift(d: TestDb, settings: Record<string, Setting>): Promise<stri
 describe('one definition of the policy settings', () => {
   it('every layer agrees with it: SQL, the file schema, the JSON Schema and both guides', async () => {
     expect(await drift(db, SETTINGS)).toEqual([]);
-    expect(Object.keys(SETTINGS).length).toBe(25);
+    expect(Object.keys(SETTINGS).length).toBe(28);
   });
 
   it('a setting added to the definition alone: the file schema has it, and the drift test names every other layer', async () => {
@@ -88,18 +88,27 @@ describe('one definition of the policy settings', () => {
   it('set_policy refuses each setting given to an action it does not apply to (RT007), naming it, and saves nothing', async () => {
     await db.q(`create schema st`);
     await db.q(`create table st.t (id bigint primary key, org text, email text, created_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`create table st.p (id bigint, created_at timestamptz not null) partition by range (created_at)`);
     const values: Record<string, string> = {
       deleted_at_column: `'deleted_at'`, archive_schema: `'public'`, scrub: `'{"email": "null"}'::jsonb`, scrubbed_at_column: `'deleted_at'`,
-      revoke: `array['st.t']`, notice_period: `interval '30 days'`, tenant_column: `'org'`,
+      revoke: `array['st.t']`, notice_period: `interval '30 days'`, tenant_column: `'org'`, approval: `'required'`,
+      archive: 'true', archive_retain: `interval '1 year'`,
+    };
+    // Each setting is given to an action it does not apply to.
+    const base: Record<string, string> = {
+      purge_soft_deleted: `'st.t', 'st.t', 'purge_soft_deleted', 'deleted_at'`,
+      soft_delete: `'st.t', 'st.t', 'soft_delete', 'created_at', p_deleted_at_column => 'deleted_at'`,
+      drop_partitions: `'st.p', 'st.p', 'drop_partitions', 'created_at'`,
     };
     const limited = Object.entries(SETTINGS as Record<string, Setting>).filter(([, s]) => s.actions !== 'all');
     expect(limited.map(([k]) => k).sort()).toEqual(Object.keys(values).sort());
     for (const [key, s] of limited) {
-      const sql = `select retention.set_policy('st.t', 'st.t', 'purge_soft_deleted', 'deleted_at', interval '1 day', ${s.param} => ${values[key]})`;
+      const action = Object.keys(base).find((a) => !(s.actions as readonly string[]).includes(a))!;
+      const sql = `select retention.set_policy(${base[action]}, p_retain => interval '1 day', ${s.param} => ${values[key]})`;
       const err = await db.q(sql).then(() => null, (e: { code: string; message: string }) => `${e.code} ${e.message}`);
       expect([key, err]).toEqual([key, `RT007 p_${key} is only used by ${(s.actions as readonly string[]).join(', ')}`]);
     }
-    expect(await db.q(`select count(*)::int as n from retention.policies where name = 'st.t'`)).toEqual([{ n: 0 }]);
+    expect(await db.q(`select count(*)::int as n from retention.policies where name in ('st.t', 'st.p')`)).toEqual([{ n: 0 }]);
   });
 
   it('a column or parameter the definition lacks is named too', async () => {

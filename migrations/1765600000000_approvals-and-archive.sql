@@ -1,0 +1,153 @@
+-- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1765600000000_approvals-and-archive') then
+    raise exception 'migration 1765600000000_approvals-and-archive is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
+
+-- retention_approver: the second pair of eyes. Approves or rejects the proposals of
+-- approval-gated policies (never one its own login proposed) and reads them; nothing
+-- else. Not granted to retention_admin: a DBA grants it to people.
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'retention_approver') then
+    create role retention_approver nologin;
+  end if;
+end
+$$;
+grant usage on schema retention to retention_approver;
+
+-- Policy settings: approval ('required': nothing is removed without an approved
+-- proposal), archive (every removed row copied to retention.archived_rows in the batch's
+-- transaction; NULL: on when approval is required) and archive_retain (how long archive
+-- objects are kept; NULL: until removed by hand).
+alter table retention.policies
+  add column approval text not null default 'none' check (approval in ('none', 'required')),
+  add column archive boolean,
+  add column archive_retain interval check (archive_retain > interval '0');
+alter table retention.policies add constraint policies_archive_check
+  check ((archive is not true or action in ('delete', 'purge_soft_deleted', 'drop_partitions'))
+         and (archive_retain is null or archive is not false));
+comment on column retention.policies.approval is '''required'': a live run removes or changes only the rows of an approved proposal (retention.propose, approve_proposal); ''none'' (default): runs act on their own.';
+comment on column retention.policies.archive is 'Every row a run removes (and every row its cascade removes) is copied to retention.archived_rows in the same transaction; NULL means on when approval is required.';
+comment on column retention.policies.archive_retain is 'How long archive objects of this policy are kept in cold storage (NULL: until removed by hand); objects with held rows are kept longer.';
+
+-- A proposal: a frozen dry run of an approval-gated policy, waiting for a second person.
+create table retention.proposals (
+  proposal_id      bigint generated always as identity primary key,
+  policy_id        bigint references retention.policies (policy_id) on delete set null,
+  policy_name      text not null,
+  policy_version   text not null,
+  action           text not null,
+  cutoff           timestamptz not null,
+  rows             bigint not null,
+  held_back        bigint not null,
+  cascade          jsonb not null default '[]',
+  max_drift        numeric not null check (max_drift >= 0 and max_drift <= 1),
+  status           text not null default 'pending'
+                   check (status in ('pending', 'approved', 'rejected', 'expired', 'executed', 'stale', 'superseded')),
+  note             text,
+  proposed_at      timestamptz not null default clock_timestamp(),
+  proposed_by      text not null,
+  proposed_login   text not null,
+  expires_at       timestamptz not null,
+  decided_at       timestamptz,
+  decided_by       text,
+  decided_login    text,
+  decision_comment text,
+  run_id           bigint,
+  executed_rows    bigint,
+  skipped_held     bigint,
+  skipped_gone     bigint,
+  closed_at        timestamptz,
+  closed_reason    text,
+  check (expires_at > proposed_at)
+);
+create index proposals_policy_idx on retention.proposals (policy_name, status);
+comment on table retention.proposals is
+  'Frozen dry runs of approval-gated policies: the exact rows (proposal_rows), the cutoff, the policy''s version, who proposed and who approved or rejected; a live run removes only rows of an approved one. Written by retention.propose, approve_proposal, reject_proposal and the runs that execute them.';
+comment on column retention.proposals.policy_version is 'sha256 of the policy''s settings when proposed (retention.policy_version): execution stops if the policy changed.';
+comment on column retention.proposals.cascade is 'Rows each foreign-key cascade would remove or change, per table: [{table, action, rows, depth}].';
+comment on column retention.proposals.max_drift is 'Share of the proposal''s rows that may leave the eligible set (changed, gone) before execution stops and asks for a new proposal.';
+comment on column retention.proposals.proposed_login is 'The login (session_user) that proposed: four eyes compare logins, which a session cannot set, as well as actors.';
+
+create table retention.proposal_rows (
+  proposal_id bigint not null references retention.proposals (proposal_id) on delete cascade,
+  row_key     jsonb not null,
+  row_hash    text not null,
+  primary key (proposal_id, row_key)
+);
+comment on table retention.proposal_rows is
+  'The rows of a proposal by primary key (else ctid), with an md5 of the row as it was: a row that changed since is skipped.';
+
+-- Archive: rows removed by archiving policies, until the worker moves them to an object in
+-- cold storage (archive_objects) and has read it back verified.
+create table retention.archive_objects (
+  object_id     bigint generated always as identity primary key,
+  object_key    text not null unique,
+  target        text not null,
+  status        text not null default 'writing' check (status in ('writing', 'verified', 'failed', 'deleted')),
+  sha256        text,
+  bytes         bigint,
+  rows          bigint,
+  tables        jsonb,
+  key_id        text,
+  wrapped_key   text,
+  policies      text[],
+  runs          bigint[],
+  first_archived_at timestamptz,
+  last_archived_at  timestamptz,
+  expires_at    timestamptz,
+  created_at    timestamptz not null default clock_timestamp(),
+  created_by    text not null,
+  verified_at   timestamptz,
+  deleted_at    timestamptz,
+  error         text
+);
+comment on table retention.archive_objects is
+  'The manifest of archive objects in cold storage: key, storage target, sha256 of the stored bytes, rows per table, the key id and wrapped data key, the runs and policies whose rows it holds, when it expires.';
+
+create table retention.archived_rows (
+  archive_id  bigint generated always as identity primary key,
+  run_id      bigint not null,
+  batch_no    integer not null,
+  policy_name text not null,
+  rel         oid not null,
+  rel_name    text not null,
+  depth       integer not null default 0,
+  row_data    jsonb not null,
+  archived_at timestamptz not null default clock_timestamp(),
+  object_id   bigint references retention.archive_objects (object_id)
+);
+create index archived_rows_object_idx on retention.archived_rows (object_id, archive_id);
+create index archived_rows_run_idx on retention.archived_rows (run_id);
+comment on table retention.archived_rows is
+  'Rows an archiving run removed (depth 0: the policy''s table; 1+: removed by ON DELETE CASCADE), copied in the transaction that removed them, until the worker moves them into a verified archive object. Personal data: readable by the owner and retention_admin only.';
+
+-- Notifications: a proposal waits for approval; an archive object could not be written.
+alter table retention.notifications drop constraint notifications_kind_check;
+alter table retention.notifications add constraint notifications_kind_check
+  check (kind in ('run_failed', 'run_refused', 'large_deletion', 'policy_overdue', 'rows_failed',
+                  'erasure_completed', 'erasure_overdue', 'rows_flagged', 'audit_checkpoint',
+                  'approval_requested', 'archive_failed'));
+
+-- set_policy and alter_policy take the new settings (sql/ creates them again).
+drop function if exists retention.alter_policy(text, text, text, text, interval, text, text, text, integer, bigint,
+  interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text[]);
+drop function if exists retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint,
+  interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text);
+
+-- Down Migration
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,0 +1,113 @@
+-- Whether a policy archives what it removes: its archive setting, or, left NULL, whether
+-- approval is required of a policy that deletes rows.
+create or replace function retention._archives(p retention.policies)
+returns boolean
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(p.archive, p.approval = 'required' and p.action in ('delete', 'purge_soft_deleted'))
+$$;
+comment on function retention._archives(retention.policies) is
+  'Internal. Whether the policy copies the rows it removes to retention.archived_rows (archive, or NULL and approval required on a deleting policy).';
+
+-- The tables a delete from p_rel reaches through foreign keys declared ON DELETE CASCADE
+-- (removed: action 'delete') or SET NULL / SET DEFAULT (changed: 'set_null',
+-- 'set_default'), at any depth, as a tree: n numbers the nodes depth first, parent is the
+-- node whose rows the foreign key references (0: p_rel), fk and ref the column lists.
+-- A self-reference or a cycle through other tables is reported with cycle = true and
+-- not followed (archiving refuses such tables: _check_archivable).
+create or replace function retention._cascade_tree(p_rel regclass)
+returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer, cycle boolean)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_stack  jsonb := jsonb_build_array(jsonb_build_object('n', 0, 'rel', p_rel::oid, 'depth', 0, 'path', jsonb_build_array(p_rel::oid)));
+  v_top    jsonb;
+  v_next   integer := 0;
+  c        record;
+begin
+  while jsonb_array_length(v_stack) > 0 loop
+    v_top := v_stack -> -1;
+    v_stack := v_stack - (-1);
+    for c in
+      select x.oid, x.conrelid::regclass as child, x.confdeltype,
+             (select array_agg(a.attname order by k.o) from unnest(x.conkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = x.conrelid and a.attnum = k.att) as fk,
+             (select array_agg(a.attname order by k.o) from unnest(x.confkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = x.confrelid and a.attnum = k.att) as ref
+        from pg_catalog.pg_constraint x
+       where x.contype = 'f' and x.conparentid = 0 and x.confdeltype in ('c', 'n', 'd')
+         and x.confrelid = any (retention._rel_and_ancestors((v_top ->> 'rel')::oid::regclass))
+       order by x.conname desc
+    loop
+      v_next := v_next + 1;
+      n := v_next;
+      parent := (v_top ->> 'n')::int;
+      rel := c.child;
+      fk := c.fk;
+      ref := c.ref;
+      action := case c.confdeltype when 'c' then 'delete' when 'n' then 'set_null' else 'set_default' end;
+      depth := (v_top ->> 'depth')::int + 1;
+      cycle := (v_top -> 'path') @> to_jsonb(c.child::oid) or depth > 8;
+      return next;
+      if action = 'delete' and not cycle then
+        v_stack := v_stack || jsonb_build_object('n', n, 'rel', c.child::oid, 'depth', depth,
+                                                 'path', (v_top -> 'path') || to_jsonb(c.child::oid));
+      end if;
+    end loop;
+  end loop;
+end
+$$;
+comment on function retention._cascade_tree(regclass) is
+  'Internal. The foreign keys a delete from the table sets off (ON DELETE CASCADE, SET NULL, SET DEFAULT), as a tree with depth; cycles are flagged, not followed.';
+
+-- Archiving copies whole rows, as JSON, of the table and of every table its delete
+-- cascades into, in the statement that deletes them. Refused (RT033) where that copy could
+-- be incomplete or run another role's code: a cascade that loops back (a self-reference,
+-- a cycle) or goes deeper than 8 tables, and a column type with a cast to json or text
+-- another role defined (to_jsonb would call it as the retention owner). p_partitioned: a
+-- drop_partitions policy (partitions are copied whole; only their own columns count).
+create or replace function retention._check_archivable(p_rel regclass, p_partitioned boolean default false)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bad  text;
+  v_rels regclass[] := array[p_rel];
+begin
+  if not p_partitioned then
+    select format('%s references %s through %s', t.rel, coalesce(p.rel, p_rel), array_to_string(t.fk, ', '))
+      into v_bad
+      from retention._cascade_tree(p_rel) t
+      left join retention._cascade_tree(p_rel) p on p.n = t.parent
+     where t.cycle and t.action = 'delete'
+     limit 1;
+    if v_bad is not null then
+      raise exception 'cannot archive %: its delete cascades around a loop or deeper than 8 tables (%)', p_rel, v_bad
+        using errcode = 'RT033',
+              hint = 'Archiving copies every row a delete removes, and follows ON DELETE CASCADE only along a tree. Delete the looping rows by their own policy first, or archive without that cascade (ON DELETE RESTRICT).';
+    end if;
+    v_rels := v_rels || array(select t.rel from retention._cascade_tree(p_rel) t where t.action = 'delete');
+  end if;
+  select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention._foreign_cast(a.atttypid))
+    into v_bad
+    from pg_catalog.pg_attribute a
+   where a.attrelid = any (v_rels) and a.attnum > 0 and not a.attisdropped
+     and retention._foreign_cast(a.atttypid) is not null
+   limit 1;
+  if v_bad is not null then
+    raise exception 'cannot archive %: copying a row would run another role''s cast (%)', p_rel, v_bad
+      using errcode = 'RT025',
+            hint = 'Archives are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or make it SECURITY DEFINER.';
+  end if;
+end
+$$;
+comment on function retention._check_archivable(regclass, boolean) is
+  'Internal. RT033 when a delete from the table cascades around a loop (archives follow a tree of at most 8 levels); RT025 when copying its rows (or its cascade''s) as JSON would call another role''s cast.';

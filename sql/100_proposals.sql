@@ -1,0 +1,357 @@
+-- Approval-gated policies (approval = 'required'): a live run removes or changes only the
+-- rows of a proposal a second person approved.
+--  * propose: a frozen dry run — the exact rows (primary key and an md5 of the row), the
+--    rows each foreign-key cascade would take per table, the cutoff, the policy's version,
+--    who proposed (actor and login), when it expires. An earlier open proposal of the
+--    policy is superseded.
+--  * approve_proposal / reject_proposal: a member of retention_approver whose login and
+--    actor are not the proposer's (four eyes), with a comment; audited.
+--  * open_run (every path: worker, run, run_all, CLI, forced or not) refuses a live run of
+--    such a policy without an approved, unexpired proposal of its current version (RT034,
+--    RT035), or when more than the proposal's max_drift of its rows left the eligible set
+--    (RT035); otherwise the run acts on the proposal's rows that are still eligible,
+--    unchanged and unheld (_proposal_cond), the rest skipped and reported.
+
+-- A policy's version: sha256 over its settings (description aside) and its effective
+-- period (a changed schema default changes what it deletes).
+create or replace function retention._policy_version(p retention.policies)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           ((retention._policy_args(p) - 'description')
+            || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text))::text,
+           'UTF8')), 'hex')
+$$;
+comment on function retention._policy_version(retention.policies) is
+  'Internal. sha256 of a policy''s settings (description aside) and its effective period: a proposal is for this version only.';
+
+-- The condition (SQL over alias t) that a row is one of the proposal's, unchanged.
+create or replace function retention._proposal_cond(p_proposal_id bigint, p_rel regclass)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.row_key = %s
+                           and pr.row_hash = pg_catalog.md5(t::text))',
+                p_proposal_id::bigint, retention._row_key_sql(p_rel))
+$$;
+comment on function retention._proposal_cond(bigint, regclass) is
+  'Internal. SQL over alias t: the row is one of the proposal''s rows and has not changed since (same key, same md5).';
+
+-- Proposals past their expiry become 'expired' (with an audit entry each).
+create or replace function retention._expire_proposals(p_policy text default null)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v record;
+begin
+  for v in
+    update retention.proposals set status = 'expired', closed_at = clock_timestamp(),
+           closed_reason = 'expired before it was executed'
+     where status in ('pending', 'approved') and expires_at <= now()
+       and (p_policy is null or policy_name = p_policy)
+    returning proposal_id, policy_name
+  loop
+    perform retention._append_audit('proposal.expired', 'policy', v.policy_name,
+                                    jsonb_build_object('proposal_id', v.proposal_id));
+  end loop;
+end
+$$;
+comment on function retention._expire_proposals(text) is
+  'Internal. Marks pending and approved proposals past their expiry expired, audited.';
+
+create or replace function retention.propose(
+  p_policy     text,
+  p_expires_in interval default '7 days',
+  p_max_drift  numeric  default 0.1,
+  p_note       text     default null
+)
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_pol     retention.policies := retention._get_policy(p_policy);
+  v_ret     record;
+  v_sql     record;
+  v_cutoff  timestamptz;
+  v_id      bigint;
+  v_rows    bigint;
+  v_held    bigint;
+  v_gap     text;
+  v_cascade jsonb := '[]';
+  v_nodes   text[] := '{}';
+  v_count   bigint;
+  c         record;
+  v_old     record;
+begin
+  if v_pol.approval <> 'required' then
+    raise exception 'policy % does not require approval', p_policy
+      using errcode = 'RT034', hint = 'Its runs act on their own. To gate them: retention.alter_policy(''' || p_policy || ''', p_approval => ''required'').';
+  end if;
+  if not v_pol.enabled then
+    raise exception 'policy % is disabled', p_policy
+      using errcode = 'RT034', hint = 'Enable it first (retention.alter_policy(..., p_enabled => true)); a disabled policy runs nothing.';
+  end if;
+  if p_expires_in is null or p_expires_in <= interval '0' or p_expires_in > interval '90 days' then
+    raise exception 'p_expires_in must be more than 0 and at most 90 days, got %', p_expires_in
+      using errcode = 'RT006', hint = 'The default is 7 days: an approval is for the rows as they were, not for months later.';
+  end if;
+  if p_max_drift is null or p_max_drift < 0 or p_max_drift > 1 then
+    raise exception 'p_max_drift must be between 0 and 1, got %', p_max_drift
+      using errcode = 'RT006', hint = 'The share of the proposal''s rows that may change or go before execution stops, e.g. 0.1 for 10%.';
+  end if;
+  v_gap := retention._privilege_gap(v_pol, session_user);
+  if v_gap is not null then
+    raise exception 'role % may not propose for policy %: it lacks privileges on %', session_user, v_pol.name,
+      retention.qualified_name(v_pol.target)
+      using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
+  end if;
+  perform retention._check_foreign_code(v_pol);
+  perform retention._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
+  perform retention._expire_proposals(v_pol.name);
+  perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+
+  v_ret := retention.effective_retain(v_pol);
+  v_cutoff := now() - v_ret.retain;
+  v_sql := retention._policy_sql(v_pol);
+  -- One open proposal per policy: earlier ones are superseded.
+  for v_old in
+    update retention.proposals set status = 'superseded', closed_at = clock_timestamp(),
+           closed_reason = 'a new proposal was made'
+     where policy_name = v_pol.name and status in ('pending', 'approved')
+    returning proposal_id
+  loop
+    perform retention._append_audit('proposal.superseded', 'policy', v_pol.name,
+                                    jsonb_build_object('proposal_id', v_old.proposal_id));
+  end loop;
+  insert into retention.proposals (policy_id, policy_name, policy_version, action, cutoff, rows, held_back,
+                                   max_drift, note, proposed_by, proposed_login, expires_at)
+  values (v_pol.policy_id, v_pol.name, retention._policy_version(v_pol), v_pol.action, v_cutoff, 0, 0,
+          p_max_drift, p_note, retention._actor(), session_user, now() + p_expires_in)
+  returning proposal_id into v_id;
+  execute format('insert into retention.proposal_rows (proposal_id, row_key, row_hash)
+                  select $5, %s, pg_catalog.md5(t::text) from only %s t where %s and not (%s)
+                  on conflict do nothing',
+                 retention._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
+    using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id;
+  get diagnostics v_rows = row_count;
+  execute format('select count(*) from only %s t where %s and (%s)', v_sql.tbl, v_sql.eligible, v_sql.held)
+    into v_held using v_cutoff, now(), v_pol.name, v_pol.target::oid;
+  -- What each foreign key would take with those rows (a delete's cascade, level by level).
+  if v_pol.action in ('delete', 'purge_soft_deleted') then
+    for c in select * from retention._cascade_tree(v_pol.target) t order by t.n loop
+      v_nodes := v_nodes || format('select %s.* from %s %s where (%s) in (select %s from (%s) p)',
+        'c' || c.n, retention.qualified_name(c.rel), 'c' || c.n, retention._column_list('c' || c.n, c.fk),
+        retention._column_list('p', c.ref),
+        case when c.parent = 0
+             then format('select t.* from only %s t where %s', v_sql.tbl, retention._proposal_cond(v_id, v_pol.target))
+             else v_nodes[c.parent] end);
+      execute format('select count(*) from (%s) x', v_nodes[c.n]) into v_count;
+      v_cascade := v_cascade || jsonb_build_object('table', retention.qualified_name(c.rel), 'action', c.action,
+                                                   'depth', c.depth, 'rows', v_count);
+    end loop;
+  end if;
+  update retention.proposals set rows = v_rows, held_back = v_held, cascade = v_cascade where proposal_id = v_id;
+  perform retention._append_audit('proposal.created', 'policy', v_pol.name,
+    jsonb_build_object('proposal_id', v_id, 'version', retention._policy_version(v_pol), 'cutoff', v_cutoff,
+                       'rows', v_rows, 'held_back', v_held, 'cascade', v_cascade, 'max_drift', p_max_drift,
+                       'expires_at', now() + p_expires_in));
+  insert into retention.notifications (kind, policy_name, dedupe_key, payload)
+  values ('approval_requested', v_pol.name, 'approval_requested:' || v_id,
+          jsonb_build_object('kind', 'approval_requested', 'proposal_id', v_id, 'policy', v_pol.name,
+                             'table', retention.qualified_name(v_pol.target), 'action', v_pol.action,
+                             'cutoff', v_cutoff, 'rows', v_rows, 'held_back', v_held, 'cascade', v_cascade,
+                             'proposed_by', retention._actor(), 'expires_at', now() + p_expires_in));
+  raise notice 'policy %: proposal % of % rows (% held back), expires %; a member of retention_approver other than % approves it: SELECT retention.approve_proposal(%, ''comment'');',
+    v_pol.name, v_id, v_rows, v_held, now() + p_expires_in, session_user, v_id;
+  return v_id;
+end
+$$;
+comment on function retention.propose(text, interval, numeric, text) is
+  'Proposes the next purge of an approval-gated policy: a frozen dry run of the exact rows (keys and row hashes), the cascade''s rows per table, the cutoff and the policy''s version, expiring after p_expires_in (7 days); notifies approval_requested and returns the proposal''s id. RT034 for a policy without approval.';
+
+-- Approves or rejects (p_approve false) a pending proposal. The deciding login must be a
+-- member of retention_approver, and neither its login nor its actor may be the
+-- proposer's (RT036). A proposal of an older version of the policy becomes stale, an
+-- expired one expired (RT035).
+create or replace function retention._decide_proposal(p_proposal_id bigint, p_approve boolean, p_comment text)
+returns retention.proposals
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v   retention.proposals;
+  v_pol retention.policies;
+  v_verb text := case when p_approve then 'approve' else 'reject' end;
+begin
+  if not pg_catalog.pg_has_role(session_user, 'retention_approver', 'MEMBER') then
+    raise exception 'role % may not % proposals', session_user, v_verb
+      using errcode = '42501', hint = 'Approvals are for members of retention_approver: GRANT retention_approver TO <login>; (a DBA).';
+  end if;
+  if p_comment is null or length(btrim(p_comment)) = 0 then
+    raise exception 'a comment is required to % a proposal', v_verb
+      using errcode = 'RT006', hint = 'Say why, e.g. ''checked the counts against the monthly report''.';
+  end if;
+  perform retention._expire_proposals();
+  select * into v from retention.proposals where proposal_id = p_proposal_id for update;
+  if not found then
+    raise exception 'proposal % does not exist', p_proposal_id
+      using errcode = 'RT008', hint = 'SELECT * FROM retention.proposals ORDER BY proposal_id DESC lists them.';
+  end if;
+  if v.status <> 'pending' then
+    raise exception 'proposal % is %, not pending', p_proposal_id, v.status
+      using errcode = 'RT035',
+            hint = case when v.status in ('expired', 'stale', 'superseded') then 'Propose again: retention.propose(''' || v.policy_name || ''').'
+                        else 'Only a pending proposal can be approved or rejected.' end;
+  end if;
+  if v.proposed_login = session_user::text or v.proposed_by = retention._actor() then
+    raise exception 'proposal % was made by %: a second person must % it', p_proposal_id, v.proposed_by, v_verb
+      using errcode = 'RT036', hint = 'Four eyes: another member of retention_approver, on their own login, decides.';
+  end if;
+  select * into v_pol from retention.policies where policy_id = v.policy_id;
+  if p_approve and (v_pol.policy_id is null or retention._policy_version(v_pol) <> v.policy_version) then
+    update retention.proposals set status = 'stale', closed_at = clock_timestamp(),
+           closed_reason = 'the policy changed after the proposal'
+     where proposal_id = p_proposal_id;
+    perform retention._append_audit('proposal.stale', 'policy', v.policy_name,
+                                    jsonb_build_object('proposal_id', p_proposal_id, 'reason', 'policy changed'));
+    return null;  -- approve_proposal warns: an error would undo the record of it
+  end if;
+  update retention.proposals
+     set status = case when p_approve then 'approved' else 'rejected' end,
+         decided_at = clock_timestamp(), decided_by = retention._actor(), decided_login = session_user,
+         decision_comment = p_comment,
+         closed_at = case when p_approve then null else clock_timestamp() end
+   where proposal_id = p_proposal_id
+  returning * into v;
+  perform retention._append_audit('proposal.' || case when p_approve then 'approved' else 'rejected' end,
+    'policy', v.policy_name,
+    jsonb_build_object('proposal_id', p_proposal_id, 'rows', v.rows, 'version', v.policy_version,
+                       'comment', p_comment, 'proposed_by', v.proposed_by));
+  raise notice 'proposal % of policy % %', p_proposal_id, v.policy_name,
+    case when p_approve then 'approved: the next run of the policy removes its rows' else 'rejected' end;
+  return v;
+end
+$$;
+comment on function retention._decide_proposal(bigint, boolean, text) is
+  'Internal. Approves or rejects a pending proposal (four eyes, a comment, audited); NULL when it turned out stale.';
+
+create or replace function retention.approve_proposal(p_proposal_id bigint, p_comment text)
+returns retention.proposals
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v retention.proposals := retention._decide_proposal(p_proposal_id, true, p_comment);
+begin
+  if v.proposal_id is null then
+    -- Stale: recorded as such (a warning, not an error, so that the record stays).
+    raise warning 'proposal % is stale: policy % changed after it was made; nothing approved',
+      p_proposal_id, (select policy_name from retention.proposals where proposal_id = p_proposal_id)
+      using hint = 'Propose again for the policy as it is now: retention.propose(policy).';
+  end if;
+  return v;
+end
+$$;
+comment on function retention.approve_proposal(bigint, text) is
+  'Approves a pending proposal: the next live run of its policy removes its rows that are still eligible, unchanged and unheld. For members of retention_approver other than the proposer (RT036), with a comment; audited. A proposal whose policy changed becomes stale (a warning, NULL returned); an expired one RT035.';
+
+create or replace function retention.reject_proposal(p_proposal_id bigint, p_comment text)
+returns retention.proposals
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$ select retention._decide_proposal(p_proposal_id, false, p_comment) $$;
+comment on function retention.reject_proposal(bigint, text) is
+  'Rejects a pending proposal: nothing of it is removed. For members of retention_approver other than the proposer (RT036), with a comment; audited.';
+
+-- open_run's gate for a live run of an approval-gated policy: the approved proposal it
+-- may execute, or why not (code, error, hint) — the run is then refused. Marks an expired
+-- proposal expired and one of an older policy version, or drifted past its max_drift,
+-- stale (audited). p_eligible: the proposal's rows still eligible and unchanged now.
+create or replace function retention._proposal_gate(p_pol retention.policies,
+                                                    out proposal retention.proposals,
+                                                    out code text, out err text, out hint text)
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  perform retention._expire_proposals(p_pol.name);
+  select * into proposal from retention.proposals
+   where policy_name = p_pol.name and status = 'approved'
+   order by proposal_id desc limit 1;
+  if proposal.proposal_id is null then
+    code := 'RT034';
+    select format('policy %s requires an approved proposal; %s', p_pol.name,
+                  case when x.proposal_id is null then 'none was made'
+                       else format('proposal %s is %s', x.proposal_id, x.status) end)
+      into err
+      from (select null) d left join lateral (select * from retention.proposals p where p.policy_name = p_pol.name
+                                               order by p.proposal_id desc limit 1) x on true;
+    hint := format('Propose (SELECT retention.propose(%L)), have a member of retention_approver approve it, then run again.', p_pol.name);
+    return;
+  end if;
+  if retention._policy_version(p_pol) <> proposal.policy_version then
+    update retention.proposals set status = 'stale', closed_at = clock_timestamp(),
+           closed_reason = 'the policy changed after approval'
+     where proposal_id = proposal.proposal_id;
+    perform retention._append_audit('proposal.stale', 'policy', p_pol.name,
+                                    jsonb_build_object('proposal_id', proposal.proposal_id, 'reason', 'policy changed'));
+    code := 'RT035';
+    err := format('policy %s changed after proposal %s was approved', p_pol.name, proposal.proposal_id);
+    hint := format('Propose again for the policy as it is now (SELECT retention.propose(%L)) and have it approved.', p_pol.name);
+    proposal := null;
+  end if;
+end
+$$;
+comment on function retention._proposal_gate(retention.policies) is
+  'Internal. The approved proposal a live run of an approval-gated policy may execute, or the refusal (RT034 none, RT035 stale).';
+
+-- At the end of a run that executed a proposal: its counts, and 'executed' once the run
+-- completed (a run stopped by its budget leaves it approved: the next run carries on).
+create or replace function retention._proposal_run_closed(r retention.runs, p_status text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v retention.proposals;
+begin
+  select * into r from retention.runs x where x.run_id = r.run_id;
+  update retention.proposals
+     set run_id = r.run_id, executed_rows = coalesce(executed_rows, 0) + r.affected,
+         skipped_held = r.held_back,
+         skipped_gone = greatest(rows - r.eligible - coalesce(executed_rows, 0), 0),
+         status = case when p_status = 'completed' then 'executed' else status end,
+         closed_at = case when p_status = 'completed' then clock_timestamp() end,
+         closed_reason = case when p_status = 'completed' then 'executed by run ' || r.run_id end
+   where proposal_id = (r.spec ->> 'proposal')::bigint and status = 'approved'
+  returning * into v;
+  if v.status = 'executed' then
+    perform retention._append_audit('proposal.executed', 'policy', v.policy_name,
+      jsonb_build_object('proposal_id', v.proposal_id, 'run_id', r.run_id, 'rows', v.rows,
+                         'executed_rows', v.executed_rows, 'skipped_held', v.skipped_held,
+                         'skipped_gone', v.skipped_gone));
+  end if;
+end
+$$;
+comment on function retention._proposal_run_closed(retention.runs, text) is
+  'Internal. Records what a run did of its proposal; executed once the run completed.';
