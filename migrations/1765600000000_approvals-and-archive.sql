@@ -108,7 +108,8 @@ create table retention.archive_objects (
   created_by    text not null,
   verified_at   timestamptz,
   deleted_at    timestamptz,
-  error         text
+  error         text,
+  claimed_pid   integer
 );
 comment on table retention.archive_objects is
   'The manifest of archive objects in cold storage: key, storage target, sha256 of the stored bytes, rows per table, the key id and wrapped data key, the runs and policies whose rows it holds, when it expires.';

@@ -1,6 +1,7 @@
 // The worker's configuration, from the environment only, validated with zod. A bad value
 // stops start-up with a message that names the variable and what is expected.
 import { z } from 'zod';
+import { type ArchiveSetup, archiveSetup } from './archive/config.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -96,6 +97,8 @@ export interface WorkerConfig {
   signingKeyFile: string | null;
   checkpointIntervalMs: number;
   checkpointDir: string | null;
+  /** Where archived rows go and the keys that seal them (no keys: rows wait in the database). */
+  archive: ArchiveSetup;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     }));
   }
   const c = parsed.data;
+  const archive = archiveSetup(env);
   return {
     databaseUrl: c.DATABASE_URL,
     httpPort: c.PG_RETENTION_HTTP_PORT,
@@ -141,5 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     signingKeyFile: c.PG_RETENTION_SIGNING_KEY_FILE ?? null,
     checkpointIntervalMs: c.PG_RETENTION_CHECKPOINT_INTERVAL,
     checkpointDir: c.PG_RETENTION_CHECKPOINT_DIR ?? null,
+    archive,
   };
 }

@@ -18,10 +18,11 @@ interface PgError {
   hint?: string;
 }
 
-const REFUSALS = new Set(['RT012']);
+// Refused by a safety rule: the ceiling, approval (no approved proposal, a stale one).
+const REFUSALS = new Set(['RT012', 'RT034', 'RT035']);
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof UsageError || (err as Error).name === 'ConfigError') return EXIT.usage;
   const code = (err as PgError).code;
   if (code && REFUSALS.has(code)) return EXIT.refused;
   if (code && /^RT\d{3}$/.test(code)) return EXIT.usage;

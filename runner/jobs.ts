@@ -10,6 +10,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import type { Job, JobResult, PgBoss } from 'pg-boss';
+import { offload } from './archive/archive.ts';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -70,6 +71,19 @@ export class RunHandler {
         `select pg_backend_pid() as pid, set_config('retention.actor', $1, false), set_config('retention.job_id', $2, false),
                 set_config('client_connection_check_interval', '1000', false)`,
         [this.actor, job.id]);
+      // An approval-gated policy runs only with an approved proposal: without one, its
+      // slot proposes (once; a pending proposal waits for its approver) and runs nothing.
+      const { rows: [gate] } = await client.query<{ gated: boolean; approved: boolean; pending: string | null }>(
+        `select p.approval = 'required' as gated,
+                exists (select from retention.proposals x where x.policy_name = p.name and x.status = 'approved' and x.expires_at > now()) as approved,
+                (select max(x.proposal_id) from retention.proposals x where x.policy_name = p.name and x.status = 'pending' and x.expires_at > now()) as pending
+           from retention.policies p where p.name = $1`, [policy]);
+      if (gate?.gated && !gate.approved) {
+        const proposal = gate.pending ?? (await client.query<{ id: string }>('select retention.propose($1) as id', [policy])).rows[0]!.id;
+        this.log.info({ policy, job_id: job.id, proposal_id: Number(proposal), proposed: !gate.pending },
+          gate.pending ? 'waiting for approval of the proposal' : 'proposal made; waiting for approval');
+        return { id: job.id, status: 'completed', output: { policy, proposal_id: Number(proposal) } };
+      }
       const call = client.query<{ p_run_id: string }>('call retention.run($1)', [policy]);
       this.active.set(job.id, { policy, jobId: job.id, client, pid: me!.pid, done: call.catch(() => {}) });
       if (this.stopping) void this.stopOne(job.id);
@@ -113,7 +127,35 @@ export class RunHandler {
       return { id: job.id, status: 'completed', output: { ...fields, continuation_job_id: next } };
     }
     this.log.info(fields, 'run finished');
+    await this.offload(policy);
     return { id: job.id, status: 'completed', output: fields };
+  }
+
+  /** Moves archived rows to cold storage after a run (when keys are configured). A failure
+   * is logged and alerted (archive_failed); the rows stay in the database for next time. */
+  async offload(policy?: string): Promise<void> {
+    const { target, ring } = this.cfg.archive;
+    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
+      if (!ring) {
+        const { rows: [p] } = await c.query<{ archives: boolean }>(
+          `select coalesce(archive, approval = 'required' and action in ('delete', 'purge_soft_deleted')) as archives
+             from retention.policies where name = $1`, [policy]);
+        if (p?.archives) this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
+        return;
+      }
+      const r = await offload(c, target, ring, {
+        onObject: (key, rows) => this.log.info({ policy, object_key: key, rows, target: target.url }, 'archive object written and verified'),
+      });
+      if (r.objects) this.metrics.archivedRows.inc(r.rows);
+    } catch (err) {
+      this.log.error({ policy, target: target.url, ...errFields(err) }, 'archive offload failed; the rows stay in the database');
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   private async readRun(runId: string | null, jobId: string): Promise<RunRow | null> {

@@ -14,6 +14,7 @@ export class Metrics {
   readonly rowsAffected: Counter<'policy' | 'action'>;
   readonly runDuration: Histogram<'policy'>;
   readonly deliveryFailures: Counter<'kind'>;
+  readonly archivedRows: Counter;
   readonly backlog: Gauge<'policy'>;
   readonly overdue: Gauge<'policy'>;
 
@@ -35,6 +36,10 @@ export class Metrics {
     this.deliveryFailures = new Counter({
       name: 'pg_retention_notification_delivery_failures_total', help: 'Failed webhook delivery attempts by this worker.',
       labelNames: ['kind'], registers,
+    });
+    this.archivedRows = new Counter({
+      name: 'pg_retention_archived_rows_offloaded_total', help: 'Archived rows this worker moved into verified objects in cold storage.',
+      registers,
     });
     this.backlog = new Gauge({
       name: 'pg_retention_eligible_rows', help: 'Rows a run would affect now (retention.preview), per enabled policy; measured periodically.',

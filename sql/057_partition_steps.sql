@@ -143,7 +143,7 @@ begin
   if retention._archives(p_pol) then
     -- Its rows copied to the archive in this transaction, before it is dropped.
     execute format('insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
-                    select $1, $2, $3, $4, $5, 0, pg_catalog.to_jsonb(t) from %s t', v_p.partition_name)
+                    select $1, $2, $3, $4, $5, 0, pg_catalog.to_jsonb(t.*) from %s t', v_p.partition_name)
       using p_run.run_id, case when v_p.run_id = p_run.run_id then v_p.batch_no else p_run.batches + 1 end,
             p_pol.name, p_pol.target::oid, v_parent;
   end if;

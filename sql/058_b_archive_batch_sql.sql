@@ -10,6 +10,7 @@
 --     and holds, deletes the rows, and inserts into retention.archived_rows each deleted
 --     row and each row the cascade removes (read in the same statement, before the
 --     cascade fires at its end), as JSON, with the run, batch and depth.
+-- Whole rows are written t.* (a column named t, c or r must not stand in for the row).
 -- Bind parameters of 1: as _batch_sql ($1 cutoff, $2 as_of, $3 policy, $4 target oid, $5
 -- floor, $6 limit, $7 tids to skip, $8 one tid or NULL); it returns the picked tids. Of 2:
 -- $1-$4 as above, $5 run id, $6 batch number, $7 the tids from 1; it returns what
@@ -68,16 +69,15 @@ declare
 begin
   for c in select * from retention._cascade_tree(p_policy.target) t where t.action = 'delete' and not t.cycle order by t.n loop
     v_ctes := v_ctes || format(
-      ', k%s as (select c as r from %s c where (%s) in (%s))',
+      ', k%s as (select pg_catalog.to_jsonb(c.*) as "retention archived row", c.* from %s c where (%s) in (%s))',
       c.n, retention.qualified_name(c.rel), retention._column_list('c', c.fk),
       case when c.parent = 0
            then format('select %s from only %s t where t.ctid in (select tid from picked)',
                        retention._column_list('t', c.ref), s.tbl)
-           else format('select %s from k%s p', (select string_agg(format('(p.r).%I', x), ', ' order by o)
-                                                 from unnest(c.ref) with ordinality u(x, o)), c.parent) end);
+           else format('select %s from k%s p', retention._column_list('p', c.ref), c.parent) end);
     v_arch := v_arch || format(
       ', a%1$s as (insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
-                   select $5, $6, $3, %2$s, %3$L, %4$s, pg_catalog.to_jsonb(x.r) from k%1$s x returning 1)',
+                   select $5, $6, $3, %2$s, %3$L, %4$s, x."retention archived row" from k%1$s x returning 1)',
       c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth);
     v_count := v_count || format(' + (select count(*) from a%s)', c.n);
   end loop;
@@ -85,9 +85,9 @@ begin
     'with picked as (select t.ctid as tid from only %1$s t
                       where t.ctid = any ($7::tid[]) and %2$s and not (%3$s))%4$s,
      done as (delete from only %1$s t where t.ctid in (select tid from picked)
-              returning t as r, %5$s as age%6$s),
+              returning pg_catalog.to_jsonb(t.*) as "retention archived row", %5$s as age%6$s),
      a0 as (insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
-            select $5, $6, $3, %7$s, %8$L, 0, pg_catalog.to_jsonb(d.r) from done d returning 1)%9$s%10$s
+            select $5, $6, $3, %7$s, %8$L, 0, d."retention archived row" from done d returning 1)%9$s%10$s
      select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
             (%11$s)::int as related
        from done',

@@ -38,11 +38,11 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.row_key = %s
-                           and pr.row_hash = pg_catalog.md5(t::text))',
+                           and pr.row_hash = pg_catalog.md5((t.*)::text))',
                 p_proposal_id::bigint, retention._row_key_sql(p_rel))
 $$;
 comment on function retention._proposal_cond(bigint, regclass) is
-  'Internal. SQL over alias t: the row is one of the proposal''s rows and has not changed since (same key, same md5).';
+  'Internal. SQL over alias t: the row is one of the proposal''s rows and has not changed since (same key, same md5 of the whole row, written t.* so that a column named t cannot stand in for it).';
 
 -- Proposals past their expiry become 'expired' (with an audit entry each).
 create or replace function retention._expire_proposals(p_policy text default null)
@@ -142,7 +142,7 @@ begin
           p_max_drift, p_note, retention._actor(), session_user, now() + p_expires_in)
   returning proposal_id into v_id;
   execute format('insert into retention.proposal_rows (proposal_id, row_key, row_hash)
-                  select $5, %s, pg_catalog.md5(t::text) from only %s t where %s and not (%s)
+                  select $5, %s, pg_catalog.md5((t.*)::text) from only %s t where %s and not (%s)
                   on conflict do nothing',
                  retention._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
     using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id;

@@ -9,7 +9,7 @@ export interface TestServer {
   stop: () => Promise<void>;
 }
 
-async function dockerAnswers(): Promise<boolean> {
+export async function dockerAnswers(): Promise<boolean> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await Promise.race([

@@ -1,0 +1,214 @@
+// Moving archived rows to cold storage and back. An object is newline-delimited JSON (one
+// line per row: table, depth, run, batch, archived_at, row), gzip-compressed and sealed
+// (envelope.ts). offload() writes it, reads it back and verifies it (sha256 of the stored
+// bytes, decryption, row count) before the database records it and lets go of the rows.
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type pg from 'pg';
+import { type KeyRing, open, readHeader, seal } from './envelope.ts';
+import type { StorageTarget } from './storage.ts';
+
+export interface ArchivedRow {
+  table: string;
+  depth: number;
+  run_id: number;
+  batch_no: number;
+  policy: string;
+  archived_at: string;
+  row: Record<string, unknown>;
+}
+
+export interface OffloadResult { objects: number; rows: number; abandoned: string[] }
+
+type Queryable = Pick<pg.Client, 'query'>;
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+// Numbers keep their exact digits through JavaScript (a numeric(38, 15) or 2.50 is not a
+// double): one a double would change is kept as raw JSON text and written back as it was.
+type RawJSON = { rawJSON: (text: string) => unknown };
+const exactNumbers = (_key: string, value: unknown, context?: { source?: string }): unknown =>
+  typeof value === 'number' && context?.source !== undefined && String(value) !== context.source
+    ? (JSON as unknown as RawJSON).rawJSON(context.source) : value;
+/** JSON.parse that keeps every number's digits (JSON.stringify writes them back unchanged). */
+export const parseExact = (text: string): unknown => JSON.parse(text, exactNumbers as (k: string, v: unknown) => unknown);
+
+/** Encodes rows as an object's plain bytes (gzip of NDJSON). */
+export function encodeRows(rows: ArchivedRow[]): Buffer {
+  return gzipSync(Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '')));
+}
+
+export function decodeRows(plain: Buffer): ArchivedRow[] {
+  return gunzipSync(plain).toString('utf8').split('\n').filter(Boolean).map((l) => parseExact(l) as ArchivedRow);
+}
+
+/**
+ * Moves archived rows into objects until none is left (or maxObjects were written). Each
+ * object: claim (the database assigns rows), write, read back, verify, complete (the
+ * manifest and the deletion of the rows commit together). Anything that fails abandons
+ * the object: its rows stay in the database for the next offload. Returns what moved.
+ */
+export async function offload(db: pg.Client, target: StorageTarget, ring: KeyRing,
+                              opts: { maxRowsPerObject?: number; maxObjects?: number; onObject?: (key: string, rows: number) => void } = {}): Promise<OffloadResult> {
+  const result: OffloadResult = { objects: 0, rows: 0, abandoned: [] };
+  for (;;) {
+    if (opts.maxObjects !== undefined && result.objects >= opts.maxObjects) return result;
+    const claim = (await db.query(`select * from retention.archive_claim($1, $2)`, [target.url, opts.maxRowsPerObject ?? 100_000])).rows[0] as
+      { object_id: string | null; object_key: string | null; rows: string | null; abandoned_keys: string[] } | undefined;
+    for (const key of claim?.abandoned_keys ?? []) {
+      // Whatever an ended session may have stored there is not in the manifest: remove it.
+      await target.delete(key).catch(() => {});
+      result.abandoned.push(key);
+    }
+    if (!claim?.object_id) return result;
+    const id = claim.object_id;
+    const key = claim.object_key!;
+    try {
+      // row_data as text, parsed here without rounding its numbers.
+      const rows: ArchivedRow[] = (await db.query(
+        `select archive_id, run_id, batch_no, policy_name, rel_name, depth, archived_at, row_data::text as row_data
+           from retention.archive_object_rows($1)`, [id])).rows.map((r) => ({
+        table: r.rel_name, depth: r.depth, run_id: Number(r.run_id), batch_no: r.batch_no, policy: r.policy_name,
+        archived_at: (r.archived_at as Date).toISOString(), row: parseExact(r.row_data) as Record<string, unknown>,
+      }));
+      const { sealed, header } = seal(encodeRows(rows), ring);
+      await target.put(key, sealed);
+      // Read back what the store holds and check it before anything leaves the database.
+      const back = await target.get(key);
+      if (sha256(back) !== sha256(sealed)) throw new Error(`object ${key} read back differs from what was written`);
+      const n = decodeRows(open(back, ring)).length;
+      if (n !== rows.length) throw new Error(`object ${key} read back holds ${n} rows, ${rows.length} were written`);
+      await db.query(`select retention.archive_complete($1, $2, $3, $4, $5, $6)`,
+        [id, sha256(back), back.length, rows.length, header.kid, header.wrapped]);
+      result.objects++;
+      result.rows += rows.length;
+      opts.onObject?.(key, rows.length);
+    } catch (err) {
+      await db.query(`select retention.archive_abandon($1, $2)`, [id, (err as Error).message]).catch(() => {});
+      await target.delete(key).catch(() => {});
+      throw err;
+    }
+  }
+}
+
+export interface ObjectRecord {
+  object_id: string;
+  object_key: string;
+  target: string;
+  status: string;
+  sha256: string;
+  rows: string;
+  key_id: string;
+  tables: Record<string, number>;
+}
+
+export async function objectRecord(db: Queryable, id: string): Promise<ObjectRecord> {
+  const where = /^\d+$/.test(id) ? 'object_id = $1::bigint' : 'object_key = $1';
+  const r = (await db.query(`select * from retention.archive_objects where ${where}`, [id])).rows[0] as ObjectRecord | undefined;
+  if (!r) throw new Error(`archive object ${id} does not exist (pg-retention archive list shows them)`);
+  if (r.status !== 'verified') throw new Error(`archive object ${id} is ${r.status}, not verified: it holds nothing to read`);
+  return r;
+}
+
+/** Reads an object and checks it against the manifest: sha256, key id, rows, decryption. */
+export async function readObject(rec: ObjectRecord, target: StorageTarget, ring: Pick<KeyRing, 'keys'>): Promise<ArchivedRow[]> {
+  const bytes = await target.get(rec.object_key);
+  if (sha256(bytes) !== rec.sha256) throw new Error(`object ${rec.object_key}: sha256 ${sha256(bytes)} is not the manifest's ${rec.sha256} — it was changed or replaced`);
+  if (readHeader(bytes).kid !== rec.key_id) throw new Error(`object ${rec.object_key}: its header names key ${readHeader(bytes).kid}, the manifest ${rec.key_id}`);
+  const rows = decodeRows(open(bytes, ring));
+  if (rows.length !== Number(rec.rows)) throw new Error(`object ${rec.object_key}: ${rows.length} rows, the manifest says ${rec.rows}`);
+  return rows;
+}
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * Puts an object's rows back: into tables of schema `into` made LIKE the originals (for
+ * inspection), or with live: true into the original tables. Runs with the login's own
+ * rights, in one transaction. Returns rows per table.
+ */
+export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?: string; live?: boolean }): Promise<Record<string, number>> {
+  const byTable = new Map<string, ArchivedRow[]>();
+  for (const r of rows) byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
+  const counts: Record<string, number> = {};
+  await db.query('begin');
+  try {
+    if (!opts.live) await db.query(`create schema if not exists ${ident(opts.into!)}`);
+    // Parents before children (depth order), so foreign keys hold when restoring live.
+    const order = [...byTable.keys()].sort((a, b) => Math.min(...byTable.get(a)!.map((r) => r.depth)) - Math.min(...byTable.get(b)!.map((r) => r.depth)));
+    for (const table of order) {
+      const orig = (await db.query(`select to_regclass($1)::oid as oid`, [table])).rows[0].oid as number | null;
+      if (!orig) throw new Error(`table ${table} no longer exists: use pg-retention archive export to read its rows`);
+      let dest: string;
+      if (opts.live) {
+        dest = (await db.query(`select $1::oid::regclass::text as t`, [orig])).rows[0].t;
+      } else {
+        const name = table.replace(/^[^.]*\./, '').replace(/"/g, '');
+        dest = `${ident(opts.into!)}.${ident(name)}`;
+        await db.query(`create table if not exists ${dest} (like ${(await db.query(`select $1::oid::regclass::text as t`, [orig])).rows[0].t})`);
+      }
+      const cols = (await db.query(`select string_agg(quote_ident(attname), ', ' order by attnum) as c from pg_attribute
+                                     where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = ''`, [dest])).rows[0].c as string;
+      const r = await db.query(
+        `insert into ${dest} (${cols}) overriding system value
+         select ${cols} from jsonb_populate_recordset(null::${dest}, $1::jsonb)`,
+        [JSON.stringify(byTable.get(table)!.map((x) => x.row))]);
+      counts[table] = r.rowCount ?? 0;
+    }
+    await db.query('commit');
+  } catch (err) {
+    await db.query('rollback');
+    throw err;
+  }
+  return counts;
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Writes an object's rows as one NDJSON file, or one CSV file per table, into dir. */
+export async function exportRows(rows: ArchivedRow[], format: 'jsonl' | 'csv', dir: string, base: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  if (format === 'jsonl') {
+    const f = path.join(dir, `${base}.jsonl`);
+    await writeFile(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return [f];
+  }
+  const files: string[] = [];
+  const tables = [...new Set(rows.map((r) => r.table))];
+  for (const t of tables) {
+    const rs = rows.filter((r) => r.table === t).map((r) => r.row);
+    const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
+    const f = path.join(dir, `${base}.${t}.csv`);
+    await writeFile(f, [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
+    files.push(f);
+  }
+  return files;
+}
+
+/**
+ * Deletes expired objects from storage that no hold keeps (table and policy holds by the
+ * manifest; subject holds by reading the rows), recording each deletion. Returns the keys.
+ */
+export async function prune(db: pg.Client, target: StorageTarget, ring: Pick<KeyRing, 'keys'>): Promise<{ deleted: string[]; kept: string[] }> {
+  const out = { deleted: [] as string[], kept: [] as string[] };
+  const objects = (await db.query(`select * from retention.archive_prunable() where target = $1`, [target.url])).rows as ObjectRecord[];
+  for (const o of objects) {
+    const rows = await readObject(o, target, ring);
+    const held = (await db.query(`select retention.archive_rows_held($1::jsonb) as h`,
+      [JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))])).rows[0].h as boolean;
+    if (held) {
+      out.kept.push(o.object_key);
+      continue;
+    }
+    await target.delete(o.object_key);
+    await db.query(`select retention.archive_object_deleted($1, 'expired')`, [o.object_id]);
+    out.deleted.push(o.object_key);
+  }
+  return out;
+}

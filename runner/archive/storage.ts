@@ -1,0 +1,119 @@
+// Storage targets for archive objects: a local directory (file:///path, the default) or
+// any S3-compatible store (s3://bucket/prefix; endpoint, region and credentials from the
+// AWS SDK's usual sources, or PG_RETENTION_S3_ENDPOINT for MinIO and the like). Writes are
+// whole objects; a local write goes to a temporary name, is flushed and renamed, so a
+// crash never leaves half an object under the real key.
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdir, open as openFile, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface StorageTarget {
+  /** The target as recorded in the manifest (no credentials). */
+  readonly url: string;
+  put(key: string, body: Buffer): Promise<void>;
+  get(key: string): Promise<Buffer>;
+  /** Deletes an object; deleting one that is not there is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+export class StorageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+function checkKey(key: string): void {
+  if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw new StorageError(`refusing object key ${JSON.stringify(key)}: only letters, digits, _ . - and / between names`);
+  }
+}
+
+export class LocalDirTarget implements StorageTarget {
+  readonly url: string;
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = dir;
+    this.url = `file://${path.resolve(dir)}`;
+  }
+  private file(key: string): string {
+    checkKey(key);
+    return path.join(this.dir, key);
+  }
+  async put(key: string, body: Buffer): Promise<void> {
+    const f = this.file(key);
+    await mkdir(path.dirname(f), { recursive: true });
+    const tmp = `${f}.tmp-${process.pid}`;
+    const h = await openFile(tmp, 'w');
+    try {
+      await h.writeFile(body);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, f);
+  }
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.file(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError(`object ${key} is not in ${this.url}`);
+      throw err;
+    }
+  }
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+}
+
+export class S3Target implements StorageTarget {
+  readonly url: string;
+  private readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  constructor(bucket: string, prefix: string, opts: { endpoint?: string; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}) {
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.url = `s3://${bucket}/${prefix}`;
+    this.client = new S3Client({
+      region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    });
+  }
+  private key(key: string): string {
+    checkKey(key);
+    return this.prefix ? `${this.prefix.replace(/\/+$/, '')}/${key}` : key;
+  }
+  async put(key: string, body: Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/octet-stream' }));
+  }
+  async get(key: string): Promise<Buffer> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') throw new StorageError(`object ${key} is not in ${this.url}`);
+      throw err;
+    }
+  }
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+  }
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** A target from its URL: file:///dir, a plain path, or s3://bucket/prefix. */
+export function storageTarget(url: string, opts: { s3Endpoint?: string; s3Region?: string } = {}): StorageTarget {
+  if (url.startsWith('s3://')) {
+    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+    if (!m) throw new StorageError(`expected s3://bucket/prefix, got ${JSON.stringify(url)}`);
+    return new S3Target(m[1]!, m[2] ?? '', { endpoint: opts.s3Endpoint, region: opts.s3Region });
+  }
+  if (url.startsWith('file://')) return new LocalDirTarget(fileURLToPath(url));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new StorageError(`unsupported storage ${JSON.stringify(url)}: use file:///path or s3://bucket/prefix`);
+  return new LocalDirTarget(url);
+}

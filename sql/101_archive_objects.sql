@@ -1,0 +1,292 @@
+-- Archive objects: the worker (or `pg-retention archive offload`) moves archived rows out of
+-- the database into objects in cold storage, in three steps, so that a crash at any point
+-- loses no row:
+--  1. archive_claim: one object row ('writing', claimed by this session's backend) and up
+--     to p_max_rows archived rows of one policy assigned to it; objects left 'writing' by a
+--     session that is gone are abandoned first (their rows go back to the queue) and
+--     returned, so the caller can delete whatever it had stored under their keys.
+--  2. The caller reads the rows (archive_object_rows), writes the object (NDJSON, gzip,
+--     AES-256-GCM under a wrapped data key), reads it back and verifies it.
+--  3. archive_complete: the manifest (sha256 of the stored bytes, rows per table, key id
+--     and wrapped key, runs, expiry) and the deletion of the rows, in one transaction; or
+--     archive_abandon with the error (rows back to the queue, archive_failed notified).
+-- Until 3 commits the rows stay in retention.archived_rows.
+create or replace function retention.archive_claim(p_target text, p_max_rows integer default 100000)
+returns table (object_id bigint, object_key text, rows bigint, abandoned_keys text[])
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_policy text;
+  v_id     bigint;
+  v_key    text;
+  v_n      bigint;
+  v_gone   text[];
+begin
+  if p_target is null or length(btrim(p_target)) = 0 then
+    raise exception 'name the storage target'
+      using errcode = 'RT006', hint = 'E.g. file:///var/lib/pg-retention/archive or s3://bucket/prefix (credentials never belong here).';
+  end if;
+  if p_max_rows is null or p_max_rows not between 1 and 10000000 then
+    raise exception 'p_max_rows must be between 1 and 10000000, got %', p_max_rows
+      using errcode = 'RT006', hint = 'Rows per object; the default is 100000.';
+  end if;
+  -- One claimer at a time (across worker replicas), for as long as this transaction lasts.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('retention.archive_claim'));
+  with dead as (
+    update retention.archive_objects o
+       set status = 'failed', error = 'the session writing it ended before it was verified', claimed_pid = null
+     where o.status = 'writing'
+       and not exists (select from pg_catalog.pg_stat_activity a where a.pid = o.claimed_pid)
+    returning o.object_id, o.object_key),
+  freed as (
+    update retention.archived_rows r set object_id = null from dead d where r.object_id = d.object_id returning 1)
+  select array_agg(d.object_key), (select count(*) from freed) into v_gone, v_n from dead d;
+  abandoned_keys := coalesce(v_gone, '{}');
+
+  select r.policy_name into v_policy from retention.archived_rows r
+   where r.object_id is null order by r.archive_id limit 1;
+  if v_policy is null then
+    if cardinality(abandoned_keys) > 0 then
+      return next;
+    end if;
+    return;
+  end if;
+  insert into retention.archive_objects (object_key, target, created_by, claimed_pid, policies)
+  values ('pending/' || pg_catalog.gen_random_uuid(), p_target, retention._actor(), pg_catalog.pg_backend_pid(), array[v_policy])
+  returning archive_objects.object_id into v_id;
+  v_key := format('%s/%s/%s-%s.ndjson.gz.enc', regexp_replace(v_policy, '[^a-z0-9_.-]', '_', 'g'),
+                  to_char(now(), 'YYYY/MM/DD'), lpad(v_id::text, 10, '0'),
+                  substr(md5(pg_catalog.gen_random_uuid()::text), 1, 8));
+  update retention.archive_objects o set object_key = v_key where o.object_id = v_id;
+  update retention.archived_rows r set object_id = v_id
+   where r.archive_id in (select x.archive_id from retention.archived_rows x
+                           where x.object_id is null and x.policy_name = v_policy
+                           order by x.archive_id limit p_max_rows);
+  get diagnostics v_n = row_count;
+  object_id := v_id;
+  object_key := v_key;
+  rows := v_n;
+  return next;
+end
+$$;
+comment on function retention.archive_claim(text, integer) is
+  'Offload step 1: claims up to p_max_rows archived rows of one policy for a new archive object (status writing, this session) and returns its key; objects left writing by sessions that ended are abandoned first and their keys returned (delete them from storage).';
+
+create or replace function retention.archive_object_rows(p_object_id bigint)
+returns table (archive_id bigint, run_id bigint, batch_no integer, policy_name text, rel_name text,
+               depth integer, archived_at timestamptz, row_data jsonb)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  perform retention._claimed_object(p_object_id);
+  return query
+    select r.archive_id, r.run_id, r.batch_no, r.policy_name, r.rel_name, r.depth, r.archived_at, r.row_data
+      from retention.archived_rows r where r.object_id = p_object_id order by r.archive_id;
+end
+$$;
+comment on function retention.archive_object_rows(bigint) is
+  'Offload step 2: the archived rows of an object this session is writing, in order.';
+
+-- The object, which must be 'writing' and claimed by this session (RT037 otherwise).
+create or replace function retention._claimed_object(p_object_id bigint)
+returns retention.archive_objects
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  o retention.archive_objects;
+begin
+  select * into o from retention.archive_objects x where x.object_id = p_object_id for update;
+  if not found or o.status <> 'writing' or o.claimed_pid is distinct from pg_catalog.pg_backend_pid() then
+    raise exception 'archive object % is not being written by this session', p_object_id
+      using errcode = 'RT037', hint = 'retention.archive_claim claims an object; only the session that claimed it completes or abandons it.';
+  end if;
+  return o;
+end
+$$;
+comment on function retention._claimed_object(bigint) is
+  'Internal. An archive object this session claimed and is writing; RT037 otherwise.';
+
+create or replace function retention.archive_complete(p_object_id bigint, p_sha256 text, p_bytes bigint, p_rows bigint,
+                                                      p_key_id text, p_wrapped_key text)
+returns retention.archive_objects
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  o       retention.archive_objects := retention._claimed_object(p_object_id);
+  v_rows  bigint;
+  v_retain interval;
+begin
+  if p_sha256 is null or p_sha256 !~ '^[0-9a-f]{64}$' or p_bytes is null or p_bytes < 1
+     or p_key_id is null or p_wrapped_key is null then
+    raise exception 'archive_complete needs the object''s sha256 (64 hex digits), size, key id and wrapped key'
+      using errcode = 'RT006', hint = 'Pass what was written and read back.';
+  end if;
+  select count(*) into v_rows from retention.archived_rows r where r.object_id = p_object_id;
+  if v_rows <> p_rows then
+    raise exception 'archive object % holds % rows, the database assigned it %', p_object_id, p_rows, v_rows
+      using errcode = 'RT037', hint = 'Abandon it (retention.archive_abandon) and offload again.';
+  end if;
+  select max(p.archive_retain) into v_retain from retention.policies p where p.name = any (o.policies);
+  update retention.archive_objects x
+     set status = 'verified', verified_at = clock_timestamp(), claimed_pid = null,
+         sha256 = p_sha256, bytes = p_bytes, rows = v_rows, key_id = p_key_id, wrapped_key = p_wrapped_key,
+         tables = (select jsonb_object_agg(t.rel_name, t.n) from (select r.rel_name, count(*) as n from retention.archived_rows r
+                                                                  where r.object_id = p_object_id group by r.rel_name) t),
+         runs = (select array_agg(distinct r.run_id order by r.run_id) from retention.archived_rows r where r.object_id = p_object_id),
+         first_archived_at = (select min(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
+         last_archived_at = (select max(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
+         expires_at = now() + v_retain
+   where x.object_id = p_object_id
+  returning * into o;
+  delete from retention.archived_rows r where r.object_id = p_object_id;
+  perform retention._append_audit('archive.object_verified', 'archive_object', o.object_key,
+    jsonb_build_object('object_id', o.object_id, 'target', o.target, 'sha256', o.sha256, 'bytes', o.bytes,
+                       'rows', o.rows, 'tables', o.tables, 'key_id', o.key_id, 'runs', to_jsonb(o.runs)));
+  return o;
+end
+$$;
+comment on function retention.archive_complete(bigint, text, bigint, bigint, text, text) is
+  'Offload step 3: records a written and verified archive object (sha256, size, rows per table, key id, wrapped data key, runs, expiry) and deletes its rows from retention.archived_rows, in one transaction; audited.';
+
+create or replace function retention.archive_abandon(p_object_id bigint, p_error text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  o retention.archive_objects := retention._claimed_object(p_object_id);
+begin
+  update retention.archived_rows r set object_id = null where r.object_id = p_object_id;
+  update retention.archive_objects x set status = 'failed', error = left(p_error, 2000), claimed_pid = null
+   where x.object_id = p_object_id;
+  insert into retention.notifications (kind, dedupe_key, payload)
+  values ('archive_failed', 'archive_failed:' || p_object_id,
+          jsonb_build_object('kind', 'archive_failed', 'object_id', p_object_id, 'object_key', o.object_key,
+                             'target', o.target, 'error', left(p_error, 500)));
+end
+$$;
+comment on function retention.archive_abandon(bigint, text) is
+  'Offload: gives up an object this session is writing (its rows go back to the queue; status failed; archive_failed notified).';
+
+-- Objects past their expiry that no open hold keeps by table or policy (subject holds
+-- need the rows: the caller reads the object and asks archive_rows_held).
+create or replace function retention.archive_prunable()
+returns setof retention.archive_objects
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select o.* from retention.archive_objects o
+   where o.status = 'verified' and o.expires_at <= now()
+     and not exists (select from retention._open_holds h
+                      where (h.scope = 'policy' and h.policy_name = any (o.policies))
+                         or (h.scope = 'table' and exists (select from jsonb_object_keys(o.tables) k
+                                                            where to_regclass(k) is not null
+                                                              and h.target = any (retention._rel_and_ancestors(to_regclass(k))))))
+   order by o.object_id
+$$;
+comment on function retention.archive_prunable() is
+  'Verified archive objects past their expiry that no open table or policy hold keeps (check subject holds with archive_rows_held).';
+
+-- Whether an open subject hold covers any of the rows ([{"table": ..., "row": {...}}]):
+-- each row's subject columns (the policies'), compared in the column's type.
+create or replace function retention.archive_rows_held(p_rows jsonb)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  t    record;
+  v_col name;
+  v_typ text;
+  v_held boolean;
+begin
+  if not exists (select from retention._open_holds h where h.scope = 'subject') then
+    return false;
+  end if;
+  for t in select distinct e ->> 'table' as tbl from jsonb_array_elements(p_rows) e loop
+    continue when to_regclass(t.tbl) is null;
+    foreach v_col in array retention._subject_columns(to_regclass(t.tbl)) loop
+      select retention._base_type(a.atttypid, a.atttypmod) into v_typ
+        from pg_catalog.pg_attribute a where a.attrelid = to_regclass(t.tbl) and a.attname = v_col;
+      select exists (
+        select from jsonb_array_elements(p_rows) e
+          join retention._open_holds h on h.scope = 'subject'
+         where e ->> 'table' = t.tbl and e -> 'row' ->> v_col is not null
+           and retention._subject_value(h.subject_id, v_typ) = retention._subject_value(e -> 'row' ->> v_col, v_typ))
+        into v_held;
+      if v_held then
+        return true;
+      end if;
+    end loop;
+  end loop;
+  return false;
+end
+$$;
+comment on function retention.archive_rows_held(jsonb) is
+  'Whether an open subject hold covers any of the given archived rows ([{table, row}]) through a policy''s subject column: such an object is kept past its expiry.';
+
+create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  o retention.archive_objects;
+begin
+  update retention.archive_objects x set status = 'deleted', deleted_at = clock_timestamp()
+   where x.object_id = p_object_id and x.status = 'verified' and x.expires_at <= now()
+  returning * into o;
+  if o.object_id is null then
+    raise exception 'archive object % is not a verified object past its expiry', p_object_id
+      using errcode = 'RT037', hint = 'retention.archive_prunable() lists the objects that may go.';
+  end if;
+  perform retention._append_audit('archive.object_deleted', 'archive_object', o.object_key,
+    jsonb_build_object('object_id', o.object_id, 'rows', o.rows, 'expires_at', o.expires_at, 'reason', p_reason));
+end
+$$;
+comment on function retention.archive_object_deleted(bigint, text) is
+  'Records that an expired archive object was deleted from storage (audited); RT037 unless it is verified and past its expiry.';
+
+-- A check of a stored object (archive verify): audited either way.
+create or replace function retention.archive_object_checked(p_object_id bigint, p_ok boolean, p_detail text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  o retention.archive_objects;
+begin
+  select * into o from retention.archive_objects x where x.object_id = p_object_id;
+  if not found then
+    raise exception 'archive object % does not exist', p_object_id
+      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
+  end if;
+  perform retention._append_audit(case when p_ok then 'archive.object_checked' else 'archive.object_check_failed' end,
+    'archive_object', o.object_key, jsonb_build_object('object_id', o.object_id, 'detail', left(p_detail, 500)));
+end
+$$;
+comment on function retention.archive_object_checked(bigint, boolean, text) is
+  'Records the outcome of reading an archive object back and verifying it (audited).';
