@@ -23,6 +23,18 @@ end
 $$;
 grant usage on schema retention to retention_approver;
 
+-- retention_archiver: moves archived rows (personal data) into objects in cold storage and
+-- prunes expired objects. Trusted with the archive's contents and completeness, as a
+-- backup operator is; the worker's login needs it only where policies archive.
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'retention_archiver') then
+    create role retention_archiver nologin;
+  end if;
+end
+$$;
+grant usage on schema retention to retention_archiver;
+
 -- Policy settings: approval ('required': nothing is removed without an approved
 -- proposal), archive (every removed row copied to retention.archived_rows in the batch's
 -- transaction; NULL: on when approval is required) and archive_retain (how long archive
@@ -79,12 +91,13 @@ comment on column retention.proposals.proposed_login is 'The login (session_user
 
 create table retention.proposal_rows (
   proposal_id bigint not null references retention.proposals (proposal_id) on delete cascade,
+  rel         oid not null,
   row_key     jsonb not null,
   row_hash    text not null,
-  primary key (proposal_id, row_key)
+  primary key (proposal_id, rel, row_key)
 );
 comment on table retention.proposal_rows is
-  'The rows of a proposal by primary key (else ctid), with an md5 of the row as it was: a row that changed since is skipped.';
+  'The rows of a proposal by table and primary key (else ctid), with an md5 of the row as it was — the policy''s table''s rows and every row its delete would remove or change through foreign keys: a row that changed since, or gained a cascaded row the proposal does not hold, is skipped.';
 
 -- Archive: rows removed by archiving policies, until the worker moves them to an object in
 -- cold storage (archive_objects) and has read it back verified.

@@ -147,6 +147,11 @@ export class RunHandler {
         if (p?.archives) this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
         return;
       }
+      const { rows: [m] } = await c.query<{ ok: boolean }>(`select pg_has_role(current_user, 'retention_archiver', 'MEMBER') as ok`);
+      if (!m?.ok) {
+        this.log.warn({ policy }, 'archived rows stay in the database: the worker\'s login is not a member of retention_archiver (GRANT retention_archiver TO <login>)');
+        return;
+      }
       const r = await offload(c, target, ring, {
         onObject: (key, rows) => this.log.info({ policy, object_key: key, rows, target: target.url }, 'archive object written and verified'),
       });

@@ -1,7 +1,7 @@
--- How a row of a table is named where personal data must not appear (run_row_failures):
--- a jsonb expression over alias t of its primary key columns, or its ctid when the table
--- has no primary key.
-create or replace function retention._row_key_sql(p_rel regclass)
+-- How a row of a table is named where personal data must not appear (run_row_failures,
+-- proposals): a jsonb expression over an alias (t unless given) of its primary key
+-- columns, or its ctid when the table has no primary key.
+create or replace function retention._row_key_expr(p_rel regclass, p_alias text)
 returns text
 language sql
 stable
@@ -10,15 +10,41 @@ set timezone = 'UTC'
 as $$
   select coalesce(
     (select format('jsonb_build_object(%s)',
-                   string_agg(format('%L, t.%I', a.attname, a.attname), ', ' order by k.o))
+                   string_agg(format('%L, %s.%I', a.attname, p_alias, a.attname), ', ' order by k.o))
        from pg_catalog.pg_index i
       cross join lateral unnest(i.indkey::int2[]) with ordinality k(att, o)
        join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.att
       where i.indrelid = p_rel and i.indisprimary),
-    'jsonb_build_object(''ctid'', t.ctid::text)')
+    format('jsonb_build_object(''ctid'', %s.ctid::text)', p_alias))
 $$;
+comment on function retention._row_key_expr(regclass, text) is
+  'Internal. A jsonb expression over the given alias naming a row by its primary key (else its ctid).';
+
+create or replace function retention._row_key_sql(p_rel regclass)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$ select retention._row_key_expr(p_rel, 't') $$;
 comment on function retention._row_key_sql(regclass) is
   'Internal. A jsonb expression over alias t naming a row by its primary key (else its ctid).';
+
+-- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
+-- table (an inheritance child has no foreign key, so no cascade reaches it), the whole
+-- tree for a partitioned one.
+create or replace function retention._reach_scan(p_rel regclass)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select case when c.relkind = 'p' then '' else 'only ' end || retention.qualified_name(p_rel)
+    from pg_catalog.pg_class c where c.oid = p_rel
+$$;
+comment on function retention._reach_scan(regclass) is
+  'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one: the rows a foreign key''s action reaches.';
 
 -- A table's single-column primary key (column and type, domains resolved: _base_type),
 -- both NULL when its primary key

@@ -204,6 +204,9 @@ begin
     raise exception 'archive_retain is only used when the policy archives'
       using errcode = 'RT007', hint = 'Leave p_archive NULL or true, or leave p_archive_retain NULL.';
   end if;
+  if p_approval = 'required' or coalesce(p_archive, false) then
+    perform retention._check_delete_triggers(v_target);
+  end if;
   if coalesce(p_archive, p_approval = 'required' and p_action in ('delete', 'purge_soft_deleted')) then
     -- Archiving copies whole rows (as JSON) of the table and of every table its delete cascades into.
     perform retention._check_archivable(v_target, p_action = 'drop_partitions');

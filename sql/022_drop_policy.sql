@@ -22,6 +22,9 @@ begin
   perform retention._unlock_run(p_name);
   perform retention._append_audit('policy.dropped', 'policy', p_name,
     jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at']));
+  -- Its open proposals end with it: a policy created again under the name is another one.
+  update retention.proposals set status = 'stale', closed_at = clock_timestamp(), closed_reason = 'the policy was dropped'
+   where policy_name = p_name and status in ('pending', 'approved');
   raise notice 'policy % dropped', p_name;
 end
 $$;

@@ -111,3 +111,34 @@ end
 $$;
 comment on function retention._check_archivable(regclass, boolean) is
   'Internal. RT033 when a delete from the table cascades around a loop (archives follow a tree of at most 8 levels); RT025 when copying its rows (or its cascade''s) as JSON would call another role''s cast.';
+
+-- Rows a trigger deletes are neither frozen in a proposal nor copied to the archive: an
+-- approval-gated or archiving policy refuses a table (or a table its delete cascades
+-- into) with an enabled DELETE trigger of its own (RT033). Checked when the policy is set
+-- and again in every batch (a trigger may come later).
+create or replace function retention._check_delete_triggers(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bad text;
+begin
+  select format('trigger %I on %s', g.tgname, g.tgrelid::regclass) into v_bad
+    from pg_catalog.pg_trigger g
+   where not g.tgisinternal and g.tgenabled <> 'D' and (g.tgtype & 8) <> 0
+     and g.tgrelid = any (array[p_rel::oid]
+                          || array(select t.rel::oid from retention._cascade_tree(p_rel) t where t.action = 'delete')
+                          || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a))
+   limit 1;
+  if v_bad is not null then
+    raise exception 'cannot archive or gate deletes from %: % fires on delete and may remove rows nobody approved or copied', p_rel, v_bad
+      using errcode = 'RT033',
+            hint = 'Archives and proposals follow foreign keys, not triggers. Replace the trigger by a foreign key with ON DELETE CASCADE, disable it for these deletes, or leave archive and approval off.';
+  end if;
+end
+$$;
+comment on function retention._check_delete_triggers(regclass) is
+  'Internal. RT033 when the table, a partitioned table above it or a table its delete cascades into has an enabled DELETE trigger (rows it removes would be neither approved nor archived).';

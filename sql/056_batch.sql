@@ -65,6 +65,14 @@ begin
   -- the check and the statement.
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
+  -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
+  -- trigger added since the policy was set would remove rows without a copy or approval.
+  if v_archive then
+    perform retention._check_archivable(p_pol.target);
+  end if;
+  if v_archive or (p_cond is null and p_pol.approval = 'required') then
+    perform retention._check_delete_triggers(p_pol.target);
+  end if;
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();

@@ -32,7 +32,7 @@ begin
   for c in select * from retention._cascade_tree(p_policy.target) t where t.action = 'delete' and not t.cycle order by t.n loop
     v_ctes := v_ctes || format(
       ', l%s as (select c.* from %s c where (%s) in (%s) for update of c)',
-      c.n, retention.qualified_name(c.rel), retention._column_list('c', c.fk),
+      c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
       case when c.parent = 0
            then format('select %s from only %s t where t.ctid in (select tid from picked)',
                        retention._column_list('t', c.ref), s.tbl)
@@ -70,7 +70,7 @@ begin
   for c in select * from retention._cascade_tree(p_policy.target) t where t.action = 'delete' and not t.cycle order by t.n loop
     v_ctes := v_ctes || format(
       ', k%s as (select pg_catalog.to_jsonb(c.*) as "retention archived row", c.* from %s c where (%s) in (%s))',
-      c.n, retention.qualified_name(c.rel), retention._column_list('c', c.fk),
+      c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
       case when c.parent = 0
            then format('select %s from only %s t where t.ctid in (select tid from picked)',
                        retention._column_list('t', c.ref), s.tbl)

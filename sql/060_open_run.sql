@@ -36,6 +36,10 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+set extra_float_digits = 1
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set bytea_output = 'hex'
 as $$
 declare
   v_pol       retention.policies;

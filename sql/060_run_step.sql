@@ -21,6 +21,10 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+set extra_float_digits = 1
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set bytea_output = 'hex'
 as $$
 declare
   r        retention.runs;
@@ -78,6 +82,15 @@ begin
   end if;
   if r.stop_requested_at is not null then
     return retention._close_run(r, 'stopped_requested');
+  end if;
+  -- A run executing a proposal goes on only while the proposal stands: still approved (not
+  -- superseded, withdrawn or stale), not expired, and for the policy as it is now.
+  if r.spec ? 'proposal' then
+    v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
+    if v_err is not null then
+      return retention._close_run(r, 'failed', 'RT035', v_err,
+        'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
+    end if;
   end if;
 
   begin

@@ -29,20 +29,52 @@ $$;
 comment on function retention._policy_version(retention.policies) is
   'Internal. sha256 of a policy''s settings (description aside) and its effective period: a proposal is for this version only.';
 
--- The condition (SQL over alias t) that a row is one of the proposal's, unchanged.
+-- The condition (SQL over alias t) that a row is one of the proposal's, unchanged, and that
+-- every row its delete would remove or change through foreign keys (ON DELETE CASCADE,
+-- SET NULL, SET DEFAULT, at any depth) is one of the proposal's too, unchanged: a row
+-- that gained a cascaded row since the approval, or whose cascaded rows changed, is not
+-- executed (it counts as drift). Where the cascade loops back (a self-reference, a
+-- cycle) or goes deeper than 8, a row with any such referencing row is not executed.
+-- Rows are hashed as md5 of their text (t.*: a column named t cannot stand in for it),
+-- under the output settings propose, open_run and run_step pin (extra_float_digits,
+-- DateStyle, IntervalStyle, bytea_output), so the session cannot change a row's text; the
+-- archive's JSON copies are made under the same settings.
 create or replace function retention._proposal_cond(p_proposal_id bigint, p_rel regclass)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.row_key = %s
-                           and pr.row_hash = pg_catalog.md5((t.*)::text))',
-                p_proposal_id::bigint, retention._row_key_sql(p_rel))
+declare
+  v_ok   text[] := '{}';
+  v_kids text[] := '{}';
+  c      record;
+  v_n    integer;
+  v_frozen text;
+begin
+  -- Nodes deepest first (a node's children have larger numbers): ok[n] over alias c<n>.
+  for c in select * from retention._cascade_tree(p_rel) t order by t.n desc loop
+    v_n := c.n;
+    v_ok[v_n] := case when c.cycle then 'false' else
+      format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
+                        and pr.row_hash = pg_catalog.md5((c%s.*)::text))%s',
+             p_proposal_id, c.rel::oid, retention._row_key_expr(c.rel, 'c' || v_n), v_n, coalesce(v_kids[v_n + 1], '')) end;
+    -- This node, seen from its parent: no row of it outside the proposal.
+    v_kids[c.parent + 1] := coalesce(v_kids[c.parent + 1], '') || format(
+      ' and not exists (select from %s c%s where (%s) = (%s) and not (%s))',
+      retention._reach_scan(c.rel), v_n, retention._column_list('c' || v_n, c.fk),
+      retention._column_list(case when c.parent = 0 then 't' else 'c' || c.parent end, c.ref), v_ok[v_n]);
+  end loop;
+  -- v_kids[n + 1]: the conditions on node n's children (v_kids[1]: the root's).
+  v_frozen := format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
+                               and pr.row_hash = pg_catalog.md5((t.*)::text))',
+                     p_proposal_id, p_rel::oid, retention._row_key_sql(p_rel));
+  return v_frozen || coalesce(v_kids[1], '');
+end
 $$;
 comment on function retention._proposal_cond(bigint, regclass) is
-  'Internal. SQL over alias t: the row is one of the proposal''s rows and has not changed since (same key, same md5 of the whole row, written t.* so that a column named t cannot stand in for it).';
+  'Internal. SQL over alias t: the row is one of the proposal''s rows, unchanged, and so is every row its delete reaches through foreign keys (same keys, same md5 of the whole row).';
 
 -- Proposals past their expiry become 'expired' (with an audit entry each).
 create or replace function retention._expire_proposals(p_policy text default null)
@@ -80,6 +112,10 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+set extra_float_digits = 1
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set bytea_output = 'hex'
 as $$
 declare
   v_pol     retention.policies := retention._get_policy(p_policy);
@@ -92,6 +128,7 @@ declare
   v_gap     text;
   v_cascade jsonb := '[]';
   v_nodes   text[] := '{}';
+  v_from    text;
   v_count   bigint;
   c         record;
   v_old     record;
@@ -141,26 +178,36 @@ begin
   values (v_pol.policy_id, v_pol.name, retention._policy_version(v_pol), v_pol.action, v_cutoff, 0, 0,
           p_max_drift, p_note, retention._actor(), session_user, now() + p_expires_in)
   returning proposal_id into v_id;
-  execute format('insert into retention.proposal_rows (proposal_id, row_key, row_hash)
-                  select $5, %s, pg_catalog.md5((t.*)::text) from only %s t where %s and not (%s)
+  execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
+                  select $5, $6, %s, pg_catalog.md5((t.*)::text) from only %s t where %s and not (%s)
                   on conflict do nothing',
                  retention._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
-    using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id;
+    using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id, v_pol.target::oid;
   get diagnostics v_rows = row_count;
   execute format('select count(*) from only %s t where %s and (%s)', v_sql.tbl, v_sql.eligible, v_sql.held)
     into v_held using v_cutoff, now(), v_pol.name, v_pol.target::oid;
-  -- What each foreign key would take with those rows (a delete's cascade, level by level).
+  -- Every row their delete would remove or change through foreign keys, frozen with them
+  -- (level by level), and counted per table.
   if v_pol.action in ('delete', 'purge_soft_deleted') then
     for c in select * from retention._cascade_tree(v_pol.target) t order by t.n loop
-      v_nodes := v_nodes || format('select %s.* from %s %s where (%s) in (select %s from (%s) p)',
-        'c' || c.n, retention.qualified_name(c.rel), 'c' || c.n, retention._column_list('c' || c.n, c.fk),
-        retention._column_list('p', c.ref),
+      v_from := format('from %s c%s where (%s) in (select %s from (%s) p)',
+        retention._reach_scan(c.rel), c.n, retention._column_list('c' || c.n, c.fk), retention._column_list('p', c.ref),
         case when c.parent = 0
-             then format('select t.* from only %s t where %s', v_sql.tbl, retention._proposal_cond(v_id, v_pol.target))
+             then format('select t.* from only %s t where exists (select from retention.proposal_rows pr
+                                                                  where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s)',
+                         v_sql.tbl, v_id, v_pol.target::oid, retention._row_key_sql(v_pol.target))
              else v_nodes[c.parent] end);
-      execute format('select count(*) from (%s) x', v_nodes[c.n]) into v_count;
-      v_cascade := v_cascade || jsonb_build_object('table', retention.qualified_name(c.rel), 'action', c.action,
-                                                   'depth', c.depth, 'rows', v_count);
+      v_nodes[c.n] := format('select c%s.* %s', c.n, v_from);
+      execute format('select count(*) %s', v_from) into v_count;
+      if not c.cycle then
+        execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
+                        select $1, $2, %s, pg_catalog.md5((c%s.*)::text) %s on conflict do nothing',
+                       retention._row_key_expr(c.rel, 'c' || c.n), c.n, v_from)
+          using v_id, c.rel::oid;
+      end if;
+      v_cascade := v_cascade || jsonb_build_array(
+        jsonb_build_object('table', retention.qualified_name(c.rel), 'action', c.action, 'depth', c.depth, 'rows', v_count)
+        || case when c.cycle then jsonb_build_object('loops', true) else '{}' end);
     end loop;
   end if;
   update retention.proposals set rows = v_rows, held_back = v_held, cascade = v_cascade where proposal_id = v_id;
@@ -295,7 +342,7 @@ as $$
 begin
   perform retention._expire_proposals(p_pol.name);
   select * into proposal from retention.proposals
-   where policy_name = p_pol.name and status = 'approved'
+   where policy_name = p_pol.name and policy_id = p_pol.policy_id and status = 'approved'
    order by proposal_id desc limit 1;
   if proposal.proposal_id is null then
     code := 'RT034';
@@ -324,6 +371,35 @@ $$;
 comment on function retention._proposal_gate(retention.policies) is
   'Internal. The approved proposal a live run of an approval-gated policy may execute, or the refusal (RT034 none, RT035 stale).';
 
+-- Why a proposal may no longer be executed (NULL while it may): not approved any more,
+-- expired, its policy dropped or changed since. run_step asks before every step.
+create or replace function retention._proposal_lapsed(p_proposal_id bigint, p_policy_id bigint)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+set extra_float_digits = 1
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+as $$
+declare
+  v   retention.proposals;
+  pol retention.policies;
+begin
+  select * into v from retention.proposals where proposal_id = p_proposal_id;
+  select * into pol from retention.policies where policy_id = p_policy_id;
+  return case
+    when v.status is distinct from 'approved' then format('proposal %s is %s, no longer approved', p_proposal_id, coalesce(v.status, 'gone'))
+    when v.expires_at <= now() then format('proposal %s expired at %s', p_proposal_id, v.expires_at)
+    when pol.policy_id is null or v.policy_id is distinct from pol.policy_id then format('the policy of proposal %s was dropped', p_proposal_id)
+    when retention._policy_version(pol) <> v.policy_version then format('policy %s changed after proposal %s was approved', pol.name, p_proposal_id)
+  end;
+end
+$$;
+comment on function retention._proposal_lapsed(bigint, bigint) is
+  'Internal. Why a proposal may no longer be executed (not approved, expired, policy dropped or changed); NULL while it may.';
+
 -- At the end of a run that executed a proposal: its counts, and 'executed' once the run
 -- completed (a run stopped by its budget leaves it approved: the next run carries on).
 create or replace function retention._proposal_run_closed(r retention.runs, p_status text)
@@ -340,10 +416,11 @@ begin
      set run_id = r.run_id, executed_rows = coalesce(executed_rows, 0) + r.affected,
          skipped_held = r.held_back,
          skipped_gone = greatest(rows - r.eligible - coalesce(executed_rows, 0), 0),
-         status = case when p_status = 'completed' then 'executed' else status end,
-         closed_at = case when p_status = 'completed' then clock_timestamp() end,
-         closed_reason = case when p_status = 'completed' then 'executed by run ' || r.run_id end
-   where proposal_id = (r.spec ->> 'proposal')::bigint and status = 'approved'
+         status = case when p_status = 'completed' and status = 'approved' then 'executed' else status end,
+         closed_at = case when p_status = 'completed' and status = 'approved' then clock_timestamp() else closed_at end,
+         closed_reason = case when p_status = 'completed' and status = 'approved' then 'executed by run ' || r.run_id
+                              else closed_reason end
+   where proposal_id = (r.spec ->> 'proposal')::bigint
   returning * into v;
   if v.status = 'executed' then
     perform retention._append_audit('proposal.executed', 'policy', v.policy_name,

@@ -7,9 +7,9 @@
 revoke all on all functions in schema retention from public;
 revoke all on all procedures in schema retention from public;
 revoke all on all functions in schema retention from retention_admin, retention_runner, retention_auditor,
-  retention_requester, retention_approver;
+  retention_requester, retention_approver, retention_archiver;
 revoke all on all procedures in schema retention from retention_admin, retention_runner, retention_auditor,
-  retention_requester, retention_approver;
+  retention_requester, retention_approver, retention_archiver;
 
 -- The admin: every public routine.
 do $$
@@ -65,14 +65,15 @@ grant select on retention.proposals, retention.proposal_rows, retention.policies
 -- The worker proposes the purges of approval-gated policies on their schedule.
 grant execute on function retention.propose(text, interval, numeric, text) to retention_runner;
 grant select on retention.proposals to retention_runner;
--- The worker moves archived rows to cold storage and prunes expired objects.
+-- The archiver (the worker's login where policies archive) moves archived rows, personal
+-- data, to cold storage and prunes expired objects; the runner only reads the manifest.
 grant execute on function
   retention.archive_claim(text, integer), retention.archive_object_rows(bigint),
   retention.archive_complete(bigint, text, bigint, bigint, text, text), retention.archive_abandon(bigint, text),
   retention.archive_prunable(), retention.archive_rows_held(jsonb), retention.archive_object_deleted(bigint, text),
   retention.archive_object_checked(bigint, boolean, text)
-  to retention_runner;
-grant select on retention.archive_objects to retention_runner;
+  to retention_archiver;
+grant select on retention.archive_objects to retention_runner, retention_archiver;
 
 -- What the views call (with the reader's rights): read-only helpers.
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),

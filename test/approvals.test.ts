@@ -72,7 +72,9 @@ describe('approval-gated policies', () => {
       { table: 'ap.lines', action: 'delete', depth: 1, rows: 140 },
       { table: 'ap.line_notes', action: 'delete', depth: 2, rows: 70 },
     ]);
-    expect(await count(db, 'retention.proposal_rows where proposal_id = $1', [id])).toBe(70);
+    // Frozen with them: every row their delete removes in the other tables.
+    expect(await db.q(`select rel::regclass::text as t, count(*)::int as n from retention.proposal_rows where proposal_id = $1 group by 1 order by 2 desc, 1`, [id]))
+      .toEqual([{ t: 'ap.lines', n: 140 }, { t: 'ap.line_notes', n: 70 }, { t: 'ap.orders', n: 70 }]);
     expect(await count(db, `retention.notifications where kind = 'approval_requested' and (payload->>'proposal_id')::int = $1`, [id])).toBe(1);
     expect(await count(db, `retention.audit_log where action = 'proposal.created'`)).toBe(1);
     expect(await orders()).toBe(100); // a proposal removes nothing

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../runner/config.ts';
 
 const BASE = { DATABASE_URL: 'postgres://worker@db:5432/app' };
+const KEY = Buffer.alloc(32, 7).toString('base64');
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -21,6 +22,7 @@ describe('worker configuration', () => {
       jobSchema: 'retention_jobs', syncIntervalMs: 30_000, heartbeatMs: 30_000, overdueAfterMs: 3_600_000,
       backlogIntervalMs: 300_000, retryLimit: 5, retryDelayMs: 30_000,
       signingKeyFile: null, checkpointIntervalMs: 3_600_000, checkpointDir: null,
+      archive: { target: expect.objectContaining({ url: `file://${process.cwd()}/retention-archive` }), ring: null },
     });
   });
 
@@ -33,18 +35,27 @@ describe('worker configuration', () => {
       PG_RETENTION_SYNC_INTERVAL: '2s', PG_RETENTION_HEARTBEAT: '10s', PG_RETENTION_OVERDUE_AFTER: '30m',
       PG_RETENTION_BACKLOG_INTERVAL: '1m', PG_RETENTION_RETRY_LIMIT: '0', PG_RETENTION_RETRY_DELAY: '1s',
       PG_RETENTION_SIGNING_KEY_FILE: '/keys/audit.key', PG_RETENTION_CHECKPOINT_INTERVAL: '15m',
-      PG_RETENTION_CHECKPOINT_DIR: '/evidence',
+      PG_RETENTION_CHECKPOINT_DIR: '/evidence', PG_RETENTION_STORAGE: 's3://acme-retention/prod',
+      PG_RETENTION_S3_ENDPOINT: 'http://minio:9000', PG_RETENTION_ARCHIVE_KEYS: `k1:${KEY},k2:${KEY}`, PG_RETENTION_ARCHIVE_KEY_ID: 'k1',
     })).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 8080, concurrency: 4, shutdownGraceMs: 120_000, logLevel: 'debug',
       webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3, backoffMs: 5000, timeoutMs: 2000 },
       jobSchema: 'jobs', syncIntervalMs: 2000, heartbeatMs: 10_000, overdueAfterMs: 1_800_000,
       backlogIntervalMs: 60_000, retryLimit: 0, retryDelayMs: 1000,
       signingKeyFile: '/keys/audit.key', checkpointIntervalMs: 900_000, checkpointDir: '/evidence',
+      archive: { target: expect.objectContaining({ url: 's3://acme-retention/prod' }),
+                 ring: { current: 'k1', keys: new Map([['k1', Buffer.from(KEY, 'base64')], ['k2', Buffer.from(KEY, 'base64')]]) } },
     });
   });
 
   it.each([
     [{}, 'DATABASE_URL: is not set'],
+    [{ ...BASE, PG_RETENTION_STORAGE: 'ftp://x/y' }, 'PG_RETENTION_STORAGE: unsupported storage "ftp://x/y": use file:///path or s3://bucket/prefix'],
+    [{ ...BASE, PG_RETENTION_STORAGE: 's3://' }, 'PG_RETENTION_STORAGE: expected s3://bucket/prefix'],
+    [{ ...BASE, PG_RETENTION_ARCHIVE_KEYS: 'k1:c2hvcnQ=' }, 'PG_RETENTION_ARCHIVE_KEYS: key k1 is 5 bytes; AES-256 needs 32'],
+    [{ ...BASE, PG_RETENTION_ARCHIVE_KEYS: 'justakey' }, 'PG_RETENTION_ARCHIVE_KEYS: a key is "id:base64"'],
+    [{ ...BASE, PG_RETENTION_ARCHIVE_KEYS: `k1:${KEY}`, PG_RETENTION_ARCHIVE_KEY_ID: 'k9' }, 'PG_RETENTION_ARCHIVE_KEYS: the current key id k9 is not among the keys (k1)'],
+    [{ ...BASE, PG_RETENTION_ARCHIVE_KEY_ID: 'k1' }, 'PG_RETENTION_ARCHIVE_KEYS: is not set'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL: expected a URL such as postgres://'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: 'eighty' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535, got "eighty"'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: '70000' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535'],

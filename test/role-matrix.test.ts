@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginAs, sqlState, useTestDatabase } from './support/db.ts';
 
 const db = useTestDatabase();
-const ROLES = ['retention_admin', 'retention_runner', 'retention_auditor', 'retention_requester', 'retention_approver'] as const;
+const ROLES = ['retention_admin', 'retention_runner', 'retention_auditor', 'retention_requester', 'retention_approver', 'retention_archiver'] as const;
 type Role = (typeof ROLES)[number];
 const SHORT: Record<Role, string> = {
-  retention_admin: 'admin', retention_runner: 'runner', retention_auditor: 'auditor', retention_requester: 'requester', retention_approver: 'approver',
+  retention_admin: 'admin', retention_runner: 'runner', retention_auditor: 'auditor', retention_requester: 'requester', retention_approver: 'approver', retention_archiver: 'archiver',
 };
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
