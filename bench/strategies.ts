@@ -6,6 +6,9 @@
 //   c  retention.run with the default settings, run by a real `pg-retention worker`
 //      (its resident memory sampled throughout);
 //   c5 the same with batch_size 5000, to show what the batch size buys;
+//   e  the same as c with archive on: every removed row, items included, copied to
+//      retention.archived_rows in its batch's transaction (the cost of "export before
+//      permanent deletion"; moving them to cold storage is the worker's separate step);
 //   d  drop_partitions over the range-partitioned copy (items first, then events).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,7 +18,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'c5' | 'd';
+export type StrategyName = 'a' | 'b' | 'c' | 'c5' | 'd' | 'e';
 
 export interface StrategyResult {
   seconds: number;
@@ -33,6 +36,7 @@ export const LABELS: Record<StrategyName, string> = {
   c: 'c. retention.run (worker)',
   c5: 'c. with batch_size 5000',
   d: 'd. drop_partitions',
+  e: 'e. retention.run with archive',
 };
 
 async function connect(url: string): Promise<pg.Client> {
@@ -75,12 +79,12 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-export async function workerRun(url: string, root: string, batchSize = 1000): Promise<StrategyResult> {
+export async function workerRun(url: string, root: string, batchSize = 1000, archive = false): Promise<StrategyResult> {
   const db = await connect(url);
   // Disabled: the worker must not schedule it; the job below is the only run.
   await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',
                     p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false,
-                    p_batch_size => $1)`, [batchSize]);
+                    p_batch_size => $1, p_archive => $2)`, [batchSize, archive]);
   const worker = spawn(process.execPath, ['runner/cli.ts', 'worker'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url, PG_RETENTION_HTTP_PORT: '0', PG_RETENTION_LOG_LEVEL: 'warn' },

@@ -3,11 +3,16 @@
 // is recreated each time), migrates, creates the example application with ~100k rows,
 // declares the retention schedule from examples/retention.yaml, places a legal hold on one user, previews, runs every
 // policy and prints what happened; then the inactive-accounts lifecycle a month on, and one
-// erasure request. The database is left running for the psql tour.
-import { readFile } from 'node:fs/promises';
+// erasure request; the monthly realty purge approved by a second person, archived, sealed
+// into .demo-data/archive and one object restored. The database is left running for the psql tour.
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { objectRecord, offload, readObject, restore } from '../runner/archive/archive.ts';
+import { parseKeyRing } from '../runner/archive/envelope.ts';
+import { LocalDirTarget } from '../runner/archive/storage.ts';
 import { pgCtl, startEmbedded } from '../runner/embedded.ts';
 import { migrate } from '../runner/migrate.ts';
 import { formatPlan, planOrApply } from '../runner/plan.ts';
@@ -126,6 +131,42 @@ async function main() {
   console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, named only by the token ${done.subject_hash}, which now leads nowhere; evidence:`);
   console.log(formatTable((await db.query(
     `select target, rule, rows from retention.erasure_evidence where request_id = $1 order by step`, [req])).rows));
+
+  step('The monthly realty purge: approval by a second person, an archive before deletion');
+  // run_all above refused it (no approved proposal): the worker would now propose, as here.
+  const refused = (await db.query(`select status, error_code from retention.runs where policy_name = 'realty.properties' order by run_id desc limit 1`)).rows[0];
+  console.log(`run_all's run of realty.properties: ${refused.status} (${refused.error_code}: no approved proposal)`);
+  const proposalId = (await db.query(`select retention.propose('realty.properties', p_note => 'monthly purge') as id`)).rows[0].id;
+  console.log(formatTable((await db.query(
+    `select proposal_id, policy_name, status, rows, held_back, to_char(cutoff, 'YYYY-MM-DD') as cutoff, proposed_by,
+            to_char(expires_at, 'YYYY-MM-DD') as expires, left(policy_version, 12) as version
+       from retention.proposals where proposal_id = $1`, [proposalId])).rows));
+  const selfApproval = await db.query(`select retention.approve_proposal($1, 'mine')`, [proposalId]).then(() => 'approved?!', (e: Error) => e.message);
+  console.log(`the proposer approving it: ${selfApproval}`);
+  await db.query(`do $$ begin if not exists (select from pg_roles where rolname = 'demo_approver') then
+                    create role demo_approver login password 'demo' in role retention_approver; end if; end $$`);
+  const dana = new pg.Client({ connectionString: url.replace('postgres:postgres@', 'demo_approver:demo@') });
+  await dana.connect();
+  await dana.query(`set retention.actor = 'dana (data-protection officer)'`);
+  await dana.query(`select retention.approve_proposal($1, 'Checked against the property register')`, [proposalId]);
+  await dana.end();
+  console.log(`approved by a second login; executing:`);
+  await db.query(`call retention.run('realty.properties')`);
+  console.log(formatTable((await db.query(
+    `select proposal_id, status, executed_rows, skipped_held, skipped_gone, decided_by, decision_comment
+       from retention.proposals where proposal_id = $1`, [proposalId])).rows));
+  const archiveDir = path.join(root, '.demo-data', 'archive');
+  await rm(archiveDir, { recursive: true, force: true });
+  const ring = parseKeyRing(`demo:${randomBytes(32).toString('base64')}`);
+  const target = new LocalDirTarget(archiveDir);
+  const moved = await offload(db, target, ring);
+  console.log(`${moved.rows} archived rows sealed into ${moved.objects} object(s) in .demo-data/archive, read back and verified:`);
+  const obj = (await db.query(`select object_id, object_key, rows, tables::text as tables, key_id, left(sha256, 12) as sha256 from retention.archive_objects order by object_id`)).rows;
+  console.log(formatTable(obj));
+  const rows = await readObject(await objectRecord(db, String(obj[0].object_id)), target, ring);
+  await restore(db, rows, { into: 'restored' });
+  console.log('restored into schema restored for inspection (the live table is untouched):');
+  console.log(formatTable((await db.query(`select * from restored.properties order by id limit 3`)).rows));
 
   step('Audit log');
   console.log(formatTable((await db.query(
