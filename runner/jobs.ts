@@ -126,27 +126,28 @@ export class RunHandler {
       this.log.info({ ...fields, continuation_job_id: next }, 'run stopped for shutdown');
       return { id: job.id, status: 'completed', output: { ...fields, continuation_job_id: next } };
     }
-    this.log.info(fields, 'run finished');
     await this.offload(policy);
+    this.log.info(fields, 'run finished');
     return { id: job.id, status: 'completed', output: fields };
   }
 
   /** Moves archived rows to cold storage after a run (when keys are configured). A failure
    * is logged and alerted (archive_failed); the rows stay in the database for next time. */
-  async offload(policy?: string): Promise<void> {
+  async offload(policy: string): Promise<void> {
     const { target, ring } = this.cfg.archive;
+    const { rows: [p] } = await this.pool.query<{ archives: boolean }>(
+      `select coalesce(archive, approval = 'required' and action in ('delete', 'purge_soft_deleted')) as archives
+         from retention.policies where name = $1`, [policy]).catch(() => ({ rows: [] }));
+    if (!p?.archives) return;
+    if (!ring) {
+      this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
+      return;
+    }
     const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive' });
     c.on('error', () => {});
     try {
       await c.connect();
       await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
-      if (!ring) {
-        const { rows: [p] } = await c.query<{ archives: boolean }>(
-          `select coalesce(archive, approval = 'required' and action in ('delete', 'purge_soft_deleted')) as archives
-             from retention.policies where name = $1`, [policy]);
-        if (p?.archives) this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
-        return;
-      }
       const { rows: [m] } = await c.query<{ ok: boolean }>(`select pg_has_role(current_user, 'retention_archiver', 'MEMBER') as ok`);
       if (!m?.ok) {
         this.log.warn({ policy }, 'archived rows stay in the database: the worker\'s login is not a member of retention_archiver (GRANT retention_archiver TO <login>)');
