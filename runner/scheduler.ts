@@ -4,6 +4,8 @@
 // schedule() is an upsert, so they agree without coordination. Also checks, from the
 // same calendar, which policies missed a scheduled occurrence (retention.note_overdue),
 // and which erasure requests are past their due date (retention.note_overdue_erasures).
+// An approved proposal does not wait for its policy's next slot (a month away for a
+// monthly purge, past the proposal's expiry): its run is queued at the next sync.
 import { CronExpressionParser } from 'cron-parser';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
@@ -52,7 +54,7 @@ function jobOptions(p: PolicyRow, cfg: WorkerConfig) {
   };
 }
 
-export interface SyncResult { scheduled: string[]; removed: string[]; overdue: string[]; overdueErasures: number[] }
+export interface SyncResult { scheduled: string[]; removed: string[]; overdue: string[]; overdueErasures: number[]; approved: string[] }
 
 export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConfig, metrics: Metrics, log: Logger): Promise<SyncResult> {
   const { rows } = await pool.query<PolicyRow>(
@@ -62,7 +64,7 @@ export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConf
       where enabled and not target_missing
       order by name`);
   const current = new Map((await boss.getSchedules(RUN_QUEUE)).map((s) => [s.key, s]));
-  const result: SyncResult = { scheduled: [], removed: [], overdue: [], overdueErasures: [] };
+  const result: SyncResult = { scheduled: [], removed: [], overdue: [], overdueErasures: [], approved: [] };
   for (const p of rows) {
     const want = jobOptions(p, cfg);
     const have = current.get(p.name);
@@ -86,7 +88,29 @@ export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConf
   }
   result.overdue = await checkOverdue(pool, rows, cfg, metrics, log);
   result.overdueErasures = await checkOverdueErasures(pool, log);
+  result.approved = await queueApproved(boss, pool, log);
   return result;
+}
+
+/** Approved, unexpired proposals of enabled policies not run since their approval: one run
+ * job each (the queue's singleton key keeps it to one per policy across replicas). One
+ * attempt per approval: a run that fails leaves the next one to the schedule. */
+async function queueApproved(boss: PgBoss, pool: pg.Pool, log: Logger): Promise<string[]> {
+  const { rows } = await pool.query<{ policy: string; proposal_id: string }>(
+    `select p.policy_name as policy, p.proposal_id
+       from retention.proposals p
+       join retention.policies pol on pol.policy_id = p.policy_id and pol.enabled
+      where p.status = 'approved' and p.expires_at > now()
+        and not exists (select from retention.runs r where r.policy_name = p.policy_name and r.started_at >= p.decided_at)`);
+  const queued: string[] = [];
+  for (const r of rows) {
+    const id = await boss.send(RUN_QUEUE, { policy: r.policy } satisfies RunJobData, { singletonKey: r.policy });
+    if (id) {
+      queued.push(r.policy);
+      log.info({ policy: r.policy, proposal_id: Number(r.proposal_id), job_id: id }, 'approved proposal: run queued');
+    }
+  }
+  return queued;
 }
 
 /** Erasure requests past their due date: each is announced once (erasure_overdue in the

@@ -1,6 +1,6 @@
 // The worker and an approval-gated, archiving policy: its slot proposes instead of running,
-// waits while the proposal is pending, and once a second person approved it runs the
-// proposal and moves the archived rows into a sealed, verified object in the storage
+// waits while the proposal is pending, and once a second person approved it queues the
+// proposal's run at its next sync (not a month later at the next slot), runs it and moves the archived rows into a sealed, verified object in the storage
 // directory. A real `pg-retention worker` logged in as retention_runner and
 // retention_archiver only.
 import { randomBytes } from 'node:crypto';
@@ -73,7 +73,8 @@ describe('the worker and an approval-gated policy', () => {
     const eligible = Number((await db.q(`select rows from retention.proposals where proposal_id = $1`, [proposed.proposal_id]))[0]!.rows);
     expect(eligible).toBeGreaterThan(0);
 
-    await boss.send(QUEUE, { policy: 'wa' });
+    // No slot needed: the next sync queues the approved proposal's run.
+    await w.waitFor((l) => l.msg === 'approved proposal: run queued' && l.proposal_id === proposed.proposal_id);
     const finished = await w.waitFor((l) => l.msg === 'run finished' && l.policy === 'wa');
     expect(finished).toMatchObject({ status: 'completed', affected: eligible });
     expect(await count(db, 'app.wa')).toBe(before - eligible);
