@@ -122,8 +122,12 @@ create table retention.archive_objects (
   verified_at   timestamptz,
   deleted_at    timestamptz,
   error         text,
-  claimed_pid   integer
+  claimed_pid   integer,
+  rels          oid[],
+  subject_columns jsonb
 );
+comment on column retention.archive_objects.rels is 'The tables whose rows the object holds, by oid (a hold on one, renamed since, still keeps the object).';
+comment on column retention.archive_objects.subject_columns is 'Per table, the subject columns when the object was written: a subject hold keeps an object holding that subject''s rows even after the policy naming the column is gone.';
 comment on table retention.archive_objects is
   'The manifest of archive objects in cold storage: key, storage target, sha256 of the stored bytes, rows per table, the key id and wrapped data key, the runs and policies whose rows it holds, when it expires.';
 

@@ -13,8 +13,9 @@
 -- few, or NULL when there is none.
 -- The tables a change of rows of p_rel reaches: itself, the tables whose foreign keys'
 -- actions a delete (or, with p_update, an update) sets off (ON DELETE CASCADE deletes,
--- SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates), recursively, and the
--- partitions of each; upd says whether rows of it are updated (else deleted).
+-- SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates) — keys naming the table, a
+-- table above it or a partition below it — recursively, and the partitions of each; upd
+-- says whether rows of it are updated (else deleted).
 create or replace function retention._reach(p_rel regclass, p_update boolean)
 returns table (rel oid, upd boolean)
 language sql
@@ -28,7 +29,8 @@ as $$
     select c.conrelid, c.confdeltype in ('n', 'd') or r.upd
       from reach r
       join pg_catalog.pg_constraint c on c.contype = 'f'
-       and (c.confrelid = r.rel or c.confrelid in (select t.relid from pg_catalog.pg_partition_ancestors(r.rel) t))
+       and (c.confrelid = r.rel or c.confrelid in (select t.relid from pg_catalog.pg_partition_ancestors(r.rel) t)
+            or c.confrelid in (select t.relid from pg_catalog.pg_partition_tree(r.rel) t))
      where (not r.upd and c.confdeltype in ('c', 'n', 'd')) or (r.upd and c.confupdtype in ('c', 'n', 'd'))
   )
   select r.rel, r.upd from reach r

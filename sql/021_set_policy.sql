@@ -207,6 +207,10 @@ begin
   if p_approval = 'required' or coalesce(p_archive, false) then
     perform retention._check_delete_triggers(v_target);
   end if;
+  if p_approval = 'required' and p_revoke is not null then
+    raise exception 'approval does not cover a scrub''s revoke tables yet'
+      using errcode = 'RT007', hint = 'Their rows would be deleted without being part of the approved proposal: leave p_revoke out of an approval-gated scrub (delete those rows by their own policy), or leave approval off.';
+  end if;
   if coalesce(p_archive, p_approval = 'required' and p_action in ('delete', 'purge_soft_deleted')) then
     -- Archiving copies whole rows (as JSON) of the table and of every table its delete cascades into.
     perform retention._check_archivable(v_target, p_action = 'drop_partitions');

@@ -6,7 +6,8 @@
 --  * a subject named by one of its subject columns (_subject_columns), compared in the
 --    column's type (_subject_value);
 --  * when the statement removes the row (p_removes): any row the removal reaches through
---    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth —
+--    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth (keys
+--    that name the table, a table above it, or a partition below it: _referenced_as) —
 --    those rows are removed or changed by the same statement, so a held one keeps the row
 --    that reaches it (_held_refs_sql);
 --  * when it changes columns of the row (p_changes: a scrub's columns; the key columns a
@@ -59,7 +60,7 @@ begin
   for v_con in
     select c.oid from pg_catalog.pg_constraint c
      where c.contype = 'f' and c.conparentid = 0
-       and c.confrelid = any (retention._rel_and_ancestors(p_rel))
+       and c.confrelid = any (retention._referenced_as(p_rel))
        and c.oid is distinct from p_skip_con
        and ((p_removes and c.confdeltype in ('c', 'n', 'd'))
             or (not p_removes and c.confupdtype in ('c', 'n', 'd')

@@ -11,37 +11,66 @@ $$;
 comment on function retention._archives(retention.policies) is
   'Internal. Whether the policy copies the rows it removes to retention.archived_rows (archive, or NULL and approval required on a deleting policy).';
 
--- The tables a delete from p_rel reaches through foreign keys declared ON DELETE CASCADE
--- (removed: action 'delete') or SET NULL / SET DEFAULT (changed: 'set_null',
--- 'set_default'), at any depth, as a tree: n numbers the nodes depth first, parent is the
--- node whose rows the foreign key references (0: p_rel), fk and ref the column lists.
--- A self-reference or a cycle through other tables is reported with cycle = true and
--- not followed (archiving refuses such tables: _check_archivable).
+-- The tables whose foreign keys a row of p_rel can be the referenced row of: the table,
+-- every table above it, and for a partitioned table every partition below it (a foreign
+-- key may reference one partition directly).
+create or replace function retention._referenced_as(p_rel regclass)
+returns regclass[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select retention._rel_and_ancestors(p_rel)
+         || coalesce(array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t where t.relid <> p_rel), '{}')
+$$;
+comment on function retention._referenced_as(regclass) is
+  'Internal. The table, the tables above it and the partitions below it: what a foreign key referencing one of its rows may name.';
+
+-- The tables a delete from p_rel reaches through foreign keys, at any depth, as a tree: n
+-- numbers the nodes (a node's children have larger numbers), parent is the node whose
+-- rows the foreign key references (0: p_rel), fk and ref the column lists, referenced the
+-- table the key names (when it is a partition below the parent's table, only rows in it
+-- are referenced). action: 'delete' (ON DELETE CASCADE: removed), 'set_null',
+-- 'set_default' (ON DELETE: key columns changed), and below a changed node, through keys
+-- on the changed columns declared ON UPDATE, 'update_cascade', 'update_set_null',
+-- 'update_set_default' (changed in turn). A self-reference or a cycle is reported with
+-- cycle = true and not followed, nor is anything deeper than 8.
 create or replace function retention._cascade_tree(p_rel regclass)
-returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer, cycle boolean)
+returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
+               cycle boolean, referenced regclass)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_stack  jsonb := jsonb_build_array(jsonb_build_object('n', 0, 'rel', p_rel::oid, 'depth', 0, 'path', jsonb_build_array(p_rel::oid)));
+  v_stack  jsonb := jsonb_build_array(jsonb_build_object('n', 0, 'rel', p_rel::oid, 'depth', 0, 'changed', null,
+                                                         'path', jsonb_build_array(p_rel::oid)));
   v_top    jsonb;
   v_next   integer := 0;
+  v_changed name[];
   c        record;
 begin
   while jsonb_array_length(v_stack) > 0 loop
     v_top := v_stack -> -1;
     v_stack := v_stack - (-1);
+    v_changed := case when v_top -> 'changed' <> 'null' then array(select jsonb_array_elements_text(v_top -> 'changed'))::name[] end;
     for c in
-      select x.oid, x.conrelid::regclass as child, x.confdeltype,
+      select x.oid, x.conrelid::regclass as child, x.confrelid::regclass as confrel,
+             case when v_changed is null then x.confdeltype else x.confupdtype end as act,
              (select array_agg(a.attname order by k.o) from unnest(x.conkey) with ordinality k(att, o)
                 join pg_catalog.pg_attribute a on a.attrelid = x.conrelid and a.attnum = k.att) as fk,
              (select array_agg(a.attname order by k.o) from unnest(x.confkey) with ordinality k(att, o)
                 join pg_catalog.pg_attribute a on a.attrelid = x.confrelid and a.attnum = k.att) as ref
         from pg_catalog.pg_constraint x
-       where x.contype = 'f' and x.conparentid = 0 and x.confdeltype in ('c', 'n', 'd')
-         and x.confrelid = any (retention._rel_and_ancestors((v_top ->> 'rel')::oid::regclass))
+       where x.contype = 'f' and x.conparentid = 0
+         and x.confrelid = any (retention._referenced_as((v_top ->> 'rel')::oid::regclass))
+         and case when v_changed is null then x.confdeltype in ('c', 'n', 'd')
+                  else x.confupdtype in ('c', 'n', 'd')
+                       and exists (select from unnest(x.confkey) k(att)
+                                     join pg_catalog.pg_attribute a on a.attrelid = x.confrelid and a.attnum = k.att
+                                    where a.attname = any (v_changed)) end
        order by x.conname desc
     loop
       v_next := v_next + 1;
@@ -50,12 +79,18 @@ begin
       rel := c.child;
       fk := c.fk;
       ref := c.ref;
-      action := case c.confdeltype when 'c' then 'delete' when 'n' then 'set_null' else 'set_default' end;
+      referenced := c.confrel;
+      action := case when v_changed is null then '' else 'update_' end
+                || case c.act when 'c' then case when v_changed is null then 'delete' else 'cascade' end
+                              when 'n' then 'set_null' else 'set_default' end;
       depth := (v_top ->> 'depth')::int + 1;
       cycle := (v_top -> 'path') @> to_jsonb(c.child::oid) or depth > 8;
       return next;
-      if action = 'delete' and not cycle then
+      if not cycle then
+        -- A removed row sets off its own ON DELETE keys; a changed one the ON UPDATE keys on
+        -- the columns that changed (its foreign key's columns).
         v_stack := v_stack || jsonb_build_object('n', n, 'rel', c.child::oid, 'depth', depth,
+                                                 'changed', case when action = 'delete' then null else to_jsonb(c.fk) end,
                                                  'path', (v_top -> 'path') || to_jsonb(c.child::oid));
       end if;
     end loop;
@@ -63,7 +98,7 @@ begin
 end
 $$;
 comment on function retention._cascade_tree(regclass) is
-  'Internal. The foreign keys a delete from the table sets off (ON DELETE CASCADE, SET NULL, SET DEFAULT), as a tree with depth; cycles are flagged, not followed.';
+  'Internal. Every table a delete from the table reaches through foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, then ON UPDATE actions on the changed keys), as a tree; cycles are flagged, not followed.';
 
 -- Archiving copies whole rows, as JSON, of the table and of every table its delete
 -- cascades into, in the statement that deletes them. Refused (RT033) where that copy could

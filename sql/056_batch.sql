@@ -38,8 +38,13 @@ declare
   -- An archiving policy's batch copies every row it removes (_archive_batch_sql); an
   -- erasure step (p_cond) never archives: it removes a person's data.
   v_archive boolean := p_cond is null and retention._archives(p_pol);
-  v_lock    text := case when v_archive then retention._archive_lock_sql(p_pol) end;
-  v_stmt    text := case when v_archive then retention._archive_batch_sql(p_pol) else retention._batch_sql(p_pol, p_cond) end;
+  -- An approval-gated delete locks first too (see _archive_batch_sql), without copying.
+  v_two     boolean := v_archive or (p_cond is null and p_pol.approval = 'required'
+                                     and p_pol.action in ('delete', 'purge_soft_deleted'));
+  v_lock    text := case when v_two then retention._archive_lock_sql(p_pol) end;
+  v_relock  text := case when v_two then retention._archive_lock_sql(p_pol, true) end;
+  v_locked  bigint;
+  v_stmt    text := case when v_two then retention._archive_batch_sql(p_pol, v_archive) else retention._batch_sql(p_pol, p_cond) end;
   v_one     tid[];
   v_sql     record := retention._policy_sql(p_pol, p_cond);
   v_key     text := retention._row_key_sql(p_pol.target);
@@ -77,9 +82,10 @@ begin
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();
   begin
-    if v_archive then
+    if v_two then
       execute v_lock into v_tids
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+      execute v_relock into v_locked using v_tids;
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
     else
@@ -99,11 +105,12 @@ begin
     o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
     foreach v_tid in array v_tids loop
       begin
-        if v_archive then
+        if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks
           -- went with it), then deleted with its copies.
           execute v_lock into v_one
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+          execute v_relock into v_locked using v_one;
           execute v_stmt into v_n1, v_old1, v_new1, v_rel1
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_one;
         else

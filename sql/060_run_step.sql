@@ -83,17 +83,20 @@ begin
   if r.stop_requested_at is not null then
     return retention._close_run(r, 'stopped_requested');
   end if;
-  -- A run executing a proposal goes on only while the proposal stands: still approved (not
-  -- superseded, withdrawn or stale), not expired, and for the policy as it is now.
-  if r.spec ? 'proposal' then
-    v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
-    if v_err is not null then
-      return retention._close_run(r, 'failed', 'RT035', v_err,
-        'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
-    end if;
-  end if;
-
   begin
+    -- A run executing a proposal goes on only while the proposal stands: still approved (not
+    -- superseded, withdrawn or stale), not expired, and for the policy as it is now.
+    if r.spec ? 'proposal' then
+      -- The tables the step will change locked first (no foreign key can be added to them
+      -- until it commits), then the proposal and the policy's version, keys included.
+      perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+      perform retention._lock_reach(v_pol);
+      v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
+      if v_err is not null then
+        return retention._close_run(r, 'failed', 'RT035', v_err,
+          'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
+      end if;
+    end if;
     if v_phase = 'detach' then
       v_det := retention._detach_partitions(r, v_pol);
       v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),

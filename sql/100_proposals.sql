@@ -12,8 +12,9 @@
 --    (RT035); otherwise the run acts on the proposal's rows that are still eligible,
 --    unchanged and unheld (_proposal_cond), the rest skipped and reported.
 
--- A policy's version: sha256 over its settings (description aside) and its effective
--- period (a changed schema default changes what it deletes).
+-- A policy's version: sha256 over its settings (description aside), its effective period
+-- (a changed schema default changes what it deletes) and the foreign keys its changes set
+-- off (_cascade_tree: a key added or changed after approval changes what a delete takes).
 create or replace function retention._policy_version(p retention.policies)
 returns text
 language sql
@@ -23,7 +24,10 @@ set timezone = 'UTC'
 as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
            ((retention._policy_args(p) - 'description')
-            || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text))::text,
+            || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text,
+                 'reach', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.rel::oid, t.fk, t.ref, t.action, t.referenced::oid, t.cycle)
+                                                       order by t.n)
+                             from retention._cascade_tree(p.target) t)))::text,
            'UTF8')), 'hex')
 $$;
 comment on function retention._policy_version(retention.policies) is

@@ -146,7 +146,13 @@ begin
          runs = (select array_agg(distinct r.run_id order by r.run_id) from retention.archived_rows r where r.object_id = p_object_id),
          first_archived_at = (select min(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
          last_archived_at = (select max(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
-         expires_at = now() + v_retain
+         expires_at = now() + v_retain,
+         rels = (select array_agg(distinct r.rel order by r.rel) from retention.archived_rows r where r.object_id = p_object_id),
+         subject_columns = (select jsonb_object_agg(t.rel_name, t.cols) from (
+                              select r.rel_name, to_jsonb(array(select distinct c::text from unnest(retention._referenced_as(r.rel::regclass)) x
+                                                                 cross join lateral unnest(retention._subject_columns(x)) c order by 1)) as cols
+                                from (select distinct rel, rel_name from retention.archived_rows where object_id = p_object_id) r
+                               where to_regclass(r.rel_name) is not null or exists (select from pg_catalog.pg_class k where k.oid = r.rel)) t)
    where x.object_id = p_object_id
   returning * into o;
   delete from retention.archived_rows r where r.object_id = p_object_id;
@@ -181,8 +187,9 @@ $$;
 comment on function retention.archive_abandon(bigint, text) is
   'Offload: gives up an object this session is writing (its rows go back to the queue; status failed; archive_failed notified).';
 
--- Objects past their expiry that no open hold keeps by table or policy (subject holds
--- need the rows: the caller reads the object and asks archive_rows_held).
+-- Objects past their expiry that no open hold keeps by table (the tables it holds by oid,
+-- with the tables above and the partitions below them) or policy (subject holds need the
+-- rows: the caller reads the object and asks archive_rows_held).
 create or replace function retention.archive_prunable()
 returns setof retention.archive_objects
 language sql
@@ -195,17 +202,19 @@ as $$
    where o.status = 'verified' and o.expires_at <= now()
      and not exists (select from retention._open_holds h
                       where (h.scope = 'policy' and h.policy_name = any (o.policies))
-                         or (h.scope = 'table' and exists (select from jsonb_object_keys(o.tables) k
-                                                            where to_regclass(k) is not null
-                                                              and h.target = any (retention._rel_and_ancestors(to_regclass(k))))))
+                         or (h.scope = 'table' and exists (select from unnest(o.rels) r
+                                                            join pg_catalog.pg_class k on k.oid = r
+                                                           where h.target = any (retention._referenced_as(r::regclass)))))
    order by o.object_id
 $$;
 comment on function retention.archive_prunable() is
   'Verified archive objects past their expiry that no open table or policy hold keeps (check subject holds with archive_rows_held).';
 
--- Whether an open subject hold covers any of the rows ([{"table": ..., "row": {...}}]):
--- each row's subject columns (the policies'), compared in the column's type.
-create or replace function retention.archive_rows_held(p_rows jsonb)
+-- Whether an open subject hold covers any of the given rows of an object
+-- ([{"table": ..., "row": {...}}]): each row's subject columns — those recorded in the
+-- object's manifest when it was written, and those the policies name now (of the table,
+-- the tables above it and the partitions below it) — compared in the column's type.
+create or replace function retention.archive_rows_held(p_object_id bigint, p_rows jsonb)
 returns boolean
 language plpgsql
 stable
@@ -214,25 +223,32 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  t    record;
-  v_col name;
-  v_typ text;
+  o     retention.archive_objects;
+  t     record;
+  v_col text;
   v_held boolean;
 begin
   if not exists (select from retention._open_holds h where h.scope = 'subject') then
     return false;
   end if;
+  select * into o from retention.archive_objects where object_id = p_object_id;
   for t in select distinct e ->> 'table' as tbl from jsonb_array_elements(p_rows) e loop
-    continue when to_regclass(t.tbl) is null;
-    foreach v_col in array retention._subject_columns(to_regclass(t.tbl)) loop
-      select retention._base_type(a.atttypid, a.atttypmod) into v_typ
-        from pg_catalog.pg_attribute a where a.attrelid = to_regclass(t.tbl) and a.attname = v_col;
+    for v_col in
+      select jsonb_array_elements_text(coalesce(o.subject_columns -> t.tbl, '[]'))
+      union
+      select c::text from unnest(retention._referenced_as(to_regclass(t.tbl))) x cross join lateral unnest(retention._subject_columns(x)) c
+       where to_regclass(t.tbl) is not null
+    loop
+      -- Compared as text, and in the column's type where the table still has the column.
       select exists (
         select from jsonb_array_elements(p_rows) e
           join retention._open_holds h on h.scope = 'subject'
          where e ->> 'table' = t.tbl and e -> 'row' ->> v_col is not null
-           and retention._subject_value(h.subject_id, v_typ) = retention._subject_value(e -> 'row' ->> v_col, v_typ))
-        into v_held;
+           and (e -> 'row' ->> v_col = h.subject_id
+                or coalesce(retention._subject_value(h.subject_id, y.typ) = retention._subject_value(e -> 'row' ->> v_col, y.typ), false)))
+        into v_held
+        from (select (select retention._base_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
+                       where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and not a.attisdropped) as typ) y;
       if v_held then
         return true;
       end if;
@@ -241,10 +257,10 @@ begin
   return false;
 end
 $$;
-comment on function retention.archive_rows_held(jsonb) is
-  'Whether an open subject hold covers any of the given archived rows ([{table, row}]) through a policy''s subject column: such an object is kept past its expiry.';
+comment on function retention.archive_rows_held(bigint, jsonb) is
+  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]) through a subject column recorded in its manifest or named by a policy now: such an object is kept past its expiry.';
 
-create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text)
+create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz)
 returns void
 language plpgsql
 security definer
@@ -254,19 +270,29 @@ as $$
 declare
   o retention.archive_objects;
 begin
+  -- Serialised with place_hold: no hold comes between this check and the record.
+  perform retention._lock_holds_shared();
+  if p_checked_at is null or p_checked_at > now() then
+    raise exception 'give the time the object''s rows were checked against subject holds (archive_rows_held)'
+      using errcode = 'RT006', hint = 'pg-retention archive prune reads the object, asks archive_rows_held, and passes when it asked.';
+  end if;
+  if exists (select from retention._open_holds h where h.scope = 'subject' and h.placed_at >= p_checked_at) then
+    raise exception 'a subject hold was placed after archive object % was checked', p_object_id
+      using errcode = 'RT037', hint = 'Check the object''s rows again (archive_rows_held) before deleting it.';
+  end if;
   update retention.archive_objects x set status = 'deleted', deleted_at = clock_timestamp()
-   where x.object_id = p_object_id and x.status = 'verified' and x.expires_at <= now()
+   where x.object_id = p_object_id and x.object_id in (select y.object_id from retention.archive_prunable() y)
   returning * into o;
   if o.object_id is null then
-    raise exception 'archive object % is not a verified object past its expiry', p_object_id
+    raise exception 'archive object % is not a verified object past its expiry that no hold keeps', p_object_id
       using errcode = 'RT037', hint = 'retention.archive_prunable() lists the objects that may go.';
   end if;
   perform retention._append_audit('archive.object_deleted', 'archive_object', o.object_key,
     jsonb_build_object('object_id', o.object_id, 'rows', o.rows, 'expires_at', o.expires_at, 'reason', p_reason));
 end
 $$;
-comment on function retention.archive_object_deleted(bigint, text) is
-  'Records that an expired archive object was deleted from storage (audited); RT037 unless it is verified and past its expiry.';
+comment on function retention.archive_object_deleted(bigint, text, timestamptz) is
+  'Records that an expired archive object is being deleted from storage (audited): RT037 unless it is verified, past its expiry and kept by no table or policy hold, and no subject hold came after its rows were checked (p_checked_at). Call it before deleting the stored object.';
 
 -- A check of a stored object (archive verify): audited either way.
 create or replace function retention.archive_object_checked(p_object_id bigint, p_ok boolean, p_detail text)

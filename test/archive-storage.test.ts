@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { objectRecord, offload, readObject, restore, type ObjectRecord } from '../runner/archive/archive.ts';
+import { exportRows, objectRecord, offload, prune, readObject, restore, type ObjectRecord } from '../runner/archive/archive.ts';
 import { ArchiveKeyError, open, parseKeyRing } from '../runner/archive/envelope.ts';
 import { LocalDirTarget, S3Target, type StorageTarget } from '../runner/archive/storage.ts';
-import { useTestDatabase } from './support/db.ts';
+import { sqlState, useTestDatabase } from './support/db.ts';
 import { count } from './support/fixtures.ts';
 import { startS3, type TestS3 } from './support/s3.ts';
 
@@ -196,5 +196,55 @@ describe('archive objects', () => {
     let rows = 0;
     for (const o of all) rows += (await readObject(o, target, ring)).filter((r) => r.table === 'ar.wide').length;
     expect(rows).toBe(60 + 20 * 25);
+  });
+
+  it('prune keeps what a hold covers (a partition, a subject of a partition policy, after the policy is gone), refuses a bypass, and deletes the rest', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await db.q(`select retention.drop_policy(name) from retention.policies`);
+    await db.q(`drop schema if exists pr cascade`);
+    await db.q(`create schema pr`);
+    await db.q(`create table pr.events (id int, user_id int, created_at timestamptz not null, primary key (id, created_at)) partition by range (created_at)`);
+    await db.q(`create table pr.events_2025 partition of pr.events for values from ('2025-01-01') to ('2026-01-01')`);
+    await db.q(`insert into pr.events values (1, 42, '2025-03-01'), (2, 43, '2025-04-01')`);
+    await db.q(`select retention.set_policy('pr.ev', 'pr.events_2025', 'delete', 'created_at', interval '1 year',
+                  p_subject_column => 'user_id', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.call(`call retention.run('pr.ev')`);
+    const target = new LocalDirTarget(dir());
+    await offload(client, target, ring);
+    await db.q(`update retention.archive_objects set expires_at = now() - interval '1 minute'`);
+    const [o] = await objects();
+    // A table hold on the partition the policy names.
+    const th = (await db.q(`select hold_id from retention.place_hold('table', 'pr.events_2025', 'inquiry')`))[0]!.hold_id;
+    expect(await prune(client, target, ring)).toEqual({ deleted: [], kept: [] });
+    expect(await sqlState(db.q(`select retention.archive_object_deleted($1, 'x', now())`, [o!.object_id]))).toBe('RT037');
+    await db.q(`select retention.release_hold($1, 'done')`, [th]);
+    // A subject hold on user 42, found through the column recorded in the manifest after the policy is gone.
+    await db.q(`select retention.drop_policy('pr.ev')`);
+    const sh = (await db.q(`select hold_id from retention.place_hold('subject', '42', 'litigation')`))[0]!.hold_id;
+    expect(await prune(client, target, ring)).toEqual({ deleted: [], kept: [o!.object_key] });
+    // A subject hold placed after the rows were checked: the deletion is refused.
+    const checked = (await db.q(`select now() - interval '1 second' as t`))[0]!.t;
+    await db.q(`select retention.release_hold($1, 'done')`, [sh]);
+    await db.q(`select retention.place_hold('subject', '99', 'another case')`);
+    expect(await sqlState(db.q(`select retention.archive_object_deleted($1, 'x', $2)`, [o!.object_id, checked]))).toBe('RT037');
+    expect((await objects()).length).toBe(1);
+    const r = await prune(client, target, ring);
+    expect(r.deleted).toEqual([o!.object_key]);
+    expect(await count(db, `retention.archive_objects where status = 'deleted'`)).toBe(1);
+    await expect(target.get(o!.object_key)).rejects.toThrow(/not in/);
+  });
+
+  it('restore never writes into the live table without --live; export file names stay in their directory', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await wideTable();
+    await db.call(`call retention.run('ar.wide')`);
+    const target = new LocalDirTarget(dir());
+    await offload(client, target, ring);
+    const rows = (await Promise.all((await objects()).map((o) => readObject(o, target, ring)))).flat();
+    await expect(restore(client, rows, { into: 'ar' })).rejects.toThrow(/refusing to restore into ar/);
+    expect(await count(db, 'ar.wide')).toBe(0);
+    const out = dir();
+    const files = await exportRows([{ ...rows[0]!, table: 'x."/../../escaped"' }], 'csv', path.join(out, 'sub'), 'archive-1');
+    expect(files.every((f) => f.startsWith(path.join(out, 'sub') + path.sep))).toBe(true);
   });
 });

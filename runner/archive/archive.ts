@@ -147,6 +147,13 @@ export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?:
       } else {
         const name = table.replace(/^[^.]*\./, '').replace(/"/g, '');
         dest = `${ident(opts.into!)}.${ident(name)}`;
+        // Never the live table (or any table of its schema) unless asked with live: true.
+        const { rows: [same] } = await db.query(
+          `select n.nspname as schema, to_regclass($2) = $1::oid as is_original
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1`, [orig, dest]);
+        if (same.is_original || same.schema === opts.into) {
+          throw new Error(`refusing to restore into ${opts.into}: it is the schema of the live table ${table} (use another schema, or --live to put rows back into the live table)`);
+        }
         await db.query(`create table if not exists ${dest} (like ${(await db.query(`select $1::oid::regclass::text as t`, [orig])).rows[0].t})`);
       }
       const cols = (await db.query(`select string_agg(quote_ident(attname), ', ' order by attnum) as c from pg_attribute
@@ -184,7 +191,8 @@ export async function exportRows(rows: ArchivedRow[], format: 'jsonl' | 'csv', d
   for (const t of tables) {
     const rs = rows.filter((r) => r.table === t).map((r) => r.row);
     const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
-    const f = path.join(dir, `${base}.${t}.csv`);
+    // The table's name, made a safe file name (it may hold anything, "/../" included).
+    const f = path.join(dir, `${base}.${t.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_')}.csv`);
     await writeFile(f, [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
     files.push(f);
   }
@@ -200,14 +208,16 @@ export async function prune(db: pg.Client, target: StorageTarget, ring: Pick<Key
   const objects = (await db.query(`select * from retention.archive_prunable() where target = $1`, [target.url])).rows as ObjectRecord[];
   for (const o of objects) {
     const rows = await readObject(o, target, ring);
-    const held = (await db.query(`select retention.archive_rows_held($1::jsonb) as h`,
-      [JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))])).rows[0].h as boolean;
-    if (held) {
+    const { rows: [check] } = await db.query(`select retention.archive_rows_held($1, $2::jsonb) as held, now() as at`,
+      [o.object_id, JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))]);
+    if (check.held) {
       out.kept.push(o.object_key);
       continue;
     }
+    // Recorded first (refused if a hold came meanwhile), then deleted from storage: a
+    // failed delete leaves an object marked deleted that is still there, never the reverse.
+    await db.query(`select retention.archive_object_deleted($1, 'expired', $2)`, [o.object_id, check.at]);
     await target.delete(o.object_key);
-    await db.query(`select retention.archive_object_deleted($1, 'expired')`, [o.object_id]);
     out.deleted.push(o.object_key);
   }
   return out;

@@ -196,3 +196,88 @@ describe('archive: who may touch it, and what it must copy', () => {
       .toEqual([{ rel_name: 'aa.o', id: 1 }, { rel_name: 'aa.l', id: 1 }]);
   });
 });
+
+// The second review (against d4f416e): keys that name a partition, revoke tables, keys
+// added mid-run, ON UPDATE chains behind a SET NULL.
+describe('approval and archive: what the second review found', () => {
+  beforeEach(fresh);
+
+  async function leafFk(): Promise<void> {
+    await db.q(`create table aa.users (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table aa.orders (id int, user_id int not null references aa.users on delete cascade, region int not null,
+                                        primary key (id, region)) partition by list (region)`);
+    await db.q(`create table aa.orders_1 partition of aa.orders for values in (1)`);
+    await db.q(`create table aa.orders_2 partition of aa.orders for values in (2)`);
+    // A key that names one partition, not the partitioned table.
+    await db.q(`create table aa.lines (id int primary key, order_id int, region int,
+                                       foreign key (order_id, region) references aa.orders_1 (id, region) on delete cascade)`);
+    await db.q(`insert into aa.users values (1, now() - interval '400 days'), (2, now() - interval '400 days')`);
+    await db.q(`insert into aa.orders values (10, 1, 1), (20, 2, 1), (30, 2, 2)`);
+    await db.q(`insert into aa.lines values (100, 10, 1), (200, 20, 1)`);
+  }
+
+  it('a table hold on rows a cascade reaches through a key naming a partition keeps them', async () => {
+    await leafFk();
+    await db.q(`select retention.set_policy('aa.users', 'aa.users', 'delete', 'created_at', interval '1 year')`);
+    await db.q(`select retention.place_hold('table', 'aa.lines', 'litigation')`);
+    await db.call(`call retention.run('aa.users')`);
+    expect(await count(db, 'aa.lines')).toBe(2);
+    expect(await count(db, 'aa.users')).toBe(2);
+  });
+
+  it('... is frozen in a proposal and copied to the archive', async () => {
+    await leafFk();
+    await db.q(`select retention.set_policy('aa.users', 'aa.users', 'delete', 'created_at', interval '1 year', p_approval => 'required')`);
+    const id = await approve('aa.users', ', p_max_drift => 1');
+    expect((await proposal(id)).cascade.map((c: { table: string }) => c.table).sort()).toEqual(['aa.lines', 'aa.orders']);
+    await db.q(`insert into aa.lines values (101, 10, 1)`); // after approval: user 1 is kept
+    await db.call(`call retention.run('aa.users')`);
+    expect((await db.q(`select id from aa.users`)).map((r) => r.id)).toEqual([1]);
+    expect((await db.q(`select id from aa.lines order by id`)).map((r) => r.id)).toEqual([100, 101]);
+    // User 2's rows went with their copies, the line in orders_1 included; none of another partition's.
+    expect(await db.q(`select rel_name, (row_data->>'id')::int as id from retention.archived_rows order by depth, 2`))
+      .toEqual([{ rel_name: 'aa.users', id: 2 }, { rel_name: 'aa.orders', id: 20 }, { rel_name: 'aa.orders', id: 30 }, { rel_name: 'aa.lines', id: 200 }]);
+  });
+
+  it('a foreign key added between two steps of an approved run stops it', async () => {
+    await db.q(`create table aa.u3 (id int primary key, created_at timestamptz not null)`);
+    await db.q(`insert into aa.u3 select g, now() - interval '400 days' from generate_series(1, 4) g`);
+    await db.q(`select retention.set_policy('aa.u3', 'aa.u3', 'delete', 'created_at', interval '1 year', p_approval => 'required', p_archive => false, p_batch_size => 1)`);
+    await approve('aa.u3');
+    const c = await db.connect();
+    const run = (await c.query(`select retention.open_run('aa.u3') as id`)).rows[0].id;
+    expect((await c.query(`select retention.run_step($1) as s`, [run])).rows[0].s).toBe('running');
+    await db.q(`create table aa.inv (id int primary key, u_id int references aa.u3 on delete cascade)`);
+    await db.q(`insert into aa.inv select g, g from generate_series(2, 4) g`);
+    const s = (await c.query(`select retention.run_step($1) as s`, [run])).rows[0].s;
+    await c.end();
+    expect(s).toBe('failed');
+    expect(await count(db, 'aa.inv')).toBe(3);
+    expect(await count(db, 'aa.u3')).toBe(3);
+  });
+
+  it('rows an ON UPDATE key changes behind a SET NULL are frozen too', async () => {
+    await db.q(`create table aa.u7 (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table aa.m7 (id int primary key, user_id int references aa.u7 on delete set null, unique (user_id, id))`);
+    await db.q(`create table aa.g7 (id int primary key, uid int, mid int, note text,
+                                    foreign key (uid, mid) references aa.m7 (user_id, id) on update cascade)`);
+    await db.q(`insert into aa.u7 values (1, now() - interval '400 days')`);
+    await db.q(`insert into aa.m7 values (10, 1)`);
+    await db.q(`insert into aa.g7 values (100, 1, 10, 'before')`);
+    await db.q(`select retention.set_policy('aa.u7', 'aa.u7', 'delete', 'created_at', interval '1 year', p_approval => 'required', p_archive => false)`);
+    const id = await approve('aa.u7', ', p_max_drift => 1');
+    expect((await proposal(id)).cascade.map((c: { table: string; action: string }) => `${c.table} ${c.action}`))
+      .toEqual(['aa.m7 set_null', 'aa.g7 update_cascade']);
+    await db.q(`insert into aa.g7 values (101, 1, 10, 'after approval')`);
+    await db.call(`call retention.run('aa.u7')`);
+    expect(await count(db, 'aa.g7 where uid = 1')).toBe(2);
+    expect(await count(db, 'aa.u7')).toBe(1);
+  });
+
+  it('approval refuses a scrub with revoke tables (their rows are not in the proposal)', async () => {
+    await db.q(`create table aa.su (id int primary key, created_at timestamptz not null, email text, scrubbed_at timestamptz)`);
+    await db.q(`create table aa.ss (id int primary key, user_id int not null references aa.su)`);
+    expect(await sqlState(db.q(`select retention.set_policy('aa.su', 'aa.su', 'scrub', 'created_at', interval '1 year', p_scrub => '{"email": "null"}',
+                                   p_scrubbed_at_column => 'scrubbed_at', p_revoke => '{aa.ss}', p_approval => 'required')`))).toBe('RT007');
+  });
+});
