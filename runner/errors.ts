@@ -19,7 +19,7 @@ interface PgError {
 }
 
 // Refused by a safety rule: the ceiling, approval (no approved proposal, a stale one).
-const REFUSALS = new Set(['RT012', 'RT034', 'RT035']);
+const REFUSALS = new Set(['RT012', 'RT034', 'RT035', 'RT036']);
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || (err as Error).name === 'ConfigError') return EXIT.usage;

@@ -10,7 +10,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import type { Job, JobResult, PgBoss } from 'pg-boss';
-import { offload } from './archive/archive.ts';
+import { offload, prune } from './archive/archive.ts';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -129,6 +129,26 @@ export class RunHandler {
     await this.offload(policy);
     this.log.info(fields, 'run finished');
     return { id: job.id, status: 'completed', output: fields };
+  }
+
+  /** Deletes archive objects past their period that no legal hold keeps (archive prune). */
+  async pruneArchive(): Promise<void> {
+    const { target, ring } = this.cfg.archive;
+    if (!ring) return;
+    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive prune' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
+      const { rows: [m] } = await c.query<{ ok: boolean }>(`select pg_has_role(current_user, 'retention_archiver', 'MEMBER') as ok`);
+      if (!m?.ok) return;
+      const r = await prune(c, target, ring);
+      if (r.deleted.length || r.kept.length) this.log.info({ deleted: r.deleted, kept_by_holds: r.kept, target: target.url }, 'expired archive objects pruned');
+    } catch (err) {
+      this.log.error({ target: target.url, ...errFields(err) }, 'archive prune failed');
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   /** Moves archived rows to cold storage after a run (when keys are configured). A failure

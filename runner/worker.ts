@@ -156,6 +156,9 @@ class Worker {
     );
     this.every(cfg.syncIntervalMs, () => this.sync());
     this.every(cfg.backlogIntervalMs, () => measureBacklog(this.pool, this.metrics), true);
+    // Archives past their own period go, unless a hold keeps them (hourly; every replica
+    // may: the database records each deletion once and refuses the rest).
+    if (cfg.archive.ring) this.every(3_600_000, () => this.handler!.pruneArchive(), true);
     const key = this.signingKey;
     if (key) {
       this.every(cfg.checkpointIntervalMs, async () => {

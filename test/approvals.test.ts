@@ -222,6 +222,34 @@ describe('approval-gated policies', () => {
     expect([p.status, Number(p.executed_rows), Number(p.skipped_gone)]).toEqual(['executed', 70, 0]);
   });
 
+  it('the CLI: propose, list, show with rows, approve as the proposer refused (exit 3), as a second person approved', async () => {
+    const run = (args: string[], url = db.url, actor = 'cli-test') => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn(process.execPath, ['runner/cli.ts', 'approvals', ...args],
+        { env: { ...process.env, DATABASE_URL: url, PG_RETENTION_ACTOR: actor }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (code) => resolve({ code, out }));
+    });
+    const made = await run(['propose', 'ap.orders', '--note', 'monthly']);
+    expect(made.code, made.out).toBe(0);
+    const id = /proposal (\d+) made/.exec(made.out)![1]!;
+    expect((await run(['list'])).out).toMatch(new RegExp(`${id} +ap\\.orders +pending +70`));
+    const shown = await run(['show', id, '--rows']);
+    expect(shown.out).toMatch(/ap\.lines +delete +1 +140/);
+    expect(shown.out.match(/\{"id": \d+\}/g)!.length).toBe(70 + 140 + 70);
+    const self = await run(['approve', id, '--comment', 'mine']);
+    expect([self.code, /a second person must approve it \[RT036\]/.test(self.out)]).toEqual([3, true]);
+    expect((await run(['approve', id])).code).toBe(2); // no --comment
+    const u = new URL(db.url);
+    u.username = `appr_${tag}`;
+    u.password = 'pw';
+    const ok = await run(['approve', id, '--comment', 'checked'], u.toString(), 'dana');
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toMatch(/: approved/);
+    expect((await proposal(Number(id))).decided_by).toBe('dana');
+  });
+
   it('bad input changes nothing and says what to do', async () => {
     const audit = await count(db, 'retention.audit_log');
     expect(await sqlState(db.q(`select retention.propose('nope')`))).toBe('RT008');
@@ -266,6 +294,22 @@ describe('archive before permanent deletion', () => {
     await db.q(`create table ap.back (like ap.orders)`);
     await db.q(`insert into ap.back select (jsonb_populate_record(null::ap.orders, row_data)).* from retention.archived_rows where depth = 0`);
     expect(await count(db, `ap.back b where b.note = 'n' || b.id and b.created_at < now() - interval '30 days'`)).toBe(70);
+  });
+
+  it('drop_partitions with archive copies each partition\'s rows in the transaction that drops it', async () => {
+    await db.q(`create table ap.logs (id bigint, at timestamptz not null, msg text) partition by range (at)`);
+    for (const [name, from, to] of [['ap.logs_a', '2025-01-01', '2025-02-01'], ['ap.logs_b', '2025-02-01', '2025-03-01'], ['ap.logs_c', '2099-01-01', '2099-02-01']]) {
+      await db.q(`create table ${name} partition of ap.logs for values from ('${from}') to ('${to}')`);
+    }
+    await db.q(`insert into ap.logs select g, timestamptz '2025-01-01' + make_interval(hours => g), 'm' || g from generate_series(1, 1000) g`);
+    await db.q(`insert into ap.logs values (5000, '2099-01-02', 'future')`);
+    await db.q(`select retention.set_policy('ap.logs', 'ap.logs', 'drop_partitions', 'at', interval '30 days', p_archive => true, p_max_rows_per_run => 100000)`);
+    await db.call(`call retention.run('ap.logs')`);
+    expect(await db.q(`select relname from pg_class where relname like 'logs\\_%' and relnamespace = 'ap'::regnamespace order by 1`)).toEqual([{ relname: 'logs_c' }]);
+    expect(await db.q(`select rel_name, count(*)::int as n, count(distinct row_data->>'id')::int as ids from retention.archived_rows group by 1`))
+      .toEqual([{ rel_name: 'ap.logs', n: 1000, ids: 1000 }]);
+    const [b] = await db.q(`select sum(rows)::int as rows from retention.run_batches where run_id = (select max(run_id) from retention.runs)`);
+    expect(b!.rows).toBe(1000);
   });
 
   it('a failing batch archives nothing and deletes nothing', async () => {
