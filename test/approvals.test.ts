@@ -198,15 +198,19 @@ describe('approval-gated policies', () => {
   });
 
   it('an expired proposal can be neither approved nor executed', async () => {
-    const id = await propose(`, p_expires_in => interval '1 second'`);
-    await new Promise((r) => setTimeout(r, 1200));
+    // Time passes by moving the expiry (as the owner), not by sleeping: a loaded machine
+    // must not decide the outcome.
+    const expire = (id: number) => db.q(`update retention.proposals set expires_at = clock_timestamp() where proposal_id = $1`, [id]);
+    const id = await propose();
+    await expire(id);
     expect(await sqlState(approver.query(`select retention.approve_proposal($1, 'late')`, [id]))).toBe('RT035');
-    const id2 = await propose(`, p_expires_in => interval '2 seconds'`);
+    const id2 = await propose();
     await approver.query(`select retention.approve_proposal($1, 'ok')`, [id2]);
-    await new Promise((r) => setTimeout(r, 2200));
+    await expire(id2);
     expect(await sqlState(db.call(`call retention.run('ap.orders')`))).toBe('RT034');
     expect((await proposal(id2)).status).toBe('expired');
     expect(await orders()).toBe(100);
+    expect(await sqlState(db.q(`select retention.propose('ap.orders', p_expires_in => interval '91 days')`))).toBe('RT006');
   });
 
   it('a run stopped by its budget leaves the proposal approved; the next run finishes it', async () => {
