@@ -144,7 +144,6 @@ create table retention.archived_rows (
   object_id   bigint references retention.archive_objects (object_id)
 );
 create index archived_rows_object_idx on retention.archived_rows (object_id, archive_id);
-create index archived_rows_run_idx on retention.archived_rows (run_id);
 comment on table retention.archived_rows is
   'Rows an archiving run removed (depth 0: the policy''s table; 1+: removed by ON DELETE CASCADE), copied in the transaction that removed them, until the worker moves them into a verified archive object. Personal data: readable by the owner and retention_admin only.';
 

@@ -28,9 +28,9 @@ as $$
     union
     select c.conrelid, c.confdeltype in ('n', 'd') or r.upd
       from reach r
-      join pg_catalog.pg_constraint c on c.contype = 'f'
-       and (c.confrelid = r.rel or c.confrelid in (select t.relid from pg_catalog.pg_partition_ancestors(r.rel) t)
-            or c.confrelid in (select t.relid from pg_catalog.pg_partition_tree(r.rel) t))
+      cross join lateral (select r.rel union select t.relid from pg_catalog.pg_partition_ancestors(r.rel) t
+                          union select t.relid from pg_catalog.pg_partition_tree(r.rel) t) k(ref)
+      join pg_catalog.pg_constraint c on c.contype = 'f' and c.confrelid = k.ref
      where (not r.upd and c.confdeltype in ('c', 'n', 'd')) or (r.upd and c.confupdtype in ('c', 'n', 'd'))
   )
   select r.rel, r.upd from reach r

@@ -34,6 +34,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_parts  text[];
+  v_refs   regclass[] := retention._referenced_as(p_rel);  -- once, not per catalog row
   v_col    name;
   v_typmod text;
   v_con    oid;
@@ -60,7 +61,7 @@ begin
   for v_con in
     select c.oid from pg_catalog.pg_constraint c
      where c.contype = 'f' and c.conparentid = 0
-       and c.confrelid = any (retention._referenced_as(p_rel))
+       and c.confrelid = any (v_refs)
        and c.oid is distinct from p_skip_con
        and ((p_removes and c.confdeltype in ('c', 'n', 'd'))
             or (not p_removes and c.confupdtype in ('c', 'n', 'd')

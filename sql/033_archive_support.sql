@@ -50,12 +50,14 @@ declare
   v_top    jsonb;
   v_next   integer := 0;
   v_changed name[];
+  v_refs   regclass[];
   c        record;
 begin
   while jsonb_array_length(v_stack) > 0 loop
     v_top := v_stack -> -1;
     v_stack := v_stack - (-1);
     v_changed := case when v_top -> 'changed' <> 'null' then array(select jsonb_array_elements_text(v_top -> 'changed'))::name[] end;
+    v_refs := retention._referenced_as((v_top ->> 'rel')::oid::regclass);  -- once, not per catalog row
     for c in
       select x.oid, x.conrelid::regclass as child, x.confrelid::regclass as confrel,
              case when v_changed is null then x.confdeltype else x.confupdtype end as act,
@@ -65,7 +67,7 @@ begin
                 join pg_catalog.pg_attribute a on a.attrelid = x.confrelid and a.attnum = k.att) as ref
         from pg_catalog.pg_constraint x
        where x.contype = 'f' and x.conparentid = 0
-         and x.confrelid = any (retention._referenced_as((v_top ->> 'rel')::oid::regclass))
+         and x.confrelid = any (v_refs)
          and case when v_changed is null then x.confdeltype in ('c', 'n', 'd')
                   else x.confupdtype in ('c', 'n', 'd')
                        and exists (select from unnest(x.confkey) k(att)
@@ -118,10 +120,9 @@ declare
   v_rels regclass[] := array[p_rel];
 begin
   if not p_partitioned then
-    select format('%s references %s through %s', t.rel, coalesce(p.rel, p_rel), array_to_string(t.fk, ', '))
+    select format('%s references %s through %s', t.rel, t.referenced, array_to_string(t.fk, ', '))
       into v_bad
       from retention._cascade_tree(p_rel) t
-      left join retention._cascade_tree(p_rel) p on p.n = t.parent
      where t.cycle and t.action = 'delete'
      limit 1;
     if v_bad is not null then

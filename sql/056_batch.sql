@@ -41,8 +41,8 @@ declare
   -- An approval-gated delete locks first too (see _archive_batch_sql), without copying.
   v_two     boolean := v_archive or (p_cond is null and p_pol.approval = 'required'
                                      and p_pol.action in ('delete', 'purge_soft_deleted'));
-  v_lock    text := case when v_two then retention._archive_lock_sql(p_pol) end;
-  v_relock  text := case when v_two then retention._archive_lock_sql(p_pol, true) end;
+  v_lock    text;
+  v_relock  text;
   v_locked  bigint;
   v_stmt    text := case when v_two then retention._archive_batch_sql(p_pol, v_archive) else retention._batch_sql(p_pol, p_cond) end;
   v_one     tid[];
@@ -68,6 +68,9 @@ begin
   -- tables the statement reaches are locked first (ROW EXCLUSIVE, which DML takes anyway
   -- and which CREATE TRIGGER, RULE or POLICY must wait for), so none can be added between
   -- the check and the statement.
+  if v_two then
+    select l.pick, l.relock into v_lock, v_relock from retention._archive_lock_sql(p_pol) l;
+  end if;
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE

@@ -6,7 +6,7 @@
 --     through a foreign key, level by level (waiting up to lock_timeout). Once the picked rows are locked no new row can
 --     reference them (an insert's foreign-key check needs a lock they conflict with), and
 --     once the cascaded rows are locked none can change or gain children of its own.
---  1b. The same locks again (_archive_lock_sql with p_relock) under a new snapshot: a row
+--  1b. The same locks again (_archive_lock_sql's relock) under a new snapshot: a row
 --     that came to reference a picked row just before it was locked is locked too.
 --  2. _archive_batch_sql, with a snapshot taken after those locks, re-checks eligibility
 --     and holds, deletes the rows, and inserts into retention.archived_rows each deleted
@@ -20,8 +20,7 @@
 -- floor, $6 limit, $7 tids to skip, $8 one tid or NULL); it returns the picked tids. Of 2:
 -- $1-$4 as above, $5 run id, $6 batch number, $7 the tids from 1; it returns what
 -- _batch_sql returns (rows, oldest, newest, related = cascaded rows archived).
-create or replace function retention._archive_lock_sql(p_policy retention.policies, p_relock boolean default false)
-returns text
+create or replace function retention._archive_lock_sql(p_policy retention.policies, out pick text, out relock text)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
@@ -44,13 +43,11 @@ begin
            else format('select %s from l%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end);
     v_count := v_count || format(' + (select count(*) from l%s)', c.n);
   end loop;
-  if p_relock then
-    -- Again, with a snapshot taken after the picked rows were locked: a row that came to
-    -- reference them just before (committed after the first statement's snapshot) is
-    -- locked now too, so nothing can come to reference it before the delete.
-    return format('with picked as (select pg_catalog.unnest($1::tid[]) as tid)%s select (%s)::bigint', v_ctes, v_count);
-  end if;
-  return format(
+  -- 1b: again, with a snapshot taken after the picked rows were locked: a row that came
+  -- to reference them just before (committed after the first statement's snapshot) is
+  -- locked now too, so nothing can come to reference it before the delete.
+  relock := format('with picked as (select pg_catalog.unnest($1::tid[]) as tid)%s select (%s)::bigint', v_ctes, v_count);
+  pick := format(
     'with picked as (select t.ctid as tid from only %1$s t
                       where %2$s and %3$s >= $5::%4$s and not (%5$s)
                         and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
@@ -59,8 +56,8 @@ begin
     s.tbl, s.eligible, s.age_expr, v_type, s.held, v_ctes, v_count);
 end
 $$;
-comment on function retention._archive_lock_sql(retention.policies, boolean) is
-  'Internal. Statement 1 of an archiving batch: picks the rows (SKIP LOCKED) and locks every row their delete cascades into; returns the picked tids. With p_relock, only the locking of what they cascade into, for tids given as $1 (1b, under a later snapshot).';
+comment on function retention._archive_lock_sql(retention.policies) is
+  'Internal. Statement 1 of an archiving batch (pick: picks the rows, SKIP LOCKED, and locks every row their delete reaches; returns the picked tids) and 1b (relock: the same locks for tids given as $1, under a later snapshot).';
 
 create or replace function retention._archive_batch_sql(p_policy retention.policies, p_copy boolean default true)
 returns text
