@@ -2,33 +2,14 @@
 // approved, by any path; execution removes only the proposal's rows that are still
 // eligible, unchanged and unheld; a changed policy, drift past the threshold and expiry
 // stop it. Outcomes are read from the tables, the ledger and the audit log.
-import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import type pg from 'pg';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { loginAs, sqlState, useTestDatabase } from './support/db.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
 import { count } from './support/fixtures.ts';
 
 const db = useTestDatabase();
-const tag = randomBytes(3).toString('hex');
-const roles: string[] = [];
-const clients: pg.Client[] = [];
-
-afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => {});
-  for (const r of roles) {
-    await db.q(`drop owned by ${r}`).catch(() => {});
-    await db.q(`drop role if exists ${r}`).catch(() => {});
-  }
-});
-
-async function login(name: string, ...memberOf: string[]): Promise<pg.Client> {
-  const role = `${name}_${tag}`;
-  roles.push(role);
-  const c = await loginAs(db, role, ...memberOf);
-  clients.push(c);
-  return c;
-}
+const { tag, login } = useLogins(db);
 
 /** orders (100 rows, row i is i days old) with lines and notes cascading from them. */
 async function tables(): Promise<void> {

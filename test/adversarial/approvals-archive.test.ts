@@ -3,30 +3,13 @@
 // that lapses mid-run, session settings that change a row's hash or its copy, a dropped
 // and re-created policy, a runner reading or forging the archive, rows a trigger or a
 // later loop removes without a copy, inheritance children copied though they stay.
-import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
-const tag = randomBytes(3).toString('hex');
-const roles: string[] = [];
-const clients: pg.Client[] = [];
-afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => {});
-  for (const r of roles) {
-    await db.q(`drop owned by ${r}`).catch(() => {});
-    await db.q(`drop role if exists ${r}`).catch(() => {});
-  }
-});
-async function login(name: string, ...memberOf: string[]): Promise<pg.Client> {
-  const role = `${name}_${tag}`;
-  roles.push(role);
-  const c = await loginAs(db, role, ...memberOf);
-  clients.push(c);
-  return c;
-}
+const { login } = useLogins(db);
 
 let approver: pg.Client;
 async function fresh(): Promise<void> {

@@ -91,3 +91,31 @@ export async function loginAs(db: TestDb, role: string, ...memberOf: string[]): 
   await c.connect();
   return c;
 }
+
+/**
+ * Logins for one test file: login('appr', 'retention_approver') creates appr_<tag> (roles
+ * are cluster-wide: the tag keeps files and runs apart) and connects as it; every login
+ * made is disconnected and dropped after the file.
+ */
+export function useLogins(db: TestDb): { tag: string; login: (name: string, ...memberOf: string[]) => Promise<pg.Client> } {
+  const tag = randomBytes(3).toString('hex');
+  const roles: string[] = [];
+  const clients: pg.Client[] = [];
+  afterAll(async () => {
+    for (const c of clients) await c.end().catch(() => {});
+    for (const r of roles) {
+      await db.q(`drop owned by ${r}`).catch(() => {});
+      await db.q(`drop role if exists ${r}`).catch(() => {});
+    }
+  });
+  return {
+    tag,
+    login: async (name, ...memberOf) => {
+      const role = `${name}_${tag}`;
+      roles.push(role);
+      const c = await loginAs(db, role, ...memberOf);
+      clients.push(c);
+      return c;
+    },
+  };
+}
