@@ -119,10 +119,25 @@ as $$
 declare
   v_found text := retention._foreign_code(p.target, p.action in ('soft_delete', 'scrub'));
   v_rel   regclass;
+  v_rule  text;
 begin
   foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
     v_found := coalesce(v_found, retention._foreign_code(v_rel, false));
   end loop;
+  -- A rule on a table the change reaches rewrites what it does (DO INSTEAD, DO ALSO): rows
+  -- it removes or changes are out of sight of the hold check, the ledger, proposals and the
+  -- archive. Refused, whoever owns it.
+  select format('rule %I on %s', w.rulename, w.ev_class::regclass) into v_rule
+    from (select r.rel from retention._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention._reach(x, false) r) t
+    join pg_catalog.pg_rewrite w on w.ev_class = t.rel
+   where w.rulename <> '_RETURN' and w.ev_type in ('2', '4') and w.ev_enabled <> 'D'
+   limit 1;
+  if v_rule is not null then
+    raise exception 'acting on % would be rewritten by %: rows it changes would escape legal holds and the ledger', p.target, v_rule
+      using errcode = 'RT033',
+            hint = 'Replace the rule by a foreign key with the action you need (or a trigger pg-retention can see), or disable it (ALTER TABLE ... DISABLE RULE); then run again.';
+  end if;
   if v_found is not null then
     raise exception 'acting on % would run code of another role with the rights of the retention schema''s owner: %', p.target, v_found
       using errcode = 'RT025',
@@ -131,7 +146,7 @@ begin
 end
 $$;
 comment on function retention._check_foreign_code(retention.policies) is
-  'Internal. RT025 when acting on the policy''s table (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
+  'Internal. RT033 when a rule rewrites a change of the policy''s table or of a table the change reaches; RT025 when acting on it (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
 
 -- Whether row-level security on the table applies to the session's login: not a
 -- superuser, not BYPASSRLS, not the table's owner unless it is forced.

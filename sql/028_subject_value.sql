@@ -13,14 +13,26 @@ as $$
 declare
   v text;
 begin
-  execute format('select %L::%s::text', p_value, p_type) into v;
-  return v;
-exception when data_exception or invalid_text_representation then
-  return null;
+  begin
+    execute format('select %L::%s::text', p_value, p_type) into v;
+    return v;
+  exception when data_exception or invalid_text_representation then
+    -- '7.0' names subject 7 in an integer column as it does in a numeric one.
+    if p_type in ('smallint', 'integer', 'bigint') then
+      begin
+        execute format('select case when v = trunc(v) then trunc(v)::%s::text end from (select %L::numeric as v) x', p_type, p_value)
+          into v;
+        return v;
+      exception when data_exception or invalid_text_representation then
+        return null;
+      end;
+    end if;
+    return null;
+  end;
 end
 $$;
 comment on function retention._subject_value(text, text) is
-  'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type).';
+  'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type; an integral number such as 7.0 is 7 in an integer column).';
 
 -- The columns of a table that name a data subject, so a subject hold covers its rows:
 -- the subject column of every policy on the table or on a partitioned table it belongs
@@ -40,7 +52,8 @@ begin
   select p.name, p.subject_column into v_gone
     from retention.policies p
    where p.subject_column is not null
-     and p.target = any (retention._rel_and_ancestors(p_rel))
+     and (p.target = any (retention._rel_and_ancestors(p_rel))
+          or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
    limit 1;
@@ -61,7 +74,8 @@ begin
             join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
             join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = k.confkey[1]
            where k.contype = 'f' and cardinality(k.conkey) = 1
-             and k.conrelid = any (retention._rel_and_ancestors(p_rel))
+             and (k.conrelid = any (retention._rel_and_ancestors(p_rel))
+                  or k.conrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
              and r.attname in (select o.col from retention._own_subject_columns(k.confrelid) o)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
@@ -79,10 +93,13 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+  -- Of policies on the table, on a table above it, or on a partition below it (a
+  -- partitioned table's rows include its partitions' rows).
   select p.subject_column
     from retention.policies p
    where p.subject_column is not null
-     and p.target = any (retention._rel_and_ancestors(p_rel))
+     and (p.target = any (retention._rel_and_ancestors(p_rel))
+          or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
   union
   select k.key_column
     from retention._single_key(p_rel) k

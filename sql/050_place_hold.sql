@@ -46,6 +46,12 @@ begin
   end if;
   if p_scope = 'table' then
     v_target := retention._resolve_table(p_value, 'Give an existing table, schema-qualified, e.g. app.users.');
+    -- A view, a sequence, a foreign table holds no rows a run removes: a hold on it would
+    -- keep nothing while seeming to.
+    if (select c.relkind from pg_catalog.pg_class c where c.oid = v_target) not in ('r', 'p') then
+      raise exception '% is not a table: a hold on it would keep nothing', v_target
+        using errcode = 'RT010', hint = 'Hold the table the rows live in (for a view, its base table), e.g. app.users.';
+    end if;
   elsif p_scope = 'policy' then
     perform retention._get_policy(p_value);
   end if;

@@ -2,7 +2,7 @@
 // one hold rule — rows reached by cascade, partitions both ways, revoke tables, subjects
 // compared in the column's type, other people's rows in an erasure.
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.ts';
+import { sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -185,5 +185,72 @@ describe('erasure and other people', () => {
     const [r] = await q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(r).toEqual({ status: 'blocked_by_hold', status_reason: `legal hold ${hold!.hold_id} (subject): Padded` });
     expect(await count(db, 'app.z_users')).toBe(1);
+  });
+});
+
+// A third attacker review (against deae168): shapes the one hold rule did not follow.
+describe('holds: subject columns of partitions, rules, integral ids, views', () => {
+  it('a subject column declared by a policy on a partition holds rows reached through the parent', async () => {
+    await db.q(`drop schema if exists hp cascade`);
+    await db.q(`create schema hp`);
+    await db.q(`create table hp.ev (id int, created_at timestamptz not null, region text not null, user_id int not null) partition by range (created_at)`);
+    await db.q(`create table hp.ev_2024 partition of hp.ev for values from ('2024-01-01') to ('2025-01-01') partition by list (region)`);
+    await db.q(`create table hp.ev_2024_eu partition of hp.ev_2024 for values in ('eu')`);
+    await db.q(`create table hp.ev_2024_us partition of hp.ev_2024 for values in ('us')`);
+    await db.q(`create table hp.ev_2026 partition of hp.ev for values from ('2026-01-01') to ('2027-01-01')`);
+    await db.q(`insert into hp.ev values (1, '2024-03-01', 'eu', 7), (2, '2024-03-01', 'us', 8), (4, '2026-06-01', 'eu', 7)`);
+    await db.q(`select retention.set_policy('hp.rows', 'hp.ev_2024_eu', 'delete', 'created_at', interval '100 years', p_subject_column => 'user_id')`);
+    await db.q(`select retention.set_policy('hp.drop', 'hp.ev', 'drop_partitions', 'created_at', interval '30 days')`);
+    const hold = (await db.q(`select hold_id from retention.place_hold('subject', '7', 'litigation')`))[0]!.hold_id;
+    await db.call(`call retention.run('hp.drop')`);
+    expect((await db.q(`select id from hp.ev order by id`)).map((r) => r.id)).toEqual([1, 4]);
+    // And through a cascade into a partitioned table whose partition's policy names the column.
+    await db.q(`create table hp.users (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table hp.acts (id int, created_at timestamptz not null, user_id int not null references hp.users on delete cascade, actor text) partition by range (created_at)`);
+    await db.q(`create table hp.acts_2024 partition of hp.acts for values from ('2024-01-01') to ('2025-01-01')`);
+    await db.q(`insert into hp.users values (1, now() - interval '5 years')`);
+    await db.q(`insert into hp.acts values (1, '2024-03-01', 1, 'bob')`);
+    await db.q(`select retention.set_policy('hp.acts', 'hp.acts_2024', 'delete', 'created_at', interval '100 years', p_subject_column => 'actor')`);
+    await db.q(`select retention.set_policy('hp.users', 'hp.users', 'delete', 'created_at', interval '1 year')`);
+    const bob = (await db.q(`select hold_id from retention.place_hold('subject', 'bob', 'litigation')`))[0]!.hold_id;
+    await db.call(`call retention.run('hp.users')`);
+    expect(await count(db, 'hp.acts')).toBe(1);
+    expect(await count(db, 'hp.users')).toBe(1);
+    for (const h of [hold, bob]) await db.q(`select retention.release_hold($1, 'done')`, [h]);
+  });
+
+  it('a rule that rewrites a delete on a table the run reaches refuses the run', async () => {
+    await db.q(`drop schema if exists hr cascade`);
+    await db.q(`create schema hr`);
+    await db.q(`create table hr.users (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table hr.orders (id int primary key, user_id int references hr.users on delete cascade)`);
+    await db.q(`create table hr.invoices (id int primary key, order_id int)`);
+    await db.q(`create rule orders_del as on delete to hr.orders do also delete from hr.invoices where order_id = old.id`);
+    await db.q(`insert into hr.users values (1, now() - interval '5 years')`);
+    await db.q(`insert into hr.orders values (10, 1)`);
+    await db.q(`insert into hr.invoices values (100, 10)`);
+    await db.q(`select retention.set_policy('hr.users', 'hr.users', 'delete', 'created_at', interval '1 year')`);
+    const hold = (await db.q(`select hold_id from retention.place_hold('table', 'hr.invoices', 'tax audit')`))[0]!.hold_id;
+    expect(await sqlState(db.call(`call retention.run('hr.users')`))).toBe('RT033');
+    expect(await count(db, 'hr.invoices')).toBe(1);
+    expect(await count(db, 'hr.users')).toBe(1);
+    await db.q(`select retention.release_hold($1, 'done')`, [hold]);
+  });
+
+  it('a subject id written 7.0 holds 7 in an integer column too; a hold on a view is refused', async () => {
+    await db.q(`drop schema if exists hn cascade`);
+    await db.q(`create schema hn`);
+    await db.q(`create table hn.users (id numeric primary key, created_at timestamptz not null)`);
+    await db.q(`create table hn.orders (id int primary key, user_id int not null references hn.users (id), created_at timestamptz not null)`);
+    await db.q(`insert into hn.users values (7, now() - interval '5 years')`);
+    await db.q(`insert into hn.orders values (1, 7, now() - interval '5 years')`);
+    await db.q(`select retention.set_policy('hn.users', 'hn.users', 'delete', 'created_at', interval '1 year', p_subject_column => 'id')`);
+    await db.q(`select retention.set_policy('hn.orders', 'hn.orders', 'delete', 'created_at', interval '1 year')`);
+    const hold = (await db.q(`select hold_id from retention.place_hold('subject', '7.0', 'litigation')`))[0]!.hold_id;
+    await db.call(`call retention.run('hn.orders')`);
+    expect(await count(db, 'hn.orders')).toBe(1);
+    await db.q(`select retention.release_hold($1, 'done')`, [hold]);
+    await db.q(`create view hn.v_users as select * from hn.users`);
+    expect(await sqlState(db.q(`select retention.place_hold('table', 'hn.v_users', 'inquiry')`))).toBe('RT010');
   });
 });
