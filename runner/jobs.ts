@@ -155,10 +155,11 @@ export class RunHandler {
    * is logged and alerted (archive_failed); the rows stay in the database for next time. */
   async offload(policy: string): Promise<void> {
     const { target, ring } = this.cfg.archive;
-    const { rows: [p] } = await this.pool.query<{ archives: boolean }>(
-      `select coalesce(archive, approval = 'required' and action in ('delete', 'purge_soft_deleted')) as archives
-         from retention.policies where name = $1`, [policy]).catch(() => ({ rows: [] }));
-    if (!p?.archives) return;
+    // Whether the policy archives, as the database decides it (policy_settings: the
+    // archive setting, or its default with approval).
+    const { rows: [p] } = await this.pool.query<{ value: string }>(
+      `select value from retention.policy_settings($1) where setting = 'archive'`, [policy]).catch(() => ({ rows: [] }));
+    if (p?.value !== 'true') return;
     if (!ring) {
       this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
       return;

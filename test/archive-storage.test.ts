@@ -4,6 +4,7 @@
 // open without its key; kills at random moments of runs and offloads lose no row.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -246,5 +247,56 @@ describe('archive objects', () => {
     const out = dir();
     const files = await exportRows([{ ...rows[0]!, table: 'x."/../../escaped"' }], 'csv', path.join(out, 'sub'), 'archive-1');
     expect(files.every((f) => f.startsWith(path.join(out, 'sub') + path.sep))).toBe(true);
+  });
+
+  it('bad input to the archive routines and commands changes nothing and says what to do', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await wideTable();
+    await db.call(`call retention.run('ar.wide')`);
+    const before = [await count(db, 'retention.archived_rows'), await count(db, 'retention.archive_objects'), await count(db, 'retention.audit_log')];
+    expect(await sqlState(db.q(`select * from retention.archive_claim('  ', 10)`))).toBe('RT006');
+    expect(await sqlState(db.q(`select * from retention.archive_claim('file:///x', 0)`))).toBe('RT006');
+    expect(await sqlState(db.q(`select * from retention.archive_object_rows(424242)`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_complete(424242, repeat('0', 64), 1, 1, 'k', 'w')`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_abandon(424242, 'x')`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_object_checked(424242, true, 'x')`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_object_deleted(424242, 'x', null)`))).toBe('RT006');
+    expect(await sqlState(db.q(`select retention.archive_object_deleted(424242, 'x', now())`))).toBe('RT037');
+    // An object another session claimed, and a completion with a bad digest or count.
+    const c = await db.connect();
+    await c.query('begin');
+    const claim = (await c.query(`select * from retention.archive_claim('file:///x', 1000)`)).rows[0];
+    expect(await sqlState(db.q(`select * from retention.archive_object_rows($1)`, [claim.object_id]))).toBe('RT037');
+    await c.query('savepoint s');
+    expect(await sqlState(c.query(`select retention.archive_complete($1, 'not-a-digest', 1, $2, 'k', 'w')`, [claim.object_id, claim.rows]))).toBe('RT006');
+    await c.query('rollback to savepoint s');
+    expect(await sqlState(c.query(`select retention.archive_complete($1, repeat('0', 64), 1, $2 + 1, 'k', 'w')`, [claim.object_id, claim.rows]))).toBe('RT037');
+    await c.query('rollback');
+    await c.end();
+    expect([await count(db, 'retention.archived_rows'), await count(db, 'retention.archive_objects'), await count(db, 'retention.audit_log')]).toEqual(before);
+    // The command line: usage errors exit 2 with a hint, a missing key names the variable.
+    const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, ['runner/cli.ts', ...args],
+      { env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_STORAGE: dir(), ...env }, encoding: 'utf8' });
+    const keys = { PG_RETENTION_ARCHIVE_KEYS: `k1:${key()}` };
+    for (const [args, env, code, msg] of [
+      [['archive', 'frob'], keys, 2, /unknown archive command 'frob'/],
+      [['archive', 'restore'], keys, 2, /needs an object id or key/],
+      [['archive', 'export', '1'], keys, 2, /--format jsonl or --format csv/],
+      [['archive', 'restore', '1', '--into', 'Bad-Name'], keys, 2, /--into takes a schema name/],
+      [['archive', 'restore', '1', '--into', 'x', '--live'], keys, 2, /not both/],
+      [['archive', 'offload'], {}, 2, /PG_RETENTION_ARCHIVE_KEYS: is not set/],
+      [['archive', 'offload'], { PG_RETENTION_ARCHIVE_KEYS: 'k1:c2hvcnQ=' }, 2, /32/],
+      [['archive', 'verify', '424242'], keys, 1, /archive object 424242 does not exist/],
+      [['approvals', 'frob'], {}, 2, /unknown approvals command/],
+      [['approvals', 'show', 'abc'], {}, 2, /numeric proposal id/],
+      [['approvals', 'propose', 'ar.wide', '--max-drift', '2'], {}, 2, /--max-drift takes a share from 0 to 1/],
+      [['approvals', 'propose', 'ar.wide'], {}, 3, /does not require approval \[RT034\]/],
+    ] as [string[], Record<string, string>, number, RegExp][]) {
+      const r = cli(args, env);
+      expect([args.join(' '), r.status]).toEqual([args.join(' '), code]);
+      expect(r.stdout + r.stderr).toMatch(msg);
+    }
+    expect([await count(db, 'retention.archived_rows'), await count(db, 'retention.archive_objects'), await count(db, 'retention.proposals')])
+      .toEqual([before[0], before[1], 0]);
   });
 });
