@@ -84,7 +84,7 @@ create table retention.proposals (
 create index proposals_policy_idx on retention.proposals (policy_name, status);
 comment on table retention.proposals is
   'Frozen dry runs of approval-gated policies: the exact rows (proposal_rows), the cutoff, the policy''s version, who proposed and who approved or rejected; a live run removes only rows of an approved one. Written by retention.propose, approve_proposal, reject_proposal and the runs that execute them.';
-comment on column retention.proposals.policy_version is 'sha256 of the policy''s settings when proposed (retention.policy_version): execution stops if the policy changed.';
+comment on column retention.proposals.policy_version is 'sha256 of the policy''s settings when proposed, with its effective period and the foreign keys its delete sets off: execution stops if any of it changed.';
 comment on column retention.proposals.cascade is 'Rows each foreign-key cascade would remove or change, per table: [{table, action, rows, depth}].';
 comment on column retention.proposals.max_drift is 'Share of the proposal''s rows that may leave the eligible set (changed, gone) before execution stops and asks for a new proposal.';
 comment on column retention.proposals.proposed_login is 'The login (session_user) that proposed: four eyes compare logins, which a session cannot set, as well as actors.';
@@ -146,6 +146,65 @@ create table retention.archived_rows (
 create index archived_rows_object_idx on retention.archived_rows (object_id, archive_id);
 comment on table retention.archived_rows is
   'Rows an archiving run removed (depth 0: the policy''s table; 1+: removed by ON DELETE CASCADE), copied in the transaction that removed them, until the worker moves them into a verified archive object. Personal data: readable by the owner and retention_admin only.';
+
+-- Every column said.
+comment on column retention.proposals.proposal_id is 'The proposals number (approve_proposal, pg-retention approvals).';
+comment on column retention.proposals.policy_id is 'The policy it is for; NULL once that policy was dropped.';
+comment on column retention.proposals.policy_name is 'The policy''s name when proposed.';
+comment on column retention.proposals.action is 'The policy''s action when proposed.';
+comment on column retention.proposals.cutoff is 'Rows older than this were proposed (the real clock when proposed, minus the period).';
+comment on column retention.proposals.rows is 'Rows of the policy''s table in the proposal (eligible and unheld when proposed).';
+comment on column retention.proposals.held_back is 'Eligible rows a legal hold kept out of the proposal.';
+comment on column retention.proposals.status is 'pending, approved, rejected, expired, executed, stale (policy changed, drifted or dropped), superseded (a newer proposal).';
+comment on column retention.proposals.note is 'The proposer''s note.';
+comment on column retention.proposals.proposed_at is 'When it was proposed.';
+comment on column retention.proposals.proposed_by is 'Who proposed (actor).';
+comment on column retention.proposals.expires_at is 'After this it can be neither approved nor executed.';
+comment on column retention.proposals.decided_at is 'When it was approved or rejected.';
+comment on column retention.proposals.decided_by is 'Who approved or rejected it (actor).';
+comment on column retention.proposals.decided_login is 'The login that approved or rejected it.';
+comment on column retention.proposals.decision_comment is 'The approver''s comment.';
+comment on column retention.proposals.run_id is 'The last run that executed it.';
+comment on column retention.proposals.executed_rows is 'Rows its runs removed or changed.';
+comment on column retention.proposals.skipped_held is 'Rows of it a legal hold kept at execution.';
+comment on column retention.proposals.skipped_gone is 'Rows of it that changed or left the eligible set before execution.';
+comment on column retention.proposals.closed_at is 'When it stopped being open (executed, rejected, expired, stale, superseded).';
+comment on column retention.proposals.closed_reason is 'Why it closed.';
+comment on column retention.proposal_rows.proposal_id is 'The proposal.';
+comment on column retention.proposal_rows.rel is 'The table (oid): the policy''s, or one its delete reaches through foreign keys.';
+comment on column retention.proposal_rows.row_key is 'The row''s primary key as JSON (its ctid when the table has none).';
+comment on column retention.proposal_rows.row_hash is 'md5 of the whole row''s text when proposed (under pinned output settings).';
+comment on column retention.archive_objects.object_id is 'The objects number.';
+comment on column retention.archive_objects.object_key is 'Its key in the storage target.';
+comment on column retention.archive_objects.target is 'The storage target (file://… or s3://bucket/prefix; no credentials).';
+comment on column retention.archive_objects.status is 'writing (claimed by a session), verified (written, read back, checked), failed, deleted (pruned).';
+comment on column retention.archive_objects.sha256 is 'sha256 of the stored (sealed) bytes.';
+comment on column retention.archive_objects.bytes is 'Size of the stored object.';
+comment on column retention.archive_objects.rows is 'Rows in the object.';
+comment on column retention.archive_objects.tables is 'Rows per table, by name.';
+comment on column retention.archive_objects.key_id is 'The id of the key-encryption key that wraps its data key.';
+comment on column retention.archive_objects.wrapped_key is 'Its data key, wrapped (AES-256-GCM) by key_id''s key, base64.';
+comment on column retention.archive_objects.policies is 'Policies whose rows it holds.';
+comment on column retention.archive_objects.runs is 'Runs whose rows it holds.';
+comment on column retention.archive_objects.first_archived_at is 'When its oldest row was archived.';
+comment on column retention.archive_objects.last_archived_at is 'When its newest row was archived.';
+comment on column retention.archive_objects.expires_at is 'When it may be pruned (its policy''s archive_retain), unless a hold keeps it; NULL: kept.';
+comment on column retention.archive_objects.created_at is 'When it was claimed.';
+comment on column retention.archive_objects.created_by is 'Who offloaded it (actor).';
+comment on column retention.archive_objects.verified_at is 'When it was read back and verified.';
+comment on column retention.archive_objects.deleted_at is 'When it was pruned.';
+comment on column retention.archive_objects.error is 'Why writing it failed.';
+comment on column retention.archive_objects.claimed_pid is 'The backend of the session writing it (objects of ended sessions are abandoned).';
+comment on column retention.archived_rows.archive_id is 'Order of archiving.';
+comment on column retention.archived_rows.run_id is 'The run whose batch removed the row.';
+comment on column retention.archived_rows.batch_no is 'The batch.';
+comment on column retention.archived_rows.policy_name is 'The policy.';
+comment on column retention.archived_rows.rel is 'The table (oid) the row was removed from (a partitioned policy''s root table).';
+comment on column retention.archived_rows.rel_name is 'The table''s name when archived.';
+comment on column retention.archived_rows.depth is '0: the policy''s table; 1, 2, …: removed by ON DELETE CASCADE that many keys away.';
+comment on column retention.archived_rows.row_data is 'The row as JSON.';
+comment on column retention.archived_rows.archived_at is 'When it was copied (the transaction that removed it).';
+comment on column retention.archived_rows.object_id is 'The object being written with it (it leaves this table when the object is verified).';
 
 -- Notifications: a proposal waits for approval; an archive object could not be written.
 alter table retention.notifications drop constraint notifications_kind_check;
