@@ -102,13 +102,49 @@ $$;
 comment on function retention._cascade_tree(regclass) is
   'Internal. Every table a delete from the table reaches through foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, then ON UPDATE actions on the changed keys), as a tree; cycles are flagged, not followed.';
 
+-- _cascade_tree as one value (a jsonb array of its nodes), so that a batch walks the
+-- catalog once and hands the tree to each check and statement builder (_tree_nodes reads
+-- it back).
+create or replace function retention._cascade_tree_json(p_rel regclass)
+returns jsonb
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'parent', t.parent, 'rel', t.rel::oid, 'fk', t.fk, 'ref', t.ref,
+                                               'action', t.action, 'depth', t.depth, 'cycle', t.cycle,
+                                               'referenced', t.referenced::oid) order by t.n), '[]')
+    from retention._cascade_tree(p_rel) t
+$$;
+comment on function retention._cascade_tree_json(regclass) is
+  'Internal. retention._cascade_tree(p_rel) as a jsonb array of its nodes (read back with _tree_nodes).';
+
+create or replace function retention._tree_nodes(p_tree jsonb)
+returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
+               cycle boolean, referenced regclass)
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select (e ->> 'n')::int, (e ->> 'parent')::int, (e ->> 'rel')::oid::regclass,
+         array(select jsonb_array_elements_text(e -> 'fk'))::name[], array(select jsonb_array_elements_text(e -> 'ref'))::name[],
+         e ->> 'action', (e ->> 'depth')::int, (e ->> 'cycle')::boolean, (e ->> 'referenced')::oid::regclass
+    from jsonb_array_elements(p_tree) e
+$$;
+comment on function retention._tree_nodes(jsonb) is
+  'Internal. The nodes of a cascade tree given by _cascade_tree_json, as _cascade_tree returns them.';
+
 -- Archiving copies whole rows, as JSON, of the table and of every table its delete
 -- cascades into, in the statement that deletes them. Refused (RT033) where that copy could
 -- be incomplete or run another role's code: a cascade that loops back (a self-reference,
 -- a cycle) or goes deeper than 8 tables, and a column type with a cast to json or text
 -- another role defined (to_jsonb would call it as the retention owner). p_partitioned: a
 -- drop_partitions policy (partitions are copied whole; only their own columns count).
-create or replace function retention._check_archivable(p_rel regclass, p_partitioned boolean default false)
+-- p_tree: the table's _cascade_tree as _cascade_tree_json gives it, when the caller has it.
+create or replace function retention._check_archivable(p_rel regclass, p_partitioned boolean default false,
+                                                       p_tree jsonb default null)
 returns void
 language plpgsql
 stable
@@ -118,11 +154,13 @@ as $$
 declare
   v_bad  text;
   v_rels regclass[] := array[p_rel];
+  v_tree jsonb;
 begin
   if not p_partitioned then
+    v_tree := coalesce(p_tree, retention._cascade_tree_json(p_rel));
     select format('%s references %s through %s', t.rel, t.referenced, array_to_string(t.fk, ', '))
       into v_bad
-      from retention._cascade_tree(p_rel) t
+      from retention._tree_nodes(v_tree) t
      where t.cycle and t.action = 'delete'
      limit 1;
     if v_bad is not null then
@@ -130,13 +168,16 @@ begin
         using errcode = 'RT033',
               hint = 'Archiving copies every row a delete removes, and follows ON DELETE CASCADE only along a tree. Delete the looping rows by their own policy first, or archive without that cascade (ON DELETE RESTRICT).';
     end if;
-    v_rels := v_rels || array(select t.rel from retention._cascade_tree(p_rel) t where t.action = 'delete');
+    v_rels := v_rels || array(select t.rel from retention._tree_nodes(v_tree) t where t.action = 'delete');
   end if;
-  select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention._foreign_cast(a.atttypid))
+  -- Each column type once (a batch runs this check every time).
+  select format('%s.%I: %s', a.attrelid::regclass, a.attname, f.line)
     into v_bad
-    from pg_catalog.pg_attribute a
-   where a.attrelid = any (v_rels) and a.attnum > 0 and not a.attisdropped
-     and retention._foreign_cast(a.atttypid) is not null
+    from (select distinct x.atttypid from pg_catalog.pg_attribute x
+           where x.attrelid = any (v_rels) and x.attnum > 0 and not x.attisdropped) t
+   cross join lateral (select retention._foreign_cast(t.atttypid) as line) f
+    join pg_catalog.pg_attribute a on a.atttypid = t.atttypid and a.attrelid = any (v_rels) and a.attnum > 0 and not a.attisdropped
+   where f.line is not null
    limit 1;
   if v_bad is not null then
     raise exception 'cannot archive %: copying a row would run another role''s cast (%)', p_rel, v_bad
@@ -145,14 +186,14 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_archivable(regclass, boolean) is
+comment on function retention._check_archivable(regclass, boolean, jsonb) is
   'Internal. RT033 when a delete from the table cascades around a loop (archives follow a tree of at most 8 levels); RT025 when copying its rows (or its cascade''s) as JSON would call another role''s cast.';
 
 -- Rows a trigger deletes are neither frozen in a proposal nor copied to the archive: an
 -- approval-gated or archiving policy refuses a table (or a table its delete cascades
 -- into) with an enabled DELETE trigger of its own (RT033). Checked when the policy is set
 -- and again in every batch (a trigger may come later).
-create or replace function retention._check_delete_triggers(p_rel regclass)
+create or replace function retention._check_delete_triggers(p_rel regclass, p_tree jsonb default null)
 returns void
 language plpgsql
 stable
@@ -166,7 +207,8 @@ begin
     from pg_catalog.pg_trigger g
    where not g.tgisinternal and g.tgenabled <> 'D' and (g.tgtype & 8) <> 0
      and g.tgrelid = any (array[p_rel::oid]
-                          || array(select t.rel::oid from retention._cascade_tree(p_rel) t where t.action = 'delete')
+                          || array(select t.rel::oid from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
+                                    where t.action = 'delete')
                           || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a))
    limit 1;
   if v_bad is not null then
@@ -176,5 +218,5 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_delete_triggers(regclass) is
+comment on function retention._check_delete_triggers(regclass, jsonb) is
   'Internal. RT033 when the table, a partitioned table above it or a table its delete cascades into has an enabled DELETE trigger (rows it removes would be neither approved nor archived).';

@@ -11,8 +11,8 @@
 -- row is recorded in run_row_failures by its key and added to p_skip for the rest of the
 -- run. When every row of a batch (more than one) fails, the batch fails as a whole.
 -- A policy that archives (_archives) copies every row it removes, with the rows its
--- cascade removes, to retention.archived_rows in the same transaction (_archive_lock_sql,
--- _archive_batch_sql): no row goes without its copy.
+-- cascade removes, to retention.archived_batches in the same transaction (_two_phase_sql,
+-- run by _two_phase_exec): no row goes without its copy.
 -- p_partition names the partition a drop_partitions run deletes rows from (NULL otherwise).
 -- Errors are the caller's to record.
 create or replace function retention._batch(
@@ -35,19 +35,17 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  -- An archiving policy's batch copies every row it removes (_archive_batch_sql); an
+  -- An archiving policy's batch copies every row it removes (_two_phase_sql); an
   -- erasure step (p_cond) never archives: it removes a person's data.
   v_archive boolean := p_cond is null and retention._archives(p_pol);
-  -- An approval-gated delete locks first too (see _archive_batch_sql), without copying.
+  -- An approval-gated delete locks first too (see _two_phase_sql), without copying.
   v_two     boolean := v_archive or (p_cond is null and p_pol.approval = 'required'
                                      and p_pol.action in ('delete', 'purge_soft_deleted'));
-  v_lock    text;
-  v_relock  text;
-  v_locked  bigint;
-  v_stmt    text := case when v_two then retention._archive_batch_sql(p_pol, v_archive) else retention._batch_sql(p_pol, p_cond) end;
-  v_one     tid[];
-  v_sql     record := retention._policy_sql(p_pol, p_cond);
-  v_key     text := retention._row_key_sql(p_pol.target);
+  v_tree    jsonb;
+  v_tp      record;
+  v_stmt    text;
+  v_sql     record;
+  v_key     text;
   v_tids    tid[];
   v_tid     tid;
   v_related int;
@@ -68,35 +66,41 @@ begin
   -- tables the statement reaches are locked first (ROW EXCLUSIVE, which DML takes anyway
   -- and which CREATE TRIGGER, RULE or POLICY must wait for), so none can be added between
   -- the check and the statement.
-  if v_two then
-    select l.pick, l.relock into v_lock, v_relock from retention._archive_lock_sql(p_pol) l;
-  end if;
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
+  -- The tree is walked once, after the locks, and serves the checks and the statements.
+  if v_archive or (p_cond is null and p_pol.approval = 'required') then
+    v_tree := retention._cascade_tree_json(p_pol.target);
+  end if;
   if v_archive then
-    perform retention._check_archivable(p_pol.target);
+    perform retention._check_archivable(p_pol.target, false, v_tree);
   end if;
   if v_archive or (p_cond is null and p_pol.approval = 'required') then
-    perform retention._check_delete_triggers(p_pol.target);
+    perform retention._check_delete_triggers(p_pol.target, v_tree);
+  end if;
+  if v_two then
+    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree);
+  else
+    v_stmt := retention._batch_sql(p_pol, p_cond);
   end if;
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   perform retention._lock_holds_shared();
   begin
     if v_two then
-      execute v_lock into v_tids
-        using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
-      execute v_relock into v_locked using v_tids;
-      execute v_stmt into o_rows, v_oldest, v_newest, v_related
-        using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
+      select * into o_rows, v_oldest, v_newest, v_related
+        from retention._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
+                                       p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
     else
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
     end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
+    v_sql := retention._policy_sql(p_pol, p_cond);
+    v_key := retention._row_key_sql(p_pol.target);
     execute format('select array(select t.ctid from only %s t where %s%s and not (%s)
                                    and t.ctid <> all ($7)%s limit $6)',
                    v_sql.tbl, v_sql.eligible,
@@ -111,11 +115,9 @@ begin
         if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks
           -- went with it), then deleted with its copies.
-          execute v_lock into v_one
-            using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
-          execute v_relock into v_locked using v_one;
-          execute v_stmt into v_n1, v_old1, v_new1, v_rel1
-            using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_one;
+          select * into v_n1, v_old1, v_new1, v_rel1
+            from retention._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
+                                           p_cutoff, p_as_of, p_floor, 1, p_skip, v_tid);
         else
           execute v_stmt into v_n1, v_old1, v_new1, v_rel1
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
@@ -159,3 +161,35 @@ end
 $$;
 comment on function retention._batch(retention.policies, bigint, timestamptz, timestamptz, bigint, integer, text, text, timestamptz, tid[]) is
   'Internal. One batch of a run in the caller''s transaction: rows picked through the age index from the floor on, holds re-checked in the statement, failing rows redone one by one and recorded, the ledger row written with it.';
+
+-- Runs the statements _two_phase_sql built for one batch (or one row: p_tid): pick, the
+-- lock passes, final; or final alone when pick is NULL.
+create or replace function retention._two_phase_exec(
+  p_pick text, p_passes text[], p_final text, p_pol retention.policies, p_run_id bigint, p_batch_no integer,
+  p_cutoff timestamptz, p_as_of timestamptz, p_floor timestamptz, p_size bigint, p_skip tid[], p_tid tid,
+  out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_tids   tid[];
+  v_pass   text;
+  v_locked bigint;
+begin
+  if p_pick is null then
+    execute p_final into o_rows, o_oldest, o_newest, o_related
+      using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, p_tid, p_run_id, p_batch_no;
+    return;
+  end if;
+  execute p_pick into v_tids
+    using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, p_tid;
+  foreach v_pass in array p_passes loop
+    execute v_pass into v_locked using v_tids;
+  end loop;
+  execute p_final into o_rows, o_oldest, o_newest, o_related
+    using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
+end
+$$;
+comment on function retention._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
+  'Internal. Runs an archiving or approval-gated batch''s statements (_two_phase_sql) for up to p_size rows, or the one row p_tid.';

@@ -1,66 +1,33 @@
--- An archiving batch (a policy that archives: _archives) is two statements in the batch's
--- transaction, so that no row is deleted without its copy, including the rows its
--- ON DELETE CASCADE foreign keys remove:
---  1. _archive_lock_sql picks the rows as any batch does (eligible, unheld, oldest first,
---     SKIP LOCKED) and locks FOR UPDATE every row the delete will cascade into or change
---     through a foreign key, level by level (waiting up to lock_timeout). Once the picked rows are locked no new row can
---     reference them (an insert's foreign-key check needs a lock they conflict with), and
---     once the cascaded rows are locked none can change or gain children of its own.
---  1b. The same locks again (_archive_lock_sql's relock) under a new snapshot: a row
---     that came to reference a picked row just before it was locked is locked too.
---  2. _archive_batch_sql, with a snapshot taken after those locks, re-checks eligibility
---     and holds, deletes the rows, and inserts into retention.archived_rows each deleted
---     row and each row the cascade removes (read in the same statement, before the
---     cascade fires at its end), as JSON, with the run, batch and depth.
--- An approval-gated delete that does not archive runs the same statements without the
--- copies (p_copy false): its re-check of the proposal's cascaded rows then sees every row
--- that references the picked ones, none can come after.
+-- An archiving batch copies every row it removes, and every row its ON DELETE CASCADE
+-- foreign keys remove, into retention.archived_batches in the transaction that removes
+-- them; an approval-gated delete removes only rows whose cascade is what was approved.
+-- Both must know every row the delete will reach before it happens. _two_phase_sql builds
+-- the statements (bind parameters as _batch_sql's: $1 cutoff, $2 as_of, $3 policy, $4
+-- target oid):
+--  pick   picks the rows as any batch does (eligible, unheld, oldest first, SKIP LOCKED
+--         from $5 floor, $6 limit, $7 tids to skip, $8 one tid or NULL) and locks them FOR
+--         UPDATE; it returns their tids. From then on no row can come to reference them
+--         (an insert's foreign-key check needs a lock that conflicts).
+--  passes one statement per level i of the cascade tree (given $1, the tids), each under
+--         a snapshot taken after the level above was locked, so it sees every row of
+--         level i and locks it FOR UPDATE: locked, it can neither change nor gain
+--         children. The last level is locked by final itself, in the statement that
+--         copies it, for a policy that archives without approval (what final reads of it
+--         is the locked version: FOR UPDATE returns the row as it is when locked).
+--  final  ($5 run id, $6 batch number, $7 the tids) re-checks eligibility and holds,
+--         deletes the rows, and (p_copy) copies them and every row the cascade removes
+--         (read in the same statement, before the cascade fires at its end) as one tuple
+--         per table: a JSON array, with the run, batch, depth and count. It returns what
+--         _batch_sql returns (related: cascaded rows copied).
+-- A policy that archives without approval and cascades nowhere needs none of this: pick
+-- is NULL and final is one statement like _batch_sql's with the copy added ($1-$8 as
+-- _batch_sql's, $9 run id, $10 batch number).
+-- An approval-gated policy locks every level in passes before final, whose re-check of
+-- the proposal's cascaded rows then reads rows that can no longer change.
 -- Whole rows are written t.* (a column named t, c or r must not stand in for the row).
--- Bind parameters of 1: as _batch_sql ($1 cutoff, $2 as_of, $3 policy, $4 target oid, $5
--- floor, $6 limit, $7 tids to skip, $8 one tid or NULL); it returns the picked tids. Of 2:
--- $1-$4 as above, $5 run id, $6 batch number, $7 the tids from 1; it returns what
--- _batch_sql returns (rows, oldest, newest, related = cascaded rows archived).
-create or replace function retention._archive_lock_sql(p_policy retention.policies, out pick text, out relock text)
-language plpgsql
-stable
-set search_path = pg_catalog, pg_temp
-set timezone = 'UTC'
-as $$
-declare
-  s       record := retention._policy_sql(p_policy);
-  v_type  text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
-  v_ctes  text := '';
-  v_count text := '0';
-  c       record;
-begin
-  for c in select * from retention._cascade_tree(p_policy.target) t where not t.cycle order by t.n loop
-    v_ctes := v_ctes || format(
-      ', l%s as (select c.tableoid as "retention tableoid", c.* from %s c where (%s) in (%s) for update of c)',
-      c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
-      case when c.parent = 0
-           then format('select %s from only %s t where t.ctid in (select tid from picked)',
-                       retention._column_list('t', c.ref), s.tbl)
-           else format('select %s from l%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end);
-    v_count := v_count || format(' + (select count(*) from l%s)', c.n);
-  end loop;
-  -- 1b: again, with a snapshot taken after the picked rows were locked: a row that came
-  -- to reference them just before (committed after the first statement's snapshot) is
-  -- locked now too, so nothing can come to reference it before the delete.
-  relock := format('with picked as (select pg_catalog.unnest($1::tid[]) as tid)%s select (%s)::bigint', v_ctes, v_count);
-  pick := format(
-    'with picked as (select t.ctid as tid from only %1$s t
-                      where %2$s and %3$s >= $5::%4$s and not (%5$s)
-                        and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
-                      order by %3$s limit $6 for update of t skip locked)%6$s
-     select array(select tid from picked), (%7$s)::bigint',
-    s.tbl, s.eligible, s.age_expr, v_type, s.held, v_ctes, v_count);
-end
-$$;
-comment on function retention._archive_lock_sql(retention.policies) is
-  'Internal. Statement 1 of an archiving batch (pick: picks the rows, SKIP LOCKED, and locks every row their delete reaches; returns the picked tids) and 1b (relock: the same locks for tids given as $1, under a later snapshot).';
-
-create or replace function retention._archive_batch_sql(p_policy retention.policies, p_copy boolean default true)
-returns text
+create or replace function retention._two_phase_sql(p_policy retention.policies, p_copy boolean,
+                                                    p_tree jsonb default null,
+                                                    out pick text, out passes text[], out final text)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
@@ -68,45 +35,106 @@ set timezone = 'UTC'
 as $$
 declare
   s        record := retention._policy_sql(p_policy);
+  v_type   text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
   v_root   regclass := coalesce(pg_catalog.pg_partition_root(p_policy.target), p_policy.target);
-  v_ctes   text := '';
-  v_arch   text := '';
-  v_count  text := '0';
+  v_tree   jsonb := coalesce(p_tree, retention._cascade_tree_json(p_policy.target));
+  v_gated  boolean := p_policy.approval = 'required';
+  v_depth  integer;
+  v_last   integer;   -- levels locked by passes; the rest (one at most) by final
   v_flag   record := retention._flag_close_sql(p_policy);
+  v_ctes   text;
+  v_count  text;
+  v_arch   text := '';
+  v_sum    text := '0';
   c        record;
+  i        integer;
 begin
-  for c in select * from retention._cascade_tree(p_policy.target) t
+  select coalesce(max(t.depth), 0) into v_depth from retention._tree_nodes(v_tree) t where not t.cycle;
+  v_last := case when v_gated then v_depth else greatest(v_depth - 1, 0) end;
+  passes := '{}';
+  if not v_gated and v_depth = 0 then
+    pick := null;
+    final := format(
+      'with picked as (select t.ctid as tid from only %1$s t
+                        where %2$s and %3$s >= $5::%4$s and not (%5$s)
+                          and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                        order by %3$s limit $6 for update of t skip locked),
+       done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
+                returning pg_catalog.to_json(t.*) as "retention archived row", %3$s as age%6$s),
+       a0 as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
+              select $9, $10, $3, %7$s, %8$L, 0, count(*), pg_catalog.json_agg(d."retention archived row") from done d
+              having count(*) > 0 returning row_count)%9$s
+       select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
+              0 as related
+         from done',
+      s.tbl, s.eligible, s.age_expr, v_type, s.held, v_flag.flag_key, v_root::oid,
+      retention.qualified_name(v_root), v_flag.close_cte);
+    return;
+  end if;
+
+  pick := format(
+    'select array(select t.ctid from only %1$s t
+                   where %2$s and %3$s >= $5::%4$s and not (%5$s)
+                     and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                   order by %3$s limit $6 for update of t skip locked)',
+    s.tbl, s.eligible, s.age_expr, v_type, s.held);
+
+  for i in 1 .. v_last loop
+    v_ctes := '';
+    v_count := '0';
+    for c in select * from retention._tree_nodes(v_tree) t where not t.cycle and t.depth <= i order by t.n loop
+      v_ctes := v_ctes || format(
+        ', l%s as (select c.tableoid as "retention tableoid", c.* from %s c where (%s) in (%s)%s)',
+        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
+        case when c.parent = 0
+             then format('select %s from only %s t where t.ctid in (select tid from picked)',
+                         retention._column_list('t', c.ref), s.tbl)
+             else format('select %s from l%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end,
+        case when c.depth = i then ' for update of c' else '' end);
+      if c.depth = i then
+        v_count := v_count || format(' + (select count(*) from l%s)', c.n);
+      end if;
+    end loop;
+    passes := passes || format('with picked as (select pg_catalog.unnest($1::tid[]) as tid)%s select (%s)::bigint', v_ctes, v_count);
+  end loop;
+
+  v_ctes := '';
+  for c in select * from retention._tree_nodes(v_tree) t
             where p_copy and t.action = 'delete' and not t.cycle order by t.n loop
     v_ctes := v_ctes || format(
-      ', k%s as (select pg_catalog.to_jsonb(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*
-                  from %s c where (%s) in (%s))',
+      ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*
+                  from %s c where (%s) in (%s)%s)',
       c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
       case when c.parent = 0
            then format('select %s from only %s t where t.ctid in (select tid from picked)',
                        retention._column_list('t', c.ref), s.tbl)
-           else format('select %s from k%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end);
+           else format('select %s from k%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end,
+      case when c.depth > v_last then ' for update of c' else '' end);
     v_arch := v_arch || format(
-      ', a%1$s as (insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
-                   select $5, $6, $3, %2$s, %3$L, %4$s, x."retention archived row" from k%1$s x returning 1)',
+      ', a%1$s as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
+                   select $5, $6, $3, %2$s, %3$L, %4$s, count(*), pg_catalog.json_agg(x."retention archived row") from k%1$s x
+                   having count(*) > 0 returning row_count)',
       c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth);
-    v_count := v_count || format(' + (select count(*) from a%s)', c.n);
+    v_sum := v_sum || format(' + coalesce((select sum(row_count) from a%s), 0)', c.n);
   end loop;
-  return format(
+  final := format(
     'with picked as (select t.ctid as tid from only %1$s t
                       where t.ctid = any ($7::tid[]) and %2$s and not (%3$s))%4$s,
      done as (delete from only %1$s t where t.ctid in (select tid from picked)
-              returning pg_catalog.to_jsonb(t.*) as "retention archived row", %5$s as age%6$s),
-     a0 as (insert into retention.archived_rows (run_id, batch_no, policy_name, rel, rel_name, depth, row_data)
-            select $5, $6, $3, %7$s, %8$L, 0, d."retention archived row" from done d where %12$s returning 1)%9$s%10$s
+              returning %13$s as "retention archived row", %5$s as age%6$s),
+     a0 as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
+            select $5, $6, $3, %7$s, %8$L, 0, count(*), pg_catalog.json_agg(d."retention archived row") from done d
+            where %12$s having count(*) > 0 returning row_count)%9$s%10$s
      select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
             (%11$s)::int as related
        from done',
     s.tbl, s.eligible, s.held, v_ctes, s.age_expr, v_flag.flag_key, v_root::oid,
-    retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_count, case when p_copy then 'true' else 'false' end);
+    retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, case when p_copy then 'true' else 'false' end,
+    case when p_copy then 'pg_catalog.to_json(t.*)' else 'null::json' end);
 end
 $$;
-comment on function retention._archive_batch_sql(retention.policies, boolean) is
-  'Internal. Statement 2 of an archiving batch: re-checks the locked rows, deletes them and (p_copy) copies them and every row their cascade removes to retention.archived_rows, in one statement. Without p_copy: the two-phase delete of an approval-gated policy that does not archive.';
+comment on function retention._two_phase_sql(retention.policies, boolean, jsonb) is
+  'Internal. The statements of an archiving (p_copy) or approval-gated batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
 
 -- The part of a batch statement that closes the flags of the rows it acts on (a policy
 -- with a notice period): a column of the done CTE (flag_key) and a CTE (close_cte); both

@@ -1,8 +1,9 @@
 -- Archive objects: the worker (or `pg-retention archive offload`) moves archived rows out of
 -- the database into objects in cold storage, in three steps, so that a crash at any point
 -- loses no row:
---  1. archive_claim: one object row ('writing', claimed by this session's backend) and up
---     to p_max_rows archived rows of one policy assigned to it; objects left 'writing' by a
+--  1. archive_claim: one object row ('writing', claimed by this session's backend) and the
+--     archived batches of one policy, oldest first, up to p_max_rows rows (at least one
+--     batch, however many rows it holds), assigned to it; objects left 'writing' by a
 --     session that is gone are abandoned first (their rows go back to the queue) and
 --     returned, so the caller can delete whatever it had stored under their keys.
 --  2. The caller reads the rows (archive_object_rows), writes the object (NDJSON, gzip,
@@ -10,7 +11,7 @@
 --  3. archive_complete: the manifest (sha256 of the stored bytes, rows per table, key id
 --     and wrapped key, runs, expiry) and the deletion of the rows, in one transaction; or
 --     archive_abandon with the error (rows back to the queue, archive_failed notified).
--- Until 3 commits the rows stay in retention.archived_rows.
+-- Until 3 commits the rows stay in retention.archived_batches.
 create or replace function retention.archive_claim(p_target text, p_max_rows integer default 100000)
 returns table (object_id bigint, object_key text, rows bigint, abandoned_keys text[])
 language plpgsql
@@ -42,11 +43,11 @@ begin
        and not exists (select from pg_catalog.pg_stat_activity a where a.pid = o.claimed_pid)
     returning o.object_id, o.object_key),
   freed as (
-    update retention.archived_rows r set object_id = null from dead d where r.object_id = d.object_id returning 1)
+    update retention.archived_batches r set object_id = null from dead d where r.object_id = d.object_id returning 1)
   select array_agg(d.object_key), (select count(*) from freed) into v_gone, v_n from dead d;
   abandoned_keys := coalesce(v_gone, '{}');
 
-  select r.policy_name into v_policy from retention.archived_rows r
+  select r.policy_name into v_policy from retention.archived_batches r
    where r.object_id is null order by r.archive_id limit 1;
   if v_policy is null then
     if cardinality(abandoned_keys) > 0 then
@@ -61,11 +62,16 @@ begin
                   to_char(now(), 'YYYY/MM/DD'), lpad(v_id::text, 10, '0'),
                   substr(md5(pg_catalog.gen_random_uuid()::text), 1, 8));
   update retention.archive_objects o set object_key = v_key where o.object_id = v_id;
-  update retention.archived_rows r set object_id = v_id
-   where r.archive_id in (select x.archive_id from retention.archived_rows x
-                           where x.object_id is null and x.policy_name = v_policy
-                           order by x.archive_id limit p_max_rows);
-  get diagnostics v_n = row_count;
+  with claimed as (
+    update retention.archived_batches r set object_id = v_id
+     where r.archive_id in (select x.archive_id
+                              from (select y.archive_id, y.row_count,
+                                           sum(y.row_count) over (order by y.archive_id) as upto
+                                      from retention.archived_batches y
+                                     where y.object_id is null and y.policy_name = v_policy) x
+                             where x.upto <= p_max_rows or x.upto = x.row_count)
+    returning r.row_count)
+  select coalesce(sum(c.row_count), 0) into v_n from claimed c;
   object_id := v_id;
   object_key := v_key;
   rows := v_n;
@@ -73,11 +79,11 @@ begin
 end
 $$;
 comment on function retention.archive_claim(text, integer) is
-  'Offload step 1: claims up to p_max_rows archived rows of one policy for a new archive object (status writing, this session) and returns its key; objects left writing by sessions that ended are abandoned first and their keys returned (delete them from storage).';
+  'Offload step 1: claims the archived batches of one policy, up to p_max_rows rows (at least one batch), for a new archive object (status writing, this session) and returns its key; objects left writing by sessions that ended are abandoned first and their keys returned (delete them from storage).';
 
 create or replace function retention.archive_object_rows(p_object_id bigint)
 returns table (archive_id bigint, run_id bigint, batch_no integer, policy_name text, rel_name text,
-               depth integer, archived_at timestamptz, row_data jsonb)
+               depth integer, archived_at timestamptz, row_data json)
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -86,12 +92,14 @@ as $$
 begin
   perform retention._claimed_object(p_object_id);
   return query
-    select r.archive_id, r.run_id, r.batch_no, r.policy_name, r.rel_name, r.depth, r.archived_at, r.row_data
-      from retention.archived_rows r where r.object_id = p_object_id order by r.archive_id;
+    select r.archive_id, r.run_id, r.batch_no, r.policy_name, r.rel_name, r.depth, r.archived_at, e.value
+      from retention.archived_batches r
+     cross join lateral pg_catalog.json_array_elements(r.rows) with ordinality e(value, n)
+     where r.object_id = p_object_id order by r.archive_id, e.n;
 end
 $$;
 comment on function retention.archive_object_rows(bigint) is
-  'Offload step 2: the archived rows of an object this session is writing, in order.';
+  'Offload step 2: the archived rows of an object this session is writing, a row each, in order (row_data: the row as archived, json).';
 
 -- The object, which must be 'writing' and claimed by this session (RT037 otherwise).
 create or replace function retention._claimed_object(p_object_id bigint)
@@ -132,7 +140,7 @@ begin
     raise exception 'archive_complete needs the object''s sha256 (64 hex digits), size, key id and wrapped key'
       using errcode = 'RT006', hint = 'Pass what was written and read back.';
   end if;
-  select count(*) into v_rows from retention.archived_rows r where r.object_id = p_object_id;
+  select coalesce(sum(r.row_count), 0) into v_rows from retention.archived_batches r where r.object_id = p_object_id;
   if v_rows <> p_rows then
     raise exception 'archive object % holds % rows, the database assigned it %', p_object_id, p_rows, v_rows
       using errcode = 'RT037', hint = 'Abandon it (retention.archive_abandon) and offload again.';
@@ -141,21 +149,21 @@ begin
   update retention.archive_objects x
      set status = 'verified', verified_at = clock_timestamp(), claimed_pid = null,
          sha256 = p_sha256, bytes = p_bytes, rows = v_rows, key_id = p_key_id, wrapped_key = p_wrapped_key,
-         tables = (select jsonb_object_agg(t.rel_name, t.n) from (select r.rel_name, count(*) as n from retention.archived_rows r
+         tables = (select jsonb_object_agg(t.rel_name, t.n) from (select r.rel_name, sum(r.row_count) as n from retention.archived_batches r
                                                                   where r.object_id = p_object_id group by r.rel_name) t),
-         runs = (select array_agg(distinct r.run_id order by r.run_id) from retention.archived_rows r where r.object_id = p_object_id),
-         first_archived_at = (select min(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
-         last_archived_at = (select max(r.archived_at) from retention.archived_rows r where r.object_id = p_object_id),
+         runs = (select array_agg(distinct r.run_id order by r.run_id) from retention.archived_batches r where r.object_id = p_object_id),
+         first_archived_at = (select min(r.archived_at) from retention.archived_batches r where r.object_id = p_object_id),
+         last_archived_at = (select max(r.archived_at) from retention.archived_batches r where r.object_id = p_object_id),
          expires_at = now() + v_retain,
-         rels = (select array_agg(distinct r.rel order by r.rel) from retention.archived_rows r where r.object_id = p_object_id),
+         rels = (select array_agg(distinct r.rel order by r.rel) from retention.archived_batches r where r.object_id = p_object_id),
          subject_columns = (select jsonb_object_agg(t.rel_name, t.cols) from (
                               select r.rel_name, to_jsonb(array(select distinct c::text from unnest(retention._referenced_as(r.rel::regclass)) x
                                                                  cross join lateral unnest(retention._subject_columns(x)) c order by 1)) as cols
-                                from (select distinct rel, rel_name from retention.archived_rows where object_id = p_object_id) r
+                                from (select distinct rel, rel_name from retention.archived_batches where object_id = p_object_id) r
                                where to_regclass(r.rel_name) is not null or exists (select from pg_catalog.pg_class k where k.oid = r.rel)) t)
    where x.object_id = p_object_id
   returning * into o;
-  delete from retention.archived_rows r where r.object_id = p_object_id;
+  delete from retention.archived_batches r where r.object_id = p_object_id;
   perform retention._append_audit('archive.object_verified', 'archive_object', o.object_key,
     jsonb_build_object('object_id', o.object_id, 'target', o.target, 'sha256', o.sha256, 'bytes', o.bytes,
                        'rows', o.rows, 'tables', o.tables, 'key_id', o.key_id, 'runs', to_jsonb(o.runs)));
@@ -163,7 +171,7 @@ begin
 end
 $$;
 comment on function retention.archive_complete(bigint, text, bigint, bigint, text, text) is
-  'Offload step 3: records a written and verified archive object (sha256, size, rows per table, key id, wrapped data key, runs, expiry) and deletes its rows from retention.archived_rows, in one transaction; audited.';
+  'Offload step 3: records a written and verified archive object (sha256, size, rows per table, key id, wrapped data key, runs, expiry) and deletes its rows from retention.archived_batches, in one transaction; audited.';
 
 create or replace function retention.archive_abandon(p_object_id bigint, p_error text)
 returns void
@@ -175,7 +183,7 @@ as $$
 declare
   o retention.archive_objects := retention._claimed_object(p_object_id);
 begin
-  update retention.archived_rows r set object_id = null where r.object_id = p_object_id;
+  update retention.archived_batches r set object_id = null where r.object_id = p_object_id;
   update retention.archive_objects x set status = 'failed', error = left(p_error, 2000), claimed_pid = null
    where x.object_id = p_object_id;
   insert into retention.notifications (kind, dedupe_key, payload)

@@ -87,7 +87,7 @@ grant select on all tables in schema retention to retention_admin, retention_aud
 revoke all on retention._open_holds from retention_runner;
 -- Archived rows are whole rows of application tables: personal data, for the owner and
 -- the admin (restore, export) only.
-revoke all on retention.archived_rows from retention_auditor;
+revoke all on retention.archived_rows, retention.archived_batches from retention_auditor;
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
   retention.erasure_overview to retention_runner;
 -- The worker checks that the schema is the one it was built for (its readiness).

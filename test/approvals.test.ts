@@ -16,7 +16,7 @@ async function tables(): Promise<void> {
   await db.q(`update retention.legal_holds set released_at = now(), released_by = 'test', release_reason = 'test' where released_at is null`);
   await db.q(`select retention.drop_policy(name) from retention.policies`);
   await db.q(`drop schema if exists ap cascade`);
-  await db.q(`delete from retention.archived_rows`);
+  await db.q(`delete from retention.archived_batches`);
   await db.q(`delete from retention.proposals`);
   await db.q(`delete from retention.defaults where scope <> 'global'`).catch(() => {});
   await db.q(`create schema ap`);

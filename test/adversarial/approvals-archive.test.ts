@@ -15,7 +15,7 @@ let approver: pg.Client;
 async function fresh(): Promise<void> {
   await db.q(`update retention.legal_holds set released_at = now(), released_by = 't', release_reason = 't' where released_at is null`);
   await db.q(`select retention.drop_policy(name) from retention.policies`);
-  await db.q(`delete from retention.archived_rows`);
+  await db.q(`delete from retention.archived_batches`);
   await db.q(`drop schema if exists aa cascade`);
   await db.q(`create schema aa`);
   approver ??= await login('aa_appr', 'retention_approver');
