@@ -170,11 +170,12 @@ begin
     end if;
     v_rels := v_rels || array(select t.rel from retention._tree_nodes(v_tree) t where t.action = 'delete');
   end if;
-  -- Each column type once (a batch runs this check every time).
+  -- Each column type once (a batch runs this check every time); as in _foreign_code,
+  -- only types created after initdb can have another role's cast.
   select format('%s.%I: %s', a.attrelid::regclass, a.attname, f.line)
     into v_bad
     from (select distinct x.atttypid from pg_catalog.pg_attribute x
-           where x.attrelid = any (v_rels) and x.attnum > 0 and not x.attisdropped) t
+           where x.attrelid = any (v_rels) and x.attnum > 0 and not x.attisdropped and x.atttypid >= 16384) t
    cross join lateral (select retention._foreign_cast(t.atttypid) as line) f
     join pg_catalog.pg_attribute a on a.atttypid = t.atttypid and a.attrelid = any (v_rels) and a.attnum > 0 and not a.attisdropped
    where f.line is not null

@@ -46,6 +46,7 @@ declare
   v_count  text;
   v_arch   text := '';
   v_sum    text := '0';
+  v_src    text;
   c        record;
   i        integer;
 begin
@@ -87,7 +88,7 @@ begin
         ', l%s as (select c.tableoid as "retention tableoid", c.* from %s c where (%s) in (%s)%s)',
         c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
         case when c.parent = 0
-             then format('select %s from only %s t where t.ctid in (select tid from picked)',
+             then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
                          retention._column_list('t', c.ref), s.tbl)
              else format('select %s from l%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end,
         case when c.depth = i then ' for update of c' else '' end);
@@ -101,15 +102,28 @@ begin
   v_ctes := '';
   for c in select * from retention._tree_nodes(v_tree) t
             where p_copy and t.action = 'delete' and not t.cycle order by t.n loop
-    v_ctes := v_ctes || format(
-      ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*
-                  from %s c where (%s) in (%s)%s)',
-      c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
-      case when c.parent = 0
-           then format('select %s from only %s t where t.ctid in (select tid from picked)',
-                       retention._column_list('t', c.ref), s.tbl)
-           else format('select %s from k%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end,
-      case when c.depth > v_last then ' for update of c' else '' end);
+    v_src := case when c.parent = 0
+                  then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
+                              retention._column_list('t', c.ref), s.tbl)
+                  else format('select %s from k%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end;
+    if c.depth > v_last
+       and not (select k.relrowsecurity from pg_catalog.pg_class k where k.oid = c.rel)
+       and pg_catalog.has_table_privilege(c.rel, 'DELETE') then
+      -- The last level, deleted here rather than by the cascade at the statement's end
+      -- (which then finds nothing): RETURNING gives each row as it was deleted, with no
+      -- lock taken first. Where row security or a missing privilege could hide rows from
+      -- this statement, they are locked and read instead, and the cascade deletes them.
+      v_ctes := v_ctes || format(
+        ', k%s as (delete from %s c where (%s) in (%s)
+                   returning pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*)',
+        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src);
+    else
+      v_ctes := v_ctes || format(
+        ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*
+                    from %s c where (%s) in (%s)%s)',
+        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src,
+        case when c.depth > v_last then ' for update of c' else '' end);
+    end if;
     v_arch := v_arch || format(
       ', a%1$s as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
                    select $5, $6, $3, %2$s, %3$L, %4$s, count(*), pg_catalog.json_agg(x."retention archived row") from k%1$s x
@@ -120,7 +134,7 @@ begin
   final := format(
     'with picked as (select t.ctid as tid from only %1$s t
                       where t.ctid = any ($7::tid[]) and %2$s and not (%3$s))%4$s,
-     done as (delete from only %1$s t where t.ctid in (select tid from picked)
+     done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
               returning %13$s as "retention archived row", %5$s as age%6$s),
      a0 as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
             select $5, $6, $3, %7$s, %8$L, 0, count(*), pg_catalog.json_agg(d."retention archived row") from done d
