@@ -104,4 +104,41 @@ describe('upgrades', () => {
     }
     expect(diffs).toEqual({});
   }, 300_000);
+
+  it('archived rows waiting in the database at release 19 are the same rows after the upgrade (one tuple per batch)', async () => {
+    const r19 = releases().find((r) => r.migrations === 19)!;
+    const dir = mkdtempSync(path.join(tmpdir(), 'retention-r19-'));
+    execFileSync('sh', ['-c', `git archive ${r19.commit} migrations sql | tar -x -C ${dir}`]);
+    await withDb(`retention_up_rows_${process.pid}`, async (url) => {
+      await migrate(url, () => {}, { migrations: path.join(dir, 'migrations'), sql: path.join(dir, 'sql') });
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`create schema up`);
+        await c.query(`create table up.o (id int primary key, at timestamptz not null, doc json, n numeric)`);
+        await c.query(`create table up.l (id int primary key, o_id int references up.o on delete cascade, tags text[])`);
+        await c.query(`insert into up.o select g, now() - make_interval(days => g) + interval '1 hour', '{"a": 1, "a": 2}', 1.50 from generate_series(1, 40) g`);
+        await c.query(`insert into up.l select g, g, array['x', 'ü'] from generate_series(1, 40) g`);
+        await c.query(`select retention.set_policy('up.o', 'up.o', 'delete', 'at', interval '10 days', p_archive => true, p_batch_size => 7)`);
+        await c.query(`call retention.run('up.o')`);
+        const rows = `select rel_name, depth, run_id, batch_no, row_data from retention.archived_rows order by rel_name, row_data->>'id'`;
+        const before = (await c.query(rows)).rows;
+        expect(before).toHaveLength(60);
+        await c.end();
+        await migrate(url);
+        const d = new pg.Client({ connectionString: url });
+        await d.connect();
+        try {
+          expect((await d.query(rows)).rows).toEqual(before);
+          // One tuple per batch and table: 30 rows of up.o and 30 of up.l in batches of 7.
+          expect((await d.query(`select count(*)::int as n, sum(row_count)::int as rows from retention.archived_batches`)).rows)
+            .toEqual([{ n: 10, rows: 60 }]);
+        } finally {
+          await d.end();
+        }
+      } finally {
+        await c.end().catch(() => {});
+      }
+    });
+  }, 120_000);
 });
