@@ -7,7 +7,7 @@
 //      (its resident memory sampled throughout);
 //   c5 the same with batch_size 5000, to show what the batch size buys;
 //   e  the same as c with archive on: every removed row, items included, copied to
-//      retention.archived_rows in its batch's transaction (the cost of "export before
+//      retention.archived_batches in its batch's transaction (the cost of "export before
 //      permanent deletion"; moving them to cold storage is the worker's separate step);
 //   d  drop_partitions over the range-partitioned copy (items first, then events).
 import { spawn } from 'node:child_process';
