@@ -41,6 +41,9 @@ declare
   -- An approval-gated delete locks first too (see _two_phase_sql), without copying.
   v_two     boolean := v_archive or (p_cond is null and p_pol.approval = 'required'
                                      and p_pol.action in ('delete', 'purge_soft_deleted'));
+  -- Whether a table or subject hold is open: then a delete's cascade must be locked
+  -- before the hold check reads it (see below).
+  v_holds   boolean;
   v_tree    jsonb;
   v_tp      record;
   v_stmt    text;
@@ -68,11 +71,26 @@ begin
   -- the check and the statement.
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
+  -- The holds are fixed from here to the commit (place_hold and release_hold wait).
+  perform retention._lock_holds_shared();
+  v_holds := exists (select from retention._open_holds h where h.scope <> 'policy');
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
-  if v_archive or (p_cond is null and p_pol.approval = 'required') then
+  if v_archive or (p_cond is null and p_pol.approval = 'required')
+     or (p_cond is null and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
     v_tree := retention._cascade_tree_json(p_pol.target);
+  end if;
+  -- A delete whose cascade reaches other tables, while a table or subject hold is open:
+  -- one statement would check the holds on the cascaded rows under a snapshot taken
+  -- before its rows were locked, so a held row that came to reference one of them (or
+  -- a cascaded row changed to a held subject) in between would go with it. Such a batch
+  -- locks its rows, then every level of the cascade, and checks the holds after (the
+  -- two-phase statements, without copies). Without such holds, none can come before the
+  -- commit: one statement is enough.
+  if not v_two and p_cond is null and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')
+     and exists (select from retention._tree_nodes(v_tree) t where not t.cycle) then
+    v_two := true;
   end if;
   if v_archive then
     perform retention._check_archivable(p_pol.target, false, v_tree);
@@ -81,13 +99,12 @@ begin
     perform retention._check_delete_triggers(p_pol.target, v_tree);
   end if;
   if v_two then
-    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree);
+    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds);
   else
     v_stmt := retention._batch_sql(p_pol, p_cond);
   end if;
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
-  perform retention._lock_holds_shared();
   begin
     if v_two then
       select * into o_rows, v_oldest, v_newest, v_related

@@ -23,10 +23,13 @@
 -- is NULL and final is one statement like _batch_sql's with the copy added ($1-$8 as
 -- _batch_sql's, $9 run id, $10 batch number).
 -- An approval-gated policy locks every level in passes before final, whose re-check of
--- the proposal's cascaded rows then reads rows that can no longer change.
+-- the proposal's cascaded rows then reads rows that can no longer change; so does every
+-- deleting batch while a table or subject hold is open (p_lock_all: _batch), so that its
+-- hold check reads the cascaded rows as they will be deleted, none added or changed
+-- since.
 -- Whole rows are written t.* (a column named t, c or r must not stand in for the row).
 create or replace function retention._two_phase_sql(p_policy retention.policies, p_copy boolean,
-                                                    p_tree jsonb default null,
+                                                    p_tree jsonb default null, p_lock_all boolean default false,
                                                     out pick text, out passes text[], out final text)
 language plpgsql
 stable
@@ -51,7 +54,7 @@ declare
   i        integer;
 begin
   select coalesce(max(t.depth), 0) into v_depth from retention._tree_nodes(v_tree) t where not t.cycle;
-  v_last := case when v_gated then v_depth else greatest(v_depth - 1, 0) end;
+  v_last := case when v_gated or p_lock_all then v_depth else greatest(v_depth - 1, 0) end;
   passes := '{}';
   if not v_gated and v_depth = 0 then
     pick := null;
@@ -147,8 +150,8 @@ begin
     case when p_copy then 'pg_catalog.to_json(t.*)' else 'null::json' end);
 end
 $$;
-comment on function retention._two_phase_sql(retention.policies, boolean, jsonb) is
-  'Internal. The statements of an archiving (p_copy) or approval-gated batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
+comment on function retention._two_phase_sql(retention.policies, boolean, jsonb, boolean) is
+  'Internal. The statements of an archiving (p_copy), approval-gated or hold-checked (p_lock_all: every level locked before the re-check) batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
 
 -- The part of a batch statement that closes the flags of the rows it acts on (a policy
 -- with a notice period): a column of the done CTE (flag_key) and a CTE (close_cte); both
