@@ -206,6 +206,7 @@ begin
   end if;
   if p_approval = 'required' or coalesce(p_archive, false) then
     perform retention._check_delete_triggers(v_target);
+    perform retention._check_cascade_keys(v_target);
   end if;
   if p_approval = 'required' and p_revoke is not null then
     raise exception 'approval does not cover a scrub''s revoke tables yet'

@@ -202,22 +202,79 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_bad text;
+  v_bad  text;
+  v_tree jsonb := coalesce(p_tree, retention._cascade_tree_json(p_rel));
 begin
+  -- DELETE triggers on the table, the tables above it, and every table (with the
+  -- partitions below it) the delete cascades into; UPDATE triggers on every table (and
+  -- partition) whose rows a key action changes: such a trigger may delete rows too.
   select format('trigger %I on %s', g.tgname, g.tgrelid::regclass) into v_bad
     from pg_catalog.pg_trigger g
-   where not g.tgisinternal and g.tgenabled <> 'D' and (g.tgtype & 8) <> 0
-     and g.tgrelid = any (array[p_rel::oid]
-                          || array(select t.rel::oid from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
-                                    where t.action = 'delete')
-                          || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a))
+   where not g.tgisinternal and g.tgenabled <> 'D'
+     and (((g.tgtype & 8) <> 0
+           and g.tgrelid = any (array[p_rel::oid]
+                                || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a)
+                                || array(select l.relid::oid from retention._tree_nodes(v_tree) t
+                                          cross join lateral (select t.rel as relid
+                                                              union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l
+                                          where t.action = 'delete')))
+          or ((g.tgtype & 16) <> 0
+              and g.tgrelid = any (array(select l.relid::oid from retention._tree_nodes(v_tree) t
+                                          cross join lateral (select t.rel as relid
+                                                              union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l
+                                          where t.action <> 'delete'))))
    limit 1;
   if v_bad is not null then
-    raise exception 'cannot archive or gate deletes from %: % fires on delete and may remove rows nobody approved or copied', p_rel, v_bad
+    raise exception 'cannot archive or gate deletes from %: % fires on the delete or its key actions and may remove rows nobody approved or copied', p_rel, v_bad
       using errcode = 'RT033',
             hint = 'Archives and proposals follow foreign keys, not triggers. Replace the trigger by a foreign key with ON DELETE CASCADE, disable it for these deletes, or leave archive and approval off.';
   end if;
 end
 $$;
+-- A key action that sets a default can point a row at another row the same statement
+-- deletes (its cascade then takes the row, unseen by the copies and the proposal); a key
+-- whose columns have another type than the columns it references is compared by the
+-- cascade in the referenced type (char(n): trailing blanks do not count) and by the
+-- engine's statements in its own (refused where that can differ: blank-padded
+-- characters, types created after initdb). Both refused (RT033) for archiving and approval-gated
+-- policies, and for any delete while a table or subject hold is open (_batch).
+create or replace function retention._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bad text;
+begin
+  select format('%s (%s) references %s (%s)%s', t.rel, array_to_string(t.fk, ', '), t.referenced, array_to_string(t.ref, ', '),
+                case when t.action in ('set_default', 'update_set_default') then ' with a SET DEFAULT action'
+                     else ' in another type' end)
+    into v_bad
+    from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
+   where not t.cycle
+     and (t.action in ('set_default', 'update_set_default')
+          or exists (select from unnest(t.fk, t.ref) k(f, r)
+                      cross join lateral (
+                        select (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.rel and a.attname = k.f) as ft,
+                               (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.referenced and a.attname = k.r) as rt) y
+                      cross join lateral (select retention._base_type(y.ft, -1) as fb, retention._base_type(y.rt, -1) as rb) z
+                      -- Equality that differs from the referenced type's: blank-padded
+                      -- characters, or a type created after initdb on either side.
+                     where z.fb is distinct from z.rb
+                       and (z.fb in ('character', 'bpchar') or z.rb in ('character', 'bpchar')
+                            or y.ft >= 16384 or y.rt >= 16384)))
+   limit 1;
+  if v_bad is not null then
+    raise exception 'cannot follow the delete from % safely: %', p_rel, v_bad
+      using errcode = 'RT033',
+            hint = 'Give the key the referenced columns'' type and an action of CASCADE, SET NULL or RESTRICT; or archive, gate and hold-check without that table.';
+  end if;
+end
+$$;
+comment on function retention._check_cascade_keys(regclass, jsonb) is
+  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action or columns of another type than those it references.';
+
 comment on function retention._check_delete_triggers(regclass, jsonb) is
-  'Internal. RT033 when the table, a partitioned table above it or a table its delete cascades into has an enabled DELETE trigger (rows it removes would be neither approved nor archived).';
+  'Internal. RT033 when the table, a partitioned table above it or a table (or partition) its delete cascades into has an enabled DELETE trigger, or a table a key action changes has an UPDATE trigger (rows it removes would be neither approved nor archived).';

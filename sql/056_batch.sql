@@ -98,6 +98,9 @@ begin
   if v_archive or (p_cond is null and p_pol.approval = 'required') then
     perform retention._check_delete_triggers(p_pol.target, v_tree);
   end if;
+  if v_tree is not null then
+    perform retention._check_cascade_keys(p_pol.target, v_tree);
+  end if;
   if v_two then
     select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds);
   else

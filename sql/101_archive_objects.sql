@@ -136,8 +136,8 @@ declare
   v_retain interval;
 begin
   if p_sha256 is null or p_sha256 !~ '^[0-9a-f]{64}$' or p_bytes is null or p_bytes < 1
-     or p_key_id is null or p_wrapped_key is null then
-    raise exception 'archive_complete needs the object''s sha256 (64 hex digits), size, key id and wrapped key'
+     or p_rows is null or p_key_id is null or p_wrapped_key is null then
+    raise exception 'archive_complete needs the object''s sha256 (64 hex digits), size, row count, key id and wrapped key'
       using errcode = 'RT006', hint = 'Pass what was written and read back.';
   end if;
   select coalesce(sum(r.row_count), 0) into v_rows from retention.archived_batches r where r.object_id = p_object_id;

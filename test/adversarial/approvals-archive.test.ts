@@ -264,3 +264,72 @@ describe('approval and archive: what the second review found', () => {
                                    p_scrubbed_at_column => 'scrubbed_at', p_revoke => '{aa.ss}', p_approval => 'required')`))).toBe('RT007');
   });
 });
+
+describe('archive and holds: what the fourth review found (migration 20)', () => {
+  beforeEach(fresh);
+  const arch = (extra = '') => `select retention.set_policy('aa.p', 'aa.p', 'delete', 'created_at', interval '30 days', p_archive => true, p_batch_size => 10${extra})`;
+
+  it('a SET DEFAULT key that points a row at another deleted row is refused; nothing goes', async () => {
+    await db.q(`create table aa.p (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table aa.q (id int primary key, pid int not null references aa.p on delete cascade)`);
+    await db.q(`create table aa.c (id int primary key, a int default 1,
+                  constraint c_a_q foreign key (a) references aa.q (id) on delete cascade deferrable initially deferred,
+                  constraint c_a_p foreign key (a) references aa.p (id) on delete set default)`);
+    await db.q(`insert into aa.p values (5, now() - interval '400 days'), (1, now()), (9, now() - interval '399 days')`);
+    await db.q(`insert into aa.q values (1, 9), (5, 1)`);
+    await db.q(`insert into aa.c values (100, 5)`);
+    expect(await sqlState(db.q(arch()))).toBe('RT033');
+    // Set before the key came: the batch refuses, nothing is deleted.
+    await db.q(`alter table aa.c drop constraint c_a_p`);
+    await db.q(arch());
+    await db.q(`alter table aa.c add constraint c_a_p foreign key (a) references aa.p (id) on delete set default`);
+    await expect(db.call(`call retention.run('aa.p')`)).rejects.toThrow(/SET DEFAULT/);
+    expect([await count(db, 'aa.p'), await count(db, 'aa.c'), await count(db, 'retention.archived_rows')]).toEqual([3, 1, 0]);
+  });
+
+  it('a key of char(n) compared as text is refused for the archive and, with a hold open, for a plain delete', async () => {
+    await db.q(`create table aa.p (code char(4) primary key, created_at timestamptz not null)`);
+    await db.q(`create table aa.c (id int primary key, pcode text references aa.p (code) on delete cascade)`);
+    await db.q(`insert into aa.p values ('ab', now() - interval '400 days'), ('cd', now() - interval '400 days')`);
+    // The cascade compares as char(4): 'ab  ' references 'ab'; compared as text it would not.
+    await db.q(`insert into aa.c values (2, 'ab  '), (3, 'cd')`);
+    expect(await sqlState(db.q(arch()))).toBe('RT033');
+    await db.q(`select retention.set_policy('aa.p', 'aa.p', 'delete', 'created_at', interval '30 days')`);
+    await db.q(`select retention.place_hold('table', 'aa.c', 'dispute')`);
+    await expect(db.call(`call retention.run('aa.p')`)).rejects.toThrow(/another type/);
+    expect([await count(db, 'aa.p'), await count(db, 'aa.c')]).toEqual([2, 2]);
+  });
+
+  it('a DELETE trigger on a partition of a cascaded table, or an UPDATE trigger behind SET NULL, is refused', async () => {
+    await db.q(`create table aa.p (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table aa.c (id int, k int not null, pid int references aa.p on delete cascade, primary key (id, k)) partition by list (k)`);
+    await db.q(`create table aa.c1 partition of aa.c for values in (1)`);
+    await db.q(`create table aa.side (id int primary key)`);
+    await db.q(`insert into aa.side values (1)`);
+    await db.q(`create function aa.trg() returns trigger language plpgsql as $$ begin delete from aa.side; return old; end $$`);
+    await db.q(`create trigger t after delete on aa.c1 for each row execute function aa.trg()`);
+    await db.q(`insert into aa.p values (1, now() - interval '400 days')`);
+    await db.q(`insert into aa.c values (1, 1, 1)`);
+    expect(await sqlState(db.q(arch()))).toBe('RT033');
+    await db.q(`drop trigger t on aa.c1`);
+    await db.q(`create table aa.n (id int primary key, pid int references aa.p on delete set null)`);
+    await db.q(`insert into aa.n values (1, 1)`);
+    await db.q(`create function aa.orphans() returns trigger language plpgsql as $$ begin delete from aa.n where id = new.id; return null; end $$`);
+    await db.q(`create trigger o after update of pid on aa.n for each row when (new.pid is null) execute function aa.orphans()`);
+    expect(await sqlState(db.q(arch()))).toBe('RT033');
+    expect([await count(db, 'aa.p'), await count(db, 'aa.n'), await count(db, 'aa.side')]).toEqual([1, 1, 1]);
+  });
+
+  it('archive_complete without a row count is refused and leaves the rows', async () => {
+    await db.q(`create table aa.p (id int primary key, created_at timestamptz not null)`);
+    await db.q(`insert into aa.p select g, now() - interval '400 days' from generate_series(1, 5) g`);
+    await db.q(arch());
+    await db.call(`call retention.run('aa.p')`);
+    const arc = await login('aa_arch', 'retention_archiver');
+    const [claim] = (await arc.query(`select * from retention.archive_claim('file:///nowhere')`)).rows;
+    expect(await sqlState(arc.query(`select retention.archive_complete($1, repeat('a', 64), 1, null, 'k', 'w')`, [claim.object_id]))).toBe('RT006');
+    await arc.query(`select retention.archive_abandon($1, 'test')`, [claim.object_id]);
+    expect(await count(db, 'retention.archived_rows')).toBe(5);
+    expect(await count(db, `retention.archive_objects where status = 'verified'`)).toBe(0);
+  });
+});
