@@ -78,7 +78,7 @@ begin
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
   if v_archive or (p_cond is null and p_pol.approval = 'required')
-     or (p_cond is null and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
+     or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
     v_tree := retention._cascade_tree_json(p_pol.target);
   end if;
   -- A delete whose cascade reaches other tables, while a table or subject hold is open:
@@ -86,9 +86,9 @@ begin
   -- before its rows were locked, so a held row that came to reference one of them (or
   -- a cascaded row changed to a held subject) in between would go with it. Such a batch
   -- locks its rows, then every level of the cascade, and checks the holds after (the
-  -- two-phase statements, without copies). Without such holds, none can come before the
-  -- commit: one statement is enough.
-  if not v_two and p_cond is null and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')
+  -- two-phase statements, without copies; an erasure step's too). Without such holds,
+  -- none can come before the commit: one statement is enough.
+  if not v_two and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')
      and exists (select from retention._tree_nodes(v_tree) t where not t.cycle) then
     v_two := true;
   end if;
@@ -102,7 +102,7 @@ begin
     perform retention._check_cascade_keys(p_pol.target, v_tree);
   end if;
   if v_two then
-    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds);
+    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
   else
     v_stmt := retention._batch_sql(p_pol, p_cond);
   end if;

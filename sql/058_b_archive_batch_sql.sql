@@ -30,6 +30,7 @@
 -- Whole rows are written t.* (a column named t, c or r must not stand in for the row).
 create or replace function retention._two_phase_sql(p_policy retention.policies, p_copy boolean,
                                                     p_tree jsonb default null, p_lock_all boolean default false,
+                                                    p_cond text default null,
                                                     out pick text, out passes text[], out final text)
 language plpgsql
 stable
@@ -37,8 +38,9 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  s        record := retention._policy_sql(p_policy);
+  s        record := retention._policy_sql(p_policy, p_cond);
   v_type   text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  v_age    text := coalesce(s.age_expr, 'null::timestamptz');
   v_root   regclass := coalesce(pg_catalog.pg_partition_root(p_policy.target), p_policy.target);
   v_tree   jsonb := coalesce(p_tree, retention._cascade_tree_json(p_policy.target));
   v_gated  boolean := p_policy.approval = 'required';
@@ -56,7 +58,7 @@ begin
   select coalesce(max(t.depth), 0) into v_depth from retention._tree_nodes(v_tree) t where not t.cycle;
   v_last := case when v_gated or p_lock_all then v_depth else greatest(v_depth - 1, 0) end;
   passes := '{}';
-  if not v_gated and v_depth = 0 then
+  if not v_gated and v_depth = 0 and p_cond is null then
     pick := null;
     final := format(
       'with picked as (select t.ctid as tid from only %1$s t
@@ -76,12 +78,22 @@ begin
     return;
   end if;
 
-  pick := format(
-    'select array(select t.ctid from only %1$s t
-                   where %2$s and %3$s >= $5::%4$s and not (%5$s)
-                     and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
-                   order by %3$s limit $6 for update of t skip locked)',
-    s.tbl, s.eligible, s.age_expr, v_type, s.held);
+  if p_cond is not null then
+    -- An erasure step's work condition: no keyset over an age, the rows as they come.
+    pick := format(
+      'select array(select t.ctid from only %1$s t
+                     where %2$s and not (%3$s)
+                       and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                     limit $6 for update of t skip locked)',
+      s.tbl, s.eligible, s.held);
+  else
+    pick := format(
+      'select array(select t.ctid from only %1$s t
+                     where %2$s and %3$s >= $5::%4$s and not (%5$s)
+                       and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
+                     order by %3$s limit $6 for update of t skip locked)',
+      s.tbl, s.eligible, s.age_expr, v_type, s.held);
+  end if;
 
   for i in 1 .. v_last loop
     v_ctes := '';
@@ -145,13 +157,13 @@ begin
      select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
             (%11$s)::int as related
        from done',
-    s.tbl, s.eligible, s.held, v_ctes, s.age_expr, v_flag.flag_key, v_root::oid,
+    s.tbl, s.eligible, s.held, v_ctes, v_age, v_flag.flag_key, v_root::oid,
     retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, case when p_copy then 'true' else 'false' end,
     case when p_copy then 'pg_catalog.to_json(t.*)' else 'null::json' end);
 end
 $$;
-comment on function retention._two_phase_sql(retention.policies, boolean, jsonb, boolean) is
-  'Internal. The statements of an archiving (p_copy), approval-gated or hold-checked (p_lock_all: every level locked before the re-check) batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
+comment on function retention._two_phase_sql(retention.policies, boolean, jsonb, boolean, text) is
+  'Internal. The statements of an archiving (p_copy), approval-gated or hold-checked (p_lock_all: every level locked before the re-check; also an erasure step, p_cond) batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
 
 -- The part of a batch statement that closes the flags of the rows it acts on (a policy
 -- with a notice period): a column of the done CTE (flag_key) and a CTE (close_cte); both

@@ -6,7 +6,7 @@
 // locked, not before.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
-import { count } from '../support/fixtures.ts';
+import { count, waitFor } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
@@ -65,4 +65,33 @@ describe('held rows that appear during a run', () => {
       expect(await count(db, `app.${s} p where not exists (select from app.${s}_c c where c.p_id = p.id and c.user_id = 7)`)).toBe(0);
     }, 120_000);
   }
+
+  it('a held row added mid-batch to a row an erasure step removes keeps itself and that row', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.er_u (id int primary key)`);
+    await q(`create table app.er_m (id int primary key, author_id int references app.er_u on delete cascade)`);
+    await q(`create table app.er_mc (id int primary key, p_id int references app.er_m on delete cascade, user_id int,
+                                     at timestamptz not null default now())`);
+    await q(`create index on app.er_m (author_id)`);
+    await q(`create index on app.er_mc (p_id)`);
+    await q(`insert into app.er_u values (90000)`);
+    await q(`insert into app.er_m select i, 90000 from generate_series(1, 30000) i`);
+    await q(`select retention.set_policy('er-mc', 'app.er_mc', 'delete', 'at', p_retain => '5 years', p_subject_column => 'user_id', p_enabled => false)`);
+    await q(`select retention.place_hold('subject', '7', 'litigation')`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.er_u', '90000', 'ticket new rows')`);
+    let finished = false;
+    const c = await db.connect();
+    const work = c.query(`call retention.process_erasure($1, 1000)`, [req!.request_id]).finally(() => { finished = true; });
+    // From the step that removes the messages on (the one before it removes their rows
+    // in app.er_mc, of which there are none yet).
+    await waitFor(async () => finished || (await count(db, 'app.er_m')) < 30000, 'the first batch of messages');
+    const added = await hammer('app.er_mc', 30000, () => finished);
+    await work;
+    await c.end();
+    expect(added.length).toBeGreaterThan(20);
+    expect(await count(db, `app.er_mc where user_id = 7`)).toBe(added.length);
+    expect(await count(db, `app.er_mc c where not exists (select from app.er_m m where m.id = c.p_id)`)).toBe(0);
+    // The erasure removed messages while the rows were coming.
+    expect(await count(db, `app.er_m`)).toBeLessThan(30000);
+  }, 120_000);
 });
