@@ -11,14 +11,16 @@
 --  passes one statement per level i of the cascade tree (given $1, the tids), each under
 --         a snapshot taken after the level above was locked, so it sees every row of
 --         level i and locks it FOR UPDATE: locked, it can neither change nor gain
---         children. The last level is locked by final itself, in the statement that
---         copies it, for a policy that archives without approval (what final reads of it
---         is the locked version: FOR UPDATE returns the row as it is when locked).
---  final  ($5 run id, $6 batch number, $7 the tids) re-checks eligibility and holds,
---         deletes the rows, and (p_copy) copies them and every row the cascade removes
---         (read in the same statement, before the cascade fires at its end) as one tuple
---         per table: a JSON array, with the run, batch, depth and count. It returns what
---         _batch_sql returns (related: cascaded rows copied).
+--         children. For a policy that archives without approval, with no table or
+--         subject hold open, the last level is left to final, which deletes it itself
+--         (RETURNING gives each row as deleted), or locks it where row security or a
+--         missing privilege could hide rows from it.
+--  final  ($5 run id, $6 batch number, $7 the tids) re-checks eligibility and holds
+--         where something could have changed (approval required, or a hold open: see
+--         below), deletes the rows, and (p_copy) copies them and every row the cascade
+--         removes (read in the same statement, before the cascade fires at its end) as
+--         one tuple per table: a JSON array, with the run, batch, depth and count. It
+--         returns what _batch_sql returns (related: cascaded rows copied).
 -- A policy that archives without approval and cascades nowhere needs none of this: pick
 -- is NULL and final is one statement like _batch_sql's with the copy added ($1-$8 as
 -- _batch_sql's, $9 run id, $10 batch number).
@@ -146,9 +148,12 @@ begin
       c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth);
     v_sum := v_sum || format(' + coalesce((select sum(row_count) from a%s), 0)', c.n);
   end loop;
+  -- The rows pick locked are checked again when approval is required (the proposal's
+  -- cascaded rows, now locked) or a table or subject hold is open (p_lock_all: the
+  -- cascaded rows, now locked and complete). Otherwise nothing can have changed: the rows
+  -- are locked, the cutoff is fixed, and no hold can come before the commit.
   final := format(
-    'with picked as (select t.ctid as tid from only %1$s t
-                      where t.ctid = any ($7::tid[]) and %2$s and not (%3$s))%4$s,
+    'with picked as (%14$s)%4$s,
      done as (delete from only %1$s t where t.ctid = any (array(select tid from picked))
               returning %13$s as "retention archived row", %5$s as age%6$s),
      a0 as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
@@ -159,7 +164,10 @@ begin
        from done',
     s.tbl, s.eligible, s.held, v_ctes, v_age, v_flag.flag_key, v_root::oid,
     retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, case when p_copy then 'true' else 'false' end,
-    case when p_copy then 'pg_catalog.to_json(t.*)' else 'null::json' end);
+    case when p_copy then 'pg_catalog.to_json(t.*)' else 'null::json' end,
+    case when v_gated or p_lock_all
+         then format('select t.ctid as tid from only %s t where t.ctid = any ($7::tid[]) and %s and not (%s)', s.tbl, s.eligible, s.held)
+         else 'select pg_catalog.unnest($7::tid[]) as tid' end);
 end
 $$;
 comment on function retention._two_phase_sql(retention.policies, boolean, jsonb, boolean, text) is
