@@ -215,25 +215,69 @@ comment on function retention._check_can_read(regclass) is
 -- Locks every table a change of the policy's table (and of its revoke tables) reaches in
 -- ROW EXCLUSIVE mode, for the rest of the transaction: what the change itself would take,
 -- taken before the check of other roles' code so that none can be added in between.
-create or replace function retention._lock_reach(p retention.policies)
+-- p_strong (a table or subject hold is open, and the batch's statement checks holds on
+-- rows of other tables that its key actions then remove or change without a lock of
+-- the batch's own: _strong_reach): SHARE ROW EXCLUSIVE instead on every table reached
+-- but the policy's table itself (and on that too when its change comes back to it
+-- through a key). Taken before the statement's snapshot, the lock waits for every
+-- transaction writing to those tables and keeps new ones out until the batch commits:
+-- the hold check then reads those rows as the key actions will find them.
+create or replace function retention._lock_reach(p retention.policies, p_strong boolean default false)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_rel oid;
+  v_rel    oid;
+  v_reach  oid[];
+  v_family oid[] := retention._referenced_as(p.target)::oid[];
+  v_self   boolean;
 begin
-  for v_rel in
+  v_reach := array(
     select distinct r.rel
       from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
             union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
-      cross join lateral retention._reach(s.t, s.upd) r
-     order by r.rel
-  loop
-    execute format('lock table only %s in row exclusive mode', v_rel::regclass);
+      cross join lateral retention._reach(s.t, s.upd) r);
+  -- The policy's table comes back to itself: one of its keys (or a partition's) names a
+  -- table its change reaches, with an action.
+  v_self := p_strong and exists (
+    select from pg_catalog.pg_constraint c
+     where c.contype = 'f' and c.conrelid = any (v_family) and c.confrelid = any (v_reach)
+       and (c.confdeltype in ('c', 'n', 'd') or c.confupdtype in ('c', 'n', 'd')));
+  for v_rel in select x from unnest(v_reach) x order by x loop
+    execute format('lock table only %s in %s mode', v_rel::regclass,
+                   case when p_strong and (v_self or not v_rel = any (v_family)) then 'share row exclusive' else 'row exclusive' end);
   end loop;
 end
 $$;
-comment on function retention._lock_reach(retention.policies) is
-  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked.';
+comment on function retention._lock_reach(retention.policies, boolean) is
+  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it).';
+
+-- Whether a batch of the policy (p_cond: an erasure step) must lock the tables it
+-- reaches strongly (_lock_reach) while a table or subject hold is open: its statement
+-- checks holds on rows of other tables that key actions then remove or change, and the
+-- two-phase statements do not lock them first — a scrub's revoke tables, the tables a
+-- soft delete's or a scrub's update reaches through ON UPDATE keys, and cascades that
+-- loop (a self-reference, a cycle), which the lock passes do not follow.
+create or replace function retention._strong_reach(p retention.policies, p_tree jsonb)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  return case when p.action in ('delete', 'purge_soft_deleted')
+              then exists (select from retention._tree_nodes(p_tree) t where t.cycle)
+              else cardinality(coalesce(p.revoke_tables, '{}')) > 0
+                   or exists (select from retention._reach(p.target, true) r
+                               where r.rel <> all (retention._referenced_as(p.target)::oid[]))
+                   or exists (select from pg_catalog.pg_constraint c
+                               where c.contype = 'f' and c.conrelid = any (retention._referenced_as(p.target)::oid[])
+                                 and c.confrelid = any (retention._referenced_as(p.target)::oid[])
+                                 and c.confupdtype in ('c', 'n', 'd')) end;
+end
+$$;
+comment on function retention._strong_reach(retention.policies, jsonb) is
+  'Internal. Whether a batch must lock the tables it reaches in SHARE ROW EXCLUSIVE while a table or subject hold is open (revoke tables, ON UPDATE reach, cascade loops).';

@@ -259,7 +259,8 @@ begin
                       cross join lateral (
                         select (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.rel and a.attname = k.f) as ft,
                                (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.referenced and a.attname = k.r) as rt) y
-                      cross join lateral (select retention._base_type(y.ft, -1) as fb, retention._base_type(y.rt, -1) as rb) z
+                      cross join lateral (select retention._base_type(y.ft, -1) as fb, retention._base_type(y.rt, -1) as rb
+                                           where y.ft is distinct from y.rt) z
                       -- Equality that differs from the referenced type's: blank-padded
                       -- characters, or a type created after initdb on either side.
                      where z.fb is distinct from z.rb

@@ -69,17 +69,22 @@ begin
   -- tables the statement reaches are locked first (ROW EXCLUSIVE, which DML takes anyway
   -- and which CREATE TRIGGER, RULE or POLICY must wait for), so none can be added between
   -- the check and the statement.
-  perform retention._lock_reach(p_pol);
-  perform retention._check_foreign_code(p_pol);
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention._lock_holds_shared();
   v_holds := exists (select from retention._open_holds h where h.scope <> 'policy');
+  perform retention._lock_reach(p_pol);
+  perform retention._check_foreign_code(p_pol);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
-  if v_archive or (p_cond is null and p_pol.approval = 'required')
-     or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
+  if v_archive or (p_cond is null and p_pol.approval = 'required') or v_holds then
     v_tree := retention._cascade_tree_json(p_pol.target);
+  end if;
+  -- With a table or subject hold open, what the statement's hold check reads of other
+  -- tables must not change before its key actions reach them: the tables are locked
+  -- against writers for the batch where no lock pass covers them (_strong_reach).
+  if v_holds and retention._strong_reach(p_pol, v_tree) then
+    perform retention._lock_reach(p_pol, true);
   end if;
   -- A delete whose cascade reaches other tables, while a table or subject hold is open:
   -- one statement would check the holds on the cascaded rows under a snapshot taken

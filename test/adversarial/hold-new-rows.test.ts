@@ -94,4 +94,75 @@ describe('held rows that appear during a run', () => {
     // The erasure removed messages while the rows were coming.
     expect(await count(db, `app.er_m`)).toBeLessThan(30000);
   }, 120_000);
+
+  /** Runs `run` while `other` holds an open transaction that did `setup`; commits it once
+   * the run waits for it (a lock), then returns when the run is done. */
+  async function whileWaiting(setup: string[], run: string): Promise<void> {
+    const other = await db.connect();
+    try {
+      await other.query('begin');
+      for (const sql of setup) await other.query(sql);
+      const mine = Number((await other.query('select pg_backend_pid() as pid')).rows[0].pid);
+      const work = db.call(run);
+      await waitFor(async () => (await count(db, `pg_stat_activity where wait_event_type = 'Lock' and $1 = any (pg_blocking_pids(pid))`, [mine])) > 0,
+        'the run to wait for the open transaction');
+      await other.query('commit');
+      await work;
+    } finally {
+      await other.end();
+    }
+  }
+
+  it('a self-referencing cascade: a held reply committed while the delete waits keeps its thread', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.sr (id int primary key, parent_id int references app.sr on delete cascade, author text not null, created_at timestamptz not null)`);
+    await q(`select retention.set_policy('sr', 'app.sr', 'delete', 'created_at', interval '30 days', p_subject_column => 'author', p_lock_timeout => '20 seconds')`);
+    await q(`insert into app.sr values (1, null, 'bob', now() - interval '100 days'), (2, 1, 'bob', now()), (3, 2, 'bob', now())`);
+    await q(`select retention.place_hold('subject', 'alice', 'litigation')`);
+    await whileWaiting([`insert into app.sr values (4, 3, 'alice', now())`], `call retention.run('sr')`);
+    expect((await q(`select id from app.sr order by id`)).map((r) => r.id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a self-referencing SET NULL: a reply moved to a held subject while the delete waits keeps its parent and its key', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.sn (id int primary key, parent_id int references app.sn on delete set null, author text not null, created_at timestamptz not null)`);
+    await q(`select retention.set_policy('sn', 'app.sn', 'delete', 'created_at', interval '30 days', p_subject_column => 'author', p_lock_timeout => '20 seconds')`);
+    await q(`insert into app.sn values (1, null, 'bob', now() - interval '100 days'), (2, 1, 'bob', now())`);
+    await q(`select retention.place_hold('subject', 'alice', 'litigation')`);
+    await whileWaiting([`update app.sn set author = 'alice' where id = 2`], `call retention.run('sn')`);
+    expect(await q(`select id, parent_id from app.sn order by id`)).toEqual([{ id: 1, parent_id: null }, { id: 2, parent_id: 1 }]);
+  });
+
+  it('a scrub\'s revoke table: a held row added under a revoked row while the scrub waits keeps it', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.su (id int primary key, email text, scrubbed_at timestamptz, created_at timestamptz not null)`);
+    await q(`create table app.ss (id int primary key, user_id int not null references app.su)`);
+    await q(`create table app.se (id int primary key, session_id int references app.ss on delete cascade, actor text, created_at timestamptz not null default now())`);
+    await q(`select retention.set_policy('su', 'app.su', 'scrub', 'created_at', interval '30 days', p_scrub => '{"email": "null"}',
+               p_scrubbed_at_column => 'scrubbed_at', p_revoke => '{app.ss}', p_lock_timeout => '20 seconds')`);
+    await q(`select retention.set_policy('se', 'app.se', 'delete', 'created_at', interval '3000 days', p_subject_column => 'actor', p_enabled => false)`);
+    await q(`insert into app.su values (1, 'u1@x.example', null, now() - interval '100 days')`);
+    await q(`insert into app.ss values (1, 1)`);
+    await q(`select retention.place_hold('subject', 'alice', 'litigation')`);
+    await whileWaiting([`insert into app.se (id, session_id, actor) values (1, 1, 'alice')`], `call retention.run('su')`);
+    expect([await count(db, 'app.se'), await count(db, 'app.ss'), await count(db, `app.su where email is not null`)]).toEqual([1, 1, 1]);
+  });
+
+  it('a soft delete whose ON UPDATE key changes other rows: a row moved to a held subject while it waits keeps its account', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.ac (id int primary key, last_seen timestamptz not null, deleted_at timestamptz,
+               status text generated always as (case when deleted_at is null then 'active' else 'deleted' end) stored, unique (id, status))`);
+    await q(`create table app.an (id int primary key, account_id int, account_status text, author text not null,
+               created_at timestamptz not null default now(),
+               foreign key (account_id, account_status) references app.ac (id, status) on update cascade)`);
+    await q(`select retention.set_policy('ac', 'app.ac', 'soft_delete', 'last_seen', interval '30 days', p_deleted_at_column => 'deleted_at', p_lock_timeout => '20 seconds')`);
+    await q(`select retention.set_policy('an', 'app.an', 'delete', 'created_at', interval '3000 days', p_subject_column => 'author', p_enabled => false)`);
+    await q(`insert into app.ac (id, last_seen) values (1, now() - interval '100 days'), (2, now() - interval '100 days')`);
+    await q(`insert into app.an (id, account_id, account_status, author) values (1, 1, 'active', 'bob'), (2, 2, 'active', 'alice')`);
+    await q(`select retention.place_hold('subject', 'alice', 'litigation')`);
+    await whileWaiting([`update app.an set author = 'alice' where id = 1`], `call retention.run('ac')`);
+    // Both notes are held now: neither account is soft-deleted, neither note changed.
+    expect(await q(`select id, account_status from app.an order by id`)).toEqual([{ id: 1, account_status: 'active' }, { id: 2, account_status: 'active' }]);
+    expect(await count(db, `app.ac where deleted_at is not null`)).toBe(0);
+  });
 });
