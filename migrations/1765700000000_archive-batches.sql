@@ -88,6 +88,8 @@ drop function if exists retention._archive_batch_sql(retention.policies, boolean
 drop function if exists retention._check_archivable(regclass, boolean);
 drop function if exists retention._check_delete_triggers(regclass);
 drop function if exists retention.archive_object_rows(bigint);
+-- _lock_reach takes p_strong (the table locks under open holds).
+drop function if exists retention._lock_reach(retention.policies);
 
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
