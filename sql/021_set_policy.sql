@@ -206,7 +206,9 @@ begin
   end if;
   if p_approval = 'required' or coalesce(p_archive, false) then
     perform retention._check_delete_triggers(v_target);
-    perform retention._check_cascade_keys(v_target);
+    if p_action in ('delete', 'purge_soft_deleted') then
+      perform retention._check_cascade_keys(v_target);
+    end if;
   end if;
   if p_approval = 'required' and p_revoke is not null then
     raise exception 'approval does not cover a scrub''s revoke tables yet'

@@ -77,7 +77,8 @@ begin
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
-  if v_archive or (p_cond is null and p_pol.approval = 'required') or v_holds then
+  if v_archive or (p_cond is null and p_pol.approval = 'required')
+     or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
     v_tree := retention._cascade_tree_json(p_pol.target);
   end if;
   -- With a table or subject hold open, what the statement's hold check reads of other
@@ -103,7 +104,7 @@ begin
   if v_archive or (p_cond is null and p_pol.approval = 'required') then
     perform retention._check_delete_triggers(p_pol.target, v_tree);
   end if;
-  if v_tree is not null then
+  if v_tree is not null and p_pol.action in ('delete', 'purge_soft_deleted') then
     perform retention._check_cascade_keys(p_pol.target, v_tree);
   end if;
   if v_two then
