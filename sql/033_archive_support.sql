@@ -236,7 +236,9 @@ $$;
 -- whose columns have another type than the columns it references is compared by the
 -- cascade in the referenced type (char(n): trailing blanks do not count) and by the
 -- engine's statements in its own (refused where that can differ: blank-padded
--- characters, types created after initdb). Both refused (RT033) for archiving and approval-gated
+-- characters, types created after initdb); a SET NULL or ON UPDATE action on a column a
+-- table is partitioned by moves the row between partitions, which deletes it from the
+-- first one, where keys naming that partition cascade unseen. Both refused (RT033) for archiving and approval-gated
 -- policies, and for any delete while a table or subject hold is open (_batch).
 create or replace function retention._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
 returns void
@@ -250,11 +252,23 @@ declare
 begin
   select format('%s (%s) references %s (%s)%s', t.rel, array_to_string(t.fk, ', '), t.referenced, array_to_string(t.ref, ', '),
                 case when t.action in ('set_default', 'update_set_default') then ' with a SET DEFAULT action'
+                     when t.action <> 'delete' then ', and the key action changes a partition key (moving the row deletes it from its partition)'
                      else ' in another type' end)
     into v_bad
     from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
    where not t.cycle
      and (t.action in ('set_default', 'update_set_default')
+          -- A key action that changes a column the table (or a table above or below it)
+          -- is partitioned by moves the row to another partition: PostgreSQL deletes it
+          -- from the first, and keys naming that partition cascade unseen.
+          or (t.action <> 'delete'
+              and exists (select from pg_catalog.pg_partitioned_table pt
+                           where pt.partrelid in (select t.rel union select a.relid from pg_catalog.pg_partition_ancestors(t.rel) a
+                                                  union select x.relid from pg_catalog.pg_partition_tree(t.rel) x)
+                             and (0 = any (pt.partattrs::int2[])
+                                  or exists (select from pg_catalog.pg_attribute a
+                                              where a.attrelid = pt.partrelid and a.attnum = any (pt.partattrs::int2[])
+                                                and a.attname = any (t.fk)))))
           or exists (select from unnest(t.fk, t.ref) k(f, r)
                       cross join lateral (
                         select (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.rel and a.attname = k.f) as ft,
@@ -275,7 +289,7 @@ begin
 end
 $$;
 comment on function retention._check_cascade_keys(regclass, jsonb) is
-  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action or columns of another type than those it references.';
+  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, or an action that changes a partition key.';
 
 comment on function retention._check_delete_triggers(regclass, jsonb) is
   'Internal. RT033 when the table, a partitioned table above it or a table (or partition) its delete cascades into has an enabled DELETE trigger, or a table a key action changes has an UPDATE trigger (rows it removes would be neither approved nor archived).';

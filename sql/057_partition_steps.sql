@@ -130,10 +130,13 @@ begin
   perform retention._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
   perform set_config('lock_timeout', v_lock_ms, true);
   perform retention._lock_holds_shared();
-  execute format('select %s or %s or exists (select from %s t where %s)',
+  -- The parent's rule, and the detached table's own (the subject columns policies name on
+  -- it and the keys that name it count though it is no partition any more).
+  execute format('select %s or %s or exists (select from %s t where (%s) or (%s))',
                  retention._hold_scope_sql(p_pol.target, null, p_pol.name),
                  retention._hold_scope_sql(v_p.partition_name::regclass, null, null),
-                 v_p.partition_name, retention._held_sql(p_pol.target, 't', p_pol.name, true))
+                 v_p.partition_name, retention._held_sql(p_pol.target, 't', p_pol.name, true),
+                 retention._held_sql(v_p.partition_name::regclass, 't', null, true))
     into v_held;
   if v_held then
     execute format('alter table %s attach partition %s for values from (%L) to (%L)',

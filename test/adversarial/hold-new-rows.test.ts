@@ -165,4 +165,38 @@ describe('held rows that appear during a run', () => {
     expect(await q(`select id, account_status from app.an order by id`)).toEqual([{ id: 1, account_status: 'active' }, { id: 2, account_status: 'active' }]);
     expect(await count(db, `app.ac where deleted_at is not null`)).toBe(0);
   });
+
+  it('a SET NULL that moves a row to another partition (deleting it from the first) is refused under a hold; nothing goes', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.tn (id int primary key, created_at timestamptz not null)`);
+    await q(`create table app.dc (id int, tenant_id int references app.tn (id) on delete set null) partition by list (tenant_id)`);
+    await q(`create table app.dc_t1 partition of app.dc for values in (1)`);
+    await q(`create table app.dc_other partition of app.dc default`);
+    await q(`alter table app.dc_t1 add primary key (id)`);
+    await q(`create table app.evd (id int primary key, doc_id int references app.dc_t1 (id) on delete cascade, note text)`);
+    await q(`insert into app.tn values (1, now() - interval '400 days')`);
+    await q(`insert into app.dc values (10, 1)`);
+    await q(`insert into app.evd values (100, 10, 'exhibit A')`);
+    await q(`select retention.set_policy('tn', 'app.tn', 'delete', 'created_at', interval '1 year')`);
+    await q(`select retention.place_hold('table', 'app.evd', 'litigation')`);
+    await expect(db.call(`call retention.run('tn')`)).rejects.toThrow(/partition key/);
+    expect([await count(db, 'app.tn'), await count(db, 'app.dc_t1'), await count(db, 'app.evd')]).toEqual([1, 1, 1]);
+  });
+
+  it('a partition detached by a run is checked by its own subject columns too before it is dropped', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.ev (id bigint, user_id int not null, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table app.ev_2020 partition of app.ev for values from ('2020-01-01') to ('2021-01-01')`);
+    await q(`create table app.ev_2026 partition of app.ev for values from ('2021-01-01') to ('2030-01-01')`);
+    await q(`insert into app.ev values (1, 7, '2020-05-01'), (2, 8, '2020-06-01'), (3, 7, '2026-01-01')`);
+    // The subject column is named by a policy on the partition only.
+    await q(`select retention.set_policy('ev2020', 'app.ev_2020', 'delete', 'created_at', interval '100 years', p_subject_column => 'user_id', p_enabled => false)`);
+    await q(`select retention.set_policy('ev-drop', 'app.ev', 'drop_partitions', 'created_at', interval '1 year')`);
+    const [r] = await q(`select retention.open_run('ev-drop') as id`);
+    await q(`select retention.run_step($1)`, [r!.id]);  // detaches app.ev_2020
+    await q(`select retention.place_hold('subject', '7', 'litigation')`);
+    for (let i = 0; i < 5; i++) await q(`select retention.run_step($1)`, [r!.id]).catch(() => {});
+    expect(await count(db, `app.ev where user_id = 7`)).toBe(2);
+    expect(await count(db, `pg_inherits where inhrelid = 'app.ev_2020'::regclass`)).toBe(1);
+  });
 });
