@@ -91,6 +91,12 @@ drop function if exists retention.archive_object_rows(bigint);
 -- _lock_reach takes p_strong (the table locks under open holds).
 drop function if exists retention._lock_reach(retention.policies);
 
+-- The transaction that placed a hold, so that a check made under a snapshot can tell a
+-- hold it could not see (archive prune: archive_object_deleted's p_snapshot).
+alter table retention.legal_holds add column placed_xid xid8 default pg_catalog.pg_current_xact_id();
+comment on column retention.legal_holds.placed_xid is 'The transaction that placed the hold (NULL for holds placed before migration 20): a check made under a snapshot that did not see it has to be made again.';
+drop function if exists retention.archive_object_deleted(bigint, text, timestamptz);
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

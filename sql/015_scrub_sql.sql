@@ -4,7 +4,8 @@
 --  set_list: the SET list of the UPDATE that scrubs a row. sha256 writes 'sha256:' and the
 --            hex digest of the value's UTF-8 text, so equal values stay equal (unique
 --            indexes hold) and an investigator holding the original can recompute it; a
---            value already starting with 'sha256:' is left as it is.
+--            value already in that form ('sha256:' and 64 hex digits, nothing else) is
+--            left as it is (a value that merely starts with 'sha256:' is hashed).
 create or replace function retention._scrub_sql(
   p_policy retention.policies,
   out scrubbed text,
@@ -18,7 +19,7 @@ as $$
   select string_agg(
            case r.kind
              when 'null' then format('t.%I is null', r.col)
-             when 'sha256' then format('(t.%1$I is null or left(t.%1$I::text, 7) = ''sha256:'')', r.col)
+             when 'sha256' then format('(t.%1$I is null or t.%1$I::text ~ ''^sha256:[0-9a-f]{64}$'')', r.col)
              when 'empty_json' then format('(t.%1$I is null or t.%1$I::text = ''{}'')', r.col)
              else format('t.%I is not distinct from %L::%s', r.col, r.constant, r.type) end,
            ' and ' order by r.col),
@@ -26,7 +27,7 @@ as $$
            case r.kind
              when 'null' then format('%I = null', r.col)
              when 'sha256' then format(
-               '%1$I = case when t.%1$I is null or left(t.%1$I::text, 7) = ''sha256:'' then t.%1$I
+               '%1$I = case when t.%1$I is null or t.%1$I::text ~ ''^sha256:[0-9a-f]{64}$'' then t.%1$I
                             else (''sha256:'' || encode(sha256(convert_to(t.%1$I::text, ''UTF8'')), ''hex''))::%2$s end',
                r.col, r.type)
              when 'empty_json' then format('%1$I = case when t.%1$I is null then null else ''{}''::%2$s end', r.col, r.type)

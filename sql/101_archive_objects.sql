@@ -212,7 +212,10 @@ as $$
                       where (h.scope = 'policy' and h.policy_name = any (o.policies))
                          or (h.scope = 'table' and exists (select from unnest(o.rels) r
                                                             join pg_catalog.pg_class k on k.oid = r
-                                                           where h.target = any (retention._referenced_as(r::regclass)))))
+                                                           where h.target = any (retention._referenced_as(r::regclass))))
+                         -- A table rebuilt under the same name (a new oid) is held by name,
+                         -- as the manifest recorded it.
+                         or (h.scope = 'table' and o.tables ? retention.qualified_name(h.target)))
    order by o.object_id
 $$;
 comment on function retention.archive_prunable() is
@@ -268,7 +271,8 @@ $$;
 comment on function retention.archive_rows_held(bigint, jsonb) is
   'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]) through a subject column recorded in its manifest or named by a policy now: such an object is kept past its expiry.';
 
-create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz)
+create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz,
+                                                            p_snapshot pg_snapshot default null)
 returns void
 language plpgsql
 security definer
@@ -284,7 +288,14 @@ begin
     raise exception 'give the time the object''s rows were checked against subject holds (archive_rows_held)'
       using errcode = 'RT006', hint = 'pg-retention archive prune reads the object, asks archive_rows_held, and passes when it asked.';
   end if;
-  if exists (select from retention._open_holds h where h.scope = 'subject' and h.placed_at >= p_checked_at) then
+  -- A hold placed after the check, or placed by a transaction the check's snapshot
+  -- (p_snapshot: pg_current_snapshot() taken in the statement that asked
+  -- archive_rows_held) did not see committed: its placed_at can be earlier than the check.
+  if exists (select from retention._open_holds h
+              where h.scope = 'subject'
+                and (h.placed_at >= p_checked_at
+                     or (p_snapshot is not null and h.placed_xid is not null
+                         and not pg_catalog.pg_visible_in_snapshot(h.placed_xid, p_snapshot)))) then
     raise exception 'a subject hold was placed after archive object % was checked', p_object_id
       using errcode = 'RT037', hint = 'Check the object''s rows again (archive_rows_held) before deleting it.';
   end if;
@@ -299,8 +310,8 @@ begin
     jsonb_build_object('object_id', o.object_id, 'rows', o.rows, 'expires_at', o.expires_at, 'reason', p_reason));
 end
 $$;
-comment on function retention.archive_object_deleted(bigint, text, timestamptz) is
-  'Records that an expired archive object is being deleted from storage (audited): RT037 unless it is verified, past its expiry and kept by no table or policy hold, and no subject hold came after its rows were checked (p_checked_at). Call it before deleting the stored object.';
+comment on function retention.archive_object_deleted(bigint, text, timestamptz, pg_snapshot) is
+  'Records that an expired archive object is being deleted from storage (audited): RT037 unless it is verified, past its expiry and kept by no table or policy hold, and no subject hold came after its rows were checked (p_checked_at, and p_snapshot: the snapshot of the statement that asked archive_rows_held, which also catches a hold whose transaction began before the check and committed after it). Call it before deleting the stored object.';
 
 -- A check of a stored object (archive verify): audited either way.
 create or replace function retention.archive_object_checked(p_object_id bigint, p_ok boolean, p_detail text)

@@ -208,7 +208,10 @@ export async function prune(db: pg.Client, target: StorageTarget, ring: Pick<Key
   const objects = (await db.query(`select * from retention.archive_prunable() where target = $1`, [target.url])).rows as ObjectRecord[];
   for (const o of objects) {
     const rows = await readObject(o, target, ring);
-    const { rows: [check] } = await db.query(`select retention.archive_rows_held($1, $2::jsonb) as held, now() as at`,
+    // The snapshot the check ran under: a hold whose transaction it did not see committed
+    // (placed before the check, committed after it) still stops the deletion.
+    const { rows: [check] } = await db.query(`select retention.archive_rows_held($1, $2::jsonb) as held, now() as at,
+                                                     pg_current_snapshot()::text as snap`,
       [o.object_id, JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))]);
     if (check.held) {
       out.kept.push(o.object_key);
@@ -216,7 +219,7 @@ export async function prune(db: pg.Client, target: StorageTarget, ring: Pick<Key
     }
     // Recorded first (refused if a hold came meanwhile), then deleted from storage: a
     // failed delete leaves an object marked deleted that is still there, never the reverse.
-    await db.query(`select retention.archive_object_deleted($1, 'expired', $2)`, [o.object_id, check.at]);
+    await db.query(`select retention.archive_object_deleted($1, 'expired', $2, $3::pg_snapshot)`, [o.object_id, check.at, check.snap]);
     await target.delete(o.object_key);
     out.deleted.push(o.object_key);
   }

@@ -1,9 +1,12 @@
-// A held row that appears while a batch runs: another session keeps adding rows that
-// reference rows a delete policy is removing, each carrying a subject under a legal
-// hold (or moving referencing rows to that subject), committing one by one. Every such row that committed must survive with its parent
-// (the hold keeps both), whether the batch removes rows with one statement or archives
-// them: the hold check must read the cascaded rows after the rows they reference are
-// locked, not before.
+// Held rows that appear or change while a batch runs, and what the hold check must see.
+// Another session keeps adding rows that reference rows a delete policy (or an erasure
+// step) is removing, each carrying a subject under a legal hold, or moves referencing
+// rows to that subject, committing one by one: every such row that committed must
+// survive with its parent, whether the batch removes rows with one statement or archives
+// them. Then single races made certain by an open transaction the run must wait for: a
+// self-referencing cascade and SET NULL, a scrub's revoke table, a soft delete's ON
+// UPDATE key; and two refusals or checks a review found missing: a SET NULL that moves a
+// row between partitions, and a detached partition's own subject columns.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { count, waitFor } from '../support/fixtures.ts';
