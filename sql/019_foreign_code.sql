@@ -267,16 +267,19 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+declare
+  v_family oid[] := retention._referenced_as(p.target)::oid[];
 begin
-  return case when p.action in ('delete', 'purge_soft_deleted')
-              then exists (select from retention._tree_nodes(p_tree) t where t.cycle)
-              else cardinality(coalesce(p.revoke_tables, '{}')) > 0
-                   or exists (select from retention._reach(p.target, true) r
-                               where r.rel <> all (retention._referenced_as(p.target)::oid[]))
-                   or exists (select from pg_catalog.pg_constraint c
-                               where c.contype = 'f' and c.conrelid = any (retention._referenced_as(p.target)::oid[])
-                                 and c.confrelid = any (retention._referenced_as(p.target)::oid[])
-                                 and c.confupdtype in ('c', 'n', 'd')) end;
+  if p.action in ('delete', 'purge_soft_deleted') then
+    return exists (select from retention._tree_nodes(p_tree) t where t.cycle);
+  end if;
+  -- An update: revoke tables, tables its ON UPDATE keys reach, or a key of its own table
+  -- on itself.
+  return cardinality(coalesce(p.revoke_tables, '{}')) > 0
+      or exists (select from retention._reach(p.target, true) r where r.rel <> all (v_family))
+      or exists (select from pg_catalog.pg_constraint c
+                  where c.contype = 'f' and c.conrelid = any (v_family) and c.confrelid = any (v_family)
+                    and c.confupdtype in ('c', 'n', 'd'));
 end
 $$;
 comment on function retention._strong_reach(retention.policies, jsonb) is

@@ -204,7 +204,14 @@ as $$
 declare
   v_bad  text;
   v_tree jsonb := coalesce(p_tree, retention._cascade_tree_json(p_rel));
+  v_del  oid[];  -- tables (and their partitions) the delete removes rows from
+  v_chg  oid[];  -- tables (and their partitions) whose rows a key action changes
 begin
+  select coalesce(array_agg(l.relid::oid) filter (where t.action = 'delete'), '{}'),
+         coalesce(array_agg(l.relid::oid) filter (where t.action <> 'delete'), '{}')
+    into v_del, v_chg
+    from retention._tree_nodes(v_tree) t
+   cross join lateral (select t.rel as relid union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l;
   -- DELETE triggers on the table, the tables above it, and every table (with the
   -- partitions below it) the delete cascades into; UPDATE triggers on every table (and
   -- partition) whose rows a key action changes: such a trigger may delete rows too.
@@ -214,15 +221,8 @@ begin
      and (((g.tgtype & 8) <> 0
            and g.tgrelid = any (array[p_rel::oid]
                                 || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a)
-                                || array(select l.relid::oid from retention._tree_nodes(v_tree) t
-                                          cross join lateral (select t.rel as relid
-                                                              union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l
-                                          where t.action = 'delete')))
-          or ((g.tgtype & 16) <> 0
-              and g.tgrelid = any (array(select l.relid::oid from retention._tree_nodes(v_tree) t
-                                          cross join lateral (select t.rel as relid
-                                                              union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l
-                                          where t.action <> 'delete'))))
+                                || v_del))
+          or ((g.tgtype & 16) <> 0 and g.tgrelid = any (v_chg)))
    limit 1;
   if v_bad is not null then
     raise exception 'cannot archive or gate deletes from %: % fires on the delete or its key actions and may remove rows nobody approved or copied', p_rel, v_bad

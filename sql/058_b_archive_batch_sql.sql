@@ -104,10 +104,7 @@ begin
       v_ctes := v_ctes || format(
         ', l%s as (select c.tableoid as "retention tableoid", c.* from %s c where (%s) in (%s)%s)',
         c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
-        case when c.parent = 0
-             then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
-                         retention._column_list('t', c.ref), s.tbl)
-             else format('select %s from l%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end,
+        retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'l'),
         case when c.depth = i then ' for update of c' else '' end);
       if c.depth = i then
         v_count := v_count || format(' + (select count(*) from l%s)', c.n);
@@ -119,10 +116,7 @@ begin
   v_ctes := '';
   for c in select * from retention._tree_nodes(v_tree) t
             where p_copy and t.action = 'delete' and not t.cycle order by t.n loop
-    v_src := case when c.parent = 0
-                  then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
-                              retention._column_list('t', c.ref), s.tbl)
-                  else format('select %s from k%s p%s', retention._column_list('p', c.ref), c.parent, retention._below_cond(c.referenced)) end;
+    v_src := retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k');
     if c.depth > v_last
        and not (select k.relrowsecurity from pg_catalog.pg_class k where k.oid = c.rel)
        and pg_catalog.has_table_privilege(c.rel, 'DELETE') then
@@ -219,3 +213,23 @@ as $$
 $$;
 comment on function retention._below_cond(regclass) is
   'Internal. SQL restricting a parent node''s rows to those in the partition a foreign key names (archive batches).';
+
+-- What a node of the cascade tree references, for the statements of _two_phase_sql: the
+-- key columns (p_ref) of the picked rows (parent 0, table p_tbl) or of the rows of the
+-- parent node's CTE (p_prefix || parent), limited to the partition the key names.
+create or replace function retention._node_source(p_parent integer, p_ref name[], p_referenced regclass,
+                                                  p_tbl text, p_prefix text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select case when p_parent = 0
+              then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
+                          retention._column_list('t', p_ref), p_tbl)
+              else format('select %s from %s%s p%s', retention._column_list('p', p_ref), p_prefix, p_parent,
+                          retention._below_cond(p_referenced)) end
+$$;
+comment on function retention._node_source(integer, name[], regclass, text, text) is
+  'Internal. The SQL selecting what a cascade tree node''s foreign key references: the picked rows'' key columns, or those of the parent node''s CTE.';
