@@ -46,6 +46,10 @@ declare
   v_holds   boolean;
   v_tree    jsonb;
   v_tp      record;
+  v_have_tp boolean := false;
+  v_one     text;    -- the one-statement batch (_one_statement_sql), or NULL
+  v_one_rels oid[];
+  v_done    boolean := false;
   v_stmt    text;
   v_sql     record;
   v_key     text;
@@ -107,19 +111,35 @@ begin
   if v_tree is not null and p_pol.action in ('delete', 'purge_soft_deleted') then
     perform retention._check_cascade_keys(p_pol.target, v_tree);
   end if;
-  if v_two then
+  -- An archiving batch with no table or subject hold open tries one statement, checked
+  -- after it (_one_statement_sql); where that does not apply, or its check fails, it takes
+  -- the locked path.
+  if v_archive and not v_holds and exists (select from retention._tree_nodes(v_tree)) then
+    select o.final, o.rels into v_one, v_one_rels from retention._one_statement_sql(p_pol, v_tree) o;
+  end if;
+  if v_two and v_one is null then
     select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
-  else
+    v_have_tp := true;
+  elsif not v_two then
     v_stmt := retention._batch_sql(p_pol, p_cond);
   end if;
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   begin
-    if v_two then
+    if v_one is not null then
+      select * into v_done, o_rows, v_oldest, v_newest, v_related
+        from retention._one_statement_exec(v_one, v_one_rels, p_pol, p_run_id, p_batch_no,
+                                           p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
+    end if;
+    if v_two and not v_done then
+      if not v_have_tp then
+        select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+        v_have_tp := true;
+      end if;
       select * into o_rows, v_oldest, v_newest, v_related
         from retention._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
                                        p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
-    else
+    elsif not v_two then
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
     end if;
@@ -136,6 +156,10 @@ begin
       into v_tids
       using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip;
     o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
+    if v_two and not v_have_tp then
+      select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+      v_have_tp := true;
+    end if;
     foreach v_tid in array v_tids loop
       begin
         if v_two then
