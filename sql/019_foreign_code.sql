@@ -231,28 +231,39 @@ as $$
 declare
   v_rel    oid;
   v_reach  oid[];
+  v_locked oid[];
   v_family oid[] := retention._referenced_as(p.target)::oid[];
   v_self   boolean;
 begin
-  v_reach := array(
-    select distinct r.rel
-      from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
-            union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
-      cross join lateral retention._reach(s.t, s.upd) r);
-  -- The policy's table comes back to itself: one of its keys (or a partition's) names a
-  -- table its change reaches, with an action.
-  v_self := p_strong and exists (
-    select from pg_catalog.pg_constraint c
-     where c.contype = 'f' and c.conrelid = any (v_family) and c.confrelid = any (v_reach)
-       and (c.confdeltype in ('c', 'n', 'd') or c.confupdtype in ('c', 'n', 'd')));
-  for v_rel in select x from unnest(v_reach) x order by x loop
-    execute format('lock table only %s in %s mode', v_rel::regclass,
-                   case when p_strong and (v_self or not v_rel = any (v_family)) then 'share row exclusive' else 'row exclusive' end);
+  -- Until the reach stops growing: a foreign key committed while a lock was awaited (or
+  -- just before it was taken) can make another table reachable, and that table, not yet
+  -- locked, could gain a key of its own before the batch's statement. Once every table
+  -- reached is locked, no key naming one of them can be added (ADD FOREIGN KEY locks both
+  -- tables SHARE ROW EXCLUSIVE), so the reach can no longer grow.
+  loop
+    v_reach := array(
+      select distinct r.rel
+        from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
+              union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
+        cross join lateral retention._reach(s.t, s.upd) r
+       order by 1);
+    exit when v_reach <@ v_locked;
+    -- The policy's table comes back to itself: one of its keys (or a partition's) names a
+    -- table its change reaches, with an action.
+    v_self := p_strong and exists (
+      select from pg_catalog.pg_constraint c
+       where c.contype = 'f' and c.conrelid = any (v_family) and c.confrelid = any (v_reach)
+         and (c.confdeltype in ('c', 'n', 'd') or c.confupdtype in ('c', 'n', 'd')));
+    foreach v_rel in array v_reach loop
+      execute format('lock table only %s in %s mode', v_rel::regclass,
+                     case when p_strong and (v_self or not v_rel = any (v_family)) then 'share row exclusive' else 'row exclusive' end);
+    end loop;
+    v_locked := v_reach;
   end loop;
 end
 $$;
 comment on function retention._lock_reach(retention.policies, boolean) is
-  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it).';
+  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked, until the reach stops growing; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it).';
 
 -- Whether a batch of the policy (p_cond: an erasure step) must lock the tables it
 -- reaches strongly (_lock_reach) while a table or subject hold is open: its statement

@@ -12,8 +12,9 @@ comment on function retention._archives(retention.policies) is
   'Internal. Whether the policy copies the rows it removes to retention.archived_rows (archive, or NULL and approval required on a deleting policy).';
 
 -- The tables whose foreign keys a row of p_rel can be the referenced row of: the table,
--- every table above it, and for a partitioned table every partition below it (a foreign
--- key may reference one partition directly).
+-- every partitioned table above it, and for a partitioned table every partition below it
+-- (a foreign key may reference one partition directly). Not an inheritance parent: a
+-- key naming it covers the parent's own rows only, as a DELETE ONLY would.
 create or replace function retention._referenced_as(p_rel regclass)
 returns regclass[]
 language sql
@@ -21,7 +22,8 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select retention._rel_and_ancestors(p_rel)
+  select array[p_rel]
+         || coalesce(array(select t.relid from pg_catalog.pg_partition_ancestors(p_rel) t where t.relid <> p_rel), '{}')
          || coalesce(array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t where t.relid <> p_rel), '{}')
 $$;
 comment on function retention._referenced_as(regclass) is
@@ -238,8 +240,11 @@ $$;
 -- engine's statements in its own (refused where that can differ: blank-padded
 -- characters, types created after initdb); a SET NULL or ON UPDATE action on a column a
 -- table is partitioned by moves the row between partitions, which deletes it from the
--- first one, where keys naming that partition cascade unseen. Both refused (RT033) for archiving and approval-gated
--- policies, and for any delete while a table or subject hold is open (_batch).
+-- first one, where keys naming that partition cascade unseen; a key whose referenced
+-- columns are unique under an operator class other than their type's default
+-- (record_image_ops) is compared by the cascade with that class's equality and by the
+-- engine with `=`. All refused (RT033) for archiving and approval-gated policies, and
+-- for any delete while a table or subject hold is open (_batch).
 create or replace function retention._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
 returns void
 language plpgsql
@@ -281,6 +286,30 @@ begin
                        and (z.fb in ('character', 'bpchar') or z.rb in ('character', 'bpchar')
                             or y.ft >= 16384 or y.rt >= 16384)))
    limit 1;
+  if v_bad is null then
+    -- A key whose referenced columns are unique under an operator class other than their
+    -- type's default (record_image_ops, or a class of another role's): the cascade
+    -- compares with that class's equality, the engine's SQL with the type's `=`, and the
+    -- two can disagree (1.0 and 1.00 are `=` but not `*=`).
+    select format('%s (%s) references %s (%s) compared by operator %s, not its type''s default equality',
+                  t.rel, array_to_string(t.fk, ', '), t.referenced, array_to_string(t.ref, ', '), e.op::regoperator)
+      into v_bad
+      from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
+      join pg_catalog.pg_constraint x
+        on x.contype = 'f' and x.conparentid = 0 and x.conrelid = t.rel and x.confrelid = t.referenced
+       and array(select a.attname from unnest(x.conkey) with ordinality k(att, o)
+                   join pg_catalog.pg_attribute a on a.attrelid = x.conrelid and a.attnum = k.att order by k.o) = t.fk
+      cross join lateral unnest(x.conppeqop) e(op)
+      join pg_catalog.pg_operator o on o.oid = e.op
+     where not t.cycle
+       and not e.op = any (array(select m.amopopr
+                                   from pg_catalog.pg_opclass d
+                                   join pg_catalog.pg_amop m on m.amopfamily = d.opcfamily and m.amopstrategy = 3
+                                                            and m.amoplefttype = d.opcintype and m.amoprighttype = d.opcintype
+                                  where d.opcmethod = (select a.oid from pg_catalog.pg_am a where a.amname = 'btree')
+                                    and d.opcdefault and d.opcintype = o.oprleft))
+     limit 1;
+  end if;
   if v_bad is not null then
     raise exception 'cannot follow the delete from % safely: %', p_rel, v_bad
       using errcode = 'RT033',
@@ -289,7 +318,7 @@ begin
 end
 $$;
 comment on function retention._check_cascade_keys(regclass, jsonb) is
-  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, or an action that changes a partition key.';
+  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, an action that changes a partition key, or referenced columns unique under a non-default operator class.';
 
 comment on function retention._check_delete_triggers(regclass, jsonb) is
   'Internal. RT033 when the table, a partitioned table above it or a table (or partition) its delete cascades into has an enabled DELETE trigger, or a table a key action changes has an UPDATE trigger (rows it removes would be neither approved nor archived).';

@@ -126,20 +126,27 @@ begin
       -- this statement, they are locked and read instead, and the cascade deletes them.
       v_ctes := v_ctes || format(
         ', k%s as (delete from %s c where (%s) in (%s)
-                   returning pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*)',
+                   returning pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid",
+                             c.ctid as "retention ctid", c.*)',
         c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src);
     else
       v_ctes := v_ctes || format(
-        ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid", c.*
+        ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid",
+                           c.ctid as "retention ctid", c.*
                     from %s c where (%s) in (%s)%s)',
         c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src,
         case when c.depth > v_last then ' for update of c' else '' end);
     end if;
+    -- A row two keys reach (a diamond) is in two nodes' CTEs: copied with the first.
     v_arch := v_arch || format(
       ', a%1$s as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
-                   select $5, $6, $3, %2$s, %3$L, %4$s, count(*), pg_catalog.json_agg(x."retention archived row") from k%1$s x
+                   select $5, $6, $3, %2$s, %3$L, %4$s, count(*), pg_catalog.json_agg(x."retention archived row") from k%1$s x%5$s
                    having count(*) > 0 returning row_count)',
-      c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth);
+      c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth,
+      coalesce(' where ' || (select string_agg(format('not exists (select from k%s y where y."retention tableoid" = x."retention tableoid"
+                                                        and y."retention ctid" = x."retention ctid")', e.n), ' and ' order by e.n)
+                               from retention._tree_nodes(v_tree) e
+                              where e.action = 'delete' and not e.cycle and e.n < c.n), ''));
     v_sum := v_sum || format(' + coalesce((select sum(row_count) from a%s), 0)', c.n);
   end loop;
   -- The rows pick locked are checked again when approval is required (the proposal's

@@ -45,7 +45,8 @@ begin
                   join pg_catalog.pg_class k on k.oid = t.rel
                  where t.action = 'delete'
                    and (k.relkind <> 'r' or k.relrowsecurity
-                        or not pg_catalog.has_table_privilege(t.rel, 'SELECT, DELETE'))) then
+                        or not pg_catalog.has_table_privilege(t.rel, 'SELECT')
+                        or not pg_catalog.has_table_privilege(t.rel, 'DELETE'))) then
     return;
   end if;
   for c in select * from retention._tree_nodes(p_tree) t where t.action = 'delete' order by t.n loop
