@@ -122,15 +122,19 @@ async function main() {
       group by 1, 2 order by 1, 2`)).rows));
   console.log('(acted: soft-deleted after the notice; flagged: accounts that crossed two years during the month, announced now)');
 
-  step('An erasure request for user 7 (GDPR Art. 17): plan over the foreign keys, process, evidence');
+  step('An erasure request for user 7 (GDPR Art. 17): plan over the foreign keys and subject columns, process, evidence');
   await db.query(`select retention.set_erasure_rule('auth.users', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
-  const req = (await db.query(`select request_id from retention.request_erasure('auth.users', '7', 'privacy form, ticket 4711')`)).rows[0].request_id;
+  const req = (await db.query(`select request_id from retention.request_erasure('auth.users', '7', 'privacy form', p_reference => 'ticket 4711')`)).rows[0].request_id;
   console.log(formatTable((await db.query(`select step, target, via, rule, rows, warning from retention.erasure_plan($1)`, [req])).rows));
   await db.query(`call retention.process_erasure($1)`, [req]);
   const done = (await db.query(`select status, subject_id, subject_hash from retention.erasure_requests where request_id = $1`, [req])).rows[0];
   console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, named only by the token ${done.subject_hash}, which now leads nowhere; evidence:`);
   console.log(formatTable((await db.query(
     `select target, rule, rows from retention.erasure_evidence where request_id = $1 order by step`, [req])).rows));
+  const confirmation = (await db.query(
+    `select payload ->> 'reference' as reference from retention.notifications
+      where kind = 'erasure_completed' and payload ->> 'request_id' = $1::text`, [req])).rows[0];
+  console.log(`erasure_completed queued for the application, with its reference ${confirmation?.reference}`);
 
   step('The monthly realty purge: approval by a second person, an archive before deletion');
   // run_all above refused it (no approved proposal): the worker would now propose, as here.

@@ -1,12 +1,19 @@
 -- Says what an erasure does to the subject's rows in one table: 'delete' them, 'scrub'
 -- columns (a scrub map as for scrub policies), or 'keep' them for a stated legal reason
 -- (e.g. 'Invoices: 10 years, German Commercial Code § 257'). p_table NULL sets the default
--- for tables no rule names ('delete' or 'keep'). Audit-logged.
+-- for tables no rule names ('delete' or 'keep'). A table that holds the person's key
+-- without a foreign key (a log with a user_id) is reached through p_subject_column, the
+-- column that holds the key of a row of p_subject_table: an erasure of such a row acts on
+-- the table's rows whose column equals that key (compared in the column's type). Tables
+-- with a policy's subject column are reached without a rule (_erasure_steps).
+-- Audit-logged.
 create or replace function retention.set_erasure_rule(
   p_table  text,
   p_rule   text,
   p_scrub  jsonb default null,
-  p_reason text default null
+  p_reason text default null,
+  p_subject_column text default null,
+  p_subject_table  text default null
 )
 returns retention.erasure_rules
 language plpgsql
@@ -18,6 +25,9 @@ declare
   v_target regclass;
   v_scrub  jsonb;
   v_row    retention.erasure_rules;
+  v_subj   regclass;
+  v_key    record;
+  v_coltyp oid;
 begin
   perform retention._routine_write();  -- audited below, not as a direct write
   if p_table is not null then
@@ -44,15 +54,69 @@ begin
       using errcode = 'RT020', hint = 'Leave it NULL for delete and keep.';
   end if;
 
+  if (p_subject_column is null) <> (p_subject_table is null) then
+    raise exception 'p_subject_column and p_subject_table go together'
+      using errcode = 'RT020', hint = 'E.g. p_subject_column => ''user_id'', p_subject_table => ''auth.users'': the column holds a users row''s key.';
+  end if;
+  if p_subject_column is not null then
+    if v_target is null then
+      raise exception 'the default rule cannot name a subject column: columns differ per table'
+        using errcode = 'RT020', hint = 'Give the subject column in a rule for its table.';
+    end if;
+    select a.atttypid into v_coltyp
+      from pg_catalog.pg_attribute a
+     where a.attrelid = v_target and a.attname = p_subject_column and a.attnum > 0 and not a.attisdropped;
+    if not found then
+      raise exception 'column % does not exist in %', quote_ident(p_subject_column), retention.qualified_name(v_target)
+        using errcode = 'RT002', hint = format('Name the column of %s that holds the person''s key.', retention.qualified_name(v_target));
+    end if;
+    v_subj := retention._resolve_table(p_subject_table,
+      'Name the table whose row is the data subject, e.g. auth.users.');
+    select k.key_column, k.key_type into v_key from retention._single_key(v_subj) k;
+    if v_key.key_column is null then
+      raise exception '% has no single-column primary key', retention.qualified_name(v_subj)
+        using errcode = 'RT020', hint = 'Erasure requests name the subject by its primary key; give the table that holds the people (e.g. auth.users).';
+    end if;
+    if v_subj = v_target then
+      raise exception '% is the subject table itself', retention.qualified_name(v_subj)
+        using errcode = 'RT020', hint = 'The subject''s own row is reached by its key; name the column in another table.';
+    end if;
+    if not retention._same_key_type(v_coltyp, v_key.key_type::regtype::oid) then
+      raise exception 'column % of % (%) cannot hold the key of % (%)', quote_ident(p_subject_column),
+            retention.qualified_name(v_target), format_type(v_coltyp, null), retention.qualified_name(v_subj), v_key.key_type
+        using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one).';
+    end if;
+  end if;
+
   delete from retention.erasure_rules r where r.target is not distinct from v_target;
-  insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by)
-  values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention._actor())
+  insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
+  values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention._actor(), p_subject_column, v_subj)
   returning * into v_row;
   perform retention._append_audit('erasure_rule.set', 'erasure_rule',
     coalesce(retention.qualified_name(v_target), '(default)'),
-    jsonb_strip_nulls(jsonb_build_object('rule', p_rule, 'scrub', v_scrub, 'reason', v_row.reason)));
+    jsonb_strip_nulls(jsonb_build_object('rule', p_rule, 'scrub', v_scrub, 'reason', v_row.reason,
+                                         'subject_column', p_subject_column,
+                                         'subject_table', retention.qualified_name(v_subj))));
   return v_row;
 end
 $$;
-comment on function retention.set_erasure_rule(text, text, jsonb, text) is
-  'Sets what an erasure does to a table''s rows of the subject: delete, scrub (columns) or keep (with the legal reason); NULL table = the default for tables no rule names. Audit-logged.';
+comment on function retention.set_erasure_rule(text, text, jsonb, text, text, text) is
+  'Sets what an erasure does to a table''s rows of the subject: delete, scrub (columns) or keep (with the legal reason); NULL table = the default for tables no rule names; p_subject_column and p_subject_table: the table holds the key of a subject table''s row in that column without a foreign key, and is reached through it. Audit-logged.';
+
+-- Whether a column of type p_col can hold a key of type p_key, as erasures compare them:
+-- the same type once domains are resolved, both integer (smallint, integer, bigint,
+-- numeric: subject 7 is 7 in each), or both text (text, varchar).
+create or replace function retention._same_key_type(p_col oid, p_key oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select b.c = b.k
+         or (b.c in ('smallint', 'integer', 'bigint', 'numeric') and b.k in ('smallint', 'integer', 'bigint', 'numeric'))
+         or (b.c in ('text', 'character varying') and b.k in ('text', 'character varying'))
+    from (select retention._base_type(p_col, -1) as c, retention._base_type(p_key, -1) as k) b
+$$;
+comment on function retention._same_key_type(oid, oid) is
+  'Internal. Whether a column of the first type can hold a subject key of the second (same base type, both integer/numeric, or both text/varchar).';

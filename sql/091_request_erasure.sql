@@ -1,12 +1,16 @@
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit
 -- log, which is kept for good, records the request by the subject's random token only
--- (subject_hash), never the key or who asked; the erasure unlinks the token.
+-- (subject_hash), never the key or who asked; the erasure unlinks the token. p_reference
+-- is the application's own reference (an opaque ticket id, at most 200 characters, not
+-- personal data): the erasure_completed notification hands it back, so the application
+-- can confirm to the person without pg-retention holding their contact data.
 create or replace function retention.request_erasure(
   p_subject_table text,
   p_subject_id    text,
   p_requested_by  text,
-  p_due_at        timestamptz default null
+  p_due_at        timestamptz default null,
+  p_reference     text default null
 )
 returns retention.erasure_requests
 language plpgsql
@@ -40,6 +44,11 @@ begin
     raise exception 'an erasure request needs who asked for it'
       using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
   end if;
+  if p_reference is not null and (length(p_reference) not between 1 and 200 or p_reference ~ '[[:cntrl:]]'
+                                   or btrim(p_reference) = '') then
+    raise exception 'the reference must be 1 to 200 printable characters'
+      using errcode = 'RT029', hint = 'Give the application''s own id for the request (e.g. a ticket number), or leave it NULL.';
+  end if;
   if p_due_at is not null and p_due_at <= now() then
     raise exception 'due date % is not in the future', p_due_at
       using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
@@ -51,9 +60,9 @@ begin
 
   -- The key as the column reads it ('042' is 42), named everywhere but here by its token.
   p_subject_id := retention._subject_value(p_subject_id, v_type);
-  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by)
+  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference)
   values (v_table, p_subject_id, retention._subject_token('subject:' || p_subject_id),
-          p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user)
+          p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)
   returning * into v_req;
   -- requested_by may be the person (an e-mail address): it stays in the request until the
   -- erasure completes, and never enters the audit log.
@@ -64,5 +73,5 @@ begin
   return v_req;
 end
 $$;
-comment on function retention.request_erasure(text, text, text, timestamptz) is
-  'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given; audit-logged by the subject''s random token only (subject_hash), which the completed erasure makes unlinkable.';
+comment on function retention.request_erasure(text, text, text, timestamptz, text) is
+  'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given, with the application''s own reference (handed back in erasure_completed); audit-logged by the subject''s random token only (subject_hash), which the completed erasure makes unlinkable.';

@@ -1,5 +1,7 @@
 -- What an erasure request would do, derived from the foreign-key graph: the subject's own
--- row (depth 0), then the rows of every table that references it, then the rows that
+-- row (depth 0), the rows of tables that hold its key in a subject column without a
+-- foreign key (depth 1: an erasure rule's p_subject_column, a policy's subject column;
+-- _subject_locations), then the rows of every table that references it, then the rows that
 -- reference those, and so on (breadth first, each table once, at most 10 levels; a table
 -- reached by several paths before its turn takes the rows of all of them). Each
 -- table's rule comes from erasure_rules (the table's, else the default, else 'delete'),
@@ -51,6 +53,14 @@ begin
     'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
     'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type)));
   v_seen := array[v_req.subject_table::oid];
+  -- Tables that hold the key without a foreign key, next to the subject's row (depth 1):
+  -- the column an erasure rule names for this subject table, and every policy's subject
+  -- column that can hold the key (_subject_locations). A table a foreign key also leads
+  -- to gets the rows of both (merged below like a second path).
+  for v_child in select * from retention._subject_locations(v_req.subject_table, v_req.subject_id) loop
+    v_seen := v_seen || v_child.rel::oid;
+    v_queue := v_queue || jsonb_build_object('depth', 1, 'rel', v_child.rel::oid, 'via', v_child.via, 'cond', v_child.cond);
+  end loop;
   while v_i < jsonb_array_length(v_queue) loop
     v_item := v_queue -> v_i;
     v_i := v_i + 1;
@@ -112,3 +122,58 @@ end
 $$;
 comment on function retention._erasure_steps(bigint) is
   'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';
+
+-- The tables that hold the key of a row of p_subject_table without a foreign key to it,
+-- each once, with the condition (over alias t) that selects the rows holding p_key and
+-- where it came from (via):
+--  * an erasure rule's subject column for that subject table;
+--  * a policy's subject column that can hold the key (_same_key_type), is not its
+--    table's own primary key (then the rows are subjects of their own kind: device 81 is
+--    not user 81) and has no single-column foreign key to another table (a column that
+--    references the tenants names a tenant, not this person; one that references the
+--    subject table is reached through the key anyway).
+-- Not the subject table itself, not a partitioned table (its partitions' rows are not yet
+-- reached as one table: see the DBA guide), not a table that no longer exists. The key is
+-- compared in the column's type (_subject_value: '7' is 7; a key the type cannot hold
+-- selects nothing).
+create or replace function retention._subject_locations(p_subject_table regclass, p_key text)
+returns table (rel regclass, cond text, via text)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with cand as (
+    select r.target as rel, r.subject_column as col, format('erasure rule: column %I', r.subject_column) as via
+      from retention.erasure_rules r
+     where r.subject_table = p_subject_table and r.subject_column is not null
+    union
+    select p.target, p.subject_column, format('subject column %I of policy %s', p.subject_column, p.name)
+      from retention.policies p
+     where p.subject_column is not null
+       and p.subject_column is distinct from (select y.key_column from retention._single_key(p.target) y)
+       and not exists (select from pg_catalog.pg_constraint k
+                         join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+                        where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
+  ),
+  typed as (
+    select c.rel, c.col, c.via, a.atttypid as coltype, retention._base_type(a.atttypid, a.atttypmod) as base
+      from cand c
+      join pg_catalog.pg_class k on k.oid = c.rel and k.relkind = 'r'
+      join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
+     where c.rel <> p_subject_table
+       and retention._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y))
+  ),
+  conds as (
+    select t.rel, t.via, format('t.%I = %L::%s', t.col, v.v, t.base) as cond
+      from typed t
+      cross join lateral (select retention._subject_value(p_key, t.base) as v) v
+     where v.v is not null
+  )
+  select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', ')
+    from conds c
+   group by c.rel
+   order by c.rel::text
+$$;
+comment on function retention._subject_locations(regclass, text) is
+  'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column, policies'' subject columns), with the condition selecting the key''s rows: where an erasure reaches beyond foreign keys.';

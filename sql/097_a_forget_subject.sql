@@ -194,6 +194,7 @@ begin
     insert into retention.notifications (kind, dedupe_key, payload)
     values ('erasure_completed', 'erasure_completed:' || v_dup.request_id,
             jsonb_build_object('kind', 'erasure_completed', 'request_id', v_dup.request_id, 'by_request', p_request,
+                               'reference', v_dup.reference,
                                'subject_table', retention.qualified_name(v_req.subject_table), 'subject_hash', v_token,
                                'requested_at', v_dup.requested_at, 'due_at', v_dup.due_at, 'completed_at', clock_timestamp()))
     on conflict (dedupe_key) do nothing;

@@ -54,7 +54,7 @@ grant execute on function
 
 -- The application files erasure requests and follows their deadlines.
 grant execute on function
-  retention.request_erasure(text, text, text, timestamptz), retention.erasure_requests_as_of(timestamptz)
+  retention.request_erasure(text, text, text, timestamptz, text), retention.erasure_requests_as_of(timestamptz)
   to retention_requester;
 
 -- The approver decides proposals and reads them (and the policies they are for).

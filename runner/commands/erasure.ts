@@ -7,23 +7,25 @@ import { type Command, output, str } from './types.ts';
 export const erasure: Command = {
   name: 'erasure',
   summary: 'erasure requests: file, plan, process, list with deadlines',
-  usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T]
+  usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T] [--reference REF]
        pg-retention erasure plan <request-id> [--json]
        pg-retention erasure process <request-id> [--json]
        pg-retention erasure list [--as-of T] [--json]`,
   help: `A person's data is erased on request within a deadline (30 days unless --due).
-'request' files it for the row of <subject-table> whose primary key is <subject-id>;
-'plan' shows what erasing it does to each table reached through foreign keys (delete,
-scrub or keep with the legal reason, from retention.set_erasure_rule); 'process' carries
+'request' files it for the row of <subject-table> whose primary key is <subject-id>
+(--reference: your own id for the request, e.g. a ticket number, handed back in the
+erasure_completed notification); 'plan' shows what erasing it does to each table reached
+through foreign keys or a subject column (delete, scrub or keep with the legal reason,
+from retention.set_erasure_rule); 'process' carries
 it out and prints the evidence per table (a legal hold on the person blocks it: exit 3);
 'list' shows every request with its due date and whether it is overdue.
 
 Examples:
-  pg-retention erasure request shop.customers cust-7731 --requested-by 'support ticket 4711'
+  pg-retention erasure request shop.customers cust-7731 --requested-by 'privacy form' --reference T-4711
   pg-retention erasure plan 12
   pg-retention erasure process 12
   pg-retention erasure list --as-of 2027-01-15`,
-  options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, 'as-of': { type: 'string' } },
+  options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, reference: { type: 'string' }, 'as-of': { type: 'string' } },
   run: async (values, [sub, ...args]) => {
     const db = await connect(str(values['database-url']));
     try {
@@ -31,9 +33,9 @@ Examples:
         const [table, id] = args;
         if (!table || !id) throw new UsageError('erasure request needs the subject table and id', "pg-retention erasure request shop.customers cust-7731 --requested-by '...'");
         const { rows } = await db.query(
-          `select request_id, subject_table::text, subject_hash, requested_by, due_at, status
-             from retention.request_erasure($1, $2, $3, $4::timestamptz)`,
-          [table, id, str(values['requested-by']) ?? null, str(values.due) ?? null]);
+          `select request_id, subject_table::text, subject_hash, requested_by, due_at, status, reference
+             from retention.request_erasure($1, $2, $3, $4::timestamptz, $5)`,
+          [table, id, str(values['requested-by']) ?? null, str(values.due) ?? null, str(values.reference) ?? null]);
         await output(values, rows);
         return 0;
       }

@@ -1,0 +1,122 @@
+// An erasure reaches tables that hold the person's key without a foreign key: the column
+// an erasure rule names (p_subject_column, p_subject_table) and every policy's subject
+// column that can hold the key — not a column that references another table (a tenant),
+// not one of another type. Rows referencing those rows follow through their foreign keys.
+// The request carries the application's own reference back in erasure_completed.
+import { describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { count } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+async function app(): Promise<void> {
+  await q(`drop schema if exists sc cascade`);
+  await q(`create schema sc`);
+  await q(`create table sc.users (id bigint primary key, email text)`);
+  await q(`create table sc.tenants (id bigint primary key)`);
+  await q(`create table sc.orders (id int primary key, user_id bigint references sc.users, at timestamptz not null default now())`);
+  // Logs name the user without a foreign key; their policies say so (subject_column).
+  await q(`create table sc.app_logs (id int primary key, user_id bigint, msg text, at timestamptz not null default now())`);
+  await q(`create table sc.log_tags (id int primary key, log_id int references sc.app_logs on delete cascade, tag text)`);
+  await q(`create table sc.kept_logs (id int primary key, user_id integer, at timestamptz not null default now())`);
+  // A subject column that names a tenant (it references sc.tenants), one of another type.
+  await q(`create table sc.tenant_data (id int primary key, tenant_id bigint references sc.tenants, at timestamptz not null default now())`);
+  await q(`create table sc.labels (id int primary key, user_id text, at timestamptz not null default now())`);
+  // Rows that are subjects of their own kind (the subject column is the table's key).
+  await q(`create table sc.devices (id bigint primary key, at timestamptz not null default now())`);
+  await q(`insert into sc.devices (id) values (7), (8)`);
+  // A table no policy covers, named by an erasure rule.
+  await q(`create table sc.chat (id int primary key, uid int, body text)`);
+  await q(`insert into sc.users values (7, 'seven@example.com'), (8, 'eight@example.com')`);
+  await q(`insert into sc.tenants values (7), (8)`);
+  await q(`insert into sc.orders (id, user_id) values (1, 7), (2, 8)`);
+  await q(`insert into sc.app_logs (id, user_id, msg) values (1, 7, 'login'), (2, 7, 'logout'), (3, 8, 'login'), (4, null, 'boot')`);
+  await q(`insert into sc.log_tags values (1, 1, 'a'), (2, 3, 'b')`);
+  await q(`insert into sc.kept_logs (id, user_id) values (1, 7), (2, 8)`);
+  await q(`insert into sc.tenant_data (id, tenant_id) values (1, 7), (2, 8)`);
+  await q(`insert into sc.labels (id, user_id) values (1, '7'), (2, '8')`);
+  await q(`insert into sc.chat values (1, 7, 'hi'), (2, 8, 'yo')`);
+  for (const [t, col] of [['app_logs', 'user_id'], ['kept_logs', 'user_id'], ['tenant_data', 'tenant_id'], ['labels', 'user_id'],
+                          ['devices', 'id']]) {
+    await q(`select retention.set_policy('sc.${t}', 'sc.${t}', 'delete', 'at', p_retain => '1 year', p_subject_column => '${col}')`);
+  }
+  await q(`select retention.set_policy('sc.orders', 'sc.orders', 'delete', 'at', p_retain => '1 year')`);
+  await q(`select retention.set_erasure_rule('sc.chat', 'delete', p_subject_column => 'uid', p_subject_table => 'sc.users')`);
+  await q(`select retention.set_erasure_rule('sc.kept_logs', 'keep', p_reason => 'Security logs: 1 year, BSI baseline')`);
+}
+
+describe('erasure beyond foreign keys', () => {
+  it('the plan reaches subject columns and erasure-rule columns, and processing leaves no row of the person there', async () => {
+    await app();
+    const [req] = await q(`select request_id, reference from retention.request_erasure('sc.users', '7', 'privacy form', p_reference => 'T-4711')`);
+    expect(req?.reference).toBe('T-4711');
+    const plan = await q(`select target, depth, via, rule, rows::int from retention.erasure_plan($1) order by step`, [req?.request_id]);
+    expect(plan).toEqual([
+      { target: 'sc.users', depth: 0, via: null, rule: 'delete', rows: 1 },
+      { target: 'sc.app_logs', depth: 1, via: 'subject column user_id of policy sc.app_logs', rule: 'delete', rows: 2 },
+      { target: 'sc.chat', depth: 1, via: 'erasure rule: column uid', rule: 'delete', rows: 1 },
+      { target: 'sc.kept_logs', depth: 1, via: 'subject column user_id of policy sc.kept_logs', rule: 'keep', rows: 1 },
+      { target: 'sc.orders', depth: 1, via: 'orders_user_id_fkey', rule: 'delete', rows: 1 },
+      { target: 'sc.log_tags', depth: 2, via: 'log_tags_log_id_fkey', rule: 'delete', rows: 1 },
+    ]);
+    await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+    const [done] = await q(`select status from retention.erasure_requests where request_id = $1`, [req?.request_id]);
+    expect(done?.status).toBe('completed');
+    // The person's rows are gone from every table that named them, but the kept one.
+    expect(await count(db, `sc.app_logs where user_id = 7`)).toBe(0);
+    expect(await count(db, `sc.chat where uid = 7`)).toBe(0);
+    expect(await count(db, `sc.log_tags where log_id in (1, 2)`)).toBe(0);
+    expect(await count(db, `sc.kept_logs where user_id = 7`)).toBe(1);
+    // Nobody else's: user 8, the log without a user, tenant 7, the text column's '7',
+    // device 7.
+    expect(await count(db, `sc.app_logs`)).toBe(2);
+    expect(await count(db, `sc.log_tags`)).toBe(1);
+    expect(await count(db, `sc.tenant_data`)).toBe(2);
+    expect(await count(db, `sc.labels`)).toBe(2);
+    expect(await count(db, `sc.chat`)).toBe(1);
+    expect(await count(db, `sc.devices`)).toBe(2);
+    // The evidence names each location and its rows.
+    const evidence = await q(`select target, rule, rows::int from retention.erasure_evidence where request_id = $1 order by target`, [req?.request_id]);
+    expect(evidence.map((e) => e.target)).toEqual(['sc.app_logs', 'sc.chat', 'sc.kept_logs', 'sc.log_tags', 'sc.orders', 'sc.users']);
+    // The confirmation carries the application's reference.
+    const [note] = await q(`select payload from retention.notifications where kind = 'erasure_completed' and payload ->> 'request_id' = $1::text`,
+      [req?.request_id]);
+    expect(note?.payload.reference).toBe('T-4711');
+  });
+
+  it('a subject column another table\'s key reaches too gets the rows of both', async () => {
+    await app();
+    // sc.orders has a policy subject column that is not its foreign key column.
+    await q(`alter table sc.orders add column buyer_id bigint`);
+    await q(`update sc.orders set buyer_id = 7 where id = 2`);
+    await q(`select retention.set_policy('sc.orders', 'sc.orders', 'delete', 'at', p_retain => '1 year', p_subject_column => 'buyer_id')`);
+    const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+    const [orders] = await q(`select via, rows::int from retention.erasure_plan($1) where target = 'sc.orders'`, [req?.request_id]);
+    expect(orders).toEqual({ via: 'subject column buyer_id of policy sc.orders, orders_user_id_fkey', rows: 2 });
+  });
+
+  it('bad erasure rule columns and references are refused with a hint and change nothing', async () => {
+    await app();
+    const rules = await count(db, 'retention.erasure_rules');
+    for (const [sql, args, code] of [
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'nope', 'sc.users'], 'RT002'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2)`, ['sc.chat', 'uid'], 'RT020'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_table => $2)`, ['sc.chat', 'sc.users'], 'RT020'],
+      [`select retention.set_erasure_rule(null, 'delete', p_subject_column => $1, p_subject_table => $2)`, ['uid', 'sc.users'], 'RT020'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'uid', 'sc.nope'], 'RT001'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'body', 'sc.users'], 'RT020'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.users', 'id', 'sc.users'], 'RT020'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'uid; drop table sc.users', 'sc.users'], 'RT002'],
+    ] as const) {
+      expect(await sqlState(q(sql, [...args])), `${sql} ${args.join(' ')}`).toBe(code);
+    }
+    expect(await count(db, 'retention.erasure_rules')).toBe(rules);
+    const requests = await count(db, 'retention.erasure_requests');
+    for (const ref of ['', ' ', 'x'.repeat(201), 'a\nb']) {
+      expect(await sqlState(q(`select retention.request_erasure('sc.users', '7', 'privacy form', p_reference => $1)`, [ref]))).toBe('RT029');
+    }
+    expect(await count(db, 'retention.erasure_requests')).toBe(requests);
+    expect(await count(db, 'sc.users')).toBe(2);
+  });
+});
