@@ -28,12 +28,102 @@ begin
     perform retention._check_can_read(v_target::regclass);
   end loop;
   return query
-  with s as materialized (select * from retention._erasure_steps(p_request))
-  select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows, w.warning
-    from s
-    left join retention._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step
-   order by s.step;
+  with s as materialized (select * from retention._erasure_steps(p_request)),
+  plan as (
+    select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows, w.warning
+      from s
+      left join retention._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step),
+  -- Columns that look like the subject's key but no step covers: listed after the
+  -- steps, without a rule, for a decision (an erasure rule's p_subject_column, a
+  -- policy's subject column, or a keep rule).
+  gaps as (
+    select (select max(p.step) from plan p) + (row_number() over (order by l.rel::text, l.col))::int as step,
+           null::integer as depth, retention.qualified_name(l.rel) as target,
+           format('column %I looks like the subject''s key', l.col) as via, null::text as rule, null::text as rule_source,
+           null::text as reason, null::jsonb as scrub, l.rows,
+           format('not in the plan: if %s.%I names the person, say so (retention.set_erasure_rule(%L, ''delete'', p_subject_column => %L, p_subject_table => %L), or a keep rule with the legal reason)',
+                  retention.qualified_name(l.rel), l.col, retention.qualified_name(l.rel), l.col,
+                  retention.qualified_name((select r.subject_table from retention.erasure_requests r where r.request_id = p_request))) as warning
+      from retention._subject_lookalikes(p_request, array(select s.target::regclass from s)) l)
+  select * from plan
+  union all
+  select * from gaps
+   order by 1;
 end
 $$;
 comment on function retention.erasure_plan(bigint) is
-  'What an erasure request would do, per table reached through the foreign-key graph from the subject''s row: depth, foreign key, rule (delete, scrub, keep with reason) and where it came from, the rows it concerns now, and a warning where a foreign key would refuse a delete. Read-only.';
+  'What an erasure request would do, per table reached through the foreign-key graph and subject columns from the subject''s row: depth, foreign key or column, rule (delete, scrub, keep with reason) and where it came from, the rows it concerns now, and a warning where a foreign key would refuse a delete; then, without a rule, columns that look like the subject''s key that no step covers. Read-only.';
+
+-- Columns that look like a request's subject key and that no step of its plan covers:
+-- on an ordinary table (a partition: reported for its partitioned table) outside p_targets, of a type that can hold the key
+-- (_same_key_type), named like a column that references the subject table by a foreign
+-- key elsewhere (user_id, author_id), or <table>_id / <table in the singular>_id
+-- (users: user_id), or ending in _<such a name> (owner_user_id). Not a table's own
+-- primary key, not a column of a foreign key (the graph follows those, or stops at a kept
+-- row on purpose). rows: how many hold the key now, when the session's login may read the
+-- table (else NULL).
+create or replace function retention._subject_lookalikes(p_request bigint, p_targets regclass[])
+returns table (rel regclass, col name, rows bigint)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_req   retention.erasure_requests;
+  v_key   record;
+  v_names text[];
+  v_base  text;
+  v_val   text;
+  c       record;
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if v_req.subject_id is null then
+    return;
+  end if;
+  select k.key_column, k.key_type into v_key from retention._single_key(v_req.subject_table) k;
+  v_base := (select k.relname from pg_catalog.pg_class k where k.oid = v_req.subject_table);
+  v_names := array(
+    select distinct a.attname::text
+      from pg_catalog.pg_constraint k
+      join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+     where k.contype = 'f' and k.confrelid = v_req.subject_table and cardinality(k.conkey) = 1
+    union select v_base || '_id'
+    union select regexp_replace(v_base, 's$', '') || '_id');
+  -- A partition's column is reported once, for its partitioned table.
+  for c in
+    select distinct on (1, 2) coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid)::regclass as rel,
+           a.attname as col, a.atttypid, a.atttypmod
+      from pg_catalog.pg_attribute a
+      join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind = 'r'
+      join pg_catalog.pg_namespace n on n.oid = k.relnamespace
+     where a.attnum > 0 and not a.attisdropped
+       and n.nspname not in ('pg_catalog', 'information_schema', 'retention') and n.nspname !~ '^pg_'
+       and a.attrelid <> v_req.subject_table
+       and not a.attrelid = any (coalesce(p_targets, '{}'))
+       and not coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid) = any (coalesce(p_targets, '{}'))
+       and (a.attname = any (v_names) or exists (select from unnest(v_names) x where a.attname like '%\_' || x))
+       and a.attname is distinct from (select y.key_column from retention._single_key(a.attrelid) y)
+       -- A key column is the graph's business: followed, or stopped at a kept row.
+       and not exists (select from pg_catalog.pg_constraint f
+                        where f.contype = 'f' and f.conrelid = a.attrelid and a.attnum = any (f.conkey))
+       and retention._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
+     order by 1, 2
+  loop
+    rel := c.rel;
+    col := c.col;
+    rows := null;
+    if has_table_privilege(session_user, c.rel, 'SELECT') then
+      v_val := retention._subject_value(v_req.subject_id, retention._base_type(c.atttypid, c.atttypmod));
+      if v_val is not null then
+        execute format('select count(*) from %s t where t.%I = %L::%s', retention._reach_scan(c.rel), c.col, v_val,
+                       retention._base_type(c.atttypid, c.atttypmod))
+          into rows;
+      end if;
+    end if;
+    return next;
+  end loop;
+end
+$$;
+comment on function retention._subject_lookalikes(bigint, regclass[]) is
+  'Internal. Columns outside a request''s plan that look like its subject''s key (named like the keys that reference the subject table, or <table>_id), with how many rows hold the key: erasure_plan lists them for a decision.';

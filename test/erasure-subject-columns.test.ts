@@ -26,6 +26,9 @@ async function app(): Promise<void> {
   // Rows that are subjects of their own kind (the subject column is the table's key).
   await q(`create table sc.devices (id bigint primary key, at timestamptz not null default now())`);
   await q(`insert into sc.devices (id) values (7), (8)`);
+  // A column that looks like the key (named like orders.user_id), no rule or policy: a gap.
+  await q(`create table sc.notes (id int primary key, author_user_id bigint)`);
+  await q(`insert into sc.notes values (1, 7), (2, 7), (3, 8)`);
   // A table no policy covers, named by an erasure rule.
   await q(`create table sc.chat (id int primary key, uid int, body text)`);
   await q(`insert into sc.users values (7, 'seven@example.com'), (8, 'eight@example.com')`);
@@ -59,7 +62,11 @@ describe('erasure beyond foreign keys', () => {
       { target: 'sc.kept_logs', depth: 1, via: 'subject column user_id of policy sc.kept_logs', rule: 'keep', rows: 1 },
       { target: 'sc.orders', depth: 1, via: 'orders_user_id_fkey', rule: 'delete', rows: 1 },
       { target: 'sc.log_tags', depth: 2, via: 'log_tags_log_id_fkey', rule: 'delete', rows: 1 },
+      // Listed for a decision, with no rule: a column that looks like the key.
+      { target: 'sc.notes', depth: null, via: 'column author_user_id looks like the subject\'s key', rule: null, rows: 2 },
     ]);
+    const [gap] = await q(`select warning from retention.erasure_plan($1) where target = 'sc.notes'`, [req?.request_id]);
+    expect(gap?.warning).toMatch(/^not in the plan: .*p_subject_column => 'author_user_id'/);
     await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
     const [done] = await q(`select status from retention.erasure_requests where request_id = $1`, [req?.request_id]);
     expect(done?.status).toBe('completed');
@@ -76,6 +83,8 @@ describe('erasure beyond foreign keys', () => {
     expect(await count(db, `sc.labels`)).toBe(2);
     expect(await count(db, `sc.chat`)).toBe(1);
     expect(await count(db, `sc.devices`)).toBe(2);
+    // The gap was only listed: its rows stay until a rule says what they are.
+    expect(await count(db, `sc.notes`)).toBe(3);
     // The evidence names each location and its rows.
     const evidence = await q(`select target, rule, rows::int from retention.erasure_evidence where request_id = $1 order by target`, [req?.request_id]);
     expect(evidence.map((e) => e.target)).toEqual(['sc.app_logs', 'sc.chat', 'sc.kept_logs', 'sc.log_tags', 'sc.orders', 'sc.users']);
