@@ -101,9 +101,17 @@ as $$
      and (p.target = any (retention._rel_and_ancestors(p_rel))
           or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
   union
+  -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
+  -- p_subject_column): a hold on the person keeps those rows too.
+  select r.subject_column
+    from retention.erasure_rules r
+   where r.subject_column is not null
+     and (r.target = any (retention._rel_and_ancestors(p_rel))
+          or r.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+  union
   select k.key_column
     from retention._single_key(p_rel) k
    where exists (select from retention.erasure_requests r where r.subject_table = p_rel)
 $$;
 comment on function retention._own_subject_columns(regclass) is
-  'Internal. The subject columns a table has of its own: policies'' subject columns (its and its parents'') and the key of erasure subject tables.';
+  'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its parents'') and the key of erasure subject tables.';

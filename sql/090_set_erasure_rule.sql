@@ -63,6 +63,10 @@ begin
       raise exception 'the default rule cannot name a subject column: columns differ per table'
         using errcode = 'RT020', hint = 'Give the subject column in a rule for its table.';
     end if;
+    if (select k.relkind from pg_catalog.pg_class k where k.oid = v_target) <> 'r' then
+      raise exception '% is not an ordinary table: an erasure does not reach a partitioned table''s rows through a subject column yet', retention.qualified_name(v_target)
+        using errcode = 'RT020', hint = 'Name the rule for each partition, or wait for partitioned tables in erasures (issue 16).';
+    end if;
     select a.atttypid into v_coltyp
       from pg_catalog.pg_attribute a
      where a.attrelid = v_target and a.attname = p_subject_column and a.attnum > 0 and not a.attisdropped;

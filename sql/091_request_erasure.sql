@@ -44,10 +44,18 @@ begin
     raise exception 'an erasure request needs who asked for it'
       using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
   end if;
+  -- Printable: no control or direction-changing characters (which could make it read as
+  -- another reference in a notification or a log).
   if p_reference is not null and (length(p_reference) not between 1 and 200 or p_reference ~ '[[:cntrl:]]'
+                                   or p_reference ~ '[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]'
                                    or btrim(p_reference) = '') then
     raise exception 'the reference must be 1 to 200 printable characters'
       using errcode = 'RT029', hint = 'Give the application''s own id for the request (e.g. a ticket number), or leave it NULL.';
+  end if;
+  -- It is kept after the erasure, which forgets who asked: it must not be who asked.
+  if p_reference is not null and lower(btrim(p_reference)) = lower(btrim(p_requested_by)) then
+    raise exception 'the reference is the same as who asked'
+      using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;
   if p_due_at is not null and p_due_at <= now() then
     raise exception 'due date % is not in the future', p_due_at

@@ -57,6 +57,7 @@ begin
   -- the column an erasure rule names for this subject table, and every policy's subject
   -- column that can hold the key (_subject_locations). A table a foreign key also leads
   -- to gets the rows of both (merged below like a second path).
+  perform retention._check_subject_rules(v_req.subject_table);
   for v_child in select * from retention._subject_locations(v_req.subject_table, v_req.subject_id) loop
     v_seen := v_seen || v_child.rel::oid;
     v_queue := v_queue || jsonb_build_object('depth', 1, 'rel', v_child.rel::oid, 'via', v_child.via, 'cond', v_child.cond);
@@ -123,19 +124,49 @@ $$;
 comment on function retention._erasure_steps(bigint) is
   'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';
 
+-- The names under which other tables hold a key of p_subject_table: the columns of
+-- single-column foreign keys that reference it, and <table>_id and <table in the
+-- singular>_id (users: users_id, user_id).
+create or replace function retention._subject_key_names(p_subject_table regclass)
+returns text[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select array(
+    select a.attname::text
+      from pg_catalog.pg_constraint k
+      join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+     where k.contype = 'f' and k.confrelid = p_subject_table and cardinality(k.conkey) = 1
+    union
+    select c.relname || '_id' from pg_catalog.pg_class c where c.oid = p_subject_table
+    union
+    select regexp_replace(c.relname, 's$', '') || '_id' from pg_catalog.pg_class c where c.oid = p_subject_table)
+$$;
+comment on function retention._subject_key_names(regclass) is
+  'Internal. Column names that hold a key of the table elsewhere: those of foreign keys referencing it, <table>_id, <singular>_id.';
+
 -- The tables that hold the key of a row of p_subject_table without a foreign key to it,
 -- each once, with the condition (over alias t) that selects the rows holding p_key and
 -- where it came from (via):
 --  * an erasure rule's subject column for that subject table;
---  * a policy's subject column that can hold the key (_same_key_type), is not its
+--  * a policy's subject column that names this subject table's people: named like a
+--    column that references the subject table through a foreign key (user_id, when
+--    sessions.user_id references auth.users), or <table>_id, <table in the singular>_id
+--    (_subject_key_names); that can hold the key (_same_key_type); that is not its
 --    table's own primary key (then the rows are subjects of their own kind: device 81 is
---    not user 81) and has no single-column foreign key to another table (a column that
---    references the tenants names a tenant, not this person; one that references the
---    subject table is reached through the key anyway).
--- Not the subject table itself, not a partitioned table (its partitions' rows are not yet
--- reached as one table: see the DBA guide), not a table that no longer exists. The key is
--- compared in the column's type (_subject_value: '7' is 7; a key the type cannot hold
--- selects nothing).
+--    not user 81); and that has no single-column foreign key to another table (a column
+--    that references the tenants names a tenant; one that references the subject table
+--    is reached through the key anyway). A policy says a column names a person, not
+--    which table's: an erasure of a customer must not take a user's logs.
+-- Not the subject table itself, not a partitioned table (erasure rules refuse one; a
+-- policy's is listed among the plan's gaps), not a table that no longer exists. The key
+-- is compared in the column's type without its modifier (a varchar(5) column must not
+-- see 'alicebob' cut to 'alice', nor numeric(5,0) see 7.5 as 8) and, for text, byte for
+-- byte (collate "C": a case-insensitive collation must not make 'bob' match 'Bob');
+-- a key the type cannot hold selects nothing. An erasure rule whose column is gone or
+-- no longer fits is an error (_check_subject_rules), not a silent omission.
 create or replace function retention._subject_locations(p_subject_table regclass, p_key text)
 returns table (rel regclass, cond text, via text)
 language sql
@@ -151,13 +182,14 @@ as $$
     select p.target, p.subject_column, format('subject column %I of policy %s', p.subject_column, p.name)
       from retention.policies p
      where p.subject_column is not null
+       and p.subject_column::text = any (retention._subject_key_names(p_subject_table))
        and p.subject_column is distinct from (select y.key_column from retention._single_key(p.target) y)
        and not exists (select from pg_catalog.pg_constraint k
                          join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
                         where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
   ),
   typed as (
-    select c.rel, c.col, c.via, a.atttypid as coltype, retention._base_type(a.atttypid, a.atttypmod) as base
+    select c.rel, c.col, c.via, retention._base_type(a.atttypid, -1) as base
       from cand c
       join pg_catalog.pg_class k on k.oid = c.rel and k.relkind = 'r'
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
@@ -165,7 +197,9 @@ as $$
        and retention._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y))
   ),
   conds as (
-    select t.rel, t.via, format('t.%I = %L::%s', t.col, v.v, t.base) as cond
+    select t.rel, t.via,
+           format('t.%I = %L::%s%s', t.col, v.v, t.base,
+                  case when t.base in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end) as cond
       from typed t
       cross join lateral (select retention._subject_value(p_key, t.base) as v) v
      where v.v is not null
@@ -176,4 +210,37 @@ as $$
    order by c.rel::text
 $$;
 comment on function retention._subject_locations(regclass, text) is
-  'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column, policies'' subject columns), with the condition selecting the key''s rows: where an erasure reaches beyond foreign keys.';
+  'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column for that table; policies'' subject columns named like its keys), with the condition selecting the key''s rows: where an erasure reaches beyond foreign keys.';
+
+-- An erasure rule that names a subject column for p_subject_table but no longer can (its
+-- table or column dropped, renamed or retyped since, its table partitioned): RT002, so
+-- that a request does not complete with the rows the rule was meant for left in place.
+create or replace function retention._check_subject_rules(p_subject_table regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bad record;
+begin
+  select retention.qualified_name(r.target) as tbl, r.subject_column as col into v_bad
+    from retention.erasure_rules r
+   where r.subject_table = p_subject_table and r.subject_column is not null
+     and not exists (select from pg_catalog.pg_attribute a
+                       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind = 'r'
+                      where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped
+                        and retention._same_key_type(a.atttypid,
+                              (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y)))
+   limit 1;
+  if found then
+    raise exception 'erasure rule on %: column % no longer holds a key of %', coalesce(v_bad.tbl, '(a dropped table)'),
+          quote_ident(v_bad.col), retention.qualified_name(p_subject_table)
+      using errcode = 'RT002',
+            hint = 'Its column was renamed, dropped or retyped: set the rule again with the column''s new name (retention.set_erasure_rule), or drop the rule.';
+  end if;
+end
+$$;
+comment on function retention._check_subject_rules(regclass) is
+  'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped, partitioned).';

@@ -73,7 +73,6 @@ declare
   v_req   retention.erasure_requests;
   v_key   record;
   v_names text[];
-  v_base  text;
   v_val   text;
   c       record;
 begin
@@ -82,14 +81,7 @@ begin
     return;
   end if;
   select k.key_column, k.key_type into v_key from retention._single_key(v_req.subject_table) k;
-  v_base := (select k.relname from pg_catalog.pg_class k where k.oid = v_req.subject_table);
-  v_names := array(
-    select distinct a.attname::text
-      from pg_catalog.pg_constraint k
-      join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-     where k.contype = 'f' and k.confrelid = v_req.subject_table and cardinality(k.conkey) = 1
-    union select v_base || '_id'
-    union select regexp_replace(v_base, 's$', '') || '_id');
+  v_names := retention._subject_key_names(v_req.subject_table);
   -- A partition's column is reported once, for its partitioned table.
   for c in
     select distinct on (1, 2) coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid)::regclass as rel,
@@ -114,10 +106,11 @@ begin
     col := c.col;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_val := retention._subject_value(v_req.subject_id, retention._base_type(c.atttypid, c.atttypmod));
+      v_val := retention._subject_value(v_req.subject_id, retention._base_type(c.atttypid, -1));
       if v_val is not null then
-        execute format('select count(*) from %s t where t.%I = %L::%s', retention._reach_scan(c.rel), c.col, v_val,
-                       retention._base_type(c.atttypid, c.atttypmod))
+        execute format('select count(*) from %s t where t.%I = %L::%s%s', retention._reach_scan(c.rel), c.col, v_val,
+                       retention._base_type(c.atttypid, -1),
+                       case when retention._base_type(c.atttypid, -1) in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end)
           into rows;
       end if;
     end if;

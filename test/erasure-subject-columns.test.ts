@@ -96,13 +96,13 @@ describe('erasure beyond foreign keys', () => {
 
   it('a subject column another table\'s key reaches too gets the rows of both', async () => {
     await app();
-    // sc.orders has a policy subject column that is not its foreign key column.
+    // sc.orders names a buyer without a foreign key, beside its user_id key.
     await q(`alter table sc.orders add column buyer_id bigint`);
     await q(`update sc.orders set buyer_id = 7 where id = 2`);
-    await q(`select retention.set_policy('sc.orders', 'sc.orders', 'delete', 'at', p_retain => '1 year', p_subject_column => 'buyer_id')`);
+    await q(`select retention.set_erasure_rule('sc.orders', 'delete', p_subject_column => 'buyer_id', p_subject_table => 'sc.users')`);
     const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
     const [orders] = await q(`select via, rows::int from retention.erasure_plan($1) where target = 'sc.orders'`, [req?.request_id]);
-    expect(orders).toEqual({ via: 'subject column buyer_id of policy sc.orders, orders_user_id_fkey', rows: 2 });
+    expect(orders).toEqual({ via: 'erasure rule: column buyer_id, orders_user_id_fkey', rows: 2 });
   });
 
   it('bad erasure rule columns and references are refused with a hint and change nothing', async () => {
@@ -127,5 +127,89 @@ describe('erasure beyond foreign keys', () => {
     }
     expect(await count(db, 'retention.erasure_requests')).toBe(requests);
     expect(await count(db, 'sc.users')).toBe(2);
+  });
+
+  // A review of this feature found these; each failed before its fix.
+  describe('what a review found', () => {
+    it('a policy\'s subject column counts only for the subject table its name belongs to', async () => {
+      await app();
+      await q(`create table sc.customers (id bigint primary key)`);
+      await q(`insert into sc.customers values (7)`);
+      const [req] = await q(`select request_id from retention.request_erasure('sc.customers', '7', 'privacy form')`);
+      const plan = await q(`select target from retention.erasure_plan($1) where rule is not null`, [req?.request_id]);
+      expect(plan.map((p) => p.target)).toEqual(['sc.customers']);
+      await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+      // User 7's logs are not customer 7's.
+      expect(await count(db, `sc.app_logs where user_id = 7`)).toBe(2);
+    });
+
+    it('the key is compared without the column\'s length or scale, and byte for byte', async () => {
+      await q(`drop schema if exists tm cascade`);
+      await q(`create schema tm`);
+      await q(`create table tm.users (id text primary key)`);
+      await q(`insert into tm.users values ('alice'), ('alicebob')`);
+      await q(`create table tm.short_log (id serial primary key, uname varchar(5))`);
+      await q(`insert into tm.short_log (uname) values ('alice'), ('alice')`);
+      await q(`select retention.set_erasure_rule('tm.short_log', 'delete', p_subject_column => 'uname', p_subject_table => 'tm.users')`);
+      await q(`create table tm.nums (id numeric primary key)`);
+      await q(`insert into tm.nums values (7.5), (8)`);
+      await q(`create table tm.num_log (id serial primary key, uid numeric(5, 0))`);
+      await q(`insert into tm.num_log (uid) values (8), (8)`);
+      await q(`select retention.set_erasure_rule('tm.num_log', 'delete', p_subject_column => 'uid', p_subject_table => 'tm.nums')`);
+      for (const [table, key] of [['tm.users', 'alicebob'], ['tm.nums', '7.5']]) {
+        const [req] = await q(`select request_id from retention.request_erasure($1, $2, 'privacy form')`, [table, key]);
+        await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+      }
+      // 'alicebob' is not 'alice' cut to five characters; 7.5 is not 8 rounded.
+      expect(await count(db, 'tm.short_log')).toBe(2);
+      expect(await count(db, 'tm.num_log')).toBe(2);
+      const icu = await q(`create collation tm.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`).then(() => true, () => false);
+      if (icu) {
+        await q(`insert into tm.users values ('Bob'), ('bob')`);
+        await q(`create table tm.ci_log (id serial primary key, uname text collate tm.ci)`);
+        await q(`insert into tm.ci_log (uname) values ('Bob'), ('bob'), ('BOB')`);
+        await q(`select retention.set_erasure_rule('tm.ci_log', 'delete', p_subject_column => 'uname', p_subject_table => 'tm.users')`);
+        const [req] = await q(`select request_id from retention.request_erasure('tm.users', 'Bob', 'privacy form')`);
+        await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+        expect((await q(`select uname from tm.ci_log order by uname collate "C"`)).map((r) => r.uname)).toEqual(['BOB', 'bob']);
+      }
+    });
+
+    it('a subject hold keeps the rows an erasure rule\'s column names, for erasures and for policies', async () => {
+      await app();
+      await q(`select retention.set_erasure_rule('sc.users', 'keep', p_reason => 'Customer ledger: 10 years')`);
+      const [hold] = await q(`select hold_id from retention.place_hold('subject', '7', 'litigation')`);
+      const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+      await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+      const [r] = await q(`select status from retention.erasure_requests where request_id = $1`, [req?.request_id]);
+      expect(r?.status).toBe('blocked_by_hold');
+      expect(await count(db, `sc.chat where uid = 7`)).toBe(1);
+      // A policy on the table, knowing nothing of subjects, keeps them too.
+      await q(`alter table sc.chat add column at timestamptz not null default now() - interval '2 years'`);
+      await q(`select retention.set_policy('sc.chat', 'sc.chat', 'delete', 'at', p_retain => '1 year')`);
+      await db.call(`call retention.run('sc.chat')`);
+      expect((await q(`select uid from sc.chat`)).map((x) => x.uid)).toEqual([7]);
+      await q(`select retention.release_hold($1, 'settled')`, [hold?.hold_id]);
+    });
+
+    it('an erasure rule whose column went away fails the plan; a partitioned table is refused', async () => {
+      await app();
+      await q(`alter table sc.chat rename column uid to user_ref`);
+      const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+      expect(await sqlState(q(`select * from retention.erasure_plan($1)`, [req?.request_id]))).toBe('RT002');
+      await expect(db.call(`call retention.process_erasure($1)`, [req?.request_id])).rejects.toThrow(/no longer holds a key/);
+      expect(await count(db, `sc.app_logs where user_id = 7`)).toBe(2);
+      await q(`create table sc.plog (id int, uid bigint, at timestamptz not null) partition by range (at)`);
+      expect(await sqlState(q(`select retention.set_erasure_rule('sc.plog', 'delete', p_subject_column => 'uid', p_subject_table => 'sc.users')`))).toBe('RT020');
+    });
+
+    it('a reference that changes the text direction, or repeats who asked, is refused', async () => {
+      await app();
+      const before = await count(db, 'retention.erasure_requests');
+      for (const [ref, by] of [['T-\u202E1174', 'privacy form'], ['ann@example.com', 'Ann@Example.com']]) {
+        expect(await sqlState(q(`select retention.request_erasure('sc.users', '7', $2, p_reference => $1)`, [ref, by]))).toBe('RT029');
+      }
+      expect(await count(db, 'retention.erasure_requests')).toBe(before);
+    });
   });
 });
