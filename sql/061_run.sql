@@ -37,6 +37,7 @@ begin
   select r.status, r.error_code, r.error, r.error_hint, r.affected, r.batches, r.mode into v_run
     from retention.runs r where r.run_id operator(pg_catalog.=) p_run_id;
   perform retention.unpin_session();
+  commit;  -- the caller's settings back for good, whatever is raised below
   if pg_catalog.texteq(v_run.status, 'interrupted') then
     raise exception 'policy %: run % interrupted: %', p_policy, p_run_id, v_run.error
       using errcode = 'query_canceled',

@@ -34,6 +34,7 @@ begin
     end loop;
     if pg_catalog.texteq(v_status, 'interrupted') then
       perform retention.unpin_session();
+      commit;  -- the caller's settings back for good before the error
       raise exception 'policy %: run % interrupted', v_name, v_run_id
         using errcode = 'query_canceled',
               hint = 'The batches committed before the cancel are counted in the ledger; the next run carries on.';

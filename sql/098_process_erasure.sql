@@ -38,7 +38,10 @@ begin
   commit;
   if pg_catalog.texteq(v_status, 'failed') then
     select r.status_reason into v_req from retention.erasure_requests r where r.request_id operator(pg_catalog.=) p_request;
+    -- The caller's settings back for good before the error: pin_session's were committed
+    -- above, and an unpin in the transaction the error aborts would be undone with it.
     perform retention.unpin_session();
+    commit;
     raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_req.status_reason
       using errcode = 'RT032',
             hint = pg_catalog.format('Nothing was changed. Scrub the referenced table instead of deleting it, or delete the referencing rows too (retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
@@ -58,6 +61,7 @@ begin
     end loop;
   end loop;
   perform retention.unpin_session();
+  commit;  -- kept, whatever is raised below
   if pg_catalog.texteq(v_step.status, 'interrupted') then
     raise exception '%', v_step.message using errcode = 'query_canceled', hint = v_step.hint;
   end if;

@@ -141,6 +141,25 @@ describe('erasure beyond foreign keys', () => {
     expect(gap?.warning).toMatch(/is partitioned, and erasures do not reach partitioned tables yet/);
   });
 
+  it('a request that cannot be carried out leaves the caller\'s session settings as they were', async () => {
+    await app();
+    // Orders are kept, and their key refuses the user's delete: the plan fails (RT032).
+    await q(`select retention.set_erasure_rule('sc.orders', 'keep', p_reason => 'Tax records: 10 years')`);
+    const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+    const c = await db.connect();
+    try {
+      await c.query(`set search_path = sc, public`);
+      await c.query(`set timezone = 'Europe/Berlin'`);
+      await expect(c.query(`call retention.process_erasure($1)`, [req?.request_id])).rejects.toThrow(/cannot be carried out/);
+      expect((await c.query(`show search_path`)).rows[0].search_path).toBe('sc, public');
+      expect((await c.query(`show timezone`)).rows[0].TimeZone).toBe('Europe/Berlin');
+      // Unqualified names work as before.
+      expect((await c.query(`select count(*)::int as n from users`)).rows[0].n).toBe(2);
+    } finally {
+      await c.end();
+    }
+  });
+
   // A review of this feature found these; each failed before its fix.
   describe('what a review found', () => {
     it('a policy\'s subject column counts only for the subject table its name belongs to', async () => {
