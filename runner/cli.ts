@@ -6,6 +6,7 @@ import { approvals } from './commands/approvals.ts';
 import { archive } from './commands/archive.ts';
 import { audit, doctor, policies, preview, runs } from './commands/read.ts';
 import { erasure } from './commands/erasure.ts';
+import { exportSubject } from './commands/export.ts';
 import { holds } from './commands/holds.ts';
 import { migrate } from './commands/migrate.ts';
 import { apply, plan } from './commands/plan.ts';
@@ -15,7 +16,7 @@ import { worker } from './commands/worker.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, accounts, archive, runs, audit, doctor, worker];
+const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, runs, audit, doctor, worker];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)

@@ -201,11 +201,22 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+declare
+  v_nsp name;
 begin
   if p_rel is not null and retention.qualified_name(p_rel) is not null
      and not has_table_privilege(session_user, p_rel, 'SELECT') then
     raise exception 'permission denied for table %: role % cannot read it', p_rel, session_user
       using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', p_rel, session_user);
+  end if;
+  -- Nor a table in a schema the login may not look into (SELECT on the table alone does
+  -- not let it read the rows).
+  select n.nspname into v_nsp
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.oid = p_rel;
+  if v_nsp is not null and not has_schema_privilege(session_user, v_nsp, 'USAGE') then
+    raise exception 'permission denied for schema %: role % cannot read %', v_nsp, session_user, p_rel
+      using errcode = '42501', hint = format('A DBA grants it: GRANT USAGE ON SCHEMA %I TO %I;', v_nsp, session_user);
   end if;
 end
 $$;

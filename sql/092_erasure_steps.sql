@@ -26,7 +26,46 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_req     retention.erasure_requests;
+  v_req retention.erasure_requests;
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if not found then
+    raise exception 'erasure request % does not exist', p_request
+      using errcode = 'RT031', hint = 'SELECT request_id, status FROM retention.erasure_requests lists them.';
+  end if;
+  if v_req.subject_id is null then
+    raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
+      using errcode = 'RT031', hint = 'A completed request keeps only the subject''s token (subject_hash), which names nobody any more; its evidence says what was done.';
+  end if;
+  return query select * from retention._subject_steps(v_req.subject_table, v_req.subject_id);
+end
+$$;
+comment on function retention._erasure_steps(bigint) is
+  'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';
+
+-- The steps of _erasure_steps for a subject given by table and key (the key as the
+-- column reads it): what an erasure of them would touch, and what a subject export
+-- (export_subject) returns.
+create or replace function retention._subject_steps(p_subject_table regclass, p_subject_id text)
+returns table (
+  step        integer,
+  depth       integer,
+  target      text,
+  via         text,
+  rule        text,
+  rule_source text,
+  reason      text,
+  scrub       jsonb,
+  rows        bigint,
+  cond        text
+)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_req     record;
   v_pk      text;
   v_type    text;
   v_queue   jsonb;
@@ -39,15 +78,7 @@ declare
   v_i       int := 0;
   v_j       int;
 begin
-  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
-  if not found then
-    raise exception 'erasure request % does not exist', p_request
-      using errcode = 'RT031', hint = 'SELECT request_id, status FROM retention.erasure_requests lists them.';
-  end if;
-  if v_req.subject_id is null then
-    raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
-      using errcode = 'RT031', hint = 'A completed request keeps only the subject''s token (subject_hash), which names nobody any more; its evidence says what was done.';
-  end if;
+  select p_subject_table as subject_table, p_subject_id as subject_id into v_req;
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
   v_queue := jsonb_build_array(jsonb_build_object(
     'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
@@ -121,8 +152,8 @@ begin
   end loop;
 end
 $$;
-comment on function retention._erasure_steps(bigint) is
-  'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';
+comment on function retention._subject_steps(regclass, text) is
+  'Internal. The steps of an erasure of the subject (table, key): each table''s rule and the condition selecting the subject''s rows (_erasure_steps, export_subject).';
 
 -- The names under which other tables hold a key of p_subject_table: the columns of
 -- single-column foreign keys that reference it, and <table>_id and <table in the

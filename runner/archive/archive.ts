@@ -172,7 +172,7 @@ export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?:
   return counts;
 }
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -1,0 +1,88 @@
+-- A person's data, exported (GDPR Art. 15 access, Art. 20 portability): every row about
+-- them that an erasure of them would touch, found through the same graph
+-- (_subject_steps: foreign keys from their row, subject columns without one), grouped by
+-- table, each table with the rule an erasure would apply (delete, scrub, keep with its
+-- legal reason) and its rows as JSON objects, columns in table order (to_json; output
+-- settings pinned, so the same rows give the same text). The login must be able to read
+-- every table of the plan (42501) and no row-level security may hide rows from it
+-- (RT023): the export runs as the owner and must not hand over what the login could not
+-- read itself. A column type with another role's cast to json or text is refused (RT025:
+-- it would run as the owner). Audit-logged by the subject's token, tables and row counts:
+-- never the key or a value; the entry is written in the caller's transaction (a
+-- rolled-back export leaves none: the login could read the same rows directly anyway, so
+-- the entry is a record, not a barrier).
+create or replace function retention.export_subject(p_subject_table text, p_subject_id text)
+returns json
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+set bytea_output = 'hex'
+as $$
+declare
+  v_table  regclass;
+  v_pk     text;
+  v_type   text;
+  v_key    text;
+  v_tables json[] := '{}';
+  v_rows   json;
+  v_n      bigint;
+  v_total  bigint := 0;
+  v_bad    text;
+  s        record;
+begin
+  perform retention._routine_write();  -- the audit entry and the subject's token
+  v_table := retention._resolve_table(p_subject_table,
+    'Name the table whose row is the person, e.g. auth.users.');
+  perform retention._check_can_read(v_table);
+  -- Before looking the person up: an error must not tell whether a row the login may not
+  -- see exists.
+  if retention._rls_hides(v_table) then
+    raise exception 'row-level security on % applies to %: the export would show rows it may not see', v_table, session_user
+      using errcode = 'RT023', hint = 'Export as a login that bypasses its row-level security.';
+  end if;
+  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
+  if v_pk is null then
+    raise exception '% has no single-column primary key', v_table
+      using errcode = 'RT029', hint = 'The person is named by their row''s primary key; give the table that holds the people (e.g. auth.users).';
+  end if;
+  if not retention._key_exists(v_table, p_subject_id) then
+    raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
+      using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
+  end if;
+  v_key := retention._subject_value(p_subject_id, v_type);
+  for s in select * from retention._subject_steps(v_table, v_key) order by step loop
+    perform retention._check_can_read(s.target::regclass);
+    if retention._rls_hides(s.target::regclass) then
+      raise exception 'row-level security on % applies to %: the export would show rows it may not see', s.target, session_user
+        using errcode = 'RT023', hint = 'Export as a login that bypasses its row-level security.';
+    end if;
+    select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention._foreign_cast(a.atttypid)) into v_bad
+      from pg_catalog.pg_attribute a
+     where a.attrelid = s.target::regclass and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
+       and retention._foreign_cast(a.atttypid) is not null
+     limit 1;
+    if v_bad is not null then
+      raise exception 'cannot export %: writing a row as JSON would run another role''s cast (%)', s.target, v_bad
+        using errcode = 'RT025', hint = 'Exports are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or make it SECURITY DEFINER.';
+    end if;
+    -- A partitioned table's rows are in its partitions (no ONLY there).
+    execute format('select coalesce(pg_catalog.json_agg(pg_catalog.to_json(t.*)), ''[]''::json), count(*) from %s t where %s',
+                   retention._reach_scan(s.target::regclass), s.cond)
+      into v_rows, v_n;
+    v_total := v_total + v_n;
+    v_tables := v_tables || json_build_object('table', s.target, 'depth', s.depth, 'via', s.via, 'rule', s.rule,
+                                              'reason', s.reason, 'row_count', v_n, 'rows', v_rows);
+  end loop;
+  perform retention._append_audit('subject.exported', 'subject', retention._subject_token('subject:' || v_key),
+    jsonb_build_object('subject_table', retention.qualified_name(v_table), 'exported_by', session_user,
+                       'tables', cardinality(v_tables), 'rows', v_total));
+  return json_build_object('subject_table', retention.qualified_name(v_table), 'exported_at', clock_timestamp(),
+                           'tables', array_to_json(v_tables));
+end
+$$;
+comment on function retention.export_subject(text, text) is
+  'A person''s data (GDPR Art. 15, 20): every row an erasure of them would touch (foreign keys and subject columns from their row), grouped by table with the erasure''s rule, rows as JSON objects in column order. The login must be able to read every table; audit-logged by the subject''s token, without the key.';
