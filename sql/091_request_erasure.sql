@@ -25,21 +25,10 @@ declare
   v_req   retention.erasure_requests;
 begin
   perform retention._routine_write();  -- audited below, not as a direct write
-  v_table := retention._resolve_table(p_subject_table,
-    'Name the table whose row is the data subject, e.g. auth.users.');
   -- The request runs as the schema's owner: the requesting login must itself be able to
-  -- read the subject table (a person it cannot see is not its to have erased).
-  perform retention._check_can_read(v_table);
-  -- Nor a person row-level security hides from it (the check below runs as the owner).
-  if retention._rls_hides(v_table) then
-    raise exception 'row-level security on % applies to %: it cannot file requests for people it may not see', v_table, session_user
-      using errcode = 'RT023', hint = 'File requests for this table as a login that bypasses its row-level security.';
-  end if;
-  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
-  if v_pk is null then
-    raise exception '% has no single-column primary key', v_table
-      using errcode = 'RT029', hint = 'The subject is named by its primary key; give the table that holds the people (e.g. auth.users).';
-  end if;
+  -- read the subject table, without row security hiding people from it.
+  select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
+    from retention._subject_table(p_subject_table, 'file requests for') x;
   if p_requested_by is null or btrim(p_requested_by) = '' then
     raise exception 'an erasure request needs who asked for it'
       using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
@@ -83,3 +72,32 @@ end
 $$;
 comment on function retention.request_erasure(text, text, text, timestamptz, text) is
   'Files an erasure request for the subject row (table, primary key value), due in 30 days unless given, with the application''s own reference (handed back in erasure_completed); audit-logged by the subject''s random token only (subject_hash), which the completed erasure makes unlinkable.';
+
+-- The table an erasure request or an export names as holding the people (p_table), for
+-- the session's login: it exists (RT001), the login may read it (42501: the routines run
+-- as the owner) with no row security hiding people from it (RT023, p_what says what it
+-- could not do; checked before anyone is looked up, so no error tells whether a hidden
+-- row exists), and it has a single-column primary key, which names the person (RT029).
+create or replace function retention._subject_table(p_table text, p_what text,
+                                                    out rel regclass, out key_column text, out key_type text)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  rel := retention._resolve_table(p_table, 'Name the table whose row is the data subject, e.g. auth.users.');
+  perform retention._check_can_read(rel);
+  if retention._rls_hides(rel) then
+    raise exception 'row-level security on % applies to %: it cannot % people it may not see', rel, session_user, p_what
+      using errcode = 'RT023', hint = 'Use a login that bypasses its row-level security.';
+  end if;
+  select k.key_column, k.key_type into key_column, key_type from retention._single_key(rel) k;
+  if key_column is null then
+    raise exception '% has no single-column primary key', rel
+      using errcode = 'RT029', hint = 'The person is named by their row''s primary key; give the table that holds the people (e.g. auth.users).';
+  end if;
+end
+$$;
+comment on function retention._subject_table(text, text) is
+  'Internal. The subject table of an erasure request or export, checked for the login (exists, readable, no row security hiding people, single-column key), with its key column and type.';

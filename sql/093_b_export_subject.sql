@@ -35,20 +35,8 @@ declare
   s        record;
 begin
   perform retention._routine_write();  -- the audit entry and the subject's token
-  v_table := retention._resolve_table(p_subject_table,
-    'Name the table whose row is the person, e.g. auth.users.');
-  perform retention._check_can_read(v_table);
-  -- Before looking the person up: an error must not tell whether a row the login may not
-  -- see exists.
-  if retention._rls_hides(v_table) then
-    raise exception 'row-level security on % applies to %: the export would show rows it may not see', v_table, session_user
-      using errcode = 'RT023', hint = 'Export as a login that bypasses its row-level security.';
-  end if;
-  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_table) k;
-  if v_pk is null then
-    raise exception '% has no single-column primary key', v_table
-      using errcode = 'RT029', hint = 'The person is named by their row''s primary key; give the table that holds the people (e.g. auth.users).';
-  end if;
+  select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
+    from retention._subject_table(p_subject_table, 'export') x;
   if not retention._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
