@@ -47,10 +47,22 @@ begin
                 else format('not in the plan: if %s.%I names the person, say so (retention.set_erasure_rule(%L, ''delete'', p_subject_column => %L, p_subject_table => %L), or a keep rule with the legal reason)',
                             retention.qualified_name(l.rel), l.col, retention.qualified_name(l.rel), l.col,
                             retention.qualified_name((select r.subject_table from retention.erasure_requests r where r.request_id = p_request))) end as warning
-      from retention._subject_lookalikes(p_request, array(select s.target::regclass from s)) l)
+      from retention._subject_lookalikes(p_request, array(select s.target::regclass from s)) l),
+  -- Rows the person's own row points at (an address, a phone number): about the person
+  -- perhaps, but an erasure follows keys to the row, not from it. Listed for a decision.
+  refs as (
+    select (select coalesce(max(g.step), max(p.step)) from plan p left join gaps g on true)
+             + (row_number() over (order by r.rel::text, r.via))::int as step,
+           null::integer as depth, retention.qualified_name(r.rel) as target, r.via, null::text as rule,
+           null::text as rule_source, null::text as reason, null::jsonb as scrub, r.rows,
+           format('not in the plan: the person''s row points at these rows; if they are about the person, remove or scrub them once the erasure is done (the erasure does not follow keys from the person''s row)') as warning
+      from retention._subject_references(p_request) r
+     where not r.rel::text = any (array(select s.target from s)))
   select * from plan
   union all
   select * from gaps
+  union all
+  select * from refs
    order by 1;
 end
 $$;
@@ -123,3 +135,51 @@ end
 $$;
 comment on function retention._subject_lookalikes(bigint, regclass[]) is
   'Internal. Columns outside a request''s plan that look like its subject''s key (named like the keys that reference the subject table, or <table>_id), with how many rows hold the key: erasure_plan lists them for a decision.';
+
+-- The rows a request's subject row references through its own foreign keys (an address
+-- the person's row points at): per key, the referenced table, the key (via) and how many
+-- rows it references (NULL when the login may not read that table).
+create or replace function retention._subject_references(p_request bigint)
+returns table (rel regclass, via text, rows bigint)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_req  retention.erasure_requests;
+  v_key  record;
+  c      record;
+begin
+  select * into v_req from retention.erasure_requests r where r.request_id = p_request;
+  if v_req.subject_id is null then
+    return;
+  end if;
+  select k.key_column, k.key_type into v_key from retention._single_key(v_req.subject_table) k;
+  for c in
+    select k.conname, k.confrelid::regclass as ref,
+           (select string_agg(format('t.%I', a.attname), ', ' order by u.o)
+              from unnest(k.conkey) with ordinality u(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.att) as fk,
+           (select string_agg(format('t.%I', a.attname), ', ' order by u.o)
+              from unnest(k.confkey) with ordinality u(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.att) as pk
+      from pg_catalog.pg_constraint k
+     where k.contype = 'f' and k.conrelid = v_req.subject_table and k.confrelid <> v_req.subject_table
+     order by k.confrelid::regclass::text, k.conname
+  loop
+    rel := c.ref;
+    via := format('referenced by the person''s row through %s', c.conname);
+    rows := null;
+    if has_table_privilege(session_user, c.ref, 'SELECT') then
+      execute format('select count(*) from %s t where (%s) in (select %s from only %s t where t.%I::%s = %L::%s)',
+                     retention._reach_scan(c.ref), c.pk, c.fk, retention.qualified_name(v_req.subject_table),
+                     v_key.key_column, v_key.key_type, v_req.subject_id, v_key.key_type)
+        into rows;
+    end if;
+    return next;
+  end loop;
+end
+$$;
+comment on function retention._subject_references(bigint) is
+  'Internal. The rows a request''s subject row points at through its own foreign keys (per key: table, key, row count): erasure_plan lists them for a decision.';

@@ -141,6 +141,21 @@ describe('erasure beyond foreign keys', () => {
     expect(gap?.warning).toMatch(/is partitioned, and erasures do not reach partitioned tables yet/);
   });
 
+  it('rows the person\'s own row points at are listed for a decision, and left alone', async () => {
+    await app();
+    await q(`create table sc.addresses (id int primary key, street text)`);
+    await q(`insert into sc.addresses values (1, 'Main St 7'), (2, 'Main St 8')`);
+    await q(`alter table sc.users add column address_id int references sc.addresses`);
+    await q(`update sc.users set address_id = id - 6`);
+    const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+    const [ref] = await q(`select depth, via, rule, rows::int, warning from retention.erasure_plan($1) where target = 'sc.addresses'`,
+      [req?.request_id]);
+    expect(ref).toMatchObject({ depth: null, via: 'referenced by the person\'s row through users_address_id_fkey', rule: null, rows: 1 });
+    expect(ref?.warning).toMatch(/^not in the plan: the person's row points at these rows/);
+    await db.call(`call retention.process_erasure($1)`, [req?.request_id]);
+    expect(await count(db, 'sc.addresses')).toBe(2);
+  });
+
   it('a request that cannot be carried out leaves the caller\'s session settings as they were', async () => {
     await app();
     // Orders are kept, and their key refuses the user's delete: the plan fails (RT032).
