@@ -81,8 +81,9 @@ begin
   if k.key_column is null or p_key is null then
     return false;
   end if;
-  execute format('select exists (select from only %s t where t.%I::%s = $1::%s)',
-                 retention.qualified_name(p_rel), k.key_column, k.key_type, k.key_type)
+  -- A partitioned table's rows are in its partitions (ONLY would find none).
+  execute format('select exists (select from %s t where t.%I::%s = $1::%s)',
+                 retention._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
     into v_found using p_key;
   return v_found;
 exception when data_exception then

@@ -127,6 +127,16 @@ describe('a person\'s data export', () => {
     expect(events?.rows.map((r) => r.id)).toEqual([1]);
   });
 
+  it('a partitioned table of people: its person is found and exported', async () => {
+    await shop();
+    await q(`create table ex.accounts (id bigint primary key, name text) partition by range (id)`);
+    await q(`create table ex.accounts_1 partition of ex.accounts for values from (0) to (1000)`);
+    await q(`insert into ex.accounts values (5, 'Five'), (6, 'Six')`);
+    const [{ doc }] = (await q(`select retention.export_subject('ex.accounts', '5')::text as doc`)) as [{ doc: string }];
+    expect((JSON.parse(doc) as Doc).tables[0]).toMatchObject({ table: 'ex.accounts', row_count: 1, rows: [{ id: 5, name: 'Five' }] });
+    expect(await sqlState(q(`select retention.export_subject('ex.accounts', '7')`))).toBe('RT030');
+  });
+
   it('bad input is refused with a hint; the command line says how to call it', async () => {
     await shop();
     for (const [args, code] of [
