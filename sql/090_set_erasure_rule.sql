@@ -124,3 +124,24 @@ as $$
 $$;
 comment on function retention._same_key_type(oid, oid) is
   'Internal. Whether a column of the first type can hold a subject key of the second (same base type, both integer/numeric, or both text/varchar).';
+
+-- The condition (over alias t) that a column of type p_type holds the subject key p_key,
+-- as erasures and exports compare them: in the column's type without its modifier (a
+-- varchar(5) column must not see 'alicebob' cut to 'alice', nor numeric(5,0) see 7.5 as
+-- 8), text byte for byte (collate "C": a case-insensitive collation must not make 'bob'
+-- match 'Bob'). NULL when the type cannot hold the key (it selects nothing).
+create or replace function retention._key_match_sql(p_col name, p_type oid, p_key text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format('t.%I = %L::%s%s', p_col, v.v, b.base,
+                case when b.base in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end)
+    from (select retention._base_type(p_type, -1) as base) b
+   cross join lateral (select retention._subject_value(p_key, b.base) as v) v
+   where v.v is not null
+$$;
+comment on function retention._key_match_sql(name, oid, text) is
+  'Internal. SQL over alias t: the column holds the subject key, compared in its type without modifier and text byte for byte; NULL when the type cannot hold the key.';

@@ -193,10 +193,8 @@ comment on function retention._subject_key_names(regclass) is
 --    which table's: an erasure of a customer must not take a user's logs.
 -- Not the subject table itself, not a partitioned table (erasure rules refuse one; a
 -- policy's is listed among the plan's gaps), not a table that no longer exists. The key
--- is compared in the column's type without its modifier (a varchar(5) column must not
--- see 'alicebob' cut to 'alice', nor numeric(5,0) see 7.5 as 8) and, for text, byte for
--- byte (collate "C": a case-insensitive collation must not make 'bob' match 'Bob');
--- a key the type cannot hold selects nothing. An erasure rule whose column is gone or
+-- is compared as _key_match_sql says (without the column's modifier, text byte for
+-- byte); a key the type cannot hold selects nothing. An erasure rule whose column is gone or
 -- no longer fits is an error (_check_subject_rules), not a silent omission.
 create or replace function retention._subject_locations(p_subject_table regclass, p_key text)
 returns table (rel regclass, cond text, via text)
@@ -220,21 +218,14 @@ as $$
                         where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
   ),
   typed as (
-    select c.rel, c.col, c.via, retention._base_type(a.atttypid, -1) as base
+    select c.rel, c.via, retention._key_match_sql(c.col, a.atttypid, p_key) as cond
       from cand c
       join pg_catalog.pg_class k on k.oid = c.rel and k.relkind = 'r'
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
      where c.rel <> p_subject_table
        and retention._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y))
   ),
-  conds as (
-    select t.rel, t.via,
-           format('t.%I = %L::%s%s', t.col, v.v, t.base,
-                  case when t.base in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end) as cond
-      from typed t
-      cross join lateral (select retention._subject_value(p_key, t.base) as v) v
-     where v.v is not null
-  )
+  conds as (select t.rel, t.via, t.cond from typed t where t.cond is not null)
   select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', ')
     from conds c
    group by c.rel

@@ -88,7 +88,7 @@ declare
   v_req   retention.erasure_requests;
   v_key   record;
   v_names text[];
-  v_val   text;
+  v_cond  text;
   c       record;
 begin
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
@@ -100,7 +100,7 @@ begin
   -- A partition's column is reported once, for its partitioned table.
   for c in
     select distinct on (1, 2) coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid)::regclass as rel,
-           a.attname as col, a.atttypid, a.atttypmod
+           a.attname as col, a.atttypid
       from pg_catalog.pg_attribute a
       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind = 'r'
       join pg_catalog.pg_namespace n on n.oid = k.relnamespace
@@ -121,12 +121,9 @@ begin
     col := c.col;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_val := retention._subject_value(v_req.subject_id, retention._base_type(c.atttypid, -1));
-      if v_val is not null then
-        execute format('select count(*) from %s t where t.%I = %L::%s%s', retention._reach_scan(c.rel), c.col, v_val,
-                       retention._base_type(c.atttypid, -1),
-                       case when retention._base_type(c.atttypid, -1) in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end)
-          into rows;
+      v_cond := retention._key_match_sql(c.col, c.atttypid, v_req.subject_id);
+      if v_cond is not null then
+        execute format('select count(*) from %s t where %s', retention._reach_scan(c.rel), v_cond) into rows;
       end if;
     end if;
     return next;

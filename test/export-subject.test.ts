@@ -172,12 +172,16 @@ describe('a person\'s data export', () => {
     const c = await logins.login('ex_reader', 'retention_admin');
     const role = `ex_reader_${logins.tag}`;
     {
-      // SELECT on the table without USAGE on its schema: it could not read the rows.
-      await q(`grant select on ex.users to ${role}`);
-      expect(await sqlState(c.query(`select retention.export_subject('ex.users', '7')`))).toBe('42501');
-      await q(`grant usage on schema ex to ${role}`);
-      expect(await sqlState(c.query(`select retention.export_subject('ex.users', '7')`))).toBe('42501');
+      // SELECT on every table but no USAGE on their schema: it could not read the rows.
       await q(`grant select on all tables in schema ex to ${role}`);
+      const noUsage = await c.query(`select retention.export_subject('ex.users', '7')`).then(() => null, (e: Error & { code?: string }) => e);
+      expect(noUsage?.code).toBe('42501');
+      expect(noUsage?.message).toMatch(/permission denied for schema ex/);
+      // USAGE but not SELECT on a table of the plan.
+      await q(`grant usage on schema ex to ${role}`);
+      await q(`revoke select on ex.order_lines from ${role}`);
+      expect(await sqlState(c.query(`select retention.export_subject('ex.users', '7')`))).toBe('42501');
+      await q(`grant select on ex.order_lines to ${role}`);
       await q(`alter table ex.app_logs enable row level security`);
       expect(await sqlState(c.query(`select retention.export_subject('ex.users', '7')`))).toBe('RT023');
       await q(`alter table ex.app_logs disable row level security`);
