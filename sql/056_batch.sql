@@ -78,6 +78,9 @@ begin
   v_holds := exists (select from retention._open_holds h where h.scope <> 'policy');
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
+  -- Objects of the rows it removes are queued by their columns' triggers: present on every
+  -- table it reaches (RT034 otherwise).
+  perform retention._check_policy_objects(p_pol);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.

@@ -188,6 +188,8 @@ begin
   if p_pol.archive_schema is not null then
     execute format('alter table %s set schema %I', v_p.partition_name, p_pol.archive_schema);
   else
+    -- Dropping fires no trigger: its rows' objects are queued here, in the same transaction.
+    perform retention._queue_partition_objects(v_p.partition_name::regclass, p_pol.target, p_run.run_id);
     execute format('drop table %s', v_p.partition_name);
   end if;
   if v_p.run_id = p_run.run_id then

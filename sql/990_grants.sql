@@ -74,6 +74,11 @@ grant execute on function
   retention.archive_object_checked(bigint, boolean, text)
   to retention_archiver;
 grant select on retention.archive_objects to retention_runner, retention_archiver;
+-- The archiver (the worker's storage login) deletes the objects of removed rows.
+grant execute on function
+  retention.claim_object_deletions(text[], integer, interval), retention.object_deletion_done(bigint, text, integer)
+  to retention_archiver;
+grant select on retention.object_deletions, retention.object_columns to retention_runner, retention_archiver;
 
 -- What the views call (with the reader's rights): read-only helpers.
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),

@@ -16,6 +16,9 @@ describe('plpgsql_check', () => {
       ctx.skip();
     }
     await db.q(`create extension if not exists plpgsql_check`);
+    // Trigger functions are checked against a table that has the trigger.
+    await db.q(`create table public.plcheck_objects (id int primary key, f text)`);
+    await db.q(`select retention.set_object_column('public.plcheck_objects', 'f', 'rec')`);
     const routines = await db.q<{ n: number }>(
       `select count(*)::int as n from pg_proc p join pg_language l on l.oid = p.prolang
         where p.pronamespace = 'retention'::regnamespace and l.lanname = 'plpgsql'`);

@@ -4,7 +4,7 @@
 // whole objects; a local write goes to a temporary name, is flushed and renamed, so a
 // crash never leaves half an object under the real key.
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdir, open as openFile, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,9 +24,12 @@ export class StorageError extends Error {
   }
 }
 
+// The same rule as the database's (retention._object_key): no key leads out of its target.
 function checkKey(key: string): void {
-  if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
-    throw new StorageError(`refusing object key ${JSON.stringify(key)}: only letters, digits, _ . - and / between names`);
+  // eslint-disable-next-line no-control-regex
+  if (key.length === 0 || key.length > 1024 || /[\u0000-\u001f\u007f]/.test(key)
+      || key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw new StorageError(`refusing object key ${JSON.stringify(key)}: 1 to 1024 characters, no control characters, no empty, . or .. segment`);
   }
 }
 
@@ -63,7 +66,26 @@ export class LocalDirTarget implements StorageTarget {
     }
   }
   async delete(key: string): Promise<void> {
-    await rm(this.file(key), { force: true });
+    const f = this.file(key);
+    // A target directory that is not there (an unmounted volume) is an error, not a sign
+    // that its objects are gone; a symlinked directory on the way must not lead out of it.
+    let root: string;
+    try {
+      root = await realpath(this.dir);
+    } catch {
+      throw new StorageError(`storage directory ${this.dir} is not there`);
+    }
+    let parent: string;
+    try {
+      parent = await realpath(path.dirname(f));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (parent !== root && !parent.startsWith(root + path.sep)) {
+      throw new StorageError(`refusing ${key}: its directory leads out of ${this.dir} (a symbolic link)`);
+    }
+    await rm(path.join(parent, path.basename(f)), { force: true });
   }
 }
 

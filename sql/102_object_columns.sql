@@ -1,0 +1,531 @@
+-- Files deleted with their rows. A column that holds a reference to an object (a storage
+-- key, or a URL with a fixed prefix) is registered with the storage target it lives in
+-- (set_object_column). Two row triggers on its table (retention_objects_<id>_d on delete,
+-- _u on an update of the column; cloned to every partition, enabled ALWAYS) put the
+-- reference into retention.object_deletions in the transaction that removes the row, when
+-- the removal is a batch of a run this session is running (a policy's or an erasure
+-- step's, cascades included): the application's own deletes leave its objects alone. The
+-- worker claims the entries (claim_object_deletions, which settles as 'kept' every entry
+-- a remaining row still references), deletes the objects and reports back
+-- (object_deletion_done: retried with backoff, dead and notified after the attempts).
+-- Every batch checks that the triggers of the tables it reaches are in place (RT034).
+
+-- The key an object column's value names: the value without the column's url_prefix.
+-- error is set (and key is the raw value) when the value cannot name an object in the
+-- target: it lacks the prefix, is empty, too long, holds control characters, starts with
+-- '/', or has an empty, '.' or '..' path segment.
+create or replace function retention._object_key(p_value text, p_prefix text, out key text, out error text)
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  key := p_value;
+  if p_prefix is not null then
+    if not starts_with(p_value, p_prefix) then
+      error := format('the value does not start with the column''s url_prefix %L', p_prefix);
+      return;
+    end if;
+    key := substr(p_value, length(p_prefix) + 1);
+  end if;
+  if length(key) = 0 or length(key) > 1024 then
+    error := 'the key is empty or longer than 1024 characters';
+  elsif key ~ '[[:cntrl:]]' then
+    error := 'the key holds control characters';
+  elsif key ~ '^/' or key ~ '(^|/)\.{0,2}(/|$)' then
+    error := 'the key starts with /, or has an empty, . or .. segment (it could name an object outside the target)';
+  end if;
+  if error is not null then
+    key := p_value;
+  end if;
+end
+$$;
+comment on function retention._object_key(text, text) is
+  'Internal. The object key an object column''s value names (its url_prefix removed), or the reason it names none.';
+
+-- The trigger behind every object column (argument: its column_id). Only a batch of a
+-- run that this session is running (retention.run_id set by _batch, and the run's backend
+-- this one) enqueues: any login can set retention.run_id, none can be another backend.
+create or replace function retention._object_ref_trigger()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_run text := current_setting('retention.run_id', true);
+  v_col retention.object_columns;
+  v_val text;
+  v_key record;
+  v_id  bigint;
+begin
+  if v_run is null or v_run !~ '^[0-9]{1,18}$'
+     or not exists (select from retention.runs r
+                     where r.run_id = v_run::bigint and r.status = 'running' and r.backend_pid = pg_backend_pid()) then
+    return null;
+  end if;
+  select * into v_col from retention.object_columns c where c.column_id = tg_argv[0]::bigint;
+  if not found then
+    return null;
+  end if;
+  -- The trigger's WHEN clause saw the column non-null; NULL here means it was renamed.
+  v_val := to_jsonb(old) ->> v_col.column_name;
+  if v_val is null then
+    raise exception 'object column % of % is not there any more (renamed?)', v_col.column_name, v_col.rel
+      using errcode = 'RT034',
+            hint = format('Register the column under its new name: SELECT retention.set_object_column(%L, ''<column>'', %L); then drop the old one.',
+                          retention.qualified_name(v_col.rel), v_col.target);
+  end if;
+  if tg_op = 'UPDATE' and (to_jsonb(new) ->> v_col.column_name) is not distinct from v_val then
+    return null;
+  end if;
+  select * into v_key from retention._object_key(v_val, v_col.url_prefix);
+  insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name, run_id,
+                                          status, last_error)
+  values (v_col.column_id, v_col.target, v_key.key, encode(sha256(convert_to(v_key.key, 'UTF8')), 'hex'),
+          retention.qualified_name(v_col.rel), v_col.column_name, v_run::bigint,
+          case when v_key.error is null then 'pending' else 'dead' end, v_key.error)
+  returning deletion_id into v_id;
+  if v_key.error is not null then
+    insert into retention.notifications (kind, dedupe_key, payload)
+    values ('object_deletion_failed', 'object_deletion_failed:' || v_id,
+            jsonb_build_object('kind', 'object_deletion_failed', 'deletion_id', v_id, 'target', v_col.target,
+                               'table', retention.qualified_name(v_col.rel), 'column', v_col.column_name,
+                               'run_id', v_run::bigint, 'error', v_key.error))
+    on conflict do nothing;
+  end if;
+  return null;
+end
+$$;
+comment on function retention._object_ref_trigger() is
+  'Internal. Trigger of object columns: puts the deleted (or scrubbed) row''s object reference into object_deletions when a batch of a run of this session removes it.';
+
+-- Registers (or changes) an object column: p_column of p_table holds references to
+-- objects in the storage target named p_target (the worker's PG_RETENTION_OBJECT_TARGETS
+-- maps the name to a directory or an S3 prefix); p_url_prefix, when given, is what each
+-- value starts with before the object key. Puts the triggers on the table. Audit-logged.
+create or replace function retention.set_object_column(
+  p_table      text,
+  p_column     text,
+  p_target     text,
+  p_url_prefix text default null,
+  p_reason     text default null
+)
+returns retention.object_columns
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel  regclass;
+  v_kind "char";
+  v_part boolean;
+  v_type text;
+  v_row  retention.object_columns;
+  v_root regclass;
+begin
+  perform retention._routine_write();
+  v_rel := retention._resolve_table(p_table, 'Give the table whose column holds the object references, schema-qualified.');
+  perform retention._check_can_read(v_rel);
+  select c.relkind, c.relispartition into v_kind, v_part from pg_catalog.pg_class c where c.oid = v_rel;
+  if v_kind not in ('r', 'p') then
+    raise exception '% is not a table', v_rel
+      using errcode = 'RT020', hint = 'Object columns belong to ordinary or partitioned tables (not views, foreign tables or sequences).';
+  end if;
+  if v_part then
+    v_root := pg_catalog.pg_partition_root(v_rel);
+    raise exception '% is a partition of %', v_rel, v_root
+      using errcode = 'RT020', hint = format('Register the column on the partitioned table: SELECT retention.set_object_column(%L, %L, %L);',
+                                             retention.qualified_name(v_root), p_column, p_target);
+  end if;
+  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null) into v_type
+    from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
+   where a.attrelid = v_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped;
+  if v_type is null then
+    raise exception 'column % does not exist in %', coalesce(quote_ident(p_column), 'NULL'), v_rel
+      using errcode = 'RT002', hint = 'Give the column that holds the object key or URL.';
+  end if;
+  if v_type not in ('text', 'character varying') then
+    raise exception 'column % of % is %, not text', p_column, v_rel, v_type
+      using errcode = 'RT020', hint = 'An object column holds a key or URL as text or varchar.';
+  end if;
+  if p_target is null or p_target !~ '^[a-z][a-z0-9_-]{0,62}$' then
+    raise exception 'invalid storage target name %', coalesce(quote_literal(p_target), 'NULL')
+      using errcode = 'RT020',
+            hint = 'A name (lower-case letters, digits, _ and -) that PG_RETENTION_OBJECT_TARGETS maps to a directory or s3://bucket/prefix, e.g. recordings; URLs and credentials stay out of the database.';
+  end if;
+  if p_url_prefix is not null and (length(p_url_prefix) not between 1 and 500 or p_url_prefix ~ '[[:cntrl:]]') then
+    raise exception 'invalid url prefix %', quote_literal(left(p_url_prefix, 60))
+      using errcode = 'RT020', hint = 'What every value starts with before the object key, e.g. https://cdn.example.com/recordings/ (1 to 500 characters).';
+  end if;
+  -- The triggers are created as the retention owner; the worker reads the table as the
+  -- owner to see whether a remaining row still references an object.
+  if not pg_catalog.has_table_privilege(current_user, v_rel, 'TRIGGER') then
+    raise exception 'permission denied for table %: the retention owner % cannot put a trigger on it', v_rel, current_user
+      using errcode = '42501', hint = format('A DBA grants it: GRANT TRIGGER ON %s TO %I;', v_rel, current_user);
+  end if;
+  if not pg_catalog.has_table_privilege(current_user, v_rel, 'SELECT') then
+    raise exception 'permission denied for table %: the retention owner % cannot read it', v_rel, current_user
+      using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', v_rel, current_user);
+  end if;
+  perform retention._check_owner_sees_all(v_rel);
+
+  insert into retention.object_columns as o (rel, column_name, target, url_prefix, reason, updated_by)
+  values (v_rel, p_column, p_target, p_url_prefix, nullif(btrim(p_reason), ''), session_user)
+  on conflict (rel, column_name) do update
+     set target = excluded.target, url_prefix = excluded.url_prefix, reason = excluded.reason,
+         updated_at = now(), updated_by = excluded.updated_by
+  returning o.* into v_row;
+  execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_d', v_rel);
+  execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_u', v_rel);
+  execute format('create trigger %I after delete on %s for each row when (old.%I is not null)
+                  execute function retention._object_ref_trigger(%L)',
+                 'retention_objects_' || v_row.column_id || '_d', v_rel, p_column, v_row.column_id);
+  execute format('create trigger %I after update of %I on %s for each row
+                  when (old.%I is not null and old.%I is distinct from new.%I)
+                  execute function retention._object_ref_trigger(%L)',
+                 'retention_objects_' || v_row.column_id || '_u', p_column, v_rel, p_column, p_column, p_column, v_row.column_id);
+  -- ALWAYS: they fire under session_replication_role = replica too.
+  execute format('alter table %s enable always trigger %I, enable always trigger %I', v_rel,
+                 'retention_objects_' || v_row.column_id || '_d', 'retention_objects_' || v_row.column_id || '_u');
+  if not exists (select from pg_catalog.pg_index i
+                  where i.indrelid = v_rel and i.indkey[0] = (select a.attnum from pg_catalog.pg_attribute a
+                                                               where a.attrelid = v_rel and a.attname = p_column)) then
+    raise notice 'no index on %.%: the worker looks up each object it deletes there (and in the target''s other object columns) to keep objects a remaining row still references', v_rel, quote_ident(p_column)
+      using hint = format('CREATE INDEX CONCURRENTLY ON %s (%I);', v_rel, p_column);
+  end if;
+  perform retention._append_audit('object_column.set', 'table', retention.qualified_name(v_rel),
+    jsonb_build_object('column', p_column, 'target', p_target, 'url_prefix', p_url_prefix, 'reason', v_row.reason));
+  return v_row;
+end
+$$;
+comment on function retention.set_object_column(text, text, text, text, text) is
+  'Registers a column holding references (keys, or URLs starting with p_url_prefix) to objects in the named storage target: rows pg-retention deletes or scrubs take their objects with them (object_deletions; the worker deletes them). Audit-logged.';
+
+-- Unregisters an object column and drops its triggers. Entries already queued stay.
+create or replace function retention.drop_object_column(p_table text, p_column text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel regclass;
+  v_row retention.object_columns;
+begin
+  perform retention._routine_write();
+  v_rel := retention._resolve_table(p_table, 'Give the table as set_object_column was given it (see retention.object_columns).');
+  perform retention._check_can_read(v_rel);
+  delete from retention.object_columns c where c.rel = v_rel and c.column_name = p_column returning c.* into v_row;
+  if not found then
+    raise exception 'no object column % on %', coalesce(quote_ident(p_column), 'NULL'), v_rel
+      using errcode = 'RT002', hint = 'SELECT rel, column_name FROM retention.object_columns lists them.';
+  end if;
+  execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_d', v_rel);
+  execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_u', v_rel);
+  perform retention._append_audit('object_column.dropped', 'table', retention.qualified_name(v_rel),
+    jsonb_build_object('column', p_column, 'target', v_row.target));
+end
+$$;
+comment on function retention.drop_object_column(text, text) is
+  'Unregisters an object column and drops its triggers; references already queued are still deleted. Audit-logged.';
+
+-- RT023 when row-level security on the table applies to the retention owner (the
+-- current user of a SECURITY DEFINER routine): it could not see every row that still
+-- references an object.
+create or replace function retention._check_owner_sees_all(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  if exists (select from pg_catalog.pg_class c join pg_catalog.pg_roles s on s.rolname = current_user
+              where c.oid = p_rel and c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
+                and (c.relforcerowsecurity or not pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER'))) then
+    raise exception 'row-level security on % applies to the retention owner %: it could not see every row that references an object', p_rel, current_user
+      using errcode = 'RT023', hint = 'Let the owner bypass row-level security (ALTER ROLE ... BYPASSRLS), or disable it on that table.';
+  end if;
+end
+$$;
+comment on function retention._check_owner_sees_all(regclass) is
+  'Internal. RT023 when row-level security on the table applies to the retention owner.';
+
+-- Every batch: the object columns of the tables it reaches (p_rels: the reach, partitions
+-- included) must still have their column and both triggers, enabled ALWAYS, on the table
+-- and every partition; else RT034 and nothing is removed (an object would be left behind).
+create or replace function retention._check_object_triggers(p_rels oid[])
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bad text;
+begin
+  select format('%s (object column %I of %s): %s', l.relid::regclass, o.column_name, o.rel,
+                case when not exists (select from pg_catalog.pg_attribute a
+                                       where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
+                     then 'the column is gone'
+                     else 'trigger ' || x.name || ' is missing or not enabled ALWAYS' end)
+    into v_bad
+    from retention.object_columns o
+   cross join lateral (select o.rel::oid as relid
+                       union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) l
+   cross join lateral (values ('retention_objects_' || o.column_id || '_d'), ('retention_objects_' || o.column_id || '_u')) x(name)
+   where l.relid = any (p_rels)
+     and (not exists (select from pg_catalog.pg_attribute a
+                       where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
+          or not exists (select from pg_catalog.pg_trigger g
+                          where g.tgrelid = l.relid and g.tgname = x.name and g.tgenabled = 'A'
+                            and g.tgfoid = 'retention._object_ref_trigger()'::regprocedure))
+   limit 1;
+  if v_bad is not null then
+    raise exception 'objects of rows removed from % would be left behind', v_bad
+      using errcode = 'RT034',
+            hint = 'Register the column again (SELECT retention.set_object_column(...) puts its triggers back), or drop it (retention.drop_object_column); then run again.';
+  end if;
+end
+$$;
+comment on function retention._check_object_triggers(oid[]) is
+  'Internal. RT034 when an object column of a table a batch reaches lost its column or its triggers (or they are not enabled ALWAYS).';
+
+-- The object triggers of every table a batch of the policy reaches (_lock_reach's reach).
+create or replace function retention._check_policy_objects(p retention.policies)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  if exists (select from retention.object_columns) then
+    perform retention._check_object_triggers(array(
+      select r.rel
+        from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
+              union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
+        cross join lateral retention._reach(s.t, s.upd) r));
+  end if;
+end
+$$;
+comment on function retention._check_policy_objects(retention.policies) is
+  'Internal. RT034 when a table a batch of the policy reaches has an object column without its triggers (_check_object_triggers).';
+
+-- A partition drop_partitions is about to drop (detached from p_parent): the references
+-- of its rows in p_parent's object columns are queued, as the triggers would queue them.
+create or replace function retention._queue_partition_objects(p_partition regclass, p_parent regclass, p_run_id bigint)
+returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  c     retention.object_columns;
+  v_n   bigint;
+  v_all bigint := 0;
+begin
+  for c in select * from retention.object_columns o
+            where o.rel = coalesce(pg_catalog.pg_partition_root(p_parent), p_parent) order by o.column_id loop
+    execute format(
+      'with q as (insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name,
+                                                         run_id, status, last_error)
+                  select $1, $2, k.key, encode(sha256(convert_to(k.key, ''UTF8'')), ''hex''), $3, $4, $5,
+                         case when k.error is null then ''pending'' else ''dead'' end, k.error
+                    from %s t cross join lateral retention._object_key(t.%I::text, $6) k
+                   where t.%I is not null
+                  returning 1)
+       select count(*) from q', p_partition, c.column_name, c.column_name)
+      into v_n using c.column_id, c.target, retention.qualified_name(c.rel), c.column_name, p_run_id, c.url_prefix;
+    v_all := v_all + v_n;
+  end loop;
+  return v_all;
+end
+$$;
+comment on function retention._queue_partition_objects(regclass, regclass, bigint) is
+  'Internal. Queues the object references of a detached partition''s rows before drop_partitions drops it (a drop fires no trigger).';
+
+-- Whether a row of any object column of the target still references the key.
+create or replace function retention._object_referenced(p_target text, p_key text)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  c     record;
+  v_hit boolean;
+begin
+  for c in select * from retention.object_columns o where o.target = p_target order by o.column_id loop
+    execute format('select exists (select from %s t where t.%I = $1)', c.rel, c.column_name)
+      into v_hit using coalesce(c.url_prefix, '') || p_key;
+    if v_hit then
+      return true;
+    end if;
+  end loop;
+  return false;
+end
+$$;
+comment on function retention._object_referenced(text, text) is
+  'Internal. Whether a remaining row of one of the target''s object columns references the object key.';
+
+-- The worker: up to p_limit pending object deletions of the named targets that are due,
+-- oldest first, each leased for p_lease (a worker that dies leaves them to be claimed
+-- again). An entry whose object a remaining row still references is settled as 'kept'
+-- and returned with kept true and no key: not to be deleted. Fails (42501, RT023) when a table of an object column of
+-- these targets cannot be read in full: no object is deleted on a guess.
+create or replace function retention.claim_object_deletions(p_targets text[], p_limit integer default 100,
+                                                           p_lease interval default interval '10 minutes')
+returns table (deletion_id bigint, target text, object_key text, attempts integer, kept boolean)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  d record;
+  c record;
+begin
+  if p_targets is null or cardinality(p_targets) = 0 then
+    raise exception 'name the storage targets this worker can reach'
+      using errcode = 'RT006', hint = 'The names PG_RETENTION_OBJECT_TARGETS gives, e.g. ARRAY[''recordings''].';
+  end if;
+  if p_limit is null or p_limit not between 1 and 10000 then
+    raise exception 'p_limit must be between 1 and 10000, got %', p_limit
+      using errcode = 'RT006', hint = 'Entries per claim; the default is 100.';
+  end if;
+  if p_lease is null or p_lease not between interval '10 seconds' and interval '1 day' then
+    raise exception 'p_lease must be between 10 seconds and 1 day, got %', p_lease
+      using errcode = 'RT006', hint = 'How long a claimed entry waits before another worker may take it; the default is 10 minutes.';
+  end if;
+  for c in select distinct o.rel from retention.object_columns o where o.target = any (p_targets) loop
+    if not pg_catalog.has_table_privilege(current_user, c.rel, 'SELECT') then
+      raise exception 'permission denied for table %: the retention owner % cannot see whether its rows reference an object', c.rel, current_user
+        using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', c.rel, current_user);
+    end if;
+    perform retention._check_owner_sees_all(c.rel);
+  end loop;
+  for d in select x.deletion_id, x.target, x.object_key, x.attempts
+             from retention.object_deletions x
+            where x.status = 'pending' and x.target = any (p_targets) and x.next_attempt_at <= now()
+            order by x.next_attempt_at, x.deletion_id
+            limit p_limit
+              for update skip locked loop
+    if retention._object_referenced(d.target, d.object_key) then
+      update retention.object_deletions x
+         set status = 'kept', settled_at = now(), object_key = null, last_error = null
+       where x.deletion_id = d.deletion_id;
+      deletion_id := d.deletion_id;
+      target := d.target;
+      object_key := null;
+      attempts := d.attempts;
+      kept := true;
+      return next;
+    else
+      update retention.object_deletions x
+         set attempts = x.attempts + 1, next_attempt_at = now() + p_lease
+       where x.deletion_id = d.deletion_id;
+      deletion_id := d.deletion_id;
+      target := d.target;
+      object_key := d.object_key;
+      attempts := d.attempts + 1;
+      kept := false;
+      return next;
+    end if;
+  end loop;
+end
+$$;
+comment on function retention.claim_object_deletions(text[], integer, interval) is
+  'Worker: claims due object deletions of the named targets (leased for p_lease); entries whose object a remaining row still references are settled as kept instead.';
+
+-- The worker reports a claimed deletion: done (p_error NULL; an object that was not there
+-- counts as deleted), or failed: tried again after a backoff (30 s doubling per attempt,
+-- at most an hour), or dead after p_max_attempts attempts (notified, audit-logged).
+create or replace function retention.object_deletion_done(p_id bigint, p_error text default null,
+                                                         p_max_attempts integer default 8)
+returns text
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  d retention.object_deletions;
+begin
+  if p_max_attempts is null or p_max_attempts not between 1 and 100 then
+    raise exception 'p_max_attempts must be between 1 and 100, got %', p_max_attempts
+      using errcode = 'RT006', hint = 'The default is 8 (about two hours of retries).';
+  end if;
+  select * into d from retention.object_deletions x where x.deletion_id = p_id for update;
+  if not found or d.status <> 'pending' or d.attempts = 0 then
+    raise exception 'object deletion % is not claimed', p_id
+      using errcode = '55000', hint = 'Report only what retention.claim_object_deletions returned.';
+  end if;
+  if p_error is null then
+    update retention.object_deletions x
+       set status = 'deleted', settled_at = now(), object_key = null, last_error = null
+     where x.deletion_id = p_id;
+    return 'deleted';
+  end if;
+  if d.attempts >= p_max_attempts then
+    update retention.object_deletions x set status = 'dead', last_error = left(p_error, 2000)
+     where x.deletion_id = p_id;
+    insert into retention.notifications (kind, dedupe_key, payload)
+    values ('object_deletion_failed', 'object_deletion_failed:' || p_id || ':' || d.attempts,
+            jsonb_build_object('kind', 'object_deletion_failed', 'deletion_id', p_id, 'target', d.target,
+                               'table', d.rel_name, 'column', d.column_name, 'run_id', d.run_id,
+                               'attempts', d.attempts, 'error', left(p_error, 500)))
+    on conflict do nothing;
+    perform retention._append_audit('object_deletion.dead', 'object', d.target,
+      jsonb_build_object('deletion_id', p_id, 'key_sha256', d.key_sha256, 'attempts', d.attempts,
+                         'error', left(p_error, 500)));
+    return 'dead';
+  end if;
+  update retention.object_deletions x
+     set last_error = left(p_error, 2000),
+         next_attempt_at = now() + least(interval '30 seconds' * power(2, d.attempts - 1), interval '1 hour')
+   where x.deletion_id = p_id;
+  return 'pending';
+end
+$$;
+comment on function retention.object_deletion_done(bigint, text, integer) is
+  'Worker: reports a claimed object deletion as done (p_error NULL) or failed (retried with backoff; dead, notified and audit-logged after p_max_attempts attempts).';
+
+-- Queues dead object deletions again (all, or the given ids): after fixing what made them
+-- fail (credentials, a target). Entries dead from the start (the value names no object:
+-- attempts 0) stay dead. Audit-logged.
+create or replace function retention.retry_object_deletions(p_ids bigint[] default null)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_n    integer;
+  v_ids  bigint[];
+  v_tgts text;
+begin
+  perform retention._routine_write();
+  with r as (
+    update retention.object_deletions x
+       set status = 'pending', attempts = 0, next_attempt_at = now()
+     where x.status = 'dead' and x.attempts > 0 and (p_ids is null or x.deletion_id = any (p_ids))
+    returning x.deletion_id, x.target)
+  select count(*), array_agg(r.deletion_id order by r.deletion_id), string_agg(distinct r.target, ',')
+    into v_n, v_ids, v_tgts from r;
+  if v_n > 0 then
+    perform retention._append_audit('object_deletion.retried', 'object', v_tgts,
+      jsonb_build_object('deletion_ids', v_ids));
+  end if;
+  return v_n;
+end
+$$;
+comment on function retention.retry_object_deletions(bigint[]) is
+  'Queues dead object deletions again (all, or p_ids), except those whose reference names no object (never attempted). Audit-logged.';
