@@ -2,6 +2,7 @@
 // stops start-up with a message that names the variable and what is expected.
 import { z } from 'zod';
 import { type ArchiveSetup, archiveSetup } from './archive/config.ts';
+import { type ObjectSetup, objectSetup } from './objects.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -61,6 +62,7 @@ const envSchema = z
     PG_RETENTION_SIGNING_KEY_FILE: z.string().min(1).optional(),
     PG_RETENTION_CHECKPOINT_INTERVAL: duration('1h').default(3_600_000),
     PG_RETENTION_CHECKPOINT_DIR: z.string().min(1).optional(),
+    PG_RETENTION_OBJECT_INTERVAL: duration('1m').default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.PG_RETENTION_HEARTBEAT < 10_000) {
@@ -99,6 +101,10 @@ export interface WorkerConfig {
   checkpointDir: string | null;
   /** Where archived rows go and the keys that seal them (no keys: rows wait in the database). */
   archive: ArchiveSetup;
+  /** The storage targets of object columns by name, and the attempts before a deletion is dead. */
+  objects: ObjectSetup;
+  /** How often due object deletions are drained. */
+  objectIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   }
   const c = parsed.data;
   const archive = archiveSetup(env);
+  const objects = objectSetup(env);
   return {
     databaseUrl: c.DATABASE_URL,
     httpPort: c.PG_RETENTION_HTTP_PORT,
@@ -146,5 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     checkpointIntervalMs: c.PG_RETENTION_CHECKPOINT_INTERVAL,
     checkpointDir: c.PG_RETENTION_CHECKPOINT_DIR ?? null,
     archive,
+    objects,
+    objectIntervalMs: c.PG_RETENTION_OBJECT_INTERVAL,
   };
 }

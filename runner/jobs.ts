@@ -11,6 +11,7 @@ import os from 'node:os';
 import pg from 'pg';
 import type { Job, JobResult, PgBoss } from 'pg-boss';
 import { offload, prune } from './archive/archive.ts';
+import { drainObjects } from './objects.ts';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -146,6 +147,35 @@ export class RunHandler {
       if (r.deleted.length || r.kept.length) this.log.info({ deleted: r.deleted, kept_by_holds: r.kept, target: target.url }, 'expired archive objects pruned');
     } catch (err) {
       this.log.error({ target: target.url, ...errFields(err) }, 'archive prune failed');
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+
+  /** Deletes the objects of removed rows that are due (object_deletions), from the
+   * configured targets; needs the archiver role (the worker's storage login). */
+  async drainObjects(): Promise<void> {
+    const setup = this.cfg.objects;
+    if (setup.targets.size === 0) return;
+    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: objects' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
+      const { rows: [m] } = await c.query<{ ok: boolean }>(`select pg_has_role(current_user, 'retention_archiver', 'MEMBER') as ok`);
+      if (!m?.ok) {
+        this.log.warn({ targets: [...setup.targets.keys()] }, 'PG_RETENTION_OBJECT_TARGETS is set but this login is not in retention_archiver: objects are not deleted');
+        return;
+      }
+      const r = await drainObjects(c, setup);
+      this.metrics.objectsDeleted.inc({ outcome: 'deleted' }, r.deleted);
+      this.metrics.objectsDeleted.inc({ outcome: 'kept' }, r.kept);
+      this.metrics.objectsDeleted.inc({ outcome: 'failed' }, r.failed);
+      this.metrics.objectsDeleted.inc({ outcome: 'dead' }, r.dead);
+      if (r.deleted || r.kept || r.failed || r.dead) this.log.info({ ...r }, 'object deletions drained');
+      if (r.dead) this.log.error({ dead: r.dead }, 'object deletions failed every attempt (object_deletion_failed notified; pg-retention objects retry)');
+    } catch (err) {
+      this.log.error(errFields(err), 'object deletion failed; the entries stay queued');
     } finally {
       await c.end().catch(() => {});
     }

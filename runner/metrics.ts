@@ -15,6 +15,7 @@ export class Metrics {
   readonly runDuration: Histogram<'policy'>;
   readonly deliveryFailures: Counter<'kind'>;
   readonly archivedRows: Counter;
+  readonly objectsDeleted: Counter<'outcome'>;
   readonly backlog: Gauge<'policy'>;
   readonly overdue: Gauge<'policy'>;
 
@@ -41,6 +42,11 @@ export class Metrics {
       name: 'pg_retention_archived_rows_offloaded_total', help: 'Archived rows this worker moved into verified objects in cold storage.',
       registers,
     });
+    this.objectsDeleted = new Counter({
+      name: 'pg_retention_object_deletions_total', help: 'Object deletions this worker settled, by outcome (deleted, kept: still referenced, failed: retried later, dead).',
+      labelNames: ['outcome'], registers,
+    });
+    for (const outcome of ['deleted', 'kept', 'failed', 'dead']) this.objectsDeleted.inc({ outcome }, 0);
     this.backlog = new Gauge({
       name: 'pg_retention_eligible_rows', help: 'Rows a run would affect now (retention.preview), per enabled policy; measured periodically.',
       labelNames: ['policy'], registers,
@@ -76,13 +82,15 @@ export class Metrics {
       'scope', ['table', 'subject', 'policy'], 'retention.active_holds');
     countsBy(pool, registers, 'pg_retention_notifications', 'Notifications in the outbox, by status (dead = dead-lettered).',
       'status', ['pending', 'delivered', 'dead'], 'retention.notifications');
+    countsBy(pool, registers, 'pg_retention_object_deletions', 'Object deletions waiting (pending) or given up (dead).',
+      'status', ['pending', 'dead'], 'retention.object_deletions');
   }
 }
 
 /** A gauge of row counts per value of one column, every value present (0 when none).
  * Column and relation are fixed names from this file; values are bound. */
 function countsBy(pool: pg.Pool, registers: Registry[], name: string, help: string,
-  label: 'scope' | 'status', values: string[], relation: 'retention.active_holds' | 'retention.notifications'): void {
+  label: 'scope' | 'status', values: string[], relation: 'retention.active_holds' | 'retention.notifications' | 'retention.object_deletions'): void {
   new Gauge({
     name, help, labelNames: [label], registers,
     async collect() {

@@ -159,6 +159,8 @@ class Worker {
     // Archives past their own period go, unless a hold keeps them (hourly; every replica
     // may: the database records each deletion once and refuses the rest).
     if (cfg.archive.ring) this.every(3_600_000, () => this.handler!.pruneArchive(), true);
+    // Objects of removed rows (object columns), from the targets this worker can reach.
+    if (cfg.objects.targets.size) this.every(cfg.objectIntervalMs, () => this.handler!.drainObjects(), true);
     const key = this.signingKey;
     if (key) {
       this.every(cfg.checkpointIntervalMs, async () => {

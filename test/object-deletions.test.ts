@@ -7,7 +7,13 @@ import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync, exists
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema } from '../runner/migrate.ts';
+import { startWorker } from './support/worker.ts';
 import { LocalDirTarget, S3Target, type StorageTarget } from '../runner/archive/storage.ts';
 import { drainObjects, objectSetup, type ObjectSetup } from '../runner/objects.ts';
 import { ConfigError } from '../runner/config.ts';
@@ -382,4 +388,70 @@ describe('objects in a real S3 API server', () => {
     for (const k of ['m/5.webm', 'm/shared.webm', 'm/8.webm', 't/5.txt', 't/8.txt']) expect([k, await exists(k)]).toEqual([k, true]);
     target.destroy();
   });
+});
+
+describe('the CLI and the worker', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, ['runner/cli.ts', 'objects', ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', PG_RETENTION_OBJECT_TARGETS: '', ...env }, encoding: 'utf8',
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it('objects columns, list, drain and retry; usage errors exit 2 and change nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    await db.call(`call retention.run('meetings')`);
+    const cols = JSON.parse(cli(['columns', '--json']).out) as { table: string; column: string; target: string }[];
+    expect(cols.map((c) => `${c.table}.${c.column}:${c.target}`)).toEqual(['ob.meetings.recording_key:rec', 'ob.transcripts.file_url:rec']);
+    const pending = JSON.parse(cli(['list', '--json']).out) as { status: string; object_key: string }[];
+    expect(pending.map((p) => p.object_key).sort()).toEqual(['m/1.webm', 'm/2.webm', 'm/3.webm', 'm/shared.webm', 't/1.txt', 't/2.txt']);
+    for (const [args, env] of [[['drain'], {}], [['list', '--status', 'gone'], {}], [['list', '--limit', '0'], {}], [['retry', '1;drop'], {}],
+                               [['purge'], {}], [['drain'], { PG_RETENTION_OBJECT_TARGETS: 'Bad=/x' }]] as [string[], Record<string, string>][]) {
+      const r = cli(args, env);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.err).toMatch(/\S/);
+    }
+    expect(await count(db, `retention.object_deletions where status = 'pending'`)).toBe(6);
+    const d = cli(['drain'], { PG_RETENTION_OBJECT_TARGETS: `rec=${dir}` });
+    expect([d.code, d.out.trim()]).toEqual([0, '5 object(s) deleted, 1 kept (still referenced), 0 failed (retried later), 0 dead']);
+    expect(files(dir)).toEqual(['m/5.webm', 'm/8.webm', 'm/shared.webm', 't/5.txt', 't/8.txt', 'unrelated.bin']);
+    expect(JSON.parse(cli(['list', '--json', '--status', 'deleted']).out)).toHaveLength(5);
+    expect(cli(['retry']).out.trim()).toBe('0 dead object deletion(s) queued again');
+  });
+
+  it('the worker deletes the objects of the rows its runs removed, as a login in retention_runner and retention_archiver', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    await installJobSchema(db.url, loadConfig({ DATABASE_URL: db.url }));
+    const login = `ob_worker_${randomBytes(3).toString('hex')}`;
+    await q(`create role ${login} login password 'pw' in role retention_runner, retention_archiver`);
+    await q(`grant usage on schema ob to retention_runner`);
+    await q(`grant select, delete, update on ob.meetings, ob.transcripts to retention_runner`);
+    const u = new URL(db.url);
+    u.username = login;
+    u.password = 'pw';
+    const boss = new PgBoss({ connectionString: db.url, schema: 'retention_jobs', schedule: false, supervise: false });
+    boss.on('error', () => {});
+    await boss.start();
+    const w = startWorker({ DATABASE_URL: u.toString(), PG_RETENTION_ACTOR: 'test-worker', PG_RETENTION_OBJECT_TARGETS: `rec=${dir}`,
+                            PG_RETENTION_OBJECT_INTERVAL: '1s' });
+    try {
+      await w.waitFor((l) => l.msg === 'worker ready');
+      await boss.send('retention-run', { policy: 'meetings' });
+      await w.waitFor((l) => l.msg === 'run finished' && l.policy === 'meetings');
+      const drained = await w.waitFor((l) => l.msg === 'object deletions drained');
+      expect(drained).toMatchObject({ deleted: 5, kept: 1, failed: 0, dead: 0 });
+      expect(files(dir)).toEqual(['m/5.webm', 'm/8.webm', 'm/shared.webm', 't/5.txt', 't/8.txt', 'unrelated.bin']);
+      const metrics = await w.get('/metrics');
+      expect(metrics.body).toMatch(/pg_retention_object_deletions_total\{outcome="deleted"\} 5/);
+      expect(metrics.body).toMatch(/pg_retention_object_deletions\{status="pending"\} 0/);
+    } finally {
+      w.proc.kill('SIGTERM');
+      await w.exited;
+      await boss.stop({ graceful: false, close: true }).catch(() => {});
+      await q(`drop owned by ${login}`).catch(() => {});
+      await q(`drop role if exists ${login}`).catch(() => {});
+    }
+  }, 60_000);
 });

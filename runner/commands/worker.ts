@@ -1,5 +1,6 @@
 // pg-retention worker: the long-running scheduler (see runner/worker.ts), loaded only when
 // asked for, so that the other commands do not pay for pg-boss, pino and prom-client.
+import { OBJECT_ENV } from '../objects.ts';
 import type { Command } from './types.ts';
 
 export const worker: Command = {
@@ -33,6 +34,9 @@ Configuration comes from the environment only (a bad value stops start-up, namin
   PG_RETENTION_RETRY_LIMIT            retries of transient failures (5)
   PG_RETENTION_RETRY_DELAY            first retry delay, doubled per retry (30s)
   PG_RETENTION_ACTOR                  name recorded in the ledger (worker@<host>)
+  PG_RETENTION_OBJECT_INTERVAL        how often objects of removed rows are deleted (1m)
+
+${OBJECT_ENV}
 
 Exit codes: 0 stopped cleanly, 1 failure or runs cancelled at the end of the grace
 period, 2 invalid configuration.
