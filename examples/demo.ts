@@ -6,7 +6,7 @@
 // erasure request; the monthly realty purge approved by a second person, archived, sealed
 // into .demo-data/archive and one object restored. The database is left running for the psql tour.
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -18,6 +18,7 @@ import { migrate } from '../runner/migrate.ts';
 import { formatPlan, planOrApply } from '../runner/plan.ts';
 import { loadPolicyFile } from '../runner/policy-file.ts';
 import { formatTable } from '../runner/table.ts';
+import { drainObjects } from '../runner/objects.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.join(root, '.demo-data', 'pg');
@@ -25,6 +26,10 @@ const PORT = Number(process.env.DEMO_PORT ?? 54329);
 const DB = 'retention_demo';
 const t0 = Date.now();
 const step = (s: string) => console.log(`\n== ${s}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+async function countFiles(dir: string): Promise<number> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+}
 
 async function main() {
   step('Starting the embedded PostgreSQL in .demo-data/');
@@ -83,6 +88,21 @@ async function main() {
     `select partition, to_char(lower_bound, 'YYYY-MM-DD') as lower_bound, to_char(upper_bound, 'YYYY-MM-DD') as upper_bound, rows, held_rows, action
        from retention.partitions('ops.request-logs')`)).rows));
 
+  step("Recordings' files in object storage go with their rows: retention.set_object_column('meet.recordings', 'storage_key', 'recordings')");
+  const recordingsDir = path.join(root, '.demo-data', 'recordings');
+  await rm(recordingsDir, { recursive: true, force: true });
+  const keys = ((await db.query(`select storage_key from meet.recordings`)).rows as { storage_key: string }[]).map((r) => r.storage_key);
+  for (let i = 0; i < keys.length; i += 500) {
+    await Promise.all(keys.slice(i, i + 500).map(async (key) => {
+      await mkdir(path.dirname(path.join(recordingsDir, key)), { recursive: true });
+      await writeFile(path.join(recordingsDir, key), 'webm');
+    }));
+  }
+  await db.query(`select retention.set_object_column('meet.recordings', 'storage_key', 'recordings',
+                    p_reason => 'Recordings of anonymous meetings go after 7 days with their transcripts')`);
+  const filesBefore = await countFiles(recordingsDir);
+  console.log(`${filesBefore} recording files in .demo-data/recordings (the storage target 'recordings')`);
+
   step('CALL retention.run_all()');
   const meetBefore = await db.query(`select (select count(*) from meet.meetings)::int m, (select count(*) from meet.recordings)::int r`);
   const started = Date.now();
@@ -95,6 +115,15 @@ async function main() {
        from retention.run_ledger order by run_id`)).rows));
   const meetAfter = await db.query(`select (select count(*) from meet.meetings)::int m, (select count(*) from meet.recordings)::int r`);
   console.log(`\ncascade: ${meetBefore.rows[0].m - meetAfter.rows[0].m} meetings and ${meetBefore.rows[0].r - meetAfter.rows[0].r} recordings went with their anonymous transcripts`);
+
+  step('The worker deletes the files of the removed recordings (retention.object_deletions; pg-retention objects drain)');
+  console.log(formatTable((await db.query(
+    `select rel_name as "table", column_name as "column", target, status, count(*)::int as objects
+       from retention.object_deletions group by 1, 2, 3, 4 order by 1, 2`)).rows));
+  const drained = await drainObjects(db, { targets: new Map([['recordings', new LocalDirTarget(recordingsDir)]]), maxAttempts: 8 });
+  const filesAfter = await countFiles(recordingsDir);
+  const left = (await db.query(`select count(*)::int as n from meet.recordings`)).rows[0].n as number;
+  console.log(`${drained.deleted} files deleted, ${drained.kept} kept (still referenced); ${filesAfter} files left for the ${left} recordings left`);
 
   step('What the legal hold protected');
   const after42 = await user42();

@@ -88,13 +88,17 @@ create table meet.meetings (
   transcript_id bigint not null references meet.transcripts on delete cascade,
   title         text
 );
+-- storage_key names the recording's file in object storage (a directory in the demo):
+-- registered with retention.set_object_column, the file goes with its row.
 create table meet.recordings (
-  id         bigint primary key,
-  meeting_id bigint not null references meet.meetings on delete cascade,
-  bytes      bigint
+  id          bigint primary key,
+  meeting_id  bigint not null references meet.meetings on delete cascade,
+  bytes       bigint,
+  storage_key text
 );
 create index on meet.meetings (transcript_id);
 create index on meet.recordings (meeting_id);
+create index on meet.recordings (storage_key);
 
 create table realty.properties (
   id bigint primary key, address text, deleted_at timestamptz);

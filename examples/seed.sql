@@ -51,8 +51,9 @@ select i, case when i % 3 = 0 then null else 1 + (i % 2000) end,
   from generate_series(1, 3000) i;
 insert into meet.meetings (id, transcript_id, title)
 select i, i, 'Weekly sync' from generate_series(1, 3000) i;
-insert into meet.recordings (id, meeting_id, bytes)
-select i, 1 + (i - 1) / 2, (random() * 1e9)::bigint from generate_series(1, 6000) i;
+insert into meet.recordings (id, meeting_id, bytes, storage_key)
+select i, 1 + (i - 1) / 2, (random() * 1e9)::bigint, format('meetings/%s/%s.webm', 1 + (i - 1) / 2, i)
+  from generate_series(1, 6000) i;
 
 insert into realty.properties
 select i, format('%s Main St', i), case when i % 4 = 0 then $1::timestamptz - make_interval(days => (random() * 3650)::int) end

@@ -64,18 +64,25 @@ export async function drainObjects(db: pg.Pool | pg.Client, setup: ObjectSetup,
     claimed += all.length;
     const rows = all.filter((x) => !x.kept);
     r.kept += all.length - rows.length;
+    // The store's deletions side by side; the outcomes reported one by one on the one
+    // connection. A crash in between leaves the claims to expire and be retried (deleting
+    // an object twice is harmless).
+    const errors = new Map<string, string | null>();
     await inParallel(rows, opts.concurrency ?? 8, async (row) => {
-      let error: string | null = null;
       try {
         await setup.targets.get(row.target)!.delete(row.object_key);
+        errors.set(row.deletion_id, null);
       } catch (err) {
-        error = (err as Error).message || String(err);
+        errors.set(row.deletion_id, (err as Error).message || String(err));
       }
-      const outcome = (await db.query(`select retention.object_deletion_done($1, $2, $3) as o`, [row.deletion_id, error, setup.maxAttempts])).rows[0].o as string;
+    });
+    for (const row of rows) {
+      const outcome = (await db.query(`select retention.object_deletion_done($1, $2, $3) as o`,
+                                      [row.deletion_id, errors.get(row.deletion_id), setup.maxAttempts])).rows[0].o as string;
       if (outcome === 'deleted') r.deleted += 1;
       else if (outcome === 'dead') r.dead += 1;
       else r.failed += 1;
-    });
+    }
   }
   return r;
 }
