@@ -79,7 +79,7 @@ begin
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
   -- Objects of the rows it removes are queued by their columns' triggers: present on every
-  -- table it reaches (RT034 otherwise).
+  -- table it reaches (RT038 otherwise).
   perform retention._check_policy_objects(p_pol);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.

@@ -8,7 +8,7 @@
 -- worker claims the entries (claim_object_deletions, which settles as 'kept' every entry
 -- a remaining row still references), deletes the objects and reports back
 -- (object_deletion_done: retried with backoff, dead and notified after the attempts).
--- Every batch checks that the triggers of the tables it reaches are in place (RT034).
+-- Every batch checks that the triggers of the tables it reaches are in place (RT038).
 
 -- The key an object column's value names: the value without the column's url_prefix.
 -- error is set (and key is the raw value) when the value cannot name an object in the
@@ -74,7 +74,7 @@ begin
   v_val := to_jsonb(old) ->> v_col.column_name;
   if v_val is null then
     raise exception 'object column % of % is not there any more (renamed?)', v_col.column_name, v_col.rel
-      using errcode = 'RT034',
+      using errcode = 'RT038',
             hint = format('Register the column under its new name: SELECT retention.set_object_column(%L, ''<column>'', %L); then drop the old one.',
                           retention.qualified_name(v_col.rel), v_col.target);
   end if;
@@ -258,7 +258,7 @@ comment on function retention._check_owner_sees_all(regclass) is
 
 -- Every batch: the object columns of the tables it reaches (p_rels: the reach, partitions
 -- included) must still have their column and both triggers, enabled ALWAYS, on the table
--- and every partition; else RT034 and nothing is removed (an object would be left behind).
+-- and every partition; else RT038 and nothing is removed (an object would be left behind).
 create or replace function retention._check_object_triggers(p_rels oid[])
 returns void
 language plpgsql
@@ -288,13 +288,13 @@ begin
    limit 1;
   if v_bad is not null then
     raise exception 'objects of rows removed from % would be left behind', v_bad
-      using errcode = 'RT034',
+      using errcode = 'RT038',
             hint = 'Register the column again (SELECT retention.set_object_column(...) puts its triggers back), or drop it (retention.drop_object_column); then run again.';
   end if;
 end
 $$;
 comment on function retention._check_object_triggers(oid[]) is
-  'Internal. RT034 when an object column of a table a batch reaches lost its column or its triggers (or they are not enabled ALWAYS).';
+  'Internal. RT038 when an object column of a table a batch reaches lost its column or its triggers (or they are not enabled ALWAYS).';
 
 -- The object triggers of every table a batch of the policy reaches (_lock_reach's reach).
 create or replace function retention._check_policy_objects(p retention.policies)
@@ -315,7 +315,7 @@ begin
 end
 $$;
 comment on function retention._check_policy_objects(retention.policies) is
-  'Internal. RT034 when a table a batch of the policy reaches has an object column without its triggers (_check_object_triggers).';
+  'Internal. RT038 when a table a batch of the policy reaches has an object column without its triggers (_check_object_triggers).';
 
 -- A partition drop_partitions is about to drop (detached from p_parent): the references
 -- of its rows in p_parent's object columns are queued, as the triggers would queue them.
@@ -480,11 +480,13 @@ begin
     values ('object_deletion_failed', 'object_deletion_failed:' || p_id || ':' || d.attempts,
             jsonb_build_object('kind', 'object_deletion_failed', 'deletion_id', p_id, 'target', d.target,
                                'table', d.rel_name, 'column', d.column_name, 'run_id', d.run_id,
-                               'attempts', d.attempts, 'error', left(p_error, 500)))
+                               'attempts', d.attempts, 'error', left(replace(p_error, d.object_key, '<key>'), 500)))
     on conflict do nothing;
+    -- The key (it may name a person) stays out of the notification and the audit log,
+    -- even where the store's error quotes it.
     perform retention._append_audit('object_deletion.dead', 'object', d.target,
       jsonb_build_object('deletion_id', p_id, 'key_sha256', d.key_sha256, 'attempts', d.attempts,
-                         'error', left(p_error, 500)));
+                         'error', left(replace(p_error, d.object_key, '<key>'), 500)));
     return 'dead';
   end if;
   update retention.object_deletions x

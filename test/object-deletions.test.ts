@@ -187,7 +187,7 @@ describe('object columns', () => {
       ['ob.calls:calls/1.ogg:pending', 'ob.calls:calls/3.ogg:pending']);
   });
 
-  it('a batch refuses (RT034) while an object column lost its trigger or its column, and removes nothing', async () => {
+  it('a batch refuses (RT038) while an object column lost its trigger or its column, and removes nothing', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
     await app(dir);
     const [col] = await q(`select column_id::int from retention.object_columns where rel = 'ob.transcripts'::regclass`);
@@ -195,19 +195,19 @@ describe('object columns', () => {
     await q(`alter table ob.transcripts disable trigger retention_objects_${col!.column_id}_d`);
     await db.call(`call retention.run('meetings')`).catch(() => undefined);
     let [run] = await q(`select status, error_code from retention.runs order by run_id desc limit 1`);
-    expect(run).toEqual({ status: 'failed', error_code: 'RT034' });
+    expect(run).toEqual({ status: 'failed', error_code: 'RT038' });
     expect(await count(db, `ob.meetings`)).toBe(8);
     // Enabled again, but not ALWAYS (session_replication_role = replica would skip it).
     await q(`alter table ob.transcripts enable trigger retention_objects_${col!.column_id}_d`);
     await db.call(`call retention.run('meetings')`).catch(() => undefined);
     [run] = await q(`select status, error_code from retention.runs order by run_id desc limit 1`);
-    expect(run).toEqual({ status: 'failed', error_code: 'RT034' });
+    expect(run).toEqual({ status: 'failed', error_code: 'RT038' });
     // Registering again puts it right.
     await q(`select retention.set_object_column('ob.transcripts', 'file_url', 'rec', 'https://cdn.example.com/')`);
     await q(`alter table ob.meetings rename column recording_key to rec_key`);
     await db.call(`call retention.run('meetings')`).catch(() => undefined);
     [run] = await q(`select status, error_code from retention.runs order by run_id desc limit 1`);
-    expect(run).toEqual({ status: 'failed', error_code: 'RT034' });
+    expect(run).toEqual({ status: 'failed', error_code: 'RT038' });
     expect(await count(db, `ob.meetings`)).toBe(8);
     expect(await count(db, `retention.object_deletions`)).toBe(0);
   });
