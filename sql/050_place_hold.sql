@@ -1,7 +1,8 @@
 -- Places a legal hold. p_scope 'table' (p_value = table name), 'subject' (p_value = the
 -- subject's id as given; compared with every subject column in that column's type, so
--- '042' holds 42; a warning says when no row of any subject column has it) or 'policy'
--- (p_value = policy name). Takes the holds lock exclusively, which waits for batches in
+-- '042' holds 42; a warning says when no row of any subject column has it), 'policy'
+-- (p_value = policy name) or 'backups' (p_value = a backup policy: every backup of its
+-- store; or policy/backup: that one backup; backup pruners hold the lock too). Takes the holds lock exclusively, which waits for batches in
 -- flight (they hold it shared) and makes later batches see the hold: once this function's
 -- transaction has committed, no run deletes a row the hold covers.
 create or replace function retention.place_hold(
@@ -26,11 +27,13 @@ declare
   v_found  boolean := false;
   v_seen   int := 0;
   v_msg    text;
+  v_bpol   text;
+  v_bname  text;
 begin
   perform retention._routine_write();  -- audited below, not as a direct write
-  if p_scope is null or p_scope not in ('table', 'subject', 'policy') then
+  if p_scope is null or p_scope not in ('table', 'subject', 'policy', 'backups') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')
-      using errcode = 'RT010', hint = 'Scopes: table (value = table name), subject (value = subject id), policy (value = policy name).';
+      using errcode = 'RT010', hint = 'Scopes: table (value = table name), subject (value = subject id), policy (value = policy name), backups (value = backup policy name, or name/backup for one backup).';
   end if;
   if p_value is null or btrim(p_value) = '' then
     raise exception 'a % hold needs a value', p_scope
@@ -54,17 +57,28 @@ begin
     end if;
   elsif p_scope = 'policy' then
     perform retention._get_policy(p_value);
+  elsif p_scope = 'backups' then
+    -- 'policy' freezes every backup of its store; 'policy/backup' one backup.
+    v_bpol := split_part(p_value, '/', 1);
+    v_bname := nullif(substr(p_value, length(v_bpol) + 2), '');
+    perform retention._get_backup_policy(v_bpol);
+    if strpos(p_value, '/') > 0 and (v_bname is null or length(v_bname) > 255 or v_bname ~ '[/[:cntrl:]]' or v_bname in ('.', '..')) then
+      raise exception 'invalid backup name in %', quote_literal(left(p_value, 80))
+        using errcode = 'RT010', hint = 'Give the backup policy (every backup of its store), or policy/backup for one backup as pg-retention backups list shows it.';
+    end if;
   end if;
 
   perform retention._lock_holds_exclusive();
   insert into retention.legal_holds
-    (scope, target, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at)
+    (scope, target, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
+     backup_policy, backup_name)
   values
     (p_scope, v_target,
      case when p_scope = 'policy' then p_value end,
      case when p_scope = 'subject' then v_value end,
      case when p_scope = 'subject' then retention._subject_token('subject:' || v_value) end,
-     p_reason, p_case_reference, coalesce(p_placed_by, retention._actor()), p_expires_at)
+     p_reason, p_case_reference, coalesce(p_placed_by, retention._actor()), p_expires_at,
+     v_bpol, v_bname)
   returning * into v_hold;
   -- The audit log is kept for good: a subject hold is in it by its subject's token, and
   -- its reason and case reference (which may name the person) only in legal_holds, where
@@ -112,4 +126,4 @@ begin
 end
 $$;
 comment on function retention.place_hold(text, text, text, text, timestamptz, text) is
-  'Places a legal hold on a table, a data subject or a policy. Waits for in-flight batches; once committed, no run touches the covered rows. Audit-logged.';
+  'Places a legal hold on a table, a data subject, a policy or backups (a backup policy''s store, or one backup). Waits for in-flight batches; once committed, no run touches the covered rows. Audit-logged.';

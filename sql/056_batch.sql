@@ -75,7 +75,7 @@ begin
   -- the check and the statement.
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention._lock_holds_shared();
-  v_holds := exists (select from retention._open_holds h where h.scope <> 'policy');
+  v_holds := exists (select from retention._open_holds h where h.scope in ('table', 'subject'));
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
   -- Objects of the rows it removes are queued by their columns' triggers: present on every

@@ -79,6 +79,14 @@ grant execute on function
   retention.claim_object_deletions(text[], integer, interval), retention.object_deletion_done(bigint, text, integer)
   to retention_archiver;
 grant select on retention.object_deletions, retention.object_columns to retention_runner, retention_archiver;
+-- The archiver prunes backup stores; the runner and auditor may see the plan.
+grant execute on function
+  retention.backup_prune_intent(text, jsonb, text, timestamptz, bigint, integer), retention.backup_prune_check(bigint, jsonb),
+  retention.backup_prune_done(bigint, text), retention.backup_prune_cancel(bigint, text),
+  retention.backup_prune_reconcile(text, jsonb), retention.backup_plan(text, jsonb, timestamptz)
+  to retention_archiver;
+grant execute on function retention.backup_plan(text, jsonb, timestamptz) to retention_runner, retention_auditor;
+grant select on retention.backup_policies, retention.backup_prunings to retention_runner, retention_archiver;
 
 -- What the views call (with the reader's rights): read-only helpers.
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),

@@ -1,0 +1,354 @@
+// Backup pruning: the worker (or `pg-retention backups prune`) lists a backup store, the
+// database decides which base backups a backup policy keeps (retention.backup_plan,
+// grandfather-father-son, legal holds), and each backup that goes is deleted in the steps
+// sql/103_backups.sql describes, so that the ledger (retention.backup_prunings) records
+// every deletion even when the pruner dies mid-way.
+//
+// A store is a directory or an S3 prefix whose first-level entries are base backups made
+// by pg_basebackup (plain or tar format): an entry is a backup when it holds a
+// backup_manifest (written last, so a backup still being taken is never one) and its time
+// is known, from a timestamp in its name (20261101T020000Z, 2026-11-01_02-00-00, …) or
+// else from the START TIME of its backup_label. pgBackRest repositories and WAL-G storage
+// are refused: their own expiry commands know their backups' dependencies (docs).
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { ConfigError } from './config.ts';
+
+export const BACKUP_ENV = `Backup pruning (the worker and pg-retention backups):
+  PG_RETENTION_BACKUP_STORES    backup stores by name, "main=/var/lib/pg-backups,offsite=s3://bucket/prefix"
+                                (the names set_backup_policy uses; S3 endpoint and region as for archives)
+  PG_RETENTION_BACKUP_INTERVAL  how often the worker prunes them (1h)`;
+
+export class BackupStoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackupStoreError';
+  }
+}
+
+export interface Backup {
+  name: string;
+  /** As found: an ISO time from the name, or the backup_label's START TIME as written
+   * (the database parses it, time zone abbreviations included). */
+  takenAt: string;
+  timeFrom: 'name' | 'backup_label';
+  /** Size and file count; null until measured (a directory is measured when it is pruned). */
+  bytes: number | null;
+  files: number | null;
+}
+
+export interface Listing { backups: Backup[]; ignored: { name: string; why: string }[] }
+
+export interface BackupStore {
+  readonly url: string;
+  list(): Promise<Listing>;
+  /** Deletes one backup (an entry list() returned) and everything in it. */
+  remove(name: string): Promise<void>;
+  /** Size and file count of one backup. */
+  measure(name: string): Promise<{ bytes: number; files: number }>;
+}
+
+/** A time in a backup's name: 20261101T020000Z, 2026-11-01T02:00:00Z, 2026-11-01_02-00-00,
+ * 20261101-020000, 2026-11-01 (midnight); UTC unless an offset follows. */
+export function timeInName(name: string): string | null {
+  const m = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/.exec(name);
+  if (!m) return null;
+  const [y, mo, d, h = '00', mi = '00', s = '00'] = m.slice(1, 7) as string[];
+  const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== Number(y) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d)
+      || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
+  let zone = m[7] ?? 'Z';
+  if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
+  else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${zone}`;
+}
+
+/** The START TIME line of a backup_label, as written ("2026-11-01 02:00:03 UTC"). */
+export function labelTime(label: string): string | null {
+  const m = /^START TIME: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9+:-]{1,12})?)\s*$/m.exec(label);
+  return m ? m[1]! : null;
+}
+
+function checkName(name: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (!name || name.length > 255 || /[/\\\u0000-\u001f\u007f]/.test(name) || name === '.' || name === '..') {
+    throw new BackupStoreError(`refusing backup name ${JSON.stringify(name)}`);
+  }
+}
+
+export class LocalBackupStore implements BackupStore {
+  readonly url: string;
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = dir;
+    this.url = `file://${path.resolve(dir)}`;
+  }
+
+  async list(): Promise<Listing> {
+    let entries;
+    try {
+      entries = await readdir(this.dir, { withFileTypes: true });
+    } catch (err) {
+      throw new BackupStoreError(`backup store ${this.dir} cannot be read: ${(err as Error).message}`);
+    }
+    const names = new Set(entries.map((e) => e.name));
+    refuseToolLayout(names);
+    if (names.has('backup') && (await hasPgBackRestInfo(path.join(this.dir, 'backup')))) throw pgBackRest();
+    const out: Listing = { backups: [], ignored: [] };
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isSymbolicLink()) { out.ignored.push({ name: e.name, why: 'a symbolic link' }); continue; }
+      if (!e.isDirectory()) { out.ignored.push({ name: e.name, why: 'not a directory' }); continue; }
+      const dir = path.join(this.dir, e.name);
+      const inside = new Set(await readdir(dir));
+      if (!inside.has('backup_manifest')) {
+        out.ignored.push({ name: e.name, why: 'no backup_manifest: not a base backup, or one still being taken' });
+        continue;
+      }
+      let takenAt = timeInName(e.name);
+      let timeFrom: Backup['timeFrom'] = 'name';
+      if (!takenAt && inside.has('backup_label')) {
+        takenAt = labelTime(await readFile(path.join(dir, 'backup_label'), 'utf8'));
+        timeFrom = 'backup_label';
+      }
+      if (!takenAt) {
+        out.ignored.push({ name: e.name, why: 'no time in its name or backup_label' });
+        continue;
+      }
+      try {
+        checkName(e.name);
+      } catch (err) {
+        out.ignored.push({ name: e.name, why: (err as Error).message });
+        continue;
+      }
+      out.backups.push({ name: e.name, takenAt, timeFrom, bytes: null, files: null });
+    }
+    return out;
+  }
+
+  async measure(name: string): Promise<{ bytes: number; files: number }> {
+    checkName(name);
+    return sizeOf(path.join(this.dir, name));
+  }
+
+  async remove(name: string): Promise<void> {
+    checkName(name);
+    const p = path.join(this.dir, name);
+    const st = await lstat(p).catch(() => null);
+    if (!st) return;   // already gone
+    if (!st.isDirectory()) throw new BackupStoreError(`${p} is not a directory (a symbolic link?): not deleted`);
+    // Recursive removal deletes links inside, never what they point at.
+    await rm(p, { recursive: true });
+  }
+}
+
+async function sizeOf(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    files += 1;
+    bytes += (await lstat(path.join(e.parentPath, e.name))).size;
+  }
+  return { bytes, files };
+}
+
+const pgBackRest = () => new BackupStoreError('this is a pgBackRest repository: prune it with pgbackrest expire (its backups depend on each other); pg-retention backups plan can decide which sets go (docs/operator-guide.md, Backup pruning)');
+const walG = () => new BackupStoreError('this is WAL-G storage: prune it with wal-g delete (its backups depend on each other); pg-retention backups plan can decide which go (docs/operator-guide.md, Backup pruning)');
+
+function refuseToolLayout(names: Set<string>): void {
+  if (names.has('backup.info') || names.has('backup.info.copy')) throw pgBackRest();
+  if (names.has('basebackups_005') || names.has('wal_005')) throw walG();
+}
+
+async function hasPgBackRestInfo(backupDir: string): Promise<boolean> {
+  try {
+    for (const e of await readdir(backupDir, { withFileTypes: true })) {
+      if (e.isDirectory() && (await readdir(path.join(backupDir, e.name))).includes('backup.info')) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
+export class S3BackupStore implements BackupStore {
+  readonly url: string;
+  private readonly client: S3Client;
+  private readonly base: string;
+  readonly bucket: string;
+  constructor(bucket: string, prefix: string, opts: { endpoint?: string; region?: string } = {}) {
+    this.bucket = bucket;
+    this.base = prefix.replace(/\/+$/, '');
+    this.url = `s3://${bucket}/${this.base}`;
+    this.client = new S3Client({
+      region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
+    });
+  }
+
+  private async *objects(prefix: string): AsyncGenerator<{ key: string; size: number }> {
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of r.Contents ?? []) yield { key: o.Key!, size: o.Size ?? 0 };
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async list(): Promise<Listing> {
+    const root = this.base ? `${this.base}/` : '';
+    const groups = new Map<string, { bytes: number; files: number; manifest: boolean }>();
+    const top = new Set<string>();
+    for await (const o of this.objects(root)) {
+      const rest = o.key.slice(root.length);
+      const i = rest.indexOf('/');
+      if (i < 0) { top.add(rest); continue; }
+      const name = rest.slice(0, i);
+      top.add(name);
+      const g = groups.get(name) ?? { bytes: 0, files: 0, manifest: false };
+      g.bytes += o.size;
+      g.files += 1;
+      if (rest.slice(i + 1) === 'backup_manifest') g.manifest = true;
+      groups.set(name, g);
+    }
+    refuseToolLayout(top);
+    const out: Listing = { backups: [], ignored: [] };
+    for (const name of [...top].sort()) {
+      const g = groups.get(name);
+      if (!g) { out.ignored.push({ name, why: 'an object, not a prefix' }); continue; }
+      if (!g.manifest) { out.ignored.push({ name, why: 'no backup_manifest: not a base backup, or one still being uploaded' }); continue; }
+      const takenAt = timeInName(name);
+      if (!takenAt) { out.ignored.push({ name, why: 'no time in its name' }); continue; }
+      out.backups.push({ name, takenAt, timeFrom: 'name', bytes: g.bytes, files: g.files });
+    }
+    return out;
+  }
+
+  async measure(name: string): Promise<{ bytes: number; files: number }> {
+    checkName(name);
+    let bytes = 0;
+    let files = 0;
+    for await (const o of this.objects(`${this.base ? `${this.base}/` : ''}${name}/`)) {
+      bytes += o.size;
+      files += 1;
+    }
+    return { bytes, files };
+  }
+
+  async remove(name: string): Promise<void> {
+    checkName(name);
+    const prefix = `${this.base ? `${this.base}/` : ''}${name}/`;
+    let batch: { Key: string }[] = [];
+    const flush = async () => {
+      if (!batch.length) return;
+      const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      if (r.Errors?.length) throw new BackupStoreError(`${r.Errors.length} object(s) of ${name} not deleted: ${r.Errors[0]!.Code} ${r.Errors[0]!.Message}`);
+      batch = [];
+    };
+    for await (const o of this.objects(prefix)) {
+      batch.push({ Key: o.key });
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** A store from its URL: a directory (or file:///dir) or s3://bucket/prefix. */
+export function backupStore(url: string, opts: { s3Endpoint?: string; s3Region?: string } = {}): BackupStore {
+  if (url.startsWith('s3://')) {
+    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+    if (!m) throw new BackupStoreError(`expected s3://bucket/prefix, got ${JSON.stringify(url)}`);
+    return new S3BackupStore(m[1]!, m[2] ?? '', { endpoint: opts.s3Endpoint, region: opts.s3Region });
+  }
+  if (url.startsWith('file://')) return new LocalBackupStore(new URL(url).pathname);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new BackupStoreError(`unsupported backup store ${JSON.stringify(url)}: use a directory or s3://bucket/prefix`);
+  return new LocalBackupStore(url);
+}
+
+/** The named backup stores from PG_RETENTION_BACKUP_STORES. */
+export function backupStores(env: NodeJS.ProcessEnv = process.env): Map<string, BackupStore> {
+  const problems: string[] = [];
+  const stores = new Map<string, BackupStore>();
+  for (const part of (env.PG_RETENTION_BACKUP_STORES ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z][a-z0-9_-]{0,62})=(.+)$/.exec(part);
+    if (!m) { problems.push(`PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got ${JSON.stringify(part)}`); continue; }
+    if (stores.has(m[1]!)) { problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]} is named twice`); continue; }
+    try {
+      stores.set(m[1]!, backupStore(m[2]!, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined }));
+    } catch (err) {
+      if (!(err instanceof BackupStoreError)) throw err;
+      problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]}: ${err.message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return stores;
+}
+
+export interface PlanRow { backup_name: string; taken_at: Date; keep: boolean; reason: string }
+export interface PruneResult {
+  plan: PlanRow[];
+  ignored: Listing['ignored'];
+  deleted: string[];
+  failed: { name: string; error: string }[];
+  cancelled: { name: string; reason: string }[];
+  reconciled: number;
+}
+
+const listingJson = (l: Listing) => JSON.stringify(l.backups.map((b) => ({ name: b.name, taken_at: b.takenAt })));
+
+/** The plan for a policy over its store (execute false), or the plan carried out. One
+ * pruner per policy at a time (an advisory lock; another gets an error). */
+export async function pruneBackups(db: pg.Client, policy: string, store: BackupStore,
+                                   opts: { execute: boolean; asOf?: string | Date | null }): Promise<PruneResult> {
+  const { rows: [lock] } = await db.query(`select pg_try_advisory_lock(x'52540002'::int, hashtext($1)) as ok`, [policy]);
+  if (!lock.ok) throw new BackupStoreError(`another pruner is pruning ${policy} right now`);
+  try {
+    const listing = await store.list();
+    const json = listingJson(listing);
+    const result: PruneResult = { plan: [], ignored: listing.ignored, deleted: [], failed: [], cancelled: [], reconciled: 0 };
+    if (opts.execute) {
+      result.reconciled = (await db.query(`select retention.backup_prune_reconcile($1, $2) as n`, [policy, json])).rows[0].n;
+    }
+    result.plan = (await db.query(`select * from retention.backup_plan($1, $2, $3)`, [policy, json, opts.asOf ?? null])).rows as PlanRow[];
+    if (!opts.execute) return result;
+    const byName = new Map(listing.backups.map((b) => [b.name, b]));
+    for (const row of result.plan.filter((r) => !r.keep)) {
+      const b = byName.get(row.backup_name)!;
+      const size = b.bytes === null ? await store.measure(b.name) : { bytes: b.bytes, files: b.files };
+      const id = (await db.query(`select retention.backup_prune_intent($1, $2, $3, $4, $5, $6) as id`,
+                                 [policy, json, b.name, opts.asOf ?? null, size.bytes, size.files])).rows[0].id as string;
+      await db.query('begin');
+      try {
+        await db.query(`select retention.backup_prune_check($1, $2)`, [id, json]);
+      } catch (err) {
+        await db.query('rollback');
+        if ((err as { code?: string }).code !== 'RT039') throw err;
+        await db.query(`select retention.backup_prune_cancel($1, $2)`, [id, (err as Error).message]);
+        result.cancelled.push({ name: b.name, reason: (err as Error).message });
+        continue;
+      }
+      try {
+        await store.remove(b.name);
+      } catch (err) {
+        await db.query('rollback');
+        const error = (err as Error).message || String(err);
+        await db.query(`select retention.backup_prune_done($1, $2)`, [id, error]);
+        result.failed.push({ name: b.name, error });
+        continue;
+      }
+      await db.query(`select retention.backup_prune_done($1)`, [id]);
+      await db.query('commit');
+      result.deleted.push(b.name);
+    }
+    return result;
+  } finally {
+    await db.query(`select pg_advisory_unlock(x'52540002'::int, hashtext($1))`, [policy]).catch(() => {});
+  }
+}
