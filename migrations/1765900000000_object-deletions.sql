@@ -20,6 +20,7 @@ create table retention.object_columns (
   column_id    bigint generated always as identity primary key,
   rel          regclass not null,
   column_name  name not null,
+  attnum       smallint not null,
   target       text not null check (target ~ '^[a-z][a-z0-9_-]{0,62}$'),
   url_prefix   text check (url_prefix is null or length(url_prefix) between 1 and 500),
   reason       text,
@@ -31,6 +32,7 @@ comment on table retention.object_columns is 'Columns that hold references to ob
 comment on column retention.object_columns.column_id is 'Identifies the column; its trigger is named retention_objects_<column_id>.';
 comment on column retention.object_columns.rel is 'The table (an ordinary or partitioned table, not a partition).';
 comment on column retention.object_columns.column_name is 'The text column holding the reference.';
+comment on column retention.object_columns.attnum is 'The column''s number in the table: a renamed column is found by it (and a batch refuses until it is registered under its new name).';
 comment on column retention.object_columns.target is 'The storage target''s name, as the worker''s PG_RETENTION_OBJECT_TARGETS names it (no URL or credentials here).';
 comment on column retention.object_columns.url_prefix is 'What the column''s values start with before the object key (e.g. https://cdn.example.com/recordings/); NULL when they are keys.';
 comment on column retention.object_columns.reason is 'Why these objects go with their rows (free text, for the auditors).';
@@ -74,6 +76,22 @@ comment on column retention.object_deletions.attempts is 'Deletion attempts so f
 comment on column retention.object_deletions.next_attempt_at is 'Not claimed before this time (backoff after a failure, a lease while a worker deletes it).';
 comment on column retention.object_deletions.last_error is 'The last attempt''s error.';
 comment on column retention.object_deletions.settled_at is 'When it was deleted or kept.';
+
+-- The batch a transaction is running, while it runs: written by _batch (as the owner) when
+-- the tables it reaches have object columns, and read by their triggers, which queue only
+-- what such a batch removes from those tables. Never committed (the batch deletes its row
+-- before it commits), so nothing else can claim to be a batch.
+create unlogged table retention.batch_marks (
+  xid       xid8 primary key,
+  run_id    bigint not null,
+  del_rels  oid[] not null,
+  upd_rels  oid[] not null
+);
+comment on table retention.batch_marks is 'Internal. The batch the transaction xid is running (its run, the tables it deletes from and updates), for the triggers of object columns; a row lives only inside its batch''s transaction.';
+comment on column retention.batch_marks.xid is 'The batch''s transaction.';
+comment on column retention.batch_marks.run_id is 'The run the batch belongs to.';
+comment on column retention.batch_marks.del_rels is 'Tables (partitions included) whose rows the batch, or a foreign key''s cascade from it, deletes.';
+comment on column retention.batch_marks.upd_rels is 'Tables whose rows the batch (a scrub) or a foreign key''s SET NULL / SET DEFAULT action updates.';
 
 -- A dead object deletion is notified.
 alter table retention.notifications drop constraint notifications_kind_check;

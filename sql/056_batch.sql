@@ -66,6 +66,7 @@ declare
   v_state   text;
   v_msg     text;
   v_row_key jsonb;
+  v_marked  boolean;
 begin
   o_failed := 0;
   perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
@@ -78,9 +79,10 @@ begin
   v_holds := exists (select from retention._open_holds h where h.scope in ('table', 'subject'));
   perform retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
-  -- Objects of the rows it removes are queued by their columns' triggers: present on every
-  -- table it reaches (RT038 otherwise).
-  perform retention._check_policy_objects(p_pol);
+  -- Objects of the rows it removes are queued by their columns' triggers, which must be in
+  -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
+  -- transaction is marked as its (batch_marks), until just before the commit.
+  v_marked := retention._mark_batch(p_pol, p_run_id);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
@@ -208,6 +210,9 @@ begin
     update retention.runs
        set affected = affected + o_rows, batches = batches + 1, failed_rows = failed_rows + o_failed
      where run_id = p_run_id;
+  end if;
+  if v_marked then
+    delete from retention.batch_marks m where m.xid = pg_catalog.pg_current_xact_id();
   end if;
   p_floor := coalesce(v_newest, p_floor);
 end

@@ -3,31 +3,65 @@
 -- (set_object_column). Two row triggers on its table (retention_objects_<id>_d on delete,
 -- _u on an update of the column; cloned to every partition, enabled ALWAYS) put the
 -- reference into retention.object_deletions in the transaction that removes the row, when
--- the removal is a batch of a run this session is running (a policy's or an erasure
--- step's, cascades included): the application's own deletes leave its objects alone. The
+-- the removal is a batch's (a policy's or an erasure step's, cascades included: the batch
+-- marks its transaction in retention.batch_marks with the tables it reaches): the
+-- application's own deletes leave its objects alone. The
 -- worker claims the entries (claim_object_deletions, which settles as 'kept' every entry
 -- a remaining row still references), deletes the objects and reports back
 -- (object_deletion_done: retried with backoff, dead and notified after the attempts).
 -- Every batch checks that the triggers of the tables it reaches are in place (RT038).
 
--- The key an object column's value names: the value without the column's url_prefix.
--- error is set (and key is the raw value) when the value cannot name an object in the
--- target: it lacks the prefix, is empty, too long, holds control characters, starts with
--- '/', or has an empty, '.' or '..' path segment.
+-- The key an object column's value names. Without a url_prefix: the value itself. With
+-- one: the value must start with the prefix — its scheme and host in any case, its path
+-- exactly —; the key is the rest, without a query (?…) or fragment (#…), percent-decoded
+-- (so https://CDN.example.com/rec/my%20file.webm?v=2 names 'my file.webm'). error is set
+-- (and key is the raw value) when the value cannot name an object in the target: it lacks
+-- the prefix, has a malformed percent-encoding, the key is empty or longer than 1024
+-- characters, holds control characters, starts with '/', or has an empty, '.' or '..'
+-- path segment.
 create or replace function retention._object_key(p_value text, p_prefix text, out key text, out error text)
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+declare
+  v_auth integer := 0;   -- length of the prefix's scheme://host part
+  v_path text;
+  v_bytes bytea := '';
+  v_tok text;
 begin
   key := p_value;
   if p_prefix is not null then
-    if not starts_with(p_value, p_prefix) then
+    if strpos(p_prefix, '://') > 0 then
+      v_auth := strpos(p_prefix, '://') + 2;
+      v_auth := v_auth + coalesce(nullif(strpos(substr(p_prefix, v_auth + 1), '/'), 0) - 1, length(p_prefix) - v_auth);
+    end if;
+    v_path := substr(p_prefix, v_auth + 1);
+    if lower(left(p_value, v_auth)) <> lower(left(p_prefix, v_auth))
+       or substr(p_value, v_auth + 1, length(v_path)) <> v_path then
       error := format('the value does not start with the column''s url_prefix %L', p_prefix);
       return;
     end if;
-    key := substr(p_value, length(p_prefix) + 1);
+    key := regexp_replace(substr(p_value, v_auth + length(v_path) + 1), '[?#].*$', '');
+    if strpos(key, '%') > 0 then
+      if key ~ '%([^0-9A-Fa-f]|.[^0-9A-Fa-f]|.?$)' then
+        error := 'the key has a malformed percent-encoding';
+        key := p_value;
+        return;
+      end if;
+      for v_tok in select m[1] from regexp_matches(key, '((?:%[0-9A-Fa-f]{2})+|[^%]+)', 'g') m loop
+        v_bytes := v_bytes || case when left(v_tok, 1) = '%' then decode(replace(v_tok, '%', ''), 'hex')
+                                   else convert_to(v_tok, 'UTF8') end;
+      end loop;
+      begin
+        key := convert_from(v_bytes, 'UTF8');
+      exception when character_not_in_repertoire or untranslatable_character then
+        error := 'the key''s percent-encoding is not UTF-8';
+        key := p_value;
+        return;
+      end;
+    end if;
   end if;
   if length(key) = 0 or length(key) > 1024 then
     error := 'the key is empty or longer than 1024 characters';
@@ -42,11 +76,28 @@ begin
 end
 $$;
 comment on function retention._object_key(text, text) is
-  'Internal. The object key an object column''s value names (its url_prefix removed), or the reason it names none.';
+  'Internal. The object key an object column''s value names (url_prefix removed, scheme and host in any case, query and fragment dropped, percent-decoded), or the reason it names none.';
 
--- The trigger behind every object column (argument: its column_id). Only a batch of a
--- run that this session is running (retention.run_id set by _batch, and the run's backend
--- this one) enqueues: any login can set retention.run_id, none can be another backend.
+-- The object key a value names (_object_key), or NULL when it names none. Public and
+-- immutable so that a table with a url_prefix column can index it: the worker's look-up
+-- of remaining references then uses the index, e.g.
+--   CREATE INDEX ON app.avatars (retention.object_key_of(url, 'https://cdn.example.com/avatars/'));
+create or replace function retention.object_key_of(p_value text, p_prefix text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$ select k.key from retention._object_key(p_value, p_prefix) k where k.error is null $$;
+comment on function retention.object_key_of(text, text) is
+  'The object key an object column''s value names with that url_prefix (NULL prefix: the value itself), or NULL when it names none; index it to speed up the worker''s look-ups of url columns.';
+
+-- The trigger behind every object column (argument: its column_id). It queues only what a
+-- batch removes: its transaction has a row in retention.batch_marks (written by _batch as
+-- the owner, never committed), and the table is one that batch deletes from (or, for the
+-- update trigger, updates). Any login can set retention.run_id; none can write that row,
+-- and code the batch sets off elsewhere (another table's trigger) is not the batch.
 create or replace function retention._object_ref_trigger()
 returns trigger
 language plpgsql
@@ -55,22 +106,22 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_run text := current_setting('retention.run_id', true);
-  v_col retention.object_columns;
-  v_val text;
-  v_key record;
-  v_id  bigint;
+  v_mark retention.batch_marks;
+  v_col  retention.object_columns;
+  v_val  text;
+  v_key  record;
+  v_id   bigint;
 begin
-  if v_run is null or v_run !~ '^[0-9]{1,18}$'
-     or not exists (select from retention.runs r
-                     where r.run_id = v_run::bigint and r.status = 'running' and r.backend_pid = pg_backend_pid()) then
+  select * into v_mark from retention.batch_marks m where m.xid = pg_current_xact_id();
+  if not found or not (tg_relid = any (case when tg_op = 'DELETE' then v_mark.del_rels else v_mark.upd_rels end)) then
     return null;
   end if;
   select * into v_col from retention.object_columns c where c.column_id = tg_argv[0]::bigint;
   if not found then
     return null;
   end if;
-  -- The trigger's WHEN clause saw the column non-null; NULL here means it was renamed.
+  -- The trigger's WHEN clause saw the column non-null; NULL here means it was renamed
+  -- (the batch checks names first: _check_object_triggers).
   v_val := to_jsonb(old) ->> v_col.column_name;
   if v_val is null then
     raise exception 'object column % of % is not there any more (renamed?)', v_col.column_name, v_col.rel
@@ -85,22 +136,34 @@ begin
   insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name, run_id,
                                           status, last_error)
   values (v_col.column_id, v_col.target, v_key.key, encode(sha256(convert_to(v_key.key, 'UTF8')), 'hex'),
-          retention.qualified_name(v_col.rel), v_col.column_name, v_run::bigint,
+          retention.qualified_name(v_col.rel), v_col.column_name, v_mark.run_id,
           case when v_key.error is null then 'pending' else 'dead' end, v_key.error)
   returning deletion_id into v_id;
   if v_key.error is not null then
-    insert into retention.notifications (kind, dedupe_key, payload)
-    values ('object_deletion_failed', 'object_deletion_failed:' || v_id,
-            jsonb_build_object('kind', 'object_deletion_failed', 'deletion_id', v_id, 'target', v_col.target,
-                               'table', retention.qualified_name(v_col.rel), 'column', v_col.column_name,
-                               'run_id', v_run::bigint, 'error', v_key.error))
-    on conflict do nothing;
+    perform retention._notify_dead_reference(v_id);
   end if;
   return null;
 end
 $$;
 comment on function retention._object_ref_trigger() is
-  'Internal. Trigger of object columns: puts the deleted (or scrubbed) row''s object reference into object_deletions when a batch of a run of this session removes it.';
+  'Internal. Trigger of object columns: puts the deleted (or scrubbed) row''s object reference into object_deletions when the transaction''s batch (batch_marks) removes it from that table.';
+
+-- Notifies an object deletion that is dead from the start (its reference names no object).
+create or replace function retention._notify_dead_reference(p_id bigint)
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  insert into retention.notifications (kind, dedupe_key, payload)
+  select 'object_deletion_failed', 'object_deletion_failed:' || d.deletion_id,
+         jsonb_build_object('kind', 'object_deletion_failed', 'deletion_id', d.deletion_id, 'target', d.target,
+                            'table', d.rel_name, 'column', d.column_name, 'run_id', d.run_id, 'error', d.last_error)
+    from retention.object_deletions d where d.deletion_id = p_id
+  on conflict do nothing
+$$;
+comment on function retention._notify_dead_reference(bigint) is
+  'Internal. Notifies (object_deletion_failed) an object deletion whose reference names no object.';
 
 -- Registers (or changes) an object column: p_column of p_table holds references to
 -- objects in the storage target named p_target (the worker's PG_RETENTION_OBJECT_TARGETS
@@ -126,6 +189,7 @@ declare
   v_type text;
   v_row  retention.object_columns;
   v_root regclass;
+  v_attnum smallint;
 begin
   perform retention._routine_write();
   v_rel := retention._resolve_table(p_table, 'Give the table whose column holds the object references, schema-qualified.');
@@ -141,7 +205,22 @@ begin
       using errcode = 'RT020', hint = format('Register the column on the partitioned table: SELECT retention.set_object_column(%L, %L, %L);',
                                              retention.qualified_name(v_root), p_column, p_target);
   end if;
-  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null) into v_type
+  -- The worker would count a table of its own as holding references (a retention table
+  -- naming every key it queues would keep them all).
+  if (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = v_rel)
+       in ('retention', 'pg_catalog', 'information_schema', 'pg_toast')
+     or (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = v_rel) ~ '^pg_(toast_)?temp_' then
+    raise exception '% is a table of pg-retention or of the system', v_rel
+      using errcode = 'RT020', hint = 'Object columns are the application''s: register a table of your own schemas.';
+  end if;
+  -- Inheritance (not partitioning): row triggers are not inherited, and a child's rows
+  -- would go without their objects.
+  if exists (select from pg_catalog.pg_inherits i join pg_catalog.pg_class c on c.oid = i.inhrelid
+              where (i.inhparent = v_rel or i.inhrelid = v_rel) and not c.relispartition) then
+    raise exception '% takes part in table inheritance', v_rel
+      using errcode = 'RT020', hint = 'Object columns cover ordinary and partitioned tables; an inherited table''s rows would go without their objects. Partition the table instead.';
+  end if;
+  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null), a.attnum into v_type, v_attnum
     from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
    where a.attrelid = v_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped;
   if v_type is null then
@@ -173,10 +252,10 @@ begin
   end if;
   perform retention._check_owner_sees_all(v_rel);
 
-  insert into retention.object_columns as o (rel, column_name, target, url_prefix, reason, updated_by)
-  values (v_rel, p_column, p_target, p_url_prefix, nullif(btrim(p_reason), ''), session_user)
+  insert into retention.object_columns as o (rel, column_name, attnum, target, url_prefix, reason, updated_by)
+  values (v_rel, p_column, v_attnum, p_target, p_url_prefix, nullif(btrim(p_reason), ''), session_user)
   on conflict (rel, column_name) do update
-     set target = excluded.target, url_prefix = excluded.url_prefix, reason = excluded.reason,
+     set attnum = excluded.attnum, target = excluded.target, url_prefix = excluded.url_prefix, reason = excluded.reason,
          updated_at = now(), updated_by = excluded.updated_by
   returning o.* into v_row;
   execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_d', v_rel);
@@ -257,8 +336,11 @@ comment on function retention._check_owner_sees_all(regclass) is
   'Internal. RT023 when row-level security on the table applies to the retention owner.';
 
 -- Every batch: the object columns of the tables it reaches (p_rels: the reach, partitions
--- included) must still have their column and both triggers, enabled ALWAYS, on the table
--- and every partition; else RT038 and nothing is removed (an object would be left behind).
+-- included) must be as registered — the column still under its name (not renamed, not
+-- swapped with another), both triggers on the table and every partition, enabled ALWAYS,
+-- the update trigger on that column — and no table reached may inherit from a table with
+-- an object column (its rows would go without their objects); else RT038 and nothing is
+-- removed.
 create or replace function retention._check_object_triggers(p_rels oid[])
 returns void
 language plpgsql
@@ -270,52 +352,88 @@ declare
   v_bad text;
 begin
   select format('%s (object column %I of %s): %s', l.relid::regclass, o.column_name, o.rel,
-                case when not exists (select from pg_catalog.pg_attribute a
+                case when (select a.attname from pg_catalog.pg_attribute a
+                            where a.attrelid = o.rel and a.attnum = o.attnum and not a.attisdropped) is distinct from o.column_name
+                       or not exists (select from pg_catalog.pg_attribute a
                                        where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
-                     then 'the column is gone'
-                     else 'trigger ' || x.name || ' is missing or not enabled ALWAYS' end)
+                     then 'the column was renamed or dropped'
+                     else 'trigger ' || x.name || ' is missing, not enabled ALWAYS or not on the column' end)
     into v_bad
     from retention.object_columns o
    cross join lateral (select o.rel::oid as relid
                        union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) l
    cross join lateral (values ('retention_objects_' || o.column_id || '_d'), ('retention_objects_' || o.column_id || '_u')) x(name)
    where l.relid = any (p_rels)
-     and (not exists (select from pg_catalog.pg_attribute a
-                       where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
+     and ((select a.attname from pg_catalog.pg_attribute a
+            where a.attrelid = o.rel and a.attnum = o.attnum and not a.attisdropped) is distinct from o.column_name
+          or not exists (select from pg_catalog.pg_attribute a
+                          where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
           or not exists (select from pg_catalog.pg_trigger g
                           where g.tgrelid = l.relid and g.tgname = x.name and g.tgenabled = 'A'
-                            and g.tgfoid = 'retention._object_ref_trigger()'::regprocedure))
+                            and g.tgfoid = 'retention._object_ref_trigger()'::regprocedure
+                            and (x.name like '%\_d'
+                                 or (select a.attname from pg_catalog.pg_attribute a
+                                      where a.attrelid = l.relid and a.attnum = g.tgattr[0]) = o.column_name)))
    limit 1;
+  if v_bad is null then
+    select format('%s inherits from %s, which has the object column %I: its rows would go without their objects',
+                  i.inhrelid::regclass, i.inhparent::regclass, o.column_name)
+      into v_bad
+      from pg_catalog.pg_inherits i
+      join pg_catalog.pg_class c on c.oid = i.inhrelid and not c.relispartition
+      join retention.object_columns o on o.rel = i.inhparent
+     where i.inhrelid = any (p_rels)
+     limit 1;
+  end if;
   if v_bad is not null then
     raise exception 'objects of rows removed from % would be left behind', v_bad
       using errcode = 'RT038',
-            hint = 'Register the column again (SELECT retention.set_object_column(...) puts its triggers back), or drop it (retention.drop_object_column); then run again.';
+            hint = 'Register the column again under its name (SELECT retention.set_object_column(...) puts its triggers back), or drop it (retention.drop_object_column); then run again.';
   end if;
 end
 $$;
 comment on function retention._check_object_triggers(oid[]) is
-  'Internal. RT038 when an object column of a table a batch reaches lost its column or its triggers (or they are not enabled ALWAYS).';
+  'Internal. RT038 when an object column of a table a batch reaches was renamed or dropped or lost its triggers (or they are not enabled ALWAYS), or a table reached inherits from one with an object column.';
 
--- The object triggers of every table a batch of the policy reaches (_lock_reach's reach).
-create or replace function retention._check_policy_objects(p retention.policies)
-returns void
+-- A batch of the policy (run p_run_id) about to run: when a table it reaches has an object
+-- column, the columns are checked (_check_object_triggers) and the transaction is marked
+-- as this batch's in retention.batch_marks, with the tables it deletes from and updates
+-- (_lock_reach's reach: the policy's table, its revoke tables and the foreign keys'
+-- actions); true then (_batch removes the mark before it commits).
+create or replace function retention._mark_batch(p retention.policies, p_run_id bigint)
+returns boolean
 language plpgsql
-stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+declare
+  v_del oid[];
+  v_upd oid[];
 begin
-  if exists (select from retention.object_columns) then
-    perform retention._check_object_triggers(array(
-      select r.rel
-        from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
-              union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
-        cross join lateral retention._reach(s.t, s.upd) r));
+  if not exists (select from retention.object_columns) then
+    return false;
   end if;
+  select coalesce(array_agg(distinct r.rel) filter (where not r.upd), '{}'),
+         coalesce(array_agg(distinct r.rel) filter (where r.upd), '{}')
+    into v_del, v_upd
+    from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
+          union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
+   cross join lateral retention._reach(s.t, s.upd) r;
+  perform retention._check_object_triggers(v_del || v_upd);
+  if not exists (select from retention.object_columns o
+                  cross join lateral (select o.rel::oid as relid
+                                      union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) l
+                  where l.relid = any (v_del || v_upd)) then
+    return false;
+  end if;
+  insert into retention.batch_marks (xid, run_id, del_rels, upd_rels)
+  values (pg_current_xact_id(), p_run_id, v_del, v_upd)
+  on conflict (xid) do update set run_id = excluded.run_id, del_rels = excluded.del_rels, upd_rels = excluded.upd_rels;
+  return true;
 end
 $$;
-comment on function retention._check_policy_objects(retention.policies) is
-  'Internal. RT038 when a table a batch of the policy reaches has an object column without its triggers (_check_object_triggers).';
+comment on function retention._mark_batch(retention.policies, bigint) is
+  'Internal. Checks the object columns a batch of the policy reaches and marks the transaction as the batch''s (batch_marks) for their triggers; false when it reaches none.';
 
 -- A partition drop_partitions is about to drop (detached from p_parent): the references
 -- of its rows in p_parent's object columns are queued, as the triggers would queue them.
@@ -344,36 +462,56 @@ begin
       into v_n using c.column_id, c.target, retention.qualified_name(c.rel), c.column_name, p_run_id, c.url_prefix;
     v_all := v_all + v_n;
   end loop;
+  perform retention._notify_dead_reference(d.deletion_id)
+     from retention.object_deletions d
+    where d.run_id = p_run_id and d.status = 'dead' and d.attempts = 0
+      and not exists (select from retention.notifications n where n.dedupe_key = 'object_deletion_failed:' || d.deletion_id);
   return v_all;
 end
 $$;
 comment on function retention._queue_partition_objects(regclass, regclass, bigint) is
   'Internal. Queues the object references of a detached partition''s rows before drop_partitions drops it (a drop fires no trigger).';
 
--- Whether a row of any object column of the target still references the key.
-create or replace function retention._object_referenced(p_target text, p_key text)
-returns boolean
+-- Which of the keys a remaining row of one of the target's object columns still
+-- references (each column compared through _object_key, so another spelling of the same
+-- URL counts). A column is read under its current name (found by its number: a renamed
+-- column still counts); a dropped column holds nothing; a registration whose table was
+-- dropped is removed (audit-logged). Key columns are looked up through their index; url
+-- columns scan the table unless it has an index on retention.object_key_of(column, prefix).
+create or replace function retention._objects_referenced(p_target text, p_keys text[])
+returns setof text
 language plpgsql
-stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  c     record;
-  v_hit boolean;
+  c      record;
 begin
-  for c in select * from retention.object_columns o where o.target = p_target order by o.column_id loop
-    execute format('select exists (select from %s t where t.%I = $1)', c.rel, c.column_name)
-      into v_hit using coalesce(c.url_prefix, '') || p_key;
-    if v_hit then
-      return true;
+  for c in select o.*, a.attname as current_name, k.oid is not null as rel_exists
+             from retention.object_columns o
+             left join pg_catalog.pg_class k on k.oid = o.rel
+             left join pg_catalog.pg_attribute a on a.attrelid = o.rel and a.attnum = o.attnum and not a.attisdropped
+            where o.target = p_target order by o.column_id loop
+    if not c.rel_exists then
+      delete from retention.object_columns o where o.column_id = c.column_id;
+      perform retention._append_audit('object_column.dropped', 'table', c.rel::oid::text,
+        jsonb_build_object('column', c.column_name, 'target', c.target, 'why', 'the table was dropped'));
+      continue;
+    end if;
+    continue when c.current_name is null;
+    if c.url_prefix is null then
+      return query execute format('select distinct t.%I::text from %s t where t.%I = any ($1)',
+                                  c.current_name, c.rel, c.current_name) using p_keys;
+    else
+      return query execute format('select distinct retention.object_key_of(t.%I, %L) from %s t
+                                    where retention.object_key_of(t.%I, %L) = any ($1)',
+                                  c.current_name, c.url_prefix, c.rel, c.current_name, c.url_prefix) using p_keys;
     end if;
   end loop;
-  return false;
 end
 $$;
-comment on function retention._object_referenced(text, text) is
-  'Internal. Whether a remaining row of one of the target''s object columns references the object key.';
+comment on function retention._objects_referenced(text, text[]) is
+  'Internal. The keys of the list that a remaining row of one of the target''s object columns still references (another spelling of a URL included).';
 
 -- The worker: up to p_limit pending object deletions of the named targets that are due,
 -- oldest first, each leased for p_lease (a worker that dies leaves them to be claimed
@@ -389,8 +527,13 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  d record;
-  c record;
+  d      record;
+  c      record;
+  v_ids  bigint[];
+  v_tgts text[];
+  v_keys text[];
+  v_atts integer[];
+  v_ref  text[];
 begin
   if p_targets is null or cardinality(p_targets) = 0 then
     raise exception 'name the storage targets this worker can reach'
@@ -404,40 +547,48 @@ begin
     raise exception 'p_lease must be between 10 seconds and 1 day, got %', p_lease
       using errcode = 'RT006', hint = 'How long a claimed entry waits before another worker may take it; the default is 10 minutes.';
   end if;
-  for c in select distinct o.rel from retention.object_columns o where o.target = any (p_targets) loop
+  for c in select distinct o.rel from retention.object_columns o
+            where o.target = any (p_targets) and exists (select from pg_catalog.pg_class k where k.oid = o.rel) loop
     if not pg_catalog.has_table_privilege(current_user, c.rel, 'SELECT') then
       raise exception 'permission denied for table %: the retention owner % cannot see whether its rows reference an object', c.rel, current_user
         using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', c.rel, current_user);
     end if;
     perform retention._check_owner_sees_all(c.rel);
   end loop;
-  for d in select x.deletion_id, x.target, x.object_key, x.attempts
-             from retention.object_deletions x
-            where x.status = 'pending' and x.target = any (p_targets) and x.next_attempt_at <= now()
-            order by x.next_attempt_at, x.deletion_id
-            limit p_limit
-              for update skip locked loop
-    if retention._object_referenced(d.target, d.object_key) then
+  -- The due entries, locked; then, per target, which of their keys remaining rows still
+  -- reference (one look-up per column for the whole claim).
+  select coalesce(array_agg(x.deletion_id order by x.next_attempt_at, x.deletion_id), '{}'),
+         array_agg(x.target order by x.next_attempt_at, x.deletion_id),
+         array_agg(x.object_key order by x.next_attempt_at, x.deletion_id),
+         array_agg(x.attempts order by x.next_attempt_at, x.deletion_id)
+    into v_ids, v_tgts, v_keys, v_atts
+    from (select y.* from retention.object_deletions y
+           where y.status = 'pending' and y.target = any (p_targets) and y.next_attempt_at <= now()
+           order by y.next_attempt_at, y.deletion_id
+           limit p_limit
+             for update skip locked) x;
+  v_ref := '{}';
+  for d in select u.t, array_agg(u.k) as keys from unnest(v_tgts, v_keys) u(t, k) group by u.t loop
+    v_ref := v_ref || array(select d.t || '/' || r from retention._objects_referenced(d.t, d.keys) r);
+  end loop;
+  for i in 1 .. cardinality(v_ids) loop
+    deletion_id := v_ids[i];
+    target := v_tgts[i];
+    kept := (v_tgts[i] || '/' || v_keys[i]) = any (v_ref);
+    if kept then
       update retention.object_deletions x
          set status = 'kept', settled_at = now(), object_key = null, last_error = null
-       where x.deletion_id = d.deletion_id;
-      deletion_id := d.deletion_id;
-      target := d.target;
+       where x.deletion_id = v_ids[i];
       object_key := null;
-      attempts := d.attempts;
-      kept := true;
-      return next;
+      attempts := v_atts[i];
     else
       update retention.object_deletions x
          set attempts = x.attempts + 1, next_attempt_at = now() + p_lease
-       where x.deletion_id = d.deletion_id;
-      deletion_id := d.deletion_id;
-      target := d.target;
-      object_key := d.object_key;
-      attempts := d.attempts + 1;
-      kept := false;
-      return next;
+       where x.deletion_id = v_ids[i];
+      object_key := v_keys[i];
+      attempts := v_atts[i] + 1;
     end if;
+    return next;
   end loop;
 end
 $$;

@@ -86,6 +86,8 @@ grant execute on function
   retention.backup_prune_reconcile(text, jsonb), retention.backup_plan(text, jsonb, timestamptz)
   to retention_archiver;
 grant execute on function retention.backup_plan(text, jsonb, timestamptz) to retention_runner, retention_auditor;
+-- A pure function an application's index may use (object columns with a url prefix).
+grant execute on function retention.object_key_of(text, text) to public;
 grant select on retention.backup_policies, retention.backup_prunings to retention_runner, retention_archiver;
 
 -- What the views call (with the reader's rights): read-only helpers.

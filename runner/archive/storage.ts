@@ -4,7 +4,7 @@
 // whole objects; a local write goes to a temporary name, is flushed and renamed, so a
 // crash never leaves half an object under the real key.
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdir, open as openFile, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,8 +79,11 @@ export class LocalDirTarget implements StorageTarget {
     try {
       parent = await realpath(path.dirname(f));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // Its directory is not there: the object is gone, unless the whole target is empty
+      // (a volume not mounted over its mount point).
+      if ((await readdir(root)).length === 0) throw new StorageError(`storage directory ${this.dir} is empty (not mounted?)`);
+      return;
     }
     if (parent !== root && !parent.startsWith(root + path.sep)) {
       throw new StorageError(`refusing ${key}: its directory leads out of ${this.dir} (a symbolic link)`);
