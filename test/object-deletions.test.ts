@@ -455,3 +455,119 @@ describe('the CLI and the worker', () => {
     }
   }, 60_000);
 });
+
+describe('what an attacker found', () => {
+  it('a runner session that opened a run, and the application\'s own trigger inside a batch, queue nothing of their own', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    // The session that opened the run (its backend is the run's) updates and deletes rows itself.
+    const c = await db.connect();
+    const [r] = (await c.query(`select retention.open_run('meetings') as id`)).rows;
+    await c.query(`select set_config('retention.run_id', $1, false)`, [String(r.id)]);
+    await c.query(`update ob.meetings set recording_key = 'victim.bin' where id = 7`);
+    await c.query(`update ob.meetings set recording_key = 'm/shared.webm' where id = 7`);
+    await c.query(`delete from ob.meetings where id = 6`);
+    await c.end();
+    expect(await count(db, `retention.object_deletions`)).toBe(0);
+
+    // A SECURITY DEFINER trigger of the application on the policy's table changes another
+    // table's object column while the batch runs: not the batch's doing, nothing queued.
+    await q(`create table ob.other (id int primary key, f text)`);
+    await q(`insert into ob.other values (1, 'o1.bin')`);
+    await q(`select retention.set_object_column('ob.other', 'f', 'rec')`);
+    await q(`create function ob.meddle() returns trigger language plpgsql security definer as $$
+             begin update ob.other set f = 'victim3.bin' where id = 1; update ob.other set f = 'o1.bin' where id = 1; return null; end $$`);
+    await q(`create trigger meddle before delete on ob.meetings for each statement execute function ob.meddle()`);
+    await db.call(`call retention.run('meetings')`);
+    const box = await outbox();
+    expect(box.map((b) => b.object_key)).not.toContain('victim3.bin');
+    expect(box.map((b) => b.object_key)).not.toContain('victim.bin');
+    expect(box.map((b) => b.object_key).sort()).toEqual(['m/1.webm', 'm/2.webm', 'm/3.webm', 't/1.txt', 't/2.txt']);
+  });
+
+  it('another spelling of a URL a held row keeps is the same object; a percent-encoded key names the real file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    for (const k of ['t/held.bin', 't/q.bin', 't/my file.bin']) put(dir, k);
+    // Held rows (user 9's meeting 5) spell their URLs otherwise: host in capitals, a query.
+    await q(`insert into ob.transcripts values (10, 5, 'https://CDN.example.com/t/held.bin'), (11, 5, 'https://cdn.example.com/t/q.bin?v=2#top')`);
+    // Meeting 2 (deleted) has transcripts naming the same objects canonically, and one percent-encoded.
+    await q(`insert into ob.transcripts values (12, 2, 'https://cdn.example.com/t/held.bin'), (13, 2, 'https://cdn.example.com/t/q.bin'),
+               (14, 2, 'https://cdn.example.com/t/my%20file.bin')`);
+    await db.call(`call retention.run('meetings')`);
+    expect(await drainObjects(db.pool, local(dir))).toMatchObject({ kept: 3, dead: 0 });
+    const left = files(dir);
+    expect(left).toContain('t/held.bin');
+    expect(left).toContain('t/q.bin');
+    expect(left).not.toContain('t/my file.bin');
+    expect(await q(`select retention.object_key_of('HTTPS://cdn.EXAMPLE.com/t/a%2Fb.txt?x#y', 'https://cdn.example.com/t/') as k,
+                           retention.object_key_of('https://cdn.example.com/T/a.txt', 'https://cdn.example.com/t/') as other_path,
+                           retention.object_key_of('https://cdn.example.com/t/%zz', 'https://cdn.example.com/t/') as bad,
+                           retention.object_key_of('https://cdn.example.com/t/..%2Fsecret', 'https://cdn.example.com/t/') as escape`))
+      .toEqual([{ k: 'a/b.txt', other_path: null, bad: null, escape: null }]);
+  });
+
+  it('a column renamed or swapped with another, a child table by inheritance: the batch refuses (RT038); retention tables cannot be registered', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    await q(`alter table ob.meetings add column note text`);
+    await q(`update ob.meetings set note = 'note-victim.bin'`);
+    await q(`alter table ob.meetings rename column recording_key to tmpx`);
+    await q(`alter table ob.meetings rename column note to recording_key`);
+    await q(`alter table ob.meetings rename column tmpx to note`);
+    await db.call(`call retention.run('meetings')`).catch(() => undefined);
+    expect(await q(`select status, error_code from retention.runs order by run_id desc limit 1`)).toEqual([{ status: 'failed', error_code: 'RT038' }]);
+    expect(await count(db, `ob.meetings`)).toBe(8);
+    expect(await count(db, `retention.object_deletions`)).toBe(0);
+
+    await q(`create table ob.base (id int, at timestamptz not null, f text)`);
+    await q(`create table ob.kid () inherits (ob.base)`);
+    expect(await sqlState(q(`select retention.set_object_column('ob.base', 'f', 'rec')`))).toBe('RT020');
+    await q(`create table ob.base2 (id int, at timestamptz not null, f text)`);
+    await q(`select retention.set_object_column('ob.base2', 'f', 'rec')`);
+    await q(`create table ob.kid2 () inherits (ob.base2)`);
+    await q(`insert into ob.kid2 values (1, now() - interval '1 year', 'inh.bin')`);
+    await q(`select retention.set_policy('kid2', 'ob.kid2', 'delete', 'at', p_retain => '30 days')`);
+    await db.call(`call retention.run('kid2')`).catch(() => undefined);
+    expect(await q(`select status, error_code from retention.runs order by run_id desc limit 1`)).toEqual([{ status: 'failed', error_code: 'RT038' }]);
+    expect(await count(db, `ob.kid2`)).toBe(1);
+
+    for (const [t, c] of [['retention.object_deletions', 'object_key'], ['retention.runs', 'error'], ['pg_catalog.pg_class', 'relname']]) {
+      expect([t, await sqlState(q(`select retention.set_object_column($1, $2, 'rec')`, [t, c]))]).toEqual([t, 'RT020']);
+    }
+  });
+
+  it('a registered table or column dropped later does not stop the worker; dead references of a dropped partition are notified', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    await q(`create table ob.tmp (id int, f text)`);
+    await q(`select retention.set_object_column('ob.tmp', 'f', 'rec')`);
+    await q(`drop table ob.tmp`);
+    await q(`create table ob.tmp2 (id int, f text, g text)`);
+    await q(`select retention.set_object_column('ob.tmp2', 'f', 'rec')`);
+    await q(`alter table ob.tmp2 drop column f cascade`);
+    await db.call(`call retention.run('meetings')`);
+    expect(await drainObjects(db.pool, local(dir))).toEqual({ deleted: 5, failed: 0, dead: 0, kept: 1 });
+    expect(await q(`select details->>'why' as why from retention.audit_log where action = 'object_column.dropped' order by audit_id desc limit 1`))
+      .toEqual([{ why: 'the table was dropped' }]);
+
+    await q(`create table ob.pt (id int, at timestamptz not null, f text) partition by range (at)`);
+    await q(`create table ob.pt_old partition of ob.pt for values from ('2025-01-01') to ('2025-02-01')`);
+    await q(`create table ob.pt_new partition of ob.pt for values from ('2025-02-01') to ('2099-01-01')`);
+    await q(`insert into ob.pt values (1, '2025-01-05', '../../etc/passwd'), (2, '2025-01-06', '/abs.bin'), (3, '2025-01-07', 'ok.bin')`);
+    await q(`select retention.set_object_column('ob.pt', 'f', 'rec')`);
+    await q(`select retention.set_policy('pt', 'ob.pt', 'drop_partitions', 'at', p_retain => '30 days', p_max_rows_per_run => 1000)`);
+    await db.call(`call retention.run('pt')`);
+    const dead = await q(`select deletion_id from retention.object_deletions where rel_name = 'ob.pt' and status = 'dead'`);
+    expect(dead).toHaveLength(2);
+    expect(await count(db, `retention.notifications where kind = 'object_deletion_failed' and (payload->>'deletion_id')::bigint = any ($1)`,
+                        [dead.map((d) => d.deletion_id)])).toBe(2);
+  });
+
+  it('an empty target directory (a volume not mounted) is a failure, not a deletion', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await expect(new LocalDirTarget(dir).delete('m/1.webm')).rejects.toThrow(/empty \(not mounted\?\)/);
+    put(dir, 'other.bin');
+    await new LocalDirTarget(dir).delete('m/1.webm');
+  });
+});
