@@ -5,6 +5,7 @@ import { accounts } from './commands/accounts.ts';
 import { approvals } from './commands/approvals.ts';
 import { archive } from './commands/archive.ts';
 import { objects } from './commands/objects.ts';
+import { backups } from './commands/backups.ts';
 import { audit, doctor, policies, preview, runs } from './commands/read.ts';
 import { erasure } from './commands/erasure.ts';
 import { exportSubject } from './commands/export.ts';
@@ -17,7 +18,7 @@ import { worker } from './commands/worker.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, objects, runs, audit, doctor, worker];
+const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, objects, backups, runs, audit, doctor, worker];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { type ArchiveSetup, archiveSetup } from './archive/config.ts';
 import { type ObjectSetup, objectSetup } from './objects.ts';
+import { type BackupStore, backupStores } from './backups.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -63,6 +64,7 @@ const envSchema = z
     PG_RETENTION_CHECKPOINT_INTERVAL: duration('1h').default(3_600_000),
     PG_RETENTION_CHECKPOINT_DIR: z.string().min(1).optional(),
     PG_RETENTION_OBJECT_INTERVAL: duration('1m').default(60_000),
+    PG_RETENTION_BACKUP_INTERVAL: duration('1h').default(3_600_000),
   })
   .superRefine((env, ctx) => {
     if (env.PG_RETENTION_HEARTBEAT < 10_000) {
@@ -105,6 +107,10 @@ export interface WorkerConfig {
   objects: ObjectSetup;
   /** How often due object deletions are drained. */
   objectIntervalMs: number;
+  /** Backup stores by name (backup policies name them). */
+  backupStores: Map<string, BackupStore>;
+  /** How often backup policies prune their stores. */
+  backupIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -130,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const c = parsed.data;
   const archive = archiveSetup(env);
   const objects = objectSetup(env);
+  const stores = backupStores(env);
   return {
     databaseUrl: c.DATABASE_URL,
     httpPort: c.PG_RETENTION_HTTP_PORT,
@@ -155,5 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     archive,
     objects,
     objectIntervalMs: c.PG_RETENTION_OBJECT_INTERVAL,
+    backupStores: stores,
+    backupIntervalMs: c.PG_RETENTION_BACKUP_INTERVAL,
   };
 }

@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { Job, JobResult, PgBoss } from 'pg-boss';
 import { offload, prune } from './archive/archive.ts';
 import { drainObjects } from './objects.ts';
+import { pruneBackups } from './backups.ts';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -176,6 +177,45 @@ export class RunHandler {
       if (r.dead) this.log.error({ dead: r.dead }, 'object deletions failed every attempt (object_deletion_failed notified; pg-retention objects retry)');
     } catch (err) {
       this.log.error(errFields(err), 'object deletion failed; the entries stay queued');
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+
+  /** Prunes the store of every enabled backup policy whose store this worker knows. */
+  async pruneBackupStores(): Promise<void> {
+    const stores = this.cfg.backupStores;
+    if (stores.size === 0) return;
+    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: backups' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
+      const { rows: [m] } = await c.query<{ ok: boolean }>(`select pg_has_role(current_user, 'retention_archiver', 'MEMBER') as ok`);
+      if (!m?.ok) {
+        this.log.warn({ stores: [...stores.keys()] }, 'PG_RETENTION_BACKUP_STORES is set but this login is not in retention_archiver: backups are not pruned');
+        return;
+      }
+      const { rows } = await c.query<{ name: string; store: string }>(`select name, store from retention.backup_policies where enabled order by name`);
+      for (const p of rows) {
+        const store = stores.get(p.store);
+        if (!store) {
+          this.log.warn({ backup_policy: p.name, store: p.store }, 'backup store not in PG_RETENTION_BACKUP_STORES: not pruned');
+          continue;
+        }
+        try {
+          const r = await pruneBackups(c, p.name, store, { execute: true });
+          this.metrics.backupsPruned.inc({ policy: p.name, outcome: 'deleted' }, r.deleted.length);
+          this.metrics.backupsPruned.inc({ policy: p.name, outcome: 'failed' }, r.failed.length);
+          if (r.deleted.length || r.failed.length || r.cancelled.length || r.reconciled) {
+            this.log.info({ backup_policy: p.name, deleted: r.deleted, failed: r.failed, kept_by_hold: r.cancelled.map((x) => x.name), settled: r.reconciled }, 'backups pruned');
+          }
+        } catch (err) {
+          this.log.error({ backup_policy: p.name, ...errFields(err) }, 'backup pruning failed');
+        }
+      }
+    } catch (err) {
+      this.log.error(errFields(err), 'backup pruning failed');
     } finally {
       await c.end().catch(() => {});
     }

@@ -16,6 +16,7 @@ export class Metrics {
   readonly deliveryFailures: Counter<'kind'>;
   readonly archivedRows: Counter;
   readonly objectsDeleted: Counter<'outcome'>;
+  readonly backupsPruned: Counter<'policy' | 'outcome'>;
   readonly backlog: Gauge<'policy'>;
   readonly overdue: Gauge<'policy'>;
 
@@ -47,6 +48,10 @@ export class Metrics {
       labelNames: ['outcome'], registers,
     });
     for (const outcome of ['deleted', 'kept', 'failed', 'dead']) this.objectsDeleted.inc({ outcome }, 0);
+    this.backupsPruned = new Counter({
+      name: 'pg_retention_backups_pruned_total', help: 'Base backups this worker pruned (deleted) or failed to, by backup policy.',
+      labelNames: ['policy', 'outcome'], registers,
+    });
     this.backlog = new Gauge({
       name: 'pg_retention_eligible_rows', help: 'Rows a run would affect now (retention.preview), per enabled policy; measured periodically.',
       labelNames: ['policy'], registers,

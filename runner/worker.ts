@@ -161,6 +161,8 @@ class Worker {
     if (cfg.archive.ring) this.every(3_600_000, () => this.handler!.pruneArchive(), true);
     // Objects of removed rows (object columns), from the targets this worker can reach.
     if (cfg.objects.targets.size) this.every(cfg.objectIntervalMs, () => this.handler!.drainObjects(), true);
+    // Backup stores, pruned by their backup policies.
+    if (cfg.backupStores.size) this.every(cfg.backupIntervalMs, () => this.handler!.pruneBackupStores(), true);
     const key = this.signingKey;
     if (key) {
       this.every(cfg.checkpointIntervalMs, async () => {

@@ -9,7 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema } from '../runner/migrate.ts';
+import { startWorker } from './support/worker.ts';
 import { BackupStoreError, LocalBackupStore, pruneBackups, S3BackupStore, labelTime, timeInName } from '../runner/backups.ts';
 import { S3Target } from '../runner/archive/storage.ts';
 import { postgresBin, realBaseBackup } from './support/basebackup.ts';
@@ -321,4 +325,71 @@ describe('backup pruning in a real S3 API server', () => {
 // The binaries the real backups need are in CI (Debian's postgresql-15).
 it('CI has pg_basebackup', () => {
   if (process.env.CI === 'true') expect(postgresBin()).not.toBeNull();
+});
+
+describe('the CLI and the worker', () => {
+  const cli = (args: string[], env: Record<string, string> = {}, input?: string) => {
+    const r = spawnSync(process.execPath, ['runner/cli.ts', 'backups', ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', PG_RETENTION_BACKUP_STORES: '', ...env }, encoding: 'utf8', input,
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it('backups policies, list, prune (preview, then --execute) and plan over a listing; usage errors exit 2 and change nothing', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '3 days', p_keep_weekly => '3 days')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const now = Date.now();
+    const names = Array.from({ length: 6 }, (_, i) => take(dir, now - (6 - i) * DAY + 60_000));
+    const env = { PG_RETENTION_BACKUP_STORES: `main=${dir}` };
+    expect(JSON.parse(cli(['policies', '--json']).out)).toMatchObject([{ name: 'main', store: 'main', keep_daily: '3 days', keep_last: 1 }]);
+    const listed = JSON.parse(cli(['list', 'main', '--json'], env).out) as { backup: string; action: string; reason: string }[];
+    expect(listed.map((l) => `${l.backup}:${l.action}`)).toEqual(names.map((n, i) => `${n}:${i < 3 ? 'prune' : 'keep'}`));
+    const preview = cli(['prune', 'main'], env);
+    expect([preview.code, preview.out]).toEqual([0, expect.stringContaining('3 backup(s) would be pruned; nothing was deleted (add --execute)')]);
+    for (const [args, e, input] of [[['purge'], env], [['list'], env], [['plan', 'main'], env], [['list', 'main', '--execute'], env],
+                                    [['list', 'main'], { PG_RETENTION_BACKUP_STORES: 'other=/tmp' }], [['list', 'main'], { PG_RETENTION_BACKUP_STORES: 'bad' }],
+                                    [['plan', 'main', '--listing', '-'], env, 'not json'], [['list', 'main', 'extra'], env]] as [string[], Record<string, string>, string?][]) {
+      const r = cli(args, e, input);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.err).toMatch(/\S/);
+    }
+    expect(present(dir)).toEqual(names);
+    expect(await count(db, `retention.backup_prunings`)).toBe(0);
+    const done = cli(['prune', 'main', '--execute'], env);
+    expect([done.code, done.out.trim().split('\n').at(-1)]).toEqual([0, '3 backup(s) pruned, 3 kept']);
+    expect(present(dir)).toEqual(names.slice(3));
+    // plan: the decision over a listing from elsewhere (a pgBackRest or WAL-G listing).
+    const listing = JSON.stringify([{ name: '20260101-020000F', taken_at: '2026-01-01T02:00:00Z' }, { name: '20260102-020000F', taken_at: '2026-01-02T02:00:00Z' },
+                                    { name: 'latest', taken_at: new Date(now).toISOString() }]);
+    const plan = cli(['plan', 'main', '--listing', '-', '--names'], {}, listing);
+    expect([plan.code, plan.out.trim().split('\n')]).toEqual([0, ['20260101-020000F', '20260102-020000F']]);
+  }, 60_000);
+
+  it('the worker prunes the stores of enabled backup policies, as a login in retention_runner and retention_archiver', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '3 days', p_keep_weekly => '3 days')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const now = Date.now();
+    const names = Array.from({ length: 5 }, (_, i) => take(dir, now - (5 - i) * DAY + 60_000));
+    await installJobSchema(db.url, loadConfig({ DATABASE_URL: db.url }));
+    const login = `bp_worker_${randomBytes(3).toString('hex')}`;
+    await q(`create role ${login} login password 'pw' in role retention_runner, retention_archiver`);
+    const u = new URL(db.url);
+    u.username = login;
+    u.password = 'pw';
+    const w = startWorker({ DATABASE_URL: u.toString(), PG_RETENTION_ACTOR: 'test-worker', PG_RETENTION_BACKUP_STORES: `main=${dir}`,
+                            PG_RETENTION_BACKUP_INTERVAL: '1s' });
+    try {
+      const pruned = await w.waitFor((l) => l.msg === 'backups pruned');
+      expect(pruned).toMatchObject({ backup_policy: 'main', deleted: names.slice(0, 2) });
+      expect(present(dir)).toEqual(names.slice(2));
+      expect(await q(`select pruned_by from retention.backup_prunings`)).toEqual([{ pruned_by: 'test-worker' }, { pruned_by: 'test-worker' }]);
+    } finally {
+      w.proc.kill('SIGTERM');
+      await w.exited;
+      await q(`drop owned by ${login}`).catch(() => {});
+      await q(`drop role if exists ${login}`).catch(() => {});
+    }
+  }, 60_000);
 });

@@ -24,6 +24,7 @@ describe('worker configuration', () => {
       signingKeyFile: null, checkpointIntervalMs: 3_600_000, checkpointDir: null,
       archive: { target: expect.objectContaining({ url: `file://${process.cwd()}/retention-archive` }), ring: null },
       objects: { targets: new Map(), maxAttempts: 8 }, objectIntervalMs: 60_000,
+      backupStores: new Map(), backupIntervalMs: 3_600_000,
     });
   });
 
@@ -39,7 +40,8 @@ describe('worker configuration', () => {
       PG_RETENTION_CHECKPOINT_DIR: '/evidence', PG_RETENTION_STORAGE: 's3://acme-retention/prod',
       PG_RETENTION_S3_ENDPOINT: 'http://minio:9000', PG_RETENTION_ARCHIVE_KEYS: `k1:${KEY},k2:${KEY}`, PG_RETENTION_ARCHIVE_KEY_ID: 'k1',
       PG_RETENTION_OBJECT_TARGETS: 'recordings=/var/rec,uploads=s3://acme-uploads/app', PG_RETENTION_OBJECT_ATTEMPTS: '4',
-      PG_RETENTION_OBJECT_INTERVAL: '30s',
+      PG_RETENTION_OBJECT_INTERVAL: '30s', PG_RETENTION_BACKUP_STORES: 'main=/var/backups,offsite=s3://acme-backups/pg',
+      PG_RETENTION_BACKUP_INTERVAL: '6h',
     })).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 8080, concurrency: 4, shutdownGraceMs: 120_000, logLevel: 'debug',
       webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3, backoffMs: 5000, timeoutMs: 2000 },
@@ -51,6 +53,9 @@ describe('worker configuration', () => {
       objects: { targets: new Map([['recordings', expect.objectContaining({ url: 'file:///var/rec' })],
                                    ['uploads', expect.objectContaining({ url: 's3://acme-uploads/app' })]]), maxAttempts: 4 },
       objectIntervalMs: 30_000,
+      backupStores: new Map([['main', expect.objectContaining({ url: 'file:///var/backups' })],
+                             ['offsite', expect.objectContaining({ url: 's3://acme-backups/pg' })]]),
+      backupIntervalMs: 21_600_000,
     });
   });
 
@@ -64,6 +69,7 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_ARCHIVE_KEY_ID: 'k1' }, 'PG_RETENTION_ARCHIVE_KEYS: is not set'],
     [{ ...BASE, PG_RETENTION_OBJECT_TARGETS: 'recordings' }, 'PG_RETENTION_OBJECT_TARGETS: expected name=url, got "recordings" (names: lower-case letters, digits, _ and -)'],
     [{ ...BASE, PG_RETENTION_OBJECT_ATTEMPTS: '-1' }, 'PG_RETENTION_OBJECT_ATTEMPTS: expected a whole number from 1 to 100, got "-1"'],
+    [{ ...BASE, PG_RETENTION_BACKUP_STORES: '/var/backups' }, 'PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got "/var/backups"'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL: expected a URL such as postgres://'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: 'eighty' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535, got "eighty"'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: '70000' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535'],

@@ -1,5 +1,6 @@
 // pg-retention worker: the long-running scheduler (see runner/worker.ts), loaded only when
 // asked for, so that the other commands do not pay for pg-boss, pino and prom-client.
+import { BACKUP_ENV } from '../backups.ts';
 import { OBJECT_ENV } from '../objects.ts';
 import type { Command } from './types.ts';
 
@@ -37,6 +38,8 @@ Configuration comes from the environment only (a bad value stops start-up, namin
   PG_RETENTION_OBJECT_INTERVAL        how often objects of removed rows are deleted (1m)
 
 ${OBJECT_ENV}
+
+${BACKUP_ENV}
 
 Exit codes: 0 stopped cleanly, 1 failure or runs cancelled at the end of the grace
 period, 2 invalid configuration.
