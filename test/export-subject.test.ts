@@ -4,21 +4,24 @@
 // (JSON and CSV, big numbers to the digit), the login must be able to read every table,
 // and the audit log records the export without the person's key or data.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { S3Target } from '../runner/archive/storage.ts';
 import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
+import { startS3 } from './support/s3.ts';
 import { count } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
 const logins = useLogins(db);
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['runner/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test' },
+      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -116,6 +119,47 @@ describe('a person\'s data export', () => {
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout).tables).toEqual((JSON.parse(doc) as Doc).tables);
   });
+
+  it('--to-storage seals the document into the storage target (a directory, a real S3 API), read back before it counts; --open gives it back', async () => {
+    await shop();
+    const [{ doc }] = (await q(`select retention.export_subject('ex.users', '7')::text as doc`)) as [{ doc: string }];
+    const keys = `k1:${randomBytes(32).toString('base64')},k2:${randomBytes(32).toString('base64')}`;
+    const s3 = await startS3('exports');
+    try {
+      for (const storage of [await mkdtemp(path.join(tmpdir(), 'export-store-')), `s3://${s3.bucket}/subject`]) {
+        const env = { PG_RETENTION_STORAGE: storage, PG_RETENTION_ARCHIVE_KEYS: keys, PG_RETENTION_S3_ENDPOINT: s3.endpoint };
+        const w = await cli(['export', 'ex.users', '7', '--to-storage'], env);
+        expect(w.code, w.stderr).toBe(0);
+        const key = /^wrote (exports\/\d{4}-\d{2}-\d{2}\/[0-9a-f-]{36}\.json\.gz\.sealed) to /.exec(w.stdout)?.[1];
+        expect(key, w.stdout).toBeDefined();
+        expect(w.stdout).not.toContain('seven');
+        // Sealed: the stored bytes hold no personal data in the clear.
+        const stored = storage.startsWith('s3://')
+          ? await new S3Target(s3.bucket, 'subject', { endpoint: s3.endpoint, region: 'us-east-1' }).get(key!)
+          : await readFile(path.join(storage, key!));
+        expect(stored.includes(Buffer.from('seven@example.com'))).toBe(false);
+        const back = await cli(['export', '--open', key!], env);
+        expect(back.code, back.stderr).toBe(0);
+        expect(JSON.parse(back.stdout).tables).toEqual((JSON.parse(doc) as Doc).tables);
+        // Without the key it does not open.
+        const other = await cli(['export', '--open', key!], { ...env, PG_RETENTION_ARCHIVE_KEYS: `k9:${randomBytes(32).toString('base64')}` });
+        expect(other.code).not.toBe(0);
+        expect(other.stderr).toMatch(/key id k2/);
+      }
+      // Without keys nothing is exported (and nothing audited).
+      const before = await count(db, `retention.audit_log where action = 'subject.exported'`);
+      const nokey = await cli(['export', 'ex.users', '7', '--to-storage'], { PG_RETENTION_STORAGE: await mkdtemp(path.join(tmpdir(), 'export-store-')), PG_RETENTION_ARCHIVE_KEYS: '' });
+      expect(nokey.code).toBe(2);
+      expect(nokey.stderr).toMatch(/PG_RETENTION_ARCHIVE_KEYS/);
+      expect(await count(db, `retention.audit_log where action = 'subject.exported'`)).toBe(before);
+      for (const args of [['export', 'ex.users', '7', '--to-storage', '--format', 'csv'], ['export', 'ex.users', '7', '--to-storage', '--out', '/tmp/x'],
+                          ['export', 'ex.users', '--open', 'k']]) {
+        expect([args.join(' '), (await cli(args)).code]).toEqual([args.join(' '), 2]);
+      }
+    } finally {
+      await s3.stop();
+    }
+  }, 120_000);
 
   it('a partitioned table\'s rows are exported from its partitions', async () => {
     await shop();

@@ -2,9 +2,13 @@
 // Art. 20 portability) through retention.export_subject — every row an erasure of them
 // would touch, grouped by table — as one JSON document, or as CSV files (one per table)
 // with a manifest.
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { csvCell } from '../archive/archive.ts';
+import { ARCHIVE_ENV, archiveSetup, requireRing } from '../archive/config.ts';
+import { open as openSealed, seal } from '../archive/envelope.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, str } from './types.ts';
@@ -57,7 +61,8 @@ const fileName = (table: string) => table.replace(/[^A-Za-z0-9_.-]/g, '_').repla
 export const exportSubject: Command = {
   name: 'export',
   summary: "a person's data: every row about them, as JSON or CSV (GDPR Art. 15, 20)",
-  usage: 'pg-retention export <subject-table> <subject-id> [--format json|csv] [--out DIR]',
+  usage: `pg-retention export <subject-table> <subject-id> [--format json|csv] [--out DIR | --to-storage]
+       pg-retention export --open OBJECT [--out DIR]`,
   help: `Exports every row about the person whose row in <subject-table> has primary key
 <subject-id>: the rows an erasure of them would touch, found the same way (foreign keys
 from their row, subject columns without one), grouped by table with the rule an erasure
@@ -73,11 +78,43 @@ row count, the files). --out must be a new or empty directory; the files are rea
 their owner only. Cells are written as they are (a value starting with = stays so: open
 the files in a spreadsheet with care).
 
+--to-storage writes the JSON document, gzip-compressed and sealed like archive objects
+(AES-256-GCM under a data key wrapped by PG_RETENTION_ARCHIVE_KEYS' current key), to the
+storage target PG_RETENTION_STORAGE as exports/<date>/<random id>.json.gz.sealed (no
+personal data in the name), reads it back and checks it, and prints its key and sha256.
+--open OBJECT reads such an object back (any configured key opens it) and writes the
+document to standard output or DIR/subject-export.json.
+
+${ARCHIVE_ENV}
+
 Examples:
   pg-retention export auth.users 7 > user-7.json
-  pg-retention export auth.users 7 --format csv --out /tmp/user-7`,
-  options: { format: { type: 'string' }, out: { type: 'string' } },
+  pg-retention export auth.users 7 --format csv --out /tmp/user-7
+  pg-retention export auth.users 7 --to-storage
+  pg-retention export --open exports/2026-12-01/5f0c….json.gz.sealed --out /tmp/user-7`,
+  options: { format: { type: 'string' }, out: { type: 'string' }, 'to-storage': { type: 'boolean' }, open: { type: 'string' } },
   run: async (values, [table, id, ...rest]) => {
+    const openKey = str(values.open);
+    if (openKey !== undefined) {
+      if (table || values['to-storage'] || (values.format && values.format !== 'json')) {
+        throw new UsageError('--open takes no table, id, --format csv or --to-storage', 'pg-retention export --open OBJECT [--out DIR]');
+      }
+      const setup = archiveSetup();
+      const doc = gunzipSync(openSealed(await setup.target.get(openKey), requireRing(setup))).toString('utf8');
+      const out = str(values.out);
+      if (!out) {
+        console.log(doc);
+        return 0;
+      }
+      await mkdir(out, { recursive: true, mode: 0o700 });
+      if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
+      await writeNew(path.join(out, 'subject-export.json'), doc + '\n');
+      console.log(`wrote ${path.join(out, 'subject-export.json')}`);
+      return 0;
+    }
+    if (values['to-storage'] && (str(values.out) || (values.format && values.format !== 'json'))) {
+      throw new UsageError('--to-storage writes the JSON document to the storage target: no --out, no --format csv', 'pg-retention export auth.users 7 --to-storage');
+    }
     if (!table || !id || rest.length > 0) {
       throw new UsageError('export needs the subject table and id', 'pg-retention export auth.users 7 [--format json|csv] [--out DIR]');
     }
@@ -91,8 +128,24 @@ Examples:
       await mkdir(out, { recursive: true, mode: 0o700 });
       if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
     }
+    // The storage target and keys first: a configuration error exports nothing.
+    const storage = values['to-storage'] ? archiveSetup() : null;
+    const ring = storage ? requireRing(storage) : null;
     const db = await connect(str(values['database-url']));
     try {
+      if (storage) {
+        const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
+        const { sealed } = seal(gzipSync(Buffer.from(text)), ring!);
+        const key = `exports/${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json.gz.sealed`;
+        await storage.target.put(key, sealed);
+        // Read back and opened before it counts as written.
+        const back = await storage.target.get(key);
+        if (!back.equals(sealed) || gunzipSync(openSealed(back, ring!)).toString('utf8') !== text) {
+          throw new Error(`the export written to ${storage.target.url} as ${key} did not read back the same`);
+        }
+        console.log(`wrote ${key} to ${storage.target.url} (sha256 ${createHash('sha256').update(sealed).digest('hex')}, key id ${ring!.current})`);
+        return 0;
+      }
       if (format === 'json') {
         const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
         if (!out) {
