@@ -19,7 +19,8 @@ end $$;
 -- deletion is in retention.backup_prunings and the audit log.
 create table retention.backup_policies (
   name          text primary key check (name ~ '^[a-z][a-z0-9_.-]{0,62}$'),
-  store         text not null check (store ~ '^[a-z][a-z0-9_-]{0,62}$'),
+  -- One policy per store: two would decide differently over the same backups.
+  store         text not null unique check (store ~ '^[a-z][a-z0-9_-]{0,62}$'),
   keep_daily    interval not null default interval '30 days',
   keep_weekly   interval not null default interval '90 days',
   keep_monthly  interval,
@@ -75,16 +76,17 @@ comment on column retention.backup_prunings.started_at is 'When the deletion was
 comment on column retention.backup_prunings.finished_at is 'When it was settled.';
 comment on column retention.backup_prunings.pruned_by is 'Who pruned (the actor: the worker or the login).';
 
--- A legal hold can freeze a backup policy's store (every backup in it) or one backup.
+-- A legal hold can freeze a backup store (every backup in it) or one backup of it; placed
+-- by naming the store's backup policy, it holds the store, whichever policy prunes it later.
 alter table retention.legal_holds
-  add column backup_policy text,
+  add column backup_store text,
   add column backup_name text;
 alter table retention.legal_holds drop constraint legal_holds_scope_check;
 alter table retention.legal_holds add constraint legal_holds_scope_check
   check (scope in ('table', 'subject', 'policy', 'backups'));
 alter table retention.legal_holds add constraint legal_holds_backups_check
-  check ((scope = 'backups') = (backup_policy is not null) and (backup_name is null or scope = 'backups'));
-comment on column retention.legal_holds.backup_policy is 'A backups hold: the backup policy whose store it freezes.';
+  check ((scope = 'backups') = (backup_store is not null) and (backup_name is null or scope = 'backups'));
+comment on column retention.legal_holds.backup_store is 'A backups hold: the backup store it freezes (the store of the backup policy named when placing it).';
 comment on column retention.legal_holds.backup_name is 'A backups hold on one backup: its name (NULL: every backup of the store).';
 
 -- Notifications: a backup could not be deleted.

@@ -10,16 +10,30 @@
 // is known, from a timestamp in its name (20261101T020000Z, 2026-11-01_02-00-00, …) or
 // else from the START TIME of its backup_label. pgBackRest repositories and WAL-G storage
 // are refused: their own expiry commands know their backups' dependencies (docs).
+import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { ConfigError } from './config.ts';
 
 export const BACKUP_ENV = `Backup pruning (the worker and pg-retention backups):
   PG_RETENTION_BACKUP_STORES    backup stores by name, "main=/var/lib/pg-backups,offsite=s3://bucket/prefix"
                                 (the names set_backup_policy uses; S3 endpoint and region as for archives)
-  PG_RETENTION_BACKUP_INTERVAL  how often the worker prunes them (1h)`;
+  PG_RETENTION_BACKUP_INTERVAL  how often the worker prunes them (1h)
+  PG_RETENTION_BACKUP_SETTLE    a backup whose files changed more recently is not finished (1h)`;
+
+/** PG_RETENTION_BACKUP_SETTLE in milliseconds (a number and ms, s, m or h). */
+export function settleMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PG_RETENTION_BACKUP_SETTLE;
+  if (raw === undefined || raw === '') return DEFAULT_SETTLE_MS;
+  const m = /^(\d{1,9})(ms|s|m|h)$/.exec(raw);
+  if (!m) throw new ConfigError([`PG_RETENTION_BACKUP_SETTLE: expected a duration such as 30m or 1h, got ${JSON.stringify(raw)}`]);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+/** How long a backup's files must be unchanged before it counts as finished (1 hour). */
+export const DEFAULT_SETTLE_MS = 3_600_000;
 
 export class BackupStoreError extends Error {
   constructor(message: string) {
@@ -44,10 +58,39 @@ export interface Listing { backups: Backup[]; ignored: { name: string; why: stri
 export interface BackupStore {
   readonly url: string;
   list(): Promise<Listing>;
-  /** Deletes one backup (an entry list() returned) and everything in it. */
-  remove(name: string): Promise<void>;
+  /** Deletes one backup (an entry list() returned) and everything in it; false when it
+   * was not there any more. */
+  remove(name: string): Promise<boolean>;
   /** Size and file count of one backup. */
   measure(name: string): Promise<{ bytes: number; files: number }>;
+  /** Whether a backup is finished: no file changed for settleMs, and (plain format) every
+   * file its backup_manifest lists there with its size; why not otherwise. */
+  finished(name: string, settleMs: number): Promise<string | null>;
+}
+
+interface FileInfo { path: string; size: number; mtimeMs: number }
+
+/** Why the backup's files do not look finished, or null. */
+function unfinished(files: FileInfo[], manifest: string | null, settleMs: number, now = Date.now()): string | null {
+  const newest = Math.max(0, ...files.map((f) => f.mtimeMs));
+  if (now - newest < settleMs) return `a file changed ${Math.round((now - newest) / 1000)} s ago: still being written or copied?`;
+  const names = new Set(files.map((f) => f.path));
+  const plain = names.has('global/pg_control') || names.has('PG_VERSION');
+  if (!plain) {
+    return [...names].some((n) => /^base\.tar(\.[a-z0-9]+)?$/.test(n)) ? null : 'neither a data directory nor base.tar: incomplete';
+  }
+  let listed: { Path?: string; Size?: number }[];
+  try {
+    listed = (JSON.parse(manifest ?? '') as { Files?: { Path?: string; Size?: number }[] }).Files ?? [];
+  } catch {
+    return 'its backup_manifest is not JSON';
+  }
+  const sizes = new Map(files.map((f) => [f.path, f.size]));
+  for (const f of listed) {
+    if (typeof f.Path !== 'string') continue;
+    if (sizes.get(f.Path) !== f.Size) return `${f.Path} is ${sizes.has(f.Path) ? `${sizes.get(f.Path)} bytes, the manifest says ${f.Size}` : 'missing'}: incomplete`;
+  }
+  return null;
 }
 
 /** A time in a backup's name: 20261101T020000Z, 2026-11-01T02:00:00Z, 2026-11-01_02-00-00,
@@ -66,10 +109,18 @@ export function timeInName(name: string): string | null {
   return `${y}-${mo}-${d}T${h}:${mi}:${s}${zone}`;
 }
 
-/** The START TIME line of a backup_label, as written ("2026-11-01 02:00:03 UTC"). */
+/** The START TIME line of a backup_label as an ISO time ("2026-11-01 02:00:03 UTC" ->
+ * 2026-11-01T02:00:03Z). Only UTC, GMT or a numeric offset: an abbreviation's meaning
+ * depends on settings (EST, IST), and words like epoch or BC are not times of a backup. */
 export function labelTime(label: string): string | null {
-  const m = /^START TIME: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: [A-Za-z0-9+:-]{1,12})?)\s*$/m.exec(label);
-  return m ? m[1]! : null;
+  const m = /^START TIME: (\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$/m.exec(label);
+  if (!m) return null;
+  let zone = m[3]!;
+  if (zone === 'UTC' || zone === 'GMT') zone = 'Z';
+  else if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
+  else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const iso = `${m[1]}T${m[2]}${zone}`;
+  return Number.isNaN(Date.parse(iso)) ? null : iso;
 }
 
 function checkName(name: string): void {
@@ -102,7 +153,13 @@ export class LocalBackupStore implements BackupStore {
       if (e.isSymbolicLink()) { out.ignored.push({ name: e.name, why: 'a symbolic link' }); continue; }
       if (!e.isDirectory()) { out.ignored.push({ name: e.name, why: 'not a directory' }); continue; }
       const dir = path.join(this.dir, e.name);
-      const inside = new Set(await readdir(dir));
+      let inside: Set<string>;
+      try {
+        inside = new Set(await readdir(dir));
+      } catch (err) {
+        out.ignored.push({ name: e.name, why: `cannot be read: ${(err as Error).message}` });
+        continue;
+      }
       if (!inside.has('backup_manifest')) {
         out.ignored.push({ name: e.name, why: 'no backup_manifest: not a base backup, or one still being taken' });
         continue;
@@ -133,14 +190,35 @@ export class LocalBackupStore implements BackupStore {
     return sizeOf(path.join(this.dir, name));
   }
 
-  async remove(name: string): Promise<void> {
+  async finished(name: string, settleMs: number): Promise<string | null> {
+    checkName(name);
+    const dir = path.join(this.dir, name);
+    const files: FileInfo[] = [];
+    for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+      if (e.isDirectory()) continue;
+      const st = await lstat(path.join(e.parentPath, e.name));
+      files.push({ path: path.relative(dir, path.join(e.parentPath, e.name)), size: st.size, mtimeMs: st.mtimeMs });
+    }
+    const manifest = await readFile(path.join(dir, 'backup_manifest'), 'utf8').catch(() => null);
+    return unfinished(files, manifest, settleMs);
+  }
+
+  async remove(name: string): Promise<boolean> {
     checkName(name);
     const p = path.join(this.dir, name);
     const st = await lstat(p).catch(() => null);
-    if (!st) return;   // already gone
+    if (!st) return false;   // already gone
     if (!st.isDirectory()) throw new BackupStoreError(`${p} is not a directory (a symbolic link?): not deleted`);
-    // Recursive removal deletes links inside, never what they point at.
-    await rm(p, { recursive: true });
+    if (process.platform === 'linux') {
+      // GNU rm walks the tree by file descriptors (openat), so a directory swapped for a
+      // link while it works cannot lead it out of the backup; --one-file-system keeps it
+      // off other mounts. Node's recursive rm walks by path names.
+      await new Promise<void>((resolve, reject) => execFile('rm', ['-rf', '--one-file-system', '--', p], (err, _o, stderr) =>
+        err ? reject(new BackupStoreError(`rm ${p}: ${stderr.trim() || err.message}`)) : resolve()));
+    } else {
+      await rm(p, { recursive: true });
+    }
+    return true;
   }
 }
 
@@ -189,11 +267,11 @@ export class S3BackupStore implements BackupStore {
     });
   }
 
-  private async *objects(prefix: string): AsyncGenerator<{ key: string; size: number }> {
+  private async *objects(prefix: string): AsyncGenerator<{ key: string; size: number; mtimeMs: number }> {
     let token: string | undefined;
     do {
       const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const o of r.Contents ?? []) yield { key: o.Key!, size: o.Size ?? 0 };
+      for (const o of r.Contents ?? []) yield { key: o.Key!, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? Date.now() };
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
   }
@@ -209,6 +287,7 @@ export class S3BackupStore implements BackupStore {
       const name = rest.slice(0, i);
       top.add(name);
       const g = groups.get(name) ?? { bytes: 0, files: 0, manifest: false };
+      if (o.key.includes('\u0000')) continue;
       g.bytes += o.size;
       g.files += 1;
       if (rest.slice(i + 1) === 'backup_manifest') g.manifest = true;
@@ -219,6 +298,12 @@ export class S3BackupStore implements BackupStore {
     for (const name of [...top].sort()) {
       const g = groups.get(name);
       if (!g) { out.ignored.push({ name, why: 'an object, not a prefix' }); continue; }
+      try {
+        checkName(name);
+      } catch (err) {
+        out.ignored.push({ name, why: (err as Error).message });
+        continue;
+      }
       if (!g.manifest) { out.ignored.push({ name, why: 'no backup_manifest: not a base backup, or one still being uploaded' }); continue; }
       const takenAt = timeInName(name);
       if (!takenAt) { out.ignored.push({ name, why: 'no time in its name' }); continue; }
@@ -238,9 +323,23 @@ export class S3BackupStore implements BackupStore {
     return { bytes, files };
   }
 
-  async remove(name: string): Promise<void> {
+  async finished(name: string, settleMs: number): Promise<string | null> {
     checkName(name);
     const prefix = `${this.base ? `${this.base}/` : ''}${name}/`;
+    const files: FileInfo[] = [];
+    for await (const o of this.objects(prefix)) files.push({ path: o.key.slice(prefix.length), size: o.size, mtimeMs: o.mtimeMs });
+    let manifest: string | null = null;
+    if (files.some((f) => f.path === 'global/pg_control' || f.path === 'PG_VERSION')) {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: `${prefix}backup_manifest` }));
+      manifest = await r.Body!.transformToString('utf8');
+    }
+    return unfinished(files, manifest, settleMs);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    checkName(name);
+    const prefix = `${this.base ? `${this.base}/` : ''}${name}/`;
+    let found = false;
     let batch: { Key: string }[] = [];
     const flush = async () => {
       if (!batch.length) return;
@@ -249,10 +348,12 @@ export class S3BackupStore implements BackupStore {
       batch = [];
     };
     for await (const o of this.objects(prefix)) {
+      found = true;
       batch.push({ Key: o.key });
       if (batch.length === 1000) await flush();
     }
     await flush();
+    return found;
   }
 
   destroy(): void {
@@ -306,11 +407,27 @@ const listingJson = (l: Listing) => JSON.stringify(l.backups.map((b) => ({ name:
 /** The plan for a policy over its store (execute false), or the plan carried out. One
  * pruner per policy at a time (an advisory lock; another gets an error). */
 export async function pruneBackups(db: pg.Client, policy: string, store: BackupStore,
-                                   opts: { execute: boolean; asOf?: string | Date | null }): Promise<PruneResult> {
+                                   opts: { execute: boolean; asOf?: string | Date | null; settleMs?: number }): Promise<PruneResult> {
   const { rows: [lock] } = await db.query(`select pg_try_advisory_lock(x'52540002'::int, hashtext($1)) as ok`, [policy]);
   if (!lock.ok) throw new BackupStoreError(`another pruner is pruning ${policy} right now`);
   try {
     const listing = await store.list();
+    // The newest backups decide what "the newest" is: each must be finished (a backup
+    // still being written or copied counts as none), until keep_last finished ones are
+    // found; older ones are taken as they are.
+    const { rows: [pol] } = await db.query(`select keep_last from retention.backup_policies where name = $1`, [policy]);
+    let needed = pol ? Number(pol.keep_last) : 1;
+    const byAge = [...listing.backups].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt));
+    for (const b of byAge) {
+      if (needed === 0) break;
+      const why = await store.finished(b.name, opts.settleMs ?? DEFAULT_SETTLE_MS);
+      if (why) {
+        listing.backups = listing.backups.filter((x) => x !== b);
+        listing.ignored.push({ name: b.name, why });
+      } else {
+        needed -= 1;
+      }
+    }
     const json = listingJson(listing);
     const result: PruneResult = { plan: [], ignored: listing.ignored, deleted: [], failed: [], cancelled: [], reconciled: 0 };
     if (opts.execute) {
@@ -324,7 +441,7 @@ export async function pruneBackups(db: pg.Client, policy: string, store: BackupS
       const size = b.bytes === null ? await store.measure(b.name) : { bytes: b.bytes, files: b.files };
       const id = (await db.query(`select retention.backup_prune_intent($1, $2, $3, $4, $5, $6) as id`,
                                  [policy, json, b.name, opts.asOf ?? null, size.bytes, size.files])).rows[0].id as string;
-      await db.query('begin');
+      await db.query('begin isolation level read committed');
       try {
         await db.query(`select retention.backup_prune_check($1, $2)`, [id, json]);
       } catch (err) {
@@ -334,8 +451,9 @@ export async function pruneBackups(db: pg.Client, policy: string, store: BackupS
         result.cancelled.push({ name: b.name, reason: (err as Error).message });
         continue;
       }
+      let existed = true;
       try {
-        await store.remove(b.name);
+        existed = await store.remove(b.name);
       } catch (err) {
         await db.query('rollback');
         const error = (err as Error).message || String(err);
@@ -343,7 +461,7 @@ export async function pruneBackups(db: pg.Client, policy: string, store: BackupS
         result.failed.push({ name: b.name, error });
         continue;
       }
-      await db.query(`select retention.backup_prune_done($1)`, [id]);
+      await db.query(`select retention.backup_prune_done($1, null, $2)`, [id, existed ? null : 'it was not there any more: deleted by someone else']);
       await db.query('commit');
       result.deleted.push(b.name);
     }

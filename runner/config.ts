@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { type ArchiveSetup, archiveSetup } from './archive/config.ts';
 import { type ObjectSetup, objectSetup } from './objects.ts';
-import { type BackupStore, backupStores } from './backups.ts';
+import { type BackupStore, backupStores, settleMs } from './backups.ts';
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -111,6 +111,8 @@ export interface WorkerConfig {
   backupStores: Map<string, BackupStore>;
   /** How often backup policies prune their stores. */
   backupIntervalMs: number;
+  /** How long a backup's files must be unchanged before it counts as finished. */
+  backupSettleMs: number;
 }
 
 export class ConfigError extends Error {
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const archive = archiveSetup(env);
   const objects = objectSetup(env);
   const stores = backupStores(env);
+  const settle = settleMs(env);
   return {
     databaseUrl: c.DATABASE_URL,
     httpPort: c.PG_RETENTION_HTTP_PORT,
@@ -164,5 +167,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     objectIntervalMs: c.PG_RETENTION_OBJECT_INTERVAL,
     backupStores: stores,
     backupIntervalMs: c.PG_RETENTION_BACKUP_INTERVAL,
+    backupSettleMs: settle,
   };
 }

@@ -204,7 +204,7 @@ export class RunHandler {
           continue;
         }
         try {
-          const r = await pruneBackups(c, p.name, store, { execute: true });
+          const r = await pruneBackups(c, p.name, store, { execute: true, settleMs: this.cfg.backupSettleMs });
           this.metrics.backupsPruned.inc({ policy: p.name, outcome: 'deleted' }, r.deleted.length);
           this.metrics.backupsPruned.inc({ policy: p.name, outcome: 'failed' }, r.failed.length);
           if (r.deleted.length || r.failed.length || r.cancelled.length || r.reconciled) {

@@ -2,7 +2,8 @@
 -- subject's id as given; compared with every subject column in that column's type, so
 -- '042' holds 42; a warning says when no row of any subject column has it), 'policy'
 -- (p_value = policy name) or 'backups' (p_value = a backup policy: every backup of its
--- store; or policy/backup: that one backup; backup pruners hold the lock too). Takes the holds lock exclusively, which waits for batches in
+-- store, whichever policy prunes it; or policy/backup: that one backup; backup pruners
+-- hold the lock too). Takes the holds lock exclusively, which waits for batches in
 -- flight (they hold it shared) and makes later batches see the hold: once this function's
 -- transaction has committed, no run deletes a row the hold covers.
 create or replace function retention.place_hold(
@@ -61,7 +62,9 @@ begin
     -- 'policy' freezes every backup of its store; 'policy/backup' one backup.
     v_bpol := split_part(p_value, '/', 1);
     v_bname := nullif(substr(p_value, length(v_bpol) + 2), '');
-    perform retention._get_backup_policy(v_bpol);
+    -- The hold is on the policy's store: another policy given that store later (or this
+    -- one given another) does not get past it.
+    v_bpol := (retention._get_backup_policy(v_bpol)).store;
     if strpos(p_value, '/') > 0 and (v_bname is null or length(v_bname) > 255 or v_bname ~ '[/[:cntrl:]]' or v_bname in ('.', '..')) then
       raise exception 'invalid backup name in %', quote_literal(left(p_value, 80))
         using errcode = 'RT010', hint = 'Give the backup policy (every backup of its store), or policy/backup for one backup as pg-retention backups list shows it.';
@@ -71,7 +74,7 @@ begin
   perform retention._lock_holds_exclusive();
   insert into retention.legal_holds
     (scope, target, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
-     backup_policy, backup_name)
+     backup_store, backup_name)
   values
     (p_scope, v_target,
      case when p_scope = 'policy' then p_value end,

@@ -52,8 +52,8 @@ begin
       raise exception '% may not be NULL', v_per.arg
         using errcode = 'RT004', hint = 'Give a period such as interval ''30 days''.';
     end if;
-    if v_per.val is not null and not retention._period_positive(v_per.val) then
-      raise exception '% must be positive in every part, got %', v_per.arg, v_per.val
+    if v_per.val is not null and (not retention._period_positive(v_per.val) or v_per.val > interval '100 years') then
+      raise exception '% must be positive in every part and at most 100 years, got %', v_per.arg, v_per.val
         using errcode = 'RT004', hint = 'E.g. interval ''30 days'' for dailies, ''90 days'' for weeklies, ''1 year'' for monthlies.';
     end if;
   end loop;
@@ -66,6 +66,14 @@ begin
       using errcode = 'RT006', hint = 'true (the worker prunes) or false.';
   end if;
   select * into v_old from retention.backup_policies b where b.name = p_name;
+  if v_old.name is not null and v_old.store <> p_store then
+    perform retention._check_no_pruning(p_name);
+  end if;
+  if exists (select from retention.backup_policies b where b.store = p_store and b.name <> p_name) then
+    raise exception 'backup store % has a policy already: %', p_store,
+                    (select b.name from retention.backup_policies b where b.store = p_store and b.name <> p_name)
+      using errcode = 'RT039', hint = 'One policy per store: two would decide differently over the same backups. Change that policy instead.';
+  end if;
   insert into retention.backup_policies as b (name, store, keep_daily, keep_weekly, keep_monthly, keep_last, enabled, reason, updated_by)
   values (p_name, p_store, p_keep_daily, p_keep_weekly, p_keep_monthly, p_keep_last, p_enabled, nullif(btrim(p_reason), ''), session_user)
   on conflict (name) do update
@@ -92,21 +100,42 @@ set timezone = 'UTC'
 as $$
 declare
   v_hold bigint;
+  v_pol  retention.backup_policies;
 begin
   perform retention._routine_write();
-  perform retention._get_backup_policy(p_name);
+  v_pol := retention._get_backup_policy(p_name);
   perform retention._lock_holds_exclusive();
-  select h.hold_id into v_hold from retention._open_holds h where h.scope = 'backups' and h.backup_policy = p_name limit 1;
+  select h.hold_id into v_hold from retention._open_holds h where h.scope = 'backups' and h.backup_store = v_pol.store limit 1;
   if v_hold is not null then
     raise exception 'legal hold % freezes the backups of %', v_hold, p_name
       using errcode = 'RT024', hint = 'Release the hold first (retention.release_hold), if the case allows.';
   end if;
+  perform retention._check_no_pruning(p_name);
   delete from retention.backup_policies b where b.name = p_name;
   perform retention._append_audit('backup_policy.dropped', 'backup_policy', p_name, '{}');
 end
 $$;
 comment on function retention.drop_backup_policy(text) is
   'Drops a backup policy (refused while a legal hold freezes its backups). Audit-logged.';
+
+-- RT039 while a pruning of the policy is under way (status deleting): its store or its
+-- existence must not change before the pruning is settled.
+create or replace function retention._check_no_pruning(p_name text)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  if exists (select from retention.backup_prunings x where x.policy_name = p_name and x.status = 'deleting') then
+    raise exception 'a pruning of % is under way', p_name
+      using errcode = 'RT039', hint = 'Let it finish; a pruner that ended mid-way is settled by the next pruning (pg-retention backups prune).';
+  end if;
+end
+$$;
+comment on function retention._check_no_pruning(text) is
+  'Internal. RT039 while a pruning of the backup policy is under way.';
 
 create or replace function retention._get_backup_policy(p_name text)
 returns retention.backup_policies
@@ -155,10 +184,19 @@ begin
     raise exception 'not a backup in the listing: %', left(v_bad, 200)
       using errcode = 'RT039', hint = 'Each backup is {"name": <its directory or prefix, no />, "taken_at": <an ISO 8601 time>}.';
   end if;
+  -- ISO 8601 with an explicit offset only: no zone abbreviation (their meaning depends on
+  -- the session's timezone_abbreviations), no 'epoch', 'infinity' or BC.
+  select x ->> 'taken_at' into v_bad from jsonb_array_elements(p_backups) x
+   where (x ->> 'taken_at') !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+   limit 1;
+  if v_bad is not null then
+    raise exception 'a backup''s taken_at is not an ISO 8601 time with an offset: %', quote_literal(left(v_bad, 60))
+      using errcode = 'RT039', hint = 'E.g. 2026-11-01T02:00:00Z or 2026-11-01T03:00:00+01:00.';
+  end if;
   begin
     return query
       select x ->> 'name', (x ->> 'taken_at')::timestamptz from jsonb_array_elements(p_backups) x;
-  exception when datetime_field_overflow or invalid_datetime_format then
+  exception when data_exception then
     raise exception 'a backup''s taken_at is not a time: %', sqlerrm
       using errcode = 'RT039', hint = 'Give ISO 8601 times with their offset, e.g. 2026-11-01T02:00:00Z.';
   end;
@@ -204,7 +242,7 @@ begin
     select b.name, b.taken_at, d.reason is not null,
            coalesce(d.reason, format('older than %s (daily), not the last of its week within %s (weekly)%s',
                                      p.keep_daily, p.keep_weekly,
-                                     coalesce(format(' or of its month within %s (monthly)', p.keep_monthly), '')))
+                                     case when p.keep_monthly is not null then format(' or of its month within %s (monthly)', p.keep_monthly) else '' end))
       from b
       left join r on r.name = b.name
       cross join lateral (
@@ -220,7 +258,7 @@ begin
         end as reason
           from (select null) x
           left join lateral (select h.hold_id, h.reason from retention._open_holds h
-                              where h.scope = 'backups' and h.backup_policy = p.name
+                              where h.scope = 'backups' and h.backup_store = p.store
                                 and (h.backup_name is null or h.backup_name = b.name)
                               order by h.hold_id limit 1) h on true) d
      order by b.taken_at, b.name;
@@ -281,6 +319,11 @@ declare
   d retention.backup_prunings;
   v record;
 begin
+  -- At read committed, the re-check reads holds placed while it waited for the lock.
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'backup_prune_check runs at read committed, not %', current_setting('transaction_isolation')
+      using errcode = '25001', hint = 'BEGIN ISOLATION LEVEL READ COMMITTED before it; pg-retention backups prune does.';
+  end if;
   perform retention._lock_holds_shared();
   select * into d from retention.backup_prunings x where x.pruning_id = p_pruning_id;
   if not found or d.status <> 'deleting' then
@@ -298,7 +341,7 @@ comment on function retention.backup_prune_check(bigint, jsonb) is
   'Backup pruning, step 2: in the deleting transaction, holds the holds lock and checks the backup still goes (RT039 if a hold or the listing keeps it now).';
 
 -- Step 3: the deletion's outcome (p_error NULL: deleted). A failure is notified.
-create or replace function retention.backup_prune_done(p_pruning_id bigint, p_error text default null)
+create or replace function retention.backup_prune_done(p_pruning_id bigint, p_error text default null, p_note text default null)
 returns void
 language plpgsql
 security definer
@@ -314,12 +357,12 @@ begin
       using errcode = '55000', hint = 'Settle only a pruning backup_prune_intent returned.';
   end if;
   update retention.backup_prunings x
-     set status = case when p_error is null then 'deleted' else 'failed' end, error = left(p_error, 2000), finished_at = now()
+     set status = case when p_error is null then 'deleted' else 'failed' end, error = left(coalesce(p_error, p_note), 2000), finished_at = now()
    where x.pruning_id = p_pruning_id;
   if p_error is null then
     perform retention._append_audit('backup.pruned', 'backup_policy', d.policy_name,
-      jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
-                         'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason));
+      jsonb_strip_nulls(jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
+                         'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason, 'note', p_note)));
   else
     perform retention._append_audit('backup.prune_failed', 'backup_policy', d.policy_name,
       jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'error', left(p_error, 500)));
@@ -331,8 +374,8 @@ begin
   end if;
 end
 $$;
-comment on function retention.backup_prune_done(bigint, text) is
-  'Backup pruning, step 3: settles a pruning as deleted (audit backup.pruned) or failed with the error (audit, backup_prune_failed notified).';
+comment on function retention.backup_prune_done(bigint, text, text) is
+  'Backup pruning, step 3: settles a pruning as deleted (audit backup.pruned; p_note, e.g. that it was gone already) or failed with the error (audit, backup_prune_failed notified).';
 
 -- A pruning the check refused (a hold or the listing keeps the backup now): nothing was
 -- deleted.

@@ -82,7 +82,7 @@ grant select on retention.object_deletions, retention.object_columns to retentio
 -- The archiver prunes backup stores; the runner and auditor may see the plan.
 grant execute on function
   retention.backup_prune_intent(text, jsonb, text, timestamptz, bigint, integer), retention.backup_prune_check(bigint, jsonb),
-  retention.backup_prune_done(bigint, text), retention.backup_prune_cancel(bigint, text),
+  retention.backup_prune_done(bigint, text, text), retention.backup_prune_cancel(bigint, text),
   retention.backup_prune_reconcile(text, jsonb), retention.backup_plan(text, jsonb, timestamptz)
   to retention_archiver;
 grant execute on function retention.backup_plan(text, jsonb, timestamptz) to retention_runner, retention_auditor;

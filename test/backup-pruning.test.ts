@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../runner/config.ts';
 import { installJobSchema } from '../runner/migrate.ts';
 import { startWorker } from './support/worker.ts';
-import { BackupStoreError, LocalBackupStore, pruneBackups, S3BackupStore, labelTime, timeInName } from '../runner/backups.ts';
+import { type BackupStore, BackupStoreError, LocalBackupStore, pruneBackups, S3BackupStore, labelTime, timeInName } from '../runner/backups.ts';
 import { S3Target } from '../runner/archive/storage.ts';
 import { postgresBin, realBaseBackup } from './support/basebackup.ts';
 import { sqlState, useTestDatabase } from './support/db.ts';
@@ -40,6 +40,9 @@ beforeAll(async () => {
     writeFileSync(path.join(real, 'backup_label'), 'START TIME: 2026-11-01 02:00:03 UTC\n');
     writeFileSync(path.join(real, 'base', 'data'), 'x'.repeat(1000));
   }
+  // Finished an hour and more ago (a backup whose files changed within
+  // PG_RETENTION_BACKUP_SETTLE, 1 hour, is not finished).
+  spawnSync('find', [real, '-exec', 'touch', '-h', '-d', '2 hours ago', '{}', '+']);
   client = await db.connect();
 }, 60_000);
 afterAll(async () => {
@@ -206,7 +209,10 @@ describe('backup pruning', () => {
     expect(timeInName('2026-11-01')).toBe('2026-11-01T00:00:00Z');
     expect(timeInName('20261332T020000Z')).toBeNull();
     expect(timeInName('backup')).toBeNull();
-    expect(labelTime('START WAL LOCATION: 0/2\nSTART TIME: 2026-12-01 21:21:34 CET\nLABEL: x\n')).toBe('2026-12-01 21:21:34 CET');
+    expect(labelTime('START WAL LOCATION: 0/2\nSTART TIME: 2026-12-01 21:21:34 UTC\nLABEL: x\n')).toBe('2026-12-01T21:21:34Z');
+    expect(labelTime('START TIME: 2026-12-01 21:21:34 +01\n')).toBe('2026-12-01T21:21:34+01:00');
+    // An abbreviation means what the session's settings say; words are not times.
+    for (const z of ['CET', 'EST', 'epoch', 'BC', 'infinity', 'PM']) expect([z, labelTime(`START TIME: 2026-12-01 02:00:00 ${z}\n`)]).toEqual([z, null]);
 
     await resetPolicies();
     await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 hour', p_keep_weekly => '1 hour')`);
@@ -271,6 +277,10 @@ describe('backup pruning', () => {
       [`select retention.place_hold('backups', 'main/../x', 'why')`, [], 'RT010'],
       [`select retention.place_hold('backups', 'main/', 'why')`, [], 'RT010'],
       [`select retention.drop_backup_policy('nope')`, [], 'RT008'],
+      [`select retention.set_backup_policy('b', 'main', p_keep_weekly => '300000 years')`, [], 'RT004'],
+      [`select retention.set_backup_policy('second', 'main')`, [], 'RT039'],   // one policy per store
+      ...['2026-12-01 02:00:00 EST', 'epoch', 'infinity', '2026-12-01 02:00:00 BC', '2026-12-01', '2026-12-01T02:00:00', '2026-12-01T02:00:00+99:00']
+        .map((t): [string, unknown[], string] => [`select * from retention.backup_plan('main', $1)`, [JSON.stringify([{ name: 'a', taken_at: t }])], 'RT039']),
     ];
     for (const [sql, args, code] of cases) expect([sql, await sqlState(q(sql, args))]).toEqual([sql, code]);
     expect(await q(`select (select count(*) from retention.backup_policies)::int as p, (select count(*) from retention.backup_prunings)::int as r,
@@ -284,6 +294,71 @@ describe('backup pruning', () => {
       expect([role, await sqlState(c.query(`select retention.backup_prune_intent('main', $1, '20261101T020000Z')`, [ok]))]).toEqual([role, '42501']);
       expect([role, await sqlState(c.query(`select retention.set_backup_policy('evil', 'main', p_keep_daily => '1 second')`))]).toEqual([role, '42501']);
       await c.end();
+    }
+  });
+});
+
+describe('what an attacker found', () => {
+  it('a hold is on the store: a policy re-pointed elsewhere, and the store given to another policy, do not get past it', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const names = Array.from({ length: 4 }, (_, i) => take(dir, Date.now() - (40 - i) * DAY));
+    await q(`select retention.place_hold('backups', $1, 'litigation A')`, [`main/${names[0]}`]);
+    await q(`select retention.set_backup_policy('main', 'elsewhere', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    await q(`select retention.set_backup_policy('other', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const r = await pruneBackups(client, 'other', new LocalBackupStore(dir), { execute: true });
+    expect(r.deleted).toEqual(names.slice(1, 3));
+    expect(present(dir)).toEqual([names[0]!, names[3]!]);
+  });
+
+  it('the check runs at read committed; a policy cannot be dropped or moved while a pruning is under way; a backup gone already is recorded so', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const names = Array.from({ length: 3 }, (_, i) => take(dir, Date.now() - (30 - i) * DAY));
+    const listing = JSON.stringify((await new LocalBackupStore(dir).list()).backups.map((b) => ({ name: b.name, taken_at: b.takenAt })));
+    const [a] = await q(`select retention.backup_prune_intent('main', $1, $2) as id`, [listing, names[0]]);
+    const c = await db.connect();
+    await c.query('begin isolation level repeatable read');
+    expect(await sqlState(c.query(`select retention.backup_prune_check($1, $2)`, [a!.id, listing]))).toBe('25001');
+    await c.query('rollback');
+    await c.end();
+    expect(await sqlState(q(`select retention.drop_backup_policy('main')`))).toBe('RT039');
+    expect(await sqlState(q(`select retention.set_backup_policy('main', 'elsewhere')`))).toBe('RT039');
+    // Someone else deleted it meanwhile: settled as deleted, with a note saying so.
+    rmSync(path.join(dir, names[1]!), { recursive: true });
+    await q(`select retention.backup_prune_cancel($1, 'test')`, [a!.id]);
+    const store = new LocalBackupStore(dir);
+    const gone: BackupStore = { url: store.url, list: async () => ({ backups: [...(await store.list()).backups, { name: names[1]!, takenAt: new Date(Date.now() - 29 * DAY).toISOString(), timeFrom: 'name', bytes: 0, files: 0 }], ignored: [] }),
+                                remove: (n) => store.remove(n), measure: (n) => store.measure(n), finished: (n, ms) => store.finished(n, ms) };
+    await pruneBackups(client, 'main', gone, { execute: true });
+    expect(await q(`select backup_name, status, error from retention.backup_prunings where backup_name = $1`, [names[1]]))
+      .toEqual([{ backup_name: names[1], status: 'deleted', error: expect.stringMatching(/not there any more/) }]);
+  });
+
+  it('a backup still being written or copied is not finished: never pruned, and the previous one stays the newest', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 hour', p_keep_weekly => '1 hour')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const older = take(dir, Date.now() - 3 * DAY);
+    const complete = take(dir, Date.now() - 2 * DAY);
+    // Being copied in name order: its manifest is there, a file just changed.
+    const copying = take(dir, Date.now() - 60_000);
+    // (A new file, not a write through the hard link the copy shares with the others.)
+    rmSync(path.join(dir, copying, 'PG_VERSION'));
+    writeFileSync(path.join(dir, copying, 'PG_VERSION'), '15\n');
+    let r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
+    expect(r.ignored).toContainEqual({ name: copying, why: expect.stringMatching(/still being written or copied/) });
+    expect(r.deleted).toEqual([older]);
+    expect(present(dir)).toEqual([complete, copying]);
+    if (realIsReal) {
+      // Plain format with a file the manifest lists missing: not finished either.
+      const torn = take(dir, Date.now() - 30_000);
+      rmSync(path.join(dir, torn, 'global', 'pg_control'));
+      r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
+      expect(r.ignored).toContainEqual({ name: torn, why: expect.stringMatching(/global\/pg_control is missing/) });
+      expect(present(dir)).toContain(complete);
     }
   });
 });
@@ -306,14 +381,20 @@ describe('backup pruning in a real S3 API server', () => {
     for (let i = 0; i < 6; i++) {
       const n = stamp(now - (6 - i) * DAY + 60_000);
       names.push(n);
-      for (const f of ['backup_manifest', 'backup_label', 'base/1/1259', 'global/pg_control']) await up.put(`${n}/${f}`, Buffer.from(`${n} ${f}`));
+      const files = ['backup_label', 'base/1/1259', 'global/pg_control'];
+      for (const f of files) await up.put(`${n}/${f}`, Buffer.from(`${n} ${f}`));
+      // Plain format: the manifest lists every file with its size.
+      await up.put(`${n}/backup_manifest`, Buffer.from(JSON.stringify({ 'PostgreSQL-Backup-Manifest-Version': 1,
+        Files: files.map((f) => ({ Path: f, Size: Buffer.byteLength(`${n} ${f}`) })) })));
     }
     await up.put('README', Buffer.from('not a backup'));
     await up.put('20200101T000000Z/base/1/1', Buffer.from('an upload without its manifest'));
+    await up.put('bad\\name/backup_manifest', Buffer.from('a name the store refuses'));
     const store = new S3BackupStore(s3.bucket, 'pg', { endpoint: s3.endpoint, region: 'us-east-1' });
-    const r = await pruneBackups(client, 'offsite', store, { execute: true });
+    // Just uploaded: finished only with no settle time (the local tests cover settling).
+    const r = await pruneBackups(client, 'offsite', store, { execute: true, settleMs: 0 });
     expect(r.deleted).toEqual(names.slice(0, 3));
-    expect(r.ignored.map((i) => i.name).sort()).toEqual(['20200101T000000Z', 'README']);
+    expect(r.ignored.map((i) => i.name).sort()).toEqual(['20200101T000000Z', 'README', 'bad\\name']);
     expect((await store.list()).backups.map((b) => b.name)).toEqual(names.slice(3));
     for (const n of names.slice(0, 3)) await expect(up.get(`${n}/backup_manifest`)).rejects.toThrow(/not in/);
     expect(await count(db, `retention.backup_prunings where policy_name = 'offsite' and status = 'deleted' and files = 4`)).toBe(3);

@@ -24,7 +24,7 @@ describe('worker configuration', () => {
       signingKeyFile: null, checkpointIntervalMs: 3_600_000, checkpointDir: null,
       archive: { target: expect.objectContaining({ url: `file://${process.cwd()}/retention-archive` }), ring: null },
       objects: { targets: new Map(), maxAttempts: 8 }, objectIntervalMs: 60_000,
-      backupStores: new Map(), backupIntervalMs: 3_600_000,
+      backupStores: new Map(), backupIntervalMs: 3_600_000, backupSettleMs: 3_600_000,
     });
   });
 
@@ -41,7 +41,7 @@ describe('worker configuration', () => {
       PG_RETENTION_S3_ENDPOINT: 'http://minio:9000', PG_RETENTION_ARCHIVE_KEYS: `k1:${KEY},k2:${KEY}`, PG_RETENTION_ARCHIVE_KEY_ID: 'k1',
       PG_RETENTION_OBJECT_TARGETS: 'recordings=/var/rec,uploads=s3://acme-uploads/app', PG_RETENTION_OBJECT_ATTEMPTS: '4',
       PG_RETENTION_OBJECT_INTERVAL: '30s', PG_RETENTION_BACKUP_STORES: 'main=/var/backups,offsite=s3://acme-backups/pg',
-      PG_RETENTION_BACKUP_INTERVAL: '6h',
+      PG_RETENTION_BACKUP_INTERVAL: '6h', PG_RETENTION_BACKUP_SETTLE: '20m',
     })).toEqual({
       databaseUrl: BASE.DATABASE_URL, httpPort: 8080, concurrency: 4, shutdownGraceMs: 120_000, logLevel: 'debug',
       webhook: { url: 'https://hooks.example.com/r', secret: '0123456789abcdef', maxAttempts: 3, backoffMs: 5000, timeoutMs: 2000 },
@@ -55,7 +55,7 @@ describe('worker configuration', () => {
       objectIntervalMs: 30_000,
       backupStores: new Map([['main', expect.objectContaining({ url: 'file:///var/backups' })],
                              ['offsite', expect.objectContaining({ url: 's3://acme-backups/pg' })]]),
-      backupIntervalMs: 21_600_000,
+      backupIntervalMs: 21_600_000, backupSettleMs: 1_200_000,
     });
   });
 

@@ -1,7 +1,7 @@
 // pg-retention backups policies | list | prune | plan: base backups kept
 // grandfather-father-son (docs/operator-guide.md, Backup pruning).
 import { readFile } from 'node:fs/promises';
-import { BACKUP_ENV, backupStores, pruneBackups } from '../backups.ts';
+import { BACKUP_ENV, backupStores, pruneBackups, settleMs } from '../backups.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, output, str } from './types.ts';
@@ -18,7 +18,9 @@ knows by name: every backup younger than keep_daily (30 days), the last of each 
 younger than keep_weekly (90 days), of each month younger than keep_monthly, always the
 newest keep_last (1), and every backup a legal hold freezes (scope backups). A store is a
 directory or an S3 prefix of pg_basebackup backups, one per directory, each with its
-backup_manifest and a time in its name (20261101T020000Z) or its backup_label.
+backup_manifest and a time in its name (20261101T020000Z) or its backup_label. The newest
+backups count only once finished: no file changed for PG_RETENTION_BACKUP_SETTLE, and in
+plain format every file the manifest lists present with its size.
 
   policies  the backup policies
   list      the store's backups with what the policy does to each and why (nothing changes)
@@ -84,7 +86,7 @@ Examples:
       const store = stores!.get(p.store);
       if (!store) throw new UsageError(`backup store ${p.store} is not in PG_RETENTION_BACKUP_STORES`, `e.g. PG_RETENTION_BACKUP_STORES=${p.store}=/var/lib/pg-backups`);
       const execute = sub === 'prune' && Boolean(values.execute);
-      const r = await pruneBackups(db, policy!, store, { execute, asOf });
+      const r = await pruneBackups(db, policy!, store, { execute, asOf, settleMs: settleMs() });
       if (!execute) {
         await output(values, r.plan.map((x) => ({ backup: x.backup_name, taken_at: x.taken_at, action: x.keep ? 'keep' : 'prune', reason: x.reason })));
         if (!values.json) {

@@ -29,7 +29,7 @@ Examples:
     try {
       if (sub === 'list') {
         const rows = values.all
-          ? (await db.query(`select hold_id, scope, coalesce(target::text, subject_id, policy_name, backup_policy || coalesce('/' || backup_name, '')) as covers, reason,
+          ? (await db.query(`select hold_id, scope, coalesce(target::text, subject_id, policy_name, 'store ' || backup_store || coalesce('/' || backup_name, '')) as covers, reason,
                                     case_reference, placed_at, placed_by, expires_at, released_at, released_by
                                from retention.legal_holds order by hold_id`)).rows
           : (await db.query('select * from retention.active_holds order by hold_id')).rows;
