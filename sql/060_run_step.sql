@@ -43,109 +43,125 @@ declare
   v_err    text;
   v_hint   text;
   v_status text;
+  v_mine   boolean := false;
 begin
-  -- Each step must read holds committed before it (an old snapshot would miss a hold
-  -- placed since): read committed only, as run() and process_erasure pin it.
-  if current_setting('transaction_isolation') <> 'read committed' then
-    raise exception 'run_step runs at read committed, not %', current_setting('transaction_isolation')
-      using errcode = '25001', hint = 'CALL retention.run(...) steps a run; outside it, step in a read committed transaction.';
-  end if;
-  select * into r from retention.runs where run_id = p_run_id;
-  if not found then
-    raise exception 'run % does not exist', p_run_id
-      using errcode = 'RT008', hint = 'CALL retention.run(policy) opens and steps a run; SELECT * FROM retention.run_ledger lists them.';
-  end if;
-  if r.status <> 'running' then
-    return r.status;  -- ended (or never began: refused, already_running, failed at the start)
-  end if;
-  if r.spec is null then
-    raise exception 'run % was not opened by open_run or process_erasure', p_run_id
-      using errcode = 'RT008', hint = 'A run left running by an earlier version is closed by the next run of its policy.';
-  end if;
-  if r.backend_pid is distinct from pg_backend_pid()
-     or not retention._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
-    raise exception 'run % belongs to another session', p_run_id
-      using errcode = '55000', hint = 'Only the session that opened a run steps it; retention.request_stop(run_id) asks it to stop.';
-  end if;
-  v_pol := jsonb_populate_record(null::retention.policies, r.spec -> 'policy');
-  v_limit := (r.spec ->> 'limit')::bigint;
-  v_budget := (r.spec ->> 'budget')::interval;
-  v_state := r.state;
-  v_phase := v_state ->> 'phase';
-
-  if r.batches > 0 and clock_timestamp() - r.started_at >= v_budget then
-    return retention._close_run(r, 'stopped_time_budget');
-  end if;
-  -- The row limit ends row phases; partitions detached earlier are always finished first.
-  if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
-    return retention._close_run(r, retention._run_end_status(r));
-  end if;
-  if r.stop_requested_at is not null then
-    return retention._close_run(r, 'stopped_requested');
-  end if;
+  -- A cancel (statement_timeout, pg_cancel_backend) anywhere in the step, the checks
+  -- included, ends the run interrupted when it is this session's: one that escaped the
+  -- step would leave it running, its lock held by an idle session.
   begin
-    -- A run executing a proposal goes on only while the proposal stands: still approved (not
-    -- superseded, withdrawn or stale), not expired, and for the policy as it is now.
-    if r.spec ? 'proposal' then
-      -- The tables the step will change locked first (no foreign key can be added to them
-      -- until it commits), then the proposal and the policy's version, keys included.
-      perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-      perform retention._lock_reach(v_pol);
-      v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
-      if v_err is not null then
-        return retention._close_run(r, 'failed', 'RT035', v_err,
-          'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
-      end if;
+    -- Each step must read holds committed before it (an old snapshot would miss a hold
+    -- placed since): read committed only, as run() and process_erasure pin it.
+    if current_setting('transaction_isolation') <> 'read committed' then
+      raise exception 'run_step runs at read committed, not %', current_setting('transaction_isolation')
+        using errcode = '25001', hint = 'CALL retention.run(...) steps a run; outside it, step in a read committed transaction.';
     end if;
-    if v_phase = 'detach' then
-      v_det := retention._detach_partitions(r, v_pol);
-      v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),
-                                               'leaf', 1, 'capped', v_det.capped);
-    elsif v_phase = 'finish' then
-      if not retention._finish_partition(r, v_pol) then
-        v_state := v_state || jsonb_build_object('phase', 'leaves');
-      end if;
-    else
-      -- A batch of rows: of the policy's table, or of the current leaf of a kept partition.
-      if v_phase = 'leaves' then
-        select array(select jsonb_array_elements_text(v_state -> 'leaves')) into v_leaves;
-        v_i := (v_state ->> 'leaf')::int;
-        if v_i > coalesce(cardinality(v_leaves), 0) then
-          return retention._close_run(r, retention._run_end_status(r));
+    select * into r from retention.runs where run_id = p_run_id;
+    v_mine := r.backend_pid = pg_backend_pid() and r.status = 'running';
+    if not found then
+      raise exception 'run % does not exist', p_run_id
+        using errcode = 'RT008', hint = 'CALL retention.run(policy) opens and steps a run; SELECT * FROM retention.run_ledger lists them.';
+    end if;
+    if r.status <> 'running' then
+      return r.status;  -- ended (or never began: refused, already_running, failed at the start)
+    end if;
+    if r.spec is null then
+      raise exception 'run % was not opened by open_run or process_erasure', p_run_id
+        using errcode = 'RT008', hint = 'A run left running by an earlier version is closed by the next run of its policy.';
+    end if;
+    if r.backend_pid is distinct from pg_backend_pid()
+       or not retention._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
+      raise exception 'run % belongs to another session', p_run_id
+        using errcode = '55000', hint = 'Only the session that opened a run steps it; retention.request_stop(run_id) asks it to stop.';
+    end if;
+    v_pol := jsonb_populate_record(null::retention.policies, r.spec -> 'policy');
+    v_limit := (r.spec ->> 'limit')::bigint;
+    v_budget := (r.spec ->> 'budget')::interval;
+    v_state := r.state;
+    v_phase := v_state ->> 'phase';
+
+    if r.batches > 0 and clock_timestamp() - r.started_at >= v_budget then
+      return retention._close_run(r, 'stopped_time_budget');
+    end if;
+    -- The row limit ends row phases; partitions detached earlier are always finished first.
+    if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
+      return retention._close_run(r, retention._run_end_status(r));
+    end if;
+    if r.stop_requested_at is not null then
+      return retention._close_run(r, 'stopped_requested');
+    end if;
+    begin
+      -- A run executing a proposal goes on only while the proposal stands: still approved (not
+      -- superseded, withdrawn or stale), not expired, and for the policy as it is now.
+      if r.spec ? 'proposal' then
+        -- The tables the step will change locked first (no foreign key can be added to them
+        -- until it commits), then the proposal and the policy's version, keys included.
+        perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+        perform retention._lock_reach(v_pol);
+        v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
+        if v_err is not null then
+          return retention._close_run(r, 'failed', 'RT035', v_err,
+            'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
         end if;
-        v_part := v_leaves[v_i];
-        v_leaf := v_pol;
-        v_leaf.target := v_part::regclass;
-        v_leaf.action := 'delete';
-        v_pol := v_leaf;
       end if;
-      v_b := retention._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
-                              r.batches + 1, v_part, r.spec ->> 'cond',
-                              (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
-      if v_b.o_rows = 0 and v_b.o_failed = 0 then
-        if v_phase <> 'leaves' then
-          return retention._close_run(r, retention._run_end_status(r));
+      if v_phase = 'detach' then
+        v_det := retention._detach_partitions(r, v_pol);
+        v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),
+                                                 'leaf', 1, 'capped', v_det.capped);
+      elsif v_phase = 'finish' then
+        if not retention._finish_partition(r, v_pol) then
+          v_state := v_state || jsonb_build_object('phase', 'leaves');
         end if;
-        v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
       else
-        v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text);
-        if v_b.o_failed > 0 then
-          raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
-            r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;
+        -- A batch of rows: of the policy's table, or of the current leaf of a kept partition.
+        if v_phase = 'leaves' then
+          select array(select jsonb_array_elements_text(v_state -> 'leaves')) into v_leaves;
+          v_i := (v_state ->> 'leaf')::int;
+          if v_i > coalesce(cardinality(v_leaves), 0) then
+            return retention._close_run(r, retention._run_end_status(r));
+          end if;
+          v_part := v_leaves[v_i];
+          v_leaf := v_pol;
+          v_leaf.target := v_part::regclass;
+          v_leaf.action := 'delete';
+          v_pol := v_leaf;
         end if;
-        raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
-          v_b.o_ms, r.affected + v_b.o_rows, v_limit;
+        v_b := retention._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
+                                r.batches + 1, v_part, r.spec ->> 'cond',
+                                (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
+        if v_b.o_rows = 0 and v_b.o_failed = 0 then
+          if v_phase <> 'leaves' then
+            return retention._close_run(r, retention._run_end_status(r));
+          end if;
+          v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
+        else
+          v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text);
+          if v_b.o_failed > 0 then
+            raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
+              r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;
+          end if;
+          raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
+            v_b.o_ms, r.affected + v_b.o_rows, v_limit;
+        end if;
+      end if;
+      update retention.runs set state = v_state where run_id = r.run_id;
+      return 'running';
+    exception
+      when lock_not_available or query_canceled or others then
+        -- The step rolls back; the run ends with what the committed steps did.
+        get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+        select * into r from retention.runs where run_id = p_run_id;
+        v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
+        return retention._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));
+    end;
+  exception when query_canceled then
+    if v_mine then
+      get stacked diagnostics v_err = message_text;
+      select * into r from retention.runs where run_id = p_run_id;
+      if r.status = 'running' then
+        return retention._close_run(r, 'interrupted', '57014', v_err);
       end if;
     end if;
-    update retention.runs set state = v_state where run_id = r.run_id;
-    return 'running';
-  exception
-    when lock_not_available or query_canceled or others then
-      -- The step rolls back; the run ends with what the committed steps did.
-      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
-      select * into r from retention.runs where run_id = p_run_id;
-      v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
-      return retention._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));
+    raise;
   end;
 end
 $$;
