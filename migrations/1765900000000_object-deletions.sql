@@ -85,13 +85,15 @@ create unlogged table retention.batch_marks (
   xid       xid8 primary key,
   run_id    bigint not null,
   del_rels  oid[] not null,
-  upd_rels  oid[] not null
+  upd_rels  oid[] not null,
+  held      jsonb not null default '{}'
 );
 comment on table retention.batch_marks is 'Internal. The batch the transaction xid is running (its run, the tables it deletes from and updates), for the triggers of object columns; a row lives only inside its batch''s transaction.';
 comment on column retention.batch_marks.xid is 'The batch''s transaction.';
 comment on column retention.batch_marks.run_id is 'The run the batch belongs to.';
 comment on column retention.batch_marks.del_rels is 'Tables (partitions included) whose rows the batch, or a foreign key''s cascade from it, deletes.';
 comment on column retention.batch_marks.upd_rels is 'Tables whose rows the batch (a scrub) or a foreign key''s SET NULL / SET DEFAULT action updates.';
+comment on column retention.batch_marks.held is 'Per table with an object column (oid as text): the hold rule for its rows (SQL over alias t, _held_sql): a held row removed by other code during the batch keeps its objects.';
 
 -- A dead object deletion is notified.
 alter table retention.notifications drop constraint notifications_kind_check;

@@ -221,7 +221,7 @@ begin
     from pg_catalog.pg_trigger g
    where not g.tgisinternal and g.tgenabled <> 'D'
      -- An object column's triggers only queue object references (set_object_column).
-     and g.tgfoid <> 'retention._object_ref_trigger()'::regprocedure
+     and g.tgfoid <> 'retention.object_column_trigger()'::regprocedure
      and (((g.tgtype & 8) <> 0
            and g.tgrelid = any (array[p_rel::oid]
                                 || array(select a.relid::oid from pg_catalog.pg_partition_ancestors(p_rel) a)

@@ -11,14 +11,17 @@
 -- (object_deletion_done: retried with backoff, dead and notified after the attempts).
 -- Every batch checks that the triggers of the tables it reaches are in place (RT038).
 
--- The key an object column's value names. Without a url_prefix: the value itself. With
--- one: the value must start with the prefix — its scheme and host in any case, its path
--- exactly —; the key is the rest, without a query (?…) or fragment (#…), percent-decoded
--- (so https://CDN.example.com/rec/my%20file.webm?v=2 names 'my file.webm'). error is set
--- (and key is the raw value) when the value cannot name an object in the target: it lacks
--- the prefix, has a malformed percent-encoding, the key is empty or longer than 1024
--- characters, holds control characters, starts with '/', or has an empty, '.' or '..'
--- path segment.
+-- The key an object column's value names. Without a url_prefix: the value itself. With a
+-- prefix that is a URL (scheme://host/path/): the value is read as a URL — scheme http and
+-- https alike, host in any case, without a trailing dot or the default port (:80, :443),
+-- the path percent-decoded and its dot segments resolved, query (?…) and fragment (#…)
+-- dropped — and must lie under the prefix's path; the key is the rest of the path. So
+-- https://CDN.example.com:443/rec/./my%20file.webm?v=2 names 'my file.webm' under
+-- https://cdn.example.com/rec/. With any other prefix (a key prefix, e.g. uploads/): the
+-- value must start with it, and the key is the rest as it is. error is set (and key is
+-- the raw value) when the value names no object in the target: not under the prefix, a
+-- malformed URL or percent-encoding, a key that is empty, longer than 1024 characters,
+-- holds control characters, starts with '/', or has an empty, '.' or '..' segment.
 create or replace function retention._object_key(p_value text, p_prefix text, out key text, out error text)
 language plpgsql
 immutable
@@ -26,42 +29,40 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_auth integer := 0;   -- length of the prefix's scheme://host part
-  v_path text;
-  v_bytes bytea := '';
-  v_tok text;
+  v_p     text[];
+  v_v     text[];
+  v_ppath text;
+  v_path  text;
 begin
   key := p_value;
-  if p_prefix is not null then
-    if strpos(p_prefix, '://') > 0 then
-      v_auth := strpos(p_prefix, '://') + 2;
-      v_auth := v_auth + coalesce(nullif(strpos(substr(p_prefix, v_auth + 1), '/'), 0) - 1, length(p_prefix) - v_auth);
+  if p_prefix is not null and strpos(p_prefix, '://') = 0 then
+    if not starts_with(p_value collate "C", p_prefix collate "C") then
+      error := format('the value does not start with the column''s prefix %L', p_prefix);
+      return;
     end if;
-    v_path := substr(p_prefix, v_auth + 1);
-    if lower(left(p_value, v_auth)) <> lower(left(p_prefix, v_auth))
-       or substr(p_value, v_auth + 1, length(v_path)) <> v_path then
+    key := substr(p_value, length(p_prefix) + 1);
+  elsif p_prefix is not null then
+    v_p := regexp_match(p_prefix, '^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#@]+)(/[^?#]*)$');
+    v_v := regexp_match(p_value, '^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)');
+    if v_p is null or v_v is null then
+      error := 'the value is not a URL under the column''s url_prefix';
+      return;
+    end if;
+    if retention._url_origin(v_v[1], v_v[2]) is distinct from retention._url_origin(v_p[1], v_p[2]) then
       error := format('the value does not start with the column''s url_prefix %L', p_prefix);
       return;
     end if;
-    key := regexp_replace(substr(p_value, v_auth + length(v_path) + 1), '[?#].*$', '');
-    if strpos(key, '%') > 0 then
-      if key ~ '%([^0-9A-Fa-f]|.[^0-9A-Fa-f]|.?$)' then
-        error := 'the key has a malformed percent-encoding';
-        key := p_value;
-        return;
-      end if;
-      for v_tok in select m[1] from regexp_matches(key, '((?:%[0-9A-Fa-f]{2})+|[^%]+)', 'g') m loop
-        v_bytes := v_bytes || case when left(v_tok, 1) = '%' then decode(replace(v_tok, '%', ''), 'hex')
-                                   else convert_to(v_tok, 'UTF8') end;
-      end loop;
-      begin
-        key := convert_from(v_bytes, 'UTF8');
-      exception when character_not_in_repertoire or untranslatable_character then
-        error := 'the key''s percent-encoding is not UTF-8';
-        key := p_value;
-        return;
-      end;
+    v_ppath := retention._url_path(v_p[3]);
+    v_path := retention._url_path(coalesce(nullif(v_v[3], ''), '/'));
+    if v_path is null then
+      error := 'the value''s path has a malformed percent-encoding, or is not UTF-8, or climbs above the root';
+      return;
     end if;
+    if not starts_with(v_path collate "C", v_ppath collate "C") then
+      error := format('the value does not lie under the column''s url_prefix %L', p_prefix);
+      return;
+    end if;
+    key := substr(v_path, length(v_ppath) + 1);
   end if;
   if length(key) = 0 or length(key) > 1024 then
     error := 'the key is empty or longer than 1024 characters';
@@ -76,7 +77,77 @@ begin
 end
 $$;
 comment on function retention._object_key(text, text) is
-  'Internal. The object key an object column''s value names (url_prefix removed, scheme and host in any case, query and fragment dropped, percent-decoded), or the reason it names none.';
+  'Internal. The object key an object column''s value names (url_prefix removed; a URL read as one: scheme http/https, host case, default port, trailing dot, percent-encoding, dot segments, query and fragment normalised), or the reason it names none.';
+
+-- A URL's scheme and host as compared: http and https alike, the host in lower case,
+-- without a trailing dot or the scheme's default port. NULL for userinfo (user@host).
+create or replace function retention._url_origin(p_scheme text, p_host text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select case when strpos(p_host, '@') > 0 then null
+              else (case when lower(p_scheme) in ('http', 'https') then 'http' else lower(p_scheme) end)
+                   || '://' || regexp_replace(regexp_replace(lower(p_host), ':(80|443)$', ''), '\.(?=(:|$))', '') end
+$$;
+comment on function retention._url_origin(text, text) is
+  'Internal. A URL''s scheme and host as object columns compare them (http = https, lower case, no default port or trailing dot).';
+
+-- A URL path percent-decoded, with its dot segments resolved (RFC 3986 5.2.4); NULL when
+-- the encoding is malformed or not UTF-8, or a '..' climbs above the root.
+create or replace function retention._url_path(p_path text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_bytes bytea := '';
+  v_tok   text;
+  v_text  text := p_path;
+  v_out   text[] := '{}';
+  v_seg   text;
+  v_segs  text[];
+  v_i     integer;
+begin
+  if strpos(p_path, '%') > 0 then
+    if p_path ~ '%([^0-9A-Fa-f]|.[^0-9A-Fa-f]|.?$)' then
+      return null;
+    end if;
+    for v_tok in select m[1] from regexp_matches(p_path, '((?:%[0-9A-Fa-f]{2})+|[^%]+)', 'g') m loop
+      v_bytes := v_bytes || case when left(v_tok, 1) = '%' then decode(replace(v_tok, '%', ''), 'hex')
+                                 else convert_to(v_tok, 'UTF8') end;
+    end loop;
+    begin
+      v_text := convert_from(v_bytes, 'UTF8');
+    exception when character_not_in_repertoire or untranslatable_character then
+      return null;
+    end;
+  end if;
+  v_segs := string_to_array(v_text, '/');
+  for v_i in 1 .. coalesce(cardinality(v_segs), 0) loop
+    v_seg := v_segs[v_i];
+    if v_seg = '.' then
+      if v_i = cardinality(v_segs) then v_out := v_out || ''::text; end if;
+      continue;
+    elsif v_seg = '..' then
+      if cardinality(v_out) <= 1 then
+        return null;   -- above the root
+      end if;
+      v_out := v_out[1:cardinality(v_out) - 1];
+      if v_i = cardinality(v_segs) then v_out := v_out || ''::text; end if;
+      continue;
+    end if;
+    v_out := v_out || v_seg;
+  end loop;
+  return array_to_string(v_out, '/');
+end
+$$;
+comment on function retention._url_path(text) is
+  'Internal. A URL path percent-decoded with its dot segments resolved, or NULL (malformed, not UTF-8, above the root).';
 
 -- The object key a value names (_object_key), or NULL when it names none. Public and
 -- immutable so that a table with a url_prefix column can index it: the worker's look-up
@@ -98,7 +169,7 @@ comment on function retention.object_key_of(text, text) is
 -- the owner, never committed), and the table is one that batch deletes from (or, for the
 -- update trigger, updates). Any login can set retention.run_id; none can write that row,
 -- and code the batch sets off elsewhere (another table's trigger) is not the batch.
-create or replace function retention._object_ref_trigger()
+create or replace function retention.object_column_trigger()
 returns trigger
 language plpgsql
 security definer
@@ -111,14 +182,26 @@ declare
   v_val  text;
   v_key  record;
   v_id   bigint;
+  v_held text;
+  v_is_held boolean;
 begin
   select * into v_mark from retention.batch_marks m where m.xid = pg_current_xact_id();
   if not found or not (tg_relid = any (case when tg_op = 'DELETE' then v_mark.del_rels else v_mark.upd_rels end)) then
     return null;
   end if;
   select * into v_col from retention.object_columns c where c.column_id = tg_argv[0]::bigint;
-  if not found then
+  -- Only on the registered table or a partition of it (set_object_column's triggers).
+  if not found or not (v_col.rel = tg_relid or v_col.rel = pg_catalog.pg_partition_root(tg_relid)) then
     return null;
+  end if;
+  -- A held row keeps its objects, also when code other than the batch (a trigger of the
+  -- application firing inside it) removes it.
+  v_held := v_mark.held ->> tg_relid::text;
+  if v_held is not null then
+    execute format('select %s from (select ($1).*) t', v_held) into v_is_held using old;
+    if v_is_held then
+      return null;
+    end if;
   end if;
   -- The trigger's WHEN clause saw the column non-null; NULL here means it was renamed
   -- (the batch checks names first: _check_object_triggers).
@@ -145,8 +228,8 @@ begin
   return null;
 end
 $$;
-comment on function retention._object_ref_trigger() is
-  'Internal. Trigger of object columns: puts the deleted (or scrubbed) row''s object reference into object_deletions when the transaction''s batch (batch_marks) removes it from that table.';
+comment on function retention.object_column_trigger() is
+  'Trigger of object columns (set_object_column puts it on their tables; it cannot be called otherwise): puts the deleted (or scrubbed) row''s object reference into object_deletions when the transaction''s batch (batch_marks) removes it from that table, unless a legal hold covers the row.';
 
 -- Notifies an object deletion that is dead from the start (its reference names no object).
 create or replace function retention._notify_dead_reference(p_id bigint)
@@ -227,6 +310,13 @@ begin
     raise exception 'column % does not exist in %', coalesce(quote_ident(p_column), 'NULL'), v_rel
       using errcode = 'RT002', hint = 'Give the column that holds the object key or URL.';
   end if;
+  -- Keys are compared byte for byte: a column whose collation says 'X.pdf' = 'x.pdf'
+  -- could keep neither object apart.
+  if exists (select from pg_catalog.pg_attribute a join pg_catalog.pg_collation c on c.oid = a.attcollation
+              where a.attrelid = v_rel and a.attname = p_column and not c.collisdeterministic) then
+    raise exception 'column % of % has a nondeterministic collation', p_column, v_rel
+      using errcode = 'RT020', hint = 'Object keys are compared byte for byte; give the column a deterministic collation (e.g. "C").';
+  end if;
   if v_type not in ('text', 'character varying') then
     raise exception 'column % of % is %, not text', p_column, v_rel, v_type
       using errcode = 'RT020', hint = 'An object column holds a key or URL as text or varchar.';
@@ -236,9 +326,12 @@ begin
       using errcode = 'RT020',
             hint = 'A name (lower-case letters, digits, _ and -) that PG_RETENTION_OBJECT_TARGETS maps to a directory or s3://bucket/prefix, e.g. recordings; URLs and credentials stay out of the database.';
   end if;
-  if p_url_prefix is not null and (length(p_url_prefix) not between 1 and 500 or p_url_prefix ~ '[[:cntrl:]]') then
+  if p_url_prefix is not null
+     and (length(p_url_prefix) not between 1 and 500 or p_url_prefix ~ '[[:cntrl:]]' or right(p_url_prefix, 1) <> '/'
+          or (strpos(p_url_prefix, '://') > 0 and p_url_prefix !~ '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]+/[^?#]*$')
+          or (strpos(p_url_prefix, '://') > 0 and retention._url_path(substring(p_url_prefix from '^[^:]+://[^/]+(/.*)$')) is null)) then
     raise exception 'invalid url prefix %', quote_literal(left(p_url_prefix, 60))
-      using errcode = 'RT020', hint = 'What every value starts with before the object key, e.g. https://cdn.example.com/recordings/ (1 to 500 characters).';
+      using errcode = 'RT020', hint = 'What every value starts with before the object key, ending in /: a URL with its host and path (https://cdn.example.com/recordings/) or a key prefix (uploads/); 1 to 500 characters.';
   end if;
   -- The triggers are created as the retention owner; the worker reads the table as the
   -- owner to see whether a remaining row still references an object.
@@ -261,11 +354,11 @@ begin
   execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_d', v_rel);
   execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_u', v_rel);
   execute format('create trigger %I after delete on %s for each row when (old.%I is not null)
-                  execute function retention._object_ref_trigger(%L)',
+                  execute function retention.object_column_trigger(%L)',
                  'retention_objects_' || v_row.column_id || '_d', v_rel, p_column, v_row.column_id);
   execute format('create trigger %I after update of %I on %s for each row
                   when (old.%I is not null and old.%I is distinct from new.%I)
-                  execute function retention._object_ref_trigger(%L)',
+                  execute function retention.object_column_trigger(%L)',
                  'retention_objects_' || v_row.column_id || '_u', p_column, v_rel, p_column, p_column, p_column, v_row.column_id);
   -- ALWAYS: they fire under session_replication_role = replica too.
   execute format('alter table %s enable always trigger %I, enable always trigger %I', v_rel,
@@ -370,7 +463,7 @@ begin
                           where a.attrelid = l.relid and a.attname = o.column_name and a.attnum > 0 and not a.attisdropped)
           or not exists (select from pg_catalog.pg_trigger g
                           where g.tgrelid = l.relid and g.tgname = x.name and g.tgenabled = 'A'
-                            and g.tgfoid = 'retention._object_ref_trigger()'::regprocedure
+                            and g.tgfoid = 'retention.object_column_trigger()'::regprocedure
                             and (x.name like '%\_d'
                                  or (select a.attname from pg_catalog.pg_attribute a
                                       where a.attrelid = l.relid and a.attnum = g.tgattr[0]) = o.column_name)))
@@ -407,8 +500,9 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_del oid[];
-  v_upd oid[];
+  v_del  oid[];
+  v_upd  oid[];
+  v_held jsonb;
 begin
   if not exists (select from retention.object_columns) then
     return false;
@@ -426,9 +520,17 @@ begin
                   where l.relid = any (v_del || v_upd)) then
     return false;
   end if;
-  insert into retention.batch_marks (xid, run_id, del_rels, upd_rels)
-  values (pg_current_xact_id(), p_run_id, v_del, v_upd)
-  on conflict (xid) do update set run_id = excluded.run_id, del_rels = excluded.del_rels, upd_rels = excluded.upd_rels;
+  select coalesce(jsonb_object_agg(l.relid::text, retention._held_sql(l.relid::regclass, 't', p.name, false)), '{}')
+    into v_held
+    from (select distinct x.relid
+            from retention.object_columns o
+           cross join lateral (select o.rel::oid as relid
+                               union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) x
+           where x.relid = any (v_del || v_upd)) l;
+  insert into retention.batch_marks (xid, run_id, del_rels, upd_rels, held)
+  values (pg_current_xact_id(), p_run_id, v_del, v_upd, v_held)
+  on conflict (xid) do update set run_id = excluded.run_id, del_rels = excluded.del_rels, upd_rels = excluded.upd_rels,
+                                  held = excluded.held;
   return true;
 end
 $$;

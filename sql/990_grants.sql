@@ -88,6 +88,10 @@ grant execute on function
 grant execute on function retention.backup_plan(text, jsonb, timestamptz) to retention_runner, retention_auditor;
 -- A pure function an application's index may use (object columns with a url prefix).
 grant execute on function retention.object_key_of(text, text) to public;
+-- The trigger of object columns: a partition created or attached by the table's owner gets
+-- a copy of it, which needs EXECUTE; it runs only as a trigger, and queues nothing but what
+-- the transaction's batch removes from its registered table.
+grant execute on function retention.object_column_trigger() to public;
 grant select on retention.backup_policies, retention.backup_prunings to retention_runner, retention_archiver;
 
 -- What the views call (with the reader's rights): read-only helpers.

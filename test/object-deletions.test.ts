@@ -17,7 +17,7 @@ import { startWorker } from './support/worker.ts';
 import { LocalDirTarget, S3Target, type StorageTarget } from '../runner/archive/storage.ts';
 import { drainObjects, objectSetup, type ObjectSetup } from '../runner/objects.ts';
 import { ConfigError } from '../runner/config.ts';
-import { sqlState, useTestDatabase } from './support/db.ts';
+import { loginAs, sqlState, useTestDatabase } from './support/db.ts';
 import { count } from './support/fixtures.ts';
 import { startS3, type TestS3 } from './support/s3.ts';
 
@@ -457,6 +457,49 @@ describe('the CLI and the worker', () => {
 });
 
 describe('what an attacker found', () => {
+  it('second round: a held row an application trigger removes inside a batch keeps its object; bad prefixes and case-blind collations are refused; the owner can still add partitions', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
+    await app(dir);
+    put(dir, 'held/evidence.mp4');
+    // Meeting 5 (user 9) is held; its transcript 3 names t/5.txt. A SECURITY DEFINER
+    // trigger of the application deletes that transcript and another one during the batch.
+    await q(`insert into ob.transcripts values (30, 7, 'https://cdn.example.com/held/evidence.mp4')`);
+    await q(`select retention.place_hold('table', 'ob.transcripts', 'litigation 42')`);
+    await q(`create function ob.sneaky() returns trigger language plpgsql security definer as $$
+             begin delete from ob.transcripts where id in (3, 30); return null; end $$`);
+    await q(`create trigger zz_sneaky after delete on ob.meetings for each statement execute function ob.sneaky()`);
+    await db.call(`call retention.run('meetings')`).catch(() => undefined);
+    expect((await outbox()).map((b) => b.object_key)).not.toContain('held/evidence.mp4');
+    expect((await outbox()).map((b) => b.object_key)).not.toContain('t/5.txt');
+    await drainObjects(db.pool, local(dir));
+    expect(files(dir)).toContain('held/evidence.mp4');
+    expect(files(dir)).toContain('t/5.txt');
+
+    for (const prefix of ['https://cdn.example.com', 'https://cdn.example.com/rec', 'uploads', 'https://user@cdn.example.com/', 'https:///x/']) {
+      expect([prefix, await sqlState(q(`select retention.set_object_column('ob.meetings', 'recording_key', 'rec', $1)`, [prefix]))]).toEqual([prefix, 'RT020']);
+    }
+    const icu = await q(`create collation if not exists ob.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`).then(() => true, () => false);
+    if (icu) {
+      await q(`create table ob.ci_keys (id int primary key, k text collate ob.ci)`);
+      expect(await sqlState(q(`select retention.set_object_column('ob.ci_keys', 'k', 'rec')`))).toBe('RT020');
+    }
+    // The table's owner (not the retention owner) adds partitions to a registered table.
+    const owner = `ob_owner_${randomBytes(3).toString('hex')}`;
+    const c = await loginAs(db, owner);
+    await q(`grant usage, create on schema ob to ${owner}`);
+    try {
+      await c.query(`create table ob.owned (id int, at timestamptz not null, f text) partition by range (at)`);
+      await q(`select retention.set_object_column('ob.owned', 'f', 'rec')`);
+      await c.query(`create table ob.owned_1 partition of ob.owned for values from ('2025-01-01') to ('2026-01-01')`);
+      expect(await count(db, `pg_trigger where tgrelid = 'ob.owned_1'::regclass and tgname like 'retention_objects_%'`)).toBe(2);
+    } finally {
+      await c.end();
+      await q(`drop table if exists ob.owned`);
+      await q(`drop owned by ${owner}`).catch(() => undefined);
+      await q(`drop role if exists ${owner}`);
+    }
+  });
+
   it('a runner session that opened a run, and the application\'s own trigger inside a batch, queue nothing of their own', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-objects-'));
     await app(dir);
@@ -500,11 +543,22 @@ describe('what an attacker found', () => {
     expect(left).toContain('t/held.bin');
     expect(left).toContain('t/q.bin');
     expect(left).not.toContain('t/my file.bin');
+    // Other spellings of the same URL: dot segments, the default port, a trailing dot, http.
+    for (const [id, url] of [[20, 'https://cdn.example.com/t/./dot.png'], [21, 'https://cdn.example.com:443/t/x/../port.png'],
+                             [22, 'https://cdn.example.com./t/trail.png'], [23, 'http://cdn.example.com/t/plain.png']] as const) {
+      await q(`insert into ob.transcripts values ($1, 5, $2)`, [id, url]);
+    }
+    expect(await q(`select retention.object_key_of(file_url, 'https://cdn.example.com/') as k from ob.transcripts where id between 20 and 23 order by id`))
+      .toEqual([{ k: 't/dot.png' }, { k: 't/port.png' }, { k: 't/trail.png' }, { k: 't/plain.png' }]);
     expect(await q(`select retention.object_key_of('HTTPS://cdn.EXAMPLE.com/t/a%2Fb.txt?x#y', 'https://cdn.example.com/t/') as k,
                            retention.object_key_of('https://cdn.example.com/T/a.txt', 'https://cdn.example.com/t/') as other_path,
                            retention.object_key_of('https://cdn.example.com/t/%zz', 'https://cdn.example.com/t/') as bad,
-                           retention.object_key_of('https://cdn.example.com/t/..%2Fsecret', 'https://cdn.example.com/t/') as escape`))
-      .toEqual([{ k: 'a/b.txt', other_path: null, bad: null, escape: null }]);
+                           retention.object_key_of('https://cdn.example.com/t/..%2Fsecret', 'https://cdn.example.com/t/') as escape,
+                           retention.object_key_of('https://cdn.example.com/../../etc/passwd', 'https://cdn.example.com/t/') as climb,
+                           retention.object_key_of('https://user@cdn.example.com/t/a', 'https://cdn.example.com/t/') as userinfo,
+                           retention.object_key_of('https://cdn.example.com.evil/t/a', 'https://cdn.example.com/t/') as evil,
+                           retention.object_key_of('uploads/a/b.png', 'uploads/') as keyprefix`))
+      .toEqual([{ k: 'a/b.txt', other_path: null, bad: null, escape: null, climb: null, userinfo: null, evil: null, keyprefix: 'a/b.png' }]);
   });
 
   it('a column renamed or swapped with another, a child table by inheritance: the batch refuses (RT038); retention tables cannot be registered', async () => {
