@@ -96,6 +96,10 @@ alter table retention.notifications add constraint notifications_kind_check
                   'erasure_completed', 'erasure_overdue', 'rows_flagged', 'audit_checkpoint',
                   'approval_requested', 'archive_failed', 'object_deletion_failed', 'backup_prune_failed'));
 
+-- Erasures reach partitioned tables: _subject_locations also returns the key's columns
+-- (sql/ creates it again).
+drop function if exists retention._subject_locations(regclass, text);
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

@@ -15,3 +15,19 @@ as $$
 $$;
 comment on function retention._rel_and_ancestors(regclass) is
   'Internal. The table itself and every table above it (partitioned parents, inheritance parents).';
+
+-- A table's partitioned family: every table of the partition tree of its top-level
+-- partitioned table (itself alone when it is not partitioned nor a partition).
+create or replace function retention._family(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select array[p_rel::oid]
+         || coalesce(array(select t.relid::oid from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
+                            where t.relid <> p_rel), '{}')
+$$;
+comment on function retention._family(regclass) is
+  'Internal. The table and every table of its partitioned table''s partition tree (root, partitions, their partitions).';

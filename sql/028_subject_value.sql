@@ -93,25 +93,24 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  -- Of policies on the table, on a table above it, or on a partition below it (a
-  -- partitioned table's rows include its partitions' rows).
+  -- Of policies on the table or on any table of its partitioned table's tree (above it,
+  -- below it, beside it): a partition's columns are its partitioned table's, so a column
+  -- one of them calls a subject column names a subject in all of them.
   select p.subject_column
     from retention.policies p
    where p.subject_column is not null
-     and (p.target = any (retention._rel_and_ancestors(p_rel))
-          or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and p.target = any (retention._family(p_rel))
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
   -- p_subject_column): a hold on the person keeps those rows too.
   select r.subject_column
     from retention.erasure_rules r
    where r.subject_column is not null
-     and (r.target = any (retention._rel_and_ancestors(p_rel))
-          or r.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and r.target = any (retention._family(p_rel))
   union
   select k.key_column
     from retention._single_key(p_rel) k
-   where exists (select from retention.erasure_requests r where r.subject_table = p_rel)
+   where exists (select from retention.erasure_requests r where r.subject_table = any (retention._family(p_rel)))
 $$;
 comment on function retention._own_subject_columns(regclass) is
-  'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its parents'') and the key of erasure subject tables.';
+  'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its partitioned family''s) and the key of erasure subject tables.';

@@ -63,9 +63,9 @@ begin
       raise exception 'the default rule cannot name a subject column: columns differ per table'
         using errcode = 'RT020', hint = 'Give the subject column in a rule for its table.';
     end if;
-    if (select k.relkind from pg_catalog.pg_class k where k.oid = v_target) <> 'r' then
-      raise exception '% is not an ordinary table: an erasure does not reach a partitioned table''s rows through a subject column yet', retention.qualified_name(v_target)
-        using errcode = 'RT020', hint = 'Name the rule for each partition, or wait for partitioned tables in erasures (issue 16).';
+    if (select k.relkind from pg_catalog.pg_class k where k.oid = v_target) not in ('r', 'p') then
+      raise exception '% is not a table', retention.qualified_name(v_target)
+        using errcode = 'RT020', hint = 'Name the table (or partitioned table) whose column holds the person''s key.';
     end if;
     select a.atttypid into v_coltyp
       from pg_catalog.pg_attribute a

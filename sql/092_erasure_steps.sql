@@ -75,30 +75,76 @@ declare
   v_cond    text;
   v_rule    retention.erasure_rules;
   v_child   record;
+  v_add     jsonb;
+  v_new     jsonb;
   v_i       int := 0;
   v_j       int;
 begin
   select p_subject_table as subject_table, p_subject_id as subject_id into v_req;
   select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
-  v_queue := jsonb_build_array(jsonb_build_object(
-    'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
-    'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type)));
-  v_seen := array[v_req.subject_table::oid];
+  -- The subject's own row (depth 0; in each partition of a partitioned subject table).
+  v_queue := '[]';
+  v_seen := '{}';
   -- Tables that hold the key without a foreign key, next to the subject's row (depth 1):
   -- the column an erasure rule names for this subject table, and every policy's subject
-  -- column that can hold the key (_subject_locations). A table a foreign key also leads
-  -- to gets the rows of both (merged below like a second path).
+  -- column that can hold the key (_subject_locations).
   perform retention._check_subject_rules(v_req.subject_table);
-  for v_child in select * from retention._subject_locations(v_req.subject_table, v_req.subject_id) loop
-    v_seen := v_seen || v_child.rel::oid;
-    v_queue := v_queue || jsonb_build_object('depth', 1, 'rel', v_child.rel::oid, 'via', v_child.via, 'cond', v_child.cond);
-  end loop;
-  while v_i < jsonb_array_length(v_queue) loop
+  v_add := jsonb_build_array(jsonb_build_object(
+               'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
+               'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type)))
+           || coalesce((select jsonb_agg(jsonb_build_object('depth', 1, 'rel', x.rel::oid, 'via', x.via, 'cond', x.cond,
+                                                            'cols', to_jsonb(x.cols), 'ref', v_req.subject_table::oid))
+                          from retention._subject_locations(v_req.subject_table, v_req.subject_id) x
+                         where not x.rel::oid = any (retention._family(v_req.subject_table))), '[]');
+  loop
+    -- Enqueue what was found (v_add): a partitioned table (or a partition a key names)
+    -- as each of its leaf partitions, with the same condition (their columns are the
+    -- table's), so that every partition's rows are reached whichever partitions carry
+    -- the key — except a partition whose columns of that key reference another table
+    -- (there they name something else: _erasure_leaves); a table already seen and still
+    -- waiting takes the rows of both paths (a
+    -- diamond: cards from the person and from their accounts; a table reached by a key
+    -- and by a subject column); one already done is not revisited (_erasure_conflicts
+    -- warns about rows left).
+    for v_new in
+      select jsonb_build_object('depth', (a.e ->> 'depth')::int, 'rel', l.leaf::oid, 'via', a.e ->> 'via', 'cond', a.e ->> 'cond')
+        from jsonb_array_elements(v_add) with ordinality a(e, o)
+        cross join lateral retention._erasure_leaves((a.e ->> 'rel')::oid::regclass,
+                                                     array(select jsonb_array_elements_text(a.e -> 'cols'))::name[],
+                                                     (a.e ->> 'ref')::oid::regclass) l(leaf)
+       order by a.o, l.leaf::text
+    loop
+      if not (v_new ->> 'rel')::oid = any (v_seen) then
+        v_seen := v_seen || (v_new ->> 'rel')::oid;
+        v_queue := v_queue || v_new;
+        continue;
+      end if;
+      select e.o - 1 into v_j
+        from jsonb_array_elements(v_queue) with ordinality e(x, o)
+       where (e.x ->> 'rel')::oid = (v_new ->> 'rel')::oid and e.o - 1 >= v_i;
+      if v_j is not null and not (v_queue -> v_j ->> 'cond') = (v_new ->> 'cond') then
+        v_queue := jsonb_set(jsonb_set(v_queue, array[v_j::text, 'cond'],
+                               to_jsonb(format('(%s or %s)', v_queue -> v_j ->> 'cond', v_new ->> 'cond'))),
+                             array[v_j::text, 'via'],
+                             to_jsonb(concat_ws(', ', v_queue -> v_j ->> 'via', v_new ->> 'via')));
+      end if;
+      v_j := null;
+    end loop;
+    exit when v_i >= jsonb_array_length(v_queue);
     v_item := v_queue -> v_i;
     v_i := v_i + 1;
+    v_add := '[]';
     v_rel := (v_item ->> 'rel')::oid::regclass;
     v_cond := v_item ->> 'cond';
-    select * into v_rule from retention.erasure_rules r where r.target = v_rel;
+    -- The table's own rule, else the rule of a partitioned table above it, else the
+    -- default, else delete.
+    select r.* into v_rule
+      from retention.erasure_rules r
+      join unnest(array[v_rel] || coalesce(array(select a.relid from pg_catalog.pg_partition_ancestors(v_rel) a
+                                                  where a.relid <> v_rel), '{}')) with ordinality u(rel, o)
+        on r.target = u.rel
+     order by u.o
+     limit 1;
     rule_source := 'table';
     if not found then
       select * into v_rule from retention.erasure_rules r where r.target is null;
@@ -112,9 +158,12 @@ begin
     return next;
     v_rule := null;
     continue when rule = 'keep' or depth >= 10;
-    -- Tables referencing this one (not seen yet): rows whose foreign key points at the rows above.
+    -- Tables referencing this one: rows whose foreign key points at the rows above. A key
+    -- may name this table, a partitioned table above it or a partition below it
+    -- (_referenced_as); one declared on a partition stands for its partitioned table.
     for v_child in
       select c.conrelid::regclass as rel,
+             array_agg(distinct a2.attname) as cols,
              '(' || string_agg(format('(%s) in (select %s from only %s t where %s)',
                                (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
                                   from unnest(c.conkey) with ordinality k(att, o)
@@ -125,29 +174,16 @@ begin
                                target, v_cond), ' or ' order by c.conname) || ')' as cond,
              string_agg(c.conname::text, ', ' order by c.conname) as via
         from pg_catalog.pg_constraint c
-       where c.contype = 'f' and c.confrelid = v_rel and c.conparentid = 0 and c.conrelid <> v_rel
+        join pg_catalog.pg_attribute a2 on a2.attrelid = c.conrelid and a2.attnum = any (c.conkey)
+       where c.contype = 'f' and c.confrelid = any (retention._referenced_as(v_rel)) and c.conparentid = 0
+         -- Not a key within the table's own partitioned table (a self-reference: other
+         -- people's rows; _erasure_conflicts says so).
+         and not c.conrelid = any (retention._family(v_rel))
        group by c.conrelid
        order by c.conrelid::regclass::text
     loop
-      if v_child.rel::oid <> all (v_seen) then
-        v_seen := v_seen || v_child.rel::oid;
-        v_queue := v_queue || jsonb_build_object('depth', depth + 1, 'rel', v_child.rel::oid,
-                                                 'via', v_child.via, 'cond', v_child.cond);
-        continue;
-      end if;
-      -- A second path to a table still waiting in the queue (a diamond: invoices reached
-      -- from orders and from payments): its rows through either path belong to the plan.
-      -- A table already done is not revisited; _erasure_conflicts warns about rows left.
-      select e.o - 1 into v_j
-        from jsonb_array_elements(v_queue) with ordinality e(x, o)
-       where (e.x ->> 'rel')::oid = v_child.rel::oid and e.o - 1 >= v_i;
-      if v_j is not null then
-        v_queue := jsonb_set(jsonb_set(v_queue, array[v_j::text, 'cond'],
-                               to_jsonb(format('(%s or %s)', v_queue -> v_j ->> 'cond', v_child.cond))),
-                             array[v_j::text, 'via'],
-                             to_jsonb(concat_ws(', ', v_queue -> v_j ->> 'via', v_child.via)));
-      end if;
-      v_j := null;
+      v_add := v_add || jsonb_build_object('depth', depth + 1, 'rel', v_child.rel::oid, 'via', v_child.via, 'cond', v_child.cond,
+                                           'cols', to_jsonb(v_child.cols), 'ref', v_rel::oid);
     end loop;
   end loop;
 end
@@ -191,13 +227,13 @@ comment on function retention._subject_key_names(regclass) is
 --    that references the tenants names a tenant; one that references the subject table
 --    is reached through the key anyway). A policy says a column names a person, not
 --    which table's: an erasure of a customer must not take a user's logs.
--- Not the subject table itself, not a partitioned table (erasure rules refuse one; a
--- policy's is listed among the plan's gaps), not a table that no longer exists. The key
--- is compared as _key_match_sql says (without the column's modifier, text byte for
--- byte); a key the type cannot hold selects nothing. An erasure rule whose column is gone or
+-- Not the subject table itself, not a table that no longer exists (a partitioned table
+-- is one location: _erasure_steps acts on each of its partitions). The key is compared as
+-- _key_match_sql says (without the column's modifier, text byte for byte); a key the
+-- type cannot hold selects nothing. An erasure rule whose column is gone or
 -- no longer fits is an error (_check_subject_rules), not a silent omission.
 create or replace function retention._subject_locations(p_subject_table regclass, p_key text)
-returns table (rel regclass, cond text, via text)
+returns table (rel regclass, cond text, via text, cols name[])
 language sql
 stable
 set search_path = pg_catalog, pg_temp
@@ -218,24 +254,24 @@ as $$
                         where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
   ),
   typed as (
-    select c.rel, c.via, retention._key_match_sql(c.col, a.atttypid, p_key) as cond
+    select c.rel, c.col, c.via, retention._key_match_sql(c.col, a.atttypid, p_key) as cond
       from cand c
-      join pg_catalog.pg_class k on k.oid = c.rel and k.relkind = 'r'
+      join pg_catalog.pg_class k on k.oid = c.rel and k.relkind in ('r', 'p')
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
      where c.rel <> p_subject_table
        and retention._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y))
   ),
-  conds as (select t.rel, t.via, t.cond from typed t where t.cond is not null)
-  select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', ')
+  conds as (select t.rel, t.col, t.via, t.cond from typed t where t.cond is not null)
+  select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', '), array_agg(distinct c.col)
     from conds c
    group by c.rel
    order by c.rel::text
 $$;
 comment on function retention._subject_locations(regclass, text) is
-  'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column for that table; policies'' subject columns named like its keys), with the condition selecting the key''s rows: where an erasure reaches beyond foreign keys.';
+  'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column for that table; policies'' subject columns named like its keys), with the condition selecting the key''s rows and the columns: where an erasure reaches beyond foreign keys.';
 
 -- An erasure rule that names a subject column for p_subject_table but no longer can (its
--- table or column dropped, renamed or retyped since, its table partitioned): RT002, so
+-- table or column dropped, renamed or retyped since): RT002, so
 -- that a request does not complete with the rows the rule was meant for left in place.
 create or replace function retention._check_subject_rules(p_subject_table regclass)
 returns void
@@ -251,7 +287,7 @@ begin
     from retention.erasure_rules r
    where r.subject_table = p_subject_table and r.subject_column is not null
      and not exists (select from pg_catalog.pg_attribute a
-                       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind = 'r'
+                       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind in ('r', 'p')
                       where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped
                         and retention._same_key_type(a.atttypid,
                               (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y)))
@@ -265,4 +301,36 @@ begin
 end
 $$;
 comment on function retention._check_subject_rules(regclass) is
-  'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped, partitioned).';
+  'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped).';
+
+-- The tables an erasure step acts on for p_rel: itself when it is an ordinary table; for
+-- a partitioned table, or a partition of one, every leaf partition of the partitioned
+-- table at the top (a key declared on one partition reaches the person's rows in all of
+-- them: the plan treats the partitioned table as one) — but not a partition where one of
+-- p_cols (the columns that hold the key) has a foreign key to a table outside p_ref's
+-- family: there the column names something else (a tenant, not a user). Leaves that are
+-- not ordinary tables (foreign tables) are not listed: _erasure_conflicts refuses a plan
+-- with a partitioned table that has one.
+create or replace function retention._erasure_leaves(p_rel regclass, p_cols name[] default null, p_ref regclass default null)
+returns setof regclass
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select l.leaf
+    from (select t.relid::regclass as leaf
+            from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
+           where t.isleaf and (select k.relkind from pg_catalog.pg_class k where k.oid = t.relid) = 'r'
+          union all
+          select p_rel where pg_catalog.pg_partition_root(p_rel) is null) l
+   where p_cols is null
+      or not exists (select from pg_catalog.pg_constraint f
+                       join pg_catalog.pg_attribute a on a.attrelid = f.conrelid and a.attnum = any (f.conkey)
+                      where f.contype = 'f' and f.conrelid in (select x from unnest(retention._family(l.leaf)) x
+                                                               where x = l.leaf or x in (select y.relid from pg_catalog.pg_partition_ancestors(l.leaf) y))
+                        and a.attname = any (p_cols)
+                        and not f.confrelid = any (retention._family(p_ref)))
+$$;
+comment on function retention._erasure_leaves(regclass, name[], regclass) is
+  'Internal. The ordinary tables an erasure step on the table acts on: the table, or every leaf partition of its partitioned table (but those whose key columns reference a table outside p_ref''s family).';

@@ -62,9 +62,25 @@ begin
                    retention._reach_scan(s.target::regclass), s.cond)
       into v_rows, v_n;
     v_total := v_total + v_n;
-    v_tables := v_tables || json_build_object('table', s.target, 'depth', s.depth, 'via', s.via, 'rule', s.rule,
+    -- A partition's rows under its partitioned table: one table for the person.
+    v_tables := v_tables || json_build_object('table', retention.qualified_name(coalesce(pg_catalog.pg_partition_root(s.target::regclass), s.target::regclass)),
+                                              'depth', s.depth, 'via', s.via, 'rule', s.rule,
                                               'reason', s.reason, 'row_count', v_n, 'rows', v_rows);
   end loop;
+  -- The partitions of one partitioned table (same rule) as one entry, rows together.
+  with e as (select t.o, t.e ->> 'table' as tbl, t.e ->> 'rule' as rul, t.e ->> 'reason' as rsn, t.e
+               from unnest(v_tables) with ordinality t(e, o)),
+  g as (select e.tbl, e.rul, e.rsn, min(e.o) as first, min((e.e ->> 'depth')::int) as depth,
+               string_agg(distinct e.e ->> 'via', ', ') as via, sum((e.e ->> 'row_count')::bigint) as n
+          from e group by e.tbl, e.rul, e.rsn)
+  select coalesce(array_agg(json_build_object('table', g.tbl, 'depth', g.depth, 'via', g.via, 'rule', g.rul, 'reason', g.rsn,
+                                              'row_count', g.n,
+                                              'rows', coalesce((select json_agg(r.row order by x.o, r.i)
+                                                                  from e x cross join lateral json_array_elements(x.e -> 'rows') with ordinality r(row, i)
+                                                                 where x.tbl = g.tbl and x.rul = g.rul and x.rsn is not distinct from g.rsn), '[]'::json))
+                            order by g.first), '{}')
+    into v_tables
+    from g;
   perform retention._append_audit('subject.exported', 'subject', retention._subject_token('subject:' || v_key),
     jsonb_build_object('subject_table', retention.qualified_name(v_table), 'exported_by', session_user,
                        'tables', cardinality(v_tables), 'rows', v_total));

@@ -29,8 +29,17 @@ begin
             order by x.step loop
     v_msg := null;
     if (select pc.relkind from pg_catalog.pg_class pc where pc.oid = s.target::regclass) = 'p' then
-      v_msg := 'a partitioned table: erasure steps do not reach into its partitions yet, so the plan would miss or miscount its rows';
+      v_msg := 'a partitioned table: erasure steps act on its partitions, not on it';
     end if;
+    -- A partition of a partitioned table one of whose partitions is not an ordinary table
+    -- (a foreign table): the person's rows there cannot be erased from here.
+    select concat_ws('; ', v_msg, string_agg(format('partition %s of %s is a %s: the person''s rows there cannot be erased from here',
+                                                    k.oid::regclass, pg_catalog.pg_partition_root(s.target::regclass),
+                                                    case k.relkind when 'f' then 'foreign table' else 'table of another kind' end), '; '))
+      into v_msg
+      from pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(s.target::regclass)) t
+      join pg_catalog.pg_class k on k.oid = t.relid
+     where t.isleaf and k.relkind <> 'r';
     if s.rule = 'scrub' then
       select concat_ws('; ', v_msg, string_agg(format('scrubbing %s would change rows of %s through %s', a.attname,
                                                        fk.conrelid::regclass, fk.conname), '; ' order by fk.conname))
@@ -38,7 +47,7 @@ begin
         from pg_catalog.pg_constraint fk
         cross join unnest(fk.confkey) k(att)
         join pg_catalog.pg_attribute a on a.attrelid = fk.confrelid and a.attnum = k.att
-       where fk.contype = 'f' and fk.confrelid = s.target::regclass and fk.conparentid = 0
+       where fk.contype = 'f' and fk.confrelid = any (retention._referenced_as(s.target::regclass)) and fk.conparentid = 0
          and a.attname in (select jsonb_object_keys(coalesce(s.scrub, '{}')));
     end if;
     if v_msg is not null and v_msg <> '' then
@@ -58,18 +67,21 @@ begin
                 from unnest(con.confkey) with ordinality k(att, o)
                 join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk
         from pg_catalog.pg_constraint con
-       where con.contype = 'f' and con.confrelid = to_regclass(s.target) and con.conparentid = 0
+       where con.contype = 'f' and con.confrelid = any (retention._referenced_as(to_regclass(s.target))) and con.conparentid = 0
          and con.confdeltype in ('a', 'r', 'c', 'n', 'd')
        order by con.conrelid::regclass::text, con.conname
     loop
+      -- That table's step (a partitioned table's: one of its leaves', which share it).
       select x.rule, x.cond into v_child
         from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
-       where x.target = retention.qualified_name(c.rel);
+       where to_regclass(x.target) in (select l from retention._erasure_leaves(c.rel) l)
+       order by x.target
+       limit 1;
       if c.confdeltype in ('n', 'd') then
         -- SET NULL / SET DEFAULT: rows outside that table's own step (a manager's reports,
         -- through a self-reference) would be changed: other people's rows.
-        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+        execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
@@ -83,8 +95,8 @@ begin
         -- Rows the cascade reaches outside that table's own step (a self-reference such as
         -- a manager's reports, or a cycle): other people's rows, which an erasure never
         -- takes along. The plan says so and processing refuses.
-        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+        execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
@@ -94,8 +106,8 @@ begin
         v_child := null;
         continue;
       end if;
-      execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s)%s',
-                     retention.qualified_name(c.rel), c.fk, c.pk, s.target, s.cond,
+      execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s)%s',
+                     retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond,
                      case when c.confdeltype <> 'c' and v_child.rule = 'delete'
                           then format(' and not coalesce((%s), false)', v_child.cond) else '' end)
         into v_n;

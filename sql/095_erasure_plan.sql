@@ -41,13 +41,13 @@ begin
            null::integer as depth, retention.qualified_name(l.rel) as target,
            format('column %I looks like the subject''s key', l.col) as via, null::text as rule, null::text as rule_source,
            null::text as reason, null::jsonb as scrub, l.rows,
-           case when (select k.relkind from pg_catalog.pg_class k where k.oid = l.rel) = 'p'
-                then format('not in the plan: %s is partitioned, and erasures do not reach partitioned tables yet: remove the person''s rows of %I by hand, or keep them with the legal reason',
-                            retention.qualified_name(l.rel), l.col)
-                else format('not in the plan: if %s.%I names the person, say so (retention.set_erasure_rule(%L, ''delete'', p_subject_column => %L, p_subject_table => %L), or a keep rule with the legal reason)',
-                            retention.qualified_name(l.rel), l.col, retention.qualified_name(l.rel), l.col,
-                            retention.qualified_name((select r.subject_table from retention.erasure_requests r where r.request_id = p_request))) end as warning
-      from retention._subject_lookalikes(p_request, array(select s.target::regclass from s)) l),
+           format('not in the plan: if %s.%I names the person, say so (retention.set_erasure_rule(%L, ''delete'', p_subject_column => %L, p_subject_table => %L), or a keep rule with the legal reason)',
+                  retention.qualified_name(l.rel), l.col, retention.qualified_name(l.rel), l.col,
+                  retention.qualified_name((select r.subject_table from retention.erasure_requests r where r.request_id = p_request))) as warning
+      from retention._subject_lookalikes(p_request,
+             array(select s.target::regclass from s
+                   union select pg_catalog.pg_partition_root(s.target::regclass) from s
+                          where pg_catalog.pg_partition_root(s.target::regclass) is not null)) l),
   -- Rows the person's own row points at (an address, a phone number): about the person
   -- perhaps, but an erasure follows keys to the row, not from it. Listed for a decision.
   refs as (

@@ -278,6 +278,30 @@ begin
       update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;
       continue;
     end if;
+    if v_step is null then
+      -- A table the plan would reach now but did not when processing began (a partition
+      -- attached since, a key added) holds rows of the person that would stay. Not
+      -- completed then: failed, and processing again plans them in.
+      select format('%s holds %s row(s) of the request but was not in the plan when processing began (a partition attached or a key added since)',
+                    x.target, x.rows)
+        into message
+        from retention._erasure_steps(p_request) x
+       where x.rule <> 'keep' and x.rows > 0
+         and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
+       limit 1;
+      if message is not null then
+        update retention.erasure_requests
+           set status = 'failed', status_reason = message, step_run = null
+         where request_id = p_request;
+        perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+          jsonb_build_object('subject_hash', v_req.subject_hash, 'error_code', 'RT032'));
+        perform retention._unlock_run(v_lock);
+        status := 'failed';
+        code := 'RT032';
+        hint := 'Process the request again: the plan then includes the new partition.';
+        return;
+      end if;
+    end if;
     exit when v_step is null;
     -- What the retention schema says of the person's rows of this table goes first, while
     -- the rows can still be found.
@@ -383,3 +407,4 @@ as $$
 $$;
 comment on function retention._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
   'Internal. Records (or updates) the evidence of one step of an erasure request.';
+
