@@ -91,7 +91,9 @@ begin
   perform retention._check_subject_rules(v_req.subject_table);
   v_add := jsonb_build_array(jsonb_build_object(
                'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
-               'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type)))
+               'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type),
+               -- A partition's own key is unique only within it: that partition alone.
+               'exact', (select k.relispartition from pg_catalog.pg_class k where k.oid = v_req.subject_table)))
            || coalesce((select jsonb_agg(jsonb_build_object('depth', 1, 'rel', x.rel::oid, 'via', x.via, 'cond', x.cond,
                                                             'cols', to_jsonb(x.cols), 'ref', v_req.subject_table::oid))
                           from retention._subject_locations(v_req.subject_table, v_req.subject_id) x
@@ -110,8 +112,9 @@ begin
       select jsonb_build_object('depth', (a.e ->> 'depth')::int, 'rel', l.leaf::oid, 'via', a.e ->> 'via', 'cond', a.e ->> 'cond')
         from jsonb_array_elements(v_add) with ordinality a(e, o)
         cross join lateral retention._erasure_leaves((a.e ->> 'rel')::oid::regclass,
-                                                     array(select jsonb_array_elements_text(a.e -> 'cols'))::name[],
-                                                     (a.e ->> 'ref')::oid::regclass) l(leaf)
+                                                     case when a.e ? 'cols' then array(select jsonb_array_elements_text(a.e -> 'cols'))::name[] end,
+                                                     (a.e ->> 'ref')::oid::regclass,
+                                                     coalesce((a.e ->> 'exact')::boolean, false)) l(leaf)
        order by a.o, l.leaf::text
     loop
       if not (v_new ->> 'rel')::oid = any (v_seen) then
@@ -303,34 +306,62 @@ $$;
 comment on function retention._check_subject_rules(regclass) is
   'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped).';
 
--- The tables an erasure step acts on for p_rel: itself when it is an ordinary table; for
--- a partitioned table, or a partition of one, every leaf partition of the partitioned
--- table at the top (a key declared on one partition reaches the person's rows in all of
--- them: the plan treats the partitioned table as one) — but not a partition where one of
--- p_cols (the columns that hold the key) has a foreign key to a table outside p_ref's
--- family: there the column names something else (a tenant, not a user). Leaves that are
--- not ordinary tables (foreign tables) are not listed: _erasure_conflicts refuses a plan
--- with a partitioned table that has one.
-create or replace function retention._erasure_leaves(p_rel regclass, p_cols name[] default null, p_ref regclass default null)
+-- The tables an erasure step acts on for p_rel: itself when it is an ordinary table, or
+-- with p_exact a partition taken alone (a subject table that is a partition: its key is
+-- unique only within it); otherwise, for a partitioned table or a partition of one, every
+-- leaf partition of the partitioned table at the top (a key declared on one partition
+-- reaches the person's rows in all of them: the plan treats the partitioned table as
+-- one). With p_cols (the columns that hold the key) and p_ref (the table whose rows they
+-- name), a leaf is left out where its key columns have foreign keys but none to p_ref (or
+-- a table above it): there they name something else — a tenant, or another partition's
+-- rows. Leaves that are not ordinary tables (foreign tables) are not listed; when they
+-- are all there is, the partitioned table itself is (a step the plan refuses).
+create or replace function retention._erasure_leaves(p_rel regclass, p_cols name[] default null, p_ref regclass default null,
+                                                     p_exact boolean default false)
 returns setof regclass
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select l.leaf
-    from (select t.relid::regclass as leaf
-            from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
-           where t.isleaf and (select k.relkind from pg_catalog.pg_class k where k.oid = t.relid) = 'r'
-          union all
-          select p_rel where pg_catalog.pg_partition_root(p_rel) is null) l
-   where p_cols is null
-      or not exists (select from pg_catalog.pg_constraint f
-                       join pg_catalog.pg_attribute a on a.attrelid = f.conrelid and a.attnum = any (f.conkey)
-                      where f.contype = 'f' and f.conrelid in (select x from unnest(retention._family(l.leaf)) x
-                                                               where x = l.leaf or x in (select y.relid from pg_catalog.pg_partition_ancestors(l.leaf) y))
-                        and a.attname = any (p_cols)
-                        and not f.confrelid = any (retention._family(p_ref)))
+  with leaves as (
+    select t.relid::regclass as leaf
+      from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
+     where t.isleaf and not p_exact and (select k.relkind from pg_catalog.pg_class k where k.oid = t.relid) = 'r'
+    union
+    select p_rel
+     where (pg_catalog.pg_partition_root(p_rel) is null or p_exact)
+       and (select k.relkind from pg_catalog.pg_class k where k.oid = p_rel) = 'r'),
+  fks as (
+    -- The foreign keys on each leaf (declared on it or on a table above it) that touch
+    -- the key's columns: whether all their columns are key columns and they name p_ref.
+    select l.leaf, f.oid,
+           (select bool_and(a.attname = any (p_cols)) from pg_catalog.pg_attribute a
+             where a.attrelid = f.conrelid and a.attnum = any (f.conkey)) as within,
+           f.confrelid = any (retention._referenced_as(p_ref)::oid[]) as names_ref
+      from leaves l
+      join pg_catalog.pg_constraint f on f.contype = 'f'
+       and f.conrelid in (select y.relid from pg_catalog.pg_partition_ancestors(l.leaf) y
+                          union select l.leaf::oid)
+     where p_cols is not null
+       and exists (select from pg_catalog.pg_attribute a
+                    where a.attrelid = f.conrelid and a.attnum = any (f.conkey) and a.attname = any (p_cols)))
+  , chosen as (
+    select l.leaf
+      from leaves l
+     where p_cols is null
+        or not exists (select from fks k where k.leaf = l.leaf)
+        or exists (select from fks k where k.leaf = l.leaf and k.within and k.names_ref))
+  select c.leaf from chosen c
+  union all
+  -- None to act on, but partitions that are not ordinary tables (foreign tables): the
+  -- partitioned table itself, so that the plan refuses it (_erasure_conflicts) instead of
+  -- passing over the person's rows there.
+  select coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)
+   where not p_exact and not exists (select from chosen)
+     and exists (select from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
+                   join pg_catalog.pg_class k on k.oid = t.relid
+                  where t.isleaf and k.relkind <> 'r')
 $$;
-comment on function retention._erasure_leaves(regclass, name[], regclass) is
-  'Internal. The ordinary tables an erasure step on the table acts on: the table, or every leaf partition of its partitioned table (but those whose key columns reference a table outside p_ref''s family).';
+comment on function retention._erasure_leaves(regclass, name[], regclass, boolean) is
+  'Internal. The ordinary tables an erasure step on the table acts on: the table (or, p_exact, the partition alone), or every leaf partition of its partitioned table but those whose key columns reference only tables other than p_ref.';

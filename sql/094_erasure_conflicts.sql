@@ -19,6 +19,7 @@ declare
   s       record;
   c       record;
   v_child record;
+  l       record;
   v_n     bigint;
   v_msg   text;
 begin
@@ -71,43 +72,47 @@ begin
          and con.confdeltype in ('a', 'r', 'c', 'n', 'd')
        order by con.conrelid::regclass::text, con.conname
     loop
-      -- That table's step (a partitioned table's: one of its leaves', which share it).
+     -- Each table the key applies to: the table, or each partition of it (a keep rule on
+     -- one partition, a step another partition lacks, count per partition).
+     for l in select x.leaf from (select t.relid::regclass as leaf from pg_catalog.pg_partition_tree(c.rel) t where t.isleaf
+                                  union select c.rel where pg_catalog.pg_partition_root(c.rel) is null) x
+               where (select k.relkind from pg_catalog.pg_class k where k.oid = x.leaf) = 'r'
+               order by x.leaf::text loop
       select x.rule, x.cond into v_child
         from jsonb_to_recordset(p_plan) as x(target text, rule text, cond text)
-       where to_regclass(x.target) in (select l from retention._erasure_leaves(c.rel) l)
-       order by x.target
-       limit 1;
+       where x.target = retention.qualified_name(l.leaf);
       if c.confdeltype in ('n', 'd') then
         -- SET NULL / SET DEFAULT: rows outside that table's own step (a manager's reports,
         -- through a self-reference) would be changed: other people's rows.
-        execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       l.leaf, c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
             'deleting these rows would set %s in %s other row(s) of %s outside the plan (%s)',
-            replace(c.fk, 't.', ''), v_n, retention.qualified_name(c.rel), c.conname));
+            replace(c.fk, 't.', ''), v_n, retention.qualified_name(l.leaf), c.conname));
         end if;
         v_child := null;
         continue;
       end if;
       if c.confdeltype = 'c' and coalesce(v_child.rule, 'delete') = 'delete' then
         -- Rows the cascade reaches outside that table's own step (a self-reference such as
-        -- a manager's reports, or a cycle): other people's rows, which an erasure never
-        -- takes along. The plan says so and processing refuses.
-        execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
-                       retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
+        -- a manager's reports, or a cycle, or a partition the plan leaves out): other
+        -- people's rows, which an erasure never takes along. The plan says so and
+        -- processing refuses.
+        execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s) and not coalesce((%s), false)',
+                       l.leaf, c.fk, c.pk, s.target, s.cond, coalesce(v_child.cond, 'false'))
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
-            'deleting these rows would cascade through %s to %s other row(s) of %s outside the plan, and on to the rows those reach (a self-reference or a cycle reaches other people''s rows)',
-            c.conname, v_n, retention.qualified_name(c.rel)));
+            'deleting these rows would cascade through %s to %s other row(s) of %s outside the plan, and on to the rows those reach (a self-reference, a cycle, or a partition whose key names something else)',
+            c.conname, v_n, retention.qualified_name(l.leaf)));
         end if;
         v_child := null;
         continue;
       end if;
-      execute format('select count(*) from %s t where (%s) in (select %s from only %s t where %s)%s',
-                     retention._reach_scan(c.rel), c.fk, c.pk, s.target, s.cond,
+      execute format('select count(*) from only %s t where (%s) in (select %s from only %s t where %s)%s',
+                     l.leaf, c.fk, c.pk, s.target, s.cond,
                      case when c.confdeltype <> 'c' and v_child.rule = 'delete'
                           then format(' and not coalesce((%s), false)', v_child.cond) else '' end)
         into v_n;
@@ -115,14 +120,15 @@ begin
       v_msg := concat_ws('; ', v_msg, case
         when c.confdeltype = 'c' then
           format('deleting these rows would cascade to %s row(s) of %s, which the plan %s (%s)',
-                 v_n, retention.qualified_name(c.rel), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
+                 v_n, retention.qualified_name(l.leaf), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
         else
           format('%s row(s) of %s %s still reference these rows through %s: the delete would fail',
-                 v_n, retention.qualified_name(c.rel),
+                 v_n, retention.qualified_name(l.leaf),
                  case v_child.rule when 'keep' then 'that are kept' when 'scrub' then 'that are scrubbed'
                                    when 'delete' then 'outside the plan''s condition for that table'
                                    else 'not in the plan' end, c.conname) end);
       v_child := null;
+     end loop;
     end loop;
     if v_msg is not null then
       step := s.step; warning := v_msg;

@@ -280,8 +280,8 @@ begin
     end if;
     if v_step is null then
       -- A table the plan would reach now but did not when processing began (a partition
-      -- attached since, a key added) holds rows of the person that would stay. Not
-      -- completed then: failed, and processing again plans them in.
+      -- attached since, a table a key added since leads to) holds rows of the person that
+      -- would stay. Not completed then: failed, and processing again plans them in.
       select format('%s holds %s row(s) of the request but was not in the plan when processing began (a partition attached or a key added since)',
                     x.target, x.rows)
         into message

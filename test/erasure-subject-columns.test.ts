@@ -237,6 +237,95 @@ describe('erasure beyond foreign keys', () => {
       }
     });
 
+    it('second round: a partition as subject table, keys per partition, a keep rule on one partition, foreign partitions only, a second key, a composite tenant key', async () => {
+      await app();
+      const erase = async (table: string, id: string) => {
+        const [r] = await q(`select request_id from retention.request_erasure($1, $2, 'privacy form')`, [table, id]);
+        return r!.request_id as string;
+      };
+      const status = async (id: string) => (await q(`select status from retention.erasure_requests where request_id = $1`, [id]))[0]?.status;
+      // F1: the subject table is a partition with its own key: only that partition.
+      await q(`create table sc.people (id bigint not null, region text not null, email text) partition by list (region)`);
+      await q(`create table sc.people_eu partition of sc.people for values in ('eu')`);
+      await q(`create table sc.people_us partition of sc.people for values in ('us')`);
+      await q(`alter table sc.people_eu add primary key (id)`);
+      await q(`alter table sc.people_us add primary key (id)`);
+      await q(`insert into sc.people values (7, 'eu', 'alice@eu'), (7, 'us', 'bob@us'), (8, 'eu', 'c')`);
+      const doc = (await q(`select retention.export_subject('sc.people_eu', '7')::text as d`))[0]!.d as string;
+      expect(doc).not.toContain('bob@us');
+      const r1 = await erase('sc.people_eu', '7');
+      await db.call(`call retention.process_erasure($1)`, [r1]);
+      expect(await q(`select id::int, region from sc.people order by region, id`)).toEqual([{ id: 8, region: 'eu' }, { id: 7, region: 'us' }]);
+
+      // F2: each partition's key names its own partition of the referenced table.
+      await q(`create table sc.accts (id bigint not null, region text not null, user_id bigint references sc.users) partition by list (region)`);
+      await q(`create table sc.accts_eu partition of sc.accts for values in ('eu')`);
+      await q(`create table sc.accts_us partition of sc.accts for values in ('us')`);
+      await q(`alter table sc.accts_eu add primary key (id)`);
+      await q(`alter table sc.accts_us add primary key (id)`);
+      await q(`insert into sc.accts values (5, 'eu', 7), (5, 'us', 8)`);
+      await q(`create table sc.cards (id int, region text not null, account_id bigint) partition by list (region)`);
+      await q(`create table sc.cards_eu partition of sc.cards for values in ('eu')`);
+      await q(`create table sc.cards_us partition of sc.cards for values in ('us')`);
+      await q(`alter table sc.cards_eu add foreign key (account_id) references sc.accts_eu (id)`);
+      await q(`alter table sc.cards_us add foreign key (account_id) references sc.accts_us (id)`);
+      await q(`insert into sc.cards values (100, 'eu', 5), (200, 'us', 5)`);
+      // F5: a partition whose key column also references another table keeps the parent's key too.
+      await q(`create table sc.legacy (id bigint primary key)`);
+      await q(`insert into sc.legacy values (7), (8)`);
+      await q(`create table sc.notes2 (id int, user_id bigint references sc.users on delete set null, note text, at date not null) partition by range (at)`);
+      await q(`create table sc.notes2_a partition of sc.notes2 for values from ('2020-01-01') to ('2024-01-01')`);
+      await q(`create table sc.notes2_b partition of sc.notes2 for values from ('2024-01-01') to ('2030-01-01')`);
+      await q(`alter table sc.notes2_b add foreign key (user_id) references sc.legacy`);
+      await q(`insert into sc.notes2 values (1, 7, 'secret a', '2021-01-01'), (2, 7, 'secret b', '2025-01-01'), (3, 8, 'bob', '2025-01-01')`);
+      // F6: a composite key with the tenant (an ordinary table).
+      await q(`create table sc.taccts (tenant_id bigint references sc.tenants, id bigint, user_id bigint references sc.users, primary key (tenant_id, id))`);
+      await q(`create table sc.tcards (id int primary key, tenant_id bigint references sc.tenants, account_id bigint,
+                 foreign key (tenant_id, account_id) references sc.taccts on delete cascade)`);
+      await q(`insert into sc.taccts values (7, 1, 7), (8, 1, 8)`);
+      await q(`insert into sc.tcards values (1, 7, 1), (2, 8, 1)`);
+      const r2 = await erase('sc.users', '7');
+      const plan = await q(`select target, rows::int from retention.erasure_plan($1) where target like 'sc.cards%' or target like 'sc.notes2%' or target = 'sc.tcards' order by target`, [r2]);
+      // cards_us is reached only from the person's accounts in accts_us (none).
+      expect(plan).toEqual([{ target: 'sc.cards_eu', rows: 1 }, { target: 'sc.cards_us', rows: 0 }, { target: 'sc.notes2_a', rows: 1 },
+                            { target: 'sc.notes2_b', rows: 1 }, { target: 'sc.tcards', rows: 1 }]);
+      await db.call(`call retention.process_erasure($1)`, [r2]);
+      expect(await status(r2)).toBe('completed');
+      expect((await q(`select id from sc.cards order by id`)).map((r) => r.id)).toEqual([200]);
+      expect((await q(`select id from sc.notes2 order by id`)).map((r) => r.id)).toEqual([3]);
+      expect((await q(`select id from sc.tcards order by id`)).map((r) => r.id)).toEqual([2]);
+    });
+
+    it('second round: a keep rule on one partition is not bypassed by a cascade; a family of foreign partitions only is refused', async () => {
+      await app();
+      await q(`create table sc.ev2 (id int, user_id bigint references sc.users on delete cascade, at date not null) partition by range (at)`);
+      await q(`create table sc.ev2_a partition of sc.ev2 for values from ('2020-01-01') to ('2024-01-01')`);
+      await q(`create table sc.ev2_b partition of sc.ev2 for values from ('2024-01-01') to ('2030-01-01')`);
+      await q(`insert into sc.ev2 values (1, 7, '2021-01-01'), (2, 7, '2025-01-01'), (3, 8, '2025-01-01')`);
+      await q(`select retention.set_erasure_rule('sc.ev2_b', 'keep', p_reason => 'tax law 10 years')`);
+      const [r] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+      const w = await q(`select warning from retention.erasure_plan($1) where target = 'sc.users'`, [r?.request_id]);
+      expect(w[0]?.warning).toMatch(/cascade to 1 row\(s\) of sc\.ev2_b, which the plan keeps/);
+      await expect(db.call(`call retention.process_erasure($1)`, [r?.request_id])).rejects.toThrow(/cannot be carried out/);
+      expect(await count(db, 'sc.ev2')).toBe(3);
+      await q(`select retention.set_erasure_rule('sc.ev2_b', 'delete')`);
+      await q(`drop table sc.ev2`);
+      const has = await q(`select 1 from pg_available_extensions where name = 'postgres_fdw'`);
+      if (has.length) {
+        await q(`create extension if not exists postgres_fdw`);
+        await q(`create server if not exists sc_remote2 foreign data wrapper postgres_fdw options (dbname 'nowhere')`);
+        await q(`create table sc.rev (id int, user_id bigint, at date not null) partition by range (at)`);
+        await q(`create foreign table sc.rev_old partition of sc.rev for values from ('2020-01-01') to ('2024-01-01') server sc_remote2`);
+        await q(`select retention.set_erasure_rule('sc.rev', 'delete', p_subject_column => 'user_id', p_subject_table => 'sc.users')`);
+        const [r2] = await q(`select request_id from retention.request_erasure('sc.users', '8', 'privacy form')`);
+        const warn = await q(`select warning from retention.erasure_plan($1) where target = 'sc.rev'`, [r2?.request_id]);
+        expect(warn[0]?.warning).toMatch(/rev_old of sc\.rev is a foreign table/);
+        await expect(db.call(`call retention.process_erasure($1)`, [r2?.request_id])).rejects.toThrow(/cannot be carried out/);
+        await q(`select retention.set_erasure_rule('sc.rev', 'delete')`);
+        await q(`drop table sc.rev`);
+      }
+    });
+
     it('a partition attached after processing began fails the request; processing again takes its rows', async () => {
       await app();
       // Logs name the user without a foreign key (an erasure rule's subject column).
