@@ -97,8 +97,10 @@ alter table retention.notifications add constraint notifications_kind_check
                   'approval_requested', 'archive_failed', 'object_deletion_failed', 'backup_prune_failed'));
 
 -- Erasures reach partitioned tables: _subject_locations also returns the key's columns
--- (sql/ creates it again).
+-- (sql/ creates it again); a processing remembers the partitions there were when it began.
 drop function if exists retention._subject_locations(regclass, text);
+alter table retention.erasure_requests add column plan_leaves oid[];
+comment on column retention.erasure_requests.plan_leaves is 'Every partition of the partitioned tables the current processing''s plan reaches, when it began: a partition attached since fails the request instead of completing it.';
 
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A

@@ -135,7 +135,8 @@ begin
   end if;
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
-         plan_batch_size = p_batch_size, processing_pid = pg_backend_pid()
+         plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
+         plan_leaves = retention._plan_leaves(v_plan)
    where request_id = p_request;
   perform retention._append_audit('erasure.processing', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
@@ -282,13 +283,22 @@ begin
       -- A table the plan would reach now but did not when processing began (a partition
       -- attached since, a table a key added since leads to) holds rows of the person that
       -- would stay. Not completed then: failed, and processing again plans them in.
-      select format('%s holds %s row(s) of the request but was not in the plan when processing began (a partition attached or a key added since)',
-                    x.target, x.rows)
+      -- A partition attached since, whatever it holds (its rows may hang off rows the
+      -- plan has deleted by now, which no plan made now would find): failed.
+      select format('partition %s was attached to %s after processing began', l.relid::regclass, pg_catalog.pg_partition_root(l.relid))
         into message
-        from retention._erasure_steps(p_request) x
-       where x.rule <> 'keep' and x.rows > 0
-         and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
+        from unnest(retention._plan_leaves(v_req.plan)) l(relid)
+       where not l.relid = any (coalesce(v_req.plan_leaves, '{}'))
        limit 1;
+      if message is null then
+        select format('%s holds %s row(s) of the request but was not in the plan when processing began (a partition attached or a key added since)',
+                      x.target, x.rows)
+          into message
+          from retention._erasure_steps(p_request) x
+         where x.rule <> 'keep' and x.rows > 0
+           and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
+         limit 1;
+      end if;
       if message is not null then
         update retention.erasure_requests
            set status = 'failed', status_reason = message, step_run = null
@@ -408,3 +418,19 @@ $$;
 comment on function retention._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
   'Internal. Records (or updates) the evidence of one step of an erasure request.';
 
+
+-- Every leaf partition (of any kind) of the partitioned tables a plan's steps are in.
+create or replace function retention._plan_leaves(p_plan jsonb)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select coalesce(array_agg(distinct t.relid::oid order by t.relid::oid), '{}')
+    from jsonb_to_recordset(p_plan) as e(target text)
+   cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(to_regclass(e.target))) t
+   where pg_catalog.pg_partition_root(to_regclass(e.target)) is not null and t.isleaf
+$$;
+comment on function retention._plan_leaves(jsonb) is
+  'Internal. Every leaf partition of the partitioned tables an erasure plan''s steps belong to (processing records them when it begins).';

@@ -326,6 +326,30 @@ describe('erasure beyond foreign keys', () => {
       }
     });
 
+    it('third round: a partition attached mid-processing under a SET NULL key, or a foreign one, fails the request', async () => {
+      await app();
+      await q(`create table sc.memos (id int, user_id bigint references sc.users on delete set null, body text, region text) partition by list (region)`);
+      await q(`create table sc.memos_eu partition of sc.memos for values in ('eu')`);
+      await q(`insert into sc.memos values (1, 7, 'alice eu', 'eu'), (2, 8, 'bob eu', 'eu')`);
+      const [req] = await q(`select request_id from retention.request_erasure('sc.users', '7', 'privacy form')`);
+      const c = await db.connect();
+      try {
+        expect((await c.query(`select retention.open_erasure($1) as s`, [req!.request_id])).rows[0].s).toBe('in_progress');
+        await q(`create table sc.memos_us (like sc.memos)`);
+        await q(`insert into sc.memos_us values (3, 7, 'alice us secret', 'us')`);
+        await q(`alter table sc.memos attach partition sc.memos_us for values in ('us')`);
+        let step = (await c.query(`select * from retention.erasure_step($1)`, [req!.request_id])).rows[0];
+        while (step.run_id) {
+          while ((await c.query(`select retention.run_step($1) as s`, [step.run_id])).rows[0].s === 'running');
+          step = (await c.query(`select * from retention.erasure_step($1)`, [req!.request_id])).rows[0];
+        }
+        expect(step).toMatchObject({ status: 'failed', code: 'RT032', message: expect.stringMatching(/partition sc\.memos_us was attached to sc\.memos after processing began/) });
+      } finally {
+        await c.end();
+      }
+      expect((await q(`select status from retention.erasure_requests where request_id = $1`, [req?.request_id]))[0]?.status).toBe('failed');
+    });
+
     it('a partition attached after processing began fails the request; processing again takes its rows', async () => {
       await app();
       // Logs name the user without a foreign key (an erasure rule's subject column).
@@ -346,7 +370,7 @@ describe('erasure beyond foreign keys', () => {
           while ((await c.query(`select retention.run_step($1) as s`, [step.run_id])).rows[0].s === 'running');
           step = (await c.query(`select * from retention.erasure_step($1)`, [req!.request_id])).rows[0];
         }
-        expect(step).toMatchObject({ status: 'failed', code: 'RT032', message: expect.stringMatching(/sc\.logs_2 holds 1 row/) });
+        expect(step).toMatchObject({ status: 'failed', code: 'RT032', message: expect.stringMatching(/partition sc\.logs_2 was attached to sc\.logs after processing began/) });
       } finally {
         await c.end();
       }
