@@ -11,7 +11,8 @@
 // else from the START TIME of its backup_label. pgBackRest repositories and WAL-G storage
 // are refused: their own expiry commands know their backups' dependencies (docs).
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { lstat, open as openFile, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
@@ -68,7 +69,7 @@ export interface BackupStore {
   finished(name: string, settleMs: number): Promise<string | null>;
 }
 
-interface FileInfo { path: string; size: number; mtimeMs: number }
+interface FileInfo { path: string; size: number; mtimeMs: number; endsClean?: boolean }
 
 /** Why the backup's files do not look finished, or null. */
 function unfinished(files: FileInfo[], manifest: string | null, settleMs: number, now = Date.now()): string | null {
@@ -77,7 +78,10 @@ function unfinished(files: FileInfo[], manifest: string | null, settleMs: number
   const names = new Set(files.map((f) => f.path));
   const plain = names.has('global/pg_control') || names.has('PG_VERSION');
   if (!plain) {
-    return [...names].some((n) => /^base\.tar(\.[a-z0-9]+)?$/.test(n)) ? null : 'neither a data directory nor base.tar: incomplete';
+    const tar = files.find((f) => /^base\.tar(\.(gz|lz4|zst))?$/.test(f.path));
+    if (!tar) return 'neither a data directory nor base.tar: incomplete';
+    if (tar.path === 'base.tar' && tar.endsClean === false) return 'base.tar does not end with the end-of-archive blocks: incomplete';
+    return null;
   }
   let listed: { Path?: string; Size?: number }[];
   try {
@@ -104,6 +108,9 @@ export function timeInName(name: string): string | null {
   if (back.getUTCFullYear() !== Number(y) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d)
       || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
   let zone = m[7] ?? 'Z';
+  // An offset no clock has (beyond ±14:00) is no time.
+  const off = /^[+-](\d{2}):?(\d{2})?$/.exec(zone);
+  if (off && (Number(off[1]) > 14 || Number(off[2] ?? 0) > 59 || (Number(off[1]) === 14 && Number(off[2] ?? 0) > 0))) return null;
   if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
   else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
   return `${y}-${mo}-${d}T${h}:${mi}:${s}${zone}`;
@@ -125,7 +132,7 @@ export function labelTime(label: string): string | null {
 
 function checkName(name: string): void {
   // eslint-disable-next-line no-control-regex
-  if (!name || name.length > 255 || /[/\\\u0000-\u001f\u007f]/.test(name) || name === '.' || name === '..') {
+  if (!name || name.length > 255 || /[/\\\u0000-\u001f\u007f-\u009f]/.test(name) || name === '.' || name === '..') {
     throw new BackupStoreError(`refusing backup name ${JSON.stringify(name)}`);
   }
 }
@@ -199,6 +206,8 @@ export class LocalBackupStore implements BackupStore {
       const st = await lstat(path.join(e.parentPath, e.name));
       files.push({ path: path.relative(dir, path.join(e.parentPath, e.name)), size: st.size, mtimeMs: st.mtimeMs });
     }
+    const tar = files.find((f) => f.path === 'base.tar');
+    if (tar) tar.endsClean = await tarEndsClean(path.join(dir, 'base.tar'), tar.size);
     const manifest = await readFile(path.join(dir, 'backup_manifest'), 'utf8').catch(() => null);
     return unfinished(files, manifest, settleMs);
   }
@@ -219,6 +228,19 @@ export class LocalBackupStore implements BackupStore {
       await rm(p, { recursive: true });
     }
     return true;
+  }
+}
+
+/** Whether an uncompressed tar file ends as tar files do: two 512-byte blocks of zeros. */
+async function tarEndsClean(file: string, size: number): Promise<boolean> {
+  if (size < 1024 || size % 512 !== 0) return false;
+  const fh = await openFile(file, 'r');
+  try {
+    const buf = Buffer.alloc(1024);
+    await fh.read(buf, 0, 1024, size - 1024);
+    return buf.every((b) => b === 0);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -373,6 +395,19 @@ export function backupStore(url: string, opts: { s3Endpoint?: string; s3Region?:
   return new LocalBackupStore(url);
 }
 
+/** Where a store is, one spelling per place: a directory's real path, s3://bucket/prefix. */
+function storePlace(store: BackupStore): string {
+  if (store instanceof LocalBackupStore) {
+    const p = path.resolve(store.dir);
+    try {
+      return `file://${realpathSync(p)}`;
+    } catch {
+      return `file://${p}`;
+    }
+  }
+  return store.url.replace(/\/+$/, '');
+}
+
 /** The named backup stores from PG_RETENTION_BACKUP_STORES. */
 export function backupStores(env: NodeJS.ProcessEnv = process.env): Map<string, BackupStore> {
   const problems: string[] = [];
@@ -382,7 +417,15 @@ export function backupStores(env: NodeJS.ProcessEnv = process.env): Map<string, 
     if (!m) { problems.push(`PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got ${JSON.stringify(part)}`); continue; }
     if (stores.has(m[1]!)) { problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]} is named twice`); continue; }
     try {
-      stores.set(m[1]!, backupStore(m[2]!, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined }));
+      const store = backupStore(m[2]!, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined });
+      // Two names for one place would let a hold on one name be pruned through the other.
+      const place = storePlace(store);
+      const same = [...stores.entries()].find(([, o]) => storePlace(o) === place);
+      if (same) {
+        problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]} and ${same[0]} are the same place (${place}): give it one name`);
+        continue;
+      }
+      stores.set(m[1]!, store);
     } catch (err) {
       if (!(err instanceof BackupStoreError)) throw err;
       problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]}: ${err.message}`);
@@ -392,7 +435,7 @@ export function backupStores(env: NodeJS.ProcessEnv = process.env): Map<string, 
   return stores;
 }
 
-export interface PlanRow { backup_name: string; taken_at: Date; keep: boolean; reason: string }
+export interface PlanRow { backup_name: string; taken_at: Date; keep: boolean; reason: string; rule: string }
 export interface PruneResult {
   plan: PlanRow[];
   ignored: Listing['ignored'];
@@ -410,40 +453,64 @@ export async function pruneBackups(db: pg.Client, policy: string, store: BackupS
                                    opts: { execute: boolean; asOf?: string | Date | null; settleMs?: number }): Promise<PruneResult> {
   const { rows: [lock] } = await db.query(`select pg_try_advisory_lock(x'52540002'::int, hashtext($1)) as ok`, [policy]);
   if (!lock.ok) throw new BackupStoreError(`another pruner is pruning ${policy} right now`);
-  try {
-    const listing = await store.list();
-    // The newest backups decide what "the newest" is: each must be finished (a backup
-    // still being written or copied counts as none), until keep_last finished ones are
-    // found; older ones are taken as they are.
-    const { rows: [pol] } = await db.query(`select keep_last from retention.backup_policies where name = $1`, [policy]);
-    let needed = pol ? Number(pol.keep_last) : 1;
-    const byAge = [...listing.backups].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt));
-    for (const b of byAge) {
-      if (needed === 0) break;
-      const why = await store.finished(b.name, opts.settleMs ?? DEFAULT_SETTLE_MS);
-      if (why) {
-        listing.backups = listing.backups.filter((x) => x !== b);
-        listing.ignored.push({ name: b.name, why });
-      } else {
-        needed -= 1;
+  const settle = opts.settleMs ?? DEFAULT_SETTLE_MS;
+  const checked = new Map<string, string | null>();
+  const finished = async (name: string): Promise<string | null> => {
+    if (!checked.has(name)) {
+      let why: string | null;
+      try {
+        why = await store.finished(name, settle);
+      } catch (err) {
+        why = `cannot be checked: ${(err as Error).message}`;
       }
+      checked.set(name, why);
     }
-    const json = listingJson(listing);
-    const result: PruneResult = { plan: [], ignored: listing.ignored, deleted: [], failed: [], cancelled: [], reconciled: 0 };
-    if (opts.execute) {
-      result.reconciled = (await db.query(`select retention.backup_prune_reconcile($1, $2) as n`, [policy, json])).rows[0].n;
+    return checked.get(name)!;
+  };
+  // The store as it is now, and the plan over it: every backup the plan keeps as one of
+  // the newest must be finished (a backup still being written or copied counts as none);
+  // one that is not is set aside and the plan made again, as the database orders them.
+  const plan = async (): Promise<{ listing: Listing; json: string; rows: PlanRow[] }> => {
+    const listing = await store.list();
+    for (;;) {
+      const json = listingJson(listing);
+      const rows = (await db.query(`select * from retention.backup_plan($1, $2, $3)`, [policy, json, opts.asOf ?? null])).rows as PlanRow[];
+      let setAside = false;
+      for (const r of rows.filter((x) => x.rule === 'newest')) {
+        const why = await finished(r.backup_name);
+        if (why) {
+          listing.backups = listing.backups.filter((b) => b.name !== r.backup_name);
+          listing.ignored.push({ name: r.backup_name, why });
+          setAside = true;
+        }
+      }
+      if (!setAside) return { listing, json, rows };
     }
-    result.plan = (await db.query(`select * from retention.backup_plan($1, $2, $3)`, [policy, json, opts.asOf ?? null])).rows as PlanRow[];
+  };
+  try {
+    const first = await plan();
+    const result: PruneResult = { plan: first.rows, ignored: first.listing.ignored, deleted: [], failed: [], cancelled: [], reconciled: 0 };
     if (!opts.execute) return result;
-    const byName = new Map(listing.backups.map((b) => [b.name, b]));
-    for (const row of result.plan.filter((r) => !r.keep)) {
-      const b = byName.get(row.backup_name)!;
-      const size = b.bytes === null ? await store.measure(b.name) : { bytes: b.bytes, files: b.files };
+    const present = [...first.listing.backups.map((b) => b.name), ...first.listing.ignored.map((i) => i.name)];
+    result.reconciled = (await db.query(`select retention.backup_prune_reconcile($1, $2, $3) as n`, [policy, first.json, present])).rows[0].n;
+    for (const candidate of first.rows.filter((r) => !r.keep)) {
+      // Measured first (it takes a while); then the store is read again, right before the
+      // deletion: a backup gone meanwhile (the newest, moved away) must not leave this one
+      // as the last.
+      const size: { bytes: number | null; files: number | null } =
+        await store.measure(candidate.backup_name).catch(() => ({ bytes: null, files: null }));
+      const now = await plan();
+      const row = now.rows.find((r) => r.backup_name === candidate.backup_name);
+      if (!row || row.keep) {
+        result.cancelled.push({ name: candidate.backup_name, reason: row ? `kept now: ${row.reason}` : 'not in the store any more' });
+        continue;
+      }
+      const b = now.listing.backups.find((x) => x.name === row.backup_name)!;
       const id = (await db.query(`select retention.backup_prune_intent($1, $2, $3, $4, $5, $6) as id`,
-                                 [policy, json, b.name, opts.asOf ?? null, size.bytes, size.files])).rows[0].id as string;
+                                 [policy, now.json, b.name, opts.asOf ?? null, size.bytes, size.files])).rows[0].id as string;
       await db.query('begin isolation level read committed');
       try {
-        await db.query(`select retention.backup_prune_check($1, $2)`, [id, json]);
+        await db.query(`select retention.backup_prune_check($1, $2)`, [id, now.json]);
       } catch (err) {
         await db.query('rollback');
         if ((err as { code?: string }).code !== 'RT039') throw err;

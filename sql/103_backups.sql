@@ -35,6 +35,7 @@ declare
   v_row retention.backup_policies;
   v_old retention.backup_policies;
   v_per record;
+  v_hold bigint;
 begin
   perform retention._routine_write();
   if p_name is null or p_name !~ '^[a-z][a-z0-9_.-]{0,62}$' then
@@ -68,6 +69,13 @@ begin
   select * into v_old from retention.backup_policies b where b.name = p_name;
   if v_old.name is not null and v_old.store <> p_store then
     perform retention._check_no_pruning(p_name);
+    -- A hold is on the store by name: the policy must not walk away from it (the same
+    -- backups under a new store name would be free).
+    select h.hold_id into v_hold from retention._open_holds h where h.scope = 'backups' and h.backup_store = v_old.store limit 1;
+    if v_hold is not null then
+      raise exception 'legal hold % freezes store % of %: its store cannot change while the hold is open', v_hold, v_old.store, p_name
+        using errcode = 'RT024', hint = 'Release the hold first (retention.release_hold), if the case allows.';
+    end if;
   end if;
   if exists (select from retention.backup_policies b where b.store = p_store and b.name <> p_name) then
     raise exception 'backup store % has a policy already: %', p_store,
@@ -216,7 +224,7 @@ comment on function retention._backup_listing(jsonb) is
 -- UTC) younger than keep_weekly; the last of its month younger than keep_monthly.
 -- p_as_of defaults to now() and may not be later (RT022): an earlier time only keeps more.
 create or replace function retention.backup_plan(p_policy text, p_backups jsonb, p_as_of timestamptz default null)
-returns table (backup_name text, taken_at timestamptz, keep boolean, reason text)
+returns table (backup_name text, taken_at timestamptz, keep boolean, reason text, rule text)
 language plpgsql
 stable
 security definer
@@ -235,14 +243,15 @@ begin
     with b as (select * from retention._backup_listing(p_backups)),
     r as (
       select b.name, b.taken_at,
-             row_number() over (order by b.taken_at desc, b.name desc) as newest,
-             row_number() over (partition by date_trunc('week', b.taken_at) order by b.taken_at desc, b.name desc) = 1 as week_last,
-             row_number() over (partition by date_trunc('month', b.taken_at) order by b.taken_at desc, b.name desc) = 1 as month_last
+             row_number() over (order by b.taken_at desc, b.name collate "C" desc) as newest,
+             row_number() over (partition by date_trunc('week', b.taken_at) order by b.taken_at desc, b.name collate "C" desc) = 1 as week_last,
+             row_number() over (partition by date_trunc('month', b.taken_at) order by b.taken_at desc, b.name collate "C" desc) = 1 as month_last
         from b where b.taken_at <= v_asof)
     select b.name, b.taken_at, d.reason is not null,
            coalesce(d.reason, format('older than %s (daily), not the last of its week within %s (weekly)%s',
                                      p.keep_daily, p.keep_weekly,
-                                     case when p.keep_monthly is not null then format(' or of its month within %s (monthly)', p.keep_monthly) else '' end))
+                                     case when p.keep_monthly is not null then format(' or of its month within %s (monthly)', p.keep_monthly) else '' end)),
+           coalesce(d.rule, 'prune')
       from b
       left join r on r.name = b.name
       cross join lateral (
@@ -255,7 +264,15 @@ begin
             then format('weekly: the last of week %s, younger than %s', to_char(b.taken_at, 'IYYY-"W"IW'), p.keep_weekly)
           when r.month_last and p.keep_monthly is not null and b.taken_at > v_asof - p.keep_monthly
             then format('monthly: the last of %s, younger than %s', to_char(b.taken_at, 'YYYY-MM'), p.keep_monthly)
-        end as reason
+        end as reason,
+        case
+          when b.taken_at > v_asof then 'later'
+          when h.hold_id is not null then 'held'
+          when r.newest <= p.keep_last then 'newest'
+          when b.taken_at > v_asof - p.keep_daily then 'daily'
+          when r.week_last and b.taken_at > v_asof - p.keep_weekly then 'weekly'
+          when r.month_last and p.keep_monthly is not null and b.taken_at > v_asof - p.keep_monthly then 'monthly'
+        end as rule
           from (select null) x
           left join lateral (select h.hold_id, h.reason from retention._open_holds h
                               where h.scope = 'backups' and h.backup_store = p.store
@@ -265,7 +282,7 @@ begin
 end
 $$;
 comment on function retention.backup_plan(text, jsonb, timestamptz) is
-  'Which backups of a store''s listing ([{"name", "taken_at"}]) the backup policy keeps at p_as_of (default now; never later), and why; the rest would be pruned. Changes nothing.';
+  'Which backups of a store''s listing ([{"name", "taken_at"}]) the backup policy keeps at p_as_of (default now; never later), why, and by which rule (later, held, newest, daily, weekly, monthly; prune for the rest). Changes nothing.';
 
 -- Step 1 of pruning one backup: the plan made again over the listing (the backup must be
 -- one that goes), the pruning recorded as 'deleting'. Returns its id.
@@ -399,10 +416,11 @@ $$;
 comment on function retention.backup_prune_cancel(bigint, text) is
   'Backup pruning: settles a pruning whose backup is kept after all (nothing deleted) as cancelled.';
 
--- Prunings a pruner left 'deleting' (it ended mid-way): the backup is gone from the
--- listing -> deleted (audited); still there -> interrupted (the next plan decides again).
+-- Prunings a pruner left 'deleting' (it ended mid-way): the backup is gone from the store
+-- (neither in the listing nor among p_present, the store's other entries) -> deleted
+-- (audited); still there -> interrupted (the next plan decides again).
 -- The caller holds the policy's pruning lock (one pruner per policy). Returns how many.
-create or replace function retention.backup_prune_reconcile(p_policy text, p_backups jsonb)
+create or replace function retention.backup_prune_reconcile(p_policy text, p_backups jsonb, p_present text[] default null)
 returns integer
 language plpgsql
 security definer
@@ -416,7 +434,8 @@ begin
   perform retention._get_backup_policy(p_policy);
   for d in select * from retention.backup_prunings x
             where x.policy_name = p_policy and x.status = 'deleting' order by x.pruning_id for update loop
-    if exists (select from retention._backup_listing(p_backups) b where b.name = d.backup_name) then
+    if exists (select from retention._backup_listing(p_backups) b where b.name = d.backup_name)
+       or d.backup_name = any (coalesce(p_present, '{}')) then
       update retention.backup_prunings x set status = 'interrupted', finished_at = now(),
              error = 'the pruner ended before the deletion finished; the backup was still listed'
        where x.pruning_id = d.pruning_id;
@@ -433,5 +452,5 @@ begin
   return v_n;
 end
 $$;
-comment on function retention.backup_prune_reconcile(text, jsonb) is
-  'Backup pruning: settles prunings a pruner left under way (gone from the listing: deleted; still listed: interrupted).';
+comment on function retention.backup_prune_reconcile(text, jsonb, text[]) is
+  'Backup pruning: settles prunings a pruner left under way (gone from the store — not in the listing nor among p_present, the other names there —: deleted; else interrupted).';

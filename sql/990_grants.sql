@@ -83,7 +83,7 @@ grant select on retention.object_deletions, retention.object_columns to retentio
 grant execute on function
   retention.backup_prune_intent(text, jsonb, text, timestamptz, bigint, integer), retention.backup_prune_check(bigint, jsonb),
   retention.backup_prune_done(bigint, text, text), retention.backup_prune_cancel(bigint, text),
-  retention.backup_prune_reconcile(text, jsonb), retention.backup_plan(text, jsonb, timestamptz)
+  retention.backup_prune_reconcile(text, jsonb, text[]), retention.backup_plan(text, jsonb, timestamptz)
   to retention_archiver;
 grant execute on function retention.backup_plan(text, jsonb, timestamptz) to retention_runner, retention_auditor;
 -- A pure function an application's index may use (object columns with a url prefix).

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../runner/config.ts';
 import { installJobSchema } from '../runner/migrate.ts';
 import { startWorker } from './support/worker.ts';
-import { type BackupStore, BackupStoreError, LocalBackupStore, pruneBackups, S3BackupStore, labelTime, timeInName } from '../runner/backups.ts';
+import { type BackupStore, BackupStoreError, backupStores, LocalBackupStore, pruneBackups, S3BackupStore, labelTime, timeInName } from '../runner/backups.ts';
 import { S3Target } from '../runner/archive/storage.ts';
 import { postgresBin, realBaseBackup } from './support/basebackup.ts';
 import { sqlState, useTestDatabase } from './support/db.ts';
@@ -299,15 +299,16 @@ describe('backup pruning', () => {
 });
 
 describe('what an attacker found', () => {
-  it('a hold is on the store: a policy re-pointed elsewhere, and the store given to another policy, do not get past it', async () => {
+  it('a hold is on the store: the policy cannot be re-pointed, nor the store given to another policy, while it is open', async () => {
     await resetPolicies();
     await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
     const names = Array.from({ length: 4 }, (_, i) => take(dir, Date.now() - (40 - i) * DAY));
     await q(`select retention.place_hold('backups', $1, 'litigation A')`, [`main/${names[0]}`]);
-    await q(`select retention.set_backup_policy('main', 'elsewhere', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
-    await q(`select retention.set_backup_policy('other', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
-    const r = await pruneBackups(client, 'other', new LocalBackupStore(dir), { execute: true });
+    // The held policy cannot walk away from its store, nor another take the store.
+    expect(await sqlState(q(`select retention.set_backup_policy('main', 'elsewhere', p_keep_daily => '1 day', p_keep_weekly => '1 day')`))).toBe('RT024');
+    expect(await sqlState(q(`select retention.set_backup_policy('other', 'main')`))).toBe('RT039');
+    const r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
     expect(r.deleted).toEqual(names.slice(1, 3));
     expect(present(dir)).toEqual([names[0]!, names[3]!]);
   });
@@ -360,6 +361,103 @@ describe('what an attacker found', () => {
       expect(r.ignored).toContainEqual({ name: torn, why: expect.stringMatching(/global\/pg_control is missing/) });
       expect(present(dir)).toContain(complete);
     }
+  });
+});
+
+describe('what a second attacker found', () => {
+  const finishedCopy = (dir: string, name: string) => { spawnSync('cp', ['-al', real, path.join(dir, name)]); return name; };
+  const unfinish = (dir: string, name: string) => writeFileSync(path.join(dir, name, 'partial.tmp'), 'still copying');
+
+  it('two backups at the same instant, or one named after the time judged at: the unfinished one never counts as the newest', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const good = finishedCopy(dir, '2026-10-01_02-00-00');
+    const partial = finishedCopy(dir, '20261001T020000Z');
+    unfinish(dir, partial);
+    const old = finishedCopy(dir, '20260901T020000Z');
+    const r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
+    expect(r.ignored).toContainEqual({ name: partial, why: expect.stringMatching(/still being written/) });
+    expect(r.deleted).toEqual([old]);
+    expect(readdirSync(dir).sort()).toEqual([good, partial].sort());
+    // Judged at an earlier time, a later unfinished backup does not count either.
+    const dir2 = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const a = finishedCopy(dir2, '20260901T020000Z');
+    const b = finishedCopy(dir2, '20261001T020000Z');
+    unfinish(dir2, b);
+    finishedCopy(dir2, '20261125T020000Z');
+    const plan = (await pruneBackups(client, 'main', new LocalBackupStore(dir2), { execute: false, asOf: '2026-10-15T00:00:00Z' })).plan;
+    expect(plan.find((p) => p.backup_name === a)).toMatchObject({ keep: true, rule: 'newest' });
+  });
+
+  it('the store is read again before each deletion: the newest gone meanwhile does not leave the last one to go', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const away = mkdtempSync(path.join(os.tmpdir(), 'retention-away-'));
+    const older = finishedCopy(dir, '20260801T020000Z');
+    const newest = finishedCopy(dir, '20261101T020000Z');
+    class Moving extends LocalBackupStore {
+      override async measure(name: string) {
+        spawnSync('mv', [path.join(this.dir, newest), away]);
+        return super.measure(name);
+      }
+    }
+    const r = await pruneBackups(client, 'main', new Moving(dir), { execute: true });
+    expect(r.deleted).toEqual([]);
+    expect(readdirSync(dir)).toEqual([older]);
+  });
+
+  it('odd entries are passed over, not fatal; a truncated base.tar is not finished; a settled pruning of a backup still there stays unsettled', async () => {
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    finishedCopy(dir, '20261001T020000+16');                       // an offset no clock has
+    finishedCopy(dir, '20261002T020000Z\u0085');                   // a C1 control character
+    const broken = finishedCopy(dir, '20260601T020000Z');
+    writeFileSync(Buffer.from(`${path.join(dir, broken)}/bad\xff`, 'latin1'), 'x');   // a name that is not UTF-8
+    const old2 = finishedCopy(dir, '20260701T020000Z');
+    const newest = finishedCopy(dir, '20261101T020000Z');
+    const r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
+    // The impossible offset is no time in the name: the backup_label's time counts instead.
+    expect(timeInName('20261001T020000+16')).toBeNull();
+    expect(r.ignored.map((i) => i.name)).toEqual(expect.arrayContaining(['20261002T020000Z\u0085']));
+    expect(r.deleted).toEqual(expect.arrayContaining([old2, newest]));
+    // (Its backup_label says it was taken today: it is the newest, and stays.)
+    expect(readdirSync(dir)).toContain('20261001T020000+16');
+
+    // Tar format: a base.tar cut short is not finished, however old.
+    const tdir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    for (const [n, bytes] of [['20261120T020000Z', Buffer.concat([Buffer.alloc(512, 1), Buffer.alloc(1024)])], ['20261125T020000Z', Buffer.alloc(1000, 1)]] as const) {
+      mkdirSync(path.join(tdir, n));
+      writeFileSync(path.join(tdir, n, 'base.tar'), bytes);
+      writeFileSync(path.join(tdir, n, 'backup_manifest'), '{}');
+      spawnSync('find', [path.join(tdir, n), '-exec', 'touch', '-h', '-d', '2 hours ago', '{}', '+']);
+    }
+    const t = await pruneBackups(client, 'main', new LocalBackupStore(tdir), { execute: false });
+    expect(t.ignored).toContainEqual({ name: '20261125T020000Z', why: expect.stringMatching(/end-of-archive/) });
+    expect(t.plan.find((p) => p.backup_name === '20261120T020000Z')).toMatchObject({ keep: true, rule: 'newest' });
+
+    // A pruning left under way whose backup is still in the store (only ignored now: a link)
+    // is not settled as deleted.
+    await resetPolicies();
+    await q(`select retention.set_backup_policy('main', 'main', p_keep_daily => '1 day', p_keep_weekly => '1 day')`);
+    const sdir = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    const keepMe = finishedCopy(sdir, '20260801T020000Z');
+    finishedCopy(sdir, '20261101T020000Z');
+    const listing = JSON.stringify((await new LocalBackupStore(sdir).list()).backups.map((b) => ({ name: b.name, taken_at: b.takenAt })));
+    await q(`select retention.backup_prune_intent('main', $1, $2)`, [listing, keepMe]);
+    const disk2 = mkdtempSync(path.join(os.tmpdir(), 'retention-disk2-'));
+    spawnSync('mv', [path.join(sdir, keepMe), disk2]);
+    symlinkSync(path.join(disk2, keepMe), path.join(sdir, keepMe));
+    await pruneBackups(client, 'main', new LocalBackupStore(sdir), { execute: true });
+    expect(await q(`select status from retention.backup_prunings where backup_name = $1`, [keepMe])).toEqual([{ status: 'interrupted' }]);
+  });
+
+  it('two store names for one place are refused', () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'retention-backups-'));
+    expect(() => backupStores({ PG_RETENTION_BACKUP_STORES: `a=${d},b=${d}/` })).toThrow(/same place/);
+    expect(() => backupStores({ PG_RETENTION_BACKUP_STORES: 'a=s3://bucket/p,b=s3://bucket/p/' })).toThrow(/same place/);
   });
 });
 
