@@ -16,7 +16,7 @@ import { lstat, open as openFile, readdir, readFile, rm } from 'node:fs/promises
 import path from 'node:path';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
-import { ConfigError } from './config.ts';
+import { ConfigError, namedPairs } from './config.ts';
 
 export const BACKUP_ENV = `Backup pruning (the worker and pg-retention backups):
   PG_RETENTION_BACKUP_STORES    backup stores by name, "main=/var/lib/pg-backups,offsite=s3://bucket/prefix"
@@ -412,23 +412,22 @@ function storePlace(store: BackupStore): string {
 export function backupStores(env: NodeJS.ProcessEnv = process.env): Map<string, BackupStore> {
   const problems: string[] = [];
   const stores = new Map<string, BackupStore>();
-  for (const part of (env.PG_RETENTION_BACKUP_STORES ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([a-z][a-z0-9_-]{0,62})=(.+)$/.exec(part);
-    if (!m) { problems.push(`PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got ${JSON.stringify(part)}`); continue; }
-    if (stores.has(m[1]!)) { problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]} is named twice`); continue; }
+  const named = namedPairs('PG_RETENTION_BACKUP_STORES', env.PG_RETENTION_BACKUP_STORES, 'name=directory or name=s3://bucket/prefix');
+  problems.push(...named.problems);
+  for (const [name, url] of named.pairs) {
     try {
-      const store = backupStore(m[2]!, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined });
+      const store = backupStore(url, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined });
       // Two names for one place would let a hold on one name be pruned through the other.
       const place = storePlace(store);
       const same = [...stores.entries()].find(([, o]) => storePlace(o) === place);
       if (same) {
-        problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]} and ${same[0]} are the same place (${place}): give it one name`);
+        problems.push(`PG_RETENTION_BACKUP_STORES: ${name} and ${same[0]} are the same place (${place}): give it one name`);
         continue;
       }
-      stores.set(m[1]!, store);
+      stores.set(name, store);
     } catch (err) {
       if (!(err instanceof BackupStoreError)) throw err;
-      problems.push(`PG_RETENTION_BACKUP_STORES: ${m[1]}: ${err.message}`);
+      problems.push(`PG_RETENTION_BACKUP_STORES: ${name}: ${err.message}`);
     }
   }
   if (problems.length) throw new ConfigError(problems);

@@ -115,6 +115,20 @@ export interface WorkerConfig {
   backupSettleMs: number;
 }
 
+/** A variable of "name=value" pairs, comma-separated (storage targets, backup stores):
+ * the pairs, and a problem line for each malformed or repeated one. */
+export function namedPairs(variable: string, raw: string | undefined, expected: string): { pairs: [string, string][]; problems: string[] } {
+  const pairs: [string, string][] = [];
+  const problems: string[] = [];
+  for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z][a-z0-9_-]{0,62})=(.+)$/.exec(part);
+    if (!m) problems.push(`${variable}: expected ${expected}, got ${JSON.stringify(part)} (names: lower-case letters, digits, _ and -)`);
+    else if (pairs.some(([n]) => n === m[1])) problems.push(`${variable}: ${m[1]} is named twice`);
+    else pairs.push([m[1]!, m[2]!]);
+  }
+  return { pairs, problems };
+}
+
 export class ConfigError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {

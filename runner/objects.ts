@@ -5,7 +5,7 @@
 // entry whose object a remaining row still references never reaches this code: the claim
 // settles it as kept.
 import type pg from 'pg';
-import { ConfigError } from './config.ts';
+import { ConfigError, namedPairs } from './config.ts';
 import { StorageError, storageTarget, type StorageTarget } from './archive/storage.ts';
 
 export const OBJECT_ENV = `Object deletion (files deleted with their rows; the worker and pg-retention objects):
@@ -19,21 +19,14 @@ export interface ObjectSetup { targets: Map<string, StorageTarget>; maxAttempts:
 export function objectSetup(env: NodeJS.ProcessEnv = process.env): ObjectSetup {
   const problems: string[] = [];
   const targets = new Map<string, StorageTarget>();
-  for (const part of (env.PG_RETENTION_OBJECT_TARGETS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([a-z][a-z0-9_-]{0,62})=(.+)$/.exec(part);
-    if (!m) {
-      problems.push(`PG_RETENTION_OBJECT_TARGETS: expected name=url, got ${JSON.stringify(part)} (names: lower-case letters, digits, _ and -)`);
-      continue;
-    }
-    if (targets.has(m[1]!)) {
-      problems.push(`PG_RETENTION_OBJECT_TARGETS: ${m[1]} is named twice`);
-      continue;
-    }
+  const named = namedPairs('PG_RETENTION_OBJECT_TARGETS', env.PG_RETENTION_OBJECT_TARGETS, 'name=url');
+  problems.push(...named.problems);
+  for (const [name, url] of named.pairs) {
     try {
-      targets.set(m[1]!, storageTarget(m[2]!, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined }));
+      targets.set(name, storageTarget(url, { s3Endpoint: env.PG_RETENTION_S3_ENDPOINT || undefined, s3Region: env.PG_RETENTION_S3_REGION || undefined }));
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
-      problems.push(`PG_RETENTION_OBJECT_TARGETS: ${m[1]}: ${err.message}`);
+      problems.push(`PG_RETENTION_OBJECT_TARGETS: ${name}: ${err.message}`);
     }
   }
   const raw = env.PG_RETENTION_OBJECT_ATTEMPTS;

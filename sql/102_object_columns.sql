@@ -453,8 +453,7 @@ begin
                      else 'trigger ' || x.name || ' is missing, not enabled ALWAYS or not on the column' end)
     into v_bad
     from retention.object_columns o
-   cross join lateral (select o.rel::oid as relid
-                       union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) l
+   cross join lateral unnest(retention._family(o.rel)) l(relid)
    cross join lateral (values ('retention_objects_' || o.column_id || '_d'), ('retention_objects_' || o.column_id || '_u')) x(name)
    where l.relid = any (p_rels)
      and ((select a.attname from pg_catalog.pg_attribute a
@@ -514,19 +513,17 @@ begin
           union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
    cross join lateral retention._reach(s.t, s.upd) r;
   perform retention._check_object_triggers(v_del || v_upd);
-  if not exists (select from retention.object_columns o
-                  cross join lateral (select o.rel::oid as relid
-                                      union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) l
-                  where l.relid = any (v_del || v_upd)) then
-    return false;
-  end if;
-  select coalesce(jsonb_object_agg(l.relid::text, retention._held_sql(l.relid::regclass, 't', p.name, false)), '{}')
+  -- The tables reached that have an object column (theirs or their partitioned table's),
+  -- each with its hold rule; none: nothing to mark.
+  select jsonb_object_agg(l.relid::text, retention._held_sql(l.relid::regclass, 't', p.name, false))
     into v_held
     from (select distinct x.relid
             from retention.object_columns o
-           cross join lateral (select o.rel::oid as relid
-                               union select t.relid::oid from pg_catalog.pg_partition_tree(o.rel) t) x
+           cross join lateral unnest(retention._family(o.rel)) x(relid)
            where x.relid = any (v_del || v_upd)) l;
+  if v_held is null then
+    return false;
+  end if;
   insert into retention.batch_marks (xid, run_id, del_rels, upd_rels, held)
   values (pg_current_xact_id(), p_run_id, v_del, v_upd, v_held)
   on conflict (xid) do update set run_id = excluded.run_id, del_rels = excluded.del_rels, upd_rels = excluded.upd_rels,

@@ -357,6 +357,20 @@ $$;
 comment on function retention.backup_prune_check(bigint, jsonb) is
   'Backup pruning, step 2: in the deleting transaction, holds the holds lock and checks the backup still goes (RT039 if a hold or the listing keeps it now).';
 
+-- The audit entry of a pruned backup (p_extra: a note, or that it was settled late).
+create or replace function retention._audit_pruned(d retention.backup_prunings, p_extra jsonb)
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select retention._append_audit('backup.pruned', 'backup_policy', d.policy_name,
+    jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
+                       'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason) || p_extra);
+$$;
+comment on function retention._audit_pruned(retention.backup_prunings, jsonb) is
+  'Internal. The backup.pruned audit entry of a pruning.';
+
 -- Step 3: the deletion's outcome (p_error NULL: deleted). A failure is notified.
 create or replace function retention.backup_prune_done(p_pruning_id bigint, p_error text default null, p_note text default null)
 returns void
@@ -377,9 +391,7 @@ begin
      set status = case when p_error is null then 'deleted' else 'failed' end, error = left(coalesce(p_error, p_note), 2000), finished_at = now()
    where x.pruning_id = p_pruning_id;
   if p_error is null then
-    perform retention._append_audit('backup.pruned', 'backup_policy', d.policy_name,
-      jsonb_strip_nulls(jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
-                         'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason, 'note', p_note)));
+    perform retention._audit_pruned(d, jsonb_strip_nulls(jsonb_build_object('note', p_note)));
   else
     perform retention._append_audit('backup.prune_failed', 'backup_policy', d.policy_name,
       jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'error', left(p_error, 500)));
@@ -432,6 +444,7 @@ declare
   v_n integer := 0;
 begin
   perform retention._get_backup_policy(p_policy);
+  perform count(*) from retention._backup_listing(p_backups);   -- a listing, or RT039
   for d in select * from retention.backup_prunings x
             where x.policy_name = p_policy and x.status = 'deleting' order by x.pruning_id for update loop
     if exists (select from retention._backup_listing(p_backups) b where b.name = d.backup_name)
@@ -443,9 +456,7 @@ begin
       update retention.backup_prunings x set status = 'deleted', finished_at = now(),
              error = 'settled after the pruner ended: the backup was no longer listed'
        where x.pruning_id = d.pruning_id;
-      perform retention._append_audit('backup.pruned', 'backup_policy', d.policy_name,
-        jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
-                           'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason, 'settled_late', true));
+      perform retention._audit_pruned(d, '{"settled_late": true}');
     end if;
     v_n := v_n + 1;
   end loop;

@@ -277,6 +277,9 @@ describe('backup pruning', () => {
       [`select retention.place_hold('backups', 'main/../x', 'why')`, [], 'RT010'],
       [`select retention.place_hold('backups', 'main/', 'why')`, [], 'RT010'],
       [`select retention.drop_backup_policy('nope')`, [], 'RT008'],
+      [`select retention.backup_prune_cancel(424242, 'x')`, [], '55000'],
+      [`select retention.backup_prune_reconcile('nope', $1)`, [ok], 'RT008'],
+      [`select retention.backup_prune_reconcile('main', '"not a list"')`, [], 'RT039'],
       [`select retention.set_backup_policy('b', 'main', p_keep_weekly => '300000 years')`, [], 'RT004'],
       [`select retention.set_backup_policy('second', 'main')`, [], 'RT039'],   // one policy per store
       ...['2026-12-01 02:00:00 EST', 'epoch', 'infinity', '2026-12-01 02:00:00 BC', '2026-12-01', '2026-12-01T02:00:00', '2026-12-01T02:00:00+99:00']

@@ -69,7 +69,7 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_ARCHIVE_KEY_ID: 'k1' }, 'PG_RETENTION_ARCHIVE_KEYS: is not set'],
     [{ ...BASE, PG_RETENTION_OBJECT_TARGETS: 'recordings' }, 'PG_RETENTION_OBJECT_TARGETS: expected name=url, got "recordings" (names: lower-case letters, digits, _ and -)'],
     [{ ...BASE, PG_RETENTION_OBJECT_ATTEMPTS: '-1' }, 'PG_RETENTION_OBJECT_ATTEMPTS: expected a whole number from 1 to 100, got "-1"'],
-    [{ ...BASE, PG_RETENTION_BACKUP_STORES: '/var/backups' }, 'PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got "/var/backups"'],
+    [{ ...BASE, PG_RETENTION_BACKUP_STORES: '/var/backups' }, 'PG_RETENTION_BACKUP_STORES: expected name=directory or name=s3://bucket/prefix, got "/var/backups" (names: lower-case letters, digits, _ and -)'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL: expected a URL such as postgres://'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: 'eighty' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535, got "eighty"'],
     [{ ...BASE, PG_RETENTION_HTTP_PORT: '70000' }, 'PG_RETENTION_HTTP_PORT: expected a port number from 0 to 65535'],
