@@ -35,6 +35,7 @@ declare
   v_arch  text := '';
   v_sum   text := '0';
   v_count text;
+  v_keys  text := '';   -- the picked rows' key columns the first level of the cascade needs
   c       record;
 begin
   rels := '{}';
@@ -49,12 +50,24 @@ begin
                         or not pg_catalog.has_table_privilege(t.rel, 'DELETE'))) then
     return;
   end if;
+  -- The first level takes the keys it references from the picked rows themselves (read
+  -- from the locked version, which cannot change before the commit) instead of fetching
+  -- the rows again by ctid: about a fifth of the statement's time on a one-level cascade.
+  select coalesce(string_agg(format(', t.%I as %I', k.col, 'retention key ' || k.col), '' order by k.col), '')
+    into v_keys
+    from (select distinct u.col from retention._tree_nodes(p_tree) t, unnest(t.ref) u(col)
+           where t.action = 'delete' and t.parent = 0) k;
   for c in select * from retention._tree_nodes(p_tree) t where t.action = 'delete' order by t.n loop
     v_ctes := v_ctes || format(
       ', k%s as (delete from only %s c where (%s) in (%s)
                  returning row(c.*)::%s as "retention archived row", c.tableoid as "retention tableoid", c.*)',
       c.n, retention.qualified_name(c.rel), retention._column_list('c', c.fk),
-      retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k'), retention.qualified_name(c.rel));
+      case when c.parent = 0
+           then format('select %s from picked',
+                       (select string_agg(format('%I', 'retention key ' || r.col), ', ' order by r.o)
+                          from unnest(c.ref) with ordinality r(col, o)))
+           else retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k') end,
+      retention.qualified_name(c.rel));
     v_arch := v_arch || format(
       ', a%1$s as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
                    select $9, $10, $3, %2$s, %3$L, %4$s, count(*), pg_catalog.json_agg(x."retention archived row") from k%1$s x
@@ -72,7 +85,7 @@ begin
     into v_count
     from unnest(rels) with ordinality r(rel, o);
   final := format(
-    'with picked as (select t.ctid as tid from only %1$s t
+    'with picked as (select t.ctid as tid%14$s from only %1$s t
                       where %2$s and %3$s >= $5::%4$s and not (%5$s)
                         and t.ctid <> all ($7::tid[]) and ($8::tid is null or t.ctid = $8::tid)
                       order by %3$s limit $6 for update of t skip locked)%6$s,
@@ -85,7 +98,7 @@ begin
             (%12$s)::int as related, array[%13$s]::bigint[] as deleted
        from done',
     s.tbl, s.eligible, s.age_expr, v_type, s.held, v_ctes, v_flag.flag_key, v_root::oid,
-    retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, v_count);
+    retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, v_count, v_keys);
 end
 $$;
 comment on function retention._one_statement_sql(retention.policies, jsonb) is
