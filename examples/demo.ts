@@ -4,21 +4,14 @@
 // declares the retention schedule from examples/retention.yaml, places a legal hold on one user, previews, runs every
 // policy and prints what happened; then the inactive-accounts lifecycle a month on, and one
 // erasure request; the monthly realty purge approved by a second person, archived, sealed
-// into .demo-data/archive and one object restored. The database is left running for the psql tour.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// into .demo-data/archive and one object restored; the compliance report of the month in
+// .demo-data/report.html. The scenario is examples/scenario.ts. The database is left
+// running for the psql tour.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { objectRecord, offload, readObject, restore } from '../runner/archive/archive.ts';
-import { parseKeyRing } from '../runner/archive/envelope.ts';
-import { LocalDirTarget } from '../runner/archive/storage.ts';
 import { pgCtl, startEmbedded } from '../runner/embedded.ts';
-import { migrate } from '../runner/migrate.ts';
-import { formatPlan, planOrApply } from '../runner/plan.ts';
-import { loadPolicyFile } from '../runner/policy-file.ts';
-import { formatTable } from '../runner/table.ts';
-import { drainObjects } from '../runner/objects.ts';
+import { demoScenario } from './scenario.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.join(root, '.demo-data', 'pg');
@@ -26,10 +19,6 @@ const PORT = Number(process.env.DEMO_PORT ?? 54329);
 const DB = 'retention_demo';
 const t0 = Date.now();
 const step = (s: string) => console.log(`\n== ${s}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-
-async function countFiles(dir: string): Promise<number> {
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
-}
 
 async function main() {
   step('Starting the embedded PostgreSQL in .demo-data/');
@@ -43,170 +32,11 @@ async function main() {
   await admin.end();
   const url = server.url(DB);
 
-  step('pg-retention migrate');
-  await migrate(url, (l) => console.log(l));
-
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  await db.query(`set retention.actor = 'demo'`);
-  const sql = (f: string) => readFile(path.join(root, 'examples', f), 'utf8');
-
-  step('Creating the example application (examples/schema.sql) and ~100k rows (examples/seed.sql)');
-  await db.query(await sql('schema.sql'));
-  const asOf = (await db.query('select now() as t')).rows[0].t as Date;
-  for (const stmt of (await sql('seed.sql')).split(/;\s*\n/).filter((s) => s.trim())) {
-    await db.query(stmt, stmt.includes('$1') ? [asOf] : []);
-  }
-  const total = await db.query(`select (select sum(n_live_tup)::int from pg_stat_user_tables where schemaname in ('auth','ops','meet','realty')) as n,
-      (select count(*)::int from pg_class c join pg_namespace s on s.oid = c.relnamespace
-        where s.nspname in ('auth','ops','meet','realty') and c.relkind in ('r', 'p') and not c.relispartition) as tables`);
-  console.log(`${total.rows[0].n} rows in ${total.rows[0].tables} tables (ops.request_logs partitioned by month)`);
-
-  step('Declaring the retention schedule: pg-retention apply -f examples/retention.yaml');
-  const { changes } = await planOrApply(db, await loadPolicyFile(path.join(root, 'examples', 'retention.yaml')), { apply: true, prune: true });
-  console.log(formatPlan(changes, true).split('\n').at(-1));
-  console.log(formatTable((await db.query(
-    `select name, action, age_column, retain::text, retain_source from retention.effective_policies order by name`)).rows));
-
-  step('Placing a legal hold on user 42');
-  const hold = await db.query(`select hold_id from retention.place_hold('subject', '42', 'Litigation: Doe v. Example Corp', p_case_reference => 'CASE-2026-117')`);
-  console.log(`hold ${hold.rows[0].hold_id}: every row whose subject column is 42 is protected`);
-  const user42 = async () => (await db.query(`select
-      (select count(*) from auth.sessions where user_id = 42)
-    + (select count(*) from auth.refresh_tokens where user_id = 42)
-    + (select count(*) from auth.login_history where user_id = 42)
-    + (select count(*) from ops.app_logs where user_id = 42)
-    + (select count(*) from ops.request_logs where user_id = 42)::int as n`)).rows[0].n;
-  const before42 = await user42();
-
-  step('SELECT * FROM retention.preview()');
-  console.log(formatTable((await db.query(
-    `select policy, retain::text, to_char(cutoff, 'YYYY-MM-DD HH24:MI') as cutoff, eligible, held_back, would_affect, to_char(oldest_eligible, 'YYYY-MM-DD') as oldest_eligible from retention.preview()`)).rows));
-
-  step("SELECT * FROM retention.partitions('ops.request-logs')");
-  console.log(formatTable((await db.query(
-    `select partition, to_char(lower_bound, 'YYYY-MM-DD') as lower_bound, to_char(upper_bound, 'YYYY-MM-DD') as upper_bound, rows, held_rows, action
-       from retention.partitions('ops.request-logs')`)).rows));
-
-  step("Recordings' files in object storage go with their rows: retention.set_object_column('meet.recordings', 'storage_key', 'recordings')");
-  const recordingsDir = path.join(root, '.demo-data', 'recordings');
-  await rm(recordingsDir, { recursive: true, force: true });
-  const keys = ((await db.query(`select storage_key from meet.recordings`)).rows as { storage_key: string }[]).map((r) => r.storage_key);
-  for (let i = 0; i < keys.length; i += 500) {
-    await Promise.all(keys.slice(i, i + 500).map(async (key) => {
-      await mkdir(path.dirname(path.join(recordingsDir, key)), { recursive: true });
-      await writeFile(path.join(recordingsDir, key), 'webm');
-    }));
-  }
-  await db.query(`select retention.set_object_column('meet.recordings', 'storage_key', 'recordings',
-                    p_reason => 'Recordings of anonymous meetings go after 7 days with their transcripts')`);
-  const filesBefore = await countFiles(recordingsDir);
-  console.log(`${filesBefore} recording files in .demo-data/recordings (the storage target 'recordings')`);
-
-  step('CALL retention.run_all()');
-  const meetBefore = await db.query(`select (select count(*) from meet.meetings)::int m, (select count(*) from meet.recordings)::int r`);
-  const started = Date.now();
-  await db.query('call retention.run_all()');
-  console.log(`all policies ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-  step('What was deleted, per policy (retention.run_ledger; drop_partitions counts the rows of the partitions it dropped)');
-  console.log(formatTable((await db.query(
-    `select policy, status, eligible, held_back, affected, batches, max_batch_ms, round(extract(epoch from duration) * 1000)::int as duration_ms
-       from retention.run_ledger order by run_id`)).rows));
-  const meetAfter = await db.query(`select (select count(*) from meet.meetings)::int m, (select count(*) from meet.recordings)::int r`);
-  console.log(`\ncascade: ${meetBefore.rows[0].m - meetAfter.rows[0].m} meetings and ${meetBefore.rows[0].r - meetAfter.rows[0].r} recordings went with their anonymous transcripts`);
-
-  step('The worker deletes the files of the removed recordings (retention.object_deletions; pg-retention objects drain)');
-  console.log(formatTable((await db.query(
-    `select rel_name as "table", column_name as "column", target, status, count(*)::int as objects
-       from retention.object_deletions group by 1, 2, 3, 4 order by 1, 2`)).rows));
-  const drained = await drainObjects(db, { targets: new Map([['recordings', new LocalDirTarget(recordingsDir)]]), maxAttempts: 8 });
-  const filesAfter = await countFiles(recordingsDir);
-  const left = (await db.query(`select count(*)::int as n from meet.recordings`)).rows[0].n as number;
-  console.log(`${drained.deleted} files deleted, ${drained.kept} kept (still referenced); ${filesAfter} files left for the ${left} recordings left`);
-
-  step('What the legal hold protected');
-  const after42 = await user42();
-  const held = await db.query(`select sum(held_back)::int as n from retention.runs`);
-  console.log(`user 42: ${before42} rows before, ${after42} after; ${held.rows[0].n} eligible rows held back across all policies`);
-
-  step("Inactive accounts: flagged by auth.inactive-users, announced to each organisation (retention.flags())");
-  console.log(formatTable((await db.query(
-    `select f.tenant as organisation, count(*)::int as flagged, to_char(min(f.act_after), 'YYYY-MM-DD') as soft_deleted_after,
-            (select count(*)::int from retention.notifications n where n.kind = 'rows_flagged' and n.payload->>'tenant' = f.tenant) as notifications
-       from retention.flags('auth.inactive-users') f group by f.tenant order by f.tenant`)).rows));
-  const [first, second] = (await db.query(`select row_key from retention.flags('auth.inactive-users') order by row_key::int limit 2`)).rows.map((r) => r.row_key as string);
-  await db.query(`update auth.users set last_login_at = now() where id = $1`, [first]);
-  await db.query(`select retention.exempt_row('auth.inactive-users', $1, 'Service account of the billing integration')`, [second]);
-  console.log(`user ${first} logs in during the notice period; an admin exempts user ${second}. 31 days later:`);
-  // A live run acts on the real clock, so the demo lets a month pass the way tests do: the
-  // accounts' last logins and the open flags all move 31 days back.
-  await db.query(`update auth.users set last_login_at = last_login_at - interval '31 days' where id <> $1`, [first]);
-  await db.query(`update retention.flagged_rows set flagged_at = flagged_at - interval '31 days', act_after = act_after - interval '31 days',
-                         last_activity_at = last_activity_at - interval '31 days'
-                   where policy_name = 'auth.inactive-users' and status = 'flagged' and row_key <> $1`, [first]);
-  await db.query(`call retention.run('auth.inactive-users')`);
-  console.log(formatTable((await db.query(
-    `select status, close_reason, count(*)::int as accounts from retention.flags('auth.inactive-users', p_all => true)
-      group by 1, 2 order by 1, 2`)).rows));
-  console.log('(acted: soft-deleted after the notice; flagged: accounts that crossed two years during the month, announced now)');
-
-  step('An erasure request for user 7 (GDPR Art. 17): plan over the foreign keys and subject columns, process, evidence');
-  await db.query(`select retention.set_erasure_rule('auth.users', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
-  const req = (await db.query(`select request_id from retention.request_erasure('auth.users', '7', 'privacy form', p_reference => 'ticket 4711')`)).rows[0].request_id;
-  console.log(formatTable((await db.query(`select step, target, via, rule, rows, warning from retention.erasure_plan($1)`, [req])).rows));
-  await db.query(`call retention.process_erasure($1)`, [req]);
-  const done = (await db.query(`select status, subject_id, subject_hash from retention.erasure_requests where request_id = $1`, [req])).rows[0];
-  console.log(`request ${req}: ${done.status}; subject key now ${done.subject_id ?? 'NULL'}, named only by the token ${done.subject_hash}, which now leads nowhere; evidence:`);
-  console.log(formatTable((await db.query(
-    `select target, rule, rows from retention.erasure_evidence where request_id = $1 order by step`, [req])).rows));
-  const confirmation = (await db.query(
-    `select payload ->> 'reference' as reference from retention.notifications
-      where kind = 'erasure_completed' and payload ->> 'request_id' = $1::text`, [req])).rows[0];
-  console.log(`erasure_completed queued for the application, with its reference ${confirmation?.reference}`);
-
-  step('The monthly realty purge: approval by a second person, an archive before deletion');
-  // run_all above refused it (no approved proposal): the worker would now propose, as here.
-  const refused = (await db.query(`select status, error_code from retention.runs where policy_name = 'realty.properties' order by run_id desc limit 1`)).rows[0];
-  console.log(`run_all's run of realty.properties: ${refused.status} (${refused.error_code}: no approved proposal)`);
-  const proposalId = (await db.query(`select retention.propose('realty.properties', p_note => 'monthly purge') as id`)).rows[0].id;
-  console.log(formatTable((await db.query(
-    `select proposal_id, policy_name, status, rows, held_back, to_char(cutoff, 'YYYY-MM-DD') as cutoff, proposed_by,
-            to_char(expires_at, 'YYYY-MM-DD') as expires, left(policy_version, 12) as version
-       from retention.proposals where proposal_id = $1`, [proposalId])).rows));
-  const selfApproval = await db.query(`select retention.approve_proposal($1, 'mine')`, [proposalId]).then(() => 'approved?!', (e: Error) => e.message);
-  console.log(`the proposer approving it: ${selfApproval}`);
-  await db.query(`do $$ begin if not exists (select from pg_roles where rolname = 'demo_approver') then
-                    create role demo_approver login password 'demo' in role retention_approver; end if; end $$`);
-  const dana = new pg.Client({ connectionString: url.replace('postgres:postgres@', 'demo_approver:demo@') });
-  await dana.connect();
-  await dana.query(`set retention.actor = 'dana (data-protection officer)'`);
-  await dana.query(`select retention.approve_proposal($1, 'Checked against the property register')`, [proposalId]);
-  await dana.end();
-  console.log(`approved by a second login; executing:`);
-  await db.query(`call retention.run('realty.properties')`);
-  console.log(formatTable((await db.query(
-    `select proposal_id, status, executed_rows, skipped_held, skipped_gone, decided_by, decision_comment
-       from retention.proposals where proposal_id = $1`, [proposalId])).rows));
-  const archiveDir = path.join(root, '.demo-data', 'archive');
-  await rm(archiveDir, { recursive: true, force: true });
-  const ring = parseKeyRing(`demo:${randomBytes(32).toString('base64')}`);
-  const target = new LocalDirTarget(archiveDir);
-  const moved = await offload(db, target, ring);
-  console.log(`${moved.rows} archived rows sealed into ${moved.objects} object(s) in .demo-data/archive, read back and verified:`);
-  const obj = (await db.query(`select object_id, object_key, rows, tables::text as tables, key_id, left(sha256, 12) as sha256 from retention.archive_objects order by object_id`)).rows;
-  console.log(formatTable(obj));
-  const rows = await readObject(await objectRecord(db, String(obj[0].object_id)), target, ring);
-  await restore(db, rows, { into: 'restored' });
-  console.log('restored into schema restored for inspection (the live table is untouched):');
-  console.log(formatTable((await db.query(`select * from restored.properties order by id limit 3`)).rows));
-
-  step('Audit log');
-  console.log(formatTable((await db.query(
-    `select action, count(*)::int as entries from retention.audit_log group by 1 order by 1`)).rows));
-  const v = (await db.query('select * from retention.verify_audit_log()')).rows[0];
-  console.log(`verify_audit_log(): ok = ${v.ok}, ${v.rows_checked} rows checked`);
-  await db.end();
+  await demoScenario(url, {
+    recordings: path.join(root, '.demo-data', 'recordings'),
+    archive: path.join(root, '.demo-data', 'archive'),
+    report: path.join(root, '.demo-data', 'report.html'),
+  }, step);
 
   await server.stop();
   const started2 = await pgCtl(dataDir, ['start', '-w', '-l', path.join(dataDir, 'demo-server.log'), '-o', `-p ${PORT} -k /tmp`]);

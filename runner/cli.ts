@@ -12,13 +12,14 @@ import { exportSubject } from './commands/export.ts';
 import { holds } from './commands/holds.ts';
 import { migrate } from './commands/migrate.ts';
 import { apply, plan } from './commands/plan.ts';
+import { report } from './commands/report.ts';
 import { run } from './commands/run.ts';
 import type { Command } from './commands/types.ts';
 import { worker } from './commands/worker.ts';
 import { describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
 import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, objects, backups, runs, audit, doctor, worker];
+const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, objects, backups, report, runs, audit, doctor, worker];
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)

@@ -113,6 +113,9 @@ export interface WorkerConfig {
   backupIntervalMs: number;
   /** How long a backup's files must be unchanged before it counts as finished. */
   backupSettleMs: number;
+  /** Whether stored compliance reports are also written to the storage target (set when
+   * PG_RETENTION_STORAGE is). */
+  reportsToStorage: boolean;
 }
 
 /** A variable of "name=value" pairs, comma-separated (storage targets, backup stores):
@@ -182,5 +185,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     backupStores: stores,
     backupIntervalMs: c.PG_RETENTION_BACKUP_INTERVAL,
     backupSettleMs: settle,
+    reportsToStorage: Boolean(env.PG_RETENTION_STORAGE),
   };
 }

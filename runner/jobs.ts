@@ -13,6 +13,7 @@ import type { Job, JobResult, PgBoss } from 'pg-boss';
 import { offload, prune } from './archive/archive.ts';
 import { drainObjects } from './objects.ts';
 import { pruneBackups } from './backups.ts';
+import { render, type Report } from './report.ts';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -131,6 +132,42 @@ export class RunHandler {
     await this.offload(policy);
     this.log.info(fields, 'run finished');
     return { id: job.id, status: 'completed', output: fields };
+  }
+
+  /** Stores last month's compliance report once it has ended (the database keeps one per
+   * month: every replica may try), writes it to the storage target as JSON and HTML when
+   * PG_RETENTION_STORAGE is set, and records where. report_ready goes out through the outbox. */
+  async storeReport(): Promise<void> {
+    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: report' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query(`select set_config('retention.actor', $1, false)`, [this.actor]);
+      const { rows: [s] } = await c.query<{ report_id: string; sha256: string; stored: boolean }>(
+        'select * from retention.store_compliance_report()');
+      if (s!.stored) this.log.info({ report_id: s!.report_id, sha256: s!.sha256 }, 'compliance report stored');
+      if (!this.cfg.reportsToStorage) return;
+      const { rows: [r] } = await c.query<{ report: Report; month: string; storage_key: string | null }>(
+        `select report, to_char(period_from, 'YYYY-MM') as month, storage_key from retention.compliance_reports where report_id = $1`,
+        [s!.report_id]);
+      if (!r || r.storage_key) return;
+      const key = `reports/${r.month}.json`;
+      const stored = { ...r.report, stored: { report_id: Number(s!.report_id), sha256: s!.sha256, storage_key: key } };
+      const target = this.cfg.archive.target;
+      await target.put(key, Buffer.from(render(r.report, 'json')));
+      await target.put(`reports/${r.month}.html`, Buffer.from(render(stored, 'html')));
+      // Read back: what the storage holds must hash as the database says.
+      const back = JSON.parse((await target.get(key)).toString('utf8')) as Report;
+      const { rows: [v] } = await c.query<{ ok: boolean }>(
+        `select encode(sha256(convert_to($1::jsonb::text, 'UTF8')), 'hex') = $2 as ok`, [JSON.stringify(back), s!.sha256]);
+      if (!v?.ok) throw new Error(`the report written to ${target.url}/${key} does not hash as stored`);
+      await c.query('select retention.compliance_report_written($1, $2)', [s!.report_id, key]);
+      this.log.info({ report_id: s!.report_id, target: target.url, key }, 'compliance report written to storage');
+    } catch (err) {
+      this.log.error(errFields(err), 'compliance report not stored');
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   /** Deletes archive objects past their period that no legal hold keeps (archive prune). */

@@ -163,6 +163,8 @@ class Worker {
     if (cfg.objects.targets.size) this.every(cfg.objectIntervalMs, () => this.handler!.drainObjects(), true);
     // Backup stores, pruned by their backup policies.
     if (cfg.backupStores.size) this.every(cfg.backupIntervalMs, () => this.handler!.pruneBackupStores(), true);
+    // Last month's compliance report, once the month has ended (hourly; idempotent).
+    this.every(3_600_000, () => this.handler!.storeReport(), true);
     const key = this.signingKey;
     if (key) {
       this.every(cfg.checkpointIntervalMs, async () => {

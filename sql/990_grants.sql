@@ -94,6 +94,12 @@ grant execute on function retention.object_key_of(text, text) to public;
 grant execute on function retention.object_column_trigger() to public;
 grant select on retention.backup_policies, retention.backup_prunings to retention_runner, retention_archiver;
 
+-- The compliance report: the auditor reads it, the worker (runner) stores each month's.
+grant execute on function retention.compliance_report(timestamptz, timestamptz) to retention_runner, retention_auditor;
+grant execute on function retention.store_compliance_report(date), retention.compliance_report_written(bigint, text)
+  to retention_runner;
+grant select on retention.compliance_reports to retention_runner;
+
 -- What the views call (with the reader's rights): read-only helpers.
 grant execute on function retention.qualified_name(regclass), retention.effective_retain(retention.policies),
   retention.effective_schedule(retention.policies)

@@ -28,7 +28,7 @@ describe('pg-retention CLI', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     const names = [...main.stdout.matchAll(/^ {2}(\w+) {2}/gm)].map((m) => m[1]!);
-    expect(names).toEqual(['migrate', 'plan', 'apply', 'policies', 'preview', 'run', 'holds', 'approvals', 'erasure', 'export', 'accounts', 'archive', 'objects', 'backups', 'runs', 'audit', 'doctor', 'worker']);
+    expect(names).toEqual(['migrate', 'plan', 'apply', 'policies', 'preview', 'run', 'holds', 'approvals', 'erasure', 'export', 'accounts', 'archive', 'objects', 'backups', 'report', 'runs', 'audit', 'doctor', 'worker']);
     for (const name of names) {
       const r = await cli([name, '--help']);
       expect(r.code, name).toBe(0);

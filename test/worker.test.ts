@@ -2,6 +2,9 @@
 // PostgreSQL, started, signalled and killed, logged in as a member of retention_runner
 // and nothing else (no CREATE on the database: `migrate`, as the owner, installed the job
 // schema). Outcomes are read from the ledger, the tables and pg-boss's own job records.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PgBoss } from 'pg-boss';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../runner/config.ts';
@@ -330,6 +333,32 @@ describe('pg-retention worker', () => {
     const w2 = worker({ PG_RETENTION_WEBHOOK_URL: 'https://hooks.example.com/x' });
     expect(await w2.exited).toBe(2);
     expect(w2.stderr()).toMatch(/PG_RETENTION_WEBHOOK_SECRET: required when PG_RETENTION_WEBHOOK_URL is set/);
+  });
+
+  it("stores last month's compliance report once, writes it to the storage target, and notifies report_ready", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'reports-'));
+    try {
+      const w = worker({ PG_RETENTION_STORAGE: dir });
+      const stored = await w.waitFor((l) => l.msg === 'compliance report written to storage', 20_000);
+      const [r] = await db.q<{ report_id: string; sha256: string; storage_key: string; month: string }>(
+        `select report_id, sha256, storage_key, to_char(period_from, 'YYYY-MM') as month from retention.compliance_reports`);
+      expect(String(stored.report_id)).toBe(r!.report_id);
+      expect(r!.storage_key).toBe(`reports/${r!.month}.json`);
+      const json = await readFile(path.join(dir, 'reports', `${r!.month}.json`), 'utf8');
+      const [h] = await db.q<{ sha: string }>(`select encode(sha256(convert_to($1::jsonb::text, 'UTF8')), 'hex') as sha`, [json]);
+      expect(h!.sha).toBe(r!.sha256);
+      expect(await readFile(path.join(dir, 'reports', `${r!.month}.html`), 'utf8')).toContain(r!.sha256);
+      expect(await count(db, `retention.notifications where kind = 'report_ready' and payload ->> 'sha256' = $1`, [r!.sha256])).toBe(1);
+      // A second worker stores nothing again.
+      await stop(w);
+      const w2 = worker({ PG_RETENTION_STORAGE: dir });
+      await w2.waitFor((l) => l.msg === 'worker ready', 20_000);
+      await new Promise((res) => setTimeout(res, 500));
+      expect(await count(db, 'retention.compliance_reports')).toBe(1);
+      expect(w2.lines.some((l) => l.msg === 'compliance report stored')).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('is not ready on a database without the retention schema, and says why', async () => {
