@@ -23,6 +23,7 @@ create table retention.compliance_reports (
   sha256        text not null check (sha256 ~ '^[0-9a-f]{64}$'),
   generated_at  timestamptz not null default now(),
   generated_by  text not null,
+  db_user       text not null default session_user,
   storage_key   text,
   check (period_to > period_from),
   unique (period_from, period_to)
@@ -34,8 +35,9 @@ comment on column retention.compliance_reports.period_to is 'End of the period (
 comment on column retention.compliance_reports.report is 'The report as compliance_report returned it (counts, ids and hashes; no personal data).';
 comment on column retention.compliance_reports.sha256 is 'sha256 (hex) of report::text, the canonical jsonb text: recompute it to check the stored report.';
 comment on column retention.compliance_reports.generated_at is 'When it was stored.';
-comment on column retention.compliance_reports.generated_by is 'Who stored it (the session''s login).';
-comment on column retention.compliance_reports.storage_key is 'Where the worker also wrote it in its storage target (NULL: in the database only).';
+comment on column retention.compliance_reports.generated_by is 'Who stored it (the actor: retention.actor, else the login).';
+comment on column retention.compliance_reports.db_user is 'The login that stored it.';
+comment on column retention.compliance_reports.storage_key is 'Where the worker also wrote it in its storage target: reports/<YYYY-MM>.json, beside the .html (NULL: in the database only).';
 
 alter table retention.notifications drop constraint notifications_kind_check;
 alter table retention.notifications add constraint notifications_kind_check
@@ -43,6 +45,11 @@ alter table retention.notifications add constraint notifications_kind_check
                   'erasure_completed', 'erasure_overdue', 'rows_flagged', 'audit_checkpoint',
                   'approval_requested', 'archive_failed', 'object_deletion_failed', 'backup_prune_failed',
                   'report_ready'));
+
+-- _lock_reach returns the tables it locked (sql/ creates it again): a plain batch counts
+-- the rows its foreign keys' cascade deletes there (run_batches.related_rows).
+drop function if exists retention._lock_reach(retention.policies, boolean);
+comment on column retention.run_batches.related_rows is 'Rows removed in other tables with the batch''s rows: a delete''s cascade (from migration 24 also in plain deletes, counted by the server), a scrub''s revoke tables.';
 
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A

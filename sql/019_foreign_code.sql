@@ -234,7 +234,7 @@ comment on function retention._check_can_read(regclass) is
 -- transaction writing to those tables and keeps new ones out until the batch commits:
 -- the hold check then reads those rows as the key actions will find them.
 create or replace function retention._lock_reach(p retention.policies, p_strong boolean default false)
-returns void
+returns oid[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
@@ -271,10 +271,11 @@ begin
     end loop;
     v_locked := v_reach;
   end loop;
+  return v_reach;
 end
 $$;
 comment on function retention._lock_reach(retention.policies, boolean) is
-  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked, until the reach stops growing; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it).';
+  'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked, until the reach stops growing; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it). Returns the tables (the batch counts the rows its cascade deletes there).';
 
 -- Whether a batch of the policy (p_cond: an erasure step) must lock the tables it
 -- reaches strongly (_lock_reach) while a table or subject hold is open: its statement

@@ -67,6 +67,12 @@ declare
   v_msg     text;
   v_row_key jsonb;
   v_marked  boolean;
+  -- A delete that counts no copies counts what its cascade deleted in other tables from
+  -- the server's own per-table counts of this transaction (_deleted_in_xact) over the
+  -- tables it reaches: the ledger's related_rows.
+  v_reach   oid[];
+  v_count   boolean := p_cond is null and p_pol.action in ('delete', 'purge_soft_deleted') and not v_archive;
+  v_before  bigint[];
 begin
   o_failed := 0;
   perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
@@ -77,7 +83,7 @@ begin
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention._lock_holds_shared();
   v_holds := exists (select from retention._open_holds h where h.scope in ('table', 'subject'));
-  perform retention._lock_reach(p_pol);
+  v_reach := retention._lock_reach(p_pol);
   perform retention._check_foreign_code(p_pol);
   -- Objects of the rows it removes are queued by their columns' triggers, which must be in
   -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
@@ -131,6 +137,9 @@ begin
   perform retention._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   begin
+    if v_count then
+      v_before := retention._deleted_in_xact(v_reach);
+    end if;
     if v_one is not null then
       select * into v_done, o_rows, v_oldest, v_newest, v_related
         from retention._one_statement_exec(v_one, v_one_rels, p_pol, p_run_id, p_batch_no,
@@ -147,6 +156,9 @@ begin
     elsif not v_two then
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
+    end if;
+    if v_count then
+      v_related := retention._cascaded(v_reach, v_before, o_rows);
     end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
@@ -167,6 +179,10 @@ begin
     end if;
     foreach v_tid in array v_tids loop
       begin
+        -- Counted per row: a failed attempt's deletions count in the server's figures too.
+        if v_count then
+          v_before := retention._deleted_in_xact(v_reach);
+        end if;
         if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks
           -- went with it), then deleted with its copies.
@@ -176,6 +192,9 @@ begin
         else
           execute v_stmt into v_n1, v_old1, v_new1, v_rel1
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
+        end if;
+        if v_count then
+          v_rel1 := retention._cascaded(v_reach, v_before, v_n1);
         end if;
         o_rows := o_rows + v_n1;
         v_related := v_related + v_rel1;
