@@ -17,7 +17,7 @@ endif
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.install-stamp
 
-.PHONY: all demo demo-stop bench test lint typecheck migrate bench clean help
+.PHONY: all demo demo-stop bench test lint typecheck migrate bench clean help report-screenshot
 all: help
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make typecheck  tsc --noEmit"
 	@echo "make migrate    apply the schema to DATABASE_URL"
 	@echo "make bench      pg-retention vs one DELETE, app-side batches, partition drops (BENCH_ROWS, default 2M)"
+	@echo "make report-screenshot  docs/images/compliance-report.png from the demo's report (needs chromium)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
 	@echo "system Node is $(SYS_NODE_MAJOR); installing Node 24 into .tools/node"
@@ -60,3 +61,7 @@ demo-stop: $(DEPS)
 
 bench: $(DEPS)
 	node bench/compare.ts
+
+# The compliance guide's picture of the HTML report, taken by the browser test.
+report-screenshot: $(DEPS)
+	RETENTION_REQUIRE_CHROMIUM=1 RETENTION_REPORT_SCREENSHOT=docs/images/compliance-report.png vitest run test/compliance-report.test.ts -t 'real browser'

@@ -134,10 +134,14 @@ export class RunHandler {
     return { id: job.id, status: 'completed', output: fields };
   }
 
-  /** Stores last month's compliance report once it has ended (the database keeps one per
-   * month: every replica may try), writes it to the storage target as JSON and HTML when
-   * PG_RETENTION_STORAGE is set, and records where. report_ready goes out through the outbox. */
-  async storeReport(): Promise<void> {
+  /** Stores last month's compliance report from an hour after the month ended (the
+   * database keeps one per month: every replica may try), and when PG_RETENTION_STORAGE is
+   * set makes sure the storage target holds it as reports/YYYY-MM.json and .html: an object
+   * missing or not hashing as stored is written again, read back and checked. report_ready
+   * goes out through the outbox. */
+  async storeReport(now = new Date()): Promise<void> {
+    const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+    if (now.getTime() < monthStart + 3_600_000) return; // the database would refuse: too soon
     const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: report' });
     c.on('error', () => {});
     try {
@@ -150,18 +154,21 @@ export class RunHandler {
       const { rows: [r] } = await c.query<{ report: Report; month: string; storage_key: string | null }>(
         `select report, to_char(period_from, 'YYYY-MM') as month, storage_key from retention.compliance_reports where report_id = $1`,
         [s!.report_id]);
-      if (!r || r.storage_key) return;
-      const key = `reports/${r.month}.json`;
-      const stored = { ...r.report, stored: { report_id: Number(s!.report_id), sha256: s!.sha256, storage_key: key } };
+      const key = `reports/${r!.month}.json`;
       const target = this.cfg.archive.target;
-      await target.put(key, Buffer.from(render(r.report, 'json')));
-      await target.put(`reports/${r.month}.html`, Buffer.from(render(stored, 'html')));
+      const hashes = async (body: Buffer | null) => {
+        if (!body) return false;
+        const { rows: [v] } = await c.query<{ ok: boolean }>(
+          `select encode(sha256(convert_to($1::jsonb::text, 'UTF8')), 'hex') = $2 as ok`, [body.toString('utf8'), s!.sha256]).catch(() => ({ rows: [{ ok: false }] }));
+        return v?.ok === true;
+      };
+      if (r!.storage_key === key && await hashes(await target.get(key).catch(() => null))) return;
+      const stored = { ...r!.report, stored: { report_id: Number(s!.report_id), sha256: s!.sha256, storage_key: key } };
+      await target.put(key, Buffer.from(render(r!.report, 'json')));
+      await target.put(`reports/${r!.month}.html`, Buffer.from(render(stored, 'html')));
       // Read back: what the storage holds must hash as the database says.
-      const back = JSON.parse((await target.get(key)).toString('utf8')) as Report;
-      const { rows: [v] } = await c.query<{ ok: boolean }>(
-        `select encode(sha256(convert_to($1::jsonb::text, 'UTF8')), 'hex') = $2 as ok`, [JSON.stringify(back), s!.sha256]);
-      if (!v?.ok) throw new Error(`the report written to ${target.url}/${key} does not hash as stored`);
-      await c.query('select retention.compliance_report_written($1, $2)', [s!.report_id, key]);
+      if (!(await hashes(await target.get(key)))) throw new Error(`the report written to ${target.url}/${key} does not hash as stored`);
+      await c.query('select retention.compliance_report_written($1)', [s!.report_id]);
       this.log.info({ report_id: s!.report_id, target: target.url, key }, 'compliance report written to storage');
     } catch (err) {
       this.log.error(errFields(err), 'compliance report not stored');

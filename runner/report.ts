@@ -12,6 +12,8 @@ type Json = Record<string, unknown>;
 interface PolicyRow {
   policy: string;
   action: string;
+  /** The table its latest run in the period acted on. */
+  table: string | null;
   exists: boolean;
   versions: string[];
   runs: number;
@@ -93,7 +95,13 @@ const POLICY_COLUMNS: [keyof PolicyRow, string][] = [
 
 const num = (v: unknown): string => (typeof v === 'number' ? v.toLocaleString('en') : v == null ? '–' : String(v));
 const day = (v: unknown): string => (typeof v === 'string' ? v.slice(0, 10) : '–');
-const month = (r: Report): string => r.period.from.slice(0, 7);
+/** The report's name for its period: YYYY-MM for a calendar month, else from – to. */
+export function periodName(r: Report): string {
+  const from = new Date(r.period.from), to = new Date(r.period.to);
+  const monthly = from.getUTCDate() === 1 && from.getUTCHours() === 0 && from.getUTCMinutes() === 0 && from.getUTCSeconds() === 0
+    && from.getUTCMilliseconds() === 0 && to.getTime() === Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1);
+  return monthly ? r.period.from.slice(0, 7) : `${r.period.from.slice(0, 10)} to ${r.period.to.slice(0, 10)}`;
+}
 
 export function render(report: Report, format: Format): string {
   switch (format) {
@@ -159,8 +167,15 @@ function csv(r: Report): string {
 
 // --- markdown ------------------------------------------------------------------------
 
+/** Text for Markdown: no line breaks or control characters, every character Markdown or
+ * HTML would act on escaped (a name or key id that reached the report stays text). */
+export function mdText(v: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return String(v ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/[\\`*_[\]<>|#&!~]/g, (c) => `\\${c}`);
+}
+
 function mdCell(v: unknown): string {
-  return num(v).replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+  return typeof v === 'number' ? num(v) : mdText(num(v));
 }
 
 function mdTable(head: string[], rows: unknown[][]): string[] {
@@ -171,10 +186,10 @@ function mdTable(head: string[], rows: unknown[][]): string[] {
 
 function markdown(r: Report): string {
   const out = [
-    `# Compliance report ${month(r)}`,
+    `# Compliance report ${mdText(periodName(r))}`,
     '',
-    `Database \`${r.database}\`, period ${r.period.from} to ${r.period.to} (end excluded), generated ${r.generated_at}.`,
-    r.stored ? `Stored report ${r.stored.report_id}, sha256 \`${r.stored.sha256}\`.` : '',
+    `Database ${mdText(r.database)}, period ${mdText(r.period.from)} to ${mdText(r.period.to)} (end excluded), generated ${mdText(r.generated_at)}.`,
+    r.stored ? `Stored report ${mdText(r.stored.report_id)}, sha256 ${mdText(r.stored.sha256)}.` : '',
     '',
     '## Summary',
     '',
@@ -230,9 +245,9 @@ function markdown(r: Report): string {
     '',
     '## Audit chain',
     '',
-    `${num(r.audit.entries)} entries in the period; the chain's head is entry ${num(r.audit.head?.audit_id)} (\`${String(r.audit.head?.row_hash ?? '–')}\`).`,
+    `${num(r.audit.entries)} entries in the period; the chain's head is entry ${mdText(num(r.audit.head?.audit_id))} (hash ${mdText(r.audit.head?.row_hash ?? '–')}).`,
     r.audit.checkpoint
-      ? `Newest signed checkpoint: ${num(r.audit.checkpoint.checkpoint_id)} of entry ${num(r.audit.checkpoint.audit_id)}, signed ${String(r.audit.checkpoint.signed_at)} with key \`${String(r.audit.checkpoint.key_id)}\`.`
+      ? `Newest signed checkpoint: ${mdText(num(r.audit.checkpoint.checkpoint_id))} of entry ${mdText(num(r.audit.checkpoint.audit_id))}, signed ${mdText(r.audit.checkpoint.signed_at)} with key ${mdText(r.audit.checkpoint.key_id)}.`
       : 'No signed checkpoint yet (set PG_RETENTION_SIGNING_KEY_FILE on the worker).',
     '',
   ];
@@ -296,7 +311,7 @@ function holdsChart(r: Report): string {
 
 function htmlTable(id: string, head: string[], rows: string[][]): string {
   if (rows.length === 0) return `<p class="empty" id="${id}">None.</p>`;
-  return `<table id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table>`;
+  return `<div class="wide"><table id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 const td = (v: unknown) => `<td>${esc(v == null ? '–' : v)}</td>`;
 
@@ -309,21 +324,29 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:32px 0 8px;padding-bot
 .card{border:1px solid var(--line);border-radius:8px;padding:10px 12px}.card .v{font-size:22px;font-weight:600}.card .l{color:var(--muted);font-size:12px}
 .card.warn .v{color:#c53030}
 table{border-collapse:collapse;width:100%;margin:6px 0 4px;font-size:13px}th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-weight:600;color:var(--muted);font-size:12px}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{font-weight:600;color:var(--muted);font-size:12px;vertical-align:bottom}#policies th{max-width:72px}#policies th:last-child{max-width:120px}td code{font-size:11px;word-break:break-all}
+.wide{overflow-x:auto;max-width:100%}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;height:auto;font-size:11px;fill:var(--muted)}.grid{stroke:var(--line)}.periodend{stroke:#a0aec0;stroke-dasharray:3 3}
 .legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;color:var(--muted);margin:4px 0}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .ontime{fill:#68d391;background:#68d391}.late{fill:#f6ad55;background:#f6ad55}.open{fill:#90cdf4;background:#90cdf4}.overdue{fill:#fc8181;background:#fc8181}
 .done{fill:#1a202c}.holds{fill:#805ad5}.empty{color:var(--muted);font-style:italic}
 footer{margin-top:36px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
-@media print{body{padding:0;max-width:none;font-size:11px}h2{break-after:avoid}table,svg,.cards{break-inside:avoid}.card{border-color:#999}}
+@media print{body{padding:0;max-width:none;font-size:11px}.wide{overflow:visible}table{font-size:9px}th,td{padding:3px 4px}h2{break-after:avoid}table,svg,.cards{break-inside:avoid}.card{border-color:#999}}
 `;
 
 function html(r: Report): string {
   const warn = new Set(['rows_failed', 'erasures_overdue', 'runs_failed', 'runs_interrupted']);
   const cards = SUMMARY_LABELS.map(([k, label]) => `<div class="card${warn.has(k) && (r.summary[k] ?? 0) > 0 ? ' warn' : ''}"><div class="v" data-key="summary.${k}">${esc(num(r.summary[k]))}</div><div class="l">${esc(label)}</div></div>`);
-  const policies = htmlTable('policies', ['policy', 'action', ...POLICY_COLUMNS.map(([, l]) => l), 'versions'],
+  // Rows by what happened to them, then the runs with their failures in one cell.
+  const rowCols = POLICY_COLUMNS.filter(([k]) => String(k).startsWith('rows_'));
+  const span = (key: string, v: unknown) => `<span data-key="${esc(key)}">${esc(num(v))}</span>`;
+  const policies = htmlTable('policies', ['policy', 'action', ...rowCols.map(([, l]) => l), 'runs (failed / refused / interrupted)'],
     r.policies.map((p, i) => [td(p.policy + (p.exists ? '' : ' (dropped)')), td(p.action),
-      ...POLICY_COLUMNS.map(([k]) => cell(`policies.${i}.${k}`, p[k])), `<td><code>${esc(p.versions.join(' '))}</code></td>`]));
+      ...rowCols.map(([k]) => cell(`policies.${i}.${k}`, p[k])),
+      `<td class="n">${span(`policies.${i}.runs`, p.runs)} (${span(`policies.${i}.runs_failed`, p.runs_failed)} / ${span(`policies.${i}.runs_refused`, p.runs_refused)} / ${span(`policies.${i}.runs_interrupted`, p.runs_interrupted)})</td>`]));
+  const versions = htmlTable('policy-versions', ['policy', 'versions in force (sha256 of the settings, first 16 hex digits)', 'last run', 'last success'],
+    r.policies.map((p) => [td(p.policy), `<td><code>${esc(p.versions.join(' ') || '–')}</code></td>`,
+      td(String(p.last_run_at ?? '–').slice(0, 16).replace('T', ' ')), td(String(p.last_success_at ?? '–').slice(0, 16).replace('T', ' '))]));
   const accounts = htmlTable('accounts', ['policy', 'flagged', 'cancelled', 'exempted', 'acted', 'erased', 'open at end', 'notifications'],
     r.accounts.map((a, i) => [td(a.policy), ...['flagged', 'cancelled', 'exempted', 'acted', 'erased', 'open_at_end', 'notifications'].map((k) => cell(`accounts.${i}.${k}`, a[k]))]));
   const erasureKeys = ['received', 'completed', 'completed_on_time', 'completed_late', 'overdue', 'open_at_end', 'blocked_by_hold', 'failed'];
@@ -352,14 +375,14 @@ function html(r: Report): string {
   const cp = r.audit.checkpoint;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Compliance report ${esc(month(r))} — ${esc(r.database)}</title>
+<title>Compliance report ${esc(periodName(r))} — ${esc(r.database)}</title>
 <style>${CSS}</style></head>
 <body>
-<h1>Compliance report ${esc(month(r))}</h1>
+<h1>Compliance report ${esc(periodName(r))}</h1>
 <p class="meta">Database <code>${esc(r.database)}</code> · ${esc(r.period.from)} to ${esc(r.period.to)} (end excluded) · generated ${esc(r.generated_at)}${r.stored ? ` · stored report ${esc(r.stored.report_id)}, sha256 <code>${esc(r.stored.sha256)}</code>` : ''}</p>
 <section id="summary"><h2>Summary</h2><div class="cards">${cards.join('')}</div></section>
 <section><h2>Rows removed per week</h2>${weeklyChart(r)}</section>
-<section><h2>Policies</h2>${policies}</section>
+<section><h2>Policies</h2>${policies}${versions}</section>
 <section><h2>Inactive accounts</h2>${accounts}</section>
 <section><h2>Erasure requests</h2>${erasures}${erasureChart(r)}${requests}</section>
 <section><h2>Legal holds</h2>${holds}${holdsChart(r)}${activeHolds}</section>

@@ -48,9 +48,13 @@ begin
     raise exception 'audit row % does not have that hash', p_audit_id
       using errcode = 'RT026', hint = 'Sign the head that retention.audit_head() returns.';
   end if;
-  if p_signature is null or length(p_signature) <> 64 or p_key_id is null or btrim(p_key_id) = ''
-     or p_signed_at is null or p_signed_at > now() + interval '5 minutes' then
-    raise exception 'a checkpoint needs a key id, a 64-byte Ed25519 signature and a signing time not in the future'
+  -- The key id is a plain name (the worker's: 16 hex digits of the public key's sha256): it
+  -- is printed in reports and logs. The signing time is recent: a checkpoint says when
+  -- the head was signed, not when someone chose to say so.
+  if p_signature is null or length(p_signature) <> 64 or p_key_id is null
+     or p_key_id !~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$'
+     or p_signed_at is null or p_signed_at > now() + interval '5 minutes' or p_signed_at < now() - interval '1 day' then
+    raise exception 'a checkpoint needs a key id (letters, digits, . _ : -, at most 64), a 64-byte Ed25519 signature and a signing time within the last day'
       using errcode = 'RT026', hint = 'The worker signs checkpoints with PG_RETENTION_SIGNING_KEY_FILE.';
   end if;
   insert into retention.audit_checkpoints (audit_id, row_hash, signed_at, key_id, signature)

@@ -1,5 +1,5 @@
 -- Direct changes to the tables that say what may be deleted — policies, defaults, legal
--- holds, erasure rules and requests, object columns — are audited even when the owner makes them (nobody
+-- holds, erasure rules and requests, object columns, stored compliance reports — are audited even when the owner makes them (nobody
 -- else may). The routines that write them mark their transaction (_routine_write) and are
 -- audited by their own, more telling entries; any other insert, update or delete gets a
 -- direct.<op> entry naming the table, the row's key and the columns changed (names only:
@@ -24,7 +24,7 @@ declare
   v_new  jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
   v_row  jsonb := coalesce(v_new, v_old);
   v_key  text := coalesce(v_row ->> 'name', v_row ->> 'hold_id', v_row ->> 'request_id', v_row ->> 'rule_id', v_row ->> 'scope',
-                          v_row ->> 'column_id');
+                          v_row ->> 'column_id', v_row ->> 'report_id');
 begin
   if coalesce(current_setting('retention.routine_write', true), '') = pg_current_xact_id()::text then
     return null;
@@ -38,13 +38,14 @@ begin
 end
 $$;
 comment on function retention._audit_direct_write() is
-  'Internal. Trigger function: audits an insert, update or delete of policies, defaults, holds, erasure rules, requests or object columns not made through a routine.';
+  'Internal. Trigger function: audits an insert, update or delete of policies, defaults, holds, erasure rules, requests, object columns or stored compliance reports not made through a routine.';
 
 do $$
 declare
   t text;
 begin
-  foreach t in array array['policies', 'defaults', 'legal_holds', 'erasure_rules', 'erasure_requests', 'object_columns'] loop
+  foreach t in array array['policies', 'defaults', 'legal_holds', 'erasure_rules', 'erasure_requests', 'object_columns',
+                            'compliance_reports'] loop
     execute format('create or replace trigger %I after insert or update or delete on retention.%I
                       for each row execute function retention._audit_direct_write()', t || '_direct_write', t);
   end loop;

@@ -191,7 +191,10 @@ begin
             coalesce(p_force, false), v_code, v_err, v_hint, v_actor, v_job,
             case when v_status <> 'running' then clock_timestamp() end,
             jsonb_build_object('policy', to_jsonb(v_pol), 'limit', v_limit,
-                               'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan)
+                               'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan,
+                               -- The policy's version (_policy_version, as proposals record it): an
+                               -- approved run's is its proposal's (its predicate carries the proposal's rows).
+                               'version', coalesce(v_prop.policy_version, retention._policy_version_or_null(v_pol)))
               || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
             jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
                                'floor', '-infinity', 'skip', '{}'),

@@ -21,6 +21,9 @@ language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+-- The period's text in one style whoever asks (a session in iso_8601 would change it).
+set intervalstyle = 'postgres'
+set datestyle = 'ISO, YMD'
 as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
            ((retention._policy_args(p) - 'description')
@@ -32,6 +35,24 @@ as $$
 $$;
 comment on function retention._policy_version(retention.policies) is
   'Internal. sha256 of a policy''s settings (description aside) and its effective period: a proposal is for this version only.';
+
+-- The same, or NULL where it cannot be computed (a table gone): for the ledger's record
+-- of the version a run used.
+create or replace function retention._policy_version_or_null(p retention.policies)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  return retention._policy_version(p);
+exception when others then
+  return null;
+end
+$$;
+comment on function retention._policy_version_or_null(retention.policies) is
+  'Internal. _policy_version, or NULL where it cannot be computed (the policy''s table is gone): the version a run records in its spec.';
 
 -- The condition (SQL over alias t) that a row is one of the proposal's, unchanged, and that
 -- every row its delete would remove or change through foreign keys (ON DELETE CASCADE,

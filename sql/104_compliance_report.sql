@@ -13,6 +13,8 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+set intervalstyle = 'postgres'
+set datestyle = 'ISO, YMD'
 as $$
 declare
   v_policies jsonb;
@@ -32,8 +34,8 @@ begin
     raise exception 'a report needs a period: p_from before p_to, both finite'
       using errcode = 'RT040', hint = 'For a month: retention.compliance_report(''2026-11-01'', ''2026-12-01''), or pg-retention report --month 2026-11.';
   end if;
-  if p_to - p_from > interval '1 year 1 day' then
-    raise exception 'a report covers at most a year, not %', p_to - p_from
+  if p_to > p_from + interval '1 year' then
+    raise exception 'a report covers at most a year, not % to %', p_from, p_to
       using errcode = 'RT040', hint = 'Ask for each month (or quarter) on its own.';
   end if;
 
@@ -67,23 +69,34 @@ begin
            count(*) filter (where r.status = 'refused') as refused,
            count(*) filter (where r.status = 'interrupted') as interrupted,
            count(*) filter (where r.status like 'stopped%') as stopped,
-           coalesce(sum(r.held_back) filter (where r.mode = 'live'), 0) as held_back,
+           -- Rows the holds kept back when the policy last ran in the period (a daily policy
+           -- meets the same held rows every day: a sum would count them thirty times).
+           coalesce((array_agg(r.held_back order by r.run_id desc)
+                       filter (where r.mode = 'live' and r.status not in ('refused', 'already_running') and r.held_back is not null))[1], 0) as held_back,
            coalesce(sum(r.failed_rows), 0) as failed_rows,
            max(r.started_at) as last_run_at,
            max(r.finished_at) filter (where r.status = 'completed' and r.mode = 'live') as last_success_at,
-           (array_agg(distinct left(encode(sha256(convert_to(((r.spec -> 'policy')
-                        - array['policy_id', 'description', 'created_at', 'created_by', 'updated_at', 'updated_by'])::text
-                        || coalesce(r.retain::text, ''), 'UTF8')), 'hex'), 16))
-              filter (where r.spec ? 'policy')) as versions,
-           (array_agg(r.action order by r.run_id desc))[1] as action
+           -- The policy's version each live run recorded (_policy_version, as proposals
+           -- record it); runs from before migration 24 recorded none: a hash of their copy
+           -- of the settings stands in.
+           (array_agg(distinct left(coalesce(r.spec ->> 'version',
+                        encode(sha256(convert_to(((r.spec -> 'policy')
+                          - array['policy_id', 'description', 'created_at', 'created_by', 'updated_at', 'updated_by'])::text
+                          || coalesce(r.retain::text, ''), 'UTF8')), 'hex')), 16))
+              filter (where r.spec ? 'policy' and r.mode = 'live')) as versions,
+           (array_agg(r.action order by r.run_id desc))[1] as action,
+           (array_agg(r.spec #>> '{policy,target}' order by r.run_id desc))[1] as target
       from retention.runs r
      where r.kind = 'policy' and r.started_at >= p_from and r.started_at < p_to
      group by r.policy_name
   )
   select coalesce(jsonb_agg(jsonb_build_object(
            'policy', n.policy_name,
-           'action', coalesce(p.action, u.action),
-           'exists', p.name is not null,
+           'action', coalesce(u.action, p.action),
+           'table', u.target,
+           -- Whether the policy is still there, on the same table (a policy dropped and set
+           -- again under its name on another table is another policy).
+           'exists', p.name is not null and (u.target is null or p.target::text = u.target),
            'versions', coalesce(to_jsonb(u.versions), '[]'),
            'runs', coalesce(u.runs, 0), 'dry_runs', coalesce(u.dry_runs, 0),
            'rows_deleted', coalesce(x.deleted, 0), 'rows_cascaded', coalesce(x.cascaded, 0),
@@ -142,8 +155,9 @@ begin
            'completed_late', count(*) filter (where e.completed_at >= p_from and e.completed_at < p_to and e.completed_at > e.due_at),
            'overdue', count(*) filter (where e.due_at < p_to and (e.completed_at is null or e.completed_at >= p_to)),
            'open_at_end', count(*) filter (where e.requested_at < p_to and (e.completed_at is null or e.completed_at >= p_to)),
-           'blocked_by_hold', count(*) filter (where e.status = 'blocked_by_hold' and e.requested_at < p_to),
-           'failed', count(*) filter (where e.status = 'failed' and e.requested_at < p_to),
+           -- Of the requests open at the end, those blocked by a hold or failed (as they stand now).
+           'blocked_by_hold', count(*) filter (where e.status = 'blocked_by_hold' and (e.completed_at is null or e.completed_at >= p_to)),
+           'failed', count(*) filter (where e.status = 'failed' and (e.completed_at is null or e.completed_at >= p_to)),
            'requests', coalesce(jsonb_agg(jsonb_build_object(
                'request_id', e.request_id, 'subject_table', e.subject_table::text,
                'received_at', e.requested_at, 'due_at', e.due_at,
@@ -225,7 +239,7 @@ begin
   select jsonb_build_object(
            'deleted', count(*) filter (where d.status = 'deleted' and d.settled_at >= p_from and d.settled_at < p_to),
            'kept', count(*) filter (where d.status = 'kept' and d.settled_at >= p_from and d.settled_at < p_to),
-           'failed', count(*) filter (where d.status = 'dead' and d.enqueued_at < p_to),
+           'failed', count(*) filter (where d.status = 'dead' and d.enqueued_at >= p_from and d.enqueued_at < p_to),
            'pending_at_end', count(*) filter (where d.status = 'pending' and d.enqueued_at < p_to))
     into v_objects
     from retention.object_deletions d;
@@ -294,24 +308,40 @@ comment on function retention.compliance_report(timestamptz, timestamptz) is
   'The compliance report of a period [p_from, p_to) as jsonb: per policy the rows deleted, soft-deleted, scrubbed, archived and held back with the policy versions in force; inactive accounts; erasure requests; legal holds; approvals; runs that did not complete; cold storage; the audit chain''s head and newest checkpoint. Counts, ids and hashes only, no personal data.';
 
 -- Stores the report of one calendar month (UTC) once: an existing one is returned as it
--- is (a report, once issued, does not change). Audited; notifies report_ready.
+-- is (a report, once issued, does not change). Audited; notifies report_ready. Only at
+-- read committed (each query sees what has committed: a transaction holding an older
+-- snapshot would store an incomplete month for good), and only an hour after the month
+-- ended: a batch stamps its finish before it commits, so one begun before the end could
+-- still commit a row of the month in the minutes after it.
 create or replace function retention.store_compliance_report(p_month date default null,
                                                              out report_id bigint, out sha256 text, out stored boolean)
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
+set intervalstyle = 'postgres'
+set datestyle = 'ISO, YMD'
 as $$
 declare
-  v_from timestamptz := date_trunc('month', coalesce(p_month, (now() - interval '1 month')::date)::timestamp);
-  v_to   timestamptz := v_from + interval '1 month';
+  v_from timestamptz;
+  v_to   timestamptz;
   v_rep  jsonb;
 begin
-  if v_to > now() then
-    raise exception 'the month % has not ended', to_char(v_from, 'YYYY-MM')
-      using errcode = 'RT040', hint = 'A stored report is final: store a month after it ends; compliance_report shows one so far.';
+  if p_month is not null and (not isfinite(p_month) or p_month < date '1970-01-01' or p_month > date '9999-11-30') then
+    raise exception 'no month to store at %', p_month
+      using errcode = 'RT040', hint = 'Give a day of a month from 1970 on (its first, e.g. ''2026-11-01''), or nothing for last month.';
   end if;
-  perform pg_advisory_xact_lock(hashtext('retention.compliance_reports'), extract(epoch from v_from)::int);
+  v_from := date_trunc('month', coalesce(p_month, (now() - interval '1 month')::date)::timestamp);
+  v_to := v_from + interval '1 month';
+  if v_to + interval '1 hour' > now() then
+    raise exception 'the month % has not ended an hour ago', to_char(v_from, 'YYYY-MM')
+      using errcode = 'RT040', hint = 'A stored report is final: it is stored from an hour after the month ends; compliance_report shows one so far.';
+  end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'a report is stored at read committed, not %', current_setting('transaction_isolation')
+      using errcode = 'RT040', hint = 'Call it in its own transaction at the default isolation level: a snapshot taken earlier could leave out what committed since.';
+  end if;
+  perform pg_advisory_xact_lock(hashtext('retention.compliance_reports'), hashtext(to_char(v_from, 'YYYY-MM')));
   select r.report_id, r.sha256, false into report_id, sha256, stored
     from retention.compliance_reports r where r.period_from = v_from and r.period_to = v_to;
   if found then
@@ -319,6 +349,7 @@ begin
   end if;
   v_rep := retention.compliance_report(v_from, v_to);
   sha256 := encode(pg_catalog.sha256(convert_to(v_rep::text, 'UTF8')), 'hex');
+  perform retention._routine_write();
   insert into retention.compliance_reports (period_from, period_to, report, sha256, generated_by)
   values (v_from, v_to, v_rep, sha256, retention._actor())
   returning compliance_reports.report_id into report_id;
@@ -332,29 +363,34 @@ begin
 end
 $$;
 comment on function retention.store_compliance_report(date) is
-  'Stores the compliance report of a finished calendar month (UTC; default: last month) once, with the sha256 of its jsonb text; audited, notifies report_ready. A month already stored is returned unchanged (stored false).';
+  'Stores the compliance report of a finished calendar month (UTC; default: last month; from an hour after its end, at read committed) once, with the sha256 of its jsonb text; audited, notifies report_ready. A month already stored is returned unchanged (stored false).';
 
--- Records where the worker also wrote a stored report (its storage target's key).
-create or replace function retention.compliance_report_written(p_report_id bigint, p_storage_key text)
-returns void
+-- Records that the worker wrote a stored report to its storage target, under the one key
+-- a month's report has there (reports/<YYYY-MM>.json, beside the .html); the key is
+-- returned. Recording it again is harmless (the worker rewrites an object it finds
+-- missing or different).
+create or replace function retention.compliance_report_written(p_report_id bigint)
+returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+declare
+  v_key text;
 begin
-  if p_storage_key is null or length(p_storage_key) > 500 or p_storage_key !~ '^[A-Za-z0-9][A-Za-z0-9._/-]*$'
-     or p_storage_key ~ '(^|/)\.\.?(/|$)' or p_storage_key ~ '//' then
-    raise exception 'a storage key is letters, digits and . _ / - (got %)', coalesce(p_storage_key, 'NULL')
-      using errcode = 'RT040', hint = 'The worker writes reports as reports/<YYYY-MM>.json.';
-  end if;
-  update retention.compliance_reports r set storage_key = p_storage_key
-   where r.report_id = p_report_id and r.storage_key is null;
-  if not found then
-    raise exception 'no stored report % without a storage key', p_report_id
+  perform retention._routine_write();
+  update retention.compliance_reports r
+     set storage_key = 'reports/' || to_char(r.period_from, 'YYYY-MM') || '.json'
+   where r.report_id = p_report_id
+     and r.period_to = r.period_from + interval '1 month' and date_trunc('month', r.period_from) = r.period_from
+  returning r.storage_key into v_key;
+  if v_key is null then
+    raise exception 'no stored monthly report %', coalesce(p_report_id::text, 'NULL')
       using errcode = 'RT040', hint = 'retention.compliance_reports lists the reports.';
   end if;
+  return v_key;
 end
 $$;
-comment on function retention.compliance_report_written(bigint, text) is
-  'Records the storage key the worker wrote a stored compliance report to (once).';
+comment on function retention.compliance_report_written(bigint) is
+  'Records that the worker wrote a stored monthly compliance report to its storage target, under reports/<YYYY-MM>.json (returned).';

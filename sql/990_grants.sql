@@ -96,7 +96,7 @@ grant select on retention.backup_policies, retention.backup_prunings to retentio
 
 -- The compliance report: the auditor reads it, the worker (runner) stores each month's.
 grant execute on function retention.compliance_report(timestamptz, timestamptz) to retention_runner, retention_auditor;
-grant execute on function retention.store_compliance_report(date), retention.compliance_report_written(bigint, text)
+grant execute on function retention.store_compliance_report(date), retention.compliance_report_written(bigint)
   to retention_runner;
 grant select on retention.compliance_reports to retention_runner;
 

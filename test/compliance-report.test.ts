@@ -2,13 +2,15 @@
 // month against counts taken from the ledger directly, in all four formats; period
 // boundaries; no personal data; bad input; who may build and store it.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScenario } from '../examples/scenario.ts';
-import { csvRows, render, type Report, SUMMARY_LABELS } from '../runner/report.ts';
+import { csvRows, mdText, render, type Report, SUMMARY_LABELS } from '../runner/report.ts';
+import { chromiumPath, launchBrowser } from './support/browser.ts';
 import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
+import { count } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 const { login } = useLogins(db);
@@ -91,6 +93,8 @@ describe('the compliance report of the demo', () => {
     expect(report.summary.rows_held_back).toBeGreaterThan(0);
     expect(report.summary.rows_archived).toBeGreaterThan(0);
     expect(report.summary.rows_soft_deleted).toBeGreaterThan(0);
+    // A plain delete's cascade is counted by the server: the transcripts' meetings and recordings.
+    expect(report.policies.find((p) => p.policy === 'meet.anonymous-transcripts')!.rows_cascaded).toBeGreaterThan(0);
   });
 
   it('matches the ledger: accounts, erasures, holds, approvals, runs, audit', async () => {
@@ -124,6 +128,9 @@ describe('the compliance report of the demo', () => {
               count(*) filter (where status = 'executed') as executed from retention.proposals`);
     expect([report.summary.approvals, report.approvals.executed]).toEqual([n(ap!.approved), n(ap!.executed)]);
     expect(report.approvals.proposals[0]).toMatchObject({ policy: 'realty.properties', status: 'executed', four_eyes: true });
+    // The version the executed run recorded is its proposal's (its predicate carried the
+    // proposal's rows, which is no change of the policy).
+    expect(report.policies.find((p) => p.policy === 'realty.properties')!.versions).toEqual([report.approvals.proposals[0]!.version]);
 
     const runs = await db.q<{ status: string; n: string }>(
       `select status, count(*) as n from retention.runs where started_at >= $1 and started_at < $2 group by 1`, [from, to]);
@@ -132,6 +139,12 @@ describe('the compliance report of the demo', () => {
     expect(report.summary.runs_refused).toBeGreaterThan(0);
     expect(report.runs.problems).toContainEqual(expect.objectContaining({ policy: 'realty.properties', status: 'refused', error_code: 'RT034' }));
 
+    // Held back: as at each policy's last run, not a sum over runs.
+    const held = await db.q<{ policy_name: string; held: string }>(
+      `select distinct on (policy_name) policy_name, held_back as held from retention.runs
+        where kind = 'policy' and mode = 'live' and status not in ('refused', 'already_running') and held_back is not null
+          and started_at >= $1 and started_at < $2 order by policy_name, run_id desc`, [from, to]);
+    for (const h of held) expect(report.policies.find((p) => p.policy === h.policy_name)!.rows_held_back, h.policy_name).toBe(n(h.held));
     const [head] = await db.q<{ last_id: string }>(`select last_id from retention.audit_chain`);
     expect(n(report.audit.head!.audit_id)).toBeLessThanOrEqual(n(head!.last_id));
     expect(n(report.audit.entries)).toBeGreaterThan(10);
@@ -159,7 +172,7 @@ describe('the compliance report of the demo', () => {
     // md: the summary table's figures.
     const md = render(report, 'md');
     for (const [k, label] of SUMMARY_LABELS) expect(md, k).toContain(`| ${label} | ${report.summary[k]!.toLocaleString('en')} |`);
-    for (const p of report.policies) expect(md).toContain(`| ${p.policy} | ${p.action} | ${p.rows_deleted.toLocaleString('en')} |`);
+    for (const p of report.policies) expect(md).toContain(`| ${mdText(p.policy)} | ${mdText(p.action)} | ${p.rows_deleted.toLocaleString('en')} |`);
 
     // html: every figure tagged data-key shows the JSON's value at that key.
     const html = await readFile(path.join(dir, 'report.html'), 'utf8');
@@ -175,6 +188,62 @@ describe('the compliance report of the demo', () => {
     expect(html).toMatch(/<svg id="chart-holds"/);
     expect(html).not.toMatch(/<script|src="http|href="http/); // self-contained
   });
+
+  // In a real headless Chromium (Debian's chromium; CI installs it and requires it):
+  // the page renders, every chart is drawn with a shape per figure, every tagged figure
+  // reads as the JSON says, nothing overflows, and it prints. RETENTION_REPORT_SCREENSHOT=
+  // FILE also writes a screenshot (make report-screenshot, for the compliance guide).
+  const browserRequired = process.env.RETENTION_REQUIRE_CHROMIUM === '1';
+  it.skipIf(!chromiumPath() && !browserRequired)('renders in a real browser: charts drawn, figures equal the JSON, printable', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.open(`file://${path.join(dir, 'report.html')}`);
+      expect(await page.evaluate<string>('document.title')).toMatch(/^Compliance report \d{4}-\d{2}/);
+      const shown = await page.evaluate<[string, string][]>(
+        `[...document.querySelectorAll('[data-key]')].map((e) => [e.getAttribute('data-key'), e.textContent])`);
+      expect(shown.length).toBeGreaterThan(SUMMARY_LABELS.length + report.policies.length * 5);
+      for (const [key, text] of shown) {
+        const v = at(report, key);
+        expect(text, key).toBe(typeof v === 'number' ? v.toLocaleString('en') : String(v ?? '–'));
+      }
+      // Each chart has one visible shape per figure, sized by it.
+      const bars = await page.evaluate<{ policy: string; week: string; rows: number; h: number; w: number }[]>(
+        `[...document.querySelectorAll('#chart-weekly rect.bar')].map((r) => ({ policy: r.dataset.policy, week: r.dataset.week,
+           rows: Number(r.dataset.rows), h: r.getBoundingClientRect().height, w: r.getBoundingClientRect().width }))`);
+      expect(bars.map(({ policy, week, rows }) => ({ policy, week, rows }))).toEqual(report.weekly);
+      for (const b of bars) expect(b.w, `${b.policy} ${b.week}`).toBeGreaterThan(0);
+      const tallest = Math.max(...bars.map((b) => b.h));
+      const most = Math.max(...bars.map((b) => b.rows));
+      expect(bars.find((b) => b.rows === most)!.h).toBe(tallest);
+      expect(tallest).toBeGreaterThan(50);
+      const spans = await page.evaluate<{ id: string; w: number }[]>(
+        `[...document.querySelectorAll('#chart-erasures rect.span')].map((r) => ({ id: r.dataset.request, w: r.getBoundingClientRect().width }))`);
+      expect(spans.map((s) => Number(s.id))).toEqual(report.erasures.requests.map((e) => Number(e.request_id)));
+      for (const s of spans) expect(s.w).toBeGreaterThan(0);
+      const holds = await page.evaluate<{ scope: string; n: number; w: number }[]>(
+        `[...document.querySelectorAll('#chart-holds rect.holds')].map((r) => ({ scope: r.dataset.scope, n: Number(r.dataset.count), w: r.getBoundingClientRect().width }))`);
+      for (const h of holds) {
+        expect(h.n, h.scope).toBe(report.holds.active.filter((x) => x.scope === h.scope).length);
+        expect(h.w > 0, h.scope).toBe(h.n > 0);
+      }
+      // Laid out within the page's width; printable (a PDF of at least one page).
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+      expect(await page.evaluate<string[]>(`[...document.querySelectorAll('.wide')].filter((d) => d.scrollWidth > d.clientWidth)
+                                              .map((d) => d.firstElementChild.id)`)).toEqual([]);
+      const pdf = await page.pdf();
+      expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+      const shot = await page.screenshot(1000);
+      expect(shot.subarray(1, 4).toString()).toBe('PNG');
+      const out = process.env.RETENTION_REPORT_SCREENSHOT;
+      if (out) {
+        // The top of the page (summary, weekly chart, policies) for the compliance guide.
+        await mkdir(path.dirname(out), { recursive: true });
+        await writeFile(out, await page.screenshot(1000, 1500));
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('names no subject, no row value, no hold reason, no error text', async () => {
     const text = JSON.stringify(report);
@@ -233,8 +302,16 @@ describe('compliance_report: periods, personal data, bad input, roles', () => {
   it('refuses a period that is empty, reversed, infinite or longer than a year, and changes nothing', async () => {
     const before = await db.q(`select count(*) from retention.audit_log`);
     for (const [f, t] of [['2026-11-01', '2026-11-01'], ['2026-12-01', '2026-11-01'], ['-infinity', '2026-11-01'],
-                          ['2026-11-01', 'infinity'], ['2024-01-01', '2026-01-01'], [null, '2026-01-01']]) {
+                          ['2026-11-01', 'infinity'], ['2024-01-01', '2026-01-01'], [null, '2026-01-01'],
+                          ['2026-01-01Z', '2027-01-01 00:00:01Z']]) {
       expect(await sqlState(db.q('select retention.compliance_report($1, $2)', [f, t])), `${f}..${t}`).toBe('RT040');
+    }
+    // A whole year is at most a year (a leap year too).
+    for (const [f, t] of [['2026-01-01Z', '2027-01-01Z'], ['2028-01-01Z', '2029-01-01Z']]) {
+      expect((await db.q('select retention.compliance_report($1, $2) is not null as ok', [f, t]))[0]!.ok).toBe(true);
+    }
+    for (const m of ['1900-01-01', 'infinity', '-infinity', '9999-12-01']) {
+      expect(await sqlState(db.q('select retention.store_compliance_report($1)', [m])), m).toBe('RT040');
     }
     expect(await db.q(`select count(*) from retention.audit_log`)).toEqual(before);
   });
@@ -254,12 +331,70 @@ describe('compliance_report: periods, personal data, bad input, roles', () => {
       .toEqual([{ sha: first!.sha256 }]);
     expect(await db.q(`select details ->> 'sha256' as sha from retention.audit_log where action = 'report.stored' and object_name = $1`, [first!.report_id]))
       .toEqual([{ sha: first!.sha256 }]);
-    // The storage key is recorded once, and only a plain key.
-    for (const bad of ['../etc/passwd', 'reports/../../x', '/abs', 'a//b', 'x'.repeat(501), 'r\nx']) {
-      expect(await sqlState(db.q(`select retention.compliance_report_written($1, $2)`, [first!.report_id, bad])), bad).toBe('RT040');
+    // The storage key is the month's, whoever records it.
+    expect((await db.q(`select retention.compliance_report_written($1) as k`, [first!.report_id]))[0]!.k).toBe(`reports/${month}.json`);
+    expect(await sqlState(db.q(`select retention.compliance_report_written(-1)`))).toBe('RT040');
+    // The owner's own direct change of a stored report is in the audit log.
+    await db.q(`update retention.compliance_reports set storage_key = null where report_id = $1`, [first!.report_id]);
+    expect(await count(db, `retention.audit_log where action = 'direct.update' and object_type = 'compliance_reports' and object_name = $1`, [first!.report_id])).toBe(1);
+    await db.q(`select retention.compliance_report_written($1)`, [first!.report_id]);
+  });
+
+  it('stores only at read committed, from an hour after the month ended', async () => {
+    const c = await db.connect();
+    try {
+      // A snapshot taken earlier would leave out what committed since, for good.
+      await c.query('begin isolation level repeatable read');
+      expect(await sqlState(c.query(`select retention.store_compliance_report((now() - interval '2 months')::date)`))).toBe('RT040');
+      await c.query('rollback');
+    } finally {
+      await c.end();
     }
-    await db.q(`select retention.compliance_report_written($1, $2)`, [first!.report_id, `reports/${month}.json`]);
-    expect(await sqlState(db.q(`select retention.compliance_report_written($1, 'reports/other.json')`, [first!.report_id]))).toBe('RT040');
+    expect(await sqlState(db.q(`select retention.store_compliance_report(date_trunc('month', now())::date)`))).toBe('RT040');
+    expect(await count(db, `retention.compliance_reports where period_from = date_trunc('month', now() - interval '2 months')`)).toBe(0);
+  });
+
+  it('a policy version does not depend on the session: IntervalStyle and DateStyle', async () => {
+    const c = await db.connect();
+    try {
+      const q1 = `select retention.compliance_report(now() - interval '1 day', now() + interval '1 day') -> 'policies' as p`;
+      const plain = (await c.query(q1)).rows[0].p;
+      await c.query(`set intervalstyle = 'iso_8601'`);
+      await c.query(`set datestyle = 'SQL, DMY'`);
+      expect((await c.query(q1)).rows[0].p).toEqual(plain);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('counts held-back rows once per policy, not once per run, and not for refused runs', async () => {
+    await db.q(`create table rp.h (id int primary key, created_at timestamptz not null, user_id int not null)`);
+    await db.q(`insert into rp.h select i, now() - interval '100 days', i % 5 from generate_series(1, 100) i`);
+    await db.q(`select retention.set_policy('rp.h', 'rp.h', 'delete', 'created_at', p_retain => '30 days', p_subject_column => 'user_id', p_max_rows_per_run => 10)`);
+    await db.q(`select retention.place_hold('subject', '3', 'a matter')`);
+    for (let i = 0; i < 3; i++) await db.call(`call retention.run('rp.h')`).catch(() => {}); // refused: over the ceiling
+    const r1 = (await db.q<{ r: Report }>(`select retention.compliance_report(now() - interval '1 day', now() + interval '1 day') as r`))[0]!.r;
+    expect(r1.policies.find((p) => p.policy === 'rp.h')).toMatchObject({ runs: 3, runs_refused: 3, rows_held_back: 0, rows_deleted: 0 });
+    await db.call(`call retention.run('rp.h', p_force => true)`);
+    await db.call(`call retention.run('rp.h', p_force => true)`);
+    const r2 = (await db.q<{ r: Report }>(`select retention.compliance_report(now() - interval '1 day', now() + interval '1 day') as r`))[0]!.r;
+    expect(r2.policies.find((p) => p.policy === 'rp.h')).toMatchObject({ runs: 5, rows_held_back: 20, rows_deleted: 80 });
+  });
+
+  it('keeps what other roles can write out of the Markdown as markup: key ids are plain, names escaped', async () => {
+    const [head] = await db.q<{ audit_id: string; row_hash: Buffer }>(`select audit_id, row_hash from retention.audit_head()`);
+    const sig = Buffer.alloc(64, 0xab);
+    for (const kid of ['k1`\n## Summary (corrected)', '<img src=x onerror=alert(1)>', 'Jane Doe', '', 'k'.repeat(65)]) {
+      expect(await sqlState(db.q(`select retention.record_checkpoint($1, $2, now(), $3, $4)`, [head!.audit_id, head!.row_hash, kid, sig])), kid).toBe('RT026');
+    }
+    expect(await sqlState(db.q(`select retention.record_checkpoint($1, $2, now() - interval '2 days', 'k1', $3)`, [head!.audit_id, head!.row_hash, sig]))).toBe('RT026');
+    await db.q(`create table rp."<img src=x onerror=alert(1)>|x" (id int)`);
+    await db.q(`select retention.place_hold('table', 'rp."<img src=x onerror=alert(1)>|x"', 'a matter')`);
+    const r = (await db.q<{ r: Report }>(`select retention.compliance_report(now() - interval '1 day', now() + interval '1 day') as r`))[0]!.r;
+    const md = render(r, 'md');
+    expect(md).toContain('rp."\\<img src=x onerror=alert(1)\\>\\|x"');
+    expect(md).not.toMatch(/(?<!\\)<img/);
+    expect(render(r, 'html')).not.toMatch(/<img/);
   });
 
   it('the auditor builds it, the runner stores it, the requester and approver do neither', async () => {

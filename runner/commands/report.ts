@@ -26,7 +26,7 @@ export function period(values: Record<string, string | boolean | undefined>, now
     mon = now.getUTCMonth() === 0 ? 12 : now.getUTCMonth();
   } else {
     const x = MONTH.exec(m);
-    if (!x) throw new UsageError(`--month takes YYYY-MM, got ${JSON.stringify(m)}`, 'pg-retention report --month 2026-11');
+    if (!x || Number(x[1]) < 1970) throw new UsageError(`--month takes YYYY-MM from 1970 on, got ${JSON.stringify(m)}`, 'pg-retention report --month 2026-11');
     year = Number(x[1]);
     mon = Number(x[2]);
   }
