@@ -19,6 +19,9 @@ export class Metrics {
   readonly backupsPruned: Counter<'policy' | 'outcome'>;
   readonly backlog: Gauge<'policy'>;
   readonly overdue: Gauge<'policy'>;
+  readonly scheduleInterval: Gauge<'policy'>;
+  readonly policyCreated: Gauge<'policy'>;
+  readonly ready: Gauge;
 
   constructor(pool: pg.Pool) {
     const registers = [this.registry];
@@ -60,6 +63,22 @@ export class Metrics {
       name: 'pg_retention_policy_overdue', help: '1 when the policy has missed its schedule (no successful live run since a due occurrence).',
       labelNames: ['policy'], registers,
     });
+    // For "no successful run for too long" judged per policy: a monthly policy may go a
+    // month without one, a daily one not; a policy that never succeeded counts from its
+    // creation (alert rules: deploy/prometheus/alerts.yml).
+    this.scheduleInterval = new Gauge({
+      name: 'pg_retention_policy_schedule_interval_seconds', help: 'The longest gap between two of the policy\'s next scheduled occurrences, per enabled policy.',
+      labelNames: ['policy'], registers,
+    });
+    this.policyCreated = new Gauge({
+      name: 'pg_retention_policy_created_timestamp_seconds', help: 'When the policy was created, Unix time, per enabled policy.',
+      labelNames: ['policy'], registers,
+    });
+    this.ready = new Gauge({
+      name: 'pg_retention_worker_ready', help: '1 while this worker is ready (its job system started, the schema compatible); 0 while it starts or stops.',
+      registers,
+    });
+    this.ready.set(0);
     // Read when scraped: cheap aggregate queries over small tables.
     new Gauge({
       name: 'pg_retention_last_success_timestamp_seconds', help: 'When the policy\'s last successful live run finished (any runner), Unix time.',
@@ -91,6 +110,11 @@ export class Metrics {
       'status', ['pending', 'dead'], 'retention.object_deletions');
   }
 }
+
+/** Run statuses, each counted from 0 for every enabled policy, so that increase() sees a
+ * policy's first failure (a series that starts at 1 has no increase to show). */
+export const RUN_STATUSES = ['completed', 'refused', 'already_running', 'stopped_time_budget', 'stopped_max_rows',
+  'stopped_lock_timeout', 'stopped_requested', 'failed', 'interrupted'];
 
 /** A gauge of row counts per value of one column, every value present (0 when none).
  * Column and relation are fixed names from this file; values are bound. */

@@ -11,13 +11,13 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { type Metrics, RUN_STATUSES } from './metrics.ts';
 
 export const RUN_QUEUE = 'retention-run';
 
 export interface RunJobData { policy: string; continues?: string }
 
-interface PolicyRow { name: string; schedule: string; time_zone: string; budget_s: number }
+interface PolicyRow { name: string; schedule: string; time_zone: string; budget_s: number; created_s: number }
 
 /** pg-boss's maximum job expiry. */
 const MAX_EXPIRE_S = 24 * 3600;
@@ -58,11 +58,11 @@ export interface SyncResult { scheduled: string[]; removed: string[]; overdue: s
 
 export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConfig, metrics: Metrics, log: Logger): Promise<SyncResult> {
   const { rows } = await pool.query<PolicyRow>(
-    `select name, effective_schedule as schedule, time_zone,
-            extract(epoch from time_budget)::int as budget_s
-       from retention.effective_policies
-      where enabled and not target_missing
-      order by name`);
+    `select e.name, e.effective_schedule as schedule, e.time_zone,
+            extract(epoch from e.time_budget)::int as budget_s, extract(epoch from p.created_at)::float8 as created_s
+       from retention.effective_policies e join retention.policies p on p.policy_id = e.policy_id
+      where e.enabled and not e.target_missing
+      order by e.name`);
   const current = new Map((await boss.getSchedules(RUN_QUEUE)).map((s) => [s.key, s]));
   const result: SyncResult = { scheduled: [], removed: [], overdue: [], overdueErasures: [], approved: [] };
   for (const p of rows) {
@@ -79,17 +79,47 @@ export async function syncSchedules(boss: PgBoss, pool: pg.Pool, cfg: WorkerConf
       log.error({ policy: p.name, schedule: p.schedule, ...errFields(err) }, 'cannot schedule policy');
     }
   }
+  for (const p of rows) policySeries(p, metrics);
   for (const key of current.keys()) {
     await boss.unschedule(RUN_QUEUE, key);
     result.removed.push(key);
     metrics.overdue.remove({ policy: key });
     metrics.backlog.remove({ policy: key });
+    metrics.scheduleInterval.remove({ policy: key });
+    metrics.policyCreated.remove({ policy: key });
     log.info({ policy: key }, 'schedule removed (policy disabled or dropped)');
   }
   result.overdue = await checkOverdue(pool, rows, cfg, metrics, log);
   result.overdueErasures = await checkOverdueErasures(pool, log);
   result.approved = await queueApproved(boss, pool, log);
   return result;
+}
+
+/** The longest gap between the schedule's next 12 occurrences, in seconds (a schedule that
+ * runs on the 1st and the 15th waits up to 17 days, not 14); null when unreadable. */
+export function scheduleInterval(schedule: string, timeZone: string, from = new Date()): number | null {
+  try {
+    const it = CronExpressionParser.parse(schedule, { tz: timeZone, currentDate: from });
+    let prev = it.next().toDate().getTime();
+    let max = 0;
+    for (let i = 0; i < 12; i++) {
+      const t = it.next().toDate().getTime();
+      max = Math.max(max, t - prev);
+      prev = t;
+    }
+    return max / 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** Per enabled policy: its schedule's interval, its creation time, and its run counters
+ * from 0 (prom-client creates a labelled series at its first increment). */
+function policySeries(p: PolicyRow, metrics: Metrics): void {
+  const interval = scheduleInterval(p.schedule, p.time_zone);
+  if (interval !== null) metrics.scheduleInterval.set({ policy: p.name }, interval);
+  metrics.policyCreated.set({ policy: p.name }, p.created_s);
+  for (const status of RUN_STATUSES) metrics.runs.inc({ policy: p.name, status }, 0);
 }
 
 /** Approved, unexpired proposals of enabled policies not run since their approval: one run

@@ -179,6 +179,7 @@ class Worker {
       this.log.info('no PG_RETENTION_WEBHOOK_URL: notifications stay in retention.notifications');
     }
     this.ready = true;
+    this.metrics.ready.set(1);
     this.log.info({ queue: RUN_QUEUE }, 'worker ready');
   }
 
@@ -208,6 +209,7 @@ class Worker {
   private shutdown(reason: string, code = 0): Promise<number> {
     if (this.stopped) return this.stopped;
     this.stopping = true;
+    this.metrics.ready.set(0);
     this.stopped = (async () => {
       const deadline = Date.now() + this.cfg.shutdownGraceMs;
       this.log.info({ reason, active_runs: this.handler?.activeCount ?? 0, grace_ms: this.cfg.shutdownGraceMs }, 'stopping: no new jobs; running runs stop after their current batch');
