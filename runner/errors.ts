@@ -18,15 +18,56 @@ interface PgError {
   hint?: string;
 }
 
-// Refused by a safety rule: the ceiling, approval (no approved proposal, a stale one).
-const REFUSALS = new Set(['RT012', 'RT034', 'RT035', 'RT036']);
+// Refused by a safety rule (3): the ceiling, approval (no approved proposal, a stale one,
+// one's own), row security that applies to the login, subject columns open holds use,
+// another role's code, a cascade the archive cannot follow, object columns without their
+// triggers, a committed plan.
+const REFUSALS = new Set(['RT012', 'RT023', 'RT024', 'RT025', 'RT027', 'RT033', 'RT034', 'RT035', 'RT036', 'RT038']);
+// Failed while doing it (1): the append-only audit log, a change that did not go as
+// planned, an archive object that is not what the database says.
+const FAILURES = new Set(['RT014', 'RT032', 'RT037']);
 
+/** The exit code: 2 for what was asked wrongly (options, and RT errors about the input:
+ * an unknown policy, a bad period...), 3 for a refusal by a safety rule, 1 for anything
+ * that failed while being done (and every error that is not pg-retention's). */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || (err as Error).name === 'ConfigError') return EXIT.usage;
   const code = (err as PgError).code;
   if (code && REFUSALS.has(code)) return EXIT.refused;
+  if (code && FAILURES.has(code)) return EXIT.failure;
   if (code && /^RT\d{3}$/.test(code)) return EXIT.usage;
   return EXIT.failure;
+}
+
+/** The closest of the candidates to a mistyped word (edit distance at most a third of its
+ * length, and at most 3), for "did you mean". */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d <= bestD && (best === undefined || d < bestD)) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1),
+        // a swap of two neighbours counts as one edit
+        i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? diag : Infinity);
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
 }
 
 /** The message for the terminal: message, hint, and the SQLSTATE for database errors. */
@@ -39,5 +80,9 @@ export function describe(err: unknown): string {
     lines.push('hint: is PostgreSQL running? Set DATABASE_URL, the PG* variables or --database-url.');
   }
   if (e.code === '42501') lines.push('hint: connect as a member of retention_admin or retention_runner (see docs/dba-guide.md, Roles).');
+  // The retention schema missing (a fresh database) or older than this version.
+  if ((e.code === '3F000' || e.code === '42P01' || e.code === '42883') && /retention[."]/.test(e.message)) {
+    lines.push('hint: this database has no retention schema, or an older one: run pg-retention migrate (as the schema\'s owner) first.');
+  }
   return lines.join('\n');
 }

@@ -1,7 +1,8 @@
--- Runs every enabled policy in name order (open_run, then run_step until it ends). Each is
--- isolated: a refusal or failure is recorded in that policy's run and the others still
--- run; a cancel (statement_timeout, pg_cancel_backend) stops them all.
-create or replace procedure retention.run_all(
+-- Runs the named policies in order (open_run, then run_step until it ends; a commit after
+-- each step). Each is isolated: a refusal or failure is recorded in that policy's run and
+-- the others still run; a cancel (statement_timeout, pg_cancel_backend) stops them all.
+create or replace procedure retention.run_policies(
+  p_names   text[],
   p_dry_run boolean default false,
   p_as_of   timestamptz default null
 )
@@ -13,7 +14,7 @@ declare
   v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
 begin
   perform retention.pin_session();
-  for v_name in select p.name from retention.policies p where p.enabled order by p.name loop
+  foreach v_name in array p_names loop
     begin
       v_run_id := retention.open_run(v_name, p_dry_run, p_as_of);
     exception when others then
@@ -43,5 +44,73 @@ begin
   perform retention.unpin_session();
 end
 $$;
+comment on procedure retention.run_policies(text[], boolean, timestamptz) is
+  'Runs the named policies in order, each isolated: a refusal or failure of one is recorded in its run and does not stop the others (run_all and run_due call it).';
+
+-- Runs every enabled policy in name order.
+create or replace procedure retention.run_all(
+  p_dry_run boolean default false,
+  p_as_of   timestamptz default null
+)
+language plpgsql
+as $$
+declare
+  v_names pg_catalog.text[] := array(select p.name from retention.policies p where p.enabled order by p.name);
+begin
+  call retention.run_policies(v_names, p_dry_run, p_as_of);
+end
+$$;
 comment on procedure retention.run_all(boolean, timestamptz) is
   'Runs every enabled policy; a refusal or failure of one is recorded in its run and does not stop the others.';
+
+-- The enabled policies whose schedule came due and that have not run since: the last
+-- occurrence at or before now (in the policy's time zone) is after the policy was
+-- created, and no live run of it started at or after that occurrence. One attempt per
+-- occurrence: a run that fails or is refused waits for the next one (and is in the
+-- ledger, and the outbox, as any run is).
+create or replace function retention.due_policies(p_at timestamptz default now())
+returns table (policy text, due_at timestamptz, schedule text, time_zone text, last_run_at timestamptz)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select e.name, d.due, e.effective_schedule, e.time_zone,
+         (select max(r.started_at) from retention.runs r where r.policy_id = e.policy_id and r.mode = 'live')
+    from retention.effective_policies e
+    join retention.policies p on p.policy_id = e.policy_id
+    cross join lateral (select retention._cron_step(e.effective_schedule, e.time_zone, p_at, false) as due) d
+   where e.enabled and not e.target_missing
+     and d.due is not null and d.due >= p.created_at
+     and not exists (select from retention.runs r
+                      where r.policy_id = e.policy_id and r.mode = 'live' and r.started_at >= d.due)
+   order by e.name
+$$;
+comment on function retention.due_policies(timestamptz) is
+  'The enabled policies whose schedule came due (its last occurrence at or before p_at, after the policy''s creation) with no live run since: what run_due runs.';
+
+-- Runs the policies whose schedule is due (due_policies), each isolated as in run_all: for
+-- scheduling from the database (pg_cron) instead of the worker. Call it every minute:
+--   SELECT cron.schedule('pg-retention', '* * * * *', 'CALL retention.run_due()');
+-- A session advisory lock keeps two calls from overlapping (a second returns at once; one
+-- that ends in an error keeps it until its session ends, as pg_cron's do after each job);
+-- each policy's run takes its own lock too, as with the worker.
+create or replace procedure retention.run_due()
+language plpgsql
+as $$
+declare
+  v_names pg_catalog.text[];
+begin
+  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('retention.run_due')) then
+    raise notice 'run_due: another call is running; nothing started';
+    return;
+  end if;
+  v_names := array(select d.policy from retention.due_policies() d);
+  commit;
+  call retention.run_policies(v_names, false, null);
+  perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('retention.run_due'));
+end
+$$;
+comment on procedure retention.run_due() is
+  'Runs the enabled policies whose schedule is due and that have not run since (due_policies), each isolated as in run_all: schedule it with pg_cron every minute instead of running the worker.';

@@ -42,8 +42,13 @@ grant execute on function
   to retention_runner;
 grant execute on procedure
   retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
-  retention.run_all(boolean, timestamptz)
+  retention.run_all(boolean, timestamptz),
+  retention.run_policies(text[], boolean, timestamptz),
+  retention.run_due()
   to retention_runner;
+grant execute on function retention.due_policies(timestamptz), retention.next_occurrence(text, text, timestamptz),
+  retention.policy_status_rows(),
+  retention.last_occurrence(text, text, timestamptz) to retention_runner, retention_auditor;
 
 -- The auditor reads: the ledger, the audit log and its verification, flags, requests.
 grant execute on function
@@ -114,7 +119,7 @@ revoke all on retention._open_holds from retention_runner;
 -- the admin (restore, export) only.
 revoke all on retention.archived_rows, retention.archived_batches from retention_auditor;
 grant select on retention.effective_policies, retention.active_holds, retention.run_ledger,
-  retention.erasure_overview to retention_runner;
+  retention.erasure_overview, retention.policy_status to retention_runner;
 -- The worker checks that the schema is the one it was built for (its readiness).
 grant select on retention.schema_migrations to retention_runner;
 grant select on retention.erasure_overview to retention_requester;

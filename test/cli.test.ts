@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { exitCodeFor } from '../runner/errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { useTestDatabase } from './support/db.ts';
 import { AS_OF, count, makeEvents, slowRows } from './support/fixtures.ts';
 
@@ -33,6 +36,58 @@ describe('pg-retention CLI', () => {
       const r = await cli([name, '--help']);
       expect(r.code, name).toBe(0);
       expect(r.stdout, name).toMatch(/Example/);
+    }
+  });
+
+  it('--version, help <command>, and a suggestion for a mistyped command, option or policy', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const v = await cli(['--version']);
+    expect([v.code, v.stdout.trim()]).toEqual([0, `pg-retention ${version}`]);
+    const h = await cli(['help', 'report']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^Usage: pg-retention report /);
+    expect((await cli(['help', 'reprot'])).stderr).toMatch(/unknown command 'reprot'; did you mean 'report'\?/);
+    const typo = await cli(['prevew']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/unknown command 'prevew'; did you mean 'preview'\?/);
+    const opt = await cli(['run', 'x', '--exeucte']);
+    expect(opt.code).toBe(2);
+    expect(opt.stderr).toMatch(/did you mean '--execute'\?/);
+    expect((await cli(['run', 'x', '--zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
+    await makeEvents(db, 'app.sugg', 10, 10);
+    await db.q(`select retention.set_policy('app.suggested', 'app.sugg', 'delete', 'created_at')`);
+    const pol = await cli(['preview', 'app.sugested']);
+    expect(pol.code).toBe(2);
+    expect(pol.stderr).toMatch(/policy 'app\.sugested' does not exist \[RT008\]/);
+    expect(pol.stderr).toMatch(/hint: did you mean 'app\.suggested'\?/);
+  });
+
+  it('exits 2 for bad input, 3 for a refusal by a safety rule, 1 for a failure; a database without the schema gets a hint to migrate', async () => {
+    expect([exitCodeFor({ code: 'RT008', message: '' }), exitCodeFor({ code: 'RT040', message: '' }), exitCodeFor({ code: 'RT005', message: '' })]).toEqual([2, 2, 2]);
+    for (const code of ['RT012', 'RT023', 'RT024', 'RT025', 'RT033', 'RT034', 'RT035', 'RT036', 'RT038']) expect(exitCodeFor({ code, message: '' }), code).toBe(3);
+    for (const code of ['RT014', 'RT032', 'RT037', '55P03', '40P01', undefined]) expect(exitCodeFor({ code, message: '' }), String(code)).toBe(1);
+    // A refusal through the command line: the ceiling.
+    await makeEvents(db, 'app.ceil', 50, 100);
+    await db.q(`select retention.set_policy('app.ceil', 'app.ceil', 'delete', 'created_at', p_retain => '1 day', p_max_rows_per_run => 10)`);
+    const refused = await cli(['run', 'app.ceil', '--execute']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/RT012/);
+    // A database without the retention schema.
+    const empty = `retention_empty_${process.pid}`;
+    const c = await db.connect();
+    await c.query(`drop database if exists ${empty}`);
+    await c.query(`create database ${empty}`);
+    await c.end();
+    const u = new URL(db.url);
+    u.pathname = `/${empty}`;
+    try {
+      const r = await cli(['preview', '--database-url', u.toString()]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/hint: this database has no retention schema, or an older one: run pg-retention migrate/);
+    } finally {
+      const a = await db.connect();
+      await a.query(`drop database if exists ${empty} with (force)`);
+      await a.end();
     }
   });
 
@@ -224,10 +279,44 @@ describe('pg-retention CLI', () => {
     expect(problems).toEqual(expect.arrayContaining([
       expect.objectContaining({ policy: 'd1', fix: 'CREATE INDEX CONCURRENTLY ON app.d1 (created_at);' }),
       expect.objectContaining({ policy: 'd1', fix: 'GRANT SELECT, DELETE, UPDATE (created_at) ON app.d1 TO retention_runner;' }),
-      expect.objectContaining({ policy: 'd1', problem: 'policy has never run' }),
-      expect.objectContaining({ policy: 'd2', problem: "the policy's table no longer exists" }),
-      expect.objectContaining({ policy: 'd3', problem: 'policy is disabled' }),
+      expect.objectContaining({ policy: 'd2', problem: "the policy's table no longer exists", blocking: true }),
+      expect.objectContaining({ policy: 'd3', problem: 'policy is disabled', blocking: true }),
     ]));
+    // Just created, it has not come due yet: a note, not a problem.
+    expect(problems).toContainEqual(expect.objectContaining({ policy: 'd1', problem: expect.stringMatching(/^has not run yet: its schedule \(daily at 02:00 UTC\) first comes due /), blocking: false }));
+    // Once its first occurrence is more than an hour past, never having run is a problem.
+    await db.q(`update retention.policies set created_at = now() - interval '3 days' where name = 'd1'`);
+    const later = JSON.parse((await cli(['doctor', '--json'])).stdout);
+    expect(later).toContainEqual(expect.objectContaining({ policy: 'd1', problem: 'policy has never run', blocking: true }));
+  });
+
+  it('doctor passes a fresh install whose policies have not come due yet', async () => {
+    const c = await db.connect();
+    const fresh = `retention_fresh_${process.pid}`;
+    await c.query(`drop database if exists ${fresh}`);
+    await c.query(`create database ${fresh} template ${inject('templateDb')}`);
+    await c.end();
+    const u = new URL(db.url);
+    u.pathname = `/${fresh}`;
+    try {
+      const f = new pg.Client({ connectionString: u.toString() });
+      await f.connect();
+      await f.query(`create schema app`);
+      await f.query(`create table app.fresh (id int primary key, created_at timestamptz not null)`);
+      await f.query(`create index on app.fresh (created_at)`);
+      await f.query(`grant usage on schema app to retention_runner`);
+      await f.query(`grant select, delete, update (created_at) on app.fresh to retention_runner`);
+      await f.query(`select retention.set_policy('fresh', 'app.fresh', 'delete', 'created_at', p_retain => '30 days')`);
+      await f.end();
+      const r = await cli(['doctor', '--database-url', u.toString()]);
+      expect(r.stdout).toMatch(/no problems found/);
+      expect(r.stdout).toMatch(/notes \(not problems yet\):[\s\S]*fresh/);
+      expect(r.code).toBe(0);
+    } finally {
+      const a = await db.connect();
+      await a.query(`drop database if exists ${fresh} with (force)`);
+      await a.end();
+    }
   });
 
   it('audit verify exits 1 and names the row when the log was tampered with', async () => {
@@ -258,5 +347,89 @@ describe('pg-retention CLI', () => {
     const refused = await cli(['runs'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/ECONNREFUSED[\s\S]*hint: is PostgreSQL running\?/);
+  });
+  // A real pseudo-terminal (util-linux script): what a person at a terminal sees.
+  function cliTty(args: string[], input: string): Promise<Result> {
+    return new Promise((resolve) => {
+      const line = [process.execPath, 'runner/cli.ts', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+      const p = spawn('script', ['-qec', line, '/dev/null'], {
+        env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test' }, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+      // Answer once the question is there.
+      const ask = setInterval(() => {
+        if (/\[y\/N\]/.test(stdout)) {
+          clearInterval(ask);
+          p.stdin.end(input);
+        }
+      }, 50);
+      p.on('close', () => clearInterval(ask));
+    });
+  }
+
+  it('erasure process and apply --prune ask first at a terminal; --yes and scripts are not asked', async () => {
+    await db.q(`create table app.asked (id int primary key, email text)`);
+    await db.q(`insert into app.asked values (1, 'a@example.test'), (2, 'b@example.test'), (3, 'c@example.test')`);
+    const req = async (id: string) => (await db.q<{ request_id: string }>(
+      `select request_id from retention.request_erasure('app.asked', $1, 'a form')`, [id]))[0]!.request_id;
+    const status = async (id: string) => (await db.q<{ status: string }>(`select status from retention.erasure_requests where request_id = $1`, [id]))[0]!.status;
+    const r1 = await req('1');
+    const no = await cliTty(['erasure', 'process', r1], 'n\n');
+    expect(no.stdout).toMatch(/Process erasure request \d+: delete or scrub 1 rows in 1 steps\? This cannot be undone\. \[y\/N\]/);
+    expect(no.code).toBe(3);
+    expect(await status(r1)).toBe('pending');
+    expect(await count(db, 'app.asked where id = 1')).toBe(1);
+    const yes = await cliTty(['erasure', 'process', r1], 'y\n');
+    expect(yes.code).toBe(0);
+    expect(await status(r1)).toBe('completed');
+    // --yes at a terminal, and no terminal at all: not asked.
+    const r2 = await req('2');
+    const flagged = await cliTty(['erasure', 'process', r2, '--yes'], '');
+    expect(flagged.stdout).not.toMatch(/\[y\/N\]/);
+    expect(await status(r2)).toBe('completed');
+    const r3 = await req('3');
+    expect((await cli(['erasure', 'process', r3])).code).toBe(0);
+    expect(await status(r3)).toBe('completed');
+
+    // apply --prune, on a database of its own: the policy the file lacks is shown, and
+    // stays when not confirmed.
+    const fresh = `retention_prune_${process.pid}`;
+    const a = await db.connect();
+    await a.query(`drop database if exists ${fresh}`);
+    await a.query(`create database ${fresh} template ${inject('templateDb')}`);
+    await a.end();
+    const u = new URL(db.url);
+    u.pathname = `/${fresh}`;
+    const f = new pg.Client({ connectionString: u.toString() });
+    await f.connect();
+    await f.query(`create schema app`);
+    await f.query(`create table app.pruned (id int primary key, created_at timestamptz not null)`);
+    await f.query(`select retention.set_policy('app.pruned', 'app.pruned', 'delete', 'created_at')`);
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'prune-'));
+    try {
+      const file = path.join(dir, 'retention.yaml');
+      await writeFile(file, 'policies: []\n');
+      const declined = await cliTty(['apply', '-f', file, '--prune', '--database-url', u.toString()], 'n\n');
+      expect(declined.stdout).toMatch(/app\.pruned/);
+      expect(declined.stdout).toMatch(/Remove 1 policy or default absent from .*\? Their schedules stop\. \[y\/N\]/);
+      expect(declined.code).toBe(3);
+      expect((await f.query(`select count(*)::int as n from retention.policies`)).rows[0].n).toBe(1);
+      const confirmed = await cliTty(['apply', '-f', file, '--prune', '--database-url', u.toString()], 'y\n');
+      expect(confirmed.code).toBe(0);
+      expect((await f.query(`select count(*)::int as n from retention.policies`)).rows[0].n).toBe(0);
+    } finally {
+      await f.end();
+      const b = await db.connect();
+      await b.query(`drop database if exists ${fresh} with (force)`);
+      await b.end();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,7 @@ describe('worker configuration', () => {
       signingKeyFile: null, checkpointIntervalMs: 3_600_000, checkpointDir: null,
       archive: { target: expect.objectContaining({ url: `file://${process.cwd()}/retention-archive` }), ring: null },
       objects: { targets: new Map(), maxAttempts: 8 }, objectIntervalMs: 60_000,
-      backupStores: new Map(), backupIntervalMs: 3_600_000, backupSettleMs: 3_600_000,
+      backupStores: new Map(), backupIntervalMs: 3_600_000, backupSettleMs: 3_600_000, reportsToStorage: false,
     });
   });
 
@@ -55,7 +55,7 @@ describe('worker configuration', () => {
       objectIntervalMs: 30_000,
       backupStores: new Map([['main', expect.objectContaining({ url: 'file:///var/backups' })],
                              ['offsite', expect.objectContaining({ url: 's3://acme-backups/pg' })]]),
-      backupIntervalMs: 21_600_000, backupSettleMs: 1_200_000,
+      backupIntervalMs: 21_600_000, backupSettleMs: 1_200_000, reportsToStorage: true,
     });
   });
 

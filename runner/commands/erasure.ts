@@ -2,14 +2,14 @@
 // the command line. Each subcommand calls one routine.
 import { connect } from '../db.ts';
 import { EXIT, UsageError } from '../errors.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, confirm, output, str } from './types.ts';
 
 export const erasure: Command = {
   name: 'erasure',
   summary: 'erasure requests: file, plan, process, list with deadlines',
   usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T] [--reference REF]
        pg-retention erasure plan <request-id> [--json]
-       pg-retention erasure process <request-id> [--json]
+       pg-retention erasure process <request-id> [--yes] [--json]
        pg-retention erasure list [--as-of T] [--json]`,
   help: `A person's data is erased on request within a deadline (30 days unless --due).
 'request' files it for the row of <subject-table> whose primary key is <subject-id>
@@ -18,6 +18,8 @@ erasure_completed notification); 'plan' shows what erasing it does to each table
 through foreign keys or a subject column (delete, scrub or keep with the legal reason,
 from retention.set_erasure_rule); 'process' carries
 it out and prints the evidence per table (a legal hold on the person blocks it: exit 3);
+at a terminal it first asks (the rows it deletes or scrubs cannot come back), --yes does
+not; scripts and CI, without a terminal, are not asked;
 'list' shows every request with its due date and whether it is overdue.
 
 Examples:
@@ -25,7 +27,7 @@ Examples:
   pg-retention erasure plan 12
   pg-retention erasure process 12
   pg-retention erasure list --as-of 2027-01-15`,
-  options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, reference: { type: 'string' }, 'as-of': { type: 'string' } },
+  options: { 'requested-by': { type: 'string' }, due: { type: 'string' }, reference: { type: 'string' }, 'as-of': { type: 'string' }, yes: { type: 'boolean', short: 'y' } },
   run: async (values, [sub, ...args]) => {
     const db = await connect(str(values['database-url']));
     try {
@@ -51,6 +53,14 @@ Examples:
       if (sub === 'process') {
         const id = args[0];
         if (!id || !/^\d+$/.test(id)) throw new UsageError('erasure process needs the numeric request id', 'pg-retention erasure process 12');
+        if (process.stdin.isTTY && process.stdout.isTTY && !values.yes) {
+          const [plan] = (await db.query<{ steps: number; rows: string }>(
+            `select count(*)::int as steps, coalesce(sum(rows), 0)::text as rows from retention.erasure_plan($1) where rule <> 'keep'`, [id])).rows;
+          if (!(await confirm(values, `Process erasure request ${id}: delete or scrub ${plan?.rows ?? '?'} rows in ${plan?.steps ?? '?'} steps? This cannot be undone.`))) {
+            console.error('not processed');
+            return EXIT.refused;
+          }
+        }
         await db.query('call retention.process_erasure($1)', [id]);
         const [req] = (await db.query('select status, status_reason from retention.erasure_requests where request_id = $1', [id])).rows;
         const evidence = (await db.query(

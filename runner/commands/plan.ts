@@ -4,7 +4,7 @@ import { connect } from '../db.ts';
 import { describe, EXIT, UsageError } from '../errors.ts';
 import { formatPlan, isChange, planOrApply, type SavedPlan, StalePlanError } from '../plan.ts';
 import { loadPolicyFile, type LoadedFile, parsePolicyFile, PolicyFileError } from '../policy-file.ts';
-import { type Command, str, type Values } from './types.ts';
+import { type Command, confirm, str, type Values } from './types.ts';
 
 const FILE_HELP = `The file (YAML) holds defaults and policies; see docs/operator-guide.md and the JSON
 Schema in retention.schema.json. It is checked before the database is touched, then
@@ -67,6 +67,19 @@ async function planOrFail(values: Values, apply: boolean): Promise<number> {
   }
   const db = await connect(str(values['database-url']));
   try {
+    // apply --prune at a terminal: what it removes is shown and confirmed first.
+    const prune = saved ? saved.prune === true : Boolean(values.prune);
+    if (apply && prune && !values.yes && process.stdin.isTTY && process.stdout.isTTY) {
+      const preview = await planOrApply(db, file, { apply: false, prune, fingerprint: saved?.fingerprint, planFile: planPath, expect: saved?.changes });
+      const removals = preview.changes.filter((c) => c.kind === 'removed');
+      if (removals.length) {
+        console.log(formatPlan(removals, false, 'text'));
+        if (!(await confirm(values, `Remove ${removals.length} polic${removals.length === 1 ? 'y or default' : 'ies or defaults'} absent from ${file.path}? Their schedules stop.`))) {
+          console.error('nothing applied');
+          return EXIT.refused;
+        }
+      }
+    }
     const result = await planOrApply(db, file, {
       apply, prune: saved ? saved.prune === true : Boolean(values.prune),
       fingerprint: saved?.fingerprint, planFile: planPath, expect: saved?.changes,
@@ -99,6 +112,7 @@ async function planOrFail(values: Values, apply: boolean): Promise<number> {
 const options = {
   file: { type: 'string' as const, short: 'f' },
   prune: { type: 'boolean' as const },
+  yes: { type: 'boolean' as const, short: 'y' },
   format: { type: 'string' as const },
   out: { type: 'string' as const },
   plan: { type: 'string' as const },
@@ -130,15 +144,17 @@ Example:
 export const apply: Command = {
   name: 'apply',
   summary: 'apply a policy file in one transaction (audit-logged)',
-  usage: 'pg-retention apply -f retention.yaml [--prune] [--json] | apply --plan plan.json',
+  usage: 'pg-retention apply -f retention.yaml [--prune [--yes]] [--json] | apply --plan plan.json',
   help: `${FILE_HELP}
 
 Applies exactly what 'plan' shows, in one transaction; applying again changes nothing.
 With --plan, applies a plan saved by 'plan --out' (the file as it was then), and refuses
-with exit 3 if the policies or defaults changed since it was made.
+with exit 3 if the policies or defaults changed since it was made. With --prune at a
+terminal, what it would remove is shown and must be confirmed (--yes does not ask;
+without a terminal, as in CI, nothing is asked).
 
 Exit codes: 0 applied, 1 an invalid file, a usage error or a database error, 3 a saved
-plan that is stale.
+plan that is stale or a removal not confirmed.
 
 Example:
   PG_RETENTION_ACTOR=ci:deploy#42 pg-retention apply -f examples/retention.yaml --prune

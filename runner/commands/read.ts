@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type CheckpointProblem, readCheckpoints, recomputeChain, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
+import { CronExpressionParser } from 'cron-parser';
 import { describeSchedule } from '../cron.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
@@ -183,13 +184,48 @@ export const doctor: Command = {
   summary: 'setup checks: missing indexes and grants, dropped tables, disabled or never-run policies',
   usage: 'pg-retention doctor [--json]',
   help: `Lists each problem with the statement that fixes it. Exit 0 when there is none, 1 otherwise.
+A policy that has never run is a problem only once its schedule's first occurrence after
+its creation is more than an hour past (a fresh install is not a failure); before that it
+is listed as a note.
 
 Example:
   pg-retention doctor`,
   run: async (values) => {
-    const rows = await query(values, 'select policy, problem, fix from retention.check_setup()');
-    if (rows.length === 0 && !values.json) console.log('no problems found');
-    else await output(values, rows);
-    return rows.length === 0 ? 0 : 1;
+    const rows = await query(values,
+      `select c.policy, c.problem, c.fix, e.effective_schedule as schedule, e.time_zone, p.created_at
+         from retention.check_setup() c
+         left join retention.effective_policies e on e.name = c.policy
+         left join retention.policies p on p.name = c.policy`);
+    const now = Date.now();
+    /** When a never-run policy's schedule first came due after its creation, if that is
+     * less than an hour ago (or still ahead): then it is a note, not a problem. */
+    const firstDue = (r: Record<string, unknown>): Date | null => {
+      if (r.problem !== 'policy has never run' || !r.schedule || !r.created_at) return null;
+      try {
+        const first = CronExpressionParser.parse(String(r.schedule), { tz: String(r.time_zone), currentDate: r.created_at as Date }).next().toDate();
+        return first.getTime() + 3_600_000 > now ? first : null;
+      } catch {
+        return null;
+      }
+    };
+    const all = rows.map((r) => {
+      const due = firstDue(r);
+      return due
+        ? { policy: r.policy, problem: `has not run yet: its schedule (${describeSchedule(String(r.schedule), String(r.time_zone))}) first comes due ${due.toISOString()}`, fix: r.fix, blocking: false }
+        : { policy: r.policy, problem: r.problem, fix: r.fix, blocking: true };
+    });
+    const problems = all.filter((r) => r.blocking);
+    if (values.json) {
+      console.log(JSON.stringify(all, null, 2));
+    } else {
+      if (problems.length === 0) console.log('no problems found');
+      else await output(values, problems.map(({ blocking: _, ...r }) => r));
+      const notes = all.filter((r) => !r.blocking);
+      if (notes.length) {
+        console.log('\nnotes (not problems yet):');
+        await output(values, notes.map(({ blocking: _, problem, ...r }) => ({ ...r, note: problem })), ['policy', 'note', 'fix']);
+      }
+    }
+    return problems.length === 0 ? 0 : 1;
   },
 };

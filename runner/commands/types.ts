@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import type { ParseArgsConfig } from 'node:util';
 import { formatTable } from '../table.ts';
 
@@ -22,3 +23,16 @@ export async function output(values: Values, rows: Record<string, unknown>[], co
 }
 
 export const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Asks before something that cannot be undone, when a person is at a terminal: true with
+ * --yes, or when stdin or stdout is not a terminal (scripts and CI run unattended, as
+ * before), else the answer to the question (y or yes). */
+export async function confirm(values: Values, question: string): Promise<boolean> {
+  if (values.yes || !process.stdin.isTTY || !process.stdout.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
