@@ -1,7 +1,20 @@
-// Progress of a running batch procedure, fed by its RAISE NOTICE lines. On a terminal:
-// one redrawn bar (rows done of eligible, rows/s, ETA, batches). Otherwise: a plain
-// line at most every few seconds, and the last one always.
-const BATCH = /batch (\d+) (\d+) rows in ([\d.]+) ms \((\d+) of (\d+) done\)/;
+// Progress of a running batch procedure, fed by its NOTICEs: the batch notices carry their
+// figures as JSON in DETAIL ({"progress": "pg-retention", "batches", "rows_done",
+// "rows_total", ...}; the server sends one every few seconds at most), read from there, not
+// from the wording. On a terminal: one redrawn bar (rows done of eligible, rows/s, ETA,
+// batches). Otherwise: a plain line at most every few seconds, and the last one always.
+interface ProgressDetail { progress: 'pg-retention'; batches: number; rows_done: number; rows_total: number; final?: boolean; mode?: string }
+
+function progressDetail(detail: string | undefined): ProgressDetail | null {
+  if (!detail?.startsWith('{')) return null;
+  try {
+    const d = JSON.parse(detail) as Partial<ProgressDetail>;
+    return d.progress === 'pg-retention' && typeof d.rows_done === 'number' && typeof d.rows_total === 'number'
+      && typeof d.batches === 'number' ? d as ProgressDetail : null;
+  } catch {
+    return null;
+  }
+}
 
 export class Progress {
   private started = Date.now();
@@ -18,28 +31,42 @@ export class Progress {
   }
 
   /** Feed one notice; returns the run id when the notice announces a run. */
-  notice(text: string): number | undefined {
+  notice(text: string, detail?: string): number | undefined {
     const started = /run (\d+) (started|\(dry run\))/.exec(text);
-    const m = BATCH.exec(text);
+    let d = progressDetail(detail);
     if (started) this.started = Date.now(); // rates count from the first batch, not the count phase
-    if (!m) {
+    if (d?.final) {
+      // The run's last word: its figures as the last progress line (a live run's), then its text.
+      if (d.mode === 'live' && d.batches > 0) {
+        this.pending = null;
+        this.lastPrint = 0;
+        this.progressLine(d);
+      }
+      d = null;
+    }
+    if (!d) {
       if (this.tty) this.stream.write('\r\x1b[2K');
       this.flush();
       this.stream.write(`${text}\n`);
       return started ? Number(started[1]) : undefined;
     }
-    const [, batches, , , done, total] = m.map(Number) as number[];
+    this.progressLine(d);
+    return undefined;
+  }
+
+  private progressLine(d: ProgressDetail): void {
+    const { batches, rows_done: done, rows_total: total } = d;
     const secs = (Date.now() - this.started) / 1000;
-    const rate = secs > 0 ? done! / secs : 0;
-    const eta = rate > 0 ? Math.max(0, (total! - done!) / rate) : 0;
+    const rate = secs > 0 ? done / secs : 0;
+    const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
     if (this.tty) {
       const width = 30;
-      const filled = total ? Math.round((width * done!) / total) : width;
+      const filled = total ? Math.min(width, Math.round((width * done) / total)) : width;
       this.stream.write(
         `\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} rows  ` +
           `${Math.round(rate)} rows/s  ETA ${eta.toFixed(0)}s  batch ${batches}`,
       );
-      return undefined;
+      return;
     }
     const line = `progress: ${done}/${total} rows, ${Math.round(rate)} rows/s, ETA ${eta.toFixed(0)}s, ${batches} batches`;
     if (Date.now() - this.lastPrint >= this.intervalMs) {
@@ -49,7 +76,6 @@ export class Progress {
     } else {
       this.pending = line;
     }
-    return undefined;
   }
 
   flush(): void {

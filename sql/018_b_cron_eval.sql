@@ -89,8 +89,30 @@ $$;
 comment on function retention._cron_sets(text) is
   'Internal. The values each field of a schedule allows (macros expanded), for _cron_next and _cron_prev.';
 
+-- Whether PostgreSQL reads the time zone (a name it does not know raises).
+create or replace function retention._zone_reads(p_tz text)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform now() at time zone p_tz;
+  return true;
+exception when invalid_parameter_value then
+  return false;
+end
+$$;
+comment on function retention._zone_reads(text) is
+  'Internal. Whether PostgreSQL knows the time zone (cheaply: without listing every zone).';
+
 -- The schedule's first occurrence after p_after (p_forward) or its last one at or before
--- p_after, in the time zone p_tz; NULL if none within eight years.
+-- p_after, in the time zone p_tz; NULL if none within 28 years (a whole cycle of the
+-- calendar: 1#5 in February comes that rarely). Occurrences are wall-clock times turned
+-- into instants, and compared as instants (never as wall-clock times, which the changes of
+-- summer time make ambiguous): a time the change to summer time skips runs at the instant
+-- it becomes (02:30 -> 03:30), one the change back repeats runs once, at its first
+-- instant.
 create or replace function retention._cron_step(p_expr text, p_tz text, p_after timestamptz, p_forward boolean)
 returns timestamptz
 language plpgsql
@@ -99,17 +121,33 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   s       record;
-  v_local timestamp := p_after at time zone p_tz;
-  v_day   date := v_local::date;
-  v_first boolean := true;
-  v_best  timestamp;
+  v_day   date;
   v_dom   boolean;
   v_wd    boolean;
   v_dnum  int;
   v_dow   int;
+  v_best  timestamptz;
 begin
+  if p_expr is null or p_tz is null or p_after is null or not isfinite(p_after) then
+    raise exception 'a schedule, a time zone and a finite time are needed'
+      using errcode = 'RT016', hint = 'E.g. retention.next_occurrence(''0 2 * * *'', ''Europe/Berlin'', now()).';
+  end if;
+  -- An IANA Area/Location name PostgreSQL can read is taken at once (reading the list of
+  -- zones takes milliseconds); anything else (UTC+5, a POSIX spelling PostgreSQL reads the
+  -- other way round from the worker) must be in the list.
+  if not ((p_tz = 'UTC' or (p_tz ~ '^[A-Z][A-Za-z_-]*(/[A-Za-z0-9_+-]+)+$' and p_tz !~ '^(posix|right)/'))
+          and retention._zone_reads(p_tz))
+     and not retention._time_zone_ok(p_tz) then
+    raise exception 'time zone % is not one the worker knows', quote_literal(p_tz)
+      using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
+  end if;
   select * into s from retention._cron_sets(p_expr);
-  for n in 0 .. 366 * 8 loop
+  -- From the day before (in the zone) on, so that no occurrence near midnight is missed.
+  v_day := (p_after at time zone p_tz)::date + case when p_forward then -1 else 1 end;
+  if v_day < date '1900-01-02' or v_day > date '9999-01-01' then
+    return null;
+  end if;
+  for n in 0 .. 366 * 28 loop
     -- The day: its month, and its day of month or day of week (either, when both are
     -- restricted, as cron does).
     v_dnum := extract(day from v_day)::int;
@@ -121,27 +159,39 @@ begin
     v_dom := case when s.dom_star and s.dow_star then true when s.dom_star then v_wd when s.dow_star then v_dom
                   else v_dom or v_wd end;
     if extract(month from v_day)::int = any (s.months) and v_dom then
-      if p_forward then
-        select min(v_day + make_interval(hours => h, mins => mi)) into v_best
-          from unnest(s.hours) h, unnest(s.minutes) mi
-         where not v_first or v_day + make_interval(hours => h, mins => mi) > v_local;
+      if ((v_day + 1)::timestamp at time zone p_tz) - (v_day::timestamp at time zone p_tz) = interval '24 hours' then
+        -- No change of offset that day: each wall-clock time is one instant.
+        select case when p_forward then min(i) else max(i) end into v_best
+          from unnest(s.hours) h, unnest(s.minutes) mi,
+               lateral (select (v_day + make_interval(hours => h, mins => mi)) at time zone p_tz as i) c
+         where case when p_forward then c.i > p_after else c.i <= p_after end;
       else
-        select max(v_day + make_interval(hours => h, mins => mi)) into v_best
-          from unnest(s.hours) h, unnest(s.minutes) mi
-         where not v_first or v_day + make_interval(hours => h, mins => mi) <= v_local;
+        -- A change of offset: a wall-clock time the clocks skip runs at the instant it
+        -- becomes (02:30 -> 03:30), one they repeat runs once, at its first instant.
+        select case when p_forward then min(i) else max(i) end into v_best
+          from unnest(s.hours) h, unnest(s.minutes) mi,
+               lateral (select v_day + make_interval(hours => h, mins => mi) as w) w,
+               lateral (select coalesce(
+                          (select min((w.w at time zone p_tz) + o)
+                             from unnest(array[interval '-1 hour', interval '-30 minutes', interval '0']) o
+                            where (((w.w at time zone p_tz) + o) at time zone p_tz) = w.w),
+                          w.w at time zone p_tz) as i) c
+         where case when p_forward then c.i > p_after else c.i <= p_after end;
       end if;
       if v_best is not null then
-        return v_best at time zone p_tz;
+        return v_best;
       end if;
     end if;
-    v_first := false;
     v_day := v_day + case when p_forward then 1 else -1 end;
+    if v_day < date '1900-01-02' or v_day > date '9999-01-01' then
+      return null;
+    end if;
   end loop;
   return null;
 end
 $$;
 comment on function retention._cron_step(text, text, timestamptz, boolean) is
-  'Internal. A schedule''s next occurrence after a time, or its last one at or before it, in a time zone (NULL: none within eight years).';
+  'Internal. A schedule''s next occurrence after a time, or its last one at or before it, in a time zone (a wall-clock time skipped by a change to summer time runs at the instant it becomes, a repeated one once, first); NULL if none within 28 years.';
 
 -- The public face of the above, for psql and the views (SECURITY DEFINER: they compute
 -- from their arguments only).
@@ -154,7 +204,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$ select retention._cron_step(p_schedule, p_time_zone, p_after, true) $$;
 comment on function retention.next_occurrence(text, text, timestamptz) is
-  'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within eight years. RT016 for a schedule that is not one.';
+  'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
 
 create or replace function retention.last_occurrence(p_schedule text, p_time_zone text default 'UTC',
                                                      p_at timestamptz default now())
@@ -165,4 +215,4 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$ select retention._cron_step(p_schedule, p_time_zone, p_at, false) $$;
 comment on function retention.last_occurrence(text, text, timestamptz) is
-  'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within eight years. RT016 for a schedule that is not one.';
+  'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';

@@ -109,6 +109,49 @@ comment on function retention._foreign_code(regclass, boolean) is
 
 -- Raises RT025 when acting on a policy's table (or a scrub's revoke tables) would run
 -- another role's code (_foreign_code). p carries the table and action (an erasure step too).
+-- A relation the policy's statements read or change that is no longer a table: a table
+-- can be turned into a view (CREATE RULE "_RETURN", PostgreSQL 15 and older), and a view's
+-- query runs with the rights of whoever plans it — the retention owner, in runs, previews
+-- and estimates. The first such relation, or NULL.
+create or replace function retention._not_a_table(p retention.policies)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
+    from (select r.rel from retention._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention._reach(x, false) r
+          union select p.target::oid) t
+    join pg_catalog.pg_class c on c.oid = t.rel
+   where c.relkind not in ('r', 'p')
+   order by c.oid
+   limit 1
+$$;
+comment on function retention._not_a_table(retention.policies) is
+  'Internal. The first relation a policy''s statements read or change that is not an ordinary or partitioned table (a table turned into a view runs its query as whoever plans it), or NULL.';
+
+-- What reading the policy's rows as the owner (preview, estimates) would run of another
+-- role: a relation that is no longer a table, or a row-level security policy that applies
+-- to the owner. NULL when there is none.
+create or replace function retention._read_hazard(p retention.policies)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select coalesce(retention._not_a_table(p),
+    (select format('row-level security policy %I on %s', po.polname, po.polrelid::regclass)
+       from retention._reach(p.target, false) r
+       join pg_catalog.pg_policy po on po.polrelid = r.rel
+      where pg_catalog.row_security_active(r.rel)
+      limit 1))
+$$;
+comment on function retention._read_hazard(retention.policies) is
+  'Internal. Why reading a policy''s rows as the owner could run another role''s code (a relation no longer a table, row security that applies to the owner), or NULL.';
+
 create or replace function retention._check_foreign_code(p retention.policies)
 returns void
 language plpgsql
@@ -121,6 +164,12 @@ declare
   v_rel   regclass;
   v_rule  text;
 begin
+  -- First: a table turned into a view (its query would run as the owner while planning).
+  v_rule := retention._not_a_table(p);
+  if v_rule is not null then
+    raise exception 'policy % cannot act on its table: %', p.name, v_rule
+      using errcode = 'RT013', hint = 'Drop the policy, or point it at a table (retention.set_policy); a view is not retention''s to act on.';
+  end if;
   foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
     v_found := coalesce(v_found, retention._foreign_code(v_rel, false));
   end loop;

@@ -139,8 +139,19 @@ begin
             raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
               r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;
           end if;
-          raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
-            v_b.o_ms, r.affected + v_b.o_rows, v_limit;
+          -- Progress: at most one NOTICE every 3 seconds (the first batch's always), its
+          -- DETAIL the figures as JSON for programs (pg-retention reads those, not the
+          -- wording).
+          if v_state ->> 'noticed_at' is null
+             or clock_timestamp() - (v_state ->> 'noticed_at')::timestamptz >= interval '3 seconds' then
+            raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
+              v_b.o_ms, r.affected + v_b.o_rows, v_limit
+              using detail = jsonb_build_object('progress', 'pg-retention', 'run_id', r.run_id, 'policy', r.policy_name,
+                                                'batches', r.batches + 1, 'rows_done', r.affected + v_b.o_rows,
+                                                'rows_total', v_limit, 'batch_rows', v_b.o_rows, 'batch_ms', v_b.o_ms,
+                                                'elapsed_s', round(extract(epoch from clock_timestamp() - r.started_at)::numeric, 3))::text;
+            v_state := v_state || jsonb_build_object('noticed_at', clock_timestamp());
+          end if;
         end if;
       end if;
       update retention.runs set state = v_state where run_id = r.run_id;

@@ -44,7 +44,10 @@ begin
             hint = 'The batches committed before the cancel are counted in the ledger; the next run carries on.';
   end if;
   raise notice 'policy %: run % %: % rows % in % batches', p_policy, p_run_id, v_run.status, v_run.affected,
-    case when pg_catalog.texteq(v_run.mode, 'dry_run') then 'would be affected' else 'affected' end, v_run.batches;
+    case when pg_catalog.texteq(v_run.mode, 'dry_run') then 'would be affected' else 'affected' end, v_run.batches
+    using detail = pg_catalog.jsonb_build_object('progress', 'pg-retention', 'final', true, 'run_id', p_run_id,
+                     'policy', p_policy, 'status', v_run.status, 'mode', v_run.mode, 'batches', v_run.batches,
+                     'rows_done', v_run.affected, 'rows_total', v_run.affected)::pg_catalog.text;
   if pg_catalog.texteq(v_run.status, 'refused') or pg_catalog.texteq(v_run.status, 'failed') then
     if pg_catalog.texteq(v_run.status, 'refused') then
       raise exception '%', v_run.error using errcode = v_run.error_code, hint = v_run.error_hint;

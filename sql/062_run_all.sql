@@ -2,9 +2,10 @@
 -- each step). Each is isolated: a refusal or failure is recorded in that policy's run and
 -- the others still run; a cancel (statement_timeout, pg_cancel_backend) stops them all.
 create or replace procedure retention.run_policies(
-  p_names   text[],
-  p_dry_run boolean default false,
-  p_as_of   timestamptz default null
+  p_names        text[],
+  p_dry_run      boolean default false,
+  p_as_of        timestamptz default null,
+  p_only_enabled boolean default false
 )
 language plpgsql
 as $$
@@ -14,7 +15,14 @@ declare
   v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
 begin
   perform retention.pin_session();
-  foreach v_name in array p_names loop
+  foreach v_name in array coalesce(p_names, '{}') loop
+    -- run_all and run_due: a policy disabled since the list was made (an emergency stop)
+    -- is left alone when its turn comes.
+    if p_only_enabled and not exists (select from retention.policies x
+                                       where pg_catalog.texteq(x.name, v_name) and x.enabled) then
+      raise notice 'policy %: disabled since the call began: not run', v_name;
+      continue;
+    end if;
     begin
       v_run_id := retention.open_run(v_name, p_dry_run, p_as_of);
     exception when others then
@@ -44,8 +52,8 @@ begin
   perform retention.unpin_session();
 end
 $$;
-comment on procedure retention.run_policies(text[], boolean, timestamptz) is
-  'Runs the named policies in order, each isolated: a refusal or failure of one is recorded in its run and does not stop the others (run_all and run_due call it).';
+comment on procedure retention.run_policies(text[], boolean, timestamptz, boolean) is
+  'Runs the named policies in order, each isolated: a refusal or failure of one is recorded in its run and does not stop the others (run_all and run_due call it); p_only_enabled: skip one disabled by the time its turn comes.';
 
 -- Runs every enabled policy in name order.
 create or replace procedure retention.run_all(
@@ -57,7 +65,7 @@ as $$
 declare
   v_names pg_catalog.text[] := array(select p.name from retention.policies p where p.enabled order by p.name);
 begin
-  call retention.run_policies(v_names, p_dry_run, p_as_of);
+  call retention.run_policies(v_names, p_dry_run, p_as_of, true);
 end
 $$;
 comment on procedure retention.run_all(boolean, timestamptz) is
@@ -103,12 +111,16 @@ declare
   v_names pg_catalog.text[];
 begin
   if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('retention.run_due')) then
-    raise notice 'run_due: another call is running; nothing started';
+    -- A WARNING, with who holds the lock: any session can take an advisory lock, so a
+    -- holder that is not run_due is worth seeing in pg_cron's log.
+    raise warning 'run_due: another session (pid %) holds its lock; nothing started',
+      (select l.pid from pg_catalog.pg_locks l
+        where l.locktype = 'advisory' and l.granted and l.objid::int = pg_catalog.hashtext('retention.run_due') limit 1);
     return;
   end if;
   v_names := array(select d.policy from retention.due_policies() d);
   commit;
-  call retention.run_policies(v_names, false, null);
+  call retention.run_policies(v_names, false, null, true);
   perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('retention.run_due'));
 end
 $$;

@@ -18,7 +18,10 @@ declare
   s      record;
   v_plan json;
 begin
-  if p.action = 'drop_partitions' then
+  -- Only for a table the caller may read, and only where planning it as the owner runs no
+  -- other role's code (a table turned into a view, row security that applies).
+  if p.action = 'drop_partitions' or not coalesce(has_table_privilege(session_user, p.target, 'SELECT'), false)
+     or retention._read_hazard(p) is not null then
     return null;
   end if;
   s := retention._policy_sql(p, null);
@@ -47,7 +50,9 @@ as $$
               then retention._cron_step(e.effective_schedule, e.time_zone, now(), true) end,
          l.started_at, l.status, s.finished_at,
          case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout') then l.error_code end,
-         case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout') then l.error end,
+         -- The message may quote row values: only for a reader of the table.
+         case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout')
+                   and coalesce(has_table_privilege(session_user, p.target, 'SELECT'), false) then l.error end,
          case when not e.target_missing then retention._eligible_estimate(p) end,
          (select count(*)::int from retention._open_holds h
            where (h.scope = 'policy' and h.policy_name = p.name)
@@ -83,7 +88,7 @@ comment on column retention.policy_status.last_run_at is 'When its last live run
 comment on column retention.policy_status.last_status is 'How its last live run ended (running while one is under way).';
 comment on column retention.policy_status.last_success_at is 'When its last successful live run finished (completed, or stopped by its budget or cap).';
 comment on column retention.policy_status.last_error_code is 'The SQLSTATE of its last live run, when that one failed, was refused, interrupted or stopped on a lock.';
-comment on column retention.policy_status.last_error is 'Its message (it may quote a row''s values: the view is for the roles that read the ledger).';
-comment on column retention.policy_status.eligible_estimate is 'The planner''s estimate of the rows a run would take now, from the table''s statistics as of its last ANALYZE (so right after a run it still counts what the run removed until autovacuum analyzes the table; NULL for drop_partitions and a missing table); retention.preview() counts them.';
+comment on column retention.policy_status.last_error is 'Its message, for a reader who may SELECT from the policy''s table (it may quote a row''s values); NULL for others.';
+comment on column retention.policy_status.eligible_estimate is 'The planner''s estimate of the rows a run would take now, from the table''s statistics as of its last ANALYZE (so right after a run it still counts what the run removed until autovacuum analyzes the table); NULL for drop_partitions, a missing table, a reader who may not SELECT from it, or a table whose planning would run another role''s code. retention.preview() counts them.';
 comment on column retention.policy_status.holds is 'Open legal holds that can keep some of its rows.';
 comment on column retention.policy_status.running is 'Whether a run of it is under way.';

@@ -43,7 +43,7 @@ grant execute on function
 grant execute on procedure
   retention.run(text, boolean, timestamptz, bigint, interval, boolean, bigint),
   retention.run_all(boolean, timestamptz),
-  retention.run_policies(text[], boolean, timestamptz),
+  retention.run_policies(text[], boolean, timestamptz, boolean),
   retention.run_due()
   to retention_runner;
 grant execute on function retention.due_policies(timestamptz), retention.next_occurrence(text, text, timestamptz),

@@ -12,6 +12,38 @@ async function lastRun(policy: string) {
 }
 
 describe('the delete action', () => {
+  it('reports progress as JSON in NOTICE DETAIL, at most one batch notice every 3 seconds', async () => {
+    await makeEvents(db, 'app.prog', 4000, 100);
+    await db.q(`select retention.set_policy('events.prog', 'app.prog', 'delete', 'created_at', p_retain => '30 days', p_batch_size => 100)`);
+    // About 60 ms a batch (a row trigger sleeps): ~40 batches over ~2.5 s and more.
+    await slowRows(db, 'app.prog', 0.6);
+    const c = await db.connect();
+    const seen: { message: string; detail?: string; at: number }[] = [];
+    c.on('notice', (n) => seen.push({ message: n.message ?? '', detail: n.detail, at: Date.now() }));
+    const t0 = Date.now();
+    try {
+      await c.query(`call retention.run('events.prog', p_as_of => $1)`, [AS_OF]);
+    } finally {
+      await c.end();
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const run = await lastRun('events.prog');
+    expect(run.batches).toBeGreaterThan(20);
+    const batches = seen.filter((n) => / batch \d+ /.test(n.message));
+    // The first batch's, then one per 3 seconds at most: far fewer than the batches.
+    expect(batches.length).toBeGreaterThanOrEqual(1);
+    expect(batches.length).toBeLessThanOrEqual(Math.floor(seconds / 3) + 1);
+    expect(batches.length).toBeLessThan(run.batches);
+    for (const b of batches) {
+      const d = JSON.parse(b.detail!);
+      expect(d).toMatchObject({ progress: 'pg-retention', run_id: Number(run.run_id), policy: 'events.prog' });
+      expect(d.rows_done).toBeGreaterThan(0);
+      expect(d.rows_total).toBe(Number(run.eligible));
+    }
+    const final = JSON.parse(seen.at(-1)!.detail!);
+    expect(final).toMatchObject({ progress: 'pg-retention', final: true, status: 'completed', rows_done: Number(run.affected), batches: run.batches });
+  });
+
   it('deletes exactly the rows older than the period, in batches, and the ledger counts them', async () => {
     await makeEvents(db, 'app.events', 5000, 100);
     await db.q(`select retention.set_policy('events.old', 'app.events', 'delete', 'created_at',

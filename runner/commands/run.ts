@@ -45,7 +45,7 @@ Examples:
     let runId: number | undefined;
     let stopping = false;
     db.on('notice', (n) => {
-      const id = progress.notice(n.message ?? '');
+      const id = progress.notice(n.message ?? '', n.detail);
       if (id !== undefined) runId = id;
     });
     const onSigint = async () => {

@@ -1,0 +1,28 @@
+// psql's \d+ and \df+ explain the schema: every table, view and column of the retention
+// schema, and every routine, has a comment.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/db.ts';
+
+const db = useTestDatabase();
+
+describe('the retention schema documents itself', () => {
+  it('every table, view and column has a COMMENT', async () => {
+    const rels = await db.q<{ relname: string }>(
+      `select relname from pg_class where relnamespace = 'retention'::regnamespace and relkind in ('r', 'v', 'p')
+          and obj_description(oid, 'pg_class') is null order by 1`);
+    expect(rels.map((r) => r.relname)).toEqual([]);
+    const cols = await db.q<{ col: string }>(
+      `select c.relname || '.' || a.attname as col from pg_class c
+         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where c.relnamespace = 'retention'::regnamespace and c.relkind in ('r', 'v', 'p')
+          and col_description(c.oid, a.attnum) is null order by 1`);
+    expect(cols.map((r) => r.col)).toEqual([]);
+  });
+
+  it('every routine has a COMMENT', async () => {
+    const fns = await db.q<{ fn: string }>(
+      `select p.oid::regprocedure::text as fn from pg_proc p
+        where p.pronamespace = 'retention'::regnamespace and obj_description(p.oid, 'pg_proc') is null order by 1`);
+    expect(fns.map((r) => r.fn)).toEqual([]);
+  });
+});
