@@ -125,12 +125,12 @@ as $$
           union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention._reach(x, false) r
           union select p.target::oid) t
     join pg_catalog.pg_class c on c.oid = t.rel
-   where c.relkind not in ('r', 'p')
+   where c.relkind not in ('r', 'p', 'f')  -- a foreign table's reads run its wrapper, not a query of its owner
    order by c.oid
    limit 1
 $$;
 comment on function retention._not_a_table(retention.policies) is
-  'Internal. The first relation a policy''s statements read or change that is not an ordinary or partitioned table (a table turned into a view runs its query as whoever plans it), or NULL.';
+  'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it), or NULL.';
 
 -- What reading the policy's rows as the owner (preview, estimates) would run of another
 -- role: a relation that is no longer a table, or a row-level security policy that applies
@@ -167,7 +167,7 @@ begin
   -- First: a table turned into a view (its query would run as the owner while planning).
   v_rule := retention._not_a_table(p);
   if v_rule is not null then
-    raise exception 'policy % cannot act on its table: %', p.name, v_rule
+    raise exception 'cannot act on %: %', p.target, v_rule
       using errcode = 'RT013', hint = 'Drop the policy, or point it at a table (retention.set_policy); a view is not retention''s to act on.';
   end if;
   foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
