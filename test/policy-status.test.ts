@@ -244,7 +244,7 @@ describe('retention.run_due', () => {
       expect(['completed', 'running']).toContain(run!.status);
       expect(await count(db, 'app.rd_cron')).toBeLessThan(100);
     } finally {
-      if (job !== undefined) await home.query('select cron.unschedule($1)', [job]).catch(() => {});
+      if (job !== undefined) await home.query('select cron.unschedule($1::bigint)', [job]);
       await home.end();
       await admin.end();
     }
