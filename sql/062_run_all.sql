@@ -115,7 +115,8 @@ begin
     -- holder that is not run_due is worth seeing in pg_cron's log.
     raise warning 'run_due: another session (pid %) holds its lock; nothing started',
       (select l.pid from pg_catalog.pg_locks l
-        where l.locktype = 'advisory' and l.granted and l.objid::int = pg_catalog.hashtext('retention.run_due') limit 1);
+        where pg_catalog.texteq(l.locktype, 'advisory') and l.granted
+          and pg_catalog.int4eq(l.objid::pg_catalog.int4, pg_catalog.hashtext('retention.run_due')) limit 1);
     return;
   end if;
   v_names := array(select d.policy from retention.due_policies() d);
