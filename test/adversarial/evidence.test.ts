@@ -253,7 +253,7 @@ describe('a shadowing search_path', () => {
       ['retention_requester', [`select * from retention.erasure_overview`, `select * from retention.erasure_requests_as_of(pg_catalog.now())`]],
     ];
     for (const [role, sqls] of roles) {
-      const c = await loginAs(db, `sp_${role.slice(10)}_${randomBytes(2).toString('hex')}`, role);
+      const c = await loginAs(db, `sp_${role.slice(10)}_${randomBytes(4).toString('hex')}`, role);
       await c.query(`set search_path = evil, pg_catalog, public`);
       for (const sql of sqls) await c.query(sql).catch((e) => failed.push(`${role} ${sql}: ${e.message}`));
       await c.end();

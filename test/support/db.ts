@@ -24,6 +24,13 @@ export function useTestDatabase(): TestDb {
   const name = `retention_t_${process.pid}_${randomBytes(4).toString('hex')}`;
   const url = withDatabase(adminUrl, name);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // Roles are cluster-wide and outlive the database: the ones a test creates through q()
+  // or loginAs() are dropped after it, so runs on a long-lived server do not pile them up
+  // (and a random suffix cannot collide with a leftover of an earlier run).
+  const roles = new Set<string>();
+  const noteRoles = (text: string) => {
+    for (const m of text.matchAll(/\bcreate\s+(?:role|user)\s+(?:if\s+not\s+exists\s+)?("?)([\w$]+)\1/gi)) roles.add(m[2]!);
+  };
   // An idle pooled connection ended by the server (the database dropped WITH (FORCE) at the
   // end of the file, a test terminating backends) must not crash the run; a query that
   // fails still fails its test.
@@ -32,7 +39,10 @@ export function useTestDatabase(): TestDb {
     url,
     name,
     pool,
-    q: async (text, values) => (await pool.query(text, values)).rows,
+    q: async (text, values) => {
+      noteRoles(text);
+      return (await pool.query(text, values)).rows;
+    },
     connect: async () => {
       const c = new pg.Client({ connectionString: url });
       c.on('error', () => {});
@@ -65,6 +75,7 @@ export function useTestDatabase(): TestDb {
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     await admin.query(`drop database if exists ${name} with (force)`);
+    for (const r of roles) await admin.query(`drop role if exists "${r}"`).catch(() => {});
     await admin.end();
   });
   return db;
