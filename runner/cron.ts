@@ -1,6 +1,6 @@
 // Schedules as the worker reads them. pg-boss and the overdue check evaluate cron with
 // cron-parser; a schedule is good when cron-parser parses it and finds a next time, and it
-// has the shape retention._cron_error accepts in SQL: five fields (minute hour
+// has the shape retention_internal._cron_error accepts in SQL: five fields (minute hour
 // day-of-month month day-of-week) or a macro. cron-parser also takes a sixth field
 // (seconds first: '0 2 * * * *' is minute 2 of every hour), an empty string (every minute)
 // and H; both refuse those. test/cron.test.ts holds SQL and this to one corpus.
@@ -10,7 +10,7 @@ export const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@dai
 
 /** What is wrong with a schedule, or null when the worker can run it. */
 export function cronError(expr: string): string | null {
-  // As retention._cron_error reads it: a macro exactly (cron-parser knows '@daily', not
+  // As retention_internal._cron_error reads it: a macro exactly (cron-parser knows '@daily', not
   // '@daily '), else five fields of digits, names, * / , ? # L - separated by spaces.
   if ((CRON_MACROS as readonly string[]).includes(expr)) return null;
   if (expr.includes('@')) return `${expr} is not a macro: use ${CRON_MACROS.join(', ')}, exactly`;
@@ -32,7 +32,7 @@ export function cronError(expr: string): string | null {
 const NAMES = [/JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC/gi, /SUN|MON|TUE|WED|THU|FRI|SAT/gi];
 const FIELD_NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'];
 
-/** The item grammar retention._cron_error accepts (cron-parser also takes ?/2, ? in the minute, 007, steps of 5 digits). */
+/** The item grammar retention_internal._cron_error accepts (cron-parser also takes ?/2, ? in the minute, 007, steps of 5 digits). */
 function shapeError(field: string, i: number): string | null {
   if (i === 4 && /l/.test(field)) return `${FIELD_NAMES[i]}: ${field} is not a value, range or step`;
   const f = i === 3 ? field.replace(NAMES[0]!, '1') : i === 4 ? field.replace(NAMES[1]!, '1') : field;
@@ -45,7 +45,7 @@ function shapeError(field: string, i: number): string | null {
   return null;
 }
 
-/** What is wrong with a time zone for the worker's schedules, or null (the rule of retention._time_zone_ok). */
+/** What is wrong with a time zone for the worker's schedules, or null (the rule of retention_internal._time_zone_ok). */
 export function timeZoneError(zone: string): string | null {
   if (/^(posix|right)\//.test(zone) || ['Factory', 'localtime', 'posixrules'].includes(zone)) {
     return `${zone} is a copy or alias the worker cannot schedule in; use the IANA name`;

@@ -1,7 +1,7 @@
 -- Who is acting: the application-supplied actor (SET retention.actor = 'alice@example.com',
 -- set by the runner and the CLI) or else the database session user. Recorded on every
 -- ledger and audit row so that a shared database role does not hide the person.
-create or replace function retention._actor()
+create or replace function retention_internal._actor()
 returns text
 language sql
 stable
@@ -12,5 +12,5 @@ as $$
   select coalesce(nullif(pg_catalog.regexp_replace(current_setting('retention.actor', true), '[[:cntrl:]]', '', 'g'), ''),
                   session_user::text)
 $$;
-comment on function retention._actor() is
+comment on function retention_internal._actor() is
   'Internal. The acting person or system: setting retention.actor if set, else session_user.';

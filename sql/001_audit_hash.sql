@@ -1,6 +1,6 @@
 -- The hash of one audit row: sha256 over the previous row's hash and the row's fields in a
 -- fixed, time-zone independent text form. verify_audit_log() recomputes exactly this.
-create or replace function retention._audit_hash(
+create or replace function retention_internal._audit_hash(
   p_prev_hash   bytea,
   p_audit_id    bigint,
   p_occurred_at timestamptz,
@@ -29,5 +29,5 @@ as $$
            p_details::text),
          'UTF8'))
 $$;
-comment on function retention._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb) is
+comment on function retention_internal._audit_hash(bytea, bigint, timestamptz, text, text, text, text, text, jsonb) is
   'Internal. sha256 of the previous hash and an audit row''s fields; the chain link verify_audit_log() checks.';

@@ -4,7 +4,7 @@
 -- concurrent writers; under REPEATABLE READ a concurrent append fails with a
 -- serialization error rather than forking the chain. A transaction begin_plan marked
 -- (it can never commit) appends nothing.
-create or replace function retention._append_audit(
+create or replace function retention_internal._append_audit(
   p_action      text,
   p_object_type text,
   p_object_name text,
@@ -21,11 +21,11 @@ declare
   v_prev_hash bytea;
   v_id        bigint;
   v_at        timestamptz := clock_timestamp();
-  v_actor     text := retention._actor();
+  v_actor     text := retention_internal._actor();
   v_hash      bytea;
 begin
   -- A plan never commits (begin_plan): nothing to record, and no lock on the chain.
-  if retention._in_plan() then
+  if retention_internal._in_plan() then
     return null;
   end if;
   -- The hash joins the fields with \x1f (and writes a NULL name as \x1e): no field may hold
@@ -38,7 +38,7 @@ begin
     from retention.audit_chain
    for update;
   v_id := v_prev_id + 1;
-  v_hash := retention._audit_hash(v_prev_hash, v_id, v_at, v_actor, session_user::text,
+  v_hash := retention_internal._audit_hash(v_prev_hash, v_id, v_at, v_actor, session_user::text,
                                   p_action, p_object_type, p_object_name,
                                   coalesce(p_details, '{}'));
   insert into retention.audit_log
@@ -51,5 +51,5 @@ begin
   return v_id;
 end
 $$;
-comment on function retention._append_audit(text, text, text, jsonb) is
+comment on function retention_internal._append_audit(text, text, text, jsonb) is
   'Internal. Appends one hash-chained row to retention.audit_log; the only write path into it.';

@@ -1,7 +1,7 @@
 -- The audit log is append-only for everyone, its owner included: UPDATE, DELETE and
 -- TRUNCATE are rejected. Someone who disables the trigger can still edit rows, which
 -- is why each row is hash-chained and verify_audit_log() exists.
-create or replace function retention._reject_audit_change()
+create or replace function retention_internal._reject_audit_change()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -13,15 +13,15 @@ begin
           hint = 'Audit entries are never changed or removed. To check integrity, run SELECT * FROM retention.verify_audit_log();';
 end
 $$;
-comment on function retention._reject_audit_change() is
+comment on function retention_internal._reject_audit_change() is
   'Internal. Trigger function that rejects UPDATE, DELETE and TRUNCATE on the audit log.';
 
 create or replace trigger audit_log_append_only
   before update or delete on retention.audit_log
-  for each row execute function retention._reject_audit_change();
+  for each row execute function retention_internal._reject_audit_change();
 create or replace trigger audit_log_no_truncate
   before truncate on retention.audit_log
-  for each statement execute function retention._reject_audit_change();
+  for each statement execute function retention_internal._reject_audit_change();
 create or replace trigger audit_chain_no_truncate
   before truncate on retention.audit_chain
-  for each statement execute function retention._reject_audit_change();
+  for each statement execute function retention_internal._reject_audit_change();

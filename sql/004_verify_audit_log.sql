@@ -39,7 +39,7 @@ begin
       problem := 'a field holds a separator character the audit append never writes: the row was changed after it was written';
       return;
     end if;
-    if r.row_hash <> retention._audit_hash(r.prev_hash, r.audit_id, r.occurred_at, r.actor,
+    if r.row_hash <> retention_internal._audit_hash(r.prev_hash, r.audit_id, r.occurred_at, r.actor,
                                            r.db_user, r.action, r.object_type,
                                            r.object_name, r.details) then
       ok := false; first_bad_audit_id := r.audit_id;

@@ -60,7 +60,7 @@ begin
   insert into retention.audit_checkpoints (audit_id, row_hash, signed_at, key_id, signature)
   values (p_audit_id, p_row_hash, p_signed_at, p_key_id, p_signature)
   returning * into v_row;
-  perform retention._append_audit('audit.checkpoint', 'audit_log', p_audit_id::text,
+  perform retention_internal._append_audit('audit.checkpoint', 'audit_log', p_audit_id::text,
     jsonb_build_object('checkpoint_id', v_row.checkpoint_id, 'row_hash', encode(p_row_hash, 'hex'), 'key_id', p_key_id));
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('audit_checkpoint', 'audit_checkpoint:' || v_row.checkpoint_id,

@@ -4,16 +4,16 @@
 -- audited by their own, more telling entries; any other insert, update or delete gets a
 -- direct.<op> entry naming the table, the row's key and the columns changed (names only:
 -- the values may be personal data, and the audit log is kept for good).
-create or replace function retention._routine_write()
+create or replace function retention_internal._routine_write()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$ select pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true) $$;
-comment on function retention._routine_write() is
+comment on function retention_internal._routine_write() is
   'Internal. Marks the transaction as writing through a routine, which audits the change itself.';
 
-create or replace function retention._audit_direct_write()
+create or replace function retention_internal._audit_direct_write()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -29,7 +29,7 @@ begin
   if coalesce(current_setting('retention.routine_write', true), '') = pg_current_xact_id()::text then
     return null;
   end if;
-  perform retention._append_audit('direct.' || lower(tg_op), tg_table_name, v_key,
+  perform retention_internal._append_audit('direct.' || lower(tg_op), tg_table_name, v_key,
     jsonb_build_object('table', tg_table_name, 'db_user', current_user,
       'columns', (select coalesce(jsonb_agg(k order by k), '[]')
                     from jsonb_object_keys(coalesce(v_new, v_old)) k
@@ -37,7 +37,7 @@ begin
   return null;
 end
 $$;
-comment on function retention._audit_direct_write() is
+comment on function retention_internal._audit_direct_write() is
   'Internal. Trigger function: audits an insert, update or delete of policies, defaults, holds, erasure rules, requests, object columns or stored compliance reports not made through a routine.';
 
 do $$
@@ -47,7 +47,7 @@ begin
   foreach t in array array['policies', 'defaults', 'legal_holds', 'erasure_rules', 'erasure_requests', 'object_columns',
                             'compliance_reports'] loop
     execute format('create or replace trigger %I after insert or update or delete on retention.%I
-                      for each row execute function retention._audit_direct_write()', t || '_direct_write', t);
+                      for each row execute function retention_internal._audit_direct_write()', t || '_direct_write', t);
   end loop;
 end
 $$;

@@ -6,7 +6,7 @@
 -- made per scope and value: 'subject:<id>' for a data subject (requests and subject holds,
 -- which match the id in every table), '<schema.table>:<key>' for a row (exemptions), so a
 -- row of another table with the same key never shares the person's token.
-create or replace function retention._subject_token(p_subject text)
+create or replace function retention_internal._subject_token(p_subject text)
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -28,7 +28,7 @@ begin
   return v_token;
 end
 $$;
-comment on function retention._subject_token(text) is
+comment on function retention_internal._subject_token(text) is
   'Internal. The random token that names a subject id or row key in the audit log and notifications (made on first use).';
 
 -- A message with the values erased: p_how 'quoted' replaces their quoted occurrences
@@ -36,7 +36,7 @@ comment on function retention._subject_token(text) is
 -- number); 'bare' every occurrence of values of four characters or more; 'word' their
 -- whole-word occurrences (letters, digits, _ only: for short values in messages about the
 -- person's rows). Each is replaced by p_with.
-create or replace function retention._erase_in(p_text text, p_values text[], p_with text, p_how text)
+create or replace function retention_internal._erase_in(p_text text, p_values text[], p_with text, p_how text)
 returns text
 language plpgsql
 immutable
@@ -68,13 +68,13 @@ begin
   return r;
 end
 $$;
-comment on function retention._erase_in(text, text[], text, text) is
+comment on function retention_internal._erase_in(text, text[], text, text) is
   'Internal. A message with the values replaced: quoted occurrences (quoted), every occurrence of 4+ characters (bare) or whole words (word).';
 
 -- A JSON document with every string or number equal to one of p_exact replaced by the token
 -- (a key, a requester), and the quoted occurrences of p_quoted inside other strings (an
 -- error message) too.
-create or replace function retention._redact_jsonb(p_doc jsonb, p_exact text[], p_quoted text[], p_token text)
+create or replace function retention_internal._redact_jsonb(p_doc jsonb, p_exact text[], p_quoted text[], p_token text)
 returns jsonb
 language plpgsql
 immutable
@@ -85,18 +85,18 @@ declare
 begin
   case pg_catalog.jsonb_typeof(p_doc)
     when 'object' then
-      select coalesce(pg_catalog.jsonb_object_agg(e.key, retention._redact_jsonb(e.value, p_exact, p_quoted, p_token)), '{}')
+      select coalesce(pg_catalog.jsonb_object_agg(e.key, retention_internal._redact_jsonb(e.value, p_exact, p_quoted, p_token)), '{}')
         into r from pg_catalog.jsonb_each(p_doc) e;
       return r;
     when 'array' then
-      select coalesce(pg_catalog.jsonb_agg(retention._redact_jsonb(e.value, p_exact, p_quoted, p_token) order by e.n), '[]')
+      select coalesce(pg_catalog.jsonb_agg(retention_internal._redact_jsonb(e.value, p_exact, p_quoted, p_token) order by e.n), '[]')
         into r from pg_catalog.jsonb_array_elements(p_doc) with ordinality e(value, n);
       return r;
     when 'string' then
       if (p_doc #>> '{}') = any (p_exact) then
         return pg_catalog.to_jsonb(p_token);
       end if;
-      return pg_catalog.to_jsonb(retention._erase_in(p_doc #>> '{}', p_quoted, p_token, 'quoted'));
+      return pg_catalog.to_jsonb(retention_internal._erase_in(p_doc #>> '{}', p_quoted, p_token, 'quoted'));
     when 'number' then
       if (p_doc #>> '{}') = any (p_exact) then
         return pg_catalog.to_jsonb(p_token);
@@ -107,12 +107,12 @@ begin
   end case;
 end
 $$;
-comment on function retention._redact_jsonb(jsonb, text[], text[], text) is
+comment on function retention_internal._redact_jsonb(jsonb, text[], text[], text) is
   'Internal. Replaces strings and numbers equal to a value, and quoted occurrences of others inside strings, by a token, throughout a JSON document.';
 
 -- A LIKE pattern matching text that contains the value (as JSON text when p_json: a quote
 -- or backslash in the value is escaped there).
-create or replace function retention._like_pattern(p_value text, p_json boolean)
+create or replace function retention_internal._like_pattern(p_value text, p_json boolean)
 returns text
 language sql
 immutable
@@ -124,7 +124,7 @@ as $$
                 else p_value end,
            '\', '\\'), '%', '\%'), '_', '\_') || '%'
 $$;
-comment on function retention._like_pattern(text, boolean) is
+comment on function retention_internal._like_pattern(text, boolean) is
   'Internal. A LIKE pattern for text (or JSON text) containing a value.';
 
 -- The message of an error as the audit log (kept for good) may keep it: pg-retention's own
@@ -132,7 +132,7 @@ comment on function retention._like_pattern(text, boolean) is
 -- data exception ('invalid input syntax … "value"') — may quote a person's data: the audit
 -- log has its code, and the message stays in runs.error and the notification, where the
 -- person's erasure removes their values.
-create or replace function retention._loggable_error(p_code text, p_message text)
+create or replace function retention_internal._loggable_error(p_code text, p_message text)
 returns text
 language sql
 immutable
@@ -140,6 +140,6 @@ set search_path = pg_catalog, pg_temp
 as $$
   select case when p_code like 'RT%' then p_message end
 $$;
-comment on function retention._loggable_error(text, text) is
+comment on function retention_internal._loggable_error(text, text) is
   'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), else NULL.';
 

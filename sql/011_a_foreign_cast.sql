@@ -4,7 +4,7 @@
 -- json, and PostgreSQL would call such a cast's function — as the retention owner. NULL
 -- when there is none (built-in casts, SECURITY DEFINER ones, or ones a superuser or the
 -- owner owns are fine).
-create or replace function retention._foreign_cast(p_type oid)
+create or replace function retention_internal._foreign_cast(p_type oid)
 returns text
 language sql
 stable
@@ -37,10 +37,10 @@ as $$
      and o.rolname <> current_user
    limit 1
 $$;
-comment on function retention._foreign_cast(oid) is
+comment on function retention_internal._foreign_cast(oid) is
   'Internal. A cast another role defined from the type (or its parts) to text or json, which the engine''s statements would run as the owner; NULL when none.';
 
-create or replace function retention._refuse_foreign_cast(p_type oid)
+create or replace function retention_internal._refuse_foreign_cast(p_type oid)
 returns boolean
 language plpgsql
 stable
@@ -48,7 +48,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_found text := retention._foreign_cast(p_type);
+  v_found text := retention_internal._foreign_cast(p_type);
 begin
   if v_found is not null then
     raise exception 'type % has a % : pg-retention would run it with the retention owner''s rights', p_type::regtype, v_found
@@ -57,5 +57,5 @@ begin
   return true;
 end
 $$;
-comment on function retention._refuse_foreign_cast(oid) is
+comment on function retention_internal._refuse_foreign_cast(oid) is
   'Internal. RT025 when another role''s cast from the type to text or json would run as the owner; true otherwise.';

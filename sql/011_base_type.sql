@@ -5,7 +5,7 @@
 -- base type needs no cast to the domain at all. A composite, range or multirange type (or
 -- an array of one) may hold domains inside, whose checks its input would run: values of
 -- such columns are compared as text (output runs no check), so this returns text.
-create or replace function retention._base_type(p_type oid, p_typmod integer)
+create or replace function retention_internal._base_type(p_type oid, p_typmod integer)
 returns text
 language sql
 stable
@@ -14,7 +14,7 @@ set timezone = 'UTC'
 as $$
   with recursive guard as (
     -- Values of the type are turned into text: no cast of another role's may run for it.
-    select retention._refuse_foreign_cast(p_type) as ok
+    select retention_internal._refuse_foreign_cast(p_type) as ok
   ),
   d(oid, typmod, depth) as (
     select case when t.typcategory = 'A' and t.typelem <> 0 then t.typelem else t.oid end,
@@ -33,6 +33,6 @@ as $$
     from (select d.oid, d.typmod from d order by d.depth desc limit 1) x, guard g
    where g.ok
 $$;
-comment on function retention._base_type(oid, integer) is
+comment on function retention_internal._base_type(oid, integer) is
   'Internal. A column type with domains resolved to their base type (arrays of domains too), modifier kept: what the engine casts values to.';
 

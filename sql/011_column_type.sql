@@ -1,18 +1,18 @@
 -- The type of a live column with domains resolved to their base type (see _base_type:
 -- casting to a domain would run its owner's code), or NULL when there is no such column.
-create or replace function retention._column_type(p_rel regclass, p_column text)
+create or replace function retention_internal._column_type(p_rel regclass, p_column text)
 returns regtype
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select retention._base_type(a.atttypid, -1)::regtype
+  select retention_internal._base_type(a.atttypid, -1)::regtype
     from pg_catalog.pg_attribute a
    where a.attrelid = p_rel
      and a.attname = p_column
      and a.attnum > 0
      and not a.attisdropped
 $$;
-comment on function retention._column_type(regclass, text) is
+comment on function retention_internal._column_type(regclass, text) is
   'Internal. Type of a column of a table, NULL if the column does not exist.';

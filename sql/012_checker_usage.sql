@@ -4,7 +4,7 @@
 -- PostgreSQL's deparsed form names those types (state = 'closed'::app.state), and must
 -- parse again when re-checked. The role gets nothing but USAGE; a schema whose USAGE the
 -- owner may not grant is skipped (a predicate naming its types is then refused, RT005).
-create or replace function retention._checker_usage(p_target regclass)
+create or replace function retention_internal._checker_usage(p_target regclass)
 returns void
 language plpgsql
 security definer
@@ -31,6 +31,6 @@ begin
   end loop;
 end
 $$;
-comment on function retention._checker_usage(regclass) is
+comment on function retention_internal._checker_usage(regclass) is
   'Internal. Grants retention_predicate_checker USAGE on the schemas of a table''s column types, so deparsed predicates parse again.';
-revoke all on function retention._checker_usage(regclass) from public;
+revoke all on function retention_internal._checker_usage(regclass) from public;

@@ -24,7 +24,7 @@
 -- Parsing runs in _parse_as_checker, a SECURITY DEFINER function owned by
 -- retention_predicate_checker: the only way to act as another role inside the SECURITY
 -- DEFINER routines that save policies (SET ROLE is refused there).
-create or replace function retention._parse_as_checker(p_tmp text, p_predicate text)
+create or replace function retention_internal._parse_as_checker(p_tmp text, p_predicate text)
 returns void
 language plpgsql
 security definer
@@ -39,12 +39,12 @@ begin
   execute format('alter table pg_temp.%I add constraint retention_predicate check (%s) not valid', p_tmp, p_predicate);
 end
 $$;
-comment on function retention._parse_as_checker(text, text) is
+comment on function retention_internal._parse_as_checker(text, text) is
   'Internal. Parses a predicate as retention_predicate_checker (it owns this function): EXPLAIN of it, and a NOT VALID CHECK on the temporary copy of the table.';
-revoke all on function retention._parse_as_checker(text, text) from public;
-alter function retention._parse_as_checker(text, text) owner to retention_predicate_checker;
+revoke all on function retention_internal._parse_as_checker(text, text) from public;
+alter function retention_internal._parse_as_checker(text, text) owner to retention_predicate_checker;
 
-create or replace function retention._validate_predicate(p_target regclass, p_predicate text)
+create or replace function retention_internal._validate_predicate(p_target regclass, p_predicate text)
 returns text
 language plpgsql
 volatile
@@ -77,10 +77,10 @@ begin
     execute format('create temporary table %I (like %I.%I)', v_tmp,
                    (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = p_target),
                    (select c.relname from pg_catalog.pg_class c where c.oid = p_target));
-    perform retention._checker_usage(p_target);
+    perform retention_internal._checker_usage(p_target);
     execute format('alter table pg_temp.%I owner to retention_predicate_checker', v_tmp);
     v_parsing := true;
-    perform retention._parse_as_checker(v_tmp, p_predicate);
+    perform retention_internal._parse_as_checker(v_tmp, p_predicate);
     select count(*), min(pg_catalog.pg_get_expr(c.conbin, c.conrelid)), min(c.conbin::text)
       into v_n, v_norm, v_tree
       from pg_catalog.pg_constraint c
@@ -165,5 +165,5 @@ begin
   return v_norm;
 end
 $$;
-comment on function retention._validate_predicate(regclass, text) is
+comment on function retention_internal._validate_predicate(regclass, text) is
   'Internal. Parses a policy predicate with PostgreSQL (one boolean expression over the table''s columns; built-in, non-volatile functions or trusted schemas) and returns its deparsed form; RT005 otherwise.';

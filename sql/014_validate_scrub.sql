@@ -6,7 +6,7 @@
 -- with a unique index (two scrubbed rows would collide: use sha256 there). Key columns,
 -- the age column and the subject column are not scrubbed: the row keeps its identity,
 -- its age and its legal holds.
-create or replace function retention._validate_scrub(
+create or replace function retention_internal._validate_scrub(
   p_target         regclass,
   p_scrub          jsonb,
   p_age_column     text,
@@ -97,5 +97,5 @@ begin
   return v_out;
 end
 $$;
-comment on function retention._validate_scrub(regclass, jsonb, text, text) is
+comment on function retention_internal._validate_scrub(regclass, jsonb, text, text) is
   'Internal. Checks a scrub policy''s column map against the table (columns, strategies, types, NOT NULL, unique indexes, key/age/subject columns, foreign-key targets) and returns it normalised.';

@@ -6,7 +6,7 @@
 --            indexes hold) and an investigator holding the original can recompute it; a
 --            value already in that form ('sha256:' and 64 hex digits, nothing else) is
 --            left as it is (a value that merely starts with 'sha256:' is hashed).
-create or replace function retention._scrub_sql(
+create or replace function retention_internal._scrub_sql(
   p_policy retention.policies,
   out scrubbed text,
   out set_list text
@@ -40,5 +40,5 @@ as $$
             from jsonb_each(p_policy.scrub_columns) e
             join pg_catalog.pg_attribute a on a.attrelid = p_policy.target and a.attname = e.key) r
 $$;
-comment on function retention._scrub_sql(retention.policies) is
+comment on function retention_internal._scrub_sql(retention.policies) is
   'Internal. A scrub policy as SQL over alias t: the already-scrubbed condition and the SET list that scrubs a row.';

@@ -1,7 +1,7 @@
 -- How a row of a table is named where personal data must not appear (run_row_failures,
 -- proposals): a jsonb expression over an alias (t unless given) of its primary key
 -- columns, or its ctid when the table has no primary key.
-create or replace function retention._row_key_expr(p_rel regclass, p_alias text)
+create or replace function retention_internal._row_key_expr(p_rel regclass, p_alias text)
 returns text
 language sql
 stable
@@ -17,23 +17,23 @@ as $$
       where i.indrelid = p_rel and i.indisprimary),
     format('jsonb_build_object(''ctid'', %s.ctid::text)', p_alias))
 $$;
-comment on function retention._row_key_expr(regclass, text) is
+comment on function retention_internal._row_key_expr(regclass, text) is
   'Internal. A jsonb expression over the given alias naming a row by its primary key (else its ctid).';
 
-create or replace function retention._row_key_sql(p_rel regclass)
+create or replace function retention_internal._row_key_sql(p_rel regclass)
 returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
-as $$ select retention._row_key_expr(p_rel, 't') $$;
-comment on function retention._row_key_sql(regclass) is
+as $$ select retention_internal._row_key_expr(p_rel, 't') $$;
+comment on function retention_internal._row_key_sql(regclass) is
   'Internal. A jsonb expression over alias t naming a row by its primary key (else its ctid).';
 
 -- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
 -- table (an inheritance child has no foreign key, so no cascade reaches it), the whole
 -- tree for a partitioned one.
-create or replace function retention._reach_scan(p_rel regclass)
+create or replace function retention_internal._reach_scan(p_rel regclass)
 returns text
 language sql
 stable
@@ -43,31 +43,31 @@ as $$
   select case when c.relkind = 'p' then '' else 'only ' end || retention.qualified_name(p_rel)
     from pg_catalog.pg_class c where c.oid = p_rel
 $$;
-comment on function retention._reach_scan(regclass) is
+comment on function retention_internal._reach_scan(regclass) is
   'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one: the rows a foreign key''s action reaches.';
 
 -- A table's single-column primary key (column and type, domains resolved: _base_type),
 -- both NULL when its primary key
 -- has several columns or it has none. Erasure requests, notice policies and exemptions
 -- name rows by it.
-create or replace function retention._single_key(p_rel regclass, out key_column name, out key_type text)
+create or replace function retention_internal._single_key(p_rel regclass, out key_column name, out key_type text)
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select a.attname, retention._base_type(a.atttypid, a.atttypmod)
+  select a.attname, retention_internal._base_type(a.atttypid, a.atttypmod)
     from pg_catalog.pg_index i
     join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
    where i.indrelid = p_rel and i.indisprimary and i.indnkeyatts = 1
 $$;
-comment on function retention._single_key(regclass) is
+comment on function retention_internal._single_key(regclass) is
   'Internal. The single-column primary key of a table (column, type), or NULLs.';
 
 -- Whether the table has a row whose single-column primary key is p_key (given as text,
 -- bound and cast to the key's type, never spliced into SQL). A value that is not of the
 -- key's type (e.g. '1; drop table ...' for a bigint) is simply not there.
-create or replace function retention._key_exists(p_rel regclass, p_key text)
+create or replace function retention_internal._key_exists(p_rel regclass, p_key text)
 returns boolean
 language plpgsql
 stable
@@ -75,7 +75,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  k       record := retention._single_key(p_rel);
+  k       record := retention_internal._single_key(p_rel);
   v_found boolean;
 begin
   if k.key_column is null or p_key is null then
@@ -83,12 +83,12 @@ begin
   end if;
   -- A partitioned table's rows are in its partitions (ONLY would find none).
   execute format('select exists (select from %s t where t.%I::%s = $1::%s)',
-                 retention._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
+                 retention_internal._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
     into v_found using p_key;
   return v_found;
 exception when data_exception then
   return false;
 end
 $$;
-comment on function retention._key_exists(regclass, text) is
+comment on function retention_internal._key_exists(regclass, text) is
   'Internal. True when the table has a row with that single-column primary key value (bound, cast to the key''s type).';

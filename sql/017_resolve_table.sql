@@ -1,6 +1,6 @@
 -- A table named by the caller, resolved through the catalog (search_path applies to an
 -- unqualified name). A malformed or unknown name is RT001 with the caller's hint.
-create or replace function retention._resolve_table(p_name text, p_hint text)
+create or replace function retention_internal._resolve_table(p_name text, p_hint text)
 returns regclass
 language plpgsql
 stable
@@ -22,5 +22,5 @@ begin
   return v_rel;
 end
 $$;
-comment on function retention._resolve_table(text, text) is
+comment on function retention_internal._resolve_table(text, text) is
   'Internal. Resolves a table name to its regclass, or raises RT001 with the given hint.';

@@ -5,7 +5,7 @@
 -- cron does); L, nL and n#k as there. Times are wall-clock times in the policy's zone.
 
 -- The values each field allows. dow_nth holds n*10+k for n#k; dow_last the n of nL.
-create or replace function retention._cron_sets(
+create or replace function retention_internal._cron_sets(
   p_expr text,
   out minutes int[], out hours int[], out doms int[], out dom_last boolean, out dom_star boolean,
   out months int[], out dows int[], out dow_last int[], out dow_nth int[], out dow_star boolean)
@@ -24,8 +24,8 @@ declare
   v_hi     int[] := array[59, 23, 31, 12, 6];
   v_lo     int[] := array[0, 0, 1, 1, 0];
 begin
-  if retention._cron_error(p_expr) is not null then
-    raise exception 'not a schedule: %', retention._cron_error(p_expr)
+  if retention_internal._cron_error(p_expr) is not null then
+    raise exception 'not a schedule: %', retention_internal._cron_error(p_expr)
       using errcode = 'RT016', hint = 'Five fields (minute hour day-of-month month day-of-week) or @daily, @weekly, @monthly, @yearly, @hourly.';
   end if;
   v_expr := case v_expr when '@yearly' then '0 0 1 1 *' when '@annually' then '0 0 1 1 *' when '@monthly' then '0 0 1 * *'
@@ -86,11 +86,11 @@ begin
   end loop;
 end
 $$;
-comment on function retention._cron_sets(text) is
+comment on function retention_internal._cron_sets(text) is
   'Internal. The values each field of a schedule allows (macros expanded), for _cron_next and _cron_prev.';
 
 -- Whether PostgreSQL reads the time zone (a name it does not know raises).
-create or replace function retention._zone_reads(p_tz text)
+create or replace function retention_internal._zone_reads(p_tz text)
 returns boolean
 language plpgsql
 stable
@@ -103,7 +103,7 @@ exception when invalid_parameter_value then
   return false;
 end
 $$;
-comment on function retention._zone_reads(text) is
+comment on function retention_internal._zone_reads(text) is
   'Internal. Whether PostgreSQL knows the time zone (cheaply: without listing every zone).';
 
 -- The schedule's first occurrence after p_after (p_forward) or its last one at or before
@@ -113,7 +113,7 @@ comment on function retention._zone_reads(text) is
 -- summer time make ambiguous): a time the change to summer time skips runs at the instant
 -- it becomes (02:30 -> 03:30), one the change back repeats runs once, at its first
 -- instant.
-create or replace function retention._cron_step(p_expr text, p_tz text, p_after timestamptz, p_forward boolean)
+create or replace function retention_internal._cron_step(p_expr text, p_tz text, p_after timestamptz, p_forward boolean)
 returns timestamptz
 language plpgsql
 stable
@@ -136,12 +136,12 @@ begin
   -- zones takes milliseconds); anything else (UTC+5, a POSIX spelling PostgreSQL reads the
   -- other way round from the worker) must be in the list.
   if not ((p_tz = 'UTC' or (p_tz ~ '^[A-Z][A-Za-z_-]*(/[A-Za-z0-9_+-]+)+$' and p_tz !~ '^(posix|right)/'))
-          and retention._zone_reads(p_tz))
-     and not retention._time_zone_ok(p_tz) then
+          and retention_internal._zone_reads(p_tz))
+     and not retention_internal._time_zone_ok(p_tz) then
     raise exception 'time zone % is not one the worker knows', quote_literal(p_tz)
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names).';
   end if;
-  select * into s from retention._cron_sets(p_expr);
+  select * into s from retention_internal._cron_sets(p_expr);
   -- From the day before (in the zone) on, so that no occurrence near midnight is missed.
   v_day := (p_after at time zone p_tz)::date + case when p_forward then -1 else 1 end;
   if v_day < date '1900-01-02' or v_day > date '9999-01-01' then
@@ -190,7 +190,7 @@ begin
   return null;
 end
 $$;
-comment on function retention._cron_step(text, text, timestamptz, boolean) is
+comment on function retention_internal._cron_step(text, text, timestamptz, boolean) is
   'Internal. A schedule''s next occurrence after a time, or its last one at or before it, in a time zone (a wall-clock time skipped by a change to summer time runs at the instant it becomes, a repeated one once, first); NULL if none within 28 years.';
 
 -- The public face of the above, for psql and the views (SECURITY DEFINER: they compute
@@ -202,7 +202,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
-as $$ select retention._cron_step(p_schedule, p_time_zone, p_after, true) $$;
+as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_after, true) $$;
 comment on function retention.next_occurrence(text, text, timestamptz) is
   'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
 
@@ -213,6 +213,6 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
-as $$ select retention._cron_step(p_schedule, p_time_zone, p_at, false) $$;
+as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_at, false) $$;
 comment on function retention.last_occurrence(text, text, timestamptz) is
   'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';

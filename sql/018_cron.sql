@@ -10,7 +10,7 @@
 -- Refused although cron-parser takes them, because they mislead: a sixth field (seconds
 -- first, so '0 2 * * * *' runs every hour at minute 2), an empty expression (every
 -- minute), H, W. test/cron.test.ts holds both to the same corpus.
-create or replace function retention._cron_error(p_expr text)
+create or replace function retention_internal._cron_error(p_expr text)
 returns text
 language plpgsql
 immutable
@@ -156,13 +156,13 @@ begin
   return null;
 end
 $$;
-comment on function retention._cron_error(text) is
+comment on function retention_internal._cron_error(text) is
   'Internal. What is wrong with a schedule as the worker''s cron-parser reads it (five fields or @daily-style macros), or NULL when it is good.';
 
 -- A time zone the worker can schedule in: one PostgreSQL knows, as an IANA name the
 -- worker's Node.js (ICU) knows too. PostgreSQL also lists posix/… and right/… copies,
 -- Factory, localtime and posixrules, which cron-parser cannot use.
-create or replace function retention._time_zone_ok(p_zone text)
+create or replace function retention_internal._time_zone_ok(p_zone text)
 returns boolean
 language sql
 stable
@@ -172,5 +172,5 @@ as $$
      and p_zone !~ '^(posix|right)/' and p_zone not in ('Factory', 'localtime', 'posixrules')
      and exists (select from pg_catalog.pg_timezone_names where name = p_zone)
 $$;
-comment on function retention._time_zone_ok(text) is
+comment on function retention_internal._time_zone_ok(text) is
   'Internal. Whether a time zone is one both PostgreSQL and the worker (cron-parser, ICU) know.';

@@ -2,7 +2,7 @@
 -- months and 24-hour days, but a cutoff is computed on the calendar, where
 -- '-100 years +36001 days' lies in the future. So each part (months, days, time) must be
 -- zero or more, and the whole more than zero.
-create or replace function retention._period_positive(p_period interval)
+create or replace function retention_internal._period_positive(p_period interval)
 returns boolean
 language sql
 immutable
@@ -15,5 +15,5 @@ as $$
      and p_period - make_interval(months => (extract(year from p_period) * 12 + extract(month from p_period))::int,
                                   days => extract(day from p_period)::int) >= interval '0'
 $$;
-comment on function retention._period_positive(interval) is
+comment on function retention_internal._period_positive(interval) is
   'Internal. True when an interval is positive in months, days and time alike (so now() - it lies in the past on any date).';

@@ -1,7 +1,7 @@
 -- A column of p_rel that must hold a point in time (the age, deleted-at and scrubbed-at
 -- columns of policies): RT002 when it does not exist, RT003 when it is not timestamptz,
 -- timestamp or date, each with a hint naming its role.
-create or replace function retention._check_timestamp_column(
+create or replace function retention_internal._check_timestamp_column(
   p_rel     regclass,
   p_column  text,
   p_role    text,
@@ -14,7 +14,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_type regtype := retention._column_type(p_rel, p_column);
+  v_type regtype := retention_internal._column_type(p_rel, p_column);
 begin
   if v_type is null then
     raise exception 'column % does not exist in %', coalesce(quote_literal(p_column), 'NULL'), p_rel
@@ -26,5 +26,5 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_timestamp_column(regclass, text, text, text) is
+comment on function retention_internal._check_timestamp_column(regclass, text, text, text) is
   'Internal. Raises RT002 (missing) or RT003 (not timestamptz, timestamp or date) for a policy''s time column.';

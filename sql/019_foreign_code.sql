@@ -16,7 +16,7 @@
 -- SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates) — keys naming the table, a
 -- table above it or a partition below it — recursively, and the partitions of each; upd
 -- says whether rows of it are updated (else deleted).
-create or replace function retention._reach(p_rel regclass, p_update boolean)
+create or replace function retention_internal._reach(p_rel regclass, p_update boolean)
 returns table (rel oid, upd boolean)
 language sql
 stable
@@ -37,17 +37,17 @@ as $$
   union
   select t.relid, r.upd from reach r cross join lateral pg_catalog.pg_partition_tree(r.rel) t
 $$;
-comment on function retention._reach(regclass, boolean) is
+comment on function retention_internal._reach(regclass, boolean) is
   'Internal. The tables a delete (or update) of rows of the table reaches through foreign-key actions, with their partitions.';
 
-create or replace function retention._foreign_code(p_rel regclass, p_update boolean)
+create or replace function retention_internal._foreign_code(p_rel regclass, p_update boolean)
 returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  with tables(rel, upd) as (select r.rel, r.upd from retention._reach(p_rel, p_update) r),
+  with tables(rel, upd) as (select r.rel, r.upd from retention_internal._reach(p_rel, p_update) r),
   objs(cls, id, what) as (
     select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass)
       from tables x join pg_catalog.pg_trigger g on g.tgrelid = x.rel
@@ -89,7 +89,7 @@ as $$
     select c.line
       from tables x
       join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
-      cross join lateral (select retention._foreign_cast(a.atttypid) as line) c
+      cross join lateral (select retention_internal._foreign_cast(a.atttypid) as line) c
      where a.atttypid >= 16384 and c.line is not null
     union all
     select format('%s calls %s, owned by %I', f.what, p.oid::regprocedure, p.proowner::regrole::text) as line
@@ -104,7 +104,7 @@ as $$
      order by 1
      limit 3) x
 $$;
-comment on function retention._foreign_code(regclass, boolean) is
+comment on function retention_internal._foreign_code(regclass, boolean) is
   'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions and domains), on it and the tables its foreign keys'' actions reach; NULL when none.';
 
 -- Raises RT025 when acting on a policy's table (or a scrub's revoke tables) would run
@@ -113,7 +113,7 @@ comment on function retention._foreign_code(regclass, boolean) is
 -- can be turned into a view (CREATE RULE "_RETURN", PostgreSQL 15 and older), and a view's
 -- query runs with the rights of whoever plans it — the retention owner, in runs, previews
 -- and estimates. The first such relation, or NULL.
-create or replace function retention._not_a_table(p retention.policies)
+create or replace function retention_internal._not_a_table(p retention.policies)
 returns text
 language sql
 stable
@@ -121,38 +121,38 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
-    from (select r.rel from retention._reach(p.target, p.action in ('soft_delete', 'scrub')) r
-          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention._reach(x, false) r
+    from (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r
           union select p.target::oid) t
     join pg_catalog.pg_class c on c.oid = t.rel
    where c.relkind not in ('r', 'p', 'f')  -- a foreign table's reads run its wrapper, not a query of its owner
    order by c.oid
    limit 1
 $$;
-comment on function retention._not_a_table(retention.policies) is
+comment on function retention_internal._not_a_table(retention.policies) is
   'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it), or NULL.';
 
 -- What reading the policy's rows as the owner (preview, estimates) would run of another
 -- role: a relation that is no longer a table, or a row-level security policy that applies
 -- to the owner. NULL when there is none.
-create or replace function retention._read_hazard(p retention.policies)
+create or replace function retention_internal._read_hazard(p retention.policies)
 returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select coalesce(retention._not_a_table(p),
+  select coalesce(retention_internal._not_a_table(p),
     (select format('row-level security policy %I on %s', po.polname, po.polrelid::regclass)
-       from retention._reach(p.target, false) r
+       from retention_internal._reach(p.target, false) r
        join pg_catalog.pg_policy po on po.polrelid = r.rel
       where pg_catalog.row_security_active(r.rel)
       limit 1))
 $$;
-comment on function retention._read_hazard(retention.policies) is
+comment on function retention_internal._read_hazard(retention.policies) is
   'Internal. Why reading a policy''s rows as the owner could run another role''s code (a relation no longer a table, row security that applies to the owner), or NULL.';
 
-create or replace function retention._check_foreign_code(p retention.policies)
+create or replace function retention_internal._check_foreign_code(p retention.policies)
 returns void
 language plpgsql
 stable
@@ -160,25 +160,25 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_found text := retention._foreign_code(p.target, p.action in ('soft_delete', 'scrub'));
+  v_found text := retention_internal._foreign_code(p.target, p.action in ('soft_delete', 'scrub'));
   v_rel   regclass;
   v_rule  text;
 begin
   -- First: a table turned into a view (its query would run as the owner while planning).
-  v_rule := retention._not_a_table(p);
+  v_rule := retention_internal._not_a_table(p);
   if v_rule is not null then
     raise exception 'cannot act on %: %', p.target, v_rule
       using errcode = 'RT013', hint = 'Drop the policy, or point it at a table (retention.set_policy); a view is not retention''s to act on.';
   end if;
   foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
-    v_found := coalesce(v_found, retention._foreign_code(v_rel, false));
+    v_found := coalesce(v_found, retention_internal._foreign_code(v_rel, false));
   end loop;
   -- A rule on a table the change reaches rewrites what it does (DO INSTEAD, DO ALSO): rows
   -- it removes or changes are out of sight of the hold check, the ledger, proposals and the
   -- archive. Refused, whoever owns it.
   select format('rule %I on %s', w.rulename, w.ev_class::regclass) into v_rule
-    from (select r.rel from retention._reach(p.target, p.action in ('soft_delete', 'scrub')) r
-          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention._reach(x, false) r) t
+    from (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r) t
     join pg_catalog.pg_rewrite w on w.ev_class = t.rel
    where w.rulename <> '_RETURN' and w.ev_type in ('2', '4') and w.ev_enabled <> 'D'
    limit 1;
@@ -194,12 +194,12 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_foreign_code(retention.policies) is
+comment on function retention_internal._check_foreign_code(retention.policies) is
   'Internal. RT033 when a rule rewrites a change of the policy''s table or of a table the change reaches; RT025 when acting on it (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
 
 -- Whether row-level security on the table applies to the session's login: not a
 -- superuser, not BYPASSRLS, not the table's owner unless it is forced.
-create or replace function retention._rls_hides(p_rel regclass)
+create or replace function retention_internal._rls_hides(p_rel regclass)
 returns boolean
 language sql
 stable
@@ -210,14 +210,14 @@ as $$
                   where c.oid = p_rel and c.relrowsecurity and not s.rolsuper and not s.rolbypassrls
                     and (c.relforcerowsecurity or not pg_catalog.pg_has_role(session_user, c.relowner, 'MEMBER')))
 $$;
-comment on function retention._rls_hides(regclass) is
+comment on function retention_internal._rls_hides(regclass) is
   'Internal. Whether row-level security on the table applies to the session''s login.';
 
 -- Rows a login could not see must not be changed on its behalf: runs act as the owner,
 -- whom row-level security may not restrict. RT023 when a table the change reaches has
 -- row-level security that would apply to the session's login (not a superuser, not
 -- BYPASSRLS, not the table's owner unless it is forced).
-create or replace function retention._check_rls(p_rel regclass, p_update boolean)
+create or replace function retention_internal._check_rls(p_rel regclass, p_update boolean)
 returns void
 language plpgsql
 stable
@@ -228,8 +228,8 @@ declare
   v_rel oid;
 begin
   select r.rel into v_rel
-    from retention._reach(p_rel, p_update) r
-   where retention._rls_hides(r.rel::regclass)
+    from retention_internal._reach(p_rel, p_update) r
+   where retention_internal._rls_hides(r.rel::regclass)
    limit 1;
   if v_rel is not null then
     raise exception 'row-level security on % applies to %: a run would change rows it cannot see', v_rel::regclass, session_user
@@ -238,12 +238,12 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_rls(regclass, boolean) is
+comment on function retention_internal._check_rls(regclass, boolean) is
   'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login.';
 
 -- A login may only look, through a routine that runs as the owner, at a table it can read
 -- itself (previews, plans, counts): 42501 otherwise.
-create or replace function retention._check_can_read(p_rel regclass)
+create or replace function retention_internal._check_can_read(p_rel regclass)
 returns void
 language plpgsql
 stable
@@ -269,7 +269,7 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_can_read(regclass) is
+comment on function retention_internal._check_can_read(regclass) is
   'Internal. 42501 unless the session''s login may SELECT from the table.';
 
 -- Locks every table a change of the policy's table (and of its revoke tables) reaches in
@@ -282,7 +282,7 @@ comment on function retention._check_can_read(regclass) is
 -- through a key). Taken before the statement's snapshot, the lock waits for every
 -- transaction writing to those tables and keeps new ones out until the batch commits:
 -- the hold check then reads those rows as the key actions will find them.
-create or replace function retention._lock_reach(p retention.policies, p_strong boolean default false)
+create or replace function retention_internal._lock_reach(p retention.policies, p_strong boolean default false)
 returns oid[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -292,7 +292,7 @@ declare
   v_rel    oid;
   v_reach  oid[];
   v_locked oid[];
-  v_family oid[] := retention._referenced_as(p.target)::oid[];
+  v_family oid[] := retention_internal._referenced_as(p.target)::oid[];
   v_self   boolean;
 begin
   -- Until the reach stops growing: a foreign key committed while a lock was awaited (or
@@ -305,7 +305,7 @@ begin
       select distinct r.rel
         from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
               union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
-        cross join lateral retention._reach(s.t, s.upd) r
+        cross join lateral retention_internal._reach(s.t, s.upd) r
        order by 1);
     exit when v_reach <@ v_locked;
     -- The policy's table comes back to itself: one of its keys (or a partition's) names a
@@ -323,7 +323,7 @@ begin
   return v_reach;
 end
 $$;
-comment on function retention._lock_reach(retention.policies, boolean) is
+comment on function retention_internal._lock_reach(retention.policies, boolean) is
   'Internal. ROW EXCLUSIVE on every table a change of the policy''s table reaches, before its code is checked, until the reach stops growing; p_strong: SHARE ROW EXCLUSIVE on the reached tables but the policy''s own (that too when its change comes back to it). Returns the tables (the batch counts the rows its cascade deletes there).';
 
 -- Whether a batch of the policy (p_cond: an erasure step) must lock the tables it
@@ -332,7 +332,7 @@ comment on function retention._lock_reach(retention.policies, boolean) is
 -- two-phase statements do not lock them first — a scrub's revoke tables, the tables a
 -- soft delete's or a scrub's update reaches through ON UPDATE keys, and cascades that
 -- loop (a self-reference, a cycle), which the lock passes do not follow.
-create or replace function retention._strong_reach(p retention.policies, p_tree jsonb)
+create or replace function retention_internal._strong_reach(p retention.policies, p_tree jsonb)
 returns boolean
 language plpgsql
 stable
@@ -340,19 +340,19 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_family oid[] := retention._referenced_as(p.target)::oid[];
+  v_family oid[] := retention_internal._referenced_as(p.target)::oid[];
 begin
   if p.action in ('delete', 'purge_soft_deleted') then
-    return exists (select from retention._tree_nodes(p_tree) t where t.cycle);
+    return exists (select from retention_internal._tree_nodes(p_tree) t where t.cycle);
   end if;
   -- An update: revoke tables, tables its ON UPDATE keys reach, or a key of its own table
   -- on itself.
   return cardinality(coalesce(p.revoke_tables, '{}')) > 0
-      or exists (select from retention._reach(p.target, true) r where r.rel <> all (v_family))
+      or exists (select from retention_internal._reach(p.target, true) r where r.rel <> all (v_family))
       or exists (select from pg_catalog.pg_constraint c
                   where c.contype = 'f' and c.conrelid = any (v_family) and c.confrelid = any (v_family)
                     and c.confupdtype in ('c', 'n', 'd'));
 end
 $$;
-comment on function retention._strong_reach(retention.policies, jsonb) is
+comment on function retention_internal._strong_reach(retention.policies, jsonb) is
   'Internal. Whether a batch must lock the tables it reaches in SHARE ROW EXCLUSIVE while a table or subject hold is open (revoke tables, ON UPDATE reach, cascade loops).';

@@ -1,7 +1,7 @@
 -- The SQL of a policy's notice period (policies.notice_period), over alias t like
 -- _policy_sql: the row's key as text, whether it holds an open flag whose notice has run
 -- out with its age unchanged ($2 is as_of), and whether an admin exempted it.
-create or replace function retention._notice_sql(
+create or replace function retention_internal._notice_sql(
   p_policy retention.policies,
   out key_column name,
   out key_type text,
@@ -14,7 +14,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  select k.key_column, k.key_type into key_column, key_type from retention._single_key(p_policy.target) k;
+  select k.key_column, k.key_type into key_column, key_type from retention_internal._single_key(p_policy.target) k;
   if key_column is null then
     raise exception 'policy %: % has no single-column primary key', p_policy.name, p_policy.target
       using errcode = 'RT021', hint = 'A notice period remembers flagged rows by their key; add a primary key of one column.';
@@ -30,5 +30,5 @@ begin
     p_policy.policy_id, key_column);
 end
 $$;
-comment on function retention._notice_sql(retention.policies) is
+comment on function retention_internal._notice_sql(retention.policies) is
   'Internal. A notice policy''s key column and type, its "flagged and notice run out" and "exempted" conditions over alias t ($2 as_of).';

@@ -9,7 +9,7 @@
 --    DELETE on its revoke tables;
 --  * drop_partitions: membership in the table owner's role (DETACH and DROP require it)
 --    and CREATE on the archive schema.
-create or replace function retention._privilege_gap(p retention.policies, p_role name)
+create or replace function retention_internal._privilege_gap(p retention.policies, p_role name)
 returns text
 language plpgsql
 stable
@@ -64,5 +64,5 @@ begin
   return nullif(array_to_string(v_gaps, E'\n'), '');
 end
 $$;
-comment on function retention._privilege_gap(retention.policies, name) is
+comment on function retention_internal._privilege_gap(retention.policies, name) is
   'Internal. The GRANT a role lacks to act on a policy''s table (NULL when it lacks nothing): the gate open_run applies to the session''s login, and what check_setup reports for retention_runner.';

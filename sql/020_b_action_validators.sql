@@ -3,7 +3,7 @@
 -- test/settings.test.ts holds to it), and calls the action's own validator for the rest.
 -- delete and purge_soft_deleted have nothing of their own.
 
-create or replace function retention._setting_actions()
+create or replace function retention_internal._setting_actions()
 returns jsonb
 language sql
 immutable
@@ -18,12 +18,12 @@ as $$
            "archive": ["delete", "purge_soft_deleted", "drop_partitions"],
            "archive_retain": ["delete", "purge_soft_deleted", "drop_partitions"]}'::jsonb
 $$;
-comment on function retention._setting_actions() is
+comment on function retention_internal._setting_actions() is
   'Internal. The settings only some actions take, and which (every other setting applies to every action).';
 
 -- drop_partitions: a table partitioned by range on its age column alone, no predicate
 -- (whole partitions go), an archive schema that exists and is not the table's own.
-create or replace function retention._validate_drop_partitions(p_target regclass, p_age_column text, p_predicate text,
+create or replace function retention_internal._validate_drop_partitions(p_target regclass, p_age_column text, p_predicate text,
                                                                p_archive_schema text)
 returns void
 language plpgsql
@@ -53,7 +53,7 @@ begin
   end if;
   if p_archive_schema is not null
      and (not exists (select from pg_catalog.pg_namespace where nspname = p_archive_schema)
-          or p_archive_schema in ('retention', 'pg_catalog', 'information_schema', v_schema)) then
+          or p_archive_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema', v_schema)) then
     raise exception 'archive schema % %', quote_literal(p_archive_schema),
           case when p_archive_schema = v_schema then 'is the table''s own schema' else 'is not usable' end
       using errcode = 'RT018',
@@ -61,11 +61,11 @@ begin
   end if;
 end
 $$;
-comment on function retention._validate_drop_partitions(regclass, text, text, text) is
+comment on function retention_internal._validate_drop_partitions(regclass, text, text, text) is
   'Internal. set_policy''s checks of a drop_partitions policy: range partitioning on the age column, no predicate, a usable archive schema (RT013, RT007, RT018).';
 
 -- soft_delete: a deleted-at timestamp column other than the age column.
-create or replace function retention._validate_soft_delete(p_target regclass, p_age_column text, p_deleted_at_column text)
+create or replace function retention_internal._validate_soft_delete(p_target regclass, p_age_column text, p_deleted_at_column text)
 returns void
 language plpgsql
 stable
@@ -77,7 +77,7 @@ begin
     raise exception 'action soft_delete needs p_deleted_at_column'
       using errcode = 'RT007', hint = 'Name the column that marks a row deleted, e.g. p_deleted_at_column => ''deleted_at''.';
   end if;
-  perform retention._check_timestamp_column(p_target, p_deleted_at_column, 'deleted-at',
+  perform retention_internal._check_timestamp_column(p_target, p_deleted_at_column, 'deleted-at',
     'Name the column that marks a row deleted, e.g. deleted_at.');
   if p_deleted_at_column = p_age_column then
     raise exception 'the deleted-at column cannot also be the age column'
@@ -85,13 +85,13 @@ begin
   end if;
 end
 $$;
-comment on function retention._validate_soft_delete(regclass, text, text) is
+comment on function retention_internal._validate_soft_delete(regclass, text, text) is
   'Internal. set_policy''s checks of a soft_delete policy: its deleted-at column (RT007, RT002, RT003).';
 
 -- scrub: the column map (_validate_scrub), a scrubbed-at column of its own, and revoke
 -- tables that reference the table through exactly one foreign key. Returns the map
 -- normalised and the revoke tables resolved.
-create or replace function retention._validate_scrub_policy(p_target regclass, p_age_column text, p_subject_column text,
+create or replace function retention_internal._validate_scrub_policy(p_target regclass, p_age_column text, p_subject_column text,
                                                             p_scrub jsonb, p_scrubbed_at_column text, p_revoke text[],
                                                             out scrub jsonb, out revoke regclass[])
 language plpgsql
@@ -103,9 +103,9 @@ declare
   v_name text;
   v_rel  regclass;
 begin
-  scrub := retention._validate_scrub(p_target, p_scrub, p_age_column, p_subject_column);
+  scrub := retention_internal._validate_scrub(p_target, p_scrub, p_age_column, p_subject_column);
   if p_scrubbed_at_column is not null then
-    perform retention._check_timestamp_column(p_target, p_scrubbed_at_column, 'scrubbed-at',
+    perform retention_internal._check_timestamp_column(p_target, p_scrubbed_at_column, 'scrubbed-at',
       'Name the column that records when a row was scrubbed, e.g. scrubbed_at, or leave it NULL.');
     if scrub ? p_scrubbed_at_column or p_scrubbed_at_column = p_age_column then
       raise exception 'the scrubbed-at column % cannot also be scrubbed or age rows', quote_ident(p_scrubbed_at_column)
@@ -115,7 +115,7 @@ begin
   -- Tables whose rows pointing at a scrubbed row go with it (sessions, tokens): each
   -- must reference the policy's table through exactly one foreign key.
   foreach v_name in array coalesce(p_revoke, '{}') loop
-    v_rel := retention._resolve_table(v_name,
+    v_rel := retention_internal._resolve_table(v_name,
       'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.');
     if (select count(*) from pg_catalog.pg_constraint c
          where c.contype = 'f' and c.conrelid = v_rel and c.confrelid = p_target) <> 1 then
@@ -126,5 +126,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention._validate_scrub_policy(regclass, text, text, jsonb, text, text[]) is
+comment on function retention_internal._validate_scrub_policy(regclass, text, text, jsonb, text, text[]) is
   'Internal. set_policy''s checks of a scrub policy: the column map, the scrubbed-at column and the revoke tables (RT019, RT002, RT003, RT001); returns the map normalised and the tables resolved.';

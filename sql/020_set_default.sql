@@ -11,7 +11,7 @@ declare
   v_key text;
   v_old interval;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_scope is null or btrim(p_scope) = '' then
     raise exception 'scope must be ''global'' or a schema name'
       using errcode = 'RT015', hint = 'E.g. SELECT retention.set_default(''global'', ''1 year'') or retention.set_default(''app'', ''90 days'').';
@@ -24,7 +24,7 @@ begin
     raise exception 'schema "%" does not exist', p_scope
       using errcode = 'RT015', hint = 'Use ''global'' or the name of an existing schema (\dn lists them).';
   end if;
-  if p_retain is not null and not retention._period_positive(p_retain) then
+  if p_retain is not null and not retention_internal._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''90 days'', or NULL to remove the default.';
   end if;
@@ -38,11 +38,11 @@ begin
     delete from retention.defaults where scope = v_key;
   else
     insert into retention.defaults as d (scope, retain, updated_by)
-    values (v_key, p_retain, retention._actor())
+    values (v_key, p_retain, retention_internal._actor())
     on conflict (scope) do update
       set retain = excluded.retain, updated_at = now(), updated_by = excluded.updated_by;
   end if;
-  perform retention._append_audit(
+  perform retention_internal._append_audit(
     case when p_retain is null then 'default.removed' else 'default.set' end,
     'default', v_key,
     jsonb_build_object('old', v_old::text, 'new', p_retain::text));

@@ -1,6 +1,6 @@
 -- A policy's settings as set_policy's arguments (their names without p_; the file keys):
 -- what alter_policy merges into and policy_settings lists.
-create or replace function retention._policy_args(p retention.policies)
+create or replace function retention_internal._policy_args(p retention.policies)
 returns jsonb
 language sql
 stable
@@ -21,12 +21,12 @@ as $$
     'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column,
     'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain)
 $$;
-comment on function retention._policy_args(retention.policies) is
+comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
 
 -- set_policy's defaults, read from its signature (the one place they are written), as
 -- JSON values comparable with _policy_args.
-create or replace function retention._set_policy_defaults()
+create or replace function retention_internal._set_policy_defaults()
 returns jsonb
 language plpgsql
 stable
@@ -51,7 +51,7 @@ begin
   return r;
 end
 $$;
-comment on function retention._set_policy_defaults() is
+comment on function retention_internal._set_policy_defaults() is
   'Internal. set_policy''s default for each setting, from its signature.';
 
 -- Every setting of every policy (or one), its effective value and where it comes from:
@@ -66,16 +66,16 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_defaults jsonb := retention._set_policy_defaults();
+  v_defaults jsonb := retention_internal._set_policy_defaults();
   p          retention.policies;
   v_args     jsonb;
   k          text;
 begin
   if p_policy is not null then
-    perform retention._get_policy(p_policy);
+    perform retention_internal._get_policy(p_policy);
   end if;
   for p in select * from retention.policies x where p_policy is null or x.name = p_policy order by x.name loop
-    v_args := retention._policy_args(p);
+    v_args := retention_internal._policy_args(p);
     for k in select a.key from jsonb_each(v_args) with ordinality a(key, value, n) order by
                array_position(array['target', 'action', 'age_column', 'retain', 'predicate', 'subject_column',
                                     'deleted_at_column', 'batch_size', 'max_rows_per_run', 'time_budget',
@@ -88,7 +88,7 @@ begin
       if k = 'notify_over_rows' and p.notify_over_rows is null then
         value := '100000'; source := 'default';  -- what a NULL means (effective_policies)
       elsif k = 'archive' and p.archive is null then
-        value := retention._archives(p)::text; source := 'default';  -- NULL: on when approval is required
+        value := retention_internal._archives(p)::text; source := 'default';  -- NULL: on when approval is required
       elsif k = 'retain' then
         select e.retain::text, case e.source when 'policy' then 'policy' else e.source end
           into value, source from retention.effective_retain(p) e;

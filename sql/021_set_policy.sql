@@ -50,22 +50,22 @@ declare
   v_name     text;
   v_predicate text;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')
       using errcode = 'RT009',
             hint = 'Use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. sessions.expired.';
   end if;
 
-  v_target := retention._resolve_table(p_target,
+  v_target := retention_internal._resolve_table(p_target,
     'Give an existing table, schema-qualified, e.g. app.sessions (\dt *.* lists them).');
   -- This runs as the owner: the login must be able to read the table itself (a policy's
   -- preview would otherwise tell it about rows it cannot see).
-  perform retention._check_can_read(v_target);
+  perform retention_internal._check_can_read(v_target);
   select c.relkind, n.nspname into v_relkind, v_schema
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = v_target;
-  if v_schema in ('retention', 'pg_catalog', 'information_schema')
+  if v_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema')
      or v_relkind not in ('r', 'p')
      or (v_relkind = 'p') <> (p_action is not distinct from 'drop_partitions') then
     raise exception '% is not %', v_target,
@@ -73,7 +73,7 @@ begin
                when p_action = 'drop_partitions' then 'a partitioned table'
                else 'an ordinary application table' end
       using errcode = 'RT013',
-            hint = case when v_schema in ('retention', 'pg_catalog', 'information_schema')
+            hint = case when v_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema')
                         then 'Policies apply to tables outside the retention and system schemas.'
                         when v_relkind = 'p'
                         then 'For a range-partitioned table use action drop_partitions (whole partitions go), or declare a row policy per partition.'
@@ -87,15 +87,15 @@ begin
       using errcode = 'RT007', hint = 'Actions: delete, soft_delete, purge_soft_deleted, drop_partitions, scrub.';
   end if;
 
-  perform retention._check_timestamp_column(v_target, p_age_column, 'age',
+  perform retention_internal._check_timestamp_column(v_target, p_age_column, 'age',
     'Name the timestamp column that ages rows (\d ' || v_target::text || ' lists the columns).');
 
-  -- Settings of some actions only (retention._setting_actions; runner/settings.ts agrees).
+  -- Settings of some actions only (retention_internal._setting_actions; runner/settings.ts agrees).
   select string_agg(format('p_%s is only used by %s', k.key,
                            (select string_agg(x, ', ') from jsonb_array_elements_text(k.value) x)), '; ')
     into v_name
-    from jsonb_each(retention._setting_actions()) k
-   where retention._strip_top_nulls(jsonb_build_object(
+    from jsonb_each(retention_internal._setting_actions()) k
+   where retention_internal._strip_top_nulls(jsonb_build_object(
            'deleted_at_column', p_deleted_at_column, 'archive_schema', p_archive_schema, 'scrub', p_scrub,
            'scrubbed_at_column', p_scrubbed_at_column, 'revoke', p_revoke, 'notice_period', p_notice_period,
            'tenant_column', p_tenant_column, 'approval', nullif(p_approval, 'none'),
@@ -111,7 +111,7 @@ begin
   v_name := null;
 
 
-  if p_subject_column is not null and retention._column_type(v_target, p_subject_column) is null then
+  if p_subject_column is not null and retention_internal._column_type(v_target, p_subject_column) is null then
     raise exception 'subject column % does not exist in %', quote_literal(p_subject_column), v_target
       using errcode = 'RT002', hint = 'Name the column that identifies the data subject (e.g. user_id), or leave it NULL.';
   end if;
@@ -119,17 +119,17 @@ begin
   -- What each action needs of its own, in its own routine.
   case p_action
     when 'drop_partitions' then
-      perform retention._validate_drop_partitions(v_target, p_age_column, p_predicate, p_archive_schema);
+      perform retention_internal._validate_drop_partitions(v_target, p_age_column, p_predicate, p_archive_schema);
     when 'soft_delete' then
-      perform retention._validate_soft_delete(v_target, p_age_column, p_deleted_at_column);
+      perform retention_internal._validate_soft_delete(v_target, p_age_column, p_deleted_at_column);
     when 'scrub' then
       select x.scrub, x.revoke into v_scrub, v_revoke
-        from retention._validate_scrub_policy(v_target, p_age_column, p_subject_column, p_scrub, p_scrubbed_at_column, p_revoke) x;
+        from retention_internal._validate_scrub_policy(v_target, p_age_column, p_subject_column, p_scrub, p_scrubbed_at_column, p_revoke) x;
     else
       null;  -- delete, purge_soft_deleted: nothing of their own
   end case;
 
-  if p_retain is not null and not retention._period_positive(p_retain) then
+  if p_retain is not null and not retention_internal._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';
   end if;
@@ -149,8 +149,8 @@ begin
     raise exception 'lock timeout must be between 0 and 1 minute, got %', p_lock_timeout
       using errcode = 'RT006', hint = 'E.g. ''2 seconds''. A batch that cannot get its locks in time stops the run; the next run carries on.';
   end if;
-  if retention._cron_error(p_schedule) is not null then
-    raise exception 'schedule % is not a cron expression: %', quote_literal(p_schedule), retention._cron_error(p_schedule)
+  if retention_internal._cron_error(p_schedule) is not null then
+    raise exception 'schedule % is not a cron expression: %', quote_literal(p_schedule), retention_internal._cron_error(p_schedule)
       using errcode = 'RT016', hint = 'Use five cron fields (minute hour day-of-month month day-of-week), e.g. ''0 2 * * *'' for 02:00 daily, or @daily, @weekly, @monthly.';
   end if;
   if p_category is not null and p_category not in ('tokens', 'logs', 'accounts', 'audit', 'metrics') then
@@ -166,17 +166,17 @@ begin
     raise exception 'notify_over_rows must be at least 1, got %', p_notify_over_rows
       using errcode = 'RT006', hint = 'A run affecting at least this many rows is announced as a large deletion; NULL means 100000.';
   end if;
-  if not retention._time_zone_ok(p_time_zone) then
+  if not retention_internal._time_zone_ok(p_time_zone) then
     raise exception 'unknown time zone %', coalesce(quote_literal(p_time_zone), 'NULL')
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies).';
   end if;
 
   if p_notice_period is not null then
-    if not retention._period_positive(p_notice_period) then
+    if not retention_internal._period_positive(p_notice_period) then
       raise exception 'notice period must be positive, got %', p_notice_period
         using errcode = 'RT004', hint = 'E.g. ''30 days'': rows are flagged and announced this long before the action touches them.';
     end if;
-    if (retention._single_key(v_target)).key_column is null then
+    if (retention_internal._single_key(v_target)).key_column is null then
       raise exception '% has no single-column primary key', v_target
         using errcode = 'RT021', hint = 'Flagged rows are remembered by their key (e.g. accounts.id); add a primary key of one column.';
     end if;
@@ -186,7 +186,7 @@ begin
       raise exception 'p_tenant_column is only used with p_notice_period'
         using errcode = 'RT007', hint = 'It groups the notifications of flagged rows per tenant; give p_notice_period too, or leave it NULL.';
     end if;
-    if retention._column_type(v_target, p_tenant_column) is null then
+    if retention_internal._column_type(v_target, p_tenant_column) is null then
       raise exception 'tenant column % does not exist in %', quote_literal(p_tenant_column), v_target
         using errcode = 'RT002', hint = 'Name the column that says which tenant a row belongs to (e.g. org_id), or leave it NULL for one notification per run.';
     end if;
@@ -196,7 +196,7 @@ begin
     raise exception 'approval must be none or required, got %', coalesce(quote_literal(p_approval), 'NULL')
       using errcode = 'RT007', hint = '''required'': runs remove only the rows of a proposal a second person approved (retention.propose, retention.approve_proposal).';
   end if;
-  if p_archive_retain is not null and not retention._period_positive(p_archive_retain) then
+  if p_archive_retain is not null and not retention_internal._period_positive(p_archive_retain) then
     raise exception 'archive_retain must be positive, got %', p_archive_retain
       using errcode = 'RT004', hint = 'E.g. ''10 years'': archive objects are deleted this long after they were written, unless a hold keeps them.';
   end if;
@@ -205,9 +205,9 @@ begin
       using errcode = 'RT007', hint = 'Leave p_archive NULL or true, or leave p_archive_retain NULL.';
   end if;
   if p_approval = 'required' or coalesce(p_archive, false) then
-    perform retention._check_delete_triggers(v_target);
+    perform retention_internal._check_delete_triggers(v_target);
     if p_action in ('delete', 'purge_soft_deleted') then
-      perform retention._check_cascade_keys(v_target);
+      perform retention_internal._check_cascade_keys(v_target);
     end if;
   end if;
   if p_approval = 'required' and p_revoke is not null then
@@ -216,7 +216,7 @@ begin
   end if;
   if coalesce(p_archive, p_approval = 'required' and p_action in ('delete', 'purge_soft_deleted')) then
     -- Archiving copies whole rows (as JSON) of the table and of every table its delete cascades into.
-    perform retention._check_archivable(v_target, p_action = 'drop_partitions');
+    perform retention_internal._check_archivable(v_target, p_action = 'drop_partitions');
     if p_archive_schema is not null then
       raise exception 'p_archive and p_archive_schema both say where dropped partitions go'
         using errcode = 'RT007', hint = 'Archive (rows to cold storage, then the partition is dropped) or move partitions to p_archive_schema; not both.';
@@ -224,10 +224,10 @@ begin
   end if;
 
   -- Stored as PostgreSQL parsed and deparsed it (the trigger on policies does so too).
-  v_predicate := retention._validate_predicate(v_target, p_predicate);
+  v_predicate := retention_internal._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
-  perform retention._keep_subject_coverage(v_old, v_target, p_subject_column);
+  perform retention_internal._keep_subject_coverage(v_old, v_target, p_subject_column);
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
@@ -239,7 +239,7 @@ begin
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
-     p_tenant_column, p_approval, p_archive, p_archive_retain, retention._actor(), retention._actor())
+     p_tenant_column, p_approval, p_archive, p_archive_retain, retention_internal._actor(), retention_internal._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -276,7 +276,7 @@ begin
   end if;
 
   if v_old.policy_id is null then
-    perform retention._append_audit('policy.created', 'policy', p_name,
+    perform retention_internal._append_audit('policy.created', 'policy', p_name,
       jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by']));
     raise notice 'policy % created', p_name;
   else
@@ -286,7 +286,7 @@ begin
       join jsonb_each(to_jsonb(v_old)) o using (key)
      where n.value is distinct from o.value
        and n.key not in ('updated_at', 'updated_by');
-    perform retention._append_audit('policy.updated', 'policy', p_name, v_changes);
+    perform retention_internal._append_audit('policy.updated', 'policy', p_name, v_changes);
     raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
   end if;
   return v_new;

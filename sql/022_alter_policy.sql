@@ -1,5 +1,5 @@
 -- A JSON object without its keys whose value is null (one level: nested nulls stay).
-create or replace function retention._strip_top_nulls(p jsonb)
+create or replace function retention_internal._strip_top_nulls(p jsonb)
 returns jsonb
 language sql
 immutable
@@ -8,7 +8,7 @@ as $$
   select coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}')
     from pg_catalog.jsonb_each(p) e where pg_catalog.jsonb_typeof(e.value) <> 'null'
 $$;
-comment on function retention._strip_top_nulls(jsonb) is
+comment on function retention_internal._strip_top_nulls(jsonb) is
   'Internal. A JSON object without its top-level null values (nested ones stay).';
 
 -- Changes the settings of a policy that are given and keeps every other one (set_policy is
@@ -56,7 +56,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_old      retention.policies := retention._get_policy(p_name);
+  v_old      retention.policies := retention_internal._get_policy(p_name);
   v_new      retention.policies;
   v_current  jsonb;
   v_given    jsonb;
@@ -68,10 +68,10 @@ begin
   -- Locked until commit: two alters at once would each keep the other's old values.
   select * into v_old from retention.policies p where p.policy_id = v_old.policy_id for update;
   -- The policy as set_policy's arguments (their names without p_).
-  v_current := retention._policy_args(v_old);
+  v_current := retention_internal._policy_args(v_old);
   -- Only the arguments' own NULLs mean "not given": jsonb_strip_nulls would also reach
   -- into p_scrub, where a JSON null is the "null" strategy.
-  v_given := retention._strip_top_nulls(jsonb_build_object(
+  v_given := retention_internal._strip_top_nulls(jsonb_build_object(
     'target', p_target, 'action', p_action, 'age_column', p_age_column, 'retain', p_retain,
     'predicate', p_predicate, 'subject_column', p_subject_column, 'deleted_at_column', p_deleted_at_column,
     'batch_size', p_batch_size, 'max_rows_per_run', p_max_rows_per_run, 'time_budget', p_time_budget,
@@ -106,7 +106,7 @@ begin
       using errcode = 'RT028', hint = 'Name the settings to change, e.g. retention.alter_policy(''' || p_name || ''', p_retain => ''90 days''), or p_reset => array[''schedule''].';
   end if;
 
-  v_merged := retention._strip_top_nulls(v_current || v_given) - coalesce(p_reset, '{}');
+  v_merged := retention_internal._strip_top_nulls(v_current || v_given) - coalesce(p_reset, '{}');
   if v_old.subject_column is not null and (v_merged ->> 'subject_column') is distinct from v_old.subject_column::text then
     raise warning 'policy %: subject holds no longer protect rows of % through its column %', p_name,
           retention.qualified_name(v_old.target), quote_ident(v_old.subject_column)

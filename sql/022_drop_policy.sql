@@ -10,17 +10,17 @@ as $$
 declare
   v_old retention.policies;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
-  perform retention._get_policy(p_name);
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._get_policy(p_name);
   -- Not while it runs: a policy of the same name created meanwhile would run beside it.
-  if not retention._try_lock_run(p_name) then
+  if not retention_internal._try_lock_run(p_name) then
     raise exception 'policy % is running', p_name
       using errcode = '55006', hint = 'Wait for the run to finish, or stop it with retention.request_stop(run_id), then drop the policy.';
   end if;
-  perform retention._keep_subject_coverage(retention._get_policy(p_name), null, null);
+  perform retention_internal._keep_subject_coverage(retention_internal._get_policy(p_name), null, null);
   delete from retention.policies where name = p_name returning * into v_old;
-  perform retention._unlock_run(p_name);
-  perform retention._append_audit('policy.dropped', 'policy', p_name,
+  perform retention_internal._unlock_run(p_name);
+  perform retention_internal._append_audit('policy.dropped', 'policy', p_name,
     jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at']));
   -- Its open proposals end with it: a policy created again under the name is another one.
   update retention.proposals set status = 'stale', closed_at = clock_timestamp(), closed_reason = 'the policy was dropped'

@@ -1,5 +1,5 @@
 -- Looks a policy up by name or raises RT008: the single place that reports unknown policies.
-create or replace function retention._get_policy(p_name text)
+create or replace function retention_internal._get_policy(p_name text)
 returns retention.policies
 language plpgsql
 stable
@@ -17,5 +17,5 @@ begin
   return v;
 end
 $$;
-comment on function retention._get_policy(text) is
+comment on function retention_internal._get_policy(text) is
   'Internal. The policy row of that name, or RT008.';

@@ -30,7 +30,7 @@ as $$
     p_retain => p_inactive_after, p_deleted_at_column => p_deleted_at_column,
     p_predicate => p_predicate, p_max_rows_per_run => p_max_rows_per_run,
     -- A subject hold on the account's id keeps it: the subject is the key unless told.
-    p_subject_column => coalesce(p_subject_column, (retention._single_key(to_regclass(p_table))).key_column),
+    p_subject_column => coalesce(p_subject_column, (retention_internal._single_key(to_regclass(p_table))).key_column),
     p_schedule => p_schedule, p_category => 'accounts',
     p_description => format('Inactive accounts: no login for %s, soft-deleted %s after notice unless they log in or are exempted', p_inactive_after, p_grace),
     p_notice_period => coalesce(p_grace, interval '0'), p_tenant_column => p_tenant_column)

@@ -17,7 +17,7 @@ begin
     raise exception 'schema % does not exist', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
       using errcode = 'RT005', hint = 'Name an existing schema that holds the functions your predicates call (\dn lists them).';
   end if;
-  if p_schema in ('retention', 'pg_toast', 'information_schema') or p_schema ~ '^pg_' then
+  if p_schema in ('retention', 'retention_internal', 'pg_toast', 'information_schema') or p_schema ~ '^pg_' then
     raise exception 'schema % cannot be trusted for predicates', p_schema
       using errcode = 'RT005', hint = 'Trust a schema of the application''s own functions; pg_catalog is always trusted.';
   end if;
@@ -40,10 +40,10 @@ begin
       using errcode = '42501', hint = format('Its owner (or a superuser) runs this, or first: GRANT USAGE ON SCHEMA %I TO %I WITH GRANT OPTION.', p_schema, current_user);
   end;
   insert into retention.trusted_schemas (schema_name, reason, trusted_by)
-  values (p_schema, p_reason, retention._actor())
+  values (p_schema, p_reason, retention_internal._actor())
   on conflict (schema_name) do update set reason = excluded.reason, trusted_at = now(), trusted_by = excluded.trusted_by
   returning * into v_row;
-  perform retention._append_audit('schema.trusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
+  perform retention_internal._append_audit('schema.trusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
   raise notice 'predicates may now call functions of schema %', p_schema;
   return v_row;
 end
@@ -73,7 +73,7 @@ begin
   exception when insufficient_privilege or invalid_schema_name then
     null;  -- the schema is gone, or its USAGE was granted by someone else: the row is what counts
   end;
-  perform retention._append_audit('schema.distrusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
+  perform retention_internal._append_audit('schema.distrusted', 'schema', p_schema, jsonb_build_object('reason', p_reason));
 end
 $$;
 comment on function retention.distrust_schema(text, text) is

@@ -1,6 +1,6 @@
 -- A table and every table above it — partitioned tables above a partition, and parents of
 -- a table that inherits (INHERITS) — innermost first; a hold on any of them covers its rows.
-create or replace function retention._rel_and_ancestors(p_rel regclass)
+create or replace function retention_internal._rel_and_ancestors(p_rel regclass)
 returns regclass[]
 language sql
 stable
@@ -13,12 +13,12 @@ as $$
     select i.inhparent, a.depth + 1 from pg_catalog.pg_inherits i join a on i.inhrelid = a.rel where a.depth < 64)
   select array_agg(a.rel::regclass order by a.depth) from a
 $$;
-comment on function retention._rel_and_ancestors(regclass) is
+comment on function retention_internal._rel_and_ancestors(regclass) is
   'Internal. The table itself and every table above it (partitioned parents, inheritance parents).';
 
 -- A table's partitioned family: every table of the partition tree of its top-level
 -- partitioned table (itself alone when it is not partitioned nor a partition).
-create or replace function retention._family(p_rel regclass)
+create or replace function retention_internal._family(p_rel regclass)
 returns oid[]
 language sql
 stable
@@ -29,5 +29,5 @@ as $$
          || coalesce(array(select t.relid::oid from pg_catalog.pg_partition_tree(coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t
                             where t.relid <> p_rel), '{}')
 $$;
-comment on function retention._family(regclass) is
+comment on function retention_internal._family(regclass) is
   'Internal. The table and every table of its partitioned table''s partition tree (root, partitions, their partitions).';

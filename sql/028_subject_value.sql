@@ -3,7 +3,7 @@
 -- when it is no value of that type ('abc' for a bigint column cannot match any row).
 -- Holds are compared with rows in the column's type, never as text. p_type is the
 -- column's full type as format_type gives it, modifier included (char(4), not char(1)).
-create or replace function retention._subject_value(p_value text, p_type text)
+create or replace function retention_internal._subject_value(p_value text, p_type text)
 returns text
 language plpgsql
 stable
@@ -31,13 +31,13 @@ begin
   end;
 end
 $$;
-comment on function retention._subject_value(text, text) is
+comment on function retention_internal._subject_value(text, text) is
   'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type; an integral number such as 7.0 is 7 in an integer column).';
 
 -- The columns of a table that name a data subject, so a subject hold covers its rows:
 -- the subject column of every policy on the table or on a partitioned table it belongs
 -- to, and the key of a table people are erased from (erasure requests' subject tables).
-create or replace function retention._subject_columns(p_rel regclass)
+create or replace function retention_internal._subject_columns(p_rel regclass)
 returns name[]
 language plpgsql
 stable
@@ -52,7 +52,7 @@ begin
   select p.name, p.subject_column into v_gone
     from retention.policies p
    where p.subject_column is not null
-     and (p.target = any (retention._rel_and_ancestors(p_rel))
+     and (p.target = any (retention_internal._rel_and_ancestors(p_rel))
           or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
@@ -67,26 +67,26 @@ begin
   -- column of another table (a message's recipient points at a person: a hold on that
   -- person covers the message, whoever else's erasure or policy would remove it).
   return (select coalesce(array_agg(distinct x.col order by x.col), '{}')
-    from (select c.col from retention._own_subject_columns(p_rel) c
+    from (select c.col from retention_internal._own_subject_columns(p_rel) c
           union
           select a.attname
             from pg_catalog.pg_constraint k
             join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
             join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = k.confkey[1]
            where k.contype = 'f' and cardinality(k.conkey) = 1
-             and (k.conrelid = any (retention._rel_and_ancestors(p_rel))
+             and (k.conrelid = any (retention_internal._rel_and_ancestors(p_rel))
                   or k.conrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
-             and r.attname in (select o.col from retention._own_subject_columns(k.confrelid) o)) x
+             and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end
 $$;
-comment on function retention._subject_columns(regclass) is
+comment on function retention_internal._subject_columns(regclass) is
   'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and columns of single-column foreign keys to such a column of another table.';
 
 -- A table's own subject columns: the subject columns of policies on it (or a parent) and
 -- the key of a table erasure requests were filed against.
-create or replace function retention._own_subject_columns(p_rel regclass)
+create or replace function retention_internal._own_subject_columns(p_rel regclass)
 returns table (col name)
 language sql
 stable
@@ -99,18 +99,18 @@ as $$
   select p.subject_column
     from retention.policies p
    where p.subject_column is not null
-     and p.target = any (retention._family(p_rel))
+     and p.target = any (retention_internal._family(p_rel))
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
   -- p_subject_column): a hold on the person keeps those rows too.
   select r.subject_column
     from retention.erasure_rules r
    where r.subject_column is not null
-     and r.target = any (retention._family(p_rel))
+     and r.target = any (retention_internal._family(p_rel))
   union
   select k.key_column
-    from retention._single_key(p_rel) k
-   where exists (select from retention.erasure_requests r where r.subject_table = any (retention._family(p_rel)))
+    from retention_internal._single_key(p_rel) k
+   where exists (select from retention.erasure_requests r where r.subject_table = any (retention_internal._family(p_rel)))
 $$;
-comment on function retention._own_subject_columns(regclass) is
+comment on function retention_internal._own_subject_columns(regclass) is
   'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its partitioned family''s) and the key of erasure subject tables.';

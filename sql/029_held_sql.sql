@@ -16,7 +16,7 @@
 -- p_skip_con: a self-reference the caller follows itself.
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
-create or replace function retention._held_sql(
+create or replace function retention_internal._held_sql(
   p_rel      regclass,
   p_alias    text,
   p_policy   text,
@@ -34,26 +34,26 @@ set timezone = 'UTC'
 as $$
 declare
   v_parts  text[];
-  v_refs   regclass[] := retention._referenced_as(p_rel);  -- once, not per catalog row
+  v_refs   regclass[] := retention_internal._referenced_as(p_rel);  -- once, not per catalog row
   v_col    name;
   v_typmod text;
   v_con    oid;
   v_sql    text;
 begin
   -- Holds on the table, a partitioned table above it, a partition its row lies in, the policy.
-  v_parts := array[retention._hold_scope_sql(p_rel, p_alias, p_policy)];
+  v_parts := array[retention_internal._hold_scope_sql(p_rel, p_alias, p_policy)];
   -- Stored generated columns may be computed from changed ones: count them as changed.
   if not p_removes and cardinality(p_changes) > 0 then
     p_changes := p_changes || array(select a.attname from pg_catalog.pg_attribute a
                                      where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
   end if;
   -- Holds on a subject its subject columns name, in the column's type.
-  foreach v_col in array retention._subject_columns(p_rel) loop
-    select retention._base_type(a.atttypid, a.atttypmod) into v_typmod
+  foreach v_col in array retention_internal._subject_columns(p_rel) loop
+    select retention_internal._base_type(a.atttypid, a.atttypmod) into v_typmod
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select retention._subject_value(h.subject_id, %3$L)::%3$s as v
-                                                        from retention._open_holds h where h.scope = ''subject'') s
+      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select retention_internal._subject_value(h.subject_id, %3$L)::%3$s as v
+                                                        from retention_internal._open_holds h where h.scope = ''subject'') s
                                         where v is not null)), false)',
       p_alias, v_col, v_typmod);
   end loop;
@@ -70,7 +70,7 @@ begin
                              where a.attname = any (coalesce(p_changes, '{}')))))
      order by c.conname
   loop
-    v_sql := retention._held_refs_sql(v_con, p_alias, p_depth + 1, p_path || p_rel::oid,
+    v_sql := retention_internal._held_refs_sql(v_con, p_alias, p_depth + 1, p_path || p_rel::oid,
                                       case when p_removes then 'delete' else 'update' end);
     if v_sql <> 'false' then
       v_parts := v_parts || v_sql;
@@ -78,12 +78,12 @@ begin
   end loop;
   v_sql := '(' || array_to_string(v_parts, ' or ') || ')';
   if p_depth = 0 then
-    v_sql := '(exists (select from retention._open_holds) and ' || v_sql || ')';
+    v_sql := '(exists (select from retention_internal._open_holds) and ' || v_sql || ')';
   end if;
   return v_sql;
 end
 $$;
-comment on function retention._held_sql(regclass, text, text, boolean, integer, oid[], oid, name[]) is
+comment on function retention_internal._held_sql(regclass, text, text, boolean, integer, oid[], oid, name[]) is
   'Internal. SQL over a row alias: true when an open hold covers the row (its table or partitions, the policy, a subject in its subject columns) or a row its removal (ON DELETE) or the change of its columns (ON UPDATE) reaches through CASCADE / SET NULL / SET DEFAULT.';
 
 -- Whether a row (p_alias) reaches a held row through one foreign key (p_con) that
@@ -92,7 +92,7 @@ comment on function retention._held_sql(regclass, text, text, boolean, integer, 
 -- thread's replies) is followed to any depth by a recursive query over the rows it
 -- reaches. A longer cycle of tables, or a chain deeper than 8, is judged conservatively:
 -- the row is held when any row references it while any hold is open.
-create or replace function retention._held_refs_sql(
+create or replace function retention_internal._held_refs_sql(
   p_con    oid,
   p_alias  text,
   p_depth  integer,
@@ -148,34 +148,34 @@ begin
                  select x.tableoid, x.ctid from r%1$s join %2$s y on y.tableoid = r%1$s.tbl and y.ctid = r%1$s.tid
                    join %2$s x on (%3$s) = (%5$s))
                select from r%1$s join %2$s %6$s on %6$s.tableoid = r%1$s.tbl and %6$s.ctid = r%1$s.tid where %7$s)',
-      p_depth, v_tbl, retention._column_list('x', v_fk), retention._column_list(p_alias, v_ref),
-      retention._column_list('y', v_ref), v_a,
-      retention._held_sql(c.child, v_a, null, true, p_depth, p_path || c.child::oid, p_con));
+      p_depth, v_tbl, retention_internal._column_list('x', v_fk), retention_internal._column_list(p_alias, v_ref),
+      retention_internal._column_list('y', v_ref), v_a,
+      retention_internal._held_sql(c.child, v_a, null, true, p_depth, p_path || c.child::oid, p_con));
   end if;
   if c.self and not c.removes and v_fk && v_ref then
     -- A self-reference whose changed key is also what it references: changes chain on
     -- through the table; judged conservatively.
     return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
-                  retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref));
+                  retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
   if not c.self and (c.child::oid = any (p_path) or p_depth > 8) then
     -- A cycle through other tables, or too deep to spell out: held if anything is reached.
     return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
-                  retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref));
+                  retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
   return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
-                retention._column_list(v_a, v_fk), retention._column_list(p_alias, v_ref),
-                retention._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
+                retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref),
+                retention_internal._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
                                     null, case when not c.removes then v_fk end));
 end
 $$;
-comment on function retention._held_refs_sql(oid, text, integer, oid[], text) is
+comment on function retention_internal._held_refs_sql(oid, text, integer, oid[], text) is
   'Internal. SQL: whether rows referencing p_alias through one foreign key are held (or reach held rows), self-references followed recursively.';
 
 -- The part of the hold rule that covers whole relations: an open hold on the table or a
 -- partitioned table above it, on the partition a row of p_alias lies in (when p_rel is
 -- partitioned and an alias is given), or on the policy. SQL, true or false.
-create or replace function retention._hold_scope_sql(p_rel regclass, p_alias text, p_policy text)
+create or replace function retention_internal._hold_scope_sql(p_rel regclass, p_alias text, p_policy text)
 returns text
 language sql
 stable
@@ -183,23 +183,23 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select format(
-    'exists (select from retention._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
-    retention._rel_and_ancestors(p_rel),
+    'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
+    retention_internal._rel_and_ancestors(p_rel),
     case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
          then format(' or h.target in (select a.relid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
          else '' end,
     case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end)
 $$;
-comment on function retention._hold_scope_sql(regclass, text, text) is
+comment on function retention_internal._hold_scope_sql(regclass, text, text) is
   'Internal. SQL: whether an open hold covers a relation as a whole (the table, a partitioned table above it, the row''s partition, or the policy).';
 
 -- "a.x, a.y" for columns x, y of alias a, quoted as identifiers.
-create or replace function retention._column_list(p_alias text, p_columns name[])
+create or replace function retention_internal._column_list(p_alias text, p_columns name[])
 returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$ select string_agg(format('%s.%I', p_alias, c), ', ' order by o) from unnest(p_columns) with ordinality u(c, o) $$;
-comment on function retention._column_list(text, name[]) is
+comment on function retention_internal._column_list(text, name[]) is
   'Internal. A quoted column list over an alias, for dynamic SQL.';

@@ -12,7 +12,7 @@
 --     log records them (rows.flagged, counts per tenant).
 -- Rows flagged now are acted on by a run at or after act_after (batches find them through
 -- _policy_sql's notice condition and close their flags 'acted').
-create or replace function retention._flag_rows(
+create or replace function retention_internal._flag_rows(
   p_pol     retention.policies,
   p_run_id  bigint,
   p_cutoff  timestamptz,
@@ -27,12 +27,12 @@ as $$
 declare
   v_base    retention.policies := p_pol;
   s         record;
-  n         record := retention._notice_sql(p_pol);
+  n         record := retention_internal._notice_sql(p_pol);
   v_tenants jsonb;
 begin
   v_base.notice_period := null;  -- eligibility without the notice condition
-  s := retention._policy_sql(v_base);
-  perform retention._lock_holds_shared();
+  s := retention_internal._policy_sql(v_base);
+  perform retention_internal._lock_holds_shared();
 
   execute format($q$
     with x as (
@@ -90,7 +90,7 @@ begin
   update retention.runs set flagged = _flag_rows.flagged, flags_cancelled = _flag_rows.cancelled
    where run_id = p_run_id;
   if flagged > 0 or cancelled > 0 then
-    perform retention._append_audit('rows.flagged', 'policy', p_pol.name,
+    perform retention_internal._append_audit('rows.flagged', 'policy', p_pol.name,
       jsonb_build_object('run_id', p_run_id, 'flagged', flagged, 'cancelled', cancelled,
                          -- How many tenants were told, not which: a tenant value may be one
                          -- person's (a sole trader), and the audit log is kept for good. The
@@ -102,5 +102,5 @@ begin
     p_pol.name, flagged, now() + p_pol.notice_period, cancelled;
 end
 $$;
-comment on function retention._flag_rows(retention.policies, bigint, timestamptz, timestamptz) is
+comment on function retention_internal._flag_rows(retention.policies, bigint, timestamptz, timestamptz) is
   'Internal. A notice policy''s run: cancels flags of rows no longer eligible (e.g. a login), flags newly eligible rows, queues one rows_flagged notification per tenant, counts both in the run.';

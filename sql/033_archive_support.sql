@@ -1,6 +1,6 @@
 -- Whether a policy archives what it removes: its archive setting, or, left NULL, whether
 -- approval is required of a policy that deletes rows.
-create or replace function retention._archives(p retention.policies)
+create or replace function retention_internal._archives(p retention.policies)
 returns boolean
 language sql
 immutable
@@ -8,14 +8,14 @@ set search_path = pg_catalog, pg_temp
 as $$
   select coalesce(p.archive, p.approval = 'required' and p.action in ('delete', 'purge_soft_deleted'))
 $$;
-comment on function retention._archives(retention.policies) is
+comment on function retention_internal._archives(retention.policies) is
   'Internal. Whether the policy copies the rows it removes to retention.archived_rows (archive, or NULL and approval required on a deleting policy).';
 
 -- The tables whose foreign keys a row of p_rel can be the referenced row of: the table,
 -- every partitioned table above it, and for a partitioned table every partition below it
 -- (a foreign key may reference one partition directly). Not an inheritance parent: a
 -- key naming it covers the parent's own rows only, as a DELETE ONLY would.
-create or replace function retention._referenced_as(p_rel regclass)
+create or replace function retention_internal._referenced_as(p_rel regclass)
 returns regclass[]
 language sql
 stable
@@ -26,7 +26,7 @@ as $$
          || coalesce(array(select t.relid from pg_catalog.pg_partition_ancestors(p_rel) t where t.relid <> p_rel), '{}')
          || coalesce(array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t where t.relid <> p_rel), '{}')
 $$;
-comment on function retention._referenced_as(regclass) is
+comment on function retention_internal._referenced_as(regclass) is
   'Internal. The table, the tables above it and the partitions below it: what a foreign key referencing one of its rows may name.';
 
 -- The tables a delete from p_rel reaches through foreign keys, at any depth, as a tree: n
@@ -38,7 +38,7 @@ comment on function retention._referenced_as(regclass) is
 -- on the changed columns declared ON UPDATE, 'update_cascade', 'update_set_null',
 -- 'update_set_default' (changed in turn). A self-reference or a cycle is reported with
 -- cycle = true and not followed, nor is anything deeper than 8.
-create or replace function retention._cascade_tree(p_rel regclass)
+create or replace function retention_internal._cascade_tree(p_rel regclass)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
 language plpgsql
@@ -59,7 +59,7 @@ begin
     v_top := v_stack -> -1;
     v_stack := v_stack - (-1);
     v_changed := case when v_top -> 'changed' <> 'null' then array(select jsonb_array_elements_text(v_top -> 'changed'))::name[] end;
-    v_refs := retention._referenced_as((v_top ->> 'rel')::oid::regclass);  -- once, not per catalog row
+    v_refs := retention_internal._referenced_as((v_top ->> 'rel')::oid::regclass);  -- once, not per catalog row
     for c in
       select x.oid, x.conrelid::regclass as child, x.confrelid::regclass as confrel,
              case when v_changed is null then x.confdeltype else x.confupdtype end as act,
@@ -101,13 +101,13 @@ begin
   end loop;
 end
 $$;
-comment on function retention._cascade_tree(regclass) is
+comment on function retention_internal._cascade_tree(regclass) is
   'Internal. Every table a delete from the table reaches through foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, then ON UPDATE actions on the changed keys), as a tree; cycles are flagged, not followed.';
 
 -- _cascade_tree as one value (a jsonb array of its nodes), so that a batch walks the
 -- catalog once and hands the tree to each check and statement builder (_tree_nodes reads
 -- it back).
-create or replace function retention._cascade_tree_json(p_rel regclass)
+create or replace function retention_internal._cascade_tree_json(p_rel regclass)
 returns jsonb
 language sql
 stable
@@ -117,12 +117,12 @@ as $$
   select coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'parent', t.parent, 'rel', t.rel::oid, 'fk', t.fk, 'ref', t.ref,
                                                'action', t.action, 'depth', t.depth, 'cycle', t.cycle,
                                                'referenced', t.referenced::oid) order by t.n), '[]')
-    from retention._cascade_tree(p_rel) t
+    from retention_internal._cascade_tree(p_rel) t
 $$;
-comment on function retention._cascade_tree_json(regclass) is
-  'Internal. retention._cascade_tree(p_rel) as a jsonb array of its nodes (read back with _tree_nodes).';
+comment on function retention_internal._cascade_tree_json(regclass) is
+  'Internal. retention_internal._cascade_tree(p_rel) as a jsonb array of its nodes (read back with _tree_nodes).';
 
-create or replace function retention._tree_nodes(p_tree jsonb)
+create or replace function retention_internal._tree_nodes(p_tree jsonb)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
 language sql
@@ -135,7 +135,7 @@ as $$
          e ->> 'action', (e ->> 'depth')::int, (e ->> 'cycle')::boolean, (e ->> 'referenced')::oid::regclass
     from jsonb_array_elements(p_tree) e
 $$;
-comment on function retention._tree_nodes(jsonb) is
+comment on function retention_internal._tree_nodes(jsonb) is
   'Internal. The nodes of a cascade tree given by _cascade_tree_json, as _cascade_tree returns them.';
 
 -- Archiving copies whole rows, as JSON, of the table and of every table its delete
@@ -145,7 +145,7 @@ comment on function retention._tree_nodes(jsonb) is
 -- another role defined (to_jsonb would call it as the retention owner). p_partitioned: a
 -- drop_partitions policy (partitions are copied whole; only their own columns count).
 -- p_tree: the table's _cascade_tree as _cascade_tree_json gives it, when the caller has it.
-create or replace function retention._check_archivable(p_rel regclass, p_partitioned boolean default false,
+create or replace function retention_internal._check_archivable(p_rel regclass, p_partitioned boolean default false,
                                                        p_tree jsonb default null)
 returns void
 language plpgsql
@@ -159,10 +159,10 @@ declare
   v_tree jsonb;
 begin
   if not p_partitioned then
-    v_tree := coalesce(p_tree, retention._cascade_tree_json(p_rel));
+    v_tree := coalesce(p_tree, retention_internal._cascade_tree_json(p_rel));
     select format('%s references %s through %s', t.rel, t.referenced, array_to_string(t.fk, ', '))
       into v_bad
-      from retention._tree_nodes(v_tree) t
+      from retention_internal._tree_nodes(v_tree) t
      where t.cycle and t.action = 'delete'
      limit 1;
     if v_bad is not null then
@@ -170,7 +170,7 @@ begin
         using errcode = 'RT033',
               hint = 'Archiving copies every row a delete removes, and follows ON DELETE CASCADE only along a tree. Delete the looping rows by their own policy first, or archive without that cascade (ON DELETE RESTRICT).';
     end if;
-    v_rels := v_rels || array(select t.rel from retention._tree_nodes(v_tree) t where t.action = 'delete');
+    v_rels := v_rels || array(select t.rel from retention_internal._tree_nodes(v_tree) t where t.action = 'delete');
   end if;
   -- Each column type once (a batch runs this check every time); as in _foreign_code,
   -- only types created after initdb can have another role's cast.
@@ -178,7 +178,7 @@ begin
     into v_bad
     from (select distinct x.atttypid from pg_catalog.pg_attribute x
            where x.attrelid = any (v_rels) and x.attnum > 0 and not x.attisdropped and x.atttypid >= 16384) t
-   cross join lateral (select retention._foreign_cast(t.atttypid) as line) f
+   cross join lateral (select retention_internal._foreign_cast(t.atttypid) as line) f
     join pg_catalog.pg_attribute a on a.atttypid = t.atttypid and a.attrelid = any (v_rels) and a.attnum > 0 and not a.attisdropped
    where f.line is not null
    limit 1;
@@ -189,14 +189,14 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_archivable(regclass, boolean, jsonb) is
+comment on function retention_internal._check_archivable(regclass, boolean, jsonb) is
   'Internal. RT033 when a delete from the table cascades around a loop (archives follow a tree of at most 8 levels); RT025 when copying its rows (or its cascade''s) as JSON would call another role''s cast.';
 
 -- Rows a trigger deletes are neither frozen in a proposal nor copied to the archive: an
 -- approval-gated or archiving policy refuses a table (or a table its delete cascades
 -- into) with an enabled DELETE trigger of its own (RT033). Checked when the policy is set
 -- and again in every batch (a trigger may come later).
-create or replace function retention._check_delete_triggers(p_rel regclass, p_tree jsonb default null)
+create or replace function retention_internal._check_delete_triggers(p_rel regclass, p_tree jsonb default null)
 returns void
 language plpgsql
 stable
@@ -205,14 +205,14 @@ set timezone = 'UTC'
 as $$
 declare
   v_bad  text;
-  v_tree jsonb := coalesce(p_tree, retention._cascade_tree_json(p_rel));
+  v_tree jsonb := coalesce(p_tree, retention_internal._cascade_tree_json(p_rel));
   v_del  oid[];  -- tables (and their partitions) the delete removes rows from
   v_chg  oid[];  -- tables (and their partitions) whose rows a key action changes
 begin
   select coalesce(array_agg(l.relid::oid) filter (where t.action = 'delete'), '{}'),
          coalesce(array_agg(l.relid::oid) filter (where t.action <> 'delete'), '{}')
     into v_del, v_chg
-    from retention._tree_nodes(v_tree) t
+    from retention_internal._tree_nodes(v_tree) t
    cross join lateral (select t.rel as relid union select x.relid from pg_catalog.pg_partition_tree(t.rel) x) l;
   -- DELETE triggers on the table, the tables above it, and every table (with the
   -- partitions below it) the delete cascades into; UPDATE triggers on every table (and
@@ -247,7 +247,7 @@ $$;
 -- (record_image_ops) is compared by the cascade with that class's equality and by the
 -- engine with `=`. All refused (RT033) for archiving and approval-gated policies, and
 -- for any delete while a table or subject hold is open (_batch).
-create or replace function retention._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
+create or replace function retention_internal._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
 returns void
 language plpgsql
 stable
@@ -262,7 +262,7 @@ begin
                      when t.action <> 'delete' then ', and the key action changes a partition key (moving the row deletes it from its partition)'
                      else ' in another type' end)
     into v_bad
-    from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
+    from retention_internal._tree_nodes(coalesce(p_tree, retention_internal._cascade_tree_json(p_rel))) t
    where not t.cycle
      and (t.action in ('set_default', 'update_set_default')
           -- A key action that changes a column the table (or a table above or below it)
@@ -280,7 +280,7 @@ begin
                       cross join lateral (
                         select (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.rel and a.attname = k.f) as ft,
                                (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = t.referenced and a.attname = k.r) as rt) y
-                      cross join lateral (select retention._base_type(y.ft, -1) as fb, retention._base_type(y.rt, -1) as rb
+                      cross join lateral (select retention_internal._base_type(y.ft, -1) as fb, retention_internal._base_type(y.rt, -1) as rb
                                            where y.ft is distinct from y.rt) z
                       -- Equality that differs from the referenced type's: blank-padded
                       -- characters, or a type created after initdb on either side.
@@ -296,7 +296,7 @@ begin
     select format('%s (%s) references %s (%s) compared by operator %s, not its type''s default equality',
                   t.rel, array_to_string(t.fk, ', '), t.referenced, array_to_string(t.ref, ', '), e.op::regoperator)
       into v_bad
-      from retention._tree_nodes(coalesce(p_tree, retention._cascade_tree_json(p_rel))) t
+      from retention_internal._tree_nodes(coalesce(p_tree, retention_internal._cascade_tree_json(p_rel))) t
       join pg_catalog.pg_constraint x
         on x.contype = 'f' and x.conparentid = 0 and x.conrelid = t.rel and x.confrelid = t.referenced
        and array(select a.attname from unnest(x.conkey) with ordinality k(att, o)
@@ -319,8 +319,8 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_cascade_keys(regclass, jsonb) is
+comment on function retention_internal._check_cascade_keys(regclass, jsonb) is
   'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, an action that changes a partition key, or referenced columns unique under a non-default operator class.';
 
-comment on function retention._check_delete_triggers(regclass, jsonb) is
+comment on function retention_internal._check_delete_triggers(regclass, jsonb) is
   'Internal. RT033 when the table, a partitioned table above it or a table (or partition) its delete cascades into has an enabled DELETE trigger, or a table a key action changes has an UPDATE trigger (rows it removes would be neither approved nor archived).';

@@ -35,7 +35,7 @@ declare
   e   record;
 begin
   if p_policy is not null then
-    perform retention._check_can_read((retention._get_policy(p_policy)).target);
+    perform retention_internal._check_can_read((retention_internal._get_policy(p_policy)).target);
   end if;
   -- Only tables the login can read itself (this runs as the owner); a dropped one is listed.
   for p in select * from retention.policies x
@@ -43,14 +43,14 @@ begin
               and coalesce(has_table_privilege(session_user, x.target::oid, 'SELECT'), true)
             order by x.name loop
     e := retention.effective_retain(p);
-    s := retention._policy_sql(p);
+    s := retention_internal._policy_sql(p);
     policy := p.name; target := s.tbl; action := p.action;
     retain := e.retain; retain_source := e.source; enabled := p.enabled;
     cutoff := p_as_of - e.retain;
     max_rows_per_run := p.max_rows_per_run;
-    if retention._read_hazard(p) is not null then
+    if retention_internal._read_hazard(p) is not null then
       -- Counting would run another role's code as the owner: no figures (a run refuses it).
-      raise warning 'policy %: not counted: %', p.name, retention._read_hazard(p);
+      raise warning 'policy %: not counted: %', p.name, retention_internal._read_hazard(p);
       eligible := null; held_back := null; oldest_eligible := null; would_affect := null; exceeds_ceiling := null;
       return next;
       continue;
@@ -58,7 +58,7 @@ begin
       -- Rows of the partitions that would go or stay for a hold (see partitions()).
       select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0), min(x.oldest_at)
         into eligible, held_back, oldest_eligible
-        from retention._partition_plan(p, p_as_of, cutoff) x
+        from retention_internal._partition_plan(p, p_as_of, cutoff) x
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     else
       execute format(

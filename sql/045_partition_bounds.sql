@@ -2,7 +2,7 @@
 -- (pg_get_expr of relpartbound: FOR VALUES FROM ('...') TO ('...'), or DEFAULT).
 -- MINVALUE and MAXVALUE become -infinity and infinity. Bounds of a date or timestamp key
 -- are converted in the session's time zone, as the age comparisons of every policy are.
-create or replace function retention._partition_bounds(
+create or replace function retention_internal._partition_bounds(
   p_part     regclass,
   p_key_type regtype,
   out lower_bound timestamptz,
@@ -45,5 +45,5 @@ begin
   upper_bound := v_values[2];
 end
 $$;
-comment on function retention._partition_bounds(regclass, regtype) is
+comment on function retention_internal._partition_bounds(regclass, regtype) is
   'Internal. Lower and upper bound of a range partition as timestamptz (MINVALUE/MAXVALUE as -infinity/infinity), or is_default.';

@@ -3,7 +3,7 @@
 -- before the cutoff (every row in it is then past the period). The default partition
 -- never expires, and when every other partition has expired the newest is kept, so the
 -- table always keeps one partition for new rows.
-create or replace function retention._partitions_of(p_policy retention.policies, p_cutoff timestamptz)
+create or replace function retention_internal._partitions_of(p_policy retention.policies, p_cutoff timestamptz)
 returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
                is_default boolean, expired boolean, keep_last boolean)
 language sql
@@ -14,8 +14,8 @@ as $$
   with b as (
     select i.inhrelid::regclass as part, x.lower_bound, x.upper_bound, x.is_default
       from pg_catalog.pg_inherits i
-      cross join lateral retention._partition_bounds(
-        i.inhrelid::regclass, retention._column_type(p_policy.target, p_policy.age_column)) x
+      cross join lateral retention_internal._partition_bounds(
+        i.inhrelid::regclass, retention_internal._column_type(p_policy.target, p_policy.age_column)) x
      where i.inhparent = p_policy.target
   ), r as (
     select b.*,
@@ -30,5 +30,5 @@ as $$
     from r
    order by r.is_default, r.upper_bound, r.part::oid
 $$;
-comment on function retention._partitions_of(retention.policies, timestamptz) is
+comment on function retention_internal._partitions_of(retention.policies, timestamptz) is
   'Internal. Partitions of a drop_partitions policy''s table with bounds, expired (upper bound <= cutoff) and keep_last (the newest, kept when all have expired).';

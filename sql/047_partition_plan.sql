@@ -10,7 +10,7 @@
 -- Rows are counted for expired partitions only (NULL otherwise); holds are judged at now()
 -- by the one hold rule, whatever p_as_of. Reads only; a live run
 -- calls it with the expired partitions locked in SHARE mode so the counts stay exact.
-create or replace function retention._partition_plan(
+create or replace function retention_internal._partition_plan(
   p_policy retention.policies,
   p_as_of  timestamptz,
   p_cutoff timestamptz
@@ -27,7 +27,7 @@ declare
   v_tbl      text;
   v_whole    boolean;
 begin
-  for v_p in select * from retention._partitions_of(p_policy, p_cutoff) loop
+  for v_p in select * from retention_internal._partitions_of(p_policy, p_cutoff) loop
     part := v_p.part; lower_bound := v_p.lower_bound; upper_bound := v_p.upper_bound;
     rows := null; held_rows := null; oldest_at := null;
     if v_p.is_default or not v_p.expired then
@@ -39,9 +39,9 @@ begin
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
     execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
-                   retention._held_sql(v_p.part, 't', p_policy.name, true), p_policy.age_column, v_tbl)
+                   retention_internal._held_sql(v_p.part, 't', p_policy.name, true), p_policy.age_column, v_tbl)
       into rows, held_rows, oldest_at;
-    execute 'select ' || retention._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
+    execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
     if v_whole then
       held_rows := rows;
     end if;
@@ -55,5 +55,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention._partition_plan(retention.policies, timestamptz, timestamptz) is
+comment on function retention_internal._partition_plan(retention.policies, timestamptz, timestamptz) is
   'Internal. Per partition of a drop_partitions policy: bounds, exact rows and held rows of expired partitions, and the disposition (drop, archive, rows, held, last, default, current).';

@@ -20,9 +20,9 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_pol retention.policies := retention._get_policy(p_policy);
+  v_pol retention.policies := retention_internal._get_policy(p_policy);
 begin
-  perform retention._check_can_read(v_pol.target);
+  perform retention_internal._check_can_read(v_pol.target);
   if v_pol.action <> 'drop_partitions' then
     raise exception 'policy % deletes rows (action %), it does not drop partitions', p_policy, v_pol.action
       using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);
@@ -37,7 +37,7 @@ begin
              when 'last' then 'keep: last partition'
              when 'default' then 'keep: default partition'
              else 'keep: not past the cutoff' end
-      from retention._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x;
+      from retention_internal._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x;
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is

@@ -7,28 +7,28 @@
 --                dropped and created again mid-run is still the same policy), held by the
 --                session for the length of the run (it spans the run's many transactions).
 -- The migrate lock is a single bigint key (runner/migrate.ts), a key space of its own.
-create or replace function retention._lock_holds_shared()
+create or replace function retention_internal._lock_holds_shared()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock_shared(x'52540001'::int, 0) $$;
-comment on function retention._lock_holds_shared() is
+comment on function retention_internal._lock_holds_shared() is
   'Internal. Taken by each batch: serialises batches with place_hold.';
 
-create or replace function retention._lock_holds_exclusive()
+create or replace function retention_internal._lock_holds_exclusive()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock(x'52540001'::int, 0) $$;
-comment on function retention._lock_holds_exclusive() is
+comment on function retention_internal._lock_holds_exclusive() is
   'Internal. Taken by place_hold: waits for in-flight batches to commit.';
 
 -- Claims the run lock of a policy for this session. A lock this session still holds from
 -- an earlier run of it is stale (a session runs one statement at a time, so that run is
 -- over: it was cancelled before it could let go) and is released first.
-create or replace function retention._try_lock_run(p_policy text)
+create or replace function retention_internal._try_lock_run(p_policy text)
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -47,19 +47,19 @@ begin
   return pg_catalog.pg_try_advisory_lock(x'52540002'::int, pg_catalog.hashtext(p_policy));
 end
 $$;
-comment on function retention._try_lock_run(text) is
+comment on function retention_internal._try_lock_run(text) is
   'Internal. Claims the one-run-per-policy session lock (after releasing a stale one of this session); false when another session runs the policy.';
 
-create or replace function retention._unlock_run(p_policy text)
+create or replace function retention_internal._unlock_run(p_policy text)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, pg_catalog.hashtext(p_policy)) $$;
-comment on function retention._unlock_run(text) is
+comment on function retention_internal._unlock_run(text) is
   'Internal. Releases the run lock of a policy taken by _try_lock_run.';
 
-create or replace function retention._holds_run_lock(p_policy text)
+create or replace function retention_internal._holds_run_lock(p_policy text)
 returns boolean
 language sql
 stable
@@ -71,5 +71,5 @@ as $$
                     and l.classid = x'52540002'::int::oid and l.objid = pg_catalog.hashtext(p_policy)::oid
                     and l.objsubid = 2)
 $$;
-comment on function retention._holds_run_lock(text) is
+comment on function retention_internal._holds_run_lock(text) is
   'Internal. Whether this session holds the run lock of that policy (or erasure request).';

@@ -31,7 +31,7 @@ declare
   v_bpol   text;
   v_bname  text;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_scope is null or p_scope not in ('table', 'subject', 'policy', 'backups') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')
       using errcode = 'RT010', hint = 'Scopes: table (value = table name), subject (value = subject id), policy (value = policy name), backups (value = backup policy name, or name/backup for one backup).';
@@ -49,7 +49,7 @@ begin
       using errcode = 'RT010', hint = 'Give a future timestamp, or NULL for a hold that lasts until released.';
   end if;
   if p_scope = 'table' then
-    v_target := retention._resolve_table(p_value, 'Give an existing table, schema-qualified, e.g. app.users.');
+    v_target := retention_internal._resolve_table(p_value, 'Give an existing table, schema-qualified, e.g. app.users.');
     -- A view, a sequence, a foreign table holds no rows a run removes: a hold on it would
     -- keep nothing while seeming to.
     if (select c.relkind from pg_catalog.pg_class c where c.oid = v_target) not in ('r', 'p') then
@@ -57,21 +57,21 @@ begin
         using errcode = 'RT010', hint = 'Hold the table the rows live in (for a view, its base table), e.g. app.users.';
     end if;
   elsif p_scope = 'policy' then
-    perform retention._get_policy(p_value);
+    perform retention_internal._get_policy(p_value);
   elsif p_scope = 'backups' then
     -- 'policy' freezes every backup of its store; 'policy/backup' one backup.
     v_bpol := split_part(p_value, '/', 1);
     v_bname := nullif(substr(p_value, length(v_bpol) + 2), '');
     -- The hold is on the policy's store: another policy given that store later (or this
     -- one given another) does not get past it.
-    v_bpol := (retention._get_backup_policy(v_bpol)).store;
+    v_bpol := (retention_internal._get_backup_policy(v_bpol)).store;
     if strpos(p_value, '/') > 0 and (v_bname is null or length(v_bname) > 255 or v_bname ~ '[/[:cntrl:]]' or v_bname in ('.', '..')) then
       raise exception 'invalid backup name in %', quote_literal(left(p_value, 80))
         using errcode = 'RT010', hint = 'Give the backup policy (every backup of its store), or policy/backup for one backup as pg-retention backups list shows it.';
     end if;
   end if;
 
-  perform retention._lock_holds_exclusive();
+  perform retention_internal._lock_holds_exclusive();
   insert into retention.legal_holds
     (scope, target, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
      backup_store, backup_name)
@@ -79,14 +79,14 @@ begin
     (p_scope, v_target,
      case when p_scope = 'policy' then p_value end,
      case when p_scope = 'subject' then v_value end,
-     case when p_scope = 'subject' then retention._subject_token('subject:' || v_value) end,
-     p_reason, p_case_reference, coalesce(p_placed_by, retention._actor()), p_expires_at,
+     case when p_scope = 'subject' then retention_internal._subject_token('subject:' || v_value) end,
+     p_reason, p_case_reference, coalesce(p_placed_by, retention_internal._actor()), p_expires_at,
      v_bpol, v_bname)
   returning * into v_hold;
   -- The audit log is kept for good: a subject hold is in it by its subject's token, and
   -- its reason and case reference (which may name the person) only in legal_holds, where
   -- the subject's erasure removes them.
-  perform retention._append_audit('hold.placed', 'legal_hold', v_hold.hold_id::text,
+  perform retention_internal._append_audit('hold.placed', 'legal_hold', v_hold.hold_id::text,
     jsonb_strip_nulls(jsonb_build_object(
       'scope', p_scope,
       'value', case when p_scope = 'subject' then null else v_value end,
@@ -100,16 +100,16 @@ begin
     -- tables' keys), compared in its own type.
     begin
       for v_col in
-        select distinct t.rel, c.col, retention._base_type(a.atttypid, a.atttypmod) as typ
+        select distinct t.rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ
           from (select p.target as rel from retention.policies p where p.subject_column is not null
                 union select r.subject_table from retention.erasure_requests r) t
-          cross join unnest(retention._subject_columns(t.rel)) c(col)
+          cross join unnest(retention_internal._subject_columns(t.rel)) c(col)
           join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attname = c.col
       loop
         v_seen := v_seen + 1;
-        continue when retention._subject_value(v_value, v_col.typ) is null;
+        continue when retention_internal._subject_value(v_value, v_col.typ) is null;
         execute format('select exists (select from %s t where t.%I::%s = $1::%s)', retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
-          into v_found using retention._subject_value(v_value, v_col.typ);
+          into v_found using retention_internal._subject_value(v_value, v_col.typ);
         exit when v_found;
       end loop;
     exception when sqlstate 'RT002' then

@@ -13,7 +13,7 @@ as $$
 declare
   v_hold retention.legal_holds;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'releasing a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Case closed, counsel approval 2026-11-02''.';
@@ -28,11 +28,11 @@ begin
       using errcode = 'RT011', hint = 'SELECT * FROM retention.active_holds lists the holds in force.';
   end if;
   update retention.legal_holds
-     set released_at = now(), released_by = coalesce(p_released_by, retention._actor()),
+     set released_at = now(), released_by = coalesce(p_released_by, retention_internal._actor()),
          release_reason = p_reason
    where hold_id = p_hold_id
   returning * into v_hold;
-  perform retention._append_audit('hold.released', 'legal_hold', p_hold_id::text,
+  perform retention_internal._append_audit('hold.released', 'legal_hold', p_hold_id::text,
     jsonb_strip_nulls(jsonb_build_object(
       'reason', case when v_hold.scope = 'subject' then null else p_reason end,  -- kept in legal_holds
       'subject_token', v_hold.subject_token, 'released_by', v_hold.released_by)));

@@ -7,6 +7,6 @@ select h.hold_id,
        h.placed_at,
        h.placed_by,
        h.expires_at
-  from retention._open_holds h;
+  from retention_internal._open_holds h;
 comment on view retention.active_holds is
   'Legal holds in force now: not released and not expired.';

@@ -17,7 +17,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_pol  retention.policies := retention._get_policy(p_policy);
+  v_pol  retention.policies := retention_internal._get_policy(p_policy);
   v_ex   retention.row_exemptions;
   v_flag bigint;
 begin
@@ -33,30 +33,30 @@ begin
     raise exception 'exemption expiry % is not in the future', p_expires_at
       using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
   end if;
-  if not retention._key_exists(v_pol.target, p_key) then
+  if not retention_internal._key_exists(v_pol.target, p_key) then
     raise exception '% has no row with % = %', retention.qualified_name(v_pol.target),
-          (retention._single_key(v_pol.target)).key_column,
+          (retention_internal._single_key(v_pol.target)).key_column,
           coalesce(quote_literal(p_key), 'NULL')
       using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
   end if;
   -- The key as the row's own key reads ('042' is 42), as flags and batches compare it.
-  p_key := retention._subject_value(p_key, (retention._single_key(v_pol.target)).key_type);
+  p_key := retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type);
   if exists (select from retention.row_exemptions
               where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null) then
     raise exception 'row % of policy % is already exempted', quote_literal(p_key), p_policy
       using errcode = 'RT021', hint = 'Revoke the exemption first (retention.revoke_exemption) to change it.';
   end if;
 
-  perform retention._lock_holds_exclusive();
+  perform retention_internal._lock_holds_exclusive();
   insert into retention.row_exemptions (policy_id, row_key, reason, exempted_by, expires_at)
-  values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention._actor()), p_expires_at)
+  values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention_internal._actor()), p_expires_at)
   returning * into v_ex;
   update retention.flagged_rows
      set status = 'exempted', closed_at = now(), close_reason = p_reason
    where policy_id = v_pol.policy_id and row_key = p_key and status = 'flagged'
   returning flag_id into v_flag;
-  perform retention._append_audit('row.exempted', 'policy', v_pol.name,
-    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
+  perform retention_internal._append_audit('row.exempted', 'policy', v_pol.name,
+    jsonb_strip_nulls(jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention_internal._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
       'expires_at', p_expires_at, 'exempted_by', v_ex.exempted_by,
       'closed_flag', v_flag)));
   raise notice 'row % of policy % exempted%', p_key, p_policy,
@@ -80,24 +80,24 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_pol retention.policies := retention._get_policy(p_policy);
+  v_pol retention.policies := retention_internal._get_policy(p_policy);
   v_ex  retention.row_exemptions;
 begin
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'revoking an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';
   end if;
-  p_key := coalesce(retention._subject_value(p_key, (retention._single_key(v_pol.target)).key_type), p_key);
+  p_key := coalesce(retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type), p_key);
   update retention.row_exemptions
-     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention._actor()), revoke_reason = p_reason
+     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention_internal._actor()), revoke_reason = p_reason
    where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null
   returning * into v_ex;
   if not found then
     raise exception 'row % of policy % is not exempted', coalesce(quote_literal(p_key), 'NULL'), p_policy
       using errcode = 'RT021', hint = 'SELECT * FROM retention.row_exemptions WHERE revoked_at IS NULL lists the exemptions in force.';
   end if;
-  perform retention._append_audit('row.exemption_revoked', 'policy', v_pol.name,
-    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
+  perform retention_internal._append_audit('row.exemption_revoked', 'policy', v_pol.name,
+    jsonb_build_object('exemption_id', v_ex.exemption_id, 'key_token', retention_internal._subject_token(retention.qualified_name(v_pol.target) || ':' || p_key),
                        'revoked_by', v_ex.revoked_by));
   raise notice 'exemption of row % from policy % revoked; the next run may flag it again', p_key, p_policy;
   return v_ex;

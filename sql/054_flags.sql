@@ -28,7 +28,7 @@ set timezone = 'UTC'
 as $$
 begin
   if p_policy is not null then
-    perform retention._get_policy(p_policy);
+    perform retention_internal._get_policy(p_policy);
   end if;
   return query
   select f.policy_name, f.tenant, f.row_key, f.last_activity_at, f.flagged_at, f.act_after,

@@ -6,7 +6,7 @@
 -- for one of these tables never waits long enough for PostgreSQL's deadlock check to
 -- pick it as the victim: if our locks form a cycle with its, our attempt gives up first.
 -- Raises lock_not_available (55P03) when p_timeout passes without getting them all.
-create or replace function retention._lock_for_ddl(p_table regclass, p_timeout interval)
+create or replace function retention_internal._lock_for_ddl(p_table regclass, p_timeout interval)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -48,5 +48,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention._lock_for_ddl(regclass, interval) is
+comment on function retention_internal._lock_for_ddl(regclass, interval) is
   'Internal. ACCESS EXCLUSIVE locks for partition DDL on a table and its foreign-key neighbours, taken in short attempts so that any deadlock resolves against this session; 55P03 after p_timeout.';

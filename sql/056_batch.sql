@@ -15,7 +15,7 @@
 -- run by _two_phase_exec): no row goes without its copy.
 -- p_partition names the partition a drop_partitions run deletes rows from (NULL otherwise).
 -- Errors are the caller's to record.
-create or replace function retention._batch(
+create or replace function retention_internal._batch(
   p_pol       retention.policies,
   p_run_id    bigint,
   p_cutoff    timestamptz,
@@ -37,7 +37,7 @@ as $$
 declare
   -- An archiving policy's batch copies every row it removes (_two_phase_sql); an
   -- erasure step (p_cond) never archives: it removes a person's data.
-  v_archive boolean := p_cond is null and retention._archives(p_pol);
+  v_archive boolean := p_cond is null and retention_internal._archives(p_pol);
   -- An approval-gated delete locks first too (see _two_phase_sql), without copying.
   v_two     boolean := v_archive or (p_cond is null and p_pol.approval = 'required'
                                      and p_pol.action in ('delete', 'purge_soft_deleted'));
@@ -81,26 +81,26 @@ begin
   -- and which CREATE TRIGGER, RULE or POLICY must wait for), so none can be added between
   -- the check and the statement.
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
-  perform retention._lock_holds_shared();
-  v_holds := exists (select from retention._open_holds h where h.scope in ('table', 'subject'));
-  v_reach := retention._lock_reach(p_pol);
-  perform retention._check_foreign_code(p_pol);
+  perform retention_internal._lock_holds_shared();
+  v_holds := exists (select from retention_internal._open_holds h where h.scope in ('table', 'subject'));
+  v_reach := retention_internal._lock_reach(p_pol);
+  perform retention_internal._check_foreign_code(p_pol);
   -- Objects of the rows it removes are queued by their columns' triggers, which must be in
   -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
   -- transaction is marked as its (batch_marks), until just before the commit.
-  v_marked := retention._mark_batch(p_pol, p_run_id);
+  v_marked := retention_internal._mark_batch(p_pol, p_run_id);
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
   if v_archive or (p_cond is null and p_pol.approval = 'required')
      or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
-    v_tree := retention._cascade_tree_json(p_pol.target);
+    v_tree := retention_internal._cascade_tree_json(p_pol.target);
   end if;
   -- With a table or subject hold open, what the statement's hold check reads of other
   -- tables must not change before its key actions reach them: the tables are locked
   -- against writers for the batch where no lock pass covers them (_strong_reach).
-  if v_holds and retention._strong_reach(p_pol, v_tree) then
-    perform retention._lock_reach(p_pol, true);
+  if v_holds and retention_internal._strong_reach(p_pol, v_tree) then
+    perform retention_internal._lock_reach(p_pol, true);
   end if;
   -- A delete whose cascade reaches other tables, while a table or subject hold is open:
   -- one statement would check the holds on the cascaded rows under a snapshot taken
@@ -110,60 +110,60 @@ begin
   -- two-phase statements, without copies; an erasure step's too). Without such holds,
   -- none can come before the commit: one statement is enough.
   if not v_two and v_holds and p_pol.action in ('delete', 'purge_soft_deleted')
-     and exists (select from retention._tree_nodes(v_tree) t where not t.cycle) then
+     and exists (select from retention_internal._tree_nodes(v_tree) t where not t.cycle) then
     v_two := true;
   end if;
   if v_archive then
-    perform retention._check_archivable(p_pol.target, false, v_tree);
+    perform retention_internal._check_archivable(p_pol.target, false, v_tree);
   end if;
   if v_archive or (p_cond is null and p_pol.approval = 'required') then
-    perform retention._check_delete_triggers(p_pol.target, v_tree);
+    perform retention_internal._check_delete_triggers(p_pol.target, v_tree);
   end if;
   if v_tree is not null and p_pol.action in ('delete', 'purge_soft_deleted') then
-    perform retention._check_cascade_keys(p_pol.target, v_tree);
+    perform retention_internal._check_cascade_keys(p_pol.target, v_tree);
   end if;
   -- An archiving batch with no table or subject hold open tries one statement, checked
   -- after it (_one_statement_sql); where that does not apply, or its check fails, it takes
   -- the locked path.
-  if v_archive and not v_holds and exists (select from retention._tree_nodes(v_tree)) then
-    select o.final, o.rels into v_one, v_one_rels from retention._one_statement_sql(p_pol, v_tree) o;
+  if v_archive and not v_holds and exists (select from retention_internal._tree_nodes(v_tree)) then
+    select o.final, o.rels into v_one, v_one_rels from retention_internal._one_statement_sql(p_pol, v_tree) o;
   end if;
   if v_two and v_one is null then
-    select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+    select * into v_tp from retention_internal._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
     v_have_tp := true;
   elsif not v_two then
-    v_stmt := retention._batch_sql(p_pol, p_cond);
+    v_stmt := retention_internal._batch_sql(p_pol, p_cond);
   end if;
-  perform retention._batch_plan_settings();
+  perform retention_internal._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   begin
     if v_count then
-      v_before := retention._deleted_in_xact(v_reach);
+      v_before := retention_internal._deleted_in_xact(v_reach);
     end if;
     if v_one is not null then
       select * into v_done, o_rows, v_oldest, v_newest, v_related
-        from retention._one_statement_exec(v_one, v_one_rels, p_pol, p_run_id, p_batch_no,
+        from retention_internal._one_statement_exec(v_one, v_one_rels, p_pol, p_run_id, p_batch_no,
                                            p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
     end if;
     if v_two and not v_done then
       if not v_have_tp then
-        select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+        select * into v_tp from retention_internal._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
         v_have_tp := true;
       end if;
       select * into o_rows, v_oldest, v_newest, v_related
-        from retention._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
+        from retention_internal._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
                                        p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
     elsif not v_two then
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
     end if;
     if v_count then
-      v_related := retention._cascaded(v_reach, v_before, o_rows);
+      v_related := retention_internal._cascaded(v_reach, v_before, o_rows);
     end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
-    v_sql := retention._policy_sql(p_pol, p_cond);
-    v_key := retention._row_key_sql(p_pol.target);
+    v_sql := retention_internal._policy_sql(p_pol, p_cond);
+    v_key := retention_internal._row_key_sql(p_pol.target);
     execute format('select array(select t.ctid from only %s t where %s%s and not (%s)
                                    and t.ctid <> all ($7)%s limit $6)',
                    v_sql.tbl, v_sql.eligible,
@@ -174,27 +174,27 @@ begin
       using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip;
     o_rows := 0; v_related := 0; v_oldest := null; v_newest := null;
     if v_two and not v_have_tp then
-      select * into v_tp from retention._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+      select * into v_tp from retention_internal._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
       v_have_tp := true;
     end if;
     foreach v_tid in array v_tids loop
       begin
         -- Counted per row: a failed attempt's deletions count in the server's figures too.
         if v_count then
-          v_before := retention._deleted_in_xact(v_reach);
+          v_before := retention_internal._deleted_in_xact(v_reach);
         end if;
         if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks
           -- went with it), then deleted with its copies.
           select * into v_n1, v_old1, v_new1, v_rel1
-            from retention._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
+            from retention_internal._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
                                            p_cutoff, p_as_of, p_floor, 1, p_skip, v_tid);
         else
           execute v_stmt into v_n1, v_old1, v_new1, v_rel1
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
         end if;
         if v_count then
-          v_rel1 := retention._cascaded(v_reach, v_before, v_n1);
+          v_rel1 := retention_internal._cascaded(v_reach, v_before, v_n1);
         end if;
         o_rows := o_rows + v_n1;
         v_related := v_related + v_rel1;
@@ -236,12 +236,12 @@ begin
   p_floor := coalesce(v_newest, p_floor);
 end
 $$;
-comment on function retention._batch(retention.policies, bigint, timestamptz, timestamptz, bigint, integer, text, text, timestamptz, tid[]) is
+comment on function retention_internal._batch(retention.policies, bigint, timestamptz, timestamptz, bigint, integer, text, text, timestamptz, tid[]) is
   'Internal. One batch of a run in the caller''s transaction: rows picked through the age index from the floor on, holds re-checked in the statement, failing rows redone one by one and recorded, the ledger row written with it.';
 
 -- Runs the statements _two_phase_sql built for one batch (or one row: p_tid): pick, the
 -- lock passes, final; or final alone when pick is NULL.
-create or replace function retention._two_phase_exec(
+create or replace function retention_internal._two_phase_exec(
   p_pick text, p_passes text[], p_final text, p_pol retention.policies, p_run_id bigint, p_batch_no integer,
   p_cutoff timestamptz, p_as_of timestamptz, p_floor timestamptz, p_size bigint, p_skip tid[], p_tid tid,
   out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
@@ -268,5 +268,5 @@ begin
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
 end
 $$;
-comment on function retention._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
+comment on function retention_internal._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
   'Internal. Runs an archiving or approval-gated batch''s statements (_two_phase_sql) for up to p_size rows, or the one row p_tid.';

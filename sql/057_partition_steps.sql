@@ -11,7 +11,7 @@
 -- nothing is detached and the next run tries again. Partitions kept because a legal hold
 -- covers some of their rows are returned (their leaves have their other rows deleted by
 -- batches); capped says the row limit stopped the detaching.
-create or replace function retention._detach_partitions(p_run retention.runs, p_pol retention.policies,
+create or replace function retention_internal._detach_partitions(p_run retention.runs, p_pol retention.policies,
                                                         out leaves text[], out capped boolean)
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -33,10 +33,10 @@ declare
 begin
   capped := false;
   perform set_config('lock_timeout', v_lock_ms, true);
-  perform retention._lock_holds_shared();
-  perform retention._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
+  perform retention_internal._lock_holds_shared();
+  perform retention_internal._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
   perform set_config('lock_timeout', v_lock_ms, true);
-  for v_p in select x.part, x.lower_bound, x.upper_bound from retention._partitions_of(p_pol, p_run.cutoff) x
+  for v_p in select x.part, x.lower_bound, x.upper_bound from retention_internal._partitions_of(p_pol, p_run.cutoff) x
               where x.expired and not x.keep_last order by x.upper_bound loop
     v_e := v_plan -> (v_p.part::oid::text);
     continue when v_e is null;  -- attached since the run counted: the next run sees it
@@ -49,9 +49,9 @@ begin
     -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.
-    execute 'select ' || retention._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
+    execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
     continue when v_held;
-    execute format('select exists (select from %s t where %s)', v_name, retention._held_sql(v_p.part, 't', p_pol.name, true))
+    execute format('select exists (select from %s t where %s)', v_name, retention_internal._held_sql(v_p.part, 't', p_pol.name, true))
       into v_held;
     if v_held then
       v_rows_left := v_rows_left || v_name;  -- a hold placed since the count: delete rows instead
@@ -83,7 +83,7 @@ exception when foreign_key_violation then
     hint = 'Rows of another table reference this partition: drop that table''s partitions first (a drop_partitions policy on it that runs before this one) or delete those rows.';
 end
 $$;
-comment on function retention._detach_partitions(retention.runs, retention.policies) is
+comment on function retention_internal._detach_partitions(retention.runs, retention.policies) is
   'Internal. Step 1 of a drop_partitions run: detaches the expired, unheld partitions under the table''s lock in one transaction, recording each as detached; returns the leaves of partitions a hold on some rows keeps.';
 
 -- _finish_partition, in its own transaction: the oldest partition of the policy that a run
@@ -96,7 +96,7 @@ comment on function retention._detach_partitions(retention.runs, retention.polic
 -- archives (_archives), dropped or moved into the archive schema, and
 -- the ledger records 'dropped' or 'archived' with the count. Returns false when no
 -- detached partition is left.
-create or replace function retention._finish_partition(p_run retention.runs, p_pol retention.policies)
+create or replace function retention_internal._finish_partition(p_run retention.runs, p_pol retention.policies)
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -127,16 +127,16 @@ begin
   if not found then
     return false;
   end if;
-  perform retention._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
+  perform retention_internal._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
   perform set_config('lock_timeout', v_lock_ms, true);
-  perform retention._lock_holds_shared();
+  perform retention_internal._lock_holds_shared();
   -- The parent's rule, and the detached table's own (the subject columns policies name on
   -- it and the keys that name it count though it is no partition any more).
   execute format('select %s or %s or exists (select from %s t where (%s) or (%s))',
-                 retention._hold_scope_sql(p_pol.target, null, p_pol.name),
-                 retention._hold_scope_sql(v_p.partition_name::regclass, null, null),
-                 v_p.partition_name, retention._held_sql(p_pol.target, 't', p_pol.name, true),
-                 retention._held_sql(v_p.partition_name::regclass, 't', null, true))
+                 retention_internal._hold_scope_sql(p_pol.target, null, p_pol.name),
+                 retention_internal._hold_scope_sql(v_p.partition_name::regclass, null, null),
+                 v_p.partition_name, retention_internal._held_sql(p_pol.target, 't', p_pol.name, true),
+                 retention_internal._held_sql(v_p.partition_name::regclass, 't', null, true))
     into v_held;
   if v_held then
     execute format('alter table %s attach partition %s for values from (%L) to (%L)',
@@ -148,7 +148,7 @@ begin
   end if;
   execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
     into v_count, v_oldest;
-  if retention._archives(p_pol) then
+  if retention_internal._archives(p_pol) then
     -- Its rows copied to the archive in this transaction, before it is dropped: a tuple
     -- per run of about 10,000 rows (ranges of each leaf's blocks, read by TID range), and
     -- the copies counted against the rows counted above.
@@ -189,7 +189,7 @@ begin
     execute format('alter table %s set schema %I', v_p.partition_name, p_pol.archive_schema);
   else
     -- Dropping fires no trigger: its rows' objects are queued here, in the same transaction.
-    perform retention._queue_partition_objects(v_p.partition_name::regclass, p_pol.target, p_run.run_id);
+    perform retention_internal._queue_partition_objects(v_p.partition_name::regclass, p_pol.target, p_run.run_id);
     execute format('drop table %s', v_p.partition_name);
   end if;
   if v_p.run_id = p_run.run_id then
@@ -218,5 +218,5 @@ begin
   return true;
 end
 $$;
-comment on function retention._finish_partition(retention.runs, retention.policies) is
+comment on function retention_internal._finish_partition(retention.runs, retention.policies) is
   'Internal. Step 2 of a drop_partitions run: finishes the oldest partition a run detached (this one''s or a dead run''s): re-checks holds (held: attached again), counts its rows, drops or archives it and records it in the ledger. False when none is left.';

@@ -30,7 +30,7 @@
 -- hold check reads the cascaded rows as they will be deleted, none added or changed
 -- since.
 -- Whole rows are written t.* (a column named t, c or r must not stand in for the row).
-create or replace function retention._two_phase_sql(p_policy retention.policies, p_copy boolean,
+create or replace function retention_internal._two_phase_sql(p_policy retention.policies, p_copy boolean,
                                                     p_tree jsonb default null, p_lock_all boolean default false,
                                                     p_cond text default null,
                                                     out pick text, out passes text[], out final text)
@@ -40,15 +40,15 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  s        record := retention._policy_sql(p_policy, p_cond);
-  v_type   text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  s        record := retention_internal._policy_sql(p_policy, p_cond);
+  v_type   text := format_type(retention_internal._column_type(p_policy.target, p_policy.age_column), null);
   v_age    text := coalesce(s.age_expr, 'null::timestamptz');
   v_root   regclass := coalesce(pg_catalog.pg_partition_root(p_policy.target), p_policy.target);
-  v_tree   jsonb := coalesce(p_tree, retention._cascade_tree_json(p_policy.target));
+  v_tree   jsonb := coalesce(p_tree, retention_internal._cascade_tree_json(p_policy.target));
   v_gated  boolean := p_policy.approval = 'required';
   v_depth  integer;
   v_last   integer;   -- levels locked by passes; the rest (one at most) by final
-  v_flag   record := retention._flag_close_sql(p_policy);
+  v_flag   record := retention_internal._flag_close_sql(p_policy);
   v_ctes   text;
   v_count  text;
   v_arch   text := '';
@@ -57,7 +57,7 @@ declare
   c        record;
   i        integer;
 begin
-  select coalesce(max(t.depth), 0) into v_depth from retention._tree_nodes(v_tree) t where not t.cycle;
+  select coalesce(max(t.depth), 0) into v_depth from retention_internal._tree_nodes(v_tree) t where not t.cycle;
   v_last := case when v_gated or p_lock_all then v_depth else greatest(v_depth - 1, 0) end;
   passes := '{}';
   if not v_gated and v_depth = 0 and p_cond is null then
@@ -100,11 +100,11 @@ begin
   for i in 1 .. v_last loop
     v_ctes := '';
     v_count := '0';
-    for c in select * from retention._tree_nodes(v_tree) t where not t.cycle and t.depth <= i order by t.n loop
+    for c in select * from retention_internal._tree_nodes(v_tree) t where not t.cycle and t.depth <= i order by t.n loop
       v_ctes := v_ctes || format(
         ', l%s as (select c.tableoid as "retention tableoid", c.* from %s c where (%s) in (%s)%s)',
-        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk),
-        retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'l'),
+        c.n, retention_internal._reach_scan(c.rel), retention_internal._column_list('c', c.fk),
+        retention_internal._node_source(c.parent, c.ref, c.referenced, s.tbl, 'l'),
         case when c.depth = i then ' for update of c' else '' end);
       if c.depth = i then
         v_count := v_count || format(' + (select count(*) from l%s)', c.n);
@@ -114,9 +114,9 @@ begin
   end loop;
 
   v_ctes := '';
-  for c in select * from retention._tree_nodes(v_tree) t
+  for c in select * from retention_internal._tree_nodes(v_tree) t
             where p_copy and t.action = 'delete' and not t.cycle order by t.n loop
-    v_src := retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k');
+    v_src := retention_internal._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k');
     if c.depth > v_last
        and not (select k.relrowsecurity from pg_catalog.pg_class k where k.oid = c.rel)
        and pg_catalog.has_table_privilege(c.rel, 'DELETE') then
@@ -128,13 +128,13 @@ begin
         ', k%s as (delete from %s c where (%s) in (%s)
                    returning pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid",
                              c.ctid as "retention ctid", c.*)',
-        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src);
+        c.n, retention_internal._reach_scan(c.rel), retention_internal._column_list('c', c.fk), v_src);
     else
       v_ctes := v_ctes || format(
         ', k%s as (select pg_catalog.to_json(c.*) as "retention archived row", c.tableoid as "retention tableoid",
                            c.ctid as "retention ctid", c.*
                     from %s c where (%s) in (%s)%s)',
-        c.n, retention._reach_scan(c.rel), retention._column_list('c', c.fk), v_src,
+        c.n, retention_internal._reach_scan(c.rel), retention_internal._column_list('c', c.fk), v_src,
         case when c.depth > v_last then ' for update of c' else '' end);
     end if;
     -- A row two keys reach (a diamond) is in two nodes' CTEs: copied with the first.
@@ -145,7 +145,7 @@ begin
       c.n, c.rel::oid, retention.qualified_name(c.rel), c.depth,
       coalesce(' where ' || (select string_agg(format('not exists (select from k%s y where y."retention tableoid" = x."retention tableoid"
                                                         and y."retention ctid" = x."retention ctid")', e.n), ' and ' order by e.n)
-                               from retention._tree_nodes(v_tree) e
+                               from retention_internal._tree_nodes(v_tree) e
                               where e.action = 'delete' and not e.cycle and e.n < c.n), ''));
     v_sum := v_sum || format(' + coalesce((select sum(row_count) from a%s), 0)', c.n);
   end loop;
@@ -171,13 +171,13 @@ begin
          else 'select pg_catalog.unnest($7::tid[]) as tid' end);
 end
 $$;
-comment on function retention._two_phase_sql(retention.policies, boolean, jsonb, boolean, text) is
+comment on function retention_internal._two_phase_sql(retention.policies, boolean, jsonb, boolean, text) is
   'Internal. The statements of an archiving (p_copy), approval-gated or hold-checked (p_lock_all: every level locked before the re-check; also an erasure step, p_cond) batch: pick (locks the rows; NULL when one statement does it all), passes (one lock statement per level of the cascade) and final (re-check, delete, copies to archived_batches).';
 
 -- The part of a batch statement that closes the flags of the rows it acts on (a policy
 -- with a notice period): a column of the done CTE (flag_key) and a CTE (close_cte); both
 -- empty for other policies.
-create or replace function retention._flag_close_sql(p_policy retention.policies, out flag_key text, out close_cte text)
+create or replace function retention_internal._flag_close_sql(p_policy retention.policies, out flag_key text, out close_cte text)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
@@ -197,17 +197,17 @@ begin
                                  where f.policy_id = %s and f.status = ''flagged'' and f.row_key = d.flag_key)',
                   p_policy.action, p_policy.policy_id)
       into flag_key, close_cte
-      from retention._notice_sql(p_policy) n;
+      from retention_internal._notice_sql(p_policy) n;
   end if;
 end
 $$;
-comment on function retention._flag_close_sql(retention.policies) is
+comment on function retention_internal._flag_close_sql(retention.policies) is
   'Internal. SQL pieces that close the flags of the rows a batch acts on (notice-period policies); empty otherwise.';
 
 -- A foreign key that names a partition below its parent node's table references only the
 -- rows in that partition: the condition on the parent node's rows (alias p, carrying
 -- "retention tableoid"), or '' when the key names the table or one above it.
-create or replace function retention._below_cond(p_referenced regclass)
+create or replace function retention_internal._below_cond(p_referenced regclass)
 returns text
 language sql
 stable
@@ -218,13 +218,13 @@ as $$
               then format(' where p."retention tableoid" in (select relid from pg_catalog.pg_partition_tree(%s::oid::regclass))', p_referenced::oid)
               else '' end
 $$;
-comment on function retention._below_cond(regclass) is
+comment on function retention_internal._below_cond(regclass) is
   'Internal. SQL restricting a parent node''s rows to those in the partition a foreign key names (archive batches).';
 
 -- What a node of the cascade tree references, for the statements of _two_phase_sql: the
 -- key columns (p_ref) of the picked rows (parent 0, table p_tbl) or of the rows of the
 -- parent node's CTE (p_prefix || parent), limited to the partition the key names.
-create or replace function retention._node_source(p_parent integer, p_ref name[], p_referenced regclass,
+create or replace function retention_internal._node_source(p_parent integer, p_ref name[], p_referenced regclass,
                                                   p_tbl text, p_prefix text)
 returns text
 language sql
@@ -234,9 +234,9 @@ set timezone = 'UTC'
 as $$
   select case when p_parent = 0
               then format('select %s from only %s t where t.ctid = any (array(select tid from picked))',
-                          retention._column_list('t', p_ref), p_tbl)
-              else format('select %s from %s%s p%s', retention._column_list('p', p_ref), p_prefix, p_parent,
-                          retention._below_cond(p_referenced)) end
+                          retention_internal._column_list('t', p_ref), p_tbl)
+              else format('select %s from %s%s p%s', retention_internal._column_list('p', p_ref), p_prefix, p_parent,
+                          retention_internal._below_cond(p_referenced)) end
 $$;
-comment on function retention._node_source(integer, name[], regclass, text, text) is
+comment on function retention_internal._node_source(integer, name[], regclass, text, text) is
   'Internal. The SQL selecting what a cascade tree node''s foreign key references: the picked rows'' key columns, or those of the parent node''s CTE.';

@@ -6,7 +6,7 @@
 -- What it stamps (deleted-at, scrubbed-at, a flag's closing) is the real time, never $2.
 -- It returns the row count, the oldest and newest age it touched, and the rows of other
 -- tables it deleted with them (a scrub policy's revoke tables; 0 otherwise).
-create or replace function retention._batch_sql(p_policy retention.policies, p_cond text default null)
+create or replace function retention_internal._batch_sql(p_policy retention.policies, p_cond text default null)
 returns text
 language plpgsql
 stable
@@ -14,8 +14,8 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  s          record := retention._policy_sql(p_policy, p_cond);
-  v_age_type text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  s          record := retention_internal._policy_sql(p_policy, p_cond);
+  v_age_type text := format_type(retention_internal._column_type(p_policy.target, p_policy.age_column), null);
   v_age      text := coalesce(s.age_expr, 'null::timestamptz');
   v_pick     text;
   v_revoke   text;
@@ -24,7 +24,7 @@ declare
   v_flag_key text := '';
   v_close    text := '';
 begin
-  select f.flag_key, f.close_cte into v_flag_key, v_close from retention._flag_close_sql(p_policy) f;
+  select f.flag_key, f.close_cte into v_flag_key, v_close from retention_internal._flag_close_sql(p_policy) f;
   if s.age_expr is null then
     -- A work condition (an erasure step): no keyset over an age, the rows as they come.
     v_pick := format(
@@ -70,17 +70,17 @@ begin
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
                   returning %3$s as age, (%9$s) as scrubbed_ok%4$s%7$s)%5$s%8$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
-              (%6$s)::int + retention._fail_unscrubbed((select count(*) from done where not coalesce(scrubbed_ok, false))) as related
+              (%6$s)::int + retention_internal._fail_unscrubbed((select count(*) from done where not coalesce(scrubbed_ok, false))) as related
          from done',
       s.tbl,
-      (retention._scrub_sql(p_policy)).set_list
+      (retention_internal._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
                 then format(', %I = pg_catalog.now()::%s', p_policy.scrubbed_at_column,
-                            format_type(retention._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
+                            format_type(retention_internal._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
                 else '' end,
       v_age, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
       v_flag_key, v_close,
-      case when p_cond is not null then (retention._scrub_sql(p_policy)).scrubbed else 'true' end);
+      case when p_cond is not null then (retention_internal._scrub_sql(p_policy)).scrubbed else 'true' end);
   end if;
   if p_policy.action = 'soft_delete' then
     return v_pick || format(
@@ -88,7 +88,7 @@ begin
                   returning %4$s as age%5$s)%6$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
       s.tbl, p_policy.deleted_at_column,
-      format_type(retention._column_type(p_policy.target, p_policy.deleted_at_column), null), v_age,
+      format_type(retention_internal._column_type(p_policy.target, p_policy.deleted_at_column), null), v_age,
       v_flag_key, v_close);
   end if;
   return v_pick || format(
@@ -98,12 +98,12 @@ begin
     s.tbl, v_age, v_flag_key, v_close);
 end
 $$;
-comment on function retention._batch_sql(retention.policies, text) is
+comment on function retention_internal._batch_sql(retention.policies, text) is
   'Internal. The SQL of one batch of a policy, or of a work condition p_cond (an erasure step) (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit, $7 tids to skip, $8 one tid or NULL).';
 
 -- Fails a batch whose scrubbed rows do not read as scrubbed afterwards (a trigger or rule
 -- put values back); returns 0 otherwise, to be added to a count.
-create or replace function retention._fail_unscrubbed(p_bad bigint)
+create or replace function retention_internal._fail_unscrubbed(p_bad bigint)
 returns integer
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -117,7 +117,7 @@ begin
   return 0;
 end
 $$;
-comment on function retention._fail_unscrubbed(bigint) is
+comment on function retention_internal._fail_unscrubbed(bigint) is
   'Internal. Raises RT032 when a scrub batch left rows unscrubbed; 0 otherwise.';
 
 -- Settings for a batch, local to its transaction. Planner: walk the age index from the
@@ -128,7 +128,7 @@ comment on function retention._fail_unscrubbed(bigint) is
 -- ledger rows together, so the ledger never counts a row that is still there; the next
 -- run deletes them again. Waiting for a flush per batch cost a third of the throughput
 -- and competed with the application's own commits (docs/benchmarks.md).
-create or replace function retention._batch_plan_settings()
+create or replace function retention_internal._batch_plan_settings()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
@@ -143,5 +143,5 @@ as $$
          set_config('jit', 'off', true),
          set_config('synchronous_commit', 'off', true);
 $$;
-comment on function retention._batch_plan_settings() is
+comment on function retention_internal._batch_plan_settings() is
   'Internal. Transaction-local planner settings that keep batches on the age index.';

@@ -19,7 +19,7 @@
 -- attached while the batch runs), that has row security or that this role cannot read or
 -- delete from (the statement would not see every row the cascade removes), or the server
 -- not counting deletions (track_counts off).
-create or replace function retention._one_statement_sql(p_policy retention.policies, p_tree jsonb,
+create or replace function retention_internal._one_statement_sql(p_policy retention.policies, p_tree jsonb,
                                                         out final text, out rels oid[])
 language plpgsql
 stable
@@ -27,10 +27,10 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  s       record := retention._policy_sql(p_policy, null);
-  v_type  text := format_type(retention._column_type(p_policy.target, p_policy.age_column), null);
+  s       record := retention_internal._policy_sql(p_policy, null);
+  v_type  text := format_type(retention_internal._column_type(p_policy.target, p_policy.age_column), null);
   v_root  regclass := coalesce(pg_catalog.pg_partition_root(p_policy.target), p_policy.target);
-  v_flag  record := retention._flag_close_sql(p_policy);
+  v_flag  record := retention_internal._flag_close_sql(p_policy);
   v_ctes  text := '';
   v_arch  text := '';
   v_sum   text := '0';
@@ -41,8 +41,8 @@ begin
   rels := '{}';
   if p_policy.approval = 'required' or s.age_expr is null
      or not pg_catalog.current_setting('track_counts')::boolean
-     or exists (select from retention._tree_nodes(p_tree) t where t.cycle)
-     or exists (select from retention._tree_nodes(p_tree) t
+     or exists (select from retention_internal._tree_nodes(p_tree) t where t.cycle)
+     or exists (select from retention_internal._tree_nodes(p_tree) t
                   join pg_catalog.pg_class k on k.oid = t.rel
                  where t.action = 'delete'
                    and (k.relkind <> 'r' or k.relrowsecurity
@@ -57,18 +57,18 @@ begin
   -- not delete; its children must stay with it.
   select coalesce(string_agg(format(', t.%I as %I', k.col, 'retention key ' || k.col), '' order by k.col), '')
     into v_keys
-    from (select distinct u.col from retention._tree_nodes(p_tree) t, unnest(t.ref) u(col)
+    from (select distinct u.col from retention_internal._tree_nodes(p_tree) t, unnest(t.ref) u(col)
            where t.action = 'delete' and t.parent = 0) k;
-  for c in select * from retention._tree_nodes(p_tree) t where t.action = 'delete' order by t.n loop
+  for c in select * from retention_internal._tree_nodes(p_tree) t where t.action = 'delete' order by t.n loop
     v_ctes := v_ctes || format(
       ', k%s as (delete from only %s c where (%s) in (%s)
                  returning row(c.*)::%s as "retention archived row", c.tableoid as "retention tableoid", c.*)',
-      c.n, retention.qualified_name(c.rel), retention._column_list('c', c.fk),
+      c.n, retention.qualified_name(c.rel), retention_internal._column_list('c', c.fk),
       case when c.parent = 0
            then format('select %s from done',
                        (select string_agg(format('%I', 'retention key ' || r.col), ', ' order by r.o)
                           from unnest(c.ref) with ordinality r(col, o)))
-           else retention._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k') end,
+           else retention_internal._node_source(c.parent, c.ref, c.referenced, s.tbl, 'k') end,
       retention.qualified_name(c.rel));
     v_arch := v_arch || format(
       ', a%1$s as (insert into retention.archived_batches (run_id, batch_no, policy_name, rel, rel_name, depth, row_count, rows)
@@ -82,7 +82,7 @@ begin
   end loop;
   -- The rows deleted per table of rels (a table two keys reach has two nodes).
   select coalesce(string_agg(format('(%s)', (select string_agg(format('(select count(*) from k%s)', t.n), ' + ')
-                                                 from retention._tree_nodes(p_tree) t
+                                                 from retention_internal._tree_nodes(p_tree) t
                                                 where t.action = 'delete' and t.rel::oid = r.rel)), ', ' order by r.o), '')
     into v_count
     from unnest(rels) with ordinality r(rel, o);
@@ -103,11 +103,11 @@ begin
     retention.qualified_name(v_root), v_arch, v_flag.close_cte, v_sum, v_count, v_keys);
 end
 $$;
-comment on function retention._one_statement_sql(retention.policies, jsonb) is
+comment on function retention_internal._one_statement_sql(retention.policies, jsonb) is
   'Internal. An archiving batch as one statement that deletes and copies every level of its cascade itself (the fast path, checked afterwards by _one_statement_exec), with the tables whose deletions are checked; NULL final where it does not apply.';
 
 -- The rows this transaction has deleted from each table of p_rels, counted by the server.
-create or replace function retention._deleted_in_xact(p_rels oid[])
+create or replace function retention_internal._deleted_in_xact(p_rels oid[])
 returns bigint[]
 language sql
 volatile
@@ -117,13 +117,13 @@ as $$
   select coalesce(array_agg(pg_catalog.pg_stat_get_xact_tuples_deleted(r.rel) order by r.o), '{}')
     from unnest(p_rels) with ordinality r(rel, o)
 $$;
-comment on function retention._deleted_in_xact(oid[]) is
+comment on function retention_internal._deleted_in_xact(oid[]) is
   'Internal. pg_stat_get_xact_tuples_deleted for each table: the rows this transaction deleted there.';
 
 -- The rows a statement deleted in other tables through its foreign keys' cascade: what
 -- this transaction deleted from the tables of p_reach since p_before (_deleted_in_xact),
 -- less the p_rows the statement itself deleted from its own table (one of them).
-create or replace function retention._cascaded(p_reach oid[], p_before bigint[], p_rows bigint)
+create or replace function retention_internal._cascaded(p_reach oid[], p_before bigint[], p_rows bigint)
 returns integer
 language sql
 volatile
@@ -131,16 +131,16 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select greatest(0, coalesce(sum(x.a - x.b), 0) - coalesce(p_rows, 0))::integer
-    from unnest(retention._deleted_in_xact(p_reach), p_before) x(a, b)
+    from unnest(retention_internal._deleted_in_xact(p_reach), p_before) x(a, b)
 $$;
-comment on function retention._cascaded(oid[], bigint[], bigint) is
+comment on function retention_internal._cascaded(oid[], bigint[], bigint) is
   'Internal. The rows this transaction deleted from the tables of p_reach since p_before, less p_rows: what a batch''s cascade deleted in other tables.';
 
 -- Runs _one_statement_sql's statement for up to p_size rows (or the one row p_tid) in a
 -- subtransaction, and keeps its work only when every table of p_rels lost exactly the
 -- rows the statement deleted and copied there: nothing went by the cascade alone. Else it
 -- undoes it and returns o_done false (the caller runs the batch on the locked path).
-create or replace function retention._one_statement_exec(
+create or replace function retention_internal._one_statement_exec(
   p_final text, p_rels oid[], p_pol retention.policies, p_run_id bigint, p_batch_no integer,
   p_cutoff timestamptz, p_as_of timestamptz, p_floor timestamptz, p_size bigint, p_skip tid[], p_tid tid,
   out o_done boolean, out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
@@ -154,11 +154,11 @@ declare
 begin
   o_done := true;
   begin
-    v_before := retention._deleted_in_xact(p_rels);
+    v_before := retention_internal._deleted_in_xact(p_rels);
     execute p_final into o_rows, o_oldest, o_newest, o_related, v_deleted
       using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, p_tid, p_run_id, p_batch_no;
     if (select bool_or((x.a - x.b) is distinct from x.d)
-          from unnest(retention._deleted_in_xact(p_rels), v_before, v_deleted) x(a, b, d)) then
+          from unnest(retention_internal._deleted_in_xact(p_rels), v_before, v_deleted) x(a, b, d)) then
       raise exception 'a row came to reference the batch''s rows during its statement' using errcode = 'RT900';
     end if;
   exception when sqlstate 'RT900' then
@@ -167,5 +167,5 @@ begin
   end;
 end
 $$;
-comment on function retention._one_statement_exec(text, oid[], retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
+comment on function retention_internal._one_statement_exec(text, oid[], retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
   'Internal. Runs the one-statement archiving batch (_one_statement_sql) and keeps it only if the server''s deletion counts show no row went without its copy; o_done false: undone, take the locked path.';

@@ -11,19 +11,19 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_pol  retention.policies := retention._get_policy(p_policy);
+  v_pol  retention.policies := retention_internal._get_policy(p_policy);
   v_ret  record := retention.effective_retain(v_pol);
   v_old  text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
                          current_setting('enable_sort')];
   v_line text;
 begin
-  perform retention._check_can_read(v_pol.target);
+  perform retention_internal._check_can_read(v_pol.target);
   if v_pol.action = 'drop_partitions' then
     raise exception 'policy % drops whole partitions; it has no row batches to explain', p_policy
       using errcode = 'RT007', hint = format('SELECT * FROM retention.partitions(%L) shows what it would drop.', p_policy);
   end if;
-  perform retention._batch_plan_settings();
-  for v_line in execute 'explain ' || retention._batch_sql(v_pol)
+  perform retention_internal._batch_plan_settings();
+  for v_line in execute 'explain ' || retention_internal._batch_sql(v_pol)
     using p_as_of - v_ret.retain, p_as_of, v_pol.name, v_pol.target::oid,
           '-infinity'::timestamptz, v_pol.batch_size::bigint, '{}'::tid[], null::tid
   loop

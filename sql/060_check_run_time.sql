@@ -3,7 +3,7 @@
 -- clock: its p_as_of may lie in the past (the cutoff moves back, so it deletes less) but
 -- not in the future, where it would delete rows before their period ends ('infinity'
 -- included). Dry runs and previews may look anywhere in time.
-create or replace function retention._check_run_time(p_dry_run boolean, p_as_of timestamptz)
+create or replace function retention_internal._check_run_time(p_dry_run boolean, p_as_of timestamptz)
 returns void
 language plpgsql
 stable
@@ -23,5 +23,5 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_run_time(boolean, timestamptz) is
+comment on function retention_internal._check_run_time(boolean, timestamptz) is
   'Internal. Refuses (RT022) p_dry_run NULL and a live run with a p_as_of in the future.';

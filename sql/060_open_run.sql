@@ -55,7 +55,7 @@ declare
   v_hint      text;
   v_affected  bigint := 0;
   v_limit     bigint;
-  v_actor     text := retention._actor();
+  v_actor     text := retention_internal._actor();
   v_plan      jsonb;
   v_dead      record;
   v_gap       text;
@@ -65,8 +65,8 @@ declare
   v_gate      record;
   v_prop      retention.proposals;
 begin
-  perform retention._check_run_time(p_dry_run, p_as_of);
-  v_pol := retention._get_policy(p_policy);
+  perform retention_internal._check_run_time(p_dry_run, p_as_of);
+  v_pol := retention_internal._get_policy(p_policy);
   if p_max_rows is not null and p_max_rows < 1 then
     raise exception 'p_max_rows must be at least 1, got %', p_max_rows
       using errcode = 'RT006', hint = 'Leave it out for no cap beyond the policy''s ceiling, or give a positive number of rows.';
@@ -75,7 +75,7 @@ begin
     raise exception 'p_time_budget must be more than 0 and at most 24 hours, got %', p_time_budget
       using errcode = 'RT006', hint = 'E.g. ''5 minutes''; leave it out for the policy''s time budget.';
   end if;
-  v_gap := retention._privilege_gap(v_pol, session_user);
+  v_gap := retention_internal._privilege_gap(v_pol, session_user);
   if v_gap is not null then
     raise exception 'role % may not run policy %: it lacks privileges on %', session_user, v_pol.name,
       coalesce(retention.qualified_name(v_pol.target), 'its table')
@@ -83,11 +83,11 @@ begin
   end if;
 
   if v_pol.action <> 'drop_partitions' and retention.qualified_name(v_pol.target) is not null then
-    perform retention._check_foreign_code(v_pol);
-    perform retention._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
+    perform retention_internal._check_foreign_code(v_pol);
+    perform retention_internal._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
   end if;
 
-  if not retention._try_lock_run(v_pol.name) then
+  if not retention_internal._try_lock_run(v_pol.name) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at)
     select v_pol.policy_id, v_pol.name, v_mode, 'already_running', v_pol.action, v_as_of, v_as_of,
@@ -108,30 +108,30 @@ begin
        where policy_name = v_pol.name and status = 'running' and kind = 'policy'
       returning run_id, affected, batches
     loop
-      perform retention._append_audit('run.interrupted', 'policy', v_pol.name,
+      perform retention_internal._append_audit('run.interrupted', 'policy', v_pol.name,
         jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
                            'error', 'the session running it ended before the run finished'));
     end loop;
     v_ret := retention.effective_retain(v_pol);
     v_cutoff := v_as_of - v_ret.retain;
-    if not retention._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
+    if not retention_internal._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
       raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
         using errcode = 'RT004', hint = 'Give the policy (or its default) a period with no negative part, e.g. ''90 days''.';
     end if;
     -- An approval-gated policy's live run acts only on the rows of its approved proposal
     -- that are still eligible and unchanged (their condition joins the predicate).
     if v_pol.approval = 'required' and not p_dry_run then
-      select * into v_gate from retention._proposal_gate(v_pol);
+      select * into v_gate from retention_internal._proposal_gate(v_pol);
       if v_gate.code is not null then
         v_status := 'refused';
         v_code := v_gate.code; v_err := v_gate.err; v_hint := v_gate.hint;
       else
         v_prop := v_gate.proposal;
         v_pol.predicate := concat_ws(' and ', '(' || v_pol.predicate || ')',
-                                     retention._proposal_cond(v_prop.proposal_id, v_pol.target));
+                                     retention_internal._proposal_cond(v_prop.proposal_id, v_pol.target));
       end if;
     end if;
-    v_sql := retention._policy_sql(v_pol);
+    v_sql := retention_internal._policy_sql(v_pol);
     -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
     if v_pol.action <> 'drop_partitions' then
@@ -146,7 +146,7 @@ begin
              coalesce(jsonb_object_agg(x.part::oid::text, jsonb_build_object(
                'rows', x.rows, 'held_rows', x.held_rows, 'disposition', x.disposition)), '{}')
         into v_eligible, v_held, v_plan
-        from retention._partition_plan(v_pol, v_as_of, v_cutoff) x
+        from retention_internal._partition_plan(v_pol, v_as_of, v_cutoff) x
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     end if;
     v_limit := least(v_eligible - v_held, coalesce(p_max_rows, v_eligible - v_held),
@@ -165,7 +165,7 @@ begin
                closed_reason = format('%s of its %s rows changed or left the eligible set',
                                       v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible, v_prop.rows)
          where proposal_id = v_prop.proposal_id;
-        perform retention._append_audit('proposal.stale', 'policy', v_pol.name,
+        perform retention_internal._append_audit('proposal.stale', 'policy', v_pol.name,
           jsonb_build_object('proposal_id', v_prop.proposal_id, 'reason', 'drift',
                              'gone', v_prop.rows - coalesce(v_prop.executed_rows, 0) - v_eligible, 'rows', v_prop.rows));
         v_status := 'refused';
@@ -194,21 +194,21 @@ begin
                                'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan,
                                -- The policy's version (_policy_version, as proposals record it): an
                                -- approved run's is its proposal's (its predicate carries the proposal's rows).
-                               'version', coalesce(v_prop.policy_version, retention._policy_version_or_null(v_pol)))
+                               'version', coalesce(v_prop.policy_version, retention_internal._policy_version_or_null(v_pol)))
               || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
             jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
                                'floor', '-infinity', 'skip', '{}'),
             pg_backend_pid())
     returning run_id into v_run_id;
     if v_status = 'running' and v_pol.notice_period is not null then
-      perform retention._flag_rows(v_pol, v_run_id, v_cutoff, v_as_of);
+      perform retention_internal._flag_rows(v_pol, v_run_id, v_cutoff, v_as_of);
     end if;
-    perform retention._append_audit(case when v_status = 'running' then 'run.started' else 'run.' || v_status end,
+    perform retention_internal._append_audit(case when v_status = 'running' then 'run.started' else 'run.' || v_status end,
       'policy', v_pol.name,
       jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'cutoff', v_cutoff, 'eligible', v_eligible,
                          'held_back', v_held, 'affected', v_affected, 'limit', v_limit,
                          'proposal', v_prop.proposal_id,
-                         'error', retention._loggable_error(v_code, v_err)));
+                         'error', retention_internal._loggable_error(v_code, v_err)));
   exception
     when lock_not_available or query_canceled or others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
@@ -224,15 +224,15 @@ begin
       -- cancelled (a cancel comes once: this must not wait without end).
       begin
         perform set_config('lock_timeout', '1000', true);
-        perform retention._append_audit('run.' || v_status, 'policy', v_pol.name,
+        perform retention_internal._append_audit('run.' || v_status, 'policy', v_pol.name,
           jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'error_code', v_code,
-                             'error', retention._loggable_error(v_code, v_err)));
+                             'error', retention_internal._loggable_error(v_code, v_err)));
       exception when lock_not_available then
         null;
       end;
   end;
   if v_status <> 'running' then
-    perform retention._unlock_run(v_pol.name);
+    perform retention_internal._unlock_run(v_pol.name);
   end if;
   raise notice 'policy %: run % %, cutoff %, eligible %, held back %',
     p_policy, v_run_id, case when p_dry_run then '(dry run)' else 'started' end,

@@ -69,7 +69,7 @@ begin
         using errcode = 'RT008', hint = 'A run left running by an earlier version is closed by the next run of its policy.';
     end if;
     if r.backend_pid is distinct from pg_backend_pid()
-       or not retention._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
+       or not retention_internal._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
       raise exception 'run % belongs to another session', p_run_id
         using errcode = '55000', hint = 'Only the session that opened a run steps it; retention.request_stop(run_id) asks it to stop.';
     end if;
@@ -80,14 +80,14 @@ begin
     v_phase := v_state ->> 'phase';
 
     if r.batches > 0 and clock_timestamp() - r.started_at >= v_budget then
-      return retention._close_run(r, 'stopped_time_budget');
+      return retention_internal._close_run(r, 'stopped_time_budget');
     end if;
     -- The row limit ends row phases; partitions detached earlier are always finished first.
     if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
-      return retention._close_run(r, retention._run_end_status(r));
+      return retention_internal._close_run(r, retention_internal._run_end_status(r));
     end if;
     if r.stop_requested_at is not null then
-      return retention._close_run(r, 'stopped_requested');
+      return retention_internal._close_run(r, 'stopped_requested');
     end if;
     begin
       -- A run executing a proposal goes on only while the proposal stands: still approved (not
@@ -96,19 +96,19 @@ begin
         -- The tables the step will change locked first (no foreign key can be added to them
         -- until it commits), then the proposal and the policy's version, keys included.
         perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
-        perform retention._lock_reach(v_pol);
-        v_err := retention._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
+        perform retention_internal._lock_reach(v_pol);
+        v_err := retention_internal._proposal_lapsed((r.spec ->> 'proposal')::bigint, r.policy_id);
         if v_err is not null then
-          return retention._close_run(r, 'failed', 'RT035', v_err,
+          return retention_internal._close_run(r, 'failed', 'RT035', v_err,
             'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
         end if;
       end if;
       if v_phase = 'detach' then
-        v_det := retention._detach_partitions(r, v_pol);
+        v_det := retention_internal._detach_partitions(r, v_pol);
         v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),
                                                  'leaf', 1, 'capped', v_det.capped);
       elsif v_phase = 'finish' then
-        if not retention._finish_partition(r, v_pol) then
+        if not retention_internal._finish_partition(r, v_pol) then
           v_state := v_state || jsonb_build_object('phase', 'leaves');
         end if;
       else
@@ -117,7 +117,7 @@ begin
           select array(select jsonb_array_elements_text(v_state -> 'leaves')) into v_leaves;
           v_i := (v_state ->> 'leaf')::int;
           if v_i > coalesce(cardinality(v_leaves), 0) then
-            return retention._close_run(r, retention._run_end_status(r));
+            return retention_internal._close_run(r, retention_internal._run_end_status(r));
           end if;
           v_part := v_leaves[v_i];
           v_leaf := v_pol;
@@ -125,12 +125,12 @@ begin
           v_leaf.action := 'delete';
           v_pol := v_leaf;
         end if;
-        v_b := retention._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
+        v_b := retention_internal._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
                                 r.batches + 1, v_part, r.spec ->> 'cond',
                                 (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
         if v_b.o_rows = 0 and v_b.o_failed = 0 then
           if v_phase <> 'leaves' then
-            return retention._close_run(r, retention._run_end_status(r));
+            return retention_internal._close_run(r, retention_internal._run_end_status(r));
           end if;
           v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
         else
@@ -162,14 +162,14 @@ begin
         get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
         select * into r from retention.runs where run_id = p_run_id;
         v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
-        return retention._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));
+        return retention_internal._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));
     end;
   exception when query_canceled then
     if v_mine then
       get stacked diagnostics v_err = message_text;
       select * into r from retention.runs where run_id = p_run_id;
       if r.status = 'running' then
-        return retention._close_run(r, 'interrupted', '57014', v_err);
+        return retention_internal._close_run(r, 'interrupted', '57014', v_err);
       end if;
     end if;
     raise;
@@ -181,7 +181,7 @@ comment on function retention.run_step(bigint) is
 
 -- The status of a run that has done all it will: completed, or stopped_max_rows when a cap
 -- (p_max_rows, run_cap, or the partitions' row limit) left eligible rows behind.
-create or replace function retention._run_end_status(r retention.runs)
+create or replace function retention_internal._run_end_status(r retention.runs)
 returns text
 language sql
 stable
@@ -193,14 +193,14 @@ as $$
                     and (r.spec ->> 'limit')::bigint < r.eligible - r.held_back)
               then 'stopped_max_rows' else 'completed' end
 $$;
-comment on function retention._run_end_status(retention.runs) is
+comment on function retention_internal._run_end_status(retention.runs) is
   'Internal. completed, or stopped_max_rows when a cap left eligible rows behind.';
 
 -- Ends a run: its status and error, its audit entry (the policy's, or the erasure
 -- request's for an erasure step), and a policy run lets go of its run lock. A cancel
 -- while closing (waiting for the audit chain) still records the run interrupted; its
 -- audit entry then comes from the next run of the policy (open_run).
-create or replace function retention._close_run(r retention.runs, p_status text, p_code text default null,
+create or replace function retention_internal._close_run(r retention.runs, p_status text, p_code text default null,
                                                 p_err text default null, p_hint text default null)
 returns text
 language plpgsql
@@ -215,7 +215,7 @@ begin
     -- The audit chain is locked for the length of each append; a transaction that holds it
     -- idle must not keep a run from ending (a cancel comes only once).
     perform set_config('lock_timeout', '5000', true);
-    perform retention._append_audit('run.' || p_status,
+    perform retention_internal._append_audit('run.' || p_status,
       case r.kind when 'policy' then 'policy' else 'erasure_request' end,
       case r.kind when 'policy' then r.policy_name else r.request_id::text end,
       jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
@@ -224,7 +224,7 @@ begin
         -- The audit log is kept for good: an error that may quote a row's values (a trigger's,
         -- a data exception) is there by its code, and an erasure step's, which works on one
         -- person's rows, always; runs.error has the message (an erasure removes it).
-        'error', case when r.kind = 'policy' then retention._loggable_error(p_code, p_err) end)));
+        'error', case when r.kind = 'policy' then retention_internal._loggable_error(p_code, p_err) end)));
   exception when query_canceled or lock_not_available then
     update retention.runs
        set status = case when p_status = 'interrupted' or sqlstate = '57014' then 'interrupted' else p_status end,
@@ -234,13 +234,13 @@ begin
      where run_id = r.run_id;
   end;
   if r.spec ? 'proposal' then
-    perform retention._proposal_run_closed(r, p_status);
+    perform retention_internal._proposal_run_closed(r, p_status);
   end if;
   if r.kind = 'policy' then
-    perform retention._unlock_run(r.policy_name);
+    perform retention_internal._unlock_run(r.policy_name);
   end if;
   return (select status from retention.runs where run_id = r.run_id);
 end
 $$;
-comment on function retention._close_run(retention.runs, text, text, text, text) is
+comment on function retention_internal._close_run(retention.runs, text, text, text, text) is
   'Internal. Ends a run: status, error, audit entry; a policy run releases its run lock.';

@@ -88,7 +88,7 @@ as $$
          (select max(r.started_at) from retention.runs r where r.policy_id = e.policy_id and r.mode = 'live')
     from retention.effective_policies e
     join retention.policies p on p.policy_id = e.policy_id
-    cross join lateral (select retention._cron_step(e.effective_schedule, e.time_zone, p_at, false) as due) d
+    cross join lateral (select retention_internal._cron_step(e.effective_schedule, e.time_zone, p_at, false) as due) d
    where e.enabled and not e.target_missing
      and d.due is not null and d.due >= p.created_at
      and not exists (select from retention.runs r

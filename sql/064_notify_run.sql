@@ -4,7 +4,7 @@
 -- notify_over_rows (100000 unless set) puts a notification in the outbox, in the same
 -- transaction that records the outcome, whoever started the run (worker, CLI or psql).
 -- Payloads carry counts, codes and names only: never row contents.
-create or replace function retention._notify_run()
+create or replace function retention_internal._notify_run()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -47,9 +47,9 @@ begin
   return null;
 end
 $$;
-comment on function retention._notify_run() is
+comment on function retention_internal._notify_run() is
   'Internal. Trigger on retention.runs: queues a notification when a live run fails, is refused by its ceiling, leaves rows it could not act on, or affects at least notify_over_rows rows.';
 
 create or replace trigger runs_notify
   after insert or update of status on retention.runs
-  for each row execute function retention._notify_run();
+  for each row execute function retention_internal._notify_run();

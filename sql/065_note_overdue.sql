@@ -19,7 +19,7 @@ declare
   v_pol      retention.policies;
   v_last_ok  timestamptz;
 begin
-  v_pol := retention._get_policy(p_policy);
+  v_pol := retention_internal._get_policy(p_policy);
   if p_due_at is null or p_due_at > p_as_of then
     raise exception 'the due time % is not in the past of %', p_due_at, p_as_of
       using errcode = 'RT017', hint = 'Pass the schedule occurrence that should already have produced a run.';

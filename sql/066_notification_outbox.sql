@@ -80,7 +80,7 @@ begin
          claimed_by = null, claimed_until = null
    where notification_id = p_notification_id and status = 'dead';
   if found then
-    perform retention._append_audit('notification.requeued', 'notification', p_notification_id::text, '{}');
+    perform retention_internal._append_audit('notification.requeued', 'notification', p_notification_id::text, '{}');
   end if;
   return found;
 end

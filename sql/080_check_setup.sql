@@ -39,7 +39,7 @@ begin
       fix := format('SELECT retention.drop_policy(%L);', p.name);
       return next; continue;
     end if;
-    if retention._column_type(p.target, p.age_column) is null then
+    if retention_internal._column_type(p.target, p.age_column) is null then
       problem := format('column %s no longer exists', p.age_column);
       fix := format('SELECT retention.drop_policy(%L); -- or set_policy with the new column', p.name);
       return next; continue;
@@ -87,7 +87,7 @@ begin
         return next;
       end loop;
     end if;
-    foreach v_fix in array coalesce(string_to_array(retention._privilege_gap(p, 'retention_runner'), E'\n'), '{}') loop
+    foreach v_fix in array coalesce(string_to_array(retention_internal._privilege_gap(p, 'retention_runner'), E'\n'), '{}') loop
       problem := case when p.action = 'drop_partitions' and v_fix like 'GRANT CREATE%'
                       then format('role retention_runner cannot move partitions into schema %I', p.archive_schema)
                       when p.action = 'drop_partitions'

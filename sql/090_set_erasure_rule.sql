@@ -29,11 +29,11 @@ declare
   v_key    record;
   v_coltyp oid;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_table is not null then
-    v_target := retention._resolve_table(p_table,
+    v_target := retention_internal._resolve_table(p_table,
       'Give an existing table, schema-qualified, or NULL for the default rule.');
-    perform retention._check_can_read(v_target);
+    perform retention_internal._check_can_read(v_target);
   end if;
   if p_rule is null or p_rule not in ('delete', 'scrub', 'keep') then
     raise exception 'unknown erasure rule %', coalesce(quote_literal(p_rule), 'NULL')
@@ -48,7 +48,7 @@ begin
       raise exception 'the default rule cannot scrub: columns differ per table'
         using errcode = 'RT020', hint = 'Give the default as delete or keep, and scrub rules per table.';
     end if;
-    v_scrub := retention._validate_scrub(v_target, p_scrub, null, null);
+    v_scrub := retention_internal._validate_scrub(v_target, p_scrub, null, null);
   elsif p_scrub is not null then
     raise exception 'p_scrub is only used by the scrub rule'
       using errcode = 'RT020', hint = 'Leave it NULL for delete and keep.';
@@ -74,9 +74,9 @@ begin
       raise exception 'column % does not exist in %', quote_ident(p_subject_column), retention.qualified_name(v_target)
         using errcode = 'RT002', hint = format('Name the column of %s that holds the person''s key.', retention.qualified_name(v_target));
     end if;
-    v_subj := retention._resolve_table(p_subject_table,
+    v_subj := retention_internal._resolve_table(p_subject_table,
       'Name the table whose row is the data subject, e.g. auth.users.');
-    select k.key_column, k.key_type into v_key from retention._single_key(v_subj) k;
+    select k.key_column, k.key_type into v_key from retention_internal._single_key(v_subj) k;
     if v_key.key_column is null then
       raise exception '% has no single-column primary key', retention.qualified_name(v_subj)
         using errcode = 'RT020', hint = 'Erasure requests name the subject by its primary key; give the table that holds the people (e.g. auth.users).';
@@ -85,7 +85,7 @@ begin
       raise exception '% is the subject table itself', retention.qualified_name(v_subj)
         using errcode = 'RT020', hint = 'The subject''s own row is reached by its key; name the column in another table.';
     end if;
-    if not retention._same_key_type(v_coltyp, v_key.key_type::regtype::oid) then
+    if not retention_internal._same_key_type(v_coltyp, v_key.key_type::regtype::oid) then
       raise exception 'column % of % (%) cannot hold the key of % (%)', quote_ident(p_subject_column),
             retention.qualified_name(v_target), format_type(v_coltyp, null), retention.qualified_name(v_subj), v_key.key_type
         using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one).';
@@ -94,9 +94,9 @@ begin
 
   delete from retention.erasure_rules r where r.target is not distinct from v_target;
   insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
-  values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention._actor(), p_subject_column, v_subj)
+  values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)
   returning * into v_row;
-  perform retention._append_audit('erasure_rule.set', 'erasure_rule',
+  perform retention_internal._append_audit('erasure_rule.set', 'erasure_rule',
     coalesce(retention.qualified_name(v_target), '(default)'),
     jsonb_strip_nulls(jsonb_build_object('rule', p_rule, 'scrub', v_scrub, 'reason', v_row.reason,
                                          'subject_column', p_subject_column,
@@ -110,7 +110,7 @@ comment on function retention.set_erasure_rule(text, text, jsonb, text, text, te
 -- Whether a column of type p_col can hold a key of type p_key, as erasures compare them:
 -- the same type once domains are resolved, both integer (smallint, integer, bigint,
 -- numeric: subject 7 is 7 in each), or both text (text, varchar).
-create or replace function retention._same_key_type(p_col oid, p_key oid)
+create or replace function retention_internal._same_key_type(p_col oid, p_key oid)
 returns boolean
 language sql
 stable
@@ -120,9 +120,9 @@ as $$
   select b.c = b.k
          or (b.c in ('smallint', 'integer', 'bigint', 'numeric') and b.k in ('smallint', 'integer', 'bigint', 'numeric'))
          or (b.c in ('text', 'character varying') and b.k in ('text', 'character varying'))
-    from (select retention._base_type(p_col, -1) as c, retention._base_type(p_key, -1) as k) b
+    from (select retention_internal._base_type(p_col, -1) as c, retention_internal._base_type(p_key, -1) as k) b
 $$;
-comment on function retention._same_key_type(oid, oid) is
+comment on function retention_internal._same_key_type(oid, oid) is
   'Internal. Whether a column of the first type can hold a subject key of the second (same base type, both integer/numeric, or both text/varchar).';
 
 -- The condition (over alias t) that a column of type p_type holds the subject key p_key,
@@ -130,7 +130,7 @@ comment on function retention._same_key_type(oid, oid) is
 -- varchar(5) column must not see 'alicebob' cut to 'alice', nor numeric(5,0) see 7.5 as
 -- 8), text byte for byte (collate "C": a case-insensitive collation must not make 'bob'
 -- match 'Bob'). NULL when the type cannot hold the key (it selects nothing).
-create or replace function retention._key_match_sql(p_col name, p_type oid, p_key text)
+create or replace function retention_internal._key_match_sql(p_col name, p_type oid, p_key text)
 returns text
 language sql
 stable
@@ -139,9 +139,9 @@ set timezone = 'UTC'
 as $$
   select format('t.%I = %L::%s%s', p_col, v.v, b.base,
                 case when b.base in ('text', 'character varying', 'bpchar') then ' collate "C"' else '' end)
-    from (select retention._base_type(p_type, -1) as base) b
-   cross join lateral (select retention._subject_value(p_key, b.base) as v) v
+    from (select retention_internal._base_type(p_type, -1) as base) b
+   cross join lateral (select retention_internal._subject_value(p_key, b.base) as v) v
    where v.v is not null
 $$;
-comment on function retention._key_match_sql(name, oid, text) is
+comment on function retention_internal._key_match_sql(name, oid, text) is
   'Internal. SQL over alias t: the column holds the subject key, compared in its type without modifier and text byte for byte; NULL when the type cannot hold the key.';

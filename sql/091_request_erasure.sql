@@ -24,11 +24,11 @@ declare
   v_type  text;
   v_req   retention.erasure_requests;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   -- The request runs as the schema's owner: the requesting login must itself be able to
   -- read the subject table, without row security hiding people from it.
   select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
-    from retention._subject_table(p_subject_table, 'file requests for') x;
+    from retention_internal._subject_table(p_subject_table, 'file requests for') x;
   if p_requested_by is null or btrim(p_requested_by) = '' then
     raise exception 'an erasure request needs who asked for it'
       using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
@@ -50,20 +50,20 @@ begin
     raise exception 'due date % is not in the future', p_due_at
       using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
   end if;
-  if not retention._key_exists(v_table, p_subject_id) then
+  if not retention_internal._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
 
   -- The key as the column reads it ('042' is 42), named everywhere but here by its token.
-  p_subject_id := retention._subject_value(p_subject_id, v_type);
+  p_subject_id := retention_internal._subject_value(p_subject_id, v_type);
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference)
-  values (v_table, p_subject_id, retention._subject_token('subject:' || p_subject_id),
+  values (v_table, p_subject_id, retention_internal._subject_token('subject:' || p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)
   returning * into v_req;
   -- requested_by may be the person (an e-mail address): it stays in the request until the
   -- erasure completes, and never enters the audit log.
-  perform retention._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
+  perform retention_internal._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,
     jsonb_build_object('subject_table', retention.qualified_name(v_table), 'subject_hash', v_req.subject_hash,
                        'filed_by', session_user, 'due_at', v_req.due_at));
   raise notice 'erasure request % filed, due %', v_req.request_id, v_req.due_at;
@@ -78,7 +78,7 @@ comment on function retention.request_erasure(text, text, text, timestamptz, tex
 -- as the owner) with no row security hiding people from it (RT023, p_what says what it
 -- could not do; checked before anyone is looked up, so no error tells whether a hidden
 -- row exists), and it has a single-column primary key, which names the person (RT029).
-create or replace function retention._subject_table(p_table text, p_what text,
+create or replace function retention_internal._subject_table(p_table text, p_what text,
                                                     out rel regclass, out key_column text, out key_type text)
 language plpgsql
 stable
@@ -86,18 +86,18 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  rel := retention._resolve_table(p_table, 'Name the table whose row is the data subject, e.g. auth.users.');
-  perform retention._check_can_read(rel);
-  if retention._rls_hides(rel) then
+  rel := retention_internal._resolve_table(p_table, 'Name the table whose row is the data subject, e.g. auth.users.');
+  perform retention_internal._check_can_read(rel);
+  if retention_internal._rls_hides(rel) then
     raise exception 'row-level security on % applies to %: it cannot % people it may not see', rel, session_user, p_what
       using errcode = 'RT023', hint = 'Use a login that bypasses its row-level security.';
   end if;
-  select k.key_column, k.key_type into key_column, key_type from retention._single_key(rel) k;
+  select k.key_column, k.key_type into key_column, key_type from retention_internal._single_key(rel) k;
   if key_column is null then
     raise exception '% has no single-column primary key', rel
       using errcode = 'RT029', hint = 'The person is named by their row''s primary key; give the table that holds the people (e.g. auth.users).';
   end if;
 end
 $$;
-comment on function retention._subject_table(text, text) is
+comment on function retention_internal._subject_table(text, text) is
   'Internal. The subject table of an erasure request or export, checked for the login (exists, readable, no row security hiding people, single-column key), with its key column and type.';

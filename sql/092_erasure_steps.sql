@@ -7,7 +7,7 @@
 -- table's rule comes from erasure_rules (the table's, else the default, else 'delete'),
 -- with where it came from. The walk does not go past a table whose rows are kept: rows
 -- referencing kept rows stay with them. Rows are counted now; nothing is changed.
-create or replace function retention._erasure_steps(p_request bigint)
+create or replace function retention_internal._erasure_steps(p_request bigint)
 returns table (
   step        integer,
   depth       integer,
@@ -37,16 +37,16 @@ begin
     raise exception 'erasure request % is %: its subject is no longer known', p_request, v_req.status
       using errcode = 'RT031', hint = 'A completed request keeps only the subject''s token (subject_hash), which names nobody any more; its evidence says what was done.';
   end if;
-  return query select * from retention._subject_steps(v_req.subject_table, v_req.subject_id);
+  return query select * from retention_internal._subject_steps(v_req.subject_table, v_req.subject_id);
 end
 $$;
-comment on function retention._erasure_steps(bigint) is
+comment on function retention_internal._erasure_steps(bigint) is
   'Internal. erasure_plan with each step''s row condition (SQL over alias t), for process_erasure.';
 
 -- The steps of _erasure_steps for a subject given by table and key (the key as the
 -- column reads it): what an erasure of them would touch, and what a subject export
 -- (export_subject) returns.
-create or replace function retention._subject_steps(p_subject_table regclass, p_subject_id text)
+create or replace function retention_internal._subject_steps(p_subject_table regclass, p_subject_id text)
 returns table (
   step        integer,
   depth       integer,
@@ -81,14 +81,14 @@ declare
   v_j       int;
 begin
   select p_subject_table as subject_table, p_subject_id as subject_id into v_req;
-  select k.key_column, k.key_type into v_pk, v_type from retention._single_key(v_req.subject_table) k;
+  select k.key_column, k.key_type into v_pk, v_type from retention_internal._single_key(v_req.subject_table) k;
   -- The subject's own row (depth 0; in each partition of a partitioned subject table).
   v_queue := '[]';
   v_seen := '{}';
   -- Tables that hold the key without a foreign key, next to the subject's row (depth 1):
   -- the column an erasure rule names for this subject table, and every policy's subject
   -- column that can hold the key (_subject_locations).
-  perform retention._check_subject_rules(v_req.subject_table);
+  perform retention_internal._check_subject_rules(v_req.subject_table);
   v_add := jsonb_build_array(jsonb_build_object(
                'depth', 0, 'rel', v_req.subject_table::oid, 'via', null,
                'cond', format('t.%I::%s = %L::%s', v_pk, v_type, v_req.subject_id, v_type),
@@ -96,8 +96,8 @@ begin
                'exact', (select k.relispartition from pg_catalog.pg_class k where k.oid = v_req.subject_table)))
            || coalesce((select jsonb_agg(jsonb_build_object('depth', 1, 'rel', x.rel::oid, 'via', x.via, 'cond', x.cond,
                                                             'cols', to_jsonb(x.cols), 'ref', v_req.subject_table::oid))
-                          from retention._subject_locations(v_req.subject_table, v_req.subject_id) x
-                         where not x.rel::oid = any (retention._family(v_req.subject_table))), '[]');
+                          from retention_internal._subject_locations(v_req.subject_table, v_req.subject_id) x
+                         where not x.rel::oid = any (retention_internal._family(v_req.subject_table))), '[]');
   loop
     -- Enqueue what was found (v_add): a partitioned table (or a partition a key names)
     -- as each of its leaf partitions, with the same condition (their columns are the
@@ -111,7 +111,7 @@ begin
     for v_new in
       select jsonb_build_object('depth', (a.e ->> 'depth')::int, 'rel', l.leaf::oid, 'via', a.e ->> 'via', 'cond', a.e ->> 'cond')
         from jsonb_array_elements(v_add) with ordinality a(e, o)
-        cross join lateral retention._erasure_leaves((a.e ->> 'rel')::oid::regclass,
+        cross join lateral retention_internal._erasure_leaves((a.e ->> 'rel')::oid::regclass,
                                                      case when a.e ? 'cols' then array(select jsonb_array_elements_text(a.e -> 'cols'))::name[] end,
                                                      (a.e ->> 'ref')::oid::regclass,
                                                      coalesce((a.e ->> 'exact')::boolean, false)) l(leaf)
@@ -178,10 +178,10 @@ begin
              string_agg(c.conname::text, ', ' order by c.conname) as via
         from pg_catalog.pg_constraint c
         join pg_catalog.pg_attribute a2 on a2.attrelid = c.conrelid and a2.attnum = any (c.conkey)
-       where c.contype = 'f' and c.confrelid = any (retention._referenced_as(v_rel)) and c.conparentid = 0
+       where c.contype = 'f' and c.confrelid = any (retention_internal._referenced_as(v_rel)) and c.conparentid = 0
          -- Not a key within the table's own partitioned table (a self-reference: other
          -- people's rows; _erasure_conflicts says so).
-         and not c.conrelid = any (retention._family(v_rel))
+         and not c.conrelid = any (retention_internal._family(v_rel))
        group by c.conrelid
        order by c.conrelid::regclass::text
     loop
@@ -191,13 +191,13 @@ begin
   end loop;
 end
 $$;
-comment on function retention._subject_steps(regclass, text) is
+comment on function retention_internal._subject_steps(regclass, text) is
   'Internal. The steps of an erasure of the subject (table, key): each table''s rule and the condition selecting the subject''s rows (_erasure_steps, export_subject).';
 
 -- The names under which other tables hold a key of p_subject_table: the columns of
 -- single-column foreign keys that reference it, and <table>_id and <table in the
 -- singular>_id (users: users_id, user_id).
-create or replace function retention._subject_key_names(p_subject_table regclass)
+create or replace function retention_internal._subject_key_names(p_subject_table regclass)
 returns text[]
 language sql
 stable
@@ -214,7 +214,7 @@ as $$
     union
     select regexp_replace(c.relname, 's$', '') || '_id' from pg_catalog.pg_class c where c.oid = p_subject_table)
 $$;
-comment on function retention._subject_key_names(regclass) is
+comment on function retention_internal._subject_key_names(regclass) is
   'Internal. Column names that hold a key of the table elsewhere: those of foreign keys referencing it, <table>_id, <singular>_id.';
 
 -- The tables that hold the key of a row of p_subject_table without a foreign key to it,
@@ -235,7 +235,7 @@ comment on function retention._subject_key_names(regclass) is
 -- _key_match_sql says (without the column's modifier, text byte for byte); a key the
 -- type cannot hold selects nothing. An erasure rule whose column is gone or
 -- no longer fits is an error (_check_subject_rules), not a silent omission.
-create or replace function retention._subject_locations(p_subject_table regclass, p_key text)
+create or replace function retention_internal._subject_locations(p_subject_table regclass, p_key text)
 returns table (rel regclass, cond text, via text, cols name[])
 language sql
 stable
@@ -250,19 +250,19 @@ as $$
     select p.target, p.subject_column, format('subject column %I of policy %s', p.subject_column, p.name)
       from retention.policies p
      where p.subject_column is not null
-       and p.subject_column::text = any (retention._subject_key_names(p_subject_table))
-       and p.subject_column is distinct from (select y.key_column from retention._single_key(p.target) y)
+       and p.subject_column::text = any (retention_internal._subject_key_names(p_subject_table))
+       and p.subject_column is distinct from (select y.key_column from retention_internal._single_key(p.target) y)
        and not exists (select from pg_catalog.pg_constraint k
                          join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
                         where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
   ),
   typed as (
-    select c.rel, c.col, c.via, retention._key_match_sql(c.col, a.atttypid, p_key) as cond
+    select c.rel, c.col, c.via, retention_internal._key_match_sql(c.col, a.atttypid, p_key) as cond
       from cand c
       join pg_catalog.pg_class k on k.oid = c.rel and k.relkind in ('r', 'p')
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
      where c.rel <> p_subject_table
-       and retention._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y))
+       and retention_internal._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y))
   ),
   conds as (select t.rel, t.col, t.via, t.cond from typed t where t.cond is not null)
   select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', '), array_agg(distinct c.col)
@@ -270,13 +270,13 @@ as $$
    group by c.rel
    order by c.rel::text
 $$;
-comment on function retention._subject_locations(regclass, text) is
+comment on function retention_internal._subject_locations(regclass, text) is
   'Internal. Tables holding the key of a subject table''s row in a subject column without a foreign key (erasure rules'' p_subject_column for that table; policies'' subject columns named like its keys), with the condition selecting the key''s rows and the columns: where an erasure reaches beyond foreign keys.';
 
 -- An erasure rule that names a subject column for p_subject_table but no longer can (its
 -- table or column dropped, renamed or retyped since): RT002, so
 -- that a request does not complete with the rows the rule was meant for left in place.
-create or replace function retention._check_subject_rules(p_subject_table regclass)
+create or replace function retention_internal._check_subject_rules(p_subject_table regclass)
 returns void
 language plpgsql
 stable
@@ -292,8 +292,8 @@ begin
      and not exists (select from pg_catalog.pg_attribute a
                        join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind in ('r', 'p')
                       where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped
-                        and retention._same_key_type(a.atttypid,
-                              (select y.key_type::regtype::oid from retention._single_key(p_subject_table) y)))
+                        and retention_internal._same_key_type(a.atttypid,
+                              (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y)))
    limit 1;
   if found then
     raise exception 'erasure rule on %: column % no longer holds a key of %', coalesce(v_bad.tbl, '(a dropped table)'),
@@ -303,7 +303,7 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_subject_rules(regclass) is
+comment on function retention_internal._check_subject_rules(regclass) is
   'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped).';
 
 -- The tables an erasure step acts on for p_rel: itself when it is an ordinary table, or
@@ -316,7 +316,7 @@ comment on function retention._check_subject_rules(regclass) is
 -- a table above it): there they name something else — a tenant, or another partition's
 -- rows. Leaves that are not ordinary tables (foreign tables) are not listed; when they
 -- are all there is, the partitioned table itself is (a step the plan refuses).
-create or replace function retention._erasure_leaves(p_rel regclass, p_cols name[] default null, p_ref regclass default null,
+create or replace function retention_internal._erasure_leaves(p_rel regclass, p_cols name[] default null, p_ref regclass default null,
                                                      p_exact boolean default false)
 returns setof regclass
 language sql
@@ -338,7 +338,7 @@ as $$
     select l.leaf, f.oid,
            (select bool_and(a.attname = any (p_cols)) from pg_catalog.pg_attribute a
              where a.attrelid = f.conrelid and a.attnum = any (f.conkey)) as within,
-           f.confrelid = any (retention._referenced_as(p_ref)::oid[]) as names_ref
+           f.confrelid = any (retention_internal._referenced_as(p_ref)::oid[]) as names_ref
       from leaves l
       join pg_catalog.pg_constraint f on f.contype = 'f'
        and f.conrelid in (select y.relid from pg_catalog.pg_partition_ancestors(l.leaf) y
@@ -363,5 +363,5 @@ as $$
                    join pg_catalog.pg_class k on k.oid = t.relid
                   where t.isleaf and k.relkind <> 'r')
 $$;
-comment on function retention._erasure_leaves(regclass, name[], regclass, boolean) is
+comment on function retention_internal._erasure_leaves(regclass, name[], regclass, boolean) is
   'Internal. The ordinary tables an erasure step on the table acts on: the table (or, p_exact, the partition alone), or every leaf partition of its partitioned table but those whose key columns reference only tables other than p_ref.';

@@ -34,24 +34,24 @@ declare
   v_bad    text;
   s        record;
 begin
-  perform retention._routine_write();  -- the audit entry and the subject's token
+  perform retention_internal._routine_write();  -- the audit entry and the subject's token
   select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
-    from retention._subject_table(p_subject_table, 'export') x;
-  if not retention._key_exists(v_table, p_subject_id) then
+    from retention_internal._subject_table(p_subject_table, 'export') x;
+  if not retention_internal._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
-  v_key := retention._subject_value(p_subject_id, v_type);
-  for s in select * from retention._subject_steps(v_table, v_key) order by step loop
-    perform retention._check_can_read(s.target::regclass);
-    if retention._rls_hides(s.target::regclass) then
+  v_key := retention_internal._subject_value(p_subject_id, v_type);
+  for s in select * from retention_internal._subject_steps(v_table, v_key) order by step loop
+    perform retention_internal._check_can_read(s.target::regclass);
+    if retention_internal._rls_hides(s.target::regclass) then
       raise exception 'row-level security on % applies to %: the export would show rows it may not see', s.target, session_user
         using errcode = 'RT023', hint = 'Export as a login that bypasses its row-level security.';
     end if;
-    select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention._foreign_cast(a.atttypid)) into v_bad
+    select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention_internal._foreign_cast(a.atttypid)) into v_bad
       from pg_catalog.pg_attribute a
      where a.attrelid = s.target::regclass and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
-       and retention._foreign_cast(a.atttypid) is not null
+       and retention_internal._foreign_cast(a.atttypid) is not null
      limit 1;
     if v_bad is not null then
       raise exception 'cannot export %: writing a row as JSON would run another role''s cast (%)', s.target, v_bad
@@ -59,7 +59,7 @@ begin
     end if;
     -- A partitioned table's rows are in its partitions (no ONLY there).
     execute format('select coalesce(pg_catalog.json_agg(pg_catalog.to_json(t.*)), ''[]''::json), count(*) from %s t where %s',
-                   retention._reach_scan(s.target::regclass), s.cond)
+                   retention_internal._reach_scan(s.target::regclass), s.cond)
       into v_rows, v_n;
     v_total := v_total + v_n;
     -- A partition's rows under its partitioned table: one table for the person.
@@ -81,7 +81,7 @@ begin
                             order by g.first), '{}')
     into v_tables
     from g;
-  perform retention._append_audit('subject.exported', 'subject', retention._subject_token('subject:' || v_key),
+  perform retention_internal._append_audit('subject.exported', 'subject', retention_internal._subject_token('subject:' || v_key),
     jsonb_build_object('subject_table', retention.qualified_name(v_table), 'exported_by', session_user,
                        'tables', cardinality(v_tables), 'rows', v_total));
   return json_build_object('subject_table', retention.qualified_name(v_table), 'exported_at', clock_timestamp(),

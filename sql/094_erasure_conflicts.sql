@@ -8,7 +8,7 @@
 --    outside the plan's condition for that table (a self-reference, a cycle: other people);
 --  * SET NULL / SET DEFAULT: the database handles it, no warning.
 -- p_plan is _erasure_steps as a jsonb array (step, target, rule, cond). Counts are exact.
-create or replace function retention._erasure_conflicts(p_plan jsonb)
+create or replace function retention_internal._erasure_conflicts(p_plan jsonb)
 returns table (step integer, warning text)
 language plpgsql
 stable
@@ -48,7 +48,7 @@ begin
         from pg_catalog.pg_constraint fk
         cross join unnest(fk.confkey) k(att)
         join pg_catalog.pg_attribute a on a.attrelid = fk.confrelid and a.attnum = k.att
-       where fk.contype = 'f' and fk.confrelid = any (retention._referenced_as(s.target::regclass)) and fk.conparentid = 0
+       where fk.contype = 'f' and fk.confrelid = any (retention_internal._referenced_as(s.target::regclass)) and fk.conparentid = 0
          and a.attname in (select jsonb_object_keys(coalesce(s.scrub, '{}')));
     end if;
     if v_msg is not null and v_msg <> '' then
@@ -68,7 +68,7 @@ begin
                 from unnest(con.confkey) with ordinality k(att, o)
                 join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk
         from pg_catalog.pg_constraint con
-       where con.contype = 'f' and con.confrelid = any (retention._referenced_as(to_regclass(s.target))) and con.conparentid = 0
+       where con.contype = 'f' and con.confrelid = any (retention_internal._referenced_as(to_regclass(s.target))) and con.conparentid = 0
          and con.confdeltype in ('a', 'r', 'c', 'n', 'd')
        order by con.conrelid::regclass::text, con.conname
     loop
@@ -137,5 +137,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention._erasure_conflicts(jsonb) is
+comment on function retention_internal._erasure_conflicts(jsonb) is
   'Internal. The steps of an erasure plan (jsonb of _erasure_steps) whose deletes a foreign key would refuse or cascade into kept or scrubbed rows, with the reason.';

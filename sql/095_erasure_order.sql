@@ -5,7 +5,7 @@
 -- level of those that do; steps run by level (then depth, deepest first). Cycles among
 -- plan tables are cut after as many rounds as there are steps. p_plan: _erasure_steps as
 -- jsonb; the result is the same array in running order.
-create or replace function retention._erasure_order(p_plan jsonb)
+create or replace function retention_internal._erasure_order(p_plan jsonb)
 returns jsonb
 language plpgsql
 stable
@@ -34,7 +34,7 @@ begin
           on r.x->>'target' <> t.x->>'target'
          and exists (select from pg_catalog.pg_constraint c
                       where c.contype = 'f' and c.conrelid = (r.x->>'target')::regclass
-                        and c.confrelid = any (retention._rel_and_ancestors((t.x->>'target')::regclass)))
+                        and c.confrelid = any (retention_internal._rel_and_ancestors((t.x->>'target')::regclass)))
        group by t.x->>'target'
     loop
       v_new := e.lvl;
@@ -48,5 +48,5 @@ begin
             from jsonb_array_elements(coalesce(p_plan, '[]')) x);
 end
 $$;
-comment on function retention._erasure_order(jsonb) is
+comment on function retention_internal._erasure_order(jsonb) is
   'Internal. An erasure plan''s steps in running order: every table after the plan tables that reference it.';

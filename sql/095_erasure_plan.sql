@@ -24,15 +24,15 @@ declare
   v_target text;
 begin
   -- Row counts of tables the login may not read are not its to see (this runs as the owner).
-  for v_target in select x.target from retention._erasure_steps(p_request) x loop
-    perform retention._check_can_read(v_target::regclass);
+  for v_target in select x.target from retention_internal._erasure_steps(p_request) x loop
+    perform retention_internal._check_can_read(v_target::regclass);
   end loop;
   return query
-  with s as materialized (select * from retention._erasure_steps(p_request)),
+  with s as materialized (select * from retention_internal._erasure_steps(p_request)),
   plan as (
     select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows, w.warning
       from s
-      left join retention._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step),
+      left join retention_internal._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step),
   -- Columns that look like the subject's key but no step covers: listed after the
   -- steps, without a rule, for a decision (an erasure rule's p_subject_column, a
   -- policy's subject column, or a keep rule).
@@ -44,7 +44,7 @@ begin
            format('not in the plan: if %s.%I names the person, say so (retention.set_erasure_rule(%L, ''delete'', p_subject_column => %L, p_subject_table => %L), or a keep rule with the legal reason)',
                   retention.qualified_name(l.rel), l.col, retention.qualified_name(l.rel), l.col,
                   retention.qualified_name((select r.subject_table from retention.erasure_requests r where r.request_id = p_request))) as warning
-      from retention._subject_lookalikes(p_request,
+      from retention_internal._subject_lookalikes(p_request,
              array(select s.target::regclass from s
                    union select pg_catalog.pg_partition_root(s.target::regclass) from s
                           where pg_catalog.pg_partition_root(s.target::regclass) is not null)) l),
@@ -56,7 +56,7 @@ begin
            null::integer as depth, retention.qualified_name(r.rel) as target, r.via, null::text as rule,
            null::text as rule_source, null::text as reason, null::jsonb as scrub, r.rows,
            format('not in the plan: the person''s row points at these rows; if they are about the person, remove or scrub them once the erasure is done (the erasure does not follow keys from the person''s row)') as warning
-      from retention._subject_references(p_request) r
+      from retention_internal._subject_references(p_request) r
      where not r.rel::text = any (array(select s.target from s)))
   select * from plan
   union all
@@ -77,7 +77,7 @@ comment on function retention.erasure_plan(bigint) is
 -- primary key, not a column of a foreign key (the graph follows those, or stops at a kept
 -- row on purpose). rows: how many hold the key now, when the session's login may read the
 -- table (else NULL).
-create or replace function retention._subject_lookalikes(p_request bigint, p_targets regclass[])
+create or replace function retention_internal._subject_lookalikes(p_request bigint, p_targets regclass[])
 returns table (rel regclass, col name, rows bigint)
 language plpgsql
 stable
@@ -95,8 +95,8 @@ begin
   if v_req.subject_id is null then
     return;
   end if;
-  select k.key_column, k.key_type into v_key from retention._single_key(v_req.subject_table) k;
-  v_names := retention._subject_key_names(v_req.subject_table);
+  select k.key_column, k.key_type into v_key from retention_internal._single_key(v_req.subject_table) k;
+  v_names := retention_internal._subject_key_names(v_req.subject_table);
   -- A partition's column is reported once, for its partitioned table.
   for c in
     select distinct on (1, 2) coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid)::regclass as rel,
@@ -105,38 +105,38 @@ begin
       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind = 'r'
       join pg_catalog.pg_namespace n on n.oid = k.relnamespace
      where a.attnum > 0 and not a.attisdropped
-       and n.nspname not in ('pg_catalog', 'information_schema', 'retention') and n.nspname !~ '^pg_'
+       and n.nspname not in ('pg_catalog', 'information_schema', 'retention', 'retention_internal') and n.nspname !~ '^pg_'
        and a.attrelid <> v_req.subject_table
        and not a.attrelid = any (coalesce(p_targets, '{}'))
        and not coalesce(pg_catalog.pg_partition_root(a.attrelid), a.attrelid) = any (coalesce(p_targets, '{}'))
        and (a.attname = any (v_names) or exists (select from unnest(v_names) x where a.attname like '%\_' || x))
-       and a.attname is distinct from (select y.key_column from retention._single_key(a.attrelid) y)
+       and a.attname is distinct from (select y.key_column from retention_internal._single_key(a.attrelid) y)
        -- A key column is the graph's business: followed, or stopped at a kept row.
        and not exists (select from pg_catalog.pg_constraint f
                         where f.contype = 'f' and f.conrelid = a.attrelid and a.attnum = any (f.conkey))
-       and retention._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
+       and retention_internal._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
      order by 1, 2
   loop
     rel := c.rel;
     col := c.col;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_cond := retention._key_match_sql(c.col, c.atttypid, v_req.subject_id);
+      v_cond := retention_internal._key_match_sql(c.col, c.atttypid, v_req.subject_id);
       if v_cond is not null then
-        execute format('select count(*) from %s t where %s', retention._reach_scan(c.rel), v_cond) into rows;
+        execute format('select count(*) from %s t where %s', retention_internal._reach_scan(c.rel), v_cond) into rows;
       end if;
     end if;
     return next;
   end loop;
 end
 $$;
-comment on function retention._subject_lookalikes(bigint, regclass[]) is
+comment on function retention_internal._subject_lookalikes(bigint, regclass[]) is
   'Internal. Columns outside a request''s plan that look like its subject''s key (named like the keys that reference the subject table, or <table>_id), with how many rows hold the key: erasure_plan lists them for a decision.';
 
 -- The rows a request's subject row references through its own foreign keys (an address
 -- the person's row points at): per key, the referenced table, the key (via) and how many
 -- rows it references (NULL when the login may not read that table).
-create or replace function retention._subject_references(p_request bigint)
+create or replace function retention_internal._subject_references(p_request bigint)
 returns table (rel regclass, via text, rows bigint)
 language plpgsql
 stable
@@ -152,7 +152,7 @@ begin
   if v_req.subject_id is null then
     return;
   end if;
-  select k.key_column, k.key_type into v_key from retention._single_key(v_req.subject_table) k;
+  select k.key_column, k.key_type into v_key from retention_internal._single_key(v_req.subject_table) k;
   for c in
     select k.conname, k.confrelid::regclass as ref,
            (select string_agg(format('t.%I', a.attname), ', ' order by u.o)
@@ -170,7 +170,7 @@ begin
     rows := null;
     if has_table_privilege(session_user, c.ref, 'SELECT') then
       execute format('select count(*) from %s t where (%s) in (select %s from only %s t where t.%I::%s = %L::%s)',
-                     retention._reach_scan(c.ref), c.pk, c.fk, retention.qualified_name(v_req.subject_table),
+                     retention_internal._reach_scan(c.ref), c.pk, c.fk, retention.qualified_name(v_req.subject_table),
                      v_key.key_column, v_key.key_type, v_req.subject_id, v_key.key_type)
         into rows;
     end if;
@@ -178,5 +178,5 @@ begin
   end loop;
 end
 $$;
-comment on function retention._subject_references(bigint) is
+comment on function retention_internal._subject_references(bigint) is
   'Internal. The rows a request''s subject row points at through its own foreign keys (per key: table, key, row count): erasure_plan lists them for a decision.';

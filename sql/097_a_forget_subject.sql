@@ -1,7 +1,7 @@
 -- A table as the retention schema knows it: itself, its partitions and the tables it is a
 -- partition of (their qualified names), the policies on any of them and every run on any
 -- of them (dropped policies' too: a run's spec names its table).
-create or replace function retention._table_family(p_rel regclass, out rels regclass[], out tables text[],
+create or replace function retention_internal._table_family(p_rel regclass, out rels regclass[], out tables text[],
                                                    out policies bigint[], out names text[], out runs bigint[])
 language plpgsql
 stable
@@ -18,7 +18,7 @@ begin
                  where r.policy_name = any (names) or to_regclass(r.spec #>> '{policy,target}') = any (rels));
 end
 $$;
-comment on function retention._table_family(regclass) is
+comment on function retention_internal._table_family(regclass) is
   'Internal. A table with its partitions and parents, the policies on them and every run on them (dropped policies'' too).';
 
 -- What the retention schema itself knows of a person, forgotten when their erasure
@@ -42,7 +42,7 @@ comment on function retention._table_family(regclass) is
 -- Holds still in force are left as they are: in force, a hold must name whom it holds, and
 -- it blocked nothing this erasure changed (a hold placed after its last step, or on rows a
 -- keep rule kept). Returns what it changed, for the audit entry.
-create or replace function retention._forget_subject(p_request bigint)
+create or replace function retention_internal._forget_subject(p_request bigint)
 returns jsonb
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -72,14 +72,14 @@ declare
   v_dup      retention.erasure_requests;
 begin
   select * into strict v_req from retention.erasure_requests r where r.request_id = p_request;
-  v_type := (select k.key_type from retention._single_key(v_req.subject_table) k);
-  v_value := coalesce(retention._subject_value(v_req.subject_id, v_type), v_req.subject_id);
+  v_type := (select k.key_type from retention_internal._single_key(v_req.subject_table) k);
+  v_value := coalesce(retention_internal._subject_value(v_req.subject_id, v_type), v_req.subject_id);
   if v_value is null then
     return '{}';
   end if;
   -- Requests filed before tokens have a sha256 there: their subject gets a token now.
   v_token := case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
-                  else retention._subject_token('subject:' || v_value) end;
+                  else retention_internal._subject_token('subject:' || v_value) end;
 
   -- Subject holds that named them, in whatever spelling ('042' for 42).
   select coalesce(array_agg(distinct h.subject_id), '{}'),
@@ -87,19 +87,19 @@ begin
     into v_values, v_reasons
     from retention.legal_holds h
    where h.scope = 'subject' and h.subject_id is not null
-     and retention._subject_value(h.subject_id, v_type) = v_value;
+     and retention_internal._subject_value(h.subject_id, v_type) = v_value;
   v_values := array(select distinct v from unnest(v_values || v_value) v);
   update retention.legal_holds h
      set subject_token = coalesce(h.subject_token, v_token), subject_id = null, reason = v_erased,
          release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
    where h.scope = 'subject' and h.subject_id = any (v_values)
-     and not exists (select from retention._open_holds o where o.hold_id = h.hold_id);
+     and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
   get diagnostics n_holds = row_count;
 
   -- Their row's exemptions and flags: policies on the subject table, its partitions and
   -- the tables it is a partition of.
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
-    from retention._table_family(v_req.subject_table) f;
+    from retention_internal._table_family(v_req.subject_table) f;
   select v_reasons || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_reasons
     from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key = v_value;
   update retention.row_exemptions e
@@ -121,7 +121,7 @@ begin
   -- Notifications: rows_flagged of those policies list the key; the request's own name who
   -- asked and why it waited (a hold's reason); any may quote a value in a message.
   update retention.notifications n
-     set payload = retention._redact_jsonb(
+     set payload = retention_internal._redact_jsonb(
            case when n.payload ->> 'request_id' = p_request::text
                 then n.payload - 'requested_by' - 'status_reason' else n.payload end,
            case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
@@ -131,22 +131,22 @@ begin
            v_values, v_token)
    where n.payload ->> 'request_id' = p_request::text
       or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables)))
-      or n.payload::text like any (array(select retention._like_pattern(v, true) from unnest(v_values) v));
+      or n.payload::text like any (array(select retention_internal._like_pattern(v, true) from unnest(v_values) v));
   get diagnostics n_notes = row_count;
 
   -- Failed rows of their row, in runs on their table (policies dropped since too): the key
   -- becomes the token and the error goes (it may quote any column of the row). Elsewhere,
   -- quoted occurrences in errors.
   update retention.run_row_failures f
-     set row_key = retention._redact_jsonb(f.row_key, v_values, '{}', v_token),
+     set row_key = retention_internal._redact_jsonb(f.row_key, v_values, '{}', v_token),
          error = 'removed when the erasure completed'
    where f.run_id = any (v_runs)
      and exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_values));
   get diagnostics n_fail = row_count;
   update retention.run_row_failures f
-     set error = retention._erase_in(f.error, v_values, v_token, 'quoted')
-   where f.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
-     and f.error is distinct from retention._erase_in(f.error, v_values, v_token, 'quoted');
+     set error = retention_internal._erase_in(f.error, v_values, v_token, 'quoted')
+   where f.error like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v))
+     and f.error is distinct from retention_internal._erase_in(f.error, v_values, v_token, 'quoted');
   -- The request's own runs worked on the person's rows only: their messages go, and the
   -- notifications of those runs' failures with them.
   update retention.notifications n
@@ -159,12 +159,12 @@ begin
    where r.request_id = p_request and (r.error is not null or r.error_hint is not null);
   get diagnostics n_runs = row_count;
   update retention.runs r
-     set error = retention._erase_in(r.error, v_values, v_token, 'quoted'),
-         error_hint = retention._erase_in(r.error_hint, v_values, v_token, 'quoted')
-   where (r.error like any (array(select retention._like_pattern(v, false) from unnest(v_values) v))
-          or r.error_hint like any (array(select retention._like_pattern(v, false) from unnest(v_values) v)))
+     set error = retention_internal._erase_in(r.error, v_values, v_token, 'quoted'),
+         error_hint = retention_internal._erase_in(r.error_hint, v_values, v_token, 'quoted')
+   where (r.error like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v))
+          or r.error_hint like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v)))
      and (r.error, r.error_hint) is distinct from
-         (retention._erase_in(r.error, v_values, v_token, 'quoted'), retention._erase_in(r.error_hint, v_values, v_token, 'quoted'));
+         (retention_internal._erase_in(r.error, v_values, v_token, 'quoted'), retention_internal._erase_in(r.error_hint, v_values, v_token, 'quoted'));
   get diagnostics v_n = row_count;
   n_runs := n_runs + v_n;
 
@@ -176,7 +176,7 @@ begin
     select r.* from retention.erasure_requests r
      where r.request_id <> p_request and r.subject_table = v_req.subject_table
        and r.status in ('pending', 'blocked_by_hold', 'failed')
-       and coalesce(retention._subject_value(r.subject_id, v_type), r.subject_id) = v_value
+       and coalesce(retention_internal._subject_value(r.subject_id, v_type), r.subject_id) = v_value
      order by r.request_id
   loop
     update retention.erasure_requests
@@ -186,10 +186,10 @@ begin
            plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
      where request_id = v_dup.request_id;
     update retention.notifications n
-       set payload = retention._redact_jsonb(n.payload - 'requested_by' - 'status_reason',
+       set payload = retention_internal._redact_jsonb(n.payload - 'requested_by' - 'status_reason',
                                              v_values || v_dup.requested_by, v_values, v_token)
      where n.payload ->> 'request_id' = v_dup.request_id::text;
-    perform retention._append_audit('erasure.completed', 'erasure_request', v_dup.request_id::text,
+    perform retention_internal._append_audit('erasure.completed', 'erasure_request', v_dup.request_id::text,
       jsonb_build_object('subject_hash', v_token, 'by_request', p_request));
     insert into retention.notifications (kind, dedupe_key, payload)
     values ('erasure_completed', 'erasure_completed:' || v_dup.request_id,
@@ -214,7 +214,7 @@ begin
                             'failed_rows', n_fail, 'run_errors', n_runs, 'other_requests', n_dups);
 end
 $$;
-comment on function retention._forget_subject(bigint) is
+comment on function retention_internal._forget_subject(bigint) is
   'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
 
 
@@ -233,7 +233,7 @@ comment on function retention._forget_subject(bigint) is
 --   * messages anywhere (runs, failed rows, notifications' error and status_reason,
 --     requests' status_reason) lose every value of those rows of four characters or more.
 -- A keep step keeps the rows and their keys; it still removes reasons and messages.
-create or replace function retention._forget_rows(p_request bigint, p_target regclass, p_cond text, p_token text,
+create or replace function retention_internal._forget_rows(p_request bigint, p_target regclass, p_cond text, p_token text,
                                                   p_rule text)
 returns void
 language plpgsql
@@ -244,8 +244,8 @@ declare
   v_erased   text := format('erased with erasure request %s', p_request);
   v_delete   boolean := p_rule = 'delete';
   v_tbl      text := retention.qualified_name(p_target);
-  v_key      name := (retention._single_key(p_target)).key_column;
-  v_rowkey   text := retention._row_key_sql(p_target);
+  v_key      name := (retention_internal._single_key(p_target)).key_column;
+  v_rowkey   text := retention_internal._row_key_sql(p_target);
   v_rels     regclass[];
   v_tables   text[];
   v_policies bigint[];
@@ -261,7 +261,7 @@ declare
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
-    from retention._table_family(p_target) f;
+    from retention_internal._table_family(p_target) f;
   if v_key is not null then
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
@@ -294,15 +294,15 @@ begin
 
   -- Subject holds on values of their rows' subject columns.
   for c in
-    select col.col, retention._base_type(a.atttypid, a.atttypmod) as typ
-      from unnest(retention._subject_columns(p_target)) col(col)
+    select col.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ
+      from unnest(retention_internal._subject_columns(p_target)) col(col)
       join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = col.col
   loop
     execute format(
       'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
         where h.scope = ''subject'' and h.subject_id is not null
-          and not exists (select from retention._open_holds o where o.hold_id = h.hold_id)
-          and exists (select from %s t where (%s) and t.%I::%s = retention._subject_value(h.subject_id, %L)::%s)',
+          and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
+          and exists (select from %s t where (%s) and t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s)',
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ)
       into v_more;
     v_holds := v_holds || v_more;
@@ -314,7 +314,7 @@ begin
        set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
            release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
      where h.scope = 'subject' and h.subject_id = any (v_holds)
-       and not exists (select from retention._open_holds o where o.hold_id = h.hold_id);
+       and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
     delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(v_holds) x));
   end if;
 
@@ -341,7 +341,7 @@ begin
      where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key in (select unnest(v_ids));
     if v_delete then
       update retention.notifications n
-         set payload = retention._redact_jsonb(n.payload, v_ids, '{}', p_token)
+         set payload = retention_internal._redact_jsonb(n.payload, v_ids, '{}', p_token)
        where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
          and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
       -- A notice that listed only their rows went to their tenant alone: the tenant goes too.
@@ -378,38 +378,38 @@ begin
   end if;
   if v_words <> '{}' and v_runs <> '{}' then
     update retention.runs r
-       set error = retention._erase_in(r.error, v_words, '[erased]', 'word'), error_hint = retention._erase_in(r.error_hint, v_words, '[erased]', 'word')
+       set error = retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), error_hint = retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word')
      where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)
-       and (r.error, r.error_hint) is distinct from (retention._erase_in(r.error, v_words, '[erased]', 'word'), retention._erase_in(r.error_hint, v_words, '[erased]', 'word'));
+       and (r.error, r.error_hint) is distinct from (retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word'));
     update retention.run_row_failures f
-       set error = retention._erase_in(f.error, v_words, '[erased]', 'word')
-     where f.run_id = any (v_runs) and f.error is distinct from retention._erase_in(f.error, v_words, '[erased]', 'word');
+       set error = retention_internal._erase_in(f.error, v_words, '[erased]', 'word')
+     where f.run_id = any (v_runs) and f.error is distinct from retention_internal._erase_in(f.error, v_words, '[erased]', 'word');
     update retention.notifications n
-       set payload = n.payload || jsonb_build_object('error', retention._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
-     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word');
+       set payload = n.payload || jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
+     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word');
   end if;
   -- Messages anywhere that quote their values of four characters or more.
   v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
   if v_vals <> '{}' then
-    v_pats := array(select retention._like_pattern(v, false) from unnest(v_vals) v);
+    v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
     update retention.runs r
-       set error = retention._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
+       set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
      where r.error like any (v_pats) or r.error_hint like any (v_pats);
     update retention.run_row_failures f
-       set error = retention._erase_in(f.error, v_vals, '[erased]', 'bare')
+       set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
      where f.error like any (v_pats);
     update retention.erasure_requests q
-       set status_reason = retention._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
+       set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
      where q.status_reason like any (v_pats);
     update retention.notifications n
        set payload = n.payload
                      || case when n.payload ? 'error'
-                             then jsonb_build_object('error', retention._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
+                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
                      || case when n.payload ? 'status_reason'
-                             then jsonb_build_object('status_reason', retention._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
+                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
      where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
   end if;
 end
 $$;
-comment on function retention._forget_rows(bigint, regclass, text, text, text) is
+comment on function retention_internal._forget_rows(bigint, regclass, text, text, text) is
   'Internal. As an erasure step begins: removes what holds, exemptions, flags, rows_flagged notifications, failed rows and messages say of the person''s rows of its table (keys become the request''s token where the step deletes).';

@@ -4,24 +4,24 @@
 
 -- Records that a legal hold blocks an erasure request (status blocked_by_hold, with the
 -- reason), audit-logged without naming the subject.
-create or replace function retention._block_erasure(p_request bigint, p_subject_hash text, p_hold_id bigint, p_reason text)
+create or replace function retention_internal._block_erasure(p_request bigint, p_subject_hash text, p_hold_id bigint, p_reason text)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   update retention.erasure_requests
      set status = 'blocked_by_hold', status_reason = p_reason, step_run = null
    where request_id = p_request;
-  perform retention._append_audit('erasure.blocked', 'erasure_request', p_request::text,
+  perform retention_internal._append_audit('erasure.blocked', 'erasure_request', p_request::text,
     jsonb_strip_nulls(jsonb_build_object('subject_hash', p_subject_hash, 'hold_id', p_hold_id)));
-  perform retention._unlock_run(format('erasure:%s', p_request));
+  perform retention_internal._unlock_run(format('erasure:%s', p_request));
   raise notice 'erasure request % blocked: %', p_request, p_reason;
 end
 $$;
-comment on function retention._block_erasure(bigint, text, bigint, text) is
+comment on function retention_internal._block_erasure(bigint, text, bigint, text) is
   'Internal. Records that a legal hold blocks an erasure request (status blocked_by_hold, with the reason) and releases its lock.';
 
 -- Begins a processing of an erasure request: checks it (RT031 unknown or completed,
@@ -51,7 +51,7 @@ declare
   v_dead record;
   v_pol  retention.policies;
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
     raise exception 'erasure request % does not exist', p_request
@@ -67,7 +67,7 @@ begin
   end if;
   -- One processing of a request at a time (the run lock's namespace; a policy name cannot
   -- hold ':'); steps a dead session left running are interrupted.
-  if not retention._try_lock_run(format('erasure:%s', p_request)) then
+  if not retention_internal._try_lock_run(format('erasure:%s', p_request)) then
     raise exception 'erasure request % is being processed by another session', p_request
       using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...).';
   end if;
@@ -78,17 +78,17 @@ begin
        where request_id = p_request and status = 'running'
       returning run_id, affected, erasure_table
     loop
-      perform retention._append_audit('run.interrupted', 'erasure_request', p_request::text,
+      perform retention_internal._append_audit('run.interrupted', 'erasure_request', p_request::text,
         jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'table', v_dead.erasure_table,
                            'error', 'the session running it ended before the run finished'));
     end loop;
-    perform retention._lock_holds_shared();
+    perform retention_internal._lock_holds_shared();
     if retention.qualified_name(v_req.subject_table) is null then
       raise exception 'erasure request %: its subject table no longer exists', p_request
         using errcode = 'RT031', hint = 'The table was dropped after the request was filed.';
     end if;
-    select retention._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
-      from retention._erasure_steps(p_request) s;
+    select retention_internal._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
+      from retention_internal._erasure_steps(p_request) s;
     for v_s in select x.target, x.rule, x.scrub
                  from jsonb_to_recordset(v_plan) as x(target text, rule text, scrub jsonb) where x.rule <> 'keep' loop
       if not has_table_privilege(session_user, v_s.target, 'SELECT')
@@ -108,37 +108,37 @@ begin
       v_pol := null;
       v_pol.target := v_s.target::regclass;
       v_pol.action := v_s.rule;
-      perform retention._check_foreign_code(v_pol);
-      perform retention._check_rls(v_pol.target, v_pol.action = 'scrub');
+      perform retention_internal._check_foreign_code(v_pol);
+      perform retention_internal._check_rls(v_pol.target, v_pol.action = 'scrub');
     end loop;
-    select * into v_hold from retention._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
+    select * into v_hold from retention_internal._erasure_hold(v_plan, v_req.subject_table, v_req.subject_id);
     -- A delete a foreign key would refuse (or cascade into rows that stay) stops it before
     -- anything changes: the rules must say what happens to those rows first.
     select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
-      from retention._erasure_conflicts(v_plan) w
+      from retention_internal._erasure_conflicts(v_plan) w
       join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
   exception when query_canceled or others then
-    perform retention._unlock_run(format('erasure:%s', p_request));
+    perform retention_internal._unlock_run(format('erasure:%s', p_request));
     raise;
   end;
   if v_hold.held is not null then
-    perform retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+    perform retention_internal._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
     return 'blocked_by_hold';
   end if;
   if v_err is not null then
     update retention.erasure_requests set status = 'failed', status_reason = v_err, step_run = null
      where request_id = p_request;
-    perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+    perform retention_internal._append_audit('erasure.failed', 'erasure_request', p_request::text,
       jsonb_build_object('subject_hash', v_req.subject_hash, 'conflict', v_err));
-    perform retention._unlock_run(format('erasure:%s', p_request));
+    perform retention_internal._unlock_run(format('erasure:%s', p_request));
     return 'failed';
   end if;
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
          plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
-         plan_leaves = retention._plan_leaves(v_plan)
+         plan_leaves = retention_internal._plan_leaves(v_plan)
    where request_id = p_request;
-  perform retention._append_audit('erasure.processing', 'erasure_request', p_request::text,
+  perform retention_internal._append_audit('erasure.processing', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
   return 'in_progress';
 end
@@ -181,13 +181,13 @@ declare
   v_forgot jsonb;
   v_lock  text := format('erasure:%s', p_request);
 begin
-  perform retention._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._routine_write();  -- audited below, not as a direct write
   if current_setting('transaction_isolation') <> 'read committed' then
     raise exception 'erasure_step runs at read committed, not %', current_setting('transaction_isolation')
       using errcode = '25001', hint = 'CALL retention.process_erasure(request_id) processes it.';
   end if;
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
-  if not found or v_req.status <> 'in_progress' or not retention._holds_run_lock(v_lock)
+  if not found or v_req.status <> 'in_progress' or not retention_internal._holds_run_lock(v_lock)
      or v_req.processing_pid is distinct from pg_backend_pid() then
     raise exception 'erasure request % is not being processed by this session', p_request
       using errcode = '55000', hint = 'CALL retention.process_erasure(request_id) processes it.';
@@ -208,7 +208,7 @@ begin
       run_id := null; code := v_r.error_code;
       if v_r.status = 'interrupted' then
         update retention.erasure_requests set step_run = null where request_id = p_request;
-        perform retention._unlock_run(v_lock);
+        perform retention_internal._unlock_run(v_lock);
         status := 'interrupted';
         message := format('erasure request %s: run %s of step %s interrupted: %s', p_request, v_r.run_id, v_step.step, v_r.error);
         hint := 'Its committed batches are counted in the ledger; process the request again to carry on.';
@@ -221,7 +221,7 @@ begin
                                       case v_r.status when 'stopped_requested' then 'stopped on request' else 'stopped on a lock timeout' end,
                                       v_step.target, v_r.run_id)
          where request_id = p_request;
-        perform retention._unlock_run(v_lock);
+        perform retention_internal._unlock_run(v_lock);
         status := v_r.status;
         message := format('erasure request %s: %s at %s, run %s', p_request, v_r.status, v_step.target, v_r.run_id);
         return;
@@ -231,20 +231,20 @@ begin
       if v_r.status = 'completed' then
         -- Rows left because a hold placed while the erasure ran covers them: blocked, and
         -- processing it again once the hold is released carries on.
-        perform retention._lock_holds_shared();
-        select * into v_hold from retention._erasure_hold(
+        perform retention_internal._lock_holds_shared();
+        select * into v_hold from retention_internal._erasure_hold(
           jsonb_build_array(jsonb_build_object('step', v_step.step, 'target', v_step.target, 'rule', v_step.rule,
                                                'cond', v_step.cond, 'scrub', v_step.scrub)),
           v_req.subject_table, v_req.subject_id);
         if v_hold.held is not null then
-          perform retention._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
+          perform retention_internal._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
           status := 'blocked_by_hold';
           message := v_hold.reason;
           return;
         end if;
         -- Rows the executor could not act on (run_row_failures): the step is not done.
         execute format('select count(*) from only %s t where %s', v_step.target,
-                       (retention._policy_sql(v_pol, v_step.cond)).eligible)
+                       (retention_internal._policy_sql(v_pol, v_step.cond)).eligible)
           into v_n;
         if v_n > 0 then
           select f.error_code, f.error into code, hint
@@ -260,10 +260,10 @@ begin
         update retention.erasure_requests
            set status = 'failed', status_reason = format('%s: %s (%s)', v_step.target, message, code), step_run = null
          where request_id = p_request;
-        perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+        perform retention_internal._append_audit('erasure.failed', 'erasure_request', p_request::text,
           jsonb_build_object('subject_hash', v_req.subject_hash, 'table', v_step.target, 'error_code', code,
                              'run_id', v_r.run_id));
-        perform retention._unlock_run(v_lock);
+        perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         message := format('erasure request %s: %s failed: %s', p_request, v_step.target, message);
         hint := 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
@@ -273,7 +273,7 @@ begin
       -- (step numbers change when the plan does between two processings).
       select coalesce(sum(r.affected), 0) into v_total
         from retention.runs r where r.request_id = p_request and r.erasure_table = v_step.target and r.kind = 'erasure';
-      perform retention._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total);
+      perform retention_internal._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total);
       v_req.plan_step := v_req.plan_step + 1;
       v_req.step_run := null;
       update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;
@@ -287,14 +287,14 @@ begin
       -- plan has deleted by now, which no plan made now would find): failed.
       select format('partition %s was attached to %s after processing began', l.relid::regclass, pg_catalog.pg_partition_root(l.relid))
         into message
-        from unnest(retention._plan_leaves(v_req.plan)) l(relid)
+        from unnest(retention_internal._plan_leaves(v_req.plan)) l(relid)
        where not l.relid = any (coalesce(v_req.plan_leaves, '{}'))
        limit 1;
       if message is null then
         select format('%s holds %s row(s) of the request but was not in the plan when processing began (a partition attached or a key added since)',
                       x.target, x.rows)
           into message
-          from retention._erasure_steps(p_request) x
+          from retention_internal._erasure_steps(p_request) x
          where x.rule <> 'keep' and x.rows > 0
            and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
          limit 1;
@@ -303,9 +303,9 @@ begin
         update retention.erasure_requests
            set status = 'failed', status_reason = message, step_run = null
          where request_id = p_request;
-        perform retention._append_audit('erasure.failed', 'erasure_request', p_request::text,
+        perform retention_internal._append_audit('erasure.failed', 'erasure_request', p_request::text,
           jsonb_build_object('subject_hash', v_req.subject_hash, 'error_code', 'RT032'));
-        perform retention._unlock_run(v_lock);
+        perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         code := 'RT032';
         hint := 'Process the request again: the plan then includes the new partition.';
@@ -315,11 +315,11 @@ begin
     exit when v_step is null;
     -- What the retention schema says of the person's rows of this table goes first, while
     -- the rows can still be found.
-    perform retention._forget_rows(p_request, v_step.target::regclass, v_step.cond,
+    perform retention_internal._forget_rows(p_request, v_step.target::regclass, v_step.cond,
       case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
-           else retention._subject_token('subject:' || v_req.subject_id) end, v_step.rule);
+           else retention_internal._subject_token('subject:' || v_req.subject_id) end, v_step.rule);
     if v_step.rule = 'keep' then
-      perform retention._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_step.rows);
+      perform retention_internal._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_step.rows);
       v_req.plan_step := v_req.plan_step + 1;
       update retention.erasure_requests set plan_step = v_req.plan_step where request_id = p_request;
       continue;
@@ -337,14 +337,14 @@ begin
     insert into retention.runs (kind, request_id, erasure_step, erasure_table, policy_name, mode, status, action, as_of,
                                 cutoff, retain, retain_source, eligible, held_back, started_by, job_id, spec, state, backend_pid)
     values ('erasure', p_request, v_step.step, v_step.target, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
-            interval '0', 'erasure', v_step.rows, 0, retention._actor(),
+            interval '0', 'erasure', v_step.rows, 0, retention_internal._actor(),
             nullif(current_setting('retention.job_id', true), ''),
             jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', 9223372036854775807,
                                'budget', interval '24 hours'),
             jsonb_build_object('phase', 'rows', 'floor', '-infinity', 'skip', '{}'), pg_backend_pid())
     returning runs.run_id into run_id;
     update retention.erasure_requests set step_run = run_id where request_id = p_request;
-    perform retention._append_audit('run.started', 'erasure_request', p_request::text,
+    perform retention_internal._append_audit('run.started', 'erasure_request', p_request::text,
       jsonb_build_object('run_id', run_id, 'table', v_step.target, 'step', v_step.step, 'rule', v_step.rule,
                          'eligible', v_step.rows));
     status := 'in_progress';
@@ -362,7 +362,7 @@ begin
   loop
     select greatest(coalesce(max(e.step), 0), jsonb_array_length(v_req.plan)) + 1 into v_n
       from retention.erasure_evidence e where e.request_id = p_request;
-    perform retention._erasure_evidence(p_request, v_n::int, 0, v_step.target, v_step.rule,
+    perform retention_internal._erasure_evidence(p_request, v_n::int, 0, v_step.target, v_step.rule,
       'changed by an earlier processing; no longer in the plan', v_step.rows);
   end loop;
   select coalesce(jsonb_agg(jsonb_build_object('table', e.target, 'rule', e.rule, 'rows', e.rows) order by e.step), '[]')
@@ -376,7 +376,7 @@ begin
      set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
    where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
   -- What the retention schema itself knew of the person goes, and their tokens name nobody.
-  v_forgot := retention._forget_subject(p_request);
+  v_forgot := retention_internal._forget_subject(p_request);
   -- The plan's and the runs' work conditions name the subject's key: they go too (the plan
   -- is kept without them).
   update retention.erasure_requests
@@ -384,7 +384,7 @@ begin
          plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
    where request_id = p_request;
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
-  perform retention._append_audit('erasure.completed', 'erasure_request', p_request::text,
+  perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot));
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
@@ -394,7 +394,7 @@ begin
                              'requested_at', v_req.requested_at, 'due_at', v_req.due_at,
                              'completed_at', clock_timestamp(), 'steps', v_steps))
   on conflict (dedupe_key) do nothing;
-  perform retention._unlock_run(v_lock);
+  perform retention_internal._unlock_run(v_lock);
   run_id := null;
   status := 'completed';
 end
@@ -402,7 +402,7 @@ $$;
 comment on function retention.erasure_step(bigint) is
   'Executor step of process_erasure: records the outcome and evidence of the step whose run ended, then opens the run of the next delete or scrub step (returned; run_step does its batches) or completes the request. Only the session processing the request may call it.';
 
-create or replace function retention._erasure_evidence(p_request bigint, p_step integer, p_depth integer, p_target text,
+create or replace function retention_internal._erasure_evidence(p_request bigint, p_step integer, p_depth integer, p_target text,
                                                        p_rule text, p_reason text, p_rows bigint)
 returns void
 language sql
@@ -415,12 +415,12 @@ as $$
     set depth = excluded.depth, target = excluded.target, rule = excluded.rule, reason = excluded.reason,
         rows = excluded.rows, done_at = now();
 $$;
-comment on function retention._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
+comment on function retention_internal._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
   'Internal. Records (or updates) the evidence of one step of an erasure request.';
 
 
 -- Every leaf partition (of any kind) of the partitioned tables a plan's steps are in.
-create or replace function retention._plan_leaves(p_plan jsonb)
+create or replace function retention_internal._plan_leaves(p_plan jsonb)
 returns oid[]
 language sql
 stable
@@ -432,5 +432,5 @@ as $$
    cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(to_regclass(e.target))) t
    where pg_catalog.pg_partition_root(to_regclass(e.target)) is not null and t.isleaf
 $$;
-comment on function retention._plan_leaves(jsonb) is
+comment on function retention_internal._plan_leaves(jsonb) is
   'Internal. Every leaf partition of the partitioned tables an erasure plan''s steps belong to (processing records them when it begins).';

@@ -15,7 +15,7 @@
 -- A policy's version: sha256 over its settings (description aside), its effective period
 -- (a changed schema default changes what it deletes) and the foreign keys its changes set
 -- off (_cascade_tree: a key added or changed after approval changes what a delete takes).
-create or replace function retention._policy_version(p retention.policies)
+create or replace function retention_internal._policy_version(p retention.policies)
 returns text
 language sql
 stable
@@ -26,19 +26,19 @@ set intervalstyle = 'postgres'
 set datestyle = 'ISO, YMD'
 as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-           ((retention._policy_args(p) - 'description')
+           ((retention_internal._policy_args(p) - 'description')
             || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text,
                  'reach', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.rel::oid, t.fk, t.ref, t.action, t.referenced::oid, t.cycle)
                                                        order by t.n)
-                             from retention._cascade_tree(p.target) t)))::text,
+                             from retention_internal._cascade_tree(p.target) t)))::text,
            'UTF8')), 'hex')
 $$;
-comment on function retention._policy_version(retention.policies) is
+comment on function retention_internal._policy_version(retention.policies) is
   'Internal. sha256 of a policy''s settings (description aside) and its effective period: a proposal is for this version only.';
 
 -- The same, or NULL where it cannot be computed (a table gone): for the ledger's record
 -- of the version a run used.
-create or replace function retention._policy_version_or_null(p retention.policies)
+create or replace function retention_internal._policy_version_or_null(p retention.policies)
 returns text
 language plpgsql
 stable
@@ -46,12 +46,12 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  return retention._policy_version(p);
+  return retention_internal._policy_version(p);
 exception when others then
   return null;
 end
 $$;
-comment on function retention._policy_version_or_null(retention.policies) is
+comment on function retention_internal._policy_version_or_null(retention.policies) is
   'Internal. _policy_version, or NULL where it cannot be computed (the policy''s table is gone): the version a run records in its spec.';
 
 -- The condition (SQL over alias t) that a row is one of the proposal's, unchanged, and that
@@ -64,7 +64,7 @@ comment on function retention._policy_version_or_null(retention.policies) is
 -- under the output settings propose, open_run and run_step pin (extra_float_digits,
 -- DateStyle, IntervalStyle, bytea_output), so the session cannot change a row's text; the
 -- archive's JSON copies are made under the same settings.
-create or replace function retention._proposal_cond(p_proposal_id bigint, p_rel regclass)
+create or replace function retention_internal._proposal_cond(p_proposal_id bigint, p_rel regclass)
 returns text
 language plpgsql
 stable
@@ -79,30 +79,30 @@ declare
   v_frozen text;
 begin
   -- Nodes deepest first (a node's children have larger numbers): ok[n] over alias c<n>.
-  for c in select * from retention._cascade_tree(p_rel) t order by t.n desc loop
+  for c in select * from retention_internal._cascade_tree(p_rel) t order by t.n desc loop
     v_n := c.n;
     v_ok[v_n] := case when c.cycle then 'false' else
       format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
                         and pr.row_hash = pg_catalog.md5((c%s.*)::text))%s',
-             p_proposal_id, c.rel::oid, retention._row_key_expr(c.rel, 'c' || v_n), v_n, coalesce(v_kids[v_n + 1], '')) end;
+             p_proposal_id, c.rel::oid, retention_internal._row_key_expr(c.rel, 'c' || v_n), v_n, coalesce(v_kids[v_n + 1], '')) end;
     -- This node, seen from its parent: no row of it outside the proposal.
     v_kids[c.parent + 1] := coalesce(v_kids[c.parent + 1], '') || format(
       ' and not exists (select from %s c%s where (%s) = (%s) and not (%s))',
-      retention._reach_scan(c.rel), v_n, retention._column_list('c' || v_n, c.fk),
-      retention._column_list(case when c.parent = 0 then 't' else 'c' || c.parent end, c.ref), v_ok[v_n]);
+      retention_internal._reach_scan(c.rel), v_n, retention_internal._column_list('c' || v_n, c.fk),
+      retention_internal._column_list(case when c.parent = 0 then 't' else 'c' || c.parent end, c.ref), v_ok[v_n]);
   end loop;
   -- v_kids[n + 1]: the conditions on node n's children (v_kids[1]: the root's).
   v_frozen := format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
                                and pr.row_hash = pg_catalog.md5((t.*)::text))',
-                     p_proposal_id, p_rel::oid, retention._row_key_sql(p_rel));
+                     p_proposal_id, p_rel::oid, retention_internal._row_key_sql(p_rel));
   return v_frozen || coalesce(v_kids[1], '');
 end
 $$;
-comment on function retention._proposal_cond(bigint, regclass) is
+comment on function retention_internal._proposal_cond(bigint, regclass) is
   'Internal. SQL over alias t: the row is one of the proposal''s rows, unchanged, and so is every row its delete reaches through foreign keys (same keys, same md5 of the whole row).';
 
 -- Proposals past their expiry become 'expired' (with an audit entry each).
-create or replace function retention._expire_proposals(p_policy text default null)
+create or replace function retention_internal._expire_proposals(p_policy text default null)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -118,12 +118,12 @@ begin
        and (p_policy is null or policy_name = p_policy)
     returning proposal_id, policy_name
   loop
-    perform retention._append_audit('proposal.expired', 'policy', v.policy_name,
+    perform retention_internal._append_audit('proposal.expired', 'policy', v.policy_name,
                                     jsonb_build_object('proposal_id', v.proposal_id));
   end loop;
 end
 $$;
-comment on function retention._expire_proposals(text) is
+comment on function retention_internal._expire_proposals(text) is
   'Internal. Marks pending and approved proposals past their expiry expired, audited.';
 
 create or replace function retention.propose(
@@ -143,7 +143,7 @@ set intervalstyle = 'postgres'
 set bytea_output = 'hex'
 as $$
 declare
-  v_pol     retention.policies := retention._get_policy(p_policy);
+  v_pol     retention.policies := retention_internal._get_policy(p_policy);
   v_ret     record;
   v_sql     record;
   v_cutoff  timestamptz;
@@ -174,20 +174,20 @@ begin
     raise exception 'p_max_drift must be between 0 and 1, got %', p_max_drift
       using errcode = 'RT006', hint = 'The share of the proposal''s rows that may change or go before execution stops, e.g. 0.1 for 10%.';
   end if;
-  v_gap := retention._privilege_gap(v_pol, session_user);
+  v_gap := retention_internal._privilege_gap(v_pol, session_user);
   if v_gap is not null then
     raise exception 'role % may not propose for policy %: it lacks privileges on %', session_user, v_pol.name,
       retention.qualified_name(v_pol.target)
       using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
   end if;
-  perform retention._check_foreign_code(v_pol);
-  perform retention._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
-  perform retention._expire_proposals(v_pol.name);
+  perform retention_internal._check_foreign_code(v_pol);
+  perform retention_internal._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
+  perform retention_internal._expire_proposals(v_pol.name);
   perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
 
   v_ret := retention.effective_retain(v_pol);
   v_cutoff := now() - v_ret.retain;
-  v_sql := retention._policy_sql(v_pol);
+  v_sql := retention_internal._policy_sql(v_pol);
   -- One open proposal per policy: earlier ones are superseded.
   for v_old in
     update retention.proposals set status = 'superseded', closed_at = clock_timestamp(),
@@ -195,18 +195,18 @@ begin
      where policy_name = v_pol.name and status in ('pending', 'approved')
     returning proposal_id
   loop
-    perform retention._append_audit('proposal.superseded', 'policy', v_pol.name,
+    perform retention_internal._append_audit('proposal.superseded', 'policy', v_pol.name,
                                     jsonb_build_object('proposal_id', v_old.proposal_id));
   end loop;
   insert into retention.proposals (policy_id, policy_name, policy_version, action, cutoff, rows, held_back,
                                    max_drift, note, proposed_by, proposed_login, expires_at)
-  values (v_pol.policy_id, v_pol.name, retention._policy_version(v_pol), v_pol.action, v_cutoff, 0, 0,
-          p_max_drift, p_note, retention._actor(), session_user, now() + p_expires_in)
+  values (v_pol.policy_id, v_pol.name, retention_internal._policy_version(v_pol), v_pol.action, v_cutoff, 0, 0,
+          p_max_drift, p_note, retention_internal._actor(), session_user, now() + p_expires_in)
   returning proposal_id into v_id;
   execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
                   select $5, $6, %s, pg_catalog.md5((t.*)::text) from only %s t where %s and not (%s)
                   on conflict do nothing',
-                 retention._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
+                 retention_internal._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
     using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id, v_pol.target::oid;
   get diagnostics v_rows = row_count;
   execute format('select count(*) from only %s t where %s and (%s)', v_sql.tbl, v_sql.eligible, v_sql.held)
@@ -214,20 +214,20 @@ begin
   -- Every row their delete would remove or change through foreign keys, frozen with them
   -- (level by level), and counted per table.
   if v_pol.action in ('delete', 'purge_soft_deleted') then
-    for c in select * from retention._cascade_tree(v_pol.target) t order by t.n loop
+    for c in select * from retention_internal._cascade_tree(v_pol.target) t order by t.n loop
       v_from := format('from %s c%s where (%s) in (select %s from (%s) p)',
-        retention._reach_scan(c.rel), c.n, retention._column_list('c' || c.n, c.fk), retention._column_list('p', c.ref),
+        retention_internal._reach_scan(c.rel), c.n, retention_internal._column_list('c' || c.n, c.fk), retention_internal._column_list('p', c.ref),
         case when c.parent = 0
              then format('select t.* from only %s t where exists (select from retention.proposal_rows pr
                                                                   where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s)',
-                         v_sql.tbl, v_id, v_pol.target::oid, retention._row_key_sql(v_pol.target))
+                         v_sql.tbl, v_id, v_pol.target::oid, retention_internal._row_key_sql(v_pol.target))
              else v_nodes[c.parent] end);
       v_nodes[c.n] := format('select c%s.* %s', c.n, v_from);
       execute format('select count(*) %s', v_from) into v_count;
       if not c.cycle then
         execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
                         select $1, $2, %s, pg_catalog.md5((c%s.*)::text) %s on conflict do nothing',
-                       retention._row_key_expr(c.rel, 'c' || c.n), c.n, v_from)
+                       retention_internal._row_key_expr(c.rel, 'c' || c.n), c.n, v_from)
           using v_id, c.rel::oid;
       end if;
       v_cascade := v_cascade || jsonb_build_array(
@@ -236,8 +236,8 @@ begin
     end loop;
   end if;
   update retention.proposals set rows = v_rows, held_back = v_held, cascade = v_cascade where proposal_id = v_id;
-  perform retention._append_audit('proposal.created', 'policy', v_pol.name,
-    jsonb_build_object('proposal_id', v_id, 'version', retention._policy_version(v_pol), 'cutoff', v_cutoff,
+  perform retention_internal._append_audit('proposal.created', 'policy', v_pol.name,
+    jsonb_build_object('proposal_id', v_id, 'version', retention_internal._policy_version(v_pol), 'cutoff', v_cutoff,
                        'rows', v_rows, 'held_back', v_held, 'cascade', v_cascade, 'max_drift', p_max_drift,
                        'expires_at', now() + p_expires_in));
   insert into retention.notifications (kind, policy_name, dedupe_key, payload)
@@ -245,7 +245,7 @@ begin
           jsonb_build_object('kind', 'approval_requested', 'proposal_id', v_id, 'policy', v_pol.name,
                              'table', retention.qualified_name(v_pol.target), 'action', v_pol.action,
                              'cutoff', v_cutoff, 'rows', v_rows, 'held_back', v_held, 'cascade', v_cascade,
-                             'proposed_by', retention._actor(), 'expires_at', now() + p_expires_in));
+                             'proposed_by', retention_internal._actor(), 'expires_at', now() + p_expires_in));
   raise notice 'policy %: proposal % of % rows (% held back), expires %; a member of retention_approver other than % approves it: SELECT retention.approve_proposal(%, ''comment'');',
     v_pol.name, v_id, v_rows, v_held, now() + p_expires_in, session_user, v_id;
   return v_id;
@@ -258,7 +258,7 @@ comment on function retention.propose(text, interval, numeric, text) is
 -- member of retention_approver, and neither its login nor its actor may be the
 -- proposer's (RT036). A proposal of an older version of the policy becomes stale, an
 -- expired one expired (RT035).
-create or replace function retention._decide_proposal(p_proposal_id bigint, p_approve boolean, p_comment text)
+create or replace function retention_internal._decide_proposal(p_proposal_id bigint, p_approve boolean, p_comment text)
 returns retention.proposals
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -277,7 +277,7 @@ begin
     raise exception 'a comment is required to % a proposal', v_verb
       using errcode = 'RT006', hint = 'Say why, e.g. ''checked the counts against the monthly report''.';
   end if;
-  perform retention._expire_proposals();
+  perform retention_internal._expire_proposals();
   select * into v from retention.proposals where proposal_id = p_proposal_id for update;
   if not found then
     raise exception 'proposal % does not exist', p_proposal_id
@@ -289,27 +289,27 @@ begin
             hint = case when v.status in ('expired', 'stale', 'superseded') then 'Propose again: retention.propose(''' || v.policy_name || ''').'
                         else 'Only a pending proposal can be approved or rejected.' end;
   end if;
-  if v.proposed_login = session_user::text or v.proposed_by = retention._actor() then
+  if v.proposed_login = session_user::text or v.proposed_by = retention_internal._actor() then
     raise exception 'proposal % was made by %: a second person must % it', p_proposal_id, v.proposed_by, v_verb
       using errcode = 'RT036', hint = 'Four eyes: another member of retention_approver, on their own login, decides.';
   end if;
   select * into v_pol from retention.policies where policy_id = v.policy_id;
-  if p_approve and (v_pol.policy_id is null or retention._policy_version(v_pol) <> v.policy_version) then
+  if p_approve and (v_pol.policy_id is null or retention_internal._policy_version(v_pol) <> v.policy_version) then
     update retention.proposals set status = 'stale', closed_at = clock_timestamp(),
            closed_reason = 'the policy changed after the proposal'
      where proposal_id = p_proposal_id;
-    perform retention._append_audit('proposal.stale', 'policy', v.policy_name,
+    perform retention_internal._append_audit('proposal.stale', 'policy', v.policy_name,
                                     jsonb_build_object('proposal_id', p_proposal_id, 'reason', 'policy changed'));
     return null;  -- approve_proposal warns: an error would undo the record of it
   end if;
   update retention.proposals
      set status = case when p_approve then 'approved' else 'rejected' end,
-         decided_at = clock_timestamp(), decided_by = retention._actor(), decided_login = session_user,
+         decided_at = clock_timestamp(), decided_by = retention_internal._actor(), decided_login = session_user,
          decision_comment = p_comment,
          closed_at = case when p_approve then null else clock_timestamp() end
    where proposal_id = p_proposal_id
   returning * into v;
-  perform retention._append_audit('proposal.' || case when p_approve then 'approved' else 'rejected' end,
+  perform retention_internal._append_audit('proposal.' || case when p_approve then 'approved' else 'rejected' end,
     'policy', v.policy_name,
     jsonb_build_object('proposal_id', p_proposal_id, 'rows', v.rows, 'version', v.policy_version,
                        'comment', p_comment, 'proposed_by', v.proposed_by));
@@ -318,7 +318,7 @@ begin
   return v;
 end
 $$;
-comment on function retention._decide_proposal(bigint, boolean, text) is
+comment on function retention_internal._decide_proposal(bigint, boolean, text) is
   'Internal. Approves or rejects a pending proposal (four eyes, a comment, audited); NULL when it turned out stale.';
 
 create or replace function retention.approve_proposal(p_proposal_id bigint, p_comment text)
@@ -329,7 +329,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v retention.proposals := retention._decide_proposal(p_proposal_id, true, p_comment);
+  v retention.proposals := retention_internal._decide_proposal(p_proposal_id, true, p_comment);
 begin
   if v.proposal_id is null then
     -- Stale: recorded as such (a warning, not an error, so that the record stays).
@@ -349,7 +349,7 @@ language sql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
-as $$ select retention._decide_proposal(p_proposal_id, false, p_comment) $$;
+as $$ select retention_internal._decide_proposal(p_proposal_id, false, p_comment) $$;
 comment on function retention.reject_proposal(bigint, text) is
   'Rejects a pending proposal: nothing of it is removed. For members of retention_approver other than the proposer (RT036), with a comment; audited.';
 
@@ -357,7 +357,7 @@ comment on function retention.reject_proposal(bigint, text) is
 -- may execute, or why not (code, error, hint) — the run is then refused. Marks an expired
 -- proposal expired and one of an older policy version, or drifted past its max_drift,
 -- stale (audited). p_eligible: the proposal's rows still eligible and unchanged now.
-create or replace function retention._proposal_gate(p_pol retention.policies,
+create or replace function retention_internal._proposal_gate(p_pol retention.policies,
                                                     out proposal retention.proposals,
                                                     out code text, out err text, out hint text)
 language plpgsql
@@ -365,7 +365,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  perform retention._expire_proposals(p_pol.name);
+  perform retention_internal._expire_proposals(p_pol.name);
   select * into proposal from retention.proposals
    where policy_name = p_pol.name and policy_id = p_pol.policy_id and status = 'approved'
    order by proposal_id desc limit 1;
@@ -380,11 +380,11 @@ begin
     hint := format('Propose (SELECT retention.propose(%L)), have a member of retention_approver approve it, then run again.', p_pol.name);
     return;
   end if;
-  if retention._policy_version(p_pol) <> proposal.policy_version then
+  if retention_internal._policy_version(p_pol) <> proposal.policy_version then
     update retention.proposals set status = 'stale', closed_at = clock_timestamp(),
            closed_reason = 'the policy changed after approval'
      where proposal_id = proposal.proposal_id;
-    perform retention._append_audit('proposal.stale', 'policy', p_pol.name,
+    perform retention_internal._append_audit('proposal.stale', 'policy', p_pol.name,
                                     jsonb_build_object('proposal_id', proposal.proposal_id, 'reason', 'policy changed'));
     code := 'RT035';
     err := format('policy %s changed after proposal %s was approved', p_pol.name, proposal.proposal_id);
@@ -393,12 +393,12 @@ begin
   end if;
 end
 $$;
-comment on function retention._proposal_gate(retention.policies) is
+comment on function retention_internal._proposal_gate(retention.policies) is
   'Internal. The approved proposal a live run of an approval-gated policy may execute, or the refusal (RT034 none, RT035 stale).';
 
 -- Why a proposal may no longer be executed (NULL while it may): not approved any more,
 -- expired, its policy dropped or changed since. run_step asks before every step.
-create or replace function retention._proposal_lapsed(p_proposal_id bigint, p_policy_id bigint)
+create or replace function retention_internal._proposal_lapsed(p_proposal_id bigint, p_policy_id bigint)
 returns text
 language plpgsql
 stable
@@ -418,16 +418,16 @@ begin
     when v.status is distinct from 'approved' then format('proposal %s is %s, no longer approved', p_proposal_id, coalesce(v.status, 'gone'))
     when v.expires_at <= now() then format('proposal %s expired at %s', p_proposal_id, v.expires_at)
     when pol.policy_id is null or v.policy_id is distinct from pol.policy_id then format('the policy of proposal %s was dropped', p_proposal_id)
-    when retention._policy_version(pol) <> v.policy_version then format('policy %s changed after proposal %s was approved', pol.name, p_proposal_id)
+    when retention_internal._policy_version(pol) <> v.policy_version then format('policy %s changed after proposal %s was approved', pol.name, p_proposal_id)
   end;
 end
 $$;
-comment on function retention._proposal_lapsed(bigint, bigint) is
+comment on function retention_internal._proposal_lapsed(bigint, bigint) is
   'Internal. Why a proposal may no longer be executed (not approved, expired, policy dropped or changed); NULL while it may.';
 
 -- At the end of a run that executed a proposal: its counts, and 'executed' once the run
 -- completed (a run stopped by its budget leaves it approved: the next run carries on).
-create or replace function retention._proposal_run_closed(r retention.runs, p_status text)
+create or replace function retention_internal._proposal_run_closed(r retention.runs, p_status text)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -448,12 +448,12 @@ begin
    where proposal_id = (r.spec ->> 'proposal')::bigint
   returning * into v;
   if v.status = 'executed' then
-    perform retention._append_audit('proposal.executed', 'policy', v.policy_name,
+    perform retention_internal._append_audit('proposal.executed', 'policy', v.policy_name,
       jsonb_build_object('proposal_id', v.proposal_id, 'run_id', r.run_id, 'rows', v.rows,
                          'executed_rows', v.executed_rows, 'skipped_held', v.skipped_held,
                          'skipped_gone', v.skipped_gone));
   end if;
 end
 $$;
-comment on function retention._proposal_run_closed(retention.runs, text) is
+comment on function retention_internal._proposal_run_closed(retention.runs, text) is
   'Internal. Records what a run did of its proposal; executed once the run completed.';

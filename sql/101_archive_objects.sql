@@ -56,7 +56,7 @@ begin
     return;
   end if;
   insert into retention.archive_objects (object_key, target, created_by, claimed_pid, policies)
-  values ('pending/' || pg_catalog.gen_random_uuid(), p_target, retention._actor(), pg_catalog.pg_backend_pid(), array[v_policy])
+  values ('pending/' || pg_catalog.gen_random_uuid(), p_target, retention_internal._actor(), pg_catalog.pg_backend_pid(), array[v_policy])
   returning archive_objects.object_id into v_id;
   v_key := format('%s/%s/%s-%s.ndjson.gz.enc', regexp_replace(v_policy, '[^a-z0-9_.-]', '_', 'g'),
                   to_char(now(), 'YYYY/MM/DD'), lpad(v_id::text, 10, '0'),
@@ -90,7 +90,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 begin
-  perform retention._claimed_object(p_object_id);
+  perform retention_internal._claimed_object(p_object_id);
   return query
     select r.archive_id, r.run_id, r.batch_no, r.policy_name, r.rel_name, r.depth, r.archived_at, e.value
       from retention.archived_batches r
@@ -102,7 +102,7 @@ comment on function retention.archive_object_rows(bigint) is
   'Offload step 2: the archived rows of an object this session is writing, a row each, in order (row_data: the row as archived, json).';
 
 -- The object, which must be 'writing' and claimed by this session (RT037 otherwise).
-create or replace function retention._claimed_object(p_object_id bigint)
+create or replace function retention_internal._claimed_object(p_object_id bigint)
 returns retention.archive_objects
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -119,7 +119,7 @@ begin
   return o;
 end
 $$;
-comment on function retention._claimed_object(bigint) is
+comment on function retention_internal._claimed_object(bigint) is
   'Internal. An archive object this session claimed and is writing; RT037 otherwise.';
 
 create or replace function retention.archive_complete(p_object_id bigint, p_sha256 text, p_bytes bigint, p_rows bigint,
@@ -131,7 +131,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  o       retention.archive_objects := retention._claimed_object(p_object_id);
+  o       retention.archive_objects := retention_internal._claimed_object(p_object_id);
   v_rows  bigint;
   v_retain interval;
 begin
@@ -157,14 +157,14 @@ begin
          expires_at = now() + v_retain,
          rels = (select array_agg(distinct r.rel order by r.rel) from retention.archived_batches r where r.object_id = p_object_id),
          subject_columns = (select jsonb_object_agg(t.rel_name, t.cols) from (
-                              select r.rel_name, to_jsonb(array(select distinct c::text from unnest(retention._referenced_as(r.rel::regclass)) x
-                                                                 cross join lateral unnest(retention._subject_columns(x)) c order by 1)) as cols
+                              select r.rel_name, to_jsonb(array(select distinct c::text from unnest(retention_internal._referenced_as(r.rel::regclass)) x
+                                                                 cross join lateral unnest(retention_internal._subject_columns(x)) c order by 1)) as cols
                                 from (select distinct rel, rel_name from retention.archived_batches where object_id = p_object_id) r
                                where to_regclass(r.rel_name) is not null or exists (select from pg_catalog.pg_class k where k.oid = r.rel)) t)
    where x.object_id = p_object_id
   returning * into o;
   delete from retention.archived_batches r where r.object_id = p_object_id;
-  perform retention._append_audit('archive.object_verified', 'archive_object', o.object_key,
+  perform retention_internal._append_audit('archive.object_verified', 'archive_object', o.object_key,
     jsonb_build_object('object_id', o.object_id, 'target', o.target, 'sha256', o.sha256, 'bytes', o.bytes,
                        'rows', o.rows, 'tables', o.tables, 'key_id', o.key_id, 'runs', to_jsonb(o.runs)));
   return o;
@@ -181,7 +181,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  o retention.archive_objects := retention._claimed_object(p_object_id);
+  o retention.archive_objects := retention_internal._claimed_object(p_object_id);
 begin
   update retention.archived_batches r set object_id = null where r.object_id = p_object_id;
   update retention.archive_objects x set status = 'failed', error = left(p_error, 2000), claimed_pid = null
@@ -208,11 +208,11 @@ set timezone = 'UTC'
 as $$
   select o.* from retention.archive_objects o
    where o.status = 'verified' and o.expires_at <= now()
-     and not exists (select from retention._open_holds h
+     and not exists (select from retention_internal._open_holds h
                       where (h.scope = 'policy' and h.policy_name = any (o.policies))
                          or (h.scope = 'table' and exists (select from unnest(o.rels) r
                                                             join pg_catalog.pg_class k on k.oid = r
-                                                           where h.target = any (retention._referenced_as(r::regclass))))
+                                                           where h.target = any (retention_internal._referenced_as(r::regclass))))
                          -- A table rebuilt under the same name (a new oid) is held by name,
                          -- as the manifest recorded it.
                          or (h.scope = 'table' and o.tables ? retention.qualified_name(h.target)))
@@ -239,7 +239,7 @@ declare
   v_col text;
   v_held boolean;
 begin
-  if not exists (select from retention._open_holds h where h.scope = 'subject') then
+  if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return false;
   end if;
   select * into o from retention.archive_objects where object_id = p_object_id;
@@ -247,18 +247,18 @@ begin
     for v_col in
       select jsonb_array_elements_text(coalesce(o.subject_columns -> t.tbl, '[]'))
       union
-      select c::text from unnest(retention._referenced_as(to_regclass(t.tbl))) x cross join lateral unnest(retention._subject_columns(x)) c
+      select c::text from unnest(retention_internal._referenced_as(to_regclass(t.tbl))) x cross join lateral unnest(retention_internal._subject_columns(x)) c
        where to_regclass(t.tbl) is not null
     loop
       -- Compared as text, and in the column's type where the table still has the column.
       select exists (
         select from jsonb_array_elements(p_rows) e
-          join retention._open_holds h on h.scope = 'subject'
+          join retention_internal._open_holds h on h.scope = 'subject'
          where e ->> 'table' = t.tbl and e -> 'row' ->> v_col is not null
            and (e -> 'row' ->> v_col = h.subject_id
-                or coalesce(retention._subject_value(h.subject_id, y.typ) = retention._subject_value(e -> 'row' ->> v_col, y.typ), false)))
+                or coalesce(retention_internal._subject_value(h.subject_id, y.typ) = retention_internal._subject_value(e -> 'row' ->> v_col, y.typ), false)))
         into v_held
-        from (select (select retention._base_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
+        from (select (select retention_internal._base_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
                        where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and not a.attisdropped) as typ) y;
       if v_held then
         return true;
@@ -283,7 +283,7 @@ declare
   o retention.archive_objects;
 begin
   -- Serialised with place_hold: no hold comes between this check and the record.
-  perform retention._lock_holds_shared();
+  perform retention_internal._lock_holds_shared();
   if p_checked_at is null or p_checked_at > now() then
     raise exception 'give the time the object''s rows were checked against subject holds (archive_rows_held)'
       using errcode = 'RT006', hint = 'pg-retention archive prune reads the object, asks archive_rows_held, and passes when it asked.';
@@ -291,7 +291,7 @@ begin
   -- A hold placed after the check, or placed by a transaction the check's snapshot
   -- (p_snapshot: pg_current_snapshot() taken in the statement that asked
   -- archive_rows_held) did not see committed: its placed_at can be earlier than the check.
-  if exists (select from retention._open_holds h
+  if exists (select from retention_internal._open_holds h
               where h.scope = 'subject'
                 and (h.placed_at >= p_checked_at
                      or (p_snapshot is not null and h.placed_xid is not null
@@ -306,7 +306,7 @@ begin
     raise exception 'archive object % is not a verified object past its expiry that no hold keeps', p_object_id
       using errcode = 'RT037', hint = 'retention.archive_prunable() lists the objects that may go.';
   end if;
-  perform retention._append_audit('archive.object_deleted', 'archive_object', o.object_key,
+  perform retention_internal._append_audit('archive.object_deleted', 'archive_object', o.object_key,
     jsonb_build_object('object_id', o.object_id, 'rows', o.rows, 'expires_at', o.expires_at, 'reason', p_reason));
 end
 $$;
@@ -329,7 +329,7 @@ begin
     raise exception 'archive object % does not exist', p_object_id
       using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
   end if;
-  perform retention._append_audit(case when p_ok then 'archive.object_checked' else 'archive.object_check_failed' end,
+  perform retention_internal._append_audit(case when p_ok then 'archive.object_checked' else 'archive.object_check_failed' end,
     'archive_object', o.object_key, jsonb_build_object('object_id', o.object_id, 'detail', left(p_detail, 500)));
 end
 $$;

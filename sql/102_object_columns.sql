@@ -22,7 +22,7 @@
 -- the raw value) when the value names no object in the target: not under the prefix, a
 -- malformed URL or percent-encoding, a key that is empty, longer than 1024 characters,
 -- holds control characters, starts with '/', or has an empty, '.' or '..' segment.
-create or replace function retention._object_key(p_value text, p_prefix text, out key text, out error text)
+create or replace function retention_internal._object_key(p_value text, p_prefix text, out key text, out error text)
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
@@ -48,12 +48,12 @@ begin
       error := 'the value is not a URL under the column''s url_prefix';
       return;
     end if;
-    if retention._url_origin(v_v[1], v_v[2]) is distinct from retention._url_origin(v_p[1], v_p[2]) then
+    if retention_internal._url_origin(v_v[1], v_v[2]) is distinct from retention_internal._url_origin(v_p[1], v_p[2]) then
       error := format('the value does not start with the column''s url_prefix %L', p_prefix);
       return;
     end if;
-    v_ppath := retention._url_path(v_p[3]);
-    v_path := retention._url_path(coalesce(nullif(v_v[3], ''), '/'));
+    v_ppath := retention_internal._url_path(v_p[3]);
+    v_path := retention_internal._url_path(coalesce(nullif(v_v[3], ''), '/'));
     if v_path is null then
       error := 'the value''s path has a malformed percent-encoding, or is not UTF-8, or climbs above the root';
       return;
@@ -76,12 +76,12 @@ begin
   end if;
 end
 $$;
-comment on function retention._object_key(text, text) is
+comment on function retention_internal._object_key(text, text) is
   'Internal. The object key an object column''s value names (url_prefix removed; a URL read as one: scheme http/https, host case, default port, trailing dot, percent-encoding, dot segments, query and fragment normalised), or the reason it names none.';
 
 -- A URL's scheme and host as compared: http and https alike, the host in lower case,
 -- without a trailing dot or the scheme's default port. NULL for userinfo (user@host).
-create or replace function retention._url_origin(p_scheme text, p_host text)
+create or replace function retention_internal._url_origin(p_scheme text, p_host text)
 returns text
 language sql
 immutable
@@ -92,12 +92,12 @@ as $$
               else (case when lower(p_scheme) in ('http', 'https') then 'http' else lower(p_scheme) end)
                    || '://' || regexp_replace(regexp_replace(lower(p_host), ':(80|443)$', ''), '\.(?=(:|$))', '') end
 $$;
-comment on function retention._url_origin(text, text) is
+comment on function retention_internal._url_origin(text, text) is
   'Internal. A URL''s scheme and host as object columns compare them (http = https, lower case, no default port or trailing dot).';
 
 -- A URL path percent-decoded, with its dot segments resolved (RFC 3986 5.2.4); NULL when
 -- the encoding is malformed or not UTF-8, or a '..' climbs above the root.
-create or replace function retention._url_path(p_path text)
+create or replace function retention_internal._url_path(p_path text)
 returns text
 language plpgsql
 immutable
@@ -146,7 +146,7 @@ begin
   return array_to_string(v_out, '/');
 end
 $$;
-comment on function retention._url_path(text) is
+comment on function retention_internal._url_path(text) is
   'Internal. A URL path percent-decoded with its dot segments resolved, or NULL (malformed, not UTF-8, above the root).';
 
 -- The object key a value names (_object_key), or NULL when it names none. Public and
@@ -160,7 +160,7 @@ immutable
 parallel safe
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
-as $$ select k.key from retention._object_key(p_value, p_prefix) k where k.error is null $$;
+as $$ select k.key from retention_internal._object_key(p_value, p_prefix) k where k.error is null $$;
 comment on function retention.object_key_of(text, text) is
   'The object key an object column''s value names with that url_prefix (NULL prefix: the value itself), or NULL when it names none; index it to speed up the worker''s look-ups of url columns.';
 
@@ -215,7 +215,7 @@ begin
   if tg_op = 'UPDATE' and (to_jsonb(new) ->> v_col.column_name) is not distinct from v_val then
     return null;
   end if;
-  select * into v_key from retention._object_key(v_val, v_col.url_prefix);
+  select * into v_key from retention_internal._object_key(v_val, v_col.url_prefix);
   insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name, run_id,
                                           status, last_error)
   values (v_col.column_id, v_col.target, v_key.key, encode(sha256(convert_to(v_key.key, 'UTF8')), 'hex'),
@@ -223,7 +223,7 @@ begin
           case when v_key.error is null then 'pending' else 'dead' end, v_key.error)
   returning deletion_id into v_id;
   if v_key.error is not null then
-    perform retention._notify_dead_reference(v_id);
+    perform retention_internal._notify_dead_reference(v_id);
   end if;
   return null;
 end
@@ -232,7 +232,7 @@ comment on function retention.object_column_trigger() is
   'Trigger of object columns (set_object_column puts it on their tables; it cannot be called otherwise): puts the deleted (or scrubbed) row''s object reference into object_deletions when the transaction''s batch (batch_marks) removes it from that table, unless a legal hold covers the row.';
 
 -- Notifies an object deletion that is dead from the start (its reference names no object).
-create or replace function retention._notify_dead_reference(p_id bigint)
+create or replace function retention_internal._notify_dead_reference(p_id bigint)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
@@ -245,7 +245,7 @@ as $$
     from retention.object_deletions d where d.deletion_id = p_id
   on conflict do nothing
 $$;
-comment on function retention._notify_dead_reference(bigint) is
+comment on function retention_internal._notify_dead_reference(bigint) is
   'Internal. Notifies (object_deletion_failed) an object deletion whose reference names no object.';
 
 -- Registers (or changes) an object column: p_column of p_table holds references to
@@ -274,9 +274,9 @@ declare
   v_root regclass;
   v_attnum smallint;
 begin
-  perform retention._routine_write();
-  v_rel := retention._resolve_table(p_table, 'Give the table whose column holds the object references, schema-qualified.');
-  perform retention._check_can_read(v_rel);
+  perform retention_internal._routine_write();
+  v_rel := retention_internal._resolve_table(p_table, 'Give the table whose column holds the object references, schema-qualified.');
+  perform retention_internal._check_can_read(v_rel);
   select c.relkind, c.relispartition into v_kind, v_part from pg_catalog.pg_class c where c.oid = v_rel;
   if v_kind not in ('r', 'p') then
     raise exception '% is not a table', v_rel
@@ -291,7 +291,7 @@ begin
   -- The worker would count a table of its own as holding references (a retention table
   -- naming every key it queues would keep them all).
   if (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = v_rel)
-       in ('retention', 'pg_catalog', 'information_schema', 'pg_toast')
+       in ('retention', 'retention_internal', 'pg_catalog', 'information_schema', 'pg_toast')
      or (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = v_rel) ~ '^pg_(toast_)?temp_' then
     raise exception '% is a table of pg-retention or of the system', v_rel
       using errcode = 'RT020', hint = 'Object columns are the application''s: register a table of your own schemas.';
@@ -329,7 +329,7 @@ begin
   if p_url_prefix is not null
      and (length(p_url_prefix) not between 1 and 500 or p_url_prefix ~ '[[:cntrl:]]' or right(p_url_prefix, 1) <> '/'
           or (strpos(p_url_prefix, '://') > 0 and p_url_prefix !~ '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]+/[^?#]*$')
-          or (strpos(p_url_prefix, '://') > 0 and retention._url_path(substring(p_url_prefix from '^[^:]+://[^/]+(/.*)$')) is null)) then
+          or (strpos(p_url_prefix, '://') > 0 and retention_internal._url_path(substring(p_url_prefix from '^[^:]+://[^/]+(/.*)$')) is null)) then
     raise exception 'invalid url prefix %', quote_literal(left(p_url_prefix, 60))
       using errcode = 'RT020', hint = 'What every value starts with before the object key, ending in /: a URL with its host and path (https://cdn.example.com/recordings/) or a key prefix (uploads/); 1 to 500 characters.';
   end if;
@@ -343,7 +343,7 @@ begin
     raise exception 'permission denied for table %: the retention owner % cannot read it', v_rel, current_user
       using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', v_rel, current_user);
   end if;
-  perform retention._check_owner_sees_all(v_rel);
+  perform retention_internal._check_owner_sees_all(v_rel);
 
   insert into retention.object_columns as o (rel, column_name, attnum, target, url_prefix, reason, updated_by)
   values (v_rel, p_column, v_attnum, p_target, p_url_prefix, nullif(btrim(p_reason), ''), session_user)
@@ -369,7 +369,7 @@ begin
     raise notice 'no index on %.%: the worker looks up each object it deletes there (and in the target''s other object columns) to keep objects a remaining row still references', v_rel, quote_ident(p_column)
       using hint = format('CREATE INDEX CONCURRENTLY ON %s (%I);', v_rel, p_column);
   end if;
-  perform retention._append_audit('object_column.set', 'table', retention.qualified_name(v_rel),
+  perform retention_internal._append_audit('object_column.set', 'table', retention.qualified_name(v_rel),
     jsonb_build_object('column', p_column, 'target', p_target, 'url_prefix', p_url_prefix, 'reason', v_row.reason));
   return v_row;
 end
@@ -389,9 +389,9 @@ declare
   v_rel regclass;
   v_row retention.object_columns;
 begin
-  perform retention._routine_write();
-  v_rel := retention._resolve_table(p_table, 'Give the table as set_object_column was given it (see retention.object_columns).');
-  perform retention._check_can_read(v_rel);
+  perform retention_internal._routine_write();
+  v_rel := retention_internal._resolve_table(p_table, 'Give the table as set_object_column was given it (see retention.object_columns).');
+  perform retention_internal._check_can_read(v_rel);
   delete from retention.object_columns c where c.rel = v_rel and c.column_name = p_column returning c.* into v_row;
   if not found then
     raise exception 'no object column % on %', coalesce(quote_ident(p_column), 'NULL'), v_rel
@@ -399,7 +399,7 @@ begin
   end if;
   execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_d', v_rel);
   execute format('drop trigger if exists %I on %s', 'retention_objects_' || v_row.column_id || '_u', v_rel);
-  perform retention._append_audit('object_column.dropped', 'table', retention.qualified_name(v_rel),
+  perform retention_internal._append_audit('object_column.dropped', 'table', retention.qualified_name(v_rel),
     jsonb_build_object('column', p_column, 'target', v_row.target));
 end
 $$;
@@ -409,7 +409,7 @@ comment on function retention.drop_object_column(text, text) is
 -- RT023 when row-level security on the table applies to the retention owner (the
 -- current user of a SECURITY DEFINER routine): it could not see every row that still
 -- references an object.
-create or replace function retention._check_owner_sees_all(p_rel regclass)
+create or replace function retention_internal._check_owner_sees_all(p_rel regclass)
 returns void
 language plpgsql
 stable
@@ -425,7 +425,7 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_owner_sees_all(regclass) is
+comment on function retention_internal._check_owner_sees_all(regclass) is
   'Internal. RT023 when row-level security on the table applies to the retention owner.';
 
 -- Every batch: the object columns of the tables it reaches (p_rels: the reach, partitions
@@ -434,7 +434,7 @@ comment on function retention._check_owner_sees_all(regclass) is
 -- the update trigger on that column — and no table reached may inherit from a table with
 -- an object column (its rows would go without their objects); else RT038 and nothing is
 -- removed.
-create or replace function retention._check_object_triggers(p_rels oid[])
+create or replace function retention_internal._check_object_triggers(p_rels oid[])
 returns void
 language plpgsql
 stable
@@ -453,7 +453,7 @@ begin
                      else 'trigger ' || x.name || ' is missing, not enabled ALWAYS or not on the column' end)
     into v_bad
     from retention.object_columns o
-   cross join lateral unnest(retention._family(o.rel)) l(relid)
+   cross join lateral unnest(retention_internal._family(o.rel)) l(relid)
    cross join lateral (values ('retention_objects_' || o.column_id || '_d'), ('retention_objects_' || o.column_id || '_u')) x(name)
    where l.relid = any (p_rels)
      and ((select a.attname from pg_catalog.pg_attribute a
@@ -484,7 +484,7 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_object_triggers(oid[]) is
+comment on function retention_internal._check_object_triggers(oid[]) is
   'Internal. RT038 when an object column of a table a batch reaches was renamed or dropped or lost its triggers (or they are not enabled ALWAYS), or a table reached inherits from one with an object column.';
 
 -- A batch of the policy (run p_run_id) about to run: when a table it reaches has an object
@@ -492,7 +492,7 @@ comment on function retention._check_object_triggers(oid[]) is
 -- as this batch's in retention.batch_marks, with the tables it deletes from and updates
 -- (_lock_reach's reach: the policy's table, its revoke tables and the foreign keys'
 -- actions); true then (_batch removes the mark before it commits).
-create or replace function retention._mark_batch(p retention.policies, p_run_id bigint)
+create or replace function retention_internal._mark_batch(p retention.policies, p_run_id bigint)
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -511,15 +511,15 @@ begin
     into v_del, v_upd
     from (select p.target as t, p.action in ('soft_delete', 'scrub') as upd
           union all select x, false from unnest(coalesce(p.revoke_tables, '{}')) x) s
-   cross join lateral retention._reach(s.t, s.upd) r;
-  perform retention._check_object_triggers(v_del || v_upd);
+   cross join lateral retention_internal._reach(s.t, s.upd) r;
+  perform retention_internal._check_object_triggers(v_del || v_upd);
   -- The tables reached that have an object column (theirs or their partitioned table's),
   -- each with its hold rule; none: nothing to mark.
-  select jsonb_object_agg(l.relid::text, retention._held_sql(l.relid::regclass, 't', p.name, false))
+  select jsonb_object_agg(l.relid::text, retention_internal._held_sql(l.relid::regclass, 't', p.name, false))
     into v_held
     from (select distinct x.relid
             from retention.object_columns o
-           cross join lateral unnest(retention._family(o.rel)) x(relid)
+           cross join lateral unnest(retention_internal._family(o.rel)) x(relid)
            where x.relid = any (v_del || v_upd)) l;
   if v_held is null then
     return false;
@@ -531,12 +531,12 @@ begin
   return true;
 end
 $$;
-comment on function retention._mark_batch(retention.policies, bigint) is
+comment on function retention_internal._mark_batch(retention.policies, bigint) is
   'Internal. Checks the object columns a batch of the policy reaches and marks the transaction as the batch''s (batch_marks) for their triggers; false when it reaches none.';
 
 -- A partition drop_partitions is about to drop (detached from p_parent): the references
 -- of its rows in p_parent's object columns are queued, as the triggers would queue them.
-create or replace function retention._queue_partition_objects(p_partition regclass, p_parent regclass, p_run_id bigint)
+create or replace function retention_internal._queue_partition_objects(p_partition regclass, p_parent regclass, p_run_id bigint)
 returns bigint
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -554,21 +554,21 @@ begin
                                                          run_id, status, last_error)
                   select $1, $2, k.key, encode(sha256(convert_to(k.key, ''UTF8'')), ''hex''), $3, $4, $5,
                          case when k.error is null then ''pending'' else ''dead'' end, k.error
-                    from %s t cross join lateral retention._object_key(t.%I::text, $6) k
+                    from %s t cross join lateral retention_internal._object_key(t.%I::text, $6) k
                    where t.%I is not null
                   returning 1)
        select count(*) from q', p_partition, c.column_name, c.column_name)
       into v_n using c.column_id, c.target, retention.qualified_name(c.rel), c.column_name, p_run_id, c.url_prefix;
     v_all := v_all + v_n;
   end loop;
-  perform retention._notify_dead_reference(d.deletion_id)
+  perform retention_internal._notify_dead_reference(d.deletion_id)
      from retention.object_deletions d
     where d.run_id = p_run_id and d.status = 'dead' and d.attempts = 0
       and not exists (select from retention.notifications n where n.dedupe_key = 'object_deletion_failed:' || d.deletion_id);
   return v_all;
 end
 $$;
-comment on function retention._queue_partition_objects(regclass, regclass, bigint) is
+comment on function retention_internal._queue_partition_objects(regclass, regclass, bigint) is
   'Internal. Queues the object references of a detached partition''s rows before drop_partitions drops it (a drop fires no trigger).';
 
 -- Which of the keys a remaining row of one of the target's object columns still
@@ -577,7 +577,7 @@ comment on function retention._queue_partition_objects(regclass, regclass, bigin
 -- column still counts); a dropped column holds nothing; a registration whose table was
 -- dropped is removed (audit-logged). Key columns are looked up through their index; url
 -- columns scan the table unless it has an index on retention.object_key_of(column, prefix).
-create or replace function retention._objects_referenced(p_target text, p_keys text[])
+create or replace function retention_internal._objects_referenced(p_target text, p_keys text[])
 returns setof text
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -593,7 +593,7 @@ begin
             where o.target = p_target order by o.column_id loop
     if not c.rel_exists then
       delete from retention.object_columns o where o.column_id = c.column_id;
-      perform retention._append_audit('object_column.dropped', 'table', c.rel::oid::text,
+      perform retention_internal._append_audit('object_column.dropped', 'table', c.rel::oid::text,
         jsonb_build_object('column', c.column_name, 'target', c.target, 'why', 'the table was dropped'));
       continue;
     end if;
@@ -609,7 +609,7 @@ begin
   end loop;
 end
 $$;
-comment on function retention._objects_referenced(text, text[]) is
+comment on function retention_internal._objects_referenced(text, text[]) is
   'Internal. The keys of the list that a remaining row of one of the target''s object columns still references (another spelling of a URL included).';
 
 -- The worker: up to p_limit pending object deletions of the named targets that are due,
@@ -652,7 +652,7 @@ begin
       raise exception 'permission denied for table %: the retention owner % cannot see whether its rows reference an object', c.rel, current_user
         using errcode = '42501', hint = format('A DBA grants it: GRANT SELECT ON %s TO %I;', c.rel, current_user);
     end if;
-    perform retention._check_owner_sees_all(c.rel);
+    perform retention_internal._check_owner_sees_all(c.rel);
   end loop;
   -- The due entries, locked; then, per target, which of their keys remaining rows still
   -- reference (one look-up per column for the whole claim).
@@ -668,7 +668,7 @@ begin
              for update skip locked) x;
   v_ref := '{}';
   for d in select u.t, array_agg(u.k) as keys from unnest(v_tgts, v_keys) u(t, k) group by u.t loop
-    v_ref := v_ref || array(select d.t || '/' || r from retention._objects_referenced(d.t, d.keys) r);
+    v_ref := v_ref || array(select d.t || '/' || r from retention_internal._objects_referenced(d.t, d.keys) r);
   end loop;
   for i in 1 .. cardinality(v_ids) loop
     deletion_id := v_ids[i];
@@ -734,7 +734,7 @@ begin
     on conflict do nothing;
     -- The key (it may name a person) stays out of the notification and the audit log,
     -- even where the store's error quotes it.
-    perform retention._append_audit('object_deletion.dead', 'object', d.target,
+    perform retention_internal._append_audit('object_deletion.dead', 'object', d.target,
       jsonb_build_object('deletion_id', p_id, 'key_sha256', d.key_sha256, 'attempts', d.attempts,
                          'error', left(replace(p_error, d.object_key, '<key>'), 500)));
     return 'dead';
@@ -764,7 +764,7 @@ declare
   v_ids  bigint[];
   v_tgts text;
 begin
-  perform retention._routine_write();
+  perform retention_internal._routine_write();
   with r as (
     update retention.object_deletions x
        set status = 'pending', attempts = 0, next_attempt_at = now()
@@ -773,7 +773,7 @@ begin
   select count(*), array_agg(r.deletion_id order by r.deletion_id), string_agg(distinct r.target, ',')
     into v_n, v_ids, v_tgts from r;
   if v_n > 0 then
-    perform retention._append_audit('object_deletion.retried', 'object', v_tgts,
+    perform retention_internal._append_audit('object_deletion.retried', 'object', v_tgts,
       jsonb_build_object('deletion_ids', v_ids));
   end if;
   return v_n;

@@ -37,7 +37,7 @@ declare
   v_per record;
   v_hold bigint;
 begin
-  perform retention._routine_write();
+  perform retention_internal._routine_write();
   if p_name is null or p_name !~ '^[a-z][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid backup policy name %', coalesce(quote_literal(p_name), 'NULL')
       using errcode = 'RT009', hint = 'Lower-case letters, digits, _ . and -, starting with a letter, e.g. main-backups.';
@@ -53,7 +53,7 @@ begin
       raise exception '% may not be NULL', v_per.arg
         using errcode = 'RT004', hint = 'Give a period such as interval ''30 days''.';
     end if;
-    if v_per.val is not null and (not retention._period_positive(v_per.val) or v_per.val > interval '100 years') then
+    if v_per.val is not null and (not retention_internal._period_positive(v_per.val) or v_per.val > interval '100 years') then
       raise exception '% must be positive in every part and at most 100 years, got %', v_per.arg, v_per.val
         using errcode = 'RT004', hint = 'E.g. interval ''30 days'' for dailies, ''90 days'' for weeklies, ''1 year'' for monthlies.';
     end if;
@@ -68,10 +68,10 @@ begin
   end if;
   select * into v_old from retention.backup_policies b where b.name = p_name;
   if v_old.name is not null and v_old.store <> p_store then
-    perform retention._check_no_pruning(p_name);
+    perform retention_internal._check_no_pruning(p_name);
     -- A hold is on the store by name: the policy must not walk away from it (the same
     -- backups under a new store name would be free).
-    select h.hold_id into v_hold from retention._open_holds h where h.scope = 'backups' and h.backup_store = v_old.store limit 1;
+    select h.hold_id into v_hold from retention_internal._open_holds h where h.scope = 'backups' and h.backup_store = v_old.store limit 1;
     if v_hold is not null then
       raise exception 'legal hold % freezes store % of %: its store cannot change while the hold is open', v_hold, v_old.store, p_name
         using errcode = 'RT024', hint = 'Release the hold first (retention.release_hold), if the case allows.';
@@ -89,7 +89,7 @@ begin
          keep_monthly = excluded.keep_monthly, keep_last = excluded.keep_last, enabled = excluded.enabled,
          reason = excluded.reason, updated_at = now(), updated_by = excluded.updated_by
   returning b.* into v_row;
-  perform retention._append_audit('backup_policy.set', 'backup_policy', p_name,
+  perform retention_internal._append_audit('backup_policy.set', 'backup_policy', p_name,
     jsonb_build_object('old', case when v_old.name is not null then to_jsonb(v_old) - 'updated_at' - 'updated_by' end,
                        'new', to_jsonb(v_row) - 'updated_at' - 'updated_by'));
   return v_row;
@@ -110,17 +110,17 @@ declare
   v_hold bigint;
   v_pol  retention.backup_policies;
 begin
-  perform retention._routine_write();
-  v_pol := retention._get_backup_policy(p_name);
-  perform retention._lock_holds_exclusive();
-  select h.hold_id into v_hold from retention._open_holds h where h.scope = 'backups' and h.backup_store = v_pol.store limit 1;
+  perform retention_internal._routine_write();
+  v_pol := retention_internal._get_backup_policy(p_name);
+  perform retention_internal._lock_holds_exclusive();
+  select h.hold_id into v_hold from retention_internal._open_holds h where h.scope = 'backups' and h.backup_store = v_pol.store limit 1;
   if v_hold is not null then
     raise exception 'legal hold % freezes the backups of %', v_hold, p_name
       using errcode = 'RT024', hint = 'Release the hold first (retention.release_hold), if the case allows.';
   end if;
-  perform retention._check_no_pruning(p_name);
+  perform retention_internal._check_no_pruning(p_name);
   delete from retention.backup_policies b where b.name = p_name;
-  perform retention._append_audit('backup_policy.dropped', 'backup_policy', p_name, '{}');
+  perform retention_internal._append_audit('backup_policy.dropped', 'backup_policy', p_name, '{}');
 end
 $$;
 comment on function retention.drop_backup_policy(text) is
@@ -128,7 +128,7 @@ comment on function retention.drop_backup_policy(text) is
 
 -- RT039 while a pruning of the policy is under way (status deleting): its store or its
 -- existence must not change before the pruning is settled.
-create or replace function retention._check_no_pruning(p_name text)
+create or replace function retention_internal._check_no_pruning(p_name text)
 returns void
 language plpgsql
 stable
@@ -142,10 +142,10 @@ begin
   end if;
 end
 $$;
-comment on function retention._check_no_pruning(text) is
+comment on function retention_internal._check_no_pruning(text) is
   'Internal. RT039 while a pruning of the backup policy is under way.';
 
-create or replace function retention._get_backup_policy(p_name text)
+create or replace function retention_internal._get_backup_policy(p_name text)
 returns retention.backup_policies
 language plpgsql
 stable
@@ -163,13 +163,13 @@ begin
   return v;
 end
 $$;
-comment on function retention._get_backup_policy(text) is
+comment on function retention_internal._get_backup_policy(text) is
   'Internal. The backup policy of that name, or RT008.';
 
 -- A store's listing as the worker read it: a JSON array of {"name", "taken_at"}. RT039
 -- when it is not one, a name is empty, too long, holds '/', control characters or is . or
 -- .., a time does not parse, or a name comes twice.
-create or replace function retention._backup_listing(p_backups jsonb)
+create or replace function retention_internal._backup_listing(p_backups jsonb)
 returns table (name text, taken_at timestamptz)
 language plpgsql
 stable
@@ -215,7 +215,7 @@ begin
   end if;
 end
 $$;
-comment on function retention._backup_listing(jsonb) is
+comment on function retention_internal._backup_listing(jsonb) is
   'Internal. The backups of a listing ([{"name", "taken_at"}]) as rows, or RT039.';
 
 -- Which backups of the listing the policy keeps at p_as_of and why; the rest go. Kept:
@@ -232,7 +232,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  p      retention.backup_policies := retention._get_backup_policy(p_policy);
+  p      retention.backup_policies := retention_internal._get_backup_policy(p_policy);
   v_asof timestamptz := coalesce(p_as_of, now());
 begin
   if v_asof > now() then
@@ -240,7 +240,7 @@ begin
       using errcode = 'RT022', hint = 'Backups are judged at now() or earlier (an earlier time only keeps more).';
   end if;
   return query
-    with b as (select * from retention._backup_listing(p_backups)),
+    with b as (select * from retention_internal._backup_listing(p_backups)),
     r as (
       select b.name, b.taken_at,
              row_number() over (order by b.taken_at desc, b.name collate "C" desc) as newest,
@@ -274,7 +274,7 @@ begin
           when r.month_last and p.keep_monthly is not null and b.taken_at > v_asof - p.keep_monthly then 'monthly'
         end as rule
           from (select null) x
-          left join lateral (select h.hold_id, h.reason from retention._open_holds h
+          left join lateral (select h.hold_id, h.reason from retention_internal._open_holds h
                               where h.scope = 'backups' and h.backup_store = p.store
                                 and (h.backup_name is null or h.backup_name = b.name)
                               order by h.hold_id limit 1) h on true) d
@@ -296,7 +296,7 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  p     retention.backup_policies := retention._get_backup_policy(p_policy);
+  p     retention.backup_policies := retention_internal._get_backup_policy(p_policy);
   v     record;
   v_id  bigint;
 begin
@@ -314,7 +314,7 @@ begin
       using errcode = 'RT039', hint = 'Give them as listed, or NULL.';
   end if;
   insert into retention.backup_prunings (policy_name, store, backup_name, taken_at, bytes, files, as_of, reason, pruned_by)
-  values (p.name, p.store, p_name, v.taken_at, p_bytes, p_files, coalesce(p_as_of, now()), v.reason, retention._actor())
+  values (p.name, p.store, p_name, v.taken_at, p_bytes, p_files, coalesce(p_as_of, now()), v.reason, retention_internal._actor())
   returning pruning_id into v_id;
   return v_id;
 end
@@ -341,7 +341,7 @@ begin
     raise exception 'backup_prune_check runs at read committed, not %', current_setting('transaction_isolation')
       using errcode = '25001', hint = 'BEGIN ISOLATION LEVEL READ COMMITTED before it; pg-retention backups prune does.';
   end if;
-  perform retention._lock_holds_shared();
+  perform retention_internal._lock_holds_shared();
   select * into d from retention.backup_prunings x where x.pruning_id = p_pruning_id;
   if not found or d.status <> 'deleting' then
     raise exception 'pruning % is not under way', p_pruning_id
@@ -358,17 +358,17 @@ comment on function retention.backup_prune_check(bigint, jsonb) is
   'Backup pruning, step 2: in the deleting transaction, holds the holds lock and checks the backup still goes (RT039 if a hold or the listing keeps it now).';
 
 -- The audit entry of a pruned backup (p_extra: a note, or that it was settled late).
-create or replace function retention._audit_pruned(d retention.backup_prunings, p_extra jsonb)
+create or replace function retention_internal._audit_pruned(d retention.backup_prunings, p_extra jsonb)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select retention._append_audit('backup.pruned', 'backup_policy', d.policy_name,
+  select retention_internal._append_audit('backup.pruned', 'backup_policy', d.policy_name,
     jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'taken_at', d.taken_at,
                        'bytes', d.bytes, 'files', d.files, 'as_of', d.as_of, 'reason', d.reason) || p_extra);
 $$;
-comment on function retention._audit_pruned(retention.backup_prunings, jsonb) is
+comment on function retention_internal._audit_pruned(retention.backup_prunings, jsonb) is
   'Internal. The backup.pruned audit entry of a pruning.';
 
 -- Step 3: the deletion's outcome (p_error NULL: deleted). A failure is notified.
@@ -391,9 +391,9 @@ begin
      set status = case when p_error is null then 'deleted' else 'failed' end, error = left(coalesce(p_error, p_note), 2000), finished_at = now()
    where x.pruning_id = p_pruning_id;
   if p_error is null then
-    perform retention._audit_pruned(d, jsonb_strip_nulls(jsonb_build_object('note', p_note)));
+    perform retention_internal._audit_pruned(d, jsonb_strip_nulls(jsonb_build_object('note', p_note)));
   else
-    perform retention._append_audit('backup.prune_failed', 'backup_policy', d.policy_name,
+    perform retention_internal._append_audit('backup.prune_failed', 'backup_policy', d.policy_name,
       jsonb_build_object('pruning_id', d.pruning_id, 'store', d.store, 'backup', d.backup_name, 'error', left(p_error, 500)));
     insert into retention.notifications (kind, dedupe_key, payload)
     values ('backup_prune_failed', 'backup_prune_failed:' || d.pruning_id,
@@ -443,11 +443,11 @@ declare
   d   retention.backup_prunings;
   v_n integer := 0;
 begin
-  perform retention._get_backup_policy(p_policy);
-  perform count(*) from retention._backup_listing(p_backups);   -- a listing, or RT039
+  perform retention_internal._get_backup_policy(p_policy);
+  perform count(*) from retention_internal._backup_listing(p_backups);   -- a listing, or RT039
   for d in select * from retention.backup_prunings x
             where x.policy_name = p_policy and x.status = 'deleting' order by x.pruning_id for update loop
-    if exists (select from retention._backup_listing(p_backups) b where b.name = d.backup_name)
+    if exists (select from retention_internal._backup_listing(p_backups) b where b.name = d.backup_name)
        or d.backup_name = any (coalesce(p_present, '{}')) then
       update retention.backup_prunings x set status = 'interrupted', finished_at = now(),
              error = 'the pruner ended before the deletion finished; the backup was still listed'
@@ -456,7 +456,7 @@ begin
       update retention.backup_prunings x set status = 'deleted', finished_at = now(),
              error = 'settled after the pruner ended: the backup was no longer listed'
        where x.pruning_id = d.pruning_id;
-      perform retention._audit_pruned(d, '{"settled_late": true}');
+      perform retention_internal._audit_pruned(d, '{"settled_late": true}');
     end if;
     v_n := v_n + 1;
   end loop;

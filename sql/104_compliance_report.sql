@@ -44,7 +44,7 @@ begin
   -- so a dropped or changed policy still has the version its runs used).
   with b as (
     select r.policy_name, r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition,
-           coalesce(retention._archives(jsonb_populate_record(null::retention.policies, r.spec -> 'policy')), false) as archived
+           coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies, r.spec -> 'policy')), false) as archived
       from retention.run_batches b
       join retention.runs r on r.run_id = b.run_id
      where r.kind = 'policy' and r.mode = 'live'
@@ -349,12 +349,12 @@ begin
   end if;
   v_rep := retention.compliance_report(v_from, v_to);
   sha256 := encode(pg_catalog.sha256(convert_to(v_rep::text, 'UTF8')), 'hex');
-  perform retention._routine_write();
+  perform retention_internal._routine_write();
   insert into retention.compliance_reports (period_from, period_to, report, sha256, generated_by)
-  values (v_from, v_to, v_rep, sha256, retention._actor())
+  values (v_from, v_to, v_rep, sha256, retention_internal._actor())
   returning compliance_reports.report_id into report_id;
   stored := true;
-  perform retention._append_audit('report.stored', 'compliance_report', report_id::text,
+  perform retention_internal._append_audit('report.stored', 'compliance_report', report_id::text,
     jsonb_build_object('month', to_char(v_from, 'YYYY-MM'), 'sha256', sha256));
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('report_ready', 'report_ready:' || to_char(v_from, 'YYYY-MM'),
@@ -379,7 +379,7 @@ as $$
 declare
   v_key text;
 begin
-  perform retention._routine_write();
+  perform retention_internal._routine_write();
   update retention.compliance_reports r
      set storage_key = 'reports/' || to_char(r.period_from, 'YYYY-MM') || '.json'
    where r.report_id = p_report_id

@@ -7,7 +7,7 @@
 -- The planner's estimate of the rows a policy's run would take now (EXPLAIN, nothing
 -- executed): cheap on a large table, where preview() counts them. NULL where it cannot
 -- plan (its table gone).
-create or replace function retention._eligible_estimate(p retention.policies)
+create or replace function retention_internal._eligible_estimate(p retention.policies)
 returns bigint
 language plpgsql
 volatile  -- EXPLAIN is not allowed in a stable function
@@ -21,10 +21,10 @@ begin
   -- Only for a table the caller may read, and only where planning it as the owner runs no
   -- other role's code (a table turned into a view, row security that applies).
   if p.action = 'drop_partitions' or not coalesce(has_table_privilege(session_user, p.target, 'SELECT'), false)
-     or retention._read_hazard(p) is not null then
+     or retention_internal._read_hazard(p) is not null then
     return null;
   end if;
-  s := retention._policy_sql(p, null);
+  s := retention_internal._policy_sql(p, null);
   execute format('explain (format json) select from only %s t where %s', s.tbl, s.eligible)
     into v_plan using now() - (retention.effective_retain(p)).retain, now(), p.name, p.target::oid;
   return round((v_plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric)::bigint;
@@ -32,7 +32,7 @@ exception when others then
   return null;
 end
 $$;
-comment on function retention._eligible_estimate(retention.policies) is
+comment on function retention_internal._eligible_estimate(retention.policies) is
   'Internal. The planner''s estimate of the rows a run of the policy would take now (EXPLAIN only); NULL where it cannot be planned.';
 
 create or replace function retention.policy_status_rows()
@@ -47,18 +47,18 @@ set timezone = 'UTC'
 as $$
   select p.name, p.target::text, p.action, p.enabled, e.effective_schedule, e.time_zone,
          case when p.enabled and not e.target_missing
-              then retention._cron_step(e.effective_schedule, e.time_zone, now(), true) end,
+              then retention_internal._cron_step(e.effective_schedule, e.time_zone, now(), true) end,
          l.started_at, l.status, s.finished_at,
          case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout') then l.error_code end,
          -- The message may quote row values: only for a reader of the table.
          case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout')
                    and coalesce(has_table_privilege(session_user, p.target, 'SELECT'), false) then l.error end,
-         case when not e.target_missing then retention._eligible_estimate(p) end,
-         (select count(*)::int from retention._open_holds h
+         case when not e.target_missing then retention_internal._eligible_estimate(p) end,
+         (select count(*)::int from retention_internal._open_holds h
            where (h.scope = 'policy' and h.policy_name = p.name)
               or (h.scope = 'table' and not e.target_missing
-                  and h.target::oid in (select r.rel from retention._reach(p.target, p.action in ('soft_delete', 'scrub')) r))
-              or (h.scope = 'subject' and not e.target_missing and cardinality(retention._subject_columns(p.target)) > 0)),
+                  and h.target::oid in (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r))
+              or (h.scope = 'subject' and not e.target_missing and cardinality(retention_internal._subject_columns(p.target)) > 0)),
          exists (select from retention.runs r where r.policy_id = p.policy_id and r.status = 'running')
     from retention.policies p
     join retention.effective_policies e on e.policy_id = p.policy_id

@@ -60,24 +60,24 @@ comment on column retention.legal_holds.released_at is 'When the hold was releas
 comment on column retention.legal_holds.released_by is 'Who released it (NULL while not released).';
 comment on column retention.legal_holds.release_reason is 'Why it was released (NULL while not released).';
 
--- retention._open_holds (view)
-comment on column retention._open_holds.hold_id is 'The hold''s id.';
-comment on column retention._open_holds.scope is 'table, subject, policy or backups.';
-comment on column retention._open_holds.target is 'A table hold: its table (NULL for other scopes).';
-comment on column retention._open_holds.policy_name is 'A policy hold: the policy''s name (NULL for other scopes).';
-comment on column retention._open_holds.subject_id is 'A subject hold: the subject''s id as given (NULL for other scopes).';
-comment on column retention._open_holds.reason is 'Why the hold was placed.';
-comment on column retention._open_holds.case_reference is 'The legal case or ticket it is for (NULL: none given).';
-comment on column retention._open_holds.placed_at is 'When it was placed.';
-comment on column retention._open_holds.placed_by is 'Who placed it.';
-comment on column retention._open_holds.expires_at is 'When it lapses (NULL: it holds until released).';
-comment on column retention._open_holds.released_at is 'Always NULL here (an open hold is not released).';
-comment on column retention._open_holds.released_by is 'Always NULL here.';
-comment on column retention._open_holds.release_reason is 'Always NULL here.';
-comment on column retention._open_holds.subject_token is 'A subject hold: the token the audit log names its subject by.';
-comment on column retention._open_holds.placed_xid is 'The transaction that placed the hold (NULL for holds placed before migration 20).';
-comment on column retention._open_holds.backup_store is 'A backups hold: the backup store it freezes (NULL for other scopes).';
-comment on column retention._open_holds.backup_name is 'A backups hold on one backup: its name (NULL: every backup of the store).';
+-- retention_internal._open_holds (view)
+comment on column retention_internal._open_holds.hold_id is 'The hold''s id.';
+comment on column retention_internal._open_holds.scope is 'table, subject, policy or backups.';
+comment on column retention_internal._open_holds.target is 'A table hold: its table (NULL for other scopes).';
+comment on column retention_internal._open_holds.policy_name is 'A policy hold: the policy''s name (NULL for other scopes).';
+comment on column retention_internal._open_holds.subject_id is 'A subject hold: the subject''s id as given (NULL for other scopes).';
+comment on column retention_internal._open_holds.reason is 'Why the hold was placed.';
+comment on column retention_internal._open_holds.case_reference is 'The legal case or ticket it is for (NULL: none given).';
+comment on column retention_internal._open_holds.placed_at is 'When it was placed.';
+comment on column retention_internal._open_holds.placed_by is 'Who placed it.';
+comment on column retention_internal._open_holds.expires_at is 'When it lapses (NULL: it holds until released).';
+comment on column retention_internal._open_holds.released_at is 'Always NULL here (an open hold is not released).';
+comment on column retention_internal._open_holds.released_by is 'Always NULL here.';
+comment on column retention_internal._open_holds.release_reason is 'Always NULL here.';
+comment on column retention_internal._open_holds.subject_token is 'A subject hold: the token the audit log names its subject by.';
+comment on column retention_internal._open_holds.placed_xid is 'The transaction that placed the hold (NULL for holds placed before migration 20).';
+comment on column retention_internal._open_holds.backup_store is 'A backups hold: the backup store it freezes (NULL for other scopes).';
+comment on column retention_internal._open_holds.backup_name is 'A backups hold on one backup: its name (NULL: every backup of the store).';
 
 -- retention.active_holds (view)
 comment on column retention.active_holds.hold_id is 'The hold''s id (release_hold takes it).';

@@ -1,7 +1,7 @@
 -- Routine privileges, re-applied after every migrate (a new routine is executable by
 -- PUBLIC until revoked). No role but the owner writes a retention table: every write is
 -- a SECURITY DEFINER routine with a pinned search_path that checks and audits it. Internal
--- routines (named _*) are executable by no role; the executor steps (open_run, run_step,
+-- routines (retention_internal._*) are executable by no role; the executor steps (open_run, run_step,
 -- open_erasure, erasure_step) are, and act only for the session that opened the run.
 -- docs/security.md has the whole matrix (test/role-matrix.test.ts checks it).
 revoke all on all functions in schema retention from public;
@@ -10,6 +10,13 @@ revoke all on all functions in schema retention from retention_admin, retention_
   retention_requester, retention_approver, retention_archiver;
 revoke all on all procedures in schema retention from retention_admin, retention_runner, retention_auditor,
   retention_requester, retention_approver, retention_archiver;
+-- The internals (schema retention_internal): no role but the owner uses them, not even
+-- the admin; public routines reach them as SECURITY DEFINER.
+revoke all on schema retention_internal from public;
+revoke all on all functions in schema retention_internal from public;
+revoke all on all functions in schema retention_internal from retention_admin, retention_runner, retention_auditor,
+  retention_requester, retention_approver, retention_archiver;
+revoke all on all tables in schema retention_internal from public;
 
 -- The admin: every public routine.
 do $$
@@ -114,7 +121,8 @@ grant execute on function retention.policy_settings(text) to retention_runner, r
 grant select on retention.policies_overview to retention_runner;
 
 grant select on all tables in schema retention to retention_admin, retention_auditor;
-revoke all on retention._open_holds from retention_runner;
+revoke all on all tables in schema retention_internal from retention_admin, retention_runner, retention_auditor,
+  retention_requester, retention_approver, retention_archiver;
 -- Archived rows are whole rows of application tables: personal data, for the owner and
 -- the admin (restore, export) only.
 revoke all on retention.archived_rows, retention.archived_batches from retention_auditor;

@@ -324,7 +324,7 @@ describe('archive before permanent deletion', () => {
     await db.q(`alter table ap.line_notes enable row level security`);
     await db.q(`create policy none_visible on ap.line_notes using (false)`);
     await db.q(`select retention.alter_policy('ap.orders', p_approval => 'none', p_archive => true, p_batch_size => 9, p_max_rows_per_run => 1000)`);
-    const sql = (await db.q(`select x.final from retention.policies p, retention._two_phase_sql(p, true) x where p.name = 'ap.orders'`))[0]!.final as string;
+    const sql = (await db.q(`select x.final from retention.policies p, retention_internal._two_phase_sql(p, true) x where p.name = 'ap.orders'`))[0]!.final as string;
     expect(sql).not.toMatch(/delete from only ap\.line_notes/);
     await db.call(`call retention.run('ap.orders')`);
     expect(await orders()).toBe(30);
@@ -332,7 +332,7 @@ describe('archive before permanent deletion', () => {
       .toEqual([{ rel_name: 'ap.line_notes', n: 70 }, { rel_name: 'ap.lines', n: 140 }, { rel_name: 'ap.orders', n: 70 }]);
     // Without row security the last level is deleted by the statement that copies it.
     await db.q(`alter table ap.line_notes disable row level security`);
-    const plain = (await db.q(`select x.final from retention.policies p, retention._two_phase_sql(p, true) x where p.name = 'ap.orders'`))[0]!.final as string;
+    const plain = (await db.q(`select x.final from retention.policies p, retention_internal._two_phase_sql(p, true) x where p.name = 'ap.orders'`))[0]!.final as string;
     expect(plain).toMatch(/delete from only ap\.line_notes/);
   });
 

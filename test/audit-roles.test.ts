@@ -94,7 +94,7 @@ describe('roles and least privilege', () => {
     expect(await sqlState(c.query(`call retention.run('r', p_as_of => $1)`, [AS_OF]))).toBe('42501');
     expect(await sqlState(c.query(`select retention.set_policy('x', 'app.r', 'delete', 'created_at')`))).toBe('42501');
     expect(await sqlState(c.query(`update retention.policies set retain = '1 day'`))).toBe('42501');
-    expect(await sqlState(c.query(`select retention._append_audit('forged', 'policy', 'r')`))).toBe('42501');
+    expect(await sqlState(c.query(`select retention_internal._append_audit('forged', 'policy', 'r')`))).toBe('42501');
     expect(await sqlState(c.query(`insert into retention.audit_log select * from retention.audit_log limit 1`))).toBe('42501');
     expect(await sqlState(c.query(`select * from retention.audit_log`))).toBe('42501');
     await c.end();

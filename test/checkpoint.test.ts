@@ -40,7 +40,7 @@ async function rechain(auditId: number, details: string): Promise<void> {
     for r in select * from retention.audit_log where audit_id >= ${auditId} order by audit_id loop
       update retention.audit_log
          set prev_hash = v_prev,
-             row_hash = retention._audit_hash(v_prev, r.audit_id, r.occurred_at, r.actor, r.db_user, r.action, r.object_type, r.object_name, r.details)
+             row_hash = retention_internal._audit_hash(v_prev, r.audit_id, r.occurred_at, r.actor, r.db_user, r.action, r.object_type, r.object_name, r.details)
        where audit_id = r.audit_id returning row_hash into v_prev;
     end loop;
     update retention.audit_chain set last_hash = v_prev;

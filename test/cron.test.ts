@@ -1,4 +1,4 @@
-// Schedules: SQL (retention._cron_error, set_policy) and the policy file (runner/cron.ts)
+// Schedules: SQL (retention_internal._cron_error, set_policy) and the policy file (runner/cron.ts)
 // judge one corpus alike, and accept nothing the worker's cron-parser would refuse. Time
 // zones likewise: every zone set_policy takes, the worker can schedule in.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ describe('schedules', () => {
   it('SQL and the policy file judge every expression of the corpus alike, and accept none the worker refuses', async () => {
     expect(GOOD.length + BAD.length).toBeGreaterThan(100);
     for (const expr of [...GOOD, ...BAD]) {
-      const [{ e: sql }] = (await db.q<{ e: string | null }>(`select retention._cron_error($1) as e`, [expr])) as [{ e: string | null }];
+      const [{ e: sql }] = (await db.q<{ e: string | null }>(`select retention_internal._cron_error($1) as e`, [expr])) as [{ e: string | null }];
       const js = cronError(expr);
       const good = GOOD.includes(expr);
       expect([expr, sql === null, js === null]).toEqual([expr, good, good]);
@@ -76,13 +76,13 @@ describe('schedules', () => {
   });
 
   it('every time zone set_policy takes, the worker can schedule in; the policy file agrees', async () => {
-    const zones = await db.q<{ name: string; ok: boolean }>(`select name, retention._time_zone_ok(name) as ok from pg_timezone_names order by name`);
+    const zones = await db.q<{ name: string; ok: boolean }>(`select name, retention_internal._time_zone_ok(name) as ok from pg_timezone_names order by name`);
     const taken = zones.filter((z) => z.ok).map((z) => z.name);
     expect(taken.length).toBeGreaterThan(300);
     expect(taken.filter((z) => !workerTakes('0 2 * * *', z))).toEqual([]);
     for (const z of zones) expect([z.name, timeZoneError(z.name) === null]).toEqual([z.name, z.ok]);
     for (const z of ['Mars/Olympus', 'posix/Europe/Berlin', 'Factory', 'localtime', '']) {
-      expect([z, (await db.q(`select retention._time_zone_ok($1) as ok`, [z]))[0]!.ok]).toEqual([z, false]);
+      expect([z, (await db.q(`select retention_internal._time_zone_ok($1) as ok`, [z]))[0]!.ok]).toEqual([z, false]);
     }
   });
 

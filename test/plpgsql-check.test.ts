@@ -21,7 +21,7 @@ describe('plpgsql_check', () => {
     await db.q(`select retention.set_object_column('public.plcheck_objects', 'f', 'rec')`);
     const routines = await db.q<{ n: number }>(
       `select count(*)::int as n from pg_proc p join pg_language l on l.oid = p.prolang
-        where p.pronamespace = 'retention'::regnamespace and l.lanname = 'plpgsql'`);
+        where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and l.lanname = 'plpgsql'`);
     expect(routines[0]!.n).toBeGreaterThan(50);
     const errors = await db.q(
       `select p.oid::regprocedure::text as routine, c.lineno, c.message
@@ -29,7 +29,7 @@ describe('plpgsql_check', () => {
          join pg_language l on l.oid = p.prolang and l.lanname = 'plpgsql'
          cross join lateral plpgsql_check_function_tb(p.oid,
            coalesce((select t.tgrelid from pg_trigger t where t.tgfoid = p.oid limit 1), 0)) c
-        where p.pronamespace = 'retention'::regnamespace and c.level = 'error'
+        where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.level = 'error'
         order by 1, 2`);
     expect(errors).toEqual([]);
   });

@@ -94,17 +94,27 @@ describe('the role matrix', () => {
     expect(rows.filter((r) => r.w)).toEqual([]);
   });
 
-  it('no role may execute an internal routine, by the catalog', async () => {
+  it('the internals live in schema retention_internal, which no role may use: retention holds only the public API', async () => {
     const rows = await db.q<{ sig: string; role: string }>(
       `select p.oid::regprocedure::text as sig, r.role
          from pg_proc p cross join unnest($1::text[]) r(role)
-        where p.pronamespace = 'retention'::regnamespace and p.proname ~ '^_'
+        where p.pronamespace = 'retention_internal'::regnamespace
           and has_function_privilege(r.role, p.oid, 'EXECUTE')`,
       [[...ROLES, 'public']]);
     expect(rows).toEqual([]);
     const [internal] = await db.q<{ n: string }>(
-      `select count(*) as n from pg_proc where pronamespace = 'retention'::regnamespace and proname ~ '^_'`);
-    expect(Number(internal!.n)).toBeGreaterThan(50);
+      `select count(*) as n from pg_proc where pronamespace = 'retention_internal'::regnamespace and proname ~ '^_'`);
+    expect(Number(internal!.n)).toBeGreaterThan(100);
+    // \df retention.* and \dv retention.*: nothing internal.
+    expect(await db.q(`select proname from pg_proc where pronamespace = 'retention'::regnamespace and proname ~ '^_'
+                       union all select relname from pg_class where relnamespace = 'retention'::regnamespace and relname ~ '^_'`)).toEqual([]);
+    // No role has USAGE on the schema, nor any right on what it holds.
+    expect(await db.q(`select r.role from unnest($1::text[]) r(role)
+                        where has_schema_privilege(r.role, 'retention_internal', 'USAGE')
+                           or has_schema_privilege(r.role, 'retention_internal', 'CREATE')`, [[...ROLES, 'public']])).toEqual([]);
+    expect(await db.q(`select c.relname, r.role from pg_class c cross join unnest($1::text[]) r(role)
+                        where c.relnamespace = 'retention_internal'::regnamespace
+                          and has_table_privilege(r.role, c.oid, 'SELECT')`, [[...ROLES, 'public']])).toEqual([]);
   });
 
   it('every role, as a real login, is refused INSERT, UPDATE, DELETE and TRUNCATE on every retention table', async () => {
@@ -148,12 +158,12 @@ describe('the role matrix', () => {
 
   it('the calls that forged evidence before are refused to every role', async () => {
     const forgeries = [
-      `select retention._append_audit('run.completed', 'policy', 'x', '{}')`,
-      `select retention._close_run((select r from retention.runs r limit 1), 'completed')`,
-      `select retention._erasure_evidence(1, 1, 0, 'app.t', 'delete', 'forged', 100)`,
-      `select retention._block_erasure(1, 'h', null, 'forged')`,
-      `select retention._try_lock_run('x')`,
-      `select retention._parse_as_checker('t', 'true')`,
+      `select retention_internal._append_audit('run.completed', 'policy', 'x', '{}')`,
+      `select retention_internal._close_run((select r from retention.runs r limit 1), 'completed')`,
+      `select retention_internal._erasure_evidence(1, 1, 0, 'app.t', 'delete', 'forged', 100)`,
+      `select retention_internal._block_erasure(1, 'h', null, 'forged')`,
+      `select retention_internal._try_lock_run('x')`,
+      `select retention_internal._parse_as_checker('t', 'true')`,
     ];
     for (const role of ROLES) {
       for (const f of forgeries) expect(await sqlState(logins.get(role)!.query(f)), `${role}: ${f}`).toBe('42501');

@@ -8,13 +8,13 @@ const db = useTestDatabase();
 describe('the retention schema documents itself', () => {
   it('every table, view and column has a COMMENT', async () => {
     const rels = await db.q<{ relname: string }>(
-      `select relname from pg_class where relnamespace = 'retention'::regnamespace and relkind in ('r', 'v', 'p')
+      `select relname from pg_class where relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and relkind in ('r', 'v', 'p')
           and obj_description(oid, 'pg_class') is null order by 1`);
     expect(rels.map((r) => r.relname)).toEqual([]);
     const cols = await db.q<{ col: string }>(
       `select c.relname || '.' || a.attname as col from pg_class c
          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-        where c.relnamespace = 'retention'::regnamespace and c.relkind in ('r', 'v', 'p')
+        where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.relkind in ('r', 'v', 'p')
           and col_description(c.oid, a.attnum) is null order by 1`);
     expect(cols.map((r) => r.col)).toEqual([]);
   });
@@ -22,7 +22,7 @@ describe('the retention schema documents itself', () => {
   it('every routine has a COMMENT', async () => {
     const fns = await db.q<{ fn: string }>(
       `select p.oid::regprocedure::text as fn from pg_proc p
-        where p.pronamespace = 'retention'::regnamespace and obj_description(p.oid, 'pg_proc') is null order by 1`);
+        where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and obj_description(p.oid, 'pg_proc') is null order by 1`);
     expect(fns.map((r) => r.fn)).toEqual([]);
   });
 });

@@ -38,8 +38,8 @@ async function drift(d: TestDb, settings: Record<string, Setting>): Promise<stri
     if (!dba.includes(`\`${s.param}\``)) problems.push(`docs/dba-guide.md: ${s.param} not documented (${key})`);
     if (!new RegExp(`^\\s*(- )?${key}:`, 'm').test(ops)) problems.push(`docs/operator-guide.md: file key ${key} not in the policy file example`);
   }
-  // The actions a setting applies to: set_policy refuses it for the others (retention._setting_actions).
-  const sqlActions = (await d.q<{ a: Record<string, string[]> }>(`select retention._setting_actions() as a`))[0]!.a;
+  // The actions a setting applies to: set_policy refuses it for the others (retention_internal._setting_actions).
+  const sqlActions = (await d.q<{ a: Record<string, string[]> }>(`select retention_internal._setting_actions() as a`))[0]!.a;
   for (const [key, s] of Object.entries(settings)) {
     const sql = sqlActions[key] ? [...sqlActions[key]].sort().join(',') : 'all';
     const def = s.actions === 'all' ? 'all' : [...s.actions].sort().join(',');

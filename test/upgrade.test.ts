@@ -21,30 +21,30 @@ const SNAPSHOT = `
          || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') as item
     from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
     left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
-   where c.relnamespace = 'retention'::regnamespace and c.relkind in ('r', 'v', 'p')
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.relkind in ('r', 'v', 'p')
   union all
   select 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-    from pg_constraint where connamespace = 'retention'::regnamespace
+    from pg_constraint where connamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace)
   union all
   select 'index ' || pg_get_indexdef(indexrelid) from pg_index i join pg_class c on c.oid = i.indexrelid
-   where c.relnamespace = 'retention'::regnamespace
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace)
   union all
   select 'trigger ' || pg_get_triggerdef(t.oid) from pg_trigger t join pg_class c on c.oid = t.tgrelid
-   where c.relnamespace = 'retention'::regnamespace and not t.tgisinternal
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and not t.tgisinternal
   union all
   select 'view ' || c.relname || ' ' || md5(pg_get_viewdef(c.oid)) from pg_class c
-   where c.relnamespace = 'retention'::regnamespace and c.relkind = 'v'
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.relkind = 'v'
   union all
   select 'routine ' || p.oid::regprocedure || ' ' || md5(p.prosrc) || ' definer=' || p.prosecdef || ' '
          || p.provolatile::text || ' ' || coalesce(array_to_string(p.proconfig, ','), '') || ' owner='
          || pg_get_userbyid(p.proowner) || ' acl=' || coalesce(p.proacl::text, '')
-    from pg_proc p where p.pronamespace = 'retention'::regnamespace
+    from pg_proc p where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace)
   union all
   select 'acl ' || c.relname || ' ' || coalesce(c.relacl::text, '') from pg_class c
-   where c.relnamespace = 'retention'::regnamespace and c.relkind in ('r', 'v', 'p', 'S')
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.relkind in ('r', 'v', 'p', 'S')
   union all
   select 'comment ' || c.relname || ' ' || md5(coalesce(obj_description(c.oid, 'pg_class'), '')) from pg_class c
-   where c.relnamespace = 'retention'::regnamespace and c.relkind in ('r', 'v', 'p')
+   where c.relnamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and c.relkind in ('r', 'v', 'p')
   order by 1`;
 
 async function withDb<T>(name: string, fn: (url: string) => Promise<T>): Promise<T> {

@@ -24,7 +24,7 @@ export class StorageError extends Error {
   }
 }
 
-// The same rule as the database's (retention._object_key): no key leads out of its target.
+// The same rule as the database's (retention_internal._object_key): no key leads out of its target.
 function checkKey(key: string): void {
   // eslint-disable-next-line no-control-regex
   if (key.length === 0 || key.length > 1024 || /[\u0000-\u001f\u007f]/.test(key)

@@ -80,7 +80,7 @@ describe('archiving in one statement while rows come to reference the batch', ()
     const grandchildren = [...g1, ...g2];
     await work;
     const paths = (await run.query(`select funcname, calls from pg_stat_user_functions
-                                     where schemaname = 'retention' and funcname in ('_one_statement_exec', '_two_phase_exec')`)).rows;
+                                     where schemaname = 'retention_internal' and funcname in ('_one_statement_exec', '_two_phase_exec')`)).rows;
     await run.end();
     expect(children.length + grandchildren.length).toBeGreaterThan(100);
     // A parent an insert held locked at its batch's pick is skipped (left for the next run).
@@ -109,7 +109,7 @@ describe('archiving in one statement while rows come to reference the batch', ()
     await q(`select retention.set_policy('oc', 'app.oc_p', 'delete', 'at', p_retain => '30 days', p_archive => true)`);
     // A statement that deletes the parents and leaves their children to the cascade, while
     // claiming it deleted none of them itself.
-    const [r] = await q(`select * from retention._one_statement_exec(
+    const [r] = await q(`select * from retention_internal._one_statement_exec(
         'with done as (delete from only app.oc_p t returning t.at as age)
          select count(*)::int, min(age), max(age), 0, array[0]::bigint[] from done',
         array['app.oc_c'::regclass::oid], (select p from retention.policies p where name = 'oc'), 1, 1,
@@ -120,7 +120,7 @@ describe('archiving in one statement while rows come to reference the batch', ()
     expect(await count(db, 'app.oc_p')).toBe(10);
     expect(await count(db, 'app.oc_c')).toBe(10);
     // The same statement, honest about the cascade's rows, is kept.
-    const [ok] = await q(`select * from retention._one_statement_exec(
+    const [ok] = await q(`select * from retention_internal._one_statement_exec(
         'with done as (delete from only app.oc_p t where t.id <= 3 returning t.at as age)
          select count(*)::int, min(age), max(age), 0, array[3]::bigint[] from done',
         array['app.oc_c'::regclass::oid], (select p from retention.policies p where name = 'oc'), 1, 1,
@@ -140,7 +140,7 @@ describe('archiving in one statement while rows come to reference the batch', ()
     const pol = (name: string) => `(select p from retention.policies p where name = '${name}')`;
     await q(`select retention.set_policy('ol', 'app.ol_p', 'delete', 'at', p_retain => '30 days', p_archive => true)`);
     const fast = async (name: string) =>
-      (await q(`select o.final is not null as fast from retention._one_statement_sql(${pol(name)}, retention._cascade_tree_json('app.ol_p')) o`))[0]?.fast;
+      (await q(`select o.final is not null as fast from retention_internal._one_statement_sql(${pol(name)}, retention_internal._cascade_tree_json('app.ol_p')) o`))[0]?.fast;
     // A partitioned child (deletions count per partition): locked path.
     expect(await fast('ol')).toBe(false);
     await q(`drop table app.ol_x`);
@@ -274,7 +274,7 @@ describe('archiving in one statement while rows come to reference the batch', ()
       // The one-statement path: no table or subject hold open (the tests above left some).
       await q(`select retention.release_hold(hold_id, 'this test needs the one-statement path') from retention.legal_holds where released_at is null`);
       expect((await q(`select o.final is not null as fast from retention.policies p,
-                         retention._one_statement_sql(p, retention._cascade_tree_json(p.target)) o where p.name = 'ru'`))[0]?.fast).toBe(true);
+                         retention_internal._one_statement_sql(p, retention_internal._cascade_tree_json(p.target)) o where p.name = 'ru'`))[0]?.fast).toBe(true);
       let hit = 0;
       for (let attempt = 0; attempt < 8 && hit === 0; attempt++) {
         const base = 1_000_000 + attempt * 10;

@@ -71,7 +71,7 @@ describe('the ledger and the audit log tell the truth', () => {
       `update retention.erasure_requests set status = 'completed'`,
       `update retention.notifications set delivered_at = now()`,
       `delete from retention.flagged_rows`,
-      `select retention._append_audit('run.completed', 'policy', 'e2', '{}')`,
+      `select retention_internal._append_audit('run.completed', 'policy', 'e2', '{}')`,
     ]) expect(await sqlState(c.query(sql)), sql).toBe('42501');
     await c.end();
     expect(await q(`select * from retention.runs where policy_name = 'e2'`)).toEqual(before);
