@@ -46,9 +46,8 @@ export async function demoScenario(url: string, dirs: { recordings: string; arch
   step('Creating the example application (examples/schema.sql) and ~100k rows (examples/seed.sql)');
   await db.query(await sql('schema.sql'));
   const asOf = (await db.query('select now() as t')).rows[0].t as Date;
-  for (const stmt of (await sql('seed.sql')).split(/;\s*\n/).filter((s) => s.trim())) {
-    await db.query(stmt, stmt.includes('$1') ? [asOf] : []);
-  }
+  await db.query(`select set_config('demo.as_of', $1, false)`, [asOf.toISOString()]);
+  await db.query(await sql('seed.sql'));
   const total = await db.query(`select (select sum(n_live_tup)::int from pg_stat_user_tables where schemaname in ('auth','ops','meet','realty')) as n,
       (select count(*)::int from pg_class c join pg_namespace s on s.oid = c.relnamespace
         where s.nspname in ('auth','ops','meet','realty') and c.relkind in ('r', 'p') and not c.relispartition) as tables`);

@@ -13,7 +13,11 @@ create table auth.users (
   name          text,
   created_at    timestamptz not null,
   last_login_at timestamptz not null,
-  deleted_at    timestamptz
+  deleted_at    timestamptz,
+  phone         text,
+  settings      jsonb,
+  avatar_url    text,         -- a file in object storage (docs: set_object_column)
+  scrubbed_at   timestamptz   -- when a scrub policy rewrote the personal data (docs: scrub)
 );
 create index on auth.users (last_login_at) where deleted_at is null;
 create table auth.sessions (

@@ -31,6 +31,7 @@ declare
   v_pol    retention.policies;
   v_leaf   retention.policies;
   v_limit  bigint;
+  v_total  bigint;
   v_budget interval;
   v_state  jsonb;
   v_phase  text;
@@ -144,11 +145,15 @@ begin
           -- wording).
           if v_state ->> 'noticed_at' is null
              or clock_timestamp() - (v_state ->> 'noticed_at')::timestamptz >= interval '3 seconds' then
-            raise notice '%: batch % % rows in % ms (% of % done)', r.policy_name, r.batches + 1, v_b.o_rows,
-              v_b.o_ms, r.affected + v_b.o_rows, v_limit
+            -- Of what the run may take: its cap, at most the rows it counted (an erasure
+            -- step has no cap).
+            v_total := greatest(least(v_limit, coalesce(r.eligible - r.held_back, v_limit)), r.affected + v_b.o_rows);
+            raise notice '%: batch % % rows in % ms (% of % done)',
+              r.policy_name || coalesce(' ' || r.erasure_table::pg_catalog.text, ''), r.batches + 1, v_b.o_rows,
+              v_b.o_ms, r.affected + v_b.o_rows, v_total
               using detail = jsonb_build_object('progress', 'pg-retention', 'run_id', r.run_id, 'policy', r.policy_name,
                                                 'batches', r.batches + 1, 'rows_done', r.affected + v_b.o_rows,
-                                                'rows_total', v_limit, 'batch_rows', v_b.o_rows, 'batch_ms', v_b.o_ms,
+                                                'rows_total', v_total, 'batch_rows', v_b.o_rows, 'batch_ms', v_b.o_ms,
                                                 'elapsed_s', round(extract(epoch from clock_timestamp() - r.started_at)::numeric, 3))::text;
             v_state := v_state || jsonb_build_object('noticed_at', clock_timestamp());
           end if;

@@ -2,6 +2,7 @@
 // month against counts taken from the ledger directly, in all four formats; period
 // boundaries; no personal data; bad input; who may build and store it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { csvRows, mdText, render, type Report, SUMMARY_LABELS } from '../runner/
 import { chromiumPath, launchBrowser } from './support/browser.ts';
 import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
 import { count } from './support/fixtures.ts';
+import { runSqlSteps, sqlSteps } from './support/snippets.ts';
 
 const db = useTestDatabase();
 const { login } = useLogins(db);
@@ -451,5 +453,14 @@ describe('pg-retention report', () => {
     const r = await cli(['report', '--from', '2026-12-01Z', '--to', '2026-11-01Z']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/RT040/);
+  });
+});
+
+describe("README's psql tour", () => {
+  it('runs as written on the demo the scenario left, in order (the last statement fails as shown)', async () => {
+    const steps = sqlSteps(readFileSync('README.md', 'utf8'), 'README.md');
+    expect(steps.filter((s) => s.kind === 'sql').length).toBeGreaterThan(12);
+    expect(steps.some((s) => s.kind === 'sql' && s.error)).toBe(true);
+    expect(await runSqlSteps(steps, new Map([[new URL(db.url).username, db.url]]), db.url)).toEqual([]);
   });
 });
