@@ -1,8 +1,7 @@
 // The demo's application on a test database, as the guides' examples expect it: the
-// tables of examples/schema.sql, the rows of examples/seed.sql (both run as psql would
-// run them, one file each), the schedule of examples/retention.yaml, and the second
+// tables of examples/schema.sql, the rows of examples/seed.sql (both run by psql -f), the schedule of examples/retention.yaml, and the second
 // person of the approval examples (demo_approver, password demo, as make demo makes it).
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { planOrApply } from '../../runner/plan.ts';
 import { loadPolicyFile } from '../../runner/policy-file.ts';
@@ -13,8 +12,10 @@ export async function loadDemo(url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    await c.query(await readFile('examples/schema.sql', 'utf8'));
-    await c.query(await readFile('examples/seed.sql', 'utf8'));
+    // With psql, as the DBA guide says to load them.
+    const psql = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', 'examples/schema.sql', '-f', 'examples/seed.sql', url],
+                           { encoding: 'utf8' });
+    if (psql.status !== 0) throw new Error(`psql -f examples/schema.sql -f examples/seed.sql: ${psql.error?.message ?? psql.stderr}`);
     await planOrApply(c, await loadPolicyFile('examples/retention.yaml'), { apply: true, prune: true });
     // Cluster-wide and shared with the demo's own test: made once, never dropped.
     await c.query(`do $$ begin
