@@ -82,9 +82,11 @@ export function sqlSteps(markdown: string, file: string): Step[] {
           cur = null;
           return;
         }
-        cur = { kind: 'sql', at, sql: line, messages: [] };
+        // psql's \copy (query) TO 'file': the query is what the server runs.
+        const copy = /^\\copy \((.*)\) to /i.exec(t);
+        cur = { kind: 'sql', at, sql: copy ? copy[1]! : line, messages: [] };
         steps.push(cur);
-        reading = !ends(line);
+        reading = !copy && !ends(line);
         return;
       }
       // Output of the statement before.
