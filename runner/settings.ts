@@ -177,6 +177,14 @@ export const SETTINGS = {
     codes: ['RT004', 'RT007'],
     schema: duration, doc: 'how long archive objects are kept; left out, until removed by hand',
   },
+  pause_between_batches: {
+    column: 'pause_between_batches', param: 'p_pause_between_batches', sqlType: 'interval', actions: 'all', codes: ['RT006'],
+    schema: duration, doc: 'a pause after each batch (at most 1 minute)',
+  },
+  max_replication_lag: {
+    column: 'max_replication_lag', param: 'p_max_replication_lag', sqlType: 'interval', actions: 'all', codes: ['RT006'],
+    schema: duration, doc: 'between batches, wait while a standby\'s replay lags more than this',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

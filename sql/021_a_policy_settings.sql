@@ -19,7 +19,8 @@ as $$
     'revoke', (select pg_catalog.jsonb_agg(retention.qualified_name(r) order by o)
                  from pg_catalog.unnest(p.revoke_tables) with ordinality x(r, o)),
     'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column,
-    'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain)
+    'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain,
+    'pause_between_batches', p.pause_between_batches, 'max_replication_lag', p.max_replication_lag)
 $$;
 comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
@@ -35,7 +36,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_args text := pg_catalog.pg_get_function_arguments(
-    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval)'::regprocedure);
+    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval)'::regprocedure);
   a      text;
   i      int;
   v      jsonb;
@@ -82,7 +83,8 @@ begin
                                     'lock_timeout', 'schedule', 'time_zone', 'enabled', 'description',
                                     'category', 'notify_over_rows', 'archive_schema', 'scrub',
                                     'scrubbed_at_column', 'revoke', 'run_cap', 'notice_period',
-                                    'tenant_column', 'approval', 'archive', 'archive_retain'], a.key) loop
+                                    'tenant_column', 'approval', 'archive', 'archive_retain',
+                                    'pause_between_batches', 'max_replication_lag'], a.key) loop
       policy := p.name;
       setting := case k when 'target' then 'table' else k end;
       if k = 'notify_over_rows' and p.notify_over_rows is null then

@@ -30,7 +30,9 @@ create or replace function retention.set_policy(
   p_tenant_column     text     default null,
   p_approval          text     default 'none',
   p_archive           boolean  default null,
-  p_archive_retain    interval default null
+  p_archive_retain    interval default null,
+  p_pause_between_batches interval default null,
+  p_max_replication_lag   interval default null
 )
 returns retention.policies
 language plpgsql
@@ -145,6 +147,16 @@ begin
     raise exception 'time budget must be between 0 and 24 hours, got %', p_time_budget
       using errcode = 'RT006', hint = 'E.g. ''10 minutes''. A run stops between batches when its budget is spent.';
   end if;
+  if p_pause_between_batches is not null
+     and (p_pause_between_batches <= interval '0' or p_pause_between_batches > interval '1 minute') then
+    raise exception 'pause between batches must be between 0 and 1 minute, got %', p_pause_between_batches
+      using errcode = 'RT006', hint = 'E.g. ''100 milliseconds''; leave it NULL for no pause.';
+  end if;
+  if p_max_replication_lag is not null
+     and (p_max_replication_lag <= interval '0' or p_max_replication_lag > interval '1 day') then
+    raise exception 'max replication lag must be between 0 and 1 day, got %', p_max_replication_lag
+      using errcode = 'RT006', hint = 'E.g. ''10 seconds'': between batches the run waits while a standby''s replay lags more; NULL: no throttle.';
+  end if;
   if p_lock_timeout is null or p_lock_timeout <= interval '0' or p_lock_timeout > interval '1 minute' then
     raise exception 'lock timeout must be between 0 and 1 minute, got %', p_lock_timeout
       using errcode = 'RT006', hint = 'E.g. ''2 seconds''. A batch that cannot get its locks in time stops the run; the next run carries on.';
@@ -233,13 +245,14 @@ begin
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
      revoke_tables, run_cap, notice_period, tenant_column, approval, archive, archive_retain,
-     created_by, updated_by)
+     pause_between_batches, max_replication_lag, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
-     p_tenant_column, p_approval, p_archive, p_archive_retain, retention_internal._actor(), retention_internal._actor())
+     p_tenant_column, p_approval, p_archive, p_archive_retain, p_pause_between_batches, p_max_replication_lag,
+     retention_internal._actor(), retention_internal._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -253,12 +266,14 @@ begin
      revoke_tables = excluded.revoke_tables, run_cap = excluded.run_cap,
      notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
      approval = excluded.approval, archive = excluded.archive, archive_retain = excluded.archive_retain,
+     pause_between_batches = excluded.pause_between_batches, max_replication_lag = excluded.max_replication_lag,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
          p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
-         p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain)
+         p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain,
+         p.pause_between_batches, p.max_replication_lag)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
@@ -267,7 +282,7 @@ begin
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
          excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
          excluded.notice_period, excluded.tenant_column, excluded.approval, excluded.archive,
-         excluded.archive_retain)
+         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -292,5 +307,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval) is
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval) is
   'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive (RT001-RT021). Audit-logged with the changed fields.';

@@ -33,6 +33,8 @@ declare
   v_limit  bigint;
   v_total  bigint;
   v_budget interval;
+  v_wait   interval;
+  v_t0     timestamptz;
   v_state  jsonb;
   v_phase  text;
   v_b      record;
@@ -80,7 +82,7 @@ begin
     v_state := r.state;
     v_phase := v_state ->> 'phase';
 
-    if r.batches > 0 and clock_timestamp() - r.started_at >= v_budget then
+    if (r.batches > 0 or r.throttled > interval '0') and clock_timestamp() - r.started_at >= v_budget then
       return retention_internal._close_run(r, 'stopped_time_budget');
     end if;
     -- The row limit ends row phases; partitions detached earlier are always finished first.
@@ -89,6 +91,32 @@ begin
     end if;
     if r.stop_requested_at is not null then
       return retention_internal._close_run(r, 'stopped_requested');
+    end if;
+    -- Throttling, before a batch and holding no lock: the policy's pause after the last
+    -- batch, then a wait while a streaming standby's replay lags more than
+    -- max_replication_lag. A wait lasts at most a second per step (then the caller commits
+    -- and steps again), so a stop request and the time budget are seen; runs.throttled
+    -- adds it up.
+    if v_phase in ('rows', 'leaves') then
+      if v_pol.pause_between_batches is not null and v_state ? 'batch_at' then
+        v_wait := (v_state ->> 'batch_at')::timestamptz + v_pol.pause_between_batches - clock_timestamp();
+        if v_wait > interval '0' then
+          perform pg_sleep(extract(epoch from v_wait)::float8);
+        end if;
+      end if;
+      if v_pol.max_replication_lag is not null
+         and retention_internal._replication_lag() > v_pol.max_replication_lag then
+        v_t0 := clock_timestamp();
+        loop
+          perform pg_sleep(0.1);
+          exit when coalesce(retention_internal._replication_lag() <= v_pol.max_replication_lag, true)
+                 or clock_timestamp() - v_t0 >= interval '1 second';
+        end loop;
+        update retention.runs set throttled = throttled + (clock_timestamp() - v_t0) where run_id = r.run_id;
+        if retention_internal._replication_lag() > v_pol.max_replication_lag then
+          return 'running';  -- still behind: no batch this step
+        end if;
+      end if;
     end if;
     begin
       -- A run executing a proposal goes on only while the proposal stands: still approved (not
@@ -135,7 +163,7 @@ begin
           end if;
           v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
         else
-          v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text);
+          v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text, 'batch_at', clock_timestamp());
           if v_b.o_failed > 0 then
             raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
               r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;

@@ -8,7 +8,8 @@
 --  * the runner's privileges (for drop_partitions: membership in the table owner's role,
 --    which DETACH and DROP require, and CREATE on the archive schema);
 --  * pg_partman retention configured on the same table (two tools would drop partitions);
---  * partitions a drop_partitions run detached but could not drop yet.
+--  * partitions a drop_partitions run detached but could not drop yet;
+--  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -127,6 +128,17 @@ begin
           return next;
         end if;
       end if;
+    end if;
+    -- max_replication_lag reads pg_stat_replication as the schema's owner (the executor is
+    -- SECURITY DEFINER): without the right to see other sessions' statistics the lag reads
+    -- NULL and the throttle never waits.
+    if p.max_replication_lag is not null
+       and not (select r.rolsuper or pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats', 'MEMBER')
+                  from pg_catalog.pg_roles r where r.oid = (select n.nspowner from pg_catalog.pg_namespace n where n.nspname = 'retention')) then
+      problem := 'max_replication_lag cannot see the standbys: the retention schema''s owner may not read pg_stat_replication''s lag';
+      fix := format('GRANT pg_read_all_stats TO %I;',
+                    (select pg_catalog.pg_get_userbyid(n.nspowner) from pg_catalog.pg_namespace n where n.nspname = 'retention'));
+      return next;
     end if;
     if not p.enabled then
       problem := 'policy is disabled';

@@ -173,6 +173,7 @@ comment on column retention.run_ledger.flags_cancelled is 'Open flags it cancell
 comment on column retention.run_ledger.kind is 'policy, or erasure for one step of an erasure request.';
 comment on column retention.run_ledger.request_id is 'An erasure step''s request (NULL for policy runs).';
 comment on column retention.run_ledger.erasure_step is 'An erasure step''s number in the plan (NULL for policy runs).';
+comment on column retention.run_ledger.throttled is 'How long the run waited between batches for standbys whose replay lagged more than the policy''s max_replication_lag.';
 
 -- retention.audit_log, audit_chain, audit_checkpoints
 comment on table retention.audit_log is
