@@ -86,7 +86,7 @@ export const SETTINGS = {
   },
   batch_size: {
     column: 'batch_size', param: 'p_batch_size', sqlType: 'integer', actions: 'all', codes: ['RT006'],
-    schema: z.number().int().min(1).max(50_000), doc: 'rows per batch, 1-50,000',
+    schema: z.number().int().min(1).max(50_000), doc: 'a fixed number of rows per batch, 1-50,000; left out, batches size themselves (batch_target)',
   },
   max_rows_per_run: {
     column: 'max_rows_per_run', param: 'p_max_rows_per_run', sqlType: 'bigint', actions: 'all', codes: ['RT006'],
@@ -184,6 +184,10 @@ export const SETTINGS = {
   max_replication_lag: {
     column: 'max_replication_lag', param: 'p_max_replication_lag', sqlType: 'interval', actions: 'all', codes: ['RT006'],
     schema: duration, doc: 'between batches, wait while a standby\'s replay lags more than this',
+  },
+  batch_target: {
+    column: 'batch_target', param: 'p_batch_target', sqlType: 'interval', actions: 'all', codes: ['RT006'],
+    schema: duration, doc: 'how long a batch should take when batch_size is left out (default 50 milliseconds)',
   },
 } as const satisfies Record<string, Setting>;
 

@@ -11,7 +11,7 @@ create or replace function retention.set_policy(
   p_predicate         text     default null,
   p_subject_column    text     default null,
   p_deleted_at_column text     default null,
-  p_batch_size        integer  default 1000,
+  p_batch_size        integer  default null,
   p_max_rows_per_run  bigint   default 10000,
   p_time_budget       interval default '10 minutes',
   p_lock_timeout      interval default '2 seconds',
@@ -32,7 +32,8 @@ create or replace function retention.set_policy(
   p_archive           boolean  default null,
   p_archive_retain    interval default null,
   p_pause_between_batches interval default null,
-  p_max_replication_lag   interval default null
+  p_max_replication_lag   interval default null,
+  p_batch_target      interval default null
 )
 returns retention.policies
 language plpgsql
@@ -135,7 +136,15 @@ begin
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';
   end if;
-  if p_batch_size is null or p_batch_size not between 1 and 50000 then
+  if p_batch_target is not null and (p_batch_target < interval '5 milliseconds' or p_batch_target > interval '10 seconds') then
+    raise exception 'batch target must be between 5 milliseconds and 10 seconds, got %', p_batch_target
+      using errcode = 'RT006', hint = 'E.g. ''50 milliseconds'' (the default): how long each batch should take; batches size themselves to it.';
+  end if;
+  if p_batch_target is not null and p_batch_size is not null then
+    raise exception 'batch_size and batch_target exclude each other'
+      using errcode = 'RT006', hint = 'Give batch_size for batches of a fixed number of rows, or batch_target (or neither: 50 ms) for batches that size themselves.';
+  end if;
+  if p_batch_size is not null and p_batch_size not between 1 and 50000 then
     raise exception 'batch size must be between 1 and 50000, got %', p_batch_size
       using errcode = 'RT006', hint = 'The default of 1000 rows keeps each batch''s locks short.';
   end if;
@@ -245,14 +254,14 @@ begin
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
      revoke_tables, run_cap, notice_period, tenant_column, approval, archive, archive_retain,
-     pause_between_batches, max_replication_lag, created_by, updated_by)
+     pause_between_batches, max_replication_lag, batch_target, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
      p_tenant_column, p_approval, p_archive, p_archive_retain, p_pause_between_batches, p_max_replication_lag,
-     retention_internal._actor(), retention_internal._actor())
+     p_batch_target, retention_internal._actor(), retention_internal._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -267,13 +276,14 @@ begin
      notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
      approval = excluded.approval, archive = excluded.archive, archive_retain = excluded.archive_retain,
      pause_between_batches = excluded.pause_between_batches, max_replication_lag = excluded.max_replication_lag,
+     batch_target = excluded.batch_target,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
          p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
          p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain,
-         p.pause_between_batches, p.max_replication_lag)
+         p.pause_between_batches, p.max_replication_lag, p.batch_target)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
@@ -282,7 +292,7 @@ begin
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
          excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
          excluded.notice_period, excluded.tenant_column, excluded.approval, excluded.archive,
-         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag)
+         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -307,5 +317,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval) is
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval) is
   'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive (RT001-RT021). Audit-logged with the changed fields.';

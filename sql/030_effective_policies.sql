@@ -22,7 +22,8 @@ select p.name,
        p.category,
        s.schedule as effective_schedule,
        s.source as schedule_source,
-       coalesce(p.notify_over_rows, 100000) as notify_over_rows
+       coalesce(p.notify_over_rows, 100000) as notify_over_rows,
+       case when p.batch_size is null then coalesce(p.batch_target, interval '50 milliseconds') end as batch_target
   from retention.policies p
   cross join lateral retention.effective_retain(p) e
   cross join lateral retention.effective_schedule(p) s;

@@ -25,7 +25,7 @@ begin
   perform retention_internal._batch_plan_settings();
   for v_line in execute 'explain ' || retention_internal._batch_sql(v_pol)
     using p_as_of - v_ret.retain, p_as_of, v_pol.name, v_pol.target::oid,
-          '-infinity'::timestamptz, v_pol.batch_size::bigint, '{}'::tid[], null::tid
+          '-infinity'::timestamptz, coalesce(v_pol.batch_size, 1000)::bigint, '{}'::tid[], null::tid
   loop
     return next v_line;
   end loop;

@@ -34,6 +34,8 @@ declare
   v_total  bigint;
   v_budget interval;
   v_wait   interval;
+  v_size   int;
+  v_target float8;
   v_t0     timestamptz;
   v_state  jsonb;
   v_phase  text;
@@ -154,7 +156,10 @@ begin
           v_leaf.action := 'delete';
           v_pol := v_leaf;
         end if;
-        v_b := retention_internal._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_pol.batch_size, v_limit - r.affected),
+        -- The batch's size: the policy's fixed batch_size, else the size this run has
+        -- arrived at (from 1,000 rows).
+        v_size := coalesce(v_pol.batch_size, (v_state ->> 'size')::int, 1000);
+        v_b := retention_internal._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_size, v_limit - r.affected),
                                 r.batches + 1, v_part, r.spec ->> 'cond',
                                 (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
         if v_b.o_rows = 0 and v_b.o_failed = 0 then
@@ -164,6 +169,18 @@ begin
           v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
         else
           v_state := v_state || jsonb_build_object('floor', v_b.p_floor, 'skip', v_b.p_skip::text, 'batch_at', clock_timestamp());
+          -- Adaptive size (no fixed batch_size): toward the policy's batch_target (50 ms).
+          -- A full batch faster than 80 % of it grows the next in proportion, at most
+          -- twice; a slower one shrinks it in proportion at once; between 10 and 50,000.
+          if v_pol.batch_size is null then
+            v_target := extract(epoch from coalesce(v_pol.batch_target, interval '50 milliseconds')) * 1000;
+            if v_b.o_ms > v_target then
+              v_size := greatest(10, floor(v_size * v_target / v_b.o_ms)::int);
+            elsif v_b.o_rows >= v_size and v_b.o_ms < v_target * 0.8 then
+              v_size := least(50000, greatest(v_size + 1, floor(v_size * least(2.0, v_target / greatest(v_b.o_ms, 0.5)))::int));
+            end if;
+            v_state := v_state || jsonb_build_object('size', v_size);
+          end if;
           if v_b.o_failed > 0 then
             raise warning '%: batch % left % row(s) it could not act on (see retention.run_row_failures for run %)',
               r.policy_name, r.batches + 1, v_b.o_failed, r.run_id;

@@ -26,8 +26,9 @@ set intervalstyle = 'postgres'
 set datestyle = 'ISO, YMD'
 as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-           -- What does not decide which rows go (the description, throttling) is left out.
-           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag'])
+           -- What does not decide which rows go (the description, throttling, the batch target)
+           -- is left out.
+           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target'])
             || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text,
                  'reach', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.rel::oid, t.fk, t.ref, t.action, t.referenced::oid, t.cycle)
                                                        order by t.n)

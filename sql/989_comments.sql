@@ -309,7 +309,7 @@ comment on column retention.effective_policies.retain_source is 'Where retain ca
 comment on column retention.effective_policies.predicate is 'The extra condition (NULL: none).';
 comment on column retention.effective_policies.subject_column is 'The column subject holds and erasures match (NULL: none).';
 comment on column retention.effective_policies.deleted_at_column is 'The column a soft_delete sets (NULL for other actions).';
-comment on column retention.effective_policies.batch_size is 'Rows per batch.';
+comment on column retention.effective_policies.batch_size is 'A fixed number of rows per batch (NULL: batches size themselves to batch_target).';
 comment on column retention.effective_policies.max_rows_per_run is 'The ceiling: a live run over it is refused unless forced.';
 comment on column retention.effective_policies.time_budget is 'How long a run may go on.';
 comment on column retention.effective_policies.lock_timeout is 'How long a batch waits for a table lock.';
@@ -323,6 +323,7 @@ comment on column retention.effective_policies.category is 'tokens, logs, accoun
 comment on column retention.effective_policies.effective_schedule is 'The cron schedule the worker uses: the policy''s own, else its category''s default, else daily at 02:00.';
 comment on column retention.effective_policies.schedule_source is 'Where effective_schedule came from: policy, category:<name> or system.';
 comment on column retention.effective_policies.notify_over_rows is 'Rows from which a live run queues a large_deletion notification (100,000 when the policy sets none).';
+comment on column retention.effective_policies.batch_target is 'How long each batch should take when the policy has no fixed batch_size (NULL when it has one).';
 
 -- retention.policies_overview (view)
 comment on column retention.policies_overview.policy is 'The policy''s name.';

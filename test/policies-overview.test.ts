@@ -20,15 +20,17 @@ describe('policies overview', () => {
     await db.q(`select retention.set_policy('ov.logs', 'ov.logs', 'delete', 'created_at', p_category => 'audit', p_batch_size => 700,
                                             p_subject_column => 'user_id')`);
     await db.q(`select retention.set_policy('ov.own', 'ov.logs', 'delete', 'created_at', interval '30 days', p_schedule => '@daily',
-                                            p_batch_size => 1000)`);
+                                            p_max_rows_per_run => 10000)`);
     const rows = await db.q(`select setting, value, source from retention.policies_overview where policy = 'ov.logs'`);
     const of = (k: string) => rows.find((r) => r.setting === k);
-    expect(rows).toHaveLength(27);
+    expect(rows).toHaveLength(30);
     expect(of('table')).toEqual({ setting: 'table', value: 'ov.logs', source: 'policy' });
     expect(of('retain')).toEqual({ setting: 'retain', value: '400 days', source: 'schema' });
     expect(of('schedule')).toEqual({ setting: 'schedule', value: '0 4 1 * *', source: 'category:audit' });
     expect(of('batch_size')).toEqual({ setting: 'batch_size', value: '700', source: 'policy' });
     expect(of('max_rows_per_run')).toEqual({ setting: 'max_rows_per_run', value: '10000', source: 'default' });
+    // A fixed batch size: no target. Without one, the target's default is shown.
+    expect(of('batch_target')).toEqual({ setting: 'batch_target', value: null, source: 'default' });
     expect(of('subject_column')).toEqual({ setting: 'subject_column', value: 'user_id', source: 'policy' });
     expect(of('scrub')).toEqual({ setting: 'scrub', value: null, source: 'default' });
     // archive left NULL: what it means for this policy (no approval: off).
@@ -37,9 +39,9 @@ describe('policies overview', () => {
     // What a NULL means, not NULL: a run of 100,000 rows is announced.
     expect(of('notify_over_rows')).toEqual({ setting: 'notify_over_rows', value: '100000', source: 'default' });
     // A value equal to the default is the default, however it was given.
-    expect(await db.q(`select setting, value, source from retention.policy_settings('ov.own') where setting in ('retain', 'schedule', 'batch_size')`))
-      .toEqual([{ setting: 'retain', value: '30 days', source: 'policy' }, { setting: 'batch_size', value: '1000', source: 'default' },
-                { setting: 'schedule', value: '@daily', source: 'policy' }]);
+    expect(await db.q(`select setting, value, source from retention.policy_settings('ov.own') where setting in ('retain', 'schedule', 'max_rows_per_run', 'batch_target')`))
+      .toEqual([{ setting: 'retain', value: '30 days', source: 'policy' }, { setting: 'max_rows_per_run', value: '10000', source: 'default' },
+                { setting: 'schedule', value: '@daily', source: 'policy' }, { setting: 'batch_target', value: '00:00:00.05', source: 'default' }]);
     expect(await sqlState(db.q(`select * from retention.policy_settings('ov.nope')`))).toBe('RT008');
   });
 
@@ -54,7 +56,7 @@ describe('policies overview', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/policy 'ov.nope' does not exist \[RT008\]/);
     const c = await loginAs(db, `auditor_${randomBytes(3).toString('hex')}`, 'retention_auditor');
-    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(54);
+    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(60);
     await c.end();
   });
 });

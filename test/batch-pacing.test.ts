@@ -1,13 +1,14 @@
-// Throttling between batches: pause_between_batches, and max_replication_lag against a
-// real streaming standby made by pg_basebackup on this machine, whose replay is paused
-// to make it lag. Outcomes are read from the ledger (run_batches, runs.throttled).
+// Batch pacing: batches that size themselves to batch_target; throttling between batches
+// with pause_between_batches, and max_replication_lag against a real streaming standby
+// made by pg_basebackup on this machine, whose replay is paused to make it lag. Outcomes
+// are read from the ledger (run_batches, runs.throttled).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../runner/migrate.ts';
 import { parsePolicyFile } from '../runner/policy-file.ts';
 import { postgresBin } from './support/basebackup.ts';
 import { useTestDatabase } from './support/db.ts';
-import { count, waitFor } from './support/fixtures.ts';
+import { count, slowRows, waitFor } from './support/fixtures.ts';
 import { type Pair, startPair } from './support/standby.ts';
 
 const db = useTestDatabase();
@@ -19,6 +20,58 @@ async function oldRows(exec: (sql: string) => Promise<unknown>, table: string, n
   await exec(`insert into ${table} select i, now() - interval '1 year' from generate_series(1, ${n}) i`);
   await exec(`create index on ${table} (at)`);
 }
+
+describe('batches that size themselves (no batch_size)', () => {
+  const sizes = async (policy: string) => (await q<{ rows: string; ms: number }>(
+    `select b.rows, b.duration_ms as ms from retention.run_batches b join retention.runs r using (run_id)
+      where r.policy_name = $1 order by b.batch_no`, [policy])).map((b) => ({ rows: Number(b.rows), ms: Number(b.ms) }));
+
+  it('grow while batches are fast: cheap rows go in batches larger than 1,000, and none is lost', async () => {
+    await oldRows(q, 'app.ag', 30000);
+    await q(`select retention.set_policy('ag', 'app.ag', 'delete', 'at', p_retain => '30 days', p_max_rows_per_run => 100000)`);
+    expect((await q(`select batch_size, batch_target from retention.effective_policies where name = 'ag'`))[0])
+      .toEqual({ batch_size: null, batch_target: { milliseconds: 50 } });
+    await db.call(`call retention.run('ag')`);
+    expect(await count(db, 'app.ag')).toBe(0);
+    const b = await sizes('ag');
+    expect(b[0]!.rows).toBe(1000);
+    expect(Math.max(...b.map((x) => x.rows))).toBeGreaterThan(1000);
+    expect(b.reduce((n, x) => n + x.rows, 0)).toBe(30000);
+    // Each batch grew from the one before only when that one was full and fast.
+    for (let i = 1; i < b.length - 1; i++) {
+      if (b[i]!.rows > b[i - 1]!.rows) expect(b[i - 1]!.ms, `batch ${i}`).toBeLessThan(50);
+    }
+  });
+
+  it('shrink at once after a slow batch: rows that cost a millisecond each go about 50 at a time', async () => {
+    await oldRows(q, 'app.as', 1200);
+    await slowRows(db, 'app.as', 1);
+    await q(`select retention.set_policy('as', 'app.as', 'delete', 'at', p_retain => '30 days', p_time_budget => '4 seconds')`);
+    await db.call(`call retention.run('as')`);
+    const b = await sizes('as');
+    expect(b[0]!.rows).toBe(1000);
+    expect(b[1]!.rows).toBeLessThan(100);  // 1000 rows took over a second: about 50 ms worth next
+    expect(b[1]!.rows).toBeGreaterThanOrEqual(10);
+    expect(await count(db, 'app.as')).toBe(1200 - b.reduce((n, x) => n + x.rows, 0));
+  });
+
+  it('a fixed batch_size overrides; batch_target is checked, excludes batch_size, and changes nothing when refused', async () => {
+    await oldRows(q, 'app.af', 50);
+    await q(`select retention.set_policy('af', 'app.af', 'delete', 'at', p_retain => '30 days', p_batch_size => 7)`);
+    await db.call(`call retention.run('af')`);
+    expect((await sizes('af')).map((x) => x.rows)).toEqual([7, 7, 7, 7, 7, 7, 7, 1]);
+    const before = await q(`select * from retention.policies where name = 'af'`);
+    for (const [sql, word] of [[`p_batch_target => '1 millisecond'`, 'batch target'], [`p_batch_target => '1 minute'`, 'batch target'],
+                               [`p_batch_target => '100 milliseconds'`, 'exclude']] as const) {
+      const err = await q(`select retention.alter_policy('af', ${sql})`).then(() => null, (e: pg.DatabaseError) => e);
+      expect(err?.code, sql).toBe('RT006');
+      expect(err?.message).toContain(word);
+    }
+    expect(await q(`select * from retention.policies where name = 'af'`)).toEqual(before);
+    await q(`select retention.alter_policy('af', p_batch_target => '100 milliseconds', p_reset => array['batch_size'])`);
+    expect(await q(`select batch_size, batch_target::text as t from retention.policies where name = 'af'`)).toEqual([{ batch_size: null, t: '00:00:00.1' }]);
+  });
+});
 
 describe('pause_between_batches', () => {
   it('pauses after every batch: the ledger shows the gaps', async () => {

@@ -5,11 +5,22 @@
 begin;
 do $$ begin
   if to_regclass('retention.schema_migrations') is not null
-     and exists (select from retention.schema_migrations where name = '1766300000000_throttling') then
-    raise exception 'migration 1766300000000_throttling is already applied'
+     and exists (select from retention.schema_migrations where name = '1766300000000_batch-pacing') then
+    raise exception 'migration 1766300000000_batch-pacing is already applied'
       using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
   end if;
 end $$;
+
+-- Batches that size themselves: a policy without a fixed batch_size (now the default)
+-- sizes each batch to take about batch_target (NULL: 50 ms). Policies made before keep
+-- the batch_size they have (1000 unless set); a policy file that leaves batch_size out
+-- makes them adaptive at its next apply, which plan shows.
+alter table retention.policies alter column batch_size drop not null, alter column batch_size drop default;
+alter table retention.policies
+  add column batch_target interval
+    check (batch_target >= interval '5 milliseconds' and batch_target <= interval '10 seconds');
+comment on column retention.policies.batch_size is 'A fixed number of rows per batch; NULL: batches size themselves to take about batch_target.';
+comment on column retention.policies.batch_target is 'How long a batch should take when batch_size is NULL (NULL: 50 ms): the run grows its batches while they are faster and shrinks them at once after a slower one, between 10 and 50,000 rows.';
 
 -- Throttling between batches: a plain pause, and waiting while a standby's replay lags
 -- (pg_stat_replication.replay_lag) more than the policy allows. The run records the time
