@@ -99,7 +99,7 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
     : strategy === 'b' ? appBatches(url)
       : strategy === 'c' ? workerRun(url, root)
         : strategy === 'c5' ? workerRun(url, root, 5000)
-          : strategy === 'e' ? workerRun(url, root, 1000, true)
+          : strategy === 'e' ? workerRun(url, root, null, true)
             : dropPartitions(url));
   const end = Date.now();
   oltp.kill('SIGTERM');

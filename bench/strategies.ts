@@ -3,7 +3,7 @@
 //   a  one DELETE ... WHERE created_at < cutoff (cascading to the items);
 //   b  application-side batching as ORM-based pruning does it: select 1,000 ids, delete
 //      them by id, repeat, each statement its own transaction (from Node with pg);
-//   c  retention.run with the default settings, run by a real `pg-retention worker`
+//   c  retention.run with the default settings (batches sizing themselves to 50 ms), run by a real `pg-retention worker`
 //      (its resident memory sampled throughout);
 //   c5 the same with batch_size 5000, to show what the batch size buys;
 //   e  the same as c with archive on: every removed row, items included, copied to
@@ -79,7 +79,7 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-export async function workerRun(url: string, root: string, batchSize = 1000, archive = false): Promise<StrategyResult> {
+export async function workerRun(url: string, root: string, batchSize: number | null = null, archive = false): Promise<StrategyResult> {
   const db = await connect(url);
   // Disabled: the worker must not schedule it; the job below is the only run.
   await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',

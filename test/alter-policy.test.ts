@@ -119,7 +119,7 @@ describe('alter_policy', () => {
     await db.q(`select retention.alter_policy('al.reset', p_reset => array['retain', 'batch_size', 'schedule'])`);
     const after = await policy('al.reset');
     expect(changed(before, after)).toEqual(['batch_size', 'retain', 'schedule']);
-    expect([after.retain, after.batch_size, after.schedule, after.subject_column, after.category]).toEqual([null, 1000, null, 'user_id', 'logs']);
+    expect([after.retain, after.batch_size, after.schedule, after.subject_column, after.category]).toEqual([null, null, null, 'user_id', 'logs']);
     expect(await db.q(`select retain_source, retain from retention.effective_policies where name = 'al.reset'`))
       .toEqual([{ retain_source: 'schema', retain: expect.objectContaining({ days: 400 }) }]);
   });

@@ -60,8 +60,8 @@ describe('policy file: plan and apply', () => {
     const apply = cli(['apply', '-f', f]);
     expect(apply.code).toBe(0);
     expect(await dbState()).toEqual([
-      { name: 'ev.failed', retain: '7 days', predicate: "(status = 'failed'::text)", batch_size: 1000 },
-      { name: 'ev.old', retain: '30 days', predicate: null, batch_size: 1000 },
+      { name: 'ev.failed', retain: '7 days', predicate: "(status = 'failed'::text)", batch_size: null },
+      { name: 'ev.old', retain: '30 days', predicate: null, batch_size: null },
     ]);
     const audit = await db.q(`select action, actor from retention.audit_log where actor = 'ci:plan-test' order by audit_id`);
     expect(audit.map((a) => a.action)).toEqual(['default.set', 'policy.created', 'policy.created']);
