@@ -22,7 +22,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
-const ALL: StrategyName[] = ['a', 'b', 'c', 'c5', 'd', 'e'];
+const ALL: StrategyName[] = ['a', 'b', 'c', 'c1', 'c5', 'd', 'e'];
 // BENCH_STRATEGIES=c,e measures only those (a quicker look at one target).
 const ORDER: StrategyName[] = process.env.BENCH_STRATEGIES
   ? ALL.filter((s) => process.env.BENCH_STRATEGIES!.split(',').map((x) => x.trim()).includes(s))
@@ -98,6 +98,7 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
   const result = await (strategy === 'a' ? singleDelete(url)
     : strategy === 'b' ? appBatches(url)
       : strategy === 'c' ? workerRun(url, root)
+        : strategy === 'c1' ? workerRun(url, root, 1000)
         : strategy === 'c5' ? workerRun(url, root, 5000)
           : strategy === 'e' ? workerRun(url, root, null, true)
             : dropPartitions(url));

@@ -5,7 +5,8 @@
 //      them by id, repeat, each statement its own transaction (from Node with pg);
 //   c  retention.run with the default settings (batches sizing themselves to 50 ms), run by a real `pg-retention worker`
 //      (its resident memory sampled throughout);
-//   c5 the same with batch_size 5000, to show what the batch size buys;
+//   c1, c5 the same with a fixed batch_size of 1,000 (the default before batches sized
+//      themselves) and 5,000, to show what the batch size buys;
 //   e  the same as c with archive on: every removed row, items included, copied to
 //      retention.archived_batches in its batch's transaction (the cost of "export before
 //      permanent deletion"; moving them to cold storage is the worker's separate step);
@@ -18,7 +19,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'c5' | 'd' | 'e';
+export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'd' | 'e';
 
 export interface StrategyResult {
   seconds: number;
@@ -34,6 +35,7 @@ export const LABELS: Record<StrategyName, string> = {
   a: 'a. one DELETE',
   b: 'b. app-side batches of 1,000 ids',
   c: 'c. retention.run (worker)',
+  c1: 'c. with batch_size 1000',
   c5: 'c. with batch_size 5000',
   d: 'd. drop_partitions',
   e: 'e. retention.run with archive',
