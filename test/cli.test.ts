@@ -1,29 +1,19 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { exitCodeFor } from '../runner/errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
+import { type CliResult, runCli } from './support/cli.ts';
 import { useTestDatabase } from './support/db.ts';
 import { AS_OF, count, makeEvents, slowRows } from './support/fixtures.ts';
 
 const db = useTestDatabase();
 
-interface Result { code: number | null; stdout: string; stderr: string }
+type Result = CliResult;
 
-function cli(args: string[], opts: { onSpawn?: (p: ReturnType<typeof spawn>) => void; env?: Record<string, string> } = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['runner/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    opts.onSpawn?.(p);
-  });
+function cli(args: string[], opts: { onSpawn?: (p: ChildProcess) => void; env?: Record<string, string> } = {}): Promise<Result> {
+  return runCli(args, { url: db.url, ...opts });
 }
 
 describe('pg-retention CLI', () => {

@@ -1,7 +1,6 @@
 // The compliance report (retention.compliance_report, pg-retention report): the demo's
 // month against counts taken from the ledger directly, in all four formats; period
 // boundaries; no personal data; bad input; who may build and store it.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScenario } from '../examples/scenario.ts';
 import { csvRows, mdText, render, type Report, SUMMARY_LABELS } from '../runner/report.ts';
 import { chromiumPath, launchBrowser } from './support/browser.ts';
+import { runCli } from './support/cli.ts';
 import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
 import { count } from './support/fixtures.ts';
 import { runSqlSteps, sqlSteps } from './support/snippets.ts';
@@ -17,20 +17,7 @@ import { runSqlSteps, sqlSteps } from './support/snippets.ts';
 const db = useTestDatabase();
 const { login } = useLogins(db);
 
-interface Result { code: number | null; stdout: string; stderr: string }
-function cli(args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['runner/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'report-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { url: db.url, actor: 'report-test' });
 
 /** The value at a dotted path (policies.0.rows_deleted) of the report. */
 function at(r: unknown, key: string): unknown {

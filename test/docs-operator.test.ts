@@ -2,7 +2,6 @@
 // order, on the demo's schema (in a directory holding the demo's retention.yaml): it
 // exits as the guide says (0 unless it says `# exit N`), and a table the guide shows
 // under it has the columns shown. The policy file reference names every setting.
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { fileSchema, policySchema } from '../runner/policy-file.ts';
+import { runCli } from './support/cli.ts';
 import { loadDemo } from './support/demo-db.ts';
 import { useTestDatabase } from './support/db.ts';
 import { commands, fencedBlocks } from './support/snippets.ts';
@@ -17,22 +17,9 @@ import { commands, fencedBlocks } from './support/snippets.ts';
 const db = useTestDatabase();
 const GUIDE = 'docs/operator-guide.md';
 const text = readFileSync(GUIDE, 'utf8');
-const cliPath = path.resolve('runner/cli.ts');
 
-interface Result { code: number | null; stdout: string; stderr: string }
-function run(args: string[], env: Record<string, string>, cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cliPath, ...args], {
-      cwd, env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ops@example.com', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string>, cwd: string) =>
+  runCli(args, { url: db.url, actor: 'ops@example.com', env, cwd });
 
 describe(GUIDE, () => {
   let dir: string;

@@ -3,13 +3,13 @@
 // touches (checked against what the erasure then removes), every column type round trips
 // (JSON and CSV, big numbers to the digit), the login must be able to read every table,
 // and the audit log records the export without the person's key or data.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { S3Target } from '../runner/archive/storage.ts';
+import { runCli } from './support/cli.ts';
 import { sqlState, useLogins, useTestDatabase } from './support/db.ts';
 import { startS3 } from './support/s3.ts';
 import { count } from './support/fixtures.ts';
@@ -18,19 +18,7 @@ const db = useTestDatabase();
 const q = db.q;
 const logins = useLogins(db);
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['runner/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, PG_RETENTION_ACTOR: 'ci-test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { url: db.url, env });
 
 async function shop(): Promise<void> {
   await q(`drop schema if exists ex cascade`);

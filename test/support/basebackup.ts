@@ -17,15 +17,23 @@ export function postgresBin(): string | null {
   return null;
 }
 
+/** A temporary directory the server's processes may write: as root, the binaries run as
+ * the postgres user (initdb refuses root), so the directory is theirs; `ids` is the
+ * spawn option that runs a tool as that user ({} when not root). */
+export function serverDir(prefix: string): { dir: string; ids: { uid?: number; gid?: number } } {
+  const asRoot = process.getuid?.() === 0;
+  const ids = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (asRoot) chownSync(dir, ids.uid!, ids.gid!);
+  return { dir, ids };
+}
+
 /** Takes a plain-format base backup (with its backup_manifest) into `into` (must not
  * exist); false when no PostgreSQL installation has pg_basebackup. */
 export function realBaseBackup(into: string, format: 'plain' | 'tar' = 'plain'): boolean {
   const bin = postgresBin();
   if (!bin) return false;
-  const asRoot = process.getuid?.() === 0;
-  const ids = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
-  const data = mkdtempSync(path.join(os.tmpdir(), 'retention-bb-'));
-  if (asRoot) chownSync(data, ids.uid!, ids.gid!);
+  const { dir: data, ids } = serverDir('retention-bb-');
   const run = (tool: string, args: string[], opts: { as?: boolean } = {}) => {
     const r = spawnSync(path.join(bin, tool), args, { encoding: 'utf8', cwd: data, ...(opts.as ? ids : {}) });
     if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${r.stderr || r.stdout}`);

