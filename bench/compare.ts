@@ -22,7 +22,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
-const ALL: StrategyName[] = ['a', 'b', 'c', 'c1', 'c5', 'd', 'e'];
+const ALL: StrategyName[] = ['a', 'b', 'c', 'c1', 'c5', 'ct', 'd', 'e'];
 // BENCH_STRATEGIES=c,e measures only those (a quicker look at one target).
 const ORDER: StrategyName[] = process.env.BENCH_STRATEGIES
   ? ALL.filter((s) => process.env.BENCH_STRATEGIES!.split(',').map((x) => x.trim()).includes(s))
@@ -100,6 +100,7 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
       : strategy === 'c' ? workerRun(url, root)
         : strategy === 'c1' ? workerRun(url, root, 1000)
         : strategy === 'c5' ? workerRun(url, root, 5000)
+        : strategy === 'ct' ? workerRun(url, root, null, false, '50 milliseconds')
           : strategy === 'e' ? workerRun(url, root, null, true)
             : dropPartitions(url));
   const end = Date.now();
@@ -150,7 +151,7 @@ function summarise(all: Measured[]) {
 
 function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string | number>): string {
   const by = Object.fromEntries(sum.map((s) => [s.strategy, s]));
-  const { a, b, c, c5, d, e } = by;
+  const { a, b, c, c5, ct, d, e } = by;
   const lines = [
     '| strategy | events removed | seconds | rows/s | batch p50 ms | batch p99 ms | batch max ms | first 10 ms | last 10 ms | OLTP p50 idle → during ms | OLTP p99 idle → during ms | OLTP samples during |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -165,6 +166,7 @@ function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string
     [[c], 'c batch p99 ≤ 100 ms', () => [`${f(c!.batch!.p99, 2)} ms`, c!.batch!.p99 <= 100]],
     [[c], 'c last 10 batches ≤ 1.5 × first 10', () => [f(c!.lastMs / c!.firstMs, 2), c!.lastMs <= 1.5 * c!.firstMs]],
     [[c], 'OLTP p99 during c ≤ 2 × idle', () => [f(c!.oltpDuring.p99 / c!.oltpIdle.p99, 2), c!.oltpDuring.p99 <= 2 * c!.oltpIdle.p99]],
+    [[ct], 'OLTP p99 during a throttled run ≤ 1.5 × idle', () => [`${f(ct!.oltpDuring.p99, 2)} vs ${f(ct!.oltpIdle.p99, 2)} ms idle (${f(ct!.oltpDuring.p99 / ct!.oltpIdle.p99, 2)} ×)`, ct!.oltpDuring.p99 <= 1.5 * ct!.oltpIdle.p99]],
     [[a, c], 'OLTP p99 during c < during a', () => [`${f(c!.oltpDuring.p99, 2)} vs ${f(a!.oltpDuring.p99, 2)} ms`, c!.oltpDuring.p99 < a!.oltpDuring.p99]],
     [[c, e], 'e (archive) ≤ 1.5 × c\'s time', () => [f(e!.seconds / c!.seconds, 2), e!.seconds <= 1.5 * c!.seconds]],
     [[c], 'worker peak RSS ≤ 150 MB', () => [`${f(c!.rss!.peakMb)} MB (idle ${f(c!.rss!.idleMb)} MB)`, c!.rss!.peakMb <= 150]],

@@ -7,6 +7,8 @@
 //      (its resident memory sampled throughout);
 //   c1, c5 the same with a fixed batch_size of 1,000 (the default before batches sized
 //      themselves) and 5,000, to show what the batch size buys;
+//   ct the same as c with pause_between_batches of 50 ms (what a throttle does to the
+//      application's latency, and to the run's time);
 //   e  the same as c with archive on: every removed row, items included, copied to
 //      retention.archived_batches in its batch's transaction (the cost of "export before
 //      permanent deletion"; moving them to cold storage is the worker's separate step);
@@ -19,7 +21,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'd' | 'e';
+export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'ct' | 'd' | 'e';
 
 export interface StrategyResult {
   seconds: number;
@@ -37,6 +39,7 @@ export const LABELS: Record<StrategyName, string> = {
   c: 'c. retention.run (worker)',
   c1: 'c. with batch_size 1000',
   c5: 'c. with batch_size 5000',
+  ct: 'c. throttled: pause_between_batches 50 ms',
   d: 'd. drop_partitions',
   e: 'e. retention.run with archive',
 };
@@ -81,12 +84,13 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-export async function workerRun(url: string, root: string, batchSize: number | null = null, archive = false): Promise<StrategyResult> {
+export async function workerRun(url: string, root: string, batchSize: number | null = null, archive = false,
+                                pause: string | null = null): Promise<StrategyResult> {
   const db = await connect(url);
   // Disabled: the worker must not schedule it; the job below is the only run.
   await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',
                     p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false,
-                    p_batch_size => $1, p_archive => $2)`, [batchSize, archive]);
+                    p_batch_size => $1, p_archive => $2, p_pause_between_batches => $3)`, [batchSize, archive, pause]);
   const worker = spawn(process.execPath, ['runner/cli.ts', 'worker'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url, PG_RETENTION_HTTP_PORT: '0', PG_RETENTION_LOG_LEVEL: 'warn' },
