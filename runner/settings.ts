@@ -189,6 +189,11 @@ export const SETTINGS = {
     column: 'batch_target', param: 'p_batch_target', sqlType: 'interval', actions: 'all', codes: ['RT006'],
     schema: duration, doc: 'how long a batch should take when batch_size is left out (default 50 milliseconds)',
   },
+  count: {
+    column: 'count', param: 'p_count', sqlType: 'text', actions: ['drop_partitions'], codes: ['RT007'],
+    schema: z.enum(['exact', 'estimate'], { error: (i) => `${JSON.stringify(i.input)} is not a count — use estimate (rows of a dropped partition from the statistics) or exact (every row counted)` }),
+    doc: 'how a run counts the rows of the partitions it drops: estimate (default, from the statistics) or exact',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -16,7 +16,8 @@ as $$
            "tenant_column": ["delete", "soft_delete", "scrub"],
            "approval": ["delete", "purge_soft_deleted", "soft_delete", "scrub"],
            "archive": ["delete", "purge_soft_deleted", "drop_partitions"],
-           "archive_retain": ["delete", "purge_soft_deleted", "drop_partitions"]}'::jsonb
+           "archive_retain": ["delete", "purge_soft_deleted", "drop_partitions"],
+           "count": ["drop_partitions"]}'::jsonb
 $$;
 comment on function retention_internal._setting_actions() is
   'Internal. The settings only some actions take, and which (every other setting applies to every action).';

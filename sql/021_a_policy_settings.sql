@@ -21,7 +21,7 @@ as $$
     'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column,
     'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain,
     'pause_between_batches', p.pause_between_batches, 'max_replication_lag', p.max_replication_lag,
-    'batch_target', p.batch_target)
+    'batch_target', p.batch_target, 'count', p.count)
 $$;
 comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
@@ -37,7 +37,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_args text := pg_catalog.pg_get_function_arguments(
-    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval)'::regprocedure);
+    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text)'::regprocedure);
   a      text;
   i      int;
   v      jsonb;
@@ -85,13 +85,15 @@ begin
                                     'category', 'notify_over_rows', 'archive_schema', 'scrub',
                                     'scrubbed_at_column', 'revoke', 'run_cap', 'notice_period',
                                     'tenant_column', 'approval', 'archive', 'archive_retain',
-                                    'pause_between_batches', 'max_replication_lag', 'batch_target'], a.key) loop
+                                    'pause_between_batches', 'max_replication_lag', 'batch_target', 'count'], a.key) loop
       policy := p.name;
       setting := case k when 'target' then 'table' else k end;
       if k = 'notify_over_rows' and p.notify_over_rows is null then
         value := '100000'; source := 'default';  -- what a NULL means (effective_policies)
       elsif k = 'batch_target' and p.batch_target is null then
         value := case when p.batch_size is null then '00:00:00.05' end; source := 'default';  -- NULL: 50 ms when adaptive
+      elsif k = 'count' and p.count is null then
+        value := case when p.action = 'drop_partitions' then 'estimate' end; source := 'default';  -- NULL: estimate for drop_partitions
       elsif k = 'archive' and p.archive is null then
         value := retention_internal._archives(p)::text; source := 'default';  -- NULL: on when approval is required
       elsif k = 'retain' then

@@ -33,7 +33,8 @@ create or replace function retention.set_policy(
   p_archive_retain    interval default null,
   p_pause_between_batches interval default null,
   p_max_replication_lag   interval default null,
-  p_batch_target      interval default null
+  p_batch_target      interval default null,
+  p_count             text     default null
 )
 returns retention.policies
 language plpgsql
@@ -102,7 +103,8 @@ begin
            'deleted_at_column', p_deleted_at_column, 'archive_schema', p_archive_schema, 'scrub', p_scrub,
            'scrubbed_at_column', p_scrubbed_at_column, 'revoke', p_revoke, 'notice_period', p_notice_period,
            'tenant_column', p_tenant_column, 'approval', nullif(p_approval, 'none'),
-           'archive', case when p_archive then true end, 'archive_retain', p_archive_retain)) ? k.key
+           'archive', case when p_archive then true end, 'archive_retain', p_archive_retain,
+           'count', p_count)) ? k.key
      and not (k.value ? p_action);
   if v_name is not null then
     raise exception '%', v_name
@@ -139,6 +141,10 @@ begin
   if p_batch_target is not null and (p_batch_target < interval '5 milliseconds' or p_batch_target > interval '10 seconds') then
     raise exception 'batch target must be between 5 milliseconds and 10 seconds, got %', p_batch_target
       using errcode = 'RT006', hint = 'E.g. ''50 milliseconds'' (the default): how long each batch should take; batches size themselves to it.';
+  end if;
+  if p_count is not null and p_count not in ('exact', 'estimate') then
+    raise exception 'count must be exact or estimate, got %', quote_literal(p_count)
+      using errcode = 'RT007', hint = 'estimate (the default) takes the rows of a dropped partition from PostgreSQL''s statistics; exact counts every row.';
   end if;
   if p_batch_target is not null and p_batch_size is not null then
     raise exception 'batch_size and batch_target exclude each other'
@@ -254,14 +260,14 @@ begin
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
      revoke_tables, run_cap, notice_period, tenant_column, approval, archive, archive_retain,
-     pause_between_batches, max_replication_lag, batch_target, created_by, updated_by)
+     pause_between_batches, max_replication_lag, batch_target, count, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
      p_tenant_column, p_approval, p_archive, p_archive_retain, p_pause_between_batches, p_max_replication_lag,
-     p_batch_target, retention_internal._actor(), retention_internal._actor())
+     p_batch_target, p_count, retention_internal._actor(), retention_internal._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -276,14 +282,14 @@ begin
      notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
      approval = excluded.approval, archive = excluded.archive, archive_retain = excluded.archive_retain,
      pause_between_batches = excluded.pause_between_batches, max_replication_lag = excluded.max_replication_lag,
-     batch_target = excluded.batch_target,
+     batch_target = excluded.batch_target, count = excluded.count,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
          p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
          p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain,
-         p.pause_between_batches, p.max_replication_lag, p.batch_target)
+         p.pause_between_batches, p.max_replication_lag, p.batch_target, p.count)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
@@ -292,7 +298,7 @@ begin
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
          excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
          excluded.notice_period, excluded.tenant_column, excluded.approval, excluded.archive,
-         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target)
+         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -317,5 +323,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval) is
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text) is
   'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive (RT001-RT021). Audit-logged with the changed fields.';

@@ -1,5 +1,9 @@
--- What a drop_partitions run does with each partition, counting the rows of those past
--- the cutoff (exact: each is scanned once). Dispositions:
+-- What a drop_partitions run does with each partition, with the rows of those past the
+-- cutoff: with the policy's count exact, each is read and counted; with estimate (the
+-- default) its rows are what the statistics say (_estimated_rows) and it is read only to
+-- find held rows, which costs nothing while no hold is open at all (the hold condition is
+-- gated by that) and stops at the first held row; a partition with held rows, or without
+-- statistics, is counted exactly. estimated says which. Dispositions:
 --   drop / archive  the partition goes (detached, then dropped or moved to archive_schema);
 --   rows            a legal hold covers some of its rows: the partition stays and its
 --                   unheld rows are deleted by the batch engine;
@@ -7,16 +11,16 @@
 --   last            expired, but the newest partition: kept so the table keeps one;
 --   default         the default partition, never dropped;
 --   current         not past the cutoff yet.
--- Rows are counted for expired partitions only (NULL otherwise); holds are judged at now()
--- by the one hold rule, whatever p_as_of. Reads only; a live run
--- calls it with the expired partitions locked in SHARE mode so the counts stay exact.
+-- Rows are given for expired partitions only (NULL otherwise); holds are judged at now()
+-- by the one hold rule, whatever p_as_of. Reads only.
 create or replace function retention_internal._partition_plan(
   p_policy retention.policies,
   p_as_of  timestamptz,
   p_cutoff timestamptz
 )
 returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
-               rows bigint, held_rows bigint, oldest_at timestamptz, disposition text)
+               rows bigint, held_rows bigint, oldest_at timestamptz, disposition text,
+               estimated boolean)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
@@ -26,10 +30,12 @@ declare
   v_p        record;
   v_tbl      text;
   v_whole    boolean;
+  v_held     text;
+  v_any      boolean;
 begin
   for v_p in select * from retention_internal._partitions_of(p_policy, p_cutoff) loop
     part := v_p.part; lower_bound := v_p.lower_bound; upper_bound := v_p.upper_bound;
-    rows := null; held_rows := null; oldest_at := null;
+    rows := null; held_rows := null; oldest_at := null; estimated := false;
     if v_p.is_default or not v_p.expired then
       disposition := case when v_p.is_default then 'default' else 'current' end;
       return next;
@@ -38,9 +44,23 @@ begin
     v_tbl := retention.qualified_name(v_p.part);
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
-    execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
-                   retention_internal._held_sql(v_p.part, 't', p_policy.name, true), p_policy.age_column, v_tbl)
-      into rows, held_rows, oldest_at;
+    v_held := retention_internal._held_sql(v_p.part, 't', p_policy.name, true);
+    if coalesce(p_policy.count, 'estimate') = 'estimate' then
+      rows := retention_internal._estimated_rows(v_p.part);
+      if rows is not null then
+        execute format('select exists (select from %s t where %s)', v_tbl, v_held) into v_any;
+        if v_any then
+          rows := null;  -- some rows are held: count them
+        else
+          held_rows := 0; estimated := true;
+        end if;
+      end if;
+    end if;
+    if rows is null then
+      execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
+                     v_held, p_policy.age_column, v_tbl)
+        into rows, held_rows, oldest_at;
+    end if;
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
     if v_whole then
       held_rows := rows;
@@ -56,4 +76,4 @@ begin
 end
 $$;
 comment on function retention_internal._partition_plan(retention.policies, timestamptz, timestamptz) is
-  'Internal. Per partition of a drop_partitions policy: bounds, exact rows and held rows of expired partitions, and the disposition (drop, archive, rows, held, last, default, current).';
+  'Internal. Per partition of a drop_partitions policy: bounds, rows (estimated or counted, by the policy''s count) and held rows of expired partitions, the disposition (drop, archive, rows, held, last, default, current) and whether rows is an estimate.';

@@ -1,6 +1,7 @@
 -- The partition-level preview of a drop_partitions policy: every partition of its table
--- with its bounds, and for those past the cutoff the exact row count, the rows under a
--- legal hold and what a run at p_as_of would do. Read-only.
+-- with its bounds, and for those past the cutoff the rows (estimated from the statistics
+-- or counted, as the policy's count says; estimated tells which), the rows under a legal
+-- hold and what a run at p_as_of would do. Read-only.
 create or replace function retention.partitions(
   p_policy text,
   p_as_of  timestamptz default now()
@@ -11,7 +12,8 @@ returns table (
   upper_bound timestamptz,
   rows        bigint,
   held_rows   bigint,
-  action      text
+  action      text,
+  estimated   boolean
 )
 language plpgsql
 security definer
@@ -36,9 +38,10 @@ begin
              when 'held' then 'keep: legal hold'
              when 'last' then 'keep: last partition'
              when 'default' then 'keep: default partition'
-             else 'keep: not past the cutoff' end
+             else 'keep: not past the cutoff' end,
+           x.estimated
       from retention_internal._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x;
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is
-  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, default partition, not past the cutoff).';
+  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, default partition, not past the cutoff); estimated says whether rows is an estimate from the statistics (the policy''s count).';

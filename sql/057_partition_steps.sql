@@ -91,11 +91,13 @@ comment on function retention_internal._detach_partitions(retention.runs, retent
 -- (dropping a table with foreign keys locks the tables they reference). Holds once more
 -- (a hold may have come since the detach): the detached table is no partition any more,
 -- so the parent's rule is applied to its rows, and a hold on the table itself counts
--- too; held, it is attached again ('reattached'). Otherwise its rows are counted exactly
--- (no one writes to it any more), copied to retention.archived_batches when the policy
--- archives (_archives), dropped or moved into the archive schema, and
--- the ledger records 'dropped' or 'archived' with the count. Returns false when no
--- detached partition is left.
+-- too; held, it is attached again ('reattached'). Otherwise its rows are counted (no one
+-- writes to it any more) or, with the policy's count estimate (the default) and when the
+-- policy does not archive its rows, taken from the statistics (_estimated_rows; counted
+-- when it has none); copied to retention.archived_batches when the policy archives
+-- (_archives); dropped or moved into the archive schema; and the ledger records
+-- 'dropped' or 'archived' with the rows and whether they are an estimate. Returns false
+-- when no detached partition is left.
 create or replace function retention_internal._finish_partition(p_run retention.runs, p_pol retention.policies)
 returns boolean
 language plpgsql
@@ -115,6 +117,7 @@ declare
   v_block   bigint;
   v_n       bigint;
   v_copied  bigint;
+  v_est     boolean := false;
 begin
   select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at into v_p
     from retention.run_batches b
@@ -146,8 +149,14 @@ begin
     raise notice 'policy %: partition % is under a legal hold: attached again', p_pol.name, v_p.partition_name;
     return true;
   end if;
-  execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
-    into v_count, v_oldest;
+  if coalesce(p_pol.count, 'estimate') = 'estimate' and not retention_internal._archives(p_pol) then
+    v_count := retention_internal._estimated_rows(v_p.partition_name::regclass);
+    v_est := v_count is not null;
+  end if;
+  if not v_est then
+    execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
+      into v_count, v_oldest;
+  end if;
   if retention_internal._archives(p_pol) then
     -- Its rows copied to the archive in this transaction, before it is dropped: a tuple
     -- per run of about 10,000 rows (ranges of each leaf's blocks, read by TID range), and
@@ -195,28 +204,28 @@ begin
   if v_p.run_id = p_run.run_id then
     update retention.run_batches
        set rows = v_count, disposition = case when p_pol.archive_schema is not null then 'archived' else 'dropped' end,
-           oldest_at = coalesce(v_oldest, oldest_at), finished_at = clock_timestamp(),
+           oldest_at = coalesce(v_oldest, oldest_at), finished_at = clock_timestamp(), estimated = v_est,
            duration_ms = duration_ms + extract(epoch from clock_timestamp() - v_start) * 1000
      where run_id = v_p.run_id and batch_no = v_p.batch_no;
   else
     -- Detached by a run that died before finishing it: this run drops and counts it.
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
-                                       disposition)
+                                       disposition, estimated)
     values (p_run.run_id, p_run.batches + 1, v_count, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000,
             coalesce(v_oldest, v_p.oldest_at), v_p.newest_at, v_p.partition_name,
-            case when p_pol.archive_schema is not null then 'archived' else 'dropped' end);
+            case when p_pol.archive_schema is not null then 'archived' else 'dropped' end, v_est);
   end if;
   update retention.runs
-     set affected = affected + v_count,
+     set affected = affected + v_count, estimated = estimated or v_est,
          batches = batches + case when v_p.run_id <> p_run.run_id then 1 else 0 end
    where run_id = p_run.run_id;
   raise notice 'policy %: partition % % (% rows, up to %)', p_pol.name, v_p.partition_name,
     case when p_pol.archive_schema is not null then 'moved to ' || quote_ident(p_pol.archive_schema) else 'dropped' end,
-    v_count, v_p.newest_at;
+    case when v_est then 'about ' else '' end || v_count, v_p.newest_at;
   return true;
 end
 $$;
 comment on function retention_internal._finish_partition(retention.runs, retention.policies) is
-  'Internal. Step 2 of a drop_partitions run: finishes the oldest partition a run detached (this one''s or a dead run''s): re-checks holds (held: attached again), counts its rows, drops or archives it and records it in the ledger. False when none is left.';
+  'Internal. Step 2 of a drop_partitions run: finishes the oldest partition a run detached (this one''s or a dead run''s): re-checks holds (held: attached again), counts or estimates its rows (the policy''s count), drops or archives it and records it in the ledger. False when none is left.';

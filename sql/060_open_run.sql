@@ -57,6 +57,7 @@ declare
   v_limit     bigint;
   v_actor     text := retention_internal._actor();
   v_plan      jsonb;
+  v_estimated boolean := false;
   v_dead      record;
   v_gap       text;
   v_mode      text := case when p_dry_run then 'dry_run' else 'live' end;
@@ -144,8 +145,10 @@ begin
     else
       select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0),
              coalesce(jsonb_object_agg(x.part::oid::text, jsonb_build_object(
-               'rows', x.rows, 'held_rows', x.held_rows, 'disposition', x.disposition)), '{}')
-        into v_eligible, v_held, v_plan
+               'rows', x.rows, 'held_rows', x.held_rows, 'disposition', x.disposition,
+               'estimated', x.estimated)), '{}'),
+             coalesce(bool_or(x.estimated), false)
+        into v_eligible, v_held, v_plan, v_estimated
         from retention_internal._partition_plan(v_pol, v_as_of, v_cutoff) x
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     end if;
@@ -185,7 +188,7 @@ begin
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, eligible, held_back, affected, max_rows,
                                 forced, error_code, error, error_hint, started_by, job_id,
-                                finished_at, spec, state, backend_pid)
+                                finished_at, spec, state, backend_pid, estimated)
     values (v_pol.policy_id, v_pol.name, v_mode, v_status, v_pol.action, v_as_of, v_cutoff,
             v_ret.retain, v_ret.source, v_eligible, v_held, v_affected, p_max_rows,
             coalesce(p_force, false), v_code, v_err, v_hint, v_actor, v_job,
@@ -198,7 +201,7 @@ begin
               || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
             jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
                                'floor', '-infinity', 'skip', '{}'),
-            pg_backend_pid())
+            pg_backend_pid(), v_estimated)
     returning run_id into v_run_id;
     if v_status = 'running' and v_pol.notice_period is not null then
       perform retention_internal._flag_rows(v_pol, v_run_id, v_cutoff, v_as_of);
@@ -208,7 +211,8 @@ begin
       jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'cutoff', v_cutoff, 'eligible', v_eligible,
                          'held_back', v_held, 'affected', v_affected, 'limit', v_limit,
                          'proposal', v_prop.proposal_id,
-                         'error', retention_internal._loggable_error(v_code, v_err)));
+                         'error', retention_internal._loggable_error(v_code, v_err))
+      || case when v_estimated then '{"estimated": true}'::jsonb else '{}' end);
   exception
     when lock_not_available or query_canceled or others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;

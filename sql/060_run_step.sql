@@ -271,6 +271,7 @@ begin
       jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
         'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
         'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code,
+        'estimated', case when r.estimated then true end,
         -- The audit log is kept for good: an error that may quote a row's values (a trigger's,
         -- a data exception) is there by its code, and an erasure step's, which works on one
         -- person's rows, always; runs.error has the message (an erasure removes it).

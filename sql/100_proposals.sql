@@ -28,7 +28,7 @@ as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
            -- What does not decide which rows go (the description, throttling, the batch target)
            -- is left out.
-           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target'])
+           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target', 'count'])
             || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text,
                  'reach', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.rel::oid, t.fk, t.ref, t.action, t.referenced::oid, t.cycle)
                                                        order by t.n)
@@ -36,7 +36,7 @@ as $$
            'UTF8')), 'hex')
 $$;
 comment on function retention_internal._policy_version(retention.policies) is
-  'Internal. sha256 of a policy''s settings (description aside) and its effective period: a proposal is for this version only.';
+  'Internal. sha256 of a policy''s settings (those that do not decide which rows go aside: description, throttling, batch target, count) and its effective period: a proposal is for this version only.';
 
 -- The same, or NULL where it cannot be computed (a table gone): for the ledger's record
 -- of the version a run used.

@@ -174,6 +174,7 @@ comment on column retention.run_ledger.kind is 'policy, or erasure for one step 
 comment on column retention.run_ledger.request_id is 'An erasure step''s request (NULL for policy runs).';
 comment on column retention.run_ledger.erasure_step is 'An erasure step''s number in the plan (NULL for policy runs).';
 comment on column retention.run_ledger.throttled is 'How long the run waited between batches for standbys whose replay lagged more than the policy''s max_replication_lag.';
+comment on column retention.run_ledger.estimated is 'Whether eligible and affected include estimates from PostgreSQL''s statistics rather than counted rows (partitions dropped by a drop_partitions policy with count estimate; run_batches.estimated says which).';
 
 -- retention.audit_log, audit_chain, audit_checkpoints
 comment on table retention.audit_log is

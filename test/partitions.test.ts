@@ -371,14 +371,119 @@ describe('drop_partitions', () => {
       [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_retain => '-1 day')`, 'RT004'],
       [`select retention.set_policy('x', 'app.plain', 'delete', 'created_at', p_archive_schema => 'app')`, 'RT007'],
       [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_archive_schema => 'pg_catalog')`, 'RT018'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_count => 'roughly')`, 'RT007'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_count => 'Exact')`, 'RT007'],
+      [`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_count => 'exact''; drop table app.pa; --')`, 'RT007'],
+      [`select retention.set_policy('x', 'app.plain', 'delete', 'created_at', p_count => 'exact')`, 'RT007'],
     ];
     for (const [sql, code] of cases) expect([sql, await sqlState(db.q(sql))]).toEqual([sql, code]);
     const hint = await db.q(`select retention.set_policy('x', 'app.pa', 'delete', 'created_at')`).catch((e: { hint: string }) => e.hint);
     expect(hint).toContain('drop_partitions');
+    const countHint = await db.q(`select retention.set_policy('x', 'app.pa', 'drop_partitions', 'created_at', p_count => 'roughly')`)
+      .catch((e: { message: string; hint: string }) => `${e.message} / ${e.hint}`);
+    expect(countHint).toMatch(/^count must be exact or estimate, got 'roughly' \/ estimate \(the default\)/);
     expect(await count(db, `retention.policies where name = 'x'`)).toBe(0);
+    expect(await count(db, `app.pa`)).toBeGreaterThan(0);
     await db.q(`select retention.set_policy('rows', 'app.plain', 'delete', 'created_at')`);
     expect(await sqlState(db.q(`select * from retention.partitions('rows')`))).toBe('RT007');
     expect(await sqlState(db.q(`select * from retention.partitions('no.such')`))).toBe('RT008');
+  });
+
+  it('count estimate (the default): rows come from the statistics, not from counting, and the ledger says they are estimates', async () => {
+    await makePartitioned('app.pe', { months: 4, perDay: 40, withDefault: false });
+    await db.q(`create schema if not exists archive`);
+    // Autovacuum must not refresh the statistics while the test reads them.
+    for (const part of await partitionsOf('app.pe')) await db.q(`alter table app.${part} set (autovacuum_enabled = false)`);
+    await db.q(`analyze app.pe`);
+    const janAnalyzed = await count(db, `app.pe_2025_01`);
+    const febAnalyzed = await count(db, `app.pe_2025_02`);
+    // Half of January's rows go without a VACUUM or ANALYZE: its pages and statistics stay, so
+    // the estimate is the analyzed count and a real count would say half of it.
+    await db.q(`delete from app.pe_2025_01 where id % 2 = 0`);
+    const janNow = await count(db, `app.pe_2025_01`);
+    expect(janNow).toBeLessThan(janAnalyzed * 0.6);
+    // A partition made since the ANALYZE has no statistics: it is counted exactly.
+    await db.q(`create table app.pe_2024_12 partition of app.pe for values from ('2024-12-01') to ('2025-01-01')`);
+    await db.q(`alter table app.pe_2024_12 set (autovacuum_enabled = false)`);
+    await db.q(`insert into app.pe (user_id, created_at) select 1, '2024-12-15Z' from generate_series(1, 37)`);
+    await db.q(`select retention.set_policy('pe', 'app.pe', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_archive_schema => 'archive', p_max_rows_per_run => 1000000)`);
+    expect(await db.q(`select value, source from retention.policy_settings('pe') where setting = 'count'`))
+      .toEqual([{ value: 'estimate', source: 'default' }]);
+
+    const asOf = `'2025-03-02Z'`;  // December, January and February are past the cutoff
+    const list = await db.q(`select partition, rows::int, held_rows::int, action, estimated from retention.partitions('pe', ${asOf})`);
+    expect(list).toEqual([
+      { partition: 'app.pe_2024_12', rows: 37, held_rows: 0, action: 'archive to archive', estimated: false },
+      { partition: 'app.pe_2025_01', rows: janAnalyzed, held_rows: 0, action: 'archive to archive', estimated: true },
+      { partition: 'app.pe_2025_02', rows: febAnalyzed, held_rows: 0, action: 'archive to archive', estimated: true },
+      { partition: 'app.pe_2025_03', rows: null, held_rows: null, action: 'keep: not past the cutoff', estimated: false },
+      { partition: 'app.pe_2025_04', rows: null, held_rows: null, action: 'keep: not past the cutoff', estimated: false },
+    ]);
+
+    await db.call(`call retention.run('pe', p_as_of => ${asOf})`);
+    const run = await lastRun('pe');
+    expect([run.status, Number(run.eligible), Number(run.affected), run.estimated])
+      .toEqual(['completed', janAnalyzed + febAnalyzed + 37, janAnalyzed + febAnalyzed + 37, true]);
+    expect(await db.q(`select partition_name, rows::int, disposition, estimated from retention.run_batches where run_id = $1 order by partition_name`, [run.run_id]))
+      .toEqual([
+        { partition_name: 'app.pe_2024_12', rows: 37, disposition: 'archived', estimated: false },
+        { partition_name: 'app.pe_2025_01', rows: janAnalyzed, disposition: 'archived', estimated: true },
+        { partition_name: 'app.pe_2025_02', rows: febAnalyzed, disposition: 'archived', estimated: true },
+      ]);
+    expect(await db.q(`select estimated from retention.run_ledger where run_id = $1`, [run.run_id])).toEqual([{ estimated: true }]);
+    const [audit] = await db.q(`select details from retention.audit_log where action = 'run.completed' and details->>'run_id' = $1`, [String(run.run_id)]);
+    expect(audit!.details).toMatchObject({ affected: janAnalyzed + febAnalyzed + 37, estimated: true });
+    // Every row is still there, in the archive schema: the estimate was only the ledger's figure.
+    expect(await count(db, `archive.pe_2025_01`)).toBe(janNow);
+    expect(await partitionsOf('app.pe')).toEqual(['pe_2025_03', 'pe_2025_04']);
+  });
+
+  it('count exact reads and counts every expired partition; a held row makes a partition counted whatever the count', async () => {
+    await makePartitioned('app.px', { months: 4, perDay: 40, withDefault: false });
+    for (const part of await partitionsOf('app.px')) await db.q(`alter table app.${part} set (autovacuum_enabled = false)`);
+    await db.q(`analyze app.px`);
+    await db.q(`delete from app.px_2025_01 where id % 2 = 0`);
+    await db.q(`delete from app.px_2025_02 where id % 3 = 0`);
+    const jan = await count(db, `app.px_2025_01`);
+    const feb = await count(db, `app.px_2025_02`);
+    const febUser7 = await count(db, `app.px_2025_02 where user_id = 7`);
+    expect(febUser7).toBeGreaterThan(0);
+    await db.q(`select retention.set_policy('px', 'app.px', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000, p_count => 'exact')`);
+    const asOf = `'2025-03-02Z'`;
+    expect(await db.q(`select rows::int, estimated from retention.partitions('px', ${asOf}) where rows is not null`))
+      .toEqual([{ rows: jan, estimated: false }, { rows: feb, estimated: false }]);
+    await db.call(`call retention.run('px', p_as_of => ${asOf})`);
+    let run = await lastRun('px');
+    expect([run.status, Number(run.affected), run.estimated]).toEqual(['completed', jan + feb, false]);
+    const [audit] = await db.q(`select details from retention.audit_log where action = 'run.completed' and details->>'run_id' = $1`, [String(run.run_id)]);
+    expect(audit!.details.estimated).toBeUndefined();
+
+    // Back to estimates, with a subject hold on a row of March: March is counted (its held
+    // row stays, the others go in batches), the others are estimated.
+    await makePartitioned('app.py', { months: 5, perDay: 40, withDefault: false });
+    for (const part of await partitionsOf('app.py')) await db.q(`alter table app.${part} set (autovacuum_enabled = false)`);
+    await db.q(`analyze app.py`);
+    await db.q(`insert into app.py (user_id, created_at) values (77, '2025-03-10Z')`);
+    await db.q(`select retention.set_policy('py', 'app.py', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000)`);
+    await db.q(`select retention.place_hold('subject', '77', 'Litigation 77')`);
+    const mar = await count(db, `app.py_2025_03`);
+    const plan = await db.q(`select partition, rows::int, held_rows::int, action, estimated from retention.partitions('py', '2025-05-02Z') where rows is not null`);
+    expect(plan.map((p) => [p.partition, p.held_rows, p.estimated, p.action])).toEqual([
+      ['app.py_2025_01', 0, true, 'drop'],
+      ['app.py_2025_02', 0, true, 'drop'],
+      ['app.py_2025_03', 1, false, 'keep (legal hold): delete its unheld rows'],
+      ['app.py_2025_04', 0, true, 'drop'],
+    ]);
+    expect(plan[2]!.rows).toBe(mar);
+    await db.call(`call retention.run('py', p_as_of => '2025-05-02Z')`);
+    run = await lastRun('py');
+    expect([run.status, run.estimated]).toEqual(['completed', true]);
+    expect(await db.q(`select user_id::int, created_at from app.py where created_at < '2025-05-01Z'`))
+      .toEqual([{ user_id: 77, created_at: new Date('2025-03-10Z') }]);
+    expect(await partitionsOf('app.py')).toEqual(['py_2025_03', 'py_2025_05']);
   });
 
   it('check_setup asks for the table owner\'s role and the archive schema; with them the runner role drops partitions', async () => {

@@ -24,7 +24,8 @@ export const preview: Command = {
   help: `Per policy: the cutoff, rows eligible, rows held back by legal holds, rows a run would
 affect, and whether the policy's ceiling would refuse the run.
 With --partitions and a drop_partitions policy: each partition of its table with its
-bounds, rows, held rows and what a run would do with it (drop, archive, keep and why).
+bounds, rows (an estimate from the statistics where estimated says so), held rows and
+what a run would do with it (drop, archive, keep and why).
 
 Example:
   pg-retention preview
@@ -36,7 +37,7 @@ Example:
     if (values.partitions) {
       if (!policy) throw new UsageError('--partitions needs a policy name', 'pg-retention preview <policy> --partitions');
       await output(values, await query(values,
-        `select partition, lower_bound, upper_bound, rows::text as rows, held_rows::text as held_rows, action
+        `select partition, lower_bound, upper_bound, rows::text as rows, held_rows::text as held_rows, action, estimated
            from retention.partitions($1, coalesce($2::timestamptz, now()))`, [policy, asOf]));
       return 0;
     }
