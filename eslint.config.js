@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.demo-data/**', '.test-data/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.demo-data/**', '.test-data/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

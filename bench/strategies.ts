@@ -12,7 +12,9 @@
 //   e  the same as c with archive on: every removed row, items included, copied to
 //      retention.archived_batches in its batch's transaction (the cost of "export before
 //      permanent deletion"; moving them to cold storage is the worker's separate step);
-//   d  drop_partitions over the range-partitioned copy (items first, then events).
+//   d  drop_partitions over the range-partitioned copy (items first, then events), its
+//      rows estimated from the statistics (count estimate, the default);
+//   dx the same with count exact (every dropped partition read and counted).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +23,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'ct' | 'd' | 'e';
+export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'ct' | 'd' | 'dx' | 'e';
 
 export interface StrategyResult {
   seconds: number;
@@ -29,6 +31,8 @@ export interface StrategyResult {
   rows: number;
   /** Per-batch durations in ms, in order (b: select + delete; c: from the ledger). */
   batchesMs?: number[];
+  /** d: the events the ledger says were removed, when that is an estimate from the statistics. */
+  estimatedRows?: number;
   /** c: the worker's resident memory in MB. */
   rss?: { idleMb: number; peakMb: number; samples: number };
 }
@@ -41,6 +45,7 @@ export const LABELS: Record<StrategyName, string> = {
   c5: 'c. with batch_size 5000',
   ct: 'c. throttled: pause_between_batches 50 ms',
   d: 'd. drop_partitions',
+  dx: 'd. drop_partitions, count exact',
   e: 'e. retention.run with archive',
 };
 
@@ -91,7 +96,8 @@ export async function workerRun(url: string, root: string, batchSize: number | n
   await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',
                     p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false,
                     p_batch_size => $1, p_archive => $2, p_pause_between_batches => $3)`, [batchSize, archive, pause]);
-  const worker = spawn(process.execPath, ['runner/cli.ts', 'worker'], {
+  // The compiled runner (make build), as the container runs it.
+  const worker = spawn(process.execPath, ['dist/runner/cli.js', 'worker'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url, PG_RETENTION_HTTP_PORT: '0', PG_RETENTION_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -127,18 +133,20 @@ export async function workerRun(url: string, root: string, batchSize: number | n
   }
 }
 
-export async function dropPartitions(url: string): Promise<StrategyResult> {
+export async function dropPartitions(url: string, count: 'estimate' | 'exact' = 'estimate'): Promise<StrategyResult> {
   const db = await connect(url);
   for (const [name, table, column] of [['bench.items', 'app.event_items', 'event_created_at'], ['bench.events', 'app.events', 'created_at']]) {
     await db.query(`select retention.set_policy($1, $2, 'drop_partitions', $3, p_retain => '${RETAIN}',
-                      p_max_rows_per_run => 1000000000, p_enabled => false)`, [name, table, column]);
+                      p_max_rows_per_run => 1000000000, p_enabled => false, p_count => $4)`, [name, table, column, count]);
   }
   const t0 = performance.now();
   await db.query(`call retention.run('bench.items')`);
   await db.query(`call retention.run('bench.events')`);
   const seconds = (performance.now() - t0) / 1000;
-  const runs = (await db.query(`select policy_name, status, affected from retention.runs order by run_id`)).rows;
+  const runs = (await db.query(`select policy_name, status, affected, estimated from retention.runs order by run_id`)).rows;
   await db.end();
   for (const r of runs) if (r.status !== 'completed') throw new Error(`drop_partitions run of ${r.policy_name} ended ${r.status}`);
-  return { seconds, rows: Number(runs.find((r) => r.policy_name === 'bench.events')!.affected) };
+  const events = runs.find((r) => r.policy_name === 'bench.events')!;
+  if (events.estimated !== (count === 'estimate')) throw new Error(`drop_partitions with count ${count}: the ledger says estimated ${events.estimated}`);
+  return { seconds, rows: Number(events.affected), ...(events.estimated ? { estimatedRows: Number(events.affected) } : {}) };
 }

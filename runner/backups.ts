@@ -14,9 +14,9 @@ import { execFile } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { lstat, open as openFile, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { ConfigError, namedPairs } from './config.ts';
+import { LazyS3 } from './s3.ts';
 
 export const BACKUP_ENV = `Backup pruning (the worker and pg-retention backups):
   PG_RETENTION_BACKUP_STORES    backup stores by name, "main=/var/lib/pg-backups,offsite=s3://bucket/prefix"
@@ -276,14 +276,14 @@ async function hasPgBackRestInfo(backupDir: string): Promise<boolean> {
 
 export class S3BackupStore implements BackupStore {
   readonly url: string;
-  private readonly client: S3Client;
+  private readonly client: LazyS3;
   private readonly base: string;
   readonly bucket: string;
   constructor(bucket: string, prefix: string, opts: { endpoint?: string; region?: string } = {}) {
     this.bucket = bucket;
     this.base = prefix.replace(/\/+$/, '');
     this.url = `s3://${bucket}/${this.base}`;
-    this.client = new S3Client({
+    this.client = new LazyS3({
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
     });
@@ -292,7 +292,7 @@ export class S3BackupStore implements BackupStore {
   private async *objects(prefix: string): AsyncGenerator<{ key: string; size: number; mtimeMs: number }> {
     let token: string | undefined;
     do {
-      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      const r = await this.client.use((s3, c) => c.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })));
       for (const o of r.Contents ?? []) yield { key: o.Key!, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? Date.now() };
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
@@ -352,8 +352,10 @@ export class S3BackupStore implements BackupStore {
     for await (const o of this.objects(prefix)) files.push({ path: o.key.slice(prefix.length), size: o.size, mtimeMs: o.mtimeMs });
     let manifest: string | null = null;
     if (files.some((f) => f.path === 'global/pg_control' || f.path === 'PG_VERSION')) {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: `${prefix}backup_manifest` }));
-      manifest = await r.Body!.transformToString('utf8');
+      manifest = await this.client.use(async (s3, c) => {
+        const r = await c.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: `${prefix}backup_manifest` }));
+        return r.Body!.transformToString('utf8');
+      });
     }
     return unfinished(files, manifest, settleMs);
   }
@@ -365,7 +367,7 @@ export class S3BackupStore implements BackupStore {
     let batch: { Key: string }[] = [];
     const flush = async () => {
       if (!batch.length) return;
-      const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      const r = await this.client.use((s3, c) => c.send(new s3.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } })));
       if (r.Errors?.length) throw new BackupStoreError(`${r.Errors.length} object(s) of ${name} not deleted: ${r.Errors[0]!.Code} ${r.Errors[0]!.Message}`);
       batch = [];
     };

@@ -1,27 +1,45 @@
 #!/usr/bin/env node
 // pg-retention command line. Thin: parse, call one routine, report.
 import { parseArgs } from 'node:util';
-import { accounts } from './commands/accounts.ts';
-import { approvals } from './commands/approvals.ts';
-import { archive } from './commands/archive.ts';
-import { objects } from './commands/objects.ts';
-import { backups } from './commands/backups.ts';
-import { audit, doctor, policies, preview, runs } from './commands/read.ts';
-import { erasure } from './commands/erasure.ts';
-import { exportSubject } from './commands/export.ts';
-import { holds } from './commands/holds.ts';
-import { migrate } from './commands/migrate.ts';
-import { apply, plan } from './commands/plan.ts';
-import { report } from './commands/report.ts';
-import { run } from './commands/run.ts';
-import type { Command } from './commands/types.ts';
-import { worker } from './commands/worker.ts';
 import { readFileSync } from 'node:fs';
-import { closest, describe, exitCodeFor, EXIT, UsageError } from './errors.ts';
+import type { Command } from './commands/types.ts';
+import { closest, describe, exitCodeFor, EXIT, PolicyFileError, UsageError } from './errors.ts';
 import { connect } from './db.ts';
-import { PolicyFileError } from './policy-file.ts';
 
-const commands: Command[] = [migrate, plan, apply, policies, preview, run, holds, approvals, erasure, exportSubject, accounts, archive, objects, backups, report, runs, audit, doctor, worker];
+// Each command's module is loaded when it runs (the main help loads them all): the worker
+// does not carry the YAML parser, node-pg-migrate or the other commands.
+const read = () => import('./commands/read.ts');
+const plans = () => import('./commands/plan.ts');
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  migrate: async () => (await import('./commands/migrate.ts')).migrate,
+  plan: async () => (await plans()).plan,
+  apply: async () => (await plans()).apply,
+  policies: async () => (await read()).policies,
+  preview: async () => (await read()).preview,
+  run: async () => (await import('./commands/run.ts')).run,
+  holds: async () => (await import('./commands/holds.ts')).holds,
+  approvals: async () => (await import('./commands/approvals.ts')).approvals,
+  erasure: async () => (await import('./commands/erasure.ts')).erasure,
+  export: async () => (await import('./commands/export.ts')).exportSubject,
+  accounts: async () => (await import('./commands/accounts.ts')).accounts,
+  archive: async () => (await import('./commands/archive.ts')).archive,
+  objects: async () => (await import('./commands/objects.ts')).objects,
+  backups: async () => (await import('./commands/backups.ts')).backups,
+  report: async () => (await import('./commands/report.ts')).report,
+  runs: async () => (await read()).runs,
+  audit: async () => (await read()).audit,
+  doctor: async () => (await read()).doctor,
+  worker: async () => (await import('./commands/worker.ts')).worker,
+};
+const NAMES = Object.keys(COMMANDS);
+
+async function command(name: string): Promise<Command> {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) throw unknownCommand(name);
+  const c = await load();
+  if (c.name !== name) throw new Error(`command ${name} loaded ${c.name}`);
+  return c;
+}
 
 const COMMON = `Common options:
   --database-url URL   connection (default: DATABASE_URL, else the libpq PG* variables)
@@ -44,11 +62,12 @@ function commandHelp(command: Command): string {
 }
 
 function unknownCommand(name: string): UsageError {
-  const guess = closest(name, commands.map((c) => c.name));
+  const guess = closest(name, NAMES);
   return new UsageError(`unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ''}`, "'pg-retention --help' lists the commands");
 }
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(NAMES.map(command));
   const width = Math.max(...commands.map((c) => c.name.length));
   return `pg-retention — database-native data retention for PostgreSQL
 
@@ -69,24 +88,21 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (name === 'help' && rest[0]) {
-    const command = commands.find((c) => c.name === rest[0]);
-    if (!command) throw unknownCommand(rest[0]);
-    console.log(commandHelp(command));
+    console.log(commandHelp(await command(rest[0])));
     return EXIT.ok;
   }
   if (!name || name === '-h' || name === '--help' || name === 'help') {
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return name ? EXIT.ok : EXIT.usage;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) throw unknownCommand(name);
+  const cmd = await command(name);
   let parsed;
   try {
     parsed = parseArgs({
       args: rest,
       allowPositionals: true,
       options: {
-        ...command.options,
+        ...cmd.options,
         'database-url': { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -96,15 +112,15 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // An unknown option: name the closest one this command has.
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec((err as Error).message);
-    const guess = unknown && closest(unknown[2]!, [...Object.keys(command.options ?? {}), ...GLOBAL_OPTIONS]);
+    const guess = unknown && closest(unknown[2]!, [...Object.keys(cmd.options ?? {}), ...GLOBAL_OPTIONS]);
     throw new UsageError(`${(err as Error).message}${guess ? `; did you mean '--${guess}'?` : ''}`, `pg-retention help ${name}`);
   }
   if (parsed.values.help) {
-    console.log(commandHelp(command));
+    console.log(commandHelp(cmd));
     return EXIT.ok;
   }
   try {
-    return await command.run(parsed.values, parsed.positionals);
+    return await cmd.run(parsed.values, parsed.positionals);
   } catch (err) {
     throw await withPolicySuggestion(err, parsed.values['database-url'] as string | undefined);
   }

@@ -86,3 +86,13 @@ export function describe(err: unknown): string {
   }
   return lines.join('\n');
 }
+
+/** A policy file that does not parse or validate: every problem, one per line. */
+export class PolicyFileError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'PolicyFileError';
+    this.problems = problems;
+  }
+}

@@ -7,7 +7,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { runner } from 'node-pg-migrate';
 import { PgBoss } from 'pg-boss';
 import type { WorkerConfig } from './config.ts';
 import { ensureQueue } from './scheduler.ts';
@@ -81,6 +80,8 @@ export async function migrate(
 
     await client.query('begin');
     try {
+      // Loaded here: the worker imports this module for schemaProblem only (node-pg-migrate is ~17 MB).
+      const { runner } = await import('node-pg-migrate');
       const applied = await runner({
         dbClient: withinOurTransaction(client),
         dir: dirs.migrations ?? migrationsDir,

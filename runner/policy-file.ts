@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
 import { actionIssues, duration, policyShape } from './settings.ts';
+import { PolicyFileError } from './errors.ts';
 
 // One policy: built from the settings' definitions (runner/settings.ts).
 export const policySchema = z.strictObject(policyShape()).check((ctx) => {
@@ -21,14 +22,8 @@ export const fileSchema = z.strictObject({
 export type PolicyFile = z.infer<typeof fileSchema>;
 export type PolicySpec = z.infer<typeof policySchema>;
 
-export class PolicyFileError extends Error {
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'PolicyFileError';
-    this.problems = problems;
-  }
-}
+// Defined with the other errors (the command line tells it apart without loading the YAML parser).
+export { PolicyFileError };
 
 export interface LoadedFile {
   path: string;

@@ -3,10 +3,10 @@
 // AWS SDK's usual sources, or PG_RETENTION_S3_ENDPOINT for MinIO and the like). Writes are
 // whole objects; a local write goes to a temporary name, is flushed and renamed, so a
 // crash never leaves half an object under the real key.
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdir, open as openFile, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LazyS3 } from '../s3.ts';
 
 export interface StorageTarget {
   /** The target as recorded in the manifest (no credentials). */
@@ -94,14 +94,14 @@ export class LocalDirTarget implements StorageTarget {
 
 export class S3Target implements StorageTarget {
   readonly url: string;
-  private readonly client: S3Client;
+  private readonly client: LazyS3;
   readonly bucket: string;
   readonly prefix: string;
   constructor(bucket: string, prefix: string, opts: { endpoint?: string; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}) {
     this.bucket = bucket;
     this.prefix = prefix;
     this.url = `s3://${bucket}/${prefix}`;
-    this.client = new S3Client({
+    this.client = new LazyS3({
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -112,19 +112,21 @@ export class S3Target implements StorageTarget {
     return this.prefix ? `${this.prefix.replace(/\/+$/, '')}/${key}` : key;
   }
   async put(key: string, body: Buffer): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/octet-stream' }));
+    await this.client.use((s3, c) => c.send(new s3.PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/octet-stream' })));
   }
   async get(key: string): Promise<Buffer> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return Buffer.from(await r.Body!.transformToByteArray());
+      return await this.client.use(async (s3, c) => {
+        const r = await c.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+        return Buffer.from(await r.Body!.transformToByteArray());
+      });
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey') throw new StorageError(`object ${key} is not in ${this.url}`);
       throw err;
     }
   }
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    await this.client.use((s3, c) => c.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) })));
   }
   destroy(): void {
     this.client.destroy();

@@ -8,9 +8,9 @@ export interface CliResult { code: number | null; stdout: string; stderr: string
 const cliPath = path.resolve('runner/cli.ts');
 
 export function runCli(args: string[], opts: { url: string; actor?: string; env?: Record<string, string>; cwd?: string;
-                                               onSpawn?: (p: ChildProcess) => void }): Promise<CliResult> {
+                                               onSpawn?: (p: ChildProcess) => void; cli?: string; nodeArgs?: string[] }): Promise<CliResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cliPath, ...args], {
+    const p = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? cliPath, ...args], {
       cwd: opts.cwd,
       env: { ...process.env, DATABASE_URL: opts.url, PG_RETENTION_ACTOR: opts.actor ?? 'ci-test', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -26,8 +26,9 @@ export const FAST = {
   PG_RETENTION_HTTP_PORT: '0',
 };
 
-export function startWorker(env: Record<string, string>): WorkerProcess {
-  const proc = spawn(process.execPath, ['runner/cli.ts', 'worker'], {
+/** cli: the entry point, the TypeScript sources' by default (the compiled one: test/build.test.ts). */
+export function startWorker(env: Record<string, string>, cli = 'runner/cli.ts'): WorkerProcess {
+  const proc = spawn(process.execPath, [cli, 'worker'], {
     env: { ...process.env, ...FAST, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
