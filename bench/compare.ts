@@ -176,7 +176,7 @@ function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string
     [[ct], 'OLTP p99 during a throttled run ≤ 1.5 × idle', () => [`${f(ct!.oltpDuring.p99, 2)} vs ${f(ct!.oltpIdle.p99, 2)} ms idle (${f(ct!.oltpDuring.p99 / ct!.oltpIdle.p99, 2)} ×)`, ct!.oltpDuring.p99 <= 1.5 * ct!.oltpIdle.p99]],
     [[a, c], 'OLTP p99 during c < during a', () => [`${f(c!.oltpDuring.p99, 2)} vs ${f(a!.oltpDuring.p99, 2)} ms`, c!.oltpDuring.p99 < a!.oltpDuring.p99]],
     [[c, e], 'e (archive) ≤ 1.5 × c\'s time', () => [f(e!.seconds / c!.seconds, 2), e!.seconds <= 1.5 * c!.seconds]],
-    [[c], 'worker peak RSS ≤ 150 MB', () => [`${f(c!.rss!.peakMb)} MB (idle ${f(c!.rss!.idleMb)} MB)`, c!.rss!.peakMb <= 150]],
+    [[c], 'worker peak RSS ≤ 100 MB', () => [`${f(c!.rss!.peakMb)} MB (idle ${f(c!.rss!.idleMb)} MB)`, c!.rss!.peakMb <= 100]],
   ] as [unknown[], string, () => [string, boolean]][])
     .filter(([needs]) => needs.every(Boolean))
     .map(([, t, m]) => [t, ...m()] as const);

@@ -120,17 +120,20 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
+  select case when c.relkind not in ('r', 'p', 'f')
+              then format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
+              else format('%s is a Citus distributed table (a batch addresses rows by ctid, unique within one shard only)', c.oid::regclass) end
     from (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
           union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r
           union select p.target::oid) t
     join pg_catalog.pg_class c on c.oid = t.rel
    where c.relkind not in ('r', 'p', 'f')  -- a foreign table's reads run its wrapper, not a query of its owner
+      or retention_internal._citus_table(c.oid)
    order by c.oid
    limit 1
 $$;
 comment on function retention_internal._not_a_table(retention.policies) is
-  'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it), or NULL.';
+  'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it) or that Citus distributes (_citus_table), or NULL.';
 
 -- What reading the policy's rows as the owner (preview, estimates) would run of another
 -- role: a relation that is no longer a table, or a row-level security policy that applies
@@ -168,7 +171,9 @@ begin
   v_rule := retention_internal._not_a_table(p);
   if v_rule is not null then
     raise exception 'cannot act on %: %', p.target, v_rule
-      using errcode = 'RT013', hint = 'Drop the policy, or point it at a table (retention.set_policy); a view is not retention''s to act on.';
+      using errcode = 'RT013', hint = case when v_rule like '%Citus%'
+        then 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md says why and what it would need): drop the policy.'
+        else 'Drop the policy, or point it at a table (retention.set_policy); a view is not retention''s to act on.' end;
   end if;
   foreach v_rel in array coalesce(p.revoke_tables, '{}') loop
     v_found := coalesce(v_found, retention_internal._foreign_code(v_rel, false));

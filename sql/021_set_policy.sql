@@ -69,6 +69,11 @@ begin
   select c.relkind, n.nspname into v_relkind, v_schema
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = v_target;
+  if retention_internal._citus_table(v_target) then
+    raise exception '% is a Citus distributed table', v_target
+      using errcode = 'RT013',
+            hint = 'A batch addresses the rows it picked by ctid, which is unique within one shard only; pg-retention does not act on distributed tables yet (docs/scaling.md).';
+  end if;
   if v_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema')
      or v_relkind not in ('r', 'p')
      or (v_relkind = 'p') <> (p_action is not distinct from 'drop_partitions') then

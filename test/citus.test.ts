@@ -1,0 +1,62 @@
+// Citus distributed tables are refused: a batch addresses the rows it picked by ctid,
+// which is unique within one shard only, so a delete sent to every shard would remove
+// other rows there. Citus is not installed here: the test creates a catalog table shaped
+// like Citus's pg_dist_partition in this database's pg_catalog (a superuser may, with
+// allow_system_table_mods) and lists tables in it, as Citus does when it distributes one.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sqlState, useTestDatabase } from './support/db.ts';
+import { AS_OF, count, makeEvents } from './support/fixtures.ts';
+
+const db = useTestDatabase();
+
+async function distribute(table: string): Promise<void> {
+  await db.q(`insert into pg_catalog.pg_dist_partition (logicalrelid, partmethod, partkey) values ($1::regclass, 'h', 'user_id')`, [table]);
+}
+
+beforeAll(async () => {
+  const c = await db.connect();
+  try {
+    await c.query(`set allow_system_table_mods = on`);
+    await c.query(`create table pg_catalog.pg_dist_partition (logicalrelid regclass not null, partmethod "char" not null, partkey text)`);
+  } finally {
+    await c.end();
+  }
+});
+
+describe('Citus distributed tables', () => {
+  it('a policy on one is refused with a hint, and nothing is saved', async () => {
+    await makeEvents(db, 'app.dist', 50);
+    await distribute('app.dist');
+    const err = await db.q(`select retention.set_policy('dist', 'app.dist', 'delete', 'created_at', p_retain => '10 days')`)
+      .then(() => null, (e: { code: string; message: string; hint: string }) => e);
+    expect(err).toMatchObject({ code: 'RT013', message: 'app.dist is a Citus distributed table' });
+    expect(err!.hint).toContain('ctid');
+    expect(await count(db, `retention.policies where name = 'dist'`)).toBe(0);
+    // Tables Citus does not list are not affected.
+    await makeEvents(db, 'app.local', 50);
+    await db.q(`select retention.set_policy('local', 'app.local', 'delete', 'created_at', p_retain => '10 days')`);
+  });
+
+  it('a table distributed after its policy was set is refused at the run, before any row goes', async () => {
+    await makeEvents(db, 'app.later', 200);
+    await db.q(`select retention.set_policy('later', 'app.later', 'delete', 'created_at', p_retain => '10 days')`);
+    const before = await count(db, `app.later`);
+    await distribute('app.later');
+    expect(await sqlState(db.call(`call retention.run('later', p_as_of => '${AS_OF}')`))).toBe('RT013');
+    expect(await count(db, `retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'later'`)).toBe(0);
+    expect(await count(db, `app.later`)).toBe(before);
+    const [preview] = await db.q(`select eligible from retention.preview('later', '${AS_OF}')`);
+    expect(preview).toEqual({ eligible: null });
+  });
+
+  it('a distributed table the delete reaches through a cascade refuses the run too', async () => {
+    await makeEvents(db, 'app.parent', 100);
+    await db.q(`create table app.child (id bigint primary key, parent_id bigint references app.parent on delete cascade)`);
+    await db.q(`insert into app.child select id, id from app.parent`);
+    await db.q(`select retention.set_policy('parent', 'app.parent', 'delete', 'created_at', p_retain => '10 days')`);
+    await distribute('app.child');
+    expect(await sqlState(db.call(`call retention.run('parent', p_as_of => '${AS_OF}')`))).toBe('RT013');
+    expect(await count(db, `app.parent`)).toBe(100);
+    expect(await count(db, `app.child`)).toBe(100);
+  });
+});
