@@ -17,7 +17,7 @@ endif
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.install-stamp
 
-.PHONY: all demo demo-stop bench build test lint typecheck migrate clean help report-screenshot
+.PHONY: all demo demo-stop bench bench-shapes build test lint typecheck migrate clean help report-screenshot
 all: help
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make build      the runner compiled to JavaScript in dist/ (what the container runs)"
 	@echo "make migrate    apply the schema to DATABASE_URL"
 	@echo "make bench      pg-retention vs one DELETE, app-side batches, partition drops (BENCH_ROWS, default 2M)"
+	@echo "make bench-shapes  the same on tables of other shapes: cheap rows, wide UUID rows, a date column"
 	@echo "make report-screenshot  docs/images/compliance-report.png from the demo's report (needs chromium)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
@@ -70,6 +71,9 @@ build: $(DEPS)
 # The worker it measures is the compiled one (make build), as the container runs it.
 bench: build
 	node bench/compare.ts
+
+bench-shapes: build
+	node bench/shapes.ts
 
 # The compliance guide's picture of the HTML report, taken by the browser test.
 report-screenshot: $(DEPS)

@@ -6,19 +6,13 @@
 //   BENCH_ROWS=2000000 (events; as many items; half of both expire)
 //   BENCH_DATABASE_URL=postgres://... to use a server of your own (else embedded
 //   PostgreSQL 18, fsync on, shared_buffers 1GB, max_wal_size 4GB)
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { startEmbedded } from '../runner/embedded.ts';
 import { migrate } from '../runner/migrate.ts';
 import { boundary, buildPartitioned, buildPlain, describeDataset } from './dataset.ts';
+import { admin, f, int, latency, mean, median, quantile, root, startOltp, withDb, withServer, writeResults } from './lib.ts';
 import { appBatches, dropPartitions, LABELS, singleDelete, type StrategyName, type StrategyResult, workerRun } from './strategies.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
@@ -33,35 +27,6 @@ interface Measured extends StrategyResult {
   repeat: number;
   oltpIdle: { n: number; p50: number; p99: number };
   oltpDuring: { n: number; p50: number; p99: number };
-}
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
-}
-const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-function median(v: number[]): number {
-  const s = [...v].sort((x, y) => x - y);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-const latency = (v: number[]) => ({ n: v.length, p50: quantile(v, 0.5), p99: quantile(v, 0.99) });
-
-function withDb(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 async function buildTemplates(adminUrl: string): Promise<void> {
@@ -87,12 +52,7 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
   });
   const url = withDb(adminUrl, name);
   const data = describeDataset(ROWS);
-  const oltp = spawn(process.execPath, ['bench/oltp.ts', url, String(data.liveIds[0]), String(data.liveIds[1])], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  oltp.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const oltpDone = new Promise((r) => oltp.on('exit', r));
+  const oltp = startOltp([url, String(data.liveIds[0]), String(data.liveIds[1])]);
   await sleep(1000 + IDLE_S * 1000); // one second to connect and warm up, then idle samples
   const start = Date.now();
   const result = await (strategy === 'a' ? singleDelete(url)
@@ -105,9 +65,7 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
             : strategy === 'dx' ? dropPartitions(url, 'exact')
               : dropPartitions(url));
   const end = Date.now();
-  oltp.kill('SIGTERM');
-  await oltpDone;
-  const samples = JSON.parse(out) as [number, number][];
+  const samples = await oltp.stop();
   const left = await admin(url, async (c) => (await c.query<{ events: string; items: string }>(
     'select (select count(*) from app.events) as events, (select count(*) from app.event_items) as items')).rows[0]!);
   await admin(adminUrl, (c) => c.query(`drop database ${name} with (force)`));
@@ -130,8 +88,6 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
   return measured;
 }
 
-const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const int = (x: number) => Math.round(x).toLocaleString('en');
 
 function summarise(all: Measured[]) {
   return ORDER.map((s) => {
@@ -193,12 +149,7 @@ function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string
 
 async function main() {
   const t0 = Date.now();
-  const own = process.env.BENCH_DATABASE_URL;
-  const server = own ? null : await startEmbedded(path.join(root, '.test-data', `bench-${process.pid}`), {
-    persistent: false, durable: true, settings: ['shared_buffers=1GB', 'max_wal_size=4GB'],
-  });
-  const adminUrl = own ?? server!.url();
-  try {
+  await withServer('bench', async (adminUrl) => {
     const [info] = await admin(adminUrl, async (c) => (await c.query<{ version: string; num: number; settings: string }>(
       `select current_setting('server_version') as version, current_setting('server_version_num')::int as num,
               (select string_agg(name || '=' || current_setting(name), ', ' order by name) from pg_settings
@@ -222,15 +173,9 @@ async function main() {
       command: `BENCH_ROWS=${ROWS} BENCH_REPEATS=${REPEATS}${process.env.BENCH_STRATEGIES ? ` BENCH_STRATEGIES=${ORDER.join(',')}` : ''} make bench`,
       'total seconds': Math.round((Date.now() - t0) / 1000),
     };
-    const md = markdown(sum, meta);
-    mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-    const base = path.join(root, 'bench', 'results', `compare-${ROWS}${ORDER.length < ALL.length ? `-${ORDER.join('')}` : ''}`);
-    writeFileSync(`${base}.json`, `${JSON.stringify({ meta, summary: sum, runs: all.map(({ batchesMs, ...m }) => ({ ...m, batches: batchesMs?.length })) }, null, 2)}\n`);
-    writeFileSync(`${base}.md`, `${md}\n`);
-    console.log(`\n${md}\n\nwritten: ${path.relative(root, base)}.json and .md`);
-  } finally {
-    if (server) await server.stop();
-  }
+    writeResults(`compare-${ROWS}${ORDER.length < ALL.length ? `-${ORDER.join('')}` : ''}`,
+                 { meta, summary: sum, runs: all.map(({ batchesMs, ...m }) => ({ ...m, batches: batchesMs?.length })) }, markdown(sum, meta));
+  });
 }
 
 main().catch((err: unknown) => {

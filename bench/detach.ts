@@ -7,22 +7,13 @@
 // every 5 ms throughout and reports its latency.
 //   BENCH_ROWS=2000000 (events; as many items)
 //   BENCH_DATABASE_URL=postgres://... a server of your own (else embedded PostgreSQL 18)
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startEmbedded } from '../runner/embedded.ts';
 import { boundary, buildPartitioned } from './dataset.ts';
+import { withDb, withServer } from './lib.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
-
-function withDb(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
@@ -72,12 +63,7 @@ async function probe(url: string, mode: 'plain' | 'concurrently'): Promise<strin
 }
 
 async function main() {
-  const own = process.env.BENCH_DATABASE_URL;
-  const server = own ? null : await startEmbedded(path.join(root, '.test-data', `detach-${process.pid}`), {
-    persistent: false, durable: true, settings: ['shared_buffers=1GB', 'max_wal_size=4GB'],
-  });
-  const adminUrl = own ?? server!.url();
-  try {
+  await withServer('detach', async (adminUrl) => {
     const admin = await client(adminUrl);
     await admin.query('drop database if exists bench_detach_template with (force)');
     await admin.query('create database bench_detach_template');
@@ -95,9 +81,7 @@ async function main() {
     await admin.end();
     console.log(`${ROWS.toLocaleString('en')} events + as many items, one month's partition of app.events detached\n`);
     console.log(lines.join('\n'));
-  } finally {
-    await server?.stop();
-  }
+  });
 }
 
 await main();

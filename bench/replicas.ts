@@ -6,25 +6,16 @@
 // its expired half.
 //   BENCH_DATABASE_URL=postgres://... a server of your own (else embedded PostgreSQL 18)
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { startEmbedded } from '../runner/embedded.ts';
 import { migrate } from '../runner/migrate.ts';
+import { root, withDb, withServer } from './lib.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 8);
 const ROWS = Number(process.env.BENCH_TABLE_ROWS ?? 200_000);
 const SETUPS: [replicas: number, concurrency: number][] = [[1, 1], [1, 2], [2, 1], [2, 2]];
-
-function withDb(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
@@ -87,12 +78,7 @@ async function measure(url: string, replicas: number, concurrency: number): Prom
 }
 
 async function main() {
-  const own = process.env.BENCH_DATABASE_URL;
-  const server = own ? null : await startEmbedded(path.join(root, '.test-data', `replicas-${process.pid}`), {
-    persistent: false, durable: true, settings: ['shared_buffers=1GB', 'max_wal_size=4GB'],
-  });
-  const adminUrl = own ?? server!.url();
-  try {
+  await withServer('replicas', async (adminUrl) => {
     const admin = await client(adminUrl);
     await admin.query('drop database if exists bench_replicas_template with (force)');
     await admin.query('create database bench_replicas_template');
@@ -108,9 +94,7 @@ async function main() {
     await admin.end();
     console.log(`${POLICIES} policies, ${ROWS.toLocaleString('en')} rows each (half expired), all queued at once\n`);
     console.log(lines.join('\n'));
-  } finally {
-    await server?.stop();
-  }
+  });
 }
 
 await main();

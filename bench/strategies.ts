@@ -49,22 +49,26 @@ export const LABELS: Record<StrategyName, string> = {
   e: 'e. retention.run with archive',
 };
 
+/** The table a strategy removes the expired rows of: app.events unless a shape (bench/shapes.ts) says otherwise. */
+export interface Target { policy: string; table: string; age: string; key: string; keyType: string }
+export const EVENTS: Target = { policy: 'bench.events', table: 'app.events', age: 'created_at', key: 'id', keyType: 'bigint' };
+
 async function connect(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   return c;
 }
 
-export async function singleDelete(url: string): Promise<StrategyResult> {
+export async function singleDelete(url: string, t: Target = EVENTS): Promise<StrategyResult> {
   const db = await connect(url);
   const t0 = performance.now();
-  const r = await db.query(`delete from app.events where created_at < now() - interval '${RETAIN}'`);
+  const r = await db.query(`delete from ${t.table} where ${t.age} < now() - interval '${RETAIN}'`);
   const seconds = (performance.now() - t0) / 1000;
   await db.end();
   return { seconds, rows: r.rowCount ?? 0 };
 }
 
-export async function appBatches(url: string): Promise<StrategyResult> {
+export async function appBatches(url: string, t: Target = EVENTS): Promise<StrategyResult> {
   const db = await connect(url);
   const batchesMs: number[] = [];
   let rows = 0;
@@ -72,9 +76,9 @@ export async function appBatches(url: string): Promise<StrategyResult> {
   for (;;) {
     const b0 = performance.now();
     const ids = (await db.query<{ id: string }>(
-      `select id from app.events where created_at < now() - interval '${RETAIN}' limit 1000`)).rows.map((r) => r.id);
+      `select ${t.key} as id from ${t.table} where ${t.age} < now() - interval '${RETAIN}' limit 1000`)).rows.map((r) => r.id);
     if (ids.length === 0) break;
-    const r = await db.query('delete from app.events where id = any($1::bigint[])', [ids]);
+    const r = await db.query(`delete from ${t.table} where ${t.key} = any($1::${t.keyType}[])`, [ids]);
     rows += r.rowCount ?? 0;
     batchesMs.push(performance.now() - b0);
   }
@@ -90,12 +94,13 @@ function rssMb(pid: number): { rss: number; hwm: number } {
 }
 
 export async function workerRun(url: string, root: string, batchSize: number | null = null, archive = false,
-                                pause: string | null = null): Promise<StrategyResult> {
+                                pause: string | null = null, t: Target = EVENTS): Promise<StrategyResult> {
   const db = await connect(url);
   // Disabled: the worker must not schedule it; the job below is the only run.
-  await db.query(`select retention.set_policy('bench.events', 'app.events', 'delete', 'created_at', p_retain => '${RETAIN}',
+  await db.query(`select retention.set_policy($4, $5, 'delete', $6, p_retain => '${RETAIN}',
                     p_max_rows_per_run => 1000000000, p_time_budget => '24 hours', p_enabled => false,
-                    p_batch_size => $1, p_archive => $2, p_pause_between_batches => $3)`, [batchSize, archive, pause]);
+                    p_batch_size => $1, p_archive => $2, p_pause_between_batches => $3)`,
+                 [batchSize, archive, pause, t.policy, t.table, t.age]);
   // The compiled runner (make build), as the container runs it.
   const worker = spawn(process.execPath, ['dist/runner/cli.js', 'worker'], {
     cwd: root,
@@ -111,12 +116,12 @@ export async function workerRun(url: string, root: string, batchSize: number | n
     await sleep(1000);
     const idle = rssMb(worker.pid!);
     const samples: number[] = [];
-    await boss.send('retention-run', { policy: 'bench.events' }, { singletonKey: 'bench.events' });
+    await boss.send('retention-run', { policy: t.policy }, { singletonKey: t.policy });
     let run: { run_id: string; status: string; affected: string; seconds: number } | undefined;
     for (;;) {
       samples.push(rssMb(worker.pid!).rss);
       [run] = (await db.query(`select run_id, status, affected, extract(epoch from finished_at - started_at)::float8 as seconds
-                                 from retention.runs where policy_name = 'bench.events' order by run_id desc limit 1`)).rows;
+                                 from retention.runs where policy_name = $1 order by run_id desc limit 1`, [t.policy])).rows;
       if (run && run.status !== 'running') break;
       await sleep(100);
     }

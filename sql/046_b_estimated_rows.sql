@@ -3,14 +3,14 @@
 -- the table has now, as the planner does (rows come and go between ANALYZEs). An empty
 -- table (no pages) has 0 rows. NULL when a leaf has no usable statistics (never
 -- analyzed or vacuumed, or analyzed while it had no pages but has pages now) or is not a
--- plain table: the caller counts it.
+-- plain table (a foreign table has no pages here, whatever it holds): the caller counts it.
 create or replace function retention_internal._estimated_rows(p_rel regclass)
 returns bigint
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select case when bool_and(l.pages = 0 or (l.relkind = 'r' and l.reltuples >= 0 and l.relpages > 0))
+  select case when bool_and(l.relkind = 'r' and (l.pages = 0 or (l.reltuples >= 0 and l.relpages > 0)))
               then coalesce(sum(case when l.pages = 0 then 0
                                      else round(l.reltuples / nullif(l.relpages, 0) * l.pages) end), 0)::bigint end
     from (select c.relkind, c.reltuples, c.relpages,

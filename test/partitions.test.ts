@@ -439,6 +439,23 @@ describe('drop_partitions', () => {
     expect(await partitionsOf('app.pe')).toEqual(['pe_2025_03', 'pe_2025_04']);
   });
 
+  it('a partition without pages of its own (a foreign table) is never estimated', async (ctx) => {
+    if (!(await db.q(`select 1 from pg_available_extensions where name = 'postgres_fdw'`)).length) return ctx.skip();
+    // No primary key: a foreign table cannot be a partition of a table with one.
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.pf (id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    await db.q(`create table app.pf_2025_01 partition of app.pf for values from ('2025-01-01') to ('2025-02-01')`);
+    await db.q(`insert into app.pf select i, '2025-01-10Z' from generate_series(1, 500) i`);
+    await db.q(`analyze app.pf`);
+    await db.q(`create extension if not exists postgres_fdw`);
+    await db.q(`create server if not exists pf_remote foreign data wrapper postgres_fdw options (dbname 'nowhere')`);
+    await db.q(`create foreign table app.pf_2024_12 partition of app.pf for values from ('2024-12-01') to ('2025-01-01') server pf_remote`);
+    const est = await db.q(`select retention_internal._estimated_rows('app.pf_2024_12') as foreign_part,
+                                   retention_internal._estimated_rows('app.pf') as parent,
+                                   retention_internal._estimated_rows('app.pf_2025_01') = (select count(*) from app.pf_2025_01) as local_part`);
+    expect(est).toEqual([{ foreign_part: null, parent: null, local_part: true }]);
+  });
+
   it('count exact reads and counts every expired partition; a held row makes a partition counted whatever the count', async () => {
     await makePartitioned('app.px', { months: 4, perDay: 40, withDefault: false });
     for (const part of await partitionsOf('app.px')) await db.q(`alter table app.${part} set (autovacuum_enabled = false)`);
