@@ -89,9 +89,12 @@ describe('backup pruning', () => {
       const t = start + i * DAY;
       ts.push(t);
       take(dir, t);
+      // The pruner runs every other day (and on the last): what it keeps does not depend
+      // on how often it ran before.
+      if (i % 2 === 0 && i !== 119) continue;
       const r = await pruneBackups(client, 'main', store, { execute: true, asOf: new Date(t + 3600_000) });
       expect(r.failed).toEqual([]);
-      // Every day the store holds exactly what GFS keeps.
+      // After each pruning the store holds exactly what GFS keeps.
       expect(present(dir)).toEqual(expected(ts, t + 3600_000));
     }
     const left = present(dir);
