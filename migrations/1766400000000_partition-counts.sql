@@ -30,6 +30,10 @@ comment on column retention.run_batches.estimated is 'Whether rows is an estimat
 drop function if exists retention.partitions(text, timestamptz);
 drop function if exists retention_internal._partition_plan(retention.policies, timestamptz, timestamptz);
 
+-- A drop_partitions run detaches one partition per step (sql/ creates the step again with
+-- the rows planned so far).
+drop function if exists retention_internal._detach_partitions(retention.runs, retention.policies);
+
 -- set_policy and alter_policy take the new setting (sql/ creates them again).
 drop function if exists retention.alter_policy(text, text, text, text, interval, text, text, text, integer, bigint,
   interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text,

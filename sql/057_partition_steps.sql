@@ -3,16 +3,23 @@
 -- dispositions, from _partition_plan). Neither waits for a lock longer than lock_timeout.
 --
 -- _detach_partitions, in one transaction: take the holds lock shared (a hold being placed
--- waits), lock the table and its foreign-key neighbours ACCESS EXCLUSIVE up front,
--- parents before partitions, in attempts short enough that a deadlock with the
--- application always resolves against this run (_lock_for_ddl), re-check holds, and
--- detach the partitions that may go, oldest first, up to the run's limit of rows; each is
--- recorded in run_batches as 'detached'. All or nothing: on a lock timeout or an error
--- nothing is detached and the next run tries again. Partitions kept because a legal hold
--- covers some of their rows are returned (their leaves have their other rows deleted by
--- batches); capped says the row limit stopped the detaching.
+-- waits), lock the table and its foreign-key neighbours ACCESS EXCLUSIVE, parents before
+-- partitions, in attempts short enough that a deadlock with the application always
+-- resolves against this run (_lock_for_ddl), re-check holds, and detach the oldest
+-- partition that may go, within the run's limit of rows (p_planned: the rows of the
+-- partitions this run detached before); it is recorded in run_batches as 'detached'.
+-- One partition per transaction: the application waits for one detach at a time (on a
+-- table other tables reference, PostgreSQL checks each detached partition against every
+-- referencing row while the table is locked), and a run's step finishes that partition
+-- before the next is detached. On a lock timeout or an error this step detaches nothing
+-- and the run stops; the next run goes on. When none is left to detach (detached 0),
+-- the partitions kept because a legal hold covers some of their rows are returned
+-- (their leaves have their other rows deleted by batches); capped says the row limit
+-- stopped the detaching.
 create or replace function retention_internal._detach_partitions(p_run retention.runs, p_pol retention.policies,
-                                                        out leaves text[], out capped boolean)
+                                                        p_planned bigint,
+                                                        out leaves text[], out capped boolean,
+                                                        out detached integer, out planned bigint)
 language plpgsql
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
@@ -26,7 +33,7 @@ declare
   v_e         jsonb;
   v_name      text;
   v_start     timestamptz;
-  v_planned   bigint := 0;
+  v_planned   bigint := coalesce(p_planned, 0);
   v_detached  int := 0;
   v_rows_left text[] := '{}';
   v_held      boolean;
@@ -63,17 +70,20 @@ begin
     end if;
     v_start := clock_timestamp();
     execute format('alter table %s detach partition %s', v_parent, v_name);
-    v_detached := v_detached + 1;
+    v_detached := 1;
     v_planned := v_planned + (v_e->>'rows')::bigint;
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
                                        disposition)
-    values (p_run.run_id, p_run.batches + v_detached, 0, v_start, clock_timestamp(),
+    values (p_run.run_id, p_run.batches + 1, 0, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
             v_p.upper_bound, v_name, 'detached');
+    update retention.runs set batches = batches + 1 where run_id = p_run.run_id;
+    raise notice 'policy %: partition % detached from %', p_pol.name, v_name, v_parent;
+    exit;  -- one per transaction
   end loop;
-  update retention.runs set batches = batches + v_detached where run_id = p_run.run_id;
-  raise notice 'policy %: % partition(s) detached from %', p_pol.name, v_detached, v_parent;
+  detached := v_detached;
+  planned := v_planned;
   select coalesce(array_agg(retention.qualified_name(t.relid) order by o, t.relid), '{}') into leaves
     from unnest(v_rows_left) with ordinality u(name, o)
     cross join lateral pg_catalog.pg_partition_tree(u.name::regclass) t
@@ -83,8 +93,8 @@ exception when foreign_key_violation then
     hint = 'Rows of another table reference this partition: drop that table''s partitions first (a drop_partitions policy on it that runs before this one) or delete those rows.';
 end
 $$;
-comment on function retention_internal._detach_partitions(retention.runs, retention.policies) is
-  'Internal. Step 1 of a drop_partitions run: detaches the expired, unheld partitions under the table''s lock in one transaction, recording each as detached; returns the leaves of partitions a hold on some rows keeps.';
+comment on function retention_internal._detach_partitions(retention.runs, retention.policies, bigint) is
+  'Internal. A step of a drop_partitions run: detaches the oldest expired, unheld partition within the row limit under the table''s lock, recording it as detached (detached 1; planned: the rows of the partitions this run detached so far); with none left (detached 0), returns the leaves of partitions a hold on some rows keeps.';
 
 -- _finish_partition, in its own transaction: the oldest partition of the policy that a run
 -- detached and nobody finished (this run's, or a dead run's), locked the same way

@@ -199,8 +199,11 @@ begin
                                -- approved run's is its proposal's (its predicate carries the proposal's rows).
                                'version', coalesce(v_prop.policy_version, retention_internal._policy_version_or_null(v_pol)))
               || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
-            jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'detach' else 'rows' end,
-                               'floor', '-infinity', 'skip', '{}'),
+            -- A drop_partitions run first finishes what a dead run of the policy detached, then
+            -- detaches and finishes its partitions one by one.
+            jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'finish' else 'rows' end,
+                               'floor', '-infinity', 'skip', '{}')
+              || case when v_pol.action = 'drop_partitions' then '{"more": true}'::jsonb else '{}' end,
             pg_backend_pid(), v_estimated)
     returning run_id into v_run_id;
     if v_status = 'running' and v_pol.notice_period is not null then

@@ -6,10 +6,11 @@
 -- transaction, so the ledger tells the truth whoever calls it; only the session that
 -- opened the run may step it. One step is
 --  * between steps: the run stops at its time budget (after at least one batch), its row
---    limit, or a stop request (request_stop);
+--    limit, or a stop request (request_stop), but not before a partition it detached is
+--    finished;
 --  * a batch of rows (_batch; for drop_partitions, of the leaves of partitions a hold
---    keeps), or for drop_partitions the detach (_detach_partitions) and then one
---    detached partition finished (_finish_partition);
+--    keeps), or for drop_partitions the detach of one partition (_detach_partitions) and
+--    then the detached partition finished (_finish_partition), partition by partition;
 --  * when no row is left, or on a lock timeout, an error or a cancel, the run is closed
 --    (_close_run: status, error, audit entry, run lock released): 'completed',
 --    'stopped_max_rows', 'stopped_time_budget', 'stopped_requested',
@@ -84,14 +85,16 @@ begin
     v_state := r.state;
     v_phase := v_state ->> 'phase';
 
-    if (r.batches > 0 or r.throttled > interval '0') and clock_timestamp() - r.started_at >= v_budget then
+    -- A partition this run detached is finished (dropped or archived) before the run stops
+    -- for its budget or on request: its rows are out of the application's sight meanwhile.
+    if v_phase <> 'finish' and (r.batches > 0 or r.throttled > interval '0') and clock_timestamp() - r.started_at >= v_budget then
       return retention_internal._close_run(r, 'stopped_time_budget');
     end if;
     -- The row limit ends row phases; partitions detached earlier are always finished first.
     if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
       return retention_internal._close_run(r, retention_internal._run_end_status(r));
     end if;
-    if r.stop_requested_at is not null then
+    if v_phase <> 'finish' and r.stop_requested_at is not null then
       return retention_internal._close_run(r, 'stopped_requested');
     end if;
     -- Throttling, before a batch and holding no lock: the policy's pause after the last
@@ -135,12 +138,19 @@ begin
         end if;
       end if;
       if v_phase = 'detach' then
-        v_det := retention_internal._detach_partitions(r, v_pol);
-        v_state := v_state || jsonb_build_object('phase', 'finish', 'leaves', to_jsonb(v_det.leaves),
-                                                 'leaf', 1, 'capped', v_det.capped);
+        -- One partition per step (the application waits for one detach at a time), finished
+        -- before the next is detached; with none left, the leaves of the partitions a hold
+        -- keeps are next.
+        v_det := retention_internal._detach_partitions(r, v_pol, (v_state ->> 'planned')::bigint);
+        v_state := v_state || jsonb_build_object('phase', 'finish', 'more', v_det.detached > 0,
+                                                 'planned', v_det.planned, 'capped', v_det.capped)
+                           || case when v_det.detached > 0 and not v_det.capped then '{}'::jsonb
+                                   else jsonb_build_object('leaves', to_jsonb(v_det.leaves), 'leaf', 1) end;
       elsif v_phase = 'finish' then
         if not retention_internal._finish_partition(r, v_pol) then
-          v_state := v_state || jsonb_build_object('phase', 'leaves');
+          v_state := v_state || jsonb_build_object(
+            'phase', case when coalesce((v_state ->> 'more')::boolean, false) and not coalesce((v_state ->> 'capped')::boolean, false)
+                          then 'detach' else 'leaves' end);
         end if;
       else
         -- A batch of rows: of the policy's table, or of the current leaf of a kept partition.
