@@ -26,6 +26,12 @@ comment on column retention.runs.estimated is 'Whether eligible and affected inc
 alter table retention.run_batches add column estimated boolean not null default false;
 comment on column retention.run_batches.estimated is 'Whether rows is an estimate from PostgreSQL''s statistics (a partition dropped by a policy with count estimate) rather than counted rows.';
 
+-- A detached partition is known by its OID as well as its name: a table made later under
+-- the name of one a dead run detached is not that partition (runs recorded before have
+-- none and are matched by name, and only until a later run settled that name).
+alter table retention.run_batches add column partition_oid oid;
+comment on column retention.run_batches.partition_oid is 'The OID of the partition a drop_partitions batch detached (NULL for rows and for batches recorded before migration 27): only that table is finished by a later run.';
+
 -- The partition-level preview says which counts are estimates (sql/ creates it again).
 drop function if exists retention.partitions(text, timestamptz);
 drop function if exists retention_internal._partition_plan(retention.policies, timestamptz, timestamptz);

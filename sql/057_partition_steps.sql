@@ -74,10 +74,10 @@ begin
     v_planned := v_planned + (v_e->>'rows')::bigint;
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
-                                       disposition)
+                                       disposition, partition_oid)
     values (p_run.run_id, p_run.batches + 1, 0, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
-            v_p.upper_bound, v_name, 'detached');
+            v_p.upper_bound, v_name, 'detached', v_p.part::oid);
     update retention.runs set batches = batches + 1 where run_id = p_run.run_id;
     raise notice 'policy %: partition % detached from %', p_pol.name, v_name, v_parent;
     exit;  -- one per transaction
@@ -95,6 +95,34 @@ end
 $$;
 comment on function retention_internal._detach_partitions(retention.runs, retention.policies, bigint) is
   'Internal. A step of a drop_partitions run: detaches the oldest expired, unheld partition within the row limit under the table''s lock, recording it as detached (detached 1; planned: the rows of the partitions this run detached so far); with none left (detached 0), returns the leaves of partitions a hold on some rows keeps.';
+
+-- The partitions runs of a policy detached and no run finished: still there under the
+-- name recorded (and, when recorded, the OID: a table made later under that name is not
+-- the partition), not a partition again, and no later batch of the policy settled that
+-- name (dropped, archived or attached again; a run finishing a dead run's partition
+-- records its own batch and leaves the dead run's row as it was).
+create or replace function retention_internal._detached_left(p_policy_id bigint)
+returns table (run_id bigint, batch_no integer, partition_name text, oldest_at timestamptz,
+               newest_at timestamptz, partition_oid oid)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at, c.oid
+    from retention.run_batches b
+    join retention.runs r on r.run_id = b.run_id
+    join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(b.partition_name)
+   where r.policy_id = p_policy_id and b.disposition = 'detached'
+     and (b.partition_oid is null or c.oid = b.partition_oid)
+     and not c.relispartition
+     and not exists (select from retention.run_batches b2
+                       join retention.runs r2 on r2.run_id = b2.run_id
+                      where r2.policy_id = p_policy_id and b2.partition_name = b.partition_name
+                        and b2.disposition in ('dropped', 'archived', 'reattached')
+                        and (b2.run_id, b2.batch_no) > (b.run_id, b.batch_no))
+$$;
+comment on function retention_internal._detached_left(bigint) is
+  'Internal. Partitions a drop_partitions policy''s runs detached and none finished: still there by name and OID, not attached again, not settled by a later batch.';
 
 -- _finish_partition, in its own transaction: the oldest partition of the policy that a run
 -- detached and nobody finished (this run's, or a dead run's), locked the same way
@@ -129,18 +157,18 @@ declare
   v_copied  bigint;
   v_est     boolean := false;
 begin
-  select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at into v_p
-    from retention.run_batches b
-    join retention.runs r on r.run_id = b.run_id
-    join pg_catalog.pg_class c on c.oid = to_regclass(b.partition_name)
-   where r.policy_id = p_pol.policy_id and b.disposition = 'detached'
-     and not c.relispartition  -- still there (dropped or archived, its name is gone), not re-attached
-   order by b.newest_at
+  select d.run_id, d.batch_no, d.partition_name, d.oldest_at, d.newest_at, d.partition_oid into v_p
+    from retention_internal._detached_left(p_pol.policy_id) d
+   order by d.newest_at
    limit 1;
   if not found then
     return false;
   end if;
-  perform retention_internal._lock_for_ddl(v_p.partition_name::regclass, p_pol.lock_timeout);
+  -- Locked by its OID; under the lock its name cannot change, so it must still name it.
+  perform retention_internal._lock_for_ddl(v_p.partition_oid::regclass, p_pol.lock_timeout);
+  if pg_catalog.to_regclass(v_p.partition_name) is distinct from v_p.partition_oid::regclass then
+    return true;  -- renamed or replaced since it was listed: the next step looks again
+  end if;
   perform set_config('lock_timeout', v_lock_ms, true);
   perform retention_internal._lock_holds_shared();
   -- The parent's rule, and the detached table's own (the subject columns policies name on

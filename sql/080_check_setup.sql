@@ -102,12 +102,8 @@ begin
     end loop;
     if p.action = 'drop_partitions' then
       for v_left in
-        select b.partition_name, b.run_id from retention.run_batches b
-          join retention.runs r on r.run_id = b.run_id
-         where r.policy_id = p.policy_id and b.disposition = 'detached'
-           and not (select c.relispartition from pg_catalog.pg_class c
-                     where c.oid = to_regclass(b.partition_name))
-         order by b.run_id, b.batch_no
+        select d.partition_name, d.run_id from retention_internal._detached_left(p.policy_id) d
+         order by d.run_id, d.batch_no
       loop
         problem := format('partition %s was detached by run %s but not dropped yet: its rows are out of the table and not yet counted',
                           v_left.partition_name, v_left.run_id);

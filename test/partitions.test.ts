@@ -388,6 +388,41 @@ describe('drop_partitions', () => {
     expect(total!.n).toBe(jan + feb);
   });
 
+  it('a table made later under the name of a partition a dead run detached is never dropped nor attached (what an attacker found)', async () => {
+    await makePartitioned('app.pn', { months: 4, withDefault: false });
+    await db.q(`select retention.set_policy('pn', 'app.pn', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000)`);
+    // Run 1 detaches January and dies dropping it (a view depends on it); run 2 finishes it.
+    await db.q(`create view app.pn_january as select * from app.pn_2025_01`);
+    expect(await sqlState(db.call(`call retention.run('pn', p_as_of => '2025-02-15Z')`))).toBe('2BP01');
+    await db.q(`drop view app.pn_january`);
+    await db.call(`call retention.run('pn', p_as_of => '2025-02-15Z')`);
+    expect(await count(db, `to_regclass('app.pn_2025_01') x where x is not null`)).toBe(0);
+    // Later a table of that name comes back (a restore of that month, say): no run touches it.
+    await db.q(`create table app.pn_2025_01 (like app.pn)`);
+    await db.q(`insert into app.pn_2025_01 (id, user_id, created_at) select i, 7, '2025-01-05Z' from generate_series(1, 50) i`);
+    await db.call(`call retention.run('pn', p_as_of => '2025-02-15Z')`);
+    const [hold] = await db.q(`select hold_id from retention.place_hold('subject', '7', 'Litigation 7')`);
+    await db.call(`call retention.run('pn', p_as_of => '2025-02-15Z')`);
+    expect(await count(db, `app.pn_2025_01`)).toBe(50);
+    expect(await db.q(`select c.relispartition from pg_class c where c.oid = 'app.pn_2025_01'::regclass`)).toEqual([{ relispartition: false }]);
+    expect(await count(db, `retention.check_setup() where policy = 'pn' and problem like 'partition%'`)).toBe(0);
+
+    // A partition a run detached and left, replaced by hand with another table of its name
+    // before any run finished it: the replacement is not the partition, and stays.
+    await db.q(`select retention.release_hold($1, 'settled')`, [hold!.hold_id]);
+    await db.q(`create view app.pn_february as select * from app.pn_2025_02`);
+    expect(await sqlState(db.call(`call retention.run('pn', p_as_of => '2025-03-15Z')`))).toBe('2BP01');
+    await db.q(`drop view app.pn_february`);
+    await db.q(`drop table app.pn_2025_02`);
+    await db.q(`create table app.pn_2025_02 (like app.pn)`);
+    await db.q(`insert into app.pn_2025_02 (id, user_id, created_at) select i, 8, '2025-02-05Z' from generate_series(1, 30) i`);
+    await db.call(`call retention.run('pn', p_as_of => '2025-03-15Z')`);
+    expect(await count(db, `app.pn_2025_02`)).toBe(30);
+    const run = await lastRun('pn');
+    expect(await batches(run.run_id)).toEqual([]);
+  });
+
   it('refuses what it cannot do, with a hint, and saves nothing', async () => {
     await makePartitioned('app.pa', { months: 2 });
     await db.q(`create table app.plain (id int, created_at timestamptz)`);
