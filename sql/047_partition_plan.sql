@@ -9,6 +9,8 @@
 --                   unheld rows are deleted by the batch engine;
 --   held            a hold covers the table, the partition, the policy or all its rows;
 --   last            expired, but the newest partition: kept so the table keeps one;
+--   foreign         expired, but it is (or holds) a foreign table: dropping it would remove
+--                   the table's definition, not its rows on the other server; kept;
 --   default         the default partition, never dropped;
 --   current         not past the cutoff yet.
 -- Rows are given for expired partitions only (NULL otherwise); holds are judged at now()
@@ -42,6 +44,14 @@ begin
       continue;
     end if;
     v_tbl := retention.qualified_name(v_p.part);
+    if exists (select from pg_catalog.pg_class k
+                where k.relkind = 'f'
+                  and (k.oid = v_p.part
+                       or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.part) t))) then
+      disposition := 'foreign';
+      return next;
+      continue;
+    end if;
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
     v_held := retention_internal._held_sql(v_p.part, 't', p_policy.name, true);
@@ -76,4 +86,4 @@ begin
 end
 $$;
 comment on function retention_internal._partition_plan(retention.policies, timestamptz, timestamptz) is
-  'Internal. Per partition of a drop_partitions policy: bounds, rows (estimated or counted, by the policy''s count) and held rows of expired partitions, the disposition (drop, archive, rows, held, last, default, current) and whether rows is an estimate.';
+  'Internal. Per partition of a drop_partitions policy: bounds, rows (estimated or counted, by the policy''s count) and held rows of expired partitions, the disposition (drop, archive, rows, held, last, foreign, default, current) and whether rows is an estimate.';

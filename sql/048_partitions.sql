@@ -37,6 +37,7 @@ begin
              when 'rows' then 'keep (legal hold): delete its unheld rows'
              when 'held' then 'keep: legal hold'
              when 'last' then 'keep: last partition'
+             when 'foreign' then 'keep: a foreign table (its rows are on another server)'
              when 'default' then 'keep: default partition'
              else 'keep: not past the cutoff' end,
            x.estimated
@@ -44,4 +45,4 @@ begin
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is
-  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, default partition, not past the cutoff); estimated says whether rows is an estimate from the statistics (the policy''s count).';
+  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, a foreign table, default partition, not past the cutoff); estimated says whether rows is an estimate from the statistics (the policy''s count).';

@@ -508,7 +508,7 @@ describe('drop_partitions', () => {
     expect(await partitionsOf('app.pe')).toEqual(['pe_2025_03', 'pe_2025_04']);
   });
 
-  it('a partition without pages of its own (a foreign table) is never estimated', async (ctx) => {
+  it('a foreign partition is never estimated, never counted and never dropped: its rows are on another server', async (ctx) => {
     if (!(await db.q(`select 1 from pg_available_extensions where name = 'postgres_fdw'`)).length) return ctx.skip();
     // No primary key: a foreign table cannot be a partition of a table with one.
     await db.q(`create schema if not exists app`);
@@ -523,6 +523,28 @@ describe('drop_partitions', () => {
                                    retention_internal._estimated_rows('app.pf') as parent,
                                    retention_internal._estimated_rows('app.pf_2025_01') = (select count(*) from app.pf_2025_01) as local_part`);
     expect(est).toEqual([{ foreign_part: null, parent: null, local_part: true }]);
+
+    // Dropping a foreign table removes its definition, not its rows on the other server: a
+    // run keeps it, alone or as a leaf of a partition, and counts nothing of it (what an
+    // attacker found: the ledger said its remote rows were dropped).
+    await db.q(`create table app.pf_2024_11 partition of app.pf for values from ('2024-11-01') to ('2024-12-01') partition by range (created_at)`);
+    await db.q(`create table app.pf_2024_11a partition of app.pf_2024_11 for values from ('2024-11-01') to ('2024-11-15')`);
+    await db.q(`create foreign table app.pf_2024_11b partition of app.pf_2024_11 for values from ('2024-11-15') to ('2024-12-01') server pf_remote`);
+    await db.q(`create table app.pf_2025_02 partition of app.pf for values from ('2025-02-01') to ('2025-03-01')`);
+    await db.q(`select retention.set_policy('pf', 'app.pf', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    expect(await db.q(`select partition, rows, action from retention.partitions('pf', '2025-03-15Z') order by lower_bound`)).toEqual([
+      { partition: 'app.pf_2024_11', rows: null, action: 'keep: a foreign table (its rows are on another server)' },
+      { partition: 'app.pf_2024_12', rows: null, action: 'keep: a foreign table (its rows are on another server)' },
+      { partition: 'app.pf_2025_01', rows: '500', action: 'drop' },
+      { partition: 'app.pf_2025_02', rows: '0', action: 'keep: last partition' },
+    ]);
+    await db.call(`call retention.run('pf', p_as_of => '2025-03-15Z')`);
+    const [run] = await db.q(`select status, eligible::int, affected::int from retention.runs where policy_name = 'pf'`);
+    expect(run).toEqual({ status: 'completed', eligible: 500, affected: 500 });
+    expect(await db.q(`select partition_name, disposition from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = 'pf'`))
+      .toEqual([{ partition_name: 'app.pf_2025_01', disposition: 'dropped' }]);
+    expect(await db.q(`select relname::text as t from pg_class where relname in ('pf_2024_11', 'pf_2024_11a', 'pf_2024_11b', 'pf_2024_12') order by 1`))
+      .toEqual([{ t: 'pf_2024_11' }, { t: 'pf_2024_11a' }, { t: 'pf_2024_11b' }, { t: 'pf_2024_12' }]);
   });
 
   it('count exact reads and counts every expired partition; a held row makes a partition counted whatever the count', async () => {
