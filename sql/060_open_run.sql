@@ -87,6 +87,12 @@ begin
     perform retention_internal._check_foreign_code(v_pol);
     perform retention_internal._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
   end if;
+  -- A partitioned table Citus distributes (or one of its partitions): _check_foreign_code's
+  -- refusal, for the drop_partitions policies it does not cover.
+  if v_pol.action = 'drop_partitions' and retention_internal._citus_table(v_pol.target) then
+    raise exception 'cannot act on %: it is a Citus distributed table', v_pol.target
+      using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md says why and what it would need): drop the policy.';
+  end if;
 
   if not retention_internal._try_lock_run(v_pol.name) then
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,

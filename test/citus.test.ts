@@ -49,6 +49,28 @@ describe('Citus distributed tables', () => {
     expect(preview).toEqual({ eligible: null });
   });
 
+  it('drop_partitions: a distributed partitioned table, or one whose partitions are, is refused when set and at the run (what an attacker found)', async () => {
+    await db.q(`create table app.parts (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    await db.q(`create table app.parts_2025_01 partition of app.parts for values from ('2025-01-01') to ('2025-02-01')`);
+    await db.q(`create table app.parts_2025_02 partition of app.parts for values from ('2025-02-01') to ('2025-03-01')`);
+    await db.q(`create table app.parts_2025_03 partition of app.parts for values from ('2025-03-01') to ('2025-04-01')`);
+    await db.q(`insert into app.parts select i, i % 10, '2025-01-01Z'::timestamptz + make_interval(hours => i) from generate_series(0, 2000) i`);
+    const before = await count(db, `app.parts`);
+    await db.q(`select retention.set_policy('parts', 'app.parts', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_max_rows_per_run => 1000000)`);
+    // Only a partition is listed: the policy on its parent is refused from now on.
+    await distribute('app.parts_2025_01');
+    expect(await sqlState(db.q(`select retention.set_policy('parts2', 'app.parts', 'drop_partitions', 'created_at', p_retain => '1 day')`))).toBe('RT013');
+    expect(await sqlState(db.call(`call retention.run('parts', p_as_of => '2025-03-15Z')`))).toBe('RT013');
+    // Only the parent is listed, and a hold keeps a partition to be deleted row by row: still refused.
+    await db.q(`delete from pg_catalog.pg_dist_partition where logicalrelid = 'app.parts_2025_01'::regclass`);
+    await distribute('app.parts');
+    await db.q(`select retention.place_hold('subject', '3', 'Litigation 3')`);
+    expect(await sqlState(db.call(`call retention.run('parts', p_as_of => '2025-03-15Z')`))).toBe('RT013');
+    expect(await count(db, `app.parts`)).toBe(before);
+    expect(await count(db, `pg_inherits where inhparent = 'app.parts'::regclass`)).toBe(3);
+  });
+
   it('a distributed table the delete reaches through a cascade refuses the run too', async () => {
     await makeEvents(db, 'app.parent', 100);
     await db.q(`create table app.child (id bigint primary key, parent_id bigint references app.parent on delete cascade)`);
