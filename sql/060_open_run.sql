@@ -113,11 +113,12 @@ begin
       update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
              error = 'the session running it ended before the run finished'
        where policy_name = v_pol.name and status = 'running' and kind = 'policy'
-      returning run_id, affected, batches
+      returning run_id, affected, batches, estimated
     loop
       perform retention_internal._append_audit('run.interrupted', 'policy', v_pol.name,
         jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
-                           'error', 'the session running it ended before the run finished'));
+                           'error', 'the session running it ended before the run finished')
+        || case when v_dead.estimated then '{"estimated": true}'::jsonb else '{}' end);
     end loop;
     v_ret := retention.effective_retain(v_pol);
     v_cutoff := v_as_of - v_ret.retain;

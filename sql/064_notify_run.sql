@@ -41,7 +41,9 @@ begin
               'threshold', case when v_kind = 'large_deletion' then v_threshold end,
               'error_code', new.error_code, 'error', new.error,
               'started_by', new.started_by, 'job_id', new.job_id,
-              'started_at', new.started_at, 'finished_at', new.finished_at))
+              'started_at', new.started_at, 'finished_at', new.finished_at)
+            -- Counts from the statistics (a drop_partitions policy's count estimate) say so.
+            || case when new.estimated then '{"estimated": true}'::jsonb else '{}' end)
     on conflict (dedupe_key) do nothing;
   end loop;
   return null;

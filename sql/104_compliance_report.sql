@@ -43,7 +43,7 @@ begin
   -- to them, the settings' versions in force (sha256 of the run's own copy of the policy,
   -- so a dropped or changed policy still has the version its runs used).
   with b as (
-    select r.policy_name, r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition,
+    select r.policy_name, r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition, b.estimated,
            coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies, r.spec -> 'policy')), false) as archived
       from retention.run_batches b
       join retention.runs r on r.run_id = b.run_id
@@ -59,7 +59,8 @@ begin
            sum(related) filter (where action = 'scrub') as revoked,
            sum(rows + related) filter (where archived and disposition is distinct from 'detached') as archived,
            sum(rows) filter (where disposition = 'archived') as moved_to_archive_schema,
-           count(*) filter (where disposition in ('dropped', 'archived')) as partitions_removed
+           count(*) filter (where disposition in ('dropped', 'archived')) as partitions_removed,
+           bool_or(estimated) as estimated
       from b group by policy_name
   ), runs_by as (
     select r.policy_name,
@@ -108,6 +109,8 @@ begin
            'runs_failed', coalesce(u.failed, 0), 'runs_refused', coalesce(u.refused, 0),
            'runs_interrupted', coalesce(u.interrupted, 0), 'runs_stopped', coalesce(u.stopped, 0),
            'last_run_at', u.last_run_at, 'last_success_at', u.last_success_at)
+           -- Partitions' rows taken from the statistics (count estimate) say so.
+           || case when x.estimated then '{"rows_estimated": true}'::jsonb else '{}' end
            order by n.policy_name), '[]')
     into v_policies
     from (select policy_name from rows_by union select policy_name from runs_by) n

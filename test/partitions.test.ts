@@ -476,7 +476,7 @@ describe('drop_partitions', () => {
     await db.q(`alter table app.pe_2024_12 set (autovacuum_enabled = false)`);
     await db.q(`insert into app.pe (user_id, created_at) select 1, '2024-12-15Z' from generate_series(1, 37)`);
     await db.q(`select retention.set_policy('pe', 'app.pe', 'drop_partitions', 'created_at', p_retain => '1 day',
-                  p_archive_schema => 'archive', p_max_rows_per_run => 1000000)`);
+                  p_archive_schema => 'archive', p_max_rows_per_run => 1000000, p_notify_over_rows => 100)`);
     expect(await db.q(`select value, source from retention.policy_settings('pe') where setting = 'count'`))
       .toEqual([{ value: 'estimate', source: 'default' }]);
 
@@ -503,6 +503,12 @@ describe('drop_partitions', () => {
     expect(await db.q(`select estimated from retention.run_ledger where run_id = $1`, [run.run_id])).toEqual([{ estimated: true }]);
     const [audit] = await db.q(`select details from retention.audit_log where action = 'run.completed' and details->>'run_id' = $1`, [String(run.run_id)]);
     expect(audit!.details).toMatchObject({ affected: janAnalyzed + febAnalyzed + 37, estimated: true });
+    // Everything that reports the figures says they are estimates: the notification of a
+    // large deletion and the compliance report.
+    const [note] = await db.q(`select payload from retention.notifications where kind = 'large_deletion' and run_id = $1`, [run.run_id]);
+    expect(note!.payload).toMatchObject({ affected: janAnalyzed + febAnalyzed + 37, estimated: true });
+    const [report] = await db.q(`select retention.compliance_report(now() - interval '1 hour', now() + interval '1 hour') as r`);
+    expect(report!.r.policies.find((p: { policy: string }) => p.policy === 'pe')).toMatchObject({ rows_estimated: true });
     // Every row is still there, in the archive schema: the estimate was only the ledger's figure.
     expect(await count(db, `archive.pe_2025_01`)).toBe(janNow);
     expect(await partitionsOf('app.pe')).toEqual(['pe_2025_03', 'pe_2025_04']);
