@@ -29,8 +29,11 @@ comment on column retention.run_batches.estimated is 'Whether rows is an estimat
 -- A detached partition is known by its OID as well as its name: a table made later under
 -- the name of one a dead run detached is not that partition (runs recorded before have
 -- none and are matched by name, and only until a later run settled that name).
-alter table retention.run_batches add column partition_oid oid;
-comment on column retention.run_batches.partition_oid is 'The OID of the partition a drop_partitions batch detached (NULL for rows and for batches recorded before migration 27): only that table is finished by a later run.';
+alter table retention.run_batches add column partition_oid oid,
+  add column partition_parent oid, add column partition_xmin xid;
+comment on column retention.run_batches.partition_oid is 'The OID of the partition a drop_partitions batch detached or finished (NULL for rows and for batches recorded before migration 27): only that table is finished by a later run.';
+comment on column retention.run_batches.partition_parent is 'The OID of the table a drop_partitions batch detached the partition from: only a run of a policy on that table finishes it.';
+comment on column retention.run_batches.partition_xmin is 'The version of the detached partition''s pg_class row its detach wrote: a table changed since (renamed, moved, attached and detached again) is left for the DBA, never finished by a run.';
 
 -- The partition-level preview says which counts are estimates (sql/ creates it again).
 drop function if exists retention.partitions(text, timestamptz);

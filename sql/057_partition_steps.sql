@@ -43,6 +43,10 @@ begin
   perform retention_internal._lock_holds_shared();
   perform retention_internal._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
   perform set_config('lock_timeout', v_lock_ms, true);
+  if retention_internal._citus_table(p_pol.target) then
+    raise exception 'cannot act on %: it is a Citus distributed table', v_parent
+      using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md says why and what it would need): drop the policy.';
+  end if;
   for v_p in select x.part, x.lower_bound, x.upper_bound from retention_internal._partitions_of(p_pol, p_run.cutoff) x
               where x.expired and not x.keep_last order by x.upper_bound loop
     v_e := v_plan -> (v_p.part::oid::text);
@@ -53,6 +57,11 @@ begin
       continue;
     end if;
     continue when v_e->>'disposition' not in ('drop', 'archive');
+    -- A foreign table attached below it since the run counted: kept (see _partition_plan).
+    continue when exists (select from pg_catalog.pg_class k
+                           where k.relkind = 'f'
+                             and (k.oid = v_p.part
+                                  or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.part) t)));
     -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.
@@ -72,12 +81,15 @@ begin
     execute format('alter table %s detach partition %s', v_parent, v_name);
     v_detached := 1;
     v_planned := v_planned + (v_e->>'rows')::bigint;
+    -- Recorded with what identifies the table it detached: OID, parent, and the version of
+    -- its pg_class row this detach wrote (anyone who changes the table later changes it).
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
-                                       disposition, partition_oid)
+                                       disposition, partition_oid, partition_parent, partition_xmin)
     values (p_run.run_id, p_run.batches + 1, 0, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
-            v_p.upper_bound, v_name, 'detached', v_p.part::oid);
+            v_p.upper_bound, v_name, 'detached', v_p.part::oid, p_pol.target::oid,
+            (select k.xmin from pg_catalog.pg_class k where k.oid = v_p.part));
     update retention.runs set batches = batches + 1 where run_id = p_run.run_id;
     raise notice 'policy %: partition % detached from %', p_pol.name, v_name, v_parent;
     exit;  -- one per transaction
@@ -96,33 +108,42 @@ $$;
 comment on function retention_internal._detach_partitions(retention.runs, retention.policies, bigint) is
   'Internal. A step of a drop_partitions run: detaches the oldest expired, unheld partition within the row limit under the table''s lock, recording it as detached (detached 1; planned: the rows of the partitions this run detached so far); with none left (detached 0), returns the leaves of partitions a hold on some rows keeps.';
 
--- The partitions runs of a policy detached and no run finished: still there under the
--- name recorded (and, when recorded, the OID: a table made later under that name is not
--- the partition), not a partition again, and no later batch of the policy settled that
--- name (dropped, archived or attached again; a run finishing a dead run's partition
--- records its own batch and leaves the dead run's row as it was).
-create or replace function retention_internal._detached_left(p_policy_id bigint)
+-- The partitions runs detached from a table (p_target) and no run finished, whatever
+-- policy ran them (a policy dropped and set again on the table finds them; one moved to
+-- another table does not: it never acts on a partition of the table it left). A detached
+-- table is known by the OID, name, parent and pg_class row version (xmin) its detach
+-- recorded (runs recorded before migration 27: by name and the run's table). It is
+-- 'ready' to finish while it is still that table, unchanged since the detach, not a
+-- partition, under its name; 'changed' when it is there (by OID) but renamed, moved,
+-- altered, or attached and detached again by someone else since: no run touches it
+-- then, check_setup names it. Settled rows (a later batch that dropped, archived or
+-- attached again the same table, by OID where both have one, else by name) and tables
+-- attached again or gone are not listed.
+create or replace function retention_internal._detached_left(p_target oid)
 returns table (run_id bigint, batch_no integer, partition_name text, oldest_at timestamptz,
-               newest_at timestamptz, partition_oid oid)
+               newest_at timestamptz, partition_oid oid, policy_name text, ready boolean)
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at, c.oid
+  select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at, c.oid, r.policy_name,
+         pg_catalog.to_regclass(b.partition_name) is not distinct from c.oid::regclass
+           and (b.partition_xmin is null or c.xmin = b.partition_xmin) as ready
     from retention.run_batches b
     join retention.runs r on r.run_id = b.run_id
-    join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(b.partition_name)
-   where r.policy_id = p_policy_id and b.disposition = 'detached'
-     and (b.partition_oid is null or c.oid = b.partition_oid)
+    join pg_catalog.pg_class c on c.oid = coalesce(b.partition_oid, pg_catalog.to_regclass(b.partition_name)::oid)
+   where b.disposition = 'detached'
+     and coalesce(b.partition_parent, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid) = p_target
      and not c.relispartition
      and not exists (select from retention.run_batches b2
-                       join retention.runs r2 on r2.run_id = b2.run_id
-                      where r2.policy_id = p_policy_id and b2.partition_name = b.partition_name
-                        and b2.disposition in ('dropped', 'archived', 'reattached')
-                        and (b2.run_id, b2.batch_no) > (b.run_id, b.batch_no))
+                      where b2.disposition in ('dropped', 'archived', 'reattached')
+                        and (b2.run_id, b2.batch_no) > (b.run_id, b.batch_no)
+                        and case when b.partition_oid is not null and b2.partition_oid is not null
+                                 then b2.partition_oid = b.partition_oid
+                                 else b2.partition_name = b.partition_name end)
 $$;
-comment on function retention_internal._detached_left(bigint) is
-  'Internal. Partitions a drop_partitions policy''s runs detached and none finished: still there by name and OID, not attached again, not settled by a later batch.';
+comment on function retention_internal._detached_left(oid) is
+  'Internal. Partitions runs detached from a table and none finished: ready (still that table, unchanged since the detach, under its name, not a partition) or changed since (never touched by a run; check_setup names it).';
 
 -- _finish_partition, in its own transaction: the oldest partition of the policy that a run
 -- detached and nobody finished (this run's, or a dead run's), locked the same way
@@ -157,34 +178,48 @@ declare
   v_copied  bigint;
   v_est     boolean := false;
 begin
-  select d.run_id, d.batch_no, d.partition_name, d.oldest_at, d.newest_at, d.partition_oid into v_p
-    from retention_internal._detached_left(p_pol.policy_id) d
+  select d.run_id, d.batch_no, d.partition_name, d.oldest_at, d.newest_at, d.partition_oid, d.policy_name into v_p
+    from retention_internal._detached_left(p_pol.target) d
+   where d.ready
    order by d.newest_at
    limit 1;
   if not found then
     return false;
   end if;
-  -- Locked by its OID; under the lock its name cannot change, so it must still name it.
+  -- Locked by its OID; under the lock it cannot change, so it must still be as listed.
   perform retention_internal._lock_for_ddl(v_p.partition_oid::regclass, p_pol.lock_timeout);
-  if pg_catalog.to_regclass(v_p.partition_name) is distinct from v_p.partition_oid::regclass then
-    return true;  -- renamed or replaced since it was listed: the next step looks again
+  if not exists (select from retention_internal._detached_left(p_pol.target) d
+                  where d.ready and d.run_id = v_p.run_id and d.batch_no = v_p.batch_no) then
+    return true;  -- changed since it was listed: the next step looks again
   end if;
   perform set_config('lock_timeout', v_lock_ms, true);
+  if retention_internal._citus_table(p_pol.target) or retention_internal._citus_table(v_p.partition_oid) then
+    raise exception 'cannot act on %: it is a Citus distributed table', v_p.partition_name
+      using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md): attach the partition again or drop it by hand, and drop the policy.';
+  end if;
   perform retention_internal._lock_holds_shared();
-  -- The parent's rule, and the detached table's own (the subject columns policies name on
-  -- it and the keys that name it count though it is no partition any more).
-  execute format('select %s or %s or exists (select from %s t where (%s) or (%s))',
+  -- The parent's rule (for the policy acting and the one whose run detached it), and the
+  -- detached table's own (the subject columns policies name on it and the keys that name
+  -- it count though it is no partition any more). A table that is, or holds, a foreign
+  -- table is kept too: dropping it would not remove its rows on the other server.
+  execute format('select %s or %s or %s or exists (select from %s t where (%s) or (%s) or (%s))',
                  retention_internal._hold_scope_sql(p_pol.target, null, p_pol.name),
+                 retention_internal._hold_scope_sql(p_pol.target, null, v_p.policy_name),
                  retention_internal._hold_scope_sql(v_p.partition_name::regclass, null, null),
                  v_p.partition_name, retention_internal._held_sql(p_pol.target, 't', p_pol.name, true),
+                 retention_internal._held_sql(p_pol.target, 't', v_p.policy_name, true),
                  retention_internal._held_sql(v_p.partition_name::regclass, 't', null, true))
     into v_held;
+  v_held := v_held or exists (select from pg_catalog.pg_class k
+                               where k.relkind = 'f'
+                                 and (k.oid = v_p.partition_oid
+                                      or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.partition_oid::regclass) t)));
   if v_held then
     execute format('alter table %s attach partition %s for values from (%L) to (%L)',
                    v_parent, v_p.partition_name, v_p.oldest_at, v_p.newest_at);
     update retention.run_batches set disposition = 'reattached', finished_at = clock_timestamp()
      where run_id = v_p.run_id and batch_no = v_p.batch_no;
-    raise notice 'policy %: partition % is under a legal hold: attached again', p_pol.name, v_p.partition_name;
+    raise notice 'policy %: partition % is under a legal hold (or holds a foreign table): attached again', p_pol.name, v_p.partition_name;
     return true;
   end if;
   if coalesce(p_pol.count, 'estimate') = 'estimate' and not retention_internal._archives(p_pol) then
@@ -249,11 +284,12 @@ begin
     -- Detached by a run that died before finishing it: this run drops and counts it.
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
-                                       disposition, estimated)
+                                       disposition, estimated, partition_oid, partition_parent)
     values (p_run.run_id, p_run.batches + 1, v_count, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000,
             coalesce(v_oldest, v_p.oldest_at), v_p.newest_at, v_p.partition_name,
-            case when p_pol.archive_schema is not null then 'archived' else 'dropped' end, v_est);
+            case when p_pol.archive_schema is not null then 'archived' else 'dropped' end, v_est,
+            v_p.partition_oid, p_pol.target::oid);
   end if;
   update retention.runs
      set affected = affected + v_count, estimated = estimated or v_est,

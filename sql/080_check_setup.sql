@@ -102,12 +102,18 @@ begin
     end loop;
     if p.action = 'drop_partitions' then
       for v_left in
-        select d.partition_name, d.run_id from retention_internal._detached_left(p.policy_id) d
+        select d.partition_name, d.run_id, d.ready, d.partition_oid from retention_internal._detached_left(p.target) d
          order by d.run_id, d.batch_no
       loop
-        problem := format('partition %s was detached by run %s but not dropped yet: its rows are out of the table and not yet counted',
-                          v_left.partition_name, v_left.run_id);
-        fix := format('CALL retention.run(%L); -- finishes it (retention.runs says why run %s stopped)', p.name, v_left.run_id);
+        if v_left.ready then
+          problem := format('partition %s was detached by run %s but not dropped yet: its rows are out of the table and not yet counted',
+                            v_left.partition_name, v_left.run_id);
+          fix := format('CALL retention.run(%L); -- finishes it (retention.runs says why run %s stopped)', p.name, v_left.run_id);
+        else
+          problem := format('partition %s was detached by run %s and changed since (now %s): no run will finish it; its rows are out of the table and not counted',
+                            v_left.partition_name, v_left.run_id, v_left.partition_oid::regclass);
+          fix := format('Attach it again (ALTER TABLE %s ATTACH PARTITION ...) or drop it by hand.', retention.qualified_name(p.target));
+        end if;
         return next;
       end loop;
       if v_partman is not null then
@@ -145,6 +151,24 @@ begin
       fix := format('CALL retention.run(%L, p_dry_run => true); -- then without p_dry_run', p.name);
       return next;
     end if;
+  end loop;
+  -- Partitions detached from a table no drop_partitions policy acts on any more (its
+  -- policy was dropped, or set on another table): no run will finish them.
+  for v_left in
+    select r.policy_name, b.partition_name, b.run_id, t.rel
+      from retention.run_batches b
+      join retention.runs r on r.run_id = b.run_id
+     cross join lateral (select coalesce(b.partition_parent, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid) as rel) t
+     where b.disposition = 'detached' and t.rel is not null
+       and not exists (select from retention.policies x where x.action = 'drop_partitions' and x.target = t.rel)
+       and exists (select from retention_internal._detached_left(t.rel) d where d.run_id = b.run_id and d.batch_no = b.batch_no)
+     order by b.run_id, b.batch_no
+  loop
+    policy := v_left.policy_name;
+    problem := format('partition %s was detached from %s by run %s, and no drop_partitions policy acts on that table now: no run will finish it; its rows are out of the table and not counted',
+                      v_left.partition_name, v_left.rel::regclass, v_left.run_id);
+    fix := format('Attach it again (ALTER TABLE %s ATTACH PARTITION ...), or drop it by hand.', v_left.rel::regclass);
+    return next;
   end loop;
 end
 $$;

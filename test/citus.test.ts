@@ -71,6 +71,31 @@ describe('Citus distributed tables', () => {
     expect(await count(db, `pg_inherits where inhparent = 'app.parts'::regclass`)).toBe(3);
   });
 
+  it('a run that finds its table or a detached partition distributed between its steps stops before dropping it', async () => {
+    await db.q(`create table app.steps (id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    for (const m of ['01', '02', '03']) {
+      await db.q(`create table app.steps_2025_${m} partition of app.steps for values from ('2025-${m}-01') to ('2025-${m}-01'::date + interval '1 month')`);
+    }
+    await db.q(`insert into app.steps select i, '2025-01-01Z'::timestamptz + make_interval(hours => i) from generate_series(0, 1400) i`);
+    await db.q(`select retention.set_policy('steps', 'app.steps', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const jan = await count(db, `app.steps_2025_01`);
+    const c = await db.connect();
+    try {
+      const id = (await c.query(`select retention.open_run('steps', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+      await c.query(`select retention.run_step($1)`, [id]);   // nothing left over
+      await c.query(`select retention.run_step($1)`, [id]);   // January detached
+      await distribute('app.steps_2025_01');
+      let status = 'running';
+      for (let i = 0; i < 5 && status === 'running'; i++) status = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+      const [run] = await db.q(`select status, error_code, affected::int from retention.runs where run_id = $1`, [id]);
+      expect(run).toEqual({ status: 'failed', error_code: 'RT013', affected: 0 });
+    } finally {
+      await c.end();
+    }
+    expect(await count(db, `app.steps_2025_01`)).toBe(jan);
+    expect(await count(db, `pg_inherits where inhparent = 'app.steps'::regclass`)).toBe(2);
+  });
+
   it('a distributed table the delete reaches through a cascade refuses the run too', async () => {
     await makeEvents(db, 'app.parent', 100);
     await db.q(`create table app.child (id bigint primary key, parent_id bigint references app.parent on delete cascade)`);

@@ -423,6 +423,81 @@ describe('drop_partitions', () => {
     expect(await batches(run.run_id)).toEqual([]);
   });
 
+  describe('a partition a dead run left detached (second attack round)', () => {
+    /** Opens a run of the policy, steps it until it detached one partition, and ends the session. */
+    async function dieAfterDetach(policy: string, asOf: string): Promise<void> {
+      const c = await db.connect();
+      const id = (await c.query(`select retention.open_run($1, p_as_of => $2) as id`, [policy, asOf])).rows[0].id;
+      for (let i = 0; i < 5; i++) {
+        await c.query(`select retention.run_step($1)`, [id]);
+        if ((await batches(id)).some((b) => b.disposition === 'detached')) break;
+      }
+      await c.end();
+    }
+    const problems = async (policy: string) =>
+      (await db.q(`select problem from retention.check_setup() where policy = $1 and problem like 'partition%'`, [policy])).map((p) => p.problem as string);
+
+    it('is never dropped by the policy once it acts on another table, whatever holds the old one', async () => {
+      await makePartitioned('app.rt1', { months: 4, withDefault: false });
+      await makePartitioned('app.rt2', { months: 3, withDefault: false });
+      const jan = await count(db, `app.rt1_2025_01`);
+      await db.q(`select retention.set_policy('rt', 'app.rt1', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await dieAfterDetach('rt', '2025-02-15Z');
+      await db.q(`select retention.place_hold('table', 'app.rt1', 'Litigation over rt1')`);
+      await db.q(`select retention.set_policy('rt', 'app.rt2', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await db.call(`call retention.run('rt', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `app.rt1_2025_01`)).toBe(jan);
+      const run = await lastRun('rt');
+      expect((await batches(run.run_id)).map((b) => b.partition_name)).toEqual(['app.rt2_2025_01']);
+      expect(await problems('rt')).toEqual([expect.stringMatching(/^partition app\.rt1_2025_01 was detached from app\.rt1 by run \d+, and no drop_partitions policy acts on that table now/)]);
+    });
+
+    it('is left alone once someone attached and detached it again, or renamed it; named by check_setup', async () => {
+      await makePartitioned('app.rm', { months: 4, withDefault: false });
+      await db.q(`select retention.set_policy('rm', 'app.rm', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await dieAfterDetach('rm', '2025-02-15Z');
+      await db.q(`alter table app.rm attach partition app.rm_2025_01 for values from ('2025-01-01') to ('2025-02-01')`);
+      await db.q(`alter table app.rm detach partition app.rm_2025_01`);   // the DBA keeps it aside
+      await db.q(`delete from app.rm_2025_01`);
+      await db.q(`insert into app.rm_2025_01 (id, user_id, created_at) select i, 1, now() from generate_series(1, 50) i`);
+      await db.call(`call retention.run('rm', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `app.rm_2025_01`)).toBe(50);
+      expect(await problems('rm')).toEqual([expect.stringMatching(/^partition app\.rm_2025_01 was detached by run \d+ and changed since/)]);
+      // Renamed while a run steps: that run leaves it, finishes the others, and it is named.
+      await makePartitioned('app.rn', { months: 4, withDefault: false });
+      await db.q(`create schema if not exists keep`);
+      await db.q(`select retention.set_policy('rn', 'app.rn', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const jan = await count(db, `app.rn_2025_01`);
+      const c = await db.connect();
+      try {
+        const id = (await c.query(`select retention.open_run('rn', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        await c.query(`select retention.run_step($1)`, [id]);
+        await c.query(`select retention.run_step($1)`, [id]);
+        await db.q(`alter table app.rn_2025_01 set schema keep`);
+        for (let i = 0; i < 10; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
+      } finally {
+        await c.end();
+      }
+      expect(await count(db, `keep.rn_2025_01`)).toBe(jan);
+      expect(await problems('rn')).toEqual([expect.stringMatching(/^partition app\.rn_2025_01 was detached by run \d+ and changed since \(now keep\.rn_2025_01\)/)]);
+    });
+
+    it('is finished by a policy dropped and set again on the same table', async () => {
+      await makePartitioned('app.rd', { months: 4, withDefault: false });
+      const jan = await count(db, `app.rd_2025_01`);
+      await db.q(`select retention.set_policy('rd', 'app.rd', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await dieAfterDetach('rd', '2025-02-15Z');
+      await db.q(`select retention.drop_policy('rd')`);
+      await db.q(`select retention.set_policy('rd2', 'app.rd', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      expect(await problems('rd2')).toEqual([expect.stringMatching(/^partition app\.rd_2025_01 was detached by run \d+ but not dropped yet/)]);
+      await db.call(`call retention.run('rd2', p_as_of => '2025-02-15Z')`);
+      const run = await lastRun('rd2');
+      expect([run.status, Number(run.affected)]).toEqual(['completed', jan]);
+      expect(await count(db, `to_regclass('app.rd_2025_01') x where x is not null`)).toBe(0);
+      expect(await problems('rd2')).toEqual([]);
+    });
+  });
+
   it('refuses what it cannot do, with a hint, and saves nothing', async () => {
     await makePartitioned('app.pa', { months: 2 });
     await db.q(`create table app.plain (id int, created_at timestamptz)`);
@@ -551,6 +626,22 @@ describe('drop_partitions', () => {
       .toEqual([{ partition_name: 'app.pf_2025_01', disposition: 'dropped' }]);
     expect(await db.q(`select relname::text as t from pg_class where relname in ('pf_2024_11', 'pf_2024_11a', 'pf_2024_11b', 'pf_2024_12') order by 1`))
       .toEqual([{ t: 'pf_2024_11' }, { t: 'pf_2024_11a' }, { t: 'pf_2024_11b' }, { t: 'pf_2024_12' }]);
+
+    // A foreign table attached below a partition after the run counted it: still kept.
+    await db.q(`create table app.pf_2024_10 partition of app.pf for values from ('2024-10-01') to ('2024-11-01') partition by range (created_at)`);
+    await db.q(`create table app.pf_2024_10a partition of app.pf_2024_10 for values from ('2024-10-01') to ('2024-10-15')`);
+    await db.q(`insert into app.pf select i, '2024-10-05Z' from generate_series(1, 20) i`);
+    const c = await db.connect();
+    try {
+      const id = (await c.query(`select retention.open_run('pf', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+      await db.q(`create foreign table app.pf_2024_10b partition of app.pf_2024_10 for values from ('2024-10-15') to ('2024-11-01') server pf_remote`);
+      for (let i = 0; i < 10; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
+      expect(await batches(id)).toEqual([]);
+    } finally {
+      await c.end();
+    }
+    expect(await count(db, `pg_inherits where inhrelid = 'app.pf_2024_10'::regclass`)).toBe(1);
+    expect(await count(db, `app.pf_2024_10a`)).toBe(20);
   });
 
   it('count exact reads and counts every expired partition; a held row makes a partition counted whatever the count', async () => {
