@@ -8,9 +8,8 @@
 //   PostgreSQL 18, fsync on, shared_buffers 1GB, max_wal_size 4GB)
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrate } from '../runner/migrate.ts';
 import { boundary, buildPartitioned, buildPlain, describeDataset } from './dataset.ts';
-import { admin, f, int, latency, mean, median, quantile, root, startOltp, withDb, withServer, writeResults } from './lib.ts';
+import { admin, buildDatabase, f, int, latency, mean, median, quantile, root, startOltp, withDb, withServer, writeResults } from './lib.ts';
 import { appBatches, dropPartitions, LABELS, singleDelete, type StrategyName, type StrategyResult, workerRun } from './strategies.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
@@ -31,15 +30,7 @@ interface Measured extends StrategyResult {
 
 async function buildTemplates(adminUrl: string): Promise<void> {
   for (const [name, build] of [['bench_plain', buildPlain], ['bench_parts', buildPartitioned]] as const) {
-    const t0 = Date.now();
-    await admin(adminUrl, async (c) => {
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.query(`create database ${name}`);
-    });
-    const url = withDb(adminUrl, name);
-    await migrate(url);
-    await admin(url, async (c) => build(c, ROWS, await boundary(c)));
-    console.log(`built ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    await buildDatabase(adminUrl, name, async (c) => build(c, ROWS, await boundary(c)));
   }
 }
 

@@ -9,21 +9,14 @@
 //   BENCH_DATABASE_URL=postgres://... a server of your own (else embedded PostgreSQL 18)
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { boundary, buildPartitioned } from './dataset.ts';
-import { withDb, withServer } from './lib.ts';
+import { connect, withDb, withServer } from './lib.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
-
 async function probe(url: string, mode: 'plain' | 'concurrently'): Promise<string> {
-  const ddl = await client(url);
-  const app = await client(url);
+  const ddl = await connect(url);
+  const app = await connect(url);
   try {
     // A month of last year, past the 365 days: its items go first.
     const { rows: [m] } = await ddl.query<{ events: string; items: string }>(
@@ -64,10 +57,10 @@ async function probe(url: string, mode: 'plain' | 'concurrently'): Promise<strin
 
 async function main() {
   await withServer('detach', async (adminUrl) => {
-    const admin = await client(adminUrl);
+    const admin = await connect(adminUrl);
     await admin.query('drop database if exists bench_detach_template with (force)');
     await admin.query('create database bench_detach_template');
-    const build = await client(withDb(adminUrl, 'bench_detach_template'));
+    const build = await connect(withDb(adminUrl, 'bench_detach_template'));
     await buildPartitioned(build, ROWS, await boundary(build));
     await build.end();
     const lines = ['| detach | statement ms | probe reads | probe p50 ms | probe p99 ms | probe max ms |', '|---|---:|---:|---:|---:|---:|'];

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbedded } from '../runner/embedded.ts';
+import { migrate } from '../runner/migrate.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -75,4 +76,25 @@ export function writeResults(name: string, json: unknown, md: string): void {
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${md}\n`);
   console.log(`\n${md}\n\nwritten: ${path.relative(root, base)}.json and .md`);
+}
+
+/** A connected client of the database at url. */
+export async function connect(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  return c;
+}
+
+/** Creates database name afresh on the server of adminUrl, installs the retention schema and fills it; returns its URL. */
+export async function buildDatabase(adminUrl: string, name: string, fill: (c: pg.Client) => Promise<unknown>): Promise<string> {
+  const t0 = Date.now();
+  await admin(adminUrl, async (c) => {
+    await c.query(`drop database if exists ${name} with (force)`);
+    await c.query(`create database ${name}`);
+  });
+  const url = withDb(adminUrl, name);
+  await migrate(url);
+  await admin(url, fill);
+  console.log(`built ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return url;
 }

@@ -8,24 +8,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { migrate } from '../runner/migrate.ts';
-import { root, withDb, withServer } from './lib.ts';
+import { connect, root, withDb, withServer } from './lib.ts';
 
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 8);
 const ROWS = Number(process.env.BENCH_TABLE_ROWS ?? 200_000);
 const SETUPS: [replicas: number, concurrency: number][] = [[1, 1], [1, 2], [2, 1], [2, 2]];
 
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
-
 async function build(url: string): Promise<void> {
   await migrate(url);
-  const c = await client(url);
+  const c = await connect(url);
   await c.query('create schema app');
   for (let i = 1; i <= POLICIES; i++) {
     await c.query(`create table app.t${i} (id bigint primary key, created_at timestamptz not null, payload text not null)`);
@@ -43,7 +36,7 @@ async function measure(url: string, replicas: number, concurrency: number): Prom
   const workers: ChildProcess[] = [];
   const boss = new PgBoss({ connectionString: url, schema: 'retention_jobs', schedule: false, supervise: false });
   boss.on('error', () => {});
-  const db = await client(url);
+  const db = await connect(url);
   try {
     for (let r = 0; r < replicas; r++) {
       workers.push(spawn(process.execPath, ['dist/runner/cli.js', 'worker'], {
@@ -79,7 +72,7 @@ async function measure(url: string, replicas: number, concurrency: number): Prom
 
 async function main() {
   await withServer('replicas', async (adminUrl) => {
-    const admin = await client(adminUrl);
+    const admin = await connect(adminUrl);
     await admin.query('drop database if exists bench_replicas_template with (force)');
     await admin.query('create database bench_replicas_template');
     await build(withDb(adminUrl, 'bench_replicas_template'));

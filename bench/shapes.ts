@@ -16,9 +16,8 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { migrate } from '../runner/migrate.ts';
 import { boundary, buildPlain } from './dataset.ts';
-import { admin, f, int, latency, mean, median, quantile, root, startOltp, withDb, withServer, writeResults } from './lib.ts';
+import { admin, buildDatabase, f, int, latency, mean, median, quantile, root, startOltp, withDb, withServer, writeResults } from './lib.ts';
 import { appBatches, EVENTS, singleDelete, type StrategyResult, type Target, workerRun } from './strategies.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 500_000);
@@ -195,18 +194,10 @@ async function main() {
     const all: Measured[] = [];
     for (const shape of shapes) {
       const name = `bench_shape_${shape.name}`;
-      const b0 = Date.now();
-      await admin(adminUrl, async (c) => {
-        await c.query(`drop database if exists ${name} with (force)`);
-        await c.query(`create database ${name}`);
-      });
-      const url = withDb(adminUrl, name);
-      await migrate(url);
-      await admin(url, async (c) => {
+      await buildDatabase(adminUrl, name, async (c) => {
         await shape.build(c, ROWS);
         await c.query('vacuum (analyze)');
       });
-      console.log(`built ${name} in ${((Date.now() - b0) / 1000).toFixed(0)} s`);
       for (let r = 1; r <= REPEATS; r++) {
         for (const s of (r % 2 ? ['a', 'b', 'c'] : ['c', 'b', 'a']) as S[]) all.push(await measure(adminUrl, shape, s, r));
       }
