@@ -150,10 +150,15 @@ as $$
        from retention_internal._reach(p.target, false) r
        join pg_catalog.pg_policy po on po.polrelid = r.rel
       where pg_catalog.row_security_active(r.rel)
+      limit 1),
+    -- Row security with no policy (it hides every row) binds the owner too.
+    (select format('row-level security on %s applies to the retention owner', r.rel::regclass)
+       from retention_internal._reach(p.target, false) r
+      where pg_catalog.row_security_active(r.rel)
       limit 1))
 $$;
 comment on function retention_internal._read_hazard(retention.policies) is
-  'Internal. Why reading a policy''s rows as the owner could run another role''s code (a relation no longer a table, row security that applies to the owner), or NULL.';
+  'Internal. Why reading a policy''s rows as the owner could run another role''s code or miss rows (a relation no longer a table, row security that applies to the owner), or NULL.';
 
 create or replace function retention_internal._check_foreign_code(p retention.policies)
 returns void
@@ -241,10 +246,46 @@ begin
       using errcode = 'RT023',
             hint = 'Run the policy as a login that bypasses row-level security on that table (BYPASSRLS, or its owner), or disable it there.';
   end if;
+  perform retention_internal._check_owner_rls(r.rel::regclass)
+     from retention_internal._reach(p_rel, p_update) r;
 end
 $$;
 comment on function retention_internal._check_rls(regclass, boolean) is
-  'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login.';
+  'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login, or from the retention owner a run acts as.';
+
+-- A run acts as the retention owner (current_user in the routines that run it). When that
+-- owner is not a superuser, row-level security binds it on a table with FORCE ROW LEVEL
+-- SECURITY it owns, or on one it does not own, unless it has BYPASSRLS: its hold checks
+-- and counts would then see some rows only, while a dropped partition takes them all and
+-- expired rows it cannot see would stay behind a completed run. RT023 when that is so for
+-- the table or any partition below it.
+create or replace function retention_internal._check_owner_rls(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel oid;
+begin
+  select t.relid into v_rel
+    from pg_catalog.pg_partition_tree(p_rel) t
+   where pg_catalog.row_security_active(t.relid)
+   order by t.level, t.relid
+   limit 1;
+  if v_rel is null and pg_catalog.row_security_active(p_rel) then
+    v_rel := p_rel;  -- not a partitioned table: pg_partition_tree gives nothing for a view
+  end if;
+  if v_rel is not null then
+    raise exception 'row-level security on % applies to the retention owner %: a run would not see every row it acts on', v_rel::regclass, current_user
+      using errcode = 'RT023',
+            hint = format('Let the owner bypass it (ALTER ROLE %I BYPASSRLS), or take FORCE ROW LEVEL SECURITY off that table if the owner owns it, or disable row security there.', current_user);
+  end if;
+end
+$$;
+comment on function retention_internal._check_owner_rls(regclass) is
+  'Internal. RT023 when row-level security on the table, or on a partition below it, applies to the retention owner (current_user): a run''s hold checks and counts would miss rows it still acts on.';
 
 -- A login may only look, through a routine that runs as the owner, at a table it can read
 -- itself (previews, plans, counts): 42501 otherwise.

@@ -52,6 +52,9 @@ begin
       return next;
       continue;
     end if;
+    -- Every row is read as the retention owner: row security binding it would hide some
+    -- from the hold check while the drop took them all (RT023).
+    perform retention_internal._check_owner_rls(v_p.part);
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
     v_held := retention_internal._held_sql(v_p.part, 't', p_policy.name, true);

@@ -62,6 +62,7 @@ begin
                            where k.relkind = 'f'
                              and (k.oid = v_p.part
                                   or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.part) t)));
+    perform retention_internal._check_owner_rls(v_p.part);  -- (as in _partition_plan)
     -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.
@@ -197,6 +198,7 @@ begin
     raise exception 'cannot act on %: it is a Citus distributed table', v_p.partition_name
       using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md): attach the partition again or drop it by hand, and drop the policy.';
   end if;
+  perform retention_internal._check_owner_rls(v_p.partition_oid::regclass);
   perform retention_internal._lock_holds_shared();
   -- The parent's rule (for the policy acting and the one whose run detached it), and the
   -- detached table's own (the subject columns policies name on it and the keys that name

@@ -9,6 +9,7 @@
 --    which DETACH and DROP require, and CREATE on the archive schema);
 --  * pg_partman retention configured on the same table (two tools would drop partitions);
 --  * partitions a drop_partitions run detached but could not drop yet;
+--  * row-level security that binds the retention owner (runs refuse it);
 --  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
@@ -23,6 +24,7 @@ declare
   v_tbl    text;
   v_fix    text;
   v_where  text;
+  v_rls    text;
   v_fk     record;
   v_left   record;
   v_partman text;
@@ -130,6 +132,19 @@ begin
           return next;
         end if;
       end if;
+    end if;
+    -- Row security that binds the owner (runs act as it) on the table, a partition, or a
+    -- table the change reaches: runs refuse it (RT023, _check_owner_rls).
+    select r.rel::regclass::text into v_rls
+      from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+     where pg_catalog.row_security_active(r.rel)
+     order by r.rel
+     limit 1;
+    if v_rls is not null then
+      problem := format('row-level security on %s applies to the retention owner %s: runs are refused (RT023), since they would not see every row',
+                        v_rls, current_user);
+      fix := format('ALTER ROLE %I BYPASSRLS; -- or take FORCE ROW LEVEL SECURITY off %s', current_user, v_rls);
+      return next;
     end if;
     -- max_replication_lag reads pg_stat_replication as the schema's owner (the executor is
     -- SECURITY DEFINER): without the right to see other sessions' statistics the lag reads
