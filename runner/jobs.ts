@@ -1,6 +1,7 @@
 // The handler of the run queue: one pg-boss job = one CALL retention.run on a dedicated
 // connection (its advisory lock, retention.job_id and retention.actor are session state,
-// and a pool would hand them to the next user). The database does the work and keeps the
+// and a pool would hand them to the next user); a drop_partitions run is stepped from here
+// instead, to detach its partitions CONCURRENTLY between steps. The database does the work and keeps the
 // ledger; this decides what the job's outcome means for pg-boss:
 //  * completed, stopped by budget or cap, already running elsewhere -> job completed;
 //  * transient (lost connection, lock timeout, serialization failure, deadlock, server
@@ -76,8 +77,8 @@ export class RunHandler {
         [this.actor, job.id]);
       // An approval-gated policy runs only with an approved proposal: without one, its
       // slot proposes (once; a pending proposal waits for its approver) and runs nothing.
-      const { rows: [gate] } = await client.query<{ gated: boolean; approved: boolean; pending: string | null }>(
-        `select p.approval = 'required' as gated,
+      const { rows: [gate] } = await client.query<{ gated: boolean; approved: boolean; pending: string | null; partitions: boolean }>(
+        `select p.approval = 'required' as gated, p.action = 'drop_partitions' as partitions,
                 exists (select from retention.proposals x where x.policy_name = p.name and x.status = 'approved' and x.expires_at > now()) as approved,
                 (select max(x.proposal_id) from retention.proposals x where x.policy_name = p.name and x.status = 'pending' and x.expires_at > now()) as pending
            from retention.policies p where p.name = $1`, [policy]);
@@ -87,10 +88,12 @@ export class RunHandler {
           gate.pending ? 'waiting for approval of the proposal' : 'proposal made; waiting for approval');
         return { id: job.id, status: 'completed', output: { policy, proposal_id: Number(proposal) } };
       }
-      const call = client.query<{ p_run_id: string }>('call retention.run($1)', [policy]);
+      const call = gate?.partitions
+        ? this.stepRun(client, policy, (id) => (runId = id))
+        : client.query<{ p_run_id: string }>('call retention.run($1)', [policy]).then((r) => r.rows[0]?.p_run_id ?? null);
       this.active.set(job.id, { policy, jobId: job.id, client, pid: me!.pid, done: call.catch(() => {}) });
       if (this.stopping) void this.stopOne(job.id);
-      runId = (await call).rows[0]?.p_run_id ?? null;
+      runId = await call;
     } catch (err) {
       error = err;
     } finally {
@@ -132,6 +135,44 @@ export class RunHandler {
     await this.offload(policy);
     this.log.info(fields, 'run finished');
     return { id: job.id, status: 'completed', output: fields };
+  }
+
+  /** A drop_partitions run, stepped from here as retention.run() steps it (each step its own
+   * transaction), so that this session can detach a partition CONCURRENTLY between two
+   * steps: PostgreSQL runs that statement only outside a transaction block and a function,
+   * and it does not block the application's queries the way a plain detach inside a step
+   * does. With retention.detach_concurrently on, a step that picked a partition records it
+   * as detaching and returns 'detach'; detach_statement gives the statement and the
+   * policy's lock_timeout; the next step records what happened (a failed statement: the
+   * run detaches that partition the plain way). The run's end is raised as retention.run()
+   * raises it. */
+  private async stepRun(client: pg.Client, policy: string, opened: (runId: string) => void): Promise<string> {
+    await client.query(`select retention.pin_session(), set_config('retention.detach_concurrently', 'on', false)`);
+    const id = (await client.query<{ id: string }>('select retention.open_run($1) as id', [policy])).rows[0]!.id;
+    opened(id);
+    for (;;) {
+      const s = (await client.query<{ s: string }>('select retention.run_step($1) as s', [id])).rows[0]!.s;
+      if (s === 'detach') {
+        const { rows: [d] } = await client.query<{ statement: string; ms: string }>(
+          `select statement, (extract(epoch from lock_timeout) * 1000)::bigint::text as ms from retention.detach_statement($1)`, [id]);
+        if (d) {
+          await client.query(`select set_config('lock_timeout', $1, false)`, [d.ms]);
+          await client.query(d.statement).catch((err) =>
+            this.log.warn({ policy, run_id: Number(id), ...errFields(err) }, 'concurrent detach failed; the run detaches the plain way'));
+          await client.query(`select set_config('lock_timeout', '0', false)`);
+        }
+        continue;
+      }
+      if (s !== 'running') break;
+    }
+    await client.query('select retention.unpin_session()');
+    const { rows: [r] } = await client.query<{ status: string; error_code: string | null; error: string | null; error_hint: string | null }>(
+      'select status, error_code, error, error_hint from retention.runs where run_id = $1', [id]);
+    if (r!.status === 'interrupted' || r!.status === 'refused' || r!.status === 'failed') {
+      throw Object.assign(new Error(r!.status === 'refused' ? r!.error! : `policy ${policy}: run ${id} ${r!.status}: ${r!.error}`),
+        { code: r!.status === 'interrupted' ? '57014' : (r!.error_code ?? 'XX000'), hint: r!.error_hint ?? undefined });
+    }
+    return id;
   }
 
   /** Stores last month's compliance report from an hour after the month ended (the

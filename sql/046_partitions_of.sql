@@ -17,6 +17,7 @@ as $$
       cross join lateral retention_internal._partition_bounds(
         i.inhrelid::regclass, retention_internal._column_type(p_policy.target, p_policy.age_column)) x
      where i.inhparent = p_policy.target
+       and not i.inhdetachpending  -- being detached concurrently: neither in nor out yet
   ), r as (
     select b.*,
            not b.is_default and b.upper_bound <= p_cutoff as expired,

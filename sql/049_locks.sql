@@ -73,3 +73,20 @@ as $$
 $$;
 comment on function retention_internal._holds_run_lock(text) is
   'Internal. Whether this session holds the run lock of that policy (or erasure request).';
+
+-- Whether any session holds a policy's run lock: a run still 'running' whose policy's lock
+-- nobody holds ended with its session (the next run of the policy marks it interrupted).
+create or replace function retention_internal._run_lock_held(p_policy text)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (select from pg_catalog.pg_locks l
+                  where l.locktype = 'advisory' and l.granted
+                    and l.classid = x'52540002'::int::oid and l.objid = pg_catalog.hashtext(p_policy)::oid
+                    and l.objsubid = 2)
+$$;
+comment on function retention_internal._run_lock_held(text) is
+  'Internal. Whether any session holds the run lock of that policy: a running run of it may still be alive.';

@@ -17,7 +17,7 @@
 -- (their leaves have their other rows deleted by batches); capped says the row limit
 -- stopped the detaching.
 create or replace function retention_internal._detach_partitions(p_run retention.runs, p_pol retention.policies,
-                                                        p_planned bigint,
+                                                        p_planned bigint, p_concurrent boolean,
                                                         out leaves text[], out capped boolean,
                                                         out detached integer, out planned bigint)
 language plpgsql
@@ -39,10 +39,17 @@ declare
   v_held      boolean;
 begin
   capped := false;
+  p_concurrent := coalesce(p_concurrent, false);
   perform set_config('lock_timeout', v_lock_ms, true);
   perform retention_internal._lock_holds_shared();
-  perform retention_internal._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
-  perform set_config('lock_timeout', v_lock_ms, true);
+  if p_concurrent then
+    -- The worker detaches it: no DDL on the table meanwhile, the application's reads and
+    -- writes go on (the finish step checks holds again, under its lock, after the detach).
+    execute format('lock table %s in share update exclusive mode', v_parent);
+  else
+    perform retention_internal._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
+    perform set_config('lock_timeout', v_lock_ms, true);
+  end if;
   if retention_internal._citus_table(p_pol.target) then
     raise exception 'cannot act on %: it is a Citus distributed table', v_parent
       using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md says why and what it would need): drop the policy.';
@@ -79,20 +86,29 @@ begin
       exit;
     end if;
     v_start := clock_timestamp();
-    execute format('alter table %s detach partition %s', v_parent, v_name);
+    if not p_concurrent then
+      execute format('alter table %s detach partition %s', v_parent, v_name);
+    end if;
     v_detached := 1;
     v_planned := v_planned + (v_e->>'rows')::bigint;
     -- Recorded with what identifies the table it detached: OID, parent, and the version of
     -- its pg_class row this detach wrote (anyone who changes the table later changes it).
+    -- One the worker is to detach is recorded as detaching first, without a version: the
+    -- next step records the detach (_settle_detaching).
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
                                        disposition, partition_oid, partition_parent, partition_xmin)
     values (p_run.run_id, p_run.batches + 1, 0, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
-            v_p.upper_bound, v_name, 'detached', v_p.part::oid, p_pol.target::oid,
-            (select k.xmin from pg_catalog.pg_class k where k.oid = v_p.part));
+            v_p.upper_bound, v_name, case when p_concurrent then 'detaching' else 'detached' end,
+            v_p.part::oid, p_pol.target::oid,
+            case when not p_concurrent then (select k.xmin from pg_catalog.pg_class k where k.oid = v_p.part) end);
     update retention.runs set batches = batches + 1 where run_id = p_run.run_id;
-    raise notice 'policy %: partition % detached from %', p_pol.name, v_name, v_parent;
+    if p_concurrent then
+      raise notice 'policy %: partition % to be detached concurrently from %', p_pol.name, v_name, v_parent;
+    else
+      raise notice 'policy %: partition % detached from %', p_pol.name, v_name, v_parent;
+    end if;
     exit;  -- one per transaction
   end loop;
   detached := v_detached;
@@ -106,8 +122,8 @@ exception when foreign_key_violation then
     hint = 'Rows of another table reference this partition: drop that table''s partitions first (a drop_partitions policy on it that runs before this one) or delete those rows.';
 end
 $$;
-comment on function retention_internal._detach_partitions(retention.runs, retention.policies, bigint) is
-  'Internal. A step of a drop_partitions run: detaches the oldest expired, unheld partition within the row limit under the table''s lock, recording it as detached (detached 1; planned: the rows of the partitions this run detached so far); with none left (detached 0), returns the leaves of partitions a hold on some rows keeps.';
+comment on function retention_internal._detach_partitions(retention.runs, retention.policies, bigint, boolean) is
+  'Internal. A step of a drop_partitions run: detaches the oldest expired, unheld partition within the row limit under the table''s lock, recording it as detached (detached 1; planned: the rows of the partitions this run detached so far), or with p_concurrent records it as detaching for the worker to detach CONCURRENTLY; with none left (detached 0), returns the leaves of partitions a hold on some rows keeps.';
 
 -- The partitions runs detached from a table (p_target) and no run finished, whatever
 -- policy ran them (a policy dropped and set again on the table finds them; one moved to
@@ -305,3 +321,91 @@ end
 $$;
 comment on function retention_internal._finish_partition(retention.runs, retention.policies) is
   'Internal. Step 2 of a drop_partitions run: finishes the oldest partition a run detached (this one''s or a dead run''s): re-checks holds (held: attached again), counts or estimates its rows (the policy''s count), drops or archives it and records it in the ledger. False when none is left.';
+
+-- A partition handed to the worker to detach CONCURRENTLY (recorded 'detaching' by
+-- _detach_partitions) is settled by the step after: this run's, whatever the worker did,
+-- or one a run that ended left behind while it is still a partition of the table. Found
+-- detached (by the worker's statement, or now by a FINALIZE of a detach a crash left
+-- pending), the row becomes 'detached' with the version of the table's pg_class row, and
+-- _finish_partition goes on as after a plain detach; found attached (the worker did not
+-- detach it: an error, a lock timeout, a default partition made since), or gone, it
+-- becomes 'not_detached' and this run detaches the plain way. One that a run that ended
+-- left detached without recording it is not touched: nothing tells that table from one
+-- changed by someone since; check_setup names it. Returns what it recorded, or NULL when
+-- nothing was left to settle.
+create or replace function retention_internal._settle_detaching(p_run retention.runs, p_pol retention.policies)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_b       record;
+  v_pending boolean;
+  v_result  text;
+begin
+  select b.run_id, b.batch_no, b.partition_name, b.partition_oid into v_b
+    from retention.run_batches b
+    join retention.runs x on x.run_id = b.run_id
+    left join pg_catalog.pg_class c on c.oid = b.partition_oid
+   where b.disposition = 'detaching' and b.partition_parent = p_pol.target::oid
+     and (b.run_id = p_run.run_id
+          or ((x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name)) and c.relispartition))
+   order by b.run_id, b.batch_no
+   limit 1;
+  if not found then
+    return null;
+  end if;
+  perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
+  select i.inhdetachpending into v_pending
+    from pg_catalog.pg_inherits i
+   where i.inhrelid = v_b.partition_oid and i.inhparent = p_pol.target;
+  if coalesce(v_pending, false) then
+    -- Left pending (the worker's session ended, or its statement was cancelled, between
+    -- the statement's two transactions): the detach is completed here.
+    execute format('alter table %s detach partition %s finalize',
+                   retention.qualified_name(p_pol.target), retention.qualified_name(v_b.partition_oid::regclass));
+  end if;
+  if exists (select from pg_catalog.pg_class c where c.oid = v_b.partition_oid and not c.relispartition) then
+    v_result := 'detached';
+    update retention.run_batches
+       set disposition = 'detached', finished_at = clock_timestamp(),
+           partition_xmin = (select c.xmin from pg_catalog.pg_class c where c.oid = v_b.partition_oid)
+     where run_id = v_b.run_id and batch_no = v_b.batch_no;
+    raise notice 'policy %: partition % detached concurrently from %', p_pol.name, v_b.partition_name,
+      retention.qualified_name(p_pol.target);
+  else
+    v_result := 'not_detached';
+    update retention.run_batches set disposition = 'not_detached', finished_at = clock_timestamp()
+     where run_id = v_b.run_id and batch_no = v_b.batch_no;
+    raise notice 'policy %: partition % was not detached concurrently: the run detaches the plain way', p_pol.name, v_b.partition_name;
+  end if;
+  return v_result;
+end
+$$;
+comment on function retention_internal._settle_detaching(retention.runs, retention.policies) is
+  'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version) or not_detached. NULL when none is left.';
+
+-- The statement the worker runs when run_step returns 'detach': the partition this
+-- session's run handed over, detached CONCURRENTLY (it cannot run inside a function or a
+-- transaction block, so the worker issues it between steps, as its own login; the next
+-- step records what it did), with the policy's lock_timeout for it. No row when the run
+-- is not waiting for one.
+create or replace function retention.detach_statement(p_run_id bigint)
+returns table (statement text, lock_timeout interval)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY',
+                retention.qualified_name(b.partition_parent::regclass), retention.qualified_name(b.partition_oid::regclass)),
+         (r.spec #>> '{policy,lock_timeout}')::interval
+    from retention.runs r
+    join retention.run_batches b on b.run_id = r.run_id and b.batch_no = (r.state ->> 'detaching')::int
+   where r.run_id = p_run_id and r.status = 'running' and r.state ->> 'phase' = 'detaching'
+     and r.backend_pid = pg_catalog.pg_backend_pid() and b.disposition = 'detaching'
+$$;
+comment on function retention.detach_statement(bigint) is
+  'The ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (and the policy''s lock_timeout for it) a worker runs when run_step returned ''detach'' for the run this session opened, then it steps again; no row otherwise.';

@@ -205,7 +205,14 @@ begin
                                -- The policy's version (_policy_version, as proposals record it): an
                                -- approved run's is its proposal's (its predicate carries the proposal's rows).
                                'version', coalesce(v_prop.policy_version, retention_internal._policy_version_or_null(v_pol)))
-              || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end,
+              || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end
+              -- The worker (retention.detach_concurrently on) detaches partitions itself,
+              -- CONCURRENTLY, where PostgreSQL allows it: no default partition.
+              || case when v_pol.action = 'drop_partitions' and not p_dry_run
+                           and current_setting('retention.detach_concurrently', true) = 'on'
+                           and not exists (select from pg_catalog.pg_partitioned_table t
+                                            where t.partrelid = v_pol.target and t.partdefid <> 0)
+                      then '{"detach": "concurrently"}'::jsonb else '{}' end,
             -- A drop_partitions run first finishes what a dead run of the policy detached, then
             -- detaches and finishes its partitions one by one.
             jsonb_build_object('phase', case when v_pol.action = 'drop_partitions' then 'finish' else 'rows' end,

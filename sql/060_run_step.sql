@@ -42,6 +42,7 @@ declare
   v_phase  text;
   v_b      record;
   v_det    record;
+  v_conc   boolean;
   v_leaves text[];
   v_i      int;
   v_part   text;
@@ -87,14 +88,14 @@ begin
 
     -- A partition this run detached is finished (dropped or archived) before the run stops
     -- for its budget or on request: its rows are out of the application's sight meanwhile.
-    if v_phase <> 'finish' and (r.batches > 0 or r.throttled > interval '0') and clock_timestamp() - r.started_at >= v_budget then
+    if v_phase not in ('finish', 'detaching') and (r.batches > 0 or r.throttled > interval '0') and clock_timestamp() - r.started_at >= v_budget then
       return retention_internal._close_run(r, 'stopped_time_budget');
     end if;
     -- The row limit ends row phases; partitions detached earlier are always finished first.
     if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
       return retention_internal._close_run(r, retention_internal._run_end_status(r));
     end if;
-    if v_phase <> 'finish' and r.stop_requested_at is not null then
+    if v_phase not in ('finish', 'detaching') and r.stop_requested_at is not null then
       return retention_internal._close_run(r, 'stopped_requested');
     end if;
     -- Throttling, before a batch and holding no lock: the policy's pause after the last
@@ -141,13 +142,35 @@ begin
         -- One partition per step (the application waits for one detach at a time), finished
         -- before the next is detached; with none left, the leaves of the partitions a hold
         -- keeps are next.
-        v_det := retention_internal._detach_partitions(r, v_pol, (v_state ->> 'planned')::bigint);
-        v_state := v_state || jsonb_build_object('phase', 'finish', 'more', v_det.detached > 0,
-                                                 'planned', v_det.planned, 'capped', v_det.capped)
+        -- Where the worker drives the run (spec.detach), it detaches the partition itself,
+        -- CONCURRENTLY (the application's queries go on meanwhile): this step records it as
+        -- detaching and returns 'detach'; the worker runs detach_statement and steps again.
+        v_conc := coalesce(r.spec ->> 'detach' = 'concurrently', false) and not coalesce((v_state ->> 'plain')::boolean, false);
+        v_det := retention_internal._detach_partitions(r, v_pol, (v_state ->> 'planned')::bigint, v_conc);
+        v_state := v_state || jsonb_build_object('phase', case when v_conc and v_det.detached > 0 then 'detaching' else 'finish' end,
+                                                 'more', v_det.detached > 0, 'planned', v_det.planned,
+                                                 'planned_before', v_state -> 'planned', 'capped', v_det.capped,
+                                                 'detaching', case when v_conc and v_det.detached > 0 then r.batches + 1 end)
                            || case when v_det.detached > 0 and not v_det.capped then '{}'::jsonb
                                    else jsonb_build_object('leaves', to_jsonb(v_det.leaves), 'leaf', 1) end;
+        if v_conc and v_det.detached > 0 then
+          update retention.runs set state = v_state where run_id = r.run_id;
+          return 'detach';
+        end if;
+      elsif v_phase = 'detaching' then
+        -- What the worker's statement did: detached (finished next), or not (this run
+        -- detaches the plain way from now on, the partition's rows planned no more).
+        if retention_internal._settle_detaching(r, v_pol) = 'not_detached' then
+          v_state := v_state || jsonb_build_object('phase', 'detach', 'plain', true, 'planned', v_state -> 'planned_before');
+        else
+          v_state := v_state || jsonb_build_object('phase', 'finish');
+        end if;
       elsif v_phase = 'finish' then
-        if not retention_internal._finish_partition(r, v_pol) then
+        -- First a partition a run that ended left pending a concurrent detach; then one
+        -- detached and not yet finished.
+        if retention_internal._settle_detaching(r, v_pol) is not null then
+          null;  -- settled one: the next step finishes it
+        elsif not retention_internal._finish_partition(r, v_pol) then
           v_state := v_state || jsonb_build_object(
             'phase', case when coalesce((v_state ->> 'more')::boolean, false) and not coalesce((v_state ->> 'capped')::boolean, false)
                           then 'detach' else 'leaves' end);

@@ -23,6 +23,9 @@ declare
 begin
   perform retention.pin_session();
   begin
+    -- This loop detaches partitions itself (the plain way): a concurrent detach needs a
+    -- client between steps (the worker).
+    perform pg_catalog.set_config('retention.detach_concurrently', 'off', true);
     p_run_id := retention.open_run(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget, p_force);
   exception when others then
     perform retention.unpin_session();  -- bad arguments: the caller's settings back, then the error

@@ -24,6 +24,7 @@ begin
       continue;
     end if;
     begin
+      perform pg_catalog.set_config('retention.detach_concurrently', 'off', true);  -- (as run() does)
       v_run_id := retention.open_run(v_name, p_dry_run, p_as_of);
     exception when others then
       if pg_catalog.texteq(sqlstate, 'RT022') then

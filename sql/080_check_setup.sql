@@ -8,7 +8,8 @@
 --  * the runner's privileges (for drop_partitions: membership in the table owner's role,
 --    which DETACH and DROP require, and CREATE on the archive schema);
 --  * pg_partman retention configured on the same table (two tools would drop partitions);
---  * partitions a drop_partitions run detached but could not drop yet;
+--  * partitions a drop_partitions run detached but could not drop yet, or handed to the
+--    worker to detach concurrently and did not see detached;
 --  * row-level security that binds the retention owner (runs refuse it);
 --  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats).
 create or replace function retention.check_setup()
@@ -115,6 +116,31 @@ begin
           problem := format('partition %s was detached by run %s and changed since (now %s): no run will finish it; its rows are out of the table and not counted',
                             v_left.partition_name, v_left.run_id, v_left.partition_oid::regclass);
           fix := format('Attach it again (ALTER TABLE %s ATTACH PARTITION ...) or drop it by hand.', retention.qualified_name(p.target));
+        end if;
+        return next;
+      end loop;
+      -- Handed to a worker to detach concurrently by a run that ended before it recorded
+      -- the detach: pending (the next run completes it), or detached (nothing tells that
+      -- table from one changed by someone since: left to the DBA).
+      for v_left in
+        select b.partition_name, b.run_id, b.partition_oid, c.relispartition as pending
+          from retention.run_batches b
+          join retention.runs x on x.run_id = b.run_id
+          join pg_catalog.pg_class c on c.oid = b.partition_oid
+         where b.disposition = 'detaching' and b.partition_parent = p.target::oid
+           and (x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name))
+           and (not c.relispartition
+                or exists (select from pg_catalog.pg_inherits i where i.inhrelid = c.oid and i.inhdetachpending))
+         order by b.run_id, b.batch_no
+      loop
+        if v_left.pending then
+          problem := format('partition %s is still being detached concurrently (run %s ended before the detach did): its rows are out of the table''s sight and not yet counted',
+                            v_left.partition_oid::regclass, v_left.run_id);
+          fix := format('CALL retention.run(%L); -- completes the detach (FINALIZE) and drops it', p.name);
+        else
+          problem := format('partition %s was detached concurrently for run %s, which ended before it recorded the detach: no run will finish it; its rows are out of the table and not counted',
+                            v_left.partition_oid::regclass, v_left.run_id);
+          fix := format('Check it, then attach it again (ALTER TABLE %s ATTACH PARTITION ...) or drop it by hand.', retention.qualified_name(p.target));
         end if;
         return next;
       end loop;

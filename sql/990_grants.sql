@@ -36,7 +36,7 @@ $$;
 -- The runner (the worker): runs, previews, stops, schedules, delivers notifications.
 grant execute on function
   retention.open_run(text, boolean, timestamptz, bigint, interval, boolean), retention.run_step(bigint),
-  retention.pin_session(), retention.unpin_session(),
+  retention.detach_statement(bigint), retention.pin_session(), retention.unpin_session(),
   retention.preview(text, timestamptz), retention.explain_batch(text, timestamptz),
   retention.request_stop(bigint), retention.check_setup(), retention.verify_audit_log(),
   retention.note_overdue(text, timestamptz, timestamptz), retention.note_overdue_erasures(timestamptz),

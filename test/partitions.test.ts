@@ -55,6 +55,15 @@ async function lastRun(policy: string) {
   return run!;
 }
 
+/** Waits until the backend waits for a lock (a concurrent detach waiting for older transactions). */
+async function waitForWaiting(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await db.q(`select wait_event_type from pg_stat_activity where pid = $1`, [pid]))[0]?.wait_event_type === 'Lock') return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`backend ${pid} never waited for a lock`);
+}
+
 async function batches(runId: unknown) {
   return db.q(`select rows, partition_name, disposition from retention.run_batches where run_id = $1 order by batch_no`, [runId]);
 }
@@ -350,6 +359,193 @@ describe('drop_partitions', () => {
       await c.end();
       await app.end();
     }
+  });
+
+  describe('detached CONCURRENTLY by the worker, between steps', () => {
+    /** A session that steps runs as the worker does: detach_concurrently on. */
+    async function workerSession(): Promise<pg.Client> {
+      const c = await db.connect();
+      await c.query(`set retention.detach_concurrently = on`);
+      return c;
+    }
+    /** Steps the run until a step returns 'detach'; returns that statement. */
+    async function untilDetach(c: pg.Client, id: unknown): Promise<string> {
+      for (let i = 0; i < 10; i++) {
+        const s = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+        if (s === 'detach') return (await c.query(`select statement from retention.detach_statement($1)`, [id])).rows[0].statement;
+        if (s !== 'running') throw new Error(`run ended ${s} before a detach`);
+      }
+      throw new Error('no detach');
+    }
+    async function stepToEnd(c: pg.Client, id: unknown): Promise<void> {
+      for (let i = 0; i < 30; i++) {
+        const s = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+        if (s === 'detach') {
+          await c.query((await c.query(`select statement from retention.detach_statement($1)`, [id])).rows[0].statement);
+        } else if (s !== 'running') return;
+      }
+    }
+
+    it('the application reads and writes the table while the detach waits for its open transaction; the ledger is as after a plain detach', async () => {
+      await makePartitioned('app.pk', { months: 4, withDefault: false });
+      const jan = await count(db, `app.pk_2025_01`);
+      const feb = await count(db, `app.pk_2025_02`);
+      const apr = await count(db, `app.pk where created_at >= '2025-04-01Z'`);
+      await db.q(`select retention.set_policy('pk', 'app.pk', 'drop_partitions', 'created_at', p_retain => '1 day',
+                    p_max_rows_per_run => 1000000, p_lock_timeout => '30 seconds')`);
+      const c = await workerSession();
+      const open = await db.connect();   // an application transaction left open
+      const app = await db.connect();
+      try {
+        const id = (await c.query(`select retention.open_run('pk', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        expect((await db.q(`select spec ->> 'detach' as d from retention.runs where run_id = $1`, [id]))[0]!.d).toBe('concurrently');
+        const statement = await untilDetach(c, id);
+        expect(statement).toBe('ALTER TABLE app.pk DETACH PARTITION app.pk_2025_01 CONCURRENTLY');
+        expect((await batches(id)).map((b) => b.disposition)).toEqual(['detaching']);
+        await open.query(`begin`);
+        await open.query(`insert into app.pk (user_id, created_at) values (1, '2025-04-02Z')`);
+        let detached = false;
+        const detach = c.query(statement).then(() => (detached = true));
+        // It waits for the open transaction; meanwhile others read and write, not queued behind it.
+        await app.query(`set lock_timeout = '2s'`);
+        for (let i = 0; i < 5; i++) {
+          await app.query(`insert into app.pk (user_id, created_at) values (2, '2025-04-03Z')`);
+          await app.query(`select count(*) from app.pk where created_at >= '2025-04-01Z'`);
+        }
+        expect(detached).toBe(false);
+        await open.query(`commit`);
+        await detach;
+        await stepToEnd(c, id);
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition} ${b.rows}`))
+          .toEqual([`app.pk_2025_01 dropped ${jan}`, `app.pk_2025_02 dropped ${feb}`]);
+        expect(await db.q(`select count(*)::int as n from retention.run_batches where run_id = $1 and partition_xmin is null`, [id])).toEqual([{ n: 0 }]);
+        const run = await lastRun('pk');
+        expect([run.status, Number(run.affected)]).toEqual(['completed', jan + feb]);
+        expect(await partitionsOf('app.pk')).toEqual(['pk_2025_03', 'pk_2025_04']);
+        expect(await count(db, `app.pk where created_at >= '2025-04-01Z'`)).toBe(apr + 6);
+      } finally {
+        for (const x of [c, open, app]) await x.end();
+      }
+    });
+
+    it('a hold placed after the partition was handed over keeps it: attached again after the detach, the held row kept', async () => {
+      await makePartitioned('app.pq', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pq', 'app.pq', 'drop_partitions', 'created_at', p_retain => '1 day',
+                    p_max_rows_per_run => 1000000, p_subject_column => 'user_id')`);
+      const jan = await count(db, `app.pq_2025_01`);
+      const c = await workerSession();
+      try {
+        const id = (await c.query(`select retention.open_run('pq', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        const statement = await untilDetach(c, id);
+        await db.q(`select retention.place_hold('subject', '3', 'Litigation')`);
+        await c.query(statement);
+        await stepToEnd(c, id);
+        expect((await batches(id))[0]).toMatchObject({ partition_name: 'app.pq_2025_01', disposition: 'reattached' });
+        expect(await partitionsOf('app.pq')).toContain('pq_2025_01');
+        expect(await count(db, `app.pq where created_at < '2025-02-01Z' and user_id = 3`)).toBeGreaterThan(0);
+        expect(await count(db, `app.pq_2025_01 where user_id <> 3`)).toBe(0);   // its other rows deleted by batches
+        expect(await count(db, `app.pq_2025_01`)).toBe(jan / 10);
+      } finally {
+        await c.end();
+        await db.q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'Litigation' and released_at is null`);
+      }
+    });
+
+    it('a statement the worker did not run, or that failed, leaves the partition attached: the run detaches it the plain way', async () => {
+      await makePartitioned('app.pn', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pn', 'app.pn', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const c = await workerSession();
+      try {
+        const id = (await c.query(`select retention.open_run('pn', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        await untilDetach(c, id);
+        // The worker steps again without detaching (its statement failed).
+        for (let i = 0; i < 20; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`))
+          .toEqual(['app.pn_2025_01 not_detached', 'app.pn_2025_01 dropped', 'app.pn_2025_02 dropped']);
+        expect((await lastRun('pn')).status).toBe('completed');
+        expect(await partitionsOf('app.pn')).toEqual(['pn_2025_03']);
+      } finally {
+        await c.end();
+      }
+    });
+
+    it('a detach left pending by a cancel or a dead worker is completed (FINALIZE) and dropped by the next step or run; one it finished but never recorded is left and named', async () => {
+      await makePartitioned('app.pp', { months: 4, withDefault: false });
+      await db.q(`select retention.set_policy('pp', 'app.pp', 'drop_partitions', 'created_at', p_retain => '1 day',
+                    p_max_rows_per_run => 1000000, p_lock_timeout => '30 seconds')`);
+      const jan = await count(db, `app.pp_2025_01`);
+      const feb = await count(db, `app.pp_2025_02`);
+      const pending = async () => (await db.q(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                                                where i.inhparent = 'app.pp'::regclass and i.inhdetachpending`)).map((r) => r.relname);
+      const c = await workerSession();
+      const open = await db.connect();
+      const pid = (await c.query(`select pg_backend_pid() as pid`)).rows[0].pid;
+      const id = (await c.query(`select retention.open_run('pp', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+      // Cancelled while it waits for an open transaction: January is left pending.
+      await open.query(`begin isolation level repeatable read`);
+      await open.query(`select count(*) from app.pp`);
+      const detach = c.query(await untilDetach(c, id)).catch((e: { code?: string }) => e.code);
+      await waitForWaiting(pid);
+      await db.q(`select pg_cancel_backend($1)`, [pid]);
+      expect(await detach).toBe('57014');
+      await open.query(`commit`);
+      expect(await pending()).toEqual(['pp_2025_01']);
+      expect(await partitionsOf('app.pp')).toContain('pp_2025_01');
+      // The worker steps on: the step completes the detach, the next drops it.
+      for (let i = 0; i < 3; i++) await c.query(`select retention.run_step($1)`, [id]);
+      expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`).slice(0, 1)).toEqual(['app.pp_2025_01 dropped']);
+      expect(await count(db, `pg_class where relname = 'pp_2025_01'`)).toBe(0);
+      // February: left pending by a worker that died; the next run (psql, plain) completes and drops it.
+      await open.query(`begin isolation level repeatable read`);
+      await open.query(`select count(*) from app.pp`);
+      const feb0 = c.query(await untilDetach(c, id)).catch(() => null);
+      await waitForWaiting(pid);
+      await db.q(`select pg_terminate_backend($1)`, [pid]);
+      await feb0;
+      await c.end();
+      await open.query(`commit`);
+      await open.end();
+      expect(await pending()).toEqual(['pp_2025_02']);
+      expect((await db.q(`select problem from retention.check_setup() where policy = 'pp' and problem like 'partition%'`)).map((p) => p.problem))
+        .toEqual([expect.stringMatching(/^partition app\.pp_2025_02 is still being detached concurrently \(run \d+ ended before the detach did\)/)]);
+      await db.call(`call retention.run('pp', p_as_of => '2025-03-15Z')`);
+      const run = await lastRun('pp');
+      expect(run.status).toBe('completed');
+      expect((await batches(run.run_id)).map((b) => `${b.partition_name} ${b.disposition} ${b.rows}`)).toEqual([`app.pp_2025_02 dropped ${feb}`]);
+      expect(await partitionsOf('app.pp')).toEqual(['pp_2025_03', 'pp_2025_04']);
+      expect(await pending()).toEqual([]);
+      expect(jan).toBeGreaterThan(0);
+
+      // March, detached by a worker that died before it stepped again: nothing tells that
+      // table from one someone changed since; no run drops it, check_setup names it.
+      const w = await workerSession();
+      const id2 = (await w.query(`select retention.open_run('pp', p_as_of => '2025-04-15Z') as id`)).rows[0].id;
+      await w.query(await untilDetach(w, id2));
+      await w.end();
+      await db.call(`call retention.run('pp', p_as_of => '2025-04-15Z')`);
+      expect(await count(db, `app.pp_2025_03`)).toBeGreaterThan(0);
+      expect((await db.q(`select problem from retention.check_setup() where policy = 'pp' and problem like 'partition%'`)).map((p) => p.problem))
+        .toEqual([expect.stringMatching(/^partition app\.pp_2025_03 was detached concurrently for run \d+, which ended before it recorded the detach/)]);
+    });
+
+    it('a table with a default partition, and run() (it steps in the database), detach the plain way', async () => {
+      await makePartitioned('app.pz', { months: 3, withDefault: true });
+      await db.q(`select retention.set_policy('pz', 'app.pz', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const c = await workerSession();
+      try {
+        const id = (await c.query(`select retention.open_run('pz', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        expect((await db.q(`select spec ? 'detach' as d from retention.runs where run_id = $1`, [id]))[0]!.d).toBe(false);
+        for (let i = 0; i < 20; i++) expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).not.toBe('detach');
+        await makePartitioned('app.pw', { months: 3, withDefault: false });
+        await db.q(`select retention.set_policy('pw', 'app.pw', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+        await c.query(`call retention.run('pw', p_as_of => '2025-03-15Z')`);   // with detach_concurrently on
+        const run = await lastRun('pw');
+        expect([run.status, run.spec.detach]).toEqual(['completed', undefined]);
+        expect(await partitionsOf('app.pw')).toEqual(['pw_2025_03']);
+      } finally {
+        await c.end();
+      }
+    });
   });
 
   it('a partition detached but not dropped (a view depends on it) is not counted until the next run drops it, first', async () => {

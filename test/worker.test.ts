@@ -226,6 +226,52 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   });
 
+  it('detaches partitions CONCURRENTLY: the application writes while the detach waits for its open transaction', async () => {
+    const owner = `wp_owner_${process.pid}`;
+    await db.q(`drop role if exists ${owner}`);
+    await db.q(`create role ${owner} nologin`);
+    await db.q(`create table app.wp (id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    for (const m of [1, 2, 3]) {
+      await db.q(`create table app.wp_${m} partition of app.wp for values from ('2025-0${m}-01Z') to ('2025-0${m + 1}-01Z')`);
+      await db.q(`alter table app.wp_${m} owner to ${owner}`);
+    }
+    await db.q(`create table app.wp_now partition of app.wp for values from ('2025-04-01Z') to ('2100-01-01Z')`);
+    await db.q(`alter table app.wp_now owner to ${owner}`);
+    await db.q(`alter table app.wp owner to ${owner}`);
+    await db.q(`insert into app.wp select i, '2025-01-01Z'::timestamptz + i * interval '1 hour' from generate_series(0, 2000) i`);
+    await db.q(`grant ${owner} to ${WORKER_LOGIN}`);   // DETACH and DROP want the table's owner (check_setup asks for it)
+    await db.q(`select retention.set_policy('wp', 'app.wp', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_max_rows_per_run => 1000000, p_lock_timeout => '30 seconds')`);
+    const expired = await count(db, `app.wp where created_at < '2025-04-01Z'`);
+    const open = await db.connect();
+    await open.query(`begin`);
+    await open.query(`insert into app.wp values (-1, now())`);
+    const w = worker();
+    await w.waitFor((l) => l.msg === 'worker ready');
+    const jobId = await boss.send(QUEUE, { policy: 'wp' }, { singletonKey: 'wp' });
+    // The worker's detach waits for the open transaction...
+    await expect.poll(async () => (await db.q(`select count(*)::int as n from pg_stat_activity
+                                                 where application_name = 'pg-retention worker: wp' and wait_event_type = 'Lock'
+                                                   and query like 'ALTER TABLE app.wp DETACH PARTITION % CONCURRENTLY'`))[0]!.n,
+                      { timeout: 30_000, interval: 100 }).toBe(1);
+    // ...while the application writes and reads the table, not queued behind it.
+    const app = await db.connect();
+    await app.query(`set lock_timeout = '2s'`);
+    for (let i = 0; i < 5; i++) await app.query(`insert into app.wp values ($1, now())`, [-10 - i]);
+    await app.end();
+    await open.query(`commit`);
+    await open.end();
+    await expect.poll(async () => (await boss.getJobById(QUEUE, jobId!))?.state, { timeout: 30_000, interval: 250 }).toBe('completed');
+    const [run] = await db.q(`select status, affected::int, spec ->> 'detach' as detach from retention.runs where policy_name = 'wp'`);
+    expect(run).toEqual({ status: 'completed', affected: expired, detach: 'concurrently' });
+    expect((await db.q(`select partition_name, disposition from retention.run_batches b join retention.runs r using (run_id)
+                          where r.policy_name = 'wp' order by batch_no`)).map((b) => `${b.partition_name} ${b.disposition}`))
+      .toEqual(['app.wp_1 dropped', 'app.wp_2 dropped', 'app.wp_3 dropped']);
+    expect(await count(db, `app.wp where id < 0`)).toBe(6);
+    expect(await count(db, `app.wp`)).toBe(2001 - expired + 6);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('/metrics counters agree with the ledger; /healthz and /readyz answer', async () => {
     await makeEvents(db, 'app.w5', 600, 100);
     await db.q(`select retention.set_policy('w5', 'app.w5', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id', p_max_rows_per_run => 250, p_batch_size => 100)`);
