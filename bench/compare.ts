@@ -15,7 +15,7 @@ import { appBatches, dropPartitions, LABELS, singleDelete, type StrategyName, ty
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
-const ALL: StrategyName[] = ['a', 'b', 'c', 'c1', 'c5', 'ct', 'd', 'dx', 'e'];
+const ALL: StrategyName[] = ['a', 'b', 'c', 'c1', 'c5', 'ct', 'd', 'dx', 'dc', 'e'];
 // BENCH_STRATEGIES=c,e measures only those (a quicker look at one target).
 const ORDER: StrategyName[] = process.env.BENCH_STRATEGIES
   ? ALL.filter((s) => process.env.BENCH_STRATEGIES!.split(',').map((x) => x.trim()).includes(s))
@@ -25,7 +25,7 @@ interface Measured extends StrategyResult {
   strategy: StrategyName;
   repeat: number;
   oltpIdle: { n: number; p50: number; p99: number };
-  oltpDuring: { n: number; p50: number; p99: number };
+  oltpDuring: { n: number; p50: number; p99: number; max: number };
 }
 
 async function buildTemplates(adminUrl: string): Promise<void> {
@@ -36,7 +36,7 @@ async function buildTemplates(adminUrl: string): Promise<void> {
 
 async function measure(adminUrl: string, strategy: StrategyName, repeat: number, fileCopy: boolean): Promise<Measured> {
   const name = `bench_run_${strategy}`;
-  const template = strategy === 'd' || strategy === 'dx' ? 'bench_parts' : 'bench_plain';
+  const template = strategy === 'd' || strategy === 'dx' || strategy === 'dc' ? 'bench_parts' : 'bench_plain';
   await admin(adminUrl, async (c) => {
     await c.query(`drop database if exists ${name} with (force)`);
     await c.query(`create database ${name} template ${template}${fileCopy ? ' strategy file_copy' : ''}`);
@@ -54,7 +54,8 @@ async function measure(adminUrl: string, strategy: StrategyName, repeat: number,
         : strategy === 'ct' ? workerRun(url, root, null, false, '50 milliseconds')
           : strategy === 'e' ? workerRun(url, root, null, true)
             : strategy === 'dx' ? dropPartitions(url, 'exact')
-              : dropPartitions(url));
+              : strategy === 'dc' ? dropPartitions(url, 'estimate', true)
+                : dropPartitions(url));
   const end = Date.now();
   const samples = await oltp.stop();
   const left = await admin(url, async (c) => (await c.query<{ events: string; items: string }>(
@@ -96,7 +97,7 @@ function summarise(all: Measured[]) {
       firstMs: firstLast.length ? mean(firstLast.map((x) => x[0])) : NaN,
       lastMs: firstLast.length ? mean(firstLast.map((x) => x[1])) : NaN,
       oltpIdle: { p50: median(runs.map((m) => m.oltpIdle.p50)), p99: median(runs.map((m) => m.oltpIdle.p99)) },
-      oltpDuring: { n: Math.min(...runs.map((m) => m.oltpDuring.n)), p50: median(runs.map((m) => m.oltpDuring.p50)), p99: median(runs.map((m) => m.oltpDuring.p99)) },
+      oltpDuring: { n: Math.min(...runs.map((m) => m.oltpDuring.n)), p50: median(runs.map((m) => m.oltpDuring.p50)), p99: median(runs.map((m) => m.oltpDuring.p99)), max: Math.max(...runs.map((m) => m.oltpDuring.max)) },
       rss: runs.find((m) => m.rss) ? { idleMb: Math.max(...runs.map((m) => m.rss?.idleMb ?? 0)), peakMb: Math.max(...runs.map((m) => m.rss?.peakMb ?? 0)) } : null,
     };
   });
@@ -104,7 +105,7 @@ function summarise(all: Measured[]) {
 
 function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string | number>): string {
   const by = Object.fromEntries(sum.map((s) => [s.strategy, s]));
-  const { a, b, c, c5, ct, d, dx, e } = by;
+  const { a, b, c, c5, ct, d, dx, dc, e } = by;
   const lines = [
     '| strategy | events removed | seconds | rows/s | batch p50 ms | batch p99 ms | batch max ms | first 10 ms | last 10 ms | OLTP p50 idle → during ms | OLTP p99 idle → during ms | OLTP samples during |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -117,6 +118,7 @@ function markdown(sum: ReturnType<typeof summarise>, meta: Record<string, string
     [[b, c], 'c ≥ 1.5 × b (rows/s)', () => [f(c!.rowsPerSecond / b!.rowsPerSecond, 2), c!.rowsPerSecond >= 1.5 * b!.rowsPerSecond]],
     [[c, d], 'd ≥ 100 × c (rows/s)', () => [f(d!.rowsPerSecond / c!.rowsPerSecond, 0), d!.rowsPerSecond >= 100 * c!.rowsPerSecond]],
     [[c, dx], '(reference) d with count exact ≥ 100 × c', () => [f(dx!.rowsPerSecond / c!.rowsPerSecond, 0), dx!.rowsPerSecond >= 100 * c!.rowsPerSecond]],
+    [[d, dc], '(reference) OLTP max wait during d: plain detach → CONCURRENTLY', () => [`${f(d!.oltpDuring.max, 1)} → ${f(dc!.oltpDuring.max, 1)} ms`, dc!.oltpDuring.max <= d!.oltpDuring.max]],
     [[c], 'c batch p99 ≤ 100 ms', () => [`${f(c!.batch!.p99, 2)} ms`, c!.batch!.p99 <= 100]],
     [[c], 'c last 10 batches ≤ 1.5 × first 10', () => [f(c!.lastMs / c!.firstMs, 2), c!.lastMs <= 1.5 * c!.firstMs]],
     [[c], 'OLTP p99 during c ≤ 2 × idle', () => [f(c!.oltpDuring.p99 / c!.oltpIdle.p99, 2), c!.oltpDuring.p99 <= 2 * c!.oltpIdle.p99]],

@@ -21,7 +21,7 @@ export function median(v: number[]): number {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
-export const latency = (v: number[]) => ({ n: v.length, p50: quantile(v, 0.5), p99: quantile(v, 0.99) });
+export const latency = (v: number[]) => ({ n: v.length, p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: v.length ? v.reduce((m, x) => Math.max(m, x), -Infinity) : NaN });
 export const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 export const int = (x: number) => Math.round(x).toLocaleString('en');
 

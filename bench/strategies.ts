@@ -21,9 +21,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { stepPartitionRun } from '../runner/jobs.ts';
 import { RETAIN } from './dataset.ts';
 
-export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'ct' | 'd' | 'dx' | 'e';
+export type StrategyName = 'a' | 'b' | 'c' | 'c1' | 'c5' | 'ct' | 'd' | 'dx' | 'dc' | 'e';
 
 export interface StrategyResult {
   seconds: number;
@@ -46,6 +47,7 @@ export const LABELS: Record<StrategyName, string> = {
   ct: 'c. throttled: pause_between_batches 50 ms',
   d: 'd. drop_partitions',
   dx: 'd. drop_partitions, count exact',
+  dc: 'd. drop_partitions as the worker runs it (DETACH CONCURRENTLY)',
   e: 'e. retention.run with archive',
 };
 
@@ -138,15 +140,20 @@ export async function workerRun(url: string, root: string, batchSize: number | n
   }
 }
 
-export async function dropPartitions(url: string, count: 'estimate' | 'exact' = 'estimate'): Promise<StrategyResult> {
+/** d: both tables' expired partitions dropped, items first. `concurrently`: stepped as the
+ * worker steps it (runner/jobs.ts stepPartitionRun: each partition detached CONCURRENTLY
+ * between steps), else CALL retention.run (plain detach in a step). */
+export async function dropPartitions(url: string, count: 'estimate' | 'exact' = 'estimate', concurrently = false): Promise<StrategyResult> {
   const db = await connect(url);
   for (const [name, table, column] of [['bench.items', 'app.event_items', 'event_created_at'], ['bench.events', 'app.events', 'created_at']]) {
     await db.query(`select retention.set_policy($1, $2, 'drop_partitions', $3, p_retain => '${RETAIN}',
                       p_max_rows_per_run => 1000000000, p_enabled => false, p_count => $4)`, [name, table, column, count]);
   }
   const t0 = performance.now();
-  await db.query(`call retention.run('bench.items')`);
-  await db.query(`call retention.run('bench.events')`);
+  for (const policy of ['bench.items', 'bench.events']) {
+    if (concurrently) await stepPartitionRun(db, policy);
+    else await db.query(`call retention.run($1)`, [policy]);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const runs = (await db.query(`select policy_name, status, affected, estimated from retention.runs order by run_id`)).rows;
   await db.end();

@@ -28,6 +28,46 @@ export function isTransient(err: unknown): boolean {
   return TRANSIENT.test(code) || NODE_NET.test(code) || /Connection terminated/i.test((err as Error).message ?? '');
 }
 
+/** A drop_partitions run, stepped from the client as retention.run() steps it (each step
+ * its own transaction), so that this session can detach a partition CONCURRENTLY between
+ * two steps: PostgreSQL runs that statement only outside a transaction block and a
+ * function, and it does not block the application's queries the way a plain detach
+ * inside a step does. With retention.detach_concurrently on, a step that picked a
+ * partition records it as detaching and returns 'detach'; detach_statement gives the
+ * statement and the policy's lock_timeout; the next step records what happened (a failed
+ * statement: the run detaches that partition the plain way). The run's end is raised as
+ * retention.run() raises it (refused, failed, interrupted); returns the run's id. */
+export async function stepPartitionRun(
+  client: pg.Client, policy: string,
+  on: { opened?: (runId: string) => void; detachFailed?: (runId: string, err: unknown) => void } = {},
+): Promise<string> {
+  await client.query(`select retention.pin_session(), set_config('retention.detach_concurrently', 'on', false)`);
+  const id = (await client.query<{ id: string }>('select retention.open_run($1) as id', [policy])).rows[0]!.id;
+  on.opened?.(id);
+  for (;;) {
+    const s = (await client.query<{ s: string }>('select retention.run_step($1) as s', [id])).rows[0]!.s;
+    if (s === 'detach') {
+      const { rows: [d] } = await client.query<{ statement: string; ms: string }>(
+        `select statement, (extract(epoch from lock_timeout) * 1000)::bigint::text as ms from retention.detach_statement($1)`, [id]);
+      if (d) {
+        await client.query(`select set_config('lock_timeout', $1, false)`, [d.ms]);
+        await client.query(d.statement).catch((err) => on.detachFailed?.(id, err));
+        await client.query(`select set_config('lock_timeout', '0', false)`);
+      }
+      continue;
+    }
+    if (s !== 'running') break;
+  }
+  await client.query('select retention.unpin_session()');
+  const { rows: [r] } = await client.query<{ status: string; error_code: string | null; error: string | null; error_hint: string | null }>(
+    'select status, error_code, error, error_hint from retention.runs where run_id = $1', [id]);
+  if (r!.status === 'interrupted' || r!.status === 'refused' || r!.status === 'failed') {
+    throw Object.assign(new Error(r!.status === 'refused' ? r!.error! : `policy ${policy}: run ${id} ${r!.status}: ${r!.error}`),
+      { code: r!.status === 'interrupted' ? '57014' : (r!.error_code ?? 'XX000'), hint: r!.error_hint ?? undefined });
+  }
+  return id;
+}
+
 interface RunRow {
   run_id: string; status: string; action: string; eligible: string | null; held_back: string | null;
   affected: string; batches: number; error_code: string | null; error: string | null; seconds: number;
@@ -137,42 +177,12 @@ export class RunHandler {
     return { id: job.id, status: 'completed', output: fields };
   }
 
-  /** A drop_partitions run, stepped from here as retention.run() steps it (each step its own
-   * transaction), so that this session can detach a partition CONCURRENTLY between two
-   * steps: PostgreSQL runs that statement only outside a transaction block and a function,
-   * and it does not block the application's queries the way a plain detach inside a step
-   * does. With retention.detach_concurrently on, a step that picked a partition records it
-   * as detaching and returns 'detach'; detach_statement gives the statement and the
-   * policy's lock_timeout; the next step records what happened (a failed statement: the
-   * run detaches that partition the plain way). The run's end is raised as retention.run()
-   * raises it. */
-  private async stepRun(client: pg.Client, policy: string, opened: (runId: string) => void): Promise<string> {
-    await client.query(`select retention.pin_session(), set_config('retention.detach_concurrently', 'on', false)`);
-    const id = (await client.query<{ id: string }>('select retention.open_run($1) as id', [policy])).rows[0]!.id;
-    opened(id);
-    for (;;) {
-      const s = (await client.query<{ s: string }>('select retention.run_step($1) as s', [id])).rows[0]!.s;
-      if (s === 'detach') {
-        const { rows: [d] } = await client.query<{ statement: string; ms: string }>(
-          `select statement, (extract(epoch from lock_timeout) * 1000)::bigint::text as ms from retention.detach_statement($1)`, [id]);
-        if (d) {
-          await client.query(`select set_config('lock_timeout', $1, false)`, [d.ms]);
-          await client.query(d.statement).catch((err) =>
-            this.log.warn({ policy, run_id: Number(id), ...errFields(err) }, 'concurrent detach failed; the run detaches the plain way'));
-          await client.query(`select set_config('lock_timeout', '0', false)`);
-        }
-        continue;
-      }
-      if (s !== 'running') break;
-    }
-    await client.query('select retention.unpin_session()');
-    const { rows: [r] } = await client.query<{ status: string; error_code: string | null; error: string | null; error_hint: string | null }>(
-      'select status, error_code, error, error_hint from retention.runs where run_id = $1', [id]);
-    if (r!.status === 'interrupted' || r!.status === 'refused' || r!.status === 'failed') {
-      throw Object.assign(new Error(r!.status === 'refused' ? r!.error! : `policy ${policy}: run ${id} ${r!.status}: ${r!.error}`),
-        { code: r!.status === 'interrupted' ? '57014' : (r!.error_code ?? 'XX000'), hint: r!.error_hint ?? undefined });
-    }
-    return id;
+  private stepRun(client: pg.Client, policy: string, opened: (runId: string) => void): Promise<string> {
+    return stepPartitionRun(client, policy, {
+      opened,
+      detachFailed: (runId, err) =>
+        this.log.warn({ policy, run_id: Number(runId), ...errFields(err) }, 'concurrent detach failed; the run detaches the plain way'),
+    });
   }
 
   /** Stores last month's compliance report from an hour after the month ended (the
