@@ -351,7 +351,7 @@ begin
    where b.disposition = 'detaching' and b.partition_parent = p_pol.target::oid
      and (b.run_id = p_run.run_id
           or ((x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name)) and c.relispartition))
-   order by b.run_id, b.batch_no
+   order by b.run_id = p_run.run_id desc, b.run_id, b.batch_no  -- this run's first
    limit 1;
   if not found then
     return null;
