@@ -234,24 +234,37 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+begin
+  perform retention_internal._check_rls_of(array(select r.rel from retention_internal._reach(p_rel, p_update) r));
+end
+$$;
+comment on function retention_internal._check_rls(regclass, boolean) is
+  'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login, or from the retention owner a run acts as.';
+
+-- The same for tables already listed (a batch's locked reach: _lock_reach): checked in
+-- every batch, so row security enabled or forced since the run opened refuses it too
+-- (ALTER TABLE ... ROW LEVEL SECURITY waits for the batch's locks).
+create or replace function retention_internal._check_rls_of(p_rels oid[])
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
 declare
   v_rel oid;
 begin
-  select r.rel into v_rel
-    from retention_internal._reach(p_rel, p_update) r
-   where retention_internal._rls_hides(r.rel::regclass)
-   limit 1;
+  select r into v_rel from unnest(p_rels) r where retention_internal._rls_hides(r::regclass) limit 1;
   if v_rel is not null then
     raise exception 'row-level security on % applies to %: a run would change rows it cannot see', v_rel::regclass, session_user
       using errcode = 'RT023',
             hint = 'Run the policy as a login that bypasses row-level security on that table (BYPASSRLS, or its owner), or disable it there.';
   end if;
-  perform retention_internal._check_owner_rls(r.rel::regclass)
-     from retention_internal._reach(p_rel, p_update) r;
+  perform retention_internal._check_owner_rls(r::regclass) from unnest(p_rels) r;
 end
 $$;
-comment on function retention_internal._check_rls(regclass, boolean) is
-  'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login, or from the retention owner a run acts as.';
+comment on function retention_internal._check_rls_of(oid[]) is
+  'Internal. RT023 when row-level security on one of these tables hides rows from the session''s login or from the retention owner.';
 
 -- A run acts as the retention owner (current_user in the routines that run it). When that
 -- owner is not a superuser, row-level security binds it on a table with FORCE ROW LEVEL

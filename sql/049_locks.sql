@@ -74,9 +74,11 @@ $$;
 comment on function retention_internal._holds_run_lock(text) is
   'Internal. Whether this session holds the run lock of that policy (or erasure request).';
 
--- Whether any session holds a policy's run lock: a run still 'running' whose policy's lock
--- nobody holds ended with its session (the next run of the policy marks it interrupted).
-create or replace function retention_internal._run_lock_held(p_policy text)
+-- Whether the session of a run (its backend_pid) still holds its policy's run lock: a run
+-- still 'running' whose session does not ended with it (the next run of the policy marks
+-- it interrupted). Any login can take an advisory lock under that key: one held by
+-- another session does not keep a dead run alive.
+create or replace function retention_internal._run_lock_held(p_policy text, p_pid integer)
 returns boolean
 language sql
 stable
@@ -84,9 +86,25 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select exists (select from pg_catalog.pg_locks l
-                  where l.locktype = 'advisory' and l.granted
+                  where l.locktype = 'advisory' and l.granted and l.pid = p_pid
                     and l.classid = x'52540002'::int::oid and l.objid = pg_catalog.hashtext(p_policy)::oid
                     and l.objsubid = 2)
 $$;
-comment on function retention_internal._run_lock_held(text) is
-  'Internal. Whether any session holds the run lock of that policy: a running run of it may still be alive.';
+comment on function retention_internal._run_lock_held(text, integer) is
+  'Internal. Whether the session with that backend pid holds the run lock of that policy: a running run of it may still be alive.';
+
+-- This session, as no later one can be: its backend pid and when the backend started (a
+-- pid comes round again; with its start time it does not). Runs record it; only the
+-- session that opened a run steps it.
+create or replace function retention_internal._session_id()
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select pg_catalog.pg_backend_pid()::text || '@'
+         || coalesce((select a.backend_start::text from pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a), '')
+$$;
+comment on function retention_internal._session_id() is
+  'Internal. This session''s backend pid and start time: what identifies the session that opened a run.';

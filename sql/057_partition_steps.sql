@@ -331,8 +331,9 @@ comment on function retention_internal._finish_partition(retention.runs, retenti
 -- detach it: an error, a lock timeout, a default partition made since), or gone, it
 -- becomes 'not_detached' and this run detaches the plain way. One that a run that ended
 -- left detached without recording it is not touched: nothing tells that table from one
--- changed by someone since; check_setup names it. Returns what it recorded, or NULL when
--- nothing was left to settle.
+-- changed by someone since; check_setup names it. Neither is one found detached with a
+-- row not past the cutoff ('changed'). Returns what it recorded, or NULL when nothing
+-- was left to settle.
 create or replace function retention_internal._settle_detaching(p_run retention.runs, p_pol retention.policies)
 returns text
 language plpgsql
@@ -342,6 +343,7 @@ as $$
 declare
   v_b       record;
   v_pending boolean;
+  v_late    boolean;
   v_result  text;
 begin
   select b.run_id, b.batch_no, b.partition_name, b.partition_oid into v_b
@@ -350,7 +352,7 @@ begin
     left join pg_catalog.pg_class c on c.oid = b.partition_oid
    where b.disposition = 'detaching' and b.partition_parent = p_pol.target::oid
      and (b.run_id = p_run.run_id
-          or ((x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name)) and c.relispartition))
+          or ((x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name, x.backend_pid)) and c.relispartition))
    order by b.run_id = p_run.run_id desc, b.run_id, b.batch_no  -- this run's first
    limit 1;
   if not found then
@@ -367,13 +369,31 @@ begin
                    retention.qualified_name(p_pol.target), retention.qualified_name(v_b.partition_oid::regclass));
   end if;
   if exists (select from pg_catalog.pg_class c where c.oid = v_b.partition_oid and not c.relispartition) then
-    v_result := 'detached';
+    -- Its bounds were checked when it was handed over, not when the statement detached
+    -- it: the table's owner may have attached it again with other bounds in between. The
+    -- statement left the bounds it detached as a CHECK constraint: with constraint
+    -- exclusion that answers without reading a row when they are expired; else the rows
+    -- are read. A row not past the cutoff: not finished (left for the DBA, whom
+    -- check_setup tells; its version is recorded as none, so no run takes it).
+    perform retention_internal._lock_for_ddl(v_b.partition_oid::regclass, p_pol.lock_timeout);
+    perform set_config('constraint_exclusion', 'on', true);
+    execute format('select exists (select from %s t where t.%I is null or t.%I >= %L::timestamptz::%s)',
+                   retention.qualified_name(v_b.partition_oid::regclass), p_pol.age_column, p_pol.age_column,
+                   p_run.cutoff, retention_internal._column_type(v_b.partition_oid::regclass, p_pol.age_column))
+      into v_late;
+    v_result := case when v_late then 'changed' else 'detached' end;
     update retention.run_batches
        set disposition = 'detached', finished_at = clock_timestamp(),
-           partition_xmin = (select c.xmin from pg_catalog.pg_class c where c.oid = v_b.partition_oid)
+           partition_xmin = case when v_late then '0'::xid
+                                 else (select c.xmin from pg_catalog.pg_class c where c.oid = v_b.partition_oid) end
      where run_id = v_b.run_id and batch_no = v_b.batch_no;
-    raise notice 'policy %: partition % detached concurrently from %', p_pol.name, v_b.partition_name,
-      retention.qualified_name(p_pol.target);
+    if v_late then
+      raise warning 'policy %: partition % was detached concurrently, but holds rows not past the cutoff (it was attached again with other bounds since it was handed over): left for the DBA (check_setup)',
+        p_pol.name, v_b.partition_name;
+    else
+      raise notice 'policy %: partition % detached concurrently from %', p_pol.name, v_b.partition_name,
+        retention.qualified_name(p_pol.target);
+    end if;
   else
     v_result := 'not_detached';
     update retention.run_batches set disposition = 'not_detached', finished_at = clock_timestamp()
@@ -384,7 +404,7 @@ begin
 end
 $$;
 comment on function retention_internal._settle_detaching(retention.runs, retention.policies) is
-  'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version) or not_detached. NULL when none is left.';
+  'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version), changed (detached, but with rows not past the cutoff: left for the DBA) or not_detached. NULL when none is left.';
 
 -- The statement the worker runs when run_step returns 'detach': the partition this
 -- session's run handed over, detached CONCURRENTLY (it cannot run inside a function or a

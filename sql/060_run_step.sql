@@ -63,7 +63,8 @@ begin
         using errcode = '25001', hint = 'CALL retention.run(...) steps a run; outside it, step in a read committed transaction.';
     end if;
     select * into r from retention.runs where run_id = p_run_id;
-    v_mine := r.backend_pid = pg_backend_pid() and r.status = 'running';
+    v_mine := r.backend_pid = pg_backend_pid() and r.status = 'running'
+              and (not r.spec ? 'session' or r.spec ->> 'session' = retention_internal._session_id());
     if not found then
       raise exception 'run % does not exist', p_run_id
         using errcode = 'RT008', hint = 'CALL retention.run(policy) opens and steps a run; SELECT * FROM retention.run_ledger lists them.';
@@ -75,7 +76,10 @@ begin
       raise exception 'run % was not opened by open_run or process_erasure', p_run_id
         using errcode = 'RT008', hint = 'A run left running by an earlier version is closed by the next run of its policy.';
     end if;
+    -- The session that opened it: its pid, and (runs opened since migration 28) its start
+    -- time, for a pid comes round again and any login can take an advisory lock.
     if r.backend_pid is distinct from pg_backend_pid()
+       or (r.spec ? 'session' and r.spec ->> 'session' is distinct from retention_internal._session_id())
        or not retention_internal._holds_run_lock(case r.kind when 'policy' then r.policy_name else format('erasure:%s', r.request_id) end) then
       raise exception 'run % belongs to another session', p_run_id
         using errcode = '55000', hint = 'Only the session that opened a run steps it; retention.request_stop(run_id) asks it to stop.';

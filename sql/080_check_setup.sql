@@ -128,7 +128,7 @@ begin
           join retention.runs x on x.run_id = b.run_id
           join pg_catalog.pg_class c on c.oid = b.partition_oid
          where b.disposition = 'detaching' and b.partition_parent = p.target::oid
-           and (x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name))
+           and (x.status <> 'running' or not retention_internal._run_lock_held(x.policy_name, x.backend_pid))
            and (not c.relispartition
                 or exists (select from pg_catalog.pg_inherits i where i.inhrelid = c.oid and i.inhdetachpending))
          order by b.run_id, b.batch_no
@@ -164,6 +164,7 @@ begin
     select r.rel::regclass::text into v_rls
       from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
      where pg_catalog.row_security_active(r.rel)
+       and not (p.action = 'drop_partitions' and r.rel = p.target)  -- its partitions are read, not it
      order by r.rel
      limit 1;
     if v_rls is not null then
@@ -196,19 +197,28 @@ begin
   -- Partitions detached from a table no drop_partitions policy acts on any more (its
   -- policy was dropped, or set on another table): no run will finish them.
   for v_left in
-    select r.policy_name, b.partition_name, b.run_id, t.rel
+    select r.policy_name, b.partition_name, b.run_id, t.rel, b.disposition
       from retention.run_batches b
       join retention.runs r on r.run_id = b.run_id
      cross join lateral (select coalesce(b.partition_parent, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid) as rel) t
-     where b.disposition = 'detached' and t.rel is not null
+     where t.rel is not null
        and not exists (select from retention.policies x where x.action = 'drop_partitions' and x.target = t.rel)
-       and exists (select from retention_internal._detached_left(t.rel) d where d.run_id = b.run_id and d.batch_no = b.batch_no)
+       and ((b.disposition = 'detached'
+             and exists (select from retention_internal._detached_left(t.rel) d where d.run_id = b.run_id and d.batch_no = b.batch_no))
+            -- handed to a worker to detach concurrently: detached or pending since
+            or (b.disposition = 'detaching'
+                and (r.status <> 'running' or not retention_internal._run_lock_held(r.policy_name, r.backend_pid))
+                and exists (select from pg_catalog.pg_class c where c.oid = b.partition_oid
+                             and (not c.relispartition
+                                  or exists (select from pg_catalog.pg_inherits i where i.inhrelid = c.oid and i.inhdetachpending)))))
      order by b.run_id, b.batch_no
   loop
     policy := v_left.policy_name;
     problem := format('partition %s was detached from %s by run %s, and no drop_partitions policy acts on that table now: no run will finish it; its rows are out of the table and not counted',
                       v_left.partition_name, v_left.rel::regclass, v_left.run_id);
-    fix := format('Attach it again (ALTER TABLE %s ATTACH PARTITION ...), or drop it by hand.', v_left.rel::regclass);
+    fix := format('Attach it again (ALTER TABLE %s ATTACH PARTITION ...), or drop it by hand.', v_left.rel::regclass)
+           || case when v_left.disposition = 'detaching'
+                   then ' A detach still pending is finished first: ALTER TABLE ... DETACH PARTITION ... FINALIZE.' else '' end;
     return next;
   end loop;
 end

@@ -340,6 +340,7 @@ begin
             interval '0', 'erasure', v_step.rows, 0, retention_internal._actor(),
             nullif(current_setting('retention.job_id', true), ''),
             jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', 9223372036854775807,
+                               'session', retention_internal._session_id(),
                                'budget', interval '24 hours'),
             jsonb_build_object('phase', 'rows', 'floor', '-infinity', 'skip', '{}'), pg_backend_pid())
     returning runs.run_id into run_id;

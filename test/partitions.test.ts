@@ -528,6 +528,69 @@ describe('drop_partitions', () => {
         .toEqual([expect.stringMatching(/^partition app\.pp_2025_03 was detached concurrently for run \d+, which ended before it recorded the detach/)]);
     });
 
+    it('a partition its owner attached again with later bounds before the worker detached it is not dropped (attack round atk23)', async () => {
+      await makePartitioned('app.pb2', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pb2', 'app.pb2', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const c = await workerSession();
+      try {
+        const id = (await c.query(`select retention.open_run('pb2', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        const statement = await untilDetach(c, id);
+        // The table's owner moves January to a range not past the cutoff, with new rows.
+        await db.q(`alter table app.pb2 detach partition app.pb2_2025_01`);
+        await db.q(`delete from app.pb2_2025_01`);
+        await db.q(`create table app.pb2_2025_04 partition of app.pb2 for values from ('2025-04-01') to ('2025-05-01')`);
+        await db.q(`alter table app.pb2 attach partition app.pb2_2025_01 for values from ('2025-05-01') to ('2025-06-01')`);
+        await db.q(`insert into app.pb2 (user_id, created_at) select 1, '2025-05-10Z' from generate_series(1, 100)`);
+        await c.query(statement);
+        await stepToEnd(c, id);
+        expect(await count(db, `app.pb2_2025_01`)).toBe(100);
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pb2_2025_01 detached', 'app.pb2_2025_02 dropped']);
+        expect((await db.q(`select problem from retention.check_setup() where policy = 'pb2' and problem like 'partition%'`)).map((p) => p.problem))
+          .toEqual([expect.stringMatching(/^partition app\.pb2_2025_01 was detached by run \d+ and changed since/)]);
+      } finally {
+        await c.end();
+      }
+    });
+
+    it('only the session that opened a run steps it: not another one with its pid and the run lock (attack round atk23)', async () => {
+      await makePartitioned('app.pr', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pr', 'app.pr', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const a = await db.connect();
+      const id = (await a.query(`select retention.open_run('pr', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+      await a.end();
+      // Another session, as if it had got the dead session's pid: it takes the run lock.
+      const b = await db.connect();
+      try {
+        const pid = (await b.query(`select pg_backend_pid() as pid`)).rows[0].pid;
+        await db.q(`update retention.runs set backend_pid = $1 where run_id = $2`, [pid, id]);   // (the pid coming round)
+        await b.query(`select pg_advisory_lock(x'52540002'::int, hashtext('pr'))`);
+        expect(await sqlState(b.query(`select retention.run_step($1)`, [id]))).toBe('55000');
+        expect(await partitionsOf('app.pr')).toEqual(['pr_2025_01', 'pr_2025_02', 'pr_2025_03']);
+        // Its lock does not keep the dead run alive for check_setup.
+        expect(await db.q(`select status from retention.runs where run_id = $1`, [id])).toEqual([{ status: 'running' }]);
+      } finally {
+        await b.end();
+      }
+    });
+
+    it('a partition handed over by a run of a policy dropped since is named by check_setup (attack round atk23)', async () => {
+      await makePartitioned('app.pg', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pg', 'app.pg', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const c = await workerSession();
+      const id = (await c.query(`select retention.open_run('pg', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+      await c.query(await untilDetach(c, id));
+      await c.end();
+      await db.q(`select retention.drop_policy('pg')`);
+      // A login that takes the policy's run lock does not hide it either.
+      const squatter = await db.connect();
+      await squatter.query(`select pg_advisory_lock(x'52540002'::int, hashtext('pg'))`);
+      expect((await db.q(`select problem, fix from retention.check_setup() where problem like 'partition app.pg%'`)))
+        .toEqual([{ problem: expect.stringMatching(/^partition app\.pg_2025_01 was detached from app\.pg by run \d+, and no drop_partitions policy acts on that table now/),
+                    fix: expect.stringContaining('DETACH PARTITION ... FINALIZE') }]);
+      await squatter.end();
+      expect(await count(db, `app.pg_2025_01`)).toBeGreaterThan(0);
+    });
+
     it('a table with a default partition, and run() (it steps in the database), detach the plain way', async () => {
       await makePartitioned('app.pz', { months: 3, withDefault: true });
       await db.q(`select retention.set_policy('pz', 'app.pz', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);

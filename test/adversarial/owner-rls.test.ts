@@ -146,6 +146,50 @@ describe('drop_partitions when row security binds the retention owner', () => {
   });
 });
 
+describe('row security that binds the owner after the run opened (attack round atk23)', () => {
+  it('is refused by the next batch: of a delete policy, and of a partition a hold keeps; the rows stay', async () => {
+    await q(`create table app.mid (id int primary key, at timestamptz not null, tenant text not null)`);
+    await q(`insert into app.mid select i, now() - interval '2 years', case when i % 2 = 0 then 'a' else 'b' end from generate_series(1, 100) i`);
+    await q(`alter table app.mid owner to ${owner}`);
+    await q(`select retention.set_policy('mid', 'app.mid', 'delete', 'at', p_retain => '1 year', p_batch_size => 10)`);
+    const c = await db.connect();
+    try {
+      const id = (await c.query(`select retention.open_run('mid') as id`)).rows[0].id;
+      expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).toBe('running');
+      expect(await count(db, 'app.mid')).toBe(90);
+      await forceTenantA('mid');
+      expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).toBe('failed');
+      expect(await count(db, 'app.mid')).toBe(90);
+      expect((await q(`select error_code from retention.runs where run_id = $1`, [id]))[0]!.error_code).toBe('RT023');
+
+      // A partition a subject hold keeps has its other rows deleted by batches: those check too.
+      await partitioned('lv');
+      await q(`select retention.set_policy('lv', 'app.lv', 'drop_partitions', 'created_at', p_retain => '1 day',
+                 p_subject_column => 'user_id', p_max_rows_per_run => 1000000, p_batch_size => 10)`);
+      await q(`select retention.place_hold('subject', '7', 'Audit')`);
+      const id2 = (await c.query(`select retention.open_run('lv', p_as_of => '2025-04-15Z') as id`)).rows[0].id;
+      await forceTenantA('lv_2025_01');
+      const jan = await count(db, 'app.lv_2025_01');
+      let s = 'running';
+      for (let i = 0; i < 20 && s === 'running'; i++) s = (await c.query(`select retention.run_step($1) as s`, [id2])).rows[0].s;
+      expect(s).toBe('failed');
+      expect((await q(`select error_code from retention.runs where run_id = $1`, [id2]))[0]!.error_code).toBe('RT023');
+      expect(await count(db, 'app.lv_2025_01')).toBe(jan);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('row security on the partitioned table itself binds nothing a drop reads: check_setup does not name it, runs drop', async () => {
+    await partitioned('pp');
+    await q(`select retention.set_policy('pp', 'app.pp', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    await forceTenantA('pp');
+    expect(await q(`select problem from retention.check_setup() where policy = 'pp' and problem like 'row-level%'`)).toEqual([]);
+    await db.call(`call retention.run('pp', p_as_of => '2025-04-15Z')`);
+    expect(await partitionsOf('app.pp')).toEqual(['pp_2025_03']);
+  });
+});
+
 describe('deletes when row security binds the retention owner', () => {
   it('a delete policy on a table whose expired rows the owner cannot all see is refused, and nothing goes', async () => {
     await q(`create table app.del (id int primary key, at timestamptz not null, tenant text not null)`);
