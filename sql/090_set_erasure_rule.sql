@@ -43,6 +43,12 @@ begin
     raise exception 'a keep rule needs the legal reason'
       using errcode = 'RT020', hint = 'E.g. p_reason => ''Invoices: 10 years, German Commercial Code § 257''.';
   end if;
+  -- (Processing refuses them too; a keep rule acts on nothing.)
+  if v_target is not null and p_rule in ('delete', 'scrub') and retention_internal._citus_table(v_target) then
+    raise exception '% is a Citus distributed table', retention.qualified_name(v_target)
+      using errcode = 'RT013',
+            hint = 'A batch addresses the rows it picked by ctid, which is unique within one shard only; pg-retention does not act on distributed tables yet (docs/scaling.md). A keep rule is accepted.';
+  end if;
   if p_rule = 'scrub' then
     if v_target is null then
       raise exception 'the default rule cannot scrub: columns differ per table'

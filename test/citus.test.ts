@@ -32,6 +32,11 @@ describe('Citus distributed tables', () => {
     expect(err).toMatchObject({ code: 'RT013', message: 'app.dist is a Citus distributed table' });
     expect(err!.hint).toContain('ctid');
     expect(await count(db, `retention.policies where name = 'dist'`)).toBe(0);
+    // An erasure rule that would act on it is refused too; one that keeps its rows is not.
+    expect(await sqlState(db.q(`select retention.set_erasure_rule('app.dist', 'delete')`))).toBe('RT013');
+    expect(await sqlState(db.q(`select retention.set_erasure_rule('app.dist', 'scrub', p_scrub => '{"payload": "null"}')`))).toBe('RT013');
+    expect(await count(db, `retention.erasure_rules where target = 'app.dist'::regclass`)).toBe(0);
+    await db.q(`select retention.set_erasure_rule('app.dist', 'keep', p_reason => 'Kept by the shard owner')`);
     // Tables Citus does not list are not affected.
     await makeEvents(db, 'app.local', 50);
     await db.q(`select retention.set_policy('local', 'app.local', 'delete', 'created_at', p_retain => '10 days')`);
