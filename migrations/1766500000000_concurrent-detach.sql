@@ -25,6 +25,11 @@ comment on column retention.run_batches.disposition is 'drop_partitions: what th
 -- creates the step again with that choice).
 drop function if exists retention_internal._detach_partitions(retention.runs, retention.policies, bigint);
 
+-- The checks a batch makes take the tables it locked instead of finding them again (sql/
+-- creates them again with that argument).
+drop function if exists retention_internal._check_foreign_code(retention.policies);
+drop function if exists retention_internal._not_a_table(retention.policies);
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

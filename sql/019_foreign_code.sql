@@ -107,13 +107,30 @@ $$;
 comment on function retention_internal._foreign_code(regclass, boolean) is
   'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions and domains), on it and the tables its foreign keys'' actions reach; NULL when none.';
 
+-- The tables a change of the policy's table (and of its revoke tables) reaches: p_reach
+-- when the caller has them (a batch, from _lock_reach, which locked them: the reach
+-- cannot change before it commits), else computed.
+create or replace function retention_internal._reach_of(p retention.policies, p_reach oid[] default null)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select coalesce(p_reach, array(
+    select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
+    union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r))
+$$;
+comment on function retention_internal._reach_of(retention.policies, oid[]) is
+  'Internal. The tables a change of the policy''s table and revoke tables reaches (p_reach when given).';
+
 -- Raises RT025 when acting on a policy's table (or a scrub's revoke tables) would run
 -- another role's code (_foreign_code). p carries the table and action (an erasure step too).
 -- A relation the policy's statements read or change that is no longer a table: a table
 -- can be turned into a view (CREATE RULE "_RETURN", PostgreSQL 15 and older), and a view's
 -- query runs with the rights of whoever plans it — the retention owner, in runs, previews
 -- and estimates. The first such relation, or NULL.
-create or replace function retention_internal._not_a_table(p retention.policies)
+create or replace function retention_internal._not_a_table(p retention.policies, p_reach oid[] default null)
 returns text
 language sql
 stable
@@ -123,8 +140,7 @@ as $$
   select case when c.relkind not in ('r', 'p', 'f')
               then format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
               else format('%s is a Citus distributed table (a batch addresses rows by ctid, unique within one shard only)', c.oid::regclass) end
-    from (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
-          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r
+    from (select unnest(retention_internal._reach_of(p, p_reach)) as rel
           union select p.target::oid) t
     join pg_catalog.pg_class c on c.oid = t.rel
    where c.relkind not in ('r', 'p', 'f')  -- a foreign table's reads run its wrapper, not a query of its owner
@@ -132,7 +148,7 @@ as $$
    order by c.oid
    limit 1
 $$;
-comment on function retention_internal._not_a_table(retention.policies) is
+comment on function retention_internal._not_a_table(retention.policies, oid[]) is
   'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it) or that Citus distributes (_citus_table), or NULL.';
 
 -- What reading the policy's rows as the owner (preview, estimates) would run of another
@@ -160,7 +176,7 @@ $$;
 comment on function retention_internal._read_hazard(retention.policies) is
   'Internal. Why reading a policy''s rows as the owner could run another role''s code or miss rows (a relation no longer a table, row security that applies to the owner), or NULL.';
 
-create or replace function retention_internal._check_foreign_code(p retention.policies)
+create or replace function retention_internal._check_foreign_code(p retention.policies, p_reach oid[] default null)
 returns void
 language plpgsql
 stable
@@ -169,11 +185,12 @@ set timezone = 'UTC'
 as $$
 declare
   v_found text := retention_internal._foreign_code(p.target, p.action in ('soft_delete', 'scrub'));
+  v_reach oid[] := retention_internal._reach_of(p, p_reach);
   v_rel   regclass;
   v_rule  text;
 begin
   -- First: a table turned into a view (its query would run as the owner while planning).
-  v_rule := retention_internal._not_a_table(p);
+  v_rule := retention_internal._not_a_table(p, v_reach);
   if v_rule is not null then
     raise exception 'cannot act on %: %', p.target, v_rule
       using errcode = 'RT013', hint = case when v_rule like '%Citus%'
@@ -187,8 +204,7 @@ begin
   -- it removes or changes are out of sight of the hold check, the ledger, proposals and the
   -- archive. Refused, whoever owns it.
   select format('rule %I on %s', w.rulename, w.ev_class::regclass) into v_rule
-    from (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
-          union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r) t
+    from unnest(v_reach) t(rel)
     join pg_catalog.pg_rewrite w on w.ev_class = t.rel
    where w.rulename <> '_RETURN' and w.ev_type in ('2', '4') and w.ev_enabled <> 'D'
    limit 1;
@@ -204,7 +220,7 @@ begin
   end if;
 end
 $$;
-comment on function retention_internal._check_foreign_code(retention.policies) is
+comment on function retention_internal._check_foreign_code(retention.policies, oid[]) is
   'Internal. RT033 when a rule rewrites a change of the policy''s table or of a table the change reaches; RT025 when acting on it (or its revoke tables) would execute a function owned by another role with the retention owner''s rights.';
 
 -- Whether row-level security on the table applies to the session's login: not a

@@ -84,7 +84,7 @@ begin
   perform retention_internal._lock_holds_shared();
   v_holds := exists (select from retention_internal._open_holds h where h.scope in ('table', 'subject'));
   v_reach := retention_internal._lock_reach(p_pol);
-  perform retention_internal._check_foreign_code(p_pol);
+  perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
   -- Objects of the rows it removes are queued by their columns' triggers, which must be in
   -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
