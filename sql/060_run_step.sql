@@ -264,7 +264,7 @@ begin
 end
 $$;
 comment on function retention.run_step(bigint) is
-  'Executor step: does the next step of a run this session opened (a batch that commits with its ledger row, a partition detach or drop) and returns the run''s status (''running'' while there is more). CALL retention.run(...) loops over it.';
+  'Executor step: does the next step of a run this session opened (a batch that commits with its ledger row, a partition detach or drop) and returns the run''s status (''running'' while there is more; ''detach'' when it handed this session a partition to detach concurrently: run retention.detach_statement, then step again). CALL retention.run(...) loops over it.';
 
 -- The status of a run that has done all it will: completed, or stopped_max_rows when a cap
 -- (p_max_rows, run_cap, or the partitions' row limit) left eligible rows behind.
