@@ -21,6 +21,11 @@ alter table retention.run_batches add constraint run_batches_disposition_check
   check (disposition in ('detached', 'dropped', 'archived', 'rows_deleted', 'reattached', 'detaching', 'not_detached'));
 comment on column retention.run_batches.disposition is 'drop_partitions: what the batch did with partition_name: detaching (handed to the worker to detach CONCURRENTLY), detached, not_detached (still attached after that), dropped, archived, reattached (a hold placed since the detach covers it), or rows_deleted (a batch of the unheld rows of a partition a hold keeps).';
 
+-- The tables a detached partition was made of when it was detached (itself and those
+-- below it): a table attached below it since is not dropped with it.
+alter table retention.run_batches add column partition_tree oid[];
+comment on column retention.run_batches.partition_tree is 'The OIDs of the detached partition and of the tables below it when it was detached (NULL for batches recorded before migration 28): a run drops it only while it is made of exactly those.';
+
 -- A drop_partitions step detaches plainly or hands the partition to the worker (sql/
 -- creates the step again with that choice).
 drop function if exists retention_internal._detach_partitions(retention.runs, retention.policies, bigint);

@@ -27,3 +27,17 @@ end
 $$;
 comment on function retention_internal._citus_table(oid) is
   'Internal. Whether Citus distributes the table, a partitioned table above it or a partition below it (in pg_dist_partition): batches address rows by ctid, unique within one shard only, so policies on such tables are refused (RT013).';
+
+-- A table and every table below it (pg_partition_tree lists nothing for a table that is
+-- neither partitioned nor a partition: a partition once detached), by OID, sorted.
+create or replace function retention_internal._tree_oids(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select array(select p_rel::oid union select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t order by 1)
+$$;
+comment on function retention_internal._tree_oids(regclass) is
+  'Internal. The OIDs of a table and of every table below it, sorted (the table itself too when it is no partitioned table or partition).';

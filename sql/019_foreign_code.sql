@@ -431,3 +431,38 @@ end
 $$;
 comment on function retention_internal._strong_reach(retention.policies, jsonb) is
   'Internal. Whether a batch must lock the tables it reaches in SHARE ROW EXCLUSIVE while a table or subject hold is open (revoke tables, ON UPDATE reach, cascade loops).';
+
+-- What a whole partition (the table and every table below it) must be for a run to drop
+-- it on a login's behalf: no row security hiding rows from that login or from the
+-- retention owner (RT023: the hold check and the count would miss rows the drop takes),
+-- and, with p_acting (a detach or a drop), every table in it owned by a role the login
+-- is a member of, as DETACH and DROP would require of it (42501).
+create or replace function retention_internal._check_partition(p_part regclass, p_acting boolean)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_rel oid;
+begin
+  perform retention_internal._check_rls_of(retention_internal._tree_oids(p_part));
+  if p_acting then
+    select c.oid into v_rel
+      from unnest(retention_internal._tree_oids(p_part)) t(rel) join pg_catalog.pg_class c on c.oid = t.rel
+     where not pg_catalog.pg_has_role(session_user, c.relowner, 'MEMBER')
+     order by c.oid
+     limit 1;
+    if v_rel is not null then
+      raise exception 'role % may not drop %: it is not a member of its owner %', session_user, v_rel::regclass,
+        pg_catalog.pg_get_userbyid((select c.relowner from pg_catalog.pg_class c where c.oid = v_rel))
+        using errcode = '42501',
+              hint = format('A DBA grants it: GRANT %I TO %I; (DETACH and DROP are the owner''s.)',
+                            pg_catalog.pg_get_userbyid((select c.relowner from pg_catalog.pg_class c where c.oid = v_rel)), session_user);
+    end if;
+  end if;
+end
+$$;
+comment on function retention_internal._check_partition(regclass, boolean) is
+  'Internal. RT023 when row security on a partition or a table below it hides rows from the session''s login or the retention owner; with p_acting, 42501 unless the login is a member of the owner of each of those tables.';

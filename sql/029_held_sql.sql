@@ -203,3 +203,18 @@ set timezone = 'UTC'
 as $$ select string_agg(format('%s.%I', p_alias, c), ', ' order by o) from unnest(p_columns) with ordinality u(c, o) $$;
 comment on function retention_internal._column_list(text, name[]) is
   'Internal. A quoted column list over an alias, for dynamic SQL.';
+
+-- Whether an open table hold names the partition or a table below it (a hold on an empty
+-- sub-partition keeps it though no row shows it).
+create or replace function retention_internal._tree_held(p_part regclass)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (select from retention_internal._open_holds h
+                  where h.scope = 'table' and h.target::oid = any (retention_internal._tree_oids(p_part)))
+$$;
+comment on function retention_internal._tree_held(regclass) is
+  'Internal. Whether an open table hold names the partition or a table below it.';

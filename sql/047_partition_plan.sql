@@ -52,9 +52,9 @@ begin
       return next;
       continue;
     end if;
-    -- Every row is read as the retention owner: row security binding it would hide some
-    -- from the hold check while the drop took them all (RT023).
-    perform retention_internal._check_owner_rls(v_p.part);
+    -- Every row is read as the retention owner: row security binding it (or the login)
+    -- would hide some from the hold check while the drop took them all (RT023).
+    perform retention_internal._check_partition(v_p.part, false);
     -- Held rows by the one hold rule (_held_sql, the partition's rows as removed); a hold
     -- on the table, a parent, the partition or the policy keeps the partition whole.
     v_held := retention_internal._held_sql(v_p.part, 't', p_policy.name, true);
@@ -75,6 +75,7 @@ begin
         into rows, held_rows, oldest_at;
     end if;
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
+    v_whole := v_whole or retention_internal._tree_held(v_p.part);
     if v_whole then
       held_rows := rows;
     end if;

@@ -69,12 +69,12 @@ begin
                            where k.relkind = 'f'
                              and (k.oid = v_p.part
                                   or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.part) t)));
-    perform retention_internal._check_owner_rls(v_p.part);  -- (as in _partition_plan)
+    perform retention_internal._check_partition(v_p.part, true);  -- row security, ownership
     -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
-    continue when v_held;
+    continue when v_held or retention_internal._tree_held(v_p.part);
     execute format('select exists (select from %s t where %s)', v_name, retention_internal._held_sql(v_p.part, 't', p_pol.name, true))
       into v_held;
     if v_held then
@@ -97,12 +97,14 @@ begin
     -- next step records the detach (_settle_detaching).
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,
-                                       disposition, partition_oid, partition_parent, partition_xmin)
+                                       disposition, partition_oid, partition_parent, partition_xmin,
+                                       partition_tree)
     values (p_run.run_id, p_run.batches + 1, 0, v_start, clock_timestamp(),
             extract(epoch from clock_timestamp() - v_start) * 1000, v_p.lower_bound,
             v_p.upper_bound, v_name, case when p_concurrent then 'detaching' else 'detached' end,
             v_p.part::oid, p_pol.target::oid,
-            case when not p_concurrent then (select k.xmin from pg_catalog.pg_class k where k.oid = v_p.part) end);
+            case when not p_concurrent then (select k.xmin from pg_catalog.pg_class k where k.oid = v_p.part) end,
+            retention_internal._tree_oids(v_p.part));
     update retention.runs set batches = batches + 1 where run_id = p_run.run_id;
     if p_concurrent then
       raise notice 'policy %: partition % to be detached concurrently from %', p_pol.name, v_name, v_parent;
@@ -194,6 +196,9 @@ declare
   v_n       bigint;
   v_copied  bigint;
   v_est     boolean := false;
+  v_tree    oid[];
+  v_cutoff  timestamptz;
+  v_late    boolean;
 begin
   select d.run_id, d.batch_no, d.partition_name, d.oldest_at, d.newest_at, d.partition_oid, d.policy_name into v_p
     from retention_internal._detached_left(p_pol.target) d
@@ -214,7 +219,30 @@ begin
     raise exception 'cannot act on %: it is a Citus distributed table', v_p.partition_name
       using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md): attach the partition again or drop it by hand, and drop the policy.';
   end if;
-  perform retention_internal._check_owner_rls(v_p.partition_oid::regclass);
+  perform retention_internal._check_partition(v_p.partition_oid::regclass, true);
+  -- Still what was detached, now that it is locked (whoever may write to it or attach
+  -- to it since): made of the same tables, and no row in it that is not past the cutoff
+  -- of the run that detached it (a row written into it since, or a table its owner
+  -- attached again with other bounds before a concurrent detach). Else it is not
+  -- finished: recorded as changed (no run takes it), left to the DBA, whom check_setup
+  -- tells. The CHECK constraint a concurrent detach leaves lets constraint exclusion
+  -- answer without reading a row; after a plain detach the age column's index does.
+  select b.partition_tree, x.cutoff into v_tree, v_cutoff
+    from retention.run_batches b join retention.runs x on x.run_id = b.run_id
+   where b.run_id = v_p.run_id and b.batch_no = v_p.batch_no;
+  perform set_config('constraint_exclusion', 'on', true);
+  execute format('select exists (select from %s t where t.%I is null or t.%I >= %L::timestamptz::%s)',
+                 retention.qualified_name(v_p.partition_oid::regclass), p_pol.age_column, p_pol.age_column,
+                 v_cutoff, retention_internal._column_type(v_p.partition_oid::regclass, p_pol.age_column))
+    into v_late;
+  if v_late or (v_tree is not null
+                and v_tree is distinct from retention_internal._tree_oids(v_p.partition_oid::regclass)) then
+    update retention.run_batches set partition_xmin = '0'::xid
+     where run_id = v_p.run_id and batch_no = v_p.batch_no;
+    raise warning 'policy %: detached partition % is not dropped: %; left for the DBA (check_setup names it)', p_pol.name, v_p.partition_name,
+      case when v_late then 'it holds rows not past the cutoff ' || v_cutoff else 'tables were attached below it since it was detached' end;
+    return true;
+  end if;
   perform retention_internal._lock_holds_shared();
   -- The parent's rule (for the policy acting and the one whose run detached it), and the
   -- detached table's own (the subject columns policies name on it and the keys that name
@@ -228,7 +256,7 @@ begin
                  retention_internal._held_sql(p_pol.target, 't', v_p.policy_name, true),
                  retention_internal._held_sql(v_p.partition_name::regclass, 't', null, true))
     into v_held;
-  v_held := v_held or exists (select from pg_catalog.pg_class k
+  v_held := v_held or retention_internal._tree_held(v_p.partition_oid::regclass) or exists (select from pg_catalog.pg_class k
                                where k.relkind = 'f'
                                  and (k.oid = v_p.partition_oid
                                       or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.partition_oid::regclass) t)));
@@ -331,9 +359,8 @@ comment on function retention_internal._finish_partition(retention.runs, retenti
 -- detach it: an error, a lock timeout, a default partition made since), or gone, it
 -- becomes 'not_detached' and this run detaches the plain way. One that a run that ended
 -- left detached without recording it is not touched: nothing tells that table from one
--- changed by someone since; check_setup names it. Neither is one found detached with a
--- row not past the cutoff ('changed'). Returns what it recorded, or NULL when nothing
--- was left to settle.
+-- changed by someone since; check_setup names it. Returns what it recorded, or NULL when
+-- nothing was left to settle.
 create or replace function retention_internal._settle_detaching(p_run retention.runs, p_pol retention.policies)
 returns text
 language plpgsql
@@ -343,7 +370,6 @@ as $$
 declare
   v_b       record;
   v_pending boolean;
-  v_late    boolean;
   v_result  text;
 begin
   select b.run_id, b.batch_no, b.partition_name, b.partition_oid into v_b
@@ -369,31 +395,16 @@ begin
                    retention.qualified_name(p_pol.target), retention.qualified_name(v_b.partition_oid::regclass));
   end if;
   if exists (select from pg_catalog.pg_class c where c.oid = v_b.partition_oid and not c.relispartition) then
-    -- Its bounds were checked when it was handed over, not when the statement detached
-    -- it: the table's owner may have attached it again with other bounds in between. The
-    -- statement left the bounds it detached as a CHECK constraint: with constraint
-    -- exclusion that answers without reading a row when they are expired; else the rows
-    -- are read. A row not past the cutoff: not finished (left for the DBA, whom
-    -- check_setup tells; its version is recorded as none, so no run takes it).
-    perform retention_internal._lock_for_ddl(v_b.partition_oid::regclass, p_pol.lock_timeout);
-    perform set_config('constraint_exclusion', 'on', true);
-    execute format('select exists (select from %s t where t.%I is null or t.%I >= %L::timestamptz::%s)',
-                   retention.qualified_name(v_b.partition_oid::regclass), p_pol.age_column, p_pol.age_column,
-                   p_run.cutoff, retention_internal._column_type(v_b.partition_oid::regclass, p_pol.age_column))
-      into v_late;
-    v_result := case when v_late then 'changed' else 'detached' end;
+    -- Recorded at once, taking no lock (a lock timeout here would leave it detached and
+    -- unrecorded): what the table holds now is checked when it is finished, under its lock
+    -- (_finish_partition: its rows against the cutoff, the tables it is made of, holds).
+    v_result := 'detached';
     update retention.run_batches
        set disposition = 'detached', finished_at = clock_timestamp(),
-           partition_xmin = case when v_late then '0'::xid
-                                 else (select c.xmin from pg_catalog.pg_class c where c.oid = v_b.partition_oid) end
+           partition_xmin = (select c.xmin from pg_catalog.pg_class c where c.oid = v_b.partition_oid)
      where run_id = v_b.run_id and batch_no = v_b.batch_no;
-    if v_late then
-      raise warning 'policy %: partition % was detached concurrently, but holds rows not past the cutoff (it was attached again with other bounds since it was handed over): left for the DBA (check_setup)',
-        p_pol.name, v_b.partition_name;
-    else
-      raise notice 'policy %: partition % detached concurrently from %', p_pol.name, v_b.partition_name,
-        retention.qualified_name(p_pol.target);
-    end if;
+    raise notice 'policy %: partition % detached concurrently from %', p_pol.name, v_b.partition_name,
+      retention.qualified_name(p_pol.target);
   else
     v_result := 'not_detached';
     update retention.run_batches set disposition = 'not_detached', finished_at = clock_timestamp()
@@ -404,7 +415,7 @@ begin
 end
 $$;
 comment on function retention_internal._settle_detaching(retention.runs, retention.policies) is
-  'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version), changed (detached, but with rows not past the cutoff: left for the DBA) or not_detached. NULL when none is left.';
+  'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version) or not_detached. NULL when none is left.';
 
 -- The statement the worker runs when run_step returns 'detach': the partition this
 -- session's run handed over, detached CONCURRENTLY (it cannot run inside a function or a

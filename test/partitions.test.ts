@@ -591,6 +591,76 @@ describe('drop_partitions', () => {
       expect(await count(db, `app.pg_2025_01`)).toBeGreaterThan(0);
     });
 
+    it('what a detached partition holds is checked when it is dropped: a row not past the cutoff, or a table attached below it, keeps it (attack round atk24)', async () => {
+      // Plain path: a row written into the detached partition before the step that drops it.
+      await makePartitioned('app.pa', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pa', 'app.pa', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const c = await db.connect();
+      try {
+        const id = (await c.query(`select retention.open_run('pa', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        for (let i = 0; i < 3 && !(await batches(id)).length; i++) await c.query(`select retention.run_step($1)`, [id]);
+        expect((await batches(id)).map((b) => b.disposition)).toEqual(['detached']);
+        await db.q(`insert into app.pa_2025_01 (id, user_id, created_at) values (999999, 3, now())`);
+        for (let i = 0; i < 20; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
+        expect(await count(db, `app.pa_2025_01 where created_at > '2026-01-01Z'`)).toBe(1);
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pa_2025_01 detached', 'app.pa_2025_02 dropped']);
+        expect((await db.q(`select problem from retention.check_setup() where policy = 'pa' and problem like 'partition%'`)).map((p) => p.problem))
+          .toEqual([expect.stringMatching(/^partition app\.pa_2025_01 was detached by run \d+ and changed since/)]);
+      } finally {
+        await c.end();
+      }
+      // A sub-partitioned partition: a table its owner attaches below it after the detach
+      // (a concurrent detach's CHECK constraint refuses that; a plain one does not).
+      await db.q(`create table app.pt (id bigint, user_id int not null, created_at timestamptz not null, region text not null) partition by range (created_at)`);
+      await db.q(`create table app.pt_2025_01 partition of app.pt for values from ('2025-01-01Z') to ('2025-02-01Z') partition by list (region)`);
+      await db.q(`create table app.pt_2025_01_eu partition of app.pt_2025_01 for values in ('eu')`);
+      await db.q(`create table app.pt_2025_02 partition of app.pt for values from ('2025-02-01Z') to ('2025-03-01Z')`);
+      await db.q(`create table app.pt_2025_03 partition of app.pt for values from ('2025-03-01Z') to ('2025-04-01Z')`);
+      await db.q(`insert into app.pt select i, 1, timestamptz '2025-01-01Z' + i * interval '1 day', 'eu' from generate_series(0, 80) i`);
+      await db.q(`select retention.set_policy('pt', 'app.pt', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      const w = await db.connect();
+      try {
+        const id = (await w.query(`select retention.open_run('pt', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        for (let i = 0; i < 3 && !(await batches(id)).length; i++) await w.query(`select retention.run_step($1)`, [id]);
+        await db.q(`create table app.pt_keep (like app.pt_2025_01_eu)`);
+        await db.q(`insert into app.pt_keep values (1, 1, '2025-01-05Z', 'us')`);
+        await db.q(`alter table app.pt_2025_01 attach partition app.pt_keep for values in ('us')`);
+        for (let i = 0; i < 20; i++) if ((await w.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
+        expect(await count(db, `app.pt_keep`)).toBe(1);
+        expect(await count(db, `app.pt_2025_01_eu`)).toBe(31);
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pt_2025_01 detached', 'app.pt_2025_02 dropped']);
+      } finally {
+        await w.end();
+      }
+    });
+
+    it('a lock timeout after the worker detached the partition leaves it recorded: the next run drops it (attack round atk24)', async () => {
+      await makePartitioned('app.pl', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pl', 'app.pl', 'drop_partitions', 'created_at', p_retain => '1 day',
+                    p_max_rows_per_run => 1000000, p_lock_timeout => '200 milliseconds')`);
+      const jan = await count(db, `app.pl_2025_01`);
+      const c = await workerSession();
+      const reader = await db.connect();
+      try {
+        const id = (await c.query(`select retention.open_run('pl', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        await c.query(await untilDetach(c, id));
+        await reader.query(`begin`);
+        await reader.query(`select count(*) from app.pl_2025_01`);   // holds a lock the drop waits for
+        let s = 'running';
+        for (let i = 0; i < 5 && s === 'running'; i++) s = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+        expect(s).toBe('stopped_lock_timeout');
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pl_2025_01 detached']);
+        await reader.query(`commit`);
+        await db.call(`call retention.run('pl', p_as_of => '2025-03-15Z')`);
+        const run = await lastRun('pl');
+        expect((await batches(run.run_id)).map((b) => `${b.partition_name} ${b.disposition} ${b.rows}`)[0]).toBe(`app.pl_2025_01 dropped ${jan}`);
+        expect(await partitionsOf('app.pl')).toEqual(['pl_2025_03']);
+      } finally {
+        await c.end();
+        await reader.end();
+      }
+    });
+
     it('a table with a default partition, and run() (it steps in the database), detach the plain way', async () => {
       await makePartitioned('app.pz', { months: 3, withDefault: true });
       await db.q(`select retention.set_policy('pz', 'app.pz', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
@@ -609,6 +679,54 @@ describe('drop_partitions', () => {
         await c.end();
       }
     });
+  });
+
+  it('a table hold on an empty sub-partition keeps its partition (attack round atk24)', async () => {
+    await db.q(`create table app.ph (id bigint, user_id int not null, created_at timestamptz not null, region text not null) partition by range (created_at)`);
+    await db.q(`create table app.ph_2025_01 partition of app.ph for values from ('2025-01-01Z') to ('2025-02-01Z') partition by list (region)`);
+    await db.q(`create table app.ph_2025_01_eu partition of app.ph_2025_01 for values in ('eu')`);
+    await db.q(`create table app.ph_2025_01_us partition of app.ph_2025_01 for values in ('us')`);
+    await db.q(`create table app.ph_2025_02 partition of app.ph for values from ('2025-02-01Z') to ('2025-03-01Z')`);
+    await db.q(`insert into app.ph select i, 1, timestamptz '2025-01-01Z' + i * interval '1 day', 'eu' from generate_series(0, 40) i`);
+    await db.q(`select retention.set_policy('ph', 'app.ph', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    await db.q(`select retention.place_hold('table', 'app.ph_2025_01_us', 'Keep the US table')`);
+    expect((await db.q(`select action from retention.partitions('ph', '2025-03-15Z') where partition = 'app.ph_2025_01'`))[0]!.action).toBe('keep: legal hold');
+    await db.call(`call retention.run('ph', p_as_of => '2025-03-15Z')`);
+    expect(await count(db, `pg_class where oid = to_regclass('app.ph_2025_01_us')`)).toBe(1);
+    expect(await partitionsOf('app.ph')).toEqual(['ph_2025_01', 'ph_2025_02']);
+  });
+
+  it('a login row security binds on a partition, or that is not a member of a partition\'s owner, does not have it dropped (attack round atk24)', async () => {
+    await makePartitioned('app.pu', { months: 3, withDefault: false });
+    const owner = `pu_owner_${randomBytes(3).toString('hex')}`;
+    const other = `pu_other_${randomBytes(3).toString('hex')}`;
+    const runner = `pu_run_${randomBytes(3).toString('hex')}`;
+    await db.q(`create role ${owner} nologin`);
+    await db.q(`create role ${other} nologin`);
+    for (const t of ['pu', 'pu_2025_01', 'pu_2025_02', 'pu_2025_03']) await db.q(`alter table app.${t} owner to ${owner}`);
+    await db.q(`create role ${runner} login password 'pw' in role retention_runner, ${owner}`);
+    await db.q(`grant usage on schema app to ${runner}`);
+    await db.q(`select retention.set_policy('pu', 'app.pu', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    const u = new URL(db.url);
+    u.username = runner;
+    u.password = 'pw';
+    const c = new pg.Client({ connectionString: u.toString() });
+    await c.connect();
+    try {
+      const jan = await count(db, 'app.pu_2025_01');
+      await db.q(`alter table app.pu_2025_01 enable row level security`);
+      await db.q(`alter table app.pu_2025_01 force row level security`);
+      await db.q(`create policy even on app.pu_2025_01 using (user_id % 2 = 0)`);
+      expect(await sqlState(c.query(`call retention.run('pu', p_as_of => '2025-03-15Z')`))).toBe('RT023');
+      expect(await count(db, 'app.pu_2025_01')).toBe(jan);
+      await db.q(`alter table app.pu_2025_01 disable row level security`);
+      await db.q(`alter table app.pu_2025_01 owner to ${other}`);   // the login is no member of its owner
+      expect(await sqlState(c.query(`call retention.run('pu', p_as_of => '2025-03-15Z')`))).toBe('42501');
+      expect(await count(db, 'app.pu_2025_01')).toBe(jan);
+      expect(await partitionsOf('app.pu')).toEqual(['pu_2025_01', 'pu_2025_02', 'pu_2025_03']);
+    } finally {
+      await c.end();
+    }
   });
 
   it('a partition detached but not dropped (a view depends on it) is not counted until the next run drops it, first', async () => {
