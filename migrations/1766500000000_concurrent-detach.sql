@@ -26,6 +26,11 @@ comment on column retention.run_batches.disposition is 'drop_partitions: what th
 alter table retention.run_batches add column partition_tree oid[];
 comment on column retention.run_batches.partition_tree is 'The OIDs of the detached partition and of the tables below it when it was detached (NULL for batches recorded before migration 28): a run drops it only while it is made of exactly those.';
 
+-- Partitions detached and not finished, looked up by OID by every batch (a run acts on
+-- none of them, nor on a table below one, but the run of the policy that detached it).
+create index run_batches_partition_oid on retention.run_batches (partition_oid)
+  where disposition in ('detached', 'detaching');
+
 -- A drop_partitions step detaches plainly or hands the partition to the worker (sql/
 -- creates the step again with that choice).
 drop function if exists retention_internal._detach_partitions(retention.runs, retention.policies, bigint);

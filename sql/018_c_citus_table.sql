@@ -28,8 +28,10 @@ $$;
 comment on function retention_internal._citus_table(oid) is
   'Internal. Whether Citus distributes the table, a partitioned table above it or a partition below it (in pg_dist_partition): batches address rows by ctid, unique within one shard only, so policies on such tables are refused (RT013).';
 
--- A table and every table below it (pg_partition_tree lists nothing for a table that is
--- neither partitioned nor a partition: a partition once detached), by OID, sorted.
+-- A table and every table below it, by OID, sorted: through pg_inherits, so a partition
+-- being detached concurrently (which pg_partition_tree and queries leave out, while a
+-- DROP of the table above still drops it) counts, and a table that is neither
+-- partitioned nor a partition (one detached) is itself.
 create or replace function retention_internal._tree_oids(p_rel regclass)
 returns oid[]
 language sql
@@ -37,7 +39,31 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  select array(select p_rel::oid union select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t order by 1)
+  with recursive t(rel) as (
+    select p_rel::oid
+    union
+    select i.inhrelid from pg_catalog.pg_inherits i join t on i.inhparent = t.rel
+  )
+  select array(select t.rel from t order by 1)
 $$;
 comment on function retention_internal._tree_oids(regclass) is
-  'Internal. The OIDs of a table and of every table below it, sorted (the table itself too when it is no partitioned table or partition).';
+  'Internal. The OIDs of a table and of every table below it (partitions being detached concurrently included), sorted.';
+
+-- A table below p_rel that is being detached concurrently (left pending), or NULL: its
+-- rows are out of every query's sight, so no hold check or count sees them, while a DROP
+-- of p_rel would still take it.
+create or replace function retention_internal._pending_below(p_rel regclass)
+returns regclass
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select i.inhrelid::regclass
+    from pg_catalog.pg_inherits i
+   where i.inhdetachpending and i.inhparent = any (retention_internal._tree_oids(p_rel))
+   order by i.inhrelid
+   limit 1
+$$;
+comment on function retention_internal._pending_below(regclass) is
+  'Internal. A table below the given one left pending by a concurrent detach (out of queries'' sight, still dropped with it), or NULL.';

@@ -447,6 +447,13 @@ as $$
 declare
   v_rel oid;
 begin
+  v_rel := retention_internal._pending_below(p_part);
+  if v_rel is not null then
+    raise exception '% is being detached concurrently from the table above it: its rows are out of sight, and a drop of % would take them', v_rel::regclass, p_part
+      using errcode = '55000',
+            hint = format('Finish that detach first (ALTER TABLE %s DETACH PARTITION %s FINALIZE, or the next run of the policy on that table does it), then run again.',
+                          (select i.inhparent::regclass from pg_catalog.pg_inherits i where i.inhrelid = v_rel), v_rel::regclass);
+  end if;
   perform retention_internal._check_rls_of(retention_internal._tree_oids(p_part));
   if p_acting then
     select c.oid into v_rel
@@ -465,4 +472,4 @@ begin
 end
 $$;
 comment on function retention_internal._check_partition(regclass, boolean) is
-  'Internal. RT023 when row security on a partition or a table below it hides rows from the session''s login or the retention owner; with p_acting, 42501 unless the login is a member of the owner of each of those tables.';
+  'Internal. 55000 when a table below the partition is being detached concurrently; RT023 when row security on the partition or a table below it hides rows from the session''s login or the retention owner; with p_acting, 42501 unless the login is a member of the owner of each of those tables.';

@@ -11,6 +11,9 @@
 --   last            expired, but the newest partition: kept so the table keeps one;
 --   foreign         expired, but it is (or holds) a foreign table: dropping it would remove
 --                   the table's definition, not its rows on the other server; kept;
+--   pending         expired, but a table below it is being detached concurrently: its rows
+--                   are out of sight (uncounted, unchecked for holds) while a drop would
+--                   take it; kept until that detach is finished;
 --   default         the default partition, never dropped;
 --   current         not past the cutoff yet.
 -- Rows are given for expired partitions only (NULL otherwise); holds are judged at now()
@@ -44,6 +47,11 @@ begin
       continue;
     end if;
     v_tbl := retention.qualified_name(v_p.part);
+    if retention_internal._pending_below(v_p.part) is not null then
+      disposition := 'pending';  -- its rows there are out of sight: neither counted nor checked
+      return next;
+      continue;
+    end if;
     if exists (select from pg_catalog.pg_class k
                 where k.relkind = 'f'
                   and (k.oid = v_p.part
@@ -75,14 +83,15 @@ begin
         into rows, held_rows, oldest_at;
     end if;
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;
-    v_whole := v_whole or retention_internal._tree_held(v_p.part);
     if v_whole then
       held_rows := rows;
     end if;
+    -- A table hold on a table below the partition keeps it even when that table is empty
+    -- (no held row shows it): the partition stays and its unheld rows go row by row.
     disposition := case
       when v_p.keep_last then 'last'
       when v_whole or (held_rows > 0 and held_rows = rows) then 'held'
-      when held_rows > 0 then 'rows'
+      when held_rows > 0 or retention_internal._tree_held(v_p.part) then 'rows'
       when p_policy.archive_schema is not null then 'archive'
       else 'drop' end;
     return next;
@@ -90,4 +99,4 @@ begin
 end
 $$;
 comment on function retention_internal._partition_plan(retention.policies, timestamptz, timestamptz) is
-  'Internal. Per partition of a drop_partitions policy: bounds, rows (estimated or counted, by the policy''s count) and held rows of expired partitions, the disposition (drop, archive, rows, held, last, foreign, default, current) and whether rows is an estimate.';
+  'Internal. Per partition of a drop_partitions policy: bounds, rows (estimated or counted, by the policy''s count) and held rows of expired partitions, the disposition (drop, archive, rows, held, last, foreign, pending, default, current) and whether rows is an estimate.';

@@ -38,6 +38,7 @@ begin
              when 'held' then 'keep: legal hold'
              when 'last' then 'keep: last partition'
              when 'foreign' then 'keep: a foreign table (its rows are on another server)'
+             when 'pending' then 'keep: a table below it is being detached concurrently'
              when 'default' then 'keep: default partition'
              else 'keep: not past the cutoff' end,
            x.estimated
@@ -45,4 +46,4 @@ begin
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is
-  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, a foreign table, default partition, not past the cutoff); estimated says whether rows is an estimate from the statistics (the policy''s count).';
+  'Read-only preview of a drop_partitions policy: each partition with its bounds, rows and held rows (for those past the cutoff) and what a run would do: drop, archive, keep (legal hold, last partition, a foreign table, a table below it being detached concurrently, default partition, not past the cutoff); estimated says whether rows is an estimate from the statistics (the policy''s count).';

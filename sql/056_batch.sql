@@ -86,6 +86,7 @@ begin
   v_reach := retention_internal._lock_reach(p_pol);
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
+  perform retention_internal._check_not_detached(p_pol.target);
   -- Objects of the rows it removes are queued by their columns' triggers, which must be in
   -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
   -- transaction is marked as its (batch_marks), until just before the commit.

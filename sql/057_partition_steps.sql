@@ -50,6 +50,7 @@ begin
     perform retention_internal._lock_for_ddl(p_pol.target, p_pol.lock_timeout);
     perform set_config('lock_timeout', v_lock_ms, true);
   end if;
+  perform retention_internal._check_not_detached(p_pol.target);
   if retention_internal._citus_table(p_pol.target) then
     raise exception 'cannot act on %: it is a Citus distributed table', v_parent
       using errcode = 'RT013', hint = 'pg-retention does not act on Citus distributed tables yet (docs/scaling.md says why and what it would need): drop the policy.';
@@ -64,6 +65,7 @@ begin
       continue;
     end if;
     continue when v_e->>'disposition' not in ('drop', 'archive');
+    continue when retention_internal._pending_below(v_p.part) is not null;  -- (see _partition_plan)
     -- A foreign table attached below it since the run counted: kept (see _partition_plan).
     continue when exists (select from pg_catalog.pg_class k
                            where k.relkind = 'f'
@@ -74,9 +76,10 @@ begin
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
-    continue when v_held or retention_internal._tree_held(v_p.part);
+    continue when v_held;
     execute format('select exists (select from %s t where %s)', v_name, retention_internal._held_sql(v_p.part, 't', p_pol.name, true))
       into v_held;
+    v_held := v_held or retention_internal._tree_held(v_p.part);  -- a held table below it, empty or not
     if v_held then
       v_rows_left := v_rows_left || v_name;  -- a hold placed since the count: delete rows instead
       continue;
@@ -440,3 +443,40 @@ as $$
 $$;
 comment on function retention.detach_statement(bigint) is
   'The ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (and the policy''s lock_timeout for it) a worker runs when run_step returned ''detach'' for the run this session opened, then it steps again; no row otherwise.';
+
+-- A run acts on no table that is, or is below, a partition a run detached from the table
+-- above it and did not finish (dropped, archived or attached again): that partition's
+-- rows are under the holds of the table it came from, which a policy on the detached
+-- table does not apply; the run of the policy it was detached by finishes it, under
+-- those holds. 55000 otherwise.
+create or replace function retention_internal._check_not_detached(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_b record;
+begin
+  select b.partition_oid, b.partition_parent, r.policy_name into v_b
+    from retention.run_batches b
+    join retention.runs r on r.run_id = b.run_id
+    join pg_catalog.pg_class c on c.oid = b.partition_oid and not c.relispartition
+   where b.disposition in ('detached', 'detaching')
+     and b.partition_oid = any (retention_internal._rel_and_ancestors(p_rel)::oid[])
+     and not exists (select from retention.run_batches b2
+                      where b2.partition_oid = b.partition_oid
+                        and b2.disposition in ('dropped', 'archived', 'reattached')
+                        and (b2.run_id, b2.batch_no) > (b.run_id, b.batch_no))
+   limit 1;
+  if found then
+    raise exception '% was detached from % by a run of policy % and not finished: a run of another policy may not act on it', v_b.partition_oid::regclass,
+      coalesce(retention.qualified_name(v_b.partition_parent::regclass), 'a table no longer there'), v_b.policy_name
+      using errcode = '55000',
+            hint = format('The next run of policy %s finishes it, under the holds of the table it came from (check_setup says what stops it); or attach it again.', v_b.policy_name);
+  end if;
+end
+$$;
+comment on function retention_internal._check_not_detached(regclass) is
+  'Internal. 55000 when the table, or a table above it, is a partition a run detached and did not finish: only the run of that partition''s policy acts on it.';

@@ -83,6 +83,14 @@ begin
       using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
   end if;
 
+  if retention.qualified_name(v_pol.target) is not null then
+    perform retention_internal._check_not_detached(v_pol.target);
+  end if;
+  -- A drop_partitions policy's table must still be partitioned by range on its age column
+  -- (a column renamed since would make every partition look expired).
+  if v_pol.action = 'drop_partitions' and retention.qualified_name(v_pol.target) is not null then
+    perform retention_internal._validate_drop_partitions(v_pol.target, v_pol.age_column, null, v_pol.archive_schema);
+  end if;
   if v_pol.action <> 'drop_partitions' and retention.qualified_name(v_pol.target) is not null then
     perform retention_internal._check_foreign_code(v_pol);
     perform retention_internal._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));

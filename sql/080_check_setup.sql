@@ -202,7 +202,9 @@ begin
       join retention.runs r on r.run_id = b.run_id
      cross join lateral (select coalesce(b.partition_parent, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid) as rel) t
      where t.rel is not null
-       and not exists (select from retention.policies x where x.action = 'drop_partitions' and x.target = t.rel)
+       -- a policy acts on it only while its table and age column are there
+       and not exists (select from retention.policies x where x.action = 'drop_partitions' and x.target = t.rel
+                        and retention_internal._column_type(x.target, x.age_column) is not null)
        and ((b.disposition = 'detached'
              and exists (select from retention_internal._detached_left(t.rel) d where d.run_id = b.run_id and d.batch_no = b.batch_no))
             -- handed to a worker to detach concurrently: detached or pending since

@@ -452,18 +452,18 @@ describe('drop_partitions', () => {
     });
 
     it('a statement the worker did not run, or that failed, leaves the partition attached: the run detaches it the plain way', async () => {
-      await makePartitioned('app.pn', { months: 3, withDefault: false });
-      await db.q(`select retention.set_policy('pn', 'app.pn', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await makePartitioned('app.pnx', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pnx', 'app.pnx', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
       const c = await workerSession();
       try {
-        const id = (await c.query(`select retention.open_run('pn', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        const id = (await c.query(`select retention.open_run('pnx', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
         await untilDetach(c, id);
         // The worker steps again without detaching (its statement failed).
         for (let i = 0; i < 20; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
         expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`))
-          .toEqual(['app.pn_2025_01 not_detached', 'app.pn_2025_01 dropped', 'app.pn_2025_02 dropped']);
-        expect((await lastRun('pn')).status).toBe('completed');
-        expect(await partitionsOf('app.pn')).toEqual(['pn_2025_03']);
+          .toEqual(['app.pnx_2025_01 not_detached', 'app.pnx_2025_01 dropped', 'app.pnx_2025_02 dropped']);
+        expect((await lastRun('pnx')).status).toBe('completed');
+        expect(await partitionsOf('app.pnx')).toEqual(['pnx_2025_03']);
       } finally {
         await c.end();
       }
@@ -593,19 +593,19 @@ describe('drop_partitions', () => {
 
     it('what a detached partition holds is checked when it is dropped: a row not past the cutoff, or a table attached below it, keeps it (attack round atk24)', async () => {
       // Plain path: a row written into the detached partition before the step that drops it.
-      await makePartitioned('app.pa', { months: 3, withDefault: false });
-      await db.q(`select retention.set_policy('pa', 'app.pa', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await makePartitioned('app.pv', { months: 3, withDefault: false });
+      await db.q(`select retention.set_policy('pv', 'app.pv', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
       const c = await db.connect();
       try {
-        const id = (await c.query(`select retention.open_run('pa', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
+        const id = (await c.query(`select retention.open_run('pv', p_as_of => '2025-03-15Z') as id`)).rows[0].id;
         for (let i = 0; i < 3 && !(await batches(id)).length; i++) await c.query(`select retention.run_step($1)`, [id]);
         expect((await batches(id)).map((b) => b.disposition)).toEqual(['detached']);
-        await db.q(`insert into app.pa_2025_01 (id, user_id, created_at) values (999999, 3, now())`);
+        await db.q(`insert into app.pv_2025_01 (id, user_id, created_at) values (999999, 3, now())`);
         for (let i = 0; i < 20; i++) if ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s !== 'running') break;
-        expect(await count(db, `app.pa_2025_01 where created_at > '2026-01-01Z'`)).toBe(1);
-        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pa_2025_01 detached', 'app.pa_2025_02 dropped']);
-        expect((await db.q(`select problem from retention.check_setup() where policy = 'pa' and problem like 'partition%'`)).map((p) => p.problem))
-          .toEqual([expect.stringMatching(/^partition app\.pa_2025_01 was detached by run \d+ and changed since/)]);
+        expect(await count(db, `app.pv_2025_01 where created_at > '2026-01-01Z'`)).toBe(1);
+        expect((await batches(id)).map((b) => `${b.partition_name} ${b.disposition}`)).toEqual(['app.pv_2025_01 detached', 'app.pv_2025_02 dropped']);
+        expect((await db.q(`select problem from retention.check_setup() where policy = 'pv' and problem like 'partition%'`)).map((p) => p.problem))
+          .toEqual([expect.stringMatching(/^partition app\.pv_2025_01 was detached by run \d+ and changed since/)]);
       } finally {
         await c.end();
       }
@@ -690,10 +690,12 @@ describe('drop_partitions', () => {
     await db.q(`insert into app.ph select i, 1, timestamptz '2025-01-01Z' + i * interval '1 day', 'eu' from generate_series(0, 40) i`);
     await db.q(`select retention.set_policy('ph', 'app.ph', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
     await db.q(`select retention.place_hold('table', 'app.ph_2025_01_us', 'Keep the US table')`);
-    expect((await db.q(`select action from retention.partitions('ph', '2025-03-15Z') where partition = 'app.ph_2025_01'`))[0]!.action).toBe('keep: legal hold');
+    expect((await db.q(`select action from retention.partitions('ph', '2025-03-15Z') where partition = 'app.ph_2025_01'`))[0]!.action)
+      .toBe('keep (legal hold): delete its unheld rows');
     await db.call(`call retention.run('ph', p_as_of => '2025-03-15Z')`);
     expect(await count(db, `pg_class where oid = to_regclass('app.ph_2025_01_us')`)).toBe(1);
     expect(await partitionsOf('app.ph')).toEqual(['ph_2025_01', 'ph_2025_02']);
+    expect(await count(db, 'app.ph_2025_01_eu')).toBe(0);   // its unheld rows went row by row
   });
 
   it('a login row security binds on a partition, or that is not a member of a partition\'s owner, does not have it dropped (attack round atk24)', async () => {
@@ -727,6 +729,96 @@ describe('drop_partitions', () => {
     } finally {
       await c.end();
     }
+  });
+
+  describe('policies on a partitioned table and on one of its partitions (attack round atk25)', () => {
+    /** app.<n>: 2024 (sub-partitioned by half-year, user 1003 in the first half) and 2025–2030; policies <n>_top on it and <n>_sub on its 2024 partition. */
+    async function twoLevels(n: string): Promise<void> {
+      await db.q(`create schema if not exists app`);
+      await db.q(`create table app.${n} (id bigint, user_id int not null, created_at timestamptz not null) partition by range (created_at)`);
+      await db.q(`create table app.${n}_2024 partition of app.${n} for values from ('2024-01-01Z') to ('2025-01-01Z') partition by range (created_at)`);
+      await db.q(`create table app.${n}_2024_h1 partition of app.${n}_2024 for values from ('2024-01-01Z') to ('2024-07-01Z')`);
+      await db.q(`create table app.${n}_2024_h2 partition of app.${n}_2024 for values from ('2024-07-01Z') to ('2025-01-01Z')`);
+      await db.q(`create table app.${n}_cur partition of app.${n} for values from ('2025-01-01Z') to ('2030-01-01Z')`);
+      await db.q(`insert into app.${n} select i, case when i < 180 then 1003 else 1 end, timestamptz '2024-01-01Z' + i * interval '1 day' from generate_series(0, 500) i`);
+      for (const [name, table] of [[`${n}_top`, `app.${n}`], [`${n}_sub`, `app.${n}_2024`]]) {
+        await db.q(`select retention.set_policy($1, $2, 'drop_partitions', 'created_at', p_retain => '1 day', p_subject_column => 'user_id',
+                      p_max_rows_per_run => 1000000, p_count => 'exact')`, [name, table]);
+      }
+    }
+
+    it('a partition with a table below it left half-detached is kept: its rows are out of sight of the hold check', async () => {
+      await twoLevels('hx');
+      const w = await db.connect();
+      const reader = await db.connect();
+      await w.query(`set retention.detach_concurrently = on`);
+      const id = (await w.query(`select retention.open_run('hx_sub', p_as_of => '2025-06-01Z') as id`)).rows[0].id;
+      let statement = '';
+      for (let i = 0; i < 5 && !statement; i++) {
+        if ((await w.query(`select retention.run_step($1) as s`, [id])).rows[0].s === 'detach') {
+          statement = (await w.query(`select statement from retention.detach_statement($1)`, [id])).rows[0].statement;
+        }
+      }
+      expect(statement).toContain('app.hx_2024_h1');
+      await reader.query(`begin isolation level repeatable read`);
+      await reader.query(`select count(*) from app.hx_2024`);
+      const pid = (await w.query(`select pg_backend_pid() as pid`)).rows[0].pid;
+      const detach = w.query(statement).catch(() => null);
+      await waitForWaiting(pid);
+      await db.q(`select pg_terminate_backend($1)`, [pid]);
+      await detach;
+      await reader.query(`commit`);
+      await reader.end();
+      expect(await db.q(`select inhdetachpending from pg_inherits where inhrelid = 'app.hx_2024_h1'::regclass`)).toEqual([{ inhdetachpending: true }]);
+      await db.q(`select retention.place_hold('subject', '1003', 'Litigation')`);
+      try {
+        const h1 = await db.q(`select count(*)::int as n from app.hx_2024_h1`);
+        expect((await db.q(`select action from retention.partitions('hx_top', '2025-06-01Z') where partition = 'app.hx_2024'`))[0]!.action)
+          .toBe('keep: a table below it is being detached concurrently');
+        await db.call(`call retention.run('hx_top', p_as_of => '2025-06-01Z')`);
+        expect(await db.q(`select count(*)::int as n from app.hx_2024_h1`)).toEqual(h1);
+        expect(await count(db, `pg_class where oid = to_regclass('app.hx_2024')`)).toBe(1);
+      } finally {
+        await db.q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'Litigation' and released_at is null`);
+      }
+    });
+
+    it('a partition a run detached and did not finish is acted on by no other policy; check_setup names it once its policy\'s table is gone', async () => {
+      await twoLevels('hy');
+      await db.q(`create view app.hy_v as select * from app.hy_2024`);   // the drop fails after the detach
+      expect(await sqlState(db.call(`call retention.run('hy_top', p_as_of => '2025-06-01Z')`))).toBe('2BP01');
+      expect(await count(db, `pg_class where oid = 'app.hy_2024'::regclass and not relispartition`)).toBe(1);
+      await db.q(`select retention.place_hold('table', 'app.hy', 'Keep everything')`);
+      try {
+        const rows = await count(db, 'app.hy_2024');
+        expect(await sqlState(db.call(`call retention.run('hy_sub', p_as_of => '2025-06-01Z')`))).toBe('55000');
+        expect(await count(db, 'app.hy_2024')).toBe(rows);
+        // The view gone, the policy it was detached by finds it under the hold: attached again.
+        await db.q(`drop view app.hy_v`);
+        await db.call(`call retention.run('hy_top', p_as_of => '2025-06-01Z')`);
+        expect(await count(db, `pg_class where oid = 'app.hy_2024'::regclass and relispartition`)).toBe(1);
+      } finally {
+        await db.q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'Keep everything' and released_at is null`);
+      }
+      // A sub-partition its own policy detached and could not drop, then its table dropped by the top policy.
+      await twoLevels('hz');
+      await db.q(`create view app.hz_v as select * from app.hz_2024_h1`);
+      expect(await sqlState(db.call(`call retention.run('hz_sub', p_as_of => '2025-06-01Z')`))).toBe('2BP01');
+      await db.call(`call retention.run('hz_top', p_as_of => '2025-06-01Z')`);
+      expect(await count(db, `pg_class where oid = to_regclass('app.hz_2024')`)).toBe(0);
+      expect((await db.q(`select problem from retention.check_setup() where problem like 'partition app.hz_2024_h1%'`)).map((p) => p.problem))
+        .toEqual([expect.stringMatching(/and no drop_partitions policy acts on that table now/)]);
+    });
+
+    it('a policy whose table is no longer partitioned by range on its age column is refused at the run', async () => {
+      await makePartitioned('app.pk2', { months: 3, withDefault: false });
+      await db.q(`alter table app.pk2 add column updated_at timestamptz not null default now()`);
+      await db.q(`select retention.set_policy('pk2', 'app.pk2', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await db.q(`alter table app.pk2 rename column created_at to made_at`);
+      await db.q(`alter table app.pk2 rename column updated_at to created_at`);
+      expect(await sqlState(db.call(`call retention.run('pk2', p_as_of => '2025-03-15Z')`))).toBe('RT013');
+      expect(await partitionsOf('app.pk2')).toEqual(['pk2_2025_01', 'pk2_2025_02', 'pk2_2025_03']);
+    });
   });
 
   it('a partition detached but not dropped (a view depends on it) is not counted until the next run drops it, first', async () => {
