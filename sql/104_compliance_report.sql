@@ -44,7 +44,9 @@ begin
   -- so a dropped or changed policy still has the version its runs used).
   with b as (
     select r.policy_name, r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition, b.estimated,
-           coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies, r.spec -> 'policy')), false) as archived
+           -- (Without the tables: a table dropped since would not read back as a regclass.)
+           coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies,
+             (r.spec -> 'policy') - array['target', 'revoke_tables'])), false) as archived
       from retention.run_batches b
       join retention.runs r on r.run_id = b.run_id
      where r.kind = 'policy' and r.mode = 'live'

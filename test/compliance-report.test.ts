@@ -288,6 +288,16 @@ describe('compliance_report: periods, personal data, bad input, roles', () => {
     expect(r.policies.find((p) => p.policy === 'rp.t')).toMatchObject({ rows_deleted: 30, runs: 1, dry_runs: 1 });
   });
 
+  it('reports a policy whose table was dropped after it ran (found by attack round atk25)', async () => {
+    await db.q(`create table rp.gone (id int primary key, created_at timestamptz not null)`);
+    await db.q(`insert into rp.gone select i, now() - interval '100 days' from generate_series(1, 5) i`);
+    await db.q(`select retention.set_policy('rp.gone', 'rp.gone', 'delete', 'created_at', p_retain => '30 days')`);
+    await db.call(`call retention.run('rp.gone')`);
+    await db.q(`drop table rp.gone`);
+    const r = (await db.q<{ r: Report }>(`select retention.compliance_report(now() - interval '1 day', now() + interval '1 day') as r`))[0]!.r;
+    expect(r.policies.find((p) => p.policy === 'rp.gone')).toMatchObject({ rows_deleted: 5, runs: 1 });
+  });
+
   it('keeps out the values of failed rows and the text of errors', async () => {
     await db.q(`create table rp.f (id int primary key, created_at timestamptz not null, email text)`);
     await db.q(`create table rp.f_ref (id int primary key, f_id int references rp.f)`); // no cascade: deleting a referenced row fails
