@@ -464,6 +464,8 @@ begin
     join retention.runs r on r.run_id = b.run_id
     join pg_catalog.pg_class c on c.oid = b.partition_oid and not c.relispartition
    where b.disposition in ('detached', 'detaching')
+     -- under its name still (an OID can be reused by a new table long after)
+     and pg_catalog.to_regclass(b.partition_name) is not distinct from c.oid::regclass
      and b.partition_oid = any (retention_internal._rel_and_ancestors(p_rel)::oid[])
      and not exists (select from retention.run_batches b2
                       where b2.partition_oid = b.partition_oid
