@@ -257,9 +257,15 @@ $$;
 comment on function retention_internal._check_rls(regclass, boolean) is
   'Internal. RT023 when row-level security on a table a change reaches would hide rows from the session''s login, or from the retention owner a run acts as.';
 
--- The same for tables already listed (a batch's locked reach: _lock_reach): checked in
--- every batch, so row security enabled or forced since the run opened refuses it too
--- (ALTER TABLE ... ROW LEVEL SECURITY waits for the batch's locks).
+-- The same for tables already listed (a batch's locked reach: _lock_reach, which lists
+-- partitions too; a partition's tree: _tree_oids): checked in every batch, so row
+-- security enabled or forced since the run opened refuses it too (ALTER TABLE ... ROW
+-- LEVEL SECURITY waits for the batch's locks). Row security binds the retention owner as
+-- well (current_user in the routines that run it) when it is not a superuser: FORCE ROW
+-- LEVEL SECURITY on a table it owns, or any on one it does not own, unless it has
+-- BYPASSRLS. Its hold checks and counts would then see some rows only, while a dropped
+-- partition takes them all and expired rows it cannot see would stay behind a completed
+-- run.
 create or replace function retention_internal._check_rls_of(p_rels oid[])
 returns void
 language plpgsql
@@ -276,36 +282,7 @@ begin
       using errcode = 'RT023',
             hint = 'Run the policy as a login that bypasses row-level security on that table (BYPASSRLS, or its owner), or disable it there.';
   end if;
-  perform retention_internal._check_owner_rls(r::regclass) from unnest(p_rels) r;
-end
-$$;
-comment on function retention_internal._check_rls_of(oid[]) is
-  'Internal. RT023 when row-level security on one of these tables hides rows from the session''s login or from the retention owner.';
-
--- A run acts as the retention owner (current_user in the routines that run it). When that
--- owner is not a superuser, row-level security binds it on a table with FORCE ROW LEVEL
--- SECURITY it owns, or on one it does not own, unless it has BYPASSRLS: its hold checks
--- and counts would then see some rows only, while a dropped partition takes them all and
--- expired rows it cannot see would stay behind a completed run. RT023 when that is so for
--- the table or any partition below it.
-create or replace function retention_internal._check_owner_rls(p_rel regclass)
-returns void
-language plpgsql
-stable
-set search_path = pg_catalog, pg_temp
-set timezone = 'UTC'
-as $$
-declare
-  v_rel oid;
-begin
-  select t.relid into v_rel
-    from pg_catalog.pg_partition_tree(p_rel) t
-   where pg_catalog.row_security_active(t.relid)
-   order by t.level, t.relid
-   limit 1;
-  if v_rel is null and pg_catalog.row_security_active(p_rel) then
-    v_rel := p_rel;  -- not a partitioned table: pg_partition_tree gives nothing for a view
-  end if;
+  select r into v_rel from unnest(p_rels) r where pg_catalog.row_security_active(r) order by r limit 1;
   if v_rel is not null then
     raise exception 'row-level security on % applies to the retention owner %: a run would not see every row it acts on', v_rel::regclass, current_user
       using errcode = 'RT023',
@@ -313,8 +290,8 @@ begin
   end if;
 end
 $$;
-comment on function retention_internal._check_owner_rls(regclass) is
-  'Internal. RT023 when row-level security on the table, or on a partition below it, applies to the retention owner (current_user): a run''s hold checks and counts would miss rows it still acts on.';
+comment on function retention_internal._check_rls_of(oid[]) is
+  'Internal. RT023 when row-level security on one of these tables hides rows from the session''s login or from the retention owner (current_user).';
 
 -- A login may only look, through a routine that runs as the owner, at a table it can read
 -- itself (previews, plans, counts): 42501 otherwise.
@@ -445,7 +422,8 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
 declare
-  v_rel oid;
+  v_rel  oid;
+  v_tree oid[] := retention_internal._tree_oids(p_part);
 begin
   v_rel := retention_internal._pending_below(p_part);
   if v_rel is not null then
@@ -454,10 +432,10 @@ begin
             hint = format('Finish that detach first (ALTER TABLE %s DETACH PARTITION %s FINALIZE, or the next run of the policy on that table does it), then run again.',
                           (select i.inhparent::regclass from pg_catalog.pg_inherits i where i.inhrelid = v_rel), v_rel::regclass);
   end if;
-  perform retention_internal._check_rls_of(retention_internal._tree_oids(p_part));
+  perform retention_internal._check_rls_of(v_tree);
   if p_acting then
     select c.oid into v_rel
-      from unnest(retention_internal._tree_oids(p_part)) t(rel) join pg_catalog.pg_class c on c.oid = t.rel
+      from unnest(v_tree) t(rel) join pg_catalog.pg_class c on c.oid = t.rel
      where not pg_catalog.pg_has_role(session_user, c.relowner, 'MEMBER')
      order by c.oid
      limit 1;

@@ -31,3 +31,43 @@ as $$
 $$;
 comment on function retention_internal._family(regclass) is
   'Internal. The table and every table of its partitioned table''s partition tree (root, partitions, their partitions).';
+
+-- A table and every table below it, by OID, sorted: through pg_inherits, so a partition
+-- being detached concurrently (which pg_partition_tree and queries leave out, while a
+-- DROP of the table above still drops it) counts, and a table that is neither
+-- partitioned nor a partition (one detached) is itself.
+create or replace function retention_internal._tree_oids(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive t(rel) as (
+    select p_rel::oid
+    union
+    select i.inhrelid from pg_catalog.pg_inherits i join t on i.inhparent = t.rel
+  )
+  select array(select t.rel from t order by 1)
+$$;
+comment on function retention_internal._tree_oids(regclass) is
+  'Internal. The OIDs of a table and of every table below it (partitions being detached concurrently included), sorted.';
+
+-- A table below p_rel that is being detached concurrently (left pending), or NULL: its
+-- rows are out of every query's sight, so no hold check or count sees them, while a DROP
+-- of p_rel would still take it.
+create or replace function retention_internal._pending_below(p_rel regclass)
+returns regclass
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select i.inhrelid::regclass
+    from pg_catalog.pg_inherits i
+   where i.inhdetachpending and i.inhparent = any (retention_internal._tree_oids(p_rel))
+   order by i.inhrelid
+   limit 1
+$$;
+comment on function retention_internal._pending_below(regclass) is
+  'Internal. A table below the given one left pending by a concurrent detach (out of queries'' sight, still dropped with it), or NULL.';

@@ -160,7 +160,7 @@ begin
       end if;
     end if;
     -- Row security that binds the owner (runs act as it) on the table, a partition, or a
-    -- table the change reaches: runs refuse it (RT023, _check_owner_rls).
+    -- table the change reaches: runs refuse it (RT023, _check_rls_of).
     select r.rel::regclass::text into v_rls
       from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
      where pg_catalog.row_security_active(r.rel)

@@ -401,6 +401,9 @@ describe('drop_partitions', () => {
         expect((await db.q(`select spec ->> 'detach' as d from retention.runs where run_id = $1`, [id]))[0]!.d).toBe('concurrently');
         const statement = await untilDetach(c, id);
         expect(statement).toBe('ALTER TABLE app.pk DETACH PARTITION app.pk_2025_01 CONCURRENTLY');
+        // Only the session that opened the run gets it; an unknown run gives nothing.
+        expect(await db.q(`select * from retention.detach_statement($1)`, [id])).toEqual([]);
+        expect(await db.q(`select * from retention.detach_statement(-1)`)).toEqual([]);
         expect((await batches(id)).map((b) => b.disposition)).toEqual(['detaching']);
         await open.query(`begin`);
         await open.query(`insert into app.pk (user_id, created_at) values (1, '2025-04-02Z')`);
