@@ -71,3 +71,19 @@ as $$
 $$;
 comment on function retention_internal._pending_below(regclass) is
   'Internal. A table below the given one left pending by a concurrent detach (out of queries'' sight, still dropped with it), or NULL.';
+
+-- Whether a schema is PostgreSQL's own or one of pg-retention's.
+create or replace function retention_internal._system_namespace(p_nsp oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (select from pg_catalog.pg_namespace n
+                  where n.oid = p_nsp
+                    and (n.nspname in ('pg_catalog', 'information_schema', 'retention', 'retention_internal', 'retention_jobs')
+                         or n.nspname ~ '^pg_'))
+$$;
+comment on function retention_internal._system_namespace(oid) is
+  'Internal. Whether a schema is PostgreSQL''s own or one of pg-retention''s.';

@@ -19,6 +19,10 @@ begin
      or (p_old.target = p_target and p_old.subject_column = p_column) then
     return;
   end if;
+  -- A table dropped since has no rows left to cover.
+  if not exists (select from pg_catalog.pg_class c where c.oid = p_old.target) then
+    return;
+  end if;
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return;
   end if;

@@ -91,10 +91,11 @@ begin
       raise exception '% is the subject table itself', retention.qualified_name(v_subj)
         using errcode = 'RT020', hint = 'The subject''s own row is reached by its key; name the column in another table.';
     end if;
-    if not retention_internal._same_key_type(v_coltyp, v_key.key_type::regtype::oid) then
+    if not (retention_internal._same_key_type(v_coltyp, v_key.key_type::regtype::oid)
+            or retention_internal._text_holds_key(v_coltyp, v_key.key_type::regtype::oid)) then
       raise exception 'column % of % (%) cannot hold the key of % (%)', quote_ident(p_subject_column),
             retention.qualified_name(v_target), format_type(v_coltyp, null), retention.qualified_name(v_subj), v_key.key_type
-        using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one).';
+        using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one; a text column may hold an integer key as its digits).';
     end if;
   end if;
 
@@ -130,6 +131,22 @@ as $$
 $$;
 comment on function retention_internal._same_key_type(oid, oid) is
   'Internal. Whether a column of the first type can hold a subject key of the second (same base type, both integer/numeric, or both text/varchar).';
+
+-- Whether a text column can hold an integer key as its digits (user_id text holding '7'):
+-- an erasure rule may say so (p_subject_column), and the plan lists such a column named
+-- like the key as a gap; the key is compared as its canonical text ('7', not '007').
+create or replace function retention_internal._text_holds_key(p_col oid, p_key oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric')
+    from (select retention_internal._base_type(p_col, -1) as c, retention_internal._base_type(p_key, -1) as k) b
+$$;
+comment on function retention_internal._text_holds_key(oid, oid) is
+  'Internal. Whether a text or varchar column can hold an integer subject key as its canonical digits (an erasure rule''s subject column; a gap erasure_plan lists).';
 
 -- The condition (over alias t) that a column of type p_type holds the subject key p_key,
 -- as erasures and exports compare them: in the column's type without its modifier (a

@@ -217,6 +217,37 @@ $$;
 comment on function retention_internal._subject_key_names(regclass) is
   'Internal. Column names that hold a key of the table elsewhere: those of foreign keys referencing it, <table>_id, <singular>_id.';
 
+-- Whether a table other than p_subject_table (and its partitions), in schema p_nsp or in
+-- any schema when NULL, could own a column named p_name too: a table named for it
+-- (<table>_id, <table in the singular>_id), or a single-column foreign key so named that
+-- references it. Then a column of that name names the people of whichever table it is
+-- about, and its name alone does not say which (tenant_a.users and tenant_b.users).
+create or replace function retention_internal._key_name_elsewhere(p_subject_table regclass, p_name name, p_nsp oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select exists (
+           select from pg_catalog.pg_class c
+            where c.relkind in ('r', 'p') and not c.relispartition
+              and not c.oid = any (retention_internal._family(p_subject_table))
+              and (p_nsp is null or c.relnamespace = p_nsp)
+              and (c.relname || '_id' = p_name or regexp_replace(c.relname, 's$', '') || '_id' = p_name)
+              and not retention_internal._system_namespace(c.relnamespace))
+      or exists (
+           select from pg_catalog.pg_constraint k
+             join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+             join pg_catalog.pg_class c on c.oid = k.confrelid
+            where k.contype = 'f' and k.conparentid = 0 and cardinality(k.conkey) = 1 and a.attname = p_name
+              and not k.confrelid = any (retention_internal._family(p_subject_table))
+              and (p_nsp is null or c.relnamespace = p_nsp)
+              and not retention_internal._system_namespace(c.relnamespace))
+$$;
+comment on function retention_internal._key_name_elsewhere(regclass, name, oid) is
+  'Internal. Whether another table (in the given schema, or anywhere) has a column name among its key names too (a table named for it, or a foreign key so named): a policy''s subject column of that name is then not taken for the subject table''s people by its name alone.';
+
 -- The tables that hold the key of a row of p_subject_table without a foreign key to it,
 -- each once, with the condition (over alias t) that selects the rows holding p_key and
 -- where it came from (via):
@@ -226,14 +257,19 @@ comment on function retention_internal._subject_key_names(regclass) is
 --    sessions.user_id references auth.users), or <table>_id, <table in the singular>_id
 --    (_subject_key_names); that can hold the key (_same_key_type); that is not its
 --    table's own primary key (then the rows are subjects of their own kind: device 81 is
---    not user 81); and that has no single-column foreign key to another table (a column
+--    not user 81); that has no single-column foreign key to another table (a column
 --    that references the tenants names a tenant; one that references the subject table
---    is reached through the key anyway). A policy says a column names a person, not
---    which table's: an erasure of a customer must not take a user's logs.
+--    is reached through the key anyway); and whose name no other table could own as well
+--    (_key_name_elsewhere): in the subject table's schema, none there; in another schema,
+--    none anywhere. A policy says a column names a person, not which table's: an erasure
+--    of a customer must not take a user's logs, nor one of tenant_a.users' user 7 the logs
+--    of tenant_b.users' user 7. A column left out so is listed by erasure_plan as a gap
+--    (an erasure rule's subject column decides).
 -- Not the subject table itself, not a table that no longer exists (a partitioned table
 -- is one location: _erasure_steps acts on each of its partitions). The key is compared as
--- _key_match_sql says (without the column's modifier, text byte for byte); a key the
--- type cannot hold selects nothing. An erasure rule whose column is gone or
+-- _key_match_sql says (without the column's modifier, text byte for byte; an integer key
+-- in a text column an erasure rule names as its canonical digits); a key the type cannot
+-- hold selects nothing. An erasure rule whose column is gone or
 -- no longer fits is an error (_check_subject_rules), not a silent omission.
 create or replace function retention_internal._subject_locations(p_subject_table regclass, p_key text)
 returns table (rel regclass, cond text, via text, cols name[])
@@ -243,11 +279,12 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   with cand as (
-    select r.target as rel, r.subject_column as col, format('erasure rule: column %I', r.subject_column) as via
+    select r.target as rel, r.subject_column as col, format('erasure rule: column %I', r.subject_column) as via,
+           true as by_rule
       from retention.erasure_rules r
      where r.subject_table = p_subject_table and r.subject_column is not null
     union
-    select p.target, p.subject_column, format('subject column %I of policy %s', p.subject_column, p.name)
+    select p.target, p.subject_column, format('subject column %I of policy %s', p.subject_column, p.name), false
       from retention.policies p
      where p.subject_column is not null
        and p.subject_column::text = any (retention_internal._subject_key_names(p_subject_table))
@@ -255,14 +292,26 @@ as $$
        and not exists (select from pg_catalog.pg_constraint k
                          join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
                         where k.contype = 'f' and k.conrelid = p.target and a.attname = p.subject_column)
+       and case when (select k.relnamespace from pg_catalog.pg_class k where k.oid = p.target)
+                     = (select k.relnamespace from pg_catalog.pg_class k where k.oid = p_subject_table)
+                then not retention_internal._key_name_elsewhere(p_subject_table, p.subject_column,
+                       (select k.relnamespace from pg_catalog.pg_class k where k.oid = p_subject_table))
+                else not retention_internal._key_name_elsewhere(p_subject_table, p.subject_column, null) end
+  ),
+  -- The key as its type's canonical text: a text column an erasure rule names holds an
+  -- integer key as '7' (_text_holds_key), whatever spelling the request used.
+  skey as (
+    select y.key_type::regtype::oid as typ, coalesce(retention_internal._subject_value(p_key, y.key_type), p_key) as val
+      from retention_internal._single_key(p_subject_table) y
   ),
   typed as (
-    select c.rel, c.col, c.via, retention_internal._key_match_sql(c.col, a.atttypid, p_key) as cond
+    select c.rel, c.col, c.via, retention_internal._key_match_sql(c.col, a.atttypid, (select x.val from skey x)) as cond
       from cand c
       join pg_catalog.pg_class k on k.oid = c.rel and k.relkind in ('r', 'p')
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped
      where c.rel <> p_subject_table
-       and retention_internal._same_key_type(a.atttypid, (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y))
+       and (retention_internal._same_key_type(a.atttypid, (select x.typ from skey x))
+            or (c.by_rule and retention_internal._text_holds_key(a.atttypid, (select x.typ from skey x))))
   ),
   conds as (select t.rel, t.col, t.via, t.cond from typed t where t.cond is not null)
   select c.rel, '(' || string_agg(distinct c.cond, ' or ') || ')', string_agg(distinct c.via, ', '), array_agg(distinct c.col)
@@ -292,8 +341,10 @@ begin
      and not exists (select from pg_catalog.pg_attribute a
                        join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind in ('r', 'p')
                       where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped
-                        and retention_internal._same_key_type(a.atttypid,
-                              (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y)))
+                        and (retention_internal._same_key_type(a.atttypid,
+                               (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y))
+                             or retention_internal._text_holds_key(a.atttypid,
+                               (select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y))))
    limit 1;
   if found then
     raise exception 'erasure rule on %: column % no longer holds a key of %', coalesce(v_bad.tbl, '(a dropped table)'),

@@ -57,21 +57,42 @@ begin
            null::text as rule_source, null::text as reason, null::jsonb as scrub, r.rows,
            format('not in the plan: the person''s row points at these rows; if they are about the person, remove or scrub them once the erasure is done (the erasure does not follow keys from the person''s row)') as warning
       from retention_internal._subject_references(p_request) r
-     where not r.rel::text = any (array(select s.target from s)))
+     where not r.rel::text = any (array(select s.target from s))),
+  -- Row triggers that fire for what a step does (other than pg-retention's own): one that
+  -- copies the row (an audit or history table) writes the person's data out again, in the
+  -- erasure's own transaction. Listed for a decision; not refused (most such triggers
+  -- keep no personal data, and an audit trail may be kept on purpose).
+  trig as (
+    select (select coalesce(max(x.step), 0) from (select p.step from plan p union all select g.step from gaps g
+                                                  union all select r.step from refs r) x)
+             + (row_number() over (order by s.target, t.tgname))::int as step,
+           null::integer as depth, s.target, format('trigger %I', t.tgname) as via, null::text as rule,
+           null::text as rule_source, null::text as reason, null::jsonb as scrub, null::bigint as rows,
+           format('trigger %I on %s runs %s each row this step %s (function %s): if it copies rows elsewhere (an audit or history table), the erasure writes the person''s data there; scrub or delete it there too, or set an erasure rule for that table',
+                  t.tgname, s.target, case when t.tgtype & 2 <> 0 then 'before' else 'after' end,
+                  case s.rule when 'delete' then 'deletes' else 'scrubs' end, t.tgfoid::regproc) as warning
+      from s
+      join pg_catalog.pg_trigger t on t.tgrelid = to_regclass(s.target) and not t.tgisinternal and t.tgenabled <> 'D'
+      join pg_catalog.pg_proc f on f.oid = t.tgfoid
+     where s.rule in ('delete', 'scrub') and t.tgtype & 1 <> 0
+       and t.tgtype & (case s.rule when 'delete' then 8 else 16 end) <> 0
+       and not retention_internal._system_namespace(f.pronamespace))
   select * from plan
   union all
   select * from gaps
   union all
   select * from refs
+  union all
+  select * from trig
    order by 1;
 end
 $$;
 comment on function retention.erasure_plan(bigint) is
-  'What an erasure request would do, per table reached through the foreign-key graph and subject columns from the subject''s row: depth, foreign key or column, rule (delete, scrub, keep with reason) and where it came from, the rows it concerns now, and a warning where a foreign key would refuse a delete; then, without a rule, columns that look like the subject''s key that no step covers. Read-only.';
+  'What an erasure request would do, per table reached through the foreign-key graph and subject columns from the subject''s row: depth, foreign key or column, rule (delete, scrub, keep with reason) and where it came from, the rows it concerns now, and a warning where a foreign key would refuse a delete; then, without a rule, columns that look like the subject''s key that no step covers, rows the subject''s row points at, and row triggers that fire for a step (they may copy the person''s data elsewhere). Read-only.';
 
 -- Columns that look like a request's subject key and that no step of its plan covers:
 -- on an ordinary table (a partition: reported for its partitioned table) outside p_targets, of a type that can hold the key
--- (_same_key_type), named like a column that references the subject table by a foreign
+-- (_same_key_type; or text holding an integer key, _text_holds_key), named like a column that references the subject table by a foreign
 -- key elsewhere (user_id, author_id), or <table>_id / <table in the singular>_id
 -- (users: user_id), or ending in _<such a name> (owner_user_id). Not a table's own
 -- primary key, not a column of a foreign key (the graph follows those, or stops at a kept
@@ -114,14 +135,16 @@ begin
        -- A key column is the graph's business: followed, or stopped at a kept row.
        and not exists (select from pg_catalog.pg_constraint f
                         where f.contype = 'f' and f.conrelid = a.attrelid and a.attnum = any (f.conkey))
-       and retention_internal._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
+       and (retention_internal._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
+            or retention_internal._text_holds_key(a.atttypid, v_key.key_type::regtype::oid))
      order by 1, 2
   loop
     rel := c.rel;
     col := c.col;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_cond := retention_internal._key_match_sql(c.col, c.atttypid, v_req.subject_id);
+      v_cond := retention_internal._key_match_sql(c.col, c.atttypid,
+                  coalesce(retention_internal._subject_value(v_req.subject_id, v_key.key_type), v_req.subject_id));
       if v_cond is not null then
         execute format('select count(*) from %s t where %s', retention_internal._reach_scan(c.rel), v_cond) into rows;
       end if;

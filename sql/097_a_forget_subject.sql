@@ -116,6 +116,15 @@ begin
          close_reason = case when f.status = 'flagged' or f.close_reason is not null then v_erased end
    where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key = v_value;
   get diagnostics n_flags = row_count;
+  -- Rows of a proposal (approval-gated policies) that name their row by its key, the
+  -- subject's key, where the row went before this erasure (a purge, an earlier request):
+  -- the key becomes the token; row_hash stays, for the proposal's evidence.
+  update retention.proposal_rows pr
+     set row_key = jsonb_build_object('erased', v_token, 'row_hash', pr.row_hash)
+   where pr.rel = any (v_rels::oid[])
+     and pr.row_key ->> (retention_internal._single_key(v_req.subject_table)).key_column = v_value
+     and not pr.row_key ? 'erased'
+     and (select count(*) from jsonb_object_keys(pr.row_key)) = 1;
   v_reasons := array(select distinct r from unnest(v_reasons) r where r is not null and btrim(r) <> '');
 
   -- Notifications: rows_flagged of those policies list the key; the request's own name who
@@ -210,12 +219,14 @@ begin
   select count(*) into n_ex from retention.row_exemptions e where e.row_key = v_token or e.reason = v_erased;
   select count(*) into n_flags from retention.flagged_rows f where f.row_key = v_token or f.close_reason = v_erased;
   select count(*) into n_fail from retention.run_row_failures f where f.row_key::text like '%' || v_token || '%';
+  select count(*) into v_n from retention.proposal_rows pr where pr.row_key ->> 'erased' = v_token;
   return jsonb_build_object('holds', n_holds, 'exemptions', n_ex, 'flags', n_flags, 'notifications', n_notes,
-                            'failed_rows', n_fail, 'run_errors', n_runs, 'other_requests', n_dups);
+                            'failed_rows', n_fail, 'run_errors', n_runs, 'other_requests', n_dups,
+                            'proposal_rows', v_n);
 end
 $$;
 comment on function retention_internal._forget_subject(bigint) is
-  'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
+  'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, proposals'' rows, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
 
 
 -- As each step of an erasure begins, while the person's rows of its table can still be
@@ -367,6 +378,18 @@ begin
     v_tbl, p_cond, v_rowkey)
     using v_runs, p_token, v_delete;
 
+  -- A proposal's frozen rows (approval-gated policies) name rows by their key: a deleted
+  -- row's key becomes the request's token (row_hash stays, for the proposal's evidence).
+  if v_delete then
+    execute format(
+      'update retention.proposal_rows pr
+          set row_key = jsonb_build_object(''erased'', $2, ''row_hash'', pr.row_hash)
+        where pr.rel = any ($1) and not pr.row_key ? ''erased''
+          and exists (select from %s t where (%s) and %s = pr.row_key)',
+      v_tbl, p_cond, v_rowkey)
+      using v_rels::oid[], p_token;
+  end if;
+
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then
@@ -412,4 +435,4 @@ begin
 end
 $$;
 comment on function retention_internal._forget_rows(bigint, regclass, text, text, text) is
-  'Internal. As an erasure step begins: removes what holds, exemptions, flags, rows_flagged notifications, failed rows and messages say of the person''s rows of its table (keys become the request''s token where the step deletes).';
+  'Internal. As an erasure step begins: removes what holds, exemptions, flags, proposals'' rows, rows_flagged notifications, failed rows and messages say of the person''s rows of its table (keys become the request''s token where the step deletes).';

@@ -179,6 +179,8 @@ declare
   v_total bigint;
   v_steps jsonb;
   v_forgot jsonb;
+  v_left  record;
+  v_again boolean := false;
   v_lock  text := format('erasure:%s', p_request);
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
@@ -299,6 +301,32 @@ begin
            and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
          limit 1;
       end if;
+      -- Rows of the person written to a table after its step ran (a new session of the
+      -- person, a log line, a row changed to their key): a scrubbed subject's row has no
+      -- cascade to take them, a subject column no key. Each delete or scrub step's work
+      -- is counted again; rows left: failed, and processing again plans them in.
+      if message is null then
+        for v_left in
+          select e.target, e.rule, e.scrub, e.cond
+            from jsonb_to_recordset(v_req.plan) as e(target text, rule text, scrub jsonb, cond text)
+           where e.rule in ('delete', 'scrub') and to_regclass(e.target) is not null
+        loop
+          v_pol := null;
+          v_pol.name := format('erasure-%s', p_request);
+          v_pol.target := v_left.target::regclass;
+          v_pol.action := v_left.rule;
+          v_pol.scrub_columns := v_left.scrub;
+          execute format('select count(*) from only %s t where %s', v_left.target,
+                         (retention_internal._policy_sql(v_pol, v_left.cond)).eligible)
+            into v_n;
+          if v_n > 0 then
+            message := format('%s has %s row(s) of the person still to be %s, written or changed after its step ran (the application still writes for them)',
+                              v_left.target, v_n, case v_left.rule when 'delete' then 'deleted' else 'scrubbed' end);
+            v_again := true;
+            exit;
+          end if;
+        end loop;
+      end if;
       if message is not null then
         update retention.erasure_requests
            set status = 'failed', status_reason = message, step_run = null
@@ -308,7 +336,8 @@ begin
         perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         code := 'RT032';
-        hint := 'Process the request again: the plan then includes the new partition.';
+        hint := case when v_again then 'Stop the application writing for the person, then process the request again: its plan then takes these rows.'
+                     else 'Process the request again: the plan then includes the new partition.' end;
         return;
       end if;
     end if;

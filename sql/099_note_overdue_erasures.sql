@@ -1,8 +1,12 @@
--- Erasure requests past their due date. The worker calls this on every schedule sync (and
--- anyone may, with an injected clock): each open request (pending, in progress, blocked
--- by a hold, failed) whose due date is before p_as_of queues one erasure_overdue
--- notification, once per request however often it is asked. The payload names the
--- request, its table and the subject's token, never the subject's key or who asked.
+-- Erasure requests past their due date. The worker calls this on every schedule sync:
+-- each open request (pending, in progress, blocked by a hold, failed) whose due date is
+-- before p_as_of is listed, and one whose due date has really passed (before now())
+-- queues one erasure_overdue notification, once per request however often it is asked.
+-- A p_as_of ahead of the database's clock lists what would be overdue then and queues
+-- nothing: an alert sent early would be the only one (one per request), and the day it
+-- is due it would not come. The payload names the request, its table, its status and the
+-- subject's token, never the subject's key, who asked, or why it waits (a hold's reason
+-- may name the person).
 create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
 returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
 language plpgsql
@@ -26,10 +30,11 @@ begin
                               'subject_table', retention.qualified_name(o.subject_table),
                               'subject_hash', o.subject_hash,
                               'requested_at', o.requested_at, 'due_at', o.due_at,
-                              'status', o.status, 'status_reason', o.status_reason,
-                              'days_overdue', floor(extract(epoch from p_as_of - o.due_at) / 86400)::int,
-                              'checked_at', p_as_of)
+                              'status', o.status,
+                              'days_overdue', floor(extract(epoch from least(p_as_of, now()) - o.due_at) / 86400)::int,
+                              'checked_at', least(p_as_of, now()))
       from overdue o
+     where o.due_at < now()
     on conflict (dedupe_key) do nothing
     returning (payload->>'request_id')::bigint as request_id
   )
@@ -39,4 +44,4 @@ begin
 end
 $$;
 comment on function retention.note_overdue_erasures(timestamptz) is
-  'Lists the open erasure requests past their due date as of p_as_of and queues one erasure_overdue notification per request the first time it is found overdue (newly_noted).';
+  'Lists the open erasure requests past their due date as of p_as_of and queues one erasure_overdue notification per request the first time it is found overdue by the database clock (newly_noted; a p_as_of in the future queues nothing). The payload carries the request''s id, table, status and token, not why it waits.';

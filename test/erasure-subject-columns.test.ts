@@ -62,7 +62,9 @@ describe('erasure beyond foreign keys', () => {
       { target: 'sc.kept_logs', depth: 1, via: 'subject column user_id of policy sc.kept_logs', rule: 'keep', rows: 1 },
       { target: 'sc.orders', depth: 1, via: 'orders_user_id_fkey', rule: 'delete', rows: 1 },
       { target: 'sc.log_tags', depth: 2, via: 'log_tags_log_id_fkey', rule: 'delete', rows: 1 },
-      // Listed for a decision, with no rule: a column that looks like the key.
+      // Listed for a decision, with no rule: columns that look like the key (a text one
+      // holding it as its digits too; a policy's subject column of another type is no step).
+      { target: 'sc.labels', depth: null, via: 'column user_id looks like the subject\'s key', rule: null, rows: 1 },
       { target: 'sc.notes', depth: null, via: 'column author_user_id looks like the subject\'s key', rule: null, rows: 2 },
     ]);
     const [gap] = await q(`select warning from retention.erasure_plan($1) where target = 'sc.notes'`, [req?.request_id]);
@@ -114,7 +116,7 @@ describe('erasure beyond foreign keys', () => {
       [`select retention.set_erasure_rule($1, 'delete', p_subject_table => $2)`, ['sc.chat', 'sc.users'], 'RT020'],
       [`select retention.set_erasure_rule(null, 'delete', p_subject_column => $1, p_subject_table => $2)`, ['uid', 'sc.users'], 'RT020'],
       [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'uid', 'sc.nope'], 'RT001'],
-      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'body', 'sc.users'], 'RT020'],
+      [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.orders', 'at', 'sc.users'], 'RT020'],
       [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.users', 'id', 'sc.users'], 'RT020'],
       [`select retention.set_erasure_rule($1, 'delete', p_subject_column => $2, p_subject_table => $3)`, ['sc.chat', 'uid; drop table sc.users', 'sc.users'], 'RT002'],
     ] as const) {

@@ -201,13 +201,18 @@ describe('erasure requests', () => {
     expect(await at(8)).toEqual([{ request_id: Number(req!.request_id), overdue: false, days_left: 1 }, { request_id: Number(done!.request_id), overdue: false, days_left: null }]);
     expect(await at(11)).toEqual([{ request_id: Number(req!.request_id), overdue: true, days_left: -1 }, { request_id: Number(done!.request_id), overdue: false, days_left: null }]);
 
-    // Before the due date nothing is noted; after it, one notification however often asked.
-    // (Requests of earlier tests are due sooner; only these two are looked at.)
+    // Before the due date nothing is noted; a clock ahead of the database's lists what
+    // would be overdue then and queues nothing; once really past its due date, one
+    // notification however often asked. (Requests of earlier tests are due sooner; only
+    // these two are looked at.)
     const overdue = (days: number) => db.q(`select request_id::int, status, newly_noted from retention.note_overdue_erasures(now() + $1 * interval '1 day')
                                              where request_id in ($2, $3)`, [days, req!.request_id, done!.request_id]);
     expect(await overdue(9)).toEqual([]);
-    expect(await overdue(12)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: true }]);
-    expect(await overdue(13)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: false }]);
+    expect(await overdue(12)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: false }]);
+    expect(await count(db, `retention.notifications where kind = 'erasure_overdue' and (payload->>'request_id')::bigint = $1`, [req!.request_id])).toBe(0);
+    await db.q(`update retention.erasure_requests set requested_at = requested_at - interval '12 days', due_at = due_at - interval '12 days' where request_id = $1`, [req!.request_id]);
+    expect(await overdue(0)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: true }]);
+    expect(await overdue(1)).toEqual([{ request_id: Number(req!.request_id), status: 'pending', newly_noted: false }]);
     const notes = await db.q<{ payload: Record<string, unknown> }>(`select payload from retention.notifications
                                                                      where kind = 'erasure_overdue' and payload->>'subject_table' = 'shop.customers' and (payload->>'request_id')::bigint in ($1, $2)`, [req!.request_id, done!.request_id]);
     expect(notes).toHaveLength(1);
