@@ -1,8 +1,9 @@
 -- Code of other roles a run would execute. Runs act as the retention schema's owner, and
 -- PostgreSQL runs a table's triggers, rules, the functions of its row-level security
 -- policies and, for rows it updates, of its check constraints, defaults and generated
--- columns, index expressions and its columns' domain checks, as the role that changes the
--- row. An application role that owns a table could otherwise have its function run with
+-- columns, index expressions and its columns' domain checks, the key expressions of the
+-- partitioned tables above it, and the operator classes of its indexes and of those keys,
+-- as the role that changes the row. An application role that owns a table could otherwise have its function run with
 -- the owner's rights (a superuser's, often) the moment a run deletes a row. So before a
 -- run acts on a table (open_run, every batch, every erasure step) this lists such code on
 -- the table and every table a change reaches through a foreign key's action (ON DELETE
@@ -75,6 +76,33 @@ as $$
       join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
       join pg_catalog.pg_constraint c on c.contypid = a.atttypid
      where x.upd
+    union all
+    -- An updated row is checked against its partition's bounds (and routed through the
+    -- table's key) by evaluating the key expressions of every partitioned table above it.
+    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass)
+      from tables x
+      cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
+      join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
+     where x.upd and k.partexprs is not null
+  ),
+  -- Operator classes made after initdb, of an updated table's indexes and of the partition
+  -- keys above it: a new index entry, a bound check and routing compare values with their
+  -- operators and support functions.
+  opclasses(what, opc) as (
+    select format('operator class %I of index %s', c.opcname, i.indexrelid::regclass), c.oid
+      from tables x
+      join pg_catalog.pg_index i on i.indrelid = x.rel
+      cross join lateral unnest(i.indclass::oid[]) u(opc)
+      join pg_catalog.pg_opclass c on c.oid = u.opc
+     where x.upd and c.oid >= 16384
+    union all
+    select format('operator class %I of the partition key of %s', c.opcname, k.partrelid::regclass), c.oid
+      from tables x
+      cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
+      join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
+      cross join lateral unnest(k.partclass::oid[]) u(opc)
+      join pg_catalog.pg_opclass c on c.oid = u.opc
+     where x.upd and c.oid >= 16384
   ),
   funcs(what, fn) as (
     select o.what, case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
@@ -82,6 +110,15 @@ as $$
       from objs o
       join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
      where d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+    union all
+    select o.what, p.amproc::oid
+      from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
+      join pg_catalog.pg_amproc p on p.amprocfamily = c.opcfamily
+    union all
+    select o.what, op.oprcode::oid
+      from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
+      join pg_catalog.pg_amop m on m.amopfamily = c.opcfamily
+      join pg_catalog.pg_operator op on op.oid = m.amopopr
   )
   select pg_catalog.string_agg(x.line, '; ') from (
     -- Casts of other roles from a column's type to text or json (keys and subject values
@@ -105,7 +142,7 @@ as $$
      limit 3) x
 $$;
 comment on function retention_internal._foreign_code(regclass, boolean) is
-  'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions and domains), on it and the tables its foreign keys'' actions reach; NULL when none.';
+  'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys), on it and the tables its foreign keys'' actions reach; NULL when none.';
 
 -- The tables a change of the policy's table (and of its revoke tables) reaches: p_reach
 -- when the caller has them (a batch, from _lock_reach, which locked them: the reach

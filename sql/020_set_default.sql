@@ -28,6 +28,10 @@ begin
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''90 days'', or NULL to remove the default.';
   end if;
+  if p_retain > interval '1000 years' then
+    raise exception 'retention period must be at most 1000 years, got %', p_retain
+      using errcode = 'RT004', hint = 'Give the period the law or your policy sets, e.g. ''10 years''.';
+  end if;
 
   select retain into v_old from retention.defaults where scope = v_key;
   if v_old is not distinct from p_retain then

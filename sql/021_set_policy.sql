@@ -139,9 +139,19 @@ begin
       null;  -- delete, purge_soft_deleted: nothing of their own
   end case;
 
+  if p_enabled is null then
+    raise exception 'p_enabled must be true or false'
+      using errcode = 'RT006', hint = 'Leave it out for an enabled policy, or pass false to keep it from running.';
+  end if;
   if p_retain is not null and not retention_internal._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';
+  end if;
+  -- A cutoff is now() minus the period: beyond PostgreSQL's timestamps it cannot be
+  -- computed (and no law keeps data for a thousand years).
+  if p_retain > interval '1000 years' or p_archive_retain > interval '1000 years' or p_notice_period > interval '1000 years' then
+    raise exception 'periods must be at most 1000 years, got %', greatest(p_retain, p_archive_retain, p_notice_period)
+      using errcode = 'RT004', hint = 'Give the period the law or your policy sets, e.g. ''10 years''; a table kept for good needs no policy.';
   end if;
   if p_batch_target is not null and (p_batch_target < interval '5 milliseconds' or p_batch_target > interval '10 seconds') then
     raise exception 'batch target must be between 5 milliseconds and 10 seconds, got %', p_batch_target

@@ -44,6 +44,10 @@ begin
     raise exception 'a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation Smith v. Acme''; add p_case_reference for the case number.';
   end if;
+  if p_placed_by is not null and not retention_internal._printable(p_placed_by, 200) then
+    raise exception 'placed by must be 1 to 200 printable characters'
+      using errcode = 'RT010', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
+  end if;
   if p_expires_at is not null and p_expires_at <= now() then
     raise exception 'hold expiry % is not in the future', p_expires_at
       using errcode = 'RT010', hint = 'Give a future timestamp, or NULL for a hold that lasts until released.';

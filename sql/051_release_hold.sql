@@ -18,6 +18,10 @@ begin
     raise exception 'releasing a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Case closed, counsel approval 2026-11-02''.';
   end if;
+  if p_released_by is not null and not retention_internal._printable(p_released_by, 200) then
+    raise exception 'released by must be 1 to 200 printable characters'
+      using errcode = 'RT010', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
+  end if;
   select * into v_hold from retention.legal_holds where hold_id = p_hold_id for update;
   if not found then
     raise exception 'legal hold % does not exist', p_hold_id

@@ -29,6 +29,10 @@ begin
     raise exception 'an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why the row stays, e.g. ''service account of the billing integration''.';
   end if;
+  if p_exempted_by is not null and not retention_internal._printable(p_exempted_by, 200) then
+    raise exception 'exempted by must be 1 to 200 printable characters'
+      using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
+  end if;
   if p_expires_at is not null and p_expires_at <= now() then
     raise exception 'exemption expiry % is not in the future', p_expires_at
       using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
@@ -86,6 +90,10 @@ begin
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'revoking an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';
+  end if;
+  if p_revoked_by is not null and not retention_internal._printable(p_revoked_by, 200) then
+    raise exception 'revoked by must be 1 to 200 printable characters'
+      using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
   end if;
   p_key := coalesce(retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type), p_key);
   update retention.row_exemptions

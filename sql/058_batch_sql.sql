@@ -65,7 +65,8 @@ begin
       cross join unnest(c.confkey) k(att)
       join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att;
     -- Each scrubbed row must read as scrubbed afterwards, else a trigger or rule put values
-    -- back and a work condition would pick the same rows forever: such a batch fails.
+    -- back: the ledger would count rows as scrubbed that are not, and a work condition
+    -- would pick the same rows forever. Such a batch fails.
     return v_pick || format(
       ', done as (update only %1$s t set %2$s where t.ctid = any (array(select tid from picked))
                   returning %3$s as age, (%9$s) as scrubbed_ok%4$s%7$s)%5$s%8$s
@@ -80,13 +81,17 @@ begin
                 else '' end,
       v_age, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
       v_flag_key, v_close,
-      case when p_cond is not null then (retention_internal._scrub_sql(p_policy)).scrubbed else 'true' end);
+      (retention_internal._scrub_sql(p_policy)).scrubbed);
   end if;
   if p_policy.action = 'soft_delete' then
+    -- Each row must read as soft-deleted afterwards (a BEFORE trigger may have put NULL
+    -- back): else the batch fails, and the ledger does not count rows as soft-deleted
+    -- that are not.
     return v_pick || format(
       ', done as (update only %1$s t set %2$I = pg_catalog.now()::%3$s where t.ctid = any (array(select tid from picked))
-                  returning %4$s as age%5$s)%6$s
-       select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest, 0 as related from done',
+                  returning %4$s as age, t.%2$I is not null as changed_ok%5$s)%6$s
+       select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
+              retention_internal._fail_unscrubbed((select count(*) from done where not changed_ok)) as related from done',
       s.tbl, p_policy.deleted_at_column,
       format_type(retention_internal._column_type(p_policy.target, p_policy.deleted_at_column), null), v_age,
       v_flag_key, v_close);
@@ -101,8 +106,9 @@ $$;
 comment on function retention_internal._batch_sql(retention.policies, text) is
   'Internal. The SQL of one batch of a policy, or of a work condition p_cond (an erasure step) (bind parameters: $1 cutoff, $2 as_of, $3 policy, $4 target oid, $5 keyset floor, $6 limit, $7 tids to skip, $8 one tid or NULL).';
 
--- Fails a batch whose scrubbed rows do not read as scrubbed afterwards (a trigger or rule
--- put values back); returns 0 otherwise, to be added to a count.
+-- Fails a batch whose scrubbed (or soft-deleted) rows do not read so afterwards (a
+-- trigger put values back): the ledger must not count them. Returns 0 otherwise, to be
+-- added to a count.
 create or replace function retention_internal._fail_unscrubbed(p_bad bigint)
 returns integer
 language plpgsql
@@ -111,14 +117,14 @@ set timezone = 'UTC'
 as $$
 begin
   if p_bad > 0 then
-    raise exception '% scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?)', p_bad
-      using errcode = 'RT032', hint = 'Find what writes the values back (triggers, rules) and stop it for these rows; then process the request again.';
+    raise exception '% row(s) do not read as changed after the update (still holding the values scrubbed, or not marked deleted): a trigger or rule on the table?', p_bad
+      using errcode = 'RT032', hint = 'Find what writes the values back (triggers, rules) and stop it for these rows; then run the policy (or process the erasure request) again.';
   end if;
   return 0;
 end
 $$;
 comment on function retention_internal._fail_unscrubbed(bigint) is
-  'Internal. Raises RT032 when a scrub batch left rows unscrubbed; 0 otherwise.';
+  'Internal. Raises RT032 when a scrub or soft-delete batch left rows unchanged; 0 otherwise.';
 
 -- Settings for a batch, local to its transaction. Planner: walk the age index from the
 -- keyset floor; a sequential scan plus sort would re-read the whole table for every

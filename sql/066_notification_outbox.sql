@@ -11,25 +11,40 @@ create or replace function retention.claim_notifications(
   p_lease   interval default '1 minute'
 )
 returns setof retention.notifications
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
+begin
+  if not retention_internal._printable(p_claimer, 200) then
+    raise exception 'the claimer must be 1 to 200 printable characters'
+      using errcode = 'RT006', hint = 'Give the worker''s name, e.g. its host and process id.';
+  end if;
+  if p_limit is null or p_limit not between 1 and 10000 then
+    raise exception 'limit must be between 1 and 10000, got %', coalesce(p_limit::text, 'NULL')
+      using errcode = 'RT006', hint = 'How many notifications to claim at once, e.g. 10.';
+  end if;
+  if p_lease is null or p_lease < interval '1 second' or p_lease > interval '1 day' then
+    raise exception 'lease must be between 1 second and 1 day, got %', coalesce(p_lease::text, 'NULL')
+      using errcode = 'RT006', hint = 'How long the claim keeps other workers off the notifications, e.g. ''1 minute''.';
+  end if;
+  return query
   update retention.notifications n
      set claimed_by = p_claimer, claimed_until = clock_timestamp() + p_lease,
          attempts = n.attempts + 1
    where n.notification_id in (
-           select notification_id from retention.notifications
-            where status = 'pending' and next_attempt_at <= clock_timestamp()
-              and (claimed_until is null or claimed_until < clock_timestamp())
-            order by notification_id
+           select x.notification_id from retention.notifications x
+            where x.status = 'pending' and x.next_attempt_at <= clock_timestamp()
+              and (x.claimed_until is null or x.claimed_until < clock_timestamp())
+            order by x.notification_id
             limit p_limit
               for update skip locked)
-  returning n.*
+  returning n.*;
+end
 $$;
 comment on function retention.claim_notifications(text, integer, interval) is
-  'Claims up to p_limit due notifications for p_claimer for p_lease (skipping any another worker holds) and counts the attempt.';
+  'Claims up to p_limit (1 to 10000) due notifications for p_claimer (printable) for p_lease (1 second to 1 day), skipping any another worker holds, and counts the attempt (RT006 for bad arguments).';
 
 create or replace function retention.settle_notification(
   p_notification_id bigint,

@@ -35,6 +35,11 @@ begin
       'Give an existing table, schema-qualified, or NULL for the default rule.');
     perform retention_internal._check_can_read(v_target);
   end if;
+  -- Not pg-retention's own tables nor the system's: an erasure acts on application data.
+  if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target)) then
+    raise exception '% is not an application table', retention.qualified_name(v_target)
+      using errcode = 'RT013', hint = 'Erasure rules apply to tables outside the retention and system schemas; what pg-retention keeps of a person is forgotten by the erasure itself.';
+  end if;
   if p_rule is null or p_rule not in ('delete', 'scrub', 'keep') then
     raise exception 'unknown erasure rule %', coalesce(quote_literal(p_rule), 'NULL')
       using errcode = 'RT020', hint = 'Rules: delete, scrub (with p_scrub), keep (with p_reason, the legal ground).';

@@ -33,6 +33,10 @@ begin
     raise exception 'an erasure request needs who asked for it'
       using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s role.';
   end if;
+  if not retention_internal._printable(p_requested_by, 500) then
+    raise exception 'who asked must be 1 to 500 printable characters'
+      using errcode = 'RT029', hint = 'E.g. p_requested_by => ''support ticket 4711'' or the requester''s e-mail address, without control, invisible or direction-changing characters.';
+  end if;
   -- Printable: no control or direction-changing characters (which could make it read as
   -- another reference in a notification or a log).
   if p_reference is not null and (length(p_reference) not between 1 and 200 or p_reference ~ '[[:cntrl:]]'
@@ -46,8 +50,8 @@ begin
     raise exception 'the reference is the same as who asked'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;
-  if p_due_at is not null and p_due_at <= now() then
-    raise exception 'due date % is not in the future', p_due_at
+  if p_due_at is not null and (p_due_at <= now() or not isfinite(p_due_at)) then
+    raise exception 'due date % is not a moment in the future', p_due_at
       using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
   end if;
   if not retention_internal._key_exists(v_table, p_subject_id) then

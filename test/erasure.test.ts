@@ -287,7 +287,7 @@ describe('erasure requests', () => {
     const [req] = await db.q(`select request_id from retention.request_erasure('shop.customers', 'cust-8842', 'ticket 7')`);
     expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT032');
     const [r] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
-    expect(r).toEqual({ status: 'failed', status_reason: 'shop.customers: 1 scrubbed row(s) still hold the old values after the update (a trigger or rule on the table?) (RT032)' });
+    expect(r).toEqual({ status: 'failed', status_reason: 'shop.customers: 1 row(s) do not read as changed after the update (still holding the values scrubbed, or not marked deleted): a trigger or rule on the table? (RT032)' });
     expect(await db.q(`select name, email from shop.customers where id = 'cust-8842'`)).toEqual([{ name: 'Bob', email: 'bob@example.com' }]);
   });
 });
