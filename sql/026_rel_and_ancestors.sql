@@ -87,3 +87,28 @@ as $$
 $$;
 comment on function retention_internal._system_namespace(oid) is
   'Internal. Whether a schema is PostgreSQL''s own or one of pg-retention''s.';
+
+-- Every table connected to a table through inheritance or partitioning: its ancestors and
+-- everything below them (siblings included). A subject column one of them declares names
+-- a subject in all of them (their columns are inherited), so subject holds match it in
+-- each: erring towards holding more.
+create or replace function retention_internal._hold_family(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive up(rel, depth) as (
+    select p_rel::oid, 0
+    union
+    select i.inhparent, up.depth + 1 from pg_catalog.pg_inherits i join up on i.inhrelid = up.rel where up.depth < 64
+  ), down(rel, depth) as (
+    select up.rel, 0 from up
+    union
+    select i.inhrelid, down.depth + 1 from pg_catalog.pg_inherits i join down on i.inhparent = down.rel where down.depth < 64
+  )
+  select array_agg(distinct d.rel) from down d
+$$;
+comment on function retention_internal._hold_family(regclass) is
+  'Internal. The table, every table above it (partitioned or inheritance parents) and every table below those: whose subject columns subject holds match in the table.';

@@ -35,8 +35,9 @@ comment on function retention_internal._subject_value(text, text) is
   'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type; an integral number such as 7.0 is 7 in an integer column).';
 
 -- The columns of a table that name a data subject, so a subject hold covers its rows:
--- the subject column of every policy on the table or on a partitioned table it belongs
--- to, and the key of a table people are erased from (erasure requests' subject tables).
+-- the subject column of every policy and erasure rule on the table or on a table of its
+-- partition or inheritance tree, and the key of a table people are erased from (erasure
+-- requests' subject tables). A policy's or rule's column renamed or dropped: RT002.
 create or replace function retention_internal._subject_columns(p_rel regclass)
 returns name[]
 language plpgsql
@@ -62,6 +63,21 @@ begin
           retention.qualified_name(p_rel)
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on.';
+  end if;
+  -- So for an erasure rule's subject column.
+  select retention.qualified_name(r.target) as name, r.subject_column into v_gone
+    from retention.erasure_rules r
+   where r.subject_column is not null
+     and (r.target = any (retention_internal._rel_and_ancestors(p_rel))
+          or r.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and not exists (select from pg_catalog.pg_attribute a
+                      where a.attrelid = p_rel and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
+   limit 1;
+  if found then
+    raise exception 'erasure rule on %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
+          retention.qualified_name(p_rel)
+      using errcode = 'RT002',
+            hint = 'Subject holds are matched on it: set the rule again with the column''s new name (retention.set_erasure_rule) before runs go on.';
   end if;
   -- Its own subject columns, and every column of a single-column foreign key to a subject
   -- column of another table (a message's recipient points at a person: a hold on that
@@ -96,21 +112,29 @@ as $$
   -- Of policies on the table or on any table of its partitioned table's tree (above it,
   -- below it, beside it): a partition's columns are its partitioned table's, so a column
   -- one of them calls a subject column names a subject in all of them.
+  -- An inheritance child's columns are its parent's too: the same holds (_hold_family).
   select p.subject_column
     from retention.policies p
    where p.subject_column is not null
-     and p.target = any (retention_internal._family(p_rel))
+     and p.target = any (retention_internal._hold_family(p_rel))
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
   -- p_subject_column): a hold on the person keeps those rows too.
   select r.subject_column
     from retention.erasure_rules r
    where r.subject_column is not null
-     and r.target = any (retention_internal._family(p_rel))
+     and r.target = any (retention_internal._hold_family(p_rel))
   union
   select k.key_column
     from retention_internal._single_key(p_rel) k
-   where exists (select from retention.erasure_requests r where r.subject_table = any (retention_internal._family(p_rel)))
+   where exists (select from retention.erasure_requests r where r.subject_table = any (retention_internal._hold_family(p_rel)))
+  union
+  -- The key column of a subject table above or beside it (an inheritance child has no
+  -- primary key of its own, but holds the same people).
+  select k.key_column
+    from retention.erasure_requests r
+   cross join lateral retention_internal._single_key(r.subject_table) k
+   where r.subject_table = any (retention_internal._hold_family(p_rel))
 $$;
 comment on function retention_internal._own_subject_columns(regclass) is
   'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its partitioned family''s) and the key of erasure subject tables.';

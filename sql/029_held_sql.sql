@@ -4,7 +4,8 @@
 --  * its table, or a partitioned table it belongs to (a hold on the parent covers every
 --    partition; a hold on a partition covers the rows in it), or the policy acting;
 --  * a subject named by one of its subject columns (_subject_columns), compared in the
---    column's type (_subject_value);
+--    column's type (_subject_value); in a text column, also as the canonical text of an
+--    integer or a number ('042' holds '42', as an erasure takes it);
 --  * when the statement removes the row (p_removes): any row the removal reaches through
 --    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth (keys
 --    that name the table, a table above it, or a partition below it: _referenced_as) —
@@ -37,6 +38,7 @@ declare
   v_refs   regclass[] := retention_internal._referenced_as(p_rel);  -- once, not per catalog row
   v_col    name;
   v_typmod text;
+  v_text   boolean;
   v_con    oid;
   v_sql    text;
 begin
@@ -48,14 +50,21 @@ begin
                                      where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
   end if;
   -- Holds on a subject its subject columns name, in the column's type.
+  -- A text column may hold an integer key as its digits (an erasure rule says so, and an
+  -- erasure then takes '42' for person 042): there a hold matches the value as given and
+  -- as the canonical text of an integer and of a number too ('042' holds '42').
   foreach v_col in array retention_internal._subject_columns(p_rel) loop
-    select retention_internal._base_type(a.atttypid, a.atttypmod) into v_typmod
+    select retention_internal._base_type(a.atttypid, a.atttypmod),
+           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar')
+      into v_typmod, v_text
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select retention_internal._subject_value(h.subject_id, %3$L)::%3$s as v
+      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
                                                         from retention_internal._open_holds h where h.scope = ''subject'') s
                                         where v is not null)), false)',
-      p_alias, v_col, v_typmod);
+      p_alias, v_col, v_typmod,
+      case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
+           else '' end);
   end loop;
   -- Rows its removal, or the change of its columns, reaches through foreign keys.
   for v_con in

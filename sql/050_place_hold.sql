@@ -100,20 +100,31 @@ begin
       'expires_at', p_expires_at,
       'placed_by', v_hold.placed_by)));
   if p_scope = 'subject' then
-    -- Does any row carry this subject? Every subject column (policies', erasure subject
-    -- tables' keys), compared in its own type.
+    -- Does any row carry this subject? Every subject column (policies', erasure rules',
+    -- erasure subject tables' keys) of every table holding rows (a partition, an
+    -- inheritance child: each read ONLY, as the hold covers it), compared as the hold
+    -- rule compares it (_held_sql).
     begin
       for v_col in
-        select distinct t.rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ
+        select distinct f.rel::regclass as rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
+               retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar') as txt
           from (select p.target as rel from retention.policies p where p.subject_column is not null
-                union select r.subject_table from retention.erasure_requests r) t
-          cross join unnest(retention_internal._subject_columns(t.rel)) c(col)
-          join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attname = c.col
+                union select r.subject_table from retention.erasure_requests r
+                union select r.target from retention.erasure_rules r where r.subject_column is not null) t
+          cross join unnest(retention_internal._hold_family(t.rel)) f(rel)
+          join pg_catalog.pg_class k on k.oid = f.rel and k.relkind = 'r'
+          cross join unnest(retention_internal._subject_columns(f.rel::regclass)) c(col)
+          join pg_catalog.pg_attribute a on a.attrelid = f.rel and a.attname = c.col
       loop
         v_seen := v_seen + 1;
         continue when retention_internal._subject_value(v_value, v_col.typ) is null;
-        execute format('select exists (select from %s t where t.%I::%s = $1::%s)', retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
-          into v_found using retention_internal._subject_value(v_value, v_col.typ);
+        execute format('select exists (select from only %s t where t.%I::%s = any ($1::%s[]))',
+                       retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
+          into v_found
+          using array_remove(array[retention_internal._subject_value(v_value, v_col.typ)]
+                             || case when v_col.txt then array[retention_internal._subject_value(v_value, 'bigint'),
+                                                               retention_internal._subject_value(v_value, 'numeric')]
+                                     else '{}'::text[] end, null);
         exit when v_found;
       end loop;
     exception when sqlstate 'RT002' then

@@ -104,6 +104,22 @@ begin
     end if;
   end if;
 
+  -- The rule it replaces may name a subject column open subject holds match on (through
+  -- _subject_columns): it must not quietly stop doing so (as set_policy, RT024), unless a
+  -- policy on the table names the same column.
+  if exists (select from retention.erasure_rules r
+              where r.target = v_target and r.subject_column is not null
+                and (r.subject_column is distinct from p_subject_column or r.subject_table is distinct from v_subj)
+                and not exists (select from retention.policies p
+                                 where p.target = any (retention_internal._hold_family(v_target))
+                                   and p.subject_column = r.subject_column))
+     and exists (select from retention_internal._open_holds h where h.scope = 'subject') then
+    raise exception 'the erasure rule on % names subject column %, which open subject holds rely on',
+          retention.qualified_name(v_target),
+          (select quote_ident(r.subject_column) from retention.erasure_rules r where r.target = v_target)
+      using errcode = 'RT024',
+            hint = 'Keep p_subject_column and p_subject_table as they are, or release the subject holds first (SELECT * FROM retention.active_holds WHERE scope = ''subject'').';
+  end if;
   delete from retention.erasure_rules r where r.target is not distinct from v_target;
   insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
   values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)

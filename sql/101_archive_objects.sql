@@ -196,7 +196,8 @@ comment on function retention.archive_abandon(bigint, text) is
   'Offload: gives up an object this session is writing (its rows go back to the queue; status failed; archive_failed notified).';
 
 -- Objects past their expiry that no open hold keeps by table (the tables it holds by oid,
--- with the tables above and the partitions below them) or policy (subject holds need the
+-- with the tables above them, partitioned or inheritance parents, and the partitions
+-- below them) or policy (subject holds need the
 -- rows: the caller reads the object and asks archive_rows_held).
 create or replace function retention.archive_prunable()
 returns setof retention.archive_objects
@@ -212,7 +213,8 @@ as $$
                       where (h.scope = 'policy' and h.policy_name = any (o.policies))
                          or (h.scope = 'table' and exists (select from unnest(o.rels) r
                                                             join pg_catalog.pg_class k on k.oid = r
-                                                           where h.target = any (retention_internal._referenced_as(r::regclass))))
+                                                           where h.target = any (retention_internal._referenced_as(r::regclass))
+                                                              or h.target = any (retention_internal._rel_and_ancestors(r::regclass))))
                          -- A table rebuilt under the same name (a new oid) is held by name,
                          -- as the manifest recorded it.
                          or (h.scope = 'table' and o.tables ? retention.qualified_name(h.target)))
@@ -237,6 +239,7 @@ declare
   o     retention.archive_objects;
   t     record;
   v_col text;
+  v_typ text;
   v_held boolean;
 begin
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
@@ -247,19 +250,28 @@ begin
     for v_col in
       select jsonb_array_elements_text(coalesce(o.subject_columns -> t.tbl, '[]'))
       union
-      select c::text from unnest(retention_internal._referenced_as(to_regclass(t.tbl))) x cross join lateral unnest(retention_internal._subject_columns(x)) c
+      select c::text from unnest(retention_internal._referenced_as(to_regclass(t.tbl)) || retention_internal._rel_and_ancestors(to_regclass(t.tbl))) x
+       cross join lateral unnest(retention_internal._subject_columns(x)) c
        where to_regclass(t.tbl) is not null
     loop
-      -- Compared as text, and in the column's type where the table still has the column.
-      select exists (
-        select from jsonb_array_elements(p_rows) e
-          join retention_internal._open_holds h on h.scope = 'subject'
-         where e ->> 'table' = t.tbl and e -> 'row' ->> v_col is not null
-           and (e -> 'row' ->> v_col = h.subject_id
-                or coalesce(retention_internal._subject_value(h.subject_id, y.typ) = retention_internal._subject_value(e -> 'row' ->> v_col, y.typ), false)))
+      -- Compared as text (as given, and as the canonical text of an integer and of a
+      -- number: '042' holds '42', as in a live text column), and in the column's type
+      -- where the table still has the column (numeric 2.0 is 2).
+      select retention_internal._base_type(a.atttypid, a.atttypmod) into v_typ
+        from pg_catalog.pg_attribute a
+       where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and a.attnum > 0 and not a.attisdropped;
+      execute format(
+        'select exists (
+           select from jsonb_array_elements($1) e
+             join retention_internal._open_holds h on h.scope = ''subject''
+            where e ->> ''table'' = $2 and e -> ''row'' ->> $3 is not null
+              and (e -> ''row'' ->> $3 = any (array[h.subject_id, retention_internal._subject_value(h.subject_id, ''bigint''),
+                                                    retention_internal._subject_value(h.subject_id, ''numeric'')])%s))',
+        case when v_typ is not null
+             then format(' or coalesce(retention_internal._subject_value(h.subject_id, %1$L)::%1$s = retention_internal._subject_value(e -> ''row'' ->> $3, %1$L)::%1$s, false)', v_typ)
+             else '' end)
         into v_held
-        from (select (select retention_internal._base_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
-                       where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and not a.attisdropped) as typ) y;
+        using p_rows, t.tbl, v_col;
       if v_held then
         return true;
       end if;
