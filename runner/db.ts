@@ -14,6 +14,9 @@ export function actor(): string {
 
 export async function connect(flag: string | undefined): Promise<pg.Client> {
   const client = new pg.Client({ ...connectionConfig(flag), application_name: 'pg-retention' });
+  // A connection that breaks fails the query in flight (which the command reports); an
+  // 'error' event without a listener would end the process before it can clean up.
+  client.on('error', () => {});
   await client.connect();
   await client.query(`select set_config('retention.actor', $1, false)`, [actor()]);
   return client;

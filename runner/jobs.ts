@@ -344,7 +344,7 @@ export class RunHandler {
       });
       if (r.objects) this.metrics.archivedRows.inc(r.rows);
     } catch (err) {
-      this.log.error({ policy, target: target.url, ...errFields(err) }, 'archive offload failed; the rows stay in the database');
+      this.log.error({ policy, target: target.url, ...errFields(err) }, 'archive offload failed; the rows of an unfinished object stay in the database (an object the database may have recorded verified stays in storage)');
     } finally {
       await c.end().catch(() => {});
     }

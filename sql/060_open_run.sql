@@ -45,6 +45,9 @@ declare
   v_pol       retention.policies;
   v_sql       record;
   v_ret       record;
+  v_retain    interval;
+  v_rsource   text;
+  v_unlocked  boolean := false;
   v_as_of     timestamptz := coalesce(p_as_of, now());
   v_cutoff    timestamptz;
   v_eligible  bigint;
@@ -58,7 +61,7 @@ declare
   v_actor     text := retention_internal._actor();
   v_plan      jsonb;
   v_estimated boolean := false;
-  v_dead      record;
+  v_dead      retention.runs;
   v_gap       text;
   v_mode      text := case when p_dry_run then 'dry_run' else 'live' end;
   v_job       text := nullif(current_setting('retention.job_id', true), '');
@@ -103,13 +106,25 @@ begin
   end if;
 
   if not retention_internal._try_lock_run(v_pol.name) then
+    -- Which session holds it, and what it is doing: one idle for long holds it after a
+    -- cancel that came while its procedure committed between two steps (the one moment a
+    -- procedure cannot catch it); its next retention call, or its end, lets go.
+    select format('the run lock is held by session %s (%s since %s)', a.pid, a.state,
+                  to_char(a.state_change at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
+      into v_err
+      from pg_catalog.pg_locks l
+      join pg_catalog.pg_stat_activity a on a.pid = l.pid
+     where l.locktype = 'advisory' and l.granted and l.classid = x'52540002'::int::oid
+       and l.objid = pg_catalog.hashtext(v_pol.name)::oid and l.objsubid = 2
+     limit 1;
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
-                                retain, retain_source, started_by, job_id, finished_at)
+                                retain, retain_source, started_by, job_id, finished_at, error)
     select v_pol.policy_id, v_pol.name, v_mode, 'already_running', v_pol.action, v_as_of, v_as_of,
-           r.retain, r.source, v_actor, v_job, clock_timestamp()
+           r.retain, r.source, v_actor, v_job, clock_timestamp(), v_err
       from retention.effective_retain(v_pol) r
     returning run_id into v_run_id;
-    raise notice 'policy %: another run is in progress, nothing done', p_policy;
+    raise notice 'policy %: another run is in progress, nothing done', p_policy
+      using detail = coalesce(v_err, 'the run lock is held by another session');
     return v_run_id;
   end if;
 
@@ -121,14 +136,20 @@ begin
       update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
              error = 'the session running it ended before the run finished'
        where policy_name = v_pol.name and status = 'running' and kind = 'policy'
-      returning run_id, affected, batches, estimated
+      returning *
     loop
+      -- What it did of an approved proposal counts as executed (not as rows gone since).
+      if v_dead.spec ? 'proposal' then
+        perform retention_internal._proposal_run_closed(v_dead, 'interrupted');
+      end if;
       perform retention_internal._append_audit('run.interrupted', 'policy', v_pol.name,
         jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
                            'error', 'the session running it ended before the run finished')
         || case when v_dead.estimated then '{"estimated": true}'::jsonb else '{}' end);
     end loop;
     v_ret := retention.effective_retain(v_pol);
+    v_retain := v_ret.retain;
+    v_rsource := v_ret.source;
     v_cutoff := v_as_of - v_ret.retain;
     if not retention_internal._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
       raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
@@ -242,11 +263,15 @@ begin
     when lock_not_available or query_canceled or others then
       get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
       v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
+      -- The run lock goes first (it is not transactional): should recording fail too (a
+      -- read-only transaction), no idle session is left holding it.
+      perform retention_internal._unlock_run(v_pol.name);
+      v_unlocked := true;
       insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                   retain, retain_source, error_code, error, error_hint, started_by, job_id,
                                   finished_at)
       values (v_pol.policy_id, v_pol.name, v_mode, v_status, v_pol.action, v_as_of, v_as_of,
-              coalesce(v_ret.retain, interval '0'), coalesce(v_ret.source, 'unknown'), v_code, v_err,
+              coalesce(v_retain, interval '0'), coalesce(v_rsource, 'unknown'), v_code, v_err,
               nullif(v_hint, ''), v_actor, v_job, clock_timestamp())
       returning run_id into v_run_id;
       -- Audited, unless the audit chain itself is what the run waited for when it was
@@ -260,7 +285,7 @@ begin
         null;
       end;
   end;
-  if v_status <> 'running' then
+  if v_status <> 'running' and not v_unlocked then
     perform retention_internal._unlock_run(v_pol.name);
   end if;
   raise notice 'policy %: run % %, cutoff %, eligible %, held back %',

@@ -21,19 +21,30 @@ declare
   v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
   v_run    record;
 begin
+  -- Called inside a transaction block, the first COMMIT fails: here, before any lock is
+  -- taken or anything recorded ("invalid transaction termination": CALL it on its own).
+  commit;
   perform retention.pin_session();
   begin
     -- This loop detaches partitions itself (the plain way): a concurrent detach needs a
     -- client between steps (the worker).
     perform pg_catalog.set_config('retention.detach_concurrently', 'off', true);
     p_run_id := retention.open_run(p_policy, p_dry_run, p_as_of, p_max_rows, p_time_budget, p_force);
-  exception when others then
+  exception when query_canceled or others then
+    perform retention.release_run_locks(p_run_id, null, p_policy);
     perform retention.unpin_session();  -- bad arguments: the caller's settings back, then the error
     raise;
   end;
   commit;
   loop
-    v_status := retention.run_step(p_run_id);
+    -- An error or cancel the step could not record (it came before the step knew the run
+    -- was this session's) leaves no lock behind: the next run records this one interrupted.
+    begin
+      v_status := retention.run_step(p_run_id);
+    exception when query_canceled or others then
+      perform retention.release_run_locks(p_run_id);
+      raise;
+    end;
     commit;
     exit when pg_catalog.textne(v_status, 'running');
   end loop;

@@ -14,6 +14,7 @@ declare
   v_run_id pg_catalog.int8;
   v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
 begin
+  commit;  -- in a transaction block: refused here, before anything is taken (see run)
   perform retention.pin_session();
   foreach v_name in array coalesce(p_names, '{}') loop
     -- run_all and run_due: a policy disabled since the list was made (an emergency stop)
@@ -26,7 +27,11 @@ begin
     begin
       perform pg_catalog.set_config('retention.detach_concurrently', 'off', true);  -- (as run() does)
       v_run_id := retention.open_run(v_name, p_dry_run, p_as_of);
-    exception when others then
+    exception when query_canceled then
+      perform retention.release_run_locks(null, null, v_name);
+      raise;
+    when others then
+      perform retention.release_run_locks(null, null, v_name);
       if pg_catalog.texteq(sqlstate, 'RT022') then
         -- The arguments themselves (a future p_as_of, a NULL p_dry_run): nothing runs.
         perform retention.unpin_session();
@@ -38,11 +43,17 @@ begin
     end;
     commit;
     loop
-      v_status := retention.run_step(v_run_id);
+      begin
+        v_status := retention.run_step(v_run_id);
+      exception when query_canceled or others then
+        perform retention.release_run_locks(v_run_id);  -- (see run)
+        raise;
+      end;
       commit;
       exit when pg_catalog.textne(v_status, 'running');
     end loop;
     if pg_catalog.texteq(v_status, 'interrupted') then
+      perform retention.release_run_locks(null);  -- run_due's lock
       perform retention.unpin_session();
       commit;  -- the caller's settings back for good before the error
       raise exception 'policy %: run % interrupted', v_name, v_run_id
@@ -111,6 +122,7 @@ as $$
 declare
   v_names pg_catalog.text[];
 begin
+  commit;  -- in a transaction block: refused here, before its lock is taken (see run)
   if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('retention.run_due')) then
     -- A WARNING, with who holds the lock: any session can take an advisory lock, so a
     -- holder that is not run_due is worth seeing in pg_cron's log.

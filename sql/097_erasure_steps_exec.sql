@@ -68,8 +68,13 @@ begin
   -- One processing of a request at a time (the run lock's namespace; a policy name cannot
   -- hold ':'); steps a dead session left running are interrupted.
   if not retention_internal._try_lock_run(format('erasure:%s', p_request)) then
-    raise exception 'erasure request % is being processed by another session', p_request
-      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...).';
+    raise exception 'erasure request % is being processed by another session (%)', p_request,
+          coalesce((select format('pid %s, %s since %s', a.pid, a.state, to_char(a.state_change at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
+                      from pg_catalog.pg_locks l join pg_catalog.pg_stat_activity a on a.pid = l.pid
+                     where l.locktype = 'advisory' and l.granted and l.classid = x'52540002'::int::oid
+                       and l.objid = pg_catalog.hashtext(format('erasure:%s', p_request))::oid and l.objsubid = 2
+                     limit 1), 'pid unknown')
+      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...). A session idle for long holds it after a cancel that came while its procedure committed between two steps: its next retention call lets go, or end it.';
   end if;
   begin
     for v_dead in
@@ -121,6 +126,9 @@ begin
     perform retention_internal._unlock_run(format('erasure:%s', p_request));
     raise;
   end;
+  -- Recording the outcome can fail too (the audit chain locked past lock_timeout, a
+  -- cancel): the request's lock must not outlive it.
+  begin
   if v_hold.held is not null then
     perform retention_internal._block_erasure(p_request, v_req.subject_hash, v_hold.hold_id, v_hold.reason);
     return 'blocked_by_hold';
@@ -141,6 +149,10 @@ begin
   perform retention_internal._append_audit('erasure.processing', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
   return 'in_progress';
+  exception when query_canceled or others then
+    perform retention_internal._unlock_run(format('erasure:%s', p_request));
+    raise;
+  end;
 end
 $$;
 comment on function retention.open_erasure(bigint, integer) is

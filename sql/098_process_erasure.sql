@@ -28,10 +28,12 @@ begin
   -- open_erasure and erasure_step do the checking and the recording (SECURITY DEFINER);
   -- this loop commits between them and between the batches of each step's run. Every
   -- name is qualified (see pin_session).
+  commit;  -- in a transaction block: refused here, before anything is taken (see run)
   perform retention.pin_session();
   begin
     v_status := retention.open_erasure(p_request, p_batch_size);
-  exception when others then
+  exception when query_canceled or others then
+    perform retention.release_run_locks(null, p_request);
     perform retention.unpin_session();
     raise;
   end;
@@ -50,12 +52,24 @@ begin
     perform retention.unpin_session();
     return;
   end if;
+  -- An error or cancel a step could not record leaves no lock behind (see run): the next
+  -- processing, from any session, records the step's run interrupted and carries on.
   loop
-    v_step := retention.erasure_step(p_request);
+    begin
+      v_step := retention.erasure_step(p_request);
+    exception when query_canceled or others then
+      perform retention.release_run_locks(null, p_request);
+      raise;
+    end;
     commit;
     exit when v_step.run_id is null;
     loop
-      v_status := retention.run_step(v_step.run_id);
+      begin
+        v_status := retention.run_step(v_step.run_id);
+      exception when query_canceled or others then
+        perform retention.release_run_locks(v_step.run_id, p_request);
+        raise;
+      end;
       commit;
       exit when pg_catalog.textne(v_status, 'running');
     end loop;

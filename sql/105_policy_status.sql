@@ -35,6 +35,25 @@ $$;
 comment on function retention_internal._eligible_estimate(retention.policies) is
   'Internal. The planner''s estimate of the rows a run of the policy would take now (EXPLAIN only); NULL where it cannot be planned.';
 
+-- A table's subject columns, or NULL where they cannot be said (a policy's or erasure
+-- rule's subject column renamed since: _subject_columns fails, and every run of the
+-- table with it); a status view must not fail for every policy because of one.
+create or replace function retention_internal._subject_columns_or_null(p_rel regclass)
+returns name[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+begin
+  return retention_internal._subject_columns(p_rel);
+exception when sqlstate 'RT002' then
+  return null;
+end
+$$;
+comment on function retention_internal._subject_columns_or_null(regclass) is
+  'Internal. _subject_columns, or NULL where a subject column was renamed since (RT002).';
+
 create or replace function retention.policy_status_rows()
 returns table (policy text, "table" text, action text, enabled boolean, schedule text, time_zone text,
                next_run_at timestamptz, last_run_at timestamptz, last_status text, last_success_at timestamptz,
@@ -48,7 +67,10 @@ as $$
   select p.name, p.target::text, p.action, p.enabled, e.effective_schedule, e.time_zone,
          case when p.enabled and not e.target_missing
               then retention_internal._cron_step(e.effective_schedule, e.time_zone, now(), true) end,
-         l.started_at, l.status, s.finished_at,
+         l.started_at,
+         case when l.status = 'running' and not retention_internal._run_lock_held(l.policy_name, l.backend_pid)
+              then 'interrupted' else l.status end,
+         s.finished_at,
          case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout') then l.error_code end,
          -- The message may quote row values: only for a reader of the table.
          case when l.status in ('failed', 'refused', 'interrupted', 'stopped_lock_timeout')
@@ -58,11 +80,15 @@ as $$
            where (h.scope = 'policy' and h.policy_name = p.name)
               or (h.scope = 'table' and not e.target_missing
                   and h.target::oid in (select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r))
-              or (h.scope = 'subject' and not e.target_missing and cardinality(retention_internal._subject_columns(p.target)) > 0)),
-         exists (select from retention.runs r where r.policy_id = p.policy_id and r.status = 'running')
+              or (h.scope = 'subject' and not e.target_missing
+                  and coalesce(cardinality(retention_internal._subject_columns_or_null(p.target)), 1) > 0)),
+         -- A run whose session is gone (killed, crashed) is not under way: the next run
+         -- records it interrupted.
+         exists (select from retention.runs r where r.policy_id = p.policy_id and r.status = 'running'
+                    and retention_internal._run_lock_held(r.policy_name, r.backend_pid))
     from retention.policies p
     join retention.effective_policies e on e.policy_id = p.policy_id
-    left join lateral (select r.started_at, r.status, r.error_code, r.error from retention.runs r
+    left join lateral (select r.started_at, r.status, r.error_code, r.error, r.policy_name, r.backend_pid from retention.runs r
                         where r.policy_id = p.policy_id and r.mode = 'live' order by r.run_id desc limit 1) l on true
     left join lateral (select r.finished_at from retention.runs r
                         where r.policy_id = p.policy_id and r.mode = 'live'

@@ -37,6 +37,7 @@ $$;
 grant execute on function
   retention.open_run(text, boolean, timestamptz, bigint, interval, boolean), retention.run_step(bigint),
   retention.detach_statement(bigint), retention.pin_session(), retention.unpin_session(),
+  retention.release_run_locks(bigint, bigint, text),
   retention.preview(text, timestamptz), retention.explain_batch(text, timestamptz),
   retention.request_stop(bigint), retention.check_setup(), retention.verify_audit_log(),
   retention.note_overdue(text, timestamptz, timestamptz), retention.note_overdue_erasures(timestamptz),

@@ -129,6 +129,41 @@ describe('archive objects', () => {
     }
   });
 
+  it('a connection lost after archive_complete committed keeps the verified object in storage (attack round atk28)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await wideTable();
+    await db.call(`call retention.run('ar.wide')`);
+    const target = new LocalDirTarget(dir());
+    // The real connection commits archive_complete; its answer is lost, and the
+    // connection with it (what a network cut or a restarted pooler does).
+    const c = await db.connect();
+    let lost = false;
+    const cut = new Proxy(c, {
+      get(obj, prop, recv) {
+        if (prop !== 'query') return Reflect.get(obj, prop, recv);
+        return async (text: string, values?: unknown[]) => {
+          if (lost) throw new Error('Connection terminated unexpectedly');
+          const r = await obj.query(text, values);
+          if (/archive_complete/.test(text)) {
+            lost = true;
+            throw new Error('Connection terminated unexpectedly');
+          }
+          return r;
+        };
+      },
+    });
+    await expect(offload(cut, target, ring)).rejects.toThrow(/terminated/);
+    await c.end();
+    const [o] = await objects();
+    expect(o!.status).toBe('verified');
+    expect(await count(db, 'retention.archived_rows')).toBe(0);
+    // Still in storage, whole: every archived row has its copy.
+    expect((await readObject(o!, target, ring)).length).toBe(Number(o!.rows));
+    // The next offload leaves it alone.
+    await offload(client, target, ring);
+    expect((await readObject(o!, target, ring)).length).toBe(Number(o!.rows));
+  });
+
   it('an object does not open without its key; a wrong key, a changed byte or a swapped object is named', async () => {
     await db.q(`delete from retention.archive_objects`);
     await wideTable();
@@ -235,6 +270,47 @@ describe('archive objects', () => {
     expect(r.deleted).toEqual([o!.object_key]);
     expect(await count(db, `retention.archive_objects where status = 'deleted'`)).toBe(1);
     await expect(target.get(o!.object_key)).rejects.toThrow(/not in/);
+  });
+
+  it('prune keeps an inheritance child\'s objects under a hold on its parent, and a numeric subject spelt 2.0 (attack round atk29)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await db.q(`select retention.drop_policy(name) from retention.policies`);
+    await db.q(`drop schema if exists ph cascade`);
+    await db.q(`create schema ph`);
+    await db.q(`create table ph.events (id int primary key, created_at timestamptz not null)`);
+    await db.q(`create table ph.events_2024 () inherits (ph.events)`);
+    await db.q(`insert into ph.events_2024 values (1, '2024-03-01')`);
+    await db.q(`create table ph.ledger (id int primary key, account numeric not null, created_at timestamptz not null)`);
+    await db.q(`insert into ph.ledger values (1, 2, '2024-03-01'), (2, 3, '2024-03-02')`);
+    await db.q(`select retention.set_policy('ph.ev', 'ph.events_2024', 'delete', 'created_at', interval '30 days', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.q(`select retention.set_policy('ph.ledger', 'ph.ledger', 'delete', 'created_at', interval '30 days',
+                  p_subject_column => 'account', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.call(`call retention.run('ph.ev')`);
+    await db.call(`call retention.run('ph.ledger')`);
+    const target = new LocalDirTarget(dir());
+    await offload(client, target, ring, { maxRowsPerObject: 1 });
+    await db.q(`update retention.archive_objects set expires_at = now() - interval '1 minute'`);
+    // One object per batch tuple: the child's row, and the ledger's batch of two.
+    const objs = await objects();
+    expect(objs.map((o) => o.tables)).toEqual([{ 'ph.events_2024': 1 }, { 'ph.ledger': 2 }]);
+    // A table hold on the parent keeps the child's object (as it keeps the child's live rows).
+    const th = (await db.q(`select hold_id from retention.place_hold('table', 'ph.events', 'regulator inquiry')`))[0]!.hold_id;
+    const prunable = await db.q(`select object_id from retention.archive_prunable()`);
+    expect(prunable.map((r) => r.object_id)).not.toContain(objs.find((o) => Object.keys(o.tables).includes('ph.events_2024'))!.object_id);
+    await db.q(`select retention.release_hold($1, 'done')`, [th]);
+    // A subject hold spelt 2.0 holds account 2 in a numeric column, live and archived.
+    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`))[0]!.h).toBe(false);
+    const sh = (await db.q(`select hold_id from retention.place_hold('subject', '2.0', 'litigation on account 2')`))[0]!.hold_id;
+    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`))[0]!.h).toBe(true);
+    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 3}}]') as h`))[0]!.h).toBe(false);
+    const r = await prune(client, target, ring);
+    expect(r.kept).toHaveLength(1);
+    expect(r.deleted).toHaveLength(1);
+    const [kept] = await db.q(`select tables from retention.archive_objects where status = 'verified'`);
+    expect(kept!.tables).toEqual({ 'ph.ledger': 2 });
+    await db.q(`select retention.release_hold($1, 'done')`, [sh]);
+    // The tests before left a subject hold open; later tests drop every policy.
+    await db.q(`select retention.release_hold(h.hold_id, 'done') from retention.legal_holds h where h.released_at is null`);
   });
 
   it('restore never writes into the live table without --live; export file names stay in their directory', async () => {

@@ -48,7 +48,9 @@ export function decodeRows(plain: Buffer): ArchivedRow[] {
  * Moves archived rows into objects until none is left (or maxObjects were written). Each
  * object: claim (the database assigns rows), write, read back, verify, complete (the
  * manifest and the deletion of the rows commit together). Anything that fails abandons
- * the object: its rows stay in the database for the next offload. Returns what moved.
+ * the object: its rows stay in the database for the next offload; the stored object is
+ * deleted once the abandon is recorded, and kept when it could not be (the completion may
+ * have committed). Returns what moved.
  */
 export async function offload(db: pg.Client, target: StorageTarget, ring: KeyRing,
                               opts: { maxRowsPerObject?: number; maxObjects?: number; onObject?: (key: string, rows: number) => void } = {}): Promise<OffloadResult> {
@@ -86,8 +88,14 @@ export async function offload(db: pg.Client, target: StorageTarget, ring: KeyRin
       result.rows += rows.length;
       opts.onObject?.(key, rows.length);
     } catch (err) {
-      await db.query(`select retention.archive_abandon($1, $2)`, [id, (err as Error).message]).catch(() => {});
-      await target.delete(key).catch(() => {});
+      // The stored object goes only once the database has recorded it abandoned. When that
+      // cannot be said (the connection broke, perhaps after archive_complete committed and
+      // before its answer came: the object is then verified and its rows are gone from the
+      // database), it stays in storage: the next offload deletes it if the manifest left it
+      // unfinished (archive_claim's abandoned keys), and keeps it if it was verified.
+      const abandoned = await db.query(`select retention.archive_abandon($1, $2)`, [id, (err as Error).message])
+        .then(() => true, () => false);
+      if (abandoned) await target.delete(key).catch(() => {});
       throw err;
     }
   }
