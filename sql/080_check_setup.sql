@@ -11,7 +11,8 @@
 --  * partitions a drop_partitions run detached but could not drop yet, or handed to the
 --    worker to detach concurrently and did not see detached;
 --  * row-level security that binds the retention owner (runs refuse it);
---  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats).
+--  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats);
+--  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -48,6 +49,16 @@ begin
       fix := format('SELECT retention.drop_policy(%L); -- or set_policy with the new column', p.name);
       return next; continue;
     end if;
+    -- A subject column (a policy's or an erasure rule's on the table's tree) renamed or
+    -- dropped since: every run of the table fails (RT002) rather than let holds lapse.
+    begin
+      perform retention_internal._subject_columns(p.target);
+    exception when sqlstate 'RT002' then
+      get stacked diagnostics v_fix = pg_exception_hint;
+      problem := sqlerrm || ': its runs fail until it is fixed';
+      fix := v_fix;
+      return next; continue;
+    end;
     v_where := case p.action
                  when 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column)
                  when 'purge_soft_deleted' then format(' WHERE %I IS NOT NULL', p.age_column)

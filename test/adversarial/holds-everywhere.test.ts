@@ -70,6 +70,9 @@ describe('a subject hold covers every path to the person\'s rows (atk29)', () =>
     expect(await count(db, `h2.logs`)).toBe(50);
     const all = await q<{ policy: string; eligible: number | null }>(`select policy, eligible from retention.preview() where policy = 'h2.logs'`);
     expect(all).toEqual([{ policy: 'h2.logs', eligible: null }]);
+    const [setup] = await q<{ problem: string; fix: string }>(`select problem, fix from retention.check_setup() where policy = 'h2.logs' and problem like '%subject column%'`);
+    expect(setup!.problem).toMatch(/erasure rule on h2\.logs: subject column user_id no longer exists/);
+    expect(setup!.fix).toMatch(/set_erasure_rule/);
     await q(`alter table h2.logs rename column account_id to user_id`);
     await db.call(`call retention.run('h2.logs')`);
     expect(await count(db, `h2.logs`)).toBe(10);
