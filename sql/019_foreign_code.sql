@@ -1,7 +1,8 @@
 -- Code of other roles a run would execute. Runs act as the retention schema's owner, and
 -- PostgreSQL runs a table's triggers, rules, the functions of its row-level security
 -- policies and, for rows it updates, of its check constraints, defaults and generated
--- columns, index expressions and its columns' domain checks, the key expressions of the
+-- columns, index expressions and its columns' domain checks (domains over domains too),
+-- range types' subtype_diff and canonical functions, the key expressions of the
 -- partitioned tables above it, and the operator classes of its indexes and of those keys,
 -- as the role that changes the row. An application role that owns a table could otherwise have its function run with
 -- the owner's rights (a superuser's, often) the moment a run deletes a row. So before a
@@ -41,6 +42,33 @@ $$;
 comment on function retention_internal._reach(regclass, boolean) is
   'Internal. The tables a delete (or update) of rows of the table reaches through foreign-key actions, with their partitions.';
 
+-- The types a value of a column's type is made of, whose own code a write of the value can
+-- run: the type itself, the domains it is built on in turn (a domain over a domain checks
+-- both), the element type of an array, the range of a multirange and the subtype of a
+-- range, each followed in turn.
+create or replace function retention_internal._type_chain(p_type oid)
+returns table (typ oid)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive chain(typ, depth) as (
+    select p_type, 0
+    union
+    select n.next, c.depth + 1
+      from chain c
+      join pg_catalog.pg_type t on t.oid = c.typ
+      cross join lateral (select t.typbasetype as next where t.typtype = 'd'
+                          union all select t.typelem where t.typcategory = 'A' and t.typelem <> 0
+                          union all select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = t.oid
+                          union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t.oid) n
+     where c.depth < 16 and n.next <> 0)
+  select distinct c.typ from chain c
+$$;
+comment on function retention_internal._type_chain(oid) is
+  'Internal. A type with the types it is built on (domains'' base types, arrays'' elements, multiranges'' ranges, ranges'' subtypes), recursively: whose checks and support functions writing a value can run.';
+
 create or replace function retention_internal._foreign_code(p_rel regclass, p_update boolean)
 returns text
 language sql
@@ -49,6 +77,14 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   with tables(rel, upd) as (select r.rel, r.upd from retention_internal._reach(p_rel, p_update) r),
+  -- The types of the updated tables' columns with what they are built on (_type_chain),
+  -- computed for those columns only (materialized: not once per row of pg_attribute).
+  upd_cols as materialized (
+    select x.rel, a.atttypid from tables x
+      join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
+     where x.upd),
+  upd_types as materialized (
+    select distinct c.rel, y.typ from upd_cols c cross join lateral retention_internal._type_chain(c.atttypid) y),
   objs(cls, id, what) as (
     select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass)
       from tables x join pg_catalog.pg_trigger g on g.tgrelid = x.rel
@@ -71,11 +107,11 @@ as $$
       from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
      where x.upd and (i.indexprs is not null or i.indpred is not null)
     union all
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, x.rel::regclass)
-      from tables x
-      join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
-      join pg_catalog.pg_constraint c on c.contypid = a.atttypid
-     where x.upd
+    -- The checks of a column's domain and of the domains under it (a domain over a domain
+    -- checks both), also inside arrays and ranges (_type_chain).
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, y.rel::regclass)
+      from upd_types y
+      join pg_catalog.pg_constraint c on c.contypid = y.typ
     union all
     -- An updated row is checked against its partition's bounds (and routed through the
     -- table's key) by evaluating the key expressions of every partitioned table above it.
@@ -110,6 +146,14 @@ as $$
       from objs o
       join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
      where d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+    union all
+    -- A range type's subtype_diff and canonical functions, which index support for ranges
+    -- (GiST, also through built-in operator classes) calls as the role writing the row.
+    select format('range type %s of a column of %s', r.rngtypid::regtype, y.rel::regclass), f.fn
+      from upd_types y
+      join pg_catalog.pg_range r on r.rngtypid = y.typ
+      cross join lateral (values (r.rngsubdiff::oid), (r.rngcanonical::oid)) f(fn)
+     where f.fn <> 0
     union all
     select o.what, p.amproc::oid
       from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc

@@ -264,9 +264,16 @@ begin
           select f.error_code, f.error into code, hint
             from retention.run_row_failures f where f.run_id = v_r.run_id order by f.batch_no limit 1;
           code := coalesce(code, 'RT032');
-          message := format('%s row(s) could not be %s: %s (see retention.run_row_failures for run %s)', v_n,
-                            case v_step.rule when 'delete' then 'deleted' else 'scrubbed' end,
-                            coalesce(hint, 'locked or changed meanwhile'), v_r.run_id);
+          if v_r.affected >= (v_r.spec ->> 'limit')::bigint then
+            message := format('%s row(s) of the person are still there after the step acted on %s rows, %s planned: something writes them back or inserts them again (a trigger?)',
+                              v_n, v_r.affected, coalesce(v_step.rows, 0));
+            code := 'RT032';
+            hint := null;
+          else
+            message := format('%s row(s) could not be %s: %s (see retention.run_row_failures for run %s)', v_n,
+                              case v_step.rule when 'delete' then 'deleted' else 'scrubbed' end,
+                              coalesce(hint, 'locked or changed meanwhile'), v_r.run_id);
+          end if;
           v_r.status := 'failed';
         end if;
       end if;
@@ -380,7 +387,10 @@ begin
     values ('erasure', p_request, v_step.step, v_step.target, v_pol.name, 'live', 'running', v_step.rule, now(), now(),
             interval '0', 'erasure', v_step.rows, 0, retention_internal._actor(),
             nullif(current_setting('retention.job_id', true), ''),
-            jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', 9223372036854775807,
+            -- At most twice the rows planned (and a hundred more, for rows the application
+            -- writes meanwhile): a trigger that writes the person's rows back, or inserts
+            -- them again, must not keep a step going for ever.
+            jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', greatest(coalesce(v_step.rows, 0), 0) * 2 + 100,
                                'session', retention_internal._session_id(),
                                'budget', interval '24 hours'),
             jsonb_build_object('phase', 'rows', 'floor', '-infinity', 'skip', '{}'), pg_backend_pid())

@@ -199,6 +199,22 @@ describe('an erasure leaves none of the person behind (atk26)', () => {
     expect(await db.q(`select user_id, body from lo5.tickets order by id`)).toEqual([{ user_id: '17', body: 'other' }, { user_id: '007', body: 'not canonical' }]);
   });
 
+  it('a trigger that writes the person\'s row back does not keep a step going for ever: the request fails (atk30)', async () => {
+    await db.q(`create schema lo8`);
+    await db.q(`create table lo8.people (id int primary key, email text)`);
+    await db.q(`insert into lo8.people values (1, 'p1@x'), (2, 'p2@x')`);
+    await db.q(`create function lo8.undo() returns trigger language plpgsql security definer as $$
+                begin if pg_trigger_depth() = 1 then update lo8.people set email = old.email where id = new.id; end if; return null; end $$`);
+    await db.q(`create trigger undo after update on lo8.people for each row execute function lo8.undo()`);
+    await db.q(`select retention.set_erasure_rule('lo8.people', 'scrub', p_scrub => '{"email": null}')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lo8.people', '2', 'ticket 8')`);
+    expect(await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]))).toBe('RT032');
+    const [r] = await db.q<{ status: string; status_reason: string }>(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r!.status).toBe('failed');
+    expect(r!.status_reason).toMatch(/writes them back or inserts them again/);
+    expect(await count(db, `retention.runs where request_id = $1 and affected > 102`, [req!.request_id])).toBe(0);
+  });
+
   it('a stop request is in the audit log', async () => {
     await db.q(`create schema lo6`);
     await db.q(`create table lo6.t (id int primary key, at timestamptz not null)`);

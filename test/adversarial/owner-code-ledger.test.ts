@@ -46,6 +46,44 @@ describe('code of a table\'s owner never runs as the retention owner (atk27)', (
   });
 });
 
+describe('code of a table\'s owner hidden in its column types never runs as the retention owner (atk30)', () => {
+  it('a domain over a domain, and a range type\'s subtype_diff under a GiST index, refuse soft-delete runs (RT025), and never run', async () => {
+    const role = `tyown_${randomBytes(3).toString('hex')}`;
+    const app = await loginAs(db, role);
+    await q(`create schema ${role} authorization ${role}`);
+    await app.query(`create table ${role}.log (who text)`);
+    await app.query(`create function ${role}.grab() returns void language plpgsql as $$
+                       begin insert into ${role}.log values (current_user);
+                             begin execute 'alter role ${role} superuser'; exception when others then null; end; end $$`);
+    await app.query(`create function ${role}.ok(timestamptz) returns boolean language plpgsql as $$ begin perform ${role}.grab(); return true; end $$`);
+    await app.query(`create domain ${role}.d1 as timestamptz check (${role}.ok(value))`);
+    await app.query(`create domain ${role}.d2 as ${role}.d1`);
+    await app.query(`create table ${role}.items (id bigint primary key, at timestamptz not null, deleted_at ${role}.d2)`);
+    await app.query(`create function ${role}.diff(a int4, b int4) returns float8 language plpgsql immutable as $$ begin perform ${role}.grab(); return (a - b)::float8; end $$`);
+    await app.query(`create type ${role}.r as range (subtype = int4, subtype_diff = ${role}.diff)`);
+    await app.query(`create table ${role}.slots (id bigint primary key, at timestamptz not null, deleted_at timestamptz, span ${role}.r)`);
+    await app.query(`create index on ${role}.slots using gist (span)`);
+    await app.query(`create index on ${role}.slots (deleted_at)`);
+    await app.query(`insert into ${role}.items select i, now() - interval '10 days', null from generate_series(1, 20) i`);
+    await app.query(`insert into ${role}.slots select i, now() - interval '10 days', null, ${role}.r(i, i + 10) from generate_series(1, 200) i`);
+    await app.query(`delete from ${role}.log`);
+    await q(`select retention.set_policy('ty.items', '${role}.items', 'soft_delete', 'at', p_retain => '1 day', p_deleted_at_column => 'deleted_at')`);
+    await q(`select retention.set_policy('ty.slots', '${role}.slots', 'soft_delete', 'at', p_retain => '1 day', p_deleted_at_column => 'deleted_at')`);
+    for (const p of ['ty.items', 'ty.slots']) {
+      expect(await sqlState(db.call(`call retention.run('${p}')`)), p).toBe('RT025');
+    }
+    expect(await count(db, `${role}.items where deleted_at is not null`)).toBe(0);
+    expect(await count(db, `${role}.slots where deleted_at is not null`)).toBe(0);
+    expect(await q(`select * from ${role}.log`)).toEqual([]);
+    expect((await q(`select rolsuper from pg_roles where rolname = $1`, [role]))[0]!.rolsuper).toBe(false);
+    // Deletes write no value: they run.
+    await q(`select retention.set_policy('ty.slots.del', '${role}.slots', 'delete', 'at', p_retain => '1 day')`);
+    await db.call(`call retention.run('ty.slots.del')`);
+    expect(await count(db, `${role}.slots`)).toBe(0);
+    await app.end();
+  });
+});
+
 describe('the ledger counts only rows that were changed (atk27)', () => {
   it('a trigger that puts scrubbed values or the deletion mark back fails the run (RT032), and the ledger counts no such row', async () => {
     const role = `undo_${randomBytes(3).toString('hex')}`;
