@@ -99,16 +99,8 @@ stable
 set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
-  with recursive up(rel, depth) as (
-    select p_rel::oid, 0
-    union
-    select i.inhparent, up.depth + 1 from pg_catalog.pg_inherits i join up on i.inhrelid = up.rel where up.depth < 64
-  ), down(rel, depth) as (
-    select up.rel, 0 from up
-    union
-    select i.inhrelid, down.depth + 1 from pg_catalog.pg_inherits i join down on i.inhparent = down.rel where down.depth < 64
-  )
-  select array_agg(distinct d.rel) from down d
+  select array(select distinct x from unnest(retention_internal._rel_and_ancestors(p_rel)) a(rel)
+                cross join unnest(retention_internal._tree_oids(a.rel)) x)
 $$;
 comment on function retention_internal._hold_family(regclass) is
   'Internal. The table, every table above it (partitioned or inheritance parents) and every table below those: whose subject columns subject holds match in the table.';

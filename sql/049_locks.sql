@@ -108,3 +108,25 @@ as $$
 $$;
 comment on function retention_internal._session_id() is
   'Internal. This session''s backend pid and start time: what identifies the session that opened a run.';
+
+-- Which session holds a run lock (a policy's, or 'erasure:<id>') and what it is doing, for
+-- already_running and 55006: one idle for long holds it after a cancel that came while its
+-- procedure committed between two steps; its next retention call, or its end, lets go.
+-- NULL when no session holds it.
+create or replace function retention_internal._run_lock_holder(p_name text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select format('session %s (%s since %s)', a.pid, a.state,
+                to_char(a.state_change at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
+    from pg_catalog.pg_locks l
+    join pg_catalog.pg_stat_activity a on a.pid = l.pid
+   where l.locktype = 'advisory' and l.granted and l.classid = x'52540002'::int::oid
+     and l.objid = pg_catalog.hashtext(p_name)::oid and l.objsubid = 2
+   limit 1
+$$;
+comment on function retention_internal._run_lock_holder(text) is
+  'Internal. The session holding a run lock and its state since when (for already_running and 55006), or NULL.';

@@ -106,17 +106,8 @@ begin
   end if;
 
   if not retention_internal._try_lock_run(v_pol.name) then
-    -- Which session holds it, and what it is doing: one idle for long holds it after a
-    -- cancel that came while its procedure committed between two steps (the one moment a
-    -- procedure cannot catch it); its next retention call, or its end, lets go.
-    select format('the run lock is held by session %s (%s since %s)', a.pid, a.state,
-                  to_char(a.state_change at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
-      into v_err
-      from pg_catalog.pg_locks l
-      join pg_catalog.pg_stat_activity a on a.pid = l.pid
-     where l.locktype = 'advisory' and l.granted and l.classid = x'52540002'::int::oid
-       and l.objid = pg_catalog.hashtext(v_pol.name)::oid and l.objsubid = 2
-     limit 1;
+    -- Which session holds it, and what it is doing (_run_lock_holder).
+    v_err := 'the run lock is held by ' || retention_internal._run_lock_holder(v_pol.name);
     insert into retention.runs (policy_id, policy_name, mode, status, action, as_of, cutoff,
                                 retain, retain_source, started_by, job_id, finished_at, error)
     select v_pol.policy_id, v_pol.name, v_mode, 'already_running', v_pol.action, v_as_of, v_as_of,

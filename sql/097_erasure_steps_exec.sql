@@ -68,12 +68,8 @@ begin
   -- One processing of a request at a time (the run lock's namespace; a policy name cannot
   -- hold ':'); steps a dead session left running are interrupted.
   if not retention_internal._try_lock_run(format('erasure:%s', p_request)) then
-    raise exception 'erasure request % is being processed by another session (%)', p_request,
-          coalesce((select format('pid %s, %s since %s', a.pid, a.state, to_char(a.state_change at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS UTC'))
-                      from pg_catalog.pg_locks l join pg_catalog.pg_stat_activity a on a.pid = l.pid
-                     where l.locktype = 'advisory' and l.granted and l.classid = x'52540002'::int::oid
-                       and l.objid = pg_catalog.hashtext(format('erasure:%s', p_request))::oid and l.objsubid = 2
-                     limit 1), 'pid unknown')
+    raise exception 'erasure request % is being processed by another session: %', p_request,
+          coalesce(retention_internal._run_lock_holder(format('erasure:%s', p_request)), 'session unknown')
       using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...). A session idle for long holds it after a cancel that came while its procedure committed between two steps: its next retention call lets go, or end it.';
   end if;
   begin

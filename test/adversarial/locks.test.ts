@@ -70,7 +70,7 @@ describe('a cancelled run', () => {
       await makeEvents(db, table, 2000, 100);
       await slowRows(db, table, 1);
       await db.q(`select retention.set_policy($1, $2, 'delete', 'created_at', p_retain => '1 day', p_batch_size => 50, p_max_rows_per_run => 1000000)`, [name, table]);
-      const run = await startRun(name, how === 'statement_timeout' ? `set statement_timeout = '400ms'` : '');
+      const run = await startRun(name, how === 'statement_timeout' ? `set statement_timeout = '1500ms'` : '');
       await waitFor(async () => (await batches(name)) >= 1, 'a batch');
       if (how === 'pg_cancel_backend') await db.q('select pg_cancel_backend($1)', [run.pid]);
       expect((await run.done).code).toBe('57014');
