@@ -1,3 +1,21 @@
+-- The characters a caller's name or note may not hold: control characters (the audit
+-- hash separates its fields with \x1e and \x1f), and the invisible, joining, filler and
+-- direction-changing ones that make a name read as another ('alice' and a soft hyphen,
+-- 'mallory' and U+202E then 'nimda'): format characters, line and paragraph separators,
+-- variation selectors, tag characters, Hangul and Mongolian fillers. One regular
+-- expression class, for _actor, _printable and request references.
+create or replace function retention_internal._hidden_chars()
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select '[[:cntrl:]\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\U0001D173-\U0001D17A\U000E0000-\U000E007F\U000E0100-\U000E01EF]'::text
+$$;
+comment on function retention_internal._hidden_chars() is
+  'Internal. A regular-expression class of the characters a caller''s name or note may not hold (control, invisible, joining, filler and direction-changing characters).';
+
 -- Who is acting: the application-supplied actor (SET retention.actor = 'alice@example.com',
 -- set by the runner and the CLI) or else the database session user. Recorded on every
 -- ledger and audit row so that a shared database role does not hide the person.
@@ -6,13 +24,14 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   -- Control characters are dropped (the audit hash separates its fields with \x1e and
   -- \x1f), and so are invisible and direction-changing ones (which make a name read as
   -- another: 'mallory' and U+202E then 'nimda'); at most 200 characters.
   select coalesce(nullif(pg_catalog.left(pg_catalog.regexp_replace(current_setting('retention.actor', true),
-                                                                   '[[:cntrl:]\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]', '', 'g'),
+                                                                   retention_internal._hidden_chars(), '', 'g'),
                                          200), ''),
                   session_user::text)
 $$;
@@ -27,10 +46,11 @@ returns boolean
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select p_text is not null and length(p_text) between 1 and p_max and btrim(p_text) <> ''
-     and p_text !~ '[[:cntrl:]\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]'
+     and p_text !~ retention_internal._hidden_chars()
 $$;
 comment on function retention_internal._printable(text, integer) is
   'Internal. Whether a caller''s name or note is 1 to p_max printable characters (no control, invisible or direction-changing characters).';

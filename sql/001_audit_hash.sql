@@ -16,6 +16,7 @@ language sql
 immutable
 parallel safe
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select sha256(

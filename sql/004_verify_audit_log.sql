@@ -11,6 +11,7 @@ language plpgsql
 security definer
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

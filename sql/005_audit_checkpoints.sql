@@ -6,6 +6,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select c.last_id, c.last_hash, a.occurred_at, a.action
@@ -21,6 +22,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format(E'pg-retention audit checkpoint v1\n%s\n%s\n%s', p_audit_id, encode(p_row_hash, 'hex'),
@@ -39,6 +41,7 @@ returns retention.audit_checkpoints
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -80,6 +83,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select a.audit_id, a.row_hash from retention.audit_log a where a.audit_id >= p_from order by a.audit_id

@@ -8,6 +8,7 @@ create or replace function retention_internal._routine_write()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true) $$;
 comment on function retention_internal._routine_write() is
@@ -17,6 +18,7 @@ create or replace function retention_internal._audit_direct_write()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -7,6 +7,7 @@ returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -21,6 +22,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select exists (select from retention.plan_marks m where m.xid = pg_catalog.pg_current_xact_id_if_assigned()) $$;
 comment on function retention_internal._in_plan() is
@@ -30,6 +32,7 @@ create or replace function retention_internal._refuse_plan_commit()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

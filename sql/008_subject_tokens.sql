@@ -10,6 +10,7 @@ create or replace function retention_internal._subject_token(p_subject text)
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -41,6 +42,7 @@ returns text
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   v text;
@@ -79,6 +81,7 @@ returns jsonb
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   r jsonb;
@@ -117,6 +120,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select '%' || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
            case when p_json then pg_catalog.substr(pg_catalog.to_jsonb(p_value)::text, 2,
@@ -137,6 +141,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select case when p_code like 'RT%' then p_message end
 $$;

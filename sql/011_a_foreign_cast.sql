@@ -9,6 +9,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive parts(oid, depth) as (
@@ -45,6 +46,7 @@ returns boolean
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -5,6 +5,7 @@ returns regtype
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select retention_internal._base_type(a.atttypid, -1)::regtype

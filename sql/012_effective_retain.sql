@@ -8,6 +8,7 @@ create or replace function retention.effective_retain(
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -29,6 +29,7 @@ returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -49,6 +50,7 @@ returns text
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -5,6 +5,7 @@ create or replace function retention_internal._policy_predicate_check()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

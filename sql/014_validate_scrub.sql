@@ -15,6 +15,7 @@ create or replace function retention_internal._validate_scrub(
 returns jsonb
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -78,6 +79,14 @@ begin
       raise exception 'column % is %, not json or jsonb', quote_ident(v_col), format_type(v_type, null)
         using errcode = 'RT019', hint = 'empty_json is for json and jsonb columns.';
     elsif v_kind = 'constant' then
+      -- Casting the constant runs the checks of the column's domains (and of the domains of
+      -- a composite's fields, an array's elements) as the owner: another role's code there
+      -- is refused before the cast, as a run would refuse it.
+      v_ref := retention_internal._type_code(v_type, (select c.relowner from pg_catalog.pg_class c where c.oid = p_target));
+      if v_ref is not null then
+        raise exception 'column % of %: %: pg-retention would run it with the retention owner''s rights', quote_ident(v_col), p_target, v_ref
+          using errcode = 'RT025', hint = 'Make the function SECURITY DEFINER, have a trusted role own it, or scrub the column to null or sha256.';
+      end if;
       begin
         execute format('select %L::%s', v_rule ->> 'constant', format_type(v_type, v_att.atttypmod));
       exception when data_exception then

@@ -14,6 +14,7 @@ create or replace function retention_internal._scrub_sql(
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select string_agg(

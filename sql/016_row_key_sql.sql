@@ -6,6 +6,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(
@@ -25,26 +26,66 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select retention_internal._row_key_expr(p_rel, 't') $$;
 comment on function retention_internal._row_key_sql(regclass) is
   'Internal. A jsonb expression over alias t naming a row by its primary key (else its ctid).';
 
--- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
--- table (an inheritance child has no foreign key, so no cascade reaches it), the whole
--- tree for a partitioned one.
-create or replace function retention_internal._reach_scan(p_rel regclass)
-returns text
+-- The first foreign table below a table, among its partitions or inheritance children, or
+-- NULL. Reading a foreign table runs its wrapper with the reader's user mapping: as the
+-- retention owner, postgres_fdw would connect back as the owner (a superuser needs no
+-- password) and run what the remote side's views call.
+create or replace function retention_internal._foreign_descendant(p_rel regclass)
+returns regclass
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select case when c.relkind = 'p' then '' else 'only ' end || retention.qualified_name(p_rel)
-    from pg_catalog.pg_class c where c.oid = p_rel
+  with recursive below(rel, depth) as (
+    select p_rel::oid, 0
+    union
+    select i.inhrelid, b.depth + 1 from below b join pg_catalog.pg_inherits i on i.inhparent = b.rel where b.depth < 32)
+  select c.oid::regclass from below b join pg_catalog.pg_class c on c.oid = b.rel
+   where b.depth > 0 and c.relkind = 'f'
+   order by b.depth, c.oid
+   limit 1
+$$;
+comment on function retention_internal._foreign_descendant(regclass) is
+  'Internal. The first foreign table among a table''s partitions and inheritance children, or NULL.';
+
+-- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
+-- table (an inheritance child has no foreign key, so no cascade reaches it), the whole
+-- tree for a partitioned one, which may not hold a foreign table (RT013: its wrapper
+-- would act as the retention owner).
+create or replace function retention_internal._reach_scan(p_rel regclass)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_kind "char";
+  v_far  regclass;
+begin
+  select c.relkind into v_kind from pg_catalog.pg_class c where c.oid = p_rel;
+  if v_kind = 'p' then
+    v_far := retention_internal._foreign_descendant(p_rel);
+    if v_far is not null then
+      raise exception 'cannot read %: its partition % is a foreign table', p_rel, v_far
+        using errcode = 'RT013', hint = 'pg-retention reads tables as its owner, and a foreign table''s wrapper would connect with the owner''s user mapping: detach the foreign partition, or act on the partitions one by one.';
+    end if;
+    return retention.qualified_name(p_rel);
+  end if;
+  return 'only ' || retention.qualified_name(p_rel);
+end
 $$;
 comment on function retention_internal._reach_scan(regclass) is
-  'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one: the rows a foreign key''s action reaches.';
+  'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one without foreign partitions (RT013 otherwise): the rows a foreign key''s action reaches.';
 
 -- A table's single-column primary key (column and type, domains resolved: _base_type),
 -- both NULL when its primary key
@@ -54,6 +95,7 @@ create or replace function retention_internal._single_key(p_rel regclass, out ke
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select a.attname, retention_internal._base_type(a.atttypid, a.atttypmod)
@@ -72,6 +114,7 @@ returns boolean
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -12,6 +12,7 @@ create or replace function retention_internal._cron_sets(
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   v_expr   text := btrim(p_expr);
@@ -95,6 +96,7 @@ returns boolean
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 begin
   perform now() at time zone p_tz;
@@ -118,6 +120,7 @@ returns timestamptz
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   s       record;
@@ -202,6 +205,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_after, true) $$;
 comment on function retention.next_occurrence(text, text, timestamptz) is
   'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
@@ -213,6 +217,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_at, false) $$;
 comment on function retention.last_occurrence(text, text, timestamptz) is
   'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';

@@ -10,6 +10,7 @@ returns boolean
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   v_catalog regclass := to_regclass('pg_catalog.pg_dist_partition');

@@ -15,6 +15,7 @@ returns text
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   v_fields text[];
@@ -167,6 +168,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select p_zone is not null
      and p_zone !~ '^(posix|right)/' and p_zone not in ('Factory', 'localtime', 'posixrules')

@@ -7,6 +7,7 @@ returns boolean
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select p_period > interval '0'

@@ -9,10 +9,10 @@
 -- run acts on a table (open_run, every batch, every erasure step) this lists such code on
 -- the table and every table a change reaches through a foreign key's action (ON DELETE
 -- CASCADE deletes, SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates), and their
--- partitions: a function (or the function behind an operator) that is not built in, not
--- SECURITY DEFINER (which runs as its own owner anyway) and owned by a role that is
--- neither a superuser nor the retention schema's owner. Returns one line naming the first
--- few, or NULL when there is none.
+-- partitions: a function (or the function behind an operator) _untrusted_call refuses —
+-- another role's that is not SECURITY DEFINER, pg-retention's own routines, built-ins that
+-- run SQL or reach the server, and any the table's owner may not execute itself. Returns
+-- one line naming the first few, or NULL when there is none.
 -- The tables a change of rows of p_rel reaches: itself, the tables whose foreign keys'
 -- actions a delete (or, with p_update, an update) sets off (ON DELETE CASCADE deletes,
 -- SET NULL or SET DEFAULT updates, ON UPDATE CASCADE updates) — keys naming the table, a
@@ -23,6 +23,7 @@ returns table (rel oid, upd boolean)
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive reach(rel, upd) as (
@@ -44,13 +45,14 @@ comment on function retention_internal._reach(regclass, boolean) is
 
 -- The types a value of a column's type is made of, whose own code a write of the value can
 -- run: the type itself, the domains it is built on in turn (a domain over a domain checks
--- both), the element type of an array, the range of a multirange and the subtype of a
--- range, each followed in turn.
+-- both), the element type of an array, the fields of a composite, the range of a
+-- multirange and the subtype of a range, each followed in turn.
 create or replace function retention_internal._type_chain(p_type oid)
 returns table (typ oid)
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive chain(typ, depth) as (
@@ -61,20 +63,61 @@ as $$
       join pg_catalog.pg_type t on t.oid = c.typ
       cross join lateral (select t.typbasetype as next where t.typtype = 'd'
                           union all select t.typelem where t.typcategory = 'A' and t.typelem <> 0
+                          union all select a.atttypid from pg_catalog.pg_attribute a
+                                     where t.typtype = 'c' and a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped
                           union all select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = t.oid
                           union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t.oid) n
      where c.depth < 16 and n.next <> 0)
   select distinct c.typ from chain c
 $$;
 comment on function retention_internal._type_chain(oid) is
-  'Internal. A type with the types it is built on (domains'' base types, arrays'' elements, multiranges'' ranges, ranges'' subtypes), recursively: whose checks and support functions writing a value can run.';
+  'Internal. A type with the types it is built on (domains'' base types, arrays'' elements, composites'' fields, multiranges'' ranges, ranges'' subtypes), recursively: whose checks and support functions writing a value can run.';
+
+-- The first function writing a value of the type would run (its domains' checks, also
+-- those of the domains it is built on: _type_chain) that _untrusted_call refuses for code
+-- p_owner wrote, as a line; NULL when none. A scrub's constant is cast with it.
+create or replace function retention_internal._type_code(p_type oid, p_owner oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+-- A catalog query of many parts: its estimated cost would have JIT compile it on every call.
+set jit = off
+as $$
+  with checks as (
+    select c.contypid, c.conbin::text as tree
+      from retention_internal._type_chain(p_type) y
+      join pg_catalog.pg_constraint c on c.contypid = y.typ),
+  -- What each check's expression tree calls (built-ins are pinned: pg_depend has no row).
+  fns(contypid, fn) as (
+    select k.contypid, m[2]::oid
+      from checks k cross join lateral pg_catalog.regexp_matches(k.tree, ':(funcid|opfuncid|hashfuncid|negfuncid) ([0-9]+)', 'g') m
+     where m[2] <> '0'
+    union all
+    select k.contypid, op.oprcode::oid
+      from checks k cross join lateral pg_catalog.regexp_matches(k.tree, ':opno ([0-9]+)', 'g') m
+      join pg_catalog.pg_operator op on op.oid = m[1]::oid)
+  select format('domain %s calls %s (%s)', f.contypid::regtype, f.fn::regprocedure, u.why)
+    from fns f
+    cross join lateral (select retention_internal._untrusted_call(f.fn, p_owner) as why) u
+   where u.why is not null
+   order by 1
+   limit 1
+$$;
+comment on function retention_internal._type_code(oid, oid) is
+  'Internal. The first function a write of a value of the type runs (domain checks, through domains, arrays, composites and ranges) that _untrusted_call refuses for code p_owner wrote, or NULL.';
 
 create or replace function retention_internal._foreign_code(p_rel regclass, p_update boolean)
 returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
+-- A catalog query of many parts: its estimated cost would have JIT compile it on every call.
+set jit = off
 as $$
   with tables(rel, upd) as (select r.rel, r.upd from retention_internal._reach(p_rel, p_update) r),
   -- The types of the updated tables' columns with what they are built on (_type_chain),
@@ -85,37 +128,42 @@ as $$
      where x.upd),
   upd_types as materialized (
     select distinct c.rel, y.typ from upd_cols c cross join lateral retention_internal._type_chain(c.atttypid) y),
-  objs(cls, id, what) as (
-    select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass)
+  -- Each object with its expression tree: built-in functions are pinned, so pg_depend
+  -- records no dependency on them, and what a tree calls is read from it (funcs below).
+  objs(cls, id, what, rel, tree) as (
+    select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass), x.rel, g.tgqual::text
       from tables x join pg_catalog.pg_trigger g on g.tgrelid = x.rel
      where not g.tgisinternal and g.tgenabled <> 'D'
     union all
-    select 'pg_catalog.pg_rewrite'::regclass, w.oid, format('rule %I on %s', w.rulename, w.ev_class::regclass)
+    select 'pg_catalog.pg_rewrite'::regclass, w.oid, format('rule %I on %s', w.rulename, w.ev_class::regclass), x.rel,
+           w.ev_qual::text || w.ev_action::text
       from tables x join pg_catalog.pg_rewrite w on w.ev_class = x.rel where w.rulename <> '_RETURN'
     union all
-    select 'pg_catalog.pg_policy'::regclass, p.oid, format('row-level security policy %I on %s', p.polname, p.polrelid::regclass)
+    select 'pg_catalog.pg_policy'::regclass, p.oid, format('row-level security policy %I on %s', p.polname, p.polrelid::regclass), x.rel,
+           concat(p.polqual::text, p.polwithcheck::text)
       from tables x join pg_catalog.pg_policy p on p.polrelid = x.rel
      where pg_catalog.row_security_active(x.rel)
     union all
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass)
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass), x.rel, c.conbin::text
       from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel where x.upd and c.contype in ('c', 'x')
     union all
-    select 'pg_catalog.pg_attrdef'::regclass, d.oid, format('default or generated column of %s', d.adrelid::regclass)
+    select 'pg_catalog.pg_attrdef'::regclass, d.oid, format('default or generated column of %s', d.adrelid::regclass), x.rel, d.adbin::text
       from tables x join pg_catalog.pg_attrdef d on d.adrelid = x.rel where x.upd
     union all
-    select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass)
+    select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass), x.rel,
+           concat(i.indexprs::text, i.indpred::text)
       from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
      where x.upd and (i.indexprs is not null or i.indpred is not null)
     union all
     -- The checks of a column's domain and of the domains under it (a domain over a domain
     -- checks both), also inside arrays and ranges (_type_chain).
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, y.rel::regclass)
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, y.rel::regclass), y.rel, c.conbin::text
       from upd_types y
       join pg_catalog.pg_constraint c on c.contypid = y.typ
     union all
     -- An updated row is checked against its partition's bounds (and routed through the
     -- table's key) by evaluating the key expressions of every partitioned table above it.
-    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass)
+    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass), k.partrelid, k.partexprs::text
       from tables x
       cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
       join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
@@ -124,15 +172,15 @@ as $$
   -- Operator classes made after initdb, of an updated table's indexes and of the partition
   -- keys above it: a new index entry, a bound check and routing compare values with their
   -- operators and support functions.
-  opclasses(what, opc) as (
-    select format('operator class %I of index %s', c.opcname, i.indexrelid::regclass), c.oid
+  opclasses(what, opc, rel) as (
+    select format('operator class %I of index %s', c.opcname, i.indexrelid::regclass), c.oid, x.rel
       from tables x
       join pg_catalog.pg_index i on i.indrelid = x.rel
       cross join lateral unnest(i.indclass::oid[]) u(opc)
       join pg_catalog.pg_opclass c on c.oid = u.opc
      where x.upd and c.oid >= 16384
     union all
-    select format('operator class %I of the partition key of %s', c.opcname, k.partrelid::regclass), c.oid
+    select format('operator class %I of the partition key of %s', c.opcname, k.partrelid::regclass), c.oid, k.partrelid
       from tables x
       cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
       join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
@@ -140,26 +188,37 @@ as $$
       join pg_catalog.pg_opclass c on c.oid = u.opc
      where x.upd and c.oid >= 16384
   ),
-  funcs(what, fn) as (
-    select o.what, case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
-                        else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+  funcs(what, fn, rel) as (
+    -- What each object depends on, and what its expression tree calls: built-ins are
+    -- pinned (pg_depend has no row for them), so the tree is read as the predicate check
+    -- reads it.
+    select o.what, f.fn, o.rel
       from objs o
-      join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
-     where d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+      cross join lateral (
+        select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                    else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+          from pg_catalog.pg_depend d
+         where d.classid = o.cls and d.objid = o.id
+           and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+        union all
+        select case when m[1] = 'opno' then (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = m[2]::oid)
+                    else m[2]::oid end
+          from pg_catalog.regexp_matches(coalesce(o.tree, ''), ':(funcid|opfuncid|hashfuncid|negfuncid|opno) ([0-9]+)', 'g') m
+         where m[2] <> '0') f(fn)
     union all
     -- A range type's subtype_diff and canonical functions, which index support for ranges
     -- (GiST, also through built-in operator classes) calls as the role writing the row.
-    select format('range type %s of a column of %s', r.rngtypid::regtype, y.rel::regclass), f.fn
+    select format('range type %s of a column of %s', r.rngtypid::regtype, y.rel::regclass), f.fn, y.rel
       from upd_types y
       join pg_catalog.pg_range r on r.rngtypid = y.typ
       cross join lateral (values (r.rngsubdiff::oid), (r.rngcanonical::oid)) f(fn)
      where f.fn <> 0
     union all
-    select o.what, p.amproc::oid
+    select o.what, p.amproc::oid, o.rel
       from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
       join pg_catalog.pg_amproc p on p.amprocfamily = c.opcfamily
     union all
-    select o.what, op.oprcode::oid
+    select o.what, op.oprcode::oid, o.rel
       from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
       join pg_catalog.pg_amop m on m.amopfamily = c.opcfamily
       join pg_catalog.pg_operator op on op.oid = m.amopopr
@@ -173,20 +232,19 @@ as $$
       cross join lateral (select retention_internal._foreign_cast(a.atttypid) as line) c
      where a.atttypid >= 16384 and c.line is not null
     union all
-    select format('%s calls %s, owned by %I', f.what, p.oid::regprocedure, p.proowner::regrole::text) as line
+    -- _untrusted_call says which (another role's, pg-retention's own, one that runs SQL or
+    -- reaches the server, one the table's owner may not execute itself).
+    select format('%s calls %s (%s)', f.what, f.fn::regprocedure, u.why) as line
       from funcs f
-      join pg_catalog.pg_proc p on p.oid = f.fn
-      join pg_catalog.pg_roles o on o.oid = p.proowner
-     where p.pronamespace <> 'pg_catalog'::regnamespace
-       and not p.prosecdef
-       and not o.rolsuper
-       and o.rolname <> current_user
-     group by f.what, p.oid
+      join pg_catalog.pg_class c on c.oid = f.rel
+      cross join lateral (select retention_internal._untrusted_call(f.fn, c.relowner) as why) u
+     where u.why is not null
+     group by f.what, f.fn, u.why
      order by 1
      limit 3) x
 $$;
 comment on function retention_internal._foreign_code(regclass, boolean) is
-  'Internal. Functions of roles other than a superuser or the retention owner that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys), on it and the tables its foreign keys'' actions reach; NULL when none.';
+  'Internal. Functions _untrusted_call refuses (another role''s, pg-retention''s own, built-ins that run SQL or reach the server, ones the table''s owner may not execute) that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys), on it and the tables its foreign keys'' actions reach; NULL when none.';
 
 -- The tables a change of the policy's table (and of its revoke tables) reaches: p_reach
 -- when the caller has them (a batch, from _lock_reach, which locked them: the reach
@@ -196,6 +254,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(p_reach, array(
@@ -216,6 +275,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select case when c.relkind not in ('r', 'p', 'f')
@@ -233,16 +293,20 @@ comment on function retention_internal._not_a_table(retention.policies, oid[]) i
   'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it) or that Citus distributes (_citus_table), or NULL.';
 
 -- What reading the policy's rows as the owner (preview, estimates) would run of another
--- role: a relation that is no longer a table, or a row-level security policy that applies
--- to the owner. NULL when there is none.
+-- role: a relation that is no longer a table, code a run refuses (_foreign_code), or a
+-- row-level security policy that applies to the owner. NULL when there is none.
 create or replace function retention_internal._read_hazard(p retention.policies)
 returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(retention_internal._not_a_table(p),
+    -- Code a run would refuse to run (RT025): a count reads the same columns and compares
+    -- the same values (a user's cast to json in the predicate, a scrub constant's domain).
+    retention_internal._foreign_code(p.target, p.action in ('soft_delete', 'scrub')),
     (select format('row-level security policy %I on %s', po.polname, po.polrelid::regclass)
        from retention_internal._reach(p.target, false) r
        join pg_catalog.pg_policy po on po.polrelid = r.rel
@@ -255,13 +319,14 @@ as $$
       limit 1))
 $$;
 comment on function retention_internal._read_hazard(retention.policies) is
-  'Internal. Why reading a policy''s rows as the owner could run another role''s code or miss rows (a relation no longer a table, row security that applies to the owner), or NULL.';
+  'Internal. Why reading a policy''s rows as the owner could run another role''s code or miss rows (a relation no longer a table, code a run refuses, row security that applies to the owner), or NULL.';
 
 create or replace function retention_internal._check_foreign_code(p retention.policies, p_reach oid[] default null)
 returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -311,6 +376,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from pg_catalog.pg_class c join pg_catalog.pg_roles s on s.rolname = session_user
@@ -329,6 +395,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -352,6 +419,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -381,6 +449,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -419,6 +488,7 @@ create or replace function retention_internal._lock_reach(p retention.policies, 
 returns oid[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -470,6 +540,7 @@ returns boolean
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -500,6 +571,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

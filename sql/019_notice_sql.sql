@@ -11,6 +11,7 @@ create or replace function retention_internal._notice_sql(
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

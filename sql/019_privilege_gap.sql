@@ -14,6 +14,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -26,10 +27,19 @@ begin
   if v_tbl is null then
     return null;
   end if;
+  -- USAGE on the schemas: without it the login could not reach the tables at all, and a
+  -- run acting as the owner must not reach them for it.
+  select v_gaps || array_agg(format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, p_role) order by n.nspname)
+    into v_gaps
+    from pg_catalog.pg_namespace n
+   where n.oid in (select c.relnamespace from pg_catalog.pg_class c
+                    where c.oid = p.target or c.oid = any (coalesce(p.revoke_tables, '{}')))
+     and not has_schema_privilege(p_role, n.oid, 'USAGE');
+  v_gaps := coalesce(v_gaps, '{}');
   if p.action = 'drop_partitions' then
     select c.relowner::regrole::name into v_owner from pg_catalog.pg_class c where c.oid = p.target;
     -- Both may be missing: one GRANT per line.
-    return nullif(concat_ws(E'\n',
+    return nullif(concat_ws(E'\n', nullif(array_to_string(v_gaps, E'\n'), ''),
       case when not pg_has_role(p_role, v_owner, 'MEMBER') then
         case when (select rolsuper from pg_catalog.pg_roles where rolname = v_owner)
              then format('ALTER TABLE %s OWNER TO app_owner; GRANT app_owner TO %I; -- an application role that owns the table; never grant the superuser %I', v_tbl, p_role, v_owner)

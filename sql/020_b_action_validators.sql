@@ -8,6 +8,7 @@ returns jsonb
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select '{"deleted_at_column": ["soft_delete"],
            "archive_schema": ["drop_partitions"],
@@ -30,6 +31,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -71,6 +73,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -98,6 +101,7 @@ create or replace function retention_internal._validate_scrub_policy(p_target re
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

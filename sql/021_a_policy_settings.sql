@@ -5,6 +5,7 @@ returns jsonb
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select pg_catalog.jsonb_build_object(
@@ -26,6 +27,28 @@ $$;
 comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
 
+-- What a run in progress acts on: the settings that decide which rows go and how (the
+-- period, action, columns, predicate, scrub, revoke tables, notice period, archive,
+-- approval, enabled), with the effective period. A plain run stops when they change
+-- under it (run_step: RT041); throttling, batch sizes, budgets and schedules may change.
+create or replace function retention_internal._policy_run_key(p retention.policies)
+returns jsonb
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+set intervalstyle = 'postgres'
+as $$
+  select (retention_internal._policy_args(p)
+          - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target', 'count', 'batch_size',
+                  'max_rows_per_run', 'time_budget', 'lock_timeout', 'schedule', 'time_zone', 'category',
+                  'notify_over_rows', 'run_cap'])
+         || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text)
+$$;
+comment on function retention_internal._policy_run_key(retention.policies) is
+  'Internal. The settings of a policy that decide which rows a run takes and how, with its effective period: a plain run stops when they change under it.';
+
 -- set_policy's defaults, read from its signature (the one place they are written), as
 -- JSON values comparable with _policy_args.
 create or replace function retention_internal._set_policy_defaults()
@@ -33,6 +56,7 @@ returns jsonb
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -65,6 +89,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -4,6 +4,7 @@ returns jsonb
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}')
     from pg_catalog.jsonb_each(p) e where pg_catalog.jsonb_typeof(e.value) <> 'null'
@@ -57,6 +58,7 @@ returns retention.policies
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -7,6 +7,7 @@ returns table (schedule text, source text)
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(p_policy.schedule,

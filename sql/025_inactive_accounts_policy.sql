@@ -23,6 +23,7 @@ returns retention.policies
 language sql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select retention.set_policy(

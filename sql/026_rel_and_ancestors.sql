@@ -5,6 +5,7 @@ returns regclass[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive a(rel, depth) as (
@@ -23,6 +24,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select array[p_rel::oid]
@@ -41,6 +43,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive t(rel) as (
@@ -61,6 +64,7 @@ returns regclass
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select i.inhrelid::regclass
@@ -78,6 +82,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from pg_catalog.pg_namespace n
@@ -97,6 +102,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select array(select distinct x from unnest(retention_internal._rel_and_ancestors(p_rel)) a(rel)

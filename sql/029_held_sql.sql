@@ -31,6 +31,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -112,6 +113,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -189,6 +191,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format(
@@ -208,6 +211,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select string_agg(format('%s.%I', p_alias, c), ', ' order by o) from unnest(p_columns) with ordinality u(c, o) $$;
 comment on function retention_internal._column_list(text, name[]) is
@@ -220,6 +224,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from retention_internal._open_holds h

@@ -14,6 +14,7 @@ create or replace function retention_internal._policy_sql(
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -22,6 +22,7 @@ create or replace function retention_internal._flag_rows(
 )
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -5,6 +5,7 @@ returns boolean
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select coalesce(p.archive, p.approval = 'required' and p.action in ('delete', 'purge_soft_deleted'))
 $$;
@@ -20,6 +21,7 @@ returns regclass[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select array[p_rel]
@@ -44,6 +46,7 @@ returns table (n integer, parent integer, rel regclass, fk name[], ref name[], a
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -112,6 +115,7 @@ returns jsonb
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'parent', t.parent, 'rel', t.rel::oid, 'fk', t.fk, 'ref', t.ref,
@@ -128,6 +132,7 @@ returns table (n integer, parent integer, rel regclass, fk name[], ref name[], a
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select (e ->> 'n')::int, (e ->> 'parent')::int, (e ->> 'rel')::oid::regclass,
@@ -151,6 +156,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -201,6 +207,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -252,6 +259,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -12,6 +12,7 @@ create or replace function retention_internal._partition_bounds(
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -9,6 +9,7 @@ returns bigint
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select case when bool_and(l.relkind = 'r' and (l.pages = 0 or (l.reltuples >= 0 and l.relpages > 0)))
               then coalesce(sum(case when l.pages = 0 then 0

@@ -9,6 +9,7 @@ returns table (part regclass, lower_bound timestamptz, upper_bound timestamptz,
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with b as (

@@ -19,6 +19,7 @@ language plpgsql
 security definer
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -29,6 +30,8 @@ begin
     raise exception 'policy % deletes rows (action %), it does not drop partitions', p_policy, v_pol.action
       using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);
   end if;
+  -- Counting reads the partitions as the owner: not where a run would refuse (RT013, RT025).
+  perform retention_internal._check_foreign_code(v_pol);
   return query
     select retention.qualified_name(x.part), x.lower_bound, x.upper_bound, x.rows, x.held_rows,
            case x.disposition

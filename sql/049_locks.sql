@@ -11,6 +11,7 @@ create or replace function retention_internal._lock_holds_shared()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock_shared(x'52540001'::int, 0) $$;
 comment on function retention_internal._lock_holds_shared() is
@@ -20,6 +21,7 @@ create or replace function retention_internal._lock_holds_exclusive()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_xact_lock(x'52540001'::int, 0) $$;
 comment on function retention_internal._lock_holds_exclusive() is
@@ -32,6 +34,7 @@ create or replace function retention_internal._try_lock_run(p_policy text)
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -54,6 +57,7 @@ create or replace function retention_internal._unlock_run(p_policy text)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select pg_catalog.pg_advisory_unlock(x'52540002'::int, pg_catalog.hashtext(p_policy)) $$;
 comment on function retention_internal._unlock_run(text) is
@@ -64,6 +68,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from pg_catalog.pg_locks l
@@ -83,6 +88,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from pg_catalog.pg_locks l
@@ -101,6 +107,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select pg_catalog.pg_backend_pid()::text || '@'
@@ -118,6 +125,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format('session %s (%s since %s)', a.pid, a.state,

@@ -10,6 +10,7 @@ create or replace function retention_internal._lock_for_ddl(p_table regclass, p_
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -32,6 +32,7 @@ create or replace function retention_internal._batch(
 )
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -249,6 +250,7 @@ create or replace function retention_internal._two_phase_exec(
   out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

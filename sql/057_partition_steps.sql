@@ -22,6 +22,7 @@ create or replace function retention_internal._detach_partitions(p_run retention
                                                         out detached integer, out planned bigint)
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -147,6 +148,7 @@ returns table (run_id bigint, batch_no integer, partition_name text, oldest_at t
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select b.run_id, b.batch_no, b.partition_name, b.oldest_at, b.newest_at, c.oid, r.policy_name,
          pg_catalog.to_regclass(b.partition_name) is not distinct from c.oid::regclass
@@ -183,6 +185,7 @@ create or replace function retention_internal._finish_partition(p_run retention.
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -368,6 +371,7 @@ create or replace function retention_internal._settle_detaching(p_run retention.
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -431,6 +435,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY',
@@ -454,6 +459,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

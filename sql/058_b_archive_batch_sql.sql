@@ -37,6 +37,7 @@ create or replace function retention_internal._two_phase_sql(p_policy retention.
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -181,6 +182,7 @@ create or replace function retention_internal._flag_close_sql(p_policy retention
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -212,6 +214,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select case when (select c.relispartition or c.relkind = 'p' from pg_catalog.pg_class c where c.oid = p_referenced)
@@ -230,6 +233,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select case when p_parent = 0

@@ -11,6 +11,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -113,6 +114,7 @@ create or replace function retention_internal._fail_unscrubbed(p_bad bigint)
 returns integer
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -138,6 +140,7 @@ create or replace function retention_internal._batch_plan_settings()
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   -- jit off: a plan made to avoid sequential scans carries their disable cost, which

@@ -24,6 +24,7 @@ create or replace function retention_internal._one_statement_sql(p_policy retent
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -112,6 +113,7 @@ returns bigint[]
 language sql
 volatile
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(array_agg(pg_catalog.pg_stat_get_xact_tuples_deleted(r.rel) order by r.o), '{}')
@@ -128,6 +130,7 @@ returns integer
 language sql
 volatile
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select greatest(0, coalesce(sum(x.a - x.b), 0) - coalesce(p_rows, 0))::integer
@@ -146,6 +149,7 @@ create or replace function retention_internal._one_statement_exec(
   out o_done boolean, out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

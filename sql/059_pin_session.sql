@@ -2,7 +2,7 @@
 -- would otherwise resolve names (functions, operators) through the caller's search_path
 -- and read timestamps in the caller's TimeZone. So the public procedures (run, run_all,
 -- process_erasure) pin the session itself for their length: search_path pg_catalog,
--- pg_temp, TimeZone UTC and default_transaction_isolation read committed (every batch
+-- pg_temp, TimeZone UTC, standard_conforming_strings on and default_transaction_isolation read committed (every batch
 -- after the first commit must read holds committed while it waited for the holds lock:
 -- a repeatable-read snapshot taken before would not see them), saving the caller's values in retention.caller_* settings and
 -- putting them back when they finish or raise a known error (unpin_session). A run
@@ -17,13 +17,17 @@ begin
   perform pg_catalog.set_config('retention.caller_search_path', pg_catalog.current_setting('search_path'), false);
   perform pg_catalog.set_config('retention.caller_timezone', pg_catalog.current_setting('TimeZone'), false);
   perform pg_catalog.set_config('retention.caller_isolation', pg_catalog.current_setting('default_transaction_isolation'), false);
+  perform pg_catalog.set_config('retention.caller_scs', pg_catalog.current_setting('standard_conforming_strings'), false);
   perform pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
+  -- String literals read as the routines were written ('\w' is a regular expression's
+  -- word class, not an escape), whatever the caller's setting.
+  perform pg_catalog.set_config('standard_conforming_strings', 'on', false);
   perform pg_catalog.set_config('TimeZone', 'UTC', false);
   perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
 end
 $$;
 comment on function retention.pin_session() is
-  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC) and default isolation (read committed), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
+  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed) and standard_conforming_strings (on), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
 
 create or replace function retention.unpin_session()
 returns void
@@ -36,7 +40,9 @@ begin
     coalesce(pg_catalog.current_setting('retention.caller_timezone', true), 'UTC'), false);
   perform pg_catalog.set_config('default_transaction_isolation',
     coalesce(pg_catalog.current_setting('retention.caller_isolation', true), 'read committed'), false);
+  perform pg_catalog.set_config('standard_conforming_strings',
+    coalesce(pg_catalog.current_setting('retention.caller_scs', true), 'on'), false);
 end
 $$;
 comment on function retention.unpin_session() is
-  'Puts back the search_path, TimeZone and isolation pin_session saved. Changes nothing but this session''s settings.';
+  'Puts back the search_path, TimeZone, isolation and standard_conforming_strings pin_session saved. Changes nothing but this session''s settings.';

@@ -7,6 +7,7 @@ returns interval
 language sql
 volatile  -- read live, each call
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select pg_catalog.max(r.replay_lag) from pg_catalog.pg_stat_replication r where r.state = 'streaming'
 $$;

@@ -35,6 +35,7 @@ returns bigint
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set extra_float_digits = 1
 set datestyle = 'ISO, YMD'

@@ -21,6 +21,7 @@ returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set extra_float_digits = 1
 set datestyle = 'ISO, YMD'
@@ -140,6 +141,27 @@ begin
         if v_err is not null then
           return retention_internal._close_run(r, 'failed', 'RT035', v_err,
             'Propose again for the policy as it is now (retention.propose) and have it approved; the batches done are counted.');
+        end if;
+      end if;
+      -- A plain run goes on only while its policy says what it said when the run began (a
+      -- longer period, another predicate, the policy disabled or dropped): otherwise it
+      -- stops, its batches counted, and the next run works to the policy as it is. A
+      -- partition it detached is finished first (phase finish).
+      if r.kind = 'policy' and not r.spec ? 'proposal' and v_phase in ('rows', 'leaves', 'detach') then
+        -- The policy's row is read locked: a change waits for this batch, as a hold does.
+        perform from retention.policies x where x.policy_id = r.policy_id for share;
+        v_err := retention_internal._policy_moved(r);
+        if v_err is not null then
+          return retention_internal._close_run(r, 'failed', 'RT041', v_err,
+            'The batches done are counted; run the policy again to work to it as it is now.');
+        end if;
+      end if;
+      -- An erasure's step goes on only under the erasure rules its plan was made with.
+      if r.kind = 'erasure' and v_phase = 'rows' then
+        v_err := retention_internal._erasure_rules_moved(r.request_id);
+        if v_err is not null then
+          return retention_internal._close_run(r, 'failed', 'RT041', v_err,
+            'The batches done are counted; process the request again to plan it under the rules as they are now.');
         end if;
       end if;
       if v_phase = 'detach' then
@@ -273,6 +295,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select case when r.kind = 'policy' and coalesce((r.state ->> 'capped')::boolean, false)
@@ -287,11 +310,47 @@ comment on function retention_internal._run_end_status(retention.runs) is
 -- request's for an erasure step), and a policy run lets go of its run lock. A cancel
 -- while closing (waiting for the audit chain) still records the run interrupted; its
 -- audit entry then comes from the next run of the policy (open_run).
+-- Why a plain run may not go on under its policy as it is now (dropped, or what decides
+-- which rows go changed since the run began: _policy_run_key), or NULL.
+create or replace function retention_internal._policy_moved(r retention.runs)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+set intervalstyle = 'postgres'
+as $$
+declare
+  p      retention.policies;
+  v_now  jsonb;
+  v_then jsonb;
+begin
+  select * into p from retention.policies x where x.policy_id = r.policy_id;
+  if not found then
+    return format('policy %s was dropped while the run was in progress', r.policy_name);
+  end if;
+  v_now := retention_internal._policy_run_key(p);
+  -- The period the run began with is the one it recorded (a schema default may have
+  -- changed since: the policy's own row would not show it).
+  v_then := retention_internal._policy_run_key(jsonb_populate_record(null::retention.policies, r.spec -> 'policy'))
+            || jsonb_build_object('effective_retain', r.retain::text);
+  if v_now is distinct from v_then then
+    return format('policy %s changed while the run was in progress (%s)', r.policy_name,
+                  (select string_agg(n.k, ', ' order by n.k) from jsonb_each(v_now) n(k, v) where n.v is distinct from v_then -> n.k));
+  end if;
+  return null;
+end
+$$;
+comment on function retention_internal._policy_moved(retention.runs) is
+  'Internal. Why a plain run may not go on: its policy was dropped, or a setting that decides which rows go (or the effective period) changed since it began; NULL while it may.';
+
 create or replace function retention_internal._close_run(r retention.runs, p_status text, p_code text default null,
                                                 p_err text default null, p_hint text default null)
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

@@ -94,6 +94,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select e.name, d.due, e.effective_schedule, e.time_zone,

@@ -8,6 +8,7 @@ create or replace function retention_internal._notify_run()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -14,6 +14,7 @@ returns setof retention.notifications
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -58,11 +59,25 @@ returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
   v_status text;
 begin
+  -- The worker's settings, within bounds: no dead letter at the first failure, no retry in
+  -- the past, an error that is a line of text (it ends up in alerts and the dashboard).
+  if p_delivered is null or p_max_attempts is null or p_max_attempts not between 1 and 100 then
+    raise exception 'p_delivered must be true or false and p_max_attempts 1 to 100, got % and %', p_delivered, p_max_attempts
+      using errcode = 'RT006', hint = 'The worker settles with its NOTIFY_MAX_ATTEMPTS (default 8).';
+  end if;
+  if p_retry_base is null or p_retry_base not between interval '0' and interval '1 hour' then
+    raise exception 'p_retry_base must be between 0 and 1 hour, got %', p_retry_base
+      using errcode = 'RT006', hint = 'The default is 30 seconds, doubled after each failed attempt (at most an hour).';
+  end if;
+  if p_error is not null then
+    p_error := left(regexp_replace(p_error, retention_internal._hidden_chars(), ' ', 'g'), 2000);
+  end if;
   update retention.notifications n
      set status = case when p_delivered then 'delivered'
                        when n.attempts >= p_max_attempts then 'dead'
@@ -80,13 +95,14 @@ begin
 end
 $$;
 comment on function retention.settle_notification(bigint, text, boolean, text, integer, interval) is
-  'Records one delivery attempt of a claimed notification: delivered, retried later with backoff, or dead after p_max_attempts. Returns the new status, or NULL if p_claimer no longer holds it.';
+  'Records one delivery attempt of a claimed notification: delivered, retried later with backoff, or dead after p_max_attempts (1 to 100; p_retry_base 0 to 1 hour, else RT006; the error kept as at most 2,000 printable characters). Returns the new status, or NULL if p_claimer no longer holds it.';
 
 create or replace function retention.requeue_notification(p_notification_id bigint)
 returns boolean
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

@@ -19,6 +19,7 @@ returns retention.erasure_rules
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -143,6 +144,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select b.c = b.k
@@ -161,6 +163,7 @@ returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric')
@@ -179,6 +182,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format('t.%I = %L::%s%s', p_col, v.v, b.base,

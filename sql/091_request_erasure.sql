@@ -16,6 +16,7 @@ returns retention.erasure_requests
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -40,7 +41,7 @@ begin
   -- Printable: no control or direction-changing characters (which could make it read as
   -- another reference in a notification or a log).
   if p_reference is not null and (length(p_reference) not between 1 and 200 or p_reference ~ '[[:cntrl:]]'
-                                   or p_reference ~ '[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]'
+                                   or p_reference ~ retention_internal._hidden_chars()
                                    or btrim(p_reference) = '') then
     raise exception 'the reference must be 1 to 200 printable characters'
       using errcode = 'RT029', hint = 'Give the application''s own id for the request (e.g. a ticket number), or leave it NULL.';
@@ -53,6 +54,12 @@ begin
   if p_due_at is not null and (p_due_at <= now() or not isfinite(p_due_at)) then
     raise exception 'due date % is not a moment in the future', p_due_at
       using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
+  end if;
+  -- A deadline is the law's, not the filer's: one month, extended by two at most (GDPR
+  -- Art. 12(3)). A later one would keep the request from ever being overdue.
+  if p_due_at > now() + interval '3 months' then
+    raise exception 'due date % is more than three months away', p_due_at
+      using errcode = 'RT029', hint = 'An erasure is due within a month, three at most where the law allows an extension; leave it NULL for 30 days.';
   end if;
   if not retention_internal._key_exists(v_table, p_subject_id) then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
@@ -87,6 +94,7 @@ create or replace function retention_internal._subject_table(p_table text, p_wha
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

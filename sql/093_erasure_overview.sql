@@ -20,6 +20,7 @@ language sql
 security definer
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   -- Admins, runners and auditors see every request; any other login (the application, as

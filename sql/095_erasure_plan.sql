@@ -18,6 +18,7 @@ language plpgsql
 security definer
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -103,6 +104,7 @@ returns table (rel regclass, col name, rows bigint)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -164,6 +166,7 @@ returns table (rel regclass, via text, rows bigint)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -9,6 +9,7 @@ returns table (hold_id bigint, reason text, target text, held bigint)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

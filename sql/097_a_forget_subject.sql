@@ -6,6 +6,7 @@ create or replace function retention_internal._table_family(p_rel regclass, out 
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -46,6 +47,7 @@ create or replace function retention_internal._forget_subject(p_request bigint)
 returns jsonb
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -249,12 +251,15 @@ create or replace function retention_internal._forget_rows(p_request bigint, p_t
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
   v_erased   text := format('erased with erasure request %s', p_request);
   v_delete   boolean := p_rule = 'delete';
-  v_tbl      text := retention.qualified_name(p_target);
+  -- ONLY for an ordinary table (_reach_scan): an inheritance child (a foreign table, say)
+  -- is no row of this step, and reading it would run its code as the owner.
+  v_tbl      text := retention_internal._reach_scan(p_target);
   v_key      name := (retention_internal._single_key(p_target)).key_column;
   v_rowkey   text := retention_internal._row_key_sql(p_target);
   v_rels     regclass[];

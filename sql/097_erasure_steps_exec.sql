@@ -8,6 +8,7 @@ create or replace function retention_internal._block_erasure(p_request bigint, p
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -35,11 +36,50 @@ comment on function retention_internal._block_erasure(bigint, text, bigint, text
 --    _erasure_conflicts): status failed with the conflict, nothing changed;
 --  * otherwise status in_progress with the plan fixed in the request (audited).
 -- Returns the request's status; the lock is kept only while in_progress.
+-- The erasure rules and the policies' subject columns as one digest: a plan is made under
+-- them, and its steps go on only while they stand (erasure_step, run_step: RT041).
+create or replace function retention_internal._erasure_rules_version()
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select pg_catalog.md5(pg_catalog.concat_ws('|',
+    (select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) - 'updated_at' - 'updated_by' order by r.rule_id)::text
+       from retention.erasure_rules r),
+    (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(p.policy_id, p.target::oid, p.subject_column) order by p.policy_id)::text
+       from retention.policies p where p.subject_column is not null)))
+$$;
+comment on function retention_internal._erasure_rules_version() is
+  'Internal. A digest of the erasure rules and the policies'' subject columns: an erasure plan is made under one, and processing stops when it changes.';
+
+-- Why a request being processed may not go on (its rules changed since its plan was made),
+-- or NULL. A plan made by an earlier version carries no digest and is not checked.
+create or replace function retention_internal._erasure_rules_moved(p_request bigint)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select 'the erasure rules or a policy''s subject column changed after processing began'
+    from retention.erasure_requests q
+   where q.request_id = p_request
+     and q.plan -> 0 ? 'rules'
+     and q.plan -> 0 ->> 'rules' is distinct from retention_internal._erasure_rules_version()
+$$;
+comment on function retention_internal._erasure_rules_moved(bigint) is
+  'Internal. Why processing of an erasure request may not go on (its erasure rules or subject columns changed since its plan was made), or NULL.';
+
 create or replace function retention.open_erasure(p_request bigint, p_batch_size integer default 1000)
 returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -92,6 +132,13 @@ begin
       from retention_internal._erasure_steps(p_request) s;
     for v_s in select x.target, x.rule, x.scrub
                  from jsonb_to_recordset(v_plan) as x(target text, rule text, scrub jsonb) where x.rule <> 'keep' loop
+      if not has_schema_privilege(session_user, (select c.relnamespace from pg_catalog.pg_class c where c.oid = v_s.target::regclass), 'USAGE') then
+        raise exception 'role % may not use schema of %', session_user, v_s.target
+          using errcode = '42501',
+                hint = format('A DBA grants it: GRANT USAGE ON SCHEMA %I TO %I;',
+                              (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                                where c.oid = v_s.target::regclass), session_user);
+      end if;
       if not has_table_privilege(session_user, v_s.target, 'SELECT')
          or (v_s.rule = 'delete' and not has_table_privilege(session_user, v_s.target, 'DELETE'))
          or (v_s.rule = 'scrub' and exists (select from jsonb_object_keys(coalesce(v_s.scrub, '{}')) c
@@ -137,6 +184,8 @@ begin
     perform retention_internal._unlock_run(format('erasure:%s', p_request));
     return 'failed';
   end if;
+  -- The rules the plan was made under, for erasure_step and run_step to hold it to.
+  v_plan := jsonb_set(v_plan, '{0,rules}', to_jsonb(retention_internal._erasure_rules_version()));
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
          plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
@@ -175,6 +224,7 @@ create or replace function retention.erasure_step(
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -296,6 +346,22 @@ begin
       update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;
       continue;
     end if;
+    -- The plan holds only under the rules it was made with: a rule changed since (a keep
+    -- rule for a court order, another scrub) fails the request; processing again plans anew.
+    message := retention_internal._erasure_rules_moved(p_request);
+    if message is not null then
+      update retention.erasure_requests
+         set status = 'failed', status_reason = message || ' (RT041); process it again', step_run = null
+       where request_id = p_request;
+      perform retention_internal._append_audit('erasure.failed', 'erasure_request', p_request::text,
+        jsonb_build_object('subject_hash', v_req.subject_hash, 'error_code', 'RT041'));
+      perform retention_internal._unlock_run(v_lock);
+      status := 'failed';
+      code := 'RT041';
+      message := format('erasure request %s: %s', p_request, message);
+      hint := 'Process the request again: its plan is then made under the rules as they are now.';
+      return;
+    end if;
     if v_step is null then
       -- A table the plan would reach now but did not when processing began (a partition
       -- attached since, a table a key added since leads to) holds rows of the person that
@@ -357,6 +423,30 @@ begin
       end if;
     end if;
     exit when v_step is null;
+    -- The step's table as it is now, before anything reads it as the owner: the steps before
+    -- ran the application's triggers, which may have renamed it and put a view (whose query
+    -- would run as the owner) in its place. Locked (nothing can turn it into something else
+    -- until this commits), then still a table (RT013) without code a run refuses (RT025;
+    -- for a table whose rows stay, the casts its columns' values go through).
+    execute format('lock table %s in access share mode', v_step.target::regclass);
+    v_pol := null;
+    v_pol.target := v_step.target::regclass;
+    v_pol.action := case v_step.rule when 'keep' then 'delete' else v_step.rule end;
+    if v_step.rule = 'keep' then
+      message := coalesce(retention_internal._not_a_table(v_pol, array[v_pol.target::oid]),
+                          (select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention_internal._foreign_cast(a.atttypid))
+                             from pg_catalog.pg_attribute a
+                            where a.attrelid = v_pol.target and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
+                              and retention_internal._foreign_cast(a.atttypid) is not null
+                            limit 1));
+      if message is not null then
+        raise exception 'erasure request %: cannot read %: %', p_request, v_step.target, message
+          using errcode = 'RT025', hint = 'pg-retention reads the table as its owner: make it a table again, or have a trusted role own the cast''s function.';
+      end if;
+      message := null;
+    else
+      perform retention_internal._check_foreign_code(v_pol);
+    end if;
     -- What the retention schema says of the person's rows of this table goes first, while
     -- the rows can still be found.
     perform retention_internal._forget_rows(p_request, v_step.target::regclass, v_step.cond,
@@ -429,7 +519,7 @@ begin
   -- is kept without them).
   update retention.erasure_requests
      set status = 'completed', status_reason = null, completed_at = clock_timestamp(), subject_id = null, step_run = null,
-         plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
+         plan = (select jsonb_agg(e - 'cond' - 'rules' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
    where request_id = p_request;
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
   perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
@@ -455,6 +545,7 @@ create or replace function retention_internal._erasure_evidence(p_request bigint
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
@@ -473,6 +564,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(array_agg(distinct t.relid::oid order by t.relid::oid), '{}')

@@ -12,6 +12,7 @@ returns table (request_id bigint, due_at timestamptz, status text, newly_noted b
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin

@@ -20,6 +20,7 @@ returns text
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 -- The period's text in one style whoever asks (a session in iso_8601 would change it).
 set intervalstyle = 'postgres'
@@ -45,6 +46,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -71,6 +73,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -108,6 +111,7 @@ create or replace function retention_internal._expire_proposals(p_policy text de
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -138,6 +142,7 @@ returns bigint
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set extra_float_digits = 1
 set datestyle = 'ISO, YMD'
@@ -264,6 +269,7 @@ create or replace function retention_internal._decide_proposal(p_proposal_id big
 returns retention.proposals
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -328,6 +334,7 @@ returns retention.proposals
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -350,6 +357,7 @@ returns retention.proposals
 language sql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select retention_internal._decide_proposal(p_proposal_id, false, p_comment) $$;
 comment on function retention.reject_proposal(bigint, text) is
@@ -364,6 +372,7 @@ create or replace function retention_internal._proposal_gate(p_pol retention.pol
                                                     out code text, out err text, out hint text)
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -405,6 +414,7 @@ returns text
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set extra_float_digits = 1
 set datestyle = 'ISO, YMD'
@@ -433,6 +443,7 @@ create or replace function retention_internal._proposal_run_closed(r retention.r
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

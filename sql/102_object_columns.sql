@@ -26,6 +26,7 @@ create or replace function retention_internal._object_key(p_value text, p_prefix
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -86,6 +87,7 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select case when strpos(p_host, '@') > 0 then null
@@ -102,6 +104,7 @@ returns text
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -159,6 +162,7 @@ language sql
 immutable
 parallel safe
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$ select k.key from retention_internal._object_key(p_value, p_prefix) k where k.error is null $$;
 comment on function retention.object_key_of(text, text) is
@@ -174,6 +178,7 @@ returns trigger
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -236,6 +241,7 @@ create or replace function retention_internal._notify_dead_reference(p_id bigint
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   insert into retention.notifications (kind, dedupe_key, payload)
@@ -263,6 +269,7 @@ returns retention.object_columns
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -383,6 +390,7 @@ returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -414,6 +422,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -439,6 +448,7 @@ returns void
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -496,6 +506,7 @@ create or replace function retention_internal._mark_batch(p retention.policies, 
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -540,6 +551,7 @@ create or replace function retention_internal._queue_partition_objects(p_partiti
 returns bigint
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -581,6 +593,7 @@ create or replace function retention_internal._objects_referenced(p_target text,
 returns setof text
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -598,6 +611,12 @@ begin
       continue;
     end if;
     continue when c.current_name is null;
+    -- Read with its partitions and inheritance children (their rows reference objects
+    -- too), but never through a foreign table's wrapper as the owner.
+    if retention_internal._foreign_descendant(c.rel) is not null then
+      raise exception 'cannot read %: % below it is a foreign table', c.rel, retention_internal._foreign_descendant(c.rel)
+        using errcode = 'RT013', hint = 'pg-retention reads tables as its owner, and a foreign table''s wrapper would connect with the owner''s user mapping: detach the foreign table, or unregister the object column (retention.drop_object_column).';
+    end if;
     if c.url_prefix is null then
       return query execute format('select distinct t.%I::text from %s t where t.%I = any ($1)',
                                   c.current_name, c.rel, c.current_name) using p_keys;
@@ -623,6 +642,7 @@ returns table (deletion_id bigint, target text, object_key text, attempts intege
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -703,6 +723,7 @@ returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -724,7 +745,8 @@ begin
     return 'deleted';
   end if;
   if d.attempts >= p_max_attempts then
-    update retention.object_deletions x set status = 'dead', last_error = left(p_error, 2000)
+    -- The store's error may quote the key (a person's name in a path): kept without it.
+    update retention.object_deletions x set status = 'dead', last_error = left(replace(p_error, d.object_key, '<key>'), 2000)
      where x.deletion_id = p_id;
     insert into retention.notifications (kind, dedupe_key, payload)
     values ('object_deletion_failed', 'object_deletion_failed:' || p_id || ':' || d.attempts,
@@ -740,7 +762,7 @@ begin
     return 'dead';
   end if;
   update retention.object_deletions x
-     set last_error = left(p_error, 2000),
+     set last_error = left(replace(p_error, d.object_key, '<key>'), 2000),
          next_attempt_at = now() + least(interval '30 seconds' * power(2, d.attempts - 1), interval '1 hour')
    where x.deletion_id = p_id;
   return 'pending';
@@ -757,6 +779,7 @@ returns integer
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

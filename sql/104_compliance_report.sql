@@ -12,6 +12,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set intervalstyle = 'postgres'
 set datestyle = 'ISO, YMD'
@@ -323,6 +324,7 @@ create or replace function retention.store_compliance_report(p_month date defaul
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 set intervalstyle = 'postgres'
 set datestyle = 'ISO, YMD'
@@ -379,6 +381,7 @@ returns text
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

@@ -12,6 +12,7 @@ returns bigint
 language plpgsql
 volatile  -- EXPLAIN is not allowed in a stable function
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -43,6 +44,7 @@ returns name[]
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
@@ -62,6 +64,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select p.name, p.target::text, p.action, p.enabled, e.effective_schedule, e.time_zone,

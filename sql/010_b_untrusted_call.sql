@@ -1,0 +1,49 @@
+-- Why a function that acting on a table would call runs code the retention owner must not
+-- run for someone else, or NULL when it may run. Runs act as the owner, so PostgreSQL calls
+-- what a table's triggers (their WHEN clauses too), rules, row security, constraints,
+-- defaults, index expressions, domains, partition keys and operator classes name — as the
+-- owner. p_owner is the role that owns the object naming it (the table's owner): the
+-- author of that code. Refused:
+--  * pg-retention's own routines (but trigger functions, which only run as triggers): the
+--    owner's EXECUTE would let a table's WHEN clause release a hold or change a policy,
+--    audited in the running login's name;
+--  * built-in and extension functions (owned by a superuser) that run SQL, reach other
+--    sessions or the server, or hand values out: the *_to_xml family, ts_stat, ts_rewrite,
+--    pg_input_*, dblink*, set_config, advisory locks, large objects, pg_notify, signals to
+--    backends, configuration reloads, WAL and replication functions;
+--  * any function p_owner may not EXECUTE itself (pg_read_file, lo_export and other
+--    superuser-only ones; pg-retention's routines it holds no grant on);
+--  * a function of another role that is not SECURITY DEFINER (which runs as its own owner
+--    anyway) and that neither a superuser nor the retention owner owns.
+create or replace function retention_internal._untrusted_call(p_fn oid, p_owner oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select case
+    when n.nspname in ('retention', 'retention_internal') and p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
+      then 'a pg-retention routine'
+    when o.rolsuper
+         and (p.proname ~ '_to_xml' or p.proname ~ '^(pg_input_|dblink|pg_advisory|pg_try_advisory|lo_|pg_logical_|pg_replication_|pg_create_|pg_drop_)'
+              or p.proname in ('ts_rewrite', 'ts_stat', 'set_config', 'pg_notify', 'pg_terminate_backend', 'pg_cancel_backend',
+                               'pg_reload_conf', 'pg_rotate_logfile', 'pg_switch_wal', 'pg_promote', 'loread', 'lowrite',
+                               'pg_log_backend_memory_contexts', 'pg_import_system_collations', 'pg_stat_reset',
+                               'pg_stat_reset_shared', 'pg_stat_reset_single_table_counters', 'pg_stat_reset_single_function_counters',
+                               'pg_stat_reset_slru', 'pg_stat_reset_replication_slot', 'pg_backup_start', 'pg_backup_stop',
+                               'pg_start_backup', 'pg_stop_backup', 'pg_create_restore_point'))
+      then 'it runs SQL or reaches other sessions or the server'
+    when p_owner is not null and not pg_catalog.has_function_privilege(p_owner, p.oid, 'EXECUTE')
+      then pg_catalog.format('which %s may not execute itself', p_owner::pg_catalog.regrole)
+    when p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace and not p.prosecdef and not o.rolsuper and o.rolname <> current_user
+      then pg_catalog.format('owned by %I', o.rolname)
+  end
+    from pg_catalog.pg_proc p
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    join pg_catalog.pg_roles o on o.oid = p.proowner
+   where p.oid = p_fn
+$$;
+comment on function retention_internal._untrusted_call(oid, oid) is
+  'Internal. Why calling the function as the retention owner, for code p_owner wrote, is refused (a pg-retention routine, a built-in that runs SQL or reaches the server, one p_owner may not execute, another role''s function), or NULL.';

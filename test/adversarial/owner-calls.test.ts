@@ -1,0 +1,193 @@
+// Attack round atk31 (a table's owner runs code as the retention owner), each finding a
+// test. Every one made the table's owner superuser before its fix:
+//  1. a trigger's WHEN clause calling query_to_xml('select app.evil()'): built in, so the
+//     code check let it through, and it ran the owner's query as the retention owner;
+//  2. a WHEN clause calling pg-retention's own release_hold: the owner's EXECUTE released
+//     a legal hold, audited in the runner's name;
+//  3. a scrub constant cast to a column's domain while the policy was saved;
+//  4. a predicate's to_json of an enum column calling the owner's cast in preview();
+//  5. a composite column whose field's domain check ran in a scrub run;
+//  6. an erasure step reading a table the step before had replaced by a view;
+//  7. an erasure reading a subject table's inheritance child that is a foreign table.
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+beforeAll(async () => { await q(`create schema if not exists app`); });
+
+/** A login owning schema <role> with a log table and <role>.evil(), which logs who runs it and
+ * tries to make the login superuser. */
+async function owner(prefix: string): Promise<{ role: string; app: pg.Client }> {
+  const role = `${prefix}_${randomBytes(3).toString('hex')}`;
+  const app = await loginAs(db, role);
+  await q(`create schema ${role} authorization ${role}`);
+  await app.query(`create table ${role}.log (who text)`);
+  await app.query(`create function ${role}.evil() returns int language plpgsql as $$
+                     begin insert into ${role}.log values (current_user);
+                           begin execute 'alter role ${role} superuser'; exception when others then null; end;
+                           return 1; end $$`);
+  return { role, app };
+}
+
+async function untouched(role: string) {
+  expect(await q(`select * from ${role}.log`)).toEqual([]);
+  expect((await q(`select rolsuper from pg_roles where rolname = $1`, [role]))[0]!.rolsuper).toBe(false);
+}
+
+describe('built-in and pg-retention functions a table names never run as the retention owner (atk31)', () => {
+  it('a WHEN clause calling query_to_xml, or a superuser-only built-in, refuses the run (RT025) and runs nothing', async () => {
+    const { role, app } = await owner('xml');
+    await app.query(`create table ${role}.ev (id int primary key, at timestamptz not null)`);
+    await app.query(`insert into ${role}.ev select i, now() - interval '10 days' from generate_series(1, 5) i`);
+    await app.query(`create trigger t before delete on ${role}.ev for each row
+                       when (pg_catalog.query_to_xml('select ${role}.evil()', true, true, '') is not null and false)
+                       execute function pg_catalog.suppress_redundant_updates_trigger()`);
+    await q(`select retention.set_policy('xml.ev', '${role}.ev', 'delete', 'at', p_retain => '1 day')`);
+    expect(await sqlState(db.call(`call retention.run('xml.ev')`))).toBe('RT025');
+    const [{ line }] = await q<{ line: string }>(`select retention_internal._foreign_code('${role}.ev'::regclass, false) as line`) as [{ line: string }];
+    expect(line).toMatch(/trigger t on .* calls query_to_xml\(.*\) \(it runs SQL/);
+    // pg_read_file: the table's owner may not execute it itself.
+    await app.query(`drop trigger t on ${role}.ev`);
+    await app.query(`create trigger t2 before delete on ${role}.ev for each row
+                       when (pg_catalog.length(pg_catalog.pg_read_file('/etc/hostname')) < 0)
+                       execute function pg_catalog.suppress_redundant_updates_trigger()`);
+    expect(await sqlState(db.call(`call retention.run('xml.ev')`))).toBe('RT025');
+    const [{ line: l2 }] = await q<{ line: string }>(`select retention_internal._foreign_code('${role}.ev'::regclass, false) as line`) as [{ line: string }];
+    expect(l2).toMatch(new RegExp(`pg_read_file\\(text\\) \\(which ${role} may not execute itself\\)`));
+    expect(await count(db, `${role}.ev`)).toBe(5);
+    await untouched(role);
+    // A harmless built-in in a WHEN clause runs as before.
+    await app.query(`drop trigger t2 on ${role}.ev`);
+    await app.query(`create trigger t3 before delete on ${role}.ev for each row when (pg_catalog.length(old.id::text) > 100)
+                       execute function pg_catalog.suppress_redundant_updates_trigger()`);
+    await db.call(`call retention.run('xml.ev')`);
+    expect(await count(db, `${role}.ev`)).toBe(0);
+    await app.end();
+  });
+
+  it('a WHEN clause calling retention.release_hold refuses the run (RT025): the hold stays and its rows with it', async () => {
+    const { role, app } = await owner('rel');
+    await q(`grant retention_requester to ${role}`);
+    await q(`create table app.rel_mail (id int primary key, at timestamptz not null)`);
+    await q(`insert into app.rel_mail select i, now() - interval '400 days' from generate_series(1, 3) i`);
+    await q(`select retention.set_policy('rel.mail', 'app.rel_mail', 'delete', 'at', p_retain => '30 days')`);
+    const [{ hold_id }] = await q<{ hold_id: string }>(`select hold_id from retention.place_hold('table', 'app.rel_mail', 'litigation 2026-17')`) as [{ hold_id: string }];
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '400 days' from generate_series(1, 2) i`);
+    await app.query(`create trigger t before delete on ${role}.t for each row
+                       when (old.id = 1 and retention.release_hold(${hold_id}, 'no longer needed') is null)
+                       execute function pg_catalog.suppress_redundant_updates_trigger()`);
+    await q(`select retention.set_policy('rel.t', '${role}.t', 'delete', 'at', p_retain => '30 days')`);
+    expect(await sqlState(db.call(`call retention.run('rel.t')`))).toBe('RT025');
+    expect(await q(`select released_at from retention.legal_holds where hold_id = $1`, [hold_id])).toEqual([{ released_at: null }]);
+    await db.call(`call retention.run('rel.mail')`);
+    expect(await count(db, `app.rel_mail`)).toBe(3);
+    expect(await count(db, `${role}.t`)).toBe(2);
+    await q(`select retention.release_hold($1, 'test done')`, [hold_id]);
+    await app.end();
+  });
+
+  it('a scrub constant is not cast through a domain whose check is the owner\'s function (RT025 at set_policy and set_erasure_rule)', async () => {
+    const { role, app } = await owner('dom');
+    await app.query(`create function ${role}.chk(text) returns boolean language plpgsql as $$ begin perform ${role}.evil(); return true; end $$`);
+    await app.query(`create domain ${role}.dtext as text check (${role}.chk(value))`);
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null, phone ${role}.dtext)`);
+    await app.query(`delete from ${role}.log`);
+    const before = await count(db, 'retention.policies');
+    expect(await sqlState(q(`select retention.set_policy('dom.t', '${role}.t', 'scrub', 'at', p_retain => '30 days',
+                                                         p_scrub => '{"phone": {"constant": "[purged]"}}')`))).toBe('RT025');
+    expect(await sqlState(q(`select retention.set_erasure_rule('${role}.t', 'scrub', p_scrub => '{"phone": {"constant": "[purged]"}}')`))).toBe('RT025');
+    expect(await count(db, 'retention.policies')).toBe(before);
+    expect(await count(db, `retention.erasure_rules where target = '${role}.t'::regclass`)).toBe(0);
+    await untouched(role);
+    await app.end();
+  });
+
+  it('a composite column whose field has such a domain refuses a scrub run (RT025); preview gives no figures and runs nothing', async () => {
+    const { role, app } = await owner('cmp');
+    // The check is a superuser's function while the policy is saved, the owner's afterwards.
+    await q(`create function ${role}.chk(text) returns boolean language plpgsql as $$ begin return true; end $$`);
+    await app.query(`create domain ${role}.d as text check (${role}.chk(value))`);
+    await app.query(`create type ${role}.c as (v ${role}.d)`);
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null, info ${role}.c)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '400 days', row('secret')::${role}.c from generate_series(1, 2) i`);
+    await q(`select retention.set_policy('cmp.t', '${role}.t', 'scrub', 'at', p_retain => '30 days', p_scrub => '{"info": {"constant": "(purged)"}}')`);
+    await q(`alter function ${role}.chk(text) owner to ${role}`);
+    await app.query(`create or replace function ${role}.chk(text) returns boolean language plpgsql as $$ begin perform ${role}.evil(); return true; end $$`);
+    expect(await sqlState(db.call(`call retention.run('cmp.t')`))).toBe('RT025');
+    // preview lists the policy without figures (and a warning naming the code).
+    expect(await q(`select policy, eligible from retention.preview('cmp.t')`)).toEqual([{ policy: 'cmp.t', eligible: null }]);
+    // Saved now, it is refused at once.
+    expect(await sqlState(q(`select retention.set_policy('cmp.t2', '${role}.t', 'scrub', 'at', p_retain => '30 days',
+                                                         p_scrub => '{"info": {"constant": "(purged)"}}')`))).toBe('RT025');
+    expect(await count(db, `${role}.t where (info).v = 'secret'`)).toBe(2);
+    await untouched(role);
+    await app.end();
+  });
+
+  it('preview of a predicate reading an enum as json refuses (RT025) where the owner defined the enum\'s cast to json', async () => {
+    const { role, app } = await owner('cst');
+    await app.query(`create type ${role}.kind as enum ('a', 'b')`);
+    await app.query(`create table ${role}.t (id int primary key, at timestamptz not null, k ${role}.kind)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '400 days', 'a' from generate_series(1, 3) i`);
+    await q(`select retention.set_policy('cst.t', '${role}.t', 'delete', 'at', p_retain => '30 days', p_predicate => 'to_json(k) is not null')`);
+    await app.query(`create function ${role}.j(${role}.kind) returns json language plpgsql as $$ begin perform ${role}.evil(); return '1'::json; end $$`);
+    await app.query(`create cast (${role}.kind as json) with function ${role}.j(${role}.kind)`);
+    expect(await q(`select policy, eligible from retention.preview('cst.t')`)).toEqual([{ policy: 'cst.t', eligible: null }]);
+    expect(await q(`select policy, eligible from retention.preview() where policy = 'cst.t'`)).toEqual([{ policy: 'cst.t', eligible: null }]);
+    expect(await sqlState(db.call(`call retention.run('cst.t')`))).toBe('RT025');
+    expect(await count(db, `${role}.t`)).toBe(3);
+    await untouched(role);
+    await app.end();
+  });
+});
+
+describe('an erasure reads only the tables of its plan, as they are (atk31)', () => {
+  it('a step\'s table turned into a view by the step before is refused before anything reads it', async () => {
+    const { role, app } = await owner('swp');
+    await app.query(`create table ${role}.users (id int primary key, name text)`);
+    await app.query(`create table ${role}.orders (id int primary key, user_id int not null references ${role}.users on delete cascade, note text)`);
+    await app.query(`insert into ${role}.users values (1, 'alice'), (2, 'bob')`);
+    await app.query(`insert into ${role}.orders values (1, 1, 'o1'), (2, 2, 'o2')`);
+    await app.query(`create function ${role}.swap() returns trigger language plpgsql security definer set search_path = ${role}, pg_catalog as $$
+                       begin
+                         if to_regclass('${role}.users_real') is null then
+                           alter table ${role}.users rename to users_real;
+                           create view ${role}.users as select id, name from ${role}.users_real where ${role}.evil() = 1;
+                         end if;
+                         return old;
+                       end $$`);
+    await app.query(`create trigger swap after delete on ${role}.orders for each row execute function ${role}.swap()`);
+    const [req] = await q(`select request_id from retention.request_erasure('${role}.users', '1', 'ticket swap')`);
+    const state = await sqlState(db.call(`call retention.process_erasure($1)`, [req!.request_id]));
+    expect(['RT013', 'RT025']).toContain(state);
+    await untouched(role);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))
+      .not.toEqual([{ status: 'completed' }]);
+    await app.end();
+  });
+
+  it('an inheritance child that is a foreign table is never read; a foreign partition refuses reading its tree (RT013)', async () => {
+    await q(`create extension if not exists postgres_fdw`);
+    await q(`create server if not exists oc_nowhere foreign data wrapper postgres_fdw options (host '127.0.0.1', port '1', dbname 'nowhere')`);
+    await q(`create user mapping if not exists for public server oc_nowhere`);
+    await q(`create table app.oc_users (id int primary key, email text)`);
+    await q(`insert into app.oc_users values (1, 'a@x.example'), (2, 'b@x.example')`);
+    await q(`create foreign table app.oc_users_remote () inherits (app.oc_users) server oc_nowhere`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.oc_users', '1', 'ticket fdw')`);
+    // Reading the foreign child would try to connect to port 1 and fail the erasure.
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id])).toEqual([{ status: 'completed' }]);
+    expect(await count(db, `only app.oc_users`)).toBe(1);
+    // A partitioned table with a foreign partition: its tree is not read as the owner.
+    await q(`create table app.oc_p (id int, at timestamptz not null) partition by range (at)`);
+    await q(`create table app.oc_p_1 partition of app.oc_p for values from ('2020-01-01') to ('2021-01-01')`);
+    await q(`create foreign table app.oc_p_2 partition of app.oc_p for values from ('2021-01-01') to ('2022-01-01') server oc_nowhere`);
+    expect(await sqlState(q(`select retention_internal._reach_scan('app.oc_p')`))).toBe('RT013');
+    expect(await q(`select retention_internal._reach_scan('app.oc_users') as s`)).toEqual([{ s: 'only app.oc_users' }]);
+  });
+});

@@ -1,0 +1,107 @@
+// Attack rounds atk31 and atk32, the smaller findings, each a test:
+//  - a session with standard_conforming_strings off read the routines' string literals
+//    differently: an erasure deleted the person's rows, then failed on a syntax error and
+//    stayed in progress;
+//  - characters the actor check let through (a soft hyphen, tag characters) made 'alice'
+//    and 'alice' + U+00AD two people, so one approved a proposal the other made;
+//  - an erasure request's due date could be set centuries away (never overdue);
+//  - settle_notification took any arguments: no attempts, a retry base in the past;
+//  - a login with grants on a table but no USAGE on its schema had a run delete from it.
+import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+describe('session settings and caller input (atk31, atk32)', () => {
+  it('an erasure in a session with standard_conforming_strings off completes, and the session keeps its setting', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.scs_users (id bigint primary key, email text)`);
+    await q(`create table app.scs_notes (id bigint primary key, user_id bigint references app.scs_users on delete cascade, body text)`);
+    await q(`insert into app.scs_users values (1, 'a@x.example'), (2, 'b@x.example')`);
+    await q(`insert into app.scs_notes values (1, 1, 'note of a'), (2, 2, 'note of b')`);
+    const [req] = await q(`select request_id from retention.request_erasure('app.scs_users', '1', 'ticket scs')`);
+    const c = new pg.Client({ connectionString: db.url, options: '-c standard_conforming_strings=off' });
+    await c.connect();
+    try {
+      await c.query(`call retention.process_erasure($1)`, [req!.request_id]);
+      expect((await c.query(`show standard_conforming_strings`)).rows).toEqual([{ standard_conforming_strings: 'off' }]);
+      // Routines called directly read their literals as written too.
+      expect((await c.query(`select retention_internal._printable('alice', 10) as ok`)).rows).toEqual([{ ok: true }]);
+    } finally {
+      await c.end();
+    }
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id])).toEqual([{ status: 'completed' }]);
+    expect(await count(db, `app.scs_notes`)).toBe(1);
+    expect(await count(db, `app.scs_users`)).toBe(1);
+  });
+
+  it('invisible characters are no part of a name: a soft hyphen, tag characters, fillers, separators', async () => {
+    for (const ch of [0xad, 0x34f, 0x61c, 0x115f, 0x180e, 0x2028, 0x2029, 0x3164, 0xfe0f, 0xe0041, 0x1d173]) {
+      const name = `alice${String.fromCodePoint(ch)}`;
+      expect(await q(`select retention_internal._printable($1, 100) as ok`, [name]), ch.toString(16)).toEqual([{ ok: false }]);
+      const c = await db.connect();
+      try {
+        await c.query(`select set_config('retention.actor', $1, false)`, [name]);
+        expect((await c.query(`select retention_internal._actor() as a`)).rows, ch.toString(16)).toEqual([{ a: 'alice' }]);
+      } finally {
+        await c.end();
+      }
+    }
+    expect(await sqlState(q(`select retention.place_hold('table', 'retention.policies', 'x', p_placed_by => $1)`, [`bob${String.fromCodePoint(0xad)}`])))
+      .toBe('RT010');
+  });
+
+  it('an erasure request is due within three months at most', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.due_users (id bigint primary key)`);
+    await q(`insert into app.due_users values (1)`);
+    const before = await count(db, 'retention.erasure_requests');
+    const audit = await count(db, 'retention.audit_log');
+    for (const due of [`now() + interval '500 years'`, `now() + interval '3 months 1 day'`]) {
+      expect(await sqlState(q(`select retention.request_erasure('app.due_users', '1', 'ticket due', p_due_at => ${due})`)), due).toBe('RT029');
+    }
+    expect(await count(db, 'retention.erasure_requests')).toBe(before);
+    expect(await count(db, 'retention.audit_log')).toBe(audit);
+    await q(`select retention.request_erasure('app.due_users', '1', 'ticket due', p_due_at => now() + interval '2 months')`);
+  });
+
+  it('settle_notification refuses attempts and retry bases out of bounds, and keeps an error printable', async () => {
+    await q(`insert into retention.notifications (kind, dedupe_key, payload) values ('run_failed', 'atk31-settle', '{}')`);
+    const [n] = await q(`select notification_id from retention.claim_notifications('w1', 10, '1 minute') where dedupe_key = 'atk31-settle'`);
+    const id = n!.notification_id;
+    for (const args of [`false, 'x', 0, '30 seconds'`, `false, 'x', 8, '-1 year'`, `false, 'x', 101, '30 seconds'`, `null, 'x', 8, '30 seconds'`]) {
+      expect(await sqlState(q(`select retention.settle_notification($1, 'w1', ${args})`, [id])), args).toBe('RT006');
+    }
+    expect(await q(`select status, attempts from retention.notifications where notification_id = $1`, [id])).toEqual([{ status: 'pending', attempts: 1 }]);
+    const err = `boom${String.fromCodePoint(0x202e)}x\u001e${'y'.repeat(5000)}`;
+    await q(`select retention.settle_notification($1, 'w1', false, $2, 8, '30 seconds')`, [id, err]);
+    const [row] = await q(`select last_error from retention.notifications where notification_id = $1`, [id]);
+    expect(row!.last_error.length).toBe(2000);
+    expect(row!.last_error.startsWith('boom x y')).toBe(true);
+  });
+
+  it('a run needs USAGE on the schema of its table, as a DELETE would (42501, the GRANT in the hint)', async () => {
+    const role = `nousage_${Math.random().toString(36).slice(2, 8)}`;
+    await q(`create schema if not exists victim_${role}`);
+    await q(`create table victim_${role}.mail (id int primary key, at timestamptz not null)`);
+    await q(`insert into victim_${role}.mail select i, now() - interval '400 days' from generate_series(1, 3) i`);
+    await q(`select retention.set_policy('nousage.mail', 'victim_${role}.mail', 'delete', 'at', p_retain => '30 days')`);
+    const w = await loginAs(db, role, 'retention_runner');
+    try {
+      await q(`grant select, delete, update on victim_${role}.mail to ${role}`);
+      const e = await w.query(`call retention.run('nousage.mail')`).catch((x: pg.DatabaseError) => x);
+      expect((e as pg.DatabaseError).code).toBe('42501');
+      expect((e as pg.DatabaseError).hint).toMatch(new RegExp(`GRANT USAGE ON SCHEMA victim_${role} TO ${role}`));
+      expect(await count(db, `victim_${role}.mail`)).toBe(3);
+      await q(`grant usage on schema victim_${role} to ${role}`);
+      await w.query(`call retention.run('nousage.mail')`);
+      expect(await count(db, `victim_${role}.mail`)).toBe(0);
+    } finally {
+      await w.end();
+      await q(`drop owned by ${role}`).catch(() => undefined);
+    }
+  });
+});
