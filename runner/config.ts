@@ -46,7 +46,12 @@ const envSchema = z
     PG_RETENTION_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], {
       error: (i) => `expected one of trace, debug, info, warn, error, fatal, got ${JSON.stringify(i.input)}`,
     }).default('info'),
-    PG_RETENTION_WEBHOOK_URL: url(['http:', 'https:'], 'https://hooks.example.com/retention').optional(),
+    // No user name or password in it: fetch refuses such a URL, and its errors (kept in
+    // the outbox's last_error) would quote the password.
+    PG_RETENTION_WEBHOOK_URL: url(['http:', 'https:'], 'https://hooks.example.com/retention')
+      .refine((s) => { try { const u = new URL(s); return u.username === '' && u.password === ''; } catch { return true; } },
+        { error: 'must not carry a user name or password (deliveries are signed with PG_RETENTION_WEBHOOK_SECRET)' })
+      .optional(),
     PG_RETENTION_WEBHOOK_SECRET: z.string().min(16, { error: 'expected a secret of at least 16 characters (used for the HMAC-SHA256 signature)' }).optional(),
     PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: int(1, 100, 'a number of delivery attempts').default(8),
     PG_RETENTION_WEBHOOK_BACKOFF: duration('30s').default(30_000),

@@ -71,7 +71,12 @@ export function parsePolicyFile(text: string, path: string): LoadedFile {
     }
     return lineOf(p);
   };
-  const parsed = fileSchema.safeParse(doc.toJS() ?? {});
+  // An empty file (or one of comments only) is a mistake, not a file that declares no
+  // policies: applied with --prune it would drop every policy.
+  if (doc.toJS() == null) {
+    throw new PolicyFileError([`${path}:1: (file): the file is empty — declare the policies (write "policies: []" to declare none)`]);
+  }
+  const parsed = fileSchema.safeParse(doc.toJS());
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

@@ -19,6 +19,9 @@ begin
   end if;
   if p_scope = 'global' then
     v_key := 'global';
+  elsif exists (select from pg_catalog.pg_namespace n where n.nspname = p_scope and retention_internal._system_namespace(n.oid)) then
+    raise exception 'schema "%" is not an application schema', p_scope
+      using errcode = 'RT015', hint = 'Defaults apply to application schemas; the system''s, pg-retention''s and the job queue''s tables are never purged.';
   elsif exists (select from pg_catalog.pg_namespace where nspname = p_scope) then
     v_key := 'schema:' || p_scope;
   else

@@ -75,7 +75,7 @@ begin
       using errcode = 'RT013',
             hint = 'A batch addresses the rows it picked by ctid, which is unique within one shard only; pg-retention does not act on distributed tables yet (docs/scaling.md).';
   end if;
-  if v_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema')
+  if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target))
      or v_relkind not in ('r', 'p')
      or (v_relkind = 'p') <> (p_action is not distinct from 'drop_partitions') then
     raise exception '% is not %', v_target,
@@ -83,8 +83,8 @@ begin
                when p_action = 'drop_partitions' then 'a partitioned table'
                else 'an ordinary application table' end
       using errcode = 'RT013',
-            hint = case when v_schema in ('retention', 'retention_internal', 'pg_catalog', 'information_schema')
-                        then 'Policies apply to tables outside the retention and system schemas.'
+            hint = case when retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target))
+                        then 'Policies apply to tables outside the retention, job queue, temporary and system schemas.'
                         when v_relkind = 'p'
                         then 'For a range-partitioned table use action drop_partitions (whole partitions go), or declare a row policy per partition.'
                         when p_action = 'drop_partitions'

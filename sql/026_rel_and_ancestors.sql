@@ -85,13 +85,18 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+  -- PostgreSQL's (pg_catalog, information_schema, pg_toast, temporary schemas: pg_temp_N),
+  -- pg-retention's, and the worker's job queue (pg-boss's job, queue and version tables,
+  -- in retention_jobs or the schema PG_RETENTION_JOB_SCHEMA names).
   select exists (select from pg_catalog.pg_namespace n
                   where n.oid = p_nsp
                     and (n.nspname in ('pg_catalog', 'information_schema', 'retention', 'retention_internal', 'retention_jobs')
-                         or n.nspname ~ '^pg_'))
+                         or n.nspname ~ '^pg_'
+                         or (select count(distinct c.relname) from pg_catalog.pg_class c
+                              where c.relnamespace = n.oid and c.relkind in ('r', 'p') and c.relname in ('job', 'queue', 'version')) = 3))
 $$;
 comment on function retention_internal._system_namespace(oid) is
-  'Internal. Whether a schema is PostgreSQL''s own or one of pg-retention''s.';
+  'Internal. Whether a schema is PostgreSQL''s own (temporary schemas included), pg-retention''s, or the worker''s job queue (pg-boss''s tables).';
 
 -- Every table connected to a table through inheritance or partitioning: its ancestors and
 -- everything below them (siblings included). A subject column one of them declares names

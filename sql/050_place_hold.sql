@@ -61,6 +61,10 @@ begin
       raise exception '% is not a table: a hold on it would keep nothing', v_target
         using errcode = 'RT010', hint = 'Hold the table the rows live in (for a view, its base table), e.g. app.users.';
     end if;
+    if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target)) then
+      raise exception '% is not an application table: no policy acts on it', v_target
+        using errcode = 'RT010', hint = 'Hold an application table, e.g. app.users; the system''s and pg-retention''s own tables are never purged.';
+    end if;
   elsif p_scope = 'policy' then
     perform retention_internal._get_policy(p_value);
   elsif p_scope = 'backups' then

@@ -37,9 +37,10 @@ begin
     perform retention_internal._check_can_read(v_target);
   end if;
   -- Not pg-retention's own tables nor the system's: an erasure acts on application data.
-  if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target)) then
+  if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_target))
+     or (select c.relkind from pg_catalog.pg_class c where c.oid = v_target) not in ('r', 'p') then
     raise exception '% is not an application table', retention.qualified_name(v_target)
-      using errcode = 'RT013', hint = 'Erasure rules apply to tables outside the retention and system schemas; what pg-retention keeps of a person is forgotten by the erasure itself.';
+      using errcode = 'RT013', hint = 'Erasure rules apply to tables (not views) outside the retention, job queue, temporary and system schemas; what pg-retention keeps of a person is forgotten by the erasure itself.';
   end if;
   if p_rule is null or p_rule not in ('delete', 'scrub', 'keep') then
     raise exception 'unknown erasure rule %', coalesce(quote_literal(p_rule), 'NULL')

@@ -100,6 +100,14 @@ as $$
 begin
   rel := retention_internal._resolve_table(p_table, 'Name the table whose row is the data subject, e.g. auth.users.');
   perform retention_internal._check_can_read(rel);
+  -- People are rows of an application's table: not of PostgreSQL's catalogs (an erasure
+  -- would delete a pg_class row), pg-retention's own tables (their ledger), the job queue
+  -- or a temporary table; and a table, not a view.
+  if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = rel))
+     or (select c.relkind from pg_catalog.pg_class c where c.oid = rel) not in ('r', 'p') then
+    raise exception '% is not an application table', rel
+      using errcode = 'RT013', hint = 'Name the table that holds the people, outside the system, retention, job queue and temporary schemas (e.g. auth.users).';
+  end if;
   if retention_internal._rls_hides(rel) then
     raise exception 'row-level security on % applies to %: it cannot % people it may not see', rel, session_user, p_what
       using errcode = 'RT023', hint = 'Use a login that bypasses its row-level security.';

@@ -130,6 +130,16 @@ begin
     end if;
     select retention_internal._erasure_order(jsonb_agg(to_jsonb(s))) into v_plan
       from retention_internal._erasure_steps(p_request) s;
+    -- Never the system's, pg-retention's or the job queue's tables (a request filed before
+    -- request_erasure refused such a subject table, or a key leading there).
+    select x.target into v_err
+      from jsonb_to_recordset(v_plan) as x(target text)
+     where retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = x.target::regclass))
+     limit 1;
+    if v_err is not null then
+      raise exception 'erasure request %: % is not an application table', p_request, v_err
+        using errcode = 'RT013', hint = 'An erasure acts on application tables only; what pg-retention keeps of a person is forgotten by the erasure itself.';
+    end if;
     for v_s in select x.target, x.rule, x.scrub
                  from jsonb_to_recordset(v_plan) as x(target text, rule text, scrub jsonb) where x.rule <> 'keep' loop
       if not has_schema_privilege(session_user, (select c.relnamespace from pg_catalog.pg_class c where c.oid = v_s.target::regclass), 'USAGE') then

@@ -78,6 +78,8 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_CHECKPOINT_INTERVAL: 'hourly' }, 'PG_RETENTION_CHECKPOINT_INTERVAL: expected a duration such as 1h'],
     [{ ...BASE, PG_RETENTION_LOG_LEVEL: 'loud' }, 'PG_RETENTION_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, got "loud"'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'ftp://x' }, 'PG_RETENTION_WEBHOOK_URL: expected a URL such as https://'],
+    [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://user:pass@h.example.com/hook', PG_RETENTION_WEBHOOK_SECRET: '0123456789abcdef' },
+      'PG_RETENTION_WEBHOOK_URL: must not carry a user name or password'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://h.example.com' }, 'PG_RETENTION_WEBHOOK_SECRET: required when PG_RETENTION_WEBHOOK_URL is set'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_URL: 'https://h.example.com', PG_RETENTION_WEBHOOK_SECRET: 'short' }, 'PG_RETENTION_WEBHOOK_SECRET: expected a secret of at least 16 characters'],
     [{ ...BASE, PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '-1' }, 'PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: expected a number of delivery attempts from 1 to 100'],

@@ -88,6 +88,14 @@ describe('policy file: plan and apply', () => {
     expect(pruned.stdout).toMatch(/- policy ev\.failed removed/);
     expect(cli(['apply', '-f', f, '--prune']).code).toBe(0);
     expect((await dbState()).map((p) => `${p.name} ${p.retain}`)).toEqual(['ev.old 60 days']);
+    // An empty file (or comments only) is refused, not read as "no policies" (atk33):
+    // applied with --prune it would have dropped every policy.
+    for (const text of ['', '# retention policies\n']) {
+      const empty = cli(['apply', '-f', file('empty.yaml', text), '--prune']);
+      expect(empty.stderr).toMatch(/empty\.yaml:1: \(file\): the file is empty/);
+      expect(empty.code).not.toBe(0);
+      expect((await dbState()).map((p) => p.name)).toEqual(['ev.old']);
+    }
   });
 
   it('a drop_partitions policy with an archive schema applies from the file; an unknown archive schema names its line', async () => {

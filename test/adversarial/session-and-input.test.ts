@@ -6,7 +6,11 @@
 //    and 'alice' + U+00AD two people, so one approved a proposal the other made;
 //  - an erasure request's due date could be set centuries away (never overdue);
 //  - settle_notification took any arguments: no attempts, a retry base in the past;
-//  - a login with grants on a table but no USAGE on its schema had a run delete from it.
+//  - a login with grants on a table but no USAGE on its schema had a run delete from it;
+//  - (atk33) request_erasure took pg_class and retention.policies as subject tables, and
+//    processing deleted a catalog row and a policy's ledger; set_policy took the job
+//    queue's tables and a temporary table; holds, defaults and erasure rules took system
+//    schemas and views.
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
@@ -103,5 +107,42 @@ describe('session settings and caller input (atk31, atk32)', () => {
       await w.end();
       await q(`drop owned by ${role}`).catch(() => undefined);
     }
+  });
+
+  it('only application tables: no catalog, pg-retention, job queue or temporary table is a subject, policy, hold, default or rule target', async () => {
+    await q(`create schema if not exists app`);
+    await q(`create table app.not_sys (id int primary key, at timestamptz)`);
+    await q(`select retention.set_policy('notsys.t', 'app.not_sys', 'delete', 'at', p_retain => '30 days')`);
+    const [pol] = await q(`select policy_id from retention.policies where name = 'notsys.t'`);
+    const [cls] = await q(`select 'app.not_sys'::regclass::oid::text as oid`);
+    const before = {
+      requests: await count(db, 'retention.erasure_requests'), policies: await count(db, 'retention.policies'),
+      holds: await count(db, 'retention.legal_holds'), rules: await count(db, 'retention.erasure_rules'),
+      defaults: await count(db, 'retention.defaults'), audit: await count(db, 'retention.audit_log'),
+    };
+    expect(await sqlState(q(`select retention.request_erasure('pg_catalog.pg_class', $1, 'tester')`, [cls!.oid]))).toBe('RT013');
+    expect(await sqlState(q(`select retention.request_erasure('retention.policies', $1, 'tester')`, [String(pol!.policy_id)]))).toBe('RT013');
+    // A schema with pg-boss's tables is the worker's job queue, whatever its name.
+    await q(`create schema if not exists jobq_x`);
+    for (const t of ['job', 'queue', 'version']) await q(`create table if not exists jobq_x.${t} (id int primary key, created_on timestamptz)`);
+    expect(await sqlState(q(`select retention.set_policy('jobs.q', 'jobq_x.job', 'delete', 'created_on', p_retain => '1 day')`))).toBe('RT013');
+    const c = await db.connect();
+    try {
+      await c.query(`create temp table tt (id int primary key, at timestamptz)`);
+      const e = await c.query(`select retention.set_policy('tmp.pol', 'pg_temp.tt', 'delete', 'at', p_retain => '30 days')`).catch((x: pg.DatabaseError) => x);
+      expect((e as pg.DatabaseError).code).toBe('RT013');
+    } finally {
+      await c.end();
+    }
+    expect(await sqlState(q(`select retention.place_hold('table', 'pg_catalog.pg_class', 'tester')`))).toBe('RT010');
+    expect(await sqlState(q(`select retention.set_default('pg_catalog', '1 day')`))).toBe('RT015');
+    expect(await sqlState(q(`select retention.set_default('retention', '1 day')`))).toBe('RT015');
+    await q(`create view app.not_sys_v as select * from app.not_sys`);
+    expect(await sqlState(q(`select retention.set_erasure_rule('app.not_sys_v', 'delete')`))).toBe('RT013');
+    expect({
+      requests: await count(db, 'retention.erasure_requests'), policies: await count(db, 'retention.policies'),
+      holds: await count(db, 'retention.legal_holds'), rules: await count(db, 'retention.erasure_rules'),
+      defaults: await count(db, 'retention.defaults'), audit: await count(db, 'retention.audit_log'),
+    }).toEqual(before);
   });
 });
