@@ -81,7 +81,16 @@ Run 'pg-retention help <command>' (or '<command> --help') for its options and an
 'pg-retention --version' for the version.`;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  // Global options may come before the command too: pg-retention --verbose runs.
+  const lead: string[] = [];
+  let i = 0;
+  while (i < args.length && /^--(database-url|json|verbose)(=|$)/.test(args[i]!)) {
+    lead.push(args[i]!);
+    if (args[i] === '--database-url' && i + 1 < args.length) lead.push(args[++i]!);
+    i++;
+  }
+  const argv = i < args.length ? [args[i]!, ...args.slice(i + 1), ...lead] : [];
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V' || name === 'version') {
     console.log(`pg-retention ${version()}`);

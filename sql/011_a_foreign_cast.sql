@@ -1,9 +1,10 @@
 -- A cast another role defined from a type (or a type it is made of: a domain's base, an
--- array's element, a composite's fields, a range's subtype) to text, varchar, json or
--- jsonb: the engine's statements turn keys and subject values into text and keys into
--- json, and PostgreSQL would call such a cast's function — as the retention owner. NULL
--- when there is none (built-in casts, SECURITY DEFINER ones, or ones a superuser or the
--- owner owns are fine).
+-- array's element, a composite's fields, a range's subtype) to any type: the engine's
+-- statements turn keys and subject values into text and keys into json, a comparison
+-- can go through an implicit cast (to name, say), and a table's expressions through any
+-- — PostgreSQL would call the cast's function as the retention owner. NULL when there is
+-- none (built-in casts, SECURITY DEFINER ones, or ones a superuser or the owner owns are
+-- fine).
 create or replace function retention_internal._foreign_cast(p_type oid)
 returns text
 language sql
@@ -32,14 +33,12 @@ as $$
     join pg_catalog.pg_cast c on c.castsource = p.oid
     join pg_catalog.pg_proc f on f.oid = c.castfunc
     join pg_catalog.pg_roles o on o.oid = f.proowner
-   where c.casttarget in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype,
-                          'pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
-     and f.pronamespace <> 'pg_catalog'::regnamespace and not f.prosecdef and not o.rolsuper
+   where f.pronamespace <> 'pg_catalog'::regnamespace and not f.prosecdef and not o.rolsuper
      and o.rolname <> current_user
    limit 1
 $$;
 comment on function retention_internal._foreign_cast(oid) is
-  'Internal. A cast another role defined from the type (or its parts) to text or json, which the engine''s statements would run as the owner; NULL when none.';
+  'Internal. A cast another role defined from the type (or its parts) to any type, which the engine''s statements or a table''s expressions would run as the owner; NULL when none.';
 
 create or replace function retention_internal._refuse_foreign_cast(p_type oid)
 returns boolean

@@ -188,6 +188,14 @@ as $$
       join pg_catalog.pg_opclass c on c.oid = u.opc
      where x.upd and c.oid >= 16384
   ),
+  -- The types an expression tree names (constants, results, casts, columns): a value
+  -- made of a type runs the type's domain checks, and a cast or to_json of it a cast of
+  -- the type's owner, which no funcid shows.
+  tree_types(what, rel, typ) as materialized (
+    select distinct o.what, o.rel, m[2]::oid
+      from objs o cross join lateral pg_catalog.regexp_matches(coalesce(o.tree, ''), ':([a-z_]*type(id)?) ([0-9]+)', 'g') x(m0)
+      cross join lateral (select array[x.m0[1], x.m0[3]]) y(m)
+     where m[2]::bigint >= 16384),
   funcs(what, fn, rel) as (
     -- What each object depends on, and what its expression tree calls: built-ins are
     -- pinned (pg_depend has no row for them), so the tree is read as the predicate check
@@ -231,6 +239,12 @@ as $$
       join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped
       cross join lateral (select retention_internal._foreign_cast(a.atttypid) as line) c
      where a.atttypid >= 16384 and c.line is not null
+    union all
+    select format('%s uses type %s: %s', t.what, t.typ::regtype, w.line)
+      from tree_types t
+      join pg_catalog.pg_class c on c.oid = t.rel
+      cross join lateral (select coalesce(retention_internal._type_code(t.typ, c.relowner), retention_internal._foreign_cast(t.typ)) as line) w
+     where w.line is not null
     union all
     -- _untrusted_call says which (another role's, pg-retention's own, one that runs SQL or
     -- reaches the server, one the table's owner may not execute itself).

@@ -1,3 +1,28 @@
+-- Fires the transaction's pending deferred triggers now, as retention_predicate_checker
+-- (a role with no privileges; it owns this function): a batch's deferred triggers would
+-- otherwise fire at COMMIT as the login that called the run (or as the owner, where the
+-- owner calls it), and an application's trigger function is nobody's to run with those
+-- rights. What such a trigger may not do as a role without rights fails the batch.
+create or replace function retention_internal._fire_deferred()
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  set constraints all immediate;
+exception when others then
+  raise exception 'a deferred trigger the batch set off failed, run as a role without rights: % (%)', sqlerrm, sqlstate
+    using errcode = 'RT025', hint = 'pg-retention fires an application''s deferred triggers as a role without rights (at COMMIT they would run as the login that called the run): make the trigger function SECURITY DEFINER, or the trigger not deferred.';
+end
+$$;
+comment on function retention_internal._fire_deferred() is
+  'Internal. Fires the transaction''s pending deferred triggers as retention_predicate_checker (it owns this function, a role without privileges), so that no application trigger runs at COMMIT with the caller''s rights.';
+revoke all on function retention_internal._fire_deferred() from public;
+alter function retention_internal._fire_deferred() owner to retention_predicate_checker;
+
 -- One batch of a run, in the caller's transaction (run_step commits it): the executor's
 -- unit of work for every action that removes or changes rows — a policy's run, or a work
 -- condition (p_cond, SQL over alias t: an erasure step, with p_pol carrying its table,
@@ -236,6 +261,10 @@ begin
   if v_marked then
     delete from retention.batch_marks m where m.xid = pg_catalog.pg_current_xact_id();
   end if;
+  -- Deferred triggers the batch set off (an application's SECURITY DEFINER trigger may
+  -- write to a table whose constraint trigger is deferred) would fire at COMMIT as the
+  -- login that called the run: they fire here, as a role without rights (_fire_deferred).
+  perform retention_internal._fire_deferred();
   p_floor := coalesce(v_newest, p_floor);
 end
 $$;

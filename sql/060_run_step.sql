@@ -148,8 +148,10 @@ begin
       -- stops, its batches counted, and the next run works to the policy as it is. A
       -- partition it detached is finished first (phase finish).
       if r.kind = 'policy' and not r.spec ? 'proposal' and v_phase in ('rows', 'leaves', 'detach') then
-        -- The policy's row is read locked: a change waits for this batch, as a hold does.
+        -- The policy's row and the defaults are read locked: a change (set_default too, which
+        -- may insert a default the policy inherits) waits for this batch, as a hold does.
         perform from retention.policies x where x.policy_id = r.policy_id for share;
+        lock table retention.defaults in share mode;
         v_err := retention_internal._policy_moved(r);
         if v_err is not null then
           return retention_internal._close_run(r, 'failed', 'RT041', v_err,
@@ -158,6 +160,9 @@ begin
       end if;
       -- An erasure's step goes on only under the erasure rules its plan was made with.
       if r.kind = 'erasure' and v_phase = 'rows' then
+        -- Locked likewise: a rule or a subject column changed waits for this batch.
+        lock table retention.erasure_rules in share mode;
+        perform from retention.policies x where x.subject_column is not null for share;
         v_err := retention_internal._erasure_rules_moved(r.request_id);
         if v_err is not null then
           return retention_internal._close_run(r, 'failed', 'RT041', v_err,

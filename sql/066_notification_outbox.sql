@@ -65,13 +65,15 @@ as $$
 declare
   v_status text;
 begin
-  -- The worker's settings, within bounds: no dead letter at the first failure, no retry in
-  -- the past, an error that is a line of text (it ends up in alerts and the dashboard).
+  -- The worker's settings, within bounds: at least one attempt, no retry in the past (a
+  -- period of hours, minutes and seconds only: '-1 mon 721 hours' compares as an hour), an
+  -- error that is a line of text (it ends up in alerts and the dashboard).
   if p_delivered is null or p_max_attempts is null or p_max_attempts not between 1 and 100 then
     raise exception 'p_delivered must be true or false and p_max_attempts 1 to 100, got % and %', p_delivered, p_max_attempts
       using errcode = 'RT006', hint = 'The worker settles with its NOTIFY_MAX_ATTEMPTS (default 8).';
   end if;
-  if p_retry_base is null or p_retry_base not between interval '0' and interval '1 hour' then
+  if p_retry_base is null or p_retry_base not between interval '0' and interval '1 hour'
+     or extract(month from p_retry_base) <> 0 or extract(day from p_retry_base) <> 0 or extract(year from p_retry_base) <> 0 then
     raise exception 'p_retry_base must be between 0 and 1 hour, got %', p_retry_base
       using errcode = 'RT006', hint = 'The default is 30 seconds, doubled after each failed attempt (at most an hour).';
   end if;

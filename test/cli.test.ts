@@ -44,6 +44,12 @@ describe('pg-retention CLI', () => {
     expect(opt.code).toBe(2);
     expect(opt.stderr).toMatch(/did you mean '--execute'\?/);
     expect((await cli(['run', 'x', '--zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
+    // Global options before the command are read as after it (atk33: "unknown command
+    // '--verbose'" and a stack trace).
+    const lead = await cli(['--verbose', '--json', 'policies']);
+    expect(lead.code).toBe(0);
+    expect(Array.isArray(JSON.parse(lead.stdout))).toBe(true);
+    expect((await cli(['--verbose'])).stderr).not.toMatch(/at main|UsageError/);
     await makeEvents(db, 'app.sugg', 10, 10);
     await db.q(`select retention.set_policy('app.suggested', 'app.sugg', 'delete', 'created_at')`);
     const pol = await cli(['preview', 'app.sugested']);

@@ -8,7 +8,13 @@
 //  4. a predicate's to_json of an enum column calling the owner's cast in preview();
 //  5. a composite column whose field's domain check ran in a scrub run;
 //  6. an erasure step reading a table the step before had replaced by a view;
-//  7. an erasure reading a subject table's inheritance child that is a foreign table.
+//  7. an erasure reading a subject table's inheritance child that is a foreign table;
+// and round atk34 (these fixes attacked):
+//  8. a WHEN clause casting to the owner's domain, or calling to_json of an enum whose
+//     cast to json is the owner's: code a type runs, which no function id in the tree shows;
+//  9. a column's type changed after the policy to one with the owner's implicit cast;
+// 10. a deferred trigger an allowed SECURITY DEFINER trigger set off, firing at COMMIT as
+//     the login that called the run.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -189,5 +195,72 @@ describe('an erasure reads only the tables of its plan, as they are (atk31)', ()
     await q(`create foreign table app.oc_p_2 partition of app.oc_p for values from ('2021-01-01') to ('2022-01-01') server oc_nowhere`);
     expect(await sqlState(q(`select retention_internal._reach_scan('app.oc_p')`))).toBe('RT013');
     expect(await q(`select retention_internal._reach_scan('app.oc_users') as s`)).toEqual([{ s: 'only app.oc_users' }]);
+  });
+});
+
+describe('code a type runs, and deferred triggers (atk34)', () => {
+  it('a WHEN clause or CHECK casting to the owner\'s domain, or to_json of an enum with the owner\'s cast, refuses the run (RT025)', async () => {
+    const { role, app } = await owner('typ');
+    await app.query(`create function ${role}.ok(text) returns boolean language plpgsql as $$ begin perform ${role}.evil(); return true; end $$`);
+    await app.query(`create domain ${role}.dom as text check (${role}.ok(value))`);
+    await app.query(`create function ${role}.trg() returns trigger language plpgsql security definer as $$ begin return old; end $$`);
+    await app.query(`create table ${role}.a (id int primary key, at timestamptz not null, note text)`);
+    await app.query(`create trigger t before delete on ${role}.a for each row when ((old.note::${role}.dom) is not null) execute function ${role}.trg()`);
+    await app.query(`create type ${role}.e as enum ('x')`);
+    await app.query(`create function ${role}.j(${role}.e) returns json language plpgsql as $$ begin perform ${role}.evil(); return '1'::json; end $$`);
+    await app.query(`create cast (${role}.e as json) with function ${role}.j(${role}.e)`);
+    await app.query(`create table ${role}.b (id int primary key, at timestamptz not null)`);
+    await app.query(`create trigger t before delete on ${role}.b for each row when (to_json(case when old.id > 0 then 'x'::${role}.e end) is not null) execute function ${role}.trg()`);
+    await app.query(`create table ${role}.c (id int primary key, at timestamptz not null, email text check ((email::${role}.dom) is not null or email is null))`);
+    for (const t of ['a', 'b', 'c']) {
+      await app.query(`insert into ${role}.${t} (id, at) select i, now() - interval '400 days' from generate_series(1, 3) i`);
+    }
+    await app.query(`delete from ${role}.log`);
+    await q(`select retention.set_policy('typ.a', '${role}.a', 'delete', 'at', p_retain => '30 days')`);
+    await q(`select retention.set_policy('typ.b', '${role}.b', 'delete', 'at', p_retain => '30 days')`);
+    await q(`select retention.set_policy('typ.c', '${role}.c', 'scrub', 'at', p_retain => '30 days', p_scrub => '{"email": null}')`).catch(() => undefined);
+    for (const p of ['typ.a', 'typ.b']) expect(await sqlState(db.call(`call retention.run('${p}')`)), p).toBe('RT025');
+    if (await count(db, `retention.policies where name = 'typ.c'`)) expect(await sqlState(db.call(`call retention.run('typ.c')`))).toBe('RT025');
+    expect(await count(db, `${role}.a`) + await count(db, `${role}.b`)).toBe(6);
+    await untouched(role);
+    await app.end();
+  });
+
+  it('a column whose type gained the owner\'s implicit cast after the policy refuses the run before counting (RT025)', async () => {
+    const { role, app } = await owner('cst2');
+    await app.query(`create table ${role}.t (id int primary key, created_at timestamptz not null)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '400 days' from generate_series(1, 5) i`);
+    await q(`select retention.set_policy('cst2.t', '${role}.t', 'delete', 'created_at', p_retain => '30 days')`);
+    await app.query(`create type ${role}.ts as (ts timestamptz)`);
+    await app.query(`create function ${role}.n(${role}.ts) returns name language plpgsql as $$ begin perform ${role}.evil(); return $1.ts::text; end $$`);
+    await app.query(`create cast (${role}.ts as name) with function ${role}.n(${role}.ts) as implicit`);
+    await app.query(`alter table ${role}.t alter column created_at type ${role}.ts using row(created_at)::${role}.ts`);
+    await app.query(`delete from ${role}.log`);
+    expect(await sqlState(db.call(`call retention.run('cst2.t')`))).toBe('RT025');
+    expect(await count(db, `${role}.t`)).toBe(5);
+    await untouched(role);
+    await app.end();
+  });
+
+  it('a deferred trigger set off by an allowed SECURITY DEFINER trigger fires with no rights, never as the caller: the batch fails (RT025)', async () => {
+    const { role, app } = await owner('dfr');
+    await app.query(`create table ${role}.t (id int primary key, created_at timestamptz not null)`);
+    await app.query(`insert into ${role}.t select i, now() - interval '400 days' from generate_series(1, 3) i`);
+    await app.query(`create table ${role}.side (who text)`);
+    await app.query(`grant insert, select on ${role}.log, ${role}.side to public`);
+    await app.query(`create function ${role}.late() returns trigger language plpgsql as $$ begin perform ${role}.evil(); return null; end $$`);
+    await app.query(`create constraint trigger late after insert on ${role}.side deferrable initially deferred for each row execute function ${role}.late()`);
+    await app.query(`create function ${role}.trg() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
+                       begin insert into ${role}.side values (session_user); return old; end $$`);
+    await app.query(`create trigger t before delete on ${role}.t for each row execute function ${role}.trg()`);
+    await q(`select retention.set_policy('dfr.t', '${role}.t', 'delete', 'created_at', p_retain => '30 days')`);
+    expect(await sqlState(db.call(`call retention.run('dfr.t')`))).toBe('RT025');
+    expect(await count(db, `${role}.t`)).toBe(3);
+    await untouched(role);
+    // Made SECURITY DEFINER (it then runs as its owner), the deferred trigger is fine.
+    await app.query(`create or replace function ${role}.late() returns trigger language plpgsql security definer as $$ begin return null; end $$`);
+    await db.call(`call retention.run('dfr.t')`);
+    expect(await count(db, `${role}.t`)).toBe(0);
+    await app.end();
   });
 });

@@ -76,7 +76,7 @@ describe('session settings and caller input (atk31, atk32)', () => {
     await q(`insert into retention.notifications (kind, dedupe_key, payload) values ('run_failed', 'atk31-settle', '{}')`);
     const [n] = await q(`select notification_id from retention.claim_notifications('w1', 10, '1 minute') where dedupe_key = 'atk31-settle'`);
     const id = n!.notification_id;
-    for (const args of [`false, 'x', 0, '30 seconds'`, `false, 'x', 8, '-1 year'`, `false, 'x', 101, '30 seconds'`, `null, 'x', 8, '30 seconds'`]) {
+    for (const args of [`false, 'x', 0, '30 seconds'`, `false, 'x', 8, '-1 year'`, `false, 'x', 101, '30 seconds'`, `null, 'x', 8, '30 seconds'`, `false, 'x', 8, '-1 mon 721 hours'`]) {
       expect(await sqlState(q(`select retention.settle_notification($1, 'w1', ${args})`, [id])), args).toBe('RT006');
     }
     expect(await q(`select status, attempts from retention.notifications where notification_id = $1`, [id])).toEqual([{ status: 'pending', attempts: 1 }]);
