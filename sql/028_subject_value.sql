@@ -79,17 +79,21 @@ begin
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the rule again with the column''s new name (retention.set_erasure_rule) before runs go on.';
   end if;
-  -- Its own subject columns, and every column of a single-column foreign key to a subject
-  -- column of another table (a message's recipient points at a person: a hold on that
-  -- person covers the message, whoever else's erasure or policy would remove it).
+  -- Its own subject columns, and every column of a foreign key (of one column or more)
+  -- that matches a subject column of another table (a message's recipient points at a
+  -- person, alone or with the tenant as (tenant_id, recipient_id): a hold on that person
+  -- covers the message, whoever else's erasure or policy would remove it). Rows that
+  -- reach a person through other keys (a unique column, a chain of keys) are held by
+  -- _subject_held_sql.
   return (select coalesce(array_agg(distinct x.col order by x.col), '{}')
     from (select c.col from retention_internal._own_subject_columns(p_rel) c
           union
           select a.attname
             from pg_catalog.pg_constraint k
-            join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-            join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = k.confkey[1]
-           where k.contype = 'f' and cardinality(k.conkey) = 1
+            cross join unnest(k.conkey, k.confkey) u(att, ratt)
+            join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.att
+            join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
+           where k.contype = 'f'
              and (k.conrelid = any (retention_internal._rel_and_ancestors(p_rel))
                   or k.conrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
              and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)) x
@@ -98,7 +102,7 @@ begin
 end
 $$;
 comment on function retention_internal._subject_columns(regclass) is
-  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and columns of single-column foreign keys to such a column of another table.';
+  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and the columns of foreign keys (of any number of columns) that match such a column of another table.';
 
 -- A table's own subject columns: the subject columns of policies on it (or a parent) and
 -- the key of a table erasure requests were filed against.

@@ -36,9 +36,6 @@ as $$
 declare
   v_parts  text[];
   v_refs   regclass[] := retention_internal._referenced_as(p_rel);  -- once, not per catalog row
-  v_col    name;
-  v_typmod text;
-  v_text   boolean;
   v_con    oid;
   v_sql    text;
 begin
@@ -49,23 +46,12 @@ begin
     p_changes := p_changes || array(select a.attname from pg_catalog.pg_attribute a
                                      where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
   end if;
-  -- Holds on a subject its subject columns name, in the column's type.
-  -- A text column may hold an integer key as its digits (an erasure rule says so, and an
-  -- erasure then takes '42' for person 042): there a hold matches the value as given and
-  -- as the canonical text of an integer and of a number too ('042' holds '42').
-  foreach v_col in array retention_internal._subject_columns(p_rel) loop
-    select retention_internal._base_type(a.atttypid, a.atttypmod),
-           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar')
-      into v_typmod, v_text
-      from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
-    v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
-                                                        from retention_internal._open_holds h where h.scope = ''subject'') s
-                                        where v is not null)), false)',
-      p_alias, v_col, v_typmod,
-      case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
-           else '' end);
-  end loop;
+  -- Holds on a person the row belongs to: in its subject columns, or up the foreign keys
+  -- to a row of theirs (_subject_held_sql), only while a subject hold is open.
+  v_sql := (retention_internal._subject_held_sql(p_rel, p_alias)).sql;
+  if v_sql <> 'false' then
+    v_parts := v_parts || ('(exists (select from retention_internal._open_holds h where h.scope = ''subject'') and ' || v_sql || ')');
+  end if;
   -- Rows its removal, or the change of its columns, reaches through foreign keys.
   for v_con in
     select c.oid from pg_catalog.pg_constraint c
