@@ -4,7 +4,8 @@
 // composite key (tenant_id, user_id), by a key to a unique column other than the primary
 // key (users.email), or two keys away (order_notes -> orders -> users) were deleted and
 // scrubbed under an open hold (preview said held back 0), partitions holding them were
-// dropped, and another person's erasure deleted them instead of ending blocked_by_hold.
+// dropped, archived copies were pruned, and another person's erasure deleted them instead
+// of ending blocked_by_hold.
 // A subject hold now covers what the erasure would take (_subject_held_sql).
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
@@ -29,6 +30,12 @@ async function eraseOther(table: string, id: string): Promise<string> {
   await db.call(`call retention.process_erasure($1)`, [r!.request_id]);
   const [s] = await q<{ status: string }>(`select status from retention.erasure_requests where request_id = $1`, [r!.request_id]);
   return s!.status;
+}
+
+/** archive_rows_held for one row of an archive object (the prune's check). */
+async function archiveHeld(table: string, row: Record<string, unknown>): Promise<boolean> {
+  const [r] = await q<{ held: boolean }>(`select retention.archive_rows_held(0, $1::jsonb) as held`, [JSON.stringify([{ table, row }])]);
+  return r!.held;
 }
 
 describe('a subject hold keeps every row an erasure of the person would take (atk32)', () => {
@@ -56,6 +63,9 @@ describe('a subject hold keeps every row an erasure of the person would take (at
     // Bob's message to Alice is Alice's too: Bob's erasure stops at it.
     expect(await eraseOther('rc.users', '2')).toBe('blocked_by_hold');
     expect(await count(db, `rc.messages`)).toBe(1);
+    // An archived order of Alice's is kept past its expiry, one of Bob's is not.
+    expect(await archiveHeld('rc.orders', { id: 1, tenant_id: 7, user_id: 1 })).toBe(true);
+    expect(await archiveHeld('rc.orders', { id: 2, tenant_id: 7, user_id: 2 })).toBe(false);
   });
 
   it('through a foreign key to a unique column other than the key (users.email)', async () => {
@@ -115,5 +125,8 @@ describe('a subject hold keeps every row an erasure of the person would take (at
       .toEqual([{ relname: 'note_log_2024' }, { relname: 'note_log_rest' }]);
     expect(await eraseOther('rt.users', '2')).toBe('blocked_by_hold');
     expect(await count(db, `rt.shares`)).toBe(1);
+    // An archived note on Alice's order is kept past its expiry (the order is live), one on Bob's is not.
+    expect(await archiveHeld('rt.order_notes', { id: 1, order_id: 10, body: 'b' })).toBe(true);
+    expect(await archiveHeld('rt.order_notes', { id: 4, order_id: 20, body: 'b' })).toBe(false);
   });
 });
