@@ -47,14 +47,16 @@ set timezone = 'UTC'
 as $$
 declare
   v_gone record;
+  -- Once, not for every catalog row the queries below read.
+  v_up   oid[] := retention_internal._rel_and_ancestors(p_rel)::oid[];
+  v_tree oid[] := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
 begin
   -- A policy's subject column renamed or dropped since: subject holds would quietly stop
   -- covering the table, so every check of it fails until the policy is fixed.
   select p.name, p.subject_column into v_gone
     from retention.policies p
    where p.subject_column is not null
-     and (p.target = any (retention_internal._rel_and_ancestors(p_rel))
-          or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and (p.target::oid = any (v_up) or p.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
    limit 1;
@@ -68,8 +70,7 @@ begin
   select retention.qualified_name(r.target) as name, r.subject_column into v_gone
     from retention.erasure_rules r
    where r.subject_column is not null
-     and (r.target = any (retention_internal._rel_and_ancestors(p_rel))
-          or r.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and (r.target::oid = any (v_up) or r.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
    limit 1;
@@ -94,8 +95,7 @@ begin
             join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.att
             join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
            where k.contype = 'f'
-             and (k.conrelid = any (retention_internal._rel_and_ancestors(p_rel))
-                  or k.conrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+             and (k.conrelid = any (v_up) or k.conrelid = any (v_tree))
              and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));

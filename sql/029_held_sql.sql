@@ -5,7 +5,9 @@
 --    partition; a hold on a partition covers the rows in it), or the policy acting;
 --  * a subject named by one of its subject columns (_subject_columns), compared in the
 --    column's type (_subject_value); in a text column, also as the canonical text of an
---    integer or a number ('042' holds '42', as an erasure takes it);
+--    integer or a number ('042' holds '42', as an erasure takes it); or a subject whose
+--    row it reaches up a chain of foreign keys, as an erasure of them would take it
+--    (_subject_held_sql);
 --  * when the statement removes the row (p_removes): any row the removal reaches through
 --    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth (keys
 --    that name the table, a table above it, or a partition below it: _referenced_as) —
@@ -14,7 +16,8 @@
 --  * when it changes columns of the row (p_changes: a scrub's columns; the key columns a
 --    SET NULL sets): any row reached through foreign keys on those columns declared ON
 --    UPDATE CASCADE, SET NULL or SET DEFAULT, at any depth.
--- p_skip_con: a self-reference the caller follows itself.
+-- p_skip_con: a self-reference the caller follows itself, or the key by which the caller
+-- came to these rows (a subject hold's check does not go back up it).
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
 create or replace function retention_internal._held_sql(
@@ -48,7 +51,7 @@ begin
   end if;
   -- Holds on a person the row belongs to: in its subject columns, or up the foreign keys
   -- to a row of theirs (_subject_held_sql), only while a subject hold is open.
-  v_sql := (retention_internal._subject_held_sql(p_rel, p_alias)).sql;
+  v_sql := (retention_internal._subject_held_sql(p_rel, p_alias, p_skip_con => p_skip_con)).sql;
   if v_sql <> 'false' then
     v_parts := v_parts || ('(exists (select from retention_internal._open_holds h where h.scope = ''subject'') and ' || v_sql || ')');
   end if;
@@ -57,7 +60,7 @@ begin
     select c.oid from pg_catalog.pg_constraint c
      where c.contype = 'f' and c.conparentid = 0
        and c.confrelid = any (v_refs)
-       and c.oid is distinct from p_skip_con
+       and (c.oid is distinct from p_skip_con or c.conrelid <> c.confrelid)
        and ((p_removes and c.confdeltype in ('c', 'n', 'd'))
             or (not p_removes and c.confupdtype in ('c', 'n', 'd')
                 and exists (select from unnest(c.confkey) k(att)
@@ -158,10 +161,12 @@ begin
     return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
                   retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
+  -- p_con as the key to skip: the child's rows are not the table's rows (it is no
+  -- self-reference here), and the subject hold check need not go back up it to p_alias.
   return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
                 retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref),
                 retention_internal._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
-                                    null, case when not c.removes then v_fk end));
+                                    p_con, case when not c.removes then v_fk end));
 end
 $$;
 comment on function retention_internal._held_refs_sql(oid, text, integer, oid[], text) is
