@@ -12,9 +12,11 @@
 -- self-reference names other people) and, unlike it, does not stop at tables an erasure
 -- rule keeps (holding more rather than less). A key to a table the hold check cannot read
 -- (row security applies to the running role, or it lacks SELECT) holds every row whose
--- key is set. Each key followed costs one lookup in the referenced table's unique index
--- per row (kept so: OFFSET 0), and is spelt out once per path: past p_budget keys (64 per condition, a
--- schema whose keys fan out widely), a key holds the row when it references any row.
+-- key is set. Only keys to tables from which a chain can reach a person's row are
+-- followed (p_reach, computed once). Each costs one lookup in the referenced table's
+-- unique index per row (kept so: OFFSET 0), and is spelt out once per path: past
+-- p_budget keys (64 per condition, a schema whose keys fan out widely), a key holds the
+-- row when it references any row.
 -- p_skip: subject columns the caller already compares (those a key maps onto); p_skip_con:
 -- the key by which the caller reached this row from the row it judges already (a
 -- cascade's child row: its key leads back to that row); used: how many keys this
