@@ -49,14 +49,16 @@ set timezone = 'UTC'
 as $$
 declare
   v_gone record;
+  -- Once, not for every catalog row the queries below read.
+  v_up   oid[] := retention_internal._rel_and_ancestors(p_rel)::oid[];
+  v_tree oid[] := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
 begin
   -- A policy's subject column renamed or dropped since: subject holds would quietly stop
   -- covering the table, so every check of it fails until the policy is fixed.
   select p.name, p.subject_column into v_gone
     from retention.policies p
    where p.subject_column is not null
-     and (p.target = any (retention_internal._rel_and_ancestors(p_rel))
-          or p.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and (p.target::oid = any (v_up) or p.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
    limit 1;
@@ -70,8 +72,7 @@ begin
   select retention.qualified_name(r.target) as name, r.subject_column into v_gone
     from retention.erasure_rules r
    where r.subject_column is not null
-     and (r.target = any (retention_internal._rel_and_ancestors(p_rel))
-          or r.target in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+     and (r.target::oid = any (v_up) or r.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
    limit 1;
@@ -81,26 +82,29 @@ begin
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the rule again with the column''s new name (retention.set_erasure_rule) before runs go on.';
   end if;
-  -- Its own subject columns, and every column of a single-column foreign key to a subject
-  -- column of another table (a message's recipient points at a person: a hold on that
-  -- person covers the message, whoever else's erasure or policy would remove it).
+  -- Its own subject columns, and every column of a foreign key (of one column or more)
+  -- that matches a subject column of another table (a message's recipient points at a
+  -- person, alone or with the tenant as (tenant_id, recipient_id): a hold on that person
+  -- covers the message, whoever else's erasure or policy would remove it). Rows that
+  -- reach a person through other keys (a unique column, a chain of keys) are held by
+  -- _subject_held_sql.
   return (select coalesce(array_agg(distinct x.col order by x.col), '{}')
     from (select c.col from retention_internal._own_subject_columns(p_rel) c
           union
           select a.attname
             from pg_catalog.pg_constraint k
-            join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-            join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = k.confkey[1]
-           where k.contype = 'f' and cardinality(k.conkey) = 1
-             and (k.conrelid = any (retention_internal._rel_and_ancestors(p_rel))
-                  or k.conrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+            cross join unnest(k.conkey, k.confkey) u(att, ratt)
+            join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.att
+            join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
+           where k.contype = 'f'
+             and (k.conrelid = any (v_up) or k.conrelid = any (v_tree))
              and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end
 $$;
 comment on function retention_internal._subject_columns(regclass) is
-  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and columns of single-column foreign keys to such a column of another table.';
+  'Internal. Columns of a table that subject holds match: policies'' subject columns (the table''s and its parents''), the key of erasure subject tables, and the columns of foreign keys (of any number of columns) that match such a column of another table.';
 
 -- A table's own subject columns: the subject columns of policies on it (or a parent) and
 -- the key of a table erasure requests were filed against.

@@ -5,7 +5,9 @@
 --    partition; a hold on a partition covers the rows in it), or the policy acting;
 --  * a subject named by one of its subject columns (_subject_columns), compared in the
 --    column's type (_subject_value); in a text column, also as the canonical text of an
---    integer or a number ('042' holds '42', as an erasure takes it);
+--    integer or a number ('042' holds '42', as an erasure takes it); or a subject whose
+--    row it reaches up a chain of foreign keys, as an erasure of them would take it
+--    (_subject_held_sql);
 --  * when the statement removes the row (p_removes): any row the removal reaches through
 --    foreign keys declared ON DELETE CASCADE, SET NULL or SET DEFAULT, at any depth (keys
 --    that name the table, a table above it, or a partition below it: _referenced_as) —
@@ -14,7 +16,8 @@
 --  * when it changes columns of the row (p_changes: a scrub's columns; the key columns a
 --    SET NULL sets): any row reached through foreign keys on those columns declared ON
 --    UPDATE CASCADE, SET NULL or SET DEFAULT, at any depth.
--- p_skip_con: a self-reference the caller follows itself.
+-- p_skip_con: a self-reference the caller follows itself, or the key by which the caller
+-- came to these rows (a subject hold's check does not go back up it).
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
 create or replace function retention_internal._held_sql(
@@ -37,9 +40,6 @@ as $$
 declare
   v_parts  text[];
   v_refs   regclass[] := retention_internal._referenced_as(p_rel);  -- once, not per catalog row
-  v_col    name;
-  v_typmod text;
-  v_text   boolean;
   v_con    oid;
   v_sql    text;
 begin
@@ -50,29 +50,18 @@ begin
     p_changes := p_changes || array(select a.attname from pg_catalog.pg_attribute a
                                      where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
   end if;
-  -- Holds on a subject its subject columns name, in the column's type.
-  -- A text column may hold an integer key as its digits (an erasure rule says so, and an
-  -- erasure then takes '42' for person 042): there a hold matches the value as given and
-  -- as the canonical text of an integer and of a number too ('042' holds '42').
-  foreach v_col in array retention_internal._subject_columns(p_rel) loop
-    select retention_internal._base_type(a.atttypid, a.atttypmod),
-           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar')
-      into v_typmod, v_text
-      from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
-    v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
-                                                        from retention_internal._open_holds h where h.scope = ''subject'') s
-                                        where v is not null)), false)',
-      p_alias, v_col, v_typmod,
-      case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
-           else '' end);
-  end loop;
+  -- Holds on a person the row belongs to: in its subject columns, or up the foreign keys
+  -- to a row of theirs (_subject_held_sql), only while a subject hold is open.
+  v_sql := (retention_internal._subject_held_sql(p_rel, p_alias, p_skip_con => p_skip_con)).sql;
+  if v_sql <> 'false' then
+    v_parts := v_parts || ('(exists (select from retention_internal._open_holds h where h.scope = ''subject'') and ' || v_sql || ')');
+  end if;
   -- Rows its removal, or the change of its columns, reaches through foreign keys.
   for v_con in
     select c.oid from pg_catalog.pg_constraint c
      where c.contype = 'f' and c.conparentid = 0
        and c.confrelid = any (v_refs)
-       and c.oid is distinct from p_skip_con
+       and (c.oid is distinct from p_skip_con or c.conrelid <> c.confrelid)
        and ((p_removes and c.confdeltype in ('c', 'n', 'd'))
             or (not p_removes and c.confupdtype in ('c', 'n', 'd')
                 and exists (select from unnest(c.confkey) k(att)
@@ -174,10 +163,12 @@ begin
     return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
                   retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
+  -- p_con as the key to skip: the child's rows are not the table's rows (it is no
+  -- self-reference here), and the subject hold check need not go back up it to p_alias.
   return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
                 retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref),
                 retention_internal._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
-                                    null, case when not c.removes then v_fk end));
+                                    p_con, case when not c.removes then v_fk end));
 end
 $$;
 comment on function retention_internal._held_refs_sql(oid, text, integer, oid[], text) is

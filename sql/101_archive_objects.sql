@@ -232,7 +232,9 @@ comment on function retention.archive_prunable() is
 -- Whether an open subject hold covers any of the given rows of an object
 -- ([{"table": ..., "row": {...}}]): each row's subject columns — those recorded in the
 -- object's manifest when it was written, and those the policies name now (of the table,
--- the tables above it and the partitions below it) — compared in the column's type.
+-- the tables above it and the partitions below it) — compared in the column's type; and
+-- the rows its foreign keys reference now, when those are a held person's (as a live row
+-- is judged: _subject_held_sql). A referenced row archived or deleted too is not followed.
 create or replace function retention.archive_rows_held(p_object_id bigint, p_rows jsonb)
 returns boolean
 language plpgsql
@@ -248,6 +250,9 @@ declare
   v_col text;
   v_typ text;
   v_held boolean;
+  v_rel  regclass;
+  v_sql  text;
+  v_msg  text;
 begin
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return false;
@@ -283,12 +288,33 @@ begin
         return true;
       end if;
     end loop;
+    -- A row that reaches a held person through foreign keys (a composite key, a key to a
+    -- unique column, a chain of keys: _subject_held_sql), judged on the rows it references
+    -- now; a row that no longer fits its table's columns is kept (it cannot be judged).
+    v_rel := to_regclass(t.tbl);
+    continue when v_rel is null or (select k.relkind from pg_catalog.pg_class k where k.oid = v_rel) not in ('r', 'p');
+    v_sql := (retention_internal._subject_held_sql(v_rel, 't')).sql;
+    continue when v_sql = 'false';
+    begin
+      execute format('select exists (select from jsonb_array_elements($1) e
+                                      cross join lateral jsonb_populate_record(null::%s, e -> ''row'') t
+                                     where e ->> ''table'' = $2 and %s)', retention.qualified_name(v_rel), v_sql)
+        into v_held
+        using p_rows, t.tbl;
+    exception when data_exception then
+      get stacked diagnostics v_msg = message_text;
+      raise warning 'archive object %: rows of % no longer fit the table (%); kept while subject holds are open', p_object_id, t.tbl, v_msg;
+      return true;
+    end;
+    if v_held then
+      return true;
+    end if;
   end loop;
   return false;
 end
 $$;
 comment on function retention.archive_rows_held(bigint, jsonb) is
-  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]) through a subject column recorded in its manifest or named by a policy now: such an object is kept past its expiry.';
+  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]) through a subject column recorded in its manifest or named by a policy now, or through the foreign keys by which a row reaches a held person''s rows in the live tables: such an object is kept past its expiry.';
 
 create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz,
                                                             p_snapshot pg_snapshot default null)

@@ -1,0 +1,150 @@
+-- The subject part of the one hold rule (_held_sql), as SQL over a row alias: true when
+-- an open subject hold names a person the row belongs to, as an erasure of that person
+-- would take it (_subject_steps). A row is a person's when
+--  * one of its subject columns (_subject_columns: its own, and the columns of a foreign
+--    key, of any number of columns, that match a subject column of the table it
+--    references) holds the person's id; or
+--  * it references, through any foreign key (composite, or to a unique column other than
+--    the key: mails.to_email -> users.email), a row that is the person's by this same
+--    rule: up the chain of keys (order_notes -> orders -> users), at most 10 keys, as the
+--    erasure walks at most 10 levels down them.
+-- Like the erasure walk it leaves out keys within the table's own partitioned table (a
+-- self-reference names other people) and, unlike it, does not stop at tables an erasure
+-- rule keeps (holding more rather than less). A key to a table the hold check cannot read
+-- (row security applies to the running role, or it lacks SELECT) holds every row whose
+-- key is set. Only keys to tables from which a chain can reach a person's row are
+-- followed (p_reach, computed once). Each costs one lookup in the referenced table's
+-- unique index per row (kept so: OFFSET 0), and is spelt out once per path: past
+-- p_budget keys (64 per condition, a schema whose keys fan out widely), a key holds the
+-- row when it references any row.
+-- p_skip: subject columns the caller already compares (those a key maps onto); p_skip_con:
+-- the key by which the caller reached this row from the row it judges already (a
+-- cascade's child row: its key leads back to that row); used: how many keys this
+-- condition follows. Only catalog identifiers, quoted, go into the SQL.
+create or replace function retention_internal._subject_held_sql(
+  p_rel    regclass,
+  p_alias  text,
+  p_depth  integer default 0,
+  p_path   oid[] default '{}',
+  p_skip   name[] default '{}',
+  p_budget integer default 64,
+  p_skip_con oid default null,
+  p_reach  oid[] default null,
+  out sql  text,
+  out used integer
+)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_parts  text[] := '{}';
+  v_col    name;
+  v_typmod text;
+  v_text   boolean;
+  k        record;
+  v_a      text := p_alias || 's';
+  v_inner  record;
+  v_skip   name[];
+  v_path   oid[] := p_path || retention_internal._family(p_rel);
+  v_up     oid[];
+  v_tree   oid[];
+begin
+  used := 0;
+  -- Its subject columns, compared in the column's type. A text column may hold an integer
+  -- key as its digits (an erasure rule says so, and an erasure then takes '42' for person
+  -- 042): there a hold matches the value as given and as the canonical text of an integer
+  -- and of a number too ('042' holds '42').
+  foreach v_col in array retention_internal._subject_columns(p_rel) loop
+    continue when v_col = any (p_skip);
+    select retention_internal._base_type(a.atttypid, a.atttypmod),
+           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar')
+      into v_typmod, v_text
+      from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
+    v_parts := v_parts || format(
+      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
+                                                        from retention_internal._open_holds h where h.scope = ''subject'') s
+                                        where v is not null)), false)',
+      p_alias, v_col, v_typmod,
+      case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
+           else '' end);
+  end loop;
+  -- Rows it references through foreign keys (declared on it, on a table above it, or on a
+  -- partition below it), when those are a person's.
+  if p_depth < 10 then
+    -- Once, not for every catalog row the query reads.
+    v_up := retention_internal._rel_and_ancestors(p_rel)::oid[];
+    v_tree := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
+    -- The tables a chain can lead up from to a person's row, once per condition: those
+    -- with subject columns of their own (and their partition and inheritance trees) and
+    -- every table up to 10 keys below them. A key to any other table (a tenants or a
+    -- status table) leads nowhere and is not followed.
+    if p_reach is null and exists (select from pg_catalog.pg_constraint c
+                                    where c.contype = 'f' and (c.conrelid = any (v_up) or c.conrelid = any (v_tree))) then
+      -- Joined, not looked up per table: pg_constraint has no index on confrelid.
+      with recursive e(parent, child, step) as materialized (
+        -- A key's table one level down; a table above or below in its partition or
+        -- inheritance tree at the same level (their columns and keys are one another's).
+        select c.confrelid, c.conrelid, 1 from pg_catalog.pg_constraint c where c.contype = 'f' and c.conparentid = 0
+        union all
+        select i.inhrelid, i.inhparent, 0 from pg_catalog.pg_inherits i
+        union all
+        select i.inhparent, i.inhrelid, 0 from pg_catalog.pg_inherits i
+      ),
+      r(rel, d) as (
+        select t.rel::oid, 0
+          from (select p.target as rel from retention.policies p where p.subject_column is not null
+                union select x.target from retention.erasure_rules x where x.subject_column is not null
+                union select q.subject_table from retention.erasure_requests q) t
+        union
+        select e.child, r.d + e.step from r join e on e.parent = r.rel where r.d + e.step <= 10)
+      select array(select distinct r.rel from r)
+        into p_reach;
+    end if;
+    for k in
+      select c.oid, c.confrelid::regclass as parent,
+             array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
+                     join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o) as fk,
+             array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
+                     join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o) as ref
+        from pg_catalog.pg_constraint c
+       where c.contype = 'f' and c.conparentid = 0
+         and (c.conrelid = any (v_up) or c.conrelid = any (v_tree))
+         and not c.confrelid = any (v_path)
+         and c.oid is distinct from p_skip_con
+         and c.confrelid = any (p_reach)
+       order by c.conname, c.oid
+    loop
+      -- The referenced table's own subject columns this key maps onto are compared on
+      -- this row already (_subject_columns counts the key's columns).
+      v_skip := array(select r from unnest(k.ref) r
+                       where r in (select o.col from retention_internal._own_subject_columns(k.parent) o));
+      if used >= p_budget then
+        v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s))', retention.qualified_name(k.parent), v_a,
+                                     retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk));
+        continue;
+      end if;
+      v_inner := retention_internal._subject_held_sql(k.parent, v_a, p_depth + 1, v_path, v_skip, p_budget - used - 1,
+                                                      null, p_reach);
+      used := used + 1 + v_inner.used;
+      continue when v_inner.sql = 'false';
+      if not pg_catalog.has_table_privilege(k.parent, 'SELECT') or pg_catalog.row_security_active(k.parent) then
+        -- Rows the check cannot see: held whenever the key is set.
+        v_parts := v_parts || format('(%s)', (select string_agg(format('%s.%I is not null', p_alias, f), ' and ')
+                                                from unnest(k.fk) f));
+        continue;
+      end if;
+      -- OFFSET 0 keeps it a lookup per row: without it the planner may turn it into a
+      -- hashed subquery that reads the whole referenced table on every batch.
+      v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s) and %s offset 0)',
+                                   retention.qualified_name(k.parent), v_a,
+                                   retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk),
+                                   v_inner.sql);
+    end loop;
+  end if;
+  sql := case when cardinality(v_parts) = 0 then 'false' else '(' || array_to_string(v_parts, ' or ') || ')' end;
+end
+$$;
+comment on function retention_internal._subject_held_sql(regclass, text, integer, oid[], name[], integer, oid, oid[]) is
+  'Internal. SQL over a row alias: whether an open subject hold names a person the row belongs to — in its subject columns, or up any chain of foreign keys (composite, to a unique column) to such a row, at most 10 keys, as an erasure would take it.';
