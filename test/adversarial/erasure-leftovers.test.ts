@@ -241,3 +241,79 @@ describe('an erasure leaves none of the person behind (atk26)', () => {
     await db.q(`select retention.release_hold($1, 'done')`, [hold!.hold_id]);
   });
 });
+
+// Attack round atk32: a request said completed while the person's data was still there.
+//  F8. a row of the person written during processing into a table whose key to the person's
+//      row is ON DELETE SET NULL, after that table's step: the subject's delete set its key
+//      NULL, and the completion's re-count no longer found it;
+//  F7. irregular plurals (companies: company_id) and a policy's subject column no name rule
+//      matches: neither a step nor a gap;
+//  F9. an inheritance child (INHERITS) of a table of the plan: neither a step nor a gap;
+//  F6. a subject table keyed by the e-mail address, scrubbed: the address stayed in the key
+//      and in the referencing rows, the plan said nothing;
+//  and: a composite key's name repeated in the plan's via; a chain of keys deeper than the
+//      walk's ten levels pointed at set_erasure_rule, which cannot reach it.
+describe('an erasure completes only when the person\'s rows are gone (atk32)', () => {
+  it('a row written during processing into a table keyed ON DELETE SET NULL fails the request instead of being cut loose (F8)', async () => {
+    await db.q(`create schema lo9`);
+    await db.q(`create table lo9.users (id int primary key, email text)`);
+    await db.q(`create table lo9.comments (id int primary key, user_id int references lo9.users on delete set null, body text)`);
+    await db.q(`insert into lo9.users values (1, 'alice@example.com'), (2, 'bob@example.com')`);
+    await db.q(`insert into lo9.comments values (100, 1, 'I am Alice'), (200, 2, 'bob')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lo9.users', '1', 'ticket 9')`);
+    const id = req!.request_id;
+    const c = await driver();
+    await c.query('select retention.open_erasure($1, 1000)', [id]);
+    let last: { run_id: number | null; status: string; message: string | null; code: string | null } | undefined;
+    for (;;) {
+      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; message: string | null; code: string | null }>(
+        'select run_id::int, status, message, code from retention.erasure_step($1)', [id]);
+      last = s;
+      if (s!.run_id === null) break;
+      const [{ t }] = (await c.query<{ t: string }>('select erasure_table as t from retention.runs where run_id = $1', [s!.run_id])).rows as [{ t: string }];
+      if (t === 'lo9.users') {
+        // The application writes for Alice after comments' step, before the users batch.
+        await db.q(`insert into lo9.comments values (101, 1, 'Alice again: alice@example.com')`);
+      }
+      await stepRun(c, s!.run_id);
+    }
+    expect(last!.status).toBe('failed');
+    expect(last!.code).toBe('RT032');
+    const [r] = await db.q<{ status: string; status_reason: string }>(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]);
+    expect(r!.status).toBe('failed');
+    expect(r!.status_reason).toMatch(/lo9\.comments that the erasure takes still reference the rows this step deletes through comments_user_id_fkey \(ON DELETE SET NULL\)/);
+    expect(r!.status_reason).not.toContain('alice');
+    // Nothing cut loose: the user's row and the new comment are as they were.
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 101, user_id: 1 }, { id: 200, user_id: 2 }]);
+    expect(await count(db, `lo9.users where id = 1`)).toBe(1);
+
+    // A comment being written while the users step runs (its insert not yet committed,
+    // the user's row locked by its key check): the row is not deleted under it, and the
+    // request fails rather than completes.
+    const app = await db.connect();
+    clients.push(app);
+    await c.query('select retention.open_erasure($1, 1000)', [id]);
+    for (;;) {
+      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; code: string | null }>(
+        'select run_id::int, status, code from retention.erasure_step($1)', [id]);
+      if (s!.run_id === null) {
+        expect([s!.status, s!.code]).toEqual(['failed', 'RT032']);
+        break;
+      }
+      const [{ t }] = (await c.query<{ t: string }>('select erasure_table as t from retention.runs where run_id = $1', [s!.run_id])).rows as [{ t: string }];
+      if (t === 'lo9.users') {
+        await app.query('begin');
+        await app.query(`insert into lo9.comments values (102, 1, 'Alice, in flight')`);
+        await c.query('select retention.run_step($1)', [s!.run_id]);
+        await app.query('commit');
+      }
+      await stepRun(c, s!.run_id);
+    }
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 102, user_id: 1 }, { id: 200, user_id: 2 }]);
+
+    await db.call(`call retention.process_erasure($1)`, [id]);
+    expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [id]))[0]!.status).toBe('completed');
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 200, user_id: 2 }]);
+    expect(await count(db, `lo9.users`)).toBe(1);
+  });
+});
