@@ -196,8 +196,9 @@ comment on function retention_internal._subject_lookalikes(bigint, regclass[]) i
 -- Policies' subject columns no name rule ties to any table (not <table>_id of a table
 -- anywhere, _table_key_names, nor the name of a foreign key's column: _key_name_elsewhere
 -- and _subject_key_names) and no erasure rule names: a policy says they hold people's
--- keys, but not whose. On a table outside p_targets, of a type that can hold the request's
--- key, not the table's own primary key, not a foreign key's column. rows: how many hold the
+-- keys, but not whose. On a table outside p_targets, of the request's key's type
+-- (_same_key_type: a text column, an e-mail address, is not listed for an integer key),
+-- not the table's own primary key, not a foreign key's column. rows: how many hold the
 -- key now, when the session's login may read the table (else NULL). erasure_plan lists them
 -- as gaps, so that an erasure does not pass over them in silence.
 create or replace function retention_internal._subject_orphans(p_request bigint, p_targets regclass[])
@@ -233,8 +234,9 @@ begin
        and not exists (select from retention.erasure_rules r where r.target = p.target and r.subject_column = p.subject_column)
        and not p.subject_column::text = any (retention_internal._subject_key_names(v_req.subject_table))
        and not retention_internal._key_name_elsewhere(v_req.subject_table, p.subject_column, null)
-       and (retention_internal._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
-            or retention_internal._text_holds_key(a.atttypid, v_key.key_type::regtype::oid))
+       -- Of the key's own type: a text column (an e-mail address) is not taken for a
+       -- holder of an integer key by its type alone.
+       and retention_internal._same_key_type(a.atttypid, v_key.key_type::regtype::oid)
      order by p.target::text, p.subject_column, p.name
   loop
     rel := c.rel;
