@@ -292,7 +292,10 @@ begin
         perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         message := format('erasure request %s: %s failed: %s', p_request, v_step.target, message);
-        hint := 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+        -- The step's own advice where its error gave one (rows written for the person
+        -- meanwhile, values a trigger put back), else the usual cause.
+        hint := coalesce(case when v_r.status = 'failed' then v_r.error_hint end,
+                         'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.');
         return;
       end if;
       -- The evidence counts what the ledger counts for this table, over every run of it

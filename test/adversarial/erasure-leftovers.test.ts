@@ -264,10 +264,10 @@ describe('an erasure completes only when the person\'s rows are gone (atk32)', (
     const id = req!.request_id;
     const c = await driver();
     await c.query('select retention.open_erasure($1, 1000)', [id]);
-    let last: { run_id: number | null; status: string; message: string | null; code: string | null } | undefined;
+    let last: { run_id: number | null; status: string; message: string | null; code: string | null; hint: string | null } | undefined;
     for (;;) {
-      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; message: string | null; code: string | null }>(
-        'select run_id::int, status, message, code from retention.erasure_step($1)', [id]);
+      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; message: string | null; code: string | null; hint: string | null }>(
+        'select run_id::int, status, message, code, hint from retention.erasure_step($1)', [id]);
       last = s;
       if (s!.run_id === null) break;
       const [{ t }] = (await c.query<{ t: string }>('select erasure_table as t from retention.runs where run_id = $1', [s!.run_id])).rows as [{ t: string }];
@@ -279,6 +279,7 @@ describe('an erasure completes only when the person\'s rows are gone (atk32)', (
     }
     expect(last!.status).toBe('failed');
     expect(last!.code).toBe('RT032');
+    expect(last!.hint).toMatch(/process the request again/);
     const [r] = await db.q<{ status: string; status_reason: string }>(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]);
     expect(r!.status).toBe('failed');
     expect(r!.status_reason).toMatch(/lo9\.comments that the erasure takes still reference the rows this step deletes through comments_user_id_fkey \(ON DELETE SET NULL\)/);
