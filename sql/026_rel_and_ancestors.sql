@@ -115,3 +115,44 @@ as $$
 $$;
 comment on function retention_internal._hold_family(regclass) is
   'Internal. The table, every table above it (partitioned or inheritance parents) and every table below those: whose subject columns subject holds match in the table.';
+
+-- The tables that inherit from p_rel (INHERITS, not partitions), at any level, of any
+-- kind (a foreign table may inherit too: _erasure_conflicts refuses a plan with one).
+create or replace function retention_internal._inheritance_children(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive d(rel) as (
+    select i.inhrelid from pg_catalog.pg_inherits i
+      join pg_catalog.pg_class k on k.oid = i.inhrelid and not k.relispartition
+     where i.inhparent = p_rel
+    union
+    select i.inhrelid from pg_catalog.pg_inherits i join d on i.inhparent = d.rel
+      join pg_catalog.pg_class k on k.oid = i.inhrelid and not k.relispartition)
+  select coalesce(array(select d.rel from d order by d.rel::regclass::text), '{}')
+$$;
+comment on function retention_internal._inheritance_children(regclass) is
+  'Internal. The tables that inherit from a table (INHERITS, not partitions), at any level.';
+
+-- A table and the tables above it, nearest first: partitioned tables it is a partition of
+-- and parents it inherits from (pg_inherits holds both), at any level. An erasure rule
+-- on one of them applies to it when it has none of its own.
+create or replace function retention_internal._rel_and_parents(p_rel regclass)
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive u(rel, lvl, seq) as (
+    select p_rel::oid, 0, 0
+    union
+    select i.inhparent, u.lvl + 1, i.inhseqno from pg_catalog.pg_inherits i join u on i.inhrelid = u.rel where u.lvl < 32)
+  select array(select x.rel from (select distinct on (u.rel) u.rel, u.lvl, u.seq from u order by u.rel, u.lvl, u.seq) x
+                order by x.lvl, x.seq, x.rel)
+$$;
+comment on function retention_internal._rel_and_parents(regclass) is
+  'Internal. A table and the tables above it (partitioned tables, inheritance parents), nearest first.';

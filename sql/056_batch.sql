@@ -113,6 +113,12 @@ begin
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
   perform retention_internal._check_not_detached(p_pol.target);
+  -- An erasure step's delete that would cut rows of the person in other plan tables loose
+  -- (ON DELETE SET NULL / SET DEFAULT): its rows locked first and those tables checked
+  -- (_erasure_orphan_guard); the batch then takes exactly the rows it locked.
+  if p_cond is not null and p_pol.action = 'delete' then
+    p_cond := retention_internal._erasure_orphan_guard(p_pol, p_run_id, p_cond, p_size, p_skip);
+  end if;
   -- Objects of the rows it removes are queued by their columns' triggers, which must be in
   -- place on every table it reaches (RT038 otherwise) and queue only for this batch: the
   -- transaction is marked as its (batch_marks), until just before the commit.

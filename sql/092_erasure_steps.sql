@@ -141,12 +141,11 @@ begin
     v_add := '[]';
     v_rel := (v_item ->> 'rel')::oid::regclass;
     v_cond := v_item ->> 'cond';
-    -- The table's own rule, else the rule of a partitioned table above it, else the
-    -- default, else delete.
+    -- The table's own rule, else the rule of the nearest table above it (a partitioned
+    -- table, or a parent it INHERITS from), else the default, else delete.
     select r.* into v_rule
       from retention.erasure_rules r
-      join unnest(array[v_rel] || coalesce(array(select a.relid from pg_catalog.pg_partition_ancestors(v_rel) a
-                                                  where a.relid <> v_rel), '{}')) with ordinality u(rel, o)
+      join unnest(retention_internal._rel_and_parents(v_rel)) with ordinality u(rel, o)
         on r.target = u.rel
      order by u.o
      limit 1;
@@ -169,15 +168,16 @@ begin
     for v_child in
       select c.conrelid::regclass as rel,
              array_agg(distinct a2.attname) as cols,
-             '(' || string_agg(format('(%s) in (select %s from only %s t where %s)',
+             '(' || string_agg(distinct format('(%s) in (select %s from only %s t where %s)',
                                (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
                                   from unnest(c.conkey) with ordinality k(att, o)
                                   join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.att),
                                (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
                                   from unnest(c.confkey) with ordinality k(att, o)
                                   join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.att),
-                               target, v_cond), ' or ' order by c.conname) || ')' as cond,
-             string_agg(c.conname::text, ', ' order by c.conname) as via
+                               target, v_cond), ' or ') || ')' as cond,
+             -- Distinct: the join gives a composite key once per column.
+             string_agg(distinct c.conname::text, ', ') as via
         from pg_catalog.pg_constraint c
         join pg_catalog.pg_attribute a2 on a2.attrelid = c.conrelid and a2.attnum = any (c.conkey)
        where c.contype = 'f' and c.confrelid = any (retention_internal._referenced_as(v_rel)) and c.conparentid = 0
@@ -196,9 +196,32 @@ $$;
 comment on function retention_internal._subject_steps(regclass, text) is
   'Internal. The steps of an erasure of the subject (table, key): each table''s rule and the condition selecting the subject''s rows (_erasure_steps, export_subject).';
 
+-- The column names a table's key is held under elsewhere, from its name alone: <table>_id
+-- and <table in the singular>_id, the singular by the English rules a schema's names
+-- follow: a final s dropped (users: user_id), -ies to -y (companies: company_id), -ses,
+-- -xes, -ches, -shes without the -es (addresses: address_id, boxes: box_id), people to
+-- person (person_id). The plain forms stay candidates too (companie_id, addresse_id):
+-- which one a schema uses is not known, and a candidate no column has costs nothing.
+-- The one rule for _subject_key_names, _key_name_elsewhere and _subject_orphans.
+create or replace function retention_internal._table_key_names(p_relname name)
+returns text[]
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select array(select distinct x from unnest(array[
+    p_relname || '_id',
+    regexp_replace(p_relname, 's$', '') || '_id',
+    regexp_replace(p_relname, 'ies$', 'y') || '_id',
+    regexp_replace(p_relname, '(s|x|ch|sh)es$', '\1') || '_id',
+    regexp_replace(p_relname, 'people$', 'person') || '_id']) x order by x)
+$$;
+comment on function retention_internal._table_key_names(name) is
+  'Internal. The column names that hold a table''s key elsewhere by its name: <table>_id and its singular forms (users: user_id; companies: company_id; addresses: address_id; people: person_id), the plain ones kept.';
+
 -- The names under which other tables hold a key of p_subject_table: the columns of
 -- single-column foreign keys that reference it, and <table>_id and <table in the
--- singular>_id (users: users_id, user_id).
+-- singular>_id (_table_key_names: users_id, user_id).
 create or replace function retention_internal._subject_key_names(p_subject_table regclass)
 returns text[]
 language sql
@@ -213,12 +236,10 @@ as $$
       join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
      where k.contype = 'f' and k.confrelid = p_subject_table and cardinality(k.conkey) = 1
     union
-    select c.relname || '_id' from pg_catalog.pg_class c where c.oid = p_subject_table
-    union
-    select regexp_replace(c.relname, 's$', '') || '_id' from pg_catalog.pg_class c where c.oid = p_subject_table)
+    select unnest(retention_internal._table_key_names(c.relname)) from pg_catalog.pg_class c where c.oid = p_subject_table)
 $$;
 comment on function retention_internal._subject_key_names(regclass) is
-  'Internal. Column names that hold a key of the table elsewhere: those of foreign keys referencing it, <table>_id, <singular>_id.';
+  'Internal. Column names that hold a key of the table elsewhere: those of foreign keys referencing it, <table>_id, <singular>_id (_table_key_names).';
 
 -- Whether a table other than p_subject_table (and its partitions), in schema p_nsp or in
 -- any schema when NULL, could own a column named p_name too: a table named for it
@@ -238,7 +259,7 @@ as $$
             where c.relkind in ('r', 'p') and not c.relispartition
               and not c.oid = any (retention_internal._family(p_subject_table))
               and (p_nsp is null or c.relnamespace = p_nsp)
-              and (c.relname || '_id' = p_name or regexp_replace(c.relname, 's$', '') || '_id' = p_name)
+              and p_name::text = any (retention_internal._table_key_names(c.relname))
               and not retention_internal._system_namespace(c.relnamespace))
       or exists (
            select from pg_catalog.pg_constraint k
@@ -363,7 +384,8 @@ $$;
 comment on function retention_internal._check_subject_rules(regclass) is
   'Internal. RT002 when an erasure rule names a subject column for the subject table that is gone or no longer fits (renamed, dropped, retyped).';
 
--- The tables an erasure step acts on for p_rel: itself when it is an ordinary table, or
+-- The tables an erasure step acts on for p_rel: itself when it is an ordinary table (and
+-- every table that inherits from it, INHERITS, at any level), or
 -- with p_exact a partition taken alone (a subject table that is a partition: its key is
 -- unique only within it); otherwise, for a partitioned table or a partition of one, every
 -- leaf partition of the partitioned table at the top (a key declared on one partition
@@ -389,7 +411,13 @@ as $$
     union
     select p_rel
      where (pg_catalog.pg_partition_root(p_rel) is null or p_exact)
-       and (select k.relkind from pg_catalog.pg_class k where k.oid = p_rel) = 'r'),
+       and (select k.relkind from pg_catalog.pg_class k where k.oid = p_rel) = 'r'
+    union
+    -- Tables that INHERIT from it (not partitions), at any level: a query of the table
+    -- reads their rows as its own, the application's too.
+    select x::regclass
+      from unnest(retention_internal._inheritance_children(p_rel)) x
+     where (select k.relkind from pg_catalog.pg_class k where k.oid = x) = 'r'),
   fks as (
     -- The foreign keys on each leaf (declared on it or on a table above it) that touch
     -- the key's columns: whether all their columns are key columns and they name p_ref.

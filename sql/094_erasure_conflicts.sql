@@ -42,6 +42,15 @@ begin
       from pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(s.target::regclass)) t
       join pg_catalog.pg_class k on k.oid = t.relid
      where t.isleaf and k.relkind <> 'r';
+    -- A table that inherits from it and is not an ordinary table (a foreign table): the
+    -- person's rows there cannot be erased from here either.
+    select concat_ws('; ', v_msg, string_agg(format('%s inherits from %s and is a %s: the person''s rows there cannot be erased from here',
+                                                    k.oid::regclass, s.target,
+                                                    case k.relkind when 'f' then 'foreign table' else 'table of another kind' end), '; '))
+      into v_msg
+      from unnest(retention_internal._inheritance_children(s.target::regclass)) x
+      join pg_catalog.pg_class k on k.oid = x
+     where k.relkind <> 'r';
     if s.rule = 'scrub' then
       select concat_ws('; ', v_msg, string_agg(format('scrubbing %s would change rows of %s through %s', a.attname,
                                                        fk.conrelid::regclass, fk.conname), '; ' order by fk.conname))
@@ -57,7 +66,7 @@ begin
       return next;
     end if;
   end loop;
-  for s in select * from jsonb_to_recordset(p_plan) as x(step int, target text, rule text, cond text)
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, depth int, target text, rule text, cond text)
             where x.rule = 'delete' order by x.step loop
     v_msg := null;
     for c in
@@ -90,8 +99,10 @@ begin
           into v_n;
         if v_n > 0 then
           v_msg := concat_ws('; ', v_msg, format(
-            'deleting these rows would set %s in %s other row(s) of %s outside the plan (%s)',
-            replace(c.fk, 't.', ''), v_n, retention.qualified_name(l.leaf), c.conname));
+            'deleting these rows would set %s in %s other row(s) of %s outside the plan (%s)%s',
+            replace(c.fk, 't.', ''), v_n, retention.qualified_name(l.leaf), c.conname,
+            case when v_child.rule is null and s.depth >= 10
+                 then ': they are more than ten keys away from the person''s row, where the plan stops; remove them (or their key to these) first, or end the chain sooner with a scrub or keep rule on a table nearer the person' else '' end));
         end if;
         v_child := null;
         continue;
@@ -122,6 +133,10 @@ begin
         when c.confdeltype = 'c' then
           format('deleting these rows would cascade to %s row(s) of %s, which the plan %s (%s)',
                  v_n, retention.qualified_name(l.leaf), case v_child.rule when 'keep' then 'keeps' else 'scrubs' end, c.conname)
+        when v_child.rule is null and s.depth >= 10 then
+          -- The walk stops ten keys away from the person's row: no rule reaches further.
+          format('%s row(s) of %s still reference these rows through %s, more than ten keys away from the person''s row, where the plan stops: the delete would fail; remove those rows (or their key to these) first, or end the chain sooner with a scrub or keep rule on a table nearer the person',
+                 v_n, retention.qualified_name(l.leaf), c.conname)
         else
           format('%s row(s) of %s %s still reference these rows through %s: the delete would fail',
                  v_n, retention.qualified_name(l.leaf),
@@ -140,3 +155,117 @@ end
 $$;
 comment on function retention_internal._erasure_conflicts(jsonb) is
   'Internal. The steps of an erasure plan (jsonb of _erasure_steps) whose deletes a foreign key would refuse or cascade into kept or scrubbed rows, with the reason.';
+
+-- Whether a type (through its domains) is a string type (text, varchar, char, citext): a
+-- key of such a type is usually a natural one, an e-mail address or a user name.
+create or replace function retention_internal._text_like(p_type oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  with recursive d(oid, n) as (
+    select p_type, 0
+    union all
+    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 32)
+  select coalesce((select t.typcategory = 'S' from d join pg_catalog.pg_type t on t.oid = d.oid order by d.n desc limit 1), false)
+$$;
+comment on function retention_internal._text_like(oid) is
+  'Internal. Whether a type, its domains resolved, is a string type.';
+
+-- Scrub steps that would leave the person's key in the rows they scrub: a scrub changes
+-- the columns its map names and keeps the row, and a key column cannot be scrubbed (the
+-- rows referencing it would break, or change with it). Where the key is text (an e-mail
+-- address, a user name: the person, not a number standing for them) it stays readable:
+--  * a string column of the step's table (not in its scrub map) that holds the request's
+--    key when that key is text: the subject table's own key, a referencing key, a subject
+--    column, a copy — unless it is a key to rows the plan deletes (the delete clears it, or
+--    _erasure_conflicts reports the conflict);
+--  * a key of the step's table to a string column of a table the plan scrubs (mails.to_email
+--    referencing users.email when users is scrubbed): the person's address, whatever the
+--    request's key.
+-- Whether such a key is the person (an address) or a code standing for them (cust-7731, a
+-- UUID kept as text) only the schema's owner knows, so this does not refuse: erasure_plan
+-- lists each as a gap with the fix (delete those rows, or key the table by a surrogate
+-- id), open_erasure records the columns in the plan (kept_key), and the step's evidence
+-- says that the key stayed there. p_plan as _erasure_conflicts'.
+create or replace function retention_internal._kept_keys(p_plan jsonb, p_subject_table regclass, p_subject_id text)
+returns table (step integer, cols text, warning text)
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  s      record;
+  c      record;
+  v_text boolean;
+  v_cols text[];
+  v_hit  boolean;
+begin
+  if p_subject_id is null then
+    return;
+  end if;
+  v_text := retention_internal._text_like((select y.key_type::regtype::oid from retention_internal._single_key(p_subject_table) y));
+  for s in select * from jsonb_to_recordset(p_plan) as x(step int, target text, rule text, cond text, scrub jsonb)
+            where x.rule = 'scrub' and x.cond is not null and to_regclass(x.target) is not null order by x.step loop
+    v_cols := '{}';
+    -- Columns holding the request's text key.
+    for c in
+      select a.attname
+        from pg_catalog.pg_attribute a
+       where v_text and a.attrelid = to_regclass(s.target) and a.attnum > 0 and not a.attisdropped
+         and retention_internal._text_like(a.atttypid)
+         and not a.attname::text in (select jsonb_object_keys(coalesce(s.scrub, '{}')))
+         -- A key to rows the plan deletes: cleared by the delete (SET NULL, SET DEFAULT), or
+         -- a conflict _erasure_conflicts reports (the delete would fail or cascade).
+         and not exists (select from pg_catalog.pg_constraint f
+                           join jsonb_to_recordset(p_plan) as p(target text, rule text) on p.rule = 'delete'
+                            and f.confrelid = any (retention_internal._referenced_as(to_regclass(p.target)))
+                          where f.contype = 'f' and f.conrelid = a.attrelid and a.attnum = any (f.conkey))
+       order by a.attnum
+    loop
+      execute format('select exists (select from only %s t where (%s) and t.%I::text = $1)', s.target, s.cond, c.attname)
+        into v_hit using p_subject_id;
+      if v_hit then
+        v_cols := v_cols || c.attname::text;
+      end if;
+    end loop;
+    -- Keys to a string column of a table the plan scrubs, from rows of the step.
+    for c in
+      select f.conname,
+             (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                from unnest(f.conkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = f.conrelid and a.attnum = k.att) as fk,
+             (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+                from unnest(f.confkey) with ordinality k(att, o)
+                join pg_catalog.pg_attribute a on a.attrelid = f.confrelid and a.attnum = k.att) as pk,
+             p.target as ref, p.cond as ref_cond
+        from pg_catalog.pg_constraint f
+        join jsonb_to_recordset(p_plan) as p(target text, rule text, cond text)
+          on p.rule = 'scrub' and p.cond is not null and f.confrelid = any (retention_internal._referenced_as(to_regclass(p.target)))
+       where f.contype = 'f' and f.conrelid = to_regclass(s.target)
+         and exists (select from pg_catalog.pg_attribute a
+                      where a.attrelid = f.confrelid and a.attnum = any (f.confkey) and retention_internal._text_like(a.atttypid))
+       order by f.conname
+    loop
+      execute format('select exists (select from only %s t where (%s) and (%s) in (select %s from only %s t where %s))',
+                     s.target, s.cond, c.fk, c.pk, c.ref, c.ref_cond)
+        into v_hit;
+      if v_hit then
+        v_cols := v_cols || replace(c.fk, 't.', '');
+      end if;
+    end loop;
+    if cardinality(v_cols) > 0 then
+      step := s.step;
+      cols := (select string_agg(distinct x, ', ') from unnest(v_cols) x);
+      warning := format('scrubbing leaves the person''s key in %s (%s): a key cannot be scrubbed, and processing completes with it there (its evidence says so); if it names the person (an e-mail address, not a code), delete these rows (retention.set_erasure_rule(%L, ''delete'')), or key the table by a surrogate id',
+                        s.target, cols, s.target);
+      return next;
+    end if;
+  end loop;
+end
+$$;
+comment on function retention_internal._kept_keys(jsonb, regclass, text) is
+  'Internal. Scrub steps of an erasure plan whose rows would keep the person''s text key (an e-mail address) in a key column: the columns and a warning (erasure_plan lists them; the step''s evidence says the key stayed).';

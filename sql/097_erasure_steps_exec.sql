@@ -34,7 +34,9 @@ comment on function retention_internal._block_erasure(bigint, text, bigint, text
 --    blocked_by_hold with the hold's reason, nothing changed;
 --  * a delete a foreign key would refuse (or cascade into rows that stay,
 --    _erasure_conflicts): status failed with the conflict, nothing changed;
---  * otherwise status in_progress with the plan fixed in the request (audited).
+--  * otherwise status in_progress with the plan fixed in the request (audited); a scrub
+--    step whose rows keep the person's text key (_kept_keys) carries the columns
+--    (kept_key), which its evidence names.
 -- Returns the request's status; the lock is kept only while in_progress.
 -- The erasure rules and the policies' subject columns as one digest: a plan is made under
 -- them, and its steps go on only while they stand (erasure_step, run_step: RT041).
@@ -175,6 +177,13 @@ begin
     select string_agg(format('%s: %s', e->>'target', w.warning), '; ' order by w.step) into v_err
       from retention_internal._erasure_conflicts(v_plan) w
       join jsonb_array_elements(v_plan) e on (e->>'step')::int = w.step;
+    -- A scrub that leaves the person's text key in its rows (_kept_keys): the columns go
+    -- into the plan, and the step's evidence says the key stayed.
+    select jsonb_agg(e.x || coalesce((select jsonb_build_object('kept_key', k.cols)
+                                        from retention_internal._kept_keys(v_plan, v_req.subject_table, v_req.subject_id) k
+                                       where k.step = (e.x->>'step')::int), '{}') order by e.o)
+      into v_plan
+      from jsonb_array_elements(v_plan) with ordinality e(x, o);
   exception when query_canceled or others then
     perform retention_internal._unlock_run(format('erasure:%s', p_request));
     raise;
@@ -343,14 +352,21 @@ begin
         perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         message := format('erasure request %s: %s failed: %s', p_request, v_step.target, message);
-        hint := 'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.';
+        -- The step's own advice where its error gave one (rows written for the person
+        -- meanwhile, values a trigger put back), else the usual cause.
+        hint := coalesce(case when v_r.status = 'failed' then v_r.error_hint end,
+                         'Rows elsewhere may still need these (a foreign key to rows that stay): change the rules, then process the request again.');
         return;
       end if;
       -- The evidence counts what the ledger counts for this table, over every run of it
       -- (step numbers change when the plan does between two processings).
       select coalesce(sum(r.affected), 0) into v_total
         from retention.runs r where r.request_id = p_request and r.erasure_table = v_step.target and r.kind = 'erasure';
-      perform retention_internal._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule, v_step.reason, v_total);
+      perform retention_internal._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule,
+        nullif(concat_ws('; ', v_step.reason,
+                         'the person''s key stays in ' || nullif(v_req.plan -> v_req.plan_step ->> 'kept_key', '')
+                           || ' (a key cannot be scrubbed)'), ''),
+        v_total);
       v_req.plan_step := v_req.plan_step + 1;
       v_req.step_run := null;
       update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;

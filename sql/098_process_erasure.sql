@@ -46,7 +46,7 @@ begin
     commit;
     raise exception 'erasure request % cannot be carried out as planned: %', p_request, v_req.status_reason
       using errcode = 'RT032',
-            hint = pg_catalog.format('Nothing was changed. Scrub the referenced table instead of deleting it, or delete the referencing rows too (retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
+            hint = pg_catalog.format('Nothing was changed. Each warning says what to do (most often a rule: scrub the referenced table instead of deleting it, or delete the referencing rows too: retention.set_erasure_rule), then process it again; SELECT * FROM retention.erasure_plan(%s) shows the warnings.', p_request);
   end if;
   if pg_catalog.textne(v_status, 'in_progress') then
     perform retention.unpin_session();

@@ -121,9 +121,11 @@ describe('erasure requests', () => {
 
     const evidence = await db.q(`select target, rule, reason, rows::int from retention.erasure_evidence where request_id = $1 order by step`, [req!.request_id]);
     expect(evidence).toEqual([
-      { target: 'shop.customers', rule: 'scrub', reason: null, rows: 1 },
+      // A scrubbed row keeps its key, here text: the evidence says so (a code such as
+      // cust-7731 names nobody once the rest is gone; an e-mail address would).
+      { target: 'shop.customers', rule: 'scrub', reason: 'the person\'s key stays in id (a key cannot be scrubbed)', rows: 1 },
       { target: 'shop.messages', rule: 'delete', reason: null, rows: 2 },
-      { target: 'shop.orders', rule: 'scrub', reason: null, rows: 2 },
+      { target: 'shop.orders', rule: 'scrub', reason: 'the person\'s key stays in customer_id (a key cannot be scrubbed)', rows: 2 },
       { target: 'shop.profiles', rule: 'delete', reason: null, rows: 1 },
       { target: 'shop.invoices', rule: 'keep', reason: 'Invoices: 10 years, HGB § 257', rows: 1 },
       { target: 'shop.order_lines', rule: 'delete', reason: null, rows: 3 },
@@ -262,7 +264,10 @@ describe('erasure requests', () => {
     // Rules that say what happens to those rows clear the warnings.
     await db.q(`select retention.set_erasure_rule('cx.people', 'scrub', p_scrub => '{"name": null}')`);
     await db.q(`select retention.set_erasure_rule('cx.accounts', 'keep', p_reason => 'Account history, 6 years')`);
-    expect(await count(db, `retention.erasure_plan($1) where warning is not null`, [req!.request_id])).toBe(0);
+    expect(await count(db, `retention.erasure_plan($1) where warning is not null and rule is not null`, [req!.request_id])).toBe(0);
+    // What stays is listed: the scrubbed row's text key.
+    expect(await db.q(`select target, via from retention.erasure_plan($1) where warning is not null`, [req!.request_id]))
+      .toEqual([{ target: 'cx.people', via: 'key column(s) id keep the person\'s key' }]);
     await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
     expect(await db.q(`select id, name from cx.people order by id`)).toEqual([{ id: 'p1', name: null }, { id: 'p2', name: 'Sam' }]);
     expect(await db.q(`select id from cx.cards order by id`)).toEqual([{ id: '11' }, { id: '12' }]);

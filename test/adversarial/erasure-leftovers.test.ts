@@ -241,3 +241,226 @@ describe('an erasure leaves none of the person behind (atk26)', () => {
     await db.q(`select retention.release_hold($1, 'done')`, [hold!.hold_id]);
   });
 });
+
+// Attack round atk32: a request said completed while the person's data was still there.
+//  F8. a row of the person written during processing into a table whose key to the person's
+//      row is ON DELETE SET NULL, after that table's step: the subject's delete set its key
+//      NULL, and the completion's re-count no longer found it;
+//  F7. irregular plurals (companies: company_id) and a policy's subject column no name rule
+//      matches: neither a step nor a gap;
+//  F9. an inheritance child (INHERITS) of a table of the plan: neither a step nor a gap;
+//  F6. a subject table keyed by the e-mail address, scrubbed: the address stayed in the key
+//      and in the referencing rows, the plan said nothing;
+//  and: a composite key's name repeated in the plan's via; a chain of keys deeper than the
+//      walk's ten levels pointed at set_erasure_rule, which cannot reach it.
+describe('an erasure completes only when the person\'s rows are gone (atk32)', () => {
+  it('a row written during processing into a table keyed ON DELETE SET NULL fails the request instead of being cut loose (F8)', async () => {
+    await db.q(`create schema lo9`);
+    await db.q(`create table lo9.users (id int primary key, email text)`);
+    await db.q(`create table lo9.comments (id int primary key, user_id int references lo9.users on delete set null, body text)`);
+    await db.q(`insert into lo9.users values (1, 'alice@example.com'), (2, 'bob@example.com')`);
+    await db.q(`insert into lo9.comments values (100, 1, 'I am Alice'), (200, 2, 'bob')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lo9.users', '1', 'ticket 9')`);
+    const id = req!.request_id;
+    const c = await driver();
+    await c.query('select retention.open_erasure($1, 1000)', [id]);
+    let last: { run_id: number | null; status: string; message: string | null; code: string | null; hint: string | null } | undefined;
+    for (;;) {
+      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; message: string | null; code: string | null; hint: string | null }>(
+        'select run_id::int, status, message, code, hint from retention.erasure_step($1)', [id]);
+      last = s;
+      if (s!.run_id === null) break;
+      const [{ t }] = (await c.query<{ t: string }>('select erasure_table as t from retention.runs where run_id = $1', [s!.run_id])).rows as [{ t: string }];
+      if (t === 'lo9.users') {
+        // The application writes for Alice after comments' step, before the users batch.
+        await db.q(`insert into lo9.comments values (101, 1, 'Alice again: alice@example.com')`);
+      }
+      await stepRun(c, s!.run_id);
+    }
+    expect(last!.status).toBe('failed');
+    expect(last!.code).toBe('RT032');
+    expect(last!.hint).toMatch(/process the request again/);
+    const [r] = await db.q<{ status: string; status_reason: string }>(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]);
+    expect(r!.status).toBe('failed');
+    expect(r!.status_reason).toMatch(/lo9\.comments that the erasure takes still reference the rows this step deletes through comments_user_id_fkey \(ON DELETE SET NULL\)/);
+    expect(r!.status_reason).not.toContain('alice');
+    // Nothing cut loose: the user's row and the new comment are as they were.
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 101, user_id: 1 }, { id: 200, user_id: 2 }]);
+    expect(await count(db, `lo9.users where id = 1`)).toBe(1);
+
+    // A comment being written while the users step runs (its insert not yet committed,
+    // the user's row locked by its key check): the row is not deleted under it, and the
+    // request fails rather than completes.
+    const app = await db.connect();
+    clients.push(app);
+    await c.query('select retention.open_erasure($1, 1000)', [id]);
+    for (;;) {
+      const { rows: [s] } = await c.query<{ run_id: number | null; status: string; code: string | null }>(
+        'select run_id::int, status, code from retention.erasure_step($1)', [id]);
+      if (s!.run_id === null) {
+        expect([s!.status, s!.code]).toEqual(['failed', 'RT032']);
+        break;
+      }
+      const [{ t }] = (await c.query<{ t: string }>('select erasure_table as t from retention.runs where run_id = $1', [s!.run_id])).rows as [{ t: string }];
+      if (t === 'lo9.users') {
+        await app.query('begin');
+        await app.query(`insert into lo9.comments values (102, 1, 'Alice, in flight')`);
+        await c.query('select retention.run_step($1)', [s!.run_id]);
+        await app.query('commit');
+      }
+      await stepRun(c, s!.run_id);
+    }
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 102, user_id: 1 }, { id: 200, user_id: 2 }]);
+
+    await db.call(`call retention.process_erasure($1)`, [id]);
+    expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [id]))[0]!.status).toBe('completed');
+    expect(await db.q(`select id, user_id from lo9.comments order by id`)).toEqual([{ id: 200, user_id: 2 }]);
+    expect(await count(db, `lo9.users`)).toBe(1);
+  });
+
+  it('irregular plurals name the subject column (companies: company_id, people: person_id), and a policy\'s subject column no name rule ties to a table is a gap (F7)', async () => {
+    await db.q(`create schema lp`);
+    await db.q(`create table lp.companies (id int primary key)`);
+    await db.q(`create table lp.people (id int primary key)`);
+    await db.q(`create table lp.boxes (id int primary key)`);
+    await db.q(`create table lp.v3 (id int primary key, company_id int, created_at timestamptz default now())`);
+    await db.q(`create table lp.v5 (id int primary key, person_id int, created_at timestamptz default now())`);
+    await db.q(`create table lp.v6 (id int primary key, box_id int, created_at timestamptz default now())`);
+    await db.q(`create table lp.v7 (id int primary key, firm_ref int, created_at timestamptz default now())`);
+    await db.q(`insert into lp.companies values (1), (2); insert into lp.people values (1); insert into lp.boxes values (1)`);
+    await db.q(`insert into lp.v3 values (1, 1), (2, 2); insert into lp.v5 values (1, 1); insert into lp.v6 values (1, 1); insert into lp.v7 values (1, 1), (2, 2)`);
+    await db.q(`select retention.set_policy('lp.v3', 'lp.v3', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'company_id')`);
+    await db.q(`select retention.set_policy('lp.v5', 'lp.v5', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'person_id')`);
+    await db.q(`select retention.set_policy('lp.v6', 'lp.v6', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'box_id')`);
+    await db.q(`select retention.set_policy('lp.v7', 'lp.v7', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'firm_ref')`);
+    const [r1] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lp.companies', '1', 't')`);
+    const plan = await db.q<{ target: string; via: string; rule: string | null; rows: number; warning: string | null }>(
+      `select target, via, rule, rows::int, warning from retention.erasure_plan($1) order by step`, [r1!.request_id]);
+    expect(plan).toContainEqual(expect.objectContaining({ target: 'lp.v3', via: 'subject column company_id of policy lp.v3', rule: 'delete', rows: 1 }));
+    // firm_ref: no table is named for it; whose it is, nobody said: a gap with a warning.
+    expect(plan).toContainEqual(expect.objectContaining({ target: 'lp.v7', via: 'subject column firm_ref of policy lp.v7', rule: null, rows: 1 }));
+    expect(plan.find((r) => r.target === 'lp.v7')!.warning).toMatch(/no table is named for it.*set_erasure_rule\('lp\.v7', 'delete', p_subject_column => 'firm_ref'/);
+    // person_id and box_id are other tables' people: not this request's, not a gap.
+    expect(plan.map((r) => r.target)).not.toEqual(expect.arrayContaining(['lp.v5']));
+    expect(plan.map((r) => r.target)).not.toEqual(expect.arrayContaining(['lp.v6']));
+    await db.call(`call retention.process_erasure($1)`, [r1!.request_id]);
+    expect(await db.q(`select id from lp.v3 order by id`)).toEqual([{ id: 2 }]);
+
+    const [r2] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lp.people', '1', 't')`);
+    const [r3] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lp.boxes', '1', 't')`);
+    await db.call(`call retention.process_erasure($1)`, [r2!.request_id]);
+    await db.call(`call retention.process_erasure($1)`, [r3!.request_id]);
+    expect(await count(db, `lp.v5`)).toBe(0);
+    expect(await count(db, `lp.v6`)).toBe(0);
+    expect(await count(db, `lp.v7`)).toBe(2);
+    // Saying whose it is ends the gap (in every other request's plan too).
+    await db.q(`select retention.set_erasure_rule('lp.v7', 'delete', p_subject_column => 'firm_ref', p_subject_table => 'lp.companies')`);
+    await db.q(`insert into lp.people values (2)`);
+    const [r4] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lp.people', '2', 't')`);
+    expect(await count(db, `retention.erasure_plan($1) where target = 'lp.v7'`, [r4!.request_id])).toBe(0);
+  });
+
+  it('tables that inherit from a table of the plan are steps too, with its rule; a foreign child refuses the plan (F9)', async () => {
+    await db.q(`create schema li`);
+    await db.q(`create table li.users (id int primary key)`);
+    await db.q(`create table li.orders (id int primary key, user_id int references li.users on delete cascade, addr text)`);
+    await db.q(`create table li.orders_2024 () inherits (li.orders)`);
+    await db.q(`create table li.logs (id int, uid int, note text, created_at timestamptz default now())`);
+    await db.q(`create table li.logs_2024 () inherits (li.logs)`);
+    await db.q(`create table li.logs_2024_q1 () inherits (li.logs_2024)`);
+    await db.q(`insert into li.users values (1), (2)`);
+    await db.q(`insert into li.orders values (1, 1, 'a'); insert into li.orders_2024 values (2, 1, 'Alice old address'), (3, 2, 'Bob')`);
+    await db.q(`insert into li.logs values (1, 1, 'x'); insert into li.logs_2024 values (2, 1, 'alice'); insert into li.logs_2024_q1 values (3, 1, 'alice q1'), (4, 2, 'bob')`);
+    await db.q(`select retention.set_erasure_rule('li.logs', 'scrub', p_scrub => '{"note": null}', p_subject_column => 'uid', p_subject_table => 'li.users')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('li.users', '1', 't')`);
+    const plan = await db.q(`select target, rule, rule_source, rows::int, warning from retention.erasure_plan($1) where target like 'li.%' order by target`, [req!.request_id]);
+    expect(plan).toEqual([
+      { target: 'li.logs', rule: 'scrub', rule_source: 'table', rows: 1, warning: null },
+      { target: 'li.logs_2024', rule: 'scrub', rule_source: 'table', rows: 1, warning: null },
+      { target: 'li.logs_2024_q1', rule: 'scrub', rule_source: 'table', rows: 1, warning: null },
+      { target: 'li.orders', rule: 'delete', rule_source: 'system', rows: 1, warning: null },
+      { target: 'li.orders_2024', rule: 'delete', rule_source: 'system', rows: 1, warning: null },
+      { target: 'li.users', rule: 'delete', rule_source: 'system', rows: 1, warning: null },
+    ]);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select id, user_id from li.orders order by id`)).toEqual([{ id: 3, user_id: 2 }]);
+    expect(await db.q(`select id, note from li.logs order by id`)).toEqual([
+      { id: 1, note: null }, { id: 2, note: null }, { id: 3, note: null }, { id: 4, note: 'bob' }]);
+
+    // A foreign table among the children: its rows cannot be erased from here.
+    if ((await db.q(`select 1 from pg_available_extensions where name = 'postgres_fdw'`)).length) {
+      await db.q(`create extension if not exists postgres_fdw`);
+      await db.q(`create server li_srv foreign data wrapper postgres_fdw options (dbname 'nowhere')`);
+      await db.q(`create foreign table li.orders_remote () inherits (li.orders) server li_srv`);
+      const [r2] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('li.users', '2', 't')`);
+      const [w] = await db.q<{ warning: string }>(`select warning from retention.erasure_plan($1) where target = 'li.orders'`, [r2!.request_id]);
+      expect(w!.warning).toMatch(/li\.orders_remote inherits from li\.orders and is a foreign table/);
+      await expect(db.call(`call retention.process_erasure($1)`, [r2!.request_id])).rejects.toThrow();
+      expect(await count(db, `only li.orders_2024 where user_id = 2`)).toBe(1);
+      await db.q(`drop foreign table li.orders_remote`);
+    }
+  });
+
+  it('a scrub that leaves the person\'s e-mail address in a key is a gap in the plan and in the evidence; delete rules take it (F6)', async () => {
+    await db.q(`create schema lk`);
+    await db.q(`create table lk.users (email text primary key, name text, phone text)`);
+    await db.q(`create table lk.orders (id int primary key, customer text references lk.users (email) on update cascade, ship_name text)`);
+    await db.q(`insert into lk.users values ('alice@example.com', 'Alice', '555'), ('bob@example.com', 'Bob', '556')`);
+    await db.q(`insert into lk.orders values (1, 'alice@example.com', 'Alice L.'), (2, 'bob@example.com', 'Bob B.')`);
+    await db.q(`select retention.set_erasure_rule('lk.users', 'scrub', p_scrub => '{"name": null, "phone": null}')`);
+    await db.q(`select retention.set_erasure_rule('lk.orders', 'scrub', p_scrub => '{"ship_name": null}')`);
+    const [bob] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lk.users', 'bob@example.com', 'ticket 8')`);
+    const gaps = await db.q<{ target: string; via: string; rows: number; warning: string }>(
+      `select target, via, rows::int, warning from retention.erasure_plan($1) where rule is null and target like 'lk.%' order by target`, [bob!.request_id]);
+    expect(gaps).toEqual([
+      { target: 'lk.orders', via: 'key column(s) customer keep the person\'s key', rows: 1,
+        warning: expect.stringMatching(/leaves the person's key in lk\.orders \(customer\).*processing completes with it there.*surrogate id/) },
+      { target: 'lk.users', via: 'key column(s) email keep the person\'s key', rows: 1, warning: expect.stringMatching(/delete these rows/) },
+    ]);
+    // Processed as the rules say, the request completes and its evidence says what stayed.
+    await db.call(`call retention.process_erasure($1)`, [bob!.request_id]);
+    expect(await db.q(`select target, reason from retention.erasure_evidence where request_id = $1 order by target`, [bob!.request_id])).toEqual([
+      { target: 'lk.orders', reason: 'the person\'s key stays in customer (a key cannot be scrubbed)' },
+      { target: 'lk.users', reason: 'the person\'s key stays in email (a key cannot be scrubbed)' },
+    ]);
+    expect(await count(db, `retention.erasure_evidence where reason like '%bob%'`)).toBe(0);
+
+    // Rules that delete those rows leave nothing of the address, and the plan no gap.
+    await db.q(`select retention.set_erasure_rule('lk.users', 'delete')`);
+    await db.q(`select retention.set_erasure_rule('lk.orders', 'delete')`);
+    const [alice] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lk.users', 'alice@example.com', 'ticket 9')`);
+    expect(await count(db, `retention.erasure_plan($1) where warning is not null and target like 'lk.%'`, [alice!.request_id])).toBe(0);
+    await db.call(`call retention.process_erasure($1)`, [alice!.request_id]);
+    expect(await count(db, `lk.users where email = 'alice@example.com'`)).toBe(0);
+    expect(await count(db, `lk.orders where customer = 'alice@example.com'`)).toBe(0);
+
+    // A key to a scrubbed table's address, whatever the request's key (an id here).
+    await db.q(`create table lk.members (id int primary key, email text unique, name text)`);
+    await db.q(`create table lk.mails (id int primary key, member_id int references lk.members on delete cascade, to_email text references lk.members (email), body text)`);
+    await db.q(`insert into lk.members values (1, 'carol@example.com', 'Carol'); insert into lk.mails values (1, 1, 'carol@example.com', 'hi Carol')`);
+    await db.q(`select retention.set_erasure_rule('lk.members', 'scrub', p_scrub => '{"name": null}')`);
+    await db.q(`select retention.set_erasure_rule('lk.mails', 'scrub', p_scrub => '{"body": null}')`);
+    const [m] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lk.members', '1', 't')`);
+    expect(await db.q(`select target, via from retention.erasure_plan($1) where warning is not null and target like 'lk.%'`, [m!.request_id]))
+      .toEqual([{ target: 'lk.mails', via: 'key column(s) to_email keep the person\'s key' }]);
+  });
+
+  it('the plan names a composite key once, and a chain of keys past the walk\'s ten levels says so rather than pointing at set_erasure_rule', async () => {
+    await db.q(`create schema lc`);
+    await db.q(`create table lc.users (id int primary key, tenant_id int not null, unique (tenant_id, id))`);
+    await db.q(`create table lc.orders (id int primary key, tenant_id int, user_id int, constraint orders_user foreign key (tenant_id, user_id) references lc.users (tenant_id, id) on delete cascade)`);
+    await db.q(`insert into lc.users values (1, 7); insert into lc.orders values (1, 7, 1)`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lc.users', '1', 't')`);
+    expect(await db.q(`select via from retention.erasure_plan($1) where target = 'lc.orders'`, [req!.request_id])).toEqual([{ via: 'orders_user' }]);
+
+    await db.q(`create table lc.t0 (id int primary key)`);
+    await db.q(`insert into lc.t0 values (1)`);
+    for (let i = 1; i <= 11; i++) {
+      await db.q(`create table lc.t${i} (id int primary key, p int references lc.t${i - 1} on delete set null, pii text)`);
+      await db.q(`insert into lc.t${i} values (1, 1, 'pii ${i}')`);
+    }
+    const [r2] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('lc.t0', '1', 't')`);
+    const [w] = await db.q<{ warning: string }>(`select warning from retention.erasure_plan($1) where target = 'lc.t10'`, [r2!.request_id]);
+    expect(w!.warning).toMatch(/lc\.t11 outside the plan .*more than ten keys away from the person's row, where the plan stops/);
+  });
+});

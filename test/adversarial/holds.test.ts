@@ -153,7 +153,8 @@ describe('erasure and other people', () => {
     // (Ids no hold of this file names.)
     await q(`insert into app.staff values (201, 'boss', null), (202, 'ann', 201), (203, 'bob', 201), (204, 'cy', 203), (205, 'dee', null)`);
     const [req] = await q(`select request_id from retention.request_erasure('app.staff', '201', 'ticket 1')`);
-    const plan = await q(`select target, warning from retention.erasure_plan($1) where warning is not null`, [req!.request_id]);
+    // (Steps only: this file's policies' subject columns no table owns are gaps, listed after them.)
+    const plan = await q(`select target, warning from retention.erasure_plan($1) where warning is not null and rule is not null`, [req!.request_id]);
     expect(plan).toEqual([{ target: 'app.staff', warning: expect.stringMatching(/cascade through staff_manager_id_fkey to 2 other row\(s\) of app\.staff outside the plan/) }]);
     await db.call(`call retention.process_erasure($1)`, [req!.request_id]).catch(() => {});
     expect(await count(db, 'app.staff')).toBe(5);

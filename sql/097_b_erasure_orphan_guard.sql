@@ -1,0 +1,86 @@
+-- A batch of an erasure step that deletes rows which the tables of other delete or scrub
+-- steps of its plan reference through a foreign key ON DELETE SET NULL or SET DEFAULT:
+-- the delete would cut the person's rows there loose from them (their key NULL, or the
+-- default), and neither a step nor the completion's re-count could find them again. Such
+-- a row exists when the application wrote it after its table's step ran (or, in a cycle
+-- of keys, when its step comes after this one). So the batch first locks the rows it will
+-- delete (FOR UPDATE: a new referencing row must wait for the commit, when they are gone,
+-- and a referencing row being written holds a lock this waits for), then, in a statement
+-- that sees what committed meanwhile, counts the rows of the person in those tables that
+-- reference them: any, and the batch fails (RT032; the request fails, and processing it
+-- again plans them in). Otherwise it returns the step's condition restricted to the rows
+-- it locked, so that the batch deletes no other. Without such keys, p_cond unchanged and
+-- nothing locked.
+create or replace function retention_internal._erasure_orphan_guard(p_pol retention.policies, p_run_id bigint, p_cond text,
+                                                           p_size bigint, p_skip tid[])
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_plan  jsonb;
+  v_sql   record;
+  v_tids  tid[];
+  v_child retention.policies;
+  v_n     bigint;
+  g       record;
+begin
+  select q.plan into v_plan
+    from retention.runs r
+    join retention.erasure_requests q on q.request_id = r.request_id
+   where r.run_id = p_run_id and r.kind = 'erasure';
+  if v_plan is null or p_cond is null or p_pol.action <> 'delete' then
+    return p_cond;
+  end if;
+  for g in
+    select distinct e.target, e.rule, e.scrub, e.cond, con.conname,
+           (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+              from unnest(con.conkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.att) as fk,
+           (select string_agg(format('p.%I', a.attname), ', ' order by k.o)
+              from unnest(con.confkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk,
+           case con.confdeltype when 'n' then 'SET NULL' else 'SET DEFAULT' end as action
+      from jsonb_to_recordset(v_plan) as e(target text, rule text, scrub jsonb, cond text)
+      join pg_catalog.pg_constraint con
+        on con.contype = 'f' and con.confdeltype in ('n', 'd')
+       and con.conrelid = to_regclass(e.target)
+       and con.confrelid = any (retention_internal._referenced_as(p_pol.target))
+     where e.rule in ('delete', 'scrub') and e.cond is not null
+       and not to_regclass(e.target)::oid = any (retention_internal._family(p_pol.target))
+     order by e.target, con.conname
+  loop
+    if v_tids is null then
+      v_sql := retention_internal._policy_sql(p_pol, p_cond);
+      execute format('select array(select t.ctid from only %s t where %s and not (%s) and t.ctid <> all ($1)
+                                    limit $2 for update of t skip locked)',
+                     v_sql.tbl, v_sql.eligible, v_sql.held)
+        into v_tids using coalesce(p_skip, '{}'), p_size;
+      if cardinality(v_tids) = 0 then
+        return format('(%s and false)', p_cond);
+      end if;
+    end if;
+    v_child := null;
+    v_child.target := g.target::regclass;
+    v_child.action := g.rule;
+    v_child.scrub_columns := g.scrub;
+    execute format('select count(*) from only %s t where %s and (%s) in (select %s from only %s p where p.ctid = any ($1))',
+                   g.target, (retention_internal._policy_sql(v_child, g.cond)).eligible, g.fk, g.pk,
+                   retention.qualified_name(p_pol.target))
+      into v_n using v_tids;
+    if v_n > 0 then
+      raise exception '% row(s) of % that the erasure takes still reference the rows this step deletes through % (ON DELETE %): written after their table''s step ran (or, in a cycle of keys, their step comes after this one), they would be left without their key',
+            v_n, g.target, g.conname, g.action
+        using errcode = 'RT032',
+              hint = 'Stop the application writing for the person, then process the request again: its plan then takes these rows.';
+    end if;
+  end loop;
+  if v_tids is null then
+    return p_cond;
+  end if;
+  return format('(%s and t.ctid = any (%L::tid[]))', p_cond, v_tids);
+end
+$$;
+comment on function retention_internal._erasure_orphan_guard(retention.policies, bigint, text, bigint, tid[]) is
+  'Internal. For an erasure batch that deletes rows other plan steps'' tables reference ON DELETE SET NULL / SET DEFAULT: locks the batch''s rows, fails (RT032) when rows of the person there reference them, and returns the condition restricted to the locked rows.';
