@@ -12,7 +12,9 @@
 --    worker to detach concurrently and did not see detached;
 --  * row-level security that binds the retention owner (runs refuse it);
 --  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats);
---  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002).
+--  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002);
+--  * a timestamp or date age column read in a default zone that is not the database's
+--    configured TimeZone (its rows may be read at the wrong age).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -32,6 +34,15 @@ declare
   v_partman text;
   v_retention text;
   v_pm_name text;
+  -- The zone the database's sessions start in (ALTER DATABASE ... SET timezone), and the
+  -- installation's default for timestamp columns; never the caller's session TimeZone.
+  v_db_zone text := (select substr(c, strpos(c, '=') + 1)
+                       from pg_catalog.pg_db_role_setting s cross join lateral unnest(s.setconfig) c
+                      where s.setrole = 0
+                        and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())
+                        and lower(split_part(c, '=', 1)) = 'timezone'
+                      limit 1);
+  v_zone    text := coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC');
 begin
   select n.nspname into v_partman
     from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
@@ -59,6 +70,19 @@ begin
       fix := v_fix;
       return next; continue;
     end;
+    -- A timestamp or date age column read in the installation's default zone (and UTC)
+    -- while the database's own TimeZone (ALTER DATABASE ... SET timezone, which the
+    -- application's now() writes in) is another: its rows may be read at the wrong age.
+    if p.timestamp_zone is null and v_db_zone is not null and v_db_zone is distinct from v_zone
+       and retention_internal._column_type(p.target, p.age_column) in ('timestamp'::regtype, 'date'::regtype) then
+      problem := format('the age column %I is %s, read %s, but the database''s TimeZone is %s: rows the application writes in its local time may be taken for older or younger than they are',
+                        p.age_column, retention_internal._column_type(p.target, p.age_column),
+                        case when v_zone = 'UTC' then 'as UTC (the default)' else format('in %s (the default) and UTC', v_zone) end,
+                        v_db_zone);
+      fix := format('SELECT retention.alter_policy(%L, p_timestamp_zone => %L); -- the zone the application writes %I in (or retention.set_default_timestamp_zone for every policy)',
+                    p.name, v_db_zone, p.age_column);
+      return next;
+    end if;
     v_where := case p.action
                  when 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column)
                  when 'purge_soft_deleted' then format(' WHERE %I IS NOT NULL', p.age_column)
@@ -237,4 +261,4 @@ begin
 end
 $$;
 comment on function retention.check_setup() is
-  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, disabled or never-run policies.';
+  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, a timestamp or date age column read in a default zone other than the database''s TimeZone, disabled or never-run policies.';
