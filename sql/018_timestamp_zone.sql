@@ -116,3 +116,30 @@ end
 $$;
 comment on function retention_internal._age_at_sql(retention.policies, text) is
   'Internal. SQL of an age column value as timestamptz: timestamp and date read in the policy''s zones (the latest reading).';
+
+-- SQL of the mark a run writes into a policy's column p_column (soft_delete's deleted-at,
+-- scrub's scrubbed-at): the real time; in a timestamp or date column the latest wall
+-- time of UTC and the policy's zones, so that a policy reading the column in any of them
+-- (a purge of soft-deleted rows in the default's zones, or in the zone this policy
+-- names) finds the mark no older than it is.
+create or replace function retention_internal._stamp_sql(p_policy retention.policies, p_column name)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_type regtype := retention_internal._column_type(p_policy.target, p_column);
+begin
+  if not coalesce(v_type in ('timestamp'::regtype, 'date'::regtype), false) then
+    return format('pg_catalog.now()::%s', format_type(v_type, null));
+  end if;
+  return format('(greatest(%s))::%s',
+                (select string_agg(format('pg_catalog.now() at time zone %L', z), ', ' order by z)
+                   from (select distinct z from unnest(array['UTC'] || retention_internal._timestamp_zones(p_policy)) z) u),
+                v_type);
+end
+$$;
+comment on function retention_internal._stamp_sql(retention.policies, name) is
+  'Internal. SQL of the time a run stamps into a policy''s column: in a timestamp or date column the latest wall time of UTC and the policy''s zones.';
