@@ -16,9 +16,10 @@ end $$;
 -- which deletes early the rows of an application writing local time west of UTC
 -- (created_at timestamp default now() under ALTER DATABASE ... SET timezone). A policy
 -- names the zone its application writes in (timestamp_zone), or leaves it NULL for the
--- installation's default (retention.settings), read no earlier than UTC.
+-- installation's default (retention.settings), read together with UTC and the database's
+-- TimeZone (the latest reading deciding).
 alter table retention.policies add column timestamp_zone text;
-comment on column retention.policies.timestamp_zone is 'The IANA time zone a timestamp (without time zone) or date age column, and such partition bounds, are read in: the zone the application writes them in. NULL: the installation''s default (retention.settings timestamp_zone), read no earlier than UTC.';
+comment on column retention.policies.timestamp_zone is 'The IANA time zone a timestamp (without time zone) or date age column, and such partition bounds, are read in: the zone the application writes them in. NULL: the installation''s default (retention.settings timestamp_zone) together with UTC and the database''s TimeZone, the latest reading deciding.';
 
 -- Settings of the installation (one row per name), written through routines only.
 create table retention.settings (
@@ -27,7 +28,7 @@ create table retention.settings (
   updated_at  timestamptz not null default now(),
   updated_by  text not null default session_user
 );
-comment on table retention.settings is 'Settings of the installation: timestamp_zone, the zone timestamp and date age columns of policies without their own timestamp_zone are read in (no earlier than UTC). Written by retention.set_default_timestamp_zone.';
+comment on table retention.settings is 'Settings of the installation: timestamp_zone, the zone timestamp and date age columns of policies without their own timestamp_zone are read in (with UTC and the database''s TimeZone). Written by retention.set_default_timestamp_zone.';
 comment on column retention.settings.name is 'The setting: timestamp_zone.';
 comment on column retention.settings.value is 'Its value: for timestamp_zone an IANA time zone name.';
 comment on column retention.settings.updated_at is 'When it was last set.';

@@ -196,7 +196,7 @@ export const SETTINGS = {
   },
   timestamp_zone: {
     column: 'timestamp_zone', param: 'p_timestamp_zone', sqlType: 'text', actions: 'all', codes: ['RT016'],
-    schema: timeZone, doc: 'the zone a timestamp or date age column is written in; left out, the installation\'s default and UTC',
+    schema: timeZone, doc: 'the zone a timestamp or date age column is written in; left out, the installation\'s default, UTC and the database\'s TimeZone',
   },
 } as const satisfies Record<string, Setting>;
 

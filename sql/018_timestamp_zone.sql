@@ -4,13 +4,32 @@
 -- policy_status's estimate, the notice flags, explain_batch and the partition drop checks.
 --
 -- The zones: the policy's timestamp_zone when it has one (the zone its application
--- writes in); else both UTC and the installation's default (retention.settings,
--- recorded from the installing owner's session), a row going only once it is past its
--- period in both readings. An application that writes local time (timestamp default
--- now() under the database's TimeZone) and one that writes UTC (as many ORMs do) are
--- then never purged early: west of UTC the default reading is the later one, east of it
--- UTC is (rows then go up to the zone's offset late until the policy names its zone).
--- Nothing here reads the session's TimeZone: a login cannot move a cutoff.
+-- writes in); else UTC, the installation's default (retention.settings, recorded from
+-- the installing owner's session) and the database's own TimeZone (ALTER DATABASE ...
+-- SET timezone, which only the database's owner can set: the zone an application's
+-- now() writes in), a row going only once it is past its period in every reading. An
+-- application that writes local time and one that writes UTC (as many ORMs do) are then
+-- never purged early; a zone that is not the writer's can only make rows go later (up to
+-- its offset from the writer's) until the policy names its zone. Nothing here reads the
+-- session's TimeZone: a login cannot move a cutoff.
+create or replace function retention_internal._database_zone()
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select z from (
+    select pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) as z
+      from pg_catalog.pg_db_role_setting s cross join lateral pg_catalog.unnest(s.setconfig) c
+     where s.setrole = 0
+       and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+       and pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'timezone') x
+   where retention_internal._time_zone_ok(z)
+$$;
+comment on function retention_internal._database_zone() is
+  'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role) when it is an IANA name, else NULL. Never the session''s.';
+
 create or replace function retention_internal._timestamp_zones(p_policy retention.policies)
 returns text[]
 language sql
@@ -19,12 +38,14 @@ set search_path = pg_catalog, pg_temp
 set timezone = 'UTC'
 as $$
   select case when p_policy.timestamp_zone is not null then array[p_policy.timestamp_zone]
-              else array(select distinct z from pg_catalog.unnest(array['UTC', coalesce(
-                           (select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC')]) z
+              else array(select distinct z
+                           from pg_catalog.unnest(array['UTC',
+                                  coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC'),
+                                  coalesce(retention_internal._database_zone(), 'UTC')]) z
                           order by z) end
 $$;
 comment on function retention_internal._timestamp_zones(retention.policies) is
-  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC and the installation''s default (the later reading wins).';
+  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC, the installation''s default and the database''s TimeZone (the latest reading wins).';
 
 -- SQL for a cutoff (p_value, a timestamptz expression) on a wall clock in p_zones: the
 -- latest wall time below which every value is past the cutoff in each zone. Around a

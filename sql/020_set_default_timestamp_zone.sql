@@ -1,6 +1,7 @@
 -- Sets the installation's default zone for timestamp (without time zone) and date age
 -- columns: policies without their own timestamp_zone read such columns (and such
--- partition bounds) in it and in UTC, a row going once it is past its period in both.
+-- partition bounds) in it, in UTC and in the database's TimeZone, a row going once it is
+-- past its period in every reading.
 -- The migration that introduced it recorded the installing owner's session TimeZone;
 -- only this routine (the admin, audited) changes it, never a login's session.
 create or replace function retention.set_default_timestamp_zone(p_zone text)
@@ -29,8 +30,8 @@ begin
   on conflict (name) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by;
   perform retention_internal._append_audit('default.timestamp_zone', 'default', 'timestamp_zone',
     jsonb_build_object('old', v_old, 'new', p_zone));
-  raise notice 'timestamp and date age columns of policies without their own timestamp_zone are now read in % and UTC (the later reading)', p_zone;
+  raise notice 'timestamp and date age columns of policies without their own timestamp_zone are now read in %, UTC and the database''s TimeZone (the latest reading)', p_zone;
 end
 $$;
 comment on function retention.set_default_timestamp_zone(text) is
-  'Sets the installation''s default zone (IANA name; RT016 otherwise) for timestamp and date age columns and partition bounds of policies without their own timestamp_zone; they are read in it and in UTC, the later reading deciding. Audit-logged.';
+  'Sets the installation''s default zone (IANA name; RT016 otherwise) for timestamp and date age columns and partition bounds of policies without their own timestamp_zone; they are read in it, UTC and the database''s TimeZone, the latest reading deciding. Audit-logged.';

@@ -98,8 +98,10 @@ begin
       elsif k = 'archive' and p.archive is null then
         value := retention_internal._archives(p)::text; source := 'default';  -- NULL: on when approval is required
       elsif k = 'timestamp_zone' and p.timestamp_zone is null then
-        -- NULL: the installation's default, read no earlier than UTC (_timestamp_zones).
-        value := coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC');
+        -- NULL: the installation's default, with UTC and the database's TimeZone (_timestamp_zones).
+        -- the zones a timestamp or date age column is read in; nothing for timestamptz
+        value := case when retention_internal._column_type(p.target, p.age_column) in ('timestamp'::regtype, 'date'::regtype)
+                      then array_to_string(retention_internal._timestamp_zones(p), ', ') end;
         source := 'default';
       elsif k = 'retain' then
         select e.retain::text, case e.source when 'policy' then 'policy' else e.source end

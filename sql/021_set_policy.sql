@@ -211,7 +211,7 @@ begin
   end if;
   if p_timestamp_zone is not null and not retention_internal._time_zone_ok(p_timestamp_zone) then
     raise exception 'unknown time zone % for the age column', quote_literal(p_timestamp_zone)
-      using errcode = 'RT016', hint = 'Name the zone the application writes the column in, an IANA name such as America/Los_Angeles or UTC (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies); NULL reads it in the installation''s default (retention.settings) and UTC.';
+      using errcode = 'RT016', hint = 'Name the zone the application writes the column in, an IANA name such as America/Los_Angeles or UTC (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies); NULL reads it in the installation''s default (retention.settings), UTC and the database''s TimeZone.';
   end if;
   if p_timestamp_zone is not null
      and retention_internal._column_type(v_target, p_age_column) not in ('timestamp'::regtype, 'date'::regtype) then

@@ -183,6 +183,9 @@ describe('the zone of timestamp and date columns', () => {
       await db.q(`insert into app.zl_d select k, ('${AT}'::timestamptz at time zone '${LA}')::date - k from generate_series(0, 3) k`);
       await db.q(`select retention.set_policy('zl-ts', 'app.zl_ts', 'delete', 'created_at', p_retain => '1 day')`);
       await db.q(`select retention.set_policy('zl-d', 'app.zl_d', 'delete', 'd', p_retain => '1 day')`);
+      // Not early though the policies name no zone: the database's TimeZone is one of the readings.
+      expect(await db.q(`select policy, eligible::int from retention.preview(p_as_of => $1) where policy like 'zl-%' order by policy`, [AT]))
+        .toEqual([{ policy: 'zl-d', eligible: 2 }, { policy: 'zl-ts', eligible: 2 }]);
       // Relying on the installation's default (UTC here) while the database is in Los Angeles: named.
       const problems = await db.q<{ policy: string; fix: string }>(`select policy, fix from retention.check_setup() where problem like '%TimeZone is ${LA}%' order by policy`);
       expect(problems.map((p) => p.policy)).toEqual(['zl-d', 'zl-ts']);
@@ -196,7 +199,7 @@ describe('the zone of timestamp and date columns', () => {
       await db.q(`select retention.set_default_timestamp_zone('${LA}')`);
       expect(await db.q(`select policy from retention.check_setup() where problem like '%TimeZone%'`)).toEqual([]);
       expect(await db.q(`select setting, value, source from retention.policy_settings('zl-d') where setting = 'timestamp_zone'`))
-        .toEqual([{ setting: 'timestamp_zone', value: LA, source: 'default' }]);
+        .toEqual([{ setting: 'timestamp_zone', value: `${LA}, UTC`, source: 'default' }]);
       expect(await count(db, `retention.audit_log where action = 'default.timestamp_zone'`)).toBe(1);
 
       // A runner login whose session starts far east of UTC (UTC+14) and in German dates.
@@ -206,6 +209,7 @@ describe('the zone of timestamp and date columns', () => {
         const pv = (await c.query(`select policy, eligible::int from retention.preview(p_as_of => $1) where policy like 'zl-%' order by policy`, [AT])).rows;
         expect(pv).toEqual([{ policy: 'zl-d', eligible: 2 }, { policy: 'zl-ts', eligible: 2 }]);
         expect(await sqlState(c.query(`select retention.set_default_timestamp_zone('Pacific/Kiritimati')`))).toBe('42501');
+        expect(await sqlState(c.query(`alter database ${db.name} set timezone = 'Pacific/Kiritimati'`))).toBe('42501');
         await c.query(`call retention.run('zl-ts', p_as_of => $1)`, [AT]);
         await c.query(`call retention.run('zl-d', p_as_of => $1)`, [AT]);
       } finally {
