@@ -194,6 +194,10 @@ export const SETTINGS = {
     schema: z.enum(['exact', 'estimate'], { error: (i) => `${JSON.stringify(i.input)} is not a count — use estimate (rows of a dropped partition from the statistics) or exact (every row counted)` }),
     doc: 'how a run counts the rows of the partitions it drops: estimate (default, from the statistics) or exact',
   },
+  timestamp_zone: {
+    column: 'timestamp_zone', param: 'p_timestamp_zone', sqlType: 'text', actions: 'all', codes: ['RT016'],
+    schema: timeZone, doc: 'the zone a timestamp or date age column is written in; left out, the installation\'s default, UTC and the database\'s TimeZone',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -1,4 +1,4 @@
--- Direct changes to the tables that say what may be deleted — policies, defaults, legal
+-- Direct changes to the tables that say what may be deleted — policies, defaults, settings, legal
 -- holds, erasure rules and requests, object columns, stored compliance reports — are audited even when the owner makes them (nobody
 -- else may). The routines that write them mark their transaction (_routine_write) and are
 -- audited by their own, more telling entries; any other insert, update or delete gets a
@@ -47,7 +47,7 @@ declare
   t text;
 begin
   foreach t in array array['policies', 'defaults', 'legal_holds', 'erasure_rules', 'erasure_requests', 'object_columns',
-                            'compliance_reports'] loop
+                            'compliance_reports', 'settings'] loop
     execute format('create or replace trigger %I after insert or update or delete on retention.%I
                       for each row execute function retention_internal._audit_direct_write()', t || '_direct_write', t);
   end loop;

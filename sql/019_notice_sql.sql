@@ -23,8 +23,8 @@ begin
   due := format(
     'exists (select from retention.flagged_rows f where f.policy_id = %s and f.status = ''flagged'''
     ' and f.row_key = t.%I::text and f.act_after <= $2'
-    ' and f.last_activity_at is not distinct from t.%I::timestamptz)',
-    p_policy.policy_id, key_column, p_policy.age_column);
+    ' and f.last_activity_at is not distinct from %s)',
+    p_policy.policy_id, key_column, retention_internal._age_at_sql(p_policy, format('t.%I', p_policy.age_column)));
   exempted := format(
     'exists (select from retention.row_exemptions e where e.policy_id = %s and e.row_key = t.%I::text'
     ' and e.revoked_at is null and (e.expires_at is null or e.expires_at > $2))',

@@ -22,7 +22,7 @@ as $$
     'run_cap', p.run_cap, 'notice_period', p.notice_period, 'tenant_column', p.tenant_column,
     'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain,
     'pause_between_batches', p.pause_between_batches, 'max_replication_lag', p.max_replication_lag,
-    'batch_target', p.batch_target, 'count', p.count)
+    'batch_target', p.batch_target, 'count', p.count, 'timestamp_zone', p.timestamp_zone)
 $$;
 comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
@@ -61,7 +61,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_args text := pg_catalog.pg_get_function_arguments(
-    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text)'::regprocedure);
+    'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text)'::regprocedure);
   a      text;
   i      int;
   v      jsonb;
@@ -110,7 +110,8 @@ begin
                                     'category', 'notify_over_rows', 'archive_schema', 'scrub',
                                     'scrubbed_at_column', 'revoke', 'run_cap', 'notice_period',
                                     'tenant_column', 'approval', 'archive', 'archive_retain',
-                                    'pause_between_batches', 'max_replication_lag', 'batch_target', 'count'], a.key) loop
+                                    'pause_between_batches', 'max_replication_lag', 'batch_target', 'count',
+                                    'timestamp_zone'], a.key) loop
       policy := p.name;
       setting := case k when 'target' then 'table' else k end;
       if k = 'notify_over_rows' and p.notify_over_rows is null then
@@ -121,6 +122,12 @@ begin
         value := case when p.action = 'drop_partitions' then 'estimate' end; source := 'default';  -- NULL: estimate for drop_partitions
       elsif k = 'archive' and p.archive is null then
         value := retention_internal._archives(p)::text; source := 'default';  -- NULL: on when approval is required
+      elsif k = 'timestamp_zone' and p.timestamp_zone is null then
+        -- NULL: the installation's default, with UTC and the database's TimeZone (_timestamp_zones).
+        -- the zones a timestamp or date age column is read in; nothing for timestamptz
+        value := case when retention_internal._column_type(p.target, p.age_column) in ('timestamp'::regtype, 'date'::regtype)
+                      then array_to_string(retention_internal._timestamp_zones(p), ', ') end;
+        source := 'default';
       elsif k = 'retain' then
         select e.retain::text, case e.source when 'policy' then 'policy' else e.source end
           into value, source from retention.effective_retain(p) e;

@@ -34,7 +34,8 @@ create or replace function retention.set_policy(
   p_pause_between_batches interval default null,
   p_max_replication_lag   interval default null,
   p_batch_target      interval default null,
-  p_count             text     default null
+  p_count             text     default null,
+  p_timestamp_zone    text     default null
 )
 returns retention.policies
 language plpgsql
@@ -209,6 +210,16 @@ begin
     raise exception 'notify_over_rows must be at least 1, got %', p_notify_over_rows
       using errcode = 'RT006', hint = 'A run affecting at least this many rows is announced as a large deletion; NULL means 100000.';
   end if;
+  if p_timestamp_zone is not null and not retention_internal._time_zone_ok(p_timestamp_zone) then
+    raise exception 'unknown time zone % for the age column', quote_literal(p_timestamp_zone)
+      using errcode = 'RT016', hint = 'Name the zone the application writes the column in, an IANA name such as America/Los_Angeles or UTC (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies); NULL reads it in the installation''s default (retention.settings), UTC and the database''s TimeZone.';
+  end if;
+  if p_timestamp_zone is not null
+     and retention_internal._column_type(v_target, p_age_column) not in ('timestamp'::regtype, 'date'::regtype) then
+    raise exception 'p_timestamp_zone applies to a timestamp or date age column; %.% is %', v_target, p_age_column,
+          retention_internal._column_type(v_target, p_age_column)
+      using errcode = 'RT016', hint = 'A timestamptz value is a point in time already: leave p_timestamp_zone NULL.';
+  end if;
   if not retention_internal._time_zone_ok(p_time_zone) then
     raise exception 'unknown time zone %', coalesce(quote_literal(p_time_zone), 'NULL')
       using errcode = 'RT016', hint = 'Use an IANA name such as UTC or Europe/Berlin (SELECT name FROM pg_timezone_names, without the posix/ and right/ copies).';
@@ -276,14 +287,14 @@ begin
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
      description, category, notify_over_rows, archive_schema, scrub_columns, scrubbed_at_column,
      revoke_tables, run_cap, notice_period, tenant_column, approval, archive, archive_retain,
-     pause_between_batches, max_replication_lag, batch_target, count, created_by, updated_by)
+     pause_between_batches, max_replication_lag, batch_target, count, timestamp_zone, created_by, updated_by)
   values
     (p_name, v_target, p_action, p_age_column, p_retain, v_predicate, p_subject_column,
      p_deleted_at_column, p_batch_size, p_max_rows_per_run, p_time_budget, p_lock_timeout,
      p_schedule, p_time_zone, p_enabled, p_description, p_category, p_notify_over_rows,
      p_archive_schema, v_scrub, p_scrubbed_at_column, v_revoke, p_run_cap, p_notice_period,
      p_tenant_column, p_approval, p_archive, p_archive_retain, p_pause_between_batches, p_max_replication_lag,
-     p_batch_target, p_count, retention_internal._actor(), retention_internal._actor())
+     p_batch_target, p_count, p_timestamp_zone, retention_internal._actor(), retention_internal._actor())
   on conflict (name) do update set
      target = excluded.target, action = excluded.action, age_column = excluded.age_column,
      retain = excluded.retain, predicate = excluded.predicate,
@@ -298,14 +309,14 @@ begin
      notice_period = excluded.notice_period, tenant_column = excluded.tenant_column,
      approval = excluded.approval, archive = excluded.archive, archive_retain = excluded.archive_retain,
      pause_between_batches = excluded.pause_between_batches, max_replication_lag = excluded.max_replication_lag,
-     batch_target = excluded.batch_target, count = excluded.count,
+     batch_target = excluded.batch_target, count = excluded.count, timestamp_zone = excluded.timestamp_zone,
      updated_at = now(), updated_by = excluded.updated_by
   where (p.target, p.action, p.age_column, p.retain, p.predicate, p.subject_column,
          p.deleted_at_column, p.batch_size, p.max_rows_per_run, p.time_budget, p.lock_timeout,
          p.schedule, p.time_zone, p.enabled, p.description, p.category, p.notify_over_rows,
          p.archive_schema, p.scrub_columns, p.scrubbed_at_column, p.revoke_tables, p.run_cap,
          p.notice_period, p.tenant_column, p.approval, p.archive, p.archive_retain,
-         p.pause_between_batches, p.max_replication_lag, p.batch_target, p.count)
+         p.pause_between_batches, p.max_replication_lag, p.batch_target, p.count, p.timestamp_zone)
         is distinct from
         (excluded.target, excluded.action, excluded.age_column, excluded.retain, excluded.predicate,
          excluded.subject_column, excluded.deleted_at_column, excluded.batch_size,
@@ -314,7 +325,8 @@ begin
          excluded.notify_over_rows, excluded.archive_schema, excluded.scrub_columns,
          excluded.scrubbed_at_column, excluded.revoke_tables, excluded.run_cap,
          excluded.notice_period, excluded.tenant_column, excluded.approval, excluded.archive,
-         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count)
+         excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count,
+         excluded.timestamp_zone)
   returning * into v_new;
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
@@ -339,5 +351,5 @@ begin
   return v_new;
 end
 $$;
-comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text) is
-  'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive (RT001-RT021). Audit-logged with the changed fields.';
+comment on function retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text) is
+  'Creates or replaces a retention policy as a whole — declarative, as a policy file gives it: settings not given take their defaults (alter_policy changes some and keeps the rest) — after validating table, columns, types, period, bounds, schedule, category, predicate, partitioning, scrub columns and notice period, approval and archive, the zone a timestamp or date age column is read in (RT001-RT021). Audit-logged with the changed fields.';

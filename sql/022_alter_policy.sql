@@ -52,6 +52,7 @@ create or replace function retention.alter_policy(
   p_max_replication_lag   interval default null,
   p_batch_target       interval default null,
   p_count              text     default null,
+  p_timestamp_zone     text     default null,
   p_reset              text[]   default null
 )
 returns retention.policies
@@ -88,13 +89,13 @@ begin
     'tenant_column', p_tenant_column, 'approval', p_approval, 'archive', p_archive,
     'archive_retain', p_archive_retain, 'pause_between_batches', p_pause_between_batches,
     'max_replication_lag', p_max_replication_lag, 'batch_target', p_batch_target,
-    'count', p_count));
+    'count', p_count, 'timestamp_zone', p_timestamp_zone));
 
   -- What may be reset: every setting set_policy has a default for.
   select array_agg(substr(a.name, 3) order by a.n) into v_settable
     from pg_catalog.pg_proc p
    cross join lateral unnest(p.proargnames) with ordinality a(name, n)
-   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text)'::regprocedure
+   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text)'::regprocedure
      and a.n > p.pronargs - p.pronargdefaults;
   select string_agg(coalesce(quote_literal(r), 'NULL'), ', ') into v_bad
     from unnest(coalesce(p_reset, '{}')) r where r is null or not (r = any (v_settable));
@@ -131,11 +132,11 @@ begin
     from pg_catalog.pg_proc p
    cross join lateral unnest(p.proargnames, p.proargtypes::oid[]) with ordinality a(name, typ, n)
    cross join lateral (select a.typ::regtype as typ) t
-   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text)'::regprocedure
+   where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text)'::regprocedure
      and a.name <> 'p_name' and v_merged ? substr(a.name, 3);
   execute format('select * from retention.set_policy(p_name => %L, %s)', p_name, v_args) into v_new;
   return v_new;
 end
 $$;
-comment on function retention.alter_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text[]) is
+comment on function retention.alter_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text, text[]) is
   'Changes only the settings given (NULL = not given; p_reset returns settings to their defaults) and keeps every other one; validated and audit-logged by set_policy. RT028 for a setting that cannot be reset, one both given and reset, or nothing given. Warns when the subject column goes (subject holds no longer cover the table through it).';

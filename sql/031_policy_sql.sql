@@ -38,7 +38,9 @@ begin
       using errcode = 'RT001', hint = 'The table was dropped or altered after the policy was saved: fix or drop the policy.';
   end if;
   age_expr := format('t.%I', p_policy.age_column);
-  eligible := format('%s < $1::%s', age_expr, v_age_type);
+  -- A timestamp or date column is compared on its own wall clock, in the policy's zones
+  -- (_cutoff_sql), never in the session's.
+  eligible := format('%s < %s', age_expr, retention_internal._cutoff_sql(p_policy, '$1'));
   if p_policy.action = 'soft_delete' then
     eligible := eligible || format(' and t.%I is null', p_policy.deleted_at_column);
   elsif p_policy.action = 'scrub' then

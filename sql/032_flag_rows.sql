@@ -42,7 +42,7 @@ begin
                   when r.age is distinct from f.last_activity_at then 'activity'
                   else 'no longer eligible' end as why
         from retention.flagged_rows f
-        left join lateral (select true as found, %1$s::timestamptz as age, (%2$s) as ok
+        left join lateral (select true as found, %1$s as age, (%2$s) as ok
                              from only %3$s t where t.%4$I = f.row_key::%5$s) r on true
        where f.policy_id = %6$s and f.status = 'flagged'
          and not coalesce(r.ok and r.age is not distinct from f.last_activity_at, false)),
@@ -52,7 +52,7 @@ begin
         from x where f.flag_id = x.flag_id
       returning 1)
     select count(*) from closed$q$,
-    s.age_expr, s.eligible, s.tbl, n.key_column, n.key_type, p_pol.policy_id)
+    retention_internal._age_at_sql(p_pol, s.age_expr), s.eligible, s.tbl, n.key_column, n.key_type, p_pol.policy_id)
     into cancelled
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id;
 
@@ -60,7 +60,7 @@ begin
     with new as (
       insert into retention.flagged_rows (policy_id, policy_name, row_key, tenant, last_activity_at,
                                           flagged_at, flag_run_id, act_after)
-      select %1$s, $3, t.%2$I::text, %3$s, %4$s::timestamptz, pg_catalog.now(), $5, pg_catalog.now() + %5$L::interval
+      select %1$s, $3, t.%2$I::text, %3$s, %13$s, pg_catalog.now(), $5, pg_catalog.now() + %5$L::interval
         from only %6$s t
        where %7$s and not (%8$s) and not %9$s
          and not exists (select from retention.flagged_rows f
@@ -84,7 +84,7 @@ begin
     p_pol.policy_id, n.key_column,
     case when p_pol.tenant_column is not null then format('t.%I::text', p_pol.tenant_column) else 'null::text' end,
     s.age_expr, p_pol.notice_period, s.tbl, s.eligible, s.held, n.exempted, s.tbl, p_pol.action,
-    p_pol.tenant_column)
+    p_pol.tenant_column, retention_internal._age_at_sql(p_pol, s.age_expr))
     into flagged, v_tenants
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_pol.max_rows_per_run;
 

@@ -64,9 +64,9 @@ begin
        where x.disposition in ('drop', 'archive', 'rows', 'held');
     else
       execute format(
-        'select count(*), count(*) filter (where held), min(age)::timestamptz
+        'select count(*), count(*) filter (where held), min(age)
            from (select %s as age, (%s) as held from only %s t where %s) x',
-        s.age_expr, s.held, s.tbl, s.eligible)
+        retention_internal._age_at_sql(p, s.age_expr), s.held, s.tbl, s.eligible)
         into eligible, held_back, oldest_eligible
         using cutoff, p_as_of, p.name, p.target::oid;
     end if;

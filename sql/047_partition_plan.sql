@@ -79,8 +79,8 @@ begin
       end if;
     end if;
     if rows is null then
-      execute format('select count(*), count(*) filter (where %s), min(t.%I)::timestamptz from %s t',
-                     v_held, p_policy.age_column, v_tbl)
+      execute format('select count(*), count(*) filter (where %s), min(%s) from %s t',
+                     v_held, retention_internal._age_at_sql(p_policy, format('t.%I', p_policy.age_column)), v_tbl)
         into rows, held_rows, oldest_at;
     end if;
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_policy.name) into v_whole;

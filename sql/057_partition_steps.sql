@@ -237,10 +237,12 @@ begin
     from retention.run_batches b join retention.runs x on x.run_id = b.run_id
    where b.run_id = v_p.run_id and b.batch_no = v_p.batch_no;
   perform set_config('constraint_exclusion', 'on', true);
-  execute format('select exists (select from %s t where t.%I is null or t.%I >= %L::timestamptz::%s)',
+  -- Not past it as the policy's eligibility reads the column (_cutoff_sql: a timestamp or
+  -- date column on its wall clock in the policy's zones).
+  execute format('select exists (select from %s t where t.%I is null or t.%I >= %s)',
                  retention.qualified_name(v_p.partition_oid::regclass), p_pol.age_column, p_pol.age_column,
-                 v_cutoff, retention_internal._column_type(v_p.partition_oid::regclass, p_pol.age_column))
-    into v_late;
+                 retention_internal._cutoff_sql(p_pol, '$1'))
+    into v_late using v_cutoff;
   if v_late or (v_tree is not null
                 and v_tree is distinct from retention_internal._tree_oids(v_p.partition_oid::regclass)) then
     update retention.run_batches set partition_xmin = '0'::xid
@@ -279,7 +281,8 @@ begin
     v_est := v_count is not null;
   end if;
   if not v_est then
-    execute format('select count(*), min(t.%I)::timestamptz from %s t', p_pol.age_column, v_p.partition_name)
+    execute format('select count(*), min(%s) from %s t',
+                   retention_internal._age_at_sql(p_pol, format('t.%I', p_pol.age_column)), v_p.partition_name)
       into v_count, v_oldest;
   end if;
   if retention_internal._archives(p_pol) then

@@ -77,8 +77,8 @@ begin
       s.tbl,
       (retention_internal._scrub_sql(p_policy)).set_list
         || case when p_policy.scrubbed_at_column is not null
-                then format(', %I = pg_catalog.now()::%s', p_policy.scrubbed_at_column,
-                            format_type(retention_internal._column_type(p_policy.target, p_policy.scrubbed_at_column), null))
+                then format(', %I = %s', p_policy.scrubbed_at_column,
+                            retention_internal._stamp_sql(p_policy, p_policy.scrubbed_at_column))
                 else '' end,
       v_age, case when v_keys <> '' then ', ' || v_keys else '' end, v_revoke, v_related,
       v_flag_key, v_close,
@@ -89,12 +89,12 @@ begin
     -- back): else the batch fails, and the ledger does not count rows as soft-deleted
     -- that are not.
     return v_pick || format(
-      ', done as (update only %1$s t set %2$I = pg_catalog.now()::%3$s where t.ctid = any (array(select tid from picked))
+      ', done as (update only %1$s t set %2$I = %3$s where t.ctid = any (array(select tid from picked))
                   returning %4$s as age, t.%2$I is not null as changed_ok%5$s)%6$s
        select count(*)::int as n, min(age)::timestamptz as oldest, max(age)::timestamptz as newest,
               retention_internal._fail_unscrubbed((select count(*) from done where not changed_ok)) as related from done',
       s.tbl, p_policy.deleted_at_column,
-      format_type(retention_internal._column_type(p_policy.target, p_policy.deleted_at_column), null), v_age,
+      retention_internal._stamp_sql(p_policy, p_policy.deleted_at_column), v_age,
       v_flag_key, v_close);
   end if;
   return v_pick || format(

@@ -12,7 +12,9 @@
 --    worker to detach concurrently and did not see detached;
 --  * row-level security that binds the retention owner (runs refuse it);
 --  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats);
---  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002).
+--  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002);
+--  * a timestamp or date age column that names no zone while the database's TimeZone is
+--    not the installation's default (read in both, its rows may go late).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -33,6 +35,10 @@ declare
   v_partman text;
   v_retention text;
   v_pm_name text;
+  -- The zone the database's sessions start in (ALTER DATABASE ... SET timezone), and the
+  -- installation's default for timestamp columns; never the caller's session TimeZone.
+  v_db_zone text := retention_internal._database_zone();
+  v_zone    text := coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC');
 begin
   select n.nspname into v_partman
     from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
@@ -60,6 +66,19 @@ begin
       fix := v_fix;
       return next; continue;
     end;
+    -- A timestamp or date age column without its own zone while the database's TimeZone
+    -- is not the installation's default: read in UTC, the default and the database's
+    -- zone, the latest reading deciding, its rows go never early but up to the zones'
+    -- difference late for an application writing in only one of them.
+    if p.timestamp_zone is null and v_db_zone is not null and v_db_zone <> v_zone
+       and retention_internal._column_type(p.target, p.age_column) in ('timestamp'::regtype, 'date'::regtype) then
+      problem := format('the age column %I is %s and the policy names no zone, while the database''s TimeZone is %s and the default %s: it is read in %s, the latest reading deciding, so its rows may go up to the zones'' difference late',
+                        p.age_column, retention_internal._column_type(p.target, p.age_column), v_db_zone, v_zone,
+                        array_to_string(retention_internal._timestamp_zones(p), ', '));
+      fix := format('SELECT retention.alter_policy(%L, p_timestamp_zone => %L); -- the zone the application writes %I in (or retention.set_default_timestamp_zone for every policy)',
+                    p.name, v_db_zone, p.age_column);
+      return next;
+    end if;
     v_where := case p.action
                  when 'soft_delete' then format(' WHERE %I IS NULL', p.deleted_at_column)
                  when 'purge_soft_deleted' then format(' WHERE %I IS NOT NULL', p.age_column)
@@ -238,4 +257,4 @@ begin
 end
 $$;
 comment on function retention.check_setup() is
-  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, disabled or never-run policies.';
+  'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, a timestamp or date age column naming no zone while the database''s TimeZone is not the default, disabled or never-run policies.';

@@ -29,7 +29,15 @@ as $$
   select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
            -- What does not decide which rows go (the description, throttling, the batch target)
            -- is left out.
-           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target', 'count'])
+           ((retention_internal._policy_args(p) - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target', 'count',
+                                                         'timestamp_zone'])
+            -- The zones a timestamp or date age column is read in (the policy's, or UTC and
+            -- the installation's default), where they are not UTC alone: what they are
+            -- decides which rows go, and a changed default changes them.
+            || case when retention_internal._column_type(p.target, p.age_column) in ('timestamp'::regtype, 'date'::regtype)
+                         and retention_internal._timestamp_zones(p) <> array['UTC']
+                    then pg_catalog.jsonb_build_object('timestamp_zones', retention_internal._timestamp_zones(p))
+                    else '{}'::jsonb end
             || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text,
                  'reach', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.rel::oid, t.fk, t.ref, t.action, t.referenced::oid, t.cycle)
                                                        order by t.n)
@@ -37,7 +45,7 @@ as $$
            'UTF8')), 'hex')
 $$;
 comment on function retention_internal._policy_version(retention.policies) is
-  'Internal. sha256 of a policy''s settings (those that do not decide which rows go aside: description, throttling, batch target, count) and its effective period: a proposal is for this version only.';
+  'Internal. sha256 of a policy''s settings (those that do not decide which rows go aside: description, throttling, batch target, count), its effective period and the zones a timestamp or date age column is read in: a proposal is for this version only.';
 
 -- The same, or NULL where it cannot be computed (a table gone): for the ledger's record
 -- of the version a run used.

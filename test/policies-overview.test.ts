@@ -23,7 +23,7 @@ describe('policies overview', () => {
                                             p_max_rows_per_run => 10000)`);
     const rows = await db.q(`select setting, value, source from retention.policies_overview where policy = 'ov.logs'`);
     const of = (k: string) => rows.find((r) => r.setting === k);
-    expect(rows).toHaveLength(31);
+    expect(rows).toHaveLength(32);
     expect(of('table')).toEqual({ setting: 'table', value: 'ov.logs', source: 'policy' });
     expect(of('retain')).toEqual({ setting: 'retain', value: '400 days', source: 'schema' });
     expect(of('schedule')).toEqual({ setting: 'schedule', value: '0 4 1 * *', source: 'category:audit' });
@@ -33,6 +33,8 @@ describe('policies overview', () => {
     expect(of('batch_target')).toEqual({ setting: 'batch_target', value: null, source: 'default' });
     // count is drop_partitions' own: nothing for a delete policy.
     expect(of('count')).toEqual({ setting: 'count', value: null, source: 'default' });
+    // timestamp_zone is for timestamp and date age columns: nothing for a timestamptz one.
+    expect(of('timestamp_zone')).toEqual({ setting: 'timestamp_zone', value: null, source: 'default' });
     expect(of('subject_column')).toEqual({ setting: 'subject_column', value: 'user_id', source: 'policy' });
     expect(of('scrub')).toEqual({ setting: 'scrub', value: null, source: 'default' });
     // archive left NULL: what it means for this policy (no approval: off).
@@ -58,7 +60,7 @@ describe('policies overview', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/policy 'ov.nope' does not exist \[RT008\]/);
     const c = await loginAs(db, `auditor_${randomBytes(3).toString('hex')}`, 'retention_auditor');
-    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(62);
+    expect((await c.query(`select count(*)::int as n from retention.policies_overview`)).rows[0].n).toBe(64);
     await c.end();
   });
 });

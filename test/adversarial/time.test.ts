@@ -1,6 +1,7 @@
 // Attacks on time: a live run may not be moved forward, a hold is judged on the real
 // clock, and nothing a run stamps can make a period or a notice look served already.
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from '../support/db.ts';
 import { count, makeEvents } from '../support/fixtures.ts';
 
@@ -132,5 +133,187 @@ describe('stamps carry the real time', () => {
     expect(await count(db, `app.t_soft where deleted_at >= now() - interval '1 minute'`)).toBe(40);
     await db.call(`call retention.run('t-purge')`);
     expect(await count(db, 'app.t_soft')).toBe(100);
+  });
+});
+
+// timestamp (without time zone) and date columns hold wall-clock times: they are read in
+// the zone the application writes in (the policy's timestamp_zone, else UTC and the
+// installation's default), never in the session's (attack round atk32, F1 and F10).
+describe('the zone of timestamp and date columns', () => {
+  // 2025-06-15 03:00 UTC is 2025-06-14 20:00 in Los Angeles (PDT, UTC-7): with a period of
+  // one day the cutoff there is 2025-06-13 20:00.
+  const AT = '2025-06-15 03:00:00+00';
+  const LA = 'America/Los_Angeles';
+  beforeAll(async () => {
+    await db.q(`create schema if not exists app`);
+  });
+
+  async function refusal(p: Promise<unknown>): Promise<{ code?: string; hint?: string }> {
+    try {
+      await p;
+    } catch (err) {
+      const e = err as { code?: string; hint?: string };
+      return { code: e.code, hint: e.hint };
+    }
+    throw new Error('expected the statement to fail, but it succeeded');
+  }
+
+  /** A login whose session starts in a zone far east (connection option) and sets DateStyle. */
+  async function hostile(role: string, ...memberOf: string[]) {
+    await db.q(`create role ${role} login password 'pw' in role ${memberOf.join(', ')}`);
+    await db.q(`grant usage on schema app to ${role}; grant select, insert, update, delete on all tables in schema app to ${role}`);
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    const c = new pg.Client({ connectionString: u.toString(), options: '-c TimeZone=Pacific/Kiritimati -c DateStyle=German,MDY' });
+    c.on('error', () => {});
+    await c.connect();
+    return c;
+  }
+
+  it('in a database whose TimeZone is Los Angeles, rows just younger than their day are kept and older ones go (timestamp and date), whatever the caller\'s zone', async () => {
+    await db.q(`alter database ${db.name} set timezone = '${LA}'`);
+    try {
+      // The application writes its local time (the wall clock at AT minus 20, 23, 25 and 30 hours).
+      await db.q(`create table app.zl_ts (id int primary key, created_at timestamp not null)`);
+      await db.q(`create index on app.zl_ts (created_at)`);
+      await db.q(`insert into app.zl_ts select h, ('${AT}'::timestamptz at time zone '${LA}') - make_interval(hours => h) from unnest(array[20, 23, 25, 30]) h`);
+      await db.q(`create table app.zl_d (id int primary key, d date not null)`);
+      await db.q(`create index on app.zl_d (d)`);
+      await db.q(`insert into app.zl_d select k, ('${AT}'::timestamptz at time zone '${LA}')::date - k from generate_series(0, 3) k`);
+      await db.q(`select retention.set_policy('zl-ts', 'app.zl_ts', 'delete', 'created_at', p_retain => '1 day')`);
+      await db.q(`select retention.set_policy('zl-d', 'app.zl_d', 'delete', 'd', p_retain => '1 day')`);
+      // Not early though the policies name no zone: the database's TimeZone is one of the readings.
+      expect(await db.q(`select policy, eligible::int from retention.preview(p_as_of => $1) where policy like 'zl-%' order by policy`, [AT]))
+        .toEqual([{ policy: 'zl-d', eligible: 2 }, { policy: 'zl-ts', eligible: 2 }]);
+      // Relying on the installation's default (UTC here) while the database is in Los Angeles: named.
+      const problems = await db.q<{ policy: string; fix: string }>(`select policy, fix from retention.check_setup() where problem like '%TimeZone is ${LA}%' order by policy`);
+      expect(problems.map((p) => p.policy)).toEqual(['zl-d', 'zl-ts']);
+      expect(problems[0]!.fix).toContain(`p_timestamp_zone => '${LA}'`);
+
+      // One policy names its zone, the other relies on the default, set by the admin.
+      const [v0] = await db.q(`select retention_internal._policy_version(p) as v from retention.policies p where name = 'zl-ts'`);
+      await db.q(`select retention.alter_policy('zl-ts', p_timestamp_zone => '${LA}')`);
+      const [v1] = await db.q(`select retention_internal._policy_version(p) as v from retention.policies p where name = 'zl-ts'`);
+      expect(v1!.v).not.toBe(v0!.v);  // the zone decides which rows go: a proposal does not survive it
+      await db.q(`select retention.set_default_timestamp_zone('${LA}')`);
+      expect(await db.q(`select policy from retention.check_setup() where problem like '%TimeZone%'`)).toEqual([]);
+      expect(await db.q(`select setting, value, source from retention.policy_settings('zl-d') where setting = 'timestamp_zone'`))
+        .toEqual([{ setting: 'timestamp_zone', value: `${LA}, UTC`, source: 'default' }]);
+      expect(await count(db, `retention.audit_log where action = 'default.timestamp_zone'`)).toBe(1);
+
+      // A runner login whose session starts far east of UTC (UTC+14) and in German dates.
+      const c = await hostile(`zl_runner_${process.pid}`, 'retention_runner');
+      try {
+        expect((await c.query(`show timezone`)).rows[0].TimeZone).toBe('Pacific/Kiritimati');
+        const pv = (await c.query(`select policy, eligible::int from retention.preview(p_as_of => $1) where policy like 'zl-%' order by policy`, [AT])).rows;
+        expect(pv).toEqual([{ policy: 'zl-d', eligible: 2 }, { policy: 'zl-ts', eligible: 2 }]);
+        expect(await sqlState(c.query(`select retention.set_default_timestamp_zone('Pacific/Kiritimati')`))).toBe('42501');
+        expect(await sqlState(c.query(`alter database ${db.name} set timezone = 'Pacific/Kiritimati'`))).toBe('42501');
+        await c.query(`call retention.run('zl-ts', p_as_of => $1)`, [AT]);
+        await c.query(`call retention.run('zl-d', p_as_of => $1)`, [AT]);
+      } finally {
+        await c.end();
+      }
+      // 20 and 23 hours old stay; 25 and 30 went. Today's and yesterday's dates stay (its
+      // last hours are younger than a day), older dates went.
+      expect((await db.q(`select id from app.zl_ts order by id`)).map((r) => r.id)).toEqual([20, 23]);
+      expect((await db.q(`select id from app.zl_d order by id`)).map((r) => r.id)).toEqual([0, 1]);
+      expect(await db.q(`select setting_value from (select value as setting_value from retention.settings where name = 'timestamp_zone') s`))
+        .toEqual([{ setting_value: LA }]);
+    } finally {
+      await db.q(`alter database ${db.name} reset timezone`);
+      await db.q(`select retention.set_default_timestamp_zone('UTC')`);
+    }
+  });
+
+  it('around a fall-back the repeated hour\'s rows stay until their later instant is past', async () => {
+    // 2025-11-02 in Los Angeles: 01:00-01:59 happens twice (PDT until 09:00 UTC, then PST).
+    await db.q(`create table app.zl_dst (id text primary key, created_at timestamp not null)`);
+    await db.q(`insert into app.zl_dst values ('00:20', '2025-11-02 00:20'), ('00:50', '2025-11-02 00:50'),
+                  ('01:10', '2025-11-02 01:10'), ('01:40', '2025-11-02 01:40'), ('02:10', '2025-11-02 02:10')`);
+    await db.q(`select retention.set_policy('zl-dst', 'app.zl_dst', 'delete', 'created_at', p_retain => '1 hour', p_timestamp_zone => '${LA}')`);
+    // Cutoff 08:30 UTC = the first 01:30 (PDT): a row at 01:10 may be the second one (09:10 UTC).
+    await db.call(`call retention.run('zl-dst', p_as_of => '2025-11-02 09:30+00')`);
+    expect((await db.q(`select id from app.zl_dst order by id`)).map((r) => r.id)).toEqual(['00:50', '01:10', '01:40', '02:10']);
+    // Cutoff 09:30 UTC = the second 01:30 (PST): both 01:10s are past, 01:40 (09:40 UTC) is not.
+    await db.call(`call retention.run('zl-dst', p_as_of => '2025-11-02 10:30+00')`);
+    expect((await db.q(`select id from app.zl_dst order by id`)).map((r) => r.id)).toEqual(['01:40', '02:10']);
+  });
+
+  it('drop_partitions on a table partitioned by a timestamp key in Los Angeles time drops a partition only once its last hour is past', async () => {
+    await db.q(`create table app.zl_p (id int, user_id int, created_at timestamp not null) partition by range (created_at)`);
+    for (const d of [12, 13, 14, 15]) {
+      await db.q(`create table app.zl_p_${d} partition of app.zl_p for values from ('2025-06-${d}') to ('2025-06-${d + 1}')`);
+    }
+    await db.q(`insert into app.zl_p select h, 1, timestamp '2025-06-12' + make_interval(hours => h) from generate_series(0, 95) h`);
+    await db.q(`select retention.set_policy('zl-p', 'app.zl_p', 'drop_partitions', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_timestamp_zone => '${LA}', p_count => 'exact', p_max_rows_per_run => 1000)`);
+    const c = await hostile(`zl_reader_${process.pid}`, 'retention_runner');
+    let parts: pg.QueryResultRow[];
+    try {
+      parts = (await c.query(`select partition, upper_bound = '2025-06-13 07:00+00'::timestamptz as first_upper, action
+                                from retention.partitions('zl-p', $1)`, [AT])).rows;
+    } finally {
+      await c.end();
+    }
+    // The 13th's rows run to 2025-06-13 23:59 in Los Angeles (06:59 UTC on the 14th), after the cutoff.
+    expect(parts.map((p) => [p.partition, p.action])).toEqual([
+      ['app.zl_p_12', 'drop'], ['app.zl_p_13', 'keep: not past the cutoff'],
+      ['app.zl_p_14', 'keep: not past the cutoff'], ['app.zl_p_15', 'keep: not past the cutoff'],
+    ]);
+    expect(parts[0]!.first_upper).toBe(true);
+    await db.call(`call retention.run('zl-p', p_as_of => '${AT}')`);
+    expect(await count(db, `pg_inherits where inhparent = 'app.zl_p'::regclass`)).toBe(3);
+    expect(await count(db, 'app.zl_p')).toBe(72);
+  });
+
+  it('partitions() and preview() read partition bounds alike under DateStyle German, MDY', async () => {
+    await db.q(`create table app.zl_g (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at)`);
+    for (const m of ['09', '10', '11', '12']) {
+      const next = m === '12' ? '2027-01-01' : `2026-${String(Number(m) + 1).padStart(2, '0')}-01`;
+      await db.q(`create table app.zl_g_${m} partition of app.zl_g for values from ('2026-${m}-01') to ('${next}')`);
+    }
+    await db.q(`insert into app.zl_g select g, 1 + g % 2, '2026-09-01'::timestamptz + g * interval '1 hour' from generate_series(0, 2200) g`);
+    await db.q(`select retention.set_policy('zl-g', 'app.zl_g', 'drop_partitions', 'created_at', p_retain => '30 days',
+                  p_subject_column => 'user_id', p_count => 'exact', p_max_rows_per_run => 100000)`);
+    const c = await db.connect();
+    try {
+      await c.query(`set datestyle = 'German, MDY'`);
+      const at = '2026-12-02 12:00:00+00';
+      const parts = (await c.query(`select partition, action from retention.partitions('zl-g', $1)`, [at])).rows;
+      expect(parts.map((p) => p.action)).toEqual(['drop', 'drop', 'keep: not past the cutoff', 'keep: not past the cutoff']);
+      expect((await c.query(`select eligible::int from retention.preview('zl-g', $1)`, [at])).rows).toEqual([{ eligible: 720 + 744 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a zone that is not an IANA name, or one for a timestamptz column, is refused with RT016 and a hint, and changes nothing', async () => {
+    await db.q(`create table app.zl_bad (id int primary key, created_at timestamp not null, at timestamptz not null)`);
+    await db.q(`select retention.set_policy('zl-bad', 'app.zl_bad', 'delete', 'created_at', p_retain => '1 day')`);
+    const before = {
+      policy: await db.q(`select to_jsonb(p) - 'updated_at' as p from retention.policies p where name = 'zl-bad'`),
+      settings: await db.q(`select * from retention.settings`),
+      audit: await count(db, 'retention.audit_log'),
+    };
+    for (const zone of ['Mars/Olympus', 'posix/America/Los_Angeles', 'UTC+5', '']) {
+      for (const call of [
+        () => db.q(`select retention.set_policy('zl-bad', 'app.zl_bad', 'delete', 'created_at', p_retain => '1 day', p_timestamp_zone => $1)`, [zone]),
+        () => db.q(`select retention.alter_policy('zl-bad', p_timestamp_zone => $1)`, [zone]),
+        () => db.q(`select retention.set_default_timestamp_zone($1)`, [zone]),
+      ]) {
+        const r = await refusal(call());
+        expect(r.code, zone).toBe('RT016');
+        expect(r.hint, zone).toMatch(/IANA name/);
+      }
+    }
+    expect((await refusal(db.q(`select retention.set_default_timestamp_zone(null)`))).code).toBe('RT016');
+    const r = await refusal(db.q(`select retention.set_policy('zl-bad2', 'app.zl_bad', 'delete', 'at', p_timestamp_zone => 'UTC')`));
+    expect(r).toEqual({ code: 'RT016', hint: expect.stringMatching(/leave p_timestamp_zone NULL/) });
+    expect(await db.q(`select to_jsonb(p) - 'updated_at' as p from retention.policies p where name = 'zl-bad'`)).toEqual(before.policy);
+    expect(await db.q(`select * from retention.settings`)).toEqual(before.settings);
+    expect(await count(db, `retention.policies where name = 'zl-bad2'`)).toBe(0);
+    expect(await count(db, 'retention.audit_log')).toBe(before.audit);
   });
 });

@@ -1,0 +1,166 @@
+-- The zone a policy's timestamp (without time zone) or date age column is read in, and
+-- what the run's cutoff (a point in time) is on that column's wall clock. One definition
+-- for every statement that decides eligibility: runs, preview, propose, partitions(),
+-- policy_status's estimate, the notice flags, explain_batch and the partition drop checks.
+--
+-- The zones: the policy's timestamp_zone when it has one (the zone its application
+-- writes in); else UTC, the installation's default (retention.settings, recorded from
+-- the installing owner's session) and the database's own TimeZone (ALTER DATABASE ...
+-- SET timezone, which only the database's owner can set: the zone an application's
+-- now() writes in), a row going only once it is past its period in every reading. An
+-- application that writes local time and one that writes UTC (as many ORMs do) are then
+-- never purged early; a zone that is not the writer's can only make rows go later (up to
+-- its offset from the writer's) until the policy names its zone. Nothing here reads the
+-- session's TimeZone: a login cannot move a cutoff.
+create or replace function retention_internal._database_zone()
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select z from (
+    select pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) as z
+      from pg_catalog.pg_db_role_setting s cross join lateral pg_catalog.unnest(s.setconfig) c
+     where s.setrole = 0
+       and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+       and pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'timezone') x
+   where retention_internal._time_zone_ok(z)
+$$;
+comment on function retention_internal._database_zone() is
+  'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role) when it is an IANA name, else NULL. Never the session''s.';
+
+create or replace function retention_internal._timestamp_zones(p_policy retention.policies)
+returns text[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+  select case when p_policy.timestamp_zone is not null then array[p_policy.timestamp_zone]
+              else array(select distinct z
+                           from pg_catalog.unnest(array['UTC',
+                                  coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC'),
+                                  coalesce(retention_internal._database_zone(), 'UTC')]) z
+                          order by z) end
+$$;
+comment on function retention_internal._timestamp_zones(retention.policies) is
+  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC, the installation''s default and the database''s TimeZone (the latest reading wins).';
+
+-- SQL for a cutoff (p_value, a timestamptz expression) on a wall clock in p_zones: the
+-- latest wall time below which every value is past the cutoff in each zone. Around a
+-- fall-back transition a wall time names two instants; least(c, (cutoff + 1 hour) in the
+-- zone - 1 hour) keeps the repeated hour's rows until its second occurrence is past too.
+-- Transitions of at most an hour (every zone in use but Antarctica/Troll) are covered.
+create or replace function retention_internal._local_cutoff_sql(p_zones text[], p_value text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when pg_catalog.cardinality(p_zones) = 1 then x.parts[1] else 'least(' || pg_catalog.array_to_string(x.parts, ', ') || ')' end
+    from (select array(select pg_catalog.format(
+                         'least((%1$s) at time zone %2$L, ((%1$s) + interval ''1 hour'') at time zone %2$L - interval ''1 hour'')',
+                         p_value, z)
+                         from pg_catalog.unnest(p_zones) with ordinality u(z, n) order by n) as parts) x
+$$;
+comment on function retention_internal._local_cutoff_sql(text[], text) is
+  'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back of up to an hour.';
+
+-- SQL for a policy's cutoff ($1-style expression p_value) in its age column's own type:
+-- timestamptz as it is; timestamp and date as the wall time of _local_cutoff_sql (a date
+-- is past when its whole day is: d < that wall time's date). Compared as `age < this`.
+create or replace function retention_internal._cutoff_sql(p_policy retention.policies, p_value text)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_type regtype := retention_internal._column_type(p_policy.target, p_policy.age_column);
+begin
+  if v_type in ('timestamp'::regtype, 'date'::regtype) then
+    return format('(%s)::%s', retention_internal._local_cutoff_sql(retention_internal._timestamp_zones(p_policy), p_value), v_type);
+  end if;
+  return format('(%s)::timestamptz', p_value);
+end
+$$;
+comment on function retention_internal._cutoff_sql(retention.policies, text) is
+  'Internal. SQL of a cutoff in the policy''s age column type: timestamp and date columns read in the policy''s zones (_timestamp_zones), conservatively.';
+
+-- The cutoff on the age column's wall clock as a value (timestamp; a date column's at
+-- midnight), NULL for a timestamptz column: what partition bounds are compared with.
+create or replace function retention_internal._local_cutoff(p_policy retention.policies, p_cutoff timestamptz)
+returns timestamp
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_type regtype := retention_internal._column_type(p_policy.target, p_policy.age_column);
+  v      timestamp;
+begin
+  if not coalesce(v_type in ('timestamp'::regtype, 'date'::regtype), false) then
+    return null;
+  end if;
+  execute 'select (' || retention_internal._cutoff_sql(p_policy, '$1') || ')::timestamp' into v using p_cutoff;
+  return v;
+end
+$$;
+comment on function retention_internal._local_cutoff(retention.policies, timestamptz) is
+  'Internal. A cutoff on a timestamp or date age column''s wall clock (_cutoff_sql), NULL for timestamptz.';
+
+-- SQL reading a value of a policy's age column (p_expr) as a point in time: timestamptz
+-- as it is; a timestamp or date as its wall time in the policy's zones, the latest
+-- reading (a repeated hour's wall time as its second occurrence). For what is shown and
+-- remembered (oldest rows, a flagged row's last activity), never to decide eligibility.
+create or replace function retention_internal._age_at_sql(p_policy retention.policies, p_expr text)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_type regtype := retention_internal._column_type(p_policy.target, p_policy.age_column);
+  v_zones text[] := retention_internal._timestamp_zones(p_policy);
+begin
+  if not coalesce(v_type in ('timestamp'::regtype, 'date'::regtype), false) then
+    return format('(%s)::timestamptz', p_expr);
+  end if;
+  return case when cardinality(v_zones) > 1 then 'greatest(' else '(' end
+         || (select string_agg(format('(%s)::timestamp at time zone %L', p_expr, z), ', ' order by n)
+               from unnest(v_zones) with ordinality u(z, n)) || ')';
+end
+$$;
+comment on function retention_internal._age_at_sql(retention.policies, text) is
+  'Internal. SQL of an age column value as timestamptz: timestamp and date read in the policy''s zones (the latest reading).';
+
+-- SQL of the mark a run writes into a policy's column p_column (soft_delete's deleted-at,
+-- scrub's scrubbed-at): the real time; in a timestamp or date column the latest wall
+-- time of UTC and the policy's zones, so that a policy reading the column in any of them
+-- (a purge of soft-deleted rows in the default's zones, or in the zone this policy
+-- names) finds the mark no older than it is.
+create or replace function retention_internal._stamp_sql(p_policy retention.policies, p_column name)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_type regtype := retention_internal._column_type(p_policy.target, p_column);
+begin
+  if not coalesce(v_type in ('timestamp'::regtype, 'date'::regtype), false) then
+    return format('pg_catalog.now()::%s', format_type(v_type, null));
+  end if;
+  return format('(greatest(%s))::%s',
+                (select string_agg(format('pg_catalog.now() at time zone %L', z), ', ' order by z)
+                   from (select distinct z from unnest(array['UTC'] || retention_internal._timestamp_zones(p_policy)) z) u),
+                v_type);
+end
+$$;
+comment on function retention_internal._stamp_sql(retention.policies, name) is
+  'Internal. SQL of the time a run stamps into a policy''s column: in a timestamp or date column the latest wall time of UTC and the policy''s zones.';
