@@ -123,6 +123,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive d(rel) as (
@@ -145,6 +146,7 @@ returns oid[]
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   with recursive u(rel, lvl, seq) as (

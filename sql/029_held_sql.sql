@@ -108,6 +108,7 @@ as $$
 declare
   c        record;
   v_tbl    text;
+  v_scan   text;
   v_a      text := 'c' || p_depth;
   v_fk     name[];
   v_ref    name[];
@@ -120,6 +121,9 @@ begin
     into c from pg_catalog.pg_constraint x where x.oid = p_con;
   v_tbl := format('%I.%I', (select n.nspname from pg_catalog.pg_class r join pg_catalog.pg_namespace n on n.oid = r.relnamespace where r.oid = c.child),
                   (select r.relname from pg_catalog.pg_class r where r.oid = c.child));
+  -- Read ONLY for an ordinary table (_reach_scan): the key is its own, not its inheritance
+  -- children's (a foreign table there would be read as the owner).
+  v_scan := retention_internal._reach_scan(c.child);
   -- Row-level security would hide rows of that table from this check while the foreign
   -- key's action, run as its owner, still reaches them: refuse rather than guess.
   if pg_catalog.row_security_active(c.child) then
@@ -148,24 +152,24 @@ begin
                  select x.tableoid, x.ctid from r%1$s join %2$s y on y.tableoid = r%1$s.tbl and y.ctid = r%1$s.tid
                    join %2$s x on (%3$s) = (%5$s))
                select from r%1$s join %2$s %6$s on %6$s.tableoid = r%1$s.tbl and %6$s.ctid = r%1$s.tid where %7$s)',
-      p_depth, v_tbl, retention_internal._column_list('x', v_fk), retention_internal._column_list(p_alias, v_ref),
+      p_depth, v_scan, retention_internal._column_list('x', v_fk), retention_internal._column_list(p_alias, v_ref),
       retention_internal._column_list('y', v_ref), v_a,
       retention_internal._held_sql(c.child, v_a, null, true, p_depth, p_path || c.child::oid, p_con));
   end if;
   if c.self and not c.removes and v_fk && v_ref then
     -- A self-reference whose changed key is also what it references: changes chain on
     -- through the table; judged conservatively.
-    return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
+    return format('exists (select from %s %s where (%s) = (%s))', v_scan, v_a,
                   retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
   if not c.self and (c.child::oid = any (p_path) or p_depth > 8) then
     -- A cycle through other tables, or too deep to spell out: held if anything is reached.
-    return format('exists (select from %s %s where (%s) = (%s))', v_tbl, v_a,
+    return format('exists (select from %s %s where (%s) = (%s))', v_scan, v_a,
                   retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref));
   end if;
   -- p_con as the key to skip: the child's rows are not the table's rows (it is no
   -- self-reference here), and the subject hold check need not go back up it to p_alias.
-  return format('exists (select from %s %s where (%s) = (%s) and %s)', v_tbl, v_a,
+  return format('exists (select from %s %s where (%s) = (%s) and %s)', v_scan, v_a,
                 retention_internal._column_list(v_a, v_fk), retention_internal._column_list(p_alias, v_ref),
                 retention_internal._held_sql(c.child, v_a, null, c.removes and not c.self, p_depth, p_path,
                                     p_con, case when not c.removes then v_fk end));

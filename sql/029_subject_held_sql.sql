@@ -36,6 +36,7 @@ create or replace function retention_internal._subject_held_sql(
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
@@ -121,7 +122,7 @@ begin
       v_skip := array(select r from unnest(k.ref) r
                        where r in (select o.col from retention_internal._own_subject_columns(k.parent) o));
       if used >= p_budget then
-        v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s))', retention.qualified_name(k.parent), v_a,
+        v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s))', retention_internal._reach_scan(k.parent), v_a,
                                      retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk));
         continue;
       end if;
@@ -137,8 +138,10 @@ begin
       end if;
       -- OFFSET 0 keeps it a lookup per row: without it the planner may turn it into a
       -- hashed subquery that reads the whole referenced table on every batch.
+      -- ONLY for an ordinary table (_reach_scan): the key references it, not its
+      -- inheritance children (a foreign table there would be read as the owner).
       v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s) and %s offset 0)',
-                                   retention.qualified_name(k.parent), v_a,
+                                   retention_internal._reach_scan(k.parent), v_a,
                                    retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk),
                                    v_inner.sql);
     end loop;

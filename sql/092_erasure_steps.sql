@@ -208,6 +208,7 @@ returns text[]
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
   select array(select distinct x from unnest(array[
     p_relname || '_id',

@@ -208,6 +208,7 @@ returns table (rel regclass, col name, policy text, rows bigint)
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare

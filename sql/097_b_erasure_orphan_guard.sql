@@ -16,6 +16,7 @@ create or replace function retention_internal._erasure_orphan_guard(p_pol retent
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
