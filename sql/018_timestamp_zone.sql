@@ -5,13 +5,47 @@
 --
 -- The zones: the policy's timestamp_zone when it has one (the zone its application
 -- writes in); else UTC, the installation's default (retention.settings, recorded from
--- the installing owner's session) and the database's own TimeZone (ALTER DATABASE ...
--- SET timezone, which only the database's owner can set: the zone an application's
--- now() writes in), a row going only once it is past its period in every reading. An
+-- the installing owner's session) and the zones its application may write in
+-- (_written_zones: the database's TimeZone, the table owner's role setting, the server
+-- configuration's, each as PostgreSQL spells it), a row going only once it is past its
+-- period in every reading. An
 -- application that writes local time and one that writes UTC (as many ORMs do) are then
 -- never purged early; a zone that is not the writer's can only make rows go later (up to
 -- its offset from the writer's) until the policy names its zone. Nothing here reads the
 -- session's TimeZone: a login cannot move a cutoff.
+-- A zone as PostgreSQL itself reads it (the TimeZone setting's own spelling: a name in
+-- any case becomes America/Los_Angeles, an offset such as '-8' its POSIX form '<-08>+08',
+-- whose sign AT TIME ZONE reads the same way), or NULL when PostgreSQL refuses it. Set in
+-- a function of its own, whose SET clause puts the session's value back.
+create or replace function retention_internal._zone_canonical(p_zone text)
+returns text
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if p_zone is null or btrim(p_zone) = '' then
+    return null;
+  end if;
+  perform pg_catalog.set_config('TimeZone', p_zone, true);
+  -- UTC by another name is UTC (one zone list, one policy version, whatever the spelling).
+  if pg_catalog.current_setting('TimeZone') in ('Etc/UTC', 'Etc/UCT', 'UCT', 'Universal', 'Zulu', 'Etc/Universal', 'Etc/Zulu',
+                                                'GMT', 'Etc/GMT', 'GMT0', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'GMT+0', 'GMT-0',
+                                                'Greenwich', 'Etc/Greenwich') then
+    return 'UTC';
+  end if;
+  return pg_catalog.current_setting('TimeZone');
+exception when others then
+  return null;
+end
+$$;
+comment on function retention_internal._zone_canonical(text) is
+  'Internal. A TimeZone value as PostgreSQL spells it once set (name case, POSIX form of an offset), or NULL when it is refused.';
+
+-- The database's configured TimeZone (ALTER DATABASE ... SET timezone), as PostgreSQL
+-- spells it; NULL when none.
 create or replace function retention_internal._database_zone()
 returns text
 language sql
@@ -20,16 +54,53 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select z from (
-    select pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) as z
-      from pg_catalog.pg_db_role_setting s cross join lateral pg_catalog.unnest(s.setconfig) c
-     where s.setrole = 0
-       and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
-       and pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'timezone') x
-   where retention_internal._time_zone_ok(z)
+  select retention_internal._zone_canonical(pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1))
+    from pg_catalog.pg_db_role_setting s cross join lateral pg_catalog.unnest(s.setconfig) c
+   where s.setrole = 0
+     and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+     and pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'timezone'
+   limit 1
 $$;
 comment on function retention_internal._database_zone() is
-  'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role) when it is an IANA name, else NULL. Never the session''s.';
+  'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role), as PostgreSQL spells it, else NULL. Never the session''s.';
+
+-- The zones an application may write a table's wall times in: the database's TimeZone,
+-- the table owner's own (ALTER ROLE ... SET timezone, in this database or any), and the
+-- server's configuration (ALTER SYSTEM or postgresql.conf, where the owner may read it).
+-- Each only ever makes rows go later (the latest reading decides), so none of them,
+-- whoever set it, can make a row go early. Never the session's.
+create or replace function retention_internal._written_zones(p_rel regclass)
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_zones text[];
+  v_file  text;
+begin
+  select array_agg(distinct z) into v_zones
+    from (select retention_internal._zone_canonical(substr(c, strpos(c, '=') + 1)) as z
+            from pg_catalog.pg_db_role_setting s cross join lateral unnest(s.setconfig) c
+           where lower(split_part(c, '=', 1)) = 'timezone'
+             and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))
+             and (s.setrole = 0 and s.setdatabase <> 0
+                  or s.setrole = (select k.relowner from pg_catalog.pg_class k where k.oid = p_rel))) x
+   where z is not null;
+  begin
+    select f.setting into v_file from pg_catalog.pg_file_settings f
+     where lower(f.name) = 'timezone' and f.applied order by f.seqno desc limit 1;
+    v_file := retention_internal._zone_canonical(v_file);
+  exception when others then
+    v_file := null;  -- the owner may not read the server's configuration files
+  end;
+  return array(select distinct z from unnest(coalesce(v_zones, '{}') || v_file) z where z is not null order by z);
+end
+$$;
+comment on function retention_internal._written_zones(regclass) is
+  'Internal. The zones an application may write a table''s wall times in: the database''s, the table owner''s role setting and the server configuration''s TimeZone, as PostgreSQL spells them (only ever making rows go later).';
 
 create or replace function retention_internal._timestamp_zones(p_policy retention.policies)
 returns text[]
@@ -42,12 +113,12 @@ as $$
   select case when p_policy.timestamp_zone is not null then array[p_policy.timestamp_zone]
               else array(select distinct z
                            from pg_catalog.unnest(array['UTC',
-                                  coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC'),
-                                  coalesce(retention_internal._database_zone(), 'UTC')]) z
+                                  coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC')]
+                                  || retention_internal._written_zones(p_policy.target)) z
                           order by z) end
 $$;
 comment on function retention_internal._timestamp_zones(retention.policies) is
-  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC, the installation''s default and the database''s TimeZone (the latest reading wins).';
+  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC, the installation''s default and the zones its application may write in (_written_zones; the latest reading wins).';
 
 -- SQL for a cutoff (p_value, a timestamptz expression) on a wall clock in p_zones: the
 -- latest wall time below which every value is past the cutoff in each zone. Around a

@@ -89,6 +89,7 @@ declare
   v_oldest  timestamptz;
   v_newest  timestamptz;
   v_start   timestamptz := clock_timestamp();
+  v_exec    timestamptz;
   v_state   text;
   v_msg     text;
   v_row_key jsonb;
@@ -170,6 +171,10 @@ begin
   end if;
   perform retention_internal._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
+  -- From here the batch holds its rows: o_ms, by which the next batch is sized, is this
+  -- part (the checks and the statement's building before it hold no row; the ledger's
+  -- duration_ms counts the whole batch).
+  v_exec := clock_timestamp();
   begin
     if v_count then
       v_before := retention_internal._deleted_in_xact(v_reach);
@@ -252,7 +257,7 @@ begin
             hint = 'Every row of the batch failed this way; see the error, fix the cause, run again.';
     end if;
   end;
-  o_ms := round((extract(epoch from clock_timestamp() - v_start) * 1000)::numeric, 1);
+  o_ms := round((extract(epoch from clock_timestamp() - coalesce(v_exec, v_start)) * 1000)::numeric, 1);
   if o_rows > 0 or o_failed > 0 then
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,
                                        duration_ms, oldest_at, newest_at, partition_name,

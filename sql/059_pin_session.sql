@@ -18,16 +18,19 @@ begin
   perform pg_catalog.set_config('retention.caller_timezone', pg_catalog.current_setting('TimeZone'), false);
   perform pg_catalog.set_config('retention.caller_isolation', pg_catalog.current_setting('default_transaction_isolation'), false);
   perform pg_catalog.set_config('retention.caller_scs', pg_catalog.current_setting('standard_conforming_strings'), false);
+  perform pg_catalog.set_config('retention.caller_jit', pg_catalog.current_setting('jit'), false);
   perform pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
   -- String literals read as the routines were written ('\w' is a regular expression's
   -- word class, not an escape), whatever the caller's setting.
   perform pg_catalog.set_config('standard_conforming_strings', 'on', false);
+  -- A run's statements are short: JIT compiling them costs milliseconds on every batch.
+  perform pg_catalog.set_config('jit', 'off', false);
   perform pg_catalog.set_config('TimeZone', 'UTC', false);
   perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
 end
 $$;
 comment on function retention.pin_session() is
-  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed) and standard_conforming_strings (on), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
+  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed), standard_conforming_strings (on) and jit (off), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
 
 create or replace function retention.unpin_session()
 returns void
@@ -42,7 +45,8 @@ begin
     coalesce(pg_catalog.current_setting('retention.caller_isolation', true), 'read committed'), false);
   perform pg_catalog.set_config('standard_conforming_strings',
     coalesce(pg_catalog.current_setting('retention.caller_scs', true), 'on'), false);
+  perform pg_catalog.set_config('jit', coalesce(pg_catalog.current_setting('retention.caller_jit', true), 'on'), false);
 end
 $$;
 comment on function retention.unpin_session() is
-  'Puts back the search_path, TimeZone, isolation and standard_conforming_strings pin_session saved. Changes nothing but this session''s settings.';
+  'Puts back the search_path, TimeZone, isolation, standard_conforming_strings and jit pin_session saved. Changes nothing but this session''s settings.';

@@ -25,6 +25,8 @@ declare
   v_tids  tid[];
   v_child retention.policies;
   v_n     bigint;
+  v_reach oid[];
+  v_direct oid[] := retention_internal._referenced_as(p_pol.target);
   g       record;
 begin
   select q.plan into v_plan
@@ -34,6 +36,9 @@ begin
   if v_plan is null or p_cond is null or p_pol.action <> 'delete' then
     return p_cond;
   end if;
+  -- The tables the delete reaches: the step's own, and those its CASCADE keys delete from
+  -- in turn (users, then their orders), whose rows a SET NULL key may point at too.
+  v_reach := array(select r.rel from retention_internal._reach(p_pol.target, false) r where not r.upd);
   for g in
     select distinct e.target, e.rule, e.scrub, e.cond, con.conname,
            (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
@@ -42,12 +47,13 @@ begin
            (select string_agg(format('p.%I', a.attname), ', ' order by k.o)
               from unnest(con.confkey) with ordinality k(att, o)
               join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk,
-           case con.confdeltype when 'n' then 'SET NULL' else 'SET DEFAULT' end as action
+           case con.confdeltype when 'n' then 'SET NULL' else 'SET DEFAULT' end as action,
+           con.confrelid = any (v_direct) as direct
       from jsonb_to_recordset(v_plan) as e(target text, rule text, scrub jsonb, cond text)
       join pg_catalog.pg_constraint con
         on con.contype = 'f' and con.confdeltype in ('n', 'd')
        and con.conrelid = to_regclass(e.target)
-       and con.confrelid = any (retention_internal._referenced_as(p_pol.target))
+       and (con.confrelid = any (v_direct) or con.confrelid = any (v_reach))
      where e.rule in ('delete', 'scrub') and e.cond is not null
        and not to_regclass(e.target)::oid = any (retention_internal._family(p_pol.target))
      order by e.target, con.conname
@@ -66,10 +72,20 @@ begin
     v_child.target := g.target::regclass;
     v_child.action := g.rule;
     v_child.scrub_columns := g.scrub;
-    execute format('select count(*) from only %s t where %s and (%s) in (select %s from only %s p where p.ctid = any ($1))',
-                   g.target, (retention_internal._policy_sql(v_child, g.cond)).eligible, g.fk, g.pk,
-                   retention.qualified_name(p_pol.target))
-      into v_n using v_tids;
+    if g.direct then
+      execute format('select count(*) from only %s t where %s and (%s) in (select %s from only %s p where p.ctid = any ($1))',
+                     g.target, (retention_internal._policy_sql(v_child, g.cond)).eligible, g.fk, g.pk,
+                     retention.qualified_name(p_pol.target))
+        into v_n using v_tids;
+    else
+      -- A key to a table the delete cascades into (order_notes -> orders, users deleted):
+      -- any row of the person there that still has its key set may be cut loose by the
+      -- cascade (a new order and its note, written after the notes' step).
+      execute format('select count(*) from only %s t where %s and (%s) is not null',
+                     g.target, (retention_internal._policy_sql(v_child, g.cond)).eligible,
+                     replace(g.fk, ', ', ') is not null and ('))
+        into v_n;
+    end if;
     if v_n > 0 then
       raise exception '% row(s) of % that the erasure takes still reference the rows this step deletes through % (ON DELETE %): written after their table''s step ran (or, in a cycle of keys, their step comes after this one), they would be left without their key',
             v_n, g.target, g.conname, g.action

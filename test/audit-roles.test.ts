@@ -106,6 +106,10 @@ describe('roles and least privilege', () => {
   it('the runner role runs policies on tables it was granted, and only those', async () => {
     await makeEvents(db, 'app.r2', 100, 100);
     await db.q(`select retention.set_policy('r2', 'app.r2', 'delete', 'created_at', p_retain => '10 days')`);
+    // Without USAGE on the schema the login could not reach the table at all: named first.
+    const noUsage = await db.q(`select fix from retention.check_setup() where policy = 'r2' and fix like 'GRANT%'`);
+    expect(noUsage.map((r) => r.fix)).toEqual(['GRANT USAGE ON SCHEMA app TO retention_runner;', 'GRANT SELECT, DELETE, UPDATE (created_at) ON app.r2 TO retention_runner;']);
+    await db.q(`grant usage on schema app to retention_runner`);
     const [missing] = await db.q(`select * from retention.check_setup() where policy = 'r2'`);
     expect(missing!.fix).toBe('GRANT SELECT, DELETE, UPDATE (created_at) ON app.r2 TO retention_runner;');
     const role = `runner_${randomBytes(3).toString('hex')}`;
@@ -187,7 +191,7 @@ describe('roles and least privilege', () => {
 
   it('check_setup recommends an index when the age column has none', async () => {
     await db.q(`create table app.noidx (created_at timestamptz not null)`);
-    await db.q(`grant select, delete, update (created_at) on app.noidx to retention_runner`);
+    await db.q(`grant usage on schema app to retention_runner; grant select, delete, update (created_at) on app.noidx to retention_runner`);
     await db.q(`select retention.set_policy('noidx', 'app.noidx', 'delete', 'created_at')`);
     const rows = await db.q(`select problem, fix from retention.check_setup() where policy = 'noidx'`);
     expect(rows.map((r) => r.fix)).toEqual(['CREATE INDEX CONCURRENTLY ON app.noidx (created_at);', `CALL retention.run('noidx', p_dry_run => true); -- then without p_dry_run`]);

@@ -37,9 +37,10 @@ describe('batches that size themselves (no batch_size)', () => {
     expect(b[0]!.rows).toBe(1000);
     expect(Math.max(...b.map((x) => x.rows))).toBeGreaterThan(1000);
     expect(b.reduce((n, x) => n + x.rows, 0)).toBe(30000);
-    // Each batch grew from the one before only when that one was full and fast.
+    // Each batch grew from the one before at most twofold (the time that decides is the
+    // part holding the rows, which the ledger's duration_ms, the whole batch, includes).
     for (let i = 1; i < b.length - 1; i++) {
-      if (b[i]!.rows > b[i - 1]!.rows) expect(b[i - 1]!.ms, `batch ${i}`).toBeLessThan(50);
+      expect(b[i]!.rows, `batch ${i}`).toBeLessThanOrEqual(b[i - 1]!.rows * 2);
     }
   });
 

@@ -488,7 +488,7 @@ describe('erasure beyond foreign keys', () => {
       await expect(db.call(`call retention.process_erasure($1)`, [req?.request_id])).rejects.toThrow(/no longer holds a key/);
       expect(await count(db, `sc.app_logs where user_id = 7`)).toBe(2);
       await q(`create view sc.chat_view as select * from sc.chat`);
-      expect(await sqlState(q(`select retention.set_erasure_rule('sc.chat_view', 'delete', p_subject_column => 'user_ref', p_subject_table => 'sc.users')`))).toBe('RT020');
+      expect(await sqlState(q(`select retention.set_erasure_rule('sc.chat_view', 'delete', p_subject_column => 'user_ref', p_subject_table => 'sc.users')`))).toBe('RT013');
     });
 
     it('a reference that changes the text direction, or repeats who asked, is refused', async () => {

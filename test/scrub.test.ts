@@ -185,6 +185,7 @@ describe('scrub', () => {
   it('check_setup asks for UPDATE on exactly the scrubbed columns and a partial index on unscrubbed rows', async () => {
     await makeAccounts('app.s5', 10);
     await db.q(`drop index app.s5_deactivated_at_idx`);
+    await db.q(`grant usage on schema app to retention_runner`);
     await db.q(`select retention.set_policy('s5', 'app.s5', 'scrub', 'deactivated_at', p_scrub => '{"email": "sha256", "name": null}', p_scrubbed_at_column => 'scrubbed_at')`);
     const fixes = (await db.q(`select fix from retention.check_setup() where policy = 's5'`)).map((r) => r.fix);
     expect(fixes).toEqual([

@@ -464,3 +464,68 @@ describe('an erasure completes only when the person\'s rows are gone (atk32)', (
     expect(w!.warning).toMatch(/lc\.t11 outside the plan .*more than ten keys away from the person's row, where the plan stops/);
   });
 });
+
+describe('rows written mid-erasure through a cascade, and tables made to inherit meanwhile (atk35)', () => {
+  /** Processes a request step by step on one session, calling `during(table)` as each
+   * step's run opens; returns erasure_step's last status and code. */
+  async function stepThrough(id: string, during: (table: string) => Promise<void>) {
+    const c = await db.connect();
+    try {
+      await c.query(`select retention.pin_session()`);
+      expect((await c.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
+      for (;;) {
+        const { rows: [st] } = await c.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
+        if (!st.run_id) return { status: st.status as string, code: st.code as string | null };
+        const [r] = await db.q(`select erasure_table from retention.runs where run_id = $1`, [st.run_id]);
+        await during(r!.erasure_table);
+        while ((await c.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
+      }
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('a note cut loose by the cascade of the subject\'s delete (notes SET NULL -> orders CASCADE -> users) fails the request', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.c5_users (id int primary key, name text)`);
+    await db.q(`create table app.c5_orders (id int primary key, user_id int references app.c5_users on delete cascade, item text)`);
+    await db.q(`create table app.c5_notes (id int primary key, order_id int references app.c5_orders on delete set null, body text)`);
+    await db.q(`insert into app.c5_users values (10, 'Dan Ten'), (11, 'Eve')`);
+    await db.q(`insert into app.c5_orders values (100, 10, 'lamp'), (110, 11, 'desk')`);
+    await db.q(`insert into app.c5_notes values (1, 100, 'dan note'), (2, 110, 'eve note')`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('app.c5_users', '10', 'ticket c5')`);
+    const out = await stepThrough(String(req!.request_id), async (table) => {
+      if (table === 'app.c5_users') {
+        await db.q(`insert into app.c5_orders values (101, 10, 'second order')`);
+        await db.q(`insert into app.c5_notes values (3, 101, 'dan secret: lives at 2 Oak St')`);
+      }
+    });
+    expect(out).toEqual({ status: 'failed', code: 'RT032' });
+    expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id])).toEqual([{ status: 'failed' }]);
+    // Nothing cut loose: the note still names its order, which processing again takes.
+    expect(await db.q(`select order_id from app.c5_notes where id = 3`)).toEqual([{ order_id: 101 }]);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id])).toEqual([{ status: 'completed' }]);
+    expect(await db.q(`select id from app.c5_notes order by id`)).toEqual([{ id: 2 }]);
+  });
+
+  it('a table made to inherit from a plan table while the request is processed fails it (RT032)', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.c6_users (id int primary key, name text)`);
+    await db.q(`create table app.c6_orders (id int primary key, user_id int references app.c6_users on delete cascade, item text)`);
+    await db.q(`insert into app.c6_users values (11, 'Gus')`);
+    await db.q(`insert into app.c6_orders values (110, 11, 'chair')`);
+    const [req] = await db.q(`select request_id from retention.request_erasure('app.c6_users', '11', 'ticket c6')`);
+    const out = await stepThrough(String(req!.request_id), async (table) => {
+      if (table === 'app.c6_users') {
+        await db.q(`create table app.c6_orders_2027 () inherits (app.c6_orders)`);
+        await db.q(`insert into app.c6_orders_2027 values (111, 11, 'gus: ship to 3 Pine St')`);
+      }
+    });
+    expect(out).toEqual({ status: 'failed', code: 'RT032' });
+    const [r] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r!.status).toBe('failed');
+    expect(r!.status_reason).toMatch(/c6_orders_2027 inherits from app\.c6_orders since processing began/);
+  });
+});
+

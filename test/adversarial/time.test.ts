@@ -289,6 +289,29 @@ describe('the zone of timestamp and date columns', () => {
     }
   });
 
+  it('the zone the table owner writes in counts however it is set: its role setting, a lower-case name, an offset (atk35)', async () => {
+    // 20 hours ago and 30 hours ago on the Los Angeles wall clock, written as timestamp.
+    const role = `tzown_${Math.random().toString(36).slice(2, 8)}`;
+    await db.q(`create role ${role}`);
+    await db.q(`create table app.tz_own (id int primary key, created_at timestamp not null)`);
+    await db.q(`alter table app.tz_own owner to ${role}`);
+    await db.q(`insert into app.tz_own values (1, (now() at time zone '${LA}') - interval '20 hours'), (2, (now() at time zone '${LA}') - interval '30 hours')`);
+    await db.q(`select retention.set_policy('tz.own', 'app.tz_own', 'delete', 'created_at', p_retain => '1 day')`);
+    try {
+      for (const set of [`alter role ${role} set timezone = 'america/los_angeles'`, `alter role ${role} set timezone = '-8'`]) {
+        await db.q(set);
+        expect(await db.q(`select eligible::int from retention.preview('tz.own')`), set).toEqual([{ eligible: 1 }]);
+      }
+      await db.call(`call retention.run('tz.own')`);
+      expect(await db.q(`select id from app.tz_own order by id`)).toEqual([{ id: 1 }]);
+    } finally {
+      await db.q(`drop table app.tz_own`);
+      await db.q(`select retention.drop_policy('tz.own')`).catch(() => undefined);
+      await db.q(`drop owned by ${role}`).catch(() => undefined);
+      await db.q(`drop role ${role}`).catch(() => undefined);
+    }
+  });
+
   it('a zone that is not an IANA name, or one for a timestamptz column, is refused with RT016 and a hint, and changes nothing', async () => {
     await db.q(`create table app.zl_bad (id int primary key, created_at timestamp not null, at timestamptz not null)`);
     await db.q(`select retention.set_policy('zl-bad', 'app.zl_bad', 'delete', 'created_at', p_retain => '1 day')`);
