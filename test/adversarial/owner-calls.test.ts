@@ -255,6 +255,17 @@ describe('code a type runs, and deferred triggers (atk34)', () => {
                        begin insert into ${role}.side values (session_user); return old; end $$`);
     await app.query(`create trigger t before delete on ${role}.t for each row execute function ${role}.trg()`);
     await q(`select retention.set_policy('dfr.t', '${role}.t', 'delete', 'created_at', p_retain => '30 days')`);
+    const [{ v }] = await q<{ v: string }>(`select current_setting('server_version_num') as v`) as [{ v: string }];
+    if (Number(v) >= 180000) {
+      // PostgreSQL 18 runs an AFTER trigger as the role that queued its event: here the
+      // table's owner (its SECURITY DEFINER trigger queued it), never the caller.
+      await db.call(`call retention.run('dfr.t')`);
+      expect(await q(`select distinct who from ${role}.log`)).toEqual([{ who: role }]);
+      expect((await q(`select rolsuper from pg_roles where rolname = $1`, [role]))[0]!.rolsuper).toBe(false);
+      expect(await count(db, `${role}.t`)).toBe(0);
+      await app.end();
+      return;
+    }
     expect(await sqlState(db.call(`call retention.run('dfr.t')`))).toBe('RT025');
     expect(await count(db, `${role}.t`)).toBe(3);
     await untouched(role);
