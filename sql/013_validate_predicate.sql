@@ -94,16 +94,8 @@ begin
     -- (pg_depend does not list built-in objects): functions, operators (and the functions
     -- behind them) and types (domains run their own checks). Text the user wrote appears
     -- in that tree only escaped, so it cannot hide a reference; at worst it adds one.
-    with refs as (
-      select m[1] as kind, m[2]::oid as id
-        from pg_catalog.regexp_matches(v_tree, ' :([a-z_]*type[a-z_]*|typeId|funcid|opno|hashfuncid|negfuncid) ([0-9]+)', 'g') m
-      union all
-      select 'opno', pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.btrim(m[1]), ' '))::oid
-        from pg_catalog.regexp_matches(v_tree, ' :opnos \(o ([0-9 ]+)\)', 'g') m),
-    funcs as (
-      select r.id from refs r where r.kind in ('funcid', 'hashfuncid', 'negfuncid') and r.id <> 0
-      union
-      select o.oprcode::oid from refs r join pg_catalog.pg_operator o on o.oid = r.id where r.kind = 'opno'),
+    with refs as (select r.kind, r.id from retention_internal._tree_refs(v_tree) r),
+    funcs as (select r.id from refs r where r.kind = 'function'),
     types as (
       -- Every type the expression produces or converts to (a column's own type is the
       -- table's business: kind vartype is left out), with what it is made of.
@@ -111,7 +103,7 @@ begin
         from refs r
         join pg_catalog.pg_type t on t.oid = r.id
         left join pg_catalog.pg_type e on e.oid = t.typelem and t.typelem <> 0
-       where r.kind not in ('funcid', 'opno', 'hashfuncid', 'negfuncid', 'vartype'))
+       where r.kind = 'type')
     select pg_catalog.string_agg(x.what, ', ' order by x.what) into v_msg
       from (
         select format('function %s (%s)', p.oid::regprocedure,
@@ -128,7 +120,7 @@ begin
         union
         select format('operator %s (not built in)', o.oid::regoperator)
           from refs r join pg_catalog.pg_operator o on o.oid = r.id
-         where r.kind = 'opno' and o.oprnamespace <> all (v_trust)
+         where r.kind = 'operator' and o.oprnamespace <> all (v_trust)
         union
         select format('type %s (not built in)', t.oid::regtype)
           from types t

@@ -95,13 +95,9 @@ as $$
       join pg_catalog.pg_constraint c on c.contypid = y.typ),
   -- What each check's expression tree calls (built-ins are pinned: pg_depend has no row).
   fns(contypid, fn) as (
-    select k.contypid, m[2]::oid
-      from checks k cross join lateral pg_catalog.regexp_matches(k.tree, ':(funcid|opfuncid|hashfuncid|negfuncid) ([0-9]+)', 'g') m
-     where m[2] <> '0'
-    union all
-    select k.contypid, op.oprcode::oid
-      from checks k cross join lateral pg_catalog.regexp_matches(k.tree, ':opno ([0-9]+)', 'g') m
-      join pg_catalog.pg_operator op on op.oid = m[1]::oid)
+    select k.contypid, r.id
+      from checks k cross join lateral retention_internal._tree_refs(k.tree) r
+     where r.kind = 'function')
   select format('domain %s calls %s (%s)', f.contypid::regtype, f.fn::regprocedure, u.why)
     from fns f
     cross join lateral (select retention_internal._untrusted_call(f.fn, p_owner) as why) u
@@ -195,10 +191,9 @@ as $$
   -- made of a type runs the type's domain checks, and a cast or to_json of it a cast of
   -- the type's owner, which no funcid shows.
   tree_types(what, rel, typ) as materialized (
-    select distinct o.what, o.rel, m[2]::oid
-      from objs o cross join lateral pg_catalog.regexp_matches(coalesce(o.tree, ''), ':([a-z_]*type(id)?) ([0-9]+)', 'g') x(m0)
-      cross join lateral (select array[x.m0[1], x.m0[3]]) y(m)
-     where m[2]::bigint >= 16384),
+    select distinct o.what, o.rel, r.id
+      from objs o cross join lateral retention_internal._tree_refs(o.tree) r
+     where r.kind in ('type', 'vartype') and r.id::bigint >= 16384),
   funcs(what, fn, rel) as (
     -- What each object depends on, and what its expression tree calls: built-ins are
     -- pinned (pg_depend has no row for them), so the tree is read as the predicate check
@@ -212,10 +207,7 @@ as $$
          where d.classid = o.cls and d.objid = o.id
            and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
         union all
-        select case when m[1] = 'opno' then (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = m[2]::oid)
-                    else m[2]::oid end
-          from pg_catalog.regexp_matches(coalesce(o.tree, ''), ':(funcid|opfuncid|hashfuncid|negfuncid|opno) ([0-9]+)', 'g') m
-         where m[2] <> '0') f(fn)
+        select r.id from retention_internal._tree_refs(o.tree) r where r.kind = 'function') f(fn)
     union all
     -- A range type's subtype_diff and canonical functions, which index support for ranges
     -- (GiST, also through built-in operator classes) calls as the role writing the row.

@@ -275,4 +275,25 @@ describe('code a type runs, and deferred triggers (atk34)', () => {
     expect(await count(db, `${role}.t`)).toBe(0);
     await app.end();
   });
+
+  it('an expression tree is read for every kind of call: functions, operators (row comparisons too), IS DISTINCT FROM, NULLIF, ANY, casts and types', async () => {
+    await q(`create domain app.tr_small as int check (value < 100)`);
+    await q(`create table app.tr (a int, b text, c int[],
+               constraint tr_check check (
+                 (a, b) < (5, 'x') and a is distinct from 3 and nullif(a, 4) is not null
+                 and a = any (c) and length(b) > 0 and (a::app.tr_small) is not null))`);
+    const refs = await q<{ kind: string; name: string }>(
+      `select r.kind, case when r.kind = 'function' then r.id::regprocedure::text
+                           when r.kind = 'operator' then r.id::regoperator::text
+                           else r.id::regtype::text end as name
+         from pg_constraint c cross join lateral retention_internal._tree_refs(c.conbin::text) r
+        where c.conname = 'tr_check'`);
+    const of = (kind: string) => refs.filter((r) => r.kind === kind).map((r) => r.name);
+    // The row comparison's operators are a list (:opnos), its functions found behind them.
+    expect(of('operator')).toEqual(expect.arrayContaining(['<(integer,integer)', '<(text,text)', '=(integer,integer)', '>(integer,integer)']));
+    expect(of('function')).toEqual(expect.arrayContaining(['int4lt(integer,integer)', 'text_lt(text,text)', 'int4eq(integer,integer)', 'length(text)']));
+    expect(of('type')).toContain('app.tr_small');
+    expect(of('vartype')).toEqual(expect.arrayContaining(['integer', 'text', 'integer[]']));
+    expect(await q(`select count(*)::int as n from retention_internal._tree_refs(null)`)).toEqual([{ n: 0 }]);
+  });
 });

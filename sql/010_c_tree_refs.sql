@@ -1,0 +1,45 @@
+-- What a stored expression tree (pg_node_tree: a CHECK's conbin, a trigger's WHEN, a
+-- default, an index or partition expression, a row security policy, a rule's action, a
+-- parsed predicate) refers to, read from PostgreSQL's own serialisation of it. pg_depend
+-- has no row for built-in objects (they are pinned), so a tree is the only place that
+-- shows a built-in function such as query_to_xml in a WHEN clause. Text a user wrote
+-- appears in a tree only as a constant's bytes, so it cannot hide a reference; at worst it
+-- adds one. Kinds:
+--  * function: what it calls (FuncExpr, the functions of OpExpr, DistinctExpr, NullIfExpr
+--    and ScalarArrayOpExpr, aggregates and window functions), the functions behind every
+--    operator it names included;
+--  * operator: an operator it names (OpExpr and its kin, the operators of a row
+--    comparison, a sort or grouping clause's);
+--  * vartype: the type of a column it reads (the table's business, not the expression's);
+--  * type: any other type it names (constants, results, casts, arrays, rows).
+create or replace function retention_internal._tree_refs(p_tree text)
+returns table(kind text, id oid)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  with fields(field, id) as (
+    select m[1], m[2]::oid
+      from pg_catalog.regexp_matches(coalesce(p_tree, ''),
+             ' :([a-z_]*type[a-z_]*|typeId|funcid|opfuncid|hashfuncid|negfuncid|aggfnoid|winfnoid|opno|eqop|sortop) ([0-9]+)', 'g') m
+    union all
+    select 'opno', pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.btrim(m[1]), ' '))::oid
+      from pg_catalog.regexp_matches(coalesce(p_tree, ''), ' :opnos \(o ([0-9 ]+)\)', 'g') m),
+  refs(kind, id) as (
+    select case when f.field in ('funcid', 'opfuncid', 'hashfuncid', 'negfuncid', 'aggfnoid', 'winfnoid') then 'function'
+                when f.field in ('opno', 'eqop', 'sortop') then 'operator'
+                when f.field = 'vartype' then 'vartype'
+                else 'type' end,
+           f.id
+      from fields f
+     where f.id <> 0)
+  select r.kind, r.id from refs r
+  union
+  select 'function', o.oprcode::oid
+    from refs r join pg_catalog.pg_operator o on o.oid = r.id
+   where r.kind = 'operator' and o.oprcode::oid <> 0
+$$;
+comment on function retention_internal._tree_refs(text) is
+  'Internal. What a stored expression tree (pg_node_tree text) refers to: the functions it calls (those behind its operators included), its operators, its columns'' types (vartype) and the other types it names; read from the serialised tree because pg_depend has no row for built-in objects.';
