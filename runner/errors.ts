@@ -1,6 +1,8 @@
 // The one place that turns PostgreSQL errors into what the user reads and the exit code.
 // Exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 refused by a safety rule.
 
+import { printable } from './table.ts';
+
 export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
 
 export class UsageError extends Error {
@@ -36,8 +38,41 @@ export function exitCodeFor(err: unknown): number {
   if (code && REFUSALS.has(code)) return EXIT.refused;
   if (code && FAILURES.has(code)) return EXIT.failure;
   if (code && /^RT\d{3}$/.test(code)) return EXIT.usage;
+  if (code && INPUT_VALUES.has(code)) return EXIT.usage;
+  if (fileProblem(err)) return EXIT.usage;
   return EXIT.failure;
 }
+
+// A value given on the command line that PostgreSQL cannot read as its type (a date, an
+// interval, a number, a time zone, a regular expression): asked wrongly, as RT errors about
+// the input are. Classes 22 errors raised while a run changes rows are caught by the run and
+// recorded under its own code, so they do not reach here as these.
+const INPUT_VALUES = new Set(['22P02', '22007', '22008', '22009', '22015', '22003', '22023', '22021', '2201B', '22001']);
+
+// Node's errors for a path the command was given (--out, a policy or plan file): its code
+// and the path. Shown as what could not be done to which path, with a hint, not as
+// "ENOENT: no such file or directory, open '...'".
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+};
+
+function fileProblem(err: unknown): { path: string; reason: string } | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e.path !== 'string' || typeof e.code !== 'string' || !Object.hasOwn(FILE_PROBLEMS, e.code)) return undefined;
+  return { path: e.path, reason: FILE_PROBLEMS[e.code]! };
+}
+
+/** Printable line by line: a message's own line breaks stay, anything else that could
+ * rewrite the terminal is shown escaped (table.ts, printable). */
+const safe = (t: string) => t.split('\n').map(printable).join('\n');
 
 /** The closest of the candidates to a mistyped word (edit distance at most a third of its
  * length, and at most 3), for "did you mean". */
@@ -73,9 +108,15 @@ function distance(a: string, b: string): number {
 /** The message for the terminal: message, hint, and the SQLSTATE for database errors. */
 export function describe(err: unknown): string {
   const e = err as PgError;
-  const lines = [e.code ? `${e.message} [${e.code}]` : e.message];
+  const file = fileProblem(err);
+  if (file) {
+    return [`cannot use ${printable(file.path)}: ${file.reason} [${e.code}]`,
+      'hint: check the path given (--out, --file, --plan): its directory must exist and be writable by this user; an export or report never creates directories.'].join('\n');
+  }
+  const lines = [e.code ? `${safe(e.message)} [${e.code}]` : safe(e.message)];
   const hint = err instanceof UsageError ? err.hint : e.hint;
-  if (hint) lines.push(`hint: ${hint}`);
+  if (hint) lines.push(`hint: ${safe(hint)}`);
+  else if (e.code && INPUT_VALUES.has(e.code)) lines.push('hint: a value given is not one PostgreSQL can read as its type (dates as 2026-01-31, intervals as \'90 days\', time zones as Europe/Berlin).');
   if (e.code === 'ECONNREFUSED' || /connect ECONNREFUSED/.test(e.message)) {
     lines.push('hint: is PostgreSQL running? Set DATABASE_URL, the PG* variables or --database-url.');
   }

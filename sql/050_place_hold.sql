@@ -41,6 +41,12 @@ begin
     raise exception 'a % hold needs a value', p_scope
       using errcode = 'RT010', hint = 'Give the table name, subject id or policy name the hold covers.';
   end if;
+  -- A value is a name or an id; a megabyte of it would fail the index on open holds with
+  -- PostgreSQL's own error (54000) instead of this one.
+  if octet_length(p_value) > 2000 then
+    raise exception 'a % hold''s value is % bytes long (at most 2000)', p_scope, octet_length(p_value)
+      using errcode = 'RT010', hint = 'Give the table name, subject id or policy name itself.';
+  end if;
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation Smith v. Acme''; add p_case_reference for the case number.';

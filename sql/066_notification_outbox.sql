@@ -114,9 +114,15 @@ begin
    where notification_id = p_notification_id and status = 'dead';
   if found then
     perform retention_internal._append_audit('notification.requeued', 'notification', p_notification_id::text, '{}');
+    return true;
   end if;
-  return found;
+  -- A DBA types the id: a wrong one says so (one that is not dead answers false).
+  if not exists (select from retention.notifications n where n.notification_id = p_notification_id) then
+    raise exception 'notification % does not exist', coalesce(p_notification_id::text, 'NULL')
+      using errcode = 'RT042', hint = 'SELECT notification_id, kind, policy_name, last_error FROM retention.notifications WHERE status = ''dead'' lists those to requeue.';
+  end if;
+  return false;
 end
 $$;
 comment on function retention.requeue_notification(bigint) is
-  'Puts a dead-lettered notification back in the outbox (e.g. after fixing the webhook); audit-logged.';
+  'Puts a dead-lettered notification back in the outbox (e.g. after fixing the webhook); audit-logged. Returns false for one that is not dead; RT042 for an id that does not exist.';

@@ -116,6 +116,17 @@ describe('pg-retention CLI', () => {
     expect((await cli(['run'])).code).toBe(2);
     expect((await cli(['run', 'c2', '--max-rows', 'lots'])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);
+    // A value PostgreSQL cannot read as its type is asked wrongly too (atk33), with a hint.
+    const badDate = await cli(['run', 'c2', '--as-of', '2026-13-45']);
+    expect(badDate.code).toBe(2);
+    expect(badDate.stderr).toMatch(/out of range: "2026-13-45" \[22008\]\nhint: /);
+    const badPeriod = await cli(['run', 'c2', '--as-of', 'soon']);
+    expect(badPeriod.code).toBe(2);
+    expect(badPeriod.stderr).toMatch(/\[22007\]\nhint: a value given is not one PostgreSQL can read/);
+    // A path that cannot be written: what, which path, a hint; asked wrongly (2).
+    const noDir = await cli(['report', '--month', '2026-10', '--out', '/nonexistent-dir/report.html']);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toMatch(/cannot use \/nonexistent-dir\/report\.html: no such file or directory \[ENOENT\]\nhint: check the path/);
     const refused = await cli(['run', 'c2', '--execute', '--as-of', AS_OF]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/ceiling of 10 \[RT012\]/);
@@ -225,6 +236,12 @@ describe('pg-retention CLI', () => {
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/RT010/);
     expect((await cli(['holds', 'release', String(hold.hold_id), '--reason', 'Settled'])).code).toBe(0);
+    // Text that would turn the terminal's writing around (U+202E) or hide in it (U+200B) is
+    // shown escaped (atk33).
+    await db.q(`select retention.place_hold('subject', '78', $1)`, [`Smith${String.fromCodePoint(0x202e)}v. Acme\u200b`]);
+    const shown = await cli(['holds', 'list']);
+    expect(shown.stdout).toContain('Smith\\u{202e}v. Acme\\u{200b}');
+    expect(shown.stdout).not.toMatch(/[\u202e\u200b]/);
     const audit = await db.q(`select action, actor from retention.audit_log where object_type = 'legal_hold' and object_name = $1 order by audit_id`, [String(hold.hold_id)]);
     expect(audit).toEqual([
       { action: 'hold.placed', actor: 'ci-test' },

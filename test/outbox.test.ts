@@ -144,6 +144,11 @@ describe('delivery protocol', () => {
     expect(await db.q(`select * from retention.claim_notifications('w', 10)`)).toEqual([]);
     expect((await db.q(`select retention.requeue_notification($1) as ok`, [id]))[0]!.ok).toBe(true);
     expect((await db.q(`select retention.requeue_notification($1) as ok`, [id]))[0]!.ok).toBe(false);
+    // An id typed wrong says so (atk33), and changes nothing.
+    const audits = await count(db, 'retention.audit_log');
+    expect(await sqlState(db.q(`select retention.requeue_notification($1)`, [Number(id) + 1000]))).toBe('RT042');
+    expect(await sqlState(db.q(`select retention.requeue_notification(null)`))).toBe('RT042');
+    expect(await count(db, 'retention.audit_log')).toBe(audits);
     expect(await count(db, `retention.audit_log where action = 'notification.requeued' and object_name = $1`, [id])).toBe(1);
     expect(await db.q(`select status, attempts from retention.notifications where notification_id = $1`, [id])).toEqual([{ status: 'pending', attempts: 0 }]);
   });

@@ -145,4 +145,17 @@ describe('session settings and caller input (atk31, atk32)', () => {
       defaults: await count(db, 'retention.defaults'), audit: await count(db, 'retention.audit_log'),
     }).toEqual(before);
   });
+
+  it('a hold value of a megabyte is refused with RT010, not the index\'s own error, and no hold is placed', async () => {
+    const before = await count(db, 'retention.legal_holds');
+    for (const scope of ['subject', 'table', 'policy']) {
+      expect(await sqlState(q(`select retention.place_hold($1, repeat('x', 1000000), 'Litigation')`, [scope])), scope).toBe('RT010');
+    }
+    // Counted in bytes: 700 four-byte characters are 2,800 bytes.
+    expect(await sqlState(q(`select retention.place_hold('subject', repeat(chr(128512), 700), 'Litigation')`))).toBe('RT010');
+    expect(await count(db, 'retention.legal_holds')).toBe(before);
+    // A long id that fits is held.
+    const [h] = await q(`select hold_id from retention.place_hold('subject', repeat('k', 2000), 'Litigation')`);
+    expect(await q(`select length(subject_id) as n from retention.legal_holds where hold_id = $1`, [h!.hold_id])).toEqual([{ n: 2000 }]);
+  });
 });
