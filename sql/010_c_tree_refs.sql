@@ -14,12 +14,18 @@
 --  * type: any other type it names (constants, results, casts, arrays, rows).
 create or replace function retention_internal._tree_refs(p_tree text)
 returns table(kind text, id oid)
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+#variable_conflict use_column
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return query
   with fields(field, id) as (
     select m[1], m[2]::oid
       from pg_catalog.regexp_matches(coalesce(p_tree, ''),
@@ -39,7 +45,8 @@ as $$
   union
   select 'function', o.oprcode::oid
     from refs r join pg_catalog.pg_operator o on o.oid = r.id
-   where r.kind = 'operator' and o.oprcode::oid <> 0
+   where r.kind = 'operator' and o.oprcode::oid <> 0;
+end
 $$;
 comment on function retention_internal._tree_refs(text) is
   'Internal. What a stored expression tree (pg_node_tree text) refers to: the functions it calls (those behind its operators included), its operators, its columns'' types (vartype) and the other types it names; read from the serialised tree because pg_depend has no row for built-in objects.';

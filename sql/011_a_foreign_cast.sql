@@ -7,12 +7,17 @@
 -- fine).
 create or replace function retention_internal._foreign_cast(p_type oid)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with recursive parts(oid, depth) as (
     select p_type, 0
     union
@@ -36,6 +41,8 @@ as $$
    where f.pronamespace <> 'pg_catalog'::regnamespace and not f.prosecdef and not o.rolsuper
      and o.rolname <> current_user
    limit 1
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._foreign_cast(oid) is
   'Internal. A cast another role defined from the type (or its parts) to any type, which the engine''s statements or a table''s expressions would run as the owner; NULL when none.';

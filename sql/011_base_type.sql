@@ -7,12 +7,17 @@
 -- such columns are compared as text (output runs no check), so this returns text.
 create or replace function retention_internal._base_type(p_type oid, p_typmod integer)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with recursive guard as (
     -- Values of the type are turned into text: no cast of another role's may run for it.
     select retention_internal._refuse_foreign_cast(p_type) as ok
@@ -33,6 +38,8 @@ as $$
               else format_type(x.oid, x.typmod) end
     from (select d.oid, d.typmod from d order by d.depth desc limit 1) x, guard g
    where g.ok
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._base_type(oid, integer) is
   'Internal. A column type with domains resolved to their base type (arrays of domains too), modifier kept: what the engine casts values to.';

@@ -52,12 +52,18 @@ comment on function retention_internal._reach(regclass, boolean) is
 -- multirange and the subtype of a range, each followed in turn.
 create or replace function retention_internal._type_chain(p_type oid)
 returns table (typ oid)
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+#variable_conflict use_column
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return query
   with recursive chain(typ, depth) as (
     select p_type, 0
     union
@@ -71,7 +77,8 @@ as $$
                           union all select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = t.oid
                           union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t.oid) n
      where c.depth < 16 and n.next <> 0)
-  select distinct c.typ from chain c
+  select distinct c.typ from chain c;
+end
 $$;
 comment on function retention_internal._type_chain(oid) is
   'Internal. A type with the types it is built on (domains'' base types, arrays'' elements, composites'' fields, multiranges'' ranges, ranges'' subtypes), recursively: whose checks and support functions writing a value can run.';
@@ -81,14 +88,19 @@ comment on function retention_internal._type_chain(oid) is
 -- p_owner wrote, as a line; NULL when none. A scrub's constant is cast with it.
 create or replace function retention_internal._type_code(p_type oid, p_owner oid)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 -- A catalog query of many parts: its estimated cost would have JIT compile it on every call.
 set jit = off
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with checks as (
     select c.contypid, c.conbin::text as tree
       from retention_internal._type_chain(p_type) y
@@ -104,20 +116,27 @@ as $$
    where u.why is not null
    order by 1
    limit 1
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._type_code(oid, oid) is
   'Internal. The first function a write of a value of the type runs (domain checks, through domains, arrays, composites and ranges) that _untrusted_call refuses for code p_owner wrote, or NULL.';
 
 create or replace function retention_internal._foreign_code(p_rel regclass, p_update boolean)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 -- A catalog query of many parts: its estimated cost would have JIT compile it on every call.
 set jit = off
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with tables(rel, upd) as (select r.rel, r.upd from retention_internal._reach(p_rel, p_update) r),
   -- The types of the updated tables' columns with what they are built on (_type_chain),
   -- computed for those columns only (materialized: not once per row of pg_attribute).
@@ -251,6 +270,8 @@ as $$
      group by f.what, f.fn, u.why
      order by 1
      limit 3) x
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._foreign_code(regclass, boolean) is
   'Internal. Functions _untrusted_call refuses (another role''s, pg-retention''s own, built-ins that run SQL or reach the server, ones the table''s owner may not execute) that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys), on it and the tables its foreign keys'' actions reach; NULL when none.';
@@ -260,15 +281,22 @@ comment on function retention_internal._foreign_code(regclass, boolean) is
 -- cannot change before it commits), else computed.
 create or replace function retention_internal._reach_of(p retention.policies, p_reach oid[] default null)
 returns oid[]
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   select coalesce(p_reach, array(
     select r.rel from retention_internal._reach(p.target, p.action in ('soft_delete', 'scrub')) r
     union select r.rel from unnest(coalesce(p.revoke_tables, '{}')) x cross join lateral retention_internal._reach(x, false) r))
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._reach_of(retention.policies, oid[]) is
   'Internal. The tables a change of the policy''s table and revoke tables reaches (p_reach when given).';
@@ -281,12 +309,17 @@ comment on function retention_internal._reach_of(retention.policies, oid[]) is
 -- and estimates. The first such relation, or NULL.
 create or replace function retention_internal._not_a_table(p retention.policies, p_reach oid[] default null)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   select case when c.relkind not in ('r', 'p', 'f')
               then format('%s is no longer a table (relkind %s)', c.oid::regclass, c.relkind)
               else format('%s is a Citus distributed table (a batch addresses rows by ctid, unique within one shard only)', c.oid::regclass) end
@@ -297,6 +330,8 @@ as $$
       or retention_internal._citus_table(c.oid)
    order by c.oid
    limit 1
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._not_a_table(retention.policies, oid[]) is
   'Internal. The first relation a policy''s statements read or change that is not an ordinary, partitioned or foreign table (a table turned into a view runs its query as whoever plans it) or that Citus distributes (_citus_table), or NULL.';

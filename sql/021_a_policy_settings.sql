@@ -2,12 +2,17 @@
 -- what alter_policy merges into and policy_settings lists.
 create or replace function retention_internal._policy_args(p retention.policies)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   select pg_catalog.jsonb_build_object(
     'target', retention.qualified_name(p.target), 'action', p.action, 'age_column', p.age_column,
     'retain', p.retain, 'predicate', p.predicate, 'subject_column', p.subject_column,
@@ -23,6 +28,8 @@ as $$
     'approval', p.approval, 'archive', p.archive, 'archive_retain', p.archive_retain,
     'pause_between_batches', p.pause_between_batches, 'max_replication_lag', p.max_replication_lag,
     'batch_target', p.batch_target, 'count', p.count, 'timestamp_zone', p.timestamp_zone)
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._policy_args(retention.policies) is
   'Internal. A policy''s settings named as set_policy''s arguments without p_ (target, scrub, revoke, …).';
@@ -33,18 +40,25 @@ comment on function retention_internal._policy_args(retention.policies) is
 -- under it (run_step: RT041); throttling, batch sizes, budgets and schedules may change.
 create or replace function retention_internal._policy_run_key(p retention.policies)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 set intervalstyle = 'postgres'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   select (retention_internal._policy_args(p)
           - array['description', 'pause_between_batches', 'max_replication_lag', 'batch_target', 'count', 'batch_size',
                   'max_rows_per_run', 'time_budget', 'lock_timeout', 'schedule', 'time_zone', 'category',
                   'notify_over_rows', 'run_cap'])
          || pg_catalog.jsonb_build_object('effective_retain', (retention.effective_retain(p)).retain::text)
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._policy_run_key(retention.policies) is
   'Internal. The settings of a policy that decide which rows a run takes and how, with its effective period: a plain run stops when they change under it.';

@@ -2,17 +2,24 @@
 -- a table that inherits (INHERITS) — innermost first; a hold on any of them covers its rows.
 create or replace function retention_internal._rel_and_ancestors(p_rel regclass)
 returns regclass[]
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with recursive a(rel, depth) as (
     select p_rel::oid, 0
     union
     select i.inhparent, a.depth + 1 from pg_catalog.pg_inherits i join a on i.inhrelid = a.rel where a.depth < 64)
   select array_agg(a.rel::regclass order by a.depth) from a
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._rel_and_ancestors(regclass) is
   'Internal. The table itself and every table above it (partitioned parents, inheritance parents).';
@@ -40,18 +47,25 @@ comment on function retention_internal._family(regclass) is
 -- partitioned nor a partition (one detached) is itself.
 create or replace function retention_internal._tree_oids(p_rel regclass)
 returns oid[]
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   with recursive t(rel) as (
     select p_rel::oid
     union
     select i.inhrelid from pg_catalog.pg_inherits i join t on i.inhparent = t.rel
   )
   select array(select t.rel from t order by 1)
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._tree_oids(regclass) is
   'Internal. The OIDs of a table and of every table below it (partitions being detached concurrently included), sorted.';
@@ -104,14 +118,21 @@ comment on function retention_internal._system_namespace(oid) is
 -- each: erring towards holding more.
 create or replace function retention_internal._hold_family(p_rel regclass)
 returns oid[]
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return (select s.v from (
   select array(select distinct x from unnest(retention_internal._rel_and_ancestors(p_rel)) a(rel)
                 cross join unnest(retention_internal._tree_oids(a.rel)) x)
+  ) s(v) limit 1);
+end
 $$;
 comment on function retention_internal._hold_family(regclass) is
   'Internal. The table, every table above it (partitioned or inheritance parents) and every table below those: whose subject columns subject holds match in the table.';

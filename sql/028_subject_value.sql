@@ -110,12 +110,18 @@ comment on function retention_internal._subject_columns(regclass) is
 -- the key of a table erasure requests were filed against.
 create or replace function retention_internal._own_subject_columns(p_rel regclass)
 returns table (col name)
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+#variable_conflict use_column
+begin
+  -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
+  -- every call (most of a batch's fixed cost on PostgreSQL 15).
+  return query
   -- Of policies on the table or on any table of its partitioned table's tree (above it,
   -- below it, beside it): a partition's columns are its partitioned table's, so a column
   -- one of them calls a subject column names a subject in all of them.
@@ -141,7 +147,8 @@ as $$
   select k.key_column
     from retention.erasure_requests r
    cross join lateral retention_internal._single_key(r.subject_table) k
-   where r.subject_table = any (retention_internal._hold_family(p_rel))
+   where r.subject_table = any (retention_internal._hold_family(p_rel));
+end
 $$;
 comment on function retention_internal._own_subject_columns(regclass) is
   'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its partitioned family''s) and the key of erasure subject tables.';
