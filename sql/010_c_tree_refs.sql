@@ -15,6 +15,8 @@
 create or replace function retention_internal._tree_refs(p_tree text)
 returns table(kind text, id oid)
 language plpgsql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 20
 stable
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan

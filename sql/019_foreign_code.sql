@@ -21,6 +21,8 @@
 create or replace function retention_internal._reach(p_rel regclass, p_update boolean)
 returns table (rel oid, upd boolean)
 language sql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 10
 stable
 set search_path = pg_catalog, pg_temp
 -- Short statements over the catalog and a batch's rows: JIT compiling them costs more than
@@ -53,6 +55,8 @@ comment on function retention_internal._reach(regclass, boolean) is
 create or replace function retention_internal._type_chain(p_type oid)
 returns table (typ oid)
 language plpgsql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 5
 stable
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan

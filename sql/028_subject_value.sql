@@ -111,6 +111,8 @@ comment on function retention_internal._subject_columns(regclass) is
 create or replace function retention_internal._own_subject_columns(p_rel regclass)
 returns table (col name)
 language plpgsql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 5
 stable
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan

@@ -44,6 +44,8 @@ create or replace function retention_internal._cascade_tree(p_rel regclass)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
 language plpgsql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 10
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
@@ -130,6 +132,8 @@ create or replace function retention_internal._tree_nodes(p_tree jsonb)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
 language sql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 10
 immutable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on

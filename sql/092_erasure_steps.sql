@@ -300,6 +300,8 @@ comment on function retention_internal._key_name_elsewhere(regclass, name, oid) 
 create or replace function retention_internal._subject_locations(p_subject_table regclass, p_key text)
 returns table (rel regclass, cond text, via text, cols name[])
 language sql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 10
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
