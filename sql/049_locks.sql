@@ -118,7 +118,8 @@ comment on function retention_internal._session_id() is
 
 -- Which session holds a run lock (a policy's, or 'erasure:<id>') and what it is doing, for
 -- already_running and 55006: one idle for long holds it after a cancel that came while its
--- procedure committed between two steps; its next retention call, or its end, lets go.
+-- procedure committed between two steps; its next run or erasure (pin_session), or its
+-- end, lets go.
 -- NULL when no session holds it.
 create or replace function retention_internal._run_lock_holder(p_name text)
 returns text

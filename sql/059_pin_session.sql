@@ -13,6 +13,8 @@ create or replace function retention.pin_session()
 returns void
 language plpgsql
 as $$
+declare
+  v_key pg_catalog.int4;
 begin
   perform pg_catalog.set_config('retention.caller_search_path', pg_catalog.current_setting('search_path'), false);
   perform pg_catalog.set_config('retention.caller_timezone', pg_catalog.current_setting('TimeZone'), false);
@@ -27,10 +29,32 @@ begin
   perform pg_catalog.set_config('jit', 'off', false);
   perform pg_catalog.set_config('TimeZone', 'UTC', false);
   perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
+  -- A run or erasure starts here, so any run lock this session still holds is left from
+  -- one that is over: a cancel landed while its procedure committed between two steps,
+  -- where no handler could let go (docs/security.md). Released, whichever policy or
+  -- request it was for: other sessions can run it again (the next run records the old one
+  -- interrupted). A run stepped by hand in this session loses its lock too: its next step
+  -- fails (55000).
+  for v_key in
+    select l.objid::pg_catalog.int4 from pg_catalog.pg_locks l
+     where pg_catalog.texteq(l.locktype, 'advisory') and pg_catalog.int4eq(l.pid, pg_catalog.pg_backend_pid())
+       and l.granted and pg_catalog.int2eq(l.objsubid, 2::pg_catalog.int2)
+       and pg_catalog.oideq(l.classid, x'52540002'::pg_catalog.int4::pg_catalog.oid)
+  loop
+    -- Taken twice, it is held twice (one row in pg_locks however often it was taken).
+    for i in 1 .. 16 loop
+      exit when not exists (select from pg_catalog.pg_locks l
+                             where pg_catalog.texteq(l.locktype, 'advisory') and pg_catalog.int4eq(l.pid, pg_catalog.pg_backend_pid())
+                               and l.granted and pg_catalog.int2eq(l.objsubid, 2::pg_catalog.int2)
+                               and pg_catalog.oideq(l.classid, x'52540002'::pg_catalog.int4::pg_catalog.oid)
+                               and pg_catalog.int4eq(l.objid::pg_catalog.int4, v_key));
+      perform pg_catalog.pg_advisory_unlock(x'52540002'::pg_catalog.int4, v_key);
+    end loop;
+  end loop;
 end
 $$;
 comment on function retention.pin_session() is
-  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed), standard_conforming_strings (on) and jit (off), saving the caller''s values, for a procedure that commits (run, run_all, process_erasure call it). unpin_session puts them back. Changes nothing but this session''s settings.';
+  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed), standard_conforming_strings (on) and jit (off), saving the caller''s values, for a procedure that commits (run, run_all, run_due, process_erasure call it as they start), and releases any run lock the session still holds from a run that is over. unpin_session puts the settings back. Changes nothing but this session''s settings and locks.';
 
 create or replace function retention.unpin_session()
 returns void

@@ -115,7 +115,7 @@ begin
   if not retention_internal._try_lock_run(format('erasure:%s', p_request)) then
     raise exception 'erasure request % is being processed by another session: %', p_request,
           coalesce(retention_internal._run_lock_holder(format('erasure:%s', p_request)), 'session unknown')
-      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...). A session idle for long holds it after a cancel that came while its procedure committed between two steps: its next retention call lets go, or end it.';
+      using errcode = '55006', hint = 'Wait for it to finish, or stop its run (retention.request_stop(run_id), see retention.runs where request_id = ...). A session idle for long holds it after a cancel that came while its procedure committed between two steps: its next run, run_all, run_due or process_erasure lets go, or end it.';
   end if;
   begin
     for v_dead in

@@ -94,6 +94,36 @@ describe('a failed or cancelled call leaves no run lock behind (atk28)', () => {
     expect(await count(db, 'f0.t')).toBe(8);
   });
 
+  it('a run lock left from a run that is over is let go by the session\'s next run or erasure of anything, not only of that policy (atk39)', async () => {
+    await q(`create schema f9`);
+    await q(`create table f9.a (id int primary key, at timestamptz not null)`);
+    await q(`create table f9.b (id int primary key, at timestamptz not null)`);
+    await q(`insert into f9.a select i, now() - interval '2 years' from generate_series(1, 10) i`);
+    await q(`insert into f9.b select i, now() - interval '2 years' from generate_series(1, 10) i`);
+    await q(`select retention.set_policy('f9.a', 'f9.a', 'delete', 'at', p_retain => '1 year', p_batch_size => 5)`);
+    await q(`select retention.set_policy('f9.b', 'f9.b', 'delete', 'at', p_retain => '1 year', p_batch_size => 5)`);
+    const a = await session();
+    const pid = await pidOf(a);
+    // The state a cancel on the procedure's COMMIT leaves: a run of f9.a opened, its lock
+    // held, the session idle.
+    await a.query(`select retention.pin_session()`);
+    const { rows: [r] } = await a.query<{ id: number }>(`select retention.open_run('f9.a')::int as id`);
+    await a.query(`select retention.unpin_session()`);
+    expect(await runLocks(pid)).toBe(1);
+    // The session then runs another policy: the old lock goes.
+    await a.query(`call retention.run('f9.b')`);
+    expect(await runLocks(pid)).toBe(0);
+    expect(await count(db, 'f9.b')).toBe(0);
+    // Another session runs f9.a (not already_running) and records the old run interrupted.
+    await db.call(`call retention.run('f9.a')`);
+    expect(await count(db, 'f9.a')).toBe(0);
+    expect(await q(`select status from retention.runs where run_id = $1`, [r!.id])).toEqual([{ status: 'interrupted' }]);
+    // The old run's session cannot step it any more.
+    const step = await a.query(`select retention.run_step($1) as s`, [r!.id]).then((x) => x.rows[0]!.s, (e: { code: string }) => e.code);
+    expect(['interrupted', '55000']).toContain(step);
+    expect(await q(`select status from retention.runs where run_id = $1`, [r!.id])).toEqual([{ status: 'interrupted' }]);
+  });
+
   it('CALL inside a transaction block is refused before it takes anything', async () => {
     await q(`create schema f2`);
     await q(`create table f2.t (id int primary key, at timestamptz not null)`);
