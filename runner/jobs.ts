@@ -343,6 +343,9 @@ export class RunHandler {
         onObject: (key, rows) => this.log.info({ policy, object_key: key, rows, target: target.url }, 'archive object written and verified'),
       });
       if (r.objects) this.metrics.archivedRows.inc(r.rows);
+      if (r.undeleted.length) {
+        this.log.warn({ policy, target: target.url, keys: r.undeleted }, 'unfinished archive objects could not be deleted from storage; the next offload tries again');
+      }
     } catch (err) {
       this.log.error({ policy, target: target.url, ...errFields(err) }, 'archive offload failed; the rows of an unfinished object stay in the database (an object the database may have recorded verified stays in storage)');
     } finally {

@@ -39,14 +39,25 @@ begin
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('retention.archive_claim'));
   with dead as (
     update retention.archive_objects o
-       set status = 'failed', error = 'the session writing it ended before it was verified', claimed_pid = null
+       set status = 'failed', error = 'the session writing it ended before it was verified', claimed_pid = null,
+           failed_at = clock_timestamp()
      where o.status = 'writing'
        and not exists (select from pg_catalog.pg_stat_activity a where a.pid = o.claimed_pid)
-    returning o.object_id, o.object_key),
+    returning o.object_id, o.object_key, o.target),
   freed as (
     update retention.archived_batches r set object_id = null from dead d where r.object_id = d.object_id returning 1)
-  select array_agg(d.object_key), (select count(*) from freed) into v_gone, v_n from dead d;
-  abandoned_keys := coalesce(v_gone, '{}');
+  select array_agg(d.object_key) filter (where d.target = p_target), (select count(*) from freed) into v_gone, v_n from dead d;
+  -- The keys under which something not in the manifest may be stored on this target, to be
+  -- deleted: those of objects that failed just now, and those of failed objects no
+  -- offloader has said it deleted (archive_cleared) once a grace period had passed (a
+  -- writer cut off from the database may still be storing one; the offloader that learnt
+  -- of it may have died before deleting it, or its delete failed).
+  abandoned_keys := coalesce(v_gone, '{}') || array(
+    select o.object_key from retention.archive_objects o
+     where o.status = 'failed' and o.storage_cleared_at is null and o.target = p_target
+       and (o.failed_at is null or o.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace())
+       and o.object_key <> all (coalesce(v_gone, '{}'))
+     order by o.object_id limit 1000);
 
   select r.policy_name into v_policy from retention.archived_batches r
    where r.object_id is null order by r.archive_id limit 1;
@@ -189,7 +200,8 @@ declare
   o retention.archive_objects := retention_internal._claimed_object(p_object_id);
 begin
   update retention.archived_batches r set object_id = null where r.object_id = p_object_id;
-  update retention.archive_objects x set status = 'failed', error = left(p_error, 2000), claimed_pid = null
+  update retention.archive_objects x set status = 'failed', error = left(p_error, 2000), claimed_pid = null,
+         failed_at = clock_timestamp()
    where x.object_id = p_object_id;
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('archive_failed', 'archive_failed:' || p_object_id,
@@ -199,6 +211,46 @@ end
 $$;
 comment on function retention.archive_abandon(bigint, text) is
   'Offload: gives up an object this session is writing (its rows go back to the queue; status failed; archive_failed notified).';
+
+-- How long after an object failed its key is deleted once more before it counts as
+-- cleared: longer than any writer cut off from the database could still be storing it.
+create or replace function retention_internal._archive_clear_grace()
+returns interval
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$ select interval '15 minutes' $$;
+comment on function retention_internal._archive_clear_grace() is
+  'Internal. How long after an object failed an offloader''s delete of its key counts as clearing it (archive_cleared).';
+
+-- Offload: the offloader deleted the keys archive_claim handed out as abandoned. Records
+-- them cleared, those that failed at least the grace period ago; the others are handed out
+-- again by a later claim. Returns how many it recorded.
+create or replace function retention.archive_cleared(p_target text, p_keys text[])
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_n integer;
+begin
+  if p_target is null or length(btrim(p_target)) = 0 or p_keys is null then
+    raise exception 'name the storage target and the keys deleted from it'
+      using errcode = 'RT006', hint = 'Pass the target and the abandoned_keys archive_claim returned, once each is deleted.';
+  end if;
+  update retention.archive_objects o set storage_cleared_at = clock_timestamp()
+   where o.status = 'failed' and o.storage_cleared_at is null and o.target = p_target
+     and o.object_key = any (p_keys)
+     and (o.failed_at is null or o.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace());
+  get diagnostics v_n = row_count;
+  return v_n;
+end
+$$;
+comment on function retention.archive_cleared(text, text[]) is
+  'Offload: records that the offloader deleted these keys (archive_claim''s abandoned_keys) from the target; only objects that failed at least 15 minutes ago count as cleared, the others are handed out again. Returns how many were recorded.';
 
 -- Objects past their expiry that no open hold keeps by table (the tables it holds by oid,
 -- with the tables above them, partitioned or inheritance parents, and the partitions

@@ -83,6 +83,7 @@ grant select on retention.proposals to retention_runner;
 grant execute on function
   retention.archive_claim(text, integer), retention.archive_object_rows(bigint),
   retention.archive_complete(bigint, text, bigint, bigint, text, text), retention.archive_abandon(bigint, text),
+  retention.archive_cleared(text, text[]),
   retention.archive_prunable(), retention.archive_rows_held(bigint, jsonb), retention.archive_object_deleted(bigint, text, timestamptz, pg_snapshot),
   retention.archive_object_checked(bigint, boolean, text)
   to retention_archiver;

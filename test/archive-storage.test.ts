@@ -164,6 +164,58 @@ describe('archive objects', () => {
     expect((await readObject(o!, target, ring)).length).toBe(Number(o!.rows));
   });
 
+  it('an object an ended session stored is deleted from storage even when the offloader told of it dies first, and only on its own target (atk39)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await wideTable();
+    await db.call(`call retention.run('ar.wide')`);
+    const d = dir();
+    const target = new LocalDirTarget(d);
+    const stored = () => readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith('.enc'));
+    // A writer claims an object, stores it and is cut off before archive_complete.
+    const gone = async (c: pg.Client) => {
+      const { rows: [{ pid }] } = await c.query(`select pg_backend_pid() as pid`);
+      await c.end();
+      while ((await db.q(`select 1 from pg_stat_activity where pid = $1`, [pid])).length) await new Promise((r) => setTimeout(r, 20));
+    };
+    const w = await db.connect();
+    const { rows: [a] } = await w.query(`select * from retention.archive_claim($1, 50)`, [target.url]);
+    await target.put(a.object_key, Buffer.from('sealed bytes'));
+    await gone(w);
+    // The next offloader learns of it (abandoned_keys) and dies before deleting it.
+    const o = await db.connect();
+    const { rows: [b] } = await o.query(`select * from retention.archive_claim($1, 50)`, [target.url]);
+    expect(b.abandoned_keys).toEqual([a.object_key]);
+    await gone(o);
+    // Another target's claim is not told of them (it finds the offloader's object b
+    // abandoned and frees its rows, but the key is not its to delete).
+    const other = await db.connect();
+    const { rows: [x] } = await other.query(`select * from retention.archive_claim('file:///elsewhere', 50)`);
+    expect(x.abandoned_keys).toEqual([]);
+    await other.query(`select retention.archive_abandon($1, 'test')`, [x.object_id]);
+    await other.end();
+    // An offload within the grace period is told of neither (a writer cut off from the
+    // database could still be storing them); the stored object is still there.
+    const r1 = await offload(client, target, ring, { maxRowsPerObject: 50 });
+    expect(r1.abandoned).toEqual([]);
+    expect(r1.objects).toBeGreaterThan(0);
+    expect(stored()).toContain(a.object_key);
+    expect(await count(db, `retention.archive_objects where status = 'failed' and storage_cleared_at is not null`)).toBe(0);
+    // Once the grace period is over, the next offload deletes it and records it cleared;
+    // the one after is told of nothing more.
+    await db.q(`update retention.archive_objects set failed_at = failed_at - interval '16 minutes' where status = 'failed'`);
+    const r2 = await offload(client, target, ring);
+    expect(r2.abandoned.sort()).toEqual([a.object_key, b.object_key].sort());
+    expect(stored()).not.toContain(a.object_key);
+    expect(await db.q(`select object_key, storage_cleared_at is not null as cleared from retention.archive_objects where status = 'failed' order by object_id`))
+      .toEqual([{ object_key: a.object_key, cleared: true }, { object_key: b.object_key, cleared: true }, { object_key: x.object_key, cleared: false }]);
+    expect((await offload(client, target, ring)).abandoned).toEqual([]);
+    // Every archived row is in a verified object.
+    expect(await count(db, 'retention.archived_rows')).toBe(0);
+    expect((await objects()).reduce((n, v) => n + Number(v.rows), 0)).toBe(120);
+    expect(await sqlState(db.q(`select retention.archive_cleared(' ', '{}')`))).toBe('RT006');
+    expect(await sqlState(db.q(`select retention.archive_cleared('file:///x', null)`))).toBe('RT006');
+  });
+
   it('an object does not open without its key; a wrong key, a changed byte or a swapped object is named', async () => {
     await db.q(`delete from retention.archive_objects`);
     await wideTable();

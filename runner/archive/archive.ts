@@ -20,7 +20,9 @@ export interface ArchivedRow {
   row: Record<string, unknown>;
 }
 
-export interface OffloadResult { objects: number; rows: number; abandoned: string[] }
+/** What an offload did: objects written, rows moved, keys of failed objects deleted from
+ * storage, and keys whose delete failed (handed out again by the next claim). */
+export interface OffloadResult { objects: number; rows: number; abandoned: string[]; undeleted: string[] }
 
 type Queryable = Pick<pg.Client, 'query'>;
 
@@ -54,16 +56,26 @@ export function decodeRows(plain: Buffer): ArchivedRow[] {
  */
 export async function offload(db: pg.Client, target: StorageTarget, ring: KeyRing,
                               opts: { maxRowsPerObject?: number; maxObjects?: number; onObject?: (key: string, rows: number) => void } = {}): Promise<OffloadResult> {
-  const result: OffloadResult = { objects: 0, rows: 0, abandoned: [] };
+  const result: OffloadResult = { objects: 0, rows: 0, abandoned: [], undeleted: [] };
   for (;;) {
     if (opts.maxObjects !== undefined && result.objects >= opts.maxObjects) return result;
     const claim = (await db.query(`select * from retention.archive_claim($1, $2)`, [target.url, opts.maxRowsPerObject ?? 100_000])).rows[0] as
       { object_id: string | null; object_key: string | null; rows: string | null; abandoned_keys: string[] } | undefined;
+    // Whatever a failed object may have stored there is not in the manifest: remove it, and
+    // say so (archive_cleared). A key whose delete fails, or whose object failed too
+    // recently to count as cleared, is handed out again by a later claim.
+    const deleted: string[] = [];
     for (const key of claim?.abandoned_keys ?? []) {
-      // Whatever an ended session may have stored there is not in the manifest: remove it.
-      await target.delete(key).catch(() => {});
-      result.abandoned.push(key);
+      if (result.abandoned.includes(key)) continue;  // deleted by this offload already
+      try {
+        await target.delete(key);
+        deleted.push(key);
+        result.abandoned.push(key);
+      } catch {
+        if (!result.undeleted.includes(key)) result.undeleted.push(key);
+      }
     }
+    if (deleted.length) await db.query(`select retention.archive_cleared($1, $2)`, [target.url, deleted]);
     if (!claim?.object_id) return result;
     const id = claim.object_id;
     const key = claim.object_key!;
@@ -95,7 +107,12 @@ export async function offload(db: pg.Client, target: StorageTarget, ring: KeyRin
       // unfinished (archive_claim's abandoned keys), and keeps it if it was verified.
       const abandoned = await db.query(`select retention.archive_abandon($1, $2)`, [id, (err as Error).message])
         .then(() => true, () => false);
-      if (abandoned) await target.delete(key).catch(() => {});
+      // Also when another offloader found this session gone and failed the object meanwhile
+      // (it may have deleted the key before this put landed): the object is not ours to
+      // keep. A later claim deletes the key again either way.
+      const failed = abandoned || await db.query(`select status from retention.archive_objects where object_id = $1`, [id])
+        .then((r) => r.rows[0]?.status === 'failed', () => false);
+      if (failed) await target.delete(key).catch(() => {});
       throw err;
     }
   }

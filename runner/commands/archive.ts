@@ -65,7 +65,7 @@ Examples:
       const ring = requireRing(setup);
       if (sub === 'offload') {
         const r = await offload(db, setup.target, ring, { onObject: (key, n) => console.log(`wrote and verified ${key} (${n} rows)`) });
-        console.log(`${r.objects} object(s), ${r.rows} row(s) moved to ${setup.target.url}${r.abandoned.length ? `; ${r.abandoned.length} unfinished object(s) from ended sessions cleared` : ''}`);
+        console.log(`${r.objects} object(s), ${r.rows} row(s) moved to ${setup.target.url}${r.abandoned.length ? `; ${r.abandoned.length} unfinished object(s) from ended sessions cleared` : ''}${r.undeleted.length ? `; ${r.undeleted.length} unfinished object(s) could not be deleted from storage (tried again next time): ${r.undeleted.join(', ')}` : ''}`);
         return 0;
       }
       if (sub === 'prune') {
