@@ -38,16 +38,24 @@ export function exitCodeFor(err: unknown): number {
   if (code && REFUSALS.has(code)) return EXIT.refused;
   if (code && FAILURES.has(code)) return EXIT.failure;
   if (code && /^RT\d{3}$/.test(code)) return EXIT.usage;
-  if (code && INPUT_VALUES.has(code)) return EXIT.usage;
+  if (code && INPUT_VALUES.has(code) && readingParameters(err)) return EXIT.usage;
   if (fileProblem(err)) return EXIT.usage;
   return EXIT.failure;
 }
 
 // A value given on the command line that PostgreSQL cannot read as its type (a date, an
 // interval, a number, a time zone, a regular expression): asked wrongly, as RT errors about
-// the input are. Classes 22 errors raised while a run changes rows are caught by the run and
-// recorded under its own code, so they do not reach here as these.
+// the input are. Only when it failed reading the statement's parameters: the same codes
+// raised inside a routine (a run whose batch met an application trigger's bad cast fails
+// with the trigger's SQLSTATE) are failures.
 const INPUT_VALUES = new Set(['22P02', '22007', '22008', '22009', '22015', '22003', '22023', '22021', '2201B', '22001']);
+
+/** Whether a database error came from reading the statement's parameters (PostgreSQL says
+ * "unnamed portal parameter $3 = '...'"), not from inside a routine. */
+function readingParameters(err: unknown): boolean {
+  const where = (err as { where?: string }).where;
+  return !where || /^(unnamed )?portal( "[^"]*")? parameter \$\d+/.test(where);
+}
 
 // Node's errors for a path the command was given (--out, a policy or plan file): its code
 // and the path. Shown as what could not be done to which path, with a hint, not as
@@ -116,7 +124,7 @@ export function describe(err: unknown): string {
   const lines = [e.code ? `${safe(e.message)} [${e.code}]` : safe(e.message)];
   const hint = err instanceof UsageError ? err.hint : e.hint;
   if (hint) lines.push(`hint: ${safe(hint)}`);
-  else if (e.code && INPUT_VALUES.has(e.code)) lines.push('hint: a value given is not one PostgreSQL can read as its type (dates as 2026-01-31, intervals as \'90 days\', time zones as Europe/Berlin).');
+  else if (e.code && INPUT_VALUES.has(e.code) && readingParameters(err)) lines.push('hint: a value given is not one PostgreSQL can read as its type (dates as 2026-01-31, intervals as \'90 days\', time zones as Europe/Berlin).');
   if (e.code === 'ECONNREFUSED' || /connect ECONNREFUSED/.test(e.message)) {
     lines.push('hint: is PostgreSQL running? Set DATABASE_URL, the PG* variables or --database-url.');
   }
