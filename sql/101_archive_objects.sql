@@ -219,6 +219,8 @@ returns interval
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
 as $$ select interval '15 minutes' $$;
 comment on function retention_internal._archive_clear_grace() is
   'Internal. How long after an object failed an offloader''s delete of its key counts as clearing it (archive_cleared).';
