@@ -124,11 +124,11 @@ describe('pg-retention CLI', () => {
     expect(badPeriod.code).toBe(2);
     expect(badPeriod.stderr).toMatch(/\[22007\]\nhint: a value given is not one PostgreSQL can read/);
     // The same class of error from an application's trigger while a run deletes is a failure.
-    await makeEvents(db, 'app.c3', 20, 100);
-    await db.q(`create function app.c3_bad() returns trigger language plpgsql security definer as $$ begin perform 'x'::int; return old; end $$`);
-    await db.q(`create trigger c3_bad before delete on app.c3 for each row execute function app.c3_bad()`);
-    await db.q(`select retention.set_policy('c3', 'app.c3', 'delete', 'created_at', p_retain => '10 days')`);
-    const failed = await cli(['run', 'c3', '--execute', '--as-of', AS_OF]);
+    await makeEvents(db, 'app.c9', 20, 100);
+    await db.q(`create function app.c9_bad() returns trigger language plpgsql security definer as $$ begin perform 'x'::int; return old; end $$`);
+    await db.q(`create trigger c9_bad before delete on app.c9 for each row execute function app.c9_bad()`);
+    await db.q(`select retention.set_policy('c9', 'app.c9', 'delete', 'created_at', p_retain => '10 days')`);
+    const failed = await cli(['run', 'c9', '--execute', '--as-of', AS_OF]);
     expect(failed.stderr).toMatch(/\[22P02\]/);
     expect(failed.code).toBe(1);
     // A path that cannot be written: what, which path, a hint; asked wrongly (2).
