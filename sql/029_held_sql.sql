@@ -20,6 +20,30 @@
 -- came to these rows (a subject hold's check does not go back up it).
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
+-- Whether no legal hold is open and none can open before this transaction ends: the
+-- transaction (or its session) holds the holds lock (place_hold, release_hold and a direct
+-- write of legal_holds wait for it: _lock_holds_exclusive) and no hold is open now. Then
+-- "the open holds covering this row" is false for every row until the commit, and a
+-- batch's statement needs no hold condition at all (most batches: holds are rare).
+create or replace function retention_internal._no_hold_until_commit()
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  return exists (select from pg_catalog.pg_locks l
+                  where l.locktype = 'advisory' and l.pid = pg_catalog.pg_backend_pid() and l.granted
+                    and l.classid = x'52540001'::int::oid and l.objid = 0::oid and l.objsubid = 2)
+     and not exists (select from retention_internal._open_holds);
+end
+$$;
+comment on function retention_internal._no_hold_until_commit() is
+  'Internal. True when this session holds the holds lock (so no hold can be placed, re-opened or written before it lets go) and no hold is open: no row is held until the commit.';
+
 create or replace function retention_internal._held_sql(
   p_rel      regclass,
   p_alias    text,
@@ -43,6 +67,11 @@ declare
   v_con    oid;
   v_sql    text;
 begin
+  -- No hold open, and none can open before the commit: no row is held (the statement
+  -- would find so row by row; a batch takes the holds lock first).
+  if p_depth = 0 and retention_internal._no_hold_until_commit() then
+    return 'false';
+  end if;
   -- Holds on the table, a partitioned table above it, a partition its row lies in, the policy.
   v_parts := array[retention_internal._hold_scope_sql(p_rel, p_alias, p_policy)];
   -- Stored generated columns may be computed from changed ones: count them as changed.

@@ -86,6 +86,36 @@ describe('legal holds', () => {
     expect(await count(db, 'app.h3 where user_id = 7')).toBe(protectedRows);
     expect(await count(db, `app.h3 where user_id <> 7 and created_at < $1::timestamptz - interval '1 day'`, [AS_OF])).toBe(0);
   });
+  it('a hold the owner writes straight into legal_holds mid-run waits for the batch in flight and protects every later batch', async () => {
+    // A batch that finds no hold open builds its statement without a hold condition; that
+    // holds only while no hold can open before it commits, so a direct write waits too.
+    await makeEvents(db, 'app.h4', 3000, 100);
+    await slowRows(db, 'app.h4', 0.5);
+    await db.q(`select retention.set_policy('h4', 'app.h4', 'delete', 'created_at', p_retain => '1 day',
+                  p_subject_column => 'user_id', p_batch_size => 200, p_max_rows_per_run => 100000)`);
+    const run = await startSlowRun('h4');
+    await waitFor(async () => (await batchesOf('h4')) >= 2, 'two batches');
+    const c = await db.connect();
+    try {
+      await c.query('begin');
+      await c.query(`insert into retention.legal_holds (scope, subject_id, subject_token, reason, placed_by)
+                     values ('subject', '7', retention_internal._subject_token('subject:7'), 'Written by hand', 'dba')`);
+      // The insert waited for the batch in flight (the holds lock): none commits from here
+      // until this transaction does, so the rows counted now are the ones to keep.
+      const [{ n }] = (await c.query(`select count(*)::int as n from app.h4 where user_id = 7`)).rows;
+      await c.query('commit');
+      expect(n).toBeGreaterThan(0);
+      const result = await run.done;
+      expect(result.ok).toBe(true);
+      expect(await count(db, 'app.h4 where user_id = 7')).toBe(n);
+      expect(await count(db, `app.h4 where user_id <> 7 and created_at < $1::timestamptz - interval '1 day'`, [AS_OF])).toBe(0);
+      const [a] = await db.q(`select count(*)::int as n from retention.audit_log where action = 'direct.insert' and object_type = 'legal_holds'`);
+      expect(a!.n).toBe(1);
+    } finally {
+      await c.end();
+      await run.close();
+    }
+  });
 });
 
 describe('faults', () => {
