@@ -11,12 +11,33 @@ create or replace function retention_internal._scrub_sql(
   out scrubbed text,
   out set_list text
 )
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+declare
+  v_gone text;
+begin
+  -- Every column of the map must still be one of the table's: one renamed (or dropped) since
+  -- the policy or rule was saved would drop out of both the SET list and the "already
+  -- scrubbed" test, and a batch would scrub the others and report the row scrubbed.
+  select e.key into v_gone
+    from jsonb_each(p_policy.scrub_columns) e
+   where not exists (select from pg_catalog.pg_attribute a
+                      where a.attrelid = p_policy.target and a.attname = e.key and a.attnum > 0 and not a.attisdropped)
+   order by e.key limit 1;
+  if p_policy.scrub_columns is null or p_policy.scrub_columns = '{}'::jsonb then
+    raise exception '%: no columns to scrub in %', coalesce('policy ' || p_policy.name, 'erasure step'), p_policy.target
+      using errcode = 'RT019', hint = 'A scrub names its columns (p_scrub => ''{"email": "sha256"}'').';
+  end if;
+  if v_gone is not null then
+    raise exception '%: the scrubbed column % is no longer a column of %',
+          coalesce('policy ' || p_policy.name, 'erasure step'), quote_ident(v_gone), p_policy.target
+      using errcode = 'RT002',
+            hint = 'It was renamed or dropped after the scrub columns were saved, and nothing was scrubbed: restore it, or change the scrub columns (retention.alter_policy(..., p_scrub => ...) or retention.set_erasure_rule(..., p_scrub => ...)), then run or process again.';
+  end if;
   select string_agg(
            case r.kind
              when 'null' then format('t.%I is null', r.col)
@@ -39,7 +60,10 @@ as $$
                  e.value ->> 'constant' as constant,
                  format_type(a.atttypid, a.atttypmod) as type
             from jsonb_each(p_policy.scrub_columns) e
-            join pg_catalog.pg_attribute a on a.attrelid = p_policy.target and a.attname = e.key) r
+            join pg_catalog.pg_attribute a on a.attrelid = p_policy.target and a.attname = e.key
+                                              and a.attnum > 0 and not a.attisdropped) r
+    into scrubbed, set_list;
+end
 $$;
 comment on function retention_internal._scrub_sql(retention.policies) is
   'Internal. A scrub policy as SQL over alias t: the already-scrubbed condition and the SET list that scrubs a row.';

@@ -135,3 +135,36 @@ end
 $$;
 comment on function retention_internal._key_exists(regclass, text) is
   'Internal. True when the table has a row with that single-column primary key value (bound, cast to the key''s type).';
+
+-- The key of the row whose single-column primary key equals p_key, as the row holds it
+-- (its text), or NULL when there is none. Equal under the key's type and collation is not
+-- always the same text: 'carol' finds 'Carol' under a case-insensitive collation, 7.5
+-- finds 7.50 in a numeric key. An erasure request or an export names the person by the key
+-- as stored, which is what other tables' subject columns hold and are compared with byte
+-- for byte.
+create or replace function retention_internal._stored_key(p_rel regclass, p_key text)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  k      record := retention_internal._single_key(p_rel);
+  v_keys text[];
+begin
+  if k.key_column is null or p_key is null then
+    return null;
+  end if;
+  execute format('select array(select t.%I::text from %s t where t.%I::%s = $1::%s limit 2)',
+                 k.key_column, retention_internal._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
+    into v_keys using p_key;
+  -- A primary key is unique under its own equality: one row at most.
+  return case when cardinality(v_keys) = 1 then v_keys[1] end;
+exception when data_exception then
+  return null;
+end
+$$;
+comment on function retention_internal._stored_key(regclass, text) is
+  'Internal. The single-column primary key of the row whose key equals p_key (bound, cast to the key''s type), as that row holds it (its text); NULL when there is none.';

@@ -27,6 +27,11 @@ begin
   if v_tbl is null then
     return null;
   end if;
+  -- A scrubbed column renamed or dropped since the policy was saved: RT002 names it (the
+  -- privilege functions would fail on the unknown name without saying why).
+  if p.action = 'scrub' then
+    perform retention_internal._scrub_sql(p);
+  end if;
   -- USAGE on the schemas: without it the login could not reach the tables at all, and a
   -- run acting as the owner must not reach them for it.
   select v_gaps || array_agg(format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, p_role) order by n.nspname)

@@ -24,6 +24,7 @@ declare
   v_pk    text;
   v_type  text;
   v_req   retention.erasure_requests;
+  v_stored text;
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   -- The request runs as the schema's owner: the requesting login must itself be able to
@@ -61,13 +62,15 @@ begin
     raise exception 'due date % is more than three months away', p_due_at
       using errcode = 'RT029', hint = 'An erasure is due within a month, three at most where the law allows an extension; leave it NULL for 30 days.';
   end if;
-  if not retention_internal._key_exists(v_table, p_subject_id) then
+  -- The key as the person's row holds it ('042' is 42; under a case-insensitive collation
+  -- 'carol' is the row's 'Carol'; 7.5 is a numeric key's 7.50): the erasure compares other
+  -- tables' subject columns with it byte for byte. Named everywhere but here by its token.
+  v_stored := retention_internal._stored_key(v_table, p_subject_id);
+  if v_stored is null then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
-
-  -- The key as the column reads it ('042' is 42), named everywhere but here by its token.
-  p_subject_id := retention_internal._subject_value(p_subject_id, v_type);
+  p_subject_id := v_stored;
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference)
   values (v_table, p_subject_id, retention_internal._subject_token('subject:' || p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)

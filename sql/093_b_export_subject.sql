@@ -38,11 +38,12 @@ begin
   perform retention_internal._routine_write();  -- the audit entry and the subject's token
   select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
     from retention_internal._subject_table(p_subject_table, 'export') x;
-  if not retention_internal._key_exists(v_table, p_subject_id) then
+  -- The key as the person's row holds it, as an erasure request takes it (_stored_key).
+  v_key := retention_internal._stored_key(v_table, p_subject_id);
+  if v_key is null then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
-  v_key := retention_internal._subject_value(p_subject_id, v_type);
   for s in select * from retention_internal._subject_steps(v_table, v_key) order by step loop
     perform retention_internal._check_can_read(s.target::regclass);
     if retention_internal._rls_hides(s.target::regclass) then

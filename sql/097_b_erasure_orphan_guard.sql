@@ -27,6 +27,7 @@ declare
   v_n     bigint;
   v_reach oid[];
   v_direct oid[] := retention_internal._referenced_as(p_pol.target);
+  v_plan_rels oid[];
   g       record;
 begin
   select q.plan into v_plan
@@ -91,6 +92,74 @@ begin
             v_n, g.target, g.conname, g.action
         using errcode = 'RT032',
               hint = 'Stop the application writing for the person, then process the request again: its plan then takes these rows.';
+    end if;
+  end loop;
+  -- Keys ON DELETE SET NULL / SET DEFAULT from tables the plan does not name at all (created,
+  -- or given the key, after processing began; the plan walked every key there was): their
+  -- rows that reference the rows this batch deletes, or the rows its cascade deletes in a
+  -- table the plan takes for the person, would be cut loose the same way. The batch runs
+  -- after the tables it reaches are locked (_lock_reach), so no such key can be added
+  -- before it commits.
+  v_plan_rels := array(select f from jsonb_to_recordset(v_plan) as e(target text)
+                        cross join lateral unnest(retention_internal._family(to_regclass(e.target))) f
+                        where to_regclass(e.target) is not null);
+  for g in
+    select con.conrelid::regclass as target, con.conname,
+           (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+              from unnest(con.conkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.att) as fk,
+           (select string_agg(format('p.%I', a.attname), ', ' order by k.o)
+              from unnest(con.confkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk,
+           (select string_agg(format('o.%I', a.attname), ', ' order by k.o)
+              from unnest(con.conkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.att) as fk_o,
+           (select string_agg(format('t.%I', a.attname), ', ' order by k.o)
+              from unnest(con.confkey) with ordinality k(att, o)
+              join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.att) as pk_t,
+           case con.confdeltype when 'n' then 'SET NULL' else 'SET DEFAULT' end as action,
+           con.confrelid = any (v_direct) as direct, con.confrelid::regclass as parent,
+           (select e.cond from jsonb_to_recordset(v_plan) as e(target text, rule text, cond text)
+             where to_regclass(e.target) = con.confrelid and e.rule = 'delete' and e.cond is not null limit 1) as parent_cond
+      from pg_catalog.pg_constraint con
+     where con.contype = 'f' and con.confdeltype in ('n', 'd') and con.conparentid = 0
+       and (con.confrelid = any (v_direct) or con.confrelid = any (v_reach))
+       and not con.conrelid = any (v_plan_rels)
+       and not con.conrelid = any (retention_internal._family(p_pol.target))
+     order by con.conrelid::regclass::text, con.conname
+  loop
+    if v_tids is null then
+      v_sql := retention_internal._policy_sql(p_pol, p_cond);
+      execute format('select array(select t.ctid from only %s t where %s and not (%s) and t.ctid <> all ($1)
+                                    limit $2 for update of t skip locked)',
+                     v_sql.tbl, v_sql.eligible, v_sql.held)
+        into v_tids using coalesce(p_skip, '{}'), p_size;
+      if cardinality(v_tids) = 0 then
+        return format('(%s and false)', p_cond);
+      end if;
+    end if;
+    if g.direct then
+      execute format('select count(*) from %s t where (%s) in (select %s from only %s p where p.ctid = any ($1))',
+                     g.target, g.fk, g.pk, retention.qualified_name(p_pol.target))
+        into v_n using v_tids;
+    elsif g.parent_cond is not null then
+      -- The rows of the table the cascade deletes from that the plan takes for the person.
+      v_child := null;
+      v_child.target := g.parent;
+      v_child.action := 'delete';
+      execute format('select count(*) from %s o where (%s) in (select %s from only %s t where %s)',
+                     g.target, g.fk_o, g.pk_t, g.parent, (retention_internal._policy_sql(v_child, g.parent_cond)).eligible)
+        into v_n;
+    else
+      -- A table the plan does not take for the person: any row with its key set may be one.
+      execute format('select count(*) from %s t where (%s) is not null', g.target, replace(g.fk, ', ', ') is not null and ('))
+        into v_n;
+    end if;
+    if v_n > 0 then
+      raise exception '% row(s) of %, a table this erasure''s plan does not name (created, or given its key, after processing began), reference the rows this step deletes through % (ON DELETE %): they would be left without their key',
+            v_n, g.target, g.conname, g.action
+        using errcode = 'RT032',
+              hint = 'Process the request again: its plan then takes that table (set an erasure rule for it if its rows should stay).';
     end if;
   end loop;
   if v_tids is null then

@@ -154,6 +154,14 @@ begin
                               (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
                                 where c.oid = v_s.target::regclass), session_user);
       end if;
+      -- A scrubbed column renamed or dropped since the rule was saved: RT002 names it.
+      if v_s.rule = 'scrub' then
+        v_pol := null;
+        v_pol.target := v_s.target::regclass;
+        v_pol.action := 'scrub';
+        v_pol.scrub_columns := v_s.scrub;
+        perform retention_internal._scrub_sql(v_pol);
+      end if;
       if not has_table_privilege(session_user, v_s.target, 'SELECT')
          or (v_s.rule = 'delete' and not has_table_privilege(session_user, v_s.target, 'DELETE'))
          or (v_s.rule = 'scrub' and exists (select from jsonb_object_keys(coalesce(v_s.scrub, '{}')) c

@@ -529,3 +529,155 @@ describe('rows written mid-erasure through a cascade, and tables made to inherit
   });
 });
 
+
+describe('columns renamed, tables keyed and keys spelt otherwise mid-erasure (atk46)', () => {
+  /** Processes a request on one session, calling `during(table)` as each step's run opens. */
+  async function stepThrough(id: number, during: (table: string) => Promise<void>) {
+    const c = await db.connect();
+    try {
+      await c.query(`select retention.pin_session()`);
+      expect((await c.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
+      for (;;) {
+        const { rows: [st] } = await c.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
+        if (!st.run_id) return { status: st.status as string, code: st.code as string | null };
+        const [r] = await db.q(`select erasure_table from retention.runs where run_id = $1`, [st.run_id]);
+        await during(r!.erasure_table);
+        while ((await c.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
+      }
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('a scrubbed column renamed after processing began fails the request (RT002) with nothing scrubbed; processing again under a fixed rule completes', async () => {
+    await db.q(`create schema n1`);
+    await db.q(`create table n1.users (id bigint primary key, email text, name text)`);
+    await db.q(`insert into n1.users values (7, 'seven@example.com', 'Seven Person'), (8, 'eight@example.com', 'Eight Person')`);
+    await db.q(`select retention.set_erasure_rule('n1.users', 'scrub', p_scrub => '{"email": "sha256", "name": null}')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('n1.users', '7', 'ticket n1')`);
+    const out = await stepThrough(req!.request_id, async (table) => {
+      if (table === 'n1.users') await db.q(`alter table n1.users rename column name to full_name`);
+    });
+    expect(out).toEqual({ status: 'failed', code: 'RT002' });
+    const [r] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r!.status).toBe('failed');
+    expect(r!.status_reason).toMatch(/scrubbed column name is no longer a column of n1\.users/);
+    expect(await db.q(`select email, full_name from n1.users where id = 7`)).toEqual([{ email: 'seven@example.com', full_name: 'Seven Person' }]);
+    expect(await count(db, `retention.erasure_evidence where request_id = ${req!.request_id}`)).toBe(0);
+    // The rule still names the old column: processing again says so, and changes nothing.
+    const err = await db.call(`call retention.process_erasure($1)`, [req!.request_id]).then(() => null, (e: { code?: string; hint?: string }) => e);
+    expect(err?.code).toBe('RT002');
+    expect(err?.hint).toMatch(/set_erasure_rule/);
+    expect(await db.q(`select full_name from n1.users where id = 7`)).toEqual([{ full_name: 'Seven Person' }]);
+    await db.q(`select retention.set_erasure_rule('n1.users', 'scrub', p_scrub => '{"email": "sha256", "full_name": null}')`);
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('completed');
+    const [u] = await db.q(`select email, full_name from n1.users where id = 7`);
+    expect(u!.full_name).toBeNull();
+    expect(u!.email).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('a scrub policy whose scrubbed column is renamed between batches stops (RT002) and reports no row it did not scrub', async () => {
+    await db.q(`create schema n2`);
+    await db.q(`create table n2.customers (id int primary key, email text, fullname text, closed_at timestamptz)`);
+    await db.q(`insert into n2.customers select i, 'c' || i || '@example.com', 'Customer ' || i, now() - interval '60 days' - make_interval(days => i)
+                  from generate_series(1, 10) i`);
+    await db.q(`select retention.set_policy('n2.scrub', 'n2.customers', 'scrub', 'closed_at', p_retain => '30 days',
+                  p_scrub => '{"email": "sha256", "fullname": null}', p_batch_size => 3)`);
+    const c = await db.connect();
+    try {
+      await c.query(`select retention.pin_session()`);
+      const { rows: [{ id }] } = await c.query(`select retention.open_run('n2.scrub') as id`);
+      expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).toBe('running');
+      await db.q(`alter table n2.customers rename column fullname to full_name`);
+      while ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s === 'running');
+      const [run] = await db.q(`select status, error_code, affected::int from retention.runs where run_id = $1`, [id]);
+      expect([run!.status, run!.error_code, run!.affected]).toEqual(['failed', 'RT002', 3]);
+    } finally {
+      await c.end();
+    }
+    // The first batch scrubbed three rows, both columns; the other seven are as they were.
+    expect(await count(db, `n2.customers where full_name is null and email like 'sha256:%'`)).toBe(3);
+    expect(await count(db, `n2.customers where full_name like 'Customer %' and email like '%@example.com'`)).toBe(7);
+    // Running it again is refused at once, naming the column, and changes nothing.
+    const err = await db.call(`call retention.run('n2.scrub')`).then(() => null, (e: { code?: string; message?: string }) => e);
+    expect(err?.code).toBe('RT002');
+    expect(err?.message).toMatch(/scrubbed column fullname is no longer a column of n2\.customers/);
+    expect(await count(db, `n2.customers where full_name like 'Customer %'`)).toBe(7);
+  });
+
+  it('a table created during processing with a key ON DELETE SET NULL to the subject fails the request instead of keeping the person\'s row without its key', async () => {
+    await db.q(`create schema n3`);
+    await db.q(`create table n3.members (id bigint primary key, name text)`);
+    await db.q(`insert into n3.members values (1, 'Alice Member'), (2, 'Bob')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('n3.members', '1', 'ticket n3')`);
+    const out = await stepThrough(req!.request_id, async (table) => {
+      if (table === 'n3.members') {
+        await db.q(`create table n3.notes (id serial primary key, member_id bigint references n3.members on delete set null, body text)`);
+        await db.q(`insert into n3.notes (member_id, body) values (1, 'Alice: diagnosis X'), (2, 'Bob: fine')`);
+      }
+    });
+    expect(out).toEqual({ status: 'failed', code: 'RT032' });
+    const [r] = await db.q(`select status_reason from retention.erasure_requests where request_id = $1`, [req!.request_id]);
+    expect(r!.status_reason).toMatch(/1 row\(s\) of n3\.notes, a table this erasure's plan does not name/);
+    expect(await db.q(`select member_id, body from n3.notes order by id`)).toEqual([
+      { member_id: '1', body: 'Alice: diagnosis X' }, { member_id: '2', body: 'Bob: fine' }]);
+    expect(await count(db, `n3.members where id = 1`)).toBe(1);
+    // Processing again plans the notes in: Alice's note goes, Bob's stays.
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect((await db.q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]))[0]!.status).toBe('completed');
+    expect(await db.q(`select member_id, body from n3.notes order by id`)).toEqual([{ member_id: '2', body: 'Bob: fine' }]);
+  });
+
+  it('a key added during processing (ON DELETE SET NULL) from a table the cascade of the subject\'s delete reaches fails the request too', async () => {
+    await db.q(`create schema n4`);
+    await db.q(`create table n4.users (id int primary key, name text)`);
+    await db.q(`create table n4.orders (id int primary key, user_id int references n4.users on delete cascade, item text)`);
+    await db.q(`create table n4.memos (id int primary key, order_ref int, body text)`);
+    await db.q(`insert into n4.users values (10, 'Dan'), (11, 'Eve')`);
+    await db.q(`insert into n4.orders values (100, 10, 'lamp'), (110, 11, 'desk')`);
+    await db.q(`insert into n4.memos values (1, 110, 'eve memo')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('n4.users', '10', 'ticket n4')`);
+    const out = await stepThrough(req!.request_id, async (table) => {
+      if (table === 'n4.users') {
+        await db.q(`insert into n4.orders values (101, 10, 'second order')`);
+        await db.q(`insert into n4.memos values (2, 101, 'dan secret: lives at 2 Oak St')`);
+        await db.q(`alter table n4.memos add foreign key (order_ref) references n4.orders on delete set null`);
+      }
+    });
+    expect(out).toEqual({ status: 'failed', code: 'RT032' });
+    expect(await db.q(`select id, order_ref from n4.memos order by id`)).toEqual([{ id: 1, order_ref: 110 }, { id: 2, order_ref: 101 }]);
+    expect(await count(db, `n4.users where id = 10`)).toBe(1);
+  });
+
+  it('a request or an export spelt otherwise than the key as stored (a case-insensitive collation, a numeric scale) names the row\'s own key, and the erasure takes the rows that hold it', async () => {
+    const [{ icu }] = await db.q<{ icu: boolean }>(`select exists (select from pg_collation where collprovider = 'i') as icu`);
+    await db.q(`create schema n5`);
+    if (icu) {
+      await db.q(`create collation n5.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`);
+      await db.q(`create table n5.people (nick text collate n5.ci primary key, bio text)`);
+      await db.q(`create table n5.people_logs (id serial primary key, nick text, msg text)`);
+      await db.q(`insert into n5.people values ('Carol', 'Carol bio'), ('Dave', 'Dave bio')`);
+      await db.q(`insert into n5.people_logs (nick, msg) values ('Carol', 'Carol visited /clinic'), ('Dave', 'Dave in')`);
+      await db.q(`select retention.set_erasure_rule('n5.people_logs', 'delete', p_subject_column => 'nick', p_subject_table => 'n5.people')`);
+      const [ex] = await db.q(`select retention.export_subject('n5.people', 'carol') as doc`);
+      expect(JSON.stringify(ex!.doc)).toContain('Carol visited /clinic');
+      const [req] = await db.q<{ request_id: number; subject_id: string }>(`select request_id::int, subject_id from retention.request_erasure('n5.people', 'carol', 'ticket n5')`);
+      expect(req!.subject_id).toBe('Carol');
+      await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+      expect(await db.q(`select nick from n5.people order by 1`)).toEqual([{ nick: 'Dave' }]);
+      expect(await db.q(`select nick from n5.people_logs order by 1`)).toEqual([{ nick: 'Dave' }]);
+    }
+    await db.q(`create table n5.acc (id numeric primary key, owner text)`);
+    await db.q(`create table n5.acc_events (id serial primary key, acc_ref text, what text)`);
+    await db.q(`insert into n5.acc values (7.50, 'Frank'), (8, 'Gina')`);
+    await db.q(`insert into n5.acc_events (acc_ref, what) values ('7.50', 'frank paid'), ('8', 'gina paid')`);
+    await db.q(`select retention.set_erasure_rule('n5.acc_events', 'delete', p_subject_column => 'acc_ref', p_subject_table => 'n5.acc')`);
+    const [req2] = await db.q<{ request_id: number; subject_id: string }>(`select request_id::int, subject_id from retention.request_erasure('n5.acc', '7.5', 'ticket n5b')`);
+    expect(req2!.subject_id).toBe('7.50');
+    await db.call(`call retention.process_erasure($1)`, [req2!.request_id]);
+    expect(await db.q(`select what from n5.acc_events order by 1`)).toEqual([{ what: 'gina paid' }]);
+    expect(await db.q(`select owner from n5.acc order by 1`)).toEqual([{ owner: 'Gina' }]);
+    expect(await sqlState(db.q(`select retention.request_erasure('n5.acc', '7.25', 'ticket n5c')`))).toBe('RT030');
+  });
+});
