@@ -28,13 +28,14 @@ declare
   v_key  text := coalesce(v_row ->> 'name', v_row ->> 'hold_id', v_row ->> 'request_id', v_row ->> 'rule_id', v_row ->> 'scope',
                           v_row ->> 'column_id', v_row ->> 'report_id');
 begin
-  -- A hold written directly waits for the batches in flight, as place_hold does: a batch
-  -- that found no hold open relies on none opening before it commits (_no_hold_until_commit).
-  if tg_table_name = 'legal_holds' then
-    perform retention_internal._lock_holds_exclusive();
-  end if;
   if coalesce(current_setting('retention.routine_write', true), '') = pg_current_xact_id()::text then
     return null;
+  end if;
+  -- A hold written directly waits for the batches in flight, as place_hold does: a batch
+  -- that found no hold open relies on none opening before it commits (_no_hold_until_commit).
+  -- (Routines write holds under that lock themselves, or only close them.)
+  if tg_table_name = 'legal_holds' then
+    perform retention_internal._lock_holds_exclusive();
   end if;
   perform retention_internal._append_audit('direct.' || lower(tg_op), tg_table_name, v_key,
     jsonb_build_object('table', tg_table_name, 'db_user', current_user,

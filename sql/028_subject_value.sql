@@ -154,3 +154,48 @@ end
 $$;
 comment on function retention_internal._own_subject_columns(regclass) is
   'Internal. The subject columns a table has of its own: policies'' and erasure rules'' subject columns (its and its partitioned family''s) and the key of erasure subject tables.';
+
+-- The spellings under which a subject id may equal another in some column type, for
+-- judging values whose column type is no longer known (an archived row whose table was
+-- renamed, dropped or its column retyped since): as given; without trailing blanks (a
+-- char(n) pads); in lower case (uuid, citext, case-insensitive collations); as a number
+-- without leading zeros, sign, exponent or trailing fractional zeros ('042', '+42',
+-- '4.2e1' and '42.0' are 42); as a uuid (braces, no hyphens). Two ids may be the same
+-- subject when their sets overlap. Wider than any one type's equality, on purpose: what
+-- it serves keeps data for a hold, and keeping too much is the safe side.
+create or replace function retention_internal._subject_forms(p_value text)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v text[];
+  t text;
+begin
+  if p_value is null then
+    return '{}';
+  end if;
+  t := pg_catalog.rtrim(p_value);
+  v := array[p_value, t, pg_catalog.lower(t)];
+  if pg_catalog.btrim(p_value) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,6})?$' then
+    begin
+      v := v || pg_catalog.trim_scale(pg_catalog.btrim(p_value)::numeric)::text;
+    exception when data_exception then
+      null;
+    end;
+  end if;
+  if pg_catalog.btrim(p_value) ~ '^\{?[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}?$' then
+    begin
+      v := v || pg_catalog.btrim(p_value)::uuid::text;
+    exception when data_exception then
+      null;
+    end;
+  end if;
+  return v;
+end
+$$;
+comment on function retention_internal._subject_forms(text) is
+  'Internal. Spellings under which a subject id may equal another in some column type (as given, without trailing blanks, lower case, a canonical number, a canonical uuid): for judging archived values whose column type is no longer known; two ids may be one subject when their sets overlap.';

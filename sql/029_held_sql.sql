@@ -21,8 +21,8 @@
 -- The whole condition is gated by "is any hold open at all", which PostgreSQL evaluates
 -- once per statement: without holds it costs nothing per row.
 -- Whether no legal hold is open and none can open before this transaction ends: the
--- transaction (or its session) holds the holds lock (place_hold, release_hold and a direct
--- write of legal_holds wait for it: _lock_holds_exclusive) and no hold is open now. Then
+-- transaction holds the holds lock (place_hold and a direct write of legal_holds wait for
+-- it: _lock_holds_exclusive) and no hold is open now. Then
 -- "the open holds covering this row" is false for every row until the commit, and a
 -- batch's statement needs no hold condition at all (most batches: holds are rare).
 create or replace function retention_internal._no_hold_until_commit()
@@ -36,13 +36,15 @@ set timezone = 'UTC'
 as $$
 begin
   return exists (select from pg_catalog.pg_locks l
-                  where l.locktype = 'advisory' and l.pid = pg_catalog.pg_backend_pid() and l.granted
-                    and l.classid = x'52540001'::int::oid and l.objid = 0::oid and l.objsubid = 2)
+                  where l.locktype = 'relation' and l.pid = pg_catalog.pg_backend_pid() and l.granted
+                    and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+                    and l.relation = 'retention_internal.holds_gate'::regclass
+                    and l.mode in ('AccessShareLock', 'AccessExclusiveLock'))
      and not exists (select from retention_internal._open_holds);
 end
 $$;
 comment on function retention_internal._no_hold_until_commit() is
-  'Internal. True when this session holds the holds lock (so no hold can be placed, re-opened or written before it lets go) and no hold is open: no row is held until the commit.';
+  'Internal. True when this transaction holds the holds lock (so no hold can be placed, re-opened or written before it commits) and no hold is open: no row is held until the commit.';
 
 create or replace function retention_internal._held_sql(
   p_rel      regclass,

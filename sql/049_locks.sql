@@ -1,31 +1,41 @@
--- Advisory locks, one key namespace (the first of the two int4 keys) per purpose, so a lock
--- of one purpose can never block or be mistaken for another's:
---   x'52540001'  the holds lock (second key 0): shared by every batch for its transaction,
---                exclusive for place_hold, so a hold waits for the batches in flight to
---                commit and every later batch reads it in the statement that changes rows;
+-- The holds lock is a table lock (retention_internal.holds_gate, migration 31): ACCESS SHARE,
+-- taken by every batch for its transaction, and ACCESS EXCLUSIVE, taken by place_hold and a
+-- direct write of legal_holds, so a hold waits for the batches in flight to commit and every
+-- later batch reads it in the statement that changes rows. No role but the owner may lock
+-- that table; an advisory key (what it was) any login could take, and one holding it
+-- shared kept holds from being placed while batches went on (round atk48).
+-- Advisory locks, one key namespace (the first of the two int4 keys) per purpose:
 --   x'52540002'  one run per policy (second key: a hash of the policy's name, so a policy
 --                dropped and created again mid-run is still the same policy), held by the
 --                session for the length of the run (it spans the run's many transactions).
 -- The migrate lock is a single bigint key (runner/migrate.ts), a key space of its own.
 create or replace function retention_internal._lock_holds_shared()
 returns void
-language sql
+language plpgsql
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
-as $$ select pg_catalog.pg_advisory_xact_lock_shared(x'52540001'::int, 0) $$;
+as $$
+begin
+  lock table retention_internal.holds_gate in access share mode;
+end
+$$;
 comment on function retention_internal._lock_holds_shared() is
-  'Internal. Taken by each batch: serialises batches with place_hold.';
+  'Internal. Taken by each batch: serialises batches with place_hold (ACCESS SHARE on retention_internal.holds_gate).';
 
 create or replace function retention_internal._lock_holds_exclusive()
 returns void
-language sql
+language plpgsql
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
-as $$ select pg_catalog.pg_advisory_xact_lock(x'52540001'::int, 0) $$;
+as $$
+begin
+  lock table retention_internal.holds_gate in access exclusive mode;
+end
+$$;
 comment on function retention_internal._lock_holds_exclusive() is
-  'Internal. Taken by place_hold: waits for in-flight batches to commit.';
+  'Internal. Taken by place_hold and a direct write of legal_holds: waits for in-flight batches to commit (ACCESS EXCLUSIVE on retention_internal.holds_gate).';
 
 -- Claims the run lock of a policy for this session. A lock this session still holds from
 -- an earlier run of it is stale (a session runs one statement at a time, so that run is

@@ -320,9 +320,11 @@ begin
        cross join lateral unnest(retention_internal._subject_columns(x)) c
        where to_regclass(t.tbl) is not null
     loop
-      -- Compared as text (as given, and as the canonical text of an integer and of a
-      -- number: '042' holds '42', as in a live text column), and in the column's type
-      -- where the table still has the column (numeric 2.0 is 2).
+      -- Compared in every spelling that some column type would take for the same subject
+      -- (_subject_forms: '042' is 42, 'AB12    ' is a char(8)'s 'AB12', an upper-case uuid
+      -- is its lower-case one): the column the row came from may have been renamed,
+      -- dropped or retyped since it was archived, and then its type says nothing (atk48).
+      -- And in the column's type where the table still has the column (numeric 2.0 is 2).
       select retention_internal._base_type(a.atttypid, a.atttypmod) into v_typ
         from pg_catalog.pg_attribute a
        where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and a.attnum > 0 and not a.attisdropped;
@@ -331,8 +333,7 @@ begin
            select from jsonb_array_elements($1) e
              join retention_internal._open_holds h on h.scope = ''subject''
             where e ->> ''table'' = $2 and e -> ''row'' ->> $3 is not null
-              and (e -> ''row'' ->> $3 = any (array[h.subject_id, retention_internal._subject_value(h.subject_id, ''bigint''),
-                                                    retention_internal._subject_value(h.subject_id, ''numeric'')])%s))',
+              and (retention_internal._subject_forms(e -> ''row'' ->> $3) operator(pg_catalog.&&) retention_internal._subject_forms(h.subject_id)%s))',
         case when v_typ is not null
              then format(' or coalesce(retention_internal._subject_value(h.subject_id, %1$L)::%1$s = retention_internal._subject_value(e -> ''row'' ->> $3, %1$L)::%1$s, false)', v_typ)
              else '' end)
@@ -346,6 +347,18 @@ begin
     -- unique column, a chain of keys: _subject_held_sql), judged on the rows it references
     -- now; a row that no longer fits its table's columns is kept (it cannot be judged).
     v_rel := to_regclass(t.tbl);
+    -- Another table under the name since (the object's was renamed or dropped): not theirs.
+    if v_rel is not null and o.rels is not null and not v_rel::oid = any (o.rels) then
+      v_rel := null;
+    end if;
+    -- A table of the object renamed since (one of its tables is still there under a name the
+    -- object does not know): which one these rows came from is not recorded, so their keys
+    -- cannot be followed; kept while subject holds are open (atk48).
+    if v_rel is null and exists (select from unnest(o.rels) r join pg_catalog.pg_class k on k.oid = r
+                                  where not coalesce(o.tables, '{}') ? retention.qualified_name(r::regclass)) then
+      raise warning 'archive object %: rows of % whose table was renamed since; kept while subject holds are open', p_object_id, t.tbl;
+      return true;
+    end if;
     continue when v_rel is null or (select k.relkind from pg_catalog.pg_class k where k.oid = v_rel) not in ('r', 'p');
     v_sql := (retention_internal._subject_held_sql(v_rel, 't')).sql;
     continue when v_sql = 'false';

@@ -365,6 +365,44 @@ describe('archive objects', () => {
     await db.q(`select retention.release_hold(h.hold_id, 'done') from retention.legal_holds h where h.released_at is null`);
   });
 
+  it('prune keeps a held person\'s object after its table is renamed, replaced under its name, or its subject column retyped (attack round atk48)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await db.q(`select retention.drop_policy(name) from retention.policies`);
+    await db.q(`drop schema if exists pk cascade`);
+    await db.q(`create schema pk`);
+    await db.q(`create table pk.events (id int primary key, account uuid not null, created_at timestamptz not null)`);
+    await db.q(`insert into pk.events values (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-03-01'), (2, 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-03-01')`);
+    await db.q(`create table pk.tickets (id int primary key, cust char(8) not null, created_at timestamptz not null)`);
+    await db.q(`insert into pk.tickets values (1, 'AB12', '2024-03-01')`);
+    await db.q(`select retention.set_policy('pk.ev', 'pk.events', 'delete', 'created_at', interval '30 days',
+                  p_subject_column => 'account', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.q(`select retention.set_policy('pk.tk', 'pk.tickets', 'delete', 'created_at', interval '30 days',
+                  p_subject_column => 'cust', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.call(`call retention.run('pk.ev')`);
+    await db.call(`call retention.run('pk.tk')`);
+    const target = new LocalDirTarget(dir());
+    await offload(client, target, ring, { maxRowsPerObject: 2 });
+    await db.q(`update retention.archive_objects set expires_at = now() - interval '1 minute'`);
+    expect((await objects()).map((o) => o.tables)).toEqual([{ 'pk.events': 2 }, { 'pk.tickets': 1 }]);
+    // The legal team writes the uuid in upper case, the ticket's customer without padding.
+    const h1 = (await db.q(`select hold_id from retention.place_hold('subject', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'litigation')`))[0]!.hold_id;
+    const h2 = (await db.q(`select hold_id from retention.place_hold('subject', 'AB12', 'litigation')`))[0]!.hold_id;
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    // The application renames the events' table and retypes the tickets' column.
+    await db.q(`alter table pk.events rename to events_2024`);
+    await db.q(`alter table pk.tickets alter column cust type varchar(8)`);
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    // ... and puts a table of another shape under the old name.
+    await db.q(`create table pk.events (id int primary key, account text)`);
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    expect(await count(db, `retention.archive_objects where status = 'verified'`)).toBe(2);
+    for (const o of await objects()) await expect(target.get(o.object_key)).resolves.toBeTruthy();
+    // Released, both go.
+    await db.q(`select retention.release_hold($1, 'done')`, [h1]);
+    await db.q(`select retention.release_hold($1, 'done')`, [h2]);
+    expect((await prune(client, target, ring)).deleted).toHaveLength(2);
+  });
+
   it('restore never writes into the live table without --live; export file names stay in their directory', async () => {
     await db.q(`delete from retention.archive_objects`);
     await wideTable();

@@ -497,16 +497,20 @@ describe('a trigger slipped in between the check and the statement', () => {
     await app.query(`create function ${role}.spy() returns trigger language plpgsql as $$
                        begin insert into ${role}.log values (current_user); return old; end $$`);
     await q(`select retention.set_policy('tt', '${role}.t', 'delete', 'at', p_retain => '30 days', p_lock_timeout => '5 seconds')`);
-    // The application holds the holds lock, so the batch waits after its check...
-    await app.query(`select pg_advisory_lock(x'52540001'::int, 0)`);
+    // A hold being placed holds the holds lock (only the owner's routines may take it), so
+    // the batch waits after its check...
+    const dba = await db.connect();
+    await dba.query(`begin`);
+    await dba.query(`lock table retention_internal.holds_gate in access exclusive mode`);
     const run = db.call(`call retention.run('tt')`).catch((e: { code?: string }) => e.code);
-    await waitFor(async () => (await q(`select 1 from pg_locks where locktype = 'advisory' and not granted
-                                          and classid = x'52540001'::int::oid and objid = 0`)).length > 0, 'the batch waiting for the holds lock');
+    await waitFor(async () => (await q(`select 1 from pg_locks where locktype = 'relation' and not granted
+                                          and relation = 'retention_internal.holds_gate'::regclass`)).length > 0, 'the batch waiting for the holds lock');
     // ... and tries to add its trigger meanwhile: it has to wait for the batch's table lock.
     await app.query(`set lock_timeout = '1s'`);
     const created = await app.query(`create trigger spy before delete on ${role}.t for each row execute function ${role}.spy()`)
       .then(() => 'created', (e: { code?: string }) => e.code);
-    await app.query(`select pg_advisory_unlock(x'52540001'::int, 0)`);
+    await dba.query(`commit`);
+    await dba.end();
     const ran = await run;
     const how = `trigger: ${String(created)}, run: ${JSON.stringify(ran)}`;  // in every failure message below
     // The two waits are a deadlock: PostgreSQL ends one of them (or both: the trigger's

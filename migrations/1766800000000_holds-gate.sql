@@ -1,0 +1,32 @@
+-- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1766800000000_holds-gate') then
+    raise exception 'migration 1766800000000_holds-gate is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
+
+-- The holds lock: every batch locks this table ACCESS SHARE for its transaction, a hold is
+-- placed under ACCESS EXCLUSIVE, so a hold waits for the batches in flight and every later
+-- batch reads it. It was an advisory lock, whose key any login can take: one that took it
+-- shared kept every hold from being placed while runs went on deleting (round atk48). No
+-- role but the owner may lock this table (it is in retention_internal, which no role may
+-- use, and no role holds a privilege on it).
+create table retention_internal.holds_gate ();
+revoke all on retention_internal.holds_gate from public;
+comment on table retention_internal.holds_gate is
+  'Internal. No rows: its table lock is the holds lock (ACCESS SHARE by every batch for its transaction, ACCESS EXCLUSIVE to place a hold or write legal_holds directly).';
+
+-- Down Migration
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;
