@@ -13,8 +13,9 @@
 --    backends, configuration reloads, WAL and replication functions;
 --  * any function p_owner may not EXECUTE itself (pg_read_file, lo_export and other
 --    superuser-only ones; pg-retention's routines it holds no grant on);
---  * a function of another role that is not SECURITY DEFINER (which runs as its own owner
---    anyway) and that neither a superuser nor the retention owner owns.
+--  * built-ins that change or read sequences, indexes or slots with the caller's rights;
+--  * a function that neither a superuser nor the retention owner owns, SECURITY DEFINER
+--    or not (one that is runs as its owner, but inside the owner's session and transaction).
 create or replace function retention_internal._untrusted_call(p_fn oid, p_owner oid)
 returns text
 language sql
@@ -35,10 +36,29 @@ as $$
                                'pg_stat_reset_slru', 'pg_stat_reset_replication_slot', 'pg_backup_start', 'pg_backup_stop',
                                'pg_start_backup', 'pg_stop_backup', 'pg_create_restore_point'))
       then 'it runs SQL or reaches other sessions or the server'
+    -- Built-ins that act on a sequence with the caller's rights: the owner's, in a run
+    -- (setval on retention.legal_holds' ids from a WHEN clause broke the next place_hold;
+    -- round atk43). A column default that calls them is not refused (_foreign_code): our
+    -- statements never evaluate a default, and a key's SET DEFAULT action evaluates it as
+    -- the referencing table's owner.
+    when o.rolsuper and p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+         and p.proname in ('setval', 'nextval', 'currval', 'lastval', 'pg_sequence_last_value')
+      then 'it changes or reads a sequence with the caller''s rights'
+    when o.rolsuper and p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+         and (p.proname ~ '^(brin_summarize|brin_desummarize|pg_copy_)' or p.proname in ('gin_clean_pending_list', 'pg_stat_reset_subscription_stats'))
+      then 'it changes an index, a slot or statistics with the caller''s rights'
     when p_owner is not null and not pg_catalog.has_function_privilege(p_owner, p.oid, 'EXECUTE')
       then pg_catalog.format('which %s may not execute itself', p_owner::pg_catalog.regrole)
-    when p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace and not p.prosecdef and not o.rolsuper and o.rolname <> current_user
-      then pg_catalog.format('owned by %I', o.rolname)
+    -- SECURITY DEFINER or not: a function of another role runs inside the retention
+    -- owner's session and transaction. As SECURITY DEFINER it runs as its owner, but a
+    -- plain SET in it outlives it (the rest of the batch would resolve names on its
+    -- search_path, as the retention owner), and DDL in it (CREATE OR REPLACE of another
+    -- trigger's function) takes effect within the batch's own statement (rounds atk43,
+    -- atk49). Only the retention owner's and superusers' functions are trusted.
+    when p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace and not o.rolsuper and o.rolname <> current_user
+      then case when p.prosecdef
+                then pg_catalog.format('owned by %I (SECURITY DEFINER, it would still run inside the retention owner''s session and transaction)', o.rolname)
+                else pg_catalog.format('owned by %I', o.rolname) end
   end
     from pg_catalog.pg_proc p
     join pg_catalog.pg_namespace n on n.oid = p.pronamespace

@@ -38,7 +38,7 @@ begin
     join pg_catalog.pg_cast c on c.castsource = p.oid
     join pg_catalog.pg_proc f on f.oid = c.castfunc
     join pg_catalog.pg_roles o on o.oid = f.proowner
-   where f.pronamespace <> 'pg_catalog'::regnamespace and not f.prosecdef and not o.rolsuper
+   where f.pronamespace <> 'pg_catalog'::regnamespace and not o.rolsuper
      and o.rolname <> current_user
    limit 1
   ) s(v) limit 1);
@@ -60,7 +60,7 @@ declare
 begin
   if v_found is not null then
     raise exception 'type % has a % : pg-retention would run it with the retention owner''s rights', p_type::regtype, v_found
-      using errcode = 'RT025', hint = 'Drop the cast, make its function SECURITY DEFINER, or have a trusted role own it.';
+      using errcode = 'RT025', hint = 'Drop the cast, or have the retention owner (or a superuser) own its function.';
   end if;
   return true;
 end

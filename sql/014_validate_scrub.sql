@@ -85,7 +85,7 @@ begin
       v_ref := retention_internal._type_code(v_type, (select c.relowner from pg_catalog.pg_class c where c.oid = p_target));
       if v_ref is not null then
         raise exception 'column % of %: %: pg-retention would run it with the retention owner''s rights', quote_ident(v_col), p_target, v_ref
-          using errcode = 'RT025', hint = 'Make the function SECURITY DEFINER, have a trusted role own it, or scrub the column to null or sha256.';
+          using errcode = 'RT025', hint = 'Have the retention owner (or a superuser) own the function, or scrub the column to null or sha256.';
       end if;
       begin
         execute format('select %L::%s', v_rule ->> 'constant', format_type(v_type, v_att.atttypmod));

@@ -271,6 +271,8 @@ begin
       join pg_catalog.pg_class c on c.oid = f.rel
       cross join lateral (select retention_internal._untrusted_call(f.fn, c.relowner) as why) u
      where u.why is not null
+       -- A column default's nextval is never evaluated by our statements (above).
+       and not (f.what like 'default or generated column of %' and u.why like 'it changes or reads a sequence%')
      group by f.what, f.fn, u.why
      order by 1
      limit 3) x
@@ -410,7 +412,7 @@ begin
   if v_found is not null then
     raise exception 'acting on % would run code of another role with the rights of the retention schema''s owner: %', p.target, v_found
       using errcode = 'RT025',
-            hint = 'Runs act as the retention owner. Make that function SECURITY DEFINER (it then runs as its own owner), have the owner (or a superuser) own it, or disable the trigger; then run again.';
+            hint = 'Runs act as the retention owner, in its session: have the owner (or a superuser) own that function, or disable the trigger; then run again. SECURITY DEFINER is not enough: such a function still runs inside the run''s session and transaction.';
   end if;
 end
 $$;

@@ -195,7 +195,7 @@ begin
   if v_bad is not null then
     raise exception 'cannot archive %: copying a row would run another role''s cast (%)', p_rel, v_bad
       using errcode = 'RT025',
-            hint = 'Archives are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or make it SECURITY DEFINER.';
+            hint = 'Archives are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or drop the cast.';
   end if;
 end
 $$;

@@ -15,7 +15,7 @@ begin
   set constraints all immediate;
 exception when others then
   raise exception 'a deferred trigger the batch set off failed, run as a role without rights: % (%)', sqlerrm, sqlstate
-    using errcode = 'RT025', hint = 'pg-retention fires an application''s deferred triggers as a role without rights (at COMMIT they would run as the login that called the run): make the trigger function SECURITY DEFINER, or the trigger not deferred.';
+    using errcode = 'RT025', hint = 'pg-retention fires an application''s deferred triggers as a role without rights (at COMMIT they would run as the login that called the run): have the retention owner (or a superuser) own the trigger function, or make the trigger not deferred.';
 end
 $$;
 comment on function retention_internal._fire_deferred() is

@@ -57,7 +57,7 @@ begin
      limit 1;
     if v_bad is not null then
       raise exception 'cannot export %: writing a row as JSON would run another role''s cast (%)', s.target, v_bad
-        using errcode = 'RT025', hint = 'Exports are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or make it SECURITY DEFINER.';
+        using errcode = 'RT025', hint = 'Exports are made as the retention owner. Have the owner (or a superuser) own that cast''s function, or drop the cast.';
     end if;
     -- A partitioned table's rows are in its partitions (no ONLY there).
     execute format('select coalesce(pg_catalog.json_agg(pg_catalog.to_json(t.*)), ''[]''::json), count(*) from %s t where %s',
