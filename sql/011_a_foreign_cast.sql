@@ -39,6 +39,12 @@ begin
     join pg_catalog.pg_proc f on f.oid = c.castfunc
     join pg_catalog.pg_roles o on o.oid = f.proowner
    where f.pronamespace <> 'pg_catalog'::regnamespace and not o.rolsuper
+     -- Into what the engine turns values (text, json); a cast an expression names shows in
+     -- its tree. So a role's cast from text into its own type does not taint every text
+     -- column (round atk50).
+     and (c.casttarget in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype,
+                           'pg_catalog.name'::regtype, 'pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
+          or c.castsource >= 16384)
      and o.rolname <> current_user
    limit 1
   ) s(v) limit 1);
@@ -67,3 +73,33 @@ end
 $$;
 comment on function retention_internal._refuse_foreign_cast(oid) is
   'Internal. RT025 when another role''s cast from the type to text or json would run as the owner; true otherwise.';
+
+-- A cast another role defined into a type (or into an array's element type) from text,
+-- varchar, char or name: the engine turns subject values and keys given as text into a
+-- column's type (::type), which calls such a cast's function as the retention owner. NULL
+-- when there is none.
+create or replace function retention_internal._cast_into_code(p_type oid)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  return (select format('cast from %s to %s calls %s, owned by %I', c.castsource::regtype, c.casttarget::regtype,
+                        f.oid::regprocedure, o.rolname)
+            from pg_catalog.pg_cast c
+            join pg_catalog.pg_proc f on f.oid = c.castfunc
+            join pg_catalog.pg_roles o on o.oid = f.proowner
+           where c.casttarget in (p_type, (select t.typelem from pg_catalog.pg_type t where t.oid = p_type and t.typelem <> 0))
+             and c.castsource in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype, 'pg_catalog.name'::regtype)
+             and f.pronamespace <> 'pg_catalog'::regnamespace and not o.rolsuper and o.rolname <> current_user
+           order by c.oid
+           limit 1);
+end
+$$;
+comment on function retention_internal._cast_into_code(oid) is
+  'Internal. A cast of another role into the type (or its array element type) from text, varchar, char or name, which turning a text value into the type would call as the retention owner; NULL when there is none.';
+

@@ -109,6 +109,25 @@ comment on function retention_internal._single_key(regclass) is
 -- Whether the table has a row whose single-column primary key is p_key (given as text,
 -- bound and cast to the key's type, never spliced into SQL). A value that is not of the
 -- key's type (e.g. '1; drop table ...' for a bigint) is simply not there.
+-- RT025 when turning a key given as text into the key's type (or back) would call a cast
+-- of another role's as the retention owner (_subject_value says why).
+create or replace function retention_internal._check_key_type(p_type text)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if p_type::regtype::oid >= 16384 then
+    perform retention_internal._subject_value('', p_type);
+  end if;
+end
+$$;
+comment on function retention_internal._check_key_type(text) is
+  'Internal. Raises RT025 when a cast of another role''s would run turning text into the key type or back.';
+
 create or replace function retention_internal._key_exists(p_rel regclass, p_key text)
 returns boolean
 language plpgsql
@@ -124,6 +143,7 @@ begin
   if k.key_column is null or p_key is null then
     return false;
   end if;
+  perform retention_internal._check_key_type(k.key_type);
   -- A partitioned table's rows are in its partitions (ONLY would find none).
   execute format('select exists (select from %s t where t.%I::%s = $1::%s)',
                  retention_internal._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
@@ -157,6 +177,7 @@ begin
   if k.key_column is null or p_key is null then
     return null;
   end if;
+  perform retention_internal._check_key_type(k.key_type);
   execute format('select array(select t.%I::text from %s t where t.%I::%s = $1::%s limit 2)',
                  k.key_column, retention_internal._reach_scan(p_rel), k.key_column, k.key_type, k.key_type)
     into v_keys using p_key;

@@ -12,8 +12,20 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v text;
+  v     text;
+  v_why text;
 begin
+  -- A type created after initdb may have casts of another role's, from text into it or
+  -- from it into text: ::type and ::text below would call them as the retention owner
+  -- (round atk50: a cast from text to an application's enum). Casts between built-in
+  -- types only a superuser can create.
+  if p_type::regtype::oid >= 16384 then
+    v_why := coalesce(retention_internal._foreign_cast(p_type::regtype), retention_internal._cast_into_code(p_type::regtype));
+    if v_why is not null then
+      raise exception 'subject values of type % would run another role''s code with the retention owner''s rights: %', p_type, v_why
+        using errcode = 'RT025', hint = 'Drop the cast, or have the retention owner (or a superuser) own its function.';
+    end if;
+  end if;
   begin
     execute format('select %L::%s::text', p_value, p_type) into v;
     return v;

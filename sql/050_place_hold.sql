@@ -138,9 +138,10 @@ begin
                                      else '{}'::text[] end, null);
         exit when v_found;
       end loop;
-    exception when sqlstate 'RT002' then
-      -- A policy whose subject column is gone: the hold is placed all the same (its runs
-      -- fail until the policy is fixed); the scan just cannot say more.
+    exception when sqlstate 'RT002' or sqlstate 'RT025' then
+      -- A policy whose subject column is gone, or whose type has another role's cast (which
+      -- would run here as the owner): the hold is placed all the same (its runs fail until
+      -- the policy or cast is fixed); the scan just cannot say more.
       get stacked diagnostics v_msg = message_text;
       raise warning 'subject hold %: %', v_hold.hold_id, v_msg;
       v_found := true;

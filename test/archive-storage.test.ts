@@ -351,10 +351,11 @@ describe('archive objects', () => {
     expect(prunable.map((r) => r.object_id)).not.toContain(objs.find((o) => Object.keys(o.tables).includes('ph.events_2024'))!.object_id);
     await db.q(`select retention.release_hold($1, 'done')`, [th]);
     // A subject hold spelt 2.0 holds account 2 in a numeric column, live and archived.
-    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`))[0]!.h).toBe(false);
+    const ledgerObj = objs.find((o) => Object.keys(o.tables).includes('ph.ledger'))!.object_id;
+    expect((await db.q(`select retention.archive_rows_held($1, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`, [ledgerObj]))[0]!.h).toBe(false);
     const sh = (await db.q(`select hold_id from retention.place_hold('subject', '2.0', 'litigation on account 2')`))[0]!.hold_id;
-    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`))[0]!.h).toBe(true);
-    expect((await db.q(`select retention.archive_rows_held(0, '[{"table": "ph.ledger", "row": {"account": 3}}]') as h`))[0]!.h).toBe(false);
+    expect((await db.q(`select retention.archive_rows_held($1, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`, [ledgerObj]))[0]!.h).toBe(true);
+    expect((await db.q(`select retention.archive_rows_held($1, '[{"table": "ph.ledger", "row": {"account": 3}}]') as h`, [ledgerObj]))[0]!.h).toBe(false);
     const r = await prune(client, target, ring);
     expect(r.kept).toHaveLength(1);
     expect(r.deleted).toHaveLength(1);

@@ -312,6 +312,55 @@ describe('code a type runs, and deferred triggers (atk34)', () => {
     await app.end();
   });
 
+  it('a cast of the application\'s from text into its enum key never runs as the owner: request_erasure and runs refuse (RT025), a hold is placed all the same (atk50)', async () => {
+    const { role, app } = await owner('cst');
+    await app.query(`create type ${role}.k as enum ('a', 'b')`);
+    await app.query(`create function ${role}.tok(text) returns ${role}.k language plpgsql as $$
+                       begin perform ${role}.evil(); return 'a'::${role}.k; end $$`);
+    await app.query(`create cast (text as ${role}.k) with function ${role}.tok(text)`);
+    await app.query(`create table ${role}.users (id ${role}.k primary key, name text)`);
+    await app.query(`insert into ${role}.users values ('a', 'Alice')`);
+    await app.query(`create table ${role}.events (id int primary key, who ${role}.k, at timestamptz not null)`);
+    await app.query(`insert into ${role}.events values (1, 'b', now() - interval '400 days')`);
+    await q(`grant usage on schema ${role} to public`);
+    await app.query(`grant select on ${role}.users, ${role}.events to public`);
+    expect(await sqlState(q(`select retention.request_erasure('${role}.users', 'a', 'ticket')`))).toBe('RT025');
+    expect(await sqlState(q(`select retention.export_subject('${role}.users', 'a')`))).toBe('RT025');
+    await untouched(role);
+    await q(`select retention.set_policy('cst.ev', '${role}.events', 'delete', 'at', p_retain => '30 days', p_subject_column => 'who')`);
+    const [h] = await q(`select hold_id from retention.place_hold('subject', 'b', 'litigation')`);
+    expect(h!.hold_id).toBeTruthy();
+    await untouched(role);
+    const err = await db.call(`call retention.run('cst.ev')`).then(() => null, (e: { code?: string }) => e.code);
+    const [run] = await q(`select status, error_code from retention.runs where policy_name = 'cst.ev' order by run_id desc limit 1`);
+    expect([err ?? run!.error_code]).toEqual(['RT025']);
+    expect(await count(db, `${role}.events`)).toBe(1);
+    await untouched(role);
+    await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+    await app.end();
+  });
+
+  it('archive_rows_held does not read rows as a row type whose domain runs the application\'s code, and names an unknown object (atk50)', async () => {
+    const { role, app } = await owner('arh');
+    await app.query(`create function ${role}.chk(int) returns boolean language plpgsql as $$ begin perform ${role}.evil(); return true; end $$`);
+    await app.query(`create domain ${role}.d as int check (${role}.chk(value))`);
+    await app.query(`create table ${role}.t (id int primary key, who text, x ${role}.d, at timestamptz)`);
+    await q(`grant usage on schema ${role} to public`);
+    await app.query(`grant select on ${role}.t to public`);
+    await q(`select retention.set_policy('arh.t', '${role}.t', 'delete', 'at', p_retain => '30 days', p_subject_column => 'who')`);
+    const [h] = await q(`select hold_id from retention.place_hold('subject', 'someone', 'litigation')`);
+    expect(await sqlState(q(`select retention.archive_rows_held(999999, '[{"table": "${role}.t", "row": {"id": 1, "who": "zz", "x": 5}}]')`))).toBe('RT037');
+    const [o] = await q(`insert into retention.archive_objects (object_key, target, created_by, status, rels, tables)
+                         values ('arh-test-${role}', 'file:///nowhere', 'test', 'verified', array['${role}.t'::regclass::oid], '{"${role}.t": 1}')
+                         returning object_id`);
+    const [r] = await q(`select retention.archive_rows_held($1, '[{"table": "${role}.t", "row": {"id": 1, "who": "zz", "x": 5}}]') as held`, [o!.object_id]);
+    expect(r!.held).toBe(true);
+    await untouched(role);
+    await q(`delete from retention.archive_objects where object_id = $1`, [o!.object_id]);
+    await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+    await app.end();
+  });
+
   it('an expression tree is read for every kind of call: functions, operators (row comparisons too), IS DISTINCT FROM, NULLIF, ANY, casts and types', async () => {
     await q(`create domain app.tr_small as int check (value < 100)`);
     await q(`create table app.tr (a int, b text, c int[],
