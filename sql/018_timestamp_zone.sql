@@ -232,10 +232,10 @@ declare
   v_type regtype := retention_internal._column_type(p_policy.target, p_column);
 begin
   if not coalesce(v_type in ('timestamp'::regtype, 'date'::regtype), false) then
-    return format('pg_catalog.now()::%s', format_type(v_type, null));
+    return format('pg_catalog.clock_timestamp()::%s', format_type(v_type, null));
   end if;
   return format('(greatest(%s))::%s',
-                (select string_agg(format('pg_catalog.now() at time zone %L', z), ', ' order by z)
+                (select string_agg(format('pg_catalog.clock_timestamp() at time zone %L', z), ', ' order by z)
                    from (select distinct z from unnest(array['UTC'] || retention_internal._timestamp_zones(p_policy)) z) u),
                 v_type);
 end

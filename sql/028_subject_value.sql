@@ -29,14 +29,15 @@ begin
   begin
     execute format('select %L::%s::text', p_value, p_type) into v;
     return v;
-  exception when data_exception or invalid_text_representation then
+  exception when data_exception or invalid_text_representation or feature_not_supported then
     -- '7.0' names subject 7 in an integer column as it does in a numeric one.
     if p_type in ('smallint', 'integer', 'bigint') then
       begin
         execute format('select case when v = trunc(v) then trunc(v)::%s::text end from (select %L::numeric as v) x', p_type, p_value)
           into v;
         return v;
-      exception when data_exception or invalid_text_representation then
+      exception when data_exception or invalid_text_representation or feature_not_supported then
+        -- ('NaN' and 'Infinity' are numbers but no integer.)
         return null;
       end;
     end if;

@@ -4,7 +4,7 @@
 --     longer eligible are closed 'cancelled' with that reason;
 --  2. rows eligible by age, deleted-at and predicate, not held, not exempted and not
 --     flagged yet are flagged, oldest first, at most the policy's max_rows_per_run: their
---     notice runs out at now() + notice_period (the real clock, whatever the run's as_of:
+--     notice runs out at clock_timestamp() + notice_period (the real clock, whatever the run's as_of or its transaction's start:
 --     an earlier as_of must not make a notice look served already);
 --  3. one rows_flagged notification per tenant (tenant_column's value; one for all rows
 --     without it) lists the flagged rows by key with their last activity;
@@ -60,7 +60,7 @@ begin
     with new as (
       insert into retention.flagged_rows (policy_id, policy_name, row_key, tenant, last_activity_at,
                                           flagged_at, flag_run_id, act_after)
-      select %1$s, $3, t.%2$I::text, %3$s, %13$s, pg_catalog.now(), $5, pg_catalog.now() + %5$L::interval
+      select %1$s, $3, t.%2$I::text, %3$s, %13$s, pg_catalog.clock_timestamp(), $5, pg_catalog.clock_timestamp() + %5$L::interval
         from only %6$s t
        where %7$s and not (%8$s) and not %9$s
          and not exists (select from retention.flagged_rows f
@@ -73,7 +73,7 @@ begin
       select 'rows_flagged', $3, 'rows_flagged:' || $5 || ':' || coalesce(tenant, ''),
              jsonb_build_object('kind', 'rows_flagged', 'policy', $3, 'table', %10$L,
                                 'action', %11$L, 'tenant_column', %12$L, 'tenant', tenant,
-                                'flagged_at', pg_catalog.now(), 'act_after', min(act_after),
+                                'flagged_at', pg_catalog.clock_timestamp(), 'act_after', min(act_after),
                                 'notice_period', %5$L, 'run_id', $5, 'count', count(*),
                                 'rows', jsonb_agg(jsonb_build_object('key', row_key, 'last_activity_at', last_activity_at)
                                                   order by last_activity_at, row_key))
@@ -96,11 +96,11 @@ begin
                          -- How many tenants were told, not which: a tenant value may be one
                          -- person's (a sole trader), and the audit log is kept for good. The
                          -- rows_flagged notifications and flagged_rows say which.
-                         'act_after', now() + p_pol.notice_period,
+                         'act_after', clock_timestamp() + p_pol.notice_period,
                          'tenants', (select count(*) from jsonb_object_keys(coalesce(v_tenants, '{}')))));
   end if;
   raise notice 'policy %: % row(s) flagged (action after %), % flag(s) cancelled',
-    p_pol.name, flagged, now() + p_pol.notice_period, cancelled;
+    p_pol.name, flagged, clock_timestamp() + p_pol.notice_period, cancelled;
 end
 $$;
 comment on function retention_internal._flag_rows(retention.policies, bigint, timestamptz, timestamptz) is

@@ -17,6 +17,11 @@ begin
       using errcode = 'RT022',
             hint = 'Pass p_dry_run => true to see what a run would do, or leave it out (false) to run it.';
   end if;
+  if p_as_of is not null and not pg_catalog.isfinite(p_as_of) then
+    raise exception 'p_as_of must be a moment in time, not %', p_as_of
+      using errcode = 'RT022',
+            hint = 'Leave it out for now, or give a past time (a live run) or any finite time (a dry run).';
+  end if;
   if not p_dry_run and p_as_of is not null and p_as_of > pg_catalog.now() then
     raise exception 'a live run acts on the real clock: p_as_of % is in the future', p_as_of
       using errcode = 'RT022',
@@ -26,3 +31,29 @@ end
 $$;
 comment on function retention_internal._check_run_time(boolean, timestamptz) is
   'Internal. Refuses (RT022) p_dry_run NULL and a live run with a p_as_of in the future.';
+
+-- A step's clock is its transaction's start (now()): what it stamps, the flags whose notice
+-- it starts, the expiry it checks. A transaction opened long before the step would wind
+-- that clock back (a runner that began one and waited stamped a soft delete or a notice
+-- as older than it was, and carried out an approval after it expired: round atk47). Steps
+-- and approvals refuse a transaction that began more than 10 seconds before they are
+-- called; CALL retention.run, run_all, process_erasure and the worker start a transaction
+-- for each step.
+create or replace function retention_internal._check_fresh_clock()
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if pg_catalog.clock_timestamp() - pg_catalog.now() > interval '10 seconds' then
+    raise exception 'this transaction began % ago: a step''s clock is its transaction''s start', date_trunc('second', pg_catalog.clock_timestamp() - pg_catalog.now())
+      using errcode = 'RT022',
+            hint = 'Call it in a transaction of its own (outside BEGIN ... COMMIT), as CALL retention.run and the worker do.';
+  end if;
+end
+$$;
+comment on function retention_internal._check_fresh_clock() is
+  'Internal. Refuses (RT022) a step or approval in a transaction that began more than 10 seconds before it: its clock (now()) would be wound back.';

@@ -74,6 +74,7 @@ declare
   v_prop      retention.proposals;
 begin
   perform retention_internal._check_run_time(p_dry_run, p_as_of);
+  perform retention_internal._check_fresh_clock();
   v_pol := retention_internal._get_policy(p_policy);
   if p_max_rows is not null and p_max_rows < 1 then
     raise exception 'p_max_rows must be at least 1, got %', p_max_rows

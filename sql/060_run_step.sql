@@ -56,6 +56,7 @@ declare
   v_status text;
   v_mine   boolean := false;
 begin
+  perform retention_internal._check_fresh_clock();
   -- A cancel (statement_timeout, pg_cancel_backend) anywhere in the step, the checks
   -- included, ends the run interrupted when it is this session's: one that escaped the
   -- step would leave it running, its lock held by an idle session.

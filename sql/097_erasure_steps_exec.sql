@@ -97,6 +97,7 @@ declare
   v_pol  retention.policies;
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._check_fresh_clock();
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
   if not found then
     raise exception 'erasure request % does not exist', p_request
@@ -275,6 +276,7 @@ declare
   v_lock  text := format('erasure:%s', p_request);
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
+  perform retention_internal._check_fresh_clock();
   if current_setting('transaction_isolation') <> 'read committed' then
     raise exception 'erasure_step runs at read committed, not %', current_setting('transaction_isolation')
       using errcode = '25001', hint = 'CALL retention.process_erasure(request_id) processes it.';

@@ -128,7 +128,7 @@ begin
   for v in
     update retention.proposals set status = 'expired', closed_at = clock_timestamp(),
            closed_reason = 'expired before it was executed'
-     where status in ('pending', 'approved') and expires_at <= now()
+     where status in ('pending', 'approved') and expires_at <= pg_catalog.clock_timestamp()
        and (p_policy is null or policy_name = p_policy)
     returning proposal_id, policy_name
   loop
@@ -176,6 +176,7 @@ declare
   c         record;
   v_old     record;
 begin
+  perform retention_internal._check_fresh_clock();
   if v_pol.approval <> 'required' then
     raise exception 'policy % does not require approval', p_policy
       using errcode = 'RT034', hint = 'Its runs act on their own. To gate them: retention.alter_policy(''' || p_policy || ''', p_approval => ''required'').';
@@ -288,6 +289,7 @@ declare
   v_pol retention.policies;
   v_verb text := case when p_approve then 'approve' else 'reject' end;
 begin
+  perform retention_internal._check_fresh_clock();
   if not pg_catalog.pg_has_role(session_user, 'retention_approver', 'MEMBER') then
     raise exception 'role % may not % proposals', session_user, v_verb
       using errcode = '42501', hint = 'Approvals are for members of retention_approver: GRANT retention_approver TO <login>; (a DBA).';
@@ -439,7 +441,7 @@ begin
   select * into pol from retention.policies where policy_id = p_policy_id;
   return case
     when v.status is distinct from 'approved' then format('proposal %s is %s, no longer approved', p_proposal_id, coalesce(v.status, 'gone'))
-    when v.expires_at <= now() then format('proposal %s expired at %s', p_proposal_id, v.expires_at)
+    when v.expires_at <= pg_catalog.clock_timestamp() then format('proposal %s expired at %s', p_proposal_id, v.expires_at)
     when pol.policy_id is null or v.policy_id is distinct from pol.policy_id then format('the policy of proposal %s was dropped', p_proposal_id)
     when retention_internal._policy_version(pol) <> v.policy_version then format('policy %s changed after proposal %s was approved', pol.name, p_proposal_id)
   end;

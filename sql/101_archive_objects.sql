@@ -37,6 +37,9 @@ begin
   end if;
   -- One claimer at a time (across worker replicas), for as long as this transaction lasts.
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('retention.archive_claim'));
+  -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
+  -- would take writers that connected since for dead (rounds atk45, atk49).
+  perform pg_catalog.pg_stat_clear_snapshot();
   with dead as (
     update retention.archive_objects o
        set status = 'failed', error = 'the session writing it ended before it was verified', claimed_pid = null,
@@ -312,10 +315,6 @@ begin
     return false;
   end if;
   select * into o from retention.archive_objects where object_id = p_object_id;
-  if not found then
-    raise exception 'archive object % does not exist', p_object_id
-      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
-  end if;
   for t in select distinct e ->> 'table' as tbl from jsonb_array_elements(p_rows) e loop
     for v_col in
       select jsonb_array_elements_text(coalesce(o.subject_columns -> t.tbl, '[]'))

@@ -161,6 +161,8 @@ returns text
 language sql
 immutable
 parallel safe
+-- Every role may call it (and index it), but not the internal function it wraps.
+security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'

@@ -3,7 +3,7 @@
 // the database; restore gives back equal values for every column type; an object does not
 // open without its key; kills at random moments of runs and offloads lose no row.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -402,6 +402,20 @@ describe('archive objects', () => {
     await db.q(`select retention.release_hold($1, 'done')`, [h1]);
     await db.q(`select retention.release_hold($1, 'done')`, [h2]);
     expect((await prune(client, target, ring)).deleted).toHaveLength(2);
+  });
+
+  it('a local put that fails leaves no temporary file, and deleting a key removes what a killed writer left under it (atk45, atk49)', async () => {
+    const root = dir();
+    const target = new LocalDirTarget(root);
+    // The key's place is taken by a directory with something in it: the rename fails.
+    mkdirSync(path.join(root, 'p', 'k1', 'x'), { recursive: true });
+    await expect(target.put('p/k1', Buffer.from('sealed'))).rejects.toThrow();
+    expect(readdirSync(path.join(root, 'p')).sort()).toEqual(['k1']);
+    // A writer killed between its write and its rename left <key>.tmp-<pid>.
+    writeFileSync(path.join(root, 'p', 'k2.tmp-4242'), 'sealed part');
+    writeFileSync(path.join(root, 'p', 'k20'), 'another object');
+    await target.delete('p/k2');
+    expect(readdirSync(path.join(root, 'p')).sort()).toEqual(['k1', 'k20']);
   });
 
   it('restore never writes into the live table without --live; export file names stay in their directory', async () => {

@@ -340,7 +340,7 @@ describe('code a type runs, and deferred triggers (atk34)', () => {
     await app.end();
   });
 
-  it('archive_rows_held does not read rows as a row type whose domain runs the application\'s code, and names an unknown object (atk50)', async () => {
+  it('archive_rows_held does not read rows as a row type whose domain runs the application\'s code: it keeps them (atk50)', async () => {
     const { role, app } = await owner('arh');
     await app.query(`create function ${role}.chk(int) returns boolean language plpgsql as $$ begin perform ${role}.evil(); return true; end $$`);
     await app.query(`create domain ${role}.d as int check (${role}.chk(value))`);
@@ -349,7 +349,8 @@ describe('code a type runs, and deferred triggers (atk34)', () => {
     await app.query(`grant select on ${role}.t to public`);
     await q(`select retention.set_policy('arh.t', '${role}.t', 'delete', 'at', p_retain => '30 days', p_subject_column => 'who')`);
     const [h] = await q(`select hold_id from retention.place_hold('subject', 'someone', 'litigation')`);
-    expect(await sqlState(q(`select retention.archive_rows_held(999999, '[{"table": "${role}.t", "row": {"id": 1, "who": "zz", "x": 5}}]')`))).toBe('RT037');
+    // (An object the manifest does not know is judged by the live tables alone.)
+    expect((await q(`select retention.archive_rows_held(999999, '[{"table": "${role}.t", "row": {"id": 1, "who": "zz", "x": 5}}]') as held`))[0]!.held).toBe(true);
     const [o] = await q(`insert into retention.archive_objects (object_key, target, created_by, status, rels, tables)
                          values ('arh-test-${role}', 'file:///nowhere', 'test', 'verified', array['${role}.t'::regclass::oid], '{"${role}.t": 1}')
                          returning object_id`);

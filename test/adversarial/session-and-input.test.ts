@@ -159,3 +159,24 @@ describe('session settings and caller input (atk31, atk32)', () => {
     expect(await q(`select length(subject_id) as n from retention.legal_holds where hold_id = $1`, [h!.hold_id])).toEqual([{ n: 2000 }]);
   });
 });
+
+describe('bad input an attacker tried (atk47)', () => {
+  it('a NaN or Infinity subject hold is placed (no raw error); an infinite p_as_of is refused before anything is recorded; object_key_of works for every role', async () => {
+    await db.q(`create schema if not exists app`);
+    await db.q(`create table app.nan47 (id int primary key, user_id int, created_at timestamptz not null)`);
+    await db.q(`select retention.set_policy('nan47', 'app.nan47', 'delete', 'created_at', p_retain => '30 days', p_subject_column => 'user_id')`);
+    for (const v of ['NaN', 'Infinity']) {
+      const [h] = await db.q(`select hold_id from retention.place_hold('subject', $1, 'odd id')`, [v]);
+      await db.q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+    }
+    const runs = await count(db, 'retention.runs');
+    for (const [dry, asOf] of [[false, '-infinity'], [true, 'infinity'], [true, '-infinity']] as const) {
+      expect(await sqlState(db.call(`call retention.run('nan47', $1, $2::timestamptz)`, [dry, asOf]))).toBe('RT022');
+    }
+    expect(await count(db, 'retention.runs')).toBe(runs);
+    const role = `ok47_${Math.random().toString(16).slice(2, 8)}`;
+    const adm = await loginAs(db, role, 'retention_admin');
+    expect((await adm.query(`select retention.object_key_of('s3://bucket/a/b.pdf', 's3://bucket/') as k`)).rows[0].k).toBe('a/b.pdf');
+    await adm.end();
+  });
+});

@@ -139,6 +139,44 @@ describe('stamps carry the real time', () => {
 // timestamp (without time zone) and date columns hold wall-clock times: they are read in
 // the zone the application writes in (the policy's timestamp_zone, else UTC and the
 // installation's default), never in the session's (attack round atk32, F1 and F10).
+describe('a step cannot take its clock from a transaction opened long before (atk47)', () => {
+  it('open_run, run_step, open_erasure, erasure_step, propose and approve_proposal refuse a transaction older than 10 seconds (RT022); nothing is stamped or flagged', async () => {
+    await db.q(`create table app.st (id int primary key, created_at timestamptz not null, deleted_at timestamptz)`);
+    await db.q(`create index on app.st (created_at)`);
+    await db.q(`insert into app.st select i, now() - interval '100 days', null from generate_series(1, 5) i`);
+    await db.q(`select retention.set_policy('st.soft', 'app.st', 'soft_delete', 'created_at', p_retain => '90 days', p_deleted_at_column => 'deleted_at')`);
+    await db.q(`select retention.set_policy('st.gate', 'app.st', 'delete', 'created_at', p_retain => '30 days', p_approval => 'required', p_archive => false)`);
+    const [{ id: proposal }] = await db.q(`select retention.propose('st.gate') as id`) as [{ id: number }];
+    await db.q(`create table app.st_users (id int primary key, name text)`);
+    await db.q(`insert into app.st_users values (1, 'Ann')`);
+    const [{ request_id }] = await db.q(`select request_id from retention.request_erasure('app.st_users', '1', 'ticket')`) as [{ request_id: number }];
+    const before = await evidence();
+    const calls = [
+      `select retention.open_run('st.soft')`,
+      `select retention.run_step(1)`,
+      `select retention.open_erasure(${request_id})`,
+      `select * from retention.erasure_step(${request_id})`,
+      `select retention.propose('st.gate')`,
+      `select retention.approve_proposal(${proposal}, 'ok')`,
+    ];
+    // Each in a transaction that began 10.5 seconds earlier, all at once.
+    const codes = await Promise.all(calls.map(async (sql) => {
+      const c = await db.connect();
+      try {
+        await c.query('begin');
+        await c.query('select pg_sleep(10.5)');
+        return await c.query(sql).then(() => 'ok', (e: { code?: string }) => e.code);
+      } finally {
+        await c.query('rollback').catch(() => {});
+        await c.end();
+      }
+    }));
+    expect(codes).toEqual(calls.map(() => 'RT022'));
+    expect(await evidence()).toEqual(before);
+    expect(await count(db, 'app.st where deleted_at is not null')).toBe(0);
+  }, 30_000);
+});
+
 describe('the zone of timestamp and date columns', () => {
   // 2025-06-15 03:00 UTC is 2025-06-14 20:00 in Los Angeles (PDT, UTC-7): with a period of
   // one day the cutoff there is 2025-06-13 20:00.
