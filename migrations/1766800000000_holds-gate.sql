@@ -22,6 +22,22 @@ revoke all on retention_internal.holds_gate from public;
 comment on table retention_internal.holds_gate is
   'Internal. No rows: its table lock is the holds lock (ACCESS SHARE by every batch for its transaction, ACCESS EXCLUSIVE to place a hold or write legal_holds directly).';
 
+-- A table hold names its table by OID, which a rebuilt table (a copy, the old one dropped,
+-- the copy renamed) does not keep: the hold then covered nothing, and the table under its
+-- name lost it (round atk44). The name is kept too; a hold whose table is gone covers the
+-- table under that name (retention_internal._open_holds).
+alter table retention.legal_holds add column target_name text;
+comment on column retention.legal_holds.target_name is 'A table hold: the table''s schema-qualified name when it was placed. Once that table is gone, the hold covers the table under this name.';
+do $$ begin
+  -- Recorded as written by a routine (this migration), not as a direct write.
+  perform pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true);
+  update retention.legal_holds h
+     set target_name = (select pg_catalog.format('%I.%I', n.nspname, c.relname)
+                          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                         where c.oid = h.target)
+   where h.scope = 'table' and h.target is not null;
+end $$;
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

@@ -173,7 +173,7 @@ comment on function retention_internal._own_subject_columns(regclass) is
 -- renamed, dropped or its column retyped since): as given; without trailing blanks (a
 -- char(n) pads); in lower case (uuid, citext, case-insensitive collations); as a number
 -- without leading zeros, sign, exponent or trailing fractional zeros ('042', '+42',
--- '4.2e1' and '42.0' are 42); as a uuid (braces, no hyphens). Two ids may be the same
+-- '4.2e1' and '42.0' are 42); as a uuid (braces, no hyphens); Unicode-composed. Two ids may be the same
 -- subject when their sets overlap. Wider than any one type's equality, on purpose: what
 -- it serves keeps data for a hold, and keeping too much is the safe side.
 create or replace function retention_internal._subject_forms(p_value text)
@@ -193,6 +193,11 @@ begin
   end if;
   t := pg_catalog.rtrim(p_value);
   v := array[p_value, t, pg_catalog.lower(t)];
+  -- Unicode-equal spellings (a nondeterministic collation takes 'José' decomposed and
+  -- composed as one; round atk44): the composed, lower-case form.
+  if pg_catalog.getdatabaseencoding() = 'UTF8' then
+    v := v || pg_catalog.lower(pg_catalog.normalize(t, 'NFC'));
+  end if;
   if pg_catalog.btrim(p_value) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,6})?$' then
     begin
       v := v || pg_catalog.trim_scale(pg_catalog.btrim(p_value)::numeric)::text;

@@ -88,10 +88,10 @@ begin
 
   perform retention_internal._lock_holds_exclusive();
   insert into retention.legal_holds
-    (scope, target, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
+    (scope, target, target_name, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
      backup_store, backup_name)
   values
-    (p_scope, v_target,
+    (p_scope, v_target, case when p_scope = 'table' then retention.qualified_name(v_target) end,
      case when p_scope = 'policy' then p_value end,
      case when p_scope = 'subject' then v_value end,
      case when p_scope = 'subject' then retention_internal._subject_token('subject:' || v_value) end,

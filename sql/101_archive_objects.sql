@@ -280,7 +280,7 @@ as $$
                                                               or h.target = any (retention_internal._rel_and_ancestors(r::regclass))))
                          -- A table rebuilt under the same name (a new oid) is held by name,
                          -- as the manifest recorded it.
-                         or (h.scope = 'table' and o.tables ? retention.qualified_name(h.target)))
+                         or (h.scope = 'table' and (o.tables ? retention.qualified_name(h.target) or o.tables ? h.target_name)))
    order by o.object_id
 $$;
 comment on function retention.archive_prunable() is

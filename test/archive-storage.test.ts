@@ -404,6 +404,36 @@ describe('archive objects', () => {
     expect((await prune(client, target, ring)).deleted).toHaveLength(2);
   });
 
+  it('a table hold keeps its table\'s objects after the table is dropped, and holds the table rebuilt under its name (attack round atk44)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await db.q(`select retention.drop_policy(name) from retention.policies`);
+    await db.q(`drop schema if exists pd cascade`);
+    await db.q(`create schema pd`);
+    await db.q(`create table pd.logs (id int primary key, created_at timestamptz not null)`);
+    await db.q(`insert into pd.logs select i, now() - interval '400 days' from generate_series(1, 5) i`);
+    await db.q(`select retention.set_policy('pd.logs', 'pd.logs', 'delete', 'created_at', interval '30 days', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.call(`call retention.run('pd.logs')`);
+    const target = new LocalDirTarget(dir());
+    await offload(client, target, ring);
+    await db.q(`update retention.archive_objects set expires_at = now() - interval '1 minute'`);
+    const h = (await db.q(`select hold_id from retention.place_hold('table', 'pd.logs', 'regulator inquiry')`))[0]!.hold_id;
+    // The application rebuilds the table: a copy, the old one dropped, the copy renamed.
+    await db.q(`create table pd.logs_new (id int primary key, created_at timestamptz not null)`);
+    await db.q(`insert into pd.logs_new select i, now() - interval '400 days' from generate_series(11, 15) i`);
+    await db.q(`drop table pd.logs`);
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    await db.q(`alter table pd.logs_new rename to logs`);
+    expect(await db.q(`select covers from retention.active_holds where hold_id = $1`, [h])).toEqual([{ covers: 'pd.logs' }]);
+    await db.q(`select retention.set_policy('pd.logs', 'pd.logs', 'delete', 'created_at', interval '30 days')`);
+    await db.call(`call retention.run('pd.logs')`);
+    expect(await count(db, 'pd.logs')).toBe(5);
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    await db.q(`select retention.release_hold($1, 'done')`, [h]);
+    await db.call(`call retention.run('pd.logs')`);
+    expect(await count(db, 'pd.logs')).toBe(0);
+    expect((await prune(client, target, ring)).deleted).toHaveLength(1);
+  });
+
   it('a local put that fails leaves no temporary file, and deleting a key removes what a killed writer left under it (atk45, atk49)', async () => {
     const root = dir();
     const target = new LocalDirTarget(root);

@@ -340,6 +340,18 @@ describe('pg-retention CLI', () => {
     }
   });
 
+  it('archive list shows each object\'s rows per table (an object in --json)', async () => {
+    await db.q(`insert into retention.archive_objects (object_key, target, created_by, status, tables, rows)
+                values ('list-test/1', 'file:///nowhere', 'test', 'verified', '{"app.a": 3, "app.b": 1}', 4)`);
+    const r = await cli(['archive', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('app.a: 3, app.b: 1');
+    expect(r.stdout).not.toContain('[object Object]');
+    const j = await cli(['archive', 'list', '--json']);
+    expect(JSON.parse(j.stdout).find((o: { object_key: string }) => o.object_key === 'list-test/1').tables).toEqual({ 'app.a': 3, 'app.b': 1 });
+    await db.q(`delete from retention.archive_objects where object_key = 'list-test/1'`);
+  });
+
   it('audit verify exits 1 and names the row when the log was tampered with', async () => {
     await db.q(`select retention.set_default('global', '3 years')`);
     const c = await db.connect();

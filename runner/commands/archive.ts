@@ -55,7 +55,10 @@ Examples:
     const db = await connect(str(values['database-url']));
     try {
       if (sub === 'list') {
-        const rows = (await db.query(`select object_id, object_key, status, rows, tables, key_id, bytes, created_at, verified_at, expires_at, target
+        // The rows per table: an object in --json, "table: n, ..." in the table.
+        const tables = values.json ? 'tables'
+          : `(select string_agg(x.k || ': ' || x.v, ', ' order by x.k) from jsonb_each_text(tables) x(k, v)) as tables`;
+        const rows = (await db.query(`select object_id, object_key, status, rows, ${tables}, key_id, bytes, created_at, verified_at, expires_at, target
                                         from retention.archive_objects order by object_id`)).rows;
         const waiting = (await db.query(`select count(*)::int as n from retention.archived_rows`).catch(() => ({ rows: [{ n: null }] }))).rows[0].n;
         await output(values, rows);
