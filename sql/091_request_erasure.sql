@@ -52,7 +52,7 @@ begin
     raise exception 'the reference is the same as who asked'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;
-  if p_due_at is not null and (p_due_at <= now() or not isfinite(p_due_at)) then
+  if p_due_at is not null and (p_due_at <= pg_catalog.clock_timestamp() or not isfinite(p_due_at)) then
     raise exception 'due date % is not a moment in the future', p_due_at
       using errcode = 'RT029', hint = 'Leave it NULL for the default of 30 days.';
   end if;

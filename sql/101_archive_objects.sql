@@ -172,7 +172,7 @@ begin
          runs = (select array_agg(distinct r.run_id order by r.run_id) from retention.archived_batches r where r.object_id = p_object_id),
          first_archived_at = (select min(r.archived_at) from retention.archived_batches r where r.object_id = p_object_id),
          last_archived_at = (select max(r.archived_at) from retention.archived_batches r where r.object_id = p_object_id),
-         expires_at = now() + v_retain,
+         expires_at = pg_catalog.clock_timestamp() + v_retain,
          rels = (select array_agg(distinct r.rel order by r.rel) from retention.archived_batches r where r.object_id = p_object_id),
          subject_columns = (select jsonb_object_agg(t.rel_name, t.cols) from (
                               select r.rel_name, to_jsonb(array(select distinct c::text from unnest(retention_internal._referenced_as(r.rel::regclass)) x
@@ -280,7 +280,11 @@ as $$
                                                               or h.target = any (retention_internal._rel_and_ancestors(r::regclass))))
                          -- A table rebuilt under the same name (a new oid) is held by name,
                          -- as the manifest recorded it.
-                         or (h.scope = 'table' and (o.tables ? retention.qualified_name(h.target) or o.tables ? h.target_name)))
+                         or (h.scope = 'table' and (o.tables ? retention.qualified_name(h.target) or o.tables ? h.target_name))
+                         -- The table the hold was placed on, by the oid it had, though it was
+                         -- renamed after the object was written and is gone now (atk51).
+                         or (h.scope = 'table' and exists (select from retention.legal_holds l
+                                                            where l.hold_id = h.hold_id and l.target::oid = any (o.rels))))
    order by o.object_id
 $$;
 comment on function retention.archive_prunable() is

@@ -432,6 +432,18 @@ describe('archive objects', () => {
     await db.call(`call retention.run('pd.logs')`);
     expect(await count(db, 'pd.logs')).toBe(0);
     expect((await prune(client, target, ring)).deleted).toHaveLength(1);
+    // Renamed after its rows were archived, held under the new name, then dropped (atk51).
+    await db.q(`insert into pd.logs select i, now() - interval '400 days' from generate_series(21, 25) i`);
+    await db.q(`select retention.set_policy('pd.logs', 'pd.logs', 'delete', 'created_at', interval '30 days', p_archive => true, p_archive_retain => interval '1 day')`);
+    await db.call(`call retention.run('pd.logs')`);
+    await offload(client, target, ring);
+    await db.q(`update retention.archive_objects set expires_at = now() - interval '1 minute' where status = 'verified'`);
+    await db.q(`alter table pd.logs rename to logs_old`);
+    const h2 = (await db.q(`select hold_id from retention.place_hold('table', 'pd.logs_old', 'litigation')`))[0]!.hold_id;
+    await db.q(`drop table pd.logs_old`);
+    expect(await prune(client, target, ring)).toMatchObject({ deleted: [] });
+    await db.q(`select retention.release_hold($1, 'done')`, [h2]);
+    expect((await prune(client, target, ring)).deleted).toHaveLength(1);
   });
 
   it('a local put that fails leaves no temporary file, and deleting a key removes what a killed writer left under it (atk45, atk49)', async () => {
