@@ -1,6 +1,7 @@
 // The worker's configuration, from the environment only, validated with zod. A bad value
 // stops start-up with a message that names the variable and what is expected.
 import { z } from 'zod';
+import { redactSecrets } from './redact.ts';
 import { type ArchiveSetup, archiveSetup } from './archive/config.ts';
 import { type ObjectSetup, objectSetup } from './objects.ts';
 import { type BackupStore, backupStores, settleMs } from './backups.ts';
@@ -140,9 +141,10 @@ export function namedPairs(variable: string, raw: string | undefined, expected: 
 export class ConfigError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    const shown = problems.map(redactSecrets);
+    super(`invalid configuration:\n${shown.map((p) => `  ${p}`).join('\n')}`);
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.problems = shown;
   }
 }
 

@@ -1,6 +1,7 @@
 // The one place that turns PostgreSQL errors into what the user reads and the exit code.
 // Exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 refused by a safety rule.
 
+import { redactSecrets } from './redact.ts';
 import { printable } from './table.ts';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
@@ -80,7 +81,7 @@ function fileProblem(err: unknown): { path: string; reason: string } | undefined
 
 /** Printable line by line: a message's own line breaks stay, anything else that could
  * rewrite the terminal is shown escaped (table.ts, printable). */
-const safe = (t: string) => t.split('\n').map(printable).join('\n');
+const safe = (t: string) => redactSecrets(t).split('\n').map(printable).join('\n');
 
 /** The closest of the candidates to a mistyped word (edit distance at most a third of its
  * length, and at most 3), for "did you mean". */

@@ -97,3 +97,37 @@ describe('worker configuration', () => {
     expect(p.some((line) => line.startsWith(expected)), p.join('\n')).toBe(true);
   });
 });
+
+describe('secrets in configuration errors (atk47)', () => {
+  it('a store, target or key that is refused is named without its password or key', async () => {
+    const { backupStores } = await import('../runner/backups.ts');
+    const { objectSetup } = await import('../runner/objects.ts');
+    const { parseKeyRing } = await import('../runner/archive/envelope.ts');
+    const secret = 'hunter2secret';
+    const messages: string[] = [];
+    for (const f of [
+      () => backupStores({ PG_RETENTION_BACKUP_STORES: `s3://AKIAEXAMPLE:${secret}@bucket/p` }),
+      () => backupStores({ PG_RETENTION_BACKUP_STORES: `a=s3://AKIAEXAMPLE:${secret}@bucket/p,b=s3://AKIAEXAMPLE:${secret}@bucket/p` }),
+      () => objectSetup({ PG_RETENTION_OBJECT_TARGETS: `s3://AKIAEXAMPLE:${secret}@bucket/p` }),
+    ]) {
+      try {
+        f();
+        messages.push('(accepted)');
+      } catch (err) {
+        messages.push((err as Error).message);
+      }
+    }
+    const key = Buffer.alloc(32, 7).toString('base64');
+    try {
+      parseKeyRing(key);
+    } catch (err) {
+      messages.push((err as Error).message);
+    }
+    expect(messages).toHaveLength(4);
+    for (const m of messages) {
+      expect(m).not.toContain(secret);
+      expect(m).not.toContain(key);
+      expect(m).not.toBe('(accepted)');
+    }
+  });
+});

@@ -36,7 +36,12 @@ export function parseKeyRing(spec: string, current?: string): KeyRing {
   const keys = new Map<string, Buffer>();
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([A-Za-z0-9_.-]{1,64}):([A-Za-z0-9+/=_-]+)$/.exec(part);
-    if (!m) throw new ArchiveKeyError(`a key is "id:base64", got ${JSON.stringify(part.replace(/:.*/, ':…'))}`);
+    // Never the key itself: a value without "id:" may be the key alone.
+    if (!m) {
+      throw new ArchiveKeyError(part.includes(':')
+        ? `a key is "id:base64", got ${JSON.stringify(part.replace(/:.*/, ':…'))}`
+        : `a key is "id:base64", got a value of ${part.length} characters without an id (the key alone?)`);
+    }
     const key = Buffer.from(m[2]!, 'base64');
     if (key.length !== 32) throw new ArchiveKeyError(`key ${m[1]} is ${key.length} bytes; AES-256 needs 32 (openssl rand -base64 32)`);
     if (keys.has(m[1]!)) throw new ArchiveKeyError(`key id ${m[1]} is given twice`);
