@@ -47,9 +47,19 @@ begin
     raise exception 'a % hold''s value is % bytes long (at most 2000)', p_scope, octet_length(p_value)
       using errcode = 'RT010', hint = 'Give the table name, subject id or policy name itself.';
   end if;
+  -- A value that reads as another (direction-changing or invisible characters) would make
+  -- active_holds and the audit log say something else than what is held (round atk47).
+  if p_value ~ '[[:cntrl:]]' or p_value ~ retention_internal._hidden_chars() then
+    raise exception 'a % hold''s value holds control, invisible or direction-changing characters', p_scope
+      using errcode = 'RT010', hint = 'Give the table name, subject id or policy name as it is stored, in plain characters.';
+  end if;
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation Smith v. Acme''; add p_case_reference for the case number.';
+  end if;
+  if p_case_reference is not null and not retention_internal._printable(p_case_reference, 200) then
+    raise exception 'the case reference must be 1 to 200 printable characters'
+      using errcode = 'RT010', hint = 'Give the case or matter number (e.g. ''REG-7''), or leave it NULL.';
   end if;
   if p_placed_by is not null and not retention_internal._printable(p_placed_by, 200) then
     raise exception 'placed by must be 1 to 200 printable characters'

@@ -174,6 +174,10 @@ describe('bad input an attacker tried (atk47)', () => {
       expect(await sqlState(db.call(`call retention.run('nan47', $1, $2::timestamptz)`, [dry, asOf]))).toBe('RT022');
     }
     expect(await count(db, 'retention.runs')).toBe(runs);
+    const holds = await count(db, 'retention.legal_holds');
+    expect(await sqlState(db.q(`select retention.place_hold('subject', E'4\\u202e2', 'odd id')`))).toBe('RT010');
+    expect(await sqlState(db.q(`select retention.place_hold('subject', '42', 'odd id', p_case_reference => repeat('a', 5000))`))).toBe('RT010');
+    expect(await count(db, 'retention.legal_holds')).toBe(holds);
     const role = `ok47_${Math.random().toString(16).slice(2, 8)}`;
     const adm = await loginAs(db, role, 'retention_admin');
     expect((await adm.query(`select retention.object_key_of('s3://bucket/a/b.pdf', 's3://bucket/') as k`)).rows[0].k).toBe('a/b.pdf');
