@@ -31,9 +31,23 @@ begin
   return query
   with s as materialized (select * from retention_internal._erasure_steps(p_request)),
   plan as (
-    select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows, w.warning
+    select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows,
+           coalesce(w.warning, n.warning) as warning
       from s
-      left join retention_internal._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step),
+      left join retention_internal._erasure_conflicts((select jsonb_agg(to_jsonb(s)) from s)) w on w.step = s.step
+      -- Kept rows whose key to a table the erasure deletes from is ON DELETE SET NULL or SET
+      -- DEFAULT: PostgreSQL cuts them loose from the person (round atk46). Not a conflict:
+      -- said here, not refused.
+      left join lateral (
+        select format('kept, but deleting the rows of %s sets the key of these rows to %s (%s, ON DELETE %s): they stay, no longer linked to the person',
+                      string_agg(distinct c.confrelid::regclass::text, ', '),
+                      case when bool_and(c.confdeltype = 'n') then 'NULL' else 'NULL or its default' end,
+                      string_agg(distinct c.conname, ', '),
+                      string_agg(distinct case c.confdeltype when 'n' then 'SET NULL' else 'SET DEFAULT' end, '/')) as warning
+          from pg_catalog.pg_constraint c
+         where s.rule = 'keep' and c.contype = 'f' and c.conrelid = to_regclass(s.target) and c.confdeltype in ('n', 'd')
+           and exists (select from s d where d.rule = 'delete' and to_regclass(d.target) = c.confrelid)
+        having count(*) > 0) n on true),
   -- Scrub steps whose rows keep the person's text key (an e-mail address) in a key
   -- column, which no scrub can change (_kept_keys): listed for a decision.
   kept as (

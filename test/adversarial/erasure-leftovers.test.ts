@@ -680,4 +680,19 @@ describe('columns renamed, tables keyed and keys spelt otherwise mid-erasure (at
     expect(await db.q(`select owner from n5.acc order by 1`)).toEqual([{ owner: 'Gina' }]);
     expect(await sqlState(db.q(`select retention.request_erasure('n5.acc', '7.25', 'ticket n5c')`))).toBe('RT030');
   });
+
+  it('the plan says when kept rows lose their key to the person through ON DELETE SET NULL (atk46, minor)', async () => {
+    await db.q(`create schema n6`);
+    await db.q(`create table n6.staff (id bigint primary key, name text)`);
+    await db.q(`create table n6.staff_audit (id serial primary key, staff_id bigint references n6.staff on delete set null, action text)`);
+    await db.q(`insert into n6.staff values (1, 'Frank'); insert into n6.staff_audit (staff_id, action) values (1, 'frank logged in')`);
+    await db.q(`select retention.set_erasure_rule('n6.staff_audit', 'keep', p_reason => 'audit 1y')`);
+    const [req] = await db.q<{ request_id: number }>(`select request_id::int from retention.request_erasure('n6.staff', '1', 'ticket n6')`);
+    const plan = await db.q(`select target, rule, warning from retention.erasure_plan($1) where target = 'n6.staff_audit'`, [req!.request_id]);
+    expect(plan).toEqual([{ target: 'n6.staff_audit', rule: 'keep',
+      warning: 'kept, but deleting the rows of n6.staff sets the key of these rows to NULL (staff_audit_staff_id_fkey, ON DELETE SET NULL): they stay, no longer linked to the person' }]);
+    // Said, not refused: processing completes and keeps the row.
+    await db.call(`call retention.process_erasure($1)`, [req!.request_id]);
+    expect(await db.q(`select staff_id, action from n6.staff_audit`)).toEqual([{ staff_id: null, action: 'frank logged in' }]);
+  });
 });
