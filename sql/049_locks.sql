@@ -119,6 +119,10 @@ stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+set bytea_output = 'hex'
 as $$
   select pg_catalog.pg_backend_pid()::text || '@'
          || coalesce((select a.backend_start::text from pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a), '')

@@ -696,3 +696,30 @@ describe('columns renamed, tables keyed and keys spelt otherwise mid-erasure (at
     expect(await db.q(`select staff_id, action from n6.staff_audit`)).toEqual([{ staff_id: null, action: 'frank logged in' }]);
   });
 });
+
+describe('the key as stored, whatever the requesting session\'s settings (atk52)', () => {
+  it('a float or interval key is recorded in the form the steps read back, and a session in German DateStyle processes a request', async () => {
+    await db.q(`create schema n7`);
+    await db.q(`create table n7.people (id float8 primary key, name text)`);
+    await db.q(`create table n7.notes (id serial primary key, person_id float8 references n7.people on delete cascade, body text)`);
+    await db.q(`insert into n7.people values (0.3, 'Alice'), (0.1::float8 + 0.2::float8, 'Bob')`);
+    await db.q(`insert into n7.notes (person_id, body) values (0.3, 'alice note'), (0.1::float8 + 0.2::float8, 'bob note')`);
+    await db.q(`create table n7.slots (id interval primary key, name text)`);
+    await db.q(`insert into n7.slots values ('-1 days -02:03:04', 'Carol'), ('-1 days +02:03:04', 'Dave')`);
+    const c = await db.connect();
+    clients.push(c);
+    await c.query(`set extra_float_digits = -14`);
+    await c.query(`set intervalstyle = sql_standard`);
+    await c.query(`set datestyle = 'German'`);
+    const { rows: [bob] } = await c.query(`select request_id::int, subject_id from retention.request_erasure('n7.people', '0.30000000000000004', 'ticket n7')`);
+    expect(bob.subject_id).toBe('0.30000000000000004');
+    const { rows: [carol] } = await c.query(`select request_id::int, subject_id from retention.request_erasure('n7.slots', '-1 days -02:03:04', 'ticket n7b')`);
+    await c.query(`call retention.process_erasure($1)`, [bob.request_id]);
+    await c.query(`call retention.process_erasure($1)`, [carol.request_id]);
+    expect(await db.q(`select name from n7.people order by 1`)).toEqual([{ name: 'Alice' }]);
+    expect(await db.q(`select body from n7.notes order by 1`)).toEqual([{ body: 'alice note' }]);
+    expect(await db.q(`select name from n7.slots order by 1`)).toEqual([{ name: 'Dave' }]);
+    expect(await db.q(`select status from retention.erasure_requests where request_id in ($1, $2)`, [bob.request_id, carol.request_id]))
+      .toEqual([{ status: 'completed' }, { status: 'completed' }]);
+  });
+});
