@@ -86,6 +86,10 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 set standard_conforming_strings = on
 set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+set bytea_output = 'hex'
 as $$
 declare
   v_req  retention.erasure_requests;
@@ -260,6 +264,10 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 set standard_conforming_strings = on
 set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+set bytea_output = 'hex'
 as $$
 declare
   v_req   retention.erasure_requests;

@@ -704,6 +704,9 @@ describe('the key as stored, whatever the requesting session\'s settings (atk52)
     await db.q(`create table n7.notes (id serial primary key, person_id float8 references n7.people on delete cascade, body text)`);
     await db.q(`insert into n7.people values (0.3, 'Alice'), (0.1::float8 + 0.2::float8, 'Bob')`);
     await db.q(`insert into n7.notes (person_id, body) values (0.3, 'alice note'), (0.1::float8 + 0.2::float8, 'bob note')`);
+    await db.q(`create table n7.logs (id serial primary key, person float8, msg text)`);
+    await db.q(`insert into n7.logs (person, msg) values (0.3, 'alice log'), (0.1::float8 + 0.2::float8, 'bob log')`);
+    await db.q(`select retention.set_erasure_rule('n7.logs', 'delete', p_subject_column => 'person', p_subject_table => 'n7.people')`);
     await db.q(`create table n7.slots (id interval primary key, name text)`);
     await db.q(`insert into n7.slots values ('-1 days -02:03:04', 'Carol'), ('-1 days +02:03:04', 'Dave')`);
     const c = await db.connect();
@@ -718,6 +721,7 @@ describe('the key as stored, whatever the requesting session\'s settings (atk52)
     await c.query(`call retention.process_erasure($1)`, [carol.request_id]);
     expect(await db.q(`select name from n7.people order by 1`)).toEqual([{ name: 'Alice' }]);
     expect(await db.q(`select body from n7.notes order by 1`)).toEqual([{ body: 'alice note' }]);
+    expect(await db.q(`select msg from n7.logs order by 1`)).toEqual([{ msg: 'alice log' }]);
     expect(await db.q(`select name from n7.slots order by 1`)).toEqual([{ name: 'Dave' }]);
     expect(await db.q(`select status from retention.erasure_requests where request_id in ($1, $2)`, [bob.request_id, carol.request_id]))
       .toEqual([{ status: 'completed' }, { status: 'completed' }]);
