@@ -38,6 +38,12 @@ do $$ begin
    where h.scope = 'table' and h.target is not null;
 end $$;
 
+-- A failed object's key counts as cleared only once a claim handed it out after the grace
+-- period: an offloader that deleted it earlier, within the grace, and said so later would
+-- otherwise clear a key a writer cut off for a few minutes stored in between (round atk45).
+alter table retention.archive_objects add column clear_handed_at timestamptz;
+comment on column retention.archive_objects.clear_handed_at is 'A failed object: when a claim last handed its key out to be deleted after its grace period had passed; archive_cleared records it cleared only after that.';
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

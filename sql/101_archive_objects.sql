@@ -26,6 +26,7 @@ declare
   v_key    text;
   v_n      bigint;
   v_gone   text[];
+  v_old    text[];
 begin
   if p_target is null or length(btrim(p_target)) = 0 then
     raise exception 'name the storage target'
@@ -55,12 +56,19 @@ begin
   -- offloader has said it deleted (archive_cleared) once a grace period had passed (a
   -- writer cut off from the database may still be storing one; the offloader that learnt
   -- of it may have died before deleting it, or its delete failed).
-  abandoned_keys := coalesce(v_gone, '{}') || array(
-    select o.object_key from retention.archive_objects o
-     where o.status = 'failed' and o.storage_cleared_at is null and o.target = p_target
-       and (o.failed_at is null or o.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace())
-       and o.object_key <> all (coalesce(v_gone, '{}'))
-     order by o.object_id limit 1000);
+  -- Those past their grace are marked handed out now: only a delete that follows this can
+  -- clear them (archive_cleared).
+  with handed as (
+    update retention.archive_objects o set clear_handed_at = clock_timestamp()
+     where o.object_id in (
+             select x.object_id from retention.archive_objects x
+              where x.status = 'failed' and x.storage_cleared_at is null and x.target = p_target
+                and (x.failed_at is null or x.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace())
+                and x.object_key <> all (coalesce(v_gone, '{}'))
+              order by x.object_id limit 1000)
+    returning o.object_id, o.object_key)
+  select array_agg(h.object_key order by h.object_id) into v_old from handed h;
+  abandoned_keys := coalesce(v_gone, '{}') || coalesce(v_old, '{}');
 
   select r.policy_name into v_policy from retention.archived_batches r
    where r.object_id is null order by r.archive_id limit 1;
@@ -249,7 +257,10 @@ begin
   update retention.archive_objects o set storage_cleared_at = clock_timestamp()
    where o.status = 'failed' and o.storage_cleared_at is null and o.target = p_target
      and o.object_key = any (p_keys)
-     and (o.failed_at is null or o.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace());
+     and (o.failed_at is null or o.failed_at <= clock_timestamp() - retention_internal._archive_clear_grace())
+     -- Deleted after a claim handed the key out past its grace (not only called after it).
+     and o.clear_handed_at is not null
+     and (o.failed_at is null or o.clear_handed_at >= o.failed_at + retention_internal._archive_clear_grace());
   get diagnostics v_n = row_count;
   return v_n;
 end

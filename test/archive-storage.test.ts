@@ -216,6 +216,32 @@ describe('archive objects', () => {
     expect(await sqlState(db.q(`select retention.archive_cleared('file:///x', null)`))).toBe('RT006');
   });
 
+  it('a key deleted within the grace period and reported cleared after it is handed out again, until a delete follows a claim made after the grace (atk45)', async () => {
+    await db.q(`delete from retention.archive_objects`);
+    await wideTable();
+    await db.call(`call retention.run('ar.wide')`);
+    const t = 'file:///grace-test';
+    const w = await db.connect();
+    const { rows: [a] } = await w.query(`select * from retention.archive_claim($1, 50)`, [t]);
+    const { rows: [{ pid }] } = await w.query(`select pg_backend_pid() as pid`);
+    await w.end();
+    while ((await db.q(`select 1 from pg_stat_activity where pid = $1`, [pid])).length) await new Promise((r) => setTimeout(r, 20));
+    // An offloader is told of the key at once (the writer just ended) and deletes it.
+    const [b] = await db.q(`select * from retention.archive_claim($1, 50)`, [t]);
+    expect(b!.abandoned_keys).toEqual([a.object_key]);
+    // It says so only after the grace period: the writer, cut off, may have stored the key
+    // after that delete, so it does not count.
+    await db.q(`update retention.archive_objects set failed_at = failed_at - interval '16 minutes' where object_id = $1`, [a.object_id]);
+    expect((await db.q(`select retention.archive_cleared($1, $2) as n`, [t, [a.object_key]]))[0]!.n).toBe(0);
+    // The next claim hands it out again; a delete after that counts.
+    await db.q(`select retention.archive_abandon($1, 'test')`, [b!.object_id]).catch(() => {});
+    const [c] = await db.q(`select * from retention.archive_claim($1, 50)`, [t]);
+    expect(c!.abandoned_keys).toContain(a.object_key);
+    expect((await db.q(`select retention.archive_cleared($1, $2) as n`, [t, [a.object_key]]))[0]!.n).toBe(1);
+    await db.q(`update retention.archived_batches set object_id = null`);
+    await db.q(`delete from retention.archive_objects`);
+  });
+
   it('an object does not open without its key; a wrong key, a changed byte or a swapped object is named', async () => {
     await db.q(`delete from retention.archive_objects`);
     await wideTable();
