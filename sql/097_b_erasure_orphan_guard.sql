@@ -11,6 +11,30 @@
 -- again plans them in). Otherwise it returns the step's condition restricted to the rows
 -- it locked, so that the batch deletes no other. Without such keys, p_cond unchanged and
 -- nothing locked.
+-- The rows an erasure batch will delete, locked (FOR UPDATE SKIP LOCKED), by ctid: what the
+-- orphan guard checks, and then the only rows the batch deletes.
+create or replace function retention_internal._erasure_lock_rows(p_pol retention.policies, p_cond text,
+                                                        p_size bigint, p_skip tid[])
+returns tid[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_sql  record := retention_internal._policy_sql(p_pol, p_cond);
+  v_tids tid[];
+begin
+  execute format('select array(select t.ctid from only %s t where %s and not (%s) and t.ctid <> all ($1)
+                                limit $2 for update of t skip locked)',
+                 v_sql.tbl, v_sql.eligible, v_sql.held)
+    into v_tids using coalesce(p_skip, '{}'), p_size;
+  return v_tids;
+end
+$$;
+comment on function retention_internal._erasure_lock_rows(retention.policies, text, bigint, tid[]) is
+  'Internal. Locks (FOR UPDATE SKIP LOCKED) up to p_size rows an erasure batch would delete, skipping p_skip, and returns their ctids.';
+
 create or replace function retention_internal._erasure_orphan_guard(p_pol retention.policies, p_run_id bigint, p_cond text,
                                                            p_size bigint, p_skip tid[])
 returns text
@@ -21,7 +45,6 @@ set timezone = 'UTC'
 as $$
 declare
   v_plan  jsonb;
-  v_sql   record;
   v_tids  tid[];
   v_child retention.policies;
   v_n     bigint;
@@ -60,11 +83,7 @@ begin
      order by e.target, con.conname
   loop
     if v_tids is null then
-      v_sql := retention_internal._policy_sql(p_pol, p_cond);
-      execute format('select array(select t.ctid from only %s t where %s and not (%s) and t.ctid <> all ($1)
-                                    limit $2 for update of t skip locked)',
-                     v_sql.tbl, v_sql.eligible, v_sql.held)
-        into v_tids using coalesce(p_skip, '{}'), p_size;
+      v_tids := retention_internal._erasure_lock_rows(p_pol, p_cond, p_size, p_skip);
       if cardinality(v_tids) = 0 then
         return format('(%s and false)', p_cond);
       end if;
@@ -129,11 +148,7 @@ begin
      order by con.conrelid::regclass::text, con.conname
   loop
     if v_tids is null then
-      v_sql := retention_internal._policy_sql(p_pol, p_cond);
-      execute format('select array(select t.ctid from only %s t where %s and not (%s) and t.ctid <> all ($1)
-                                    limit $2 for update of t skip locked)',
-                     v_sql.tbl, v_sql.eligible, v_sql.held)
-        into v_tids using coalesce(p_skip, '{}'), p_size;
+      v_tids := retention_internal._erasure_lock_rows(p_pol, p_cond, p_size, p_skip);
       if cardinality(v_tids) = 0 then
         return format('(%s and false)', p_cond);
       end if;

@@ -40,6 +40,25 @@ async function stepRun(c: pg.Client, runId: number): Promise<void> {
   throw new Error(`run ${runId} did not end`);
 }
 
+/** Processes a request step by step on one session, calling `during(table)` as each
+ * step's run opens; returns erasure_step's last status and code. */
+async function stepThrough(id: string | number, during: (table: string) => Promise<void>) {
+  const c = await db.connect();
+  try {
+    await c.query(`select retention.pin_session()`);
+    expect((await c.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
+    for (;;) {
+      const { rows: [st] } = await c.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
+      if (!st.run_id) return { status: st.status as string, code: st.code as string | null };
+      const [r] = await db.q(`select erasure_table from retention.runs where run_id = $1`, [st.run_id]);
+      await during(r!.erasure_table);
+      while ((await c.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
+    }
+  } finally {
+    await c.end();
+  }
+}
+
 describe('an erasure leaves none of the person behind (atk26)', () => {
   it('rows written for the person after their table\'s step fail the request, and processing again takes them', async () => {
     await db.q(`create schema lo1`);
@@ -466,25 +485,6 @@ describe('an erasure completes only when the person\'s rows are gone (atk32)', (
 });
 
 describe('rows written mid-erasure through a cascade, and tables made to inherit meanwhile (atk35)', () => {
-  /** Processes a request step by step on one session, calling `during(table)` as each
-   * step's run opens; returns erasure_step's last status and code. */
-  async function stepThrough(id: string, during: (table: string) => Promise<void>) {
-    const c = await db.connect();
-    try {
-      await c.query(`select retention.pin_session()`);
-      expect((await c.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
-      for (;;) {
-        const { rows: [st] } = await c.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
-        if (!st.run_id) return { status: st.status as string, code: st.code as string | null };
-        const [r] = await db.q(`select erasure_table from retention.runs where run_id = $1`, [st.run_id]);
-        await during(r!.erasure_table);
-        while ((await c.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
-      }
-    } finally {
-      await c.end();
-    }
-  }
-
   it('a note cut loose by the cascade of the subject\'s delete (notes SET NULL -> orders CASCADE -> users) fails the request', async () => {
     await db.q(`create schema if not exists app`);
     await db.q(`create table app.c5_users (id int primary key, name text)`);
@@ -531,24 +531,6 @@ describe('rows written mid-erasure through a cascade, and tables made to inherit
 
 
 describe('columns renamed, tables keyed and keys spelt otherwise mid-erasure (atk46)', () => {
-  /** Processes a request on one session, calling `during(table)` as each step's run opens. */
-  async function stepThrough(id: number, during: (table: string) => Promise<void>) {
-    const c = await db.connect();
-    try {
-      await c.query(`select retention.pin_session()`);
-      expect((await c.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
-      for (;;) {
-        const { rows: [st] } = await c.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
-        if (!st.run_id) return { status: st.status as string, code: st.code as string | null };
-        const [r] = await db.q(`select erasure_table from retention.runs where run_id = $1`, [st.run_id]);
-        await during(r!.erasure_table);
-        while ((await c.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
-      }
-    } finally {
-      await c.end();
-    }
-  }
-
   it('a scrubbed column renamed after processing began fails the request (RT002) with nothing scrubbed; processing again under a fixed rule completes', async () => {
     await db.q(`create schema n1`);
     await db.q(`create table n1.users (id bigint primary key, email text, name text)`);
