@@ -137,6 +137,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 #variable_conflict use_column
+declare
+  v_fam oid[] := retention_internal._hold_family(p_rel);
 begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
@@ -145,28 +147,32 @@ begin
   -- below it, beside it): a partition's columns are its partitioned table's, so a column
   -- one of them calls a subject column names a subject in all of them.
   -- An inheritance child's columns are its parent's too: the same holds (_hold_family).
+  -- A policy's table dropped since still declares the column for the tables that were
+  -- above it (subject_family): a dropped partition's siblings stay covered (atk44).
   select p.subject_column
     from retention.policies p
    where p.subject_column is not null
-     and p.target = any (retention_internal._hold_family(p_rel))
+     and (p.target = any (v_fam)
+          or p.subject_family operator(pg_catalog.&&) v_fam)
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
   -- p_subject_column): a hold on the person keeps those rows too.
   select r.subject_column
     from retention.erasure_rules r
    where r.subject_column is not null
-     and r.target = any (retention_internal._hold_family(p_rel))
+     and (r.target = any (v_fam)
+          or r.subject_family operator(pg_catalog.&&) v_fam)
   union
   select k.key_column
     from retention_internal._single_key(p_rel) k
-   where exists (select from retention.erasure_requests r where r.subject_table = any (retention_internal._hold_family(p_rel)))
+   where exists (select from retention.erasure_requests r where r.subject_table = any (v_fam))
   union
   -- The key column of a subject table above or beside it (an inheritance child has no
   -- primary key of its own, but holds the same people).
   select k.key_column
     from retention.erasure_requests r
    cross join lateral retention_internal._single_key(r.subject_table) k
-   where r.subject_table = any (retention_internal._hold_family(p_rel));
+   where r.subject_table = any (v_fam);
 end
 $$;
 comment on function retention_internal._own_subject_columns(regclass) is

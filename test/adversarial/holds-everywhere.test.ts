@@ -97,3 +97,88 @@ describe('a subject hold covers every path to the person\'s rows (atk29)', () =>
     await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
   });
 });
+
+// Attack round atk44 (F2): a subject column declared by a policy on one partition names a
+// subject in its siblings too; dropping that partition took the declaration with it, and a
+// run on the partitioned table deleted a held person's rows in the others.
+describe('a subject column declared on a partition outlives the partition (atk44)', () => {
+  async function family(schema: string): Promise<void> {
+    await q(`create schema ${schema}`);
+    await q(`create table ${schema}.events (id bigserial, user_id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table ${schema}.events_2020 partition of ${schema}.events for values from ('2020-01-01') to ('2021-01-01')`);
+    await q(`create table ${schema}.events_2021 partition of ${schema}.events for values from ('2021-01-01') to ('2022-01-01')`);
+    await q(`create table ${schema}.events_now partition of ${schema}.events for values from ('2022-01-01') to ('2100-01-01')`);
+    await q(`insert into ${schema}.events (user_id, created_at)
+             select i % 5, d from generate_series(1, 20) i, unnest(array['2020-06-01', '2021-06-01']::timestamptz[]) d`);
+  }
+
+  it('the application drops the declaring partition: the siblings\' rows of a held subject stay', async () => {
+    await family('h9');
+    await q(`select retention.set_policy('h9.old', 'h9.events_2020', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('h9.events', 'h9.events_2021', 'delete', 'created_at', p_retain => '1 year')`);
+    const [h] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '3', 'case 9')`);
+    expect(await held('h9.events')).toBe(4);
+    await q(`drop table h9.events_2020`);
+    expect(await held('h9.events')).toBe(4);
+    await db.call(`call retention.run('h9.events')`);
+    expect(await q(`select user_id, count(*)::int as n from h9.events group by 1`)).toEqual([{ user_id: 3, n: 4 }]);
+    const [l] = await q<{ n: number }>(`select sum(b.rows)::int as n from retention.run_batches b join retention.runs r using (run_id)
+                                         where r.policy_name = 'h9.events'`);
+    expect(l!.n).toBe(16);
+    // The dangling policy still declares the column for the family: dropping it is refused
+    // while subject holds are open, until the parent declares it.
+    expect(await sqlState(q(`select retention.drop_policy('h9.old')`))).toBe('RT024');
+    await q(`select retention.set_policy('h9.new', 'h9.events_now', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
+    await q(`select retention.drop_policy('h9.old')`);
+    expect(await held('h9.events')).toBe(4);
+    await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+  });
+
+  it('drop_partitions drops the declaring partition; a table attached after its policy was declared; an inheritance child', async () => {
+    await family('h10');
+    await q(`select retention.set_policy('h10.old', 'h10.events_2020', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('h10.drop', 'h10.events', 'drop_partitions', 'created_at', p_retain => '5 years')`);
+    await q(`select retention.set_policy('h10.rows', 'h10.events_2021', 'delete', 'created_at', p_retain => '1 year')`);
+    const [h] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '2', 'case 10')`);
+    // 2020's rows hold person 2: the partition stays, with those rows alone. The hold
+    // released, it goes; the 2021 rows of person 4 are then held by the column h10.old
+    // declared on it.
+    await db.call(`call retention.run('h10.drop')`);
+    expect(await q(`select user_id, count(*)::int as n from h10.events_2020 group by 1`)).toEqual([{ user_id: 2, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+    const [h2] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '4', 'case 10b')`);
+    await db.call(`call retention.run('h10.drop')`);
+    expect(await q(`select to_regclass('h10.events_2020') as t`)).toEqual([{ t: null }]);
+    await db.call(`call retention.run('h10.rows')`);
+    expect(await q(`select user_id, count(*)::int as n from h10.events group by 1`)).toEqual([{ user_id: 4, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h2!.hold_id]);
+
+    // A table whose policy was declared before it became a partition: its next run records
+    // the parent, and its drop leaves the siblings covered.
+    await q(`create table h10.events_late (like h10.events)`);
+    await q(`select retention.set_policy('h10.late', 'h10.events_late', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
+    await q(`alter table h10.events attach partition h10.events_late for values from ('2019-01-01') to ('2020-01-01')`);
+    await db.call(`call retention.run('h10.late')`);
+    expect(await q(`select subject_family::regclass[]::text[] as f from retention.policies where name = 'h10.late'`)).toEqual([{ f: ['h10.events'] }]);
+    await q(`insert into h10.events (user_id, created_at) select i % 5, '2021-07-01' from generate_series(1, 20) i`);
+    const [h3] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '1', 'case 10c')`);
+    await q(`drop table h10.events_late`);
+    await q(`delete from retention.policies where name = 'h10.old'`);  // the owner, directly (audited)
+    await db.call(`call retention.run('h10.rows')`);
+    expect(await q(`select user_id, count(*)::int as n from h10.events group by 1`)).toEqual([{ user_id: 1, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h3!.hold_id]);
+
+    // An inheritance child's policy declares the column for its parent's other children.
+    await q(`create table h10.logs (id serial, user_id int, created_at timestamptz not null)`);
+    await q(`create table h10.logs_a () inherits (h10.logs)`);
+    await q(`create table h10.logs_b () inherits (h10.logs)`);
+    await q(`insert into h10.logs_b (user_id, created_at) select i % 5, now() - interval '3 years' from generate_series(1, 20) i`);
+    await q(`select retention.set_policy('h10.logs_a', 'h10.logs_a', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('h10.logs_b', 'h10.logs_b', 'delete', 'created_at', p_retain => '1 year')`);
+    const [h4] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '0', 'case 10d')`);
+    await q(`drop table h10.logs_a`);
+    await db.call(`call retention.run('h10.logs_b')`);
+    expect(await q(`select user_id, count(*)::int as n from h10.logs_b group by 1`)).toEqual([{ user_id: 0, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h4!.hold_id]);
+  });
+});

@@ -1,0 +1,54 @@
+-- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1766900000000_subject-family') then
+    raise exception 'migration 1766900000000_subject-family is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
+
+-- A subject column declared by a policy (or erasure rule) on a partition or inheritance
+-- child names a subject in the whole family: its siblings' rows are held by it too. That
+-- coverage went with the table: once the partition was dropped, the policy's target named
+-- nothing, and subject holds stopped covering the siblings' rows (round atk44). The tables
+-- above the target are kept with it, and the column covers their families while any is left
+-- (retention_internal._own_subject_columns).
+alter table retention.policies add column subject_family oid[] not null default '{}';
+comment on column retention.policies.subject_family is
+  'The tables above the policy''s table (partitioned or inheritance parents) since its subject column was declared: the column names a subject in their families even once the policy''s own table is gone. Kept by a trigger.';
+alter table retention.erasure_rules add column subject_family oid[] not null default '{}';
+comment on column retention.erasure_rules.subject_family is
+  'The tables above the rule''s table since its subject column was declared, as for policies.subject_family. Kept by a trigger.';
+do $$ begin
+  -- Recorded as written by a routine (this migration), not as a direct write.
+  perform pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true);
+  update retention.policies p
+     set subject_family = coalesce((with recursive a(rel, depth) as (
+                                      select i.inhparent, 1 from pg_catalog.pg_inherits i where i.inhrelid = p.target
+                                      union
+                                      select i.inhparent, a.depth + 1 from pg_catalog.pg_inherits i join a on i.inhrelid = a.rel
+                                       where a.depth < 64)
+                                    select array_agg(distinct a.rel) from a), '{}')
+   where p.subject_column is not null;
+  update retention.erasure_rules r
+     set subject_family = coalesce((with recursive a(rel, depth) as (
+                                      select i.inhparent, 1 from pg_catalog.pg_inherits i where i.inhrelid = r.target
+                                      union
+                                      select i.inhparent, a.depth + 1 from pg_catalog.pg_inherits i join a on i.inhrelid = a.rel
+                                       where a.depth < 64)
+                                    select array_agg(distinct a.rel) from a), '{}')
+   where r.subject_column is not null and r.target is not null;
+end $$;
+
+-- Down Migration
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,0 +1,65 @@
+-- A subject column declared on a partition or inheritance child names a subject in its
+-- whole family (_own_subject_columns). The tables above the declaring table are kept with
+-- the policy or rule (subject_family), so that coverage outlives the table: a partition
+-- dropped by drop_partitions or by the application no longer takes its siblings' subject
+-- holds with it (round atk44). The record only grows while the column stays the same; the
+-- stored value is never taken from the writer.
+create or replace function retention_internal._keep_subject_family()
+returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if new.subject_column is null or new.target is null then
+    new.subject_family := '{}';
+    return new;
+  end if;
+  new.subject_family := array(
+    select distinct x
+      from unnest(case when tg_op = 'UPDATE' and old.subject_column = new.subject_column
+                       then old.subject_family else '{}'::oid[] end
+                  || case when exists (select from pg_catalog.pg_class c where c.oid = new.target)
+                          then retention_internal._rel_and_ancestors(new.target)::oid[] else '{}'::oid[] end) x
+     where x <> new.target::oid
+     order by x);
+  return new;
+end
+$$;
+comment on function retention_internal._keep_subject_family() is
+  'Internal. Trigger function: records in subject_family the tables above a policy''s or erasure rule''s table while its subject column stays the same.';
+
+create or replace trigger policies_subject_family
+  before insert or update on retention.policies
+  for each row execute function retention_internal._keep_subject_family();
+create or replace trigger erasure_rules_subject_family
+  before insert or update on retention.erasure_rules
+  for each row execute function retention_internal._keep_subject_family();
+
+-- Refreshes a policy's record with the tables now above its table (attached as a partition
+-- or made to inherit since it was declared); open_run calls it.
+create or replace function retention_internal._note_subject_family(p_policy_id bigint)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_mark text := current_setting('retention.routine_write', true);
+begin
+  if exists (select from retention.policies p
+              where p.policy_id = p_policy_id and p.subject_column is not null
+                and exists (select from pg_catalog.pg_class c where c.oid = p.target)
+                and not (retention_internal._rel_and_ancestors(p.target)::oid[] <@ (p.subject_family || p.target::oid))) then
+    -- A record kept by the engine, not a change of the policy: not audited as a direct
+    -- write, and only this statement marked so.
+    perform retention_internal._routine_write();
+    update retention.policies set subject_family = subject_family where policy_id = p_policy_id;
+    perform pg_catalog.set_config('retention.routine_write', coalesce(v_mark, ''), true);
+  end if;
+end
+$$;
+comment on function retention_internal._note_subject_family(bigint) is
+  'Internal. Adds the tables now above a policy''s table to its subject_family (open_run).';
