@@ -37,9 +37,11 @@ create or replace trigger erasure_rules_subject_family
   before insert or update on retention.erasure_rules
   for each row execute function retention_internal._keep_subject_family();
 
--- Refreshes a policy's record with the tables now above its table (attached as a partition
--- or made to inherit since it was declared); open_run calls it.
-create or replace function retention_internal._note_subject_family(p_policy_id bigint)
+-- Refreshes every policy's and erasure rule's record with the tables now above its table
+-- (a table attached as a partition, or made to inherit, since its subject column was
+-- declared): open_run and place_hold call it, so the window in which such a table's drop
+-- would take the declaration with it closes at the next run or hold.
+create or replace function retention_internal._note_subject_families()
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -48,18 +50,30 @@ set timezone = 'UTC'
 as $$
 declare
   v_mark text := current_setting('retention.routine_write', true);
+  v_pols bigint[];
+  v_rules bigint[];
 begin
-  if exists (select from retention.policies p
-              where p.policy_id = p_policy_id and p.subject_column is not null
-                and exists (select from pg_catalog.pg_class c where c.oid = p.target)
-                and not (retention_internal._rel_and_ancestors(p.target)::oid[] <@ (p.subject_family || p.target::oid))) then
-    -- A record kept by the engine, not a change of the policy: not audited as a direct
-    -- write, and only this statement marked so.
-    perform retention_internal._routine_write();
-    update retention.policies set subject_family = subject_family where policy_id = p_policy_id;
-    perform pg_catalog.set_config('retention.routine_write', coalesce(v_mark, ''), true);
+  -- Only tables that are some table's partition or inheritance child can have drifted.
+  select array_agg(p.policy_id) into v_pols
+    from retention.policies p
+   where p.subject_column is not null
+     and exists (select from pg_catalog.pg_inherits i where i.inhrelid = p.target)
+     and not (retention_internal._rel_and_ancestors(p.target)::oid[] <@ (p.subject_family || p.target::oid));
+  select array_agg(r.rule_id) into v_rules
+    from retention.erasure_rules r
+   where r.subject_column is not null
+     and exists (select from pg_catalog.pg_inherits i where i.inhrelid = r.target)
+     and not (retention_internal._rel_and_ancestors(r.target)::oid[] <@ (r.subject_family || r.target::oid));
+  if v_pols is null and v_rules is null then
+    return;
   end if;
+  -- A record kept by the engine, not a change of a policy or rule: not audited as a direct
+  -- write, and only these statements marked so.
+  perform retention_internal._routine_write();
+  update retention.policies set subject_family = subject_family where policy_id = any (v_pols);
+  update retention.erasure_rules set subject_family = subject_family where rule_id = any (v_rules);
+  perform pg_catalog.set_config('retention.routine_write', coalesce(v_mark, ''), true);
 end
 $$;
-comment on function retention_internal._note_subject_family(bigint) is
-  'Internal. Adds the tables now above a policy''s table to its subject_family (open_run).';
+comment on function retention_internal._note_subject_families() is
+  'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family (open_run, place_hold).';

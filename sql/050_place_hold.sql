@@ -97,6 +97,9 @@ begin
   end if;
 
   perform retention_internal._lock_holds_exclusive();
+  -- Subject columns declared on tables attached below others since are recorded for those
+  -- (subject_family), before the hold relies on them.
+  perform retention_internal._note_subject_families();
   insert into retention.legal_holds
     (scope, target, target_name, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
      backup_store, backup_name)

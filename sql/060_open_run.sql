@@ -94,10 +94,11 @@ begin
   if retention.qualified_name(v_pol.target) is not null then
     perform retention_internal._check_not_detached(v_pol.target);
   end if;
-  -- The tables now above its table join its subject column's record (a partition attached
-  -- since it was declared): subject holds keep covering their rows once its table is gone.
+  -- The tables now above a policy's table join its subject column's record (a partition
+  -- attached since it was declared): subject holds keep covering their rows once that
+  -- table is gone.
   if not p_dry_run then
-    perform retention_internal._note_subject_family(v_pol.policy_id);
+    perform retention_internal._note_subject_families();
   end if;
   -- A drop_partitions policy's table must still be partitioned by range on its age column
   -- (a column renamed since would make every partition look expired).

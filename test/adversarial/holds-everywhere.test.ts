@@ -153,15 +153,17 @@ describe('a subject column declared on a partition outlives the partition (atk44
     expect(await q(`select user_id, count(*)::int as n from h10.events group by 1`)).toEqual([{ user_id: 4, n: 4 }]);
     await q(`select retention.release_hold($1, 'done')`, [h2!.hold_id]);
 
-    // A table whose policy was declared before it became a partition: its next run records
-    // the parent, and its drop leaves the siblings covered.
+    // A table whose policy was declared before it became a partition: the next hold placed
+    // (or run opened) records the parent, and its drop leaves the siblings covered.
     await q(`create table h10.events_late (like h10.events)`);
     await q(`select retention.set_policy('h10.late', 'h10.events_late', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);
     await q(`alter table h10.events attach partition h10.events_late for values from ('2019-01-01') to ('2020-01-01')`);
-    await db.call(`call retention.run('h10.late')`);
-    expect(await q(`select subject_family::regclass[]::text[] as f from retention.policies where name = 'h10.late'`)).toEqual([{ f: ['h10.events'] }]);
+    expect(await q(`select subject_family::regclass[]::text[] as f from retention.policies where name = 'h10.late'`)).toEqual([{ f: [] }]);
     await q(`insert into h10.events (user_id, created_at) select i % 5, '2021-07-01' from generate_series(1, 20) i`);
     const [h3] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '1', 'case 10c')`);
+    expect(await q(`select subject_family::regclass[]::text[] as f from retention.policies where name = 'h10.late'`)).toEqual([{ f: ['h10.events'] }]);
+    // Kept by the engine: no direct-write entry in the audit log.
+    expect(await q(`select count(*)::int as n from retention.audit_log where action like 'direct.%' and object_name = 'h10.late'`)).toEqual([{ n: 0 }]);
     await q(`drop table h10.events_late`);
     await q(`delete from retention.policies where name = 'h10.old'`);  // the owner, directly (audited)
     await db.call(`call retention.run('h10.rows')`);
@@ -180,5 +182,17 @@ describe('a subject column declared on a partition outlives the partition (atk44
     await db.call(`call retention.run('h10.logs_b')`);
     expect(await q(`select user_id, count(*)::int as n from h10.logs_b group by 1`)).toEqual([{ user_id: 0, n: 4 }]);
     await q(`select retention.release_hold($1, 'done')`, [h4!.hold_id]);
+
+    // So for an erasure rule's subject column on a child that is dropped.
+    await q(`create table h10.users (id int primary key)`);
+    await q(`create table h10.logs_c () inherits (h10.logs)`);
+    await q(`select retention.set_erasure_rule('h10.logs_c', 'delete', p_subject_column => 'user_id', p_subject_table => 'h10.users')`);
+    await q(`delete from retention.policies where name = 'h10.logs_a'`);
+    await q(`insert into h10.logs_b (user_id, created_at) select i % 5, now() - interval '3 years' from generate_series(1, 20) i`);
+    const [h5] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '3', 'case 10e')`);
+    await q(`drop table h10.logs_c`);
+    await db.call(`call retention.run('h10.logs_b')`);
+    expect(await q(`select user_id, count(*)::int as n from h10.logs_b group by 1`)).toEqual([{ user_id: 3, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h5!.hold_id]);
   });
 });
