@@ -44,6 +44,25 @@ do $$ begin
    where r.subject_column is not null and r.target is not null;
 end $$;
 
+-- A column of a foreign key that references a subject column names the subject too: a
+-- subject hold covers its rows (_subject_columns). That coverage went with the key: once
+-- the application dropped the foreign key, the rows were no longer held (round atk44).
+-- Such columns are recorded (by table and attribute number, which a rename keeps) when a
+-- subject hold is placed and when a run opens while one is open, and count as subject
+-- columns from then on.
+create table retention_internal.subject_links (
+  rel       oid not null,
+  attnum    smallint not null,
+  noted_at  timestamptz not null default pg_catalog.clock_timestamp(),
+  primary key (rel, attnum)
+);
+revoke all on retention_internal.subject_links from public;
+comment on table retention_internal.subject_links is
+  'Internal. Columns that were part of a foreign key referencing a subject column when a subject hold was placed or a run opened under one: subject columns for holds from then on, the key dropped or not.';
+comment on column retention_internal.subject_links.rel is 'The table of the foreign key (its OID).';
+comment on column retention_internal.subject_links.attnum is 'The column''s number in that table (a rename keeps it).';
+comment on column retention_internal.subject_links.noted_at is 'When it was first recorded.';
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

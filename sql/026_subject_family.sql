@@ -77,3 +77,47 @@ end
 $$;
 comment on function retention_internal._note_subject_families() is
   'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family (open_run, place_hold).';
+
+-- Records the columns of foreign keys that reference a subject column (subject_links), so
+-- a subject hold keeps covering rows through them once the application drops the key.
+-- Called by place_hold for a subject hold, and by open_run while a subject hold is open:
+-- whatever a hold relies on is recorded before a run can act on it.
+create or replace function retention_internal._note_subject_links()
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_rels oid[];
+begin
+  -- Tables with subject columns of their own: declared by policies and erasure rules (in
+  -- their families) and erasure subject tables.
+  v_rels := array(select distinct f
+                    from (select p.target as rel from retention.policies p
+                           where p.subject_column is not null
+                             and exists (select from pg_catalog.pg_class c where c.oid = p.target)
+                          union select r.target from retention.erasure_rules r
+                           where r.subject_column is not null
+                             and exists (select from pg_catalog.pg_class c where c.oid = r.target)
+                          union select q.subject_table from (select distinct subject_table from retention.erasure_requests) q
+                           where exists (select from pg_catalog.pg_class c where c.oid = q.subject_table)) t
+                   cross join unnest(retention_internal._hold_family(t.rel::regclass)) f);
+  if v_rels = '{}' then
+    return;
+  end if;
+  insert into retention_internal.subject_links (rel, attnum)
+  select distinct k.conrelid, u.att
+    from pg_catalog.pg_constraint k
+   cross join unnest(k.conkey, k.confkey) u(att, ratt)
+    join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
+   where k.contype = 'f'
+     and k.confrelid = any (v_rels)
+     and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)
+     and not exists (select from retention_internal.subject_links l where l.rel = k.conrelid and l.attnum = u.att)
+  on conflict do nothing;
+end
+$$;
+comment on function retention_internal._note_subject_links() is
+  'Internal. Records the columns of foreign keys referencing a subject column (subject_links): subject columns for holds from then on (place_hold, open_run under an open subject hold).';

@@ -115,7 +115,14 @@ begin
             join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
            where k.contype = 'f'
              and (k.conrelid = any (v_up) or k.conrelid = any (v_tree))
-             and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)) x
+             and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)
+          union
+          -- Columns of such a key recorded while a subject hold was open (subject_links):
+          -- the key dropped since, they still name the subject.
+          select a.attname
+            from retention_internal.subject_links l
+            join pg_catalog.pg_attribute a on a.attrelid = l.rel and a.attnum = l.attnum and not a.attisdropped
+           where l.rel = any (v_up) or l.rel = any (v_tree)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end

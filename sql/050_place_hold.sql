@@ -100,6 +100,9 @@ begin
   -- Subject columns declared on tables attached below others since are recorded for those
   -- (subject_family), before the hold relies on them.
   perform retention_internal._note_subject_families();
+  if p_scope = 'subject' then
+    perform retention_internal._note_subject_links();
+  end if;
   insert into retention.legal_holds
     (scope, target, target_name, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
      backup_store, backup_name)

@@ -97,8 +97,13 @@ begin
   -- The tables now above a policy's table join its subject column's record (a partition
   -- attached since it was declared): subject holds keep covering their rows once that
   -- table is gone.
+  -- So for the columns of foreign keys that point at a subject, while a subject hold is
+  -- open (an application that drops the key does not end the hold's cover).
   if not p_dry_run then
     perform retention_internal._note_subject_families();
+    if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
+      perform retention_internal._note_subject_links();
+    end if;
   end if;
   -- A drop_partitions policy's table must still be partitioned by range on its age column
   -- (a column renamed since would make every partition look expired).

@@ -196,3 +196,37 @@ describe('a subject column declared on a partition outlives the partition (atk44
     await q(`select retention.release_hold($1, 'done')`, [h5!.hold_id]);
   });
 });
+
+// Attack round atk44: a subject hold covered a message through its foreign key to the held
+// person's row; the application dropped the key, and the next run deleted the messages.
+describe('a subject hold keeps covering rows through a foreign key the application drops (atk44)', () => {
+  it('a key there when the hold is placed, or when a run opens under it; a column renamed after', async () => {
+    await q(`create schema h11`);
+    await q(`create table h11.users (id int primary key, created_at timestamptz not null default now())`);
+    await q(`create table h11.orders (id serial primary key, user_id int references h11.users, created_at timestamptz not null)`);
+    await q(`create table h11.visits (id serial primary key, user_id int, created_at timestamptz not null)`);
+    await q(`insert into h11.users (id) select generate_series(0, 4)`);
+    await q(`insert into h11.orders (user_id, created_at) select i % 5, now() - interval '3 years' from generate_series(1, 20) i`);
+    await q(`insert into h11.visits (user_id, created_at) select i % 5, now() - interval '3 years' from generate_series(1, 20) i`);
+    await q(`select retention.set_policy('h11.users', 'h11.users', 'delete', 'created_at', p_retain => '10 years', p_subject_column => 'id')`);
+    await q(`select retention.set_policy('h11.orders', 'h11.orders', 'delete', 'created_at', p_retain => '1 year')`);
+    await q(`select retention.set_policy('h11.visits', 'h11.visits', 'delete', 'created_at', p_retain => '1 year')`);
+    const [h] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('subject', '2', 'case 11')`);
+    await q(`alter table h11.orders drop constraint orders_user_id_fkey`);
+    await q(`alter table h11.orders rename column user_id to customer_id`);
+    await db.call(`call retention.run('h11.orders')`);
+    expect(await q(`select customer_id, count(*)::int as n from h11.orders group by 1`)).toEqual([{ customer_id: 2, n: 4 }]);
+
+    // A key added after the hold: the next run opened records it; dropped, it still counts.
+    await q(`alter table h11.visits add foreign key (user_id) references h11.users`);
+    await q(`select retention.set_policy('h11.visits', 'h11.visits', 'delete', 'created_at', p_retain => '5 years')`);
+    await db.call(`call retention.run('h11.visits')`);
+    await q(`alter table h11.visits drop constraint visits_user_id_fkey`);
+    await q(`select retention.set_policy('h11.visits', 'h11.visits', 'delete', 'created_at', p_retain => '1 year')`);
+    await db.call(`call retention.run('h11.visits')`);
+    expect(await q(`select user_id, count(*)::int as n from h11.visits group by 1`)).toEqual([{ user_id: 2, n: 4 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h!.hold_id]);
+    await db.call(`call retention.run('h11.visits')`);
+    expect(await count(db, `h11.visits`)).toBe(0);
+  });
+});
