@@ -44,6 +44,37 @@ do $$ begin
    where r.subject_column is not null and r.target is not null;
 end $$;
 
+-- A policy or erasure rule names its table by OID, and so does an erasure request its
+-- subject table; a rebuilt table (a copy, the old one dropped, the copy renamed) keeps
+-- neither, and subject holds stopped covering its rows by the subject column or key they
+-- declared (round atk44, as for table holds in migration 31). Their tables' names are kept
+-- too: a declaration whose table is gone covers the table under that name.
+alter table retention.policies add column target_name text;
+comment on column retention.policies.target_name is
+  'The policy''s table''s schema-qualified name, kept by a trigger: once that table is gone, its subject column is declared for the table under this name.';
+alter table retention.erasure_rules add column target_name text;
+comment on column retention.erasure_rules.target_name is
+  'The rule''s table''s schema-qualified name, kept by a trigger: once that table is gone, its subject column is declared for the table under this name.';
+alter table retention.erasure_requests add column subject_table_name text;
+comment on column retention.erasure_requests.subject_table_name is
+  'The subject table''s schema-qualified name, kept by a trigger: once that table is gone, the table under this name is the subject table (its key names the subject for holds).';
+do $$ begin
+  perform pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true);
+  update retention.policies p
+     set target_name = (select pg_catalog.format('%I.%I', n.nspname, c.relname)
+                          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                         where c.oid = p.target);
+  update retention.erasure_rules r
+     set target_name = (select pg_catalog.format('%I.%I', n.nspname, c.relname)
+                          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                         where c.oid = r.target)
+   where r.target is not null;
+  update retention.erasure_requests q
+     set subject_table_name = (select pg_catalog.format('%I.%I', n.nspname, c.relname)
+                                 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                                where c.oid = q.subject_table);
+end $$;
+
 -- A column of a foreign key that references a subject column names the subject too: a
 -- subject hold covers its rows (_subject_columns). That coverage went with the key: once
 -- the application dropped the foreign key, the rows were no longer held (round atk44).

@@ -12,6 +12,9 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
+  -- The table's name while it is there; once it is gone, the name it last had.
+  new.target_name := coalesce(retention.qualified_name(new.target),
+                              case when tg_op = 'UPDATE' and old.target is not distinct from new.target then old.target_name end);
   if new.subject_column is null or new.target is null then
     new.subject_family := '{}';
     return new;
@@ -21,14 +24,66 @@ begin
       from unnest(case when tg_op = 'UPDATE' and old.subject_column = new.subject_column
                        then old.subject_family else '{}'::oid[] end
                   || case when exists (select from pg_catalog.pg_class c where c.oid = new.target)
-                          then retention_internal._rel_and_ancestors(new.target)::oid[] else '{}'::oid[] end) x
+                          then retention_internal._rel_and_ancestors(new.target)::oid[]
+                          -- Its table gone, the table under its name (rebuilt) is covered by
+                          -- OID from now on, so a later rename does not end it.
+                          when pg_catalog.to_regclass(new.target_name) is not null
+                          then retention_internal._rel_and_ancestors(pg_catalog.to_regclass(new.target_name))::oid[]
+                          else '{}'::oid[] end) x
      where x <> new.target::oid
      order by x);
   return new;
 end
 $$;
 comment on function retention_internal._keep_subject_family() is
-  'Internal. Trigger function: records in subject_family the tables above a policy''s or erasure rule''s table while its subject column stays the same.';
+  'Internal. Trigger function: records a policy''s or erasure rule''s table''s name (target_name), and in subject_family the tables above it while its subject column stays the same.';
+
+-- So for an erasure request's subject table.
+create or replace function retention_internal._keep_subject_table_name()
+returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  new.subject_table_name := coalesce(retention.qualified_name(new.subject_table),
+                                     case when tg_op = 'UPDATE' and old.subject_table = new.subject_table then old.subject_table_name end);
+  return new;
+end
+$$;
+comment on function retention_internal._keep_subject_table_name() is
+  'Internal. Trigger function: records an erasure request''s subject table''s name (subject_table_name).';
+create or replace trigger erasure_requests_subject_table_name
+  before insert or update on retention.erasure_requests
+  for each row execute function retention_internal._keep_subject_table_name();
+
+-- The tables whose own columns declare subjects, as they are now: the tables of policies
+-- and erasure rules with a subject column, and erasure requests' subject tables; each by
+-- its OID while it is there, else the table under the name it last had (rebuilt: a copy,
+-- the old one dropped, the copy renamed).
+create or replace function retention_internal._declaring_tables()
+returns oid[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  return array(
+    select distinct coalesce(c.oid, pg_catalog.to_regclass(t.name)::oid)
+      from (select p.target as rel, p.target_name as name from retention.policies p where p.subject_column is not null
+            union
+            select r.target, r.target_name from retention.erasure_rules r where r.subject_column is not null and r.target is not null
+            union
+            select q.subject_table, q.subject_table_name from retention.erasure_requests q) t
+      left join pg_catalog.pg_class c on c.oid = t.rel
+     where c.oid is not null or pg_catalog.to_regclass(t.name) is not null);
+end
+$$;
+comment on function retention_internal._declaring_tables() is
+  'Internal. The tables of policies and erasure rules with a subject column and erasure subject tables, each by OID or, its table gone, by the name it last had.';
 
 create or replace trigger policies_subject_family
   before insert or update on retention.policies
@@ -52,19 +107,38 @@ declare
   v_mark text := current_setting('retention.routine_write', true);
   v_pols bigint[];
   v_rules bigint[];
+  v_tables oid[];
 begin
   -- Only tables that are some table's partition or inheritance child can have drifted.
+  -- Or whose table is gone and another has its name (rebuilt), not yet recorded.
   select array_agg(p.policy_id) into v_pols
     from retention.policies p
    where p.subject_column is not null
-     and exists (select from pg_catalog.pg_inherits i where i.inhrelid = p.target)
-     and not (retention_internal._rel_and_ancestors(p.target)::oid[] <@ (p.subject_family || p.target::oid));
+     and ((exists (select from pg_catalog.pg_inherits i where i.inhrelid = p.target)
+           and not (retention_internal._rel_and_ancestors(p.target)::oid[] <@ (p.subject_family || p.target::oid)))
+          or (not exists (select from pg_catalog.pg_class c where c.oid = p.target)
+              and not (pg_catalog.to_regclass(p.target_name)::oid = any (p.subject_family))));
   select array_agg(r.rule_id) into v_rules
     from retention.erasure_rules r
-   where r.subject_column is not null
-     and exists (select from pg_catalog.pg_inherits i where i.inhrelid = r.target)
-     and not (retention_internal._rel_and_ancestors(r.target)::oid[] <@ (r.subject_family || r.target::oid));
-  if v_pols is null and v_rules is null then
+   where r.subject_column is not null and r.target is not null
+     and ((exists (select from pg_catalog.pg_inherits i where i.inhrelid = r.target)
+           and not (retention_internal._rel_and_ancestors(r.target)::oid[] <@ (r.subject_family || r.target::oid)))
+          or (not exists (select from pg_catalog.pg_class c where c.oid = r.target)
+              and not (pg_catalog.to_regclass(r.target_name)::oid = any (r.subject_family))));
+  -- And those whose table was renamed since its name was recorded.
+  select array_agg(p.policy_id) || coalesce(v_pols, '{}') into v_pols
+    from retention.policies p
+   where p.target_name is distinct from retention.qualified_name(p.target)
+     and retention.qualified_name(p.target) is not null;
+  select array_agg(r.rule_id) || coalesce(v_rules, '{}') into v_rules
+    from retention.erasure_rules r
+   where r.target_name is distinct from retention.qualified_name(r.target)
+     and retention.qualified_name(r.target) is not null;
+  select array_agg(distinct q.subject_table) into v_tables
+    from (select distinct subject_table, subject_table_name from retention.erasure_requests) q
+   where q.subject_table_name is distinct from retention.qualified_name(q.subject_table)
+     and retention.qualified_name(q.subject_table) is not null;
+  if v_pols = '{}' and v_rules = '{}' and v_tables is null then
     return;
   end if;
   -- A record kept by the engine, not a change of a policy or rule: not audited as a direct
@@ -72,11 +146,12 @@ begin
   perform retention_internal._routine_write();
   update retention.policies set subject_family = subject_family where policy_id = any (v_pols);
   update retention.erasure_rules set subject_family = subject_family where rule_id = any (v_rules);
+  update retention.erasure_requests set subject_table = subject_table where subject_table = any (v_tables);
   perform pg_catalog.set_config('retention.routine_write', coalesce(v_mark, ''), true);
 end
 $$;
 comment on function retention_internal._note_subject_families() is
-  'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family (open_run, place_hold).';
+  'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family, and records tables'' current names (open_run, place_hold).';
 
 -- Records the columns of foreign keys that reference a subject column (subject_links), so
 -- a subject hold keeps covering rows through them once the application drops the key.
@@ -95,14 +170,7 @@ begin
   -- Tables with subject columns of their own: declared by policies and erasure rules (in
   -- their families) and erasure subject tables.
   v_rels := array(select distinct f
-                    from (select p.target as rel from retention.policies p
-                           where p.subject_column is not null
-                             and exists (select from pg_catalog.pg_class c where c.oid = p.target)
-                          union select r.target from retention.erasure_rules r
-                           where r.subject_column is not null
-                             and exists (select from pg_catalog.pg_class c where c.oid = r.target)
-                          union select q.subject_table from (select distinct subject_table from retention.erasure_requests) q
-                           where exists (select from pg_catalog.pg_class c where c.oid = q.subject_table)) t
+                    from unnest(retention_internal._declaring_tables()) t(rel)
                    cross join unnest(retention_internal._hold_family(t.rel::regclass)) f);
   if v_rels = '{}' then
     return;

@@ -52,6 +52,37 @@ $$;
 comment on function retention_internal._subject_value(text, text) is
   'Internal. A subject id as canonical text of a column type (NULL when it is no value of that type; an integral number such as 7.0 is 7 in an integer column).';
 
+-- Whether a subject column declared on another table of p_rel's family (p_target, or the
+-- tables that were above it: p_family) ought to be a column of p_rel too, so that its
+-- absence there means it was renamed or dropped: the declaring table (or one recorded
+-- above it) is in p_rel's partition tree, where every table has every column; or the
+-- declaring table is still there and lacks the column as well.
+create or replace function retention_internal._shares_subject_column(p_target regclass, p_family oid[], p_column name,
+                                                                    p_fam oid[], p_root oid)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if not (p_target::oid = any (p_fam) or p_family operator(pg_catalog.&&) p_fam) then
+    return false;
+  end if;
+  if p_root is not null and exists (select from pg_catalog.pg_class c
+                                     where c.oid = any (p_target::oid || p_family)
+                                       and pg_catalog.pg_partition_root(c.oid) = p_root) then
+    return true;
+  end if;
+  return exists (select from pg_catalog.pg_class c where c.oid = p_target)
+         and not exists (select from pg_catalog.pg_attribute a
+                          where a.attrelid = p_target and a.attname = p_column and a.attnum > 0 and not a.attisdropped);
+end
+$$;
+comment on function retention_internal._shares_subject_column(regclass, oid[], name, oid[], oid) is
+  'Internal. Whether a subject column another table of the family declares is one the table must have too (the same partition tree, or gone from the declaring table as well): missing, it was renamed or dropped (RT002).';
+
 -- The columns of a table that name a data subject, so a subject hold covers its rows:
 -- the subject column of every policy and erasure rule on the table or on a table of its
 -- partition or inheritance tree, and the key of a table people are erased from (erasure
@@ -69,35 +100,45 @@ declare
   -- Once, not for every catalog row the queries below read.
   v_up   oid[] := retention_internal._rel_and_ancestors(p_rel)::oid[];
   v_tree oid[] := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
+  v_root oid := pg_catalog.pg_partition_root(p_rel);
+  v_fam  oid[];
 begin
   -- A policy's subject column renamed or dropped since: subject holds would quietly stop
   -- covering the table, so every check of it fails until the policy is fixed.
+  -- So for a policy on another table of its family (a sibling partition, or one dropped
+  -- since: subject_family) whose column it shares: renamed on the partitioned table, it
+  -- would leave this table's rows quietly uncovered (a partition has every column of its
+  -- tree; an inheritance child has its parent's, so a column gone from the policy's own
+  -- table too was renamed or dropped there).
+  v_fam := retention_internal._hold_family(p_rel);
   select p.name, p.subject_column into v_gone
     from retention.policies p
    where p.subject_column is not null
-     and (p.target::oid = any (v_up) or p.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
+     and (p.target::oid = any (v_up) or p.target::oid = any (v_tree)
+          or retention_internal._shares_subject_column(p.target, p.subject_family, p.subject_column, v_fam, v_root))
    limit 1;
   if found then
     raise exception 'policy %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
           retention.qualified_name(p_rel)
       using errcode = 'RT002',
-            hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on.';
+            hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on. A policy whose own table is gone declares it for the tables that were above that table: declare the new name there (retention.set_erasure_rule on the partitioned table, p_subject_column), then drop the policy.';
   end if;
   -- So for an erasure rule's subject column.
-  select retention.qualified_name(r.target) as name, r.subject_column into v_gone
+  select coalesce(retention.qualified_name(r.target), 'a dropped table') as name, r.subject_column into v_gone
     from retention.erasure_rules r
    where r.subject_column is not null
-     and (r.target::oid = any (v_up) or r.target::oid = any (v_tree))
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
+     and (r.target::oid = any (v_up) or r.target::oid = any (v_tree)
+          or retention_internal._shares_subject_column(r.target, r.subject_family, r.subject_column, v_fam, v_root))
    limit 1;
   if found then
     raise exception 'erasure rule on %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
           retention.qualified_name(p_rel)
       using errcode = 'RT002',
-            hint = 'Subject holds are matched on it: set the rule again with the column''s new name (retention.set_erasure_rule) before runs go on.';
+            hint = 'Subject holds are matched on it: set the rule again with the column''s new name (retention.set_erasure_rule) before runs go on; a rule whose own table is gone: declare the new name on the table above it, then delete the rule.';
   end if;
   -- Its own subject columns, and every column of a foreign key (of one column or more)
   -- that matches a subject column of another table (a message's recipient points at a
@@ -145,8 +186,22 @@ set timezone = 'UTC'
 as $$
 #variable_conflict use_column
 declare
-  v_fam oid[] := retention_internal._hold_family(p_rel);
+  v_fam   oid[] := retention_internal._hold_family(p_rel);
+  v_names text[] := '{}';
 begin
+  -- A declaration whose table is gone covers the table under the name it last had (a
+  -- rebuilt table: a copy, the old one dropped, the copy renamed). The family's names are
+  -- read only when some declaration's table is gone.
+  if exists (select from retention.policies p
+              where p.subject_column is not null
+                and not exists (select from pg_catalog.pg_class c where c.oid = p.target))
+     or exists (select from retention.erasure_rules r
+                 where r.subject_column is not null and r.target is not null
+                   and not exists (select from pg_catalog.pg_class c where c.oid = r.target))
+     or exists (select from (select distinct q.subject_table from retention.erasure_requests q) q
+                 where not exists (select from pg_catalog.pg_class c where c.oid = q.subject_table)) then
+    v_names := array(select retention.qualified_name(x::regclass) from unnest(v_fam) x);
+  end if;
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
   return query
@@ -160,7 +215,8 @@ begin
     from retention.policies p
    where p.subject_column is not null
      and (p.target = any (v_fam)
-          or p.subject_family operator(pg_catalog.&&) v_fam)
+          or p.subject_family operator(pg_catalog.&&) v_fam
+          or (p.target_name = any (v_names) and not exists (select from pg_catalog.pg_class c where c.oid = p.target)))
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
   -- p_subject_column): a hold on the person keeps those rows too.
@@ -168,11 +224,15 @@ begin
     from retention.erasure_rules r
    where r.subject_column is not null
      and (r.target = any (v_fam)
-          or r.subject_family operator(pg_catalog.&&) v_fam)
+          or r.subject_family operator(pg_catalog.&&) v_fam
+          or (r.target_name = any (v_names) and not exists (select from pg_catalog.pg_class c where c.oid = r.target)))
   union
   select k.key_column
     from retention_internal._single_key(p_rel) k
-   where exists (select from retention.erasure_requests r where r.subject_table = any (v_fam))
+   where exists (select from retention.erasure_requests r
+                  where r.subject_table = any (v_fam)
+                     or (r.subject_table_name = any (v_names)
+                         and not exists (select from pg_catalog.pg_class c where c.oid = r.subject_table)))
   union
   -- The key column of a subject table above or beside it (an inheritance child has no
   -- primary key of its own, but holds the same people).

@@ -35,6 +35,12 @@ begin
   if v_gone then
     v_fam := retention_internal._hold_family((select c.oid from pg_catalog.pg_class c
                                                where c.oid = any (p_old.subject_family) order by c.oid limit 1)::regclass);
+    -- A column no table of the family has any more covers nothing (runs there fail with
+    -- RT002 until it is declared under its new name): the policy may go.
+    if not exists (select from pg_catalog.pg_attribute a
+                    where a.attrelid = any (v_fam) and a.attname = p_old.subject_column and a.attnum > 0 and not a.attisdropped) then
+      return;
+    end if;
     if exists (select from retention.policies p
                 where p.policy_id <> p_old.policy_id and p.subject_column = p_old.subject_column
                   and (p.target = any (v_fam) or p.subject_family operator(pg_catalog.&&) v_fam))

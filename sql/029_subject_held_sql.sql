@@ -94,10 +94,7 @@ begin
         select i.inhparent, i.inhrelid, 0 from pg_catalog.pg_inherits i
       ),
       r(rel, d) as (
-        select t.rel::oid, 0
-          from (select p.target as rel from retention.policies p where p.subject_column is not null
-                union select x.target from retention.erasure_rules x where x.subject_column is not null
-                union select q.subject_table from retention.erasure_requests q) t
+        select t.rel, 0 from unnest(retention_internal._declaring_tables()) t(rel)
         union
         select e.child, r.d + e.step from r join e on e.parent = r.rel where r.d + e.step <= 10)
       select array(select distinct r.rel from r)

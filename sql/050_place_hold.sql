@@ -135,10 +135,8 @@ begin
       for v_col in
         select distinct f.rel::regclass as rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
                retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar') as txt
-          from (select p.target as rel from retention.policies p where p.subject_column is not null
-                union select r.subject_table from retention.erasure_requests r
-                union select r.target from retention.erasure_rules r where r.subject_column is not null) t
-          cross join unnest(retention_internal._hold_family(t.rel)) f(rel)
+          from unnest(retention_internal._declaring_tables()) t(rel)
+          cross join unnest(retention_internal._hold_family(t.rel::regclass)) f(rel)
           join pg_catalog.pg_class k on k.oid = f.rel and k.relkind = 'r'
           cross join unnest(retention_internal._subject_columns(f.rel::regclass)) c(col)
           join pg_catalog.pg_attribute a on a.attrelid = f.rel and a.attname = c.col

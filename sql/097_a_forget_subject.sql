@@ -182,14 +182,34 @@ begin
   update retention.erasure_requests set requested_by = '(' || v_erased || ')' where request_id = p_request;
 
   -- Other open requests for the same person (filed twice, or a failed one filed again) are
-  -- carried out by this one: completed with a pointer to it, so none keeps their id.
+  -- carried out by this one: completed with a pointer to it, so none keeps their id. So is
+  -- one left in progress by a session that is gone (a runner that died between steps;
+  -- round atk55); one a live session is processing completes itself.
   for v_dup in
     select r.* from retention.erasure_requests r
      where r.request_id <> p_request and r.subject_table = v_req.subject_table
-       and r.status in ('pending', 'blocked_by_hold', 'failed')
+       and (r.status in ('pending', 'blocked_by_hold', 'failed')
+            or (r.status = 'in_progress'
+                and not retention_internal._run_lock_held(format('erasure:%s', r.request_id), r.processing_pid)))
        and coalesce(retention_internal._subject_value(r.subject_id, v_type), r.subject_id) = v_value
      order by r.request_id
   loop
+    -- Its runs worked on the person's rows only, as this request's: their conditions
+    -- (which quote the key), messages and failed rows go (round atk55).
+    update retention.run_row_failures f
+       set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
+     where f.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id);
+    update retention.notifications n
+       set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
+     where n.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id)
+       and n.payload ->> 'error' is not null;
+    update retention.runs r
+       set spec = r.spec - 'cond',
+           error = case when r.error is not null then 'removed when the erasure completed' end,
+           error_hint = null
+     where r.request_id = v_dup.request_id;
+    get diagnostics v_n = row_count;
+    n_runs := n_runs + v_n;
     update retention.erasure_requests
        set status = 'completed', completed_at = clock_timestamp(), subject_id = null, subject_hash = v_token,
            requested_by = '(' || v_erased || ')', status_reason = format('carried out by erasure request %s', p_request),
@@ -274,6 +294,7 @@ declare
   v_pats     text[];
   v_exprs    text;
   v_words    text[];
+  v_msgs     text;
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -282,26 +303,45 @@ begin
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
   end if;
-  -- Their rows' values (the first 10,000 rows' are plenty to find them in messages): the
-  -- columns of built-in string and integer/numeric types, and the strings inside json
-  -- columns (domains over them too). Only built-in casts run: to_jsonb of a whole row would
-  -- call a cast to json that another role defined on a column's type, as the owner.
-  select string_agg(case when b.typ in ('json'::regtype, 'jsonb'::regtype)
+  -- Their rows' values, where a message might quote them: every column's value as its
+  -- type's output function writes it (format's %s: no cast, so no cast another role defined
+  -- on a column's type runs as the owner; citext, uuid, dates, numbers, a domain over a
+  -- domain), an array's elements one by one, and the strings inside json columns. Booleans
+  -- and bytea name nobody. Every row of theirs (round atk55: the first 10,000 rows' were
+  -- read, and a message quoting a later one stayed), but only the values some message
+  -- holds: the messages are read first, and with none there is nothing to read.
+  select string_agg(case when b.cat = 'A'
+                         then format('array(select pg_catalog.format(''%%s'', e) from unnest(t.%I) e)', a.attname)
+                         when b.typ in ('json'::regtype, 'jsonb'::regtype)
                          then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string")'') x)', a.attname)
-                         else format('array[t.%I::text]', a.attname) end, ' || ')
+                         else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
     into v_exprs
     from pg_catalog.pg_attribute a
-    cross join lateral (select coalesce((select d.typbasetype from pg_catalog.pg_type d
-                                          where d.oid = a.atttypid and d.typtype = 'd'), a.atttypid)::regtype as typ) b
+    cross join lateral (
+      with recursive d(oid, depth) as (
+        select a.atttypid, 0
+        union all
+        select t.typbasetype, d.depth + 1 from d join pg_catalog.pg_type t on t.oid = d.oid
+         where t.typtype = 'd' and d.depth < 32)
+      select t.oid::regtype as typ, t.typcategory as cat
+        from (select d.oid from d order by d.depth desc limit 1) x join pg_catalog.pg_type t on t.oid = x.oid) b
    where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
-     and b.typ in ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'json'::regtype, 'jsonb'::regtype,
-                   'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype);
-  if v_exprs is not null then
-    execute format('select coalesce(array_agg(distinct v), ''{}'')
-                      from (select %s as vs from %s t where (%s) limit 10000) t
-                     cross join lateral unnest(t.vs) v
-                     where v is not null', v_exprs, v_tbl, p_cond)
-      into v_vals;
+     and b.typ not in ('boolean'::regtype, 'bytea'::regtype);
+  v_msgs := concat_ws(' ',
+    (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r
+      where r.error is not null or r.error_hint is not null),
+    (select string_agg(f.error, ' ') from retention.run_row_failures f where f.error is not null),
+    (select string_agg(q.status_reason, ' ') from retention.erasure_requests q where q.status_reason is not null),
+    (select string_agg(concat_ws(' ', n.payload ->> 'error', n.payload ->> 'status_reason'), ' ') from retention.notifications n
+      where n.payload ? 'error' or n.payload ? 'status_reason'));
+  if v_exprs is not null and v_msgs <> '' then
+    execute format('select coalesce(array_agg(v), ''{}'')
+                      from (select distinct v.v collate "C" as v from (select %s as vs from %s t where (%s)) t
+                             cross join lateral unnest(t.vs) v(v)
+                             where v.v is not null) d
+                     where pg_catalog.strpos($1, d.v) > 0', v_exprs, v_tbl, p_cond)
+      into v_vals
+      using v_msgs;
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as

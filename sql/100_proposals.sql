@@ -460,7 +460,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v retention.proposals;
+  v     retention.proposals;
+  v_rel oid;
 begin
   select * into r from retention.runs x where x.run_id = r.run_id;
   update retention.proposals
@@ -474,6 +475,29 @@ begin
    where proposal_id = (r.spec ->> 'proposal')::bigint
   returning * into v;
   if v.status = 'executed' then
+    -- The keys of rows the purge removed name people (an e-mail as a key) the database no
+    -- longer holds: they go, the row's hash stays for the evidence (round atk55: an
+    -- erasure completed later could not tell them the person's). Rows still there (held,
+    -- changed, not eligible any more) keep theirs.
+    for v_rel in select distinct pr.rel from retention.proposal_rows pr
+                  where pr.proposal_id = v.proposal_id
+                    and exists (select from pg_catalog.pg_class c where c.oid = pr.rel) loop
+      execute format(
+        'update retention.proposal_rows pr
+            set row_key = pg_catalog.jsonb_build_object(''deleted'', true, ''row_hash'', pr.row_hash,
+                                                         ''n'', pg_catalog.gen_random_uuid())
+          where pr.proposal_id = $1 and pr.rel = $2
+            and not pr.row_key ? ''erased'' and not pr.row_key ? ''deleted''
+            and not exists (select from %s t where %s = pr.row_key)',
+        retention_internal._reach_scan(v_rel::regclass), retention_internal._row_key_sql(v_rel::regclass))
+        using v.proposal_id, v_rel;
+    end loop;
+    -- A table dropped since holds none of them.
+    update retention.proposal_rows pr
+       set row_key = pg_catalog.jsonb_build_object('deleted', true, 'row_hash', pr.row_hash, 'n', pg_catalog.gen_random_uuid())
+     where pr.proposal_id = v.proposal_id
+       and not pr.row_key ? 'erased' and not pr.row_key ? 'deleted'
+       and not exists (select from pg_catalog.pg_class c where c.oid = pr.rel);
     perform retention_internal._append_audit('proposal.executed', 'policy', v.policy_name,
       jsonb_build_object('proposal_id', v.proposal_id, 'run_id', r.run_id, 'rows', v.rows,
                          'executed_rows', v.executed_rows, 'skipped_held', v.skipped_held,

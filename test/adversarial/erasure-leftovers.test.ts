@@ -709,3 +709,112 @@ describe('the key as stored, whatever the requesting session\'s settings (atk52)
       .toEqual([{ status: 'completed' }, { status: 'completed' }]);
   });
 });
+
+// Attack round atk55 (what a completed erasure leaves behind), each finding a test.
+describe('a completed erasure leaves none of the person in pg-retention\'s own records (atk55)', () => {
+  const q = db.q;
+  it('F1, F2: a failed request filed again, and one a dead session left in progress, are carried out with their runs\' conditions and messages', async () => {
+    await q(`create schema e55`);
+    await q(`create table e55.flags (on_ boolean)`);
+    await q(`insert into e55.flags values (true)`);
+    await q(`create table e55.accounts (handle text primary key, bio text)`);
+    await q(`create table e55.posts (id int primary key, handle text references e55.accounts on delete cascade, body text)`);
+    await q(`insert into e55.accounts values ('qzx_handle_77', 'my bio'), ('wvu_handle_88', 'bio 88')`);
+    await q(`insert into e55.posts values (1, 'qzx_handle_77', 'hello'), (2, 'wvu_handle_88', 'post 88')`);
+    await q(`create function e55.acc_guard() returns trigger language plpgsql as $$
+             begin if (select on_ from e55.flags) then raise exception 'account % is frozen', old.handle; end if; return old; end $$`);
+    await q(`create trigger acc_guard before delete on e55.accounts for each row execute function e55.acc_guard()`);
+    const [a] = await q<{ request_id: string }>(`select request_id from retention.request_erasure('e55.accounts', 'qzx_handle_77', 'ticket A')`);
+    expect(await sqlState(db.call(`call retention.process_erasure(${a!.request_id})`))).toBe('P0001');
+    await q(`update e55.flags set on_ = false`);
+    const [b] = await q<{ request_id: string }>(`select request_id from retention.request_erasure('e55.accounts', 'qzx_handle_77', 'ticket B')`);
+    await db.call(`call retention.process_erasure(${b!.request_id})`);
+    expect(await q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [a!.request_id]))
+      .toEqual([{ status: 'completed', status_reason: `carried out by erasure request ${b!.request_id}` }]);
+
+    // Filed twice; a runner opens the first, takes one step and dies; the second completes.
+    const [c1] = await q<{ request_id: string }>(`select request_id from retention.request_erasure('e55.accounts', 'wvu_handle_88', 'wvu88@mail.example')`);
+    const [c2] = await q<{ request_id: string }>(`select request_id from retention.request_erasure('e55.accounts', 'wvu_handle_88', 'wvu88@mail.example')`);
+    const s = await db.connect();
+    await s.query(`select retention.pin_session()`);
+    expect((await s.query(`select retention.open_erasure($1) as s`, [c1!.request_id])).rows[0].s).toBe('in_progress');
+    await s.query(`select status from retention.erasure_step($1)`, [c1!.request_id]);
+    await s.end();
+    await db.call(`call retention.process_erasure(${c2!.request_id})`);
+    expect(await q(`select status, subject_id, requested_by like '%wvu88%' as mail from retention.erasure_requests where request_id = $1`, [c1!.request_id]))
+      .toEqual([{ status: 'completed', subject_id: null, mail: false }]);
+    for (const key of ['qzx_handle_77', 'wvu_handle_88', 'wvu88@mail.example']) {
+      for (const [table, col] of [['retention.runs', 'r'], ['retention.erasure_requests', 'r'], ['retention.notifications', 'r'],
+                                  ['retention.run_row_failures', 'r'], ['retention.erasure_evidence', 'r']]) {
+        expect(await q(`select count(*)::int as n from ${table} ${col} where ${col}::text like $1`, [`%${key}%`]), `${key} in ${table}`)
+          .toEqual([{ n: 0 }]);
+      }
+    }
+  });
+
+  it('F3, F4: values of any column type (a domain over a domain, uuid, a date, an array) and of every row of the person leave other runs\' messages', async () => {
+    await q(`create schema e56`);
+    await q(`create domain e56.d0 as text`);
+    await q(`create domain e56.d1 as e56.d0`);
+    await q(`create table e56.people (id int primary key, work_email e56.d1, badge uuid, born date, nicks text[], phone text,
+                                      locked boolean, last_seen timestamptz)`);
+    await q(`insert into e56.people values
+               (1, 'erin.work@example.com', 'a0000000-0000-4000-8000-000000000001', '1980-01-01', '{erin-nick}', '555-0101', true, now() - interval '3 years'),
+               (2, 'dave.work@example.com', 'a0000000-0000-4000-8000-000000000002', '1981-02-03', '{davey-nick}', '555-0202', true, now() - interval '3 years')`);
+    await q(`create function e56.no_scrub_locked() returns trigger language plpgsql as $$
+             begin if old.locked then raise exception 'account % / % / % / % / % is locked', old.work_email, old.badge, old.born, old.nicks[1], old.phone; end if;
+             return new; end $$`);
+    await q(`create trigger people_locked before update on e56.people for each row execute function e56.no_scrub_locked()`);
+    await q(`select retention.set_policy('e56.scrub', 'e56.people', 'scrub', 'last_seen', p_retain => '2 years', p_scrub => '{"phone": null}')`);
+    await db.call(`call retention.run('e56.scrub')`).catch(() => {});
+    expect((await q<{ error: string }>(`select error from retention.runs where policy_name = 'e56.scrub'`))[0]!.error).toMatch(/dave\.work@example\.com/);
+
+    // A person with more than 10,000 rows in a table; a message quotes a late one.
+    await q(`create table e56.logs (id bigserial primary key, user_id int, msg text, at timestamptz)`);
+    await q(`insert into e56.logs (user_id, msg, at) select 2, 'ok ' || i, now() from generate_series(1, 10050) i`);
+    await q(`insert into e56.logs (user_id, msg, at) values (2, 'LOCKED dave-diary-entry-two', now() - interval '3 years')`);
+    await q(`create function e56.logs_guard() returns trigger language plpgsql as $$
+             begin if old.msg like 'LOCKED%' and old.user_id = 2 and current_setting('e56.unlock', true) is distinct from 'on' then
+               raise exception 'cannot delete log line: %', old.msg; end if; return old; end $$`);
+    await q(`create trigger logs_guard before delete on e56.logs for each row execute function e56.logs_guard()`);
+    await q(`select retention.set_policy('e56.logs', 'e56.logs', 'delete', 'at', p_retain => '2 years')`);
+    await db.call(`call retention.run('e56.logs')`).catch(() => {});
+    expect((await q<{ t: string }>(`select string_agg(concat_ws(' ', r.error, f.error), ' ') as t
+                                      from retention.runs r left join retention.run_row_failures f using (run_id)
+                                     where r.policy_name = 'e56.logs'`))[0]!.t).toMatch(/dave-diary-entry-two/);
+    await q(`alter table e56.logs add foreign key (user_id) references e56.people on delete cascade`);
+    const [r] = await q<{ request_id: string }>(`select request_id from retention.request_erasure('e56.people', '2', 'ticket C')`);
+    const c = await db.connect();
+    try {
+      await c.query(`set e56.unlock = 'on'`);
+      await c.query(`call retention.process_erasure(${r!.request_id})`);
+    } finally {
+      await c.end();
+    }
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [r!.request_id])).toEqual([{ status: 'completed' }]);
+    const texts = (await q<{ t: string }>(`select coalesce(error, '') as t from retention.runs where policy_name like 'e56.%'
+                                           union all select coalesce(error, '') from retention.run_row_failures
+                                           union all select coalesce(payload::text, '') from retention.notifications`)).map((x) => x.t).join('\n');
+    for (const v of ['dave.work@example.com', 'a0000000-0000-4000-8000-000000000002', '1981-02-03', 'davey-nick', '555-0202', 'dave-diary-entry-two']) {
+      expect(texts, v).not.toContain(v);
+    }
+    expect(texts).toMatch(/account .* is locked/);  // the message itself stays
+  });
+
+  it('F5: an executed purge keeps no key of the rows it removed in its proposal, only their hashes', async () => {
+    await q(`create schema e57`);
+    await q(`create table e57.newsletter (email text primary key, subscribed_at timestamptz not null)`);
+    await q(`insert into e57.newsletter values ('frank.news@example.com', now() - interval '3 years'), ('kept@example.com', now())`);
+    await q(`select retention.set_policy('e57.news', 'e57.newsletter', 'delete', 'subscribed_at', p_retain => '2 years', p_approval => 'required')`);
+    const [p] = await q<{ id: number }>(`select retention.propose('e57.news') as id`);
+    expect(await q(`select row_key from retention.proposal_rows where proposal_id = $1`, [p!.id])).toEqual([{ row_key: { email: 'frank.news@example.com' } }]);
+    const approver = await login('e57appr', 'retention_approver');
+    await approver.query(`select retention.approve_proposal($1, 'ok')`, [p!.id]);
+    await db.call(`call retention.run('e57.news')`);
+    expect(await q(`select status from retention.proposals where proposal_id = $1`, [p!.id])).toEqual([{ status: 'executed' }]);
+    const rows = await q<{ row_key: Record<string, unknown>; row_hash: string }>(`select row_key, row_hash from retention.proposal_rows where proposal_id = $1`, [p!.id]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.row_key).toMatchObject({ deleted: true, row_hash: rows[0]!.row_hash });
+    expect(JSON.stringify(rows)).not.toContain('frank');
+  });
+});
