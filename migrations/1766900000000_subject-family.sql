@@ -94,6 +94,15 @@ comment on column retention_internal.subject_links.rel is 'The table of the fore
 comment on column retention_internal.subject_links.attnum is 'The column''s number in that table (a rename keeps it).';
 comment on column retention_internal.subject_links.noted_at is 'When it was first recorded.';
 
+-- A run closed while the audit chain stayed locked (a transaction holding it idle) was
+-- recorded without its closing audit entry, and nothing wrote it later (round atk54): the
+-- log said "started, 0 affected" of a run that deleted rows. Such a run is marked, and
+-- the next entry appended to the chain, whoever appends it, writes its entry first.
+alter table retention.runs add column audit_pending boolean not null default false;
+comment on column retention.runs.audit_pending is
+  'The run was closed without its closing audit entry (the audit chain stayed locked); the next audit entry appended writes it first.';
+create index runs_audit_pending_idx on retention.runs (run_id) where audit_pending;
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

@@ -21,7 +21,7 @@ declare
   v_prev_id   bigint;
   v_prev_hash bytea;
   v_id        bigint;
-  v_at        timestamptz := clock_timestamp();
+  v_at        timestamptz;
   v_actor     text := retention_internal._actor();
   v_hash      bytea;
 begin
@@ -38,6 +38,15 @@ begin
   select last_id, last_hash into v_prev_id, v_prev_hash
     from retention.audit_chain
    for update;
+  -- Runs closed while the chain was locked by another transaction get their closing entry
+  -- now, before this one (round atk54).
+  if exists (select from retention.runs r where r.audit_pending) then
+    perform retention_internal._append_pending_run_entries();
+    select last_id, last_hash into v_prev_id, v_prev_hash from retention.audit_chain;
+  end if;
+  -- The entry's time is taken once the chain is this transaction's: an entry never carries
+  -- a time before the one chained ahead of it (atk54).
+  v_at := clock_timestamp();
   v_id := v_prev_id + 1;
   v_hash := retention_internal._audit_hash(v_prev_hash, v_id, v_at, v_actor, session_user::text,
                                   p_action, p_object_type, p_object_name,
@@ -54,3 +63,33 @@ end
 $$;
 comment on function retention_internal._append_audit(text, text, text, jsonb) is
   'Internal. Appends one hash-chained row to retention.audit_log; the only write path into it.';
+
+-- The closing entries of runs closed without one (_close_run, when the chain stayed locked
+-- past its lock timeout or the close was cancelled), each with the run's record as it is
+-- now and when it was closed. Called by _append_audit under the chain's lock.
+create or replace function retention_internal._append_pending_run_entries()
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_ids bigint[];
+  r     retention.runs;
+begin
+  -- Every mark cleared first: the entries below find none left to write.
+  with done as (update retention.runs x set audit_pending = false where x.audit_pending returning x.run_id)
+  select array_agg(d.run_id) into v_ids from done d;
+  for r in select * from retention.runs x where x.run_id = any (v_ids) order by x.run_id loop
+    perform retention_internal._append_audit('run.' || r.status,
+      case r.kind when 'policy' then 'policy' else 'erasure_request' end,
+      case r.kind when 'policy' then r.policy_name else r.request_id::text end,
+      retention_internal._run_audit_details(r, r.error_code, r.error)
+        || jsonb_build_object('closed_at', r.finished_at, 'recorded_late', true));
+  end loop;
+end
+$$;
+comment on function retention_internal._append_pending_run_entries() is
+  'Internal. Writes the closing audit entries of runs closed while the audit chain was locked (runs.audit_pending), before the next entry.';

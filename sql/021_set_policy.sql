@@ -46,6 +46,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_target   regclass;
+  v_cover    oid[];
   v_relkind  "char";
   v_schema   text;
   v_old      retention.policies;
@@ -281,7 +282,10 @@ begin
   v_predicate := retention_internal._validate_predicate(v_target, p_predicate);
 
   select * into v_old from retention.policies where name = p_name for update;
-  perform retention_internal._keep_subject_coverage(v_old, v_target, p_subject_column);
+  -- What the old subject column covered, judged again after the change (RT024).
+  if v_old.subject_column is not null then
+    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
+  end if;
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
      batch_size, max_rows_per_run, time_budget, lock_timeout, schedule, time_zone, enabled,
@@ -328,6 +332,7 @@ begin
          excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count,
          excluded.timestamp_zone)
   returning * into v_new;
+  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
     raise notice 'policy % unchanged', p_name;
@@ -336,7 +341,7 @@ begin
 
   if v_old.policy_id is null then
     perform retention_internal._append_audit('policy.created', 'policy', p_name,
-      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by']));
+      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by', 'subject_family', 'target_name']));
     raise notice 'policy % created', p_name;
   else
     select jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
@@ -344,7 +349,7 @@ begin
       from jsonb_each(to_jsonb(v_new)) n
       join jsonb_each(to_jsonb(v_old)) o using (key)
      where n.value is distinct from o.value
-       and n.key not in ('updated_at', 'updated_by');
+       and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name');  -- kept by the engine
     perform retention_internal._append_audit('policy.updated', 'policy', p_name, v_changes);
     raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
   end if;

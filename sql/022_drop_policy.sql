@@ -9,7 +9,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_old retention.policies;
+  v_old   retention.policies;
+  v_cover oid[];
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   perform retention_internal._get_policy(p_name);
@@ -18,11 +19,14 @@ begin
     raise exception 'policy % is running', p_name
       using errcode = '55006', hint = 'Wait for the run to finish, or stop it with retention.request_stop(run_id), then drop the policy.';
   end if;
-  perform retention_internal._keep_subject_coverage(retention_internal._get_policy(p_name), null, null);
+  v_old := retention_internal._get_policy(p_name);
+  -- What its subject column covered, judged again without it (RT024).
+  v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
   delete from retention.policies where name = p_name returning * into v_old;
+  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
   perform retention_internal._unlock_run(p_name);
   perform retention_internal._append_audit('policy.dropped', 'policy', p_name,
-    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at']));
+    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name']));
   -- Its open proposals end with it: a policy created again under the name is another one.
   update retention.proposals set status = 'stale', closed_at = clock_timestamp(), closed_reason = 'the policy was dropped'
    where policy_name = p_name and status in ('pending', 'approved');

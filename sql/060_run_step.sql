@@ -354,6 +354,27 @@ $$;
 comment on function retention_internal._policy_moved(retention.runs) is
   'Internal. Why a plain run may not go on: its policy was dropped, or a setting that decides which rows go (or the effective period) changed since it began; NULL while it may.';
 
+-- A run's closing audit entry: what it did, and an error by its code (the audit log is kept
+-- for good: an error that may quote a row's values, a trigger's or a data exception's, is
+-- there by its code, and an erasure step's, which works on one person's rows, always;
+-- runs.error has the message, and an erasure removes it).
+create or replace function retention_internal._run_audit_details(r retention.runs, p_code text, p_err text)
+returns jsonb
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
+    'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
+    'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code,
+    'estimated', case when r.estimated then true end,
+    'error', case when r.kind = 'policy' then retention_internal._loggable_error(p_code, p_err) end))
+$$;
+comment on function retention_internal._run_audit_details(retention.runs, text, text) is
+  'Internal. The details of a run''s closing audit entry.';
+
 create or replace function retention_internal._close_run(r retention.runs, p_status text, p_code text default null,
                                                 p_err text default null, p_hint text default null)
 returns text
@@ -373,20 +394,17 @@ begin
     perform retention_internal._append_audit('run.' || p_status,
       case r.kind when 'policy' then 'policy' else 'erasure_request' end,
       case r.kind when 'policy' then r.policy_name else r.request_id::text end,
-      jsonb_strip_nulls(jsonb_build_object('run_id', r.run_id, 'mode', r.mode, 'cutoff', r.cutoff,
-        'eligible', r.eligible, 'held_back', r.held_back, 'affected', r.affected, 'batches', r.batches,
-        'table', r.erasure_table, 'step', r.erasure_step, 'error_code', p_code,
-        'estimated', case when r.estimated then true end,
-        -- The audit log is kept for good: an error that may quote a row's values (a trigger's,
-        -- a data exception) is there by its code, and an erasure step's, which works on one
-        -- person's rows, always; runs.error has the message (an erasure removes it).
-        'error', case when r.kind = 'policy' then retention_internal._loggable_error(p_code, p_err) end)));
+      retention_internal._run_audit_details(r, p_code, p_err));
   exception when query_canceled or lock_not_available then
+    -- Its closing entry is written by the next entry appended, whoever appends it (round
+    -- atk54: the log otherwise said only that the run started). A cancel is not taken for
+    -- the run's end: a run that did all its work keeps its status.
     update retention.runs
-       set status = case when p_status = 'interrupted' or sqlstate = '57014' then 'interrupted' else p_status end,
-           finished_at = clock_timestamp(), error_code = coalesce(p_code, sqlstate),
-           error = coalesce(p_err, case when sqlstate = '57014' then 'cancelled while the run was being closed'
-                                        else 'closed without its audit entry: the audit chain stayed locked' end)
+       set status = p_status,
+           finished_at = clock_timestamp(), error_code = coalesce(p_code, case when sqlstate = '57014' then null else sqlstate end),
+           error = coalesce(p_err, case when sqlstate = '57014' then 'its audit entry was written later: the close was cancelled while it waited for the audit chain'
+                                        else 'its audit entry was written later: the audit chain stayed locked' end),
+           audit_pending = true
      where run_id = r.run_id;
   end;
   if r.spec ? 'proposal' then

@@ -26,6 +26,8 @@ declare
   v_target regclass;
   v_scrub  jsonb;
   v_row    retention.erasure_rules;
+  v_old    retention.erasure_rules;
+  v_cover  oid[];
   v_subj   regclass;
   v_key    record;
   v_coltyp oid;
@@ -107,25 +109,26 @@ begin
   end if;
 
   -- The rule it replaces may name a subject column open subject holds match on (through
-  -- _subject_columns): it must not quietly stop doing so (as set_policy, RT024), unless a
-  -- policy on the table names the same column.
-  if exists (select from retention.erasure_rules r
-              where r.target = v_target and r.subject_column is not null
-                and (r.subject_column is distinct from p_subject_column or r.subject_table is distinct from v_subj)
-                and not exists (select from retention.policies p
-                                 where p.target = any (retention_internal._hold_family(v_target))
-                                   and p.subject_column = r.subject_column))
-     and exists (select from retention_internal._open_holds h where h.scope = 'subject') then
-    raise exception 'the erasure rule on % names subject column %, which open subject holds rely on',
-          retention.qualified_name(v_target),
-          (select quote_ident(r.subject_column) from retention.erasure_rules r where r.target = v_target)
-      using errcode = 'RT024',
-            hint = 'Keep p_subject_column and p_subject_table as they are, or release the subject holds first (SELECT * FROM retention.active_holds WHERE scope = ''subject'').';
+  -- _subject_columns): it must not quietly stop doing so (as set_policy, RT024). What it
+  -- covered is judged again after the change. The rule is updated in place, so that the
+  -- tables recorded above its table (subject_family) stay with it while its column does
+  -- (round atk53: deleted and inserted again, a detached partition's rule lost them).
+  select * into v_old from retention.erasure_rules r where r.target is not distinct from v_target for update;
+  if v_old.subject_column is not null then
+    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
   end if;
-  delete from retention.erasure_rules r where r.target is not distinct from v_target;
-  insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
-  values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)
+  update retention.erasure_rules r
+     set rule = p_rule, scrub_columns = v_scrub, reason = nullif(btrim(p_reason), ''), updated_by = retention_internal._actor(),
+         updated_at = now(), subject_column = p_subject_column, subject_table = v_subj
+   where r.target is not distinct from v_target
   returning * into v_row;
+  if not found then
+    insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
+    values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)
+    returning * into v_row;
+  end if;
+  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column,
+    format('the erasure rule on %s', coalesce(retention.qualified_name(v_target), '(default)')));
   perform retention_internal._append_audit('erasure_rule.set', 'erasure_rule',
     coalesce(retention.qualified_name(v_target), '(default)'),
     jsonb_strip_nulls(jsonb_build_object('rule', p_rule, 'scrub', v_scrub, 'reason', v_row.reason,

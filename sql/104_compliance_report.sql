@@ -333,6 +333,7 @@ declare
   v_from timestamptz;
   v_to   timestamptz;
   v_rep  jsonb;
+  v_late text;
 begin
   if p_month is not null and (not isfinite(p_month) or p_month < date '1970-01-01' or p_month > date '9999-11-30') then
     raise exception 'no month to store at %', p_month
@@ -353,6 +354,20 @@ begin
     from retention.compliance_reports r where r.period_from = v_from and r.period_to = v_to;
   if found then
     return;
+  end if;
+  -- A transaction that began before the month ended can still commit what it stamped in
+  -- the month (a batch's finish, a request's or hold's time): a runner that held its batch
+  -- open past the month's end kept its rows out of every stored report (round atk54). The
+  -- report is stored once none is left.
+  select string_agg(a.pid::text, ', ' order by a.pid) into v_late
+    from pg_catalog.pg_stat_activity a
+   where a.pid <> pg_catalog.pg_backend_pid() and a.datid = (select d.oid from pg_catalog.pg_database d
+                                                              where d.datname = pg_catalog.current_database())
+     and a.backend_type = 'client backend' and a.xact_start < v_to;
+  if v_late is not null then
+    raise exception 'transactions that began before % ended are still open (backend pids %)', to_char(v_from, 'YYYY-MM'), v_late
+      using errcode = 'RT040',
+            hint = 'What they wrote may belong to the month: store the report once they end (the worker tries again at its next slot), or end them (pg_terminate_backend).';
   end if;
   v_rep := retention.compliance_report(v_from, v_to);
   sha256 := encode(pg_catalog.sha256(convert_to(v_rep::text, 'UTF8')), 'hex');

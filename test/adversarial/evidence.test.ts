@@ -131,6 +131,45 @@ describe('the ledger and the audit log tell the truth', () => {
   });
 });
 
+// Attack round atk54: a login that holds the audit chain idle (any audited routine in an
+// open transaction) made a run close without its closing entry; nothing wrote it later.
+describe('a run closed while the audit chain is held gets its entry from the next append (atk54)', () => {
+  it('the run keeps its status and count, and the next entry appended, whoever appends it, writes the run\'s first', async () => {
+    await table('e54', 60);
+    await q(`select retention.set_policy('e54', 'app.e54', 'delete', 'at', p_retain => '30 days', p_batch_size => 10)`);
+    const a = await db.connect();
+    const [{ id }] = (await a.query(`select retention.open_run('e54') as id`)).rows;
+    const b = await db.connect();
+    await b.query(`begin`);
+    await b.query(`select last_id from retention.audit_chain for update`);
+    let status = 'running';
+    while (status === 'running') status = (await a.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
+    expect(status).toBe('completed');
+    const [run] = await q<{ status: string; affected: number; audit_pending: boolean }>(
+      `select status, affected::int, audit_pending from retention.runs where run_id = $1`, [id]);
+    expect(run).toEqual({ status: 'completed', affected: 60 - (await count(db, 'app.e54')), audit_pending: true });
+    expect(run!.affected).toBeGreaterThanOrEqual(30);
+    await b.query(`rollback`);
+    await b.end();
+    await a.end();
+    const closing = `select a.audit_id::int, a.details from retention.audit_log a
+                      where a.action = 'run.completed' and a.details->>'run_id' = $1`;
+    expect(await q(closing, [String(id)])).toEqual([]);
+    // The next entry, here a hold placed: the run's entry comes first.
+    await q(`select retention.place_hold('subject', 'x54', 'next entry')`);
+    const [entry] = await q<{ audit_id: number; details: Record<string, unknown> }>(closing, [String(id)]);
+    expect(entry!.details).toMatchObject({ affected: run!.affected, recorded_late: true });
+    const [hold] = await q<{ audit_id: number }>(`select audit_id::int from retention.audit_log where action = 'hold.placed' order by audit_id desc limit 1`);
+    expect(entry!.audit_id).toBeLessThan(hold!.audit_id);
+    expect(await q(`select count(*)::int as n from retention.runs where audit_pending`)).toEqual([{ n: 0 }]);
+    expect((await q(`select * from retention.verify_audit_log()`))[0]!.ok).toBe(true);
+    // Entries are in time order: none carries a time before the one chained ahead of it.
+    expect(await q(`select count(*)::int as n from retention.audit_log a join retention.audit_log p on p.audit_id = a.audit_id - 1
+                     where a.occurred_at < p.occurred_at`)).toEqual([{ n: 0 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'next entry' and released_at is null`);
+  });
+});
+
 describe('an application role\'s code never runs with the owner\'s rights', () => {
   it('a trigger, domain or generated column of the table\'s owner refuses the run (RT025) and never runs; SECURITY DEFINER runs as its owner', async () => {
     const role = `appown_${randomBytes(3).toString('hex')}`;

@@ -304,3 +304,70 @@ describe('subject columns declared on a table survive its rebuild under the same
     void h;
   });
 });
+
+// Attack round atk53 (legal holds), each finding a test.
+describe('what a subject hold relies on cannot be re-saved, dropped or pruned away (atk53)', () => {
+  async function ev(schema: string): Promise<void> {
+    await q(`create schema ${schema}`);
+    await q(`create table ${schema}.ev (id int, person_id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table ${schema}.ev_p1 partition of ${schema}.ev for values from ('2000-01-01') to ('2010-01-01')`);
+    await q(`create table ${schema}.ev_p2 partition of ${schema}.ev for values from ('2010-01-01') to ('2030-01-01')`);
+    await q(`insert into ${schema}.ev values (1, 42, '2005-01-01'), (2, 42, '2015-01-01'), (3, 7, '2015-01-01')`);
+    await q(`create table ${schema}.people (id int primary key)`);
+    await q(`insert into ${schema}.people values (42), (7)`);
+  }
+
+  it('1: an erasure rule set again unchanged keeps the tables recorded above its detached partition', async () => {
+    await ev('h14');
+    await q(`select retention.set_erasure_rule('h14.ev_p1', 'delete', p_subject_column => 'person_id', p_subject_table => 'h14.people')`);
+    await q(`select retention.set_policy('h14.ev2', 'h14.ev_p2', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`select retention.place_hold('subject', '42', 'case 14')`);
+    await q(`alter table h14.ev detach partition h14.ev_p1`);
+    expect(await held('h14.ev2')).toBe(1);
+    await q(`select retention.set_erasure_rule('h14.ev_p1', 'delete', p_subject_column => 'person_id', p_subject_table => 'h14.people')`);
+    expect(await held('h14.ev2')).toBe(1);
+    await db.call(`call retention.run('h14.ev2')`);
+    expect(await q(`select id from h14.ev_p2`)).toEqual([{ id: 2 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 14' and released_at is null`);
+  });
+
+  it('2: dropping a policy is judged by every table it covered: its detached partition\'s old family, and both families of a dropped one', async () => {
+    await ev('h15');
+    await q(`select retention.set_policy('h15.a', 'h15.ev_p1', 'delete', 'created_at', p_retain => '100 years', p_subject_column => 'person_id')`);
+    await q(`select retention.set_policy('h15.ev2', 'h15.ev_p2', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`select retention.place_hold('subject', '42', 'case 15')`);
+    await q(`alter table h15.ev detach partition h15.ev_p1`);
+    // Another policy on the detached table covers it alone, not its old siblings.
+    await q(`select retention.set_policy('h15.b', 'h15.ev_p1', 'delete', 'created_at', p_retain => '100 years', p_subject_column => 'person_id')`);
+    expect(await sqlState(q(`select retention.drop_policy('h15.a')`))).toBe('RT024');
+    expect(await q(`select count(*)::int as n from retention.policies where name = 'h15.a'`)).toEqual([{ n: 1 }]);
+    expect(await held('h15.ev2')).toBe(1);
+
+    // In two families, then dropped: covered in one by another policy, in the other by none.
+    await q(`create table h15.fx (id int, person_id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table h15.fx_q2 partition of h15.fx for values from ('2010-01-01') to ('2030-01-01')`);
+    await q(`insert into h15.fx values (5, 42, '2015-01-01')`);
+    await q(`select retention.set_policy('h15.c', 'h15.ev_p2', 'delete', 'created_at', p_retain => '100 years', p_subject_column => 'person_id')`);
+    await q(`select retention.set_policy('h15.fx', 'h15.fx_q2', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`alter table h15.fx attach partition h15.ev_p1 for values from ('2000-01-01') to ('2010-01-01')`);
+    await q(`select retention.place_hold('subject', '999', 'case 15b')`);  // records h15.fx above h15.ev_p1
+    await q(`select retention.drop_policy('h15.b')`);  // h15.a still declares it for both
+    await q(`drop table h15.ev_p1`);
+    expect(await sqlState(q(`select retention.drop_policy('h15.a')`))).toBe('RT024');
+    expect(await held('h15.fx')).toBe(1);
+    await db.call(`call retention.run('h15.fx')`);
+    expect(await q(`select id from h15.fx`)).toEqual([{ id: 5 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason like 'case 15%' and released_at is null`);
+  });
+
+  it('4: archived rows of a table gone before their object was written are judged by every value while a subject hold is open', async () => {
+    await q(`select retention.place_hold('subject', '42', 'case 16')`);
+    const rowsHeld = async (row: object) =>
+      (await q<{ h: boolean }>(`select retention.archive_rows_held(0, $1::jsonb) as h`, [JSON.stringify([{ table: 'h16.gone', row }])]))[0]!.h;
+    expect(await rowsHeld({ id: 1, person_id: 42 })).toBe(true);
+    expect(await rowsHeld({ id: 1, person_id: '042' })).toBe(true);
+    expect(await rowsHeld({ id: 1, person_id: 43 })).toBe(false);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 16' and released_at is null`);
+    expect(await rowsHeld({ id: 1, person_id: 42 })).toBe(false);
+  });
+});
