@@ -94,6 +94,25 @@ comment on column retention_internal.subject_links.rel is 'The table of the fore
 comment on column retention_internal.subject_links.attnum is 'The column''s number in that table (a rename keeps it).';
 comment on column retention_internal.subject_links.noted_at is 'When it was first recorded.';
 
+-- A hold's cover that came from the partition (or inheritance) tree ended when the
+-- application detached a table from it (round atk53): a table hold on the partitioned
+-- table stopped covering the detached partition, and a subject column declared on one
+-- partition stopped covering a sibling detached from the tree. The tree's edges are kept
+-- once seen (when a run opens or a hold is placed), and the hold rule counts a table's
+-- former parents with its parents.
+create table retention_internal.past_parents (
+  rel       oid not null,
+  parent    oid not null,
+  noted_at  timestamptz not null default pg_catalog.clock_timestamp(),
+  primary key (rel, parent)
+);
+revoke all on retention_internal.past_parents from public;
+comment on table retention_internal.past_parents is
+  'Internal. Every partition and inheritance edge seen when a run opened or a hold was placed, kept after the table is detached: the hold rule counts former parents as parents.';
+comment on column retention_internal.past_parents.rel is 'The partition or inheritance child (its OID).';
+comment on column retention_internal.past_parents.parent is 'The table it was below (its OID).';
+comment on column retention_internal.past_parents.noted_at is 'When the edge was first seen.';
+
 -- A run closed while the audit chain stayed locked (a transaction holding it idle) was
 -- recorded without its closing audit entry, and nothing wrote it later (round atk54): the
 -- log said "started, 0 affected" of a run that deleted rows. Such a run is marked, and

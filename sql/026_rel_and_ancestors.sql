@@ -24,6 +24,36 @@ $$;
 comment on function retention_internal._rel_and_ancestors(regclass) is
   'Internal. The table itself and every table above it (partitioned parents, inheritance parents).';
 
+-- The tables above a table for the hold rule: its parents now (partitioned, inheritance)
+-- and those it had when a run opened or a hold was placed (retention_internal.past_parents),
+-- at any level, the table itself first. A table the application detached keeps the holds
+-- and subject columns of the tree it was in (round atk53).
+create or replace function retention_internal._hold_ancestors(p_rel regclass)
+returns oid[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  return (select s.v from (
+  with recursive a(rel, depth) as (
+    select p_rel::oid, 0
+    union
+    select e.parent, a.depth + 1
+      from a cross join lateral (select i.inhparent as parent from pg_catalog.pg_inherits i where i.inhrelid = a.rel
+                                 union
+                                 select p.parent from retention_internal.past_parents p where p.rel = a.rel) e
+     where a.depth < 64)
+  select array(select x.rel from (select a.rel, min(a.depth) as d from a group by a.rel) x order by x.d, x.rel)
+  ) s(v) limit 1);
+end
+$$;
+comment on function retention_internal._hold_ancestors(regclass) is
+  'Internal. The table and every table above it now or when a run opened or a hold was placed (past_parents): the tables whose holds and subject columns the hold rule applies to it.';
+
 -- A table's partitioned family: every table of the partition tree of its top-level
 -- partitioned table (itself alone when it is not partitioned nor a partition).
 create or replace function retention_internal._family(p_rel regclass)
@@ -129,8 +159,8 @@ begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
   return (select s.v from (
-  select array(select distinct x from unnest(retention_internal._rel_and_ancestors(p_rel)) a(rel)
-                cross join unnest(retention_internal._tree_oids(a.rel)) x)
+  select array(select distinct x from unnest(retention_internal._hold_ancestors(p_rel)) a(rel)
+                cross join unnest(retention_internal._tree_oids(a.rel::regclass)) x)
   ) s(v) limit 1);
 end
 $$;

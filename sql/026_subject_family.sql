@@ -109,6 +109,14 @@ declare
   v_rules bigint[];
   v_tables oid[];
 begin
+  -- Every partition and inheritance edge, kept once seen: a table detached later keeps the
+  -- holds of the tree it was in (_hold_ancestors; round atk53).
+  delete from retention_internal.past_parents p
+   where not exists (select from pg_catalog.pg_class c where c.oid = p.rel);  -- a dropped table has no rows left
+  insert into retention_internal.past_parents (rel, parent)
+  select i.inhrelid, i.inhparent from pg_catalog.pg_inherits i
+   where not exists (select from retention_internal.past_parents p where p.rel = i.inhrelid and p.parent = i.inhparent)
+  on conflict do nothing;
   -- Only tables that are some table's partition or inheritance child can have drifted.
   -- Or whose table is gone and another has its name (rebuilt), not yet recorded.
   select array_agg(p.policy_id) into v_pols

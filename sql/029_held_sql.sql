@@ -222,7 +222,7 @@ set timezone = 'UTC'
 as $$
   select format(
     'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
-    retention_internal._rel_and_ancestors(p_rel),
+    retention_internal._hold_ancestors(p_rel)::regclass[],
     case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
          then format(' or h.target in (select a.relid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
          else '' end,

@@ -360,6 +360,26 @@ describe('what a subject hold relies on cannot be re-saved, dropped or pruned aw
     await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason like 'case 15%' and released_at is null`);
   });
 
+  it('5: a partition the application detaches keeps the table hold on its old parent and its old siblings\' subject columns', async () => {
+    await ev('h17');
+    await q(`select retention.set_policy('h17.p1', 'h17.ev_p1', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`select retention.place_hold('table', 'h17.ev', 'case 17')`);
+    await q(`alter table h17.ev detach partition h17.ev_p1`);
+    await db.call(`call retention.run('h17.p1')`);
+    expect(await q(`select id from h17.ev_p1`)).toEqual([{ id: 1 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 17' and released_at is null`);
+
+    await ev('h18');
+    await q(`select retention.set_policy('h18.a', 'h18.ev_p1', 'delete', 'created_at', p_retain => '100 years', p_subject_column => 'person_id')`);
+    await q(`select retention.set_policy('h18.ev2', 'h18.ev_p2', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`select retention.place_hold('subject', '42', 'case 18')`);
+    await q(`alter table h18.ev detach partition h18.ev_p2`);
+    expect(await held('h18.ev2')).toBe(1);
+    await db.call(`call retention.run('h18.ev2')`);
+    expect(await q(`select id from h18.ev_p2`)).toEqual([{ id: 2 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 18' and released_at is null`);
+  });
+
   it('4: archived rows of a table gone before their object was written are judged by every value while a subject hold is open', async () => {
     await q(`select retention.place_hold('subject', '42', 'case 16')`);
     const rowsHeld = async (row: object) =>
