@@ -20,10 +20,16 @@ begin
       using errcode = '55006', hint = 'Wait for the run to finish, or stop it with retention.request_stop(run_id), then drop the policy.';
   end if;
   v_old := retention_internal._get_policy(p_name);
-  -- What its subject column covered, judged again without it (RT024).
-  v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
-  delete from retention.policies where name = p_name returning * into v_old;
-  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
+  -- What its subject column covered, judged again without it (RT024). The run lock is a
+  -- session's: a refusal lets go of it (it would keep every run of the policy waiting).
+  begin
+    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
+    delete from retention.policies where name = p_name returning * into v_old;
+    perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
+  exception when others then
+    perform retention_internal._unlock_run(p_name);
+    raise;
+  end;
   perform retention_internal._unlock_run(p_name);
   perform retention_internal._append_audit('policy.dropped', 'policy', p_name,
     jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name']));

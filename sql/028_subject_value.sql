@@ -98,7 +98,7 @@ as $$
 declare
   v_gone record;
   -- Once, not for every catalog row the queries below read.
-  v_up   oid[] := retention_internal._rel_and_ancestors(p_rel)::oid[];
+  v_up   oid[] := retention_internal._hold_ancestors(p_rel);  -- former parents too (atk56)
   v_tree oid[] := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
   v_root oid := pg_catalog.pg_partition_root(p_rel);
   v_fam  oid[];

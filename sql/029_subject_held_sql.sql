@@ -75,7 +75,7 @@ begin
   -- partition below it), when those are a person's.
   if p_depth < 10 then
     -- Once, not for every catalog row the query reads.
-    v_up := retention_internal._rel_and_ancestors(p_rel)::oid[];
+    v_up := retention_internal._hold_ancestors(p_rel);  -- former parents too (atk56)
     v_tree := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
     -- The tables a chain can lead up from to a person's row, once per condition: those
     -- with subject columns of their own (and their partition and inheritance trees) and

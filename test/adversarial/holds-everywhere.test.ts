@@ -391,3 +391,25 @@ describe('what a subject hold relies on cannot be re-saved, dropped or pruned aw
     expect(await rowsHeld({ id: 1, person_id: 42 })).toBe(false);
   });
 });
+
+// Attack round atk56: the keys a table had through a former parent stopped counting once
+// the application detached it.
+describe('a detached table keeps the subject keys of its former parent (atk56)', () => {
+  it('an inheritance child made NO INHERIT keeps its parent\'s key to a held person', async () => {
+    await q(`create schema h19`);
+    await q(`create table h19.users (id int primary key, created_at timestamptz not null default now())`);
+    await q(`create table h19.messages (id int primary key, recipient int references h19.users (id), created_at timestamptz not null)`);
+    await q(`create table h19.messages_old () inherits (h19.messages)`);
+    await q(`insert into h19.users values (42), (43)`);
+    await q(`insert into h19.messages_old values (1, 42, now() - interval '10 days'), (2, 43, now() - interval '10 days')`);
+    await q(`select retention.set_policy('h19.users', 'h19.users', 'delete', 'created_at', p_retain => '10 years', p_subject_column => 'id')`);
+    await q(`select retention.set_policy('h19.old', 'h19.messages_old', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`select retention.place_hold('subject', '42', 'case 19')`);
+    expect(await held('h19.old')).toBe(1);
+    await q(`alter table h19.messages_old no inherit h19.messages`);
+    expect(await held('h19.old')).toBe(1);
+    await db.call(`call retention.run('h19.old')`);
+    expect(await q(`select id from h19.messages_old`)).toEqual([{ id: 1 }]);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 19' and released_at is null`);
+  });
+});
