@@ -75,6 +75,28 @@ do $$ begin
                                 where c.oid = q.subject_table);
 end $$;
 
+-- A subject column is named by its name; renamed, and another column given its name, the
+-- check that fails runs on a renamed subject column (RT002) passed, and holds matched the
+-- other column (round atk56). The column's number in the table is kept too: a name that
+-- now names another column fails as a renamed one does.
+alter table retention.policies add column subject_attnum smallint;
+comment on column retention.policies.subject_attnum is
+  'The subject column''s number in the policy''s table when it was declared (kept by a trigger): its name on another column fails runs with RT002.';
+alter table retention.erasure_rules add column subject_attnum smallint;
+comment on column retention.erasure_rules.subject_attnum is
+  'The subject column''s number in the rule''s table when it was declared (kept by a trigger), as for policies.subject_attnum.';
+do $$ begin
+  perform pg_catalog.set_config('retention.routine_write', pg_catalog.pg_current_xact_id()::text, true);
+  update retention.policies p
+     set subject_attnum = (select a.attnum from pg_catalog.pg_attribute a
+                            where a.attrelid = p.target and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
+   where p.subject_column is not null;
+  update retention.erasure_rules r
+     set subject_attnum = (select a.attnum from pg_catalog.pg_attribute a
+                            where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
+   where r.subject_column is not null and r.target is not null;
+end $$;
+
 -- A column of a foreign key that references a subject column names the subject too: a
 -- subject hold covers its rows (_subject_columns). That coverage went with the key: once
 -- the application dropped the foreign key, the rows were no longer held (round atk44).

@@ -284,7 +284,7 @@ begin
   select * into v_old from retention.policies where name = p_name for update;
   -- What the old subject column covered, judged again after the change (RT024).
   if v_old.subject_column is not null then
-    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
+    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
   end if;
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
@@ -341,7 +341,7 @@ begin
 
   if v_old.policy_id is null then
     perform retention_internal._append_audit('policy.created', 'policy', p_name,
-      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by', 'subject_family', 'target_name']));
+      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by', 'subject_family', 'target_name', 'subject_attnum']));
     raise notice 'policy % created', p_name;
   else
     select jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
@@ -349,7 +349,7 @@ begin
       from jsonb_each(to_jsonb(v_new)) n
       join jsonb_each(to_jsonb(v_old)) o using (key)
      where n.value is distinct from o.value
-       and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name');  -- kept by the engine
+       and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum');  -- kept by the engine
     perform retention_internal._append_audit('policy.updated', 'policy', p_name, v_changes);
     raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
   end if;

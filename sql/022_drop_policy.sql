@@ -23,7 +23,7 @@ begin
   -- What its subject column covered, judged again without it (RT024). The run lock is a
   -- session's: a refusal lets go of it (it would keep every run of the policy waiting).
   begin
-    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name);
+    v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
     delete from retention.policies where name = p_name returning * into v_old;
     perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
   exception when others then
@@ -32,7 +32,7 @@ begin
   end;
   perform retention_internal._unlock_run(p_name);
   perform retention_internal._append_audit('policy.dropped', 'policy', p_name,
-    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name']));
+    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name', 'subject_attnum']));
   -- Its open proposals end with it: a policy created again under the name is another one.
   update retention.proposals set status = 'stale', closed_at = clock_timestamp(), closed_reason = 'the policy was dropped'
    where policy_name = p_name and status in ('pending', 'approved');

@@ -15,6 +15,16 @@ begin
   -- The table's name while it is there; once it is gone, the name it last had.
   new.target_name := coalesce(retention.qualified_name(new.target),
                               case when tg_op = 'UPDATE' and old.target is not distinct from new.target then old.target_name end);
+  -- The subject column's number, where it is declared (or its table or name changes);
+  -- kept otherwise, so that a name given to another column since is seen (atk56).
+  if new.subject_column is null or new.target is null then
+    new.subject_attnum := null;
+  elsif tg_op = 'INSERT' or old.target is distinct from new.target or old.subject_column is distinct from new.subject_column then
+    new.subject_attnum := (select a.attnum from pg_catalog.pg_attribute a
+                            where a.attrelid = new.target and a.attname = new.subject_column and a.attnum > 0 and not a.attisdropped);
+  else
+    new.subject_attnum := old.subject_attnum;
+  end if;
   if new.subject_column is null or new.target is null then
     new.subject_family := '{}';
     return new;

@@ -97,6 +97,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_gone record;
+  v_moved record;
   -- Once, not for every catalog row the queries below read.
   v_up   oid[] := retention_internal._hold_ancestors(p_rel);  -- former parents too (atk56)
   v_tree oid[] := array(select t.relid from pg_catalog.pg_partition_tree(p_rel) t);
@@ -124,6 +125,36 @@ begin
           retention.qualified_name(p_rel)
       using errcode = 'RT002',
             hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on. A policy whose own table is gone declares it for the tables that were above that table: declare the new name there (retention.set_erasure_rule on the partitioned table, p_subject_column), then drop the policy.';
+  end if;
+  -- A subject column whose name now names another column of the declaring table (renamed,
+  -- and the name given to another: round atk56) fails too, wherever the declaration covers.
+  select p.name, p.subject_column, retention.qualified_name(p.target) as tbl into v_moved
+    from retention.policies p
+   where p.subject_attnum is not null
+     and (p.target::oid = any (v_fam) or p.subject_family operator(pg_catalog.&&) v_fam)
+     and exists (select from pg_catalog.pg_attribute a
+                  where a.attrelid = p.target and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped
+                    and a.attnum <> p.subject_attnum)
+   limit 1;
+  if found then
+    raise exception 'policy %: subject column % of % is not the column it was declared on (renamed since)', v_moved.name,
+          v_moved.subject_column, v_moved.tbl
+      using errcode = 'RT002',
+            hint = 'Subject holds are matched on it: set the policy again with the column that holds the subject (set_policy declares it anew) before runs go on.';
+  end if;
+  select retention.qualified_name(r.target) as name, r.subject_column, retention.qualified_name(r.target) as tbl into v_moved
+    from retention.erasure_rules r
+   where r.subject_attnum is not null
+     and (r.target::oid = any (v_fam) or r.subject_family operator(pg_catalog.&&) v_fam)
+     and exists (select from pg_catalog.pg_attribute a
+                  where a.attrelid = r.target and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped
+                    and a.attnum <> r.subject_attnum)
+   limit 1;
+  if found then
+    raise exception 'erasure rule on %: subject column % is not the column it was declared on (renamed since)', v_moved.name,
+          v_moved.subject_column
+      using errcode = 'RT002',
+            hint = 'Subject holds are matched on it: set the rule again with the column that holds the subject (retention.set_erasure_rule) before runs go on.';
   end if;
   -- So for an erasure rule's subject column.
   select coalesce(retention.qualified_name(r.target), 'a dropped table') as name, r.subject_column into v_gone

@@ -39,7 +39,7 @@ describe('alter_policy', () => {
     const cases: [string, string, string[]][] = [
       ['p_retain', `interval '90 days'`, ['retain']],
       ['p_predicate', `'org <> ''other'''`, ['predicate']],
-      ['p_subject_column', `'id'`, ['subject_column']],
+      ['p_subject_column', `'id'`, ['subject_attnum', 'subject_column']],
       ['p_batch_size', `250`, ['batch_size']],
       ['p_max_rows_per_run', `8000`, ['max_rows_per_run']],
       ['p_time_budget', `interval '1 minute'`, ['time_budget']],

@@ -395,6 +395,36 @@ describe('what a subject hold relies on cannot be re-saved, dropped or pruned aw
 // Attack round atk56: the keys a table had through a former parent stopped counting once
 // the application detached it.
 describe('a detached table keeps the subject keys of its former parent (atk56)', () => {
+  it('a subject column renamed and its name given to another column fails runs (RT002), here and in the family', async () => {
+    await q(`create schema h20`);
+    await q(`create table h20.logs (id int primary key, user_id int, created_at timestamptz not null)`);
+    await q(`insert into h20.logs values (1, 42, now() - interval '10 days'), (2, 43, now() - interval '10 days')`);
+    await q(`select retention.set_policy('h20.logs', 'h20.logs', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id')`);
+    await q(`select retention.place_hold('subject', '42', 'case 20')`);
+    await q(`alter table h20.logs rename column user_id to account_id`);
+    await q(`alter table h20.logs add column user_id int`);
+    expect(await sqlState(db.call(`call retention.run('h20.logs')`))).toBe('RT002');
+    expect(await count(db, 'h20.logs')).toBe(2);
+    // Declared again on the column that holds the subject, runs go on.
+    await q(`select retention.set_policy('h20.logs', 'h20.logs', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'account_id')`);
+    await db.call(`call retention.run('h20.logs')`);
+    expect(await q(`select id from h20.logs`)).toEqual([{ id: 1 }]);
+
+    // Two partitions' columns swapped on the partitioned table: a sibling's run fails too.
+    await q(`create table h20.ev (id int, user_id int, other_id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table h20.ev_p1 partition of h20.ev for values from ('2000-01-01') to ('2010-01-01')`);
+    await q(`create table h20.ev_p2 partition of h20.ev for values from ('2010-01-01') to ('2030-01-01')`);
+    await q(`insert into h20.ev values (1, 42, 7, '2005-01-01'), (2, 42, 7, '2015-01-01')`);
+    await q(`select retention.set_policy('h20.a', 'h20.ev_p1', 'delete', 'created_at', p_retain => '100 years', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('h20.ev2', 'h20.ev_p2', 'delete', 'created_at', p_retain => '1 day')`);
+    await q(`alter table h20.ev rename column user_id to tmp_id`);
+    await q(`alter table h20.ev rename column other_id to user_id`);
+    await q(`alter table h20.ev rename column tmp_id to other_id`);
+    expect(await sqlState(db.call(`call retention.run('h20.ev2')`))).toBe('RT002');
+    expect(await count(db, 'h20.ev_p2')).toBe(1);
+    await q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where reason = 'case 20' and released_at is null`);
+  });
+
   it('an inheritance child made NO INHERIT keeps its parent\'s key to a held person', async () => {
     await q(`create schema h19`);
     await q(`create table h19.users (id int primary key, created_at timestamptz not null default now())`);
