@@ -3,9 +3,39 @@
 import os from 'node:os';
 import pg from 'pg';
 
+/** Every connection pg-retention opens resolves names in pg_catalog first and in no schema
+ * another login can create objects in. Otherwise an operator or function planted in a
+ * schema on the role's own search_path (`public` on databases made before PostgreSQL 15)
+ * captures the catalog queries of node-pg-migrate, pg-boss or a command: a `public.=` for
+ * `information_schema.sql_identifier` runs as whoever migrates (atk57 F2). Our own SQL
+ * qualifies every retention name, so it needs nothing else on the path. */
+export const PINNED_SEARCH_PATH = 'pg_catalog, pg_temp';
+const PIN = '-c search_path=pg_catalog,pg_temp';
+
+/** The config with the search path pinned in the startup packet, after any options the
+ * operator gave (PGOPTIONS, or `options=` in the URL, which pg would otherwise let win). */
+export function pinned<T extends pg.ClientConfig>(config: T): T {
+  let operator = config.options ?? process.env.PGOPTIONS ?? '';
+  let connectionString = config.connectionString;
+  if (connectionString) {
+    try {
+      const u = new URL(connectionString);
+      const fromUrl = u.searchParams.get('options');
+      if (fromUrl !== null) {
+        operator = `${operator} ${fromUrl}`.trim();
+        u.searchParams.delete('options');
+        connectionString = u.toString();
+      }
+    } catch {
+      // not a URL (a libpq keyword string): pg reads it as it is
+    }
+  }
+  return { ...config, connectionString, options: `${operator} ${PIN}`.trim() };
+}
+
 export function connectionConfig(flag: string | undefined): pg.ClientConfig {
   const url = flag ?? process.env.DATABASE_URL;
-  return url ? { connectionString: url } : {}; // empty: pg uses PGHOST, PGUSER, ...
+  return pinned(url ? { connectionString: url } : {}); // no URL: pg uses PGHOST, PGUSER, ...
 }
 
 export function actor(): string {
@@ -18,6 +48,7 @@ export async function connect(flag: string | undefined): Promise<pg.Client> {
   // 'error' event without a listener would end the process before it can clean up.
   client.on('error', () => {});
   await client.connect();
-  await client.query(`select set_config('retention.actor', $1, false)`, [actor()]);
+  await client.query(`select pg_catalog.set_config('search_path', $2, false), pg_catalog.set_config('retention.actor', $1, false)`,
+    [actor(), PINNED_SEARCH_PATH]);
   return client;
 }

@@ -19,6 +19,7 @@ import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { RUN_QUEUE, type RunJobData } from './scheduler.ts';
+import { pinned } from './db.ts';
 
 const TRANSIENT = /^(08...|40001|40P01|55P03|57P01|57P02|57P03|53300|53400|57014)$/;
 const NODE_NET = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
@@ -102,7 +103,7 @@ export class RunHandler {
   async handle(job: Job<RunJobData>): Promise<JobResult> {
     const { policy } = job.data;
     const started = Date.now();
-    const client = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: `pg-retention worker: ${policy}` });
+    const client = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: `pg-retention worker: ${policy}` }));
     client.on('error', (err) => this.log.warn({ policy, job_id: job.id, ...errFields(err) }, 'run connection error'));
     let runId: string | null = null;
     let error: unknown = null;
@@ -193,7 +194,7 @@ export class RunHandler {
   async storeReport(now = new Date()): Promise<void> {
     const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
     if (now.getTime() < monthStart + 3_600_000) return; // the database would refuse: too soon
-    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: report' });
+    const c = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: report' }));
     c.on('error', () => {});
     try {
       await c.connect();
@@ -232,7 +233,7 @@ export class RunHandler {
   async pruneArchive(): Promise<void> {
     const { target, ring } = this.cfg.archive;
     if (!ring) return;
-    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive prune' });
+    const c = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive prune' }));
     c.on('error', () => {});
     try {
       await c.connect();
@@ -253,7 +254,7 @@ export class RunHandler {
   async drainObjects(): Promise<void> {
     const setup = this.cfg.objects;
     if (setup.targets.size === 0) return;
-    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: objects' });
+    const c = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: objects' }));
     c.on('error', () => {});
     try {
       await c.connect();
@@ -281,7 +282,7 @@ export class RunHandler {
   async pruneBackupStores(): Promise<void> {
     const stores = this.cfg.backupStores;
     if (stores.size === 0) return;
-    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: backups' });
+    const c = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: backups' }));
     c.on('error', () => {});
     try {
       await c.connect();
@@ -329,7 +330,7 @@ export class RunHandler {
       this.log.warn({ policy }, 'archived rows stay in the database: PG_RETENTION_ARCHIVE_KEYS is not set');
       return;
     }
-    const c = new pg.Client({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive' });
+    const c = new pg.Client(pinned({ connectionString: this.cfg.databaseUrl, application_name: 'pg-retention worker: archive' }));
     c.on('error', () => {});
     try {
       await c.connect();

@@ -7,8 +7,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
+import { getConstructionPlans, getMigrationPlans, PgBoss } from 'pg-boss';
 import type { WorkerConfig } from './config.ts';
+import { PINNED_SEARCH_PATH, pinned } from './db.ts';
 import { ensureQueue } from './scheduler.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,10 +71,12 @@ export async function migrate(
   log: (line: string) => void = () => {},
   dirs: { migrations?: string; sql?: string } = {},
 ): Promise<MigrateResult> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client(pinned({ connectionString: databaseUrl }));
   await client.connect();
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATE_LOCK]);
+    // node-pg-migrate's catalog queries too: nothing of the role's own search_path (atk57 F2).
+    await client.query(`select pg_catalog.set_config('search_path', $1, false)`, [PINNED_SEARCH_PATH]);
+    await client.query('select pg_catalog.pg_advisory_lock($1)', [MIGRATE_LOCK]);
     const known = new Set(await migrationNames());
     const unknown = (await appliedMigrations(client)).filter((n) => !known.has(n));
     if (unknown.length > 0) throw new SchemaTooNewError(unknown);
@@ -116,7 +119,7 @@ export async function migrate(
       throw err;
     }
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => {});
+    await client.query('select pg_catalog.pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => {});
     await client.end();
   }
 }
@@ -133,15 +136,104 @@ export async function schemaProblem(client: pg.ClientBase): Promise<string | nul
   return null;
 }
 
+/** The job schema's version this pg-boss builds (its package.json `pgboss.schema`). */
+async function jobSchemaVersion(): Promise<number> {
+  const pkg = new URL('../package.json', import.meta.resolve('pg-boss'));
+  const v = (JSON.parse(await readFile(pkg, 'utf8')) as { pgboss?: { schema?: unknown } }).pgboss?.schema;
+  if (typeof v !== 'number') throw new Error('pg-boss package.json has no pgboss.schema version');
+  return v;
+}
+
+/** pg-boss's exported upgrade plan, run in one transaction by us: its index builds are
+ * written CONCURRENTLY for psql, which a transaction refuses. The job tables are small and
+ * the worker waits on the lock for the moment the build takes. */
+export function jobSchemaUpgradePlan(schema: string, from: number): string {
+  return getMigrationPlans(schema, from).replace(/\b(INDEX|REINDEX\s+INDEX|REINDEX\s+TABLE)\s+CONCURRENTLY\b/gi, '$1');
+}
+
 /** Installs (or upgrades) pg-boss's schema for the worker's jobs and creates its run queue,
  * as the role that migrates, and lets retention_runner use them: the worker then needs
- * no CREATE on the database or the schema, only membership in retention_runner. */
+ * no CREATE on the database or the schema, only membership in retention_runner.
+ *
+ * Nothing here executes SQL another role can write (atk57 F1): the schema is built from
+ * pg-boss's exported plans, not by a started pg-boss, whose background-migration poller
+ * runs the `command` text of rows in the job schema's `bam` table as whoever started it.
+ * The runner gets per table only what the worker needs: no write on `bam`, on `version`'s
+ * `version` and `bam_on`, or on a queue's name, policy, partition and table name (pg-boss
+ * formats the table name into DDL with %s). A job schema created by another role is
+ * refused: its owner could replace the functions the upgrade plans call. */
 export async function installJobSchema(
   databaseUrl: string,
   cfg: WorkerConfig,
   log: (line: string) => void = () => {},
 ): Promise<void> {
-  const boss = new PgBoss({ connectionString: databaseUrl, schema: cfg.jobSchema, supervise: false, schedule: false, max: 2 });
+  const schema = cfg.jobSchema;
+  const s = pg.escapeIdentifier(schema);
+  const target = await jobSchemaVersion();
+  const client = new pg.Client(pinned({ connectionString: databaseUrl }));
+  await client.connect();
+  try {
+    await client.query(`select pg_catalog.set_config('search_path', $1, false)`, [PINNED_SEARCH_PATH]);
+    await client.query('select pg_catalog.pg_advisory_lock($1)', [MIGRATE_LOCK]);
+    const { rows: [ns] } = await client.query<{ owner: string; mine: boolean }>(
+      `select n.nspowner::regrole::text as owner,
+              o.rolsuper or n.nspowner = me.oid
+              or n.nspowner = (select r.nspowner from pg_catalog.pg_namespace r where r.nspname = 'retention')
+              or (not me.rolsuper and pg_catalog.pg_has_role(me.oid, n.nspowner, 'MEMBER')) as mine
+         from pg_catalog.pg_namespace n
+         join pg_catalog.pg_roles o on o.oid = n.nspowner
+         join pg_catalog.pg_roles me on me.rolname = current_user
+        where n.nspname = $1`, [schema]);
+    if (ns && !ns.mine) {
+      throw new Error(`the job schema ${s} belongs to ${ns.owner}, not to the role that migrates\n` +
+        `hint: drop it (or set PG_RETENTION_JOB_SCHEMA to another name) and run pg-retention migrate again as the retention schema's owner; ` +
+        `its owner could replace the functions an upgrade calls.`);
+    }
+    const { rows: [t] } = await client.query<{ ok: boolean }>(`select pg_catalog.to_regclass($1) is not null as ok`, [`${s}.version`]);
+    const installed = ns && t?.ok
+      ? (await client.query<{ version: number }>(`select version from ${s}.version`)).rows[0]?.version ?? null
+      : null;
+    if (installed === null) {
+      await client.query(getConstructionPlans(schema));
+      log(`created the job schema ${schema} (pg-boss schema version ${target})`);
+    } else if (installed < target) {
+      await client.query(jobSchemaUpgradePlan(schema, installed));
+      log(`upgraded the job schema ${schema} from pg-boss schema version ${installed} to ${target}`);
+    } else if (installed > target) {
+      throw new Error(`the job schema ${s} is at pg-boss schema version ${installed}, newer than this pg-retention's ${target}\n` +
+        `hint: upgrade pg-retention to the version that migrated it.`);
+    }
+    await client.query(`revoke all on all tables in schema ${s} from retention_runner;
+      revoke all on all sequences in schema ${s} from retention_runner;
+      revoke all on all functions in schema ${s} from retention_runner;
+      grant usage on schema ${s} to retention_runner`);
+    // Per table, what the worker's pg-boss does: jobs, schedules and stats fully; the rest
+    // read, and written only in the columns its maintenance passes stamp.
+    const { rows } = await client.query<{ sql: string }>(
+      `select pg_catalog.format(case
+                when c.relname in ('bam') then 'grant select on %1$s to retention_runner'
+                when c.relname in ('version', 'queue') then
+                  pg_catalog.format('grant select, update (%s) on %%1$s to retention_runner',
+                    (select pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' order by a.attnum)
+                       from pg_catalog.pg_attribute a
+                      where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                        and a.attname <> all (case c.relname when 'version' then array['version', 'bam_on']
+                                                             else array['name', 'policy', 'partition', 'table_name', 'created_on'] end)))
+                else 'grant select, insert, update, delete on %1$s to retention_runner' end,
+              c.oid::regclass) as sql
+         from pg_catalog.pg_class c
+        where c.relnamespace = $1::regnamespace and c.relkind in ('r', 'p')`, [schema]);
+    for (const r of rows) await client.query(r.sql);
+    // Its functions are SECURITY INVOKER: they can do no more than these grants allow.
+    await client.query(`grant usage, select, update on all sequences in schema ${s} to retention_runner;
+      grant execute on all functions in schema ${s} to retention_runner`);
+  } finally {
+    await client.query('select pg_catalog.pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => {});
+    await client.end();
+  }
+  // The run queue, through pg-boss's own calls, started without its migrations or their
+  // background poller (migrate: false), and with the search path pinned.
+  const boss = new PgBoss(pinned({ connectionString: databaseUrl, schema, migrate: false, supervise: false, schedule: false, max: 2 }));
   boss.on('error', () => {});
   await boss.start();
   try {
@@ -149,16 +241,5 @@ export async function installJobSchema(
   } finally {
     await boss.stop({ graceful: false });
   }
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const s = pg.escapeIdentifier(cfg.jobSchema);
-    await client.query(`grant usage on schema ${s} to retention_runner;
-      grant select, insert, update, delete on all tables in schema ${s} to retention_runner;
-      grant usage, select, update on all sequences in schema ${s} to retention_runner;
-      grant execute on all functions in schema ${s} to retention_runner`);
-  } finally {
-    await client.end();
-  }
-  log(`installed the job schema ${cfg.jobSchema} for retention_runner`);
+  log(`installed the job schema ${schema} for retention_runner`);
 }

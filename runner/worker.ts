@@ -16,6 +16,7 @@ import { signCheckpoint } from './checkpoint.ts';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.ts';
 import { serve } from './http.ts';
 import { RunHandler } from './jobs.ts';
+import { pinned } from './db.ts';
 import { createLogger, errFields, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { schemaProblem } from './migrate.ts';
@@ -70,7 +71,7 @@ class Worker {
     this.cfg = cfg;
     this.signingKey = signingKey;
     this.log = log;
-    this.pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4, application_name: 'pg-retention worker' });
+    this.pool = new pg.Pool(pinned({ connectionString: cfg.databaseUrl, max: 4, application_name: 'pg-retention worker' }));
     this.pool.on('error', (err) => log.warn(errFields(err), 'idle database connection lost'));
     this.metrics = new Metrics(this.pool);
   }
@@ -131,9 +132,12 @@ class Worker {
   private async startJobs(): Promise<void> {
     const cfg = this.cfg;
     const tick = Math.max(1, Math.min(30, Math.round(cfg.syncIntervalMs / 1000)));
-    const boss = new PgBoss({
+    const boss = new PgBoss(pinned({
       connectionString: cfg.databaseUrl,
       schema: cfg.jobSchema,
+      // The job schema is installed and upgraded by `pg-retention migrate`, as its owner; the
+      // worker's login may not change it, and pg-boss's background migrations are not run here.
+      migrate: false,
       application_name: 'pg-retention worker (pg-boss)',
       max: 4,
       cronMonitorIntervalSeconds: tick,
@@ -142,7 +146,7 @@ class Worker {
       // heartbeat is stale: run it at half the heartbeat so that takes at most 1.5x it.
       superviseIntervalSeconds: Math.max(1, Math.round(cfg.heartbeatMs / 2000)),
       monitorIntervalSeconds: Math.max(1, Math.round(cfg.heartbeatMs / 2000)),
-    });
+    }));
     boss.on('error', (err) => this.log.error(errFields(err), 'job system error'));
     await boss.start();
     this.boss = boss;

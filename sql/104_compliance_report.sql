@@ -364,10 +364,17 @@ begin
    where a.pid <> pg_catalog.pg_backend_pid() and a.datid = (select d.oid from pg_catalog.pg_database d
                                                               where d.datname = pg_catalog.current_database())
      and a.backend_type = 'client backend' and a.xact_start < v_to;
+  -- A prepared transaction (PREPARE TRANSACTION) has no backend and no start time left to
+  -- judge: any one in this database may hold rows of the month until it is resolved.
+  v_late := concat_ws(', ', v_late,
+    (select string_agg('prepared ' || pg_catalog.quote_literal(x.gid), ', ' order by x.gid)
+       from pg_catalog.pg_prepared_xacts x
+      where x.database = pg_catalog.current_database()));
+  v_late := nullif(v_late, '');
   if v_late is not null then
     raise exception 'transactions that began before % ended are still open (backend pids %)', to_char(v_from, 'YYYY-MM'), v_late
       using errcode = 'RT040',
-            hint = 'What they wrote may belong to the month: store the report once they end (the worker tries again at its next slot), or end them (pg_terminate_backend).';
+            hint = 'What they wrote may belong to the month: store the report once they end (the worker tries again at its next slot), or end them (pg_terminate_backend; COMMIT PREPARED or ROLLBACK PREPARED for a prepared one).';
   end if;
   v_rep := retention.compliance_report(v_from, v_to);
   sha256 := encode(pg_catalog.sha256(convert_to(v_rep::text, 'UTF8')), 'hex');

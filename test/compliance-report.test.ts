@@ -371,6 +371,27 @@ describe('compliance_report: periods, personal data, bad input, roles', () => {
     expect(await count(db, `retention.compliance_reports where period_from = date_trunc('month', now() - interval '2 months')`)).toBe(0);
   });
 
+  it('waits while a prepared transaction of this database is unresolved (atk57)', async () => {
+    const [{ max }] = await db.q<{ max: number }>(`select current_setting('max_prepared_transactions')::int as max`);
+    expect(max, 'the test servers allow prepared transactions (test/support/server.ts, .ci/run)').toBeGreaterThan(0);
+    const month = (await db.q<{ m: string }>(`select to_char(now() - interval '3 months', 'YYYY-MM-01') as m`))[0]!.m;
+    const c = await db.connect();
+    try {
+      // It wrote in the month and has no backend left that pg_stat_activity would show.
+      await c.query(`begin; select 1; prepare transaction 'late_${process.pid}'`);
+      const err = await db.q(`select retention.store_compliance_report($1)`, [month]).catch((e: Error & { hint?: string }) => e);
+      expect((err as { code?: string }).code).toBe('RT040');
+      expect((err as Error).message).toContain(`prepared 'late_${process.pid}'`);
+      expect((err as { hint?: string }).hint).toMatch(/ROLLBACK PREPARED/);
+      expect(await count(db, `retention.compliance_reports where period_from = $1::date`, [month])).toBe(0);
+    } finally {
+      await c.query(`rollback prepared 'late_${process.pid}'`).catch(() => {});
+      await c.end();
+    }
+    const [row] = await db.q<{ stored: boolean }>(`select stored from retention.store_compliance_report($1)`, [month]);
+    expect(row!.stored).toBe(true);
+  });
+
   it('a policy version does not depend on the session: IntervalStyle and DateStyle', async () => {
     const c = await db.connect();
     try {

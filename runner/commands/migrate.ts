@@ -1,5 +1,4 @@
 import { loadConfig } from '../config.ts';
-import { connectionConfig } from '../db.ts';
 import { installJobSchema, migrate as migrateSchema } from '../migrate.ts';
 import { type Command, str } from './types.ts';
 
@@ -17,8 +16,7 @@ nothing but a login in retention_runner. Run it as the schema's owner.
 Example:
   DATABASE_URL=postgres://admin@db/app pg-retention migrate`,
   run: async (values) => {
-    const config = connectionConfig(str(values['database-url']));
-    const url = config.connectionString ?? '';
+    const url = str(values['database-url']) ?? process.env.DATABASE_URL ?? '';
     const res = await migrateSchema(url, (l) => console.log(l));
     await installJobSchema(url, loadConfig({ ...process.env, DATABASE_URL: url }), (l) => console.log(l));
     console.log(

@@ -110,7 +110,8 @@ export async function launchBrowser(): Promise<Browser> {
         proc.kill('SIGKILL');
         await exited;
       }
-      await rm(profile, { recursive: true, force: true });
+      // Its helper processes can still be writing the profile for a moment after it exits.
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

