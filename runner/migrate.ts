@@ -207,13 +207,34 @@ export async function installJobSchema(
       revoke all on all sequences in schema ${s} from retention_runner;
       revoke all on all functions in schema ${s} from retention_runner;
       grant usage on schema ${s} to retention_runner`);
+    // A queue's table name is formatted into DDL (%s) by pg-boss's upgrade functions, which
+    // the owner runs: whoever adds a queue row (the worker's pg-boss adds its cron queue at
+    // every start), its table is the one pg-boss itself would name.
+    await client.query(`create or replace function retention_internal._job_queue_guard() returns trigger
+      language plpgsql set search_path = pg_catalog, pg_temp as $g$
+      begin
+        if new.table_name is distinct from
+           (case when new.partition then 'j' || pg_catalog.encode(pg_catalog.sha224(new.name::bytea), 'hex')
+                 else 'job_common' end) then
+          raise exception 'a job queue''s table must be the one pg-boss names for it, not %', pg_catalog.quote_ident(new.table_name)
+            using errcode = '42501', hint = 'Queues are created by pg-retention migrate and the worker''s pg-boss, never by hand.';
+        end if;
+        return new;
+      end $g$;
+      comment on function retention_internal._job_queue_guard() is
+        'Internal. Trigger on the job schema''s queue table: a queue''s table_name is the one pg-boss derives from its name, so its upgrade functions (which format it into DDL as the owner) cannot be given SQL.';
+      drop trigger if exists retention_queue_guard on ${s}.queue;
+      create trigger retention_queue_guard before insert or update of table_name, partition, name on ${s}.queue
+        for each row execute function retention_internal._job_queue_guard()`);
     // Per table, what the worker's pg-boss does: jobs, schedules and stats fully; the rest
-    // read, and written only in the columns its maintenance passes stamp.
+    // read, and written only in the columns its maintenance passes stamp (a queue row may be
+    // added: the cron queue, guarded above).
     const { rows } = await client.query<{ sql: string }>(
       `select pg_catalog.format(case
                 when c.relname in ('bam') then 'grant select on %1$s to retention_runner'
                 when c.relname in ('version', 'queue') then
-                  pg_catalog.format('grant select, update (%s) on %%1$s to retention_runner',
+                  pg_catalog.format('grant select%s, update (%s) on %%1$s to retention_runner',
+                    case c.relname when 'queue' then ', insert' else '' end,
                     (select pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' order by a.attnum)
                        from pg_catalog.pg_attribute a
                       where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped

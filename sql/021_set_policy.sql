@@ -332,7 +332,8 @@ begin
          excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count,
          excluded.timestamp_zone)
   returning * into v_new;
-  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
+  perform retention_internal._check_subject_coverage(v_cover,
+    retention_internal._subject_column_now(v_old.target, v_old.subject_column, v_old.subject_attnum), format('policy %s', p_name));
   if v_new.policy_id is null then
     -- Nothing differs: leave the row (and its updated_at) alone, so re-applying is a no-op.
     raise notice 'policy % unchanged', p_name;

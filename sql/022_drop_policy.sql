@@ -25,7 +25,8 @@ begin
   begin
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
     delete from retention.policies where name = p_name returning * into v_old;
-    perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column, format('policy %s', p_name));
+    perform retention_internal._check_subject_coverage(v_cover,
+      retention_internal._subject_column_now(v_old.target, v_old.subject_column, v_old.subject_attnum), format('policy %s', p_name));
   exception when others then
     perform retention_internal._unlock_run(p_name);
     raise;

@@ -193,17 +193,30 @@ begin
   if v_rels = '{}' then
     return;
   end if;
-  insert into retention_internal.subject_links (rel, attnum)
-  select distinct k.conrelid, u.att
+  insert into retention_internal.subject_links (rel, attnum, attname)
+  select distinct k.conrelid, u.att, a.attname
     from pg_catalog.pg_constraint k
    cross join unnest(k.conkey, k.confkey) u(att, ratt)
     join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
+    join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.att
    where k.contype = 'f'
      and k.confrelid = any (v_rels)
      and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)
      and not exists (select from retention_internal.subject_links l where l.rel = k.conrelid and l.attnum = u.att)
   on conflict do nothing;
+  -- The key erasure requests were filed on, in each subject table (and its family): the
+  -- application giving the table another primary key later, the old key column kept,
+  -- still names the same people (round atk62 F3).
+  insert into retention_internal.subject_links (rel, attnum, attname)
+  select distinct f, a.attnum, a.attname
+    from (select distinct q.subject_table from retention.erasure_requests q) q
+   cross join lateral retention_internal._single_key(q.subject_table) k
+   cross join unnest(retention_internal._hold_family(q.subject_table)) f
+    join pg_catalog.pg_attribute a on a.attrelid = f and a.attname = k.key_column and a.attnum > 0 and not a.attisdropped
+   where exists (select from pg_catalog.pg_class c where c.oid = q.subject_table)
+     and not exists (select from retention_internal.subject_links l where l.rel = f and l.attnum = a.attnum)
+  on conflict do nothing;
 end
 $$;
 comment on function retention_internal._note_subject_links() is
-  'Internal. Records the columns of foreign keys referencing a subject column (subject_links): subject columns for holds from then on (place_hold, open_run under an open subject hold).';
+  'Internal. Records the columns of foreign keys referencing a subject column, and the key of erasure subject tables, by number and name (subject_links): subject columns for holds from then on (place_hold, open_run under an open subject hold, request_erasure).';

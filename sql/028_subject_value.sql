@@ -55,10 +55,14 @@ comment on function retention_internal._subject_value(text, text) is
 -- Whether a subject column declared on another table of p_rel's family (p_target, or the
 -- tables that were above it: p_family) ought to be a column of p_rel too, so that its
 -- absence there means it was renamed or dropped: the declaring table (or one recorded
--- above it) is in p_rel's partition tree, where every table has every column; or the
+-- above it) is in p_rel's partition tree, where every table has every column; or a table
+-- above p_rel now or before (p_up: a partition detached since, or an inheritance child
+-- made NO INHERIT, had every column of it) is the declaring table, one of the tables
+-- above it, or recorded above it, and has the column or is gone (round atk62 F5); or the
 -- declaring table is still there and lacks the column as well.
+drop function if exists retention_internal._shares_subject_column(regclass, oid[], name, oid[], oid);
 create or replace function retention_internal._shares_subject_column(p_target regclass, p_family oid[], p_column name,
-                                                                    p_fam oid[], p_root oid)
+                                                                    p_fam oid[], p_root oid, p_up oid[])
 returns boolean
 language plpgsql
 stable
@@ -75,13 +79,21 @@ begin
                                        and pg_catalog.pg_partition_root(c.oid) = p_root) then
     return true;
   end if;
+  if exists (select from unnest(p_up[2:]) u(rel)
+              where (u.rel = any (p_target::oid || p_family)
+                     or (p_target is not null and u.rel = any (retention_internal._hold_ancestors(p_target))))
+                and (not exists (select from pg_catalog.pg_class c where c.oid = u.rel)
+                     or exists (select from pg_catalog.pg_attribute a
+                                 where a.attrelid = u.rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped))) then
+    return true;
+  end if;
   return exists (select from pg_catalog.pg_class c where c.oid = p_target)
          and not exists (select from pg_catalog.pg_attribute a
                           where a.attrelid = p_target and a.attname = p_column and a.attnum > 0 and not a.attisdropped);
 end
 $$;
-comment on function retention_internal._shares_subject_column(regclass, oid[], name, oid[], oid) is
-  'Internal. Whether a subject column another table of the family declares is one the table must have too (the same partition tree, or gone from the declaring table as well): missing, it was renamed or dropped (RT002).';
+comment on function retention_internal._shares_subject_column(regclass, oid[], name, oid[], oid, oid[]) is
+  'Internal. Whether a subject column another table of the family declares is one the table must have too (the same partition tree, a table above it now or before that has the column, or gone from the declaring table as well): missing, it was renamed or dropped (RT002).';
 
 -- The columns of a table that name a data subject, so a subject hold covers its rows:
 -- the subject column of every policy and erasure rule on the table or on a table of its
@@ -118,13 +130,13 @@ begin
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = p.subject_column and a.attnum > 0 and not a.attisdropped)
      and (p.target::oid = any (v_up) or p.target::oid = any (v_tree)
-          or retention_internal._shares_subject_column(p.target, p.subject_family, p.subject_column, v_fam, v_root))
+          or retention_internal._shares_subject_column(p.target, p.subject_family, p.subject_column, v_fam, v_root, v_up))
    limit 1;
   if found then
     raise exception 'policy %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
           retention.qualified_name(p_rel)
       using errcode = 'RT002',
-            hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name (or drop the policy) before runs go on. A policy whose own table is gone declares it for the tables that were above that table: declare the new name there (retention.set_erasure_rule on the partitioned table, p_subject_column), then drop the policy.';
+            hint = 'Subject holds are matched on it: set the policy''s p_subject_column to the column''s new name before runs go on (dropping the policy is refused while subject holds rely on the column). A policy whose own table is gone declares it for the tables that were above that table: declare the new name there (retention.set_erasure_rule on the partitioned table, p_subject_column), then drop the policy.';
   end if;
   -- A subject column whose name now names another column of the declaring table (renamed,
   -- and the name given to another: round atk56) fails too, wherever the declaration covers.
@@ -163,7 +175,7 @@ begin
      and not exists (select from pg_catalog.pg_attribute a
                       where a.attrelid = p_rel and a.attname = r.subject_column and a.attnum > 0 and not a.attisdropped)
      and (r.target::oid = any (v_up) or r.target::oid = any (v_tree)
-          or retention_internal._shares_subject_column(r.target, r.subject_family, r.subject_column, v_fam, v_root))
+          or retention_internal._shares_subject_column(r.target, r.subject_family, r.subject_column, v_fam, v_root, v_up))
    limit 1;
   if found then
     raise exception 'erasure rule on %: subject column % no longer exists in %', v_gone.name, v_gone.subject_column,
@@ -189,11 +201,14 @@ begin
              and (k.conrelid = any (v_up) or k.conrelid = any (v_tree))
              and r.attname in (select o.col from retention_internal._own_subject_columns(k.confrelid) o)
           union
-          -- Columns of such a key recorded while a subject hold was open (subject_links):
-          -- the key dropped since, they still name the subject.
+          -- Columns of such a key, and the key of an erasure subject table, recorded
+          -- while a subject hold was open or a request was filed (subject_links): the key
+          -- dropped or replaced since, they still name the subject. By number (a rename
+          -- keeps it) and by the name it had (the column rebuilt under its name: atk62 F2).
           select a.attname
             from retention_internal.subject_links l
-            join pg_catalog.pg_attribute a on a.attrelid = l.rel and a.attnum = l.attnum and not a.attisdropped
+            join pg_catalog.pg_attribute a on a.attrelid = l.rel and a.attnum > 0 and not a.attisdropped
+                                          and (a.attnum = l.attnum or a.attname = l.attname)
            where l.rel = any (v_up) or l.rel = any (v_tree)) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));

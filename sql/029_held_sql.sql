@@ -221,10 +221,10 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format(
-    'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.target = any (%L::regclass[])%s))%s)',
-    retention_internal._hold_ancestors(p_rel)::regclass[],
+    'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.held_oids && %L::oid[]%s))%s)',
+    retention_internal._hold_ancestors(p_rel),
     case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
-         then format(' or h.target in (select a.relid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
+         then format(' or h.held_oids && array(select a.relid::oid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
          else '' end,
     case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end)
 $$;
@@ -254,7 +254,7 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select exists (select from retention_internal._open_holds h
-                  where h.scope = 'table' and h.target::oid = any (retention_internal._tree_oids(p_part)))
+                  where h.scope = 'table' and h.held_oids && retention_internal._tree_oids(p_part))
 $$;
 comment on function retention_internal._tree_held(regclass) is
   'Internal. Whether an open table hold names the partition or a table below it.';

@@ -11,6 +11,25 @@
 drop function if exists retention_internal._keep_subject_coverage(retention.policies, regclass, name);
 drop function if exists retention_internal._subject_coverage(name, regclass, oid[], text);
 
+-- The name a declared subject column has now: the column of its number in its table
+-- (a rename keeps the number), or the declared name when its table or column is gone.
+-- Coverage is judged on it, so a rename cannot take a declaration out of the RT024 check
+-- (round atk62 F4).
+create or replace function retention_internal._subject_column_now(p_target regclass, p_column name, p_attnum smallint)
+returns name
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select coalesce((select a.attname from pg_catalog.pg_attribute a
+                    where a.attrelid = p_target and a.attnum = p_attnum and p_attnum > 0 and not a.attisdropped),
+                  p_column)
+$$;
+comment on function retention_internal._subject_column_now(regclass, name, smallint) is
+  'Internal. A declared subject column''s name now: that of the column of its number (renamed since or not), else the declared name.';
+
 -- The tables a declaration of p_column covers while subject holds are open: the families
 -- of its table, of the tables recorded above it (p_family) and, its table gone, of the
 -- table under its name; those that have the column. Empty with no subject hold open.
@@ -27,13 +46,10 @@ begin
   if p_column is null or not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return '{}';
   end if;
-  -- Its name given to another column of its table since (RT002 fails runs there): the
-  -- declaration covers nothing that re-declaring the right column would take away.
-  if p_attnum is not null and exists (select from pg_catalog.pg_attribute a
-                                       where a.attrelid = p_target and a.attname = p_column and a.attnum > 0
-                                         and not a.attisdropped and a.attnum <> p_attnum) then
-    return '{}';
-  end if;
+  -- The column it was declared on, by number, under the name it has now: renamed since
+  -- (RT002 fails runs), it still holds the subjects, and dropping or re-declaring the
+  -- declaration must keep it covered (round atk62 F4).
+  p_column := retention_internal._subject_column_now(p_target, p_column, p_attnum);
   return array(
     select distinct f
       from (select c.oid from pg_catalog.pg_class c

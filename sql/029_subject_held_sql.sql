@@ -70,6 +70,18 @@ begin
       p_alias, v_col, v_typmod,
       case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
            else '' end);
+    -- A text column may hold what another type held before the application changed it (a
+    -- uuid, an e-mail under a case-insensitive collation): a hold spelt for that type
+    -- ('A1B2…' for a uuid, 'ALICE@X.COM') matches it in every spelling it could have
+    -- there, compared without case (round atk62 F6). Holding more is the safe side.
+    if v_text then
+      v_parts := v_parts || format(
+        'coalesce(pg_catalog.lower(%1$s.%2$I::text) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                      from retention_internal._open_holds h
+                                                                     cross join unnest(retention_internal._subject_forms(h.subject_id)) f
+                                                                     where h.scope = ''subject'')), false)',
+        p_alias, v_col);
+    end if;
   end loop;
   -- Rows it references through foreign keys (declared on it, on a table above it, or on a
   -- partition below it), when those are a person's.

@@ -127,7 +127,8 @@ begin
     values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)
     returning * into v_row;
   end if;
-  perform retention_internal._check_subject_coverage(v_cover, v_old.subject_column,
+  perform retention_internal._check_subject_coverage(v_cover,
+    retention_internal._subject_column_now(v_old.target, v_old.subject_column, v_old.subject_attnum),
     format('the erasure rule on %s', coalesce(retention.qualified_name(v_target), '(default)')));
   perform retention_internal._append_audit('erasure_rule.set', 'erasure_rule',
     coalesce(retention.qualified_name(v_target), '(default)'),

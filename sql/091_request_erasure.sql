@@ -79,6 +79,9 @@ begin
   values (v_table, p_subject_id, retention_internal._subject_token('subject:' || p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)
   returning * into v_req;
+  -- The key it is filed on is recorded as naming people: the application giving the table
+  -- another primary key later does not take it from subject holds (atk62 F3).
+  perform retention_internal._note_subject_links();
   -- requested_by may be the person (an e-mail address): it stays in the request until the
   -- erasure completes, and never enters the audit log.
   perform retention_internal._append_audit('erasure.requested', 'erasure_request', v_req.request_id::text,

@@ -30,7 +30,7 @@ begin
       from retention_internal._open_holds h
      where (h.scope = 'subject'
             and retention_internal._subject_value(h.subject_id, v_type) = retention_internal._subject_value(p_subject_id, v_type))
-        or (h.scope = 'table' and h.target = any (retention_internal._hold_ancestors(s.target::regclass)::regclass[]))
+        or (h.scope = 'table' and h.held_oids && retention_internal._hold_ancestors(s.target::regclass))
      order by h.scope = 'subject' desc, h.hold_id
      limit 1;
     if hold_id is null then

@@ -288,7 +288,8 @@ as $$
                          or (h.scope = 'table' and exists (select from unnest(o.rels) r
                                                             join pg_catalog.pg_class k on k.oid = r
                                                            where h.target = any (retention_internal._referenced_as(r::regclass))
-                                                              or h.target = any (retention_internal._rel_and_ancestors(r::regclass))))
+                                                              or h.target = any (retention_internal._rel_and_ancestors(r::regclass))
+                                                              or h.held_oids && retention_internal._hold_ancestors(r::regclass)))
                          -- A table rebuilt under the same name (a new oid) is held by name,
                          -- as the manifest recorded it.
                          or (h.scope = 'table' and (o.tables ? retention.qualified_name(h.target) or o.tables ? h.target_name))

@@ -65,6 +65,7 @@ comment on column retention_internal._open_holds.hold_id is 'The hold''s id.';
 comment on column retention_internal._open_holds.scope is 'table, subject, policy or backups.';
 comment on column retention_internal._open_holds.target is 'A table hold: its table, or once that is gone the table under target_name (NULL for other scopes, or when there is none).';
 comment on column retention_internal._open_holds.target_name is 'A table hold: the table''s name when it was placed.';
+comment on column retention_internal._open_holds.held_oids is 'A table hold: the oid it was placed on, and the table now under its name when that one is gone; hold checks match on these.';
 comment on column retention_internal._open_holds.policy_name is 'A policy hold: the policy''s name (NULL for other scopes).';
 comment on column retention_internal._open_holds.subject_id is 'A subject hold: the subject''s id as given (NULL for other scopes).';
 comment on column retention_internal._open_holds.reason is 'Why the hold was placed.';

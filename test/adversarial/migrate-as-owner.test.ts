@@ -24,6 +24,14 @@ describe('migrate runs nothing another role wrote', () => {
       `insert into retention_jobs.bam (name, version, table_name, command) values ('x', 43, 'job_common', 'select 1')`))).toBe('42501');
     expect(await sqlState(runner.query(`update retention_jobs.bam set command = 'select 1'`))).toBe('42501');
     expect(await sqlState(runner.query(`update retention_jobs.queue set table_name = 'x'`))).toBe('42501');
+    // A queue row it adds (the worker's pg-boss adds its cron queue) names only the table
+    // pg-boss would: the upgrade functions format it into DDL as the owner.
+    expect(await sqlState(runner.query(
+      `insert into retention_jobs.queue (name, policy, partition, table_name) values ('evil', 'standard', true, 'job_common_i1 on x; alter role x superuser; --')`))).toBe('42501');
+    expect(await sqlState(runner.query(
+      `insert into retention_jobs.queue (name, policy, partition, table_name) values ('evil2', 'standard', false, 'jfoo')`))).toBe('42501');
+    await runner.query(`select retention_jobs.create_queue('plain', '{"policy": "standard"}'::jsonb)`);
+    await db.q(`delete from retention_jobs.queue where name = 'plain'`);
     expect(await sqlState(runner.query(`select retention_jobs.job_table_run_async('x', 43, 'select 1', 'job_common')`))).toBe('42501');
     // What the worker does stays allowed: its jobs, schedules and stamps.
     await runner.query(`update retention_jobs.version set cron_on = cron_on`);
