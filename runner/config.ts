@@ -9,14 +9,24 @@ import { type BackupStore, backupStores, settleMs } from './backups.ts';
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
-const duration = (example: string) =>
+// Timers take at most 2^31 - 1 ms: Node runs a longer one after 1 ms, so a task set to
+// '1000h' ran back to back (round atk64 F3).
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** min: the shortest the setting may be (a periodic task's interval: 1s, not a busy loop). */
+const duration = (example: string, min = 0) =>
   z.string().transform((s, ctx) => {
     const m = DURATION.exec(s.trim());
     if (!m) {
       ctx.addIssue({ code: 'custom', message: `expected a duration such as ${example} (units ms, s, m, h), got ${JSON.stringify(s)}` });
       return z.NEVER;
     }
-    return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+    const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+    if (ms < min || ms > MAX_TIMER_MS) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration from ${min >= 1000 ? `${min / 1000}s` : `${min}ms`} to 596h (the longest timer Node keeps), got ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return ms;
   });
 
 const int = (min: number, max: number, what: string) =>
@@ -56,21 +66,23 @@ const envSchema = z
     PG_RETENTION_WEBHOOK_SECRET: z.string().min(16, { error: 'expected a secret of at least 16 characters (used for the HMAC-SHA256 signature)' }).optional(),
     PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: int(1, 100, 'a number of delivery attempts').default(8),
     PG_RETENTION_WEBHOOK_BACKOFF: duration('30s').default(30_000),
-    PG_RETENTION_WEBHOOK_TIMEOUT: duration('10s').default(10_000),
+    PG_RETENTION_WEBHOOK_TIMEOUT: duration('10s', 1).default(10_000),
     PG_RETENTION_JOB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
       error: (i) => `expected a lowercase schema name such as retention_jobs, got ${JSON.stringify(i.input)}`,
+    }).refine((v) => !['retention', 'retention_internal', 'public', 'information_schema'].includes(v) && !v.startsWith('pg_'), {
+      error: (i) => `expected a schema of the worker's jobs alone, not ${JSON.stringify(i.input)} (pg-retention's own, public or a system schema)`,
     }).default('retention_jobs'),
     PG_RETENTION_SYNC_INTERVAL: duration('30s').default(30_000),
     PG_RETENTION_HEARTBEAT: duration('30s').default(30_000),
     PG_RETENTION_OVERDUE_AFTER: duration('1h').default(3_600_000),
-    PG_RETENTION_BACKLOG_INTERVAL: duration('5m').default(300_000),
+    PG_RETENTION_BACKLOG_INTERVAL: duration('5m', 1000).default(300_000),
     PG_RETENTION_RETRY_LIMIT: int(0, 100, 'a number of retries').default(5),
-    PG_RETENTION_RETRY_DELAY: duration('30s').default(30_000),
+    PG_RETENTION_RETRY_DELAY: duration('30s', 1000).default(30_000),
     PG_RETENTION_SIGNING_KEY_FILE: z.string().min(1).optional(),
-    PG_RETENTION_CHECKPOINT_INTERVAL: duration('1h').default(3_600_000),
+    PG_RETENTION_CHECKPOINT_INTERVAL: duration('1h', 1000).default(3_600_000),
     PG_RETENTION_CHECKPOINT_DIR: z.string().min(1).optional(),
-    PG_RETENTION_OBJECT_INTERVAL: duration('1m').default(60_000),
-    PG_RETENTION_BACKUP_INTERVAL: duration('1h').default(3_600_000),
+    PG_RETENTION_OBJECT_INTERVAL: duration('1m', 1000).default(60_000),
+    PG_RETENTION_BACKUP_INTERVAL: duration('1h', 1000).default(3_600_000),
   })
   .superRefine((env, ctx) => {
     if (env.PG_RETENTION_HEARTBEAT < 10_000) {

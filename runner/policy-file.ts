@@ -14,7 +14,14 @@ export const policySchema = z.strictObject(policyShape()).check((ctx) => {
 export const fileSchema = z.strictObject({
   defaults: z.strictObject({
     global: duration.optional(),
+    // 'global' names the global default in retention.set_default: a schema of that name
+    // would set (and overwrite) the global one (round atk64 F1).
     schemas: z.record(z.string(), duration).optional(),
+  }).check((ctx) => {
+    if (ctx.value.schemas && Object.hasOwn(ctx.value.schemas, 'global')) {
+      ctx.issues.push({ code: 'custom', input: ctx.value.schemas, path: ['schemas', 'global'],
+        message: 'a schema named "global" cannot have a default of its own: the name means the global default (set that with defaults.global)' });
+    }
   }).optional(),
   policies: z.array(policySchema).default([]),
 });

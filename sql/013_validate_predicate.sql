@@ -83,6 +83,12 @@ begin
     execute format('alter table pg_temp.%I owner to retention_predicate_checker', v_tmp);
     v_parsing := true;
     perform retention_internal._parse_as_checker(v_tmp, p_predicate);
+    -- Parsed as the caller wrote it (their IntervalStyle and DateStyle); written out in the
+    -- styles runs read it back in, so the constants mean the same there: '-2 days -3 hours'
+    -- parsed under sql_standard came out as '-2 3:00:00', which runs read as -2 days +3
+    -- hours (round atk64 F6). Local to this subtransaction, which is always rolled back.
+    perform pg_catalog.set_config('intervalstyle', 'postgres', true), pg_catalog.set_config('datestyle', 'ISO, YMD', true),
+            pg_catalog.set_config('extra_float_digits', '3', true);
     select count(*), min(pg_catalog.pg_get_expr(c.conbin, c.conrelid)), min(c.conbin::text)
       into v_n, v_norm, v_tree
       from pg_catalog.pg_constraint c

@@ -24,6 +24,10 @@ begin
       using errcode = 'RT015', hint = 'Defaults apply to application schemas; the system''s, pg-retention''s and the job queue''s tables are never purged.';
   elsif exists (select from pg_catalog.pg_namespace where nspname = p_scope) then
     v_key := 'schema:' || p_scope;
+  elsif p_retain is null and exists (select from retention.defaults d where d.scope = 'schema:' || p_scope) then
+    -- The default of a schema dropped since can still be removed (a schema created later
+    -- under its name would inherit it; round atk64 F7).
+    v_key := 'schema:' || p_scope;
   else
     raise exception 'schema "%" does not exist', p_scope
       using errcode = 'RT015', hint = 'Use ''global'' or the name of an existing schema (\dn lists them).';

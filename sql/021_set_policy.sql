@@ -128,6 +128,17 @@ begin
     raise exception 'subject column % does not exist in %', quote_literal(p_subject_column), v_target
       using errcode = 'RT002', hint = 'Name the column that identifies the data subject (e.g. user_id), or leave it NULL.';
   end if;
+  -- Subject holds compare it with a person's id: a type without equality (json, point,
+  -- xml) would make every subject hold fail to be placed, anywhere (round atk64 F8).
+  if p_subject_column is not null then
+    begin
+      execute format('select array[null]::%1$s[] = array[null]::%1$s[]', retention_internal._column_type(v_target, p_subject_column));
+    exception when undefined_function or undefined_object then
+      raise exception 'subject column % of % is of type %, which has no equality to match a person''s id with',
+            quote_literal(p_subject_column), v_target, retention_internal._column_type(v_target, p_subject_column)
+        using errcode = 'RT002', hint = 'Name a column holding the subject''s id as text, a number or a uuid (or a key referencing the person), or leave it NULL.';
+    end;
+  end if;
 
   -- What each action needs of its own, in its own routine.
   case p_action
@@ -156,7 +167,7 @@ begin
     raise exception 'periods must be at most 1000 years, got %', greatest(p_retain, p_archive_retain, p_notice_period)
       using errcode = 'RT004', hint = 'Give the period the law or your policy sets, e.g. ''10 years''; a table kept for good needs no policy.';
   end if;
-  if p_batch_target is not null and (p_batch_target < interval '5 milliseconds' or p_batch_target > interval '10 seconds') then
+  if p_batch_target is not null and not retention_internal._interval_between(p_batch_target, interval '5 milliseconds', interval '10 seconds') then
     raise exception 'batch target must be between 5 milliseconds and 10 seconds, got %', p_batch_target
       using errcode = 'RT006', hint = 'E.g. ''50 milliseconds'' (the default): how long each batch should take; batches size themselves to it.';
   end if;
@@ -176,22 +187,24 @@ begin
     raise exception 'max rows per run must be between 1 and 1000000000, got %', p_max_rows_per_run
       using errcode = 'RT006', hint = 'The ceiling stops a run that would affect more rows than expected; the default is 10000.';
   end if;
-  if p_time_budget is null or p_time_budget <= interval '0' or p_time_budget > interval '24 hours' then
+  if not retention_internal._interval_between(p_time_budget, interval '1 millisecond', interval '24 hours') then
     raise exception 'time budget must be between 0 and 24 hours, got %', p_time_budget
       using errcode = 'RT006', hint = 'E.g. ''10 minutes''. A run stops between batches when its budget is spent.';
   end if;
   if p_pause_between_batches is not null
-     and (p_pause_between_batches <= interval '0' or p_pause_between_batches > interval '1 minute') then
-    raise exception 'pause between batches must be between 0 and 1 minute, got %', p_pause_between_batches
+     and not retention_internal._interval_between(p_pause_between_batches, interval '1 millisecond', interval '1 minute') then
+    raise exception 'pause between batches must be between 1 millisecond and 1 minute, got %', p_pause_between_batches
       using errcode = 'RT006', hint = 'E.g. ''100 milliseconds''; leave it NULL for no pause.';
   end if;
   if p_max_replication_lag is not null
-     and (p_max_replication_lag <= interval '0' or p_max_replication_lag > interval '1 day') then
+     and not retention_internal._interval_between(p_max_replication_lag, interval '1 millisecond', interval '1 day') then
     raise exception 'max replication lag must be between 0 and 1 day, got %', p_max_replication_lag
       using errcode = 'RT006', hint = 'E.g. ''10 seconds'': between batches the run waits while a standby''s replay lags more; NULL: no throttle.';
   end if;
-  if p_lock_timeout is null or p_lock_timeout <= interval '0' or p_lock_timeout > interval '1 minute' then
-    raise exception 'lock timeout must be between 0 and 1 minute, got %', p_lock_timeout
+  -- Set in whole milliseconds: under one it would be 0, which PostgreSQL takes for no
+  -- timeout at all (round atk64 F9).
+  if not retention_internal._interval_between(p_lock_timeout, interval '1 millisecond', interval '1 minute') then
+    raise exception 'lock timeout must be between 1 millisecond and 1 minute, got %', p_lock_timeout
       using errcode = 'RT006', hint = 'E.g. ''2 seconds''. A batch that cannot get its locks in time stops the run; the next run carries on.';
   end if;
   if retention_internal._cron_error(p_schedule) is not null then

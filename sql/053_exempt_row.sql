@@ -45,7 +45,10 @@ begin
       using errcode = 'RT021', hint = 'Give the row''s primary key as text; SELECT * FROM retention.flags(' || quote_literal(p_policy) || ') lists the flagged ones.';
   end if;
   -- The key as the row's own key reads ('042' is 42), as flags and batches compare it.
-  p_key := retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type);
+  -- Stored as the row holds its key (its text), which is what runs compare: '7.5' for a
+  -- numeric key 7.50 matched nothing, and the exempted row was flagged and deleted (atk64 F2).
+  p_key := coalesce(retention_internal._stored_key(v_pol.target, p_key),
+                    retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type));
   if exists (select from retention.row_exemptions
               where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null) then
     raise exception 'row % of policy % is already exempted', quote_literal(p_key), p_policy
@@ -97,11 +100,13 @@ begin
     raise exception 'revoked by must be 1 to 200 printable characters'
       using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
   end if;
-  p_key := coalesce(retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type), p_key);
   update retention.row_exemptions
      set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention_internal._actor()), revoke_reason = p_reason
-   where policy_id = v_pol.policy_id and row_key = p_key and revoked_at is null
+   where policy_id = v_pol.policy_id and revoked_at is null
+     and row_key in (retention_internal._stored_key(v_pol.target, p_key),
+                     retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type), p_key)
   returning * into v_ex;
+  p_key := coalesce(v_ex.row_key, p_key);
   if not found then
     raise exception 'row % of policy % is not exempted', coalesce(quote_literal(p_key), 'NULL'), p_policy
       using errcode = 'RT021', hint = 'SELECT * FROM retention.row_exemptions WHERE revoked_at IS NULL lists the exemptions in force.';

@@ -73,6 +73,16 @@ begin
                              and (k.oid = v_p.part
                                   or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.part) t)));
     perform retention_internal._check_partition(v_p.part, true);  -- row security, ownership
+    -- A table of its name in the archive schema already: moving it there would fail after
+    -- the detach, and every run would leave it detached (round atk64 F12).
+    if p_pol.archive_schema is not null
+       and pg_catalog.to_regclass(format('%I.%I', p_pol.archive_schema,
+                                         (select c.relname from pg_catalog.pg_class c where c.oid = v_p.part))) is not null then
+      raise exception 'policy %: the archive schema % has a table named % already', p_pol.name, p_pol.archive_schema,
+            (select c.relname from pg_catalog.pg_class c where c.oid = v_p.part)
+        using errcode = 'RT018',
+              hint = 'Nothing was detached. Rename or drop that table in the archive schema (or give the policy another p_archive_schema) before runs go on.';
+    end if;
     -- Holds again, now that the table is locked (_held_sql, the one rule): a hold on the
     -- table, the partition or the policy keeps it whole; one on some of its rows (or rows
     -- they reach) turns it into a row-by-row partition.

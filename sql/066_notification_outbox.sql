@@ -26,7 +26,7 @@ begin
     raise exception 'limit must be between 1 and 10000, got %', coalesce(p_limit::text, 'NULL')
       using errcode = 'RT006', hint = 'How many notifications to claim at once, e.g. 10.';
   end if;
-  if p_lease is null or p_lease < interval '1 second' or p_lease > interval '1 day' then
+  if not retention_internal._interval_between(p_lease, interval '1 second', interval '1 day') then
     raise exception 'lease must be between 1 second and 1 day, got %', coalesce(p_lease::text, 'NULL')
       using errcode = 'RT006', hint = 'How long the claim keeps other workers off the notifications, e.g. ''1 minute''.';
   end if;

@@ -91,6 +91,12 @@ begin
     end if;
     v_subj := retention_internal._resolve_table(p_subject_table,
       'Name the table whose row is the data subject, e.g. auth.users.');
+    -- As request_erasure judges its table: no request could name people there (atk64 F10).
+    if retention_internal._system_namespace((select c.relnamespace from pg_catalog.pg_class c where c.oid = v_subj))
+       or (select c.relkind from pg_catalog.pg_class c where c.oid = v_subj) not in ('r', 'p') then
+      raise exception '% is not an application table', retention.qualified_name(v_subj)
+        using errcode = 'RT013', hint = 'Name the table that holds the people, outside the system, retention, job queue and temporary schemas (e.g. auth.users).';
+    end if;
     select k.key_column, k.key_type into v_key from retention_internal._single_key(v_subj) k;
     if v_key.key_column is null then
       raise exception '% has no single-column primary key', retention.qualified_name(v_subj)

@@ -185,7 +185,7 @@ begin
     raise exception 'policy % is disabled', p_policy
       using errcode = 'RT034', hint = 'Enable it first (retention.alter_policy(..., p_enabled => true)); a disabled policy runs nothing.';
   end if;
-  if p_expires_in is null or p_expires_in <= interval '0' or p_expires_in > interval '90 days' then
+  if not retention_internal._interval_between(p_expires_in, interval '1 second', interval '90 days') then
     raise exception 'p_expires_in must be more than 0 and at most 90 days, got %', p_expires_in
       using errcode = 'RT006', hint = 'The default is 7 days: an approval is for the rows as they were, not for months later.';
   end if;

@@ -372,8 +372,8 @@ describe('compliance_report: periods, personal data, bad input, roles', () => {
   });
 
   it('waits while a prepared transaction of this database is unresolved (atk57)', async () => {
-    const [{ max }] = await db.q<{ max: number }>(`select current_setting('max_prepared_transactions')::int as max`);
-    expect(max, 'the test servers allow prepared transactions (test/support/server.ts, .ci/run)').toBeGreaterThan(0);
+    const [setting] = await db.q<{ max: number }>(`select current_setting('max_prepared_transactions')::int as max`);
+    expect(setting!.max, 'the test servers allow prepared transactions (test/support/server.ts, .ci/run)').toBeGreaterThan(0);
     const month = (await db.q<{ m: string }>(`select to_char(now() - interval '3 months', 'YYYY-MM-01') as m`))[0]!.m;
     const c = await db.connect();
     try {

@@ -92,6 +92,12 @@ describe('worker configuration', () => {
     [{ ...BASE, PG_RETENTION_BACKLOG_INTERVAL: '-5m' }, 'PG_RETENTION_BACKLOG_INTERVAL: expected a duration such as 5m'],
     [{ ...BASE, PG_RETENTION_RETRY_LIMIT: '1000' }, 'PG_RETENTION_RETRY_LIMIT: expected a number of retries from 0 to 100'],
     [{ ...BASE, PG_RETENTION_RETRY_DELAY: 'x' }, 'PG_RETENTION_RETRY_DELAY: expected a duration such as 30s'],
+    // A timer Node cannot keep runs after 1 ms (atk64 F3); a periodic task's 0 is a busy loop.
+    [{ ...BASE, PG_RETENTION_BACKLOG_INTERVAL: '1000h' }, 'PG_RETENTION_BACKLOG_INTERVAL: expected a duration from 1s to 596h'],
+    [{ ...BASE, PG_RETENTION_OBJECT_INTERVAL: '0ms' }, 'PG_RETENTION_OBJECT_INTERVAL: expected a duration from 1s to 596h'],
+    [{ ...BASE, PG_RETENTION_SYNC_INTERVAL: '720h' }, 'PG_RETENTION_SYNC_INTERVAL: expected a duration from 0ms to 596h'],
+    [{ ...BASE, PG_RETENTION_JOB_SCHEMA: 'retention' }, 'PG_RETENTION_JOB_SCHEMA: expected a schema of the worker\'s jobs alone'],
+    [{ ...BASE, PG_RETENTION_JOB_SCHEMA: 'pg_catalog' }, 'PG_RETENTION_JOB_SCHEMA: expected a schema of the worker\'s jobs alone'],
   ])('refuses %j naming the variable', (env, expected) => {
     const p = problems(env as Record<string, string>);
     expect(p.some((line) => line.startsWith(expected)), p.join('\n')).toBe(true);
