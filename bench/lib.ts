@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbedded } from '../runner/embedded.ts';
-import { migrate } from '../runner/migrate.ts';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema, migrate } from '../runner/migrate.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -94,6 +95,7 @@ export async function buildDatabase(adminUrl: string, name: string, fill: (c: pg
   });
   const url = withDb(adminUrl, name);
   await migrate(url);
+  await installJobSchema(url, loadConfig({ DATABASE_URL: url }));
   await admin(url, fill);
   console.log(`built ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return url;

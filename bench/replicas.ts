@@ -9,7 +9,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgBoss } from 'pg-boss';
-import { migrate } from '../runner/migrate.ts';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema, migrate } from '../runner/migrate.ts';
 import { connect, root, withDb, withServer } from './lib.ts';
 
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 8);
@@ -18,6 +19,7 @@ const SETUPS: [replicas: number, concurrency: number][] = [[1, 1], [1, 2], [2, 1
 
 async function build(url: string): Promise<void> {
   await migrate(url);
+  await installJobSchema(url, loadConfig({ DATABASE_URL: url }));
   const c = await connect(url);
   await c.query('create schema app');
   for (let i = 1; i <= POLICIES; i++) {

@@ -12,7 +12,8 @@ import pg from 'pg';
 import { objectRecord, offload, readObject, restore } from '../runner/archive/archive.ts';
 import { parseKeyRing } from '../runner/archive/envelope.ts';
 import { LocalDirTarget } from '../runner/archive/storage.ts';
-import { migrate } from '../runner/migrate.ts';
+import { loadConfig } from '../runner/config.ts';
+import { installJobSchema, migrate } from '../runner/migrate.ts';
 import { drainObjects } from '../runner/objects.ts';
 import { formatPlan, planOrApply } from '../runner/plan.ts';
 import { loadPolicyFile } from '../runner/policy-file.ts';
@@ -37,6 +38,7 @@ export async function demoScenario(url: string, dirs: { recordings: string; arch
                                    step: (s: string) => void, log: (s: string) => void = console.log): Promise<ScenarioResult> {
   step('pg-retention migrate');
   await migrate(url, (l) => log(l));
+  await installJobSchema(url, loadConfig({ DATABASE_URL: url }), (l) => log(l));
 
   const db = new pg.Client({ connectionString: url });
   await db.connect();

@@ -13,8 +13,9 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 // '1000h' ran back to back (round atk64 F3).
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** min: the shortest the setting may be (a periodic task's interval: 1s, not a busy loop). */
-const duration = (example: string, min = 0) =>
+/** min: the shortest the setting may be (a periodic task's interval: 1s, not a busy loop);
+ * max: the longest (a timer's; a threshold compared with times may be longer). */
+const duration = (example: string, min = 0, max = MAX_TIMER_MS) =>
   z.string().transform((s, ctx) => {
     const m = DURATION.exec(s.trim());
     if (!m) {
@@ -22,8 +23,8 @@ const duration = (example: string, min = 0) =>
       return z.NEVER;
     }
     const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-    if (ms < min || ms > MAX_TIMER_MS) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration from ${min >= 1000 ? `${min / 1000}s` : `${min}ms`} to 596h (the longest timer Node keeps), got ${JSON.stringify(s)}` });
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration from ${min >= 1000 ? `${min / 1000}s` : `${min}ms`} to ${max === MAX_TIMER_MS ? '596h (the longest timer Node keeps)' : `${max / 3_600_000}h`}, got ${JSON.stringify(s)}` });
       return z.NEVER;
     }
     return ms;
@@ -74,7 +75,7 @@ const envSchema = z
     }).default('retention_jobs'),
     PG_RETENTION_SYNC_INTERVAL: duration('30s').default(30_000),
     PG_RETENTION_HEARTBEAT: duration('30s').default(30_000),
-    PG_RETENTION_OVERDUE_AFTER: duration('1h').default(3_600_000),
+    PG_RETENTION_OVERDUE_AFTER: duration('1h', 0, 87_600 * 3_600_000).default(3_600_000),  // a threshold: up to 10 years
     PG_RETENTION_BACKLOG_INTERVAL: duration('5m', 1000).default(300_000),
     PG_RETENTION_RETRY_LIMIT: int(0, 100, 'a number of retries').default(5),
     PG_RETENTION_RETRY_DELAY: duration('30s', 1000).default(30_000),

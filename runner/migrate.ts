@@ -4,6 +4,7 @@
 // one advisory lock, so that two concurrent migrates are safe and the second one finds
 // nothing left to do.
 import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -138,7 +139,7 @@ export async function schemaProblem(client: pg.ClientBase): Promise<string | nul
 
 /** The job schema's version this pg-boss builds (its package.json `pgboss.schema`). */
 async function jobSchemaVersion(): Promise<number> {
-  const pkg = new URL('../package.json', import.meta.resolve('pg-boss'));
+  const pkg = createRequire(import.meta.url).resolve('pg-boss/package.json');
   const v = (JSON.parse(await readFile(pkg, 'utf8')) as { pgboss?: { schema?: unknown } }).pgboss?.schema;
   if (typeof v !== 'number') throw new Error('pg-boss package.json has no pgboss.schema version');
   return v;

@@ -2,7 +2,8 @@
 // Each test file then works in its own clone (see db.ts).
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../../runner/migrate.ts';
+import { loadConfig } from '../../runner/config.ts';
+import { installJobSchema, migrate } from '../../runner/migrate.ts';
 import { startTestServer } from './server.ts';
 
 declare module 'vitest' {
@@ -28,7 +29,10 @@ export default async function setup(project: TestProject) {
   await admin.query(`drop database if exists ${templateDb}`);
   await admin.query(`create database ${templateDb}`);
   await admin.end();
+  // As `pg-retention migrate` does: the schema, then the worker's job schema (a worker
+  // started by a test finds it; the worker installs nothing itself).
   await migrate(withDatabase(server.adminUrl, templateDb));
+  await installJobSchema(withDatabase(server.adminUrl, templateDb), loadConfig({ DATABASE_URL: withDatabase(server.adminUrl, templateDb) }));
   project.provide('adminUrl', server.adminUrl);
   project.provide('templateDb', templateDb);
   return async () => {
