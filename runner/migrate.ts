@@ -222,6 +222,7 @@ export async function installJobSchema(
         end if;
         return new;
       end $g$;
+      revoke all on function retention_internal._job_queue_guard() from public;
       comment on function retention_internal._job_queue_guard() is
         'Internal. Trigger on the job schema''s queue table: a queue''s table_name is the one pg-boss derives from its name, so its upgrade functions (which format it into DDL as the owner) cannot be given SQL.';
       drop trigger if exists retention_queue_guard on ${s}.queue;
