@@ -198,6 +198,16 @@ export async function installJobSchema(
       await client.query(getConstructionPlans(schema));
       log(`created the job schema ${schema} (pg-boss schema version ${target})`);
     } else if (installed < target) {
+      // Queue rows written before the guard below existed: their table names go into the
+      // upgrade's DDL, so one that is not pg-boss's own is refused, not run.
+      const { rows: odd } = await client.query<{ name: string }>(
+        `select q.name from ${s}.queue q
+          where q.table_name is distinct from (case when q.partition then 'j' || pg_catalog.encode(pg_catalog.sha224(q.name::bytea), 'hex')
+                                                    else 'job_common' end)`);
+      if (odd.length > 0) {
+        throw new Error(`the job schema ${s} has queues whose table is not the one pg-boss names: ${odd.map((r) => r.name).join(', ')}\n` +
+          `hint: nothing was upgraded; delete those rows of ${s}.queue (written by hand or by another role), then run pg-retention migrate again.`);
+      }
       await client.query(jobSchemaUpgradePlan(schema, installed));
       log(`upgraded the job schema ${schema} from pg-boss schema version ${installed} to ${target}`);
     } else if (installed > target) {

@@ -4,6 +4,7 @@
 // schema's `bam` table (F1); and node-pg-migrate's catalog queries resolved `=` on
 // information_schema.sql_identifier through the owner's own search_path, where a login
 // with CREATE on public had planted an operator (F2).
+import { getRollbackPlans } from 'pg-boss';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
 import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
@@ -86,6 +87,26 @@ describe('migrate runs nothing another role wrote', () => {
     await db.q(`drop operator public.= (information_schema.sql_identifier, information_schema.sql_identifier);
                 drop function public.evil_eq;
                 revoke create on schema public from ${eve}`);
+  });
+
+  it('an upgrade of the job schema refuses queue rows whose table pg-boss would not name (written before the guard)', async () => {
+    await db.q(getRollbackPlans('retention_jobs', 43));
+    await db.q(`alter table retention_jobs.queue disable trigger retention_queue_guard`);
+    await db.q(`insert into retention_jobs.queue (name, policy, retry_limit, retry_delay, retry_backoff, expire_seconds, retention_seconds,
+                                                  deletion_seconds, partition, table_name)
+                select 'evil', policy, retry_limit, retry_delay, retry_backoff, expire_seconds, retention_seconds, deletion_seconds,
+                       true, 'x on y; alter role z superuser; --'
+                  from retention_jobs.queue where name = 'retention-run'`);
+    await db.q(`alter table retention_jobs.queue enable trigger retention_queue_guard`);
+    const refused = await runCli(['migrate'], { url: db.url });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/queues whose table is not the one pg-boss names: evil\n.*nothing was upgraded/);
+    expect((await db.q(`select version from retention_jobs.version`))[0]!.version).toBe(42);
+    await db.q(`delete from retention_jobs.queue where name = 'evil'`);
+    const res = await runCli(['migrate'], { url: db.url });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('upgraded the job schema retention_jobs from pg-boss schema version 42 to 43');
+    expect((await db.q(`select version from retention_jobs.version`))[0]!.version).toBe(43);
   });
 
   it('an operator\'s options in the connection URL are kept, and the search path is still pinned', async () => {
