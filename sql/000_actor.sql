@@ -54,3 +54,29 @@ as $$
 $$;
 comment on function retention_internal._printable(text, integer) is
   'Internal. Whether a caller''s name or note is 1 to p_max printable characters (no control, invisible or direction-changing characters).';
+
+-- A free-text note that enters the permanent audit log (a hold's or exemption's reason, a
+-- decision's comment, a policy's description): at most p_max characters, and no control
+-- (but line breaks and tabs), invisible or direction-changing characters, which would let
+-- a reason read otherwise in active_holds or the audit log than it was written (round
+-- atk64 F5). Refused with p_errcode, naming p_what. NULL and blank are the caller's to judge.
+create or replace function retention_internal._check_note(p_text text, p_max integer, p_what text, p_errcode text)
+returns void
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if p_text is not null
+     and (length(p_text) > p_max
+          or pg_catalog.translate(p_text, E'\n\r\t', '   ') ~ retention_internal._hidden_chars()) then
+    raise exception '% must be at most % characters, without control, invisible or direction-changing characters', p_what, p_max
+      using errcode = p_errcode,
+            hint = 'Line breaks and tabs are kept; write the text plainly (it stays in the audit log for good).';
+  end if;
+end
+$$;
+comment on function retention_internal._check_note(text, integer, text, text) is
+  'Internal. Refuses (p_errcode) a free-text note over p_max characters or with control (other than line breaks and tabs), invisible or direction-changing characters.';

@@ -157,6 +157,7 @@ begin
     raise exception 'p_enabled must be true or false'
       using errcode = 'RT006', hint = 'Leave it out for an enabled policy, or pass false to keep it from running.';
   end if;
+  perform retention_internal._check_note(p_description, 2000, 'a policy''s description', 'RT006');
   if p_retain is not null and not retention_internal._period_positive(p_retain) then
     raise exception 'retention period must be positive, got %', p_retain
       using errcode = 'RT004', hint = 'Give a positive interval such as ''30 days'', or NULL to inherit the schema or global default.';

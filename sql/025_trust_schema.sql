@@ -26,6 +26,7 @@ begin
     raise exception 'trusting a schema needs a reason'
       using errcode = 'RT005', hint = 'Say whose functions they are and why predicates need them.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'the reason', 'RT005');
   -- Predicates are parsed as retention_predicate_checker (see _validate_predicate): it may
   -- now find the schema's functions. The login must itself be able to grant USAGE on the
   -- schema (this routine runs as the owner, who often could).
@@ -65,6 +66,7 @@ begin
     raise exception 'distrusting a schema needs a reason'
       using errcode = 'RT005', hint = 'Say why its functions may no longer be used.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'the reason', 'RT005');
   delete from retention.trusted_schemas where schema_name = p_schema;
   if not found then
     raise exception 'schema % is not trusted', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')

@@ -57,6 +57,7 @@ begin
     raise exception 'a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation Smith v. Acme''; add p_case_reference for the case number.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'a hold''s reason', 'RT010');
   if p_case_reference is not null and not retention_internal._printable(p_case_reference, 200) then
     raise exception 'the case reference must be 1 to 200 printable characters'
       using errcode = 'RT010', hint = 'Give the case or matter number (e.g. ''REG-7''), or leave it NULL.';

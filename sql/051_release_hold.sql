@@ -19,6 +19,7 @@ begin
     raise exception 'releasing a legal hold needs a reason'
       using errcode = 'RT010', hint = 'Say why, e.g. ''Case closed, counsel approval 2026-11-02''.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'a release''s reason', 'RT010');
   if p_released_by is not null and not retention_internal._printable(p_released_by, 200) then
     raise exception 'released by must be 1 to 200 printable characters'
       using errcode = 'RT010', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';

@@ -30,6 +30,7 @@ begin
     raise exception 'an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why the row stays, e.g. ''service account of the billing integration''.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'an exemption''s reason', 'RT021');
   if p_exempted_by is not null and not retention_internal._printable(p_exempted_by, 200) then
     raise exception 'exempted by must be 1 to 200 printable characters'
       using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
@@ -96,6 +97,7 @@ begin
     raise exception 'revoking an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'a revocation''s reason', 'RT021');
   if p_revoked_by is not null and not retention_internal._printable(p_revoked_by, 200) then
     raise exception 'revoked by must be 1 to 200 printable characters'
       using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';

@@ -52,6 +52,7 @@ begin
     raise exception 'a keep rule needs the legal reason'
       using errcode = 'RT020', hint = 'E.g. p_reason => ''Invoices: 10 years, German Commercial Code § 257''.';
   end if;
+  perform retention_internal._check_note(p_reason, 2000, 'a rule''s reason', 'RT020');
   -- (Processing refuses them too; a keep rule acts on nothing.)
   if v_target is not null and p_rule in ('delete', 'scrub') and retention_internal._citus_table(v_target) then
     raise exception '% is a Citus distributed table', retention.qualified_name(v_target)

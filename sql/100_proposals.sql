@@ -185,6 +185,7 @@ begin
     raise exception 'policy % is disabled', p_policy
       using errcode = 'RT034', hint = 'Enable it first (retention.alter_policy(..., p_enabled => true)); a disabled policy runs nothing.';
   end if;
+  perform retention_internal._check_note(p_note, 2000, 'a proposal''s note', 'RT006');
   if not retention_internal._interval_between(p_expires_in, interval '1 second', interval '90 days') then
     raise exception 'p_expires_in must be more than 0 and at most 90 days, got %', p_expires_in
       using errcode = 'RT006', hint = 'The default is 7 days: an approval is for the rows as they were, not for months later.';
@@ -298,6 +299,7 @@ begin
     raise exception 'a comment is required to % a proposal', v_verb
       using errcode = 'RT006', hint = 'Say why, e.g. ''checked the counts against the monthly report''.';
   end if;
+  perform retention_internal._check_note(p_comment, 2000, 'a decision''s comment', 'RT006');
   perform retention_internal._expire_proposals();
   select * into v from retention.proposals where proposal_id = p_proposal_id for update;
   if not found then

@@ -112,6 +112,20 @@ describe('bad input accepted and misbehaving later (atk64)', () => {
     expect(await count(db, `retention.erasure_rules where target = 'f10.t'::regclass`)).toBe(0);
   });
 
+  it('F5: free-text notes that enter the audit log are bounded and plain (line breaks kept)', async () => {
+    await q(`create schema f5; create table f5.t (id int primary key, created_at timestamptz not null)`);
+    const before = await count(db, `retention.audit_log`);
+    expect(await sqlState(q(`select retention.place_hold('table', 'f5.t', E'Litigation \\u202Esdrawkcab\\u0007')`))).toBe('RT010');
+    expect(await sqlState(q(`select retention.place_hold('table', 'f5.t', repeat('y', 2001))`))).toBe('RT010');
+    expect(await sqlState(q(`select retention.set_policy('f5.t', 'f5.t', 'delete', 'created_at', p_retain => '30 days',
+                                                         p_description => E'keeps \\u202Eevil\\u202C')`))).toBe('RT006');
+    expect(await count(db, `retention.audit_log`)).toBe(before);
+    expect(await count(db, `retention.legal_holds where target::oid = 'f5.t'::regclass::oid`)).toBe(0);
+    const [h] = await q<{ hold_id: number }>(`select hold_id::int from retention.place_hold('table', 'f5.t', E'Litigation Smith\\nv. Acme\\tcase 7')`);
+    expect(await count(db, `retention.legal_holds where target::oid = 'f5.t'::regclass::oid`)).toBe(1);
+    await q(`select retention.release_hold($1, 'case closed')`, [h!.hold_id]);
+  });
+
   it('F12: a drop_partitions run refuses before detaching when the archive schema has a table of the partition\'s name', async () => {
     await q(`create schema f12; create schema f12arch`);
     await q(`create table f12.ev (id int, created_at timestamptz not null) partition by range (created_at)`);
