@@ -46,6 +46,15 @@ const timeZone = z.string().check((ctx) => {
   if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${problem}, e.g. UTC or Europe/Berlin` });
 });
 export const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, { error: 'must be a column name, e.g. created_at' });
+// A description enters the audit log for good: the database refuses (RT006) one over 2,000
+// characters or with control (but line breaks and tabs), invisible or direction-changing
+// characters (retention_internal._hidden_chars); the file says so before anything is planned.
+const HIDDEN = /[\p{Cc}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/u;
+const note = z.string()
+  .refine((s) => [...s].length <= 2000, { error: 'must be at most 2,000 characters' })
+  .refine((s) => !HIDDEN.test(s.replace(/[\n\r\t]/g, ' ')), {
+    error: 'must be plain text: no control (but line breaks and tabs), invisible or direction-changing characters — it stays in the audit log for good',
+  });
 const positive = (what: string) => z.number().int().min(1, { error: `must be at least 1 (${what})` });
 
 export const SETTINGS = {
@@ -114,7 +123,7 @@ export const SETTINGS = {
   },
   description: {
     column: 'description', param: 'p_description', sqlType: 'text', actions: 'all', codes: [],
-    schema: z.string(), doc: 'for people',
+    schema: note, doc: 'for people',
   },
   category: {
     column: 'category', param: 'p_category', sqlType: 'text', actions: 'all', codes: ['RT016'],

@@ -5,7 +5,7 @@ import { exitCodeFor } from '../runner/errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
 import { type CliResult, runCli } from './support/cli.ts';
-import { useTestDatabase } from './support/db.ts';
+import { sqlState, useTestDatabase } from './support/db.ts';
 import { AS_OF, count, makeEvents, slowRows } from './support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -245,8 +245,11 @@ describe('pg-retention CLI', () => {
     expect(noReason.stderr).toMatch(/RT010/);
     expect((await cli(['holds', 'release', String(hold.hold_id), '--reason', 'Settled'])).code).toBe(0);
     // Text that would turn the terminal's writing around (U+202E) or hide in it (U+200B) is
-    // shown escaped (atk33).
-    await db.q(`select retention.place_hold('subject', '78', $1)`, [`Smith${String.fromCodePoint(0x202e)}v. Acme\u200b`]);
+    // refused in a reason (atk64 F5), and one stored before that was checked is shown
+    // escaped (atk33).
+    expect(await sqlState(db.q(`select retention.place_hold('subject', '78', $1)`, [`Smith${String.fromCodePoint(0x202e)}v. Acme`]))).toBe('RT010');
+    const [old] = await db.q<{ hold_id: string }>(`select hold_id from retention.place_hold('subject', '78', 'Smith v. Acme')`);
+    await db.q(`update retention.legal_holds set reason = $2 where hold_id = $1`, [old!.hold_id, `Smith${String.fromCodePoint(0x202e)}v. Acme\u200b`]);
     const shown = await cli(['holds', 'list']);
     expect(shown.stdout).toContain('Smith\\u{202e}v. Acme\\u{200b}');
     expect(shown.stdout).not.toMatch(/[\u202e\u200b]/);
