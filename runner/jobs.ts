@@ -16,7 +16,7 @@ import { drainObjects } from './objects.ts';
 import { pruneBackups } from './backups.ts';
 import { render, type Report } from './report.ts';
 import type { WorkerConfig } from './config.ts';
-import { errFields, type Logger } from './log.ts';
+import { errFields, loggableMessage, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { RUN_QUEUE, type RunJobData } from './scheduler.ts';
 import { pinned } from './db.ts';
@@ -63,8 +63,12 @@ export async function stepPartitionRun(
   const { rows: [r] } = await client.query<{ status: string; error_code: string | null; error: string | null; error_hint: string | null }>(
     'select status, error_code, error, error_hint from retention.runs where run_id = $1', [id]);
   if (r!.status === 'interrupted' || r!.status === 'refused' || r!.status === 'failed') {
-    throw Object.assign(new Error(r!.status === 'refused' ? r!.error! : `policy ${policy}: run ${id} ${r!.status}: ${r!.error}`),
-      { code: r!.status === 'interrupted' ? '57014' : (r!.error_code ?? 'XX000'), hint: r!.error_hint ?? undefined });
+    // The run's message as a log may keep it (it may quote a row's values: retention.runs has it).
+    const code = r!.status === 'interrupted' ? '57014' : (r!.error_code ?? 'XX000');
+    const message = r!.error_code == null && r!.status !== 'interrupted'
+      ? `${r!.status} (its message is in retention.runs)` : loggableMessage(r!.error ?? '', code);
+    throw Object.assign(new Error(r!.status === 'refused' ? message : `policy ${policy}: run ${id} ${r!.status}: ${message}`),
+      { code, hint: r!.error_hint ?? undefined });
   }
   return id;
 }

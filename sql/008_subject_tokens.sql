@@ -36,7 +36,8 @@ comment on function retention_internal._subject_token(text) is
 -- ('v', "v", (v), as PostgreSQL's and our messages quote them: a bare 7 is also a batch
 -- number); 'bare' every occurrence of values of four characters or more; 'word' their
 -- whole-word occurrences (letters, digits, _ only: for short values in messages about the
--- person's rows). Each is replaced by p_with.
+-- person's rows). Each is replaced by p_with, the longest first: a first name replaced
+-- before the full name it begins would leave the surname (round atk66 F11).
 create or replace function retention_internal._erase_in(p_text text, p_values text[], p_with text, p_how text)
 returns text
 language plpgsql
@@ -51,7 +52,7 @@ begin
   if r is null then
     return null;
   end if;
-  foreach v in array coalesce(p_values, '{}') loop
+  foreach v in array coalesce(array(select x from unnest(p_values) x order by pg_catalog.length(x) desc, x), '{}') loop
     continue when v is null or v = '';
     case p_how
       when 'quoted' then
@@ -131,6 +132,21 @@ $$;
 comment on function retention_internal._like_pattern(text, boolean) is
   'Internal. A LIKE pattern for text (or JSON text) containing a value.';
 
+-- Where a message of ours goes on to quote the application's own text (a deferred
+-- trigger's error, which may name a person's values: round atk66 F4): what follows it is
+-- kept in retention.runs (an erasure redacts it there), never in the audit log or the
+-- runner's log and job output.
+create or replace function retention_internal._quoted_marker()
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select '; it said: '::text
+$$;
+comment on function retention_internal._quoted_marker() is
+  'Internal. The words after which a pg-retention message quotes the application''s own text (kept out of the audit log).';
+
 -- The message of an error as the audit log (kept for good) may keep it: pg-retention's own
 -- (RT*), which name objects, never values. Any other — a trigger's RAISE under any code, a
 -- data exception ('invalid input syntax … "value"') — may quote a person's data: the audit
@@ -141,10 +157,9 @@ returns text
 language sql
 immutable
 set search_path = pg_catalog, pg_temp
-set standard_conforming_strings = on
 as $$
-  select case when p_code like 'RT%' then p_message end
+  select case when p_code like 'RT%' then pg_catalog.split_part(p_message, retention_internal._quoted_marker(), 1) end
 $$;
 comment on function retention_internal._loggable_error(text, text) is
-  'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), else NULL.';
+  'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), up to the text it quotes from the application (_quoted_marker), else NULL.';
 

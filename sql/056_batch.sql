@@ -14,7 +14,10 @@ as $$
 begin
   set constraints all immediate;
 exception when others then
-  raise exception 'a deferred trigger the batch set off failed, run as a role without rights: % (%)', sqlerrm, sqlstate
+  -- Its message is the application's and may quote a row's values: after the marker
+  -- (retention_internal._quoted_marker(), written out: this role may not use that schema),
+  -- so the audit log keeps only what precedes it (_loggable_error; round atk66 F4).
+  raise exception 'a deferred trigger the batch set off failed, run as a role without rights (SQLSTATE %); it said: %', sqlstate, sqlerrm
     using errcode = 'RT025', hint = 'pg-retention fires an application''s deferred triggers as a role without rights (at COMMIT they would run as the login that called the run): have the retention owner (or a superuser) own the trigger function, or make the trigger not deferred.';
 end
 $$;

@@ -236,7 +236,8 @@ begin
             v_ret.retain, v_ret.source, v_eligible, v_held, v_affected, p_max_rows,
             coalesce(p_force, false), v_code, v_err, v_hint, v_actor, v_job,
             case when v_status <> 'running' then clock_timestamp() end,
-            jsonb_build_object('policy', to_jsonb(v_pol), 'limit', v_limit, 'session', retention_internal._session_id(),
+            -- 'rel': the table's oid, which finds its runs after a rename (round atk66 F7).
+            jsonb_build_object('policy', to_jsonb(v_pol), 'rel', v_pol.target::oid, 'limit', v_limit, 'session', retention_internal._session_id(),
                                'budget', coalesce(p_time_budget, v_pol.time_budget), 'plan', v_plan,
                                -- The policy's version (_policy_version, as proposals record it): an
                                -- approved run's is its proposal's (its predicate carries the proposal's rows).

@@ -111,7 +111,7 @@ begin
             or retention_internal._text_holds_key(v_coltyp, v_key.key_type::regtype::oid)) then
       raise exception 'column % of % (%) cannot hold the key of % (%)', quote_ident(p_subject_column),
             retention.qualified_name(v_target), format_type(v_coltyp, null), retention.qualified_name(v_subj), v_key.key_type
-        using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one; a text column may hold an integer key as its digits).';
+        using errcode = 'RT020', hint = 'The column must have the key''s type (integer types count as one; a text column may hold an integer or uuid key as its text).';
     end if;
   end if;
 
@@ -167,9 +167,11 @@ $$;
 comment on function retention_internal._same_key_type(oid, oid) is
   'Internal. Whether a column of the first type can hold a subject key of the second (same base type, both integer/numeric, or both text/varchar).';
 
--- Whether a text column can hold an integer key as its digits (user_id text holding '7'):
--- an erasure rule may say so (p_subject_column), and the plan lists such a column named
--- like the key as a gap; the key is compared as its canonical text ('7', not '007').
+-- Whether a text column can hold an integer key as its digits (user_id text holding '7')
+-- or a uuid key as its text (round atk66 F5): an erasure rule may say so
+-- (p_subject_column), and the plan lists such a column named like the key as a gap; the
+-- key is compared as its canonical text ('7', not '007'; a uuid in lower or upper case,
+-- _key_cond_sql).
 create or replace function retention_internal._text_holds_key(p_col oid, p_key oid)
 returns boolean
 language sql
@@ -178,11 +180,11 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric')
+  select b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric', 'uuid')
     from (select retention_internal._base_type(p_col, -1) as c, retention_internal._base_type(p_key, -1) as k) b
 $$;
 comment on function retention_internal._text_holds_key(oid, oid) is
-  'Internal. Whether a text or varchar column can hold an integer subject key as its canonical digits (an erasure rule''s subject column; a gap erasure_plan lists).';
+  'Internal. Whether a text or varchar column can hold an integer or uuid subject key as its canonical text (an erasure rule''s subject column; a gap erasure_plan lists).';
 
 -- The condition (over alias t) that a column of type p_type holds the subject key p_key,
 -- as erasures and exports compare them: in the column's type without its modifier (a
@@ -205,3 +207,23 @@ as $$
 $$;
 comment on function retention_internal._key_match_sql(name, oid, text) is
   'Internal. SQL over alias t: the column holds the subject key, compared in its type without modifier and text byte for byte; NULL when the type cannot hold the key.';
+
+-- _key_match_sql for a key of type p_key_type: a text column holding a uuid key holds it
+-- in lower case (uuid's own output) or upper case (another system's), both taken.
+create or replace function retention_internal._key_cond_sql(p_col name, p_type oid, p_key_type oid, p_key text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select case when retention_internal._base_type(p_key_type, -1) = 'uuid'
+                   and retention_internal._base_type(p_type, -1) in ('text', 'character varying')
+              then (select format('t.%I collate "C" = any (array[%L, %L]::text[])', p_col, u.u, pg_catalog.upper(u.u))
+                      from (select retention_internal._subject_value(p_key, 'uuid') as u) u
+                     where u.u is not null)
+              else retention_internal._key_match_sql(p_col, p_type, p_key) end
+$$;
+comment on function retention_internal._key_cond_sql(name, oid, oid, text) is
+  'Internal. SQL over alias t: the column holds the subject key of the given key type (_key_match_sql; a uuid in a text column in lower or upper case).';

@@ -1,3 +1,46 @@
+-- Whether p_text holds the key (p_key, as the row holds it) or a text value of four
+-- characters or more of the row of p_table whose key column p_col has it, compared
+-- without case. Only text, varchar and char columns are read (no cast of another role's
+-- runs as the owner).
+create or replace function retention_internal._names_row(p_table regclass, p_col name, p_key text, p_text text)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_cols text;
+  v_hit  boolean;
+begin
+  if p_text is null or p_key is null then
+    return false;
+  end if;
+  if pg_catalog.length(p_key) >= 4 and pg_catalog.strpos(pg_catalog.lower(p_text), pg_catalog.lower(p_key)) > 0 then
+    return true;
+  end if;
+  select string_agg(format('t.%I::text', a.attname), ', ')
+    into v_cols
+    from pg_catalog.pg_attribute a
+   where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+     and retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar');
+  if v_cols is null then
+    return false;
+  end if;
+  execute format('select exists (select from %s t cross join lateral unnest(array[%s]) v(v)
+                                 where t.%I = $1::%s and pg_catalog.length(v.v) >= 4
+                                   and pg_catalog.strpos(pg_catalog.lower($2), pg_catalog.lower(pg_catalog.btrim(v.v))) > 0)',
+                 retention_internal._reach_scan(p_table), v_cols, p_col,
+                 (select k.key_type from retention_internal._single_key(p_table) k))
+    into v_hit
+    using p_key, p_text;
+  return v_hit;
+end
+$$;
+comment on function retention_internal._names_row(regclass, name, text, text) is
+  'Internal. Whether a text holds a subject''s key or a text value (4+ characters) of their row, without case: a request''s reference must not.';
+
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit
 -- log, which is kept for good, records the request by the subject's random token only
@@ -75,6 +118,17 @@ begin
       using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
   end if;
   p_subject_id := v_stored;
+  -- The reference is kept after the erasure and handed out in erasure_completed: it must
+  -- not be the person's key in any spelling, nor hold it or a text value of their row of
+  -- four characters or more (their e-mail address; round atk66 F2).
+  if p_reference is not null
+     and (exists (select from unnest(retention_internal._subject_forms(p_reference)) f
+                   where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
+                                                          from unnest(retention_internal._subject_forms(v_stored)) g)))
+          or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)) then
+    raise exception 'the reference names the person: it holds their key or a value of their row'
+      using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
+  end if;
   insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference)
   values (v_table, p_subject_id, retention_internal._subject_token('subject:' || p_subject_id),
           p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)

@@ -334,7 +334,7 @@ as $$
       from retention_internal._single_key(p_subject_table) y
   ),
   typed as (
-    select c.rel, c.col, c.via, retention_internal._key_match_sql(c.col, a.atttypid, (select x.val from skey x)) as cond
+    select c.rel, c.col, c.via, retention_internal._key_cond_sql(c.col, a.atttypid, (select x.typ from skey x), (select x.val from skey x)) as cond
       from cand c
       join pg_catalog.pg_class k on k.oid = c.rel and k.relkind in ('r', 'p')
       join pg_catalog.pg_attribute a on a.attrelid = c.rel and a.attname = c.col and a.attnum > 0 and not a.attisdropped

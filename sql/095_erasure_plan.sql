@@ -196,7 +196,7 @@ begin
     col := c.col;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_cond := retention_internal._key_match_sql(c.col, c.atttypid,
+      v_cond := retention_internal._key_cond_sql(c.col, c.atttypid, v_key.key_type::regtype::oid,
                   coalesce(retention_internal._subject_value(v_req.subject_id, v_key.key_type), v_req.subject_id));
       if v_cond is not null then
         execute format('select count(*) from %s t where %s', retention_internal._reach_scan(c.rel), v_cond) into rows;
@@ -261,7 +261,7 @@ begin
     policy := c.name;
     rows := null;
     if has_table_privilege(session_user, c.rel, 'SELECT') then
-      v_cond := retention_internal._key_match_sql(c.col, c.atttypid,
+      v_cond := retention_internal._key_cond_sql(c.col, c.atttypid, v_key.key_type::regtype::oid,
                   coalesce(retention_internal._subject_value(v_req.subject_id, v_key.key_type), v_req.subject_id));
       if v_cond is not null then
         execute format('select count(*) from %s t where %s', retention_internal._reach_scan(c.rel), v_cond) into rows;

@@ -15,8 +15,11 @@ begin
   tables := array(select retention.qualified_name(r) from unnest(rels) r);
   select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into policies, names
     from retention.policies p where p.target = any (rels);
+  -- A run's spec records its table's oid (spec.rel): a dropped policy's table renamed since
+  -- is found by it (round atk66 F7); runs from before it was recorded, by name.
   runs := array(select r.run_id from retention.runs r
-                 where r.policy_name = any (names) or to_regclass(r.spec #>> '{policy,target}') = any (rels));
+                 where r.policy_name = any (names)
+                    or coalesce((r.spec ->> 'rel')::oid, to_regclass(r.spec #>> '{policy,target}')::oid) = any (rels::oid[]));
 end
 $$;
 comment on function retention_internal._table_family(regclass) is
@@ -83,13 +86,18 @@ begin
   v_token := case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
                   else retention_internal._subject_token('subject:' || v_value) end;
 
-  -- Subject holds that named them, in whatever spelling ('042' for 42).
+  -- Subject holds that named them, in whatever spelling ('042' for 42), and in every one
+  -- the holds themselves match a text column in ('Alice@Example.com' held 'alice@example.com':
+  -- _subject_forms compared without case, as _subject_held_sql does; round atk66 F1).
   select coalesce(array_agg(distinct h.subject_id), '{}'),
          coalesce(array_agg(distinct h.reason) || array_agg(distinct h.case_reference), '{}')
     into v_values, v_reasons
     from retention.legal_holds h
    where h.scope = 'subject' and h.subject_id is not null
-     and retention_internal._subject_value(h.subject_id, v_type) = v_value;
+     and (retention_internal._subject_value(h.subject_id, v_type) = v_value
+          or exists (select from unnest(retention_internal._subject_forms(h.subject_id)) f
+                      where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
+                                                              from unnest(retention_internal._subject_forms(v_value)) g))));
   v_values := array(select distinct v from unnest(v_values || v_value) v);
   update retention.legal_holds h
      set subject_token = coalesce(h.subject_token, v_token), subject_id = null, reason = v_erased,
@@ -120,9 +128,10 @@ begin
   get diagnostics n_flags = row_count;
   -- Rows of a proposal (approval-gated policies) that name their row by its key, the
   -- subject's key, where the row went before this erasure (a purge, an earlier request):
-  -- the key becomes the token; row_hash stays, for the proposal's evidence.
+  -- the key becomes the token and the row's hash goes (an md5 of the whole row is
+  -- reversed by trying every id and date: round atk66 F12).
   update retention.proposal_rows pr
-     set row_key = jsonb_build_object('erased', v_token, 'row_hash', pr.row_hash)
+     set row_key = jsonb_build_object('erased', v_token, 'n', gen_random_uuid()), row_hash = ''
    where pr.rel = any (v_rels::oid[])
      and pr.row_key ->> (retention_internal._single_key(v_req.subject_table)).key_column = v_value
      and not pr.row_key ? 'erased'
@@ -144,6 +153,15 @@ begin
       or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables)))
       or n.payload::text like any (array(select retention_internal._like_pattern(v, true) from unnest(v_values) v));
   get diagnostics n_notes = row_count;
+  -- A rows_flagged notice that listed only their row went to their tenant alone: the
+  -- tenant goes too, whatever the rule did with the row (a scrub keeps it; round atk66 F8).
+  update retention.notifications n
+     set payload = n.payload || jsonb_build_object('tenant', null),
+         dedupe_key = format('rows_flagged:%s:erased:%s', n.payload ->> 'run_id', n.notification_id)
+   where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+     and n.payload ->> 'tenant' is not null
+     and not exists (select from jsonb_array_elements(n.payload -> 'rows') r
+                      where r ->> 'key' is distinct from v_token and not r ->> 'key' = any (v_values));
 
   -- Failed rows of their row, in runs on their table (policies dropped since too): the key
   -- becomes the token and the error goes (it may quote any column of the row). Elsewhere,
@@ -187,7 +205,10 @@ begin
   -- round atk55); one a live session is processing completes itself.
   for v_dup in
     select r.* from retention.erasure_requests r
-     where r.request_id <> p_request and r.subject_table = v_req.subject_table
+     where r.request_id <> p_request
+       -- Filed on the subject table, a partition of it or the table it is a partition of:
+       -- the same row (round atk66 F3).
+       and r.subject_table = any (v_rels)
        and (r.status in ('pending', 'blocked_by_hold', 'failed')
             or (r.status = 'in_progress'
                 and not retention_internal._run_lock_held(format('erasure:%s', r.request_id), r.processing_pid)))
@@ -361,18 +382,39 @@ begin
   -- whole words only from the messages of runs on this table, which are about its rows.
   v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
 
-  -- Subject holds on values of their rows' subject columns.
+  -- Subject holds on values of their rows' subject columns, compared as the holds compare
+  -- them (a text column in every spelling _subject_forms knows, without case: round atk66
+  -- F1), and of the columns a subject column elsewhere references by foreign key (their
+  -- e-mail address, which mails.to_email names: a hold on it held those rows, gone
+  -- before this erasure; round atk66 F6).
   for c in
-    select col.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ
-      from unnest(retention_internal._subject_columns(p_target)) col(col)
-      join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = col.col
+    select x.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
+           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar') as is_text
+      from (select col from unnest(retention_internal._subject_columns(p_target)) col(col)
+            union
+            select ta.attname
+              from pg_catalog.pg_constraint k
+              join pg_catalog.pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = k.confkey[1]
+              join pg_catalog.pg_attribute ta on ta.attrelid = p_target and ta.attname = ra.attname
+                                              and ta.attnum > 0 and not ta.attisdropped
+              join pg_catalog.pg_attribute fa on fa.attrelid = k.conrelid and fa.attnum = k.conkey[1]
+             where k.contype = 'f' and pg_catalog.cardinality(k.conkey) = 1
+               and (k.confrelid = p_target
+                    or k.confrelid in (select a2.relid from pg_catalog.pg_partition_ancestors(p_target) a2))
+               and fa.attname = any (retention_internal._subject_columns(k.conrelid))) x(col)
+      join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = x.col and a.attnum > 0 and not a.attisdropped
   loop
     execute format(
       'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
         where h.scope = ''subject'' and h.subject_id is not null
           and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
-          and exists (select from %s t where (%s) and t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s)',
-      v_tbl, p_cond, c.col, c.typ, c.typ, c.typ)
+          and exists (select from %s t where (%s)
+                         and (t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s%s))',
+      v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
+      case when c.is_text
+           then format(' or pg_catalog.lower(t.%I::text) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
+           else '' end)
       into v_more;
     v_holds := v_holds || v_more;
   end loop;
@@ -403,23 +445,27 @@ begin
      where e.policy_id = any (v_policies) and e.row_key in (select unnest(v_ids));
     update retention.flagged_rows f
        set row_key = case when v_delete then p_token else f.row_key end,
-           tenant = case when v_delete then null else f.tenant end,
+           tenant = case when p_rule <> 'keep' then null else f.tenant end,
            status = case when v_delete and f.status = 'flagged' then 'erased' else f.status end,
            closed_at = case when v_delete then coalesce(f.closed_at, now()) else f.closed_at end,
            close_reason = case when f.close_reason is not null or (v_delete and f.status = 'flagged') then v_erased end
      where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key in (select unnest(v_ids));
-    if v_delete then
-      update retention.notifications n
-         set payload = retention_internal._redact_jsonb(n.payload, v_ids, '{}', p_token)
-       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
-         and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
-      -- A notice that listed only their rows went to their tenant alone: the tenant goes too.
+    -- A notice that listed only their rows went to their tenant alone: the tenant goes,
+    -- where the step deletes or scrubs them (a scrub keeps the rows: round atk66 F8).
+    if p_rule <> 'keep' then
       update retention.notifications n
          set payload = n.payload || jsonb_build_object('tenant', null),
              dedupe_key = format('rows_flagged:%s:erased:%s', n.payload ->> 'run_id', n.notification_id)
        where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
          and n.payload ->> 'tenant' is not null
-         and not exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' is distinct from p_token);
+         and not exists (select from jsonb_array_elements(n.payload -> 'rows') r
+                          where r ->> 'key' is distinct from p_token and not r ->> 'key' in (select unnest(v_ids)));
+    end if;
+    if v_delete then
+      update retention.notifications n
+         set payload = retention_internal._redact_jsonb(n.payload, v_ids, '{}', p_token)
+       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+         and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
       delete from retention.subject_tokens t
        using unnest(v_tables) q
        where pg_catalog.left(t.subject, length(q) + 1) = q || ':'
@@ -437,17 +483,40 @@ begin
     using v_runs, p_token, v_delete;
 
   -- A proposal's frozen rows (approval-gated policies) name rows by their key: a deleted
-  -- row's key becomes the request's token (row_hash stays, for the proposal's evidence).
+  -- row's key becomes the request's token, and its hash goes (atk66 F12).
   if v_delete then
     execute format(
       'update retention.proposal_rows pr
-          set row_key = jsonb_build_object(''erased'', $2, ''row_hash'', pr.row_hash)
+          set row_key = jsonb_build_object(''erased'', $2, ''n'', gen_random_uuid()), row_hash = ''''
         where pr.rel = any ($1) and not pr.row_key ? ''erased''
           and exists (select from %s t where (%s) and %s = pr.row_key)',
       v_tbl, p_cond, v_rowkey)
       using v_rels::oid[], p_token;
   end if;
 
+  -- Messages anywhere that quote their values of four characters or more; before the
+  -- short ones as words, which would cut a longer value they begin ('Carol' out of 'Carol
+  -- Qwertyuiop' leaves the surname: round atk66 F11).
+  v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
+  if v_vals <> '{}' then
+    v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
+    update retention.runs r
+       set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
+     where r.error like any (v_pats) or r.error_hint like any (v_pats);
+    update retention.run_row_failures f
+       set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
+     where f.error like any (v_pats);
+    update retention.erasure_requests q
+       set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
+     where q.status_reason like any (v_pats);
+    update retention.notifications n
+       set payload = n.payload
+                     || case when n.payload ? 'error'
+                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
+                     || case when n.payload ? 'status_reason'
+                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
+     where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
+  end if;
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then
@@ -468,27 +537,6 @@ begin
     update retention.notifications n
        set payload = n.payload || jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
      where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word');
-  end if;
-  -- Messages anywhere that quote their values of four characters or more.
-  v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
-  if v_vals <> '{}' then
-    v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
-    update retention.runs r
-       set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
-     where r.error like any (v_pats) or r.error_hint like any (v_pats);
-    update retention.run_row_failures f
-       set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
-     where f.error like any (v_pats);
-    update retention.erasure_requests q
-       set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
-     where q.status_reason like any (v_pats);
-    update retention.notifications n
-       set payload = n.payload
-                     || case when n.payload ? 'error'
-                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
-                     || case when n.payload ? 'status_reason'
-                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-     where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
   end if;
 end
 $$;

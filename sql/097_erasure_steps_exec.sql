@@ -281,6 +281,7 @@ declare
   v_forgot jsonb;
   v_left  record;
   v_again boolean := false;
+  v_rekeyed boolean := false;
   v_lock  text := format('erasure:%s', p_request);
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
@@ -445,6 +446,29 @@ begin
            and not x.target in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text))
          limit 1;
       end if;
+      -- The person's own row, there when processing began (its step's rows), gone from
+      -- under their key without any step of this request deleting or scrubbing it: another
+      -- session changed its key (the row and whatever cascaded with it stay, under the new
+      -- key) or deleted it. Which, only the application knows: failed, naming the table
+      -- (round atk66 F10). Processing again plans under the key as filed.
+      if message is null then
+        for v_left in
+          select e.target, e.cond
+            from jsonb_to_recordset(v_req.plan) as e(target text, rule text, depth int, rows bigint, cond text)
+           where e.depth = 0 and e.rule in ('delete', 'scrub') and e.rows > 0 and to_regclass(e.target) is not null
+             and not exists (select from retention.runs r
+                              where r.request_id = p_request and r.erasure_table = e.target and r.kind = 'erasure'
+                                and r.affected > 0)
+        loop
+          execute format('select count(*) from only %s t where %s', v_left.target, v_left.cond) into v_n;
+          if v_n = 0 then
+            message := format('the person''s row in %s was there when processing began and is no longer under their key, but no step of this request deleted or scrubbed it: another session changed its key or deleted it meanwhile',
+                              v_left.target);
+            v_rekeyed := true;
+            exit;
+          end if;
+        end loop;
+      end if;
       -- Rows of the person written to a table after its step ran (a new session of the
       -- person, a log line, a row changed to their key): a scrubbed subject's row has no
       -- cascade to take them, a subject column no key. Each delete or scrub step's work
@@ -480,7 +504,8 @@ begin
         perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         code := 'RT032';
-        hint := case when v_again then 'Stop the application writing for the person, then process the request again: its plan then takes these rows.'
+        hint := case when v_rekeyed then 'Find the person''s row: if the application changed its key, file a request under the new key (this one, processed again, finds nothing under the old); if it was deleted, process this request again.'
+                     when v_again then 'Stop the application writing for the person, then process the request again: its plan then takes these rows.'
                      else 'Process the request again: the plan then includes the new partition.' end;
         return;
       end if;
@@ -539,7 +564,7 @@ begin
             -- At most twice the rows planned (and a hundred more, for rows the application
             -- writes meanwhile): a trigger that writes the person's rows back, or inserts
             -- them again, must not keep a step going for ever.
-            jsonb_build_object('policy', to_jsonb(v_pol), 'cond', v_step.cond, 'limit', greatest(coalesce(v_step.rows, 0), 0) * 2 + 100,
+            jsonb_build_object('policy', to_jsonb(v_pol), 'rel', v_pol.target::oid, 'cond', v_step.cond, 'limit', greatest(coalesce(v_step.rows, 0), 0) * 2 + 100,
                                'session', retention_internal._session_id(),
                                'budget', interval '24 hours'),
             jsonb_build_object('phase', 'rows', 'floor', '-infinity', 'skip', '{}'), pg_backend_pid())
