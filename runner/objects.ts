@@ -66,7 +66,7 @@ export async function drainObjects(db: pg.Pool | pg.Client, setup: ObjectSetup,
         await setup.targets.get(row.target)!.delete(row.object_key);
         errors.set(row.deletion_id, null);
       } catch (err) {
-        errors.set(row.deletion_id, (err as Error).message || String(err));
+        errors.set(row.deletion_id, withoutKey((err as Error).message || String(err), row.object_key));
       }
     });
     for (const row of rows) {
@@ -86,4 +86,15 @@ async function inParallel<T>(items: T[], n: number, fn: (item: T) => Promise<voi
     while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(lanes);
+}
+
+/** A store's error without the object's key in any form a store quotes it (as given, URI-
+ * or path-encoded): the key may name a person (a path of their upload), and the error is
+ * kept in the outbox and notified. */
+export function withoutKey(message: string, key: string): string {
+  let m = message;
+  for (const form of new Set([key, encodeURIComponent(key), encodeURI(key), key.split('/').map(encodeURIComponent).join('/')])) {
+    if (form) m = m.split(form).join('<key>');
+  }
+  return m;
 }

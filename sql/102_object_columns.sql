@@ -757,10 +757,11 @@ begin
                                'attempts', d.attempts, 'error', left(replace(p_error, d.object_key, '<key>'), 500)))
     on conflict do nothing;
     -- The key (it may name a person) stays out of the notification and the audit log,
-    -- even where the store's error quotes it.
+    -- even where the store's error quotes it; the audit log, kept for good, keeps no
+    -- error text at all (a store may quote the key in a form not replaced here; the
+    -- outbox row keeps the error until the deletion is resolved).
     perform retention_internal._append_audit('object_deletion.dead', 'object', d.target,
-      jsonb_build_object('deletion_id', p_id, 'key_sha256', d.key_sha256, 'attempts', d.attempts,
-                         'error', left(replace(p_error, d.object_key, '<key>'), 500)));
+      jsonb_build_object('deletion_id', p_id, 'key_sha256', d.key_sha256, 'attempts', d.attempts));
     return 'dead';
   end if;
   update retention.object_deletions x
