@@ -401,7 +401,17 @@ begin
              where k.contype = 'f' and pg_catalog.cardinality(k.conkey) = 1
                and (k.confrelid = p_target
                     or k.confrelid in (select a2.relid from pg_catalog.pg_partition_ancestors(p_target) a2))
-               and fa.attname = any (retention_internal._subject_columns(k.conrelid))) x(col)
+               -- Declared on the referencing table or a table above it (read from the
+               -- declarations: _subject_columns would fail this step over another table's
+               -- renamed column).
+               and (exists (select from retention.policies p
+                             where p.subject_column = fa.attname
+                               and (p.target = k.conrelid
+                                    or p.target in (select a3.relid from pg_catalog.pg_partition_ancestors(k.conrelid) a3)))
+                    or exists (select from retention.erasure_rules r
+                                where r.subject_column = fa.attname
+                                  and (r.target = k.conrelid
+                                       or r.target in (select a3.relid from pg_catalog.pg_partition_ancestors(k.conrelid) a3))))) x(col)
       join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = x.col and a.attnum > 0 and not a.attisdropped
   loop
     execute format(
