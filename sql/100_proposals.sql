@@ -1,6 +1,6 @@
 -- Approval-gated policies (approval = 'required'): a live run removes or changes only the
 -- rows of a proposal a second person approved.
---  * propose: a frozen dry run — the exact rows (primary key and an md5 of the row), the
+--  * propose: a frozen dry run — the exact rows (primary key and a keyed md5 of the row), the
 --    rows each foreign-key cascade would take per table, the cutoff, the policy's version,
 --    who proposed (actor and login), when it expires. An earlier open proposal of the
 --    policy is superseded.
@@ -66,13 +66,43 @@ $$;
 comment on function retention_internal._policy_version_or_null(retention.policies) is
   'Internal. _policy_version, or NULL where it cannot be computed (the policy''s table is gone): the version a run records in its spec.';
 
+-- A proposal row's hash as SQL over a row alias: 'k' and the md5 of the table's row text
+-- under the secret key (retention_internal.row_hash_key, readable by the owner only:
+-- whoever reads proposal_rows cannot try values against it; round atk66 F12). The key is
+-- read by the statement, never written into its text (pg_stat_activity shows that).
+create or replace function retention_internal._row_hash_sql(p_alias text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select format('(''k'' || pg_catalog.md5((select x.k from retention_internal.row_hash_key x) || (%s.*)::text))', p_alias)
+$$;
+comment on function retention_internal._row_hash_sql(text) is
+  'Internal. SQL: a row''s keyed hash for proposal_rows (''k'' || md5(secret key || row text)).';
+
+-- Whether a stored proposal row hash (p_stored, SQL) is the row's (alias p_alias), keyed or,
+-- for proposals made before the key, plain md5 (32 hex digits).
+create or replace function retention_internal._row_hash_matches_sql(p_stored text, p_alias text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select format('%1$s = case when pg_catalog.length(%1$s) = 32 then pg_catalog.md5((%2$s.*)::text) else %3$s end',
+                p_stored, p_alias, retention_internal._row_hash_sql(p_alias))
+$$;
+comment on function retention_internal._row_hash_matches_sql(text, text) is
+  'Internal. SQL: a stored proposal row hash is the row''s (keyed, or plain md5 for proposals made before the key).';
+
 -- The condition (SQL over alias t) that a row is one of the proposal's, unchanged, and that
 -- every row its delete would remove or change through foreign keys (ON DELETE CASCADE,
 -- SET NULL, SET DEFAULT, at any depth) is one of the proposal's too, unchanged: a row
 -- that gained a cascaded row since the approval, or whose cascaded rows changed, is not
 -- executed (it counts as drift). Where the cascade loops back (a self-reference, a
 -- cycle) or goes deeper than 8, a row with any such referencing row is not executed.
--- Rows are hashed as md5 of their text (t.*: a column named t cannot stand in for it),
+-- Rows are hashed as md5 of their text under a secret key (_row_hash_sql; t.*: a column
+-- named t cannot stand in for it),
 -- under the output settings propose, open_run and run_step pin (extra_float_digits,
 -- DateStyle, IntervalStyle, bytea_output), so the session cannot change a row's text; the
 -- archive's JSON copies are made under the same settings.
@@ -96,8 +126,9 @@ begin
     v_n := c.n;
     v_ok[v_n] := case when c.cycle then 'false' else
       format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
-                        and pr.row_hash = pg_catalog.md5((c%s.*)::text))%s',
-             p_proposal_id, c.rel::oid, retention_internal._row_key_expr(c.rel, 'c' || v_n), v_n, coalesce(v_kids[v_n + 1], '')) end;
+                        and %s)%s',
+             p_proposal_id, c.rel::oid, retention_internal._row_key_expr(c.rel, 'c' || v_n),
+             retention_internal._row_hash_matches_sql('pr.row_hash', 'c' || v_n), coalesce(v_kids[v_n + 1], '')) end;
     -- This node, seen from its parent: no row of it outside the proposal.
     v_kids[c.parent + 1] := coalesce(v_kids[c.parent + 1], '') || format(
       ' and not exists (select from %s c%s where (%s) = (%s) and not (%s))',
@@ -106,8 +137,9 @@ begin
   end loop;
   -- v_kids[n + 1]: the conditions on node n's children (v_kids[1]: the root's).
   v_frozen := format('exists (select from retention.proposal_rows pr where pr.proposal_id = %s and pr.rel = %s and pr.row_key = %s
-                               and pr.row_hash = pg_catalog.md5((t.*)::text))',
-                     p_proposal_id, p_rel::oid, retention_internal._row_key_sql(p_rel));
+                               and %s)',
+                     p_proposal_id, p_rel::oid, retention_internal._row_key_sql(p_rel),
+                     retention_internal._row_hash_matches_sql('pr.row_hash', 't'));
   return v_frozen || coalesce(v_kids[1], '');
 end
 $$;
@@ -224,9 +256,9 @@ begin
           p_max_drift, p_note, retention_internal._actor(), session_user, now() + p_expires_in)
   returning proposal_id into v_id;
   execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
-                  select $5, $6, %s, pg_catalog.md5((t.*)::text) from only %s t where %s and not (%s)
+                  select $5, $6, %s, %s from only %s t where %s and not (%s)
                   on conflict do nothing',
-                 retention_internal._row_key_sql(v_pol.target), v_sql.tbl, v_sql.eligible, v_sql.held)
+                 retention_internal._row_key_sql(v_pol.target), retention_internal._row_hash_sql('t'), v_sql.tbl, v_sql.eligible, v_sql.held)
     using v_cutoff, now(), v_pol.name, v_pol.target::oid, v_id, v_pol.target::oid;
   get diagnostics v_rows = row_count;
   execute format('select count(*) from only %s t where %s and (%s)', v_sql.tbl, v_sql.eligible, v_sql.held)
@@ -246,8 +278,8 @@ begin
       execute format('select count(*) %s', v_from) into v_count;
       if not c.cycle then
         execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
-                        select $1, $2, %s, pg_catalog.md5((c%s.*)::text) %s on conflict do nothing',
-                       retention_internal._row_key_expr(c.rel, 'c' || c.n), c.n, v_from)
+                        select $1, $2, %s, %s %s on conflict do nothing',
+                       retention_internal._row_key_expr(c.rel, 'c' || c.n), retention_internal._row_hash_sql('c' || c.n), v_from)
           using v_id, c.rel::oid;
       end if;
       v_cascade := v_cascade || jsonb_build_array(

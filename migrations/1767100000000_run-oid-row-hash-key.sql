@@ -5,8 +5,8 @@
 begin;
 do $$ begin
   if to_regclass('retention.schema_migrations') is not null
-     and exists (select from retention.schema_migrations where name = '1767100000000_run-table-oid') then
-    raise exception 'migration 1767100000000_run-table-oid is already applied'
+     and exists (select from retention.schema_migrations where name = '1767100000000_run-oid-row-hash-key') then
+    raise exception 'migration 1767100000000_run-oid-row-hash-key is already applied'
       using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
   end if;
 end $$;
@@ -18,6 +18,21 @@ end $$;
 update retention.runs r
    set spec = r.spec || jsonb_build_object('rel', to_regclass(r.spec #>> '{policy,target}')::oid)
  where r.spec ? 'policy' and not r.spec ? 'rel' and to_regclass(r.spec #>> '{policy,target}') is not null;
+
+-- A proposal's rows were hashed as md5 of the row's text: whoever may read proposal_rows
+-- (an approver, an auditor) recovered a row's values by trying every id and date (round
+-- atk66 F12). Rows are hashed under a secret key from now on, which only the retention
+-- owner can read; proposals made before keep their unkeyed hashes (32 hex digits) and are
+-- still compared as they were.
+create table retention_internal.row_hash_key (
+  one boolean primary key default true check (one),
+  k   text not null
+);
+insert into retention_internal.row_hash_key (k)
+values (pg_catalog.md5(pg_catalog.gen_random_uuid()::text) || pg_catalog.md5(pg_catalog.gen_random_uuid()::text));
+revoke all on retention_internal.row_hash_key from public;
+comment on table retention_internal.row_hash_key is
+  'Internal. The secret key proposal rows are hashed under (proposal_rows.row_hash: ''k'' and md5(key || row text)), readable by the owner only, so a hash cannot be reversed by trying values.';
 
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
