@@ -31,6 +31,8 @@ create table retention_internal.row_hash_key (
 insert into retention_internal.row_hash_key (k)
 values (pg_catalog.md5(pg_catalog.gen_random_uuid()::text) || pg_catalog.md5(pg_catalog.gen_random_uuid()::text));
 revoke all on retention_internal.row_hash_key from public;
+comment on column retention_internal.row_hash_key.one is 'Always true: the table holds one key.';
+comment on column retention_internal.row_hash_key.k is 'The secret (64 hex digits from gen_random_uuid), prefixed to a row''s text before md5.';
 comment on table retention_internal.row_hash_key is
   'Internal. The secret key proposal rows are hashed under (proposal_rows.row_hash: ''k'' and md5(key || row text)), readable by the owner only, so a hash cannot be reversed by trying values.';
 

@@ -462,7 +462,7 @@ begin
         loop
           execute format('select count(*) from only %s t where %s', v_left.target, v_left.cond) into v_n;
           if v_n = 0 then
-            message := format('the person''s row in %s was there when processing began and is no longer under their key, but no step of this request deleted or scrubbed it: another session changed its key or deleted it meanwhile',
+            message := format('the person''s row in %s was there when processing began and is no longer under their key, but no step of this request deleted or scrubbed it: another session changed its key or deleted it meanwhile (or a foreign key cascaded into it from a step, uncounted)',
                               v_left.target);
             v_rekeyed := true;
             exit;
