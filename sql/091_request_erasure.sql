@@ -122,9 +122,7 @@ begin
   -- not be the person's key in any spelling, nor hold it or a text value of their row of
   -- four characters or more (their e-mail address; round atk66 F2).
   if p_reference is not null
-     and (exists (select from unnest(retention_internal._subject_forms(p_reference)) f
-                   where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
-                                                          from unnest(retention_internal._subject_forms(v_stored)) g)))
+     and (retention_internal._names_key(p_reference, v_stored)
           or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)) then
     raise exception 'the reference names the person: it holds their key or a value of their row'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';

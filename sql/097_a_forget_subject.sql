@@ -1,3 +1,20 @@
+-- Whether a text names a subject key: the key in any spelling _subject_forms knows
+-- (without case), or holding it when it has four characters or more.
+create or replace function retention_internal._names_key(p_text text, p_key text)
+returns boolean
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select p_text is not null and p_key is not null
+         and (exists (select from unnest(retention_internal._subject_forms(p_text)) f
+                       where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
+                                                              from unnest(retention_internal._subject_forms(p_key)) g)))
+              or (pg_catalog.length(p_key) >= 4 and pg_catalog.strpos(pg_catalog.lower(p_text), pg_catalog.lower(p_key)) > 0))
+$$;
+comment on function retention_internal._names_key(text, text) is
+  'Internal. Whether a text names a subject key (the key in any spelling, or holding a key of 4+ characters), without case.';
+
 -- A table as the retention schema knows it: itself, its partitions and the tables it is a
 -- partition of (their qualified names), the policies on any of them and every run on any
 -- of them (dropped policies' too: a run's spec names its table).
@@ -82,6 +99,10 @@ begin
   if v_value is null then
     return '{}';
   end if;
+  -- A reference filed before references were checked (request_erasure, round atk66 F2)
+  -- that names the person by their key goes: it is kept, and handed out on completion.
+  update retention.erasure_requests r set reference = null
+   where r.request_id = p_request and retention_internal._names_key(r.reference, v_value);
   -- Requests filed before tokens have a sha256 there: their subject gets a token now.
   v_token := case when v_req.subject_hash like 'subj\_%' then v_req.subject_hash
                   else retention_internal._subject_token('subject:' || v_value) end;
@@ -233,6 +254,7 @@ begin
     n_runs := n_runs + v_n;
     update retention.erasure_requests
        set status = 'completed', completed_at = clock_timestamp(), subject_id = null, subject_hash = v_token,
+           reference = case when not retention_internal._names_key(reference, v_value) then reference end,
            requested_by = '(' || v_erased || ')', status_reason = format('carried out by erasure request %s', p_request),
            step_run = null, processing_pid = null,
            plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
@@ -246,7 +268,7 @@ begin
     insert into retention.notifications (kind, dedupe_key, payload)
     values ('erasure_completed', 'erasure_completed:' || v_dup.request_id,
             jsonb_build_object('kind', 'erasure_completed', 'request_id', v_dup.request_id, 'by_request', p_request,
-                               'reference', v_dup.reference,
+                               'reference', case when not retention_internal._names_key(v_dup.reference, v_value) then v_dup.reference end,
                                'subject_table', retention.qualified_name(v_req.subject_table), 'subject_hash', v_token,
                                'requested_at', v_dup.requested_at, 'due_at', v_dup.due_at, 'completed_at', clock_timestamp()))
     on conflict (dedupe_key) do nothing;

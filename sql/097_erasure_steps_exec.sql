@@ -614,7 +614,8 @@ begin
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot));
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
-          jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request, 'reference', v_req.reference,
+          jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,
+                             'reference', (select r.reference from retention.erasure_requests r where r.request_id = p_request),
                              'subject_table', retention.qualified_name(v_req.subject_table),
                              'subject_hash', v_req.subject_hash,
                              'requested_at', v_req.requested_at, 'due_at', v_req.due_at,

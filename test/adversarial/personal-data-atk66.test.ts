@@ -90,6 +90,17 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     // An opaque ticket id is taken (a short number that occurs elsewhere too).
     const id = await file('a2.people', '42', 'ZD-4211');
     expect(await q(`select reference from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ reference: 'ZD-4211' }]);
+    // A reference filed by an older release that names the person goes at completion, and
+    // is not handed out.
+    const old = await file('a2.users', 'alice@a2.example', 'ZD-1');
+    await q(`update retention.erasure_requests set reference = 'Alice@A2.example' where request_id = $1`, [old]);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    expect(await processed(old)).toBe('completed');
+    expect(await q(`select reference from retention.erasure_requests where request_id = $1`, [old])).toEqual([{ reference: null }]);
+    expect(await mentions('alice@a2.example')).toEqual([]);
+    expect(await processed(id)).toBe('completed');
+    expect(await q(`select payload ->> 'reference' as r from retention.notifications where kind = 'erasure_completed' and payload ->> 'request_id' = $1::text`, [id]))
+      .toEqual([{ r: 'ZD-4211' }]);
   });
 
   it('F3: a second request filed on a partition of the subject table completes with the first', async () => {
