@@ -296,7 +296,7 @@ comment on function retention_internal._own_subject_columns(regclass) is
 -- renamed, dropped or its column retyped since): as given; without trailing blanks (a
 -- char(n) pads); in lower case (uuid, citext, case-insensitive collations); as a number
 -- without leading zeros, sign, exponent or trailing fractional zeros ('042', '+42',
--- '4.2e1' and '42.0' are 42); as a uuid (braces, no hyphens); Unicode-composed. Two ids may be the same
+-- '4.2e1' and '42.0' are 42); as a uuid (canonical, without hyphens, in braces); Unicode-composed. Two ids may be the same
 -- subject when their sets overlap. Wider than any one type's equality, on purpose: what
 -- it serves keeps data for a hold, and keeping too much is the safe side.
 create or replace function retention_internal._subject_forms(p_value text)
@@ -330,7 +330,10 @@ begin
   end if;
   if pg_catalog.btrim(p_value) ~ '^\{?[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}?$' then
     begin
-      v := v || pg_catalog.btrim(p_value)::uuid::text;
+      -- And as a text column may hold it: without hyphens, in braces (compared without
+      -- case; round atk66 F5's spellings, which erasures take).
+      t := pg_catalog.btrim(p_value)::uuid::text;
+      v := v || t || pg_catalog.replace(t, '-', '') || ('{' || t || '}');
     exception when data_exception then
       null;
     end;

@@ -150,6 +150,11 @@ begin
           using array_remove(array[retention_internal._subject_value(v_value, v_col.typ)]
                              || case when v_col.txt then array[retention_internal._subject_value(v_value, 'bigint'),
                                                                retention_internal._subject_value(v_value, 'numeric')]
+                                                         -- The spellings the hold rule takes in a text
+                                                         -- column (a uuid in braces, an e-mail in
+                                                         -- capitals), as values an index finds.
+                                                         || array(select x from unnest(retention_internal._subject_forms(v_value)) f(f)
+                                                                   cross join unnest(array[f.f, pg_catalog.lower(f.f), pg_catalog.upper(f.f)]) x(x))
                                      else '{}'::text[] end, null);
         exit when v_found;
       end loop;

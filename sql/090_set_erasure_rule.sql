@@ -209,7 +209,8 @@ comment on function retention_internal._key_match_sql(name, oid, text) is
   'Internal. SQL over alias t: the column holds the subject key, compared in its type without modifier and text byte for byte; NULL when the type cannot hold the key.';
 
 -- _key_match_sql for a key of type p_key_type: a text column holding a uuid key holds it
--- in lower case (uuid's own output) or upper case (another system's), both taken.
+-- as uuid's own output (lower case, hyphens) or as another system wrote it: upper case,
+-- without hyphens, in braces. Each spelling is compared as a value (an index serves it).
 create or replace function retention_internal._key_cond_sql(p_col name, p_type oid, p_key_type oid, p_key text)
 returns text
 language sql
@@ -220,10 +221,12 @@ set timezone = 'UTC'
 as $$
   select case when retention_internal._base_type(p_key_type, -1) = 'uuid'
                    and retention_internal._base_type(p_type, -1) in ('text', 'character varying')
-              then (select format('t.%I collate "C" = any (array[%L, %L]::text[])', p_col, u.u, pg_catalog.upper(u.u))
+              then (select format('t.%I collate "C" = any (%L::text[])', p_col,
+                                  array(select x from unnest(array[u.u, pg_catalog.replace(u.u, '-', ''), '{' || u.u || '}']) f(f)
+                                         cross join unnest(array[f.f, pg_catalog.upper(f.f)]) x(x)))
                       from (select retention_internal._subject_value(p_key, 'uuid') as u) u
                      where u.u is not null)
               else retention_internal._key_match_sql(p_col, p_type, p_key) end
 $$;
 comment on function retention_internal._key_cond_sql(name, oid, oid, text) is
-  'Internal. SQL over alias t: the column holds the subject key of the given key type (_key_match_sql; a uuid in a text column in lower or upper case).';
+  'Internal. SQL over alias t: the column holds the subject key of the given key type (_key_match_sql; a uuid in a text column in lower or upper case, with or without hyphens, in braces or not).';

@@ -148,11 +148,11 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     await q(`create schema a5`);
     await q(`create table a5.users (id uuid primary key, email text)`);
     await q(`create table a5.events (id bigserial primary key, user_id text, created_at timestamptz default now(), what text)`);
-    await q(`create table a5.visits (id bigserial primary key, visitor varchar(36), at timestamptz default now())`);
+    await q(`create table a5.visits (id bigserial primary key, visitor varchar(40), at timestamptz default now())`);
     await q(`insert into a5.users values ($1, 'alice@a5.example'), ('b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'bob@a5.example')`, [alice]);
     await q(`insert into a5.events (user_id, what) values ($1, 'login'), ($2, 'login upper'), ('b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'bob')`,
       [alice, alice.toUpperCase()]);
-    await q(`insert into a5.visits (visitor) values ($1), ($1)`, [alice]);
+    await q(`insert into a5.visits (visitor) values ($1), ($2), ($3)`, [alice, `{${alice}}`, alice.replaceAll('-', '').toUpperCase()]);
     await q(`select retention.set_policy('a5.events', 'a5.events', 'delete', 'created_at', interval '1 year', p_subject_column => 'user_id')`);
     await q(`select retention.set_erasure_rule(null, 'delete')`);
     const id = await file('a5.users', alice);
@@ -160,6 +160,16 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     expect(gaps).toEqual([{ rows: 2, warning: expect.stringMatching(/^not in the plan: if a5\.events\.user_id names the person/) }]);
     await q(`select retention.set_erasure_rule('a5.events', 'delete', p_subject_column => 'user_id', p_subject_table => 'a5.users')`);
     await q(`select retention.set_erasure_rule('a5.visits', 'delete', p_subject_column => 'visitor', p_subject_table => 'a5.users')`);
+    // A hold on her (spelt as uuid writes it) holds every spelling the erasure takes: a
+    // policy run keeps them all, and the erasure waits.
+    const [h] = await q<{ id: number }>(`select hold_id::int as id from retention.place_hold('subject', $1, 'case a5')`, [alice]);
+    await q(`update a5.visits set at = now() - interval '2 years'`);
+    await q(`select retention.set_policy('a5.visits', 'a5.visits', 'delete', 'at', interval '1 year', p_subject_column => 'visitor')`);
+    await db.call(`call retention.run('a5.visits')`);
+    expect(await count(db, `a5.visits`)).toBe(3);
+    expect(await processed(id)).toBe('blocked_by_hold');
+    expect(await count(db, `a5.visits`)).toBe(3);
+    await q(`select retention.release_hold($1, 'closed')`, [h!.id]);
     expect(await processed(id)).toBe('completed');
     expect(await q(`select what from a5.events order by id`)).toEqual([{ what: 'bob' }]);
     expect(await count(db, `a5.visits`)).toBe(0);
