@@ -315,7 +315,7 @@ begin
     return '{}';
   end if;
   t := pg_catalog.rtrim(p_value);
-  v := array[p_value, t, pg_catalog.lower(t)];
+  v := array[p_value, t, pg_catalog.lower(t), pg_catalog.lower(pg_catalog.btrim(p_value, E' \t\r\n'))];
   -- Unicode-equal spellings (a nondeterministic collation takes 'José' decomposed and
   -- composed as one; round atk44): the composed, lower-case form.
   if pg_catalog.getdatabaseencoding() = 'UTF8' then

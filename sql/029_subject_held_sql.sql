@@ -73,10 +73,11 @@ begin
     -- A text column may hold what another type held before the application changed it (a
     -- uuid, an e-mail under a case-insensitive collation): a hold spelt for that type
     -- ('A1B2…' for a uuid, 'ALICE@X.COM') matches it in every spelling it could have
-    -- there, compared without case (round atk62 F6). Holding more is the safe side.
+    -- there, compared without case and surrounding blanks (round atk62 F6; a value written
+    -- with a blank around it). Holding more is the safe side.
     if v_text then
       v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(%1$s.%2$I::text) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+        'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text, E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                       from retention_internal._open_holds h
                                                                      cross join unnest(retention_internal._subject_forms(h.subject_id)) f
                                                                      where h.scope = ''subject'')), false)',

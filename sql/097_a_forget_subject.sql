@@ -444,7 +444,7 @@ begin
                          and (t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s%s))',
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
       case when c.is_text
-           then format(' or pg_catalog.lower(t.%I::text) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+           then format(' or pg_catalog.lower(pg_catalog.btrim(t.%I::text, E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            else '' end)
       into v_more;

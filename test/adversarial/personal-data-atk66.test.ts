@@ -347,4 +347,18 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     await db.call(`call retention.run('a13.logs')`);
     expect(await q(`select id from a13.logs`)).toEqual([{ id: 5 }]);
   });
+
+  it('a subject hold keeps text rows that carry the id with blanks around it or in other case', async () => {
+    await q(`create schema a14`);
+    await q(`create table a14.mails (id int primary key, to_email text, sent_at timestamptz not null)`);
+    await q(`insert into a14.mails values (1, '  Alice@A14.example ', now() - interval '2 years'), (2, E'alice@a14.example\t', now() - interval '2 years'),
+                                          (3, 'bob@a14.example', now() - interval '2 years')`);
+    await q(`select retention.set_policy('a14.mails', 'a14.mails', 'delete', 'sent_at', interval '1 year', p_subject_column => 'to_email')`);
+    const [h] = await q<{ id: number }>(`select hold_id::int as id from retention.place_hold('subject', 'alice@a14.example', 'case a14')`);
+    await db.call(`call retention.run('a14.mails')`);
+    expect(await q(`select id from a14.mails order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    await q(`select retention.release_hold($1, 'closed')`, [h!.id]);
+    await db.call(`call retention.run('a14.mails')`);
+    expect(await count(db, `a14.mails`)).toBe(0);
+  });
 });
