@@ -52,3 +52,68 @@ end
 $$;
 comment on function retention_internal._tree_refs(text) is
   'Internal. What a stored expression tree (pg_node_tree text) refers to: the functions it calls (those behind its operators included), its operators, its columns'' types (vartype) and the other types it names; read from the serialised tree because pg_depend has no row for built-in objects.';
+
+-- The functions a stored expression tree calls with no column among their arguments
+-- (a FUNCEXPR, OPEXPR or other node with :funcid or :opfuncid whose node holds no VAR):
+-- the calls the planner may run while it simplifies the expression (eval_const_expressions
+-- runs an IMMUTABLE function whose arguments are all constants). A call with a column among
+-- its arguments is not run before a row is read (round atk73 F2, F3).
+create or replace function retention_internal._folded_calls(p_tree text)
+returns setof oid
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_pos   integer := 1;
+  v_at    integer;
+  v_fn    oid;
+  v_start integer;
+  v_end   integer;
+  v_depth integer;
+  v_len   integer := pg_catalog.length(coalesce(p_tree, ''));
+  ch      text;
+begin
+  if p_tree is null then
+    return;
+  end if;
+  loop
+    v_at := pg_catalog.regexp_instr(p_tree, ':(funcid|opfuncid) [0-9]+', v_pos);
+    exit when v_at = 0;
+    v_fn := pg_catalog.regexp_substr(p_tree, ':(?:funcid|opfuncid) ([0-9]+)', v_at, 1, '', 1)::oid;
+    -- The node the field belongs to: the nearest '{' before it that is not closed.
+    v_start := v_at;
+    v_depth := 0;
+    while v_start > 1 loop
+      v_start := v_start - 1;
+      ch := pg_catalog.substr(p_tree, v_start, 1);
+      if ch = '}' then
+        v_depth := v_depth + 1;
+      elsif ch = '{' then
+        exit when v_depth = 0;
+        v_depth := v_depth - 1;
+      end if;
+    end loop;
+    -- Its end: the '}' that closes it.
+    v_end := v_start;
+    v_depth := 0;
+    while v_end <= v_len loop
+      ch := pg_catalog.substr(p_tree, v_end, 1);
+      if ch = '{' then
+        v_depth := v_depth + 1;
+      elsif ch = '}' then
+        v_depth := v_depth - 1;
+        exit when v_depth = 0;
+      end if;
+      v_end := v_end + 1;
+    end loop;
+    if v_fn <> 0 and pg_catalog.strpos(pg_catalog.substr(p_tree, v_start, v_end - v_start + 1), '{VAR ') = 0 then
+      return next v_fn;
+    end if;
+    v_pos := v_at + 1;
+  end loop;
+end
+$$;
+comment on function retention_internal._folded_calls(text) is
+  'Internal. The functions a stored expression tree calls with no column among their arguments: those the planner may run while it simplifies the expression.';

@@ -44,3 +44,21 @@ $$;
 comment on function retention_internal._base_type(oid, integer) is
   'Internal. A column type with domains resolved to their base type (arrays of domains too), modifier kept: what the engine casts values to.';
 
+
+-- Whether values of a column type are text as subject holds compare them (its base type,
+-- domains resolved, in the string category: text, varchar, char, and citext or any other
+-- string type an extension adds). Round atk71 F4: a text column retyped to citext lost
+-- the spellings (blanks around, another case) the holds take in text.
+create or replace function retention_internal._text_like(p_type oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select coalesce((select t.typcategory = 'S' from pg_catalog.pg_type t
+                    where t.oid = pg_catalog.to_regtype(retention_internal._base_type(p_type, -1))), false)
+$$;
+comment on function retention_internal._text_like(oid) is
+  'Internal. Whether a column type''s base type is in the string category (text, varchar, char, citext, name): subject holds compare its values in every spelling.';

@@ -56,6 +56,90 @@ $$;
 comment on function retention_internal._foreign_descendant(regclass) is
   'Internal. The first foreign table among a table''s partitions and inheritance children, or NULL.';
 
+-- Code of another role the planner would run as the retention owner when it plans any
+-- statement on p_rel (or, for a partitioned table, on its partitions): eval_const_expressions
+-- runs an IMMUTABLE function whose arguments are constants while it loads a table's index
+-- expressions and predicates, partition keys and extended statistics, and for constraint
+-- exclusion its CHECK constraints. PostgreSQL does not check that a function declared
+-- IMMUTABLE is: one that alters roles made its owner superuser when a run, a drop or
+-- request_erasure planned a read (round atk73 F2, F3). A call with a column among its
+-- arguments (CHECK (app.valid(email))) is not run then, and not counted (_folded_calls).
+-- The first such call, or NULL.
+create or replace function retention_internal._planner_code(p_rel regclass)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set standard_conforming_strings = on
+set timezone = 'UTC'
+set jit = off
+as $$
+begin
+  -- PL/pgSQL keeps this query's plan for the session.
+  return (select s.v from (
+  with tables(rel) as (
+    select p_rel::oid
+    union
+    select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t),
+  objs(what, rel, tree) as (
+    select format('constraint %I on %s', c.conname, c.conrelid::regclass), c.conrelid::oid, c.conbin::text
+      from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
+     where c.contype = 'c'
+    union all
+    select format('index %s', i.indexrelid::regclass), i.indrelid::oid, concat(i.indexprs::text, i.indpred::text)
+      from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
+     where i.indexprs is not null or i.indpred is not null
+    union all
+    select format('statistics %s on %s', e.stxname, e.stxrelid::regclass), e.stxrelid::oid, e.stxexprs::text
+      from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
+     where e.stxexprs is not null
+    union all
+    select format('the partition key of %s', k.partrelid::regclass), k.partrelid::oid, k.partexprs::text
+      from tables x
+      cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
+      join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
+     where k.partexprs is not null)
+  select format('%s calls %s (%s)', o.what, r.id::regprocedure, u.why)
+    from objs o
+    cross join lateral retention_internal._tree_refs(o.tree) r
+    join pg_catalog.pg_proc p on p.oid = r.id
+    join pg_catalog.pg_class c on c.oid = o.rel
+    cross join lateral (select retention_internal._untrusted_call(r.id, c.relowner) as why) u
+   where r.kind = 'function' and p.provolatile = 'i' and u.why is not null
+     -- Only a call with no column among its arguments is run while planning.
+     and case when u.why is not null and p.provolatile = 'i'
+              then r.id in (select retention_internal._folded_calls(o.tree)) else false end
+   order by 1
+   limit 1
+  ) s(v) limit 1);
+end
+$$;
+comment on function retention_internal._planner_code(regclass) is
+  'Internal. The first call, without a column among its arguments, of another role''s IMMUTABLE function (_untrusted_call) in a table''s (and its partitions'') CHECK constraints, index expressions and predicates, partition keys or extended statistics, which the planner would run as the retention owner when planning a statement on it; NULL when none.';
+
+-- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
+create or replace function retention_internal._check_planner_code(p_rel regclass)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_why text := retention_internal._planner_code(p_rel);
+begin
+  if v_why is not null then
+    raise exception 'cannot read %: planning a statement on it would run another role''s code as the retention owner: %', p_rel, v_why
+      using errcode = 'RT025',
+            hint = 'The planner runs an IMMUTABLE function with constant arguments while it plans: have the retention owner (or a superuser) own the function, or drop the constraint, index or statistics that calls it.';
+  end if;
+end
+$$;
+comment on function retention_internal._check_planner_code(regclass) is
+  'Internal. RT025 when planning a statement on the table would run another role''s code as the retention owner (_planner_code).';
+
 -- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
 -- table (an inheritance child has no foreign key, so no cascade reaches it), the whole
 -- tree for a partitioned one, which may not hold a foreign table (RT013: its wrapper
@@ -72,6 +156,7 @@ declare
   v_kind "char";
   v_far  regclass;
 begin
+  perform retention_internal._check_planner_code(p_rel);
   select c.relkind into v_kind from pg_catalog.pg_class c where c.oid = p_rel;
   if v_kind = 'p' then
     v_far := retention_internal._foreign_descendant(p_rel);
@@ -85,7 +170,7 @@ begin
 end
 $$;
 comment on function retention_internal._reach_scan(regclass) is
-  'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one without foreign partitions (RT013 otherwise): the rows a foreign key''s action reaches.';
+  'Internal. ''only <table>'' for an ordinary table, ''<table>'' for a partitioned one without foreign partitions (RT013 otherwise): the rows a foreign key''s action reaches; RT025 when planning on it would run another role''s code (_check_planner_code).';
 
 -- A table's single-column primary key (column and type, domains resolved: _base_type),
 -- both NULL when its primary key

@@ -152,44 +152,60 @@ begin
     select distinct c.rel, y.typ from upd_cols c cross join lateral retention_internal._type_chain(c.atttypid) y),
   -- Each object with its expression tree: built-in functions are pinned, so pg_depend
   -- records no dependency on them, and what a tree calls is read from it (funcs below).
-  objs(cls, id, what, rel, tree) as (
-    select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass), x.rel, g.tgqual::text
+  -- fold: an expression the planner simplifies when it plans a statement on the table
+  -- (eval_const_expressions runs an IMMUTABLE function whose arguments are constants):
+  -- CHECK constraints (constraint exclusion), index expressions and predicates, partition
+  -- keys, extended statistics. For a table whose rows are only deleted or read, only
+  -- such immutable calls are refused (round atk73 F2: CHECK (app.f(1)) on a partition ran
+  -- app.f as the owner when a drop planned its query).
+  objs(cls, id, what, rel, tree, fold) as (
+    select 'pg_catalog.pg_trigger'::regclass, g.oid, format('trigger %I on %s', g.tgname, g.tgrelid::regclass), x.rel, g.tgqual::text, false
       from tables x join pg_catalog.pg_trigger g on g.tgrelid = x.rel
      where not g.tgisinternal and g.tgenabled <> 'D'
     union all
     select 'pg_catalog.pg_rewrite'::regclass, w.oid, format('rule %I on %s', w.rulename, w.ev_class::regclass), x.rel,
-           w.ev_qual::text || w.ev_action::text
+           w.ev_qual::text || w.ev_action::text, false
       from tables x join pg_catalog.pg_rewrite w on w.ev_class = x.rel where w.rulename <> '_RETURN'
     union all
     select 'pg_catalog.pg_policy'::regclass, p.oid, format('row-level security policy %I on %s', p.polname, p.polrelid::regclass), x.rel,
-           concat(p.polqual::text, p.polwithcheck::text)
+           concat(p.polqual::text, p.polwithcheck::text), false
       from tables x join pg_catalog.pg_policy p on p.polrelid = x.rel
      where pg_catalog.row_security_active(x.rel)
     union all
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass), x.rel, c.conbin::text
-      from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel where x.upd and c.contype in ('c', 'x')
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass), x.rel, c.conbin::text,
+           not x.upd
+      from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
+     where (x.upd and c.contype in ('c', 'x')) or c.contype = 'c'
     union all
-    select 'pg_catalog.pg_attrdef'::regclass, d.oid, format('default or generated column of %s', d.adrelid::regclass), x.rel, d.adbin::text
+    select 'pg_catalog.pg_attrdef'::regclass, d.oid, format('default or generated column of %s', d.adrelid::regclass), x.rel, d.adbin::text, false
       from tables x join pg_catalog.pg_attrdef d on d.adrelid = x.rel where x.upd
     union all
     select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass), x.rel,
-           concat(i.indexprs::text, i.indpred::text)
+           concat(i.indexprs::text, i.indpred::text), not x.upd
       from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
-     where x.upd and (i.indexprs is not null or i.indpred is not null)
+     where i.indexprs is not null or i.indpred is not null
+    union all
+    select 'pg_catalog.pg_statistic_ext'::regclass, e.oid, format('statistics %s on %s', e.stxname, x.rel::regclass), x.rel,
+           e.stxexprs::text, true
+      from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
+     where e.stxexprs is not null
     union all
     -- The checks of a column's domain and of the domains under it (a domain over a domain
     -- checks both), also inside arrays and ranges (_type_chain).
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, y.rel::regclass), y.rel, c.conbin::text
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('domain %s of a column of %s', c.contypid::regtype, y.rel::regclass), y.rel, c.conbin::text,
+           false
       from upd_types y
       join pg_catalog.pg_constraint c on c.contypid = y.typ
     union all
     -- An updated row is checked against its partition's bounds (and routed through the
-    -- table's key) by evaluating the key expressions of every partitioned table above it.
-    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass), k.partrelid, k.partexprs::text
+    -- table's key) by evaluating the key expressions of every partitioned table above it;
+    -- any statement's plan simplifies them.
+    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass), k.partrelid, k.partexprs::text,
+           not x.upd
       from tables x
       cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
       join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
-     where x.upd and k.partexprs is not null
+     where k.partexprs is not null
   ),
   -- Operator classes made after initdb, of an updated table's indexes and of the partition
   -- keys above it: a new index entry, a bound check and routing compare values with their
@@ -216,12 +232,12 @@ begin
   tree_types(what, rel, typ) as materialized (
     select distinct o.what, o.rel, r.id
       from objs o cross join lateral retention_internal._tree_refs(o.tree) r
-     where r.kind in ('type', 'vartype') and r.id::bigint >= 16384),
-  funcs(what, fn, rel) as (
+     where not o.fold and r.kind in ('type', 'vartype') and r.id::bigint >= 16384),
+  funcs(what, fn, rel, fold, tree) as (
     -- What each object depends on, and what its expression tree calls: built-ins are
     -- pinned (pg_depend has no row for them), so the tree is read as the predicate check
     -- reads it.
-    select o.what, f.fn, o.rel
+    select o.what, f.fn, o.rel, o.fold, o.tree
       from objs o
       cross join lateral (
         select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
@@ -234,17 +250,17 @@ begin
     union all
     -- A range type's subtype_diff and canonical functions, which index support for ranges
     -- (GiST, also through built-in operator classes) calls as the role writing the row.
-    select format('range type %s of a column of %s', r.rngtypid::regtype, y.rel::regclass), f.fn, y.rel
+    select format('range type %s of a column of %s', r.rngtypid::regtype, y.rel::regclass), f.fn, y.rel, false, null::text
       from upd_types y
       join pg_catalog.pg_range r on r.rngtypid = y.typ
       cross join lateral (values (r.rngsubdiff::oid), (r.rngcanonical::oid)) f(fn)
      where f.fn <> 0
     union all
-    select o.what, p.amproc::oid, o.rel
+    select o.what, p.amproc::oid, o.rel, false, null::text
       from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
       join pg_catalog.pg_amproc p on p.amprocfamily = c.opcfamily
     union all
-    select o.what, op.oprcode::oid, o.rel
+    select o.what, op.oprcode::oid, o.rel, false, null::text
       from opclasses o join pg_catalog.pg_opclass c on c.oid = o.opc
       join pg_catalog.pg_amop m on m.amopfamily = c.opcfamily
       join pg_catalog.pg_operator op on op.oid = m.amopopr
@@ -271,6 +287,11 @@ begin
       join pg_catalog.pg_class c on c.oid = f.rel
       cross join lateral (select retention_internal._untrusted_call(f.fn, c.relowner) as why) u
      where u.why is not null
+       -- Of what the planner folds, an immutable call with no column among its arguments.
+       and case when not f.fold then true
+                when (select p.provolatile from pg_catalog.pg_proc p where p.oid = f.fn) = 'i'
+                then f.fn in (select retention_internal._folded_calls(f.tree))
+                else false end
        -- A column default's nextval is never evaluated by our statements (above).
        and not (f.what like 'default or generated column of %' and u.why like 'it changes or reads a sequence%')
      group by f.what, f.fn, u.why
@@ -280,7 +301,7 @@ begin
 end
 $$;
 comment on function retention_internal._foreign_code(regclass, boolean) is
-  'Internal. Functions _untrusted_call refuses (another role''s, pg-retention''s own, built-ins that run SQL or reach the server, ones the table''s owner may not execute) that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys), on it and the tables its foreign keys'' actions reach; NULL when none.';
+  'Internal. Functions _untrusted_call refuses (another role''s, pg-retention''s own, built-ins that run SQL or reach the server, ones the table''s owner may not execute) that acting on the table would run as the owner (triggers, rules, RLS policies; for updates also constraints, defaults, index expressions, domains, partition key expressions and operator classes of indexes and partition keys; for any statement the immutable ones the planner simplifies in CHECK constraints, index expressions and predicates, partition keys and extended statistics), on it and the tables its foreign keys'' actions reach; NULL when none.';
 
 -- The tables a change of the policy's table (and of its revoke tables) reaches: p_reach
 -- when the caller has them (a batch, from _lock_reach, which locked them: the reach
@@ -636,6 +657,9 @@ begin
                           (select i.inhparent::regclass from pg_catalog.pg_inherits i where i.inhrelid = v_rel), v_rel::regclass);
   end if;
   perform retention_internal._check_rls_of(v_tree);
+  -- Read as the owner (a detached partition is no longer in its table's tree, which the
+  -- run's checks read): round atk73 F2.
+  perform retention_internal._check_planner_code(p_part);
   if p_acting then
     select c.oid into v_rel
       from unnest(v_tree) t(rel) join pg_catalog.pg_class c on c.oid = t.rel

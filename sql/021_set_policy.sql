@@ -298,6 +298,7 @@ begin
   select * into v_old from retention.policies where name = p_name for update;
   -- What the old subject column covered, judged again after the change (RT024).
   if v_old.subject_column is not null then
+    perform retention_internal._lock_for_coverage();
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
   end if;
   insert into retention.policies as p

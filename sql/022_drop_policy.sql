@@ -23,6 +23,9 @@ begin
   -- What its subject column covered, judged again without it (RT024). The run lock is a
   -- session's: a refusal lets go of it (it would keep every run of the policy waiting).
   begin
+    if v_old.subject_column is not null then
+      perform retention_internal._lock_for_coverage();
+    end if;
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
     delete from retention.policies where name = p_name returning * into v_old;
     perform retention_internal._check_subject_coverage(v_cover,

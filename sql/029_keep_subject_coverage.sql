@@ -67,6 +67,30 @@ $$;
 comment on function retention_internal._subject_coverage(name, regclass, oid[], text, smallint) is
   'Internal. The tables (having the column) a subject column declared on a table covers while subject holds are open: to judge after a change whether they still have it as a subject column.';
 
+-- Before the coverage of a subject column is read (_subject_coverage): batches and
+-- place_hold wait on the holds gate, so a subject hold whose transaction is open now is
+-- committed, and seen, before the coverage is judged (round atk71 F2: a hold committed
+-- while drop_policy ran was not seen, and its rows went on the next run). At read
+-- committed only: a snapshot taken earlier would not see it.
+create or replace function retention_internal._lock_for_coverage()
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if pg_catalog.current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'a subject column''s change is judged against the open subject holds at read committed, not %',
+          pg_catalog.current_setting('transaction_isolation')
+      using errcode = '25001', hint = 'Run it in a read committed transaction (the default): a hold placed meanwhile must be seen.';
+  end if;
+  perform retention_internal._lock_holds_shared();
+end
+$$;
+comment on function retention_internal._lock_for_coverage() is
+  'Internal. Takes the holds gate shared before a subject column''s coverage is judged (a hold placed meanwhile commits first and is seen); 25001 outside read committed.';
+
 -- After a change: each table the old declaration covered must still have the column as a
 -- subject column, or the change is refused (RT024) and undone with the statement.
 create or replace function retention_internal._check_subject_coverage(p_tables oid[], p_column name, p_what text)
@@ -78,14 +102,25 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_rel oid;
+  v_rel  oid;
+  v_cols name[];
 begin
   for v_rel in select x from unnest(p_tables) x order by x loop
     -- A column renamed since fails every run of the table (RT002) until it is declared
     -- again: nothing to judge here.
     continue when not exists (select from pg_catalog.pg_attribute a
                                where a.attrelid = v_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped);
-    if not coalesce(p_column = any (retention_internal._subject_columns_or_null(v_rel::regclass)), true) then
+    -- Another declaration of the table broken (a subject column renamed or dropped since:
+    -- RT002): its subject columns cannot be told, so the change is refused, not let
+    -- through (round atk71 F1: undoing the rename afterwards left the held rows uncovered).
+    v_cols := retention_internal._subject_columns_or_null(v_rel::regclass);
+    if v_cols is null then
+      raise exception '%: open subject holds rely on the subject columns of %, and one of them was renamed or dropped since', p_what,
+            retention.qualified_name(v_rel::regclass)
+        using errcode = 'RT024',
+              hint = 'Declare that column again under its name now (retention.check_setup() names it), then make this change; or release the subject holds first.';
+    end if;
+    if not p_column = any (v_cols) then
       raise exception '%: open subject holds rely on its subject column % of %', p_what, p_column,
             retention.qualified_name(v_rel::regclass)
         using errcode = 'RT024',

@@ -44,6 +44,7 @@ declare
   v_col    name;
   v_typmod text;
   v_text   boolean;
+  v_json   boolean;
   k        record;
   v_a      text := p_alias || 's';
   v_inner  record;
@@ -60,8 +61,9 @@ begin
   foreach v_col in array retention_internal._subject_columns(p_rel) loop
     continue when v_col = any (p_skip);
     select retention_internal._base_type(a.atttypid, a.atttypmod),
-           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar')
-      into v_typmod, v_text
+           retention_internal._text_like(a.atttypid),
+           retention_internal._base_type(a.atttypid, -1) in ('json', 'jsonb')
+      into v_typmod, v_text, v_json
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
       'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
@@ -75,6 +77,16 @@ begin
     -- ('A1B2…' for a uuid, 'ALICE@X.COM') matches it in every spelling it could have
     -- there, compared without case and surrounding blanks (round atk62 F6; a value written
     -- with a blank around it). Holding more is the safe side.
+    -- A JSON column (a key column retyped to jsonb, 42 becoming "42"): its scalar's text,
+    -- compared so too (round atk71 F3).
+    if v_json then
+      v_parts := v_parts || format(
+        'coalesce(pg_catalog.lower(pg_catalog.btrim((%1$s.%2$I)::jsonb #>> ''{}'', E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                      from retention_internal._open_holds h
+                                                                     cross join unnest(retention_internal._subject_forms(h.subject_id)) f
+                                                                     where h.scope = ''subject'')), false)',
+        p_alias, v_col);
+    end if;
     if v_text then
       v_parts := v_parts || format(
         'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text, E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"

@@ -24,6 +24,7 @@ begin
     -- A work condition instead of a policy's eligibility (an erasure step: the rows its plan
     -- found, SQL over alias t built by _erasure_steps): no age, no keyset, no policy hold.
     tbl := retention.qualified_name(p_policy.target);
+    perform retention_internal._check_planner_code(p_policy.target);
     eligible := '(' || p_cond || ')';
     if p_policy.action = 'scrub' then
       eligible := eligible || format(' and not (%s)', (retention_internal._scrub_sql(p_policy)).scrubbed);
@@ -37,6 +38,8 @@ begin
     raise exception 'policy %: table or column % no longer exists', p_policy.name, p_policy.age_column
       using errcode = 'RT001', hint = 'The table was dropped or altered after the policy was saved: fix or drop the policy.';
   end if;
+  -- Every statement built from these fragments is planned as the owner (round atk73 F2).
+  perform retention_internal._check_planner_code(p_policy.target);
   age_expr := format('t.%I', p_policy.age_column);
   -- A timestamp or date column is compared on its own wall clock, in the policy's zones
   -- (_cutoff_sql), never in the session's.

@@ -135,7 +135,7 @@ begin
     begin
       for v_col in
         select distinct f.rel::regclass as rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
-               retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar') as txt
+               retention_internal._text_like(a.atttypid) as txt
           from unnest(retention_internal._declaring_tables()) t(rel)
           cross join unnest(retention_internal._hold_family(t.rel::regclass)) f(rel)
           join pg_catalog.pg_class k on k.oid = f.rel and k.relkind = 'r'

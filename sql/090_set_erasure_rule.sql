@@ -122,6 +122,7 @@ begin
   -- (round atk53: deleted and inserted again, a detached partition's rule lost them).
   select * into v_old from retention.erasure_rules r where r.target is not distinct from v_target for update;
   if v_old.subject_column is not null then
+    perform retention_internal._lock_for_coverage();
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
   end if;
   update retention.erasure_rules r

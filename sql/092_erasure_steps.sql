@@ -157,6 +157,7 @@ begin
     step := v_i; depth := (v_item ->> 'depth')::int; target := retention.qualified_name(v_rel);
     via := v_item ->> 'via';
     rule := coalesce(v_rule.rule, 'delete'); reason := v_rule.reason; scrub := v_rule.scrub_columns;
+    perform retention_internal._check_planner_code(v_rel);
     execute format('select count(*) from only %s t where %s', target, v_cond) into rows;
     cond := v_cond;
     return next;

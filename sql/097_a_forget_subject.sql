@@ -411,7 +411,7 @@ begin
   -- before this erasure; round atk66 F6).
   for c in
     select x.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
-           retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar') as is_text
+           retention_internal._text_like(a.atttypid) as is_text
       from (select col from unnest(retention_internal._subject_columns(p_target)) col(col)
             union
             select ta.attname

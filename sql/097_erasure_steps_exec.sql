@@ -522,6 +522,7 @@ begin
     v_pol.action := case v_step.rule when 'keep' then 'delete' else v_step.rule end;
     if v_step.rule = 'keep' then
       message := coalesce(retention_internal._not_a_table(v_pol, array[v_pol.target::oid]),
+                          retention_internal._planner_code(v_pol.target),
                           (select format('%s.%I: %s', a.attrelid::regclass, a.attname, retention_internal._foreign_cast(a.atttypid))
                              from pg_catalog.pg_attribute a
                             where a.attrelid = v_pol.target and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384

@@ -66,6 +66,20 @@ $$;
 comment on function retention_internal._policy_version_or_null(retention.policies) is
   'Internal. _policy_version, or NULL where it cannot be computed (the policy''s table is gone): the version a run records in its spec.';
 
+-- A row's text as SQL over its alias: record_out, as a cast to text would give it by I/O
+-- conversion, called by name: the table's owner owns its row type and may create a cast
+-- from it to text, which (t.*)::text would call as the retention owner (round atk73 F1).
+create or replace function retention_internal._row_text_sql(p_alias text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select format('pg_catalog.textin(pg_catalog.record_out(%s.*))', p_alias)
+$$;
+comment on function retention_internal._row_text_sql(text) is
+  'Internal. SQL: a row''s text through record_out by name (never a cast from the table''s row type, which its owner may create).';
+
 -- A proposal row's hash as SQL over a row alias: 'k' and the md5 of the table's row text
 -- under the secret key (retention_internal.row_hash_key, readable by the owner only:
 -- whoever reads proposal_rows cannot try values against it; round atk66 F12). The key is
@@ -76,7 +90,8 @@ language sql
 immutable
 set search_path = pg_catalog, pg_temp
 as $$
-  select format('(''k'' || pg_catalog.md5((select x.k from retention_internal.row_hash_key x) || (%s.*)::text))', p_alias)
+  select format('(''k'' || pg_catalog.md5((select x.k from retention_internal.row_hash_key x) || %s))',
+                retention_internal._row_text_sql(p_alias))
 $$;
 comment on function retention_internal._row_hash_sql(text) is
   'Internal. SQL: a row''s keyed hash for proposal_rows (''k'' || md5(secret key || row text)).';
@@ -89,8 +104,8 @@ language sql
 immutable
 set search_path = pg_catalog, pg_temp
 as $$
-  select format('%1$s = case when pg_catalog.length(%1$s) = 32 then pg_catalog.md5((%2$s.*)::text) else %3$s end',
-                p_stored, p_alias, retention_internal._row_hash_sql(p_alias))
+  select format('%1$s = case when pg_catalog.length(%1$s) = 32 then pg_catalog.md5(%2$s) else %3$s end',
+                p_stored, retention_internal._row_text_sql(p_alias), retention_internal._row_hash_sql(p_alias))
 $$;
 comment on function retention_internal._row_hash_matches_sql(text, text) is
   'Internal. SQL: a stored proposal row hash is the row''s (keyed, or plain md5 for proposals made before the key).';
