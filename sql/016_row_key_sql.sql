@@ -82,34 +82,46 @@ begin
     select p_rel::oid
     union
     select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t),
-  objs(what, rel, tree) as (
-    select format('constraint %I on %s', c.conname, c.conrelid::regclass), c.conrelid::oid, c.conbin::text
+  objs(cls, id, what, rel, tree) as (
+    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass),
+           c.conrelid::oid, c.conbin::text
       from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
      where c.contype = 'c'
     union all
-    select format('index %s', i.indexrelid::regclass), i.indrelid::oid, concat(i.indexprs::text, i.indpred::text)
+    select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass), i.indrelid::oid,
+           concat(i.indexprs::text, i.indpred::text)
       from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
      where i.indexprs is not null or i.indpred is not null
     union all
-    select format('statistics %s on %s', e.stxname, e.stxrelid::regclass), e.stxrelid::oid, e.stxexprs::text
+    select 'pg_catalog.pg_statistic_ext'::regclass, e.oid, format('statistics %s on %s', e.stxname, e.stxrelid::regclass),
+           e.stxrelid::oid, e.stxexprs::text
       from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
      where e.stxexprs is not null
     union all
-    select format('the partition key of %s', k.partrelid::regclass), k.partrelid::oid, k.partexprs::text
+    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass), k.partrelid::oid,
+           k.partexprs::text
       from tables x
       cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
       join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
-     where k.partexprs is not null)
-  select format('%s calls %s (%s)', o.what, r.id::regprocedure, u.why)
-    from objs o
-    cross join lateral retention_internal._tree_refs(o.tree) r
-    join pg_catalog.pg_proc p on p.oid = r.id
-    join pg_catalog.pg_class c on c.oid = o.rel
-    cross join lateral (select retention_internal._untrusted_call(r.id, c.relowner) as why) u
-   where r.kind = 'function' and p.provolatile = 'i' and u.why is not null
+     where k.partexprs is not null),
+  -- Another role's function is no built-in: pg_depend records it (directly, or behind an
+  -- operator), so no expression tree is read unless one is there.
+  calls(what, rel, tree, fn) as (
+    select o.what, o.rel, o.tree,
+           case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+      from objs o
+      join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
+                                 and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
+  select format('%s calls %s (%s)', k.what, k.fn::regprocedure, u.why)
+    from calls k
+    join pg_catalog.pg_proc p on p.oid = k.fn
+    join pg_catalog.pg_class c on c.oid = k.rel
+    cross join lateral (select retention_internal._untrusted_call(k.fn, c.relowner) as why) u
+   where p.provolatile = 'i' and u.why is not null
      -- Only a call with no column among its arguments is run while planning.
      and case when u.why is not null and p.provolatile = 'i'
-              then r.id in (select retention_internal._folded_calls(o.tree)) else false end
+              then k.fn in (select retention_internal._folded_calls(k.tree)) else false end
    order by 1
    limit 1
   ) s(v) limit 1);

@@ -246,7 +246,9 @@ begin
          where d.classid = o.cls and d.objid = o.id
            and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
         union all
-        select r.id from retention_internal._tree_refs(o.tree) r where r.kind = 'function') f(fn)
+        -- (Not for what the planner folds: there only another role's function counts,
+        -- which is no built-in, so pg_depend has it.)
+        select r.id from retention_internal._tree_refs(case when not o.fold then o.tree end) r where r.kind = 'function') f(fn)
     union all
     -- A range type's subtype_diff and canonical functions, which index support for ranges
     -- (GiST, also through built-in operator classes) calls as the role writing the row.
