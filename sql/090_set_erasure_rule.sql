@@ -181,11 +181,13 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric', 'uuid')
+  select (b.c in ('text', 'character varying') and b.k in ('smallint', 'integer', 'bigint', 'numeric', 'uuid'))
+         -- A JSON column holding the key as a number or a string (round atk72 F4).
+         or (b.c in ('json', 'jsonb') and b.k in ('smallint', 'integer', 'bigint', 'numeric', 'uuid', 'text', 'character varying'))
     from (select retention_internal._base_type(p_col, -1) as c, retention_internal._base_type(p_key, -1) as k) b
 $$;
 comment on function retention_internal._text_holds_key(oid, oid) is
-  'Internal. Whether a text or varchar column can hold an integer or uuid subject key as its canonical text (an erasure rule''s subject column; a gap erasure_plan lists).';
+  'Internal. Whether a text or varchar column can hold an integer or uuid subject key as its canonical text, or a JSON column any such key as a JSON number or string (an erasure rule''s subject column; a gap erasure_plan lists).';
 
 -- The condition (over alias t) that a column of type p_type holds the subject key p_key,
 -- as erasures and exports compare them: in the column's type without its modifier (a
@@ -220,7 +222,21 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select case when retention_internal._base_type(p_key_type, -1) = 'uuid'
+  select case when retention_internal._base_type(p_type, -1) in ('json', 'jsonb')
+              -- A JSON scalar: the key as a number (an integer key) and as a string, a
+              -- uuid's in each spelling a text column takes.
+              then (select format('t.%I::jsonb = any (%L::jsonb[])', p_col,
+                                  array(select pg_catalog.to_jsonb(x) from unnest(
+                                          case when retention_internal._base_type(p_key_type, -1) = 'uuid'
+                                               then array[u.u, pg_catalog.upper(u.u), pg_catalog.replace(u.u, '-', ''),
+                                                          pg_catalog.upper(pg_catalog.replace(u.u, '-', '')), '{' || u.u || '}',
+                                                          '{' || pg_catalog.upper(u.u) || '}']
+                                               else array[u.u] end) x)
+                                  || case when retention_internal._base_type(p_key_type, -1) in ('smallint', 'integer', 'bigint', 'numeric')
+                                          then array[u.u::jsonb] else '{}'::jsonb[] end)
+                      from (select coalesce(retention_internal._subject_value(p_key, retention_internal._base_type(p_key_type, -1)), p_key) as u) u
+                     where u.u is not null)
+              when retention_internal._base_type(p_key_type, -1) = 'uuid'
                    and retention_internal._base_type(p_type, -1) in ('text', 'character varying')
               then (select format('t.%I collate "C" = any (%L::text[])', p_col,
                                   array(select x from unnest(array[u.u, pg_catalog.replace(u.u, '-', ''), '{' || u.u || '}']) f(f)

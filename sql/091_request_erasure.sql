@@ -1,7 +1,8 @@
--- Whether p_text holds the key (p_key, as the row holds it) or a text value of four
--- characters or more of the row of p_table whose key column p_col has it, compared
--- without case. Only text, varchar and char columns are read (no cast of another role's
--- runs as the owner).
+-- Whether p_text holds a value of four characters or more of the row of p_table whose key
+-- column p_col has p_key, without case and with runs of blanks as one: its text columns
+-- (citext and other string types too), numbers (a phone number kept as bigint), uuids and
+-- times, each as its type's output function writes it (format's %s: no cast of another
+-- role's runs as the owner). Round atk72 F1.
 create or replace function retention_internal._names_row(p_table regclass, p_col name, p_key text, p_text text)
 returns boolean
 language plpgsql
@@ -9,6 +10,8 @@ stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set extra_float_digits = 1
 as $$
 declare
   v_cols text;
@@ -17,20 +20,20 @@ begin
   if p_text is null or p_key is null then
     return false;
   end if;
-  if pg_catalog.length(p_key) >= 4 and pg_catalog.strpos(pg_catalog.lower(p_text), pg_catalog.lower(p_key)) > 0 then
-    return true;
-  end if;
-  select string_agg(format('t.%I::text', a.attname), ', ')
+  select string_agg(format('pg_catalog.format(''%%s'', t.%I)', a.attname), ', ')
     into v_cols
     from pg_catalog.pg_attribute a
+    join pg_catalog.pg_type y on y.oid = pg_catalog.to_regtype(retention_internal._base_type(a.atttypid, -1))
    where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
-     and retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character', 'bpchar');
+     and y.typcategory in ('S', 'N', 'U', 'D');
   if v_cols is null then
     return false;
   end if;
   execute format('select exists (select from %s t cross join lateral unnest(array[%s]) v(v)
-                                 where t.%I = $1::%s and pg_catalog.length(v.v) >= 4
-                                   and pg_catalog.strpos(pg_catalog.lower($2), pg_catalog.lower(pg_catalog.btrim(v.v))) > 0)',
+                                 where t.%I = $1::%s
+                                   and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
+                                   and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower($2), ''\s+'', '' '', ''g''),
+                                                         pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(v.v)), ''\s+'', '' '', ''g'')) > 0)',
                  retention_internal._reach_scan(p_table), v_cols, p_col,
                  (select k.key_type from retention_internal._single_key(p_table) k))
     into v_hit
@@ -39,7 +42,7 @@ begin
 end
 $$;
 comment on function retention_internal._names_row(regclass, name, text, text) is
-  'Internal. Whether a text holds a subject''s key or a text value (4+ characters) of their row, without case: a request''s reference must not.';
+  'Internal. Whether a text holds a value (4+ characters: text, number, uuid, time) of a subject''s row, without case and with runs of blanks as one: a request''s reference must not.';
 
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit

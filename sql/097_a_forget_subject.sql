@@ -1,5 +1,7 @@
--- Whether a text names a subject key: the key in any spelling _subject_forms knows
--- (without case), or holding it when it has four characters or more.
+-- Whether a text names a subject key, without case and with runs of blanks as one: the key
+-- in any spelling _subject_forms knows; holding one of those spellings of four characters
+-- or more (an unhyphenated uuid); or holding a shorter key as a word ('ticket for user 42',
+-- not 'ZD-4211'; round atk72 F1).
 create or replace function retention_internal._names_key(p_text text, p_key text)
 returns boolean
 language sql
@@ -10,10 +12,15 @@ as $$
          and (exists (select from unnest(retention_internal._subject_forms(p_text)) f
                        where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
                                                               from unnest(retention_internal._subject_forms(p_key)) g)))
-              or (pg_catalog.length(p_key) >= 4 and pg_catalog.strpos(pg_catalog.lower(p_text), pg_catalog.lower(p_key)) > 0))
+              or exists (select from unnest(retention_internal._subject_forms(p_key)) g
+                          where pg_catalog.length(g) >= 4
+                            and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(p_text), '\s+', ' ', 'g'),
+                                                  pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(g)), '\s+', ' ', 'g')) > 0)
+              or (pg_catalog.btrim(p_key) ~ '^\w+$'
+                  and pg_catalog.lower(p_text) ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key)) || '\M')))
 $$;
 comment on function retention_internal._names_key(text, text) is
-  'Internal. Whether a text names a subject key (the key in any spelling, or holding a key of 4+ characters), without case.';
+  'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';
 
 -- A table as the retention schema knows it: itself, its partitions and the tables it is a
 -- partition of (their qualified names), the policies on any of them and every run on any
@@ -30,13 +37,20 @@ begin
   rels := array(select t.relid from pg_catalog.pg_partition_tree(
                   coalesce(pg_catalog.pg_partition_root(p_rel), p_rel)) t) || p_rel;
   tables := array(select retention.qualified_name(r) from unnest(rels) r);
+  -- A policy whose table is gone (rebuilt under its name: a new oid) counts by the name it
+  -- had (round atk72 F3).
   select coalesce(array_agg(p.policy_id), '{}'), coalesce(array_agg(p.name), '{}') into policies, names
-    from retention.policies p where p.target = any (rels);
+    from retention.policies p
+   where p.target = any (rels)
+      or (not exists (select from pg_catalog.pg_class c where c.oid = p.target)
+          and pg_catalog.to_regclass(p.target_name) = any (rels));
   -- A run's spec records its table's oid (spec.rel): a dropped policy's table renamed since
-  -- is found by it (round atk66 F7); runs from before it was recorded, by name.
+  -- is found by it (round atk66 F7); runs from before it was recorded, and runs whose table
+  -- is gone (rebuilt under its name), by name.
   runs := array(select r.run_id from retention.runs r
                  where r.policy_name = any (names)
-                    or coalesce((r.spec ->> 'rel')::oid, to_regclass(r.spec #>> '{policy,target}')::oid) = any (rels::oid[]));
+                    or coalesce((select c.oid from pg_catalog.pg_class c where c.oid = (r.spec ->> 'rel')::oid),
+                                to_regclass(r.spec #>> '{policy,target}')::oid) = any (rels::oid[]));
 end
 $$;
 comment on function retention_internal._table_family(regclass) is
@@ -416,11 +430,14 @@ begin
             union
             select ta.attname
               from pg_catalog.pg_constraint k
-              join pg_catalog.pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = k.confkey[1]
+              -- Each column of the key with the column it references (a composite key too:
+              -- (tenant, to_email) -> users (tenant, email); round atk72 F2).
+              cross join lateral unnest(k.conkey, k.confkey) kc(att, ref)
+              join pg_catalog.pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = kc.ref
               join pg_catalog.pg_attribute ta on ta.attrelid = p_target and ta.attname = ra.attname
                                               and ta.attnum > 0 and not ta.attisdropped
-              join pg_catalog.pg_attribute fa on fa.attrelid = k.conrelid and fa.attnum = k.conkey[1]
-             where k.contype = 'f' and pg_catalog.cardinality(k.conkey) = 1
+              join pg_catalog.pg_attribute fa on fa.attrelid = k.conrelid and fa.attnum = kc.att
+             where k.contype = 'f'
                and (k.confrelid = p_target
                     or k.confrelid in (select a2.relid from pg_catalog.pg_partition_ancestors(p_target) a2))
                -- Declared on the referencing table or a table above it (read from the

@@ -1,0 +1,122 @@
+// Attack round atk72 (personal data left behind, the atk66 fixes attacked), each finding a test:
+//  F1 a request's reference naming the person (a citext e-mail, a short id as a word, a
+//     phone number kept as bigint, a name with two blanks, an unhyphenated uuid) was accepted;
+//  F2 a released hold on the person's e-mail was kept when the key referencing it was
+//     composite ((tenant, to_email) -> users (tenant, email));
+//  F3 a failed row keyed by the e-mail, and a flag, were kept once the table was rebuilt
+//     under its name (a new oid);
+//  F4 a policy's jsonb subject column was neither a step nor a gap, and no rule could name it.
+import { afterAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { sqlState, useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+const clients: pg.Client[] = [];
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => {});
+});
+
+async function file(table: string, id: string, reference?: string): Promise<number> {
+  const [r] = await q<{ id: number }>(`select request_id::int as id from retention.request_erasure($1, $2, 'ticket 1', p_reference => $3)`,
+    [table, id, reference ?? null]);
+  return r!.id;
+}
+
+async function processed(id: number): Promise<string> {
+  await db.call(`call retention.process_erasure($1)`, [id]);
+  const [r] = await q<{ status: string }>(`select status from retention.erasure_requests where request_id = $1`, [id]);
+  return r!.status;
+}
+
+/** Everything the retention schema holds as text, for a value that must not be there. */
+async function mentions(value: string): Promise<string[]> {
+  const rows = await q<{ src: string }>(`
+    select 'legal_holds ' || h.hold_id as src from retention.legal_holds h where h::text ilike '%' || $1 || '%'
+    union all select 'subject_tokens' from retention.subject_tokens t where t.subject ilike '%' || $1 || '%'
+    union all select 'erasure_requests ' || r.request_id from retention.erasure_requests r where r::text ilike '%' || $1 || '%'
+    union all select 'notifications ' || n.notification_id from retention.notifications n
+      where n.payload::text ilike '%' || $1 || '%' or n.dedupe_key ilike '%' || $1 || '%'
+    union all select 'audit_log ' || a.audit_id from retention.audit_log a where a.details::text ilike '%' || $1 || '%'
+    union all select 'runs ' || r.run_id from retention.runs r where concat_ws(' ', r.error, r.error_hint, r.spec::text) ilike '%' || $1 || '%'
+    union all select 'run_row_failures ' || f.run_id from retention.run_row_failures f where f::text ilike '%' || $1 || '%'
+    union all select 'flagged_rows' from retention.flagged_rows f where f::text ilike '%' || $1 || '%'
+    union all select 'row_exemptions' from retention.row_exemptions e where e::text ilike '%' || $1 || '%'`, [value]);
+  return rows.map((r) => r.src);
+}
+
+describe('a completed erasure leaves nothing of the person behind (atk72)', () => {
+  it('F1: a reference holding the person\'s e-mail (citext), id as a word, phone number, name or uuid in another spelling is refused', async () => {
+    await q(`create schema b1`);
+    const citext = await q(`create extension if not exists citext`).then(() => true, () => false);
+    await q(`create table b1.users (id bigint primary key, email ${citext ? 'citext' : 'text'} not null unique, name text, phone bigint)`);
+    await q(`insert into b1.users values (42, 'Alice.Qwerty@Example.com', 'Alice Qwertyuiop', 4915112345678)`);
+    for (const ref of ['ALICE.QWERTY@EXAMPLE.COM', 'ticket for user 42', 'call back +4915112345678', 'Alice  Qwertyuiop', '42']) {
+      expect(await sqlState(file('b1.users', '42', ref)), ref).toBe('RT029');
+    }
+    await q(`create table b1.people (id uuid primary key, name text)`);
+    await q(`insert into b1.people values ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'Dora')`);
+    expect(await sqlState(file('b1.people', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'T-A0EEBC999C0B4EF8BB6D6BB9BD380A11'))).toBe('RT029');
+    expect(await count(db, `retention.erasure_requests where subject_table in ('b1.users'::regclass, 'b1.people'::regclass)`)).toBe(0);
+    // Opaque ticket ids are taken.
+    for (const ref of ['ZD-4211', 'T-2026-0042']) {
+      expect(await file('b1.users', '42', ref), ref).toBeGreaterThan(0);
+    }
+  });
+
+  it('F2: a released hold on the e-mail a composite key references is forgotten', async () => {
+    await q(`create schema b2`);
+    await q(`create table b2.users (id bigint primary key, tenant int not null, email text not null, unique (tenant, email))`);
+    await q(`create table b2.mails (id bigint primary key, tenant int not null, to_email text not null, sent_at timestamptz not null,
+               foreign key (tenant, to_email) references b2.users (tenant, email) on delete cascade)`);
+    await q(`insert into b2.users values (42, 1, 'alice.qwerty@b2.example')`);
+    await q(`select retention.set_policy('b2.mails', 'b2.mails', 'delete', 'sent_at', interval '30 days', p_subject_column => 'to_email')`);
+    const [h] = await q<{ id: number }>(`select hold_id::int as id from retention.place_hold('subject', 'alice.qwerty@b2.example', 'dispute with Alice Qwertyuiop', 'CASE-B2')`);
+    await q(`select retention.release_hold($1, 'settled with Alice Qwertyuiop')`, [h!.id]);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    expect(await processed(await file('b2.users', '42'))).toBe('completed');
+    expect(await mentions('alice.qwerty@b2.example')).toEqual([]);
+    expect(await mentions('Qwertyuiop')).toEqual([]);
+  });
+
+  it('F3: a failed row keyed by the e-mail, and a flag, go with the person though the table was rebuilt under its name', async () => {
+    await q(`create schema b3`);
+    await q(`create table b3.users (email text primary key, org text, created_at timestamptz not null, last_login_at timestamptz, deleted_at timestamptz)`);
+    await q(`create table b3.notes (id bigint primary key, user_email text references b3.users (email))`);
+    await q(`insert into b3.users values ('alice.qwerty@b3.example', 'alice-family-org', now() - interval '3 years', now() - interval '3 years', null),
+                                        ('bob.zxcvbn@b3.example', 'acme', now(), now(), null)`);
+    await q(`insert into b3.notes values (1, 'alice.qwerty@b3.example')`);
+    await q(`select retention.set_policy('b3.users', 'b3.users', 'delete', 'created_at', interval '2 years')`);
+    await db.call(`call retention.run('b3.users')`).catch(() => {});
+    await q(`select retention.set_inactive_accounts_policy('b3.inactive', 'b3.users', p_tenant_column => 'org')`);
+    await db.call(`call retention.run('b3.inactive')`);
+    expect(await mentions('alice.qwerty@b3.example')).not.toEqual([]);
+    await q(`alter table b3.notes drop constraint notes_user_email_fkey`);
+    await q(`create table b3.users_new (like b3.users including all)`);
+    await q(`insert into b3.users_new select * from b3.users`);
+    await q(`drop table b3.users`);
+    await q(`alter table b3.users_new rename to users`);
+    await q(`alter table b3.notes add foreign key (user_email) references b3.users (email) on delete cascade`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    expect(await processed(await file('b3.users', 'alice.qwerty@b3.example'))).toBe('completed');
+    expect(await mentions('alice.qwerty@b3.example')).toEqual([]);
+    expect(await mentions('alice-family-org')).toEqual([]);
+  });
+
+  it('F4: a policy\'s jsonb subject column is a gap the plan lists, an erasure rule can name it, and the erasure takes the key as a number or a string', async () => {
+    await q(`create schema b4`);
+    await q(`create table b4.users (id bigint primary key, email text)`);
+    await q(`create table b4.events (id bigint primary key, user_id jsonb, at timestamptz not null default now(), what text)`);
+    await q(`insert into b4.users values (42, 'alice@b4.example'), (7, 'bob@b4.example')`);
+    await q(`insert into b4.events values (1, '42', now(), 'a'), (2, '"42"', now(), 'b'), (3, '7', now(), 'c'), (4, '"420"', now(), 'd')`);
+    await q(`select retention.set_policy('b4.events', 'b4.events', 'delete', 'at', interval '1 year', p_subject_column => 'user_id')`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    const id = await file('b4.users', '42');
+    expect(await q(`select rows::int, warning from retention.erasure_plan($1) where target = 'b4.events'`, [id]))
+      .toEqual([{ rows: 2, warning: expect.stringMatching(/^not in the plan/) }]);
+    await q(`select retention.set_erasure_rule('b4.events', 'delete', p_subject_column => 'user_id', p_subject_table => 'b4.users')`);
+    expect(await processed(id)).toBe('completed');
+    expect(await q(`select id::int from b4.events order by id`)).toEqual([{ id: 3 }, { id: 4 }]);
+  });
+});
