@@ -34,7 +34,7 @@ comment on function retention_internal._subject_token(text) is
 
 -- A message with the values erased: p_how 'quoted' replaces their quoted occurrences
 -- ('v', "v", (v), as PostgreSQL's and our messages quote them: a bare 7 is also a batch
--- number); 'bare' every occurrence of values of four characters or more; 'word' their
+-- number); 'bare' every occurrence of values of four characters or more, without case; 'word' their
 -- whole-word occurrences (letters, digits, _ only: for short values in messages about the
 -- person's rows). Each is replaced by p_with, the longest first: a first name replaced
 -- before the full name it begins would leave the surname (round atk66 F11).
@@ -62,10 +62,13 @@ begin
         r := pg_catalog.replace(r, '(' || v || ')', '(' || p_with || ')');
       when 'bare' then
         continue when pg_catalog.length(v) < 4;
-        r := pg_catalog.replace(r, v, p_with);
+        -- Without case: a message may quote an e-mail address in capitals (round atk72
+        -- F5). Every character but letters, digits and blanks escaped: taken literally.
+        r := pg_catalog.regexp_replace(r, pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g'),
+                                       pg_catalog.replace(p_with, '\', '\\'), 'gi');
       when 'word' then
         continue when v !~ '^\w+$';
-        r := pg_catalog.regexp_replace(r, '\m' || v || '\M', p_with, 'g');
+        r := pg_catalog.regexp_replace(r, '\m' || v || '\M', p_with, 'gi');
     end case;
   end loop;
   return r;

@@ -180,12 +180,12 @@ begin
            case when n.payload ->> 'request_id' = p_request::text
                 then n.payload - 'requested_by' - 'status_reason' else n.payload end,
            case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
-                when n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+                when n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
                 then v_values
                 else '{}' end,
            v_values, v_token)
    where n.payload ->> 'request_id' = p_request::text
-      or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables)))
+      or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs)))
       or n.payload::text like any (array(select retention_internal._like_pattern(v, true) from unnest(v_values) v));
   get diagnostics n_notes = row_count;
   -- A rows_flagged notice that listed only their row went to their tenant alone: the
@@ -193,7 +193,7 @@ begin
   update retention.notifications n
      set payload = n.payload || jsonb_build_object('tenant', null),
          dedupe_key = format('rows_flagged:%s:erased:%s', n.payload ->> 'run_id', n.notification_id)
-   where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+   where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
      and n.payload ->> 'tenant' is not null
      and not exists (select from jsonb_array_elements(n.payload -> 'rows') r
                       where r ->> 'key' is distinct from v_token and not r ->> 'key' = any (v_values));
@@ -242,8 +242,14 @@ begin
     select r.* from retention.erasure_requests r
      where r.request_id <> p_request
        -- Filed on the subject table, a partition of it or the table it is a partition of:
-       -- the same row (round atk66 F3).
-       and r.subject_table = any (v_rels)
+       -- the same row (round atk66 F3); or on a table inheriting from it, whose rows this
+       -- erasure took with the same condition (round atk72 F6).
+       and (r.subject_table = any (v_rels)
+            or r.subject_table in (with recursive down(rel) as (
+                                     select i.inhrelid from pg_catalog.pg_inherits i where i.inhparent = v_req.subject_table
+                                     union
+                                     select i.inhrelid from pg_catalog.pg_inherits i join down d on i.inhparent = d.rel)
+                                   select d.rel::regclass from down d))
        and (r.status in ('pending', 'blocked_by_hold', 'failed')
             or (r.status = 'in_progress'
                 and not retention_internal._run_lock_held(format('erasure:%s', r.request_id), r.processing_pid)))
@@ -289,9 +295,19 @@ begin
     n_dups := n_dups + 1;
   end loop;
 
+  -- Row tokens ('<table>:<key>') under every name the family's tables had: their names
+  -- now, their policies' names for them and the names their runs recorded (a table renamed
+  -- since an exemption: round atk72 F7).
   delete from retention.subject_tokens t
    where t.subject = any (array(select 'subject:' || v from unnest(v_values) v))
-      or t.subject = any (array(select q || ':' || v from unnest(v_tables) q cross join unnest(v_values) v));
+      or t.subject = any (array(select q || ':' || v
+                                  from (select unnest(v_tables)
+                                        union select p.target_name from retention.policies p
+                                               where p.policy_id = any (v_policies) and p.target_name is not null
+                                        union select r.spec #>> '{policy,target}' from retention.runs r
+                                               where r.run_id = any (v_runs) and r.spec ? 'policy') n(q)
+                                 cross join unnest(v_values) v
+                                 where q is not null));
   -- What now names the person by token only (some of it done by _forget_rows as each
   -- delete step began).
   select count(*) into n_holds from retention.legal_holds h where h.reason = v_erased;
@@ -406,12 +422,13 @@ begin
                     cand as materialized (
                       select d.v from d where pg_catalog.octet_length(d.v) < 4
                       union all
-                      select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(d.v, ''UTF8''), 1, 4)
+                      select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v), ''UTF8''), 1, 4)
                        where pg_catalog.octet_length(d.v) >= 4)
-                    select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, c.v) > 0',
+                    select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v)) > 0',
                    v_exprs, v_tbl, p_cond)
       into v_vals
-      using v_msgs, pg_catalog.convert_to(v_msgs, 'UTF8');
+      -- Without case (a message may quote an e-mail address in capitals: round atk72 F5).
+      using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
@@ -505,7 +522,7 @@ begin
       update retention.notifications n
          set payload = n.payload || jsonb_build_object('tenant', null),
              dedupe_key = format('rows_flagged:%s:erased:%s', n.payload ->> 'run_id', n.notification_id)
-       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
          and n.payload ->> 'tenant' is not null
          and not exists (select from jsonb_array_elements(n.payload -> 'rows') r
                           where r ->> 'key' is distinct from p_token and not r ->> 'key' in (select unnest(v_ids)));
@@ -513,12 +530,18 @@ begin
     if v_delete then
       update retention.notifications n
          set payload = retention_internal._redact_jsonb(n.payload, v_ids, '{}', p_token)
-       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables))
+       where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
          and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
+      -- Under every name the tables had (their policies' and runs' names too: atk72 F7).
       delete from retention.subject_tokens t
-       using unnest(v_tables) q
-       where pg_catalog.left(t.subject, length(q) + 1) = q || ':'
-         and substr(t.subject, length(q) + 2) in (select unnest(v_ids));
+       using (select unnest(v_tables)
+              union select p.target_name from retention.policies p
+                     where p.policy_id = any (v_policies) and p.target_name is not null
+              union select r.spec #>> '{policy,target}' from retention.runs r
+                     where r.run_id = any (v_runs) and r.spec ? 'policy') n(q)
+       where n.q is not null
+         and pg_catalog.left(t.subject, length(n.q) + 1) = n.q || ':'
+         and substr(t.subject, length(n.q) + 2) in (select unnest(v_ids));
     end if;
   end if;
 
@@ -551,25 +574,25 @@ begin
     v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
     update retention.runs r
        set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
-     where r.error like any (v_pats) or r.error_hint like any (v_pats);
+     where r.error ilike any (v_pats) or r.error_hint ilike any (v_pats);
     update retention.run_row_failures f
        set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
-     where f.error like any (v_pats);
+     where f.error ilike any (v_pats);
     update retention.erasure_requests q
        set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
-     where q.status_reason like any (v_pats);
+     where q.status_reason ilike any (v_pats);
     update retention.notifications n
        set payload = n.payload
                      || case when n.payload ? 'error'
                              then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
                      || case when n.payload ? 'status_reason'
                              then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-     where n.payload ->> 'error' like any (v_pats) or n.payload ->> 'status_reason' like any (v_pats);
+     where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
   end if;
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then
-    select array(select w from unnest(v_words) w where strpos(m.text, w) > 0) into v_words
+    select array(select w from unnest(v_words) w where strpos(lower(m.text), lower(w)) > 0) into v_words
       from (select concat_ws(' ',
               (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r where r.run_id = any (v_runs)),
               (select string_agg(f.error, ' ') from retention.run_row_failures f where f.run_id = any (v_runs)),

@@ -5,7 +5,12 @@
 //     composite ((tenant, to_email) -> users (tenant, email));
 //  F3 a failed row keyed by the e-mail, and a flag, were kept once the table was rebuilt
 //     under its name (a new oid);
-//  F4 a policy's jsonb subject column was neither a step nor a gap, and no rule could name it.
+//  F4 a policy's jsonb subject column was neither a step nor a gap, and no rule could name it;
+//  F5 a message quoting the e-mail in capitals kept it (values were erased case-sensitively);
+//  F6 a duplicate request filed on an inheritance child stayed open with the id;
+//  F7 an exemption's token link under the table's former name survived a rename;
+//  F8 a rows_flagged notice kept the key and tenant once the policy was dropped and the
+//     table renamed.
 import { afterAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { sqlState, useTestDatabase } from '../support/db.ts';
@@ -118,5 +123,56 @@ describe('a completed erasure leaves nothing of the person behind (atk72)', () =
     await q(`select retention.set_erasure_rule('b4.events', 'delete', p_subject_column => 'user_id', p_subject_table => 'b4.users')`);
     expect(await processed(id)).toBe('completed');
     expect(await q(`select id::int from b4.events order by id`)).toEqual([{ id: 3 }, { id: 4 }]);
+  });
+
+  it('F5: a message quoting the e-mail in another case loses it', async () => {
+    await q(`create schema b5`);
+    await q(`create table b5.users (id bigint primary key, email text not null, disputed boolean not null default false, created_at timestamptz not null)`);
+    await q(`insert into b5.users values (42, 'Alice.Qwerty@B5.example', true, now() - interval '3 years'), (43, 'Bob.Zxcvbnm@B5.example', true, now() - interval '3 years')`);
+    await q(`create function b5.guard() returns trigger language plpgsql as $f$
+             begin if old.disputed then raise exception 'account % is in a payment dispute', upper(old.email); end if; return old; end $f$`);
+    await q(`create trigger users_dispute before delete on b5.users for each row execute function b5.guard()`);
+    await q(`select retention.set_policy('b5.users', 'b5.users', 'delete', 'created_at', interval '2 years')`);
+    await db.call(`call retention.run('b5.users')`).catch(() => {});
+    expect(await mentions('bob.zxcvbnm@b5.example')).not.toEqual([]);
+    await q(`update b5.users set disputed = false where id = 43`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    expect(await processed(await file('b5.users', '43'))).toBe('completed');
+    expect(await mentions('bob.zxcvbnm@b5.example')).toEqual([]);
+  });
+
+  it('F6: a duplicate request filed on an inheritance child of the subject table completes with it', async () => {
+    await q(`create schema b6`);
+    await q(`create table b6.users (id bigint primary key, email text)`);
+    await q(`create table b6.users_legacy (primary key (id)) inherits (b6.users)`);
+    await q(`insert into b6.users values (42, 'alice@b6.example')`);
+    await q(`insert into b6.users_legacy values (42, 'alice@b6.example')`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    const first = await file('b6.users', '42');
+    const second = await file('b6.users_legacy', '42');
+    expect(await processed(first)).toBe('completed');
+    expect(await count(db, `b6.users`)).toBe(0);
+    expect(await q(`select status, subject_id from retention.erasure_requests where request_id = $1`, [second]))
+      .toEqual([{ status: 'completed', subject_id: null }]);
+  });
+
+  it('F7, F8: token links, flags and notices of a renamed table (its policy dropped) go with the person', async () => {
+    await q(`create schema b7`);
+    await q(`create table b7.users (email text primary key, org text, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await q(`insert into b7.users values ('alice.qwerty@b7.example', 'alice-family-org', now() - interval '3 years', null),
+                                        ('carol.uiop@b7.example', 'carol-family-org', now() - interval '3 years', null)`);
+    await q(`select retention.set_inactive_accounts_policy('b7.inactive', 'b7.users', p_tenant_column => 'org')`);
+    await db.call(`call retention.run('b7.inactive')`);
+    await q(`select retention.exempt_row('b7.inactive', 'carol.uiop@b7.example', 'VIP')`);
+    expect(await count(db, `retention.subject_tokens where subject = 'b7.users:carol.uiop@b7.example'`)).toBe(1);
+    expect(await count(db, `retention.notifications where kind = 'rows_flagged' and payload::text like '%alice-family-org%'`)).toBe(1);
+    await q(`select retention.drop_policy('b7.inactive')`);
+    await q(`alter table b7.users rename to members`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    for (const who of ['alice.qwerty@b7.example', 'carol.uiop@b7.example']) {
+      expect(await processed(await file('b7.members', who)), who).toBe('completed');
+      expect(await mentions(who), who).toEqual([]);
+    }
+    expect(await mentions('alice-family-org')).toEqual([]);
   });
 });
