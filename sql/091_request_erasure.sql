@@ -118,7 +118,11 @@ begin
   v_stored := retention_internal._stored_key(v_table, p_subject_id);
   if v_stored is null then
     raise exception 'no subject % in %', coalesce(quote_literal(p_subject_id), 'NULL'), v_table
-      using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk);
+      using errcode = 'RT030', hint = format('p_subject_id is the value of %s.%I of the person''s row.', v_table, v_pk)
+                                      || case when exists (select from pg_catalog.pg_inherits i where i.inhparent = v_table)
+                                                   and (select c.relkind from pg_catalog.pg_class c where c.oid = v_table) = 'r'
+                                              then format(' A row of a table inheriting from %s is that table''s: file the request on it.', v_table)
+                                              else '' end;
   end if;
   p_subject_id := v_stored;
   -- The reference is kept after the erasure and handed out in erasure_completed: it must

@@ -148,10 +148,14 @@ describe('a completed erasure leaves nothing of the person behind (atk72)', () =
     await q(`insert into b6.users values (42, 'alice@b6.example')`);
     await q(`insert into b6.users_legacy values (42, 'alice@b6.example')`);
     await q(`select retention.set_erasure_rule(null, 'delete')`);
+    // A row only the child holds is not the parent's: the hint says where it is.
+    await q(`insert into b6.users_legacy values (43, 'carol@b6.example')`);
+    const missing = await file('b6.users', '43').then(() => null, (e: { code?: string; hint?: string }) => e);
+    expect(missing).toMatchObject({ code: 'RT030', hint: expect.stringMatching(/inheriting from b6\.users is that table's/) });
     const first = await file('b6.users', '42');
     const second = await file('b6.users_legacy', '42');
     expect(await processed(first)).toBe('completed');
-    expect(await count(db, `b6.users`)).toBe(0);
+    expect(await count(db, `b6.users where id = 42`)).toBe(0);
     expect(await q(`select status, subject_id from retention.erasure_requests where request_id = $1`, [second]))
       .toEqual([{ status: 'completed', subject_id: null }]);
   });
