@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { errFields } from '../../runner/log.ts';
 import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
+import { erasureHelpers } from '../support/erasure.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -25,33 +26,7 @@ afterAll(async () => {
   for (const c of clients) await c.end().catch(() => {});
 });
 
-async function file(table: string, id: string, reference?: string): Promise<number> {
-  const [r] = await q<{ id: number }>(`select request_id::int as id from retention.request_erasure($1, $2, 'ticket 1', p_reference => $3)`,
-    [table, id, reference ?? null]);
-  return r!.id;
-}
-
-async function processed(id: number): Promise<string> {
-  await db.call(`call retention.process_erasure($1)`, [id]);
-  const [r] = await q<{ status: string }>(`select status from retention.erasure_requests where request_id = $1`, [id]);
-  return r!.status;
-}
-
-/** Everything the retention schema holds as text, for a value that must not be there. */
-async function mentions(value: string): Promise<string[]> {
-  const rows = await q<{ src: string }>(`
-    select 'legal_holds ' || h.hold_id as src from retention.legal_holds h where h::text ilike '%' || $1 || '%'
-    union all select 'subject_tokens' from retention.subject_tokens t where t.subject ilike '%' || $1 || '%'
-    union all select 'erasure_requests ' || r.request_id from retention.erasure_requests r where r::text ilike '%' || $1 || '%'
-    union all select 'notifications ' || n.notification_id from retention.notifications n
-      where n.payload::text ilike '%' || $1 || '%' or n.dedupe_key ilike '%' || $1 || '%'
-    union all select 'audit_log ' || a.audit_id from retention.audit_log a where a.details::text ilike '%' || $1 || '%'
-    union all select 'runs ' || r.run_id from retention.runs r where concat_ws(' ', r.error, r.error_hint, r.spec::text) ilike '%' || $1 || '%'
-    union all select 'run_row_failures ' || f.run_id from retention.run_row_failures f where f::text ilike '%' || $1 || '%'
-    union all select 'flagged_rows' from retention.flagged_rows f where f::text ilike '%' || $1 || '%'
-    union all select 'row_exemptions' from retention.row_exemptions e where e::text ilike '%' || $1 || '%'`, [value]);
-  return rows.map((r) => r.src);
-}
+const { file, processed, mentions } = erasureHelpers(db);
 
 describe('a completed erasure leaves nothing of the person in the retention schema (atk66)', () => {
   it('F1: a released subject hold spelt in another case is forgotten with the person', async () => {
