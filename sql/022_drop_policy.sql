@@ -1,3 +1,35 @@
+-- A dropped policy's runs still 'running' (their session was killed): the caller holds
+-- the policy's run lock, so whoever ran them is gone. Marked interrupted and audited, as
+-- the policy's next run would have done; a dropped policy has none (round atk74 F1).
+create or replace function retention_internal._close_dead_policy_runs(p_name text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_dead retention.runs;
+begin
+  for v_dead in
+    update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
+           error = 'the session running it ended before the run finished'
+     where policy_name = p_name and status = 'running' and kind = 'policy'
+    returning *
+  loop
+    if v_dead.spec ? 'proposal' then
+      perform retention_internal._proposal_run_closed(v_dead, 'interrupted');
+    end if;
+    perform retention_internal._append_audit('run.interrupted', 'policy', p_name,
+      jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
+                         'error', 'the session running it ended before the run finished')
+      || case when v_dead.estimated then '{"estimated": true}'::jsonb else '{}' end);
+  end loop;
+end
+$$;
+comment on function retention_internal._close_dead_policy_runs(text) is
+  'Internal. Marks a policy''s runs still running interrupted, audited (the caller holds its run lock: their sessions are gone).';
+
 -- Removes a policy. Its runs stay in the ledger (they keep the policy's name) and
 -- policy-scoped legal holds stay in force for any later policy of the same name.
 create or replace function retention.drop_policy(p_name text)
@@ -23,6 +55,7 @@ begin
   -- What its subject column covered, judged again without it (RT024). The run lock is a
   -- session's: a refusal lets go of it (it would keep every run of the policy waiting).
   begin
+    perform retention_internal._close_dead_policy_runs(p_name);
     if v_old.subject_column is not null then
       perform retention_internal._lock_for_coverage();
     end if;

@@ -256,6 +256,16 @@ begin
        and coalesce(retention_internal._subject_value(r.subject_id, v_type), r.subject_id) = v_value
      order by r.request_id
   loop
+    -- Runs its dead processing left running are interrupted (no processing of it comes
+    -- again to close them: round atk74 F3).
+    update retention.runs r set status = 'interrupted', finished_at = clock_timestamp(),
+           error = 'the session running it ended before the run finished'
+     where r.request_id = v_dup.request_id and r.status = 'running';
+    get diagnostics v_n = row_count;
+    if v_n > 0 then
+      perform retention_internal._append_audit('run.interrupted', 'erasure_request', v_dup.request_id::text,
+        jsonb_build_object('runs', v_n, 'error', 'the session running it ended before the run finished'));
+    end if;
     -- Its runs worked on the person's rows only, as this request's: their conditions
     -- (which quote the key), messages and failed rows go (round atk55).
     update retention.run_row_failures f

@@ -221,6 +221,8 @@ begin
   end if;
   -- The rules the plan was made under, for erasure_step and run_step to hold it to.
   v_plan := jsonb_set(v_plan, '{0,rules}', to_jsonb(retention_internal._erasure_rules_version()));
+  -- When this processing began: the re-keyed-row check at completion counts its runs only.
+  v_plan := jsonb_set(v_plan, '{0,opened_at}', to_jsonb(pg_catalog.clock_timestamp()));
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
          plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
@@ -456,9 +458,12 @@ begin
           select e.target, e.cond
             from jsonb_to_recordset(v_req.plan) as e(target text, rule text, depth int, rows bigint, cond text)
            where e.depth = 0 and e.rule in ('delete', 'scrub') and e.rows > 0 and to_regclass(e.target) is not null
+             -- This processing's runs only: an earlier one's scrub of the row (killed or
+             -- failed after it) must not stand for this one (round atk74 F2).
              and not exists (select from retention.runs r
                               where r.request_id = p_request and r.erasure_table = e.target and r.kind = 'erasure'
-                                and r.affected > 0)
+                                and r.affected > 0
+                                and r.started_at >= coalesce((v_req.plan -> 0 ->> 'opened_at')::timestamptz, '-infinity'))
         loop
           execute format('select count(*) from only %s t where %s', v_left.target, v_left.cond) into v_n;
           if v_n = 0 then

@@ -336,4 +336,43 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     await db.call(`call retention.run('a14.mails')`);
     expect(await count(db, `a14.mails`)).toBe(0);
   });
+
+  it('atk74 F2: an earlier processing that scrubbed the row does not stand for this one: a row re-keyed now fails the request', async () => {
+    await q(`create schema a15`);
+    await q(`create table a15.users (id int primary key, email text, name text)`);
+    await q(`create table a15.sessions (id serial primary key, user_id int references a15.users on update cascade on delete cascade, info text)`);
+    await q(`insert into a15.users values (7, 'alice@a15.example', 'Alice'), (8, 'bob@a15.example', 'Bob')`);
+    await q(`insert into a15.sessions (user_id, info) values (7, 'a'), (7, 'b')`);
+    await q(`select retention.set_erasure_rule('a15.users', 'scrub', p_scrub => '{"email": null, "name": null}')`);
+    const id = await file('a15.users', '7');
+    // Processing 1: every step runs, then its session dies before completing.
+    const c1 = await db.connect();
+    await c1.query(`select retention.pin_session()`);
+    await c1.query(`select retention.open_erasure($1)`, [id]);
+    for (;;) {
+      const { rows: [st] } = await c1.query(`select run_id from retention.erasure_step($1)`, [id]);
+      if (!st.run_id) break;
+      while ((await c1.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
+      const [r] = await q<{ t: string }>(`select erasure_table as t from retention.runs where run_id = $1`, [st.run_id]);
+      if (r!.t === 'a15.users') break;
+    }
+    const pid = (await c1.query(`select pg_backend_pid() as p`)).rows[0].p;
+    await q(`select pg_terminate_backend($1)`, [pid]);
+    await c1.end().catch(() => {});
+    await q(`insert into a15.sessions (user_id, info) values (7, 'new')`);
+    // Processing 2: the application re-keys her before its steps.
+    const c2 = await db.connect();
+    clients.push(c2);
+    await c2.query(`select retention.pin_session()`);
+    expect((await c2.query(`select retention.open_erasure($1) as s`, [id])).rows[0].s).toBe('in_progress');
+    await q(`update a15.users set id = 1007 where id = 7`);
+    let last: { status: string; code: string | null } | undefined;
+    for (;;) {
+      const { rows: [st] } = await c2.query(`select run_id, status, code from retention.erasure_step($1)`, [id]);
+      if (!st.run_id) { last = st; break; }
+      while ((await c2.query(`select retention.run_step($1) as s`, [st.run_id])).rows[0].s === 'running');
+    }
+    expect(last).toMatchObject({ status: 'failed', code: 'RT032' });
+    expect(await count(db, `a15.sessions where user_id = 1007`)).toBe(1);
+  });
 });
