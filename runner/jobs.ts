@@ -167,7 +167,7 @@ export class RunHandler {
       return { id: job.id, status: transient ? 'failed' : 'deadletter', output: { ...fields, ...errFields(error) } };
     }
     if (run?.status === 'stopped_lock_timeout') {
-      this.log.warn({ ...fields, error: run.error, will_retry: job.retryCount < this.cfg.retryLimit }, 'run stopped on a lock timeout');
+      this.log.warn({ ...fields, error: loggableMessage(run.error ?? '', run.error_code ?? '55P03'), will_retry: job.retryCount < this.cfg.retryLimit }, 'run stopped on a lock timeout');
       return { id: job.id, status: 'failed', output: fields };
     }
     if (run?.status === 'stopped_requested' && this.stopping) {

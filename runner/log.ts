@@ -24,26 +24,43 @@ export const QUOTED_MARKER = '; it said: ';
 // trigger: 'account alice@example.com is in a payment dispute').
 const QUOTES_VALUES = /^(22|23|27|2F|38|39|44|P0)/;
 
+// A frame of an application's function in an error's context (PostgreSQL's "where",
+// innermost first): "PL/pgSQL function app.audit_trg() line 3 at RAISE". Only the owner
+// creates functions in pg-retention's schemas; any other prints under its own schema.
+const APP_FRAME = /^PL\/(?!pgSQL function (?:retention|retention_internal)\.)[A-Za-z0-9]+ function /m;
+
+/** Whether an error was raised inside an application's code (its context names a function
+ * outside pg-retention's schemas): such code raises any SQLSTATE, an RT one too, with any
+ * message (round atk70). retention_internal._application_raised() is the same rule. */
+export function raisedByApplication(where: string | undefined): boolean {
+  return typeof where === 'string' && APP_FRAME.test(where);
+}
+
 /** An error's message as a log or a job's output may keep it: those leave the database,
- * where an erasure cannot reach them (round atk66 F9). pg-retention's own (RT*) name
- * objects, never values, up to what they quote of the application's; messages of the
- * classes that may quote a row's values are withheld (the run's error in retention.runs
- * keeps them, and the person's erasure redacts them there); others (connections,
- * privileges, a missing object) are kept. */
-export function loggableMessage(message: string, code: string | undefined): string {
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return message;
-  if (code.startsWith('RT')) return message.split(QUOTED_MARKER)[0]!;
-  if (QUOTES_VALUES.test(code)) {
+ * where an erasure cannot reach them (rounds atk66 F9, atk70). Nothing of one raised in an
+ * application's code (where: its context); of the rest, what precedes QUOTED_MARKER (a run
+ * records the application's text after it: retention_internal._recorded_error) — pg-retention's
+ * own (RT*) name objects, never values — and nothing of a message of the classes that may
+ * quote a row's values (the run's error in retention.runs keeps them, and the person's
+ * erasure redacts them there); others (connections, privileges, a missing object) are kept. */
+export function loggableMessage(message: string, code: string | undefined, where?: string): string {
+  const shown = /^[0-9A-Z]{5}$/.test(code ?? '') ? code : 'unknown';
+  if (raisedByApplication(where)) {
+    return `SQLSTATE ${shown}: message withheld (the application's code raised it; it may quote a row's values)`;
+  }
+  if (typeof code === 'string' && QUOTES_VALUES.test(code)) {
     return `SQLSTATE ${code}: message withheld (it may quote a row's values; retention.runs keeps it where a run failed)`;
   }
-  return message;
+  return message.split(QUOTED_MARKER)[0]!;
 }
 
 /** An error as log fields: message (as loggableMessage keeps it), SQLSTATE and hint,
  * without the stack. */
 export function errFields(err: unknown): Record<string, unknown> {
-  const e = err as { message?: string; code?: string; hint?: string };
+  const e = err as { message?: string; code?: string; hint?: string; where?: string };
   const message = e.message ?? String(err);
-  const kept = loggableMessage(message, e.code);
-  return { error: kept, code: e.code, hint: kept === message || e.code?.startsWith('RT') ? e.hint : undefined };
+  const kept = loggableMessage(message, e.code, e.where);
+  // pg-retention's hints (RT*) are its own words; an application's RAISE's, never.
+  const ours = kept === message || (e.code?.startsWith('RT') === true && !raisedByApplication(e.where));
+  return { error: kept, code: e.code, hint: ours ? e.hint : undefined };
 }

@@ -166,3 +166,64 @@ $$;
 comment on function retention_internal._loggable_error(text, text) is
   'Internal. An error message when pg-retention raised it (RT*: it names objects, not values), up to the text it quotes from the application (_quoted_marker), else NULL.';
 
+-- Whether an error was raised inside an application's code: its context (PG_EXCEPTION_CONTEXT,
+-- innermost frame first) names a PL function outside pg-retention's schemas — a trigger
+-- function, a function a default, check or index calls, a DO block. Such code raises any
+-- SQLSTATE it likes, an RT one or a harmless-looking one ('45000', '42501'), with a person's
+-- data for a message (round atk70): that an error's code is pg-retention's proves nothing.
+-- Only the owner creates functions in retention and retention_internal, and PostgreSQL
+-- prints a function of any other schema (pg_temp's too) under that schema's name; a
+-- statement's text in the context may hold lines that look like frames, but cannot hide the
+-- application's own frame.
+create or replace function retention_internal._application_raised(p_context text)
+returns boolean
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select exists (select from pg_catalog.regexp_split_to_table(coalesce(p_context, ''), E'\n') l
+                  where l ~ '^PL/[A-Za-z0-9]+ function '
+                    and l !~ '^PL/pgSQL function (retention|retention_internal)[.]')
+$$;
+comment on function retention_internal._application_raised(text) is
+  'Internal. Whether an error''s context (PG_EXCEPTION_CONTEXT) shows it was raised inside a function outside pg-retention''s schemas (an application''s code, which may raise any SQLSTATE with any message).';
+
+-- An error as a run records it (runs.error): one the application's code raised keeps its
+-- message, and its hint, after _quoted_marker, behind words of pg-retention's own, so that
+-- the audit log, the worker's log and a webhook keep only those words; runs.error keeps it
+-- all, and a person's erasure removes their values there.
+create or replace function retention_internal._recorded_error(p_code text, p_message text, p_hint text, p_context text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when retention_internal._application_raised(p_context)
+              then pg_catalog.format('the application''s code raised an error (SQLSTATE %s)%s%s%s', p_code,
+                                     retention_internal._quoted_marker(), p_message,
+                                     ' (hint: ' || nullif(p_hint, '') || ')')
+              else p_message end
+$$;
+comment on function retention_internal._recorded_error(text, text, text, text) is
+  'Internal. An error''s message as a run records it: one raised in an application''s code (_application_raised) follows _quoted_marker (with its hint), behind pg-retention''s own words.';
+
+-- An error of a run as a notification's payload carries it out of the database (a webhook),
+-- by the rule of the worker's log (runner/log.ts, loggableMessage): up to _quoted_marker
+-- (what follows is the application's), and nothing of a message whose SQLSTATE class may
+-- quote a row's values (data exceptions, integrity and check-option violations, triggered
+-- data changes, routine exceptions, RAISE).
+create or replace function retention_internal._outbound_error(p_code text, p_message text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_message is null then null
+              when p_code ~ '^(22|23|27|2F|38|39|44|P0)'
+                then pg_catalog.format('SQLSTATE %s: message withheld (it may quote a row''s values; retention.runs keeps it)', p_code)
+              else pg_catalog.split_part(p_message, retention_internal._quoted_marker(), 1) end
+$$;
+comment on function retention_internal._outbound_error(text, text) is
+  'Internal. A run''s error as a notification carries it out of the database: up to _quoted_marker, and withheld for the SQLSTATE classes whose messages may quote a row''s values (the worker''s log keeps the same).';
+

@@ -60,12 +60,12 @@ declare
   v_code      text;
   v_err       text;
   v_hint      text;
+  v_ctx       text;
   v_affected  bigint := 0;
   v_limit     bigint;
   v_actor     text := retention_internal._actor();
   v_plan      jsonb;
   v_estimated boolean := false;
-  v_dead      retention.runs;
   v_gap       text;
   v_mode      text := case when p_dry_run then 'dry_run' else 'live' end;
   v_job       text := nullif(current_setting('retention.job_id', true), '');
@@ -139,21 +139,7 @@ begin
   begin
     -- Runs of this policy (by name: it may have been dropped and created again) still
     -- 'running': this session holds the policy's lock, so whoever ran them is gone.
-    for v_dead in
-      update retention.runs set status = 'interrupted', finished_at = clock_timestamp(),
-             error = 'the session running it ended before the run finished'
-       where policy_name = v_pol.name and status = 'running' and kind = 'policy'
-      returning *
-    loop
-      -- What it did of an approved proposal counts as executed (not as rows gone since).
-      if v_dead.spec ? 'proposal' then
-        perform retention_internal._proposal_run_closed(v_dead, 'interrupted');
-      end if;
-      perform retention_internal._append_audit('run.interrupted', 'policy', v_pol.name,
-        jsonb_build_object('run_id', v_dead.run_id, 'affected', v_dead.affected, 'batches', v_dead.batches,
-                           'error', 'the session running it ended before the run finished')
-        || case when v_dead.estimated then '{"estimated": true}'::jsonb else '{}' end);
-    end loop;
+    perform retention_internal._close_dead_policy_runs(v_pol.name);
     v_ret := retention.effective_retain(v_pol);
     v_retain := v_ret.retain;
     v_rsource := v_ret.source;
@@ -269,7 +255,13 @@ begin
       || case when v_estimated then '{"estimated": true}'::jsonb else '{}' end);
   exception
     when lock_not_available or query_canceled or others then
-      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+      get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint,
+                              v_ctx = pg_exception_context;
+      -- One the application's code raised keeps its message behind words of ours (round atk70).
+      if retention_internal._application_raised(v_ctx) then
+        v_err := retention_internal._recorded_error(v_code, v_err, v_hint, v_ctx);
+        v_hint := null;
+      end if;
       v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
       -- The run lock goes first (it is not transactional): should recording fail too (a
       -- read-only transaction), no idle session is left holding it.

@@ -53,6 +53,7 @@ declare
   v_code   text;
   v_err    text;
   v_hint   text;
+  v_ctx    text;
   v_status text;
   v_mine   boolean := false;
 begin
@@ -277,7 +278,13 @@ begin
     exception
       when lock_not_available or query_canceled or others then
         -- The step rolls back; the run ends with what the committed steps did.
-        get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint;
+        get stacked diagnostics v_code = returned_sqlstate, v_err = message_text, v_hint = pg_exception_hint,
+                                v_ctx = pg_exception_context;
+        -- One the application's code raised keeps its message behind words of ours (round atk70).
+        if retention_internal._application_raised(v_ctx) then
+          v_err := retention_internal._recorded_error(v_code, v_err, v_hint, v_ctx);
+          v_hint := null;
+        end if;
         select * into r from retention.runs where run_id = p_run_id;
         v_status := case v_code when '55P03' then 'stopped_lock_timeout' when '57014' then 'interrupted' else 'failed' end;
         return retention_internal._close_run(r, v_status, v_code, v_err, nullif(v_hint, ''));

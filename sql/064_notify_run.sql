@@ -3,7 +3,8 @@
 -- (failed_rows, their keys in run_row_failures), or affects at least its policy's
 -- notify_over_rows (100000 unless set) puts a notification in the outbox, in the same
 -- transaction that records the outcome, whoever started the run (worker, CLI or psql).
--- Payloads carry counts, codes and names only: never row contents.
+-- Payloads carry counts, codes and names only: never row contents (an error's message only
+-- as far as _outbound_error keeps it).
 create or replace function retention_internal._notify_run()
 returns trigger
 language plpgsql
@@ -40,7 +41,8 @@ begin
               'cutoff', new.cutoff, 'eligible', new.eligible, 'held_back', new.held_back,
               'affected', new.affected, 'batches', new.batches, 'failed_rows', new.failed_rows,
               'threshold', case when v_kind = 'large_deletion' then v_threshold end,
-              'error_code', new.error_code, 'error', new.error,
+              -- As the worker's log would keep it (round atk70): the payload leaves the database.
+              'error_code', new.error_code, 'error', retention_internal._outbound_error(new.error_code, new.error),
               'started_by', new.started_by, 'job_id', new.job_id,
               'started_at', new.started_at, 'finished_at', new.finished_at)
             -- Counts from the statistics (a drop_partitions policy's count estimate) say so.

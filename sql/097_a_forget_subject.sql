@@ -389,14 +389,22 @@ begin
   -- Their rows' values, where a message might quote them: every column's value as its
   -- type's output function writes it (format's %s: no cast, so no cast another role defined
   -- on a column's type runs as the owner; citext, uuid, dates, numbers, a domain over a
-  -- domain), an array's elements one by one, and the strings inside json columns. Booleans
+  -- domain), an array's elements and a composite's fields one by one, and the strings and
+  -- numbers inside json columns. Booleans
   -- and bytea name nobody. Every row of theirs (round atk55: the first 10,000 rows' were
   -- read, and a message quoting a later one stayed), but only the values some message
   -- holds: the messages are read first, and with none there is nothing to read.
   select string_agg(case when b.cat = 'A'
                          then format('array(select pg_catalog.format(''%%s'', e) from unnest(t.%I) e)', a.attname)
                          when b.typ in ('json'::regtype, 'jsonb'::regtype)
-                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string")'') x)', a.attname)
+                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)', a.attname)
+                         -- A composite column's fields one by one (its text quotes and
+                         -- escapes them: '(alice@example.com,"Alice A")'; round atk70).
+                         when b.cat = 'C'
+                         then format('array[pg_catalog.format(''%%s'', t.%I)%s]', a.attname,
+                                     (select string_agg(format(', pg_catalog.format(''%%s'', (t.%I).%I)', a.attname, f.attname), '' order by f.attnum)
+                                        from pg_catalog.pg_type ct join pg_catalog.pg_attribute f on f.attrelid = ct.typrelid
+                                       where ct.oid = b.typ and f.attnum > 0 and not f.attisdropped))
                          else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
     into v_exprs
     from pg_catalog.pg_attribute a
@@ -494,6 +502,24 @@ begin
       into v_more;
     v_holds := v_holds || v_more;
   end loop;
+  -- And on any other value of their rows (a phone number, a name) that no key ties to a
+  -- subject column: a released hold on it named them too (round atk70). Four characters
+  -- at least, as the holds compare text (trimmed, without case, in _subject_forms'
+  -- spellings): a shorter one (a country code) names nobody.
+  if v_exprs is not null then
+    execute format(
+      'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
+        where h.scope = ''subject'' and h.subject_id is not null
+          and pg_catalog.length(pg_catalog.btrim(h.subject_id, E'' \t\r\n'')) >= 4
+          and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
+          and exists (select from %s t cross join lateral unnest(%s) v(v) where (%s)
+                         and pg_catalog.lower(pg_catalog.btrim(v.v, E'' \t\r\n'')) collate "C"
+                             = any (array(select pg_catalog.lower(f) collate "C"
+                                            from unnest(retention_internal._subject_forms(h.subject_id)) f)))',
+      v_tbl, v_exprs, p_cond)
+      into v_more;
+    v_holds := v_holds || v_more;
+  end if;
   if v_holds <> '{}' then
     select v_vals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
       into v_vals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);

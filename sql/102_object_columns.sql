@@ -156,6 +156,24 @@ comment on function retention_internal._url_path(text) is
 -- immutable so that a table with a url_prefix column can index it: the worker's look-up
 -- of remaining references then uses the index, e.g.
 --   CREATE INDEX ON app.avatars (retention.object_key_of(url, 'https://cdn.example.com/avatars/'));
+-- What stays of an object's key once its deletion settles (object_deletions.key_sha256):
+-- 'k' and sha256 of the key under the secret key only the owner reads
+-- (retention_internal.row_hash_key): a key may name a person ('avatars/alice@example.com.png'),
+-- and an unkeyed hash gave it back to whoever tried the likely keys (round atk70). The
+-- owner confirms that a given key was deleted by hashing it the same way.
+create or replace function retention_internal._object_key_sha256(p_key text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select 'k' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(x.k || p_key, 'UTF8')), 'hex')
+    from retention_internal.row_hash_key x
+$$;
+comment on function retention_internal._object_key_sha256(text) is
+  'Internal. An object key as object_deletions keeps it once settled: ''k'' and sha256 of the secret row_hash_key and the key (hex).';
+revoke all on function retention_internal._object_key_sha256(text) from public;
+
 create or replace function retention.object_key_of(p_value text, p_prefix text)
 returns text
 language sql
@@ -225,7 +243,7 @@ begin
   select * into v_key from retention_internal._object_key(v_val, v_col.url_prefix);
   insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name, run_id,
                                           status, last_error)
-  values (v_col.column_id, v_col.target, v_key.key, encode(sha256(convert_to(v_key.key, 'UTF8')), 'hex'),
+  values (v_col.column_id, v_col.target, v_key.key, retention_internal._object_key_sha256(v_key.key),
           retention.qualified_name(v_col.rel), v_col.column_name, v_mark.run_id,
           case when v_key.error is null then 'pending' else 'dead' end, v_key.error)
   returning deletion_id into v_id;
@@ -566,7 +584,7 @@ begin
     execute format(
       'with q as (insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name,
                                                          run_id, status, last_error)
-                  select $1, $2, k.key, encode(sha256(convert_to(k.key, ''UTF8'')), ''hex''), $3, $4, $5,
+                  select $1, $2, k.key, retention_internal._object_key_sha256(k.key), $3, $4, $5,
                          case when k.error is null then ''pending'' else ''dead'' end, k.error
                     from %s t cross join lateral retention_internal._object_key(t.%I::text, $6) k
                    where t.%I is not null

@@ -226,6 +226,34 @@ describe('pg-retention worker', () => {
     expect(await stop(w)).toBe(0);
   });
 
+  it('an application\'s error under a code of ours or a lock timeout\'s keeps no value in the worker\'s log or the job\'s output (atk70)', async () => {
+    for (const [t, code] of [['w70a', '55P03'], ['w70b', 'RT001']] as const) {
+      await db.q(`create table app.${t} (id int primary key, email text, created_at timestamptz not null)`);
+      await db.q(`insert into app.${t} values (1, 'dora@${t}.example', now() - interval '3 years'), (2, 'eve@${t}.example', now() - interval '2 years')`);
+      await db.q(`create function app.${t}_guard() returns trigger language plpgsql as $$
+                    begin raise exception 'account % is disputed', old.email using errcode = '${code}', hint = old.email; end $$`);
+      await db.q(`create trigger guard before delete on app.${t} for each row execute function app.${t}_guard()`);
+      await db.q(`select retention.set_policy('${t}', 'app.${t}', 'delete', 'created_at', p_retain => '1 day')`);
+    }
+    const w = worker();
+    await w.waitFor((l) => l.msg === 'worker ready');
+    await boss.send(QUEUE, { policy: 'w70a' }, { singletonKey: 'w70a', retryLimit: 0 });
+    const failed = await boss.send(QUEUE, { policy: 'w70b' }, { singletonKey: 'w70b', retryLimit: 0 });
+    const stopped = await w.waitFor((l) => l.msg === 'run stopped on a lock timeout' && l.policy === 'w70a');
+    expect(stopped.error).toMatch(/^the application's code raised an error \(SQLSTATE 55P03\)$/);
+    const line = await w.waitFor((l) => l.msg === 'run failed' && l.policy === 'w70b');
+    expect(line).toMatchObject({ code: 'RT001', error: expect.stringMatching(/the application's code raised an error \(SQLSTATE RT001\)$/) });
+    await expect.poll(async () => (await boss.getJobById(QUEUE, failed!))?.state, { timeout: 30_000, interval: 250 }).toMatch(/failed|deadletter/);
+    const job = await boss.getJobById(QUEUE, failed!);
+    expect(JSON.stringify(job!.output)).toMatch(/SQLSTATE RT001/);
+    for (const text of [JSON.stringify(w.lines), JSON.stringify(job!.output), w.stderr()]) {
+      expect(text).not.toMatch(/dora|eve@/);
+    }
+    // The runs keep the messages (an erasure removes them there).
+    expect(await count(db, `retention.runs where policy_name in ('w70a', 'w70b') and error like '%it said: account dora@%'`)).toBe(2);
+    expect(await stop(w)).toBe(0);
+  });
+
   it('detaches partitions CONCURRENTLY: the application writes while the detach waits for its open transaction', async () => {
     const owner = `wp_owner_${process.pid}`;
     await db.q(`drop role if exists ${owner}`);

@@ -33,7 +33,8 @@ export function erasureHelpers(db: TestDb): {
         union all select 'runs ' || r.run_id from retention.runs r where concat_ws(' ', r.error, r.error_hint, r.spec::text) ilike '%' || $1 || '%'
         union all select 'run_row_failures ' || f.run_id from retention.run_row_failures f where f::text ilike '%' || $1 || '%'
         union all select 'flagged_rows' from retention.flagged_rows f where f::text ilike '%' || $1 || '%'
-        union all select 'row_exemptions' from retention.row_exemptions e where e::text ilike '%' || $1 || '%'`, [value]);
+        union all select 'row_exemptions' from retention.row_exemptions e where e::text ilike '%' || $1 || '%'
+        union all select 'object_deletions ' || d.deletion_id from retention.object_deletions d where d::text ilike '%' || $1 || '%'`, [value]);
       return rows.map((r) => r.src);
     },
   };
