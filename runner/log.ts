@@ -18,11 +18,16 @@ export function createLogger(level: pino.Level): Logger {
  * deferred trigger's error): retention_internal._quoted_marker(). */
 export const QUOTED_MARKER = '; it said: ';
 
-// SQLSTATE classes whose messages may quote a row's values: data exceptions ('invalid input
-// syntax for type integer: "alice@example.com"'), integrity and check-option violations,
-// triggered data changes, routine exceptions and PL/pgSQL's RAISE (an application's
-// trigger: 'account alice@example.com is in a payment dispute').
-const QUOTES_VALUES = /^(22|23|27|2F|38|39|44|P0)/;
+// SQLSTATE classes whose messages name objects and states, never a value: connections,
+// authorization, a missing database, transaction rollbacks (serialization, deadlock),
+// transaction state, resources, object state (a lock not available), operator intervention
+// (a cancel, a shutdown), system errors; and a missing privilege. Every other class may
+// quote a row's values: data exceptions ('invalid input syntax for type integer:
+// "alice@example.com"'), integrity violations, RAISE, and built-ins that quote their input
+// under a syntax class (to_tsquery: 'no operand in tsquery: "alice@…"', a cast to regclass:
+// 'relation "alice" does not exist'; round atk78 F2). retention_internal._outbound_error
+// keeps the same rule.
+const NAMES_NO_VALUES = /^(08|28|3D|40|25|53|55|57|58)|^42501$/;
 
 // A frame of an application's function in an error's context (PostgreSQL's "where",
 // innermost first): "PL/pgSQL function app.audit_trg() line 3 at RAISE". Only the owner
@@ -39,19 +44,19 @@ export function raisedByApplication(where: string | undefined): boolean {
 /** An error's message as a log or a job's output may keep it: those leave the database,
  * where an erasure cannot reach them (rounds atk66 F9, atk70). Nothing of one raised in an
  * application's code (where: its context); of the rest, what precedes QUOTED_MARKER (a run
- * records the application's text after it: retention_internal._recorded_error) — pg-retention's
- * own (RT*) name objects, never values — and nothing of a message of the classes that may
- * quote a row's values (the run's error in retention.runs keeps them, and the person's
- * erasure redacts them there); others (connections, privileges, a missing object) are kept. */
+ * records the application's text after it: retention_internal._recorded_error) of
+ * pg-retention's own (RT*, naming objects, never values) and of the classes that name no
+ * values (NAMES_NO_VALUES: connections, privileges, locks, cancels); nothing of any other
+ * (the run's error in retention.runs keeps it, and the person's erasure redacts it there). */
 export function loggableMessage(message: string, code: string | undefined, where?: string): string {
   const shown = /^[0-9A-Z]{5}$/.test(code ?? '') ? code : 'unknown';
   if (raisedByApplication(where)) {
     return `SQLSTATE ${shown}: message withheld (the application's code raised it; it may quote a row's values)`;
   }
-  if (typeof code === 'string' && QUOTES_VALUES.test(code)) {
-    return `SQLSTATE ${code}: message withheld (it may quote a row's values; retention.runs keeps it where a run failed)`;
+  if (typeof code === 'string' && (code.startsWith('RT') || NAMES_NO_VALUES.test(code))) {
+    return message.split(QUOTED_MARKER)[0]!;
   }
-  return message.split(QUOTED_MARKER)[0]!;
+  return `SQLSTATE ${shown}: message withheld (it may quote a row's values; retention.runs keeps it where a run failed)`;
 }
 
 /** An error as log fields: message (as loggableMessage keeps it), SQLSTATE and hint,

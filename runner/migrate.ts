@@ -214,9 +214,12 @@ export async function installJobSchema(
       throw new Error(`the job schema ${s} is at pg-boss schema version ${installed}, newer than this pg-retention's ${target}\n` +
         `hint: upgrade pg-retention to the version that migrated it.`);
     }
+    // pg-boss's functions run SQL they are given (job_table_run) or create tables: no one
+    // but the owner and the runner may execute them (PostgreSQL grants PUBLIC by default;
+    // round atk77 F4 put one in an application's trigger WHEN clause, run as the owner).
     await client.query(`revoke all on all tables in schema ${s} from retention_runner;
       revoke all on all sequences in schema ${s} from retention_runner;
-      revoke all on all functions in schema ${s} from retention_runner;
+      revoke all on all functions in schema ${s} from retention_runner, public;
       grant usage on schema ${s} to retention_runner`);
     // A queue's table name is formatted into DDL (%s) by pg-boss's upgrade functions, which
     // the owner runs: whoever adds a queue row (the worker's pg-boss adds its cron queue at

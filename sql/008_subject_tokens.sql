@@ -210,9 +210,10 @@ comment on function retention_internal._recorded_error(text, text, text, text) i
 
 -- An error of a run as a notification's payload carries it out of the database (a webhook),
 -- by the rule of the worker's log (runner/log.ts, loggableMessage): up to _quoted_marker
--- (what follows is the application's), and nothing of a message whose SQLSTATE class may
--- quote a row's values (data exceptions, integrity and check-option violations, triggered
--- data changes, routine exceptions, RAISE).
+-- (what follows is the application's), and only of pg-retention's own (RT*) and of the
+-- SQLSTATE classes that name no values (connections, authorization, rollbacks, transaction
+-- state, resources, locks, cancels, system errors, a missing privilege); any other class
+-- may quote a row's values (a data exception, RAISE, to_tsquery's syntax error).
 create or replace function retention_internal._outbound_error(p_code text, p_message text)
 returns text
 language sql
@@ -220,10 +221,10 @@ immutable
 set search_path = pg_catalog, pg_temp
 as $$
   select case when p_message is null then null
-              when p_code ~ '^(22|23|27|2F|38|39|44|P0)'
-                then pg_catalog.format('SQLSTATE %s: message withheld (it may quote a row''s values; retention.runs keeps it)', p_code)
-              else pg_catalog.split_part(p_message, retention_internal._quoted_marker(), 1) end
+              when p_code ~ '^(RT|08|28|3D|40|25|53|55|57|58)' or p_code = '42501'
+                then pg_catalog.split_part(p_message, retention_internal._quoted_marker(), 1)
+              else pg_catalog.format('SQLSTATE %s: message withheld (it may quote a row''s values; retention.runs keeps it)', p_code) end
 $$;
 comment on function retention_internal._outbound_error(text, text) is
-  'Internal. A run''s error as a notification carries it out of the database: up to _quoted_marker, and withheld for the SQLSTATE classes whose messages may quote a row''s values (the worker''s log keeps the same).';
+  'Internal. A run''s error as a notification carries it out of the database: up to _quoted_marker, and only for RT* and the SQLSTATE classes that name no values (the worker''s log keeps the same).';
 

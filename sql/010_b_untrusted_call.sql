@@ -6,7 +6,7 @@
 -- author of that code. Refused:
 --  * pg-retention's own routines (but trigger functions, which only run as triggers): the
 --    owner's EXECUTE would let a table's WHEN clause release a hold or change a policy,
---    audited in the running login's name;
+--    audited in the running login's name; and the job schema's (pg-boss), which run SQL;
 --  * built-in and extension functions (owned by a superuser) that run SQL, reach other
 --    sessions or the server, or hand values out: the *_to_xml family, ts_stat, ts_rewrite,
 --    pg_input_*, dblink*, set_config, advisory locks, large objects, pg_notify, signals to
@@ -27,6 +27,13 @@ as $$
   select case
     when n.nspname in ('retention', 'retention_internal') and p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
       then 'a pg-retention routine'
+    -- The job schema's (pg-boss's, installed by migrate as the owner): job_table_run runs
+    -- the SQL it is given, create_queue creates tables; a role that may execute them, as
+    -- the retention runner (and so an admin) may, put them in a table's WHEN clause and had
+    -- a run execute 'ALTER ROLE … SUPERUSER' as the owner (round atk77 F4).
+    when exists (select from pg_catalog.pg_proc j where j.proname = 'job_table_run' and j.pronamespace = p.pronamespace)
+         and exists (select from pg_catalog.pg_class v where v.relname = 'version' and v.relnamespace = p.pronamespace)
+      then 'a function of pg-retention''s job schema (pg-boss), which runs SQL it is given'
     when o.rolsuper
          and (p.proname ~ '_to_xml' or p.proname ~ '^(pg_input_|dblink|pg_advisory|pg_try_advisory|lo_|pg_logical_|pg_replication_|pg_create_|pg_drop_)'
               or p.proname in ('ts_rewrite', 'ts_stat', 'set_config', 'pg_notify', 'pg_terminate_backend', 'pg_cancel_backend',

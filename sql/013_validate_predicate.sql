@@ -133,6 +133,20 @@ begin
          where not (t.typnamespace = any (v_trust) and coalesce(t.elemnsp = any (v_trust), true))
            and not (t.typtype = 'e' or t.elemtype = 'e')
         union
+        -- A trusted schema's code runs as the retention owner: only while the schema and
+        -- all in it are the owner's (_schema_untrusted; round atk77 F1).
+        select format('%s of schema %s, which cannot be trusted (%s)', w.what, n.nspname, u.why)
+          from (select format('function %s', p.oid::regprocedure) as what, p.pronamespace as nsp
+                  from funcs f join pg_catalog.pg_proc p on p.oid = f.id
+                union all
+                select format('operator %s', o.oid::regoperator), o.oprnamespace
+                  from refs r join pg_catalog.pg_operator o on o.oid = r.id where r.kind = 'operator'
+                union all
+                select format('type %s', t.oid::regtype), t.typnamespace from types t) w
+          join pg_catalog.pg_namespace n on n.oid = w.nsp
+          cross join lateral (select retention_internal._schema_untrusted(w.nsp) as why) u
+         where w.nsp <> 'pg_catalog'::regnamespace and w.nsp = any (v_trust) and u.why is not null
+        union
         select 'the whole row (use its columns)'
          where v_tree ~ ' :varattno 0 ') x;
     if v_msg is not null then

@@ -1,8 +1,9 @@
 -- Schemas whose functions, operators and domains policy predicates may use besides
--- pg_catalog. Trusting a schema says: whoever can create functions there is trusted to
--- write ones that only read and do not change data (they run inside every batch, as the
--- role that runs the policy). Both changes are audit-logged; distrusting does not touch
--- policies already saved (set_policy them again to have them checked).
+-- pg_catalog. They run inside every batch as the retention owner, so a schema is trusted
+-- only while it and everything in it are the owner's (or a superuser's) and no other role
+-- may create in it (_schema_untrusted): the owner reviewed that code and took it over.
+-- Every batch checks it again (_check_predicate_code): a predicate calling into a schema
+-- that no longer qualifies, or was distrusted, stops the run. Both changes are audit-logged.
 create or replace function retention.trust_schema(p_schema text, p_reason text)
 returns retention.trusted_schemas
 language plpgsql
@@ -13,6 +14,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_row retention.trusted_schemas;
+  v_why text;
 begin
   if p_schema is null or pg_catalog.to_regnamespace(pg_catalog.quote_ident(p_schema)) is null then
     raise exception 'schema % does not exist', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
@@ -27,6 +29,13 @@ begin
       using errcode = 'RT005', hint = 'Say whose functions they are and why predicates need them.';
   end if;
   perform retention_internal._check_note(p_reason, 2000, 'the reason', 'RT005');
+  -- Its code runs in every batch as the retention owner: the owner's alone (round atk77 F1).
+  v_why := retention_internal._schema_untrusted(pg_catalog.to_regnamespace(pg_catalog.quote_ident(p_schema))::oid);
+  if v_why is not null then
+    raise exception 'schema % cannot be trusted: %', p_schema, v_why
+      using errcode = 'RT005',
+            hint = 'Predicates run inside every batch as the retention owner, so a trusted schema and everything in it must be the retention owner''s (or a superuser''s), and no other role may create in it: have the owner review the functions, then ALTER SCHEMA … OWNER TO and ALTER FUNCTION … OWNER TO the owner, and REVOKE CREATE ON SCHEMA from the others.';
+  end if;
   -- Predicates are parsed as retention_predicate_checker (see _validate_predicate): it may
   -- now find the schema's functions. The login must itself be able to grant USAGE on the
   -- schema (this routine runs as the owner, who often could).
@@ -51,7 +60,7 @@ begin
 end
 $$;
 comment on function retention.trust_schema(text, text) is
-  'Lets policy predicates call functions, operators and domains of a schema besides pg_catalog (non-volatile functions only). Audit-logged.';
+  'Lets policy predicates call functions, operators and domains of a schema besides pg_catalog (non-volatile functions only); the schema and everything in it must be the retention owner''s (or a superuser''s), and no other role may create in it. Audit-logged.';
 
 create or replace function retention.distrust_schema(p_schema text, p_reason text)
 returns void
@@ -81,4 +90,4 @@ begin
 end
 $$;
 comment on function retention.distrust_schema(text, text) is
-  'Stops policy predicates from calling functions of a schema (policies saved earlier keep theirs until set again). Audit-logged.';
+  'Stops policy predicates from calling functions of a schema (runs of policies saved earlier whose predicate calls into it are refused until set again). Audit-logged.';

@@ -76,12 +76,14 @@ begin
     -- uuid, an e-mail under a case-insensitive collation): a hold spelt for that type
     -- ('A1B2…' for a uuid, 'ALICE@X.COM') matches it in every spelling it could have
     -- there, compared without case and surrounding blanks (round atk62 F6; a value written
-    -- with a blank around it). Holding more is the safe side.
+    -- with a blank around it). Holding more is the safe side. Both sides lowered under the
+    -- database's collation, never the column's: a column made Turkish (tr-x-icu) lowered
+    -- 'ALICE' to 'alıce' and the hold let go of it (round atk76 F4).
     -- A JSON column (a key column retyped to jsonb, 42 becoming "42"): its scalar's text,
     -- compared so too (round atk71 F3).
     if v_json then
       v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(pg_catalog.btrim((%1$s.%2$I)::jsonb #>> ''{}'', E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+        'coalesce(pg_catalog.lower(pg_catalog.btrim(((%1$s.%2$I)::jsonb #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                       from retention_internal._open_holds h
                                                                      cross join unnest(retention_internal._subject_forms(h.subject_id)) f
                                                                      where h.scope = ''subject'')), false)',
@@ -89,7 +91,7 @@ begin
     end if;
     if v_text then
       v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text, E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+        'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                       from retention_internal._open_holds h
                                                                      cross join unnest(retention_internal._subject_forms(h.subject_id)) f
                                                                      where h.scope = ''subject'')), false)',

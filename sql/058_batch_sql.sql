@@ -25,6 +25,8 @@ declare
   v_flag_key text := '';
   v_close    text := '';
 begin
+  -- What it writes casts into the columns' types as the owner (round atk77 F2, F3).
+  perform retention_internal._check_written_code(p_policy);
   select f.flag_key, f.close_cte into v_flag_key, v_close from retention_internal._flag_close_sql(p_policy) f;
   if s.age_expr is null then
     -- A work condition (an erasure step): no keyset over an age, the rows as they come.

@@ -33,7 +33,7 @@ begin
                                  where t.%I = $1::%s
                                    and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
                                    and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower($2), ''\s+'', '' '', ''g''),
-                                                         pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(v.v)), ''\s+'', '' '', ''g'')) > 0)',
+                                                         pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(v.v) collate "default"), ''\s+'', '' '', ''g'')) > 0)',
                  retention_internal._reach_scan(p_table), v_cols, p_col,
                  (select k.key_type from retention_internal._single_key(p_table) k))
     into v_hit

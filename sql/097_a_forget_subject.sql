@@ -440,12 +440,14 @@ begin
                     cand as materialized (
                       select d.v from d where pg_catalog.octet_length(d.v) < 4
                       union all
-                      select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v), ''UTF8''), 1, 4)
+                      select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate "default"), ''UTF8''), 1, 4)
                        where pg_catalog.octet_length(d.v) >= 4)
-                    select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v)) > 0',
+                    select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate "default")) > 0',
                    v_exprs, v_tbl, p_cond)
       into v_vals
-      -- Without case (a message may quote an e-mail address in capitals: round atk72 F5).
+      -- Without case (a message may quote an e-mail address in capitals: round atk72 F5), both
+      -- sides lowered under the database's collation: under "C" (the values' for DISTINCT, or
+      -- a column's) lower() leaves 'É' as it is, and 'Élodie' was never found (round atk78 F1).
       using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
@@ -460,7 +462,8 @@ begin
   -- before this erasure; round atk66 F6).
   for c in
     select x.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
-           retention_internal._text_like(a.atttypid) as is_text
+           retention_internal._text_like(a.atttypid) as is_text,
+           retention_internal._base_type(a.atttypid, -1) in ('json', 'jsonb') as is_json
       from (select col from unnest(retention_internal._subject_columns(p_target)) col(col)
             union
             select ta.attname
@@ -496,7 +499,11 @@ begin
                          and (t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s%s))',
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
       case when c.is_text
-           then format(' or pg_catalog.lower(pg_catalog.btrim(t.%I::text, E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+           then format(' or pg_catalog.lower(pg_catalog.btrim(t.%I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
+           -- A JSON column's scalar, as the hold compares it (round atk78 F10).
+           when c.is_json
+           then format(' or pg_catalog.lower(pg_catalog.btrim((t.%I::jsonb #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            else '' end)
       into v_more;
@@ -513,7 +520,7 @@ begin
           and pg_catalog.length(pg_catalog.btrim(h.subject_id, E'' \t\r\n'')) >= 4
           and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
           and exists (select from %s t cross join lateral unnest(%s) v(v) where (%s)
-                         and pg_catalog.lower(pg_catalog.btrim(v.v, E'' \t\r\n'')) collate "C"
+                         and pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
                              = any (array(select pg_catalog.lower(f) collate "C"
                                             from unnest(retention_internal._subject_forms(h.subject_id)) f)))',
       v_tbl, v_exprs, p_cond)

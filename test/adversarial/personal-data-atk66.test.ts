@@ -226,9 +226,12 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     expect(fields.code).toBe('P0001');
     expect(JSON.stringify(fields)).not.toMatch(/carol/);
     expect(fields.error).toMatch(/SQLSTATE P0001: message withheld/);
-    // pg-retention's own errors are kept: they name objects, not values.
+    // pg-retention's own errors are kept: they name objects, not values. A missing function
+    // is withheld too (a cast of a value to regproc says 'function "alice" does not exist').
     const own = await q(`select retention.run_policy_that_is_not_there()`).then(() => null, (e: unknown) => e);
-    expect(errFields(own).error).toMatch(/run_policy_that_is_not_there/);
+    expect(errFields(own).error).toMatch(/SQLSTATE 42883: message withheld/);
+    const perm = await db.call(`set role retention_auditor; select retention.place_hold('table', 'a9.users', 'r')`).then(() => null, (e: unknown) => e);
+    expect(errFields(perm)).toMatchObject({ code: '42501', error: expect.stringMatching(/permission denied for function place_hold/) });
     const rt = await q(`select retention.set_policy('a9.x', 'a9.nope', 'delete', 'created_at', interval '1 year')`).then(() => null, (e: unknown) => e);
     expect(errFields(rt)).toMatchObject({ code: expect.stringMatching(/^RT/), error: expect.stringMatching(/a9\.nope/) });
   });
