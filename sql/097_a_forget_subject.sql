@@ -405,6 +405,12 @@ begin
                                      (select string_agg(format(', pg_catalog.format(''%%s'', (t.%I).%I)', a.attname, f.attname), '' order by f.attnum)
                                         from pg_catalog.pg_type ct join pg_catalog.pg_attribute f on f.attrelid = ct.typrelid
                                        where ct.oid = b.typ and f.attnum > 0 and not f.attisdropped))
+                         -- hstore, a range, another type whose text quotes the values
+                         -- it holds ('"email"=>"alice@…"'): each double-quoted piece too
+                         -- (round atk78 F6).
+                         when b.cat in ('U', 'R')
+                         then format('array[pg_catalog.format(''%%s'', t.%1$I)] || array(select pg_catalog.replace(pg_catalog.replace(m[1], ''\"'', ''"''), ''\\'', ''\'')
+                                                                                          from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', t.%1$I), ''"((?:[^"\\]|\\.)*)"'', ''g'') m)', a.attname)
                          else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
     into v_exprs
     from pg_catalog.pg_attribute a
