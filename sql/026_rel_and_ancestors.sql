@@ -45,7 +45,17 @@ begin
     select e.parent, a.depth + 1
       from a cross join lateral (select i.inhparent as parent from pg_catalog.pg_inherits i where i.inhrelid = a.rel
                                  union
-                                 select p.parent from retention_internal.past_parents p where p.rel = a.rel) e
+                                 select p.parent from retention_internal.past_parents p where p.rel = a.rel
+                                 union
+                                 -- Of a table rebuilt under the child's recorded name (round
+                                 -- atk76 F5): the parent by OID, or by its name if rebuilt too.
+                                 select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.parent),
+                                                 pg_catalog.to_regclass(p.parent_name)::oid, p.parent)
+                                   from (select pg_catalog.format('%I.%I', n.nspname, c.relname) as nm
+                                           from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                                          where c.oid = a.rel) me
+                                   join retention_internal.past_parents p on p.rel_name = me.nm
+                                  where not exists (select from pg_catalog.pg_class c where c.oid = p.rel)) e
      where a.depth < 64)
   select array(select x.rel from (select a.rel, min(a.depth) as d from a group by a.rel) x order by x.d, x.rel)
   ) s(v) limit 1);

@@ -121,10 +121,14 @@ declare
 begin
   -- Every partition and inheritance edge, kept once seen: a table detached later keeps the
   -- holds of the tree it was in (_hold_ancestors; round atk53).
+  -- A dropped table has no rows left; one rebuilt under its name keeps the record (round
+  -- atk76 F5).
   delete from retention_internal.past_parents p
-   where not exists (select from pg_catalog.pg_class c where c.oid = p.rel);  -- a dropped table has no rows left
-  insert into retention_internal.past_parents (rel, parent)
-  select i.inhrelid, i.inhparent from pg_catalog.pg_inherits i
+   where not exists (select from pg_catalog.pg_class c where c.oid = p.rel)
+     and pg_catalog.to_regclass(p.rel_name) is null;
+  insert into retention_internal.past_parents (rel, parent, rel_name, parent_name)
+  select i.inhrelid, i.inhparent, retention.qualified_name(i.inhrelid), retention.qualified_name(i.inhparent)
+    from pg_catalog.pg_inherits i
    where not exists (select from retention_internal.past_parents p where p.rel = i.inhrelid and p.parent = i.inhparent)
   on conflict do nothing;
   -- Only tables that are some table's partition or inheritance child can have drifted.
@@ -193,8 +197,8 @@ begin
   if v_rels = '{}' then
     return;
   end if;
-  insert into retention_internal.subject_links (rel, attnum, attname)
-  select distinct k.conrelid, u.att, a.attname
+  insert into retention_internal.subject_links (rel, attnum, attname, rel_name)
+  select distinct k.conrelid, u.att, a.attname, retention.qualified_name(k.conrelid)
     from pg_catalog.pg_constraint k
    cross join unnest(k.conkey, k.confkey) u(att, ratt)
     join pg_catalog.pg_attribute r on r.attrelid = k.confrelid and r.attnum = u.ratt
@@ -207,14 +211,28 @@ begin
   -- The key erasure requests were filed on, in each subject table (and its family): the
   -- application giving the table another primary key later, the old key column kept,
   -- still names the same people (round atk62 F3).
-  insert into retention_internal.subject_links (rel, attnum, attname)
-  select distinct f, a.attnum, a.attname
+  insert into retention_internal.subject_links (rel, attnum, attname, rel_name)
+  select distinct f, a.attnum, a.attname, retention.qualified_name(f)
     from (select distinct q.subject_table from retention.erasure_requests q) q
    cross join lateral retention_internal._single_key(q.subject_table) k
    cross join unnest(retention_internal._hold_family(q.subject_table)) f
     join pg_catalog.pg_attribute a on a.attrelid = f and a.attname = k.key_column and a.attnum > 0 and not a.attisdropped
    where exists (select from pg_catalog.pg_class c where c.oid = q.subject_table)
      and not exists (select from retention_internal.subject_links l where l.rel = f and l.attnum = a.attnum)
+  on conflict do nothing;
+  -- Every key a subject hold may follow up to a person's row (a chain, a key to a unique
+  -- column other than the subject column), by OID and name: dropped later, it is still
+  -- followed (held_keys; round atk76 F3).
+  insert into retention_internal.held_keys (conrel, conrel_name, fk, confrel, confrel_name, ref)
+  select c.conrelid, retention.qualified_name(c.conrelid),
+         array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
+                 join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o),
+         c.confrelid, retention.qualified_name(c.confrelid),
+         array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
+                 join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o)
+    from pg_catalog.pg_constraint c
+   where c.contype = 'f' and c.conparentid = 0
+     and c.confrelid = any (retention_internal._hold_reach())
   on conflict do nothing;
 end
 $$;

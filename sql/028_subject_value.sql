@@ -209,7 +209,16 @@ begin
             from retention_internal.subject_links l
             join pg_catalog.pg_attribute a on a.attrelid = l.rel and a.attnum > 0 and not a.attisdropped
                                           and (a.attnum = l.attnum or a.attname = l.attname)
-           where l.rel = any (v_up) or l.rel = any (v_tree)) x
+           where l.rel = any (v_up) or l.rel = any (v_tree)
+          union
+          -- Of a table rebuilt under the recorded name (a copy, the old one dropped, the copy
+          -- renamed: round atk76 F5), by the column's name.
+          select a.attname
+            from retention_internal.subject_links l
+            join pg_catalog.pg_attribute a on a.attrelid = pg_catalog.to_regclass(l.rel_name) and a.attname = l.attname
+                                          and a.attnum > 0 and not a.attisdropped
+           where not exists (select from pg_catalog.pg_class c where c.oid = l.rel)
+             and (pg_catalog.to_regclass(l.rel_name) = any (v_up) or pg_catalog.to_regclass(l.rel_name) = any (v_tree))) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end

@@ -1,3 +1,63 @@
+-- The keys recorded in held_keys that still resolve: their tables by OID, or by the name
+-- they had (a table rebuilt under it), every column by name; of the tables p_rels (all
+-- when NULL). Only those no longer declared matter (the hold rule reads declared ones).
+create or replace function retention_internal._held_keys_now(p_rels oid[])
+returns table (conrel oid, fk name[], confrel oid, ref name[])
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select x.conrel, h.fk, y.confrel, h.ref
+    from retention_internal.held_keys h
+    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.conrel),
+                                        pg_catalog.to_regclass(h.conrel_name)::oid) as conrel) x
+    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.confrel),
+                                        pg_catalog.to_regclass(h.confrel_name)::oid) as confrel) y
+   where x.conrel is not null and y.confrel is not null
+     and (p_rels is null or x.conrel = any (p_rels))
+     and not exists (select from unnest(h.fk) f(n)
+                      where not exists (select from pg_catalog.pg_attribute a
+                                         where a.attrelid = x.conrel and a.attname = f.n and a.attnum > 0 and not a.attisdropped))
+     and not exists (select from unnest(h.ref) f(n)
+                      where not exists (select from pg_catalog.pg_attribute a
+                                         where a.attrelid = y.confrel and a.attname = f.n and a.attnum > 0 and not a.attisdropped))
+$$;
+comment on function retention_internal._held_keys_now(oid[]) is
+  'Internal. The foreign keys recorded in held_keys as they resolve now (tables by OID or recorded name, columns by name), of the given tables (all when NULL).';
+revoke all on function retention_internal._held_keys_now(oid[]) from public;
+
+-- The tables a chain of keys can lead up from to a person's row: those with subject columns
+-- of their own (and their partition and inheritance trees) and every table up to 10 keys
+-- below them, declared or recorded (held_keys). A key to any other table (a tenants or a
+-- status table) leads nowhere and is not followed.
+create or replace function retention_internal._hold_reach()
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  -- Joined, not looked up per table: pg_constraint has no index on confrelid.
+  with recursive e(parent, child, step) as materialized (
+    -- A key's table one level down; a table above or below in its partition or
+    -- inheritance tree at the same level (their columns and keys are one another's).
+    select c.confrelid, c.conrelid, 1 from pg_catalog.pg_constraint c where c.contype = 'f' and c.conparentid = 0
+    union all
+    select h.confrel, h.conrel, 1 from retention_internal._held_keys_now(null) h
+    union all
+    select i.inhrelid, i.inhparent, 0 from pg_catalog.pg_inherits i
+    union all
+    select i.inhparent, i.inhrelid, 0 from pg_catalog.pg_inherits i
+  ),
+  r(rel, d) as (
+    select t.rel, 0 from unnest(retention_internal._declaring_tables()) t(rel)
+    union
+    select e.child, r.d + e.step from r join e on e.parent = r.rel where r.d + e.step <= 10)
+  select array(select distinct r.rel from r)
+$$;
+comment on function retention_internal._hold_reach() is
+  'Internal. The tables from which a chain of foreign keys (declared or recorded in held_keys) can lead to a row with subject columns, at most 10 keys: those a subject hold''s rule follows keys from.';
+revoke all on function retention_internal._hold_reach() from public;
+
 -- The subject part of the one hold rule (_held_sql), as SQL over a row alias: true when
 -- an open subject hold names a person the row belongs to, as an erasure of that person
 -- would take it (_subject_steps). A row is a person's when
@@ -108,38 +168,36 @@ begin
     -- with subject columns of their own (and their partition and inheritance trees) and
     -- every table up to 10 keys below them. A key to any other table (a tenants or a
     -- status table) leads nowhere and is not followed.
-    if p_reach is null and exists (select from pg_catalog.pg_constraint c
-                                    where c.contype = 'f' and (c.conrelid = any (v_up) or c.conrelid = any (v_tree))) then
-      -- Joined, not looked up per table: pg_constraint has no index on confrelid.
-      with recursive e(parent, child, step) as materialized (
-        -- A key's table one level down; a table above or below in its partition or
-        -- inheritance tree at the same level (their columns and keys are one another's).
-        select c.confrelid, c.conrelid, 1 from pg_catalog.pg_constraint c where c.contype = 'f' and c.conparentid = 0
-        union all
-        select i.inhrelid, i.inhparent, 0 from pg_catalog.pg_inherits i
-        union all
-        select i.inhparent, i.inhrelid, 0 from pg_catalog.pg_inherits i
-      ),
-      r(rel, d) as (
-        select t.rel, 0 from unnest(retention_internal._declaring_tables()) t(rel)
-        union
-        select e.child, r.d + e.step from r join e on e.parent = r.rel where r.d + e.step <= 10)
-      select array(select distinct r.rel from r)
-        into p_reach;
+    if p_reach is null and (exists (select from pg_catalog.pg_constraint c
+                                     where c.contype = 'f' and (c.conrelid = any (v_up) or c.conrelid = any (v_tree)))
+                            or exists (select from retention_internal._held_keys_now(v_up || v_tree))) then
+      p_reach := retention_internal._hold_reach();
     end if;
     for k in
-      select c.oid, c.confrelid::regclass as parent,
-             array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
-                     join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o) as fk,
-             array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
-                     join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o) as ref
-        from pg_catalog.pg_constraint c
-       where c.contype = 'f' and c.conparentid = 0
-         and (c.conrelid = any (v_up) or c.conrelid = any (v_tree))
-         and not c.confrelid = any (v_path)
-         and c.oid is distinct from p_skip_con
-         and c.confrelid = any (p_reach)
-       order by c.conname, c.oid
+      with declared as (
+        select c.oid, c.conname, c.confrelid::regclass as parent,
+               array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
+                       join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o) as fk,
+               array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
+                       join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o) as ref
+          from pg_catalog.pg_constraint c
+         where c.contype = 'f' and c.conparentid = 0
+           and (c.conrelid = any (v_up) or c.conrelid = any (v_tree))
+           and not c.confrelid = any (v_path)
+           and c.confrelid = any (p_reach)),
+      live as (select * from declared d where d.oid is distinct from p_skip_con),
+      -- Keys recorded while a subject hold could rely on them (held_keys), dropped since:
+      -- still followed (round atk76 F3).
+      recorded as (
+        select null::oid as oid, null::name as conname, h.confrel::regclass as parent, h.fk, h.ref
+          from retention_internal._held_keys_now(v_up || v_tree) h
+         where not h.confrel = any (v_path)
+           and h.confrel = any (p_reach))
+      select * from live
+      union all
+      select r.* from recorded r
+       where not exists (select from declared l where l.parent = r.parent and l.fk = r.fk and l.ref = r.ref)
+       order by 2 nulls last, 1, 4, 5
     loop
       -- The referenced table's own subject columns this key maps onto are compared on
       -- this row already (_subject_columns counts the key's columns).

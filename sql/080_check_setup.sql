@@ -14,7 +14,8 @@
 --  * a max_replication_lag the schema's owner cannot measure (pg_read_all_stats);
 --  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002);
 --  * a timestamp or date age column that names no zone while the database's TimeZone is
---    not the installation's default (read in both, its rows may go late).
+--    not the installation's default (read in both, its rows may go late);
+--  * the event trigger that records what open holds rely on missing (retention_watch_ddl).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -254,6 +255,15 @@ begin
                    then ' A detach still pending is finished first: ALTER TABLE ... DETACH PARTITION ... FINALIZE.' else '' end;
     return next;
   end loop;
+  -- Without the event trigger (only a superuser may create one), what holds rely on is
+  -- recorded when holds are placed and runs open, not when the application changes it.
+  if not exists (select from pg_catalog.pg_event_trigger e where e.evtname = 'retention_watch_ddl' and e.evtenabled <> 'D')
+     and exists (select from retention_internal._open_holds) then
+    policy := null;
+    problem := 'the event trigger retention_watch_ddl is missing or disabled: a key or partition made and undone by the application between two runs is not recorded, and open holds do not follow it';
+    fix := 'Run pg-retention migrate as a superuser once (it creates the event trigger), or ALTER EVENT TRIGGER retention_watch_ddl ENABLE.';
+    return next;
+  end if;
 end
 $$;
 comment on function retention.check_setup() is

@@ -1,0 +1,56 @@
+-- What a hold relies on, recorded the moment the application changes it: a foreign key
+-- into a person's table, a partition attached below a held table, a table made to
+-- inherit. Recorded only when a hold was placed or a run opened, a key created after the
+-- hold and dropped before the next run, or a partition attached and detached in between,
+-- never was, and the rows it had made held went (round atk76 F1, F2). While a hold is open,
+-- every CREATE TABLE and ALTER TABLE of another schema records them at its end, in its
+-- transaction (a change rolled back records nothing). PostgreSQL lets only a superuser
+-- create an event trigger: where the retention owner is not one, migrate leaves it out and
+-- retention.check_setup says so; the records are then made when holds are placed and runs
+-- open, as before.
+create or replace function retention_internal._watch_ddl()
+returns event_trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if not exists (select from retention_internal._open_holds) then
+    return;
+  end if;
+  -- pg-retention's own schemas change only under migrate, whose routines may be half
+  -- replaced then.
+  if not exists (select from pg_catalog.pg_event_trigger_ddl_commands() c
+                  where c.schema_name is distinct from 'retention' and c.schema_name is distinct from 'retention_internal'
+                    and c.schema_name is distinct from 'pg_temp' and c.schema_name !~ '^pg_temp_') then
+    return;
+  end if;
+  begin
+    perform retention_internal._note_subject_families();
+    if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
+      perform retention_internal._note_subject_links();
+    end if;
+  exception when others then
+    -- A change under an open hold that pg-retention cannot account for is refused: the
+    -- hold must not lose rows to it.
+    raise exception 'pg-retention could not record what the open legal holds rely on after this change: %', sqlerrm
+      using errcode = 'RT043', hint = 'The change is rolled back. Retry it; if it fails again, ask the retention owner (see retention.check_setup()).';
+  end;
+end
+$$;
+comment on function retention_internal._watch_ddl() is
+  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges and the foreign keys the holds rely on (past_parents, subject_links, held_keys).';
+revoke all on function retention_internal._watch_ddl() from public;
+
+do $$
+begin
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user)
+     and not exists (select from pg_catalog.pg_event_trigger e where e.evtname = 'retention_watch_ddl') then
+    create event trigger retention_watch_ddl on ddl_command_end
+      when tag in ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+      execute function retention_internal._watch_ddl();
+  end if;
+end
+$$;

@@ -1,0 +1,133 @@
+// Attack round atk76 (legal holds), each finding a test: what a hold relies on (keys,
+// partition and inheritance links) was read live and recorded only when a hold was placed
+// or a run opened, and only some of it, by OID:
+//  F1 a key into a subject table created after the hold and dropped before any run;
+//  F2 a partition (or inheritance child) created after a table hold and detached before any
+//     run;
+//  F3 a chain key (order_notes -> orders) and a key to a unique column other than the
+//     subject column (mails.to_email -> users.email) dropped at any time;
+//  F5 a table rebuilt under its name (a copy, the old one dropped, the copy renamed) lost
+//     its recorded key columns and former parents.
+// The collation finding (F4) is in personal-data-atk78.test.ts.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+const ids = async (table: string) => (await q<{ id: number }>(`select id::int from ${table} order by id`)).map((r) => r.id);
+const heldBack = async (policy: string) => (await q<{ h: number }>(`select held_back::int as h from retention.preview($1)`, [policy]))[0]!.h;
+
+describe('what a hold relies on outlives the application\'s changes (atk76)', () => {
+  it('F1: a key into the subject\'s table made after the hold and dropped before any run still holds', async () => {
+    await q(`create schema h1`);
+    await q(`create table h1.users (id int primary key, created_at timestamptz default now())`);
+    await q(`insert into h1.users values (42), (43)`);
+    await q(`select retention.set_policy('h1.users', 'h1.users', 'delete', 'created_at', '3650 days', p_subject_column => 'id')`);
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    await q(`create table h1.dm (id int primary key, recipient int references h1.users (id), sent_at timestamptz not null)`);
+    await q(`insert into h1.dm values (1, 42, now() - interval '400 days'), (2, 43, now() - interval '400 days')`);
+    await q(`select retention.set_policy('h1.dm', 'h1.dm', 'delete', 'sent_at', '365 days')`);
+    expect(await heldBack('h1.dm')).toBe(1);
+    await q(`alter table h1.dm drop constraint dm_recipient_fkey`);
+    expect(await heldBack('h1.dm')).toBe(1);
+    await db.call(`call retention.run('h1.dm')`);
+    expect(await ids('h1.dm')).toEqual([1]);
+  });
+
+  it('F2: a partition, or an inheritance child, made after a table hold and detached before any run stays held', async () => {
+    await q(`create schema h2`);
+    await q(`create table h2.events (id bigint, region text not null, created_at timestamptz not null) partition by list (region)`);
+    await q(`create table h2.events_eu partition of h2.events for values in ('eu')`);
+    await q(`select retention.place_hold('table', 'h2.events', 'regulator')`);
+    await q(`create table h2.events_us partition of h2.events for values in ('us')`);
+    await q(`insert into h2.events values (2, 'us', now() - interval '400 days')`);
+    await q(`alter table h2.events detach partition h2.events_us`);
+    await q(`select retention.set_policy('h2.events_us', 'h2.events_us', 'delete', 'created_at', '365 days')`);
+    expect(await heldBack('h2.events_us')).toBe(1);
+    await db.call(`call retention.run('h2.events_us')`);
+    expect(await ids('h2.events_us')).toEqual([2]);
+
+    await q(`create table h2.logs (id bigint, created_at timestamptz not null)`);
+    await q(`select retention.place_hold('table', 'h2.logs', 'regulator')`);
+    await q(`create table h2.logs_2025 () inherits (h2.logs)`);
+    await q(`insert into h2.logs_2025 values (3, now() - interval '400 days')`);
+    await q(`alter table h2.logs_2025 no inherit h2.logs`);
+    await q(`select retention.set_policy('h2.logs_2025', 'h2.logs_2025', 'delete', 'created_at', '365 days')`);
+    await db.call(`call retention.run('h2.logs_2025')`);
+    expect(await ids('h2.logs_2025')).toEqual([3]);
+    // Without the event trigger (a retention owner that is no superuser), check_setup says so.
+    expect(await q(`select problem from retention.check_setup() where problem like '%retention_watch_ddl%'`)).toEqual([]);
+    await q(`alter event trigger retention_watch_ddl disable`);
+    try {
+      expect(await q(`select fix from retention.check_setup() where problem like '%retention_watch_ddl%'`)).toHaveLength(1);
+    } finally {
+      await q(`alter event trigger retention_watch_ddl enable`);
+    }
+  });
+
+  it('F3: a chain key and a key to another unique column, dropped after a run, still hold', async () => {
+    await q(`create schema h3`);
+    await q(`create table h3.users (id int primary key, email text unique not null, created_at timestamptz default now())`);
+    await q(`create table h3.orders (id int primary key, user_id int not null references h3.users (id), created_at timestamptz not null)`);
+    await q(`create table h3.order_notes (id int primary key, order_id int not null references h3.orders (id), created_at timestamptz not null)`);
+    await q(`create table h3.mails (id int primary key, to_email text references h3.users (email), sent_at timestamptz not null)`);
+    await q(`insert into h3.users values (42, 'held@h3.example'), (43, 'free@h3.example')`);
+    await q(`insert into h3.orders values (1, 42, now()), (2, 43, now())`);
+    await q(`insert into h3.order_notes values (10, 1, now() - interval '400 days'), (20, 2, now() - interval '400 days')`);
+    await q(`insert into h3.mails values (100, 'held@h3.example', now() - interval '400 days'), (200, 'free@h3.example', now() - interval '400 days')`);
+    await q(`select retention.set_policy('h3.users', 'h3.users', 'delete', 'created_at', '3650 days', p_subject_column => 'id')`);
+    await q(`select retention.set_policy('h3.notes', 'h3.order_notes', 'delete', 'created_at', '365 days')`);
+    await q(`select retention.set_policy('h3.mails', 'h3.mails', 'delete', 'sent_at', '365 days')`);
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    await db.call(`call retention.run('h3.notes')`);
+    await db.call(`call retention.run('h3.mails')`);
+    expect(await ids('h3.order_notes')).toEqual([10]);
+    expect(await ids('h3.mails')).toEqual([100]);
+    await q(`alter table h3.order_notes drop constraint order_notes_order_id_fkey`);
+    await q(`alter table h3.mails drop constraint mails_to_email_fkey`);
+    expect(await heldBack('h3.notes')).toBe(1);
+    expect(await heldBack('h3.mails')).toBe(1);
+    await db.call(`call retention.run('h3.notes')`);
+    await db.call(`call retention.run('h3.mails')`);
+    expect(await ids('h3.order_notes')).toEqual([10]);
+    expect(await ids('h3.mails')).toEqual([100]);
+  });
+
+  it('F5: a table rebuilt under its name keeps its recorded key column and its former parent', async () => {
+    await q(`create schema h5`);
+    await q(`create table h5.users (id int primary key, created_at timestamptz default now())`);
+    await q(`create table h5.msgs (id int primary key, recipient int references h5.users (id), sent_at timestamptz not null)`);
+    await q(`insert into h5.users values (42), (43)`);
+    await q(`insert into h5.msgs values (1, 42, now() - interval '400 days'), (2, 43, now() - interval '400 days')`);
+    await q(`select retention.set_policy('h5.users', 'h5.users', 'delete', 'created_at', '3650 days', p_subject_column => 'id')`);
+    await q(`select retention.set_policy('h5.msgs', 'h5.msgs', 'delete', 'sent_at', '365 days')`);
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    await db.call(`call retention.run('h5.msgs')`);
+    expect(await ids('h5.msgs')).toEqual([1]);
+    // LIKE copies no foreign key.
+    await q(`create table h5.msgs_new (like h5.msgs including all)`);
+    await q(`insert into h5.msgs_new select * from h5.msgs`);
+    await q(`drop table h5.msgs`);
+    await q(`alter table h5.msgs_new rename to msgs`);
+    await q(`select retention.set_policy('h5.msgs', 'h5.msgs', 'delete', 'sent_at', '365 days')`);
+    await db.call(`call retention.run('h5.msgs')`);
+    expect(await ids('h5.msgs')).toEqual([1]);
+
+    await q(`create table h5.events (id bigint, region text not null, created_at timestamptz not null) partition by list (region)`);
+    await q(`create table h5.events_us partition of h5.events for values in ('us')`);
+    await q(`insert into h5.events values (7, 'us', now() - interval '400 days')`);
+    await q(`select retention.place_hold('table', 'h5.events', 'regulator')`);
+    await q(`select retention.set_policy('h5.events_us', 'h5.events_us', 'delete', 'created_at', '365 days')`);
+    await db.call(`call retention.run('h5.events_us')`);
+    await q(`alter table h5.events detach partition h5.events_us`);
+    await q(`create table h5.events_us_new (like h5.events_us including all)`);
+    await q(`insert into h5.events_us_new select * from h5.events_us`);
+    await q(`drop table h5.events_us`);
+    await q(`alter table h5.events_us_new rename to events_us`);
+    await q(`select retention.set_policy('h5.events_us', 'h5.events_us', 'delete', 'created_at', '365 days')`);
+    expect(await heldBack('h5.events_us')).toBe(1);
+    await db.call(`call retention.run('h5.events_us')`);
+    expect(await ids('h5.events_us')).toEqual([7]);
+  });
+});
