@@ -50,7 +50,7 @@ begin
                                  -- Of a table rebuilt under the child's recorded name (round
                                  -- atk76 F5): the parent by OID, or by its name if rebuilt too.
                                  select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.parent),
-                                                 pg_catalog.to_regclass(p.parent_name)::oid, p.parent)
+                                                 retention_internal._rel_by_name(p.parent_name), p.parent)
                                    from (select pg_catalog.format('%I.%I', n.nspname, c.relname) as nm
                                            from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
                                           where c.oid = a.rel) me

@@ -125,7 +125,7 @@ begin
   -- atk76 F5).
   delete from retention_internal.past_parents p
    where not exists (select from pg_catalog.pg_class c where c.oid = p.rel)
-     and pg_catalog.to_regclass(p.rel_name) is null;
+     and retention_internal._rel_by_name(p.rel_name) is null;
   insert into retention_internal.past_parents (rel, parent, rel_name, parent_name)
   select i.inhrelid, i.inhparent, retention.qualified_name(i.inhrelid), retention.qualified_name(i.inhparent)
     from pg_catalog.pg_inherits i

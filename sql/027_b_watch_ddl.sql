@@ -17,14 +17,14 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
-  if not exists (select from retention_internal._open_holds) then
-    return;
-  end if;
-  -- pg-retention's own schemas change only under migrate, whose routines may be half
-  -- replaced then.
+  -- pg-retention's own schemas change only under migrate (or the owner), whose routines
+  -- may be half replaced then.
   if not exists (select from pg_catalog.pg_event_trigger_ddl_commands() c
                   where c.schema_name is distinct from 'retention' and c.schema_name is distinct from 'retention_internal'
                     and c.schema_name is distinct from 'pg_temp' and c.schema_name !~ '^pg_temp_') then
+    return;
+  end if;
+  if not exists (select from retention_internal._open_holds) then
     return;
   end if;
   begin

@@ -215,10 +215,10 @@ begin
           -- renamed: round atk76 F5), by the column's name.
           select a.attname
             from retention_internal.subject_links l
-            join pg_catalog.pg_attribute a on a.attrelid = pg_catalog.to_regclass(l.rel_name) and a.attname = l.attname
+            join pg_catalog.pg_attribute a on a.attrelid = retention_internal._rel_by_name(l.rel_name) and a.attname = l.attname
                                           and a.attnum > 0 and not a.attisdropped
            where not exists (select from pg_catalog.pg_class c where c.oid = l.rel)
-             and (pg_catalog.to_regclass(l.rel_name) = any (v_up) or pg_catalog.to_regclass(l.rel_name) = any (v_tree))) x
+             and (retention_internal._rel_by_name(l.rel_name) = any (v_up) or retention_internal._rel_by_name(l.rel_name) = any (v_tree))) x
    where exists (select from pg_catalog.pg_attribute a
                   where a.attrelid = p_rel and a.attname = x.col and not a.attisdropped));
 end

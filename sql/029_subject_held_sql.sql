@@ -10,9 +10,9 @@ as $$
   select x.conrel, h.fk, y.confrel, h.ref
     from retention_internal.held_keys h
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.conrel),
-                                        pg_catalog.to_regclass(h.conrel_name)::oid) as conrel) x
+                                        retention_internal._rel_by_name(h.conrel_name)) as conrel) x
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.confrel),
-                                        pg_catalog.to_regclass(h.confrel_name)::oid) as confrel) y
+                                        retention_internal._rel_by_name(h.confrel_name)) as confrel) y
    where x.conrel is not null and y.confrel is not null
      and (p_rels is null or x.conrel = any (p_rels))
      and not exists (select from unnest(h.fk) f(n)

@@ -376,6 +376,7 @@ declare
   v_more     text[];
   v_pats     text[];
   v_exprs    text;
+  v_keyvals  text[] := '{}';
   v_words    text[];
   v_msgs     text;
   c          record;
@@ -592,6 +593,45 @@ begin
          and pg_catalog.left(t.subject, length(n.q) + 1) = n.q || ':'
          and substr(t.subject, length(n.q) + 2) in (select unnest(v_ids));
     end if;
+  end if;
+
+  -- Rows of any table keyed by a value of theirs (a subscription keyed by their e-mail)
+  -- that went before this erasure (a policy run, the application): no row leads to them
+  -- now, and their keys in failed rows, flags, exemptions, notices, proposals and token
+  -- links named the person (round atk78 F3). The values of their rows of the request's
+  -- subject table, of six characters or more, are taken for such keys.
+  if v_exprs is not null
+     and (select q.subject_table from retention.erasure_requests q where q.request_id = p_request) = any (v_rels) then
+    execute format('select coalesce(array_agg(distinct v.v), ''{}'') from (select %s as vs from %s t where (%s)) t
+                     cross join lateral unnest(t.vs) v(v) where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
+      into v_keyvals;
+  end if;
+  if v_keyvals <> '{}' then
+    update retention.row_exemptions e
+       set row_key = p_token, reason = v_erased,
+           revoke_reason = case when e.revoke_reason is not null or e.revoked_at is null then v_erased end,
+           revoked_by = coalesce(e.revoked_by, format('erasure request %s', p_request)),
+           revoked_at = coalesce(e.revoked_at, now())
+     where e.row_key = any (v_keyvals);
+    update retention.flagged_rows f
+       set row_key = p_token, tenant = null,
+           status = case when f.status = 'flagged' then 'erased' else f.status end,
+           closed_at = coalesce(f.closed_at, now()),
+           close_reason = case when f.close_reason is not null or f.status = 'flagged' then v_erased end
+     where f.row_key = any (v_keyvals);
+    update retention.notifications n
+       set payload = retention_internal._redact_jsonb(n.payload, v_keyvals, '{}', p_token) || jsonb_build_object('tenant', null)
+     where n.kind = 'rows_flagged'
+       and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (v_keyvals));
+    update retention.run_row_failures f
+       set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
+     where exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_keyvals));
+    update retention.proposal_rows pr
+       set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
+     where not pr.row_key ? 'erased'
+       and exists (select from jsonb_each_text(pr.row_key) k where k.value = any (v_keyvals));
+    delete from retention.subject_tokens t
+     where t.subject !~ '^subject:' and pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1) = any (v_keyvals);
   end if;
 
   -- Failed rows of their rows.

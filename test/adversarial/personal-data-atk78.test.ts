@@ -8,6 +8,8 @@
 //  F4b a reference holding that name was accepted when the column's collation was "C";
 //  F6 an hstore field's value quoted in a run's error stayed;
 //  F10 a released hold on an e-mail held through a jsonb subject column was kept;
+//  F3 a row keyed by the person's e-mail (a subscription) that went before the erasure left
+//     its failed-row key, flag, exemption (with its reason), notice and token link;
 //  atk76 F4 a column made Turkish (tr-x-icu) lowered 'ALICE' to 'alıce': the hold let go.
 import { describe, expect, it } from 'vitest';
 import { errFields } from '../../runner/log.ts';
@@ -103,6 +105,35 @@ describe('a completed erasure leaves no value of the person (atk78)', () => {
     expect(await processed(await file('d10.users', '1'))).toBe('completed');
     expect(await mentions('orstedten')).toEqual([]);
     expect(await mentions('ORSTED-1')).toEqual([]);
+  });
+});
+
+describe('keys of rows that went before the erasure (atk78 F3)', () => {
+  it('a subscription keyed by the person\'s e-mail, gone before the request, leaves no key, flag, exemption, notice or token link', async () => {
+    await q(`create schema d3`);
+    await q(`create table d3.users (id bigint primary key, name text, email text unique)`);
+    await q(`create table d3.subscriptions (email text primary key, user_id bigint references d3.users on delete cascade, last_seen timestamptz not null)`);
+    await q(`create table d3.mailings (id bigint primary key, email text references d3.subscriptions)`);
+    await q(`insert into d3.users values (1, 'Elodie Threeson', 'elodie.threeson@d3.example'), (2, 'Bob', 'bob.threeson@d3.example')`);
+    await q(`insert into d3.subscriptions values ('elodie.threeson@d3.example', 1, now() - interval '5 days'), ('bob.threeson@d3.example', 2, now() - interval '5 days')`);
+    await q(`insert into d3.mailings values (1, 'elodie.threeson@d3.example')`);
+    await q(`select retention.set_policy('d3.subs', 'd3.subscriptions', 'delete', 'last_seen', p_retain => '1 day', p_subject_column => 'user_id', p_notice_period => '30 days')`);
+    await db.call(`call retention.run('d3.subs')`);
+    expect(await count(db, `retention.flagged_rows where row_key = 'elodie.threeson@d3.example'`)).toBe(1);
+    await q(`select retention.exempt_row('d3.subs', 'elodie.threeson@d3.example', 'VIP: Elodie Threeson, CEO')`);
+    // A plain delete policy on it too, whose batch fails on her row (a mailing references it).
+    await q(`select retention.set_policy('d3.subs-now', 'd3.subscriptions', 'delete', 'last_seen', p_retain => '1 day', p_batch_size => 1)`);
+    await db.call(`call retention.run('d3.subs-now')`).catch(() => {});
+    expect(await count(db, `retention.run_row_failures where row_key ->> 'email' = 'elodie.threeson@d3.example'`)).toBe(1);
+    // She unsubscribes: the application deletes her rows.
+    await q(`delete from d3.mailings`);
+    await q(`delete from d3.subscriptions where user_id = 1`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    expect(await processed(await file('d3.users', '1'))).toBe('completed');
+    expect(await mentions('elodie.threeson')).toEqual([]);
+    expect(await count(db, `retention.subject_tokens where subject like '%elodie.threeson%'`)).toBe(0);
+    // Bob's stay.
+    expect(await mentions('bob.threeson')).not.toEqual([]);
   });
 });
 
