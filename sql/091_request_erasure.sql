@@ -20,16 +20,40 @@ begin
   if p_text is null or p_key is null then
     return false;
   end if;
-  select string_agg(format('pg_catalog.format(''%%s'', t.%I)', a.attname), ', ')
+  -- Each value as the erasure looks for it in messages: an array's elements, a JSON
+  -- column's strings and numbers, a composite's fields, a network address too (round
+  -- atk78 F4).
+  select string_agg(case when y.typcategory = 'A'
+                         then format('array(select pg_catalog.format(''%%s'', e) from unnest(t.%I) e)', a.attname)
+                         when y.oid in ('json'::regtype, 'jsonb'::regtype)
+                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)', a.attname)
+                         when y.typtype = 'c'
+                         then format('array[pg_catalog.format(''%%s'', t.%I)%s]', a.attname,
+                                     (select string_agg(format(', pg_catalog.format(''%%s'', (t.%I).%I)', a.attname, f.attname), '' order by f.attnum)
+                                        from pg_catalog.pg_attribute f
+                                       where f.attrelid = y.typrelid and f.attnum > 0 and not f.attisdropped))
+                         else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
     into v_cols
     from pg_catalog.pg_attribute a
-    join pg_catalog.pg_type y on y.oid = pg_catalog.to_regtype(retention_internal._base_type(a.atttypid, -1))
+    cross join lateral (
+      with recursive d(oid, depth) as (
+        select a.atttypid, 0
+        union all
+        select t.typbasetype, d.depth + 1 from d join pg_catalog.pg_type t on t.oid = d.oid
+         where t.typtype = 'd' and d.depth < 32)
+      select t.oid, t.typcategory, t.typtype, t.typrelid
+        from (select d.oid from d order by d.depth desc limit 1) x join pg_catalog.pg_type t on t.oid = x.oid) y
    where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
-     and y.typcategory in ('S', 'N', 'U', 'D');
+     and y.typcategory in ('S', 'N', 'U', 'D', 'A', 'C', 'I');
   if v_cols is null then
     return false;
   end if;
-  execute format('select exists (select from %s t cross join lateral unnest(array[%s]) v(v)
+  -- In one Unicode form (an NFD spelling of a name is the same name).
+  if current_setting('server_encoding') = 'UTF8' then
+    p_text := pg_catalog.normalize(p_text, 'NFC');
+    v_cols := format('array(select pg_catalog.normalize(x, ''NFC'') from unnest(%s) x)', v_cols);
+  end if;
+  execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
                                  where t.%I = $1::%s
                                    and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
                                    and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower($2), ''\s+'', '' '', ''g''),

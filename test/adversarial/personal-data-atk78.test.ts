@@ -6,6 +6,7 @@
 //  F2 a built-in's syntax error quoting the person's value (to_tsquery in a predicate,
 //     SQLSTATE 42601) went into the worker's log and the webhook;
 //  F4b a reference holding that name was accepted when the column's collation was "C";
+//  F4 one holding an array element, a JSON string, an inet or an NFD spelling too;
 //  F6 an hstore field's value quoted in a run's error stayed;
 //  F10 a released hold on an e-mail held through a jsonb subject column was kept;
 //  F3 a row keyed by the person's e-mail (a subscription) that went before the erasure left
@@ -64,6 +65,17 @@ describe('a completed erasure leaves no value of the person (atk78)', () => {
     expect(await sqlState(file('d4.users', '1', 'ticket for Élodie Ørsted'))).toBe('RT029');
     expect(await sqlState(file('d4.users', '2', 'ticket for Bob Smith'))).toBe('RT029');
     expect(await count(db, `retention.erasure_requests where subject_table = 'd4.users'::regclass`)).toBe(0);
+  });
+
+  it('F4: a reference holding an array element, a JSON string, an address or an NFD spelling of the person\'s row is refused', async () => {
+    await q(`create schema d5`);
+    await q(`create table d5.users (id bigint primary key, name text, phones text[], profile jsonb, last_ip inet)`);
+    await q(`insert into d5.users values (1, 'Zoë Quarrington', '{"+44 20 7946 0958"}', '{"nick": "zquarry", "tags": ["vip"]}', '203.0.113.77')`);
+    for (const ref of ['call +44 20 7946 0958', 'ticket zquarry', 'from 203.0.113.77', 'for Zoe\u0308 Quarrington'.normalize('NFD')]) {
+      expect(await sqlState(file('d5.users', '1', ref)), ref).toBe('RT029');
+    }
+    expect(await count(db, `retention.erasure_requests where subject_table = 'd5.users'::regclass`)).toBe(0);
+    expect(await file('d5.users', '1', 'ticket 4711')).toBeGreaterThan(0);
   });
 
   it('F6: an hstore field\'s value quoted in a run\'s error is erased', async () => {
