@@ -20,9 +20,11 @@ create table retention_internal.held_keys (
   conrel       oid not null,
   conrel_name  text not null,
   fk           name[] not null,
+  fk_num       smallint[] not null,
   confrel      oid not null,
   confrel_name text not null,
   ref          name[] not null,
+  ref_num      smallint[] not null,
   noted_at     timestamptz not null default pg_catalog.clock_timestamp(),
   primary key (conrel, confrel, fk, ref)
 );
@@ -32,6 +34,8 @@ comment on table retention_internal.held_keys is
 comment on column retention_internal.held_keys.conrel is 'The referencing table (its OID).';
 comment on column retention_internal.held_keys.conrel_name is 'The referencing table''s qualified name when recorded (a table rebuilt under it is the same table for the hold).';
 comment on column retention_internal.held_keys.fk is 'The referencing columns, by name, in key order.';
+comment on column retention_internal.held_keys.fk_num is 'The referencing columns'' numbers (a column renamed after the key was dropped is still found).';
+comment on column retention_internal.held_keys.ref_num is 'The referenced columns'' numbers.';
 comment on column retention_internal.held_keys.confrel is 'The referenced table (its OID).';
 comment on column retention_internal.held_keys.confrel_name is 'The referenced table''s qualified name when recorded.';
 comment on column retention_internal.held_keys.ref is 'The referenced columns, by name, in key order.';

@@ -133,6 +133,14 @@ begin
          where not (t.typnamespace = any (v_trust) and coalesce(t.elemnsp = any (v_trust), true))
            and not (t.typtype = 'e' or t.elemtype = 'e')
         union
+        -- A temporary schema's type (an enum too) is written without its schema, and every
+        -- later statement would find whatever the running session has under that name
+        -- there (a domain whose check is its own function: round atk80 F1).
+        select format('type %s (of a temporary schema)', t.oid::regtype)
+          from types t
+          join pg_catalog.pg_namespace n on n.oid in (t.typnamespace, coalesce(t.elemnsp, t.typnamespace))
+         where n.nspname ~ '^pg_temp_' or n.oid = pg_catalog.pg_my_temp_schema()
+        union
         -- A trusted schema's code runs as the retention owner: only while the schema and
         -- all in it are the owner's (_schema_untrusted; round atk77 F1).
         select format('%s of schema %s, which cannot be trusted (%s)', w.what, n.nspname, u.why)

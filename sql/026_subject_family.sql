@@ -121,11 +121,9 @@ declare
 begin
   -- Every partition and inheritance edge, kept once seen: a table detached later keeps the
   -- holds of the tree it was in (_hold_ancestors; round atk53).
-  -- A dropped table has no rows left; one rebuilt under its name keeps the record (round
-  -- atk76 F5).
-  delete from retention_internal.past_parents p
-   where not exists (select from pg_catalog.pg_class c where c.oid = p.rel)
-     and retention_internal._rel_by_name(p.rel_name) is null;
+  -- Never forgotten: a table whose OID and name resolve to nothing at one moment may be in
+  -- the middle of a rebuild under its name (the application decides when this runs, through
+  -- the event trigger: round atk79 F5); an edge of tables gone for good resolves to nothing.
   insert into retention_internal.past_parents (rel, parent, rel_name, parent_name)
   select i.inhrelid, i.inhparent, retention.qualified_name(i.inhrelid), retention.qualified_name(i.inhparent)
     from pg_catalog.pg_inherits i
@@ -223,13 +221,15 @@ begin
   -- Every key a subject hold may follow up to a person's row (a chain, a key to a unique
   -- column other than the subject column), by OID and name: dropped later, it is still
   -- followed (held_keys; round atk76 F3).
-  insert into retention_internal.held_keys (conrel, conrel_name, fk, confrel, confrel_name, ref)
+  insert into retention_internal.held_keys (conrel, conrel_name, fk, fk_num, confrel, confrel_name, ref, ref_num)
   select c.conrelid, retention.qualified_name(c.conrelid),
          array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
                  join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o),
+         c.conkey,
          c.confrelid, retention.qualified_name(c.confrelid),
          array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
-                 join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o)
+                 join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o),
+         c.confkey
     from pg_catalog.pg_constraint c
    where c.contype = 'f' and c.conparentid = 0
      and c.confrelid = any (retention_internal._hold_reach())

@@ -4,7 +4,8 @@
 -- hold and dropped before the next run, or a partition attached and detached in between,
 -- never was, and the rows it had made held went (round atk76 F1, F2). While a hold is open,
 -- every CREATE TABLE and ALTER TABLE of another schema records them at its end, in its
--- transaction (a change rolled back records nothing). PostgreSQL lets only a superuser
+-- transaction (a change rolled back records nothing); so do CREATE SCHEMA (the tables it
+-- creates) and the foreign-table commands. PostgreSQL lets only a superuser
 -- create an event trigger: where the retention owner is not one, migrate leaves it out and
 -- retention.check_setup says so; the records are then made when holds are placed and runs
 -- open, as before.
@@ -46,10 +47,13 @@ revoke all on function retention_internal._watch_ddl() from public;
 
 do $$
 begin
-  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user)
-     and not exists (select from pg_catalog.pg_event_trigger e where e.evtname = 'retention_watch_ddl') then
+  -- CREATE SCHEMA runs the CREATE TABLEs it holds as its own (round atk79 F2); a foreign
+  -- table can be a partition or an inheritance child.
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
+    drop event trigger if exists retention_watch_ddl;
     create event trigger retention_watch_ddl on ddl_command_end
-      when tag in ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+      when tag in ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA',
+                   'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
       execute function retention_internal._watch_ddl();
   end if;
 end

@@ -1,30 +1,63 @@
 -- The keys recorded in held_keys that still resolve: their tables by OID, or by the name
--- they had (a table rebuilt under it), every column by name; of the tables p_rels (all
--- when NULL). Only those no longer declared matter (the hold rule reads declared ones).
+-- they had (a table rebuilt under it), every column by name or else by number; of the
+-- tables p_rels (all when NULL). Only those no longer declared matter (the hold rule reads declared ones).
 create or replace function retention_internal._held_keys_now(p_rels oid[])
 returns table (conrel oid, fk name[], confrel oid, ref name[])
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select x.conrel, h.fk, y.confrel, h.ref
+  select x.conrel, fk.cols, y.confrel, ref.cols
     from retention_internal.held_keys h
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.conrel),
                                         retention_internal._rel_by_name(h.conrel_name)) as conrel) x
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.confrel),
                                         retention_internal._rel_by_name(h.confrel_name)) as confrel) y
+    -- Each column by its recorded name, else by its number in the same table (renamed since:
+    -- round atk79 F3).
+    cross join lateral (
+      select array_agg(coalesce(
+               (select a.attname from pg_catalog.pg_attribute a
+                 where a.attrelid = x.conrel and a.attname = u.n and a.attnum > 0 and not a.attisdropped),
+               (select a.attname from pg_catalog.pg_attribute a
+                 where a.attrelid = x.conrel and x.conrel = h.conrel and a.attnum = u.k and not a.attisdropped))
+             order by u.o) as cols
+        from unnest(h.fk, h.fk_num) with ordinality u(n, k, o)) fk
+    cross join lateral (
+      select array_agg(coalesce(
+               (select a.attname from pg_catalog.pg_attribute a
+                 where a.attrelid = y.confrel and a.attname = u.n and a.attnum > 0 and not a.attisdropped),
+               (select a.attname from pg_catalog.pg_attribute a
+                 where a.attrelid = y.confrel and y.confrel = h.confrel and a.attnum = u.k and not a.attisdropped))
+             order by u.o) as cols
+        from unnest(h.ref, h.ref_num) with ordinality u(n, k, o)) ref
    where x.conrel is not null and y.confrel is not null
      and (p_rels is null or x.conrel = any (p_rels))
-     and not exists (select from unnest(h.fk) f(n)
-                      where not exists (select from pg_catalog.pg_attribute a
-                                         where a.attrelid = x.conrel and a.attname = f.n and a.attnum > 0 and not a.attisdropped))
-     and not exists (select from unnest(h.ref) f(n)
-                      where not exists (select from pg_catalog.pg_attribute a
-                                         where a.attrelid = y.confrel and a.attname = f.n and a.attnum > 0 and not a.attisdropped))
+     and array_position(fk.cols, null) is null and array_position(ref.cols, null) is null
 $$;
 comment on function retention_internal._held_keys_now(oid[]) is
   'Internal. The foreign keys recorded in held_keys as they resolve now (tables by OID or recorded name, columns by name), of the given tables (all when NULL).';
 revoke all on function retention_internal._held_keys_now(oid[]) from public;
+
+-- Former partition and inheritance edges (past_parents) as they resolve now: each table by
+-- OID, or by the name it had when recorded (a table rebuilt under it).
+create or replace function retention_internal._past_parents_now()
+returns table (rel oid, parent oid)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select x.rel, y.parent
+    from retention_internal.past_parents p
+    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.rel),
+                                        retention_internal._rel_by_name(p.rel_name)) as rel) x
+    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.parent),
+                                        retention_internal._rel_by_name(p.parent_name)) as parent) y
+   where x.rel is not null and y.parent is not null
+$$;
+comment on function retention_internal._past_parents_now() is
+  'Internal. The partition and inheritance edges recorded in past_parents, each table by OID or by its recorded name; edges whose tables are gone are left out.';
+revoke all on function retention_internal._past_parents_now() from public;
 
 -- The tables a chain of keys can lead up from to a person's row: those with subject columns
 -- of their own (and their partition and inheritance trees) and every table up to 10 keys
@@ -47,6 +80,12 @@ as $$
     select i.inhrelid, i.inhparent, 0 from pg_catalog.pg_inherits i
     union all
     select i.inhparent, i.inhrelid, 0 from pg_catalog.pg_inherits i
+    -- And the trees they were in (past_parents): a partition detached from a declaring tree
+    -- still holds the person's rows, and so do the rows that reference it (round atk79 F1).
+    union all
+    select p.rel, p.parent, 0 from retention_internal._past_parents_now() p
+    union all
+    select p.parent, p.rel, 0 from retention_internal._past_parents_now() p
   ),
   r(rel, d) as (
     select t.rel, 0 from unnest(retention_internal._declaring_tables()) t(rel)

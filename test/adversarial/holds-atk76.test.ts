@@ -131,3 +131,79 @@ describe('what a hold relies on outlives the application\'s changes (atk76)', ()
     expect(await ids('h5.events_us')).toEqual([7]);
   });
 });
+
+// Round atk79 attacked those fixes:
+//  F1 a key into a partition detached from a declaring tree was no longer followed;
+//  F2 CREATE SCHEMA … CREATE TABLE … PARTITION OF escaped the event trigger;
+//  F3 a recorded key died with a column renamed after the key was dropped;
+//  F5 the event trigger itself deleted the record of a table mid-rebuild.
+describe('the records attacked again (atk79)', () => {
+  it('F1: a key into a partition detached from a declaring tree is still followed', async () => {
+    await q(`create schema k1`);
+    await q(`create table k1.events (id bigint, created_at timestamptz not null, user_id bigint, primary key (id, created_at)) partition by range (created_at)`);
+    await q(`create table k1.events_old partition of k1.events for values from ('2000-01-01') to ('2021-01-01')`);
+    await q(`create table k1.events_new partition of k1.events for values from ('2021-01-01') to ('2100-01-01')`);
+    await q(`create table k1.event_notes (id bigint primary key, event_id bigint, event_at timestamptz, noted_at timestamptz not null,
+               foreign key (event_id, event_at) references k1.events_old (id, created_at))`);
+    await q(`insert into k1.events values (1, '2020-06-01', 42), (2, '2020-06-01', 7)`);
+    await q(`insert into k1.event_notes values (10, 1, '2020-06-01', '2020-06-02'), (11, 2, '2020-06-01', '2020-06-02')`);
+    await q(`select retention.set_policy('k1.events', 'k1.events_new', 'delete', 'created_at', '100 years', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('k1.notes', 'k1.event_notes', 'delete', 'noted_at', '1 day')`);
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    expect(await heldBack('k1.notes')).toBe(1);
+    await q(`alter table k1.events detach partition k1.events_old`);
+    expect(await heldBack('k1.notes')).toBe(1);
+    await db.call(`call retention.run('k1.notes')`);
+    expect(await ids('k1.event_notes')).toEqual([10]);
+  });
+
+  it('F2: a partition CREATE SCHEMA makes under a held table is recorded before it is detached', async () => {
+    await q(`create schema k2`);
+    await q(`create table k2.p (id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table k2.logs (id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`select retention.place_hold('table', 'k2.p', 'regulator')`);
+    await q(`select retention.set_policy('k2.logs', 'k2.logs', 'drop_partitions', 'created_at', '365 days')`);
+    await q(`create schema k2s create table p_2019 partition of k2.p for values from ('2019-01-01') to ('2020-01-01')`);
+    await q(`insert into k2.p values (1, '2019-06-01')`);
+    await q(`alter table k2.p detach partition k2s.p_2019`);
+    await q(`alter table k2.logs attach partition k2s.p_2019 for values from ('2019-01-01') to ('2020-01-01')`);
+    await db.call(`call retention.run('k2.logs')`);
+    expect(await ids('k2s.p_2019')).toEqual([1]);
+  });
+
+  it('F3: a recorded key still holds after its column is renamed, the key dropped first', async () => {
+    await q(`create schema k3`);
+    await q(`create table k3.orders (id int primary key, user_id int not null, placed_at timestamptz not null default now())`);
+    await q(`create table k3.order_notes (id int primary key, order_id int references k3.orders (id), created_at timestamptz not null)`);
+    await q(`insert into k3.orders values (1, 42), (2, 43)`);
+    await q(`insert into k3.order_notes values (10, 1, now() - interval '400 days'), (20, 2, now() - interval '400 days')`);
+    await q(`select retention.set_policy('k3.orders', 'k3.orders', 'delete', 'placed_at', '3650 days', p_subject_column => 'user_id')`);
+    await q(`select retention.set_policy('k3.notes', 'k3.order_notes', 'delete', 'created_at', '365 days')`);
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    expect(await heldBack('k3.notes')).toBe(1);
+    await q(`alter table k3.order_notes drop constraint order_notes_order_id_fkey`);
+    await q(`alter table k3.order_notes rename column order_id to order_ref`);
+    expect(await heldBack('k3.notes')).toBe(1);
+    await db.call(`call retention.run('k3.notes')`);
+    expect(await ids('k3.order_notes')).toEqual([10]);
+  });
+
+  it('F5: a change between the drop and the rename of a rebuild does not forget the table\'s former parent', async () => {
+    await q(`create schema k5`);
+    await q(`create table k5.p (id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`create table k5.p_2019 partition of k5.p for values from ('2019-01-01') to ('2020-01-01')`);
+    await q(`create table k5.logs (id int, created_at timestamptz not null) partition by range (created_at)`);
+    await q(`insert into k5.p values (1, '2019-06-01')`);
+    await q(`select retention.place_hold('table', 'k5.p', 'regulator')`);
+    await q(`select retention.set_policy('k5.logs', 'k5.logs', 'drop_partitions', 'created_at', '365 days')`);
+    await q(`alter table k5.p detach partition k5.p_2019`);
+    await q(`create table k5.p_2019_new (like k5.p_2019 including all)`);
+    await q(`insert into k5.p_2019_new select * from k5.p_2019`);
+    await q(`drop table k5.p_2019`);
+    await q(`create table k5.unrelated (x int)`);
+    await q(`alter table k5.p_2019_new rename to p_2019`);
+    await q(`alter table k5.logs attach partition k5.p_2019 for values from ('2019-01-01') to ('2020-01-01')`);
+    await db.call(`call retention.run('k5.logs')`);
+    expect(await ids('k5.p_2019')).toEqual([1]);
+  });
+});

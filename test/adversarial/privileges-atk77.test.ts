@@ -197,4 +197,20 @@ describe('code the owner would run for another role (atk77)', () => {
     expect(await count(db, 't7.t')).toBe(3);
     await q(`revoke create on database ${db.name} from ${admRole}`);
   });
+
+  // Round atk80 F1: an enum of the admin's session's pg_temp was written without its
+  // schema, and a later session's pg_temp domain of the same name ran its check as the owner.
+  it('atk80 F1: a predicate naming a type of a temporary schema is refused', async () => {
+    await q(`create schema t8`);
+    await q(`create table t8.jobs (id int primary key, status text, created_at timestamptz not null)`);
+    const adm = await login('t8adm', 'retention_admin');
+    await q(`grant usage on schema t8 to retention_admin`);
+    await q(`grant select on t8.jobs to retention_admin`);
+    await adm.query(`create type pg_temp.e as enum ('done')`);
+    const err = await adm.query(`select retention.set_policy('t8', 't8.jobs', 'delete', 'created_at', interval '30 days', p_predicate => $$status = ('done'::pg_temp.e)::text$$)`)
+      .catch((e: Error & { code?: string }) => e);
+    expect((err as { code?: string }).code).toBe('RT005');
+    expect((err as Error).message).toMatch(/temporary schema/);
+    expect(await count(db, `retention.policies where name = 't8'`)).toBe(0);
+  });
 });
