@@ -31,6 +31,13 @@ as $$
     -- the SQL it is given, create_queue creates tables; a role that may execute them, as
     -- the retention runner (and so an admin) may, put them in a table's WHEN clause and had
     -- a run execute 'ALTER ROLE … SUPERUSER' as the owner (round atk77 F4).
+    -- A scheduler's or partition manager's (pg_cron's cron.schedule runs the SQL it is given
+    -- later, as the role that scheduled it: the owner; pg_partman's maintenance drops
+    -- partitions, held ones too; round atk80 F4), or one that reaches another database.
+    when exists (select from pg_catalog.pg_depend d join pg_catalog.pg_extension e on e.oid = d.refobjid
+                  where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid and d.deptype = 'e'
+                    and e.extname in ('pg_cron', 'pg_partman', 'dblink', 'postgres_fdw', 'pg_background', 'pg_later', 'pgagent'))
+      then 'a function of a scheduler, partition manager or remote-access extension, which runs SQL of its own'
     when exists (select from pg_catalog.pg_proc j where j.proname = 'job_table_run' and j.pronamespace = p.pronamespace)
          and exists (select from pg_catalog.pg_class v where v.relname = 'version' and v.relnamespace = p.pronamespace)
       then 'a function of pg-retention''s job schema (pg-boss), which runs SQL it is given'

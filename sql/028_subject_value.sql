@@ -347,8 +347,46 @@ begin
       null;
     end;
   end if;
+  -- A network or hardware address as inet and macaddr write it ('2001:0db8::0001' is
+  -- '2001:db8::1', '08-00-2B-01-02-03' is '08:00:2b:01:02:03'): the column retyped to text
+  -- keeps that text (round atk79 F6).
+  if pg_catalog.btrim(p_value) ~ '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$' and pg_catalog.btrim(p_value) ~ '[:.]' then
+    begin
+      t := pg_catalog.btrim(p_value)::inet::text;
+      v := v || t || pg_catalog.host(t::inet);
+    exception when data_exception then
+      null;
+    end;
+  end if;
+  if pg_catalog.btrim(p_value) ~ '^[0-9a-fA-F]{2}([-:.]?[0-9a-fA-F]{2}){5}$|^[0-9a-fA-F]{4}[.][0-9a-fA-F]{4}[.][0-9a-fA-F]{4}$' then
+    begin
+      v := v || pg_catalog.btrim(p_value)::macaddr::text;
+    exception when data_exception then
+      null;
+    end;
+  end if;
+  -- Without accents, ß as ss (an accent-insensitive ICU collation equates them: round atk79
+  -- F4); rows are compared in the same fold (_subject_fold).
+  v := v || retention_internal._subject_fold(p_value);
   return v;
 end
 $$;
+-- A text folded as an accent- and case-insensitive collation compares it: trimmed, lower
+-- case, decomposed with the combining marks removed, ß as ss. The hold rule compares a text
+-- subject column's value so folded with the folded spellings of the open holds.
+create or replace function retention_internal._subject_fold(p_value text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when pg_catalog.getdatabaseencoding() = 'UTF8'
+              then pg_catalog.lower(pg_catalog.replace(pg_catalog.regexp_replace(pg_catalog.normalize(pg_catalog.btrim(p_value collate "default", E' \t\r\n'), 'NFKD'),
+                                                                                 '[\u0300-\u036f]', '', 'g'), 'ß', 'ss'))
+              else pg_catalog.lower(pg_catalog.btrim(p_value collate "default", E' \t\r\n')) end
+$$;
+comment on function retention_internal._subject_fold(text) is
+  'Internal. A text as an accent- and case-insensitive comparison sees it: trimmed, lower case, combining marks removed (NFKD), ß as ss.';
 comment on function retention_internal._subject_forms(text) is
   'Internal. Spellings under which a subject id may equal another in some column type (as given, without trailing blanks, lower case, a canonical number, a canonical uuid): for judging archived values whose column type is no longer known; two ids may be one subject when their sets overlap.';

@@ -34,6 +34,24 @@ begin
   end if;
   -- String constants out first (their text cannot name anything).
   v_text := pg_catalog.regexp_replace(v_text, $re$'(?:[^']|'')*'$re$, '''''', 'g');
+  -- The table's columns it names: a built-in that derives its result type from a column
+  -- (json_populate_record(col, …)) writes a value of the column's type, and a column
+  -- retyped to the application's composite with a domain field runs that domain's check
+  -- as the owner (round atk80 F2).
+  select pg_catalog.format('column %s is of type %s: %s', a.attname, a.atttypid::regtype, w.why) into v_why
+    from pg_catalog.pg_attribute a
+    join pg_catalog.pg_class k on k.oid = a.attrelid
+    cross join lateral (select coalesce(retention_internal._type_code(a.atttypid, k.relowner),
+                                        retention_internal._foreign_cast(a.atttypid)) as why) w
+   where a.attrelid = p_policy.target and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
+     and v_text ~ ('(^|[^A-Za-z0-9_$])' || pg_catalog.regexp_replace(pg_catalog.quote_ident(a.attname), '([.*+?^${}()|\[\]\\])', '\\\1', 'g') || '($|[^A-Za-z0-9_$])')
+     and w.why is not null
+   limit 1;
+  if v_why is not null then
+    raise exception 'policy %: its predicate would run code as the retention owner that is not the owner''s: %', p_policy.name, v_why
+      using errcode = 'RT025',
+            hint = 'Have the retention owner (or a superuser) own the function, or set the predicate anew without that column.';
+  end if;
   if v_text !~ '[A-Za-z_"][A-Za-z0-9_$"]*\.' then
     return;  -- nothing qualified: pg_catalog's alone
   end if;

@@ -441,8 +441,13 @@ begin
                       select distinct pg_catalog.substr($2, i, 4) as g
                         from pg_catalog.generate_series(1, greatest(pg_catalog.length($2) - 3, 0)) i),
                     d as materialized (
-                      select distinct v.v collate "C" as v from (select %s as vs from %s t where (%s)) t
+                      -- As written, and as messages escape it: quote_literal doubles a quote
+                      -- (O''Brien), JSON escapes a newline (round atk81 F1).
+                      select distinct e.v collate "C" as v from (select %s as vs from %s t where (%s)) t
                        cross join lateral unnest(t.vs) v(v)
+                       cross join lateral unnest(array[v.v, pg_catalog.replace(v.v, '''''''', ''''''''''''),
+                                                       pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
+                                                                         pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2)]) e(v)
                        where v.v is not null),
                     cand as materialized (
                       select d.v from d where pg_catalog.octet_length(d.v) < 4
@@ -506,7 +511,9 @@ begin
                          and (t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s%s))',
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
       case when c.is_text
-           then format(' or pg_catalog.lower(pg_catalog.btrim(t.%I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+           then format(' or pg_catalog.lower(pg_catalog.btrim(t.%1$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))
+                        or retention_internal._subject_fold(t.%1$I::text) = any (array(select retention_internal._subject_fold(f)
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            -- A JSON column's scalar, as the hold compares it (round atk78 F10).
            when c.is_json
@@ -527,9 +534,11 @@ begin
           and pg_catalog.length(pg_catalog.btrim(h.subject_id, E'' \t\r\n'')) >= 4
           and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
           and exists (select from %s t cross join lateral unnest(%s) v(v) where (%s)
-                         and pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
-                             = any (array(select pg_catalog.lower(f) collate "C"
-                                            from unnest(retention_internal._subject_forms(h.subject_id)) f)))',
+                         and (pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
+                              = any (array(select pg_catalog.lower(f) collate "C"
+                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))
+                              or retention_internal._subject_fold(v.v) = any (array(select retention_internal._subject_fold(f)
+                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))))',
       v_tbl, v_exprs, p_cond)
       into v_more;
     v_holds := v_holds || v_more;

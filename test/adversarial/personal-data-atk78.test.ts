@@ -149,6 +149,29 @@ describe('keys of rows that went before the erasure (atk78 F3)', () => {
   });
 });
 
+describe('values quoted in an escaped spelling (atk81 F1)', () => {
+  it('a name quoted by quote_literal (a doubled apostrophe) or as JSON (an escaped newline) is erased', async () => {
+    await q(`create schema d12`);
+    await q(`create table d12.users (id bigint primary key, name text, address text)`);
+    await q(`insert into d12.users values (1, 'Siobhán O''Brien-Quirke', E'12 Quarry Lane\nKilkennytown'), (2, 'Bob', 'x')`);
+    await q(`create table d12.orders (id bigint primary key, created_at timestamptz not null)`);
+    await q(`insert into d12.orders values (1, now() - interval '5 days')`);
+    await q(`create function d12.guard() returns trigger language plpgsql as $$
+             begin raise exception 'VIP (name %) at %', (select quote_literal(name) from d12.users where id = 1),
+                                                         (select to_jsonb(address) from d12.users where id = 1) using errcode = '45000'; end $$`);
+    await q(`create trigger guard before delete on d12.orders for each row execute function d12.guard()`);
+    await q(`select retention.set_policy('d12.orders', 'd12.orders', 'delete', 'created_at', p_retain => '1 day')`);
+    await db.call(`call retention.run('d12.orders')`).catch(() => {});
+    const [run] = await q<{ error: string }>(`select error from retention.runs where policy_name = 'd12.orders'`);
+    expect(run!.error).toContain("O''Brien-Quirke");
+    expect(run!.error).toContain('Quarry Lane\\nKilkennytown');
+    await q(`select retention.set_erasure_rule('d12.users', 'delete')`);
+    expect(await processed(await file('d12.users', '1'))).toBe('completed');
+    expect(await mentions('Brien-Quirke')).toEqual([]);
+    expect(await mentions('Kilkennytown')).toEqual([]);
+  });
+});
+
 describe('holds in any collation (atk76 F4)', () => {
   it('a column made Turkish still holds the person spelt in capitals', async () => {
     await q(`create schema d11`);

@@ -213,4 +213,24 @@ describe('code the owner would run for another role (atk77)', () => {
     expect((err as Error).message).toMatch(/temporary schema/);
     expect(await count(db, `retention.policies where name = 't8'`)).toBe(0);
   });
+
+  // Round atk80 F2: json_populate_record(col, …) writes a value of the column's type; the
+  // column retyped to the application's composite with a domain field ran its check.
+  it('atk80 F2: a predicate over a column retyped to a type with another role\'s domain check refuses the run', async () => {
+    const app = await login('t9app');
+    const appRole = await roleOf(app);
+    await q(`create schema t9 authorization ${appRole}`);
+    await app.query(`create table t9.ev (id bigint primary key, created_at timestamptz not null, meta pg_catalog.pg_namespace)`);
+    await app.query(`insert into t9.ev select g, now() - interval '400 days', null from generate_series(1, 5) g`);
+    await app.query(`grant usage on schema t9 to retention_runner`);
+    await app.query(`grant select, delete on t9.ev to retention_runner`);
+    await q(`select retention.set_policy('t9', 't9.ev', 'delete', 'created_at', interval '30 days', p_predicate => $$json_populate_record(meta, '{"nspname": "zz"}'::json) is not null$$)`);
+    await app.query(`create function t9.chk(text) returns boolean language plpgsql as $f$ begin ${escalate(appRole)} return true; end $f$`);
+    await app.query(`create domain t9.dom as text check (t9.chk(value))`);
+    await app.query(`create type t9.comp as (nspname t9.dom)`);
+    await app.query(`alter table t9.ev alter column meta type t9.comp using null::t9.comp`);
+    expect(await sqlState(db.call(`call retention.run('t9')`))).toBe('RT025');
+    expect(await superuser(appRole)).toBe(false);
+    expect(await count(db, 't9.ev')).toBe(5);
+  });
 });
