@@ -365,28 +365,9 @@ begin
       null;
     end;
   end if;
-  -- Without accents, ß as ss (an accent-insensitive ICU collation equates them: round atk79
-  -- F4); rows are compared in the same fold (_subject_fold).
-  v := v || retention_internal._subject_fold(p_value);
   return v;
 end
 $$;
--- A text folded as an accent- and case-insensitive collation compares it: trimmed, lower
--- case, decomposed with the combining marks removed, ß as ss. The hold rule compares a text
--- subject column's value so folded with the folded spellings of the open holds.
-create or replace function retention_internal._subject_fold(p_value text)
-returns text
-language sql
-immutable
-parallel safe
-set search_path = pg_catalog, pg_temp
-as $$
-  select case when pg_catalog.getdatabaseencoding() = 'UTF8'
-              then pg_catalog.lower(pg_catalog.replace(pg_catalog.regexp_replace(pg_catalog.normalize(pg_catalog.btrim(p_value collate "default", E' \t\r\n'), 'NFKD'),
-                                                                                 '[\u0300-\u036f]', '', 'g'), 'ß', 'ss'))
-              else pg_catalog.lower(pg_catalog.btrim(p_value collate "default", E' \t\r\n')) end
-$$;
-comment on function retention_internal._subject_fold(text) is
-  'Internal. A text as an accent- and case-insensitive comparison sees it: trimmed, lower case, combining marks removed (NFKD), ß as ss.';
+
 comment on function retention_internal._subject_forms(text) is
   'Internal. Spellings under which a subject id may equal another in some column type (as given, without trailing blanks, lower case, a canonical number, a canonical uuid): for judging archived values whose column type is no longer known; two ids may be one subject when their sets overlap.';

@@ -188,15 +188,6 @@ begin
                                                                      where h.scope = ''subject'')), false)',
         p_alias, v_col);
     end if;
-    -- And as an accent-insensitive collation compares it (round atk79 F4).
-    if v_text or v_json then
-      v_parts := v_parts || format(
-        'coalesce(retention_internal._subject_fold(%3$s) = any (array(select retention_internal._subject_fold(f)
-                                                                    from retention_internal._open_holds h
-                                                                   cross join unnest(retention_internal._subject_forms(h.subject_id)) f
-                                                                   where h.scope = ''subject'')), false)',
-        p_alias, v_col, case when v_json then format('(%s.%I)::jsonb #>> ''{}''', p_alias, v_col) else format('%s.%I::text', p_alias, v_col) end);
-    end if;
     if v_text then
       v_parts := v_parts || format(
         'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"

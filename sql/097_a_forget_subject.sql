@@ -512,8 +512,6 @@ begin
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
       case when c.is_text
            then format(' or pg_catalog.lower(pg_catalog.btrim(t.%1$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
-                                                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))
-                        or retention_internal._subject_fold(t.%1$I::text) = any (array(select retention_internal._subject_fold(f)
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            -- A JSON column's scalar, as the hold compares it (round atk78 F10).
            when c.is_json
@@ -534,11 +532,9 @@ begin
           and pg_catalog.length(pg_catalog.btrim(h.subject_id, E'' \t\r\n'')) >= 4
           and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
           and exists (select from %s t cross join lateral unnest(%s) v(v) where (%s)
-                         and (pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
-                              = any (array(select pg_catalog.lower(f) collate "C"
-                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))
-                              or retention_internal._subject_fold(v.v) = any (array(select retention_internal._subject_fold(f)
-                                             from unnest(retention_internal._subject_forms(h.subject_id)) f))))',
+                         and pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
+                             = any (array(select pg_catalog.lower(f) collate "C"
+                                            from unnest(retention_internal._subject_forms(h.subject_id)) f)))',
       v_tbl, v_exprs, p_cond)
       into v_more;
     v_holds := v_holds || v_more;
