@@ -445,7 +445,7 @@ begin
                       -- (O''Brien), JSON escapes a newline (round atk81 F1).
                       select distinct e.v collate "C" as v from (select %s as vs from %s t where (%s)) t
                        cross join lateral unnest(t.vs) v(v)
-                       cross join lateral unnest(array[v.v, pg_catalog.replace(v.v, '''''''', ''''''''''''),
+                       cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                        pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
                                                                          pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2)]) e(v)
                        where v.v is not null),
