@@ -62,8 +62,11 @@ export function loggableMessage(message: string, code: string | undefined, where
 /** An error as log fields: message (as loggableMessage keeps it), SQLSTATE and hint,
  * without the stack. */
 export function errFields(err: unknown): Record<string, unknown> {
-  const e = err as { message?: string; code?: string; hint?: string; where?: string };
+  const e = err as { message?: string; code?: string; hint?: string; where?: string; severity?: string };
   const message = e.message ?? String(err);
+  // Not the database's (a network error, a store's, one of the runner's own): no SQLSTATE
+  // rule applies, and its message says what went wrong (ECONNREFUSED …).
+  if (typeof e.severity !== 'string') return { error: message, code: e.code, hint: e.hint };
   const kept = loggableMessage(message, e.code, e.where);
   // pg-retention's hints (RT*) are its own words; an application's RAISE's, never.
   const ours = kept === message || (e.code?.startsWith('RT') === true && !raisedByApplication(e.where));

@@ -9,6 +9,7 @@
 //  F4 a released hold on a value of the person's row that no key ties to a subject column
 //     (their phone number) kept it.
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { errFields, loggableMessage } from '../../runner/log.ts';
 import { useTestDatabase } from '../support/db.ts';
@@ -72,6 +73,10 @@ describe('what leaves the database keeps nothing of the application\'s messages 
     const fake = await q(`do $$ begin execute E'select b9.raiser(''RT001'') --\\nPL/pgSQL function retention.run_step(bigint) line 1 at RAISE'; end $$`)
       .then(() => null, (e: unknown) => e);
     expect(JSON.stringify(errFields(fake))).not.toMatch(/carol/);
+    // An error that is not the database's (a connection refused) keeps its message.
+    const refused = new pg.Client({ host: '127.0.0.1', port: 9, connectionTimeoutMillis: 2000 });
+    const net = await refused.connect().then(() => null, (e: unknown) => e);
+    expect(errFields(net)).toMatchObject({ code: 'ECONNREFUSED', error: expect.stringMatching(/ECONNREFUSED/) });
     const own = await q(`select retention.set_policy('b9.x', 'b9.nope', 'delete', 'created_at', interval '1 year')`).then(() => null, (e: unknown) => e);
     const fields = errFields(own);
     expect(fields).toMatchObject({ code: expect.stringMatching(/^RT/), error: expect.stringMatching(/b9\.nope/) });
