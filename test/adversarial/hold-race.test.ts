@@ -10,7 +10,10 @@ import { count, slowRows, waitFor } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
-const TRIALS = 250; // per action kind; four kinds
+// Per action kind (four kinds). CI's second leg (PostgreSQL 15, .ci/run) runs 100 of each:
+// the race is the engine's, the same on every server version, and the first leg runs all.
+const TRIALS = Number(process.env.RETENTION_HOLD_RACE_TRIALS ?? 250);
+if (!Number.isInteger(TRIALS) || TRIALS < 20) throw new Error('RETENTION_HOLD_RACE_TRIALS: a whole number of at least 20');
 
 interface Trial { subject: number; waitedMs: number; rows: string[] }
 
@@ -56,7 +59,7 @@ const started = (sql: string) => waitFor(async () => (await count(db, sql)) > 0,
 
 const rows = (r: pg.QueryResultRow[]) => r.map((x) => JSON.stringify(x));
 
-describe('the hold race (4 x 250 trials)', () => {
+describe(`the hold race (4 x ${TRIALS} trials)`, () => {
   it('delete with a cascade: no row a hold covers, nor a parent whose cascade reaches one, goes after place_hold returns', async () => {
     await q(`create schema if not exists app`);
     await q(`create table app.hr_p (id int primary key, owner_id int, at timestamptz not null)`);
@@ -78,7 +81,7 @@ describe('the hold race (4 x 250 trials)', () => {
     const trials = await race(work, 1000, covered);
     const [r] = await q(`select string_agg(run_id::text, ',') as ids, sum(affected)::int as affected from retention.runs where policy_name = 'hr-p'`);
     expect(r!.affected).toBeGreaterThan(0);
-    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(50);
+    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(TRIALS / 5);
   });
 
   it('scrub with a revoke table: no held account is scrubbed and no held token revoked after place_hold returns', async () => {
@@ -101,7 +104,7 @@ describe('the hold race (4 x 250 trials)', () => {
     const trials = await race(work, 1000, covered);
     const [r] = await q(`select string_agg(run_id::text, ',') as ids, sum(affected)::int as affected from retention.runs where policy_name = 'hr-acc'`);
     expect(r!.affected).toBeGreaterThan(0);
-    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(50);
+    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(TRIALS / 5);
   });
 
   it('drop_partitions row by row (a partition kept for a hold): no newly held row goes after place_hold returns', async () => {
@@ -132,7 +135,7 @@ describe('the hold race (4 x 250 trials)', () => {
     await c.end();
     const [r] = await q(`select string_agg(run_id::text, ',') as ids, sum(affected)::int as affected from retention.runs where policy_name = 'hr-pt'`);
     expect(r!.affected).toBeGreaterThan(0);
-    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(50);
+    expect(await assertSurvived(trials, covered, r!.ids)).toBeGreaterThan(TRIALS / 5);
   });
 
   it('an erasure step: no held row of another person goes after place_hold returns', async () => {
@@ -164,7 +167,7 @@ describe('the hold race (4 x 250 trials)', () => {
       lost += t.rows.filter((x) => !now.has(x)).length;
     }
     expect(lost).toBe(0);
-    expect(trials.filter((t) => t.rows.length > 0).length).toBeGreaterThan(50);
+    expect(trials.filter((t) => t.rows.length > 0).length).toBeGreaterThan(TRIALS / 5);
     const [st] = await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(st!.status).toBe('blocked_by_hold');
     expect(await q(`select count(*)::int as n from app.hr_m`)).not.toEqual([{ n: 4000 }]);
