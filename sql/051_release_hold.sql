@@ -13,6 +13,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_hold retention.legal_holds;
+  v_req  record;
 begin
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_reason is null or btrim(p_reason) = '' then
@@ -38,6 +39,18 @@ begin
          release_reason = p_reason
    where hold_id = p_hold_id
   returning * into v_hold;
+  -- A hold on a value of a person whose erasure has completed (it was in force when the
+  -- erasure's step read their rows): released, it no longer names them (round atk81 F2).
+  if v_hold.scope = 'subject' then
+    for v_req in
+      select w.request_id, q.subject_hash
+        from retention_internal.erasure_held_values w join retention.erasure_requests q on q.request_id = w.request_id
+       where w.hold_id = p_hold_id and q.status = 'completed'
+    loop
+      perform retention_internal._forget_held_values(v_req.request_id, v_req.subject_hash);
+    end loop;
+    select * into v_hold from retention.legal_holds where hold_id = p_hold_id;
+  end if;
   perform retention_internal._append_audit('hold.released', 'legal_hold', p_hold_id::text,
     jsonb_strip_nulls(jsonb_build_object(
       'reason', case when v_hold.scope = 'subject' then null else p_reason end,  -- kept in legal_holds
@@ -47,4 +60,4 @@ begin
 end
 $$;
 comment on function retention.release_hold(bigint, text, text) is
-  'Releases a legal hold with a reason (RT011 if unknown or already released). The hold stays on record. Audit-logged.';
+  'Releases a legal hold with a reason (RT011 if unknown or already released). The hold stays on record (a subject hold on a value of a person whose erasure has completed loses the value and its reasons). Audit-logged.';

@@ -20,31 +20,11 @@ begin
   if p_text is null or p_key is null then
     return false;
   end if;
-  -- Each value as the erasure looks for it in messages: an array's elements, a JSON
-  -- column's strings and numbers, a composite's fields, a network address too (round
-  -- atk78 F4).
-  select string_agg(case when y.typcategory = 'A'
-                         then format('array(select pg_catalog.format(''%%s'', e) from unnest(t.%I) e)', a.attname)
-                         when y.oid in ('json'::regtype, 'jsonb'::regtype)
-                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)', a.attname)
-                         when y.typtype = 'c'
-                         then format('array[pg_catalog.format(''%%s'', t.%I)%s]', a.attname,
-                                     (select string_agg(format(', pg_catalog.format(''%%s'', (t.%I).%I)', a.attname, f.attname), '' order by f.attnum)
-                                        from pg_catalog.pg_attribute f
-                                       where f.attrelid = y.typrelid and f.attnum > 0 and not f.attisdropped))
-                         else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
-    into v_cols
-    from pg_catalog.pg_attribute a
-    cross join lateral (
-      with recursive d(oid, depth) as (
-        select a.atttypid, 0
-        union all
-        select t.typbasetype, d.depth + 1 from d join pg_catalog.pg_type t on t.oid = d.oid
-         where t.typtype = 'd' and d.depth < 32)
-      select t.oid, t.typcategory, t.typtype, t.typrelid
-        from (select d.oid from d order by d.depth desc limit 1) x join pg_catalog.pg_type t on t.oid = x.oid) y
-   where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
-     and y.typcategory in ('S', 'N', 'U', 'D', 'A', 'C', 'I');
+  -- Each value as the erasure looks for it in messages (_value_pieces_sql): an array's
+  -- elements, a JSON column's strings, numbers and keys, a composite's fields, a range's
+  -- bounds, however deep they nest, a network address too (rounds atk78 F4, atk81 F3);
+  -- not intervals, which name nobody.
+  v_cols := retention_internal._row_pieces_sql(p_table, '{T}');
   if v_cols is null then
     return false;
   end if;
@@ -66,7 +46,7 @@ begin
 end
 $$;
 comment on function retention_internal._names_row(regclass, name, text, text) is
-  'Internal. Whether a text holds a value (4+ characters: text, number, uuid, time) of a subject''s row, without case and with runs of blanks as one: a request''s reference must not.';
+  'Internal. Whether a text holds a value (4+ characters: text, number, uuid, time, and the pieces of arrays, composites, ranges and JSON) of a subject''s row, without case and with runs of blanks as one: a request''s reference must not.';
 
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit

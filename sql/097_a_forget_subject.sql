@@ -56,6 +56,45 @@ $$;
 comment on function retention_internal._table_family(regclass) is
   'Internal. A table with its partitions and parents, the policies on them and every run on them (dropped policies'' too).';
 
+-- Subject holds in force on a value of the person's rows when a step of their erasure
+-- began (_forget_rows recorded them in erasure_held_values), released or expired since:
+-- the value goes from them as it went from the holds released before (subject_token stays,
+-- reasons and case reference go), and so do the value's token links. At completion, and
+-- by release_hold for a request already completed (round atk81 F2). Returns the reasons
+-- and case references it removed, for the messages that may quote them.
+create or replace function retention_internal._forget_held_values(p_request bigint, p_token text)
+returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_erased  text := format('erased with erasure request %s', p_request);
+  v_ids     text[];
+  v_reasons text[];
+begin
+  select coalesce(array_agg(distinct h.subject_id), '{}'),
+         coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
+    into v_ids, v_reasons
+    from retention_internal.erasure_held_values w join retention.legal_holds h on h.hold_id = w.hold_id
+   where w.request_id = p_request and h.scope = 'subject' and h.subject_id is not null
+     and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
+  if v_ids <> '{}' then
+    update retention.legal_holds h
+       set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
+           release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
+     where h.scope = 'subject' and h.subject_id = any (v_ids)
+       and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
+    delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(v_ids) x));
+  end if;
+  delete from retention_internal.erasure_held_values w
+   where w.request_id = p_request
+     and not exists (select from retention_internal._open_holds o where o.hold_id = w.hold_id);
+  return array(select r from unnest(v_reasons) r where r is not null);
+end
+$$;
+comment on function retention_internal._forget_held_values(bigint, text) is
+  'Internal. Forgets the subject holds an erasure''s steps found in force on a value of the person''s rows, once released or expired: the value, reasons and case reference go, and the value''s token links.';
+
 -- What the retention schema itself knows of a person, forgotten when their erasure
 -- completes (erasure_step calls this last, in the transaction that completes the request).
 -- The audit log never held their values, only tokens (_subject_token); this removes the
@@ -63,7 +102,8 @@ comment on function retention_internal._table_family(regclass) is
 --   * released or expired subject holds on their id: the id goes (subject_token stays, so
 --     the hold still matches its audit entries), reasons and case reference too (holds on
 --     other values of their rows, an e-mail address in a subject column, went as each step
---     began: _forget_rows);
+--     began: _forget_rows; those in force then and released since go now:
+--     _forget_held_values);
 --   * exemptions and flags of their row (policies on the subject table, dropped ones too):
 --     the key becomes the token, the reasons and the tenant go, an exemption in force is
 --     revoked and an open flag closed ('erased');
@@ -140,6 +180,9 @@ begin
    where h.scope = 'subject' and h.subject_id = any (v_values)
      and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
   get diagnostics n_holds = row_count;
+  -- Holds on other values of their rows that were in force when a step began and were
+  -- released since (round atk81 F2).
+  v_reasons := v_reasons || retention_internal._forget_held_values(p_request, v_token);
 
   -- Their row's exemptions and flags: policies on the subject table, its partitions and
   -- the tables it is a partition of.
@@ -373,7 +416,8 @@ declare
   v_ids      text[] := '{}';
   v_vals     text[];
   v_holds    text[] := '{}';
-  v_more     text[];
+  v_more     bigint[];
+  v_hids     bigint[] := '{}';
   v_pats     text[];
   v_exprs    text;
   v_keyvals  text[] := '{}';
@@ -387,44 +431,13 @@ begin
     execute format('select coalesce(array_agg(t.%I::text), ''{}'') from %s t where (%s)', v_key, v_tbl, p_cond)
       into v_ids;
   end if;
-  -- Their rows' values, where a message might quote them: every column's value as its
-  -- type's output function writes it (format's %s: no cast, so no cast another role defined
-  -- on a column's type runs as the owner; citext, uuid, dates, numbers, a domain over a
-  -- domain), an array's elements and a composite's fields one by one, and the strings and
-  -- numbers inside json columns. Booleans
-  -- and bytea name nobody. Every row of theirs (round atk55: the first 10,000 rows' were
-  -- read, and a message quoting a later one stayed), but only the values some message
+  -- Their rows' values, where a message might quote them (_value_pieces_sql): every
+  -- column's value as its type's output function writes it (no cast another role defined
+  -- runs as the owner), and the pieces of arrays, composites, ranges and JSON however deep
+  -- they nest (round atk81 F1b). Every row of theirs (round atk55: the first 10,000 rows'
+  -- were read, and a message quoting a later one stayed), but only the values some message
   -- holds: the messages are read first, and with none there is nothing to read.
-  select string_agg(case when b.cat = 'A'
-                         then format('array(select pg_catalog.format(''%%s'', e) from unnest(t.%I) e)', a.attname)
-                         when b.typ in ('json'::regtype, 'jsonb'::regtype)
-                         then format('array(select x #>> ''{}'' from jsonb_path_query(t.%I::jsonb, ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)', a.attname)
-                         -- A composite column's fields one by one (its text quotes and
-                         -- escapes them: '(alice@example.com,"Alice A")'; round atk70).
-                         when b.cat = 'C'
-                         then format('array[pg_catalog.format(''%%s'', t.%I)%s]', a.attname,
-                                     (select string_agg(format(', pg_catalog.format(''%%s'', (t.%I).%I)', a.attname, f.attname), '' order by f.attnum)
-                                        from pg_catalog.pg_type ct join pg_catalog.pg_attribute f on f.attrelid = ct.typrelid
-                                       where ct.oid = b.typ and f.attnum > 0 and not f.attisdropped))
-                         -- hstore, a range, another type whose text quotes the values
-                         -- it holds ('"email"=>"alice@…"'): each double-quoted piece too
-                         -- (round atk78 F6).
-                         when b.cat in ('U', 'R')
-                         then format('array[pg_catalog.format(''%%s'', t.%1$I)] || array(select pg_catalog.replace(pg_catalog.replace(m[1], ''\"'', ''"''), ''\\'', ''\'')
-                                                                                          from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', t.%1$I), ''"((?:[^"\\]|\\.)*)"'', ''g'') m)', a.attname)
-                         else format('array[pg_catalog.format(''%%s'', t.%I)]', a.attname) end, ' || ')
-    into v_exprs
-    from pg_catalog.pg_attribute a
-    cross join lateral (
-      with recursive d(oid, depth) as (
-        select a.atttypid, 0
-        union all
-        select t.typbasetype, d.depth + 1 from d join pg_catalog.pg_type t on t.oid = d.oid
-         where t.typtype = 'd' and d.depth < 32)
-      select t.oid::regtype as typ, t.typcategory as cat
-        from (select d.oid from d order by d.depth desc limit 1) x join pg_catalog.pg_type t on t.oid = x.oid) b
-   where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
-     and b.typ not in ('boolean'::regtype, 'bytea'::regtype);
+  v_exprs := retention_internal._row_pieces_sql(p_target);
   v_msgs := concat_ws(' ',
     (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r
       where r.error is not null or r.error_hint is not null),
@@ -504,9 +517,8 @@ begin
       join pg_catalog.pg_attribute a on a.attrelid = p_target and a.attname = x.col and a.attnum > 0 and not a.attisdropped
   loop
     execute format(
-      'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
+      'select coalesce(array_agg(distinct h.hold_id), ''{}'') from retention.legal_holds h
         where h.scope = ''subject'' and h.subject_id is not null
-          and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
           and exists (select from %s t where (%s)
                          and (t.%I::%s = retention_internal._subject_value(h.subject_id, %L)::%s%s))',
       v_tbl, p_cond, c.col, c.typ, c.typ, c.typ,
@@ -519,7 +531,7 @@ begin
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            else '' end)
       into v_more;
-    v_holds := v_holds || v_more;
+    v_hids := v_hids || v_more;
   end loop;
   -- And on any other value of their rows (a phone number, a name) that no key ties to a
   -- subject column: a released hold on it named them too (round atk70). Four characters
@@ -527,18 +539,26 @@ begin
   -- spellings): a shorter one (a country code) names nobody.
   if v_exprs is not null then
     execute format(
-      'select coalesce(array_agg(distinct h.subject_id), ''{}'') from retention.legal_holds h
+      'select coalesce(array_agg(distinct h.hold_id), ''{}'') from retention.legal_holds h
         where h.scope = ''subject'' and h.subject_id is not null
           and pg_catalog.length(pg_catalog.btrim(h.subject_id, E'' \t\r\n'')) >= 4
-          and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id)
           and exists (select from %s t cross join lateral unnest(%s) v(v) where (%s)
                          and pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C"
                              = any (array(select pg_catalog.lower(f) collate "C"
                                             from unnest(retention_internal._subject_forms(h.subject_id)) f)))',
       v_tbl, v_exprs, p_cond)
       into v_more;
-    v_holds := v_holds || v_more;
+    v_hids := v_hids || v_more;
   end if;
+  -- Those still in force name the person until they are released: recorded by id, they
+  -- are forgotten at completion if released by then, else by release_hold as it releases
+  -- them (round atk81 F2: a hold released while the erasure ran kept the value).
+  insert into retention_internal.erasure_held_values (request_id, hold_id)
+  select p_request, o.hold_id from retention_internal._open_holds o where o.hold_id = any (v_hids)
+  on conflict do nothing;
+  v_holds := array(select distinct h.subject_id from retention.legal_holds h
+                    where h.hold_id = any (v_hids) and h.subject_id is not null
+                      and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id));
   if v_holds <> '{}' then
     select v_vals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
       into v_vals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);

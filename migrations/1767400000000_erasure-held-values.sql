@@ -1,0 +1,40 @@
+-- Up Migration
+-- Not for psql -f: run pg-retention migrate. Run by hand on a database that has this
+-- migration already, the guard below fails inside one transaction, so nothing in this
+-- file happens (under migrate the BEGIN only warns: the migration is one transaction).
+begin;
+do $$ begin
+  if to_regclass('retention.schema_migrations') is not null
+     and exists (select from retention.schema_migrations where name = '1767400000000_erasure-held-values') then
+    raise exception 'migration 1767400000000_erasure-held-values is already applied'
+      using hint = 'Run pg-retention migrate; it applies what is missing and re-applies sql/.';
+  end if;
+end $$;
+
+-- An erasure forgets released subject holds on any value of the person's rows (their
+-- phone number) as each step begins, while the rows can still be read. A hold still in
+-- force then and released later (while the erasure ran, or after it completed) kept the
+-- value, its reason and case reference (round atk81 F2). The step records such holds by
+-- id (no value is kept): completion forgets those released by then, and release_hold
+-- forgets the others as it releases them.
+create table retention_internal.erasure_held_values (
+  request_id bigint not null references retention.erasure_requests (request_id),
+  hold_id    bigint not null references retention.legal_holds (hold_id),
+  noted_at   timestamptz not null default pg_catalog.clock_timestamp(),
+  primary key (hold_id, request_id)
+);
+revoke all on retention_internal.erasure_held_values from public;
+comment on table retention_internal.erasure_held_values is
+  'Internal. Subject holds in force on a value of a person''s rows when a step of their erasure began: forgotten when released (at completion, or by release_hold after it).';
+comment on column retention_internal.erasure_held_values.request_id is 'The erasure request.';
+comment on column retention_internal.erasure_held_values.hold_id is 'The subject hold on a value of the person''s rows.';
+comment on column retention_internal.erasure_held_values.noted_at is 'When the step recorded it.';
+
+-- Down Migration
+-- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
+-- DBA who runs this file with psql -f on an installed database gets errors from the Up
+-- section (everything exists) and nothing dropped.
+do $$ begin
+  raise exception 'pg-retention does not migrate down'
+    using hint = 'Restore a backup taken before the upgrade; a live retention schema only moves forward.';
+end $$;

@@ -1,0 +1,110 @@
+-- The pieces of a value a message (or a reference, or a hold) might quote, as SQL: an
+-- expression of type text[] over p_expr, a value of type p_type. One definition for the
+-- erasure's search of messages and holds (_forget_rows) and for the check that a
+-- request's reference names none of the person's values (_names_row).
+--   * the value as its type's output function writes it (format's %s: no cast, so no cast
+--     another role defined on the type runs as the owner);
+--   * an array's elements, a composite's fields, a range's bounds, a multirange's ranges,
+--     each taken apart the same way, however deep they nest (an array of composites
+--     whose field is jsonb: round atk81 F1b/F3/F4);
+--   * a JSON value's strings and numbers, at every level, and its object keys that are
+--     not plain identifiers ('alice@example.com' as a key is data; 'email' is a field
+--     name, and taking it would cut the word out of every message and refuse every
+--     reference that says it);
+--   * the double-quoted pieces of a type whose text quotes what it holds (hstore:
+--     '"email"=>"alice@…"'; round atk78 F6), the numbers of a geometric value (a point's
+--     coordinates);
+--   * nothing of a boolean, a bytea, a bit string or an enum's label (they name nobody).
+-- p_skip: type categories left out besides those (the reference check leaves out
+-- intervals, which name nobody). Domains are taken as their base type. Past eight levels a
+-- value is taken whole.
+create or replace function retention_internal._value_pieces_sql(p_expr text, p_type oid, p_skip text[] default '{}',
+                                                                 p_depth integer default 0)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_type oid := p_type;
+  v_t    record;
+  v_sub  oid;
+  v_e    text := format('e%s', p_depth);
+  v_sql  text;
+begin
+  for i in 1 .. 32 loop
+    select t.typtype, t.typbasetype into v_t from pg_catalog.pg_type t where t.oid = v_type;
+    exit when v_t.typtype is distinct from 'd';
+    v_type := v_t.typbasetype;
+  end loop;
+  select t.typtype, t.typcategory, t.typrelid, t.typelem, t.typlen into v_t from pg_catalog.pg_type t where t.oid = v_type;
+  if v_t.typtype is null or v_type in ('boolean'::regtype, 'bytea'::regtype) or v_t.typcategory in ('B', 'E', 'V')
+     or v_t.typcategory::text = any (p_skip) then
+    return '''{}''::pg_catalog.text[]';
+  end if;
+  if p_depth >= 8 then
+    return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
+  end if;
+  if v_type in ('json'::regtype, 'jsonb'::regtype) then
+    return format('array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
+                           ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)
+                   || array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
+                           ''strict $.** ? (@.type() == "object").keyvalue().key'') x
+                           where x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')', p_expr);
+  end if;
+  -- An array (not a fixed-length one such as point, whose typelem is float8).
+  if v_t.typcategory = 'A' and v_t.typelem <> 0 and v_t.typlen = -1 then
+    return format('coalesce((select pg_catalog.array_agg(p) from (select pg_catalog.unnest(%s) as v) %s
+                              cross join lateral pg_catalog.unnest(%s) p), ''{}''::pg_catalog.text[])',
+                  p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_t.typelem, p_skip, p_depth + 1));
+  end if;
+  if v_t.typtype = 'c' then
+    select string_agg(' || ' || retention_internal._value_pieces_sql(format('(%s).%I', p_expr, f.attname), f.atttypid, p_skip, p_depth + 1),
+                      '' order by f.attnum)
+      into v_sql
+      from pg_catalog.pg_attribute f
+     where f.attrelid = v_t.typrelid and f.attnum > 0 and not f.attisdropped;
+    return format('array[pg_catalog.format(''%%s'', %s)]%s', p_expr, coalesce(v_sql, ''));
+  end if;
+  if v_t.typtype = 'r' then
+    select r.rngsubtype into v_sub from pg_catalog.pg_range r where r.rngtypid = v_type;
+    return format('array[pg_catalog.format(''%%s'', %1$s)] || %2$s || %3$s', p_expr,
+                  retention_internal._value_pieces_sql(format('pg_catalog.lower(%s)', p_expr), v_sub, p_skip, p_depth + 1),
+                  retention_internal._value_pieces_sql(format('pg_catalog.upper(%s)', p_expr), v_sub, p_skip, p_depth + 1));
+  end if;
+  if v_t.typtype = 'm' then
+    execute 'select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = $1' into v_sub using v_type;
+    return format('array[pg_catalog.format(''%%s'', %s)] || coalesce((select pg_catalog.array_agg(p) from (select pg_catalog.unnest(%s) as v) %s
+                              cross join lateral pg_catalog.unnest(%s) p), ''{}''::pg_catalog.text[])',
+                  p_expr, p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_sub, p_skip, p_depth + 1));
+  end if;
+  if v_t.typcategory = 'G' then
+    return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select m[1] from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s),
+                           ''([-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)'', ''g'') m)', p_expr);
+  end if;
+  if v_t.typcategory = 'U' then
+    return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.replace(pg_catalog.replace(m[1], ''\"'', ''"''), ''\\'', ''\'')
+                           from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s), ''"((?:[^"\\]|\\.)*)"'', ''g'') m)', p_expr);
+  end if;
+  return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
+end
+$$;
+comment on function retention_internal._value_pieces_sql(text, oid, text[], integer) is
+  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level; nothing of booleans, bytea, bit strings, enums.';
+
+-- The same for every column of a table row (alias t): SQL of type text[], or NULL when no
+-- column can hold a piece.
+create or replace function retention_internal._row_pieces_sql(p_rel regclass, p_skip text[] default '{}')
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select string_agg(x.e, ' || ' order by x.attnum)
+    from (select a.attnum, retention_internal._value_pieces_sql(format('t.%I', a.attname), a.atttypid, p_skip) as e
+            from pg_catalog.pg_attribute a
+           where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped) x
+   where x.e <> '''{}''::pg_catalog.text[]'
+$$;
+comment on function retention_internal._row_pieces_sql(regclass, text[]) is
+  'Internal. SQL (text[]) of the pieces of every column of a row (alias t) a message might quote (_value_pieces_sql); NULL when none can hold one.';
