@@ -60,12 +60,17 @@ export class Notifier {
     await this.running;
   }
 
-  /** One pass: claim what is due, deliver each, settle each. */
+  /** One pass: up to 10 due notifications, each claimed, delivered and settled in turn.
+   * One at a time: the lease (twice the timeout and 5 s) covers one POST. Claimed ten at
+   * once, the last ones' leases ended while a slow receiver answered the first ones, and
+   * another worker delivered them again (round atk85 F1). */
   async deliverDue(): Promise<number> {
     const lease = `${Math.ceil(this.webhook.timeoutMs / 1000) * 2 + 5} seconds`;
-    const { rows } = await this.pool.query<Claimed>(
-      'select * from retention.claim_notifications($1, 10, $2::interval)', [this.claimer, lease]);
-    for (const n of rows) {
+    let delivered = 0;
+    for (; delivered < 10; delivered++) {
+      const { rows: [n] } = await this.pool.query<Claimed>(
+        'select * from retention.claim_notifications($1, 1, $2::interval)', [this.claimer, lease]);
+      if (!n) break;
       const outcome = await this.post(n);
       const { rows: [s] } = await this.pool.query<{ status: string | null }>(
         `select retention.settle_notification($1, $2, $3, $4, $5, $6::interval) as status`,
@@ -79,7 +84,7 @@ export class Notifier {
           s?.status === 'dead' ? 'notification dead-lettered' : 'notification delivery failed; will retry');
       }
     }
-    return rows.length;
+    return delivered;
   }
 
   private async post(n: Claimed): Promise<{ ok: boolean; error: string | null }> {

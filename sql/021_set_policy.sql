@@ -368,6 +368,13 @@ begin
        and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum');  -- kept by the engine
     perform retention_internal._append_audit('policy.updated', 'policy', p_name, v_changes);
     raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
+    -- Disabled: no run of it comes to close its runs whose session was killed, so they
+    -- are closed now (interrupted, audited), as dropping it does, unless one is alive
+    -- (round atk85 F3).
+    if v_old.enabled and not v_new.enabled and retention_internal._try_lock_run(p_name) then
+      perform retention_internal._close_dead_policy_runs(p_name);
+      perform retention_internal._unlock_run(p_name);
+    end if;
   end if;
   return v_new;
 end

@@ -261,6 +261,32 @@ begin
       case when v_late then 'it holds rows not past the cutoff ' || v_cutoff else 'tables were attached below it since it was detached' end;
     return true;
   end if;
+  -- Detached by a run that died, and the policy keeps more now than when that run began
+  -- (a longer period set since): rows the policy keeps now are not dropped for a dead
+  -- run's cutoff. The partition is attached again, as a held one is; where it cannot be,
+  -- it is left for the DBA (round atk85 F2).
+  if v_p.run_id <> p_run.run_id and p_run.cutoff < v_cutoff then
+    execute format('select exists (select from %s t where t.%I >= %s)',
+                   retention.qualified_name(v_p.partition_oid::regclass), p_pol.age_column,
+                   retention_internal._cutoff_sql(p_pol, '$1'))
+      into v_late using p_run.cutoff;
+    if v_late then
+      begin
+        execute format('alter table %s attach partition %s for values from (%L) to (%L)',
+                       v_parent, v_p.partition_name, v_p.oldest_at, v_p.newest_at);
+        update retention.run_batches set disposition = 'reattached', finished_at = clock_timestamp()
+         where run_id = v_p.run_id and batch_no = v_p.batch_no;
+        raise notice 'policy %: partition % (detached by run %) holds rows the policy keeps now (cutoff %): attached again',
+          p_pol.name, v_p.partition_name, v_p.run_id, p_run.cutoff;
+      exception when invalid_object_definition or check_violation or wrong_object_type or duplicate_table then
+        update retention.run_batches set partition_xmin = '0'::xid
+         where run_id = v_p.run_id and batch_no = v_p.batch_no;
+        raise warning 'policy %: detached partition % is not dropped: it holds rows the policy keeps now (cutoff %) and cannot be attached again (%); left for the DBA (check_setup names it)',
+          p_pol.name, v_p.partition_name, p_run.cutoff, sqlerrm;
+      end;
+      return true;
+    end if;
+  end if;
   perform retention_internal._lock_holds_shared();
   -- The parent's rule (for the policy acting and the one whose run detached it), and the
   -- detached table's own (the subject columns policies name on it and the keys that name

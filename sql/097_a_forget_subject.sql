@@ -377,6 +377,134 @@ comment on function retention_internal._forget_subject(bigint) is
   'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, proposals'' rows, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
 
 
+-- The values an erasure looks for that some message quotes: p_rows is a query whose
+-- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
+-- values a step kept). Each is looked for as written and as messages escape it (quote_literal
+-- doubles a quote, JSON escapes a newline: round atk81 F1), without case, both sides
+-- lowered under the database's collation (round atk78 F1). Messages: runs' errors and hints,
+-- failed rows', requests' status reasons, notifications' error and status_reason.
+create or replace function retention_internal._values_in_messages(p_rows text)
+returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_msgs text;
+  v_vals text[];
+begin
+  v_msgs := concat_ws(' ',
+    (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r
+      where r.error is not null or r.error_hint is not null),
+    (select string_agg(f.error, ' ') from retention.run_row_failures f where f.error is not null),
+    (select string_agg(q.status_reason, ' ') from retention.erasure_requests q where q.status_reason is not null),
+    (select string_agg(concat_ws(' ', n.payload ->> 'error', n.payload ->> 'status_reason'), ' ') from retention.notifications n
+      where n.payload ? 'error' or n.payload ? 'status_reason'));
+  if v_msgs = '' then
+    return '{}';
+  end if;
+  -- A value is looked for in the messages only if its first four bytes occur there (a hash
+  -- join with the messages' four-byte pieces, cut from their bytes: cutting text is slower
+  -- the further in it cuts): a person with a million rows costs a scan of them, not a
+  -- million searches of every message.
+  execute format('with grams as materialized (
+                    select distinct pg_catalog.substr($2, i, 4) as g
+                      from pg_catalog.generate_series(1, greatest(pg_catalog.length($2) - 3, 0)) i),
+                  d as materialized (
+                    select distinct e.v collate "C" as v from (%s) t
+                     cross join lateral unnest(t.vs) v(v)
+                     cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
+                                                     pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
+                                                                       pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2)]) e(v)
+                     where v.v is not null),
+                  cand as materialized (
+                    select d.v from d where pg_catalog.octet_length(d.v) < 4
+                    union all
+                    select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate "default"), ''UTF8''), 1, 4)
+                     where pg_catalog.octet_length(d.v) >= 4)
+                  select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate "default")) > 0',
+                 p_rows)
+    into v_vals
+    using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
+  return v_vals;
+end
+$$;
+comment on function retention_internal._values_in_messages(text) is
+  'Internal. Of the values a query yields (column vs, text[]), those some message of the retention schema quotes, as written or escaped, without case.';
+
+-- Erases p_vals (those of four characters or more) wherever a message quotes them: runs'
+-- errors and hints, failed rows', requests' status reasons, notifications' error and
+-- status_reason ('[erased]').
+create or replace function retention_internal._erase_in_messages(p_vals text[])
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_vals text[] := array(select distinct v from unnest(p_vals) v where v is not null and length(v) >= 4);
+  v_pats text[];
+begin
+  if v_vals = '{}' then
+    return;
+  end if;
+  v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
+  update retention.runs r
+     set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
+   where r.error ilike any (v_pats) or r.error_hint ilike any (v_pats);
+  update retention.run_row_failures f
+     set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
+   where f.error ilike any (v_pats);
+  update retention.erasure_requests q
+     set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
+   where q.status_reason ilike any (v_pats);
+  update retention.notifications n
+     set payload = n.payload
+                   || case when n.payload ? 'error'
+                           then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
+                   || case when n.payload ? 'status_reason'
+                           then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
+   where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
+end
+$$;
+comment on function retention_internal._erase_in_messages(text[]) is
+  'Internal. Erases values of four characters or more from every message of the retention schema (runs, failed rows, requests, notifications).';
+
+-- As a step of an erasure ends: the messages written while it ran (a policy run that
+-- failed on the person's row between the step's start and its batches: round atk78 F8)
+-- are searched for the values its rows had when it began, and those values go.
+create or replace function retention_internal._forget_step_values(p_request bigint)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if exists (select from retention_internal.erasure_step_values s where s.request_id = p_request) then
+    perform retention_internal._erase_in_messages(retention_internal._values_in_messages(
+      format('select array(select s.v from retention_internal.erasure_step_values s where s.request_id = %s) as vs', p_request)));
+    delete from retention_internal.erasure_step_values s where s.request_id = p_request;
+  end if;
+end
+$$;
+comment on function retention_internal._forget_step_values(bigint) is
+  'Internal. As an erasure step ends: erases from messages written meanwhile the values its rows had when it began, then forgets them.';
+
+-- The values a step kept go when the request leaves processing in any way (completed,
+-- failed, blocked by a hold): processing again takes them anew.
+create or replace function retention_internal._erasure_step_values_gone()
+returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  delete from retention_internal.erasure_step_values s where s.request_id = new.request_id;
+  return null;
+end
+$$;
+comment on function retention_internal._erasure_step_values_gone() is
+  'Internal. Trigger: the values an erasure step kept go when its request leaves in_progress.';
+create or replace trigger erasure_step_values_gone after update of status on retention.erasure_requests
+  for each row when (new.status is distinct from 'in_progress') execute function retention_internal._erasure_step_values_gone();
+
 -- As each step of an erasure begins, while the person's rows of its table can still be
 -- found (p_cond over alias t picks them): what the retention schema says about those rows.
 --   * subject holds, released or expired, on a value in one of the table's subject
@@ -418,11 +546,9 @@ declare
   v_holds    text[] := '{}';
   v_more     bigint[];
   v_hids     bigint[] := '{}';
-  v_pats     text[];
   v_exprs    text;
   v_keyvals  text[] := '{}';
   v_words    text[];
-  v_msgs     text;
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -438,42 +564,18 @@ begin
   -- were read, and a message quoting a later one stayed), but only the values some message
   -- holds: the messages are read first, and with none there is nothing to read.
   v_exprs := retention_internal._row_pieces_sql(p_target);
-  v_msgs := concat_ws(' ',
-    (select string_agg(concat_ws(' ', r.error, r.error_hint), ' ') from retention.runs r
-      where r.error is not null or r.error_hint is not null),
-    (select string_agg(f.error, ' ') from retention.run_row_failures f where f.error is not null),
-    (select string_agg(q.status_reason, ' ') from retention.erasure_requests q where q.status_reason is not null),
-    (select string_agg(concat_ws(' ', n.payload ->> 'error', n.payload ->> 'status_reason'), ' ') from retention.notifications n
-      where n.payload ? 'error' or n.payload ? 'status_reason'));
-  if v_exprs is not null and v_msgs <> '' then
-    -- A value is looked for in the messages only if its first four bytes occur there (a
-    -- hash join with the messages' four-byte pieces, cut from their bytes: cutting text is
-    -- slower the further in it cuts): a person with a million rows costs a scan of them,
-    -- not a million searches of every message.
-    execute format('with grams as materialized (
-                      select distinct pg_catalog.substr($2, i, 4) as g
-                        from pg_catalog.generate_series(1, greatest(pg_catalog.length($2) - 3, 0)) i),
-                    d as materialized (
-                      -- As written, and as messages escape it: quote_literal doubles a quote
-                      -- (O''Brien), JSON escapes a newline (round atk81 F1).
-                      select distinct e.v collate "C" as v from (select %s as vs from %s t where (%s)) t
-                       cross join lateral unnest(t.vs) v(v)
-                       cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
-                                                       pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
-                                                                         pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2)]) e(v)
-                       where v.v is not null),
-                    cand as materialized (
-                      select d.v from d where pg_catalog.octet_length(d.v) < 4
-                      union all
-                      select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate "default"), ''UTF8''), 1, 4)
-                       where pg_catalog.octet_length(d.v) >= 4)
-                    select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate "default")) > 0',
-                   v_exprs, v_tbl, p_cond)
-      into v_vals
-      -- Without case (a message may quote an e-mail address in capitals: round atk72 F5), both
-      -- sides lowered under the database's collation: under "C" (the values' for DISTINCT, or
-      -- a column's) lower() leaves 'É' as it is, and 'Élodie' was never found (round atk78 F1).
-      using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
+  if v_exprs is not null then
+    -- Kept while the step runs: a message written meanwhile is searched for them as it
+    -- ends (_forget_step_values; round atk78 F8).
+    execute format('insert into retention_internal.erasure_step_values (request_id, v)
+                    select distinct $1, v.v from (select %s as vs from %s t where (%s)) t
+                     cross join lateral unnest(t.vs) v(v)
+                     where pg_catalog.length(v.v) >= 4
+                       and not exists (select from retention_internal.erasure_step_values s
+                                        where s.request_id = $1 and s.v = v.v)', v_exprs, v_tbl, p_cond)
+      using p_request;
+    v_vals := retention_internal._values_in_messages(
+      format('select %s as vs from %s t where (%s)', v_exprs, v_tbl, p_cond));
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
@@ -683,26 +785,7 @@ begin
   -- Messages anywhere that quote their values of four characters or more; before the
   -- short ones as words, which would cut a longer value they begin ('Carol' out of 'Carol
   -- Qwertyuiop' leaves the surname: round atk66 F11).
-  v_vals := array(select distinct v from unnest(v_vals) v where v is not null and length(v) >= 4);
-  if v_vals <> '{}' then
-    v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
-    update retention.runs r
-       set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
-     where r.error ilike any (v_pats) or r.error_hint ilike any (v_pats);
-    update retention.run_row_failures f
-       set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
-     where f.error ilike any (v_pats);
-    update retention.erasure_requests q
-       set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
-     where q.status_reason ilike any (v_pats);
-    update retention.notifications n
-       set payload = n.payload
-                     || case when n.payload ? 'error'
-                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
-                     || case when n.payload ? 'status_reason'
-                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-     where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
-  end if;
+  perform retention_internal._erase_in_messages(v_vals);
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then

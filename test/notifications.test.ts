@@ -1,6 +1,6 @@
 // Webhook delivery of the outbox by real worker processes to a local HTTP server:
 // signatures verified, retries after 500s, dead letters, and no double delivery with two
-// workers.
+// workers, also when the receiver is slow.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,8 @@ interface Received { id: string; body: Record<string, unknown>; signatureOk: boo
 const received: Received[] = [];
 /** Per policy: how many times to answer 500 before 200 (Infinity: always 500). */
 const failures = new Map<string, number>();
+/** Per policy: how long the receiver takes to answer (ms). */
+const delays = new Map<string, number>();
 let server: http.Server;
 let hookUrl: string;
 const workers: WorkerProcess[] = [];
@@ -38,7 +40,7 @@ beforeAll(async () => {
       const status = left > 0 ? 500 : 200;
       if (left > 0) failures.set(policy, left - 1);
       received.push({ id: String(req.headers['x-pg-retention-id']), body, signatureOk: verify(req.headers, raw), answered: status });
-      res.writeHead(status).end();
+      setTimeout(() => res.writeHead(status).end(), delays.get(policy) ?? 0);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -56,10 +58,10 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function worker(): WorkerProcess {
+function worker(timeout = '2s'): WorkerProcess {
   const w = startWorker({
     DATABASE_URL: db.url, PG_RETENTION_WEBHOOK_URL: hookUrl, PG_RETENTION_WEBHOOK_SECRET: SECRET,
-    PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '3', PG_RETENTION_WEBHOOK_BACKOFF: '100ms', PG_RETENTION_WEBHOOK_TIMEOUT: '2s',
+    PG_RETENTION_WEBHOOK_MAX_ATTEMPTS: '3', PG_RETENTION_WEBHOOK_BACKOFF: '100ms', PG_RETENTION_WEBHOOK_TIMEOUT: timeout,
     // The worker's own overdue check stays out of the way: the test files its own.
     PG_RETENTION_OVERDUE_AFTER: '1000h',
   });
@@ -130,5 +132,23 @@ describe('webhook delivery', () => {
     await expect.poll(logged, { timeout: 5000 }).toBe(40);
     await new Promise((r) => setTimeout(r, 500));
     expect(logged()).toBe(40);
+  });
+
+  it('two workers and a slow receiver: each notification is posted once, none after its lease ended (atk85 F1)', async () => {
+    // Answers in 0.9 s, within the 1 s timeout; a lease is 7 s. Ten claimed at once, the
+    // last ones were posted after their lease and the other worker posted them again.
+    await policy('h-slow');
+    delays.set('h-slow', 900);
+    for (let i = 1; i <= 12; i++) {
+      await db.q(`select retention.note_overdue('h-slow', now() - make_interval(mins => $1))`, [i]);
+    }
+    const ids = (await outbox('h-slow')).map((n) => n.notification_id);
+    worker('1s');
+    worker('1s');
+    await expect.poll(async () => (await outbox('h-slow')).every((n) => n.status === 'delivered'), { timeout: 30_000 }).toBe(true);
+    const got = received.filter((r) => r.body.policy === 'h-slow');
+    expect(got.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(got.every((r) => r.body.attempt === 1)).toBe(true);
+    expect((await outbox('h-slow')).every((n) => n.attempts === 1)).toBe(true);
   });
 });

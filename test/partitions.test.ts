@@ -924,6 +924,23 @@ describe('drop_partitions', () => {
       expect(await problems('rt')).toEqual([expect.stringMatching(/^partition app\.rt1_2025_01 was detached from app\.rt1 by run \d+, and no drop_partitions policy acts on that table now/)]);
     });
 
+    it('is attached again when the policy keeps its rows now: a longer period set after the run died (atk85 F2)', async () => {
+      await makePartitioned('app.rl', { months: 4, withDefault: false });
+      const total = await count(db, `app.rl`);
+      const jan = await count(db, `app.rl_2025_01`);
+      await db.q(`select retention.set_policy('rl', 'app.rl', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000, p_count => 'exact')`);
+      await dieAfterDetach('rl', '2025-02-15Z');
+      expect(await count(db, `app.rl`)).toBe(total - jan);
+      await db.q(`select retention.alter_policy('rl', p_retain => '60 days')`);
+      await db.call(`call retention.run('rl', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `app.rl`)).toBe(total);
+      expect(await db.q(`select c.relispartition from pg_class c where c.oid = 'app.rl_2025_01'::regclass`)).toEqual([{ relispartition: true }]);
+      const run = await lastRun('rl');
+      expect(Number(run.affected)).toBe(0);
+      expect(await count(db, `retention.run_batches where partition_name = 'app.rl_2025_01' and disposition = 'reattached'`)).toBe(1);
+      expect(await problems('rl')).toEqual([]);
+    });
+
     it('is left alone once someone attached and detached it again, or renamed it; named by check_setup', async () => {
       await makePartitioned('app.rm', { months: 4, withDefault: false });
       await db.q(`select retention.set_policy('rm', 'app.rm', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);

@@ -2,7 +2,8 @@
 // re-keyed row after an earlier processing, is in personal-data-atk66.test.ts):
 //  F1 a run whose session was killed, its policy then dropped: no next run closes it;
 //  F3 a request's step run left by a killed processing, the request then completed by a
-//     duplicate request for the same person.
+//     duplicate request for the same person;
+//  atk85 F3 a run whose session was killed, its policy then disabled.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -31,6 +32,33 @@ describe('no run stays running for good (atk74)', () => {
     expect(await count(db, `retention.runs where policy_name = 'k1.ev' and status = 'running'`)).toBe(0);
     expect(await count(db, `retention.runs where policy_name = 'k1.ev' and status = 'interrupted'`)).toBe(1);
     expect(await count(db, `retention.audit_log where action = 'run.interrupted' and object_name = 'k1.ev'`)).toBe(1);
+  });
+
+  it('atk85 F3: disabling a policy closes its run whose session was killed; a live run is left running', async () => {
+    await q(`create schema k2`);
+    await q(`create table k2.ev (id int primary key, at timestamptz not null)`);
+    await q(`insert into k2.ev select g, now() - interval '2 years' from generate_series(1, 3000) g`);
+    await q(`select retention.set_policy('k2.ev', 'k2.ev', 'delete', 'at', interval '1 year', p_batch_size => 100)`);
+    // A run whose session ends after its first batch, before the run finished.
+    const c = await db.connect();
+    const id = (await c.query(`select retention.open_run('k2.ev') as id`)).rows[0].id;
+    await c.query(`select retention.run_step($1)`, [id]);
+    await c.end();
+    expect(await count(db, `retention.runs where policy_name = 'k2.ev' and status = 'running'`)).toBe(1);
+    await q(`select retention.alter_policy('k2.ev', p_enabled => false)`);
+    expect(await count(db, `retention.runs where policy_name = 'k2.ev' and status = 'running'`)).toBe(0);
+    expect(await count(db, `retention.runs where policy_name = 'k2.ev' and status = 'interrupted' and affected = 100`)).toBe(1);
+    expect(await count(db, `retention.audit_log where action = 'run.interrupted' and object_name = 'k2.ev'`)).toBe(1);
+    // A run alive in its session when the policy is disabled stays running; it ends on its own.
+    await q(`select retention.alter_policy('k2.ev', p_enabled => true)`);
+    const live = await db.connect();
+    try {
+      const id2 = (await live.query(`select retention.open_run('k2.ev') as id`)).rows[0].id;
+      await q(`select retention.alter_policy('k2.ev', p_enabled => false)`);
+      expect(await count(db, `retention.runs where run_id = ${Number(id2)} and status = 'running'`)).toBe(1);
+    } finally {
+      await live.end();
+    }
   });
 
   it('F3: a duplicate request completing a dead processing\'s request closes its step run', async () => {

@@ -11,6 +11,8 @@
 //  F10 a released hold on an e-mail held through a jsonb subject column was kept;
 //  F3 a row keyed by the person's e-mail (a subscription) that went before the erasure left
 //     its failed-row key, flag, exemption (with its reason), notice and token link;
+//  F8 a run error written while the erasure ran, after the step of the table it quotes
+//     began, stayed;
 //  atk76 F4 a column made Turkish (tr-x-icu) lowered 'ALICE' to 'alıce': the hold let go.
 import { describe, expect, it } from 'vitest';
 import { errFields } from '../../runner/log.ts';
@@ -169,6 +171,45 @@ describe('values quoted in an escaped spelling (atk81 F1)', () => {
     expect(await processed(await file('d12.users', '1'))).toBe('completed');
     expect(await mentions('Brien-Quirke')).toEqual([]);
     expect(await mentions('Kilkennytown')).toEqual([]);
+  });
+});
+
+describe('a message written while the erasure runs (atk78 F8)', () => {
+  it('a policy run that fails on the person\'s row after its table\'s step began: its error loses the value when the step ends', async () => {
+    await q(`create schema d13`);
+    await q(`create table d13.users (id bigint primary key, name text, email text)`);
+    await q(`create table d13.searches (id bigint primary key, user_id bigint references d13.users, query text, created_at timestamptz not null)`);
+    await q(`insert into d13.users values (1, 'Elodie Orsted', 'elodie.orsted@d13.example'), (2, 'Bob', 'bob@d13.example')`);
+    await q(`insert into d13.searches values (10, 1, 'hiv clinic near rue de la paix &', now() - interval '5 days'),
+                                             (20, 2, 'weather', now() - interval '5 days')`);
+    await q(`select retention.set_policy('d13.searches', 'd13.searches', 'delete', 'created_at', p_retain => '1 day',
+               p_predicate => $$not (to_tsvector('simple', 'keep') @@ to_tsquery('simple', query))$$, p_subject_column => 'user_id')`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    const request = await file('d13.users', '1');
+    const c = await db.connect();
+    try {
+      await c.query(`select retention.pin_session()`);
+      await c.query(`select retention.open_erasure($1)`, [request]);
+      let first = true;
+      for (let i = 0; i < 20; i++) {
+        const [s] = (await c.query(`select run_id, status from retention.erasure_step($1)`, [request])).rows;
+        if (s?.status !== 'in_progress') break;
+        if (first) {
+          // The worker's scheduled run of the policy, once the searches step has begun.
+          await db.call(`call retention.run('d13.searches')`).catch(() => {});
+          expect(await count(db, `retention.runs where policy_name = 'd13.searches' and error like '%rue de la paix%'`)).toBe(1);
+          first = false;
+        }
+        while ((await c.query(`select retention.run_step($1) as st`, [s.run_id])).rows[0]?.st === 'running') { /* batches */ }
+      }
+      await c.query(`select retention.unpin_session()`);
+    } finally {
+      await c.end();
+    }
+    const [st] = await q(`select status from retention.erasure_requests where request_id = $1`, [request]);
+    expect(st!.status).toBe('completed');
+    expect(await mentions('rue de la paix')).toEqual([]);
+    expect(await count(db, `retention_internal.erasure_step_values`)).toBe(0);
   });
 });
 
