@@ -47,6 +47,13 @@ comment on table retention_internal.erasure_step_values is
 comment on column retention_internal.erasure_step_values.request_id is 'The erasure request in progress.';
 comment on column retention_internal.erasure_step_values.v is 'A value of the person''s rows, as _value_pieces_sql takes it.';
 
+-- An erasure step's delete counted only its own table's rows: rows its cascade took in
+-- other tables (an order the application inserted for the person after the orders step)
+-- were in no evidence and no receipt (round atk84 F7).
+alter table retention.erasure_evidence add column related_rows bigint;
+comment on column retention.erasure_evidence.related_rows is
+  'Rows the step''s deletes took in other tables by ON DELETE CASCADE (the server''s own count), besides rows of its table; NULL before it was counted.';
+
 -- Down Migration
 -- pg-retention does not migrate down: the schema holds the audit log and the ledger. A
 -- DBA who runs this file with psql -f on an installed database gets errors from the Up

@@ -1,7 +1,7 @@
 // The policy file (retention.yaml): parsed with positions kept, validated with zod before
 // anything touches the database, every error naming file, line, field path and the fix.
 import { readFile } from 'node:fs/promises';
-import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import { z } from 'zod';
 import { actionIssues, duration, policyShape } from './settings.ts';
 import { PolicyFileError } from './errors.ts';
@@ -78,6 +78,19 @@ export function parsePolicyFile(text: string, path: string): LoadedFile {
     }
     return lineOf(p);
   };
+  // JavaScript reads a key "__proto__" as the object's prototype, not as a key: a schema
+  // or column of that name would drop out of the file without a word (a schema's default
+  // not applied, then pruned; round atk83 F2). Refused, naming the line.
+  const proto: string[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === '__proto__') {
+        const at = pair.key.range ? lines.linePos(pair.key.range[0]).line : 1;
+        proto.push(`${path}:${at}: "__proto__" cannot be a key in a policy file — set that schema's default or that column's scrub with SQL (retention.set_default, retention.set_policy)`);
+      }
+    },
+  });
+  if (proto.length > 0) throw new PolicyFileError(proto);
   // An empty file (or one of comments only) is a mistake, not a file that declares no
   // policies: applied with --prune it would drop every policy.
   if (doc.toJS() == null) {

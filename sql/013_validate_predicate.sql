@@ -72,6 +72,10 @@ begin
   if pg_catalog.btrim(p_predicate) = '' then
     raise exception 'predicate is empty' using errcode = 'RT005', hint = v_hint;
   end if;
+  -- It stays in the policy and in the append-only audit log (each change a new entry): at
+  -- most 10,000 characters, none of them control, invisible or direction-changing, as any
+  -- other text that enters the log (round atk83 F1).
+  perform retention_internal._check_note(p_predicate, 10000, 'a predicate', 'RT005');
   -- Read while still the caller: the checker role cannot read the retention schema.
   v_trust := array(select n.oid from retention.trusted_schemas s join pg_catalog.pg_namespace n on n.nspname = s.schema_name)
              || 'pg_catalog'::regnamespace::oid;

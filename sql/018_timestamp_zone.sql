@@ -94,7 +94,12 @@ begin
      where lower(f.name) = 'timezone' and f.applied order by f.seqno desc limit 1;
     v_file := retention_internal._zone_canonical(v_file);
   exception when others then
-    v_file := null;  -- the owner may not read the server's configuration files
+    -- The owner may not read the server's configuration files (not a superuser, round
+    -- atk82 F3): the zone sessions start with stands in (the configuration's, unless a
+    -- database or role setting, also taken above, or the login's own replaces it);
+    -- check_setup says the owner cannot read them.
+    select retention_internal._zone_canonical(s.reset_val) into v_file
+      from pg_catalog.pg_settings s where s.name = 'TimeZone';
   end;
   return array(select distinct z from unnest(coalesce(v_zones, '{}') || v_file) z where z is not null order by z);
 end

@@ -371,3 +371,43 @@ $$;
 
 comment on function retention_internal._subject_forms(text) is
   'Internal. Spellings under which a subject id may equal another in some column type (as given, without trailing blanks, lower case, a canonical number, a canonical uuid): for judging archived values whose column type is no longer known; two ids may be one subject when their sets overlap.';
+
+-- The SQL of _subject_value(p_expr, p_type) and of _subject_forms(p_expr), for the
+-- statements that compare every open hold with a batch's rows (_subject_held_sql): they
+-- run once per batch over every hold, and a PL/pgSQL call per hold made a batch under a
+-- few hundred holds several times slower. The common spellings are written inline (digits
+-- for an integer or number column, any text for a text column; an id with a character no
+-- number, uuid or address has, an e-mail address say, for the forms), with the same result
+-- as the functions (test/subject-values.test.ts compares them); anything else calls them.
+create or replace function retention_internal._subject_value_sql(p_expr text, p_type text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case p_type
+           when 'smallint' then format('case when %1$s ~ ''^[+-]?[0-9]{1,4}$'' then (%1$s)::pg_catalog.int2::text else retention_internal._subject_value(%1$s, %2$L) end', p_expr, p_type)
+           when 'integer' then format('case when %1$s ~ ''^[+-]?[0-9]{1,9}$'' then (%1$s)::pg_catalog.int4::text else retention_internal._subject_value(%1$s, %2$L) end', p_expr, p_type)
+           when 'bigint' then format('case when %1$s ~ ''^[+-]?[0-9]{1,18}$'' then (%1$s)::pg_catalog.int8::text else retention_internal._subject_value(%1$s, %2$L) end', p_expr, p_type)
+           when 'numeric' then format('case when %1$s ~ ''^[+-]?[0-9]{1,18}$'' then (%1$s)::pg_catalog.numeric::text else retention_internal._subject_value(%1$s, %2$L) end', p_expr, p_type)
+           when 'text' then format('(%s)::pg_catalog.text', p_expr)
+           else format('retention_internal._subject_value(%s, %L)', p_expr, p_type) end
+$$;
+comment on function retention_internal._subject_value_sql(text, text) is
+  'Internal. SQL giving _subject_value(p_expr, p_type), inline for digits in an integer or numeric column and for a text column.';
+
+create or replace function retention_internal._subject_forms_sql(p_expr text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select format('case when %1$s is not null and pg_catalog.btrim(%1$s) ~ ''[^0-9a-fA-F:.+{}/-]''
+                      then array[%1$s, pg_catalog.rtrim(%1$s), pg_catalog.lower(pg_catalog.rtrim(%1$s)),
+                                 pg_catalog.lower(pg_catalog.btrim(%1$s, E'' \t\r\n''))]
+                           || case when pg_catalog.getdatabaseencoding() = ''UTF8''
+                                   then array[pg_catalog.lower(pg_catalog.normalize(pg_catalog.rtrim(%1$s), ''NFC''))] else ''{}''::text[] end
+                      else retention_internal._subject_forms(%1$s) end', p_expr)
+$$;
+comment on function retention_internal._subject_forms_sql(text) is
+  'Internal. SQL giving _subject_forms(p_expr), inline for an id with a character no number, uuid or network address has.';

@@ -165,11 +165,12 @@ begin
       into v_typmod, v_text, v_json
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[retention_internal._subject_value(h.subject_id, %3$L)%4$s])::%3$s as v
+      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[%4$s%5$s])::%3$s as v
                                                         from retention_internal._open_holds h where h.scope = ''subject'') s
                                         where v is not null)), false)',
-      p_alias, v_col, v_typmod,
-      case when v_text then ', retention_internal._subject_value(h.subject_id, ''bigint''), retention_internal._subject_value(h.subject_id, ''numeric'')'
+      p_alias, v_col, v_typmod, retention_internal._subject_value_sql('h.subject_id', v_typmod),
+      case when v_text then ', ' || retention_internal._subject_value_sql('h.subject_id', 'bigint')
+                            || ', ' || retention_internal._subject_value_sql('h.subject_id', 'numeric')
            else '' end);
     -- A text column may hold what another type held before the application changed it (a
     -- uuid, an e-mail under a case-insensitive collation): a hold spelt for that type
@@ -184,17 +185,17 @@ begin
       v_parts := v_parts || format(
         'coalesce(pg_catalog.lower(pg_catalog.btrim(((%1$s.%2$I)::jsonb #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                       from retention_internal._open_holds h
-                                                                     cross join unnest(retention_internal._subject_forms(h.subject_id)) f
+                                                                     cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',
-        p_alias, v_col);
+        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
     end if;
     if v_text then
       v_parts := v_parts || format(
         'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                       from retention_internal._open_holds h
-                                                                     cross join unnest(retention_internal._subject_forms(h.subject_id)) f
+                                                                     cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',
-        p_alias, v_col);
+        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
     end if;
   end loop;
   -- Rows it references through foreign keys (declared on it, on a table above it, or on a

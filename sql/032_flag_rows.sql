@@ -70,7 +70,9 @@ begin
       returning *),
     notes as (
       insert into retention.notifications (kind, policy_name, dedupe_key, payload)
-      select 'rows_flagged', $3, 'rows_flagged:' || $5 || ':' || coalesce(tenant, ''),
+      -- One key per tenant: no tenant and an empty one are two (round atk85 F4: the same
+      -- key for both failed every run of the policy).
+      select 'rows_flagged', $3, 'rows_flagged:' || $5 || case when tenant is null then ':' else ':t:' || tenant end,
              jsonb_build_object('kind', 'rows_flagged', 'policy', $3, 'table', %10$L,
                                 'action', %11$L, 'tenant_column', %12$L, 'tenant', tenant,
                                 'flagged_at', pg_catalog.clock_timestamp(), 'act_after', min(act_after),

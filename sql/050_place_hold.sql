@@ -106,14 +106,16 @@ begin
   end if;
   insert into retention.legal_holds
     (scope, target, target_name, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,
-     backup_store, backup_name)
+     backup_store, backup_name, placed_at)
   values
     (p_scope, v_target, case when p_scope = 'table' then retention.qualified_name(v_target) end,
      case when p_scope = 'policy' then p_value end,
      case when p_scope = 'subject' then v_value end,
      case when p_scope = 'subject' then retention_internal._subject_token('subject:' || v_value) end,
      p_reason, p_case_reference, coalesce(p_placed_by, retention_internal._actor()), p_expires_at,
-     v_bpol, v_bname)
+     -- The time it is placed, not its transaction's start: a transaction held open would
+     -- otherwise date it back (round atk82 F2, atk84 F4).
+     v_bpol, v_bname, clock_timestamp())
   returning * into v_hold;
   -- The audit log is kept for good: a subject hold is in it by its subject's token, and
   -- its reason and case reference (which may name the person) only in legal_holds, where

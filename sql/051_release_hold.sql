@@ -35,7 +35,7 @@ begin
       using errcode = 'RT011', hint = 'SELECT * FROM retention.active_holds lists the holds in force.';
   end if;
   update retention.legal_holds
-     set released_at = now(), released_by = coalesce(p_released_by, retention_internal._actor()),
+     set released_at = clock_timestamp(), released_by = coalesce(p_released_by, retention_internal._actor()),
          release_reason = p_reason
    where hold_id = p_hold_id
   returning * into v_hold;

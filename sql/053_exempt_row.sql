@@ -57,11 +57,11 @@ begin
   end if;
 
   perform retention_internal._lock_holds_exclusive();
-  insert into retention.row_exemptions (policy_id, row_key, reason, exempted_by, expires_at)
-  values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention_internal._actor()), p_expires_at)
+  insert into retention.row_exemptions (policy_id, row_key, reason, exempted_by, expires_at, exempted_at)
+  values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention_internal._actor()), p_expires_at, clock_timestamp())
   returning * into v_ex;
   update retention.flagged_rows
-     set status = 'exempted', closed_at = now(), close_reason = p_reason
+     set status = 'exempted', closed_at = clock_timestamp(), close_reason = p_reason
    where policy_id = v_pol.policy_id and row_key = p_key and status = 'flagged'
   returning flag_id into v_flag;
   perform retention_internal._append_audit('row.exempted', 'policy', v_pol.name,
@@ -103,7 +103,7 @@ begin
       using errcode = 'RT021', hint = 'Give a role or a person''s account name, without control, invisible or direction-changing characters; or leave it NULL for retention.actor or the login.';
   end if;
   update retention.row_exemptions
-     set revoked_at = now(), revoked_by = coalesce(p_revoked_by, retention_internal._actor()), revoke_reason = p_reason
+     set revoked_at = clock_timestamp(), revoked_by = coalesce(p_revoked_by, retention_internal._actor()), revoke_reason = p_reason
    where policy_id = v_pol.policy_id and revoked_at is null
      and row_key in (retention_internal._stored_key(v_pol.target, p_key),
                      retention_internal._subject_value(p_key, (retention_internal._single_key(v_pol.target)).key_type), p_key)

@@ -101,7 +101,10 @@ declare
   -- the server's own per-table counts of this transaction (_deleted_in_xact) over the
   -- tables it reaches: the ledger's related_rows.
   v_reach   oid[];
-  v_count   boolean := p_cond is null and p_pol.action in ('delete', 'purge_soft_deleted') and not v_archive;
+  -- An erasure step's delete too (round atk84 F7: its cascade was in no evidence).
+  -- A scrub's too: the rows its revoke tables lost, with what their cascade took (round
+  -- atk84 F10: a cascade from a revoked row was in no ledger row).
+  v_count   boolean := p_pol.action in ('delete', 'purge_soft_deleted', 'scrub') and not v_archive;
   v_before  bigint[];
 begin
   o_failed := 0;
@@ -200,7 +203,8 @@ begin
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
     end if;
     if v_count then
-      v_related := retention_internal._cascaded(v_reach, v_before, o_rows);
+      v_related := greatest(v_related, retention_internal._cascaded(v_reach, v_before,
+                                                                   case when p_pol.action = 'scrub' then 0 else o_rows end));
     end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
@@ -236,7 +240,8 @@ begin
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
         end if;
         if v_count then
-          v_rel1 := retention_internal._cascaded(v_reach, v_before, v_n1);
+          v_rel1 := greatest(v_rel1, retention_internal._cascaded(v_reach, v_before,
+                                                                 case when p_pol.action = 'scrub' then 0 else v_n1 end));
         end if;
         o_rows := o_rows + v_n1;
         v_related := v_related + v_rel1;

@@ -216,9 +216,21 @@ declare
   v_cutoff  timestamptz;
   v_late    boolean;
 begin
+  -- A partition another policy's run detached is that policy's to finish, with its period,
+  -- archive and archive schema (round atk85 F5: a policy without an archive dropped what
+  -- an archiving one had detached, and the copy was never made). Once that policy is gone
+  -- from the table, this one finishes it only if it keeps what that one kept (an archive,
+  -- an archive schema).
   select d.run_id, d.batch_no, d.partition_name, d.oldest_at, d.newest_at, d.partition_oid, d.policy_name into v_p
     from retention_internal._detached_left(p_pol.target) d
+    left join retention.runs x on x.run_id = d.run_id
    where d.ready
+     and (d.policy_name = p_pol.name
+          or (not exists (select from retention.policies o where o.name = d.policy_name and o.target = p_pol.target)
+              and (retention_internal._archives(p_pol)
+                   or not coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies,
+                                     (x.spec -> 'policy') - array['target', 'revoke_tables'])), false))
+              and (p_pol.archive_schema is not null or (x.spec #>> '{policy,archive_schema}') is null)))
    order by d.newest_at
    limit 1;
   if not found then

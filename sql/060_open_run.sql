@@ -281,8 +281,10 @@ begin
         perform retention_internal._append_audit('run.' || v_status, 'policy', v_pol.name,
           jsonb_build_object('run_id', v_run_id, 'mode', v_mode, 'error_code', v_code,
                              'error', retention_internal._loggable_error(v_code, v_err)));
-      exception when lock_not_available then
-        null;
+      exception when lock_not_available or query_canceled then
+        -- Written by the next entry appended, whoever appends it (round atk84 F3: the run
+        -- was otherwise in the ledger with no audit entry at all).
+        update retention.runs set audit_pending = true where run_id = v_run_id;
       end;
   end;
   if v_status <> 'running' and not v_unlocked then

@@ -15,6 +15,9 @@ security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
+-- The occurrence is written into the notification's key: one spelling whatever the
+-- caller's DateStyle (round atk82 F4: three alerts for one occurrence).
+set datestyle = 'ISO, YMD'
 as $$
 declare
   v_pol      retention.policies;
@@ -33,7 +36,7 @@ begin
   select max(r.started_at) into v_last_ok
     from retention.runs r
    where r.policy_id = v_pol.policy_id and r.mode = 'live'
-     and r.status in ('completed', 'stopped_time_budget', 'stopped_max_rows');
+     and retention_internal._run_succeeded(r);
   if v_last_ok >= p_due_at then
     return false;
   end if;
@@ -42,7 +45,7 @@ begin
           jsonb_build_object('kind', 'policy_overdue', 'policy', v_pol.name,
                              'table', retention.qualified_name(v_pol.target),
                              'due_at', p_due_at, 'last_successful_run_at', v_last_ok,
-                             'checked_at', p_as_of))
+                             'checked_at', least(p_as_of, now())))
   on conflict (dedupe_key) do nothing;
   return true;
 end

@@ -15,7 +15,9 @@
 --  * a subject column of a policy or erasure rule renamed or dropped (runs fail, RT002);
 --  * a timestamp or date age column that names no zone while the database's TimeZone is
 --    not the installation's default (read in both, its rows may go late);
---  * the event trigger that records what open holds rely on missing (retention_watch_ddl).
+--  * the event trigger that records what open holds rely on missing (retention_watch_ddl);
+--  * an owner that cannot see other roles' transactions (monthly reports, RT040) or read
+--    the server's configuration files (a TimeZone set there, for timestamp age columns).
 create or replace function retention.check_setup()
 returns table (policy text, problem text, fix text)
 language plpgsql
@@ -264,7 +266,58 @@ begin
     fix := 'Run pg-retention migrate as a superuser once (it creates the event trigger), or ALTER EVENT TRIGGER retention_watch_ddl ENABLE.';
     return next;
   end if;
+  -- An owner that cannot see other roles' transactions cannot store a monthly report
+  -- (RT040: a transaction begun before the month's end may still commit into it).
+  if not retention_internal._sees_all_sessions() then
+    policy := null;
+    problem := format('the retention owner %s cannot see other roles'' transactions: monthly reports are not stored (RT040) while another role is connected', current_user);
+    fix := format('GRANT pg_read_all_stats TO %I;', current_user);
+    return next;
+  end if;
+  -- An owner that cannot read the server's configuration files does not see a TimeZone set
+  -- there (ALTER SYSTEM, postgresql.conf) for timestamp age columns; only the zone its own
+  -- sessions start with stands in for it.
+  if exists (select from retention.policies x
+                join pg_catalog.pg_attribute a on a.attrelid = x.target and a.attname = x.age_column
+                                              and a.attnum > 0 and not a.attisdropped
+              where retention_internal._base_type(a.atttypid, -1) in ('timestamp without time zone', 'date'))
+     and not retention_internal._reads_file_settings() then
+    policy := null;
+    problem := format('the retention owner %s cannot read the server''s configuration (pg_file_settings): a TimeZone set there after installation is seen only as its own sessions start with it, for timestamp and date age columns', current_user);
+    fix := format('GRANT SELECT ON pg_catalog.pg_file_settings TO %1$I; GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO %1$I; -- or give each such policy p_timestamp_zone', current_user);
+    return next;
+  end if;
 end
 $$;
+-- Whether the current role (the retention owner, in its routines) sees other roles'
+-- sessions in pg_stat_activity: a superuser or a member of pg_read_all_stats.
+create or replace function retention_internal._sees_all_sessions()
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select r.rolsuper or pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats', 'MEMBER')
+    from pg_catalog.pg_roles r where r.rolname = current_user
+$$;
+comment on function retention_internal._sees_all_sessions() is
+  'Internal. Whether the current role sees other roles'' sessions (superuser or pg_read_all_stats).';
+
+-- Whether the current role may read pg_file_settings (the server's configuration files).
+create or replace function retention_internal._reads_file_settings()
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform from pg_catalog.pg_file_settings limit 1;
+  return true;
+exception when insufficient_privilege then
+  return false;
+end
+$$;
+comment on function retention_internal._reads_file_settings() is
+  'Internal. Whether the current role may read pg_file_settings.';
 comment on function retention.check_setup() is
   'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, a timestamp or date age column naming no zone while the database''s TimeZone is not the default, disabled or never-run policies.';

@@ -112,7 +112,7 @@ begin
   end if;
   -- A deadline is the law's, not the filer's: one month, extended by two at most (GDPR
   -- Art. 12(3)). A later one would keep the request from ever being overdue.
-  if p_due_at > now() + interval '3 months' then
+  if p_due_at > clock_timestamp() + interval '3 months' then
     raise exception 'due date % is more than three months away', p_due_at
       using errcode = 'RT029', hint = 'An erasure is due within a month, three at most where the law allows an extension; leave it NULL for 30 days.';
   end if;
@@ -132,15 +132,25 @@ begin
   -- The reference is kept after the erasure and handed out in erasure_completed: it must
   -- not be the person's key in any spelling, nor hold it or a text value of their row of
   -- four characters or more (their e-mail address; round atk66 F2).
+  -- In its compatibility form as well: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) is their address
+  -- to anyone who reads it (round atk83 F7).
   if p_reference is not null
      and (retention_internal._names_key(p_reference, v_stored)
-          or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)) then
+          or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)
+          or (pg_catalog.getdatabaseencoding() = 'UTF8'
+              and pg_catalog.normalize(p_reference, 'NFKC') <> p_reference
+              and (retention_internal._names_key(pg_catalog.normalize(p_reference, 'NFKC'), v_stored)
+                   or retention_internal._names_row(v_table, v_pk, v_stored, pg_catalog.normalize(p_reference, 'NFKC'))))) then
     raise exception 'the reference names the person: it holds their key or a value of their row'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;
-  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference)
+  -- Received now, not when its transaction began: a transaction held open would date it
+  -- back, into an earlier month's report, and shorten its 30 days (round atk82 F2).
+  insert into retention.erasure_requests (subject_table, subject_id, subject_hash, requested_by, due_at, filed_by, reference,
+                                          requested_at)
   values (v_table, p_subject_id, retention_internal._subject_token('subject:' || p_subject_id),
-          p_requested_by, coalesce(p_due_at, now() + interval '30 days'), session_user, p_reference)
+          p_requested_by, coalesce(p_due_at, clock_timestamp() + interval '30 days'), session_user, p_reference,
+          clock_timestamp())
   returning * into v_req;
   -- The key it is filed on is recorded as naming people: the application giving the table
   -- another primary key later does not take it from subject holds (atk62 F3).

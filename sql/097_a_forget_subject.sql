@@ -505,6 +505,56 @@ comment on function retention_internal._erasure_step_values_gone() is
 create or replace trigger erasure_step_values_gone after update of status on retention.erasure_requests
   for each row when (new.status is distinct from 'in_progress') execute function retention_internal._erasure_step_values_gone();
 
+-- Of p_vals, those (trimmed, lower case) that a row of p_tbl the condition p_cond does not
+-- pick also holds (p_exprs: _row_pieces_sql over alias t): values the person shares with
+-- someone else.
+create or replace function retention_internal._values_elsewhere(p_tbl text, p_exprs text, p_cond text, p_vals text[])
+returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_out text[];
+begin
+  if p_vals is null or p_vals = '{}' or p_exprs is null then
+    return '{}';
+  end if;
+  execute format('select coalesce(array_agg(distinct y.x), ''{}'')
+                    from (select pg_catalog.lower(pg_catalog.btrim(v.v collate "default", E'' \t\r\n'')) collate "C" as x
+                            from %s t cross join lateral unnest(%s) v(v)
+                           where not coalesce((%s), false)) y
+                   where y.x = any ($1)', p_tbl, p_exprs, p_cond)
+    into v_out
+    using array(select pg_catalog.lower(pg_catalog.btrim(x collate "default", E' \t\r\n')) collate "C" from unnest(p_vals) x);
+  return v_out;
+end
+$$;
+comment on function retention_internal._values_elsewhere(text, text, text, text[]) is
+  'Internal. Of p_vals, those (trimmed, lower case) that rows of p_tbl other than those p_cond picks also hold.';
+
+-- Whether the row a record keys (p_key, in table p_rel) is gone: the table is gone, or it
+-- has a single-column key and no row with that key. A table without one cannot tell: not
+-- gone.
+create or replace function retention_internal._key_row_gone(p_rel oid, p_key text)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_rel is null or not exists (select from pg_catalog.pg_class c where c.oid = p_rel) then
+    return true;
+  end if;
+  if (retention_internal._single_key(p_rel::regclass)).key_column is null then
+    return false;
+  end if;
+  return not retention_internal._key_exists(p_rel::regclass, p_key);
+end
+$$;
+comment on function retention_internal._key_row_gone(oid, text) is
+  'Internal. Whether the row keyed p_key in table p_rel is gone (the table gone, or no row with that single-column key).';
+
 -- As each step of an erasure begins, while the person's rows of its table can still be
 -- found (p_cond over alias t picks them): what the retention schema says about those rows.
 --   * subject holds, released or expired, on a value in one of the table's subject
@@ -652,6 +702,17 @@ begin
       into v_more;
     v_hids := v_hids || v_more;
   end if;
+  -- A hold whose value is also in rows of this table that are not theirs (bob's e-mail the
+  -- application wrote into alice's row is in bob's row too) is about someone else as well:
+  -- it stays as it is (round atk84 F12).
+  if v_hids <> '{}' and v_exprs is not null then
+    v_more := array(select h.hold_id from retention.legal_holds h
+                     where h.hold_id = any (v_hids)
+                       and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C"
+                           = any (retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond,
+                                    array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)))));
+    v_hids := array(select x from unnest(v_hids) x where x <> all (v_more));
+  end if;
   -- Those still in force name the person until they are released: recorded by id, they
   -- are forgotten at completion if released by then, else by release_hold as it releases
   -- them (round atk81 F2: a hold released while the erasure ran kept the value).
@@ -733,32 +794,51 @@ begin
                      cross join lateral unnest(t.vs) v(v) where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
       into v_keyvals;
   end if;
+  -- Only where the row so keyed is gone: a value of theirs may be another person's key
+  -- (bob's e-mail the application wrote into alice's row), and bob's exemption, flag or
+  -- failed row is his, not hers (round atk84 F12).
   if v_keyvals <> '{}' then
     update retention.row_exemptions e
        set row_key = p_token, reason = v_erased,
            revoke_reason = case when e.revoke_reason is not null or e.revoked_at is null then v_erased end,
            revoked_by = coalesce(e.revoked_by, format('erasure request %s', p_request)),
            revoked_at = coalesce(e.revoked_at, now())
-     where e.row_key = any (v_keyvals);
+     where e.row_key = any (v_keyvals)
+       and retention_internal._key_row_gone((select x.target::oid from retention.policies x where x.policy_id = e.policy_id), e.row_key);
     update retention.flagged_rows f
        set row_key = p_token, tenant = null,
            status = case when f.status = 'flagged' then 'erased' else f.status end,
            closed_at = coalesce(f.closed_at, now()),
            close_reason = case when f.close_reason is not null or f.status = 'flagged' then v_erased end
-     where f.row_key = any (v_keyvals);
+     where f.row_key = any (v_keyvals)
+       and retention_internal._key_row_gone(coalesce((select x.target::oid from retention.policies x where x.policy_id = f.policy_id),
+                                                     (select (r.spec ->> 'rel')::oid from retention.runs r where r.run_id = f.flag_run_id)), f.row_key);
     update retention.notifications n
-       set payload = retention_internal._redact_jsonb(n.payload, v_keyvals, '{}', p_token) || jsonb_build_object('tenant', null)
-     where n.kind = 'rows_flagged'
-       and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (v_keyvals));
+       set payload = retention_internal._redact_jsonb(n.payload, g.keys, '{}', p_token) || jsonb_build_object('tenant', null)
+      from (select n2.notification_id,
+                   array(select k from unnest(v_keyvals) k
+                          where retention_internal._key_row_gone(pg_catalog.to_regclass(n2.payload ->> 'table')::oid, k)) as keys
+              from retention.notifications n2
+             where n2.kind = 'rows_flagged'
+               and exists (select from jsonb_array_elements(n2.payload -> 'rows') r where r ->> 'key' = any (v_keyvals))) g
+     where n.notification_id = g.notification_id and g.keys <> '{}'
+       and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (g.keys));
     update retention.run_row_failures f
        set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
-     where exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_keyvals));
+     where exists (select from jsonb_each_text(f.row_key) k
+                    where k.value = any (v_keyvals)
+                      and retention_internal._key_row_gone(
+                            (select coalesce((r.spec ->> 'rel')::oid, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid)
+                               from retention.runs r where r.run_id = f.run_id), k.value));
     update retention.proposal_rows pr
        set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
      where not pr.row_key ? 'erased'
-       and exists (select from jsonb_each_text(pr.row_key) k where k.value = any (v_keyvals));
+       and exists (select from jsonb_each_text(pr.row_key) k
+                    where k.value = any (v_keyvals) and retention_internal._key_row_gone(pr.rel, k.value));
     delete from retention.subject_tokens t
-     where t.subject !~ '^subject:' and pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1) = any (v_keyvals);
+     where t.subject !~ '^subject:' and pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1) = any (v_keyvals)
+       and retention_internal._key_row_gone(pg_catalog.to_regclass(pg_catalog.left(t.subject, pg_catalog.strpos(t.subject, ':') - 1))::oid,
+                                            pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1));
   end if;
 
   -- Failed rows of their rows.

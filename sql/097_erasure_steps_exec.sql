@@ -279,6 +279,8 @@ declare
   v_hold  record;
   v_n     bigint;
   v_total bigint;
+  v_related bigint;
+  v_detached text;
   v_steps jsonb;
   v_forgot jsonb;
   v_left  record;
@@ -390,13 +392,17 @@ begin
       perform retention_internal._forget_step_values(p_request);
       -- The evidence counts what the ledger counts for this table, over every run of it
       -- (step numbers change when the plan does between two processings).
-      select coalesce(sum(r.affected), 0) into v_total
+      select coalesce(sum(r.affected), 0),
+             coalesce((select sum(b.related_rows) from retention.run_batches b
+                        where b.run_id in (select r2.run_id from retention.runs r2
+                                            where r2.request_id = p_request and r2.erasure_table = v_step.target and r2.kind = 'erasure')), 0)
+        into v_total, v_related
         from retention.runs r where r.request_id = p_request and r.erasure_table = v_step.target and r.kind = 'erasure';
       perform retention_internal._erasure_evidence(p_request, v_step.step, v_step.depth, v_step.target, v_step.rule,
         nullif(concat_ws('; ', v_step.reason,
                          'the person''s key stays in ' || nullif(v_req.plan -> v_req.plan_step ->> 'kept_key', '')
                            || ' (a key cannot be scrubbed)'), ''),
-        v_total);
+        v_total, v_related);
       v_req.plan_step := v_req.plan_step + 1;
       v_req.step_run := null;
       update retention.erasure_requests set plan_step = v_req.plan_step, step_run = null where request_id = p_request;
@@ -503,6 +509,29 @@ begin
           end if;
         end loop;
       end if;
+      -- A partition a drop_partitions run detached from a table of the plan and did not
+      -- finish (its session was killed) is no partition now, and no step read it: rows of
+      -- the person there would come back if it is attached again (round atk85 F6).
+      if message is null then
+        for v_left in
+          select t.r::regclass::text as target, e.cond, d.partition_oid, d.run_id, d.policy_name
+            from jsonb_to_recordset(v_req.plan) as e(target text, rule text, cond text)
+            cross join lateral (select distinct x.r from unnest(array[to_regclass(e.target)::oid,
+                                  pg_catalog.pg_partition_root(to_regclass(e.target))::oid]) x(r) where x.r is not null) t
+            cross join lateral retention_internal._detached_left(t.r) d
+           where e.rule in ('delete', 'scrub') and e.cond is not null
+             and exists (select from pg_catalog.pg_class c where c.oid = d.partition_oid and c.relkind in ('r', 'p'))
+        loop
+          execute format('select count(*) from %s t where %s', retention_internal._reach_scan(v_left.partition_oid::regclass), v_left.cond)
+            into v_n;
+          if v_n > 0 then
+            message := format('%s, a partition run %s of policy %s detached from %s and did not finish, holds %s row(s) of the person',
+                              v_left.partition_oid::regclass, v_left.run_id, v_left.policy_name, v_left.target, v_n);
+            v_detached := format('Run policy %s (its next run finishes the partition), or attach it back, then process the request again.', v_left.policy_name);
+            exit;
+          end if;
+        end loop;
+      end if;
       if message is not null then
         update retention.erasure_requests
            set status = 'failed', status_reason = message, step_run = null
@@ -512,7 +541,8 @@ begin
         perform retention_internal._unlock_run(v_lock);
         status := 'failed';
         code := 'RT032';
-        hint := case when v_rekeyed then 'Find the person''s row: if the application changed its key, file a request under the new key (this one, processed again, finds nothing under the old); if it was deleted, process this request again.'
+        hint := case when v_detached is not null then v_detached
+                     when v_rekeyed then 'Find the person''s row: if the application changed its key, file a request under the new key (this one, processed again, finds nothing under the old); if it was deleted, process this request again.'
                      when v_again then 'Stop the application writing for the person, then process the request again: its plan then takes these rows.'
                      else 'Process the request again: the plan then includes the new partition.' end;
         return;
@@ -600,7 +630,9 @@ begin
     perform retention_internal._erasure_evidence(p_request, v_n::int, 0, v_step.target, v_step.rule,
       'changed by an earlier processing; no longer in the plan', v_step.rows);
   end loop;
-  select coalesce(jsonb_agg(jsonb_build_object('table', e.target, 'rule', e.rule, 'rows', e.rows) order by e.step), '[]')
+  select coalesce(jsonb_agg(jsonb_build_object('table', e.target, 'rule', e.rule, 'rows', e.rows)
+                            || case when e.related_rows > 0 then jsonb_build_object('related_rows', e.related_rows) else '{}' end
+                            order by e.step), '[]')
     into v_steps
     from retention.erasure_evidence e
    where e.request_id = p_request
@@ -638,22 +670,23 @@ $$;
 comment on function retention.erasure_step(bigint) is
   'Executor step of process_erasure: records the outcome and evidence of the step whose run ended, then opens the run of the next delete or scrub step (returned; run_step does its batches) or completes the request. Only the session processing the request may call it.';
 
+drop function if exists retention_internal._erasure_evidence(bigint, integer, integer, text, text, text, bigint);
 create or replace function retention_internal._erasure_evidence(p_request bigint, p_step integer, p_depth integer, p_target text,
-                                                       p_rule text, p_reason text, p_rows bigint)
+                                                       p_rule text, p_reason text, p_rows bigint, p_related bigint default null)
 returns void
 language sql
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows)
-  values (p_request, p_step, p_depth, p_target, p_rule, p_reason, p_rows)
+  insert into retention.erasure_evidence (request_id, step, depth, target, rule, reason, rows, related_rows)
+  values (p_request, p_step, p_depth, p_target, p_rule, p_reason, p_rows, p_related)
   on conflict (request_id, step) do update
     set depth = excluded.depth, target = excluded.target, rule = excluded.rule, reason = excluded.reason,
-        rows = excluded.rows, done_at = now();
+        rows = excluded.rows, related_rows = excluded.related_rows, done_at = now();
 $$;
-comment on function retention_internal._erasure_evidence(bigint, integer, integer, text, text, text, bigint) is
-  'Internal. Records (or updates) the evidence of one step of an erasure request.';
+comment on function retention_internal._erasure_evidence(bigint, integer, integer, text, text, text, bigint, bigint) is
+  'Internal. Records (or updates) the evidence of one step of an erasure request (p_related: rows its cascade took in other tables).';
 
 
 -- Every leaf partition (of any kind) of the partitioned tables a plan's steps are in.

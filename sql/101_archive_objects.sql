@@ -436,6 +436,7 @@ as $$
 declare
   o retention.archive_objects;
 begin
+  perform retention_internal._check_note(p_reason, 2000, 'a deletion''s reason', 'RT006');
   -- Serialised with place_hold: no hold comes between this check and the record.
   perform retention_internal._lock_holds_shared();
   if p_checked_at is null or p_checked_at > now() then

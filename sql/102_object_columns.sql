@@ -302,6 +302,8 @@ declare
   v_attnum smallint;
 begin
   perform retention_internal._routine_write();
+  -- Kept in the audit log for good (round atk83 F4).
+  perform retention_internal._check_note(p_reason, 2000, 'an object column''s reason', 'RT020');
   v_rel := retention_internal._resolve_table(p_table, 'Give the table whose column holds the object references, schema-qualified.');
   perform retention_internal._check_can_read(v_rel);
   select c.relkind, c.relispartition into v_kind, v_part from pg_catalog.pg_class c where c.oid = v_rel;

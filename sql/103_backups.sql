@@ -39,6 +39,8 @@ declare
   v_hold bigint;
 begin
   perform retention_internal._routine_write();
+  -- Kept in the audit log for good (round atk83 F4).
+  perform retention_internal._check_note(p_reason, 2000, 'a backup policy''s reason', 'RT039');
   if p_name is null or p_name !~ '^[a-z][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid backup policy name %', coalesce(quote_literal(p_name), 'NULL')
       using errcode = 'RT009', hint = 'Lower-case letters, digits, _ . and -, starting with a letter, e.g. main-backups.';
@@ -427,6 +429,7 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
+  perform retention_internal._check_note(p_reason, 2000, 'a cancellation''s reason', 'RT039');
   update retention.backup_prunings x
      set status = 'cancelled', error = left(coalesce(p_reason, 'cancelled'), 2000), finished_at = now()
    where x.pruning_id = p_pruning_id and x.status = 'deleting';

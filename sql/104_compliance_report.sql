@@ -44,7 +44,11 @@ begin
   -- to them, the settings' versions in force (sha256 of the run's own copy of the policy,
   -- so a dropped or changed policy still has the version its runs used).
   with b as (
-    select r.policy_name, r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition, b.estimated,
+    -- A policy is its name on its table (round atk84 F8: a name dropped and set again on
+    -- another table summed both tables' rows under the newer one): the table's OID as the
+    -- run recorded it.
+    select r.policy_name, coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
+           r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition, b.estimated,
            -- (Without the tables: a table dropped since would not read back as a regclass.)
            coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies,
              (r.spec -> 'policy') - array['target', 'revoke_tables'])), false) as archived
@@ -53,7 +57,7 @@ begin
      where r.kind = 'policy' and r.mode = 'live'
        and b.finished_at >= p_from and b.finished_at < p_to
   ), rows_by as (
-    select policy_name,
+    select policy_name, k,
            sum(rows) filter (where action in ('delete', 'purge_soft_deleted')
                                 or (action = 'drop_partitions' and disposition in ('dropped', 'rows_deleted'))) as deleted,
            sum(related) filter (where action in ('delete', 'purge_soft_deleted', 'drop_partitions')) as cascaded,
@@ -64,9 +68,9 @@ begin
            sum(rows) filter (where disposition = 'archived') as moved_to_archive_schema,
            count(*) filter (where disposition in ('dropped', 'archived')) as partitions_removed,
            bool_or(estimated) as estimated
-      from b group by policy_name
+      from b group by policy_name, k
   ), runs_by as (
-    select r.policy_name,
+    select r.policy_name, coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
            count(*) filter (where r.mode = 'live') as runs,
            count(*) filter (where r.mode = 'dry_run') as dry_runs,
            count(*) filter (where r.status = 'failed') as failed,
@@ -79,7 +83,7 @@ begin
                        filter (where r.mode = 'live' and r.status not in ('refused', 'already_running') and r.held_back is not null))[1], 0) as held_back,
            coalesce(sum(r.failed_rows), 0) as failed_rows,
            max(r.started_at) as last_run_at,
-           max(r.finished_at) filter (where r.status = 'completed' and r.mode = 'live') as last_success_at,
+           max(r.finished_at) filter (where r.status = 'completed' and retention_internal._run_succeeded(r)) as last_success_at,
            -- The policy's version each live run recorded (_policy_version, as proposals
            -- record it); runs from before migration 24 recorded none: a hash of their copy
            -- of the settings stands in.
@@ -92,7 +96,7 @@ begin
            (array_agg(r.spec #>> '{policy,target}' order by r.run_id desc))[1] as target
       from retention.runs r
      where r.kind = 'policy' and r.started_at >= p_from and r.started_at < p_to
-     group by r.policy_name
+     group by r.policy_name, 2
   )
   select coalesce(jsonb_agg(jsonb_build_object(
            'policy', n.policy_name,
@@ -114,11 +118,11 @@ begin
            'last_run_at', u.last_run_at, 'last_success_at', u.last_success_at)
            -- Partitions' rows taken from the statistics (count estimate) say so.
            || case when x.estimated then '{"rows_estimated": true}'::jsonb else '{}' end
-           order by n.policy_name), '[]')
+           order by n.policy_name, u.last_run_at), '[]')
     into v_policies
-    from (select policy_name from rows_by union select policy_name from runs_by) n
-    left join rows_by x on x.policy_name = n.policy_name
-    left join runs_by u on u.policy_name = n.policy_name
+    from (select policy_name, k from rows_by union select policy_name, k from runs_by) n
+    left join rows_by x on x.policy_name = n.policy_name and x.k is not distinct from n.k
+    left join runs_by u on u.policy_name = n.policy_name and u.k is not distinct from n.k
     left join retention.policies p on p.name = n.policy_name;
 
   -- Rows removed (deleted, cascaded, dropped with partitions) per policy per ISO week
@@ -363,7 +367,9 @@ begin
     from pg_catalog.pg_stat_activity a
    where a.pid <> pg_catalog.pg_backend_pid() and a.datid = (select d.oid from pg_catalog.pg_database d
                                                               where d.datname = pg_catalog.current_database())
-     and a.backend_type = 'client backend' and a.xact_start < v_to;
+     -- Any backend a role runs, not only clients: a pg_cron job in a background worker
+     -- (cron.use_background_workers) can hold a batch open too (round atk82 F5).
+     and a.usesysid is not null and a.backend_type is distinct from 'autovacuum worker' and a.xact_start < v_to;
   -- A prepared transaction (PREPARE TRANSACTION) has no backend and no start time left to
   -- judge: any one in this database may hold rows of the month until it is resolved.
   v_late := concat_ws(', ', v_late,
@@ -371,6 +377,21 @@ begin
        from pg_catalog.pg_prepared_xacts x
       where x.database = pg_catalog.current_database()));
   v_late := nullif(v_late, '');
+  -- Another role's session shows its transaction's start only to a superuser or a member
+  -- of pg_read_all_stats: an owner that is neither cannot tell, and stores nothing it
+  -- cannot vouch for (round atk82 F1, atk84 F2).
+  if v_late is null and not retention_internal._sees_all_sessions() then
+    select string_agg(a.pid::text, ', ' order by a.pid) into v_late
+      from pg_catalog.pg_stat_activity a
+     where a.pid <> pg_catalog.pg_backend_pid() and a.datid = (select d.oid from pg_catalog.pg_database d
+                                                                where d.datname = pg_catalog.current_database())
+       and a.usesysid is not null and a.state is null;  -- another role's: no type, state or start shown
+    if v_late is not null then
+      raise exception 'cannot tell whether sessions of other roles (backend pids %) hold transactions that began before % ended', v_late, to_char(v_from, 'YYYY-MM')
+        using errcode = 'RT040',
+              hint = format('The retention owner %s sees other roles'' sessions only as a member of pg_read_all_stats: GRANT pg_read_all_stats TO %s (as a superuser), then store the report.', current_user, current_user);
+    end if;
+  end if;
   if v_late is not null then
     raise exception 'transactions that began before % ended are still open (backend pids %)', to_char(v_from, 'YYYY-MM'), v_late
       using errcode = 'RT040',

@@ -95,7 +95,7 @@ as $$
                         where r.policy_id = p.policy_id and r.mode = 'live' order by r.run_id desc limit 1) l on true
     left join lateral (select r.finished_at from retention.runs r
                         where r.policy_id = p.policy_id and r.mode = 'live'
-                          and r.status in ('completed', 'stopped_time_budget', 'stopped_max_rows')
+                          and retention_internal._run_succeeded(r)
                         order by r.run_id desc limit 1) s on true
    order by p.name
 $$;

@@ -941,6 +941,40 @@ describe('drop_partitions', () => {
       expect(await problems('rl')).toEqual([]);
     });
 
+    it('is finished by the policy whose run detached it, with its archive schema, not by another policy on the table (atk85 F5)', async () => {
+      await makePartitioned('app.ra', { months: 4, withDefault: false });
+      await db.q(`create schema if not exists ra_arch`);
+      const jan = await count(db, `app.ra_2025_01`);
+      await db.q(`select retention.set_policy('ra.keep', 'app.ra', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000, p_archive_schema => 'ra_arch')`);
+      await dieAfterDetach('ra.keep', '2025-02-15Z');
+      await db.q(`select retention.set_policy('ra.drop', 'app.ra', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await db.call(`call retention.run('ra.drop', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `app.ra_2025_01`)).toBe(jan);
+      await db.call(`call retention.run('ra.keep', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `ra_arch.ra_2025_01`)).toBe(jan);
+    });
+
+    it('keeps an erasure from completing while it holds rows of the person; the policy\'s next run finishes it, then the erasure completes (atk85 F6)', async () => {
+      await makePartitioned('app.re', { months: 4, withDefault: false });
+      await db.q(`create table app.re_users (id bigint primary key)`);
+      await db.q(`insert into app.re_users select g from generate_series(1, 10) g`);
+      await db.q(`select retention.set_policy('re', 'app.re', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+      await db.q(`select retention.set_erasure_rule('app.re', 'delete', p_subject_column => 'user_id', p_subject_table => 'app.re_users')`);
+      await db.q(`select retention.set_erasure_rule('app.re_users', 'delete')`);
+      await dieAfterDetach('re', '2025-02-15Z');
+      const jan = await count(db, `app.re_2025_01 where user_id = 7`);
+      expect(jan).toBeGreaterThan(0);
+      const [{ id }] = await db.q(`select request_id::int as id from retention.request_erasure('app.re_users', '7', 'ticket')`);
+      await db.call(`call retention.process_erasure($1)`, [id]).catch(() => {});
+      const [req] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]);
+      expect(req).toMatchObject({ status: 'failed', status_reason: expect.stringMatching(/^app\.re_2025_01, a partition run \d+ of policy re detached from app\.re and did not finish, holds \d+ row\(s\) of the person/) });
+      await db.call(`call retention.run('re', p_as_of => '2025-02-15Z')`);
+      expect(await count(db, `pg_class where oid = to_regclass('app.re_2025_01')`)).toBe(0);
+      await db.call(`call retention.process_erasure($1)`, [id]);
+      expect(await db.q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
+      expect(await count(db, `app.re where user_id = 7`)).toBe(0);
+    });
+
     it('is left alone once someone attached and detached it again, or renamed it; named by check_setup', async () => {
       await makePartitioned('app.rm', { months: 4, withDefault: false });
       await db.q(`select retention.set_policy('rm', 'app.rm', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);

@@ -180,6 +180,10 @@ describe('policy file: plan and apply', () => {
     ['negative period', GOOD.replace('global: 1 year', 'global: -1 year'), /:2: defaults\.global: "-1 year" is not a positive duration/],
     ['a setting of another action', GOOD.replace('subject_column: user_id', 'subject_column: user_id\n    scrubbed_at_column: created_at'),
       /:10: policies\[0\]\.scrubbed_at_column: scrubbed_at_column applies to scrub only, not delete/],
+    // JavaScript would read it as the object's prototype: the schema's default dropped
+    // without a word, then pruned (atk83 F2).
+    ['a schema named __proto__', GOOD.replace('global: 1 year', 'global: 1 year\n  schemas:\n    __proto__: 10 years'),
+      /:4: "__proto__" cannot be a key in a policy file/],
   ];
 
   it.each(BAD)('a file with %s exits 1 from plan and apply naming line and field, and changes nothing', async (_what, text, message) => {

@@ -159,6 +159,9 @@ describe('a run closed while the audit chain is held gets its entry from the nex
     await q(`select retention.place_hold('subject', 'x54', 'next entry')`);
     const [entry] = await q<{ audit_id: number; details: Record<string, unknown> }>(closing, [String(id)]);
     expect(entry!.details).toMatchObject({ affected: run!.affected, recorded_late: true });
+    // The run's own login, whoever appended the entry (atk84 F6).
+    const [own] = await q(`select db_user, started_by from retention.runs where run_id = $1`, [id]);
+    expect(entry!.details).toMatchObject({ run_db_user: own!.db_user, run_started_by: own!.started_by });
     const [hold] = await q<{ audit_id: number }>(`select audit_id::int from retention.audit_log where action = 'hold.placed' order by audit_id desc limit 1`);
     expect(entry!.audit_id).toBeLessThan(hold!.audit_id);
     expect(await q(`select count(*)::int as n from retention.runs where audit_pending`)).toEqual([{ n: 0 }]);

@@ -9,7 +9,7 @@
 // that role would have them.
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sqlState, useTestDatabase } from '../support/db.ts';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -220,3 +220,37 @@ describe('deletes when row security binds the retention owner', () => {
     }
   });
 });
+
+describe('an owner that cannot see other roles\' sessions (atk82 F1, atk84 F2)', () => {
+  it('stores no monthly report while another role is connected, says why, and check_setup names the grant', async () => {
+    const other = await loginAs(db, `np_other_${randomBytes(3).toString('hex')}`);
+    try {
+      await other.query(`begin`);
+      await other.query(`select 1`);
+      const err = await db.q(`select * from retention.store_compliance_report()`).then(() => null, (e: unknown) => e as { code: string; message: string; hint: string });
+      expect(err).toMatchObject({ code: 'RT040', message: expect.stringMatching(/cannot tell whether sessions of other roles/) });
+      expect(err!.hint).toContain(`GRANT pg_read_all_stats TO ${owner}`);
+      expect(await count(db, `retention.compliance_reports`)).toBe(0);
+      expect(await count(db, `retention.check_setup() where policy is null and fix = 'GRANT pg_read_all_stats TO ${owner};'`)).toBe(1);
+      // Granted, it sees the open transaction and waits for it, as a superuser owner does.
+      await q(`grant pg_read_all_stats to ${owner}`);
+      await other.query(`rollback`);
+      await other.query(`begin`);
+      await other.query(`select pg_sleep(0)`);
+      expect(await count(db, `retention.check_setup() where policy is null and fix like 'GRANT pg_read_all_stats%'`)).toBe(0);
+    } finally {
+      await q(`revoke pg_read_all_stats from ${owner}`);
+      await other.end();
+    }
+  });
+
+  it('check_setup says when it cannot read the server\'s configuration for a timestamp age column', async () => {
+    await q(`create table app.tz_events (id int primary key, at timestamp not null)`);
+    await q(`alter table app.tz_events owner to ${owner}`);
+    await q(`select retention.set_policy('tz_events', 'app.tz_events', 'delete', 'at', interval '1 year')`);
+    const rows = await q(`select problem, fix from retention.check_setup() where policy is null and problem like '%pg_file_settings%'`);
+    expect(rows).toEqual([{ problem: expect.stringContaining(`the retention owner ${owner} cannot read the server's configuration`),
+                            fix: expect.stringContaining(`GRANT SELECT ON pg_catalog.pg_file_settings TO ${owner}`) }]);
+  });
+});
+
