@@ -1106,7 +1106,8 @@ describe('drop_partitions', () => {
     const [note] = await db.q(`select payload from retention.notifications where kind = 'large_deletion' and run_id = $1`, [run.run_id]);
     expect(note!.payload).toMatchObject({ affected: janAnalyzed + febAnalyzed + 37, estimated: true });
     const [report] = await db.q(`select retention.compliance_report(now() - interval '1 hour', now() + interval '1 hour') as r`);
-    expect(report!.r.policies.find((p: { policy: string }) => p.policy === 'pe')).toMatchObject({ rows_estimated: true });
+    // (An earlier test's app.pe, dropped since, is another table: its runs are its own entry.)
+    expect(report!.r.policies.filter((p: { policy: string }) => p.policy === 'pe').at(-1)).toMatchObject({ rows_estimated: true, table: 'app.pe' });
     // Every row is still there, in the archive schema: the estimate was only the ledger's figure.
     expect(await count(db, `archive.pe_2025_01`)).toBe(janNow);
     expect(await partitionsOf('app.pe')).toEqual(['pe_2025_03', 'pe_2025_04']);
