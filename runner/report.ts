@@ -44,7 +44,7 @@ export interface Report {
   generated_at: string;
   summary: Record<string, number>;
   policies: PolicyRow[];
-  weekly: { policy: string; week: string; rows: number }[];
+  weekly: { policy: string; table?: string; week: string; rows: number }[];
   accounts: Json[];
   erasures: Json & { requests: Json[] };
   holds: Json & { active: Json[] };
@@ -262,8 +262,12 @@ const PALETTE = ['#2b6cb0', '#c05621', '#2f855a', '#6b46c1', '#b7791f', '#c53030
 
 /** Rows removed per policy per week: grouped bars, one colour per policy. */
 function weeklyChart(r: Report): string {
+  // A policy name set again on another table is two series (the report keeps them apart).
+  const tables = new Map<string, Set<string>>();
+  for (const w of r.weekly) tables.set(w.policy, (tables.get(w.policy) ?? new Set()).add(w.table ?? ''));
+  const series = (w: Report['weekly'][number]) => ((tables.get(w.policy)?.size ?? 0) > 1 ? `${w.policy} on ${w.table ?? '?'}` : w.policy);
   const weeks = [...new Set(r.weekly.map((w) => w.week))].sort();
-  const policies = [...new Set(r.weekly.map((w) => w.policy))].sort();
+  const policies = [...new Set(r.weekly.map(series))].sort();
   if (weeks.length === 0) return '<p class="empty">No rows removed in this period.</p>';
   const max = Math.max(...r.weekly.map((w) => w.rows), 1);
   const W = 640, H = 220, left = 56, bottom = 28, top = 10;
@@ -271,8 +275,8 @@ function weeklyChart(r: Report): string {
   const barW = Math.max(2, Math.min(28, (groupW - 8) / policies.length));
   const y = (v: number) => top + (H - top - bottom) * (1 - v / max);
   const bars = r.weekly.map((w) => {
-    const x = left + weeks.indexOf(w.week) * groupW + 4 + policies.indexOf(w.policy) * barW;
-    return `<rect class="bar" x="${x.toFixed(1)}" y="${y(w.rows).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${(H - bottom - y(w.rows)).toFixed(1)}" fill="${PALETTE[policies.indexOf(w.policy) % PALETTE.length]}" data-policy="${esc(w.policy)}" data-week="${esc(w.week)}" data-rows="${w.rows}"><title>${esc(w.policy)}, week of ${esc(w.week)}: ${esc(num(w.rows))} rows</title></rect>`;
+    const x = left + weeks.indexOf(w.week) * groupW + 4 + policies.indexOf(series(w)) * barW;
+    return `<rect class="bar" x="${x.toFixed(1)}" y="${y(w.rows).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${(H - bottom - y(w.rows)).toFixed(1)}" fill="${PALETTE[policies.indexOf(series(w)) % PALETTE.length]}" data-policy="${esc(w.policy)}" data-week="${esc(w.week)}" data-rows="${w.rows}"><title>${esc(series(w))}, week of ${esc(w.week)}: ${esc(num(w.rows))} rows</title></rect>`;
   });
   const labels = weeks.map((wk, i) => `<text x="${(left + i * groupW + groupW / 2).toFixed(1)}" y="${H - 10}" text-anchor="middle">${esc(wk.slice(5))}</text>`);
   const axis = [0, 0.5, 1].map((f) => `<text x="${left - 6}" y="${(y(max * f) + 4).toFixed(1)}" text-anchor="end">${esc(num(Math.round(max * f)))}</text><line x1="${left}" x2="${W - 6}" y1="${y(max * f).toFixed(1)}" y2="${y(max * f).toFixed(1)}" class="grid"/>`);

@@ -87,12 +87,27 @@ begin
         raise exception 'column % of %: %: pg-retention would run it with the retention owner''s rights', quote_ident(v_col), p_target, v_ref
           using errcode = 'RT025', hint = 'Have the retention owner (or a superuser) own the function, or scrub the column to null or sha256.';
       end if;
+      -- A constant that names a moment ('now', 'today') is another value in every statement
+      -- that casts it: a row scrubbed in one batch reads as unscrubbed in the next, and is
+      -- scrubbed and counted again (round atk87 F6).
+      if pg_catalog.lower(pg_catalog.btrim(v_rule ->> 'constant')) in ('now', 'today', 'tomorrow', 'yesterday') then
+        raise exception 'constant % of column % names a moment, not a value', quote_literal(v_rule ->> 'constant'), quote_ident(v_col)
+          using errcode = 'RT019', hint = 'Give a fixed value, e.g. {"constant": "1970-01-01"}, or scrub the column to null.';
+      end if;
       begin
         execute format('select %L::%s', v_rule ->> 'constant', format_type(v_type, v_att.atttypmod));
-      exception when data_exception then
+        -- A character column shorter than the constant would cut it short (REDACTED into
+        -- varchar(3) is RED; round atk83 F9).
+        if retention_internal._base_type(v_type, -1) in ('character varying', 'character')
+           and v_att.atttypmod > 4 and pg_catalog.length(v_rule ->> 'constant') > v_att.atttypmod - 4 then
+          raise exception 'constant % is longer than column % (%)', quote_literal(v_rule ->> 'constant'),
+                quote_ident(v_col), format_type(v_type, v_att.atttypmod)
+            using errcode = 'RT019', hint = 'Give a constant that fits the column, or scrub it to null.';
+        end if;
+      exception when data_exception or check_violation or not_null_violation then
         raise exception 'constant % is not a value of column % (%)', quote_literal(v_rule ->> 'constant'),
               quote_ident(v_col), format_type(v_type, v_att.atttypmod)
-          using errcode = 'RT019', hint = 'Give a constant of the column''s type, e.g. purged@redacted.local for an email column.';
+          using errcode = 'RT019', hint = 'Give a constant of the column''s type (its domain''s checks included), e.g. purged@redacted.local for an email column.';
       end;
       if exists (select from pg_catalog.pg_index i
                   where i.indrelid = p_target and i.indisunique and i.indpred is null

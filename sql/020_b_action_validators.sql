@@ -122,6 +122,12 @@ begin
   foreach v_name in array coalesce(p_revoke, '{}') loop
     v_rel := retention_internal._resolve_table(v_name,
       'p_revoke lists tables whose rows reference the scrubbed rows, e.g. {auth.sessions,auth.refresh_tokens}.');
+    -- A revoke deletes from the table itself (ONLY): a partitioned one has no rows of its
+    -- own, and its partitions' rows would stay (round atk87 F5).
+    if (select c.relkind from pg_catalog.pg_class c where c.oid = v_rel) = 'p' then
+      raise exception '% is partitioned: a revoke would reach none of its partitions'' rows', v_rel
+        using errcode = 'RT019', hint = 'Name its partitions in p_revoke instead, or point a foreign key with ON DELETE CASCADE from it at the scrubbed table and revoke nothing.';
+    end if;
     if (select count(*) from pg_catalog.pg_constraint c
          where c.contype = 'f' and c.conrelid = v_rel and c.confrelid = p_target) <> 1 then
       raise exception '% does not reference % through exactly one foreign key', v_rel, p_target

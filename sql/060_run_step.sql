@@ -32,7 +32,6 @@ set intervalstyle = 'postgres'
 set bytea_output = 'hex'
 as $$
 declare
-  v_left    bigint;
   r        retention.runs;
   v_pol    retention.policies;
   v_leaf   retention.policies;
@@ -104,7 +103,7 @@ begin
     end if;
     -- The row limit ends row phases; partitions detached earlier are always finished first.
     if (v_phase in ('rows', 'leaves') and r.affected >= v_limit) or (v_phase = 'leaves' and (v_state ->> 'capped')::boolean) then
-      return retention_internal._close_run(r, retention_internal._run_end_status(r));
+      return retention_internal._close_ended_run(r, v_pol);
     end if;
     if v_phase not in ('finish', 'detaching') and r.stop_requested_at is not null then
       return retention_internal._close_run(r, 'stopped_requested');
@@ -218,7 +217,7 @@ begin
           select array(select jsonb_array_elements_text(v_state -> 'leaves')) into v_leaves;
           v_i := (v_state ->> 'leaf')::int;
           if v_i > coalesce(cardinality(v_leaves), 0) then
-            return retention_internal._close_run(r, retention_internal._run_end_status(r));
+            return retention_internal._close_ended_run(r, v_pol);
           end if;
           v_part := v_leaves[v_i];
           v_leaf := v_pol;
@@ -234,18 +233,7 @@ begin
                                 (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
         if v_b.o_rows = 0 and v_b.o_failed = 0 then
           if v_phase <> 'leaves' then
-            v_status := retention_internal._run_end_status(r);
-            -- Batches skip rows another session holds locked. Rows left eligible and
-            -- unheld (beyond those that failed, which run_row_failures lists) mean the run
-            -- did not do all it should: it is not completed (round atk84 F1).
-            v_left := retention_internal._run_left_rows(r, v_pol);
-            if v_status = 'completed' and v_left > r.failed_rows then
-              return retention_internal._close_run(r, 'stopped_lock_timeout', '55P03',
-                format('%s eligible row(s) were left: another session held them locked as the run went by (batches skip locked rows), or wrote them meanwhile',
-                       case when v_left > 10000 then 'over 10000' else (v_left - r.failed_rows)::text end),
-                'Run the policy again once the sessions holding them are done; pg_locks and pg_stat_activity show which sessions hold locks.');
-            end if;
-            return retention_internal._close_run(r, v_status);
+            return retention_internal._close_ended_run(r, v_pol);
           end if;
           v_state := v_state || jsonb_build_object('leaf', v_i + 1, 'floor', '-infinity', 'skip', '{}');
         else
@@ -316,8 +304,10 @@ $$;
 comment on function retention.run_step(bigint) is
   'Executor step: does the next step of a run this session opened (a batch that commits with its ledger row, a partition detach or drop) and returns the run''s status (''running'' while there is more; ''detach'' when it handed this session a partition to detach concurrently: run retention.detach_statement, then step again). CALL retention.run(...) loops over it.';
 
--- Rows a policy run leaves eligible and unheld as it ends (a plain delete, soft delete or
--- scrub run of a policy: an erasure step checks its own): counted up to 10,001.
+-- Rows a policy run leaves eligible and unheld as it ends, other than those it recorded
+-- as failed (run_row_failures, by key): of its table, or of the leaves of the partitions a
+-- hold kept (drop_partitions). An erasure step checks its own. Counted up to 10,001 per
+-- table.
 create or replace function retention_internal._run_left_rows(r retention.runs, p_pol retention.policies)
 returns bigint
 language plpgsql
@@ -326,22 +316,70 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_sql record;
-  v_n   bigint;
+  v_pol  retention.policies := p_pol;
+  v_sql  record;
+  v_n    bigint := 0;
+  v_m    bigint;
+  v_leaf text;
 begin
-  if r.kind <> 'policy' or p_pol.action = 'drop_partitions' or r.mode <> 'live' then
+  if r.kind <> 'policy' or r.mode <> 'live' then
     return 0;
   end if;
-  v_sql := retention_internal._policy_sql(p_pol);
-  execute format('select count(*) from (select from only %s t where %s and not (%s) limit 10001) x',
-                 v_sql.tbl, v_sql.eligible, v_sql.held)
-    into v_n
-    using r.cutoff, r.as_of, r.policy_name, p_pol.target::oid;
+  for v_leaf in
+    select x from jsonb_array_elements_text(case when p_pol.action = 'drop_partitions' then coalesce(r.state -> 'leaves', '[]')
+                                                 else jsonb_build_array(p_pol.target::oid::text) end) x
+  loop
+    continue when to_regclass(v_leaf) is null and not exists (select from pg_catalog.pg_class c where c.oid::text = v_leaf);
+    v_pol.target := case when v_leaf ~ '^[0-9]+$' then v_leaf::oid::regclass else v_leaf::regclass end;
+    if p_pol.action = 'drop_partitions' then
+      v_pol.action := 'delete';
+    end if;
+    v_sql := retention_internal._policy_sql(v_pol);
+    execute format('select count(*) from (select from only %s t where %s and not (%s)
+                                             and not exists (select from retention.run_row_failures f
+                                                              where f.run_id = $5 and f.row_key = %s)
+                                           limit 10001) x',
+                   v_sql.tbl, v_sql.eligible, v_sql.held, retention_internal._row_key_sql(v_pol.target))
+      into v_m
+      using r.cutoff, r.as_of, r.policy_name, v_pol.target::oid, r.run_id;
+    v_n := v_n + v_m;
+  end loop;
   return v_n;
 end
 $$;
 comment on function retention_internal._run_left_rows(retention.runs, retention.policies) is
-  'Internal. Eligible, unheld rows a policy run leaves as it ends (up to 10,001): rows other sessions held locked, or wrote meanwhile.';
+  'Internal. Eligible, unheld rows a policy run leaves as it ends (of its table, or of the leaves a hold kept), other than those it recorded as failed: rows other sessions held locked, or wrote meanwhile.';
+
+-- Ends a run that has done all it will, or reached its limit: completed (or
+-- stopped_max_rows, _run_end_status), unless it leaves eligible, unheld rows it did not
+-- record as failed. Batches skip rows another session holds locked, and a row that became
+-- eligible during the run (a hold released or expired) is not in its limit: such a run is
+-- stopped_lock_timeout, saying how many, never completed (rounds atk84 F1, atk87 F1-F3).
+create or replace function retention_internal._close_ended_run(r retention.runs, p_pol retention.policies)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_status text := retention_internal._run_end_status(r);
+  v_left   bigint;
+begin
+  if v_status = 'completed' then
+    v_left := retention_internal._run_left_rows(r, p_pol);
+    if v_left > 0 then
+      return retention_internal._close_run(r, 'stopped_lock_timeout', '55P03',
+        format('%s eligible row(s) were left: another session held them locked as the run went by (batches skip locked rows), or they became eligible meanwhile',
+               case when v_left > 10000 then 'over 10000' else v_left::text end),
+        'Run the policy again once the sessions holding them are done; pg_locks and pg_stat_activity show which sessions hold locks.');
+    end if;
+  end if;
+  return retention_internal._close_run(r, v_status);
+end
+$$;
+comment on function retention_internal._close_ended_run(retention.runs, retention.policies) is
+  'Internal. Closes a run that did all it will: completed or stopped_max_rows, or stopped_lock_timeout when eligible, unheld rows it did not record as failed are left.';
 
 -- The status of a run that has done all it will: completed, or stopped_max_rows when a cap
 -- (p_max_rows, run_cap, or the partitions' row limit) left eligible rows behind.

@@ -56,6 +56,34 @@ $$;
 comment on function retention_internal._table_family(regclass) is
   'Internal. A table with its partitions and parents, the policies on them and every run on them (dropped policies'' too).';
 
+-- Subject holds on any of p_ids, released or expired: the id goes (subject_token stays,
+-- so the hold still matches its audit entries; p_token where it had none), reasons and
+-- case reference too; with p_links, the ids' token links as well. Returns how many.
+create or replace function retention_internal._forget_holds_on(p_ids text[], p_token text, p_request bigint,
+                                                            p_links boolean default true)
+returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_erased text := format('erased with erasure request %s', p_request);
+  v_n      bigint;
+begin
+  update retention.legal_holds h
+     set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
+         release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
+   where h.scope = 'subject' and h.subject_id = any (p_ids)
+     and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
+  get diagnostics v_n = row_count;
+  if p_links then
+    delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(p_ids) x));
+  end if;
+  return v_n;
+end
+$$;
+comment on function retention_internal._forget_holds_on(text[], text, bigint, boolean) is
+  'Internal. Removes the id, reasons and case reference of the released or expired subject holds on any of the ids (and their token links).';
+
 -- Subject holds in force on a value of the person's rows when a step of their erasure
 -- began (_forget_rows recorded them in erasure_held_values), released or expired since:
 -- the value goes from them as it went from the holds released before (subject_token stays,
@@ -68,7 +96,6 @@ language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_erased  text := format('erased with erasure request %s', p_request);
   v_ids     text[];
   v_reasons text[];
 begin
@@ -79,12 +106,7 @@ begin
    where w.request_id = p_request and h.scope = 'subject' and h.subject_id is not null
      and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
   if v_ids <> '{}' then
-    update retention.legal_holds h
-       set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
-           release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
-     where h.scope = 'subject' and h.subject_id = any (v_ids)
-       and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
-    delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(v_ids) x));
+    perform retention_internal._forget_holds_on(v_ids, p_token, p_request);
   end if;
   delete from retention_internal.erasure_held_values w
    where w.request_id = p_request
@@ -174,12 +196,8 @@ begin
                       where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
                                                               from unnest(retention_internal._subject_forms(v_value)) g))));
   v_values := array(select distinct v from unnest(v_values || v_value) v);
-  update retention.legal_holds h
-     set subject_token = coalesce(h.subject_token, v_token), subject_id = null, reason = v_erased,
-         release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
-   where h.scope = 'subject' and h.subject_id = any (v_values)
-     and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
-  get diagnostics n_holds = row_count;
+  -- (Their token links go below, with their key's.)
+  n_holds := retention_internal._forget_holds_on(v_values, v_token, p_request, false);
   -- Holds on other values of their rows that were in force when a step began and were
   -- released since (round atk81 F2).
   v_reasons := v_reasons || retention_internal._forget_held_values(p_request, v_token);
@@ -725,12 +743,7 @@ begin
   if v_holds <> '{}' then
     select v_vals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
       into v_vals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);
-    update retention.legal_holds h
-       set subject_token = coalesce(h.subject_token, p_token), subject_id = null, reason = v_erased,
-           release_reason = case when h.release_reason is not null then v_erased end, case_reference = null
-     where h.scope = 'subject' and h.subject_id = any (v_holds)
-       and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id);
-    delete from retention.subject_tokens t where t.subject = any (array(select 'subject:' || x from unnest(v_holds) x));
+    perform retention_internal._forget_holds_on(v_holds, p_token, p_request);
   end if;
 
   -- Exemptions and flags of their rows.

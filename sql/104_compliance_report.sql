@@ -127,17 +127,20 @@ begin
 
   -- Rows removed (deleted, cascaded, dropped with partitions) per policy per ISO week
   -- (Monday, UTC), for the chart.
-  select coalesce(jsonb_agg(jsonb_build_object('policy', w.policy_name, 'week', w.week, 'rows', w.rows)
-                            order by w.policy_name, w.week), '[]')
+  -- Per policy and table, as above (round atk87 F8).
+  select coalesce(jsonb_agg(jsonb_build_object('policy', w.policy_name, 'table', w.tbl, 'week', w.week, 'rows', w.rows)
+                            order by w.policy_name, w.week, w.tbl), '[]')
     into v_weekly
     from (select r.policy_name, date_trunc('week', b.finished_at)::date as week,
+                 coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
+                 (array_agg(r.spec #>> '{policy,target}' order by r.run_id desc))[1] as tbl,
                  sum(b.rows + coalesce(b.related_rows, 0)) as rows
             from retention.run_batches b join retention.runs r on r.run_id = b.run_id
            where r.kind = 'policy' and r.mode = 'live'
              and r.action in ('delete', 'purge_soft_deleted', 'drop_partitions')
              and b.disposition is distinct from 'detached' and b.disposition is distinct from 'archived'
              and b.finished_at >= p_from and b.finished_at < p_to
-           group by 1, 2) w;
+           group by 1, 2, 3) w;
 
   -- Inactive accounts (policies with a notice period): flagged, and how flags closed.
   select coalesce(jsonb_agg(a order by a ->> 'policy'), '[]') into v_accounts

@@ -145,6 +145,10 @@ describe('a run says what it did (atk84)', () => {
       .filter((x) => x.policy === 'e8.p').map(({ table, rows_deleted, runs, exists }) => ({ table, rows_deleted, runs, exists }));
     expect(mine).toEqual([{ table: 'e8.events', rows_deleted: 100, runs: 1, exists: false },
                           { table: 'e8.trail', rows_deleted: 3, runs: 1, exists: true }]);
+    // The weekly figures too (atk87 F8).
+    const weekly = (r.weekly as { policy: string; table: string; rows: number }[]).filter((w) => w.policy === 'e8.p');
+    expect(weekly.map(({ table, rows }) => ({ table, rows })).sort((a, b) => a.table.localeCompare(b.table)))
+      .toEqual([{ table: 'e8.events', rows: 100 }, { table: 'e8.trail', rows: 3 }]);
   });
 
   it('F12: an erasure leaves another person\'s exemption and flag alone when the person\'s row holds their key', async () => {
