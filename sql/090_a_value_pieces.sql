@@ -16,8 +16,8 @@
 --     coordinates);
 --   * nothing of a boolean, a bytea, a bit string or an enum's label (they name nobody).
 -- p_skip: type categories left out besides those (the reference check leaves out
--- intervals, which name nobody). Domains are taken as their base type. Past eight levels a
--- value is taken whole.
+-- intervals, which name nobody). Domains are taken as their base type. Past sixteen levels
+-- a value is taken whole.
 create or replace function retention_internal._value_pieces_sql(p_expr text, p_type oid, p_skip text[] default '{}',
                                                                  p_depth integer default 0)
 returns text
@@ -42,7 +42,7 @@ begin
      or v_t.typcategory::text = any (p_skip) then
     return '''{}''::pg_catalog.text[]';
   end if;
-  if p_depth >= 8 then
+  if p_depth >= 16 then
     return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
   end if;
   if v_type in ('json'::regtype, 'jsonb'::regtype) then
@@ -81,6 +81,20 @@ begin
   if v_t.typcategory = 'G' then
     return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select m[1] from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s),
                            ''([-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)'', ''g'') m)', p_expr);
+  end if;
+  -- A text search value's lexemes are single-quoted ('alice@x.com':1); an XML value's
+  -- text lies between its tags; a char(n) pads with blanks a message leaves off (round
+  -- atk86 F1).
+  if v_type in ('tsvector'::regtype, 'tsquery'::regtype) then
+    return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.replace(m[1], '''''''''''', '''''''')
+                           from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s), ''''''((?:[^'''']|'''''''')*)'''''', ''g'') m)', p_expr);
+  end if;
+  if v_type = 'xml'::regtype then
+    return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.btrim(x) from pg_catalog.regexp_split_to_table(pg_catalog.format(''%%s'', %1$s), ''<[^>]*>'') x
+                                                        where pg_catalog.btrim(x) <> '''')', p_expr);
+  end if;
+  if v_type = 'character'::regtype then
+    return format('array[pg_catalog.format(''%%s'', %1$s), pg_catalog.rtrim(pg_catalog.format(''%%s'', %1$s))]', p_expr);
   end if;
   if v_t.typcategory = 'U' then
     return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.replace(pg_catalog.replace(m[1], ''\"'', ''"''), ''\\'', ''\'')

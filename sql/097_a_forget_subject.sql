@@ -343,6 +343,10 @@ begin
      where r.request_id = v_dup.request_id;
     get diagnostics v_n = row_count;
     n_runs := n_runs + v_n;
+    -- What its own steps recorded: holds in force then, released since, and its kept values
+    -- (round atk86 F3).
+    v_reasons := v_reasons || retention_internal._forget_held_values(v_dup.request_id, v_token);
+    perform retention_internal._forget_step_values(v_dup.request_id);
     update retention.erasure_requests
        set status = 'completed', completed_at = clock_timestamp(), subject_id = null, subject_hash = v_token,
            reference = case when not retention_internal._names_key(reference, v_value) then reference end,
@@ -514,7 +518,9 @@ language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  delete from retention_internal.erasure_step_values s where s.request_id = new.request_id;
+  -- Searched first: a step that failed (or was blocked) after a message quoted its rows
+  -- must not take the values with it unsearched (round atk86 F8).
+  perform retention_internal._forget_step_values(new.request_id);
   return null;
 end
 $$;
@@ -550,6 +556,32 @@ end
 $$;
 comment on function retention_internal._values_elsewhere(text, text, text, text[]) is
   'Internal. Of p_vals, those (trimmed, lower case) that rows of p_tbl other than those p_cond picks also hold.';
+
+-- A table by a name pg-retention recorded ('schema.table'), also after a rename: the
+-- catalog's table of that name, else the one a policy or a run recorded under it (round
+-- atk86 F5: a renamed table read as gone).
+create or replace function retention_internal._rel_of_name(p_name text)
+returns oid
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v oid;
+begin
+  begin
+    v := retention_internal._rel_by_name(p_name);
+  exception when invalid_parameter_value or syntax_error or invalid_name then
+    v := null;  -- no name at all
+  end;
+  return coalesce(v,
+                  (select p.target::oid from retention.policies p where p.target_name = p_name limit 1),
+                  (select (r.spec ->> 'rel')::oid from retention.runs r
+                    where r.spec #>> '{policy,target}' = p_name and r.spec ? 'rel' order by r.run_id desc limit 1));
+end
+$$;
+comment on function retention_internal._rel_of_name(text) is
+  'Internal. The OID of a table by a name pg-retention recorded, also after a rename (the policy''s or a run''s record of it); NULL when none is known.';
 
 -- Whether the row a record keys (p_key, in table p_rel) is gone: the table is gone, or it
 -- has a single-column key and no row with that key. A table without one cannot tell: not
@@ -614,6 +646,9 @@ declare
   v_holds    text[] := '{}';
   v_more     bigint[];
   v_hids     bigint[] := '{}';
+  v_shared   text[];
+  v_subj     regclass;
+  v_subj_cond text;
   v_exprs    text;
   v_keyvals  text[] := '{}';
   v_words    text[];
@@ -723,12 +758,24 @@ begin
   -- A hold whose value is also in rows of this table that are not theirs (bob's e-mail the
   -- application wrote into alice's row is in bob's row too) is about someone else as well:
   -- it stays as it is (round atk84 F12).
+  -- Other people's rows of the request's subject table count too (bob's phone in bob's
+  -- users row and in alice's contacts row; round atk86 F6).
   if v_hids <> '{}' and v_exprs is not null then
+    v_shared := retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond,
+                  array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)));
+    select q.subject_table, e.cond into v_subj, v_subj_cond
+      from retention.erasure_requests q
+      left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
+                          where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
+     where q.request_id = p_request;
+    if v_subj is not null and v_subj <> p_target and v_subj_cond is not null then
+      v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
+                                retention_internal._row_pieces_sql(v_subj), v_subj_cond,
+                                array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)));
+    end if;
     v_more := array(select h.hold_id from retention.legal_holds h
                      where h.hold_id = any (v_hids)
-                       and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C"
-                           = any (retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond,
-                                    array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)))));
+                       and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C" = any (v_shared));
     v_hids := array(select x from unnest(v_hids) x where x <> all (v_more));
   end if;
   -- Those still in force name the person until they are released: recorded by id, they
@@ -803,8 +850,12 @@ begin
   -- subject table, of six characters or more, are taken for such keys.
   if v_exprs is not null
      and (select q.subject_table from retention.erasure_requests q where q.request_id = p_request) = any (v_rels) then
-    execute format('select coalesce(array_agg(distinct v.v), ''{}'') from (select %s as vs from %s t where (%s)) t
-                     cross join lateral unnest(t.vs) v(v) where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
+    -- As written and in lower case: the application may key by a lower-cased copy of a
+    -- value the person's row holds in capitals (round atk86 F7).
+    execute format('select coalesce(array_agg(distinct x.v), ''{}'') from (select %s as vs from %s t where (%s)) t
+                     cross join lateral unnest(t.vs) v(v)
+                     cross join lateral unnest(array[v.v, pg_catalog.lower(v.v collate "default")]) x(v)
+                     where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
       into v_keyvals;
   end if;
   -- Only where the row so keyed is gone: a value of theirs may be another person's key
@@ -830,7 +881,10 @@ begin
        set payload = retention_internal._redact_jsonb(n.payload, g.keys, '{}', p_token) || jsonb_build_object('tenant', null)
       from (select n2.notification_id,
                    array(select k from unnest(v_keyvals) k
-                          where retention_internal._key_row_gone(pg_catalog.to_regclass(n2.payload ->> 'table')::oid, k)) as keys
+                          where retention_internal._key_row_gone(
+                                  coalesce((select (r.spec ->> 'rel')::oid from retention.runs r
+                                             where r.run_id = coalesce(n2.run_id, (n2.payload ->> 'run_id')::bigint)),
+                                           retention_internal._rel_of_name(n2.payload ->> 'table')), k)) as keys
               from retention.notifications n2
              where n2.kind = 'rows_flagged'
                and exists (select from jsonb_array_elements(n2.payload -> 'rows') r where r ->> 'key' = any (v_keyvals))) g
@@ -841,17 +895,20 @@ begin
      where exists (select from jsonb_each_text(f.row_key) k
                     where k.value = any (v_keyvals)
                       and retention_internal._key_row_gone(
-                            (select coalesce((r.spec ->> 'rel')::oid, pg_catalog.to_regclass(r.spec #>> '{policy,target}')::oid)
+                            (select coalesce((r.spec ->> 'rel')::oid, retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
                                from retention.runs r where r.run_id = f.run_id), k.value));
     update retention.proposal_rows pr
        set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
      where not pr.row_key ? 'erased'
        and exists (select from jsonb_each_text(pr.row_key) k
                     where k.value = any (v_keyvals) and retention_internal._key_row_gone(pr.rel, k.value));
+    -- A link is '<table>:<key>', and a quoted table name may hold ':' too: split at the key
+    -- (round atk86 F9).
     delete from retention.subject_tokens t
-     where t.subject !~ '^subject:' and pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1) = any (v_keyvals)
-       and retention_internal._key_row_gone(pg_catalog.to_regclass(pg_catalog.left(t.subject, pg_catalog.strpos(t.subject, ':') - 1))::oid,
-                                            pg_catalog.substr(t.subject, pg_catalog.strpos(t.subject, ':') + 1));
+     using unnest(v_keyvals) k(k)
+     where t.subject !~ '^subject:' and pg_catalog.right(t.subject, pg_catalog.length(k.k) + 1) = ':' || k.k
+       and retention_internal._key_row_gone(
+             retention_internal._rel_of_name(pg_catalog.left(t.subject, pg_catalog.length(t.subject) - pg_catalog.length(k.k) - 1)), k.k);
   end if;
 
   -- Failed rows of their rows.
