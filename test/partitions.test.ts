@@ -964,7 +964,7 @@ describe('drop_partitions', () => {
       await dieAfterDetach('re', '2025-02-15Z');
       const jan = await count(db, `app.re_2025_01 where user_id = 7`);
       expect(jan).toBeGreaterThan(0);
-      const [{ id }] = await db.q(`select request_id::int as id from retention.request_erasure('app.re_users', '7', 'ticket')`);
+      const { id } = (await db.q(`select request_id::int as id from retention.request_erasure('app.re_users', '7', 'ticket')`))[0]!;
       await db.call(`call retention.process_erasure($1)`, [id]).catch(() => {});
       const [req] = await db.q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]);
       expect(req).toMatchObject({ status: 'failed', status_reason: expect.stringMatching(/^app\.re_2025_01, a partition run \d+ of policy re detached from app\.re and did not finish, holds \d+ row\(s\) of the person/) });

@@ -19,7 +19,7 @@ const IDS = [
 describe('subject ids written inline in batch statements', () => {
   it('_subject_value_sql gives _subject_value for integer, numeric and text columns', async () => {
     for (const type of ['smallint', 'integer', 'bigint', 'numeric', 'text', 'uuid', 'character varying(5)']) {
-      const [{ s }] = await db.q<{ s: string }>(`select retention_internal._subject_value_sql('$1::text', $1) as s`, [type]);
+      const { s } = (await db.q<{ s: string }>(`select retention_internal._subject_value_sql('$1::text', $1) as s`, [type]))[0]!;
       for (const id of IDS) {
         const [row] = await db.q(`select retention_internal._subject_value($1, $2) as f, (${s}) as i`, [id, type]);
         expect(row!.i, `${type} ${JSON.stringify(id)}`).toBe(row!.f);
@@ -28,7 +28,7 @@ describe('subject ids written inline in batch statements', () => {
   });
 
   it('_subject_forms_sql gives _subject_forms', async () => {
-    const [{ s }] = await db.q<{ s: string }>(`select retention_internal._subject_forms_sql('$1::text') as s`);
+    const { s } = (await db.q<{ s: string }>(`select retention_internal._subject_forms_sql('$1::text') as s`))[0]!;
     for (const id of [...IDS, null]) {
       const [row] = await db.q(`select retention_internal._subject_forms($1) as f, (${s}) as i`, [id]);
       expect(row!.i, JSON.stringify(id)).toEqual(row!.f);

@@ -103,7 +103,7 @@ describe('a run says what it did (atk84)', () => {
     await q(`insert into e7.users values (37, 'c@e7.example'), (4, 'd@e7.example')`);
     await q(`insert into e7.orders (user_id) select 37 from generate_series(1, 5)`);
     await q(`select retention.set_erasure_rule(null, 'delete')`);
-    const [{ id: request }] = await q(`select request_id::int as id from retention.request_erasure('e7.users', '37', 'ticket')`);
+    const { id: request } = (await q(`select request_id::int as id from retention.request_erasure('e7.users', '37', 'ticket')`))[0]!;
     const c = await db.connect();
     try {
       await c.query(`select retention.pin_session()`);
@@ -140,7 +140,7 @@ describe('a run says what it did (atk84)', () => {
     await q(`select retention.drop_policy('e8.p')`);
     await q(`select retention.set_policy('e8.p', 'e8.trail', 'delete', 'at', interval '1 year')`);
     await db.call(`call retention.run('e8.p')`);
-    const [{ r }] = await q(`select retention.compliance_report(date_trunc('month', now()), date_trunc('month', now()) + interval '1 month') as r`);
+    const { r } = (await q(`select retention.compliance_report(date_trunc('month', now()), date_trunc('month', now()) + interval '1 month') as r`))[0]!;
     const mine = (r.policies as { policy: string; table: string; rows_deleted: number; runs: number; exists: boolean }[])
       .filter((x) => x.policy === 'e8.p').map(({ table, rows_deleted, runs, exists }) => ({ table, rows_deleted, runs, exists }));
     expect(mine).toEqual([{ table: 'e8.events', rows_deleted: 100, runs: 1, exists: false },
@@ -166,7 +166,7 @@ describe('a run says what it did (atk84)', () => {
     await q(`select retention.exempt_row('e12.inactive', 'bob@e12.example', 'Bob owns the tenant: keep his account')`);
     const before = await q(`select row_key, reason, revoked_at from retention.row_exemptions order by exemption_id`);
     const flagsBefore = await q(`select row_key, status from retention.flagged_rows where row_key like '%e12%' order by flag_id`);
-    const [{ id }] = await q(`select request_id::int as id from retention.request_erasure('e12.users', '1', 'ticket 9')`);
+    const { id } = (await q(`select request_id::int as id from retention.request_erasure('e12.users', '1', 'ticket 9')`))[0]!;
     await db.call(`call retention.process_erasure($1)`, [id]);
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
     expect(await q(`select row_key, reason, revoked_at from retention.row_exemptions order by exemption_id`)).toEqual(before);
@@ -183,9 +183,9 @@ describe('a run says what it did (atk84)', () => {
     await q(`select retention.set_erasure_rule('e13.users', 'delete')`);
     await q(`select retention.set_erasure_rule('e13.orders', 'delete')`);
     await q(`select retention.set_policy('e13.orders', 'e13.orders', 'delete', 'created_at', p_retain => '10 years', p_subject_column => 'customer_email')`);
-    const [{ hold_id }] = await q(`select hold_id from retention.place_hold('subject', 'bob@e13.example', 'Litigation Smith v. Corp', p_case_reference => 'CASE-2026-117')`);
+    const { hold_id } = (await q(`select hold_id from retention.place_hold('subject', 'bob@e13.example', 'Litigation Smith v. Corp', p_case_reference => 'CASE-2026-117')`))[0]!;
     await q(`select retention.release_hold($1, 'Settled 2026-11-30')`, [hold_id]);
-    const [{ id }] = await q(`select request_id::int as id from retention.request_erasure('e13.users', '1', 'ticket 10')`);
+    const { id } = (await q(`select request_id::int as id from retention.request_erasure('e13.users', '1', 'ticket 10')`))[0]!;
     await db.call(`call retention.process_erasure($1)`, [id]);
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
     expect(await q(`select subject_id, reason, case_reference, release_reason from retention.legal_holds where hold_id = $1`, [hold_id]))
@@ -202,9 +202,9 @@ describe('a run says what it did (atk84)', () => {
     await db.call(`call retention.run('e5.events', p_max_rows => 1)`);
     expect(await q(`select status from retention.runs where policy_name = 'e5.events' order by run_id`)).toEqual([{ status: 'completed' }, { status: 'stopped_max_rows' }]);
     expect(await q(`select last_success_at from retention.policy_status where policy = 'e5.events'`)).toEqual([{ last_success_at: null }]);
-    const [{ overdue }] = await q(`select retention.note_overdue('e5.events', now() - interval '1 hour') as overdue`);
+    const { overdue } = (await q(`select retention.note_overdue('e5.events', now() - interval '1 hour') as overdue`))[0]!;
     expect(overdue).toBe(true);
-    const [{ r }] = await q(`select retention.compliance_report(date_trunc('month', now()), date_trunc('month', now()) + interval '1 month') as r`);
+    const { r } = (await q(`select retention.compliance_report(date_trunc('month', now()), date_trunc('month', now()) + interval '1 month') as r`))[0]!;
     expect((r.policies as { policy: string; last_success_at: string | null }[]).find((x) => x.policy === 'e5.events')!.last_success_at).toBeNull();
     // The policy's own run counts.
     await db.call(`call retention.run('e5.events')`);

@@ -24,7 +24,7 @@ describe('a run that leaves eligible rows is not completed (atk87)', () => {
     await q(`create table l1.ev (id int primary key, user_id int, created_at timestamptz not null)`);
     await q(`insert into l1.ev select g, g, now() - interval '100 days' + g * interval '1 minute' from generate_series(1, 5) g`);
     await q(`select retention.set_policy('l1.ev', 'l1.ev', 'delete', 'created_at', interval '30 days', p_subject_column => 'user_id', p_batch_size => 1)`);
-    const [{ hold_id }] = await q(`select hold_id from retention.place_hold('subject', '5', 'inquiry')`);
+    const { hold_id } = (await q(`select hold_id from retention.place_hold('subject', '5', 'inquiry')`))[0]!;
     const locker = await db.connect();
     const c = await db.connect();
     try {
@@ -90,7 +90,7 @@ describe('a run that leaves eligible rows is not completed (atk87)', () => {
       // Stepped to the rows of the kept partition; a row of it locked from then on.
       let st = 'running';
       for (let i = 0; i < 20 && st === 'running'; i++) {
-        const [{ phase }] = await q(`select state->>'phase' as phase from retention.runs where run_id = $1`, [id]);
+        const { phase } = (await q(`select state->>'phase' as phase from retention.runs where run_id = $1`, [id]))[0]!;
         if (phase === 'leaves') break;
         st = (await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s;
       }
@@ -114,7 +114,7 @@ describe('scrub constants are fixed values that fit (atk87 F6, atk83 F9)', () =>
     await q(`create schema l6`);
     await q(`create domain l6.code as text check (value ~ '^[A-Z]{2}$')`);
     await q(`create table l6.users (id int primary key, seen_at timestamptz, born date, initials varchar(3), country l6.code, closed_at timestamptz not null)`);
-    for (const [col, value] of [['seen_at', 'now'], ['born', ' Today '], ['seen_at', 'tomorrow'], ['initials', 'REDACTED'], ['country', 'xx']]) {
+    for (const [col, value] of [['seen_at', 'now'], ['born', ' Today '], ['seen_at', 'tomorrow'], ['initials', 'REDACTED'], ['country', 'xx']] as [string, string][]) {
       const err = await q(`select retention.set_policy('l6.users', 'l6.users', 'scrub', 'closed_at', interval '30 days', p_scrub => $1)`,
         [JSON.stringify({ [col]: { constant: value } })]).then(() => null, (e: unknown) => e as { code: string; hint: string });
       expect(err?.code, `${col} ${value}`).toBe('RT019');

@@ -125,7 +125,7 @@ describe('an erasure touches nobody else\'s records (atk86 F6)', () => {
     await q(`insert into a6.contacts values (10, 1, '5559990000')`);
     await q(`select retention.set_erasure_rule('a6.users', 'delete')`);
     await q(`select retention.set_erasure_rule('a6.contacts', 'delete')`);
-    const [{ hold_id }] = await q(`select hold_id from retention.place_hold('subject', '5559990000', 'Bob: Doe v. Builder', p_case_reference => 'CASE-BOB')`);
+    const { hold_id } = (await q(`select hold_id from retention.place_hold('subject', '5559990000', 'Bob: Doe v. Builder', p_case_reference => 'CASE-BOB')`))[0]!;
     await q(`select retention.release_hold($1, 'bob case closed')`, [hold_id]);
     expect(await processed(await file('a6.users', '1'))).toBe('completed');
     expect(await q(`select subject_id, reason, case_reference from retention.legal_holds where hold_id = $1`, [hold_id]))
