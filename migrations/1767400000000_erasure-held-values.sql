@@ -33,9 +33,9 @@ comment on column retention_internal.erasure_held_values.noted_at is 'When the s
 -- A message written while an erasure is processing, after the step of the table it quotes
 -- began (a policy run failing on the person's row in between), was never searched: the
 -- step read the messages as it began, and at its end the rows were gone (round atk78 F8).
--- The step keeps its rows' values here while it runs, searches the messages again with
--- them when it ends, and they go then, or when the request leaves processing in any other
--- way (a trigger in sql/097_a_forget_subject.sql).
+-- The step keeps its rows' values here while it runs and searches the messages again with
+-- them when it ends; they go then, or, for a step that failed, when the request completes
+-- (a trigger in sql/097_a_forget_subject.sql).
 create table retention_internal.erasure_step_values (
   request_id bigint not null references retention.erasure_requests (request_id),
   v          text not null
@@ -43,7 +43,7 @@ create table retention_internal.erasure_step_values (
 create index erasure_step_values_request on retention_internal.erasure_step_values (request_id);
 revoke all on retention_internal.erasure_step_values from public;
 comment on table retention_internal.erasure_step_values is
-  'Internal. Values (4+ characters) of the person''s rows of the erasure step in progress, kept only while it runs: messages written meanwhile are searched for them when it ends.';
+  'Internal. Values (4+ characters) of the person''s rows of an erasure step, kept until it ends (or, when it failed, until the request completes): messages written meanwhile are searched for them then.';
 comment on column retention_internal.erasure_step_values.request_id is 'The erasure request in progress.';
 comment on column retention_internal.erasure_step_values.v is 'A value of the person''s rows, as _value_pieces_sql takes it.';
 

@@ -510,24 +510,24 @@ $$;
 comment on function retention_internal._forget_step_values(bigint) is
   'Internal. As an erasure step ends: erases from messages written meanwhile the values its rows had when it began, then forgets them.';
 
--- The values a step kept go when the request leaves processing in any way (completed,
--- failed, blocked by a hold): processing again takes them anew.
+-- The values steps kept stay while the request is not completed: a failed or blocked
+-- request keeps the messages that say why (they quote the person's rows, which are still
+-- there too), and the processing that completes it searches every message with them,
+-- those of the failed steps included (round atk86 F8), then they go.
 create or replace function retention_internal._erasure_step_values_gone()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  -- Searched first: a step that failed (or was blocked) after a message quoted its rows
-  -- must not take the values with it unsearched (round atk86 F8).
   perform retention_internal._forget_step_values(new.request_id);
   return null;
 end
 $$;
 comment on function retention_internal._erasure_step_values_gone() is
-  'Internal. Trigger: the values an erasure step kept go when its request leaves in_progress.';
+  'Internal. Trigger: when a request completes, messages are searched for the values its steps kept, and the values go.';
 create or replace trigger erasure_step_values_gone after update of status on retention.erasure_requests
-  for each row when (new.status is distinct from 'in_progress') execute function retention_internal._erasure_step_values_gone();
+  for each row when (new.status = 'completed') execute function retention_internal._erasure_step_values_gone();
 
 -- Of p_vals, those (trimmed, lower case) that a row of p_tbl the condition p_cond does not
 -- pick also holds (p_exprs: _row_pieces_sql over alias t): values the person shares with
