@@ -185,7 +185,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_rels oid[];
+  v_rels  oid[];
+  v_reach oid[];
 begin
   -- Tables with subject columns of their own: declared by policies and erasure rules (in
   -- their families) and erasure subject tables.
@@ -221,6 +222,7 @@ begin
   -- Every key a subject hold may follow up to a person's row (a chain, a key to a unique
   -- column other than the subject column), by OID and name: dropped later, it is still
   -- followed (held_keys; round atk76 F3).
+  v_reach := retention_internal._hold_reach();  -- once, not per catalog row
   insert into retention_internal.held_keys (conrel, conrel_name, fk, fk_num, confrel, confrel_name, ref, ref_num)
   select c.conrelid, retention.qualified_name(c.conrelid),
          array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
@@ -232,7 +234,7 @@ begin
          c.confkey
     from pg_catalog.pg_constraint c
    where c.contype = 'f' and c.conparentid = 0
-     and c.confrelid = any (retention_internal._hold_reach())
+     and c.confrelid = any (v_reach)
   on conflict do nothing;
 end
 $$;

@@ -14,6 +14,9 @@ const q = db.q;
 // the race is the engine's, the same on every server version, and the first leg runs all.
 const TRIALS = Number(process.env.RETENTION_HOLD_RACE_TRIALS ?? 250);
 if (!Number.isInteger(TRIALS) || TRIALS < 20) throw new Error('RETENTION_HOLD_RACE_TRIALS: a whole number of at least 20');
+// Rows each run works through, in batches of 20: enough that the trials land while it runs
+// (one trial per batch or so), and no more: the run goes on after the last trial.
+const ROWS = Math.max(1600, 16 * TRIALS);
 
 interface Trial { subject: number; waitedMs: number; rows: string[] }
 
@@ -51,6 +54,11 @@ async function assertSurvived(trials: Trial[], present: (s: number) => Promise<s
   // batch (plus generous room for a loaded machine).
   const [b] = await q(`select coalesce(max(duration_ms), 0)::float8 as ms from retention.run_batches where run_id in (${runIds})`);
   expect(Math.max(...trials.map((t) => t.waitedMs))).toBeLessThan(b!.ms + 1000);
+  // A race: most holds went in while the run was still working.
+  const [d] = await q(`select count(*)::int as n from retention.legal_holds, (select min(started_at) as s, max(finished_at) as f
+                                                                               from retention.runs where run_id in (${runIds})) r
+                        where reason = 'race trial' and placed_at between r.s and r.f`);
+  expect(d!.n).toBeGreaterThan(trials.length / 3);
   return trials.filter((t) => t.rows.length > 0).length;
 }
 
@@ -66,8 +74,8 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     await q(`create table app.hr_c (id int primary key, p_id int references app.hr_p on delete cascade, user_id int, at timestamptz not null default now())`);
     await q(`create index on app.hr_p (at)`);
     await q(`create index on app.hr_c (p_id)`);
-    await q(`insert into app.hr_p select i, 1 + i % 1000, now() - interval '1 year' - make_interval(secs => i) from generate_series(1, 4000) i`);
-    await q(`insert into app.hr_c select i, 1 + (i * 7) % 4000, 1 + (i * 13) % 1000 from generate_series(1, 2000) i`);
+    await q(`insert into app.hr_p select i, 1 + i % 1000, now() - interval '1 year' - make_interval(secs => i) from generate_series(1, ${ROWS}) i`);
+    await q(`insert into app.hr_c select i, 1 + (i * 7) % ${ROWS}, 1 + (i * 13) % 1000 from generate_series(1, ${ROWS / 2}) i`);
     await slowRows(db, 'app.hr_p', 1);
     await q(`select retention.set_policy('hr-c', 'app.hr_c', 'delete', 'at', p_retain => '5 years', p_subject_column => 'user_id')`);
     await q(`select retention.set_policy('hr-p', 'app.hr_p', 'delete', 'at', p_retain => '30 days', p_subject_column => 'owner_id',
@@ -77,7 +85,7 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
        union select 'p', p.id from app.hr_p p join app.hr_c c on c.p_id = p.id where c.user_id = $1
        union select 'c', id from app.hr_c where user_id = $1 order by 1, 2`, [s]));
     const work = db.call(`call retention.run('hr-p')`);
-    await started(`generate_series(1, 1) where (select count(*) from app.hr_p) < 4000`);
+    await started(`generate_series(1, 1) where (select count(*) from app.hr_p) < ${ROWS}`);
     const trials = await race(work, 1000, covered);
     const [r] = await q(`select string_agg(run_id::text, ',') as ids, sum(affected)::int as affected from retention.runs where policy_name = 'hr-p'`);
     expect(r!.affected).toBeGreaterThan(0);
@@ -89,8 +97,8 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     await q(`create table app.hr_tok (id int primary key, acc_id int references app.hr_acc on delete cascade, user_id int, at timestamptz not null default now())`);
     await q(`create index on app.hr_acc (closed_at)`);
     await q(`create index on app.hr_tok (acc_id)`);
-    await q(`insert into app.hr_acc select i, 1 + i % 1000, 'a' || i || '@x.example', now() - interval '1 year' - make_interval(secs => i) from generate_series(1, 4000) i`);
-    await q(`insert into app.hr_tok select i, 1 + (i * 11) % 4000, 1 + (i * 17) % 1000 from generate_series(1, 2000) i`);
+    await q(`insert into app.hr_acc select i, 1 + i % 1000, 'a' || i || '@x.example', now() - interval '1 year' - make_interval(secs => i) from generate_series(1, ${ROWS}) i`);
+    await q(`insert into app.hr_tok select i, 1 + (i * 11) % ${ROWS}, 1 + (i * 17) % 1000 from generate_series(1, ${ROWS / 2}) i`);
     await slowRows(db, 'app.hr_acc', 1);
     await q(`select retention.set_policy('hr-tok', 'app.hr_tok', 'delete', 'at', p_retain => '5 years', p_subject_column => 'user_id')`);
     await q(`select retention.set_policy('hr-acc', 'app.hr_acc', 'scrub', 'closed_at', p_retain => '30 days', p_subject_column => 'user_id',
@@ -113,7 +121,7 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     await q(`create table app.hr_pt_2025 partition of app.hr_pt for values from ('2025-01-01') to ('2026-01-01')`);
     await q(`create table app.hr_pt_next partition of app.hr_pt for values from ('2026-01-01') to ('2100-01-01')`);
     await q(`create index on app.hr_pt (at)`);
-    await q(`insert into app.hr_pt select i, 1000 + i % 1000, '2024-01-01'::timestamptz + make_interval(secs => i * 3600) from generate_series(1, 4000) i`);
+    await q(`insert into app.hr_pt select i, 1000 + i % 1000, '2024-01-01'::timestamptz + make_interval(secs => i * 3600) from generate_series(1, ${ROWS}) i`);
     await q(`insert into app.hr_pt values (0, 5000, '2026-06-01')`);
     await slowRows(db, 'app.hr_pt_2024', 1);
     await q(`select retention.set_policy('hr-pt', 'app.hr_pt', 'drop_partitions', 'at', p_retain => '30 days', p_subject_column => 'user_id',
@@ -124,7 +132,7 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     const c = await db.connect();
     const trials: Trial[] = [];
     const work = c.query(`call retention.run('hr-pt')`);
-    await started(`generate_series(1, 1) where (select count(*) from app.hr_pt_2024) < 4000`);
+    await started(`generate_series(1, 1) where (select count(*) from app.hr_pt_2024) < ${ROWS}`);
     const subjects = Array.from({ length: 998 }, (_, i) => i + 2).sort(() => Math.random() - 0.5).slice(0, TRIALS);
     for (const s of subjects) {
       const t0 = performance.now();
@@ -144,7 +152,7 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     await q(`create index on app.hr_m (author_id)`);
     // Author 90000: no hold of the other trials names it.
     await q(`insert into app.hr_u values (90000, 'author@x.example')`);
-    await q(`insert into app.hr_m select i, 90000, 2000 + i % 1000 from generate_series(1, 4000) i`);
+    await q(`insert into app.hr_m select i, 90000, 2000 + i % 1000 from generate_series(1, ${ROWS}) i`);
     await slowRows(db, 'app.hr_m', 1);
     await q(`select retention.set_policy('hr-m', 'app.hr_m', 'delete', 'at', p_retain => '5 years', p_subject_column => 'recipient_id')`);
     const [req] = await q(`select request_id from retention.request_erasure('app.hr_u', '90000', 'ticket race')`);
@@ -152,7 +160,7 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     const c = await db.connect();
     const trials: Trial[] = [];
     const work = c.query(`call retention.process_erasure($1, 20)`, [req!.request_id]);
-    await started(`generate_series(1, 1) where (select count(*) from app.hr_m) < 4000`);
+    await started(`generate_series(1, 1) where (select count(*) from app.hr_m) < ${ROWS}`);
     const subjects = Array.from({ length: 1000 }, (_, i) => i + 1).sort(() => Math.random() - 0.5).slice(0, TRIALS);
     for (const s of subjects) {
       const t0 = performance.now();
@@ -170,6 +178,6 @@ describe(`the hold race (4 x ${TRIALS} trials)`, () => {
     expect(trials.filter((t) => t.rows.length > 0).length).toBeGreaterThan(TRIALS / 5);
     const [st] = await q(`select status from retention.erasure_requests where request_id = $1`, [req!.request_id]);
     expect(st!.status).toBe('blocked_by_hold');
-    expect(await q(`select count(*)::int as n from app.hr_m`)).not.toEqual([{ n: 4000 }]);
+    expect(await q(`select count(*)::int as n from app.hr_m`)).not.toEqual([{ n: ROWS }]);
   });
 });
