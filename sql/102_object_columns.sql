@@ -583,6 +583,7 @@ declare
 begin
   for c in select * from retention.object_columns o
             where o.rel = coalesce(pg_catalog.pg_partition_root(p_parent), p_parent) order by o.column_id loop
+    perform retention_internal._check_object_read(p_partition, c.column_name);
     execute format(
       'with q as (insert into retention.object_deletions (column_id, target, object_key, key_sha256, rel_name, column_name,
                                                          run_id, status, last_error)
@@ -604,6 +605,59 @@ end
 $$;
 comment on function retention_internal._queue_partition_objects(regclass, regclass, bigint) is
   'Internal. Queues the object references of a detached partition''s rows before drop_partitions drops it (a drop fires no trigger).';
+
+-- Before the owner reads an object column of p_rel (the claim's look-up, a dropped
+-- partition's queue): what set_object_column checked then must still hold, or the read
+-- would run another role's code as the owner (round atk89): still an ordinary or
+-- partitioned table (a table turned into a view runs its query), with no inheritance
+-- child (read or not, its rows would be missed), the column still text or varchar (a cast
+-- of another type to text is its owner's function), and no code of another role the
+-- planner runs (_check_planner_code: partial indexes, CHECK constraints, statistics).
+create or replace function retention_internal._check_object_read(p_rel regclass, p_column name)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_kind "char";
+  v_type text;
+  v_child regclass;
+begin
+  select c.relkind into v_kind from pg_catalog.pg_class c where c.oid = p_rel;
+  if v_kind is distinct from 'r' and v_kind is distinct from 'p' then
+    raise exception 'cannot read object column % of %: it is no longer a table (relkind %)', p_column, p_rel, v_kind
+      using errcode = 'RT013',
+            hint = 'pg-retention reads object columns as its owner, and a view''s query would run so: make it a table again, or unregister the column (retention.drop_object_column).';
+  end if;
+  with recursive below(rel, depth) as (
+    select p_rel::oid, 0
+    union
+    select i.inhrelid, b.depth + 1 from below b join pg_catalog.pg_inherits i on i.inhparent = b.rel where b.depth < 32)
+  select c.oid::regclass into v_child
+    from below b join pg_catalog.pg_class c on c.oid = b.rel
+   where b.depth > 0 and (not c.relispartition or c.relkind not in ('r', 'p'))
+   order by b.depth, c.oid limit 1;
+  if v_child is not null then
+    raise exception 'cannot read object column % of %: % below it is an inheritance child or not a table', p_column, p_rel, v_child
+      using errcode = 'RT020',
+            hint = 'Object columns cover ordinary and partitioned tables: its rows would go without their objects. Remove the child (ALTER TABLE ... NO INHERIT), or unregister the column (retention.drop_object_column).';
+  end if;
+  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null) into v_type
+    from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
+   where a.attrelid = p_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped;
+  if v_type is not null and v_type not in ('text', 'character varying') then
+    raise exception 'cannot read object column % of %: it is % now, not text', p_column, p_rel, v_type
+      using errcode = 'RT020',
+            hint = 'An object column holds a key or URL as text or varchar: change it back, or unregister it (retention.drop_object_column).';
+  end if;
+  perform retention_internal._check_planner_code(p_rel);
+end
+$$;
+comment on function retention_internal._check_object_read(regclass, name) is
+  'Internal. Refuses (RT013, RT020, RT025) to read an object column of a table that is no longer an ordinary or partitioned table, has an inheritance child, whose column is no longer text or varchar, or whose planning would run another role''s code.';
 
 -- Which of the keys a remaining row of one of the target's object columns still
 -- references (each column compared through _object_key, so another spelling of the same
@@ -633,8 +687,9 @@ begin
       continue;
     end if;
     continue when c.current_name is null;
-    -- Read with its partitions and inheritance children (their rows reference objects
-    -- too), but never through a foreign table's wrapper as the owner.
+    perform retention_internal._check_object_read(c.rel, c.current_name);
+    -- Read with its partitions (their rows reference objects too), but never through a
+    -- foreign table's wrapper as the owner.
     if retention_internal._foreign_descendant(c.rel) is not null then
       raise exception 'cannot read %: % below it is a foreign table', c.rel, retention_internal._foreign_descendant(c.rel)
         using errcode = 'RT013', hint = 'pg-retention reads tables as its owner, and a foreign table''s wrapper would connect with the owner''s user mapping: detach the foreign table, or unregister the object column (retention.drop_object_column).';
