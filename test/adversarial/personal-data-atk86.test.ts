@@ -9,7 +9,9 @@
 //  F7 a subscription keyed by the lower-cased e-mail of the person's row kept its
 //     exemption's key and reason;
 //  F5 a table renamed since read as gone: alice's erasure rewrote bob's notice and token
-//     link, whose row is still there.
+//     link, whose row is still there;
+//  F3 a request completed by a duplicate kept the holds its own steps had found in force
+//     on the person's values, released since, with their values and reasons.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -153,3 +155,40 @@ describe('an erasure touches nobody else\'s records (atk86 F6)', () => {
   });
 });
 
+
+describe('a request carried out by a duplicate (atk86 F3)', () => {
+  it('forgets the holds its own steps found in force on the person\'s values, released since', async () => {
+    await q(`create schema a3`);
+    await q(`create table a3.flags (on_ boolean)`);
+    await q(`insert into a3.flags values (true)`);
+    await q(`create table a3.users (id int primary key, name text)`);
+    await q(`create table a3.contacts (id int primary key, user_id int not null references a3.users on delete cascade, phone text)`);
+    await q(`insert into a3.users values (1, 'Ciara Byrne'), (2, 'Bob Builder')`);
+    await q(`insert into a3.contacts values (10, 1, '+353 87 555 0199'), (11, 2, '+1 555 0111')`);
+    await q(`create function a3.guard() returns trigger language plpgsql as $f$
+             begin if (select on_ from a3.flags) then raise exception 'user % is frozen', old.id; end if; return old; end $f$`);
+    await q(`create trigger guard before delete on a3.users for each row execute function a3.guard()`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    // A hold on her phone number: no subject column holds it, so it blocks nothing.
+    const [h] = await q(`select hold_id::int from retention.place_hold('subject', '+353 87 555 0199', 'Garda request about Ciara''s number', 'GARDA-3301')`);
+    const first = await file('a3.users', '1');
+    // Her contacts go (the step records the hold in force on the phone); the users step fails.
+    expect(await processed(first).catch(() => 'raised')).toBe('raised');
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [first])).toEqual([{ status: 'failed' }]);
+    expect(await count(db, `a3.contacts where user_id = 1`)).toBe(0);
+    expect(await count(db, `retention_internal.erasure_held_values where request_id = ${first} and hold_id = ${h!.hold_id}`)).toBe(1);
+    await q(`select retention.release_hold($1, 'case closed')`, [h!.hold_id]);
+    await q(`update a3.flags set on_ = false`);
+    // Filed again: the second request completes and carries out the first.
+    const second = await file('a3.users', '1');
+    expect(await processed(second)).toBe('completed');
+    expect(await q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [first]))
+      .toEqual([{ status: 'completed', status_reason: `carried out by erasure request ${second}` }]);
+    expect((await q(`select subject_id from retention.legal_holds where hold_id = $1`, [h!.hold_id]))[0]!.subject_id).toBeNull();
+    for (const v of ['555 0199', 'Ciara', 'GARDA-3301']) expect(await mentions(v), v).toEqual([]);
+    expect(await count(db, `retention_internal.erasure_held_values where request_id = ${first}`)).toBe(0);
+    expect(await count(db, `retention_internal.erasure_step_values where request_id = ${first}`)).toBe(0);
+    // Bob's row and number are untouched.
+    expect(await q(`select phone from a3.contacts`)).toEqual([{ phone: '+1 555 0111' }]);
+  });
+});
