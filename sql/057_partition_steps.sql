@@ -179,6 +179,39 @@ $$;
 comment on function retention_internal._detached_left(oid) is
   'Internal. Partitions runs detached from a table and none finished: ready (still that table, unchanged since the detach, under its name, not a partition) or changed since (never touched by a run; check_setup names it).';
 
+-- A partition a run detached that is not to be dropped (held, or holding rows the policy
+-- keeps now), attached again to its table with the bounds it was detached with
+-- ('reattached'). Where it cannot be (its table changed, a table took its place), it stays
+-- detached, recorded as changed (no run takes it) and left for the DBA, whom check_setup
+-- tells: kept either way.
+create or replace function retention_internal._attach_again(p_pol retention.policies, p_run_id bigint, p_batch_no integer, p_why text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  b retention.run_batches;
+begin
+  select * into b from retention.run_batches x where x.run_id = p_run_id and x.batch_no = p_batch_no;
+  begin
+    execute format('alter table %s attach partition %s for values from (%L) to (%L)',
+                   retention.qualified_name(p_pol.target), b.partition_name, b.oldest_at, b.newest_at);
+    update retention.run_batches x set disposition = 'reattached', finished_at = clock_timestamp()
+     where x.run_id = p_run_id and x.batch_no = p_batch_no;
+    raise notice 'policy %: partition % %: attached again', p_pol.name, b.partition_name, p_why;
+  exception when invalid_object_definition or check_violation or wrong_object_type or duplicate_table then
+    update retention.run_batches x set partition_xmin = '0'::xid
+     where x.run_id = p_run_id and x.batch_no = p_batch_no;
+    raise warning 'policy %: detached partition % is not dropped: it % and cannot be attached again (%); left for the DBA (check_setup names it)',
+      p_pol.name, b.partition_name, p_why, sqlerrm;
+  end;
+end
+$$;
+comment on function retention_internal._attach_again(retention.policies, bigint, integer, text) is
+  'Internal. Attaches a detached partition that is not to be dropped back to the policy''s table (reattached), or, where it cannot be, leaves it detached for the DBA (check_setup names it).';
+
 -- _finish_partition, in its own transaction: the oldest partition of the policy that a run
 -- detached and nobody finished (this run's, or a dead run's), locked the same way
 -- (dropping a table with foreign keys locks the tables they reference). Holds once more
@@ -283,19 +316,8 @@ begin
                    retention_internal._cutoff_sql(p_pol, '$1'))
       into v_late using p_run.cutoff;
     if v_late then
-      begin
-        execute format('alter table %s attach partition %s for values from (%L) to (%L)',
-                       v_parent, v_p.partition_name, v_p.oldest_at, v_p.newest_at);
-        update retention.run_batches set disposition = 'reattached', finished_at = clock_timestamp()
-         where run_id = v_p.run_id and batch_no = v_p.batch_no;
-        raise notice 'policy %: partition % (detached by run %) holds rows the policy keeps now (cutoff %): attached again',
-          p_pol.name, v_p.partition_name, v_p.run_id, p_run.cutoff;
-      exception when invalid_object_definition or check_violation or wrong_object_type or duplicate_table then
-        update retention.run_batches set partition_xmin = '0'::xid
-         where run_id = v_p.run_id and batch_no = v_p.batch_no;
-        raise warning 'policy %: detached partition % is not dropped: it holds rows the policy keeps now (cutoff %) and cannot be attached again (%); left for the DBA (check_setup names it)',
-          p_pol.name, v_p.partition_name, p_run.cutoff, sqlerrm;
-      end;
+      perform retention_internal._attach_again(p_pol, v_p.run_id, v_p.batch_no,
+        format('(detached by run %s) holds rows the policy keeps now (cutoff %s)', v_p.run_id, p_run.cutoff));
       return true;
     end if;
   end if;
@@ -317,11 +339,7 @@ begin
                                  and (k.oid = v_p.partition_oid
                                       or k.oid in (select t.relid from pg_catalog.pg_partition_tree(v_p.partition_oid::regclass) t)));
   if v_held then
-    execute format('alter table %s attach partition %s for values from (%L) to (%L)',
-                   v_parent, v_p.partition_name, v_p.oldest_at, v_p.newest_at);
-    update retention.run_batches set disposition = 'reattached', finished_at = clock_timestamp()
-     where run_id = v_p.run_id and batch_no = v_p.batch_no;
-    raise notice 'policy %: partition % is under a legal hold (or holds a foreign table): attached again', p_pol.name, v_p.partition_name;
+    perform retention_internal._attach_again(p_pol, v_p.run_id, v_p.batch_no, 'is under a legal hold (or holds a foreign table)');
     return true;
   end if;
   if coalesce(p_pol.count, 'estimate') = 'estimate' and not retention_internal._archives(p_pol) then
