@@ -14,8 +14,10 @@ set datestyle = 'ISO, YMD'
 set extra_float_digits = 1
 as $$
 declare
-  v_cols text;
-  v_hit  boolean;
+  v_cols  text;
+  v_hit   boolean;
+  v_forms text[] := array[null];
+  v_form  text;
 begin
   if p_text is null or p_key is null then
     return false;
@@ -28,20 +30,26 @@ begin
   if v_cols is null then
     return false;
   end if;
-  -- In one Unicode form (an NFD spelling of a name is the same name).
+  -- In one Unicode form (an NFD spelling of a name is the same name), and again both in
+  -- their compatibility form: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) is u3@ex.com to anyone who
+  -- reads it, whichever side is written so (round atk83 F7).
   if current_setting('server_encoding') = 'UTF8' then
-    p_text := pg_catalog.normalize(p_text, 'NFC');
-    v_cols := format('array(select pg_catalog.normalize(x, ''NFC'') from unnest(%s) x)', v_cols);
+    v_forms := array['NFC', 'NFKC'];
   end if;
-  execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
-                                 where t.%I = $1::%s
-                                   and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
-                                   and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower($2), ''\s+'', '' '', ''g''),
-                                                         pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(v.v) collate "default"), ''\s+'', '' '', ''g'')) > 0)',
-                 retention_internal._reach_scan(p_table), v_cols, p_col,
-                 (select k.key_type from retention_internal._single_key(p_table) k))
-    into v_hit
-    using p_key, p_text;
+  foreach v_form in array v_forms loop
+    execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
+                                   where t.%I = $1::%s
+                                     and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
+                                     and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(%s), ''\s+'', '' '', ''g''),
+                                                           pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(%s) collate "default"), ''\s+'', '' '', ''g'')) > 0)',
+                   retention_internal._reach_scan(p_table), v_cols, p_col,
+                   (select k.key_type from retention_internal._single_key(p_table) k),
+                   case when v_form is null then '$2' else format('pg_catalog.normalize($2, %L)', v_form) end,
+                   case when v_form is null then 'v.v' else format('pg_catalog.normalize(v.v, %L)', v_form) end)
+      into v_hit
+      using p_key, p_text;
+    exit when v_hit;
+  end loop;
   return v_hit;
 end
 $$;
@@ -132,15 +140,10 @@ begin
   -- The reference is kept after the erasure and handed out in erasure_completed: it must
   -- not be the person's key in any spelling, nor hold it or a text value of their row of
   -- four characters or more (their e-mail address; round atk66 F2).
-  -- In its compatibility form as well: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) is their address
-  -- to anyone who reads it (round atk83 F7).
+  -- In its compatibility form as well (both check so).
   if p_reference is not null
      and (retention_internal._names_key(p_reference, v_stored)
-          or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)
-          or (pg_catalog.getdatabaseencoding() = 'UTF8'
-              and pg_catalog.normalize(p_reference, 'NFKC') <> p_reference
-              and (retention_internal._names_key(pg_catalog.normalize(p_reference, 'NFKC'), v_stored)
-                   or retention_internal._names_row(v_table, v_pk, v_stored, pg_catalog.normalize(p_reference, 'NFKC'))))) then
+          or retention_internal._names_row(v_table, v_pk, v_stored, p_reference)) then
     raise exception 'the reference names the person: it holds their key or a value of their row'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;

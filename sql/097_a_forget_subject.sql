@@ -1,8 +1,9 @@
 -- Whether a text names a subject key, without case and with runs of blanks as one: the key
 -- in any spelling _subject_forms knows; holding one of those spellings of four characters
 -- or more (an unhyphenated uuid); or holding a shorter key as a word ('ticket for user 42',
--- not 'ZD-4211'; round atk72 F1).
-create or replace function retention_internal._names_key(p_text text, p_key text)
+-- not 'ZD-4211'; round atk72 F1). _names_key also compares both in their compatibility
+-- form.
+create or replace function retention_internal._names_key_as_is(p_text text, p_key text)
 returns boolean
 language sql
 immutable
@@ -19,8 +20,25 @@ as $$
               or (pg_catalog.btrim(p_key) ~ '^\w+$'
                   and pg_catalog.lower(p_text) ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key)) || '\M')))
 $$;
+comment on function retention_internal._names_key_as_is(text, text) is
+  'Internal. Whether a text names a subject key as written (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';
+
+-- _names_key_as_is, and again with both in their compatibility form (NFKC) in a UTF-8
+-- database: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) names u3@ex.com to anyone who reads it
+-- (round atk83 F7).
+create or replace function retention_internal._names_key(p_text text, p_key text)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select retention_internal._names_key_as_is(p_text, p_key)
+         or (pg_catalog.getdatabaseencoding() = 'UTF8'
+             and (pg_catalog.normalize(p_text, 'NFKC') <> p_text or pg_catalog.normalize(p_key, 'NFKC') <> p_key)
+             and retention_internal._names_key_as_is(pg_catalog.normalize(p_text, 'NFKC'), pg_catalog.normalize(p_key, 'NFKC')))
+$$;
 comment on function retention_internal._names_key(text, text) is
-  'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';
+  'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case, as written or in compatibility form (NFKC).';
 
 -- A table as the retention schema knows it: itself, its partitions and the tables it is a
 -- partition of (their qualified names), the policies on any of them and every run on any

@@ -1,3 +1,16 @@
+-- A policy run's table as the report keys it: the table's OID the run recorded, else (runs
+-- from before migration 34) its name then. A policy is its name on one table (round atk84 F8).
+create or replace function retention_internal._run_table_key(p_spec jsonb)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(p_spec ->> 'rel', p_spec #>> '{policy,target}')
+$$;
+comment on function retention_internal._run_table_key(jsonb) is
+  'Internal. The key of a policy run''s table in the compliance report: the table OID the run recorded, else its name then.';
+
 -- The compliance report: one period of the ledger, in numbers an auditor can check
 -- against the ledger's own tables. Rows count by the batch that removed or changed them
 -- (its finish time in [p_from, p_to)); runs, requests, holds, proposals and flags by the
@@ -47,7 +60,7 @@ begin
     -- A policy is its name on its table (round atk84 F8: a name dropped and set again on
     -- another table summed both tables' rows under the newer one): the table's OID as the
     -- run recorded it.
-    select r.policy_name, coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
+    select r.policy_name, retention_internal._run_table_key(r.spec) as k,
            r.action, r.run_id, b.rows, coalesce(b.related_rows, 0) as related, b.disposition, b.estimated,
            -- (Without the tables: a table dropped since would not read back as a regclass.)
            coalesce(retention_internal._archives(jsonb_populate_record(null::retention.policies,
@@ -70,7 +83,7 @@ begin
            bool_or(estimated) as estimated
       from b group by policy_name, k
   ), runs_by as (
-    select r.policy_name, coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
+    select r.policy_name, retention_internal._run_table_key(r.spec) as k,
            count(*) filter (where r.mode = 'live') as runs,
            count(*) filter (where r.mode = 'dry_run') as dry_runs,
            count(*) filter (where r.status = 'failed') as failed,
@@ -132,7 +145,7 @@ begin
                             order by w.policy_name, w.week, w.tbl), '[]')
     into v_weekly
     from (select r.policy_name, date_trunc('week', b.finished_at)::date as week,
-                 coalesce(r.spec ->> 'rel', r.spec #>> '{policy,target}') as k,
+                 retention_internal._run_table_key(r.spec) as k,
                  (array_agg(r.spec #>> '{policy,target}' order by r.run_id desc))[1] as tbl,
                  sum(b.rows + coalesce(b.related_rows, 0)) as rows
             from retention.run_batches b join retention.runs r on r.run_id = b.run_id

@@ -60,6 +60,14 @@ describe('a reference in look-alike characters (atk83 F7)', () => {
     expect(await count(db, `retention.erasure_requests where subject_table = 'i3.users'::regclass`)).toBe(0);
     expect(await q(`select count(*)::int as n from retention.request_erasure('i3.users', '3', 'ticket', p_reference => 'ZD-４７１１')`)).toEqual([{ n: 1 }]);
   });
+
+  it('the row\'s own value in fullwidth characters, named plainly by the reference, is refused too (both sides folded)', async () => {
+    await q(`create schema i3b`);
+    await q(`create table i3b.users (id int primary key, email text)`);
+    await q(`insert into i3b.users values (4, 'ｕ４＠ｅｘ．ｃｏｍ')`);
+    expect(await sqlState(q(`select retention.request_erasure('i3b.users', '4', 'ticket', p_reference => 'mail from u4@ex.com')`))).toBe('RT029');
+    expect(await count(db, `retention.erasure_requests where subject_table = 'i3b.users'::regclass`)).toBe(0);
+  });
 });
 
 describe('every reason that enters the audit log is bounded (atk83 F4)', () => {
