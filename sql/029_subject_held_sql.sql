@@ -7,28 +7,38 @@ language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select x.conrel, fk.cols, y.confrel, ref.cols
+  select distinct x.conrel, fk.cols, y.confrel, ref.cols
     from retention_internal.held_keys h
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.conrel),
                                         retention_internal._rel_by_name(h.conrel_name)) as conrel) x
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.confrel),
                                         retention_internal._rel_by_name(h.confrel_name)) as confrel) y
-    -- Each column by its recorded name, else by its number in the same table (renamed since:
-    -- round atk79 F3).
+    -- Each column by its recorded name (else by its number), and again by its number in
+    -- the same table: a key column renamed since, and a new column under its old name,
+    -- both count (holding more; round atk88 F1). A table rebuilt under its name only by
+    -- name (round atk79 F3).
+    cross join (values (false), (true)) fm(by_num)
+    cross join (values (false), (true)) rm(by_num)
     cross join lateral (
-      select array_agg(coalesce(
+      select array_agg(case when fm.by_num
+               then (select a.attname from pg_catalog.pg_attribute a
+                      where a.attrelid = x.conrel and x.conrel = h.conrel and a.attnum = u.k and not a.attisdropped)
+               else coalesce(
                (select a.attname from pg_catalog.pg_attribute a
                  where a.attrelid = x.conrel and a.attname = u.n and a.attnum > 0 and not a.attisdropped),
                (select a.attname from pg_catalog.pg_attribute a
-                 where a.attrelid = x.conrel and x.conrel = h.conrel and a.attnum = u.k and not a.attisdropped))
+                 where a.attrelid = x.conrel and x.conrel = h.conrel and a.attnum = u.k and not a.attisdropped)) end
              order by u.o) as cols
         from unnest(h.fk, h.fk_num) with ordinality u(n, k, o)) fk
     cross join lateral (
-      select array_agg(coalesce(
+      select array_agg(case when rm.by_num
+               then (select a.attname from pg_catalog.pg_attribute a
+                      where a.attrelid = y.confrel and y.confrel = h.confrel and a.attnum = u.k and not a.attisdropped)
+               else coalesce(
                (select a.attname from pg_catalog.pg_attribute a
                  where a.attrelid = y.confrel and a.attname = u.n and a.attnum > 0 and not a.attisdropped),
                (select a.attname from pg_catalog.pg_attribute a
-                 where a.attrelid = y.confrel and y.confrel = h.confrel and a.attnum = u.k and not a.attisdropped))
+                 where a.attrelid = y.confrel and y.confrel = h.confrel and a.attnum = u.k and not a.attisdropped)) end
              order by u.o) as cols
         from unnest(h.ref, h.ref_num) with ordinality u(n, k, o)) ref
    where x.conrel is not null and y.confrel is not null
@@ -36,7 +46,7 @@ as $$
      and array_position(fk.cols, null) is null and array_position(ref.cols, null) is null
 $$;
 comment on function retention_internal._held_keys_now(oid[]) is
-  'Internal. The foreign keys recorded in held_keys as they resolve now (tables by OID or recorded name, columns by name), of the given tables (all when NULL).';
+  'Internal. The foreign keys recorded in held_keys as they resolve now (tables by OID or recorded name; columns by name and, in the same table, by number: each way a row), of the given tables (all when NULL).';
 revoke all on function retention_internal._held_keys_now(oid[]) from public;
 
 -- Former partition and inheritance edges (past_parents) as they resolve now: each table by
