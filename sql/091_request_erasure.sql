@@ -30,11 +30,12 @@ begin
   if v_cols is null then
     return false;
   end if;
-  -- In one Unicode form (an NFD spelling of a name is the same name), and again both in
-  -- their compatibility form: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) is u3@ex.com to anyone who
-  -- reads it, whichever side is written so (round atk83 F7).
+  -- In one Unicode form (an NFD spelling of a name is the same name), and again both as a
+  -- reader sees them (_skeleton), whichever side is written so: 'ｕ３＠ｅｘ．ｃｏｍ'
+  -- (fullwidth, round atk83 F7), 'u3%40ex.com', 'u3@еx.com' (a Cyrillic е) and 'Zoe' for
+  -- 'Zoë' are the person's to anyone who reads them (round atk86 F2).
   if current_setting('server_encoding') = 'UTF8' then
-    v_forms := array['NFC', 'NFKC'];
+    v_forms := array['NFC', 'skeleton'];
   end if;
   foreach v_form in array v_forms loop
     execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
@@ -44,8 +45,10 @@ begin
                                                            pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(%s) collate "default"), ''\s+'', '' '', ''g'')) > 0)',
                    retention_internal._reach_scan(p_table), v_cols, p_col,
                    (select k.key_type from retention_internal._single_key(p_table) k),
-                   case when v_form is null then '$2' else format('pg_catalog.normalize($2, %L)', v_form) end,
-                   case when v_form is null then 'v.v' else format('pg_catalog.normalize(v.v, %L)', v_form) end)
+                   case v_form when 'NFC' then 'pg_catalog.normalize($2, ''NFC'')'
+                               when 'skeleton' then 'retention_internal._skeleton($2)' else '$2' end,
+                   case v_form when 'NFC' then 'pg_catalog.normalize(v.v, ''NFC'')'
+                               when 'skeleton' then 'retention_internal._skeleton(v.v)' else 'v.v' end)
       into v_hit
       using p_key, p_text;
     exit when v_hit;

@@ -23,9 +23,9 @@ $$;
 comment on function retention_internal._names_key_as_is(text, text) is
   'Internal. Whether a text names a subject key as written (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';
 
--- _names_key_as_is, and again with both in their compatibility form (NFKC) in a UTF-8
--- database: 'ｕ３＠ｅｘ．ｃｏｍ' (fullwidth) names u3@ex.com to anyone who reads it
--- (round atk83 F7).
+-- _names_key_as_is, and again with both as a reader sees them (_skeleton): 'ｕ３＠ｅｘ．ｃｏｍ'
+-- (fullwidth, round atk83 F7), 'u3%40ex.com', 'u3@еx.com' (a Cyrillic е) and 'zoe' for
+-- 'Zoë' (round atk86 F2) name the person to anyone who reads them.
 create or replace function retention_internal._names_key(p_text text, p_key text)
 returns boolean
 language sql
@@ -33,12 +33,10 @@ stable
 set search_path = pg_catalog, pg_temp
 as $$
   select retention_internal._names_key_as_is(p_text, p_key)
-         or (pg_catalog.getdatabaseencoding() = 'UTF8'
-             and (pg_catalog.normalize(p_text, 'NFKC') <> p_text or pg_catalog.normalize(p_key, 'NFKC') <> p_key)
-             and retention_internal._names_key_as_is(pg_catalog.normalize(p_text, 'NFKC'), pg_catalog.normalize(p_key, 'NFKC')))
+         or retention_internal._names_key_as_is(retention_internal._skeleton(p_text), retention_internal._skeleton(p_key))
 $$;
 comment on function retention_internal._names_key(text, text) is
-  'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case, as written or in compatibility form (NFKC).';
+  'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case, as written or as a reader sees both (_skeleton).';
 
 -- A table as the retention schema knows it: itself, its partitions and the tables it is a
 -- partition of (their qualified names), the policies on any of them and every run on any

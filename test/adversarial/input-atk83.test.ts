@@ -68,6 +68,19 @@ describe('a reference in look-alike characters (atk83 F7)', () => {
     expect(await sqlState(q(`select retention.request_erasure('i3b.users', '4', 'ticket', p_reference => 'mail from u4@ex.com')`))).toBe('RT029');
     expect(await count(db, `retention.erasure_requests where subject_table = 'i3b.users'::regclass`)).toBe(0);
   });
+
+  it('percent-escaped, with Cyrillic or Greek look-alike letters, or without its accents: refused (RT029) (atk86 F2)', async () => {
+    await q(`create schema i3c`);
+    await q(`create table i3c.users (id int primary key, email text, name text)`);
+    await q(`insert into i3c.users values (5, 'u5@ex.com', 'Zoë Müller-Łukasz'), (6, 'pablo@ex.com', null)`);
+    for (const [id, ref] of [['5', 'mail from u5%40ex.com'], ['5', 'u5@\u0435x.com'], ['5', 'about zoe muller-lukasz'],
+                             ['6', '\u0440\u0430blo@ex.com'], ['6', 'pabl\u03bf@ex.com'], ['6', 'pablo%40ex%2Ecom']]) {
+      expect(await sqlState(q(`select retention.request_erasure('i3c.users', $1, 'ticket', p_reference => $2)`, [id, ref])), ref).toBe('RT029');
+    }
+    expect(await count(db, `retention.erasure_requests where subject_table = 'i3c.users'::regclass`)).toBe(0);
+    // A reference of the application's own, with escapes that are not UTF-8, is taken.
+    expect(await q(`select count(*)::int as n from retention.request_erasure('i3c.users', '5', 'ticket', p_reference => 'ZD-4711 %FF%FE')`)).toEqual([{ n: 1 }]);
+  });
 });
 
 describe('every reason that enters the audit log is bounded (atk83 F4)', () => {
