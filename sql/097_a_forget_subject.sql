@@ -621,6 +621,60 @@ $$;
 comment on function retention_internal._key_row_gone(oid, text) is
   'Internal. Whether the row keyed p_key in table p_rel is gone (the table gone, or no row with that single-column key).';
 
+-- Whether the row a record keys by all its primary key's columns (p_key: a failed row's or a
+-- proposal's row key, {"email": ..., "list": ...}) is gone from table p_rel: the table is
+-- gone, or no row has those values. A key of other columns than the table's primary key
+-- now (a ctid, a key changed since) cannot tell: not gone. Each value bound and cast to its
+-- column's type, never spliced (a type whose cast is another role's is refused: RT025).
+-- Round atk86 F4: a table whose key has two columns.
+create or replace function retention_internal._key_json_gone(p_rel oid, p_key jsonb)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+set bytea_output = 'hex'
+as $$
+declare
+  v_cols  name[];
+  v_types text[];
+  v_found boolean;
+begin
+  if p_rel is null or not exists (select from pg_catalog.pg_class c where c.oid = p_rel) then
+    return true;
+  end if;
+  if p_key is null or pg_catalog.jsonb_typeof(p_key) <> 'object' then
+    return false;
+  end if;
+  select array_agg(a.attname order by k.o), array_agg(retention_internal._base_type(a.atttypid, a.atttypmod) order by k.o)
+    into v_cols, v_types
+    from pg_catalog.pg_index i
+   cross join lateral unnest(i.indkey::int2[]) with ordinality k(att, o)
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.att
+   where i.indrelid = p_rel and i.indisprimary;
+  if v_cols is null
+     or (select array_agg(x order by x) from unnest(v_cols) x) is distinct from (select array_agg(j::name order by j::name) from jsonb_object_keys(p_key) j) then
+    return false;
+  end if;
+  for i in 1 .. cardinality(v_types) loop
+    perform retention_internal._check_key_type(v_types[i]);
+  end loop;
+  execute format('select exists (select from %s t where %s)', retention_internal._reach_scan(p_rel::regclass),
+                 (select string_agg(format('t.%I::%s = ($1 ->> %L)::%s', c, ty, c, ty), ' and ')
+                    from unnest(v_cols, v_types) u(c, ty)))
+    into v_found using p_key;
+  return not v_found;
+exception when data_exception then
+  return true;  -- a value that is not of its column's type names no row there
+end
+$$;
+comment on function retention_internal._key_json_gone(oid, jsonb) is
+  'Internal. Whether the row a record keys by every column of the table''s primary key (a jsonb object) is gone: the table gone, or no row with those values; false when the key is not the table''s primary key.';
+
 -- As each step of an erasure begins, while the person's rows of its table can still be
 -- found (p_cond over alias t picks them): what the retention schema says about those rows.
 --   * subject holds, released or expired, on a value in one of the table's subject
@@ -906,18 +960,19 @@ begin
                and exists (select from jsonb_array_elements(n2.payload -> 'rows') r where r ->> 'key' = any (v_keyvals))) g
      where n.notification_id = g.notification_id and g.keys <> '{}'
        and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (g.keys));
+    -- Keyed by every column of the key: gone when no row has them all (a key of two
+    -- columns, one the person's e-mail; round atk86 F4).
     update retention.run_row_failures f
        set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
-     where exists (select from jsonb_each_text(f.row_key) k
-                    where k.value = any (v_keyvals)
-                      and retention_internal._key_row_gone(
-                            (select coalesce((r.spec ->> 'rel')::oid, retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
-                               from retention.runs r where r.run_id = f.run_id), k.value));
+     where exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_keyvals))
+       and retention_internal._key_json_gone(
+             (select coalesce((r.spec ->> 'rel')::oid, retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
+                from retention.runs r where r.run_id = f.run_id), f.row_key);
     update retention.proposal_rows pr
        set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
      where not pr.row_key ? 'erased'
-       and exists (select from jsonb_each_text(pr.row_key) k
-                    where k.value = any (v_keyvals) and retention_internal._key_row_gone(pr.rel, k.value));
+       and exists (select from jsonb_each_text(pr.row_key) k where k.value = any (v_keyvals))
+       and retention_internal._key_json_gone(pr.rel, pr.row_key);
     -- A link is '<table>:<key>', and a quoted table name may hold ':' too: split at the key
     -- (round atk86 F9).
     delete from retention.subject_tokens t

@@ -11,7 +11,9 @@
 //  F5 a table renamed since read as gone: alice's erasure rewrote bob's notice and token
 //     link, whose row is still there;
 //  F3 a request completed by a duplicate kept the holds its own steps had found in force
-//     on the person's values, released since, with their values and reasons.
+//     on the person's values, released since, with their values and reasons;
+//  F4 a failed row of a table keyed by two columns, one the person's e-mail, gone before
+//     the erasure, kept the e-mail in its key.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -190,5 +192,30 @@ describe('a request carried out by a duplicate (atk86 F3)', () => {
     expect(await count(db, `retention_internal.erasure_step_values where request_id = ${first}`)).toBe(0);
     // Bob's row and number are untouched.
     expect(await q(`select phone from a3.contacts`)).toEqual([{ phone: '+1 555 0111' }]);
+  });
+});
+
+describe('a table keyed by two columns (atk86 F4)', () => {
+  it('a failed row keyed by the person\'s e-mail and a list, gone before the erasure, is re-keyed; bob\'s, still there, is not', async () => {
+    await q(`create schema a4`);
+    // Alice's row also holds bob's e-mail (he referred her).
+    await q(`create table a4.users (id int primary key, email text unique, referred_by text)`);
+    await q(`insert into a4.users values (1, 'alice.liddell@a4.example', 'bob.builder@a4.example'), (2, 'bob.builder@a4.example', null)`);
+    await q(`create table a4.subs (email text, list text, created_at timestamptz not null default now() - interval '1 year', primary key (email, list))`);
+    await q(`insert into a4.subs (email, list) values ('alice.liddell@a4.example', 'news'), ('bob.builder@a4.example', 'news'), ('carol@a4.example', 'news')`);
+    await q(`create function a4.no_del() returns trigger language plpgsql as $f$
+             begin if old.email not like 'carol%' then raise exception 'busy'; end if; return old; end $f$`);
+    await q(`create trigger no_del before delete on a4.subs for each row execute function a4.no_del()`);
+    await q(`select retention.set_policy('a4.subs', 'a4.subs', 'delete', 'created_at', interval '1 day')`);
+    await db.call(`call retention.run('a4.subs')`).catch(() => {});
+    expect(await count(db, `retention.run_row_failures where row_key ->> 'email' like '%@a4.example'`)).toBe(2);
+    // The application unsubscribes alice before her erasure; bob keeps his row.
+    await q(`drop trigger no_del on a4.subs`);
+    await q(`delete from a4.subs where email like 'alice%'`);
+    await q(`select retention.set_erasure_rule('a4.users', 'delete')`);
+    expect(await processed(await file('a4.users', '1'))).toBe('completed');
+    expect(await mentions('alice.liddell')).toEqual([]);
+    expect(await q(`select row_key from retention.run_row_failures where row_key ? 'email'`))
+      .toEqual([{ row_key: { email: 'bob.builder@a4.example', list: 'news' } }]);
   });
 });
