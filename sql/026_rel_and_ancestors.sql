@@ -169,13 +169,21 @@ begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
   return (select s.v from (
-  select array(select distinct x from unnest(retention_internal._hold_ancestors(p_rel)) a(rel)
+  select array(select distinct x
+                 from (select unnest(retention_internal._hold_ancestors(p_rel))
+                       union
+                       -- The tables a partition below it was below before (moved here since):
+                       -- their subject columns named its rows (round atk88 F3b).
+                       select unnest(retention_internal._hold_ancestors(pp.parent::regclass))
+                         from retention_internal.past_parents pp
+                        where pp.rel = any (retention_internal._tree_oids(p_rel)) and pp.rel <> p_rel
+                          and exists (select from pg_catalog.pg_class c where c.oid = pp.parent)) a(rel)
                 cross join unnest(retention_internal._tree_oids(a.rel::regclass)) x)
   ) s(v) limit 1);
 end
 $$;
 comment on function retention_internal._hold_family(regclass) is
-  'Internal. The table, every table above it (partitioned or inheritance parents) and every table below those: whose subject columns subject holds match in the table.';
+  'Internal. The table, every table above it (partitioned or inheritance parents, now or before) and every table below those, and the tables a table below it was below before: whose subject columns subject holds match in the table.';
 
 -- The tables that inherit from p_rel (INHERITS, not partitions), at any level, of any
 -- kind (a foreign table may inherit too: _erasure_conflicts refuses a plan with one).

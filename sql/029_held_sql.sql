@@ -221,10 +221,23 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select format(
-    'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.held_oids && %L::oid[]%s))%s)',
+    'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.held_oids && %L::oid[]%s%s))%s)',
     retention_internal._hold_ancestors(p_rel),
     case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
          then format(' or h.held_oids && array(select a.relid::oid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
+         else '' end,
+    -- A partition below it that was below another table before (moved here since: round
+    -- atk88 F3): its rows are held by holds on the tables it was below, not the others'.
+    case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
+         then coalesce((select string_agg(format(' or (%s.tableoid = any (%L::oid[]) and h.held_oids && %L::oid[])',
+                                                 p_alias, retention_internal._tree_oids(m.rel::regclass), m.former), '')
+                          from (select t.rel, array(select x from unnest(retention_internal._hold_ancestors(t.rel::regclass)) x
+                                                     where x <> all (retention_internal._tree_oids(t.rel::regclass))
+                                                       and x not in (select a.relid from pg_catalog.pg_partition_ancestors(t.rel::regclass) a)
+                                                       and x <> all (retention_internal._hold_ancestors(p_rel))) as former
+                                  from unnest(retention_internal._tree_oids(p_rel)) t(rel)
+                                 where exists (select from retention_internal.past_parents pp where pp.rel = t.rel)) m
+                         where m.former <> '{}'), '')
          else '' end,
     case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end)
 $$;
@@ -253,8 +266,13 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+  -- A table below it, or a table any of those was below before (a held partition moved
+  -- here from another partitioned table: round atk88 F3c).
   select exists (select from retention_internal._open_holds h
-                  where h.scope = 'table' and h.held_oids && retention_internal._tree_oids(p_part))
+                  where h.scope = 'table'
+                    and h.held_oids && array(select distinct a
+                                               from unnest(retention_internal._tree_oids(p_part)) t(rel)
+                                              cross join unnest(retention_internal._hold_ancestors(t.rel::regclass)) a))
 $$;
 comment on function retention_internal._tree_held(regclass) is
-  'Internal. Whether an open table hold names the partition or a table below it.';
+  'Internal. Whether an open table hold names the partition, a table below it, or a table above any of those now or before (past_parents).';

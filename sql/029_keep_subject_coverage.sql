@@ -92,11 +92,11 @@ comment on function retention_internal._lock_for_coverage() is
   'Internal. Takes the holds gate shared before a subject column''s coverage is judged (a hold placed meanwhile commits first and is seen); 25001 outside read committed.';
 
 -- After a change: each table the old declaration covered must still have the column as a
--- subject column, or the change is refused (RT024) and undone with the statement.
+-- subject column, or the change is refused (RT024) and undone with the statement. What
+-- makes it one now is recorded (subject_links) before it is judged.
 create or replace function retention_internal._check_subject_coverage(p_tables oid[], p_column name, p_what text)
 returns void
 language plpgsql
-stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
@@ -105,6 +105,13 @@ declare
   v_rel  oid;
   v_cols name[];
 begin
+  -- A foreign key that makes the column a subject column now (to a column declared since
+  -- the hold) is recorded first: the coverage it gives then outlives the key (round atk88
+  -- F2: the key dropped after the change, the held rows were no longer covered).
+  if coalesce(cardinality(p_tables), 0) = 0 then
+    return;  -- no subject hold was open
+  end if;
+  perform retention_internal._note_subject_links();
   for v_rel in select x from unnest(p_tables) x order by x loop
     -- A column renamed since fails every run of the table (RT002) until it is declared
     -- again: nothing to judge here.
