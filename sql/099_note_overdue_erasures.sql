@@ -6,7 +6,8 @@
 -- nothing: an alert sent early would be the only one (one per request), and the day it
 -- is due it would not come. The payload names the request, its table, its status and the
 -- subject's token, never the subject's key, who asked, or why it waits (a hold's reason
--- may name the person).
+-- may name the person). It also forgets the holds on a completed erasure's values that
+-- have expired since (nothing else runs when a hold merely expires).
 create or replace function retention.note_overdue_erasures(p_as_of timestamptz default now())
 returns table (request_id bigint, due_at timestamptz, status text, newly_noted boolean)
 language plpgsql
@@ -20,6 +21,16 @@ begin
     raise exception 'p_as_of must not be NULL'
       using errcode = 'RT029', hint = 'Leave it out to check as of now, or pass the moment to check at.';
   end if;
+  -- Holds in force on a value of a person when their erasure's step read their rows, that
+  -- have expired since the erasure completed: they no longer name the person, as released
+  -- ones do not (release_hold forgets those as it releases them). Here, at the
+  -- scheduler's periodic check, since nothing happens when a hold merely expires.
+  perform retention_internal._forget_held_values(x.request_id, x.subject_hash)
+     from (select distinct w.request_id, q.subject_hash
+             from retention_internal.erasure_held_values w
+             join retention.erasure_requests q on q.request_id = w.request_id
+            where q.status = 'completed'
+              and not exists (select from retention_internal._open_holds o where o.hold_id = w.hold_id)) x;
   return query
   with overdue as (
     select r.* from retention.erasure_requests r
@@ -45,4 +56,4 @@ begin
 end
 $$;
 comment on function retention.note_overdue_erasures(timestamptz) is
-  'Lists the open erasure requests past their due date as of p_as_of and queues one erasure_overdue notification per request the first time it is found overdue by the database clock (newly_noted; a p_as_of in the future queues nothing). The payload carries the request''s id, table, status and token, not why it waits.';
+  'Lists the open erasure requests past their due date as of p_as_of and queues one erasure_overdue notification per request the first time it is found overdue by the database clock (newly_noted; a p_as_of in the future queues nothing). The payload carries the request''s id, table, status and token, not why it waits. Also forgets the value, reasons and case reference of holds on a completed erasure''s values that have expired since.';

@@ -136,4 +136,26 @@ describe('a hold on a value of the person released after its step began (atk81 F
     await q(`select retention.release_hold($1, 'done')`, [other!.hold_id]);
     expect((await forgotten(other!.hold_id))!.subject_id).toBe('+1 555 0100');
   });
+
+  it('expired after the erasure completed: the scheduler\'s periodic check (note_overdue_erasures) forgets it', async () => {
+    await q(`create schema h3`);
+    await q(`create table h3.users (id bigint primary key, email text, phone text)`);
+    await q(`insert into h3.users values (7, 'ciara@example.ie', '+353 87 555 0177'), (8, 'x@example.com', '+1 555 0188')`);
+    await q(`select retention.set_erasure_rule(null, 'delete')`);
+    const [h] = await q(`select hold_id::int from retention.place_hold('subject', '+353 87 555 0177', 'Garda request about Ciara Byrne''s number', 'GARDA-2292',
+                                                                     p_expires_at => clock_timestamp() + interval '1.5 seconds')`);
+    const [other] = await q(`select hold_id::int from retention.place_hold('subject', '+1 555 0188', 'about the other number',
+                                                                         p_expires_at => clock_timestamp() + interval '1.5 seconds')`);
+    const request = await file('h3.users', '7');
+    expect(await processed(request)).toBe('completed');
+    expect((await forgotten(h!.hold_id))!.subject_id).toBe('+353 87 555 0177');
+    await new Promise((r) => setTimeout(r, 1700));
+    await q(`select * from retention.note_overdue_erasures()`);
+    expect(await forgotten(h!.hold_id)).toEqual({ subject_id: null, reason: `erased with erasure request ${request}`, case_reference: null,
+                                                  release_reason: null });
+    for (const v of ['555 0177', 'Ciara Byrne', 'GARDA-2292']) expect(await mentions(v), v).toEqual([]);
+    expect(await count(db, `retention_internal.erasure_held_values where hold_id = ${h!.hold_id}`)).toBe(0);
+    // Another person's expired hold keeps what it names.
+    expect((await forgotten(other!.hold_id))!.subject_id).toBe('+1 555 0188');
+  });
 });
