@@ -155,10 +155,12 @@ begin
              and b.finished_at >= p_from and b.finished_at < p_to
            group by 1, 2, 3) w;
 
-  -- Inactive accounts (policies with a notice period): flagged, and how flags closed.
-  select coalesce(jsonb_agg(a order by a ->> 'policy'), '[]') into v_accounts
+  -- Inactive accounts (policies with a notice period): flagged, and how flags closed. Per
+  -- policy and table, as above (round atk87 F8): the table the flagging run recorded.
+  select coalesce(jsonb_agg(a order by a ->> 'policy', a ->> 'table'), '[]') into v_accounts
     from (select jsonb_build_object(
                    'policy', f.policy_name,
+                   'table', (array_agg(f.tbl order by f.flag_id desc) filter (where f.tbl is not null))[1],
                    'flagged', count(*) filter (where f.flagged_at >= p_from and f.flagged_at < p_to),
                    'cancelled', count(*) filter (where f.status = 'cancelled' and f.closed_at >= p_from and f.closed_at < p_to),
                    'exempted', count(*) filter (where f.status = 'exempted' and f.closed_at >= p_from and f.closed_at < p_to),
@@ -167,10 +169,15 @@ begin
                    'open_at_end', count(*) filter (where f.flagged_at < p_to and (f.closed_at is null or f.closed_at >= p_to)),
                    'notifications', (select count(*) from retention.notifications n
                                       where n.kind = 'rows_flagged' and n.policy_name = f.policy_name
-                                        and n.created_at >= p_from and n.created_at < p_to)) as a
-            from retention.flagged_rows f
+                                        and n.created_at >= p_from and n.created_at < p_to
+                                        and retention_internal._run_table_key(
+                                              (select r.spec from retention.runs r
+                                                where r.run_id = coalesce(n.run_id, (n.payload ->> 'run_id')::bigint)))
+                                              is not distinct from f.k)) as a
+            from (select f.*, retention_internal._run_table_key(r.spec) as k, r.spec #>> '{policy,target}' as tbl
+                    from retention.flagged_rows f left join retention.runs r on r.run_id = f.flag_run_id) f
            where f.flagged_at < p_to and (f.closed_at is null or f.closed_at >= p_from)
-           group by f.policy_name) s;
+           group by f.policy_name, f.k) s;
 
   -- Erasure requests: received, completed (on time or late), open past their deadline at
   -- the end of the period (as they stand now), and each request's dates.

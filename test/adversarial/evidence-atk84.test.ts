@@ -151,6 +151,23 @@ describe('a run says what it did (atk84)', () => {
       .toEqual([{ table: 'e8.events', rows: 100 }, { table: 'e8.trail', rows: 3 }]);
   });
 
+  it('F8 (accounts): a notice-period policy name dropped and set again on another table is reported as two, each with its own flags', async () => {
+    await q(`create schema e8a`);
+    await q(`create table e8a.accounts (id int primary key, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await q(`create table e8a.members (id int primary key, last_login_at timestamptz not null, deleted_at timestamptz)`);
+    await q(`insert into e8a.accounts select g, now() - interval '3 years' from generate_series(1, 4) g`);
+    await q(`insert into e8a.members select g, now() - interval '3 years' from generate_series(1, 2) g`);
+    await q(`select retention.set_inactive_accounts_policy('e8a.inactive', 'e8a.accounts')`);
+    await db.call(`call retention.run('e8a.inactive')`);
+    await q(`select retention.drop_policy('e8a.inactive')`);
+    await q(`select retention.set_inactive_accounts_policy('e8a.inactive', 'e8a.members')`);
+    await db.call(`call retention.run('e8a.inactive')`);
+    const { r } = (await q(`select retention.compliance_report(date_trunc('month', now()), date_trunc('month', now()) + interval '1 month') as r`))[0]!;
+    const mine = (r.accounts as { policy: string; table: string; flagged: number; notifications: number }[])
+      .filter((x) => x.policy === 'e8a.inactive').map(({ table, flagged, notifications }) => ({ table, flagged, notifications }));
+    expect(mine).toEqual([{ table: 'e8a.accounts', flagged: 4, notifications: 1 }, { table: 'e8a.members', flagged: 2, notifications: 1 }]);
+  });
+
   it('F12: an erasure leaves another person\'s exemption and flag alone when the person\'s row holds their key', async () => {
     await q(`create schema e12`);
     await q(`create table e12.users (id int primary key, email text, referred_by text)`);
