@@ -206,7 +206,10 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
-as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_after, true) $$;
+as $$
+  select retention_internal._check_moment(p_after, 'p_after');
+  select retention_internal._cron_step(p_schedule, p_time_zone, p_after, true);
+$$;
 comment on function retention.next_occurrence(text, text, timestamptz) is
   'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
 

@@ -38,6 +38,7 @@ declare
   s   record;
   e   record;
 begin
+  perform retention_internal._check_moment(p_as_of, 'p_as_of');
   if p_policy is not null then
     perform retention_internal._check_can_read((retention_internal._get_policy(p_policy)).target);
   end if;

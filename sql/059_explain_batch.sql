@@ -18,6 +18,7 @@ declare
                          current_setting('enable_sort')];
   v_line text;
 begin
+  perform retention_internal._check_moment(p_as_of, 'p_as_of');
   perform retention_internal._check_can_read(v_pol.target);
   if v_pol.action = 'drop_partitions' then
     raise exception 'policy % drops whole partitions; it has no row batches to explain', p_policy

@@ -17,11 +17,7 @@ begin
       using errcode = 'RT022',
             hint = 'Pass p_dry_run => true to see what a run would do, or leave it out (false) to run it.';
   end if;
-  if p_as_of is not null and not pg_catalog.isfinite(p_as_of) then
-    raise exception 'p_as_of must be a moment in time, not %', p_as_of
-      using errcode = 'RT022',
-            hint = 'Leave it out for now, or give a past time (a live run) or any finite time (a dry run).';
-  end if;
+  perform retention_internal._check_moment(p_as_of, 'p_as_of');
   if not p_dry_run and p_as_of is not null and p_as_of > pg_catalog.now() then
     raise exception 'a live run acts on the real clock: p_as_of % is in the future', p_as_of
       using errcode = 'RT022',

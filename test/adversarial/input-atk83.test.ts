@@ -6,7 +6,9 @@
 //  atk83 F4 the reasons of set_backup_policy, set_object_column, archive_object_deleted and
 //           backup_prune_cancel took any length and any character into the audit log;
 //  atk82 F4 note_overdue keyed its one alert per occurrence by the caller's DateStyle,
-//           and recorded a checked_at in the future.
+//           and recorded a checked_at in the future;
+//  atk83 F3 a live run as of the first moment PostgreSQL knows opened, was recorded and
+//           then failed (22008) with a run_failed notification, instead of being refused.
 import { describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
@@ -100,3 +102,27 @@ describe('every reason that enters the audit log is bounded (atk83 F4)', () => {
   });
 });
 
+
+describe('a time at the edge of the timestamp range (atk83 F3)', () => {
+  it('is refused (RT022) by run, preview, explain_batch and next_occurrence before anything is recorded', async () => {
+    await q(`create schema i5`);
+    await q(`create table i5.events (id int primary key, at timestamptz not null)`);
+    await q(`insert into i5.events values (1, now() - interval '2 years')`);
+    await q(`select retention.set_policy('i5.events', 'i5.events', 'delete', 'at', interval '1 year')`);
+    const runs = await count(db, `retention.runs`);
+    const notes = await count(db, `retention.notifications`);
+    for (const at of ['4714-11-24 00:00:00+00 BC', '294000-01-01']) {
+      const err = await db.call(`call retention.run('i5.events', false, $1::timestamptz)`, [at]).then(() => null, (e: { code: string; message: string }) => e);
+      expect(err?.code, at).toBe('RT022');
+      expect(err!.message).toMatch(/too near the end of the timestamp range/);
+      expect(await sqlState(q(`select * from retention.preview('i5.events', $1::timestamptz)`, [at])), at).toBe('RT022');
+      expect(await sqlState(q(`select * from retention.explain_batch('i5.events', $1::timestamptz)`, [at])), at).toBe('RT022');
+      expect(await sqlState(q(`select retention.next_occurrence('0 3 * * *', 'UTC', $1::timestamptz)`, [at])), at).toBe('RT022');
+    }
+    expect(await count(db, `retention.runs`)).toBe(runs);
+    expect(await count(db, `retention.notifications`)).toBe(notes);
+    expect(await count(db, `i5.events`)).toBe(1);
+    // A time long ago, well inside the range, is a time like any other.
+    expect(await q(`select eligible::int from retention.preview('i5.events', '1500-01-01')`)).toEqual([{ eligible: 0 }]);
+  });
+});
