@@ -16,6 +16,7 @@ import { lstat, open as openFile, readdir, readFile, rm } from 'node:fs/promises
 import path from 'node:path';
 import type pg from 'pg';
 import { ConfigError, namedPairs } from './config.ts';
+import { fileUrlPath } from './file-url.ts';
 import { LazyS3 } from './s3.ts';
 
 export const BACKUP_ENV = `Backup pruning (the worker and pg-retention backups):
@@ -392,7 +393,7 @@ export function backupStore(url: string, opts: { s3Endpoint?: string; s3Region?:
     if (!m) throw new BackupStoreError(`expected s3://bucket/prefix, got ${JSON.stringify(url)}`);
     return new S3BackupStore(m[1]!, m[2] ?? '', { endpoint: opts.s3Endpoint, region: opts.s3Region });
   }
-  if (url.startsWith('file://')) return new LocalBackupStore(new URL(url).pathname);
+  if (url.startsWith('file://')) return new LocalBackupStore(fileUrlPath(url, (m) => new BackupStoreError(m)));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new BackupStoreError(`unsupported backup store ${JSON.stringify(url)}: use a directory or s3://bucket/prefix`);
   return new LocalBackupStore(url);
 }

@@ -137,3 +137,35 @@ describe('secrets in configuration errors (atk47)', () => {
     }
   });
 });
+
+describe('file URLs (atk83 F6)', () => {
+  it('a host or an encoded slash is a configuration error naming the variable; every place decodes the path alike', async () => {
+    const { backupStores } = await import('../runner/backups.ts');
+    const { objectSetup } = await import('../runner/objects.ts');
+    const { archiveSetup } = await import('../runner/archive/config.ts');
+    const cases: [string, () => unknown][] = [
+      ['PG_RETENTION_STORAGE', () => archiveSetup({ PG_RETENTION_STORAGE: 'file://nas/archive' })],
+      ['PG_RETENTION_STORAGE', () => archiveSetup({ PG_RETENTION_STORAGE: 'file:///a%2fb' })],
+      ['PG_RETENTION_OBJECT_TARGETS', () => objectSetup({ PG_RETENTION_OBJECT_TARGETS: 'media=file:///a%2fb' })],
+      ['PG_RETENTION_OBJECT_TARGETS', () => objectSetup({ PG_RETENTION_OBJECT_TARGETS: 'media=file://nas/media' })],
+      ['PG_RETENTION_BACKUP_STORES', () => backupStores({ PG_RETENTION_BACKUP_STORES: 'store1=file://nas/backups' })],
+      ['PG_RETENTION_BACKUP_STORES', () => backupStores({ PG_RETENTION_BACKUP_STORES: 'store1=file:///a%2Fb' })],
+    ];
+    for (const [variable, f] of cases) {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, variable).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toContain(variable);
+    }
+    // One decoding rule: a space written %20 is a space in every place.
+    const store = backupStores({ PG_RETENTION_BACKUP_STORES: 'store1=file:///tmp/bk%20dir' }).get('store1') as unknown as { dir: string };
+    expect(store.dir).toBe('/tmp/bk dir');
+    const target = archiveSetup({ PG_RETENTION_STORAGE: 'file:///tmp/bk%20dir' }).target as unknown as { dir: string };
+    expect(target.dir).toBe('/tmp/bk dir');
+    expect((archiveSetup({ PG_RETENTION_STORAGE: 'file://localhost/tmp/x' }).target as unknown as { dir: string }).dir).toBe('/tmp/x');
+  });
+});

@@ -5,7 +5,7 @@
 // crash never leaves half an object under the real key.
 import { mkdir, open as openFile, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileUrlPath } from '../file-url.ts';
 import { LazyS3 } from '../s3.ts';
 
 export interface StorageTarget {
@@ -152,7 +152,7 @@ export function storageTarget(url: string, opts: { s3Endpoint?: string; s3Region
     if (!m) throw new StorageError(`expected s3://bucket/prefix, got ${JSON.stringify(url)}`);
     return new S3Target(m[1]!, m[2] ?? '', { endpoint: opts.s3Endpoint, region: opts.s3Region });
   }
-  if (url.startsWith('file://')) return new LocalDirTarget(fileURLToPath(url));
+  if (url.startsWith('file://')) return new LocalDirTarget(fileUrlPath(url, (m) => new StorageError(m)));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new StorageError(`unsupported storage ${JSON.stringify(url)}: use file:///path or s3://bucket/prefix`);
   return new LocalDirTarget(url);
 }
