@@ -105,6 +105,13 @@ async function main(args: string[]): Promise<number> {
     return name ? EXIT.ok : EXIT.usage;
   }
   const cmd = await command(name);
+  // Node reads the command line as UTF-8 and puts U+FFFD where the bytes are not: a hold
+  // on an id an operator meant would hold a value no row has (round atk83 F5).
+  const bad = rest.findIndex((a) => a.includes('\uFFFD'));
+  if (bad >= 0) {
+    throw new UsageError(`argument ${JSON.stringify(rest[bad])} is not valid UTF-8 (U+FFFD stands for bytes that are not)`,
+      'Give ids, reasons and names in UTF-8 (check the terminal\'s or the script\'s encoding).');
+  }
   let parsed;
   try {
     parsed = parseArgs({

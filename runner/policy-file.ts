@@ -47,10 +47,20 @@ function pathText(path: PropertyKey[]): string {
 
 export async function loadPolicyFile(path: string): Promise<LoadedFile> {
   let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     throw new PolicyFileError([`${path}: cannot read the file: ${(err as Error).message}`]);
+  }
+  // Not read with replacement: bytes that are not UTF-8 would be saved as U+FFFD (round
+  // atk83 F5).
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const loose = new TextDecoder('utf-8').decode(bytes);
+    const line = loose.slice(0, loose.indexOf('\uFFFD')).split('\n').length;
+    throw new PolicyFileError([`${path}:${line}: is not valid UTF-8 (save the file as UTF-8)`]);
   }
   return parsePolicyFile(text, path);
 }

@@ -186,6 +186,27 @@ describe('policy file: plan and apply', () => {
       /:4: "__proto__" cannot be a key in a policy file/],
   ];
 
+  it('a file that is not UTF-8, or a command-line argument that is not, is refused naming its line or argument, and changes nothing (atk83 F5)', async () => {
+    await makeEvents(db, 'app.ev', 20, 100);
+    const before = await db.q(`select (select count(*) from retention.audit_log)::int as audit, (select count(*) from retention.policies)::int as policies,
+                                      (select count(*) from retention.legal_holds)::int as holds`);
+    const p = path.join(dir, 'latin1.yaml');
+    const [head, tail] = [GOOD.slice(0, GOOD.indexOf('policies:\n') + 10), GOOD.slice(GOOD.indexOf('policies:\n') + 10)];
+    writeFileSync(p, Buffer.concat([Buffer.from(`${head}  # caf`), Buffer.from([0xc3, 0x28]), Buffer.from(`\n${tail}`)]));
+    for (const command of ['plan', 'apply']) {
+      const r = cli([command, '-f', p]);
+      expect([command, r.code]).toEqual([command, 1]);
+      expect(r.stderr).toMatch(/latin1\.yaml:4: is not valid UTF-8/);
+    }
+    const r = spawnSync('bash', ['-c', `exec "$0" runner/cli.ts holds place subject $'4\\xff2' --reason $'court\\xc3order'`, process.execPath], {
+      env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is not valid UTF-8/);
+    expect(await db.q(`select (select count(*) from retention.audit_log)::int as audit, (select count(*) from retention.policies)::int as policies,
+                              (select count(*) from retention.legal_holds)::int as holds`)).toEqual(before);
+  });
+
   it.each(BAD)('a file with %s exits 1 from plan and apply naming line and field, and changes nothing', async (_what, text, message) => {
     await makeEvents(db, 'app.ev', 20, 100);
     const before = await db.q(`select (select count(*) from retention.audit_log)::int as audit, (select count(*) from retention.policies)::int as policies`);
