@@ -73,12 +73,22 @@ export async function signCheckpoint(db: pg.ClientBase | pg.Pool, key: KeyObject
 
 export async function readCheckpoints(file: string): Promise<Checkpoint[]> {
   const text = await readFile(file, 'utf8');
-  return text.split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+  // Numbered as in the file (blank lines count), each line checked for the fields a
+  // checkpoint has: a malformed one is named, not reported as a bad signature (atk83 F8).
+  return text.split('\n').flatMap((l, i) => {
+    if (l.trim() === '') return [];
+    let cp: Partial<Record<keyof Checkpoint, unknown>>;
     try {
-      return JSON.parse(l) as Checkpoint;
+      cp = JSON.parse(l) as Partial<Record<keyof Checkpoint, unknown>>;
     } catch {
       throw new Error(`${file}:${i + 1}: not a checkpoint (one JSON object per line)`);
     }
+    const missing = (['audit_id', 'row_hash', 'signed_at', 'key_id', 'signature'] as const)
+      .filter((k) => typeof cp?.[k] !== 'string' || cp[k] === '');
+    if (cp === null || typeof cp !== 'object' || missing.length || !/^\d+$/.test(String(cp.audit_id))) {
+      throw new Error(`${file}:${i + 1}: not a checkpoint (${missing.length ? `no ${missing.join(', ')}` : 'audit_id is not a row number'})`);
+    }
+    return [cp as Checkpoint];
   });
 }
 

@@ -187,6 +187,25 @@ describe('bad input to audit checkpoint and verify', () => {
     r = cli('audit', 'verify', '--checkpoints', bad, '--public-key', pubFile);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/bad\.jsonl:1: not a checkpoint/);
+    // A line that is JSON but no checkpoint is named as such, by its line (atk83 F8).
+    writeFileSync(bad, '\n{"audit_id": "x"}\n');
+    r = cli('audit', 'verify', '--checkpoints', bad, '--public-key', pubFile);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/bad\.jsonl:2: not a checkpoint \(no row_hash, signed_at, key_id, signature\)/);
+    // The public key given as the private one, a text file, a file not there: named, exit 2.
+    const text = path.join(dir, 'notes.txt');
+    writeFileSync(text, 'not a key\n');
+    for (const [args, message] of [
+      [['audit', 'checkpoint', '--signing-key-file', pubFile], /audit\.pub is not an Ed25519 private key in PEM form/],
+      [['audit', 'checkpoint', '--signing-key-file', text], /notes\.txt is not an Ed25519 private key in PEM form/],
+      [['audit', 'checkpoint', '--signing-key-file', path.join(dir, 'nowhere.key')], /cannot read .*nowhere\.key/],
+      [['audit', 'verify', '--checkpoints', cpFile, '--public-key', text], /notes\.txt is not an Ed25519 public key in PEM form/],
+    ] as [string[], RegExp][]) {
+      r = cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out).toMatch(message);
+      expect(r.out).not.toMatch(/DECODER|ERR_OSSL/);
+    }
     r = cli('audit', 'sign');
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/unknown audit command 'sign'/);

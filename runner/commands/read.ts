@@ -1,5 +1,5 @@
 // Read-only commands (and signing the audit chain's head): preview, runs, audit verify | checkpoint, doctor. Each calls one routine or view.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type CheckpointProblem, readCheckpoints, recomputeChain, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
 import { CronExpressionParser } from 'cron-parser';
@@ -133,8 +133,7 @@ Example:
     if (sub === 'checkpoint') {
       const keyFile = str(values['signing-key-file']);
       if (!keyFile) throw new UsageError('audit checkpoint needs --signing-key-file (an Ed25519 private key, PEM)', usage);
-      const key = createPrivateKey(await readFile(keyFile));
-      if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`${keyFile} is not an Ed25519 private key`, usage);
+      const key = await keyFrom(keyFile, 'private', usage);
       const db = await connect(str(values['database-url']));
       try {
         const cp = await signCheckpoint(db, key, str(values['checkpoint-dir']) ?? null);
@@ -155,7 +154,7 @@ Example:
       const problems: CheckpointProblem[] = [];
       let checked = 0;
       if (cpFile && pubFile) {
-        const pub = createPublicKey(await readFile(pubFile));
+        const pub = await keyFrom(pubFile, 'public', usage);
         const cps = await readCheckpoints(cpFile);
         checked = cps.length;
         // The chain recomputed here, from the rows: no routine of the schema is trusted.
@@ -179,6 +178,23 @@ Example:
     }
   },
 };
+
+/** An Ed25519 key from a PEM file; any other file (a public key given as the private one,
+ * a text file, a file that is not there) is a usage error naming the file, not OpenSSL's
+ * text (round atk83 F8). */
+async function keyFrom(file: string, kind: 'private' | 'public', usage: string): Promise<KeyObject> {
+  const bytes = await readFile(file).catch((err: Error) => {
+    throw new UsageError(`cannot read ${file}: ${err.message}`, usage);
+  });
+  let key: KeyObject;
+  try {
+    key = kind === 'private' ? createPrivateKey(bytes) : createPublicKey(bytes);
+  } catch {
+    throw new UsageError(`${file} is not an Ed25519 ${kind} key in PEM form`, usage);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`${file} is not an Ed25519 ${kind} key (it is ${key.asymmetricKeyType ?? 'another kind'})`, usage);
+  return key;
+}
 
 export const doctor: Command = {
   name: 'doctor',
