@@ -114,7 +114,7 @@ comment on column retention.runs.error_code is 'The SQLSTATE (or RTnnn code) of 
 comment on column retention.runs.error is 'That error''s message (it may quote a row''s values; NULL: none).';
 comment on column retention.runs.started_by is 'Who started the run (the actor: retention.actor, else the login).';
 comment on column retention.runs.db_user is 'The login that started the run.';
-comment on column retention.runs.job_id is 'The worker''s pg-boss job id (setting retention.job_id; NULL when not started by the worker).';
+comment on column retention.runs.job_id is 'The worker''s pg-boss job id, as the session that opened the run said it (setting retention.job_id, which any login may set; NULL when none): db_user is who ran it.';
 comment on column retention.runs.started_at is 'When the run was opened.';
 comment on column retention.runs.finished_at is 'When the run finished (NULL while it runs).';
 comment on column retention.runs.stop_requested_at is 'When request_stop asked it to stop after its current batch (NULL: not asked).';
