@@ -206,6 +206,15 @@ begin
                                                                      cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',
         p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
+      -- And without accents (Élodie as elodie, straße as strasse): a column the application
+      -- had under an accent-insensitive collation, made "C" since, held those under the
+      -- hold (round atk79 F4). Only values with a letter outside ASCII pay for it.
+      v_parts := v_parts || format(
+        'coalesce(%1$s.%2$I::text collate "C" ~ ''[^\x01-\x7f]'' and retention_internal._skeleton(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select retention_internal._skeleton(f) collate "C"
+                                                                      from retention_internal._open_holds h
+                                                                     cross join unnest(%3$s) f
+                                                                     where h.scope = ''subject'')), false)',
+        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
     end if;
   end loop;
   -- Rows it references through foreign keys (declared on it, on a table above it, or on a

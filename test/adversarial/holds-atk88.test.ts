@@ -7,7 +7,9 @@
 //     former parent's subject column (F3b), no longer held its rows when a cascade reached
 //     them, and drop_partitions dropped the partition it was moved below (F3c);
 //  F2 drop_policy's coverage check (RT024) counted a live foreign key to a column declared
-//     after the hold, which nothing recorded: the key dropped afterwards, the held row went.
+//     after the hold, which nothing recorded: the key dropped afterwards, the held row went;
+//  and the open atk79 F4: a subject column under an accent-insensitive collation, made
+//     "C" since, let go of 'Élodie…' and 'straße…' that holds on 'elodie…', 'strasse…' held.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
@@ -133,5 +135,26 @@ describe('coverage by a key nothing recorded (atk88 F2)', () => {
     expect(await q(`select held_back::int from retention.preview('c2.logs-purge')`)).toEqual([{ held_back: 1 }]);
     await db.call(`call retention.run('c2.logs-purge')`);
     expect(await q(`select id, user_id from c2.logs`)).toEqual([{ id: 1, user_id: 42 }]);
+  });
+});
+
+describe('a subject column made "C" after an accent-insensitive collation (atk79 F4)', () => {
+  it('values the hold matched without their accents stay held; others go', async () => {
+    const icu = await q(`select count(*)::int as n from pg_collation where collprovider = 'i'`);
+    expect(icu[0]!.n, 'this server has ICU collations').toBeGreaterThan(0);
+    await q(`create schema a79`);
+    await q(`create collation a79.ci (provider = icu, locale = 'und-u-ks-level1', deterministic = false)`);
+    await q(`create table a79.users (id bigint primary key, email text collate a79.ci, seen_at timestamptz not null)`);
+    await q(`insert into a79.users values (1, 'Élodie@x.example', '2020-01-01'), (2, 'straße@y.example', '2020-01-01'), (3, 'other@z.example', '2020-01-01'),
+                                         (4, 'Zoë@w.example', '2020-01-01')`);
+    expect(await q(`select count(*)::int as n from a79.users where email = 'elodie@x.example' or email = 'strasse@y.example'`)).toEqual([{ n: 2 }]);
+    await q(`select retention.set_policy('a79.users', 'a79.users', 'delete', 'seen_at', interval '1 year', p_subject_column => 'email')`);
+    await q(`select retention.place_hold('subject', 'elodie@x.example', 'litigation')`);
+    await q(`select retention.place_hold('subject', 'strasse@y.example', 'litigation')`);
+    expect(await q(`select held_back::int from retention.preview('a79.users')`)).toEqual([{ held_back: 2 }]);
+    await q(`alter table a79.users alter column email type text collate "C"`);
+    expect(await q(`select held_back::int from retention.preview('a79.users')`)).toEqual([{ held_back: 2 }]);
+    await db.call(`call retention.run('a79.users')`);
+    expect(await q(`select id::int from a79.users order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
   });
 });
