@@ -53,11 +53,14 @@ $$;
 comment on function retention_internal._tree_refs(text) is
   'Internal. What a stored expression tree (pg_node_tree text) refers to: the functions it calls (those behind its operators included), its operators, its columns'' types (vartype) and the other types it names; read from the serialised tree because pg_depend has no row for built-in objects.';
 
--- The functions a stored expression tree calls with no column among their arguments
--- (a FUNCEXPR, OPEXPR or other node with :funcid or :opfuncid whose node holds no VAR):
--- the calls the planner may run while it simplifies the expression (eval_const_expressions
--- runs an IMMUTABLE function whose arguments are all constants). A call with a column among
--- its arguments is not run before a row is read (round atk73 F2, F3).
+-- The functions a stored expression tree calls that the planner may run while it
+-- simplifies the expression (eval_const_expressions runs an IMMUTABLE function once all
+-- its arguments have become constants). A call is left out only when one of its own
+-- arguments is a column (a VAR, perhaps relabelled, coerced or collated): that argument
+-- never becomes a constant, so the call is not run before a row is read (round atk73 F2,
+-- F3). A column deeper down is no proof: coalesce(1, id) folds to 1, a strict function
+-- of a NULL folds to NULL, a CASE on a constant drops its other branches (round atk90
+-- F1), so such calls count.
 create or replace function retention_internal._folded_calls(p_tree text)
 returns setof oid
 language plpgsql
@@ -73,6 +76,11 @@ declare
   v_end   integer;
   v_depth integer;
   v_len   integer := pg_catalog.length(coalesce(p_tree, ''));
+  v_node  text;
+  v_i     integer;
+  v_args  integer;
+  v_item  integer;
+  v_col   boolean;
   ch      text;
 begin
   if p_tree is null then
@@ -108,7 +116,47 @@ begin
       end if;
       v_end := v_end + 1;
     end loop;
-    if v_fn <> 0 and pg_catalog.strpos(pg_catalog.substr(p_tree, v_start, v_end - v_start + 1), '{VAR ') = 0 then
+    v_node := pg_catalog.substr(p_tree, v_start, v_end - v_start + 1);
+    -- Its own :args list (at the node's top level, not a nested node's), item by item.
+    v_col := false;
+    v_args := 0;
+    v_depth := 0;
+    v_i := 1;
+    while v_i <= pg_catalog.length(v_node) loop
+      ch := pg_catalog.substr(v_node, v_i, 1);
+      if ch = '{' then
+        v_depth := v_depth + 1;
+      elsif ch = '}' then
+        v_depth := v_depth - 1;
+      elsif v_depth = 1 and pg_catalog.substr(v_node, v_i, 7) = ':args (' then
+        v_args := v_i + 7;
+        exit;
+      end if;
+      v_i := v_i + 1;
+    end loop;
+    if v_args > 0 then
+      v_depth := 0;
+      v_i := v_args;
+      while v_i <= pg_catalog.length(v_node) loop
+        ch := pg_catalog.substr(v_node, v_i, 1);
+        if ch = '{' then
+          if v_depth = 0 then
+            v_item := v_i;
+            if pg_catalog.substr(v_node, v_item) ~ '^\{((RELABELTYPE|COERCEVIAIO|COLLATEEXPR) :arg \{)*VAR ' then
+              v_col := true;
+              exit;
+            end if;
+          end if;
+          v_depth := v_depth + 1;
+        elsif ch = '}' then
+          v_depth := v_depth - 1;
+        elsif ch = ')' and v_depth = 0 then
+          exit;  -- the end of the list
+        end if;
+        v_i := v_i + 1;
+      end loop;
+    end if;
+    if v_fn <> 0 and not v_col then
       return next v_fn;
     end if;
     v_pos := v_at + 1;
@@ -116,4 +164,22 @@ begin
 end
 $$;
 comment on function retention_internal._folded_calls(text) is
-  'Internal. The functions a stored expression tree calls with no column among their arguments: those the planner may run while it simplifies the expression.';
+  'Internal. The functions a stored expression tree calls that the planner may run while it simplifies the expression: all but those called with a column as one of their own arguments.';
+
+-- Whether the planner may put a function's body into the expression that calls it
+-- (inline_function): a LANGUAGE sql function, neither SECURITY DEFINER nor with SET
+-- clauses. Its body is then simplified as part of the caller's expression, whatever the
+-- call's arguments: an IMMUTABLE wrap(id) whose body calls evil(1) runs evil as whoever
+-- plans (round atk90 F1b), and pg_depend records only wrap.
+create or replace function retention_internal._inlinable(p_fn oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce((select l.lanname = 'sql' and not p.prosecdef and p.proconfig is null
+                     from pg_catalog.pg_proc p join pg_catalog.pg_language l on l.oid = p.prolang
+                    where p.oid = p_fn), false)
+$$;
+comment on function retention_internal._inlinable(oid) is
+  'Internal. Whether the planner may inline a function into the expression that calls it (LANGUAGE sql, not SECURITY DEFINER, no SET clauses).';

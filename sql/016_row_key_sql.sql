@@ -118,10 +118,11 @@ begin
     join pg_catalog.pg_proc p on p.oid = k.fn
     join pg_catalog.pg_class c on c.oid = k.rel
     cross join lateral (select retention_internal._untrusted_call(k.fn, c.relowner) as why) u
-   where p.provolatile = 'i' and u.why is not null
-     -- Only a call with no column among its arguments is run while planning.
-     and case when u.why is not null and p.provolatile = 'i'
-              then k.fn in (select retention_internal._folded_calls(k.tree)) else false end
+   where u.why is not null
+     -- What the planner runs: a function it inlines, whatever its arguments; an immutable
+     -- one it folds (no column among its own arguments: _folded_calls).
+     and (retention_internal._inlinable(k.fn)
+          or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree))))
    order by 1
    limit 1
   ) s(v) limit 1);

@@ -289,8 +289,10 @@ begin
       join pg_catalog.pg_class c on c.oid = f.rel
       cross join lateral (select retention_internal._untrusted_call(f.fn, c.relowner) as why) u
      where u.why is not null
-       -- Of what the planner folds, an immutable call with no column among its arguments.
+       -- Of what the planner simplifies, a function it inlines (whatever its arguments) and
+       -- an immutable call it folds (no column among its own arguments: _folded_calls).
        and case when not f.fold then true
+                when retention_internal._inlinable(f.fn) then true
                 when (select p.provolatile from pg_catalog.pg_proc p where p.oid = f.fn) = 'i'
                 then f.fn in (select retention_internal._folded_calls(f.tree))
                 else false end

@@ -146,6 +146,14 @@ begin
       loop
         v_seen := v_seen + 1;
         continue when retention_internal._subject_value(v_value, v_col.typ) is null;
+        -- Read as the owner: not a table whose planning would run another role's code
+        -- (round atk90 F2), nor one whose row security applies to the owner (its policies
+        -- are another role's expressions).
+        perform retention_internal._check_planner_code(v_col.rel);
+        if pg_catalog.row_security_active(v_col.rel) then
+          raise exception 'cannot read % to look for the subject: row-level security applies to %', v_col.rel, current_user
+            using errcode = 'RT023';
+        end if;
         execute format('select exists (select from only %s t where t.%I::%s = any ($1::%s[]))',
                        retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)
           into v_found
@@ -160,10 +168,11 @@ begin
                                      else '{}'::text[] end, null);
         exit when v_found;
       end loop;
-    exception when sqlstate 'RT002' or sqlstate 'RT025' then
-      -- A policy whose subject column is gone, or whose type has another role's cast (which
-      -- would run here as the owner): the hold is placed all the same (its runs fail until
-      -- the policy or cast is fixed); the scan just cannot say more.
+    exception when sqlstate 'RT002' or sqlstate 'RT025' or sqlstate 'RT023' then
+      -- A policy whose subject column is gone, a type with another role's cast, a table
+      -- whose planning would run another role's code or whose row security applies to the
+      -- owner: the hold is placed all the same (runs fail until it is fixed); the scan
+      -- just cannot say more.
       get stacked diagnostics v_msg = message_text;
       raise warning 'subject hold %: %', v_hold.hold_id, v_msg;
       v_found := true;

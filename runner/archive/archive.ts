@@ -150,9 +150,10 @@ export async function readObject(rec: ObjectRecord, target: StorageTarget, ring:
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
- * Puts an object's rows back: into tables of schema `into` made LIKE the originals (for
- * inspection), or with live: true into the original tables. Runs with the login's own
- * rights, in one transaction. Returns rows per table.
+ * Puts an object's rows back: into tables of schema `into` with the originals' columns, in
+ * plain types (for inspection), or with live: true into the original tables. Runs with
+ * the login's own rights, in one transaction; only a live restore runs the tables' own
+ * code (triggers, domains). Returns rows per table.
  */
 export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?: string; live?: boolean }): Promise<Record<string, number>> {
   const byTable = new Map<string, ArchivedRow[]>();
@@ -160,7 +161,22 @@ export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?:
   const counts: Record<string, number> = {};
   await db.query('begin');
   try {
-    if (!opts.live) await db.query(`create schema if not exists ${ident(opts.into!)}`);
+    if (!opts.live) {
+      // A schema another role made, or may create in, could hold a table of theirs under
+      // the name restore uses, with a trigger that runs as the login restoring and reads
+      // the archived rows (round atk90 F3b): restore only into its own schema.
+      const { rows: [sch] } = await db.query(
+        `select n.nspowner <> (select oid from pg_roles where rolname = current_user) as foreign_owner,
+                (select string_agg(r.rolname, ', ') from pg_roles r
+                  where r.rolname <> current_user and not r.rolsuper and has_schema_privilege(r.oid, n.oid, 'CREATE')) as creators,
+                has_schema_privilege('public', n.oid, 'CREATE') as public_create
+           from pg_namespace n where n.nspname = $1`, [opts.into]);
+      if (sch && (sch.foreign_owner || sch.creators || sch.public_create)) {
+        throw new Error(`refusing to restore into ${opts.into}: ${sch.foreign_owner ? 'another role owns it' : `${sch.public_create ? 'PUBLIC' : sch.creators} may create in it`}` +
+          ' (restore into a new schema, which it creates, or one only this login owns and creates in)');
+      }
+      await db.query(`create schema if not exists ${ident(opts.into!)}`);
+    }
     // Parents before children (depth order), so foreign keys hold when restoring live.
     const order = [...byTable.keys()].sort((a, b) => Math.min(...byTable.get(a)!.map((r) => r.depth)) - Math.min(...byTable.get(b)!.map((r) => r.depth)));
     for (const table of order) {
@@ -179,7 +195,34 @@ export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?:
         if (same.is_original || same.schema === opts.into) {
           throw new Error(`refusing to restore into ${opts.into}: it is the schema of the live table ${table} (use another schema, or --live to put rows back into the live table)`);
         }
-        await db.query(`create table if not exists ${dest} (like ${(await db.query(`select $1::oid::regclass::text as t`, [orig])).rows[0].t})`);
+        // A table left by an earlier restore takes more rows; one with a trigger, rule or
+        // row security (someone's code, run as this login) is refused.
+        const { rows: [ex] } = await db.query(
+          `select c.relowner <> (select oid from pg_roles where rolname = current_user) as foreign_owner,
+                  c.relhastriggers or c.relhasrules or c.relrowsecurity or c.relkind <> 'r' as code
+             from pg_class c where c.oid = to_regclass($1)`, [dest]);
+        if (ex && (ex.foreign_owner || ex.code)) {
+          throw new Error(`refusing to restore into ${dest}: it is ${ex.foreign_owner ? 'another role\'s' : 'not a plain table (a trigger, rule or row security)'}; restore into a new schema`);
+        }
+        // Columns of plain types, never the application's: its domain's CHECK, a composite's
+        // fields or a range would run its code as this login as the rows go in (round atk90
+        // F3). A domain becomes its base type; another role's composite type jsonb, any
+        // other type of its text; built-in types and enums stay as they are.
+        const { rows: [def] } = await db.query(
+          `with recursive a as (
+             select a.attnum, a.attname, a.atttypid as t, a.atttypmod as m, 0 as d
+               from pg_attribute a where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
+             union all
+             select a.attnum, a.attname, y.typbasetype, y.typtypmod, a.d + 1
+               from a join pg_type y on y.oid = a.t where y.typtype = 'd' and a.d < 32),
+           base as (select distinct on (attnum) attnum, attname, t, m from a order by attnum, d desc)
+           select string_agg(format('%I %s', b.attname,
+                    case when b.t < 16384 or y.typtype = 'e' then format_type(b.t, b.m)
+                         when y.typcategory = 'A' and (e.oid < 16384 or e.typtype = 'e') then format_type(b.t, b.m)
+                         when y.typtype = 'c' or y.typcategory = 'A' then 'jsonb'
+                         else 'text' end), ', ' order by b.attnum) as cols
+             from base b join pg_type y on y.oid = b.t left join pg_type e on e.oid = y.typelem and y.typcategory = 'A'`, [orig]);
+        await db.query(`create table if not exists ${dest} (${def.cols})`);
       }
       const cols = (await db.query(`select string_agg(quote_ident(attname), ', ' order by attnum) as c from pg_attribute
                                      where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = ''`, [dest])).rows[0].c as string;
