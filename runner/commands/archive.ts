@@ -24,8 +24,9 @@ leave the database. OBJECT is an object id or key from 'list'.
   list     the manifest: objects, rows per table, key id, status, expiry
   offload  move archived rows into verified objects now
   verify   read objects back (all, or one) and check sha256, key and rows; exit 1 on a bad one
-  restore  put an object's rows into tables LIKE the originals in SCHEMA (default
-           restored), for inspection; --live inserts into the original tables instead
+  restore  put an object's rows into tables with the originals' columns, in plain types,
+           in SCHEMA (default restored: new, or yours alone), for inspection; --live
+           inserts into the original tables instead (their triggers run as you)
   export   write an object's rows as NDJSON, or CSV files per table, into DIR (default .)
   prune    delete expired objects that no legal hold keeps
 
