@@ -214,32 +214,45 @@ comment on function retention_internal._held_refs_sql(oid, text, integer, oid[],
 -- partitioned and an alias is given), or on the policy. SQL, true or false.
 create or replace function retention_internal._hold_scope_sql(p_rel regclass, p_alias text, p_policy text)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select format(
+declare
+  v_part  boolean := p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p';
+  v_moved text := '';
+begin
+  -- A partition below it that was below another table before (moved here since: round
+  -- atk88 F3): its rows are held by holds on the tables it was below, not the others'.
+  -- Looked for only when some table is under another parent than one recorded for it
+  -- (PL/pgSQL keeps these plans).
+  if v_part and exists (select from retention_internal.past_parents pp
+                          join pg_catalog.pg_inherits i on i.inhrelid = pp.rel
+                         where i.inhparent <> pp.parent) then
+    v_moved := coalesce((
+      select string_agg(format(' or (%s.tableoid = any (%L::oid[]) and h.held_oids && %L::oid[])',
+                               p_alias, retention_internal._tree_oids(m.rel::regclass), m.former), '')
+        from (select t.rel, array(select x from unnest(retention_internal._hold_ancestors(t.rel::regclass)) x
+                                   where x <> all (retention_internal._tree_oids(t.rel::regclass))
+                                     and x not in (select a.relid from pg_catalog.pg_partition_ancestors(t.rel::regclass) a)
+                                     and x <> all (retention_internal._hold_ancestors(p_rel))) as former
+                from unnest(retention_internal._tree_oids(p_rel)) t(rel)
+               where exists (select from retention_internal.past_parents pp
+                               join pg_catalog.pg_inherits i on i.inhrelid = pp.rel
+                              where pp.rel = t.rel and i.inhparent <> pp.parent)) m
+       where m.former <> '{}'), '');
+  end if;
+  return format(
     'exists (select from retention_internal._open_holds h where (h.scope = ''table'' and (h.held_oids && %L::oid[]%s%s))%s)',
     retention_internal._hold_ancestors(p_rel),
-    case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
+    case when v_part
          then format(' or h.held_oids && array(select a.relid::oid from pg_catalog.pg_partition_ancestors(%s.tableoid) a)', p_alias)
          else '' end,
-    -- A partition below it that was below another table before (moved here since: round
-    -- atk88 F3): its rows are held by holds on the tables it was below, not the others'.
-    case when p_alias is not null and (select c.relkind from pg_catalog.pg_class c where c.oid = p_rel) = 'p'
-         then coalesce((select string_agg(format(' or (%s.tableoid = any (%L::oid[]) and h.held_oids && %L::oid[])',
-                                                 p_alias, retention_internal._tree_oids(m.rel::regclass), m.former), '')
-                          from (select t.rel, array(select x from unnest(retention_internal._hold_ancestors(t.rel::regclass)) x
-                                                     where x <> all (retention_internal._tree_oids(t.rel::regclass))
-                                                       and x not in (select a.relid from pg_catalog.pg_partition_ancestors(t.rel::regclass) a)
-                                                       and x <> all (retention_internal._hold_ancestors(p_rel))) as former
-                                  from unnest(retention_internal._tree_oids(p_rel)) t(rel)
-                                 where exists (select from retention_internal.past_parents pp where pp.rel = t.rel)) m
-                         where m.former <> '{}'), '')
-         else '' end,
-    case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end)
+    v_moved,
+    case when p_policy is not null then format(' or (h.scope = ''policy'' and h.policy_name = %L)', p_policy) else '' end);
+end
 $$;
 comment on function retention_internal._hold_scope_sql(regclass, text, text) is
   'Internal. SQL: whether an open hold covers a relation as a whole (the table, a partitioned table above it, the row''s partition, or the policy).';
