@@ -165,6 +165,8 @@ set plan_cache_mode = force_generic_plan
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+declare
+  v_tree oid[] := retention_internal._tree_oids(p_rel);
 begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
@@ -172,12 +174,14 @@ begin
   select array(select distinct x
                  from (select unnest(retention_internal._hold_ancestors(p_rel))
                        union
-                       -- The tables a partition below it was below before (moved here since):
-                       -- their subject columns named its rows (round atk88 F3b).
-                       select unnest(retention_internal._hold_ancestors(pp.parent::regclass))
-                         from retention_internal.past_parents pp
-                        where pp.rel = any (retention_internal._tree_oids(p_rel)) and pp.rel <> p_rel
-                          and exists (select from pg_catalog.pg_class c where c.oid = pp.parent)) a(rel)
+                       -- The tables a partition below it was below before, outside its tree
+                       -- (moved here since): their subject columns named its rows (round
+                       -- atk88 F3b).
+                       select unnest(retention_internal._hold_ancestors(y.parent::regclass))
+                         from (select distinct pp.parent
+                                 from retention_internal.past_parents pp
+                                where pp.rel = any (v_tree) and pp.rel <> p_rel and pp.parent <> all (v_tree)
+                                  and exists (select from pg_catalog.pg_class c where c.oid = pp.parent)) y) a(rel)
                 cross join unnest(retention_internal._tree_oids(a.rel::regclass)) x)
   ) s(v) limit 1);
 end
