@@ -721,6 +721,8 @@ declare
   v_subj_cond text;
   v_exprs    text;
   v_keyvals  text[] := '{}';
+  v_named    text;
+  v_keynamed text[] := '{}';
   v_words    text[];
   c          record;
 begin
@@ -927,6 +929,20 @@ begin
                      cross join lateral unnest(array[v.v, pg_catalog.lower(v.v collate "default")]) x(v)
                      where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
       into v_keyvals;
+    -- And, for keys of several columns, each plain text column's value under its name
+    -- ('email=alice@…', lower case): a key of several columns is theirs only by a part
+    -- named as the column of their row that holds it. A list name in their row
+    -- ('newsletter-weekly') is no claim on bob's (email, list) key (round atk92 F2).
+    select 'array[' || string_agg(format('pg_catalog.lower(%L || ''='' || pg_catalog.btrim(t.%I::text))', a.attname, a.attname), ', ') || ']'
+      into v_named
+      from pg_catalog.pg_attribute a
+     where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
+       and retention_internal._base_type(a.atttypid, -1) in ('text', 'character varying', 'character');
+    if v_named is not null then
+      execute format('select coalesce(array_agg(distinct x.v), ''{}'') from (select %s as vs from %s t where (%s)) t
+                       cross join lateral unnest(t.vs) x(v) where x.v is not null', v_named, v_tbl, p_cond)
+        into v_keynamed;
+    end if;
   end if;
   -- Only where the row so keyed is gone: a value of theirs may be another person's key
   -- (bob's e-mail the application wrote into alice's row), and bob's exemption, flag or
@@ -962,16 +978,25 @@ begin
        and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' = any (g.keys));
     -- Keyed by every column of the key: gone when no row has them all (a key of two
     -- columns, one the person's e-mail; round atk86 F4).
+    -- A table rebuilt under its name since (a new OID) is found by that name (round atk92
+    -- F6: the run's old OID, gone, read as "row gone").
     update retention.run_row_failures f
        set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
-     where exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_keyvals))
+     where exists (select from jsonb_each_text(f.row_key) k
+                    where k.value = any (v_keyvals)
+                      and ((select count(*) from jsonb_object_keys(f.row_key)) = 1
+                           or pg_catalog.lower(k.key || '=' || k.value) = any (v_keynamed)))
        and retention_internal._key_json_gone(
-             (select coalesce((r.spec ->> 'rel')::oid, retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
+             (select coalesce((select k2.oid from pg_catalog.pg_class k2 where k2.oid = (r.spec ->> 'rel')::oid),
+                              retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
                 from retention.runs r where r.run_id = f.run_id), f.row_key);
     update retention.proposal_rows pr
        set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
      where not pr.row_key ? 'erased'
-       and exists (select from jsonb_each_text(pr.row_key) k where k.value = any (v_keyvals))
+       and exists (select from jsonb_each_text(pr.row_key) k
+                    where k.value = any (v_keyvals)
+                      and ((select count(*) from jsonb_object_keys(pr.row_key)) = 1
+                           or pg_catalog.lower(k.key || '=' || k.value) = any (v_keynamed)))
        and retention_internal._key_json_gone(pr.rel, pr.row_key);
     -- A link is '<table>:<key>', and a quoted table name may hold ':' too: split at the key
     -- (round atk86 F9).
