@@ -436,8 +436,12 @@ begin
       where r.error is not null or r.error_hint is not null),
     (select string_agg(f.error, ' ') from retention.run_row_failures f where f.error is not null),
     (select string_agg(q.status_reason, ' ') from retention.erasure_requests q where q.status_reason is not null),
-    (select string_agg(concat_ws(' ', n.payload ->> 'error', n.payload ->> 'status_reason'), ' ') from retention.notifications n
-      where n.payload ? 'error' or n.payload ? 'status_reason'));
+    (select string_agg(concat_ws(' ', n.payload ->> 'error', n.payload ->> 'status_reason', n.last_error), ' ') from retention.notifications n
+      where n.payload ? 'error' or n.payload ? 'status_reason' or n.last_error is not null),
+    -- What a webhook receiver, a store or S3 answered (round atk92 F7).
+    (select string_agg(o.error, ' ') from retention.archive_objects o where o.error is not null),
+    (select string_agg(b.error, ' ') from retention.backup_prunings b where b.error is not null),
+    (select string_agg(d.last_error, ' ') from retention.object_deletions d where d.last_error is not null));
   if v_msgs = '' then
     return '{}';
   end if;
@@ -502,10 +506,23 @@ begin
                    || case when n.payload ? 'status_reason'
                            then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
    where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
+  -- What a webhook receiver, a store or S3 answered, kept as the last error (round atk92 F7).
+  update retention.notifications n
+     set last_error = retention_internal._erase_in(n.last_error, v_vals, '[erased]', 'bare')
+   where n.last_error ilike any (v_pats);
+  update retention.archive_objects o
+     set error = retention_internal._erase_in(o.error, v_vals, '[erased]', 'bare')
+   where o.error ilike any (v_pats);
+  update retention.backup_prunings b
+     set error = retention_internal._erase_in(b.error, v_vals, '[erased]', 'bare')
+   where b.error ilike any (v_pats);
+  update retention.object_deletions d
+     set last_error = retention_internal._erase_in(d.last_error, v_vals, '[erased]', 'bare')
+   where d.last_error ilike any (v_pats);
 end
 $$;
 comment on function retention_internal._erase_in_messages(text[]) is
-  'Internal. Erases values of four characters or more from every message of the retention schema (runs, failed rows, requests, notifications).';
+  'Internal. Erases values of four characters or more from every message of the retention schema (runs, failed rows, requests, notifications and their delivery errors, archive objects'', backup prunings'' and object deletions'' errors).';
 
 -- As a step of an erasure ends: the messages written while it ran (a policy run that
 -- failed on the person's row between the step's start and its batches: round atk78 F8)

@@ -2,7 +2,9 @@
 //  F2 a failed row of bob's, keyed (email, list), gone before alice's erasure, was re-keyed
 //     because its list name ('newsletter-weekly') was also a value of alice's row;
 //  F6 a table rebuilt under its name (a new OID) was judged by the run's old OID: bob's
-//     failed row, whose row is still there, was re-keyed by alice's erasure.
+//     failed row, whose row is still there, was re-keyed by alice's erasure;
+//  F7 a webhook receiver's answer quoting her e-mail, kept as a notification's
+//     last_error, stayed after her erasure completed.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -56,5 +58,22 @@ describe('an erasure leaves other people\'s records alone (atk92)', () => {
     expect(await processed(await file('b6.users', '1'))).toBe('completed');
     expect(await q(`select row_key from retention.run_row_failures where row_key ->> 'email' like '%b6.example'`))
       .toEqual([{ row_key: { email: 'bob@b6.example' } }]);
+  });
+});
+
+describe('what other systems answered (atk92 F7)', () => {
+  it('a notification\'s last delivery error quoting the person\'s e-mail is erased with her; another\'s stays', async () => {
+    await q(`create schema b7`);
+    await q(`create table b7.users (id bigint primary key, email text)`);
+    await q(`insert into b7.users values (1, 'alice.b7@example.com'), (2, 'bob.b7@example.com')`);
+    await q(`insert into retention.notifications (kind, dedupe_key, payload) values ('run_failed', 'b7:1', '{"kind": "run_failed"}'), ('run_failed', 'b7:2', '{"kind": "run_failed"}')`);
+    const ids = (await q(`select notification_id::text as id from retention.claim_notifications('w1', 1000) where dedupe_key like 'b7:%' order by 1`)).map((r) => r.id);
+    expect(ids).toHaveLength(2);
+    await q(`select retention.settle_notification($1, 'w1', false, 'HTTP 422 unknown account alice.b7@example.com')`, [ids[0]]);
+    await q(`select retention.settle_notification($1, 'w1', false, 'HTTP 422 unknown account bob.b7@example.com')`, [ids[1]]);
+    await q(`select retention.set_erasure_rule('b7.users', 'delete')`);
+    expect(await processed(await file('b7.users', '1'))).toBe('completed');
+    expect(await q(`select last_error from retention.notifications where dedupe_key like 'b7:%' order by dedupe_key`))
+      .toEqual([{ last_error: 'HTTP 422 unknown account [erased]' }, { last_error: 'HTTP 422 unknown account bob.b7@example.com' }]);
   });
 });
