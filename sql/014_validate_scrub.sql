@@ -49,16 +49,8 @@ begin
                  when v_col = p_subject_column then 'subject column' else 'primary key' end
         using errcode = 'RT019', hint = 'A scrubbed row keeps its key, its age and its legal holds; scrub the personal columns only.';
     end if;
-    -- A column other rows point at (email as a foreign key target): rewriting it would
-    -- break their references, or rewrite them too through ON UPDATE CASCADE.
-    select c.conrelid::regclass::text || ' (' || c.conname || ')' into v_ref
-      from pg_catalog.pg_constraint c
-     where c.contype = 'f' and c.confrelid = p_target and v_att.attnum = any (c.confkey)
-     order by 1 limit 1;
-    if v_ref is not null then
-      raise exception 'column % cannot be scrubbed: % references it by foreign key', quote_ident(v_col), v_ref
-        using errcode = 'RT019', hint = 'Rows elsewhere would lose (or, with ON UPDATE CASCADE, rewrite) their reference; point the foreign key at the primary key instead, or scrub the column in the referencing table too.';
-    end if;
+    -- A column other rows point at (email as a foreign key target).
+    perform retention_internal._check_scrub_referenced(p_target, array[v_col::name]);
     v_kind := case when jsonb_typeof(v_rule) = 'string' then v_rule #>> '{}'
                    when jsonb_typeof(v_rule) = 'null' then 'null'
                    when jsonb_typeof(v_rule) = 'object' and v_rule ? 'constant' and (select count(*) from jsonb_object_keys(v_rule)) = 1

@@ -226,10 +226,7 @@ begin
   -- tables that reference it, so those (and what they reach) count.
   held := retention_internal._held_sql(p_policy.target, 't', p_policy.name,
                               p_policy.action in ('delete', 'purge_soft_deleted', 'drop_partitions'),
-                              p_changes => case p_policy.action
-                                when 'scrub' then array(select k::name from jsonb_object_keys(p_policy.scrub_columns) k)
-                                                  || p_policy.scrubbed_at_column
-                                when 'soft_delete' then array[p_policy.deleted_at_column] end);
+                              p_changes => retention_internal._changed_columns(p_policy));
   if p_policy.action = 'scrub' and cardinality(p_policy.revoke_tables) > 0 then
     select format('(%s or (exists (select from retention_internal._open_holds) and (%s)))', held,
                   string_agg(retention_internal._held_refs_sql(c.oid, 't', 1, array[p_policy.target::oid], 'remove'), ' or ' order by c.conname))

@@ -39,8 +39,13 @@ comment on function retention_internal._referenced_as(regclass) is
 -- 'set_default' (ON DELETE: key columns changed), and below a changed node, through keys
 -- on the changed columns declared ON UPDATE, 'update_cascade', 'update_set_null',
 -- 'update_set_default' (changed in turn). A self-reference or a cycle is reported with
--- cycle = true and not followed, nor is anything deeper than 8.
-create or replace function retention_internal._cascade_tree(p_rel regclass)
+-- cycle = true and not followed, nor is anything deeper than 8. With p_changed, the rows
+-- of p_rel are changed, not removed: the tree starts at the ON UPDATE keys on those
+-- columns (and on its stored generated columns, which may be computed from them): what a
+-- soft delete's or a scrub's update reaches.
+drop function if exists retention_internal._cascade_tree_json(regclass);
+drop function if exists retention_internal._cascade_tree(regclass);
+create or replace function retention_internal._cascade_tree(p_rel regclass, p_changed name[] default null)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
 language plpgsql
@@ -52,8 +57,12 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_stack  jsonb := jsonb_build_array(jsonb_build_object('n', 0, 'rel', p_rel::oid, 'depth', 0, 'changed', null,
-                                                         'path', jsonb_build_array(p_rel::oid)));
+  v_stack  jsonb := jsonb_build_array(jsonb_build_object(
+                      'n', 0, 'rel', p_rel::oid, 'depth', 0,
+                      'changed', case when p_changed is not null
+                                      then p_changed || array(select a.attname from pg_catalog.pg_attribute a
+                                                               where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped) end,
+                      'path', jsonb_build_array(p_rel::oid)));
   v_top    jsonb;
   v_next   integer := 0;
   v_changed name[];
@@ -106,13 +115,13 @@ begin
   end loop;
 end
 $$;
-comment on function retention_internal._cascade_tree(regclass) is
-  'Internal. Every table a delete from the table reaches through foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, then ON UPDATE actions on the changed keys), as a tree; cycles are flagged, not followed.';
+comment on function retention_internal._cascade_tree(regclass, name[]) is
+  'Internal. Every table a delete from the table (or, with p_changed, a change of those columns) reaches through foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, then ON UPDATE actions on the changed keys), as a tree; cycles are flagged, not followed.';
 
 -- _cascade_tree as one value (a jsonb array of its nodes), so that a batch walks the
 -- catalog once and hands the tree to each check and statement builder (_tree_nodes reads
 -- it back).
-create or replace function retention_internal._cascade_tree_json(p_rel regclass)
+create or replace function retention_internal._cascade_tree_json(p_rel regclass, p_changed name[] default null)
 returns jsonb
 language sql
 stable
@@ -123,10 +132,10 @@ as $$
   select coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'parent', t.parent, 'rel', t.rel::oid, 'fk', t.fk, 'ref', t.ref,
                                                'action', t.action, 'depth', t.depth, 'cycle', t.cycle,
                                                'referenced', t.referenced::oid) order by t.n), '[]')
-    from retention_internal._cascade_tree(p_rel) t
+    from retention_internal._cascade_tree(p_rel, p_changed) t
 $$;
-comment on function retention_internal._cascade_tree_json(regclass) is
-  'Internal. retention_internal._cascade_tree(p_rel) as a jsonb array of its nodes (read back with _tree_nodes).';
+comment on function retention_internal._cascade_tree_json(regclass, name[]) is
+  'Internal. retention_internal._cascade_tree(p_rel, p_changed) as a jsonb array of its nodes (read back with _tree_nodes).';
 
 create or replace function retention_internal._tree_nodes(p_tree jsonb)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
@@ -333,6 +342,93 @@ end
 $$;
 comment on function retention_internal._check_cascade_keys(regclass, jsonb) is
   'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, an action that changes a partition key, or referenced columns unique under a non-default operator class.';
+
+-- The columns a soft delete's or a scrub's update changes: the scrubbed columns and the
+-- scrubbed-at column, or the deleted-at column (NULL for an action that removes rows).
+-- Stored generated columns computed from them change too: _held_sql and _cascade_tree
+-- count those themselves.
+create or replace function retention_internal._changed_columns(p_pol retention.policies)
+returns name[]
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select case p_pol.action
+           when 'scrub' then array(select k::name from pg_catalog.jsonb_object_keys(p_pol.scrub_columns) k)
+                             || p_pol.scrubbed_at_column
+           when 'soft_delete' then array[p_pol.deleted_at_column] end
+$$;
+comment on function retention_internal._changed_columns(retention.policies) is
+  'Internal. The columns a soft delete (its deleted-at column) or a scrub (its scrubbed and scrubbed-at columns) changes; NULL for an action that removes rows.';
+
+-- A soft delete or a scrub changes rows in place, and the hold check for an update follows
+-- the ON UPDATE actions of keys on the changed columns. Where a change moves a row to
+-- another partition, PostgreSQL deletes it from the first one, and keys naming that
+-- partition take their ON DELETE action unseen (round atk91 F1: a held row went, the run
+-- ended completed). Refused (RT033) while a table or subject hold is open, by the rules
+-- of _check_cascade_keys for a delete:
+--   - what the ON UPDATE keys on the changed columns (and on stored generated ones)
+--     reach (_cascade_tree with p_changed);
+--   - what the delete of a scrub's revoke tables' rows reaches.
+-- The policy's own rows never move: a row policy's table is an ordinary table, and an
+-- UPDATE of a partition itself fails on its partition constraint rather than move a row.
+-- A scrubbed column that a foreign key references is refused when the policy is set
+-- (RT019, _validate_scrub); a key added since is refused here, in every batch
+-- (_check_scrub_referenced), holds or not.
+create or replace function retention_internal._check_update_keys(p_pol retention.policies)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_rel regclass;
+begin
+  perform retention_internal._check_cascade_keys(p_pol.target,
+            retention_internal._cascade_tree_json(p_pol.target, retention_internal._changed_columns(p_pol)));
+  foreach v_rel in array coalesce(p_pol.revoke_tables, '{}') loop
+    perform retention_internal._check_cascade_keys(v_rel);
+  end loop;
+end
+$$;
+comment on function retention_internal._check_update_keys(retention.policies) is
+  'Internal. RT033 when the ON UPDATE keys on the columns a soft delete or a scrub changes (or the delete of a scrub''s revoke tables'' rows) reach a key _check_cascade_keys refuses: an action that moves a row between partitions, among others.';
+
+-- A scrubbed column that a foreign key references (email as a key's target): rewriting it
+-- would break the references, or rewrite them too through ON UPDATE CASCADE. Checked for
+-- each column when a scrub is set (_validate_scrub), and for the policy's columns in every
+-- scrub batch: a key added since the policy was set is refused too (RT019).
+create or replace function retention_internal._check_scrub_referenced(p_target regclass, p_columns name[])
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_ref text;
+begin
+  select format('column %s cannot be scrubbed: %s (%s) references it by foreign key', quote_ident(a.attname), c.conrelid::regclass, c.conname)
+    into v_ref
+    from pg_catalog.pg_constraint c
+    join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = any (c.confkey)
+   where c.contype = 'f' and c.conparentid = 0
+     and c.confrelid = any (retention_internal._referenced_as(p_target))
+     and a.attname = any (p_columns)
+   order by c.conrelid::regclass::text, c.conname
+   limit 1;
+  if v_ref is not null then
+    raise exception '%', v_ref
+      using errcode = 'RT019', hint = 'Rows elsewhere would lose (or, with ON UPDATE CASCADE, rewrite) their reference; point the foreign key at the primary key instead, or scrub the column in the referencing table too.';
+  end if;
+end
+$$;
+comment on function retention_internal._check_scrub_referenced(regclass, name[]) is
+  'Internal. RT019 when a foreign key references one of the columns of the table (or of a table above or below it in its partition tree) a scrub changes.';
 
 comment on function retention_internal._check_delete_triggers(regclass, jsonb) is
   'Internal. RT033 when the table, a partitioned table above it or a table (or partition) its delete cascades into has an enabled DELETE trigger, or a table a key action changes has an UPDATE trigger (rows it removes would be neither approved nor archived).';

@@ -163,6 +163,16 @@ begin
   if v_tree is not null and p_pol.action in ('delete', 'purge_soft_deleted') then
     perform retention_internal._check_cascade_keys(p_pol.target, v_tree);
   end if;
+  -- A key that references a scrubbed column, added since the policy was set.
+  if p_pol.action = 'scrub' then
+    perform retention_internal._check_scrub_referenced(
+      p_pol.target, array(select k::name from jsonb_object_keys(p_pol.scrub_columns) k));
+  end if;
+  -- A soft delete or a scrub with a table or subject hold open: no change of theirs may
+  -- remove a row the hold check does not see (a move between partitions: round atk91 F1).
+  if v_holds and p_pol.action in ('soft_delete', 'scrub') then
+    perform retention_internal._check_update_keys(p_pol);
+  end if;
   -- An archiving batch with no table or subject hold open tries one statement, checked
   -- after it (_one_statement_sql); where that does not apply, or its check fails, it takes
   -- the locked path.
