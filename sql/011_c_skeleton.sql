@@ -32,7 +32,8 @@ comment on function retention_internal._percent_decoded(text) is
 -- atk79 F4): percent-escapes read, compatibility forms folded (fullwidth, ligatures),
 -- accents dropped (Zoë as Zoe; Ł, Ø, Đ, Ħ as L, O, D, H; ß, æ, œ as ss, ae, oe), the
 -- Cyrillic and Greek letters that look like Latin ones read as those (а as a, о as o, Ρ
--- as P), lower case. In the spirit of Unicode's confusable skeletons (UTS #39), with the
+-- as P; the dotless ı and the lunate sigma ϲ, which NFKD makes ς, too: round atk92 F1), Arabic-Indic and
+-- Devanagari digits as 0-9, lower case. In the spirit of Unicode's confusable skeletons (UTS #39), with the
 -- look-alikes of the Latin alphabet only.
 create or replace function retention_internal._skeleton(p_text text)
 returns text
@@ -44,8 +45,155 @@ as $$
          else pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.lower(pg_catalog.translate(
                 pg_catalog.regexp_replace(pg_catalog.normalize(retention_internal._percent_decoded(p_text), 'NFKD'),
                                           '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
-                'аеорсухѕіјԁһӏԛԝвкмнтАВЕКМНОРСТХУЅІЈαορνιτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧŁłØøĐđĦħ',
-                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHh')), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') end
+                'аеорсухѕіјԁһӏԛԝвкмнтАВЕКМНОРСТХУЅІЈαορνιτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧŁłØøĐđĦħıςϲ٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹०१२३४५६७८९',
+                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHhicc012345678901234567890123456789')), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') end
 $$;
 comment on function retention_internal._skeleton(text) is
-  'Internal. A text as a reader sees it: percent-escapes read, compatibility forms folded, accents dropped, Cyrillic and Greek look-alikes of Latin letters read as those, lower case.';
+  'Internal. A text as a reader sees it: percent-escapes read, compatibility forms folded, accents dropped, Cyrillic and Greek look-alikes of Latin letters read as those, other digits as 0-9, lower case.';
+
+-- A text with the encodings people and programs write an address in read back: percent-
+-- escapes however often applied (%2540), HTML character references (&#64;, &#x40;,
+-- &commat;), JSON and JavaScript escapes (\u0040), quoted-printable (=40), and the words
+-- that stand for '@' and '.' ("(at)", "[dot]", " at ", " dot "). For comparing a text with
+-- a person's values (round atk92 F1, F4): both sides are read so, so a value that itself
+-- says " at " still matches itself.
+create or replace function retention_internal._unescaped(p_text text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  m    text[];
+  v_cp bigint;
+  v_prev text;
+begin
+  if p_text is null or pg_catalog.getdatabaseencoding() <> 'UTF8' then
+    return p_text;
+  end if;
+  for i in 1 .. 3 loop
+    v_prev := p_text;
+    p_text := retention_internal._percent_decoded(p_text);
+    exit when p_text = v_prev;
+  end loop;
+  -- Numeric character references and \u escapes, one code point each.
+  for m in select pg_catalog.regexp_matches(p_text, '(&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|\\u[0-9A-Fa-f]{4}|\\u\{[0-9A-Fa-f]{1,6}\})', 'g') loop
+    v_cp := case when m[1] ~ '^&#[xX]' then ('x' || pg_catalog.lpad(pg_catalog.substr(m[1], 4, pg_catalog.length(m[1]) - 4), 8, '0'))::bit(32)::bigint
+                 when m[1] ~ '^&#' then pg_catalog.substr(m[1], 3, pg_catalog.length(m[1]) - 3)::bigint
+                 else ('x' || pg_catalog.lpad(pg_catalog.regexp_replace(m[1], '[\\u{}]', '', 'g'), 8, '0'))::bit(32)::bigint end;
+    if v_cp between 1 and 1114111 and v_cp not between 55296 and 57343 then
+      p_text := pg_catalog.replace(p_text, m[1], pg_catalog.chr(v_cp::int));
+    end if;
+  end loop;
+  p_text := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(p_text,
+              '&commat;', '@'), '&period;', '.'), '&amp;', '&'), '&nbsp;', ' ');
+  -- Quoted-printable: runs of =XX read as the UTF-8 they spell (not UTF-8: left as written).
+  for m in select pg_catalog.regexp_matches(p_text, '(?:=[0-9A-F]{2})+', 'g') loop
+    begin
+      p_text := pg_catalog.replace(p_text, m[1],
+                  pg_catalog.convert_from(pg_catalog.decode(pg_catalog.replace(m[1], '=', ''), 'hex'), 'UTF8'));
+    exception when character_not_in_repertoire or untranslatable_character then
+      null;
+    end;
+  end loop;
+  p_text := pg_catalog.regexp_replace(p_text, '\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+', '@', 'gi');
+  p_text := pg_catalog.regexp_replace(p_text, '\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+', '.', 'gi');
+  return p_text;
+end
+$$;
+comment on function retention_internal._unescaped(text) is
+  'Internal. A text with percent-escapes (however often applied), HTML character references, \u escapes and quoted-printable read, and "(at)", " at ", "[dot]", " dot " read as @ and .: how a reader reads an address written to pass a filter.';
+
+-- The forms of a text to compare a person's value with, loosely (round atk92 F1, F4): as a
+-- reader sees it (_unescaped, then _skeleton) without anything but letters, digits and '@'
+-- ('Alice  Smith', 'alice@example .com'); its words in order ('Smith, Alice' is 'alice
+-- smith'); and, for a phone number (only digits and + ( ) . - / and blanks, at least seven
+-- digits), its last nine digits ('+44 7700 900123' and '07700 900123' are one number).
+-- Forms shorter than four characters are left out: they name nobody.
+create or replace function retention_internal._loose_forms(p_text text)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_s     text;
+  v_forms text[] := '{}';
+  v_f     text;
+  v_d     text;
+begin
+  if p_text is null then
+    return null;
+  end if;
+  v_s := retention_internal._skeleton(retention_internal._unescaped(p_text));
+  v_f := pg_catalog.regexp_replace(v_s, '[^[:alnum:]@]+', '', 'g');
+  if pg_catalog.length(v_f) >= 4 then
+    v_forms := v_forms || v_f;
+  end if;
+  v_f := pg_catalog.array_to_string(array(select w from pg_catalog.regexp_split_to_table(v_s, '[^[:alnum:]@]+') w
+                                           where w <> '' order by w collate "C"), ' ');
+  if pg_catalog.strpos(v_f, ' ') > 0 and pg_catalog.length(v_f) >= 4 then
+    v_forms := v_forms || v_f;
+  end if;
+  if v_s ~ '^[\s0-9+().\-/]+$' then
+    v_d := pg_catalog.regexp_replace(v_s, '[^0-9]+', '', 'g');
+    if pg_catalog.length(v_d) >= 7 then
+      v_forms := v_forms || ('tel:' || pg_catalog.right(v_d, 9));
+    end if;
+  end if;
+  return v_forms;
+end
+$$;
+comment on function retention_internal._loose_forms(text) is
+  'Internal. A text''s forms for a loose comparison with a person''s value: as read (_unescaped, _skeleton) with letters, digits and @ only; its words sorted; a phone number''s last nine digits. Forms under four characters left out.';
+
+-- Whether a text (a request's reference, who asked) holds a value of the person's: without
+-- case and with runs of blanks as one, in one Unicode form, as a reader sees both
+-- (_skeleton), and loosely (_loose_forms: the value's letters and digits among the text's,
+-- its words all words of the text, a phone number's last nine digits among the text's
+-- digits); a name's (two to four capitalised words) words of four letters or more, each
+-- as a word of the text. Values of fewer than four characters are left out.
+create or replace function retention_internal._text_names_value(p_text text, p_value text)
+returns boolean
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_utf8 boolean := pg_catalog.getdatabaseencoding() = 'UTF8';
+  v_t    text;
+  v_f    text;
+  v_hit  boolean;
+begin
+  if p_text is null or p_value is null or pg_catalog.length(pg_catalog.btrim(p_value)) < 4 then
+    return false;
+  end if;
+  if pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(case when v_utf8 then pg_catalog.normalize(p_text, 'NFC') else p_text end), '\s+', ' ', 'g'),
+                       pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(case when v_utf8 then pg_catalog.normalize(p_value, 'NFC') else p_value end)), '\s+', ' ', 'g')) > 0
+     or pg_catalog.strpos(pg_catalog.regexp_replace(retention_internal._skeleton(p_text), '\s+', ' ', 'g'),
+                          pg_catalog.regexp_replace(pg_catalog.btrim(retention_internal._skeleton(p_value)), '\s+', ' ', 'g')) > 0 then
+    return true;
+  end if;
+  v_t := retention_internal._skeleton(retention_internal._unescaped(p_text));
+  foreach v_f in array retention_internal._loose_forms(p_value) loop
+    v_hit := case when v_f like 'tel:%'
+                    then pg_catalog.strpos(pg_catalog.regexp_replace(v_t, '[^0-9]+', '', 'g'), pg_catalog.substr(v_f, 5)) > 0
+                  when pg_catalog.strpos(v_f, ' ') > 0
+                    then pg_catalog.string_to_array(v_f, ' ') <@ pg_catalog.regexp_split_to_array(v_t, '[^[:alnum:]@]+')
+                  else pg_catalog.strpos(pg_catalog.regexp_replace(v_t, '[^[:alnum:]@]+', '', 'g'), v_f) > 0 end;
+    if v_hit then
+      return true;
+    end if;
+  end loop;
+  -- A name (two to four capitalised words): any word of it of four letters or more, as a
+  -- word of the text ('A. Smith' for 'Alice Smith').
+  if p_value ~ '^\s*[[:upper:]][[:alpha:]''’.-]*(\s+[[:upper:]][[:alpha:]''’.-]*){1,3}\s*$' then
+    return exists (select from pg_catalog.regexp_split_to_table(retention_internal._skeleton(p_value), '[^[:alnum:]]+') w
+                    where pg_catalog.length(w) >= 4
+                      and w = any (pg_catalog.regexp_split_to_array(v_t, '[^[:alnum:]]+')));
+  end if;
+  return false;
+end
+$$;
+comment on function retention_internal._text_names_value(text, text) is
+  'Internal. Whether a text holds a value (4+ characters) of a person: as written, in NFC, as read (_skeleton) or loosely (_loose_forms), without case and with runs of blanks as one; a word of 4+ letters of a name.';

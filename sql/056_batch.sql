@@ -37,7 +37,7 @@ alter function retention_internal._fire_deferred() owner to retention_predicate_
 -- count. A batch that fails on a row (a constraint, a trigger's exception, bad data:
 -- SQLSTATE classes 22, 23 and P0) is redone row by row: the other rows go, each failing
 -- row is recorded in run_row_failures by its key and added to p_skip for the rest of the
--- run. When every row of a batch (more than one) fails, the batch fails as a whole.
+-- run. When every row of a batch (more than one) fails, run_step ends the run failed.
 -- A policy that archives (_archives) copies every row it removes, with the rows its
 -- cascade removes, to retention.archived_batches in the same transaction (_two_phase_sql,
 -- run by _two_phase_exec): no row goes without its copy.
@@ -268,12 +268,11 @@ begin
                 v_state, v_msg);
       end;
     end loop;
-    if o_failed > 1 and o_failed = cardinality(v_tids) then
-      -- Every row failed: not a bad row but a refusal of them all (a trigger, a missing
-      -- privilege on a referencing table). The batch fails as a whole.
-      raise exception '%', v_msg using errcode = v_state,
-            hint = 'Every row of the batch failed this way; see the error, fix the cause, run again.';
-    end if;
+    -- Every row failed (more than one): not a bad row but a refusal of them all (a
+    -- trigger, a missing privilege on a referencing table). The rows' failures are kept,
+    -- each by its row's key, and the run ends failed (run_step): its own error names the
+    -- batch, not a row's message, which may quote the row's values and could be tied to
+    -- no person when their erasure comes (round atk92 F3).
   end;
   o_ms := round((extract(epoch from clock_timestamp() - coalesce(v_exec, v_start)) * 1000)::numeric, 1);
   if o_rows > 0 or o_failed > 0 then

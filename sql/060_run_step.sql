@@ -231,6 +231,20 @@ begin
         v_b := retention_internal._batch(v_pol, r.run_id, r.cutoff, r.as_of, least(v_size, v_limit - r.affected),
                                 r.batches + 1, v_part, r.spec ->> 'cond',
                                 (v_state ->> 'floor')::timestamptz, (v_state ->> 'skip')::tid[]);
+        if v_b.o_rows = 0 and v_b.o_failed > 1 then
+          -- Every row of the batch failed (_batch): a refusal of them all, which the run
+          -- ends on. Their errors are in run_row_failures, each by its row's key; the run's
+          -- error names the batch and quotes no row (round atk92 F3).
+          select f.error_code into v_code from retention.run_row_failures f
+           where f.run_id = r.run_id and f.batch_no = r.batches + 1
+           order by f.failed_at desc limit 1;
+          update retention.runs set state = v_state where run_id = r.run_id;
+          select * into r from retention.runs where run_id = p_run_id;
+          return retention_internal._close_run(r, 'failed', v_code,
+            format('every row of batch %s (%s rows) failed, SQLSTATE %s: their errors are in retention.run_row_failures for run %s',
+                   r.batches, v_b.o_failed, v_code, r.run_id),
+            'A refusal of every row, not a bad row: a trigger, a constraint or a missing privilege. See the rows'' errors, fix the cause, run again.');
+        end if;
         if v_b.o_rows = 0 and v_b.o_failed = 0 then
           if v_phase <> 'leaves' then
             return retention_internal._close_ended_run(r, v_pol);

@@ -1,3 +1,30 @@
+-- The text a bytea holds, where it is UTF-8 of up to 64 kB without control characters
+-- other than tab and line ends (an address kept as bytes); NULL otherwise (an image, a
+-- hash, a key).
+create or replace function retention_internal._bytea_text(p_bytes bytea)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_text text;
+begin
+  if p_bytes is null or pg_catalog.octet_length(p_bytes) > 65536 or pg_catalog.getdatabaseencoding() <> 'UTF8' then
+    return null;
+  end if;
+  v_text := pg_catalog.convert_from(p_bytes, 'UTF8');
+  if v_text ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' then
+    return null;
+  end if;
+  return v_text;
+exception when character_not_in_repertoire or untranslatable_character then
+  return null;
+end
+$$;
+comment on function retention_internal._bytea_text(bytea) is
+  'Internal. The UTF-8 text a bytea of up to 64 kB holds, without control characters but tab and line ends; NULL otherwise.';
+
 -- The pieces of a value a message (or a reference, or a hold) might quote, as SQL: an
 -- expression of type text[] over p_expr, a value of type p_type. One definition for the
 -- erasure's search of messages and holds (_forget_rows) and for the check that a
@@ -14,7 +41,9 @@
 --   * the double-quoted pieces of a type whose text quotes what it holds (hstore:
 --     '"email"=>"alice@…"'; round atk78 F6), the numbers of a geometric value (a point's
 --     coordinates);
---   * nothing of a boolean, a bytea, a bit string or an enum's label (they name nobody).
+--   * a bytea's text where it is UTF-8 text without control characters (an address kept
+--     as bytes, round atk92 F3), up to 64 kB; not its bytes otherwise;
+--   * nothing of a boolean, a bit string or an enum's label (they name nobody).
 -- p_skip: type categories left out besides those (the reference check leaves out
 -- intervals, which name nobody). Domains are taken as their base type. Past sixteen levels
 -- a value is taken whole.
@@ -38,6 +67,10 @@ begin
     v_type := v_t.typbasetype;
   end loop;
   select t.typtype, t.typcategory, t.typrelid, t.typelem, t.typlen into v_t from pg_catalog.pg_type t where t.oid = v_type;
+  -- A bytea: its text, where it holds UTF-8 text (an address kept as bytes: round atk92 F3).
+  if v_type = 'bytea'::regtype and not 'U' = any (p_skip) then
+    return format('pg_catalog.array_remove(array[retention_internal._bytea_text(%s)], null)', p_expr);
+  end if;
   if v_t.typtype is null or v_type in ('boolean'::regtype, 'bytea'::regtype) or v_t.typcategory in ('B', 'E', 'V')
      or v_t.typcategory::text = any (p_skip) then
     return '''{}''::pg_catalog.text[]';
@@ -104,7 +137,7 @@ begin
 end
 $$;
 comment on function retention_internal._value_pieces_sql(text, oid, text[], integer) is
-  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level; nothing of booleans, bytea, bit strings, enums.';
+  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s UTF-8 text; nothing of booleans, bit strings, enums.';
 
 -- The same for every column of a table row (alias t): SQL of type text[], or NULL when no
 -- column can hold a piece.

@@ -16,8 +16,6 @@ as $$
 declare
   v_cols  text;
   v_hit   boolean;
-  v_forms text[] := array[null];
-  v_form  text;
 begin
   if p_text is null or p_key is null then
     return false;
@@ -30,34 +28,22 @@ begin
   if v_cols is null then
     return false;
   end if;
-  -- In one Unicode form (an NFD spelling of a name is the same name), and again both as a
-  -- reader sees them (_skeleton), whichever side is written so: 'ｕ３＠ｅｘ．ｃｏｍ'
-  -- (fullwidth, round atk83 F7), 'u3%40ex.com', 'u3@еx.com' (a Cyrillic е) and 'Zoe' for
-  -- 'Zoë' are the person's to anyone who reads them (round atk86 F2).
-  if current_setting('server_encoding') = 'UTF8' then
-    v_forms := array['NFC', 'skeleton'];
-  end if;
-  foreach v_form in array v_forms loop
-    execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
-                                   where t.%I = $1::%s
-                                     and pg_catalog.length(pg_catalog.btrim(v.v)) >= 4
-                                     and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(%s), ''\s+'', '' '', ''g''),
-                                                           pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(%s) collate "default"), ''\s+'', '' '', ''g'')) > 0)',
-                   retention_internal._reach_scan(p_table), v_cols, p_col,
-                   (select k.key_type from retention_internal._single_key(p_table) k),
-                   case v_form when 'NFC' then 'pg_catalog.normalize($2, ''NFC'')'
-                               when 'skeleton' then 'retention_internal._skeleton($2)' else '$2' end,
-                   case v_form when 'NFC' then 'pg_catalog.normalize(v.v, ''NFC'')'
-                               when 'skeleton' then 'retention_internal._skeleton(v.v)' else 'v.v' end)
-      into v_hit
-      using p_key, p_text;
-    exit when v_hit;
-  end loop;
+  -- In one Unicode form (an NFD spelling of a name is the same name), as a reader sees
+  -- both ('ｕ３＠ｅｘ．ｃｏｍ', 'u3%40ex.com', 'u3@еx.com' with a Cyrillic е, 'Zoe' for 'Zoë':
+  -- rounds atk83 F7, atk86 F2), and loosely: other encodings, blanks and separators,
+  -- words in another order, a phone number in another format (_text_names_value, round
+  -- atk92 F1).
+  execute format('select exists (select from %s t cross join lateral unnest(%s) v(v)
+                                 where t.%I = $1::%s and retention_internal._text_names_value($2, v.v collate "default"))',
+                 retention_internal._reach_scan(p_table), v_cols, p_col,
+                 (select k.key_type from retention_internal._single_key(p_table) k))
+    into v_hit
+    using p_key, p_text;
   return v_hit;
 end
 $$;
 comment on function retention_internal._names_row(regclass, name, text, text) is
-  'Internal. Whether a text holds a value (4+ characters: text, number, uuid, time, and the pieces of arrays, composites, ranges and JSON) of a subject''s row, without case and with runs of blanks as one: a request''s reference must not.';
+  'Internal. Whether a text holds a value (4+ characters: text, number, uuid, time, and the pieces of arrays, composites, ranges and JSON) of a subject''s row, as _text_names_value compares them: a request''s reference must not.';
 
 -- Files an erasure request for the data subject whose row in p_subject_table has primary
 -- key p_subject_id, due p_due_at (default 30 days). The subject must exist. The audit
@@ -112,9 +98,11 @@ begin
     raise exception 'the reference must be 1 to 200 printable characters'
       using errcode = 'RT029', hint = 'Give the application''s own id for the request (e.g. a ticket number), or leave it NULL.';
   end if;
-  -- It is kept after the erasure, which forgets who asked: it must not be who asked.
-  if p_reference is not null and lower(btrim(p_reference)) = lower(btrim(p_requested_by)) then
-    raise exception 'the reference is the same as who asked'
+  -- It is kept after the erasure, which forgets who asked: it must not be, or hold, who
+  -- asked (round atk92 F1b: 'ticket of alice@example.com' kept her address).
+  if p_reference is not null and (lower(btrim(p_reference)) = lower(btrim(p_requested_by))
+                                  or retention_internal._text_names_value(p_reference, p_requested_by)) then
+    raise exception 'the reference holds who asked'
       using errcode = 'RT029', hint = 'The reference stays after the erasure and must not name the person: give the application''s own id for the request (e.g. a ticket number).';
   end if;
   if p_due_at is not null and (p_due_at <= pg_catalog.clock_timestamp() or not isfinite(p_due_at)) then

@@ -133,6 +133,44 @@ $$;
 comment on function retention_internal._forget_held_values(bigint, text) is
   'Internal. Forgets the subject holds an erasure''s steps found in force on a value of the person''s rows, once released or expired: the value, reasons and case reference go, and the value''s token links.';
 
+-- Subject holds placed while an erasure's steps ran, on a value its steps kept of the
+-- person's rows (erasure_step_values), as written or loosely (_loose_forms): a step that
+-- began before the hold did not see it, so nothing recorded it, and once released it kept
+-- her value for good (round atk92 F8). Recorded as the steps record holds in force
+-- (erasure_held_values): _forget_held_values forgets them once released. Called as the
+-- request completes, while the kept values are still there.
+create or replace function retention_internal._note_late_holds(p_request bigint)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_since timestamptz := (select min(r.started_at) from retention.runs r where r.request_id = p_request);
+begin
+  if v_since is null
+     or not exists (select from retention.legal_holds h
+                     where h.scope = 'subject' and h.subject_id is not null and h.placed_at >= v_since) then
+    return;
+  end if;
+  insert into retention_internal.erasure_held_values (request_id, hold_id)
+  select p_request, h.hold_id
+    from retention.legal_holds h
+   where h.scope = 'subject' and h.subject_id is not null and h.placed_at >= v_since
+     and (exists (select from retention_internal.erasure_step_values s
+                   where s.request_id = p_request
+                     and pg_catalog.lower(pg_catalog.btrim(s.v collate "default", E' \t\r\n'))
+                         = pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')))
+          or retention_internal._loose_forms(h.subject_id)
+             && (select coalesce(array_agg(distinct f), '{}')
+                   from retention_internal.erasure_step_values s
+                  cross join lateral unnest(retention_internal._loose_forms(s.v collate "default")) f
+                  where s.request_id = p_request))
+  on conflict do nothing;
+end
+$$;
+comment on function retention_internal._note_late_holds(bigint) is
+  'Internal. Records the subject holds placed while an erasure''s steps ran on a value they kept of the person''s rows (as written or loosely), so they are forgotten once released.';
+
 -- What the retention schema itself knows of a person, forgotten when their erasure
 -- completes (erasure_step calls this last, in the transaction that completes the request).
 -- The audit log never held their values, only tokens (_subject_token); this removes the
@@ -215,7 +253,8 @@ begin
   -- (Their token links go below, with their key's.)
   n_holds := retention_internal._forget_holds_on(v_values, v_token, p_request, false);
   -- Holds on other values of their rows that were in force when a step began and were
-  -- released since (round atk81 F2).
+  -- released since (round atk81 F2), and those placed while the steps ran (round atk92 F8).
+  perform retention_internal._note_late_holds(p_request);
   v_reasons := v_reasons || retention_internal._forget_held_values(p_request, v_token);
 
   -- Their row's exemptions and flags: policies on the subject table, its partitions and
@@ -418,7 +457,8 @@ comment on function retention_internal._forget_subject(bigint) is
 -- The values an erasure looks for that some message quotes: p_rows is a query whose
 -- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
 -- values a step kept). Each is looked for as written and as messages escape it (quote_literal
--- doubles a quote, JSON escapes a newline: round atk81 F1), without case, both sides
+-- doubles a quote, JSON escapes a newline: round atk81 F1), trimmed of blanks and line
+-- ends and in both Unicode forms, NFC and NFD (round atk92 F3), without case, both sides
 -- lowered under the database's collation (round atk78 F1). Messages: runs' errors and hints,
 -- failed rows', requests' status reasons, notifications' error and status_reason.
 create or replace function retention_internal._values_in_messages(p_rows text)
@@ -457,7 +497,10 @@ begin
                      cross join lateral unnest(t.vs) v(v)
                      cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                      pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
-                                                                       pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2)]) e(v)
+                                                                       pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2),
+                                                     pg_catalog.btrim(v.v collate "default", E'' \t\r\n''),
+                                                     case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFC'') end,
+                                                     case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFD'') end]) e(v)
                      where v.v is not null),
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4
@@ -465,7 +508,7 @@ begin
                     select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate "default"), ''UTF8''), 1, 4)
                      where pg_catalog.octet_length(d.v) >= 4)
                   select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate "default")) > 0',
-                 p_rows)
+                 p_rows, pg_catalog.getdatabaseencoding())
     into v_vals
     using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
   return v_vals;
@@ -526,8 +569,10 @@ comment on function retention_internal._erase_in_messages(text[]) is
 
 -- As a step of an erasure ends: the messages written while it ran (a policy run that
 -- failed on the person's row between the step's start and its batches: round atk78 F8)
--- are searched for the values its rows had when it began, and those values go.
-create or replace function retention_internal._forget_step_values(p_request bigint)
+-- are searched for the values its rows had when it began. The values stay until the
+-- request completes: a hold placed on one while later steps run is found then
+-- (_note_late_holds; round atk92 F8).
+create or replace function retention_internal._erase_step_values(p_request bigint)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -536,12 +581,25 @@ begin
   if exists (select from retention_internal.erasure_step_values s where s.request_id = p_request) then
     perform retention_internal._erase_in_messages(retention_internal._values_in_messages(
       format('select array(select s.v from retention_internal.erasure_step_values s where s.request_id = %s) as vs', p_request)));
-    delete from retention_internal.erasure_step_values s where s.request_id = p_request;
   end if;
 end
 $$;
+comment on function retention_internal._erase_step_values(bigint) is
+  'Internal. As an erasure step ends: erases from messages written meanwhile the values the request''s steps kept (they stay until it completes).';
+
+-- As the request completes: the same, then the values go.
+create or replace function retention_internal._forget_step_values(p_request bigint)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform retention_internal._erase_step_values(p_request);
+  delete from retention_internal.erasure_step_values s where s.request_id = p_request;
+end
+$$;
 comment on function retention_internal._forget_step_values(bigint) is
-  'Internal. As an erasure step ends: erases from messages written meanwhile the values its rows had when it began, then forgets them.';
+  'Internal. As an erasure request completes: erases from messages the values its steps kept, then forgets them.';
 
 -- The values steps kept stay while the request is not completed: a failed or blocked
 -- request keeps the messages that say why (they quote the person's rows, which are still
@@ -741,6 +799,9 @@ declare
   v_named    text;
   v_keynamed text[] := '{}';
   v_words    text[];
+  v_refcols  text;
+  v_lhold    bigint[];
+  v_lval     text[];
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -770,6 +831,26 @@ begin
       format('select %s as vs from %s t where (%s)', v_exprs, v_tbl, p_cond));
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
+  -- The request's reference, and those of other open requests for the same subject, are
+  -- handed back when it completes. The check at filing read the subject's row as it was
+  -- then: a value they gave since (round atk92 F5), or one of their rows in another table
+  -- (F1), is looked for here, as each step begins, while their rows are still there; a
+  -- reference that names one goes (the notification then carries none).
+  v_refcols := retention_internal._row_pieces_sql(p_target, '{T}');
+  if v_refcols is not null then
+    execute format(
+      'update retention.erasure_requests q set reference = null
+        where q.reference is not null
+          and (q.request_id = $1
+               or (q.status <> ''completed''
+                   and (q.subject_table, q.subject_id) = (select r.subject_table, r.subject_id from retention.erasure_requests r
+                                                          where r.request_id = $1)))
+          and exists (select from (select distinct v.v collate "default" as v from %s t cross join lateral unnest(%s) v(v)
+                                    where (%s) and pg_catalog.length(pg_catalog.btrim(v.v collate "default")) >= 4) d
+                       where retention_internal._text_names_value(q.reference, d.v))',
+      v_tbl, v_refcols, p_cond)
+      using p_request;
+  end if;
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
   -- whole words only from the messages of runs on this table, which are about its rows.
   v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
@@ -866,6 +947,45 @@ begin
                      where h.hold_id = any (v_hids)
                        and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C" = any (v_shared));
     v_hids := array(select x from unnest(v_hids) x where x <> all (v_more));
+  end if;
+  -- And on other spellings of their values (round atk92 F4): a hold on '07700 900123',
+  -- 'Smith, Alice', 'ａｌｉｃｅ＠…', 'alice%40example.com' or 'аlice@…' (a Cyrillic а)
+  -- named the person whose row holds '+44 7700 900123', 'Alice Smith', 'alice@example.com'.
+  -- The holds not found above are compared loosely (_loose_forms) with the distinct values
+  -- of their rows, each hold's forms and each value's computed once. A hold is left as it is
+  -- when a value it matched is in rows of other people too, as above.
+  if v_exprs is not null
+     and exists (select from retention.legal_holds h
+                  where h.scope = 'subject' and h.subject_id is not null and not h.hold_id = any (v_hids)) then
+    execute format(
+      'with hf as materialized (
+         select h.hold_id, retention_internal._loose_forms(h.subject_id) as lf from retention.legal_holds h
+          where h.scope = ''subject'' and h.subject_id is not null and not h.hold_id = any ($1)),
+       vf as materialized (
+         select d.v, retention_internal._loose_forms(d.v) as lf
+           from (select distinct v.v collate "default" as v from %s t cross join lateral unnest(%s) v(v)
+                  where (%s) and pg_catalog.length(pg_catalog.btrim(v.v collate "default")) >= 4) d)
+       select coalesce(array_agg(hf.hold_id), ''{}''), coalesce(array_agg(vf.v), ''{}'')
+         from hf join vf on hf.lf && vf.lf',
+      v_tbl, v_exprs, p_cond)
+      into v_lhold, v_lval
+      using v_hids;
+    if v_lhold <> '{}' then
+      v_shared := retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond, v_lval);
+      select q.subject_table, e.cond into v_subj, v_subj_cond
+        from retention.erasure_requests q
+        left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
+                            where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
+       where q.request_id = p_request;
+      if v_subj is not null and v_subj <> p_target and v_subj_cond is not null then
+        v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
+                                  retention_internal._row_pieces_sql(v_subj), v_subj_cond, v_lval);
+      end if;
+      v_hids := v_hids || array(select distinct p.h from unnest(v_lhold, v_lval) p(h, v)
+                                 except
+                                 select p.h from unnest(v_lhold, v_lval) p(h, v)
+                                  where pg_catalog.lower(pg_catalog.btrim(p.v collate "default", E' \t\r\n')) collate "C" = any (v_shared));
+    end if;
   end if;
   -- Those still in force name the person until they are released: recorded by id, they
   -- are forgotten at completion if released by then, else by release_hold as it releases

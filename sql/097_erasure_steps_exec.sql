@@ -388,8 +388,9 @@ begin
         return;
       end if;
       -- Messages written while the step ran that quote its rows' values (a policy run
-      -- that failed on them meanwhile: round atk78 F8).
-      perform retention_internal._forget_step_values(p_request);
+      -- that failed on them meanwhile: round atk78 F8). The values stay until the request
+      -- completes (_erase_step_values).
+      perform retention_internal._erase_step_values(p_request);
       -- The evidence counts what the ledger counts for this table, over every run of it
       -- (step numbers change when the plan does between two processings).
       select coalesce(sum(r.affected), 0),

@@ -65,7 +65,9 @@ describe('the outbox is filled by the database', () => {
     expect(got[1]!.payload).toMatchObject({ kind: 'large_deletion', affected: 300, threshold: 300 });
     // A message of the RAISE class leaves the database only by its code (retention.runs has it).
     expect(got[2]!.payload).toMatchObject({ kind: 'run_failed', error_code: 'P0001', error: expect.stringMatching(/^SQLSTATE P0001: message withheld/) });
-    expect(await count(db, `retention.runs where run_id = $1 and error = 'no deletes today'`, [runs[3]!.run_id])).toBe(1);
+    // Every row of the batch failed: each row's error is kept by its key, the run's names the batch.
+    expect(await count(db, `retention.runs where run_id = $1 and error like 'every row of batch 1 %'`, [runs[3]!.run_id])).toBe(1);
+    expect(await count(db, `retention.run_row_failures where run_id = $1 and error = 'no deletes today'`, [runs[3]!.run_id])).toBeGreaterThan(1);
     expect(got.every((n) => n.status === 'pending' && n.attempts === 0)).toBe(true);
   });
 

@@ -214,18 +214,18 @@ describe('a completed erasure leaves nothing of the person in the retention sche
   it('F9: a run error quoting a value is withheld from the worker\'s log fields and job output', async () => {
     await q(`create schema a9`);
     await q(`create table a9.users (id int primary key, email text, created_at timestamptz not null)`);
-    // Every row of the batch fails: the run fails with the trigger's message.
+    // The trigger fails the statement (SQLSTATE 54000: not redone row by row): the run fails with its message.
     await q(`insert into a9.users values (7, 'carol@a9.example', now() - interval '3 years'), (8, 'carol@a9.example', now() - interval '3 years')`);
     await q(`create function a9.no_delete() returns trigger language plpgsql as $$
-             begin raise exception 'account % is in a payment dispute', old.email; end $$`);
+             begin raise exception 'account % is in a payment dispute', old.email using errcode = '54000'; end $$`);
     await q(`create trigger users_guard before delete on a9.users for each row execute function a9.no_delete()`);
     await q(`select retention.set_policy('a9.users', 'a9.users', 'delete', 'created_at', interval '1 year')`);
     const err = await db.call(`call retention.run('a9.users')`).then(() => null, (e: unknown) => e);
     expect((err as { message: string }).message).toMatch(/carol@a9\.example/);
     const fields = errFields(err);
-    expect(fields.code).toBe('P0001');
+    expect(fields.code).toBe('54000');
     expect(JSON.stringify(fields)).not.toMatch(/carol/);
-    expect(fields.error).toMatch(/SQLSTATE P0001: message withheld/);
+    expect(fields.error).toMatch(/SQLSTATE 54000: message withheld/);
     // pg-retention's own errors are kept: they name objects, not values. A missing function
     // is withheld too (a cast of a value to regproc says 'function "alice" does not exist').
     const own = await q(`select retention.run_policy_that_is_not_there()`).then(() => null, (e: unknown) => e);
@@ -275,7 +275,7 @@ describe('a completed erasure leaves nothing of the person in the retention sche
     await q(`create table a11.users (id int primary key, first_name text, full_name text, created_at timestamptz not null)`);
     await q(`insert into a11.users values (7, 'Alice', 'Alice Zyxwvut', now() - interval '3 years'), (8, 'Carol', 'Carol Qwertyuiop', now() - interval '3 years')`);
     await q(`create function a11.no_delete() returns trigger language plpgsql as $$
-             begin raise exception 'customer % has an open order', old.full_name; end $$`);
+             begin if old.id = 8 then raise exception 'customer % has an open order', old.full_name using errcode = '54000'; end if; return old; end $$`);
     await q(`create trigger users_guard before delete on a11.users for each row execute function a11.no_delete()`);
     await q(`select retention.set_policy('a11.users', 'a11.users', 'delete', 'created_at', interval '1 year')`);
     await db.call(`call retention.run('a11.users')`).catch(() => {});

@@ -44,7 +44,7 @@ describe('values nested two levels deep (atk81 F1b, F3, F4)', () => {
                select * into u from n1.users where id = old.user_id;
                raise exception 'VIP: passport %, mobile %, born %, at %, key %, lives %, %', u.docs[1] ->> 'passport',
                  (u.contact).detail ->> 'mobile', lower(u.stay), u.loc[0], (select k from jsonb_object_keys(u.prefs) k),
-                 (u.addrs[1]).street, (u.addrs[1]).town;
+                 (u.addrs[1]).street, (u.addrs[1]).town using errcode = '54000';
              end $f$`);
     await q(`create trigger keep_vip before delete on n1.notes for each row execute function n1.keep_vip()`);
     await q(`select retention.set_policy('n1.notes', 'n1.notes', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'user_id')`);

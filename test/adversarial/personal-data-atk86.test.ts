@@ -36,7 +36,7 @@ describe('a completed erasure leaves none of the person (atk86)', () => {
              begin
                select * into u from a1.users where id = old.user_id;
                raise exception 'cannot delete note of % / % / %', (select string_agg(w, ',') from unnest(tsvector_to_array(u.tags)) w),
-                 (xpath('//mail/text()', u.card))[1]::text, rtrim(u.code);
+                 (xpath('//mail/text()', u.card))[1]::text, rtrim(u.code) using errcode = '54000';
              end $f$`);
     await q(`create trigger guard before delete on a1.notes for each row execute function a1.guard()`);
     await q(`select retention.set_policy('a1.notes', 'a1.notes', 'delete', 'created_at', interval '1 year')`);
