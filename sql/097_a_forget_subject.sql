@@ -458,7 +458,8 @@ comment on function retention_internal._forget_subject(bigint) is
 -- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
 -- values a step kept). Each is looked for as written and as messages escape it (quote_literal
 -- doubles a quote, JSON escapes a newline: round atk81 F1), trimmed of blanks and line
--- ends and in both Unicode forms, NFC and NFD (round atk92 F3), without case, both sides
+-- ends and in both Unicode forms, NFC and NFD, and the e-mail addresses and phone numbers
+-- inside a longer text (her address in her bio; round atk92 F3), without case, both sides
 -- lowered under the database's collation (round atk78 F1). Messages: runs' errors and hints,
 -- failed rows', requests' status reasons, notifications' error and status_reason.
 create or replace function retention_internal._values_in_messages(p_rows text)
@@ -500,7 +501,9 @@ begin
                                                                        pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2),
                                                      pg_catalog.btrim(v.v collate "default", E'' \t\r\n''),
                                                      case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFC'') end,
-                                                     case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFD'') end]) e(v)
+                                                     case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFD'') end]
+                                              || array(select m[1] from pg_catalog.regexp_matches(v.v collate "default",
+                                                         ''([^[:space:]"''''<>(),;:\[\]]+@[^[:space:]"''''<>(),;:\[\]]*[^[:space:]"''''<>(),;:\[\].]|\+?[0-9][0-9 ().-]{5,}[0-9])'', ''g'') m)) e(v)
                      where v.v is not null),
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4

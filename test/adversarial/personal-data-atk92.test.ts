@@ -126,6 +126,16 @@ describe('messages that quote a value in another form (atk92 F3)', () => {
       .toEqual([{ t: null, u: 'ok text' }]);
   });
 
+  it('her e-mail address and phone number inside a longer value (her bio), quoted alone by a statement\'s error: erased', async () => {
+    await failsQuoting('p3', 'bio', 'text', `'Reach me privately at alice.p3@mail.example, or on +44 7700 900-311 any time'`,
+      `substring(old.bio from '[^ ]+@[^ ,]+') || ' / ' || substring(old.bio from '[+][0-9 -]+[0-9]')`);
+    expect(await mentions('alice.p3@mail.example')).toHaveLength(1);
+    expect(await mentions('7700 900-311')).toHaveLength(1);
+    expect(await processed(await file('p3.users', '1'))).toBe('completed');
+    expect(await mentions('alice.p3@mail.example')).toEqual([]);
+    expect(await mentions('7700 900-311')).toEqual([]);
+  });
+
   it('a batch of which every row fails keeps each row\'s error by its key; the run\'s error quotes none, and her erasure leaves no part of her bio', async () => {
     await q(`create schema s3`);
     await q(`create table s3.users (id bigint primary key, name text, bio text, created_at timestamptz not null default now() - interval '10 days')`);
