@@ -623,6 +623,37 @@ comment on function retention_internal._erasure_step_values_gone() is
 create or replace trigger erasure_step_values_gone after update of status on retention.erasure_requests
   for each row when (new.status = 'completed') execute function retention_internal._erasure_step_values_gone();
 
+-- Of p_vals, those (trimmed, lower case) that someone else's rows hold too: rows of the
+-- step's table the condition does not pick (_values_elsewhere), and other people's rows of
+-- the request's subject table (bob's phone in bob's users row and in alice's contacts
+-- row; round atk86 F6).
+create or replace function retention_internal._values_shared(p_request bigint, p_target regclass, p_tbl text,
+                                                             p_exprs text, p_cond text, p_vals text[])
+returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_shared text[] := retention_internal._values_elsewhere(p_tbl, p_exprs, p_cond, p_vals);
+  v_subj   regclass;
+  v_cond   text;
+begin
+  select q.subject_table, e.cond into v_subj, v_cond
+    from retention.erasure_requests q
+    left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
+                        where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
+   where q.request_id = p_request;
+  if v_subj is not null and v_subj <> p_target and v_cond is not null then
+    v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
+                              retention_internal._row_pieces_sql(v_subj), v_cond, p_vals);
+  end if;
+  return v_shared;
+end
+$$;
+comment on function retention_internal._values_shared(bigint, regclass, text, text, text, text[]) is
+  'Internal. Of the values, those other people''s rows hold too: in the step''s table outside its condition, and in the request''s subject table outside the person''s row.';
+
 -- Of p_vals, those (trimmed, lower case) that a row of p_tbl the condition p_cond does not
 -- pick also holds (p_exprs: _row_pieces_sql over alias t): values the person shares with
 -- someone else.
@@ -795,8 +826,6 @@ declare
   v_more     bigint[];
   v_hids     bigint[] := '{}';
   v_shared   text[];
-  v_subj     regclass;
-  v_subj_cond text;
   v_exprs    text;
   v_keyvals  text[] := '{}';
   v_named    text;
@@ -934,18 +963,8 @@ begin
   -- Other people's rows of the request's subject table count too (bob's phone in bob's
   -- users row and in alice's contacts row; round atk86 F6).
   if v_hids <> '{}' and v_exprs is not null then
-    v_shared := retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond,
+    v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond,
                   array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)));
-    select q.subject_table, e.cond into v_subj, v_subj_cond
-      from retention.erasure_requests q
-      left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
-                          where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
-     where q.request_id = p_request;
-    if v_subj is not null and v_subj <> p_target and v_subj_cond is not null then
-      v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
-                                retention_internal._row_pieces_sql(v_subj), v_subj_cond,
-                                array(select h2.subject_id from retention.legal_holds h2 where h2.hold_id = any (v_hids)));
-    end if;
     v_more := array(select h.hold_id from retention.legal_holds h
                      where h.hold_id = any (v_hids)
                        and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C" = any (v_shared));
@@ -974,16 +993,7 @@ begin
       into v_lhold, v_lval
       using v_hids;
     if v_lhold <> '{}' then
-      v_shared := retention_internal._values_elsewhere(v_tbl, v_exprs, p_cond, v_lval);
-      select q.subject_table, e.cond into v_subj, v_subj_cond
-        from retention.erasure_requests q
-        left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
-                            where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
-       where q.request_id = p_request;
-      if v_subj is not null and v_subj <> p_target and v_subj_cond is not null then
-        v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
-                                  retention_internal._row_pieces_sql(v_subj), v_subj_cond, v_lval);
-      end if;
+      v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond, v_lval);
       v_hids := v_hids || array(select distinct p.h from unnest(v_lhold, v_lval) p(h, v)
                                  except
                                  select p.h from unnest(v_lhold, v_lval) p(h, v)
