@@ -76,10 +76,11 @@ begin
   end if;
   -- Holds on the table, a partitioned table above it, a partition its row lies in, the policy.
   v_parts := array[retention_internal._hold_scope_sql(p_rel, p_alias, p_policy)];
-  -- Stored generated columns may be computed from changed ones: count them as changed.
+  -- Stored generated columns may be computed from changed ones, and a BEFORE UPDATE
+  -- trigger may change any column (round atk93 F1): count them as changed
+  -- (_update_changes).
   if not p_removes and cardinality(p_changes) > 0 then
-    p_changes := p_changes || array(select a.attname from pg_catalog.pg_attribute a
-                                     where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped);
+    p_changes := retention_internal._update_changes(p_rel, p_changes);
   end if;
   -- Holds on a person the row belongs to: in its subject columns, or up the foreign keys
   -- to a row of theirs (_subject_held_sql), only while a subject hold is open.

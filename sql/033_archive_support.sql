@@ -31,6 +31,30 @@ $$;
 comment on function retention_internal._referenced_as(regclass) is
   'Internal. The table, the tables above it and the partitions below it: what a foreign key referencing one of its rows may name.';
 
+-- The columns an UPDATE that sets p_changed of a row of p_rel may change: those, the
+-- stored generated columns (computed from any of them), and every column where a BEFORE
+-- UPDATE row trigger is enabled on the table or a partition of it (a trigger may change
+-- any column: tsvector_update_trigger, a built-in the planner check lets run, recomputes
+-- its column from others; round atk93 F1). NULL for NULL (a delete).
+create or replace function retention_internal._update_changes(p_rel regclass, p_changed name[])
+returns name[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_changed is null then null
+              when exists (select from pg_catalog.pg_trigger g
+                            where (g.tgrelid = p_rel or g.tgrelid in (select t.relid from pg_catalog.pg_partition_tree(p_rel) t))
+                              and not g.tgisinternal and g.tgenabled <> 'D'
+                              and (g.tgtype & 1) <> 0 and (g.tgtype & 2) <> 0 and (g.tgtype & 16) <> 0)
+              then array(select a.attname from pg_catalog.pg_attribute a
+                          where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped)
+              else p_changed || array(select a.attname from pg_catalog.pg_attribute a
+                                       where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped) end
+$$;
+comment on function retention_internal._update_changes(regclass, name[]) is
+  'Internal. The columns an UPDATE setting the given ones may change: those and the stored generated columns, or every column where a BEFORE UPDATE row trigger is enabled on the table or its partitions; NULL for NULL.';
+
 -- The tables a delete from p_rel reaches through foreign keys, at any depth, as a tree: n
 -- numbers the nodes (a node's children have larger numbers), parent is the node whose
 -- rows the foreign key references (0: p_rel), fk and ref the column lists, referenced the
@@ -41,8 +65,8 @@ comment on function retention_internal._referenced_as(regclass) is
 -- 'update_set_default' (changed in turn). A self-reference or a cycle is reported with
 -- cycle = true and not followed, nor is anything deeper than 8. With p_changed, the rows
 -- of p_rel are changed, not removed: the tree starts at the ON UPDATE keys on those
--- columns (and on its stored generated columns, which may be computed from them): what a
--- soft delete's or a scrub's update reaches.
+-- columns (and on the columns _update_changes counts with them): what a soft delete's or
+-- a scrub's update reaches.
 drop function if exists retention_internal._cascade_tree_json(regclass);
 drop function if exists retention_internal._cascade_tree(regclass);
 create or replace function retention_internal._cascade_tree(p_rel regclass, p_changed name[] default null)
@@ -59,9 +83,7 @@ as $$
 declare
   v_stack  jsonb := jsonb_build_array(jsonb_build_object(
                       'n', 0, 'rel', p_rel::oid, 'depth', 0,
-                      'changed', case when p_changed is not null
-                                      then p_changed || array(select a.attname from pg_catalog.pg_attribute a
-                                                               where a.attrelid = p_rel and a.attgenerated = 's' and not a.attisdropped) end,
+                      'changed', retention_internal._update_changes(p_rel, p_changed),
                       'path', jsonb_build_array(p_rel::oid)));
   v_top    jsonb;
   v_next   integer := 0;
@@ -106,9 +128,12 @@ begin
       return next;
       if not cycle then
         -- A removed row sets off its own ON DELETE keys; a changed one the ON UPDATE keys on
-        -- the columns that changed (its foreign key's columns).
+        -- the columns that changed: its foreign key's columns, the stored generated columns
+        -- computed from them, and any column a BEFORE UPDATE trigger may change (round
+        -- atk93 F1, F2: _update_changes).
         v_stack := v_stack || jsonb_build_object('n', n, 'rel', c.child::oid, 'depth', depth,
-                                                 'changed', case when action = 'delete' then null else to_jsonb(c.fk) end,
+                                                 'changed', case when action = 'delete' then null
+                                                                 else to_jsonb(retention_internal._update_changes(c.child, c.fk)) end,
                                                  'path', (v_top -> 'path') || to_jsonb(c.child::oid));
       end if;
     end loop;
