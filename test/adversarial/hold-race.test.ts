@@ -10,8 +10,8 @@ import { count, slowRows, waitFor } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
-// Per action kind (four kinds). CI's second leg (PostgreSQL 15, .ci/run) runs 100 of each:
-// the race is the engine's, the same on every server version, and the first leg runs 150.
+// Per action kind (four kinds), on CI's first leg only (vitest.config.ts): the race is the
+// engine's, the same on every server version.
 const TRIALS = Number(process.env.RETENTION_HOLD_RACE_TRIALS ?? 150);
 if (!Number.isInteger(TRIALS) || TRIALS < 20) throw new Error('RETENTION_HOLD_RACE_TRIALS: a whole number of at least 20');
 // Rows each run works through, in batches of 20: enough that the trials land while it runs
