@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
-import { count } from '../support/fixtures.ts';
+import { count, waitFor } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
@@ -142,14 +142,16 @@ describe('a hold on a value of the person released after its step began (atk81 F
     await q(`create table h3.users (id bigint primary key, email text, phone text)`);
     await q(`insert into h3.users values (7, 'ciara@example.ie', '+353 87 555 0177'), (8, 'x@example.com', '+1 555 0188')`);
     await q(`select retention.set_erasure_rule(null, 'delete')`);
+    // Expiring once the erasure has completed: 5 seconds leave room for a loaded machine.
     const [h] = await q(`select hold_id::int from retention.place_hold('subject', '+353 87 555 0177', 'Garda request about Ciara Byrne''s number', 'GARDA-2292',
-                                                                     p_expires_at => clock_timestamp() + interval '1.5 seconds')`);
+                                                                     p_expires_at => clock_timestamp() + interval '5 seconds')`);
     const [other] = await q(`select hold_id::int from retention.place_hold('subject', '+1 555 0188', 'about the other number',
-                                                                         p_expires_at => clock_timestamp() + interval '1.5 seconds')`);
+                                                                         p_expires_at => clock_timestamp() + interval '5 seconds')`);
     const request = await file('h3.users', '7');
     expect(await processed(request)).toBe('completed');
     expect((await forgotten(h!.hold_id))!.subject_id).toBe('+353 87 555 0177');
-    await new Promise((r) => setTimeout(r, 1700));
+    await waitFor(async () => (await count(db, `retention.legal_holds where hold_id = ${h!.hold_id} and expires_at < clock_timestamp()`)) === 1,
+      'the hold to expire', 10_000);
     await q(`select * from retention.note_overdue_erasures()`);
     expect(await forgotten(h!.hold_id)).toEqual({ subject_id: null, reason: `erased with erasure request ${request}`, case_reference: null,
                                                   release_reason: null });
