@@ -147,6 +147,21 @@ $$;
 comment on function retention_internal._loose_forms(text) is
   'Internal. A text''s forms for a loose comparison with a person''s value: as read (_unescaped, _skeleton) with letters, digits and @ only; its words sorted; a phone number''s last nine digits. Forms under four characters left out.';
 
+-- Whether p_text holds p_part (trimmed), without case and with runs of blanks as one.
+-- SQL without SET, no backslash in its literals, operators qualified: PostgreSQL inlines it
+-- into its callers, which pin search_path and standard_conforming_strings themselves.
+create or replace function retention_internal._holds_text(p_text text, p_part text)
+returns boolean
+language sql
+immutable
+as $$
+  select pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(p_text), '[[:space:]]+', ' ', 'g'),
+                           pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_part)), '[[:space:]]+', ' ', 'g'))
+         operator(pg_catalog.>) 0
+$$;
+comment on function retention_internal._holds_text(text, text) is
+  'Internal. Whether a text holds another (trimmed), without case and with runs of blanks as one.';
+
 -- Whether a text (a request's reference, who asked) holds a value of the person's: without
 -- case and with runs of blanks as one, in one Unicode form, as a reader sees both
 -- (_skeleton), and loosely (_loose_forms: the value's letters and digits among the text's,
@@ -168,10 +183,9 @@ begin
   if p_text is null or p_value is null or pg_catalog.length(pg_catalog.btrim(p_value)) < 4 then
     return false;
   end if;
-  if pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(case when v_utf8 then pg_catalog.normalize(p_text, 'NFC') else p_text end), '\s+', ' ', 'g'),
-                       pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(case when v_utf8 then pg_catalog.normalize(p_value, 'NFC') else p_value end)), '\s+', ' ', 'g')) > 0
-     or pg_catalog.strpos(pg_catalog.regexp_replace(retention_internal._skeleton(p_text), '\s+', ' ', 'g'),
-                          pg_catalog.regexp_replace(pg_catalog.btrim(retention_internal._skeleton(p_value)), '\s+', ' ', 'g')) > 0 then
+  if retention_internal._holds_text(case when v_utf8 then pg_catalog.normalize(p_text, 'NFC') else p_text end,
+                                    case when v_utf8 then pg_catalog.normalize(p_value, 'NFC') else p_value end)
+     or retention_internal._holds_text(retention_internal._skeleton(p_text), retention_internal._skeleton(p_value)) then
     return true;
   end if;
   v_t := retention_internal._skeleton(retention_internal._unescaped(p_text));

@@ -69,6 +69,7 @@ comment on function retention_internal._update_changes(regclass, name[]) is
 -- a scrub's update reaches.
 drop function if exists retention_internal._cascade_tree_json(regclass);
 drop function if exists retention_internal._cascade_tree(regclass);
+drop function if exists retention_internal._check_cascade_keys(regclass, jsonb);
 create or replace function retention_internal._cascade_tree(p_rel regclass, p_changed name[] default null)
 returns table (n integer, parent integer, rel regclass, fk name[], ref name[], action text, depth integer,
                cycle boolean, referenced regclass)
@@ -292,7 +293,8 @@ $$;
 -- (record_image_ops) is compared by the cascade with that class's equality and by the
 -- engine with `=`. All refused (RT033) for archiving and approval-gated policies, and
 -- for any delete while a table or subject hold is open (_batch).
-create or replace function retention_internal._check_cascade_keys(p_rel regclass, p_tree jsonb default null)
+create or replace function retention_internal._check_cascade_keys(p_rel regclass, p_tree jsonb default null,
+                                                                  p_change text default 'delete from')
 returns void
 language plpgsql
 stable
@@ -359,14 +361,14 @@ begin
      limit 1;
   end if;
   if v_bad is not null then
-    raise exception 'cannot follow the delete from % safely: %', p_rel, v_bad
+    raise exception 'cannot follow the % % safely: %', p_change, p_rel, v_bad
       using errcode = 'RT033',
             hint = 'Give the key the referenced columns'' type and an action of CASCADE, SET NULL or RESTRICT; or archive, gate and hold-check without that table.';
   end if;
 end
 $$;
-comment on function retention_internal._check_cascade_keys(regclass, jsonb) is
-  'Internal. RT033 when a foreign key a delete from the table follows has a SET DEFAULT action, columns of another type than those it references, an action that changes a partition key, or referenced columns unique under a non-default operator class.';
+comment on function retention_internal._check_cascade_keys(regclass, jsonb, text) is
+  'Internal. RT033 when a foreign key a delete from the table (or the change p_change names, with the tree p_tree) follows has a SET DEFAULT action, columns of another type than those it references, an action that changes a partition key, or referenced columns unique under a non-default operator class.';
 
 -- The columns a soft delete's or a scrub's update changes: the scrubbed columns and the
 -- scrubbed-at column, or the deleted-at column (NULL for an action that removes rows).
@@ -413,7 +415,8 @@ declare
   v_rel regclass;
 begin
   perform retention_internal._check_cascade_keys(p_pol.target,
-            retention_internal._cascade_tree_json(p_pol.target, retention_internal._changed_columns(p_pol)));
+            retention_internal._cascade_tree_json(p_pol.target, retention_internal._changed_columns(p_pol)),
+            case p_pol.action when 'scrub' then 'scrub of' else 'soft delete of' end);
   foreach v_rel in array coalesce(p_pol.revoke_tables, '{}') loop
     perform retention_internal._check_cascade_keys(v_rel);
   end loop;

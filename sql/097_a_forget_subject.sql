@@ -14,9 +14,7 @@ as $$
                        where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
                                                               from unnest(retention_internal._subject_forms(p_key)) g)))
               or exists (select from unnest(retention_internal._subject_forms(p_key)) g
-                          where pg_catalog.length(g) >= 4
-                            and pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(p_text), '\s+', ' ', 'g'),
-                                                  pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(g)), '\s+', ' ', 'g')) > 0)
+                          where pg_catalog.length(g) >= 4 and retention_internal._holds_text(p_text, g))
               or (pg_catalog.btrim(p_key) ~ '^\w+$'
                   and pg_catalog.lower(p_text) ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key)) || '\M')))
 $$;
@@ -521,8 +519,9 @@ comment on function retention_internal._values_in_messages(text) is
   'Internal. Of the values a query yields (column vs, text[]), those some message of the retention schema quotes, as written or escaped, without case.';
 
 -- Erases p_vals (those of four characters or more) wherever a message quotes them: runs'
--- errors and hints, failed rows', requests' status reasons, notifications' error and
--- status_reason ('[erased]').
+-- errors and hints, failed rows', requests' status reasons, notifications' payloads and
+-- delivery errors, archive objects', backup prunings' and object deletions' errors
+-- ('[erased]').
 create or replace function retention_internal._erase_in_messages(p_vals text[])
 returns void
 language plpgsql
@@ -531,20 +530,25 @@ as $$
 declare
   v_vals text[] := array(select distinct v from unnest(p_vals) v where v is not null and length(v) >= 4);
   v_pats text[];
+  v_tbl  name;
+  v_col  name;
 begin
   if v_vals = '{}' then
     return;
   end if;
   v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
-  update retention.runs r
-     set error = retention_internal._erase_in(r.error, v_vals, '[erased]', 'bare'), error_hint = retention_internal._erase_in(r.error_hint, v_vals, '[erased]', 'bare')
-   where r.error ilike any (v_pats) or r.error_hint ilike any (v_pats);
-  update retention.run_row_failures f
-     set error = retention_internal._erase_in(f.error, v_vals, '[erased]', 'bare')
-   where f.error ilike any (v_pats);
-  update retention.erasure_requests q
-     set status_reason = retention_internal._erase_in(q.status_reason, v_vals, '[erased]', 'bare')
-   where q.status_reason ilike any (v_pats);
+  -- Every text column that keeps a message: runs' errors and hints, failed rows', requests'
+  -- status reasons, what a webhook receiver, a store or S3 answered (round atk92 F7).
+  for v_tbl, v_col in
+    values ('runs', 'error'), ('runs', 'error_hint'), ('run_row_failures', 'error'), ('erasure_requests', 'status_reason'),
+           ('notifications', 'last_error'), ('archive_objects', 'error'), ('backup_prunings', 'error'),
+           ('object_deletions', 'last_error')
+  loop
+    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where t.%2$I ilike any ($2)',
+                   v_tbl, v_col)
+      using v_vals, v_pats;
+  end loop;
+  -- A notification's payload quotes the run's error and the request's status reason.
   update retention.notifications n
      set payload = n.payload
                    || case when n.payload ? 'error'
@@ -552,19 +556,6 @@ begin
                    || case when n.payload ? 'status_reason'
                            then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
    where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
-  -- What a webhook receiver, a store or S3 answered, kept as the last error (round atk92 F7).
-  update retention.notifications n
-     set last_error = retention_internal._erase_in(n.last_error, v_vals, '[erased]', 'bare')
-   where n.last_error ilike any (v_pats);
-  update retention.archive_objects o
-     set error = retention_internal._erase_in(o.error, v_vals, '[erased]', 'bare')
-   where o.error ilike any (v_pats);
-  update retention.backup_prunings b
-     set error = retention_internal._erase_in(b.error, v_vals, '[erased]', 'bare')
-   where b.error ilike any (v_pats);
-  update retention.object_deletions d
-     set last_error = retention_internal._erase_in(d.last_error, v_vals, '[erased]', 'bare')
-   where d.last_error ilike any (v_pats);
 end
 $$;
 comment on function retention_internal._erase_in_messages(text[]) is
