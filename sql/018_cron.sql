@@ -163,16 +163,36 @@ comment on function retention_internal._cron_error(text) is
 -- A time zone the worker can schedule in: one PostgreSQL knows, as an IANA name the
 -- worker's Node.js (ICU) knows too. PostgreSQL also lists posix/… and right/… copies,
 -- Factory, localtime and posixrules, which cron-parser cannot use.
+-- Reading pg_timezone_names reads every zone file (~40 ms where the system's tzdata has
+-- 1,800), so an Area/Location name is looked up by itself: PostgreSQL loads its file,
+-- whose name it finds without case and reports in the file's own case, so the name is one
+-- of the list exactly when it reads back unchanged ('europe/berlin' is not). Such a name
+-- cannot be a POSIX rule (PostgreSQL's other reading), which needs a comma before a '/'.
 create or replace function retention_internal._time_zone_ok(p_zone text)
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
+set timezone = 'UTC'
 as $$
-  select p_zone is not null
-     and p_zone !~ '^(posix|right)/' and p_zone not in ('Factory', 'localtime', 'posixrules')
-     and exists (select from pg_catalog.pg_timezone_names where name = p_zone)
+begin
+  if p_zone is null or p_zone ~ '^(posix|right)/' or p_zone in ('Factory', 'localtime', 'posixrules') then
+    return false;
+  end if;
+  if p_zone = 'UTC' then
+    return true;
+  end if;
+  if p_zone ~ '^[A-Z][A-Za-z_-]*(/[A-Za-z0-9_+-]+)+$' then
+    begin
+      perform pg_catalog.set_config('timezone', p_zone, true);
+      return pg_catalog.current_setting('timezone') = p_zone;
+    exception when invalid_parameter_value then
+      return false;
+    end;
+  end if;
+  return exists (select from pg_catalog.pg_timezone_names z where z.name = p_zone);
+end
 $$;
 comment on function retention_internal._time_zone_ok(text) is
   'Internal. Whether a time zone is one both PostgreSQL and the worker (cron-parser, ICU) know.';
