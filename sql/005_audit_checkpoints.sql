@@ -60,6 +60,14 @@ begin
     raise exception 'a checkpoint needs a key id (letters, digits, . _ : -, at most 64), a 64-byte Ed25519 signature and a signing time within the last day'
       using errcode = 'RT026', hint = 'The worker signs checkpoints with PG_RETENTION_SIGNING_KEY_FILE.';
   end if;
+  -- Nor does it sign a row before the row was written (round atk95 F1: a clock a day behind
+  -- signed "23 hours before"): five minutes' skew between the signer's clock and the
+  -- database's are allowed, as above.
+  if p_signed_at < (select a.occurred_at from retention.audit_log a where a.audit_id = p_audit_id) - interval '5 minutes' then
+    raise exception 'a checkpoint of audit row % cannot be signed at %, before the row was written (%)', p_audit_id, p_signed_at,
+                    (select a.occurred_at from retention.audit_log a where a.audit_id = p_audit_id)
+      using errcode = 'RT026', hint = 'The signer''s clock is behind the database''s: set it right (NTP), then sign the head again.';
+  end if;
   insert into retention.audit_checkpoints (audit_id, row_hash, signed_at, key_id, signature)
   values (p_audit_id, p_row_hash, p_signed_at, p_key_id, p_signature)
   returning * into v_row;

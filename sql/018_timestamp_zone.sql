@@ -64,9 +64,14 @@ $$;
 comment on function retention_internal._database_zone() is
   'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role), as PostgreSQL spells it, else NULL. Never the session''s.';
 
--- The zones an application may write a table's wall times in: the database's TimeZone,
--- the table owner's own (ALTER ROLE ... SET timezone, in this database or any), and the
--- server's configuration (ALTER SYSTEM or postgresql.conf, where the owner may read it).
+-- The zones an application may write a table's wall times in, each as PostgreSQL spells it:
+--   * the database's TimeZone (ALTER DATABASE, ALTER ROLE ALL IN DATABASE), and every
+--     role's (ALTER ROLE ALL: round atk95 F3);
+--   * the role settings of the table's owner and of every role that may insert or update
+--     its rows (an application's login that is not the owner), in this database or any;
+--   * the server's: its configuration files (ALTER SYSTEM, postgresql.conf) and its
+--     command line (`postgres -c timezone=…`, as containers start it: round atk95 F4,
+--     read from postmaster.opts), where the owner may read them.
 -- Each only ever makes rows go later (the latest reading decides), so none of them,
 -- whoever set it, can make a row go early. Never the session's.
 create or replace function retention_internal._written_zones(p_rel regclass)
@@ -80,32 +85,41 @@ as $$
 declare
   v_zones text[];
   v_file  text;
+  v_opts  text[];
 begin
   select array_agg(distinct z) into v_zones
     from (select retention_internal._zone_canonical(substr(c, strpos(c, '=') + 1)) as z
             from pg_catalog.pg_db_role_setting s cross join lateral unnest(s.setconfig) c
            where lower(split_part(c, '=', 1)) = 'timezone'
              and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))
-             and (s.setrole = 0 and s.setdatabase <> 0
-                  or s.setrole = (select k.relowner from pg_catalog.pg_class k where k.oid = p_rel))) x
+             and (s.setrole = 0
+                  or s.setrole = (select k.relowner from pg_catalog.pg_class k where k.oid = p_rel)
+                  or (exists (select from pg_catalog.pg_roles r where r.oid = s.setrole)
+                      and pg_catalog.has_any_column_privilege(s.setrole, p_rel, 'INSERT, UPDATE')))) x
    where z is not null;
   begin
     select f.setting into v_file from pg_catalog.pg_file_settings f
      where lower(f.name) = 'timezone' and f.applied order by f.seqno desc limit 1;
     v_file := retention_internal._zone_canonical(v_file);
+    -- The server's command line overrides its files. postmaster.opts holds it, each
+    -- argument in double quotes: "-c" "timezone=…", or "--timezone=…".
+    v_opts := array(select retention_internal._zone_canonical(m[1])
+                      from pg_catalog.regexp_matches(pg_catalog.pg_read_file('postmaster.opts'),
+                                                     '"(?:--)?timezone=([^"]*)"', 'gi') m);
   exception when others then
-    -- The owner may not read the server's configuration files (not a superuser, round
-    -- atk82 F3): the zone sessions start with stands in (the configuration's, unless a
-    -- database or role setting, also taken above, or the login's own replaces it);
-    -- check_setup says the owner cannot read them.
-    select retention_internal._zone_canonical(s.reset_val) into v_file
-      from pg_catalog.pg_settings s where s.name = 'TimeZone';
+    -- The owner may not read the server's configuration files or its command line (not a
+    -- superuser, round atk82 F3): the zone sessions start with stands in (the server's,
+    -- unless a database or role setting, also taken above, or the login's own replaces
+    -- it); check_setup says the owner cannot read them.
+    v_opts := array(select retention_internal._zone_canonical(s.reset_val)
+                      from pg_catalog.pg_settings s where s.name = 'TimeZone');
   end;
-  return array(select distinct z from unnest(coalesce(v_zones, '{}') || v_file) z where z is not null order by z);
+  return array(select distinct z from unnest(coalesce(v_zones, '{}') || v_file || coalesce(v_opts, '{}')) z
+                where z is not null order by z);
 end
 $$;
 comment on function retention_internal._written_zones(regclass) is
-  'Internal. The zones an application may write a table''s wall times in: the database''s, the table owner''s role setting and the server configuration''s TimeZone, as PostgreSQL spells them (only ever making rows go later).';
+  'Internal. The zones an application may write a table''s wall times in: the database''s and every role''s (ALTER ROLE ALL), the role settings of the table''s owner and of the roles that may insert or update it, the server configuration''s and command line''s TimeZone, as PostgreSQL spells them (only ever making rows go later).';
 
 create or replace function retention_internal._timestamp_zones(p_policy retention.policies)
 returns text[]
@@ -115,7 +129,22 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select case when p_policy.timestamp_zone is not null then array[p_policy.timestamp_zone]
+  select case when p_policy.timestamp_zone is not null
+              -- A mark pg-retention stamps (a soft delete's deleted-at, a scrub's
+              -- scrubbed-at) is the latest wall time of UTC and the stamping policy's
+              -- zones: read in another zone alone (Asia/Tokyo) it looks up to that zone's
+              -- offset older than it is (round atk95 F6). Read in UTC too, it never does.
+              then array(select distinct z
+                           from pg_catalog.unnest(array[p_policy.timestamp_zone]
+                                  || case when p_policy.action = 'purge_soft_deleted'
+                                            or exists (select from retention.policies x
+                                                        where (x.action = 'soft_delete' and x.deleted_at_column = p_policy.age_column
+                                                               or x.action = 'scrub' and x.scrubbed_at_column = p_policy.age_column)
+                                                          and x.target in (select p_policy.target
+                                                                           union all select a.relid from pg_catalog.pg_partition_ancestors(p_policy.target) a
+                                                                           union all select t.relid from pg_catalog.pg_partition_tree(p_policy.target) t))
+                                          then array['UTC'] else '{}'::text[] end) z
+                          order by z)
               else array(select distinct z
                            from pg_catalog.unnest(array['UTC',
                                   coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC')]
@@ -123,13 +152,17 @@ as $$
                           order by z) end
 $$;
 comment on function retention_internal._timestamp_zones(retention.policies) is
-  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone, else UTC, the installation''s default and the zones its application may write in (_written_zones; the latest reading wins).';
+  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone (with UTC where the column is a mark a soft delete or scrub stamps), else UTC, the installation''s default and the zones its application may write in (_written_zones; the latest reading wins).';
 
 -- SQL for a cutoff (p_value, a timestamptz expression) on a wall clock in p_zones: the
 -- latest wall time below which every value is past the cutoff in each zone. Around a
--- fall-back transition a wall time names two instants; least(c, (cutoff + 1 hour) in the
--- zone - 1 hour) keeps the repeated hour's rows until its second occurrence is past too.
--- Transitions of at most an hour (every zone in use but Antarctica/Troll) are covered.
+-- fall-back transition a wall time names two instants; least(c, (cutoff + N) in the zone
+-- - N) keeps the repeated hours' rows until their second occurrence is past too, for a
+-- transition back by up to N within N after the cutoff. N is 1, 3 and 25 hours: the
+-- yearly hour, and the larger changes zones made (Asia/Magadan and Asia/Chita back 2
+-- hours in 2014, Antarctica/Casey 3 hours, Kwajalein a day: round atk95 F5), since a
+-- cutoff lies in the past. Each term only ever lowers the cutoff, and only near a
+-- transition.
 create or replace function retention_internal._local_cutoff_sql(p_zones text[], p_value text)
 returns text
 language sql
@@ -139,12 +172,14 @@ set standard_conforming_strings = on
 as $$
   select case when pg_catalog.cardinality(p_zones) = 1 then x.parts[1] else 'least(' || pg_catalog.array_to_string(x.parts, ', ') || ')' end
     from (select array(select pg_catalog.format(
-                         'least((%1$s) at time zone %2$L, ((%1$s) + interval ''1 hour'') at time zone %2$L - interval ''1 hour'')',
+                         'least((%1$s) at time zone %2$L, ((%1$s) + interval ''1 hour'') at time zone %2$L - interval ''1 hour'', '
+                         '((%1$s) + interval ''3 hours'') at time zone %2$L - interval ''3 hours'', '
+                         '((%1$s) + interval ''25 hours'') at time zone %2$L - interval ''25 hours'')',
                          p_value, z)
                          from pg_catalog.unnest(p_zones) with ordinality u(z, n) order by n) as parts) x
 $$;
 comment on function retention_internal._local_cutoff_sql(text[], text) is
-  'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back of up to an hour.';
+  'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back (of up to 25 hours).';
 
 -- SQL for a policy's cutoff ($1-style expression p_value) in its age column's own type:
 -- timestamptz as it is; timestamp and date as the wall time of _local_cutoff_sql (a date

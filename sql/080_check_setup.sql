@@ -274,17 +274,17 @@ begin
     fix := format('GRANT pg_read_all_stats TO %I;', current_user);
     return next;
   end if;
-  -- An owner that cannot read the server's configuration files does not see a TimeZone set
-  -- there (ALTER SYSTEM, postgresql.conf) for timestamp age columns; only the zone its own
-  -- sessions start with stands in for it.
+  -- An owner that cannot read the server's configuration files and command line does not
+  -- see a TimeZone set there (ALTER SYSTEM, postgresql.conf, postgres -c timezone=…) for
+  -- timestamp age columns; only the zone its own sessions start with stands in for it.
   if exists (select from retention.policies x
                 join pg_catalog.pg_attribute a on a.attrelid = x.target and a.attname = x.age_column
                                               and a.attnum > 0 and not a.attisdropped
               where retention_internal._base_type(a.atttypid, -1) in ('timestamp without time zone', 'date'))
      and not retention_internal._reads_file_settings() then
     policy := null;
-    problem := format('the retention owner %s cannot read the server''s configuration (pg_file_settings): a TimeZone set there after installation is seen only as its own sessions start with it, for timestamp and date age columns', current_user);
-    fix := format('GRANT SELECT ON pg_catalog.pg_file_settings TO %1$I; GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO %1$I; -- or give each such policy p_timestamp_zone', current_user);
+    problem := format('the retention owner %s cannot read the server''s configuration (pg_file_settings) or command line (postmaster.opts): a TimeZone set there after installation is seen only as its own sessions start with it, for timestamp and date age columns', current_user);
+    fix := format('GRANT SELECT ON pg_catalog.pg_file_settings TO %1$I; GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO %1$I; GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) TO %1$I; -- or give each such policy p_timestamp_zone', current_user);
     return next;
   end if;
 end
@@ -312,12 +312,13 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform from pg_catalog.pg_file_settings limit 1;
+  perform pg_catalog.pg_read_file('postmaster.opts');
   return true;
 exception when insufficient_privilege then
   return false;
 end
 $$;
 comment on function retention_internal._reads_file_settings() is
-  'Internal. Whether the current role may read pg_file_settings.';
+  'Internal. Whether the current role may read pg_file_settings and the server''s command line (postmaster.opts).';
 comment on function retention.check_setup() is
   'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, a timestamp or date age column naming no zone while the database''s TimeZone is not the default, disabled or never-run policies.';

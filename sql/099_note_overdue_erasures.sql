@@ -4,7 +4,8 @@
 -- queues one erasure_overdue notification, once per request however often it is asked.
 -- A p_as_of ahead of the database's clock lists what would be overdue then and queues
 -- nothing: an alert sent early would be the only one (one per request), and the day it
--- is due it would not come. The payload names the request, its table, its status and the
+-- is due it would not come. The alert says when it was really checked and how many days
+-- overdue the request really is (the database's clock, whatever p_as_of: round atk95 F2). The payload names the request, its table, its status and the
 -- subject's token, never the subject's key, who asked, or why it waits (a hold's reason
 -- may name the person). It also forgets the holds on a completed erasure's values that
 -- have expired since (nothing else runs when a hold merely expires).
@@ -43,10 +44,10 @@ begin
                               'subject_hash', o.subject_hash,
                               'requested_at', o.requested_at, 'due_at', o.due_at,
                               'status', o.status,
-                              'days_overdue', floor(extract(epoch from least(p_as_of, now()) - o.due_at) / 86400)::int,
-                              'checked_at', least(p_as_of, now()))
+                              'days_overdue', floor(extract(epoch from pg_catalog.clock_timestamp() - o.due_at) / 86400)::int,
+                              'checked_at', pg_catalog.clock_timestamp())
       from overdue o
-     where o.due_at < now()
+     where o.due_at < pg_catalog.clock_timestamp()
     on conflict (dedupe_key) do nothing
     returning (payload->>'request_id')::bigint as request_id
   )

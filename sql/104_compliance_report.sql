@@ -362,6 +362,9 @@ declare
   v_rep  jsonb;
   v_late text;
 begin
+  -- The report's generated_at and the month's end are judged by now(): a transaction held
+  -- open would wind them back (round atk95 F7).
+  perform retention_internal._check_fresh_clock();
   if p_month is not null and (not isfinite(p_month) or p_month < date '1970-01-01' or p_month > date '9999-11-30') then
     raise exception 'no month to store at %', p_month
       using errcode = 'RT040', hint = 'Give a day of a month from 1970 on (its first, e.g. ''2026-11-01''), or nothing for last month.';

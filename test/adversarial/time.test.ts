@@ -158,6 +158,8 @@ describe('a step cannot take its clock from a transaction opened long before (at
       `select * from retention.erasure_step(${request_id})`,
       `select retention.propose('st.gate')`,
       `select retention.approve_proposal(${proposal}, 'ok')`,
+      // A stored report says when it was generated, and whether its month has ended, by now() (atk95 F7).
+      `select * from retention.store_compliance_report()`,
     ];
     // Each in a transaction that began 10.5 seconds earlier, all at once.
     const codes = await Promise.all(calls.map(async (sql) => {
