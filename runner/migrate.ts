@@ -225,7 +225,7 @@ export async function installJobSchema(
     // the owner runs: whoever adds a queue row (the worker's pg-boss adds its cron queue at
     // every start), its table is the one pg-boss itself would name.
     await client.query(`create or replace function retention_internal._job_queue_guard() returns trigger
-      language plpgsql set search_path = pg_catalog, pg_temp as $g$
+      language plpgsql set search_path = pg_catalog, pg_temp set jit = off as $g$
       begin
         if new.table_name is distinct from
            (case when new.partition then 'j' || pg_catalog.encode(pg_catalog.sha224(new.name::bytea), 'hex')

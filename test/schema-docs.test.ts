@@ -1,5 +1,5 @@
 // psql's \d+ and \df+ explain the schema: every table, view and column of the retention
-// schema, and every routine, has a comment.
+// schema, and every routine, has a comment. And every routine keeps JIT off.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from './support/db.ts';
 
@@ -23,6 +23,14 @@ describe('the retention schema documents itself', () => {
     const fns = await db.q<{ fn: string }>(
       `select p.oid::regprocedure::text as fn from pg_proc p
         where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and obj_description(p.oid, 'pg_proc') is null order by 1`);
+    expect(fns.map((r) => r.fn)).toEqual([]);
+  });
+
+  it('every function but an inlinable SQL one runs with jit = off (sql/995_jit_off.sql)', async () => {
+    const fns = await db.q<{ fn: string }>(
+      `select p.oid::regprocedure::text as fn from pg_proc p join pg_language l on l.oid = p.prolang
+        where p.pronamespace in ('retention'::regnamespace, 'retention_internal'::regnamespace) and p.prokind = 'f'
+          and (l.lanname <> 'sql' or p.proconfig is not null) and not 'jit=off' = any (coalesce(p.proconfig, '{}')) order by 1`);
     expect(fns.map((r) => r.fn)).toEqual([]);
   });
 });
