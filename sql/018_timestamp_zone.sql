@@ -68,7 +68,8 @@ comment on function retention_internal._database_zone() is
 --   * the database's TimeZone (ALTER DATABASE, ALTER ROLE ALL IN DATABASE), and every
 --     role's (ALTER ROLE ALL: round atk95 F3);
 --   * the role settings of the table's owner and of every role that may insert or update
---     its rows (an application's login that is not the owner), in this database or any;
+--     its rows or those of a table it is a partition of, itself or through a role it may
+--     SET ROLE to (an application's login that is not the owner), in this database or any;
 --   * the server's: its configuration files (ALTER SYSTEM, postgresql.conf) and its
 --     command line (`postgres -c timezone=…`, as containers start it: round atk95 F4,
 --     read from postmaster.opts), where the owner may read them.
@@ -94,8 +95,14 @@ begin
              and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))
              and (s.setrole = 0
                   or s.setrole = (select k.relowner from pg_catalog.pg_class k where k.oid = p_rel)
+                  -- A role that may write the table, or any table it is a partition of,
+                  -- itself or through a role it may SET ROLE to (NOINHERIT too).
                   or (exists (select from pg_catalog.pg_roles r where r.oid = s.setrole)
-                      and pg_catalog.has_any_column_privilege(s.setrole, p_rel, 'INSERT, UPDATE')))) x
+                      and exists (select from pg_catalog.pg_roles g
+                                   cross join (select p_rel::oid as rel
+                                               union all select a.relid from pg_catalog.pg_partition_ancestors(p_rel) a) t
+                                   where pg_catalog.pg_has_role(s.setrole, g.oid, 'MEMBER')
+                                     and pg_catalog.has_any_column_privilege(g.oid, t.rel, 'INSERT, UPDATE'))))) x
    where z is not null;
   begin
     select f.setting into v_file from pg_catalog.pg_file_settings f
