@@ -38,6 +38,14 @@ as $$
                   where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid and d.deptype = 'e'
                     and e.extname in ('pg_cron', 'pg_partman', 'dblink', 'postgres_fdw', 'pg_background', 'pg_later', 'pgagent'))
       then 'a function of a scheduler, partition manager or remote-access extension, which runs SQL of its own'
+    -- contrib's refint (check_foreign_key, check_primary_key): a trigger that deletes or
+    -- updates the rows of other tables its arguments name, by SQL of its own, unseen by
+    -- the hold check (round atk94 F1). Installed as an extension or from its library.
+    when exists (select from pg_catalog.pg_depend d join pg_catalog.pg_extension e on e.oid = d.refobjid
+                  where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid and d.deptype = 'e'
+                    and e.extname = 'refint')
+         or (p.prolang = (select l.oid from pg_catalog.pg_language l where l.lanname = 'c') and p.probin ~ '(^|/)refint(\.so)?$')
+      then 'refint''s trigger function, which changes the rows of other tables by SQL of its own'
     when exists (select from pg_catalog.pg_proc j where j.proname = 'job_table_run' and j.pronamespace = p.pronamespace)
          and exists (select from pg_catalog.pg_class v where v.relname = 'version' and v.relnamespace = p.pronamespace)
       then 'a function of pg-retention''s job schema (pg-boss), which runs SQL it is given'

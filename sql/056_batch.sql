@@ -314,6 +314,8 @@ declare
   v_tids   tid[];
   v_pass   text;
   v_locked bigint;
+  v_rels   oid[];
+  v_rel    oid;
 begin
   if p_pick is null then
     execute p_final into o_rows, o_oldest, o_newest, o_related
@@ -322,8 +324,17 @@ begin
   end if;
   execute p_pick into v_tids
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, p_tid;
+  -- A lock pass may wait for a row the application holds, and the statements after it are
+  -- planned after the wait. Meanwhile the application may add what the planner runs
+  -- (CREATE STATISTICS on an expression takes SHARE UPDATE EXCLUSIVE, which the batch's
+  -- ROW EXCLUSIVE does not stop): its function ran as the retention owner (round atk94
+  -- F2). So each statement after a pass checks the tables again first.
+  v_rels := array(select p_pol.target::oid union select t.rel::oid from retention_internal._cascade_tree(p_pol.target) t);
   foreach v_pass in array p_passes loop
     execute v_pass into v_locked using v_tids;
+    foreach v_rel in array v_rels loop
+      perform retention_internal._check_planner_code(v_rel::regclass);
+    end loop;
   end loop;
   execute p_final into o_rows, o_oldest, o_newest, o_related
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
