@@ -57,6 +57,8 @@ class Worker {
   private handler: RunHandler | null = null;
   private notifier: Notifier | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Periodic tasks under way: shutdown waits for them before it closes the pool. */
+  private readonly periodic = new Set<Promise<void>>();
   private ready = false;
   private stopping = false;
   private stopped: Promise<number> | null = null;
@@ -198,11 +200,10 @@ class Worker {
     const schedule = (delay: number) => {
       const t = setTimeout(async () => {
         this.timers.delete(t);
-        try {
-          await fn();
-        } catch (err) {
-          this.log.warn(errFields(err), 'periodic task failed');
-        }
+        const task = fn().catch((err: unknown) => this.log.warn(errFields(err), 'periodic task failed'));
+        this.periodic.add(task);
+        await task;
+        this.periodic.delete(task);
         if (!this.stopping) schedule(ms);
       }, delay);
       this.timers.add(t);
@@ -230,6 +231,9 @@ class Worker {
           exitCode = 1;
         }
       }
+      // A periodic task under way (a schedule sync, a report, a checkpoint) ends before
+      // the pool closes, or its last log line would come after 'worker stopped'.
+      await Promise.race([Promise.all(this.periodic), sleep(Math.max(1000, deadline - Date.now()))]);
       await this.notifier?.stop();
       await boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch((err) => this.log.warn(errFields(err), 'job system stop failed'));
       await this.pool.end().catch(() => {});

@@ -68,7 +68,7 @@ describe('the compiled runner', () => {
       w.proc.kill('SIGTERM');
     }
     expect(await w.exited).toBe(0);
-    expect(w.lines.at(-1)!.msg).toBe('worker stopped');
+    expect(w.lines.at(-1)!.msg, JSON.stringify(w.lines.slice(-4))).toBe('worker stopped');
     expect(w.stderr()).toBe('');
   });
 });
