@@ -10,7 +10,9 @@ import pg from 'pg';
  * `information_schema.sql_identifier` runs as whoever migrates (atk57 F2). Our own SQL
  * qualifies every retention name, so it needs nothing else on the path. */
 export const PINNED_SEARCH_PATH = 'pg_catalog, pg_temp';
-const PIN = '-c search_path=pg_catalog,pg_temp';
+// Zone names read as zones, not as the abbreviations of a set a database or role setting
+// chose (round atk98 F1): what the SQL routines refuse in any other set.
+const PIN = '-c search_path=pg_catalog,pg_temp -c timezone_abbreviations=Default';
 
 /** The config with the search path pinned in the startup packet, after any options the
  * operator gave (PGOPTIONS, or `options=` in the URL, which pg would otherwise let win). */

@@ -40,7 +40,7 @@ async function exists(p: string): Promise<boolean> {
  * (tests and the demo need no durability) unless `durable`, as benchmarks are. */
 export async function startEmbedded(
   dataDir: string,
-  opts: { persistent: boolean; port?: number; durable?: boolean; settings?: string[] },
+  opts: { persistent: boolean; port?: number; durable?: boolean; settings?: string[]; flags?: string[] },
 ): Promise<Embedded> {
   const port = opts.port ?? (await freePort());
   const initialised = await exists(`${dataDir}/PG_VERSION`);
@@ -60,6 +60,7 @@ export async function startEmbedded(
       ...(opts.durable ? [] : ['-c', 'fsync=off']),
       '-c', 'max_connections=200', '-c', 'shared_buffers=256MB',
       ...(opts.settings ?? []).flatMap((s) => ['-c', s]),
+      ...(opts.flags ?? []),
     ],
     onLog: () => {},
     onError: () => {},

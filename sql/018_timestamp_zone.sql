@@ -65,16 +65,17 @@ comment on function retention_internal._database_zone() is
   'Internal. The database''s configured TimeZone (ALTER DATABASE ... SET timezone; pg_db_role_setting for no role), as PostgreSQL spells it, else NULL. Never the session''s.';
 
 -- The zones an application may write a table's wall times in, each as PostgreSQL spells it:
---   * the database's TimeZone (ALTER DATABASE, ALTER ROLE ALL IN DATABASE), and every
---     role's (ALTER ROLE ALL: round atk95 F3);
---   * the role settings of the table's owner and of every role that may insert or update
---     its rows or those of a table it is a partition of, itself or through a role it may
---     SET ROLE to (an application's login that is not the owner), in this database or any;
+--   * every TimeZone a role or database setting names, in this database or in all
+--     (ALTER DATABASE, ALTER ROLE, ALTER ROLE ALL, each IN DATABASE or not). Not only the
+--     settings of the roles that may write the table: a login writes it through a view,
+--     a SECURITY DEFINER function, a trigger or a rule of a role that may, with its own
+--     session's zone, and privileges change after rows were written (round atk98 F2, F4);
 --   * the server's: its configuration files (ALTER SYSTEM, postgresql.conf) and its
---     command line (`postgres -c timezone=…`, as containers start it: round atk95 F4,
---     read from postmaster.opts), where the owner may read them.
--- Each only ever makes rows go later (the latest reading decides), so none of them,
--- whoever set it, can make a row go early. Never the session's.
+--     command line (`postgres -c timezone=…` or `-ctimezone=…`, as containers start it:
+--     rounds atk95 F4, atk98 F3, read from postmaster.opts), where the owner may read them.
+-- Each only ever makes rows go later (the latest reading decides, by at most the spread
+-- of the zones' offsets), so none of them, whoever set it, can make a row go early.
+-- Never the session's. p_rel is kept for callers; the answer no longer depends on it.
 create or replace function retention_internal._written_zones(p_rel regclass)
 returns text[]
 language plpgsql
@@ -92,27 +93,17 @@ begin
     from (select retention_internal._zone_canonical(substr(c, strpos(c, '=') + 1)) as z
             from pg_catalog.pg_db_role_setting s cross join lateral unnest(s.setconfig) c
            where lower(split_part(c, '=', 1)) = 'timezone'
-             and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))
-             and (s.setrole = 0
-                  or s.setrole = (select k.relowner from pg_catalog.pg_class k where k.oid = p_rel)
-                  -- A role that may write the table, or any table it is a partition of,
-                  -- itself or through a role it may SET ROLE to (NOINHERIT too).
-                  or (exists (select from pg_catalog.pg_roles r where r.oid = s.setrole)
-                      and exists (select from pg_catalog.pg_roles g
-                                   cross join (select p_rel::oid as rel
-                                               union all select a.relid from pg_catalog.pg_partition_ancestors(p_rel) a) t
-                                   where pg_catalog.pg_has_role(s.setrole, g.oid, 'MEMBER')
-                                     and pg_catalog.has_any_column_privilege(g.oid, t.rel, 'INSERT, UPDATE'))))) x
+             and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))) x
    where z is not null;
   begin
     select f.setting into v_file from pg_catalog.pg_file_settings f
      where lower(f.name) = 'timezone' and f.applied order by f.seqno desc limit 1;
     v_file := retention_internal._zone_canonical(v_file);
     -- The server's command line overrides its files. postmaster.opts holds it, each
-    -- argument in double quotes: "-c" "timezone=…", or "--timezone=…".
+    -- argument in double quotes: "-c" "timezone=…", "-ctimezone=…" or "--timezone=…".
     v_opts := array(select retention_internal._zone_canonical(m[1])
                       from pg_catalog.regexp_matches(pg_catalog.pg_read_file('postmaster.opts'),
-                                                     '"(?:--)?timezone=([^"]*)"', 'gi') m);
+                                                     '"(?:--|-c)?timezone=([^"]*)"', 'gi') m);
   exception when others then
     -- The owner may not read the server's configuration files or its command line (not a
     -- superuser, round atk82 F3): the zone sessions start with stands in (the server's,
@@ -126,7 +117,41 @@ begin
 end
 $$;
 comment on function retention_internal._written_zones(regclass) is
-  'Internal. The zones an application may write a table''s wall times in: the database''s and every role''s (ALTER ROLE ALL), the role settings of the table''s owner and of the roles that may insert or update it, the server configuration''s and command line''s TimeZone, as PostgreSQL spells them (only ever making rows go later).';
+  'Internal. The zones an application may write a table''s wall times in: every TimeZone of a role or database setting (this database''s or all), the server configuration''s and command line''s, as PostgreSQL spells them (only ever making rows go later).';
+
+-- AT TIME ZONE reads a name as an abbreviation of the session's timezone_abbreviations
+-- before it reads it as a zone: under the set 'Australia', 'EST' is +10, where the zone EST
+-- that writers' sessions use is -5 (round atk98 F1). Runs, erasures and the runner's
+-- connections pin the set 'Default' (pin_session, runner/db.ts), whose abbreviations
+-- that are also zone names read the same or later (EST, MST, HST: the zones' offsets
+-- since 1968; CET, EET, MET, WET: standard time, so summer rows go up to an hour late).
+-- In a session with another set, the zones (but UTC) that are abbreviations there are
+-- refused.
+create or replace function retention_internal._zones_as_read(p_zones text[])
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_zone text;
+begin
+  if pg_catalog.current_setting('timezone_abbreviations') <> 'Default' then
+    -- UTC is UTC in every set (_zone_canonical spells its aliases UTC).
+    select z into v_zone from unnest(p_zones) z
+     where z <> 'UTC' and exists (select from pg_catalog.pg_timezone_abbrevs a where upper(a.abbrev) = upper(z)) limit 1;
+    if found then
+      raise exception using errcode = '22023',
+        message = format('RT022: this session''s timezone_abbreviations (%s) would read the time zone %s as an abbreviation, not as the zone its rows are written in',
+                         pg_catalog.current_setting('timezone_abbreviations'), v_zone),
+        hint = 'SET timezone_abbreviations = ''Default'' (pg-retention''s procedures and its runner do) and call again.';
+    end if;
+  end if;
+  return p_zones;
+end
+$$;
+comment on function retention_internal._zones_as_read(text[]) is
+  'Internal. p_zones, refused (RT022) when the session''s timezone_abbreviations is not Default and would read one of them as an abbreviation in AT TIME ZONE.';
 
 create or replace function retention_internal._timestamp_zones(p_policy retention.policies)
 returns text[]
@@ -136,7 +161,7 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select case when p_policy.timestamp_zone is not null
+  select retention_internal._zones_as_read(case when p_policy.timestamp_zone is not null
               -- A mark pg-retention stamps (a soft delete's deleted-at, a scrub's
               -- scrubbed-at) is the latest wall time of UTC and the stamping policy's
               -- zones: read in another zone alone (Asia/Tokyo) it looks up to that zone's
@@ -147,16 +172,19 @@ as $$
                                             or exists (select from retention.policies x
                                                         where (x.action = 'soft_delete' and x.deleted_at_column = p_policy.age_column
                                                                or x.action = 'scrub' and x.scrubbed_at_column = p_policy.age_column)
+                                                          -- Anywhere in its partition tree: a stamped row moves
+                                                          -- to a sibling when the application changes its
+                                                          -- partition key (round atk98 F5).
                                                           and x.target in (select p_policy.target
-                                                                           union all select a.relid from pg_catalog.pg_partition_ancestors(p_policy.target) a
-                                                                           union all select t.relid from pg_catalog.pg_partition_tree(p_policy.target) t))
+                                                                           union all select t.relid from pg_catalog.pg_partition_tree(
+                                                                                       pg_catalog.pg_partition_root(p_policy.target)) t))
                                           then array['UTC'] else '{}'::text[] end) z
                           order by z)
               else array(select distinct z
                            from pg_catalog.unnest(array['UTC',
                                   coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC')]
                                   || retention_internal._written_zones(p_policy.target)) z
-                          order by z) end
+                          order by z) end)
 $$;
 comment on function retention_internal._timestamp_zones(retention.policies) is
   'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone (with UTC where the column is a mark a soft delete or scrub stamps), else UTC, the installation''s default and the zones its application may write in (_written_zones; the latest reading wins).';

@@ -2,7 +2,7 @@
 -- would otherwise resolve names (functions, operators) through the caller's search_path
 -- and read timestamps in the caller's TimeZone. So the public procedures (run, run_all,
 -- process_erasure) pin the session itself for their length: search_path pg_catalog,
--- pg_temp, TimeZone UTC, standard_conforming_strings on and default_transaction_isolation read committed (every batch
+-- pg_temp, TimeZone UTC, timezone_abbreviations Default, standard_conforming_strings on and default_transaction_isolation read committed (every batch
 -- after the first commit must read holds committed while it waited for the holds lock:
 -- a repeatable-read snapshot taken before would not see them), saving the caller's values in retention.caller_* settings and
 -- putting them back when they finish or raise a known error (unpin_session). A run
@@ -21,6 +21,7 @@ begin
   perform pg_catalog.set_config('retention.caller_isolation', pg_catalog.current_setting('default_transaction_isolation'), false);
   perform pg_catalog.set_config('retention.caller_scs', pg_catalog.current_setting('standard_conforming_strings'), false);
   perform pg_catalog.set_config('retention.caller_jit', pg_catalog.current_setting('jit'), false);
+  perform pg_catalog.set_config('retention.caller_tz_abbreviations', pg_catalog.current_setting('timezone_abbreviations'), false);
   perform pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
   -- String literals read as the routines were written ('\w' is a regular expression's
   -- word class, not an escape), whatever the caller's setting.
@@ -28,6 +29,12 @@ begin
   -- A run's statements are short: JIT compiling them costs milliseconds on every batch.
   perform pg_catalog.set_config('jit', 'off', false);
   perform pg_catalog.set_config('TimeZone', 'UTC', false);
+  -- Zone names in AT TIME ZONE read as PostgreSQL's Default abbreviations, not as a set
+  -- the caller, its role or its database chose (round atk98 F1, _zones_as_read). Only
+  -- set when it differs: setting it reads the set's file.
+  if not pg_catalog.texteq(pg_catalog.current_setting('timezone_abbreviations'), 'Default') then
+    perform pg_catalog.set_config('timezone_abbreviations', 'Default', false);
+  end if;
   perform pg_catalog.set_config('default_transaction_isolation', 'read committed', false);
   -- A run or erasure starts here, so any run lock this session still holds is left from
   -- one that is over: a cancel landed while its procedure committed between two steps,
@@ -54,7 +61,7 @@ begin
 end
 $$;
 comment on function retention.pin_session() is
-  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), default isolation (read committed), standard_conforming_strings (on) and jit (off), saving the caller''s values, for a procedure that commits (run, run_all, run_due, process_erasure call it as they start), and releases any run lock the session still holds from a run that is over. unpin_session puts the settings back. Changes nothing but this session''s settings and locks.';
+  'Pins this session''s search_path (pg_catalog, pg_temp), TimeZone (UTC), timezone_abbreviations (Default), default isolation (read committed), standard_conforming_strings (on) and jit (off), saving the caller''s values, for a procedure that commits (run, run_all, run_due, process_erasure call it as they start), and releases any run lock the session still holds from a run that is over. unpin_session puts the settings back. Changes nothing but this session''s settings and locks.';
 
 create or replace function retention.unpin_session()
 returns void
@@ -70,7 +77,12 @@ begin
   perform pg_catalog.set_config('standard_conforming_strings',
     coalesce(pg_catalog.current_setting('retention.caller_scs', true), 'on'), false);
   perform pg_catalog.set_config('jit', coalesce(pg_catalog.current_setting('retention.caller_jit', true), 'on'), false);
+  if not pg_catalog.texteq(pg_catalog.current_setting('timezone_abbreviations'),
+                           coalesce(pg_catalog.current_setting('retention.caller_tz_abbreviations', true), 'Default')) then
+    perform pg_catalog.set_config('timezone_abbreviations',
+      coalesce(pg_catalog.current_setting('retention.caller_tz_abbreviations', true), 'Default'), false);
+  end if;
 end
 $$;
 comment on function retention.unpin_session() is
-  'Puts back the search_path, TimeZone, isolation, standard_conforming_strings and jit pin_session saved. Changes nothing but this session''s settings.';
+  'Puts back the search_path, TimeZone, timezone_abbreviations, isolation, standard_conforming_strings and jit pin_session saved. Changes nothing but this session''s settings.';

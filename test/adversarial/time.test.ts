@@ -338,7 +338,7 @@ describe('the zone of timestamp and date columns', () => {
     await db.q(`insert into app.tz_own values (1, (now() at time zone '${LA}') - interval '20 hours'), (2, (now() at time zone '${LA}') - interval '30 hours')`);
     await db.q(`select retention.set_policy('tz.own', 'app.tz_own', 'delete', 'created_at', p_retain => '1 day')`);
     try {
-      for (const set of [`alter role ${role} set timezone = 'america/los_angeles'`, `alter role ${role} set timezone = '-8'`]) {
+      for (const set of [`alter role ${role} in database ${db.name} set timezone = 'america/los_angeles'`, `alter role ${role} in database ${db.name} set timezone = '-8'`]) {
         await db.q(set);
         expect(await db.q(`select eligible::int from retention.preview('tz.own')`), set).toEqual([{ eligible: 1 }]);
       }
