@@ -86,6 +86,11 @@ begin
   if p_tree is null then
     return;
   end if;
+  -- A name in the tree (an argument's name, an alias) writes its braces, parentheses and
+  -- blanks escaped with a backslash: '}{VAR' as \}\{VAR. Read as they stand, they closed
+  -- the call's argument list early and made a column of a name (round atk99 F3). Each
+  -- escaped character becomes '_' first (the tree keeps its length).
+  p_tree := pg_catalog.regexp_replace(p_tree, '\\.', '__', 'g');
   loop
     v_at := pg_catalog.regexp_instr(p_tree, ':(funcid|opfuncid) [0-9]+', v_pos);
     exit when v_at = 0;
@@ -142,7 +147,7 @@ begin
         if ch = '{' then
           if v_depth = 0 then
             v_item := v_i;
-            if pg_catalog.substr(v_node, v_item) ~ '^\{((RELABELTYPE|COERCEVIAIO|COLLATEEXPR) :arg \{)*VAR ' then
+            if pg_catalog.substr(v_node, v_item) ~ '^\{((RELABELTYPE|COERCEVIAIO|COLLATEEXPR|NAMEDARGEXPR) :arg \{)*VAR ' then
               v_col := true;
               exit;
             end if;

@@ -51,6 +51,30 @@ $$;
 comment on function retention_internal._skeleton(text) is
   'Internal. A text as a reader sees it: percent-escapes read, compatibility forms folded, accents dropped, Cyrillic and Greek look-alikes of Latin letters read as those, other digits as 0-9, lower case.';
 
+-- A value as the loosest collation an application may have had on a subject column reads
+-- it, for telling whether a hold names it: _skeleton, then without what an ICU collation
+-- at strength 1 ignores (the default-ignorable code points: soft hyphen, zero-width space
+-- and joiners, word joiner, BOM, variation selectors, tags, Hangul fillers, controls)
+-- and what it ignores with alternate=shifted (blanks and punctuation). A column made "C"
+-- since keeps every row the hold held under it (round atk94 F3). Wider than any one
+-- collation, on purpose: a hold keeps too much rather than too little.
+create or replace function retention_internal._hold_skeleton(p_text text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select case when p_text is null or pg_catalog.getdatabaseencoding() <> 'UTF8'
+              then pg_catalog.regexp_replace(pg_catalog.lower(p_text), '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]', '', 'g')
+         else pg_catalog.regexp_replace(retention_internal._skeleton(p_text),
+                '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f\u0080-\u00a0\u00a1\u00a7\u00ab\u00ad\u00b6\u00b7\u00bb\u00bf'
+                '\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2000-\u206f\u2e00-\u2e7f\u3000-\u303f\u3164'
+                '\ufe00-\ufe0f\ufe30-\ufe4f\ufeff\uffa0\ufff0-\ufffb\U0001bca0-\U0001bca3\U000e0000-\U000e0fff]', '', 'g') end
+$$;
+comment on function retention_internal._hold_skeleton(text) is
+  'Internal. _skeleton without default-ignorable code points, controls, blanks and punctuation: a subject value as an ICU collation at strength 1 with alternate=shifted reads it, for holds.';
+
 -- A text with the encodings people and programs write an address in read back: percent-
 -- escapes however often applied (%2540), HTML character references (&#64;, &#x40;,
 -- &commat;), JSON and JavaScript escapes (\u0040), quoted-printable (=40), and the words

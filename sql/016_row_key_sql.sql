@@ -132,17 +132,40 @@ comment on function retention_internal._planner_code(regclass) is
   'Internal. The first call, without a column among its arguments, of another role''s IMMUTABLE function (_untrusted_call) in a table''s (and its partitions'') CHECK constraints, index expressions and predicates, partition keys or extended statistics, which the planner would run as the retention owner when planning a statement on it; NULL when none.';
 
 -- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
+-- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),
+-- until the transaction ends: every command that can give the planner code to run (CREATE
+-- INDEX, concurrently or not, CREATE STATISTICS, CREATE TRIGGER, ATTACH PARTITION, ALTER
+-- TABLE, CREATE RULE or POLICY) waits for it, so what the check read is what the
+-- statements built after it are planned with. Checked before the lock, a command that
+-- committed while the first statement waited for the table (an application holding ACCESS
+-- EXCLUSIVE until it saw the wait) was planned unseen (round atk99 F2). Writers and
+-- readers are not stopped; VACUUM and ANALYZE wait (autovacuum gives way). At read
+-- committed only: an older snapshot reads a catalog the planner does not (round atk99 F1).
 create or replace function retention_internal._check_planner_code(p_rel regclass)
 returns void
 language plpgsql
-stable
+volatile
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_why text := retention_internal._planner_code(p_rel);
+  v_why  text;
+  v_kind "char";
 begin
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'cannot read % at %: pg-retention reads application tables at read committed only', p_rel, current_setting('transaction_isolation')
+      using errcode = '25001',
+            hint = 'A snapshot taken earlier does not see an index or constraint created since, which the planner would still use: call it in a read committed transaction (the default).';
+  end if;
+  select c.relkind into v_kind from pg_catalog.pg_class c where c.oid = p_rel;
+  -- (An owner that is not a superuser and may only read the table cannot take that lock:
+  -- there the check stands alone, as before.)
+  if v_kind in ('r', 'p', 'm') and not pg_catalog.pg_is_in_recovery()
+     and pg_catalog.has_table_privilege(p_rel, 'UPDATE, DELETE, TRUNCATE') then
+    execute format('lock table %s%s in share update exclusive mode', case when v_kind = 'p' then '' else 'only ' end, p_rel);
+  end if;
+  v_why := retention_internal._planner_code(p_rel);
   if v_why is not null then
     raise exception 'cannot read %: planning a statement on it would run another role''s code as the retention owner: %', p_rel, v_why
       using errcode = 'RT025',
@@ -151,7 +174,7 @@ begin
 end
 $$;
 comment on function retention_internal._check_planner_code(regclass) is
-  'Internal. RT025 when planning a statement on the table would run another role''s code as the retention owner (_planner_code).';
+  'Internal. Locks the table (SHARE UPDATE EXCLUSIVE, to the end of the transaction), then RT025 when planning a statement on it would run another role''s code as the retention owner (_planner_code); 25001 outside read committed.';
 
 -- How a statement reads a table whose rows a foreign key reaches: ONLY for an ordinary
 -- table (an inheritance child has no foreign key, so no cascade reaches it), the whole

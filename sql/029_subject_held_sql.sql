@@ -206,11 +206,17 @@ begin
                                                                      cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',
         p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
-      -- And without accents (Élodie as elodie, straße as strasse): a column the application
-      -- had under an accent-insensitive collation, made "C" since, held those under the
-      -- hold (round atk79 F4). Only values with a letter outside ASCII pay for it.
+      -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
+      -- (a soft hyphen, a zero-width space), blanks and punctuation: a column the
+      -- application had under an accent-insensitive or ICU strength-1 collation (with
+      -- alternate=shifted), made "C" since, held those under the hold (rounds atk79 F4,
+      -- atk94 F3; _hold_skeleton). Only values with a character other than an ASCII letter
+      -- or digit pay for it, and ASCII ones only for a regular expression written inline
+      -- (_hold_skeleton of an ASCII text is its letters and digits, lower case).
       v_parts := v_parts || format(
-        'coalesce(%1$s.%2$I::text collate "C" ~ ''[^\x01-\x7f]'' and retention_internal._skeleton(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select retention_internal._skeleton(f) collate "C"
+        'coalesce(case when %1$s.%2$I::text collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton(%1$s.%2$I::text collate "default") collate "C"
+                       when %1$s.%2$I::text collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower(%1$s.%2$I::text collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C" end
+                  = any (array(select retention_internal._hold_skeleton(f) collate "C"
                                                                       from retention_internal._open_holds h
                                                                      cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',

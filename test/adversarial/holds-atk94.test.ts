@@ -7,7 +7,11 @@
 //    CREATE STATISTICS on an expression calling its IMMUTABLE function (SHARE UPDATE
 //    EXCLUSIVE, which the batch's ROW EXCLUSIVE does not stop). The final statement,
 //    planned after the wait, evaluated it as the retention owner: the role made itself
-//    superuser. Each statement after a lock pass checks the tables again first.
+//    superuser. Each statement after a lock pass checks the tables again first; since
+//    round atk99 the check holds SHARE UPDATE EXCLUSIVE, so the statistics wait.
+//  - F3: a subject column under an ICU collation that ignored soft hyphens, zero-width
+//    characters (and with alternate=shifted blanks and punctuation), made "C" since: the
+//    rows spelled so were no longer held.
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
@@ -69,14 +73,25 @@ describe('statistics created while a batch waits for its locks (atk94 F2)', () =
                                                  where wait_event_type = 'Lock' and query like 'call retention.run(%${s}%'`))[0]!.n,
                           { timeout: 20_000, interval: 50 }).toBe(1);
         await b.query(`set role atk94_app`);
-        await b.query(`create statistics ${s}.st on (${s}.evil(coalesce(1, id))) from ${s}.users`);
+        // Since round atk99 (F2) the batch holds SHARE UPDATE EXCLUSIVE on the tables it
+        // checked: the statistics wait for it, and the batch is planned as it checked.
+        const stats = b.query(`create statistics ${s}.st on (${s}.evil(coalesce(1, id))) from ${s}.users`);
+        await expect.poll(async () => (await q(`select count(*)::int as n from pg_stat_activity
+                                                 where wait_event_type = 'Lock' and query like 'create statistics%'`))[0]!.n,
+                          { timeout: 20_000, interval: 50 }).toBe(1);
         await a.query(`commit`);
-        const code = await run;
+        // The batch commits; the run's next statement finds the statistics made meanwhile
+        // (RT025), or the run was over.
+        expect(['ok', 'RT025']).toContain(await run);
+        await stats;
         expect(await q(`select who from ${s}.log`)).toEqual([]);
-        expect(code).toBe('RT025');
-        // (Planning a statement on the table would run it here too: the statistics go first.)
+        expect(await q(`select sum(rows)::int as n from retention.run_batches`)).toEqual([{ n: 1 }]);
+        // Planning a statement on the table now would run it: the next run refuses.
+        expect(await sqlState(db.call(`call retention.run('${s}')`))).toBe('RT025');
+        expect(await q(`select who from ${s}.log`)).toEqual([]);
+        // (This file's own count would run it too, as its login: the statistics go first.)
         await q(`drop statistics ${s}.st`);
-        expect(await count(db, `${s}.users`)).toBe(1);
+        expect(await count(db, `${s}.users`)).toBe(0);
       } finally {
         await a.query('rollback').catch(() => {});
         await a.end();
@@ -85,5 +100,28 @@ describe('statistics created while a batch waits for its locks (atk94 F2)', () =
         await q(`drop role atk94_app`);
       }
     }, 60_000);
+  }
+});
+
+describe('a subject column made "C" after an ICU collation that ignored characters (atk94 F3)', () => {
+  for (const locale of ['und-u-ks-level1', 'und-u-ks-level1-ka-shifted']) {
+    it(`${locale}: the rows the hold held under it (soft hyphen, zero-width space, joiners, BOM${locale.endsWith('shifted') ? ', punctuation, blanks' : ''}) stay held`, async () => {
+      const s = `icu${locale.endsWith('shifted') ? 's' : 'l'}`;
+      await q(`create schema ${s}`);
+      await q(`create collation ${s}.ci (provider = icu, locale = '${locale}', deterministic = false)`);
+      await q(`create table ${s}.notes (id int primary key, subj text collate ${s}.ci, created_at timestamptz not null default now() - interval '3 years')`);
+      const spellings = [`'alice'`, `E'al\\u00adice'`, `E'ali\\u200bce'`, `E'alic\\u200de'`, `E'a\\u2060lice'`, `E'alice\\u034f'`,
+                         `E'\\ufeffalice'`, `'ÁLÏCE'`, ...(locale.endsWith('shifted') ? [`'a.l-i c_e'`, `'Alice!'`, `'al ice'`] : [])];
+      await q(`insert into ${s}.notes (id, subj) values ${spellings.map((v, i) => `(${i + 1}, ${v})`).join(', ')}, (100, 'bob')`);
+      // Under the collation each of them is alice.
+      expect(await count(db, `${s}.notes where subj = 'alice'`)).toBe(spellings.length);
+      await q(`select retention.set_policy('${s}.notes', '${s}.notes', 'delete', 'created_at', '1 year', p_subject_column => 'subj')`);
+      await q(`select retention.place_hold('subject', 'alice', 'litigation')`);
+      await q(`alter table ${s}.notes alter column subj type text collate "C"`);
+      await db.call(`call retention.run('${s}.notes')`);
+      expect(await count(db, `${s}.notes`)).toBe(spellings.length);
+      expect(await count(db, `${s}.notes where id = 100`)).toBe(0);
+      await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where subject_id = 'alice' and released_at is null`);
+    });
   }
 });
