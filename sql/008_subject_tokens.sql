@@ -64,7 +64,10 @@ begin
         continue when pg_catalog.length(v) < 4;
         -- Without case: a message may quote an e-mail address in capitals (round atk72
         -- F5). Every character but letters, digits and blanks escaped: taken literally.
-        r := pg_catalog.regexp_replace(r, pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g'),
+        -- Not inside a longer word or number: her key 1234 is not the end of bob's phone
+        -- number 0113 4961234 (round atk100 F5).
+        r := pg_catalog.regexp_replace(r, '(?<![[:alnum:]])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
+                                          || '(?![[:alnum:]])',
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
       when 'word' then
         continue when v !~ '^\w+$';
@@ -75,7 +78,7 @@ begin
 end
 $$;
 comment on function retention_internal._erase_in(text, text[], text, text) is
-  'Internal. A message with the values replaced: quoted occurrences (quoted), every occurrence of 4+ characters (bare) or whole words (word).';
+  'Internal. A message with the values replaced: quoted occurrences (quoted), every occurrence of 4+ characters not inside a longer word or number (bare) or whole words (word).';
 
 -- A JSON document with every string or number equal to one of p_exact replaced by the token
 -- (a key, a requester), and the quoted occurrences of p_quoted inside other strings (an
@@ -116,6 +119,35 @@ end
 $$;
 comment on function retention_internal._redact_jsonb(jsonb, text[], text[], text) is
   'Internal. Replaces strings and numbers equal to a value, and quoted occurrences of others inside strings, by a token, throughout a JSON document.';
+
+-- A notification's payload with a person's values replaced (_redact_jsonb). A
+-- rows_flagged notice lists rows by key: only a listed row's key equal to one of
+-- p_exact becomes the token. Its count, run id and tenant, and the other rows' entries,
+-- are evidence about others that merely may equal the key ('2' rows, tenant 2: round
+-- atk100 F7); quoted occurrences inside its strings go as anywhere.
+create or replace function retention_internal._redact_notice(p_doc jsonb, p_exact text[], p_quoted text[], p_token text)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+begin
+  if p_doc ->> 'kind' = 'rows_flagged' and pg_catalog.jsonb_typeof(p_doc -> 'rows') = 'array' then
+    return retention_internal._redact_jsonb(p_doc - 'rows', '{}', p_quoted, p_token)
+           || pg_catalog.jsonb_build_object('rows',
+                (select coalesce(pg_catalog.jsonb_agg(
+                          case when pg_catalog.jsonb_typeof(e) = 'object' and e ->> 'key' = any (p_exact)
+                               then retention_internal._redact_jsonb(e - 'key', '{}', p_quoted, p_token)
+                                    || pg_catalog.jsonb_build_object('key', p_token)
+                               else retention_internal._redact_jsonb(e, '{}', p_quoted, p_token) end order by n), '[]')
+                   from pg_catalog.jsonb_array_elements(p_doc -> 'rows') with ordinality x(e, n)));
+  end if;
+  return retention_internal._redact_jsonb(p_doc, p_exact, p_quoted, p_token);
+end
+$$;
+comment on function retention_internal._redact_notice(jsonb, text[], text[], text) is
+  'Internal. _redact_jsonb for a notification''s payload: in a rows_flagged notice only the listed rows'' keys equal to a value become the token (and quoted occurrences go everywhere).';
 
 -- A LIKE pattern matching text that contains the value (as JSON text when p_json: a quote
 -- or backslash in the value is escaped there).

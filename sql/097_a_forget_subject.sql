@@ -290,7 +290,7 @@ begin
   -- Notifications: rows_flagged of those policies list the key; the request's own name who
   -- asked and why it waited (a hold's reason); any may quote a value in a message.
   update retention.notifications n
-     set payload = retention_internal._redact_jsonb(
+     set payload = retention_internal._redact_notice(
            case when n.payload ->> 'request_id' = p_request::text
                 then n.payload - 'requested_by' - 'status_reason' else n.payload end,
            case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
@@ -852,6 +852,17 @@ begin
       using p_request;
     v_vals := retention_internal._values_in_messages(
       format('select %s as vs from %s t where (%s)', v_exprs, v_tbl, p_cond));
+    -- A value other people's rows hold too (bob's city, his company's name) names them as
+    -- much as her: their messages keep it (round atk100 F5), as holds on it stay (below).
+    if v_vals <> '{}' then
+      v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond, v_vals);
+      v_vals := array(select v from unnest(v_vals) v
+                       where not pg_catalog.lower(pg_catalog.btrim(v collate "default", E' \t\r\n')) collate "C" = any (v_shared));
+      -- Nor are they looked for again as the request completes (_forget_step_values).
+      delete from retention_internal.erasure_step_values s
+       where s.request_id = p_request
+         and pg_catalog.lower(pg_catalog.btrim(s.v collate "default", E' \t\r\n')) collate "C" = any (v_shared);
+    end if;
   end if;
   v_vals := coalesce(v_vals, '{}') || v_ids;
   -- The request's reference, and those of other open requests for the same subject, are
@@ -1040,7 +1051,7 @@ begin
     end if;
     if v_delete then
       update retention.notifications n
-         set payload = retention_internal._redact_jsonb(n.payload, v_ids, '{}', p_token)
+         set payload = retention_internal._redact_notice(n.payload, v_ids, '{}', p_token)
        where n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
          and exists (select from jsonb_array_elements(n.payload -> 'rows') r where r ->> 'key' in (select unnest(v_ids)));
       -- Under every name the tables had (their policies' and runs' names too: atk72 F7).
@@ -1105,7 +1116,7 @@ begin
        and retention_internal._key_row_gone(coalesce((select x.target::oid from retention.policies x where x.policy_id = f.policy_id),
                                                      (select (r.spec ->> 'rel')::oid from retention.runs r where r.run_id = f.flag_run_id)), f.row_key);
     update retention.notifications n
-       set payload = retention_internal._redact_jsonb(n.payload, g.keys, '{}', p_token) || jsonb_build_object('tenant', null)
+       set payload = retention_internal._redact_notice(n.payload, g.keys, '{}', p_token) || jsonb_build_object('tenant', null)
       from (select n2.notification_id,
                    array(select k from unnest(v_keyvals) k
                           where retention_internal._key_row_gone(

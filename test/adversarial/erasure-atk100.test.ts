@@ -1,0 +1,63 @@
+// Attack round atk100 (a completed erasure leaves none of the person, and touches nobody
+// else), the findings where her erasure changed other people's records:
+//  - F5: the message sweep cut her values out of bob's failed-row message wherever they
+//    stood: a city they share ('Leeds'), and her key's digits inside his phone number;
+//  - F7: every JSON number or string equal to her key in a rows_flagged notice became her
+//    token: the notice's count, its run id, and bob's tenant.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+describe('other people\'s messages (atk100 F5)', () => {
+  it('bob\'s failed-row message keeps the city he shares with alice and his phone number that ends in her key', async () => {
+    await q(`create schema f5`);
+    await q(`create table f5.users (id int primary key, email text, city text)`);
+    await q(`create table f5.orders (id int primary key, user_id int references f5.users, addr text, created_at timestamptz default now())`);
+    await q(`insert into f5.users values (1234, 'alice.smith@acme-corp.example', 'Leeds'), (2, 'bob.smith@acme-corp.example', 'Leeds')`);
+    await q(`insert into f5.orders values (20, 2, '221 Oak Road, Leeds, tel 0113 4961234', now() - interval '400 days'),
+                                          (21, 1234, '12 Baker Street, Leeds', now())`);
+    await q(`create function f5.guard() returns trigger language plpgsql as $$
+               begin if old.id = 20 then raise exception 'cannot remove order shipped to %', old.addr; end if; return old; end $$`);
+    await q(`create trigger guard before delete on f5.orders for each row execute function f5.guard()`);
+    // Her own message, quoting her e-mail, for contrast.
+    await q(`select retention.set_policy('f5.orders', 'f5.orders', 'delete', 'created_at', interval '1 year')`);
+    await db.call(`call retention.run('f5.orders')`);
+    const before = await q(`select error from retention.run_row_failures where row_key ->> 'id' = '20'`);
+    expect(before).toEqual([{ error: expect.stringContaining('221 Oak Road, Leeds, tel 0113 4961234') }]);
+    await q(`update retention.runs set error = 'a message naming alice.smith@acme-corp.example and Leeds' where policy_name = 'f5.orders'`);
+    await q(`select retention.set_erasure_rule('f5.orders', 'delete')`);
+    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f5.users', '1234', 'privacy desk')`);
+    await db.call(`call retention.process_erasure($1)`, [id]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
+    expect(await q(`select error from retention.run_row_failures where row_key ->> 'id' = '20'`)).toEqual(before);
+    // Her own address goes; the city they share stays.
+    expect(await q(`select error from retention.runs where policy_name = 'f5.orders'`))
+      .toEqual([{ error: 'a message naming [erased] and Leeds' }]);
+  });
+});
+
+describe('a rows_flagged notice listing her and others (atk100 F7)', () => {
+  it('only her row\'s key becomes her token: the count, the run id, bob\'s key and the tenant stay', async () => {
+    await q(`create schema f7`);
+    await q(`create table f7.users (id int primary key, email text, last_login_at timestamptz, deleted_at timestamptz, tenant int)`);
+    await q(`insert into f7.users values (1, 'bob@x.example', now() - interval '3 years', null, 2),
+                                         (2, 'alice@x.example', now() - interval '3 years', null, 2),
+                                         (3, 'carol@x.example', now(), null, 2)`);
+    await q(`select retention.set_inactive_accounts_policy('f7.inactive', 'f7.users', p_inactive_after => '2 years',
+                                                           p_grace => '30 days', p_tenant_column => 'tenant')`);
+    await db.call(`call retention.run('f7.inactive')`);
+    const [before] = await q(`select payload from retention.notifications where kind = 'rows_flagged'`);
+    expect(before!.payload).toMatchObject({ count: 2, tenant: '2' });
+    const runId = before!.payload.run_id as number;
+    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f7.users', '2', 'privacy desk')`);
+    await db.call(`call retention.process_erasure($1)`, [id]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
+    const [after] = await q(`select payload from retention.notifications where kind = 'rows_flagged'`);
+    const keys = (after!.payload.rows as { key: string }[]).map((r) => r.key).sort();
+    expect(keys).toEqual(['1', expect.stringMatching(/^subj_/)]);
+    expect(after!.payload).toMatchObject({ count: 2, run_id: runId, tenant: '2' });
+    expect(JSON.stringify(after!.payload)).not.toContain('alice@x.example');
+  });
+});
