@@ -28,7 +28,7 @@ describe('other people\'s messages (atk100 F5)', () => {
     expect(before).toEqual([{ error: expect.stringContaining('221 Oak Road, Leeds, tel 0113 4961234') }]);
     await q(`update retention.runs set error = 'a message naming alice.smith@acme-corp.example and Leeds' where policy_name = 'f5.orders'`);
     await q(`select retention.set_erasure_rule('f5.orders', 'delete')`);
-    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f5.users', '1234', 'privacy desk')`);
+    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f5.users', '1234', 'privacy desk')`) as [{ request_id: string }];
     await db.call(`call retention.process_erasure($1)`, [id]);
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
     expect(await q(`select error from retention.run_row_failures where row_key ->> 'id' = '20'`)).toEqual(before);
@@ -51,7 +51,7 @@ describe('a rows_flagged notice listing her and others (atk100 F7)', () => {
     const [before] = await q(`select payload from retention.notifications where kind = 'rows_flagged'`);
     expect(before!.payload).toMatchObject({ count: 2, tenant: '2' });
     const runId = before!.payload.run_id as number;
-    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f7.users', '2', 'privacy desk')`);
+    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f7.users', '2', 'privacy desk')`) as [{ request_id: string }];
     await db.call(`call retention.process_erasure($1)`, [id]);
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
     const [after] = await q(`select payload from retention.notifications where kind = 'rows_flagged'`);
