@@ -117,6 +117,7 @@ async function main(args: string[]): Promise<number> {
     parsed = parseArgs({
       args: rest,
       allowPositionals: true,
+      tokens: true,
       options: {
         ...cmd.options,
         'database-url': { type: 'string' },
@@ -134,6 +135,20 @@ async function main(args: string[]): Promise<number> {
   if (parsed.values.help) {
     console.log(commandHelp(cmd));
     return EXIT.ok;
+  }
+  // A word or an option more than the command takes is refused, never ignored: a shell
+  // variable that expanded to two tables would otherwise hold one (round atk97 F2).
+  const sub = parsed.positionals[0] ?? '';
+  const max = cmd.arity && Object.hasOwn(cmd.arity, sub) ? cmd.arity[sub] : cmd.arity?.['*'];
+  if (max !== undefined && parsed.positionals.length > max) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[max]}'`,
+      `${cmd.usage.split('\n').map((l) => l.trim()).find((l) => l.includes(` ${parsed.positionals[0]} `)) ?? `pg-retention help ${name}`}`);
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new UsageError(`option --${t.name} given twice`, 'Give each option once (quote a value that has blanks).');
+    seen.add(t.name);
   }
   try {
     return await cmd.run(parsed.values, parsed.positionals);

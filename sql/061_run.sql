@@ -25,6 +25,9 @@ begin
   -- taken or anything recorded ("invalid transaction termination": CALL it on its own).
   commit;
   perform retention.pin_session();
+  -- Again: this transaction began at the caller's isolation (repeatable read, say), and
+  -- what follows reads application tables at read committed only (_check_planner_code).
+  commit;
   begin
     -- This loop detaches partitions itself (the plain way): a concurrent detach needs a
     -- client between steps (the worker).

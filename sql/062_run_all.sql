@@ -16,6 +16,9 @@ declare
 begin
   commit;  -- in a transaction block: refused here, before anything is taken (see run)
   perform retention.pin_session();
+  -- Again: this transaction began at the caller's isolation (repeatable read, say), and
+  -- what follows reads application tables at read committed only (_check_planner_code).
+  commit;
   foreach v_name in array coalesce(p_names, '{}') loop
     -- run_all and run_due: a policy disabled since the list was made (an emergency stop)
     -- is left alone when its turn comes.

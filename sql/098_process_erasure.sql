@@ -30,6 +30,9 @@ begin
   -- name is qualified (see pin_session).
   commit;  -- in a transaction block: refused here, before anything is taken (see run)
   perform retention.pin_session();
+  -- Again: this transaction began at the caller's isolation (repeatable read, say), and
+  -- what follows reads application tables at read committed only (_check_planner_code).
+  commit;
   begin
     v_status := retention.open_erasure(p_request, p_batch_size);
   exception when query_canceled or others then

@@ -29,6 +29,32 @@ describe('pg-retention CLI', () => {
     }
   });
 
+  it('a word more than a command takes, or an option given twice, is refused (exit 2) and nothing is done (atk97 F2)', async () => {
+    await db.q(`create schema if not exists xa`);
+    await db.q(`create table if not exists xa.a (id int primary key)`);
+    await db.q(`create table if not exists xa.b (id int primary key)`);
+    const holdsBefore = await count(db, 'retention.legal_holds');
+    const two = await cli(['holds', 'place', 'table', 'xa.a', 'xa.b', '--reason', 'inquiry']);
+    expect([two.code, two.stderr]).toEqual([2, expect.stringMatching(/unexpected argument 'xa\.b'[\s\S]*holds place <table\|subject\|policy> <value>/)]);
+    const twice = await cli(['holds', 'place', 'table', 'xa.a', '--reason', 'first', '--reason', 'second']);
+    expect([twice.code, twice.stderr]).toEqual([2, expect.stringContaining('option --reason given twice')]);
+    expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
+    for (const args of [['holds', 'release', '1', '2', '--reason', 'x'], ['erasure', 'request', 'xa.a', '8', '9', '--requested-by', 'desk'],
+                        ['erasure', 'plan', '1', '2'], ['erasure', 'process', '1', '2', '3'], ['approvals', 'approve', '2', '1', '--comment', 'ok'],
+                        ['approvals', 'reject', '2', '1', '--comment', 'no'], ['backups', 'policies', 'extra'], ['runs', 'extra'],
+                        ['policies', 'a', 'b'], ['archive', 'verify', '1', '2'], ['objects', 'drain', 'x'], ['doctor', 'x']]) {
+      const r = await cli(args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([2, expect.stringContaining('unexpected argument')]);
+    }
+    expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
+    expect(await count(db, 'retention.erasure_requests')).toBe(0);
+    // What a command takes is still taken.
+    const one = await cli(['holds', 'place', 'table', 'xa.a', '--reason', 'inquiry', '--case', 'C-1']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(await count(db, `retention.legal_holds where target = 'xa.a'::regclass and released_at is null`)).toBe(1);
+    await db.q(`select retention.release_hold(hold_id, 'done') from retention.legal_holds where target = 'xa.a'::regclass and released_at is null`);
+  });
+
   it('--version, help <command>, and a suggestion for a mistyped command, option or policy', async () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     const v = await cli(['--version']);

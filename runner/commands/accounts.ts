@@ -6,6 +6,7 @@ import { type Command, output, str } from './types.ts';
 
 export const accounts: Command = {
   name: 'accounts',
+  arity: { inactive: 1, exempt: 3, unexempt: 3 },
   summary: 'inactive accounts: flagged ones with days left, exemptions',
   usage: `pg-retention accounts inactive [--policy P] [--all] [--as-of T] [--json]
        pg-retention accounts exempt <policy> <account-id> --reason TEXT [--until T]

@@ -8,6 +8,7 @@ const ID = /^\d+$/;
 
 export const approvals: Command = {
   name: 'approvals',
+  arity: { list: 1, show: 2, propose: 2, approve: 2, reject: 2 },
   summary: 'proposals of approval-gated policies: list, show, propose, approve, reject',
   usage: `pg-retention approvals list [--all] [--json]
        pg-retention approvals show <proposal-id> [--rows] [--json]

@@ -8,6 +8,7 @@ import { type Command, output, str } from './types.ts';
 
 export const archive: Command = {
   name: 'archive',
+  arity: { list: 1, offload: 1, verify: 2, restore: 2, export: 2, prune: 1 },
   summary: 'archived rows in cold storage: list, offload, verify, restore, export, prune',
   usage: `pg-retention archive list [--json]
        pg-retention archive offload

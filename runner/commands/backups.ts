@@ -8,6 +8,7 @@ import { type Command, output, str } from './types.ts';
 
 export const backups: Command = {
   name: 'backups',
+  arity: { policies: 1, list: 2, prune: 2, plan: 2 },
   summary: 'base backups kept grandfather-father-son: policies, list, prune, plan',
   usage: `pg-retention backups policies [--json]
        pg-retention backups list POLICY [--as-of T] [--json]

@@ -6,6 +6,7 @@ import { type Command, confirm, output, str } from './types.ts';
 
 export const erasure: Command = {
   name: 'erasure',
+  arity: { request: 3, plan: 2, process: 2, list: 1 },
   summary: 'erasure requests: file, plan, process, list with deadlines',
   usage: `pg-retention erasure request <subject-table> <subject-id> --requested-by TEXT [--due T] [--reference REF]
        pg-retention erasure plan <request-id> [--json]

@@ -60,6 +60,7 @@ const fileName = (table: string) => table.replace(/[^A-Za-z0-9_.-]/g, '_').repla
 
 export const exportSubject: Command = {
   name: 'export',
+  arity: { '*': 2 },
   summary: "a person's data: every row about them, as JSON or CSV (GDPR Art. 15, 20)",
   usage: `pg-retention export <subject-table> <subject-id> [--format json|csv] [--out DIR | --to-storage]
        pg-retention export --open OBJECT [--out DIR]`,

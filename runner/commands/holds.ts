@@ -5,6 +5,7 @@ import { type Command, output, str } from './types.ts';
 
 export const holds: Command = {
   name: 'holds',
+  arity: { list: 1, place: 3, release: 2 },
   summary: 'legal holds: list, place, release',
   usage: `pg-retention holds list [--all] [--json]
        pg-retention holds place <table|subject|policy> <value> --reason TEXT [--case REF] [--expires-at T]

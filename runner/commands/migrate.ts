@@ -4,6 +4,7 @@ import { type Command, str } from './types.ts';
 
 export const migrate: Command = {
   name: 'migrate',
+  arity: { '*': 0 },
   summary: 'install or upgrade the retention schema',
   usage: 'pg-retention migrate [--database-url URL]',
   help: `Applies the append-only migrations in migrations/, then re-applies every routine and

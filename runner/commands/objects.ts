@@ -9,6 +9,7 @@ const STATUSES = ['pending', 'deleted', 'kept', 'dead'];
 
 export const objects: Command = {
   name: 'objects',
+  arity: { columns: 1, list: 1, drain: 1, retry: Infinity },
   summary: 'objects of removed rows (files in a storage target): columns, list, drain, retry',
   usage: `pg-retention objects columns [--json]
        pg-retention objects list [--status pending|deleted|kept|dead] [--limit N] [--json]

@@ -120,6 +120,7 @@ const options = {
 
 export const plan: Command = {
   name: 'plan',
+  arity: { '*': 0 },
   summary: 'show how the database differs from a policy file (changes nothing)',
   usage: 'pg-retention plan -f retention.yaml [--prune] [--format text|markdown|json] [--out plan.json]',
   help: `${FILE_HELP}
@@ -143,6 +144,7 @@ Example:
 
 export const apply: Command = {
   name: 'apply',
+  arity: { '*': 0 },
   summary: 'apply a policy file in one transaction (audit-logged)',
   usage: 'pg-retention apply -f retention.yaml [--prune [--yes]] [--json] | apply --plan plan.json',
   help: `${FILE_HELP}

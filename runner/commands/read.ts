@@ -19,6 +19,7 @@ async function query(values: Values, text: string, params: unknown[] = []) {
 
 export const preview: Command = {
   name: 'preview',
+  arity: { '*': 1 },
   summary: 'what each policy would delete now (writes nothing)',
   usage: 'pg-retention preview [policy] [--partitions] [--as-of TIMESTAMP] [--json]',
   help: `Per policy: the cutoff, rows eligible, rows held back by legal holds, rows a run would
@@ -53,6 +54,7 @@ Example:
 
 export const policies: Command = {
   name: 'policies',
+  arity: { '*': 1 },
   summary: 'every policy with its effective settings and where each comes from',
   usage: 'pg-retention policies [policy] [--json]',
   help: `Without a name: one line per policy — table, action, the period and the schedule (in
@@ -84,6 +86,7 @@ Example:
 
 export const runs: Command = {
   name: 'runs',
+  arity: { '*': 0 },
   summary: 'the run ledger, newest first',
   usage: 'pg-retention runs [--policy P] [--last N] [--json]',
   help: `Example:
@@ -105,6 +108,7 @@ export const runs: Command = {
 
 export const audit: Command = {
   name: 'audit',
+  arity: { verify: 1, checkpoint: 1 },
   summary: 'audit verify | checkpoint: check the audit log (and its signed checkpoints); sign its head',
   usage: 'pg-retention audit verify [--checkpoints FILE --public-key FILE] [--json] | audit checkpoint --signing-key-file FILE [--checkpoint-dir DIR]',
   help: `audit verify recomputes every audit row's hash. Exit 0 when intact, 1 when a row was
@@ -198,6 +202,7 @@ async function keyFrom(file: string, kind: 'private' | 'public', usage: string):
 
 export const doctor: Command = {
   name: 'doctor',
+  arity: { '*': 0 },
   summary: 'setup checks: missing indexes and grants, dropped tables, disabled or never-run policies',
   usage: 'pg-retention doctor [--json]',
   help: `Lists each problem with the statement that fixes it. Exit 0 when there is none, 1 otherwise.

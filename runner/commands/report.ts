@@ -48,6 +48,7 @@ function formatOf(values: Record<string, string | boolean | undefined>): Format 
 
 export const report: Command = {
   name: 'report',
+  arity: { '*': 0 },
   summary: 'the compliance report of a month: deletions, holds, erasures, approvals, failures',
   usage: 'pg-retention report [--month YYYY-MM | --from TS --to TS] [--format md|html|json|csv] [--out FILE] [--store] [--fresh]',
   help: `The compliance report of a calendar month in UTC (default: last month), or of the period

@@ -7,6 +7,7 @@ import { type Command, output, str } from './types.ts';
 
 export const run: Command = {
   name: 'run',
+  arity: { '*': 1 },
   summary: 'run one policy or all (a dry run unless --execute)',
   usage: 'pg-retention run <policy | --all> [--execute] [--force] [--max-rows N] [--time-budget INTERVAL] [--as-of T] [--json]',
   help: `Without --execute nothing is deleted: the run is recorded as a dry run with what it

@@ -10,6 +10,10 @@ export interface Command {
   usage: string;
   help: string;
   options?: ParseArgsConfig['options'];
+  /** The most positional arguments it takes, by subcommand (its first argument), or '*'
+   * for a command without subcommands: a word more is refused (exit 2), never ignored
+   * (`holds place table A B` held only A: round atk97 F2). */
+  arity?: Record<string, number>;
   run: (values: Values, positionals: string[]) => Promise<number>;
 }
 

@@ -6,6 +6,7 @@ import type { Command } from './types.ts';
 
 export const worker: Command = {
   name: 'worker',
+  arity: { '*': 0 },
   summary: 'run every enabled policy on its schedule (pg-boss), with health, metrics and notifications',
   usage: 'pg-retention worker',
   help: `Runs until SIGTERM or SIGINT. Each enabled policy is scheduled in pg-boss from its
