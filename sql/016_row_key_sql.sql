@@ -152,6 +152,7 @@ as $$
 declare
   v_why  text;
   v_kind "char";
+  v_wait text;
 begin
   if current_setting('transaction_isolation') <> 'read committed' then
     raise exception 'cannot read % at %: pg-retention reads application tables at read committed only', p_rel, current_setting('transaction_isolation')
@@ -163,7 +164,16 @@ begin
   -- there the check stands alone, as before.)
   if v_kind in ('r', 'p', 'm') and not pg_catalog.pg_is_in_recovery()
      and pg_catalog.has_table_privilege(p_rel, 'UPDATE, DELETE, TRUNCATE') then
+    -- A caller with no lock_timeout waits 30 seconds at most (a manual VACUUM holds the
+    -- same lock for as long as it runs), then gets 55P03; runs wait their policy's.
+    v_wait := pg_catalog.current_setting('lock_timeout');
+    if v_wait in ('0', '0ms') then
+      perform pg_catalog.set_config('lock_timeout', '30s', true);
+    end if;
     execute format('lock table %s%s in share update exclusive mode', case when v_kind = 'p' then '' else 'only ' end, p_rel);
+    if v_wait in ('0', '0ms') then
+      perform pg_catalog.set_config('lock_timeout', v_wait, true);
+    end if;
   end if;
   v_why := retention_internal._planner_code(p_rel);
   if v_why is not null then

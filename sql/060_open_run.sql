@@ -161,9 +161,10 @@ begin
                                      retention_internal._proposal_cond(v_prop.proposal_id, v_pol.target));
       end if;
     end if;
-    v_sql := retention_internal._policy_sql(v_pol);
-    -- The count waits for table locks no longer than a batch would (e.g. behind DDL).
+    -- The checks (which lock the tables first: _check_planner_code) and the count wait for
+    -- table locks no longer than a batch would (e.g. behind DDL).
     perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
+    v_sql := retention_internal._policy_sql(v_pol);
     if v_pol.action <> 'drop_partitions' then
       execute format(
         'select count(*), count(*) filter (where held)

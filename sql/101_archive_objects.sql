@@ -326,11 +326,37 @@ declare
   v_rel  regclass;
   v_sql  text;
   v_msg  text;
+  v_bad  record;
 begin
+  -- What it cannot read it refuses: an answer of "not held" for rows of another shape
+  -- would let a pruner delete an object a hold keeps (round atk97 F7).
+  -- (An object it does not know has no manifest: the policies' subject columns are read,
+  -- and archive_object_deleted refuses to delete it.)
+  select * into o from retention.archive_objects where object_id = p_object_id;
+  if p_rows is null or jsonb_typeof(p_rows) <> 'array' then
+    raise exception 'the rows must be a JSON array of {"table": name, "row": {column: value}}, got %', coalesce(jsonb_typeof(p_rows), 'NULL')
+      using errcode = 'RT006', hint = 'Pass the object''s rows as read from storage (pg-retention archive prune does).';
+  end if;
+  select x.n, case when jsonb_typeof(x.e) <> 'object' or jsonb_typeof(x.e -> 'table') is distinct from 'string'
+                        or jsonb_typeof(x.e -> 'row') is distinct from 'object' then 'is not {"table": name, "row": {…}}'
+                   when o.tables is not null and not o.tables ? (x.e ->> 'table') then format('names the table %s, of which the object holds no rows', x.e ->> 'table')
+                   else (select format('has no column %s, which the object records as a subject column of %s', c, x.e ->> 'table')
+                           from jsonb_array_elements_text(coalesce(o.subject_columns -> (x.e ->> 'table'), '[]')) c
+                          where not (x.e -> 'row') ? c limit 1) end as why
+    into v_bad
+    from jsonb_array_elements(p_rows) with ordinality x(e, n)
+   where jsonb_typeof(x.e) <> 'object' or jsonb_typeof(x.e -> 'table') is distinct from 'string'
+      or jsonb_typeof(x.e -> 'row') is distinct from 'object'
+      or (o.tables is not null and not o.tables ? (x.e ->> 'table'))
+      or exists (select from jsonb_array_elements_text(coalesce(o.subject_columns -> (x.e ->> 'table'), '[]')) c where not (x.e -> 'row') ? c)
+   order by x.n limit 1;
+  if found then
+    raise exception 'row % of the list %', v_bad.n, v_bad.why
+      using errcode = 'RT006', hint = 'Pass the object''s rows as read from storage, each as {"table": name, "row": {column: value}} (pg-retention archive prune does).';
+  end if;
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return false;
   end if;
-  select * into o from retention.archive_objects where object_id = p_object_id;
   for t in select distinct e ->> 'table' as tbl from jsonb_array_elements(p_rows) e loop
     for v_col in
       select jsonb_array_elements_text(coalesce(o.subject_columns -> t.tbl, '[]'))
@@ -422,7 +448,7 @@ begin
 end
 $$;
 comment on function retention.archive_rows_held(bigint, jsonb) is
-  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]) through a subject column recorded in its manifest or named by a policy now, or through the foreign keys by which a row reaches a held person''s rows in the live tables: such an object is kept past its expiry.';
+  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]; RT006 for a list of any other shape, a table the object has no rows of or a row without a recorded subject column) through a subject column recorded in its manifest or named by a policy now, or through the foreign keys by which a row reaches a held person''s rows in the live tables: such an object is kept past its expiry.';
 
 create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz,
                                                             p_snapshot pg_snapshot default null)

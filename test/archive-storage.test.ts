@@ -3,7 +3,7 @@
 // the database; restore gives back equal values for every column type; an object does not
 // open without its key; kills at random moments of runs and offloads lose no row.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -382,6 +382,13 @@ describe('archive objects', () => {
     const sh = (await db.q(`select hold_id from retention.place_hold('subject', '2.0', 'litigation on account 2')`))[0]!.hold_id;
     expect((await db.q(`select retention.archive_rows_held($1, '[{"table": "ph.ledger", "row": {"account": 2}}]') as h`, [ledgerObj]))[0]!.h).toBe(true);
     expect((await db.q(`select retention.archive_rows_held($1, '[{"table": "ph.ledger", "row": {"account": 3}}]') as h`, [ledgerObj]))[0]!.h).toBe(false);
+    // Rows of another shape are refused (RT006), never answered "not held" (atk97 F7).
+    for (const bad of ['[1, 2]', '{}', '[{"tbl": "ph.ledger", "data": {"account": 2}}]', '[{"table": "ph.ledger", "row": {"acount": 2}}]',
+                       '[{"table": "ph.other", "row": {"account": 2}}]', '[{"table": "ph.ledger", "row": [2]}]']) {
+      const e = await db.q(`select retention.archive_rows_held($1, $2::jsonb)`, [ledgerObj, bad]).catch((err: { code?: string; message: string }) => err);
+      expect(e, bad).toMatchObject({ code: 'RT006' });
+    }
+    expect(await sqlState(db.q(`select retention.archive_rows_held($1, null)`, [ledgerObj]))).toBe('RT006');
     const r = await prune(client, target, ring);
     expect(r.kept).toHaveLength(1);
     expect(r.deleted).toHaveLength(1);
@@ -498,6 +505,19 @@ describe('archive objects', () => {
     const out = dir();
     const files = await exportRows([{ ...rows[0]!, table: 'x."/../../escaped"' }], 'csv', path.join(out, 'sub'), 'archive-1');
     expect(files.every((f) => f.startsWith(path.join(out, 'sub') + path.sep))).toBe(true);
+    // Archived personal data: the new directory and every file are the owner's alone, and
+    // an export never overwrites a file or follows a link laid out for it (atk97 F5).
+    expect([statSync(path.join(out, 'sub')).mode & 0o777, statSync(files[0]!).mode & 0o777]).toEqual([0o700, 0o600]);
+    const again = readFileSync(files[0]!, 'utf8');
+    await expect(exportRows([{ ...rows[0]!, table: 'x."/../../escaped"' }], 'csv', path.join(out, 'sub'), 'archive-1'))
+      .rejects.toThrow(/exists: an export writes only new files/);
+    expect(readFileSync(files[0]!, 'utf8')).toBe(again);
+    const victim = path.join(out, 'victim');
+    writeFileSync(victim, 'not yours');
+    mkdirSync(path.join(out, 'shared'));
+    symlinkSync(victim, path.join(out, 'shared', 'archive-2.jsonl'));
+    await expect(exportRows([rows[0]!], 'jsonl', path.join(out, 'shared'), 'archive-2')).rejects.toThrow(/exists/);
+    expect(readFileSync(victim, 'utf8')).toBe('not yours');
   });
 
   it('bad input to the archive routines and commands changes nothing and says what to do', async () => {

@@ -3,12 +3,13 @@
 // (envelope.ts). offload() writes it, reads it back and verifies it (sha256 of the stored
 // bytes, decryption, row count) before the database records it and lets go of the rows.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type pg from 'pg';
 import { type KeyRing, open, readHeader, seal } from './envelope.ts';
 import type { StorageTarget } from './storage.ts';
+import { writeNew } from '../new-file.ts';
 
 export interface ArchivedRow {
   table: string;
@@ -248,10 +249,13 @@ export function csvCell(v: unknown): string {
 
 /** Writes an object's rows as one NDJSON file, or one CSV file per table, into dir. */
 export async function exportRows(rows: ArchivedRow[], format: 'jsonl' | 'csv', dir: string, base: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  // Archived personal data: a new directory is the owner's alone, and every file is new
+  // and owner-only; an existing file or a link laid out in a shared directory is refused,
+  // never overwritten or followed (round atk97 F5).
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   if (format === 'jsonl') {
     const f = path.join(dir, `${base}.jsonl`);
-    await writeFile(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await writeNew(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     return [f];
   }
   const files: string[] = [];
@@ -261,7 +265,7 @@ export async function exportRows(rows: ArchivedRow[], format: 'jsonl' | 'csv', d
     const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
     // The table's name, made a safe file name (it may hold anything, "/../" included).
     const f = path.join(dir, `${base}.${t.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_')}.csv`);
-    await writeFile(f, [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
+    await writeNew(f, [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
     files.push(f);
   }
   return files;

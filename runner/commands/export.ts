@@ -3,7 +3,7 @@
 // would touch, grouped by table — as one JSON document, or as CSV files (one per table)
 // with a manifest.
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { csvCell } from '../archive/archive.ts';
@@ -11,6 +11,7 @@ import { ARCHIVE_ENV, archiveSetup, requireRing } from '../archive/config.ts';
 import { open as openSealed, seal } from '../archive/envelope.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
+import { writeNew } from '../new-file.ts';
 import { type Command, str } from './types.ts';
 
 interface TableCells {
@@ -36,24 +37,6 @@ const CELLS = `
                                          from json_array_elements(e -> 'rows') r), '[]'::json)) order by o)
                      from json_array_elements(d.doc -> 'tables') with ordinality t(e, o)), '[]'::json) as tables
     from d`;
-
-/** Writes a new file, owner-only; refuses to write through an existing file or link. */
-async function writeNew(file: string, text: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(file, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new UsageError(`${file} exists: an export writes only new files`, 'give --out an empty or new directory');
-    }
-    throw err;
-  }
-  try {
-    await fh.writeFile(text);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** A table's name as a safe file name (it may hold anything, "/../" included). */
 const fileName = (table: string) => table.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_');
