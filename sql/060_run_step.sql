@@ -115,7 +115,10 @@ begin
     -- adds it up.
     if v_phase in ('rows', 'leaves') then
       if v_pol.pause_between_batches is not null and v_state ? 'batch_at' then
-        v_wait := (v_state ->> 'batch_at')::timestamptz + v_pol.pause_between_batches - clock_timestamp();
+        -- Never longer than the pause itself: a clock set back puts batch_at ahead of it
+        -- (round atk96).
+        v_wait := least((v_state ->> 'batch_at')::timestamptz + v_pol.pause_between_batches - clock_timestamp(),
+                        v_pol.pause_between_batches);
         if v_wait > interval '0' then
           perform pg_sleep(extract(epoch from v_wait)::float8);
         end if;

@@ -90,6 +90,25 @@ describe('pause_between_batches', () => {
     expect(run).toMatchObject({ status: 'completed', affected: '40' });
   });
 
+  it('a clock set back does not stretch the pause: a step waits at most the pause itself (atk96)', async () => {
+    await oldRows(q, 'app.pc', 30);
+    await q(`select retention.set_policy('pc', 'app.pc', 'delete', 'at', p_retain => '30 days', p_batch_size => 10,
+                                         p_pause_between_batches => '200 milliseconds')`);
+    const c = await db.connect();
+    try {
+      const id = (await c.query(`select retention.open_run('pc') as id`)).rows[0].id;
+      expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).toBe('running');
+      // The last batch's time as a clock an hour ahead wrote it (the clock went back since).
+      await q(`update retention.runs set state = jsonb_set(state, '{batch_at}', to_jsonb(now() + interval '1 hour')) where run_id = $1`, [id]);
+      await c.query(`set statement_timeout = '10s'`);
+      expect((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s).toBe('running');
+      while ((await c.query(`select retention.run_step($1) as s`, [id])).rows[0].s === 'running');
+    } finally {
+      await c.end();
+    }
+    expect(await count(db, 'app.pc')).toBe(0);
+  });
+
   it('refuses a pause or lag that is not positive or too long (RT006), naming it, and changes nothing', async () => {
     await oldRows(q, 'app.pb', 1);
     await q(`select retention.set_policy('pb', 'app.pb', 'delete', 'at', p_retain => '30 days')`);
