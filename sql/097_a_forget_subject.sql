@@ -247,6 +247,12 @@ begin
           or exists (select from unnest(retention_internal._subject_forms(h.subject_id)) f
                       where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
                                                               from unnest(retention_internal._subject_forms(v_value)) g))));
+  -- But not a spelling that is another person's key as it stands ('ANNA.K' beside
+  -- 'anna.k' in a key compared byte for byte): that hold, its token links and its
+  -- mentions are that person's (round atk100 F8).
+  v_values := array(select distinct v from unnest(v_values) v
+                     where coalesce(retention_internal._subject_value(v, v_type) = v_value, false)
+                        or coalesce(retention_internal._stored_key(v_req.subject_table, v) = v_value, true));
   v_values := array(select distinct v from unnest(v_values || v_value) v);
   -- (Their token links go below, with their key's.)
   n_holds := retention_internal._forget_holds_on(v_values, v_token, p_request, false);

@@ -61,3 +61,36 @@ describe('a rows_flagged notice listing her and others (atk100 F7)', () => {
     expect(JSON.stringify(after!.payload)).not.toContain('alice@x.example');
   });
 });
+
+describe('a text key another person has in other case (atk100 F8)', () => {
+  it('erasing anna.k leaves the hold, token links, flag and notice entry of the person ANNA.K', async () => {
+    await q(`create schema f8`);
+    await q(`create table f8.members (handle text primary key, email text, last_login_at timestamptz, deleted_at timestamptz)`);
+    await q(`insert into f8.members values ('anna.k', 'anna@x.example', now() - interval '3 years'),
+                                           ('ANNA.K', 'other@y.example', now() - interval '3 years'),
+                                           ('anna.kb', 'third@z.example', now() - interval '3 years')`);
+    await q(`select retention.set_inactive_accounts_policy('f8.inactive', 'f8.members', p_inactive_after => '2 years', p_grace => '30 days')`);
+    await db.call(`call retention.run('f8.inactive')`);
+    const holds: Record<string, number> = {};
+    for (const v of ['ANNA.K', 'anna.kb']) {
+      holds[v] = (await q(`select hold_id from retention.place_hold('subject', $1, 'litigation')`, [v]))[0]!.hold_id as number;
+      await q(`select retention.release_hold($1, 'case closed')`, [holds[v]]);
+    }
+    const tokensBefore = await q(`select subject from retention.subject_tokens where subject in ('subject:ANNA.K', 'subject:anna.kb') order by 1`);
+    expect(tokensBefore).toHaveLength(2);
+    const [{ request_id: id }] = await q(`select request_id from retention.request_erasure('f8.members', 'anna.k', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [id]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [id])).toEqual([{ status: 'completed' }]);
+    expect(await q(`select subject_id, reason, release_reason from retention.legal_holds where hold_id = any ($1) order by subject_id`,
+                   [Object.values(holds)]))
+      .toEqual([{ subject_id: 'ANNA.K', reason: 'litigation', release_reason: 'case closed' },
+                { subject_id: 'anna.kb', reason: 'litigation', release_reason: 'case closed' }]);
+    expect(await q(`select subject from retention.subject_tokens where subject in ('subject:ANNA.K', 'subject:anna.kb') order by 1`)).toEqual(tokensBefore);
+    const [n] = await q(`select payload from retention.notifications where kind = 'rows_flagged' and policy_name = 'f8.inactive'`);
+    const keys = (n!.payload.rows as { key: string }[]).map((r) => r.key);
+    expect(keys.filter((k) => k === 'ANNA.K' || k === 'anna.kb').sort()).toEqual(['ANNA.K', 'anna.kb']);
+    expect(keys).not.toContain('anna.k');
+    expect(await q(`select row_key from retention.flagged_rows where row_key in ('ANNA.K', 'anna.kb') order by 1`))
+      .toEqual([{ row_key: 'ANNA.K' }, { row_key: 'anna.kb' }]);
+  });
+});
