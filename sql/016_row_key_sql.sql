@@ -164,13 +164,17 @@ begin
   -- there the check stands alone, as before.)
   if v_kind in ('r', 'p', 'm') and not pg_catalog.pg_is_in_recovery()
      and pg_catalog.has_table_privilege(p_rel, 'UPDATE, DELETE, TRUNCATE') then
-    -- A caller with no lock_timeout waits 30 seconds at most (a manual VACUUM holds the
+    -- A caller with no lock_timeout waits 5 seconds at most (a manual VACUUM holds the
     -- same lock for as long as it runs), then gets 55P03; runs wait their policy's.
     v_wait := pg_catalog.current_setting('lock_timeout');
     if v_wait in ('0', '0ms') then
-      perform pg_catalog.set_config('lock_timeout', '30s', true);
+      perform pg_catalog.set_config('lock_timeout', '5s', true);
     end if;
-    execute format('lock table %s%s in share update exclusive mode', case when v_kind = 'p' then '' else 'only ' end, p_rel);
+    -- A caller that holds the holds lock exclusively (place_hold's scan) must not wait:
+    -- a batch holding this lock waits for the holds lock (a deadlock). It says so with
+    -- retention.plan_lock_nowait, and takes 55P03 instead.
+    execute format('lock table %s%s in share update exclusive mode%s', case when v_kind = 'p' then '' else 'only ' end, p_rel,
+                   case when pg_catalog.current_setting('retention.plan_lock_nowait', true) = 'on' then ' nowait' else '' end);
     if v_wait in ('0', '0ms') then
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
     end if;

@@ -32,8 +32,11 @@ declare
   v_tenants jsonb;
 begin
   v_base.notice_period := null;  -- eligibility without the notice condition
-  s := retention_internal._policy_sql(v_base);
+  -- The holds lock first, then the table's (_policy_sql): the order every batch takes
+  -- them in, so that place_hold or exempt_row, which take the holds lock alone, cannot
+  -- deadlock with it.
   perform retention_internal._lock_holds_shared();
+  s := retention_internal._policy_sql(v_base);
 
   execute format($q$
     with x as (

@@ -135,6 +135,10 @@ begin
     -- inheritance child: each read ONLY, as the hold covers it), compared as the hold
     -- rule compares it (_held_sql).
     begin
+      -- This session holds the holds lock: the tables' locks are taken without waiting
+      -- (a batch that holds one waits for the holds lock), a table it cannot lock at once
+      -- is not scanned (_check_planner_code).
+      perform pg_catalog.set_config('retention.plan_lock_nowait', 'on', true);
       for v_col in
         select distinct f.rel::regclass as rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
                retention_internal._text_like(a.atttypid) as txt
@@ -168,7 +172,8 @@ begin
                                      else '{}'::text[] end, null);
         exit when v_found;
       end loop;
-    exception when sqlstate 'RT002' or sqlstate 'RT025' or sqlstate 'RT023' then
+      perform pg_catalog.set_config('retention.plan_lock_nowait', 'off', true);
+    exception when sqlstate 'RT002' or sqlstate 'RT025' or sqlstate 'RT023' or lock_not_available then
       -- A policy whose subject column is gone, a type with another role's cast, a table
       -- whose planning would run another role's code or whose row security applies to the
       -- owner: the hold is placed all the same (runs fail until it is fixed); the scan

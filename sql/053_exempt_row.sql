@@ -39,6 +39,9 @@ begin
     raise exception 'exemption expiry % is not in the future', p_expires_at
       using errcode = 'RT021', hint = 'Give a future timestamp, or NULL for an exemption until revoked.';
   end if;
+  -- The holds lock before the table's (_key_exists locks it): batches take them in that
+  -- order, and the other would deadlock with one.
+  perform retention_internal._lock_holds_exclusive();
   if not retention_internal._key_exists(v_pol.target, p_key) then
     raise exception '% has no row with % = %', retention.qualified_name(v_pol.target),
           (retention_internal._single_key(v_pol.target)).key_column,
@@ -56,7 +59,6 @@ begin
       using errcode = 'RT021', hint = 'Revoke the exemption first (retention.revoke_exemption) to change it.';
   end if;
 
-  perform retention_internal._lock_holds_exclusive();
   insert into retention.row_exemptions (policy_id, row_key, reason, exempted_by, expires_at, exempted_at)
   values (v_pol.policy_id, p_key, p_reason, coalesce(p_exempted_by, retention_internal._actor()), p_expires_at, clock_timestamp())
   returning * into v_ex;
