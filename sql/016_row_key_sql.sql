@@ -112,9 +112,19 @@ begin
                 else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
       from objs o
       join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
-                                 and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
-  select format('%s calls %s (%s)', k.what, k.fn::regprocedure, u.why)
-    from calls k
+                                 and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)),
+  -- The default arguments of a function called: the planner fills in those a call leaves
+  -- out and folds them, whatever the call's own arguments (round atk101 F1: f(id) with
+  -- y int default app.evil()).
+  defaults(what, rel, tree, fn) as (
+    select format('%s (a default argument of %s)', k.what, k.fn::regprocedure), k.rel, p.proargdefaults::text, r.id
+      from calls k
+      join pg_catalog.pg_proc p on p.oid = k.fn
+     cross join lateral retention_internal._tree_refs(p.proargdefaults::text) r
+     where p.pronargdefaults > 0 and r.kind = 'function')
+  select x.v from (
+  select format('%s calls %s (%s)', k.what, k.fn::regprocedure, u.why) as v
+    from (select * from calls union all select * from defaults) k
     join pg_catalog.pg_proc p on p.oid = k.fn
     join pg_catalog.pg_class c on c.oid = k.rel
     cross join lateral (select retention_internal._untrusted_call(k.fn, c.relowner) as why) u
@@ -123,6 +133,15 @@ begin
      -- one it folds (no column among its own arguments: _folded_calls).
      and (retention_internal._inlinable(k.fn)
           or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree))))
+  union all
+  -- A cast to a domain: the planner loads its CHECK constraints and folds them (round
+  -- atk101 F3: ((id::app.dom)) with CHECK (app.evil() = 1)).
+  select format('%s casts to %s', o.what, u.why)
+    from objs o
+    join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id and d.refclassid = 'pg_catalog.pg_type'::regclass
+    join pg_catalog.pg_class c on c.oid = o.rel
+   cross join lateral (select retention_internal._type_code(d.refobjid, c.relowner) as why) u
+   where u.why is not null) x
    order by 1
    limit 1
   ) s(v) limit 1);
@@ -178,6 +197,32 @@ begin
     if v_wait in ('0', '0ms') then
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
     end if;
+  end if;
+  -- The functions the table's expressions call (pg_depend: another role's, never a
+  -- built-in) stay as read until the transaction ends: CREATE OR REPLACE or ALTER FUNCTION
+  -- updates the function's row, and waits for this row lock. Else a function the check
+  -- passed (PL/pgSQL, a column among its arguments) was replaced by an inlinable one that
+  -- folds another call while a routine waited for another table (round atk101 F2).
+  -- (Only a superuser may lock catalog rows; another owner has the check alone.)
+  if pg_catalog.has_table_privilege('pg_catalog.pg_proc', 'UPDATE') then
+    perform
+       from pg_catalog.pg_proc p
+      where p.oid in (
+        with tables(rel) as (select p_rel::oid union select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t),
+        objs(cls, id) as (
+          select 'pg_catalog.pg_constraint'::regclass, c.oid from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
+          union all
+          select 'pg_catalog.pg_class'::regclass, i.indexrelid from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
+          union all
+          select 'pg_catalog.pg_statistic_ext'::regclass, e.oid from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
+          union all
+          select 'pg_catalog.pg_class'::regclass, a.relid from tables x cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a)
+        select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                    else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+          from objs o
+          join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
+                                     and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
+      for share of p;
   end if;
   v_why := retention_internal._planner_code(p_rel);
   if v_why is not null then

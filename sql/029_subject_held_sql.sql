@@ -206,21 +206,27 @@ begin
                                                                      cross join unnest(%3$s) f
                                                                      where h.scope = ''subject'')), false)',
         p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
-      -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
-      -- (a soft hyphen, a zero-width space), blanks and punctuation: a column the
-      -- application had under an accent-insensitive or ICU strength-1 collation (with
-      -- alternate=shifted), made "C" since, held those under the hold (rounds atk79 F4,
-      -- atk94 F3; _hold_skeleton). Only values with a character other than an ASCII letter
-      -- or digit pay for it, and ASCII ones only for a regular expression written inline
-      -- (_hold_skeleton of an ASCII text is its letters and digits, lower case).
+    end if;
+    -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
+    -- (a soft hyphen, a zero-width space), blanks and punctuation: a column the
+    -- application had under an accent-insensitive or ICU strength-1 collation (with
+    -- alternate=shifted), made "C" or retyped to jsonb since, held those under the hold
+    -- (rounds atk79 F4, atk94 F3, atk102 F3; _hold_skeleton). Only values with a character
+    -- other than an ASCII letter or digit pay for it, and ASCII ones only for a regular
+    -- expression written inline (_hold_skeleton of an ASCII text is its letters and
+    -- digits, lower case). A value of ASCII letters and digits alone is compared in lower
+    -- case with the held ids' skeletons too: 'zoe' under a hold on 'zoë' (round atk102 F2).
+    if v_text or v_json then
       v_parts := v_parts || format(
-        'coalesce(case when %1$s.%2$I::text collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton(%1$s.%2$I::text collate "default") collate "C"
-                       when %1$s.%2$I::text collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower(%1$s.%2$I::text collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C" end
+        'coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
+                       when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
+                       else pg_catalog.lower((%1$s) collate "C") end
                   = any (array(select retention_internal._hold_skeleton(f) collate "C"
                                                                       from retention_internal._open_holds h
-                                                                     cross join unnest(%3$s) f
+                                                                     cross join unnest(%2$s) f
                                                                      where h.scope = ''subject'')), false)',
-        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
+        case when v_json then format('(%s.%I)::jsonb #>> ''{}''', p_alias, v_col) else format('%s.%I::text', p_alias, v_col) end,
+        retention_internal._subject_forms_sql('h.subject_id'));
     end if;
   end loop;
   -- Rows it references through foreign keys (declared on it, on a table above it, or on a

@@ -1,0 +1,43 @@
+// Attack round atk102 (no held row deleted; against stop 42's loose comparison):
+//  - F2: a row spelt in ASCII letters and digits alone ('zoe') was never compared with
+//    the skeleton of a held id spelt otherwise ('zoë', 'jean-luc'): once the column's
+//    accent-insensitive ICU collation was made "C", the run deleted it;
+//  - F3: the column retyped to jsonb instead: its values were compared in lower case only.
+// (F4, place_hold refused while the application holds its table: privileges-atk99.test.ts.)
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+async function notes(s: string, values: string[]): Promise<void> {
+  await q(`create schema ${s}`);
+  await q(`create collation ${s}.ci (provider = icu, locale = 'und-u-ks-level1-ka-shifted', deterministic = false)`);
+  await q(`create table ${s}.notes (id int primary key, who text collate ${s}.ci, created_at timestamptz not null default now() - interval '3 years')`);
+  await q(`insert into ${s}.notes (id, who) select n, v from unnest($1::text[]) with ordinality u(v, n)`, [values]);
+  await q(`select retention.set_policy('${s}.notes', '${s}.notes', 'delete', 'created_at', '1 year', p_subject_column => 'who')`);
+}
+
+describe('held ids spelt otherwise than their ASCII rows (atk102 F2, F3)', () => {
+  it('holds on zoë and jean-luc keep zoe, Zoe and jeanluc once the column is made "C"', async () => {
+    await notes('f2', ['zoe', 'Zoe', 'jeanluc', 'bob']);
+    const holds = [];
+    for (const v of ['zoë', 'jean-luc']) holds.push((await q(`select hold_id from retention.place_hold('subject', $1, 'litigation')`, [v]))[0]!.hold_id);
+    expect((await q(`select held_back::int from retention.preview('f2.notes')`))[0]!.held_back).toBe(3);
+    await q(`alter table f2.notes alter column who type text collate "C"`);
+    await db.call(`call retention.run('f2.notes')`);
+    expect(await q(`select who from f2.notes order by id`)).toEqual([{ who: 'zoe' }, { who: 'Zoe' }, { who: 'jeanluc' }]);
+    for (const h of holds) await q(`select retention.release_hold($1, 'done')`, [h]);
+  });
+
+  it('a hold on elodie@x.example keeps Élodie@x.example once the column is retyped to jsonb', async () => {
+    await notes('f3', ['Élodie@x.example', 'ELODIE@x.example', 'someone@else.example']);
+    const [{ hold_id: h }] = await q(`select hold_id from retention.place_hold('subject', 'elodie@x.example', 'litigation')`) as [{ hold_id: number }];
+    await q(`alter table f3.notes alter column who type jsonb using to_jsonb(who::text)`);
+    await db.call(`call retention.run('f3.notes')`);
+    expect(await count(db, 'f3.notes')).toBe(2);
+    expect(await count(db, `f3.notes where who = '"someone@else.example"'`)).toBe(0);
+    await q(`select retention.release_hold($1, 'done')`, [h]);
+  });
+});

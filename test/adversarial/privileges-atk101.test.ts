@@ -1,0 +1,96 @@
+// Attack round atk101 (no role but the owner gains the owner's powers; against the lock
+// the planner check takes since atk99): an application role that owns its table became
+// superuser through code the retention owner's planner ran while it planned on the table:
+//  F1  a default argument: f(id) in an index, f(x int, y int default app.evil());
+//  F2  a function replaced while the routine waited for another table's lock: f (PL/pgSQL,
+//      a column among its arguments) passed the check, then became an inlinable SQL
+//      function calling app.evil(); the table lock does not stop CREATE OR REPLACE;
+//  F3  a cast to the application's domain in an index, the domain's CHECK calling
+//      app.evil().
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+const { login } = useLogins(db);
+
+const superuser = async (role: string) => (await q<{ s: boolean }>(`select rolsuper as s from pg_roles where rolname = $1`, [role]))[0]!.s;
+
+/** The application's login, its schema with a table of 10 old rows and a referencing
+ * table, evil(): IMMUTABLE, makes it superuser when a superuser runs it. */
+async function app(name: string): Promise<{ c: pg.Client; role: string; s: string }> {
+  const c = await login(name);
+  const role = (await c.query(`select current_user as r`)).rows[0].r as string;
+  const s = `${name}_s`;
+  await q(`create schema ${s} authorization ${role}`);
+  await c.query(`create function ${s}.esc() returns int language plpgsql volatile as $$
+                   begin
+                     if (select rolsuper from pg_roles where rolname = current_user) then
+                       execute format('alter role %I superuser', '${role}');
+                     end if;
+                     return 1;
+                   end $$`);
+  await c.query(`create function ${s}.evil() returns int language plpgsql immutable as $$ begin return ${s}.esc(); end $$`);
+  await c.query(`create table ${s}.t (id int primary key, created_at timestamptz not null default now() - interval '40 days')`);
+  await c.query(`create table ${s}.c (id int primary key, t_id int references ${s}.t on delete cascade)`);
+  await c.query(`insert into ${s}.t select g from generate_series(1, 10) g`);
+  await c.query(`grant usage on schema ${s} to public`);
+  await c.query(`grant select, delete on ${s}.t, ${s}.c to public`);
+  await q(`select retention.set_policy('${s}.t', '${s}.t', 'delete', 'created_at', p_retain => '30 days')`);
+  return { c, role, s };
+}
+
+describe('code the planner finds outside the expression tree (atk101 F1, F3)', () => {
+  it('a default argument of a function in an index, and a cast to a domain whose CHECK calls the function: refused (RT025)', async () => {
+    const { c, role, s } = await app('f1');
+    await c.query(`create function ${s}.f(x int, y int default ${s}.evil()) returns int language plpgsql immutable as $$ begin return x; end $$`);
+    await c.query(`create index t_f on ${s}.t (${s}.f(id))`);
+    expect((await q(`select retention_internal._planner_code('${s}.t') as why`))[0]!.why).toMatch(/default argument of .*evil/);
+    expect(await sqlState(q(`select * from retention.preview('${s}.t')`))).toBe('RT025');
+    expect(await sqlState(db.call(`call retention.run('${s}.t')`))).toBe('RT025');
+    expect(await superuser(role)).toBe(false);
+    await c.query(`drop index ${s}.t_f`);
+    await c.query(`create domain ${s}.dom as int check (${s}.evil() = 1)`);
+    await c.query(`create index t_dom on ${s}.t ((id::${s}.dom))`);
+    expect((await q(`select retention_internal._planner_code('${s}.t') as why`))[0]!.why).toMatch(/casts to domain .*dom calls .*evil/);
+    expect(await sqlState(q(`select * from retention.preview('${s}.t')`))).toBe('RT025');
+    expect(await sqlState(db.call(`call retention.run('${s}.t')`))).toBe('RT025');
+    expect(await superuser(role)).toBe(false);
+    await c.query(`drop index ${s}.t_dom`);
+    expect(await count(db, `${s}.t`)).toBe(10);
+    // Without them, the run goes.
+    await db.call(`call retention.run('${s}.t')`);
+    expect(await count(db, `${s}.t`)).toBe(0);
+  });
+});
+
+describe('a function replaced while the routine waits for another table (atk101 F2)', () => {
+  it('CREATE OR REPLACE of the function an index calls waits for the routine; the routine plans with what it checked', async () => {
+    const { c, role, s } = await app('f2');
+    await c.query(`create function ${s}.f(x int) returns int language plpgsql immutable as $$ begin return x; end $$`);
+    await c.query(`create index t_f on ${s}.t (${s}.f(id))`);
+    // The application holds its referencing table against the routine's lock.
+    await c.query(`begin`);
+    await c.query(`lock table ${s}.c in share mode`);
+    const runner = await login('f2run', 'retention_runner');
+    const preview = runner.query(`select eligible::int from retention.preview('${s}.t')`).then((r) => r.rows, (e: { code?: string }) => e.code);
+    await expect.poll(async () => (await q(`select count(*)::int as n from pg_locks where relation = '${s}.c'::regclass and not granted`))[0]!.n,
+                      { timeout: 10_000, interval: 25 }).toBe(1);
+    // The replacement waits for the routine, which holds the function's row.
+    const other = await db.connect();
+    await other.query(`set role ${role}`);
+    await other.query(`set lock_timeout = '1s'`);
+    expect(await sqlState(other.query(`create or replace function ${s}.f(x int) returns int language sql immutable as 'select x + 0 * ${s}.evil()'`)))
+      .toBe('55P03');
+    await other.end();
+    await c.query(`commit`);
+    expect(await preview).toEqual([{ eligible: 10 }]);
+    expect(await superuser(role)).toBe(false);
+    // Replaced once no routine holds it, it is refused from then on.
+    await c.query(`create or replace function ${s}.f(x int) returns int language sql immutable as 'select x + 0 * ${s}.evil()'`);
+    expect(await sqlState(runner.query(`select * from retention.preview('${s}.t')`))).toBe('RT025');
+    expect(await superuser(role)).toBe(false);
+  });
+});
