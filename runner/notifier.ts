@@ -8,6 +8,7 @@
 // Receivers recompute it, compare in constant time and reject stale timestamps.
 // X-PG-Retention-Id is the notification id: the same on every attempt, for de-duplication.
 import { createHmac } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type pg from 'pg';
 import type { WorkerConfig } from './config.ts';
 import { errFields, type Logger } from './log.ts';
@@ -106,7 +107,10 @@ export class Notifier {
         signal: AbortSignal.timeout(this.webhook.timeoutMs),
       });
       await res.arrayBuffer().catch(() => {});
-      return res.ok ? { ok: true, error: null } : { ok: false, error: `HTTP ${res.status} ${res.statusText}`.trim() };
+      // The status's standard phrase, never the receiver's own: a receiver may put anything
+      // in it ("410 Gone: mailbox alice%40… closed"), and it would stay in the worker's log
+      // and in notifications.last_error (round atk100 F6).
+      return res.ok ? { ok: true, error: null } : { ok: false, error: `HTTP ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trim() };
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       return { ok: false, error: e.name === 'TimeoutError' ? `no answer within ${this.webhook.timeoutMs} ms` : (e.cause?.message ?? e.message) };
