@@ -465,7 +465,8 @@ comment on function retention_internal._forget_subject(bigint) is
 -- ends and in both Unicode forms, NFC and NFD, and the e-mail addresses and phone numbers
 -- inside a longer text (her address in her bio; round atk92 F3), without case, both sides
 -- lowered under the database's collation (round atk78 F1). Messages: runs' errors and hints,
--- failed rows', requests' status reasons, notifications' error and status_reason.
+-- failed rows', requests' status reasons, notifications' error and status_reason, what
+-- stores answered, proposals' notes and decision comments.
 create or replace function retention_internal._values_in_messages(p_rows text)
 returns text[]
 language plpgsql
@@ -486,7 +487,9 @@ begin
     -- What a webhook receiver, a store or S3 answered (round atk92 F7).
     (select string_agg(o.error, ' ') from retention.archive_objects o where o.error is not null),
     (select string_agg(b.error, ' ') from retention.backup_prunings b where b.error is not null),
-    (select string_agg(d.last_error, ' ') from retention.object_deletions d where d.last_error is not null));
+    (select string_agg(d.last_error, ' ') from retention.object_deletions d where d.last_error is not null),
+    (select string_agg(concat_ws(' ', p.note, p.decision_comment), ' ') from retention.proposals p
+      where p.note is not null or p.decision_comment is not null));
   if v_msgs = '' then
     return '{}';
   end if;
@@ -548,7 +551,9 @@ begin
   for v_tbl, v_col in
     values ('runs', 'error'), ('runs', 'error_hint'), ('run_row_failures', 'error'), ('erasure_requests', 'status_reason'),
            ('notifications', 'last_error'), ('archive_objects', 'error'), ('backup_prunings', 'error'),
-           ('object_deletions', 'last_error')
+           ('object_deletions', 'last_error'),
+           -- What a proposer and an approver wrote (round atk100 F2).
+           ('proposals', 'note'), ('proposals', 'decision_comment')
   loop
     execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where t.%2$I ilike any ($2)',
                    v_tbl, v_col)

@@ -381,8 +381,11 @@ begin
   returning * into v;
   perform retention_internal._append_audit('proposal.' || case when p_approve then 'approved' else 'rejected' end,
     'policy', v.policy_name,
+    -- Not the comment itself: the audit log is kept for good, and an approver names the
+    -- people whose rows they approve. It stays in proposals.decision_comment, where a
+    -- person's erasure reaches it (round atk100 F2).
     jsonb_build_object('proposal_id', p_proposal_id, 'rows', v.rows, 'version', v.policy_version,
-                       'comment', p_comment, 'proposed_by', v.proposed_by));
+                       'comment_chars', pg_catalog.length(p_comment), 'proposed_by', v.proposed_by));
   raise notice 'proposal % of policy % %', p_proposal_id, v.policy_name,
     case when p_approve then 'approved: the next run of the policy removes its rows' else 'rejected' end;
   return v;

@@ -5,10 +5,11 @@
 //  - F7: every JSON number or string equal to her key in a rows_flagged notice became her
 //    token: the notice's count, its run id, and bob's tenant.
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.ts';
+import { useLogins, useTestDatabase } from '../support/db.ts';
 
 const db = useTestDatabase();
 const q = db.q;
+const { login } = useLogins(db);
 
 describe('other people\'s messages (atk100 F5)', () => {
   it('bob\'s failed-row message keeps the city he shares with alice and his phone number that ends in her key', async () => {
@@ -92,5 +93,27 @@ describe('a text key another person has in other case (atk100 F8)', () => {
     expect(keys).not.toContain('anna.k');
     expect(await q(`select row_key from retention.flagged_rows where row_key in ('ANNA.K', 'anna.kb') order by 1`))
       .toEqual([{ row_key: 'ANNA.K' }, { row_key: 'anna.kb' }]);
+  });
+});
+
+describe('what a proposer and an approver wrote (atk100 F2)', () => {
+  it('an approval comment naming her is not in the audit log, and her erasure erases it from the proposal', async () => {
+    await q(`create schema f2`);
+    await q(`create table f2.users (id int primary key, email text, phone text, created_at timestamptz not null)`);
+    await q(`insert into f2.users values (1, 'alicia.smith@acme.example', '+44 20 7946 0958', now() - interval '3 years'),
+                                         (2, 'bob.jones@acme.example', '+44 20 7946 0001', now())`);
+    await q(`select retention.set_policy('f2.users', 'f2.users', 'delete', 'created_at', '1 year', p_approval => 'required')`);
+    const id = Number((await q(`select retention.propose('f2.users', p_note => 'alicia.smith@acme.example asked us to wait') as id`))[0]!.id);
+    const approver = await login('f2appr', 'retention_approver');
+    await approver.query(`select retention.approve_proposal($1, 'ok - alicia.smith@acme.example (+44 20 7946 0958) confirmed by phone')`, [id]);
+    const audit = JSON.stringify(await q(`select details from retention.audit_log where action = 'proposal.approved'`));
+    expect(audit).not.toContain('alicia');
+    expect(audit).toContain('comment_chars');
+    const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure('f2.users', '1', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [rid]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    const [p] = await q(`select note, decision_comment from retention.proposals where proposal_id = $1`, [id]);
+    expect(JSON.stringify(p)).not.toMatch(/alicia|7946 0958/);
+    expect(p!.decision_comment).toContain('confirmed by phone');
   });
 });
