@@ -139,9 +139,11 @@ returns text[]
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
 as $$
 declare
   v_s     text;
+  v_reads text[];
   v_forms text[] := '{}';
   v_f     text;
   v_d     text;
@@ -150,26 +152,42 @@ begin
     return null;
   end if;
   v_s := retention_internal._skeleton(retention_internal._unescaped(p_text));
-  v_f := pg_catalog.regexp_replace(v_s, '[^[:alnum:]@]+', '', 'g');
-  if pg_catalog.length(v_f) >= 4 then
-    v_forms := v_forms || v_f;
+  -- Read also as the address a URI, a display name or a sub-address carries ('mailto:…',
+  -- 'tel:+44-…', 'Alicia Smith <alice@…>', 'alice+news@…'), and as the text base64 spells
+  -- (round atk100 F4).
+  v_reads := array[v_s, pg_catalog.regexp_replace(v_s, '^[[:space:]]*(mailto|tel|sms|callto|sips?):', '')]
+             || array(select m[1] from pg_catalog.regexp_matches(v_s, '<([^<>]*@[^<>]*)>', 'g') m);
+  v_reads := v_reads || array(select pg_catalog.regexp_replace(r, '[+][^@[:space:]]*@', '@', 'g') from unnest(v_reads) r
+                               where r ~ '[+][^@[:space:]]*@');
+  if pg_catalog.btrim(p_text) ~ '^[A-Za-z0-9+/]{8,}={0,2}$' and pg_catalog.length(pg_catalog.btrim(p_text)) % 4 = 0 then
+    begin
+      v_reads := v_reads || retention_internal._skeleton(pg_catalog.convert_from(pg_catalog.decode(pg_catalog.btrim(p_text), 'base64'), 'UTF8'));
+    exception when others then
+      null;  -- not base64 of UTF-8 text
+    end;
   end if;
-  v_f := pg_catalog.array_to_string(array(select w from pg_catalog.regexp_split_to_table(v_s, '[^[:alnum:]@]+') w
-                                           where w <> '' order by w collate "C"), ' ');
-  if pg_catalog.strpos(v_f, ' ') > 0 and pg_catalog.length(v_f) >= 4 then
-    v_forms := v_forms || v_f;
-  end if;
-  if v_s ~ '^[\s0-9+().\-/]+$' then
-    v_d := pg_catalog.regexp_replace(v_s, '[^0-9]+', '', 'g');
-    if pg_catalog.length(v_d) >= 7 then
-      v_forms := v_forms || ('tel:' || pg_catalog.right(v_d, 9));
+  foreach v_s in array v_reads loop
+    v_f := pg_catalog.regexp_replace(v_s, '[^[:alnum:]@]+', '', 'g');
+    if pg_catalog.length(v_f) >= 4 then
+      v_forms := v_forms || v_f;
     end if;
-  end if;
-  return v_forms;
+    v_f := pg_catalog.array_to_string(array(select w from pg_catalog.regexp_split_to_table(v_s, '[^[:alnum:]@]+') w
+                                             where w <> '' order by w collate "C"), ' ');
+    if pg_catalog.strpos(v_f, ' ') > 0 and pg_catalog.length(v_f) >= 4 then
+      v_forms := v_forms || v_f;
+    end if;
+    if v_s ~ '^[\s0-9+().\-/]+$' then
+      v_d := pg_catalog.regexp_replace(v_s, '[^0-9]+', '', 'g');
+      if pg_catalog.length(v_d) >= 7 then
+        v_forms := v_forms || ('tel:' || pg_catalog.right(v_d, 9));
+      end if;
+    end if;
+  end loop;
+  return array(select distinct f from unnest(v_forms) f);
 end
 $$;
 comment on function retention_internal._loose_forms(text) is
-  'Internal. A text''s forms for a loose comparison with a person''s value: as read (_unescaped, _skeleton) with letters, digits and @ only; its words sorted; a phone number''s last nine digits. Forms under four characters left out.';
+  'Internal. A text''s forms for a loose comparison with a person''s value: as read (_unescaped, _skeleton; also as a URI''s, a display name''s or a sub-address''s address and as base64''s text) with letters, digits and @ only; its words sorted; a phone number''s last nine digits. Forms under four characters left out.';
 
 -- Whether p_text holds p_part (trimmed), without case and with runs of blanks as one.
 -- SQL without SET, no backslash in its literals, operators qualified: PostgreSQL inlines it

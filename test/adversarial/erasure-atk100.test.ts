@@ -117,3 +117,35 @@ describe('what a proposer and an approver wrote (atk100 F2)', () => {
     expect(p!.decision_comment).toContain('confirmed by phone');
   });
 });
+
+describe('released holds on spellings of her address and number (atk100 F4)', () => {
+  it('mailto:, a display name, tel:, a +tag sub-address and base64 are forgotten; values bob shares stay', async () => {
+    await q(`create schema f4`);
+    await q(`create table f4.users (id int primary key, name text)`);
+    await q(`create table f4.contacts (id int primary key, user_id int references f4.users, email text, phone text)`);
+    await q(`insert into f4.users values (1, 'Alicia Smith'), (2, 'Robert Smith')`);
+    await q(`insert into f4.contacts values (1, 1, 'alice.smith@acme-corp.example', '+44 20 7946 0958'),
+                                            (2, 2, 'bob.smith@acme-corp.example', '+44 20 7946 0111'),
+                                            (3, 1, 'shared-desk@acme-corp.example', '+44 20 7946 0000'),
+                                            (4, 2, 'shared-desk@acme-corp.example', '+44 20 7946 0000')`);
+    await q(`select retention.set_erasure_rule('f4.contacts', 'delete')`);
+    const hers = ['mailto:alice.smith@acme-corp.example', 'Alicia Smith <alice.smith@acme-corp.example>', 'tel:+44-20-7946-0958',
+                  'alice.smith+news@acme-corp.example', Buffer.from('alice.smith@acme-corp.example').toString('base64')];
+    const shared = ['shared-desk@acme-corp.example', 'mailto:shared-desk@acme-corp.example', 'bob.smith+news@acme-corp.example'];
+    const ids: Record<string, number> = {};
+    for (const v of [...hers, ...shared]) {
+      ids[v] = (await q(`select hold_id from retention.place_hold('subject', $1, 'litigation')`, [v]))[0]!.hold_id as number;
+      await q(`select retention.release_hold($1, 'case closed')`, [ids[v]]);
+    }
+    const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure('f4.users', '1', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [rid]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    for (const v of hers) {
+      expect((await q(`select subject_id, reason from retention.legal_holds where hold_id = $1`, [ids[v]]))[0], v)
+        .toEqual({ subject_id: null, reason: `erased with erasure request ${rid}` });
+    }
+    for (const v of shared) {
+      expect((await q(`select subject_id from retention.legal_holds where hold_id = $1`, [ids[v]]))[0], v).toEqual({ subject_id: v });
+    }
+  });
+});
