@@ -134,14 +134,23 @@ begin
      and (retention_internal._inlinable(k.fn)
           or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree))))
   union all
-  -- A cast to a domain: the planner loads its CHECK constraints and folds them (round
-  -- atk101 F3: ((id::app.dom)) with CHECK (app.evil() = 1)).
-  select format('%s casts to %s', o.what, u.why)
-    from objs o
-    join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id and d.refclassid = 'pg_catalog.pg_type'::regclass
-    join pg_catalog.pg_class c on c.oid = o.rel
-   cross join lateral (select retention_internal._type_code(d.refobjid, c.relowner) as why) u
-   where u.why is not null) x
+  -- A cast to a domain, in an expression or in a default argument of a function it calls:
+  -- the planner loads its CHECK constraints and folds them (round atk101 F3:
+  -- ((id::app.dom)) with CHECK (app.evil() = 1); round atk103 F1: f(x, y int default
+  -- (0::app.dom)::int)). Refused when another role owns the domain (it may add a CHECK
+  -- while a routine waits: atk103 F2) or its checks run another role's code.
+  select format('%s casts to %s', t.what, coalesce(retention_internal._untrusted_domain(t.typ), retention_internal._type_code(t.typ, c.relowner)))
+    from (select o.what, o.rel, d.refobjid as typ
+            from objs o
+            join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id and d.refclassid = 'pg_catalog.pg_type'::regclass
+          union all
+          select format('%s (a default argument of %s)', k.what, k.fn::regprocedure), k.rel, r.id
+            from calls k
+            join pg_catalog.pg_proc p on p.oid = k.fn
+           cross join lateral retention_internal._tree_refs(p.proargdefaults::text) r
+           where p.pronargdefaults > 0 and r.kind = 'type') t
+    join pg_catalog.pg_class c on c.oid = t.rel
+   where coalesce(retention_internal._untrusted_domain(t.typ), retention_internal._type_code(t.typ, c.relowner)) is not null) x
    order by 1
    limit 1
   ) s(v) limit 1);

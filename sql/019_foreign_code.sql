@@ -87,6 +87,31 @@ $$;
 comment on function retention_internal._type_chain(oid) is
   'Internal. A type with the types it is built on (domains'' base types, arrays'' elements, composites'' fields, multiranges'' ranges, ranges'' subtypes), recursively: whose checks and support functions writing a value can run.';
 
+-- A domain another role owns in a type (_type_chain), named where the planner loads its
+-- constraints and folds them (a cast in an index expression, a default argument): its
+-- owner may add a CHECK at any time, also while a routine waits for a lock between its
+-- check and its statement (ALTER DOMAIN takes no lock a routine could hold; round atk103
+-- F2), and one domain's CHECK may cast to another's (F3). Only the retention owner's and
+-- superusers' domains are trusted there. The domain and its owner as a line, or NULL.
+create or replace function retention_internal._untrusted_domain(p_type oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select pg_catalog.format('domain %s, owned by %I (it may be given a CHECK at any time)', t.oid::pg_catalog.regtype, o.rolname)
+    from retention_internal._type_chain(p_type) c
+    join pg_catalog.pg_type t on t.oid = c.typ
+    join pg_catalog.pg_roles o on o.oid = t.typowner
+   where t.typtype = 'd' and not o.rolsuper and o.rolname <> current_user
+   order by 1
+   limit 1
+$$;
+comment on function retention_internal._untrusted_domain(oid) is
+  'Internal. A domain in the type (or the types it is built on) that another role than the retention owner or a superuser owns, as a line; NULL when none.';
+
 -- The first function writing a value of the type would run (its domains' checks, also
 -- those of the domains it is built on: _type_chain) that _untrusted_call refuses for code
 -- p_owner wrote, as a line; NULL when none. A scrub's constant is cast with it.
@@ -105,9 +130,21 @@ begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
   return (select s.v from (
-  with checks as (
+  -- The domains of the type, and those its domains' checks cast to (a CHECK
+  -- ((value::app.dom2) is not null) runs dom2's checks: round atk103 F3), to a depth of 4.
+  with recursive doms(typ, depth) as (
+    select y.typ, 0 from retention_internal._type_chain(p_type) y
+    union
+    select z.typ, d.depth + 1
+      from doms d
+      join pg_catalog.pg_constraint c on c.contypid = d.typ
+     cross join lateral retention_internal._tree_refs(c.conbin::text) r
+     cross join lateral retention_internal._type_chain(r.id) z
+     where d.depth < 4 and r.kind = 'type'
+       and exists (select from pg_catalog.pg_type t where t.oid = r.id and (t.typtype in ('d', 'c', 'r', 'm') or t.typcategory = 'A'))),
+  checks as (
     select c.contypid, c.conbin::text as tree
-      from retention_internal._type_chain(p_type) y
+      from (select distinct typ from doms) y
       join pg_catalog.pg_constraint c on c.contypid = y.typ),
   -- What each check's expression tree calls (built-ins are pinned: pg_depend has no row).
   fns(contypid, fn) as (
