@@ -64,10 +64,12 @@ begin
         continue when pg_catalog.length(v) < 4;
         -- Without case: a message may quote an e-mail address in capitals (round atk72
         -- F5). Every character but letters, digits and blanks escaped: taken literally.
-        -- Not inside a longer word or number: her key 1234 is not the end of bob's phone
-        -- number 0113 4961234 (round atk100 F5).
-        r := pg_catalog.regexp_replace(r, '(?<![[:alnum:]])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
-                                          || '(?![[:alnum:]])',
+        -- Not inside a longer word, number, name or address: her key 1234 is not the end
+        -- of bob's phone number 0113 4961234 (round atk100 F5), 'Ann Smith' not the end of
+        -- 'Mary-Ann Smith', ann@example.com not the end of mary.ann@example.com (round
+        -- atk104 F1). A full stop after it ends a sentence unless a letter or digit follows.
+        r := pg_catalog.regexp_replace(r, '(?<![[:alnum:]_.@+''-])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
+                                          || '(?![[:alnum:]_@-])(?![.][[:alnum:]])',
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
       when 'word' then
         continue when v !~ '^\w+$';
@@ -143,11 +145,18 @@ begin
                                else retention_internal._redact_jsonb(e, '{}', p_quoted, p_token) end order by n), '[]')
                    from pg_catalog.jsonb_array_elements(p_doc -> 'rows') with ordinality x(e, n)));
   end if;
-  return retention_internal._redact_jsonb(p_doc, p_exact, p_quoted, p_token);
+  -- Any other notice: its ids, counts and days are evidence about the notice, not values
+  -- of the person, whatever number they equal (an overdue notice's request_id and
+  -- days_overdue became the token of a person keyed 1: round atk104 F4).
+  return retention_internal._redact_jsonb(p_doc, p_exact, p_quoted, p_token)
+         || coalesce((select pg_catalog.jsonb_object_agg(e.key, e.value) from pg_catalog.jsonb_each(p_doc) e
+                       where pg_catalog.jsonb_typeof(e.value) = 'number'
+                         and (e.key ~ '_id$' or e.key in ('count', 'days_overdue', 'rows', 'batches', 'attempt', 'affected', 'held_back',
+                                                          'eligible', 'by_request', 'related_rows', 'failed_rows', 'flagged'))), '{}');
 end
 $$;
 comment on function retention_internal._redact_notice(jsonb, text[], text[], text) is
-  'Internal. _redact_jsonb for a notification''s payload: in a rows_flagged notice only the listed rows'' keys equal to a value become the token (and quoted occurrences go everywhere).';
+  'Internal. _redact_jsonb for a notification''s payload: in a rows_flagged notice only the listed rows'' keys equal to a value become the token, in any other its numeric ids and counts stay (quoted occurrences go everywhere).';
 
 -- A LIKE pattern matching text that contains the value (as JSON text when p_json: a quote
 -- or backslash in the value is escaped there).

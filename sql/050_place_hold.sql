@@ -183,7 +183,9 @@ begin
       v_found := true;
     end;
     if not v_found then
-      raise warning 'subject hold %: no row of any subject column (% checked) holds %', v_hold.hold_id, v_seen, pg_catalog.quote_literal(v_value)
+      -- Not the value: a warning goes to the server's log too, where no erasure reaches it
+      -- (round atk104 F7).
+      raise warning 'subject hold %: no row of any subject column (% checked) holds the held value', v_hold.hold_id, v_seen
         using hint = 'The hold is in force all the same; check the id (a typo holds nobody), or give the policy on that person''s table a subject column.';
     end if;
   end if;

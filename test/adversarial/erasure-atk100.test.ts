@@ -149,3 +149,30 @@ describe('released holds on spellings of her address and number (atk100 F4)', ()
     }
   });
 });
+
+describe('round atk104, against these fixes', () => {
+  it('F1: her name and address are not erased from inside bob\'s (Mary-Ann Smith, mary.ann@…)', async () => {
+    await q(`create schema b1`);
+    await q(`create table b1.users (id int primary key, name text, email text)`);
+    await q(`create table b1.invoices (id int primary key, note text, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`insert into b1.users values (2024, 'Ann Smith', 'ann@example.com'), (7, 'Mary-Ann Smith', 'mary.ann@example.com')`);
+    await q(`insert into b1.invoices values (1, 'x')`);
+    await q(`create function b1.guard() returns trigger language plpgsql as $$
+               begin raise exception 'invoice of Mary-Ann Smith <mary.ann@example.com> is locked; Ann Smith''s was not'; end $$`);
+    await q(`create trigger guard before delete on b1.invoices for each row execute function b1.guard()`);
+    await q(`select retention.set_policy('b1.invoices', 'b1.invoices', 'delete', 'created_at', '1 year')`);
+    await db.call(`call retention.run('b1.invoices')`);
+    const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure('b1.users', '2024', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [rid]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    expect(await q(`select f.error from retention.run_row_failures f join retention.runs r using (run_id) where r.policy_name = 'b1.invoices'`))
+      .toEqual([{ error: expect.stringContaining('invoice of Mary-Ann Smith <mary.ann@example.com> is locked; [erased]\'s was not') }]);
+  });
+
+  it('F4: a notice\'s ids, counts and days stay numbers whatever the key equals; the key itself goes', async () => {
+    const [r] = await q(`select retention_internal._redact_notice(
+                           '{"kind": "erasure_overdue", "request_id": 1, "days_overdue": 1, "subject_id": "1", "note": "key 1"}'::jsonb,
+                           array['1'], '{}', 'subj_x') as p`);
+    expect(r!.p).toEqual({ kind: 'erasure_overdue', request_id: 1, days_overdue: 1, subject_id: 'subj_x', note: 'key 1' });
+  });
+});
