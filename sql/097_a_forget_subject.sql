@@ -828,6 +828,7 @@ declare
   v_more     bigint[];
   v_hids     bigint[] := '{}';
   v_shared   text[];
+  v_rvals    text[] := '{}';
   v_exprs    text;
   v_keyvals  text[] := '{}';
   v_named    text;
@@ -1010,7 +1011,17 @@ begin
       v_hids := v_hids || array(select distinct p.h from unnest(v_lhold, v_lval) p(h, v)
                                  except
                                  select p.h from unnest(v_lhold, v_lval) p(h, v)
-                                  where pg_catalog.lower(pg_catalog.btrim(p.v collate "default", E' \t\r\n')) collate "C" = any (v_shared));
+                                  where pg_catalog.lower(pg_catalog.btrim(p.v collate "default", E' \t\r\n')) collate "C" = any (v_shared)
+                                 -- Nor a hold spelt as another person's key of the request's
+                                 -- subject table as stored ('ａｎｎａ' beside 'anna': round
+                                 -- atk104 F6), as at completion (_forget_subject).
+                                 except
+                                 select h.hold_id from retention.legal_holds h
+                                   join retention.erasure_requests q on q.request_id = p_request
+                                  where h.hold_id = any (v_lhold)
+                                    and retention_internal._stored_key(q.subject_table, h.subject_id)
+                                        is distinct from coalesce(retention_internal._stored_key(q.subject_table, q.subject_id), q.subject_id)
+                                    and retention_internal._stored_key(q.subject_table, h.subject_id) is not null);
     end if;
   end if;
   -- Those still in force name the person until they are released: recorded by id, they
@@ -1023,16 +1034,16 @@ begin
                     where h.hold_id = any (v_hids) and h.subject_id is not null
                       and not exists (select from retention_internal._open_holds o where o.hold_id = h.hold_id));
   if v_holds <> '{}' then
-    select v_vals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
-      into v_vals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);
+    select v_rvals || coalesce(array_agg(h.reason) || array_agg(h.release_reason) || array_agg(h.case_reference), '{}')
+      into v_rvals from retention.legal_holds h where h.scope = 'subject' and h.subject_id = any (v_holds);
     perform retention_internal._forget_holds_on(v_holds, p_token, p_request);
   end if;
 
   -- Exemptions and flags of their rows.
   if v_ids <> '{}' then
-    select v_vals || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_vals
+    select v_rvals || coalesce(array_agg(e.reason) || array_agg(e.revoke_reason), '{}') into v_rvals
       from retention.row_exemptions e where e.policy_id = any (v_policies) and e.row_key in (select unnest(v_ids));
-    select v_vals || coalesce(array_agg(f.close_reason), '{}') into v_vals
+    select v_rvals || coalesce(array_agg(f.close_reason), '{}') into v_rvals
       from retention.flagged_rows f
      where (f.policy_id = any (v_policies) or f.flag_run_id = any (v_runs)) and f.row_key in (select unnest(v_ids));
     update retention.row_exemptions e
@@ -1195,6 +1206,18 @@ begin
   -- short ones as words, which would cut a longer value they begin ('Carol' out of 'Carol
   -- Qwertyuiop' leaves the surname: round atk66 F11).
   perform retention_internal._erase_in_messages(v_vals);
+  -- The reasons typed about them (a hold's, an exemption's): where pg-retention quotes them,
+  -- in requests' status reasons and their notices, not in every message of the schema,
+  -- where a reason such as 'fraud investigation' is anybody's words (round atk104 F8).
+  v_rvals := array(select distinct r from unnest(v_rvals) r where r is not null and pg_catalog.length(r) >= 4);
+  if v_rvals <> '{}' then
+    update retention.erasure_requests q
+       set status_reason = retention_internal._erase_in(q.status_reason, v_rvals, '[erased]', 'bare')
+     where q.status_reason ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r));
+    update retention.notifications n
+       set payload = n.payload || jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_rvals, '[erased]', 'bare'))
+     where n.payload ->> 'status_reason' ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r));
+  end if;
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
   if v_words <> '{}' and v_runs <> '{}' then

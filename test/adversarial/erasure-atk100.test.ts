@@ -169,6 +169,31 @@ describe('round atk104, against these fixes', () => {
       .toEqual([{ error: expect.stringContaining('invoice of Mary-Ann Smith <mary.ann@example.com> is locked; [erased]\'s was not') }]);
   });
 
+  it('F6: a hold spelt as another person\'s key (ａｎｎａ beside anna) stays with that person; F8: her hold\'s reason stays in others\' messages', async () => {
+    await q(`create schema b6`);
+    await q(`create table b6.members (handle text primary key, email text)`);
+    await q(`insert into b6.members values ('anna', 'anna@b6.example'), ('ａｎｎａ', 'other@b6.example')`);
+    await q(`select retention.set_erasure_rule('b6.members', 'delete')`);
+    const [{ hold_id: bobs }] = await q(`select hold_id from retention.place_hold('subject', 'ａｎｎａ', 'litigation on the other anna')`) as [{ hold_id: number }];
+    await q(`select retention.release_hold($1, 'case closed')`, [bobs]);
+    const [{ hold_id: hers }] = await q(`select hold_id from retention.place_hold('subject', 'anna', 'fraud investigation')`) as [{ hold_id: number }];
+    await q(`select retention.release_hold($1, 'case closed')`, [hers]);
+    // Somebody else's message that uses the same words (a run of another table).
+    await q(`create table b6.jobs (id int primary key, created_at timestamptz not null default now())`);
+    await q(`select retention.set_policy('b6.jobs', 'b6.jobs', 'delete', 'created_at', '1 day')`);
+    await db.call(`call retention.run('b6.jobs')`);
+    await q(`update retention.runs set error = 'job 1 (fraud investigation billing-sync) is frozen' where policy_name = 'b6.jobs'`);
+    const before = await q(`select run_id, error from retention.runs where policy_name = 'b6.jobs'`);
+    expect(before).toHaveLength(1);
+    const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure('b6.members', 'anna', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [rid]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    expect(await q(`select subject_id, reason from retention.legal_holds where hold_id = $1`, [bobs]))
+      .toEqual([{ subject_id: 'ａｎｎａ', reason: 'litigation on the other anna' }]);
+    expect((await q(`select subject_id from retention.legal_holds where hold_id = $1`, [hers]))[0]!.subject_id).toBeNull();
+    expect(await q(`select run_id, error from retention.runs where policy_name = 'b6.jobs'`)).toEqual(before);
+  });
+
   it('F4: a notice\'s ids, counts and days stay numbers whatever the key equals; the key itself goes', async () => {
     const [r] = await q(`select retention_internal._redact_notice(
                            '{"kind": "erasure_overdue", "request_id": 1, "days_overdue": 1, "subject_id": "1", "note": "key 1"}'::jsonb,
