@@ -10,28 +10,20 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
+import { escalatingApp, isSuperuser } from '../support/escalation.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
 const { login } = useLogins(db);
 
-const superuser = async (role: string) => (await q<{ s: boolean }>(`select rolsuper as s from pg_roles where rolname = $1`, [role]))[0]!.s;
+const superuser = (role: string) => isSuperuser(db, role);
 
 /** The application's login, its schema with a table of 10 old rows and a referencing
  * table, evil(): IMMUTABLE, makes it superuser when a superuser runs it. */
 async function app(name: string): Promise<{ c: pg.Client; role: string; s: string }> {
   const c = await login(name);
-  const role = (await c.query(`select current_user as r`)).rows[0].r as string;
-  const s = `${name}_s`;
-  await q(`create schema ${s} authorization ${role}`);
-  await c.query(`create function ${s}.esc() returns int language plpgsql volatile as $$
-                   begin
-                     if (select rolsuper from pg_roles where rolname = current_user) then
-                       execute format('alter role %I superuser', '${role}');
-                     end if;
-                     return 1;
-                   end $$`);
+  const { role, s } = await escalatingApp(db, c, name);
   await c.query(`create function ${s}.evil() returns int language plpgsql immutable as $$ begin return ${s}.esc(); end $$`);
   await c.query(`create table ${s}.t (id int primary key, created_at timestamptz not null default now() - interval '40 days')`);
   await c.query(`create table ${s}.c (id int primary key, t_id int references ${s}.t on delete cascade)`);

@@ -12,30 +12,21 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
+import { escalatingApp, isSuperuser } from '../support/escalation.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
 const q = db.q;
 const { login } = useLogins(db);
 
-const roleOf = async (c: pg.Client) => (await c.query<{ r: string }>(`select current_user as r`)).rows[0]!.r;
-const superuser = async (role: string) => (await q<{ s: boolean }>(`select rolsuper as s from pg_roles where rolname = $1`, [role]))[0]!.s;
+const superuser = (role: string) => isSuperuser(db, role);
 
 /** The application's login (a requester too), a schema it owns with a table of 20 old
  * rows everyone may read and delete, and evil(): IMMUTABLE, makes it superuser when a
  * superuser runs it. */
 async function app(name: string): Promise<{ c: pg.Client; role: string; s: string }> {
   const c = await login(name, 'retention_requester');
-  const role = await roleOf(c);
-  const s = `${name}_s`;
-  await q(`create schema ${s} authorization ${role}`);
-  await c.query(`create function ${s}.esc() returns int language plpgsql volatile as $$
-                   begin
-                     if (select rolsuper from pg_roles where rolname = current_user) then
-                       execute format('alter role %I superuser', '${role}');
-                     end if;
-                     return 1;
-                   end $$`);
+  const { role, s } = await escalatingApp(db, c, name);
   await c.query(`create table ${s}.users (id int primary key, email text, created_at timestamptz not null default now() - interval '400 days')`);
   await c.query(`insert into ${s}.users select g, 'u' || g || '@x.example' from generate_series(1, 20) g`);
   await c.query(`grant usage on schema ${s} to public`);
