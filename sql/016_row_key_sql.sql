@@ -157,7 +157,7 @@ begin
 end
 $$;
 comment on function retention_internal._planner_code(regclass) is
-  'Internal. The first call, without a column among its arguments, of another role''s IMMUTABLE function (_untrusted_call) in a table''s (and its partitions'') CHECK constraints, index expressions and predicates, partition keys or extended statistics, which the planner would run as the retention owner when planning a statement on it; NULL when none.';
+  'Internal. The first call, without a column among its arguments, of another role''s IMMUTABLE function (_untrusted_call) in a table''s (and its partitions'') CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call, and the first cast there to a domain another role owns or whose checks run such code, which the planner would run as the retention owner when planning a statement on it; NULL when none.';
 
 -- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
 -- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),
