@@ -56,14 +56,78 @@ $$;
 comment on function retention_internal._foreign_descendant(regclass) is
   'Internal. The first foreign table among a table''s partitions and inheritance children, or NULL.';
 
+-- The objects of a table (and of every table below it: its partitions and inheritance
+-- children, which a statement without ONLY reads with it; round atk105 F1) whose
+-- expressions the planner loads when it plans a statement on it: CHECK constraints, index
+-- expressions and predicates, extended statistics, and the partition keys above each.
+-- cls and id name the object in pg_depend; tree is its expression tree; est the part the
+-- planner estimates (an index's predicate, costed when a condition implies it).
+create or replace function retention_internal._planner_objects(p_rel regclass)
+returns table (cls regclass, id oid, what text, rel oid, tree text, est text)
+language plpgsql
+-- A realistic row estimate (the planner's default is 1,000: docs/development.md).
+rows 10
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+set standard_conforming_strings = on
+set timezone = 'UTC'
+set jit = off
+as $$
+#variable_conflict use_column
+begin
+  -- PL/pgSQL keeps this query's plan for the session.
+  return query
+  with recursive tables(rel, depth) as (
+    select p_rel::oid, 0
+    union
+    select i.inhrelid, x.depth + 1 from tables x join pg_catalog.pg_inherits i on i.inhparent = x.rel where x.depth < 32),
+  rels as (select distinct x.rel from tables x)
+  select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass),
+         c.conrelid::oid, c.conbin::text, null::text
+    from rels x join pg_catalog.pg_constraint c on c.conrelid = x.rel
+   where c.contype = 'c'
+  union all
+  select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass), i.indrelid::oid,
+         concat(i.indexprs::text, i.indpred::text), i.indpred::text
+    from rels x join pg_catalog.pg_index i on i.indrelid = x.rel
+   where i.indexprs is not null or i.indpred is not null
+  union all
+  select 'pg_catalog.pg_statistic_ext'::regclass, e.oid, format('statistics %s on %s', e.stxname, e.stxrelid::regclass),
+         e.stxrelid::oid, e.stxexprs::text, null::text
+    from rels x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
+   where e.stxexprs is not null
+  union all
+  select distinct 'pg_catalog.pg_class'::regclass, k.partrelid::oid, format('the partition key of %s', k.partrelid::regclass),
+         k.partrelid::oid, k.partexprs::text, null::text
+    from rels x
+    cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
+    join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
+   where k.partexprs is not null;
+end
+$$;
+comment on function retention_internal._planner_objects(regclass) is
+  'Internal. The CHECK constraints, indexes with expressions or predicates, extended statistics with expressions and partition keys the planner loads when it plans a statement on the table or a table below it (partitions, inheritance children): pg_depend''s class and id, a description, the table, the expression tree, and the part it estimates (an index predicate).';
+
 -- Code of another role the planner would run as the retention owner when it plans any
--- statement on p_rel (or, for a partitioned table, on its partitions): eval_const_expressions
--- runs an IMMUTABLE function whose arguments are constants while it loads a table's index
--- expressions and predicates, partition keys and extended statistics, and for constraint
--- exclusion its CHECK constraints. PostgreSQL does not check that a function declared
--- IMMUTABLE is: one that alters roles made its owner superuser when a run, a drop or
--- request_erasure planned a read (round atk73 F2, F3). A call with a column among its
--- arguments (CHECK (app.valid(email))) is not run then, and not counted (_folded_calls).
+-- statement on p_rel (or on a table below it: _planner_objects):
+--  * eval_const_expressions runs an IMMUTABLE function whose arguments are constants while
+--    it loads a table's index expressions and predicates, partition keys and extended
+--    statistics, and for constraint exclusion its CHECK constraints. PostgreSQL does not
+--    check that a function declared IMMUTABLE is: one that alters roles made its owner
+--    superuser when a run, a drop or request_erasure planned a read (round atk73 F2, F3).
+--    A call with a column among its arguments (CHECK (app.valid(email))) is not run then,
+--    and not counted (_folded_calls);
+--  * the selectivity estimators run code of an index predicate when a statement's
+--    condition implies the predicate and the index is costed: eqsel and scalarltsel call
+--    an operator's function on the column's most common values and histogram, whatever
+--    its arguments (round atk105 F3), and estimate_expression_value folds STABLE calls
+--    without a column among their arguments too. A function called with a column (a
+--    partial index WHERE app.active(status)) is not run: its selectivity is a default;
+--  * rangesel calls a range type's subtype_diff on its histogram, for a condition on a
+--    column of the type anywhere (round atk105 F2): a column of a type built on a range
+--    whose subtype_diff another role wrote is refused (_range_code), as is such a type
+--    named in an expression.
 -- The first such call, or NULL.
 create or replace function retention_internal._planner_code(p_rel regclass)
 returns text
@@ -78,36 +142,15 @@ as $$
 begin
   -- PL/pgSQL keeps this query's plan for the session.
   return (select s.v from (
-  with tables(rel) as (
-    select p_rel::oid
+  with recursive tables(rel, depth) as (
+    select p_rel::oid, 0
     union
-    select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t),
-  objs(cls, id, what, rel, tree) as (
-    select 'pg_catalog.pg_constraint'::regclass, c.oid, format('constraint %I on %s', c.conname, c.conrelid::regclass),
-           c.conrelid::oid, c.conbin::text
-      from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
-     where c.contype = 'c'
-    union all
-    select 'pg_catalog.pg_class'::regclass, i.indexrelid, format('index %s', i.indexrelid::regclass), i.indrelid::oid,
-           concat(i.indexprs::text, i.indpred::text)
-      from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
-     where i.indexprs is not null or i.indpred is not null
-    union all
-    select 'pg_catalog.pg_statistic_ext'::regclass, e.oid, format('statistics %s on %s', e.stxname, e.stxrelid::regclass),
-           e.stxrelid::oid, e.stxexprs::text
-      from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
-     where e.stxexprs is not null
-    union all
-    select 'pg_catalog.pg_class'::regclass, k.partrelid, format('the partition key of %s', k.partrelid::regclass), k.partrelid::oid,
-           k.partexprs::text
-      from tables x
-      cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a
-      join pg_catalog.pg_partitioned_table k on k.partrelid = a.relid
-     where k.partexprs is not null),
+    select i.inhrelid, x.depth + 1 from tables x join pg_catalog.pg_inherits i on i.inhparent = x.rel where x.depth < 32),
+  objs as materialized (select * from retention_internal._planner_objects(p_rel)),
   -- Another role's function is no built-in: pg_depend records it (directly, or behind an
   -- operator), so no expression tree is read unless one is there.
-  calls(what, rel, tree, fn) as (
-    select o.what, o.rel, o.tree,
+  calls(what, rel, tree, est, fn) as (
+    select o.what, o.rel, o.tree, o.est,
            case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
                 else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
       from objs o
@@ -116,30 +159,38 @@ begin
   -- The default arguments of a function called: the planner fills in those a call leaves
   -- out and folds them, whatever the call's own arguments (round atk101 F1: f(id) with
   -- y int default app.evil()).
-  defaults(what, rel, tree, fn) as (
-    select format('%s (a default argument of %s)', k.what, k.fn::regprocedure), k.rel, p.proargdefaults::text, r.id
+  defaults(what, rel, tree, est, fn) as (
+    select format('%s (a default argument of %s)', k.what, k.fn::regprocedure), k.rel, p.proargdefaults::text, null::text, r.id
       from calls k
       join pg_catalog.pg_proc p on p.oid = k.fn
      cross join lateral retention_internal._tree_refs(p.proargdefaults::text) r
      where p.pronargdefaults > 0 and r.kind = 'function')
   select x.v from (
-  select format('%s calls %s (%s)', k.what, k.fn::regprocedure, u.why) as v
+  select format('%s calls %s (%s)%s', k.what, k.fn::regprocedure, u.why,
+                case when not (retention_internal._inlinable(k.fn) or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree))))
+                     then ' in its predicate, which the planner estimates' else '' end) as v
     from (select * from calls union all select * from defaults) k
     join pg_catalog.pg_proc p on p.oid = k.fn
     join pg_catalog.pg_class c on c.oid = k.rel
     cross join lateral (select retention_internal._untrusted_call(k.fn, c.relowner) as why) u
    where u.why is not null
      -- What the planner runs: a function it inlines, whatever its arguments; an immutable
-     -- one it folds (no column among its own arguments: _folded_calls).
+     -- one it folds (no column among its own arguments: _folded_calls); in an index's
+     -- predicate, what the estimators run: an operator's function, whatever its
+     -- arguments, and a call without a column among its own, STABLE too.
      and (retention_internal._inlinable(k.fn)
-          or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree))))
+          or (p.provolatile = 'i' and k.fn in (select retention_internal._folded_calls(k.tree)))
+          or k.fn in (select o.oprcode::oid from retention_internal._tree_refs(k.est) r
+                        join pg_catalog.pg_operator o on o.oid = r.id where r.kind = 'operator')
+          or k.fn in (select retention_internal._folded_calls(k.est)))
   union all
   -- A cast to a domain, in an expression or in a default argument of a function it calls:
   -- the planner loads its CHECK constraints and folds them (round atk101 F3:
   -- ((id::app.dom)) with CHECK (app.evil() = 1); round atk103 F1: f(x, y int default
   -- (0::app.dom)::int)). Refused when another role owns the domain (it may add a CHECK
-  -- while a routine waits: atk103 F2) or its checks run another role's code.
-  select format('%s casts to %s', t.what, coalesce(retention_internal._untrusted_domain(t.typ), retention_internal._type_code(t.typ, c.relowner)))
+  -- while a routine waits: atk103 F2) or its checks run another role's code. And a range
+  -- type whose subtype_diff another role wrote (_range_code).
+  select format('%s %s', t.what, w.line)
     from (select o.what, o.rel, d.refobjid as typ
             from objs o
             join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id and d.refclassid = 'pg_catalog.pg_type'::regclass
@@ -150,14 +201,24 @@ begin
            cross join lateral retention_internal._tree_refs(p.proargdefaults::text) r
            where p.pronargdefaults > 0 and r.kind = 'type') t
     join pg_catalog.pg_class c on c.oid = t.rel
-   where coalesce(retention_internal._untrusted_domain(t.typ), retention_internal._type_code(t.typ, c.relowner)) is not null) x
+    cross join lateral (select coalesce('casts to ' || coalesce(retention_internal._untrusted_domain(t.typ), retention_internal._type_code(t.typ, c.relowner)),
+                                        'uses ' || retention_internal._range_code(t.typ, c.relowner)) as line) w
+   where w.line is not null
+  union all
+  -- A column of such a range type: any condition on it is estimated by rangesel.
+  select format('column %I of %s is of type %s, which %s', a.attname, c.oid::regclass, a.atttypid::regtype, w.line)
+    from (select distinct x.rel from tables x) x
+    join pg_catalog.pg_class c on c.oid = x.rel
+    join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
+   cross join lateral (select retention_internal._range_code(a.atttypid, c.relowner) as line) w
+   where w.line is not null) x
    order by 1
    limit 1
   ) s(v) limit 1);
 end
 $$;
 comment on function retention_internal._planner_code(regclass) is
-  'Internal. The first call, without a column among its arguments, of another role''s IMMUTABLE function (_untrusted_call) in a table''s (and its partitions'') CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call, and the first cast there to a domain another role owns or whose checks run such code, which the planner would run as the retention owner when planning a statement on it; NULL when none.';
+  'Internal. What of another role''s the planner would run as the retention owner when planning a statement on the table or a table below it (_planner_objects): a call, without a column among its arguments, of an IMMUTABLE function (_untrusted_call) in CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call; in an index predicate, such a role''s operator whatever its arguments, and its STABLE call without a column among its arguments (the estimators run them); a cast to a domain another role owns or whose checks run such code; a range type whose subtype_diff such a role wrote (_range_code), in a column or an expression. NULL when none.';
 
 -- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
 -- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),
@@ -201,7 +262,9 @@ begin
     -- A caller that holds the holds lock exclusively (place_hold's scan) must not wait:
     -- a batch holding this lock waits for the holds lock (a deadlock). It says so with
     -- retention.plan_lock_nowait, and takes 55P03 instead.
-    execute format('lock table %s%s in share update exclusive mode%s', case when v_kind = 'p' then '' else 'only ' end, p_rel,
+    -- Without ONLY: its partitions and inheritance children with it (a statement without
+    -- ONLY plans them too; round atk105 F1), and no child can be added meanwhile.
+    execute format('lock table %s in share update exclusive mode%s', p_rel,
                    case when pg_catalog.current_setting('retention.plan_lock_nowait', true) = 'on' then ' nowait' else '' end);
     if v_wait in ('0', '0ms') then
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
@@ -217,18 +280,9 @@ begin
     perform
        from pg_catalog.pg_proc p
       where p.oid in (
-        with tables(rel) as (select p_rel::oid union select t.relid::oid from pg_catalog.pg_partition_tree(p_rel) t),
-        objs(cls, id) as (
-          select 'pg_catalog.pg_constraint'::regclass, c.oid from tables x join pg_catalog.pg_constraint c on c.conrelid = x.rel
-          union all
-          select 'pg_catalog.pg_class'::regclass, i.indexrelid from tables x join pg_catalog.pg_index i on i.indrelid = x.rel
-          union all
-          select 'pg_catalog.pg_statistic_ext'::regclass, e.oid from tables x join pg_catalog.pg_statistic_ext e on e.stxrelid = x.rel
-          union all
-          select 'pg_catalog.pg_class'::regclass, a.relid from tables x cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a)
         select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
                     else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
-          from objs o
+          from retention_internal._planner_objects(p_rel) o
           join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
                                      and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
       for share of p;
@@ -237,7 +291,7 @@ begin
   if v_why is not null then
     raise exception 'cannot read %: planning a statement on it would run another role''s code as the retention owner: %', p_rel, v_why
       using errcode = 'RT025',
-            hint = 'The planner runs an IMMUTABLE function with constant arguments while it plans: have the retention owner (or a superuser) own the function, or drop the constraint, index or statistics that calls it.';
+            hint = 'The planner runs IMMUTABLE functions with constant arguments while it plans, and what an index predicate calls and a range type''s subtype_diff while it estimates: have the retention owner (or a superuser) own that function or type, or drop the constraint, index, statistics or column that names it.';
   end if;
 end
 $$;

@@ -163,6 +163,32 @@ $$;
 comment on function retention_internal._type_code(oid, oid) is
   'Internal. The first function a write of a value of the type runs (domain checks, through domains, arrays, composites and ranges) that _untrusted_call refuses for code p_owner wrote, or NULL.';
 
+-- A range type in the type (_type_chain) whose subtype_diff (or canonical function) is
+-- code _untrusted_call refuses for p_owner: the planner's range estimators (rangesel,
+-- multirangesel) call subtype_diff on a column's histogram while they estimate a
+-- condition on it, as whoever plans (round atk105 F2); GiST calls it for every entry
+-- written. A line, or NULL. Built-in types are built on built-in ranges only.
+create or replace function retention_internal._range_code(p_type oid, p_owner oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select pg_catalog.format('range type %s calls %s (%s) when the planner estimates a condition on it',
+                           r.rngtypid::pg_catalog.regtype, f.fn::pg_catalog.regprocedure, u.why)
+    from retention_internal._type_chain(p_type) y
+    join pg_catalog.pg_range r on r.rngtypid = y.typ
+   cross join lateral (values (r.rngsubdiff::oid), (r.rngcanonical::oid)) f(fn)
+   cross join lateral (select retention_internal._untrusted_call(f.fn, p_owner) as why) u
+   where p_type >= 16384 and f.fn <> 0 and u.why is not null
+   order by 1
+   limit 1
+$$;
+comment on function retention_internal._range_code(oid, oid) is
+  'Internal. A range type in the type (or the types it is built on) whose subtype_diff or canonical function _untrusted_call refuses for code p_owner wrote (the planner''s range estimators call it), as a line; NULL when none.';
+
 create or replace function retention_internal._foreign_code(p_rel regclass, p_update boolean)
 returns text
 language plpgsql
