@@ -269,3 +269,22 @@ $$;
 comment on function retention_internal._outbound_error(text, text) is
   'Internal. A run''s error as a notification carries it out of the database: up to _quoted_marker, and only for RT* and the SQLSTATE classes that name no values (the worker''s log keeps the same).';
 
+-- An error as a warning of preview() or run_all() names it (warnings reach the server's
+-- log, where no erasure reaches): by _outbound_error's rule (and an object that does not
+-- exist: a column renamed since the policy was set), with its SQLSTATE; a message
+-- withheld says how to see it (p_alone: the call that raises it whole, to its caller
+-- only). Quoted whole, an application's error put a person's values in the log (round
+-- atk104).
+create or replace function retention_internal._warned_error(p_code text, p_message text, p_context text, p_alone text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_code ~ '^(RT|08|28|3D|40|25|53|55|57|58)' or p_code in ('42501', '42703', '42P01', '42704', '42883')
+              then pg_catalog.format('%s (%s)', pg_catalog.split_part(retention_internal._recorded_error(p_code, p_message, null, p_context),
+                                                                    retention_internal._quoted_marker(), 1), p_code)
+              else pg_catalog.format('SQLSTATE %s: message withheld (it may quote a row''s values; %s raises it)', p_code, p_alone) end
+$$;
+comment on function retention_internal._warned_error(text, text, text, text) is
+  'Internal. An error as a warning names it: its message (up to _quoted_marker, none raised by the application''s code) and SQLSTATE for RT* and the classes that name no values, else the SQLSTATE and the call that raises it whole.';

@@ -37,6 +37,7 @@ declare
   p   retention.policies;
   s   record;
   e   record;
+  v_ctx text;
 begin
   perform retention_internal._check_moment(p_as_of, 'p_as_of');
   if p_policy is not null then
@@ -83,7 +84,9 @@ begin
     if p_policy is not null then
       raise;
     end if;
-    raise warning 'policy %: not counted: % (%)', p.name, sqlerrm, sqlstate;
+    get stacked diagnostics v_ctx = pg_exception_context;
+    raise warning 'policy %: not counted: %', p.name,
+      retention_internal._warned_error(sqlstate, sqlerrm, v_ctx, format('retention.preview(%L) alone', p.name));
     policy := p.name; target := retention.qualified_name(p.target); action := p.action; enabled := p.enabled;
     retain := null; retain_source := null; cutoff := null; max_rows_per_run := p.max_rows_per_run;
     eligible := null; held_back := null; oldest_eligible := null; would_affect := null; exceeds_ceiling := null;

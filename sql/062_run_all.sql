@@ -13,6 +13,7 @@ declare
   v_name   pg_catalog.text;
   v_run_id pg_catalog.int8;
   v_status pg_catalog.text;  -- qualified: DECLARE types resolve with the caller's path
+  v_ctx    pg_catalog.text;
 begin
   commit;  -- in a transaction block: refused here, before anything is taken (see run)
   perform retention.pin_session();
@@ -41,7 +42,9 @@ begin
         raise;
       end if;
       -- Dropped since the loop began, or the login may not run it: recorded nowhere, said here.
-      raise warning 'policy %: not run: %', v_name, sqlerrm;
+      get stacked diagnostics v_ctx = pg_exception_context;
+      raise warning 'policy %: not run: %', v_name,
+        retention_internal._warned_error(sqlstate, sqlerrm, v_ctx, format('CALL retention.run(%L) alone', v_name));
       continue;
     end;
     commit;

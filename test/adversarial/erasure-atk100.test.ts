@@ -201,3 +201,36 @@ describe('round atk104, against these fixes', () => {
     expect(r!.p).toEqual({ kind: 'erasure_overdue', request_id: 1, days_overdue: 1, subject_id: 'subj_x', note: 'key 1' });
   });
 });
+
+describe('warnings, which reach the server\'s log (atk104)', () => {
+  it('preview() and run_all() name a failing policy\'s error by its SQLSTATE, not by a message quoting a row', async () => {
+    await q(`create schema w7`);
+    await q(`create table w7.notes (id int primary key, created_at timestamptz not null default now() - interval '40 days', memo text)`);
+    await q(`insert into w7.notes values (1, default, 'alice.w7@example.com')`);
+    // Counting casts the memo to an integer: PostgreSQL's message quotes the value.
+    await q(`select retention.set_policy('w7.n', 'w7.notes', 'delete', 'created_at', '30 days', p_predicate => 'memo::int > 0')`);
+    const pv = await db.call(`select policy, eligible from retention.preview() where policy = 'w7.n'`);
+    expect(pv.rows).toEqual([{ policy: 'w7.n', eligible: null }]);
+    const w = pv.notices.filter((n) => n.includes('w7.n'));
+    expect(w).toEqual([`policy w7.n: not counted: SQLSTATE 22P02: message withheld (it may quote a row's values; retention.preview('w7.n') alone raises it)`]);
+    // Alone, its caller sees the message whole.
+    await expect(q(`select * from retention.preview('w7.n')`)).rejects.toThrow(/alice\.w7@example\.com/);
+    // run_all's warning for a policy it could not open, by the same rule: a data error's
+    // message withheld, an error the application's code raised under pg-retention's code
+    // cut where it quotes the application, pg-retention's own whole.
+    expect(await q(`select retention_internal._warned_error('22P02', 'invalid input syntax for type integer: "alice.w7@example.com"', null,
+                                                            'CALL retention.run(''w7.n'') alone') as w`))
+      .toEqual([{ w: `SQLSTATE 22P02: message withheld (it may quote a row's values; CALL retention.run('w7.n') alone raises it)` }]);
+    expect(await q(`select retention_internal._warned_error('RT025', 'alice.w7@example.com', 'PL/pgSQL function w7.trg() line 3 at RAISE', 'x') as w`))
+      .toEqual([{ w: `the application's code raised an error (SQLSTATE RT025) (RT025)` }]);
+    expect(await q(`select retention_internal._warned_error('RT002', 'column id of w7.gone does not exist', null, 'x') as w`))
+      .toEqual([{ w: 'column id of w7.gone does not exist (RT002)' }]);
+    // pg-retention's own errors are named whole.
+    await q(`select retention.set_policy('w7.n', 'w7.notes', 'delete', 'created_at', '30 days', p_predicate => 'memo is not null')`);
+    await q(`create table w7.gone (id int primary key, created_at timestamptz not null default now())`);
+    await q(`select retention.set_policy('w7.g', 'w7.gone', 'delete', 'created_at', '30 days', p_predicate => 'id > 0')`);
+    await q(`alter table w7.gone rename column id to gone_id`);
+    const pv2 = await db.call(`select policy, eligible from retention.preview() where policy = 'w7.g'`);
+    expect(pv2.notices.filter((n) => n.includes('w7.g'))).toEqual(['policy w7.g: not counted: column "id" does not exist (42703)']);
+  });
+});
