@@ -41,6 +41,13 @@ begin
         using errcode = 'RT002', hint = 'Name the columns that hold personal data (\d ' || p_target::text || ' lists them).';
     end if;
     v_type := v_att.type;
+    -- Any write into it (null, sha256, a constant) runs the checks of its domains as the
+    -- owner, and the owner of a domain may add one at any time (round atk103).
+    v_ref := retention_internal._untrusted_domain(v_type);
+    if v_ref is not null then
+      raise exception 'column % of % is of %: a write runs its checks with the retention owner''s rights', quote_ident(v_col), p_target, v_ref
+        using errcode = 'RT025', hint = 'Have the retention owner (or a superuser) own the domain (ALTER DOMAIN ... OWNER TO), or scrub other columns.';
+    end if;
     if v_col in (p_age_column, p_subject_column) or exists (
          select from pg_catalog.pg_index i
           where i.indrelid = p_target and i.indisprimary and v_att.attnum = any (i.indkey::int2[])) then

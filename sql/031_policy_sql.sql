@@ -147,17 +147,20 @@ begin
             coalesce('policy ' || p_policy.name, 'erasure step'), quote_ident(r.col), p_policy.target, format_type(r.atttypid, null)
         using errcode = 'RT019', hint = 'empty_json is for json and jsonb columns.';
     end if;
-    v_why := retention_internal._type_code(r.atttypid, r.relowner);
+    -- A domain another role owns is refused whatever its checks are now: its owner may add
+    -- one (NOT VALID takes no lock a batch holds) between this check and the write, which
+    -- runs it as the owner (round atk103).
+    v_why := coalesce(retention_internal._untrusted_domain(r.atttypid), retention_internal._type_code(r.atttypid, r.relowner));
     if v_why is not null then
       raise exception '%: writing column % of % would run %: pg-retention would run it with the retention owner''s rights',
             coalesce('policy ' || p_policy.name, 'erasure step'), quote_ident(r.col), p_policy.target, v_why
-        using errcode = 'RT025', hint = 'Have the retention owner (or a superuser) own the function, or write the column no more.';
+        using errcode = 'RT025', hint = 'Have the retention owner (or a superuser) own the function or domain (ALTER DOMAIN ... OWNER TO), or write the column no more.';
     end if;
   end loop;
 end
 $$;
 comment on function retention_internal._check_written_code(retention.policies) is
-  'Internal. RT001/RT019 when a column a policy''s statements write (a soft-delete or scrub marker, a scrubbed column) no longer has a type they write, RT025 when writing it would run another role''s domain check as the owner.';
+  'Internal. RT001/RT019 when a column a policy''s statements write (a soft-delete or scrub marker, a scrubbed column) no longer has a type they write, RT025 when it is of a domain another role owns or writing it would run another role''s domain check as the owner.';
 revoke all on function retention_internal._check_written_code(retention.policies) from public;
 
 create or replace function retention_internal._policy_sql(

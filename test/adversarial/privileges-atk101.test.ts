@@ -124,3 +124,31 @@ describe('a scrub writing a column of the application\'s domain whose CHECK cast
     expect(await count(db, `${s}.t where memo = 'secret'`)).toBe(10);
   });
 });
+
+describe('a column written, of the application\'s domain (atk103, the write path)', () => {
+  it('a scrub or soft delete writing a column of a domain the application owns is refused though it has no CHECK yet: one may come at any time', async () => {
+    const { c, role, s } = await app('d5');
+    await c.query(`create domain ${s}.note as text`);
+    await c.query(`create domain ${s}.stamp as timestamptz`);
+    await c.query(`alter table ${s}.t add column memo ${s}.note, add column gone_at ${s}.stamp`);
+    await c.query(`update ${s}.t set memo = 'secret'`);
+    await c.query(`grant update on ${s}.t to public`);
+    for (const rule of ['null', '"sha256"', '{"constant": "redacted"}']) {
+      const err = await q(`select retention.set_policy('${s}.scrub', '${s}.t', 'scrub', 'created_at', interval '30 days', p_scrub => '{"memo": ${rule}}')`)
+        .then(() => null, (e: { code?: string; message: string }) => e);
+      expect(err, rule).toMatchObject({ code: 'RT025', message: expect.stringMatching(/column memo of .* is of domain .*note, owned by/) });
+    }
+    // Set while the domain was a superuser's, then handed to the application: the run refuses.
+    await q(`alter domain ${s}.note owner to current_user`);
+    await q(`select retention.set_policy('${s}.scrub', '${s}.t', 'scrub', 'created_at', interval '30 days', p_scrub => '{"memo": null}')`);
+    await q(`alter domain ${s}.note owner to ${role}`);
+    expect(await sqlState(db.call(`call retention.run('${s}.scrub')`))).toBe('RT025');
+    // A soft delete's marker column of such a domain, likewise.
+    await q(`select retention.set_policy('${s}.soft', '${s}.t', 'soft_delete', 'created_at', interval '30 days', p_deleted_at_column => 'gone_at')`)
+      .then(() => db.call(`call retention.run('${s}.soft')`))
+      .then(() => expect.unreachable('a write into the application\'s domain'), (e: { code?: string }) => expect(e.code).toBe('RT025'));
+    await c.query(`alter domain ${s}.note add constraint c check (${s}.evil() = 1) not valid`);
+    expect(await superuser(role)).toBe(false);
+    expect(await count(db, `${s}.t where memo = 'secret' and gone_at is null`)).toBe(10);
+  });
+});
