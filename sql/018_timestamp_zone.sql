@@ -119,6 +119,26 @@ $$;
 comment on function retention_internal._written_zones(regclass) is
   'Internal. The zones an application may write a table''s wall times in: every TimeZone of a role or database setting (this database''s or all), the server configuration''s and command line''s, as PostgreSQL spells them (only ever making rows go later).';
 
+-- Remembers the zones _written_zones reads now (retention_internal.seen_zones): a setting
+-- reset or removed later no longer names its zone, though rows written in it remain
+-- (round atk98 F6). Called as each run opens and at the worker's periodic check
+-- (note_overdue_erasures); a zone's last_seen moves at most hourly.
+create or replace function retention_internal._note_written_zones()
+returns void
+language sql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  insert into retention_internal.seen_zones as s (zone)
+  select z from pg_catalog.unnest(retention_internal._written_zones(null)) z
+  on conflict (zone) do update set last_seen = pg_catalog.clock_timestamp()
+   where s.last_seen < pg_catalog.clock_timestamp() - interval '1 hour'
+$$;
+comment on function retention_internal._note_written_zones() is
+  'Internal. Records the zones applications may write wall times in now (_written_zones) in retention_internal.seen_zones, where they stay after their setting is gone.';
+
 -- AT TIME ZONE reads a name as an abbreviation of the session's timezone_abbreviations
 -- before it reads it as a zone: under the set 'Australia', 'EST' is +10, where the zone EST
 -- that writers' sessions use is -5 (round atk98 F1). Runs, erasures and the runner's
@@ -183,11 +203,13 @@ as $$
               else array(select distinct z
                            from pg_catalog.unnest(array['UTC',
                                   coalesce((select s.value from retention.settings s where s.name = 'timestamp_zone'), 'UTC')]
-                                  || retention_internal._written_zones(p_policy.target)) z
+                                  || retention_internal._written_zones(p_policy.target)
+                                  -- And every zone read so before, its setting gone since.
+                                  || array(select w.zone from retention_internal.seen_zones w)) z
                           order by z) end)
 $$;
 comment on function retention_internal._timestamp_zones(retention.policies) is
-  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone (with UTC where the column is a mark a soft delete or scrub stamps), else UTC, the installation''s default and the zones its application may write in (_written_zones; the latest reading wins).';
+  'Internal. The zones a policy''s timestamp or date age column is read in: its timestamp_zone (with UTC where the column is a mark a soft delete or scrub stamps), else UTC, the installation''s default and the zones its application may write in (_written_zones, and those seen before: seen_zones; the latest reading wins).';
 
 -- SQL for a cutoff (p_value, a timestamptz expression) on a wall clock in p_zones: the
 -- latest wall time below which every value is past the cutoff in each zone. Around a

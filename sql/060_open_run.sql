@@ -99,6 +99,9 @@ begin
   -- table is gone.
   -- So for the columns of foreign keys that point at a subject, while a subject hold is
   -- open (an application that drops the key does not end the hold's cover).
+  -- The writers' zones, remembered before this run reads them (they stay read when their
+  -- setting goes: seen_zones).
+  perform retention_internal._note_written_zones();
   if not p_dry_run then
     perform retention_internal._note_subject_families();
     if exists (select from retention_internal._open_holds h where h.scope = 'subject') then

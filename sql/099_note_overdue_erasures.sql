@@ -22,6 +22,9 @@ begin
     raise exception 'p_as_of must not be NULL'
       using errcode = 'RT029', hint = 'Leave it out to check as of now, or pass the moment to check at.';
   end if;
+  -- The zones applications may write wall times in, remembered (retention_internal.
+  -- seen_zones) between runs too: a setting made and removed between two runs.
+  perform retention_internal._note_written_zones();
   -- Holds in force on a value of a person when their erasure's step read their rows, that
   -- have expired since the erasure completed: they no longer name the person, as released
   -- ones do not (release_hold forgets those as it releases them). Here, at the

@@ -12,7 +12,8 @@
 //  - F5: a column a soft delete stamps, in a row the application then moved to a sibling
 //    partition, was read in the sibling's policy's zone only.
 //  - F6: revoking the writer's INSERT made its zone forgotten (reading every role's
-//    setting keeps it while the setting stands).
+//    setting keeps it while the setting stands); a setting removed is remembered
+//    (retention_internal.seen_zones) once a run or the worker's check has read it.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useLogins, useTestDatabase } from '../support/db.ts';
@@ -135,6 +136,40 @@ describe('writers a privilege check does not see (atk98 F2, F4, F6)', () => {
     await q(`revoke insert on f2.ev_in from f2web_${tag}`);
     await db.call(`call retention.run('f2.ev')`);
     expect(await q(`select id from f2.ev order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('a writer\'s zone setting removed after its rows were written: the zone stays read, seen by a run or the worker\'s check (F6)', async () => {
+    await q(`create schema f6`);
+    await q(`create table f6.ev (id int primary key, created_at timestamp not null)`);
+    await q(`select retention.set_policy('f6.ev', 'f6.ev', 'delete', 'created_at', '1 day')`);
+    for (const [r, z, check] of [[`f6w_${tag}`, 'Pacific/Pago_Pago', 'run'], [`f6v_${tag}`, 'America/Adak', 'worker']] as const) {
+      const c = await login(r.replace(`_${tag}`, ''));
+      await c.end();
+      await q(`alter role ${r} in database ${db.name} set timezone = '${z}'`);
+      await q(`grant usage on schema f6 to ${r}`);
+      await q(`grant insert on f6.ev to ${r}`);
+      const w = await connectWith(r, '');
+      try {
+        // Written 20 hours ago on its own clock (UTC-11, or -10 or -9 in Adak): read in UTC it looks at least 29 hours old.
+        await w.query(`insert into f6.ev values (${check === 'run' ? 1 : 2}, localtimestamp - interval '20 hours')`);
+      } finally {
+        await w.end();
+      }
+      // Seen while the setting stands: by a run, or by the worker's periodic check.
+      if (check === 'run') await db.call(`call retention.run('f6.ev')`);
+      else await q(`select count(*) from retention.note_overdue_erasures()`);
+      expect(await q(`select zone from retention_internal.seen_zones where zone = $1`, [z])).toEqual([{ zone: z }]);
+      await q(`alter role ${r} in database ${db.name} reset timezone`);
+      expect((await q(`select retention_internal._written_zones(null) as z`))[0]!.z).not.toContain(z);
+    }
+    await db.call(`call retention.run('f6.ev')`);
+    expect(await q(`select id from f6.ev order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    const [zs] = await q(`select value from retention.policy_settings('f6.ev') where setting = 'timestamp_zone'`);
+    expect(zs!.value).toMatch(/America\/Adak.*Pacific\/Pago_Pago/);
+    // The owner forgets a zone by deleting its row (the next tests read as before).
+    await q(`delete from retention_internal.seen_zones where zone in ('Pacific/Pago_Pago', 'America/Adak')`);
+    const [zs2] = await q(`select value from retention.policy_settings('f6.ev') where setting = 'timestamp_zone'`);
+    expect(zs2!.value).not.toMatch(/Adak|Pago_Pago/);
   });
 
   it('drop_partitions: a role that writes a partition only, in its zone: the partition with its 20-hour-old row stays', async () => {
