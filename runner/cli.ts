@@ -112,6 +112,12 @@ async function main(args: string[]): Promise<number> {
     throw new UsageError(`argument ${JSON.stringify(rest[bad])} is not valid UTF-8 (U+FFFD stands for bytes that are not)`,
       'Give ids, reasons and names in UTF-8 (check the terminal\'s or the script\'s encoding).');
   }
+  // The same for who acts: the name goes into the ledger and the append-only audit log
+  // for good (round atk97 F3).
+  if (process.env.PG_RETENTION_ACTOR?.includes('\uFFFD')) {
+    throw new UsageError(`PG_RETENTION_ACTOR ${JSON.stringify(process.env.PG_RETENTION_ACTOR)} is not valid UTF-8 (U+FFFD stands for bytes that are not)`,
+      'Name who acts in UTF-8 (it is recorded in the ledger and the audit log for good).');
+  }
   let parsed;
   try {
     parsed = parseArgs({

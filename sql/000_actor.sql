@@ -80,3 +80,23 @@ end
 $$;
 comment on function retention_internal._check_note(text, integer, text, text) is
   'Internal. Refuses (p_errcode) a free-text note over p_max characters or with control (other than line breaks and tabs), invisible or direction-changing characters.';
+
+-- A text a program wrote (an error of a store, a verifier's detail), as evidence may keep
+-- it: at most p_max characters, its control (but line breaks and tabs), invisible and
+-- direction-changing characters each shown as U+FFFD. Refused, it would leave the step it
+-- settles unsettled; kept as given, U+202E or the audit hash's separators went into the
+-- append-only log (round atk97 F1, F6).
+create or replace function retention_internal._plain_text(p_text text, p_max integer)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  -- Line breaks and tabs stand aside (as private-use characters) while the others go.
+  select pg_catalog.left(pg_catalog.translate(pg_catalog.regexp_replace(pg_catalog.translate(p_text, E'\n\r\t', E'\uE000\uE001\uE002'),
+                                                                        retention_internal._hidden_chars(), E'\uFFFD', 'g'),
+                                              E'\uE000\uE001\uE002', E'\n\r\t'), p_max)
+$$;
+comment on function retention_internal._plain_text(text, integer) is
+  'Internal. A program''s text as evidence keeps it: at most p_max characters, control (but line breaks and tabs), invisible and direction-changing characters replaced by U+FFFD.';

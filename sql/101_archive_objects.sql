@@ -506,13 +506,18 @@ as $$
 declare
   o retention.archive_objects;
 begin
+  if p_ok is null then
+    raise exception 'p_ok must say whether the object verified (true or false)'
+      using errcode = 'RT006', hint = 'Record a check that was made: true when the object read back and verified, false with what failed in p_detail.';
+  end if;
   select * into o from retention.archive_objects x where x.object_id = p_object_id;
   if not found then
     raise exception 'archive object % does not exist', p_object_id
       using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
   end if;
+  -- The verifier's detail, kept plain (_plain_text) in the append-only log (round atk97 F6).
   perform retention_internal._append_audit(case when p_ok then 'archive.object_checked' else 'archive.object_check_failed' end,
-    'archive_object', o.object_key, jsonb_build_object('object_id', o.object_id, 'detail', left(p_detail, 500)));
+    'archive_object', o.object_key, jsonb_build_object('object_id', o.object_id, 'detail', retention_internal._plain_text(p_detail, 500)));
 end
 $$;
 comment on function retention.archive_object_checked(bigint, boolean, text) is

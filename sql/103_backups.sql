@@ -194,6 +194,7 @@ begin
    where jsonb_typeof(x) <> 'object' or jsonb_typeof(x -> 'name') is distinct from 'string'
       or jsonb_typeof(x -> 'taken_at') is distinct from 'string'
       or length(x ->> 'name') not between 1 and 255 or (x ->> 'name') ~ '[/[:cntrl:]]' or (x ->> 'name') in ('.', '..')
+      or (x ->> 'name') ~ retention_internal._hidden_chars()
    limit 1;
   if v_bad is not null then
     raise exception 'not a backup in the listing: %', left(v_bad, 200)
@@ -322,6 +323,16 @@ begin
     raise exception 'a backup''s size and file count are not negative'
       using errcode = 'RT039', hint = 'Give them as listed, or NULL.';
   end if;
+  -- One pruning of a backup at a time: each would settle as its deletion, and the
+  -- evidence would say it was deleted as often (round atk97 F9).
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('retention.backup_prune:' || p.store || ':' || p_name));
+  select x.pruning_id into v_id from retention.backup_prunings x
+   where x.store = p.store and x.backup_name = p_name and x.status = 'deleting'
+   limit 1;
+  if v_id is not null then
+    raise exception 'backup % of % is already being pruned (pruning %)', p_name, p_policy, v_id
+      using errcode = 'RT039', hint = 'Settle that pruning first (backup_prune_done or backup_prune_cancel); a pruner that ended mid-way is settled by the next pg-retention backups prune.';
+  end if;
   insert into retention.backup_prunings (policy_name, store, backup_name, taken_at, bytes, files, as_of, reason, pruned_by)
   values (p.name, p.store, p_name, v.taken_at, p_bytes, p_files, coalesce(p_as_of, now()), v.reason, retention_internal._actor())
   returning pruning_id into v_id;
@@ -399,6 +410,10 @@ begin
     raise exception 'pruning % is not under way', p_pruning_id
       using errcode = '55000', hint = 'Settle only a pruning backup_prune_intent returned.';
   end if;
+  -- A note is the archiver's own words (checked as every note is); an error is the store's,
+  -- kept plain (_plain_text: refused, the pruning would stay unsettled).
+  perform retention_internal._check_note(p_note, 2000, 'a pruning''s note', 'RT039');
+  p_error := retention_internal._plain_text(p_error, 2000);
   update retention.backup_prunings x
      set status = case when p_error is null then 'deleted' else 'failed' end, error = left(coalesce(p_error, p_note), 2000), finished_at = now()
    where x.pruning_id = p_pruning_id;

@@ -395,6 +395,17 @@ describe('pg-retention CLI', () => {
     expect(r.stdout).toMatch(/audit log TAMPERED at audit_id 1/);
   });
 
+  it('PG_RETENTION_ACTOR with bytes that are not UTF-8 is refused (exit 2), naming it; nothing is placed (atk97 F3)', async () => {
+    await db.q(`create schema if not exists xa`);
+    await db.q(`create table if not exists xa.a (id int primary key)`);
+    const holdsBefore = await count(db, 'retention.legal_holds');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('bash', ['-c', `PG_RETENTION_ACTOR=$'dana\\xff\\xfe' exec "$0" runner/cli.ts holds place table xa.a --reason inquiry`, process.execPath],
+                        { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([2, expect.stringMatching(/PG_RETENTION_ACTOR "dana\uFFFD\uFFFD" is not valid UTF-8[\s\S]*hint: Name who acts in UTF-8/)]);
+    expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
+  });
+
   it('connects from the libpq PG* variables when DATABASE_URL is not set, or from --database-url', async () => {
     const u = new URL(db.url);
     const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username),
