@@ -124,10 +124,11 @@ comment on function retention_internal._planner_objects(regclass) is
 --    its arguments (round atk105 F3), and estimate_expression_value folds STABLE calls
 --    without a column among their arguments too. A function called with a column (a
 --    partial index WHERE app.active(status)) is not run: its selectivity is a default;
---  * rangesel calls a range type's subtype_diff on its histogram, for a condition on a
---    column of the type anywhere (round atk105 F2): a column of a type built on a range
---    whose subtype_diff another role wrote is refused (_range_code), as is such a type
---    named in an expression.
+--  * rangesel calls a range type's subtype_diff on its histogram while it estimates a
+--    condition on a column of the type (round atk105 F2): such a type (built on a range
+--    whose subtype_diff another role wrote: _range_code) in an index predicate, or named
+--    in an expression, is refused. Nothing else of ours puts a condition on such a
+--    column (the policy's predicate is checked with it), so a delete of such a table runs.
 -- The first such call, or NULL.
 create or replace function retention_internal._planner_code(p_rel regclass)
 returns text
@@ -205,12 +206,15 @@ begin
                                         'uses ' || retention_internal._range_code(t.typ, c.relowner)) as line) w
    where w.line is not null
   union all
-  -- A column of such a range type: any condition on it is estimated by rangesel.
-  select format('column %I of %s is of type %s, which %s', a.attname, c.oid::regclass, a.atttypid::regtype, w.line)
-    from (select distinct x.rel from tables x) x
-    join pg_catalog.pg_class c on c.oid = x.rel
-    join pg_catalog.pg_attribute a on a.attrelid = x.rel and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
-   cross join lateral (select retention_internal._range_code(a.atttypid, c.relowner) as line) w
+  -- A column (or a value) of such a range type in an index predicate: rangesel estimates
+  -- a condition on it. (The policy's own predicate is checked with the policy:
+  -- _check_predicate_code.)
+  select format('%s has in its predicate a value of type %s, which %s', t.what, t.typ::regtype, w.line)
+    from (select distinct o.what, o.rel, r.id as typ
+            from objs o cross join lateral retention_internal._tree_refs(o.est) r
+           where o.est is not null and r.kind in ('vartype', 'type') and r.id >= 16384) t
+    join pg_catalog.pg_class c on c.oid = t.rel
+   cross join lateral (select retention_internal._range_code(t.typ, c.relowner) as line) w
    where w.line is not null) x
    order by 1
    limit 1
@@ -218,7 +222,7 @@ begin
 end
 $$;
 comment on function retention_internal._planner_code(regclass) is
-  'Internal. What of another role''s the planner would run as the retention owner when planning a statement on the table or a table below it (_planner_objects): a call, without a column among its arguments, of an IMMUTABLE function (_untrusted_call) in CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call; in an index predicate, such a role''s operator whatever its arguments, and its STABLE call without a column among its arguments (the estimators run them); a cast to a domain another role owns or whose checks run such code; a range type whose subtype_diff such a role wrote (_range_code), in a column or an expression. NULL when none.';
+  'Internal. What of another role''s the planner would run as the retention owner when planning a statement on the table or a table below it (_planner_objects): a call, without a column among its arguments, of an IMMUTABLE function (_untrusted_call) in CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call; in an index predicate, such a role''s operator whatever its arguments, and its STABLE call without a column among its arguments (the estimators run them); a cast to a domain another role owns or whose checks run such code; a range type whose subtype_diff such a role wrote (_range_code), in an index predicate or an expression. NULL when none.';
 
 -- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
 -- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),

@@ -41,7 +41,10 @@ begin
   select pg_catalog.format('column %s is of type %s: %s', a.attname, a.atttypid::regtype, w.why) into v_why
     from pg_catalog.pg_attribute a
     join pg_catalog.pg_class k on k.oid = a.attrelid
-    cross join lateral (select retention_internal._type_code(a.atttypid, k.relowner) as why) w
+    -- (And a range type whose subtype_diff is another role's: the planner's rangesel
+    -- calls it to estimate the predicate; round atk105 F2.)
+    cross join lateral (select coalesce(retention_internal._type_code(a.atttypid, k.relowner),
+                                        retention_internal._range_code(a.atttypid, k.relowner)) as why) w
    where a.attrelid = p_policy.target and a.attnum > 0 and not a.attisdropped and a.atttypid >= 16384
      and v_text ~ ('(^|[^A-Za-z0-9_$])' || pg_catalog.regexp_replace(pg_catalog.quote_ident(a.attname), '([.*+?^${}()|\[\]\\])', '\\\1', 'g') || '($|[^A-Za-z0-9_$])')
      and w.why is not null
