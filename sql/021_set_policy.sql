@@ -269,9 +269,13 @@ begin
     raise exception 'archive_retain must be positive, got %', p_archive_retain
       using errcode = 'RT004', hint = 'E.g. ''10 years'': archive objects are deleted this long after they were written, unless a hold keeps them.';
   end if;
-  if p_archive_retain is not null and p_archive is false then
+  -- Whether the policy archives as set (p_archive, else the approval-gated delete's
+  -- default: _archives): an archive_retain on one that does not archive promised a period
+  -- for objects never written (round atk97 F8).
+  if p_archive_retain is not null
+     and not coalesce(p_archive, p_approval = 'required' and p_action in ('delete', 'purge_soft_deleted')) then
     raise exception 'archive_retain is only used when the policy archives'
-      using errcode = 'RT007', hint = 'Leave p_archive NULL or true, or leave p_archive_retain NULL.';
+      using errcode = 'RT007', hint = 'Give p_archive => true (or approval => required on a delete, which archives by default), or leave p_archive_retain NULL.';
   end if;
   if p_approval = 'required' or coalesce(p_archive, false) then
     perform retention_internal._check_delete_triggers(v_target);

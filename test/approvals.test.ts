@@ -244,6 +244,9 @@ describe('approval-gated policies', () => {
     expect(await sqlState(db.q(`select retention.set_policy('ap.x', 'ap.orders', 'delete', 'created_at', p_approval => 'maybe')`))).toBe('RT007');
     expect(await sqlState(db.q(`select retention.set_policy('ap.x', 'ap.orders', 'delete', 'created_at', p_archive_retain => interval '-1 year')`))).toBe('RT004');
     expect(await sqlState(db.q(`select retention.set_policy('ap.x', 'ap.orders', 'delete', 'created_at', p_archive => false, p_archive_retain => interval '1 year')`))).toBe('RT007');
+    // Nor with archive left out on a policy that does not archive by default (atk97 F8).
+    expect(await sqlState(db.q(`select retention.set_policy('ap.x', 'ap.orders', 'delete', 'created_at', p_archive_retain => interval '1 year')`))).toBe('RT007');
+    expect(await db.q(`select count(*)::int as n from retention.policies where name = 'ap.x'`)).toEqual([{ n: 0 }]);
     expect(await sqlState(db.q(`select retention.set_policy('ap.x', 'ap.orders', 'soft_delete', 'created_at', p_deleted_at_column => 'deleted_at', p_archive => true)`))).toBe('RT007');
     await db.q(`select retention.set_policy('ap.plain', 'ap.lines', 'delete', 'qty', p_retain => '1 day')`).catch(() => {});
     await db.q(`create table ap.tree (id bigint primary key, parent bigint references ap.tree on delete cascade, at timestamptz not null)`);
