@@ -68,12 +68,13 @@ begin
         -- of bob's phone number 0113 4961234 (round atk100 F5), 'Ann Smith' not the end of
         -- 'Mary-Ann Smith', ann@example.com not the end of mary.ann@example.com (round
         -- atk104 F1). A full stop after it ends a sentence unless a letter or digit follows.
-        r := pg_catalog.regexp_replace(r, '(?<![[:alnum:]_.@+-])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
+        -- Without case in every script, whatever the database's collation (fold).
+        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '(?<![[:alnum:]_.@+-])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
                                           || '(?![[:alnum:]_@-])(?![.][[:alnum:]])',
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
       when 'word' then
         continue when v !~ '^\w+$';
-        r := pg_catalog.regexp_replace(r, '\m' || v || '\M', p_with, 'gi');
+        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '\m' || v || '\M', p_with, 'gi');
     end case;
   end loop;
   return r;

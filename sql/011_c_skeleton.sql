@@ -42,11 +42,13 @@ immutable
 set search_path = pg_catalog, pg_temp
 as $$
   select case when p_text is null or pg_catalog.getdatabaseencoding() <> 'UTF8' then pg_catalog.lower(p_text)
-         else pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.lower(pg_catalog.translate(
+         else pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.lower((pg_catalog.translate(
                 pg_catalog.regexp_replace(pg_catalog.normalize(retention_internal._percent_decoded(p_text), 'NFKD'),
                                           '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
                 'аеорсухѕіјԁһӏԛԝвкмнтАВЕКМНОРСТХУЅІЈαορνιτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧŁłØøĐđĦħıςϲ٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹०१२३४५६७८९',
-                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHhicc012345678901234567890123456789')), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') end
+                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHhicc012345678901234567890123456789'))
+                -- Lowered in every script, whatever the database's collation (retention_internal.fold).
+                collate retention_internal.fold), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') end
 $$;
 comment on function retention_internal._skeleton(text) is
   'Internal. A text as a reader sees it: percent-escapes read, compatibility forms folded, accents dropped, Cyrillic and Greek look-alikes of Latin letters read as those, other digits as 0-9, lower case.';

@@ -515,12 +515,13 @@ begin
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4
                     union all
-                    select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate "default"), ''UTF8''), 1, 4)
+                    select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate retention_internal.fold), ''UTF8''), 1, 4)
                      where pg_catalog.octet_length(d.v) >= 4)
-                  select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate "default")) > 0',
+                  select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate retention_internal.fold)) > 0',
                  p_rows, pg_catalog.getdatabaseencoding())
     into v_vals
-    using pg_catalog.lower(v_msgs), pg_catalog.convert_to(pg_catalog.lower(v_msgs), 'UTF8');
+    -- Lowered in every script, whatever the database's collation (fold; round atk104 F2).
+    using pg_catalog.lower(v_msgs collate retention_internal.fold), pg_catalog.convert_to(pg_catalog.lower(v_msgs collate retention_internal.fold), 'UTF8');
   return v_vals;
 end
 $$;
@@ -555,7 +556,7 @@ begin
            -- What a proposer and an approver wrote (round atk100 F2).
            ('proposals', 'note'), ('proposals', 'decision_comment')
   loop
-    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where t.%2$I ilike any ($2)',
+    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where t.%2$I collate retention_internal.fold ilike any ($2)',
                    v_tbl, v_col)
       using v_vals, v_pats;
   end loop;
@@ -566,7 +567,8 @@ begin
                            then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
                    || case when n.payload ? 'status_reason'
                            then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-   where n.payload ->> 'error' ilike any (v_pats) or n.payload ->> 'status_reason' ilike any (v_pats);
+   where (n.payload ->> 'error') collate retention_internal.fold ilike any (v_pats)
+      or (n.payload ->> 'status_reason') collate retention_internal.fold ilike any (v_pats);
 end
 $$;
 comment on function retention_internal._erase_in_messages(text[]) is
