@@ -240,3 +240,49 @@ end
 $$;
 comment on function retention_internal._note_subject_links() is
   'Internal. Records the columns of foreign keys referencing a subject column, and the key of erasure subject tables, by number and name (subject_links): subject columns for holds from then on (place_hold, open_run under an open subject hold, request_erasure).';
+
+-- The nondeterministic collations of the application's columns (ICU, case- or accent-
+-- insensitive, tailored), copied into retention_internal and recorded per column
+-- (held_collations): a subject hold compares a column's values under every collation it
+-- was seen with, after the application made the column "C" (round atk102 F1) or dropped
+-- its collation. Called as a hold is placed and as a run opens under a subject hold (not
+-- from the DDL watch: that runs as the application's login). Nothing to do, and a catalog
+-- read only, where no such collation exists.
+create or replace function retention_internal._note_held_collations()
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  r record;
+begin
+  if not exists (select from pg_catalog.pg_collation c where not c.collisdeterministic) then
+    return;
+  end if;
+  for r in
+    select distinct a.attrelid as rel, a.attname, a.attcollation::regcollation::text as source,
+           'held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text) as copy
+      from pg_catalog.pg_collation c
+      join pg_catalog.pg_attribute a on a.attcollation = c.oid and a.attnum > 0 and not a.attisdropped
+      join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind in ('r', 'p')
+      join pg_catalog.pg_namespace n on n.oid = k.relnamespace
+     where not c.collisdeterministic and c.collnamespace <> 'retention_internal'::pg_catalog.regnamespace
+       and n.nspname not in ('pg_catalog', 'information_schema', 'retention', 'retention_internal') and n.nspname !~ '^pg_'
+       and not exists (select from retention_internal.held_collations h
+                        where h.rel = a.attrelid and h.attname = a.attname
+                          and h.copy = 'held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text))
+  loop
+    if not exists (select from pg_catalog.pg_collation c
+                    where c.collname = r.copy and c.collnamespace = 'retention_internal'::pg_catalog.regnamespace) then
+      execute pg_catalog.format('create collation retention_internal.%I from %s', r.copy, r.source);
+    end if;
+    insert into retention_internal.held_collations (rel, attname, copy, source)
+    values (r.rel, r.attname, r.copy, r.source)
+    on conflict do nothing;
+  end loop;
+end
+$$;
+comment on function retention_internal._note_held_collations() is
+  'Internal. Copies the nondeterministic collations of the application''s columns into retention_internal and records them per column (held_collations): subject holds compare the column under each.';

@@ -207,6 +207,25 @@ begin
                                                                      where h.scope = ''subject'')), false)',
         p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
     end if;
+    -- And under every nondeterministic collation the column was seen with while a subject
+    -- hold was open (held_collations: pg-retention's copies), unless it has that one now:
+    -- a tailoring (Danish aa = å) or numeric ordering no loose comparison below knows,
+    -- after the application made the column "C" (round atk102 F1).
+    if v_text then
+      v_parts := v_parts || array(
+        select format('coalesce(%1$s.%2$I::text collate retention_internal.%3$I = any (array(select f
+                                                                      from retention_internal._open_holds h
+                                                                     cross join unnest(%4$s) f
+                                                                     where h.scope = ''subject'')), false)',
+                      p_alias, v_col, h.copy, retention_internal._subject_forms_sql('h.subject_id'))
+          from retention_internal.held_collations h
+          join pg_catalog.pg_collation c on c.collname = h.copy and c.collnamespace = 'retention_internal'::pg_catalog.regnamespace
+         where h.rel = p_rel and h.attname = v_col
+           and not exists (select from pg_catalog.pg_attribute a join pg_catalog.pg_collation ac on ac.oid = a.attcollation
+                            where a.attrelid = p_rel and a.attname = v_col
+                              and 'held_' || pg_catalog.md5((pg_catalog.to_jsonb(ac) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text) = h.copy)
+         order by h.copy);
+    end if;
     -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
     -- (a soft hyphen, a zero-width space), blanks and punctuation: a column the
     -- application had under an accent-insensitive or ICU strength-1 collation (with

@@ -103,6 +103,7 @@ begin
   perform retention_internal._note_subject_families();
   if p_scope = 'subject' then
     perform retention_internal._note_subject_links();
+    perform retention_internal._note_held_collations();
   end if;
   insert into retention.legal_holds
     (scope, target, target_name, policy_name, subject_id, subject_token, reason, case_reference, placed_by, expires_at,

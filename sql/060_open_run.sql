@@ -106,6 +106,7 @@ begin
     perform retention_internal._note_subject_families();
     if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
       perform retention_internal._note_subject_links();
+      perform retention_internal._note_held_collations();
     end if;
   end if;
   -- A drop_partitions policy's table must still be partitioned by range on its age column

@@ -41,3 +41,38 @@ describe('held ids spelt otherwise than their ASCII rows (atk102 F2, F3)', () =>
     await q(`select retention.release_hold($1, 'done')`, [h]);
   });
 });
+
+describe('equalities of the collation a column had while the hold was open (atk102 F1)', () => {
+  it('Danish aa = å, German phonebook ue = ü and numeric ordering: the rows the hold held stay held once the column is made "C"', async () => {
+    await q(`create schema t1`);
+    for (const [name, locale] of [['da', 'da-u-ks-level1'], ['de', 'de-u-co-phonebk-ks-level1'], ['kn', 'und-u-kn-ks-level1']] as const) {
+      await q(`create collation t1.${name} (provider = icu, locale = '${locale}', deterministic = false)`);
+    }
+    await q(`create table t1.notes (id int primary key, subj text collate t1.da, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`create table t1.cards (id int primary key, subj text collate t1.de, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`create table t1.codes (id int primary key, subj text collate t1.kn, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`insert into t1.notes values (1, 'Aalborg'), (2, 'Ålborg'), (100, 'bob')`);
+    await q(`insert into t1.cards values (1, 'Mueller'), (2, 'Müller'), (100, 'bob')`);
+    await q(`insert into t1.codes values (1, 'ab7'), (2, 'ab07'), (3, 'ab007'), (100, 'ab8')`);
+    // Under its collation, each is the held value.
+    expect(await count(db, `t1.notes where subj = 'ålborg'`)).toBe(2);
+    expect(await count(db, `t1.cards where subj = 'müller'`)).toBe(2);
+    expect(await count(db, `t1.codes where subj = 'ab7'`)).toBe(3);
+    for (const t of ['notes', 'cards', 'codes']) {
+      await q(`select retention.set_policy('t1.${t}', 't1.${t}', 'delete', 'created_at', '1 year', p_subject_column => 'subj')`);
+    }
+    for (const v of ['ålborg', 'müller', 'ab7']) await q(`select retention.place_hold('subject', $1, 'litigation')`, [v]);
+    // The application makes the columns "C" and drops its collations.
+    for (const t of ['notes', 'cards', 'codes']) await q(`alter table t1.${t} alter column subj type text collate "C"`);
+    await q(`drop collation t1.da, t1.de, t1.kn`);
+    for (const t of ['notes', 'cards', 'codes']) await db.call(`call retention.run('t1.${t}')`);
+    expect(await q(`select id from t1.notes order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await q(`select id from t1.cards order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await q(`select id from t1.codes order by id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    // pg-retention's copies, by the collation's properties, and what it recorded per column.
+    expect(await q(`select attname, count(*)::int as n from retention_internal.held_collations
+                     where rel in ('t1.notes'::regclass, 't1.cards'::regclass, 't1.codes'::regclass) group by attname`))
+      .toEqual([{ attname: 'subj', n: 3 }]);
+    await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where subject_id in ('ålborg', 'müller', 'ab7') and released_at is null`);
+  });
+});
