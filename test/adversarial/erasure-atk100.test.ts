@@ -215,6 +215,12 @@ describe('warnings, which reach the server\'s log (atk104)', () => {
     expect(w).toEqual([`policy w7.n: not counted: SQLSTATE 22P02: message withheld (it may quote a row's values; retention.preview('w7.n') alone raises it)`]);
     // Alone, its caller sees the message whole.
     await expect(q(`select * from retention.preview('w7.n')`)).rejects.toThrow(/alice\.w7@example\.com/);
+    // run_all, as a login that may not run the policy: its warning names the refusal.
+    const runner = await login('w7run', 'retention_runner');
+    const notices: string[] = [];
+    runner.on('notice', (n) => notices.push(n.message ?? ''));
+    await runner.query(`call retention.run_policies(array['w7.n'])`);
+    expect(notices.filter((n) => n.startsWith('policy w7.n: not run'))).toEqual([expect.stringMatching(/^policy w7\.n: not run: .+ \((42501|RT\d{3})\)$/)]);
     // run_all's warning for a policy it could not open, by the same rule: a data error's
     // message withheld, an error the application's code raised under pg-retention's code
     // cut where it quotes the application, pg-retention's own whole.
