@@ -274,13 +274,21 @@ begin
                         where h.rel = a.attrelid and h.attname = a.attname
                           and h.copy = 'held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text))
   loop
-    if not exists (select from pg_catalog.pg_collation c
-                    where c.collname = r.copy and c.collnamespace = 'retention_internal'::pg_catalog.regnamespace) then
-      execute pg_catalog.format('create collation retention_internal.%I from %s', r.copy, r.source);
-    end if;
-    insert into retention_internal.held_collations (rel, attname, copy, source)
-    values (r.rel, r.attname, r.copy, r.source)
-    on conflict do nothing;
+    -- A collation that cannot be copied (renamed or dropped meanwhile, a locale this
+    -- server's ICU refuses) is passed over with a warning: the application must not be
+    -- able to stop a hold being placed or a run opening by what it names.
+    begin
+      if not exists (select from pg_catalog.pg_collation c
+                      where c.collname = r.copy and c.collnamespace = 'retention_internal'::pg_catalog.regnamespace) then
+        execute pg_catalog.format('create collation retention_internal.%I from %s', r.copy, r.source);
+      end if;
+      insert into retention_internal.held_collations (rel, attname, copy, source)
+      values (r.rel, r.attname, r.copy, r.source)
+      on conflict do nothing;
+    exception when others then
+      raise warning 'collation % of column % of % could not be copied for the holds (%): its equalities are not kept if the column changes collation',
+            r.source, r.attname, r.rel::regclass, sqlstate;
+    end;
   end loop;
 end
 $$;
