@@ -255,3 +255,21 @@ end
 $$;
 comment on function retention_internal._text_names_value(text, text) is
   'Internal. Whether a text holds a value (4+ characters) of a person: as written, in NFC, as read (_skeleton) or loosely (_loose_forms), without case and with runs of blanks as one; a word of 4+ letters of a name.';
+
+-- A key as a reader takes it, for telling whether a hold named a person by their key in
+-- another spelling (round atk100 F1): its digits in any script ('４２' fullwidth, '٤٢'
+-- Arabic-Indic, as _skeleton reads them), a uuid as a URN ('urn:uuid:…'), a decimal comma
+-- between digits ('7,5'). _subject_value of it then gives the key's own text, or NULL.
+create or replace function retention_internal._key_reading(p_text text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select pg_catalog.regexp_replace(pg_catalog.regexp_replace(retention_internal._skeleton(pg_catalog.btrim(p_text, E' \t\r\n')),
+                                                             '^urn:uuid:', ''),
+                                   '^([+-]?[0-9]+),([0-9]+)$', '\1.\2')
+$$;
+comment on function retention_internal._key_reading(text) is
+  'Internal. A key as a reader takes it: digits of any script as 0-9, lower case, without a urn:uuid: prefix, a decimal comma between digits as a point.';

@@ -246,7 +246,10 @@ begin
      and (retention_internal._subject_value(h.subject_id, v_type) = v_value
           or exists (select from unnest(retention_internal._subject_forms(h.subject_id)) f
                       where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
-                                                              from unnest(retention_internal._subject_forms(v_value)) g))));
+                                                              from unnest(retention_internal._subject_forms(v_value)) g)))
+          -- Or their key in another script's digits, as a URN, with a decimal comma
+          -- ('４２', '٤٢', 'urn:uuid:…', '7,5': round atk100 F1).
+          or retention_internal._subject_value(retention_internal._key_reading(h.subject_id), v_type) = v_value);
   -- But not a spelling that is another person's key as it stands ('ANNA.K' beside
   -- 'anna.k' in a key compared byte for byte): that hold, its token links and its
   -- mentions are that person's (round atk100 F8).

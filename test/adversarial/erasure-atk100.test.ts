@@ -240,3 +240,38 @@ describe('warnings, which reach the server\'s log (atk104)', () => {
     expect(pv2.notices.filter((n) => n.includes('w7.g'))).toEqual(['policy w7.g: not counted: column "id" does not exist (42703)']);
   });
 });
+
+describe('released holds on her key in another spelling (atk100 F1)', () => {
+  it('an integer key in fullwidth or Arabic-Indic digits, a uuid as a URN, a number with a decimal comma: forgotten with her', async () => {
+    await q(`create schema k1`);
+    await q(`create table k1.users (id int primary key, name text)`);
+    await q(`create table k1.devices (id uuid primary key, label text)`);
+    await q(`create table k1.prices (id numeric primary key, label text)`);
+    await q(`insert into k1.users values (42, 'Ada'), (7, 'Bob')`);
+    await q(`insert into k1.devices values ('6f1c2a8e-5b7d-4c1e-9a3f-2d4e6b8c0a1f', 'phone'), ('00000000-0000-4000-8000-000000000007', 'other')`);
+    await q(`insert into k1.prices values (7.5, 'x'), (8, 'y')`);
+    const spellings: [string, string, string][] = [
+      ['k1.users', '42', '４２'], ['k1.users', '42', '٤٢'],
+      ['k1.devices', '6f1c2a8e-5b7d-4c1e-9a3f-2d4e6b8c0a1f', 'urn:uuid:6F1C2A8E-5B7D-4C1E-9A3F-2D4E6B8C0A1F'],
+      ['k1.prices', '7.5', '7,5'],
+    ];
+    const holds: number[] = [];
+    for (const [, , v] of spellings) {
+      const [{ hold_id }] = await q(`select hold_id from retention.place_hold('subject', $1, 'a case about her')`, [v]) as [{ hold_id: number }];
+      await q(`select retention.release_hold($1, 'closed')`, [hold_id]);
+      holds.push(hold_id);
+    }
+    // Bob's hold, on his own key in Arabic-Indic digits, stays.
+    const [{ hold_id: bobs }] = await q(`select hold_id from retention.place_hold('subject', '٧', 'a case about bob')`) as [{ hold_id: number }];
+    await q(`select retention.release_hold($1, 'closed')`, [bobs]);
+    for (const [table, key] of [['k1.users', '42'], ['k1.devices', '6f1c2a8e-5b7d-4c1e-9a3f-2d4e6b8c0a1f'], ['k1.prices', '7.5']]) {
+      await q(`select retention.set_erasure_rule($1, 'delete')`, [table]);
+      const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure($1, $2, 'privacy desk')`, [table, key]) as [{ request_id: string }];
+      await db.call(`call retention.process_erasure($1)`, [rid]);
+      expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    }
+    expect(await q(`select hold_id, subject_id, reason from retention.legal_holds where hold_id = any ($1) order by hold_id`, [holds]))
+      .toEqual(holds.map((hold_id) => ({ hold_id, subject_id: null, reason: expect.not.stringContaining('her') })));
+    expect(await q(`select subject_id, reason from retention.legal_holds where hold_id = $1`, [bobs])).toEqual([{ subject_id: '٧', reason: 'a case about bob' }]);
+  });
+});
