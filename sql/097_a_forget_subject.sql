@@ -645,6 +645,7 @@ declare
   v_shared text[] := retention_internal._values_elsewhere(p_tbl, p_exprs, p_cond, p_vals);
   v_subj   regclass;
   v_cond   text;
+  v_other  regclass;
 begin
   select q.subject_table, e.cond into v_subj, v_cond
     from retention.erasure_requests q
@@ -655,11 +656,37 @@ begin
     v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
                               retention_internal._row_pieces_sql(v_subj), v_cond, p_vals);
   end if;
+  -- And the rows of tables with subject columns of their own that her plan does not take
+  -- (another erasure subject table, a policy's table with a subject column), and of the
+  -- tables their keys reference: bob's key and phone in his contacts row and his tickets,
+  -- named in her row as her emergency contact, are his (round atk104 F3). A table that
+  -- cannot be read as the owner is passed over.
+  for v_other in
+    select t.rel::regclass
+      from (select d.rel from unnest(retention_internal._declaring_tables()) d(rel)
+            -- and the tables their keys reference (the contacts row bob's tickets point at)
+            union
+            select k.confrelid from pg_catalog.pg_constraint k
+             where k.contype = 'f' and k.conrelid = any (retention_internal._declaring_tables())) t
+     where t.rel is not null and t.rel <> p_target::oid and t.rel is distinct from v_subj::oid
+       and not t.rel = any (array(select f from retention.erasure_requests q
+                                   cross join jsonb_to_recordset(q.plan) as e(target text)
+                                   cross join unnest(retention_internal._family(to_regclass(e.target))) f
+                                  where q.request_id = p_request and to_regclass(e.target) is not null))
+       and exists (select from pg_catalog.pg_class c where c.oid = t.rel and c.relkind in ('r', 'p'))
+  loop
+    begin
+      v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_other),
+                                retention_internal._row_pieces_sql(v_other), 'false', p_vals);
+    exception when others then
+      null;
+    end;
+  end loop;
   return v_shared;
 end
 $$;
 comment on function retention_internal._values_shared(bigint, regclass, text, text, text, text[]) is
-  'Internal. Of the values, those other people''s rows hold too: in the step''s table outside its condition, and in the request''s subject table outside the person''s row.';
+  'Internal. Of the values, those other people''s rows hold too: in the step''s table outside its condition, in the request''s subject table outside the person''s row, and in tables with subject columns of their own that the person''s plan does not take.';
 
 -- Of p_vals, those (trimmed, lower case) that a row of p_tbl the condition p_cond does not
 -- pick also holds (p_exprs: _row_pieces_sql over alias t): values the person shares with
@@ -1012,11 +1039,18 @@ begin
       into v_lhold, v_lval
       using v_hids;
     if v_lhold <> '{}' then
-      v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond, v_lval);
+      -- Shared: the value of her row it matched, or the hold's own spelling, in others'
+      -- rows (bob's '07700 900456' in his contacts row, her row's '+44 7700 900456').
+      v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond,
+                    v_lval || array(select h.subject_id from retention.legal_holds h where h.hold_id = any (v_lhold)));
       v_hids := v_hids || array(select distinct p.h from unnest(v_lhold, v_lval) p(h, v)
                                  except
                                  select p.h from unnest(v_lhold, v_lval) p(h, v)
                                   where pg_catalog.lower(pg_catalog.btrim(p.v collate "default", E' \t\r\n')) collate "C" = any (v_shared)
+                                 except
+                                 select h.hold_id from retention.legal_holds h
+                                  where h.hold_id = any (v_lhold)
+                                    and pg_catalog.lower(pg_catalog.btrim(h.subject_id collate "default", E' \t\r\n')) collate "C" = any (v_shared)
                                  -- Nor a hold spelt as another person's key of the request's
                                  -- subject table as stored ('ａｎｎａ' beside 'anna': round
                                  -- atk104 F6), as at completion (_forget_subject).

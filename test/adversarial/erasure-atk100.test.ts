@@ -275,3 +275,32 @@ describe('released holds on her key in another spelling (atk100 F1)', () => {
     expect(await q(`select subject_id, reason from retention.legal_holds where hold_id = $1`, [bobs])).toEqual([{ subject_id: '٧', reason: 'a case about bob' }]);
   });
 });
+
+describe('another person\'s holds on values her row names (atk104 F3)', () => {
+  it('bob\'s released holds on his key and phone, named in alice\'s row as her emergency contact, stay his', async () => {
+    await q(`create schema b3`);
+    await q(`create table b3.users (id int primary key, name text, email text, emergency_contact text, emergency_phone text)`);
+    await q(`insert into b3.users values (7, 'Alice Adams', 'alice@b3.example', 'bob.baker@b3.example', '+44 7700 900456'),
+                                         (8, 'Carol Cole', 'carol@b3.example', null, null)`);
+    await q(`create table b3.contacts (email text primary key, name text, phone text)`);
+    await q(`insert into b3.contacts values ('bob.baker@b3.example', 'Bob Baker', '07700 900456')`);
+    await q(`create table b3.tickets (id int primary key, contact_email text references b3.contacts, body text, created_at timestamptz)`);
+    await q(`insert into b3.tickets values (1, 'bob.baker@b3.example', 'printer broken', now() - interval '400 days')`);
+    await q(`select retention.set_policy('b3.tickets', 'b3.tickets', 'delete', 'created_at', p_retain => '1 year', p_subject_column => 'contact_email')`);
+    const ids: number[] = [];
+    for (const [v, r] of [['bob.baker@b3.example', 'Baker v. Acme: tickets'], ['07700 900456', 'Baker v. Acme: phone records']]) {
+      const [{ hold_id }] = await q(`select hold_id from retention.place_hold('subject', $1, $2, 'CASE-BAKER')`, [v, r]) as [{ hold_id: number }];
+      await q(`select retention.release_hold($1, 'settled')`, [hold_id]);
+      ids.push(hold_id);
+    }
+    await q(`select retention.set_erasure_rule('b3.users', 'delete')`);
+    const [{ request_id: rid }] = await q(`select request_id from retention.request_erasure('b3.users', '7', 'privacy desk')`) as [{ request_id: string }];
+    await db.call(`call retention.process_erasure($1)`, [rid]);
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
+    expect(await q(`select subject_id, reason, case_reference from retention.legal_holds where hold_id = any ($1) order by hold_id`, [ids]))
+      .toEqual([{ subject_id: 'bob.baker@b3.example', reason: 'Baker v. Acme: tickets', case_reference: 'CASE-BAKER' },
+                { subject_id: '07700 900456', reason: 'Baker v. Acme: phone records', case_reference: 'CASE-BAKER' }]);
+    // Her own row is gone.
+    expect(await q(`select id from b3.users order by id`)).toEqual([{ id: 8 }]);
+  });
+});
