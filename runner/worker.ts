@@ -7,7 +7,7 @@
 // Exit codes: 0 clean stop, 1 a failure or runs cancelled at the end of the grace period,
 // 2 bad configuration.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readKeyFile } from './key-file.ts';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -37,7 +37,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<n
   let key: KeyObject | null = null;
   if (cfg.signingKeyFile) {
     try {
-      key = createPrivateKey(await readFile(cfg.signingKeyFile));
+      key = createPrivateKey(await readKeyFile(cfg.signingKeyFile));
       if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key, not Ed25519`);
     } catch (err) {
       console.error(`pg-retention worker: PG_RETENTION_SIGNING_KEY_FILE: cannot use ${cfg.signingKeyFile}: ${(err as Error).message}\n` +

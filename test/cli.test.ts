@@ -406,6 +406,13 @@ describe('pg-retention CLI', () => {
     expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
   });
 
+  it('a key file that never ends (/dev/zero) is refused (exit 2), not read forever (atk97 F10)', async () => {
+    const before = await count(db, 'retention.audit_checkpoints');
+    const r = await cli(['audit', 'checkpoint', '--signing-key-file', '/dev/zero']);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('cannot read /dev/zero: more than 64 KiB: not a key file')]);
+    expect(await count(db, 'retention.audit_checkpoints')).toBe(before);
+  });
+
   it('connects from the libpq PG* variables when DATABASE_URL is not set, or from --database-url', async () => {
     const u = new URL(db.url);
     const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username),

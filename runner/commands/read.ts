@@ -1,6 +1,6 @@
 // Read-only commands (and signing the audit chain's head): preview, runs, audit verify | checkpoint, doctor. Each calls one routine or view.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readKeyFile } from '../key-file.ts';
 import { type CheckpointProblem, readCheckpoints, recomputeChain, signCheckpoint, verifyCheckpoints } from '../checkpoint.ts';
 import { CronExpressionParser } from 'cron-parser';
 import { describeSchedule } from '../cron.ts';
@@ -187,7 +187,7 @@ Example:
  * a text file, a file that is not there) is a usage error naming the file, not OpenSSL's
  * text (round atk83 F8). */
 async function keyFrom(file: string, kind: 'private' | 'public', usage: string): Promise<KeyObject> {
-  const bytes = await readFile(file).catch((err: Error) => {
+  const bytes = await readKeyFile(file).catch((err: Error) => {
     throw new UsageError(`cannot read ${file}: ${err.message}`, usage);
   });
   let key: KeyObject;
