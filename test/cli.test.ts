@@ -406,6 +406,11 @@ describe('pg-retention CLI', () => {
     expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
   });
 
+  it('a report of a month that has not begun is refused (exit 2), not a report of zeros (atk97 F10)', async () => {
+    const r = await cli(['report', '--month', '2999-01']);
+    expect([r.code, r.stderr, r.stdout]).toEqual([2, expect.stringContaining('--month 2999-01 has not begun'), '']);
+  });
+
   it('a key file that never ends (/dev/zero) is refused (exit 2), not read forever (atk97 F10)', async () => {
     const before = await count(db, 'retention.audit_checkpoints');
     const r = await cli(['audit', 'checkpoint', '--signing-key-file', '/dev/zero']);

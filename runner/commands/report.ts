@@ -31,6 +31,9 @@ export function period(values: Record<string, string | boolean | undefined>, now
     mon = Number(x[2]);
   }
   const start = new Date(Date.UTC(year, mon - 1, 1));
+  // A month not begun has nothing to report: its zeros would read as a month without
+  // deletions (round atk97 F10a).
+  if (start > now) throw new UsageError(`--month ${start.toISOString().slice(0, 7)} has not begun`, 'pg-retention report --month 2026-11 (a month that has begun; the current one reports so far)');
   const end = new Date(Date.UTC(year, mon, 1));
   return { from: start.toISOString(), to: end.toISOString(), month: start.toISOString().slice(0, 7) };
 }
