@@ -241,6 +241,21 @@ $$;
 comment on function retention_internal._note_subject_links() is
   'Internal. Records the columns of foreign keys referencing a subject column, and the key of erasure subject tables, by number and name (subject_links): subject columns for holds from then on (place_hold, open_run under an open subject hold, request_erasure).';
 
+-- The name of pg-retention's copy of a collation (held_collations): by the collation's
+-- properties (provider, locale, rules, determinism), so one copy serves every column with
+-- those, whatever the application calls its collation or does with it afterwards.
+create or replace function retention_internal._held_collation_name(p_coll oid)
+returns name
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select ('held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text))::name
+    from pg_catalog.pg_collation c where c.oid = p_coll
+$$;
+comment on function retention_internal._held_collation_name(oid) is
+  'Internal. The name of pg-retention''s copy of a collation in retention_internal, from the collation''s properties.';
+
 -- The nondeterministic collations of the application's columns (ICU, case- or accent-
 -- insensitive, tailored), copied into retention_internal and recorded per column
 -- (held_collations): a subject hold compares a column's values under every collation it
@@ -263,7 +278,7 @@ begin
   end if;
   for r in
     select distinct a.attrelid as rel, a.attname, a.attcollation::regcollation::text as source,
-           'held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text) as copy
+           retention_internal._held_collation_name(c.oid) as copy
       from pg_catalog.pg_collation c
       join pg_catalog.pg_attribute a on a.attcollation = c.oid and a.attnum > 0 and not a.attisdropped
       join pg_catalog.pg_class k on k.oid = a.attrelid and k.relkind in ('r', 'p')
@@ -272,7 +287,7 @@ begin
        and n.nspname not in ('pg_catalog', 'information_schema', 'retention', 'retention_internal') and n.nspname !~ '^pg_'
        and not exists (select from retention_internal.held_collations h
                         where h.rel = a.attrelid and h.attname = a.attname
-                          and h.copy = 'held_' || pg_catalog.md5((pg_catalog.to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text))
+                          and h.copy = retention_internal._held_collation_name(c.oid))
   loop
     -- A collation that cannot be copied (renamed or dropped meanwhile, a locale this
     -- server's ICU refuses) is passed over with a warning: the application must not be

@@ -221,9 +221,9 @@ begin
           from retention_internal.held_collations h
           join pg_catalog.pg_collation c on c.collname = h.copy and c.collnamespace = 'retention_internal'::pg_catalog.regnamespace
          where h.rel = p_rel and h.attname = v_col
-           and not exists (select from pg_catalog.pg_attribute a join pg_catalog.pg_collation ac on ac.oid = a.attcollation
+           and not exists (select from pg_catalog.pg_attribute a
                             where a.attrelid = p_rel and a.attname = v_col
-                              and 'held_' || pg_catalog.md5((pg_catalog.to_jsonb(ac) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text) = h.copy)
+                              and retention_internal._held_collation_name(a.attcollation) = h.copy)
          order by h.copy);
     end if;
     -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
