@@ -646,12 +646,15 @@ declare
   v_subj   regclass;
   v_cond   text;
   v_other  regclass;
+  v_key    text;
+  v_mine   text;
 begin
-  select q.subject_table, e.cond into v_subj, v_cond
+  select q.subject_table, e.cond, q.subject_id into v_subj, v_cond, v_key
     from retention.erasure_requests q
     left join lateral (select x.cond from jsonb_to_recordset(q.plan) as x(target text, cond text)
                         where to_regclass(x.target) = q.subject_table and x.cond is not null limit 1) e on true
    where q.request_id = p_request;
+  v_key := coalesce(retention_internal._stored_key(v_subj, v_key), v_key);
   if v_subj is not null and v_subj <> p_target and v_cond is not null then
     v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_subj),
                               retention_internal._row_pieces_sql(v_subj), v_cond, p_vals);
@@ -660,7 +663,7 @@ begin
   -- (another erasure subject table, a policy's table with a subject column), and of the
   -- tables their keys reference: bob's key and phone in his contacts row and his tickets,
   -- named in her row as her emergency contact, are his (round atk104 F3). A table that
-  -- cannot be read as the owner is passed over.
+  -- cannot be read as the owner is passed over; rows there keyed by her key are hers.
   for v_other in
     select t.rel::regclass
       from (select d.rel from unnest(retention_internal._declaring_tables()) d(rel)
@@ -675,9 +678,17 @@ begin
                                   where q.request_id = p_request and to_regclass(e.target) is not null))
        and exists (select from pg_catalog.pg_class c where c.oid = t.rel and c.relkind in ('r', 'p'))
   loop
+    -- Its rows keyed by her (a subject column or its key spelling her key: a copy of her
+    -- in another system, which her plan did not take) are hers, not someone else's.
+    -- Spelt with format('%s'): the output function, never a cast of the application's.
+    v_mine := coalesce((select string_agg(pg_catalog.format('pg_catalog.format(''%%s'', t.%I) = %L', x.col, v_key), ' or ')
+                          from (select o.col from retention_internal._own_subject_columns(v_other) o
+                                union select k.key_column from retention_internal._single_key(v_other) k
+                                 where k.key_column is not null) x),
+                       'false');
     begin
       v_shared := v_shared || retention_internal._values_elsewhere(retention_internal._reach_scan(v_other),
-                                retention_internal._row_pieces_sql(v_other), 'false', p_vals);
+                                retention_internal._row_pieces_sql(v_other), v_mine, p_vals);
     exception when others then
       null;
     end;
