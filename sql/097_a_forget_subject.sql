@@ -11,12 +11,16 @@ set search_path = pg_catalog, pg_temp
 as $$
   select p_text is not null and p_key is not null
          and (exists (select from unnest(retention_internal._subject_forms(p_text)) f
-                       where pg_catalog.lower(f) = any (array(select pg_catalog.lower(g)
-                                                              from unnest(retention_internal._subject_forms(p_key)) g)))
+                       where pg_catalog.lower(f collate retention_internal.fold)
+                             = any (array(select pg_catalog.lower(g collate retention_internal.fold)
+                                            from unnest(retention_internal._subject_forms(p_key)) g)))
               or exists (select from unnest(retention_internal._subject_forms(p_key)) g
-                          where pg_catalog.length(g) >= 4 and retention_internal._holds_text(p_text, g))
+                          where pg_catalog.length(g) >= 4
+                            and retention_internal._holds_text(p_text collate retention_internal.fold, g collate retention_internal.fold))
+              -- (Lowered in every script, whatever the database's collation: fold.)
               or (pg_catalog.btrim(p_key) ~ '^\w+$'
-                  and pg_catalog.lower(p_text) ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key)) || '\M')))
+                  and pg_catalog.lower(p_text collate retention_internal.fold)
+                      ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key) collate retention_internal.fold) || '\M')))
 $$;
 comment on function retention_internal._names_key_as_is(text, text) is
   'Internal. Whether a text names a subject key as written (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';

@@ -45,6 +45,17 @@ describe('a database whose collation is "C"', () => {
     expect(await q(`select id from h.ev order by id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
   });
 
+  it('a request\'s reference naming her key in capitals is refused (RT029), as in lower case', async () => {
+    await q(`create schema r`);
+    await q(`create table r.members (handle text primary key, email text)`);
+    await q(`insert into r.members values ('жанна', 'z@r.example')`);
+    for (const ref of ['ticket for жанна', 'ticket for ЖАННА']) {
+      const err = await q(`select retention.request_erasure('r.members', 'жанна', 'privacy desk', p_reference => $1)`, [ref]).then(() => null, (e: { code?: string }) => e.code);
+      expect(err, ref).toBe('RT029');
+    }
+    expect(await q(`select count(*)::int as n from retention.erasure_requests where subject_table = 'r.members'::regclass`)).toEqual([{ n: 0 }]);
+  });
+
   it('her erasure erases her name where a message quotes it in capitals', async () => {
     await q(`create schema e`);
     await q(`create table e.users (id int primary key, name text)`);
