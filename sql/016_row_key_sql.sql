@@ -143,11 +143,7 @@ as $$
 begin
   -- PL/pgSQL keeps this query's plan for the session.
   return (select s.v from (
-  with recursive tables(rel, depth) as (
-    select p_rel::oid, 0
-    union
-    select i.inhrelid, x.depth + 1 from tables x join pg_catalog.pg_inherits i on i.inhparent = x.rel where x.depth < 32),
-  objs as materialized (select * from retention_internal._planner_objects(p_rel)),
+  with objs as materialized (select * from retention_internal._planner_objects(p_rel)),
   -- Another role's function is no built-in: pg_depend records it (directly, or behind an
   -- operator), so no expression tree is read unless one is there.
   calls(what, rel, tree, est, fn) as (

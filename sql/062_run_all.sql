@@ -49,8 +49,7 @@ begin
       raise warning 'policy %: not run: %', v_name,
         case when pg_catalog.textregexeq(sqlstate, '^(RT|08|28|3D|40|25|53|55|57|58|42501$|42703$|42P01$|42704$|42883$)')
                   and not pg_catalog.textregexeq(coalesce(v_ctx, ''),
-                                                 '(^|
-)PL/(?!pgSQL function (retention|retention_internal)[.])[A-Za-z0-9]+ function ')
+                                                 '(^|\n)PL/(?!pgSQL function (retention|retention_internal)[.])[A-Za-z0-9]+ function ')
              then pg_catalog.format('%s (%s)', pg_catalog.split_part(sqlerrm, '; it said: ', 1), sqlstate)
              else pg_catalog.format('SQLSTATE %s: message withheld (it may quote a row''s values; CALL retention.run(%L) alone raises it)',
                                     sqlstate, v_name) end;
