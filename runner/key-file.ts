@@ -1,5 +1,5 @@
 // Key files a command or the worker reads (the audit signing key, a verifier's public key):
-// read up to a bound, so that a path such as /dev/zero or a named pipe is refused instead
+// read up to a bound, so that a path such as /dev/zero is refused instead
 // of read forever (round atk97 F10b). A PEM key is a few hundred bytes.
 import { open } from 'node:fs/promises';
 
