@@ -154,6 +154,7 @@ declare
   v_typmod text;
   v_text   boolean;
   v_json   boolean;
+  v_bytea  boolean;
   k        record;
   v_a      text := p_alias || 's';
   v_inner  record;
@@ -171,8 +172,9 @@ begin
     continue when v_col = any (p_skip);
     select retention_internal._base_type(a.atttypid, a.atttypmod),
            retention_internal._text_like(a.atttypid),
-           retention_internal._base_type(a.atttypid, -1) in ('json', 'jsonb')
-      into v_typmod, v_text, v_json
+           retention_internal._base_type(a.atttypid, -1) in ('json', 'jsonb'),
+           retention_internal._base_type(a.atttypid, -1) = 'bytea'
+      into v_typmod, v_text, v_json, v_bytea
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
     v_parts := v_parts || format(
       'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[%4$s%5$s])::%3$s as v
@@ -235,7 +237,18 @@ begin
     -- expression written inline (_hold_skeleton of an ASCII text is its letters and
     -- digits, lower case). A value of ASCII letters and digits alone is compared in lower
     -- case with the held ids' skeletons too: 'zoe' under a hold on 'zoë' (round atk102 F2).
-    if v_text or v_json then
+    -- A column retyped to bytea (convert_to(subj, 'UTF8')): the text its bytes hold
+    -- (_bytea_text: UTF-8 without control characters, else nothing) is compared as a text
+    -- column's value is, without case and loosely (round atk102).
+    if v_bytea then
+      v_parts := v_parts || format(
+        'coalesce(pg_catalog.lower(pg_catalog.btrim(retention_internal._bytea_text(%1$s.%2$I) collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                      from retention_internal._open_holds h
+                                                                     cross join unnest(%3$s) f
+                                                                     where h.scope = ''subject'')), false)',
+        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
+    end if;
+    if v_text or v_json or v_bytea then
       v_parts := v_parts || format(
         'coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
                        when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
@@ -244,7 +257,9 @@ begin
                                                                       from retention_internal._open_holds h
                                                                      cross join unnest(%2$s) f
                                                                      where h.scope = ''subject'')), false)',
-        case when v_json then format('(%s.%I)::jsonb #>> ''{}''', p_alias, v_col) else format('%s.%I::text', p_alias, v_col) end,
+        case when v_json then format('(%s.%I)::jsonb #>> ''{}''', p_alias, v_col)
+             when v_bytea then format('retention_internal._bytea_text(%s.%I)', p_alias, v_col)
+             else format('%s.%I::text', p_alias, v_col) end,
         retention_internal._subject_forms_sql('h.subject_id'));
     end if;
   end loop;

@@ -76,3 +76,17 @@ describe('equalities of the collation a column had while the hold was open (atk1
     await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where subject_id in ('ålborg', 'müller', 'ab7') and released_at is null`);
   });
 });
+
+describe('a subject column retyped to bytea (atk102)', () => {
+  it('a hold on alice@x.example keeps Alice@X.example and ÁLICE@x.example once the column holds their UTF-8 bytes', async () => {
+    await q(`create schema by`);
+    await q(`create table by.notes (id int primary key, subj text, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`insert into by.notes (id, subj) values (1, 'alice@x.example'), (2, 'Alice@X.example'), (3, 'ÁLICE@x.example'), (4, ' alice@x.example '), (100, 'bob@x.example')`);
+    await q(`select retention.set_policy('by.notes', 'by.notes', 'delete', 'created_at', '1 year', p_subject_column => 'subj')`);
+    await q(`select retention.place_hold('subject', 'alice@x.example', 'litigation')`);
+    await q(`alter table by.notes alter column subj type bytea using convert_to(subj, 'UTF8')`);
+    await db.call(`call retention.run('by.notes')`);
+    expect(await q(`select id from by.notes order by id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
+    await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where subject_id = 'alice@x.example' and released_at is null`);
+  });
+});
