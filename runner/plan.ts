@@ -85,8 +85,11 @@ function fingerprint(st: State): string {
 }
 
 function fieldFor(err: { code?: string; message: string }, spec: PolicySpec): keyof PolicySpec | undefined {
-  const candidates = FIELD_OF_CODE[err.code ?? ''] ?? [];
-  return candidates.find((f) => spec[f] !== undefined && err.message.includes(String(spec[f]))) ?? candidates.find((f) => spec[f] !== undefined);
+  const candidates = (FIELD_OF_CODE[err.code ?? ''] ?? []).filter((f) => spec[f] !== undefined);
+  // The field the message names ('pause between batches must be …', 'p_tenant_column is
+  // only used …'), else the one whose value it quotes, else the first given (round atk97 F4).
+  const named = (f: keyof PolicySpec) => [f.replaceAll('_', ' '), SETTINGS[f].param].some((w) => new RegExp(`(^|[^a-z_])${w}([^a-z_]|$)`).test(err.message));
+  return candidates.find(named) ?? candidates.find((f) => err.message.includes(String(spec[f]))) ?? candidates[0];
 }
 
 async function wouldAffect(db: pg.ClientBase, name: string): Promise<string | null> {

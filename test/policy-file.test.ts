@@ -175,6 +175,12 @@ describe('policy file: plan and apply', () => {
     ['bad cron', GOOD.replace('retain: 7 days', 'retain: 7 days\n    schedule: every night'), /:15: policies\[1\]\.schedule: "every night" is not a cron expression/],
     ['predicate with a statement separator', GOOD.replace(`status = 'failed'`, `status = 'failed'; drop table app.ev`), /:15: policies\[1\]\.predicate: predicate is not a valid condition on app\.ev/],
     ['negative ceiling', GOOD.replace('retain: 7 days', 'retain: 7 days\n    max_rows_per_run: -5'), /:15: policies\[1\]\.max_rows_per_run: must be at least 1/],
+    // An error the database raises names the key it is about, not the first key given
+    // with the same code (atk97 F4).
+    ['a pause too long', GOOD.replace('retain: 7 days', 'retain: 7 days\n    batch_size: 500\n    pause_between_batches: 1 hour'),
+      /:16: policies\[1\]\.pause_between_batches: /],
+    ['a tenant column without a notice period', GOOD.replace('subject_column: user_id', 'subject_column: user_id\n    tenant_column: status'),
+      /:10: policies\[0\]\.tenant_column: p_tenant_column is only used with p_notice_period/],
     ['unknown key', GOOD.replace('retain: 7 days', 'retain: 7 days\n    retian: 8 days'), /:15: policies\[1\]\.retian: unknown key/],
     ['malformed YAML', GOOD.replace('  - name: ev.failed', '  - name: [ev.failed'), /:\d+: /],
     ['negative period', GOOD.replace('global: 1 year', 'global: -1 year'), /:2: defaults\.global: "-1 year" is not a positive duration/],
