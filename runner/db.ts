@@ -2,6 +2,7 @@
 // variables (which pg reads itself); the actor recorded in the ledger and audit log.
 import os from 'node:os';
 import pg from 'pg';
+import { UsageError } from './errors.ts';
 
 /** Every connection pg-retention opens resolves names in pg_catalog first and in no schema
  * another login can create objects in. Otherwise an operator or function planted in a
@@ -37,6 +38,12 @@ export function pinned<T extends pg.ClientConfig>(config: T): T {
 
 export function connectionConfig(flag: string | undefined): pg.ClientConfig {
   const url = flag ?? process.env.DATABASE_URL;
+  // Neither a URL nor libpq's key=value form: pg would read it as a host name and answer
+  // with the resolver's error ('getaddrinfo ENOTFOUND base'; round atk97 F10c).
+  if (url && !/^postgres(ql)?:\/\//i.test(url) && !url.includes('=') && !url.startsWith('/')) {
+    throw new UsageError(`${flag !== undefined ? '--database-url' : 'DATABASE_URL'} ${JSON.stringify(url)} is not a PostgreSQL connection URL`,
+      'give postgres://USER@HOST:PORT/DATABASE (or leave it out and set PGHOST, PGUSER, PGDATABASE)');
+  }
   return pinned(url ? { connectionString: url } : {}); // no URL: pg uses PGHOST, PGUSER, ...
 }
 

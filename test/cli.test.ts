@@ -406,6 +406,13 @@ describe('pg-retention CLI', () => {
     expect(await count(db, 'retention.legal_holds')).toBe(holdsBefore);
   });
 
+  it('a --database-url or DATABASE_URL that is no connection URL is refused (exit 2), naming it (atk97 F10)', async () => {
+    const flag = await cli(['runs', '--database-url', 'not a url']);
+    expect([flag.code, flag.stderr]).toEqual([2, expect.stringMatching(/--database-url "not a url" is not a PostgreSQL connection URL[\s\S]*hint: give postgres:\/\//)]);
+    const env = await cli(['runs'], { env: { DATABASE_URL: 'localhost' } });
+    expect([env.code, env.stderr]).toEqual([2, expect.stringContaining('DATABASE_URL "localhost" is not a PostgreSQL connection URL')]);
+  });
+
   it('a report of a month that has not begun is refused (exit 2), not a report of zeros (atk97 F10)', async () => {
     const r = await cli(['report', '--month', '2999-01']);
     expect([r.code, r.stderr, r.stdout]).toEqual([2, expect.stringContaining('--month 2999-01 has not begun'), '']);
