@@ -32,7 +32,8 @@ comment on function retention_internal._percent_decoded(text) is
 -- atk79 F4): percent-escapes read, compatibility forms folded (fullwidth, ligatures),
 -- accents dropped (Zoë as Zoe; Ł, Ø, Đ, Ħ as L, O, D, H; ß, æ, œ as ss, ae, oe), the
 -- Cyrillic and Greek letters that look like Latin ones read as those (а as a, о as o, Ρ
--- as P; the dotless ı and the lunate sigma ϲ, which NFKD makes ς, too: round atk92 F1), Arabic-Indic and
+-- as P; the dotless ı and the lunate sigma ϲ (as c, before NFKD makes it ς) too: round atk92 F1),
+-- the final sigma ς as σ (lower('Σ') is σ, never ς: round atk107 F2), Arabic-Indic and
 -- Devanagari digits as 0-9, lower case. In the spirit of Unicode's confusable skeletons (UTS #39), with the
 -- look-alikes of the Latin alphabet only.
 create or replace function retention_internal._skeleton(p_text text)
@@ -43,10 +44,10 @@ set search_path = pg_catalog, pg_temp
 as $$
   select case when p_text is null or pg_catalog.getdatabaseencoding() <> 'UTF8' then pg_catalog.lower(p_text)
          else pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.lower((pg_catalog.translate(
-                pg_catalog.regexp_replace(pg_catalog.normalize(retention_internal._percent_decoded(p_text), 'NFKD'),
+                pg_catalog.regexp_replace(pg_catalog.normalize(pg_catalog.translate(retention_internal._percent_decoded(p_text), 'ϲϹ', 'cC'), 'NFKD'),
                                           '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g'),
                 'аеорсухѕіјԁһӏԛԝвкмнтАВЕКМНОРСТХУЅІЈαορνιτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧŁłØøĐđĦħıςϲ٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹०१२३४५६७८९',
-                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHhicc012345678901234567890123456789'))
+                'aeopcyxsijdhlqwbkmhtABEKMHOPCTXYSIJaopvitkABEZHIKMNOPTYXLlOoDdHhiσc012345678901234567890123456789'))
                 -- Lowered in every script, whatever the database's collation (retention_internal.fold).
                 collate retention_internal.fold), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe') end
 $$;

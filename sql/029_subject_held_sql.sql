@@ -107,6 +107,101 @@ comment on function retention_internal._hold_reach() is
   'Internal. The tables from which a chain of foreign keys (declared or recorded in held_keys) can lead to a row with subject columns, at most 10 keys: those a subject hold''s rule follows keys from.';
 revoke all on function retention_internal._hold_reach() from public;
 
+-- How a subject hold compares a column of a type (domains resolved):
+--  * 'text': a string type; in its type, and loosely (_held_loosely_sql) as it is;
+--  * 'typed': a scalar of an exact type (integers, numbers, uuid, dates, addresses): in
+--    its type only;
+--  * 'typed+pieces': jsonb and bytea, in their type and loosely piece by piece;
+--  * 'pieces': a value that holds text in pieces (a composite, an array, an enum, a
+--    range, json, xml, hstore and other types of the user-defined category): loosely,
+--    piece by piece (_value_pieces_sql, enum labels too). An application that retypes a
+--    subject column under a hold to a composite (alice) or an enum Alice keeps the held
+--    value in the column's text (round atk107 F1);
+--  * 'opaque': a type whose text may hold a person's value in a form no comparison
+--    recovers (a text search vector's stems, a bit string): every row with a value is held
+--    while a subject hold is open.
+create or replace function retention_internal._hold_kind(p_type oid)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with recursive d(oid, n) as (
+    select p_type, 0
+    union all
+    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 32)
+  select case when t.typcategory = 'S' then 'text'
+              when t.oid in ('tsvector'::pg_catalog.regtype, 'tsquery'::pg_catalog.regtype) or t.typcategory = 'V' then 'opaque'
+              when t.oid in ('jsonb'::pg_catalog.regtype, 'bytea'::pg_catalog.regtype) then 'typed+pieces'
+              when t.oid = 'json'::pg_catalog.regtype or t.typtype in ('c', 'e', 'r', 'm')
+                   or (t.typcategory in ('A', 'U', 'G') and t.oid <> 'uuid'::pg_catalog.regtype) then 'pieces'
+              else 'typed' end
+    from d join pg_catalog.pg_type t on t.oid = d.oid
+   order by d.n desc limit 1
+$$;
+comment on function retention_internal._hold_kind(oid) is
+  'Internal. How a subject hold compares a column of the type: text, typed, typed+pieces, pieces or opaque.';
+revoke all on function retention_internal._hold_kind(oid) from public;
+
+-- SQL (boolean) telling whether a text expression is an open subject hold's id compared
+-- loosely: without case and surrounding blanks, against every form of the held ids
+-- (_subject_forms), and as the loosest collation an application may have had reads it
+-- (_hold_skeleton); or, given p_ids (SQL of a relation with a column subject_id), one of
+-- those ids. A value of ASCII letters and digits alone is compared in lower case
+-- with the held ids' skeletons too ('zoe' under a hold on 'zoë': round atk102 F2), and
+-- only values with another character pay for the skeleton. Such a value is compared
+-- lowered first too: _skeleton reads a capital as the Latin letter it looks like and its
+-- small letter as another (Ν as N, ν as v), so 'ΝΙΚΟΛΑΟΣ' and 'νικολαος' have different
+-- skeletons, and lowered the same one (round atk107 F2). NULL compares as false.
+create or replace function retention_internal._held_loosely_sql(p_expr text, p_ids text default null)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select format(
+    '(coalesce(pg_catalog.lower(pg_catalog.btrim((%1$s) collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+                                                                 from %3$s h
+                                                                cross join unnest(%2$s) f)), false)
+      or coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
+                       when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
+                       else pg_catalog.lower((%1$s) collate "C") end
+                  = any (array(select retention_internal._hold_skeleton(f) collate "C"
+                                 from %3$s h
+                                cross join unnest(%2$s) f)), false)
+      or coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]''
+                       then retention_internal._hold_skeleton(pg_catalog.lower((%1$s) collate retention_internal.fold)) collate "C" end
+                  = any (array(select retention_internal._hold_skeleton(pg_catalog.lower(f collate retention_internal.fold)) collate "C"
+                                 from %3$s h
+                                cross join unnest(%2$s) f)), false))',
+    p_expr, retention_internal._subject_forms_sql('h.subject_id'),
+    coalesce(p_ids, '(select h.subject_id from retention_internal._open_holds h where h.scope = ''subject'')'))
+$$;
+comment on function retention_internal._held_loosely_sql(text, text) is
+  'Internal. SQL: whether a text expression is an open subject hold''s id (or one of p_ids, SQL of a relation with a column subject_id), compared without case and blanks around, and as _hold_skeleton reads both.';
+revoke all on function retention_internal._held_loosely_sql(text, text) from public;
+
+-- SQL (boolean) telling whether a value of a type with text in it (_hold_kind 'pieces' or
+-- 'typed+pieces') has a piece (_value_pieces_sql, enum labels too) that is an open subject
+-- hold's id (or one of p_ids), compared loosely (_held_loosely_sql).
+create or replace function retention_internal._held_pieces_sql(p_expr text, p_type oid, p_ids text default null)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- plpgsql: _value_pieces_sql is defined in a later file.
+  return format('coalesce(exists (select from unnest(%s) hp(v) where %s), false)',
+                retention_internal._value_pieces_sql(p_expr, p_type, '{}', 0, true),
+                retention_internal._held_loosely_sql('hp.v', p_ids));
+end
+$$;
+comment on function retention_internal._held_pieces_sql(text, oid, text) is
+  'Internal. SQL: whether a value has a piece (_value_pieces_sql, enum labels too) that is an open subject hold''s id, compared loosely.';
+revoke all on function retention_internal._held_pieces_sql(text, oid, text) from public;
+
 -- The subject part of the one hold rule (_held_sql), as SQL over a row alias: true when
 -- an open subject hold names a person the row belongs to, as an erasure of that person
 -- would take it (_subject_steps). A row is a person's when
@@ -152,9 +247,8 @@ declare
   v_parts  text[] := '{}';
   v_col    name;
   v_typmod text;
-  v_text   boolean;
-  v_json   boolean;
-  v_bytea  boolean;
+  v_kind   text;
+  v_type   oid;
   k        record;
   v_a      text := p_alias || 's';
   v_inner  record;
@@ -170,50 +264,51 @@ begin
   -- and of a number too ('042' holds '42').
   foreach v_col in array retention_internal._subject_columns(p_rel) loop
     continue when v_col = any (p_skip);
-    select retention_internal._base_type(a.atttypid, a.atttypmod),
-           retention_internal._text_like(a.atttypid),
-           retention_internal._base_type(a.atttypid, -1) in ('json', 'jsonb'),
-           retention_internal._base_type(a.atttypid, -1) = 'bytea'
-      into v_typmod, v_text, v_json, v_bytea
+    select retention_internal._base_type(a.atttypid, a.atttypmod), retention_internal._hold_kind(a.atttypid), a.atttypid
+      into v_typmod, v_kind, v_type
       from pg_catalog.pg_attribute a where a.attrelid = p_rel and a.attname = v_col;
-    v_parts := v_parts || format(
-      'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[%4$s%5$s])::%3$s as v
-                                                        from retention_internal._open_holds h where h.scope = ''subject'') s
-                                        where v is not null)), false)',
-      p_alias, v_col, v_typmod, retention_internal._subject_value_sql('h.subject_id', v_typmod),
-      case when v_text then ', ' || retention_internal._subject_value_sql('h.subject_id', 'bigint')
-                            || ', ' || retention_internal._subject_value_sql('h.subject_id', 'numeric')
-           else '' end);
-    -- A text column may hold what another type held before the application changed it (a
-    -- uuid, an e-mail under a case-insensitive collation): a hold spelt for that type
-    -- ('A1B2…' for a uuid, 'ALICE@X.COM') matches it in every spelling it could have
-    -- there, compared without case and surrounding blanks (round atk62 F6; a value written
-    -- with a blank around it). Holding more is the safe side. Both sides lowered under the
-    -- database's collation, never the column's: a column made Turkish (tr-x-icu) lowered
-    -- 'ALICE' to 'alıce' and the hold let go of it (round atk76 F4).
-    -- A JSON column (a key column retyped to jsonb, 42 becoming "42"): its scalar's text,
-    -- compared so too (round atk71 F3).
-    if v_json then
+    -- In the column's type. A text column may hold an integer key as its digits (an
+    -- erasure rule says so, and an erasure then takes '42' for person 042): there a hold
+    -- matches the value as given and as the canonical text of an integer and of a number
+    -- too ('042' holds '42').
+    if v_kind in ('text', 'typed', 'typed+pieces') then
       v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(pg_catalog.btrim(((%1$s.%2$I)::jsonb #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
-                                                                      from retention_internal._open_holds h
-                                                                     cross join unnest(%3$s) f
-                                                                     where h.scope = ''subject'')), false)',
-        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
+        'coalesce(%1$s.%2$I::%3$s = any (array(select v from (select unnest(array[%4$s%5$s])::%3$s as v
+                                                          from retention_internal._open_holds h where h.scope = ''subject'') s
+                                          where v is not null)), false)',
+        p_alias, v_col, v_typmod, retention_internal._subject_value_sql('h.subject_id', v_typmod),
+        case when v_kind = 'text' then ', ' || retention_internal._subject_value_sql('h.subject_id', 'bigint')
+                                  || ', ' || retention_internal._subject_value_sql('h.subject_id', 'numeric')
+             else '' end);
     end if;
-    if v_text then
-      v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s.%2$I::text collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
-                                                                      from retention_internal._open_holds h
-                                                                     cross join unnest(%3$s) f
-                                                                     where h.scope = ''subject'')), false)',
-        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
+    -- And loosely (_held_loosely_sql): without case and surrounding blanks, and as the
+    -- loosest collation reads it (_hold_skeleton: accents, ignorable code points, blanks
+    -- and punctuation dropped). A text column may hold what another type held before the
+    -- application changed it (a uuid, an e-mail under a case-insensitive or
+    -- accent-insensitive collation; rounds atk62 F6, atk79 F4, atk94 F3, atk102 F2). Both
+    -- sides lowered under the database's collation, never the column's: a column made
+    -- Turkish (tr-x-icu) lowered 'ALICE' to 'alıce' (round atk76 F4). Holding more is the
+    -- safe side.
+    if v_kind = 'text' then
+      v_parts := v_parts || retention_internal._held_loosely_sql(format('%s.%I::text', p_alias, v_col));
+    end if;
+    -- A value with text in it, piece by piece (_value_pieces_sql): a JSON value's strings
+    -- and numbers at every level (a key retyped to jsonb, 42 becoming "42", or made an
+    -- object {"id": "alice"}: rounds atk71 F3, atk107 F1), a bytea's UTF-8 text (round
+    -- atk102), a composite's fields, an array's elements, an enum's label.
+    if v_kind in ('typed+pieces', 'pieces') then
+      v_parts := v_parts || retention_internal._held_pieces_sql(format('%s.%I', p_alias, v_col), v_type);
+    end if;
+    -- A value no comparison reads back: held while any subject hold is open.
+    if v_kind = 'opaque' then
+      v_parts := v_parts || format('(%s.%I is not null and exists (select from retention_internal._open_holds h where h.scope = ''subject''))',
+                                   p_alias, v_col);
     end if;
     -- And under every nondeterministic collation the column was seen with while a subject
     -- hold was open (held_collations: pg-retention's copies), unless it has that one now:
-    -- a tailoring (Danish aa = å) or numeric ordering no loose comparison below knows,
-    -- after the application made the column "C" (round atk102 F1).
-    if v_text then
+    -- a tailoring (Danish aa = å) or numeric ordering no loose comparison knows, after the
+    -- application made the column "C" (round atk102 F1).
+    if v_kind = 'text' then
       v_parts := v_parts || array(
         select format('coalesce(%1$s.%2$I::text collate retention_internal.%3$I = any (array(select f
                                                                       from retention_internal._open_holds h
@@ -227,40 +322,6 @@ begin
                             where a.attrelid = p_rel and a.attname = v_col
                               and retention_internal._held_collation_name(a.attcollation) = h.copy)
          order by h.copy);
-    end if;
-    -- And without accents (Élodie as elodie, straße as strasse), ignorable code points
-    -- (a soft hyphen, a zero-width space), blanks and punctuation: a column the
-    -- application had under an accent-insensitive or ICU strength-1 collation (with
-    -- alternate=shifted), made "C" or retyped to jsonb since, held those under the hold
-    -- (rounds atk79 F4, atk94 F3, atk102 F3; _hold_skeleton). Only values with a character
-    -- other than an ASCII letter or digit pay for it, and ASCII ones only for a regular
-    -- expression written inline (_hold_skeleton of an ASCII text is its letters and
-    -- digits, lower case). A value of ASCII letters and digits alone is compared in lower
-    -- case with the held ids' skeletons too: 'zoe' under a hold on 'zoë' (round atk102 F2).
-    -- A column retyped to bytea (convert_to(subj, 'UTF8')): the text its bytes hold
-    -- (_bytea_text: UTF-8 without control characters, else nothing) is compared as a text
-    -- column's value is, without case and loosely (round atk102).
-    if v_bytea then
-      v_parts := v_parts || format(
-        'coalesce(pg_catalog.lower(pg_catalog.btrim(retention_internal._bytea_text(%1$s.%2$I) collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
-                                                                      from retention_internal._open_holds h
-                                                                     cross join unnest(%3$s) f
-                                                                     where h.scope = ''subject'')), false)',
-        p_alias, v_col, retention_internal._subject_forms_sql('h.subject_id'));
-    end if;
-    if v_text or v_json or v_bytea then
-      v_parts := v_parts || format(
-        'coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
-                       when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
-                       else pg_catalog.lower((%1$s) collate "C") end
-                  = any (array(select retention_internal._hold_skeleton(f) collate "C"
-                                                                      from retention_internal._open_holds h
-                                                                     cross join unnest(%2$s) f
-                                                                     where h.scope = ''subject'')), false)',
-        case when v_json then format('(%s.%I)::jsonb #>> ''{}''', p_alias, v_col)
-             when v_bytea then format('retention_internal._bytea_text(%s.%I)', p_alias, v_col)
-             else format('%s.%I::text', p_alias, v_col) end,
-        retention_internal._subject_forms_sql('h.subject_id'));
     end if;
   end loop;
   -- Rows it references through foreign keys (declared on it, on a table above it, or on a

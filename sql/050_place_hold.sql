@@ -142,7 +142,8 @@ begin
       perform pg_catalog.set_config('retention.plan_lock_nowait', 'on', true);
       for v_col in
         select distinct f.rel::regclass as rel, c.col, retention_internal._base_type(a.atttypid, a.atttypmod) as typ,
-               retention_internal._text_like(a.atttypid) as txt
+               retention_internal._text_like(a.atttypid) as txt, retention_internal._hold_kind(a.atttypid) as kind,
+               a.atttypid as typid
           from unnest(retention_internal._declaring_tables()) t(rel)
           cross join unnest(retention_internal._hold_family(t.rel::regclass)) f(rel)
           join pg_catalog.pg_class k on k.oid = f.rel and k.relkind = 'r'
@@ -150,7 +151,12 @@ begin
           join pg_catalog.pg_attribute a on a.attrelid = f.rel and a.attname = c.col
       loop
         v_seen := v_seen + 1;
-        continue when retention_internal._subject_value(v_value, v_col.typ) is null;
+        -- A column the hold holds every row of while it is open (_hold_kind 'opaque').
+        if v_col.kind = 'opaque' then
+          v_found := true;
+          exit;
+        end if;
+        continue when v_col.kind <> 'pieces' and retention_internal._subject_value(v_value, v_col.typ) is null;
         -- Read as the owner: not a table whose planning would run another role's code
         -- (round atk90 F2), nor one whose row security applies to the owner (its policies
         -- are another role's expressions).
@@ -158,6 +164,17 @@ begin
         if pg_catalog.row_security_active(v_col.rel) then
           raise exception 'cannot read % to look for the subject: row-level security applies to %', v_col.rel, current_user
             using errcode = 'RT023';
+        end if;
+        -- A value with text in it (a composite, an array, json, xml: _hold_kind 'pieces'),
+        -- piece by piece as the hold rule compares it, reading the whole table; such a
+        -- column has no equality the scan could use (xml, json) or one that misses the
+        -- held value in its pieces (round atk107 F1).
+        if v_col.kind = 'pieces' then
+          execute format('select exists (select from only %s t where %s)', retention.qualified_name(v_col.rel),
+                         retention_internal._held_pieces_sql(format('t.%I', v_col.col), v_col.typid, '(select $1::text as subject_id)'))
+            into v_found using v_value;
+          exit when v_found;
+          continue;
         end if;
         execute format('select exists (select from only %s t where t.%I::%s = any ($1::%s[]))',
                        retention.qualified_name(v_col.rel), v_col.col, v_col.typ, v_col.typ)

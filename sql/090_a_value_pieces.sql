@@ -43,12 +43,15 @@ comment on function retention_internal._bytea_text(bytea) is
 --     coordinates);
 --   * a bytea's text where it is UTF-8 text without control characters (an address kept
 --     as bytes, round atk92 F3), up to 64 kB; not its bytes otherwise;
---   * nothing of a boolean, a bit string or an enum's label (they name nobody).
+--   * nothing of a boolean, a bit string or an enum's label (they name nobody), but an
+--     enum's label where p_labels says so (a hold: a subject column the application made
+--     an enum of its values, round atk107 F1).
 -- p_skip: type categories left out besides those (the reference check leaves out
 -- intervals, which name nobody). Domains are taken as their base type. Past sixteen levels
 -- a value is taken whole.
+drop function if exists retention_internal._value_pieces_sql(text, oid, text[], integer);
 create or replace function retention_internal._value_pieces_sql(p_expr text, p_type oid, p_skip text[] default '{}',
-                                                                 p_depth integer default 0)
+                                                                 p_depth integer default 0, p_labels boolean default false)
 returns text
 language plpgsql
 stable
@@ -71,6 +74,9 @@ begin
   if v_type = 'bytea'::regtype and not 'U' = any (p_skip) then
     return format('pg_catalog.array_remove(array[retention_internal._bytea_text(%s)], null)', p_expr);
   end if;
+  if v_t.typcategory = 'E' and p_labels then
+    return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
+  end if;
   if v_t.typtype is null or v_type in ('boolean'::regtype, 'bytea'::regtype) or v_t.typcategory in ('B', 'E', 'V')
      or v_t.typcategory::text = any (p_skip) then
     return '''{}''::pg_catalog.text[]';
@@ -89,10 +95,10 @@ begin
   if v_t.typcategory = 'A' and v_t.typelem <> 0 and v_t.typlen = -1 then
     return format('coalesce((select pg_catalog.array_agg(p) from (select pg_catalog.unnest(%s) as v) %s
                               cross join lateral pg_catalog.unnest(%s) p), ''{}''::pg_catalog.text[])',
-                  p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_t.typelem, p_skip, p_depth + 1));
+                  p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_t.typelem, p_skip, p_depth + 1, p_labels));
   end if;
   if v_t.typtype = 'c' then
-    select string_agg(' || ' || retention_internal._value_pieces_sql(format('(%s).%I', p_expr, f.attname), f.atttypid, p_skip, p_depth + 1),
+    select string_agg(' || ' || retention_internal._value_pieces_sql(format('(%s).%I', p_expr, f.attname), f.atttypid, p_skip, p_depth + 1, p_labels),
                       '' order by f.attnum)
       into v_sql
       from pg_catalog.pg_attribute f
@@ -102,14 +108,14 @@ begin
   if v_t.typtype = 'r' then
     select r.rngsubtype into v_sub from pg_catalog.pg_range r where r.rngtypid = v_type;
     return format('array[pg_catalog.format(''%%s'', %1$s)] || %2$s || %3$s', p_expr,
-                  retention_internal._value_pieces_sql(format('pg_catalog.lower(%s)', p_expr), v_sub, p_skip, p_depth + 1),
-                  retention_internal._value_pieces_sql(format('pg_catalog.upper(%s)', p_expr), v_sub, p_skip, p_depth + 1));
+                  retention_internal._value_pieces_sql(format('pg_catalog.lower(%s)', p_expr), v_sub, p_skip, p_depth + 1, p_labels),
+                  retention_internal._value_pieces_sql(format('pg_catalog.upper(%s)', p_expr), v_sub, p_skip, p_depth + 1, p_labels));
   end if;
   if v_t.typtype = 'm' then
     execute 'select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = $1' into v_sub using v_type;
     return format('array[pg_catalog.format(''%%s'', %s)] || coalesce((select pg_catalog.array_agg(p) from (select pg_catalog.unnest(%s) as v) %s
                               cross join lateral pg_catalog.unnest(%s) p), ''{}''::pg_catalog.text[])',
-                  p_expr, p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_sub, p_skip, p_depth + 1));
+                  p_expr, p_expr, v_e, retention_internal._value_pieces_sql(v_e || '.v', v_sub, p_skip, p_depth + 1, p_labels));
   end if;
   if v_t.typcategory = 'G' then
     return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select m[1] from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s),
@@ -136,8 +142,8 @@ begin
   return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
 end
 $$;
-comment on function retention_internal._value_pieces_sql(text, oid, text[], integer) is
-  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s UTF-8 text; nothing of booleans, bit strings, enums.';
+comment on function retention_internal._value_pieces_sql(text, oid, text[], integer, boolean) is
+  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s UTF-8 text; nothing of booleans, bit strings, and enums unless p_labels.';
 
 -- The same for every column of a table row (alias t): SQL of type text[], or NULL when no
 -- column can hold a piece.
