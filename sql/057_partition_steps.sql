@@ -1,3 +1,40 @@
+-- The tables PostgreSQL's own foreign-key checks read when a partition of p_table is
+-- detached or attached, checked and locked as any table the owner plans on
+-- (_check_planner_code): every table with a foreign key, of any action, into p_table, a
+-- table above it or a partition below it (DETACH PARTITION checks their rows:
+-- RI_PartitionRemove_Check), and every table the foreign keys of those reference (ATTACH
+-- PARTITION validates the keys it clones onto the partition: RI_Initial_Check). Both
+-- queries run as the current user, the retention owner, not as a table's owner: a partial
+-- index there that folds the application's function ran as the owner (round atk106 F1,
+-- F2). RT025 names the table.
+create or replace function retention_internal._check_key_neighbours(p_table regclass)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_tables oid[] := retention_internal._tree_oids(p_table)
+                    || array(select a::oid from unnest(retention_internal._rel_and_ancestors(p_table)) a);
+  v_rel    oid;
+begin
+  for v_rel in
+    select distinct x.rel
+      from (select c.conrelid as rel from pg_catalog.pg_constraint c where c.contype = 'f' and c.confrelid = any (v_tables)
+            union
+            select c.confrelid from pg_catalog.pg_constraint c where c.contype = 'f' and c.conrelid = any (v_tables)) x
+     order by x.rel
+  loop
+    perform retention_internal._check_planner_code(v_rel::regclass);
+  end loop;
+end
+$$;
+comment on function retention_internal._check_key_neighbours(regclass) is
+  'Internal. _check_planner_code on every table a foreign-key check of PostgreSQL''s reads when a partition of the table is detached or attached: those referencing it, a table above or below it, and those they reference.';
+revoke all on function retention_internal._check_key_neighbours(regclass) from public;
+
 -- The two partition steps of a drop_partitions run (run_step calls them; open_run counted
 -- the run: spec.plan holds the partitions past the cutoff with their rows and
 -- dispositions, from _partition_plan). Neither waits for a lock longer than lock_timeout.
@@ -99,6 +136,9 @@ begin
       capped := true;
       exit;
     end if;
+    -- The tables PostgreSQL's check of the detach reads (round atk106 F1); the worker's
+    -- concurrent detach runs it as the worker's login, checked here all the same.
+    perform retention_internal._check_key_neighbours(p_pol.target);
     v_start := clock_timestamp();
     if not p_concurrent then
       execute format('alter table %s detach partition %s', v_parent, v_name);
@@ -196,12 +236,18 @@ declare
 begin
   select * into b from retention.run_batches x where x.run_id = p_run_id and x.batch_no = p_batch_no;
   begin
+    -- The tables PostgreSQL's validation of the keys it clones reads (round atk106 F2);
+    -- where one would run another role's code (RT025), the partition stays detached.
+    perform retention_internal._check_key_neighbours(p_pol.target);
+    if pg_catalog.to_regclass(b.partition_name) is not null then
+      perform retention_internal._check_key_neighbours(pg_catalog.to_regclass(b.partition_name));
+    end if;
     execute format('alter table %s attach partition %s for values from (%L) to (%L)',
                    retention.qualified_name(p_pol.target), b.partition_name, b.oldest_at, b.newest_at);
     update retention.run_batches x set disposition = 'reattached', finished_at = clock_timestamp()
      where x.run_id = p_run_id and x.batch_no = p_batch_no;
     raise notice 'policy %: partition % %: attached again', p_pol.name, b.partition_name, p_why;
-  exception when invalid_object_definition or check_violation or wrong_object_type or duplicate_table then
+  exception when invalid_object_definition or check_violation or wrong_object_type or duplicate_table or sqlstate 'RT025' then
     update retention.run_batches x set partition_xmin = '0'::xid
      where x.run_id = p_run_id and x.batch_no = p_batch_no;
     raise warning 'policy %: detached partition % is not dropped: it % and cannot be attached again (%); left for the DBA (check_setup names it)',
@@ -466,7 +512,9 @@ begin
    where i.inhrelid = v_b.partition_oid and i.inhparent = p_pol.target;
   if coalesce(v_pending, false) then
     -- Left pending (the worker's session ended, or its statement was cancelled, between
-    -- the statement's two transactions): the detach is completed here.
+    -- the statement's two transactions): the detach is completed here, after the check
+    -- of the tables PostgreSQL's check of it reads (round atk106 F1).
+    perform retention_internal._check_key_neighbours(p_pol.target);
     execute format('alter table %s detach partition %s finalize',
                    retention.qualified_name(p_pol.target), retention.qualified_name(v_b.partition_oid::regclass));
   end if;
