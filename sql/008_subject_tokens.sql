@@ -69,12 +69,17 @@ begin
         -- 'Mary-Ann Smith', ann@example.com not the end of mary.ann@example.com (round
         -- atk104 F1). A full stop after it ends a sentence unless a letter or digit follows.
         -- Without case in every script, whatever the database's collation (fold).
-        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '(?<![[:alnum:]_.@+-])' || pg_catalog.regexp_replace(v, '([^[:alnum:][:space:]])', '\\\1', 'g')
+        -- Any sigma for any sigma: case-insensitive matching takes Σ for σ, not for ς
+        -- (round atk107 F2). Letters are letters in every script (fold): under a database
+        -- collation of C a Greek letter was escaped.
+        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '(?<![[:alnum:]_.@+-])'
+                                          || pg_catalog.regexp_replace(pg_catalog.regexp_replace(v collate retention_internal.fold, '([^[:alnum:][:space:]])', '\\\1', 'g'),
+                                                                    '\\?[σςΣ]', '[σςΣ]', 'g')
                                           || '(?![[:alnum:]_@-])(?![.][[:alnum:]])',
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
       when 'word' then
         continue when v !~ '^\w+$';
-        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '\m' || v || '\M', p_with, 'gi');
+        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '\m' || pg_catalog.regexp_replace(v, '[σςΣ]', '[σςΣ]', 'g') || '\M', p_with, 'gi');
     end case;
   end loop;
   return r;

@@ -8,20 +8,24 @@ immutable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  m text[];
+  m      text[];
+  v_text text collate "default" := p_text;
 begin
-  if p_text is null or pg_catalog.strpos(p_text, '%') = 0 or pg_catalog.getdatabaseencoding() <> 'UTF8' then
-    return p_text;
+  if v_text is null or pg_catalog.strpos(v_text, '%') = 0 or pg_catalog.getdatabaseencoding() <> 'UTF8' then
+    return v_text;
   end if;
-  for m in select pg_catalog.regexp_matches(p_text, '(?:%[0-9A-Fa-f]{2})+', 'g') loop
+  for m in select pg_catalog.regexp_matches(v_text, '(?:%[0-9A-Fa-f]{2})+', 'g') loop
     begin
-      p_text := pg_catalog.replace(p_text, m[1],
-                  pg_catalog.convert_from(pg_catalog.decode(pg_catalog.replace(m[1], '%', ''), 'hex'), 'UTF8'));
+      -- Under the database's collation, whatever the argument's (the local variables take
+      -- the call's; convert_from's result is "C"): one lowered under retention_internal.fold
+      -- left replace() no collation to choose (42P22).
+      v_text := pg_catalog.replace(v_text collate "default", m[1] collate "default",
+                  pg_catalog.convert_from(pg_catalog.decode(pg_catalog.replace(m[1], '%', ''), 'hex'), 'UTF8') collate "default");
     exception when character_not_in_repertoire or untranslatable_character then
       null;  -- not UTF-8: left as written
     end;
   end loop;
-  return p_text;
+  return v_text;
 end
 $$;
 comment on function retention_internal._percent_decoded(text) is
@@ -200,12 +204,12 @@ returns boolean
 language sql
 immutable
 as $$
-  select pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.lower(p_text), '[[:space:]]+', ' ', 'g'),
-                           pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_part)), '[[:space:]]+', ' ', 'g'))
+  select pg_catalog.strpos(pg_catalog.regexp_replace(pg_catalog.translate(pg_catalog.lower(p_text), 'ς', 'σ'), '[[:space:]]+', ' ', 'g'),
+                           pg_catalog.regexp_replace(pg_catalog.translate(pg_catalog.lower(pg_catalog.btrim(p_part)), 'ς', 'σ'), '[[:space:]]+', ' ', 'g'))
          operator(pg_catalog.>) 0
 $$;
 comment on function retention_internal._holds_text(text, text) is
-  'Internal. Whether a text holds another (trimmed), without case and with runs of blanks as one.';
+  'Internal. Whether a text holds another (trimmed), without case (the final sigma as σ) and with runs of blanks as one.';
 
 -- Whether a text (a request's reference, who asked) holds a value of the person's: without
 -- case and with runs of blanks as one, in one Unicode form, as a reader sees both
@@ -230,7 +234,10 @@ begin
   end if;
   if retention_internal._holds_text(case when v_utf8 then pg_catalog.normalize(p_text, 'NFC') else p_text end,
                                     case when v_utf8 then pg_catalog.normalize(p_value, 'NFC') else p_value end)
-     or retention_internal._holds_text(retention_internal._skeleton(p_text), retention_internal._skeleton(p_value)) then
+     or retention_internal._holds_text(retention_internal._skeleton(p_text), retention_internal._skeleton(p_value))
+     -- Lowered first too: _skeleton reads Ν as N and ν as v (round atk107 F2).
+     or retention_internal._holds_text(retention_internal._skeleton(pg_catalog.lower(p_text collate retention_internal.fold)),
+                                       retention_internal._skeleton(pg_catalog.lower(p_value collate retention_internal.fold))) then
     return true;
   end if;
   v_t := retention_internal._skeleton(retention_internal._unescaped(p_text));

@@ -11,16 +11,16 @@ set search_path = pg_catalog, pg_temp
 as $$
   select p_text is not null and p_key is not null
          and (exists (select from unnest(retention_internal._subject_forms(p_text)) f
-                       where pg_catalog.lower(f collate retention_internal.fold)
-                             = any (array(select pg_catalog.lower(g collate retention_internal.fold)
+                       where pg_catalog.translate(pg_catalog.lower(f collate retention_internal.fold), 'ς', 'σ')
+                             = any (array(select pg_catalog.translate(pg_catalog.lower(g collate retention_internal.fold), 'ς', 'σ')
                                             from unnest(retention_internal._subject_forms(p_key)) g)))
               or exists (select from unnest(retention_internal._subject_forms(p_key)) g
                           where pg_catalog.length(g) >= 4
                             and retention_internal._holds_text(p_text collate retention_internal.fold, g collate retention_internal.fold))
               -- (Lowered in every script, whatever the database's collation: fold.)
               or (pg_catalog.btrim(p_key) ~ '^\w+$'
-                  and pg_catalog.lower(p_text collate retention_internal.fold)
-                      ~ ('\m' || pg_catalog.lower(pg_catalog.btrim(p_key) collate retention_internal.fold) || '\M')))
+                  and pg_catalog.translate(pg_catalog.lower(p_text collate retention_internal.fold), 'ς', 'σ')
+                      ~ ('\m' || pg_catalog.translate(pg_catalog.lower(pg_catalog.btrim(p_key) collate retention_internal.fold), 'ς', 'σ') || '\M')))
 $$;
 comment on function retention_internal._names_key_as_is(text, text) is
   'Internal. Whether a text names a subject key as written (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case.';
@@ -36,6 +36,9 @@ set search_path = pg_catalog, pg_temp
 as $$
   select retention_internal._names_key_as_is(p_text, p_key)
          or retention_internal._names_key_as_is(retention_internal._skeleton(p_text), retention_internal._skeleton(p_key))
+         -- Lowered first too: _skeleton reads Ν as N and ν as v (round atk107 F2).
+         or retention_internal._names_key_as_is(retention_internal._skeleton(pg_catalog.lower(p_text collate retention_internal.fold)),
+                                                retention_internal._skeleton(pg_catalog.lower(p_key collate retention_internal.fold)))
 $$;
 comment on function retention_internal._names_key(text, text) is
   'Internal. Whether a text names a subject key (the key in any spelling, holding a spelling of 4+ characters, or a shorter key as a word), without case, as written or as a reader sees both (_skeleton).';
@@ -522,13 +525,15 @@ begin
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4
                     union all
-                    select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.lower(d.v collate retention_internal.fold), ''UTF8''), 1, 4)
+                    select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.translate(pg_catalog.lower(d.v collate retention_internal.fold), ''ς'', ''σ''), ''UTF8''), 1, 4)
                      where pg_catalog.octet_length(d.v) >= 4)
-                  select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.lower(c.v collate retention_internal.fold)) > 0',
+                  select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.translate(pg_catalog.lower(c.v collate retention_internal.fold), ''ς'', ''σ'')) > 0',
                  p_rows, pg_catalog.getdatabaseencoding())
     into v_vals
-    -- Lowered in every script, whatever the database's collation (fold; round atk104 F2).
-    using pg_catalog.lower(v_msgs collate retention_internal.fold), pg_catalog.convert_to(pg_catalog.lower(v_msgs collate retention_internal.fold), 'UTF8');
+    -- Lowered in every script, whatever the database's collation (fold; round atk104 F2),
+    -- the final sigma as σ (lower('Σ') is σ: round atk107 F2).
+    using pg_catalog.translate(pg_catalog.lower(v_msgs collate retention_internal.fold), 'ς', 'σ'),
+          pg_catalog.convert_to(pg_catalog.translate(pg_catalog.lower(v_msgs collate retention_internal.fold), 'ς', 'σ'), 'UTF8');
   return v_vals;
 end
 $$;
@@ -553,7 +558,9 @@ begin
   if v_vals = '{}' then
     return;
   end if;
-  v_pats := array(select retention_internal._like_pattern(v, false) from unnest(v_vals) v);
+  -- Lowered, the final sigma as σ, on both sides (round atk107 F2).
+  v_pats := array(select pg_catalog.translate(pg_catalog.lower(retention_internal._like_pattern(v, false) collate retention_internal.fold), 'ς', 'σ')
+                    from unnest(v_vals) v);
   -- Every text column that keeps a message: runs' errors and hints, failed rows', requests'
   -- status reasons, what a webhook receiver, a store or S3 answered (round atk92 F7).
   for v_tbl, v_col in
@@ -563,7 +570,7 @@ begin
            -- What a proposer and an approver wrote (round atk100 F2).
            ('proposals', 'note'), ('proposals', 'decision_comment')
   loop
-    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where t.%2$I collate retention_internal.fold ilike any ($2)',
+    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2)',
                    v_tbl, v_col)
       using v_vals, v_pats;
   end loop;
@@ -574,8 +581,8 @@ begin
                            then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
                    || case when n.payload ? 'status_reason'
                            then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-   where (n.payload ->> 'error') collate retention_internal.fold ilike any (v_pats)
-      or (n.payload ->> 'status_reason') collate retention_internal.fold ilike any (v_pats);
+   where pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (v_pats)
+      or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (v_pats);
 end
 $$;
 comment on function retention_internal._erase_in_messages(text[]) is
