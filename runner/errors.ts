@@ -49,7 +49,7 @@ export function exitCodeFor(err: unknown): number {
 // the input are. Only when it failed reading the statement's parameters: the same codes
 // raised inside a routine (a run whose batch met an application trigger's bad cast fails
 // with the trigger's SQLSTATE) are failures.
-const INPUT_VALUES = new Set(['22P02', '22007', '22008', '22009', '22015', '22003', '22023', '22021', '2201B', '22001']);
+const INPUT_VALUES = new Set(['22P02', '22007', '22008', '22009', '22015', '22003', '22023', '22021', '2201B', '22001', '22P05']);
 
 /** Whether a database error came from reading the statement's parameters (PostgreSQL says
  * "unnamed portal parameter $3 = '...'"), not from inside a routine. */
@@ -129,7 +129,9 @@ export function describe(err: unknown): string {
   if (e.code === 'ECONNREFUSED' || /connect ECONNREFUSED/.test(e.message)) {
     lines.push('hint: is PostgreSQL running? Set DATABASE_URL, the PG* variables or --database-url.');
   }
-  if (e.code === '42501') lines.push('hint: connect as a member of retention_admin or retention_runner (see docs/dba-guide.md, Roles).');
+  // Only when the database gave no hint of its own: approvals are retention_approver's, and
+  // a routine's own 42501 says whose (a second, generic hint contradicted it; atk97 F10d).
+  if (e.code === '42501' && !hint) lines.push('hint: connect as a member of the role the command needs: retention_admin, retention_operator or retention_runner, retention_approver for approvals (see docs/dba-guide.md, Roles).');
   // The retention schema missing (a fresh database) or older than this version.
   if ((e.code === '3F000' || e.code === '42P01' || e.code === '42883') && /retention[."]/.test(e.message)) {
     lines.push('hint: this database has no retention schema, or an older one: run pg-retention migrate (as the schema\'s owner) first.');

@@ -211,7 +211,7 @@ as $$
   select retention_internal._cron_step(p_schedule, p_time_zone, p_after, true);
 $$;
 comment on function retention.next_occurrence(text, text, timestamptz) is
-  'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
+  'A schedule''s first occurrence after p_after (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one; RT022 for a time that is not finite or lies within 1000 years of the ends of the timestamp range.';
 
 create or replace function retention.last_occurrence(p_schedule text, p_time_zone text default 'UTC',
                                                      p_at timestamptz default now())
@@ -221,6 +221,10 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
-as $$ select retention_internal._cron_step(p_schedule, p_time_zone, p_at, false) $$;
+as $$
+  -- Refused as next_occurrence refuses it (atk97 F10i: NULL here, RT022 there).
+  select retention_internal._check_moment(p_at, 'p_at');
+  select retention_internal._cron_step(p_schedule, p_time_zone, p_at, false);
+$$;
 comment on function retention.last_occurrence(text, text, timestamptz) is
-  'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one.';
+  'A schedule''s last occurrence at or before p_at (default now), in the time zone (default UTC), read as the worker reads it; NULL if none within 28 years. RT016 for a schedule or time zone that is not one; RT022 for a time that is not finite or lies within 1000 years of the ends of the timestamp range.';

@@ -168,6 +168,20 @@ begin
     raise exception 'periods must be at most 1000 years, got %', greatest(p_retain, p_archive_retain, p_notice_period)
       using errcode = 'RT004', hint = 'Give the period the law or your policy sets, e.g. ''10 years''; a table kept for good needs no policy.';
   end if;
+  -- Valid, but shorter than any law or notice asks for: said, not refused (tests and
+  -- queues of short-lived rows use them; atk97 F11).
+  if p_retain < interval '1 hour' then
+    raise warning 'retention period % is shorter than an hour: rows go almost as soon as they are written', p_retain
+      using hint = 'Periods are usually days or years, e.g. ''30 days''; alter_policy changes it.';
+  end if;
+  if p_notice_period < interval '1 day' then
+    raise warning 'notice period % is shorter than a day: the people it warns have next to no time to act', p_notice_period
+      using hint = 'Notice is usually weeks, e.g. ''30 days''; alter_policy changes it.';
+  end if;
+  if p_archive_retain < interval '1 day' then
+    raise warning 'archive_retain % is shorter than a day: archive objects are deleted almost as soon as they are written', p_archive_retain
+      using hint = 'Archives are usually kept years, e.g. ''10 years''; alter_policy changes it.';
+  end if;
   if p_batch_target is not null and not retention_internal._interval_between(p_batch_target, interval '5 milliseconds', interval '10 seconds') then
     raise exception 'batch target must be between 5 milliseconds and 10 seconds, got %', p_batch_target
       using errcode = 'RT006', hint = 'E.g. ''50 milliseconds'' (the default): how long each batch should take; batches size themselves to it.';

@@ -97,15 +97,20 @@ begin
    cross join lateral unnest(p.proargnames) with ordinality a(name, n)
    where p.oid = 'retention.set_policy(text, text, text, text, interval, text, text, text, integer, bigint, interval, interval, text, text, boolean, text, text, bigint, text, jsonb, text, text[], bigint, interval, text, text, boolean, interval, interval, interval, interval, text, text)'::regprocedure
      and a.n > p.pronargs - p.pronargdefaults;
-  select string_agg(coalesce(quote_literal(r), 'NULL'), ', ') into v_bad
-    from unnest(coalesce(p_reset, '{}')) r where r is null or not (r = any (v_settable));
+  -- The first five, each cut to 64 characters: 100,000 unknown names made a message of a
+  -- megabyte (atk97 F10h).
+  select array_to_string((array_agg(coalesce(quote_literal(case when length(r) > 64 then left(r, 64) || '…' else r end), 'NULL')
+                                     order by n))[1:5], ', ')
+         || case when count(*) > 5 then format(' and %s more', count(*) - 5) else '' end
+    into v_bad
+    from unnest(coalesce(p_reset, '{}')) with ordinality u(r, n) where r is null or not (r = any (v_settable));
   if v_bad is not null then
     raise exception 'alter_policy: cannot reset %', v_bad
       using errcode = 'RT028',
             hint = format('Settings that can be reset to their default: %s. target, action and age_column have none: give a new value instead.',
                           array_to_string(v_settable, ', '));
   end if;
-  select string_agg(r, ', ') into v_bad from unnest(coalesce(p_reset, '{}')) r where v_given ? r;
+  select string_agg(distinct r, ', ') into v_bad from unnest(coalesce(p_reset, '{}')) r where v_given ? r;
   if v_bad is not null then
     raise exception 'alter_policy: % both given and reset', v_bad
       using errcode = 'RT028', hint = 'Give a new value, or reset the setting to its default; not both.';

@@ -111,6 +111,7 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+  select retention_internal._check_moment(p_at, 'p_at');
   select e.name, d.due, e.effective_schedule, e.time_zone,
          (select max(r.started_at) from retention.runs r where r.policy_id = e.policy_id and r.mode = 'live')
     from retention.effective_policies e
@@ -123,7 +124,7 @@ as $$
    order by e.name
 $$;
 comment on function retention.due_policies(timestamptz) is
-  'The enabled policies whose schedule came due (its last occurrence at or before p_at, after the policy''s creation) with no live run since: what run_due runs.';
+  'The enabled policies whose schedule came due (its last occurrence at or before p_at, after the policy''s creation) with no live run since: what run_due runs. RT022 for a p_at that is not finite or lies within 1000 years of the ends of the timestamp range.';
 
 -- Runs the policies whose schedule is due (due_policies), each isolated as in run_all: for
 -- scheduling from the database (pg_cron) instead of the worker. Call it every minute:

@@ -866,6 +866,16 @@ declare
   v_tgts text;
 begin
   perform retention_internal._routine_write();
+  -- A DBA types the ids: one that names no deletion says so (atk97 F10f), as
+  -- requeue_notification does; one that is not dead is just not queued again.
+  select array_agg(i order by i) into v_ids
+    from (select distinct i from unnest(p_ids) i
+           where i is null or not exists (select from retention.object_deletions x where x.deletion_id = i)) u;
+  if v_ids is not null then
+    raise exception 'object deletion % does not exist', array_to_string(v_ids[1:5], ', ', 'NULL')
+        || case when cardinality(v_ids) > 5 then format(' (and %s more)', cardinality(v_ids) - 5) else '' end
+      using errcode = 'RT042', hint = 'SELECT deletion_id, target, last_error FROM retention.object_deletions WHERE status = ''dead'' lists those to queue again; nothing was queued.';
+  end if;
   with r as (
     update retention.object_deletions x
        set status = 'pending', attempts = 0, next_attempt_at = now()

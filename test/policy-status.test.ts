@@ -94,7 +94,14 @@ describe('schedules in the database, as the worker reads them', () => {
     for (const zone of ['UTC+5', 'Nope/Zone', 'posix/Europe/Berlin', null]) {
       expect(await sqlState(db.q(`select retention.next_occurrence('0 2 * * *', $1)`, [zone])), String(zone)).toBe('RT016');
     }
-    expect(await sqlState(db.q(`select retention.last_occurrence('0 2 * * *', 'UTC', 'infinity')`))).toBe('RT016');
+    // A time that is no moment: refused as next_occurrence refuses it, naming the argument (atk97 F10i).
+    for (const sql of [`select retention.last_occurrence('0 2 * * *', 'UTC', 'infinity')`, `select retention.next_occurrence('0 2 * * *', 'UTC', '-infinity')`,
+      `select * from retention.due_policies('infinity')`, `select * from retention.due_policies('4713-01-01 BC')`,
+      `select retention.last_occurrence('0 0 * * *', 'UTC', '4713-01-01 BC')`]) {
+      const err = await db.q(sql).then(() => null, (e: { code?: string; message: string }) => e);
+      expect(err?.code, sql).toBe('RT022');
+      expect(err?.message, sql).toMatch(/^p_(at|after) must be a moment in time|^p_(at|after) /);
+    }
     const [far] = await db.q<{ t: Date | null }>(`select retention.next_occurrence('0 0 1 1 *', 'UTC', '9999-06-01Z') as t`);
     expect(far!.t).toBeNull();
   });

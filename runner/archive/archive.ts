@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { type KeyRing, open, readHeader, seal } from './envelope.ts';
 import type { StorageTarget } from './storage.ts';
 import { writeNew } from '../new-file.ts';
+import { UsageError } from '../errors.ts';
 
 export interface ArchivedRow {
   table: string;
@@ -133,8 +134,11 @@ export interface ObjectRecord {
 export async function objectRecord(db: Queryable, id: string): Promise<ObjectRecord> {
   const where = /^\d+$/.test(id) ? 'object_id = $1::bigint' : 'object_key = $1';
   const r = (await db.query(`select * from retention.archive_objects where ${where}`, [id])).rows[0] as ObjectRecord | undefined;
-  if (!r) throw new Error(`archive object ${id} does not exist (pg-retention archive list shows them)`);
-  if (r.status !== 'verified') throw new Error(`archive object ${id} is ${r.status}, not verified: it holds nothing to read`);
+  if (!r) throw new UsageError(`archive object ${id} does not exist`, 'pg-retention archive list shows the objects, by id and by key');
+  if (r.status !== 'verified') {
+    throw new UsageError(`archive object ${id} is ${r.status}, not verified: it holds nothing to read`,
+      'Only a verified object can be read: pg-retention archive list shows each object\'s status.');
+  }
   return r;
 }
 
