@@ -1,6 +1,7 @@
 -- What a hold relies on, recorded the moment the application changes it: a foreign key
 -- into a person's table, a partition attached below a held table, a table made to
--- inherit. Recorded only when a hold was placed or a run opened, a key created after the
+-- inherit, a subject column's nondeterministic collation. Recorded only when a hold was
+-- placed or a run opened, a key created after the
 -- hold and dropped before the next run, or a partition attached and detached in between,
 -- never was, and the rows it had made held went (round atk76 F1, F2). While a hold is open,
 -- every CREATE TABLE and ALTER TABLE of another schema records them at its end, in its
@@ -32,6 +33,9 @@ begin
     perform retention_internal._note_subject_families();
     if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
       perform retention_internal._note_subject_links();
+      -- A nondeterministic collation given to a subject column and taken away again
+      -- between two runs (stop 43 left that open): noted as it is given.
+      perform retention_internal._note_held_collations();
     end if;
   exception when others then
     -- A change under an open hold that pg-retention cannot account for is refused: the
@@ -42,7 +46,7 @@ begin
 end
 $$;
 comment on function retention_internal._watch_ddl() is
-  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges and the foreign keys the holds rely on (past_parents, subject_links, held_keys).';
+  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations).';
 revoke all on function retention_internal._watch_ddl() from public;
 
 do $$

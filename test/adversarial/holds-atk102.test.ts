@@ -77,6 +77,24 @@ describe('equalities of the collation a column had while the hold was open (atk1
   });
 });
 
+describe('a collation given and taken away between two runs (stop 43, left open)', () => {
+  it('the event trigger notes it as it is given: Aalborg stays held once the column is "C" again', async () => {
+    await q(`create schema t2`);
+    await q(`create collation t2.da (provider = icu, locale = 'da-u-ks-level1', deterministic = false)`);
+    await q(`create table t2.notes (id int primary key, subj text collate "C", created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`select retention.set_policy('t2.notes', 't2.notes', 'delete', 'created_at', '1 year', p_subject_column => 'subj')`);
+    const [{ hold_id: h }] = await q(`select hold_id from retention.place_hold('subject', 'ålborg', 'litigation')`) as [{ hold_id: number }];
+    // No run between: the application makes the column Danish, writes, and makes it "C" again.
+    await q(`alter table t2.notes alter column subj type text collate t2.da`);
+    await q(`insert into t2.notes values (1, 'Aalborg'), (2, 'Ålborg'), (100, 'bob')`);
+    await q(`alter table t2.notes alter column subj type text collate "C"`);
+    await q(`drop collation t2.da`);
+    await db.call(`call retention.run('t2.notes')`);
+    expect(await q(`select id from t2.notes order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h]);
+  });
+});
+
 describe('a subject column retyped to bytea (atk102)', () => {
   it('a hold on alice@x.example keeps Alice@X.example and ÁLICE@x.example once the column holds their UTF-8 bytes', async () => {
     await q(`create schema by`);
