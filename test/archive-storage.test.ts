@@ -557,7 +557,7 @@ describe('archive objects', () => {
       [['archive', 'restore', '1', '--into', 'x', '--live'], keys, 2, /not both/],
       [['archive', 'offload'], {}, 2, /PG_RETENTION_ARCHIVE_KEYS: is not set/],
       [['archive', 'offload'], { PG_RETENTION_ARCHIVE_KEYS: 'k1:c2hvcnQ=' }, 2, /32/],
-      [['archive', 'verify', '424242'], keys, 1, /archive object 424242 does not exist/],
+      [['archive', 'verify', '424242'], keys, 2, /archive object 424242 does not exist\nhint: pg-retention archive list/],
       [['approvals', 'frob'], {}, 2, /unknown approvals command/],
       [['approvals', 'show', 'abc'], {}, 2, /numeric proposal id/],
       [['approvals', 'propose', 'ar.wide', '--max-drift', '2'], {}, 2, /--max-drift takes a share from 0 to 1/],
