@@ -258,10 +258,7 @@ declare
   v_tree   oid[];
 begin
   used := 0;
-  -- Its subject columns, compared in the column's type. A text column may hold an integer
-  -- key as its digits (an erasure rule says so, and an erasure then takes '42' for person
-  -- 042): there a hold matches the value as given and as the canonical text of an integer
-  -- and of a number too ('042' holds '42').
+  -- Its subject columns, each as its type's kind says (_hold_kind).
   foreach v_col in array retention_internal._subject_columns(p_rel) loop
     continue when v_col = any (p_skip);
     select retention_internal._base_type(a.atttypid, a.atttypmod), retention_internal._hold_kind(a.atttypid), a.atttypid
