@@ -156,7 +156,7 @@ begin
           v_found := true;
           exit;
         end if;
-        continue when v_col.kind <> 'pieces' and retention_internal._subject_value(v_value, v_col.typ) is null;
+        continue when v_col.kind not in ('pieces', 'typed+pieces') and retention_internal._subject_value(v_value, v_col.typ) is null;
         -- Read as the owner: not a table whose planning would run another role's code
         -- (round atk90 F2), nor one whose row security applies to the owner (its policies
         -- are another role's expressions).
@@ -165,11 +165,11 @@ begin
           raise exception 'cannot read % to look for the subject: row-level security applies to %', v_col.rel, current_user
             using errcode = 'RT023';
         end if;
-        -- A value with text in it (a composite, an array, json, xml: _hold_kind 'pieces'),
-        -- piece by piece as the hold rule compares it, reading the whole table; such a
-        -- column has no equality the scan could use (xml, json) or one that misses the
-        -- held value in its pieces (round atk107 F1).
-        if v_col.kind = 'pieces' then
+        -- A value with text in it (a composite, an array, json, jsonb, xml, bytea:
+        -- _hold_kind 'pieces' or 'typed+pieces'), piece by piece as the hold rule compares
+        -- it, reading the whole table; such a column has no equality the scan could use
+        -- (xml, json) or one that misses the held value in its pieces (round atk107 F1).
+        if v_col.kind in ('pieces', 'typed+pieces') then
           execute format('select exists (select from only %s t where %s)', retention.qualified_name(v_col.rel),
                          retention_internal._held_pieces_sql(format('t.%I', v_col.col), v_col.typid, '(select $1::text as subject_id)'))
             into v_found using v_value;

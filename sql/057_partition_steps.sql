@@ -137,7 +137,8 @@ begin
       exit;
     end if;
     -- The tables PostgreSQL's check of the detach reads (round atk106 F1); the worker's
-    -- concurrent detach runs it as the worker's login, checked here all the same.
+    -- concurrent detach runs that check as the table's owner (detach_statement), and they
+    -- are checked here all the same.
     perform retention_internal._check_key_neighbours(p_pol.target);
     v_start := clock_timestamp();
     if not p_concurrent then
