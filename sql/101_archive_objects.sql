@@ -373,15 +373,23 @@ begin
       select retention_internal._base_type(a.atttypid, a.atttypmod) into v_typ
         from pg_catalog.pg_attribute a
        where a.attrelid = to_regclass(t.tbl) and a.attname = v_col and a.attnum > 0 and not a.attisdropped;
+      -- And loosely, as the hold rule compares a column of a type with text in it
+      -- (_held_pieces_sql): a JSON value's strings and numbers at any depth (a composite
+      -- or jsonb column archived as an object), without case, accents or punctuation
+      -- (round atk107).
       execute format(
         'select exists (
            select from jsonb_array_elements($1) e
              join retention_internal._open_holds h on h.scope = ''subject''
             where e ->> ''table'' = $2 and e -> ''row'' ->> $3 is not null
-              and (retention_internal._subject_forms(e -> ''row'' ->> $3) operator(pg_catalog.&&) retention_internal._subject_forms(h.subject_id)%s))',
+              and (retention_internal._subject_forms(e -> ''row'' ->> $3) operator(pg_catalog.&&) retention_internal._subject_forms(h.subject_id)%s))
+         or exists (
+           select from jsonb_array_elements($1) e
+            where e ->> ''table'' = $2 and e -> ''row'' ->> $3 is not null and %s)',
         case when v_typ is not null
              then format(' or coalesce(retention_internal._subject_value(h.subject_id, %1$L)::%1$s = retention_internal._subject_value(e -> ''row'' ->> $3, %1$L)::%1$s, false)', v_typ)
-             else '' end)
+             else '' end,
+        retention_internal._held_pieces_sql('(e -> ''row'' -> $3)', 'pg_catalog.jsonb'::pg_catalog.regtype))
         into v_held
         using p_rows, t.tbl, v_col;
       if v_held then
@@ -398,6 +406,13 @@ begin
                      where e ->> 'table' = t.tbl and f.value is not null
                        and retention_internal._subject_forms(f.value) operator(pg_catalog.&&) retention_internal._subject_forms(h.subject_id))
         into v_held;
+      -- And every value loosely, at any depth (_held_pieces_sql; round atk107).
+      if not v_held then
+        execute format('select exists (select from jsonb_array_elements($1) e where e ->> ''table'' = $2 and %s)',
+                       retention_internal._held_pieces_sql('(e -> ''row'')', 'pg_catalog.jsonb'::pg_catalog.regtype))
+          into v_held
+          using p_rows, t.tbl;
+      end if;
       if v_held then
         return true;
       end if;

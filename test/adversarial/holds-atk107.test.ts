@@ -129,4 +129,20 @@ describe('Greek final sigma (atk107 F2)', () => {
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [rid])).toEqual([{ status: 'completed' }]);
     expect(await q(failures)).toEqual([{ error: 'invoice 1 of [erased]' }, { error: 'invoice 2 of [erased]' }]);
   });
+
+  it('archived rows: an object holding the name in capitals, without its accent or inside a JSON value is kept', async () => {
+    await q(`create schema f2a`);
+    await q(`create table f2a.ev (id int primary key, who text, created_at timestamptz not null default now() - interval '400 days')`);
+    await q(`select retention.set_policy('f2a.ev', 'f2a.ev', 'delete', 'created_at', '30 days', p_subject_column => 'who')`);
+    const holds: number[] = [];
+    for (const v of ['νικολαος', 'élodie', 'alice']) holds.push((await q(`select hold_id from retention.place_hold('subject', $1, 'litigation')`, [v]))[0]!.hold_id);
+    const held = async (who: unknown, table = 'f2a.ev') =>
+      (await q(`select retention.archive_rows_held(0, $1::jsonb) as h`, [JSON.stringify([{ table, row: { id: 1, who } }])]))[0]!.h;
+    for (const who of ['ΝΙΚΟΛΑΟΣ', 'Elodie', 'ELODIE', { id: 'Alice' }, ['x', 'ALICE']]) expect(await held(who), JSON.stringify(who)).toBe(true);
+    expect(await held('bob')).toBe(false);
+    // A table gone before its object was written: every value of the row, as loosely.
+    for (const who of ['ΝΙΚΟΛΑΟΣ', 'Elodie', { id: 'Alice' }]) expect(await held(who, 'f2a.gone'), JSON.stringify(who)).toBe(true);
+    expect(await held('bob', 'f2a.gone')).toBe(false);
+    for (const h of holds) await q(`select retention.release_hold($1, 'done')`, [h]);
+  });
 });
