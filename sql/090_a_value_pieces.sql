@@ -25,6 +25,78 @@ $$;
 comment on function retention_internal._bytea_text(bytea) is
   'Internal. The UTF-8 text a bytea of up to 64 kB holds, without control characters but tab and line ends; NULL otherwise.';
 
+-- The texts a bytea may hold, for the pieces of a value: its UTF-8 text (_bytea_text), or
+-- where it is no UTF-8, its Latin-1 text; and where every other byte is zero (UTF-16 of
+-- Latin-1 characters, little- or big-endian), the other bytes' text. Each without control
+-- characters but tab and line ends, of up to 64 kB. An application that retyped a subject
+-- column to bytea with convert_to(who, 'LATIN1') kept the person's name there, in bytes no
+-- UTF-8 reading took (left open at stop 43).
+create or replace function retention_internal._bytea_texts(p_bytes bytea)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_len  integer := pg_catalog.octet_length(p_bytes);
+  v_out  text[] := '{}';
+  v_text text;
+  v_half bytea;
+  i      integer;
+begin
+  if p_bytes is null or v_len > 65536 or pg_catalog.getdatabaseencoding() <> 'UTF8' then
+    return v_out;
+  end if;
+  v_text := retention_internal._bytea_text(p_bytes);
+  if v_text is not null then
+    return array[v_text];
+  end if;
+  -- UTF-16 of Latin-1: every other byte zero, the first or the second of each pair.
+  if v_len >= 2 and v_len % 2 = 0 then
+    for o in 0 .. 1 loop
+      v_half := '';
+      for i in 0 .. v_len / 2 - 1 loop
+        exit when pg_catalog.get_byte(p_bytes, 2 * i + 1 - o) <> 0;
+        v_half := v_half || pg_catalog.substr(p_bytes, 2 * i + o + 1, 1);
+      end loop;
+      if pg_catalog.octet_length(v_half) = v_len / 2 then
+        p_bytes := v_half;
+        exit;
+      end if;
+    end loop;
+  end if;
+  v_text := pg_catalog.convert_from(p_bytes, 'LATIN1');
+  if v_text ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]' then
+    return v_out;
+  end if;
+  return array[v_text];
+end
+$$;
+comment on function retention_internal._bytea_texts(bytea) is
+  'Internal. The texts a bytea of up to 64 kB may hold: UTF-8, else Latin-1 (UTF-16 of Latin-1 characters too), without control characters; none otherwise.';
+
+-- A text read as JSON where it is a JSON object or array (an API payload kept as
+-- received, inside a JSON string); NULL otherwise, and past 1 MB.
+create or replace function retention_internal._jsonb_or_null(p_text text)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+begin
+  if p_text is null or pg_catalog.octet_length(p_text) > 1048576 or p_text !~ '^\s*[[{]' then
+    return null;
+  end if;
+  return p_text::pg_catalog.jsonb;
+exception when others then
+  return null;
+end
+$$;
+comment on function retention_internal._jsonb_or_null(text) is
+  'Internal. A text read as jsonb where it is a JSON object or array of up to 1 MB; NULL otherwise.';
+
 -- The pieces of a value a message (or a reference, or a hold) might quote, as SQL: an
 -- expression of type text[] over p_expr, a value of type p_type. One definition for the
 -- erasure's search of messages and holds (_forget_rows) and for the check that a
@@ -37,7 +109,9 @@ comment on function retention_internal._bytea_text(bytea) is
 --   * a JSON value's strings and numbers, at every level, and its object keys that are
 --     not plain identifiers ('alice@example.com' as a key is data; 'email' is a field
 --     name, and taking it would cut the word out of every message and refuse every
---     reference that says it);
+--     reference that says it); and the strings and numbers of a JSON text held in one of
+--     its strings (a payload kept as received: {"payload": "{\"passport\": …}"}; left
+--     open since stop 39);
 --   * the double-quoted pieces of a type whose text quotes what it holds (hstore:
 --     '"email"=>"alice@…"'; round atk78 F6), the numbers of a geometric value (a point's
 --     coordinates);
@@ -70,9 +144,10 @@ begin
     v_type := v_t.typbasetype;
   end loop;
   select t.typtype, t.typcategory, t.typrelid, t.typelem, t.typlen into v_t from pg_catalog.pg_type t where t.oid = v_type;
-  -- A bytea: its text, where it holds UTF-8 text (an address kept as bytes: round atk92 F3).
+  -- A bytea: its text, where it holds UTF-8 text (an address kept as bytes: round atk92
+  -- F3), or Latin-1 (_bytea_texts).
   if v_type = 'bytea'::regtype and not 'U' = any (p_skip) then
-    return format('pg_catalog.array_remove(array[retention_internal._bytea_text(%s)], null)', p_expr);
+    return format('retention_internal._bytea_texts(%s)', p_expr);
   end if;
   if v_t.typcategory = 'E' and p_labels then
     return format('array[pg_catalog.format(''%%s'', %s)]', p_expr);
@@ -89,7 +164,10 @@ begin
                            ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)
                    || array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
                            ''strict $.** ? (@.type() == "object").keyvalue().key'') x
-                           where x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')', p_expr);
+                           where x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')
+                   || array(select y #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb, ''strict $.** ? (@.type() == "string")'') x
+                             cross join lateral pg_catalog.jsonb_path_query(retention_internal._jsonb_or_null(x #>> ''{}''),
+                               ''strict $.** ? (@.type() == "string" || @.type() == "number")'') y)', p_expr);
   end if;
   -- An array (not a fixed-length one such as point, whose typelem is float8).
   if v_t.typcategory = 'A' and v_t.typelem <> 0 and v_t.typlen = -1 then
@@ -143,7 +221,7 @@ begin
 end
 $$;
 comment on function retention_internal._value_pieces_sql(text, oid, text[], integer, boolean) is
-  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s UTF-8 text; nothing of booleans, bit strings, and enums unless p_labels.';
+  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s text (UTF-8 or Latin-1); nothing of booleans, bit strings, and enums unless p_labels.';
 
 -- The same for every column of a table row (alias t): SQL of type text[], or NULL when no
 -- column can hold a piece.

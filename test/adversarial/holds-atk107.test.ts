@@ -31,6 +31,9 @@ describe('a subject column the application retypes under a hold (atk107 F1)', ()
     ['text[]', 'select 1', 'text[]', 'array[who]'],
     ['xml', 'select 1', 'xml', `xmlelement(name who, who)`],
     ['a range of a text', `create type $s.r as range (subtype = text)`, '$s.r', `$s.r(who, who, '[]')`],
+    // Bytes in another encoding than UTF-8 (left open at stop 43): UTF-16, little- and big-endian.
+    ['bytea utf16le', 'select 1', 'bytea', `decode(regexp_replace(encode(convert_to(who, 'LATIN1'), 'hex'), '(..)', '\\100', 'g'), 'hex')`],
+    ['bytea utf16be', 'select 1', 'bytea', `decode(regexp_replace(encode(convert_to(who, 'LATIN1'), 'hex'), '(..)', '00\\1', 'g'), 'hex')`],
   ];
   for (const [name, make, type, using] of cases) {
     it(`${name}: the run keeps the five held rows and deletes bob's`, async () => {
@@ -45,6 +48,18 @@ describe('a subject column the application retypes under a hold (atk107 F1)', ()
       await q(`select retention.release_hold($1, 'done')`, [h]);
     });
   }
+
+  it('bytea in Latin-1: a hold on élodie keeps Élodie', async () => {
+    await q(`create schema f1_l1`);
+    await q(`create table f1_l1.ev (id int primary key, who text, created_at timestamptz not null default now() - interval '400 days')`);
+    await q(`insert into f1_l1.ev values (1, 'élodie'), (2, 'Élodie'), (3, 'bob')`);
+    await q(`select retention.set_policy('f1_l1.ev', 'f1_l1.ev', 'delete', 'created_at', '30 days', p_subject_column => 'who')`);
+    const [{ hold_id: h }] = await q(`select hold_id from retention.place_hold('subject', 'élodie', 'litigation')`) as [{ hold_id: number }];
+    await q(`alter table f1_l1.ev alter column who type bytea using convert_to(who, 'LATIN1')`);
+    await db.call(`call retention.run('f1_l1.ev')`);
+    expect(await q(`select id from f1_l1.ev order by id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    await q(`select retention.release_hold($1, 'done')`, [h]);
+  });
 
   it('tsvector (its lexemes may be stems): every row is held while a subject hold is open', async () => {
     const h = await events('f1_ts');
