@@ -31,7 +31,9 @@ as $$
     p_retain => p_inactive_after, p_deleted_at_column => p_deleted_at_column,
     p_predicate => p_predicate, p_max_rows_per_run => p_max_rows_per_run,
     -- A subject hold on the account's id keeps it: the subject is the key unless told.
-    p_subject_column => coalesce(p_subject_column, (retention_internal._single_key(to_regclass(p_table))).key_column),
+    -- (A table name that is none, '' or unbalanced quotes, is RT001 as set_policy says it.)
+    p_subject_column => coalesce(p_subject_column, (retention_internal._single_key(
+                          retention_internal._resolve_table(p_table, 'Give an existing table, schema-qualified, e.g. app.accounts (\dt *.* lists them).'))).key_column),
     p_schedule => p_schedule, p_category => 'accounts',
     p_description => format('Inactive accounts: no login for %s, soft-deleted %s after notice unless they log in or are exempted', p_inactive_after, p_grace),
     p_notice_period => coalesce(p_grace, interval '0'), p_tenant_column => p_tenant_column)

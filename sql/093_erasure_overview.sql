@@ -23,6 +23,8 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+  -- A moment, named if not (RT022; 'infinity' failed on the days left, 22008).
+  select retention_internal._check_moment(p_as_of, 'p_as_of');
   -- Admins, runners and auditors see every request; any other login (the application, as
   -- retention_requester) only the requests it filed, and a blocking hold only as such.
   with v as (select pg_has_role(session_user, 'retention_admin', 'USAGE')

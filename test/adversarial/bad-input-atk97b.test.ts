@@ -94,6 +94,19 @@ describe('periods of a microsecond (atk97 F11)', () => {
   });
 });
 
+it('set_inactive_accounts_policy with a table name that is none: RT001 with a hint, as set_policy', async () => {
+  const before = await state();
+  for (const t of ['', '"unbalanced', 'a.b.c.d', 'nosuch.accounts']) {
+    const err = await q(`select retention.set_inactive_accounts_policy('ia', $1)`, [t]).then(() => null, (e: { code?: string; hint?: string }) => e);
+    expect(err?.code, t).toBe('RT001');
+    expect(err?.hint, t).toMatch(/schema-qualified/);
+  }
+  expect(await state()).toBe(before);
+});
+
 it('the check of a time for a schedule names the argument (atk97 F10i)', async () => {
   expect(await sqlState(q(`select * from retention.due_policies('infinity')`))).toBe('RT022');
+  // And the erasure overview's moment (it failed on the days left, 22008).
+  for (const t of ['infinity', '-infinity']) expect(await sqlState(q(`select * from retention.erasure_requests_as_of($1)`, [t])), t).toBe('RT022');
+  expect(await q(`select count(*)::int as n from retention.erasure_overview`)).toHaveLength(1);
 });
