@@ -101,6 +101,12 @@ export const runs: Command = {
          from retention.run_ledger where $1::text is null or policy = $1
         order by run_id desc limit $2`,
       [str(values.policy) ?? null, last]);
+    // No run under that name: a policy that has not run yet, or a name that is none (a typo
+    // answered with "(no rows)" and exit 0 looked like an empty ledger).
+    if (rows.length === 0 && values.policy !== undefined
+        && (await query(values, 'select from retention.effective_policies where name = $1', [str(values.policy)])).length === 0) {
+      throw new UsageError(`no policy or run is named ${JSON.stringify(str(values.policy))}`, 'pg-retention policies lists the policies; pg-retention runs lists every run');
+    }
     await output(values, rows);
     return 0;
   },

@@ -42,6 +42,19 @@ describe('the CLI\'s answers (atk97 F10 d, g)', () => {
     expect(r.stderr).not.toMatch(/retention_admin or retention_runner/);
   });
 
+  it('runs --policy of a name no policy or run has: exit 2, a hint (it said "(no rows)", exit 0)', async () => {
+    for (const name of ['nosuch', '']) {
+      const r = await runCli(['runs', '--policy', name], { url: db.url });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/no policy or run is named .*\nhint: pg-retention policies lists the policies/);
+    }
+    // A policy that has not run yet: an empty ledger, exit 0.
+    await q(`create schema rn`);
+    await q(`create table rn.t (id int primary key, at timestamptz not null)`);
+    await q(`select retention.set_policy('rn.t', 'rn.t', 'delete', 'at', '1 year')`);
+    expect((await runCli(['runs', '--policy', 'rn.t'], { url: db.url })).code).toBe(0);
+  });
+
   it('archive verify and restore of an unknown object: exit 2, a hint', async () => {
     for (const sub of ['verify', 'restore']) {
       const r = await runCli(['archive', sub, '999999'], { url: db.url, env: { PG_RETENTION_ARCHIVE_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` } });
