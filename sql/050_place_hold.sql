@@ -28,6 +28,7 @@ declare
   v_col    record;
   v_found  boolean := false;
   v_seen   int := 0;
+  v_try    int;
   v_msg    text;
   v_bpol   text;
   v_bname  text;
@@ -160,7 +161,19 @@ begin
         -- Read as the owner: not a table whose planning would run another role's code
         -- (round atk90 F2), nor one whose row security applies to the owner (its policies
         -- are another role's expressions).
-        perform retention_internal._check_planner_code(v_col.rel);
+        -- Its lock is taken without waiting; a lock held for a moment (autovacuum on a
+        -- table just written) is tried again for up to a second before the scan gives up.
+        for v_try in 1 .. 20 loop
+          begin
+            perform retention_internal._check_planner_code(v_col.rel);
+            exit;
+          exception when lock_not_available then
+            if v_try = 20 then
+              raise;
+            end if;
+            perform pg_catalog.pg_sleep(0.05);
+          end;
+        end loop;
         if pg_catalog.row_security_active(v_col.rel) then
           raise exception 'cannot read % to look for the subject: row-level security applies to %', v_col.rel, current_user
             using errcode = 'RT023';
