@@ -48,21 +48,12 @@ export async function stepPartitionRun(
   for (;;) {
     const s = (await client.query<{ s: string }>('select retention.run_step($1) as s', [id])).rows[0]!.s;
     if (s === 'detach') {
-      const { rows: [d] } = await client.query<{ statement: string; ms: string; run_as: string }>(
-        `select statement, (extract(epoch from lock_timeout) * 1000)::bigint::text as ms, run_as from retention.detach_statement($1)`, [id]);
+      const { rows: [d] } = await client.query<{ statement: string; ms: string }>(
+        `select statement, (extract(epoch from lock_timeout) * 1000)::bigint::text as ms from retention.detach_statement($1)`, [id]);
       if (d) {
         await client.query(`select set_config('lock_timeout', $1, false)`, [d.ms]);
-        // As the table's owner: PostgreSQL's check of the rows referencing the table runs as
-        // the current user (detach_statement says why). A login that is not a member of it
-        // fails here, and the run detaches the plain way.
-        try {
-          await client.query(`select set_config('role', $1, false)`, [d.run_as]);
-          await client.query(d.statement);
-        } catch (err) {
-          on.detachFailed?.(id, err);
-        } finally {
-          await client.query(`select set_config('role', 'none', false), set_config('lock_timeout', '0', false)`);
-        }
+        await client.query(d.statement).catch((err) => on.detachFailed?.(id, err));
+        await client.query(`select set_config('lock_timeout', '0', false)`);
       }
       continue;
     }

@@ -258,7 +258,6 @@ describe('pg-retention worker', () => {
     const owner = `wp_owner_${process.pid}`;
     await db.q(`drop role if exists ${owner}`);
     await db.q(`create role ${owner} nologin`);
-    await db.q(`grant usage on schema app to ${owner}`);   // the detach runs as the owner (detach_statement's run_as)
     await db.q(`create table app.wp (id bigint, created_at timestamptz not null) partition by range (created_at)`);
     for (const m of [1, 2, 3]) {
       await db.q(`create table app.wp_${m} partition of app.wp for values from ('2025-0${m}-01Z') to ('2025-0${m + 1}-01Z')`);
