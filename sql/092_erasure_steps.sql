@@ -158,6 +158,9 @@ begin
     via := v_item ->> 'via';
     rule := coalesce(v_rule.rule, 'delete'); reason := v_rule.reason; scrub := v_rule.scrub_columns;
     perform retention_internal._check_planner_code(v_rel);
+    -- Its condition compares the keys it was reached by: not through another role's cast
+    -- (RT025; round atk113 F8).
+    perform retention_internal._check_key_casts(array(select a::oid from unnest(retention_internal._rel_and_ancestors(v_rel)) a));
     execute format('select count(*) from only %s t where %s', target, v_cond) into rows;
     cond := v_cond;
     return next;

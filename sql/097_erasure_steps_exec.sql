@@ -556,6 +556,13 @@ begin
     -- until this commits), then still a table (RT013) without code a run refuses (RT025;
     -- for a table whose rows stay, the casts its columns' values go through).
     execute format('lock table %s in access share mode', v_step.target::regclass);
+    -- The step's condition compares the keys down from the person's row, each table of the
+    -- plan's with the one above it: not through a cast the application made since the
+    -- plan (RT025; round atk113 F8).
+    perform retention_internal._check_key_casts(array(
+      select a::oid from jsonb_array_elements(v_req.plan) e
+       cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e ->> 'target'))) a
+       where pg_catalog.to_regclass(e ->> 'target') is not null));
     v_pol := null;
     v_pol.target := v_step.target::regclass;
     v_pol.action := case v_step.rule when 'keep' then 'delete' else v_step.rule end;
