@@ -103,3 +103,29 @@ $$;
 comment on function retention_internal._cast_into_code(oid) is
   'Internal. A cast of another role into the type (or its array element type) from text, varchar, char or name, which turning a text value into the type would call as the retention owner; NULL when there is none.';
 
+
+-- Casts as a check read them, until the transaction ends: pg_cast locked SHARE, so CREATE
+-- CAST and DROP CAST wait for the commit. A check of the casts a statement may call,
+-- then a wait inside that statement (a batch's delete waiting for a row the application
+-- holds), then the statement calling a cast made meanwhile, ran the application's code as
+-- the owner (round atk113 F9). Taken before such checks, with the caller's lock_timeout.
+-- Only a superuser may lock a catalog: another owner has the checks alone (and its own
+-- rights only to lose). Not in recovery or a read-only transaction, which change nothing.
+create or replace function retention_internal._freeze_casts()
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+begin
+  if pg_catalog.has_table_privilege('pg_catalog.pg_cast', 'UPDATE') and not pg_catalog.pg_is_in_recovery()
+     and pg_catalog.current_setting('transaction_read_only') = 'off' then
+    lock table pg_catalog.pg_cast in share mode;
+  end if;
+end
+$$;
+comment on function retention_internal._freeze_casts() is
+  'Internal. Locks pg_cast SHARE until the transaction ends (CREATE and DROP CAST wait), where the owner may (a superuser) and the transaction can write: the casts a check read stay as it read them.';
+revoke all on function retention_internal._freeze_casts() from public;

@@ -155,6 +155,8 @@ begin
     v_two := true;
   end if;
   if v_archive then
+    -- Its copy calls a cast to json, after a wait for a row perhaps: none made meanwhile.
+    perform retention_internal._freeze_casts();
     perform retention_internal._check_archivable(p_pol.target, false, v_tree);
   end if;
   if v_archive or (p_cond is null and p_pol.approval = 'required') then
