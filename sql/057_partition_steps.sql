@@ -6,7 +6,11 @@
 -- PARTITION validates the keys it clones onto the partition: RI_Initial_Check). Both
 -- queries run as the current user, the retention owner, not as a table's owner: a partial
 -- index there that folds the application's function ran as the owner (round atk106 F1,
--- F2). RT025 names the table.
+-- F2). RT025 names the table. The queries compare the keys' columns, through an implicit
+-- cast where their types differ (_check_key_casts: an enum referencing a bigint through
+-- the application's cast ran it as the owner, round atk113 F3), and read the tables with
+-- their row-level security where it applies to the retention owner, not a superuser
+-- (RT023: a policy's function would run as the owner, round atk113 F4).
 create or replace function retention_internal._check_key_neighbours(p_table regclass)
 returns void
 language plpgsql
@@ -28,11 +32,18 @@ begin
      order by x.rel
   loop
     perform retention_internal._check_planner_code(v_rel::regclass);
+    if pg_catalog.row_security_active(v_rel) then
+      raise exception 'row-level security on % applies to the retention owner %: PostgreSQL''s key check of a detach or attach would run its policies as the owner', v_rel::regclass, current_user
+        using errcode = 'RT023',
+              hint = format('Let the owner bypass it (ALTER ROLE %I BYPASSRLS), or disable row security on that table.', current_user);
+    end if;
   end loop;
+  perform retention_internal._freeze_casts();
+  perform retention_internal._check_key_casts(v_tables);
 end
 $$;
 comment on function retention_internal._check_key_neighbours(regclass) is
-  'Internal. _check_planner_code on every table a foreign-key check of PostgreSQL''s reads when a partition of the table is detached or attached: those referencing it, a table above or below it, and those they reference.';
+  'Internal. _check_planner_code on every table a foreign-key check of PostgreSQL''s reads when a partition of the table is detached or attached (those referencing it, a table above or below it, and those they reference), RT023 where row-level security there applies to the retention owner, and _check_key_casts on the keys those checks compare.';
 revoke all on function retention_internal._check_key_neighbours(regclass) from public;
 
 -- The two partition steps of a drop_partitions run (run_step calls them; open_run counted
@@ -242,6 +253,13 @@ begin
     perform retention_internal._check_key_neighbours(p_pol.target);
     if pg_catalog.to_regclass(b.partition_name) is not null then
       perform retention_internal._check_key_neighbours(pg_catalog.to_regclass(b.partition_name));
+      -- ATTACH folds the CHECK constraints of the table attached and of the default
+      -- partition to prove what it need not scan: an IMMUTABLE function the application
+      -- put in a default partition's CHECK after the detach ran as the owner (round atk113
+      -- F1). The table's tree (its default partition with it) and the table attached, as
+      -- the planner would load them.
+      perform retention_internal._check_planner_code(p_pol.target);
+      perform retention_internal._check_planner_code(pg_catalog.to_regclass(b.partition_name));
     end if;
     execute format('alter table %s attach partition %s for values from (%L) to (%L)',
                    retention.qualified_name(p_pol.target), b.partition_name, b.oldest_at, b.newest_at);
@@ -411,6 +429,11 @@ begin
                      and (k.oid = v_p.partition_name::regclass
                           or k.oid in (select l.relid from pg_catalog.pg_partition_tree(v_p.partition_name::regclass) l))
                    order by k.oid loop
+      -- Its columns' types as they are now, under the lock: the application owns the
+      -- detached table and its types, and a cast to json it made after the detach would
+      -- run in json_agg as the owner (round atk113 F2); none made after this check.
+      perform retention_internal._freeze_casts();
+      perform retention_internal._check_archivable(v_leaf.rel, true);
       v_step := case when v_leaf.relkind = 'r' and v_leaf.blocks > 0
                      then greatest(1, (10000 * v_leaf.blocks / greatest(v_count, 1))::bigint) end;
       v_block := 0;
@@ -541,6 +564,41 @@ end
 $$;
 comment on function retention_internal._settle_detaching(retention.runs, retention.policies) is
   'Internal. Settles a partition handed to the worker to detach concurrently (this run''s, or a pending one a run that ended left): detached (FINALIZE where pending; recorded with its pg_class version) or not_detached. NULL when none is left.';
+
+-- Whether the session's login may run a concurrent detach of a partition of p_table: the
+-- statement runs outside any routine, as the login, and PostgreSQL's own checks inside it
+-- run code the tables' owners can add after the step that handed the partition over
+-- checked (a partition's CHECK, an index on a referencing table): with the login's rights
+-- (round atk113 F6; SET ROLE to the table's owner was tried, and that code can reset the
+-- role). So only where that is no gain to them: every table of the tree and every table
+-- its keys' checks read is a superuser's, or the login is no threat beyond the tool's —
+-- not a superuser, without CREATEROLE, not a member of the retention owner (current_user
+-- in the step calling this) or of the roles that reach the server's files and programs.
+-- Elsewhere the run detaches the plain way.
+create or replace function retention_internal._login_contained(p_table regclass)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce((select not r.rolsuper and not r.rolcreaterole
+                          and not pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
+                          and not exists (select from pg_catalog.pg_roles p
+                                           where p.rolname in ('pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files')
+                                             and pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER'))
+                     from pg_catalog.pg_roles r where r.rolname = session_user), false)
+      or not exists (
+        with t(rel) as (select x from unnest(retention_internal._tree_oids(p_table)) x
+                        union select a::oid from unnest(retention_internal._rel_and_ancestors(p_table)) a),
+        n(rel) as (select t.rel from t
+                   union select c.conrelid from pg_catalog.pg_constraint c join t on c.confrelid = t.rel where c.contype = 'f'
+                   union select c.confrelid from pg_catalog.pg_constraint c join t on c.conrelid = t.rel where c.contype = 'f')
+        select from n join pg_catalog.pg_class k on k.oid = n.rel join pg_catalog.pg_roles o on o.oid = k.relowner
+         where not o.rolsuper)
+$$;
+comment on function retention_internal._login_contained(regclass) is
+  'Internal. Whether the session''s login may detach a partition of the table concurrently: every table of its tree and of its keys'' checks is a superuser''s, or the login is no superuser, has no CREATEROLE and is no member of the retention owner or of the roles that reach the server''s files and programs.';
+revoke all on function retention_internal._login_contained(regclass) from public;
 
 -- The statement the worker runs when run_step returns 'detach': the partition this
 -- session's run handed over, detached CONCURRENTLY (it cannot run inside a function or a

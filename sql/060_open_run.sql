@@ -235,9 +235,13 @@ begin
                                'version', coalesce(v_prop.policy_version, retention_internal._policy_version_or_null(v_pol)))
               || case when v_prop.proposal_id is not null then jsonb_build_object('proposal', v_prop.proposal_id) else '{}' end
               -- The worker (retention.detach_concurrently on) detaches partitions itself,
-              -- CONCURRENTLY, where PostgreSQL allows it: no default partition.
+              -- CONCURRENTLY, where PostgreSQL allows it (no default partition) and its login's
+              -- rights are no use to the application's code in that statement
+              -- (_login_contained: a superuser's worker detaches the plain way where the
+              -- application owns a table it reads).
               || case when v_pol.action = 'drop_partitions' and not p_dry_run
                            and current_setting('retention.detach_concurrently', true) = 'on'
+                           and retention_internal._login_contained(v_pol.target)
                            and not exists (select from pg_catalog.pg_partitioned_table t
                                             where t.partrelid = v_pol.target and t.partdefid <> 0)
                       then '{"detach": "concurrently"}'::jsonb else '{}' end,

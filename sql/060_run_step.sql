@@ -184,7 +184,10 @@ begin
         -- Where the worker drives the run (spec.detach), it detaches the partition itself,
         -- CONCURRENTLY (the application's queries go on meanwhile): this step records it as
         -- detaching and returns 'detach'; the worker runs detach_statement and steps again.
-        v_conc := coalesce(r.spec ->> 'detach' = 'concurrently', false) and not coalesce((v_state ->> 'plain')::boolean, false);
+        -- Only for a login whose rights the application's code could not use in that
+        -- statement (_login_contained; round atk113 F6).
+        v_conc := coalesce(r.spec ->> 'detach' = 'concurrently', false) and not coalesce((v_state ->> 'plain')::boolean, false)
+                  and retention_internal._login_contained(v_pol.target);
         v_det := retention_internal._detach_partitions(r, v_pol, (v_state ->> 'planned')::bigint, v_conc);
         v_state := v_state || jsonb_build_object('phase', case when v_conc and v_det.detached > 0 then 'detaching' else 'finish' end,
                                                  'more', v_det.detached > 0, 'planned', v_det.planned,
