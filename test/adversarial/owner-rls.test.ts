@@ -146,6 +146,31 @@ describe('drop_partitions when row security binds the retention owner', () => {
   });
 });
 
+describe('row security on a table that references a partitioned table (attack round atk113 F4)', () => {
+  it('binds the owner: the detach is refused (RT023), since PostgreSQL\'s check of the referencing rows would read them through its policies; nothing detached', async () => {
+    await partitioned('pref');
+    await q(`alter table app.pref add primary key (id, created_at)`);
+    await q(`create table app.pref_refs (id bigint, created_at timestamptz, tenant text not null,
+               foreign key (id, created_at) references app.pref)`);
+    await q(`insert into app.pref_refs select id, created_at, 'b' from app.pref where created_at >= '2025-03-01Z' limit 5`);
+    await q(`alter table app.pref_refs owner to ${owner}`);
+    await forceTenantA('pref_refs');
+    await q(`select retention.set_policy('pref', 'app.pref', 'drop_partitions', 'created_at', p_retain => '1 day', p_max_rows_per_run => 1000000)`);
+    expect(await sqlState(db.call(`call retention.run('pref', p_as_of => '2025-03-15Z')`))).toBe('RT023');
+    expect((await q(`select error from retention.runs where policy_name = 'pref' order by run_id desc limit 1`))[0]!.error)
+      .toContain(`row-level security on app.pref_refs applies to the retention owner ${owner}`);
+    expect(await partitionsOf('app.pref')).toEqual(['pref_2025_01', 'pref_2025_02', 'pref_2025_03']);
+    // Bypassed by the owner, the run detaches and drops what is due.
+    await q(`alter role ${owner} bypassrls`);
+    try {
+      await db.call(`call retention.run('pref', p_as_of => '2025-03-15Z')`);
+    } finally {
+      await q(`alter role ${owner} nobypassrls`);
+    }
+    expect(await partitionsOf('app.pref')).toEqual(['pref_2025_03']);
+  });
+});
+
 describe('row security that binds the owner after the run opened (attack round atk23)', () => {
   it('is refused by the next batch: of a delete policy, and of a partition a hold keeps; the rows stay', async () => {
     await q(`create table app.mid (id int primary key, at timestamptz not null, tenant text not null)`);
