@@ -6,7 +6,10 @@
 //  F2  finishing an archiving drop_partitions copies the detached partition's rows with
 //      json_agg, which calls a cast to json the application made after the detach;
 //  F3  DETACH checks the rows of a table referencing the partitioned table through an
-//      implicit cast of the application's (an enum key referencing a bigint);
+//      implicit cast of the application's (an enum key referencing a bigint); F3b: so
+//      does ATTACH validating the table's own key on the partition attached again;
+//  F4  (owner-rls.test.ts: row security on a referencing table, binding an owner that is
+//      not a superuser);
 //  F6  the worker's DETACH ... CONCURRENTLY runs as its login, outside any routine: a
 //      superuser's worker ran code the application added after the step checked;
 //  F7  the hold rule follows a key from the policy's table to a person's table through an
@@ -128,6 +131,36 @@ describe('keys compared through the application\'s implicit cast', () => {
     expect(await sqlState(db.call(`call retention.run('${s}.logs')`))).toBe('RT025');
     expect(await isSuperuser(db, role)).toBe(false);
     expect(await count(db, `pg_inherits where inhparent = '${s}.logs'::regclass`)).toBe(2);
+  });
+
+  it('F3b: the cast made again after the detach, a hold on the table: the re-attach (which validates the key through it) is not made, left detached', async () => {
+    const { c, role, s } = await app('f3b');
+    await c.query(`create table ${s}.users (id bigint primary key)`);
+    await c.query(`insert into ${s}.users values (1), (2)`);
+    await c.query(`create type ${s}.e as enum ('one')`);
+    await c.query(`create function ${s}.e2i(${s}.e) returns bigint language sql as 'select ${s}.esc()::bigint'`);
+    await c.query(`create cast (${s}.e as bigint) with function ${s}.e2i(${s}.e) as implicit`);
+    await c.query(`create table ${s}.logs (id int, usr ${s}.e references ${s}.users, created_at timestamptz not null) partition by range (created_at)`);
+    await c.query(`create table ${s}.logs_2000 partition of ${s}.logs for values from ('2000-01-01') to ('2001-01-01')`);
+    await c.query(`create table ${s}.logs_now partition of ${s}.logs for values from ('2001-01-01') to ('2200-01-01')`);
+    await c.query(`insert into ${s}.logs values (1, 'one', '2000-06-01'), (2, 'one', now())`);
+    // The key stays when the cast goes (nothing records that it uses it).
+    await c.query(`drop cast (${s}.e as bigint)`);
+    await q(`select retention.set_policy('${s}.logs', '${s}.logs', 'drop_partitions', 'created_at', p_retain => '30 days')`);
+    const w = await stepper();
+    const run = Number((await w.query(`select retention.open_run($1) as r`, [`${s}.logs`])).rows[0].r);
+    await untilDetached(w, run);
+    // The detached table's copy of the key dropped: attached again, it gets the key anew,
+    // validated on its rows.
+    await c.query(`alter table ${s}.logs_2000 drop constraint logs_usr_fkey`);
+    await c.query(`create cast (${s}.e as bigint) with function ${s}.e2i(${s}.e) as implicit`);
+    const [{ hold_id: h }] = await q(`select hold_id from retention.place_hold('table', '${s}.logs', 'litigation')`) as [{ hold_id: number }];
+    await stepToEnd(w, run);
+    expect(await isSuperuser(db, role)).toBe(false);
+    expect(await count(db, `${s}.logs_2000`)).toBe(1);
+    expect(await count(db, `pg_inherits where inhrelid = '${s}.logs_2000'::regclass`)).toBe(0);
+    expect(await count(db, `retention.run_batches where run_id = ${run} and disposition in ('reattached', 'dropped')`)).toBe(0);
+    await q(`select retention.release_hold($1, 'done')`, [h]);
   });
 
   /** s.accounts (id bigint, email: a subject column), s.customers (acct: the application's
