@@ -116,6 +116,11 @@ begin
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention_internal._lock_holds_shared();
   v_holds := exists (select from retention_internal._open_holds h where h.scope in ('table', 'subject'));
+  -- The hold rule's keys are compared in the statement as its check of their casts found
+  -- them (_subject_held_sql, round atk113 F7): no cast made in between.
+  if v_holds then
+    perform retention_internal._freeze_casts();
+  end if;
   v_reach := retention_internal._lock_reach(p_pol);
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
