@@ -570,34 +570,37 @@ comment on function retention_internal._settle_detaching(retention.runs, retenti
 -- run code the tables' owners can add after the step that handed the partition over
 -- checked (a partition's CHECK, an index on a referencing table): with the login's rights
 -- (round atk113 F6; SET ROLE to the table's owner was tried, and that code can reset the
--- role). So only where that is no gain to them: every table of the tree and every table
--- its keys' checks read is a superuser's, or the login is no threat beyond the tool's —
--- not a superuser, without CREATEROLE, not a member of the retention owner (current_user
--- in the step calling this) or of the roles that reach the server's files and programs.
--- Elsewhere the run detaches the plain way.
+-- role). So only where that is no gain to them: every table the detach reads (the tree,
+-- and the tables its keys join) is a superuser's, or the login has no rights those owners
+-- lack but the worker's own — not a superuser, without CREATEROLE, and a member of no role
+-- but those owners, retention_runner, retention_archiver and the predefined roles that
+-- only read statistics and settings. (A login in another application's owner role would
+-- lend this one's code that application's tables; one in retention_admin, the release of
+-- holds; one in the retention owner, everything.) Elsewhere the run detaches the plain way.
 create or replace function retention_internal._login_contained(p_table regclass)
 returns boolean
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select not r.rolsuper and not r.rolcreaterole
-                          and not pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
-                          and not exists (select from pg_catalog.pg_roles p
-                                           where p.rolname in ('pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files')
-                                             and pg_catalog.pg_has_role(session_user, p.oid, 'MEMBER'))
+  with recursive t(rel) as (select x from unnest(retention_internal._tree_oids(p_table)) x
+                  union select a::oid from unnest(retention_internal._rel_and_ancestors(p_table)) a),
+  n(rel) as (select t.rel from t
+             union select c.conrelid from pg_catalog.pg_constraint c join t on c.confrelid = t.rel where c.contype = 'f'
+             union select c.confrelid from pg_catalog.pg_constraint c join t on c.conrelid = t.rel where c.contype = 'f'),
+  owners(oid, rolsuper) as (select distinct o.oid, o.rolsuper
+                              from n join pg_catalog.pg_class k on k.oid = n.rel join pg_catalog.pg_roles o on o.oid = k.relowner)
+  select not exists (select from owners o where not o.rolsuper)
+      or coalesce((select not r.rolsuper and not r.rolcreaterole
+                          and not exists (select from pg_catalog.pg_roles g
+                                           where g.oid <> r.oid and pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')
+                                             and g.oid not in (select o.oid from owners o)
+                                             and g.rolname not in ('retention_runner', 'retention_archiver', 'pg_monitor',
+                                                                   'pg_read_all_settings', 'pg_read_all_stats', 'pg_stat_scan_tables'))
                      from pg_catalog.pg_roles r where r.rolname = session_user), false)
-      or not exists (
-        with t(rel) as (select x from unnest(retention_internal._tree_oids(p_table)) x
-                        union select a::oid from unnest(retention_internal._rel_and_ancestors(p_table)) a),
-        n(rel) as (select t.rel from t
-                   union select c.conrelid from pg_catalog.pg_constraint c join t on c.confrelid = t.rel where c.contype = 'f'
-                   union select c.confrelid from pg_catalog.pg_constraint c join t on c.conrelid = t.rel where c.contype = 'f')
-        select from n join pg_catalog.pg_class k on k.oid = n.rel join pg_catalog.pg_roles o on o.oid = k.relowner
-         where not o.rolsuper)
 $$;
 comment on function retention_internal._login_contained(regclass) is
-  'Internal. Whether the session''s login may detach a partition of the table concurrently: every table of its tree and of its keys'' checks is a superuser''s, or the login is no superuser, has no CREATEROLE and is no member of the retention owner or of the roles that reach the server''s files and programs.';
+  'Internal. Whether the session''s login may detach a partition of the table concurrently: every table of its tree and of its keys'' checks is a superuser''s, or the login is no superuser, has no CREATEROLE and is a member of no role but those tables'' owners, retention_runner, retention_archiver and the predefined roles that read statistics and settings.';
 revoke all on function retention_internal._login_contained(regclass) from public;
 
 -- The statement the worker runs when run_step returns 'detach': the partition this

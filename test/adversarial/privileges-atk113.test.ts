@@ -243,6 +243,19 @@ describe('the worker\'s concurrent detach (atk113 F6)', () => {
     expect(await isSuperuser(db, role)).toBe(false);
   });
 
+  it('a login that is also in another application\'s owner role, or in retention_admin, detaches the plain way: its rights would be lent to this one\'s code', async () => {
+    const { role, s } = await table('f6c');
+    const other = await app('f6o');
+    for (const [name, extra] of [['f6x', other.role], ['f6y', 'retention_admin']] as const) {
+      const w = await login(name, role, 'retention_runner', extra);
+      await w.query(`select retention.pin_session(), set_config('retention.detach_concurrently', 'on', false)`);
+      const run = Number((await w.query(`select retention.open_run($1) as r`, [`${s}.logs`])).rows[0].r);
+      expect((await q(`select spec ->> 'detach' as d from retention.runs where run_id = $1`, [run]))[0]!.d).toBeNull();
+      expect(await stepToEnd(w, run)).toBe('');
+    }
+    expect(await isSuperuser(db, role)).toBe(false);
+  });
+
   it('a login that is a member of the table\'s owner and of retention_runner only: detaches concurrently', async () => {
     const { role, s } = await table('f6b');
     const w = await login('f6w', role, 'retention_runner');
