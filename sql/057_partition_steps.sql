@@ -572,7 +572,8 @@ comment on function retention_internal._settle_detaching(retention.runs, retenti
 -- (round atk113 F6; SET ROLE to the table's owner was tried, and that code can reset the
 -- role). So only where that is no gain to them: every table the detach reads (the tree,
 -- and the tables its keys join) is a superuser's, or the login has no rights those owners
--- lack but the worker's own — not a superuser, without CREATEROLE, and a member of no role
+-- lack but the worker's own — not a superuser, without CREATEROLE or REPLICATION (which
+-- reads every table's changes through a logical slot), and a member of no role
 -- but those owners, retention_runner, retention_archiver and the predefined roles that
 -- only read statistics and settings. (A login in another application's owner role would
 -- lend this one's code that application's tables; one in retention_admin, the release of
@@ -591,7 +592,7 @@ as $$
   owners(oid, rolsuper) as (select distinct o.oid, o.rolsuper
                               from n join pg_catalog.pg_class k on k.oid = n.rel join pg_catalog.pg_roles o on o.oid = k.relowner)
   select not exists (select from owners o where not o.rolsuper)
-      or coalesce((select not r.rolsuper and not r.rolcreaterole
+      or coalesce((select not r.rolsuper and not r.rolcreaterole and not r.rolreplication
                           and not exists (select from pg_catalog.pg_roles g
                                            where g.oid <> r.oid and pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')
                                              and g.oid not in (select o.oid from owners o)
@@ -600,7 +601,7 @@ as $$
                      from pg_catalog.pg_roles r where r.rolname = session_user), false)
 $$;
 comment on function retention_internal._login_contained(regclass) is
-  'Internal. Whether the session''s login may detach a partition of the table concurrently: every table of its tree and of its keys'' checks is a superuser''s, or the login is no superuser, has no CREATEROLE and is a member of no role but those tables'' owners, retention_runner, retention_archiver and the predefined roles that read statistics and settings.';
+  'Internal. Whether the session''s login may detach a partition of the table concurrently: every table of its tree and of its keys'' checks is a superuser''s, or the login is no superuser, has no CREATEROLE or REPLICATION and is a member of no role but those tables'' owners, retention_runner, retention_archiver and the predefined roles that read statistics and settings.';
 revoke all on function retention_internal._login_contained(regclass) from public;
 
 -- The statement the worker runs when run_step returns 'detach': the partition this
