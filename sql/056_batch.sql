@@ -116,11 +116,11 @@ begin
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention_internal._lock_holds_shared();
   v_holds := exists (select from retention_internal._open_holds h where h.scope in ('table', 'subject'));
-  -- The hold rule's keys are compared in the statement as its check of their casts found
-  -- them (_subject_held_sql, round atk113 F7): no cast made in between.
-  if v_holds then
-    perform retention_internal._freeze_casts();
-  end if;
+  -- Casts stay as the checks below find them until the batch commits (_freeze_casts): the
+  -- hold rule's keys are compared as their casts were checked (_subject_held_sql, round
+  -- atk113 F7), and what turns values into JSON as the statement runs (an archive's copy,
+  -- a failed row's key) looks a cast to json up after any wait for a row (atk113 F9).
+  perform retention_internal._freeze_casts();
   v_reach := retention_internal._lock_reach(p_pol);
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
@@ -160,8 +160,6 @@ begin
     v_two := true;
   end if;
   if v_archive then
-    -- Its copy calls a cast to json, after a wait for a row perhaps: none made meanwhile.
-    perform retention_internal._freeze_casts();
     perform retention_internal._check_archivable(p_pol.target, false, v_tree);
   end if;
   if v_archive or (p_cond is null and p_pol.approval = 'required') then

@@ -556,6 +556,7 @@ begin
     -- until this commits), then still a table (RT013) without code a run refuses (RT025;
     -- for a table whose rows stay, the casts its columns' values go through).
     execute format('lock table %s in access share mode', v_step.target::regclass);
+    perform retention_internal._freeze_casts();  -- as the checks below find them (round atk113 F9)
     -- The step's condition compares the keys down from the person's row, each table of the
     -- plan's with the one above it: not through a cast the application made since the
     -- plan (RT025; round atk113 F8).
