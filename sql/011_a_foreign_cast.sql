@@ -108,7 +108,8 @@ comment on function retention_internal._cast_into_code(oid) is
 -- CAST and DROP CAST wait for the commit. A check of the casts a statement may call,
 -- then a wait inside that statement (a batch's delete waiting for a row the application
 -- holds), then the statement calling a cast made meanwhile, ran the application's code as
--- the owner (round atk113 F9). Taken before such checks, with the caller's lock_timeout.
+-- the owner (round atk113 F9). Taken before such checks, with the caller's lock_timeout
+-- (5 seconds where it has none).
 -- Only a superuser may lock a catalog: another owner has the checks alone (and its own
 -- rights only to lose). Not in recovery or a read-only transaction, which change nothing.
 create or replace function retention_internal._freeze_casts()
@@ -119,10 +120,19 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
+declare
+  v_wait text := pg_catalog.current_setting('lock_timeout');
 begin
   if pg_catalog.has_table_privilege('pg_catalog.pg_cast', 'UPDATE') and not pg_catalog.pg_is_in_recovery()
      and pg_catalog.current_setting('transaction_read_only') = 'off' then
+    -- A caller without a lock_timeout waits 5 seconds at most (55P03), as _check_planner_code.
+    if v_wait in ('0', '0ms') then
+      perform pg_catalog.set_config('lock_timeout', '5s', true);
+    end if;
     lock table pg_catalog.pg_cast in share mode;
+    if v_wait in ('0', '0ms') then
+      perform pg_catalog.set_config('lock_timeout', v_wait, true);
+    end if;
   end if;
 end
 $$;
