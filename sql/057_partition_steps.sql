@@ -148,8 +148,8 @@ begin
       exit;
     end if;
     -- The tables PostgreSQL's check of the detach reads (round atk106 F1); checked here
-    -- for the worker's concurrent detach too, though that runs after this step commits
-    -- (docs/security.md, stop 44: open).
+    -- for the worker's concurrent detach too, which runs after this step commits, as a
+    -- login no stronger than their owners (_login_contained, round atk113 F6).
     perform retention_internal._check_key_neighbours(p_pol.target);
     v_start := clock_timestamp();
     if not p_concurrent then

@@ -37,8 +37,7 @@ declare
 begin
   perform retention_internal._routine_write();  -- the audit entry and the subject's token
   -- Each table's casts are checked before its rows are read as JSON, which looks a cast to
-  -- json up as it runs: a read that waited for a lock (an application holding the table)
-  -- would call one made meanwhile (round atk113 F9). None is made until this commits.
+  -- json up as it runs: none is made until this commits (the kind of round atk113 F9).
   perform retention_internal._freeze_casts();
   select x.rel, x.key_column, x.key_type into v_table, v_pk, v_type
     from retention_internal._subject_table(p_subject_table, 'export') x;

@@ -247,8 +247,8 @@ begin
       retention.qualified_name(v_pol.target)
       using errcode = '42501', hint = 'A DBA grants them: ' || v_gap;
   end if;
-  -- Rows' keys are written as JSON, which looks a cast to json up as the statement runs,
-  -- after any wait for a table: none made after the check (round atk113 F9).
+  -- Rows' keys are written as JSON, which looks a cast to json up as the statement runs:
+  -- none made after the check (the kind of round atk113 F9).
   perform retention_internal._freeze_casts();
   perform retention_internal._check_foreign_code(v_pol);
   perform retention_internal._check_rls(v_pol.target, v_pol.action in ('soft_delete', 'scrub'));
