@@ -240,6 +240,49 @@ $$;
 comment on function retention.open_erasure(bigint, integer) is
   'Executor step of process_erasure: checks a request, takes its lock, fixes its plan (or records it blocked by a hold, or failed on a foreign-key conflict) and returns its status. Changes nothing in the subject''s tables.';
 
+-- A table of the plan, found by its name, about to be read as the owner outside a step's
+-- run (a step's re-count once its run ended, the completion's checks): the steps before
+-- ran the application's triggers, and the application may have renamed the table and
+-- put a view (whose query would run as the owner) in its place, or given it code a read
+-- would run (round atk118 F2). Locked (ACCESS SHARE: nothing can rename, replace or alter
+-- it until this commits), then found by its name again, then checked as a preview checks
+-- what it reads (_read_hazard: still a table, no code a run refuses, no row security that
+-- binds the owner). RT025 otherwise; NULL when no relation has the name.
+create or replace function retention_internal._erasure_read_check(p_request bigint, p_target text, p_rule text)
+returns regclass
+language plpgsql
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_rel regclass := pg_catalog.to_regclass(p_target);
+  v_pol retention.policies;
+  v_why text;
+begin
+  if v_rel is null then
+    return null;
+  end if;
+  execute format('lock table only %s in access share mode', v_rel);
+  if pg_catalog.to_regclass(p_target) is distinct from v_rel then
+    v_why := format('%s was renamed or replaced while this waited for it', p_target);
+  else
+    v_pol.name := format('erasure-%s', p_request);
+    v_pol.target := v_rel;
+    v_pol.action := case p_rule when 'scrub' then 'scrub' else 'delete' end;
+    v_why := retention_internal._read_hazard(v_pol);
+  end if;
+  if v_why is not null then
+    raise exception 'erasure request %: cannot read %: %', p_request, p_target, v_why
+      using errcode = 'RT025',
+            hint = 'pg-retention reads the table as its owner: make it a table again (without code of another role, or row security that binds the owner), then process the request again.';
+  end if;
+  return v_rel;
+end
+$$;
+comment on function retention_internal._erasure_read_check(bigint, text, text) is
+  'Internal. Locks a table of an erasure plan by name (ACCESS SHARE) and returns it; RT025 where it was replaced meanwhile or reading it as the owner could run another role''s code or miss rows (_read_hazard); NULL when nothing has the name.';
+
 -- The next step of an erasure request this session is processing (open_erasure): first
 -- the outcome of the step whose run just ended (its rows re-checked for holds placed
 -- meanwhile, and for rows the run could not act on; its evidence from the ledger), then
@@ -283,6 +326,7 @@ declare
   v_detached text;
   v_steps jsonb;
   v_forgot jsonb;
+  v_archives jsonb;
   v_left  record;
   v_again boolean := false;
   v_rekeyed boolean := false;
@@ -351,6 +395,8 @@ begin
           return;
         end if;
         -- Rows the executor could not act on (run_row_failures): the step is not done.
+        perform retention_internal._freeze_casts();
+        perform retention_internal._erasure_read_check(p_request, v_step.target, v_step.rule);
         execute format('select count(*) from only %s t where %s', v_step.target,
                        (retention_internal._policy_sql(v_pol, v_step.cond)).eligible)
           into v_n;
@@ -426,6 +472,12 @@ begin
       return;
     end if;
     if v_step is null then
+      -- Every table of the plan the checks below read, locked and checked before any of
+      -- them is read (_erasure_read_check), with the casts their comparisons use frozen.
+      perform retention_internal._freeze_casts();
+      perform retention_internal._erasure_read_check(p_request, e.target, e.rule)
+         from jsonb_to_recordset(v_req.plan) as e(target text, rule text)
+        where e.rule in ('delete', 'scrub');
       -- A table the plan would reach now but did not when processing began (a partition
       -- attached since, a table a key added since leads to) holds rows of the person that
       -- would stay. Not completed then: failed, and processing again plans them in.
@@ -523,6 +575,7 @@ begin
            where e.rule in ('delete', 'scrub') and e.cond is not null
              and exists (select from pg_catalog.pg_class c where c.oid = d.partition_oid and c.relkind in ('r', 'p'))
         loop
+          perform retention_internal._erasure_read_check(p_request, v_left.partition_oid::regclass::text, 'delete');
           execute format('select count(*) from %s t where %s', retention_internal._reach_scan(v_left.partition_oid::regclass), v_left.cond)
             into v_n;
           if v_n > 0 then
@@ -653,6 +706,31 @@ begin
    where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
   -- What the retention schema itself knew of the person goes, and their tokens name nobody.
   v_forgot := retention_internal._forget_subject(p_request);
+  -- Copies an archiving policy made of rows of the plan's tables before this erasure stay
+  -- in the archive until their archive_retain (an erasure does not reach them): the
+  -- completion says so, per table, rather than let "completed" stand for them too (round
+  -- atk118 F4). Counted by table, not by person: the rows are not read.
+  select coalesce(jsonb_agg(jsonb_build_object('table', x.rel_name, 'rows_in_database', x.n, 'objects', x.objects)
+                            order by x.rel_name), '[]')
+    into v_archives
+    from (select min(b.rel_name) as rel_name, b.rel, sum(b.row_count) filter (where b.object_id is null) as n,
+                 (select count(*) from retention.archive_objects o
+                   where o.status in ('writing', 'verified') and b.rel = any (o.rels)) as objects
+            from retention.archived_batches b
+           where (b.rel in (select a from jsonb_to_recordset(v_req.plan) as e(target text)
+                             cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a
+                            where pg_catalog.to_regclass(e.target) is not null
+                            union all
+                            select t.relid from jsonb_to_recordset(v_req.plan) as e(target text)
+                             cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass(e.target))) t)
+                  or b.rel_name in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text)))
+             and (b.object_id is null
+                  or exists (select from retention.archive_objects o where o.object_id = b.object_id and o.status in ('writing', 'verified')))
+           group by b.rel) x;
+  if jsonb_array_length(v_archives) > 0 then
+    raise notice 'erasure request %: archived copies of rows of % made before it stay in the archive until their archive period ends (an erasure does not reach archives)',
+      p_request, (select string_agg(a ->> 'table', ', ') from jsonb_array_elements(v_archives) a);
+  end if;
   -- The plan's and the runs' work conditions name the subject's key: they go too (the plan
   -- is kept without them).
   update retention.erasure_requests
@@ -661,7 +739,8 @@ begin
    where request_id = p_request;
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
   perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
-    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot));
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot)
+    || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end);
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
           jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,
@@ -669,7 +748,8 @@ begin
                              'subject_table', retention.qualified_name(v_req.subject_table),
                              'subject_hash', v_req.subject_hash,
                              'requested_at', v_req.requested_at, 'due_at', v_req.due_at,
-                             'completed_at', clock_timestamp(), 'steps', v_steps))
+                             'completed_at', clock_timestamp(), 'steps', v_steps)
+          || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end)
   on conflict (dedupe_key) do nothing;
   perform retention_internal._unlock_run(v_lock);
   run_id := null;
