@@ -211,13 +211,101 @@ $$;
 comment on function retention_internal._holds_text(text, text) is
   'Internal. Whether a text holds another (trimmed), without case (the final sigma as σ) and with runs of blanks as one.';
 
+-- The readings of a text someone could recover the person from (round atk118 F1: a
+-- reference 'T-' || base64 of the e-mail address passed every check, and so did hex): the
+-- text as written; reversed; and, twice over (base64 of hex, …), each run of eight or more
+-- base64 characters (the URL-safe alphabet too) decoded at each of the four alignments
+-- (a prefix glued to it shifts it), each run of eight or more hex digits decoded at both,
+-- as UTF-8 where the bytes are, else as the ASCII they hold (other bytes read as blanks).
+create or replace function retention_internal._text_reads(p_text text)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_reads text[];
+  v_new   text[];
+  v_t     text;
+  v_run   text;
+  v_part  text;
+  v_b     bytea;
+  k       integer;
+  r       integer;
+begin
+  if p_text is null then
+    return null;
+  end if;
+  v_reads := array[p_text, pg_catalog.reverse(p_text)];
+  v_new := array[p_text];
+  for r in 1 .. 2 loop
+    v_t := pg_catalog.array_to_string(v_new, ' ');
+    v_new := '{}';
+    for v_run in
+      select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/_-]{8,}={0,2})', 'g') m
+      union
+      select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/]{8,}={0,2})', 'g') m
+    loop
+      for k in 0 .. 3 loop
+        v_part := pg_catalog.translate(pg_catalog.substr(v_run, k + 1), '-_', '+/');
+        v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) / 4 * 4);
+        continue when pg_catalog.length(v_part) < 8;
+        begin
+          v_b := pg_catalog.decode(v_part, 'base64');
+        exception when others then
+          continue;
+        end;
+        v_new := v_new || retention_internal._bytes_read(v_b);
+      end loop;
+    end loop;
+    for v_run in select m[1] from pg_catalog.regexp_matches(v_t, '([0-9A-Fa-f]{8,})', 'g') m loop
+      for k in 0 .. 1 loop
+        v_part := pg_catalog.substr(v_run, k + 1);
+        v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) / 2 * 2);
+        v_new := v_new || retention_internal._bytes_read(pg_catalog.decode(v_part, 'hex'));
+      end loop;
+    end loop;
+    v_new := array(select x from unnest(v_new) x where x ~ '[[:alnum:]]{4}');
+    exit when pg_catalog.cardinality(v_new) = 0;
+    v_reads := v_reads || v_new;
+  end loop;
+  return v_reads;
+end
+$$;
+comment on function retention_internal._text_reads(text) is
+  'Internal. A text''s readings: as written, reversed, and (two rounds) its runs of base64 (any alignment, URL-safe too) and hex decoded, as UTF-8 or as the ASCII they hold.';
+
+-- Bytes as the text they hold: UTF-8 where they are, else their printable ASCII with every
+-- other byte as a blank.
+create or replace function retention_internal._bytes_read(p_bytes bytea)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+begin
+  if pg_catalog.getdatabaseencoding() = 'UTF8' then
+    begin
+      return pg_catalog.convert_from(p_bytes, 'UTF8');
+    exception when others then
+      null;
+    end;
+  end if;
+  return pg_catalog.regexp_replace(pg_catalog.encode(p_bytes, 'escape'), '\\[0-7]{3}|\\\\|[^ -~]', ' ', 'g');
+end
+$$;
+comment on function retention_internal._bytes_read(bytea) is
+  'Internal. Bytes as text: UTF-8 where they are, else their printable ASCII with other bytes as blanks.';
+
 -- Whether a text (a request's reference, who asked) holds a value of the person's: without
 -- case and with runs of blanks as one, in one Unicode form, as a reader sees both
 -- (_skeleton), and loosely (_loose_forms: the value's letters and digits among the text's,
 -- its words all words of the text, a phone number's last nine digits among the text's
 -- digits); a name's (two to four capitalised words) words of four letters or more, each
 -- as a word of the text. Values of fewer than four characters are left out.
-create or replace function retention_internal._text_names_value(p_text text, p_value text)
+create or replace function retention_internal._names_value_as_read(p_text text, p_value text)
 returns boolean
 language plpgsql
 immutable
@@ -261,8 +349,40 @@ begin
   return false;
 end
 $$;
+comment on function retention_internal._names_value_as_read(text, text) is
+  'Internal. Whether a text, as it stands, holds a value (4+ characters) of a person: as written, in NFC, as read (_skeleton) or loosely (_loose_forms), without case and with runs of blanks as one; a word of 4+ letters of a name. _text_names_value reads the text in its other readings too.';
+
+
+-- Whether a text (a request's reference, who asked) holds a value of the person's, in any
+-- reading of it (_text_reads: reversed, for a value with letters; base64 or hex decoded) as
+-- _names_value_as_read compares them; a handle written with its '@' ('@alicez') also without it.
+create or replace function retention_internal._text_names_value(p_text text, p_value text)
+returns boolean
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_reads text[];
+begin
+  if p_text is null or p_value is null or pg_catalog.length(pg_catalog.btrim(p_value)) < 4 then
+    return false;
+  end if;
+  v_reads := retention_internal._text_reads(p_text);
+  for i in 1 .. pg_catalog.cardinality(v_reads) loop
+    -- The reversed reading (the second) for a value with letters only: a number reversed
+    -- is too often another number (ticket 1021 is not the person 1201).
+    continue when i = 2 and p_value !~ '[[:alpha:]]{2}';
+    if retention_internal._names_value_as_read(v_reads[i], p_value)
+       or (p_value ~ '^\s*@' and retention_internal._names_value_as_read(v_reads[i], pg_catalog.ltrim(pg_catalog.btrim(p_value), '@'))) then
+      return true;
+    end if;
+  end loop;
+  return false;
+end
+$$;
 comment on function retention_internal._text_names_value(text, text) is
-  'Internal. Whether a text holds a value (4+ characters) of a person: as written, in NFC, as read (_skeleton) or loosely (_loose_forms), without case and with runs of blanks as one; a word of 4+ letters of a name.';
+  'Internal. Whether a text holds a value (4+ characters) of a person in any of its readings (_text_reads: as written, reversed, base64 or hex decoded), as _names_value_as_read compares them; a handle also without its leading @.';
 
 -- A key as a reader takes it, for telling whether a hold named a person by their key in
 -- another spelling (round atk100 F1): its digits in any script ('４２' fullwidth, '٤٢'
