@@ -288,6 +288,14 @@ begin
     -- safe side.
     if v_kind = 'text' then
       v_parts := v_parts || retention_internal._held_loosely_sql(format('%s.%I::text', p_alias, v_col));
+      -- And a value that spells an integer otherwise (' 07', '007', '+7'), as that integer:
+      -- a key retyped to text with its digits padded stays held under a hold on 7.
+      v_parts := v_parts || format(
+        'coalesce(case when pg_catalog.btrim(%1$s.%2$I::text collate "C") ~ ''^[+-]?[0-9]{1,18}$''
+                       then pg_catalog.btrim(%1$s.%2$I::text collate "C")::pg_catalog.int8::text end
+                  = any (array(select v from (select %3$s as v from retention_internal._open_holds h where h.scope = ''subject'') s
+                                where v is not null)), false)',
+        p_alias, v_col, retention_internal._subject_value_sql('h.subject_id', 'bigint'));
     end if;
     -- A value with text in it, piece by piece (_value_pieces_sql): a JSON value's strings
     -- and numbers at every level (a key retyped to jsonb, 42 becoming "42", or made an
