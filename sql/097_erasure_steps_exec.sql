@@ -381,6 +381,10 @@ begin
       message := v_r.error;
       v_pol := jsonb_populate_record(null::retention.policies, v_r.spec -> 'policy');
       if v_r.status = 'completed' then
+        -- The step's table, read below by its name as the owner: still the table the run
+        -- acted on, with nothing a read would run of another role (round atk118 F2).
+        perform retention_internal._freeze_casts();
+        perform retention_internal._erasure_read_check(p_request, v_step.target, v_step.rule);
         -- Rows left because a hold placed while the erasure ran covers them: blocked, and
         -- processing it again once the hold is released carries on.
         perform retention_internal._lock_holds_shared();
@@ -395,8 +399,6 @@ begin
           return;
         end if;
         -- Rows the executor could not act on (run_row_failures): the step is not done.
-        perform retention_internal._freeze_casts();
-        perform retention_internal._erasure_read_check(p_request, v_step.target, v_step.rule);
         execute format('select count(*) from only %s t where %s', v_step.target,
                        (retention_internal._policy_sql(v_pol, v_step.cond)).eligible)
           into v_n;
