@@ -712,23 +712,30 @@ begin
   -- in the archive until their archive_retain (an erasure does not reach them): the
   -- completion says so, per table, rather than let "completed" stand for them too (round
   -- atk118 F4). Counted by table, not by person: the rows are not read.
-  select coalesce(jsonb_agg(jsonb_build_object('table', x.rel_name, 'rows_in_database', x.n, 'objects', x.objects)
-                            order by x.rel_name), '[]')
+  with plan_rels as (
+    select a as rel from jsonb_to_recordset(v_req.plan) as e(target text)
+     cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a
+     where pg_catalog.to_regclass(e.target) is not null
+    union
+    select t.relid::oid from jsonb_to_recordset(v_req.plan) as e(target text)
+     cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass(e.target))) t),
+  in_db as (
+    select b.rel, min(b.rel_name) as rel_name, sum(b.row_count) as n
+      from retention.archived_batches b
+     where b.object_id is null
+       and (b.rel in (select rel from plan_rels)
+            or b.rel_name in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text)))
+     group by b.rel),
+  in_objects as (
+    select r.rel, count(*) as n
+      from retention.archive_objects o cross join unnest(o.rels) r(rel)
+     where o.status in ('writing', 'verified') and r.rel in (select rel from plan_rels)
+     group by r.rel)
+  select coalesce(jsonb_agg(jsonb_build_object('table', coalesce(d.rel_name, retention.qualified_name(coalesce(d.rel, o.rel)::regclass)),
+                                               'rows_in_database', coalesce(d.n, 0), 'objects', coalesce(o.n, 0))
+                            order by coalesce(d.rel_name, retention.qualified_name(coalesce(d.rel, o.rel)::regclass))), '[]')
     into v_archives
-    from (select min(b.rel_name) as rel_name, b.rel, sum(b.row_count) filter (where b.object_id is null) as n,
-                 (select count(*) from retention.archive_objects o
-                   where o.status in ('writing', 'verified') and b.rel = any (o.rels)) as objects
-            from retention.archived_batches b
-           where (b.rel in (select a from jsonb_to_recordset(v_req.plan) as e(target text)
-                             cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a
-                            where pg_catalog.to_regclass(e.target) is not null
-                            union all
-                            select t.relid from jsonb_to_recordset(v_req.plan) as e(target text)
-                             cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass(e.target))) t)
-                  or b.rel_name in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text)))
-             and (b.object_id is null
-                  or exists (select from retention.archive_objects o where o.object_id = b.object_id and o.status in ('writing', 'verified')))
-           group by b.rel) x;
+    from in_db d full join in_objects o on o.rel = d.rel;
   if jsonb_array_length(v_archives) > 0 then
     raise notice 'erasure request %: archived copies of rows of % made before it stay in the archive until their archive period ends (an erasure does not reach archives)',
       p_request, (select string_agg(a ->> 'table', ', ') from jsonb_array_elements(v_archives) a);

@@ -7,8 +7,15 @@
 //     their names as the owner: the application had swapped a finished step's table for a
 //     view calling its function, which ran as a superuser (also: a step's own re-count
 //     after its run, on the table the step's triggers may have swapped).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { offload } from '../../runner/archive/archive.ts';
+import { parseKeyRing } from '../../runner/archive/envelope.ts';
+import { LocalDirTarget } from '../../runner/archive/storage.ts';
 import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
 import { escalatingApp, isSuperuser } from '../support/escalation.ts';
@@ -175,7 +182,23 @@ describe('archived copies an erasure does not reach (atk118 F4)', () => {
     expect(a?.x).toEqual(left);
     const [n] = await q(`select payload -> 'archives_not_reached' as x from retention.notifications where kind = 'erasure_completed' and (payload ->> 'request_id')::bigint = $1`, [req]);
     expect(n?.x).toEqual(left);
-    // Gus's erasure reaches no archived table: nothing said.
+    // Moved out to an object: the object is named instead of the rows.
+    await q(`create table f4.users2 (id bigint primary key)`);
+    await q(`alter table f4.events add column user2 bigint references f4.users2 on delete cascade`);
+    await q(`insert into f4.users2 values (901)`);
+    await q(`insert into f4.events values (4, 802, now() - interval '400 days', 'old', 901), (5, 802, now(), 'new', 901)`);
+    await db.call(`call retention.run('f4-events')`);
+    const c = await db.connect();
+    clients.push(c);
+    const ring = parseKeyRing(`k1:${randomBytes(32).toString('base64')}`);
+    const r = await offload(c, new LocalDirTarget(mkdtempSync(path.join(os.tmpdir(), 'retention-atk118-'))), ring);
+    expect(r.rows).toBe(2);  // Fay's row too: her erasure did not reach it
+    expect(await count(db, 'retention.archived_rows')).toBe(0);
+    const req3 = await file('f4.users2', '901');
+    expect(await processed(req3)).toBe('completed');
+    const [a3] = await q(`select details -> 'archives_not_reached' as x from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(req3)]);
+    expect(a3?.x).toEqual([{ table: 'f4.events', rows_in_database: 0, objects: 1 }]);
+    // An erasure that reaches no archived table: nothing said.
     await q(`create table f4.other (id bigint primary key)`);
     await q(`insert into f4.other values (5)`);
     const req2 = await file('f4.other', '5');
