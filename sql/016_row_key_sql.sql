@@ -220,17 +220,10 @@ $$;
 comment on function retention_internal._planner_code(regclass) is
   'Internal. What of another role''s the planner would run as the retention owner when planning a statement on the table or a table below it (_planner_objects): a call, without a column among its arguments, of an IMMUTABLE function (_untrusted_call) in CHECK constraints, index expressions and predicates, partition keys or extended statistics, or in the default arguments of the functions they call; in an index predicate, such a role''s operator whatever its arguments, and its STABLE call without a column among its arguments (the estimators run them); a cast to a domain another role owns or whose checks run such code; a range type whose subtype_diff such a role wrote (_range_code), in an index predicate or an expression. NULL when none.';
 
--- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
--- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),
--- until the transaction ends: every command that can give the planner code to run (CREATE
--- INDEX, concurrently or not, CREATE STATISTICS, CREATE TRIGGER, ATTACH PARTITION, ALTER
--- TABLE, CREATE RULE or POLICY) waits for it, so what the check read is what the
--- statements built after it are planned with. Checked before the lock, a command that
--- committed while the first statement waited for the table (an application holding ACCESS
--- EXCLUSIVE until it saw the wait) was planned unseen (round atk99 F2). Writers and
--- readers are not stopped; VACUUM and ANALYZE wait (autovacuum gives way). At read
--- committed only: an older snapshot reads a catalog the planner does not (round atk99 F1).
-create or replace function retention_internal._check_planner_code(p_rel regclass)
+-- The lock _check_planner_code takes (SHARE UPDATE EXCLUSIVE on the table, its partitions
+-- and inheritance children, to the end of the transaction), where the retention owner may
+-- take it; with no lock_timeout set, 5 seconds at most.
+create or replace function retention_internal._plan_lock(p_rel regclass)
 returns void
 language plpgsql
 volatile
@@ -239,15 +232,9 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_why  text;
   v_kind "char";
   v_wait text;
 begin
-  if current_setting('transaction_isolation') <> 'read committed' then
-    raise exception 'cannot read % at %: pg-retention reads application tables at read committed only', p_rel, current_setting('transaction_isolation')
-      using errcode = '25001',
-            hint = 'A snapshot taken earlier does not see an index or constraint created since, which the planner would still use: call it in a read committed transaction (the default).';
-  end if;
   select c.relkind into v_kind from pg_catalog.pg_class c where c.oid = p_rel;
   -- (An owner that is not a superuser and may only read the table cannot take that lock:
   -- there the check stands alone, as before.)
@@ -270,6 +257,39 @@ begin
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
     end if;
   end if;
+end
+$$;
+comment on function retention_internal._plan_lock(regclass) is
+  'Internal. SHARE UPDATE EXCLUSIVE on the table, its partitions and children, to the end of the transaction, where the owner may take it (UPDATE, DELETE or TRUNCATE privilege); 5 seconds at most when no lock_timeout is set; NOWAIT under retention.plan_lock_nowait.';
+revoke all on function retention_internal._plan_lock(regclass) from public;
+
+-- RT025 when planning a statement on p_rel would run another role's code (_planner_code).
+-- The table is locked first, in SHARE UPDATE EXCLUSIVE mode (and its partitions with it),
+-- until the transaction ends: every command that can give the planner code to run (CREATE
+-- INDEX, concurrently or not, CREATE STATISTICS, CREATE TRIGGER, ATTACH PARTITION, ALTER
+-- TABLE, CREATE RULE or POLICY) waits for it, so what the check read is what the
+-- statements built after it are planned with. Checked before the lock, a command that
+-- committed while the first statement waited for the table (an application holding ACCESS
+-- EXCLUSIVE until it saw the wait) was planned unseen (round atk99 F2). Writers and
+-- readers are not stopped; VACUUM and ANALYZE wait (autovacuum gives way). At read
+-- committed only: an older snapshot reads a catalog the planner does not (round atk99 F1).
+create or replace function retention_internal._check_planner_code(p_rel regclass)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_why  text;
+begin
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'cannot read % at %: pg-retention reads application tables at read committed only', p_rel, current_setting('transaction_isolation')
+      using errcode = '25001',
+            hint = 'A snapshot taken earlier does not see an index or constraint created since, which the planner would still use: call it in a read committed transaction (the default).';
+  end if;
+  perform retention_internal._plan_lock(p_rel);
   -- The functions the table's expressions call (pg_depend: another role's, never a
   -- built-in) stay as read until the transaction ends: CREATE OR REPLACE or ALTER FUNCTION
   -- updates the function's row, and waits for this row lock. Else a function the check

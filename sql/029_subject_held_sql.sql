@@ -107,6 +107,105 @@ comment on function retention_internal._hold_reach() is
   'Internal. The tables from which a chain of foreign keys (declared or recorded in held_keys) can lead to a row with subject columns, at most 10 keys: those a subject hold''s rule follows keys from.';
 revoke all on function retention_internal._hold_reach() from public;
 
+-- The given tables with the tables above them (now or recorded: _hold_ancestors) and
+-- every table below them (_tree_oids: partitions and inheritance children).
+create or replace function retention_internal._hold_reads_family(p_rels oid[])
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select array(select distinct x.rel
+                 from unnest(p_rels) f(rel)
+                cross join lateral (select unnest(retention_internal._hold_ancestors(f.rel::regclass))
+                                    union
+                                    select unnest(retention_internal._tree_oids(f.rel::regclass))) x(rel)
+                where exists (select from pg_catalog.pg_class c where c.oid = x.rel)
+                order by 1)
+$$;
+comment on function retention_internal._hold_reads_family(oid[]) is
+  'Internal. The given tables with the tables above them (now or recorded: _hold_ancestors) and below them (_tree_oids), sorted.';
+revoke all on function retention_internal._hold_reads_family(oid[]) from public;
+
+-- The tables a subject hold's rule over rows of p_rels reads (_subject_held_sql): their
+-- families (_hold_reads_family) and, up every foreign key declared there or recorded
+-- (held_keys) to a table of _hold_reach, the referenced table and its family again, at
+-- most 11 keys up. Sorted by OID.
+create or replace function retention_internal._hold_reads(p_rels oid[])
+returns oid[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_reach oid[] := retention_internal._hold_reach();
+  v_all   oid[] := '{}';
+  v_front oid[] := p_rels;
+  v_fam   oid[];
+  i       integer := 0;
+begin
+  while cardinality(v_front) > 0 and i <= 11 loop
+    v_fam := retention_internal._hold_reads_family(v_front);
+    v_all := v_all || array(select x from unnest(v_fam) x where x <> all (v_all));
+    v_front := array(select distinct k.rel
+                       from (select c.confrelid as rel from pg_catalog.pg_constraint c
+                              where c.contype = 'f' and c.conparentid = 0 and c.conrelid = any (v_fam)
+                             union
+                             select h.confrel from retention_internal._held_keys_now(v_fam) h) k
+                      where k.rel = any (v_reach) and k.rel <> all (v_all));
+    i := i + 1;
+  end loop;
+  return array(select distinct x from unnest(v_all) x order by 1);
+end
+$$;
+comment on function retention_internal._hold_reads(oid[]) is
+  'Internal. The tables the subject-hold rule over rows of the given tables reads: their families and, up the foreign keys (declared or recorded) to tables of _hold_reach, the referenced tables and theirs, at most 11 keys; sorted by OID.';
+revoke all on function retention_internal._hold_reads(oid[]) from public;
+
+-- Locks the tables the hold rule over rows of p_rels reads (_hold_reads) but p_rels and
+-- what is below them (their callers lock those), as _check_planner_code does (_plan_lock:
+-- SHARE UPDATE EXCLUSIVE, with what is below each), in OID order, until the set stops
+-- growing; p_have: tables locked so already. Returns the set with p_have. Called in a
+-- statement of its own BEFORE the statement that builds the rule: the rule's builders are
+-- STABLE and read the catalog with that statement's snapshot, so a table locked inside it
+-- (waiting for an application that swaps or retypes a subject column and commits
+-- meanwhile) was read as it was before the change (round atk117 F1). Called again after
+-- the build: a set grown since (a key added in between) means the rule is built again.
+create or replace function retention_internal._lock_hold_reads(p_rels oid[], p_have oid[] default '{}')
+returns oid[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_set oid[];
+  v_cov oid[];
+  v_rel oid;
+begin
+  loop
+    v_set := retention_internal._hold_reads(p_rels);
+    exit when v_set <@ p_have;
+    -- Below p_rels: locked by the caller (or no part of what it reads as a table of its own).
+    v_cov := p_have || array(select unnest(retention_internal._tree_oids(r::regclass))
+                               from unnest(p_rels) r where exists (select from pg_catalog.pg_class c where c.oid = r));
+    foreach v_rel in array v_set loop
+      continue when v_rel = any (v_cov) or not exists (select from pg_catalog.pg_class c where c.oid = v_rel);
+      perform retention_internal._plan_lock(v_rel::regclass);
+      v_cov := v_cov || retention_internal._tree_oids(v_rel::regclass);
+    end loop;
+    p_have := p_have || array(select x from unnest(v_set) x where x <> all (p_have));
+  end loop;
+  return p_have;
+end
+$$;
+comment on function retention_internal._lock_hold_reads(oid[], oid[]) is
+  'Internal. SHARE UPDATE EXCLUSIVE (_plan_lock) on every table the hold rule over rows of the given tables reads (_hold_reads) but those and what is below them, in OID order, until the set stops growing; returns the set with p_have. Called before the statement that builds the rule, and after it (a grown set: build again).';
+revoke all on function retention_internal._lock_hold_reads(oid[], oid[]) from public;
+
 -- How a subject hold compares a column of a type (domains resolved):
 --  * 'text': a string type; in its type, and loosely (_held_loosely_sql) as it is;
 --  * 'typed': a scalar of an exact type (integers, numbers, uuid, dates, addresses): in

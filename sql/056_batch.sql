@@ -97,6 +97,8 @@ declare
   v_msg     text;
   v_row_key jsonb;
   v_marked  boolean;
+  v_chain   oid[];   -- the tables the hold rule reads, locked (_lock_hold_reads)
+  v_grown   oid[];
   -- A delete that counts no copies counts what its cascade deleted in other tables from
   -- the server's own per-table counts of this transaction (_deleted_in_xact) over the
   -- tables it reaches: the ledger's related_rows.
@@ -184,12 +186,26 @@ begin
   if v_archive and not v_holds and exists (select from retention_internal._tree_nodes(v_tree)) then
     select o.final, o.rels into v_one, v_one_rels from retention_internal._one_statement_sql(p_pol, v_tree) o;
   end if;
-  if v_two and v_one is null then
-    select * into v_tp from retention_internal._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
-    v_have_tp := true;
-  elsif not v_two then
-    v_stmt := retention_internal._batch_sql(p_pol, p_cond);
+  -- With a subject hold open, the tables its rule reads up the keys from the tables the
+  -- statement reaches are locked first, in statements of their own (_lock_hold_reads):
+  -- the builders below read the catalog with their statement's snapshot, taken before any
+  -- lock they wait for (round atk117 F1). Locked again after the build: a table that came
+  -- into the rule's reach meanwhile means it is built again.
+  if v_holds then
+    v_chain := retention_internal._lock_hold_reads(v_reach);
   end if;
+  loop
+    if v_two and v_one is null then
+      select * into v_tp from retention_internal._two_phase_sql(p_pol, v_archive, v_tree, v_holds, p_cond);
+      v_have_tp := true;
+    elsif not v_two then
+      v_stmt := retention_internal._batch_sql(p_pol, p_cond);
+    end if;
+    exit when not v_holds;
+    v_grown := retention_internal._lock_hold_reads(v_reach, v_chain);
+    exit when v_grown <@ v_chain;
+    v_chain := v_grown;
+  end loop;
   perform retention_internal._batch_plan_settings();
   perform set_config('retention.run_id', p_run_id::text, true);
   -- From here the batch holds its rows: o_ms, by which the next batch is sized, is this

@@ -86,6 +86,9 @@ declare
   v_detached  int := 0;
   v_rows_left text[] := '{}';
   v_held      boolean;
+  v_chain     oid[];
+  v_grown     oid[];
+  v_rule      text;
 begin
   capped := false;
   p_concurrent := coalesce(p_concurrent, false);
@@ -136,7 +139,16 @@ begin
     -- they reach) turns it into a row-by-row partition.
     execute 'select ' || retention_internal._hold_scope_sql(v_p.part, null, p_pol.name) into v_held;
     continue when v_held;
-    execute format('select exists (select from %s t where %s)', v_name, retention_internal._held_sql(v_p.part, 't', p_pol.name, true))
+    -- The tables its rule reads up the keys locked first, in a statement of their own, and
+    -- built again if more came into its reach meanwhile (_lock_hold_reads; round atk117 F1).
+    v_chain := retention_internal._lock_hold_reads(array[v_p.part::oid]);
+    loop
+      v_rule := retention_internal._held_sql(v_p.part, 't', p_pol.name, true);
+      v_grown := retention_internal._lock_hold_reads(array[v_p.part::oid], v_chain);
+      exit when v_grown <@ v_chain;
+      v_chain := v_grown;
+    end loop;
+    execute format('select exists (select from %s t where %s)', v_name, v_rule)
       into v_held;
     v_held := v_held or retention_internal._tree_held(v_p.part);  -- a held table below it, empty or not
     if v_held then
@@ -313,6 +325,9 @@ declare
   v_tree    oid[];
   v_cutoff  timestamptz;
   v_late    boolean;
+  v_chain   oid[];
+  v_grown   oid[];
+  v_rule    text;
 begin
   -- A partition another policy's run detached is that policy's to finish, with its period,
   -- archive and archive schema (round atk85 F5: a policy without an archive dropped what
@@ -391,14 +406,22 @@ begin
   -- detached table's own (the subject columns policies name on it and the keys that name
   -- it count though it is no partition any more). A table that is, or holds, a foreign
   -- table is kept too: dropping it would not remove its rows on the other server.
-  execute format('select %s or %s or %s or exists (select from %s t where (%s) or (%s) or (%s))',
+  -- The tables the rules read up the keys locked first, in a statement of their own, and
+  -- the rules built again if more came into their reach meanwhile (round atk117 F1).
+  v_chain := retention_internal._lock_hold_reads(array[p_pol.target::oid, v_p.partition_name::regclass::oid]);
+  loop
+    v_rule := format('select %s or %s or %s or exists (select from %s t where (%s) or (%s) or (%s))',
                  retention_internal._hold_scope_sql(p_pol.target, null, p_pol.name),
                  retention_internal._hold_scope_sql(p_pol.target, null, v_p.policy_name),
                  retention_internal._hold_scope_sql(v_p.partition_name::regclass, null, null),
                  v_p.partition_name, retention_internal._held_sql(p_pol.target, 't', p_pol.name, true),
                  retention_internal._held_sql(p_pol.target, 't', v_p.policy_name, true),
-                 retention_internal._held_sql(v_p.partition_name::regclass, 't', null, true))
-    into v_held;
+                 retention_internal._held_sql(v_p.partition_name::regclass, 't', null, true));
+    v_grown := retention_internal._lock_hold_reads(array[p_pol.target::oid, v_p.partition_name::regclass::oid], v_chain);
+    exit when v_grown <@ v_chain;
+    v_chain := v_grown;
+  end loop;
+  execute v_rule into v_held;
   v_held := v_held or retention_internal._tree_held(v_p.partition_oid::regclass) or exists (select from pg_catalog.pg_class k
                                where k.relkind = 'f'
                                  and (k.oid = v_p.partition_oid
