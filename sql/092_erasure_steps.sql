@@ -161,6 +161,16 @@ begin
     -- Its condition compares the keys it was reached by: not through another role's cast
     -- (RT025; round atk113 F8).
     perform retention_internal._check_key_casts(array(select a::oid from unnest(retention_internal._rel_and_ancestors(v_rel)) a));
+    -- Counted by its name: the lock above waited for it, and the application may have put
+    -- a view under the name meanwhile (its query would run as the owner: round atk119 F1).
+    -- Locked by name, found by it again, still a table without code a read would run
+    -- (_erasure_read_check, a volatile function: it reads the catalog as it is after the
+    -- wait, not as this function's snapshot has it).
+    if retention_internal._erasure_read_check(null, target, rule) is distinct from v_rel then
+      raise exception 'cannot read %: the table was renamed or replaced while this waited for it', target
+        using errcode = 'RT025',
+              hint = 'pg-retention reads the table as its owner: make it the table again, then try again.';
+    end if;
     execute format('select count(*) from only %s t where %s', target, v_cond) into rows;
     cond := v_cond;
     return next;

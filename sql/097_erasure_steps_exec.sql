@@ -273,7 +273,7 @@ begin
     v_why := retention_internal._read_hazard(v_pol);
   end if;
   if v_why is not null then
-    raise exception 'erasure request %: cannot read %: %', p_request, p_target, v_why
+    raise exception '%: cannot read %: %', coalesce('erasure request ' || p_request, 'erasure plan'), p_target, v_why
       using errcode = 'RT025',
             hint = 'pg-retention reads the table as its owner: make it a table again (without code of another role, or row security that binds the owner), then process the request again.';
   end if;
