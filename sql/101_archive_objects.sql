@@ -434,6 +434,25 @@ begin
       return true;
     end if;
     continue when v_rel is null or (select k.relkind from pg_catalog.pg_class k where k.oid = v_rel) not in ('r', 'p');
+    -- Read as the table's row type by column name: a column of the archived rows the table
+    -- no longer has under that name (a key renamed or dropped since) would read as NULL,
+    -- and a row held through that key as not held (round atk117 F2). Such rows cannot be
+    -- judged: kept while subject holds are open (checked before the rule: a key dropped
+    -- leaves the table no rule to judge them by), where a key led or leads to a person.
+    select k.k into v_col
+      from jsonb_array_elements(p_rows) e
+     cross join lateral jsonb_object_keys(e -> 'row') k(k)
+     where e ->> 'table' = t.tbl
+       and not exists (select from pg_catalog.pg_attribute a
+                        where a.attrelid = v_rel and a.attname = k.k and a.attnum > 0 and not a.attisdropped)
+       -- (A table from which no key led, nor leads, to a person's row: nothing to judge.)
+       and (v_rel::oid = any (retention_internal._hold_reach())
+            or exists (select from retention_internal.held_keys h where h.conrel = v_rel or h.conrel_name = t.tbl))
+     limit 1;
+    if v_col is not null then
+      raise warning 'archive object %: rows of % have a column % the table no longer has (renamed or dropped since); kept while subject holds are open', p_object_id, t.tbl, v_col;
+      return true;
+    end if;
     v_sql := (retention_internal._subject_held_sql(v_rel, 't')).sql;
     continue when v_sql = 'false';
     -- Reading the rows as the table's row type runs its columns' domain checks as the

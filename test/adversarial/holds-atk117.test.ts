@@ -8,6 +8,10 @@
 //    The rule's builders are STABLE and read the catalog with their statement's snapshot,
 //    so the tables a chain reads are locked in statements of their own first
 //    (_lock_hold_reads), and the rule is built after.
+//  - F2: archive_rows_held read an archived row as the table's current row type by column
+//    name: once the application renamed (or dropped) orders.user_id, the archived key read
+//    NULL and `archive prune` deleted an object of alice's orders under her open hold.
+//    Rows with a column the table no longer has are kept while subject holds are open.
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
@@ -165,5 +169,37 @@ describe('the referenced table changed while a batch waits for it (atk117 F1)', 
         await q(`drop schema ${s} cascade`);
       }
     }, 60_000);
+  }
+});
+
+describe('archived rows judged after their key column was renamed or dropped (atk117 F2)', () => {
+  for (const ddl of ['rename column user_id to customer_id', 'drop column user_id', 'rename column user_id to note']) {
+    it(`orders ${ddl}: an archived order of alice's is still held`, async () => {
+      const s = 'k117a';
+      await q(`create schema ${s}`);
+      try {
+        await q(`create table ${s}.users (id bigint primary key, email text, created_at timestamptz not null default now())`);
+        await q(`insert into ${s}.users values (1, 'alice@x.example'), (2, 'bob@x.example')`);
+        await q(`create table ${s}.orders (id bigint primary key, user_id bigint references ${s}.users (id), created_at timestamptz not null)`);
+        if (ddl.endsWith('note')) await q(`alter table ${s}.orders add column note_old text`);
+        await q(`select retention.set_policy('${s}.users', '${s}.users', 'delete', 'created_at', '100 years', p_subject_column => 'email')`);
+        await q(`select retention.place_hold('subject', 'alice@x.example', 'litigation A')`);
+        const rows = (user: number) => JSON.stringify([{ table: `${s}.orders`, row: { id: 7, user_id: user, created_at: '2024-01-01T00:00:00+00:00' } }]);
+        const held = async (user: number) => (await q(`select retention.archive_rows_held(0, $1::jsonb) as h`, [rows(user)]))[0]!.h;
+        expect(await held(1)).toBe(true);
+        expect(await held(2)).toBe(false);
+        if (ddl.endsWith('note')) {
+          // A column of another name takes the key's old name: read as the key no more.
+          await q(`alter table ${s}.orders rename column user_id to customer_id`);
+          await q(`alter table ${s}.orders rename column note_old to user_id`);
+        } else {
+          await q(`alter table ${s}.orders ${ddl}`);
+        }
+        expect(await held(1)).toBe(true);
+      } finally {
+        await q(`select count(retention.release_hold(hold_id, 'test over')) from retention.legal_holds where released_at is null`);
+        await q(`drop schema ${s} cascade`);
+      }
+    });
   }
 });
