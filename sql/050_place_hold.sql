@@ -56,7 +56,7 @@ begin
   end if;
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'a legal hold needs a reason'
-      using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation Smith v. Acme''; add p_case_reference for the case number.';
+      using errcode = 'RT010', hint = 'Say why, e.g. ''Litigation: supplier dispute''; add p_case_reference for the case number.';
   end if;
   perform retention_internal._check_note(p_reason, 2000, 'a hold''s reason', 'RT010');
   if p_case_reference is not null and not retention_internal._printable(p_case_reference, 200) then

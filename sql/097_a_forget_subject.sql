@@ -540,53 +540,172 @@ $$;
 comment on function retention_internal._values_in_messages(text) is
   'Internal. Of the values a query yields (column vs, text[]), those some message of the retention schema quotes, as written or escaped, without case.';
 
--- Erases p_vals (those of four characters or more) wherever a message quotes them: runs'
--- errors and hints, failed rows', requests' status reasons, notifications' payloads and
--- delivery errors, archive objects', backup prunings' and object deletions' errors
--- ('[erased]').
-create or replace function retention_internal._erase_in_messages(p_vals text[])
+-- Whether a value names something pg-retention's own words do not: a word of it (between
+-- blanks and punctuation, without case) that p_src, the code of the retention schemas' routines without
+-- their comments (_own_words), does not use. A value made of pg-retention's words alone
+-- ('approved', 'requires an approved proposal') is kept in messages: the application
+-- writes the person's row, and a "person" whose values were the words of the ledger's
+-- errors and approvers' comments erased them from evidence that concerned no one (round
+-- atk120 F4). Looked up only for values some message quotes.
+create or replace function retention_internal._names_someone(p_value text, p_src text)
+returns boolean
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select exists (
+    select from pg_catalog.regexp_split_to_table(pg_catalog.lower(p_value collate "default"), '[[:space:][:punct:]]+') w(w)
+     where w.w <> '' and not p_src ~* ('\m' || w.w || '\M'))
+$$;
+comment on function retention_internal._names_someone(text, text) is
+  'Internal. Whether a value has a word (between blanks and punctuation) the given code (_own_words) does not use: else it is made of pg-retention''s own words, and erasures leave it in messages.';
+revoke all on function retention_internal._names_someone(text, text) from public;
+
+-- The code of the retention schemas' routines, their comments left out (the examples
+-- there name made-up people): the words pg-retention's messages are made of.
+create or replace function retention_internal._own_words()
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(string_agg(pg_catalog.regexp_replace(p.prosrc, '--[^\n]*', '', 'g'), ' '), '')
+    from pg_catalog.pg_proc p
+   where p.pronamespace in ('retention'::pg_catalog.regnamespace, 'retention_internal'::pg_catalog.regnamespace)
+$$;
+comment on function retention_internal._own_words() is
+  'Internal. The code of the retention schemas'' routines without their comments: the words pg-retention''s messages are made of (_names_someone).';
+revoke all on function retention_internal._own_words() from public;
+
+-- Erases p_vals (those of four characters or more, naming someone: _names_someone)
+-- wherever a message that may concern request p_request's person quotes them: the errors
+-- and hints of runs of this request and of policies on the tables of its plan (and of
+-- the subject table), their failed rows', notifications of those runs, requests and
+-- policies, requests' status reasons on the same subject table, archive objects' and
+-- object deletions' errors of those tables, and those policies' proposals' notes and
+-- approvers' comments ('[erased]'). Messages that concern other tables keep a value
+-- unless it identifies on its own (an e-mail address, five digits or more, or several
+-- words: what a webhook receiver or a store may have echoed); a single word of the
+-- person's rows there is anybody's word (round atk120 F4: an application's made-up person
+-- rewrote another policy's ledger error and an approver's comment). Every message changed
+-- is named, with a hash of what it said, in an audit entry (erasure.messages_erased).
+drop function if exists retention_internal._erase_in_messages(text[]);
+drop function if exists retention_internal._names_someone(text);
+create or replace function retention_internal._erase_in_messages(p_vals text[], p_request bigint)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_vals text[] := array(select distinct v from unnest(p_vals) v where v is not null and length(v) >= 4);
-  v_pats text[];
-  v_tbl  name;
-  v_col  name;
+  v_vals  text[] := array(select distinct v from unnest(p_vals) v where v is not null and length(v) >= 4);
+  v_wide  text[];
+  v_pats  text[];
+  v_wpats text[];
+  v_req   retention.erasure_requests;
+  v_rels  oid[];
+  v_names text[];
+  v_pols  bigint[];
+  v_pnames text[];
+  v_tbl   name;
+  v_col   name;
+  v_key   text;
+  v_scope text;
+  v_done  jsonb := '[]';
+  v_n     jsonb;
+  v_src   text;
 begin
   if v_vals = '{}' then
     return;
   end if;
+  v_src := retention_internal._own_words();
+  v_vals := array(select v from unnest(v_vals) v where retention_internal._names_someone(v, v_src));
+  if v_vals = '{}' then
+    return;
+  end if;
+  v_wide := array(select v from unnest(v_vals) v
+                   where v ~ '@' or v ~ '[0-9]{5,}' or v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]');
+  select * into v_req from retention.erasure_requests q where q.request_id = p_request;
+  v_rels := retention_internal._hold_reads_family(
+              array(select r from (select to_regclass(x ->> 'target')::oid as r
+                                     from jsonb_array_elements(case when jsonb_typeof(v_req.plan) = 'array' then v_req.plan else '[]' end) x
+                                   union select v_req.subject_table::oid) y where r is not null));
+  v_names := array(select retention.qualified_name(r::regclass) from unnest(v_rels) r);
+  v_pols := array(select p.policy_id from retention.policies p where p.target = any (v_rels));
+  v_pnames := array(select p.name from retention.policies p where p.policy_id = any (v_pols));
   -- Lowered, the final sigma as σ, on both sides (round atk107 F2).
   v_pats := array(select pg_catalog.translate(pg_catalog.lower(retention_internal._like_pattern(v, false) collate retention_internal.fold), 'ς', 'σ')
                     from unnest(v_vals) v);
-  -- Every text column that keeps a message: runs' errors and hints, failed rows', requests'
-  -- status reasons, what a webhook receiver, a store or S3 answered (round atk92 F7).
-  for v_tbl, v_col in
-    values ('runs', 'error'), ('runs', 'error_hint'), ('run_row_failures', 'error'), ('erasure_requests', 'status_reason'),
-           ('notifications', 'last_error'), ('archive_objects', 'error'), ('backup_prunings', 'error'),
-           ('object_deletions', 'last_error'),
+  v_wpats := array(select pg_catalog.translate(pg_catalog.lower(retention_internal._like_pattern(v, false) collate retention_internal.fold), 'ς', 'σ')
+                     from unnest(v_wide) v);
+  -- Every text column that keeps a message, with what tells whether it may concern the
+  -- person ($3: the request, $4: its tables, $5: their policies, $6: those policies'
+  -- names, $7: the tables' names, $8: the subject table).
+  for v_tbl, v_col, v_key, v_scope in
+    values ('runs', 'error', 'run_id', 't.request_id = $3 or t.policy_id = any ($5)'),
+           ('runs', 'error_hint', 'run_id', 't.request_id = $3 or t.policy_id = any ($5)'),
+           ('run_row_failures', 'error', 'run_id', 't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))'),
+           ('erasure_requests', 'status_reason', 'request_id', 't.request_id = $3 or t.subject_table = $8'),
+           -- What a webhook receiver, a store or S3 answered (round atk92 F7).
+           ('notifications', 'last_error', 'notification_id',
+            't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))
+             or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or (t.run_id is null and t.policy_name is null)'),
+           ('archive_objects', 'error', 'object_id', 't.rels operator(pg_catalog.&&) $4'),
+           ('backup_prunings', 'error', 'pruning_id', 'false'),
+           ('object_deletions', 'last_error', 'deletion_id', 't.rel_name = any ($7)'),
            -- What a proposer and an approver wrote (round atk100 F2).
-           ('proposals', 'note'), ('proposals', 'decision_comment')
+           ('proposals', 'note', 'proposal_id', 't.policy_id = any ($5)'),
+           ('proposals', 'decision_comment', 'proposal_id', 't.policy_id = any ($5)')
   loop
-    execute format('update retention.%I t set %I = retention_internal._erase_in(t.%2$I, $1, ''[erased]'', ''bare'') where pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2)',
-                   v_tbl, v_col)
-      using v_vals, v_pats;
+    execute format(
+      'with c as (
+         update retention.%1$I t
+            set %2$I = retention_internal._erase_in(t.%2$I, case when (%4$s) then $1 else $9 end, ''[erased]'', ''bare'')
+           from retention.%1$I o
+          where o.%3$I = t.%3$I
+            and (((%4$s) and pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2))
+                 or pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($10))
+         returning t.%3$I as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.%2$I, ''UTF8'')), ''hex'') as before,
+                   o.%2$I is distinct from t.%2$I as changed)
+       select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', c.id, ''sha256_before'', c.before) order by c.id), ''[]'')
+         from c where c.changed',
+      v_tbl, v_col, v_key, v_scope)
+      into v_n
+      using v_vals, v_pats, p_request, v_rels, v_pols, v_pnames, v_names, v_req.subject_table::oid, v_wide, v_wpats;
+    v_done := v_done || v_n;
   end loop;
   -- A notification's payload quotes the run's error and the request's status reason.
-  update retention.notifications n
-     set payload = n.payload
-                   || case when n.payload ? 'error'
-                           then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_vals, '[erased]', 'bare')) else '{}' end
-                   || case when n.payload ? 'status_reason'
-                           then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_vals, '[erased]', 'bare')) else '{}' end
-   where pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (v_pats)
-      or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (v_pats);
+  with c as (
+    update retention.notifications n
+       set payload = n.payload
+                     || case when n.payload ? 'error'
+                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', s.vals, '[erased]', 'bare')) else '{}' end
+                     || case when n.payload ? 'status_reason'
+                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', s.vals, '[erased]', 'bare')) else '{}' end
+      from retention.notifications o
+     cross join lateral (select case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
+                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
+                                          or (o.run_id is null and o.policy_name is null)
+                                     then v_vals else v_wide end as vals,
+                                case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
+                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
+                                          or (o.run_id is null and o.policy_name is null)
+                                     then v_pats else v_wpats end as pats) s
+     where o.notification_id = n.notification_id
+       and (pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
+            or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
+    returning n.notification_id as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.payload::text, 'UTF8')), 'hex') as before,
+              o.payload is distinct from n.payload as changed)
+  select v_done || coalesce(jsonb_agg(jsonb_build_object('table', 'notifications', 'column', 'payload', 'id', c.id, 'sha256_before', c.before) order by c.id), '[]')
+    into v_done
+    from c where c.changed;
+  if jsonb_array_length(v_done) > 0 then
+    perform retention_internal._append_audit('erasure.messages_erased', 'erasure_request', p_request::text,
+                                             jsonb_build_object('messages', v_done));
+  end if;
 end
 $$;
-comment on function retention_internal._erase_in_messages(text[]) is
-  'Internal. Erases values of four characters or more from every message of the retention schema (runs, failed rows, requests, notifications and their delivery errors, archive objects'', backup prunings'' and object deletions'' errors).';
+comment on function retention_internal._erase_in_messages(text[], bigint) is
+  'Internal. Erases an erasure request''s values (four characters or more, naming someone: _names_someone) from the messages of the retention schema that may concern its person (runs, failed rows, notifications, proposals of policies on its plan''s tables; its subject table''s requests; those tables'' archive objects and object deletions), and values that identify on their own from every other message; audits each message changed (erasure.messages_erased, with a hash of what it said).';
 
 -- As a step of an erasure ends: the messages written while it ran (a policy run that
 -- failed on the person's row between the step's start and its batches: round atk78 F8)
@@ -601,7 +720,7 @@ as $$
 begin
   if exists (select from retention_internal.erasure_step_values s where s.request_id = p_request) then
     perform retention_internal._erase_in_messages(retention_internal._values_in_messages(
-      format('select array(select s.v from retention_internal.erasure_step_values s where s.request_id = %s) as vs', p_request)));
+      format('select array(select s.v from retention_internal.erasure_step_values s where s.request_id = %s) as vs', p_request)), p_request);
   end if;
 end
 $$;
@@ -1266,7 +1385,7 @@ begin
   -- Messages anywhere that quote their values of four characters or more; before the
   -- short ones as words, which would cut a longer value they begin ('Carol' out of 'Carol
   -- Qwertyuiop' leaves the surname: round atk66 F11).
-  perform retention_internal._erase_in_messages(v_vals);
+  perform retention_internal._erase_in_messages(v_vals, p_request);
   -- The reasons typed about them (a hold's, an exemption's): where pg-retention quotes them,
   -- in requests' status reasons and their notices, not in every message of the schema,
   -- where a reason such as 'fraud investigation' is anybody's words (round atk104 F8).
