@@ -100,3 +100,41 @@ as $$
 $$;
 comment on function retention_internal._plain_text(text, integer) is
   'Internal. A program''s text as evidence keeps it: at most p_max characters, control (but line breaks and tabs), invisible and direction-changing characters replaced by U+FFFD.';
+
+-- 42501 unless the routine that calls this was called by a client's statement (or by
+-- another routine of the retention schemas): a decision a person takes (an approval, a
+-- hold's release, a policy's change) is never made by code that ran inside their session
+-- on their behalf — a row security policy's, a trigger's, a view's or a DO block's
+-- function. The application had its function, run by a row security policy as an
+-- approver reviewed the proposal's rows, approve the proposal in the approver's name (and,
+-- as an admin read the table, switch the approval gate off and release a legal hold):
+-- round atk120 F2. Read from the call stack (PG_CONTEXT): every frame above the routine
+-- must be one of the retention schemas' PL/pgSQL functions.
+create or replace function retention_internal._check_called_directly(p_what text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ctx   text;
+  v_frame text;
+begin
+  get diagnostics v_ctx = pg_context;
+  -- Lines 1-3: this function, the statement that called it, the routine it guards.
+  select l into v_frame
+    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+   where c.n > 3
+     and (c.l ~ '^(PL/\S+|SQL) function ' or c.l ~ '^\S+ function ')
+     and c.l !~ '^PL/pgSQL function retention(_internal)?\.'
+   order by c.n
+   limit 1;
+  if v_frame is not null then
+    raise exception 'cannot % from inside another function (%)', p_what, v_frame
+      using errcode = '42501',
+            hint = 'Call it in a statement of your own (psql, the CLI): a decision is not made by code that runs in your session on your behalf, such as a row security policy''s, a trigger''s or a view''s function.';
+  end if;
+end
+$$;
+comment on function retention_internal._check_called_directly(text) is
+  'Internal. 42501 unless the calling routine was called by a client''s statement or by a PL/pgSQL routine of the retention schemas (not by a row security policy''s, trigger''s, view''s or DO block''s code run in the session).';
+revoke all on function retention_internal._check_called_directly(text) from public;

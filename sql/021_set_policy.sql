@@ -57,6 +57,7 @@ declare
   v_name     text;
   v_predicate text;
 begin
+  perform retention_internal._check_called_directly('set a policy');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
     raise exception 'invalid policy name %', coalesce(quote_literal(p_name), 'NULL')

@@ -72,6 +72,7 @@ declare
   v_bad      text;
   v_args     text;
 begin
+  perform retention_internal._check_called_directly('change a policy');
   -- Locked until commit: two alters at once would each keep the other's old values.
   select * into v_old from retention.policies p where p.policy_id = v_old.policy_id for update;
   -- The policy as set_policy's arguments (their names without p_).

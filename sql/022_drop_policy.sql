@@ -44,6 +44,7 @@ declare
   v_old   retention.policies;
   v_cover oid[];
 begin
+  perform retention_internal._check_called_directly('drop a policy');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   perform retention_internal._get_policy(p_name);
   -- Not while it runs: a policy of the same name created meanwhile would run beside it.

@@ -20,13 +20,16 @@ create or replace function retention.set_inactive_accounts_policy(
   p_subject_column    text     default null
 )
 returns retention.policies
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  select retention.set_policy(
+begin
+  -- PL/pgSQL: set_policy takes a call from a routine of the retention schemas as the
+  -- client's own (_check_called_directly reads PL/pgSQL frames by their schema).
+  return retention.set_policy(
     p_name, p_table, 'soft_delete', p_last_login_column,
     p_retain => p_inactive_after, p_deleted_at_column => p_deleted_at_column,
     p_predicate => p_predicate, p_max_rows_per_run => p_max_rows_per_run,
@@ -36,7 +39,8 @@ as $$
                           retention_internal._resolve_table(p_table, 'Give an existing table, schema-qualified, e.g. app.accounts (\dt *.* lists them).'))).key_column),
     p_schedule => p_schedule, p_category => 'accounts',
     p_description => format('Inactive accounts: no login for %s, soft-deleted %s after notice unless they log in or are exempted', p_inactive_after, p_grace),
-    p_notice_period => coalesce(p_grace, interval '0'), p_tenant_column => p_tenant_column)
+    p_notice_period => coalesce(p_grace, interval '0'), p_tenant_column => p_tenant_column);
+end
 $$;
 comment on function retention.set_inactive_accounts_policy(text, text, text, text, text, interval, interval, text, text, bigint, text) is
   'Creates or replaces the inactive-accounts lifecycle: flag accounts without a login for p_inactive_after (2 years), notify per tenant, soft-delete after p_grace (30 days) unless they log in or are exempted.';

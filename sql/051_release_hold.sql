@@ -15,6 +15,7 @@ declare
   v_hold retention.legal_holds;
   v_req  record;
 begin
+  perform retention_internal._check_called_directly('release a legal hold');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'releasing a legal hold needs a reason'

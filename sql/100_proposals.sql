@@ -406,8 +406,10 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v retention.proposals := retention_internal._decide_proposal(p_proposal_id, true, p_comment);
+  v retention.proposals;
 begin
+  perform retention_internal._check_called_directly('approve a proposal');
+  v := retention_internal._decide_proposal(p_proposal_id, true, p_comment);
   if v.proposal_id is null then
     -- Stale: recorded as such (a warning, not an error, so that the record stays).
     raise warning 'proposal % is stale: policy % changed after it was made; nothing approved',
@@ -422,12 +424,17 @@ comment on function retention.approve_proposal(bigint, text) is
 
 create or replace function retention.reject_proposal(p_proposal_id bigint, p_comment text)
 returns retention.proposals
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
-as $$ select retention_internal._decide_proposal(p_proposal_id, false, p_comment) $$;
+as $$
+begin
+  perform retention_internal._check_called_directly('reject a proposal');
+  return retention_internal._decide_proposal(p_proposal_id, false, p_comment);
+end
+$$;
 comment on function retention.reject_proposal(bigint, text) is
   'Rejects a pending proposal: nothing of it is removed. For members of retention_approver other than the proposer (RT036), with a comment; audited.';
 

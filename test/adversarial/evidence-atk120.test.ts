@@ -6,6 +6,10 @@
 //     other tables keep a value unless it identifies on its own, a value made of
 //     pg-retention's own words is kept everywhere, and each message changed is named in an
 //     audit entry (erasure.messages_erased).
+//  F2 the application's function, run by a row security policy as an approver reviewed the
+//     proposal's rows, approved the proposal in the approver's name; as an admin read the
+//     table, it switched the approval gate off and released a legal hold. Decisions are
+//     refused (42501) from inside any function but pg-retention's own.
 import { describe, expect, it } from 'vitest';
 import { useLogins, useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -60,5 +64,48 @@ describe('an erasure of a made-up person rewrites other evidence (atk120 F4)', (
     expect(await q(`select decision_comment from retention.proposals where proposal_id = $1`, [id]))
       .toEqual([{ decision_comment: 'rejected: the proposal requires a hold for [erased]' }]);
     expect(await q(`select ok from retention.verify_audit_log()`)).toEqual([{ ok: true }]);
+  });
+});
+
+describe('decisions made by the application\'s code in a person\'s session (atk120 F2)', () => {
+  it('a row security policy\'s function approving, releasing a hold, switching the gate off: refused, nothing changes', async () => {
+    await q(`create role e2_app nologin`);
+    await q(`create schema e2 authorization e2_app`);
+    await q(`create table e2.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into e2.ev select g, now() - interval '3 years' from generate_series(1, 3) g`);
+    await q(`alter table e2.ev owner to e2_app`);
+    await q(`select retention.set_policy('e2.ev', 'e2.ev', 'delete', 'created_at', '1 year', p_approval => 'required')`);
+    const id = Number((await q(`select retention.propose('e2.ev') as id`))[0]!.id);
+    const hold = (await q(`select hold_id from retention.place_hold('table', 'e2.ev', 'litigation')`))[0]!.hold_id;
+    await q(`set role e2_app;
+             create function e2.vis(int) returns boolean language plpgsql as $f$
+             begin
+               if pg_has_role(session_user, 'retention_approver', 'member') then
+                 perform retention.approve_proposal(${id}, 'checked the rows');
+               end if;
+               if pg_has_role(session_user, 'retention_admin', 'member') then
+                 perform retention.alter_policy('e2.ev', p_approval => 'none');
+                 perform retention.release_hold(${hold}, 'case closed');
+               end if;
+               return true;
+             end $f$;
+             alter table e2.ev enable row level security;
+             create policy look on e2.ev using (e2.vis(id));
+             grant usage on schema e2 to public;
+             grant select on e2.ev to public;
+             reset role`);
+    const bob = await login('bob2', 'retention_approver');
+    const alice = await login('alice2', 'retention_admin');
+    for (const c of [bob, alice]) {
+      await expect(c.query(`select count(*) from e2.ev`)).rejects.toThrow(/from inside another function \(PL\/pgSQL function e2\.vis/);
+    }
+    expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'pending' }]);
+    expect(await q(`select approval from retention.policies where name = 'e2.ev'`)).toEqual([{ approval: 'required' }]);
+    expect(await q(`select released_at from retention.legal_holds where hold_id = $1`, [hold])).toEqual([{ released_at: null }]);
+    // In a statement of their own, the same people decide.
+    await bob.query(`select retention.approve_proposal($1, 'reviewed')`, [id]);
+    expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'approved' }]);
+    await q(`drop schema e2 cascade`);
+    await q(`drop role e2_app`);
   });
 });
