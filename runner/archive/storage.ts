@@ -1,8 +1,9 @@
 // Storage targets for archive objects: a local directory (file:///path, the default) or
 // any S3-compatible store (s3://bucket/prefix; endpoint, region and credentials from the
 // AWS SDK's usual sources, or PG_RETENTION_S3_ENDPOINT for MinIO and the like). Writes are
-// whole objects; a local write goes to a temporary name, is flushed and renamed, so a
-// crash never leaves half an object under the real key.
+// whole objects; a local write goes to a temporary name, is flushed and renamed, and the
+// directories it changed are flushed too, so a crash never leaves half an object under the
+// real key, and an object reported written survives a power loss.
 import { mkdir, open as openFile, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileUrlPath } from '../file-url.ts';
@@ -33,6 +34,16 @@ function checkKey(key: string): void {
   }
 }
 
+/** Flushes a directory's entries to disk (fsync on the directory). */
+async function syncDir(dir: string): Promise<void> {
+  const h = await openFile(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
 export class LocalDirTarget implements StorageTarget {
   readonly url: string;
   readonly dir: string;
@@ -46,7 +57,8 @@ export class LocalDirTarget implements StorageTarget {
   }
   async put(key: string, body: Buffer): Promise<void> {
     const f = this.file(key);
-    await mkdir(path.dirname(f), { recursive: true });
+    // The directories made for it, flushed after the rename with the one that holds it.
+    const made = await mkdir(path.dirname(f), { recursive: true });
     const tmp = `${f}.tmp-${process.pid}`;
     try {
       const h = await openFile(tmp, 'w');
@@ -57,6 +69,14 @@ export class LocalDirTarget implements StorageTarget {
         await h.close();
       }
       await rename(tmp, f);
+      // The rename is in the directory, not in the file: until the directory is flushed a
+      // power loss can take it back after the object was marked verified and its rows
+      // left the database (round atk121 F1). So is each directory mkdir made, in its parent.
+      const dirs = [path.dirname(f)];
+      if (made !== undefined) {
+        for (let d = path.dirname(f); d.length >= made.length && d !== path.dirname(d); d = path.dirname(d)) dirs.push(path.dirname(d));
+      }
+      for (const d of new Set(dirs)) await syncDir(d);
     } catch (err) {
       // A partial write (a full volume) is a sealed part of personal data: not left behind.
       await rm(tmp, { force: true }).catch(() => {});
