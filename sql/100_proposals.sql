@@ -269,9 +269,10 @@ begin
                                     jsonb_build_object('proposal_id', v_old.proposal_id));
   end loop;
   insert into retention.proposals (policy_id, policy_name, policy_version, action, cutoff, rows, held_back,
-                                   max_drift, note, proposed_by, proposed_login, expires_at)
+                                   max_drift, note, proposed_by, proposed_login, proposed_role, expires_at)
   values (v_pol.policy_id, v_pol.name, retention_internal._policy_version(v_pol), v_pol.action, v_cutoff, 0, 0,
-          p_max_drift, p_note, retention_internal._actor(), session_user, now() + p_expires_in)
+          p_max_drift, p_note, retention_internal._actor(), session_user,
+          (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user), now() + p_expires_in)
   returning proposal_id into v_id;
   execute format('insert into retention.proposal_rows (proposal_id, rel, row_key, row_hash)
                   select $5, $6, %s, %s from only %s t where %s and not (%s)
@@ -328,6 +329,24 @@ comment on function retention.propose(text, interval, numeric, text) is
 -- member of retention_approver, and neither its login nor its actor may be the
 -- proposer's (RT036). A proposal of an older version of the policy becomes stale, an
 -- expired one expired (RT035).
+-- Whether role p_a is a member of role p_b, directly or through other roles (pg_auth_members:
+-- not pg_has_role, under which a superuser is a member of every role). False for NULLs.
+create or replace function retention_internal._member_of(p_a oid, p_b oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with recursive up(r) as (
+    select m.roleid from pg_catalog.pg_auth_members m where m.member = p_a
+    union
+    select m.roleid from pg_catalog.pg_auth_members m join up on m.member = up.r)
+  select coalesce(p_b = any (array(select r from up)), false)
+$$;
+comment on function retention_internal._member_of(oid, oid) is
+  'Internal. Whether the first role is a member of the second, directly or through other roles (explicit memberships only: a superuser is not a member of every role here).';
+revoke all on function retention_internal._member_of(oid, oid) from public;
+
 create or replace function retention_internal._decide_proposal(p_proposal_id bigint, p_approve boolean, p_comment text)
 returns retention.proposals
 language plpgsql
@@ -339,6 +358,7 @@ declare
   v   retention.proposals;
   v_pol retention.policies;
   v_verb text := case when p_approve then 'approve' else 'reject' end;
+  v_me   oid := (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user);
 begin
   perform retention_internal._check_fresh_clock();
   if not pg_catalog.pg_has_role(session_user, 'retention_approver', 'MEMBER') then
@@ -362,9 +382,14 @@ begin
             hint = case when v.status in ('expired', 'stale', 'superseded') then 'Propose again: retention.propose(''' || v.policy_name || ''').'
                         else 'Only a pending proposal can be approved or rejected.' end;
   end if;
-  if v.proposed_login = session_user::text or v.proposed_by = retention_internal._actor() then
+  -- The same login by name or by role (renamed since: round atk120 F1), or a role either
+  -- is a member of (one may SET ROLE to the other), directly or through other roles: one
+  -- person, two names.
+  if v.proposed_login = session_user::text or v.proposed_by = retention_internal._actor()
+     or v.proposed_role = v_me
+     or retention_internal._member_of(v_me, v.proposed_role) or retention_internal._member_of(v.proposed_role, v_me) then
     raise exception 'proposal % was made by %: a second person must % it', p_proposal_id, v.proposed_by, v_verb
-      using errcode = 'RT036', hint = 'Four eyes: another member of retention_approver, on their own login, decides.';
+      using errcode = 'RT036', hint = 'Four eyes: another member of retention_approver, on their own login (not one that is, or can become, the proposer''s role), decides.';
   end if;
   select * into v_pol from retention.policies where policy_id = v.policy_id;
   if p_approve and (v_pol.policy_id is null or retention_internal._policy_version(v_pol) <> v.policy_version) then

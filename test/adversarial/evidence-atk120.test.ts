@@ -10,13 +10,17 @@
 //     proposal's rows, approved the proposal in the approver's name; as an admin read the
 //     table, it switched the approval gate off and released a legal hold. Decisions are
 //     refused (42501) from inside any function but pg-retention's own.
+//  F1 four eyes compared login names: a login that could SET ROLE to the proposer's, and
+//     the proposer renamed since, approved the proposal. The proposer's role is recorded
+//     by OID; the same role, or one either is a member of, may not decide.
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useLogins, useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
 
 const db = useTestDatabase();
 const q = db.q;
-const { login } = useLogins(db);
+const { login, tag } = useLogins(db);
 const { file, processed } = erasureHelpers(db);
 
 describe('an erasure of a made-up person rewrites other evidence (atk120 F4)', () => {
@@ -107,5 +111,48 @@ describe('decisions made by the application\'s code in a person\'s session (atk1
     expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'approved' }]);
     await q(`drop schema e2 cascade`);
     await q(`drop role e2_app`);
+  });
+});
+
+describe('one person under two names (atk120 F1)', () => {
+  it('a login that can SET ROLE to the proposer\'s, the proposer\'s own login renamed, the proposer a member of the approver: refused (RT036)', async () => {
+    await q(`create schema e1`);
+    await q(`create table e1.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into e1.ev select g, now() - interval '3 years' from generate_series(1, 3) g`);
+    await q(`select retention.set_policy('e1.ev', 'e1.ev', 'delete', 'created_at', '1 year', p_approval => 'required')`);
+    const worker = await login('wk1', 'retention_runner', 'retention_approver');
+    await q(`grant usage on schema e1 to wk1_${tag}; grant all on e1.ev to wk1_${tag}`);
+    const propose = async () => Number((await worker.query(`select retention.propose('e1.ev') as id`)).rows[0].id);
+    const status = async (id: number) => (await q(`select status from retention.proposals where proposal_id = $1`, [id]))[0]!.status;
+    // A login granted the proposer's role.
+    const twin = await login('twin1', 'retention_approver', `wk1_${tag}`);
+    const id = await propose();
+    await expect(twin.query(`select retention.approve_proposal($1, 'ok')`, [id])).rejects.toMatchObject({ code: 'RT036' });
+    expect(await status(id)).toBe('pending');
+    // The proposer a member of the approver's role.
+    const boss = await login('boss1', 'retention_approver');
+    await q(`grant boss1_${tag} to wk1_${tag}`);
+    await expect(boss.query(`select retention.approve_proposal($1, 'ok')`, [id])).rejects.toMatchObject({ code: 'RT036' });
+    await q(`revoke boss1_${tag} from wk1_${tag}`);
+    // The proposer renamed since (a DBA's rename): still the proposer.
+    await worker.end();
+    await q(`alter role wk1_${tag} rename to wk1b_${tag}`);
+    await q(`alter role wk1b_${tag} password 'pw'`);
+    const u = new URL(db.url);
+    u.username = `wk1b_${tag}`;
+    u.password = 'pw';
+    const renamed = new pg.Client({ connectionString: u.toString() });
+    await renamed.connect();
+    try {
+      await expect(renamed.query(`select retention.approve_proposal($1, 'ok')`, [id])).rejects.toMatchObject({ code: 'RT036' });
+      expect(await status(id)).toBe('pending');
+    } finally {
+      await renamed.end();
+      await q(`alter role wk1b_${tag} rename to wk1_${tag}`);
+    }
+    // A second person decides.
+    await boss.query(`select retention.approve_proposal($1, 'counts checked')`, [id]);
+    expect(await status(id)).toBe('approved');
+    await q(`drop schema e1 cascade`);
   });
 });
