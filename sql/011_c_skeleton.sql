@@ -212,11 +212,17 @@ comment on function retention_internal._holds_text(text, text) is
   'Internal. Whether a text holds another (trimmed), without case (the final sigma as σ) and with runs of blanks as one.';
 
 -- The readings of a text someone could recover the person from (round atk118 F1: a
--- reference 'T-' || base64 of the e-mail address passed every check, and so did hex): the
--- text as written; reversed; and, twice over (base64 of hex, …), each run of eight or more
--- base64 characters (the URL-safe alphabet too) decoded at each of the four alignments
--- (a prefix glued to it shifts it), each run of eight or more hex digits decoded at both,
--- as UTF-8 where the bytes are, else as the ASCII they hold (other bytes read as blanks).
+-- reference 'T-' || base64 of the e-mail address passed every check, and so did hex;
+-- round atk119 F2: hex dumps with blanks or colons, base64 in dotted groups, base64 of the
+-- address reversed, three rounds, rot13, base32, decimal character codes): the text as
+-- written; reversed; rot13; and, round after round until nothing new comes (at most four),
+-- in each reading and in it with the separators between its groups taken out (blanks,
+-- dots, colons, commas, semicolons, bars; then dashes and underscores too), each run of
+-- eight or more base64 characters (the URL-safe alphabet too) decoded at each of the four
+-- alignments, each run of eight or more hex digits at both, each run of eight or more
+-- base32 characters, and a list of three or more decimal character codes (32 to 126), as
+-- UTF-8 where the bytes are, else as the ASCII they hold; each decoded reading reversed
+-- too. At most 200 readings.
 create or replace function retention_internal._text_reads(p_text text)
 returns text[]
 language plpgsql
@@ -226,8 +232,10 @@ set standard_conforming_strings = on
 as $$
 declare
   v_reads text[];
+  v_front text[];
   v_new   text[];
   v_t     text;
+  v_src   text;
   v_run   text;
   v_part  text;
   v_b     bytea;
@@ -237,44 +245,96 @@ begin
   if p_text is null then
     return null;
   end if;
-  v_reads := array[p_text, pg_catalog.reverse(p_text)];
-  v_new := array[p_text];
-  for r in 1 .. 2 loop
-    v_t := pg_catalog.array_to_string(v_new, ' ');
+  v_reads := array[p_text, pg_catalog.reverse(p_text),
+                   pg_catalog.translate(p_text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+                                                'NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm')];
+  v_front := array[p_text, pg_catalog.reverse(p_text)];
+  for r in 1 .. 4 loop
     v_new := '{}';
-    for v_run in
-      select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/_-]{8,}={0,2})', 'g') m
-      union
-      select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/]{8,}={0,2})', 'g') m
-    loop
-      for k in 0 .. 3 loop
-        v_part := pg_catalog.translate(pg_catalog.substr(v_run, k + 1), '-_', '+/');
-        v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) / 4 * 4);
-        continue when pg_catalog.length(v_part) < 8;
-        begin
-          v_b := pg_catalog.decode(v_part, 'base64');
-        exception when others then
-          continue;
-        end;
-        v_new := v_new || retention_internal._bytes_read(v_b);
+    foreach v_src in array v_front loop
+      foreach v_t in array array[v_src,
+                                 pg_catalog.regexp_replace(v_src, '([[:alnum:]])[[:space:].:,;|]+(?=[[:alnum:]])', '\1', 'g'),
+                                 pg_catalog.regexp_replace(v_src, '([[:alnum:]])[[:space:].:,;|_-]+(?=[[:alnum:]])', '\1', 'g')] loop
+        for v_run in
+          select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/_-]{8,}={0,2})', 'g') m
+          union
+          select m[1] from pg_catalog.regexp_matches(v_t, '([A-Za-z0-9+/]{8,}={0,2})', 'g') m
+        loop
+          for k in 0 .. 3 loop
+            v_part := pg_catalog.rtrim(pg_catalog.translate(pg_catalog.substr(v_run, k + 1), '-_', '+/'), '=');
+            -- Without its padding ('…Mw'): padded again; a last lone character dropped.
+            v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) - case when pg_catalog.length(v_part) % 4 = 1 then 1 else 0 end);
+            v_part := pg_catalog.rpad(v_part, (pg_catalog.length(v_part) + 3) / 4 * 4, '=');
+            continue when pg_catalog.length(v_part) < 8;
+            begin
+              v_b := pg_catalog.decode(v_part, 'base64');
+            exception when others then
+              continue;
+            end;
+            v_new := v_new || retention_internal._bytes_read(v_b);
+          end loop;
+        end loop;
+        for v_run in select m[1] from pg_catalog.regexp_matches(v_t, '([0-9A-Fa-f]{8,})', 'g') m loop
+          for k in 0 .. 1 loop
+            v_part := pg_catalog.substr(v_run, k + 1);
+            v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) / 2 * 2);
+            v_new := v_new || retention_internal._bytes_read(pg_catalog.decode(v_part, 'hex'));
+          end loop;
+        end loop;
+        for v_run in select m[1] from pg_catalog.regexp_matches(pg_catalog.upper(v_t), '([A-Z2-7]{8,})', 'g') m loop
+          v_new := v_new || retention_internal._bytes_read(retention_internal._base32_decode(v_run));
+        end loop;
+      end loop;
+      -- Decimal character codes: '106.117.110.101 …'.
+      for v_run in select m[1] from pg_catalog.regexp_matches(v_src, '((?:[0-9]{2,3}[^0-9]+){3,}[0-9]{2,3})', 'g') m loop
+        v_new := v_new || (select pg_catalog.string_agg(case when d::int between 32 and 126 then pg_catalog.chr(d::int) else ' ' end, '' order by o)
+                             from pg_catalog.regexp_split_to_table(v_run, '[^0-9]+') with ordinality x(d, o) where d <> '');
       end loop;
     end loop;
-    for v_run in select m[1] from pg_catalog.regexp_matches(v_t, '([0-9A-Fa-f]{8,})', 'g') m loop
-      for k in 0 .. 1 loop
-        v_part := pg_catalog.substr(v_run, k + 1);
-        v_part := pg_catalog.left(v_part, pg_catalog.length(v_part) / 2 * 2);
-        v_new := v_new || retention_internal._bytes_read(pg_catalog.decode(v_part, 'hex'));
-      end loop;
-    end loop;
-    v_new := array(select x from unnest(v_new) x where x ~ '[[:alnum:]]{4}');
+    v_new := array(select distinct x from unnest(v_new || array(select pg_catalog.reverse(y) from unnest(v_new) y)) x
+                    where x ~ '[[:alnum:]]{4}' and not x = any (v_reads));
     exit when pg_catalog.cardinality(v_new) = 0;
     v_reads := v_reads || v_new;
+    exit when pg_catalog.cardinality(v_reads) >= 200;
+    v_front := v_new;
   end loop;
-  return v_reads;
+  return v_reads[1:200];
 end
 $$;
 comment on function retention_internal._text_reads(text) is
-  'Internal. A text''s readings: as written, reversed, and (two rounds) its runs of base64 (any alignment, URL-safe too) and hex decoded, as UTF-8 or as the ASCII they hold.';
+  'Internal. A text''s readings: as written, reversed, rot13, and (until nothing new, at most four rounds, also with the separators between groups taken out) its runs of base64 (any alignment, URL-safe too), hex and base32 and its lists of decimal character codes decoded, as UTF-8 or as the ASCII they hold, each also reversed; at most 200.';
+
+-- Base32 (RFC 4648, upper case, without padding) as bytes; the bits of a last partial
+-- byte dropped.
+create or replace function retention_internal._base32_decode(p_text text)
+returns bytea
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_bits bigint := 0;
+  v_n    integer := 0;
+  v_out  bytea := '\x';
+  v_c    integer;
+  i      integer;
+begin
+  for i in 1 .. pg_catalog.length(p_text) loop
+    v_c := pg_catalog.strpos('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', pg_catalog.substr(p_text, i, 1)) - 1;
+    continue when v_c < 0;
+    v_bits := (v_bits << 5) | v_c;
+    v_n := v_n + 5;
+    if v_n >= 8 then
+      v_out := v_out || pg_catalog.set_byte('\x00'::bytea, 0, ((v_bits >> (v_n - 8)) & 255)::integer);
+      v_n := v_n - 8;
+      v_bits := v_bits & ((1::bigint << v_n) - 1);
+    end if;
+  end loop;
+  return v_out;
+end
+$$;
+comment on function retention_internal._base32_decode(text) is
+  'Internal. Base32 (RFC 4648 alphabet, upper case) decoded to bytes; other characters skipped.';
 
 -- Bytes as the text they hold: UTF-8 where they are, else their printable ASCII with every
 -- other byte as a blank.
@@ -354,7 +414,8 @@ comment on function retention_internal._names_value_as_read(text, text) is
 
 
 -- Whether a text (a request's reference, who asked) holds a value of the person's, in any
--- reading of it (_text_reads: reversed, for a value with letters; base64 or hex decoded) as
+-- reading of it (_text_reads: reversed, for a value with letters or seven digits or more;
+-- rot13; base64, hex, base32 or decimal codes decoded) as
 -- _names_value_as_read compares them; a handle written with its '@' ('@alicez') also without it.
 create or replace function retention_internal._text_names_value(p_text text, p_value text)
 returns boolean
@@ -372,7 +433,9 @@ begin
   for i in 1 .. pg_catalog.cardinality(v_reads) loop
     -- The reversed reading (the second) for a value with letters only: a number reversed
     -- is too often another number (ticket 1021 is not the person 1201).
-    continue when i = 2 and p_value !~ '[[:alpha:]]{2}';
+    -- (A phone number, seven digits or more, reversed too.)
+    continue when i = 2 and p_value !~ '[[:alpha:]]{2}'
+                  and pg_catalog.length(pg_catalog.regexp_replace(p_value, '[^0-9]', '', 'g')) < 7;
     if retention_internal._names_value_as_read(v_reads[i], p_value)
        or (p_value ~ '^\s*@' and retention_internal._names_value_as_read(v_reads[i], pg_catalog.ltrim(pg_catalog.btrim(p_value), '@'))) then
       return true;

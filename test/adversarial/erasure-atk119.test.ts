@@ -6,9 +6,13 @@
 //     re-plan through a `keep` table, which then said completed; erasure_plan and
 //     export_subject share the code). Each table is now found by its name again after the
 //     wait, and checked, before it is read (_erasure_read_check).
+//  F2 references carrying the person's e-mail, phone or name in encodings _text_reads did
+//     not read: hex dumps split by blanks or colons, base64 in dotted groups, base64 of the
+//     reversed address, base64 three times, rot13, base32, decimal character codes, a
+//     phone number reversed or in grouped base64.
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { useLogins, useTestDatabase } from '../support/db.ts';
+import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
 import { escalatingApp, isSuperuser } from '../support/escalation.ts';
 import { count } from '../support/fixtures.ts';
@@ -103,5 +107,44 @@ describe('the erasure plan reads a table swapped for a view while it waited for 
     expect((await q(`select status from retention.erasure_requests where request_id = $1`, [req]))[0]!.status).toBe('completed');
     expect(await count(db, `${s}.notes where user_id = 1101`)).toBe(0);
     expect(await count(db, `${s}.notes`)).toBe(1);
+  });
+});
+
+describe('references naming the person in the encodings stop 46 did not read (atk119 F2)', () => {
+  const EMAIL = 'june.asdfg@example.com';
+  const PHONE = '+44 7700 900123';
+  const b64 = (x: string): string => Buffer.from(x, 'utf8').toString('base64');
+  const hex = (x: string): string => Buffer.from(x, 'utf8').toString('hex');
+  const groups = (x: string, n: number, sep: string): string => x.match(new RegExp(`.{1,${n}}`, 'g'))!.join(sep);
+  const rev = (x: string): string => [...x].reverse().join('');
+  const named: [string, string][] = [
+    ['hex with blanks', `T-${groups(hex(EMAIL), 2, ' ')}`],
+    ['hex with colons', `T-${groups(hex(EMAIL), 2, ':')}`],
+    ['hex in dashed groups of six', `T-${groups(hex(EMAIL), 6, '-')}`],
+    ['base64 in dotted groups of four', `T-${groups(b64(EMAIL).replace(/=+$/, ''), 4, '.')}`],
+    ['base64 of the address reversed', `T-${b64(rev(EMAIL))}`],
+    ['the base64 reversed', `T-${rev(b64(EMAIL))}`],
+    ['base64 three times', `T-${b64(b64(b64(EMAIL)))}`],
+    ['rot13', `T-${EMAIL.replace(/[a-z]/g, (c) => String.fromCharCode((c.charCodeAt(0) - 97 + 13) % 26 + 97))}`],
+    ['decimal character codes', `T-${[...EMAIL].map((c) => c.charCodeAt(0)).join('.')}`],
+    ['base32', 'T-NJ2W4ZJOMFZWIZTHIBSXQYLNOBWGKLTDN5WQ'],
+    ['the phone number reversed', `T-${rev(PHONE)}`],
+    ['the phone number in dotted base64 groups', `T-${groups(b64(PHONE.replaceAll(' ', '')).replace(/=+$/, ''), 4, '.')}`],
+    ['the name in hex with blanks', `T-${groups(hex('June Asdfg'), 2, ' ')}`],
+  ];
+  it('each is refused (RT029) and files nothing; ordinary tickets are still accepted', async () => {
+    await q(`create schema f2r`);
+    await q(`create table f2r.users (id bigint primary key, email text, name text, phone text)`);
+    await q(`insert into f2r.users values (3101, '${EMAIL}', 'June Asdfg', '${PHONE}'), (3102, 'other@example.com', 'Other Person', '+44 7700 900999')`);
+    const before = await count(db, 'retention.erasure_requests');
+    for (const [what, ref] of named) {
+      expect(await sqlState(q(`select retention.request_erasure('f2r.users', '3101', 'privacy form', p_reference => $1)`, [ref])), what).toBe('RT029');
+    }
+    expect(await count(db, 'retention.erasure_requests')).toBe(before);
+    for (const ref of ['ZD-4711', 'JIRA-GDPR-20240117', 'T-1013', 'INV-20261205-0042', 'case 9f:86:d0:81:88:4c:7d:65', `T-${groups(hex('other@example.com'), 2, ' ')}`,
+                       'DSR 2026/11/30 #4471', 'e3b0c442-98fc-1c14-9afb-f4c8996fb924']) {
+      const [r] = await q(`select request_id from retention.request_erasure('f2r.users', '3101', 'privacy form', p_reference => $1)`, [ref]);
+      expect(r?.request_id, ref).toBeTruthy();
+    }
   });
 });
