@@ -132,6 +132,11 @@ export function describe(err: unknown): string {
   // Only when the database gave no hint of its own: approvals are retention_approver's, and
   // a routine's own 42501 says whose (a second, generic hint contradicted it; atk97 F10d).
   if (e.code === '42501' && !hint) lines.push('hint: connect as a member of the role the command needs: retention_admin, retention_operator or retention_runner, retention_approver for approvals (see docs/dba-guide.md, Roles).');
+  // A statement_timeout (the connection's or the role's) or a cancel: what committed stays
+  // counted, the rest was rolled back (atk121 F2).
+  if (e.code === '57014' && !hint) {
+    lines.push('hint: the statement was cancelled (statement_timeout, or pg_cancel_backend): what committed before it is counted, the rest was rolled back. Run the command again; for long runs raise statement_timeout for this login (ALTER ROLE … SET statement_timeout), or lower the batch size.');
+  }
   // The retention schema missing (a fresh database) or older than this version.
   if ((e.code === '3F000' || e.code === '42P01' || e.code === '42883') && /retention[."]/.test(e.message)) {
     lines.push('hint: this database has no retention schema, or an older one: run pg-retention migrate (as the schema\'s owner) first.');

@@ -171,15 +171,16 @@ begin
   end if;
   -- Valid, but shorter than any law or notice asks for: said, not refused (tests and
   -- queues of short-lived rows use them; atk97 F11).
-  if p_retain < interval '1 hour' then
+  if p_retain < interval '1 hour' and retention_internal._period_positive(p_retain) then
     raise warning 'retention period % is shorter than an hour: rows go almost as soon as they are written', p_retain
       using hint = 'Periods are usually days or years, e.g. ''30 days''; alter_policy changes it.';
   end if;
-  if p_notice_period < interval '1 day' then
+  -- (A period that is not positive is refused below, without the warning: atk121 F3.)
+  if p_notice_period < interval '1 day' and retention_internal._period_positive(p_notice_period) then
     raise warning 'notice period % is shorter than a day: the people it warns have next to no time to act', p_notice_period
       using hint = 'Notice is usually weeks, e.g. ''30 days''; alter_policy changes it.';
   end if;
-  if p_archive_retain < interval '1 day' then
+  if p_archive_retain < interval '1 day' and retention_internal._period_positive(p_archive_retain) then
     raise warning 'archive_retain % is shorter than a day: archive objects are deleted almost as soon as they are written', p_archive_retain
       using hint = 'Archives are usually kept years, e.g. ''10 years''; alter_policy changes it.';
   end if;

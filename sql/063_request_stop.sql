@@ -13,6 +13,11 @@ begin
    where run_id = p_run_id and status = 'running' and stop_requested_at is null
   returning * into v_run;
   if not found then
+    -- An id that names no run is a mistake, said as one (not "not running").
+    if not exists (select from retention.runs r where r.run_id = p_run_id) then
+      raise exception 'run % does not exist', p_run_id
+        using errcode = 'RT008', hint = 'SELECT run_id, policy_name, status FROM retention.runs WHERE status = ''running'' lists the runs that can be stopped.';
+    end if;
     return false;
   end if;
   -- Who stopped it, in the audit log (a stopped erasure step leaves its request open).
@@ -24,7 +29,7 @@ begin
 end
 $$;
 comment on function retention.request_stop(bigint) is
-  'Asks a running run to stop after its current batch (audited: run.stop_requested); returns false if it is not running.';
+  'Asks a running run to stop after its current batch (audited: run.stop_requested); returns false if it is not running (or was asked already); RT008 for an id that names no run.';
 
 -- What the procedures (run, run_all, run_due, process_erasure) call when an error or a
 -- cancel escapes a step before the step could end its run: the run locks this session
