@@ -127,10 +127,12 @@ comment on function retention_internal._hold_reads_family(oid[]) is
   'Internal. The given tables with the tables above them (now or recorded: _hold_ancestors) and below them (_tree_oids), sorted.';
 revoke all on function retention_internal._hold_reads_family(oid[]) from public;
 
--- The tables a subject hold's rule over rows of p_rels reads (_subject_held_sql): their
+-- The tables a subject hold's rule over rows of p_rels may read (_subject_held_sql): their
 -- families (_hold_reads_family) and, up every foreign key declared there or recorded
--- (held_keys) to a table of _hold_reach, the referenced table and its family again, at
--- most 11 keys up. Sorted by OID.
+-- (held_keys), the referenced table and its family again, at most 11 keys up. Every key
+-- is followed, not only those to tables of _hold_reach (the rule's own filter, which reads
+-- every key of the database: too dear to pay twice per batch); a few tables more are
+-- locked. Sorted by OID.
 create or replace function retention_internal._hold_reads(p_rels oid[])
 returns oid[]
 language plpgsql
@@ -140,7 +142,6 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_reach oid[] := retention_internal._hold_reach();
   v_all   oid[] := '{}';
   v_front oid[] := p_rels;
   v_fam   oid[];
@@ -148,31 +149,38 @@ declare
 begin
   while cardinality(v_front) > 0 and i <= 11 loop
     v_fam := retention_internal._hold_reads_family(v_front);
-    v_all := v_all || array(select x from unnest(v_fam) x where x <> all (v_all));
+    v_fam := array(select x from unnest(v_fam) x where x <> all (v_all));
+    v_all := v_all || v_fam;
     v_front := array(select distinct k.rel
                        from (select c.confrelid as rel from pg_catalog.pg_constraint c
-                              where c.contype = 'f' and c.conparentid = 0 and c.conrelid = any (v_fam)
+                              where c.contype = 'f' and c.conrelid = any (v_fam)
                              union
-                             select h.confrel from retention_internal._held_keys_now(v_fam) h) k
-                      where k.rel = any (v_reach) and k.rel <> all (v_all));
+                             select h.confrel from retention_internal.held_keys h
+                              where h.conrel = any (v_fam) or h.conrel_name = any (array(select retention.qualified_name(f::regclass) from unnest(v_fam) f))) k
+                      where k.rel <> all (v_all)
+                        and exists (select from pg_catalog.pg_class c where c.oid = k.rel));
     i := i + 1;
   end loop;
   return array(select distinct x from unnest(v_all) x order by 1);
 end
 $$;
 comment on function retention_internal._hold_reads(oid[]) is
-  'Internal. The tables the subject-hold rule over rows of the given tables reads: their families and, up the foreign keys (declared or recorded) to tables of _hold_reach, the referenced tables and theirs, at most 11 keys; sorted by OID.';
+  'Internal. The tables the subject-hold rule over rows of the given tables may read: their families and, up every foreign key (declared or recorded in held_keys), the referenced tables and theirs, at most 11 keys; sorted by OID.';
 revoke all on function retention_internal._hold_reads(oid[]) from public;
 
--- Locks the tables the hold rule over rows of p_rels reads (_hold_reads) but p_rels and
--- what is below them (their callers lock those), as _check_planner_code does (_plan_lock:
--- SHARE UPDATE EXCLUSIVE, with what is below each), in OID order, until the set stops
--- growing; p_have: tables locked so already. Returns the set with p_have. Called in a
--- statement of its own BEFORE the statement that builds the rule: the rule's builders are
--- STABLE and read the catalog with that statement's snapshot, so a table locked inside it
--- (waiting for an application that swaps or retypes a subject column and commits
--- meanwhile) was read as it was before the change (round atk117 F1). Called again after
--- the build: a set grown since (a key added in between) means the rule is built again.
+-- Locks the tables the hold rule over rows of p_rels may read (_hold_reads) but p_rels and
+-- what is below them (their callers lock those), ACCESS SHARE (the table alone), in OID
+-- order: no column of theirs can be renamed, retyped or dropped, nor a key of theirs
+-- dropped, until the transaction ends; p_have: tables locked so already. Returns the set
+-- with p_have. Called in a statement of its own BEFORE the statement that builds the
+-- rule: the rule's builders are STABLE and read the catalog with that statement's
+-- snapshot, so a table locked inside it (waiting for an application that swaps or retypes
+-- a subject column and commits meanwhile) was read as it was before the change (round
+-- atk117 F1). Called again after the build: a set grown since (a key added in between, which
+-- ACCESS SHARE does not stop) means the rule is built again. Where the owner may not
+-- read a table it is not locked (the rule holds such a key's rows whenever it is set). A
+-- caller without lock_timeout waits 5 seconds at most; under retention.plan_lock_nowait,
+-- not at all (55P03).
 create or replace function retention_internal._lock_hold_reads(p_rels oid[], p_have oid[] default '{}')
 returns oid[]
 language plpgsql
@@ -182,28 +190,35 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_set oid[];
-  v_cov oid[];
-  v_rel oid;
+  v_set  oid[] := retention_internal._hold_reads(p_rels);
+  v_cov  oid[];
+  v_rel  oid;
+  v_wait text := pg_catalog.current_setting('lock_timeout');
 begin
-  loop
-    v_set := retention_internal._hold_reads(p_rels);
-    exit when v_set <@ p_have;
-    -- Below p_rels: locked by the caller (or no part of what it reads as a table of its own).
-    v_cov := p_have || array(select unnest(retention_internal._tree_oids(r::regclass))
-                               from unnest(p_rels) r where exists (select from pg_catalog.pg_class c where c.oid = r));
-    foreach v_rel in array v_set loop
-      continue when v_rel = any (v_cov) or not exists (select from pg_catalog.pg_class c where c.oid = v_rel);
-      perform retention_internal._plan_lock(v_rel::regclass);
-      v_cov := v_cov || retention_internal._tree_oids(v_rel::regclass);
-    end loop;
-    p_have := p_have || array(select x from unnest(v_set) x where x <> all (p_have));
+  if v_set <@ p_have then
+    return p_have;
+  end if;
+  -- Below p_rels: locked by the caller (or no part of what it reads as a table of its own).
+  v_cov := p_have || array(select unnest(retention_internal._tree_oids(r::regclass))
+                             from unnest(p_rels) r where exists (select from pg_catalog.pg_class c where c.oid = r));
+  if v_wait in ('0', '0ms') then
+    perform pg_catalog.set_config('lock_timeout', '5s', true);
+  end if;
+  foreach v_rel in array v_set loop
+    continue when v_rel = any (v_cov);
+    continue when not exists (select from pg_catalog.pg_class c where c.oid = v_rel and c.relkind in ('r', 'p', 'f', 'm'))
+               or not pg_catalog.has_table_privilege(v_rel, 'SELECT');
+    execute format('lock table only %s in access share mode%s', v_rel::regclass,
+                   case when pg_catalog.current_setting('retention.plan_lock_nowait', true) = 'on' then ' nowait' else '' end);
   end loop;
-  return p_have;
+  if v_wait in ('0', '0ms') then
+    perform pg_catalog.set_config('lock_timeout', v_wait, true);
+  end if;
+  return p_have || array(select x from unnest(v_set) x where x <> all (p_have));
 end
 $$;
 comment on function retention_internal._lock_hold_reads(oid[], oid[]) is
-  'Internal. SHARE UPDATE EXCLUSIVE (_plan_lock) on every table the hold rule over rows of the given tables reads (_hold_reads) but those and what is below them, in OID order, until the set stops growing; returns the set with p_have. Called before the statement that builds the rule, and after it (a grown set: build again).';
+  'Internal. ACCESS SHARE (the table alone) on every table the hold rule over rows of the given tables may read (_hold_reads) but those and what is below them, in OID order; returns the set with p_have. Called before the statement that builds the rule, and after it (a grown set: build again).';
 revoke all on function retention_internal._lock_hold_reads(oid[], oid[]) from public;
 
 -- How a subject hold compares a column of a type (domains resolved):
