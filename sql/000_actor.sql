@@ -103,13 +103,19 @@ comment on function retention_internal._plain_text(text, integer) is
 
 -- 42501 unless the routine that calls this was called by a client's statement (or by
 -- another routine of the retention schemas): a decision a person takes (an approval, a
--- hold's release, a policy's change) is never made by code that ran inside their session
--- on their behalf — a row security policy's, a trigger's, a view's or a DO block's
--- function. The application had its function, run by a row security policy as an
+-- hold, a policy's or a rule's change) is never made by code that ran inside their
+-- session on their behalf — a row security policy's, a trigger's, a view's, a default's
+-- or a DO block's. The application had its function, run by a row security policy as an
 -- approver reviewed the proposal's rows, approve the proposal in the approver's name (and,
 -- as an admin read the table, switch the approval gate off and release a legal hold):
--- round atk120 F2. Read from the call stack (PG_CONTEXT): every frame above the routine
--- must be one of the retention schemas' PL/pgSQL functions.
+-- round atk120 F2. Two checks:
+--  * the call stack (PG_CONTEXT): every frame above the routine is one of the retention
+--    schemas' PL/pgSQL functions;
+--  * the client's statement (current_query()) names the outermost of them: a SQL function
+--    of one SELECT, which the planner inlines, leaves no frame, and its call sits in the
+--    statement that read the table (round atk123 F1).
+-- A statement that both reads the application's tables and names the routine is the
+-- client's own choice to make.
 create or replace function retention_internal._check_called_directly(p_what text)
 returns void
 language plpgsql
@@ -118,6 +124,8 @@ as $$
 declare
   v_ctx   text;
   v_frame text;
+  v_outer text;
+  v_query text := pg_catalog.current_query();
 begin
   get diagnostics v_ctx = pg_context;
   -- Lines 1-3: this function, the statement that called it, the routine it guards.
@@ -133,8 +141,21 @@ begin
       using errcode = '42501',
             hint = 'Call it in a statement of your own (psql, the CLI): a decision is not made by code that runs in your session on your behalf, such as a row security policy''s, a trigger''s or a view''s function.';
   end if;
+  -- The outermost routine of the retention schema's on the stack.
+  select m[1] into v_outer
+    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+   cross join lateral pg_catalog.regexp_match(c.l, '^PL/pgSQL function retention\.([a-z_0-9]+)\(') m
+   where c.n >= 3
+   order by c.n desc
+   limit 1;
+  if v_outer is not null and v_query is not null
+     and v_query !~* ('(^|[^a-z0-9_$])' || v_outer || '("|\s)*\(') then
+    raise exception 'cannot % from inside a statement that does not call retention.%', p_what, v_outer
+      using errcode = '42501',
+            hint = 'Call it in a statement of your own (psql, the CLI): a decision is not made by code that runs in your session on your behalf, such as a row security policy''s or a view''s function inlined into your query.';
+  end if;
 end
 $$;
 comment on function retention_internal._check_called_directly(text) is
-  'Internal. 42501 unless the calling routine was called by a client''s statement or by a PL/pgSQL routine of the retention schemas (not by a row security policy''s, trigger''s, view''s or DO block''s code run in the session).';
+  'Internal. 42501 unless the calling routine was called by a client''s statement that names it (or by a PL/pgSQL routine of the retention schemas called so): not by a row security policy''s, trigger''s, view''s or DO block''s code run in the session, nor by an inlined SQL function in a statement that reads a table.';
 revoke all on function retention_internal._check_called_directly(text) from public;

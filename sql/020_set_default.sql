@@ -12,6 +12,7 @@ declare
   v_key text;
   v_old interval;
 begin
+  perform retention_internal._check_called_directly('set a default period');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_scope is null or btrim(p_scope) = '' then
     raise exception 'scope must be ''global'' or a schema name'

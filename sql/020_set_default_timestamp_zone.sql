@@ -15,6 +15,7 @@ as $$
 declare
   v_old text;
 begin
+  perform retention_internal._check_called_directly('set the default time zone');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if not retention_internal._time_zone_ok(p_zone) then
     raise exception 'unknown time zone %', coalesce(quote_literal(p_zone), 'NULL')

@@ -16,6 +16,7 @@ declare
   v_row retention.trusted_schemas;
   v_why text;
 begin
+  perform retention_internal._check_called_directly('trust a schema');
   if p_schema is null or pg_catalog.to_regnamespace(pg_catalog.quote_ident(p_schema)) is null then
     raise exception 'schema % does not exist', coalesce(pg_catalog.quote_literal(p_schema), 'NULL')
       using errcode = 'RT005', hint = 'Name an existing schema that holds the functions your predicates call (\dn lists them).';
@@ -71,6 +72,7 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
+  perform retention_internal._check_called_directly('distrust a schema');
   if p_reason is null or pg_catalog.btrim(p_reason) = '' then
     raise exception 'distrusting a schema needs a reason'
       using errcode = 'RT005', hint = 'Say why its functions may no longer be used.';

@@ -33,6 +33,7 @@ declare
   v_bpol   text;
   v_bname  text;
 begin
+  perform retention_internal._check_called_directly('place a legal hold');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_scope is null or p_scope not in ('table', 'subject', 'policy', 'backups') then
     raise exception 'unknown hold scope %', coalesce(quote_literal(p_scope), 'NULL')

@@ -22,6 +22,7 @@ declare
   v_ex   retention.row_exemptions;
   v_flag bigint;
 begin
+  perform retention_internal._check_called_directly('exempt a row');
   if v_pol.notice_period is null then
     raise exception 'policy % has no notice period: there is nothing to exempt a row from', p_policy
       using errcode = 'RT021', hint = 'Exemptions apply to policies with p_notice_period (e.g. inactive accounts); for others use a legal hold (retention.place_hold).';
@@ -95,6 +96,7 @@ declare
   v_pol retention.policies := retention_internal._get_policy(p_policy);
   v_ex  retention.row_exemptions;
 begin
+  perform retention_internal._check_called_directly('revoke an exemption');
   if p_reason is null or btrim(p_reason) = '' then
     raise exception 'revoking an exemption needs a reason'
       using errcode = 'RT021', hint = 'Say why, e.g. ''account owner left''.';

@@ -32,6 +32,7 @@ declare
   v_key    record;
   v_coltyp oid;
 begin
+  perform retention_internal._check_called_directly('set an erasure rule');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   if p_table is not null then
     v_target := retention_internal._resolve_table(p_table,

@@ -38,6 +38,7 @@ declare
   v_per record;
   v_hold bigint;
 begin
+  perform retention_internal._check_called_directly('set a backup policy');
   perform retention_internal._routine_write();
   -- Kept in the audit log for good (round atk83 F4).
   perform retention_internal._check_note(p_reason, 2000, 'a backup policy''s reason', 'RT039');

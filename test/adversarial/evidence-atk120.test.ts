@@ -10,6 +10,9 @@
 //     proposal's rows, approved the proposal in the approver's name; as an admin read the
 //     table, it switched the approval gate off and released a legal hold. Decisions are
 //     refused (42501) from inside any function but pg-retention's own.
+//     (Round atk123: F1 a SQL function the planner inlines left no frame: the client's
+//     statement must name the routine too; F3 the same for other decisions: erasure rules,
+//     holds placed, exemptions, trusted schemas, defaults, backup policies.)
 //  F1 four eyes compared login names: a login that could SET ROLE to the proposer's, and
 //     the proposer renamed since, approved the proposal. The proposer's role is recorded
 //     by OID; the same role, or one either is a member of, may not decide.
@@ -106,6 +109,25 @@ describe('decisions made by the application\'s code in a person\'s session (atk1
     expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'pending' }]);
     expect(await q(`select approval from retention.policies where name = 'e2.ev'`)).toEqual([{ approval: 'required' }]);
     expect(await q(`select released_at from retention.legal_holds where hold_id = $1`, [hold])).toEqual([{ released_at: null }]);
+    // A SQL function of one SELECT, which the planner inlines into the reader's query (no
+    // frame of its own on the call stack): refused too, since the reader's statement does
+    // not name the routine (round atk123 F1); and routines of other decisions (atk123 F3).
+    await q(`set role e2_app;
+             set check_function_bodies = off;
+             create function e2.vis2(int) returns boolean language sql volatile as
+               'select (retention.approve_proposal(${id}, ''looks fine'')).proposal_id is not null';
+             create function e2.vis3(int) returns boolean language sql volatile as
+               'select (retention.set_erasure_rule(null, ''keep'', p_reason => ''x'')).rule is not null
+                   and (retention.place_hold(''table'', ''e2.ev'', ''made up'')).hold_id is not null';
+             drop policy look on e2.ev;
+             create policy look_appr on e2.ev to retention_approver using (e2.vis2(id));
+             create policy look_adm on e2.ev to retention_admin using (e2.vis3(id));
+             reset role`);
+    await expect(bob.query(`select count(*) from e2.ev`)).rejects.toThrow(/from inside a statement that does not call retention\.approve_proposal/);
+    await expect(alice.query(`select count(*) from e2.ev`)).rejects.toThrow(/from inside a statement that does not call retention\.(set_erasure_rule|place_hold)/);
+    expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'pending' }]);
+    expect(await q(`select count(*)::int as n from retention.erasure_rules where target is null`)).toEqual([{ n: 0 }]);
+    expect(await q(`select count(*)::int as n from retention.legal_holds where reason = 'made up'`)).toEqual([{ n: 0 }]);
     // In a statement of their own, the same people decide.
     await bob.query(`select retention.approve_proposal($1, 'reviewed')`, [id]);
     expect(await q(`select status from retention.proposals where proposal_id = $1`, [id])).toEqual([{ status: 'approved' }]);
