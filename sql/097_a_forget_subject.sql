@@ -617,13 +617,28 @@ begin
   if v_vals = '{}' then
     return;
   end if;
-  v_src := retention_internal._own_words();
-  v_vals := array(select v from unnest(v_vals) v where retention_internal._names_someone(v, v_src));
+  -- A value with a digit, or a character other than ASCII letters, blanks and punctuation,
+  -- names someone as it is (keys, addresses, phone numbers, names in other scripts); only
+  -- the others are looked up in pg-retention's words, read once (the keys of a person's
+  -- 30,000 rows were each matched against all of its code).
+  if exists (select from unnest(v_vals) v where v ~ '^[A-Za-z[:space:][:punct:]]+$') then
+    v_src := retention_internal._own_words();
+    v_vals := array(select v from unnest(v_vals) v
+                     where v !~ '^[A-Za-z[:space:][:punct:]]+$' or retention_internal._names_someone(v, v_src));
+  end if;
   if v_vals = '{}' then
     return;
   end if;
+  -- Several words identify only with a word of letters that is not pg-retention's own
+  -- ('proposal 11' is the ledger's words and a number, not a person).
+  if v_src is null and exists (select from unnest(v_vals) v where v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]') then
+    v_src := retention_internal._own_words();
+  end if;
   v_wide := array(select v from unnest(v_vals) v
-                   where v ~ '@' or v ~ '[0-9]{5,}' or v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]');
+                   where v ~ '@' or v ~ '[0-9]{5,}'
+                      or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
+                          and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
+                                                                v_src)));
   select * into v_req from retention.erasure_requests q where q.request_id = p_request;
   v_rels := retention_internal._hold_reads_family(
               array(select r from (select to_regclass(x ->> 'target')::oid as r

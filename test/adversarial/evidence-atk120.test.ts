@@ -41,7 +41,7 @@ describe('an erasure of a made-up person rewrites other evidence (atk120 F4)', (
     expect(error).toMatch(/approved proposal/);
     // The made-up person, in another table: the words of the evidence, and an e-mail.
     await q(`create table e4.people (id bigint primary key, name text, tags jsonb)`);
-    await q(`insert into e4.people values (7, 'zoe.k4@example.com', '["litigation", "REJECTED", "escalate", "legal", "rejected", "requires", "approved", "approved proposal", "accounts under litigation"]')`);
+    await q(`insert into e4.people values (7, 'zoe.k4@example.com', '["litigation", "REJECTED", "escalate", "legal", "rejected", "requires", "approved", "approved proposal", "accounts under litigation", "proposal ${id}", "${id}"]')`);
     await q(`select retention.set_erasure_rule('e4.people', 'delete')`);
     const req = await file('e4.people', '7');
     expect(await processed(req)).toBe('completed');
