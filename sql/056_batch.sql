@@ -228,7 +228,7 @@ begin
       end if;
       select * into o_rows, v_oldest, v_newest, v_related
         from retention_internal._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
-                                       p_cutoff, p_as_of, p_floor, p_size, p_skip, null);
+                                       p_cutoff, p_as_of, p_floor, p_size, p_skip, null, v_reach, v_chain);
     elsif not v_two then
       execute v_stmt into o_rows, v_oldest, v_newest, v_related
         using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, p_size, p_skip, null::tid;
@@ -265,7 +265,7 @@ begin
           -- went with it), then deleted with its copies.
           select * into v_n1, v_old1, v_new1, v_rel1
             from retention_internal._two_phase_exec(v_tp.pick, v_tp.passes, v_tp.final, p_pol, p_run_id, p_batch_no,
-                                           p_cutoff, p_as_of, p_floor, 1, p_skip, v_tid);
+                                           p_cutoff, p_as_of, p_floor, 1, p_skip, v_tid, v_reach, v_chain);
         else
           execute v_stmt into v_n1, v_old1, v_new1, v_rel1
             using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_floor, 1::bigint, p_skip, v_tid;
@@ -322,9 +322,11 @@ comment on function retention_internal._batch(retention.policies, bigint, timest
 
 -- Runs the statements _two_phase_sql built for one batch (or one row: p_tid): pick, the
 -- lock passes, final; or final alone when pick is NULL.
+drop function if exists retention_internal._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid);
 create or replace function retention_internal._two_phase_exec(
   p_pick text, p_passes text[], p_final text, p_pol retention.policies, p_run_id bigint, p_batch_no integer,
   p_cutoff timestamptz, p_as_of timestamptz, p_floor timestamptz, p_size bigint, p_skip tid[], p_tid tid,
+  p_reach oid[], p_chain oid[],
   out o_rows integer, out o_oldest timestamptz, out o_newest timestamptz, out o_related integer)
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -356,10 +358,20 @@ begin
     foreach v_rel in array v_rels loop
       perform retention_internal._check_planner_code(v_rel::regclass);
     end loop;
+    -- And the final statement's hold rule was built before the wait: a key added or a
+    -- partition attached meanwhile can bring a table into what it must read, and rows
+    -- held through it would be taken (round atk122 F2). The tables it reads are found
+    -- again (and locked); more than it was built from, and the batch stops here, nothing
+    -- of it done: the run ends stopped_lock_timeout, and the next builds the rule anew.
+    if p_chain is not null and not retention_internal._lock_hold_reads(p_reach, p_chain) <@ p_chain then
+      raise exception 'policy %: a table came into a legal hold''s reach while the batch waited for the application''s row locks (a foreign key added, a partition attached); nothing of the batch was done', p_pol.name
+        using errcode = '55P03',
+              hint = 'Run the policy again: its next batch reads the holds as they are now.';
+    end if;
   end loop;
   execute p_final into o_rows, o_oldest, o_newest, o_related
     using p_cutoff, p_as_of, p_pol.name, p_pol.target::oid, p_run_id, p_batch_no, v_tids;
 end
 $$;
-comment on function retention_internal._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid) is
-  'Internal. Runs an archiving or approval-gated batch''s statements (_two_phase_sql) for up to p_size rows, or the one row p_tid.';
+comment on function retention_internal._two_phase_exec(text, text[], text, retention.policies, bigint, integer, timestamptz, timestamptz, timestamptz, bigint, tid[], tid, oid[], oid[]) is
+  'Internal. Runs an archiving or approval-gated batch''s statements (_two_phase_sql) for up to p_size rows, or the one row p_tid; 55P03 when the tables its hold rule reads (p_chain, from p_reach) grew during a lock pass.';

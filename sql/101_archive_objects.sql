@@ -423,7 +423,24 @@ begin
     v_rel := to_regclass(t.tbl);
     -- Another table under the name since (the object's was renamed or dropped): not theirs.
     if v_rel is not null and o.rels is not null and not v_rel::oid = any (o.rels) then
+      -- Unless it leads to a person by a key: then it is the object's table rebuilt under
+      -- its name (copied, dropped, renamed), as held_keys and table holds take a table
+      -- rebuilt so, and the rows cannot be judged by its keys: kept while subject holds are
+      -- open (round atk122 F3).
+      if v_rel::oid = any (retention_internal._hold_reach())
+         or exists (select from retention_internal.held_keys h where h.conrel = any (o.rels) or h.conrel_name = t.tbl) then
+        raise warning 'archive object %: rows of % whose table was rebuilt under its name since; kept while subject holds are open', p_object_id, t.tbl;
+        return true;
+      end if;
       v_rel := null;
+    end if;
+    -- A table gone whose keys to a person's rows were recorded (held_keys): which rows they
+    -- reference cannot be told by the values alone; kept while subject holds are open
+    -- (round atk122 F3b).
+    if v_rel is null and to_regclass(t.tbl) is null
+       and exists (select from retention_internal.held_keys h where h.conrel = any (coalesce(o.rels, '{}')) or h.conrel_name = t.tbl) then
+      raise warning 'archive object %: rows of % whose table was dropped since, with keys recorded to people''s rows; kept while subject holds are open', p_object_id, t.tbl;
+      return true;
     end if;
     -- A table of the object renamed since (one of its tables is still there under a name the
     -- object does not know): which one these rows came from is not recorded, so their keys
