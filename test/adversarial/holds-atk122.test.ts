@@ -9,6 +9,11 @@
 //  F3 a table rebuilt under its name (copy, drop, rename) while a subject hold is open:
 //     its archived rows were judged "not theirs", and `archive prune` deleted the object.
 //  F3b the table dropped: its keys recorded in held_keys were not consulted.
+//  F1 the key column's name swapped with another's (or the key renamed and a column added
+//     under its old name) after the object was written and before the hold: archived rows
+//     were read by today's names, and the object of alice's note was pruned. The manifest
+//     records each table's keys when the object is written (archive_objects.keys), and
+//     archived rows are judged through them.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -93,19 +98,19 @@ describe('a key that comes while a batch waits for row locks (atk122 F2)', () =>
   }
 });
 
-describe('archived rows of a table rebuilt or dropped under an open hold (atk122 F3, F3b)', () => {
-  for (const then of ['rebuilt under its name', 'dropped'] as const) {
+describe('archived rows of a table rebuilt, dropped or re-keyed (atk122 F3, F3b, F1)', () => {
+  for (const then of ['rebuilt under its name', 'dropped', 'given the key column\'s name to another column', 'renamed its key, a new column under the old name'] as const) {
     it(`the notes table ${then}: the object of alice's archived note is kept`, async () => {
-      const s = then.startsWith('rebuilt') ? 'k122r' : 'k122d';
+      const s = `k122${['rebuilt', 'dropped', 'given', 'renamed'].findIndex((w) => then.startsWith(w))}`;
       await q(`create schema ${s}`);
       const c = await db.connect();
       try {
         await q(`create table ${s}.users (id bigint primary key, created_at timestamptz not null default now())`);
         await q(`create table ${s}.orders (id bigint primary key, user_id bigint references ${s}.users (id))`);
-        await q(`create table ${s}.notes (id bigint primary key, order_id bigint references ${s}.orders (id), created_at timestamptz not null)`);
+        await q(`create table ${s}.notes (id bigint primary key, order_id bigint references ${s}.orders (id), other_id bigint, created_at timestamptz not null)`);
         await q(`insert into ${s}.users (id) values (42), (7)`);
         await q(`insert into ${s}.orders values (100, 42), (5, 7)`);
-        await q(`insert into ${s}.notes values (1, 100, now() - interval '90 days')`);
+        await q(`insert into ${s}.notes values (1, 100, 5, now() - interval '90 days')`);
         await q(`select retention.set_policy('${s}.users', '${s}.users', 'delete', 'created_at', '100 years', p_subject_column => 'id')`);
         await q(`select retention.set_policy('${s}.notes', '${s}.notes', 'delete', 'created_at', '30 days', p_archive => true, p_archive_retain => '1 day')`);
         await db.call(`call retention.run('${s}.notes')`);
@@ -113,9 +118,28 @@ describe('archived rows of a table rebuilt or dropped under an open hold (atk122
                                 parseKeyRing(`k1:${randomBytes(32).toString('base64')}`));
         expect(r.objects).toBe(1);
         const [{ object_id: object }] = await q(`select object_id from retention.archive_objects where tables ? '${s}.notes'`) as [{ object_id: string }];
-        await q(`select retention.place_hold('subject', '42', 'litigation')`);
-        const rows = JSON.stringify([{ table: `${s}.notes`, row: { id: 1, order_id: 100, created_at: '2026-09-01T00:00:00+00:00' } }]);
+        const rows = JSON.stringify([{ table: `${s}.notes`, row: { id: 1, order_id: 100, other_id: 5, created_at: '2026-09-01T00:00:00+00:00' } }]);
         const held = async () => (await q(`select retention.archive_rows_held($1, $2::jsonb) as h`, [object, rows]))[0]!.h;
+        if (then.startsWith('given') || then.startsWith('renamed')) {
+          // Before the hold, as in the attack: held_keys records nothing yet.
+          if (then.startsWith('given')) {
+            await q(`alter table ${s}.notes rename order_id to tmp`);
+            await q(`alter table ${s}.notes rename other_id to order_id`);
+            await q(`alter table ${s}.notes rename tmp to other_id`);
+          } else {
+            await q(`alter table ${s}.notes rename order_id to order_ref`);
+            await q(`alter table ${s}.notes add column order_id bigint`);
+          }
+          await q(`select retention.place_hold('subject', '42', 'litigation')`);
+          expect(await held()).toBe(true);
+          if (then.startsWith('renamed')) {
+            // Bob's note (his order 5), archived alike, is not held: judged, not kept blindly.
+            const bob = JSON.stringify([{ table: `${s}.notes`, row: { id: 2, order_id: 5, other_id: 100, created_at: '2026-09-01T00:00:00+00:00' } }]);
+            expect((await q(`select retention.archive_rows_held($1, $2::jsonb) as h`, [object, bob]))[0]!.h).toBe(false);
+          }
+          return;
+        }
+        await q(`select retention.place_hold('subject', '42', 'litigation')`);
         expect(await held()).toBe(true);
         await q(`select retention.drop_policy('${s}.notes')`);
         if (then.startsWith('rebuilt')) {
