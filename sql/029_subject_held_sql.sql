@@ -316,6 +316,22 @@ comment on function retention_internal._held_pieces_sql(text, oid, text) is
   'Internal. SQL: whether a value has a piece (_value_pieces_sql, enum labels too) that is an open subject hold''s id, compared loosely.';
 revoke all on function retention_internal._held_pieces_sql(text, oid, text) from public;
 
+-- A key's columns over an alias, as _column_list writes them, or each as its text
+-- (p_text: a recorded key whose columns' built-in types differ now).
+create or replace function retention_internal._key_list(p_alias text, p_cols name[], p_text boolean)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_text
+              then (select string_agg(format('%s.%I::text', p_alias, c), ', ' order by o) from unnest(p_cols) with ordinality u(c, o))
+              else retention_internal._column_list(p_alias, p_cols) end
+$$;
+comment on function retention_internal._key_list(text, name[], boolean) is
+  'Internal. A key''s columns over an alias (_column_list), or each cast to text.';
+revoke all on function retention_internal._key_list(text, name[], boolean) from public;
+
 -- The subject part of the one hold rule (_held_sql), as SQL over a row alias: true when
 -- an open subject hold names a person the row belongs to, as an erasure of that person
 -- would take it (_subject_steps). A row is a person's when
@@ -370,6 +386,7 @@ declare
   v_path   oid[] := p_path || retention_internal._family(p_rel);
   v_up     oid[];
   v_tree   oid[];
+  v_text   boolean;
 begin
   used := 0;
   -- Its subject columns, each as its type's kind says (_hold_kind).
@@ -494,19 +511,25 @@ begin
       -- (round atk113 F7). Not compared, then: held whenever the key is set.
       -- A key recorded in held_keys, dropped since, whose columns' types differ now (a
       -- column of another type renamed to the key's name: round atk117 F2) may not compare
-      -- at all: held whenever it is set too.
+      -- at all: built-in types are compared as their text (below), another role's type
+      -- holds the row whenever the key is set.
+      v_text := k.oid is null and exists (
+                  select from unnest(k.fk, k.ref) u(f, r)
+                    join pg_catalog.pg_attribute a on a.attrelid = p_rel and a.attname = u.f and a.attnum > 0 and not a.attisdropped
+                    join pg_catalog.pg_attribute b on b.attrelid = k.parent and b.attname = u.r and b.attnum > 0 and not b.attisdropped
+                   where a.atttypid <> b.atttypid);
       if exists (select from unnest(k.fk, k.ref) u(f, r)
                    join pg_catalog.pg_attribute a on a.attrelid = p_rel and a.attname = u.f and a.attnum > 0 and not a.attisdropped
                    join pg_catalog.pg_attribute b on b.attrelid = k.parent and b.attname = u.r and b.attnum > 0 and not b.attisdropped
                   where retention_internal._key_cast(a.atttypid, b.atttypid) is not null
-                     or (k.oid is null and a.atttypid <> b.atttypid)) then
+                     or (v_text and (a.atttypid >= 16384 or b.atttypid >= 16384))) then
         v_parts := v_parts || format('(%s)', (select string_agg(format('%s.%I is not null', p_alias, f), ' and ')
                                                 from unnest(k.fk) f));
         continue;
       end if;
       if used >= p_budget then
         v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s))', retention_internal._reach_scan(k.parent), v_a,
-                                     retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk));
+                                     retention_internal._key_list(v_a, k.ref, v_text), retention_internal._key_list(p_alias, k.fk, v_text));
         continue;
       end if;
       v_inner := retention_internal._subject_held_sql(k.parent, v_a, p_depth + 1, v_path, v_skip, p_budget - used - 1,
@@ -525,7 +548,7 @@ begin
       -- inheritance children (a foreign table there would be read as the owner).
       v_parts := v_parts || format('exists (select from %s %s where (%s) = (%s) and %s offset 0)',
                                    retention_internal._reach_scan(k.parent), v_a,
-                                   retention_internal._column_list(v_a, k.ref), retention_internal._column_list(p_alias, k.fk),
+                                   retention_internal._key_list(v_a, k.ref, v_text), retention_internal._key_list(p_alias, k.fk, v_text),
                                    v_inner.sql);
     end loop;
   end if;
