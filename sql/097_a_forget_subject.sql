@@ -541,13 +541,14 @@ comment on function retention_internal._values_in_messages(text) is
   'Internal. Of the values a query yields (column vs, text[]), those some message of the retention schema quotes, as written or escaped, without case.';
 
 -- Whether a value names something pg-retention's own words do not: a word of it (between
--- blanks and punctuation, without case) that p_src, the code of the retention schemas' routines without
--- their comments (_own_words), does not use. A value made of pg-retention's words alone
--- ('approved', 'requires an approved proposal') is kept in messages: the application
--- writes the person's row, and a "person" whose values were the words of the ledger's
--- errors and approvers' comments erased them from evidence that concerned no one (round
--- atk120 F4). Looked up only for values some message quotes.
-create or replace function retention_internal._names_someone(p_value text, p_src text)
+-- blanks and punctuation, without case) that is not a key of p_words, the words of the
+-- retention schemas' routines without their comments (_own_words). A value made of
+-- pg-retention's words alone ('approved', 'requires an approved proposal') is kept in
+-- messages: the application writes the person's row, and a "person" whose values were the
+-- words of the ledger's errors and approvers' comments erased them from evidence that
+-- concerned no one (round atk120 F4). Looked up only for values some message quotes.
+drop function if exists retention_internal._names_someone(text, text);
+create or replace function retention_internal._names_someone(p_value text, p_words jsonb)
 returns boolean
 language sql
 immutable
@@ -555,26 +556,32 @@ set search_path = pg_catalog, pg_temp
 as $$
   select exists (
     select from pg_catalog.regexp_split_to_table(pg_catalog.lower(p_value collate "default"), '[[:space:][:punct:]]+') w(w)
-     where w.w <> '' and not p_src ~* ('\m' || w.w || '\M'))
+     where w.w <> '' and not p_words ? w.w)
 $$;
-comment on function retention_internal._names_someone(text, text) is
-  'Internal. Whether a value has a word (between blanks and punctuation) the given code (_own_words) does not use: else it is made of pg-retention''s own words, and erasures leave it in messages.';
-revoke all on function retention_internal._names_someone(text, text) from public;
+comment on function retention_internal._names_someone(text, jsonb) is
+  'Internal. Whether a value has a word (between blanks and punctuation) that is not one of the given words (_own_words): else it is made of pg-retention''s own words, and erasures leave it in messages.';
+revoke all on function retention_internal._names_someone(text, jsonb) from public;
 
--- The code of the retention schemas' routines, their comments left out (the examples
--- there name made-up people): the words pg-retention's messages are made of.
+-- The words of the retention schemas' routines, their comments left out (the examples
+-- there name made-up people), lowered, as the keys of a JSON object (a lookup per word,
+-- not a search of the code: round atk124 F7).
+drop function if exists retention_internal._own_words();
 create or replace function retention_internal._own_words()
-returns text
+returns jsonb
 language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(string_agg(pg_catalog.regexp_replace(p.prosrc, '--[^\n]*', '', 'g'), ' '), '')
-    from pg_catalog.pg_proc p
-   where p.pronamespace in ('retention'::pg_catalog.regnamespace, 'retention_internal'::pg_catalog.regnamespace)
+  select coalesce(pg_catalog.jsonb_object_agg(w.w, true), '{}')
+    from (select distinct x.w
+            from pg_catalog.pg_proc p
+           cross join lateral pg_catalog.regexp_split_to_table(
+                   pg_catalog.lower(pg_catalog.regexp_replace(p.prosrc, '--[^\n]*', '', 'g')), '[^a-z0-9]+') x(w)
+           where p.pronamespace in ('retention'::pg_catalog.regnamespace, 'retention_internal'::pg_catalog.regnamespace)
+             and x.w <> '') w
 $$;
 comment on function retention_internal._own_words() is
-  'Internal. The code of the retention schemas'' routines without their comments: the words pg-retention''s messages are made of (_names_someone).';
+  'Internal. The words of the retention schemas'' routines without their comments, lowered, as the keys of a JSON object: the words pg-retention''s messages are made of (_names_someone).';
 revoke all on function retention_internal._own_words() from public;
 
 -- Erases p_vals (those of four characters or more, naming someone: _names_someone)
@@ -584,7 +591,7 @@ revoke all on function retention_internal._own_words() from public;
 -- policies, requests' status reasons on the same subject table, archive objects' and
 -- object deletions' errors of those tables, and those policies' proposals' notes and
 -- approvers' comments ('[erased]'). Messages that concern other tables keep a value
--- unless it identifies on its own (an e-mail address, five digits or more, or several
+-- unless it identifies on its own (an e-mail address, seven digits or more in all, or several
 -- words: what a webhook receiver or a store may have echoed); a single word of the
 -- person's rows there is anybody's word (round atk120 F4: an application's made-up person
 -- rewrote another policy's ledger error and an approver's comment). Every message changed
@@ -612,7 +619,7 @@ declare
   v_scope text;
   v_done  jsonb := '[]';
   v_n     jsonb;
-  v_src   text;
+  v_src   jsonb;
 begin
   if v_vals = '{}' then
     return;
@@ -635,7 +642,7 @@ begin
     v_src := retention_internal._own_words();
   end if;
   v_wide := array(select v from unnest(v_vals) v
-                   where v ~ '@' or v ~ '[0-9]{5,}'
+                   where v ~ '@' or pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
                       or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
                           and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
                                                                 v_src)));
@@ -656,30 +663,33 @@ begin
   -- person ($3: the request, $4: its tables, $5: their policies, $6: those policies'
   -- names, $7: the tables' names, $8: the subject table).
   for v_tbl, v_col, v_key, v_scope in
-    values ('runs', 'error', 'run_id', 't.request_id = $3 or t.policy_id = any ($5)'),
-           ('runs', 'error_hint', 'run_id', 't.request_id = $3 or t.policy_id = any ($5)'),
-           ('run_row_failures', 'error', 'run_id', 't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))'),
-           ('erasure_requests', 'status_reason', 'request_id', 't.request_id = $3 or t.subject_table = $8'),
+    values ('runs', 'error', 'to_jsonb(t.run_id)', 't.request_id = $3 or t.policy_id = any ($5)'),
+           ('runs', 'error_hint', 'to_jsonb(t.run_id)', 't.request_id = $3 or t.policy_id = any ($5)'),
+           -- A failed row by its run, batch and time (a run has many: round atk124 F2; not
+           -- by its key, which may be the person's).
+           ('run_row_failures', 'error', 'jsonb_build_object(''run_id'', t.run_id, ''batch_no'', t.batch_no, ''failed_at'', t.failed_at)',
+            't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))'),
+           ('erasure_requests', 'status_reason', 'to_jsonb(t.request_id)', 't.request_id = $3 or t.subject_table = $8'),
            -- What a webhook receiver, a store or S3 answered (round atk92 F7).
-           ('notifications', 'last_error', 'notification_id',
+           ('notifications', 'last_error', 'to_jsonb(t.notification_id)',
             't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))
              or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or (t.run_id is null and t.policy_name is null)'),
-           ('archive_objects', 'error', 'object_id', 't.rels operator(pg_catalog.&&) $4'),
-           ('backup_prunings', 'error', 'pruning_id', 'false'),
-           ('object_deletions', 'last_error', 'deletion_id', 't.rel_name = any ($7)'),
+           ('archive_objects', 'error', 'to_jsonb(t.object_id)', 't.rels operator(pg_catalog.&&) $4'),
+           ('backup_prunings', 'error', 'to_jsonb(t.pruning_id)', 'false'),
+           ('object_deletions', 'last_error', 'to_jsonb(t.deletion_id)', 't.rel_name = any ($7)'),
            -- What a proposer and an approver wrote (round atk100 F2).
-           ('proposals', 'note', 'proposal_id', 't.policy_id = any ($5)'),
-           ('proposals', 'decision_comment', 'proposal_id', 't.policy_id = any ($5)')
+           ('proposals', 'note', 'to_jsonb(t.proposal_id)', 't.policy_id = any ($5)'),
+           ('proposals', 'decision_comment', 'to_jsonb(t.proposal_id)', 't.policy_id = any ($5)')
   loop
     execute format(
       'with c as (
          update retention.%1$I t
             set %2$I = retention_internal._erase_in(t.%2$I, case when (%4$s) then $1 else $9 end, ''[erased]'', ''bare'')
            from retention.%1$I o
-          where o.%3$I = t.%3$I
+          where o.ctid = t.ctid
             and (((%4$s) and pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2))
                  or pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($10))
-         returning t.%3$I as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.%2$I, ''UTF8'')), ''hex'') as before,
+         returning %3$s as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.%2$I, ''UTF8'')), ''hex'') as before,
                    o.%2$I is distinct from t.%2$I as changed)
        select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', c.id, ''sha256_before'', c.before) order by c.id), ''[]'')
          from c where c.changed',

@@ -178,3 +178,29 @@ describe('one person under two names (atk120 F1)', () => {
     await q(`drop schema e1 cascade`);
   });
 });
+
+describe('another policy\'s messages, round atk124', () => {
+  it('a phone number in groups goes (F1); a made-up person\'s five-digit numbers do not rewrite a case number (F3); each failed row changed is its own audit entry (F2)', async () => {
+    await q(`create schema e7`);
+    await q(`create table e7.people (id bigint primary key, name text, phone text, tags jsonb)`);
+    await q(`insert into e7.people values (7, 'Yvaine Quorra', '+44 20 7946 0958', '["12345", "54321", 67890]')`);
+    await q(`create table e7.orders (id int primary key, note text, created_at timestamptz not null default now() - interval '3 years')`);
+    await q(`insert into e7.orders values (1, 'call +44 20 7946 0958'), (2, 'under case 12345'), (3, 'call +44 20 7946 0958 again')`);
+    await q(`create function e7.guard() returns trigger language plpgsql as $f$ begin raise exception 'order %: %', old.id, old.note; end $f$`);
+    await q(`create trigger guard before delete on e7.orders for each row execute function e7.guard()`);
+    await q(`select retention.set_policy('e7.orders', 'e7.orders', 'delete', 'created_at', '1 year')`);
+    await db.call(`call retention.run('e7.orders')`).catch(() => {});
+    const failures = `select f.error from retention.run_row_failures f join retention.runs r using (run_id) where r.policy_name = 'e7.orders' order by 1`;
+    expect(await q(failures)).toHaveLength(3);
+    await q(`select retention.set_erasure_rule('e7.people', 'delete')`);
+    const req = await file('e7.people', '7');
+    expect(await processed(req)).toBe('completed');
+    expect((await q(failures)).map((r) => r.error)).toEqual([
+      expect.stringMatching(/^order 1: call \[erased\]$/), expect.stringMatching(/^order 2: under case 12345$/),
+      expect.stringMatching(/^order 3: call \[erased\] again$/)]);
+    const [entry] = await q(`select details from retention.audit_log where action = 'erasure.messages_erased' and object_name = $1`, [String(req)]);
+    const rows = (entry!.details.messages as { table: string; id: unknown }[]).filter((m) => m.table === 'run_row_failures');
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((m) => JSON.stringify(m.id))).size).toBe(2);
+  });
+});
