@@ -189,11 +189,13 @@ describe('retention.run_due', () => {
     await makeEvents(db, 'app.rd_due', 100, 100);
     await makeEvents(db, 'app.rd_later', 100, 100);
     await makeEvents(db, 'app.rd_off', 100, 100);
-    // Every minute, created an hour ago: due. Yearly on 1 Jan, created now: not due since its creation.
-    await db.q(`select retention.set_policy('rd.due', 'app.rd_due', 'delete', 'created_at', p_retain => '30 days', p_schedule => '* * * * *')`);
+    // Hourly, created two hours ago: due (hourly, not every minute: a minute that ended
+    // between the run and the check below made it due again). Yearly on 1 Jan, created
+    // now: not due since its creation.
+    await db.q(`select retention.set_policy('rd.due', 'app.rd_due', 'delete', 'created_at', p_retain => '30 days', p_schedule => '0 * * * *')`);
     await db.q(`select retention.set_policy('rd.later', 'app.rd_later', 'delete', 'created_at', p_retain => '30 days', p_schedule => '0 0 1 1 *')`);
     await db.q(`select retention.set_policy('rd.off', 'app.rd_off', 'delete', 'created_at', p_retain => '30 days', p_schedule => '* * * * *', p_enabled => false)`);
-    await db.q(`update retention.policies set created_at = now() - interval '1 hour' where name like 'rd.%'`);
+    await db.q(`update retention.policies set created_at = now() - interval '2 hours' where name like 'rd.%'`);
     const due = (await db.q<{ policy: string }>(`select policy from retention.due_policies() where policy like 'rd.%'`)).map((r) => r.policy);
     expect(due).toEqual(['rd.due']);
     await db.call(`call retention.run_due()`);
