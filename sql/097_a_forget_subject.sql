@@ -176,6 +176,100 @@ $$;
 comment on function retention_internal._note_late_holds(bigint) is
   'Internal. Records the subject holds placed while an erasure''s steps ran on a value they kept of the person''s rows (as written or loosely), so they are forgotten once released.';
 
+-- What an erasure's messages may concern (round atk124 F6): the tables of its plan and
+-- its subject table, with those that hold their keys (_hold_reads_family), their names,
+-- the policies on them (dropped ones too) and those policies' names, and the runs of those
+-- policies and of the request. Messages elsewhere keep a value of the person's unless it
+-- identifies on its own (_wide_values): integer keys collide across tables, and 'parent
+-- (42) has open orders' of another table is no message about user 42.
+create or replace function retention_internal._erasure_scope(p_request bigint,
+  out rels oid[], out names text[], out policies bigint[], out policy_names text[], out runs bigint[])
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_req retention.erasure_requests;
+begin
+  select * into v_req from retention.erasure_requests q where q.request_id = p_request;
+  rels := retention_internal._hold_reads_family(
+            array(select r from (select to_regclass(x ->> 'target')::oid as r
+                                   from jsonb_array_elements(case when jsonb_typeof(v_req.plan) = 'array' then v_req.plan else '[]' end) x
+                                 union select v_req.subject_table::oid) y where r is not null));
+  names := array(select retention.qualified_name(r::regclass) from unnest(rels) r);
+  policies := array(select p.policy_id from retention.policies p where p.target = any (rels));
+  policy_names := array(select p.name from retention.policies p where p.policy_id = any (policies));
+  runs := array(select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (policies));
+end
+$$;
+comment on function retention_internal._erasure_scope(bigint) is
+  'Internal. The tables, table names, policies, policy names and runs whose messages may concern an erasure request''s person: its plan''s tables and subject table with the tables holding their keys, the policies on them and their runs, and the request''s own runs.';
+revoke all on function retention_internal._erasure_scope(bigint) from public;
+
+-- Of a person's values, those that identify on their own, and go from every message, not
+-- only from those that may concern the person: an e-mail address, seven digits or more in
+-- all (a phone, card or account number, however grouped), or several words one of which,
+-- its numbers left out, is not pg-retention's own (_names_someone; round atk124 F1, F3).
+create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_words jsonb := p_words;
+begin
+  if v_words is null
+     and exists (select from unnest(p_vals) v where v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]') then
+    v_words := retention_internal._own_words();
+  end if;
+  return array(select v from unnest(p_vals) v
+                where v ~ '@' or pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
+                   or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
+                       and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
+                                                             v_words)));
+end
+$$;
+comment on function retention_internal._wide_values(text[], jsonb) is
+  'Internal. Of a person''s values, those that identify on their own (an e-mail address, seven digits or more, several words not all pg-retention''s own): erased from every message, not only from those about the person''s tables.';
+revoke all on function retention_internal._wide_values(text[], jsonb) from public;
+
+-- One message an erasure changed, for its erasure.messages_erased audit entry: the table,
+-- the column, the row (by what names it: a run, a failed row's run, batch and time) and a
+-- sha256 of what it said. Null when the message is unchanged.
+create or replace function retention_internal._message_entry(p_table text, p_column text, p_id jsonb, p_before text, p_after text)
+returns jsonb
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_before is distinct from p_after
+              then pg_catalog.jsonb_build_object('table', p_table, 'column', p_column, 'id', p_id,
+                     'sha256_before', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(coalesce(p_before, ''), 'UTF8')), 'hex')) end
+$$;
+comment on function retention_internal._message_entry(text, text, jsonb, text, text) is
+  'Internal. An erasure.messages_erased entry for one changed message (table, column, row id, sha256 of the text before), or null when it did not change.';
+revoke all on function retention_internal._message_entry(text, text, jsonb, text, text) from public;
+
+-- Appends the erasure.messages_erased audit entry naming the messages an erasure changed
+-- (none: no entry). Every rewrite of a message by an erasure is listed in one (round
+-- atk124 F6: the key replaced at completion and the short words were not).
+create or replace function retention_internal._audit_messages(p_request bigint, p_messages jsonb)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if coalesce(jsonb_array_length(p_messages), 0) > 0 then
+    perform retention_internal._append_audit('erasure.messages_erased', 'erasure_request', p_request::text,
+                                             jsonb_build_object('messages', p_messages));
+  end if;
+end
+$$;
+comment on function retention_internal._audit_messages(bigint, jsonb) is
+  'Internal. Appends an erasure.messages_erased audit entry listing the messages an erasure changed (_message_entry), if any.';
+revoke all on function retention_internal._audit_messages(bigint, jsonb) from public;
+
 -- What the retention schema itself knows of a person, forgotten when their erasure
 -- completes (erasure_step calls this last, in the transaction that completes the request).
 -- The audit log never held their values, only tokens (_subject_token); this removes the
@@ -227,6 +321,9 @@ declare
   n_dups     bigint := 0;
   v_n        bigint;
   v_dup      retention.erasure_requests;
+  v_scope    record;
+  v_wide     text[];
+  v_done     jsonb := '[]';
 begin
   select * into strict v_req from retention.erasure_requests r where r.request_id = p_request;
   v_type := (select k.key_type from retention_internal._single_key(v_req.subject_table) k);
@@ -303,21 +400,37 @@ begin
      and (select count(*) from jsonb_object_keys(pr.row_key)) = 1;
   v_reasons := array(select distinct r from unnest(v_reasons) r where r is not null and btrim(r) <> '');
 
+  -- Messages that may concern the person (_erasure_scope) lose their key where they quote
+  -- it; others only a key that identifies on its own, an e-mail address (round atk124 F6:
+  -- erasing user 42 rewrote another table's 'parent (42) has open orders').
+  v_scope := retention_internal._erasure_scope(p_request);
+  v_wide := retention_internal._wide_values(v_values, null);
   -- Notifications: rows_flagged of those policies list the key; the request's own name who
-  -- asked and why it waited (a hold's reason); any may quote a value in a message.
-  update retention.notifications n
-     set payload = retention_internal._redact_notice(
-           case when n.payload ->> 'request_id' = p_request::text
-                then n.payload - 'requested_by' - 'status_reason' else n.payload end,
-           case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
-                when n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
-                then v_values
-                else '{}' end,
-           v_values, v_token)
-   where n.payload ->> 'request_id' = p_request::text
-      or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs)))
-      or n.payload::text like any (array(select retention_internal._like_pattern(v, true) from unnest(v_values) v));
-  get diagnostics n_notes = row_count;
+  -- asked and why it waited (a hold's reason); those of its scope may quote the key in a
+  -- message, any other one a key that identifies on its own.
+  with m as (
+    update retention.notifications n
+       set payload = retention_internal._redact_notice(
+             case when n.payload ->> 'request_id' = p_request::text
+                  then n.payload - 'requested_by' - 'status_reason' else n.payload end,
+             case when n.payload ->> 'request_id' = p_request::text then v_values || v_reasons || v_req.requested_by
+                  when n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs))
+                  then v_values
+                  else '{}' end,
+             case when n.payload ->> 'request_id' = p_request::text or n.run_id = any (v_scope.runs)
+                       or n.policy_name = any (v_scope.policy_names)
+                  then v_values else v_wide end,
+             v_token)
+      from retention.notifications o
+     where o.notification_id = n.notification_id
+       and (n.payload ->> 'request_id' = p_request::text
+            or (n.kind = 'rows_flagged' and (n.policy_name = any (v_names) or n.payload ->> 'table' = any (v_tables) or coalesce(n.run_id, (n.payload ->> 'run_id')::bigint) = any (v_runs)))
+            or n.payload::text like any (array(select retention_internal._like_pattern(v, true)
+                                                 from unnest(case when n.run_id = any (v_scope.runs) or n.policy_name = any (v_scope.policy_names)
+                                                                  then v_values else v_wide end) v)))
+    returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+  select coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]'), count(*) filter (where m.e is not null)
+    into v_done, n_notes from m;
   -- A rows_flagged notice that listed only their row went to their tenant alone: the
   -- tenant goes too, whatever the rule did with the row (a scrub keeps it; round atk66 F8).
   update retention.notifications n
@@ -331,35 +444,70 @@ begin
   -- Failed rows of their row, in runs on their table (policies dropped since too): the key
   -- becomes the token and the error goes (it may quote any column of the row). Elsewhere,
   -- quoted occurrences in errors.
-  update retention.run_row_failures f
-     set row_key = retention_internal._redact_jsonb(f.row_key, v_values, '{}', v_token),
-         error = 'removed when the erasure completed'
-   where f.run_id = any (v_runs)
-     and exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_values));
-  get diagnostics n_fail = row_count;
-  update retention.run_row_failures f
-     set error = retention_internal._erase_in(f.error, v_values, v_token, 'quoted')
-   where f.error like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v))
-     and f.error is distinct from retention_internal._erase_in(f.error, v_values, v_token, 'quoted');
+  with m as (
+    update retention.run_row_failures f
+       set row_key = retention_internal._redact_jsonb(f.row_key, v_values, '{}', v_token),
+           error = 'removed when the erasure completed'
+      from retention.run_row_failures o
+     where o.ctid = f.ctid and f.run_id = any (v_runs)
+       and exists (select from jsonb_each_text(f.row_key) k where k.value = any (v_values))
+    returning retention_internal._message_entry('run_row_failures', 'error',
+                jsonb_build_object('run_id', f.run_id, 'batch_no', f.batch_no, 'failed_at', f.failed_at), o.error, f.error) as e)
+  select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]'), count(*) into v_done, n_fail from m;
+  -- Quoted occurrences of the key in other failed rows' errors: in runs of the scope; in
+  -- any other run only a key that identifies on its own.
+  with m as (
+    update retention.run_row_failures f
+       set error = retention_internal._erase_in(f.error, case when f.run_id = any (v_scope.runs) then v_values else v_wide end, v_token, 'quoted')
+      from retention.run_row_failures o
+     where o.ctid = f.ctid
+       and f.error like any (array(select retention_internal._like_pattern(v, false)
+                                     from unnest(case when f.run_id = any (v_scope.runs) then v_values else v_wide end) v))
+       and f.error is distinct from retention_internal._erase_in(f.error, case when f.run_id = any (v_scope.runs) then v_values else v_wide end, v_token, 'quoted')
+    returning retention_internal._message_entry('run_row_failures', 'error',
+                jsonb_build_object('run_id', f.run_id, 'batch_no', f.batch_no, 'failed_at', f.failed_at), o.error, f.error) as e)
+  select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
   -- The request's own runs worked on the person's rows only: their messages go, and the
   -- notifications of those runs' failures with them.
-  update retention.notifications n
-     set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
-   where n.run_id in (select r.run_id from retention.runs r where r.request_id = p_request)
-     and n.payload ->> 'error' is not null;
-  update retention.runs r
-     set error = case when r.error is not null then 'removed when the erasure completed' end,
-         error_hint = null
-   where r.request_id = p_request and (r.error is not null or r.error_hint is not null);
-  get diagnostics n_runs = row_count;
-  update retention.runs r
-     set error = retention_internal._erase_in(r.error, v_values, v_token, 'quoted'),
-         error_hint = retention_internal._erase_in(r.error_hint, v_values, v_token, 'quoted')
-   where (r.error like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v))
-          or r.error_hint like any (array(select retention_internal._like_pattern(v, false) from unnest(v_values) v)))
-     and (r.error, r.error_hint) is distinct from
-         (retention_internal._erase_in(r.error, v_values, v_token, 'quoted'), retention_internal._erase_in(r.error_hint, v_values, v_token, 'quoted'));
-  get diagnostics v_n = row_count;
+  with m as (
+    update retention.notifications n
+       set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
+      from retention.notifications o
+     where o.notification_id = n.notification_id
+       and n.run_id in (select r.run_id from retention.runs r where r.request_id = p_request)
+       and n.payload ->> 'error' is distinct from 'removed when the erasure completed'
+       and n.payload ->> 'error' is not null
+    returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+  select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+  with m as (
+    update retention.runs r
+       set error = case when r.error is not null then 'removed when the erasure completed' end,
+           error_hint = null
+      from retention.runs o
+     where o.run_id = r.run_id and r.request_id = p_request and (r.error is not null or r.error_hint is not null)
+    returning array[retention_internal._message_entry('runs', 'error', to_jsonb(r.run_id), o.error, r.error),
+                    retention_internal._message_entry('runs', 'error_hint', to_jsonb(r.run_id), o.error_hint, r.error_hint)] as es)
+  select v_done || coalesce((select jsonb_agg(e) from m cross join lateral unnest(m.es) e where e is not null), '[]'),
+         (select count(*) from m)
+    into v_done, n_runs;
+  -- Quoted occurrences in other runs' errors and hints: those of the scope, and any
+  -- other's of a key that identifies on its own.
+  with m as (
+    update retention.runs r
+       set error = retention_internal._erase_in(r.error, x.vals, v_token, 'quoted'),
+           error_hint = retention_internal._erase_in(r.error_hint, x.vals, v_token, 'quoted')
+      from retention.runs o
+     cross join lateral (select case when o.run_id = any (v_scope.runs) then v_values else v_wide end as vals) x
+     where o.run_id = r.run_id
+       and (r.error like any (array(select retention_internal._like_pattern(v, false) from unnest(x.vals) v))
+            or r.error_hint like any (array(select retention_internal._like_pattern(v, false) from unnest(x.vals) v)))
+       and (r.error, r.error_hint) is distinct from
+           (retention_internal._erase_in(r.error, x.vals, v_token, 'quoted'), retention_internal._erase_in(r.error_hint, x.vals, v_token, 'quoted'))
+    returning array[retention_internal._message_entry('runs', 'error', to_jsonb(r.run_id), o.error, r.error),
+                    retention_internal._message_entry('runs', 'error_hint', to_jsonb(r.run_id), o.error_hint, r.error_hint)] as es)
+  select v_done || coalesce((select jsonb_agg(e) from m cross join lateral unnest(m.es) e where e is not null), '[]'),
+         (select count(*) from m)
+    into v_done, v_n;
   n_runs := n_runs + v_n;
 
   update retention.erasure_requests set requested_by = '(' || v_erased || ')' where request_id = p_request;
@@ -398,19 +546,35 @@ begin
     end if;
     -- Its runs worked on the person's rows only, as this request's: their conditions
     -- (which quote the key), messages and failed rows go (round atk55).
-    update retention.run_row_failures f
-       set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
-     where f.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id);
-    update retention.notifications n
-       set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
-     where n.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id)
-       and n.payload ->> 'error' is not null;
-    update retention.runs r
-       set spec = r.spec - 'cond',
-           error = case when r.error is not null then 'removed when the erasure completed' end,
-           error_hint = null
-     where r.request_id = v_dup.request_id;
-    get diagnostics v_n = row_count;
+    with m as (
+      update retention.run_row_failures f
+         set row_key = jsonb_build_object('erased', true), error = 'removed when the erasure completed'
+        from retention.run_row_failures o
+       where o.ctid = f.ctid and f.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id)
+      returning retention_internal._message_entry('run_row_failures', 'error',
+                  jsonb_build_object('run_id', f.run_id, 'batch_no', f.batch_no, 'failed_at', f.failed_at), o.error, f.error) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+    with m as (
+      update retention.notifications n
+         set payload = n.payload || jsonb_build_object('error', 'removed when the erasure completed')
+        from retention.notifications o
+       where o.notification_id = n.notification_id
+         and n.run_id in (select r.run_id from retention.runs r where r.request_id = v_dup.request_id)
+         and n.payload ->> 'error' is not null
+      returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+    with m as (
+      update retention.runs r
+         set spec = r.spec - 'cond',
+             error = case when r.error is not null then 'removed when the erasure completed' end,
+             error_hint = null
+        from retention.runs o
+       where o.run_id = r.run_id and r.request_id = v_dup.request_id
+      returning array[retention_internal._message_entry('runs', 'error', to_jsonb(r.run_id), o.error, r.error),
+                      retention_internal._message_entry('runs', 'error_hint', to_jsonb(r.run_id), o.error_hint, r.error_hint)] as es)
+    select v_done || coalesce((select jsonb_agg(e) from m cross join lateral unnest(m.es) e where e is not null), '[]'),
+           (select count(*) from m)
+      into v_done, v_n;
     n_runs := n_runs + v_n;
     -- What its own steps recorded: holds in force then, released since, and its kept values
     -- (round atk86 F3).
@@ -423,10 +587,14 @@ begin
            step_run = null, processing_pid = null,
            plan = (select jsonb_agg(e - 'cond' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
      where request_id = v_dup.request_id;
-    update retention.notifications n
-       set payload = retention_internal._redact_jsonb(n.payload - 'requested_by' - 'status_reason',
-                                             v_values || v_dup.requested_by, v_values, v_token)
-     where n.payload ->> 'request_id' = v_dup.request_id::text;
+    with m as (
+      update retention.notifications n
+         set payload = retention_internal._redact_jsonb(n.payload - 'requested_by' - 'status_reason',
+                                               v_values || v_dup.requested_by, v_values, v_token)
+        from retention.notifications o
+       where o.notification_id = n.notification_id and n.payload ->> 'request_id' = v_dup.request_id::text
+      returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
     perform retention_internal._append_audit('erasure.completed', 'erasure_request', v_dup.request_id::text,
       jsonb_build_object('subject_hash', v_token, 'by_request', p_request));
     insert into retention.notifications (kind, dedupe_key, payload)
@@ -459,6 +627,7 @@ begin
   select count(*) into n_flags from retention.flagged_rows f where f.row_key = v_token or f.close_reason = v_erased;
   select count(*) into n_fail from retention.run_row_failures f where f.row_key::text like '%' || v_token || '%';
   select count(*) into v_n from retention.proposal_rows pr where pr.row_key ->> 'erased' = v_token;
+  perform retention_internal._audit_messages(p_request, v_done);
   return jsonb_build_object('holds', n_holds, 'exemptions', n_ex, 'flags', n_flags, 'notifications', n_notes,
                             'failed_rows', n_fail, 'run_errors', n_runs, 'other_requests', n_dups,
                             'proposal_rows', v_n);
@@ -638,22 +807,10 @@ begin
   end if;
   -- Several words identify only with a word of letters that is not pg-retention's own
   -- ('proposal 11' is the ledger's words and a number, not a person).
-  if v_src is null and exists (select from unnest(v_vals) v where v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]') then
-    v_src := retention_internal._own_words();
-  end if;
-  v_wide := array(select v from unnest(v_vals) v
-                   where v ~ '@' or pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
-                      or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
-                          and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
-                                                                v_src)));
+  v_wide := retention_internal._wide_values(v_vals, v_src);
   select * into v_req from retention.erasure_requests q where q.request_id = p_request;
-  v_rels := retention_internal._hold_reads_family(
-              array(select r from (select to_regclass(x ->> 'target')::oid as r
-                                     from jsonb_array_elements(case when jsonb_typeof(v_req.plan) = 'array' then v_req.plan else '[]' end) x
-                                   union select v_req.subject_table::oid) y where r is not null));
-  v_names := array(select retention.qualified_name(r::regclass) from unnest(v_rels) r);
-  v_pols := array(select p.policy_id from retention.policies p where p.target = any (v_rels));
-  v_pnames := array(select p.name from retention.policies p where p.policy_id = any (v_pols));
+  select s.rels, s.names, s.policies, s.policy_names into v_rels, v_names, v_pols, v_pnames
+    from retention_internal._erasure_scope(p_request) s;
   -- Lowered, the final sigma as σ, on both sides (round atk107 F2).
   v_pats := array(select pg_catalog.translate(pg_catalog.lower(retention_internal._like_pattern(v, false) collate retention_internal.fold), 'ς', 'σ')
                     from unnest(v_vals) v);
@@ -682,7 +839,7 @@ begin
            ('proposals', 'decision_comment', 'to_jsonb(t.proposal_id)', 't.policy_id = any ($5)')
   loop
     execute format(
-      'with c as (
+      'with m as (
          update retention.%1$I t
             set %2$I = retention_internal._erase_in(t.%2$I, case when (%4$s) then $1 else $9 end, ''[erased]'', ''bare'')
            from retention.%1$I o
@@ -691,15 +848,15 @@ begin
                  or pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($10))
          returning %3$s as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.%2$I, ''UTF8'')), ''hex'') as before,
                    o.%2$I is distinct from t.%2$I as changed)
-       select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', c.id, ''sha256_before'', c.before) order by c.id), ''[]'')
-         from c where c.changed',
+       select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', m.id, ''sha256_before'', m.before) order by m.id), ''[]'')
+         from m where m.changed',
       v_tbl, v_col, v_key, v_scope)
       into v_n
       using v_vals, v_pats, p_request, v_rels, v_pols, v_pnames, v_names, v_req.subject_table::oid, v_wide, v_wpats;
     v_done := v_done || v_n;
   end loop;
   -- A notification's payload quotes the run's error and the request's status reason.
-  with c as (
+  with m as (
     update retention.notifications n
        set payload = n.payload
                      || case when n.payload ? 'error'
@@ -720,13 +877,10 @@ begin
             or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
     returning n.notification_id as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.payload::text, 'UTF8')), 'hex') as before,
               o.payload is distinct from n.payload as changed)
-  select v_done || coalesce(jsonb_agg(jsonb_build_object('table', 'notifications', 'column', 'payload', 'id', c.id, 'sha256_before', c.before) order by c.id), '[]')
+  select v_done || coalesce(jsonb_agg(jsonb_build_object('table', 'notifications', 'column', 'payload', 'id', m.id, 'sha256_before', m.before) order by m.id), '[]')
     into v_done
-    from c where c.changed;
-  if jsonb_array_length(v_done) > 0 then
-    perform retention_internal._append_audit('erasure.messages_erased', 'erasure_request', p_request::text,
-                                             jsonb_build_object('messages', v_done));
-  end if;
+    from m where m.changed;
+  perform retention_internal._audit_messages(p_request, v_done);
 end
 $$;
 comment on function retention_internal._erase_in_messages(text[], bigint) is
@@ -1035,6 +1189,7 @@ declare
   v_refcols  text;
   v_lhold    bigint[];
   v_lval     text[];
+  v_done     jsonb := '[]';
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -1359,16 +1514,22 @@ begin
     -- columns, one the person's e-mail; round atk86 F4).
     -- A table rebuilt under its name since (a new OID) is found by that name (round atk92
     -- F6: the run's old OID, gone, read as "row gone").
-    update retention.run_row_failures f
-       set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
-     where exists (select from jsonb_each_text(f.row_key) k
-                    where k.value = any (v_keyvals)
-                      and ((select count(*) from jsonb_object_keys(f.row_key)) = 1
-                           or pg_catalog.lower(k.key || '=' || k.value) = any (v_keynamed)))
-       and retention_internal._key_json_gone(
-             (select coalesce((select k2.oid from pg_catalog.pg_class k2 where k2.oid = (r.spec ->> 'rel')::oid),
-                              retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
-                from retention.runs r where r.run_id = f.run_id), f.row_key);
+    with m as (
+      update retention.run_row_failures f
+         set row_key = jsonb_build_object('erased', p_token), error = 'removed when the erasure completed'
+        from retention.run_row_failures o
+       where o.ctid = f.ctid
+         and exists (select from jsonb_each_text(f.row_key) k
+                      where k.value = any (v_keyvals)
+                        and ((select count(*) from jsonb_object_keys(f.row_key)) = 1
+                             or pg_catalog.lower(k.key || '=' || k.value) = any (v_keynamed)))
+         and retention_internal._key_json_gone(
+               (select coalesce((select k2.oid from pg_catalog.pg_class k2 where k2.oid = (r.spec ->> 'rel')::oid),
+                                retention_internal._rel_of_name(r.spec #>> '{policy,target}'))
+                  from retention.runs r where r.run_id = f.run_id), f.row_key)
+      returning retention_internal._message_entry('run_row_failures', 'error',
+                  jsonb_build_object('run_id', f.run_id, 'batch_no', f.batch_no, 'failed_at', f.failed_at), o.error, f.error) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
     update retention.proposal_rows pr
        set row_key = jsonb_build_object('erased', p_token, 'n', gen_random_uuid()), row_hash = ''
      where not pr.row_key ? 'erased'
@@ -1388,12 +1549,18 @@ begin
 
   -- Failed rows of their rows.
   execute format(
-    'update retention.run_row_failures f
-        set row_key = case when $3 then jsonb_build_object(''erased'', $2) else f.row_key end,
-            error = ''removed when the erasure completed''
-      where f.run_id = any ($1) and exists (select from %s t where (%s) and %s = f.row_key)',
+    'with m as (
+       update retention.run_row_failures f
+          set row_key = case when $3 then jsonb_build_object(''erased'', $2) else f.row_key end,
+              error = ''removed when the erasure completed''
+         from retention.run_row_failures o
+        where o.ctid = f.ctid and f.run_id = any ($1) and exists (select from %s t where (%s) and %s = f.row_key)
+       returning retention_internal._message_entry(''run_row_failures'', ''error'',
+                   jsonb_build_object(''run_id'', f.run_id, ''batch_no'', f.batch_no, ''failed_at'', f.failed_at), o.error, f.error) as e)
+     select $4 || coalesce(jsonb_agg(m.e) filter (where m.e is not null), ''[]'') from m',
     v_tbl, p_cond, v_rowkey)
-    using v_runs, p_token, v_delete;
+    into v_done
+    using v_runs, p_token, v_delete, v_done;
 
   -- A proposal's frozen rows (approval-gated policies) name rows by their key: a deleted
   -- row's key becomes the request's token, and its hash goes (atk66 F12).
@@ -1416,12 +1583,22 @@ begin
   -- where a reason such as 'fraud investigation' is anybody's words (round atk104 F8).
   v_rvals := array(select distinct r from unnest(v_rvals) r where r is not null and pg_catalog.length(r) >= 4);
   if v_rvals <> '{}' then
-    update retention.erasure_requests q
-       set status_reason = retention_internal._erase_in(q.status_reason, v_rvals, '[erased]', 'bare')
-     where q.status_reason ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r));
-    update retention.notifications n
-       set payload = n.payload || jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_rvals, '[erased]', 'bare'))
-     where n.payload ->> 'status_reason' ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r));
+    with m as (
+      update retention.erasure_requests q
+         set status_reason = retention_internal._erase_in(q.status_reason, v_rvals, '[erased]', 'bare')
+        from retention.erasure_requests o
+       where o.request_id = q.request_id
+         and q.status_reason ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r))
+      returning retention_internal._message_entry('erasure_requests', 'status_reason', to_jsonb(q.request_id), o.status_reason, q.status_reason) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+    with m as (
+      update retention.notifications n
+         set payload = n.payload || jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_rvals, '[erased]', 'bare'))
+        from retention.notifications o
+       where o.notification_id = n.notification_id
+         and n.payload ->> 'status_reason' ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r))
+      returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
   end if;
   -- Messages of runs on this table: their values as whole words, however short.
   -- Only the words that occur in those messages (a person may have many rows).
@@ -1433,17 +1610,33 @@ begin
               (select string_agg(n.payload ->> 'error', ' ') from retention.notifications n where n.run_id = any (v_runs))) as text) m;
   end if;
   if v_words <> '{}' and v_runs <> '{}' then
-    update retention.runs r
-       set error = retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), error_hint = retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word')
-     where r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)
-       and (r.error, r.error_hint) is distinct from (retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word'));
-    update retention.run_row_failures f
-       set error = retention_internal._erase_in(f.error, v_words, '[erased]', 'word')
-     where f.run_id = any (v_runs) and f.error is distinct from retention_internal._erase_in(f.error, v_words, '[erased]', 'word');
-    update retention.notifications n
-       set payload = n.payload || jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
-     where n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word');
+    with m as (
+      update retention.runs r
+         set error = retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), error_hint = retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word')
+        from retention.runs o
+       where o.run_id = r.run_id and r.run_id = any (v_runs) and (r.error is not null or r.error_hint is not null)
+         and (r.error, r.error_hint) is distinct from (retention_internal._erase_in(r.error, v_words, '[erased]', 'word'), retention_internal._erase_in(r.error_hint, v_words, '[erased]', 'word'))
+      returning array[retention_internal._message_entry('runs', 'error', to_jsonb(r.run_id), o.error, r.error),
+                      retention_internal._message_entry('runs', 'error_hint', to_jsonb(r.run_id), o.error_hint, r.error_hint)] as es)
+    select v_done || coalesce((select jsonb_agg(e) from m cross join lateral unnest(m.es) e where e is not null), '[]') into v_done;
+    with m as (
+      update retention.run_row_failures f
+         set error = retention_internal._erase_in(f.error, v_words, '[erased]', 'word')
+        from retention.run_row_failures o
+       where o.ctid = f.ctid and f.run_id = any (v_runs) and f.error is distinct from retention_internal._erase_in(f.error, v_words, '[erased]', 'word')
+      returning retention_internal._message_entry('run_row_failures', 'error',
+                  jsonb_build_object('run_id', f.run_id, 'batch_no', f.batch_no, 'failed_at', f.failed_at), o.error, f.error) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+    with m as (
+      update retention.notifications n
+         set payload = n.payload || jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word'))
+        from retention.notifications o
+       where o.notification_id = n.notification_id
+         and n.run_id = any (v_runs) and n.payload ->> 'error' is distinct from retention_internal._erase_in(n.payload ->> 'error', v_words, '[erased]', 'word')
+      returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
+    select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
   end if;
+  perform retention_internal._audit_messages(p_request, v_done);
 end
 $$;
 comment on function retention_internal._forget_rows(bigint, regclass, text, text, text) is
