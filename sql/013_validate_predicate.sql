@@ -43,7 +43,36 @@ $$;
 comment on function retention_internal._parse_as_checker(text, text) is
   'Internal. Parses a predicate as retention_predicate_checker (it owns this function): EXPLAIN of it, and a NOT VALID CHECK on the temporary copy of the table.';
 revoke all on function retention_internal._parse_as_checker(text, text) from public;
-alter function retention_internal._parse_as_checker(text, text) owner to retention_predicate_checker;
+
+-- Hands a routine to retention_predicate_checker. An owner that is not a superuser may
+-- give a function away only to a role it is a member of and that may create in the
+-- function's schema: the owner joins the role (which has no rights: nothing gained; and it
+-- must own the function to replace it at the next migrate), and the role may create in
+-- retention_internal for this statement only.
+create or replace function retention_internal._give_to_checker(p_routine regprocedure)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if not pg_catalog.pg_has_role(current_user, 'retention_predicate_checker', 'MEMBER') then
+    begin
+      execute format('grant retention_predicate_checker to %I', current_user);
+    exception when insufficient_privilege then
+      raise exception 'the retention owner % cannot join retention_predicate_checker: %', current_user, sqlerrm
+        using errcode = '42501',
+              hint = format('pg-retention''s roles were made by another role (an install in another database of this cluster): have a superuser run GRANT retention_predicate_checker TO %I; (and, on PostgreSQL 16 and later, GRANT each retention_* role TO %I WITH ADMIN OPTION), then migrate again.', current_user, current_user);
+    end;
+  end if;
+  grant create on schema retention_internal to retention_predicate_checker;
+  execute format('alter function %s owner to retention_predicate_checker', p_routine);
+  revoke create on schema retention_internal from retention_predicate_checker;
+end
+$$;
+comment on function retention_internal._give_to_checker(regprocedure) is
+  'Internal (migrate). Makes retention_predicate_checker own a routine, as an owner that is not a superuser may: it joins the role, which may create in retention_internal only for the change.';
+revoke all on function retention_internal._give_to_checker(regprocedure) from public;
+select retention_internal._give_to_checker('retention_internal._parse_as_checker(text, text)');
 
 create or replace function retention_internal._validate_predicate(p_target regclass, p_predicate text)
 returns text

@@ -295,7 +295,9 @@ begin
   -- updates the function's row, and waits for this row lock. Else a function the check
   -- passed (PL/pgSQL, a column among its arguments) was replaced by an inlinable one that
   -- folds another call while a routine waited for another table (round atk101 F2).
-  -- (Only a superuser may lock catalog rows; another owner has the check alone.)
+  -- Only a superuser may lock catalog rows. An owner that is not one cannot hold another
+  -- role's function still: such a function is refused outright, whatever it does now
+  -- (round atk123: the race above, for an owner that is not a superuser).
   if pg_catalog.has_table_privilege('pg_catalog.pg_proc', 'UPDATE') then
     perform
        from pg_catalog.pg_proc p
@@ -306,8 +308,22 @@ begin
           join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
                                      and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
       for share of p;
+  else
+    select format('%s, owned by %I, could be replaced while a statement waits (only a superuser owner holds it still)',
+                  p.oid::regprocedure, r.rolname)
+      into v_why
+      from pg_catalog.pg_proc p
+      join pg_catalog.pg_roles r on r.oid = p.proowner
+     where p.oid in (
+        select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                    else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
+          from retention_internal._planner_objects(p_rel) o
+          join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
+                                     and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
+       and p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace and not r.rolsuper and r.rolname <> current_user
+     limit 1;
   end if;
-  v_why := retention_internal._planner_code(p_rel);
+  v_why := coalesce(v_why, retention_internal._planner_code(p_rel));
   if v_why is not null then
     raise exception 'cannot read %: planning a statement on it would run another role''s code as the retention owner: %', p_rel, v_why
       using errcode = 'RT025',

@@ -24,7 +24,7 @@ $$;
 comment on function retention_internal._fire_deferred() is
   'Internal. Fires the transaction''s pending deferred triggers as retention_predicate_checker (it owns this function, a role without privileges), so that no application trigger runs at COMMIT with the caller''s rights.';
 revoke all on function retention_internal._fire_deferred() from public;
-alter function retention_internal._fire_deferred() owner to retention_predicate_checker;
+select retention_internal._give_to_checker('retention_internal._fire_deferred()');
 
 -- One batch of a run, in the caller's transaction (run_step commits it): the executor's
 -- unit of work for every action that removes or changes rows — a policy's run, or a work
