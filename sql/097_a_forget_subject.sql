@@ -210,6 +210,10 @@ revoke all on function retention_internal._erasure_scope(bigint) from public;
 -- only from those that may concern the person: an e-mail address, seven digits or more in
 -- all (a phone, card or account number, however grouped), or several words one of which,
 -- its numbers left out, is not pg-retention's own (_names_someone; round atk124 F1, F3).
+-- Not a number as a numeric column writes it (an id, an amount: 1234567 is another
+-- table's invoice as much as her key) nor a date or time (2026-10-01 is anybody's due
+-- date): round atk125 F1. A phone written as a bare number without a leading 0 or + is
+-- therefore kept outside the person's tables (docs/dba-guide.md).
 create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
 returns text[]
 language plpgsql
@@ -224,7 +228,10 @@ begin
     v_words := retention_internal._own_words();
   end if;
   return array(select v from unnest(p_vals) v
-                where v ~ '@' or pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
+                where v ~ '@'
+                   or (pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
+                       and v !~ '^-?[1-9][0-9]*([.][0-9]+)?$'
+                       and v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+([+-][0-9:]+|Z)?)?$')
                    or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
                        and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
                                                              v_words)));
@@ -580,6 +587,10 @@ begin
     -- (round atk86 F3).
     v_reasons := v_reasons || retention_internal._forget_held_values(v_dup.request_id, v_token);
     perform retention_internal._forget_step_values(v_dup.request_id);
+    v_done := v_done || (select coalesce(jsonb_agg(x.e), '[]')
+                           from (select retention_internal._message_entry('erasure_requests', 'status_reason', to_jsonb(v_dup.request_id),
+                                          v_dup.status_reason, format('carried out by erasure request %s', p_request)) as e) x
+                          where x.e is not null);
     update retention.erasure_requests
        set status = 'completed', completed_at = clock_timestamp(), subject_id = null, subject_hash = v_token,
            reference = case when not retention_internal._names_key(reference, v_value) then reference end,
@@ -683,6 +694,7 @@ begin
                     select distinct e.v collate "C" as v from (%s) t
                      cross join lateral unnest(t.vs) v(v)
                      cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
+                                                     pg_catalog.replace(v.v collate "default", ''"'', ''""''),
                                                      pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
                                                                        pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2),
                                                      pg_catalog.btrim(v.v collate "default", E'' \t\r\n''),
@@ -830,7 +842,7 @@ begin
            -- What a webhook receiver, a store or S3 answered (round atk92 F7).
            ('notifications', 'last_error', 'to_jsonb(t.notification_id)',
             't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))
-             or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or (t.run_id is null and t.policy_name is null)'),
+             or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or t.payload ->> ''subject_table'' = any ($7)'),
            ('archive_objects', 'error', 'to_jsonb(t.object_id)', 't.rels operator(pg_catalog.&&) $4'),
            ('backup_prunings', 'error', 'to_jsonb(t.pruning_id)', 'false'),
            ('object_deletions', 'last_error', 'to_jsonb(t.deletion_id)', 't.rel_name = any ($7)'),
@@ -866,11 +878,11 @@ begin
       from retention.notifications o
      cross join lateral (select case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
                                           or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
-                                          or (o.run_id is null and o.policy_name is null)
+                                          or o.payload ->> 'subject_table' = any (v_names)
                                      then v_vals else v_wide end as vals,
                                 case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
                                           or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
-                                          or (o.run_id is null and o.policy_name is null)
+                                          or o.payload ->> 'subject_table' = any (v_names)
                                      then v_pats else v_wpats end as pats) s
      where o.notification_id = n.notification_id
        and (pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
@@ -1190,6 +1202,7 @@ declare
   v_lhold    bigint[];
   v_lval     text[];
   v_done     jsonb := '[]';
+  v_sreqs    bigint[];
   c          record;
 begin
   select f.rels, f.tables, f.policies, f.names, f.runs into v_rels, v_tables, v_policies, v_names, v_runs
@@ -1581,13 +1594,21 @@ begin
   -- The reasons typed about them (a hold's, an exemption's): where pg-retention quotes them,
   -- in requests' status reasons and their notices, not in every message of the schema,
   -- where a reason such as 'fraud investigation' is anybody's words (round atk104 F8).
+  -- Those of the requests on this request's tables (_erasure_scope), and only reasons
+  -- that name someone: 'subject' or a reason another person's hold has too is not theirs
+  -- to take out of another subject's request (round atk125 F4).
   v_rvals := array(select distinct r from unnest(v_rvals) r where r is not null and pg_catalog.length(r) >= 4);
+  if v_rvals <> '{}' then
+    v_rvals := array(select r from unnest(v_rvals) r where retention_internal._names_someone(r, retention_internal._own_words()));
+    v_sreqs := array(select q.request_id from retention.erasure_requests q
+                      where q.request_id = p_request or q.subject_table::oid = any ((retention_internal._erasure_scope(p_request)).rels));
+  end if;
   if v_rvals <> '{}' then
     with m as (
       update retention.erasure_requests q
          set status_reason = retention_internal._erase_in(q.status_reason, v_rvals, '[erased]', 'bare')
         from retention.erasure_requests o
-       where o.request_id = q.request_id
+       where o.request_id = q.request_id and q.request_id = any (v_sreqs)
          and q.status_reason ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r))
       returning retention_internal._message_entry('erasure_requests', 'status_reason', to_jsonb(q.request_id), o.status_reason, q.status_reason) as e)
     select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
@@ -1596,6 +1617,7 @@ begin
          set payload = n.payload || jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', v_rvals, '[erased]', 'bare'))
         from retention.notifications o
        where o.notification_id = n.notification_id
+         and n.payload ->> 'request_id' in (select x::text from unnest(v_sreqs) x)
          and n.payload ->> 'status_reason' ilike any (array(select retention_internal._like_pattern(r, false) from unnest(v_rvals) r))
       returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
     select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
