@@ -320,6 +320,8 @@ begin
   if v_old.subject_column is not null then
     perform retention_internal._lock_for_coverage();
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
+  elsif p_subject_column is not null then
+    perform retention_internal._lock_for_coverage();
   end if;
   insert into retention.policies as p
     (name, target, action, age_column, retain, predicate, subject_column, deleted_at_column,
@@ -367,6 +369,10 @@ begin
          excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count,
          excluded.timestamp_zone)
   returning * into v_new;
+  -- A column it declares now: the keys to it recorded while a subject hold is open.
+  if v_new.subject_column is not null and exists (select from retention_internal._open_holds h where h.scope = 'subject') then
+    perform retention_internal._note_subject_links();
+  end if;
   perform retention_internal._check_subject_coverage(v_cover,
     retention_internal._subject_column_now(v_old.target, v_old.subject_column, v_old.subject_attnum), format('policy %s', p_name));
   if v_new.policy_id is null then

@@ -125,6 +125,8 @@ begin
   if v_old.subject_column is not null then
     perform retention_internal._lock_for_coverage();
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
+  else
+    perform retention_internal._lock_for_coverage();
   end if;
   update retention.erasure_rules r
      set rule = p_rule, scrub_columns = v_scrub, reason = nullif(btrim(p_reason), ''), updated_by = retention_internal._actor(),
@@ -135,6 +137,11 @@ begin
     insert into retention.erasure_rules (target, rule, scrub_columns, reason, updated_by, subject_column, subject_table)
     values (v_target, p_rule, v_scrub, nullif(btrim(p_reason), ''), retention_internal._actor(), p_subject_column, v_subj)
     returning * into v_row;
+  end if;
+  -- A column it declares now: the keys to it recorded while a subject hold is open
+  -- (round atk126 F2).
+  if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
+    perform retention_internal._note_subject_links();
   end if;
   perform retention_internal._check_subject_coverage(v_cover,
     retention_internal._subject_column_now(v_old.target, v_old.subject_column, v_old.subject_attnum),
