@@ -57,15 +57,6 @@ declare
   v_status text;
   v_mine   boolean := false;
 begin
-  -- A step is a transaction of its own: one that has written already may have queued the
-  -- caller's deferred triggers, which the batch fires as a role without rights
-  -- (_fire_deferred) — a runner's trigger dropped the routines that role owns (round
-  -- atk127 F1). run, run_all and process_erasure commit before each step.
-  if pg_catalog.pg_current_xact_id_if_assigned() is not null then
-    raise exception 'run_step must begin its own transaction; this one has written already'
-      using errcode = '25001',
-            hint = 'Call retention.run_step(run_id) as a statement of its own (autocommit), or first in its transaction.';
-  end if;
   perform retention_internal._check_fresh_clock();
   -- A cancel (statement_timeout, pg_cancel_backend) anywhere in the step, the checks
   -- included, ends the run interrupted when it is this session's: one that escaped the
