@@ -8,7 +8,7 @@
 //  atk126 F3 a declaration committed while a batch waited for a row lock was not in the
 //     batch's hold rule: a declaration now waits for the batches in flight.
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.ts';
+import { sqlState, useLogins, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -89,5 +89,44 @@ describe('a held subject column\'s declarations (atk126)', () => {
       await batch.end();
       await dba.end();
     }
+  });
+});
+
+// atk127 F1: a runner queued a deferred trigger of its own (a temporary table's) and then
+// called run_step in the same transaction: the batch fired it as
+// retention_predicate_checker, and it dropped the two routines that role owns. A step that
+// follows the caller's own writes in its transaction is refused (25001); open_run's own
+// writes do not count.
+describe('a runner\'s deferred trigger fired as the checker role (atk127 F1)', () => {
+  const { login } = useLogins(db);
+  it('run_step after the caller\'s own write is refused (25001); the checker\'s routines stay; after open_run alone it runs', async () => {
+    await q(`create schema h4`);
+    await q(`create table h4.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into h4.ev select g, now() - interval '3 years' from generate_series(1, 5) g`);
+    await q(`grant usage on schema h4 to public`);
+    await q(`grant select, delete, update (created_at) on h4.ev to public`);
+    await q(`select retention.set_policy('h4.ev', 'h4.ev', 'delete', 'created_at', '1 year')`);
+    const runner = await login('r127', 'retention_runner');
+    const run = (await runner.query(`select retention.open_run('h4.ev') as run`)).rows[0].run;
+    await runner.query('begin');
+    await runner.query(`create temp table q (x int)`);
+    await runner.query(`create function pg_temp.f() returns trigger language plpgsql as $$
+                        begin execute 'drop owned by retention_predicate_checker'; return null; end $$`);
+    await runner.query(`create constraint trigger tq after insert on q deferrable initially deferred for each row execute function pg_temp.f()`);
+    await runner.query(`insert into q values (1)`);
+    expect(await sqlState(runner.query(`select retention.run_step($1)`, [run]))).toBe('25001');
+    await runner.query('rollback');
+    expect(await q(`select count(*)::int as n from pg_proc where proowner = 'retention_predicate_checker'::regrole`)).toEqual([{ n: 2 }]);
+    expect(await count(db, `h4.ev`)).toBe(5);
+    // Stepped as statements of their own, the run deletes; open_run and run_step in one
+    // transaction (pg-retention's writes only) still step.
+    let status = 'running';
+    while (status === 'running') status = (await runner.query(`select retention.run_step($1) as s`, [run])).rows[0].s;
+    expect(status).toBe('completed');
+    expect(await count(db, `h4.ev`)).toBe(0);
+    await runner.query('begin');
+    const again = (await runner.query(`select retention.open_run('h4.ev') as run`)).rows[0].run;
+    expect((await runner.query(`select retention.run_step($1) as s`, [again])).rows[0].s).toMatch(/running|completed/);
+    await runner.query('rollback');
   });
 });
