@@ -212,8 +212,12 @@ revoke all on function retention_internal._erasure_scope(bigint) from public;
 -- its numbers left out, is not pg-retention's own (_names_someone; round atk124 F1, F3).
 -- Not a number as a numeric column writes it (an id, an amount: 1234567 is another
 -- table's invoice as much as her key) nor a date or time (2026-10-01 is anybody's due
--- date): round atk125 F1. A phone written as a bare number without a leading 0 or + is
--- therefore kept outside the person's tables (docs/dba-guide.md).
+-- date): round atk125 F1. Nor money with thousands separators, a decimal fraction or a
+-- number with an exponent, a time or an interval (round atk129 F1): numbers with one
+-- point, with commas every three digits or an exponent, and values with a colon made only
+-- of digits, signs, points, blanks and interval units. A phone written as a bare number
+-- without a leading 0 or + is therefore kept outside the person's tables
+-- (docs/dba-guide.md).
 create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
 returns text[]
 language plpgsql
@@ -231,7 +235,13 @@ begin
                 where v ~ '@'
                    or (pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
                        and v !~ '^-?[1-9][0-9]*([.][0-9]+)?$'
-                       and v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+([+-][0-9:]+|Z)?)?$')
+                       and v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+([+-][0-9:]+|Z)?)?$'
+                       and v !~ '^[-+]?[$€£¥]?[-+]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]+)?$'
+                       and v !~ '^[-+]?[$€£¥]?[0-9]*[.][0-9]+([eE][-+]?[0-9]+)?$'
+                       and v !~ '^[-+]?[0-9]+([.][0-9]+)?[eE][-+]?[0-9]+$'
+                       and v !~* '^(@ )?[-+0-9 .:]*:[-+0-9 .:]*$'
+                       and v !~* '^(@ )?([-+]?[0-9.]+ (years?|mons?|months?|days?|hours?|mins?|minutes?|secs?|seconds?) ?)+([-+]?[0-9]+:[0-9:.]+)?( ago)?$'
+                       and v !~* '^-?P([0-9.]+[YMWD])*(T([0-9.]+[HMS])+)?$')
                    or (v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]'
                        and retention_internal._names_someone(pg_catalog.regexp_replace(v, '[^[:space:][:punct:]]*[0-9][^[:space:][:punct:]]*', ' ', 'g'),
                                                              v_words)));
@@ -695,6 +705,7 @@ begin
                      cross join lateral unnest(t.vs) v(v)
                      cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                      pg_catalog.replace(v.v collate "default", ''"'', ''""''),
+                                                     pg_catalog.replace(pg_catalog.replace(v.v collate "default", ''\'', ''\\''), '''''''', ''''''''''''),
                                                      pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
                                                                        pg_catalog.length(pg_catalog.to_jsonb(v.v)::text) - 2),
                                                      pg_catalog.btrim(v.v collate "default", E'' \t\r\n''),
@@ -1265,7 +1276,9 @@ begin
   end if;
   -- Short values (a key such as 42) hit unrelated text anywhere, so they are erased as
   -- whole words only from the messages of runs on this table, which are about its rows.
-  v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$');
+  -- With a letter: a short number of theirs (their key 7) is anybody's count in another
+  -- person's failed row ('has 7 unpaid invoices': round atk129 F3).
+  v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$' and v ~ '[[:alpha:]]');
 
   -- Subject holds on values of their rows' subject columns, compared as the holds compare
   -- them (a text column in every spelling _subject_forms knows, without case: round atk66
@@ -1476,6 +1489,13 @@ begin
                      cross join lateral unnest(array[v.v, pg_catalog.lower(v.v collate "default")]) x(v)
                      where pg_catalog.length(v.v) >= 6', v_exprs, v_tbl, p_cond)
       into v_keyvals;
+    -- A value other rows hold too ('premium', the plan of many users) is theirs as much as
+    -- hers: a gone row keyed by it is nobody's in particular (round atk129 F4).
+    if v_keyvals <> '{}' then
+      v_shared := retention_internal._values_shared(p_request, p_target, v_tbl, v_exprs, p_cond, v_keyvals);
+      v_keyvals := array(select k from unnest(v_keyvals) k
+                          where not pg_catalog.lower(pg_catalog.btrim(k collate "default", E' \t\r\n')) collate "C" = any (v_shared));
+    end if;
     -- And, for keys of several columns, each plain text column's value under its name
     -- ('email=alice@…', lower case): a key of several columns is theirs only by a part
     -- named as the column of their row that holds it. A list name in their row
