@@ -330,7 +330,7 @@ comment on function retention.archive_prunable() is
 create or replace function retention.archive_rows_held(p_object_id bigint, p_rows jsonb)
 returns boolean
 language plpgsql
-stable
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
@@ -376,6 +376,17 @@ begin
     raise exception 'row % of the list %', v_bad.n, v_bad.why
       using errcode = 'RT006', hint = 'Pass the object''s rows as read from storage, each as {"table": name, "row": {column: value}} (pg-retention archive prune does).';
   end if;
+  -- What could widen a hold's reach is held still until the transaction ends: the holds
+  -- gate (a subject column declared, a request filed: they take it exclusively) and the
+  -- object's tables, SHARE UPDATE EXCLUSIVE (a foreign key added to them waits). Asked in
+  -- the transaction that then records the deletion (archive prune does), the answer
+  -- stands until that record commits: a key or a declaration made between the check and
+  -- the record made a held object deletable (round atk128 F1). Each statement below reads
+  -- after those locks (this function is volatile).
+  perform retention_internal._lock_holds_shared();
+  perform retention_internal._plan_lock(r)
+     from (select distinct to_regclass(e ->> 'table') as r from jsonb_array_elements(p_rows) e) x
+    where x.r is not null;
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return false;
   end if;
@@ -565,7 +576,7 @@ begin
 end
 $$;
 comment on function retention.archive_rows_held(bigint, jsonb) is
-  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]; RT006 for a list of any other shape, a table the object has no rows of or a row without a recorded subject column) through a subject column recorded in its manifest or named by a policy now, or through the foreign keys by which a row reaches a held person''s rows in the live tables: such an object is kept past its expiry.';
+  'Whether an open subject hold covers any of the given rows of an archive object ([{table, row}]; RT006 for a list of any other shape, a table the object has no rows of or a row without a recorded subject column) through a subject column recorded in its manifest or named by a policy now, or through the foreign keys by which a row reaches a held person''s rows in the live tables: such an object is kept past its expiry. Locks the holds gate and the object''s tables (SHARE UPDATE EXCLUSIVE) to the end of the transaction: ask it in the transaction that calls archive_object_deleted.';
 
 create or replace function retention.archive_object_deleted(p_object_id bigint, p_reason text, p_checked_at timestamptz,
                                                             p_snapshot pg_snapshot default null)

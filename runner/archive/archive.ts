@@ -285,17 +285,28 @@ export async function prune(db: pg.Client, target: StorageTarget, ring: Pick<Key
   for (const o of objects) {
     const rows = await readObject(o, target, ring);
     // The snapshot the check ran under: a hold whose transaction it did not see committed
-    // (placed before the check, committed after it) still stops the deletion.
-    const { rows: [check] } = await db.query(`select retention.archive_rows_held($1, $2::jsonb) as held, now() as at,
-                                                     pg_current_snapshot()::text as snap`,
-      [o.object_id, JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))]);
-    if (check.held) {
-      out.kept.push(o.object_key);
-      continue;
+    // (placed before the check, committed after it) still stops the deletion. Check and
+    // record in one transaction: the check holds still what could widen a hold's reach (a
+    // key added to the object's tables, a subject column declared) until the record
+    // commits (round atk128 F1).
+    await db.query('begin');
+    try {
+      const { rows: [check] } = await db.query(`select retention.archive_rows_held($1, $2::jsonb) as held, now() as at,
+                                                       pg_current_snapshot()::text as snap`,
+        [o.object_id, JSON.stringify(rows.map((r) => ({ table: r.table, row: r.row })))]);
+      if (check.held) {
+        await db.query('rollback');
+        out.kept.push(o.object_key);
+        continue;
+      }
+      // Recorded first (refused if a hold came meanwhile), then deleted from storage: a
+      // failed delete leaves an object marked deleted that is still there, never the reverse.
+      await db.query(`select retention.archive_object_deleted($1, 'expired', $2, $3::pg_snapshot)`, [o.object_id, check.at, check.snap]);
+      await db.query('commit');
+    } catch (e) {
+      await db.query('rollback').catch(() => {});
+      throw e;
     }
-    // Recorded first (refused if a hold came meanwhile), then deleted from storage: a
-    // failed delete leaves an object marked deleted that is still there, never the reverse.
-    await db.query(`select retention.archive_object_deleted($1, 'expired', $2, $3::pg_snapshot)`, [o.object_id, check.at, check.snap]);
     await target.delete(o.object_key);
     out.deleted.push(o.object_key);
   }
