@@ -495,7 +495,9 @@ begin
        and n.payload ->> 'error' is distinct from 'removed when the erasure completed'
        and n.payload ->> 'error' is not null
     returning retention_internal._message_entry('notifications', 'payload', to_jsonb(n.notification_id), o.payload::text, n.payload::text) as e)
-  select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]') into v_done from m;
+  -- Counted with the notifications changed above (round atk129 F6).
+  select v_done || coalesce(jsonb_agg(m.e) filter (where m.e is not null), '[]'), n_notes + count(*) filter (where m.e is not null)
+    into v_done, n_notes from m;
   with m as (
     update retention.runs r
        set error = case when r.error is not null then 'removed when the erasure completed' end,

@@ -228,8 +228,14 @@ begin
          plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
          plan_leaves = retention_internal._plan_leaves(v_plan)
    where request_id = p_request;
+  -- A reason it had (a failed processing's, which may quote the application) is replaced:
+  -- named by its hash, as an erasure names a message it changes (round atk129 F5).
   perform retention_internal._append_audit('erasure.processing', 'erasure_request', p_request::text,
-    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan)));
+    jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan))
+    || case when v_req.status_reason is not null
+            then jsonb_build_object('prior_status', v_req.status,
+                                    'prior_status_reason_sha256', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_req.status_reason, 'UTF8')), 'hex'))
+            else '{}' end);
   return 'in_progress';
   exception when query_canceled or others then
     perform retention_internal._unlock_run(format('erasure:%s', p_request));

@@ -7,6 +7,9 @@
 //     ('has 7 unpaid invoices'): short words need a letter.
 //  F4 a value many rows share ('premium') keyed a gone row of another table: its failed row
 //     was wiped and given the person's token. Shared values are no key of theirs.
+//  F5 a failed request processed again lost its status reason (the application's message)
+//     with no record: erasure.processing names it by hash. F6 forgotten.notifications did
+//     not count the request's own run notifications it rewrote.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -94,5 +97,32 @@ describe('an erasure and evidence about others (atk129)', () => {
     const req = await file('b3.users', '7');
     expect(await processed(req)).toBe('completed');
     expect(await q(failuresOf('b3.tags'))).toEqual(before);
+  });
+
+  it('F5, F6: a failed request processed again names its prior reason by hash; its rewritten notification is counted', async () => {
+    await q(`create schema c1`);
+    await q(`create table c1.users (id bigint primary key, name text)`);
+    await q(`create table c1.block (on_ boolean)`);
+    await q(`insert into c1.block values (true)`);
+    await q(`create function c1.refuse() returns trigger language plpgsql as $$
+             begin if (select on_ from c1.block) then raise exception using errcode = '55000', message = 'user is locked by billing run'; end if; return old; end $$`);
+    await q(`create trigger refuse before delete on c1.users for each row execute function c1.refuse()`);
+    await q(`insert into c1.users values (7, 'Target Person')`);
+    await q(`select retention.set_erasure_rule('c1.users', 'delete')`);
+    const req = await file('c1.users', '7');
+    await db.call(`call retention.process_erasure($1)`, [req]).catch(() => {});
+    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req])).toEqual([{ status: 'failed' }]);
+    const [{ status_reason: reason }] = await q(`select status_reason from retention.erasure_requests where request_id = $1`, [req]);
+    expect(reason).toBeTruthy();
+    await q(`update c1.block set on_ = false`);
+    expect(await processed(req)).toBe('completed');
+    const [proc] = await q(`select details from retention.audit_log where action = 'erasure.processing' and object_name = $1 order by audit_id desc limit 1`, [String(req)]);
+    expect(proc!.details).toMatchObject({ prior_status: 'failed',
+      prior_status_reason_sha256: (await q(`select encode(sha256(convert_to($1, 'UTF8')), 'hex') as h`, [reason]))[0]!.h });
+    const changed = (await q(`select details from retention.audit_log where action = 'erasure.messages_erased' and object_name = $1`, [String(req)]))
+      .flatMap((r) => r.details.messages).filter((m: { table: string }) => m.table === 'notifications').length;
+    const [done] = await q(`select details -> 'forgotten' as f from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(req)]);
+    expect(changed).toBeGreaterThan(0);
+    expect(done!.f.notifications).toBeGreaterThanOrEqual(changed);
   });
 });
