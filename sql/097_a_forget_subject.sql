@@ -889,14 +889,11 @@ begin
                      || case when n.payload ? 'status_reason'
                              then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', s.vals, '[erased]', 'bare')) else '{}' end
       from retention.notifications o
-     cross join lateral (select case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
-                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
-                                          or o.payload ->> 'subject_table' = any (v_names)
-                                     then v_vals else v_wide end as vals,
-                                case when o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
-                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
-                                          or o.payload ->> 'subject_table' = any (v_names)
-                                     then v_pats else v_wpats end as pats) s
+     cross join lateral (select coalesce(o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
+                                         or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
+                                         or o.payload ->> 'subject_table' = any (v_names), false) as mine) k
+     cross join lateral (select case when k.mine then v_vals else v_wide end as vals,
+                                case when k.mine then v_pats else v_wpats end as pats) s
      where o.notification_id = n.notification_id
        and (pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
             or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
