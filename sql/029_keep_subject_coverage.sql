@@ -89,17 +89,13 @@ begin
   -- held column judged each other's still there and both committed (round atk126 F1); and a
   -- declaration that widens what holds cover waits for the batches in flight, whose hold
   -- rule was built without it (atk126 F3), so every later batch builds it with it.
+  -- (A column declared is recorded with the keys to it by its caller once saved: round
+  -- atk126 F2.)
   perform retention_internal._lock_holds_exclusive();
-  -- A subject column declared while a subject hold is open: the keys that reference it are
-  -- recorded now (subject_links), so dropping one before any run opens does not take the
-  -- rows behind it out of the hold (round atk126 F2).
-  if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
-    perform retention_internal._note_subject_links();
-  end if;
 end
 $$;
 comment on function retention_internal._lock_for_coverage() is
-  'Internal. Takes the holds gate exclusively before a subject column''s declaration changes (another change, a hold and the batches in flight are waited for; a hold placed meanwhile is seen), and records the keys to subject columns while a subject hold is open; 25001 outside read committed.';
+  'Internal. Takes the holds gate exclusively before a subject column''s declaration changes (another change, a hold and the batches in flight are waited for; a hold placed meanwhile is seen); 25001 outside read committed.';
 
 -- After a change: each table the old declaration covered must still have the column as a
 -- subject column, or the change is refused (RT024) and undone with the statement. What

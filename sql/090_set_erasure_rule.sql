@@ -122,11 +122,10 @@ begin
   -- tables recorded above its table (subject_family) stay with it while its column does
   -- (round atk53: deleted and inserted again, a detached partition's rule lost them).
   select * into v_old from retention.erasure_rules r where r.target is not distinct from v_target for update;
+  -- Every rule's table is a subject table: any change waits for the batches in flight.
+  perform retention_internal._lock_for_coverage();
   if v_old.subject_column is not null then
-    perform retention_internal._lock_for_coverage();
     v_cover := retention_internal._subject_coverage(v_old.subject_column, v_old.target, v_old.subject_family, v_old.target_name, v_old.subject_attnum);
-  else
-    perform retention_internal._lock_for_coverage();
   end if;
   update retention.erasure_rules r
      set rule = p_rule, scrub_columns = v_scrub, reason = nullif(btrim(p_reason), ''), updated_by = retention_internal._actor(),
