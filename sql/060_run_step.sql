@@ -63,12 +63,14 @@ begin
   -- would fire with them: a runner's trigger dropped the routines that role owns (round
   -- atk127 F1). Such a transaction is refused; pg-retention's own writes (open_run's, in
   -- `begin; open_run; run_step; rollback`) are not the caller's.
+  -- (Without track_counts nothing is counted there: any write refuses; round atk130 N1.)
   if pg_catalog.pg_current_xact_id_if_assigned() is not null
-     and exists (select from pg_catalog.pg_stat_xact_all_tables s
+     and (pg_catalog.current_setting('track_counts') = 'off'
+          or exists (select from pg_catalog.pg_stat_xact_all_tables s
                    join pg_catalog.pg_class c on c.oid = s.relid
                    join pg_catalog.pg_roles o on o.oid = c.relowner
                   where s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0
-                    and not o.rolsuper and o.rolname <> current_user) then
+                    and not o.rolsuper and o.rolname <> current_user)) then
     raise exception 'run_step cannot follow the caller''s own writes in its transaction'
       using errcode = '25001',
             hint = 'Call retention.run_step(run_id) in a transaction that has written nothing of its own (a statement of its own, or after open_run): the step fires the transaction''s deferred triggers as a role without rights.';

@@ -147,10 +147,10 @@ begin
           clock_timestamp())
   returning * into v_req;
   -- The key it is filed on is recorded as naming people: the application giving the table
-  -- another primary key later does not take it from subject holds (atk62 F3). A request
-  -- makes its table's key (and the keys to it) subject columns: it waits for the batches
-  -- in flight, whose hold rule was built without them (round atk126 F3).
-  perform retention_internal._lock_holds_exclusive();
+  -- another primary key later does not take it from subject holds (atk62 F3). (It does
+  -- not wait for the batches in flight, as a declaration does: the holds gate held
+  -- exclusively in a transaction the requester keeps open stopped every hold and run;
+  -- round atk130 F2.)
   perform retention_internal._note_subject_links();
   -- requested_by may be the person (an e-mail address): it stays in the request until the
   -- erasure completes, and never enters the audit log.

@@ -382,10 +382,13 @@ begin
   -- the transaction that then records the deletion (archive prune does), the answer
   -- stands until that record commits: a key or a declaration made between the check and
   -- the record made a held object deletable (round atk128 F1). Each statement below reads
-  -- after those locks (this function is volatile).
+  -- after those locks (this function is volatile). Only the tables the object's manifest
+  -- lists: asked about an object it does not know, it locked whatever table it was told
+  -- (round atk130 F1).
   perform retention_internal._lock_holds_shared();
   perform retention_internal._plan_lock(r)
-     from (select distinct to_regclass(e ->> 'table') as r from jsonb_array_elements(p_rows) e) x
+     from (select distinct to_regclass(e ->> 'table') as r from jsonb_array_elements(p_rows) e
+            where o.tables ? (e ->> 'table')) x
     where x.r is not null;
   if not exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     return false;
