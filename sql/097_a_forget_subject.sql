@@ -199,7 +199,11 @@ begin
   names := array(select retention.qualified_name(r::regclass) from unnest(rels) r);
   policies := array(select p.policy_id from retention.policies p where p.target = any (rels));
   policy_names := array(select p.name from retention.policies p where p.policy_id = any (policies));
-  runs := array(select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (policies));
+  -- Runs of dropped policies too, by the table their spec records (round atk131 F1).
+  runs := array(select r.run_id from retention.runs r
+                 where r.request_id = p_request or r.policy_id = any (policies)
+                    or coalesce((select c.oid from pg_catalog.pg_class c where c.oid = (r.spec ->> 'rel')::oid),
+                                to_regclass(r.spec #>> '{policy,target}')::oid) = any (rels));
 end
 $$;
 comment on function retention_internal._erasure_scope(bigint) is
@@ -807,6 +811,8 @@ declare
   v_names text[];
   v_pols  bigint[];
   v_pnames text[];
+  v_sruns bigint[];
+  v_objs  text[];
   v_tbl   name;
   v_col   name;
   v_key   text;
@@ -834,8 +840,12 @@ begin
   -- ('proposal 11' is the ledger's words and a number, not a person).
   v_wide := retention_internal._wide_values(v_vals, v_src);
   select * into v_req from retention.erasure_requests q where q.request_id = p_request;
-  select s.rels, s.names, s.policies, s.policy_names into v_rels, v_names, v_pols, v_pnames
+  select s.rels, s.names, s.policies, s.policy_names, s.runs into v_rels, v_names, v_pols, v_pnames, v_sruns
     from retention_internal._erasure_scope(p_request) s;
+  -- The archive objects of those tables: their failure notifications quote their errors.
+  v_objs := array(select o.object_id::text from retention.archive_objects o
+                   where o.rels operator(pg_catalog.&&) v_rels or o.tables operator(pg_catalog.?|) v_names
+                      or o.policies operator(pg_catalog.&&) v_pnames or o.runs operator(pg_catalog.&&) v_sruns);
   -- Lowered, the final sigma as σ, on both sides (round atk107 F2).
   v_pats := array(select pg_catalog.translate(pg_catalog.lower(retention_internal._like_pattern(v, false) collate retention_internal.fold), 'ς', 'σ')
                     from unnest(v_vals) v);
@@ -845,18 +855,21 @@ begin
   -- person ($3: the request, $4: its tables, $5: their policies, $6: those policies'
   -- names, $7: the tables' names, $8: the subject table).
   for v_tbl, v_col, v_key, v_scope in
-    values ('runs', 'error', 'to_jsonb(t.run_id)', 't.request_id = $3 or t.policy_id = any ($5)'),
-           ('runs', 'error_hint', 'to_jsonb(t.run_id)', 't.request_id = $3 or t.policy_id = any ($5)'),
+    values ('runs', 'error', 'to_jsonb(t.run_id)', 't.run_id = any ($11)'),
+           ('runs', 'error_hint', 'to_jsonb(t.run_id)', 't.run_id = any ($11)'),
            -- A failed row by its run, batch and time (a run has many: round atk124 F2; not
            -- by its key, which may be the person's).
            ('run_row_failures', 'error', 'jsonb_build_object(''run_id'', t.run_id, ''batch_no'', t.batch_no, ''failed_at'', t.failed_at)',
-            't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))'),
+            't.run_id = any ($11)'),
            ('erasure_requests', 'status_reason', 'to_jsonb(t.request_id)', 't.request_id = $3 or t.subject_table = $8'),
            -- What a webhook receiver, a store or S3 answered (round atk92 F7).
            ('notifications', 'last_error', 'to_jsonb(t.notification_id)',
-            't.run_id in (select r.run_id from retention.runs r where r.request_id = $3 or r.policy_id = any ($5))
-             or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or t.payload ->> ''subject_table'' = any ($7)'),
-           ('archive_objects', 'error', 'to_jsonb(t.object_id)', 't.rels operator(pg_catalog.&&) $4'),
+            't.run_id = any ($11)
+             or t.payload ->> ''request_id'' = $3::text or t.policy_name = any ($6) or t.payload ->> ''subject_table'' = any ($7)
+             or t.payload ->> ''object_id'' = any ($12)'),
+           -- An object that failed before its manifest was complete has its tables' names or
+           -- its policies' only (round atk131 F2).
+           ('archive_objects', 'error', 'to_jsonb(t.object_id)', 't.object_id::text = any ($12)'),
            ('backup_prunings', 'error', 'to_jsonb(t.pruning_id)', 'false'),
            ('object_deletions', 'last_error', 'to_jsonb(t.deletion_id)', 't.rel_name = any ($7)'),
            -- What a proposer and an approver wrote (round atk100 F2).
@@ -877,7 +890,7 @@ begin
          from m where m.changed',
       v_tbl, v_col, v_key, v_scope)
       into v_n
-      using v_vals, v_pats, p_request, v_rels, v_pols, v_pnames, v_names, v_req.subject_table::oid, v_wide, v_wpats;
+      using v_vals, v_pats, p_request, v_rels, v_pols, v_pnames, v_names, v_req.subject_table::oid, v_wide, v_wpats, v_sruns, v_objs;
     v_done := v_done || v_n;
   end loop;
   -- A notification's payload quotes the run's error and the request's status reason.
@@ -889,9 +902,10 @@ begin
                      || case when n.payload ? 'status_reason'
                              then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', s.vals, '[erased]', 'bare')) else '{}' end
       from retention.notifications o
-     cross join lateral (select coalesce(o.run_id in (select r.run_id from retention.runs r where r.request_id = p_request or r.policy_id = any (v_pols))
+     cross join lateral (select coalesce(o.run_id = any (v_sruns)
                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
-                                         or o.payload ->> 'subject_table' = any (v_names), false) as mine) k
+                                         or o.payload ->> 'subject_table' = any (v_names)
+                                         or o.payload ->> 'object_id' = any (v_objs), false) as mine) k
      cross join lateral (select case when k.mine then v_vals else v_wide end as vals,
                                 case when k.mine then v_pats else v_wpats end as pats) s
      where o.notification_id = n.notification_id
@@ -1278,6 +1292,10 @@ begin
   -- With a letter: a short number of theirs (their key 7) is anybody's count in another
   -- person's failed row ('has 7 unpaid invoices': round atk129 F3).
   v_words := array(select distinct v from unnest(v_vals) v where v ~ '^\w+$' and v ~ '[[:alpha:]]');
+  -- Nor a word of pg-retention's own ('locked', 'failed'), as elsewhere (round atk131 F4).
+  if v_words <> '{}' then
+    v_words := array(select w from unnest(v_words) w where retention_internal._names_someone(w, retention_internal._own_words()));
+  end if;
 
   -- Subject holds on values of their rows' subject columns, compared as the holds compare
   -- them (a text column in every spelling _subject_forms knows, without case: round atk66
