@@ -112,7 +112,7 @@ describe('an erasure and evidence about others (atk129)', () => {
     const req = await file('c1.users', '7');
     await db.call(`call retention.process_erasure($1)`, [req]).catch(() => {});
     expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req])).toEqual([{ status: 'failed' }]);
-    const [{ status_reason: reason }] = await q(`select status_reason from retention.erasure_requests where request_id = $1`, [req]);
+    const reason = (await q(`select status_reason from retention.erasure_requests where request_id = $1`, [req]))[0]!.status_reason as string;
     expect(reason).toBeTruthy();
     await q(`update c1.block set on_ = false`);
     expect(await processed(req)).toBe('completed');

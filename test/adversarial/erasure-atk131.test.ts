@@ -42,7 +42,7 @@ describe('an erasure\'s scope (atk131)', () => {
     await q(`insert into t5.users values (7, 'shivbhraonain', now()), (8, 'otherguy', now() - interval '3 days')`);
     await q(`select retention.set_policy('t5.users', 't5.users', 'delete', 'created_at', '1 day', p_archive => true)`);
     await db.call(`call retention.run('t5.users')`);
-    const [{ object_id: obj }] = await q(`select object_id from retention.archive_claim('file:///t5', 10)`);
+    const obj = (await q(`select object_id from retention.archive_claim('file:///t5', 10)`))[0]!.object_id;
     const answer = 'PUT archive/t5.users/obj: 403 Forbidden: object metadata x-amz-meta-owner=shivbhraonain rejected by bucket policy';
     await q(`select retention.archive_abandon($1, $2)`, [obj, answer]);
     await q(`select retention.set_erasure_rule('t5.users', 'delete')`);

@@ -20,8 +20,8 @@ describe('a hold widened between archive prune\'s check and its record (atk128 F
     await q(`select retention.place_hold('subject', '42', 'litigation 128')`);
     const rows = JSON.stringify([{ table: 'p8.docs', row: { id: 1, owner: 42, created_at: '2020-01-01T00:00:00Z' } }]);
     // An object whose manifest lists p8.docs (as archive_complete records it).
-    const [{ id: obj }] = await q(`insert into retention.archive_objects (object_key, target, status, tables, created_by)
-                                   values ('p8-object', 'file:///nowhere', 'verified', '{"p8.docs": 1}', 'test') returning object_id::int as id`);
+    const obj = (await q(`insert into retention.archive_objects (object_key, target, status, tables, created_by)
+                          values ('p8-object', 'file:///nowhere', 'verified', '{"p8.docs": 1}', 'test') returning object_id::int as id`))[0]!.id;
     const pruner = await db.connect();
     const app = await db.connect();
     const admin = await db.connect();
