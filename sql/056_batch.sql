@@ -64,6 +64,7 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
+  v_reqs    bigint;   -- the last erasure request when the hold rule was built
   -- An archiving policy's batch copies every row it removes (_two_phase_sql); an
   -- erasure step (p_cond) never archives: it removes a person's data.
   v_archive boolean := p_cond is null and retention_internal._archives(p_pol);
@@ -118,6 +119,10 @@ begin
   -- The holds are fixed from here to the commit (place_hold and release_hold wait).
   perform retention_internal._lock_holds_shared();
   v_holds := exists (select from retention_internal._open_holds h where h.scope in ('table', 'subject'));
+  -- The last erasure request the hold rule is built knowing (see the end of the batch).
+  if v_holds then
+    v_reqs := coalesce((select max(r.request_id) from retention.erasure_requests r), 0);
+  end if;
   -- Casts stay as the checks below find them until the batch commits (_freeze_casts): the
   -- hold rule's keys are compared as their casts were checked (_subject_held_sql, round
   -- atk113 F7), and what turns values into JSON as the statement runs (an archive's copy,
@@ -295,6 +300,15 @@ begin
     -- batch, not a row's message, which may quote the row's values and could be tied to
     -- no person when their erasure comes (round atk92 F3).
   end;
+  -- A request filed since the rule was built makes its table's key, and the keys to it,
+  -- subject columns the rule may not compare; requests do not wait for batches (a
+  -- requester could hold the holds gate: round atk130 F2). One committed while the batch
+  -- ran (it waited for a row the application held) stops it, nothing of it kept; the next
+  -- builds the rule anew (round atk126 F3).
+  if v_holds and exists (select from retention.erasure_requests r where r.request_id > v_reqs) then
+    raise exception 'policy %: an erasure request was filed while the batch ran, which may widen what a legal hold covers; nothing of the batch was done', p_pol.name
+      using errcode = '55P03', hint = 'Run the policy again: its next batch reads the holds as they are now.';
+  end if;
   o_ms := round((extract(epoch from clock_timestamp() - coalesce(v_exec, v_start)) * 1000)::numeric, 1);
   if o_rows > 0 or o_failed > 0 then
     insert into retention.run_batches (run_id, batch_no, rows, started_at, finished_at,

@@ -93,6 +93,40 @@ describe('a held subject column\'s declarations (atk126)', () => {
   });
 });
 
+describe('an erasure request filed while a batch waits (atk126 F3, atk130 F2)', () => {
+  it('a request committed during the batch\'s lock wait stops the batch, nothing of it done; the next run deletes', async () => {
+    await q(`create schema h5`);
+    await q(`create table h5.users (id int primary key, created_at timestamptz not null)`);
+    await q(`create table h5.orders (id int primary key, user_id int references h5.users on delete cascade)`);
+    await q(`create table h5.people (id int primary key, name text)`);
+    await q(`insert into h5.users values (8, now() - interval '3 years')`);
+    await q(`insert into h5.orders values (1, 8)`);
+    await q(`insert into h5.people values (1, 'p')`);
+    await q(`select retention.set_policy('h5.users', 'h5.users', 'delete', 'created_at', '1 year', p_lock_timeout => '30 seconds')`);
+    await q(`select retention.place_hold('subject', '999', 'case 126d')`);
+    const app = await db.connect();
+    const runner = await db.connect();
+    try {
+      await app.query('begin');
+      await app.query(`select * from h5.orders where user_id = 8 for update`);
+      const run = (await runner.query(`select retention.open_run('h5.users') as run`)).rows[0].run;
+      const step = runner.query(`select retention.run_step(${run}) as r`).then((r) => r.rows[0].r, (e: { code?: string }) => e.code ?? 'error');
+      await expect.poll(async () => count(db, `pg_stat_activity where wait_event_type = 'Lock' and query like 'select retention.run_step(%'`),
+                        { timeout: 20_000, interval: 50 }).toBe(1);
+      await q(`select retention.request_erasure('h5.people', '1', 'ticket 126d')`);
+      await app.query('commit');
+      expect(await step).toBe('stopped_lock_timeout');
+      expect(await count(db, `h5.users`)).toBe(1);
+      await db.call(`call retention.run('h5.users')`);
+      expect(await count(db, `h5.users`)).toBe(0);
+    } finally {
+      await app.query('rollback').catch(() => {});
+      await app.end();
+      await runner.end();
+    }
+  });
+});
+
 // atk127 F1: a runner queued a deferred trigger of its own (a temporary table's) and then
 // called run_step in the same transaction: the batch fired it as
 // retention_predicate_checker, and it dropped the two routines that role owns. A step that
