@@ -664,6 +664,63 @@ comment on function retention_internal._forget_subject(bigint) is
   'Internal. At an erasure''s completion: removes the subject''s id, key and reasons from released holds, exemptions, flags, proposals'' rows, notifications, failed rows and run errors (the token stays), and deletes the links from their tokens.';
 
 
+-- Other ways a message may write a value (round atk131 F3, F7): inside a row literal
+-- with both quotes and backslashes doubled; percent-encoded (a URL: 'a%40b.com'); with
+-- HTML's entities (&amp; &lt; &gt; &quot; &#39;); as JSON that escapes every character
+-- beyond ASCII (\u00e1, Python's default); with each line end or other control character
+-- turned into a blank (settle_notification stores a receiver's answer so). Only the forms
+-- that differ from the value.
+create or replace function retention_internal._escaped_forms(p_value text)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_out  text[] := '{}';
+  v_pct  text := '';
+  v_json text := '';
+  v_c    text;
+  v_b    int;
+  v_cp   int;
+begin
+  if p_value is null or p_value = '' then
+    return '{}';
+  end if;
+  v_out := v_out || pg_catalog.replace(pg_catalog.replace(p_value, '\', '\\'), '"', '""');
+  if p_value ~ '[^A-Za-z0-9_.~-]' then
+    foreach v_b in array array(select pg_catalog.get_byte(x.b, i) from (select pg_catalog.convert_to(p_value, 'UTF8') as b) x
+                                 cross join pg_catalog.generate_series(0, pg_catalog.octet_length(x.b) - 1) i) loop
+      v_pct := v_pct || case when v_b < 128 and pg_catalog.chr(v_b) ~ '^[A-Za-z0-9_.~-]$' then pg_catalog.chr(v_b)
+                             else '%' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0')) end;
+    end loop;
+    v_out := v_out || v_pct;
+  end if;
+  if p_value ~ '[&<>"'']' then
+    v_out := v_out || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                        p_value, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
+  end if;
+  if p_value ~ '[^\x01-\x7f]' and pg_catalog.getdatabaseencoding() = 'UTF8' then
+    foreach v_c in array pg_catalog.regexp_split_to_array(p_value, '') loop
+      v_cp := pg_catalog.ascii(v_c);
+      v_json := v_json || case when v_cp < 128 then v_c
+                               when v_cp < 65536 then '\u' || pg_catalog.lpad(pg_catalog.to_hex(v_cp), 4, '0')
+                               else '\u' || pg_catalog.to_hex(55296 + ((v_cp - 65536) >> 10))
+                                    || '\u' || pg_catalog.to_hex(56320 + ((v_cp - 65536) & 1023)) end;
+    end loop;
+    v_out := v_out || v_json;
+  end if;
+  if p_value ~ '[[:cntrl:]]' then
+    v_out := v_out || pg_catalog.regexp_replace(p_value, '[[:cntrl:]]', ' ', 'g');
+  end if;
+  return array(select distinct x from unnest(v_out) x where x <> p_value);
+end
+$$;
+comment on function retention_internal._escaped_forms(text) is
+  'Internal. Other ways a message may write a value: in a row literal (quotes and backslashes doubled), percent-encoded, HTML-escaped, JSON with \u escapes beyond ASCII, control characters as blanks.';
+revoke all on function retention_internal._escaped_forms(text) from public;
+
 -- The values an erasure looks for that some message quotes: p_rows is a query whose
 -- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
 -- values a step kept). Each is looked for as written and as messages escape it (quote_literal
@@ -709,7 +766,7 @@ begin
                   d as materialized (
                     select distinct e.v collate "C" as v from (%s) t
                      cross join lateral unnest(t.vs) v(v)
-                     cross join lateral unnest(array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
+                     cross join lateral unnest(retention_internal._escaped_forms(v.v collate "default") || array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                      pg_catalog.replace(v.v collate "default", ''"'', ''""''),
                                                      pg_catalog.replace(pg_catalog.replace(v.v collate "default", ''\'', ''\\''), '''''''', ''''''''''''),
                                                      pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,

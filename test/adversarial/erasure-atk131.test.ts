@@ -7,6 +7,8 @@
 //     stayed in the store's answer. Objects are in scope by their tables, policies or runs.
 //  F4 the short-word pass took a word of pg-retention's own ('locked') out of another
 //     user's failed row: such words stay, as everywhere.
+//  F3, F7 her values percent-encoded, with \u escapes, in a row literal with both quotes and
+//     a backslash, or a two-line address written on one line, stayed: those are read too.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { erasureHelpers } from '../support/erasure.ts';
@@ -70,5 +72,36 @@ describe('an erasure\'s scope (atk131)', () => {
     expect(await processed(req)).toBe('completed');
     expect(await q(`select f.error from retention.run_row_failures f join retention.runs r using (run_id) where r.policy_name = 't2.users'`))
       .toEqual([{ error: 'user 8 is under review: account locked by billing; refund pending' }]);
+  });
+
+  it('F3, F7: her values percent-encoded, JSON-escaped, in a row literal with a backslash, or on one line, go', async () => {
+    await q(`create schema t3`);
+    await q(`create table t3.users (id bigint primary key, name text, email text, sig text, address text, created_at timestamptz not null)`);
+    await q(`insert into t3.users values (7, 'Siobhán Ní Bhraonáin', 'siobhan.nibhraonain@example.org', E'Shiv \\\\ "the Quill" Bhraonáin',
+                                          E'14 Rathmines Terrace\\nDublin 6', now())`);
+    await q(`create function t3.refuse() returns trigger language plpgsql as $$
+             declare s t3.users; begin
+               select * into s from t3.users where id = 7;
+               if old.id = 11 then raise exception 'cannot purge: duplicate of %', row(s.id, s.sig)::text; end if;
+               if old.id = 12 then raise exception 'crm said 404 for GET /contacts?email=%', replace(s.email, '@', '%40'); end if;
+               if old.id = 14 then raise exception 'crm said 409: {"name": "%"}', replace(replace(s.name, 'á', '\\u00e1'), 'í', '\\u00ed'); end if;
+               if old.id = 15 then raise exception 'crm said 422: address "%" does not validate', replace(s.address, E'\\n', ' '); end if;
+               return old; end $$`);
+    await q(`create trigger refuse before delete on t3.users for each row execute function t3.refuse()`);
+    await q(`select retention.set_policy('t3.users', 't3.users', 'delete', 'created_at', '1 day')`);
+    await q(`insert into t3.users select g, 'Other ' || g, 'o' || g || '@example.net', null, null, now() - interval '3 days' from unnest(array[11, 12, 14, 15]) g`);
+    await db.call(`call retention.run('t3.users')`).catch(() => {});
+    const failures = `select f.error from retention.run_row_failures f join retention.runs r using (run_id) where r.policy_name = 't3.users' order by f.row_key::text`;
+    const before = (await q(failures)).map((r) => r.error as string);
+    expect(before).toHaveLength(4);
+    expect(before.join('\n')).toMatch(/siobhan.nibhraonain%40example.org/);
+    await q(`drop trigger refuse on t3.users`);
+    await q(`update t3.users set created_at = now() where id <> 7`);
+    await q(`select retention.set_erasure_rule('t3.users', 'delete')`);
+    const req = await file('t3.users', '7');
+    expect(await processed(req)).toBe('completed');
+    const after = (await q(failures)).map((r) => r.error as string).join('\n');
+    expect(after).not.toMatch(/nibhraonain|Bhraon|Quill|Rathmines/i);
+    expect(after).toMatch(/\[erased\]/);
   });
 });
