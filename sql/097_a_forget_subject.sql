@@ -669,8 +669,11 @@ comment on function retention_internal._forget_subject(bigint) is
 -- HTML's entities (&amp; &lt; &gt; &quot; &#39;); as JSON that escapes every character
 -- beyond ASCII (\u00e1, Python's default); with each line end or other control character
 -- turned into a blank (settle_notification stores a receiver's answer so). Only the forms
--- that differ from the value.
-create or replace function retention_internal._escaped_forms(p_value text)
+-- that differ from the value, and only those p_kinds names ('r' row literal, 'p' percent,
+-- 'h' HTML, 'j' JSON escapes, 'c' control characters: what the messages hold at all, so a
+-- person's many values are not each encoded for nothing); values up to 1,000 characters.
+drop function if exists retention_internal._escaped_forms(text);
+create or replace function retention_internal._escaped_forms(p_value text, p_kinds text)
 returns text[]
 language plpgsql
 immutable
@@ -685,11 +688,13 @@ declare
   v_b    int;
   v_cp   int;
 begin
-  if p_value is null or p_value = '' then
+  if p_value is null or p_value = '' or p_kinds = '' or pg_catalog.length(p_value) > 1000 then
     return '{}';
   end if;
-  v_out := v_out || pg_catalog.replace(pg_catalog.replace(p_value, '\', '\\'), '"', '""');
-  if p_value ~ '[^A-Za-z0-9_.~-]' then
+  if pg_catalog.strpos(p_kinds, 'r') > 0 then
+    v_out := v_out || pg_catalog.replace(pg_catalog.replace(p_value, '\', '\\'), '"', '""');
+  end if;
+  if pg_catalog.strpos(p_kinds, 'p') > 0 and p_value ~ '[^A-Za-z0-9_.~-]' then
     foreach v_b in array array(select pg_catalog.get_byte(x.b, i) from (select pg_catalog.convert_to(p_value, 'UTF8') as b) x
                                  cross join pg_catalog.generate_series(0, pg_catalog.octet_length(x.b) - 1) i) loop
       v_pct := v_pct || case when v_b < 128 and pg_catalog.chr(v_b) ~ '^[A-Za-z0-9_.~-]$' then pg_catalog.chr(v_b)
@@ -697,11 +702,11 @@ begin
     end loop;
     v_out := v_out || v_pct;
   end if;
-  if p_value ~ '[&<>"'']' then
+  if pg_catalog.strpos(p_kinds, 'h') > 0 and p_value ~ '[&<>"'']' then
     v_out := v_out || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                         p_value, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
   end if;
-  if p_value ~ '[^\x01-\x7f]' and pg_catalog.getdatabaseencoding() = 'UTF8' then
+  if pg_catalog.strpos(p_kinds, 'j') > 0 and p_value ~ '[^\x01-\x7f]' and pg_catalog.getdatabaseencoding() = 'UTF8' then
     foreach v_c in array pg_catalog.regexp_split_to_array(p_value, '') loop
       v_cp := pg_catalog.ascii(v_c);
       v_json := v_json || case when v_cp < 128 then v_c
@@ -711,15 +716,15 @@ begin
     end loop;
     v_out := v_out || v_json;
   end if;
-  if p_value ~ '[[:cntrl:]]' then
+  if pg_catalog.strpos(p_kinds, 'c') > 0 and p_value ~ '[[:cntrl:]]' then
     v_out := v_out || pg_catalog.regexp_replace(p_value, '[[:cntrl:]]', ' ', 'g');
   end if;
   return array(select distinct x from unnest(v_out) x where x <> p_value);
 end
 $$;
-comment on function retention_internal._escaped_forms(text) is
-  'Internal. Other ways a message may write a value: in a row literal (quotes and backslashes doubled), percent-encoded, HTML-escaped, JSON with \u escapes beyond ASCII, control characters as blanks.';
-revoke all on function retention_internal._escaped_forms(text) from public;
+comment on function retention_internal._escaped_forms(text, text) is
+  'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks).';
+revoke all on function retention_internal._escaped_forms(text, text) from public;
 
 -- The values an erasure looks for that some message quotes: p_rows is a query whose
 -- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
@@ -766,7 +771,7 @@ begin
                   d as materialized (
                     select distinct e.v collate "C" as v from (%s) t
                      cross join lateral unnest(t.vs) v(v)
-                     cross join lateral unnest(retention_internal._escaped_forms(v.v collate "default") || array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
+                     cross join lateral unnest(retention_internal._escaped_forms(v.v collate "default", %3$L) || array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                      pg_catalog.replace(v.v collate "default", ''"'', ''""''),
                                                      pg_catalog.replace(pg_catalog.replace(v.v collate "default", ''\'', ''\\''), '''''''', ''''''''''''),
                                                      pg_catalog.substr(pg_catalog.to_jsonb(v.v)::text, 2,
@@ -783,7 +788,11 @@ begin
                     select d.v from d join grams on grams.g = pg_catalog.substr(pg_catalog.convert_to(pg_catalog.translate(pg_catalog.lower(d.v collate retention_internal.fold), ''ς'', ''σ''), ''UTF8''), 1, 4)
                      where pg_catalog.octet_length(d.v) >= 4)
                   select coalesce(array_agg(c.v), ''{}'') from cand c where pg_catalog.strpos($1, pg_catalog.translate(pg_catalog.lower(c.v collate retention_internal.fold), ''ς'', ''σ'')) > 0',
-                 p_rows, pg_catalog.getdatabaseencoding())
+                 p_rows, pg_catalog.getdatabaseencoding(),
+                 -- Which escaped forms the messages may hold at all (_escaped_forms).
+                 concat(case when v_msgs ~ '""|\\\\' then 'r' end, case when v_msgs ~ '%[0-9A-Fa-f]{2}' then 'p' end,
+                        case when v_msgs ~ '&(amp|lt|gt|quot|#39);' then 'h' end, case when v_msgs ~ '\\u[0-9a-fA-F]{4}' then 'j' end,
+                        'c'))
     into v_vals
     -- Lowered in every script, whatever the database's collation (fold; round atk104 F2),
     -- the final sigma as σ (lower('Σ') is σ: round atk107 F2).
