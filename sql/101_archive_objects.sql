@@ -377,7 +377,7 @@ begin
       using errcode = 'RT006', hint = 'Pass the object''s rows as read from storage, each as {"table": name, "row": {column: value}} (pg-retention archive prune does).';
   end if;
   -- What could widen a hold's reach is held still until the transaction ends: the holds
-  -- gate (a subject column declared, a request filed: they take it exclusively) and the
+  -- gate (a hold placed, a subject column declared: they take it exclusively) and the
   -- object's tables, SHARE UPDATE EXCLUSIVE (a foreign key added to them waits). Asked in
   -- the transaction that then records the deletion (archive prune does), the answer
   -- stands until that record commits: a key or a declaration made between the check and

@@ -36,10 +36,16 @@ describe('archive prune and sha256 scrubs: the seventh review', () => {
     try {
       await h.query(`begin`);
       await h.query(`select retention.place_hold('subject', '3', 'litigation')`);
-      const [check] = await q(`select retention.archive_rows_held($1, '[{"table": "ps.ev", "row": {"id": 3, "user_id": 3}}]') as held,
-                                      now() as at, pg_current_snapshot()::text as snap`, [id]);
-      expect(check!.held).toBe(false);
+      // The check waits for the hold's transaction (it holds the holds gate since atk128
+      // F1) and then sees the hold; the deletion, recorded with the check's snapshot, is
+      // refused all the same.
+      const checking = q(`select retention.archive_rows_held($1, '[{"table": "ps.ev", "row": {"id": 3, "user_id": 3}}]') as held,
+                                 now() as at, pg_current_snapshot()::text as snap`, [id]);
+      await expect.poll(async () => count(db, `pg_stat_activity where wait_event_type = 'Lock' and query like 'select retention.archive_rows_held(%'`),
+                        { timeout: 20_000, interval: 50 }).toBe(1);
       await h.query(`commit`);
+      const [check] = await checking;
+      expect(check!.held).toBe(true);
       expect(await sqlState(q(`select retention.archive_object_deleted($1, 'expired', $2, $3::pg_snapshot)`, [id, check!.at, check!.snap]))).toBe('RT037');
       expect(await count(db, `retention.archive_objects where object_id = $1 and status = 'verified'`, [id])).toBe(1);
     } finally {
