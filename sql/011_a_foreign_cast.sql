@@ -17,8 +17,8 @@ as $$
 begin
   -- PL/pgSQL keeps this query's plan for the session; a SQL function's is made anew at
   -- every call (most of a batch's fixed cost on PostgreSQL 15).
-  return (select s.v from (
-  with recursive parts(oid, depth) as (
+  -- The type and every type it is made of, read once for both questions below.
+  return (with recursive parts(oid, depth) as (
     select p_type, 0
     union
     select x.part, p.depth + 1
@@ -32,46 +32,34 @@ begin
         union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t.oid
         union all select r.rngtypid from pg_catalog.pg_range r where r.rngmultitypid = t.oid) x
      where p.depth < 16 and x.part <> 0)
-  select format('cast from %s to %s calls %s, owned by %I', c.castsource::regtype, c.casttarget::regtype,
-                f.oid::regprocedure, f.proowner::regrole::text)
-    from parts p
-    join pg_catalog.pg_cast c on c.castsource = p.oid
-    join pg_catalog.pg_proc f on f.oid = c.castfunc
-    join pg_catalog.pg_roles o on o.oid = f.proowner
-   where f.pronamespace <> 'pg_catalog'::regnamespace and not o.rolsuper
-     -- Into what the engine turns values (text, json); a cast an expression names shows in
-     -- its tree. So a role's cast from text into its own type does not taint every text
-     -- column (round atk50).
-     and (c.casttarget in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype,
-                           'pg_catalog.name'::regtype, 'pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
-          or c.castsource >= 16384)
-     and o.rolname <> current_user
-   limit 1
-  ) s(v)
-  -- An owner that is not a superuser cannot hold pg_cast still (_freeze_casts): a type of
-  -- another role may get a cast from it while a statement waits, which the statement
-  -- would call as the owner. Such a type is refused outright (round atk123).
-  union all
-  select format('type %s is owned by %I, which may create a cast from it while a statement waits (only a superuser owner holds casts still)',
-                t.oid::regtype, o.rolname)
-    from pg_catalog.pg_type t
-    join pg_catalog.pg_roles o on o.oid = t.typowner
-   where not pg_catalog.has_table_privilege('pg_catalog.pg_cast', 'UPDATE')
-     and t.oid in (with recursive parts(oid, depth) as (
-                     select p_type, 0
-                     union
-                     select x.part, p.depth + 1
-                       from parts p
-                       join pg_catalog.pg_type t2 on t2.oid = p.oid
-                       cross join lateral (
-                         select t2.typbasetype as part where t2.typtype = 'd'
-                         union all select t2.typelem where t2.typelem <> 0
-                         union all select a.atttypid from pg_catalog.pg_attribute a
-                                    where t2.typtype = 'c' and a.attrelid = t2.typrelid and a.attnum > 0 and not a.attisdropped
-                         union all select r.rngsubtype from pg_catalog.pg_range r where r.rngtypid = t2.oid) x
-                      where p.depth < 16 and x.part <> 0)
-                   select p.oid from parts p)
-     and not o.rolsuper and o.rolname <> current_user
+  select s.v from (
+    (select format('cast from %s to %s calls %s, owned by %I', c.castsource::regtype, c.casttarget::regtype,
+                   f.oid::regprocedure, f.proowner::regrole::text)
+       from parts p
+       join pg_catalog.pg_cast c on c.castsource = p.oid
+       join pg_catalog.pg_proc f on f.oid = c.castfunc
+       join pg_catalog.pg_roles o on o.oid = f.proowner
+      where f.pronamespace <> 'pg_catalog'::regnamespace and not o.rolsuper
+        -- Into what the engine turns values (text, json); a cast an expression names shows in
+        -- its tree. So a role's cast from text into its own type does not taint every text
+        -- column (round atk50).
+        and (c.casttarget in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'pg_catalog.bpchar'::regtype,
+                              'pg_catalog.name'::regtype, 'pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
+             or c.castsource >= 16384)
+        and o.rolname <> current_user
+      limit 1)
+    -- An owner that is not a superuser cannot hold pg_cast still (_freeze_casts): a type of
+    -- another role may get a cast from it while a statement waits, which the statement
+    -- would call as the owner. Such a type is refused outright (round atk123).
+    union all
+    (select format('type %s is owned by %I, which may create a cast from it while a statement waits (only a superuser owner holds casts still)',
+                   t.oid::regtype, o.rolname)
+       from parts p
+       join pg_catalog.pg_type t on t.oid = p.oid
+       join pg_catalog.pg_roles o on o.oid = t.typowner
+      where not pg_catalog.has_table_privilege('pg_catalog.pg_cast', 'UPDATE')
+        and not o.rolsuper and o.rolname <> current_user
+      limit 1)) s(v)
   limit 1);
 end
 $$;

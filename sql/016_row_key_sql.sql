@@ -282,7 +282,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_why  text;
+  v_why   text;
+  v_funcs oid[];
 begin
   if current_setting('transaction_isolation') <> 'read committed' then
     raise exception 'cannot read % at %: pg-retention reads application tables at read committed only', p_rel, current_setting('transaction_isolation')
@@ -298,28 +299,24 @@ begin
   -- Only a superuser may lock catalog rows. An owner that is not one cannot hold another
   -- role's function still: such a function is refused outright, whatever it does now
   -- (round atk123: the race above, for an owner that is not a superuser).
+  select pg_catalog.array_agg(distinct f.fn)
+    into v_funcs
+    from retention_internal._planner_objects(p_rel) o
+    join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
+                               and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass)
+    cross join lateral (
+      select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
+                  else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end) f(fn)
+   where f.fn is not null;
   if pg_catalog.has_table_privilege('pg_catalog.pg_proc', 'UPDATE') then
-    perform
-       from pg_catalog.pg_proc p
-      where p.oid in (
-        select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
-                    else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
-          from retention_internal._planner_objects(p_rel) o
-          join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
-                                     and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
-      for share of p;
+    perform from pg_catalog.pg_proc p where p.oid = any (v_funcs) for share of p;
   else
     select format('%s, owned by %I, could be replaced while a statement waits (only a superuser owner holds it still)',
                   p.oid::regprocedure, r.rolname)
       into v_why
       from pg_catalog.pg_proc p
       join pg_catalog.pg_roles r on r.oid = p.proowner
-     where p.oid in (
-        select case when d.refclassid = 'pg_catalog.pg_proc'::regclass then d.refobjid
-                    else (select op.oprcode::oid from pg_catalog.pg_operator op where op.oid = d.refobjid) end
-          from retention_internal._planner_objects(p_rel) o
-          join pg_catalog.pg_depend d on d.classid = o.cls and d.objid = o.id
-                                     and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass))
+     where p.oid = any (v_funcs)
        and p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace and not r.rolsuper and r.rolname <> current_user
      limit 1;
   end if;
