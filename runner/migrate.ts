@@ -29,6 +29,38 @@ export class SchemaTooNewError extends Error {
   }
 }
 
+/** pg-retention's roles: the cluster's, made by the first install in any of its databases. */
+const ROLES = ['retention_admin', 'retention_runner', 'retention_auditor', 'retention_approver', 'retention_archiver',
+               'retention_requester', 'retention_predicate_checker'];
+
+/** An owner that is not a superuser and may not grant pg-retention's roles, found before
+ * anything is applied: the migrations grant them to one another, and the owner joins
+ * retention_predicate_checker. */
+export class RolesNotGrantableError extends Error {
+  readonly code = '42501';
+  readonly hint: string;
+  constructor(owner: string, roles: string[]) {
+    super(`the retention owner ${owner} cannot grant pg-retention's roles ${roles.join(', ')}, which another role made (an install in another database of this cluster)`);
+    this.name = 'RolesNotGrantableError';
+    const who = `"${owner.replaceAll('"', '""')}"`;
+    this.hint = `have a superuser run ${roles.map((r) => `GRANT ${r} TO ${who} WITH ADMIN OPTION;`).join(' ')} then migrate again (PostgreSQL 16 and later: a role with CREATEROLE grants only the roles it administers).`;
+  }
+}
+
+/** The roles of pg-retention that exist and that the connected role may not grant:
+ * ADMIN OPTION (PostgreSQL 16 and later), or CREATEROLE (15), or superuser. */
+async function rolesNotGrantable(client: pg.ClientBase): Promise<string[]> {
+  const res = await client.query<{ rolname: string }>(
+    `select r.rolname
+       from pg_catalog.pg_roles r, pg_catalog.pg_roles me
+      where me.rolname = current_user and r.rolname = any ($1::text[])
+        and not me.rolsuper
+        and not pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+        and not (me.rolcreaterole and pg_catalog.current_setting('server_version_num')::int < 160000)
+      order by 1`, [ROLES]);
+  return res.rows.map((r) => r.rolname);
+}
+
 export interface MigrateResult {
   applied: string[];
   routines: number;
@@ -81,6 +113,10 @@ export async function migrate(
     const known = new Set(await migrationNames());
     const unknown = (await appliedMigrations(client)).filter((n) => !known.has(n));
     if (unknown.length > 0) throw new SchemaTooNewError(unknown);
+    const ungrantable = await rolesNotGrantable(client);
+    if (ungrantable.length > 0) {
+      throw new RolesNotGrantableError((await client.query<{ u: string }>('select current_user as u')).rows[0]!.u, ungrantable);
+    }
 
     await client.query('begin');
     try {

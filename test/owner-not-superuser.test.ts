@@ -22,6 +22,8 @@ const ownerUrl = (() => {
   return u.toString();
 })();
 const app = `np_app_${tag}`;
+const bare = `np_bare_${tag}`;
+const bareDb = `np_bare_db_${tag}`;
 let client: pg.Client | undefined;
 let su: pg.Client | undefined;
 
@@ -32,6 +34,9 @@ afterAll(async () => {
   await q(`drop owned by ${owner}`).catch(() => {});
   await q(`drop role if exists ${owner}`).catch(() => {});
   await q(`drop role if exists ${app}`).catch(() => {});
+  await q(`drop database if exists ${bareDb} with (force)`).catch(() => {});
+  await q(`drop owned by ${bare}`).catch(() => {});
+  await q(`drop role if exists ${bare}`).catch(() => {});
 });
 
 describe('an owner that is not a superuser', () => {
@@ -107,5 +112,36 @@ describe('an owner that is not a superuser', () => {
     await c.query(`call retention.run('app.marks')`);
     expect((await c.query(`select (select count(*) from app.tickets)::int as t, (select count(*) from app.marks)::int as m`)).rows)
       .toEqual([{ t: 0, m: 0 }]);
+  });
+});
+
+// On PostgreSQL 16 and later a role with CREATEROLE grants only the roles it administers:
+// an owner that was not given pg-retention's roles (made by another install) can neither
+// grant them to one another (the first migration) nor join retention_predicate_checker.
+// migrate says which grants to make (42501), before applying anything, and installs no
+// schema. (On PostgreSQL 15, CREATEROLE grants any role that is not a superuser.)
+describe('an owner that cannot join pg-retention\'s roles', () => {
+  it('gets 42501 naming the grants to make, and no retention schema', async (ctx) => {
+    if (Number((await q(`show server_version_num`))[0]!.server_version_num) < 160000) ctx.skip();
+    await q(`create role ${bare} login password 'pw' createrole`);
+    await q(`create database ${bareDb} owner ${bare}`);
+    const u = new URL(db.url);
+    u.username = bare;
+    u.password = 'pw';
+    u.pathname = `/${bareDb}`;
+    const r = await runCli(['migrate'], { url: u.toString() });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`the retention owner ${bare} cannot grant pg-retention's roles retention_admin, `);
+    expect(r.stderr).toContain('[42501]');
+    expect(r.stderr).toContain(`GRANT retention_predicate_checker TO "${bare}" WITH ADMIN OPTION;`);
+    expect(r.stderr).not.toContain('connect as a member');
+    const c = new pg.Client({ connectionString: u.toString() });
+    await c.connect();
+    try {
+      expect((await c.query(`select count(*)::int as n from pg_namespace where nspname in ('retention', 'retention_internal')`)).rows)
+        .toEqual([{ n: 0 }]);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -165,3 +165,36 @@ describe('a runner\'s deferred trigger fired as the checker role (atk127 F1)', (
     await runner.query('rollback');
   });
 });
+
+// atk130 N1: with track_counts off nothing is counted in pg_stat_xact_all_tables, so the
+// caller's own writes cannot be told from pg-retention's: any written transaction is
+// refused. A step as a statement of its own, and CALL retention.run, still work.
+describe('run_step with track_counts off (atk130 N1)', () => {
+  it('refuses a step after the caller\'s own write (25001) and changes nothing; run() and lone steps still delete', async () => {
+    await q(`create schema h6`);
+    await q(`create table h6.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`create table h6.own (x int)`);
+    await q(`insert into h6.ev select g, now() - interval '3 years' from generate_series(1, 5) g`);
+    await q(`select retention.set_policy('h6.ev', 'h6.ev', 'delete', 'created_at', '1 year', p_batch_size => 2)`);
+    const c = await db.connect();
+    try {
+      await c.query(`set track_counts = off`);
+      const run = (await c.query(`select retention.open_run('h6.ev') as run`)).rows[0].run;
+      await c.query('begin');
+      await c.query(`insert into h6.own values (1)`);
+      expect(await sqlState(c.query(`select retention.run_step($1)`, [run]))).toBe('25001');
+      await c.query('rollback');
+      expect(await count(db, `h6.ev`)).toBe(5);
+      expect(await count(db, `retention.run_batches where run_id = $1`, [run])).toBe(0);
+      let status = 'running';
+      while (status === 'running') status = (await c.query(`select retention.run_step($1) as s`, [run])).rows[0].s;
+      expect(status).toBe('completed');
+      expect(await count(db, `h6.ev`)).toBe(0);
+      await q(`insert into h6.ev select g, now() - interval '3 years' from generate_series(1, 3) g`);
+      await c.query(`call retention.run('h6.ev')`);
+      expect(await count(db, `h6.ev`)).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+});
