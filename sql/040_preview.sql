@@ -48,6 +48,10 @@ begin
             where (p_policy is null or x.name = p_policy)
               and coalesce(has_table_privilege(session_user, x.target::oid, 'SELECT'), true)
             order by x.name loop
+   -- In a subtransaction rolled back once the policy is counted: the table's planner lock
+   -- (_check_planner_code) lasts for the check and the count only, not to the end of the
+   -- caller's transaction, which stopped runs and the application's DDL for as long as a
+   -- reader kept it open (round atk130 F3).
    begin
     e := retention.effective_retain(p);
     s := retention_internal._policy_sql(p);
@@ -59,39 +63,42 @@ begin
       -- Counting would run another role's code as the owner: no figures (a run refuses it).
       raise warning 'policy %: not counted: %', p.name, retention_internal._read_hazard(p);
       eligible := null; held_back := null; oldest_eligible := null; would_affect := null; exceeds_ceiling := null;
-      return next;
-      continue;
-    elsif p.action = 'drop_partitions' then
-      -- Rows of the partitions that would go or stay for a hold (see partitions()).
-      select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0), min(x.oldest_at)
-        into eligible, held_back, oldest_eligible
-        from retention_internal._partition_plan(p, p_as_of, cutoff) x
-       where x.disposition in ('drop', 'archive', 'rows', 'held');
     else
-      execute format(
-        'select count(*), count(*) filter (where held), min(age)
-           from (select %s as age, (%s) as held from only %s t where %s) x',
-        retention_internal._age_at_sql(p, s.age_expr), s.held, s.tbl, s.eligible)
-        into eligible, held_back, oldest_eligible
-        using cutoff, p_as_of, p.name, p.target::oid;
+      if p.action = 'drop_partitions' then
+        -- Rows of the partitions that would go or stay for a hold (see partitions()).
+        select coalesce(sum(x.rows), 0), coalesce(sum(x.held_rows), 0), min(x.oldest_at)
+          into eligible, held_back, oldest_eligible
+          from retention_internal._partition_plan(p, p_as_of, cutoff) x
+         where x.disposition in ('drop', 'archive', 'rows', 'held');
+      else
+        execute format(
+          'select count(*), count(*) filter (where held), min(age)
+             from (select %s as age, (%s) as held from only %s t where %s) x',
+          retention_internal._age_at_sql(p, s.age_expr), s.held, s.tbl, s.eligible)
+          into eligible, held_back, oldest_eligible
+          using cutoff, p_as_of, p.name, p.target::oid;
+      end if;
+      would_affect := eligible - held_back;
+      exceeds_ceiling := would_affect > p.max_rows_per_run;
     end if;
-    would_affect := eligible - held_back;
-    exceeds_ceiling := would_affect > p.max_rows_per_run;
-    return next;
-   exception when others then
-    -- Asked for every policy, one that cannot be counted (a subject column renamed since:
-    -- RT002) is listed without figures and named in a warning; asked for alone, it fails.
-    if p_policy is not null then
-      raise;
-    end if;
-    get stacked diagnostics v_ctx = pg_exception_context;
-    raise warning 'policy %: not counted: %', p.name,
-      retention_internal._warned_error(sqlstate, sqlerrm, v_ctx, format('retention.preview(%L) alone', p.name));
-    policy := p.name; target := retention.qualified_name(p.target); action := p.action; enabled := p.enabled;
-    retain := null; retain_source := null; cutoff := null; max_rows_per_run := p.max_rows_per_run;
-    eligible := null; held_back := null; oldest_eligible := null; would_affect := null; exceeds_ceiling := null;
-    return next;
+    raise exception using errcode = 'RTREL';
+   exception
+    when sqlstate 'RTREL' then
+      null;
+    when others then
+      -- Asked for every policy, one that cannot be counted (a subject column renamed since:
+      -- RT002) is listed without figures and named in a warning; asked for alone, it fails.
+      if p_policy is not null then
+        raise;
+      end if;
+      get stacked diagnostics v_ctx = pg_exception_context;
+      raise warning 'policy %: not counted: %', p.name,
+        retention_internal._warned_error(sqlstate, sqlerrm, v_ctx, format('retention.preview(%L) alone', p.name));
+      policy := p.name; target := retention.qualified_name(p.target); action := p.action; enabled := p.enabled;
+      retain := null; retain_source := null; cutoff := null; max_rows_per_run := p.max_rows_per_run;
+      eligible := null; held_back := null; oldest_eligible := null; would_affect := null; exceeds_ceiling := null;
    end;
+   return next;
   end loop;
 end
 $$;

@@ -23,17 +23,23 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_pol retention.policies := retention_internal._get_policy(p_policy);
+  v_pol  retention.policies := retention_internal._get_policy(p_policy);
+  v_rows jsonb;
 begin
   perform retention_internal._check_can_read(v_pol.target);
   if v_pol.action <> 'drop_partitions' then
     raise exception 'policy % deletes rows (action %), it does not drop partitions', p_policy, v_pol.action
       using errcode = 'RT007', hint = format('SELECT * FROM retention.preview(%L) shows what it would delete.', p_policy);
   end if;
-  -- Counting reads the partitions as the owner: not where a run would refuse (RT013, RT025).
-  perform retention_internal._check_foreign_code(v_pol);
-  return query
-    select retention.qualified_name(x.part), x.lower_bound, x.upper_bound, x.rows, x.held_rows,
+  -- In a subtransaction rolled back once the partitions are read: the planner locks the
+  -- checks take (_check_planner_code) do not last to the end of the caller's transaction,
+  -- which stopped runs and the application's DDL for as long as it stayed open (round
+  -- atk130 F3).
+  begin
+    -- Counting reads the partitions as the owner: not where a run would refuse (RT013, RT025).
+    perform retention_internal._check_foreign_code(v_pol);
+    v_rows := (select coalesce(jsonb_agg(to_jsonb(y) order by y.n), '[]') from (
+    select retention.qualified_name(x.part) as partition, x.lower_bound, x.upper_bound, x.rows, x.held_rows,
            case x.disposition
              when 'drop' then 'drop'
              when 'archive' then format('archive to %I', v_pol.archive_schema)
@@ -43,9 +49,17 @@ begin
              when 'foreign' then 'keep: a foreign table (its rows are on another server)'
              when 'pending' then 'keep: a table below it is being detached concurrently'
              when 'default' then 'keep: default partition'
-             else 'keep: not past the cutoff' end,
-           x.estimated
-      from retention_internal._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x;
+             else 'keep: not past the cutoff' end as action,
+           x.estimated, row_number() over () as n
+      from retention_internal._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x) y);
+    raise exception using errcode = 'RTREL';
+  exception when sqlstate 'RTREL' then
+    null;
+  end;
+  return query
+    select y.partition, y.lower_bound, y.upper_bound, y.rows, y.held_rows, y.action, y.estimated
+      from jsonb_to_recordset(v_rows) as y(partition text, lower_bound timestamptz, upper_bound timestamptz,
+                                           rows bigint, held_rows bigint, action text, estimated boolean);
 end
 $$;
 comment on function retention.partitions(text, timestamptz) is

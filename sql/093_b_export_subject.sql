@@ -36,6 +36,11 @@ declare
   s        record;
 begin
   perform retention_internal._routine_write();  -- the audit entry and the subject's token
+  -- The reading in a subtransaction rolled back once the rows are read: the locks its
+  -- checks take (pg_cast, each table's planner lock) do not last to the end of the
+  -- caller's transaction, which stopped runs, CREATE CAST and the application's DDL for as
+  -- long as it stayed open (the kind of round atk130 F3).
+  begin
   -- Each table's casts are checked before its rows are read as JSON, which looks a cast to
   -- json up as it runs: none is made until this commits (the kind of round atk113 F9).
   perform retention_internal._freeze_casts();
@@ -72,6 +77,10 @@ begin
                                               'depth', s.depth, 'via', s.via, 'rule', s.rule,
                                               'reason', s.reason, 'row_count', v_n, 'rows', v_rows);
   end loop;
+    raise exception using errcode = 'RTREL';
+  exception when sqlstate 'RTREL' then
+    null;
+  end;
   -- The partitions of one partitioned table (same rule) as one entry, rows together.
   with e as (select t.o, t.e ->> 'table' as tbl, t.e ->> 'rule' as rul, t.e ->> 'reason' as rsn, t.e
                from unnest(v_tables) with ordinality t(e, o)),

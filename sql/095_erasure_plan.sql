@@ -23,12 +23,17 @@ set timezone = 'UTC'
 as $$
 declare
   v_target text;
+  v_rows   jsonb;
 begin
+  -- In a subtransaction rolled back once the plan is read: the planner locks its checks
+  -- take (_check_planner_code) do not last to the end of the caller's transaction, which
+  -- stopped runs and the application's DDL for as long as it stayed open (round atk130 F3).
+  begin
   -- Row counts of tables the login may not read are not its to see (this runs as the owner).
   for v_target in select x.target from retention_internal._erasure_steps(p_request) x loop
     perform retention_internal._check_can_read(v_target::regclass);
   end loop;
-  return query
+  v_rows := (select coalesce(jsonb_agg(to_jsonb(y) order by y.step), '[]') from (
   with s as materialized (select * from retention_internal._erasure_steps(p_request)),
   plan as (
     select s.step, s.depth, s.target, s.via, s.rule, s.rule_source, s.reason, s.scrub, s.rows,
@@ -135,8 +140,15 @@ begin
   union all
   select * from refs
   union all
-  select * from trig
-   order by 1;
+  select * from trig) y);
+    raise exception using errcode = 'RTREL';
+  exception when sqlstate 'RTREL' then
+    null;
+  end;
+  return query
+    select y.step, y.depth, y.target, y.via, y.rule, y.rule_source, y.reason, y.scrub, y.rows, y.warning
+      from jsonb_to_recordset(v_rows) as y(step integer, depth integer, target text, via text, rule text, rule_source text,
+                                           reason text, scrub jsonb, rows bigint, warning text);
 end
 $$;
 comment on function retention.erasure_plan(bigint) is

@@ -25,9 +25,18 @@ begin
      or retention_internal._read_hazard(p) is not null then
     return null;
   end if;
-  s := retention_internal._policy_sql(p, null);
-  execute format('explain (format json) select from only %s t where %s', s.tbl, s.eligible)
-    into v_plan using now() - (retention.effective_retain(p)).retain, now(), p.name, p.target::oid;
+  -- In a subtransaction rolled back once the plan is read: the table's planner lock
+  -- (_check_planner_code) lasts for the check and the planning only, not to the end of
+  -- the reader's transaction, which stopped runs and the application's DDL for as long as
+  -- a reader kept it open (round atk130 F3).
+  begin
+    s := retention_internal._policy_sql(p, null);
+    execute format('explain (format json) select from only %s t where %s', s.tbl, s.eligible)
+      into v_plan using now() - (retention.effective_retain(p)).retain, now(), p.name, p.target::oid;
+    raise exception using errcode = 'RTREL';
+  exception when sqlstate 'RTREL' then
+    null;
+  end;
   return round((v_plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric)::bigint;
 exception when others then
   return null;
