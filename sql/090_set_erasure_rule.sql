@@ -232,7 +232,11 @@ as $$
   select case when retention_internal._base_type(p_type, -1) in ('json', 'jsonb')
               -- A JSON scalar: the key as a number (an integer key) and as a string, a
               -- uuid's in each spelling a text column takes.
-              then (select format('t.%I::jsonb = any (%L::jsonb[])', p_col,
+              -- (json through _jsonb_of: a cast of any row's \u0000 failed the statement.)
+              then (select format('%s = any (%L::jsonb[])',
+                                  case when retention_internal._base_type(p_type, -1) = 'json'
+                                       then format('retention_internal._jsonb_of(t.%I::pg_catalog.json)', p_col)
+                                       else format('t.%I::pg_catalog.jsonb', p_col) end,
                                   array(select pg_catalog.to_jsonb(x) from unnest(
                                           case when retention_internal._base_type(p_key_type, -1) = 'uuid'
                                                then array[u.u, pg_catalog.upper(u.u), pg_catalog.replace(u.u, '-', ''),

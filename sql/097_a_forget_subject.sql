@@ -1410,7 +1410,7 @@ begin
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            -- A JSON column's scalar, as the hold compares it (round atk78 F10).
            when c.is_json
-           then format(' or pg_catalog.lower(pg_catalog.btrim((t.%I::jsonb #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
+           then format(' or pg_catalog.lower(pg_catalog.btrim((retention_internal._jsonb_of(t.%I::pg_catalog.json) #>> ''{}'') collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                              from unnest(retention_internal._subject_forms(h.subject_id)) f))', c.col)
            else '' end)
       into v_more;

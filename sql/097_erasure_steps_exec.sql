@@ -725,18 +725,35 @@ begin
     union
     select t.relid::oid from jsonb_to_recordset(v_req.plan) as e(target text)
      cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass(e.target))) t),
+  -- By the table as it is now: copies of a table the application rebuilt under its name
+  -- (a new OID) are found by the name they were archived under (round atk134 F3).
+  plan_names as (
+    select e.target as name from jsonb_to_recordset(v_req.plan) as e(target text)),
   in_db as (
-    select b.rel, min(b.rel_name) as rel_name, sum(b.row_count) as n
-      from retention.archived_batches b
-     where b.object_id is null
-       and (b.rel in (select rel from plan_rels)
-            or b.rel_name in (select e.target from jsonb_to_recordset(v_req.plan) as e(target text)))
-     group by b.rel),
+    select x.rel, min(x.rel_name) as rel_name, sum(x.row_count) as n
+      from (select case when b.rel in (select rel from plan_rels) then b.rel
+                        else pg_catalog.to_regclass(b.rel_name)::oid end as rel, b.rel_name, b.row_count
+              from retention.archived_batches b
+             where b.object_id is null
+               and (b.rel in (select rel from plan_rels) or b.rel_name in (select name from plan_names))) x
+     group by x.rel),
+  -- Objects written or verified, and failed ones whose storage is not cleared yet (the
+  -- file may still be there).
+  live_objects as (
+    select o.object_id, o.rels, o.tables
+      from retention.archive_objects o
+     where o.status in ('writing', 'verified') or (o.status = 'failed' and o.storage_cleared_at is null)),
   in_objects as (
-    select r.rel, count(*) as n
-      from retention.archive_objects o cross join unnest(o.rels) r(rel)
-     where o.status in ('writing', 'verified') and r.rel in (select rel from plan_rels)
-     group by r.rel)
+    select x.rel, count(distinct x.object_id) as n
+      from (select o.object_id, r.rel
+              from live_objects o cross join unnest(o.rels) r(rel)
+             where r.rel in (select rel from plan_rels)
+            union
+            select o.object_id, pg_catalog.to_regclass(k.k)::oid
+              from live_objects o cross join jsonb_object_keys(coalesce(o.tables, '{}')) k(k)
+             where k.k in (select name from plan_names)) x
+     where x.rel is not null
+     group by x.rel)
   select coalesce(jsonb_agg(jsonb_build_object('table', coalesce(d.rel_name, retention.qualified_name(coalesce(d.rel, o.rel)::regclass)),
                                                'rows_in_database', coalesce(d.n, 0), 'objects', coalesce(o.n, 0))
                             order by coalesce(d.rel_name, retention.qualified_name(coalesce(d.rel, o.rel)::regclass))), '[]')

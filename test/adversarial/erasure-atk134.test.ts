@@ -1,0 +1,85 @@
+// Attack round atk134 (personal data left behind).
+// F1: a zero byte in any row's bytea (an image) or a \u0000 escape in any row's json value
+// of the subject table failed every erasure of that table (convert_from, a cast to jsonb),
+// and a subject hold's check of such a column failed every run. F3: a table the
+// application rebuilt under its name (a new OID) lost its archive objects from the
+// completion's archives_not_reached, which then said no copies remain.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+const processed = async (id: number) => {
+  await db.call(`call retention.process_erasure(${id})`).catch(() => {});
+  return (await q(`select status, status_reason from retention.erasure_requests where request_id = $1`, [id]))[0];
+};
+
+describe('values no text or jsonb can hold (atk134 F1)', () => {
+  it('a bytea with zero bytes, in the person\'s row or another\'s, and json with \\u0000 do not stop the erasure', async () => {
+    await q(`create schema n1`);
+    await q(`create table n1.people (id bigint primary key, email text, avatar bytea, raw json, tags bytea[])`);
+    await q(`create table n1.orders (id int primary key, person_id bigint references n1.people, meta json)`);
+    await q(`insert into n1.people values
+               (1, 'bob.victim@example.org', '\\x89504e470d0a1a0a0000000d49484452', '{"nick": "bob"}', array['\\x00ff'::bytea]),
+               (2, 'carol@example.org', '\\xff00abcd', '{"sig": "a\\u0000b"}', null)`);
+    await q(`insert into n1.orders values (1, 1, '{"x": "\\u0000"}'), (2, 2, '{"y": "\\\\u0000 \\u0000"}')`);
+    const id = (await q(`select (retention.request_erasure('n1.people', '1', 'ticket n1')).request_id::int as id`))[0]!.id;
+    expect(await processed(id)).toEqual({ status: 'completed', status_reason: null });
+    expect(await q(`select id from n1.people order by id`)).toEqual([{ id: '2' }]);
+    expect(await q(`select id from n1.orders order by id`)).toEqual([{ id: 2 }]);
+  });
+
+  it('a subject hold over a subject column retyped to json, \\u0000 in another row: the held row stays and the run completes', async () => {
+    await q(`create schema n2`);
+    await q(`create table n2.events (id int primary key, who text, created_at timestamptz not null)`);
+    await q(`select retention.set_policy('n2.events', 'n2.events', 'delete', 'created_at', '1 year', p_subject_column => 'who')`);
+    // The application retypes its subject column to json afterwards.
+    await q(`alter table n2.events alter column who type json using to_json(who)`);
+    await q(`insert into n2.events values (1, '"alice"', now() - interval '3 years'), (2, '"b\\u0000b"', now() - interval '3 years'),
+                                          (3, '{"name": "carol"}', now() - interval '3 years')`);
+    await q(`select retention.place_hold('subject', 'alice', 'case n2')`);
+    await db.call(`call retention.run('n2.events')`);
+    expect(await q(`select id from n2.events order by id`)).toEqual([{ id: 1 }]);
+    expect(await q(`select status from retention.runs where policy_name = 'n2.events'`)).toEqual([{ status: 'completed' }]);
+  });
+
+  it('_jsonb_of keeps an escape as the six characters it is written with, and an escaped backslash as it is', async () => {
+    expect(await q(`select retention_internal._jsonb_of('{"a": "x\\u0000y", "b": "\\\\u0000", "c": 1}'::json)::text as j`))
+      .toEqual([{ j: '{"a": "x\\\\u0000y", "b": "\\\\u0000", "c": 1}' }]);
+    expect(await q(`select retention_internal._bytea_texts('\\x61006200'::bytea) as t, retention_internal._bytea_texts('\\x41004200ff'::bytea) as u`))
+      .toEqual([{ t: ['ab'], u: [] }]);
+  });
+});
+
+describe('archived copies of a table rebuilt under its name (atk134 F3)', () => {
+  it('the completion lists the old table\'s objects and rows still in the database by the name', async () => {
+    await q(`create schema n3`);
+    await q(`create table n3.users (id bigint primary key, email text)`);
+    await q(`create table n3.logs (id int primary key, user_id bigint references n3.users, msg text, created_at timestamptz not null)`);
+    await q(`insert into n3.users values (7, 'alice@example.org'), (8, 'bob@example.org')`);
+    await q(`insert into n3.logs values (1, 7, 'alice logged in', now() - interval '90 days'), (2, 8, 'bob', now() - interval '90 days'),
+                                        (3, 7, 'recent', now())`);
+    await q(`select retention.set_policy('n3.logs', 'n3.logs', 'delete', 'created_at', '30 days', p_subject_column => 'user_id',
+                                         p_archive => true, p_archive_retain => '1 year')`);
+    await db.call(`call retention.run('n3.logs')`);
+    const oldRel = (await q(`select 'n3.logs'::regclass::oid::text as o`))[0]!.o;
+    expect(await count(db, `retention.archived_batches where rel = $1`, [oldRel])).toBe(1);
+    // An object written from an earlier batch (as archive_complete records one), and a
+    // failed one whose storage is not cleared yet.
+    for (const status of ['verified', 'failed']) {
+      await q(`insert into retention.archive_objects (object_key, target, status, tables, rels, created_by)
+               values ($1, 'file:///nowhere', $2, '{"n3.logs": 1}', array[$3::oid], 'test')`, [`n3-${status}`, status, oldRel]);
+    }
+    await q(`begin; create table n3.logs_new (like n3.logs including all); insert into n3.logs_new select * from n3.logs;
+             drop table n3.logs; alter table n3.logs_new rename to logs;
+             alter table n3.logs add foreign key (user_id) references n3.users; commit`);
+    const id = (await q(`select (retention.request_erasure('n3.users', '7', 'ticket n3')).request_id::int as id`))[0]!.id;
+    expect((await processed(id)).status).toBe('completed');
+    const [entry] = await q(`select details -> 'archives_not_reached' as a from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(id)]);
+    expect(entry!.a).toEqual([{ table: 'n3.logs', rows_in_database: 2, objects: 2 }]);
+    const [note] = await q(`select payload -> 'archives_not_reached' as a from retention.notifications where dedupe_key = $1`, [`erasure_completed:${id}`]);
+    expect(note!.a).toEqual(entry!.a);
+  });
+});
