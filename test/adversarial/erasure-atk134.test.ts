@@ -76,7 +76,7 @@ describe('archived copies of a table rebuilt under its name (atk134 F3)', () => 
              drop table n3.logs; alter table n3.logs_new rename to logs;
              alter table n3.logs add foreign key (user_id) references n3.users; commit`);
     const id = (await q(`select (retention.request_erasure('n3.users', '7', 'ticket n3')).request_id::int as id`))[0]!.id;
-    expect((await processed(id)).status).toBe('completed');
+    expect((await processed(id))!.status).toBe('completed');
     const [entry] = await q(`select details -> 'archives_not_reached' as a from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(id)]);
     expect(entry!.a).toEqual([{ table: 'n3.logs', rows_in_database: 2, objects: 2 }]);
     const [note] = await q(`select payload -> 'archives_not_reached' as a from retention.notifications where dedupe_key = $1`, [`erasure_completed:${id}`]);
