@@ -383,7 +383,7 @@ begin
 
   if v_old.policy_id is null then
     perform retention_internal._append_audit('policy.created', 'policy', p_name,
-      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by', 'subject_family', 'target_name', 'subject_attnum']));
+      jsonb_strip_nulls(to_jsonb(v_new) - array['created_at', 'updated_at', 'created_by', 'updated_by', 'subject_family', 'target_name', 'subject_attnum', 'schema_oid']));
     raise notice 'policy % created', p_name;
   else
     select jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
@@ -391,7 +391,7 @@ begin
       from jsonb_each(to_jsonb(v_new)) n
       join jsonb_each(to_jsonb(v_old)) o using (key)
      where n.value is distinct from o.value
-       and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum');  -- kept by the engine
+       and n.key not in ('updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum', 'schema_oid');  -- kept by the engine
     perform retention_internal._append_audit('policy.updated', 'policy', p_name, v_changes);
     raise notice 'policy % updated: %', p_name, (select string_agg(k, ', ') from jsonb_object_keys(v_changes) k);
     -- Disabled: no run of it comes to close its runs whose session was killed, so they

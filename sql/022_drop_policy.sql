@@ -70,7 +70,7 @@ begin
   end;
   perform retention_internal._unlock_run(p_name);
   perform retention_internal._append_audit('policy.dropped', 'policy', p_name,
-    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name', 'subject_attnum']));
+    jsonb_strip_nulls(to_jsonb(v_old) - array['created_at', 'updated_at', 'subject_family', 'target_name', 'subject_attnum', 'schema_oid']));
   -- Its open proposals end with it: a policy created again under the name is another one.
   update retention.proposals set status = 'stale', closed_at = clock_timestamp(), closed_reason = 'the policy was dropped'
    where policy_name = p_name and status in ('pending', 'approved');

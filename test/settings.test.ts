@@ -49,7 +49,7 @@ async function drift(d: TestDb, settings: Record<string, Setting>): Promise<stri
   const params = new Set(Object.values(settings).map((s) => s.param));
   for (const p of setPolicy.keys()) if (!params.has(p)) problems.push(`set_policy: ${p} is not in the definition`);
   for (const p of alterPolicy.keys()) if (!params.has(p) && p !== 'p_reset') problems.push(`alter_policy: ${p} is not in the definition`);
-  const bookkeeping = new Set(['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum']);
+  const bookkeeping = new Set(['policy_id', 'created_at', 'created_by', 'updated_at', 'updated_by', 'subject_family', 'target_name', 'subject_attnum', 'schema_oid']);
   const cols = new Set(Object.values(settings).map((s) => s.column));
   for (const c of columns) if (!cols.has(c) && !bookkeeping.has(c)) problems.push(`retention.policies: column ${c} is not in the definition`);
   for (const k of jsonKeys) if (!(k in settings)) problems.push(`retention.schema.json: key ${k} is not in the definition`);
