@@ -139,6 +139,32 @@ $$;
 comment on function retention_internal._note_written_zones() is
   'Internal. Records the zones applications may write wall times in now (_written_zones) in retention_internal.seen_zones, where they stay after their setting is gone.';
 
+-- Remembers the tables and columns stamping policies write (retention_internal.
+-- stamped_marks): every table of the stamping policy's partition tree, with its mark
+-- column, so the marks are read in UTC after the policy is gone or a table leaves the tree
+-- (round atk132 F5). Called by set_policy and as each run opens.
+create or replace function retention_internal._note_stamped_marks()
+returns void
+language sql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  insert into retention_internal.stamped_marks (rel, attname)
+  select distinct t.relid, x.col
+    from (select p.target, case when p.action = 'soft_delete' then p.deleted_at_column else p.scrubbed_at_column end as col
+            from retention.policies p
+           where p.action in ('soft_delete', 'scrub') and exists (select from pg_catalog.pg_class c where c.oid = p.target)) x
+   cross join lateral (select x.target::oid as relid
+                       union select r.relid from pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(x.target)) r) t
+   where x.col is not null and t.relid is not null
+     and not exists (select from retention_internal.stamped_marks m where m.rel = t.relid and m.attname = x.col)
+  on conflict do nothing
+$$;
+comment on function retention_internal._note_stamped_marks() is
+  'Internal. Records every table of a soft_delete or scrub policy''s partition tree with its mark column in retention_internal.stamped_marks, for good.';
+
 -- AT TIME ZONE reads a name as an abbreviation of the session's timezone_abbreviations
 -- before it reads it as a zone: under the set 'Australia', 'EST' is +10, where the zone EST
 -- that writers' sessions use is -5 (round atk98 F1). Runs, erasures and the runner's
@@ -198,6 +224,13 @@ as $$
                                                           and x.target in (select p_policy.target
                                                                            union all select t.relid from pg_catalog.pg_partition_tree(
                                                                                        pg_catalog.pg_partition_root(p_policy.target)) t))
+                                            -- Or one did: the stamping policy dropped since, or this
+                                            -- table detached from its tree (round atk132 F5).
+                                            or exists (select from retention_internal.stamped_marks m
+                                                        where m.attname = p_policy.age_column
+                                                          and m.rel in (select p_policy.target
+                                                                        union all select t.relid from pg_catalog.pg_partition_tree(
+                                                                                    pg_catalog.pg_partition_root(p_policy.target)) t))
                                           then array['UTC'] else '{}'::text[] end) z
                           order by z)
               else array(select distinct z
@@ -237,6 +270,38 @@ as $$
 $$;
 comment on function retention_internal._local_cutoff_sql(text[], text) is
   'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back (of up to 25 hours).';
+
+-- A policy's cutoff at p_as_of: the period counted back on UTC's calendar and, for a
+-- timestamp or date age column, on the calendar of every zone it is read in, whichever
+-- is earliest. A wall clock's month or day is not UTC's: counted in UTC, a Tokyo row
+-- written 1 March 08:00 went under '1 month' on 29 March, and across a fall-back '2 days'
+-- ended an hour early on the column's clock (round atk132 F3).
+create or replace function retention_internal._policy_cutoff(p_policy retention.policies, p_as_of timestamptz, p_retain interval)
+returns timestamptz
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_cut timestamptz := p_as_of - p_retain;
+  z     text;
+begin
+  -- Days and months only: hours are hours on any clock (a wall time's repeated hour is
+  -- _local_cutoff_sql's to keep).
+  if (extract(year from p_retain) <> 0 or extract(month from p_retain) <> 0
+      or extract(day from p_retain) <> 0)
+     and retention_internal._column_type(p_policy.target, p_policy.age_column) in ('timestamp'::regtype, 'date'::regtype) then
+    foreach z in array retention_internal._timestamp_zones(p_policy) loop
+      v_cut := least(v_cut, ((p_as_of at time zone z) - p_retain) at time zone z);
+    end loop;
+  end if;
+  return v_cut;
+end
+$$;
+comment on function retention_internal._policy_cutoff(retention.policies, timestamptz, interval) is
+  'Internal. The cutoff of a policy at a moment for a period: counted back on UTC''s calendar and, for a timestamp or date age column and a period with days or months, on that of each zone it is read in (_timestamp_zones); the earliest.';
 
 -- SQL for a policy's cutoff ($1-style expression p_value) in its age column's own type:
 -- timestamptz as it is; timestamp and date as the wall time of _local_cutoff_sql (a date

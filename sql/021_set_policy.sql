@@ -369,6 +369,10 @@ begin
          excluded.archive_retain, excluded.pause_between_batches, excluded.max_replication_lag, excluded.batch_target, excluded.count,
          excluded.timestamp_zone)
   returning * into v_new;
+  -- A mark it stamps: read in UTC too for good, by policies aging rows by it (round atk132 F5).
+  if v_new.action in ('soft_delete', 'scrub') then
+    perform retention_internal._note_stamped_marks();
+  end if;
   -- A column it declares now: the keys to it recorded while a subject hold is open.
   if v_new.subject_column is not null and exists (select from retention_internal._open_holds h where h.scope = 'subject') then
     perform retention_internal._note_subject_links();

@@ -57,7 +57,7 @@ begin
     s := retention_internal._policy_sql(p);
     policy := p.name; target := s.tbl; action := p.action;
     retain := e.retain; retain_source := e.source; enabled := p.enabled;
-    cutoff := p_as_of - e.retain;
+    cutoff := retention_internal._policy_cutoff(p, p_as_of, e.retain);
     max_rows_per_run := p.max_rows_per_run;
     if retention_internal._read_hazard(p) is not null then
       -- Counting would run another role's code as the owner: no figures (a run refuses it).

@@ -51,7 +51,8 @@ begin
              when 'default' then 'keep: default partition'
              else 'keep: not past the cutoff' end as action,
            x.estimated, row_number() over () as n
-      from retention_internal._partition_plan(v_pol, p_as_of, p_as_of - (retention.effective_retain(v_pol)).retain) x) y);
+      from retention_internal._partition_plan(v_pol, p_as_of,
+             retention_internal._policy_cutoff(v_pol, p_as_of, (retention.effective_retain(v_pol)).retain)) x) y);
     raise exception using errcode = 'RTREL';
   exception when sqlstate 'RTREL' then
     null;

@@ -30,7 +30,7 @@ begin
   begin
     perform retention_internal._batch_plan_settings();
     for v_line in execute 'explain ' || retention_internal._batch_sql(v_pol)
-      using p_as_of - v_ret.retain, p_as_of, v_pol.name, v_pol.target::oid,
+      using retention_internal._policy_cutoff(v_pol, p_as_of, v_ret.retain), p_as_of, v_pol.name, v_pol.target::oid,
             '-infinity'::timestamptz, coalesce(v_pol.batch_size, 1000)::bigint, '{}'::tid[], null::tid
     loop
       v_lines := v_lines || v_line;

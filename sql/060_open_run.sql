@@ -100,8 +100,9 @@ begin
   -- So for the columns of foreign keys that point at a subject, while a subject hold is
   -- open (an application that drops the key does not end the hold's cover).
   -- The writers' zones, remembered before this run reads them (they stay read when their
-  -- setting goes: seen_zones).
+  -- setting goes: seen_zones), and the marks stamping policies write (stamped_marks).
   perform retention_internal._note_written_zones();
+  perform retention_internal._note_stamped_marks();
   if not p_dry_run then
     perform retention_internal._note_subject_families();
     if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
@@ -147,7 +148,7 @@ begin
     v_ret := retention.effective_retain(v_pol);
     v_retain := v_ret.retain;
     v_rsource := v_ret.source;
-    v_cutoff := v_as_of - v_ret.retain;
+    v_cutoff := retention_internal._policy_cutoff(v_pol, v_as_of, v_ret.retain);
     if not retention_internal._period_positive(v_ret.retain) or v_cutoff >= v_as_of then
       raise exception 'policy %: its period % puts the cutoff at %, not before %', v_pol.name, v_ret.retain, v_cutoff, v_as_of
         using errcode = 'RT004', hint = 'Give the policy (or its default) a period with no negative part, e.g. ''90 days''.';

@@ -256,7 +256,7 @@ begin
   perform set_config('lock_timeout', (extract(epoch from v_pol.lock_timeout) * 1000)::bigint::text, true);
 
   v_ret := retention.effective_retain(v_pol);
-  v_cutoff := now() - v_ret.retain;
+  v_cutoff := retention_internal._policy_cutoff(v_pol, now(), v_ret.retain);
   v_sql := retention_internal._policy_sql(v_pol);
   -- One open proposal per policy: earlier ones are superseded.
   for v_old in

@@ -32,7 +32,7 @@ begin
   begin
     s := retention_internal._policy_sql(p, null);
     execute format('explain (format json) select from only %s t where %s', s.tbl, s.eligible)
-      into v_plan using now() - (retention.effective_retain(p)).retain, now(), p.name, p.target::oid;
+      into v_plan using retention_internal._policy_cutoff(p, now(), (retention.effective_retain(p)).retain), now(), p.name, p.target::oid;
     raise exception using errcode = 'RTREL';
   exception when sqlstate 'RTREL' then
     null;

@@ -4,6 +4,14 @@
 // name) or moving the table to another schema cut a 10-year default to 30 days, and the
 // run deleted every row older than that. A schema's default now follows the schema by
 // OID, and a policy keeps the default of the schema its table was in when it was made.
+// F3: the period was counted back on UTC's calendar: a Tokyo wall time written 1 March
+// 08:00 went under '1 month' on 29 March, and '2 days' across New York's fall-back ended
+// an hour early on the column's clock. The cutoff is now the earliest of UTC's and each
+// reading zone's calendar.
+// F5: a mark a soft delete stamps (a UTC wall time) was read in UTC too only while the
+// stamping policy was there: dropped, or the table detached from its tree, the marks
+// written seconds earlier went under a 6-hour period read in Tokyo. The tables and
+// columns stamping policies write are now remembered for good.
 import { describe, expect, it } from 'vitest';
 import { useLogins, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
@@ -51,5 +59,62 @@ describe('a schema default through a rename or a move of the table (atk132 F1)',
     expect(await effective()).toEqual({ retain: '30 days', retain_source: 'schema' });
     // The records are the engine's: no direct write was audited.
     expect(await count(db, `retention.audit_log where action like 'direct.%'`)).toBe(0);
+  });
+});
+
+describe('a period counted on the calendar of the zone a timestamp column is written in (atk132 F3)', () => {
+  it('a month in Tokyo ends on the Tokyo calendar; two days across a fall-back end on the wall clock', async () => {
+    await q(`create schema t133`);
+    await q(`create table t133.events (id int primary key, created_at timestamp not null)`);
+    await q(`insert into t133.events values (1, '2026-03-01 08:00'), (2, '2026-03-01 00:30')`);
+    await q(`select retention.set_policy('t133.events', 't133.events', 'delete', 'created_at', '1 month', p_timestamp_zone => 'Asia/Tokyo')`);
+    // 2026-03-29 08:00:01 on the Tokyo wall: 28 days after 1 March, not a month.
+    const early = '2026-03-28 23:00:01+00';
+    expect(await q(`select eligible::int from retention.preview('t133.events', $1)`, [early])).toEqual([{ eligible: 0 }]);
+    await db.call(`call retention.run('t133.events', p_as_of => '${early}')`);
+    expect(await count(db, `t133.events`)).toBe(2);
+    // 2026-04-01 08:00:01 Tokyo: both months are over.
+    await db.call(`call retention.run('t133.events', p_as_of => '2026-03-31 23:00:01+00')`);
+    expect(await count(db, `t133.events`)).toBe(0);
+
+    await q(`create table t133.ny (id int primary key, created_at timestamp not null)`);
+    await q(`insert into t133.ny values (1, '2026-10-30 12:00')`);
+    await q(`select retention.set_policy('t133.ny', 't133.ny', 'delete', 'created_at', '2 days', p_timestamp_zone => 'America/New_York')`);
+    // 11:30 EST on 1 November: its two days on the wall clock end at 12:00.
+    await db.call(`call retention.run('t133.ny', p_as_of => '2026-11-01 16:30:00+00')`);
+    expect(await count(db, `t133.ny`)).toBe(1);
+    await db.call(`call retention.run('t133.ny', p_as_of => '2026-11-01 17:00:01+00')`);
+    expect(await count(db, `t133.ny`)).toBe(0);
+  });
+});
+
+describe('marks a soft delete stamped, after the stamping policy is gone (atk132 F5)', () => {
+  it('dropping the stamping policy, or detaching the partition the marks moved to, keeps them for their 6 hours', async () => {
+    await q(`create schema t135`);
+    await q(`create table t135.items (id int primary key, last_seen timestamp not null, deleted_at timestamp)`);
+    await q(`insert into t135.items select g, localtimestamp - interval '400 days', null from generate_series(1, 5) g`);
+    await q(`select retention.set_policy('t135.softdel', 't135.items', 'soft_delete', 'last_seen', '1 year', p_deleted_at_column => 'deleted_at')`);
+    await q(`select retention.set_policy('t135.purge', 't135.items', 'delete', 'deleted_at', '6 hours', p_timestamp_zone => 'Asia/Tokyo')`);
+    await db.call(`call retention.run('t135.softdel')`);
+    expect(await count(db, `t135.items where deleted_at is not null`)).toBe(5);
+    await q(`select retention.drop_policy('t135.softdel')`);
+    expect(await q(`select eligible::int from retention.preview('t135.purge')`)).toEqual([{ eligible: 0 }]);
+    await db.call(`call retention.run('t135.purge')`);
+    expect(await count(db, `t135.items`)).toBe(5);
+
+    // The application moves stamped rows to a sibling partition, then detaches it.
+    await q(`create table t135.parts (id int, region text, last_seen timestamp not null, deleted_at timestamp, primary key (id, region))
+             partition by list (region)`);
+    await q(`create table t135.parts_eu partition of t135.parts for values in ('eu')`);
+    await q(`create table t135.parts_us partition of t135.parts for values in ('us')`);
+    await q(`insert into t135.parts select g, 'eu', localtimestamp - interval '400 days', null from generate_series(1, 5) g`);
+    await q(`select retention.set_policy('t135.eu', 't135.parts_eu', 'soft_delete', 'last_seen', '1 year', p_deleted_at_column => 'deleted_at')`);
+    await q(`select retention.set_policy('t135.us', 't135.parts_us', 'delete', 'deleted_at', '6 hours', p_timestamp_zone => 'Asia/Tokyo')`);
+    await db.call(`call retention.run('t135.eu')`);
+    await q(`update t135.parts set region = 'us' where deleted_at is not null`);
+    await q(`alter table t135.parts detach partition t135.parts_us`);
+    expect(await q(`select eligible::int from retention.preview('t135.us')`)).toEqual([{ eligible: 0 }]);
+    await db.call(`call retention.run('t135.us')`);
+    expect(await count(db, `t135.parts_us`)).toBe(5);
   });
 });
