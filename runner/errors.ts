@@ -126,6 +126,11 @@ export function describe(err: unknown): string {
   const hint = err instanceof UsageError ? err.hint : e.hint;
   if (hint) lines.push(`hint: ${safe(hint)}`);
   else if (e.code && INPUT_VALUES.has(e.code) && readingParameters(err)) lines.push('hint: a value given is not one PostgreSQL can read as its type (dates as 2026-01-31, intervals as \'90 days\', time zones as Europe/Berlin).');
+  // A full disk where no path was named (an archive object being written): what to do,
+  // and that nothing was lost (atk133 F1).
+  if ((e.code === 'ENOSPC' || e.code === 'EDQUOT') && !hint) {
+    lines.push('hint: no space left where pg-retention writes (the archive storage directory, or an --out path): free space and run the command again. An archive object counts only once written and read back verified, so rows waiting for offload stay in the database.');
+  }
   if (e.code === 'ECONNREFUSED' || /connect ECONNREFUSED/.test(e.message)) {
     lines.push('hint: is PostgreSQL running? Set DATABASE_URL, the PG* variables or --database-url.');
   }

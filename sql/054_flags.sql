@@ -28,6 +28,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
+  -- Finite (round atk133 F2: 'infinity' listed nothing, quietly).
+  perform retention_internal._check_moment(p_as_of, 'p_as_of');
   if p_policy is not null then
     perform retention_internal._get_policy(p_policy);
   end if;

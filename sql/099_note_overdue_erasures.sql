@@ -22,6 +22,9 @@ begin
     raise exception 'p_as_of must not be NULL'
       using errcode = 'RT029', hint = 'Leave it out to check as of now, or pass the moment to check at.';
   end if;
+  -- Finite, as every other moment a routine is given (round atk133 F2: 'infinity' found
+  -- nothing overdue, quietly).
+  perform retention_internal._check_moment(p_as_of, 'p_as_of');
   -- The zones applications may write wall times in, remembered (retention_internal.
   -- seen_zones) between runs too: a setting made and removed between two runs.
   perform retention_internal._note_written_zones();

@@ -653,3 +653,55 @@ end
 $$;
 comment on function retention.archive_object_checked(bigint, boolean, text) is
   'Records the outcome of reading an archive object back and verifying it (audited).';
+
+-- An object's rows about to be put back by `pg-retention archive restore`, in the
+-- restore's transaction: audited (archive.restored: the object, live or the schema, the
+-- erasures concerned). A live restore of an object with rows of tables that erasures
+-- completed since the rows were archived may bring erased people back (round atk134 F4):
+-- refused (RT044) unless p_despite_erasures, which the entry then says.
+create or replace function retention.archive_restoring(p_object_id bigint, p_live boolean, p_into text,
+                                                       p_despite_erasures boolean default false)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  o      retention.archive_objects;
+  v_reqs bigint[];
+begin
+  if p_live is null then
+    raise exception 'p_live must say whether the rows go back into the live tables (true) or into a schema (false)'
+      using errcode = 'RT006', hint = 'pg-retention archive restore OBJECT --into SCHEMA, or --live.';
+  end if;
+  select * into o from retention.archive_objects x where x.object_id = p_object_id;
+  if not found then
+    raise exception 'archive object % does not exist', p_object_id
+      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
+  end if;
+  -- Erasures completed since the object's first rows were archived whose plans reached a
+  -- table the object holds rows of (by name: a rebuilt table too).
+  select pg_catalog.array_agg(r.request_id order by r.request_id) into v_reqs
+    from retention.erasure_requests r
+   where r.status = 'completed'
+     and r.completed_at >= coalesce(o.first_archived_at, o.created_at)
+     and exists (select from pg_catalog.jsonb_array_elements(coalesce(r.plan, '[]'::jsonb)) e
+                  where e ->> 'target' in (select pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb))));
+  if p_live and v_reqs is not null and not coalesce(p_despite_erasures, false) then
+    raise exception 'archive object % holds rows of tables that erasure request(s) % reached after the rows were archived: a live restore may bring erased people back',
+      o.object_key, pg_catalog.array_to_string(v_reqs, ', ')
+      using errcode = 'RT044',
+            hint = 'Restore into a schema for inspection (--into SCHEMA), or, to restore into the live tables all the same, give --despite-erasures (audited) and erase those people again.';
+  end if;
+  perform retention_internal._append_audit('archive.restored', 'archive_object', o.object_key,
+    pg_catalog.jsonb_build_object('object_id', o.object_id, 'live', p_live, 'rows', o.rows, 'tables', o.tables)
+    || case when p_live then '{}'::jsonb else pg_catalog.jsonb_build_object('into', retention_internal._plain_text(p_into, 63)) end
+    || case when v_reqs is not null
+            then pg_catalog.jsonb_build_object('erasures_since', pg_catalog.to_jsonb(v_reqs), 'despite_erasures', p_live)
+            else '{}'::jsonb end);
+end
+$$;
+comment on function retention.archive_restoring(bigint, boolean, text, boolean) is
+  'Called by archive restore in its transaction before the rows go in: audits the restore (archive.restored); refuses (RT044) a live one of an object whose tables erasures reached after its rows were archived, unless p_despite_erasures.';

@@ -87,6 +87,8 @@ grant execute on function
   retention.archive_prunable(), retention.archive_rows_held(bigint, jsonb), retention.archive_object_deleted(bigint, text, timestamptz, pg_snapshot),
   retention.archive_object_checked(bigint, boolean, text)
   to retention_archiver;
+-- A restore is recorded (and a live one after erasures refused) by the login restoring.
+grant execute on function retention.archive_restoring(bigint, boolean, text, boolean) to retention_archiver, retention_admin;
 grant select on retention.archive_objects to retention_runner, retention_archiver;
 -- The archiver (the worker's storage login) deletes the objects of removed rows.
 grant execute on function

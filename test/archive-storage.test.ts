@@ -87,7 +87,7 @@ async function roundTrip(target: StorageTarget): Promise<void> {
   expect(tables).toEqual({ 'ar.wide': 60, 'ar.child': 60 });
   expect(await count(db, `retention.audit_log where action = 'archive.object_verified'`)).toBe(audited + 3);
   // Restored into a schema of our choice, every value equals the original.
-  for (const o of objs) await restore(client, await readObject(await objectRecord(client, o.object_id), target, ring), { into: 'restored' });
+  for (const o of objs) await restore(client, await readObject(await objectRecord(client, o.object_id), target, ring), { objects: [o.object_id], into: 'restored' });
   expect(await count(db, 'restored.wide')).toBe(60);
   // Exactly equal, column by column (json as jsonb: whitespace and key order are not kept).
   const cols = (await db.q(`select attname from pg_attribute where attrelid = 'ar.wide_copy'::regclass and attnum > 0`)).map((r) => r.attname as string);
@@ -100,7 +100,7 @@ async function roundTrip(target: StorageTarget): Promise<void> {
   expect(await count(db, 'ar.wide')).toBe(0);
   // (all objects at once: a cascaded row may sit in another object than its parent)
   const all = (await Promise.all(objs.map((o) => readObject(o, target, ring)))).flat();
-  await restore(client, all, { live: true });
+  await restore(client, all, { objects: objs.map((o) => o.object_id), live: true });
   expect(await count(db, `ar.wide x join ar.wide_copy y using (id) where x.n = y.n and x.n2 = y.n2 and x.b = y.b and x.j::jsonb = y.j::jsonb`)).toBe(60);
   expect(await count(db, 'ar.child')).toBe(60);
 }
@@ -499,8 +499,9 @@ describe('archive objects', () => {
     await db.call(`call retention.run('ar.wide')`);
     const target = new LocalDirTarget(dir());
     await offload(client, target, ring);
-    const rows = (await Promise.all((await objects()).map((o) => readObject(o, target, ring)))).flat();
-    await expect(restore(client, rows, { into: 'ar' })).rejects.toThrow(/refusing to restore into ar/);
+    const objs = await objects();
+    const rows = (await Promise.all(objs.map((o) => readObject(o, target, ring)))).flat();
+    await expect(restore(client, rows, { objects: objs.map((o) => o.object_id), into: 'ar' })).rejects.toThrow(/refusing to restore into ar/);
     expect(await count(db, 'ar.wide')).toBe(0);
     const out = dir();
     const files = await exportRows([{ ...rows[0]!, table: 'x."/../../escaped"' }], 'csv', path.join(out, 'sub'), 'archive-1');
@@ -555,6 +556,7 @@ describe('archive objects', () => {
       [['archive', 'export', '1'], keys, 2, /--format jsonl or --format csv/],
       [['archive', 'restore', '1', '--into', 'Bad-Name'], keys, 2, /--into takes a schema name/],
       [['archive', 'restore', '1', '--into', 'x', '--live'], keys, 2, /not both/],
+      [['archive', 'restore', '1', '--despite-erasures'], keys, 2, /--despite-erasures goes with archive restore --live/],
       [['archive', 'offload'], {}, 2, /PG_RETENTION_ARCHIVE_KEYS: is not set/],
       [['archive', 'offload'], { PG_RETENTION_ARCHIVE_KEYS: 'k1:c2hvcnQ=' }, 2, /32/],
       [['archive', 'verify', '424242'], keys, 2, /archive object 424242 does not exist\nhint: pg-retention archive list/],

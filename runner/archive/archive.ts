@@ -155,17 +155,26 @@ export async function readObject(rec: ObjectRecord, target: StorageTarget, ring:
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
- * Puts an object's rows back: into tables of schema `into` with the originals' columns, in
+ * Puts objects' rows back: into tables of schema `into` with the originals' columns, in
  * plain types (for inspection), or with live: true into the original tables. Runs with
  * the login's own rights, in one transaction; only a live restore runs the tables' own
- * code (triggers, domains). Returns rows per table.
+ * code (triggers, domains). Each object (`objects`: the ids the rows came from) is
+ * audited; a live restore after erasures of its tables needs despiteErasures. Returns
+ * rows per table.
  */
-export async function restore(db: pg.Client, rows: ArchivedRow[], opts: { into?: string; live?: boolean }): Promise<Record<string, number>> {
+export async function restore(db: pg.Client, rows: ArchivedRow[],
+                              opts: { objects: Array<number | string>; into?: string; live?: boolean; despiteErasures?: boolean }): Promise<Record<string, number>> {
   const byTable = new Map<string, ArchivedRow[]>();
   for (const r of rows) byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
   const counts: Record<string, number> = {};
   await db.query('begin');
   try {
+    // Audited in the restore's transaction; a live restore of tables that erasures reached
+    // since the rows were archived is refused unless asked (RT044; round atk134 F4).
+    for (const o of opts.objects) {
+      await db.query(`select retention.archive_restoring($1, $2, $3, $4)`,
+                     [o, opts.live === true, opts.live ? null : opts.into, opts.despiteErasures === true]);
+    }
     if (!opts.live) {
       // A schema another role made, or may create in, could hold a table of theirs under
       // the name restore uses, with a trigger that runs as the login restoring and reads

@@ -13,7 +13,7 @@ export const archive: Command = {
   usage: `pg-retention archive list [--json]
        pg-retention archive offload
        pg-retention archive verify [OBJECT]
-       pg-retention archive restore OBJECT [--into SCHEMA | --live]
+       pg-retention archive restore OBJECT [--into SCHEMA | --live [--despite-erasures]]
        pg-retention archive export OBJECT --format jsonl|csv [--out DIR]
        pg-retention archive prune`,
   help: `Policies that archive copy each row they remove (and the rows its cascade removes) into
@@ -27,7 +27,9 @@ leave the database. OBJECT is an object id or key from 'list'.
   verify   read objects back (all, or one) and check sha256, key and rows; exit 1 on a bad one
   restore  put an object's rows into tables with the originals' columns, in plain types,
            in SCHEMA (default restored: new, or yours alone), for inspection; --live
-           inserts into the original tables instead (their triggers run as you)
+           inserts into the original tables instead (their triggers run as you), refused
+           where erasures reached those tables since the rows were archived (they may
+           bring erased people back) unless --despite-erasures; every restore is audited
   export   write an object's rows as NDJSON, or CSV files per table, into DIR (default .)
   prune    delete expired objects that no legal hold keeps
 
@@ -41,6 +43,7 @@ Examples:
   options: {
     into: { type: 'string' },
     live: { type: 'boolean' },
+    'despite-erasures': { type: 'boolean' },
     format: { type: 'string' },
     out: { type: 'string' },
   },
@@ -49,6 +52,9 @@ Examples:
     if (!sub || !known.includes(sub)) throw new UsageError(`unknown archive command '${sub ?? ''}'`, `use archive ${known.join(', ')}`);
     if ((sub === 'restore' || sub === 'export') && !object) throw new UsageError(`archive ${sub} needs an object id or key`, 'pg-retention archive list shows them');
     if (sub === 'restore' && values.live && values.into) throw new UsageError('give --into SCHEMA or --live, not both', 'pg-retention archive restore 12 --into restored');
+    if (values['despite-erasures'] && !(sub === 'restore' && values.live)) {
+      throw new UsageError('--despite-erasures goes with archive restore --live', 'pg-retention archive restore 12 --live --despite-erasures');
+    }
     const format = str(values.format) ?? (sub === 'export' ? undefined : 'jsonl');
     if (sub === 'export' && format !== 'jsonl' && format !== 'csv') throw new UsageError('archive export needs --format jsonl or --format csv', 'pg-retention archive export 12 --format csv --out /tmp/export');
     const into = str(values.into) ?? 'restored';
@@ -99,7 +105,8 @@ Examples:
       const rec = await objectRecord(db, object!);
       const rows = await readObject(rec, setup.target, ring);
       if (sub === 'restore') {
-        const counts = await restore(db, rows, values.live ? { live: true } : { into });
+        const counts = await restore(db, rows, values.live ? { objects: [rec.object_id], live: true, despiteErasures: values['despite-erasures'] === true }
+                                                           : { objects: [rec.object_id], into });
         for (const [t, n] of Object.entries(counts)) console.log(`${n} row(s) of ${t} restored ${values.live ? 'into the live table' : `into ${into}`}`);
         return 0;
       }

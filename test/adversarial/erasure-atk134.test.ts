@@ -3,8 +3,18 @@
 // of the subject table failed every erasure of that table (convert_from, a cast to jsonb),
 // and a subject hold's check of such a column failed every run. F3: a table the
 // application rebuilt under its name (a new OID) lost its archive objects from the
-// completion's archives_not_reached, which then said no copies remain.
+// completion's archives_not_reached, which then said no copies remain. F4: `archive
+// restore --live` of an object holding an erased person's rows put them back, silently:
+// a live restore after erasures of its tables is refused (RT044) unless asked, and every
+// restore is audited.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { objectRecord, offload, readObject, restore } from '../../runner/archive/archive.ts';
+import { parseKeyRing } from '../../runner/archive/envelope.ts';
+import { LocalDirTarget } from '../../runner/archive/storage.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
@@ -81,5 +91,43 @@ describe('archived copies of a table rebuilt under its name (atk134 F3)', () => 
     expect(entry!.a).toEqual([{ table: 'n3.logs', rows_in_database: 2, objects: 2 }]);
     const [note] = await q(`select payload -> 'archives_not_reached' as a from retention.notifications where dedupe_key = $1`, [`erasure_completed:${id}`]);
     expect(note!.a).toEqual(entry!.a);
+    // (The policy on the table gone is the DBA's to drop: its subject column is checked
+    // wherever the name leads until then, RT002.)
+    await q(`select retention.drop_policy('n3.logs')`);
+    await q(`delete from retention.archive_objects where object_key like 'n3-%'`);
+  });
+});
+
+describe('a live restore after an erasure (atk134 F4)', () => {
+  it('is refused (RT044) and changes nothing; into a schema it goes, audited; --despite-erasures restores live, audited as such', async () => {
+    await q(`create schema n4`);
+    await q(`create table n4.users (id bigint primary key, email text)`);
+    await q(`create table n4.logs (id int primary key, user_id bigint, msg text, created_at timestamptz not null)`);
+    await q(`insert into n4.users values (7, 'alice@example.org'), (8, 'bob@example.org')`);
+    await q(`insert into n4.logs values (1, 7, 'alice logged in', now() - interval '90 days'), (2, 8, 'bob', now() - interval '90 days')`);
+    await q(`select retention.set_policy('n4.logs', 'n4.logs', 'delete', 'created_at', '30 days', p_subject_column => 'user_id',
+                                         p_archive => true, p_archive_retain => '1 year')`);
+    await db.call(`call retention.run('n4.logs')`);
+    const ring = parseKeyRing(`k1:${randomBytes(32).toString('base64')}`);
+    const target = new LocalDirTarget(mkdtempSync(path.join(os.tmpdir(), 'retention-atk134-')));
+    const client = await db.connect();
+    try {
+      await offload(client, target, ring);
+      const [{ id: obj }] = await q(`select object_id::text as id from retention.archive_objects where tables ? 'n4.logs'`) as [{ id: string }];
+      const req = (await q(`select (retention.request_erasure('n4.users', '7', 'ticket n4')).request_id::int as id`))[0]!.id;
+      expect((await processed(req))!.status).toBe('completed');
+      const rows = await readObject(await objectRecord(client, obj), target, ring);
+      const refused = await restore(client, rows, { objects: [obj], live: true }).then(() => null, (e: { code?: string; message: string }) => e);
+      expect(refused).toMatchObject({ code: 'RT044', message: expect.stringContaining(`erasure request(s) ${req} reached`) });
+      expect(await count(db, `n4.logs`)).toBe(0);
+      expect(await count(db, `retention.audit_log where action = 'archive.restored'`)).toBe(0);
+      expect(await restore(client, rows, { objects: [obj], into: 'n4_inspect' })).toEqual({ 'n4.logs': 2 });
+      expect(await restore(client, rows, { objects: [obj], live: true, despiteErasures: true })).toEqual({ 'n4.logs': 2 });
+      expect(await q(`select details - 'tables' - 'rows' - 'object_id' as d from retention.audit_log where action = 'archive.restored' order by audit_id`))
+        .toEqual([{ d: { live: false, into: 'n4_inspect', erasures_since: [req], despite_erasures: false } },
+                  { d: { live: true, erasures_since: [req], despite_erasures: true } }]);
+    } finally {
+      await client.end();
+    }
   });
 });

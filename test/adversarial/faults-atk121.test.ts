@@ -18,6 +18,12 @@ describe('smaller findings of atk121', () => {
     expect(text).toMatch(/\[57014\]\nhint: the statement was cancelled \(statement_timeout/);
   });
 
+  // atk133 F1: a full disk while an archive object was written printed Node's message alone.
+  it('a full disk with no path named (an archive object being written) is explained with a hint', () => {
+    const text = describeError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    expect(text).toMatch(/\[ENOSPC\]\nhint: no space left where pg-retention writes .*rows waiting for offload stay in the database/);
+  });
+
   for (const setting of ['p_notice_period', 'p_archive_retain'] as const) {
     it(`a negative ${setting} is refused without a warning first, and nothing is set`, async () => {
       await q(`create schema if not exists n3`);

@@ -137,17 +137,17 @@ describe('archive restore for inspection (atk90 F3)', () => {
       await client.end();
     }
     const [o] = await q(`select object_id from retention.archive_objects order by object_id desc limit 1`);
-    return { c, role, s, read: async (cl: pg.Client) => readObject(await objectRecord(cl, o!.object_id), target, ring) };
+    return { c, role, s, id: o!.object_id as string, read: async (cl: pg.Client) => readObject(await objectRecord(cl, o!.object_id), target, ring) };
   }
 
   it('F3: a column retyped to the application\'s domain is restored in its base type: the domain\'s CHECK never runs', async () => {
-    const { c, role, s, read } = await archived('f3');
+    const { c, role, s, id, read } = await archived('f3');
     await c.query(`create function ${s}.chk(text) returns boolean language plpgsql volatile as $$ begin return ${s}.esc(); end $$`);
     await c.query(`create domain ${s}.note_t as text check (${s}.chk(value))`);
     await c.query(`alter table ${s}.a alter column note type ${s}.note_t`);
     const client = await db.connect();
     try {
-      expect(await restore(client, await read(client), { into: 'f3_restored' })).toEqual({ [`${s}.a`]: 3 });
+      expect(await restore(client, await read(client), { objects: [id], into: 'f3_restored' })).toEqual({ [`${s}.a`]: 3 });
     } finally {
       await client.end();
     }
@@ -158,7 +158,7 @@ describe('archive restore for inspection (atk90 F3)', () => {
   });
 
   it('F3b: a schema the application made, or a table of its there with a trigger, is refused; nothing is inserted', async () => {
-    const { c, role, s, read } = await archived('f3b');
+    const { c, role, s, id, read } = await archived('f3b');
     await q(`create schema f3b_restored authorization ${role}`);
     await c.query(`create table f3b_restored.a (id bigint, note text, created_at timestamptz)`);
     await c.query(`create function ${s}.grab() returns trigger language plpgsql as $$ begin perform ${s}.esc(); return new; end $$`);
@@ -166,11 +166,11 @@ describe('archive restore for inspection (atk90 F3)', () => {
     const client = await db.connect();
     try {
       const rows = await read(client);
-      await expect(restore(client, rows, { into: 'f3b_restored' })).rejects.toThrow(/refusing to restore into f3b_restored: another role owns it/);
+      await expect(restore(client, rows, { objects: [id], into: 'f3b_restored' })).rejects.toThrow(/refusing to restore into f3b_restored: another role owns it/);
       // The owner's own schema in which the application may create.
       await q(`create schema f3b_open`);
       await q(`grant create, usage on schema f3b_open to ${role}`);
-      await expect(restore(client, rows, { into: 'f3b_open' })).rejects.toThrow(new RegExp(`refusing to restore into f3b_open: ${role} may create in it`));
+      await expect(restore(client, rows, { objects: [id], into: 'f3b_open' })).rejects.toThrow(new RegExp(`refusing to restore into f3b_open: ${role} may create in it`));
     } finally {
       await client.end();
     }

@@ -118,3 +118,14 @@ describe('marks a soft delete stamped, after the stamping policy is gone (atk132
     expect(await count(db, `t135.parts_us`)).toBe(5);
   });
 });
+
+// atk133 F2: flags() and note_overdue_erasures() took 'infinity' and quietly answered
+// nothing, where every other routine refuses a moment that is not finite (RT022).
+describe('moments that are not finite (atk133 F2)', () => {
+  it('flags and note_overdue_erasures refuse infinity with a hint, and note nothing', async () => {
+    for (const call of [`select * from retention.flags(null, 'infinity')`, `select * from retention.note_overdue_erasures('-infinity')`]) {
+      const e = await q(call).then(() => null, (err: { code?: string; hint?: string }) => err);
+      expect(e, call).toMatchObject({ code: 'RT022', hint: expect.stringContaining('finite') });
+    }
+  });
+});
