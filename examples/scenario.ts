@@ -190,7 +190,7 @@ export async function demoScenario(url: string, dirs: { recordings: string; arch
   const obj = (await db.query(`select object_id, object_key, rows, tables::text as tables, key_id, left(sha256, 12) as sha256 from retention.archive_objects order by object_id`)).rows;
   log(formatTable(obj));
   const rows = await readObject(await objectRecord(db, String(obj[0].object_id)), target, ring);
-  await restore(db, rows, { into: 'restored' });
+  await restore(db, rows, { objects: [obj[0].object_id], into: 'restored' });
   log('restored into schema restored for inspection (the live table is untouched):');
   log(formatTable((await db.query(`select * from restored.properties order by id limit 3`)).rows));
 
