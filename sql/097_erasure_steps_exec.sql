@@ -289,6 +289,57 @@ $$;
 comment on function retention_internal._erasure_read_check(bigint, text, text) is
   'Internal. Locks a table of an erasure plan by name (ACCESS SHARE) and returns it; RT025 where it was replaced meanwhile or reading it as the owner could run another role''s code or miss rows (_read_hazard); NULL when nothing has the name.';
 
+-- The column statistics of the tables an erasure changed, taken again (ANALYZE) as it
+-- completes: pg_stats' most common values and histograms kept the person's e-mail, name
+-- and case references (any login with SELECT on a column reads them there) until the
+-- next ANALYZE, which autovacuum makes only after a tenth of a table changed (round
+-- atk134 F2). Only tables that have statistics; each in a subtransaction, waiting 2
+-- seconds at most for its lock. Returns those not refreshed and why: the owner may not
+-- ANALYZE them (another role's table, where the owner is neither a superuser nor the
+-- database's owner), or the lock, or an error of the table's own code (index expressions
+-- run as its owner).
+create or replace function retention_internal._refresh_statistics(p_rels oid[])
+returns jsonb
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_left jsonb := '[]';
+  v_wait text := pg_catalog.current_setting('lock_timeout');
+  v_me   record;
+  r      record;
+begin
+  select a.oid, a.rolsuper, d.datdba = a.oid as dba into v_me
+    from pg_catalog.pg_roles a, pg_catalog.pg_database d
+   where a.rolname = current_user and d.datname = pg_catalog.current_database();
+  for r in select distinct c.oid, c.relowner
+             from pg_catalog.pg_class c
+            where c.oid = any (p_rels) and c.relkind in ('r', 'p', 'm')
+              and exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
+            order by c.oid loop
+    if not (v_me.rolsuper or v_me.dba or r.relowner = v_me.oid) then
+      v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
+                                                        'reason', 'the retention owner may not ANALYZE it');
+      continue;
+    end if;
+    begin
+      perform pg_catalog.set_config('lock_timeout', '2s', true);
+      execute format('analyze %s', r.oid::regclass);
+      perform pg_catalog.set_config('lock_timeout', v_wait, true);
+    exception when others then
+      v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
+                                                        'reason', retention_internal._plain_text(sqlerrm, 200));
+    end;
+  end loop;
+  return v_left;
+end
+$$;
+comment on function retention_internal._refresh_statistics(oid[]) is
+  'Internal. ANALYZE of the given tables that have statistics (an erasure''s, as it completes: pg_stats kept the person''s values); returns [{table, reason}] of those not refreshed.';
+
 -- The next step of an erasure request this session is processing (open_erasure): first
 -- the outcome of the step whose run just ended (its rows re-checked for holds placed
 -- meanwhile, and for rows the run could not act on; its evidence from the ledger), then
@@ -333,6 +384,7 @@ declare
   v_steps jsonb;
   v_forgot jsonb;
   v_archives jsonb;
+  v_stats  jsonb;
   v_left  record;
   v_again boolean := false;
   v_rekeyed boolean := false;
@@ -714,6 +766,14 @@ begin
    where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
   -- What the retention schema itself knew of the person goes, and their tokens name nobody.
   v_forgot := retention_internal._forget_subject(p_request);
+  -- The statistics of the tables it changed: the plan's, and the retention schema's that
+  -- held the person's values (round atk134 F2).
+  v_stats := retention_internal._refresh_statistics(
+    array(select pg_catalog.to_regclass(e.target)::oid from jsonb_to_recordset(v_req.plan) as e(target text)
+           where pg_catalog.to_regclass(e.target) is not null)
+    || array['retention.erasure_requests'::regclass, 'retention.legal_holds'::regclass, 'retention.runs'::regclass,
+             'retention.run_row_failures'::regclass, 'retention.notifications'::regclass, 'retention.archive_objects'::regclass,
+             'retention.object_deletions'::regclass, 'retention.proposals'::regclass, 'retention.flagged_rows'::regclass]::oid[]);
   -- Copies an archiving policy made of rows of the plan's tables before this erasure stay
   -- in the archive until their archive_retain (an erasure does not reach them): the
   -- completion says so, per table, rather than let "completed" stand for them too (round
@@ -772,7 +832,8 @@ begin
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
   perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot)
-    || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end);
+    || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end
+    || case when jsonb_array_length(v_stats) > 0 then jsonb_build_object('statistics_not_refreshed', v_stats) else '{}' end);
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
           jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,

@@ -6,7 +6,9 @@
 // completion's archives_not_reached, which then said no copies remain. F4: `archive
 // restore --live` of an object holding an erased person's rows put them back, silently:
 // a live restore after erasures of its tables is refused (RT044) unless asked, and every
-// restore is audited.
+// restore is audited. F2: the person's values stayed in the column statistics (pg_stats)
+// of the tables the erasure changed until the next ANALYZE: the erasure takes them again
+// as it completes.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -129,5 +131,25 @@ describe('a live restore after an erasure (atk134 F4)', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('column statistics after an erasure (atk134 F2)', () => {
+  it('pg_stats of the plan\'s tables and of the retention tables no longer hold the person\'s values', async () => {
+    await q(`create schema n5`);
+    await q(`create table n5.users (id bigint primary key, email text, name text)`);
+    await q(`insert into n5.users values (7, 'alice.victim@example.org', 'Alice Victimson')`);
+    await q(`insert into n5.users select g, 'user' || g || '@example.org', 'User ' || g from generate_series(100, 120) g`);
+    await q(`select retention.place_hold('subject', '7', 'Alice Victimson v. ACME')`);
+    await q(`select retention.release_hold(hold_id, 'settled') from retention.legal_holds where reason like 'Alice%'`);
+    const id = (await q(`select (retention.request_erasure('n5.users', '7', 'alice.victim@example.org', p_reference => 'ticket n5')).request_id::int as id`))[0]!.id;
+    await q(`analyze n5.users; analyze retention.erasure_requests; analyze retention.legal_holds`);
+    const leaks = () => count(db, `pg_stats where (schemaname = 'n5' or schemaname = 'retention')
+                                     and (most_common_vals::text ~* 'alice' or histogram_bounds::text ~* 'alice')`);
+    expect(await leaks()).toBeGreaterThan(0);
+    expect((await processed(id))!.status).toBe('completed');
+    expect(await leaks()).toBe(0);
+    expect(await q(`select details -> 'statistics_not_refreshed' as s from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(id)]))
+      .toEqual([{ s: null }]);
   });
 });
