@@ -100,10 +100,21 @@ function unfinished(files: FileInfo[], manifest: string | null, settleMs: number
 
 /** A time in a backup's name: 20261101T020000Z, 2026-11-01T02:00:00Z, 2026-11-01_02-00-00,
  * 20261101-020000, 2026-11-01 (midnight); UTC unless an offset follows. */
+/** Whether a name's time is a date alone (no time of day, no offset): then a backup_label
+ * says more exactly when it was taken. */
+export function dateAloneInName(name: string): boolean {
+  const m = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/.exec(name);
+  return !!m && m[4] === undefined && m[7] === undefined;
+}
+
 export function timeInName(name: string): string | null {
   const m = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/.exec(name);
   if (!m) return null;
-  const [y, mo, d, h = '00', mi = '00', s = '00'] = m.slice(1, 7) as string[];
+  // A date alone names a whole (UTC) day: read as its last second, so that a backup taken
+  // late that day is never read as older than it is (round atk132 F4: read as midnight,
+  // one taken at 23:59:30 was pruned a day early).
+  const dateAlone = m[4] === undefined;
+  const [y, mo, d, h = dateAlone ? '23' : '00', mi = dateAlone ? '59' : '00', s = dateAlone ? '59' : '00'] = m.slice(1, 7) as string[];
   const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
   const back = new Date(t);
   if (back.getUTCFullYear() !== Number(y) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d)
@@ -174,9 +185,15 @@ export class LocalBackupStore implements BackupStore {
       }
       let takenAt = timeInName(e.name);
       let timeFrom: Backup['timeFrom'] = 'name';
-      if (!takenAt && inside.has('backup_label')) {
-        takenAt = labelTime(await readFile(path.join(dir, 'backup_label'), 'utf8'));
-        timeFrom = 'backup_label';
+      // No time in the name, or a date alone: the label's START TIME, where it has one
+      // (and, for a date, one on that day: the name is read as its last second otherwise).
+      if ((!takenAt || dateAloneInName(e.name)) && inside.has('backup_label')) {
+        const label = labelTime(await readFile(path.join(dir, 'backup_label'), 'utf8'));
+        const end = takenAt ? Date.parse(takenAt) : null;
+        if (label && (end === null || (Date.parse(label) <= end && Date.parse(label) > end - 86_400_000))) {
+          takenAt = label;
+          timeFrom = 'backup_label';
+        }
       }
       if (!takenAt) {
         out.ignored.push({ name: e.name, why: 'no time in its name or backup_label' });

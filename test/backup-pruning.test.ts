@@ -209,7 +209,9 @@ describe('backup pruning', () => {
     expect(timeInName('base_2026-11-01_02-00-00')).toBe('2026-11-01T02:00:00Z');
     expect(timeInName('2026-11-01T02:00:00+01:00')).toBe('2026-11-01T02:00:00+01:00');
     expect(timeInName('20261101-020000F')).toBe('2026-11-01T02:00:00Z');
-    expect(timeInName('2026-11-01')).toBe('2026-11-01T00:00:00Z');
+    // A date alone is its day's last second (atk132 F4: read as midnight, a backup taken at
+    // 23:59:30 was pruned a day early).
+    expect(timeInName('2026-11-01')).toBe('2026-11-01T23:59:59Z');
     expect(timeInName('20261332T020000Z')).toBeNull();
     expect(timeInName('backup')).toBeNull();
     expect(labelTime('START WAL LOCATION: 0/2\nSTART TIME: 2026-12-01 21:21:34 UTC\nLABEL: x\n')).toBe('2026-12-01T21:21:34Z');
@@ -229,7 +231,18 @@ describe('backup pruning', () => {
     spawnSync('cp', ['-al', real, path.join(elsewhere, linked)]);
     symlinkSync(path.join(elsewhere, linked), path.join(dir, linked));
     writeFileSync(path.join(dir, 'README'), 'backups');
+    // Dates alone (atk132 F4): its label's time when it falls on that day, else the day's
+    // last second.
+    for (const [name, label] of [['2026-11-05', '2026-11-05 23:59:30 UTC'], ['2026-11-06', '2020-01-01 00:00:00 UTC']] as const) {
+      mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, name, 'backup_manifest'), '{"PostgreSQL-Backup-Manifest-Version": 1}');
+      writeFileSync(path.join(dir, name, 'backup_label'), `START TIME: ${label}\n`);
+    }
     const listing = await new LocalBackupStore(dir).list();
+    expect(listing.backups.map((b) => [b.name, b.timeFrom, b.takenAt])).toEqual(expect.arrayContaining([
+      ['2026-11-05', 'backup_label', '2026-11-05T23:59:30Z'], ['2026-11-06', 'name', '2026-11-06T23:59:59Z']]));
+    for (const name of ['2026-11-05', '2026-11-06']) rmSync(path.join(dir, name), { recursive: true });
+    listing.backups = listing.backups.filter((b) => !b.name.startsWith('2026-11-0'));
     expect(listing.backups.map((b) => [b.name, b.timeFrom])).toEqual([[old, 'name'], ['nightly', 'backup_label']]);
     expect(listing.ignored.map((i) => i.why)).toEqual(expect.arrayContaining(['a symbolic link', 'not a directory']));
     const r = await pruneBackups(client, 'main', new LocalBackupStore(dir), { execute: true });
