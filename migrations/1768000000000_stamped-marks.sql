@@ -20,6 +20,8 @@ end $$;
 create table retention_internal.stamped_marks (
   rel        oid  not null,
   attname    name not null,
+  attnum     smallint,
+  rel_name   text,
   first_seen timestamptz not null default pg_catalog.clock_timestamp(),
   primary key (rel, attname)
 );
@@ -28,10 +30,15 @@ comment on table retention_internal.stamped_marks is
   'Internal. Every table (by OID) and column a soft_delete or scrub policy stamps or stamped, with the tables of its partition tree: a policy aging rows by such a column reads it in UTC too, after the stamping policy is gone.';
 comment on column retention_internal.stamped_marks.rel is 'The table, or a table of its partition tree.';
 comment on column retention_internal.stamped_marks.attname is 'The stamped column.';
+comment on column retention_internal.stamped_marks.attnum is 'Its number in the table: the column renamed since is still it.';
+comment on column retention_internal.stamped_marks.rel_name is 'The table''s name: a table rebuilt under it (a new OID, the marks copied over) is still it.';
 comment on column retention_internal.stamped_marks.first_seen is 'When it was first recorded.';
 
-insert into retention_internal.stamped_marks (rel, attname)
-select distinct t.relid, x.col
+insert into retention_internal.stamped_marks (rel, attname, attnum, rel_name)
+select distinct t.relid, x.col,
+       (select a.attnum from pg_catalog.pg_attribute a where a.attrelid = t.relid and a.attname = x.col and not a.attisdropped),
+       (select pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = t.relid)
   from (select p.target, case when p.action = 'soft_delete' then p.deleted_at_column else p.scrubbed_at_column end as col
           from retention.policies p
          where p.action in ('soft_delete', 'scrub') and exists (select from pg_catalog.pg_class c where c.oid = p.target)) x

@@ -2,7 +2,8 @@
 -- the global default, else the system default of 30 days. Returns where it came from.
 -- A schema's default is the longest of those set for the schema its table is in (by name,
 -- or by OID: a schema renamed keeps its default) and for the schema its table was in when
--- the policy was made (policies.schema_oid: a table moved to another schema keeps it).
+-- the policy was made (policies.schema_oid: a table moved to another schema keeps it), as
+-- it reaches back from now.
 -- Looked up by the current name alone, a rename or a move cut a 10-year default to 30
 -- days, unaudited (round atk132 F1).
 create or replace function retention.effective_retain(
@@ -27,12 +28,15 @@ begin
   select n.nspname, n.oid into v_schema, v_oid
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = p_policy.target;
-  select max(d.retain) into retain
+  -- The longest as it reaches back from now (max() compares intervals with 30-day months
+  -- and 360-day years: '3601 days' beat '10 years'; round atk135 F7).
+  select d.retain into retain
     from retention.defaults d
    where d.scope = 'schema:' || v_schema
-      or d.schema_oid = v_oid
-      or d.schema_oid = p_policy.schema_oid
-      or d.scope = 'schema:' || (select n.nspname from pg_catalog.pg_namespace n where n.oid = p_policy.schema_oid);
+      or d.schema_oids && array[v_oid, p_policy.schema_oid]
+      or d.scope = 'schema:' || (select n.nspname from pg_catalog.pg_namespace n where n.oid = p_policy.schema_oid)
+   order by now() - d.retain, d.retain desc
+   limit 1;
   if retain is not null then source := 'schema'; return; end if;
   select d.retain into retain from retention.defaults d where d.scope = 'global';
   if found then source := 'global'; return; end if;

@@ -151,8 +151,10 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  insert into retention_internal.stamped_marks (rel, attname)
-  select distinct t.relid, x.col
+  insert into retention_internal.stamped_marks (rel, attname, attnum, rel_name)
+  select distinct t.relid, x.col,
+         (select a.attnum from pg_catalog.pg_attribute a where a.attrelid = t.relid and a.attname = x.col and not a.attisdropped),
+         retention.qualified_name(t.relid::regclass)
     from (select p.target, case when p.action = 'soft_delete' then p.deleted_at_column else p.scrubbed_at_column end as col
             from retention.policies p
            where p.action in ('soft_delete', 'scrub') and exists (select from pg_catalog.pg_class c where c.oid = p.target)) x
@@ -226,11 +228,19 @@ as $$
                                                                                        pg_catalog.pg_partition_root(p_policy.target)) t))
                                             -- Or one did: the stamping policy dropped since, or this
                                             -- table detached from its tree (round atk132 F5).
+                                            -- By OID and the column's name or number (renamed
+                                            -- since), or by the table's name (rebuilt under it,
+                                            -- the marks copied: round atk135 F6).
                                             or exists (select from retention_internal.stamped_marks m
+                                                         join (select p_policy.target::oid as rel
+                                                               union select t.relid from pg_catalog.pg_partition_tree(
+                                                                               pg_catalog.pg_partition_root(p_policy.target)) t) r
+                                                           on m.rel = r.rel
+                                                             or m.rel_name = retention.qualified_name(r.rel::regclass)
                                                         where m.attname = p_policy.age_column
-                                                          and m.rel in (select p_policy.target
-                                                                        union all select t.relid from pg_catalog.pg_partition_tree(
-                                                                                    pg_catalog.pg_partition_root(p_policy.target)) t))
+                                                           or (m.rel = r.rel and m.attnum = (select a.attnum from pg_catalog.pg_attribute a
+                                                                                             where a.attrelid = r.rel and a.attname = p_policy.age_column
+                                                                                               and not a.attisdropped)))
                                           then array['UTC'] else '{}'::text[] end) z
                           order by z)
               else array(select distinct z
@@ -271,11 +281,46 @@ $$;
 comment on function retention_internal._local_cutoff_sql(text[], text) is
   'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back (of up to 25 hours).';
 
+-- The latest moment c with c + p_retain <= p_as_of, on one calendar (a timestamp: the
+-- session's zone is UTC here, so a wall time is counted as it reads). as_of - retain is not
+-- it: PostgreSQL subtracts the months, clamping at a month's end, then the days, which
+-- does not undo adding them (2026-03-01 less '1 month 3 days' is 2026-01-29, yet
+-- 2026-01-28 12:00 plus it is 2026-03-03 12:00: round atk135 F1). Adding is monotonic, so
+-- stepping back a day at a time until the sum is not past as_of, then forward by hours
+-- while it stays so, gives a cutoff no row below which is still within its period.
+create or replace function retention_internal._period_start(p_as_of timestamp, p_retain interval)
+returns timestamp
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+as $$
+declare
+  v_cut timestamp := p_as_of - p_retain;
+  v_top timestamp := v_cut;
+begin
+  for i in 1 .. 40 loop
+    exit when v_cut + p_retain <= p_as_of;
+    v_cut := v_cut - interval '1 day';
+  end loop;
+  if v_cut < v_top then
+    for i in 1 .. 24 loop
+      exit when v_cut + interval '1 hour' > v_top or (v_cut + interval '1 hour') + p_retain > p_as_of;
+      v_cut := v_cut + interval '1 hour';
+    end loop;
+  end if;
+  return v_cut;
+end
+$$;
+comment on function retention_internal._period_start(timestamp, interval) is
+  'Internal. The latest moment whose period p_retain has ended by p_as_of (c + p_retain <= p_as_of), on one calendar; as_of - retain where that holds.';
+
 -- A policy's cutoff at p_as_of: the period counted back on UTC's calendar and, for a
 -- timestamp or date age column, on the calendar of every zone it is read in, whichever
 -- is earliest. A wall clock's month or day is not UTC's: counted in UTC, a Tokyo row
 -- written 1 March 08:00 went under '1 month' on 29 March, and across a fall-back '2 days'
--- ended an hour early on the column's clock (round atk132 F3).
+-- ended an hour early on the column's clock (round atk132 F3). Each counted back so that
+-- adding the period to a row's age never lands after p_as_of (_period_start).
 create or replace function retention_internal._policy_cutoff(p_policy retention.policies, p_as_of timestamptz, p_retain interval)
 returns timestamptz
 language plpgsql
@@ -285,7 +330,7 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_cut timestamptz := p_as_of - p_retain;
+  v_cut timestamptz := retention_internal._period_start(p_as_of at time zone 'UTC', p_retain) at time zone 'UTC';
   z     text;
 begin
   -- Days and months only: hours are hours on any clock (a wall time's repeated hour is
@@ -294,14 +339,14 @@ begin
       or extract(day from p_retain) <> 0)
      and retention_internal._column_type(p_policy.target, p_policy.age_column) in ('timestamp'::regtype, 'date'::regtype) then
     foreach z in array retention_internal._timestamp_zones(p_policy) loop
-      v_cut := least(v_cut, ((p_as_of at time zone z) - p_retain) at time zone z);
+      v_cut := least(v_cut, retention_internal._period_start(p_as_of at time zone z, p_retain) at time zone z);
     end loop;
   end if;
   return v_cut;
 end
 $$;
 comment on function retention_internal._policy_cutoff(retention.policies, timestamptz, interval) is
-  'Internal. The cutoff of a policy at a moment for a period: counted back on UTC''s calendar and, for a timestamp or date age column and a period with days or months, on that of each zone it is read in (_timestamp_zones); the earliest.';
+  'Internal. The cutoff of a policy at a moment for a period: the latest moment whose period has ended by then on UTC''s calendar and, for a timestamp or date age column and a period with days or months, on that of each zone it is read in (_timestamp_zones); the earliest.';
 
 -- SQL for a policy's cutoff ($1-style expression p_value) in its age column's own type:
 -- timestamptz as it is; timestamp and date as the wall time of _local_cutoff_sql (a date

@@ -50,16 +50,15 @@ begin
   if p_retain is null then
     delete from retention.defaults where scope = v_key;
   else
-    -- A schema's by its OID too: the default follows the schema through a rename.
-    insert into retention.defaults as d (scope, retain, updated_by, schema_oid)
+    -- A schema's by its OID too: the default follows the schema through a rename, and a
+    -- schema made again under the name adds its OID (the first's tables, moved out, keep
+    -- the default: round atk135 F8).
+    insert into retention.defaults as d (scope, retain, updated_by, schema_oids)
     values (v_key, p_retain, retention_internal._actor(),
-            (select n.oid from pg_catalog.pg_namespace n where v_key = 'schema:' || n.nspname))
+            array(select n.oid from pg_catalog.pg_namespace n where v_key = 'schema:' || n.nspname))
     on conflict (scope) do update
       set retain = excluded.retain, updated_at = now(), updated_by = excluded.updated_by,
-          -- The schema it was set for while that one exists (renamed, and another made
-          -- under its name: the default covers both, by OID and by name).
-          schema_oid = case when exists (select from pg_catalog.pg_namespace n where n.oid = d.schema_oid)
-                            then d.schema_oid else excluded.schema_oid end;
+          schema_oids = array(select distinct o from unnest(d.schema_oids || excluded.schema_oids) o order by o);
   end if;
   perform retention_internal._append_audit(
     case when p_retain is null then 'default.removed' else 'default.set' end,

@@ -18,10 +18,10 @@
 --  * the event trigger that records what open holds rely on missing (retention_watch_ddl);
 --  * an owner that cannot see other roles' transactions (monthly reports, RT040) or read
 --    the server's configuration files (a TimeZone set there, for timestamp age columns).
-create or replace function retention.check_setup()
+-- The rows of check_setup (which runs it as the owner, in a subtransaction).
+create or replace function retention_internal._check_setup_rows()
 returns table (policy text, problem text, fix text)
 language plpgsql
-security definer
 stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
@@ -320,5 +320,35 @@ end
 $$;
 comment on function retention_internal._reads_file_settings() is
   'Internal. Whether the current role may read pg_file_settings and the server''s command line (postmaster.opts).';
+comment on function retention_internal._check_setup_rows() is
+  'Internal. The rows of retention.check_setup.';
+revoke all on function retention_internal._check_setup_rows() from public;
+
+-- The checks read the policies' tables (row security, partitions, indexes), taking
+-- locks: in a subtransaction rolled back once the rows are read, so that none outlasts
+-- the call (a reader's ACCESS SHARE on a partition, kept while its transaction stayed
+-- open, stopped a drop_partitions run on its lock timeout: round atk135 F2).
+create or replace function retention.check_setup()
+returns table (policy text, problem text, fix text)
+language plpgsql
+security definer
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  v_rows jsonb;
+begin
+  begin
+    v_rows := (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) order by r.n), '[]')
+                 from (select x.*, row_number() over () as n from retention_internal._check_setup_rows() x) r);
+    raise exception using errcode = 'RTREL';
+  exception when sqlstate 'RTREL' then
+    null;
+  end;
+  return query select y.policy, y.problem, y.fix from pg_catalog.jsonb_to_recordset(v_rows) as y(policy text, problem text, fix text);
+end
+$$;
 comment on function retention.check_setup() is
   'Lists setup problems per policy with the exact statement that fixes each: the missing age-column index (partial where the action allows), missing indexes behind foreign keys into the table, missing runner privileges (table owner membership for drop_partitions), pg_partman retention on the same table, partitions detached but not yet dropped, dropped tables or columns, a timestamp or date age column naming no zone while the database''s TimeZone is not the default, disabled or never-run policies.';

@@ -77,6 +77,9 @@ declare
   v_req   retention.erasure_requests;
   v_stored text;
 begin
+  -- Filed by the login, not by code that runs in its session: an application's function
+  -- (an index expression, a trigger) filed requests in an admin's name (round atk137 F1).
+  perform retention_internal._check_called_directly('file an erasure request');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   -- The request runs as the schema's owner: the requesting login must itself be able to
   -- read the subject table, without row security hiding people from it.

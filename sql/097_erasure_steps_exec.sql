@@ -289,15 +289,16 @@ $$;
 comment on function retention_internal._erasure_read_check(bigint, text, text) is
   'Internal. Locks a table of an erasure plan by name (ACCESS SHARE) and returns it; RT025 where it was replaced meanwhile or reading it as the owner could run another role''s code or miss rows (_read_hazard); NULL when nothing has the name.';
 
--- The column statistics of the tables an erasure changed, taken again (ANALYZE) as it
--- completes: pg_stats' most common values and histograms kept the person's e-mail, name
--- and case references (any login with SELECT on a column reads them there) until the
--- next ANALYZE, which autovacuum makes only after a tenth of a table changed (round
--- atk134 F2). Only tables that have statistics; each in a subtransaction, waiting 2
--- seconds at most for its lock. Returns those not refreshed and why: the owner may not
--- ANALYZE them (another role's table, where the owner is neither a superuser nor the
--- database's owner), or the lock, or an error of the table's own code (index expressions
--- run as its owner).
+-- The column statistics of the retention tables an erasure changed, taken again (ANALYZE)
+-- as it completes: pg_stats' most common values and histograms kept the person's e-mail,
+-- name and case references (any login with SELECT on a column reads them there) until the
+-- next ANALYZE, which autovacuum makes only after a tenth of a table changed (round atk134
+-- F2). The owner's own tables only: an application table's ANALYZE runs its index
+-- expressions in the caller's session, where they acted in the admin's name and slept
+-- with the holds gate held (round atk137 F1, F2); those tables are named for the DBA
+-- instead. Only tables that have statistics; each in a subtransaction, waiting 2 seconds
+-- at most for its lock. Returns those not refreshed and the error's SQLSTATE (never its
+-- text: round atk137 F3).
 create or replace function retention_internal._refresh_statistics(p_rels oid[])
 returns jsonb
 language plpgsql
@@ -312,17 +313,15 @@ declare
   v_me   record;
   r      record;
 begin
-  select a.oid, a.rolsuper, d.datdba = a.oid as dba into v_me
-    from pg_catalog.pg_roles a, pg_catalog.pg_database d
-   where a.rolname = current_user and d.datname = pg_catalog.current_database();
+  select a.oid into v_me from pg_catalog.pg_roles a where a.rolname = current_user;
   for r in select distinct c.oid, c.relowner
              from pg_catalog.pg_class c
             where c.oid = any (p_rels) and c.relkind in ('r', 'p', 'm')
               and exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
             order by c.oid loop
-    if not (v_me.rolsuper or v_me.dba or r.relowner = v_me.oid) then
+    if r.relowner <> v_me.oid then
       v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
-                                                        'reason', 'the retention owner may not ANALYZE it');
+                                                        'reason', 'not the retention owner''s table');
       continue;
     end if;
     begin
@@ -331,14 +330,14 @@ begin
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
     exception when others then
       v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
-                                                        'reason', retention_internal._plain_text(sqlerrm, 200));
+                                                        'reason', 'SQLSTATE ' || sqlstate);
     end;
   end loop;
   return v_left;
 end
 $$;
 comment on function retention_internal._refresh_statistics(oid[]) is
-  'Internal. ANALYZE of the given tables that have statistics (an erasure''s, as it completes: pg_stats kept the person''s values); returns [{table, reason}] of those not refreshed.';
+  'Internal. ANALYZE of the given tables of the retention owner''s that have statistics (an erasure''s, as it completes: pg_stats kept the person''s values); returns [{table, reason}] of those not refreshed.';
 
 -- The next step of an erasure request this session is processing (open_erasure): first
 -- the outcome of the step whose run just ended (its rows re-checked for holds placed
@@ -385,6 +384,7 @@ declare
   v_forgot jsonb;
   v_archives jsonb;
   v_stats  jsonb;
+  v_analyze text[];
   v_left  record;
   v_again boolean := false;
   v_rekeyed boolean := false;
@@ -769,11 +769,16 @@ begin
   -- The statistics of the tables it changed: the plan's, and the retention schema's that
   -- held the person's values (round atk134 F2).
   v_stats := retention_internal._refresh_statistics(
-    array(select pg_catalog.to_regclass(e.target)::oid from jsonb_to_recordset(v_req.plan) as e(target text)
-           where pg_catalog.to_regclass(e.target) is not null)
-    || array['retention.erasure_requests'::regclass, 'retention.legal_holds'::regclass, 'retention.runs'::regclass,
-             'retention.run_row_failures'::regclass, 'retention.notifications'::regclass, 'retention.archive_objects'::regclass,
-             'retention.object_deletions'::regclass, 'retention.proposals'::regclass, 'retention.flagged_rows'::regclass]::oid[]);
+    array['retention.erasure_requests'::regclass, 'retention.legal_holds'::regclass, 'retention.runs'::regclass,
+          'retention.run_row_failures'::regclass, 'retention.notifications'::regclass, 'retention.archive_objects'::regclass,
+          'retention.object_deletions'::regclass, 'retention.proposals'::regclass, 'retention.flagged_rows'::regclass]::oid[]);
+  -- The plan's tables that have statistics: theirs are the DBA's to take again (ANALYZE
+  -- runs the application's index expressions; not here).
+  v_analyze := array(select distinct retention.qualified_name(c.oid::regclass)
+                       from jsonb_to_recordset(v_req.plan) as e(target text)
+                       join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(e.target)
+                      where exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
+                      order by 1);
   -- Copies an archiving policy made of rows of the plan's tables before this erasure stay
   -- in the archive until their archive_retain (an erasure does not reach them): the
   -- completion says so, per table, rather than let "completed" stand for them too (round
@@ -823,6 +828,10 @@ begin
     raise notice 'erasure request %: archived copies of rows of % made before it stay in the archive until their archive period ends (an erasure does not reach archives)',
       p_request, (select string_agg(a ->> 'table', ', ') from jsonb_array_elements(v_archives) a);
   end if;
+  if v_analyze <> '{}' then
+    raise notice 'erasure request %: the column statistics of % may still hold values of the person until they are taken again: ANALYZE them (as their owner)',
+      p_request, pg_catalog.array_to_string(v_analyze, ', ');
+  end if;
   -- The plan's and the runs' work conditions name the subject's key: they go too (the plan
   -- is kept without them).
   update retention.erasure_requests
@@ -833,7 +842,8 @@ begin
   perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot)
     || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end
-    || case when jsonb_array_length(v_stats) > 0 then jsonb_build_object('statistics_not_refreshed', v_stats) else '{}' end);
+    || case when jsonb_array_length(v_stats) > 0 then jsonb_build_object('statistics_not_refreshed', v_stats) else '{}' end
+    || case when v_analyze <> '{}' then jsonb_build_object('analyze_tables', to_jsonb(v_analyze)) else '{}' end);
   insert into retention.notifications (kind, dedupe_key, payload)
   values ('erasure_completed', 'erasure_completed:' || p_request,
           jsonb_build_object('kind', 'erasure_completed', 'request_id', p_request,

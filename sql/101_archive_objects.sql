@@ -657,7 +657,7 @@ comment on function retention.archive_object_checked(bigint, boolean, text) is
 -- An object's rows about to be put back by `pg-retention archive restore`, in the
 -- restore's transaction: audited (archive.restored: the object, live or the schema, the
 -- erasures concerned). A live restore of an object with rows of tables that erasures
--- completed since the rows were archived may bring erased people back (round atk134 F4):
+-- reached since the rows were archived may bring erased people back (round atk134 F4):
 -- refused (RT044) unless p_despite_erasures, which the entry then says.
 create or replace function retention.archive_restoring(p_object_id bigint, p_live boolean, p_into text,
                                                        p_despite_erasures boolean default false)
@@ -681,14 +681,24 @@ begin
     raise exception 'archive object % does not exist', p_object_id
       using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
   end if;
-  -- Erasures completed since the object's first rows were archived whose plans reached a
-  -- table the object holds rows of (by name: a rebuilt table too).
+  -- Erasures processed (completed, or begun: in progress, failed, blocked) since the
+  -- object's first rows were archived whose plans reached a table the object holds rows
+  -- of: by name (a rebuilt table too), and a partition by its partitioned tables (a plan
+  -- lists partitions, a manifest the table the policy is on: round atk135 F5).
   select pg_catalog.array_agg(r.request_id order by r.request_id) into v_reqs
     from retention.erasure_requests r
-   where r.status = 'completed'
-     and r.completed_at >= coalesce(o.first_archived_at, o.created_at)
-     and exists (select from pg_catalog.jsonb_array_elements(coalesce(r.plan, '[]'::jsonb)) e
-                  where e ->> 'target' in (select pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb))));
+   where r.status <> 'pending' and r.plan is not null
+     and (r.completed_at is null or r.completed_at >= coalesce(o.first_archived_at, o.created_at))
+     and exists (select from pg_catalog.jsonb_array_elements(r.plan) e
+                  cross join lateral (select e ->> 'target' as name
+                                      union
+                                      select retention.qualified_name(a.relid)
+                                        from pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(e ->> 'target')) a) t
+                  where t.name in (select k.k from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
+                                   union
+                                   select retention.qualified_name(a.relid)
+                                     from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
+                                    cross join lateral pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(k.k)) a));
   if p_live and v_reqs is not null and not coalesce(p_despite_erasures, false) then
     raise exception 'archive object % holds rows of tables that erasure request(s) % reached after the rows were archived: a live restore may bring erased people back',
       o.object_key, pg_catalog.array_to_string(v_reqs, ', ')

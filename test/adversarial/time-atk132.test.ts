@@ -129,3 +129,76 @@ describe('moments that are not finite (atk133 F2)', () => {
     }
   });
 });
+
+// atk135 F1: as_of - retain is not the moment whose period ends at as_of: PostgreSQL
+// subtracts the months (clamping at a month's end) and then the days. A row of 2026-01-28
+// 12:00 under '1 month 3 days' went on 2026-03-01, two days before its period ended.
+describe('a period of months and days counted back (atk135 F1)', () => {
+  it('keeps a row until its age plus the period is past, on timestamptz and timestamp columns', async () => {
+    await q(`create schema t136`);
+    await q(`create table t136.tz (id int primary key, created_at timestamptz not null)`);
+    await q(`create table t136.wall (id int primary key, created_at timestamp not null)`);
+    for (const t of ['tz', 'wall']) {
+      await q(`insert into t136.${t} values (1, '2026-01-28 12:00'), (2, '2026-01-25 12:00')`);
+      await q(`select retention.set_policy('t136.${t}', 't136.${t}', 'delete', 'created_at', '1 month 3 days')`);
+      await db.call(`call retention.run('t136.${t}', p_as_of => '2026-03-01 00:00:00+00')`);
+      expect(await q(`select id from t136.${t} order by id`)).toEqual([{ id: 1 }]);
+      expect(await q(`select count(*)::int as n from t136.${t} where created_at + interval '1 month 3 days' <= '2026-03-01'`)).toEqual([{ n: 0 }]);
+      await db.call(`call retention.run('t136.${t}', p_as_of => '2026-03-03 12:00:01+00')`);
+      expect(await count(db, `t136.${t}`)).toBe(0);
+    }
+  });
+});
+
+// atk135 F7: "the longest" default was max(), which compares intervals with 30-day months
+// and 360-day years ('3601 days' beat '10 years'). F8: a default set again on a schema
+// made anew under the old name replaced the old schema's OID, and the policies of tables
+// moved out of the old one fell to 30 days.
+describe('the longest schema default, and one set again on a schema made anew (atk135 F7, F8)', () => {
+  it('picks 10 years over 3601 days, and keeps the dropped schema\'s default for the table moved out of it', async () => {
+    await q(`create schema t137a`);
+    await q(`create schema t137b`);
+    await q(`create table t137a.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into t137a.ev values (1, now() - interval '3605 days')`);
+    await q(`select retention.set_default('t137a', '10 years')`);
+    await q(`select retention.set_default('t137b', '3601 days')`);
+    await q(`select retention.set_policy('t137.ev', 't137a.ev', 'delete', 'created_at')`);
+    await q(`alter table t137a.ev set schema t137b`);
+    const effective = async () => (await q(`select retain::text from retention.effective_policies where name = 't137.ev'`))[0];
+    expect(await effective()).toEqual({ retain: '10 years' });
+    await db.call(`call retention.run('t137.ev')`);
+    expect(await count(db, `t137b.ev`)).toBe(1);
+
+    await q(`drop schema t137a`);
+    await q(`create schema t137a`);
+    await q(`select retention.set_default('t137a', '11 years')`);
+    expect(await effective()).toEqual({ retain: '11 years' });
+    await db.call(`call retention.run('t137.ev')`);
+    expect(await count(db, `t137b.ev`)).toBe(1);
+  });
+});
+
+// atk135 F6: stamped_marks knew the table by OID and the column by name: the column
+// renamed, or the table rebuilt under its name, after the stamping policy was dropped, and
+// the marks were read in Tokyo alone again. Now by the column's number and the table's
+// name too.
+describe('stamped marks after the column is renamed or the table rebuilt (atk135 F6)', () => {
+  it('keeps the marks for their 5 hours', async () => {
+    await q(`create schema t138`);
+    for (const t of ['renamed', 'rebuilt']) {
+      await q(`create table t138.${t} (id int primary key, created_at timestamp not null, deleted_at timestamp)`);
+      await q(`insert into t138.${t} select g, localtimestamp - interval '10 days', null from generate_series(1, 3) g`);
+      await q(`select retention.set_policy('t138.${t}.sd', 't138.${t}', 'soft_delete', 'created_at', '1 day', p_deleted_at_column => 'deleted_at')`);
+      await db.call(`call retention.run('t138.${t}.sd')`);
+      await q(`select retention.drop_policy('t138.${t}.sd')`);
+    }
+    await q(`alter table t138.renamed rename column deleted_at to gone_at`);
+    await q(`begin; create table t138.rebuilt2 (like t138.rebuilt including all); insert into t138.rebuilt2 select * from t138.rebuilt;
+             drop table t138.rebuilt; alter table t138.rebuilt2 rename to rebuilt; commit`);
+    for (const [t, col] of [['renamed', 'gone_at'], ['rebuilt', 'deleted_at']] as const) {
+      await q(`select retention.set_policy('t138.${t}.purge', 't138.${t}', 'delete', '${col}', '5 hours', p_timestamp_zone => 'Asia/Tokyo')`);
+      await db.call(`call retention.run('t138.${t}.purge')`);
+      expect([t, await count(db, `t138.${t}`)]).toEqual([t, 3]);
+    }
+  });
+});
