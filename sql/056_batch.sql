@@ -65,6 +65,7 @@ set timezone = 'UTC'
 as $$
 declare
   v_reqs    bigint;   -- the last erasure request when the hold rule was built
+  v_snap    pg_snapshot;  -- the transactions committed when the hold rule was built
   -- An archiving policy's batch copies every row it removes (_two_phase_sql); an
   -- erasure step (p_cond) never archives: it removes a person's data.
   v_archive boolean := p_cond is null and retention_internal._archives(p_pol);
@@ -122,6 +123,7 @@ begin
   -- The last erasure request the hold rule is built knowing (see the end of the batch).
   if v_holds then
     v_reqs := coalesce((select max(r.request_id) from retention.erasure_requests r), 0);
+    v_snap := pg_catalog.pg_current_snapshot();
   end if;
   -- Casts stay as the checks below find them until the batch commits (_freeze_casts): the
   -- hold rule's keys are compared as their casts were checked (_subject_held_sql, round
@@ -305,7 +307,11 @@ begin
   -- requester could hold the holds gate: round atk130 F2). One committed while the batch
   -- ran (it waited for a row the application held) stops it, nothing of it kept; the next
   -- builds the rule anew (round atk126 F3).
-  if v_holds and exists (select from retention.erasure_requests r where r.request_id > v_reqs) then
+  -- By commit, not by id: ids are taken at insert, and one taken before the rule was
+  -- built may commit after (round atk136 F1).
+  if v_holds and exists (select from retention.erasure_requests r
+                          where r.request_id > v_reqs
+                             or (r.filed_xid is not null and not pg_catalog.pg_visible_in_snapshot(r.filed_xid, v_snap))) then
     raise exception 'policy %: an erasure request was filed while the batch ran, which may widen what a legal hold covers; nothing of the batch was done', p_pol.name
       using errcode = '55P03', hint = 'Run the policy again: its next batch reads the holds as they are now.';
   end if;
