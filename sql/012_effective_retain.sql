@@ -28,14 +28,16 @@ begin
   select n.nspname, n.oid into v_schema, v_oid
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
    where c.oid = p_policy.target;
-  -- The longest as it reaches back from now (max() compares intervals with 30-day months
-  -- and 360-day years: '3601 days' beat '10 years'; round atk135 F7).
+  -- The longest as it reaches back from now, counted as runs count it (_period_start;
+  -- max() compares intervals with 30-day months and 360-day years: '3601 days' beat '10
+  -- years', round atk135 F7; now() - retain differs from a run's cutoff at month ends,
+  -- round atk138 F2).
   select d.retain into retain
     from retention.defaults d
    where d.scope = 'schema:' || v_schema
       or d.schema_oids && array[v_oid, p_policy.schema_oid]
       or d.scope = 'schema:' || (select n.nspname from pg_catalog.pg_namespace n where n.oid = p_policy.schema_oid)
-   order by now() - d.retain, d.retain desc
+   order by retention_internal._period_start(now() at time zone 'UTC', d.retain), d.retain desc
    limit 1;
   if retain is not null then source := 'schema'; return; end if;
   select d.retain into retain from retention.defaults d where d.scope = 'global';

@@ -281,13 +281,17 @@ $$;
 comment on function retention_internal._local_cutoff_sql(text[], text) is
   'Internal. SQL turning a timestamptz cutoff into the wall time (timestamp) below which values written in every one of the zones are past it, conservative around a fall-back (of up to 25 hours).';
 
--- The latest moment c with c + p_retain <= p_as_of, on one calendar (a timestamp: the
--- session's zone is UTC here, so a wall time is counted as it reads). as_of - retain is not
--- it: PostgreSQL subtracts the months, clamping at a month's end, then the days, which
--- does not undo adding them (2026-03-01 less '1 month 3 days' is 2026-01-29, yet
--- 2026-01-28 12:00 plus it is 2026-03-03 12:00: round atk135 F1). Adding is monotonic, so
--- stepping back a day at a time until the sum is not past as_of, then forward by hours
--- while it stays so, gives a cutoff no row below which is still within its period.
+-- The latest moment c such that every moment r before it has r + p_retain <= p_as_of, on
+-- one calendar (a timestamp: the session's zone is UTC here, so a wall time is counted as
+-- it reads). as_of - retain is not it: PostgreSQL subtracts the months, clamping at a
+-- month's end, then the days, which does not undo adding them (2026-03-01 less '1 month 3
+-- days' is 2026-01-29, yet 2026-01-28 12:00 plus it is 2026-03-03 12:00: round atk135 F1).
+-- Nor is adding monotonic across days: a month added clamps the date but keeps the time,
+-- so 10-30 23:30 plus '1 month 6 days' (12-06 23:30) ends after 10-31 00:33 plus it
+-- (12-06 00:33; round atk138 F1). Within one day it is monotonic. So: step back a day at a
+-- time until c + retain is not past as_of, forward by hours while it stays so; then every
+-- day of the week before c whose last moment plus retain is past as_of moves c into that
+-- day, again as far forward by hours as it goes.
 create or replace function retention_internal._period_start(p_as_of timestamp, p_retain interval)
 returns timestamp
 language plpgsql
@@ -298,6 +302,7 @@ as $$
 declare
   v_cut timestamp := p_as_of - p_retain;
   v_top timestamp := v_cut;
+  v_day timestamp;
 begin
   for i in 1 .. 40 loop
     exit when v_cut + p_retain <= p_as_of;
@@ -309,11 +314,30 @@ begin
       v_cut := v_cut + interval '1 hour';
     end loop;
   end if;
+  -- Earlier days whose late moments end their period after as_of (clamped onto the same
+  -- date as c's): c goes into the latest of them.
+  for k in 1 .. 10 loop
+    select max(x.d) into v_day
+      from pg_catalog.generate_series(1, 7) g(n)
+     cross join lateral (select pg_catalog.date_trunc('day', v_cut) - g.n * interval '1 day' as d) x
+     where (x.d + interval '1 day' - interval '1 microsecond') + p_retain > p_as_of;
+    exit when v_day is null;
+    v_cut := v_day;
+    for i in 1 .. 40 loop
+      exit when v_cut + p_retain <= p_as_of;
+      v_cut := v_cut - interval '1 day';
+    end loop;
+    for i in 1 .. 23 loop
+      exit when (v_cut + interval '1 hour') + p_retain > p_as_of
+             or pg_catalog.date_trunc('day', v_cut + interval '1 hour') <> pg_catalog.date_trunc('day', v_cut);
+      v_cut := v_cut + interval '1 hour';
+    end loop;
+  end loop;
   return v_cut;
 end
 $$;
 comment on function retention_internal._period_start(timestamp, interval) is
-  'Internal. The latest moment whose period p_retain has ended by p_as_of (c + p_retain <= p_as_of), on one calendar; as_of - retain where that holds.';
+  'Internal. The latest moment before which every moment''s period p_retain has ended by p_as_of, on one calendar (adding months clamps the date and keeps the time: not monotonic across days).';
 
 -- A policy's cutoff at p_as_of: the period counted back on UTC's calendar and, for a
 -- timestamp or date age column, on the calendar of every zone it is read in, whichever

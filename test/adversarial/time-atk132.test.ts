@@ -144,7 +144,8 @@ describe('a period of months and days counted back (atk135 F1)', () => {
       await db.call(`call retention.run('t136.${t}', p_as_of => '2026-03-01 00:00:00+00')`);
       expect(await q(`select id from t136.${t} order by id`)).toEqual([{ id: 1 }]);
       expect(await q(`select count(*)::int as n from t136.${t} where created_at + interval '1 month 3 days' <= '2026-03-01'`)).toEqual([{ n: 0 }]);
-      await db.call(`call retention.run('t136.${t}', p_as_of => '2026-03-03 12:00:01+00')`);
+      // (The cutoff is found to the hour: an hour later it is past.)
+      await db.call(`call retention.run('t136.${t}', p_as_of => '2026-03-03 13:00:01+00')`);
       expect(await count(db, `t136.${t}`)).toBe(0);
     }
   });
@@ -200,5 +201,30 @@ describe('stamped marks after the column is renamed or the table rebuilt (atk135
       await db.call(`call retention.run('t138.${t}.purge')`);
       expect([t, await count(db, `t138.${t}`)]).toEqual([t, 3]);
     }
+  });
+});
+
+// atk138 F1: adding a month clamps the date and keeps the time, so it is not monotonic
+// across days: 2026-10-30 23:30 plus '1 mon 6 days' (12-06 23:30) ends after 10-31 00:33
+// plus it (12-06 00:33), and a cutoff of 10-31 00:33 took the first row early.
+describe('periods whose months clamp two dates onto one (atk138 F1)', () => {
+  it('keeps the late rows of the earlier day; leap years too; no moment before a cutoff is within its period', async () => {
+    await q(`create schema t139`);
+    await q(`create table t139.ev (id int primary key, created_at timestamptz not null)`);
+    await q(`insert into t139.ev values (1, '2026-10-30 23:30+00'), (2, '2026-10-29 12:00+00')`);
+    await q(`select retention.set_policy('t139.ev', 't139.ev', 'delete', 'created_at', '1 mon 6 days')`);
+    await db.call(`call retention.run('t139.ev', p_as_of => '2026-12-06 00:33+00')`);
+    expect(await q(`select id from t139.ev order by id`)).toEqual([{ id: 1 }]);
+    expect(await q(`select retention_internal._period_start('2025-03-01 00:30', '1 year 1 day') <= '2024-02-28 23:00' as ok`)).toEqual([{ ok: true }]);
+    // Random moments and periods: every moment in the week before the cutoff has its
+    // period ended by the moment the cutoff is for.
+    expect(await q(`with p as (select timestamp '2024-01-01' + (random() * 1000) * interval '1 day' + random() * interval '1 day' as as_of,
+                                      make_interval(years => (random() * 2)::int, months => (random() * 13)::int,
+                                                    days => (random() * 40)::int, hours => (random() * 30)::int) as iv
+                                 from generate_series(1, 200)),
+                         c as (select as_of, iv, retention_internal._period_start(as_of, iv) as cut from p)
+                    select count(*)::int as bad from c
+                     cross join lateral generate_series(c.cut - interval '8 days', c.cut - interval '1 microsecond', interval '13 minutes') r
+                     where r + c.iv > c.as_of`)).toEqual([{ bad: 0 }]);
   });
 });
