@@ -98,17 +98,20 @@ function unfinished(files: FileInfo[], manifest: string | null, settleMs: number
   return null;
 }
 
-/** A time in a backup's name: 20261101T020000Z, 2026-11-01T02:00:00Z, 2026-11-01_02-00-00,
- * 20261101-020000, 2026-11-01 (midnight); UTC unless an offset follows. */
+/** A date, a time of day and an offset in a name, as timeInName reads them. */
+const NAME_TIME = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/;
+
 /** Whether a name's time is a date alone (no time of day, no offset): then a backup_label
  * says more exactly when it was taken. */
 export function dateAloneInName(name: string): boolean {
-  const m = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/.exec(name);
+  const m = NAME_TIME.exec(name);
   return !!m && m[4] === undefined && m[7] === undefined;
 }
 
+/** A time in a backup's name: 20261101T020000Z, 2026-11-01T02:00:00Z, 2026-11-01_02-00-00,
+ * 20261101-020000, 2026-11-01 (its last second); UTC unless an offset follows. */
 export function timeInName(name: string): string | null {
-  const m = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?!\d)/.exec(name);
+  const m = NAME_TIME.exec(name);
   if (!m) return null;
   // A date alone names a whole (UTC) day: read as its last second, so that a backup taken
   // late that day is never read as older than it is (round atk132 F4: read as midnight,
