@@ -13,6 +13,9 @@ create or replace function retention.effective_retain(
 )
 language plpgsql
 stable
+-- As the owner: it ranks defaults with retention_internal._period_start, which the logins
+-- granted this function (the worker's) may not call themselves.
+security definer
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
