@@ -147,6 +147,27 @@ $$;
 comment on function retention_internal._claimed_object(bigint) is
   'Internal. An archive object this session claimed and is writing; RT037 otherwise.';
 
+-- An archive object by id (RT037 if there is none).
+create or replace function retention_internal._archive_object(p_object_id bigint)
+returns retention.archive_objects
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  o retention.archive_objects;
+begin
+  select * into o from retention.archive_objects x where x.object_id = p_object_id;
+  if not found then
+    raise exception 'archive object % does not exist', p_object_id
+      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
+  end if;
+  return o;
+end
+$$;
+comment on function retention_internal._archive_object(bigint) is
+  'Internal. An archive object by id; RT037 if there is none.';
+
 create or replace function retention.archive_complete(p_object_id bigint, p_sha256 text, p_bytes bigint, p_rows bigint,
                                                       p_key_id text, p_wrapped_key text)
 returns retention.archive_objects
@@ -641,11 +662,7 @@ begin
     raise exception 'p_ok must say whether the object verified (true or false)'
       using errcode = 'RT006', hint = 'Record a check that was made: true when the object read back and verified, false with what failed in p_detail.';
   end if;
-  select * into o from retention.archive_objects x where x.object_id = p_object_id;
-  if not found then
-    raise exception 'archive object % does not exist', p_object_id
-      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
-  end if;
+  o := retention_internal._archive_object(p_object_id);
   -- The verifier's detail, kept plain (_plain_text) in the append-only log (round atk97 F6).
   perform retention_internal._append_audit(case when p_ok then 'archive.object_checked' else 'archive.object_check_failed' end,
     'archive_object', o.object_key, jsonb_build_object('object_id', o.object_id, 'detail', retention_internal._plain_text(p_detail, 500)));
@@ -676,11 +693,7 @@ begin
     raise exception 'p_live must say whether the rows go back into the live tables (true) or into a schema (false)'
       using errcode = 'RT006', hint = 'pg-retention archive restore OBJECT --into SCHEMA, or --live.';
   end if;
-  select * into o from retention.archive_objects x where x.object_id = p_object_id;
-  if not found then
-    raise exception 'archive object % does not exist', p_object_id
-      using errcode = 'RT037', hint = 'pg-retention archive list shows the objects.';
-  end if;
+  o := retention_internal._archive_object(p_object_id);
   -- Erasures processed (completed, or begun: in progress, failed, blocked) since the
   -- object's first rows were archived whose plans reached a table the object holds rows
   -- of: by name (a rebuilt table too), and a partition by its partitioned tables (a plan

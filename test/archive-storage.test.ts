@@ -534,6 +534,8 @@ describe('archive objects', () => {
     expect(await sqlState(db.q(`select retention.archive_object_checked(424242, true, 'x')`))).toBe('RT037');
     expect(await sqlState(db.q(`select retention.archive_object_deleted(424242, 'x', null)`))).toBe('RT006');
     expect(await sqlState(db.q(`select retention.archive_object_deleted(424242, 'x', now())`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_restoring(424242, true, null)`))).toBe('RT037');
+    expect(await sqlState(db.q(`select retention.archive_restoring(424242, null, 'x')`))).toBe('RT006');
     // An object another session claimed, and a completion with a bad digest or count.
     const c = await db.connect();
     await c.query('begin');
