@@ -159,3 +159,64 @@ $$;
 comment on function retention_internal._check_called_directly(text) is
   'Internal. 42501 unless the calling routine was called by a client''s statement that names it (or by a PL/pgSQL routine of the retention schemas called so): not by a row security policy''s, trigger''s, view''s or DO block''s code run in the session, nor by an inlined SQL function in a statement that reads a table.';
 revoke all on function retention_internal._check_called_directly(text) from public;
+
+-- The first frame on the call stack of code that is neither pg-retention's nor the
+-- session's own login's: a function of another role that calls a reader while running in
+-- this session (an index expression, a view's or a row security policy's function, a
+-- SECURITY DEFINER function of the application), which must not read what the session's
+-- login may read (round atk137: the application's code, run in an admin's session, read
+-- every erasure request as the admin). NULL when there is none. A reader that is a SQL
+-- function names itself (p_self): its own frame is the line after this one. Functions
+-- owned by the session's login and DO blocks are its own code; other frames (another
+-- role's function or trigger, any other SQL function: its frame has no schema) count as
+-- foreign.
+create or replace function retention_internal._foreign_frame(p_self text default null)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ctx   text;
+  v_frame text;
+begin
+  get diagnostics v_ctx = pg_context;
+  select c.l into v_frame
+    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+    left join lateral (select pg_catalog.to_regprocedure(m[1]) as fn
+                         from pg_catalog.regexp_match(c.l, '^PL/pgSQL function (.+\)) line \d+') m) f on true
+   where c.n > 1
+     and (c.l ~ '^(PL/\S+|SQL) function ' or c.l ~ '^\S+ function ')
+     and c.l !~ '^PL/pgSQL function retention(_internal)?\.'
+     and not (c.n = 2 and p_self is not null and c.l ~ ('^SQL function "' || p_self || '" statement \d+$'))
+     -- A DO block is the statement of whoever sent it (sent by another role's function,
+     -- that function's frame follows).
+     and c.l !~ '^PL/pgSQL function inline_code_block line \d+'
+     and (f.fn is null
+          or (select p.proowner from pg_catalog.pg_proc p where p.oid = f.fn)
+             is distinct from (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user))
+   order by c.n
+   limit 1;
+  return v_frame;
+end
+$$;
+comment on function retention_internal._foreign_frame(text) is
+  'Internal. The first call-stack frame of code that is neither pg-retention''s nor owned by the session''s login (another role''s function running in this session), or NULL: readers that answer by session_user''s rights refuse such callers.';
+revoke all on function retention_internal._foreign_frame(text) from public;
+
+-- 42501 naming the frame _foreign_frame found (p_frame), if any.
+create or replace function retention_internal._check_reader(p_what text, p_frame text)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_frame is not null then
+    raise exception 'cannot % from inside a function of another role (%)', p_what, p_frame
+      using errcode = '42501',
+            hint = 'It answers by your login''s rights: call it in a statement of your own (psql, the CLI) or from a function your login owns, not from code of another role that runs in your session (an index expression, a view''s or a policy''s function).';
+  end if;
+end
+$$;
+comment on function retention_internal._check_reader(text, text) is
+  'Internal. 42501 when p_frame (from _foreign_frame) names another role''s code calling a reader that answers by the session login''s rights.';
+revoke all on function retention_internal._check_reader(text, text) from public;

@@ -1,0 +1,76 @@
+// Attack round atk137 (left at stop 49): readers that answer by the session login's rights
+// (erasure_requests_as_of: every request for an admin; export_subject: the person's rows of
+// every table the login may read) answered the application's code running in an admin's
+// session — an index expression, a trigger, a SECURITY DEFINER function of the
+// application's that the admin called — which copied what they gave into its own tables.
+// They refuse another role's code now (42501); the login's own functions and DO blocks,
+// and statements of its own, are answered as before.
+import { describe, expect, it } from 'vitest';
+import { useLogins, useTestDatabase } from '../support/db.ts';
+import { count } from '../support/fixtures.ts';
+
+const db = useTestDatabase();
+const { login, tag } = useLogins(db);
+const q = db.q;
+
+const failure = (p: Promise<unknown>) => p.then(() => null, (e: { code?: string; message: string }) => ({ code: e.code, message: e.message }));
+
+describe('readers and another role\'s code in the session (atk137)', () => {
+  it('erasure_requests_as_of and export_subject refuse the application\'s function, trigger and index expression run in an admin\'s session; the admin\'s own calls are answered', async () => {
+    const app = await login('r7app', 'retention_requester');
+    const adm = await login('r7adm', 'retention_admin');
+    const appRole = `r7app_${tag}`;
+    await q(`create schema r7 authorization ${appRole}`);
+    await q(`grant usage on schema r7 to r7adm_${tag}`);
+    await app.query(`create table r7.users (id int primary key, email text)`);
+    await app.query(`create table r7.loot (what text, got text)`);
+    await app.query(`insert into r7.users values (1, 'ann@example.org'), (2, 'bob@example.org')`);
+    await app.query(`grant select, insert, delete on r7.users, r7.loot to r7adm_${tag}`);
+    // A request the admin files, with the requester's address in it.
+    await adm.query(`select retention.request_erasure('r7.users', '2', 'grace.hopper@navy.mil')`);
+    // The application's ways into the admin's session.
+    await app.query(`create function r7.grab() returns text language plpgsql security definer set search_path = pg_catalog as $$
+                       begin
+                         insert into r7.loot select 'requests', string_agg(requested_by, ',') from retention.erasure_requests_as_of();
+                         insert into r7.loot select 'export', retention.export_subject('r7.users', '1')::text;
+                         return 'x';
+                       end $$`);
+    await app.query(`create function r7.grab_list() returns text language plpgsql security definer set search_path = pg_catalog as $$
+                       begin insert into r7.loot select 'view', string_agg(requested_by, ',') from retention.erasure_overview; return 'x'; end $$`);
+    await app.query(`create function r7.on_delete() returns trigger language plpgsql as $$
+                       begin perform r7.grab_list(); insert into r7.loot select 'trigger', string_agg(requested_by, ',') from retention.erasure_requests_as_of(); return old; end $$`);
+    await app.query(`create trigger spy before delete on r7.users for each row execute function r7.on_delete()`);
+    await app.query(`grant execute on function r7.grab(), r7.grab_list() to r7adm_${tag}`);
+    const auditBefore = await count(db, 'retention.audit_log');
+    // A function the admin calls.
+    expect(await failure(adm.query(`select r7.grab()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot read erasure requests from inside a function of another role/) });
+    // A view read from the application's function.
+    expect(await failure(adm.query(`select r7.grab_list()`))).toMatchObject({ code: '42501' });
+    // A trigger the admin's delete fires (running as the admin: the function is the application's).
+    expect(await failure(adm.query(`delete from r7.users where id = 1`))).toMatchObject({ code: '42501' });
+    // The export alone, from the application's function running as the admin (not the
+    // application's right: it is an admin's; its audit entry would name the admin).
+    await app.query(`create function r7.grab_export() returns text language plpgsql set search_path = pg_catalog as $$
+                       begin insert into r7.loot select 'export', retention.export_subject('r7.users', '1')::text; return 'x'; end $$`);
+    await app.query(`grant execute on function r7.grab_export() to r7adm_${tag}`);
+    expect(await failure(adm.query(`select r7.grab_export()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot export a person's data from inside a function of another role/) });
+    expect(await count(db, 'r7.loot')).toBe(0);
+    expect(await count(db, 'r7.users')).toBe(2);
+    expect(await count(db, 'retention.audit_log')).toBe(auditBefore);
+    // The admin's own statements, a DO block and its own function are answered (the
+    // trigger gone: an export refuses a table whose trigger is another role's code, RT025).
+    await app.query(`drop trigger spy on r7.users`);
+    expect((await adm.query(`select requested_by from retention.erasure_requests_as_of()`)).rows).toEqual([{ requested_by: 'grace.hopper@navy.mil' }]);
+    expect((await adm.query(`select requested_by from retention.erasure_overview`)).rows).toEqual([{ requested_by: 'grace.hopper@navy.mil' }]);
+    await adm.query(`create temp table seen (n int)`);
+    await adm.query(`do $$ begin insert into seen select count(*) from retention.erasure_requests_as_of(); end $$`);
+    expect((await adm.query(`select n from seen`)).rows).toEqual([{ n: 1 }]);
+    await q(`create schema r7own authorization r7adm_${tag}`);
+    await adm.query(`create function r7own.mine() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
+    expect((await adm.query(`select r7own.mine() as n`)).rows).toEqual([{ n: '1' }]);
+    expect((await adm.query(`select json_typeof(retention.export_subject('r7.users', '1')) as t`)).rows).toEqual([{ t: 'object' }]);
+    // The application's own function in its own session sees what the application filed: nothing.
+    await app.query(`create function r7.mine() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
+    expect((await app.query(`select r7.mine() as n`)).rows).toEqual([{ n: '0' }]);
+  });
+});
