@@ -227,13 +227,14 @@ revoke all on function retention_internal._lock_hold_reads(oid[], oid[]) from pu
 --    its type only;
 --  * 'typed+pieces': jsonb and bytea, in their type and loosely piece by piece;
 --  * 'pieces': a value that holds text in pieces (a composite, an array, an enum, a
---    range, json, xml, hstore and other types of the user-defined category): loosely,
+--    range, json, hstore and other types of the user-defined category): loosely,
 --    piece by piece (_value_pieces_sql, enum labels too). An application that retypes a
 --    subject column under a hold to a composite (alice) or an enum Alice keeps the held
 --    value in the column's text (round atk107 F1);
 --  * 'opaque': a type whose text may hold a person's value in a form no comparison
---    recovers (a text search vector's stems, a bit string): every row with a value is held
---    while a subject hold is open.
+--    recovers (a text search vector's stems, a bit string, an XML value's character
+--    references and entities: round atk139 F4): every row with a value is held while a
+--    subject hold is open.
 create or replace function retention_internal._hold_kind(p_type oid)
 returns text
 language sql
@@ -245,7 +246,7 @@ as $$
     union all
     select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 32)
   select case when t.typcategory = 'S' then 'text'
-              when t.oid in ('tsvector'::pg_catalog.regtype, 'tsquery'::pg_catalog.regtype) or t.typcategory = 'V' then 'opaque'
+              when t.oid in ('tsvector'::pg_catalog.regtype, 'tsquery'::pg_catalog.regtype, 'xml'::pg_catalog.regtype) or t.typcategory = 'V' then 'opaque'
               when t.oid in ('jsonb'::pg_catalog.regtype, 'bytea'::pg_catalog.regtype) then 'typed+pieces'
               when t.oid = 'json'::pg_catalog.regtype or t.typtype in ('c', 'e', 'r', 'm')
                    or (t.typcategory in ('A', 'U', 'G') and t.oid <> 'uuid'::pg_catalog.regtype) then 'pieces'
@@ -261,7 +262,9 @@ revoke all on function retention_internal._hold_kind(oid) from public;
 -- loosely: without case and surrounding blanks, against every form of the held ids
 -- (_subject_forms), and as the loosest collation an application may have had reads it
 -- (_hold_skeleton); or, given p_ids (SQL of a relation with a column subject_id), one of
--- those ids. A value of ASCII letters and digits alone is compared in lower case
+-- those ids. A number is compared as the number it spells too ('007', ' 7.0', '70e-1'
+-- as 7: a numeric[] element, a jsonb number, a string of digits in an array or a JSON
+-- value; round atk139 F1). A value of ASCII letters and digits alone is compared in lower case
 -- with the held ids' skeletons too ('zoe' under a hold on 'zoë': round atk102 F2), and
 -- only values with another character pay for the skeleton. Such a value is compared
 -- lowered first too: _skeleton reads a capital as the Latin letter it looks like and its
@@ -278,6 +281,10 @@ as $$
     '(coalesce(pg_catalog.lower(pg_catalog.btrim((%1$s) collate "default", E'' \t\r\n'')) collate "C" = any (array(select pg_catalog.lower(f) collate "C"
                                                                  from %3$s h
                                                                 cross join unnest(%2$s) f)), false)
+      or coalesce(case when pg_catalog.octet_length(%1$s) < 1000
+                        and pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'') ~ ''^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$''
+                       then pg_catalog.trim_scale(pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'')::pg_catalog.numeric)::pg_catalog.text end collate "C"
+                  = any (array(select f collate "C" from %3$s h cross join unnest(%2$s) f)), false)
       or coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
                        when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
                        else pg_catalog.lower((%1$s) collate "C") end

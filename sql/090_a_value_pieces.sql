@@ -25,12 +25,58 @@ $$;
 comment on function retention_internal._bytea_text(bytea) is
   'Internal. The UTF-8 text a bytea of up to 64 kB holds, without control characters but tab and line ends; NULL otherwise.';
 
--- The texts a bytea may hold, for the pieces of a value: its UTF-8 text (_bytea_text), or
--- where it is no UTF-8, its Latin-1 text; and where every other byte is zero (UTF-16 of
--- Latin-1 characters, little- or big-endian), the other bytes' text. Each without control
--- characters but tab and line ends, of up to 64 kB. An application that retyped a subject
--- column to bytea with convert_to(who, 'LATIN1') kept the person's name there, in bytes no
--- UTF-8 reading took (left open at stop 43).
+-- The text of UTF-16 bytes from byte p_start (p_big: big-endian), where every pair (or
+-- surrogate pair) is a character that is no control character but tab and line ends, no
+-- zero and no non-character; NULL otherwise (an image's bytes fail within a few pairs).
+create or replace function retention_internal._utf16_text(p_bytes bytea, p_start integer, p_big boolean)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_len   integer := pg_catalog.octet_length(p_bytes);
+  v_codes integer[] := '{}';
+  i       integer := p_start;
+  u       integer;
+  w       integer;
+begin
+  if p_bytes is null or (v_len - p_start) < 2 or (v_len - p_start) % 2 <> 0 then
+    return null;
+  end if;
+  while i < v_len loop
+    u := case when p_big then pg_catalog.get_byte(p_bytes, i) * 256 + pg_catalog.get_byte(p_bytes, i + 1)
+              else pg_catalog.get_byte(p_bytes, i + 1) * 256 + pg_catalog.get_byte(p_bytes, i) end;
+    i := i + 2;
+    if u between 55296 and 56319 then
+      if i >= v_len then
+        return null;
+      end if;
+      w := case when p_big then pg_catalog.get_byte(p_bytes, i) * 256 + pg_catalog.get_byte(p_bytes, i + 1)
+                else pg_catalog.get_byte(p_bytes, i + 1) * 256 + pg_catalog.get_byte(p_bytes, i) end;
+      i := i + 2;
+      if w not between 56320 and 57343 then
+        return null;
+      end if;
+      u := 65536 + (u - 55296) * 1024 + (w - 56320);
+    elsif u between 56320 and 57343 or (u < 32 and u not in (9, 10, 13)) or u between 127 and 159 or u in (65534, 65535) then
+      return null;
+    end if;
+    v_codes := v_codes || u;
+  end loop;
+  return (select pg_catalog.string_agg(pg_catalog.chr(c), '' order by n) from unnest(v_codes) with ordinality x(c, n));
+end
+$$;
+comment on function retention_internal._utf16_text(bytea, integer, boolean) is
+  'Internal. The text of UTF-16 bytes (from p_start, big- or little-endian) of characters without control characters or zeros; NULL otherwise.';
+
+-- The texts a bytea may hold, for the pieces of a value: its UTF-8 text (_bytea_text);
+-- where it is no UTF-8, its UTF-16 text (the order a byte-order mark says, else both, or
+-- the one of Latin-1 characters alone: Windows and nvarchar exports, any script; round
+-- atk139 F2) and its Latin-1 text.
+-- Each without control characters but tab and line ends, of up to 64 kB. An application
+-- that retyped a subject column to bytea with convert_to(who, 'LATIN1') kept the person's
+-- name there, in bytes no UTF-8 reading took (left open at stop 43).
 create or replace function retention_internal._bytea_texts(p_bytes bytea)
 returns text[]
 language plpgsql
@@ -42,8 +88,6 @@ declare
   v_len  integer := pg_catalog.octet_length(p_bytes);
   v_out  text[] := '{}';
   v_text text;
-  v_half bytea;
-  i      integer;
 begin
   if p_bytes is null or v_len > 65536 or pg_catalog.getdatabaseencoding() <> 'UTF8' then
     return v_out;
@@ -52,21 +96,24 @@ begin
   if v_text is not null then
     return array[v_text];
   end if;
-  -- UTF-16 of Latin-1: every other byte zero, the first or the second of each pair.
+  -- UTF-16: a byte-order mark (FF FE little-endian, FE FF big-endian) says the order;
+  -- without one, both are read.
   if v_len >= 2 and v_len % 2 = 0 then
-    for o in 0 .. 1 loop
-      v_half := '';
-      for i in 0 .. v_len / 2 - 1 loop
-        exit when pg_catalog.get_byte(p_bytes, 2 * i + 1 - o) <> 0;
-        v_half := v_half || pg_catalog.substr(p_bytes, 2 * i + o + 1, 1);
-      end loop;
-      if pg_catalog.octet_length(v_half) = v_len / 2 then
-        p_bytes := v_half;
-        exit;
-      end if;
-    end loop;
+    if pg_catalog.get_byte(p_bytes, 0) = 255 and pg_catalog.get_byte(p_bytes, 1) = 254 then
+      v_out := array[retention_internal._utf16_text(p_bytes, 2, false)];
+    elsif pg_catalog.get_byte(p_bytes, 0) = 254 and pg_catalog.get_byte(p_bytes, 1) = 255 then
+      v_out := array[retention_internal._utf16_text(p_bytes, 2, true)];
+    else
+      v_out := array[retention_internal._utf16_text(p_bytes, 0, false), retention_internal._utf16_text(p_bytes, 0, true)];
+    end if;
+    v_out := array(select t from unnest(v_out) t where t is not null);
+    -- Without a mark, a reading of Latin-1 characters alone is the one ('a' is 61 00, not
+    -- U+6100).
+    if pg_catalog.cardinality(v_out) = 2 and (v_out[1] ~ '^[\x01-\xff]*$' or v_out[2] ~ '^[\x01-\xff]*$') then
+      v_out := array(select t from unnest(v_out) t where t ~ '^[\x01-\xff]*$' limit 1);
+    end if;
   end if;
-  -- A zero byte (an image's, a hash's) is no text (and convert_from refuses it).
+  -- A zero byte (an image's, a hash's) is no Latin-1 text (and convert_from refuses it).
   if pg_catalog.position(p_bytes, '\x00'::bytea) > 0 then
     return v_out;
   end if;
@@ -74,11 +121,11 @@ begin
   if v_text ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]' then
     return v_out;
   end if;
-  return array[v_text];
+  return v_out || v_text;
 end
 $$;
 comment on function retention_internal._bytea_texts(bytea) is
-  'Internal. The texts a bytea of up to 64 kB may hold: UTF-8, else Latin-1 (UTF-16 of Latin-1 characters too), without control characters or zero bytes; none otherwise.';
+  'Internal. The texts a bytea of up to 64 kB may hold: UTF-8, else UTF-16 (a byte-order mark''s order, or both) and Latin-1, without control characters or zero bytes; none otherwise.';
 
 -- A json value as jsonb where the cast refuses it (any row's value: a cast failed every
 -- erasure of the table and every hold check on it). jsonb cannot hold the escape \u0000
@@ -235,10 +282,13 @@ begin
                            ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)
                    || array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
                            ''strict $.** ? (@.type() == "object").keyvalue().key'') x
-                           where x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')
+                           where %2$s or x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')
                    || array(select y #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb, ''strict $.** ? (@.type() == "string")'') x
                              cross join lateral pg_catalog.jsonb_path_query(retention_internal._jsonb_or_null(x #>> ''{}''),
-                               ''strict $.** ? (@.type() == "string" || @.type() == "number")'') y)', p_expr);
+                               ''strict $.** ? (@.type() == "string" || @.type() == "number")'') y)', p_expr,
+                  -- Every key for a hold (a map keyed by login: {"jdoe": ...}; round atk139
+                  -- F3); a message's keys only where no field name looks like them.
+                  case when p_labels then 'true' else 'false' end);
   end if;
   -- An array (not a fixed-length one such as point, whose typelem is float8).
   if v_t.typcategory = 'A' and v_t.typelem <> 0 and v_t.typlen = -1 then
@@ -277,9 +327,13 @@ begin
     return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.replace(m[1], '''''''''''', '''''''')
                            from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s), ''''''((?:[^'''']|'''''''')*)'''''', ''g'') m)', p_expr);
   end if;
+  -- An XML value's text between its tags, its attributes' values and its CDATA sections
+  -- (round atk139 F4; a subject hold holds every row of an xml column: _hold_kind).
   if v_type = 'xml'::regtype then
     return format('array[pg_catalog.format(''%%s'', %1$s)] || array(select pg_catalog.btrim(x) from pg_catalog.regexp_split_to_table(pg_catalog.format(''%%s'', %1$s), ''<[^>]*>'') x
-                                                        where pg_catalog.btrim(x) <> '''')', p_expr);
+                                                        where pg_catalog.btrim(x) <> '''')
+                   || array(select coalesce(m[1], m[2], m[3]) from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s),
+                              ''=\s*"([^"]*)"|=\s*''''([^'''']*)''''|<!\[CDATA\[(.*?)\]\]>'', ''g'') m)', p_expr);
   end if;
   if v_type = 'character'::regtype then
     return format('array[pg_catalog.format(''%%s'', %1$s), pg_catalog.rtrim(pg_catalog.format(''%%s'', %1$s))]', p_expr);
@@ -292,7 +346,7 @@ begin
 end
 $$;
 comment on function retention_internal._value_pieces_sql(text, oid, text[], integer, boolean) is
-  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s text (UTF-8 or Latin-1); nothing of booleans, bit strings, and enums unless p_labels.';
+  'Internal. SQL (text[]) of the pieces of a value a message might quote: its text, an array''s elements, a composite''s fields, a range''s bounds, JSON strings, numbers and keys, at every level, a bytea''s text (UTF-8, UTF-16 or Latin-1), an XML value''s text, attributes and CDATA; every JSON key if p_labels (a hold''s pieces); nothing of booleans, bit strings, and enums unless p_labels.';
 
 -- The same for every column of a table row (alias t): SQL of type text[], or NULL when no
 -- column can hold a piece.

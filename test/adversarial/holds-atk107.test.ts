@@ -29,7 +29,6 @@ describe('a subject column the application retypes under a hold (atk107 F1)', ()
     ['jsonb object', 'select 1', 'jsonb', `jsonb_build_object('id', who)`],
     ['json object', 'select 1', 'json', `json_build_object('who', json_build_object('id', who))`],
     ['text[]', 'select 1', 'text[]', 'array[who]'],
-    ['xml', 'select 1', 'xml', `xmlelement(name who, who)`],
     ['a range of a text', `create type $s.r as range (subtype = text)`, '$s.r', `$s.r(who, who, '[]')`],
     // Bytes in another encoding than UTF-8 (left open at stop 43): UTF-16, little- and big-endian.
     ['bytea utf16le', 'select 1', 'bytea', `decode(regexp_replace(encode(convert_to(who, 'LATIN1'), 'hex'), '(..)', '\\100', 'g'), 'hex')`],
@@ -70,6 +69,18 @@ describe('a subject column the application retypes under a hold (atk107 F1)', ()
     // Without an open subject hold, it runs as any other column.
     await db.call(`call retention.run('f1_ts.ev')`);
     expect(await count(db, 'f1_ts.ev')).toBe(0);
+  });
+
+  // (An XML value can spell the person in references, entities and CDATA no piece-wise
+  // reading undoes: round atk139 F4.)
+  it('xml: every row is held while a subject hold is open', async () => {
+    const h = await events('f1_xml');
+    await q(`alter table f1_xml.ev alter column who type xml using xmlelement(name who, who)`);
+    await db.call(`call retention.run('f1_xml.ev')`);
+    expect(await count(db, 'f1_xml.ev')).toBe(8);
+    await q(`select retention.release_hold($1, 'done')`, [h]);
+    await db.call(`call retention.run('f1_xml.ev')`);
+    expect(await count(db, 'f1_xml.ev')).toBe(0);
   });
 
   it('a bit string spelling the bytes: every row is held while a subject hold is open', async () => {
