@@ -223,6 +223,12 @@ begin
   v_plan := jsonb_set(v_plan, '{0,rules}', to_jsonb(retention_internal._erasure_rules_version()));
   -- When this processing began: the re-keyed-row check at completion counts its runs only.
   v_plan := jsonb_set(v_plan, '{0,opened_at}', to_jsonb(pg_catalog.clock_timestamp()));
+  -- The plan's tables by OID: a table renamed while the erasure ran (and back after) is
+  -- still known as one it reached (archive_restoring; round atk140 F4).
+  v_plan := jsonb_set(v_plan, '{0,target_oids}',
+                      coalesce((select jsonb_agg(distinct pg_catalog.to_regclass(e ->> 'target')::oid)
+                                  from jsonb_array_elements(v_plan) e
+                                 where pg_catalog.to_regclass(e ->> 'target') is not null), '[]'));
   update retention.erasure_requests
      set status = 'in_progress', status_reason = null, plan = v_plan, plan_step = 0, step_run = null,
          plan_batch_size = p_batch_size, processing_pid = pg_backend_pid(),
@@ -310,10 +316,12 @@ as $$
 declare
   v_left jsonb := '[]';
   v_wait text := pg_catalog.current_setting('lock_timeout');
-  v_me   record;
-  r      record;
+  v_me    record;
+  v_empty boolean;
+  r       record;
+  a       record;
 begin
-  select a.oid into v_me from pg_catalog.pg_roles a where a.rolname = current_user;
+  select u.oid into v_me from pg_catalog.pg_roles u where u.rolname = current_user;
   for r in select distinct c.oid, c.relowner
              from pg_catalog.pg_class c
             where c.oid = any (p_rels) and c.relkind in ('r', 'p', 'm')
@@ -328,6 +336,27 @@ begin
       perform pg_catalog.set_config('lock_timeout', '2s', true);
       execute format('analyze %s', r.oid::regclass);
       perform pg_catalog.set_config('lock_timeout', v_wait, true);
+      -- ANALYZE writes nothing from an empty sample: a table left empty keeps the
+      -- statistics it had, which are cleared (round atk141 F2).
+      execute format('select not exists (select from only %s)', r.oid::regclass) into v_empty;
+      if v_empty then
+        if pg_catalog.to_regprocedure('pg_catalog.pg_clear_attribute_stats(text,text,text,boolean)') is not null then
+          for a in select distinct n.nspname, c.relname, t.attname, s.stainherit
+                     from pg_catalog.pg_statistic s
+                     join pg_catalog.pg_class c on c.oid = s.starelid
+                     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                     join pg_catalog.pg_attribute t on t.attrelid = s.starelid and t.attnum = s.staattnum
+                    where s.starelid = r.oid loop
+            -- (Its name formatted in: PostgreSQL 15-17 have no such function to check.)
+            execute format('select pg_catalog.%I($1, $2, $3, $4)', 'pg_clear_attribute_stats') using a.nspname::text, a.relname::text, a.attname::text, a.stainherit;
+          end loop;
+        elsif (select u.rolsuper from pg_catalog.pg_roles u where u.oid = v_me.oid) then
+          execute 'delete from pg_catalog.pg_statistic where starelid = $1' using r.oid;
+        else
+          v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
+                                                            'reason', 'left empty: PostgreSQL keeps the statistics of an empty table; clearing them takes PostgreSQL 18 (pg_clear_attribute_stats) or a superuser');
+        end if;
+      end if;
     exception when others then
       v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
                                                         'reason', 'SQLSTATE ' || sqlstate);
@@ -337,7 +366,7 @@ begin
 end
 $$;
 comment on function retention_internal._refresh_statistics(oid[]) is
-  'Internal. ANALYZE of the given tables of the retention owner''s that have statistics (an erasure''s, as it completes: pg_stats kept the person''s values); returns [{table, reason}] of those not refreshed.';
+  'Internal. ANALYZE of the given tables of the retention owner''s that have statistics (an erasure''s, as it completes: pg_stats kept the person''s values), the statistics of one left empty cleared; returns [{table, reason}] of those not refreshed.';
 
 -- The next step of an erasure request this session is processing (open_erasure): first
 -- the outcome of the step whose run just ended (its rows re-checked for holds placed
@@ -766,18 +795,15 @@ begin
    where f.run_id in (select r.run_id from retention.runs r where r.request_id = p_request);
   -- What the retention schema itself knew of the person goes, and their tokens name nobody.
   v_forgot := retention_internal._forget_subject(p_request);
-  -- The statistics of the tables it changed: the plan's, and the retention schema's that
-  -- held the person's values (round atk134 F2).
-  v_stats := retention_internal._refresh_statistics(
-    array['retention.erasure_requests'::regclass, 'retention.legal_holds'::regclass, 'retention.runs'::regclass,
-          'retention.run_row_failures'::regclass, 'retention.notifications'::regclass, 'retention.archive_objects'::regclass,
-          'retention.object_deletions'::regclass, 'retention.proposals'::regclass, 'retention.flagged_rows'::regclass]::oid[]);
-  -- The plan's tables that have statistics: theirs are the DBA's to take again (ANALYZE
-  -- runs the application's index expressions; not here).
+  -- The plan's tables that have statistics, and their partitioned and inheritance parents
+  -- that have (inherited ones hold the person's values too: round atk141 F1): theirs are
+  -- the DBA's to take again (ANALYZE runs the application's index expressions; not here).
   v_analyze := array(select distinct retention.qualified_name(c.oid::regclass)
                        from jsonb_to_recordset(v_req.plan) as e(target text)
-                       join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(e.target)
-                      where exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
+                      cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a(rel)
+                       join pg_catalog.pg_class c on c.oid = a.rel
+                      where pg_catalog.to_regclass(e.target) is not null
+                        and exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
                       order by 1);
   -- Copies an archiving policy made of rows of the plan's tables before this erasure stay
   -- in the archive until their archive_retain (an erasure does not reach them): the
@@ -839,6 +865,15 @@ begin
          plan = (select jsonb_agg(e - 'cond' - 'rules' order by o) from jsonb_array_elements(plan) with ordinality x(e, o))
    where request_id = p_request;
   update retention.runs set spec = spec - 'cond' where request_id = p_request and kind = 'erasure';
+  -- The statistics of the retention schema's tables that held the person's values (round
+  -- atk134 F2), taken once every value of theirs is gone (the plan's conditions just now:
+  -- round atk141 F2); a table left empty has its statistics cleared.
+  v_stats := retention_internal._refresh_statistics(
+    array['retention.erasure_requests'::regclass, 'retention.legal_holds'::regclass, 'retention.runs'::regclass,
+          'retention.run_row_failures'::regclass, 'retention.notifications'::regclass, 'retention.archive_objects'::regclass,
+          'retention.object_deletions'::regclass, 'retention.proposals'::regclass, 'retention.flagged_rows'::regclass,
+          'retention.proposal_rows'::regclass, 'retention.row_exemptions'::regclass, 'retention.subject_tokens'::regclass,
+          'retention_internal.erasure_step_values'::regclass]::oid[]);
   perform retention_internal._append_audit('erasure.completed', 'erasure_request', p_request::text,
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', v_steps, 'forgotten', v_forgot)
     || case when jsonb_array_length(v_archives) > 0 then jsonb_build_object('archives_not_reached', v_archives) else '{}' end

@@ -702,7 +702,7 @@ begin
     from retention.erasure_requests r
    where r.status <> 'pending' and r.plan is not null
      and (r.completed_at is null or r.completed_at >= coalesce(o.first_archived_at, o.created_at))
-     and exists (select from pg_catalog.jsonb_array_elements(r.plan) e
+     and (exists (select from pg_catalog.jsonb_array_elements(r.plan) e
                   cross join lateral (select e ->> 'target' as name
                                       union
                                       select retention.qualified_name(a.relid)
@@ -711,7 +711,19 @@ begin
                                    union
                                    select retention.qualified_name(a.relid)
                                      from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
-                                    cross join lateral pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(k.k)) a));
+                                    cross join lateral pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(k.k)) a))
+       -- And by OID (the plan's tables as processing began): a table renamed while the
+       -- erasure ran and back after is the same table (round atk140 F4).
+       or exists (select from pg_catalog.jsonb_array_elements_text(coalesce(r.plan -> 0 -> 'target_oids', '[]')) p(oid)
+                   where p.oid::oid in (select x.rel from unnest(o.rels) x(rel)
+                                        union
+                                        select a.relid from unnest(o.rels) x(rel)
+                                         cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a)
+                      or exists (select from pg_catalog.pg_partition_ancestors(p.oid::oid) a
+                                  where a.relid in (select x.rel from unnest(o.rels) x(rel)
+                                                    union
+                                                    select b.relid from unnest(o.rels) x(rel)
+                                                     cross join lateral pg_catalog.pg_partition_ancestors(x.rel) b))));
   if p_live and v_reqs is not null and not coalesce(p_despite_erasures, false) then
     raise exception 'archive object % holds rows of tables that erasure request(s) % reached after the rows were archived: a live restore may bring erased people back',
       o.object_key, pg_catalog.array_to_string(v_reqs, ', ')
