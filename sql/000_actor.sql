@@ -160,17 +160,23 @@ comment on function retention_internal._check_called_directly(text) is
   'Internal. 42501 unless the calling routine was called by a client''s statement that names it (or by a PL/pgSQL routine of the retention schemas called so): not by a row security policy''s, trigger''s, view''s or DO block''s code run in the session, nor by an inlined SQL function in a statement that reads a table.';
 revoke all on function retention_internal._check_called_directly(text) from public;
 
--- The first frame on the call stack of code that is neither pg-retention's nor the
--- session's own login's: a function of another role that calls a reader while running in
--- this session (an index expression, a view's or a row security policy's function, a
--- SECURITY DEFINER function of the application), which must not read what the session's
--- login may read (round atk137: the application's code, run in an admin's session, read
--- every erasure request as the admin). NULL when there is none. A reader that is a SQL
--- function names itself (p_self): its own frame is the line after this one. Functions
--- owned by the session's login and DO blocks are its own code; other frames (another
--- role's function or trigger, any other SQL function: its frame has no schema) count as
--- foreign.
-create or replace function retention_internal._foreign_frame(p_self text default null)
+-- Another role's code that a reader answering by the session login's rights is called
+-- from, described; NULL when there is none. The application's code run in an admin's
+-- session (an index expression, a trigger, a view's or a row security policy's function,
+-- its SECURITY DEFINER function) must not read what the admin may read (round atk137: it
+-- copied every erasure request into its own table). Two checks, as _check_called_directly:
+--  * the call stack: every function frame is pg-retention's PL/pgSQL, a function the
+--    session's login owns, a DO block (the statement of whoever sent it: sent by another
+--    role's function, that function's frame follows), or (p_self) the reader's own SQL
+--    function frame just after this one; any other (another role's function or trigger,
+--    any other SQL function: its frame names no schema) is another role's code;
+--  * unless the login's own function or DO block is on the stack, the client's statement
+--    (current_query()) names the outermost pg-retention routine on the stack, or else one
+--    of p_names (the reader and the views over it): a view of
+--    the application's that calls the reader leaves no frame, and hands each row it reads
+--    to the application's function after the reader returns (round atk143 F1).
+drop function if exists retention_internal._foreign_frame(text);
+create or replace function retention_internal._foreign_frame(p_self text, p_names text[])
 returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -178,6 +184,8 @@ as $$
 declare
   v_ctx   text;
   v_frame text;
+  v_outer text;
+  v_query text := pg_catalog.current_query();
 begin
   get diagnostics v_ctx = pg_context;
   select c.l into v_frame
@@ -188,20 +196,38 @@ begin
      and (c.l ~ '^(PL/\S+|SQL) function ' or c.l ~ '^\S+ function ')
      and c.l !~ '^PL/pgSQL function retention(_internal)?\.'
      and not (c.n = 2 and p_self is not null and c.l ~ ('^SQL function "' || p_self || '" statement \d+$'))
-     -- A DO block is the statement of whoever sent it (sent by another role's function,
-     -- that function's frame follows).
      and c.l !~ '^PL/pgSQL function inline_code_block line \d+'
      and (f.fn is null
           or (select p.proowner from pg_catalog.pg_proc p where p.oid = f.fn)
              is distinct from (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user))
    order by c.n
    limit 1;
-  return v_frame;
+  if v_frame is not null then
+    return v_frame;
+  end if;
+  -- Called from the login's own function or DO block: its own code.
+  if exists (select from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+              where c.n > 1 and (c.l ~ '^PL/pgSQL function inline_code_block line \d+' or c.l !~ '^PL/pgSQL function retention(_internal)?\.')
+                and c.l ~ '^PL/pgSQL function ') then
+    return null;
+  end if;
+  select m[1] into v_outer
+    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+   cross join lateral pg_catalog.regexp_match(c.l, '^PL/pgSQL function retention\.([a-z_0-9]+)\(') m
+   where c.n > 1
+   order by c.n desc
+   limit 1;
+  if v_query is not null
+     and not exists (select from unnest(case when v_outer is not null then array[v_outer] else p_names end) x(name)
+                      where v_query ~* ('(^|[^a-z0-9_$])' || x.name || '([^a-z0-9_$]|$)')) then
+    return format('a statement that does not name retention.%s, such as a view''s', coalesce(v_outer, p_names[1]));
+  end if;
+  return null;
 end
 $$;
-comment on function retention_internal._foreign_frame(text) is
-  'Internal. The first call-stack frame of code that is neither pg-retention''s nor owned by the session''s login (another role''s function running in this session), or NULL: readers that answer by session_user''s rights refuse such callers.';
-revoke all on function retention_internal._foreign_frame(text) from public;
+comment on function retention_internal._foreign_frame(text, text[]) is
+  'Internal. Another role''s code a reader answering by the session login''s rights is called from (a function frame neither pg-retention''s nor the login''s, or a client statement that names neither the outermost pg-retention routine on the stack nor one of p_names), described; NULL when there is none.';
+revoke all on function retention_internal._foreign_frame(text, text[]) from public;
 
 -- 42501 naming the frame _foreign_frame found (p_frame), if any.
 create or replace function retention_internal._check_reader(p_what text, p_frame text)
@@ -211,9 +237,9 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   if p_frame is not null then
-    raise exception 'cannot % from inside a function of another role (%)', p_what, p_frame
+    raise exception 'cannot % from inside another role''s code (%)', p_what, p_frame
       using errcode = '42501',
-            hint = 'It answers by your login''s rights: call it in a statement of your own (psql, the CLI) or from a function your login owns, not from code of another role that runs in your session (an index expression, a view''s or a policy''s function).';
+            hint = 'It answers by your login''s rights: call it in a statement of your own that names it (psql, the CLI) or from a function your login owns, not through code of another role that runs in your session (an index expression, a trigger, a view or its function).';
   end if;
 end
 $$;

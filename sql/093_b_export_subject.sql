@@ -37,7 +37,7 @@ declare
 begin
   perform retention_internal._routine_write();  -- the audit entry and the subject's token
   -- It reads by the login's rights: not for another role's code running in its session.
-  perform retention_internal._check_reader('export a person''s data', retention_internal._foreign_frame());
+  perform retention_internal._check_reader('export a person''s data', retention_internal._foreign_frame(null, array['export_subject']));
   -- The reading in a subtransaction rolled back once the rows are read: the locks its
   -- checks take (pg_cast, each table's planner lock) do not last to the end of the
   -- caller's transaction, which stopped runs, CREATE CAST and the application's DDL for as

@@ -27,7 +27,7 @@ as $$
   select retention_internal._check_moment(p_as_of, 'p_as_of');
   -- Answered by the login's rights: not to another role's code running in its session
   -- (an index expression, a view's function: round atk137), which could copy them.
-  select retention_internal._check_reader('read erasure requests', retention_internal._foreign_frame('erasure_requests_as_of'));
+  select retention_internal._check_reader('read erasure requests', retention_internal._foreign_frame('erasure_requests_as_of', array['erasure_requests_as_of', 'erasure_overview']));
   -- Admins, runners and auditors see every request; any other login (the application, as
   -- retention_requester) only the requests it filed, and a blocking hold only as such.
   with v as (select pg_has_role(session_user, 'retention_admin', 'USAGE')

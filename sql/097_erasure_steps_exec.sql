@@ -295,6 +295,36 @@ $$;
 comment on function retention_internal._erasure_read_check(bigint, text, text) is
   'Internal. Locks a table of an erasure plan by name (ACCESS SHARE) and returns it; RT025 where it was replaced meanwhile or reading it as the owner could run another role''s code or miss rows (_read_hazard); NULL when nothing has the name.';
 
+-- Whether a table has column statistics (its own, inherited, its expression indexes', or
+-- extended statistics objects) that may hold values. pg_statistic is a superuser's to
+-- read: an owner that is none is answered by what it may read — the table analyzed or
+-- vacuumed (its row count known), rows of pg_stats, statistics objects on it — which may
+-- say yes where there are none, never no where there are (an erasure failed on a
+-- permission error for such owners: stop 50).
+create or replace function retention_internal._has_statistics(p_rel oid)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if pg_catalog.has_table_privilege('pg_catalog.pg_statistic', 'SELECT') then
+    return exists (select from pg_catalog.pg_statistic s
+                    where s.starelid = p_rel
+                       or s.starelid in (select i.indexrelid from pg_catalog.pg_index i where i.indrelid = p_rel))
+        or exists (select from pg_catalog.pg_statistic_ext x where x.stxrelid = p_rel);
+  end if;
+  return exists (select from pg_catalog.pg_class c where c.oid = p_rel and c.reltuples >= 0)
+      or exists (select from pg_catalog.pg_class c
+                   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                   join pg_catalog.pg_stats s on s.schemaname = n.nspname and s.tablename = c.relname
+                  where c.oid = p_rel)
+      or exists (select from pg_catalog.pg_statistic_ext x where x.stxrelid = p_rel);
+end
+$$;
+comment on function retention_internal._has_statistics(oid) is
+  'Internal. Whether a table has column statistics (its own, its expression indexes'', statistics objects); for an owner that may not read pg_statistic, whether it may have (analyzed or vacuumed, pg_stats rows, statistics objects).';
+
 -- The column statistics of the retention tables an erasure changed, taken again (ANALYZE)
 -- as it completes: pg_stats' most common values and histograms kept the person's e-mail,
 -- name and case references (any login with SELECT on a column reads them there) until the
@@ -325,7 +355,7 @@ begin
   for r in select distinct c.oid, c.relowner
              from pg_catalog.pg_class c
             where c.oid = any (p_rels) and c.relkind in ('r', 'p', 'm')
-              and exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
+              and retention_internal._has_statistics(c.oid)
             order by c.oid loop
     if r.relowner <> v_me.oid then
       v_left := v_left || pg_catalog.jsonb_build_object('table', retention.qualified_name(r.oid::regclass),
@@ -341,14 +371,14 @@ begin
       execute format('select not exists (select from only %s)', r.oid::regclass) into v_empty;
       if v_empty then
         if pg_catalog.to_regprocedure('pg_catalog.pg_clear_attribute_stats(text,text,text,boolean)') is not null then
-          for a in select distinct n.nspname, c.relname, t.attname, s.stainherit
-                     from pg_catalog.pg_statistic s
-                     join pg_catalog.pg_class c on c.oid = s.starelid
+          for a in select distinct s.schemaname, s.tablename, s.attname, s.inherited
+                     from pg_catalog.pg_class c
                      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-                     join pg_catalog.pg_attribute t on t.attrelid = s.starelid and t.attnum = s.staattnum
-                    where s.starelid = r.oid loop
+                     join pg_catalog.pg_stats s on s.schemaname = n.nspname and s.tablename = c.relname
+                    where c.oid = r.oid loop
             -- (Its name formatted in: PostgreSQL 15-17 have no such function to check.)
-            execute format('select pg_catalog.%I($1, $2, $3, $4)', 'pg_clear_attribute_stats') using a.nspname::text, a.relname::text, a.attname::text, a.stainherit;
+            execute format('select pg_catalog.%I($1, $2, $3, $4)', 'pg_clear_attribute_stats')
+              using a.schemaname::text, a.tablename::text, a.attname::text, a.inherited;
           end loop;
         elsif (select u.rolsuper from pg_catalog.pg_roles u where u.oid = v_me.oid) then
           execute 'delete from pg_catalog.pg_statistic where starelid = $1' using r.oid;
@@ -803,23 +833,31 @@ begin
                       cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a(rel)
                        join pg_catalog.pg_class c on c.oid = a.rel
                       where pg_catalog.to_regclass(e.target) is not null
-                        and exists (select from pg_catalog.pg_statistic s where s.starelid = c.oid)
+                        and retention_internal._has_statistics(c.oid)
                       order by 1);
   -- Copies an archiving policy made of rows of the plan's tables before this erasure stay
   -- in the archive until their archive_retain (an erasure does not reach them): the
   -- completion says so, per table, rather than let "completed" stand for them too (round
   -- atk118 F4). Counted by table, not by person: the rows are not read.
-  with plan_rels as (
-    select a as rel from jsonb_to_recordset(v_req.plan) as e(target text)
-     cross join lateral unnest(retention_internal._rel_and_ancestors(pg_catalog.to_regclass(e.target))) a
-     where pg_catalog.to_regclass(e.target) is not null
+  -- The plan's tables, and those of step runs of an earlier processing of the request
+  -- (its plan was another: round atk143 F2).
+  with reached as (
+    select pg_catalog.to_regclass(e.target) as rel, e.target as name from jsonb_to_recordset(v_req.plan) as e(target text)
     union
-    select t.relid::oid from jsonb_to_recordset(v_req.plan) as e(target text)
-     cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(pg_catalog.to_regclass(e.target))) t),
+    select c.oid::regclass, u.erasure_table
+      from retention.runs u left join pg_catalog.pg_class c on c.oid = (u.spec ->> 'rel')::oid
+     where u.request_id = p_request and u.kind = 'erasure'),
+  plan_rels as (
+    select a as rel from reached e
+     cross join lateral unnest(retention_internal._rel_and_ancestors(e.rel)) a
+     where e.rel is not null
+    union
+    select t.relid::oid from reached e
+     cross join lateral pg_catalog.pg_partition_tree(pg_catalog.pg_partition_root(e.rel)) t),
   -- By the table as it is now: copies of a table the application rebuilt under its name
   -- (a new OID) are found by the name they were archived under (round atk134 F3).
   plan_names as (
-    select e.target as name from jsonb_to_recordset(v_req.plan) as e(target text)),
+    select e.name from reached e where e.name is not null),
   in_db as (
     select x.rel, min(x.rel_name) as rel_name, sum(x.row_count) as n
       from (select case when b.rel in (select rel from plan_rels) then b.rel

@@ -695,35 +695,44 @@ begin
   end if;
   o := retention_internal._archive_object(p_object_id);
   -- Erasures processed (completed, or begun: in progress, failed, blocked) since the
-  -- object's first rows were archived whose plans reached a table the object holds rows
-  -- of: by name (a rebuilt table too), and a partition by its partitioned tables (a plan
-  -- lists partitions, a manifest the table the policy is on: round atk135 F5).
-  select pg_catalog.array_agg(r.request_id order by r.request_id) into v_reqs
-    from retention.erasure_requests r
-   where r.status <> 'pending' and r.plan is not null
-     and (r.completed_at is null or r.completed_at >= coalesce(o.first_archived_at, o.created_at))
-     and (exists (select from pg_catalog.jsonb_array_elements(r.plan) e
-                  cross join lateral (select e ->> 'target' as name
-                                      union
-                                      select retention.qualified_name(a.relid)
-                                        from pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(e ->> 'target')) a) t
-                  where t.name in (select k.k from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
-                                   union
-                                   select retention.qualified_name(a.relid)
-                                     from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
-                                    cross join lateral pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(k.k)) a))
-       -- And by OID (the plan's tables as processing began): a table renamed while the
-       -- erasure ran and back after is the same table (round atk140 F4).
-       or exists (select from pg_catalog.jsonb_array_elements_text(coalesce(r.plan -> 0 -> 'target_oids', '[]')) p(oid)
-                   where p.oid::oid in (select x.rel from unnest(o.rels) x(rel)
-                                        union
-                                        select a.relid from unnest(o.rels) x(rel)
-                                         cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a)
-                      or exists (select from pg_catalog.pg_partition_ancestors(p.oid::oid) a
-                                  where a.relid in (select x.rel from unnest(o.rels) x(rel)
-                                                    union
-                                                    select b.relid from unnest(o.rels) x(rel)
-                                                     cross join lateral pg_catalog.pg_partition_ancestors(x.rel) b))));
+  -- object's first rows were archived that reached a table the object holds rows of: a
+  -- table of the plan, or of a step run of any processing of the request (a processing
+  -- again makes a new plan: round atk143 F2); by name (a rebuilt table too) and by OID (a
+  -- table renamed while the erasure ran, and back after: round atk140 F4), a partition
+  -- by its partitioned tables (a plan lists partitions, a manifest the table the policy
+  -- is on: round atk135 F5).
+  with obj_oids as (
+    select x.rel as oid from unnest(coalesce(o.rels, '{}')) x(rel)
+    union
+    select a.relid from unnest(coalesce(o.rels, '{}')) x(rel) cross join lateral pg_catalog.pg_partition_ancestors(x.rel) a),
+  obj_names as (
+    select k.k as name from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
+    union
+    select retention.qualified_name(a.relid)
+      from pg_catalog.jsonb_object_keys(coalesce(o.tables, '{}'::jsonb)) k(k)
+     cross join lateral pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(k.k)) a),
+  reqs as (
+    select r.request_id from retention.erasure_requests r
+     where r.status <> 'pending'
+       and (r.completed_at is null or r.completed_at >= coalesce(o.first_archived_at, o.created_at))),
+  reach as (
+    select q.request_id, e ->> 'target' as name, pg_catalog.to_regclass(e ->> 'target')::oid as rel
+      from reqs q join retention.erasure_requests r using (request_id)
+     cross join lateral pg_catalog.jsonb_array_elements(coalesce(r.plan, '[]')) e
+    union
+    select q.request_id, null, p.oid::oid
+      from reqs q join retention.erasure_requests r using (request_id)
+     cross join lateral pg_catalog.jsonb_array_elements_text(coalesce(r.plan -> 0 -> 'target_oids', '[]')) p(oid)
+    union
+    select q.request_id, u.erasure_table, (u.spec ->> 'rel')::oid
+      from reqs q join retention.runs u on u.request_id = q.request_id and u.kind = 'erasure')
+  select pg_catalog.array_agg(distinct x.request_id order by x.request_id) into v_reqs
+    from reach x
+   where x.name in (select name from obj_names)
+      or x.rel in (select oid from obj_oids)
+      or exists (select from pg_catalog.pg_partition_ancestors(x.rel) a
+                  where a.relid in (select oid from obj_oids)
+                     or retention.qualified_name(a.relid) in (select name from obj_names));
   if p_live and v_reqs is not null and not coalesce(p_despite_erasures, false) then
     raise exception 'archive object % holds rows of tables that erasure request(s) % reached after the rows were archived: a live restore may bring erased people back',
       o.object_key, pg_catalog.array_to_string(v_reqs, ', ')

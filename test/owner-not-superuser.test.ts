@@ -76,6 +76,17 @@ describe('an owner that is not a superuser', () => {
     expect((await c.query(`select status, affected::int as n from retention.runs where policy_name = 'app.events'`)).rows)
       .toEqual([{ status: 'completed', n: 20 }]);
     expect((await c.query(`select ok from retention.verify_audit_log()`)).rows).toEqual([{ ok: true }]);
+    // An erasure completes, and takes the statistics it may (pg_statistic is a superuser's
+    // to read: the completion reads what the owner may, pg_stats).
+    await c.query(`create index on app.users ((id * 2))`);
+    for (const t of ['app.users', 'app.events', 'retention.erasure_requests', 'retention.subject_tokens']) await c.query(`analyze ${t}`);
+    const [{ id: req }] = (await c.query(`select (retention.request_erasure('app.users', '3', 'ticket np')).request_id::int as id`)).rows;
+    await c.query(`call retention.process_erasure(${req})`);
+    expect((await c.query(`select status from retention.erasure_requests where request_id = $1`, [req])).rows).toEqual([{ status: 'completed' }]);
+    expect((await c.query(`select details -> 'analyze_tables' as a, details -> 'statistics_not_refreshed' as s
+                             from retention.audit_log where action = 'erasure.completed'`)).rows)
+      .toEqual([{ a: ['app.events', 'app.users'], s: null }]);
+    expect((await c.query(`select count(*)::int as n from app.users where id = 3`)).rows).toEqual([{ n: 0 }]);
   });
 
   it('refuses another role\'s type (a cast may come) and function (it may be replaced) it cannot hold still: RT025, nothing deleted', async () => {

@@ -58,4 +58,22 @@ describe('the column statistics an erasure leaves (atk141)', () => {
     for (const t of a) await q(`analyze ${t}`);
     expect(await inStats('^p41$', 'kowalczyk')).toEqual(['p41.visits_old.email']);
   });
+
+  it('F1 (atk143 F3): a table whose values stand only in an expression index\'s statistics is named too', async () => {
+    await q(`create schema x41`);
+    await q(`create table x41.users (id bigint primary key, email text)`);
+    await q(`alter table x41.users alter column email set statistics 0`);
+    await q(`alter table x41.users alter column id set statistics 0`);
+    await q(`create index on x41.users (lower(email))`);
+    await q(`insert into x41.users select g, 'user' || g || '@example.org' from generate_series(1, 20) g`);
+    await q(`insert into x41.users values (777, 'Zed.Quist@example.org')`);
+    await q(`analyze x41.users`);
+    expect(await inStats('^x41$', 'quist')).toEqual(['x41.users_lower_idx.lower']);
+    const [{ id }] = await q(`select (retention.request_erasure('x41.users', '777', 'ticket x41')).request_id::int as id`) as [{ id: number }];
+    await db.call(`call retention.process_erasure(${id})`);
+    expect(await q(`select details -> 'analyze_tables' as a from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(id)]))
+      .toEqual([{ a: ['x41.users'] }]);
+    await q(`analyze x41.users`);
+    expect(await inStats('^x41$', 'quist')).toEqual([]);
+  });
 });

@@ -4,6 +4,10 @@
 // put the erased person's row back, and its audit entry named no erasure. Erasure
 // processing records the OIDs of the plan's tables (plan[0].target_oids), and the restore
 // matches them with the object's tables by OID as well as by name.
+// atk143 F2: a request processed again (its first processing failed) makes a new plan;
+// a table only the first processing reached (its policy dropped meanwhile) was forgotten
+// by the restore check and by the completion's archives_not_reached. Both take the
+// tables of every step run of the request too.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -50,6 +54,51 @@ describe('a live restore after an erasure of a table renamed meanwhile (atk140 F
       expect(await restore(client, rows, { objects: [obj], into: 'e4_inspect' })).toEqual({ 'e4.events': 2 });
       expect(await q(`select details -> 'erasures_since' as e from retention.audit_log where action = 'archive.restored'`))
         .toEqual([{ e: [req] }]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('a request processed again after a failure (atk143 F2)', () => {
+  it('the restore check and archives_not_reached remember the tables the first processing reached', async () => {
+    await q(`create schema e5`);
+    await q(`create table e5.users (id int primary key, email text)`);
+    await q(`insert into e5.users values (7, 'seven@example.com'), (8, 'eight@example.com')`);
+    await q(`create table e5.events (id bigserial primary key, user_id int, created_at timestamptz not null, note text)`);
+    await q(`insert into e5.events (user_id, created_at, note) values (7, now() - interval '100 days', 'jane from 10.0.0.7'),
+               (8, now() - interval '100 days', 'bob'), (7, now() - interval '1 day', 'jane recent')`);
+    await q(`select retention.set_policy('e5.events', 'e5.events', 'delete', 'created_at', '30 days', p_archive => true,
+                                         p_archive_retain => '5 years', p_subject_column => 'user_id')`);
+    // The application refuses the person's deletion once (a lock for an audit).
+    await q(`create table e5.flag (stop boolean)`);
+    await q(`insert into e5.flag values (true)`);
+    await q(`create function e5.no_delete() returns trigger language plpgsql as $$
+               begin if (select stop from e5.flag) then raise exception 'account is locked for audit'; end if; return old; end $$`);
+    await q(`create trigger users_no_delete before delete on e5.users for each row execute function e5.no_delete()`);
+    await db.call(`call retention.run('e5.events')`);
+    const ring = parseKeyRing(`k1:${randomBytes(32).toString('base64')}`);
+    const target = new LocalDirTarget(mkdtempSync(path.join(os.tmpdir(), 'retention-atk143-')));
+    const client = await db.connect();
+    try {
+      await offload(client, target, ring);
+      const [{ id: obj }] = await q(`select object_id::text as id from retention.archive_objects where tables ? 'e5.events'`) as [{ id: string }];
+      const req = (await q(`select (retention.request_erasure('e5.users', '7', 'support desk')).request_id::int as id`))[0]!.id;
+      await db.call(`call retention.process_erasure(${req})`).catch(() => {});
+      expect(await q(`select status from retention.erasure_requests where request_id = $1`, [req])).toEqual([{ status: 'failed' }]);
+      expect(await count(db, `e5.events where user_id = 7`)).toBe(0);
+      // The policy goes, the lock is lifted: the second processing's plan has users alone.
+      await q(`select retention.drop_policy('e5.events')`);
+      await q(`update e5.flag set stop = false`);
+      await db.call(`call retention.process_erasure(${req})`);
+      expect(await q(`select status, (select jsonb_agg(e ->> 'target') from jsonb_array_elements(plan) e) as t
+                        from retention.erasure_requests where request_id = $1`, [req])).toEqual([{ status: 'completed', t: ['e5.users'] }]);
+      expect(await q(`select details -> 'archives_not_reached' as a from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(req)]))
+        .toEqual([{ a: [{ table: 'e5.events', rows_in_database: 0, objects: 1 }] }]);
+      const rows = await readObject(await objectRecord(client, obj), target, ring);
+      const refused = await restore(client, rows, { objects: [obj], live: true }).then(() => null, (e: { code?: string; message: string }) => e);
+      expect(refused).toMatchObject({ code: 'RT044', message: expect.stringContaining(`erasure request(s) ${req} reached`) });
+      expect(await count(db, `e5.events where user_id = 7`)).toBe(0);
     } finally {
       await client.end();
     }

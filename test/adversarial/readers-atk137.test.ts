@@ -3,8 +3,9 @@
 // every table the login may read) answered the application's code running in an admin's
 // session — an index expression, a trigger, a SECURITY DEFINER function of the
 // application's that the admin called — which copied what they gave into its own tables.
-// They refuse another role's code now (42501); the login's own functions and DO blocks,
-// and statements of its own, are answered as before.
+// They refuse another role's code now (42501), and a statement that does not name them
+// (a view of the application's, atk143 F1); the login's own functions and DO blocks, and
+// statements of its own, are answered as before.
 import { describe, expect, it } from 'vitest';
 import { useLogins, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
@@ -43,7 +44,7 @@ describe('readers and another role\'s code in the session (atk137)', () => {
     await app.query(`grant execute on function r7.grab(), r7.grab_list() to r7adm_${tag}`);
     const auditBefore = await count(db, 'retention.audit_log');
     // A function the admin calls.
-    expect(await failure(adm.query(`select r7.grab()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot read erasure requests from inside a function of another role/) });
+    expect(await failure(adm.query(`select r7.grab()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot read erasure requests from inside another role's code \(PL\/pgSQL function r7\.grab\(\)/) });
     // A view read from the application's function.
     expect(await failure(adm.query(`select r7.grab_list()`))).toMatchObject({ code: '42501' });
     // A trigger the admin's delete fires (running as the admin: the function is the application's).
@@ -53,7 +54,16 @@ describe('readers and another role\'s code in the session (atk137)', () => {
     await app.query(`create function r7.grab_export() returns text language plpgsql set search_path = pg_catalog as $$
                        begin insert into r7.loot select 'export', retention.export_subject('r7.users', '1')::text; return 'x'; end $$`);
     await app.query(`grant execute on function r7.grab_export() to r7adm_${tag}`);
-    expect(await failure(adm.query(`select r7.grab_export()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot export a person's data from inside a function of another role/) });
+    expect(await failure(adm.query(`select r7.grab_export()`))).toMatchObject({ code: '42501', message: expect.stringMatching(/cannot export a person's data from inside another role's code/) });
+    // A view of the application's (atk143 F1): no frame while the reader runs; each row it
+    // reads goes to the application's function after the reader returns.
+    await app.query(`create function r7.keep(w text, v text) returns boolean language plpgsql volatile security definer as $$
+                       begin insert into r7.loot values (w, v); return true; end $$`);
+    await app.query(`create view r7.dashboard as select count(*) as n from retention.erasure_requests_as_of(now()) r where r7.keep('request', r::text)`);
+    await app.query(`create view r7.card as select u.id, r7.keep('export', retention.export_subject('r7.users', u.id::text)::text) as ok from r7.users u where u.id = 1`);
+    await app.query(`grant select on r7.dashboard, r7.card to r7adm_${tag}`);
+    expect(await failure(adm.query(`select * from r7.dashboard`))).toMatchObject({ code: '42501', message: expect.stringMatching(/a statement that does not name retention.erasure_requests_as_of/) });
+    expect(await failure(adm.query(`select * from r7.card`))).toMatchObject({ code: '42501' });
     expect(await count(db, 'r7.loot')).toBe(0);
     expect(await count(db, 'r7.users')).toBe(2);
     expect(await count(db, 'retention.audit_log')).toBe(auditBefore);
