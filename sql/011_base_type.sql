@@ -29,7 +29,7 @@ begin
     union all
     select b.typbasetype, b.typtypmod, d.depth + 1
       from d join pg_catalog.pg_type b on b.oid = d.oid
-     where b.typtype = 'd' and d.depth < 32)
+     where b.typtype = 'd' and d.depth < 1000)
   select case when (select b.typtype in ('c', 'r', 'm') from pg_catalog.pg_type b where b.oid = x.oid)
                    or (select t.typtype in ('c', 'r', 'm') from pg_catalog.pg_type t where t.oid = p_type)
               then 'text'

@@ -221,6 +221,58 @@ comment on function retention_internal._lock_hold_reads(oid[], oid[]) is
   'Internal. ACCESS SHARE (the table alone) on every table the hold rule over rows of the given tables may read (_hold_reads) but those and what is below them, in OID order; returns the set with p_have. Called before the statement that builds the rule, and after it (a grown set: build again).';
 revoke all on function retention_internal._lock_hold_reads(oid[], oid[]) from public;
 
+-- Whether a type holds, at any depth (an array's elements, a composite's fields, a
+-- range's bounds, through domains), a value whose text no comparison reads back: a text
+-- search value, an XML value, a bit string (round atk142 F3: an xml[] or a bit(8)[] was
+-- taken apart piece by piece, and its pieces read nothing).
+create or replace function retention_internal._holds_opaque(p_type oid, p_depth integer default 0)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_type oid := p_type;
+  t      record;
+  v_sub  oid;
+begin
+  if p_depth > 100 then
+    return true;
+  end if;
+  for i in 1 .. 1000 loop
+    select y.typtype, y.typbasetype, y.typcategory, y.typelem, y.typlen, y.typrelid into t from pg_catalog.pg_type y where y.oid = v_type;
+    exit when t.typtype is distinct from 'd';
+    v_type := t.typbasetype;
+  end loop;
+  if t.typtype is null then
+    return false;
+  end if;
+  if v_type in ('tsvector'::regtype, 'tsquery'::regtype, 'xml'::regtype) or t.typcategory = 'V' then
+    return true;
+  end if;
+  if t.typcategory = 'A' and t.typelem <> 0 and t.typlen = -1 then
+    return retention_internal._holds_opaque(t.typelem, p_depth + 1);
+  end if;
+  if t.typtype = 'c' then
+    return exists (select from pg_catalog.pg_attribute a
+                    where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped
+                      and retention_internal._holds_opaque(a.atttypid, p_depth + 1));
+  end if;
+  if t.typtype = 'r' then
+    select r.rngsubtype into v_sub from pg_catalog.pg_range r where r.rngtypid = v_type;
+    return retention_internal._holds_opaque(v_sub, p_depth + 1);
+  end if;
+  if t.typtype = 'm' then
+    select r.rngsubtype into v_sub from pg_catalog.pg_range r where r.rngmultitypid = v_type;
+    return retention_internal._holds_opaque(v_sub, p_depth + 1);
+  end if;
+  return false;
+end
+$$;
+comment on function retention_internal._holds_opaque(oid, integer) is
+  'Internal. Whether a type holds, at any depth, a text search value, an XML value or a bit string (a subject hold holds every row of such a column while open).';
+revoke all on function retention_internal._holds_opaque(oid, integer) from public;
+
 -- How a subject hold compares a column of a type (domains resolved):
 --  * 'text': a string type; in its type, and loosely (_held_loosely_sql) as it is;
 --  * 'typed': a scalar of an exact type (integers, numbers, uuid, dates, addresses): in
@@ -233,8 +285,8 @@ revoke all on function retention_internal._lock_hold_reads(oid[], oid[]) from pu
 --    value in the column's text (round atk107 F1);
 --  * 'opaque': a type whose text may hold a person's value in a form no comparison
 --    recovers (a text search vector's stems, a bit string, an XML value's character
---    references and entities: round atk139 F4): every row with a value is held while a
---    subject hold is open.
+--    references and entities: round atk139 F4), or holds one at any depth (an xml[]:
+--    round atk142 F3): every row with a value is held while a subject hold is open.
 create or replace function retention_internal._hold_kind(p_type oid)
 returns text
 language sql
@@ -244,9 +296,9 @@ as $$
   with recursive d(oid, n) as (
     select p_type, 0
     union all
-    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 32)
+    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
   select case when t.typcategory = 'S' then 'text'
-              when t.oid in ('tsvector'::pg_catalog.regtype, 'tsquery'::pg_catalog.regtype, 'xml'::pg_catalog.regtype) or t.typcategory = 'V' then 'opaque'
+              when retention_internal._holds_opaque(t.oid) then 'opaque'
               when t.oid in ('jsonb'::pg_catalog.regtype, 'bytea'::pg_catalog.regtype) then 'typed+pieces'
               when t.oid = 'json'::pg_catalog.regtype or t.typtype in ('c', 'e', 'r', 'm')
                    or (t.typcategory in ('A', 'U', 'G') and t.oid <> 'uuid'::pg_catalog.regtype) then 'pieces'
@@ -257,6 +309,26 @@ $$;
 comment on function retention_internal._hold_kind(oid) is
   'Internal. How a subject hold compares a column of the type: text, typed, typed+pieces, pieces or opaque.';
 revoke all on function retention_internal._hold_kind(oid) from public;
+
+-- The number a long spelling of one is, as trim_scale writes it (a numeric(1000,998)
+-- stores 7 as 7.000…: round atk142 F1), or, beyond numeric's range, the spelling without
+-- leading zeros or a fraction's trailing zeros; never an error.
+create or replace function retention_internal._number_form(p text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return pg_catalog.trim_scale(p::pg_catalog.numeric)::pg_catalog.text;
+exception when others then
+  return pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(p, '^([+-]?)0+([0-9])', '\1\2'),
+                                                             '(\.[0-9]*?)0+($|[eE])', '\1\2'), '\.($|[eE])', '\1');
+end
+$$;
+comment on function retention_internal._number_form(text) is
+  'Internal. A number''s spelling as trim_scale writes it, or beyond numeric''s range without leading and trailing zeros; never an error.';
+revoke all on function retention_internal._number_form(text) from public;
 
 -- SQL (boolean) telling whether a text expression is an open subject hold's id compared
 -- loosely: without case and surrounding blanks, against every form of the held ids
@@ -283,7 +355,10 @@ as $$
                                                                 cross join unnest(%2$s) f)), false)
       or coalesce(case when pg_catalog.octet_length(%1$s) < 1000
                         and pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'') ~ ''^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$''
-                       then pg_catalog.trim_scale(pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'')::pg_catalog.numeric)::pg_catalog.text end collate "C"
+                       then pg_catalog.trim_scale(pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'')::pg_catalog.numeric)::pg_catalog.text
+                       when pg_catalog.octet_length(%1$s) < 20000
+                        and pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'') ~ ''^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$''
+                       then retention_internal._number_form(pg_catalog.btrim((%1$s) collate "C", E'' \t\r\n'')) end collate "C"
                   = any (array(select f collate "C" from %3$s h cross join unnest(%2$s) f)), false)
       or coalesce(case when (%1$s) collate "C" ~ ''[^\x01-\x7f]'' then retention_internal._hold_skeleton((%1$s) collate "default") collate "C"
                        when (%1$s) collate "C" ~ ''[^0-9A-Za-z]'' then pg_catalog.regexp_replace(pg_catalog.lower((%1$s) collate "C"), ''[^0-9a-z]'', '''', ''g'') collate "C"
@@ -314,7 +389,13 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   -- plpgsql: _value_pieces_sql is defined in a later file.
-  return format('coalesce(exists (select from unnest(%s) hp(v) where %s), false)',
+  -- A piece that spells a value of pieces again (an element {"id": "jdoe"} of a text[],
+  -- a composite's field (jdoe,5), a bytea's JSON text) is read piece by piece too
+  -- (_text_pieces; round atk144 F1).
+  return format('coalesce(exists (select from unnest(%s) hp0(v0)
+                                  cross join lateral unnest(array[hp0.v0] || case when hp0.v0 ~ ''^\s*[[{(]'' then retention_internal._text_pieces(hp0.v0)
+                                                                                  else ''{}''::pg_catalog.text[] end) hp(v)
+                                  where %s), false)',
                 retention_internal._value_pieces_sql(p_expr, p_type, '{}', 0, true),
                 retention_internal._held_loosely_sql('hp.v', p_ids));
 end
@@ -434,6 +515,21 @@ begin
                   = any (array(select v from (select %3$s as v from retention_internal._open_holds h where h.scope = ''subject'') s
                                 where v is not null)), false)',
         p_alias, v_col, retention_internal._subject_value_sql('h.subject_id', 'bigint'));
+      -- And a text that spells a value of pieces (a JSON value, an array's or a
+      -- composite's text: a jsonb, array or composite column retyped to text under a
+      -- hold; rounds atk142 F5, atk144 F1), piece by piece (_text_pieces).
+      v_parts := v_parts || format(
+        'coalesce(case when pg_catalog.btrim(%1$s.%2$I::text collate "C", E'' \t\r\n'') ~ ''^[[{(]''
+                       then exists (select from unnest(retention_internal._text_pieces(%1$s.%2$I::text)) hp(v) where %3$s) end, false)',
+        p_alias, v_col, retention_internal._held_loosely_sql('hp.v'));
+    end if;
+    -- A JSON value nested too deep for its pieces to be read (a path query over a value
+    -- 12,000 levels deep failed every run: round atk142 F6): held while any subject hold
+    -- is open (_jsonb_deep), as an opaque value.
+    if v_kind in ('typed+pieces', 'pieces') and retention_internal._json_type(v_type) then
+      v_parts := v_parts || format('(retention_internal._jsonb_deep(%s) and exists (select from retention_internal._open_holds h where h.scope = ''subject''))',
+                                   case when v_kind = 'pieces' then format('retention_internal._jsonb_of(%s.%I::pg_catalog.json)', p_alias, v_col)
+                                        else format('%s.%I::pg_catalog.jsonb', p_alias, v_col) end);
     end if;
     -- A value with text in it, piece by piece (_value_pieces_sql): a JSON value's strings
     -- and numbers at every level (a key retyped to jsonb, 42 becoming "42", or made an

@@ -124,7 +124,7 @@ begin
               select a.atttypid, 0
               union all
               select t.typbasetype, d.depth + 1 from d join pg_catalog.pg_type t on t.oid = d.oid
-               where t.typtype = 'd' and d.depth < 32)
+               where t.typtype = 'd' and d.depth < 1000)
             select d.oid from d order by d.depth desc limit 1) as base
       from (select p_policy.deleted_at_column as col, 'marker' as kind where p_policy.action = 'soft_delete'
             union all

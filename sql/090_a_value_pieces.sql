@@ -93,12 +93,12 @@ begin
     return v_out;
   end if;
   v_text := retention_internal._bytea_text(p_bytes);
-  if v_text is not null then
-    return array[v_text];
-  end if;
   -- UTF-16: a byte-order mark (FF FE little-endian, FE FF big-endian) says the order;
-  -- without one, both are read.
-  if v_len >= 2 and v_len % 2 = 0 then
+  -- without one, both are read — also where the bytes are UTF-8 too (はな in UTF-16LE is
+  -- "o0j0": round atk142 F2). Up to 16 kB (8,192 characters; a held id is at most 2,000
+  -- bytes), read once detoasted: a 64 kB value took seconds a row (round atk142 F7).
+  if v_len >= 2 and v_len % 2 = 0 and v_len <= 16384 then
+    p_bytes := p_bytes || ''::bytea;
     if pg_catalog.get_byte(p_bytes, 0) = 255 and pg_catalog.get_byte(p_bytes, 1) = 254 then
       v_out := array[retention_internal._utf16_text(p_bytes, 2, false)];
     elsif pg_catalog.get_byte(p_bytes, 0) = 254 and pg_catalog.get_byte(p_bytes, 1) = 255 then
@@ -113,6 +113,9 @@ begin
       v_out := array(select t from unnest(v_out) t where t ~ '^[\x01-\xff]*$' limit 1);
     end if;
   end if;
+  if v_text is not null then
+    return v_text || v_out;
+  end if;
   -- A zero byte (an image's, a hash's) is no Latin-1 text (and convert_from refuses it).
   if pg_catalog.position(p_bytes, '\x00'::bytea) > 0 then
     return v_out;
@@ -125,7 +128,102 @@ begin
 end
 $$;
 comment on function retention_internal._bytea_texts(bytea) is
-  'Internal. The texts a bytea of up to 64 kB may hold: UTF-8, else UTF-16 (a byte-order mark''s order, or both) and Latin-1, without control characters or zero bytes; none otherwise.';
+  'Internal. The texts a bytea of up to 64 kB may hold: UTF-8, UTF-16 up to 16 kB (a byte-order mark''s order, or both), Latin-1 where no UTF-8, without control characters or zero bytes; none otherwise.';
+
+-- Whether a JSON value nests 1,000 levels deep or more, deeper than its pieces are read (a
+-- path query over a value 12,000 deep failed every run: round atk142 F6), found by a path
+-- query that stops at level 1,000 (reading it as text cost a gigabyte for a value of
+-- numbers like 1e131071: round atk144 F3). Inlined.
+create or replace function retention_internal._jsonb_deep(p jsonb)
+returns boolean
+language sql
+immutable
+as $$
+  select pg_catalog.pg_column_size(p) > 4000 and pg_catalog.jsonb_path_exists(p, 'strict $.**{1000}')
+$$;
+comment on function retention_internal._jsonb_deep(jsonb) is
+  'Internal. Whether a jsonb value nests 1,000 levels deep or more (its pieces are not read; a hold holds it whole).';
+
+-- A JSON number as a piece: the number it is, as trim_scale writes it, where it is within
+-- 2,000 digits either side of the point (a held id is at most 2,000 bytes); none beyond
+-- (1e131071 printed costs milliseconds a piece: round atk144 F4). Inlined.
+create or replace function retention_internal._json_number_piece(p jsonb)
+returns text
+language sql
+immutable
+as $$
+  select case when pg_catalog.abs(n) < 1e2001 and pg_catalog.scale(n) < 2001 then n::pg_catalog.text end
+    from (select pg_catalog.trim_scale(p::pg_catalog.numeric) as n) s
+$$;
+comment on function retention_internal._json_number_piece(jsonb) is
+  'Internal. A JSON number''s text as trim_scale writes it, within 2,000 digits either side of the point; NULL beyond.';
+
+-- Whether a type is json or jsonb, through domains.
+create or replace function retention_internal._json_type(p_type oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with recursive d(oid, n) as (
+    select p_type, 0
+    union all
+    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
+  select coalesce(bool_or(d.oid in ('json'::pg_catalog.regtype, 'jsonb'::pg_catalog.regtype)), false) from d
+$$;
+comment on function retention_internal._json_type(oid) is
+  'Internal. Whether a type is json or jsonb (a domain over one too).';
+
+-- The pieces of a text that spells a value of pieces (round atk144 F1): read as JSON (an
+-- object or an array: its strings, numbers and keys), and as an array's or a composite's
+-- text (its quoted elements, "" and backslash escapes undone, and its bare ones); each
+-- piece that spells such a value again, read the same way (three levels down). A
+-- {"id": "jdoe"} kept as text, in a text[] element or in a composite's field, and
+-- ("Doe, John",5) are read for jdoe and Doe, John. Up to 64 kB; none for other texts.
+create or replace function retention_internal._text_pieces(p text, p_depth integer default 0)
+returns text[]
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v   text := pg_catalog.btrim(p, E' \t\r\n');
+  v_out text[] := '{}';
+  j   jsonb;
+  m   text[];
+  t   text;
+begin
+  if v is null or p_depth > 3 or pg_catalog.octet_length(v) > 65536 or v !~ '^[[{(]' then
+    return v_out;
+  end if;
+  j := retention_internal._jsonb_or_null(v);
+  if j is not null and not retention_internal._jsonb_deep(j) then
+    v_out := v_out
+      || array(select x #>> '{}' from pg_catalog.jsonb_path_query(j, 'strict $.** ? (@.type() == "string")') x)
+      || array(select n from (select retention_internal._json_number_piece(x) as n
+                                from pg_catalog.jsonb_path_query(j, 'strict $.** ? (@.type() == "number")') x) y where n is not null)
+      || array(select x #>> '{}' from pg_catalog.jsonb_path_query(j, 'strict $.** ? (@.type() == "object").keyvalue().key') x);
+    foreach t in array v_out loop
+      if t ~ '^\s*[[{(]' then
+        v_out := v_out || retention_internal._text_pieces(t, p_depth + 1);
+      end if;
+    end loop;
+  end if;
+  for m in select pg_catalog.regexp_matches(v, '"((?:[^"\\]|\\.|"")*)"|([^][{}(),"]+)', 'g') loop
+    t := coalesce(pg_catalog.regexp_replace(pg_catalog.replace(m[1], '""', '"'), '\\(.)', '\1', 'g'), m[2]);
+    t := pg_catalog.btrim(t, E' \t\r\n');
+    continue when t = '';
+    v_out := v_out || t;
+    if t ~ '^[[{(]' then
+      v_out := v_out || retention_internal._text_pieces(t, p_depth + 1);
+    end if;
+  end loop;
+  return v_out;
+end
+$$;
+comment on function retention_internal._text_pieces(text, integer) is
+  'Internal. The pieces of a text that spells a JSON value, an array or a composite (its strings, numbers, keys, elements and fields, three levels down); none for other texts.';
 
 -- A json value as jsonb where the cast refuses it (any row's value: a cast failed every
 -- erasure of the table and every hold check on it). jsonb cannot hold the escape \u0000
@@ -254,7 +352,7 @@ declare
   v_e    text := format('e%s', p_depth);
   v_sql  text;
 begin
-  for i in 1 .. 32 loop
+  for i in 1 .. 1000 loop
     select t.typtype, t.typbasetype into v_t from pg_catalog.pg_type t where t.oid = v_type;
     exit when v_t.typtype is distinct from 'd';
     v_type := v_t.typbasetype;
@@ -278,17 +376,25 @@ begin
   if v_type in ('json'::regtype, 'jsonb'::regtype) then
     p_expr := case when v_type = 'json'::regtype then format('retention_internal._jsonb_of((%s)::pg_catalog.json)', p_expr)
                    else p_expr end;
-    return format('array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
-                           ''strict $.** ? (@.type() == "string" || @.type() == "number")'') x)
+    -- Not a value nested too deep for a path query (round atk142 F6: its pieces are none;
+    -- a hold holds it whole, _jsonb_deep). Numbers as the numbers they are, within reach
+    -- (_json_number_piece).
+    v_sql := format('retention_internal._jsonb_deep((%s)::pg_catalog.jsonb)', p_expr);
+    return format('case when %3$s then ''{}''::pg_catalog.text[] else array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
+                           ''strict $.** ? (@.type() == "string")'') x)
+                   || array(select v from (select retention_internal._json_number_piece(x) as v from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
+                           ''strict $.** ? (@.type() == "number")'') x) n where v is not null)
                    || array(select x #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb,
                            ''strict $.** ? (@.type() == "object").keyvalue().key'') x
                            where %2$s or x #>> ''{}'' !~ ''^[A-Za-z_][A-Za-z0-9_]*$'')
-                   || array(select y #>> ''{}'' from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb, ''strict $.** ? (@.type() == "string")'') x
-                             cross join lateral pg_catalog.jsonb_path_query(retention_internal._jsonb_or_null(x #>> ''{}''),
-                               ''strict $.** ? (@.type() == "string" || @.type() == "number")'') y)', p_expr,
+                   || array(select v from (select case when pg_catalog.jsonb_typeof(y) = ''number'' then retention_internal._json_number_piece(y) else y #>> ''{}'' end as v
+                               from pg_catalog.jsonb_path_query((%1$s)::pg_catalog.jsonb, ''strict $.** ? (@.type() == "string")'') x
+                              cross join lateral (select retention_internal._jsonb_or_null(x #>> ''{}'') as j) i
+                              cross join lateral pg_catalog.jsonb_path_query(case when retention_internal._jsonb_deep(i.j) then null else i.j end,
+                               ''strict $.** ? (@.type() == "string" || @.type() == "number")'') y) n where v is not null) end', p_expr,
                   -- Every key for a hold (a map keyed by login: {"jdoe": ...}; round atk139
                   -- F3); a message's keys only where no field name looks like them.
-                  case when p_labels then 'true' else 'false' end);
+                  case when p_labels then 'true' else 'false' end, v_sql);
   end if;
   -- An array (not a fixed-length one such as point, whose typelem is float8).
   if v_t.typcategory = 'A' and v_t.typelem <> 0 and v_t.typlen = -1 then
@@ -334,6 +440,11 @@ begin
                                                         where pg_catalog.btrim(x) <> '''')
                    || array(select coalesce(m[1], m[2], m[3]) from pg_catalog.regexp_matches(pg_catalog.format(''%%s'', %1$s),
                               ''=\s*"([^"]*)"|=\s*''''([^'''']*)''''|<!\[CDATA\[(.*?)\]\]>'', ''g'') m)', p_expr);
+  end if;
+  -- Money as written ($7.00) and as the number it is (round atk142 F4: {$7.00} of a
+  -- money[] under a hold on 7).
+  if v_type = 'money'::regtype then
+    return format('array[pg_catalog.format(''%%s'', %1$s), (%1$s)::pg_catalog.numeric::pg_catalog.text]', p_expr);
   end if;
   if v_type = 'character'::regtype then
     return format('array[pg_catalog.format(''%%s'', %1$s), pg_catalog.rtrim(pg_catalog.format(''%%s'', %1$s))]', p_expr);

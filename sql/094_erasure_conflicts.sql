@@ -169,7 +169,7 @@ as $$
   with recursive d(oid, n) as (
     select p_type, 0
     union all
-    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 32)
+    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
   select coalesce((select t.typcategory = 'S' from d join pg_catalog.pg_type t on t.oid = d.oid order by d.n desc limit 1), false)
 $$;
 comment on function retention_internal._text_like(oid) is
