@@ -162,19 +162,23 @@ revoke all on function retention_internal._check_called_directly(text) from publ
 
 -- Another role's code that a reader answering by the session login's rights is called
 -- from, described; NULL when there is none. The application's code run in an admin's
--- session (an index expression, a trigger, a view's or a row security policy's function,
--- its SECURITY DEFINER function) must not read what the admin may read (round atk137: it
--- copied every erasure request into its own table). Two checks, as _check_called_directly:
---  * the call stack: every function frame is pg-retention's PL/pgSQL, a function the
---    session's login owns, a DO block (the statement of whoever sent it: sent by another
---    role's function, that function's frame follows), or (p_self) the reader's own SQL
---    function frame just after this one; any other (another role's function or trigger,
---    any other SQL function: its frame names no schema) is another role's code;
---  * unless the login's own function or DO block is on the stack, the client's statement
---    (current_query()) names the outermost pg-retention routine on the stack, or else one
---    of p_names (the reader and the views over it): a view of
---    the application's that calls the reader leaves no frame, and hands each row it reads
---    to the application's function after the reader returns (round atk143 F1).
+-- session (an index expression, a trigger, a view's function, its SECURITY DEFINER
+-- function) must not read what the admin may read (round atk137: it copied every erasure
+-- request into its own table). Two checks:
+--  * the call stack: every function frame is pg-retention's PL/pgSQL, a DO block, (p_self)
+--    the reader's own SQL function frame just after this one, or a PL/pgSQL function of
+--    the login's: one whose name, as the frame prints it (with its schema, or without
+--    where it was on the search path when it was compiled), no function of another role
+--    and none of the system's has (an application's app.lower(text) printed as
+--    lower(text) is not pg_catalog's: round atk145 F2, F3). Any other frame (another
+--    role's function or trigger, any other SQL function) is another role's code;
+--  * unless the login's own PL/pgSQL function is on the stack, the client's statement
+--    names the outermost pg-retention routine on the stack, or else one of p_names (the
+--    reader and the views over it): a view of the application's that calls the reader
+--    leaves no frame, and hands each row it reads to the application's function after
+--    the reader returns (round atk143 F1). A statement that executes a prepared statement
+--    or fetches from a cursor is judged by that statement's text (round atk145 F4). A DO
+--    block is judged by its text (round atk145 F1: one reading the application's view).
 drop function if exists retention_internal._foreign_frame(text);
 create or replace function retention_internal._foreign_frame(p_self text, p_names text[])
 returns text
@@ -183,32 +187,44 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_ctx   text;
-  v_frame text;
+  v_own   boolean := false;
   v_outer text;
   v_query text := pg_catalog.current_query();
+  v_texts text[];
+  v_me    oid := (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user);
+  v_sig   text;
+  v_name  text;
+  f       record;
 begin
   get diagnostics v_ctx = pg_context;
-  select c.l into v_frame
-    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
-    left join lateral (select pg_catalog.to_regprocedure(m[1]) as fn
-                         from pg_catalog.regexp_match(c.l, '^PL/pgSQL function (.+\)) line \d+') m) f on true
-   where c.n > 1
-     and (c.l ~ '^(PL/\S+|SQL) function ' or c.l ~ '^\S+ function ')
-     and c.l !~ '^PL/pgSQL function retention(_internal)?\.'
-     and not (c.n = 2 and p_self is not null and c.l ~ ('^SQL function "' || p_self || '" statement \d+$'))
-     and c.l !~ '^PL/pgSQL function inline_code_block line \d+'
-     and (f.fn is null
-          or (select p.proowner from pg_catalog.pg_proc p where p.oid = f.fn)
-             is distinct from (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user))
-   order by c.n
-   limit 1;
-  if v_frame is not null then
-    return v_frame;
-  end if;
-  -- Called from the login's own function or DO block: its own code.
-  if exists (select from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
-              where c.n > 1 and (c.l ~ '^PL/pgSQL function inline_code_block line \d+' or c.l !~ '^PL/pgSQL function retention(_internal)?\.')
-                and c.l ~ '^PL/pgSQL function ') then
+  for f in select x.l, x.n from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality x(l, n) where x.n > 1 order by x.n loop
+    continue when f.l !~ '^(PL/\S+|SQL) function ' and f.l !~ '^\S+ function ';
+    continue when f.l ~ '^PL/pgSQL function retention(_internal)?\.';
+    continue when f.n = 2 and p_self is not null and f.l ~ ('^SQL function "' || p_self || '" statement \d+$');
+    continue when f.l ~ '^PL/pgSQL function inline_code_block line \d+';
+    v_sig := (pg_catalog.regexp_match(f.l, '^PL/pgSQL function (.+\)) line \d+'))[1];
+    v_name := pg_catalog.btrim((pg_catalog.regexp_match(v_sig, '([^.(]+)\('))[1], '"');
+    -- The login's own: every function the frame's name may be (with its schema, or
+    -- without) is the login's, and none is the system's.
+    if v_sig is not null
+       and exists (select from pg_catalog.pg_proc p
+                     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+                    where p.proname = v_name
+                      and v_sig in (p.oid::regprocedure::text,
+                                    pg_catalog.substr(p.oid::regprocedure::text, pg_catalog.length(pg_catalog.quote_ident(n.nspname)) + 2)))
+       and not exists (select from pg_catalog.pg_proc p
+                         join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+                        where p.proname = v_name
+                          and v_sig in (p.oid::regprocedure::text,
+                                        pg_catalog.substr(p.oid::regprocedure::text, pg_catalog.length(pg_catalog.quote_ident(n.nspname)) + 2))
+                          and (p.proowner <> v_me or n.nspname in ('pg_catalog', 'information_schema'))) then
+      v_own := true;
+      continue;
+    end if;
+    return f.l;
+  end loop;
+  -- Called from the login's own function: its own code.
+  if v_own then
     return null;
   end if;
   select m[1] into v_outer
@@ -217,16 +233,22 @@ begin
    where c.n > 1
    order by c.n desc
    limit 1;
+  v_texts := array[v_query];
+  if v_query ~* '^\s*(execute|fetch|move)\M' then
+    v_texts := v_texts || array(select s.statement from pg_catalog.pg_prepared_statements s)
+                       || array(select u.statement from pg_catalog.pg_cursors u);
+  end if;
   if v_query is not null
      and not exists (select from unnest(case when v_outer is not null then array[v_outer] else p_names end) x(name)
-                      where v_query ~* ('(^|[^a-z0-9_$])' || x.name || '([^a-z0-9_$]|$)')) then
+                     cross join unnest(v_texts) t(q)
+                      where t.q ~* ('(^|[^a-z0-9_$])' || x.name || '([^a-z0-9_$]|$)')) then
     return format('a statement that does not name retention.%s, such as a view''s', coalesce(v_outer, p_names[1]));
   end if;
   return null;
 end
 $$;
 comment on function retention_internal._foreign_frame(text, text[]) is
-  'Internal. Another role''s code a reader answering by the session login''s rights is called from (a function frame neither pg-retention''s nor the login''s, or a client statement that names neither the outermost pg-retention routine on the stack nor one of p_names), described; NULL when there is none.';
+  'Internal. Another role''s code a reader answering by the session login''s rights is called from (a function frame neither pg-retention''s, a DO block nor the login''s own, or, without the login''s own function on the stack, a client statement — a prepared statement''s or a cursor''s for EXECUTE and FETCH — that names neither the outermost pg-retention routine on the stack nor one of p_names), described; NULL when there is none.';
 revoke all on function retention_internal._foreign_frame(text, text[]) from public;
 
 -- 42501 naming the frame _foreign_frame found (p_frame), if any.

@@ -1,4 +1,4 @@
--- Every erasure request with its deadline as of p_as_of (injectable, as every routine
+-- Every erasure request with its deadline as of p_as_of (NULL: now; injectable, as every routine
 -- that ages data): overdue when it is not completed and its due date has passed; days_left
 -- counts whole days toward zero (negative once overdue).
 -- The view retention.erasure_overview is the same as of now().
@@ -37,14 +37,14 @@ as $$
          r.requested_at, r.due_at, r.status,
          case when v.all_requests or r.status <> 'blocked_by_hold' then r.status_reason else 'blocked by a legal hold' end,
          r.completed_at,
-         r.status <> 'completed' and r.due_at < p_as_of,
-         case when r.status <> 'completed' then trunc(extract(epoch from r.due_at - p_as_of) / 86400)::int end
+         r.status <> 'completed' and r.due_at < coalesce(p_as_of, now()),
+         case when r.status <> 'completed' then trunc(extract(epoch from r.due_at - coalesce(p_as_of, now())) / 86400)::int end
     from retention.erasure_requests r, v
    where v.all_requests or r.filed_by = session_user
    order by r.request_id
 $$;
 comment on function retention.erasure_requests_as_of(timestamptz) is
-  'Erasure requests with their due date, an overdue flag and the whole days left, as of p_as_of: all of them for admins, runners and auditors; for any other login only those it filed, a blocking hold without its reason.';
+  'Erasure requests with their due date, an overdue flag and the whole days left, as of p_as_of (NULL: now): all of them for admins, runners and auditors; for any other login only those it filed, a blocking hold without its reason.';
 
 create or replace view retention.erasure_overview as
 select * from retention.erasure_requests_as_of(now());

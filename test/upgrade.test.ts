@@ -1,5 +1,6 @@
-// An upgrade from every earlier release ends in the same schema as a fresh install. Each
-// release (test/releases.txt: the landed states that changed migrations/) is taken from
+// An upgrade from earlier releases (the first, every third, the last five) ends in the
+// same schema as a fresh install. Each such release (test/releases.txt: the landed states
+// that changed migrations/) is taken from
 // git (its migrations/ and sql/), installed with its own files, then upgraded with today's migrate;
 // its catalog (tables, columns, constraints, indexes, triggers, views, routines with their
 // code, security and settings, privileges) must equal a fresh install's.
@@ -79,14 +80,18 @@ function releases(): { commit: string; migrations: number }[] {
 }
 
 describe('upgrades', () => {
-  it('from every earlier release end in the schema of a fresh install', async () => {
+  it('from earlier releases (the first, every third, the last five) end in the schema of a fresh install', async () => {
     const fresh = await withDb(`retention_up_fresh_${process.pid}`, async (url) => {
       await migrate(url);
       return snapshot(url);
     });
     expect(fresh.length).toBeGreaterThan(300);
     const work = mkdtempSync(path.join(tmpdir(), 'retention-releases-'));
-    const list = releases();
+    // The first release, every third, and the last five: each release upgraded to the
+    // next ended in that one's fresh schema when it landed (this test, then), so a
+    // release's upgrade today passes through states already compared.
+    const all = releases();
+    const list = all.filter((_, i) => i === 0 || i % 3 === 0 || i >= all.length - 5);
     expect(list.length).toBeGreaterThanOrEqual(10);
     const diffs: Record<string, { missing: string[]; extra: string[] }> = {};
     for (const r of list) {

@@ -1,4 +1,4 @@
-// The hold race, 1,000 trials: while a run (or an erasure) works through its batches,
+// The hold race (4 x 100 trials; RETENTION_HOLD_RACE_TRIALS for more): while a run (or an erasure) works through its batches,
 // another session places subject holds one after another. Each hold is a trial: once
 // place_hold has returned, the rows it covers — and the rows whose removal would reach
 // them — are noted, and none of them may be gone or changed when the work is done.
@@ -12,7 +12,7 @@ const db = useTestDatabase();
 const q = db.q;
 // Per action kind (four kinds), on CI's first leg only (vitest.config.ts): the race is the
 // engine's, the same on every server version.
-const TRIALS = Number(process.env.RETENTION_HOLD_RACE_TRIALS ?? 150);
+const TRIALS = Number(process.env.RETENTION_HOLD_RACE_TRIALS ?? 100);
 if (!Number.isInteger(TRIALS) || TRIALS < 20) throw new Error('RETENTION_HOLD_RACE_TRIALS: a whole number of at least 20');
 // Rows each run works through, in batches of 20: enough that the trials land while it runs
 // (one trial per batch or so), and no more: the run goes on after the last trial.

@@ -79,6 +79,31 @@ describe('readers and another role\'s code in the session (atk137)', () => {
     await adm.query(`create function r7own.mine() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
     expect((await adm.query(`select r7own.mine() as n`)).rows).toEqual([{ n: '1' }]);
     expect((await adm.query(`select json_typeof(retention.export_subject('r7.users', '1')) as t`)).rows).toEqual([{ t: 'object' }]);
+    // atk145: a DO block of the admin's reading the application's view is refused (F1); a
+    // function of the application's named like a catalog function is not the admin's (F3);
+    // the admin's own function on the search path (F2), a prepared statement and a cursor
+    // (psql's FETCH_COUNT) are answered (F4).
+    expect(await failure(adm.query(`do $$ begin perform count(*) from r7.dashboard; end $$`))).toMatchObject({ code: '42501' });
+    await app.query(`create function r7.lower(text) returns text language plpgsql security definer set search_path = r7, pg_catalog as $$
+                       begin insert into r7.loot select 'lower', string_agg(requested_by, ',') from retention.erasure_requests_as_of(); return $1; end $$`);
+    await app.query(`create view r7.names as select r7.lower('x') as n`);
+    await app.query(`grant select on r7.names to r7adm_${tag}`);
+    await app.query(`grant execute on function r7.lower(text) to r7adm_${tag}`);
+    expect(await failure(adm.query(`select * from r7.names`))).toMatchObject({ code: '42501' });
+    expect(await count(db, 'r7.loot')).toBe(0);
+    await q(`grant create on schema public to r7adm_${tag}`);
+    await adm.query(`create function public.r7_open_requests_${tag}() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
+    expect((await adm.query(`select public.r7_open_requests_${tag}() as n`)).rows).toEqual([{ n: '1' }]);
+    await adm.query(`drop function public.r7_open_requests_${tag}()`);
+    await q(`revoke create on schema public from r7adm_${tag}`);
+    await adm.query(`prepare r7p as select count(*)::int as n from retention.erasure_requests_as_of()`);
+    expect((await adm.query(`execute r7p`)).rows).toEqual([{ n: 1 }]);
+    await adm.query(`begin`);
+    await adm.query(`declare r7c cursor for select requested_by from retention.erasure_overview`);
+    expect((await adm.query(`fetch 10 from r7c`)).rows).toEqual([{ requested_by: 'grace.hopper@navy.mil' }]);
+    await adm.query(`commit`);
+    // A NULL moment is now (atk145 F5).
+    expect((await adm.query(`select overdue from retention.erasure_requests_as_of(null)`)).rows).toEqual([{ overdue: false }]);
     // The application's own function in its own session sees what the application filed: nothing.
     await app.query(`create function r7.mine() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
     expect((await app.query(`select r7.mine() as n`)).rows).toEqual([{ n: '0' }]);
