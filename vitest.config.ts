@@ -13,7 +13,7 @@ const runnerSide = [
 
 // Files whose subject is the same on every server version, which the second leg leaves out
 // too: the hold race (the engine's locks and snapshots; 4 x 150 trials on the first leg),
-// the upgrade from every release (its SQL ran on both versions when it landed), and the
+// the upgrade from earlier releases (its SQL ran on both versions when it landed), and the
 // server-wide time zones (a server of its own, embedded PostgreSQL 18 on either leg).
 const versionFree = ['test/adversarial/hold-race.test.ts', 'test/upgrade.test.ts', 'test/server-zones.test.ts'];
 
@@ -25,8 +25,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: true,
-    // Two on this 2-core machine; CI's second leg runs three, as its pg_cron test mostly
-    // waits for the next minute (RETENTION_TEST_WORKERS).
+    // Two on this 2-core machine (RETENTION_TEST_WORKERS); CI runs its two legs side by
+    // side, two each.
     maxWorkers: Number(process.env.RETENTION_TEST_WORKERS ?? 2),
   },
 });
