@@ -25,8 +25,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: true,
-    // Two on this 2-core machine (RETENTION_TEST_WORKERS); CI runs its two legs side by
-    // side, two each.
+    // Two on this 2-core machine; CI's second leg runs three, as its pg_cron test mostly
+    // waits for the next minute (RETENTION_TEST_WORKERS).
     maxWorkers: Number(process.env.RETENTION_TEST_WORKERS ?? 2),
   },
 });
