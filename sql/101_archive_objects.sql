@@ -671,36 +671,20 @@ $$;
 comment on function retention.archive_object_checked(bigint, boolean, text) is
   'Records the outcome of reading an archive object back and verifying it (audited).';
 
--- An object's rows about to be put back by `pg-retention archive restore`, in the
--- restore's transaction: audited (archive.restored: the object, live or the schema, the
--- erasures concerned). A live restore of an object with rows of tables that erasures
--- reached since the rows were archived may bring erased people back (round atk134 F4):
--- refused (RT044) unless p_despite_erasures, which the entry then says.
-create or replace function retention.archive_restoring(p_object_id bigint, p_live boolean, p_into text,
-                                                       p_despite_erasures boolean default false)
-returns void
-language plpgsql
-security definer
+-- The erasure requests processed (completed, or begun: in progress, failed, blocked) since
+-- an archive object's first rows were archived that reached a table the object holds rows
+-- of: a table of the plan, or of a step run of any processing of the request (a processing
+-- again makes a new plan: round atk143 F2); by name (a rebuilt table too) and by OID (a
+-- table renamed while the erasure ran, and back after: round atk140 F4), a partition by
+-- its partitioned tables (a plan lists partitions, a manifest the table the policy is on:
+-- round atk135 F5). NULL when there is none. A restore or an export of the object may
+-- bring those people back.
+create or replace function retention_internal._archive_erasures_since(o retention.archive_objects)
+returns bigint[]
+language sql
+stable
 set search_path = pg_catalog, pg_temp
-set standard_conforming_strings = on
-set timezone = 'UTC'
 as $$
-declare
-  o      retention.archive_objects;
-  v_reqs bigint[];
-begin
-  if p_live is null then
-    raise exception 'p_live must say whether the rows go back into the live tables (true) or into a schema (false)'
-      using errcode = 'RT006', hint = 'pg-retention archive restore OBJECT --into SCHEMA, or --live.';
-  end if;
-  o := retention_internal._archive_object(p_object_id);
-  -- Erasures processed (completed, or begun: in progress, failed, blocked) since the
-  -- object's first rows were archived that reached a table the object holds rows of: a
-  -- table of the plan, or of a step run of any processing of the request (a processing
-  -- again makes a new plan: round atk143 F2); by name (a rebuilt table too) and by OID (a
-  -- table renamed while the erasure ran, and back after: round atk140 F4), a partition
-  -- by its partitioned tables (a plan lists partitions, a manifest the table the policy
-  -- is on: round atk135 F5).
   with obj_oids as (
     select x.rel as oid from unnest(coalesce(o.rels, '{}')) x(rel)
     union
@@ -726,13 +710,43 @@ begin
     union
     select q.request_id, u.erasure_table, (u.spec ->> 'rel')::oid
       from reqs q join retention.runs u on u.request_id = q.request_id and u.kind = 'erasure')
-  select pg_catalog.array_agg(distinct x.request_id order by x.request_id) into v_reqs
+  select pg_catalog.array_agg(distinct x.request_id order by x.request_id)
     from reach x
    where x.name in (select name from obj_names)
       or x.rel in (select oid from obj_oids)
       or exists (select from pg_catalog.pg_partition_ancestors(x.rel) a
                   where a.relid in (select oid from obj_oids)
                      or retention.qualified_name(a.relid) in (select name from obj_names));
+$$;
+comment on function retention_internal._archive_erasures_since(retention.archive_objects) is
+  'Internal. The erasure requests processed since an archive object''s first rows were archived that reached a table it holds rows of (by name, OID, step runs, partition ancestors); NULL when none.';
+revoke all on function retention_internal._archive_erasures_since(retention.archive_objects) from public;
+
+-- An object's rows about to be put back by `pg-retention archive restore`, in the
+-- restore's transaction: audited (archive.restored: the object, live or the schema, the
+-- erasures concerned). A live restore of an object with rows of tables that erasures
+-- reached since the rows were archived may bring erased people back (round atk134 F4):
+-- refused (RT044) unless p_despite_erasures, which the entry then says.
+create or replace function retention.archive_restoring(p_object_id bigint, p_live boolean, p_into text,
+                                                       p_despite_erasures boolean default false)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  o      retention.archive_objects;
+  v_reqs bigint[];
+begin
+  if p_live is null then
+    raise exception 'p_live must say whether the rows go back into the live tables (true) or into a schema (false)'
+      using errcode = 'RT006', hint = 'pg-retention archive restore OBJECT --into SCHEMA, or --live.';
+  end if;
+  o := retention_internal._archive_object(p_object_id);
+  -- Erasures that reached the object's tables since its rows were archived.
+  v_reqs := retention_internal._archive_erasures_since(o);
   if p_live and v_reqs is not null and not coalesce(p_despite_erasures, false) then
     raise exception 'archive object % holds rows of tables that erasure request(s) % reached after the rows were archived: a live restore may bring erased people back',
       o.object_key, pg_catalog.array_to_string(v_reqs, ', ')
@@ -749,3 +763,36 @@ end
 $$;
 comment on function retention.archive_restoring(bigint, boolean, text, boolean) is
   'Called by archive restore in its transaction before the rows go in: audits the restore (archive.restored); refuses (RT044) a live one of an object whose tables erasures reached after its rows were archived, unless p_despite_erasures.';
+
+-- An object's rows about to be written to files by `pg-retention archive export`: audited
+-- (archive.exported: the object, the format, and the erasures that reached its tables
+-- since its rows were archived, whose people the files may hold again). The archiver
+-- holds the keys and the storage, so this records an export rather than gating one; the
+-- command calls it before it writes a file and prints those erasures as a warning (round
+-- atk140 F1: exports left no trace). Returns the erasure requests (NULL when none).
+create or replace function retention.archive_exporting(p_object_id bigint, p_format text)
+returns bigint[]
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+declare
+  o      retention.archive_objects;
+  v_reqs bigint[];
+begin
+  if p_format is null or p_format not in ('jsonl', 'csv') then
+    raise exception 'p_format must be jsonl or csv, got %', coalesce(pg_catalog.quote_literal(retention_internal._plain_text(p_format, 40)), 'NULL')
+      using errcode = 'RT006', hint = 'pg-retention archive export OBJECT --format jsonl|csv.';
+  end if;
+  o := retention_internal._archive_object(p_object_id);
+  v_reqs := retention_internal._archive_erasures_since(o);
+  perform retention_internal._append_audit('archive.exported', 'archive_object', o.object_key,
+    pg_catalog.jsonb_build_object('object_id', o.object_id, 'format', p_format, 'rows', o.rows, 'tables', o.tables)
+    || case when v_reqs is not null then pg_catalog.jsonb_build_object('erasures_since', pg_catalog.to_jsonb(v_reqs)) else '{}'::jsonb end);
+  return v_reqs;
+end
+$$;
+comment on function retention.archive_exporting(bigint, text) is
+  'Called by archive export before it writes an object''s rows to files: audits the export (archive.exported, with the erasure requests that reached the object''s tables since its rows were archived, which it returns; NULL when none). RT006 for a format other than jsonl or csv, RT037 for an unknown object.';

@@ -89,6 +89,7 @@ grant execute on function
   to retention_archiver;
 -- A restore is recorded (and a live one after erasures refused) by the login restoring.
 grant execute on function retention.archive_restoring(bigint, boolean, text, boolean) to retention_archiver, retention_admin;
+grant execute on function retention.archive_exporting(bigint, text) to retention_archiver, retention_admin;
 grant select on retention.archive_objects to retention_runner, retention_archiver;
 -- The archiver (the worker's storage login) deletes the objects of removed rows.
 grant execute on function

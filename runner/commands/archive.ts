@@ -110,6 +110,10 @@ Examples:
         for (const [t, n] of Object.entries(counts)) console.log(`${n} row(s) of ${t} restored ${values.live ? 'into the live table' : `into ${into}`}`);
         return 0;
       }
+      // Audited before a file is written (archive.exported), with the erasures that reached
+      // the object's tables since its rows were archived: the files may hold those people.
+      const since = (await db.query<{ r: string[] | null }>(`select retention.archive_exporting($1, $2) as r`, [rec.object_id, format])).rows[0]!.r;
+      if (since) console.error(`warning: erasure request(s) ${since.join(', ')} reached tables of ${rec.object_key} after its rows were archived: the files may hold people since erased`);
       const files = await exportRows(rows, format as 'jsonl' | 'csv', str(values.out) ?? '.', `archive-${rec.object_id}`);
       for (const f of files) console.log(`wrote ${f}`);
       return 0;

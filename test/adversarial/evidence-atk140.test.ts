@@ -8,15 +8,18 @@
 // a table only the first processing reached (its policy dropped meanwhile) was forgotten
 // by the restore check and by the completion's archives_not_reached. Both take the
 // tables of every step run of the request too.
+// F1: `archive export` wrote an object's rows to files and left no record; it is audited
+// now (archive.exported, with the erasures since), before a file is written.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { objectRecord, offload, readObject, restore } from '../../runner/archive/archive.ts';
 import { parseKeyRing } from '../../runner/archive/envelope.ts';
 import { LocalDirTarget } from '../../runner/archive/storage.ts';
-import { useTestDatabase } from '../support/db.ts';
+import { runCli } from '../support/cli.ts';
+import { loginAs, sqlState, useTestDatabase } from '../support/db.ts';
 import { count } from '../support/fixtures.ts';
 
 const db = useTestDatabase();
@@ -102,5 +105,63 @@ describe('a request processed again after a failure (atk143 F2)', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('archive export leaves a record (atk140 F1)', () => {
+  it('audits each export before a file is written, with the erasures since, warns of them, and refuses bad input unaudited', async () => {
+    await q(`create schema e6`);
+    await q(`create table e6.people (id int primary key, email text)`);
+    await q(`create table e6.events (id int primary key, person_id int, what text, created_at timestamptz not null)`);
+    await q(`insert into e6.people values (5, 'dave@example.com'), (2, 'bob@example.com')`);
+    await q(`insert into e6.events values (60, 5, 'dave old', now() - interval '400 days'), (61, 2, 'bob old', now() - interval '400 days')`);
+    await q(`select retention.set_erasure_rule('e6.events', 'delete', p_subject_column => 'person_id', p_subject_table => 'e6.people')`);
+    await q(`select retention.set_policy('e6.events', 'e6.events', 'delete', 'created_at', '1 year', p_archive => true)`);
+    await db.call(`call retention.run('e6.events')`);
+    const key = randomBytes(32).toString('base64');
+    const storage = mkdtempSync(path.join(os.tmpdir(), 'retention-atk140-f1-'));
+    const client = await db.connect();
+    try {
+      await offload(client, new LocalDirTarget(storage), parseKeyRing(`k1:${key}`));
+    } finally {
+      await client.end();
+    }
+    const [{ id: obj, k: objKey }] = await q(`select object_id::text as id, object_key as k from retention.archive_objects where tables ? 'e6.events'`) as [{ id: string; k: string }];
+    const exported = () => q(`select details from retention.audit_log where action = 'archive.exported' order by audit_id`);
+    const cli = (out: string) => runCli(['archive', 'export', obj, '--format', 'jsonl', '--out', out],
+      { url: db.url, env: { PG_RETENTION_STORAGE: storage, PG_RETENTION_ARCHIVE_KEYS: `k1:${key}` } });
+
+    // Before any erasure: audited, no warning, the file written.
+    const out1 = mkdtempSync(path.join(os.tmpdir(), 'retention-atk140-out-'));
+    const r1 = await cli(path.join(out1, 'x'));
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stderr).not.toMatch(/warning/);
+    expect(readFileSync(path.join(out1, 'x', `archive-${obj}.jsonl`), 'utf8')).toContain('dave old');
+    expect(await exported()).toEqual([{ details: { object_id: Number(obj), format: 'jsonl', rows: 2, tables: { 'e6.events': 2 } } }]);
+
+    // After an erasure of a person whose rows the object holds: audited with the request, warned.
+    const req = (await q(`select (retention.request_erasure('e6.people', '5', 'ticket e6')).request_id::int as id`))[0]!.id;
+    await db.call(`call retention.process_erasure(${req})`);
+    const r2 = await cli(path.join(out1, 'y'));
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stderr).toContain(`warning: erasure request(s) ${req} reached tables of ${objKey}`);
+    expect((await exported()).map((r) => (r.details as { erasures_since?: number[] }).erasures_since)).toEqual([undefined, [req]]);
+    expect(await q(`select actor is not null as a, object_name from retention.audit_log where action = 'archive.exported' order by audit_id`))
+      .toEqual([{ a: true, object_name: objKey }, { a: true, object_name: objKey }]);
+
+    // Bad input: a clear error, nothing audited.
+    expect(await sqlState(q(`select retention.archive_exporting($1, 'xml')`, [obj]))).toBe('RT006');
+    expect(await sqlState(q(`select retention.archive_exporting($1, null)`, [obj]))).toBe('RT006');
+    expect(await sqlState(q(`select retention.archive_exporting(424242, 'csv')`))).toBe('RT037');
+    expect(await sqlState(q(`select retention.archive_exporting(null, 'csv')`))).toBe('RT037');
+    expect(await exported()).toHaveLength(2);
+    // Only the archiver and the admin may record one (an auditor cannot fill the log with them).
+    const reader = await loginAs(db, `atk140_auditor_${process.pid}`, 'retention_auditor');
+    try {
+      expect(await sqlState(reader.query(`select retention.archive_exporting($1, 'csv')`, [obj]))).toBe('42501');
+    } finally {
+      await reader.end();
+    }
+    expect(await exported()).toHaveLength(2);
   });
 });
