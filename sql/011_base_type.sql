@@ -1,3 +1,34 @@
+-- A type with its domains resolved: the base type of a domain (of a domain over a domain,
+-- and so on), else the type itself; NULL for no such type. The walk stops 1,000 domains
+-- down and returns the domain it reached there: callers that read values by their type
+-- treat a domain as a type they cannot read.
+create or replace function retention_internal._domain_base(p_type oid)
+returns oid
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_type oid := p_type;
+  v_kind "char";
+  v_next oid;
+begin
+  for i in 1 .. 1000 loop
+    select t.typtype, t.typbasetype into v_kind, v_next from pg_catalog.pg_type t where t.oid = v_type;
+    if v_kind is null then
+      return null;
+    elsif v_kind <> 'd' then
+      return v_type;
+    end if;
+    v_type := v_next;
+  end loop;
+  return v_type;
+end
+$$;
+comment on function retention_internal._domain_base(oid) is
+  'Internal. A type with its domains resolved (the base type of a domain, through domains over domains, at most 1,000 down: the domain reached there past that); the type itself if not a domain; NULL for no type.';
+revoke all on function retention_internal._domain_base(oid) from public;
+
 -- The type a value of a column is cast to in the engine's statements: the column's type
 -- with every domain resolved to its base type (an array of a domain to an array of the
 -- base type), modifier kept. Casting to a domain runs its CHECK — the table owner's

@@ -239,13 +239,14 @@ begin
   if p_depth > 100 then
     return true;
   end if;
-  for i in 1 .. 1000 loop
-    select y.typtype, y.typbasetype, y.typcategory, y.typelem, y.typlen, y.typrelid into t from pg_catalog.pg_type y where y.oid = v_type;
-    exit when t.typtype is distinct from 'd';
-    v_type := t.typbasetype;
-  end loop;
+  v_type := retention_internal._domain_base(p_type);
+  select y.typtype, y.typcategory, y.typelem, y.typlen, y.typrelid into t from pg_catalog.pg_type y where y.oid = v_type;
   if t.typtype is null then
     return false;
+  end if;
+  -- Still a domain 1,000 domains down: a type it cannot read, held whole.
+  if t.typtype = 'd' then
+    return true;
   end if;
   if v_type in ('tsvector'::regtype, 'tsquery'::regtype, 'xml'::regtype) or t.typcategory = 'V' then
     return true;
@@ -293,18 +294,14 @@ language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  with recursive d(oid, n) as (
-    select p_type, 0
-    union all
-    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
   select case when t.typcategory = 'S' then 'text'
-              when retention_internal._holds_opaque(t.oid) then 'opaque'
+              when retention_internal._holds_opaque(p_type) then 'opaque'
               when t.oid in ('jsonb'::pg_catalog.regtype, 'bytea'::pg_catalog.regtype) then 'typed+pieces'
               when t.oid = 'json'::pg_catalog.regtype or t.typtype in ('c', 'e', 'r', 'm')
                    or (t.typcategory in ('A', 'U', 'G') and t.oid <> 'uuid'::pg_catalog.regtype) then 'pieces'
               else 'typed' end
-    from d join pg_catalog.pg_type t on t.oid = d.oid
-   order by d.n desc limit 1
+    from pg_catalog.pg_type t
+   where t.oid = retention_internal._domain_base(p_type)
 $$;
 comment on function retention_internal._hold_kind(oid) is
   'Internal. How a subject hold compares a column of the type: text, typed, typed+pieces, pieces or opaque.';

@@ -165,11 +165,7 @@ language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  with recursive d(oid, n) as (
-    select p_type, 0
-    union all
-    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
-  select coalesce(bool_or(d.oid in ('json'::pg_catalog.regtype, 'jsonb'::pg_catalog.regtype)), false) from d
+  select coalesce(retention_internal._domain_base(p_type) in ('json'::pg_catalog.regtype, 'jsonb'::pg_catalog.regtype), false)
 $$;
 comment on function retention_internal._json_type(oid) is
   'Internal. Whether a type is json or jsonb (a domain over one too).';
@@ -352,11 +348,7 @@ declare
   v_e    text := format('e%s', p_depth);
   v_sql  text;
 begin
-  for i in 1 .. 1000 loop
-    select t.typtype, t.typbasetype into v_t from pg_catalog.pg_type t where t.oid = v_type;
-    exit when v_t.typtype is distinct from 'd';
-    v_type := v_t.typbasetype;
-  end loop;
+  v_type := retention_internal._domain_base(v_type);
   select t.typtype, t.typcategory, t.typrelid, t.typelem, t.typlen into v_t from pg_catalog.pg_type t where t.oid = v_type;
   -- A bytea: its text, where it holds UTF-8 text (an address kept as bytes: round atk92
   -- F3), or Latin-1 (_bytea_texts).

@@ -166,11 +166,7 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
-  with recursive d(oid, n) as (
-    select p_type, 0
-    union all
-    select t.typbasetype, d.n + 1 from d join pg_catalog.pg_type t on t.oid = d.oid where t.typtype = 'd' and d.n < 1000)
-  select coalesce((select t.typcategory = 'S' from d join pg_catalog.pg_type t on t.oid = d.oid order by d.n desc limit 1), false)
+  select coalesce((select t.typcategory = 'S' from pg_catalog.pg_type t where t.oid = retention_internal._domain_base(p_type)), false)
 $$;
 comment on function retention_internal._text_like(oid) is
   'Internal. Whether a type, its domains resolved, is a string type.';

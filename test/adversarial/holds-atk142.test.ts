@@ -101,6 +101,22 @@ describe('held values in texts of pieces, deep types, huge numbers (atk144)', ()
     expect(await heldRun('k4d', 'k4t.d70', [`'<u>&#106;doe</u>'`, `'<u>bob</u>'`], ['jdoe'], 'who::xml')).toHaveLength(2);
   });
 
+  it('domains deeper than the walk (1,000) over any type: held whole; over a text type: read as text', async () => {
+    await q(`create schema k4w`);
+    await q(`create domain k4w.i0 as int`);
+    await q(`create domain k4w.t0 as text`);
+    await q(`do $$ begin for i in 1..1001 loop
+               execute format('create domain k4w.i%s as k4w.i%s', i, i - 1);
+               execute format('create domain k4w.t%s as k4w.t%s', i, i - 1);
+             end loop; end $$`);
+    expect(await q(`select retention_internal._hold_kind('k4w.i999'::regtype) as shallow, retention_internal._hold_kind('k4w.i1001'::regtype) as deep,
+                           retention_internal._hold_kind('k4w.t1001'::regtype) as txt, retention_internal._json_type('k4w.i1001'::regtype) as js`))
+      .toEqual([{ shallow: 'typed', deep: 'opaque', txt: 'text', js: false }]);
+    // Under a subject hold on 7 every row of the unread type is kept; of the text one, the held value's.
+    expect(await heldRun('k4x', 'k4w.i1001', [`8`, `7`], ['7'])).toHaveLength(2);
+    expect(await heldRun('k4y', 'k4w.t1001', [`'bob'`, `'jdoe'`], ['jdoe'])).toHaveLength(1);
+  });
+
   it('F3/F4: numbers like 1e131071 in a jsonb subject column: the held run completes, and such a number is no piece', async () => {
     expect(await heldRun('k4e', 'jsonb', [`(select jsonb_agg('1e131071'::numeric) from generate_series(1, 8200))`, `'[1e131071]'`, `'["jdoe"]'`], ['jdoe']))
       .toEqual(['["jdoe"]']);
