@@ -13,8 +13,9 @@ export interface TestDb {
   q: <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<R[]>;
   /** A dedicated connection (e.g. to hold locks); terminations of it are expected. */
   connect: () => Promise<pg.Client>;
-  /** Runs one statement on a fresh connection (CALL needs one outside any transaction)
-   * and returns its rows and the notices it raised. */
+  /** Runs one statement on a session of its own (CALL needs one outside any transaction;
+   * one a call that succeeded used, reset, or a new one) and returns its rows and the
+   * notices it raised. */
   call: (text: string, values?: unknown[]) => Promise<{ rows: pg.QueryResultRow[]; notices: string[] }>;
 }
 
@@ -50,15 +51,39 @@ export function useTestDatabase(): TestDb {
       return c;
     },
     call: async (text, values) => {
-      const c = await db.connect();
+      const c = await callConnection();
       const notices: string[] = [];
-      c.on('notice', (n) => notices.push(n.message ?? ''));
+      const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+      c.on('notice', onNotice);
+      let ok = false;
       try {
-        return { rows: (await c.query(text, values)).rows, notices };
+        const rows = (await c.query(text, values)).rows;
+        ok = true;
+        return { rows, notices };
       } finally {
-        await c.end();
+        c.off('notice', onNotice);
+        // A session whose statement failed ends, as it did when every call had its own: a
+        // run or a lock it left is then a dead session's, as the tests that fail one expect.
+        if (ok) idleCalls.push(c);
+        else await c.end().catch(() => {});
       }
     },
+  };
+  // The sessions of calls that succeeded, kept for the next call: a new session compiles
+  // every PL/pgSQL routine a run uses again (most of a small run's time). Each is reset
+  // (DISCARD ALL: settings, role, advisory locks, temporary tables, prepared statements)
+  // before it is used again, and one the server ended meanwhile is replaced.
+  const idleCalls: pg.Client[] = [];
+  const callConnection = async (): Promise<pg.Client> => {
+    for (let c = idleCalls.pop(); c; c = idleCalls.pop()) {
+      try {
+        await c.query('discard all');
+        return c;
+      } catch {
+        await c.end().catch(() => {});
+      }
+    }
+    return db.connect();
   };
   beforeAll(async () => {
     const admin = new pg.Client({ connectionString: adminUrl });
@@ -67,6 +92,7 @@ export function useTestDatabase(): TestDb {
     await admin.end();
   });
   afterAll(async () => {
+    await Promise.all(idleCalls.splice(0).map((c) => c.end().catch(() => {})));
     await pool.end();
     if (process.env.RETENTION_TEST_KEEP === '1') {
       console.log(`[tests] kept database ${name}: ${url}`);
