@@ -73,17 +73,29 @@ export function useTestDatabase(): TestDb {
   // every PL/pgSQL routine a run uses again (most of a small run's time). Each is reset
   // (DISCARD ALL: settings, role, advisory locks, temporary tables, prepared statements)
   // before it is used again, and one the server ended meanwhile is replaced.
+  // A session takes its defaults from ALTER DATABASE / ALTER ROLE ... SET when it starts
+  // (a test sets one for the application's trigger), so one started before such a change
+  // is not used again after it.
   const idleCalls: pg.Client[] = [];
+  const settingsOf = new WeakMap<pg.Client, string>();
+  const settingsNow = async (c: pg.Client): Promise<string> =>
+    (await c.query<{ s: string }>(`select coalesce(string_agg(setdatabase || '/' || setrole || '/' || array_to_string(setconfig, ','), ';' order by setdatabase, setrole), '') as s
+                                     from pg_catalog.pg_db_role_setting`)).rows[0]!.s;
   const callConnection = async (): Promise<pg.Client> => {
     for (let c = idleCalls.pop(); c; c = idleCalls.pop()) {
       try {
-        await c.query('discard all');
-        return c;
+        if ((await settingsNow(c)) === settingsOf.get(c)) {
+          await c.query('discard all');
+          return c;
+        }
       } catch {
-        await c.end().catch(() => {});
+        // ended by the server meanwhile
       }
+      await c.end().catch(() => {});
     }
-    return db.connect();
+    const c = await db.connect();
+    settingsOf.set(c, await settingsNow(c));
+    return c;
   };
   beforeAll(async () => {
     const admin = new pg.Client({ connectionString: adminUrl });
