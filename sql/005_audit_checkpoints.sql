@@ -47,6 +47,8 @@ as $$
 declare
   v_row retention.audit_checkpoints;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record a checkpoint');
   if not exists (select from retention.audit_log a where a.audit_id = p_audit_id and a.row_hash = p_row_hash) then
     raise exception 'audit row % does not have that hash', p_audit_id
       using errcode = 'RT026', hint = 'Sign the head that retention.audit_head() returns.';

@@ -108,6 +108,8 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('requeue a notification');
   update retention.notifications
      set status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(),
          claimed_by = null, claimed_until = null

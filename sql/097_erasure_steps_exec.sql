@@ -100,6 +100,8 @@ declare
   v_dead record;
   v_pol  retention.policies;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('process an erasure request');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   perform retention_internal._check_fresh_clock();
   select * into v_req from retention.erasure_requests r where r.request_id = p_request;
@@ -449,6 +451,8 @@ declare
   v_rekeyed boolean := false;
   v_lock  text := format('erasure:%s', p_request);
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('process an erasure request');
   perform retention_internal._routine_write();  -- audited below, not as a direct write
   perform retention_internal._check_fresh_clock();
   if current_setting('transaction_isolation') <> 'read committed' then

@@ -223,6 +223,8 @@ declare
   c         record;
   v_old     record;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('propose a purge');
   perform retention_internal._check_fresh_clock();
   if v_pol.approval <> 'required' then
     raise exception 'policy % does not require approval', p_policy

@@ -301,6 +301,8 @@ declare
   v_root regclass;
   v_attnum smallint;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('register an object column');
   perform retention_internal._routine_write();
   -- Kept in the audit log for good (round atk83 F4).
   perform retention_internal._check_note(p_reason, 2000, 'an object column''s reason', 'RT020');
@@ -419,6 +421,8 @@ declare
   v_rel regclass;
   v_row retention.object_columns;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('drop an object column');
   perform retention_internal._routine_write();
   v_rel := retention_internal._resolve_table(p_table, 'Give the table as set_object_column was given it (see retention.object_columns).');
   perform retention_internal._check_can_read(v_rel);
@@ -806,6 +810,8 @@ as $$
 declare
   d retention.object_deletions;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record an object''s deletion');
   if p_max_attempts is null or p_max_attempts not between 1 and 100 then
     raise exception 'p_max_attempts must be between 1 and 100, got %', p_max_attempts
       using errcode = 'RT006', hint = 'The default is 8 (about two hours of retries).';
@@ -865,6 +871,8 @@ declare
   v_ids  bigint[];
   v_tgts text;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('retry object deletions');
   perform retention_internal._routine_write();
   -- A DBA types the ids: one that names no deletion says so (atk97 F10f), as
   -- requeue_notification does; one that is not dead is just not queued again.

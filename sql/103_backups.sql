@@ -115,6 +115,8 @@ declare
   v_hold bigint;
   v_pol  retention.backup_policies;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('drop a backup policy');
   perform retention_internal._routine_write();
   v_pol := retention_internal._get_backup_policy(p_name);
   perform retention_internal._lock_holds_exclusive();
@@ -406,6 +408,8 @@ as $$
 declare
   d retention.backup_prunings;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record a backup''s deletion');
   select * into d from retention.backup_prunings x where x.pruning_id = p_pruning_id for update;
   if not found or d.status <> 'deleting' then
     raise exception 'pruning % is not under way', p_pruning_id
