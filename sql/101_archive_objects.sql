@@ -614,6 +614,8 @@ as $$
 declare
   o retention.archive_objects;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record an archive object''s deletion');
   perform retention_internal._check_note(p_reason, 2000, 'a deletion''s reason', 'RT006');
   -- Serialised with place_hold: no hold comes between this check and the record.
   perform retention_internal._lock_holds_shared();
@@ -658,6 +660,8 @@ as $$
 declare
   o retention.archive_objects;
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record an archive object''s check');
   if p_ok is null then
     raise exception 'p_ok must say whether the object verified (true or false)'
       using errcode = 'RT006', hint = 'Record a check that was made: true when the object read back and verified, false with what failed in p_detail.';
@@ -740,6 +744,8 @@ declare
   o      retention.archive_objects;
   v_reqs bigint[];
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record an archive restore');
   if p_live is null then
     raise exception 'p_live must say whether the rows go back into the live tables (true) or into a schema (false)'
       using errcode = 'RT006', hint = 'pg-retention archive restore OBJECT --into SCHEMA, or --live.';
@@ -782,11 +788,18 @@ declare
   o      retention.archive_objects;
   v_reqs bigint[];
 begin
+  -- A decision or a record of the login's: not made by another role's code in its session (round atk148 F3).
+  perform retention_internal._check_called_directly('record an archive export');
   if p_format is null or p_format not in ('jsonl', 'csv') then
     raise exception 'p_format must be jsonl or csv, got %', coalesce(pg_catalog.quote_literal(retention_internal._plain_text(p_format, 40)), 'NULL')
       using errcode = 'RT006', hint = 'pg-retention archive export OBJECT --format jsonl|csv.';
   end if;
   o := retention_internal._archive_object(p_object_id);
+  -- Only a stored object's rows can be exported (round atk147 F2: a failed one was recorded).
+  if o.status <> 'verified' then
+    raise exception 'archive object % is %, not verified: it has no rows to export', o.object_key, o.status
+      using errcode = 'RT037', hint = 'pg-retention archive list shows the verified objects.';
+  end if;
   v_reqs := retention_internal._archive_erasures_since(o);
   perform retention_internal._append_audit('archive.exported', 'archive_object', o.object_key,
     pg_catalog.jsonb_build_object('object_id', o.object_id, 'format', p_format, 'rows', o.rows, 'tables', o.tables)
@@ -795,4 +808,4 @@ begin
 end
 $$;
 comment on function retention.archive_exporting(bigint, text) is
-  'Called by archive export before it writes an object''s rows to files: audits the export (archive.exported, with the erasure requests that reached the object''s tables since its rows were archived, which it returns; NULL when none). RT006 for a format other than jsonl or csv, RT037 for an unknown object.';
+  'Called by archive export before it writes an object''s rows to files: audits the export (archive.exported, with the erasure requests that reached the object''s tables since its rows were archived, which it returns; NULL when none). RT006 for a format other than jsonl or csv, RT037 for an unknown object or one not verified (writing, failed, deleted).';

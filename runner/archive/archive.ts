@@ -3,7 +3,7 @@
 // (envelope.ts). offload() writes it, reads it back and verifies it (sha256 of the stored
 // bytes, decryption, row count) before the database records it and lets go of the rows.
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type pg from 'pg';
@@ -260,28 +260,46 @@ export function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The files an export of an object's rows makes in dir: one NDJSON file, or one CSV file per table; nothing written. */
+export function exportFiles(rows: ArchivedRow[], format: 'jsonl' | 'csv', dir: string, base: string): { file: string; text: string }[] {
+  if (format === 'jsonl') return [{ file: path.join(dir, `${base}.jsonl`), text: rows.map((r) => JSON.stringify(r)).join('\n') + '\n' }];
+  return [...new Set(rows.map((r) => r.table))].map((t) => {
+    const rs = rows.filter((r) => r.table === t).map((r) => r.row);
+    const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
+    // The table's name, made a safe file name (it may hold anything, "/../" included).
+    return { file: path.join(dir, `${base}.${t.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_')}.csv`),
+             text: [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n' };
+  });
+}
+
+/**
+ * Makes dir for an export (a new directory is the owner's alone) and refuses one whose
+ * files exist already or that is not a directory: before the export is recorded, so a
+ * record is not left for an export that could not be written (round atk147 F1).
+ */
+export async function prepareExport(files: { file: string }[], dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UsageError(`cannot make ${dir} a directory for the export: ${(err as Error).message}`, 'give --out an empty or new directory');
+  }
+  if (!(await stat(dir)).isDirectory()) throw new UsageError(`${dir} is not a directory`, 'give --out an empty or new directory');
+  for (const f of files) {
+    if (await lstat(f.file).then(() => true, () => false)) {
+      throw new UsageError(`${f.file} exists: an export writes only new files`, 'give --out an empty or new directory');
+    }
+  }
+}
+
 /** Writes an object's rows as one NDJSON file, or one CSV file per table, into dir. */
 export async function exportRows(rows: ArchivedRow[], format: 'jsonl' | 'csv', dir: string, base: string): Promise<string[]> {
   // Archived personal data: a new directory is the owner's alone, and every file is new
   // and owner-only; an existing file or a link laid out in a shared directory is refused,
   // never overwritten or followed (round atk97 F5).
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (format === 'jsonl') {
-    const f = path.join(dir, `${base}.jsonl`);
-    await writeNew(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    return [f];
-  }
-  const files: string[] = [];
-  const tables = [...new Set(rows.map((r) => r.table))];
-  for (const t of tables) {
-    const rs = rows.filter((r) => r.table === t).map((r) => r.row);
-    const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
-    // The table's name, made a safe file name (it may hold anything, "/../" included).
-    const f = path.join(dir, `${base}.${t.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_')}.csv`);
-    await writeNew(f, [cols.map(csvCell).join(','), ...rs.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
-    files.push(f);
-  }
-  return files;
+  const files = exportFiles(rows, format, dir, base);
+  await prepareExport(files, dir);
+  for (const f of files) await writeNew(f.file, f.text);
+  return files.map((f) => f.file);
 }
 
 /**

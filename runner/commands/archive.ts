@@ -1,7 +1,8 @@
 // pg-retention archive list | offload | verify | restore | export | prune: the archive in
 // cold storage (docs/operator-guide.md, Archive storage).
 import { archiveSetup, ARCHIVE_ENV, requireRing } from '../archive/config.ts';
-import { exportRows, objectRecord, offload, prune, readObject, restore, type ObjectRecord } from '../archive/archive.ts';
+import { exportFiles, objectRecord, offload, prepareExport, prune, readObject, restore, type ObjectRecord } from '../archive/archive.ts';
+import { writeNew } from '../new-file.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, output, str } from './types.ts';
@@ -112,10 +113,17 @@ Examples:
       }
       // Audited before a file is written (archive.exported), with the erasures that reached
       // the object's tables since its rows were archived: the files may hold those people.
+      // The directory and the files' names are checked first (no record for an export
+      // that could not be written: round atk147 F1).
+      const out = str(values.out) ?? '.';
+      const files = exportFiles(rows, format as 'jsonl' | 'csv', out, `archive-${rec.object_id}`);
+      await prepareExport(files, out);
       const since = (await db.query<{ r: string[] | null }>(`select retention.archive_exporting($1, $2) as r`, [rec.object_id, format])).rows[0]!.r;
       if (since) console.error(`warning: erasure request(s) ${since.join(', ')} reached tables of ${rec.object_key} after its rows were archived: the files may hold people since erased`);
-      const files = await exportRows(rows, format as 'jsonl' | 'csv', str(values.out) ?? '.', `archive-${rec.object_id}`);
-      for (const f of files) console.log(`wrote ${f}`);
+      for (const f of files) {
+        await writeNew(f.file, f.text);
+        console.log(`wrote ${f.file}`);
+      }
       return 0;
     } finally {
       await db.end();

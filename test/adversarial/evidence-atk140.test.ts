@@ -9,9 +9,10 @@
 // by the restore check and by the completion's archives_not_reached. Both take the
 // tables of every step run of the request too.
 // F1: `archive export` wrote an object's rows to files and left no record; it is audited
-// now (archive.exported, with the erasures since), before a file is written.
+// now (archive.exported, with the erasures since), before a file is written; an export
+// that cannot be written is refused first, and only a verified object is exported (atk147).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -149,11 +150,24 @@ describe('archive export leaves a record (atk140 F1)', () => {
     expect(await q(`select actor is not null as a, object_name from retention.audit_log where action = 'archive.exported' order by audit_id`))
       .toEqual([{ a: true, object_name: objKey }, { a: true, object_name: objKey }]);
 
+    // atk147 F1: an export that cannot be written is refused before it is recorded: an
+    // --out that is a file, and files that exist already (the same export again).
+    writeFileSync(path.join(out1, 'afile'), 'x');
+    const r3 = await cli(path.join(out1, 'afile'));
+    expect([r3.code, r3.stderr]).toEqual([2, expect.stringMatching(/not a directory|cannot make/)]);
+    const r4 = await cli(path.join(out1, 'x'));
+    expect([r4.code, r4.stderr]).toEqual([2, expect.stringMatching(/exists: an export writes only new files/)]);
+    expect(await exported()).toHaveLength(2);
+
     // Bad input: a clear error, nothing audited.
     expect(await sqlState(q(`select retention.archive_exporting($1, 'xml')`, [obj]))).toBe('RT006');
     expect(await sqlState(q(`select retention.archive_exporting($1, null)`, [obj]))).toBe('RT006');
     expect(await sqlState(q(`select retention.archive_exporting(424242, 'csv')`))).toBe('RT037');
     expect(await sqlState(q(`select retention.archive_exporting(null, 'csv')`))).toBe('RT037');
+    // atk147 F2: an object that is not stored (failed, deleted) has nothing to export.
+    await q(`update retention.archive_objects set status = 'failed' where object_id = $1`, [obj]);
+    expect(await sqlState(q(`select retention.archive_exporting($1, 'csv')`, [obj]))).toBe('RT037');
+    await q(`update retention.archive_objects set status = 'verified' where object_id = $1`, [obj]);
     expect(await exported()).toHaveLength(2);
     // Only the archiver and the admin may record one (an auditor cannot fill the log with them).
     const reader = await loginAs(db, `atk140_auditor_${process.pid}`, 'retention_auditor');
