@@ -170,8 +170,10 @@ revoke all on function retention_internal._check_called_directly(text) from publ
 --    the login's: one whose name, as the frame prints it (with its schema, or without
 --    where it was on the search path when it was compiled), no function of another role
 --    and none of the system's has (an application's app.lower(text) printed as
---    lower(text) is not pg_catalog's: round atk145 F2, F3). Any other frame (another
---    role's function or trigger, any other SQL function) is another role's code;
+--    lower(text) is not pg_catalog's: round atk145 F2, F3), and whose statement nearest
+--    the reader names it (round atk148 F1: a rule or a view in it leaves no frame). Any
+--    other frame (another role's function or trigger, any other SQL function) is another
+--    role's code;
 --  * unless the login's own PL/pgSQL function is on the stack, the client's statement
 --    names the outermost pg-retention routine on the stack, or else one of p_names (the
 --    reader and the views over it): a view of the application's that calls the reader
@@ -194,11 +196,27 @@ declare
   v_me    oid := (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user);
   v_sig   text;
   v_name  text;
+  v_chunk text := '';
+  v_last  text := '';
   f       record;
 begin
   get diagnostics v_ctx = pg_context;
+  -- The names a statement that calls the reader names: the outermost pg-retention
+  -- routine on the stack, else the reader and the views over it.
+  select m[1] into v_outer
+    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
+   cross join lateral pg_catalog.regexp_match(c.l, '^PL/pgSQL function retention\.([a-z_0-9]+)\(') m
+   where c.n > 1
+   order by c.n desc
+   limit 1;
   for f in select x.l, x.n from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality x(l, n) where x.n > 1 order by x.n loop
-    continue when f.l !~ '^(PL/\S+|SQL) function ' and f.l !~ '^\S+ function ';
+    if f.l !~ '^(PL/\S+|SQL) function ' and f.l !~ '^\S+ function ' then
+      -- The text of the statement the next frame out was running (over several lines).
+      v_chunk := v_chunk || E'\n' || f.l;
+      continue;
+    end if;
+    v_last := v_chunk;
+    v_chunk := '';
     continue when f.l ~ '^PL/pgSQL function retention(_internal)?\.';
     continue when f.n = 2 and p_self is not null and f.l ~ ('^SQL function "' || p_self || '" statement \d+$');
     continue when f.l ~ '^PL/pgSQL function inline_code_block line \d+';
@@ -218,6 +236,13 @@ begin
                           and v_sig in (p.oid::regprocedure::text,
                                         pg_catalog.substr(p.oid::regprocedure::text, pg_catalog.length(pg_catalog.quote_ident(n.nspname)) + 2))
                           and (p.proowner <> v_me or n.nspname in ('pg_catalog', 'information_schema'))) then
+      -- The login's own function nearest the reader must call it by name: a rule or a view
+      -- of the application's in its statement reads the reader without a frame of its own
+      -- (round atk148 F1: an admin's function that wrote a row, a rule on the table read).
+      if not v_own and not exists (select from unnest(case when v_outer is not null then array[v_outer] else p_names end) x(name)
+                                    where v_last ~* ('(^|[^a-z0-9_$])' || x.name || '([^a-z0-9_$]|$)')) then
+        return format('a statement of %s that does not name retention.%s, such as a rule''s or a view''s', v_sig, coalesce(v_outer, p_names[1]));
+      end if;
       v_own := true;
       continue;
     end if;
@@ -227,12 +252,6 @@ begin
   if v_own then
     return null;
   end if;
-  select m[1] into v_outer
-    from unnest(pg_catalog.string_to_array(v_ctx, E'\n')) with ordinality c(l, n)
-   cross join lateral pg_catalog.regexp_match(c.l, '^PL/pgSQL function retention\.([a-z_0-9]+)\(') m
-   where c.n > 1
-   order by c.n desc
-   limit 1;
   v_texts := array[v_query];
   if v_query ~* '^\s*(execute|fetch|move)\M' then
     v_texts := v_texts || array(select s.statement from pg_catalog.pg_prepared_statements s)
@@ -248,7 +267,7 @@ begin
 end
 $$;
 comment on function retention_internal._foreign_frame(text, text[]) is
-  'Internal. Another role''s code a reader answering by the session login''s rights is called from (a function frame neither pg-retention''s, a DO block nor the login''s own, or, without the login''s own function on the stack, a client statement — a prepared statement''s or a cursor''s for EXECUTE and FETCH — that names neither the outermost pg-retention routine on the stack nor one of p_names), described; NULL when there is none.';
+  'Internal. Another role''s code a reader answering by the session login''s rights is called from (a function frame neither pg-retention''s, a DO block nor the login''s own, the login''s own function nearest the reader running a statement that does not name it, or, without the login''s own function on the stack, a client statement — a prepared statement''s or a cursor''s for EXECUTE and FETCH — that names neither the outermost pg-retention routine on the stack nor one of p_names), described; NULL when there is none.';
 revoke all on function retention_internal._foreign_frame(text, text[]) from public;
 
 -- 42501 naming the frame _foreign_frame found (p_frame), if any.

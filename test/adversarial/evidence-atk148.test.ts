@@ -51,3 +51,37 @@ describe('decisions and records in an admin\'s name from the application\'s code
     expect(await q(`select actor is not null as a, db_user from retention.audit_log where action = 'backup_policy.dropped'`)).toEqual([{ a: true, db_user: `a8adm_${tag}` }]);
   });
 });
+
+// F1 (major): a rule on the application's table read erasure_requests_as_of (or
+// export_subject) when the admin's own function wrote a row to the table: the login's own
+// function on the stack exempted the whole call. The own function nearest the reader must
+// name it in the statement it runs now; a rule or a view in that statement leaves no frame.
+describe('a rule read through the admin\'s own function (atk148 F1)', () => {
+  it('is refused; the admin\'s own function that names the reader is answered', async () => {
+    const app = await login('a9app', 'retention_requester');
+    const adm = await login('a9adm', 'retention_admin');
+    const appRole = `a9app_${tag}`;
+    await q(`create schema a9 authorization ${appRole}`);
+    await q(`grant usage on schema a9 to a9adm_${tag}`);
+    await app.query(`create table a9.users (id int primary key, email text)`);
+    await app.query(`insert into a9.users values (1, 'ann@example.org'), (2, 'bob@example.org')`);
+    await app.query(`grant select, delete on a9.users to a9adm_${tag}`);
+    await adm.query(`select retention.request_erasure('a9.users', '2', 'grace.hopper@navy.mil')`);
+    await app.query(`create table a9.events (what text)`);
+    await app.query(`create table a9.stolen (what text)`);
+    await app.query(`grant insert on a9.events to a9adm_${tag}`);
+    await app.query(`create rule leak as on insert to a9.events do also
+                       insert into a9.stolen select r.requested_by from retention.erasure_requests_as_of(now()) r`);
+    await app.query(`create view a9.board as select r.requested_by from retention.erasure_requests_as_of(now()) r`);
+    await app.query(`grant select on a9.board to a9adm_${tag}`);
+    await q(`create schema a9own authorization a9adm_${tag}`);
+    await adm.query(`create function a9own.note(t text) returns void language plpgsql as $$ begin insert into a9.events values (t); end $$`);
+    await adm.query(`create function a9own.board() returns bigint language plpgsql as $$ begin return (select count(*) from a9.board); end $$`);
+    await adm.query(`create function a9own.mine() returns bigint language plpgsql as $$ begin return (select count(*) from retention.erasure_requests_as_of()); end $$`);
+    expect(await failure(adm.query(`select a9own.note('x')`))).toMatchObject({ code: '42501', message: expect.stringMatching(/does not name retention\.erasure_requests_as_of/) });
+    expect(await failure(adm.query(`select a9own.board()`))).toMatchObject({ code: '42501' });
+    expect(await count(db, 'a9.stolen')).toBe(0);
+    expect(await count(db, 'a9.events')).toBe(0);
+    expect((await adm.query(`select a9own.mine() as n`)).rows).toEqual([{ n: '1' }]);
+  });
+});
