@@ -459,10 +459,22 @@ language sql
 stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select string_agg(x.e, ' || ' order by x.attnum)
-    from (select a.attnum, retention_internal._value_pieces_sql(format('t.%I', a.attname), a.atttypid, p_skip) as e
+  select string_agg(x.e, ' || ' order by x.attnum, x.k)
+    from (select a.attnum, 0 as k, retention_internal._value_pieces_sql(format('t.%I', a.attname), a.atttypid, p_skip) as e
             from pg_catalog.pg_attribute a
-           where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped) x
+           where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped
+          union all
+          -- Spellings a message prints that the pieces do not: a bytea as its hex output
+          -- ('\x7a65...'; round atk150 F2, up to 1,000 bytes), a number without the zeros
+          -- of its scale (98765432.00 quoted as 98765432: F4).
+          select a.attnum, 1,
+                 case retention_internal._domain_base(a.atttypid)
+                   when 'bytea'::pg_catalog.regtype
+                   then pg_catalog.format('(case when pg_catalog.octet_length(t.%1$I) <= 1000 then array[pg_catalog.chr(92) || ''x'' || pg_catalog.encode(t.%1$I, ''hex'')] else ''{}''::pg_catalog.text[] end)', a.attname)
+                   else pg_catalog.format('(case when t.%1$I is null then ''{}''::pg_catalog.text[] else array[pg_catalog.trim_scale(t.%1$I)::pg_catalog.text] end)', a.attname) end
+            from pg_catalog.pg_attribute a
+           where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped
+             and retention_internal._domain_base(a.atttypid) in ('bytea'::pg_catalog.regtype, 'numeric'::pg_catalog.regtype)) x
    where x.e <> '''{}''::pg_catalog.text[]'
 $$;
 comment on function retention_internal._row_pieces_sql(regclass, text[]) is

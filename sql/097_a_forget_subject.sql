@@ -255,21 +255,38 @@ comment on function retention_internal._wide_values(text[], jsonb) is
   'Internal. Of a person''s values, those that identify on their own (an e-mail address, seven digits or more, several words not all pg-retention''s own): erased from every message, not only from those about the person''s tables.';
 revoke all on function retention_internal._wide_values(text[], jsonb) from public;
 
+-- A text's sha256 under the owner's secret key (retention_internal.row_hash_key: the key's
+-- text, then the text): evidence that a message said this, which only the owner can check.
+-- A plain sha256 of an erased message gave the person back to whoever may read the audit
+-- log: 'cannot remove user 4242424' is one of a few million texts to try (round atk150 F1).
+create or replace function retention_internal._keyed_digest(p_text text)
+returns text
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           (select x.k from retention_internal.row_hash_key x) || coalesce(p_text, ''), 'UTF8')), 'hex')
+$$;
+comment on function retention_internal._keyed_digest(text) is
+  'Internal. sha256 (hex) of the owner''s secret key (row_hash_key) and the text: a message''s digest in the audit log that no one without the key can test values against.';
+revoke all on function retention_internal._keyed_digest(text) from public;
+
 -- One message an erasure changed, for its erasure.messages_erased audit entry: the table,
 -- the column, the row (by what names it: a run, a failed row's run, batch and time) and a
--- sha256 of what it said. Null when the message is unchanged.
+-- keyed sha256 of what it said (_keyed_digest). Null when the message is unchanged.
 create or replace function retention_internal._message_entry(p_table text, p_column text, p_id jsonb, p_before text, p_after text)
 returns jsonb
 language sql
-immutable
+stable
 set search_path = pg_catalog, pg_temp
 as $$
   select case when p_before is distinct from p_after
               then pg_catalog.jsonb_build_object('table', p_table, 'column', p_column, 'id', p_id,
-                     'sha256_before', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(coalesce(p_before, ''), 'UTF8')), 'hex')) end
+                     'sha256_before', retention_internal._keyed_digest(p_before)) end
 $$;
 comment on function retention_internal._message_entry(text, text, jsonb, text, text) is
-  'Internal. An erasure.messages_erased entry for one changed message (table, column, row id, sha256 of the text before), or null when it did not change.';
+  'Internal. An erasure.messages_erased entry for one changed message (table, column, row id, keyed sha256 of the text before: _keyed_digest), or null when it did not change.';
 revoke all on function retention_internal._message_entry(text, text, jsonb, text, text) from public;
 
 -- Appends the erasure.messages_erased audit entry naming the messages an erasure changed
@@ -950,7 +967,7 @@ begin
           where o.ctid = t.ctid
             and (((%4$s) and pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2))
                  or pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($10))
-         returning %3$s as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.%2$I, ''UTF8'')), ''hex'') as before,
+         returning %3$s as id, retention_internal._keyed_digest(o.%2$I) as before,
                    o.%2$I is distinct from t.%2$I as changed)
        select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', m.id, ''sha256_before'', m.before) order by m.id), ''[]'')
          from m where m.changed',
@@ -977,7 +994,7 @@ begin
      where o.notification_id = n.notification_id
        and (pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
             or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
-    returning n.notification_id as id, pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(o.payload::text, 'UTF8')), 'hex') as before,
+    returning n.notification_id as id, retention_internal._keyed_digest(o.payload::text) as before,
               o.payload is distinct from n.payload as changed)
   select v_done || coalesce(jsonb_agg(jsonb_build_object('table', 'notifications', 'column', 'payload', 'id', m.id, 'sha256_before', m.before) order by m.id), '[]')
     into v_done

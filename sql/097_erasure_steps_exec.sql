@@ -242,7 +242,7 @@ begin
     jsonb_build_object('subject_hash', v_req.subject_hash, 'steps', jsonb_array_length(v_plan))
     || case when v_req.status_reason is not null
             then jsonb_build_object('prior_status', v_req.status,
-                                    'prior_status_reason_sha256', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_req.status_reason, 'UTF8')), 'hex'))
+                                    'prior_status_reason_sha256', retention_internal._keyed_digest(v_req.status_reason))
             else '{}' end);
   return 'in_progress';
   exception when query_canceled or others then

@@ -118,7 +118,7 @@ describe('an erasure and evidence about others (atk129)', () => {
     expect(await processed(req)).toBe('completed');
     const [proc] = await q(`select details from retention.audit_log where action = 'erasure.processing' and object_name = $1 order by audit_id desc limit 1`, [String(req)]);
     expect(proc!.details).toMatchObject({ prior_status: 'failed',
-      prior_status_reason_sha256: (await q(`select encode(sha256(convert_to($1, 'UTF8')), 'hex') as h`, [reason]))[0]!.h });
+      prior_status_reason_sha256: (await q(`select retention_internal._keyed_digest($1) as h`, [reason]))[0]!.h });
     const changed = (await q(`select details from retention.audit_log where action = 'erasure.messages_erased' and object_name = $1`, [String(req)]))
       .flatMap((r) => r.details.messages).filter((m: { table: string }) => m.table === 'notifications').length;
     const [done] = await q(`select details -> 'forgotten' as f from retention.audit_log where action = 'erasure.completed' and object_name = $1`, [String(req)]);
