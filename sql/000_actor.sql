@@ -101,6 +101,45 @@ $$;
 comment on function retention_internal._plain_text(text, integer) is
   'Internal. A program''s text as evidence keeps it: at most p_max characters, control (but line breaks and tabs), invisible and direction-changing characters replaced by U+FFFD.';
 
+-- The text of the client's statement the checks below read: current_query(), or for an
+-- EXECUTE the text of the prepared statement it names, for a FETCH or MOVE the text of the
+-- cursor it names (psql with FETCH_COUNT sends FETCH ... FROM _psql_cursor: round atk149
+-- F2). Only that one: any prepared statement or cursor of the session counted before, and
+-- the application's code can open one (F1). NULL when there is no client statement (a
+-- logical replication apply, a background worker: F4); an empty array when the named
+-- statement or cursor is not found.
+create or replace function retention_internal._client_statements()
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_query text := pg_catalog.current_query();
+  v_name  text;
+begin
+  if v_query is null then
+    return null;
+  end if;
+  if v_query ~* '^\s*execute\M' then
+    v_name := (pg_catalog.regexp_match(v_query, '^\s*execute\s+("(?:[^"]|"")+"|[^\s(;]+)', 'i'))[1];
+  elsif v_query ~* '^\s*(fetch|move)\M' then
+    v_name := (pg_catalog.regexp_match(v_query, '("(?:[^"]|"")+"|[^\s;"]+)\s*;?\s*$'))[1];
+  else
+    return array[v_query];
+  end if;
+  v_name := case when v_name ~ '^"' then pg_catalog.replace(pg_catalog.substr(v_name, 2, pg_catalog.length(v_name) - 2), '""', '"')
+                 else pg_catalog.lower(v_name) end;
+  if v_query ~* '^\s*execute\M' then
+    return array(select s.statement from pg_catalog.pg_prepared_statements s where s.name = v_name);
+  end if;
+  return array(select c.statement from pg_catalog.pg_cursors c where c.name = v_name);
+end
+$$;
+comment on function retention_internal._client_statements() is
+  'Internal. The client statement''s text for the callers'' checks: current_query(), or the named prepared statement''s (EXECUTE) or cursor''s (FETCH, MOVE) text; NULL without a client statement; empty when the name is not found.';
+revoke all on function retention_internal._client_statements() from public;
+
 -- 42501 unless the routine that calls this was called by a client's statement (or by
 -- another routine of the retention schemas): a decision a person takes (an approval, a
 -- hold, a policy's or a rule's change) is never made by code that ran inside their
@@ -125,7 +164,7 @@ declare
   v_ctx   text;
   v_frame text;
   v_outer text;
-  v_query text := pg_catalog.current_query();
+  v_texts text[] := retention_internal._client_statements();
 begin
   get diagnostics v_ctx = pg_context;
   -- Lines 1-3: this function, the statement that called it, the routine it guards.
@@ -148,8 +187,13 @@ begin
    where c.n >= 3
    order by c.n desc
    limit 1;
-  if v_outer is not null and v_query is not null
-     and v_query !~* ('(^|[^a-z0-9_$])' || v_outer || '("|\s)*\(') then
+  if v_outer is not null and v_texts is null then
+    raise exception 'cannot % without a client''s statement that calls retention.%', p_what, v_outer
+      using errcode = '42501',
+            hint = 'A decision is made by a statement of a person or of the worker, not by code a logical replication apply or a background worker runs.';
+  end if;
+  if v_outer is not null
+     and not exists (select from unnest(v_texts) t(q) where t.q ~* ('(^|[^a-z0-9_$])' || v_outer || '("|\s)*\(')) then
     raise exception 'cannot % from inside a statement that does not call retention.%', p_what, v_outer
       using errcode = '42501',
             hint = 'Call it in a statement of your own (psql, the CLI): a decision is not made by code that runs in your session on your behalf, such as a row security policy''s or a view''s function inlined into your query.';
@@ -191,8 +235,7 @@ declare
   v_ctx   text;
   v_own   boolean := false;
   v_outer text;
-  v_query text := pg_catalog.current_query();
-  v_texts text[];
+  v_texts text[] := retention_internal._client_statements();
   v_me    oid := (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user);
   v_sig   text;
   v_name  text;
@@ -252,13 +295,10 @@ begin
   if v_own then
     return null;
   end if;
-  v_texts := array[v_query];
-  if v_query ~* '^\s*(execute|fetch|move)\M' then
-    v_texts := v_texts || array(select s.statement from pg_catalog.pg_prepared_statements s)
-                       || array(select u.statement from pg_catalog.pg_cursors u);
+  if v_texts is null then
+    return 'code run without a client''s statement (a logical replication apply, a background worker)';
   end if;
-  if v_query is not null
-     and not exists (select from unnest(case when v_outer is not null then array[v_outer] else p_names end) x(name)
+  if not exists (select from unnest(case when v_outer is not null then array[v_outer] else p_names end) x(name)
                      cross join unnest(v_texts) t(q)
                       where t.q ~* ('(^|[^a-z0-9_$])' || x.name || '([^a-z0-9_$]|$)')) then
     return format('a statement that does not name retention.%s, such as a view''s', coalesce(v_outer, p_names[1]));
