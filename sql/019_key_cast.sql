@@ -17,20 +17,10 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
 declare
-  v_a oid := p_a;
-  v_b oid := p_b;
-  v_i integer := 0;
-begin
   -- A domain compares as its base type.
-  while v_i < 32 and exists (select from pg_catalog.pg_type t where t.oid = v_a and t.typtype = 'd') loop
-    select t.typbasetype into v_a from pg_catalog.pg_type t where t.oid = v_a;
-    v_i := v_i + 1;
-  end loop;
-  v_i := 0;
-  while v_i < 32 and exists (select from pg_catalog.pg_type t where t.oid = v_b and t.typtype = 'd') loop
-    select t.typbasetype into v_b from pg_catalog.pg_type t where t.oid = v_b;
-    v_i := v_i + 1;
-  end loop;
+  v_a oid := retention_internal._domain_base(p_a);
+  v_b oid := retention_internal._domain_base(p_b);
+begin
   if v_a = v_b then
     return null;
   end if;

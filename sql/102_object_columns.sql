@@ -334,8 +334,8 @@ begin
     raise exception '% takes part in table inheritance', v_rel
       using errcode = 'RT020', hint = 'Object columns cover ordinary and partitioned tables; an inherited table''s rows would go without their objects. Partition the table instead.';
   end if;
-  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null), a.attnum into v_type, v_attnum
-    from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
+  select format_type(retention_internal._domain_base(a.atttypid), null), a.attnum into v_type, v_attnum
+    from pg_catalog.pg_attribute a
    where a.attrelid = v_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped;
   if v_type is null then
     raise exception 'column % does not exist in %', coalesce(quote_ident(p_column), 'NULL'), v_rel
@@ -649,8 +649,8 @@ begin
       using errcode = 'RT020',
             hint = 'Object columns cover ordinary and partitioned tables: its rows would go without their objects. Remove the child (ALTER TABLE ... NO INHERIT), or unregister the column (retention.drop_object_column).';
   end if;
-  select format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null) into v_type
-    from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
+  select format_type(retention_internal._domain_base(a.atttypid), null) into v_type
+    from pg_catalog.pg_attribute a
    where a.attrelid = p_rel and a.attname = p_column and a.attnum > 0 and not a.attisdropped;
   if v_type is not null and v_type not in ('text', 'character varying') then
     raise exception 'cannot read object column % of %: it is % now, not text', p_column, p_rel, v_type

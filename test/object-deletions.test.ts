@@ -248,6 +248,14 @@ describe('object columns', () => {
                                   (select count(*) from pg_trigger where tgname like 'retention_objects_%')::int as trg,
                                   (select count(*) from retention.audit_log)::int as audit`);
     expect(after).toEqual(before);
+    // A key column's type counts with its domains resolved, however deep: a domain over a
+    // domain over text is a text column; the same over int is not.
+    await q(`create domain ob.k1 as text; create domain ob.k2 as ob.k1; create domain ob.i1 as int; create domain ob.i2 as ob.i1`);
+    await q(`create table ob.docs (id int primary key, k ob.k2, n ob.i2)`);
+    expect(await sqlState(q(`select retention.set_object_column('ob.docs', 'n', 'rec')`))).toBe('RT020');
+    await q(`select retention.set_object_column('ob.docs', 'k', 'rec')`);
+    expect(await count(db, `retention.object_columns where rel = 'ob.docs'::regclass`)).toBe(1);
+    await q(`select retention.drop_object_column('ob.docs', 'k')`);
     // Dropping one removes its triggers, audit-logged.
     await q(`select retention.drop_object_column('ob.transcripts', 'file_url')`);
     expect(await count(db, `pg_trigger where tgrelid = 'ob.transcripts'::regclass and tgname like 'retention_objects_%'`)).toBe(0);
