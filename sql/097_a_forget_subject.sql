@@ -743,6 +743,93 @@ comment on function retention_internal._escaped_forms(text, text) is
   'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks).';
 revoke all on function retention_internal._escaped_forms(text, text) from public;
 
+-- A message with the escapes a JSON writer may put in a string decoded: \uXXXX of any
+-- character (Go writes & < > as \u0026 \u003c \u003e, PHP's JSON_HEX_* options quotes
+-- and apostrophes, Python every character beyond ASCII; a surrogate pair as the one
+-- character) and \/ (PHP writes every slash so). A value quoted in such a message is
+-- found and erased in this form (round atk150 F3); NUL, a lone surrogate and, outside
+-- UTF8, a character beyond ASCII stay escaped. A backslash before the escape is not
+-- looked at: a message that spelt "\\u0026" is decoded too (more is erased, not less).
+create or replace function retention_internal._json_unescaped(p_text text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_out  text := '';
+  v_rest text := pg_catalog.replace(p_text, '\/', '/');
+  v_i    integer;
+  v_cp   integer;
+  v_lo   integer;
+  v_len  integer;
+  v_utf8 boolean := pg_catalog.getdatabaseencoding() = 'UTF8';
+begin
+  if p_text is null or pg_catalog.strpos(p_text, '\') = 0 then
+    return p_text;
+  end if;
+  v_i := pg_catalog.strpos(v_rest, '\u');
+  while v_i > 0 loop
+    v_out := v_out || pg_catalog.substr(v_rest, 1, v_i - 1);
+    if pg_catalog.substr(v_rest, v_i + 2, 4) ~ '^[0-9a-fA-F]{4}$' then
+      v_cp := ('x' || pg_catalog.substr(v_rest, v_i + 2, 4))::bit(16)::integer;
+      v_len := 6;
+      if v_cp between 55296 and 56319 and pg_catalog.substr(v_rest, v_i + 6, 2) = '\u'
+         and pg_catalog.substr(v_rest, v_i + 8, 4) ~ '^[dD][c-fC-F][0-9a-fA-F]{2}$' then
+        v_lo := ('x' || pg_catalog.substr(v_rest, v_i + 8, 4))::bit(16)::integer;
+        v_cp := 65536 + ((v_cp - 55296) << 10) + (v_lo - 56320);
+        v_len := 12;
+      end if;
+      if v_cp = 0 or v_cp between 55296 and 57343 or (v_cp > 127 and not v_utf8) then
+        v_out := v_out || pg_catalog.substr(v_rest, v_i, v_len);
+      else
+        v_out := v_out || pg_catalog.chr(v_cp);
+      end if;
+      v_rest := pg_catalog.substr(v_rest, v_i + v_len);
+    else
+      v_out := v_out || '\u';
+      v_rest := pg_catalog.substr(v_rest, v_i + 2);
+    end if;
+    v_i := pg_catalog.strpos(v_rest, '\u');
+  end loop;
+  return v_out || v_rest;
+end
+$$;
+comment on function retention_internal._json_unescaped(text) is
+  'Internal. A message with JSON''s \uXXXX escapes (surrogate pairs as one character) and \/ decoded; NUL, lone surrogates and, outside UTF8, characters beyond ASCII stay escaped. Erasures search messages in this form too.';
+revoke all on function retention_internal._json_unescaped(text) from public;
+
+-- Erases p_vals from a message (_erase_in, bare) as written and, where JSON escapes
+-- hide a value, as decoded (_json_unescaped): a message is rewritten in its decoded form
+-- only when a value was found there; else it is returned as it was.
+create or replace function retention_internal._erase_in_message(p_text text, p_vals text[])
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_as_is text := retention_internal._erase_in(p_text, p_vals, '[erased]', 'bare');
+  v_dec   text;
+  v_erased text;
+begin
+  if p_text is null or pg_catalog.strpos(p_text, '\') = 0 then
+    return v_as_is;
+  end if;
+  v_dec := retention_internal._json_unescaped(v_as_is);
+  if v_dec = v_as_is then
+    return v_as_is;
+  end if;
+  v_erased := retention_internal._erase_in(v_dec, p_vals, '[erased]', 'bare');
+  return case when v_erased = v_dec then v_as_is else v_erased end;
+end
+$$;
+comment on function retention_internal._erase_in_message(text, text[]) is
+  'Internal. A message with the values erased (_erase_in, bare), also where JSON escapes spell them (decoded then: _json_unescaped); the message as it was when none is found.';
+revoke all on function retention_internal._erase_in_message(text, text[]) from public;
+
 -- The values an erasure looks for that some message quotes: p_rows is a query whose
 -- column vs (text[]) holds the person's values (_row_pieces_sql over their rows, or the
 -- values a step kept). Each is looked for as written and as messages escape it (quote_literal
@@ -777,6 +864,10 @@ begin
       where p.note is not null or p.decision_comment is not null));
   if v_msgs = '' then
     return '{}';
+  end if;
+  -- As JSON writers escape it, decoded too (round atk150 F3).
+  if pg_catalog.strpos(v_msgs, '\') > 0 then
+    v_msgs := v_msgs || ' ' || retention_internal._json_unescaped(v_msgs);
   end if;
   -- A value is looked for in the messages only if its first four bytes occur there (a hash
   -- join with the messages' four-byte pieces, cut from their bytes: cutting text is slower
@@ -962,11 +1053,13 @@ begin
     execute format(
       'with m as (
          update retention.%1$I t
-            set %2$I = retention_internal._erase_in(t.%2$I, case when (%4$s) then $1 else $9 end, ''[erased]'', ''bare'')
+            set %2$I = retention_internal._erase_in_message(t.%2$I, case when (%4$s) then $1 else $9 end)
            from retention.%1$I o
+          cross join lateral (select pg_catalog.translate(pg_catalog.lower(
+                                       case when pg_catalog.strpos(o.%2$I, ''\'') > 0 then o.%2$I || '' '' || retention_internal._json_unescaped(o.%2$I)
+                                            else o.%2$I end collate retention_internal.fold), ''ς'', ''σ'') as low) x
           where o.ctid = t.ctid
-            and (((%4$s) and pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($2))
-                 or pg_catalog.translate(pg_catalog.lower(t.%2$I collate retention_internal.fold), ''ς'', ''σ'') like any ($10))
+            and (((%4$s) and x.low like any ($2)) or x.low like any ($10))
          returning %3$s as id, retention_internal._keyed_digest(o.%2$I) as before,
                    o.%2$I is distinct from t.%2$I as changed)
        select coalesce(jsonb_agg(jsonb_build_object(''table'', %1$L, ''column'', %2$L, ''id'', m.id, ''sha256_before'', m.before) order by m.id), ''[]'')
@@ -981,9 +1074,9 @@ begin
     update retention.notifications n
        set payload = n.payload
                      || case when n.payload ? 'error'
-                             then jsonb_build_object('error', retention_internal._erase_in(n.payload ->> 'error', s.vals, '[erased]', 'bare')) else '{}' end
+                             then jsonb_build_object('error', retention_internal._erase_in_message(n.payload ->> 'error', s.vals)) else '{}' end
                      || case when n.payload ? 'status_reason'
-                             then jsonb_build_object('status_reason', retention_internal._erase_in(n.payload ->> 'status_reason', s.vals, '[erased]', 'bare')) else '{}' end
+                             then jsonb_build_object('status_reason', retention_internal._erase_in_message(n.payload ->> 'status_reason', s.vals)) else '{}' end
       from retention.notifications o
      cross join lateral (select coalesce(o.run_id = any (v_sruns)
                                          or o.payload ->> 'request_id' = p_request::text or o.policy_name = any (v_pnames)
@@ -992,8 +1085,10 @@ begin
      cross join lateral (select case when k.mine then v_vals else v_wide end as vals,
                                 case when k.mine then v_pats else v_wpats end as pats) s
      where o.notification_id = n.notification_id
-       and (pg_catalog.translate(pg_catalog.lower((n.payload ->> 'error') collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
-            or pg_catalog.translate(pg_catalog.lower((n.payload ->> 'status_reason') collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
+       and (pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'error', retention_internal._json_unescaped(n.payload ->> 'error'))
+                                                  collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
+            or pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'status_reason', retention_internal._json_unescaped(n.payload ->> 'status_reason'))
+                                                     collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
     returning n.notification_id as id, retention_internal._keyed_digest(o.payload::text) as before,
               o.payload is distinct from n.payload as changed)
   select v_done || coalesce(jsonb_agg(jsonb_build_object('table', 'notifications', 'column', 'payload', 'id', m.id, 'sha256_before', m.before) order by m.id), '[]')

@@ -4,7 +4,9 @@
 // 4242424' was found among a few million tries, linking the request's token back to the
 // person. They are keyed by the owner's secret now (_keyed_digest). F2 (critical): a bytea
 // value quoted in another row's failure message as PostgreSQL prints it (hex) stayed. F4
-// (major): a number of the person's quoted without its scale's zeros stayed.
+// (major): a number of the person's quoted without its scale's zeros stayed. F3 (major):
+// a value quoted as a JSON writer escapes it (Go's \u0026 for &, \u0040, PHP's \/ for
+// every slash) stayed: messages are searched, and erased, with those escapes decoded too.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -50,6 +52,21 @@ describe('a completed erasure leaves none of the person in other rows\' messages
     const e = await failures();
     expect(e).toContain('household still has member');
     expect(e).not.toContain('98765432');
+  });
+
+  it('F3: a value quoted with JSON\'s escapes of ASCII characters (\\u0026, \\u0040, \\/, a surrogate pair) is erased', async () => {
+    await personQuotedByAnotherRow('z3', 'name text, email text, site text',
+                                   `'Zelda & Bo Quuxington', 'zelda.quux@example.org', 'https://zq.example.org/zelda/profile'`,
+                                   `'Other Person', 'other@example.com', 'https://example.com/other'`,
+                                   `format('{"to":"%s","mail":"%s","site":"%s","nick":"%s"}', replace(r.name, '&', '\\u0026'),
+                                           replace(r.email, '@', '\\u0040'), replace(r.site, '/', '\\/'), '\\ud83d\\ude00 Z-Bo')`);
+    const e = await failures();
+    expect(e).toContain('household still has member');
+    for (const gone of ['Quuxington', 'zelda.quux', 'example.org', 'zq.example']) expect([gone, e.includes(gone)]).toEqual([gone, false]);
+    // What the person's values did not spell is kept (decoded, as the message is rewritten).
+    expect(e).toContain('\u{1F600} Z-Bo');
+    const [entry] = await q<{ n: number }>(`select count(*)::int as n from retention.audit_log where action = 'erasure.messages_erased'`);
+    expect(entry!.n).toBeGreaterThan(0);
   });
 
   it('F1: the audit log\'s digests of erased messages cannot be tried against values: they are keyed', async () => {
