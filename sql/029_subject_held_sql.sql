@@ -3,10 +3,16 @@
 -- tables p_rels (all when NULL). Only those no longer declared matter (the hold rule reads declared ones).
 create or replace function retention_internal._held_keys_now(p_rels oid[])
 returns table (conrel oid, fk name[], confrel oid, ref name[])
-language sql
+language plpgsql
 stable
+rows 10
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
+begin
+  -- PL/pgSQL keeps the plan for the session: as a SQL function with settings, planning
+  -- this query took ~20 ms at every call on PostgreSQL 15 (an empty held_keys too).
+  return query
   select distinct x.conrel, fk.cols, y.confrel, ref.cols
     from retention_internal.held_keys h
     cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = h.conrel),
@@ -43,7 +49,8 @@ as $$
         from unnest(h.ref, h.ref_num) with ordinality u(n, k, o)) ref
    where x.conrel is not null and y.confrel is not null
      and (p_rels is null or x.conrel = any (p_rels))
-     and array_position(fk.cols, null) is null and array_position(ref.cols, null) is null
+     and array_position(fk.cols, null) is null and array_position(ref.cols, null) is null;
+end
 $$;
 comment on function retention_internal._held_keys_now(oid[]) is
   'Internal. The foreign keys recorded in held_keys as they resolve now (tables by OID or recorded name; columns by name and, in the same table, by number: each way a row), of the given tables (all when NULL).';
@@ -53,17 +60,40 @@ revoke all on function retention_internal._held_keys_now(oid[]) from public;
 -- OID, or by the name it had when recorded (a table rebuilt under it).
 create or replace function retention_internal._past_parents_now()
 returns table (rel oid, parent oid)
-language sql
+language plpgsql
 stable
+rows 100
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
-  select x.rel, y.parent
-    from retention_internal.past_parents p
-    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.rel),
-                                        retention_internal._rel_by_name(p.rel_name)) as rel) x
-    cross join lateral (select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.parent),
-                                        retention_internal._rel_by_name(p.parent_name)) as parent) y
-   where x.rel is not null and y.parent is not null
+begin
+  -- The names of tables gone by OID are looked up together, once each (a database that
+  -- dropped a thousand partitions has a thousand such edges: one catalog lookup each,
+  -- through a function call, was most of a batch's hold reach).
+  return query
+  with p as materialized (
+    select p.rel_name, p.parent_name,
+           (select c.oid from pg_catalog.pg_class c where c.oid = p.rel) as rel_oid,
+           (select c.oid from pg_catalog.pg_class c where c.oid = p.parent) as parent_oid
+      from retention_internal.past_parents p),
+  names as materialized (
+    select distinct u.nm, pg_catalog.parse_ident(u.nm, false) as pi
+      from p cross join lateral (values (case when p.rel_oid is null then p.rel_name end),
+                                        (case when p.parent_oid is null then p.parent_name end)) u(nm)
+     where u.nm is not null),
+  -- As _rel_by_name reads them: schema and table by name, no privilege check.
+  byname as materialized (
+    select m.nm, c.oid
+      from names m
+      join pg_catalog.pg_namespace n on n.nspname = m.pi[1]
+      join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = m.pi[2]
+     where pg_catalog.cardinality(m.pi) = 2)
+  select coalesce(p.rel_oid, r.oid), coalesce(p.parent_oid, q.oid)
+    from p
+    left join byname r on p.rel_oid is null and r.nm = p.rel_name
+    left join byname q on p.parent_oid is null and q.nm = p.parent_name
+   where coalesce(p.rel_oid, r.oid) is not null and coalesce(p.parent_oid, q.oid) is not null;
+end
 $$;
 comment on function retention_internal._past_parents_now() is
   'Internal. The partition and inheritance edges recorded in past_parents, each table by OID or by its recorded name; edges whose tables are gone are left out.';
@@ -80,7 +110,8 @@ stable
 set search_path = pg_catalog, pg_temp
 as $$
   -- Joined, not looked up per table: pg_constraint has no index on confrelid.
-  with recursive e(parent, child, step) as materialized (
+  with recursive pp as materialized (select * from retention_internal._past_parents_now()),
+  e(parent, child, step) as materialized (
     -- A key's table one level down; a table above or below in its partition or
     -- inheritance tree at the same level (their columns and keys are one another's).
     select c.confrelid, c.conrelid, 1 from pg_catalog.pg_constraint c where c.contype = 'f' and c.conparentid = 0
@@ -93,9 +124,9 @@ as $$
     -- And the trees they were in (past_parents): a partition detached from a declaring tree
     -- still holds the person's rows, and so do the rows that reference it (round atk79 F1).
     union all
-    select p.rel, p.parent, 0 from retention_internal._past_parents_now() p
+    select p.rel, p.parent, 0 from pp p
     union all
-    select p.parent, p.rel, 0 from retention_internal._past_parents_now() p
+    select p.parent, p.rel, 0 from pp p
   ),
   r(rel, d) as (
     select t.rel, 0 from unnest(retention_internal._declaring_tables()) t(rel)
