@@ -12,8 +12,11 @@ import { UsageError } from './errors.ts';
  * qualifies every retention name, so it needs nothing else on the path. */
 export const PINNED_SEARCH_PATH = 'pg_catalog, pg_temp';
 // Zone names read as zones, not as the abbreviations of a set a database or role setting
-// chose (round atk98 F1): what the SQL routines refuse in any other set.
-const PIN = '-c search_path=pg_catalog,pg_temp -c timezone_abbreviations=Default';
+// chose (round atk98 F1): what the SQL routines refuse in any other set. Dates and
+// intervals written as pg reads them back (ISO, postgres), whatever style a database or
+// role setting chose: `SQL, DMY` output read as ISO would give the runner other times, and
+// a time's text the CLI passes on is ISO 8601 with its offset (commands/types.ts instant).
+const PIN = '-c search_path=pg_catalog,pg_temp -c timezone_abbreviations=Default -c datestyle=ISO,MDY -c intervalstyle=postgres';
 
 /** The config with the search path pinned in the startup packet, after any options the
  * operator gave (PGOPTIONS, or `options=` in the URL, which pg would otherwise let win). */

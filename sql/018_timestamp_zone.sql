@@ -339,12 +339,15 @@ $$;
 comment on function retention_internal._period_start(timestamp, interval) is
   'Internal. The latest moment before which every moment''s period p_retain has ended by p_as_of, on one calendar (adding months clamps the date and keeps the time: not monotonic across days).';
 
--- A policy's cutoff at p_as_of: the period counted back on UTC's calendar and, for a
--- timestamp or date age column, on the calendar of every zone it is read in, whichever
--- is earliest. A wall clock's month or day is not UTC's: counted in UTC, a Tokyo row
--- written 1 March 08:00 went under '1 month' on 29 March, and across a fall-back '2 days'
--- ended an hour early on the column's clock (round atk132 F3). Each counted back so that
--- adding the period to a row's age never lands after p_as_of (_period_start).
+-- A policy's cutoff at p_as_of: the period counted back on UTC's calendar and on the
+-- calendar of every zone its age column is read or written in (_timestamp_zones),
+-- whichever is earliest. A wall clock's month or day is not UTC's: counted in UTC, a Tokyo
+-- row written 1 March 08:00 went under '1 month' on 29 March, and across a fall-back
+-- '2 days' ended an hour early on the column's clock (round atk132 F3). A timestamptz
+-- column too: it holds an instant, but the database's `created_at + interval '1 month'`
+-- counts on the database's zone's calendar, and a row went 21 hours before it in a Tokyo
+-- database (round atk153 F1). Each counted back so that adding the period to a row's age
+-- never lands after p_as_of (_period_start). Zones are read as zones, not abbreviations.
 create or replace function retention_internal._policy_cutoff(p_policy retention.policies, p_as_of timestamptz, p_retain interval)
 returns timestamptz
 language plpgsql
@@ -352,6 +355,7 @@ stable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 set timezone = 'UTC'
+set timezone_abbreviations = 'Default'
 as $$
 declare
   v_cut timestamptz := retention_internal._period_start(p_as_of at time zone 'UTC', p_retain) at time zone 'UTC';
@@ -359,9 +363,8 @@ declare
 begin
   -- Days and months only: hours are hours on any clock (a wall time's repeated hour is
   -- _local_cutoff_sql's to keep).
-  if (extract(year from p_retain) <> 0 or extract(month from p_retain) <> 0
-      or extract(day from p_retain) <> 0)
-     and retention_internal._column_type(p_policy.target, p_policy.age_column) in ('timestamp'::regtype, 'date'::regtype) then
+  if extract(year from p_retain) <> 0 or extract(month from p_retain) <> 0
+     or extract(day from p_retain) <> 0 then
     foreach z in array retention_internal._timestamp_zones(p_policy) loop
       v_cut := least(v_cut, retention_internal._period_start(p_as_of at time zone z, p_retain) at time zone z);
     end loop;
@@ -370,7 +373,7 @@ begin
 end
 $$;
 comment on function retention_internal._policy_cutoff(retention.policies, timestamptz, interval) is
-  'Internal. The cutoff of a policy at a moment for a period: the latest moment whose period has ended by then on UTC''s calendar and, for a timestamp or date age column and a period with days or months, on that of each zone it is read in (_timestamp_zones); the earliest.';
+  'Internal. The cutoff of a policy at a moment for a period: the latest moment whose period has ended by then on UTC''s calendar and, for a period with days or months, on that of each zone its age column is read or written in (_timestamp_zones, whatever the column''s type); the earliest.';
 
 -- SQL for a policy's cutoff ($1-style expression p_value) in its age column's own type:
 -- timestamptz as it is; timestamp and date as the wall time of _local_cutoff_sql (a date

@@ -142,13 +142,17 @@ describe('pg-retention CLI', () => {
     expect((await cli(['run'])).code).toBe(2);
     expect((await cli(['run', 'c2', '--max-rows', 'lots'])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);
-    // A value PostgreSQL cannot read as its type is asked wrongly too (atk33), with a hint.
+    // A time is ISO 8601, read by the CLI (not in the session's DateStyle: atk153 F2).
     const badDate = await cli(['run', 'c2', '--as-of', '2026-13-45']);
     expect(badDate.code).toBe(2);
-    expect(badDate.stderr).toMatch(/out of range: "2026-13-45" \[22008\]\nhint: /);
+    expect(badDate.stderr).toMatch(/--as-of "2026-13-45" is not a date or time pg-retention reads\nhint: give ISO 8601/);
     const badPeriod = await cli(['run', 'c2', '--as-of', 'soon']);
     expect(badPeriod.code).toBe(2);
-    expect(badPeriod.stderr).toMatch(/\[22007\]\nhint: a value given is not one PostgreSQL can read/);
+    expect(badPeriod.stderr).toMatch(/--as-of "soon" is not a date or time/);
+    // A value PostgreSQL cannot read as its type is asked wrongly too (atk33), with a hint.
+    const badInterval = await cli(['run', 'c2', '--time-budget', 'soon']);
+    expect(badInterval.code).toBe(2);
+    expect(badInterval.stderr).toMatch(/\[22007\]\nhint: a value given is not one PostgreSQL can read/);
     // The same class of error from an application's trigger while a run deletes is a failure.
     await makeEvents(db, 'app.c9', 20, 100);
     await db.q(`create function app.c9_bad() returns trigger language plpgsql security definer as $$ begin perform 'x'::int; return old; end $$`);

@@ -2,7 +2,7 @@
 // (notice policies: retention.set_inactive_accounts_policy). Each subcommand calls one routine.
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, output, str, instant } from './types.ts';
 
 export const accounts: Command = {
   name: 'accounts',
@@ -38,7 +38,7 @@ Examples:
           `select policy, tenant, row_key as account, last_activity_at as last_login_at, flagged_at,
                   act_after, days_left, status, close_reason
              from retention.flags($1, coalesce($2::timestamptz, now()), $3)`,
-          [str(values.policy) ?? null, str(values['as-of']) ?? null, values.all === true]);
+          [str(values.policy) ?? null, instant(values, 'as-of') ?? null, values.all === true]);
         await output(values, rows);
         return 0;
       }
@@ -47,7 +47,7 @@ Examples:
         if (!policy || !key) throw new UsageError(`accounts ${sub} needs the policy and the account id`, `pg-retention accounts ${sub} accounts.inactive 4711 --reason '...'`);
         const { rows } = sub === 'exempt'
           ? await db.query('select * from retention.exempt_row($1, $2, $3, $4::timestamptz)',
-              [policy, key, str(values.reason) ?? null, str(values.until) ?? null])
+              [policy, key, str(values.reason) ?? null, instant(values, 'until') ?? null])
           : await db.query('select * from retention.revoke_exemption($1, $2, $3)', [policy, key, str(values.reason) ?? null]);
         await output(values, rows);
         return 0;

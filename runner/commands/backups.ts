@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { BACKUP_ENV, backupStores, pruneBackups, settleMs } from '../backups.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, output, str, instant } from './types.ts';
 
 export const backups: Command = {
   name: 'backups',
@@ -52,7 +52,7 @@ Examples:
     if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`, `pg-retention backups ${sub} ${policy ?? ''}`.trim());
     if (sub === 'plan' && !str(values.listing)) throw new UsageError('backups plan needs --listing FILE (or - for standard input)', 'a JSON array of {"name", "taken_at"}');
     if (values.execute && sub !== 'prune') throw new UsageError('--execute belongs to backups prune', 'pg-retention backups prune main --execute');
-    const asOf = str(values['as-of']) ?? null;
+    const asOf = instant(values, 'as-of') ?? null;
     let listing: string | null = null;
     if (sub === 'plan') {
       const file = str(values.listing)!;

@@ -2,7 +2,7 @@
 // the command line. Each subcommand calls one routine.
 import { connect } from '../db.ts';
 import { EXIT, UsageError } from '../errors.ts';
-import { type Command, confirm, output, str } from './types.ts';
+import { type Command, confirm, output, str, instant } from './types.ts';
 
 export const erasure: Command = {
   name: 'erasure',
@@ -38,7 +38,7 @@ Examples:
         const { rows } = await db.query(
           `select request_id, subject_table::text, subject_hash, requested_by, due_at, status, reference
              from retention.request_erasure($1, $2, $3, $4::timestamptz, $5)`,
-          [table, id, str(values['requested-by']) ?? null, str(values.due) ?? null, str(values.reference) ?? null]);
+          [table, id, str(values['requested-by']) ?? null, instant(values, 'due') ?? null, str(values.reference) ?? null]);
         await output(values, rows);
         return 0;
       }
@@ -76,7 +76,7 @@ Examples:
       if (sub === 'list') {
         const { rows } = await db.query(
           `select request_id, subject_table, requested_by, requested_at, due_at, status, overdue, days_left
-             from retention.erasure_requests_as_of(coalesce($1::timestamptz, now()))`, [str(values['as-of']) ?? null]);
+             from retention.erasure_requests_as_of(coalesce($1::timestamptz, now()))`, [instant(values, 'as-of') ?? null]);
         await output(values, rows);
         return 0;
       }

@@ -1,7 +1,7 @@
 // pg-retention holds list | place | release: legal holds are placed by people, here or in psql.
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, output, str, instant } from './types.ts';
 
 export const holds: Command = {
   name: 'holds',
@@ -42,7 +42,7 @@ Examples:
         if (!scope || !value) throw new UsageError('holds place needs a scope and a value', "pg-retention holds place subject 42 --reason '...'");
         const [row] = (await db.query(
           'select * from retention.place_hold($1, $2, $3, $4, $5::timestamptz)',
-          [scope, value, str(values.reason) ?? null, str(values.case) ?? null, str(values['expires-at']) ?? null])).rows;
+          [scope, value, str(values.reason) ?? null, str(values.case) ?? null, instant(values, 'expires-at') ?? null])).rows;
         await output(values, [row]);
         return 0;
       }

@@ -6,7 +6,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { describeSchedule } from '../cron.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
-import { type Command, output, str, type Values } from './types.ts';
+import { type Command, output, str, type Values, instant } from './types.ts';
 
 async function query(values: Values, text: string, params: unknown[] = []) {
   const db = await connect(str(values['database-url']));
@@ -34,7 +34,7 @@ Example:
   pg-retention preview events.partitions --partitions`,
   options: { 'as-of': { type: 'string' }, partitions: { type: 'boolean' } },
   run: async (values, [policy]) => {
-    const asOf = str(values['as-of']) ?? null;
+    const asOf = instant(values, 'as-of') ?? null;
     if (values.partitions) {
       if (!policy) throw new UsageError('--partitions needs a policy name', 'pg-retention preview <policy> --partitions');
       await output(values, await query(values,

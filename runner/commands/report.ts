@@ -4,14 +4,14 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { FORMATS, type Format, render, type Report } from '../report.ts';
-import { type Command, str } from './types.ts';
+import { type Command, str, instant } from './types.ts';
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 /** The period [from, to) of --month YYYY-MM (UTC), or of --from/--to. */
 export function period(values: Record<string, string | boolean | undefined>, now = new Date()): { from: string; to: string; month: string | null } {
   const m = str(values.month);
-  const from = str(values.from), to = str(values.to);
+  const from = instant(values, 'from'), to = instant(values, 'to');
   if (m !== undefined && (from !== undefined || to !== undefined)) {
     throw new UsageError('give --month or --from/--to, not both', 'pg-retention report --month 2026-11');
   }

@@ -3,7 +3,7 @@
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { Progress } from '../progress.ts';
-import { type Command, output, str } from './types.ts';
+import { type Command, output, str, instant } from './types.ts';
 
 export const run: Command = {
   name: 'run',
@@ -61,10 +61,10 @@ Examples:
     let failure: unknown;
     try {
       if (values.all) {
-        await db.query('call retention.run_all($1, $2::timestamptz)', [dryRun, str(values['as-of']) ?? null]);
+        await db.query('call retention.run_all($1, $2::timestamptz)', [dryRun, instant(values, 'as-of') ?? null]);
       } else {
         await db.query('call retention.run($1, $2, $3::timestamptz, $4::bigint, $5::interval, $6)', [
-          policy, dryRun, str(values['as-of']) ?? null, maxRows ?? null, str(values['time-budget']) ?? null, Boolean(values.force),
+          policy, dryRun, instant(values, 'as-of') ?? null, maxRows ?? null, str(values['time-budget']) ?? null, Boolean(values.force),
         ]);
       }
     } catch (err) {
