@@ -116,6 +116,11 @@ export interface PlanResult { changes: Change[]; fingerprint: string }
 
 export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: PlanOptions): Promise<PlanResult> {
   const { spec } = file;
+  // Apply plans first, counting in a transaction that cannot commit: a policy whose
+  // predicate fails on a row of its table ('note::int > 0' and a note 'abc') refuses the
+  // file there, with nothing applied. Counted after the commit, the error came once the
+  // file (and --prune's removals) was in, and apply said it had failed (round atk152 F1).
+  const counted = opts.apply ? (await planOrApply(db, file, { ...opts, apply: false })).changes : [];
   await db.query('begin');
   // A plan's transaction can never commit and appends nothing to the audit log, so it
   // holds no lock on the chain while it counts (holds and runs go on meanwhile).
@@ -201,13 +206,24 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: Pla
       if (c.object !== 'policy' || !ea || c.kind === 'removed' || c.kind === 'database_only') continue;
       c.schedule = describeSchedule(ea.schedule, ea.time_zone);
       if (!opts.apply) {
-        c.would_affect = await wouldAffect(db, c.name);
+        try {
+          await db.query('savepoint w');
+          c.would_affect = await wouldAffect(db, c.name);
+        } catch (err) {
+          await db.query('rollback to savepoint w');
+          const e = err as { code?: string; message: string };
+          const i = spec.policies.findIndex((p) => p.name === c.name);
+          const where = i < 0 ? `policy ${c.name}` : `${file.path}:${file.lineOf(spec.policies[i]!.predicate !== undefined ? ['policies', i, 'predicate'] : ['policies', i])}: policies[${i}]${spec.policies[i]!.predicate !== undefined ? '.predicate' : ''}`;
+          problems.push(`${where}: cannot be evaluated on the rows of its table: ${e.message}${e.code ? ` [${e.code}]` : ''} — a run would fail on that row; change the predicate so that it holds or fails for every row (guard a cast: note ~ '^[0-9]+$' and note::int > 0)`);
+          continue;
+        }
         const ceiling = Number(after.objects.get(`policy:${c.name}`)?.max_rows_per_run ?? 0);
         if (c.would_affect !== null && ceiling > 0 && Number(c.would_affect) > ceiling) {
           c.warnings.push(`the next run will be refused: it would affect ${c.would_affect} rows, over its ceiling of ${ceiling} (max_rows_per_run)`);
         }
       }
     }
+    if (problems.length > 0) throw new PolicyFileError(problems);
     if (opts.expect !== undefined && essence(opts.expect) !== essence(changes)) {
       throw new StalePlanError(opts.planFile ?? 'the saved plan', 'applying it now would make other changes than it shows');
     }
@@ -215,12 +231,17 @@ export async function planOrApply(db: pg.ClientBase, file: LoadedFile, opts: Pla
     const inherited = changes.filter((c) => c.kind === 'inherited');
     if (!opts.apply && inherited.length > 0) {
       await db.query('rollback to savepoint start');
-      for (const c of inherited) c.would_affect_before = await wouldAffect(db, c.name);
+      for (const c of inherited) c.would_affect_before = await wouldAffect(db, c.name).catch(() => null);
     }
     await db.query(opts.apply ? 'commit' : 'rollback');
-    // Applied: counted after the commit, so the audit chain is not held while counting.
+    // Applied: the counts of the plan made just before (the audit chain is not held while
+    // counting; a count that fails refused the file there).
     if (opts.apply) {
-      for (const c of changes) if (c.object === 'policy' && isChange(c) && c.kind !== 'removed') c.would_affect = await wouldAffect(db, c.name);
+      for (const c of changes) {
+        if (c.object === 'policy' && isChange(c) && c.kind !== 'removed') {
+          c.would_affect = counted.find((x) => x.object === c.object && x.name === c.name)?.would_affect ?? null;
+        }
+      }
     }
     const order = { default: 0, policy: 1 } as const;
     changes.sort((a, b) => order[a.object] - order[b.object] || a.name.localeCompare(b.name));

@@ -65,12 +65,26 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
   return parsePolicyFile(text, path);
 }
 
+/** The largest policy file read (4 MiB). */
+export const MAX_FILE_BYTES = 4 * 1048576;
+
 /** A policy file's text, checked as loadPolicyFile checks it (path names it in errors). */
 export function parsePolicyFile(text: string, path: string): LoadedFile {
+  // A file of hundreds of thousands of policies took minutes and gigabytes to plan, with no
+  // word (round atk152 F6); a real one is kilobytes.
+  const size = Buffer.byteLength(text);
+  if (size > MAX_FILE_BYTES) {
+    throw new PolicyFileError([`${path}:1: (file): ${size} bytes, more than the ${MAX_FILE_BYTES / 1048576} MiB pg-retention reads in a policy file — set periods by schema (defaults.schemas) rather than a policy per table`]);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new PolicyFileError(doc.errors.map((e) => `${path}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
+  }
+  // A tag the parser does not know (`retain: !whatever 30 days`) is a warning to it, and
+  // the value was read as if untagged: refused, as the file may not mean what it says.
+  if (doc.warnings.length > 0) {
+    throw new PolicyFileError(doc.warnings.map((e) => `${path}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]} — remove the tag (policy files use plain YAML values)`));
   }
   const lineOf = (p: (string | number)[]): number => {
     for (let n = p.length; n >= 0; n--) {
@@ -93,6 +107,14 @@ export function parsePolicyFile(text: string, path: string): LoadedFile {
   // not applied, then pruned; round atk83 F2). Refused, naming the line.
   const proto: string[] = [];
   visit(doc, {
+    Scalar(_, node) {
+      // PostgreSQL text cannot hold a NUL ("\0" in a double-quoted value): refused at its
+      // line, not as the database's encoding error on the policy (round atk152 F4).
+      if (typeof node.value === 'string' && node.value.includes('\u0000')) {
+        const at = node.range ? lines.linePos(node.range[0]).line : 1;
+        proto.push(`${path}:${at}: a value holds a NUL character (\\0) — PostgreSQL text cannot store it; remove it`);
+      }
+    },
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.value === '__proto__') {
         const at = pair.key.range ? lines.linePos(pair.key.range[0]).line : 1;
@@ -101,12 +123,20 @@ export function parsePolicyFile(text: string, path: string): LoadedFile {
     },
   });
   if (proto.length > 0) throw new PolicyFileError(proto);
+  // The parser refuses aliases that expand past a limit (a "billion laughs" file): said
+  // as the file's problem, not as a crash (round atk152 F4).
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    throw new PolicyFileError([`${path}:1: (file): ${(err as Error).message} — write the values out instead of nesting aliases (*name) of aliases`]);
+  }
   // An empty file (or one of comments only) is a mistake, not a file that declares no
   // policies: applied with --prune it would drop every policy.
-  if (doc.toJS() == null) {
+  if (value == null) {
     throw new PolicyFileError([`${path}:1: (file): the file is empty — declare the policies (write "policies: []" to declare none)`]);
   }
-  const parsed = fileSchema.safeParse(doc.toJS());
+  const parsed = fileSchema.safeParse(value);
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

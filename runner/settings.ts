@@ -31,7 +31,12 @@ export interface Setting {
 
 const UNITS = 'microseconds?|milliseconds?|seconds?|minutes?|hours?|days?|weeks?|months?|years?';
 const DURATION = new RegExp(`^\\s*(\\d+\\s*(${UNITS})\\s*)+$`, 'i');
-export const duration = z.string().refine((s) => DURATION.test(s) && !/^\s*0+\s*\D/.test(s), {
+// Each unit once: PostgreSQL refuses "30 days 1 days" (round atk152 F4).
+const unitsOnce = (s: string): boolean => {
+  const units = [...s.toLowerCase().matchAll(new RegExp(`(${UNITS})`, 'g'))].map((m) => m[1]!.replace(/s$/, ''));
+  return new Set(units).size === units.length;
+};
+export const duration = z.string().refine((s) => DURATION.test(s) && !/^\s*0+\s*\D/.test(s) && unitsOnce(s), {
   error: (i) => `${JSON.stringify(i.input)} is not a positive duration — use e.g. "30 days", "6 months" or "1 year"`,
 });
 const cron = z.string().check((ctx) => {

@@ -20,7 +20,23 @@ begin
   -- Again: this transaction began at the caller's isolation (repeatable read, say), and
   -- what follows reads application tables at read committed only (_check_planner_code).
   commit;
-  foreach v_name in array coalesce(p_names, '{}') loop
+  -- A list with a name no policy has, or a NULL, is refused before anything runs: a typo
+  -- in the DBA's list went by as a warning while the other names ran (round atk152 F3). A
+  -- policy dropped once the loop began is still only said (below), and so is one dropped
+  -- since run_all or run_due made their list (p_only_enabled).
+  if p_names is null or pg_catalog.array_position(p_names, null) is not null then
+    perform retention.unpin_session();
+    raise exception 'run_policies needs a list of policy names, without NULLs'
+      using errcode = 'RT022', hint = 'CALL retention.run_policies(array[''name'', ...]); CALL retention.run_all() runs every enabled policy. Nothing was run.';
+  end if;
+  select x.n into v_name from unnest(p_names) x(n)
+   where not p_only_enabled and not exists (select from retention.policies p where pg_catalog.texteq(p.name, x.n)) limit 1;
+  if found then
+    perform retention.unpin_session();
+    raise exception 'policy % does not exist', pg_catalog.quote_literal(v_name)
+      using errcode = 'RT008', hint = 'SELECT name FROM retention.effective_policies lists the policies. Nothing was run.';
+  end if;
+  foreach v_name in array p_names loop
     -- run_all and run_due: a policy disabled since the list was made (an emergency stop)
     -- is left alone when its turn comes.
     if p_only_enabled and not exists (select from retention.policies x
@@ -79,7 +95,7 @@ begin
 end
 $$;
 comment on procedure retention.run_policies(text[], boolean, timestamptz, boolean) is
-  'Runs the named policies in order, each isolated: a refusal or failure of one is recorded in its run and does not stop the others (run_all and run_due call it); p_only_enabled: skip one disabled by the time its turn comes.';
+  'Runs the named policies in order, each isolated: a refusal or failure of one is recorded in its run and does not stop the others (run_all and run_due call it); p_only_enabled: skip one disabled by the time its turn comes. A NULL list or name (RT022) or, unless p_only_enabled, a name no policy has (RT008) is refused before anything runs.';
 
 -- Runs every enabled policy in name order.
 create or replace procedure retention.run_all(

@@ -11,6 +11,7 @@ import { ARCHIVE_ENV, archiveSetup, requireRing } from '../archive/config.ts';
 import { open as openSealed, seal } from '../archive/envelope.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
+import { StorageError } from '../archive/storage.ts';
 import { writeNew } from '../new-file.ts';
 import { type Command, str } from './types.ts';
 
@@ -40,6 +41,19 @@ const CELLS = `
 
 /** A table's name as a safe file name (it may hold anything, "/../" included). */
 const fileName = (table: string) => table.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_');
+
+/** --out: a new or empty directory, made readable by its owner only; anything else is a
+ * usage error that names it (a file there gave Node's EEXIST: round atk152 F2). */
+async function emptyDir(out: string): Promise<void> {
+  try {
+    await mkdir(out, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `${out} is a file, not a directory` : `cannot make the directory ${out}: ${(err as Error).message}`,
+      'give --out an empty or new directory');
+  }
+  if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
+}
 
 export const exportSubject: Command = {
   name: 'export',
@@ -84,14 +98,20 @@ Examples:
         throw new UsageError('--open takes no table, id, --format csv or --to-storage', 'pg-retention export --open OBJECT [--out DIR]');
       }
       const setup = archiveSetup();
-      const doc = gunzipSync(openSealed(await setup.target.get(openKey), requireRing(setup))).toString('utf8');
+      const sealed = await setup.target.get(openKey).catch((err: unknown) => {
+        // A key that names nothing there is the caller's mistake (a store that fails is not).
+        if (err instanceof StorageError && /is not in/.test(err.message)) {
+          throw new UsageError(err.message, 'give the key export --to-storage printed (exports/<date>/<id>.json.gz.sealed), in the storage target it was written to (PG_RETENTION_STORAGE)');
+        }
+        throw err;
+      });
+      const doc = gunzipSync(openSealed(sealed, requireRing(setup))).toString('utf8');
       const out = str(values.out);
       if (!out) {
         console.log(doc);
         return 0;
       }
-      await mkdir(out, { recursive: true, mode: 0o700 });
-      if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
+      await emptyDir(out);
       await writeNew(path.join(out, 'subject-export.json'), doc + '\n');
       console.log(`wrote ${path.join(out, 'subject-export.json')}`);
       return 0;
@@ -109,8 +129,7 @@ Examples:
     if (out) {
       // A new or empty directory: an export never writes through files or links already
       // there (another user could have laid them out), and leaves no mix with older files.
-      await mkdir(out, { recursive: true, mode: 0o700 });
-      if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
+      await emptyDir(out);
     }
     // The storage target and keys first: a configuration error exports nothing.
     const storage = values['to-storage'] ? archiveSetup() : null;
