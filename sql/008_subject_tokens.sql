@@ -80,10 +80,19 @@ begin
         -- Any sigma for any sigma: case-insensitive matching takes Σ for σ, not for ς
         -- (round atk107 F2). Letters are letters in every script (fold): under a database
         -- collation of C a Greek letter was escaped.
-        r := pg_catalog.regexp_replace(r collate retention_internal.fold, '(?<![[:alnum:]_.@+-])'
+        -- A number (a key) is cut out of a longer token that is not a number: a path
+        -- /users/4242424.json, user_4242424, cust-4242424 (round atk151 F4), not out of
+        -- digits grouped as one number (0113 496-1234). An address is cut out of a name
+        -- it is glued to with _ (…@example.org_2026.json).
+        r := pg_catalog.regexp_replace(r collate retention_internal.fold,
+                                       case when v ~ '^[0-9]+$' then '(?<![[:digit:]])(?<![[:digit:]][-. ,/])'
+                                            when pg_catalog.strpos(v, '@') > 0 then '(?<![[:alnum:]_.%+-])'
+                                            else '(?<![[:alnum:]_.@+-])' end
                                           || pg_catalog.regexp_replace(pg_catalog.regexp_replace(v collate retention_internal.fold, '([^[:alnum:][:space:]])', '\\\1', 'g'),
                                                                     '\\?[σςΣ]', '[σςΣ]', 'g')
-                                          || '(?![[:alnum:]_@-])(?![.][[:alnum:]])',
+                                          || case when v ~ '^[0-9]+$' then '(?![[:digit:]])(?![-. ,/][[:digit:]])'
+                                                  when pg_catalog.strpos(v, '@') > 0 then '(?![[:alnum:]@-])(?![.][[:alnum:]])'
+                                                  else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end,
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
         v_low := null;
       when 'word' then

@@ -743,14 +743,15 @@ comment on function retention_internal._escaped_forms(text, text) is
   'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks).';
 revoke all on function retention_internal._escaped_forms(text, text) from public;
 
--- A message with the escapes a JSON writer may put in a string decoded: \uXXXX of any
--- character (Go writes & < > as \u0026 \u003c \u003e, PHP's JSON_HEX_* options quotes
--- and apostrophes, Python every character beyond ASCII; a surrogate pair as the one
--- character) and \/ (PHP writes every slash so). A value quoted in such a message is
--- found and erased in this form (round atk150 F3); NUL, a lone surrogate and, outside
--- UTF8, a character beyond ASCII stay escaped. A backslash before the escape is not
--- looked at: a message that spelt "\\u0026" is decoded too (more is erased, not less).
-create or replace function retention_internal._json_unescaped(p_text text)
+-- One level of the escapes programs write into a message, decoded, in one pass (linear:
+-- a quadratic first version took minutes over a 240 KB message of escapes the application
+-- raised, and every erasure with it; round atk151 F7): JSON's and most languages'
+-- backslash escapes (\uXXXX with surrogate pairs as one character, \" \' \/ \\ \n \t \r
+-- \b \f, \xHH as that character; a backslash before other punctuation dropped), and HTML's
+-- entities (&#64; &#x40; &amp; &lt; &gt; &quot; &apos; &nbsp;). NUL, a lone surrogate and,
+-- outside UTF8, a character beyond ASCII stay as written.
+drop function if exists retention_internal._json_unescaped(text);
+create or replace function retention_internal._unescape_once(p_text text)
 returns text
 language plpgsql
 immutable
@@ -758,51 +759,148 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
 declare
-  v_out  text := '';
-  v_rest text := pg_catalog.replace(p_text, '\/', '/');
-  v_i    integer;
-  v_cp   integer;
-  v_lo   integer;
-  v_len  integer;
-  v_utf8 boolean := pg_catalog.getdatabaseencoding() = 'UTF8';
+  v_utf8    boolean := pg_catalog.getdatabaseencoding() = 'UTF8';
+  v_out     text[] := '{}';
+  v_p       text;
+  v_c       text;
+  v_e       text;
+  v_cp      integer;
+  v_high    text;          -- a high surrogate's piece, waiting for its low half
+  v_first   boolean := true;
+  v_literal boolean := false;
+  v_text    text := p_text;
 begin
-  if p_text is null or pg_catalog.strpos(p_text, '\') = 0 then
-    return p_text;
+  if v_text is null then
+    return null;
   end if;
-  v_i := pg_catalog.strpos(v_rest, '\u');
-  while v_i > 0 loop
-    v_out := v_out || pg_catalog.substr(v_rest, 1, v_i - 1);
-    if pg_catalog.substr(v_rest, v_i + 2, 4) ~ '^[0-9a-fA-F]{4}$' then
-      v_cp := ('x' || pg_catalog.substr(v_rest, v_i + 2, 4))::bit(16)::integer;
-      v_len := 6;
-      if v_cp between 55296 and 56319 and pg_catalog.substr(v_rest, v_i + 6, 2) = '\u'
-         and pg_catalog.substr(v_rest, v_i + 8, 4) ~ '^[dD][c-fC-F][0-9a-fA-F]{2}$' then
-        v_lo := ('x' || pg_catalog.substr(v_rest, v_i + 8, 4))::bit(16)::integer;
-        v_cp := 65536 + ((v_cp - 55296) << 10) + (v_lo - 56320);
-        v_len := 12;
+  -- Pieces between backslashes, each read once and appended in place (array_append of
+  -- the variable itself: no copy of what is built so far).
+  if pg_catalog.strpos(v_text, '\') > 0 then
+    foreach v_p in array pg_catalog.string_to_array(v_text, '\') loop
+      if v_first or v_literal then
+        v_out := pg_catalog.array_append(v_out, v_p);
+        v_first := false;
+        v_literal := false;
+        continue;
       end if;
-      if v_cp = 0 or v_cp between 55296 and 57343 or (v_cp > 127 and not v_utf8) then
-        v_out := v_out || pg_catalog.substr(v_rest, v_i, v_len);
+      if v_high is not null then
+        if v_p ~ '^u[dD][c-fC-F][0-9a-fA-F]{2}' then
+          v_cp := 65536 + ((('x' || pg_catalog.substr(v_high, 2, 4))::bit(16)::integer - 55296) << 10)
+                  + (('x' || pg_catalog.substr(v_p, 2, 4))::bit(16)::integer - 56320);
+          v_e := case when v_utf8 then pg_catalog.chr(v_cp) else '\' || v_high || '\' || pg_catalog.substr(v_p, 1, 5) end
+                 || pg_catalog.substr(v_p, 6);
+          v_out := pg_catalog.array_append(v_out, v_e);
+          v_high := null;
+          continue;
+        end if;
+        v_out := pg_catalog.array_append(v_out, '\' || v_high);
+        v_high := null;
+      end if;
+      v_c := pg_catalog.substr(v_p, 1, 1);
+      if v_p = '' then
+        -- \\ : a backslash; the piece after it is text, not an escape.
+        v_e := '\';
+        v_literal := true;
+      elsif v_c = 'u' and pg_catalog.substr(v_p, 2, 4) ~ '^[0-9a-fA-F]{4}$' then
+        v_cp := ('x' || pg_catalog.substr(v_p, 2, 4))::bit(16)::integer;
+        if v_cp between 55296 and 56319 and pg_catalog.length(v_p) = 5 then
+          v_high := v_p;
+          continue;
+        end if;
+        v_e := case when v_cp = 0 or v_cp between 55296 and 57343 or (v_cp > 127 and not v_utf8)
+                    then '\' || pg_catalog.substr(v_p, 1, 5) else pg_catalog.chr(v_cp) end
+               || pg_catalog.substr(v_p, 6);
+      elsif v_c = 'x' and pg_catalog.substr(v_p, 2, 2) ~ '^[0-9a-fA-F]{2}$' then
+        v_cp := ('x' || pg_catalog.substr(v_p, 2, 2))::bit(8)::integer;
+        v_e := case when v_cp = 0 or (v_cp > 127 and not v_utf8) then '\' || pg_catalog.substr(v_p, 1, 3)
+                    else pg_catalog.chr(v_cp) end
+               || pg_catalog.substr(v_p, 4);
+      elsif v_c in ('n', 't', 'r', 'b', 'f') then
+        v_e := case v_c when 'n' then E'\n' when 't' then E'\t' when 'r' then E'\r' when 'b' then E'\b' else E'\f' end
+               || pg_catalog.substr(v_p, 2);
+      elsif v_c ~ '^[[:punct:]]$' then
+        v_e := v_p;
       else
-        v_out := v_out || pg_catalog.chr(v_cp);
+        v_e := '\' || v_p;
       end if;
-      v_rest := pg_catalog.substr(v_rest, v_i + v_len);
-    else
-      v_out := v_out || '\u';
-      v_rest := pg_catalog.substr(v_rest, v_i + 2);
+      v_out := pg_catalog.array_append(v_out, v_e);
+    end loop;
+    if v_high is not null then
+      v_out := pg_catalog.array_append(v_out, '\' || v_high);
     end if;
-    v_i := pg_catalog.strpos(v_rest, '\u');
-  end loop;
-  return v_out || v_rest;
+    v_text := pg_catalog.array_to_string(v_out, '');
+  end if;
+  if pg_catalog.strpos(v_text, '&') > 0 then
+    v_out := '{}';
+    v_first := true;
+    foreach v_p in array pg_catalog.string_to_array(v_text, '&') loop
+      if v_first then
+        v_out := pg_catalog.array_append(v_out, v_p);
+        v_first := false;
+        continue;
+      end if;
+      if v_p ~ '^#[0-9]{1,7};' then
+        v_cp := pg_catalog.substr(v_p, 2, pg_catalog.strpos(v_p, ';') - 2)::integer;
+      elsif v_p ~ '^#[xX][0-9a-fA-F]{1,6};' then
+        v_cp := ('x' || pg_catalog.lpad(pg_catalog.substr(v_p, 3, pg_catalog.strpos(v_p, ';') - 3), 8, '0'))::bit(32)::integer;
+      elsif v_p ~ '^(amp|lt|gt|quot|apos|nbsp);' then
+        v_cp := case pg_catalog.split_part(v_p, ';', 1) when 'amp' then 38 when 'lt' then 60 when 'gt' then 62
+                                                        when 'quot' then 34 when 'apos' then 39 else 160 end;
+      else
+        v_cp := null;
+      end if;
+      if v_cp is null or v_cp = 0 or v_cp > 1114111 or v_cp between 55296 and 57343 or (v_cp > 127 and not v_utf8) then
+        v_e := '&' || v_p;
+      else
+        v_e := pg_catalog.chr(v_cp) || pg_catalog.substr(v_p, pg_catalog.strpos(v_p, ';') + 1);
+      end if;
+      v_out := pg_catalog.array_append(v_out, v_e);
+    end loop;
+    v_text := pg_catalog.array_to_string(v_out, '');
+  end if;
+  return v_text;
 end
 $$;
-comment on function retention_internal._json_unescaped(text) is
-  'Internal. A message with JSON''s \uXXXX escapes (surrogate pairs as one character) and \/ decoded; NUL, lone surrogates and, outside UTF8, characters beyond ASCII stay escaped. Erasures search messages in this form too.';
-revoke all on function retention_internal._json_unescaped(text) from public;
+comment on function retention_internal._unescape_once(text) is
+  'Internal. One level of backslash escapes (JSON''s, \xHH, a backslash before punctuation) and HTML entities (numeric, amp lt gt quot apos nbsp) decoded, in one pass.';
+revoke all on function retention_internal._unescape_once(text) from public;
 
--- Erases p_vals from a message (_erase_in, bare) as written and, where JSON escapes
--- hide a value, as decoded (_json_unescaped): a message is rewritten in its decoded form
--- only when a value was found there; else it is returned as it was.
+-- A message as an erasure also reads it: escapes decoded (_unescape_once) until nothing
+-- changes, up to three levels (an answer that echoes a JSON body inside its own JSON:
+-- zelda.quux\\u0040example.org; round atk151 F1), and every run of blanks (a line break,
+-- a tab, two spaces, a no-break space) read as one space (a name wrapped across lines:
+-- round atk151 F3). A value quoted in such a message is found and erased in this form.
+-- The message itself when it has nothing of these (the usual case, tested without a call).
+create or replace function retention_internal._message_view(p_text text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v    text := p_text;
+  v_in text;
+begin
+  -- A backslash, an ampersand, a blank other than one space.
+  if v is null or v !~ '[\\&]|[^ [:graph:]]| {2}' then
+    return v;
+  end if;
+  for i in 1 .. 3 loop
+    v_in := v;
+    v := retention_internal._unescape_once(v);
+    exit when v = v_in;
+  end loop;
+  return pg_catalog.regexp_replace(v, E'[[:space:]\u00a0\u2000-\u200a\u202f\u205f\u3000]+', ' ', 'g');
+end
+$$;
+comment on function retention_internal._message_view(text) is
+  'Internal. A message with its escapes decoded (_unescape_once, up to three levels) and each run of blanks read as one space: the form erasures also search.';
+revoke all on function retention_internal._message_view(text) from public;
+
+-- Erases p_vals from a message (_erase_in, bare) as written and, where escapes or blanks
+-- hide a value, in its read form (_message_view): a message is rewritten in that form only
+-- when a value was found there; else it is returned as it was.
 create or replace function retention_internal._erase_in_message(p_text text, p_vals text[])
 returns text
 language plpgsql
@@ -811,23 +909,19 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
 declare
-  v_as_is text := retention_internal._erase_in(p_text, p_vals, '[erased]', 'bare');
-  v_dec   text;
+  v_as_is  text := retention_internal._erase_in(p_text, p_vals, '[erased]', 'bare');
+  v_view   text := retention_internal._message_view(v_as_is);
   v_erased text;
 begin
-  if p_text is null or pg_catalog.strpos(p_text, '\') = 0 then
+  if v_view is not distinct from v_as_is then
     return v_as_is;
   end if;
-  v_dec := retention_internal._json_unescaped(v_as_is);
-  if v_dec = v_as_is then
-    return v_as_is;
-  end if;
-  v_erased := retention_internal._erase_in(v_dec, p_vals, '[erased]', 'bare');
-  return case when v_erased = v_dec then v_as_is else v_erased end;
+  v_erased := retention_internal._erase_in(v_view, p_vals, '[erased]', 'bare');
+  return case when v_erased = v_view then v_as_is else v_erased end;
 end
 $$;
 comment on function retention_internal._erase_in_message(text, text[]) is
-  'Internal. A message with the values erased (_erase_in, bare), also where JSON escapes spell them (decoded then: _json_unescaped); the message as it was when none is found.';
+  'Internal. A message with the values erased (_erase_in, bare), also where escapes or blanks spell them otherwise (in its read form then: _message_view); the message as it was when none is found.';
 revoke all on function retention_internal._erase_in_message(text, text[]) from public;
 
 -- The values an erasure looks for that some message quotes: p_rows is a query whose
@@ -865,10 +959,8 @@ begin
   if v_msgs = '' then
     return '{}';
   end if;
-  -- As JSON writers escape it, decoded too (round atk150 F3).
-  if pg_catalog.strpos(v_msgs, '\') > 0 then
-    v_msgs := v_msgs || ' ' || retention_internal._json_unescaped(v_msgs);
-  end if;
+  -- As programs escape it, decoded too, blanks as one space (round atk150 F3, atk151).
+  v_msgs := v_msgs || ' ' || retention_internal._message_view(v_msgs);
   -- A value is looked for in the messages only if its first four bytes occur there (a hash
   -- join with the messages' four-byte pieces, cut from their bytes: cutting text is slower
   -- the further in it cuts): a person with a million rows costs a scan of them, not a
@@ -877,7 +969,7 @@ begin
                     select distinct pg_catalog.substr($2, i, 4) as g
                       from pg_catalog.generate_series(1, greatest(pg_catalog.length($2) - 3, 0)) i),
                   d as materialized (
-                    select distinct e.v collate "C" as v from (%s) t
+                    select distinct f.v collate "C" as v from (%s) t
                      cross join lateral unnest(t.vs) v(v)
                      cross join lateral unnest(retention_internal._escaped_forms(v.v collate "default", %3$L) || array[v.v, pg_catalog.replace(v.v collate "default", '''''''', ''''''''''''),
                                                      pg_catalog.replace(v.v collate "default", ''"'', ''""''),
@@ -889,7 +981,16 @@ begin
                                                      case when %2$L = ''UTF8'' then pg_catalog.normalize(v.v collate "default", ''NFD'') end]
                                               || array(select m[1] from pg_catalog.regexp_matches(v.v collate "default",
                                                          ''([^[:space:]"''''<>(),;:\[\]]+@[^[:space:]"''''<>(),;:\[\]]*[^[:space:]"''''<>(),;:\[\].]|\+?[0-9][0-9 ().-]{5,}[0-9])'', ''g'') m)) e(v)
-                     where v.v is not null),
+                     -- A phone number as an SMS or telephony API writes it: its digits
+                     -- alone, with its + (round atk151 F2); blanks as one space, as
+                     -- messages are read (_message_view).
+                     cross join lateral unnest(array[e.v,
+                                                     case when e.v ~ ''^\+?[0-9][0-9 ().-]{5,}[0-9]$''
+                                                          then pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
+                                                     case when e.v ~ ''^\+[0-9][0-9 ().-]{5,}[0-9]$''
+                                                          then ''+'' || pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
+                                                     pg_catalog.regexp_replace(e.v collate "default", ''[[:space:]]+'', '' '', ''g'')]) f(v)
+                     where v.v is not null and f.v is not null),
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4
                     union all
@@ -1056,7 +1157,7 @@ begin
             set %2$I = retention_internal._erase_in_message(t.%2$I, case when (%4$s) then $1 else $9 end)
            from retention.%1$I o
           cross join lateral (select pg_catalog.translate(pg_catalog.lower(
-                                       case when pg_catalog.strpos(o.%2$I, ''\'') > 0 then o.%2$I || '' '' || retention_internal._json_unescaped(o.%2$I)
+                                       case when o.%2$I ~ ''[\\&]|[^ [:graph:]]| {2}'' then o.%2$I || '' '' || retention_internal._message_view(o.%2$I)
                                             else o.%2$I end collate retention_internal.fold), ''ς'', ''σ'') as low) x
           where o.ctid = t.ctid
             and (((%4$s) and x.low like any ($2)) or x.low like any ($10))
@@ -1085,9 +1186,9 @@ begin
      cross join lateral (select case when k.mine then v_vals else v_wide end as vals,
                                 case when k.mine then v_pats else v_wpats end as pats) s
      where o.notification_id = n.notification_id
-       and (pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'error', retention_internal._json_unescaped(n.payload ->> 'error'))
+       and (pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'error', retention_internal._message_view(n.payload ->> 'error'))
                                                   collate retention_internal.fold), 'ς', 'σ') like any (s.pats)
-            or pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'status_reason', retention_internal._json_unescaped(n.payload ->> 'status_reason'))
+            or pg_catalog.translate(pg_catalog.lower(concat_ws(' ', n.payload ->> 'status_reason', retention_internal._message_view(n.payload ->> 'status_reason'))
                                                      collate retention_internal.fold), 'ς', 'σ') like any (s.pats))
     returning n.notification_id as id, retention_internal._keyed_digest(o.payload::text) as before,
               o.payload is distinct from n.payload as changed)
