@@ -23,17 +23,18 @@ const PIN = '-c search_path=pg_catalog,pg_temp -c timezone_abbreviations=Default
 export function pinned<T extends pg.ClientConfig>(config: T): T {
   let operator = config.options ?? process.env.PGOPTIONS ?? '';
   let connectionString = config.connectionString;
-  if (connectionString) {
-    try {
-      const u = new URL(connectionString);
-      const fromUrl = u.searchParams.get('options');
-      if (fromUrl !== null) {
-        operator = `${operator} ${fromUrl}`.trim();
-        u.searchParams.delete('options');
-        connectionString = u.toString();
-      }
-    } catch {
-      // not a URL (a libpq keyword string): pg reads it as it is
+  // The query of a postgres:// URL read as pg reads it, whatever WHATWG's URL makes of the
+  // rest: `postgres://user@/db?host=/socket&options=...` has no host for URL(), and its
+  // options replaced the pins (round atk156 F1).
+  const q = connectionString && /^postgres(ql)?:\/\//i.test(connectionString) ? connectionString.indexOf('?') : -1;
+  if (connectionString && q >= 0) {
+    const params = new URLSearchParams(connectionString.slice(q + 1));
+    const fromUrl = params.getAll('options');
+    if (fromUrl.length > 0) {
+      operator = [operator, ...fromUrl].join(' ').trim();
+      params.delete('options');
+      const rest = params.toString();
+      connectionString = connectionString.slice(0, q) + (rest ? `?${rest}` : '');
     }
   }
   return { ...config, connectionString, options: `${operator} ${PIN}`.trim() };

@@ -18,8 +18,11 @@ Example:
   DATABASE_URL=postgres://admin@db/app pg-retention migrate`,
   run: async (values) => {
     const url = str(values['database-url']) ?? process.env.DATABASE_URL ?? '';
+    // The job schema's configuration is checked before anything is migrated: a URL it
+    // refuses after the migrations were in left the job schema behind (round atk156 F2).
+    const config = loadConfig({ ...process.env, DATABASE_URL: url });
     const res = await migrateSchema(url, (l) => console.log(l));
-    await installJobSchema(url, loadConfig({ ...process.env, DATABASE_URL: url }), (l) => console.log(l));
+    await installJobSchema(url, config, (l) => console.log(l));
     console.log(
       res.applied.length === 0
         ? `schema up to date; ${res.routines} routine files re-applied`
