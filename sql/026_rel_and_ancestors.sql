@@ -47,6 +47,16 @@ begin
                                  union
                                  select p.parent from retention_internal.past_parents p where p.rel = a.rel
                                  union
+                                 -- The parent gone by OID and rebuilt under its name since: that
+                                 -- table too, as _past_parents_now reads the edge (round atk155 F2:
+                                 -- its policy saved again on the new table, a detached child lost
+                                 -- the subject column).
+                                 select x.o
+                                   from (select retention_internal._rel_by_name(p.parent_name) as o
+                                           from retention_internal.past_parents p
+                                          where p.rel = a.rel and not exists (select from pg_catalog.pg_class c where c.oid = p.parent)) x
+                                  where x.o is not null
+                                 union
                                  -- Of a table rebuilt under the child's recorded name (round
                                  -- atk76 F5): the parent by OID, or by its name if rebuilt too.
                                  select coalesce((select c.oid from pg_catalog.pg_class c where c.oid = p.parent),

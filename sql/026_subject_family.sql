@@ -87,13 +87,21 @@ begin
             union
             select r.target, r.target_name from retention.erasure_rules r where r.subject_column is not null and r.target is not null
             union
-            select q.subject_table, q.subject_table_name from retention.erasure_requests q) t
+            select q.subject_table, q.subject_table_name from retention.erasure_requests q
+            -- And the tables that were above them since they were declared (subject_family):
+            -- they keep the declaration once the declaring partition is dropped (atk44), and
+            -- a subject hold's key chains into them start there (round atk155 F1). Those
+            -- still there only.
+            union
+            select f.rel, null from retention.policies p cross join unnest(p.subject_family) f(rel) where p.subject_column is not null
+            union
+            select f.rel, null from retention.erasure_rules r cross join unnest(r.subject_family) f(rel) where r.subject_column is not null) t
       left join pg_catalog.pg_class c on c.oid = t.rel
      where c.oid is not null or pg_catalog.to_regclass(t.name) is not null);
 end
 $$;
 comment on function retention_internal._declaring_tables() is
-  'Internal. The tables of policies and erasure rules with a subject column and erasure subject tables, each by OID or, its table gone, by the name it last had.';
+  'Internal. The tables of policies and erasure rules with a subject column (and the tables that were above them since: subject_family) and erasure subject tables, each by OID or, its table gone, by the name it last had.';
 
 create or replace trigger policies_subject_family
   before insert or update on retention.policies
