@@ -29,6 +29,18 @@ export class SchemaTooNewError extends Error {
   }
 }
 
+/** A database that is not UTF8: pg-retention's routines hold characters other encodings
+ * lack (Greek sigmas in the erasure's case folding, dashes in hints), and a migration
+ * failed half-way with a conversion error (round atk154 F8). Refused before anything. */
+export class DatabaseEncodingError extends Error {
+  readonly code = '22023';
+  readonly hint = 'create the database with ENCODING \'UTF8\' (CREATE DATABASE app ENCODING \'UTF8\' TEMPLATE template0), move the data there, and migrate that';
+  constructor(encoding: string) {
+    super(`the database's encoding is ${encoding}: pg-retention needs a UTF8 database`);
+    this.name = 'DatabaseEncodingError';
+  }
+}
+
 /** pg-retention's roles: the cluster's, made by the first install in any of its databases. */
 const ROLES = ['retention_admin', 'retention_runner', 'retention_auditor', 'retention_approver', 'retention_archiver',
                'retention_requester', 'retention_predicate_checker'];
@@ -109,6 +121,8 @@ export async function migrate(
   try {
     // node-pg-migrate's catalog queries too: nothing of the role's own search_path (atk57 F2).
     await client.query(`select pg_catalog.set_config('search_path', $1, false)`, [PINNED_SEARCH_PATH]);
+    const encoding = (await client.query<{ e: string }>('select pg_catalog.getdatabaseencoding() as e')).rows[0]!.e;
+    if (encoding !== 'UTF8') throw new DatabaseEncodingError(encoding);
     await client.query('select pg_catalog.pg_advisory_lock($1)', [MIGRATE_LOCK]);
     const known = new Set(await migrationNames());
     const unknown = (await appliedMigrations(client)).filter((n) => !known.has(n));
@@ -211,6 +225,8 @@ export async function installJobSchema(
   await client.connect();
   try {
     await client.query(`select pg_catalog.set_config('search_path', $1, false)`, [PINNED_SEARCH_PATH]);
+    const encoding = (await client.query<{ e: string }>('select pg_catalog.getdatabaseencoding() as e')).rows[0]!.e;
+    if (encoding !== 'UTF8') throw new DatabaseEncodingError(encoding);
     await client.query('select pg_catalog.pg_advisory_lock($1)', [MIGRATE_LOCK]);
     const { rows: [ns] } = await client.query<{ owner: string; mine: boolean }>(
       `select n.nspowner::regrole::text as owner,

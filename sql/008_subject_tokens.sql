@@ -32,6 +32,42 @@ $$;
 comment on function retention_internal._subject_token(text) is
   'Internal. The random token that names a subject id or row key in the audit log and notifications (made on first use).';
 
+-- p_text with every occurrence of p_value cut out and p_with put in, without case (both
+-- lowered under fold), by position: where lowering changes the text's length (a letter
+-- whose lower case is two), an occurrence is cut only as written. For values too long for
+-- a regular expression (_erase_in).
+create or replace function retention_internal._cut_out(p_text text, p_value text, p_with text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_low   text := pg_catalog.lower(p_text collate retention_internal.fold);
+  v_val   text := pg_catalog.lower(p_value collate retention_internal.fold);
+  v_out   text[] := '{}';
+  v_from  integer := 1;
+  v_at    integer;
+begin
+  if p_text is null or p_value is null or p_value = '' then
+    return p_text;
+  end if;
+  if pg_catalog.length(v_low) <> pg_catalog.length(p_text) or pg_catalog.length(v_val) <> pg_catalog.length(p_value) then
+    return pg_catalog.replace(p_text, p_value, p_with);
+  end if;
+  loop
+    v_at := pg_catalog.strpos(pg_catalog.substr(v_low, v_from), v_val);
+    exit when v_at = 0;
+    v_out := pg_catalog.array_append(v_out, pg_catalog.substr(p_text, v_from, v_at - 1) || p_with);
+    v_from := v_from + v_at - 1 + pg_catalog.length(p_value);
+  end loop;
+  return pg_catalog.array_to_string(pg_catalog.array_append(v_out, pg_catalog.substr(p_text, v_from)), '');
+end
+$$;
+comment on function retention_internal._cut_out(text, text, text) is
+  'Internal. A text with every occurrence of a value replaced, without case, by position (as written where lowering changes lengths): for values too long for a regular expression.';
+revoke all on function retention_internal._cut_out(text, text, text) from public;
+
 -- A message with the values erased: p_how 'quoted' replaces their quoted occurrences
 -- ('v', "v", (v), as PostgreSQL's and our messages quote them: a bare 7 is also a batch
 -- number); 'bare' every occurrence of values of four characters or more, without case; 'word' their
@@ -49,6 +85,7 @@ declare
   v     text;
   r     text := p_text;
   v_low text;
+  v_apos constant text := '(?:(?<![[:alnum:]][''’])|(?<=(?:^|[^[:alnum:]_])[Ee]''))';
 begin
   if r is null then
     return null;
@@ -70,6 +107,14 @@ begin
         r := pg_catalog.replace(r, '(' || v || ')', '(' || p_with || ')');
       when 'bare' then
         continue when pg_catalog.length(v) < 4;
+        -- A value too long for one expression (PostgreSQL refuses one of ~50,000 states: a
+        -- 48 KB value made every erasure of its person fail; round atk154 F5) is cut out
+        -- literally, where the text and its lowered form line up, without case; no boundary
+        -- (a value that long identifies on its own).
+        if pg_catalog.length(v) > 1000 then
+          r := retention_internal._cut_out(r, v, p_with);
+          continue;
+        end if;
         -- Without case: a message may quote an e-mail address in capitals (round atk72
         -- F5). Every character but letters, digits and blanks escaped: taken literally.
         -- Not inside a longer word, number, name or address: her key 1234 is not the end
@@ -80,21 +125,28 @@ begin
         -- Any sigma for any sigma: case-insensitive matching takes Σ for σ, not for ς
         -- (round atk107 F2). Letters are letters in every script (fold): under a database
         -- collation of C a Greek letter was escaped.
+        -- An apostrophe inside a word is part of it: brien@example.org is not the end of
+        -- o'brien@example.org, nor Angelo Russo of D'Angelo Russo (round atk154 F7); a quote
+        -- before a value is not. Nor is an address the end of one whose local part has
+        -- other characters RFC 5322 allows there (a!ann@, a~ann@). PostgreSQL's E'...' (a
+        -- string quote_literal writes with backslashes) is a quote, not a word.
         -- A number (a key) is cut out of a longer token that is not a number: a path
         -- /users/4242424.json, user_4242424, cust-4242424 (round atk151 F4), not out of
         -- digits grouped as one number (0113 496-1234). An address is cut out of a name
         -- it is glued to with _ (…@example.org_2026.json).
         r := pg_catalog.regexp_replace(r collate retention_internal.fold,
                                        case when v ~ '^[0-9]+$' then '(?<![[:digit:]])(?<![[:digit:]][-. ,/])'
-                                            when pg_catalog.strpos(v, '@') > 0 then '(?<![[:alnum:]_.%+-])'
-                                            else '(?<![[:alnum:]_.@+-])' end
+                                            when pg_catalog.strpos(v, '@') > 0 then '(?<![[:alnum:]_.%+!#$*^`{|}~-])' || v_apos
+                                            else '(?<![[:alnum:]_.@+-])' || v_apos end
                                           || pg_catalog.regexp_replace(pg_catalog.regexp_replace(v collate retention_internal.fold, '([^[:alnum:][:space:]])', '\\\1', 'g'),
                                                                     '\\?[σςΣ]', '[σςΣ]', 'g')
                                           || case when v ~ '^[0-9]+$' then '(?![[:digit:]])(?![-. ,/][[:digit:]])'
                                                   when pg_catalog.strpos(v, '@') > 0 then '(?![[:alnum:]@-])(?![.][[:alnum:]])'
                                                   else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end,
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
-        v_low := null;
+        -- The lowered text is not made again after each value (it was, for each of the
+        -- thousands of values one message may quote: quadratic; round atk154 F6): a value
+        -- it still shows that a replacement took away costs one search that finds nothing.
       when 'word' then
         continue when v !~ '^\w+$';
         r := pg_catalog.regexp_replace(r collate retention_internal.fold, '\m' || pg_catalog.regexp_replace(v, '[σςΣ]', '[σςΣ]', 'g') || '\M', p_with, 'gi');

@@ -768,6 +768,7 @@ declare
   v_high    text;          -- a high surrogate's piece, waiting for its low half
   v_first   boolean := true;
   v_literal boolean := false;
+  v_m       text;
   v_text    text := p_text;
 begin
   if v_text is null then
@@ -839,20 +840,43 @@ begin
         v_first := false;
         continue;
       end if;
-      if v_p ~ '^#[0-9]{1,7};' then
-        v_cp := pg_catalog.substr(v_p, 2, pg_catalog.strpos(v_p, ';') - 2)::integer;
-      elsif v_p ~ '^#[xX][0-9a-fA-F]{1,6};' then
-        v_cp := ('x' || pg_catalog.lpad(pg_catalog.substr(v_p, 3, pg_catalog.strpos(v_p, ';') - 3), 8, '0'))::bit(32)::integer;
-      elsif v_p ~ '^(amp|lt|gt|quot|apos|nbsp);' then
-        v_cp := case pg_catalog.split_part(v_p, ';', 1) when 'amp' then 38 when 'lt' then 60 when 'gt' then 62
-                                                        when 'quot' then 34 when 'apos' then 39 else 160 end;
-      else
+      -- Numeric references with or without their ';' (as browsers read them: round
+      -- atk154 F4), a few named ones.
+      v_m := pg_catalog.substring(v_p, '^(#[0-9]{1,8};?|#[xX]0*[0-9a-fA-F]{1,6};?|(amp|lt|gt|quot|apos|nbsp|commat);)');
+      if v_m is null then
         v_cp := null;
+      elsif v_m ~ '^#[0-9]' then
+        v_cp := pg_catalog.rtrim(pg_catalog.substr(v_m, 2), ';')::integer;
+      elsif v_m ~ '^#' then
+        v_cp := ('x' || pg_catalog.lpad(pg_catalog.ltrim(pg_catalog.rtrim(pg_catalog.substr(v_m, 3), ';'), '0'), 8, '0'))::bit(32)::integer;
+      else
+        v_cp := case pg_catalog.rtrim(v_m, ';') when 'amp' then 38 when 'lt' then 60 when 'gt' then 62
+                                                when 'quot' then 34 when 'apos' then 39 when 'commat' then 64 else 160 end;
       end if;
       if v_cp is null or v_cp = 0 or v_cp > 1114111 or v_cp between 55296 and 57343 or (v_cp > 127 and not v_utf8) then
         v_e := '&' || v_p;
       else
-        v_e := pg_catalog.chr(v_cp) || pg_catalog.substr(v_p, pg_catalog.strpos(v_p, ';') + 1);
+        v_e := pg_catalog.chr(v_cp) || pg_catalog.substr(v_p, pg_catalog.length(v_m) + 1);
+      end if;
+      v_out := pg_catalog.array_append(v_out, v_e);
+    end loop;
+    v_text := pg_catalog.array_to_string(v_out, '');
+  end if;
+  -- Percent-encoding of ASCII characters (%40 for @, %20 for a blank: a URL's query;
+  -- round atk154 F3); %00 and bytes beyond ASCII stay as written.
+  if pg_catalog.strpos(v_text, '%') > 0 then
+    v_out := '{}';
+    v_first := true;
+    foreach v_p in array pg_catalog.string_to_array(v_text, '%') loop
+      if v_first then
+        v_out := pg_catalog.array_append(v_out, v_p);
+        v_first := false;
+        continue;
+      end if;
+      if v_p ~ '^[0-7][0-9a-fA-F]' and pg_catalog.substr(v_p, 1, 2) <> '00' then
+        v_e := pg_catalog.chr(('x' || pg_catalog.substr(v_p, 1, 2))::bit(8)::integer) || pg_catalog.substr(v_p, 3);
+      else
+        v_e := '%' || v_p;
       end if;
       v_out := pg_catalog.array_append(v_out, v_e);
     end loop;
@@ -862,8 +886,24 @@ begin
 end
 $$;
 comment on function retention_internal._unescape_once(text) is
-  'Internal. One level of backslash escapes (JSON''s, \xHH, a backslash before punctuation) and HTML entities (numeric, amp lt gt quot apos nbsp) decoded, in one pass.';
+  'Internal. One level of backslash escapes (JSON''s, \xHH, a backslash before punctuation), HTML entities (numeric with or without ;, amp lt gt quot apos nbsp commat) and percent-encoded ASCII decoded, in one pass.';
 revoke all on function retention_internal._unescape_once(text) from public;
+
+-- Whether a message reads the same decoded (_message_view): no backslash, ampersand or
+-- percent sign, no blank but single spaces (under any locale: a C.UTF-8 database's
+-- [:graph:] takes U+00A0 for a visible character; round atk154 F1). SQL, inlined into its
+-- callers' statements (a test per message row, not a call).
+create or replace function retention_internal._plain_message(p_text text)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select p_text operator(pg_catalog.!~) E'[\\\\&%]|[^ [:graph:]]| {2}|[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]'
+$$;
+comment on function retention_internal._plain_message(text) is
+  'Internal. Whether a message has nothing _message_view would decode or collapse (no backslash, ampersand, percent sign, or blank other than single spaces).';
+revoke all on function retention_internal._plain_message(text) from public;
 
 -- A message as an erasure also reads it: escapes decoded (_unescape_once) until nothing
 -- changes, up to three levels (an answer that echoes a JSON body inside its own JSON:
@@ -882,8 +922,7 @@ declare
   v    text := p_text;
   v_in text;
 begin
-  -- A backslash, an ampersand, a blank other than one space.
-  if v is null or v !~ '[\\&]|[^ [:graph:]]| {2}' then
+  if v is null or retention_internal._plain_message(v) then
     return v;
   end if;
   for i in 1 .. 3 loop
@@ -891,7 +930,7 @@ begin
     v := retention_internal._unescape_once(v);
     exit when v = v_in;
   end loop;
-  return pg_catalog.regexp_replace(v, E'[[:space:]\u00a0\u2000-\u200a\u202f\u205f\u3000]+', ' ', 'g');
+  return pg_catalog.regexp_replace(v, E'[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+', ' ', 'g');
 end
 $$;
 comment on function retention_internal._message_view(text) is
@@ -989,7 +1028,7 @@ begin
                                                           then pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
                                                      case when e.v ~ ''^\+[0-9][0-9 ().-]{5,}[0-9]$''
                                                           then ''+'' || pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
-                                                     pg_catalog.regexp_replace(e.v collate "default", ''[[:space:]]+'', '' '', ''g'')]) f(v)
+                                                     pg_catalog.regexp_replace(e.v collate "default", E''[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+'', '' '', ''g'')]) f(v)
                      where v.v is not null and f.v is not null),
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4
@@ -1157,7 +1196,7 @@ begin
             set %2$I = retention_internal._erase_in_message(t.%2$I, case when (%4$s) then $1 else $9 end)
            from retention.%1$I o
           cross join lateral (select pg_catalog.translate(pg_catalog.lower(
-                                       case when o.%2$I ~ ''[\\&]|[^ [:graph:]]| {2}'' then o.%2$I || '' '' || retention_internal._message_view(o.%2$I)
+                                       case when not retention_internal._plain_message(o.%2$I) then o.%2$I || '' '' || retention_internal._message_view(o.%2$I)
                                             else o.%2$I end collate retention_internal.fold), ''ς'', ''σ'') as low) x
           where o.ctid = t.ctid
             and (((%4$s) and x.low like any ($2)) or x.low like any ($10))

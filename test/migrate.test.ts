@@ -81,6 +81,25 @@ describe('migrate', () => {
     expect(await state()).toEqual(before);
   });
 
+  it('a database that is not UTF8 is refused before anything changes, with a hint (atk154 F8)', async () => {
+    const name = `retention_latin1_${process.pid}`;
+    await db.q(`create database ${name} encoding 'LATIN1' template template0 lc_collate 'C' lc_ctype 'C'`);
+    const u = new URL(db.url);
+    u.pathname = '/' + name;
+    try {
+      const err = await migrate(u.toString()).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
+      expect([err?.code, err?.message, err?.hint]).toEqual(['22023', "the database's encoding is LATIN1: pg-retention needs a UTF8 database",
+        expect.stringContaining("ENCODING 'UTF8'")]);
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      const r = await c.query(`select to_regnamespace('retention') as nsp`);
+      await c.end();
+      expect(r.rows[0].nsp).toBeNull();
+    } finally {
+      await db.q(`drop database ${name} with (force)`);
+    }
+  });
+
   it('migrations and the sql/ routines commit together or not at all', async () => {
     const name = `retention_atomic_${process.pid}`;
     await db.q(`create database ${name}`);
