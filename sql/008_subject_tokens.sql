@@ -43,8 +43,9 @@ immutable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_low   text := pg_catalog.lower(p_text collate retention_internal.fold);
-  v_val   text := pg_catalog.lower(p_value collate retention_internal.fold);
+  -- Any sigma for any sigma, as _erase_in matches (round atk157 F6).
+  v_low   text := pg_catalog.translate(pg_catalog.lower(p_text collate retention_internal.fold), 'ς', 'σ');
+  v_val   text := pg_catalog.translate(pg_catalog.lower(p_value collate retention_internal.fold), 'ς', 'σ');
   v_out   text[] := '{}';
   v_from  integer := 1;
   v_at    integer;
@@ -85,7 +86,10 @@ declare
   v     text;
   r     text := p_text;
   v_low text;
-  v_apos constant text := '(?:(?<![[:alnum:]][''’])|(?<=(?:^|[^[:alnum:]_])[Ee]''))';
+  -- An apostrophe after a letter, however a message spells it (&#39; &#x27; &apos; \'
+  -- &rsquo; &#8217; ‘ ` and SQL's doubled ''): a made-up brien@example.org erased
+  -- o&#39;brien@example.org (round atk157 F1).
+  v_apos constant text := '(?:(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))|(?<=(?:^|[^[:alnum:]_])[Ee]''))';
 begin
   if r is null then
     return null;

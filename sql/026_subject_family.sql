@@ -72,6 +72,38 @@ create or replace trigger erasure_requests_subject_table_name
 -- and erasure rules with a subject column, and erasure requests' subject tables; each by
 -- its OID while it is there, else the table under the name it last had (rebuilt: a copy,
 -- the old one dropped, the copy renamed).
+-- Tables of a subject_family as they are now: each by OID, or, gone, the table rebuilt
+-- under a name it had in a recorded edge (past_parents: as a parent or as a child) too.
+-- subject_family records OIDs only; the application dropping the declaring partition and
+-- rebuilding its parent under its name took the declaration away from the rebuilt tree
+-- (round atk158 F1-F4).
+create or replace function retention_internal._family_now(p_oids oid[])
+returns oid[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
+as $$
+begin
+  if not exists (select from unnest(p_oids) o where not exists (select from pg_catalog.pg_class c where c.oid = o)) then
+    return p_oids;
+  end if;
+  return array(select distinct x.o from (
+    select o from unnest(p_oids) o
+    union all
+    select retention_internal._rel_by_name(n.nm)
+      from unnest(p_oids) o
+     cross join lateral (select p.parent_name as nm from retention_internal.past_parents p where p.parent = o
+                         union
+                         select p.rel_name from retention_internal.past_parents p where p.rel = o) n
+     where not exists (select from pg_catalog.pg_class c where c.oid = o)) x(o)
+   where x.o is not null);
+end
+$$;
+comment on function retention_internal._family_now(oid[]) is
+  'Internal. A subject_family''s tables: each by OID and, where it is gone, the table now under a name it had in a recorded partition or inheritance edge (past_parents).';
+revoke all on function retention_internal._family_now(oid[]) from public;
+
 create or replace function retention_internal._declaring_tables()
 returns oid[]
 language plpgsql
@@ -93,9 +125,11 @@ begin
             -- a subject hold's key chains into them start there (round atk155 F1). Those
             -- still there only.
             union
-            select f.rel, null from retention.policies p cross join unnest(p.subject_family) f(rel) where p.subject_column is not null
+            select f.rel, null from retention.policies p cross join unnest(retention_internal._family_now(p.subject_family)) f(rel)
+             where p.subject_column is not null
             union
-            select f.rel, null from retention.erasure_rules r cross join unnest(r.subject_family) f(rel) where r.subject_column is not null) t
+            select f.rel, null from retention.erasure_rules r cross join unnest(retention_internal._family_now(r.subject_family)) f(rel)
+             where r.subject_column is not null) t
       left join pg_catalog.pg_class c on c.oid = t.rel
      where c.oid is not null or pg_catalog.to_regclass(t.name) is not null);
 end
@@ -137,6 +171,35 @@ begin
     from pg_catalog.pg_inherits i
    where not exists (select from retention_internal.past_parents p where p.rel = i.inhrelid and p.parent = i.inhparent)
   on conflict do nothing;
+  -- The names recorded follow a table still there when it is renamed: a table rebuilt
+  -- later is rebuilt under the name it has then, not the one first recorded (round atk158
+  -- F5, F6: renamed, detached and rebuilt under its new name, it lost its holds).
+  -- A row another transaction is refreshing (its DDL not committed yet) is passed over,
+  -- not waited for: an open transaction that renamed a schema under a hold held up every
+  -- run, hold and DDL of the database.
+  update retention_internal.past_parents p
+     set rel_name = coalesce(retention.qualified_name(p.rel), p.rel_name),
+         parent_name = coalesce(retention.qualified_name(p.parent), p.parent_name)
+   where p.ctid in (select x.ctid from retention_internal.past_parents x
+                     where (exists (select from pg_catalog.pg_class c where c.oid = x.rel)
+                            and x.rel_name is distinct from retention.qualified_name(x.rel))
+                        or (exists (select from pg_catalog.pg_class c where c.oid = x.parent)
+                            and x.parent_name is distinct from retention.qualified_name(x.parent))
+                       for update skip locked);
+  update retention_internal.subject_links l set rel_name = retention.qualified_name(l.rel)
+   where l.ctid in (select x.ctid from retention_internal.subject_links x
+                     where exists (select from pg_catalog.pg_class c where c.oid = x.rel)
+                       and x.rel_name is distinct from retention.qualified_name(x.rel)
+                       for update skip locked);
+  update retention_internal.held_keys k
+     set conrel_name = coalesce(retention.qualified_name(k.conrel), k.conrel_name),
+         confrel_name = coalesce(retention.qualified_name(k.confrel), k.confrel_name)
+   where k.ctid in (select x.ctid from retention_internal.held_keys x
+                     where (exists (select from pg_catalog.pg_class c where c.oid = x.conrel)
+                            and x.conrel_name is distinct from retention.qualified_name(x.conrel))
+                        or (exists (select from pg_catalog.pg_class c where c.oid = x.confrel)
+                            and x.confrel_name is distinct from retention.qualified_name(x.confrel))
+                       for update skip locked);
   -- Only tables that are some table's partition or inheritance child can have drifted.
   -- Or whose table is gone and another has its name (rebuilt), not yet recorded.
   select array_agg(p.policy_id) into v_pols
@@ -243,6 +306,14 @@ begin
     from pg_catalog.pg_constraint c
    where c.contype = 'f' and c.conparentid = 0
      and c.confrelid = any (v_reach)
+     -- Those recorded already are not inserted again: an insert that meets a row another
+     -- transaction is refreshing (a rename under a hold, not committed) waits for it.
+     and not exists (select from retention_internal.held_keys k
+                      where k.conrel = c.conrelid and k.confrel = c.confrelid
+                        and k.fk = array(select a.attname from unnest(c.conkey) with ordinality u(att, o)
+                                           join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = u.att order by u.o)
+                        and k.ref = array(select a.attname from unnest(c.confkey) with ordinality u(att, o)
+                                            join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = u.att order by u.o))
   on conflict do nothing;
 end
 $$;

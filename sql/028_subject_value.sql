@@ -270,7 +270,7 @@ begin
     from retention.policies p
    where p.subject_column is not null
      and (p.target = any (v_fam)
-          or p.subject_family operator(pg_catalog.&&) v_fam
+          or retention_internal._family_now(p.subject_family) operator(pg_catalog.&&) v_fam
           or (p.target_name = any (v_names) and not exists (select from pg_catalog.pg_class c where c.oid = p.target)))
   union
   -- Of erasure rules that name the column holding a subject's key (set_erasure_rule's
@@ -279,7 +279,7 @@ begin
     from retention.erasure_rules r
    where r.subject_column is not null
      and (r.target = any (v_fam)
-          or r.subject_family operator(pg_catalog.&&) v_fam
+          or retention_internal._family_now(r.subject_family) operator(pg_catalog.&&) v_fam
           or (r.target_name = any (v_names) and not exists (select from pg_catalog.pg_class c where c.oid = r.target)))
   union
   select k.key_column

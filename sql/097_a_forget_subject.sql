@@ -746,8 +746,10 @@ revoke all on function retention_internal._escaped_forms(text, text) from public
 -- One level of the escapes programs write into a message, decoded, in one pass (linear:
 -- a quadratic first version took minutes over a 240 KB message of escapes the application
 -- raised, and every erasure with it; round atk151 F7): JSON's and most languages'
--- backslash escapes (\uXXXX with surrogate pairs as one character, \" \' \/ \\ \n \t \r
--- \b \f, \xHH as that character; a backslash before other punctuation dropped), and HTML's
+-- backslash escapes (\uXXXX with surrogate pairs as one character, \" \' \/ \\, \xHH as
+-- that character; a backslash before other punctuation dropped; \n \t \r \b \f stay as
+-- written: read as blanks, CORP\nina.ross@... showed a made-up ina.ross@ in another's
+-- login, round atk157 F5), and HTML's
 -- entities (&#64; &#x40; &amp; &lt; &gt; &quot; &apos; &nbsp;). NUL, a lone surrogate and,
 -- outside UTF8, a character beyond ASCII stay as written.
 drop function if exists retention_internal._json_unescaped(text);
@@ -816,9 +818,6 @@ begin
         v_e := case when v_cp = 0 or (v_cp > 127 and not v_utf8) then '\' || pg_catalog.substr(v_p, 1, 3)
                     else pg_catalog.chr(v_cp) end
                || pg_catalog.substr(v_p, 4);
-      elsif v_c in ('n', 't', 'r', 'b', 'f') then
-        v_e := case v_c when 'n' then E'\n' when 't' then E'\t' when 'r' then E'\r' when 'b' then E'\b' else E'\f' end
-               || pg_catalog.substr(v_p, 2);
       elsif v_c ~ '^[[:punct:]]$' then
         v_e := v_p;
       else
@@ -899,7 +898,7 @@ language sql
 immutable
 parallel safe
 as $$
-  select p_text operator(pg_catalog.!~) E'[\\\\&%]|[^ [:graph:]]| {2}|[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]'
+  select p_text operator(pg_catalog.!~) E'[\\\\&%]|[^ [:graph:]]| {2}|[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u00ad\u200b-\u200d\u2060\ufeff]'
 $$;
 comment on function retention_internal._plain_message(text) is
   'Internal. Whether a message has nothing _message_view would decode or collapse (no backslash, ampersand, percent sign, or blank other than single spaces).';
@@ -930,7 +929,10 @@ begin
     v := retention_internal._unescape_once(v);
     exit when v = v_in;
   end loop;
-  return pg_catalog.regexp_replace(v, E'[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+', ' ', 'g');
+  -- Characters that show nothing (a zero-width space, a soft hyphen) read as nothing
+  -- (round atk157 F4).
+  return pg_catalog.regexp_replace(pg_catalog.regexp_replace(v, E'[\u00ad\u200b-\u200d\u2060\ufeff]', '', 'g'),
+                                   E'[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+', ' ', 'g');
 end
 $$;
 comment on function retention_internal._message_view(text) is
@@ -1028,7 +1030,8 @@ begin
                                                           then pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
                                                      case when e.v ~ ''^\+[0-9][0-9 ().-]{5,}[0-9]$''
                                                           then ''+'' || pg_catalog.regexp_replace(e.v, ''[^0-9]'', '''', ''g'') end,
-                                                     pg_catalog.regexp_replace(e.v collate "default", E''[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+'', '' '', ''g'')]) f(v)
+                                                     pg_catalog.regexp_replace(pg_catalog.regexp_replace(e.v collate "default", E''[\u00ad\u200b-\u200d\u2060\ufeff]'', '''', ''g''),
+                                                                               E''[[:space:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+'', '' '', ''g'')]) f(v)
                      where v.v is not null and f.v is not null),
                   cand as materialized (
                     select d.v from d where pg_catalog.octet_length(d.v) < 4

@@ -18,9 +18,11 @@ Example:
   DATABASE_URL=postgres://admin@db/app pg-retention migrate`,
   run: async (values) => {
     const url = str(values['database-url']) ?? process.env.DATABASE_URL ?? '';
-    // The job schema's configuration is checked before anything is migrated: a URL it
+    // The job schema's configuration is checked before anything is migrated: a setting it
     // refuses after the migrations were in left the job schema behind (round atk156 F2).
-    const config = loadConfig({ ...process.env, DATABASE_URL: url });
+    // The URL is migrate's own (any form the other commands take, or the PG* variables:
+    // round atk159 F3); its connection checks it.
+    const config = loadConfig({ ...process.env, DATABASE_URL: 'postgres://localhost/' });
     const res = await migrateSchema(url, (l) => console.log(l));
     await installJobSchema(url, config, (l) => console.log(l));
     console.log(

@@ -1,6 +1,8 @@
 // pg-retention report: the compliance report of a month (or any period up to a year) as
 // Markdown, HTML, JSON or CSV (runner/report.ts renders retention.compliance_report).
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
 import { FORMATS, type Format, render, type Report } from '../report.ts';
@@ -36,6 +38,20 @@ export function period(values: Record<string, string | boolean | undefined>, now
   if (start > now) throw new UsageError(`--month ${start.toISOString().slice(0, 7)} has not begun`, 'pg-retention report --month 2026-11 (a month that has begun; the current one reports so far)');
   const end = new Date(Date.UTC(year, mon, 1));
   return { from: start.toISOString(), to: end.toISOString(), month: start.toISOString().slice(0, 7) };
+}
+
+/** --out names a file that can be written: not empty, not a directory, in a directory that
+ * exists and may be written. */
+async function checkOutFile(out: string): Promise<void> {
+  const hint = 'give --out a file in a directory that exists, e.g. --out report-2026-11.md';
+  if (out.trim() === '') throw new UsageError('--out is empty', hint);
+  const st = await stat(out).catch(() => null);
+  if (st?.isDirectory()) throw new UsageError(`${out} is a directory`, hint);
+  try {
+    await access(path.dirname(path.resolve(out)), constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`cannot write ${out}: ${(err as Error).message}`, hint);
+  }
 }
 
 function formatOf(values: Record<string, string | boolean | undefined>): Format {
@@ -92,6 +108,10 @@ Examples:
     const p = period(values);
     if (values.store && !p.month) throw new UsageError('--store stores a calendar month', 'pg-retention report --month 2026-11 --store');
     if (values.store && values.fresh) throw new UsageError('--store and --fresh go separately: a stored report does not change', 'pg-retention report --month 2026-11 --store');
+    // --out checked before anything is stored: a report stored (once, audited, announced)
+    // and then not written was a usage error after the fact (round atk159 F1).
+    const out = str(values.out);
+    if (out !== undefined) await checkOutFile(out);
     const db = await connect(str(values['database-url']));
     let rep: Report;
     try {
@@ -113,7 +133,6 @@ Examples:
       await db.end();
     }
     const text = render(rep, format);
-    const out = str(values.out);
     if (out) {
       await writeFile(out, text);
       console.error(`wrote ${out}`);

@@ -4,8 +4,8 @@
 // replace the pins: the application's `ALTER DATABASE … SET datestyle` reached the command
 // line, which read a hold's expiry (and every non-ISO time) as NULL, a hold that looked
 // permanent. The URL's query is read as pg reads it now. F2 (minor): `migrate` with that URL
-// committed the schema, then refused the URL for the job schema and exited 2; the
-// configuration is checked first now.
+// committed the schema, then refused the URL for the job schema and exited 2; the worker's
+// configuration is checked first now, and the URL is migrate's own (atk159 F3).
 import { describe, expect, it } from 'vitest';
 import { pinned } from '../../runner/db.ts';
 import { runCli } from '../support/cli.ts';
@@ -47,12 +47,29 @@ describe('the command line keeps its pins whatever the URL\'s form (atk156)', ()
     }
   });
 
-  it('F2: migrate refuses a URL its job schema step would refuse before it changes anything', async () => {
-    const before = await q(`select count(*)::int as n from pg_namespace where nspname = 'retention_jobs'`);
-    const r = await runCli(['migrate'], { url: 'postgres://x@/nodb?host=127.0.0.1&port=1' });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/DATABASE_URL/);
-    expect(r.stdout).not.toMatch(/applied|up to date/);
-    expect(await q(`select count(*)::int as n from pg_namespace where nspname = 'retention_jobs'`)).toEqual(before);
+  it('F2: migrate refuses a worker setting its job schema step would refuse before it changes anything, and takes the socket form of URL (atk159 F3)', async () => {
+    const name = `retention_m156_${process.pid}`;
+    await q(`create database ${name}`);
+    try {
+      const u = new URL(db.url);
+      const url = `postgres://${u.username}:${u.password}@/${name}?host=${u.hostname}&port=${u.port}`;
+      const bad = await runCli(['migrate'], { url, env: { PG_RETENTION_JOB_SCHEMA: 'Bad Schema;' } });
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/PG_RETENTION_JOB_SCHEMA/)]);
+      const probe = async () => {
+        const c = new (await import('pg')).default.Client({ connectionString: `${db.url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)}` });
+        await c.connect();
+        try {
+          return (await c.query(`select to_regnamespace('retention') is not null as r, to_regnamespace('retention_jobs') is not null as j`)).rows[0];
+        } finally {
+          await c.end();
+        }
+      };
+      expect(await probe()).toEqual({ r: false, j: false });
+      const ok = await runCli(['migrate'], { url });
+      expect([ok.code, ok.stderr]).toEqual([0, '']);
+      expect(await probe()).toEqual({ r: true, j: true });
+    } finally {
+      await q(`drop database ${name} with (force)`);
+    }
   });
 });
