@@ -68,10 +68,6 @@ create or replace trigger erasure_requests_subject_table_name
   before insert or update on retention.erasure_requests
   for each row execute function retention_internal._keep_subject_table_name();
 
--- The tables whose own columns declare subjects, as they are now: the tables of policies
--- and erasure rules with a subject column, and erasure requests' subject tables; each by
--- its OID while it is there, else the table under the name it last had (rebuilt: a copy,
--- the old one dropped, the copy renamed).
 -- Tables of a subject_family as they are now: each by OID, or, gone, the table rebuilt
 -- under a name it had in a recorded edge (past_parents: as a parent or as a child) too.
 -- subject_family records OIDs only; the application dropping the declaring partition and
@@ -104,6 +100,10 @@ comment on function retention_internal._family_now(oid[]) is
   'Internal. A subject_family''s tables: each by OID and, where it is gone, the table now under a name it had in a recorded partition or inheritance edge (past_parents).';
 revoke all on function retention_internal._family_now(oid[]) from public;
 
+-- The tables whose own columns declare subjects, as they are now: the tables of policies
+-- and erasure rules with a subject column and those that were above them (subject_family),
+-- and erasure requests' subject tables; each by its OID while it is there, else the table
+-- under the name it last had (rebuilt: a copy, the old one dropped, the copy renamed).
 create or replace function retention_internal._declaring_tables()
 returns oid[]
 language plpgsql

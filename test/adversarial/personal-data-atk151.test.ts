@@ -10,9 +10,9 @@
 // (or fail under a statement timeout, the person left in place).
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
+import { personQuotedInMessages } from '../support/erasure.ts';
 
 const db = useTestDatabase();
-const q = db.q;
 
 const MESSAGES = [
   String.raw`{"error":"bad body","body":"{\"to\":\"zelda.quux\\u0040example.org\"}"}`,
@@ -34,35 +34,8 @@ const GONE_ANYWHERE = ['zelda.quux', 'Quuxington', '+447700900123', '&#64;', '\\
 
 describe('a completed erasure finds the person however a program spelt them in a message (atk151)', () => {
   it('F1-F5, F7: escapes of escapes, a phone\'s digits, blanks, glued tokens and entities are erased, in messages of the person\'s table and of others; a message of many escapes costs no more than its length', async () => {
-    await q(`create schema a151`);
-    await q(`create table a151.users (id bigint primary key, email text, name text, phone text, created_at timestamptz)`);
-    await q(`create table a151.mailq (id bigint primary key, created_at timestamptz)`);
-    await q(`create table a151.msgs (id bigint primary key, m text)`);
-    await q(`insert into a151.msgs select i, m from unnest($1::text[]) with ordinality x(m, i)`, [MESSAGES]);
-    await q(`insert into a151.users values (4242424, 'zelda.quux@example.org', 'Zelda Quuxington', '+44 7700 900123', now())`);
-    await q(`insert into a151.users select id, 'other' || id || '@example.com', 'Other Person', '+1 555 0100', now() - interval '3 years' from a151.msgs`);
-    await q(`insert into a151.mailq select id, now() - interval '3 years' from a151.msgs`);
-    await q(`create function a151.refuse() returns trigger language plpgsql as $$
-               declare v text := (select m from a151.msgs where id = old.id);
-               begin
-                 if v is not null then raise exception '%', v; end if;
-                 return old;
-               end $$`);
-    await q(`create trigger refuse before delete on a151.users for each row execute function a151.refuse()`);
-    await q(`create trigger refuse before delete on a151.mailq for each row execute function a151.refuse()`);
-    await q(`select retention.set_policy('a151-users', 'a151.users', 'delete', 'created_at', '1 year')`);
-    await q(`select retention.set_policy('a151-mailq', 'a151.mailq', 'delete', 'created_at', '1 year')`);
-    await db.call(`call retention.run('a151-users')`).catch(() => undefined);
-    await db.call(`call retention.run('a151-mailq')`).catch(() => undefined);
-    const failures = async () => (await q<{ e: string; mine: boolean }>(
-      `select f.error as e, r.policy_name = 'a151-users' as mine from retention.run_row_failures f join retention.runs r using (run_id) order by f.run_id, f.error`));
-    const before = await failures();
-    expect(before.length).toBe(2 * MESSAGES.length);
-    await q(`select retention.set_erasure_rule('a151.users', 'delete')`);
-    const [r] = await q<{ id: number }>(`select request_id::int as id from retention.request_erasure('a151.users', '4242424', 'ticket')`);
-    await db.call(`call retention.process_erasure($1)`, [r!.id]);
-    expect(await q(`select status from retention.erasure_requests where request_id = $1`, [r!.id])).toEqual([{ status: 'completed' }]);
-    const after = await failures();
+    const after = await personQuotedInMessages(db, 'a151', { email: 'zelda.quux@example.org', name: 'Zelda Quuxington', phone: '+44 7700 900123' }, MESSAGES);
+    expect(after.length).toBe(2 * MESSAGES.length);
     for (const { e: m, mine } of after) {
       for (const g of mine ? GONE_MINE : GONE_ANYWHERE) expect([m.slice(0, 80), g, m.includes(g)]).toEqual([m.slice(0, 80), g, false]);
     }
