@@ -17,7 +17,7 @@ endif
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.install-stamp
 
-.PHONY: all demo demo-stop bench bench-shapes build test lint typecheck migrate clean help report-screenshot
+.PHONY: all demo demo-stop bench bench-shapes bench-archive-floor build test lint typecheck migrate clean help report-screenshot
 all: help
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make migrate    apply the schema to DATABASE_URL"
 	@echo "make bench      pg-retention vs one DELETE, app-side batches, partition drops (BENCH_ROWS, default 2M)"
 	@echo "make bench-shapes  the same on tables of other shapes: cheap rows, wide UUID rows, a date column"
+	@echo "make bench-archive-floor  what copying a batch's rows costs in its transaction, in every form (issue 15)"
 	@echo "make report-screenshot  docs/images/compliance-report.png from the demo's report (needs chromium)"
 
 $(TOOLS)/node/node_modules/node/bin/node:
@@ -74,6 +75,9 @@ bench: build
 
 bench-shapes: build
 	node bench/shapes.ts
+
+bench-archive-floor: $(DEPS)
+	node bench/archive-floor.ts
 
 # The compliance guide's picture of the HTML report, taken by the browser test.
 report-screenshot: $(DEPS)
