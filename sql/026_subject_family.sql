@@ -42,6 +42,16 @@ begin
                           else '{}'::oid[] end) x
      where x <> new.target::oid
      order by x);
+  -- The edges above the declaring table, with their names, as it is declared: a family
+  -- table gone by OID stands for the table rebuilt under its name only through a recorded
+  -- edge (_family_now), and the application may drop the declaring partition and rebuild
+  -- its parent before any hold is placed or run opens (round atk158 F1).
+  insert into retention_internal.past_parents (rel, parent, rel_name, parent_name)
+  select i.inhrelid, i.inhparent, retention.qualified_name(i.inhrelid), retention.qualified_name(i.inhparent)
+    from pg_catalog.pg_inherits i
+   where i.inhrelid = any (new.subject_family || new.target::oid)
+     and not exists (select from retention_internal.past_parents p where p.rel = i.inhrelid and p.parent = i.inhparent)
+  on conflict do nothing;
   return new;
 end
 $$;
@@ -388,3 +398,6 @@ end
 $$;
 comment on function retention_internal._note_held_collations() is
   'Internal. Copies the nondeterministic collations of the application''s columns into retention_internal and records them per column (held_collations): subject holds compare the column under each.';
+
+comment on table retention_internal.past_parents is
+  'Internal. Every partition and inheritance edge seen when a run opened, a hold was placed, a subject column was declared on a table below it, or (a hold open) the application changed a table, kept after the table is detached: the hold rule counts former parents as parents.';

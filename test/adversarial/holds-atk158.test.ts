@@ -52,6 +52,28 @@ describe('subject holds through tables rebuilt under their names (atk158)', () =
     expect(await left('h158a.ev2')).toEqual([2]);
   });
 
+  it('F1: the same before any hold was placed or run opened: the declaration records the edges above its table', async () => {
+    await tree('h158e');
+    await q(`select retention.set_policy('h158e-p1', 'h158e.ev1', 'delete', 'created_at', p_retain => '1 day', p_subject_column => 'user_id')`);
+    expect(await q(`select count(*)::int as n from retention_internal.past_parents where rel = 'h158e.ev1'::regclass`)).toEqual([{ n: 1 }]);
+    await rebuild('h158e');
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    await q(`select retention.set_policy('h158e-p2', 'h158e.ev2', 'delete', 'created_at', p_retain => '1 day')`);
+    await db.call(`call retention.run('h158e-p2')`);
+    expect(await left('h158e.ev2')).toEqual([2]);
+  });
+
+  it('F1: so does an erasure rule\'s declaration on a partition', async () => {
+    await tree('h158f');
+    await q(`create table h158f.users (id int primary key)`);
+    await q(`select retention.set_erasure_rule('h158f.ev1', 'delete', p_subject_column => 'user_id', p_subject_table => 'h158f.users')`);
+    await rebuild('h158f');
+    await q(`select retention.place_hold('subject', '42', 'litigation')`);
+    await q(`select retention.set_policy('h158f-p2', 'h158f.ev2', 'delete', 'created_at', p_retain => '1 day')`);
+    await db.call(`call retention.run('h158f-p2')`);
+    expect(await left('h158f.ev2')).toEqual([2]);
+  });
+
   it('F4: the same with the subject column declared by an erasure rule on the partition', async () => {
     await tree('h158b');
     await q(`create table h158b.users (id int primary key)`);
