@@ -102,7 +102,7 @@ declare
   v_chain   oid[];   -- the tables the hold rule reads, locked (_lock_hold_reads)
   v_grown   oid[];
   -- A delete that counts no copies counts what its cascade deleted in other tables from
-  -- the server's own per-table counts of this transaction (_deleted_in_xact) over the
+  -- the server's own per-table counts of this transaction (_removed_in_xact) over the
   -- tables it reaches: the ledger's related_rows.
   v_reach   oid[];
   -- An erasure step's delete too (round atk84 F7: its cascade was in no evidence).
@@ -221,7 +221,7 @@ begin
   v_exec := clock_timestamp();
   begin
     if v_count then
-      v_before := retention_internal._deleted_in_xact(v_reach);
+      v_before := retention_internal._removed_in_xact(v_reach);
     end if;
     if v_one is not null then
       select * into v_done, o_rows, v_oldest, v_newest, v_related
@@ -265,7 +265,7 @@ begin
       begin
         -- Counted per row: a failed attempt's deletions count in the server's figures too.
         if v_count then
-          v_before := retention_internal._deleted_in_xact(v_reach);
+          v_before := retention_internal._removed_in_xact(v_reach);
         end if;
         if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks

@@ -122,8 +122,31 @@ $$;
 comment on function retention_internal._deleted_in_xact(oid[]) is
   'Internal. pg_stat_get_xact_tuples_deleted for each table: the rows this transaction deleted there.';
 
+-- The rows this transaction has removed from each table of p_rels: deleted, less, in a
+-- partition, the rows inserted there. PostgreSQL moves a row whose partition key changes
+-- (an ON DELETE SET NULL key on a table partitioned by it) as a delete from one partition
+-- and an insert into another, and counts the delete; a plain run recorded rows it had only
+-- moved as deleted by its cascade (round atk161 F1). A batch's reach holds every partition
+-- of a partitioned table it reaches (_lock_reach), so a move within it nets to nothing.
+create or replace function retention_internal._removed_in_xact(p_rels oid[])
+returns bigint[]
+language sql
+volatile
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select coalesce(array_agg(pg_catalog.pg_stat_get_xact_tuples_deleted(r.rel)
+                            - case when c.relispartition then pg_catalog.pg_stat_get_xact_tuples_inserted(r.rel) else 0 end
+                            order by r.o), '{}')
+    from unnest(p_rels) with ordinality r(rel, o)
+    left join pg_catalog.pg_class c on c.oid = r.rel
+$$;
+comment on function retention_internal._removed_in_xact(oid[]) is
+  'Internal. For each table: the rows this transaction deleted there, less, in a partition, the rows it inserted there (a row moved between partitions is counted by the server as deleted from one and inserted into another).';
+
 -- The rows a statement deleted in other tables through its foreign keys' cascade: what
--- this transaction deleted from the tables of p_reach since p_before (_deleted_in_xact),
+-- this transaction removed from the tables of p_reach since p_before (_removed_in_xact),
 -- less the p_rows the statement itself deleted from its own table (one of them).
 create or replace function retention_internal._cascaded(p_reach oid[], p_before bigint[], p_rows bigint)
 returns integer
@@ -134,10 +157,10 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select greatest(0, coalesce(sum(x.a - x.b), 0) - coalesce(p_rows, 0))::integer
-    from unnest(retention_internal._deleted_in_xact(p_reach), p_before) x(a, b)
+    from unnest(retention_internal._removed_in_xact(p_reach), p_before) x(a, b)
 $$;
 comment on function retention_internal._cascaded(oid[], bigint[], bigint) is
-  'Internal. The rows this transaction deleted from the tables of p_reach since p_before, less p_rows: what a batch''s cascade deleted in other tables.';
+  'Internal. The rows this transaction removed from the tables of p_reach since p_before (_removed_in_xact: rows moved between partitions are not removed), less p_rows: what a batch''s cascade deleted in other tables.';
 
 -- Runs _one_statement_sql's statement for up to p_size rows (or the one row p_tid) in a
 -- subtransaction, and keeps its work only when every table of p_rels lost exactly the

@@ -1,0 +1,59 @@
+// Attack round atk161 (evidence cannot be forged). F1 (critical): a plain delete run's
+// ledger counted rows it had only moved as deleted by its cascade. The application's
+// events reference users ON DELETE SET NULL and are partitioned by that key: PostgreSQL
+// moves a nulled row to another partition as a delete and an insert, and the batch counted
+// its cascade by the server's deletion counts alone (run_batches.related_rows 100, the
+// compliance report's rows_cascaded 100, every event still there). A move nets to nothing
+// now (_removed_in_xact: deletions less a partition's insertions).
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+async function schema(s: string): Promise<void> {
+  await q(`create schema ${s}`);
+  await q(`create table ${s}.users (id int primary key, created_at timestamptz not null)`);
+  await q(`create table ${s}.events (id int, user_id int references ${s}.users (id) on delete set null, note text) partition by list (user_id)`);
+  await q(`create table ${s}.events_p1 partition of ${s}.events for values in (1, 2, 3, 4, 5)`);
+  await q(`create table ${s}.events_def partition of ${s}.events default`);
+  await q(`create table ${s}.likes (id int, user_id int references ${s}.users (id) on delete cascade)`);
+  await q(`insert into ${s}.users select g, now() - interval '10 days' from generate_series(1, 6) g`);
+  await q(`update ${s}.users set created_at = now() where id = 6`);
+  await q(`insert into ${s}.events select g, 1 + g % 6, 'x' from generate_series(1, 120) g`);
+  await q(`insert into ${s}.likes select g, 1 + g % 6 from generate_series(1, 12) g`);
+}
+
+const cascaded = async (policy: string) => (await q<{ rows: string; related: string }>(
+  `select sum(b.rows)::text as rows, sum(b.related_rows)::text as related
+     from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = $1`, [policy]))[0];
+
+describe('rows moved between partitions by a key action are not counted as deleted (atk161 F1)', () => {
+  it('a delete whose SET NULL key moves rows: related_rows and the report count only the rows deleted', async () => {
+    await schema('e161a');
+    await q(`select retention.set_policy('e161a', 'e161a.users', 'delete', 'created_at', interval '1 day')`);
+    await db.call(`call retention.run('e161a')`);
+    // Five users went; their 100 events stayed (nulled, moved to the default partition), their 10 likes went.
+    expect(await q(`select count(*)::int as n, count(*) filter (where user_id is null)::int as nulled from e161a.events`)).toEqual([{ n: 120, nulled: 100 }]);
+    expect(await q(`select count(*)::int as n from e161a.likes`)).toEqual([{ n: 2 }]);
+    expect(await cascaded('e161a')).toEqual({ rows: '5', related: '10' });
+    const report = (await q<{ p: { rows_deleted: number; rows_cascaded: number } }>(
+      `select p from jsonb_array_elements(retention.compliance_report(now() - interval '1 day', now() + interval '1 hour') -> 'policies') p
+        where p ->> 'policy' = 'e161a'`))[0]!.p;
+    expect([report.rows_deleted, report.rows_cascaded]).toEqual([5, 10]);
+  });
+
+  it('the same row by row (a batch that fails falls back to one row at a time) counts alike', async () => {
+    await schema('e161b');
+    // A trigger that refuses user 3's delete makes the batch go row by row.
+    await q(`create function e161b.refuse() returns trigger language plpgsql as $$
+             begin if old.id = 3 then raise exception 'user 3 is kept' using errcode = '23514'; end if; return old; end $$`);
+    await q(`create trigger refuse before delete on e161b.users for each row execute function e161b.refuse()`);
+    await q(`select retention.set_policy('e161b', 'e161b.users', 'delete', 'created_at', interval '1 day')`);
+    await db.call(`call retention.run('e161b')`).catch(() => undefined);
+    expect(await q(`select array_agg(id order by id) as ids from e161b.users`)).toEqual([{ ids: [3, 6] }]);
+    expect(await q(`select count(*)::int as n from e161b.events`)).toEqual([{ n: 120 }]);
+    // Four users' likes (2 each) went; the moved events are not counted.
+    expect(await cascaded('e161b')).toEqual({ rows: '4', related: '8' });
+  });
+});
