@@ -118,6 +118,11 @@ async function main(args: string[]): Promise<number> {
     throw new UsageError(`PG_RETENTION_ACTOR ${JSON.stringify(process.env.PG_RETENTION_ACTOR)} is not valid UTF-8 (U+FFFD stands for bytes that are not)`,
       'Name who acts in UTF-8 (it is recorded in the ledger and the audit log for good).');
   }
+  // A blank name would be recorded as who acted, for good (round atk159 F9).
+  if (process.env.PG_RETENTION_ACTOR !== undefined && !/[^\s\p{Cc}\p{Cf}]/u.test(process.env.PG_RETENTION_ACTOR)) {
+    throw new UsageError(`PG_RETENTION_ACTOR ${JSON.stringify(process.env.PG_RETENTION_ACTOR)} names nobody`,
+      'Name who acts (it is recorded in the ledger and the audit log for good), or unset it to be recorded as user@host.');
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -155,6 +160,12 @@ async function main(args: string[]): Promise<number> {
     if (t.kind !== 'option') continue;
     if (seen.has(t.name)) throw new UsageError(`option --${t.name} given twice`, 'Give each option once (quote a value that has blanks).');
     seen.add(t.name);
+    // An empty value is a shell variable that expanded to nothing, not a choice: --out ''
+    // saved nothing without a word (round atk159 F7), --database-url '' connected to the
+    // PG* default.
+    if (typeof t.value === 'string' && t.value.trim() === '') {
+      throw new UsageError(`option --${t.name} is empty`, 'Give it a value, or leave the option out.');
+    }
   }
   try {
     return await cmd.run(parsed.values, parsed.positionals);

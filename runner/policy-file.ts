@@ -1,6 +1,6 @@
 // The policy file (retention.yaml): parsed with positions kept, validated with zod before
 // anything touches the database, every error naming file, line, field path and the fix.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import { z } from 'zod';
 import { actionIssues, duration, policyShape } from './settings.ts';
@@ -49,9 +49,14 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
   let text: string;
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readAtMost(path, MAX_FILE_BYTES + 1);
   } catch (err) {
     throw new PolicyFileError([`${path}: cannot read the file: ${(err as Error).message}`]);
+  }
+  // Read no further than the limit: -f /dev/zero, or a file of gigabytes, was read whole
+  // before its size was refused (round atk159 F5).
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new PolicyFileError([`${path}:1: (file): more than the ${MAX_FILE_BYTES / 1048576} MiB pg-retention reads in a policy file — set periods by schema (defaults.schemas) rather than a policy per table`]);
   }
   // Not read with replacement: bytes that are not UTF-8 would be saved as U+FFFD (round
   // atk83 F5).
@@ -63,6 +68,23 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
     throw new PolicyFileError([`${path}:${line}: is not valid UTF-8 (save the file as UTF-8)`]);
   }
   return parsePolicyFile(text, path);
+}
+
+/** Up to max bytes of a file (a pipe or a device too), never more. */
+async function readAtMost(path: string, max: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(max);
+    let n = 0;
+    while (n < max) {
+      const { bytesRead } = await handle.read(buf, n, max - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The largest policy file read (4 MiB). */

@@ -29,7 +29,8 @@ plain format every file the manifest lists present with its size.
             each deletion in retention.backup_prunings and the audit log; exit 1 if one failed
   plan      the decision over a listing you give (a JSON array of {"name", "taken_at"}),
             e.g. from pgbackrest info or wal-g backup-list, to drive their own expiry;
-            --names prints only the backups to delete, one per line
+            --names prints only the backups to delete, one per line (refused if a
+            name has blanks, quotes, backslashes or control characters, or starts with -)
 
 ${BACKUP_ENV}
 
@@ -76,6 +77,14 @@ Examples:
       if (sub === 'plan') {
         const rows = (await db.query(`select backup_name, taken_at, keep, reason from retention.backup_plan($1, $2, $3)`, [policy, listing, asOf])).rows;
         if (values.names) {
+          // One name a line, read by xargs: a name with a blank, a quote or a backslash would
+          // be read as other names (one of them a held backup), one starting with - as an
+          // option of the tool deleting (round atk159 F8). Refused whole, before any is printed.
+          const unsafe = rows.find((r) => !r.keep && (/[\s'"\\\p{Cc}\p{Cf}]/u.test(r.backup_name) || r.backup_name.startsWith('-') || r.backup_name === ''));
+          if (unsafe) {
+            throw new UsageError(`backup name ${JSON.stringify(unsafe.backup_name)} cannot be printed one per line for xargs (blanks, quotes, backslashes, control characters or a leading -)`,
+              'use --json and pass the names to the tool by other means');
+          }
           for (const r of rows) if (!r.keep) console.log(r.backup_name);
           return 0;
         }

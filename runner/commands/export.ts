@@ -3,7 +3,7 @@
 // would touch, grouped by table — as one JSON document, or as CSV files (one per table)
 // with a manifest.
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { csvCell } from '../archive/archive.ts';
@@ -44,15 +44,28 @@ const fileName = (table: string) => table.replace(/[^A-Za-z0-9_.-]/g, '_').repla
 
 /** --out: a new or empty directory, made readable by its owner only; anything else is a
  * usage error that names it (a file there gave Node's EEXIST: round atk152 F2). */
-async function emptyDir(out: string): Promise<void> {
+async function emptyDir(out: string): Promise<string | undefined> {
+  let made: string | undefined;
   try {
-    await mkdir(out, { recursive: true, mode: 0o700 });
+    made = await mkdir(out, { recursive: true, mode: 0o700 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `${out} is a file, not a directory` : `cannot make the directory ${out}: ${(err as Error).message}`,
       'give --out an empty or new directory');
   }
   if ((await readdir(out)).length > 0) throw new UsageError(`${out} is not empty`, 'give --out an empty or new directory');
+  return made;
+}
+
+/** Runs fn; if it fails, removes the directories emptyDir made (and what fn wrote there):
+ * a refused export left them behind (round atk159 F6), a failed one part of a person's data. */
+async function inMade<T>(made: string | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (made) await rm(made, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 export const exportSubject: Command = {
@@ -111,8 +124,7 @@ Examples:
         console.log(doc);
         return 0;
       }
-      await emptyDir(out);
-      await writeNew(path.join(out, 'subject-export.json'), doc + '\n');
+      await inMade(await emptyDir(out), () => writeNew(path.join(out, 'subject-export.json'), doc + '\n'));
       console.log(`wrote ${path.join(out, 'subject-export.json')}`);
       return 0;
     }
@@ -126,58 +138,58 @@ Examples:
     if (format !== 'json' && format !== 'csv') throw new UsageError(`unknown format '${format}'`, 'use --format json or --format csv');
     const out = str(values.out);
     if (format === 'csv' && !out) throw new UsageError('CSV export writes a file per table: give --out DIR', 'pg-retention export auth.users 7 --format csv --out /tmp/user-7');
-    if (out) {
-      // A new or empty directory: an export never writes through files or links already
-      // there (another user could have laid them out), and leaves no mix with older files.
-      await emptyDir(out);
-    }
     // The storage target and keys first: a configuration error exports nothing.
     const storage = values['to-storage'] ? archiveSetup() : null;
     const ring = storage ? requireRing(storage) : null;
-    const db = await connect(str(values['database-url']));
-    try {
-      if (storage) {
-        const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
-        const { sealed } = seal(gzipSync(Buffer.from(text)), ring!);
-        const key = `exports/${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json.gz.sealed`;
-        await storage.target.put(key, sealed);
-        // Read back and opened before it counts as written.
-        const back = await storage.target.get(key);
-        if (!back.equals(sealed) || gunzipSync(openSealed(back, ring!)).toString('utf8') !== text) {
-          throw new Error(`the export written to ${storage.target.url} as ${key} did not read back the same`);
-        }
-        console.log(`wrote ${key} to ${storage.target.url} (sha256 ${createHash('sha256').update(sealed).digest('hex')}, key id ${ring!.current})`);
-        return 0;
-      }
-      if (format === 'json') {
-        const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
-        if (!out) {
-          console.log(text);
+    // A new or empty directory: an export never writes through files or links already
+    // there (another user could have laid them out), and leaves no mix with older files.
+    const made = out ? await emptyDir(out) : undefined;
+    return inMade(made, async () => {
+      const db = await connect(str(values['database-url']));
+      try {
+        if (storage) {
+          const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
+          const { sealed } = seal(gzipSync(Buffer.from(text)), ring!);
+          const key = `exports/${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json.gz.sealed`;
+          await storage.target.put(key, sealed);
+          // Read back and opened before it counts as written.
+          const back = await storage.target.get(key);
+          if (!back.equals(sealed) || gunzipSync(openSealed(back, ring!)).toString('utf8') !== text) {
+            throw new Error(`the export written to ${storage.target.url} as ${key} did not read back the same`);
+          }
+          console.log(`wrote ${key} to ${storage.target.url} (sha256 ${createHash('sha256').update(sealed).digest('hex')}, key id ${ring!.current})`);
           return 0;
         }
-        const f = path.join(out, 'subject-export.json');
-        await writeNew(f, text + '\n');
-        console.log(`wrote ${f}`);
+        if (format === 'json') {
+          const text = (await db.query('select retention.export_subject($1, $2)::text as doc', [table, id])).rows[0].doc as string;
+          if (!out) {
+            console.log(text);
+            return 0;
+          }
+          const f = path.join(out, 'subject-export.json');
+          await writeNew(f, text + '\n');
+          console.log(`wrote ${f}`);
+          return 0;
+        }
+        const [doc] = (await db.query(CELLS, [table, id])).rows as [{ subject_table: string; exported_at: string; tables: TableCells[] }];
+        const files: { table: string; rule: string; reason: string | null; row_count: number; file: string }[] = [];
+        const used = new Set<string>();
+        for (const t of doc.tables) {
+          // Two names made safe alike ("a b" and "a_b") get their own files.
+          let name = fileName(t.table);
+          for (let i = 2; used.has(name); i++) name = `${fileName(t.table)}-${i}`;
+          used.add(name);
+          const f = path.join(out!, `${name}.csv`);
+          await writeNew(f, [t.columns.map(csvCell).join(','), ...t.cells.map((r) => r.map(csvCell).join(','))].join('\n') + '\n');
+          files.push({ table: t.table, rule: t.rule, reason: t.reason, row_count: Number(t.row_count), file: path.basename(f) });
+        }
+        const manifest = path.join(out!, 'manifest.json');
+        await writeNew(manifest, JSON.stringify({ subject_table: doc.subject_table, exported_at: doc.exported_at, tables: files }, null, 2) + '\n');
+        console.log(`wrote ${files.length} CSV file(s) and ${manifest}`);
         return 0;
+      } finally {
+        await db.end();
       }
-      const [doc] = (await db.query(CELLS, [table, id])).rows as [{ subject_table: string; exported_at: string; tables: TableCells[] }];
-      const files: { table: string; rule: string; reason: string | null; row_count: number; file: string }[] = [];
-      const used = new Set<string>();
-      for (const t of doc.tables) {
-        // Two names made safe alike ("a b" and "a_b") get their own files.
-        let name = fileName(t.table);
-        for (let i = 2; used.has(name); i++) name = `${fileName(t.table)}-${i}`;
-        used.add(name);
-        const f = path.join(out!, `${name}.csv`);
-        await writeNew(f, [t.columns.map(csvCell).join(','), ...t.cells.map((r) => r.map(csvCell).join(','))].join('\n') + '\n');
-        files.push({ table: t.table, rule: t.rule, reason: t.reason, row_count: Number(t.row_count), file: path.basename(f) });
-      }
-      const manifest = path.join(out!, 'manifest.json');
-      await writeNew(manifest, JSON.stringify({ subject_table: doc.subject_table, exported_at: doc.exported_at, tables: files }, null, 2) + '\n');
-      console.log(`wrote ${files.length} CSV file(s) and ${manifest}`);
-      return 0;
-    } finally {
-      await db.end();
-    }
+    });
   },
 };

@@ -1,5 +1,6 @@
 // pg-retention plan / apply: policies as code.
 import { readFile, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { connect } from '../db.ts';
 import { describe, EXIT, UsageError } from '../errors.ts';
 import { formatPlan, isChange, planOrApply, type SavedPlan, StalePlanError } from '../plan.ts';
@@ -19,11 +20,31 @@ async function readPlan(path: string): Promise<SavedPlan> {
   } catch (err) {
     throw new UsageError(`cannot read the saved plan ${path}: ${(err as Error).message}`, 'make one with pg-retention plan -f retention.yaml --out plan.json');
   }
-  if (saved?.version !== 1 || typeof saved.text !== 'string' || typeof saved.fingerprint !== 'string' || typeof saved.file !== 'string') {
-    throw new UsageError(`${path} is not a plan saved by pg-retention plan --out`, 'make one with pg-retention plan -f retention.yaml --out plan.json');
+  // Every field apply reads, checked: a plan edited by hand (its changes removed) failed
+  // with a TypeError (round atk159 F2).
+  const checked = SAVED_PLAN.safeParse(saved);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new UsageError(`${path} is not a plan saved by pg-retention plan --out (${issue.path.join('.') || 'the file'}: ${issue.message})`,
+                         'make one with pg-retention plan -f retention.yaml --out plan.json');
   }
   return saved;
 }
+
+const SAVED_PLAN = z.object({
+  version: z.literal(1),
+  file: z.string(),
+  text: z.string(),
+  fingerprint: z.string(),
+  prune: z.boolean().optional(),
+  planned_at: z.string().optional(),
+  changes: z.array(z.object({
+    kind: z.enum(['added', 'changed', 'removed', 'inherited', 'database_only']),
+    object: z.enum(['policy', 'default']),
+    name: z.string(),
+    fields: z.array(z.object({ field: z.string(), old: z.unknown(), new: z.unknown() })),
+  })),
+});
 
 // plan's exit code 2 means "there are changes" (terraform plan -detailed-exitcode), so every
 // failure of plan or apply — a usage error, an invalid file, a database error — is 1 (a

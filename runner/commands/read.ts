@@ -93,8 +93,12 @@ export const runs: Command = {
   pg-retention runs --policy auth.sessions --last 5`,
   options: { policy: { type: 'string' }, last: { type: 'string' } },
   run: async (values) => {
-    const last = Number(str(values.last) ?? 20);
-    if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last must be a positive whole number, got ${values.last}`);
+    const lastText = (str(values.last) ?? '20').trim();
+    const last = Number(lastText);
+    // Digits only: 1e20 and 0x10 are numbers to JavaScript, not to a reader (round atk159 F11).
+    if (!/^\d{1,7}$/.test(lastText) || last < 1) {
+      throw new UsageError(`--last must be a whole number from 1 to 9999999, got ${JSON.stringify(values.last)}`, 'pg-retention runs --last 50');
+    }
     const rows = await query(values,
       `select run_id, policy, mode, status, eligible, held_back, affected, batches,
               started_at, round(extract(epoch from duration)::numeric, 2)::text as seconds, started_by, error

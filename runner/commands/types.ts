@@ -47,7 +47,9 @@ export function instant(values: Values, name: string): string | undefined {
     `give ISO 8601: --${name} 2027-03-01 (midnight UTC), --${name} '2027-03-01 09:30Z' or --${name} 2027-03-01T09:30:00+01:00; a time without an offset is UTC`);
   if (!m) throw bad();
   const [, y, mo, d, hh = '00', mi = '00', ss = '00', frac = '', zone = 'Z'] = m;
-  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  // setUTCFullYear, not Date.UTC: that reads years 0-99 as 1900-1999 (round atk159 F11).
+  const day = new Date(0);
+  day.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
   if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)
       || Number(hh) > 23 || Number(mi) > 59 || Number(ss) > 59) throw bad();
   let offset = zone.toUpperCase() === 'Z' || zone.toUpperCase() === 'UTC' ? '+00:00' : zone;

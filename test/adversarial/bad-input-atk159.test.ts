@@ -18,7 +18,7 @@ describe('report checks --out before it stores (atk159)', () => {
     for (const out of ['/nonexistent-dir-159/report.md', '', '/tmp']) {
       const r = await runCli(['report', '--store', '--out', out], { url: db.url });
       expect([out, r.code, r.stderr]).toEqual([out, 2, expect.stringMatching(/--out|cannot write|is a directory/)]);
-      expect(r.stderr).toMatch(/hint: give --out a file/);
+      expect(r.stderr).toMatch(out === '' ? /option --out is empty\nhint: Give it a value/ : /hint: give --out a file/);
     }
     expect(await state()).toEqual(before);
   });
