@@ -89,7 +89,9 @@ declare
   -- An apostrophe after a letter, however a message spells it (&#39; &#x27; &apos; \'
   -- &rsquo; &#8217; ‘ ` and SQL's doubled ''): a made-up brien@example.org erased
   -- o&#39;brien@example.org (round atk157 F1).
-  v_apos constant text := '(?:(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))|(?<=(?:^|[^[:alnum:]_])[Ee]''))';
+  -- A string's prefix is not a word: PostgreSQL's E'...', and Python's b'...', u'...',
+  -- r'...', f'...' (a byte string quoting the person: round atk162 F3).
+  v_apos constant text := '(?:(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))|(?<=(?:^|[^[:alnum:]_])[EeBbUuRrFf]''))';
 begin
   if r is null then
     return null;

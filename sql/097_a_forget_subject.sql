@@ -736,11 +736,38 @@ begin
   if pg_catalog.strpos(p_kinds, 'c') > 0 and p_value ~ '[[:cntrl:]]' then
     v_out := v_out || pg_catalog.regexp_replace(p_value, '[[:cntrl:]]', ' ', 'g');
   end if;
+  -- As bytes (round atk162 F1-F4): the value's UTF-8 as PostgreSQL prints a bytea
+  -- (\x7a65…: convert_to in a message), each byte beyond ASCII as \xHH (Python's, C's,
+  -- Go's byte strings) and as \ooo (octal: C, git, a bytea in bytea_output = escape), and
+  -- quoted-printable (=40, every byte but letters, digits and . _ - as =HH).
+  if pg_catalog.strpos(p_kinds, 'x') > 0 and pg_catalog.octet_length(p_value) >= 4 then
+    v_out := v_out || ('\x' || pg_catalog.encode(pg_catalog.convert_to(p_value, 'UTF8'), 'hex'));
+  end if;
+  if (pg_catalog.strpos(p_kinds, 'b') > 0 and p_value ~ '[^\x01-\x7f]')
+     or (pg_catalog.strpos(p_kinds, 'q') > 0 and p_value ~ '[^A-Za-z0-9._-]') then
+    v_pct := '';
+    v_json := '';
+    v_c := '';
+    foreach v_b in array array(select pg_catalog.get_byte(x.b, i) from (select pg_catalog.convert_to(p_value, 'UTF8') as b) x
+                                 cross join pg_catalog.generate_series(0, pg_catalog.octet_length(x.b) - 1) i) loop
+      v_pct := v_pct || case when v_b < 128 then pg_catalog.chr(v_b) else '\x' || pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0') end;
+      v_json := v_json || case when v_b < 128 then pg_catalog.chr(v_b)
+                               else '\' || (v_b >> 6)::text || ((v_b >> 3) & 7)::text || (v_b & 7)::text end;
+      v_c := v_c || case when v_b < 128 and pg_catalog.chr(v_b) ~ '^[A-Za-z0-9._-]$' then pg_catalog.chr(v_b)
+                         else '=' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0')) end;
+    end loop;
+    if pg_catalog.strpos(p_kinds, 'b') > 0 and p_value ~ '[^\x01-\x7f]' then
+      v_out := v_out || v_pct || v_json;
+    end if;
+    if pg_catalog.strpos(p_kinds, 'q') > 0 then
+      v_out := v_out || v_c;
+    end if;
+  end if;
   return array(select distinct x from unnest(v_out) x where x <> p_value);
 end
 $$;
 comment on function retention_internal._escaped_forms(text, text) is
-  'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks).';
+  'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks, x its UTF-8 as a bytea''s hex output, b bytes beyond ASCII as \xHH and as octal \ooo, q quoted-printable).';
 revoke all on function retention_internal._escaped_forms(text, text) from public;
 
 -- One level of the escapes programs write into a message, decoded, in one pass (linear:
@@ -1043,6 +1070,9 @@ begin
                  -- Which escaped forms the messages may hold at all (_escaped_forms).
                  concat(case when v_msgs ~ '""|\\\\' then 'r' end, case when v_msgs ~ '%[0-9A-Fa-f]{2}' then 'p' end,
                         case when v_msgs ~ '&(amp|lt|gt|quot|#39);' then 'h' end, case when v_msgs ~ '\\u[0-9a-fA-F]{4}' then 'j' end,
+                        case when v_msgs ~ '\\x[0-9a-fA-F]{8}' then 'x' end,
+                        case when v_msgs ~ '\\(x[89a-fA-F][0-9a-fA-F]|[23][0-7]{2})' then 'b' end,
+                        case when v_msgs ~ '=[0-9A-Fa-f]{2}' then 'q' end,
                         'c'))
     into v_vals
     -- Lowered in every script, whatever the database's collation (fold; round atk104 F2),
