@@ -716,8 +716,20 @@ begin
                                  cross join pg_catalog.generate_series(0, pg_catalog.octet_length(x.b) - 1) i) loop
       v_pct := v_pct || case when v_b < 128 and pg_catalog.chr(v_b) ~ '^[A-Za-z0-9_.~-]$' then pg_catalog.chr(v_b)
                              else '%' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0')) end;
+      -- And only the bytes beyond ASCII encoded (a browser's address bar, Zo%C3%AB
+      -- Quuxington: round atk157 F2).
+      v_json := v_json || case when v_b < 128 then pg_catalog.chr(v_b)
+                               else '%' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0')) end;
     end loop;
     v_out := v_out || v_pct;
+    -- A form's blanks as + (application/x-www-form-urlencoded).
+    if pg_catalog.strpos(v_pct, '%20') > 0 then
+      v_out := v_out || pg_catalog.replace(v_pct, '%20', '+');
+    end if;
+    if v_json <> p_value then
+      v_out := v_out || v_json;
+    end if;
+    v_json := '';
   end if;
   if pg_catalog.strpos(p_kinds, 'h') > 0 and p_value ~ '[&<>"'']' then
     v_out := v_out || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(

@@ -5,6 +5,8 @@
 // address as a bytea's hex output (convert_to in a message: \x7a656c…), and an address in
 // quoted-printable (zelda.q=40example.org). Each is one more form the erasure looks for
 // (_escaped_forms kinds x, b, q), and a string's prefix (b'…', u'…') is not a word.
+// atk157 F2 (left at stop 52): percent-encoding of the bytes beyond ASCII only
+// (Zo%C3%AB Quuxington) and a form's + for a blank.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { personQuotedInMessages } from '../support/erasure.ts';
@@ -20,8 +22,11 @@ describe('a person quoted as bytes in messages (atk162)', () => {
       String.raw`order refused: referrer Zo\303\253 Quuxington (escape)`,
       String.raw`order refused: referrer bytes \x7a656c64612e71406578616d706c652e6f7267`,
       'order refused: mail zelda.q=40example.org bounced',
+      // Percent-encoded beyond ASCII only, and a form's + for a blank (atk157 F2, left at stop 52).
+      'GET /search?name=Zo%C3%AB Quuxington 403',
+      'POST name=Zo%C3%AB+Quuxington&x=1 403',
     ]);
-    expect(out).toHaveLength(10);
+    expect(out).toHaveLength(14);
     for (const { e } of out) {
       expect([e, /quuxington|7a656c64612e7140|zelda\.q/i.test(e)]).toEqual([e, false]);
       expect(e).toMatch(/\[erased\]/);
