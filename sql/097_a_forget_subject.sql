@@ -879,8 +879,30 @@ begin
         continue;
       end if;
       -- Numeric references with or without their ';' (as browsers read them: round
-      -- atk154 F4), a few named ones.
-      v_m := pg_catalog.substring(v_p, '^(#[0-9]{1,8};?|#[xX]0*[0-9a-fA-F]{1,6};?|(amp|lt|gt|quot|apos|nbsp|commat);)');
+      -- atk154 F4), a few named ones, and the named letters of Latin-1 (&euml; &Aacute;
+      -- &ccedil; &oslash; &szlig;…: round atk157 F8), each a letter and its mark composed.
+      v_m := pg_catalog.substring(v_p, '^(#[0-9]{1,8};?|#[xX]0*[0-9a-fA-F]{1,6};?|(amp|lt|gt|quot|apos|nbsp|commat);'
+                                       '|[A-Za-z](uml|acute|grave|circ|tilde|ring|cedil);|([Oo]slash|szlig|AElig|aelig|ETH|eth|THORN|thorn|OElig|oelig);)');
+      if v_m is not null and v_m ~ '^[A-Za-z][a-zA-Z]+;$' and v_m !~ '^(amp|lt|gt|quot|apos|nbsp|commat);$' then
+        v_cp := null;
+        if v_utf8 then
+          v_e := case when v_m ~ '^[A-Za-z](uml|acute|grave|circ|tilde|ring|cedil);$'
+                      then pg_catalog.normalize(pg_catalog.substr(v_m, 1, 1)
+                                                || pg_catalog.chr(case pg_catalog.rtrim(pg_catalog.substr(v_m, 2), ';')
+                                                                    when 'uml' then 776 when 'acute' then 769 when 'grave' then 768
+                                                                    when 'circ' then 770 when 'tilde' then 771 when 'ring' then 778
+                                                                    else 807 end), 'NFC')
+                      else pg_catalog.chr(case pg_catalog.rtrim(v_m, ';')
+                                            when 'Oslash' then 216 when 'oslash' then 248 when 'szlig' then 223
+                                            when 'AElig' then 198 when 'aelig' then 230 when 'ETH' then 208 when 'eth' then 240
+                                            when 'THORN' then 222 when 'thorn' then 254 when 'OElig' then 338 else 339 end) end
+                  || pg_catalog.substr(v_p, pg_catalog.length(v_m) + 1);
+        else
+          v_e := '&' || v_p;
+        end if;
+        v_out := pg_catalog.array_append(v_out, v_e);
+        continue;
+      end if;
       if v_m is null then
         v_cp := null;
       elsif v_m ~ '^#[0-9]' then
@@ -924,7 +946,7 @@ begin
 end
 $$;
 comment on function retention_internal._unescape_once(text) is
-  'Internal. One level of backslash escapes (JSON''s, \xHH, a backslash before punctuation), HTML entities (numeric with or without ;, amp lt gt quot apos nbsp commat) and percent-encoded ASCII decoded, in one pass.';
+  'Internal. One level of backslash escapes (JSON''s, \xHH, a backslash before punctuation), HTML entities (numeric with or without ;, amp lt gt quot apos nbsp commat, Latin-1''s named letters) and percent-encoded ASCII decoded, in one pass.';
 revoke all on function retention_internal._unescape_once(text) from public;
 
 -- Whether a message reads the same decoded (_message_view): no backslash, ampersand or

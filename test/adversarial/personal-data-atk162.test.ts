@@ -6,7 +6,7 @@
 // quoted-printable (zelda.q=40example.org). Each is one more form the erasure looks for
 // (_escaped_forms kinds x, b, q), and a string's prefix (b'…', u'…') is not a word.
 // atk157 F2 (left at stop 52): percent-encoding of the bytes beyond ASCII only
-// (Zo%C3%AB Quuxington) and a form's + for a blank.
+// (Zo%C3%AB Quuxington) and a form's + for a blank; F8, HTML's named letters (Zo&euml;).
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { personQuotedInMessages } from '../support/erasure.ts';
@@ -25,8 +25,10 @@ describe('a person quoted as bytes in messages (atk162)', () => {
       // Percent-encoded beyond ASCII only, and a form's + for a blank (atk157 F2, left at stop 52).
       'GET /search?name=Zo%C3%AB Quuxington 403',
       'POST name=Zo%C3%AB+Quuxington&x=1 403',
+      // HTML's named letters (atk157 F8, left at stop 52).
+      '<td>Zo&euml; Quuxington</td> refused',
     ]);
-    expect(out).toHaveLength(14);
+    expect(out).toHaveLength(16);
     for (const { e } of out) {
       expect([e, /quuxington|7a656c64612e7140|zelda\.q/i.test(e)]).toEqual([e, false]);
       expect(e).toMatch(/\[erased\]/);
