@@ -110,6 +110,7 @@ declare
   -- atk84 F10: a cascade from a revoked row was in no ledger row).
   v_count   boolean := p_pol.action in ('delete', 'purge_soft_deleted', 'scrub') and not v_archive;
   v_before  bigint[];
+  v_movers  oid[] := '{}';  -- partitions a key action may move rows between (_mover_tables)
 begin
   o_failed := 0;
   perform set_config('lock_timeout', (extract(epoch from p_pol.lock_timeout) * 1000)::bigint::text, true);
@@ -131,6 +132,9 @@ begin
   -- a failed row's key) looks a cast to json up after any wait for a row (atk113 F9).
   perform retention_internal._freeze_casts();
   v_reach := retention_internal._lock_reach(p_pol);
+  if v_count and pg_catalog.cardinality(v_reach) > 1 then
+    v_movers := retention_internal._mover_tables(v_reach);
+  end if;
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
   perform retention_internal._check_not_detached(p_pol.target);
@@ -221,7 +225,7 @@ begin
   v_exec := clock_timestamp();
   begin
     if v_count then
-      v_before := retention_internal._removed_in_xact(v_reach);
+      v_before := retention_internal._removed_in_xact(v_reach, v_movers);
     end if;
     if v_one is not null then
       select * into v_done, o_rows, v_oldest, v_newest, v_related
@@ -242,7 +246,7 @@ begin
     end if;
     if v_count then
       v_related := greatest(v_related, retention_internal._cascaded(v_reach, v_before,
-                                                                   case when p_pol.action = 'scrub' then 0 else o_rows end));
+                                                                   case when p_pol.action = 'scrub' then 0 else o_rows end, v_movers));
     end if;
   exception when data_exception or integrity_constraint_violation or plpgsql_error then
     -- Row by row: the rows this batch would have taken, each in its own subtransaction.
@@ -265,7 +269,7 @@ begin
       begin
         -- Counted per row: a failed attempt's deletions count in the server's figures too.
         if v_count then
-          v_before := retention_internal._removed_in_xact(v_reach);
+          v_before := retention_internal._removed_in_xact(v_reach, v_movers);
         end if;
         if v_two then
           -- The row and what it cascades into locked again (the failed statement's locks
@@ -279,7 +283,7 @@ begin
         end if;
         if v_count then
           v_rel1 := greatest(v_rel1, retention_internal._cascaded(v_reach, v_before,
-                                                                 case when p_pol.action = 'scrub' then 0 else v_n1 end));
+                                                                 case when p_pol.action = 'scrub' then 0 else v_n1 end, v_movers));
         end if;
         o_rows := o_rows + v_n1;
         v_related := v_related + v_rel1;

@@ -122,13 +122,42 @@ $$;
 comment on function retention_internal._deleted_in_xact(oid[]) is
   'Internal. pg_stat_get_xact_tuples_deleted for each table: the rows this transaction deleted there.';
 
+-- The partitions a key action of the reach may move rows between: those of every
+-- partitioned table (in the reach) that an ON DELETE SET NULL or SET DEFAULT key of the
+-- reach changes a partition key column of (or whose key is an expression). PostgreSQL
+-- moves such a row as a delete from one partition and an insert into another, and counts
+-- the delete (round atk161 F1).
+create or replace function retention_internal._mover_tables(p_reach oid[])
+returns oid[]
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+set timezone = 'UTC'
+as $$
+  select coalesce(array_agg(distinct m.relid), '{}')
+    from pg_catalog.pg_constraint c
+   cross join lateral (select pg_catalog.pg_partition_root(c.conrelid) as root) r
+   cross join lateral pg_catalog.pg_partition_tree(r.root) m
+   where c.contype = 'f' and c.confdeltype in ('n', 'd') and c.conrelid = any (p_reach)
+     and r.root is not null
+     and exists (select from pg_catalog.pg_partition_tree(r.root) x
+                   join pg_catalog.pg_partitioned_table pt on pt.partrelid = x.relid
+                  where 0 = any (pt.partattrs::int2[])
+                     or exists (select from pg_catalog.pg_attribute a
+                                  join pg_catalog.pg_attribute k on k.attrelid = c.conrelid and k.attnum = any (c.conkey)
+                                 where a.attrelid = pt.partrelid and a.attnum = any (pt.partattrs::int2[])
+                                   and a.attname = k.attname))
+$$;
+comment on function retention_internal._mover_tables(oid[]) is
+  'Internal. The partitions between which an ON DELETE SET NULL or SET DEFAULT key of the reach may move rows (it changes a partition key column): their insertions count against their deletions (_removed_in_xact).';
+
 -- The rows this transaction has removed from each table of p_rels: deleted, less, in a
--- partition, the rows inserted there. PostgreSQL moves a row whose partition key changes
--- (an ON DELETE SET NULL key on a table partitioned by it) as a delete from one partition
--- and an insert into another, and counts the delete; a plain run recorded rows it had only
--- moved as deleted by its cascade (round atk161 F1). A batch's reach holds every partition
--- of a partitioned table it reaches (_lock_reach), so a move within it nets to nothing.
-create or replace function retention_internal._removed_in_xact(p_rels oid[])
+-- partition of p_movers (_mover_tables), the rows inserted there: a row moved between
+-- partitions by a key action is no deletion (round atk161 F1). Insertions elsewhere are
+-- not counted against deletions: the application's trigger that logs a removal into a
+-- partitioned table the cascade also deletes from hid as many deletions (round atk163 F1).
+create or replace function retention_internal._removed_in_xact(p_rels oid[], p_movers oid[] default '{}')
 returns bigint[]
 language sql
 volatile
@@ -137,18 +166,19 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select coalesce(array_agg(pg_catalog.pg_stat_get_xact_tuples_deleted(r.rel)
-                            - case when c.relispartition then pg_catalog.pg_stat_get_xact_tuples_inserted(r.rel) else 0 end
+                            - case when r.rel = any (p_movers) then pg_catalog.pg_stat_get_xact_tuples_inserted(r.rel) else 0 end
                             order by r.o), '{}')
     from unnest(p_rels) with ordinality r(rel, o)
-    left join pg_catalog.pg_class c on c.oid = r.rel
 $$;
-comment on function retention_internal._removed_in_xact(oid[]) is
-  'Internal. For each table: the rows this transaction deleted there, less, in a partition, the rows it inserted there (a row moved between partitions is counted by the server as deleted from one and inserted into another).';
+comment on function retention_internal._removed_in_xact(oid[], oid[]) is
+  'Internal. For each table: the rows this transaction deleted there, less, in a partition of p_movers (_mover_tables), the rows it inserted there (a row moved between partitions by a key action is counted by the server as deleted from one and inserted into another).';
 
 -- The rows a statement deleted in other tables through its foreign keys' cascade: what
 -- this transaction removed from the tables of p_reach since p_before (_removed_in_xact),
 -- less the p_rows the statement itself deleted from its own table (one of them).
-create or replace function retention_internal._cascaded(p_reach oid[], p_before bigint[], p_rows bigint)
+drop function if exists retention_internal._removed_in_xact(oid[]);
+drop function if exists retention_internal._cascaded(oid[], bigint[], bigint);
+create or replace function retention_internal._cascaded(p_reach oid[], p_before bigint[], p_rows bigint, p_movers oid[] default '{}')
 returns integer
 language sql
 volatile
@@ -157,9 +187,9 @@ set standard_conforming_strings = on
 set timezone = 'UTC'
 as $$
   select greatest(0, coalesce(sum(x.a - x.b), 0) - coalesce(p_rows, 0))::integer
-    from unnest(retention_internal._removed_in_xact(p_reach), p_before) x(a, b)
+    from unnest(retention_internal._removed_in_xact(p_reach, p_movers), p_before) x(a, b)
 $$;
-comment on function retention_internal._cascaded(oid[], bigint[], bigint) is
+comment on function retention_internal._cascaded(oid[], bigint[], bigint, oid[]) is
   'Internal. The rows this transaction removed from the tables of p_reach since p_before (_removed_in_xact: rows moved between partitions are not removed), less p_rows: what a batch''s cascade deleted in other tables.';
 
 -- Runs _one_statement_sql's statement for up to p_size rows (or the one row p_tid) in a

@@ -4,7 +4,11 @@
 // moves a nulled row to another partition as a delete and an insert, and the batch counted
 // its cascade by the server's deletion counts alone (run_batches.related_rows 100, the
 // compliance report's rows_cascaded 100, every event still there). A move nets to nothing
-// now (_removed_in_xact: deletions less a partition's insertions).
+// now (_removed_in_xact: deletions less a partition's insertions, in the partitions such a
+// key action may move rows between). atk163 F1 (critical), on that fix: insertions into
+// any partition counted against deletions, so the application's trigger logging each
+// removal into a partitioned table the cascade also deleted from hid as many deletions
+// (50 deleted, 0 recorded); only partitions a key action can move rows between count so.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -55,5 +59,26 @@ describe('rows moved between partitions by a key action are not counted as delet
     expect(await q(`select count(*)::int as n from e161b.events`)).toEqual([{ n: 120 }]);
     // Four users' likes (2 each) went; the moved events are not counted.
     expect(await cascaded('e161b')).toEqual({ rows: '4', related: '8' });
+  });
+
+  it('atk163 F1: a trigger logging removals into a partitioned table the cascade deletes from hides no deletion', async () => {
+    await q(`create schema e163`);
+    await q(`create table e163.users (id int primary key, last_seen timestamptz not null)`);
+    await q(`create table e163.activity (id bigserial, user_id int references e163.users on delete cascade, at timestamptz not null, what text)
+             partition by range (at)`);
+    await q(`create table e163.activity_old partition of e163.activity for values from ('2000-01-01') to ('2025-01-01')`);
+    await q(`create table e163.activity_new partition of e163.activity default`);
+    await q(`create function e163.log_removal() returns trigger language plpgsql as $$
+             begin
+               insert into e163.activity (user_id, at, what) select null, now(), 'account removed' from generate_series(1, 5);
+               return old;
+             end $$`);
+    await q(`create trigger users_log after delete on e163.users for each row execute function e163.log_removal()`);
+    await q(`insert into e163.users select g, now() - interval '3 years' from generate_series(1, 10) g`);
+    await q(`insert into e163.activity (user_id, at, what) select u, '2020-06-01', 'login' from generate_series(1, 10) u, generate_series(1, 5)`);
+    await q(`select retention.set_policy('e163', 'e163.users', 'delete', 'last_seen', interval '1 year')`);
+    await db.call(`call retention.run('e163')`);
+    expect(await q(`select count(*)::int as old, (select count(*)::int from e163.activity_new) as new from e163.activity_old`)).toEqual([{ old: 0, new: 50 }]);
+    expect(await cascaded('e163')).toEqual({ rows: '10', related: '50' });
   });
 });
