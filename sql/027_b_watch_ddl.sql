@@ -27,6 +27,20 @@ begin
     return;
   end if;
   if not exists (select from retention_internal._open_holds) then
+    -- No hold open: the names a declared subject column's tree is recorded under still
+    -- follow renames and moves (past_parents, target_name), so that a hold placed after
+    -- the application renamed the declaring partition's parent and rebuilt it under its new
+    -- name covers the rebuilt tree (round atk164 F1). A failure here refuses nothing: no
+    -- held row is at stake yet; it is said, and the next run or hold records again.
+    if exists (select from retention.policies p where p.subject_column is not null)
+       or exists (select from retention.erasure_rules r where r.subject_column is not null) then
+      begin
+        perform retention_internal._note_subject_families();
+      exception when others then
+        raise warning 'pg-retention could not record the names of tables subject columns are declared on after this change: %', sqlerrm
+          using hint = 'Run a policy or place a hold soon (they record them again); see retention.check_setup().';
+      end;
+    end if;
     return;
   end if;
   begin
@@ -46,7 +60,7 @@ begin
 end
 $$;
 comment on function retention_internal._watch_ddl() is
-  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations).';
+  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations); with none open, the edges and names of the trees subject columns are declared in.';
 revoke all on function retention_internal._watch_ddl() from public;
 
 do $$

@@ -1,0 +1,54 @@
+// Attack round atk164 (no held row removed while its hold is in force). F1 (critical): a
+// subject column declared on a partition; with no hold open, the application renamed the
+// partitioned parent (or moved it to another schema), rebuilt a copy of the tree under the
+// new name and dropped the old tree, declaring partition included, in one transaction.
+// The names the tree was recorded under (past_parents) were refreshed only as runs opened,
+// holds were placed or (a hold open) on DDL, so they named nothing: a subject hold placed
+// after did not cover the rebuilt tree, and a delete policy on its partition took the held
+// person's rows. The DDL event trigger now refreshes them with no hold open too.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.ts';
+
+const db = useTestDatabase();
+const q = db.q;
+
+async function tree(s: string): Promise<void> {
+  await q(`create schema ${s}`);
+  await q(`create table ${s}.events (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at)`);
+  await q(`create table ${s}.events_p1 partition of ${s}.events for values from ('2000-01-01') to ('2010-01-01')`);
+  await q(`create table ${s}.events_p2 partition of ${s}.events for values from ('2010-01-01') to ('2100-01-01')`);
+  await q(`insert into ${s}.events select g, g % 10, '2005-01-01'::timestamptz + g * interval '1 day' from generate_series(1, 100) g`);
+  await q(`insert into ${s}.events select 1000 + g, g % 10, now() - interval '5 years' + g * interval '1 hour' from generate_series(1, 100) g`);
+  // The subject column is declared on the old partition only.
+  await q(`select retention.set_policy('${s}-p1', '${s}.events_p1', 'delete', 'created_at', '1 year', p_subject_column => 'user_id')`);
+}
+
+/** In one transaction: the parent renamed (or moved), a copy built under the new name, the old tree dropped. */
+async function rebuild(s: string, from: string, to: string, name: string): Promise<void> {
+  await q(`begin;
+           ${from === to ? `alter table ${s}.events rename to ${name};` : `create schema ${to}; alter table ${s}.events set schema ${to};`}
+           create table ${to}.${name}_new (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at);
+           create table ${to}.${name}_old partition of ${to}.${name}_new for values from ('2000-01-01') to ('2010-01-01');
+           create table ${to}.${name}_cur partition of ${to}.${name}_new for values from ('2010-01-01') to ('2100-01-01');
+           insert into ${to}.${name}_new select * from ${to}.${name};
+           drop table ${to}.${name};
+           alter table ${to}.${name}_new rename to ${name};
+           commit`);
+}
+
+describe('a declaring partition\'s tree renamed and rebuilt with no hold open (atk164 F1)', () => {
+  for (const [label, s, to, name] of [['renamed', 'h164a', 'h164a', 'events_v2'], ['moved to another schema', 'h164b', 'h164b2', 'events']] as const) {
+    it(`the parent ${label}, the tree rebuilt: a subject hold placed after keeps the person's rows`, async () => {
+      await tree(s);
+      await rebuild(s, s, to, name);
+      await q(`select retention.place_hold('subject', '7', 'litigation')`);
+      const before = await q<{ n: number }>(`select count(*)::int as n from ${to}.${name} where user_id = 7`);
+      expect(before).toEqual([{ n: 20 }]);
+      await q(`select retention.set_policy('${s}-old', '${to}.${name}_old', 'delete', 'created_at', '1 year')`);
+      await db.call(`call retention.run('${s}-old')`);
+      expect(await q(`select count(*)::int as n from ${to}.${name} where user_id = 7`)).toEqual(before);
+      // The others' old rows went.
+      expect(await q(`select count(*)::int as n from ${to}.${name}_old`)).toEqual([{ n: 10 }]);
+    });
+  }
+});
