@@ -89,9 +89,14 @@ declare
   -- An apostrophe after a letter, however a message spells it (&#39; &#x27; &apos; \'
   -- &rsquo; &#8217; ‘ ` and SQL's doubled ''): a made-up brien@example.org erased
   -- o&#39;brien@example.org (round atk157 F1).
-  -- A string's prefix is not a word: PostgreSQL's E'...', and Python's b'...', u'...',
-  -- r'...', f'...' (a byte string quoting the person: round atk162 F3).
-  v_apos constant text := '(?:(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))|(?<=(?:^|[^[:alnum:]_])[EeBbUuRrFf]''))';
+  v_apos constant text := '(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))';
+  -- A string's prefix (PostgreSQL's E'...', Python's b'...', u'...', r'...', f'...') is no
+  -- word when its quote closes right after the value (round atk162 F3); a name such as
+  -- E'Twaun Moore is one (round atk165 F3).
+  v_prefix constant text := '(?<=(?:^|[^[:alnum:]_])[EeBbUuRrFf]'')';
+  v_val   text;
+  v_start text;
+  v_end   text;
 begin
   if r is null then
     return null;
@@ -140,15 +145,18 @@ begin
         -- /users/4242424.json, user_4242424, cust-4242424 (round atk151 F4), not out of
         -- digits grouped as one number (0113 496-1234). An address is cut out of a name
         -- it is glued to with _ (…@example.org_2026.json).
+        v_start := case when v ~ '^[0-9]+$' then '(?<![[:digit:]])(?<![[:digit:]][-. ,/])'
+                        when pg_catalog.strpos(v, '@') > 0 then '(?<![[:alnum:]_.%+!#$*^`{|}~-])'
+                        else '(?<![[:alnum:]_.@+-])' end;
+        v_val := pg_catalog.regexp_replace(pg_catalog.regexp_replace(v collate retention_internal.fold, '([^[:alnum:][:space:]])', '\\\1', 'g'),
+                 '\\?[σςΣ]', '[σςΣ]', 'g');
+        v_end := case when v ~ '^[0-9]+$' then '(?![[:digit:]])(?![-. ,/][[:digit:]])'
+                      when pg_catalog.strpos(v, '@') > 0 then '(?![[:alnum:]@-])(?![.][[:alnum:]])'
+                      else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end;
         r := pg_catalog.regexp_replace(r collate retention_internal.fold,
-                                       case when v ~ '^[0-9]+$' then '(?<![[:digit:]])(?<![[:digit:]][-. ,/])'
-                                            when pg_catalog.strpos(v, '@') > 0 then '(?<![[:alnum:]_.%+!#$*^`{|}~-])' || v_apos
-                                            else '(?<![[:alnum:]_.@+-])' || v_apos end
-                                          || pg_catalog.regexp_replace(pg_catalog.regexp_replace(v collate retention_internal.fold, '([^[:alnum:][:space:]])', '\\\1', 'g'),
-                                                                    '\\?[σςΣ]', '[σςΣ]', 'g')
-                                          || case when v ~ '^[0-9]+$' then '(?![[:digit:]])(?![-. ,/][[:digit:]])'
-                                                  when pg_catalog.strpos(v, '@') > 0 then '(?![[:alnum:]@-])(?![.][[:alnum:]])'
-                                                  else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end,
+                                       case when v ~ '^[0-9]+$' then v_start || v_val || v_end
+                                            else '(?:' || v_start || v_apos || v_val || v_end
+                                                 || '|' || v_start || v_prefix || v_val || v_end || '(?='')' || ')' end,
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
         -- The lowered text is not made again after each value (it was, for each of the
         -- thousands of values one message may quote: quadratic; round atk154 F6): a value

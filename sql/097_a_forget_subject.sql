@@ -222,6 +222,25 @@ revoke all on function retention_internal._erasure_scope(bigint) from public;
 -- of digits, signs, points, blanks and interval units. A phone written as a bare number
 -- without a leading 0 or + is therefore kept outside the person's tables
 -- (docs/dba-guide.md).
+-- A value as its words read: a form the erasure made of it as a bytea's hex output
+-- (\x5a6f…, _escaped_forms) read back as its text, so that it is judged as the value it
+-- spells (a made-up Zoë's hex is one word, not seven digits: round atk165 F2).
+create or replace function retention_internal._value_reading(p_value text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+  select case when p_value ~ '^\\x(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$'
+              and pg_catalog.getdatabaseencoding() = 'UTF8'
+         then pg_catalog.convert_from(pg_catalog.decode(pg_catalog.substr(p_value, 3), 'hex'), 'UTF8')
+         else p_value end
+$$;
+comment on function retention_internal._value_reading(text) is
+  'Internal. A value as its words read: a bytea hex output form (\x…) of valid UTF-8 read back as its text; any other value as it is.';
+revoke all on function retention_internal._value_reading(text) from public;
+
 create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
 returns text[]
 language plpgsql
@@ -232,10 +251,11 @@ declare
   v_words jsonb := p_words;
 begin
   if v_words is null
-     and exists (select from unnest(p_vals) v where v ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]') then
+     and exists (select from unnest(p_vals) u(orig) where retention_internal._value_reading(u.orig) ~ '[^[:space:][:punct:]][[:space:][:punct:]]+[^[:space:][:punct:]]') then
     v_words := retention_internal._own_words();
   end if;
-  return array(select v from unnest(p_vals) v
+  -- Each value judged as it reads (a hex form as its text: _value_reading).
+  return array(select u.orig from unnest(p_vals) u(orig) cross join lateral (select retention_internal._value_reading(u.orig) as v) r
                 where v ~ '@'
                    or (pg_catalog.length(pg_catalog.regexp_replace(v, '[^0-9]', '', 'g')) >= 7
                        and v !~ '^-?[1-9][0-9]*([.][0-9]+)?$'
@@ -748,38 +768,25 @@ begin
   if pg_catalog.strpos(p_kinds, 'c') > 0 and p_value ~ '[[:cntrl:]]' then
     v_out := v_out || pg_catalog.regexp_replace(p_value, '[[:cntrl:]]', ' ', 'g');
   end if;
-  -- As bytes (round atk162 F1-F4): the value's UTF-8 as PostgreSQL prints a bytea
-  -- (\x7a65…: convert_to in a message), each byte beyond ASCII as \xHH (Python's, C's,
-  -- Go's byte strings) and as \ooo (octal: C, git, a bytea in bytea_output = escape), and
-  -- quoted-printable (=40, every byte but letters, digits and . _ - as =HH).
+  -- As bytes (round atk162 F2): the value's UTF-8 as PostgreSQL prints a bytea
+  -- (\x7a65…: convert_to in a message), in its lowered and both Unicode forms too (the hex
+  -- of a capital differs from its letter's: round atk165 F8). Byte escapes of a value's
+  -- letters (\xc3\xab, \303\253, =C3=AB) are read by _decode_byte_runs instead.
   if pg_catalog.strpos(p_kinds, 'x') > 0 and pg_catalog.octet_length(p_value) >= 4 then
-    v_out := v_out || ('\x' || pg_catalog.encode(pg_catalog.convert_to(p_value, 'UTF8'), 'hex'));
-  end if;
-  if (pg_catalog.strpos(p_kinds, 'b') > 0 and p_value ~ '[^\x01-\x7f]')
-     or (pg_catalog.strpos(p_kinds, 'q') > 0 and p_value ~ '[^A-Za-z0-9._-]') then
-    v_pct := '';
-    v_json := '';
-    v_c := '';
-    foreach v_b in array array(select pg_catalog.get_byte(x.b, i) from (select pg_catalog.convert_to(p_value, 'UTF8') as b) x
-                                 cross join pg_catalog.generate_series(0, pg_catalog.octet_length(x.b) - 1) i) loop
-      v_pct := v_pct || case when v_b < 128 then pg_catalog.chr(v_b) else '\x' || pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0') end;
-      v_json := v_json || case when v_b < 128 then pg_catalog.chr(v_b)
-                               else '\' || (v_b >> 6)::text || ((v_b >> 3) & 7)::text || (v_b & 7)::text end;
-      v_c := v_c || case when v_b < 128 and pg_catalog.chr(v_b) ~ '^[A-Za-z0-9._-]$' then pg_catalog.chr(v_b)
-                         else '=' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(v_b), 2, '0')) end;
+    foreach v_c in array array[p_value, pg_catalog.lower(p_value),
+                               case when pg_catalog.getdatabaseencoding() = 'UTF8' then pg_catalog.normalize(p_value, 'NFC') end,
+                               case when pg_catalog.getdatabaseencoding() = 'UTF8' then pg_catalog.normalize(p_value, 'NFD') end,
+                               case when pg_catalog.getdatabaseencoding() = 'UTF8' then pg_catalog.normalize(pg_catalog.lower(p_value), 'NFD') end] loop
+      if v_c is not null then
+        v_out := pg_catalog.array_append(v_out, '\x' || pg_catalog.encode(pg_catalog.convert_to(v_c, 'UTF8'), 'hex'));
+      end if;
     end loop;
-    if pg_catalog.strpos(p_kinds, 'b') > 0 and p_value ~ '[^\x01-\x7f]' then
-      v_out := v_out || v_pct || v_json;
-    end if;
-    if pg_catalog.strpos(p_kinds, 'q') > 0 then
-      v_out := v_out || v_c;
-    end if;
   end if;
   return array(select distinct x from unnest(v_out) x where x <> p_value);
 end
 $$;
 comment on function retention_internal._escaped_forms(text, text) is
-  'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks, x its UTF-8 as a bytea''s hex output, b bytes beyond ASCII as \xHH and as octal \ooo, q quoted-printable).';
+  'Internal. Other ways a message may write a value, of the kinds named (r row literal with quotes and backslashes doubled, p percent-encoded, h HTML-escaped, j JSON with \u escapes beyond ASCII, c control characters as blanks, x its UTF-8, lowered and in both Unicode forms, as a bytea''s hex output).';
 revoke all on function retention_internal._escaped_forms(text, text) from public;
 
 -- One level of the escapes programs write into a message, decoded, in one pass (linear:
@@ -959,11 +966,75 @@ language sql
 immutable
 parallel safe
 as $$
-  select p_text operator(pg_catalog.!~) E'[\\\\&%]|[^ [:graph:]]| {2}|[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u00ad\u200b-\u200d\u2060\ufeff]'
+  select p_text operator(pg_catalog.!~) E'[\\\\&%]|=[0-9A-Fa-f]{2}|[^ [:graph:]]| {2}|[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u00ad\u200b-\u200d\u2060\ufeff]'
 $$;
 comment on function retention_internal._plain_message(text) is
-  'Internal. Whether a message has nothing _message_view would decode or collapse (no backslash, ampersand, percent sign, or blank other than single spaces).';
+  'Internal. Whether a message has nothing _message_view would decode or collapse (no backslash, ampersand, percent sign, =HH, or blank other than single spaces).';
 revoke all on function retention_internal._plain_message(text) from public;
+
+-- Bytes written as escapes, read as the UTF-8 they spell (round atk162 F1-F4, atk165):
+-- a run of \xHH (Python's, C's, Go's byte strings), of octal \ooo (C, git, a bytea under
+-- bytea_output = escape) or of quoted-printable =HH (with its soft line breaks, =
+-- before a line end, taken out) that holds a byte beyond ASCII (or, quoted-printable, an
+-- @ as =40) and is valid UTF-8 becomes
+-- the characters it encodes (Zo\xc3\xab, Zo\303\253 and Zo=C3=AB read Zoë). Anything else
+-- stays as written: a single \xeb is _unescape_once's (a code point), control escapes stay.
+-- A \x after a backslash is an escaped backslash's, not an escape.
+create or replace function retention_internal._decode_byte_runs(p_text text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+set standard_conforming_strings = on
+as $$
+declare
+  v_pat   constant text := '(?<!\\)((?:\\[xX][0-9A-Fa-f]{2})+)|(?<!\\)((?:\\[0-3][0-7]{2})+)|((?:=[0-9A-Fa-f]{2})+)';
+  -- Valid UTF-8 as lower-case hex, byte pair by byte pair (no NUL, no surrogate, no
+  -- overlong form, nothing past U+10FFFF).
+  v_utf8  constant text := '^(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]'
+                           '|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
+                           '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$';
+  v_text  text := p_text;
+  v_parts text[];
+  v_out   text[] := '{}';
+  v_m     text[];
+  v_run   text;
+  v_hex   text;
+  i       integer := 1;
+begin
+  if v_text is null or v_text !~ '\\[xX][89a-fA-F][0-9a-fA-F]|\\[23][0-7]{2}|=[89a-fA-F][0-9a-fA-F]|=40' then
+    return v_text;
+  end if;
+  if v_text ~ '=[89a-fA-F][0-9a-fA-F]|=40' then
+    v_text := pg_catalog.regexp_replace(v_text, '=\r?\n', '', 'g');
+  end if;
+  v_parts := pg_catalog.regexp_split_to_array(v_text, v_pat);
+  v_out := pg_catalog.array_append(v_out, v_parts[1]);
+  for v_m in select m from pg_catalog.regexp_matches(v_text, v_pat, 'g') m loop
+    i := i + 1;
+    v_run := coalesce(v_m[1], v_m[2], v_m[3]);
+    v_hex := case when v_m[1] is not null then pg_catalog.lower(pg_catalog.replace(pg_catalog.replace(v_run, '\x', ''), '\X', ''))
+                  when v_m[2] is not null
+                  then (select pg_catalog.string_agg(pg_catalog.lpad(pg_catalog.to_hex(
+                                 ((pg_catalog.substr(o[1], 1, 1)::int * 8) + pg_catalog.substr(o[1], 2, 1)::int) * 8
+                                 + pg_catalog.substr(o[1], 3, 1)::int), 2, '0'), '' order by n)
+                          from pg_catalog.regexp_matches(v_run, '\\([0-3][0-7]{2})', 'g') with ordinality x(o, n))
+                  else pg_catalog.lower(pg_catalog.replace(v_run, '=', '')) end;
+    -- Quoted-printable's =40 too (an address: zelda.q=40example.org, round atk162 F4).
+    if (v_hex ~ '^(?:[0-9a-f]{2})*[89a-f][0-9a-f]' or (v_m[3] is not null and v_hex ~ '^(?:[0-9a-f]{2})*40'))
+       and v_hex ~ v_utf8 then
+      v_out := pg_catalog.array_append(v_out, pg_catalog.convert_from(pg_catalog.decode(v_hex, 'hex'), 'UTF8'));
+    else
+      v_out := pg_catalog.array_append(v_out, v_run);
+    end if;
+    v_out := pg_catalog.array_append(v_out, v_parts[i]);
+  end loop;
+  return pg_catalog.array_to_string(v_out, '');
+end
+$$;
+comment on function retention_internal._decode_byte_runs(text) is
+  'Internal. Runs of \xHH, octal \ooo or quoted-printable =HH escapes that spell valid UTF-8 beyond ASCII, decoded (quoted-printable''s soft line breaks removed); the rest as written.';
+revoke all on function retention_internal._decode_byte_runs(text) from public;
 
 -- A message as an erasure also reads it: escapes decoded (_unescape_once) until nothing
 -- changes, up to three levels (an answer that echoes a JSON body inside its own JSON:
@@ -987,7 +1058,9 @@ begin
   end if;
   for i in 1 .. 3 loop
     v_in := v;
-    v := retention_internal._unescape_once(v);
+    -- Bytes first (a \xc3\xab pair is one letter, not two code points), then one level of
+    -- escapes: a Python byte string inside JSON reads as its text (round atk165 F7).
+    v := retention_internal._unescape_once(retention_internal._decode_byte_runs(v));
     exit when v = v_in;
   end loop;
   -- Characters that show nothing (a zero-width space, a soft hyphen) read as nothing
@@ -997,7 +1070,7 @@ begin
 end
 $$;
 comment on function retention_internal._message_view(text) is
-  'Internal. A message with its escapes decoded (_unescape_once, up to three levels) and each run of blanks read as one space: the form erasures also search.';
+  'Internal. A message with its escapes decoded (_decode_byte_runs and _unescape_once, up to three levels) and each run of blanks read as one space: the form erasures also search.';
 revoke all on function retention_internal._message_view(text) from public;
 
 -- Erases p_vals from a message (_erase_in, bare) as written and, where escapes or blanks
@@ -1105,8 +1178,6 @@ begin
                  concat(case when v_msgs ~ '""|\\\\' then 'r' end, case when v_msgs ~ '%[0-9A-Fa-f]{2}' then 'p' end,
                         case when v_msgs ~ '&(amp|lt|gt|quot|#39);' then 'h' end, case when v_msgs ~ '\\u[0-9a-fA-F]{4}' then 'j' end,
                         case when v_msgs ~ '\\x[0-9a-fA-F]{8}' then 'x' end,
-                        case when v_msgs ~ '\\(x[89a-fA-F][0-9a-fA-F]|[23][0-7]{2})' then 'b' end,
-                        case when v_msgs ~ '=[0-9A-Fa-f]{2}' then 'q' end,
                         'c'))
     into v_vals
     -- Lowered in every script, whatever the database's collation (fold; round atk104 F2),
@@ -1209,10 +1280,12 @@ begin
   -- names someone as it is (keys, addresses, phone numbers, names in other scripts); only
   -- the others are looked up in pg-retention's words, read once (the keys of a person's
   -- 30,000 rows were each matched against all of its code).
-  if exists (select from unnest(v_vals) v where v ~ '^[A-Za-z[:space:][:punct:]]+$') then
+  if exists (select from unnest(v_vals) v where retention_internal._value_reading(v) ~ '^[A-Za-z[:space:][:punct:]]+$') then
     v_src := retention_internal._own_words();
+    -- Judged as they read (a hex form as its text: _value_reading).
     v_vals := array(select v from unnest(v_vals) v
-                     where v !~ '^[A-Za-z[:space:][:punct:]]+$' or retention_internal._names_someone(v, v_src));
+                     where retention_internal._value_reading(v) !~ '^[A-Za-z[:space:][:punct:]]+$'
+                        or retention_internal._names_someone(retention_internal._value_reading(v), v_src));
   end if;
   if v_vals = '{}' then
     return;
