@@ -222,6 +222,23 @@ revoke all on function retention_internal._erasure_scope(bigint) from public;
 -- of digits, signs, points, blanks and interval units. A phone written as a bare number
 -- without a leading 0 or + is therefore kept outside the person's tables
 -- (docs/dba-guide.md).
+-- Valid UTF-8 as lower-case hex, byte pair by byte pair (no NUL, no surrogate, no overlong
+-- form, nothing past U+10FFFF): a regular expression for _value_reading and
+-- _decode_byte_runs.
+create or replace function retention_internal._utf8_hex_re()
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select text '^(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]'
+              '|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
+              '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$'
+$$;
+comment on function retention_internal._utf8_hex_re() is
+  'Internal. A regular expression that lower-case hex matches when its bytes are valid UTF-8 without NUL.';
+revoke all on function retention_internal._utf8_hex_re() from public;
+
 -- A value as its words read: a form the erasure made of it as a bytea's hex output
 -- (\x5a6f…, _escaped_forms) read back as its text, so that it is judged as the value it
 -- spells (a made-up Zoë's hex is one word, not seven digits: round atk165 F2).
@@ -232,7 +249,7 @@ immutable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
-  select case when p_value ~ '^\\x(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$'
+  select case when p_value ~ '^\\x([0-9a-f]{2})+$' and pg_catalog.substr(p_value, 3) ~ retention_internal._utf8_hex_re()
               and pg_catalog.getdatabaseencoding() = 'UTF8'
          then pg_catalog.convert_from(pg_catalog.decode(pg_catalog.substr(p_value, 3), 'hex'), 'UTF8')
          else p_value end
@@ -989,11 +1006,7 @@ set standard_conforming_strings = on
 as $$
 declare
   v_pat   constant text := '(?<!\\)((?:\\[xX][0-9A-Fa-f]{2})+)|(?<!\\)((?:\\[0-3][0-7]{2})+)|((?:=[0-9A-Fa-f]{2})+)';
-  -- Valid UTF-8 as lower-case hex, byte pair by byte pair (no NUL, no surrogate, no
-  -- overlong form, nothing past U+10FFFF).
-  v_utf8  constant text := '^(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]'
-                           '|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
-                           '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$';
+  v_utf8  constant text := retention_internal._utf8_hex_re();
   v_text  text := p_text;
   v_parts text[];
   v_out   text[] := '{}';
