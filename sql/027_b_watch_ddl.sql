@@ -20,10 +20,11 @@ set timezone = 'UTC'
 as $$
 begin
   -- pg-retention's own schemas change only under migrate (or the owner), whose routines
-  -- may be half replaced then.
+  -- may be half replaced then. A command on a schema itself (ALTER SCHEMA ... RENAME) has
+  -- no schema_name: it counts (round atk167 F1).
   if not exists (select from pg_catalog.pg_event_trigger_ddl_commands() c
                   where c.schema_name is distinct from 'retention' and c.schema_name is distinct from 'retention_internal'
-                    and c.schema_name is distinct from 'pg_temp' and c.schema_name !~ '^pg_temp_') then
+                    and c.schema_name is distinct from 'pg_temp' and coalesce(c.schema_name !~ '^pg_temp_', true)) then
     return;
   end if;
   if not exists (select from retention_internal._open_holds) then
@@ -60,7 +61,7 @@ begin
 end
 $$;
 comment on function retention_internal._watch_ddl() is
-  'Internal. Event trigger function (ddl_command_end of CREATE TABLE and ALTER TABLE outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations); with none open, the edges and names of the trees subject columns are declared in.';
+  'Internal. Event trigger function (ddl_command_end of CREATE TABLE, ALTER TABLE, ALTER INDEX and ALTER SCHEMA outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations); with none open, the edges and names of the trees subject columns are declared in.';
 revoke all on function retention_internal._watch_ddl() from public;
 
 do $$
@@ -70,8 +71,12 @@ begin
   if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
     drop event trigger if exists retention_watch_ddl;
     create event trigger retention_watch_ddl on ddl_command_end
+      -- ALTER INDEX renames a table too, and ALTER SCHEMA renames every table of the
+      -- schema: a tree renamed so and rebuilt under its new name lost its holds, the names
+      -- recorded naming nothing (round atk167 F1).
       when tag in ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA',
-                   'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
+                   'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA',
+                   'ALTER INDEX', 'ALTER SCHEMA')
       execute function retention_internal._watch_ddl();
   end if;
 end

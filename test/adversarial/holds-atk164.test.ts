@@ -6,6 +6,9 @@
 // holds were placed or (a hold open) on DDL, so they named nothing: a subject hold placed
 // after did not cover the rebuilt tree, and a delete policy on its partition took the held
 // person's rows. The DDL event trigger now refreshes them with no hold open too.
+// atk167 F1 (critical): the same with the rename made by ALTER INDEX (PostgreSQL renames a
+// table so too) or ALTER SCHEMA ... RENAME, which the event trigger did not watch, even
+// with the hold placed first. It watches both now.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -49,6 +52,34 @@ describe('a declaring partition\'s tree renamed and rebuilt with no hold open (a
       expect(await q(`select count(*)::int as n from ${to}.${name} where user_id = 7`)).toEqual(before);
       // The others' old rows went.
       expect(await q(`select count(*)::int as n from ${to}.${name}_old`)).toEqual([{ n: 10 }]);
+    });
+  }
+});
+
+describe('a declaring partition\'s tree renamed by ALTER INDEX or ALTER SCHEMA and rebuilt (atk167 F1)', () => {
+  for (const [how, holdFirst] of [['index', false], ['index', true], ['schema', false], ['schema', true]] as const) {
+    it(`renamed by ALTER ${how.toUpperCase()}${holdFirst ? ', the hold placed first' : ''}: the person's rows stay`, async () => {
+      const s = `h167${how[0]}${holdFirst ? 'h' : 'n'}`;
+      await tree(s);
+      const hold = () => q(`select retention.place_hold('subject', '7', 'litigation')`);
+      if (holdFirst) await hold();
+      const to = how === 'schema' ? `${s}x` : s;
+      const name = how === 'schema' ? 'events' : 'events_v2';
+      await q(`begin;
+               create table ${s}.new_tree (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at);
+               create table ${s}.new_old partition of ${s}.new_tree for values from ('2000-01-01') to ('2010-01-01');
+               create table ${s}.new_cur partition of ${s}.new_tree for values from ('2010-01-01') to ('2100-01-01');
+               insert into ${s}.new_tree select * from ${s}.events;
+               ${how === 'schema' ? `alter schema ${s} rename to ${to};` : `alter index ${s}.events rename to events_v2;`}
+               drop table ${to}.${name};
+               alter index ${to}.new_tree rename to ${name};
+               commit`);
+      if (!holdFirst) await hold();
+      expect(await q(`select count(*)::int as n from ${to}.${name} where user_id = 7`)).toEqual([{ n: 20 }]);
+      await q(`select retention.set_policy('${s}-old', '${to}.new_old', 'delete', 'created_at', '1 year')`);
+      await db.call(`call retention.run('${s}-old')`);
+      expect(await q(`select count(*)::int as n from ${to}.${name} where user_id = 7`)).toEqual([{ n: 20 }]);
+      expect(await q(`select count(*)::int as n from ${to}.new_old`)).toEqual([{ n: 10 }]);
     });
   }
 });
