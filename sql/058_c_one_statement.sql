@@ -123,10 +123,11 @@ comment on function retention_internal._deleted_in_xact(oid[]) is
   'Internal. pg_stat_get_xact_tuples_deleted for each table: the rows this transaction deleted there.';
 
 -- The partitions a key action of the reach may move rows between: those of every
--- partitioned table (in the reach) that an ON DELETE SET NULL or SET DEFAULT key of the
--- reach changes a partition key column of (or whose key is an expression). PostgreSQL
--- moves such a row as a delete from one partition and an insert into another, and counts
--- the delete (round atk161 F1).
+-- partitioned table (in the reach) that an ON DELETE SET NULL or SET DEFAULT key, or an
+-- ON UPDATE action (a key into a row the reach sets to null: round atk168 F1), changes a
+-- partition key column of (or whose key is an expression). PostgreSQL moves such a row as
+-- a delete from one partition and an insert into another, and counts the delete (round
+-- atk161 F1).
 create or replace function retention_internal._mover_tables(p_reach oid[])
 returns oid[]
 language sql
@@ -139,7 +140,7 @@ as $$
     from pg_catalog.pg_constraint c
    cross join lateral (select pg_catalog.pg_partition_root(c.conrelid) as root) r
    cross join lateral pg_catalog.pg_partition_tree(r.root) m
-   where c.contype = 'f' and c.confdeltype in ('n', 'd') and c.conrelid = any (p_reach)
+   where c.contype = 'f' and (c.confdeltype in ('n', 'd') or c.confupdtype in ('c', 'n', 'd')) and c.conrelid = any (p_reach)
      and r.root is not null
      and exists (select from pg_catalog.pg_partition_tree(r.root) x
                    join pg_catalog.pg_partitioned_table pt on pt.partrelid = x.relid
@@ -150,7 +151,7 @@ as $$
                                    and a.attname = k.attname))
 $$;
 comment on function retention_internal._mover_tables(oid[]) is
-  'Internal. The partitions between which an ON DELETE SET NULL or SET DEFAULT key of the reach may move rows (it changes a partition key column): their insertions count against their deletions (_removed_in_xact).';
+  'Internal. The partitions between which an ON DELETE SET NULL or SET DEFAULT key, or an ON UPDATE action, of the reach may move rows (it changes a partition key column): their insertions count against their deletions (_removed_in_xact).';
 
 -- The rows this transaction has removed from each table of p_rels: deleted, less, in a
 -- partition of p_movers (_mover_tables), the rows inserted there: a row moved between

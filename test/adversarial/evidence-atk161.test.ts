@@ -9,6 +9,9 @@
 // any partition counted against deletions, so the application's trigger logging each
 // removal into a partitioned table the cascade also deleted from hid as many deletions
 // (50 deleted, 0 recorded); only partitions a key action can move rows between count so.
+// atk168 F1 (critical): an ON UPDATE CASCADE key into a column the batch's ON DELETE SET
+// NULL nulled moved rows between partitions unseen by that rule (100 recorded, none
+// deleted); keys with an ON UPDATE action count as movers too.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -80,5 +83,22 @@ describe('rows moved between partitions by a key action are not counted as delet
     await db.call(`call retention.run('e163')`);
     expect(await q(`select count(*)::int as old, (select count(*)::int from e163.activity_new) as new from e163.activity_old`)).toEqual([{ old: 0, new: 50 }]);
     expect(await cascaded('e163')).toEqual({ rows: '10', related: '50' });
+  });
+
+  it('atk168 F1: rows an ON UPDATE CASCADE key moves between partitions are not counted as deleted', async () => {
+    await q(`create schema e168`);
+    await q(`create table e168.users (id int primary key, created_at timestamptz not null)`);
+    await q(`create table e168.accounts (id int primary key, user_id int unique references e168.users (id) on delete set null)`);
+    await q(`create table e168.ledger (id int, acct_user int references e168.accounts (user_id) on update cascade, note text)
+             partition by list (acct_user)`);
+    await q(`create table e168.ledger_p partition of e168.ledger for values in (1, 2, 3, 4, 5)`);
+    await q(`create table e168.ledger_def partition of e168.ledger default`);
+    await q(`insert into e168.users select g, now() - interval '10 days' from generate_series(1, 5) g`);
+    await q(`insert into e168.accounts select g, g from generate_series(1, 5) g`);
+    await q(`insert into e168.ledger select g, 1 + g % 5, 'x' from generate_series(1, 100) g`);
+    await q(`select retention.set_policy('e168', 'e168.users', 'delete', 'created_at', interval '1 day')`);
+    await db.call(`call retention.run('e168')`);
+    expect(await q(`select count(*)::int as n, count(acct_user)::int as keyed from e168.ledger`)).toEqual([{ n: 100, keyed: 0 }]);
+    expect(await cascaded('e168')).toEqual({ rows: '5', related: '0' });
   });
 });
