@@ -123,6 +123,12 @@ async function main(args: string[]): Promise<number> {
     throw new UsageError(`PG_RETENTION_ACTOR ${JSON.stringify(process.env.PG_RETENTION_ACTOR)} names nobody`,
       'Name who acts (it is recorded in the ledger and the audit log for good), or unset it to be recorded as user@host.');
   }
+  // Nor one with a line break or another control character, which the database's writers
+  // strip or keep (a name recorded otherwise than given: round atk168).
+  if (process.env.PG_RETENTION_ACTOR !== undefined && /\p{Cc}/u.test(process.env.PG_RETENTION_ACTOR)) {
+    throw new UsageError(`PG_RETENTION_ACTOR ${JSON.stringify(process.env.PG_RETENTION_ACTOR)} has a control character`,
+      'Name who acts on one line, without tabs or control characters (it is recorded in the ledger and the audit log for good).');
+  }
   let parsed;
   try {
     parsed = parseArgs({

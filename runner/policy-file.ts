@@ -71,7 +71,7 @@ export async function loadPolicyFile(path: string): Promise<LoadedFile> {
 }
 
 /** Up to max bytes of a file (a pipe or a device too), never more. */
-async function readAtMost(path: string, max: number): Promise<Buffer> {
+export async function readAtMost(path: string, max: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(max);

@@ -1,9 +1,9 @@
 // pg-retention backups policies | list | prune | plan: base backups kept
 // grandfather-father-son (docs/operator-guide.md, Backup pruning).
-import { readFile } from 'node:fs/promises';
 import { BACKUP_ENV, backupStores, pruneBackups, settleMs } from '../backups.ts';
 import { connect } from '../db.ts';
 import { UsageError } from '../errors.ts';
+import { readAtMost } from '../policy-file.ts';
 import { type Command, output, str, instant } from './types.ts';
 
 export const backups: Command = {
@@ -57,9 +57,15 @@ Examples:
     let listing: string | null = null;
     if (sub === 'plan') {
       const file = str(values.listing)!;
-      listing = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((err: Error) => {
+      // Read no further than 16 MiB: --listing /dev/zero read half a gigabyte before it
+      // failed (round atk168).
+      const bytes = file === '-' ? await readStdin(MAX_LISTING + 1) : await readAtMost(file, MAX_LISTING + 1).catch((err: Error) => {
         throw new UsageError(`cannot read ${file}: ${err.message}`, 'give a file with a JSON array of {"name", "taken_at"}, or - for standard input');
       });
+      if (bytes.length > MAX_LISTING) {
+        throw new UsageError(`the listing is more than ${MAX_LISTING / 1048576} MiB`, 'a JSON array of {"name", "taken_at"}, one entry a backup');
+      }
+      listing = bytes.toString('utf8');
       try {
         JSON.parse(listing);
       } catch (err) {
@@ -116,8 +122,17 @@ Examples:
   },
 };
 
-async function readStdin(): Promise<string> {
+/** The largest listing read (16 MiB: a listing of years of backups is kilobytes). */
+const MAX_LISTING = 16 * 1048576;
+
+/** Standard input, up to max bytes. */
+async function readStdin(max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let n = 0;
+  for await (const c of process.stdin) {
+    chunks.push(c as Buffer);
+    n += (c as Buffer).length;
+    if (n >= max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max);
 }

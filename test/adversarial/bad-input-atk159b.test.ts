@@ -107,6 +107,9 @@ describe('bad input to the command line changes nothing (atk159 minor findings)'
       expect(j.code, j.stderr).toBe(0);
       expect(JSON.parse(j.stdout).map((x: { backup_name: string }) => x.backup_name)).toContain(name);
     }
+    // A listing read no further than 16 MiB (atk168: /dev/zero read half a gigabyte).
+    const zero = await runCli(['backups', 'plan', 'b159', '--listing', '/dev/zero', '--names'], { url: db.url, nodeArgs: ['--max-old-space-size=128'] });
+    expect([zero.code, zero.stdout, zero.stderr]).toEqual([2, '', expect.stringMatching(/the listing is more than 16 MiB/)]);
     const listing = path.join(dir, 'ok.json');
     writeFileSync(listing, JSON.stringify([{ name: 'plain_old', taken_at: '2020-01-02T00:00:00Z' }, { name: 'newest', taken_at: new Date().toISOString() }]));
     const ok = await runCli(['backups', 'plan', 'b159', '--listing', listing, '--names'], { url: db.url });
@@ -118,6 +121,11 @@ describe('bad input to the command line changes nothing (atk159 minor findings)'
     for (const actor of ['', '   ', '\u200b', '\t']) {
       const r = await runCli(['holds', 'place', 'table', 'atk159b.events', '--reason', 'litigation'], { url: db.url, actor });
       expect([JSON.stringify(actor), r.code, r.stderr]).toEqual([JSON.stringify(actor), 2, expect.stringMatching(/PG_RETENTION_ACTOR .* names nobody\nhint: /)]);
+    }
+    // A name with a line break (recorded without it) is refused too (atk168).
+    for (const actor of ['a\nb', 'desk\r', 'a\u0007b']) {
+      const r = await runCli(['holds', 'place', 'table', 'atk159b.events', '--reason', 'litigation'], { url: db.url, actor });
+      expect([JSON.stringify(actor), r.code, r.stderr]).toEqual([JSON.stringify(actor), 2, expect.stringMatching(/PG_RETENTION_ACTOR .* has a control character\nhint: /)]);
     }
     expect(await q(`select count(*)::int as n from retention.audit_log`)).toEqual(audit);
     expect(await q(`select count(*)::int as n from retention.legal_holds`)).toEqual([{ n: 0 }]);
