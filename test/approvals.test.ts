@@ -140,6 +140,20 @@ describe('approval-gated policies', () => {
     expect(await sqlState(db.call(`call retention.run('ap.orders')`))).toBe('RT034');
   });
 
+  it('a table without a primary key: the proposal freezes every row (by its ctid) and execution removes them all', async () => {
+    // Every row had one key, {}, so a proposal of 40 rows froze 1 (found in round atk167).
+    await db.q(`create table ap.events (id bigint, created_at timestamptz not null)`);
+    await db.q(`insert into ap.events select g, now() - make_interval(days => g + 30) from generate_series(1, 40) g`);
+    await db.q(`insert into ap.events select 100 + g, now() from generate_series(1, 5) g`);
+    await db.q(`select retention.set_policy('ap.events', 'ap.events', 'delete', 'created_at', '30 days', p_approval => 'required')`);
+    const [{ id }] = await db.q<{ id: string }>(`select retention.propose('ap.events') as id`);
+    expect(await db.q(`select rows::int as rows from retention.proposals where proposal_id = $1`, [id])).toEqual([{ rows: 40 }]);
+    expect(await count(db, `retention.proposal_rows where proposal_id = ${Number(id)} and row_key ? 'ctid'`)).toBe(40);
+    await approver.query(`select retention.approve_proposal($1, 'ok')`, [id]);
+    await db.call(`call retention.run('ap.events')`);
+    expect((await db.q(`select id from ap.events order by id`)).map((r) => Number(r.id))).toEqual([101, 102, 103, 104, 105]);
+  });
+
   it('a policy changed after approval stops execution and needs a new proposal', async () => {
     const id = await propose();
     await approver.query(`select retention.approve_proposal($1, 'ok')`, [id]);
