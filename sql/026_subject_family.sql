@@ -158,7 +158,8 @@ create or replace trigger erasure_rules_subject_family
 -- (a table attached as a partition, or made to inherit, since its subject column was
 -- declared): open_run and place_hold call it, so the window in which such a table's drop
 -- would take the declaration with it closes at the next run or hold.
-create or replace function retention_internal._note_subject_families()
+drop function if exists retention_internal._note_subject_families();
+create or replace function retention_internal._note_subject_families(p_wait boolean default false)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -185,8 +186,30 @@ begin
   -- later is rebuilt under the name it has then, not the one first recorded (round atk158
   -- F5, F6: renamed, detached and rebuilt under its new name, it lost its holds).
   -- A row another transaction is refreshing (its DDL not committed yet) is passed over,
-  -- not waited for: an open transaction that renamed a schema under a hold held up every
-  -- run, hold and DDL of the database.
+  -- not waited for, by runs and holds: an open transaction that renamed a schema under a
+  -- hold held up every run, hold and DDL of the database. The application's own DDL
+  -- (p_wait, from the event trigger) waits for it instead: passed over there, a rename
+  -- committed while the other transaction was open was never recorded, and a tree rebuilt
+  -- under the new name lost its holds (round atk169 F1). Locked first, in statements of
+  -- their own, so the updates below see the other transaction's rows once it committed.
+  if p_wait then
+    perform from retention_internal.past_parents x
+     where (exists (select from pg_catalog.pg_class c where c.oid = x.rel)
+            and x.rel_name is distinct from retention.qualified_name(x.rel))
+        or (exists (select from pg_catalog.pg_class c where c.oid = x.parent)
+            and x.parent_name is distinct from retention.qualified_name(x.parent))
+       for update;
+    perform from retention_internal.subject_links x
+     where exists (select from pg_catalog.pg_class c where c.oid = x.rel)
+       and x.rel_name is distinct from retention.qualified_name(x.rel)
+       for update;
+    perform from retention_internal.held_keys x
+     where (exists (select from pg_catalog.pg_class c where c.oid = x.conrel)
+            and x.conrel_name is distinct from retention.qualified_name(x.conrel))
+        or (exists (select from pg_catalog.pg_class c where c.oid = x.confrel)
+            and x.confrel_name is distinct from retention.qualified_name(x.confrel))
+       for update;
+  end if;
   update retention_internal.past_parents p
      set rel_name = coalesce(retention.qualified_name(p.rel), p.rel_name),
          parent_name = coalesce(retention.qualified_name(p.parent), p.parent_name)
@@ -251,8 +274,8 @@ begin
   perform pg_catalog.set_config('retention.routine_write', coalesce(v_mark, ''), true);
 end
 $$;
-comment on function retention_internal._note_subject_families() is
-  'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family, and records tables'' current names (open_run, place_hold).';
+comment on function retention_internal._note_subject_families(boolean) is
+  'Internal. Adds the tables now above each policy''s and erasure rule''s table to its subject_family, and records tables'' current names (open_run, place_hold; the DDL event trigger with p_wait: it waits for rows another transaction is refreshing instead of passing them over).';
 
 -- Records the columns of foreign keys that reference a subject column (subject_links), so
 -- a subject hold keeps covering rows through them once the application drops the key.

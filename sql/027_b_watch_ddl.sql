@@ -31,21 +31,23 @@ begin
     -- No hold open: the names a declared subject column's tree is recorded under still
     -- follow renames and moves (past_parents, target_name), so that a hold placed after
     -- the application renamed the declaring partition's parent and rebuilt it under its new
-    -- name covers the rebuilt tree (round atk164 F1). A failure here refuses nothing: no
-    -- held row is at stake yet; it is said, and the next run or hold records again.
+    -- name covers the rebuilt tree (round atk164 F1). A failure here (a lock wait the
+    -- application's lock_timeout cut short, a deadlock) refuses the change too: passed
+    -- over, the rename would go unrecorded and a hold placed later lose the rebuilt tree
+    -- (round atk169).
     if exists (select from retention.policies p where p.subject_column is not null)
        or exists (select from retention.erasure_rules r where r.subject_column is not null) then
       begin
-        perform retention_internal._note_subject_families();
+        perform retention_internal._note_subject_families(true);
       exception when others then
-        raise warning 'pg-retention could not record the names of tables subject columns are declared on after this change: %', sqlerrm
-          using hint = 'Run a policy or place a hold soon (they record them again); see retention.check_setup().';
+        raise exception 'pg-retention could not record the names of tables subject columns are declared on after this change: %', sqlerrm
+          using errcode = 'RT043', hint = 'The change is rolled back. Retry it; if it fails again, ask the retention owner (see retention.check_setup()).';
       end;
     end if;
     return;
   end if;
   begin
-    perform retention_internal._note_subject_families();
+    perform retention_internal._note_subject_families(true);
     if exists (select from retention_internal._open_holds h where h.scope = 'subject') then
       perform retention_internal._note_subject_links();
       -- A nondeterministic collation given to a subject column and taken away again
@@ -61,7 +63,7 @@ begin
 end
 $$;
 comment on function retention_internal._watch_ddl() is
-  'Internal. Event trigger function (ddl_command_end of CREATE TABLE, ALTER TABLE, ALTER INDEX and ALTER SCHEMA outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations); with none open, the edges and names of the trees subject columns are declared in.';
+  'Internal. Event trigger function (ddl_command_end of CREATE TABLE, ALTER TABLE, ALTER INDEX and ALTER SCHEMA outside pg-retention''s schemas): while a hold is open, records the partition and inheritance edges, the foreign keys and the subject columns'' nondeterministic collations the holds rely on (past_parents, subject_links, held_keys, held_collations); with none open, the edges and names of the trees subject columns are declared in (a failure refuses the change).';
 revoke all on function retention_internal._watch_ddl() from public;
 
 do $$

@@ -8,7 +8,10 @@
 // person's rows. The DDL event trigger now refreshes them with no hold open too.
 // atk167 F1 (critical): the same with the rename made by ALTER INDEX (PostgreSQL renames a
 // table so too) or ALTER SCHEMA ... RENAME, which the event trigger did not watch, even
-// with the hold placed first. It watches both now.
+// with the hold placed first. It watches both now. atk169 F1 (critical): a second open
+// transaction that had refreshed the recorded names (a schema renamed and back) made the
+// rebuild's own refresh pass those rows over (SKIP LOCKED), so its rename went unrecorded;
+// the application's DDL now waits for them (and a refresh that fails refuses the DDL).
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -80,6 +83,46 @@ describe('a declaring partition\'s tree renamed by ALTER INDEX or ALTER SCHEMA a
       await db.call(`call retention.run('${s}-old')`);
       expect(await q(`select count(*)::int as n from ${to}.${name} where user_id = 7`)).toEqual([{ n: 20 }]);
       expect(await q(`select count(*)::int as n from ${to}.new_old`)).toEqual([{ n: 10 }]);
+    });
+  }
+});
+
+describe('a rename made while another transaction holds the recorded names (atk169 F1)', () => {
+  for (const holdFirst of [false, true]) {
+    it(`the rebuild waits for it and is recorded${holdFirst ? ', the hold placed first' : ''}`, async () => {
+      const s = `h169${holdFirst ? 'h' : 'n'}`;
+      await tree(s);
+      await q(`create table ${s}.unrelated (x int)`);
+      if (holdFirst) await q(`select retention.place_hold('subject', '7', 'litigation')`);
+      const t1 = await db.connect();
+      const t2 = await db.connect();
+      try {
+        await t1.query('begin');
+        await t1.query(`alter schema ${s} rename to ${s}_tmp`);
+        await t1.query(`alter schema ${s}_tmp rename to ${s}`);
+        // T2 renames and rebuilds while T1 is open: it waits for T1's rows now.
+        const t2done = t2.query(`begin;
+          alter table ${s}.events rename to events_v2;
+          create table ${s}.new_tree (id bigint, user_id bigint, created_at timestamptz not null) partition by range (created_at);
+          create table ${s}.new_old partition of ${s}.new_tree for values from ('2000-01-01') to ('2010-01-01');
+          create table ${s}.new_cur partition of ${s}.new_tree for values from ('2010-01-01') to ('2100-01-01');
+          insert into ${s}.new_tree select * from ${s}.events_v2;
+          drop table ${s}.events_v2;
+          alter table ${s}.new_tree rename to events_v2;
+          commit`);
+        await new Promise((r) => setTimeout(r, 700));
+        await t1.query('commit');
+        await t2done;
+      } finally {
+        await t1.end();
+        await t2.end();
+      }
+      if (!holdFirst) await q(`select retention.place_hold('subject', '7', 'litigation')`);
+      expect(await q(`select count(*)::int as n from ${s}.events_v2 where user_id = 7`)).toEqual([{ n: 20 }]);
+      await q(`select retention.set_policy('${s}-old', '${s}.new_old', 'delete', 'created_at', '1 year')`);
+      await db.call(`call retention.run('${s}-old')`);
+      expect(await q(`select count(*)::int as n from ${s}.events_v2 where user_id = 7`)).toEqual([{ n: 20 }]);
+      expect(await q(`select count(*)::int as n from ${s}.new_old`)).toEqual([{ n: 10 }]);
     });
   }
 });
