@@ -291,8 +291,9 @@ $$;
 -- first one, where keys naming that partition cascade unseen; a key whose referenced
 -- columns are unique under an operator class other than their type's default
 -- (record_image_ops) is compared by the cascade with that class's equality and by the
--- engine with `=`. All refused (RT033) for archiving and approval-gated policies, and
--- for any delete while a table or subject hold is open (_batch).
+-- engine with `=`. All refused (RT033) for archiving and approval-gated policies, for any
+-- delete while a table or subject hold is open, and for a policy's delete whose reach has
+-- a key action that may move rows between partitions (_batch, _mover_tables).
 create or replace function retention_internal._check_cascade_keys(p_rel regclass, p_tree jsonb default null,
                                                                   p_change text default 'delete from')
 returns void
@@ -363,7 +364,7 @@ begin
   if v_bad is not null then
     raise exception 'cannot follow the % % safely: %', p_change, p_rel, v_bad
       using errcode = 'RT033',
-            hint = 'Give the key the referenced columns'' type and an action of CASCADE, SET NULL or RESTRICT; or archive, gate and hold-check without that table.';
+            hint = 'Give the key the referenced columns'' type and an action of CASCADE or RESTRICT (SET NULL only where no partition key uses the column), or partition that table by other columns.';
   end if;
 end
 $$;

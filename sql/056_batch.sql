@@ -134,6 +134,16 @@ begin
   v_reach := retention_internal._lock_reach(p_pol);
   if v_count and pg_catalog.cardinality(v_reach) > 1 then
     v_movers := retention_internal._mover_tables(v_reach);
+    -- A scrub's revoke whose reach has a key action that may move rows between partitions:
+    -- keys that name the partition a row leaves cascade where the reach does not go
+    -- (round atk170 F1). Refused, as a delete's is (_check_cascade_keys, below).
+    if p_cond is null and p_pol.action = 'scrub' and v_movers <> '{}' then
+      raise exception 'cannot follow the revoke of % safely: a key action of what it reaches may move rows between the partitions of %',
+        p_pol.name, (select string_agg(distinct retention.qualified_name(coalesce(pg_catalog.pg_partition_root(m), m)), ', ')
+                       from unnest(v_movers) m)
+        using errcode = 'RT033',
+              hint = 'Give those keys an action that does not change a partition key column (CASCADE or RESTRICT), or partition the table by other columns.';
+    end if;
   end if;
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
@@ -151,8 +161,14 @@ begin
   -- An archiving or approval-gated batch follows foreign keys only: a loop or a DELETE
   -- trigger added since the policy was set would remove rows without a copy or approval.
   -- The tree is walked once, after the locks, and serves the checks and the statements.
+  -- So does a policy's delete whose reach has a key action that may move rows between
+  -- partitions (_mover_tables): moved out of a partition, a row is deleted from it, and
+  -- keys that name that partition cascade where the reach does not go (unlocked, unchecked,
+  -- uncounted: round atk170 F1). _check_cascade_keys below refuses it (RT033), as it does
+  -- for archiving and gated policies and under holds.
   if v_archive or (p_cond is null and p_pol.approval = 'required')
-     or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted')) then
+     or (v_holds and p_pol.action in ('delete', 'purge_soft_deleted'))
+     or (p_cond is null and p_pol.action in ('delete', 'purge_soft_deleted') and v_movers <> '{}') then
     v_tree := retention_internal._cascade_tree_json(p_pol.target);
   end if;
   -- With a table or subject hold open, what the statement's hold check reads of other

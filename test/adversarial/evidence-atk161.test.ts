@@ -11,7 +11,11 @@
 // (50 deleted, 0 recorded); only partitions a key action can move rows between count so.
 // atk168 F1 (critical): an ON UPDATE CASCADE key into a column the batch's ON DELETE SET
 // NULL nulled moved rows between partitions unseen by that rule (100 recorded, none
-// deleted); keys with an ON UPDATE action count as movers too.
+// deleted); keys with an ON UPDATE action count as movers too. atk170 F1 (critical): a key
+// that names the partition a row moves out of cascades where the batch's reach does not
+// go (unlocked, unchecked, uncounted). A policy's delete or scrub whose reach may move rows
+// between partitions is refused now (RT033), as archiving, gated and hold-checked ones
+// were; the count of moves stays for an erasure's steps.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -35,33 +39,48 @@ const cascaded = async (policy: string) => (await q<{ rows: string; related: str
   `select sum(b.rows)::text as rows, sum(b.related_rows)::text as related
      from retention.run_batches b join retention.runs r using (run_id) where r.policy_name = $1`, [policy]))[0];
 
-describe('rows moved between partitions by a key action are not counted as deleted (atk161 F1)', () => {
-  it('a delete whose SET NULL key moves rows: related_rows and the report count only the rows deleted', async () => {
+describe('rows moved between partitions by a key action (atk161 F1, atk168 F1, atk170 F1)', () => {
+  it('a policy whose delete reaches a SET NULL key on a partition key is refused (RT033) before anything is deleted', async () => {
     await schema('e161a');
     await q(`select retention.set_policy('e161a', 'e161a.users', 'delete', 'created_at', interval '1 day')`);
-    await db.call(`call retention.run('e161a')`);
-    // Five users went; their 100 events stayed (nulled, moved to the default partition), their 10 likes went.
-    expect(await q(`select count(*)::int as n, count(*) filter (where user_id is null)::int as nulled from e161a.events`)).toEqual([{ n: 120, nulled: 100 }]);
-    expect(await q(`select count(*)::int as n from e161a.likes`)).toEqual([{ n: 2 }]);
-    expect(await cascaded('e161a')).toEqual({ rows: '5', related: '10' });
-    const report = (await q<{ p: { rows_deleted: number; rows_cascaded: number } }>(
-      `select p from jsonb_array_elements(retention.compliance_report(now() - interval '1 day', now() + interval '1 hour') -> 'policies') p
-        where p ->> 'policy' = 'e161a'`))[0]!.p;
-    expect([report.rows_deleted, report.rows_cascaded]).toEqual([5, 10]);
+    const err = await db.call(`call retention.run('e161a')`).then(() => null, (e: { code?: string; message: string; hint?: string }) => e);
+    expect(err?.message).toMatch(/cannot follow the delete from e161a\.users safely: e161a\.events \(user_id\) references e161a\.users \(id\), and the key action changes a partition key/);
+    expect(err?.hint).toMatch(/partition that table by other columns/);
+    expect(await q(`select count(*)::int as users, (select count(*)::int from e161a.likes) as likes,
+                           (select count(*)::int from e161a.events where user_id is null) as nulled from e161a.users`)).toEqual([{ users: 6, likes: 12, nulled: 0 }]);
+    expect(await q(`select status, error_code from retention.runs where policy_name = 'e161a'`)).toEqual([{ status: 'failed', error_code: 'RT033' }]);
+    expect(await cascaded('e161a')).toEqual({ rows: null, related: null });
   });
 
-  it('the same row by row (a batch that fails falls back to one row at a time) counts alike', async () => {
-    await schema('e161b');
-    // A trigger that refuses user 3's delete makes the batch go row by row.
-    await q(`create function e161b.refuse() returns trigger language plpgsql as $$
-             begin if old.id = 3 then raise exception 'user 3 is kept' using errcode = '23514'; end if; return old; end $$`);
-    await q(`create trigger refuse before delete on e161b.users for each row execute function e161b.refuse()`);
-    await q(`select retention.set_policy('e161b', 'e161b.users', 'delete', 'created_at', interval '1 day')`);
-    await db.call(`call retention.run('e161b')`).catch(() => undefined);
-    expect(await q(`select array_agg(id order by id) as ids from e161b.users`)).toEqual([{ ids: [3, 6] }]);
-    expect(await q(`select count(*)::int as n from e161b.events`)).toEqual([{ n: 120 }]);
-    // Four users' likes (2 each) went; the moved events are not counted.
-    expect(await cascaded('e161b')).toEqual({ rows: '4', related: '8' });
+  it('atk170 F1: a key naming the partition a row moves out of cascades outside the reach: refused, nothing deleted; a scrub\'s revoke too', async () => {
+    await q(`create schema e170`);
+    await q(`create table e170.users (id int primary key, created_at timestamptz not null)`);
+    await q(`create table e170.t (id int, user_id int references e170.users (id) on delete set null) partition by list (user_id)`);
+    await q(`create table e170.t_p1 partition of e170.t for values in (1, 2, 3, 4, 5)`);
+    await q(`create table e170.t_def partition of e170.t default`);
+    await q(`alter table e170.t_p1 add primary key (id)`);
+    await q(`create table e170.u (id int primary key, t_id int references e170.t_p1 (id) on delete cascade)`);
+    await q(`insert into e170.users select g, now() - interval '10 days' from generate_series(1, 5) g`);
+    await q(`insert into e170.t select g, 1 + g % 5 from generate_series(1, 10) g`);
+    await q(`insert into e170.u select g, 1 + g % 10 from generate_series(1, 100) g`);
+    await q(`select retention.set_policy('e170', 'e170.users', 'delete', 'created_at', interval '1 day')`);
+    await db.call(`call retention.run('e170')`).catch(() => undefined);
+    expect(await q(`select status, error_code from retention.runs where policy_name = 'e170'`)).toEqual([{ status: 'failed', error_code: 'RT033' }]);
+    expect(await q(`select (select count(*)::int from e170.users) as users, (select count(*)::int from e170.u) as u`)).toEqual([{ users: 5, u: 100 }]);
+    // A scrub whose revoke table is referenced so.
+    await q(`create table e170.accounts (id int primary key, email text, deactivated_at timestamptz)`);
+    await q(`create table e170.sessions (id int primary key, account_id int not null references e170.accounts (id))`);
+    await q(`create table e170.s (id int, session_id int references e170.sessions (id) on delete set null) partition by list (session_id)`);
+    await q(`create table e170.s_p1 partition of e170.s for values in (1, 2, 3, 4, 5)`);
+    await q(`create table e170.s_def partition of e170.s default`);
+    await q(`insert into e170.accounts select g, 'user' || g || '@example.org', now() - interval '10 days' from generate_series(1, 5) g`);
+    await q(`insert into e170.sessions select g, g from generate_series(1, 5) g`);
+    await q(`insert into e170.s select g, 1 + g % 5 from generate_series(1, 10) g`);
+    await q(`select retention.set_policy('e170s', 'e170.accounts', 'scrub', 'deactivated_at', interval '1 day',
+                                        p_scrub => '{"email": null}', p_revoke => '{e170.sessions}')`);
+    await db.call(`call retention.run('e170s')`).catch(() => undefined);
+    expect(await q(`select status, error_code from retention.runs where policy_name = 'e170s'`)).toEqual([{ status: 'failed', error_code: 'RT033' }]);
+    expect(await q(`select (select count(*)::int from e170.sessions) as sessions, (select count(email)::int from e170.accounts) as emails`)).toEqual([{ sessions: 5, emails: 5 }]);
   });
 
   it('atk163 F1: a trigger logging removals into a partitioned table the cascade deletes from hides no deletion', async () => {
@@ -85,7 +104,7 @@ describe('rows moved between partitions by a key action are not counted as delet
     expect(await cascaded('e163')).toEqual({ rows: '10', related: '50' });
   });
 
-  it('atk168 F1: rows an ON UPDATE CASCADE key moves between partitions are not counted as deleted', async () => {
+  it('atk168 F1: an ON UPDATE CASCADE key that moves rows between partitions is refused too, nothing deleted', async () => {
     await q(`create schema e168`);
     await q(`create table e168.users (id int primary key, created_at timestamptz not null)`);
     await q(`create table e168.accounts (id int primary key, user_id int unique references e168.users (id) on delete set null)`);
@@ -97,8 +116,8 @@ describe('rows moved between partitions by a key action are not counted as delet
     await q(`insert into e168.accounts select g, g from generate_series(1, 5) g`);
     await q(`insert into e168.ledger select g, 1 + g % 5, 'x' from generate_series(1, 100) g`);
     await q(`select retention.set_policy('e168', 'e168.users', 'delete', 'created_at', interval '1 day')`);
-    await db.call(`call retention.run('e168')`);
-    expect(await q(`select count(*)::int as n, count(acct_user)::int as keyed from e168.ledger`)).toEqual([{ n: 100, keyed: 0 }]);
-    expect(await cascaded('e168')).toEqual({ rows: '5', related: '0' });
+    await db.call(`call retention.run('e168')`).catch(() => undefined);
+    expect(await q(`select status, error_code from retention.runs where policy_name = 'e168'`)).toEqual([{ status: 'failed', error_code: 'RT033' }]);
+    expect(await q(`select count(*)::int as n, count(acct_user)::int as keyed from e168.ledger`)).toEqual([{ n: 100, keyed: 100 }]);
   });
 });
