@@ -90,10 +90,12 @@ declare
   -- &rsquo; &#8217; ‘ ` and SQL's doubled ''): a made-up brien@example.org erased
   -- o&#39;brien@example.org (round atk157 F1).
   v_apos constant text := '(?<![[:alnum:]](?:[''’‘`]|''''|\\''|&#0*39;|&#[xX]0*27;|&apos;|&rsquo;|&lsquo;|&#0*821[67];|&#[xX]0*201[89];))';
-  -- A string's prefix (PostgreSQL's E'...', Python's b'...', u'...', r'...', f'...') is no
-  -- word when its quote closes right after the value (round atk162 F3); a name such as
-  -- E'Twaun Moore is one (round atk165 F3).
-  v_prefix constant text := '(?<=(?:^|[^[:alnum:]_])[EeBbUuRrFf]'')';
+  -- A string's prefix (PostgreSQL's E'...', SQL's N'...', Python's b'...', u'...', r'...',
+  -- f'...', rb'...') is no word when its quote closes later on the line (round atk162 F3,
+  -- atk166 F1, F2), not right after a quote; a name such as E'Twaun Moore is one (round
+  -- atk165 F3), also quoted, 'E'Twaun Moore' (atk166 F6), or with 's after it.
+  v_prefix constant text := '(?<=(?:^|[^[:alnum:]_''"])(?:[EeBbUuRrFfNn]|[RrBbFf][RrBbFf])'')';
+  v_closed constant text := '(?=[^''\n]*''(?![[:alnum:]]))';
   v_val   text;
   v_start text;
   v_end   text;
@@ -152,11 +154,14 @@ begin
                  '\\?[σςΣ]', '[σςΣ]', 'g');
         v_end := case when v ~ '^[0-9]+$' then '(?![[:digit:]])(?![-. ,/][[:digit:]])'
                       when pg_catalog.strpos(v, '@') > 0 then '(?![[:alnum:]@-])(?![.][[:alnum:]])'
-                      else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end;
+                      else '(?![[:alnum:]_@-])(?![.][[:alnum:]])' end
+                 -- Nor the start of a letter with its combining marks (NFD's José: round
+                 -- atk166 F7).
+                 || '(?![\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])';
         r := pg_catalog.regexp_replace(r collate retention_internal.fold,
                                        case when v ~ '^[0-9]+$' then v_start || v_val || v_end
                                             else '(?:' || v_start || v_apos || v_val || v_end
-                                                 || '|' || v_start || v_prefix || v_val || v_end || '(?='')' || ')' end,
+                                                 || '|' || v_start || v_prefix || v_val || v_end || v_closed || ')' end,
                                        pg_catalog.replace(p_with, '\', '\\'), 'gi');
         -- The lowered text is not made again after each value (it was, for each of the
         -- thousands of values one message may quote: quadratic; round atk154 F6): a value

@@ -244,18 +244,23 @@ revoke all on function retention_internal._utf8_hex_re() from public;
 -- spells (a made-up Zoë's hex is one word, not seven digits: round atk165 F2).
 create or replace function retention_internal._value_reading(p_value text)
 returns text
-language sql
+language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
-  select case when p_value ~ '^\\x([0-9a-f]{2})+$' and pg_catalog.substr(p_value, 3) ~ retention_internal._utf8_hex_re()
-              and pg_catalog.getdatabaseencoding() = 'UTF8'
-         then pg_catalog.convert_from(pg_catalog.decode(pg_catalog.substr(p_value, 3), 'hex'), 'UTF8')
-         else p_value end
+begin
+  if p_value ~ '^\\x([0-9a-f]{2})+$' and pg_catalog.substr(p_value, 3) ~ retention_internal._utf8_hex_re()
+     and pg_catalog.getdatabaseencoding() = 'UTF8' then
+    return pg_catalog.convert_from(pg_catalog.decode(pg_catalog.substr(p_value, 3), 'hex'), 'UTF8');
+  end if;
+  -- Any other form as messages are read (_message_view): percent-encoded, \u, HTML, byte
+  -- escapes decoded (a made-up José's Jos%C3%A9 is one word: round atk166 F5).
+  return retention_internal._message_view(p_value);
+end
 $$;
 comment on function retention_internal._value_reading(text) is
-  'Internal. A value as its words read: a bytea hex output form (\x…) of valid UTF-8 read back as its text; any other value as it is.';
+  'Internal. A value as its words read: a bytea hex output form (\x…) of valid UTF-8 read back as its text; any other value as messages are read (_message_view).';
 revoke all on function retention_internal._value_reading(text) from public;
 
 create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
@@ -989,14 +994,19 @@ comment on function retention_internal._plain_message(text) is
   'Internal. Whether a message has nothing _message_view would decode or collapse (no backslash, ampersand, percent sign, =HH, or blank other than single spaces).';
 revoke all on function retention_internal._plain_message(text) from public;
 
--- Bytes written as escapes, read as the UTF-8 they spell (round atk162 F1-F4, atk165):
--- a run of \xHH (Python's, C's, Go's byte strings), of octal \ooo (C, git, a bytea under
--- bytea_output = escape) or of quoted-printable =HH (with its soft line breaks, =
--- before a line end, taken out) that holds a byte beyond ASCII (or, quoted-printable, an
--- @ as =40) and is valid UTF-8 becomes
--- the characters it encodes (Zo\xc3\xab, Zo\303\253 and Zo=C3=AB read Zoë). Anything else
--- stays as written: a single \xeb is _unescape_once's (a code point), control escapes stay.
--- A \x after a backslash is an escaped backslash's, not an escape.
+-- Bytes written as escapes, read as the UTF-8 they spell (round atk162 F1-F4, atk165,
+-- atk166): in a run of \xHH (Python's, C's, Go's byte strings), octal \ooo (C, git, a
+-- bytea under bytea_output = escape), quoted-printable =HH or percent-encoded %HH, each
+-- sequence of bytes that is a character beyond ASCII in UTF-8 becomes that character
+-- (Zo\xc3\xab, Zo\303\253, Zo=C3=AB and Zo%C3%AB read Zoë), and so do the run's printable
+-- ASCII bytes once it has such a character (Zo=C3=AB=20Quux); a byte that is neither, a
+-- control byte, or a run without such a character stays as written (a single \xeb and
+-- %40 are _unescape_once's; control escapes stay, round atk157 F5). Each piece is read on
+-- its own: a NUL pad after a name does not keep the name from being read (atk166 F4).
+-- Quoted-printable's soft line breaks (= before a line end, or before an escaped \n) are
+-- taken out (atk166 F3), and its =40 read as @ (an address: zelda.q=40example.org; also
+-- size=40x40.png, read size@x40.png: only a made-up address of that spelling matches). A
+-- \x after a backslash is an escaped backslash's.
 create or replace function retention_internal._decode_byte_runs(p_text text)
 returns text
 language plpgsql
@@ -1005,48 +1015,84 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
 declare
-  v_pat   constant text := '(?<!\\)((?:\\[xX][0-9A-Fa-f]{2})+)|(?<!\\)((?:\\[0-3][0-7]{2})+)|((?:=[0-9A-Fa-f]{2})+)';
-  v_utf8  constant text := retention_internal._utf8_hex_re();
+  v_pat   constant text := '(?<!\\)((?:\\[xX][0-9A-Fa-f]{2})+)|(?<!\\)((?:\\[0-3][0-7]{2})+)|((?:=[0-9A-Fa-f]{2})+)|((?:%[0-9A-Fa-f]{2})+)';
+  -- A character beyond ASCII in UTF-8 (no surrogate, no overlong form, nothing past
+  -- U+10FFFF), as lower-case hex; else one byte.
+  v_char  constant text := '(c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]|e0[ab][0-9a-f][89ab][0-9a-f]'
+                           '|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
+                           '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})'
+                           '|([0-9a-f]{2})';
   v_text  text := p_text;
   v_parts text[];
   v_out   text[] := '{}';
   v_m     text[];
+  v_c     text[];
   v_run   text;
   v_hex   text;
+  v_kind  integer;
+  v_b     integer;
+  v_piece text;
+  v_any   boolean;
+  v_bits  text[];
   i       integer := 1;
 begin
-  if v_text is null or v_text !~ '\\[xX][89a-fA-F][0-9a-fA-F]|\\[23][0-7]{2}|=[89a-fA-F][0-9a-fA-F]|=40' then
-    return v_text;
+  if v_text is null then
+    return null;
   end if;
-  if v_text ~ '=[89a-fA-F][0-9a-fA-F]|=40' then
-    v_text := pg_catalog.regexp_replace(v_text, '=\r?\n', '', 'g');
+  if v_text ~ '=(\r?\n|(\\r)?\\n)' then
+    v_text := pg_catalog.regexp_replace(v_text, '=(\r?\n|(\\r)?\\n)', '', 'g');
+  end if;
+  if v_text !~ '\\[xX][89a-fA-F][0-9a-fA-F]|\\[23][0-7]{2}|[=%][89a-fA-F][0-9a-fA-F]|=40' then
+    return v_text;
   end if;
   v_parts := pg_catalog.regexp_split_to_array(v_text, v_pat);
   v_out := pg_catalog.array_append(v_out, v_parts[1]);
   for v_m in select m from pg_catalog.regexp_matches(v_text, v_pat, 'g') m loop
     i := i + 1;
-    v_run := coalesce(v_m[1], v_m[2], v_m[3]);
-    v_hex := case when v_m[1] is not null then pg_catalog.lower(pg_catalog.replace(pg_catalog.replace(v_run, '\x', ''), '\X', ''))
-                  when v_m[2] is not null
-                  then (select pg_catalog.string_agg(pg_catalog.lpad(pg_catalog.to_hex(
-                                 ((pg_catalog.substr(o[1], 1, 1)::int * 8) + pg_catalog.substr(o[1], 2, 1)::int) * 8
-                                 + pg_catalog.substr(o[1], 3, 1)::int), 2, '0'), '' order by n)
-                          from pg_catalog.regexp_matches(v_run, '\\([0-3][0-7]{2})', 'g') with ordinality x(o, n))
-                  else pg_catalog.lower(pg_catalog.replace(v_run, '=', '')) end;
-    -- Quoted-printable's =40 too (an address: zelda.q=40example.org, round atk162 F4).
-    if (v_hex ~ '^(?:[0-9a-f]{2})*[89a-f][0-9a-f]' or (v_m[3] is not null and v_hex ~ '^(?:[0-9a-f]{2})*40'))
-       and v_hex ~ v_utf8 then
-      v_out := pg_catalog.array_append(v_out, pg_catalog.convert_from(pg_catalog.decode(v_hex, 'hex'), 'UTF8'));
-    else
-      v_out := pg_catalog.array_append(v_out, v_run);
-    end if;
+    v_kind := case when v_m[1] is not null then 1 when v_m[2] is not null then 2 when v_m[3] is not null then 3 else 4 end;
+    v_run := v_m[v_kind];
+    v_hex := case v_kind
+               when 1 then pg_catalog.lower(pg_catalog.replace(pg_catalog.replace(v_run, '\x', ''), '\X', ''))
+               when 2 then (select pg_catalog.string_agg(pg_catalog.lpad(pg_catalog.to_hex(
+                                      ((pg_catalog.substr(o[1], 1, 1)::int * 8) + pg_catalog.substr(o[1], 2, 1)::int) * 8
+                                      + pg_catalog.substr(o[1], 3, 1)::int), 2, '0'), '' order by n)
+                              from pg_catalog.regexp_matches(v_run, '\\([0-3][0-7]{2})', 'g') with ordinality x(o, n))
+               when 3 then pg_catalog.lower(pg_catalog.replace(v_run, '=', ''))
+               else pg_catalog.lower(pg_catalog.replace(v_run, '%', '')) end;
+    -- Piece by piece: a character beyond ASCII decoded, a printable ASCII byte decoded if
+    -- the run has such a character (or is quoted-printable's @ in quoted-printable text),
+    -- any other byte written back as its escape.
+    v_bits := '{}';
+    v_any := false;
+    for v_c in select c from pg_catalog.regexp_matches(v_hex, v_char, 'g') c loop
+      if v_c[1] is not null then
+        v_bits := pg_catalog.array_append(v_bits, pg_catalog.convert_from(pg_catalog.decode(v_c[1], 'hex'), 'UTF8'));
+        v_any := true;
+      else
+        v_b := ('x' || v_c[2])::bit(8)::integer;
+        v_bits := pg_catalog.array_append(v_bits, case when v_b between 32 and 126 then '~' || v_c[2] else '!' || v_c[2] end);
+      end if;
+    end loop;
+    v_piece := '';
+    foreach v_run in array v_bits loop
+      v_piece := v_piece || case
+        when pg_catalog.left(v_run, 1) not in ('~', '!') or pg_catalog.length(v_run) <> 3 then v_run
+        when pg_catalog.left(v_run, 1) = '~' and (v_any or (v_kind = 3 and pg_catalog.substr(v_run, 2) = '40'))
+          then pg_catalog.chr(('x' || pg_catalog.substr(v_run, 2))::bit(8)::integer)
+        else case v_kind when 1 then '\x' when 3 then '=' when 4 then '%' else '\' end
+             || case when v_kind = 2
+                     then (select (x.b >> 6)::text || ((x.b >> 3) & 7)::text || (x.b & 7)::text
+                             from (select ('x' || pg_catalog.substr(v_run, 2))::bit(8)::integer as b) x)
+                     else pg_catalog.substr(v_run, 2) end end;
+    end loop;
+    v_out := pg_catalog.array_append(v_out, v_piece);
     v_out := pg_catalog.array_append(v_out, v_parts[i]);
   end loop;
   return pg_catalog.array_to_string(v_out, '');
 end
 $$;
 comment on function retention_internal._decode_byte_runs(text) is
-  'Internal. Runs of \xHH, octal \ooo or quoted-printable =HH escapes that spell valid UTF-8 beyond ASCII, decoded (quoted-printable''s soft line breaks removed); the rest as written.';
+  'Internal. In runs of \xHH, octal \ooo, quoted-printable =HH or percent %HH escapes, each UTF-8 character beyond ASCII decoded (and the run''s printable ASCII with it, or quoted-printable''s =40), other bytes as escapes; quoted-printable''s soft line breaks removed.';
 revoke all on function retention_internal._decode_byte_runs(text) from public;
 
 -- A message as an erasure also reads it: escapes decoded (_unescape_once) until nothing
@@ -1267,7 +1313,9 @@ language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_vals  text[] := array(select distinct v from unnest(p_vals) v where v is not null and length(v) >= 4);
+  -- Four characters or more as they read (Zoë's forms are as short as Zoë: round atk166 F5).
+  v_vals  text[] := array(select distinct v from unnest(p_vals) v
+                           where v is not null and length(retention_internal._value_reading(v)) >= 4);
   v_wide  text[];
   v_pats  text[];
   v_wpats text[];

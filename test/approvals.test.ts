@@ -146,7 +146,7 @@ describe('approval-gated policies', () => {
     await db.q(`insert into ap.events select g, now() - make_interval(days => g + 30) from generate_series(1, 40) g`);
     await db.q(`insert into ap.events select 100 + g, now() from generate_series(1, 5) g`);
     await db.q(`select retention.set_policy('ap.events', 'ap.events', 'delete', 'created_at', '30 days', p_approval => 'required')`);
-    const [{ id }] = await db.q<{ id: string }>(`select retention.propose('ap.events') as id`);
+    const id = (await db.q<{ id: string }>(`select retention.propose('ap.events') as id`))[0]!.id;
     expect(await db.q(`select rows::int as rows from retention.proposals where proposal_id = $1`, [id])).toEqual([{ rows: 40 }]);
     expect(await count(db, `retention.proposal_rows where proposal_id = ${Number(id)} and row_key ? 'ctid'`)).toBe(40);
     await approver.query(`select retention.approve_proposal($1, 'ok')`, [id]);
