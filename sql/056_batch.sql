@@ -134,16 +134,6 @@ begin
   v_reach := retention_internal._lock_reach(p_pol);
   if v_count and pg_catalog.cardinality(v_reach) > 1 then
     v_movers := retention_internal._mover_tables(v_reach);
-    -- A scrub's revoke whose reach has a key action that may move rows between partitions:
-    -- keys that name the partition a row leaves cascade where the reach does not go
-    -- (round atk170 F1). Refused, as a delete's is (_check_cascade_keys, below).
-    if p_cond is null and p_pol.action = 'scrub' and v_movers <> '{}' then
-      raise exception 'cannot follow the revoke of % safely: a key action of what it reaches may move rows between the partitions of %',
-        p_pol.name, (select string_agg(distinct retention.qualified_name(coalesce(pg_catalog.pg_partition_root(m), m)), ', ')
-                       from unnest(v_movers) m)
-        using errcode = 'RT033',
-              hint = 'Give those keys an action that does not change a partition key column (CASCADE or RESTRICT), or partition the table by other columns.';
-    end if;
   end if;
   perform retention_internal._check_foreign_code(p_pol, v_reach);
   perform retention_internal._check_rls_of(v_reach);
@@ -206,6 +196,17 @@ begin
   -- remove a row the hold check does not see (a move between partitions: round atk91 F1).
   if v_holds and p_pol.action in ('soft_delete', 'scrub') then
     perform retention_internal._check_update_keys(p_pol);
+  end if;
+  -- A scrub (its update, its revoke) whose reach has a key action that may move rows
+  -- between partitions: keys that name the partition a row leaves cascade where the reach
+  -- does not go (round atk170 F1). Refused, as a delete's is (_check_cascade_keys, above),
+  -- after the checks that name the key more precisely (RT019, and RT033 under holds).
+  if p_cond is null and p_pol.action = 'scrub' and v_movers <> '{}' then
+    raise exception 'cannot follow the scrub of % safely: a key action of what it reaches may move rows between the partitions of %',
+      p_pol.name, (select string_agg(distinct retention.qualified_name(coalesce(pg_catalog.pg_partition_root(m), m)), ', ')
+                     from unnest(v_movers) m)
+      using errcode = 'RT033',
+            hint = 'Give those keys an action that does not change a partition key column (CASCADE or RESTRICT), or partition the table by other columns.';
   end if;
   -- An archiving batch with no table or subject hold open tries one statement, checked
   -- after it (_one_statement_sql); where that does not apply, or its check fails, it takes

@@ -210,21 +210,8 @@ comment on function retention_internal._erasure_scope(bigint) is
   'Internal. The tables, table names, policies, policy names and runs whose messages may concern an erasure request''s person: its plan''s tables and subject table with the tables holding their keys, the policies on them and their runs, and the request''s own runs.';
 revoke all on function retention_internal._erasure_scope(bigint) from public;
 
--- Of a person's values, those that identify on their own, and go from every message, not
--- only from those that may concern the person: an e-mail address, seven digits or more in
--- all (a phone, card or account number, however grouped), or several words one of which,
--- its numbers left out, is not pg-retention's own (_names_someone; round atk124 F1, F3).
--- Not a number as a numeric column writes it (an id, an amount: 1234567 is another
--- table's invoice as much as her key) nor a date or time (2026-10-01 is anybody's due
--- date): round atk125 F1. Nor money with thousands separators, a decimal fraction or a
--- number with an exponent, a time or an interval (round atk129 F1): numbers with one
--- point, with commas every three digits or an exponent, and values with a colon made only
--- of digits, signs, points, blanks and interval units. A phone written as a bare number
--- without a leading 0 or + is therefore kept outside the person's tables
--- (docs/dba-guide.md).
 -- Valid UTF-8 as lower-case hex, byte pair by byte pair (no NUL, no surrogate, no overlong
--- form, nothing past U+10FFFF): a regular expression for _value_reading and
--- _decode_byte_runs.
+-- form, nothing past U+10FFFF): a regular expression for _value_reading.
 create or replace function retention_internal._utf8_hex_re()
 returns text
 language sql
@@ -263,6 +250,18 @@ comment on function retention_internal._value_reading(text) is
   'Internal. A value as its words read: a bytea hex output form (\x…) of valid UTF-8 read back as its text; any other value as messages are read (_message_view).';
 revoke all on function retention_internal._value_reading(text) from public;
 
+-- Of a person's values, those that identify on their own, and go from every message, not
+-- only from those that may concern the person: an e-mail address, seven digits or more in
+-- all (a phone, card or account number, however grouped), or several words one of which,
+-- its numbers left out, is not pg-retention's own (_names_someone; round atk124 F1, F3).
+-- Not a number as a numeric column writes it (an id, an amount: 1234567 is another
+-- table's invoice as much as her key) nor a date or time (2026-10-01 is anybody's due
+-- date): round atk125 F1. Nor money with thousands separators, a decimal fraction or a
+-- number with an exponent, a time or an interval (round atk129 F1): numbers with one
+-- point, with commas every three digits or an exponent, and values with a colon made only
+-- of digits, signs, points, blanks and interval units. A phone written as a bare number
+-- without a leading 0 or + is therefore kept outside the person's tables
+-- (docs/dba-guide.md).
 create or replace function retention_internal._wide_values(p_vals text[], p_words jsonb)
 returns text[]
 language plpgsql
@@ -1060,8 +1059,8 @@ begin
                when 3 then pg_catalog.lower(pg_catalog.replace(v_run, '=', ''))
                else pg_catalog.lower(pg_catalog.replace(v_run, '%', '')) end;
     -- Piece by piece: a character beyond ASCII decoded, a printable ASCII byte decoded if
-    -- the run has such a character (or is quoted-printable's @ in quoted-printable text),
-    -- any other byte written back as its escape.
+    -- the run has such a character (or is quoted-printable's =40), any other byte written
+    -- back as its escape.
     v_bits := '{}';
     v_any := false;
     for v_c in select c from pg_catalog.regexp_matches(v_hex, v_char, 'g') c loop
