@@ -154,6 +154,21 @@ create or replace trigger erasure_rules_subject_family
   before insert or update on retention.erasure_rules
   for each row execute function retention_internal._keep_subject_family();
 
+-- Whether a table still there has another name than the one recorded for it (a renamed
+-- table, or one in a renamed schema): the names _note_subject_families refreshes.
+create or replace function retention_internal._name_stale(p_rel oid, p_name text)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select exists (select from pg_catalog.pg_class c where c.oid = p_rel)
+         and p_name is distinct from retention.qualified_name(p_rel)
+$$;
+comment on function retention_internal._name_stale(oid, text) is
+  'Internal. Whether the table p_rel is there under another name than p_name.';
+revoke all on function retention_internal._name_stale(oid, text) from public;
+
 -- Refreshes every policy's and erasure rule's record with the tables now above its table
 -- (a table attached as a partition, or made to inherit, since its subject column was
 -- declared): open_run and place_hold call it, so the window in which such a table's drop
@@ -194,44 +209,28 @@ begin
   -- their own, so the updates below see the other transaction's rows once it committed.
   if p_wait then
     perform from retention_internal.past_parents x
-     where (exists (select from pg_catalog.pg_class c where c.oid = x.rel)
-            and x.rel_name is distinct from retention.qualified_name(x.rel))
-        or (exists (select from pg_catalog.pg_class c where c.oid = x.parent)
-            and x.parent_name is distinct from retention.qualified_name(x.parent))
+     where retention_internal._name_stale(x.rel, x.rel_name) or retention_internal._name_stale(x.parent, x.parent_name)
        for update;
-    perform from retention_internal.subject_links x
-     where exists (select from pg_catalog.pg_class c where c.oid = x.rel)
-       and x.rel_name is distinct from retention.qualified_name(x.rel)
-       for update;
+    perform from retention_internal.subject_links x where retention_internal._name_stale(x.rel, x.rel_name) for update;
     perform from retention_internal.held_keys x
-     where (exists (select from pg_catalog.pg_class c where c.oid = x.conrel)
-            and x.conrel_name is distinct from retention.qualified_name(x.conrel))
-        or (exists (select from pg_catalog.pg_class c where c.oid = x.confrel)
-            and x.confrel_name is distinct from retention.qualified_name(x.confrel))
+     where retention_internal._name_stale(x.conrel, x.conrel_name) or retention_internal._name_stale(x.confrel, x.confrel_name)
        for update;
   end if;
   update retention_internal.past_parents p
      set rel_name = coalesce(retention.qualified_name(p.rel), p.rel_name),
          parent_name = coalesce(retention.qualified_name(p.parent), p.parent_name)
    where p.ctid in (select x.ctid from retention_internal.past_parents x
-                     where (exists (select from pg_catalog.pg_class c where c.oid = x.rel)
-                            and x.rel_name is distinct from retention.qualified_name(x.rel))
-                        or (exists (select from pg_catalog.pg_class c where c.oid = x.parent)
-                            and x.parent_name is distinct from retention.qualified_name(x.parent))
+                     where retention_internal._name_stale(x.rel, x.rel_name) or retention_internal._name_stale(x.parent, x.parent_name)
                        for update skip locked);
   update retention_internal.subject_links l set rel_name = retention.qualified_name(l.rel)
    where l.ctid in (select x.ctid from retention_internal.subject_links x
-                     where exists (select from pg_catalog.pg_class c where c.oid = x.rel)
-                       and x.rel_name is distinct from retention.qualified_name(x.rel)
+                     where retention_internal._name_stale(x.rel, x.rel_name)
                        for update skip locked);
   update retention_internal.held_keys k
      set conrel_name = coalesce(retention.qualified_name(k.conrel), k.conrel_name),
          confrel_name = coalesce(retention.qualified_name(k.confrel), k.confrel_name)
    where k.ctid in (select x.ctid from retention_internal.held_keys x
-                     where (exists (select from pg_catalog.pg_class c where c.oid = x.conrel)
-                            and x.conrel_name is distinct from retention.qualified_name(x.conrel))
-                        or (exists (select from pg_catalog.pg_class c where c.oid = x.confrel)
-                            and x.confrel_name is distinct from retention.qualified_name(x.confrel))
+                     where retention_internal._name_stale(x.conrel, x.conrel_name) or retention_internal._name_stale(x.confrel, x.confrel_name)
                        for update skip locked);
   -- Only tables that are some table's partition or inheritance child can have drifted.
   -- Or whose table is gone and another has its name (rebuilt), not yet recorded.

@@ -210,21 +210,23 @@ comment on function retention_internal._erasure_scope(bigint) is
   'Internal. The tables, table names, policies, policy names and runs whose messages may concern an erasure request''s person: its plan''s tables and subject table with the tables holding their keys, the policies on them and their runs, and the request''s own runs.';
 revoke all on function retention_internal._erasure_scope(bigint) from public;
 
--- Valid UTF-8 as lower-case hex, byte pair by byte pair (no NUL, no surrogate, no overlong
--- form, nothing past U+10FFFF): a regular expression for _value_reading.
-create or replace function retention_internal._utf8_hex_re()
+-- A character beyond ASCII in UTF-8 as lower-case hex (no surrogate, no overlong form,
+-- nothing past U+10FFFF): a regular expression (a group) for _value_reading and
+-- _decode_byte_runs.
+drop function if exists retention_internal._utf8_hex_re();
+create or replace function retention_internal._utf8_char_re()
 returns text
 language sql
 immutable
 parallel safe
 as $$
-  select text '^(?:0[1-9a-f]|[1-7][0-9a-f]|c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]'
-              '|e0[ab][0-9a-f][89ab][0-9a-f]|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
-              '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})+$'
+  select text '(?:c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]|e0[ab][0-9a-f][89ab][0-9a-f]'
+              '|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
+              '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})'
 $$;
-comment on function retention_internal._utf8_hex_re() is
-  'Internal. A regular expression that lower-case hex matches when its bytes are valid UTF-8 without NUL.';
-revoke all on function retention_internal._utf8_hex_re() from public;
+comment on function retention_internal._utf8_char_re() is
+  'Internal. A regular expression (a group) that lower-case hex of one UTF-8 character beyond ASCII matches.';
+revoke all on function retention_internal._utf8_char_re() from public;
 
 -- A value as its words read: a form the erasure made of it as a bytea's hex output
 -- (\x5a6f…, _escaped_forms) read back as its text, so that it is judged as the value it
@@ -237,7 +239,9 @@ set search_path = pg_catalog, pg_temp
 set standard_conforming_strings = on
 as $$
 begin
-  if p_value ~ '^\\x([0-9a-f]{2})+$' and pg_catalog.substr(p_value, 3) ~ retention_internal._utf8_hex_re()
+  -- Valid UTF-8 without NUL: ASCII bytes and characters beyond it.
+  if p_value ~ '^\\x([0-9a-f]{2})+$'
+     and pg_catalog.substr(p_value, 3) ~ ('^(?:0[1-9a-f]|[1-7][0-9a-f]|' || retention_internal._utf8_char_re() || ')+$')
      and pg_catalog.getdatabaseencoding() = 'UTF8' then
     return pg_catalog.convert_from(pg_catalog.decode(pg_catalog.substr(p_value, 3), 'hex'), 'UTF8');
   end if;
@@ -1015,12 +1019,8 @@ set standard_conforming_strings = on
 as $$
 declare
   v_pat   constant text := '(?<!\\)((?:\\[xX][0-9A-Fa-f]{2})+)|(?<!\\)((?:\\[0-3][0-7]{2})+)|((?:=[0-9A-Fa-f]{2})+)|((?:%[0-9A-Fa-f]{2})+)';
-  -- A character beyond ASCII in UTF-8 (no surrogate, no overlong form, nothing past
-  -- U+10FFFF), as lower-case hex; else one byte.
-  v_char  constant text := '(c[2-9a-f][89ab][0-9a-f]|d[0-9a-f][89ab][0-9a-f]|e0[ab][0-9a-f][89ab][0-9a-f]'
-                           '|e[1-9a-cef][89ab][0-9a-f][89ab][0-9a-f]|ed[89][0-9a-f][89ab][0-9a-f]'
-                           '|f0[9ab][0-9a-f](?:[89ab][0-9a-f]){2}|f[1-3](?:[89ab][0-9a-f]){3}|f48[0-9a-f](?:[89ab][0-9a-f]){2})'
-                           '|([0-9a-f]{2})';
+  -- A character beyond ASCII in UTF-8, as lower-case hex; else one byte.
+  v_char  constant text := '(' || retention_internal._utf8_char_re() || ')|([0-9a-f]{2})';
   v_text  text := p_text;
   v_parts text[];
   v_out   text[] := '{}';
